@@ -1,0 +1,158 @@
+# Postel - top-level Makefile.  Plain make, no autotools.
+#
+#   make              build commands into build/bin, daemons into build/libexec
+#   make deps         install the Debian packages needed to build, run, test
+#   make check        unit tests (cmocka) then integration tests (pytest)
+#   make SAN=1 check  the same with ASan + UBSan
+#   make fuzz         libFuzzer targets into build/fuzz (clang; not in check)
+#   make run          a throw-away instance under run/ (see README.md)
+#   make install      PREFIX=/usr/local DESTDIR=
+#
+# Layout conventions the rules rely on:
+#   util/*.c                    -> build/libpostel.a
+#   <daemon>/*.c                -> build/libexec/<daemon>, main() in <daemon>/<daemon>.c
+#   admin/<cmd>.c               -> build/bin/<cmd>
+#   sendmail/<cmd>.c            -> build/bin/<cmd>
+#   tests/unit/test_<mod>.c     -> build/tests/test_<mod>
+#   fuzz/fuzz_<name>.c          -> build/fuzz/fuzz_<name>
+#
+# SPDX-License-Identifier: ISC
+
+PREFIX		?= /usr/local
+DESTDIR		?=
+SAN		?= 0
+CC		?= cc
+PYTHON		?= /usr/bin/python3
+PYTEST_ARGS	?=
+
+B		:= build
+
+.SECONDEXPANSION:
+.SECONDARY:
+PKGS		:= openssl libsasl2
+PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 \
+		   -Wno-format-nonliteral
+HARDEN		:= -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+OPT		:= -O2 -g
+ifeq ($(SAN),1)
+OPT		:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=undefined
+SANLD		:= -fsanitize=address,undefined
+endif
+CFLAGS		?=
+CPPFLAGS	+= -I. -D_GNU_SOURCE -DPOSTEL_PREFIX='"$(PREFIX)"'
+ALL_CFLAGS	:= -std=c17 $(WARN) $(HARDEN) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS	:= -pie -Wl,-z,relro,-z,now $(SANLD) $(LDFLAGS)
+LIBS		:= $(PKG_LIBS) -ldb -lsasl2 -lcrypto -lssl
+
+# Rebuild everything when the flavour (SAN) or flags change.
+FLAVOUR		:= $(B)/.flavour
+FLAVOUR_TEXT	:= $(CC) $(ALL_CFLAGS) $(CPPFLAGS) $(ALL_LDFLAGS)
+$(shell mkdir -p $(B); [ "$$(cat $(FLAVOUR) 2>/dev/null)" = "$(FLAVOUR_TEXT)" ] || \
+	{ rm -rf $(B)/obj $(B)/bin $(B)/libexec $(B)/tests $(B)/libpostel.a; \
+	  echo "$(FLAVOUR_TEXT)" > $(FLAVOUR); })
+
+UTIL_SRC	:= $(wildcard util/*.c)
+UTIL_OBJ	:= $(UTIL_SRC:%.c=$(B)/obj/%.o)
+LIBPOSTEL	:= $(B)/libpostel.a
+
+DAEMON_DIRS	:= master smtpd cleanup qmgr smtp bounce local pickup postlogd \
+		   pipe virtual
+DAEMONS		:= $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/$(d).c),$(d)))
+CMD_SRC		:= $(wildcard admin/*.c sendmail/*.c)
+# admin/<cmd>_<part>.c files are linked into every admin command as helpers
+CMD_MAIN_SRC	:= $(filter-out admin/admin_%.c sendmail/sendmail_%.c,$(CMD_SRC))
+CMDS		:= $(notdir $(CMD_MAIN_SRC:.c=))
+ADMIN_LIB_SRC	:= $(wildcard admin/admin_*.c sendmail/sendmail_*.c)
+ADMIN_LIB_OBJ	:= $(ADMIN_LIB_SRC:%.c=$(B)/obj/%.o)
+
+TEST_SRC	:= $(wildcard tests/unit/test_*.c)
+TESTS		:= $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+TEST_HARNESS	:= $(B)/obj/tests/unit/harness.o
+
+BIN_TARGETS	:= $(CMDS:%=$(B)/bin/%)
+LIBEXEC_TARGETS	:= $(DAEMONS:%=$(B)/libexec/%)
+
+.PHONY: all deps check unit integration fuzz run install clean format
+all: $(LIBPOSTEL) $(BIN_TARGETS) $(LIBEXEC_TARGETS) links
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CPPFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBPOSTEL): $(UTIL_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+define daemon_rule
+$(B)/libexec/$(1): $(patsubst %.c,$(B)/obj/%.o,$(wildcard $(1)/*.c)) $(LIBPOSTEL)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIBPOSTEL) $$(LIBS)
+endef
+$(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
+
+$(B)/bin/%: $(B)/obj/admin/%.o $(ADMIN_LIB_OBJ) $(LIBPOSTEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBPOSTEL) $(LIBS)
+
+$(B)/bin/%: $(B)/obj/sendmail/%.o $(ADMIN_LIB_OBJ) $(LIBPOSTEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBPOSTEL) $(LIBS)
+
+# Unit tests may link daemon logic: tests/unit/test_<mod>.objs lists extra
+# object files (one path per line, relative to build/obj, e.g. smtpd/smtpd_cmd.o).
+$(B)/tests/%: $(B)/obj/tests/unit/%.o $(TEST_HARNESS) $(LIBPOSTEL) \
+		$$(addprefix $(B)/obj/,$$(shell cat tests/unit/$$*.objs 2>/dev/null))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBPOSTEL) $(LIBS) -lcmocka
+
+# Command aliases that are the same program under another name.
+links: $(BIN_TARGETS)
+	@if [ -x $(B)/bin/postelalias ]; then ln -sf postelalias $(B)/bin/newaliases; fi
+	@if [ -x $(B)/bin/sendmail ]; then ln -sf sendmail $(B)/bin/mailq; fi
+
+deps:
+	@sh mk/deps.sh
+
+unit: $(TESTS)
+	@sh tests/run_unit.sh $(TESTS)
+
+integration: all
+	POSTEL_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration
+
+check: all $(TESTS)
+	@sh tests/run_unit.sh $(TESTS)
+	POSTEL_BUILD=$(CURDIR)/$(B) POSTEL_SAN=$(SAN) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration
+
+# libFuzzer: util/ compiled again with clang and coverage instrumentation.
+FUZZ_CC		:= clang
+FUZZ_FLAGS	:= -std=c17 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+		   -I. -D_GNU_SOURCE $(PKG_CFLAGS)
+FUZZ_SRC	:= $(wildcard fuzz/fuzz_*.c)
+FUZZ_BINS	:= $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
+FUZZ_UTIL_OBJ	:= $(UTIL_SRC:%.c=$(B)/fuzz/obj/%.o)
+$(B)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
+$(B)/fuzz/%: fuzz/%.c $(FUZZ_UTIL_OBJ) \
+		$$(addprefix $(B)/fuzz/obj/,$$(shell cat fuzz/$$*.objs 2>/dev/null))
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(filter %.o,$^) $(LIBS)
+fuzz: $(FUZZ_BINS)
+
+run: all
+	@sh mk/run.sh
+
+install: all
+	@sh mk/install.sh "$(DESTDIR)" "$(PREFIX)" "$(B)"
+
+format:
+	clang-format -i $(UTIL_SRC) $(wildcard util/*.h)
+
+clean:
+	rm -rf $(B) run
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
