@@ -25,7 +25,7 @@ CC		?= cc
 PYTHON		?= /usr/bin/python3
 PYTEST_ARGS	?=
 
-B		:= build
+B		?= build
 
 .SECONDEXPANSION:
 .SECONDARY:
