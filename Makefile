@@ -73,6 +73,10 @@ TEST_SRC	:= $(wildcard tests/unit/test_*.c)
 TESTS		:= $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TEST_HARNESS	:= $(B)/obj/tests/unit/harness.o
 
+# Test-only daemons (tests/services/<name>.c) -> build/tests/services/<name>
+SVC_SRC		:= $(wildcard tests/services/*.c)
+TEST_SERVICES	:= $(SVC_SRC:tests/services/%.c=$(B)/tests/services/%)
+
 BIN_TARGETS	:= $(CMDS:%=$(B)/bin/%)
 LIBEXEC_TARGETS	:= $(DAEMONS:%=$(B)/libexec/%)
 
@@ -109,6 +113,10 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TEST_HARNESS) $(LIBPOSTEL) \
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBPOSTEL) $(LIBS) -lcmocka
 
+$(B)/tests/services/%: $(B)/obj/tests/services/%.o $(LIBPOSTEL)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBPOSTEL) $(LIBS)
+
 # Command aliases that are the same program under another name.
 links: $(BIN_TARGETS)
 	@if [ -x $(B)/bin/postelalias ]; then ln -sf postelalias $(B)/bin/newaliases; fi
@@ -120,10 +128,10 @@ deps:
 unit: $(TESTS)
 	@sh tests/run_unit.sh $(TESTS)
 
-integration: all
+integration: all $(TEST_SERVICES)
 	POSTEL_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration
 
-check: all $(TESTS)
+check: all $(TESTS) $(TEST_SERVICES)
 	@sh tests/run_unit.sh $(TESTS)
 	POSTEL_BUILD=$(CURDIR)/$(B) POSTEL_SAN=$(SAN) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration
 
