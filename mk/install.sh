@@ -1,0 +1,54 @@
+#!/bin/sh
+# make install: copy commands, daemons, man pages and default configuration.
+# Usage: mk/install.sh DESTDIR PREFIX BUILD
+# Existing configuration files are never overwritten; the shipped version is
+# installed next to them as NAME.dist so an admin can compare.
+# SPDX-License-Identifier: ISC
+set -eu
+
+D=$1
+PREFIX=$2
+B=$3
+SBIN=$D$PREFIX/sbin
+BIN=$D$PREFIX/bin
+LIBEXEC=$D$PREFIX/libexec/postel
+MAN=$D$PREFIX/share/man
+ETC=$D/etc/postel
+
+install -d -m 755 "$SBIN" "$BIN" "$LIBEXEC" "$ETC" \
+	"$MAN/man1" "$MAN/man5" "$MAN/man8"
+
+for f in "$B"/bin/*; do
+	[ -e "$f" ] || continue
+	name=$(basename "$f")
+	if [ -L "$f" ]; then
+		ln -sf "$(readlink "$f")" "$SBIN/$name"
+	else
+		install -m 755 "$f" "$SBIN/$name"
+	fi
+done
+# The traditional user-facing names also live in bin/, as on every Unix.
+for name in mailq newaliases; do
+	[ -e "$SBIN/$name" ] && ln -sf "$PREFIX/sbin/$name" "$BIN/$name"
+done
+for f in "$B"/libexec/*; do
+	[ -e "$f" ] || continue
+	install -m 755 "$f" "$LIBEXEC/$(basename "$f")"
+done
+for sec in 1 5 8; do
+	for f in man/man$sec/*.$sec; do
+		[ -e "$f" ] || continue
+		install -m 644 "$f" "$MAN/man$sec/$(basename "$f")"
+	done
+done
+for f in conf/*; do
+	[ -f "$f" ] || continue
+	name=$(basename "$f")
+	if [ -e "$ETC/$name" ]; then
+		install -m 644 "$f" "$ETC/$name.dist"
+		echo "install: kept existing $ETC/$name (new version in $name.dist)"
+	else
+		install -m 644 "$f" "$ETC/$name"
+	fi
+done
+echo "install: done; as root run '$PREFIX/sbin/postel set-permissions' next (see INSTALL)"
