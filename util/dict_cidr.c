@@ -1,0 +1,339 @@
+/*
+ * dict_cidr - cidr: tables with Postfix cidr_table(5) syntax.
+ *
+ * Rules, tried in file order, first match wins:
+ *   network/prefix result      also [ipv6]/prefix, bare address (host)
+ *   !network/prefix result     the key is not in the network
+ *   if network/prefix ... endif   (also "if !network/prefix") nest freely
+ * IPv4 keys match IPv4 rules only, IPv6 keys IPv6 rules only.  A network
+ * with host bits set is an error (Postfix only warns).
+ *
+ * Errors: open fails with why "name:line: reason"; a lookup key that is
+ * not an IP address is simply not found.  Values are borrowed from the
+ * DICT until it is closed.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/dict.h"
+#include "util/dict_impl.h"
+#include "util/dict_src.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/vstr.h"
+
+enum cidr_op {
+	CIDR_MATCH,
+	CIDR_IF,
+	CIDR_ENDIF,
+};
+
+typedef struct CIDR_RULE {
+	enum cidr_op op;
+	int	negate;
+	int	family;			/* AF_INET or AF_INET6 */
+	unsigned char net[16];
+	unsigned prefix;
+	char   *result;
+	int	lineno;
+	size_t	endif;
+} CIDR_RULE;
+
+typedef struct DICT_CIDR {
+	DICT	dict;
+	CIDR_RULE *rules;
+	size_t	count;
+} DICT_CIDR;
+
+/* Parse an address, optionally in brackets; 0 or -1. */
+static int
+cidr_addr(const char *text, size_t len, int *family, unsigned char *addr)
+{
+	char	buf[INET6_ADDRSTRLEN + 2];
+
+	if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
+		text++;
+		len -= 2;
+	}
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, text, len);
+	buf[len] = 0;
+	if (strchr(buf, ':') != NULL) {
+		*family = AF_INET6;
+		return inet_pton(AF_INET6, buf, addr) == 1 ? 0 : -1;
+	}
+	*family = AF_INET;
+	return inet_pton(AF_INET, buf, addr) == 1 ? 0 : -1;
+}
+
+static int
+cidr_in_net(const unsigned char *addr, const unsigned char *net,
+	    unsigned prefix)
+{
+	unsigned full = prefix / 8;
+	unsigned rest = prefix % 8;
+	unsigned char mask;
+
+	if (memcmp(addr, net, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	mask = (unsigned char)(0xff << (8 - rest));
+	return (addr[full] & mask) == (net[full] & mask);
+}
+
+/* Parse "[!]network[/prefix]" at *pp; 0 or -1 with why. */
+static int
+cidr_parse_net(char **pp, CIDR_RULE *rule, const char *where, VSTR *why)
+{
+	char   *p = *pp;
+	char   *tok;
+	char   *slash;
+	char   *end;
+	size_t	alen;
+	unsigned long prefix;
+	unsigned max;
+	unsigned char host[16];
+	unsigned i;
+
+	if (*p == '!') {
+		rule->negate = 1;
+		p++;
+	}
+	tok = p;
+	while (*p && !isspace((unsigned char)*p))
+		p++;
+	if (*p)
+		*p++ = 0;
+	*pp = p;
+	if (*tok == '[') {
+		/* [addr] or [addr]/prefix: the prefix stays outside. */
+		if ((end = strchr(tok, ']')) == NULL
+		    || (end[1] != 0 && end[1] != '/'))
+			alen = 0;
+		else
+			alen = (size_t)(end - tok) + 1;
+		slash = alen && end[1] == '/' ? end + 1 : NULL;
+	} else {
+		slash = strchr(tok, '/');
+		alen = slash ? (size_t)(slash - tok) : strlen(tok);
+	}
+	if (alen == 0 || cidr_addr(tok, alen, &rule->family, rule->net) < 0) {
+		vstr_sprintf(why, "%s: bad network address \"%s\"", where, tok);
+		return -1;
+	}
+	max = rule->family == AF_INET ? 32 : 128;
+	if (slash == NULL) {
+		rule->prefix = max;
+		return 0;
+	}
+	if (!isdigit((unsigned char)slash[1])) {
+		vstr_sprintf(why, "%s: bad prefix length in \"%s\"", where,
+			     tok);
+		return -1;
+	}
+	errno = 0;
+	prefix = strtoul(slash + 1, &end, 10);
+	if (*end || errno || prefix > max) {
+		vstr_sprintf(why, "%s: bad prefix length in \"%s\"", where,
+			     tok);
+		return -1;
+	}
+	rule->prefix = (unsigned)prefix;
+	memcpy(host, rule->net, sizeof(host));
+	for (i = rule->prefix; i < max; i++)
+		host[i / 8] &= (unsigned char)~(0x80 >> (i % 8));
+	if (memcmp(host, rule->net, max / 8) != 0) {
+		vstr_sprintf(why, "%s: non-null host address bits in \"%s\"",
+			     where, tok);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cidr_is_word(const char *p, const char *word)
+{
+	size_t	n = strlen(word);
+
+	return strncasecmp(p, word, n) == 0
+	    && (p[n] == 0 || isspace((unsigned char)p[n]));
+}
+
+static int
+cidr_parse_line(char *line, CIDR_RULE *rule, const char *where, VSTR *why)
+{
+	char   *p = line;
+	char   *end;
+
+	memset(rule, 0, sizeof(*rule));
+	while (isspace((unsigned char)*p))
+		p++;
+	end = p + strlen(p);
+	while (end > p && isspace((unsigned char)end[-1]))
+		*--end = 0;
+	if (cidr_is_word(p, "endif")) {
+		if (p[5]) {
+			vstr_sprintf(why, "%s: text after endif", where);
+			return -1;
+		}
+		rule->op = CIDR_ENDIF;
+		return 0;
+	}
+	if (cidr_is_word(p, "if")) {
+		rule->op = CIDR_IF;
+		p += 2;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (cidr_parse_net(&p, rule, where, why) < 0)
+			return -1;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p) {
+			vstr_sprintf(why, "%s: text after if network", where);
+			return -1;
+		}
+		return 0;
+	}
+	rule->op = CIDR_MATCH;
+	if (cidr_parse_net(&p, rule, where, why) < 0)
+		return -1;
+	while (isspace((unsigned char)*p))
+		p++;
+	if (*p == 0) {
+		vstr_sprintf(why, "%s: missing result after network", where);
+		return -1;
+	}
+	rule->result = mystrdup(p);
+	return 0;
+}
+
+static int
+cidr_match(const CIDR_RULE *r, int family, const unsigned char *addr)
+{
+	if (r->family != family)
+		return 0;
+	return cidr_in_net(addr, r->net, r->prefix) != r->negate;
+}
+
+static int
+cidr_lookup(DICT *d, const char *key, const char **value)
+{
+	DICT_CIDR *dc = (DICT_CIDR *)d;
+	unsigned char addr[16];
+	int	family;
+	size_t	i = 0;
+	const CIDR_RULE *r;
+
+	if (cidr_addr(key, strlen(key), &family, addr) < 0)
+		return 0;
+	while (i < dc->count) {
+		r = &dc->rules[i];
+		if (r->op == CIDR_ENDIF) {
+			i++;
+		} else if (r->op == CIDR_IF) {
+			i = cidr_match(r, family, addr) ? i + 1 : r->endif + 1;
+		} else if (cidr_match(r, family, addr)) {
+			*value = r->result;
+			return 1;
+		} else
+			i++;
+	}
+	return 0;
+}
+
+static void
+cidr_close(DICT *d)
+{
+	DICT_CIDR *dc = (DICT_CIDR *)d;
+	size_t	i;
+
+	for (i = 0; i < dc->count; i++)
+		myfree(dc->rules[i].result);
+	myfree(dc->rules);
+}
+
+DICT *
+dict_cidr_open_buffer(const char *name, const char *text, size_t len,
+		      int flags, VSTR *why)
+{
+	DICT_CIDR *dc;
+	DICT_SRC src;
+	VSTR   *line = vstr_alloc(256);
+	VSTR   *where = vstr_alloc(64);
+	size_t *stack = NULL;
+	size_t	depth = 0;
+	size_t	cap = 0;
+	int	lineno;
+	int	ret;
+	CIDR_RULE rule;
+
+	dc = (DICT_CIDR *)dict_alloc(sizeof(*dc), "cidr", name, flags);
+	dc->dict.lookup = cidr_lookup;
+	dc->dict.close = cidr_close;
+	dict_src_init(&src, name, text, len);
+	while ((ret = dict_src_next(&src, line, &lineno, why)) > 0) {
+		vstr_sprintf(where, "%s:%d", name, lineno);
+		if (cidr_parse_line(VSTR_STR(line), &rule, VSTR_STR(where),
+				    why) < 0) {
+			myfree(rule.result);
+			ret = -1;
+			break;
+		}
+		rule.lineno = lineno;
+		if (rule.op == CIDR_ENDIF) {
+			if (depth == 0) {
+				vstr_sprintf(why, "%s: endif without if",
+					     VSTR_STR(where));
+				ret = -1;
+				break;
+			}
+			dc->rules[stack[--depth]].endif = dc->count;
+		} else if (rule.op == CIDR_IF) {
+			if (depth == cap) {
+				cap = cap ? cap * 2 : 8;
+				stack = myrealloc_array(stack, cap,
+							sizeof(*stack));
+			}
+			stack[depth++] = dc->count;
+		}
+		if ((dc->count & (dc->count - 1)) == 0)
+			dc->rules = myrealloc_array(dc->rules, dc->count ?
+						    dc->count * 2 : 1,
+						    sizeof(CIDR_RULE));
+		dc->rules[dc->count++] = rule;
+	}
+	if (ret == 0 && depth > 0) {
+		vstr_sprintf(why, "%s:%d: if without endif", name,
+			     dc->rules[stack[depth - 1]].lineno);
+		ret = -1;
+	}
+	myfree(stack);
+	vstr_free(line);
+	vstr_free(where);
+	if (ret < 0) {
+		dict_close(&dc->dict);
+		errno = EINVAL;
+		return NULL;
+	}
+	return &dc->dict;
+}
+
+DICT *
+dict_cidr_open(const char *name, int flags, VSTR *why)
+{
+	VSTR   *buf = vstr_alloc(4096);
+	DICT   *d = NULL;
+
+	if (dict_src_read_file(name, buf, why) == 0)
+		d = dict_cidr_open_buffer(name, VSTR_STR(buf), VSTR_LEN(buf),
+					  flags, why);
+	vstr_free(buf);
+	return d;
+}
