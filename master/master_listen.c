@@ -1,0 +1,279 @@
+/*
+ * master_listen - open the endpoints of a master.cf service.
+ *
+ * inet: the service field is "port", "host:port" or "[v6addr]:port"; a
+ * port may be a name from /etc/services ("smtp").  Without a host, one
+ * listener per inet_interfaces address: "all" (one dual-stack socket, or
+ * the one wildcard of inet_protocols), "loopback-only", or a list.
+ * unix, unix-dgram, fifo: queue_directory/private/NAME, or public/NAME
+ * when master.cf says private=n.  Every listener is non-blocking (children
+ * race for connections and the loser must not block) and close-on-exec
+ * (a child gets only its own service's descriptors, dup'ed to 3, 5...).
+ *
+ * Errors: master_listen_open returns -1 with `why` naming the endpoint;
+ * whatever was opened is closed again.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "master/master.h"
+#include "util/ipc.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/strutil.h"
+
+#define MASTER_BACKLOG	128
+
+int
+master_listen_split(const char *field, VSTR *host, VSTR *port)
+{
+	const char *colon;
+	const char *close;
+
+	vstr_reset(host);
+	vstr_reset(port);
+	if (field[0] == '[') {
+		if ((close = strchr(field, ']')) == NULL || close == field + 1
+		    || close[1] != ':')
+			return -1;
+		vstr_memcpy(host, field + 1, (size_t)(close - field - 1));
+		colon = close + 1;
+	} else if ((colon = strchr(field, ':')) != NULL) {
+		vstr_memcpy(host, field, (size_t)(colon - field));
+	} else {
+		colon = field - 1;
+	}
+	/* A bare IPv6 address needs brackets: one ':' at most, no '[' ']'. */
+	if (colon[1] == 0 || strpbrk(colon + 1, ":[]") != NULL
+	    || strpbrk(VSTR_STR(host), "[]") != NULL)
+		return -1;
+	vstr_strcpy(port, colon + 1);
+	return 0;
+}
+
+/* Space-separated list of hosts to bind ("*" = the dual-stack wildcard). */
+static int
+master_listen_hosts(const CFG *cfg, const char *host, VSTR *out, VSTR *why)
+{
+	const char *proto = cfg_get_str(cfg, "inet_protocols");
+	bool	v4 = strstr(proto, "all") || strstr(proto, "ipv4");
+	bool	v6 = strstr(proto, "all") || strstr(proto, "ipv6");
+	char   *list;
+	char   *cp;
+	char   *word;
+
+	vstr_reset(out);
+	if (!v4 && !v6) {
+		vstr_sprintf(why, "inet_protocols: no known protocol in \"%s\"",
+			     proto);
+		return -1;
+	}
+	if (*host) {
+		vstr_strcpy(out, host);
+		return 0;
+	}
+	cp = list = mystrdup(cfg_get_str(cfg, "inet_interfaces"));
+	while ((word = str_token(&cp, STR_SEP_LIST)) != NULL) {
+		if (VSTR_LEN(out))
+			vstr_addch(out, ' ');
+		if (strcmp(word, "all") == 0)
+			vstr_strcat(out, v4 && v6 ? "*" :
+				    v4 ? "0.0.0.0" : "::");
+		else if (strcmp(word, "loopback-only") == 0)
+			vstr_strcat(out, v4 && v6 ? "127.0.0.1 ::1" :
+				    v4 ? "127.0.0.1" : "::1");
+		else
+			vstr_strcat(out, word);
+	}
+	myfree(list);
+	if (VSTR_LEN(out) == 0) {
+		vstr_strcpy(why, "inet_interfaces is empty");
+		return -1;
+	}
+	return 0;
+}
+
+void
+master_listen_endpoint(const CFG *cfg, const struct mastercf_service *e,
+		       VSTR *out)
+{
+	if (e->type == MASTERCF_INET) {
+		vstr_sprintf(out, "inet %s interfaces=%s protocols=%s", e->name,
+			     cfg_get_str(cfg, "inet_interfaces"),
+			     cfg_get_str(cfg, "inet_protocols"));
+	} else {
+		vstr_sprintf(out, "%s %s/%s/%s", mastercf_type_name(e->type),
+			     cfg_get_str(cfg, "queue_directory"),
+			     e->private_ ? "private" : "public", e->name);
+	}
+}
+
+static int
+master_listen_add(struct master_serv *serv, int fd, VSTR *why)
+{
+	if (serv->nlisten >= MASTER_MAX_LISTEN) {
+		close(fd);
+		vstr_sprintf(why, "more than %d listeners", MASTER_MAX_LISTEN);
+		return -1;
+	}
+	if (fd_set_nonblock(fd, true) < 0 || fd_set_cloexec(fd, true) < 0) {
+		vstr_sprintf(why, "fcntl: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	serv->listen_fds[serv->nlisten++] = fd;
+	return 0;
+}
+
+static int
+master_listen_inet(struct master *m, struct master_serv *serv, VSTR *why)
+{
+	VSTR   *host = vstr_alloc(64);
+	VSTR   *port = vstr_alloc(16);
+	VSTR   *hosts = vstr_alloc(64);
+	char   *cp;
+	char   *word;
+	int	ret = -1;
+
+	if (master_listen_split(serv->name, host, port) < 0) {
+		vstr_sprintf(why, "bad inet service \"%s\": expected port, "
+			     "host:port or [address]:port", serv->name);
+		goto out;
+	}
+	if (master_listen_hosts(m->cfg, VSTR_STR(host), hosts, why) < 0)
+		goto out;
+	cp = VSTR_STR(hosts);
+	while ((word = str_token(&cp, " ")) != NULL) {
+		const char *bind_host = strcmp(word, "*") == 0 ? NULL : word;
+		int	fd;
+
+		fd = ipc_listen_inet(bind_host, VSTR_STR(port), MASTER_BACKLOG);
+		if (fd < 0) {
+			vstr_sprintf(why, "listen on %s port %s: %s",
+				     bind_host ? bind_host : "all addresses",
+				     VSTR_STR(port), strerror(errno));
+			goto out;
+		}
+		if (master_listen_add(serv, fd, why) < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	vstr_free(host);
+	vstr_free(port);
+	vstr_free(hosts);
+	return ret;
+}
+
+static int
+master_listen_fifo(struct master_serv *serv, VSTR *why)
+{
+	struct stat st;
+	int	fd;
+
+	if (lstat(serv->path, &st) < 0) {
+		if (errno != ENOENT || mkfifo(serv->path, 0622) < 0) {
+			vstr_sprintf(why, "mkfifo %s: %s", serv->path,
+				     strerror(errno));
+			return -1;
+		}
+	} else if (!S_ISFIFO(st.st_mode)) {
+		vstr_sprintf(why, "%s exists and is not a fifo", serv->path);
+		return -1;
+	}
+	/* Read-write: the fifo never reports end-of-file between writers. */
+	fd = open(serv->path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fchmod(fd, 0622) < 0) {
+		vstr_sprintf(why, "open fifo %s: %s", serv->path,
+			     strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return master_listen_add(serv, fd, why);
+}
+
+static int
+master_listen_dgram(struct master_serv *serv, VSTR *why)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat st;
+	int	fd;
+
+	if (strlen(serv->path) >= sizeof(sun.sun_path)) {
+		vstr_sprintf(why, "socket path too long: %s", serv->path);
+		return -1;
+	}
+	memcpy(sun.sun_path, serv->path, strlen(serv->path) + 1);
+	if (lstat(serv->path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			vstr_sprintf(why, "%s exists and is not a socket",
+				     serv->path);
+			return -1;
+		}
+		(void)unlink(serv->path);
+	}
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
+	    || chmod(serv->path, 0666) < 0) {
+		vstr_sprintf(why, "bind %s: %s", serv->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return master_listen_add(serv, fd, why);
+}
+
+int
+master_listen_open(struct master *m, struct master_serv *serv, VSTR *why)
+{
+	int	ret;
+	int	fd;
+
+	switch (serv->type) {
+	case MASTERCF_INET:
+		ret = master_listen_inet(m, serv, why);
+		break;
+	case MASTERCF_UNIX:
+		fd = ipc_listen_unix(serv->path, 0666, MASTER_BACKLOG);
+		if (fd < 0) {
+			vstr_sprintf(why, "listen on %s: %s", serv->path,
+				     strerror(errno));
+			ret = -1;
+		} else {
+			ret = master_listen_add(serv, fd, why);
+		}
+		break;
+	case MASTERCF_FIFO:
+		ret = master_listen_fifo(serv, why);
+		break;
+	case MASTERCF_UNIX_DGRAM:
+		ret = master_listen_dgram(serv, why);
+		break;
+	default:
+		vstr_sprintf(why, "service type %s is not supported",
+			     mastercf_type_name(serv->type));
+		ret = -1;
+	}
+	if (ret < 0)
+		master_listen_close(serv);
+	return ret;
+}
+
+void
+master_listen_close(struct master_serv *serv)
+{
+	for (int i = 0; i < serv->nlisten; i++) {
+		events_unwatch(serv->master->events, serv->listen_fds[i]);
+		close(serv->listen_fds[i]);
+	}
+	serv->nlisten = 0;
+	serv->watching = false;
+}
