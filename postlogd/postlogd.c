@@ -78,5 +78,6 @@ main(int argc, char **argv)
 		.params = postlogd_params,
 		.pre_jail = postlogd_pre_jail,
 		.trigger = postlogd_trigger,
+		.unlimited = true,
 	});
 }
