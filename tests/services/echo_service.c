@@ -4,7 +4,8 @@
  * Greets each client with "pid <n>\n" (so a test sees which process serves
  * it) and echoes every byte back until the client closes or stays silent
  * for 60 seconds.  Extra master.cf arguments: "crash" makes every process
- * abort right after start-up (to exercise master's crash throttle).
+ * abort right after start-up (to exercise master's crash throttle);
+ * "log" logs each line received (to exercise logging from a chroot).
  *
  * Errors: I/O errors end the client's session; nothing else can fail.
  *
@@ -22,12 +23,17 @@
 
 #define ECHO_IDLE_MS	60000
 
+static bool echo_log;
+
 static void
 echo_post_jail(struct skel_ctx *ctx)
 {
-	for (int i = 0; i < ctx->argc; i++)
+	for (int i = 0; i < ctx->argc; i++) {
 		if (strcmp(ctx->argv[i], "crash") == 0)
 			abort();
+		if (strcmp(ctx->argv[i], "log") == 0)
+			echo_log = true;
+	}
 }
 
 static int
@@ -60,8 +66,12 @@ echo_service(struct skel_ctx *ctx, int fd)
 
 		if (poll(&pfd, 1, ECHO_IDLE_MS) <= 0)
 			return;
-		if ((n = read(fd, buf, sizeof(buf))) <= 0)
+		if ((n = read(fd, buf, sizeof(buf) - 1)) <= 0)
 			return;
+		if (echo_log) {
+			buf[n] = 0;
+			msg_info("echo: %.*s", (int)strcspn(buf, "\r\n"), buf);
+		}
 		if (echo_write(fd, buf, (size_t)n) < 0)
 			return;
 	}
