@@ -25,6 +25,7 @@
 #include "util/dict_src.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/strutil.h"
 #include "util/vstr.h"
 
 enum cidr_op {
@@ -158,27 +159,13 @@ cidr_parse_net(char **pp, CIDR_RULE *rule, const char *where, VSTR *why)
 }
 
 static int
-cidr_is_word(const char *p, const char *word)
-{
-	size_t	n = strlen(word);
-
-	return strncasecmp(p, word, n) == 0
-	    && (p[n] == 0 || isspace((unsigned char)p[n]));
-}
-
-static int
 cidr_parse_line(char *line, CIDR_RULE *rule, const char *where, VSTR *why)
 {
 	char   *p = line;
-	char   *end;
 
 	memset(rule, 0, sizeof(*rule));
-	while (isspace((unsigned char)*p))
-		p++;
-	end = p + strlen(p);
-	while (end > p && isspace((unsigned char)end[-1]))
-		*--end = 0;
-	if (cidr_is_word(p, "endif")) {
+	p = str_trim(p);
+	if (str_is_word(p, "endif")) {
 		if (p[5]) {
 			vstr_sprintf(why, "%s: text after endif", where);
 			return -1;
@@ -186,7 +173,7 @@ cidr_parse_line(char *line, CIDR_RULE *rule, const char *where, VSTR *why)
 		rule->op = CIDR_ENDIF;
 		return 0;
 	}
-	if (cidr_is_word(p, "if")) {
+	if (str_is_word(p, "if")) {
 		rule->op = CIDR_IF;
 		p += 2;
 		while (isspace((unsigned char)*p))

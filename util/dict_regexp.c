@@ -30,6 +30,7 @@
 #include "util/dict_src.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/strutil.h"
 #include "util/vstr.h"
 
 #define RX_MAX_REF	99		/* highest $n */
@@ -326,29 +327,15 @@ rx_rule_free(RX_RULE *r)
 	myfree(r->result);
 }
 
-static int
-rx_is_word(const char *p, const char *word)
-{
-	size_t	n = strlen(word);
-
-	return strncasecmp(p, word, n) == 0
-	    && (p[n] == 0 || isspace((unsigned char)p[n]));
-}
-
 /* Parse one logical line into *rule; 0 or -1 with why. */
 static int
 rx_parse_line(char *line, RX_RULE *rule, const char *where, VSTR *why)
 {
 	char   *p = line;
-	char   *end;
 
 	memset(rule, 0, sizeof(*rule));
-	while (isspace((unsigned char)*p))
-		p++;
-	end = p + strlen(p);
-	while (end > p && isspace((unsigned char)end[-1]))
-		*--end = 0;
-	if (rx_is_word(p, "endif")) {
+	p = str_trim(p);
+	if (str_is_word(p, "endif")) {
 		if (p[5] != 0) {
 			vstr_sprintf(why, "%s: text after endif", where);
 			return -1;
@@ -356,7 +343,7 @@ rx_parse_line(char *line, RX_RULE *rule, const char *where, VSTR *why)
 		rule->op = RX_ENDIF;
 		return 0;
 	}
-	if (rx_is_word(p, "if")) {
+	if (str_is_word(p, "if")) {
 		rule->op = RX_IF;
 		p += 2;
 		while (isspace((unsigned char)*p))

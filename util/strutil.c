@@ -8,6 +8,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "util/strutil.h"
 
@@ -77,4 +78,13 @@ bool
 str_has_prefix(const char *str, const char *prefix)
 {
 	return strncmp(str, prefix, strlen(prefix)) == 0;
+}
+
+bool
+str_is_word(const char *str, const char *word)
+{
+	size_t	n = strlen(word);
+
+	return strncasecmp(str, word, n) == 0
+	    && (str[n] == 0 || isspace((unsigned char)str[n]));
 }

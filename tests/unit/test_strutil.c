@@ -33,6 +33,9 @@ test_strutil_trim_and_lower(void **state)
 	assert_string_equal(str_lower(str_trim(buf)), "mixed case");
 	assert_true(str_has_prefix("hash:/etc/aliases", "hash:"));
 	assert_false(str_has_prefix("has", "hash:"));
+	assert_true(str_is_word("ENDIF", "endif"));
+	assert_true(str_is_word("if /x/", "if"));
+	assert_false(str_is_word("iffy", "if"));
 }
 
 static void
