@@ -1,0 +1,654 @@
+/*
+ * Unit tests for util/rec: writer/reader round trips, the golden record
+ * stream in tests/unit/data/rec, every class of malformed input, and the
+ * in-place "recipient done" mark.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "tests/unit/harness.h"
+#include "util/rec.h"
+#include "util/vstr.h"
+
+static int
+test_fd(void)
+{
+	int	fd = memfd_create("rec", 0);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static void
+put_bytes(int fd, const void *data, size_t len)
+{
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+}
+
+/* Raw record for hand-made (possibly malformed) files. */
+static void
+put_raw(int fd, int type, const char *data, size_t len)
+{
+	unsigned char hdr[2] = {(unsigned char)type, (unsigned char)len};
+
+	assert_true(len < 128);
+	put_bytes(fd, hdr, 2);
+	put_bytes(fd, data, len);
+}
+
+#define PUT(fd, t, s)	put_raw((fd), (t), (s), sizeof(s) - 1)
+
+static const char zero_size[] =
+	"000000000000000 000000000000000 000000000000000 000000000000000";
+
+/* The valid minimal prefix S T F. */
+static void
+put_head(int fd)
+{
+	PUT(fd, 'S', zero_size);
+	PUT(fd, 'T', "1700000000 5");
+	PUT(fd, 'F', "a@b.example");
+}
+
+/* Read everything; return the last rec_get result. */
+static int
+read_all(int fd, size_t maxlen, VSTR *why)
+{
+	REC_READER *r = rec_reader_create(fd, 0);
+	VSTR   *data = vstr_alloc(0);
+	int	type;
+	int	ret;
+
+	while ((ret = rec_get(r, &type, data, maxlen)) > 0)
+		 /* void */ ;
+	vstr_strcpy(why, rec_reader_why(r));
+	if (ret < 0)
+		assert_int_equal(rec_get(r, &type, data, maxlen), -1);
+	rec_reader_free(r);
+	vstr_free(data);
+	return ret;
+}
+
+static void
+test_rec_round_trip_with_large_content(void **state)
+{
+	int	fd = test_fd();
+	REC_WRITER *w = rec_writer_create(fd);
+	REC_READER *r;
+	VSTR   *data = vstr_alloc(0);
+	VSTR   *content = vstr_alloc(0);
+	VSTR   *why = vstr_alloc(0);
+	struct rec_size size;
+	struct rec_size got;
+	off_t	rcpt_off[3];
+	char	line[80];
+	int	type;
+	int	nrcpt = 0;
+	int	nchunks = 0;
+	int	i;
+
+	(void)state;
+	assert_int_equal(rec_putf(w, REC_TYPE_TIME, "%d %d", 1700000000, 7), 0);
+	assert_int_equal(rec_put(w, REC_TYPE_FROM, "", 0), 0);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(rec_putf(w, REC_TYPE_RCPT, "r%d@x.example",
+					  i), 0);
+		rcpt_off[i] = rec_writer_last_offset(w);
+	}
+	/* 200 KB in short lines: must leave as a few large records. */
+	for (i = 0; i < 4000; i++) {
+		snprintf(line, sizeof(line), "line %06d of the body, "
+			 "padded to fifty bytes..\r\n", i);
+		assert_int_equal(strlen(line), 50);
+		vstr_strcat(content, line);
+		assert_int_equal(rec_put_content(w, line, 50), 0);
+	}
+	assert_int_equal(rec_put(w, REC_TYPE_XTRA, "", 0), 0);
+	assert_int_equal(rec_put(w, REC_TYPE_MSGID, "<m@x>", 5), 0);
+	assert_int_equal(rec_writer_finish(w), 0);
+	rec_writer_size(w, &size);
+	assert_int_equal(size.message_size, 200000);
+	assert_int_equal(size.rcpt_count, 3);
+	rec_writer_free(w);
+
+	assert_int_equal(rec_check_file(fd, why), 0);
+	r = rec_reader_create(fd, 0);
+	assert_int_equal(rec_get(r, &type, data, 0), 1);
+	assert_int_equal(type, REC_TYPE_SIZE);
+	assert_int_equal(rec_size_parse(VSTR_STR(data), VSTR_LEN(data),
+					&got), 0);
+	assert_memory_equal(&got, &size, sizeof(got));
+	vstr_reset(why);
+	while (rec_get(r, &type, data, 0) > 0) {
+		if (type == REC_TYPE_RCPT) {
+			assert_int_equal(rec_reader_offset(r),
+					 rcpt_off[nrcpt]);
+			nrcpt++;
+		}
+		if (type == REC_TYPE_CONT) {
+			assert_true(VSTR_LEN(data) <= REC_CONT_CHUNK);
+			vstr_memcat(why, VSTR_STR(data), VSTR_LEN(data));
+			nchunks++;
+		}
+	}
+	assert_int_equal(nrcpt, 3);
+	assert_int_equal(nchunks, 4);	/* 200000 / 65536, rounded up */
+	assert_int_equal(VSTR_LEN(why), VSTR_LEN(content));
+	assert_memory_equal(VSTR_STR(why), VSTR_STR(content), VSTR_LEN(why));
+
+	/* The queue manager skips the content through the S offsets. */
+	assert_int_equal(rec_reader_seek(r, got.extract_offset,
+					 REC_TYPE_XTRA), 0);
+	assert_int_equal(rec_get(r, &type, data, 0), 1);
+	assert_int_equal(type, REC_TYPE_XTRA);
+	assert_int_equal(rec_get(r, &type, data, 0), 1);
+	assert_int_equal(type, REC_TYPE_MSGID);
+	assert_string_equal(VSTR_STR(data), "<m@x>");
+	assert_int_equal(rec_get(r, &type, data, 0), 1);
+	assert_int_equal(type, REC_TYPE_END);
+	assert_int_equal(rec_get(r, &type, data, 0), 0);
+	rec_reader_free(r);
+	vstr_free(data);
+	vstr_free(content);
+	vstr_free(why);
+	close(fd);
+}
+
+static void
+test_rec_mark_done_in_place(void **state)
+{
+	int	fd = test_fd();
+	REC_WRITER *w = rec_writer_create(fd);
+	REC_READER *r;
+	VSTR   *data = vstr_alloc(0);
+	VSTR   *why = vstr_alloc(0);
+	off_t	off[2];
+	off_t	len_before;
+	struct rec_size size;
+	char	ch;
+	int	type;
+	int	seen = 0;
+
+	(void)state;
+	rec_put(w, REC_TYPE_TIME, "1 2", 3);
+	rec_put(w, REC_TYPE_FROM, "s@x", 3);
+	rec_put(w, REC_TYPE_RCPT, "a@x", 3);
+	off[0] = rec_writer_last_offset(w);
+	rec_put(w, REC_TYPE_RCPT, "b@x", 3);
+	off[1] = rec_writer_last_offset(w);
+	rec_put_content(w, "R\r\n", 3);
+	assert_int_equal(rec_writer_finish(w), 0);
+	rec_writer_size(w, &size);
+	rec_writer_free(w);
+	len_before = lseek(fd, 0, SEEK_END);
+
+	assert_int_equal(rec_mark_done(fd, off[1]), 0);
+	assert_int_equal(rec_mark_done(fd, off[1]), 0);	/* idempotent */
+	assert_int_equal(lseek(fd, 0, SEEK_END), len_before);
+	/* Not a recipient record: refused, file untouched. */
+	assert_int_equal(rec_mark_done(fd, off[1] + 1), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(rec_mark_done(fd, 0), -1);
+	assert_int_equal(rec_mark_done(fd, len_before + 10), -1);
+	/* An 'R' in the content (after M and the C header) stays as it is. */
+	assert_int_equal(rec_mark_done(fd, size.content_offset + 4), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(pread(fd, &ch, 1, size.content_offset + 4), 1);
+	assert_int_equal(ch, 'R');
+	assert_int_equal(rec_check_file(fd, why), 0);
+
+	r = rec_reader_create(fd, 0);
+	while (rec_get(r, &type, data, 0) > 0) {
+		if (rec_reader_offset(r) == off[0]) {
+			assert_int_equal(type, REC_TYPE_RCPT);
+			seen++;
+		} else if (rec_reader_offset(r) == off[1]) {
+			assert_int_equal(type, REC_TYPE_DONE);
+			assert_string_equal(VSTR_STR(data), "b@x");
+			seen++;
+		}
+	}
+	assert_int_equal(seen, 2);
+	rec_reader_free(r);
+	vstr_free(data);
+	vstr_free(why);
+	close(fd);
+}
+
+/* Each builder makes one malformed file; why must contain the text. */
+struct bad_case {
+	const char *name;
+	void	(*build)(int fd);
+	size_t	maxlen;
+	const char *why;
+};
+
+static void
+bad_empty(int fd)
+{
+	(void)fd;
+}
+
+static void
+bad_unknown_type(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'Z', "x");
+}
+
+static void
+bad_first_not_size(int fd)
+{
+	PUT(fd, 'T', "1 2");
+}
+
+static void
+bad_past_bound(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'R', "a-recipient-address-of-eighty-bytes-which-is-past-the-"
+	    "test-bound@example.com");
+}
+
+static void
+bad_header_truncated(int fd)
+{
+	put_head(fd);
+	put_bytes(fd, "R", 1);
+}
+
+static void
+bad_varint_too_long(int fd)
+{
+	put_head(fd);
+	put_bytes(fd, "R\x80\x80\x80\x80\x01", 6);
+}
+
+static void
+bad_varint_not_minimal(int fd)
+{
+	put_head(fd);
+	put_bytes(fd, "R\x83\x00" "abc", 6);
+}
+
+static void
+bad_eof_in_record(int fd)
+{
+	put_head(fd);
+	put_bytes(fd, "R\x7f" "abc", 5);
+}
+
+static void
+bad_huge_length_short_file(int fd)
+{
+	put_head(fd);
+	put_bytes(fd, "R\xff\xff\xff\x7f" "abc", 8);
+}
+
+static void
+bad_rcpt_in_content(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'M', "");
+	PUT(fd, 'R', "late@x");
+}
+
+static void
+bad_content_before_sender(int fd)
+{
+	PUT(fd, 'S', zero_size);
+	PUT(fd, 'T', "1 2");
+	PUT(fd, 'M', "");
+}
+
+static void
+bad_duplicate_time(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'T', "1 2");
+}
+
+static void
+bad_orphan_orig(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'O', "orig@x");
+	PUT(fd, 'M', "");
+}
+
+static void
+bad_data_after_end(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'M', "");
+	PUT(fd, 'X', "");
+	PUT(fd, 'E', "");
+	PUT(fd, 'E', "");
+}
+
+static void
+bad_no_end(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'M', "");
+	PUT(fd, 'C', "body");
+	PUT(fd, 'X', "");
+}
+
+static void
+bad_nul_in_text(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'R', "a\0b@x");
+}
+
+static void
+bad_time_syntax(int fd)
+{
+	PUT(fd, 'S', zero_size);
+	PUT(fd, 'T', "-1 5");
+}
+
+static void
+bad_size_syntax(int fd)
+{
+	PUT(fd, 'S', "000000000000000 000000000000000 00000000000000x "
+	    "000000000000000");
+}
+
+static void
+bad_marker_payload(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'M', "x");
+}
+
+static void
+bad_notify(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'N', "3");		/* NEVER with SUCCESS */
+}
+
+static void
+bad_ret(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'K', "SOME");
+}
+
+static void
+bad_size_mismatch(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'R', "a@x");
+	PUT(fd, 'M', "");
+	PUT(fd, 'X', "");
+	PUT(fd, 'E', "");
+}
+
+static const struct bad_case bad_cases[] = {
+	{"empty", bad_empty, 0, "ends before the end record"},
+	{"unknown type", bad_unknown_type, 0, "unknown record type 0x5a"},
+	{"first not size", bad_first_not_size, 0, "not the size record"},
+	{"past bound", bad_past_bound, 64, "length 76 past bound 64"},
+	{"header truncated", bad_header_truncated, 0, "inside a recipient "
+	 "record header"},
+	{"varint too long", bad_varint_too_long, 0, "longer than 4 bytes"},
+	{"varint not minimal", bad_varint_not_minimal, 0, "non-minimal"},
+	{"eof in record", bad_eof_in_record, 0, "ends inside a recipient"},
+	{"huge length", bad_huge_length_short_file, 0, "ends inside"},
+	{"rcpt in content", bad_rcpt_in_content, 0, "not allowed in the "
+	 "content"},
+	{"content before sender", bad_content_before_sender, 0,
+	 "before arrival time and sender"},
+	{"duplicate time", bad_duplicate_time, 0, "duplicate envelope"},
+	{"orphan orig", bad_orphan_orig, 0, "options without recipient"},
+	{"data after end", bad_data_after_end, 0, "after the end record"},
+	{"no end", bad_no_end, 0, "ends before the end record"},
+	{"nul in text", bad_nul_in_text, 0, "NUL byte"},
+	{"time syntax", bad_time_syntax, 0, "malformed time"},
+	{"size syntax", bad_size_syntax, 0, "malformed size"},
+	{"marker payload", bad_marker_payload, 0, "marker record with"},
+	{"notify", bad_notify, 0, "malformed NOTIFY"},
+	{"ret", bad_ret, 0, "malformed RET"},
+};
+
+static void
+test_rec_rejects_every_malformed_class(void **state)
+{
+	VSTR   *why = vstr_alloc(0);
+	size_t	i;
+	int	fd;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		fd = test_fd();
+		bad_cases[i].build(fd);
+		errno = 0;
+		if (read_all(fd, bad_cases[i].maxlen, why) != -1)
+			fail_msg("%s: accepted", bad_cases[i].name);
+		assert_int_equal(errno, EBADMSG);
+		if (strstr(VSTR_STR(why), bad_cases[i].why) == NULL)
+			fail_msg("%s: why \"%s\" lacks \"%s\"",
+				 bad_cases[i].name, VSTR_STR(why),
+				 bad_cases[i].why);
+		if (bad_cases[i].maxlen == 0) {
+			assert_int_equal(rec_check_file(fd, why), -1);
+			assert_int_equal(errno, EBADMSG);
+			assert_non_null(strstr(VSTR_STR(why),
+					       bad_cases[i].why));
+		}
+		close(fd);
+	}
+	vstr_free(why);
+}
+
+static void
+test_rec_check_file_cross_checks_size_record(void **state)
+{
+	VSTR   *why = vstr_alloc(0);
+	int	fd = test_fd();
+
+	(void)state;
+	bad_size_mismatch(fd);
+	assert_int_equal(read_all(fd, 0, why), 0);	/* stream is fine */
+	assert_int_equal(rec_check_file(fd, why), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_non_null(strstr(VSTR_STR(why), "does not match"));
+	vstr_free(why);
+	close(fd);
+}
+
+static void
+test_rec_reader_respects_vstr_limit(void **state)
+{
+	int	fd = test_fd();
+	REC_READER *r = rec_reader_create(fd, 0);
+	VSTR   *data = vstr_alloc(0);
+	int	type;
+
+	(void)state;
+	put_head(fd);
+	vstr_set_limit(data, 10);
+	assert_int_equal(rec_get(r, &type, data, 0), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_non_null(strstr(rec_reader_why(r), "buffer limit"));
+	rec_reader_free(r);
+	vstr_free(data);
+	close(fd);
+}
+
+static void
+test_rec_writer_errors_are_sticky(void **state)
+{
+	int	fd = open("/dev/null", O_RDONLY);
+	REC_WRITER *w;
+	char	big[REC_CONT_CHUNK * 2];
+
+	(void)state;
+	assert_true(fd >= 0);
+	memset(big, 'x', sizeof(big));
+	w = rec_writer_create(fd);
+	rec_put(w, REC_TYPE_TIME, "1 2", 3);
+	rec_put(w, REC_TYPE_FROM, "", 0);
+	/* Large content forces a write, which fails on a read-only fd. */
+	assert_int_equal(rec_put_content(w, big, sizeof(big)), -1);
+	assert_int_equal(errno, EBADF);
+	errno = 0;
+	assert_int_equal(rec_put(w, REC_TYPE_XTRA, "", 0), -1);
+	assert_int_equal(errno, EBADF);
+	errno = 0;
+	assert_int_equal(rec_writer_finish(w), -1);
+	assert_int_equal(errno, EBADF);
+	rec_writer_free(w);
+	close(fd);
+}
+
+static void
+test_rec_writer_panics_on_layout_bug(void **state)
+{
+	int	fd = test_fd();
+	REC_WRITER *w = rec_writer_create(fd);
+
+	(void)state;
+	EXPECT_FATAL(rec_put(w, REC_TYPE_MSGID, "<x>", 3),
+		     "not allowed in the envelope");
+	rec_writer_free(w);
+	close(fd);
+}
+
+/* Golden stream: "<type> <payload with \r \n \\ escapes>" per line. */
+static size_t
+unescape(const char *in, char *out)
+{
+	size_t	n = 0;
+
+	for (; *in; in++) {
+		if (*in == '\\' && in[1]) {
+			in++;
+			out[n++] = *in == 'r' ? '\r' : *in == 'n' ? '\n' : *in;
+		} else {
+			out[n++] = *in;
+		}
+	}
+	return n;
+}
+
+static void
+dump_record(VSTR *out, off_t off, int type, const VSTR *data)
+{
+	size_t	i;
+	unsigned char ch;
+
+	vstr_sprintf_append(out, "%06jd %c %zu ", (intmax_t)off, type,
+			    VSTR_LEN(data));
+	for (i = 0; i < VSTR_LEN(data); i++) {
+		ch = (unsigned char)VSTR_STR(data)[i];
+		if (ch == '\\')
+			vstr_strcat(out, "\\\\");
+		else if (isprint(ch))
+			vstr_addch(out, ch);
+		else
+			vstr_sprintf_append(out, "\\x%02x", ch);
+	}
+	vstr_addch(out, '\n');
+}
+
+static void
+test_rec_golden_stream(void **state)
+{
+	char	dir[512];
+	char	path[600];
+	char	line[1024];
+	char	payload[1024];
+	off_t	rcpt_off[16];
+	int	nrcpt = 0;
+	FILE   *fp;
+	int	fd = test_fd();
+	REC_WRITER *w = rec_writer_create(fd);
+	REC_READER *r;
+	VSTR   *dump = vstr_alloc(0);
+	VSTR   *data = vstr_alloc(0);
+	VSTR   *ref = vstr_alloc(0);
+	size_t	n;
+	int	type;
+	char   *slash;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s", __FILE__);
+	slash = strrchr(dir, '/');
+	assert_non_null(slash);
+	*slash = 0;
+	snprintf(path, sizeof(path), "%s/data/rec/basic.in", dir);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp)) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0] == '#' || line[0] == 0)
+			continue;
+		if (strncmp(line, "!done ", 6) == 0) {
+			assert_int_equal(rec_writer_finish(w), 0);
+			assert_int_equal(rec_mark_done(fd,
+					 rcpt_off[atoi(line + 6) - 1]), 0);
+			continue;
+		}
+		n = line[1] ? unescape(line + 2, payload) : 0;
+		if (line[0] == 'M')
+			continue;	/* the writer starts content itself */
+		assert_int_equal(rec_put(w, line[0], payload, n), 0);
+		if (line[0] == REC_TYPE_RCPT)
+			rcpt_off[nrcpt++] = rec_writer_last_offset(w);
+	}
+	fclose(fp);
+	rec_writer_free(w);
+
+	r = rec_reader_create(fd, 0);
+	while (rec_get(r, &type, data, 0) > 0)
+		dump_record(dump, rec_reader_offset(r), type, data);
+	assert_string_equal(rec_reader_why(r), "");
+	rec_reader_free(r);
+
+	snprintf(path, sizeof(path), "%s/data/rec/basic.ref", dir);
+	if (getenv("REC_GOLDEN_WRITE")) {
+		fp = fopen(path, "w");
+		assert_non_null(fp);
+		fputs(VSTR_STR(dump), fp);
+		fclose(fp);
+	}
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	while ((n = fread(line, 1, sizeof(line), fp)) > 0)
+		vstr_memcat(ref, line, n);
+	fclose(fp);
+	assert_string_equal(VSTR_STR(dump), VSTR_STR(ref));
+	vstr_free(dump);
+	vstr_free(data);
+	vstr_free(ref);
+	close(fd);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rec_round_trip_with_large_content),
+		cmocka_unit_test(test_rec_mark_done_in_place),
+		cmocka_unit_test(test_rec_rejects_every_malformed_class),
+		cmocka_unit_test(test_rec_check_file_cross_checks_size_record),
+		cmocka_unit_test(test_rec_reader_respects_vstr_limit),
+		cmocka_unit_test(test_rec_writer_errors_are_sticky),
+		cmocka_unit_test(test_rec_writer_panics_on_layout_bug),
+		cmocka_unit_test(test_rec_golden_stream),
+	};
+
+	return cmocka_run_group_tests_name("rec", tests, NULL, NULL);
+}
