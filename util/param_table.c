@@ -23,6 +23,9 @@ static const struct param_def param_defs[] = {
 	    "postmaster", 0, 0,
 	    "Who gets notified of undeliverable bounce messages "
 	    "(notify_classes 2bounce)."},
+	{"access_map_defer_code", PARAM_INT,
+	    "450", 400, 599,
+	    "SMTP reply code of the DEFER action in an access table."},
 	{"access_map_reject_code", PARAM_INT,
 	    "554", 400, 599,
 	    "SMTP reply code when a client is rejected by an access table "
@@ -45,6 +48,16 @@ static const struct param_def param_defs[] = {
 	{"allow_percent_hack", PARAM_BOOL,
 	    "yes", 0, 0,
 	    "Rewrite user%domain into user@domain."},
+	{"allow_untrusted_routing", PARAM_BOOL,
+	    "no", 0, 0,
+	    "Let untrusted clients relay with sender-specified routing "
+	    "(user%domain, host!user, quoted @, source routes)."},
+	{"alternate_config_directories", PARAM_STR,
+	    "", 0, 0,
+	    "Configuration folders besides the default one that the setgid "
+	    "commands (postdrop, postelqueue) accept from -c or MAIL_CONFIG "
+	    "when run by a user other than root; read from the default "
+	    "main.cf only."},
 	{"always_add_missing_headers", PARAM_BOOL,
 	    "no", 0, 0,
 	    "Add missing From:, To:, Date:, Message-ID: headers to every "
@@ -55,6 +68,9 @@ static const struct param_def param_defs[] = {
 	{"anvil_rate_time_unit", PARAM_TIME,
 	    "60s", 1, 86400,
 	    "Time unit of the smtpd client rate limits."},
+	{"append_at_myorigin", PARAM_BOOL,
+	    "yes", 0, 0,
+	    "Append @$myorigin to addresses without a domain."},
 	{"append_dot_mydomain", PARAM_BOOL,
 	    "no", 0, 0,
 	    "Append .$mydomain to addresses whose domain has no dot."},
@@ -62,6 +78,9 @@ static const struct param_def param_defs[] = {
 	    "", 0, 0,
 	    "Tables of regular expressions matched against body lines by "
 	    "cleanup."},
+	{"body_checks_size_limit", PARAM_SIZE,
+	    "51200", 0, LLONG_MAX,
+	    "Body bytes of a message that body_checks looks at."},
 	{"bounce_notice_recipient", PARAM_STR,
 	    "postmaster", 0, 0,
 	    "Who gets notified of bounces (notify_classes bounce)."},
@@ -121,6 +140,10 @@ static const struct param_def param_defs[] = {
 	    "hash", 0, 0,
 	    "Table type assumed by postelmap and postelalias when none is "
 	    "given."},
+	{"default_destination_concurrency_failed_cohort_limit", PARAM_INT,
+	    "1", 1, 10000,
+	    "Windows of failed deliveries in a row after which qmgr treats "
+	    "a destination as dead."},
 	{"default_destination_concurrency_limit", PARAM_INT,
 	    "20", 1, 10000,
 	    "Parallel deliveries per destination when a transport sets none."},
@@ -134,6 +157,10 @@ static const struct param_def param_defs[] = {
 	{"default_process_limit", PARAM_INT,
 	    "100", 1, 100000,
 	    "Processes per service when master.cf says '-'."},
+	{"default_rbl_reply", PARAM_STR,
+	    "$rbl_code Service unavailable; $rbl_class [$rbl_what] blocked using "
+	    "$rbl_domain${rbl_reason?; $rbl_reason}", 0, 0,
+	    "Reply template of reject_rbl_client and reject_rhsbl_*."},
 	{"default_recipient_limit", PARAM_INT,
 	    "20000", 1, LLONG_MAX,
 	    "Recipients held in memory per transport by qmgr."},
@@ -163,10 +190,16 @@ static const struct param_def param_defs[] = {
 	{"disable_vrfy_command", PARAM_BOOL,
 	    "no", 0, 0,
 	    "Refuse the SMTP VRFY command."},
+	{"dns_attempts", PARAM_INT,
+	    "2", 1, 10,
+	    "Postel: tries per DNS server for each query."},
 	{"dns_nameservers", PARAM_STR,
 	    "", 0, 0,
 	    "Postel: ip[:port] DNS servers to query instead of those in "
 	    "/etc/resolv.conf."},
+	{"dns_timeout", PARAM_TIME,
+	    "5s", 1, 300,
+	    "Postel: how long to wait for each DNS reply."},
 	{"double_bounce_sender", PARAM_STR,
 	    "double-bounce", 0, 0,
 	    "Sender of bounces about bounces; mail to it is discarded."},
@@ -237,6 +270,9 @@ static const struct param_def param_defs[] = {
 	{"initial_destination_concurrency", PARAM_INT,
 	    "5", 1, 10000,
 	    "Starting parallel deliveries to one destination."},
+	{"invalid_hostname_reject_code", PARAM_INT,
+	    "501", 400, 599,
+	    "SMTP reply code of reject_invalid_helo_hostname."},
 	{"ipc_idle", PARAM_TIME,
 	    "5s", 1, LLONG_MAX,
 	    "How long an internal client keeps an idle connection open."},
@@ -297,6 +333,13 @@ static const struct param_def param_defs[] = {
 	{"maps_rbl_reject_code", PARAM_INT,
 	    "554", 400, 599,
 	    "SMTP reply code for clients listed in a DNS block list."},
+	{"masquerade_domains", PARAM_STR,
+	    "", 0, 0,
+	    "Domains whose subdomains are stripped from sender and header"
+	    " addresses (!domain: never)."},
+	{"masquerade_exceptions", PARAM_STR,
+	    "", 0, 0,
+	    "Local parts that are never masqueraded."},
 	{"master_service_disable", PARAM_STR,
 	    "", 0, 0,
 	    "master.cf services (name/type) that master does not start."},
@@ -359,6 +402,11 @@ static const struct param_def param_defs[] = {
 	{"owner_request_special", PARAM_BOOL,
 	    "yes", 0, 0,
 	    "Treat owner-x and x-request addresses specially."},
+	{"parent_domain_matches_subdomains", PARAM_STR,
+	    "debug_peer_list, fast_flush_domains, mynetworks, "
+	    "permit_mx_backup_networks, qmqpd_authorized_clients, relay_domains, "
+	    "smtpd_access_maps", 0, 0,
+	    "Features in which a pattern domain.tld also matches its subdomains."},
 	{"permit_mx_backup_networks", PARAM_STR,
 	    "", 0, 0,
 	    "Networks whose primary MX permits permit_mx_backup."},
@@ -468,6 +516,14 @@ static const struct param_def param_defs[] = {
 	{"smtp_connect_timeout", PARAM_TIME,
 	    "30s", 0, 0,
 	    "Time limit to open an outgoing SMTP connection."},
+	{"smtp_connection_cache_time_limit", PARAM_TIME,
+	    "2s", 0, LLONG_MAX,
+	    "How long an idle SMTP client session is kept open for the next "
+	    "delivery to the same destination."},
+	{"smtp_connection_reuse_time_limit", PARAM_TIME,
+	    "300s", 0, LLONG_MAX,
+	    "How long after it was opened an SMTP client session may still "
+	    "be reused."},
 	{"smtp_data_done_timeout", PARAM_TIME,
 	    "600s", 1, LLONG_MAX,
 	    "Time limit for the reply to the end of DATA."},
@@ -836,9 +892,15 @@ static const struct param_def param_defs[] = {
 	    "$virtual_alias_maps", 0, 0,
 	    "Domains whose every address is an alias listed in "
 	    "virtual_alias_maps."},
+	{"virtual_alias_expansion_limit", PARAM_INT,
+	    "1000", 1, LLONG_MAX,
+	    "Most recipients one virtual alias expansion may produce."},
 	{"virtual_alias_maps", PARAM_STR,
 	    "", 0, 0,
 	    "Tables that rewrite recipient addresses to other addresses."},
+	{"virtual_alias_recursion_limit", PARAM_INT,
+	    "1000", 1, LLONG_MAX,
+	    "Deepest nesting of virtual alias expansion."},
 	{"virtual_gid_maps", PARAM_STR,
 	    "", 0, 0,
 	    "Tables giving the group id of each virtual mailbox."},

@@ -1,0 +1,208 @@
+/*
+ * cleanup - turn an envelope and a content stream into a queue file.
+ *
+ * One client at a time (smtpd, pickup): an envelope frame, content
+ * frames, an end frame; cleanup writes the queue file as the content
+ * arrives, commits it durably (docs/QUEUE.md), answers one reply frame
+ * and wakes qmgr.  The protocol and every rewriting step are described in
+ * docs/CLEANUP.md; the other files of this folder do the work.
+ *
+ * Errors: a failed message gets a 4xx/5xx reply and leaves no file; a
+ * client that goes away or sends a malformed frame gets its temporary
+ * file removed and no reply.  Nothing here is fatal after start-up.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cleanup/cleanup.h"
+#include "util/ipc.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/skel.h"
+
+#define CLEANUP_STALE_AGE	3600	/* seconds: a temporary is stale */
+
+static const char *const cleanup_params[] = {
+	"always_add_missing_headers", "append_at_myorigin",
+	"append_dot_mydomain", "body_checks", "body_checks_size_limit",
+	"canonical_maps", "duplicate_filter_limit", "header_checks",
+	"header_size_limit", "hopcount_limit", "ipc_timeout",
+	"masquerade_domains", "masquerade_exceptions", "message_size_limit",
+	"mydestination", "mydomain", "myhostname", "myorigin",
+	"qmgr_service_name", "recipient_canonical_maps",
+	"sender_canonical_maps", "virtual_alias_expansion_limit",
+	"virtual_alias_maps", "virtual_alias_recursion_limit", NULL,
+};
+
+/* After the end frame: commit (or drop) and set the final reply. */
+static void
+cleanup_finish_message(CLEANUP_STATE *st)
+{
+	cleanup_content_end(st);
+	if (st->status == CLEANUP_OK && st->discard) {
+		msg_info("%s: discarded", VSTR_STR(st->qid));
+		cleanup_queue_remove(st);
+		st->status = CLEANUP_DISCARDED;
+		vstr_sprintf(st->reply, "250 2.0.0 Ok: queued as %s",
+			     VSTR_STR(st->qid));
+		return;
+	}
+	if (st->status != CLEANUP_OK) {
+		cleanup_queue_remove(st);
+		return;
+	}
+	rec_put(st->writer, REC_TYPE_XTRA, "", 0);
+	if (VSTR_LEN(st->msgid))
+		rec_put(st->writer, REC_TYPE_MSGID, VSTR_STR(st->msgid),
+			VSTR_LEN(st->msgid));
+	if (cleanup_queue_commit(st) < 0)
+		return;
+	vstr_sprintf(st->reply, "250 2.0.0 Ok: queued as %s",
+		     VSTR_STR(st->qid));
+	if (st->hold)
+		msg_info("%s: held in hold/", VSTR_STR(st->qid));
+}
+
+static void
+cleanup_reply(IPC_STREAM *ipc, const CLEANUP_STATE *st, int timeout_ms)
+{
+	ATTR   *a = attr_alloc();
+
+	attr_put_int(a, "status", st->status);
+	attr_put_str(a, "queue_id", VSTR_STR(st->qid));
+	attr_put_str(a, "reply", VSTR_STR(st->reply));
+	if (ipc_stream_send(ipc, a, timeout_ms) < 0)
+		msg_warn("%s: send reply: %m", VSTR_LEN(st->qid) ?
+			 VSTR_STR(st->qid) : "cleanup");
+	attr_free(a);
+}
+
+static void
+cleanup_wake_qmgr(const CLEANUP_CONF *conf)
+{
+	char	path[256];
+
+	snprintf(path, sizeof(path), "public/%s", conf->qmgr_service);
+	if (ipc_trigger(path, IPC_TRIGGER_SCAN_INCOMING, 1000) < 0
+	    && msg_verbose)
+		msg_info("trigger %s: %m", path);
+}
+
+/* One message: a reply is sent only after a complete request. */
+static void
+cleanup_service(struct skel_ctx *ctx, int fd)
+{
+	const CLEANUP_CONF *conf = ctx->app;
+	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
+	int	timeout_ms = secs > 0 && secs < 86400 ?
+	    (int)secs * 1000 : 3600000;
+	IPC_STREAM *ipc;
+	CLEANUP_STATE *st;
+	ATTR   *frame;
+	VSTR   *why;
+	const char *req, *data;
+	size_t	len;
+	bool	done = false, committed;
+
+	/* The skeleton closes fd itself: the stream gets a copy. */
+	if ((fd = dup(fd)) < 0) {
+		msg_warn("cleanup: dup: %m");
+		return;
+	}
+	ipc = ipc_stream_open(fd);
+	st = cleanup_state_alloc(conf);
+	frame = attr_alloc();
+	why = vstr_alloc(64);
+	if (ipc_stream_recv(ipc, frame, timeout_ms, why) < 0) {
+		if (errno != 0)
+			msg_warn("cleanup: envelope: %s", VSTR_STR(why));
+		goto out;
+	}
+	if (cleanup_queue_create(st) == 0)
+		cleanup_header_begin(st);
+	if (cleanup_envelope(st, frame) < 0) {
+		msg_warn("%s: malformed envelope frame", VSTR_LEN(st->qid) ?
+			 VSTR_STR(st->qid) : "cleanup");
+		cleanup_fail(st, CLEANUP_TEMPFAIL,
+			     "451 4.3.0 Error: malformed request");
+	}
+	frame = attr_alloc();
+	while (!done) {
+		if (ipc_stream_recv(ipc, frame, timeout_ms, why) < 0) {
+			msg_warn("%s: lost connection with client: %s",
+				 VSTR_LEN(st->qid) ? VSTR_STR(st->qid)
+				 : "cleanup",
+				 VSTR_LEN(why) ? VSTR_STR(why) : "");
+			goto out;
+		}
+		req = attr_get_str(frame, "request");
+		if (req && strcmp(req, "data") == 0
+		    && (data = attr_get_data(frame, "data", &len)) != NULL) {
+			cleanup_content(st, data, len);
+		} else if (req && strcmp(req, "end") == 0) {
+			done = true;
+		} else if (req && strcmp(req, "abort") == 0) {
+			if (msg_verbose)
+				msg_info("%s: aborted by client",
+					 VSTR_STR(st->qid));
+			goto out;
+		} else {
+			msg_warn("%s: malformed request from client",
+				 VSTR_STR(st->qid));
+			goto out;
+		}
+	}
+	cleanup_finish_message(st);
+	committed = st->status == CLEANUP_OK;
+	cleanup_reply(ipc, st, timeout_ms);
+	if (committed)
+		cleanup_wake_qmgr(conf);
+out:
+	cleanup_state_free(st);
+	attr_free(frame);
+	vstr_free(why);
+	/* The stream owns a dup; the skeleton closes the original fd. */
+	ipc_stream_close(ipc);
+}
+
+static void
+cleanup_pre_jail(struct skel_ctx *ctx)
+{
+	ctx->app = cleanup_conf_load(ctx->cfg);
+}
+
+static void
+cleanup_post_jail(struct skel_ctx *ctx)
+{
+	struct stat sb;
+	const char *queue = cfg_get_str(ctx->cfg, "queue_directory");
+
+	/* master leaves us in the queue; a stand-alone run may not be. */
+	if (stat("incoming", &sb) < 0 && chdir(queue) < 0)
+		msg_fatal("chdir %s: %m", queue);
+	cleanup_queue_sweep("incoming", CLEANUP_STALE_AGE);
+}
+
+static void
+cleanup_pre_exit(struct skel_ctx *ctx)
+{
+	ctx->app = cleanup_conf_free(ctx->app);
+}
+
+int
+main(int argc, char **argv)
+{
+	return skel_single_main(argc, argv, &(const struct skel_ops){
+		.params = cleanup_params,
+		.pre_jail = cleanup_pre_jail,
+		.post_jail = cleanup_post_jail,
+		.service = cleanup_service,
+		.pre_exit = cleanup_pre_exit,
+	});
+}

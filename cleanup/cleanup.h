@@ -1,0 +1,176 @@
+/*
+ * cleanup.h - state shared by the files of the cleanup daemon.
+ *
+ * CLEANUP_CONF holds what main.cf says and the tables opened before the
+ * jail; it lives as long as the process.  CLEANUP_STATE is one message:
+ * the request from the envelope frame, the temporary queue file, the
+ * header and body state, and the first error (which decides the reply).
+ *
+ * Errors: functions return 0 / -1; a message-level failure is recorded
+ * with cleanup_fail() (first one wins) and the conversation carries on,
+ * reading and discarding content, until the end frame.
+ *
+ * Ownership: everything in the structs is owned by them and released by
+ * cleanup_state_free / cleanup_conf_free.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#ifndef CLEANUP_CLEANUP_H
+#define CLEANUP_CLEANUP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/time.h>
+
+#include "util/attr.h"
+#include "util/cfg.h"
+#include "util/cleanup_client.h"
+#include "util/dict.h"
+#include "util/header.h"
+#include "util/rec.h"
+#include "util/vstr.h"
+
+#define CLEANUP_HEADER_COUNT_MAX	1000	/* fields per message header */
+#define CLEANUP_BODY_LINE_MAX		8192	/* body_checks line bound */
+
+typedef struct CLEANUP_CONF {
+	const char *myhostname;
+	const char *myorigin;
+	const char *mydomain;
+	const char *mydestination;
+	const char *masquerade_domains;
+	const char *masquerade_exceptions;
+	bool	append_at_myorigin;
+	bool	append_dot_mydomain;
+	bool	always_add_missing_headers;
+	long long header_size_limit;
+	long long hopcount_limit;
+	long long message_size_limit;	/* 0 = none */
+	long long body_checks_size_limit;
+	long long duplicate_filter_limit;
+	long long virtual_alias_recursion_limit;
+	long long virtual_alias_expansion_limit;
+	const char *qmgr_service;
+	DICT_LIST *canonical;
+	DICT_LIST *sender_canonical;
+	DICT_LIST *recipient_canonical;
+	DICT_LIST *virtual_alias;
+	DICT_LIST *header_checks;
+	DICT_LIST *body_checks;
+} CLEANUP_CONF;
+
+/* One final recipient with its DSN information. */
+struct cleanup_out_rcpt {
+	char   *orig;			/* O record */
+	char   *orcpt;			/* P record or NULL */
+	int	notify;
+	char   *addr;			/* R record */
+};
+
+enum cleanup_phase {
+	CLEANUP_PH_HEADER,		/* content is header lines */
+	CLEANUP_PH_BODY,		/* envelope and header are written */
+};
+
+/* A header_checks / body_checks action. */
+enum cleanup_act {
+	CLEANUP_ACT_NONE, CLEANUP_ACT_REJECT, CLEANUP_ACT_DISCARD,
+	CLEANUP_ACT_HOLD, CLEANUP_ACT_WARN, CLEANUP_ACT_IGNORE,
+	CLEANUP_ACT_REPLACE, CLEANUP_ACT_PREPEND,
+};
+
+typedef struct CLEANUP_STATE {
+	const CLEANUP_CONF *conf;
+	ATTR   *env;			/* the envelope frame (owns strings) */
+	int	flags;			/* CLEANUP_FLAG_* */
+	const char *origin;
+	const char *sender;		/* rewritten */
+	VSTR   *sender_buf;
+	const char *client_name, *client_addr, *client_port;
+	const char *helo, *protocol, *local_uid;
+	bool	rewrite_local;
+	struct timeval arrival;
+	/* recipients: given (rewritten, expanded) and extracted */
+	struct cleanup_out_rcpt *rcpts;
+	size_t	nrcpt, rcpt_cap;
+	const char *first_rcpt;		/* as given, for Received and logs */
+	/* queue file */
+	VSTR   *qid;
+	VSTR   *temp_path;
+	int	fd;
+	REC_WRITER *writer;
+	/* content */
+	enum cleanup_phase phase;
+	HEADER_PARSER *hp;
+	VSTR   *line;			/* partial content line */
+	bool	line_skip;		/* dropping an over-long line's rest */
+	VSTR   *hdr_out;		/* processed header fields */
+	VSTR   *scratch;
+	long long size;			/* content bytes received */
+	long long body_seen;
+	size_t	hops;
+	bool	seen_from, seen_date, seen_msgid;
+	VSTR   *msgid;
+	bool	hold, discard;
+	/* outcome */
+	enum cleanup_status status;
+	VSTR   *reply;
+} CLEANUP_STATE;
+
+/* cleanup_state.c */
+void	cleanup_fail(CLEANUP_STATE *st, enum cleanup_status status,
+		     const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+CLEANUP_STATE *cleanup_state_alloc(const CLEANUP_CONF *conf);
+CLEANUP_STATE *cleanup_state_free(CLEANUP_STATE *st);
+
+/* cleanup_conf.c */
+CLEANUP_CONF *cleanup_conf_load(const CFG *cfg);
+CLEANUP_CONF *cleanup_conf_free(CLEANUP_CONF *conf);
+
+/* cleanup_envelope.c */
+int	cleanup_envelope(CLEANUP_STATE *st, ATTR *frame);
+int	cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr,
+			 const char *orcpt, int notify);
+int	cleanup_write_envelope(CLEANUP_STATE *st);
+
+/* cleanup_rewrite.c */
+#define CLEANUP_REWRITE_SENDER	1
+#define CLEANUP_REWRITE_RCPT	2
+#define CLEANUP_REWRITE_HEADER	4	/* masquerade header addresses too */
+int	cleanup_rewrite(const CLEANUP_CONF *conf, const char *addr, int how,
+			VSTR *out);
+int	cleanup_masquerade(const CLEANUP_CONF *conf, VSTR *addr);
+int	cleanup_virtual(const CLEANUP_CONF *conf, const char *addr,
+			char ***out, size_t *count, VSTR *why);
+void	cleanup_argv_free(char **v, size_t n);
+bool	cleanup_domain_in_list(const char *domain, const char *list);
+
+/* cleanup_header.c */
+void	cleanup_header_begin(CLEANUP_STATE *st);
+int	cleanup_header_field(void *ctx, const struct header_field *f);
+void	cleanup_header_end(CLEANUP_STATE *st);
+void	cleanup_rewrite_header_addrs(CLEANUP_STATE *st, VSTR *field,
+				     size_t name_len);
+
+/* cleanup_body.c */
+void	cleanup_content(CLEANUP_STATE *st, const char *data, size_t len);
+void	cleanup_content_end(CLEANUP_STATE *st);
+
+/* cleanup_checks.c */
+enum cleanup_act cleanup_parse_action(const char *value, const char **text);
+int	cleanup_check(CLEANUP_STATE *st, DICT_LIST *maps, const char *what,
+		      const char *text, size_t len, VSTR *result);
+void	cleanup_log_action(const CLEANUP_STATE *st, const char *action,
+			   const char *what, const char *text, size_t len,
+			   const char *reply);
+
+/* cleanup_queue.c */
+int	cleanup_queue_create(CLEANUP_STATE *st);
+int	cleanup_queue_commit(CLEANUP_STATE *st);
+void	cleanup_queue_remove(CLEANUP_STATE *st);
+void	cleanup_queue_sweep(const char *dir, long long max_age);
+void	cleanup_io_error(CLEANUP_STATE *st, const char *what, int err);
+void	cleanup_date(VSTR *out, time_t when);
+
+#endif

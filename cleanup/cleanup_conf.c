@@ -1,0 +1,85 @@
+/*
+ * cleanup_conf - the parameters and tables cleanup reads.
+ *
+ * Loaded once, before the jail (table files may lie outside the chroot).
+ * A table that cannot be opened is fatal: running without a configured
+ * canonical or check table would silently change what mail looks like.
+ *
+ * Ownership: the CLEANUP_CONF is the caller's (cleanup_conf_free); its
+ * strings are borrowed from the CFG, which must outlive it.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <string.h>
+
+#include "cleanup/cleanup.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+
+static DICT_LIST *
+cleanup_open_maps(const CFG *cfg, const char *name)
+{
+	const char *spec = cfg_get_str(cfg, name);
+	DICT_LIST *l;
+	VSTR   *why;
+
+	if (spec == NULL || spec[strspn(spec, " \t\r\n,")] == 0)
+		return NULL;
+	why = vstr_alloc(100);
+	if ((l = dict_list_open(spec, DICT_FLAG_FOLD, why)) == NULL)
+		msg_fatal("%s: %s", name, VSTR_STR(why));
+	vstr_free(why);
+	return l;
+}
+
+CLEANUP_CONF *
+cleanup_conf_load(const CFG *cfg)
+{
+	CLEANUP_CONF *c = mycalloc(1, sizeof(*c));
+
+	c->myhostname = cfg_get_str(cfg, "myhostname");
+	c->myorigin = cfg_get_str(cfg, "myorigin");
+	c->mydomain = cfg_get_str(cfg, "mydomain");
+	c->mydestination = cfg_get_str(cfg, "mydestination");
+	c->masquerade_domains = cfg_get_str(cfg, "masquerade_domains");
+	c->masquerade_exceptions = cfg_get_str(cfg, "masquerade_exceptions");
+	c->append_at_myorigin = cfg_get_bool(cfg, "append_at_myorigin");
+	c->append_dot_mydomain = cfg_get_bool(cfg, "append_dot_mydomain");
+	c->always_add_missing_headers =
+	    cfg_get_bool(cfg, "always_add_missing_headers");
+	c->header_size_limit = cfg_get_size(cfg, "header_size_limit");
+	c->hopcount_limit = cfg_get_int(cfg, "hopcount_limit");
+	c->message_size_limit = cfg_get_size(cfg, "message_size_limit");
+	c->body_checks_size_limit = cfg_get_size(cfg, "body_checks_size_limit");
+	c->duplicate_filter_limit = cfg_get_int(cfg, "duplicate_filter_limit");
+	c->virtual_alias_recursion_limit =
+	    cfg_get_int(cfg, "virtual_alias_recursion_limit");
+	c->virtual_alias_expansion_limit =
+	    cfg_get_int(cfg, "virtual_alias_expansion_limit");
+	c->qmgr_service = cfg_get_str(cfg, "qmgr_service_name");
+	c->canonical = cleanup_open_maps(cfg, "canonical_maps");
+	c->sender_canonical = cleanup_open_maps(cfg, "sender_canonical_maps");
+	c->recipient_canonical =
+	    cleanup_open_maps(cfg, "recipient_canonical_maps");
+	c->virtual_alias = cleanup_open_maps(cfg, "virtual_alias_maps");
+	c->header_checks = cleanup_open_maps(cfg, "header_checks");
+	c->body_checks = cleanup_open_maps(cfg, "body_checks");
+	if (c->header_size_limit < 1)
+		c->header_size_limit = 1;
+	return c;
+}
+
+CLEANUP_CONF *
+cleanup_conf_free(CLEANUP_CONF *c)
+{
+	if (c) {
+		dict_list_close(c->canonical);
+		dict_list_close(c->sender_canonical);
+		dict_list_close(c->recipient_canonical);
+		dict_list_close(c->virtual_alias);
+		dict_list_close(c->header_checks);
+		dict_list_close(c->body_checks);
+		myfree(c);
+	}
+	return NULL;
+}

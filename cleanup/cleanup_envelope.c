@@ -1,0 +1,226 @@
+/*
+ * cleanup_envelope - the envelope frame and the envelope records.
+ *
+ * The envelope frame (docs/CLEANUP.md) is checked field by field; text
+ * that will end up in records or headers may not hold control
+ * characters.  The sender is qualified, canonicalised and masqueraded;
+ * each recipient is qualified, canonicalised and expanded through
+ * virtual_alias_maps, keeping the address the client gave as the
+ * original recipient (O record, for DSN).  Duplicates (same final
+ * address) are dropped, remembering up to duplicate_filter_limit.
+ *
+ * Errors: cleanup_envelope returns -1 for a malformed frame; rewriting
+ * failures are recorded with cleanup_fail (451 4.3.0 table error, 451
+ * 4.6.0 alias expansion) and return -1.
+ *
+ * Ownership: the state takes the frame (st->env) and owns the recipient
+ * array.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cleanup/cleanup.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+
+#define CLEANUP_RCPT_MAX	100000	/* recipients in one envelope frame */
+
+static bool
+cleanup_text_ok(const char *s)
+{
+	for (; s && *s; s++)
+		if ((unsigned char)*s < 32 || *s == 127)
+			return false;
+	return true;
+}
+
+/* An optional text field: NULL when absent, "bad" when malformed. */
+static const char *
+cleanup_opt(const ATTR *a, const char *name, bool *bad)
+{
+	const char *v = attr_get_str(a, name);
+
+	if (v == NULL && attr_has(a, name))
+		*bad = true;
+	if (!cleanup_text_ok(v))
+		*bad = true;
+	return v;
+}
+
+int
+cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr, const char *orcpt,
+		 int notify)
+{
+	const CLEANUP_CONF *conf = st->conf;
+	VSTR   *rw = vstr_alloc(64), *why = vstr_alloc(64);
+	char  **list;
+	size_t	n, i, j;
+	int	ret;
+	struct cleanup_out_rcpt *r;
+
+	if ((ret = cleanup_rewrite(conf, addr, CLEANUP_REWRITE_RCPT, rw)) < 0) {
+		cleanup_fail(st, CLEANUP_TEMPFAIL,
+			     "451 4.3.0 Error: canonical table lookup failure");
+	} else if ((ret = cleanup_virtual(conf, VSTR_STR(rw), &list, &n,
+					  why)) < 0) {
+		msg_warn("%s: %s -- message not accepted", VSTR_STR(st->qid),
+			 VSTR_STR(why));
+		cleanup_fail(st, CLEANUP_TEMPFAIL, ret == -1 ?
+			     "451 4.3.0 Error: virtual_alias_maps lookup "
+			     "failure"
+			     : "451 4.6.0 Alias expansion error");
+	} else {
+		for (i = 0; i < n; i++) {
+			for (j = 0; j < st->nrcpt
+			     && (long long)j < conf->duplicate_filter_limit;
+			     j++)
+				if (strcasecmp(st->rcpts[j].addr, list[i]) == 0)
+					break;
+			if (j < st->nrcpt
+			    && (long long)j < conf->duplicate_filter_limit)
+				continue;
+			if (st->nrcpt == st->rcpt_cap) {
+				st->rcpt_cap = st->rcpt_cap ?
+				    2 * st->rcpt_cap : 8;
+				st->rcpts = myrealloc(st->rcpts, st->rcpt_cap
+						      * sizeof(*st->rcpts));
+			}
+			r = &st->rcpts[st->nrcpt++];
+			r->orig = mystrdup(addr);
+			r->orcpt = orcpt ? mystrdup(orcpt) : NULL;
+			r->notify = notify;
+			r->addr = list[i];
+			list[i] = NULL;
+			/* orig strings never move, even when rcpts does */
+			if (st->first_rcpt == NULL)
+				st->first_rcpt = r->orig;
+		}
+		for (i = 0; i < n; i++)
+			myfree(list[i]);
+		myfree(list);
+	}
+	vstr_free(rw);
+	vstr_free(why);
+	return ret < 0 ? -1 : 0;
+}
+
+int
+cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
+{
+	const char *req = attr_get_str(frame, "request"), *sender;
+	long long v, nrcpt, notify;
+	ATTR   *r;
+	VSTR   *why;
+	char	name[32];
+	bool	bad = false;
+	long long i;
+
+	st->env = frame;
+	if (req == NULL || strcmp(req, "envelope") != 0
+	    || (sender = attr_get_str(frame, "sender")) == NULL
+	    || !cleanup_text_ok(sender)
+	    || attr_get_int(frame, "nrcpt", &nrcpt) < 0
+	    || nrcpt < 0 || nrcpt > CLEANUP_RCPT_MAX)
+		return -1;
+	if (attr_get_int(frame, "flags", &v) == 0)
+		st->flags = (int)v;
+	st->origin = cleanup_opt(frame, "origin", &bad);
+	st->client_name = cleanup_opt(frame, "client_name", &bad);
+	st->client_addr = cleanup_opt(frame, "client_addr", &bad);
+	st->client_port = cleanup_opt(frame, "client_port", &bad);
+	st->helo = cleanup_opt(frame, "helo", &bad);
+	st->protocol = cleanup_opt(frame, "protocol", &bad);
+	st->local_uid = cleanup_opt(frame, "local_uid", &bad);
+	(void) cleanup_opt(frame, "envid", &bad);
+	(void) cleanup_opt(frame, "sasl_method", &bad);
+	(void) cleanup_opt(frame, "sasl_username", &bad);
+	st->rewrite_local = attr_get_int(frame, "rewrite_local", &v) == 0 && v;
+	if (bad)
+		return -1;
+	if (st->flags & CLEANUP_FLAG_HOLD)
+		st->hold = true;
+	if (st->flags & CLEANUP_FLAG_DISCARD)
+		st->discard = true;
+	if (cleanup_rewrite(st->conf, sender, CLEANUP_REWRITE_SENDER,
+			    st->sender_buf) < 0)
+		cleanup_fail(st, CLEANUP_TEMPFAIL,
+			     "451 4.3.0 Error: canonical table lookup failure");
+	st->sender = VSTR_STR(st->sender_buf);
+
+	r = attr_alloc();
+	why = vstr_alloc(64);
+	for (i = 0; i < nrcpt && !bad; i++) {
+		const char *addr, *orcpt;
+
+		snprintf(name, sizeof(name), "rcpt%lld", i);
+		if (attr_get_attr(frame, name, r, why) < 0
+		    || (addr = attr_get_str(r, "addr")) == NULL
+		    || *addr == 0 || !cleanup_text_ok(addr)) {
+			bad = true;
+			break;
+		}
+		orcpt = cleanup_opt(r, "orcpt", &bad);
+		if (attr_get_int(r, "notify", &notify) < 0)
+			notify = 0;
+		if (!bad && st->status == CLEANUP_OK)
+			(void) cleanup_add_rcpt(st, addr, orcpt, (int)notify);
+	}
+	attr_free(r);
+	vstr_free(why);
+	return bad ? -1 : 0;
+}
+
+static void
+cleanup_put_attr(CLEANUP_STATE *st, const char *name, const char *value)
+{
+	if (value != NULL)
+		rec_putf(st->writer, REC_TYPE_ATTR, "%s=%s", name, value);
+}
+
+int
+cleanup_write_envelope(CLEANUP_STATE *st)
+{
+	const ATTR *e = st->env;
+	REC_WRITER *w = st->writer;
+	const char *envid = attr_get_str(e, "envid");
+	long long v;
+	size_t	i;
+
+	rec_putf(w, REC_TYPE_TIME, "%lld %ld", (long long)st->arrival.tv_sec,
+		 (long)st->arrival.tv_usec);
+	rec_put(w, REC_TYPE_FROM, st->sender, strlen(st->sender));
+	if (envid)
+		rec_put(w, REC_TYPE_ENVID, envid, strlen(envid));
+	if (attr_get_int(e, "ret", &v) == 0 && v != 0)
+		rec_putf(w, REC_TYPE_RET, "%s", v == 2 ? "HDRS" : "FULL");
+	cleanup_put_attr(st, "client_name", st->client_name);
+	cleanup_put_attr(st, "client_address", st->client_addr);
+	cleanup_put_attr(st, "client_port", st->client_port);
+	cleanup_put_attr(st, "helo_name", st->helo);
+	cleanup_put_attr(st, "protocol_name", st->protocol);
+	cleanup_put_attr(st, "sasl_method", attr_get_str(e, "sasl_method"));
+	cleanup_put_attr(st, "sasl_username", attr_get_str(e, "sasl_username"));
+	cleanup_put_attr(st, "origin", st->origin);
+	cleanup_put_attr(st, "local_uid", st->local_uid);
+	cleanup_put_attr(st, "rewrite_context",
+			 st->rewrite_local ? "local" : "remote");
+	if (attr_get_int(e, "body_type", &v) == 0 && v != 0)
+		cleanup_put_attr(st, "body_type", v == 2 ? "8BITMIME" : "7BIT");
+	if (attr_get_int(e, "smtputf8", &v) == 0 && v != 0)
+		cleanup_put_attr(st, "smtputf8", "yes");
+	for (i = 0; i < st->nrcpt; i++) {
+		const struct cleanup_out_rcpt *r = &st->rcpts[i];
+
+		rec_put(w, REC_TYPE_ORIG, r->orig, strlen(r->orig));
+		if (r->orcpt)
+			rec_put(w, REC_TYPE_ORCPT, r->orcpt, strlen(r->orcpt));
+		if (r->notify)
+			rec_putf(w, REC_TYPE_NOTIFY, "%d", r->notify);
+		rec_put(w, REC_TYPE_RCPT, r->addr, strlen(r->addr));
+	}
+	return 0;
+}

@@ -1,0 +1,96 @@
+/*
+ * cleanup_client - hand one message to the cleanup service.
+ *
+ * smtpd, pickup and local commands use this to give cleanup an envelope
+ * and a content stream; cleanup writes, fsyncs and commits the queue file
+ * and only then answers.  One round trip per message: an envelope frame,
+ * content frames (buffered to >= 64 KiB), an end frame, one reply frame,
+ * all util/attr frames over the Unix socket private/cleanup.
+ *
+ * Errors: cleanup_begin returns NULL and says why in the caller's VSTR;
+ * cleanup_write returns -1 when cleanup went away (the caller then keeps
+ * reading its own client's data and calls cleanup_finish, which answers
+ * 451 4.3.0); cleanup_finish returns -1 only when the conversation itself
+ * failed, and always fills the result with a complete SMTP reply.
+ *
+ * Ownership: the request and its strings stay the caller's; they are
+ * copied into the envelope frame by cleanup_begin.  cleanup_finish and
+ * cleanup_abort free the CLEANUP_CLIENT.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#ifndef UTIL_CLEANUP_CLIENT_H
+#define UTIL_CLEANUP_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/cfg.h"
+#include "util/vstr.h"
+
+/* Request flags. */
+#define CLEANUP_FLAG_EXTRACT	(1 << 0)	/* sendmail -t */
+#define CLEANUP_FLAG_HOLD	(1 << 1)	/* commit into hold/ */
+#define CLEANUP_FLAG_DISCARD	(1 << 2)	/* accept, queue nothing */
+
+struct cleanup_rcpt {
+	const char *addr;	/* recipient as given (external form) */
+	const char *orcpt;	/* DSN ORCPT "rfc822;addr" decoded, or NULL */
+	int	notify;		/* ADDR_NOTIFY_* bits, 0 = not given */
+};
+
+struct cleanup_req {
+	int	flags;		/* CLEANUP_FLAG_* */
+	const char *origin;	/* "smtpd", "pickup", "sendmail" ... for logs */
+	const char *sender;	/* "" for <> */
+	const char *envid;	/* DSN ENVID decoded, or NULL */
+	int	ret;		/* ADDR_RET_* */
+	int	body_type;	/* ADDR_BODY_* */
+	bool	smtputf8;
+	long long declared_size; /* SIZE=, 0 = none */
+	const char *client_name, *client_addr, *client_port; /* NULL: local */
+	const char *helo, *protocol;	/* "SMTP", "ESMTP", ... or NULL */
+	const char *sasl_method, *sasl_username;
+	const char *local_uid;	/* pickup: the submitting uid */
+	bool	rewrite_local;	/* qualify unqualified header addresses */
+	const struct cleanup_rcpt *rcpts;
+	size_t	nrcpt;
+};
+
+enum cleanup_status {
+	CLEANUP_OK, CLEANUP_TEMPFAIL, CLEANUP_REJECT, CLEANUP_DISCARDED
+};
+
+struct cleanup_result {
+	enum cleanup_status status;
+	char	queue_id[64];	/* set for OK and DISCARDED */
+	char	reply[512];	/* complete SMTP reply line without CRLF */
+};
+
+typedef struct CLEANUP_CLIENT CLEANUP_CLIENT;
+
+/*
+ * Connect to the cleanup service and send the envelope.  The socket is
+ * the queue-relative "private/cleanup" when the current folder is the
+ * queue (master children, chrooted or not), else queue_directory +
+ * "/private/cleanup".  NULL + why on failure.
+ */
+CLEANUP_CLIENT *cleanup_begin(const CFG *cfg, const struct cleanup_req *req,
+			      VSTR *why);
+
+/*
+ * Content in wire form: CRLF-terminated lines, already dot-unstuffed, in
+ * any chunking.  0, or -1 when cleanup went away.
+ */
+int	cleanup_write(CLEANUP_CLIENT *cc, const void *data, size_t len);
+
+/*
+ * End of content; wait for the durable commit and fill res.  -1 only if
+ * the conversation itself failed (res then says 451 4.3.0).  Frees cc.
+ */
+int	cleanup_finish(CLEANUP_CLIENT *cc, struct cleanup_result *res);
+
+/* Give up: cleanup removes its temporary file.  Frees cc. */
+void	cleanup_abort(CLEANUP_CLIENT *cc);
+
+#endif
