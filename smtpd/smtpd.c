@@ -1,0 +1,247 @@
+/*
+ * smtpd - the SMTP server: main(), process set-up and one client.
+ *
+ * One client at a time per process, processes reused (skel_single_main,
+ * max_use).  pre_jail reads the parameters and opens the policy tables
+ * (smtpd_check_create) before the chroot; each client then gets its peer
+ * lookup and a session (smtpd_cmd.c) whose hooks are the real socket,
+ * the policy engine and the cleanup client.
+ *
+ * Errors: configuration problems are fatal at start-up; everything that
+ * goes wrong with a client ends that client's session only.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <resolv.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "smtpd/smtpd.h"
+#include "smtpd/smtpd_check.h"
+#include "util/cleanup_client.h"
+#include "util/msg.h"
+#include "util/skel.h"
+#include "util/vstr.h"
+
+/* Longest wait for one DNS answer while naming the client, and tries. */
+#define SMTPD_DNS_TIMEOUT	3
+#define SMTPD_DNS_TRIES		2
+#define SMTPD_RES_OPTIONS	"timeout:3 attempts:2"
+
+struct smtpd_app {
+	struct smtpd_params par;
+	SMTPD_CHECK *check;
+	const CFG *cfg;
+	const char *exclusions;		/* smtpd_forbid_bare_newline_exclusions */
+	bool	peername_lookup;
+};
+
+static ssize_t
+smtpd_sock_read(void *io, void *buf, size_t len, int timeout_ms)
+{
+	int	fd = *(int *)io;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	int	n;
+
+	for (;;) {
+		n = poll(&pfd, 1, timeout_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		ssize_t	got = read(fd, buf, len);
+
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		return got;
+	}
+}
+
+static int
+smtpd_sock_write(void *io, const void *buf, size_t len, int timeout_ms)
+{
+	int	fd = *(int *)io;
+	const char *p = buf;
+
+	while (len > 0) {
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int	n = poll(&pfd, 1, timeout_ms);
+		ssize_t	w;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ETIMEDOUT;
+			return -1;
+		}
+		if ((w = write(fd, p, len)) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static void
+smtpd_sleep(int seconds)
+{
+	struct timespec ts = {.tv_sec = seconds};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int
+smtpd_hook_check(void *ctx, enum smtpd_check_stage stage,
+		 const struct smtpd_check_facts *facts,
+		 struct smtpd_check_result *res)
+{
+	struct smtpd_app *app = ctx;
+
+	return smtpd_check(app->check, stage, facts, res);
+}
+
+static bool
+smtpd_hook_mynetworks(void *ctx, const char *addr)
+{
+	struct smtpd_app *app = ctx;
+
+	return smtpd_check_mynetworks(app->check, addr);
+}
+
+static CLEANUP_CLIENT *
+smtpd_hook_cleanup_begin(void *ctx, const struct cleanup_req *req, VSTR *why)
+{
+	struct smtpd_app *app = ctx;
+
+	return cleanup_begin(app->cfg, req, why);
+}
+
+static const struct smtpd_hooks smtpd_real_hooks = {
+	.read = smtpd_sock_read,
+	.write = smtpd_sock_write,
+	.sleep = smtpd_sleep,
+	.check = smtpd_hook_check,
+	.mynetworks = smtpd_hook_mynetworks,
+	.cleanup_begin = smtpd_hook_cleanup_begin,
+	.cleanup_write = cleanup_write,
+	.cleanup_finish = cleanup_finish,
+	.cleanup_abort = cleanup_abort,
+};
+
+static void
+smtpd_pre_jail(struct skel_ctx *ctx)
+{
+	static struct smtpd_app app;
+	VSTR   *why = vstr_alloc(100);
+
+	smtpd_params_load(&app.par, ctx->cfg);
+	app.cfg = ctx->cfg;
+	app.exclusions = cfg_get_str(ctx->cfg,
+				     "smtpd_forbid_bare_newline_exclusions");
+	app.peername_lookup = cfg_get_bool(ctx->cfg, "smtpd_peername_lookup");
+	if ((app.check = smtpd_check_create(ctx->cfg, why)) == NULL)
+		msg_fatal_status(78, "%s", VSTR_STR(why));
+	vstr_free(why);
+
+	/*
+	 * Naming a client must not hold it up for long: a silent DNS server
+	 * costs at most SMTPD_DNS_TIMEOUT * SMTPD_DNS_TRIES per query.  glibc
+	 * applies RES_OPTIONS each time it (re)reads resolv.conf, which it
+	 * does again inside the chroot; an admin's own setting wins.
+	 */
+	(void)setenv("RES_OPTIONS", SMTPD_RES_OPTIONS, 0);
+	if (res_init() == 0) {
+		_res.retrans = SMTPD_DNS_TIMEOUT;
+		_res.retry = SMTPD_DNS_TRIES;
+	}
+	ctx->app = &app;
+}
+
+static void
+smtpd_pre_exit(struct skel_ctx *ctx)
+{
+	struct smtpd_app *app = ctx->app;
+
+	if (app)
+		app->check = smtpd_check_free(app->check);
+}
+
+static void
+smtpd_service(struct skel_ctx *ctx, int fd)
+{
+	struct smtpd_app *app = ctx->app;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	struct smtpd_peer peer;
+	SMTPD_STATE *st;
+	VSTR   *name = vstr_alloc(64);
+	VSTR   *addr = vstr_alloc(64);
+	VSTR   *port = vstr_alloc(16);
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0
+	    || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+		/* Stand-alone (-S) or a local socket: a local client. */
+		vstr_strcpy(name, "localhost");
+		vstr_strcpy(addr, "127.0.0.1");
+		vstr_strcpy(port, "0");
+	} else if (smtpd_peer_lookup((struct sockaddr *)&ss, sslen,
+				     app->peername_lookup ? name : NULL,
+				     addr, port) < 0) {
+		msg_warn("cannot print the client's address: closing");
+		goto out;
+	}
+	if (!app->peername_lookup)
+		vstr_strcpy(name, "unknown");
+	peer.name = VSTR_STR(name);
+	peer.addr = VSTR_STR(addr);
+	peer.port = VSTR_STR(port);
+	peer.bare_normalize = smtpd_peer_match_list(app->exclusions,
+						    VSTR_STR(addr));
+	msg_info("connect from %s[%s]", peer.name, peer.addr);
+	st = smtpd_state_create(&app->par, &smtpd_real_hooks, &fd, app,
+				&peer);
+	smtpd_session(st);
+	smtpd_state_free(st);
+out:
+	vstr_free(name);
+	vstr_free(addr);
+	vstr_free(port);
+}
+
+static const char *const smtpd_param_names[] = {
+	"disable_vrfy_command", "line_length_limit", "message_size_limit",
+	"myhostname", "smtpd_banner", "smtpd_discard_ehlo_keywords",
+	"smtpd_error_sleep_time", "smtpd_forbid_bare_newline",
+	"smtpd_forbid_bare_newline_exclusions",
+	"smtpd_forbid_unauth_pipelining", "smtpd_hard_error_limit",
+	"smtpd_helo_required", "smtpd_junk_command_limit",
+	"smtpd_peername_lookup", "smtpd_recipient_limit",
+	"smtpd_soft_error_limit", "smtpd_timeout", "strict_rfc821_envelopes",
+	NULL,
+};
+
+int
+main(int argc, char **argv)
+{
+	return skel_single_main(argc, argv, &(const struct skel_ops){
+		.params = smtpd_param_names,
+		.pre_jail = smtpd_pre_jail,
+		.pre_exit = smtpd_pre_exit,
+		.service = smtpd_service,
+	});
+}

@@ -1,0 +1,230 @@
+/*
+ * smtpd - the SMTP server's session, shared by the files of smtpd/ only.
+ *
+ * A session (SMTPD_STATE) talks to its client and to the rest of the
+ * system only through struct smtpd_hooks: byte I/O with timeouts, the
+ * policy engine (smtpd_check), the cleanup client and sleeping.  smtpd.c
+ * fills the hooks with the real thing (socket, smtpd_check, util/
+ * cleanup_client); the unit tests and the fuzzer fill them with fakes,
+ * which is why the command loop lives in smtpd_cmd.c and not in smtpd.c.
+ *
+ * Files: smtpd.c main, pre_jail, one client (peer lookup, hooks);
+ * smtpd_io.c the bounded input buffer, command lines, replies and
+ * pipelining; smtpd_cmd.c the state machine, the verb table and the
+ * session loop; smtpd_data.c DATA, BDAT and the dot/bare-newline filter;
+ * smtpd_log.c Postfix-format log lines; smtpd_peer.c reverse lookup and
+ * address list matching.
+ *
+ * Errors: I/O failures (timeout, lost connection) end the session and are
+ * logged by the loop; protocol errors are replies.  Nothing here dies but
+ * the allocators.
+ *
+ * Ownership: smtpd_state_create's result is the caller's, released with
+ * smtpd_state_free (returns NULL).  The params, hooks and peer strings
+ * given to it are borrowed for the life of the session.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#ifndef SMTPD_SMTPD_H
+#define SMTPD_SMTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include "smtpd/smtpd_check.h"
+#include "util/addr.h"
+#include "util/cfg.h"
+#include "util/cleanup_client.h"
+#include "util/vstr.h"
+
+/* Parameters a session reads, fetched once per process. */
+struct smtpd_params {
+	const char *myhostname;
+	const char *banner;		/* smtpd_banner, expanded */
+	int	timeout;		/* smtpd_timeout, seconds */
+	long long recipient_limit;
+	long long soft_error_limit;
+	long long hard_error_limit;
+	int	error_sleep;		/* smtpd_error_sleep_time, seconds */
+	long long junk_limit;		/* smtpd_junk_command_limit */
+	long long size_limit;		/* message_size_limit, 0 = none */
+	size_t	line_limit;		/* command line bound (>= 512) */
+	bool	bare_reject;		/* smtpd_forbid_bare_newline=reject */
+	bool	disable_vrfy;
+	bool	helo_required;
+	bool	strict_rfc821;
+	bool	forbid_unauth_pipelining;
+	int	ehlo_discard;		/* SMTPD_EHLO_* bits not announced */
+};
+
+/* EHLO keywords (smtpd_discard_ehlo_keywords). */
+#define SMTPD_EHLO_PIPELINING	(1 << 0)
+#define SMTPD_EHLO_SIZE		(1 << 1)
+#define SMTPD_EHLO_VRFY		(1 << 2)
+#define SMTPD_EHLO_ETRN		(1 << 3)
+#define SMTPD_EHLO_ENHANCED	(1 << 4)
+#define SMTPD_EHLO_8BITMIME	(1 << 5)
+#define SMTPD_EHLO_DSN		(1 << 6)
+#define SMTPD_EHLO_SMTPUTF8	(1 << 7)
+#define SMTPD_EHLO_CHUNKING	(1 << 8)
+
+/*
+ * What a session needs from the world.  read: > 0 bytes, 0 end of file,
+ * -1 with errno (ETIMEDOUT when timeout_ms passed).  write: 0 or -1.
+ */
+struct smtpd_hooks {
+	ssize_t	(*read) (void *io, void *buf, size_t len, int timeout_ms);
+	int	(*write) (void *io, const void *buf, size_t len,
+			          int timeout_ms);
+	void	(*sleep) (int seconds);
+	int	(*check) (void *ctx, enum smtpd_check_stage stage,
+			          const struct smtpd_check_facts *facts,
+			          struct smtpd_check_result *res);
+	bool	(*mynetworks) (void *ctx, const char *client_addr);
+	CLEANUP_CLIENT *(*cleanup_begin) (void *ctx,
+					          const struct cleanup_req *req,
+					          VSTR *why);
+	int	(*cleanup_write) (CLEANUP_CLIENT *cc, const void *data,
+				          size_t len);
+	int	(*cleanup_finish) (CLEANUP_CLIENT *cc,
+				           struct cleanup_result *res);
+	void	(*cleanup_abort) (CLEANUP_CLIENT *cc);
+};
+
+/* The client's identity. */
+struct smtpd_peer {
+	const char *name;		/* verified reverse name or "unknown" */
+	const char *addr;		/* "127.0.0.1" */
+	const char *port;
+	bool	bare_normalize;		/* in ..._bare_newline_exclusions */
+};
+
+/* Session states (STYLE.md 12); only smtpd_state_set changes them. */
+enum smtpd_stage {
+	SMTPD_ST_CONNECTED,		/* greeted, no HELO yet */
+	SMTPD_ST_READY,			/* HELO/EHLO done, no transaction */
+	SMTPD_ST_MAIL,			/* MAIL accepted */
+	SMTPD_ST_RCPT,			/* at least one RCPT accepted */
+	SMTPD_ST_BDAT,			/* BDAT chunks are arriving */
+	SMTPD_ST_QUIT,			/* the session is over */
+};
+
+/* Per-command counters for the disconnect line. */
+enum smtpd_verb_id {
+	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_MAIL, SMTPD_V_RCPT, SMTPD_V_DATA,
+	SMTPD_V_BDAT, SMTPD_V_RSET, SMTPD_V_NOOP, SMTPD_V_VRFY, SMTPD_V_ETRN,
+	SMTPD_V_HELP, SMTPD_V_QUIT, SMTPD_V_UNKNOWN, SMTPD_V_COUNT,
+};
+
+/* Bare-newline and dot filter state (smtpd_data.c). */
+struct smtpd_filter {
+	int	state;
+	bool	prev_crlf;		/* last line ended in a real CRLF */
+	bool	bol;			/* nothing of the current line yet */
+	bool	bare_seen;		/* a bare CR or LF was converted */
+	bool	dots;			/* DATA: unstuff, detect the end */
+};
+
+struct smtpd_rcpt {
+	char   *addr;
+	char   *orcpt;			/* "type;addr" or NULL */
+	int	notify;
+};
+
+typedef struct SMTPD_STATE {
+	const struct smtpd_params *par;
+	const struct smtpd_hooks *hooks;
+	void   *io;			/* hooks->read/write context */
+	void   *ctx;			/* hooks->check/cleanup context */
+	struct smtpd_peer peer;
+	enum smtpd_stage stage;
+	/* I/O (smtpd_io.c) */
+	VSTR   *in;			/* bytes read, not yet consumed */
+	size_t	in_pos;
+	VSTR   *out;			/* replies not yet sent */
+	VSTR   *line;			/* the current command line */
+	bool	io_error;		/* lost or timed out: stop */
+	bool	timed_out;		/* the client went silent */
+	const char *where;		/* "CONNECT", "DATA", ... for logs */
+	/* Session */
+	VSTR   *helo;			/* empty before HELO/EHLO */
+	bool	esmtp;
+	const char *protocol;		/* "SMTP" / "ESMTP" */
+	int	errors;			/* error replies so far */
+	long long junk;			/* NOOP, RSET, VRFY, ETRN */
+	int	count_ok[SMTPD_V_COUNT];
+	int	count_all[SMTPD_V_COUNT];
+	VSTR   *connect_reject;		/* client rejected at CONNECT */
+	/* Transaction */
+	ADDR_SMTP *mail;		/* parsed MAIL FROM */
+	ADDR_SMTP *rcpt_scratch;	/* parsed RCPT TO */
+	VSTR   *sender;			/* external form, "" for <> */
+	struct smtpd_rcpt *rcpts;
+	size_t	nrcpt;
+	size_t	rcpt_cap;
+	int	cleanup_flags;		/* CLEANUP_FLAG_DISCARD / HOLD */
+	/* Content (smtpd_data.c) */
+	CLEANUP_CLIENT *cleanup;
+	struct smtpd_filter filter;
+	VSTR   *content;		/* filtered bytes for cleanup */
+	long long content_size;
+	bool	too_big;
+	bool	cleanup_lost;
+	bool	bdat_failed;		/* a chunk failed: refuse the rest */
+	/* Scratch */
+	VSTR   *reply;
+	struct smtpd_check_result check;
+} SMTPD_STATE;
+
+/* smtpd_cmd.c */
+SMTPD_STATE *smtpd_state_create(const struct smtpd_params *par,
+				        const struct smtpd_hooks *hooks,
+				        void *io, void *ctx,
+				        const struct smtpd_peer *peer);
+SMTPD_STATE *smtpd_state_free(SMTPD_STATE *st);
+void	smtpd_state_set(SMTPD_STATE *st, enum smtpd_stage stage);
+void	smtpd_session(SMTPD_STATE *st);
+void	smtpd_reset_transaction(SMTPD_STATE *st);
+int	smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage,
+		             const char *where, const char *recipient);
+void	smtpd_params_load(struct smtpd_params *par, const CFG *cfg);
+
+/* smtpd_io.c */
+enum smtpd_line_status {
+	SMTPD_LINE_OK,			/* st->line holds the command */
+	SMTPD_LINE_TOO_LONG,		/* skipped; reply 500 5.5.2 */
+	SMTPD_LINE_EOF,			/* lost connection (st->io_error) */
+	SMTPD_LINE_TIMEOUT,		/* timeout (st->io_error) */
+};
+enum smtpd_line_status smtpd_io_get_line(SMTPD_STATE *st);
+int	smtpd_io_fill(SMTPD_STATE *st);
+size_t	smtpd_io_avail(const SMTPD_STATE *st);
+const char *smtpd_io_peek(const SMTPD_STATE *st);
+void	smtpd_io_consume(SMTPD_STATE *st, size_t n);
+void	smtpd_reply(SMTPD_STATE *st, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	smtpd_reply_raw(SMTPD_STATE *st, const char *line, size_t len);
+int	smtpd_io_flush(SMTPD_STATE *st);
+
+/* smtpd_data.c */
+void	smtpd_filter_init(struct smtpd_filter *f, bool dots);
+size_t	smtpd_filter(struct smtpd_filter *f, const char *buf, size_t len,
+		             VSTR *out, bool *end);
+int	smtpd_do_data(SMTPD_STATE *st);
+int	smtpd_do_bdat(SMTPD_STATE *st, const char *args);
+void	smtpd_data_abort(SMTPD_STATE *st);
+
+/* smtpd_log.c */
+void	smtpd_log_reject(SMTPD_STATE *st, const char *where,
+			         const char *reply, const char *recipient);
+void	smtpd_log_disconnect(SMTPD_STATE *st);
+void	smtpd_log_io_error(SMTPD_STATE *st);
+
+/* smtpd_peer.c */
+int	smtpd_peer_lookup(const struct sockaddr *sa, socklen_t salen,
+			          VSTR *name, VSTR *addr, VSTR *port);
+bool	smtpd_peer_match_list(const char *list, const char *addr);
+
+#endif

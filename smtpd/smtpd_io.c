@@ -1,0 +1,194 @@
+/*
+ * smtpd_io - the session's bounded input buffer, command lines and
+ * replies.
+ *
+ * Input is read in large chunks into one buffer per session.  A command
+ * line is taken from the buffer without further system calls, so
+ * pipelined commands cost one read for many.  Replies are collected in
+ * st->out and sent in one write just before the session would block for
+ * input (RFC 2920: the server may hold replies until its input is empty),
+ * and by the loop before it ends.
+ *
+ * The buffer never holds more than par->line_limit plus one read: a line
+ * longer than the limit is skipped up to its LF and reported as
+ * SMTPD_LINE_TOO_LONG, after which the session carries on.  A line ends in
+ * LF; a CR before it is removed.
+ *
+ * Errors: end of file and timeouts set st->io_error and are returned as
+ * line statuses; write failures set st->io_error.  Nothing dies.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "smtpd/smtpd.h"
+#include "util/msg.h"
+#include "util/vstr.h"
+
+/* One read; DATA and BDAT content streams through in pieces this big. */
+#define SMTPD_READ_CHUNK	(64 * 1024)
+
+size_t
+smtpd_io_avail(const SMTPD_STATE *st)
+{
+	return VSTR_LEN(st->in) - st->in_pos;
+}
+
+const char *
+smtpd_io_peek(const SMTPD_STATE *st)
+{
+	return VSTR_STR(st->in) + st->in_pos;
+}
+
+void
+smtpd_io_consume(SMTPD_STATE *st, size_t n)
+{
+	if (n > smtpd_io_avail(st))
+		msg_panic("smtpd_io_consume: %zu > %zu", n, smtpd_io_avail(st));
+	st->in_pos += n;
+	if (st->in_pos == VSTR_LEN(st->in)) {
+		vstr_reset(st->in);
+		st->in_pos = 0;
+	}
+}
+
+/*
+ * Read more input: 1 bytes were added, 0 end of file, -1 error or
+ * timeout (errno).  Pending replies go out first: the client may be
+ * waiting for them before it sends more.
+ */
+int
+smtpd_io_fill(SMTPD_STATE *st)
+{
+	ssize_t	n;
+
+	if (smtpd_io_flush(st) < 0)
+		return -1;
+	/* Keep the unread tail at the front; the buffer stays bounded. */
+	if (st->in_pos > 0) {
+		vstr_erase_front(st->in, st->in_pos);
+		st->in_pos = 0;
+	}
+	if (vstr_space(st->in, SMTPD_READ_CHUNK) < 0)
+		msg_panic("smtpd_io_fill: no space");
+	n = st->hooks->read(st->io, VSTR_END(st->in), SMTPD_READ_CHUNK,
+			    st->par->timeout * 1000);
+	if (n < 0) {
+		if (errno == ETIMEDOUT)
+			st->timed_out = true;
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	vstr_set_len(st->in, VSTR_LEN(st->in) + (size_t)n);
+	return 1;
+}
+
+static enum smtpd_line_status
+smtpd_io_fill_status(SMTPD_STATE *st)
+{
+	int	ret = smtpd_io_fill(st);
+
+	if (ret > 0)
+		return SMTPD_LINE_OK;
+	st->io_error = true;
+	if (ret < 0 && errno == ETIMEDOUT)
+		return SMTPD_LINE_TIMEOUT;
+	return SMTPD_LINE_EOF;
+}
+
+enum smtpd_line_status
+smtpd_io_get_line(SMTPD_STATE *st)
+{
+	enum smtpd_line_status status;
+	bool	too_long = false;
+	const char *start;
+	const char *nl;
+	size_t	avail;
+	size_t	len;
+
+	for (;;) {
+		start = smtpd_io_peek(st);
+		avail = smtpd_io_avail(st);
+		if ((nl = memchr(start, '\n', avail)) != NULL)
+			break;
+		/* Past the bound: drop what we have and remember. */
+		if (avail > st->par->line_limit + 1) {
+			too_long = true;
+			smtpd_io_consume(st, avail);
+		}
+		if ((status = smtpd_io_fill_status(st)) != SMTPD_LINE_OK)
+			return status;
+	}
+	len = (size_t)(nl - start);
+	if (too_long || len > st->par->line_limit + 1) {
+		smtpd_io_consume(st, len + 1);
+		return SMTPD_LINE_TOO_LONG;
+	}
+	if (len > 0 && start[len - 1] == '\r')
+		len--;
+	if (len > st->par->line_limit) {
+		smtpd_io_consume(st, (size_t)(nl - start) + 1);
+		return SMTPD_LINE_TOO_LONG;
+	}
+	vstr_memcpy(st->line, start, len);
+	smtpd_io_consume(st, (size_t)(nl - start) + 1);
+	return SMTPD_LINE_OK;
+}
+
+/* Make the reply from `start` on safe: control bytes become '?'. */
+static void
+smtpd_reply_end(SMTPD_STATE *st, size_t start)
+{
+	char   *line = VSTR_STR(st->out) + start;
+	size_t	len = VSTR_LEN(st->out) - start;
+
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
+	if (msg_verbose)
+		msg_info("> %s[%s]: %.*s", st->peer.name, st->peer.addr,
+			 (int)len, line);
+	vstr_memcat(st->out, "\r\n", 2);
+}
+
+/* Append one reply line (without CRLF). */
+void
+smtpd_reply_raw(SMTPD_STATE *st, const char *line, size_t len)
+{
+	size_t	start = VSTR_LEN(st->out);
+
+	vstr_memcat(st->out, line, len);
+	smtpd_reply_end(st, start);
+}
+
+void
+smtpd_reply(SMTPD_STATE *st, const char *fmt, ...)
+{
+	size_t	start = VSTR_LEN(st->out);
+	va_list	ap;
+
+	va_start(ap, fmt);
+	vstr_vsprintf_append(st->out, fmt, ap);
+	va_end(ap);
+	smtpd_reply_end(st, start);
+}
+
+int
+smtpd_io_flush(SMTPD_STATE *st)
+{
+	int	ret = 0;
+
+	if (VSTR_LEN(st->out) == 0)
+		return 0;
+	if (!st->io_error
+	    && st->hooks->write(st->io, VSTR_STR(st->out), VSTR_LEN(st->out),
+				st->par->timeout * 1000) < 0) {
+		st->io_error = true;
+		ret = -1;
+	}
+	vstr_reset(st->out);
+	return ret;
+}

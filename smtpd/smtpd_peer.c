@@ -1,0 +1,195 @@
+/*
+ * smtpd_peer - who the client is: its address, port and verified name,
+ * and matching its address against a network list.
+ *
+ * smtpd_peer_lookup() fills addr and port numerically (an IPv4-mapped
+ * IPv6 address is shown as IPv4) and name with the reverse name only when
+ * that name resolves back to the same address; otherwise "unknown", as
+ * Postfix does.  The resolver's own timeout and retry settings bound the
+ * wait (smtpd.c lowers them in pre_jail).  Returns 0, or -1 when the
+ * socket address cannot even be printed.
+ *
+ * smtpd_peer_match_list() matches an address against a Postfix network
+ * list: "1.2.3.4", "1.2.3.0/24", "[::1]", "[2001:db8::]/32", "::1/128",
+ * "!pattern" to exclude; separators are white space and commas.  Table
+ * entries ("type:name") are not supported here and never match (logged
+ * once per call).
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "smtpd/smtpd.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/strutil.h"
+#include "util/vstr.h"
+
+static bool
+smtpd_peer_name_ok(const char *name)
+{
+	if (*name == 0 || strlen(name) > 255)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.'
+		    && *p != '_')
+			return false;
+	return true;
+}
+
+/* Does some address of `name` equal `addr` (numeric text)? */
+static bool
+smtpd_peer_forward_ok(const char *name, const char *addr)
+{
+	struct addrinfo hints;
+	struct addrinfo *res;
+	struct addrinfo *ai;
+	char	buf[NI_MAXHOST];
+	bool	ok = false;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(name, NULL, &hints, &res) != 0)
+		return false;
+	for (ai = res; ai && !ok; ai = ai->ai_next)
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, buf, sizeof(buf),
+				NULL, 0, NI_NUMERICHOST) == 0
+		    && strcmp(buf, addr) == 0)
+			ok = true;
+	freeaddrinfo(res);
+	return ok;
+}
+
+int
+smtpd_peer_lookup(const struct sockaddr *sa, socklen_t salen, VSTR *name,
+		  VSTR *addr, VSTR *port)
+{
+	char	host[NI_MAXHOST];
+	char	serv[NI_MAXSERV];
+	const char *h = host;
+
+	vstr_strcpy(name, "unknown");
+	if (getnameinfo(sa, salen, host, sizeof(host), serv, sizeof(serv),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+		return -1;
+	if (strncasecmp(h, "::ffff:", 7) == 0 && strchr(h + 7, '.'))
+		h += 7;
+	vstr_strcpy(addr, h);
+	vstr_strcpy(port, serv);
+	if (name == NULL)
+		return 0;
+	if (getnameinfo(sa, salen, host, sizeof(host), NULL, 0,
+			NI_NAMEREQD) == 0
+	    && smtpd_peer_name_ok(host)
+	    && smtpd_peer_forward_ok(host, VSTR_STR(addr)))
+		vstr_strcpy(name, host);
+	return 0;
+}
+
+/* addr (numeric) inside net/len?  -1 when the pattern is not a network. */
+static int
+smtpd_peer_match_net(const char *pattern, const unsigned char *a, int afam)
+{
+	char	buf[INET6_ADDRSTRLEN + 8];
+	unsigned char net[16];
+	const char *slash;
+	size_t	len;
+	long	bits;
+	int	fam;
+	int	max;
+	char   *end;
+
+	if (*pattern == '[') {
+		const char *close = strchr(pattern, ']');
+
+		if (close == NULL)
+			return -1;
+		len = (size_t)(close - pattern - 1);
+		if (len >= sizeof(buf))
+			return -1;
+		memcpy(buf, pattern + 1, len);
+		buf[len] = 0;
+		slash = close[1] == '/' ? close + 1 : close[1] ? NULL : "";
+		if (slash == NULL)
+			return -1;
+	} else {
+		slash = strchr(pattern, '/');
+		len = slash ? (size_t)(slash - pattern) : strlen(pattern);
+		if (len >= sizeof(buf))
+			return -1;
+		memcpy(buf, pattern, len);
+		buf[len] = 0;
+		if (slash == NULL)
+			slash = "";
+	}
+	if (inet_pton(AF_INET, buf, net) == 1) {
+		fam = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, net) == 1) {
+		fam = AF_INET6;
+		max = 128;
+	} else {
+		return -1;
+	}
+	bits = max;
+	if (*slash == '/') {
+		bits = strtol(slash + 1, &end, 10);
+		if (*end != 0 || end == slash + 1 || bits < 0 || bits > max)
+			return -1;
+	}
+	if (fam != afam)
+		return 0;
+	for (long i = 0; i < bits; i += 8) {
+		unsigned char mask = bits - i >= 8 ? 0xff :
+		    (unsigned char)(0xff << (8 - (bits - i)));
+
+		if ((a[i / 8] & mask) != (net[i / 8] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+bool
+smtpd_peer_match_list(const char *list, const char *addr)
+{
+	unsigned char a[16];
+	int	afam;
+	char   *copy;
+	char   *cp;
+	char   *word;
+	bool	result = false;
+
+	if (inet_pton(AF_INET, addr, a) == 1)
+		afam = AF_INET;
+	else if (inet_pton(AF_INET6, addr, a) == 1)
+		afam = AF_INET6;
+	else
+		return false;
+	cp = copy = mystrdup(list);
+	while ((word = str_token(&cp, STR_SEP_LIST)) != NULL) {
+		bool	negate = false;
+		int	m;
+
+		while (*word == '!') {
+			negate = !negate;
+			word++;
+		}
+		if ((m = smtpd_peer_match_net(word, a, afam)) < 0) {
+			if (msg_verbose)
+				msg_info("network list: ignoring \"%s\"", word);
+			continue;
+		}
+		if (m == 1) {
+			result = !negate;
+			break;
+		}
+	}
+	myfree(copy);
+	return result;
+}
