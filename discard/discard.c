@@ -1,0 +1,102 @@
+/*
+ * discard - the discard transport: every recipient is "sent" and the
+ * message goes nowhere.
+ *
+ * The next-hop text (transport_maps "discard:some reason") is logged:
+ * status=sent (discarded: some reason), or (discarded) without one.
+ * qmgr sends any number of requests on one connection; each gets one
+ * reply.
+ *
+ * Errors: a request that does not parse is answered with a
+ * whole-request failure (qmgr then defers it) and logged.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "util/attr.h"
+#include "util/deliver_proto.h"
+#include "util/dsn_log.h"
+#include "util/ipc.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/skel.h"
+
+static const char *const discard_params[] = {"ipc_timeout", NULL};
+
+static void
+discard_deliver(const struct skel_ctx *ctx, const ATTR *in, ATTR *out)
+{
+	struct deliver_request req = {0};
+	struct deliver_status *st;
+	struct dsn_log_times t;
+	VSTR   *why = vstr_alloc(64), *reason = vstr_alloc(64);
+	size_t	i;
+
+	t.start = dsn_log_now();
+	if (deliver_request_decode(in, &req, why) < 0) {
+		msg_warn("%s: bad delivery request: %s", ctx->service,
+			 VSTR_STR(why));
+		deliver_reply_encode_error(VSTR_STR(why), out);
+		goto out;
+	}
+	vstr_strcpy(reason, "discarded");
+	if (req.nexthop && *req.nexthop)
+		vstr_sprintf_append(reason, ": %s", req.nexthop);
+	st = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*st));
+	t.arrival = (double)req.arrival_sec + (double)req.arrival_usec / 1e6;
+	t.qmgr = req.qmgr_time > 0 ? (double)req.qmgr_time : t.arrival;
+	t.conn = t.start;
+	t.done = dsn_log_now();
+	for (i = 0; i < req.nrcpt; i++) {
+		deliver_status_set(&st[i], DELIVER_SENT, "2.0.0",
+				   VSTR_STR(reason), "none");
+		dsn_log_delivery(req.queue_id, &req.rcpts[i], &st[i], &t);
+	}
+	deliver_reply_encode(st, req.nrcpt, out);
+	myfree(st);
+	deliver_request_release(&req);
+out:
+	vstr_free(why);
+	vstr_free(reason);
+}
+
+static void
+discard_service(struct skel_ctx *ctx, int fd)
+{
+	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
+	int	timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000
+	    : 3600000;
+	ATTR   *in = attr_alloc(), *out = attr_alloc();
+	VSTR   *why = vstr_alloc(64);
+	IPC_STREAM *ipc;
+
+	/* The skeleton closes fd itself: the stream gets a copy. */
+	if ((fd = dup(fd)) < 0) {
+		msg_warn("%s: dup: %m", ctx->service);
+		goto out;
+	}
+	ipc = ipc_stream_open(fd);
+	while (ipc_stream_recv(ipc, in, timeout_ms, why) == 0) {
+		discard_deliver(ctx, in, out);
+		if (ipc_stream_send(ipc, out, timeout_ms) < 0) {
+			msg_warn("%s: send reply: %m", ctx->service);
+			break;
+		}
+	}
+	ipc_stream_close(ipc);
+out:
+	attr_free(in);
+	attr_free(out);
+	vstr_free(why);
+}
+
+int
+main(int argc, char **argv)
+{
+	return skel_single_main(argc, argv, &(const struct skel_ops){
+		.params = discard_params,
+		.service = discard_service,
+	});
+}
