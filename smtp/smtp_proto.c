@@ -1,0 +1,625 @@
+/*
+ * smtp_proto - the SMTP/LMTP conversation of the client.
+ *
+ * Greeting, then EHLO (HELO when EHLO is refused with 5xx, or only HELO
+ * with smtp_never_send_ehlo; LHLO for LMTP).  A 4xx (or, with
+ * smtp_skip_5xx_greeting, 5xx) greeting and a 4xx EHLO/HELO reply make
+ * the caller try the next server.  The capabilities decide the MAIL and
+ * RCPT parameters: SIZE, BODY=8BITMIME, SMTPUTF8 and the DSN parameters
+ * RET, ENVID, NOTIFY and ORCPT.  With PIPELINING, MAIL, every RCPT and
+ * DATA go out in one write and the replies are read in order (RFC 2920);
+ * without it, one command at a time.  The content is read from the queue
+ * file in large records and sent dot-stuffed, long lines folded at
+ * smtp_line_length_limit.  LMTP (RFC 2033) reads one reply per accepted
+ * recipient after the content.
+ *
+ * Results per recipient: 2xx final sent, 5xx final bounced, 4xx kept
+ * pending (tried on the next server, deferred in the end).  A timeout or
+ * a lost connection leaves every unfinished recipient pending.
+ *
+ * The STARTTLS and AUTH seams (a later issue) are after the EHLO reply
+ * in smtp_proto_helo().
+ *
+ * Errors: reported as recipient results and the returned enum smtp_step;
+ * nothing here logs except verbose traces.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "smtp/smtp.h"
+#include "util/addr.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/rec.h"
+
+#define SMTP_DATA_BUF	(64 * 1024)	/* bytes per content write */
+#define SMTP_HEADER_SCAN_MAX (1024 * 1024)	/* bytes scanned for UTF-8 */
+#define SMTP_PIPE_BYTES	8192		/* pipelined commands per write */
+
+/* An I/O failure: every unfinished recipient stays pending. */
+static enum smtp_step
+smtp_proto_lost(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *when)
+{
+	int	err = errno;
+
+	s->broken = true;
+	if (err == ETIMEDOUT)
+		smtp_rcpt_all(d, false, DELIVER_DEFERRED, "4.4.2", s, NULL,
+			      "conversation with %s timed out while %s",
+			      VSTR_STR(s->namaddr), when);
+	else if (err == EPROTO)
+		smtp_rcpt_all(d, false, DELIVER_DEFERRED, "4.5.0", s, NULL,
+			      "malformed reply from %s while %s",
+			      VSTR_STR(s->namaddr), when);
+	else
+		smtp_rcpt_all(d, false, DELIVER_DEFERRED, "4.4.2", s, NULL,
+			      "lost connection with %s while %s",
+			      VSTR_STR(s->namaddr), when);
+	return SMTP_STEP_NEXT;
+}
+
+/* A server's non-2xx reply for recipient i (or all when i is SIZE_MAX). */
+static void
+smtp_proto_refused(SMTP_SESSION *s, SMTP_DELIVERY *d, size_t i,
+		   const char *cmd)
+{
+	const SMTP_REPLY *r = s->reply;
+	bool	hard = r->code / 100 == 5;
+	enum deliver_action action = hard ? DELIVER_BOUNCED : DELIVER_DEFERRED;
+	char	dsn[DELIVER_DSN_MAX];
+
+	snprintf(dsn, sizeof(dsn), "%s", r->dsn);
+	/* 3xx where 2xx was due: a protocol error, retried later. */
+	if (r->code / 100 == 3)
+		snprintf(dsn, sizeof(dsn), "4.5.0");
+	if (i == SIZE_MAX)
+		smtp_rcpt_all(d, hard, action, dsn, s, r,
+			      "host %s said: %s (in reply to %s command)",
+			      VSTR_STR(s->namaddr), VSTR_STR(r->text), cmd);
+	else
+		smtp_rcpt_result(d, i, hard, action, dsn, s, r,
+				 "host %s said: %s (in reply to %s command)",
+				 VSTR_STR(s->namaddr), VSTR_STR(r->text), cmd);
+}
+
+static void
+smtp_proto_features(SMTP_SESSION *s)
+{
+	const SMTP_REPLY *r = s->reply;
+	const char *val;
+	long long size;
+
+	s->features = SMTP_FEATURE_ESMTP;
+	if (smtp_reply_ehlo_find(r, "PIPELINING"))
+		s->features |= SMTP_FEATURE_PIPELINING;
+	if (smtp_reply_ehlo_find(r, "8BITMIME"))
+		s->features |= SMTP_FEATURE_8BITMIME;
+	if (smtp_reply_ehlo_find(r, "DSN"))
+		s->features |= SMTP_FEATURE_DSN;
+	if (smtp_reply_ehlo_find(r, "SMTPUTF8"))
+		s->features |= SMTP_FEATURE_SMTPUTF8;
+	if (smtp_reply_ehlo_find(r, "STARTTLS"))
+		s->features |= SMTP_FEATURE_STARTTLS;
+	if (smtp_reply_ehlo_find(r, "AUTH"))
+		s->features |= SMTP_FEATURE_AUTH;
+	if ((val = smtp_reply_ehlo_find(r, "SIZE")) != NULL) {
+		s->features |= SMTP_FEATURE_SIZE;
+		size = strtoll(val, NULL, 10);
+		s->size_limit = size > 0 ? size : 0;
+	}
+}
+
+enum smtp_step
+smtp_proto_helo(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
+{
+	const struct smtp_conf *c = &st->conf;
+	const char *verb;
+
+	if (smtp_session_read(s, c->helo_timeout) < 0)
+		return smtp_proto_lost(s, d, "receiving the initial server "
+				       "greeting");
+	if (s->reply->code / 100 != 2) {
+		bool	hard = s->reply->code / 100 == 5
+		    && !c->skip_5xx_greeting;
+		char	dsn[DELIVER_DSN_MAX];
+
+		snprintf(dsn, sizeof(dsn), "%s", s->reply->dsn);
+		if (!hard)
+			dsn[0] = '4';
+		smtp_rcpt_all(d, hard,
+			      hard ? DELIVER_BOUNCED : DELIVER_DEFERRED,
+			      dsn, s, s->reply,
+			      "host %s refused to talk to me: %s",
+			      VSTR_STR(s->namaddr), VSTR_STR(s->reply->text));
+		return SMTP_STEP_NEXT;
+	}
+	verb = c->lmtp ? "LHLO" : c->never_send_ehlo ? "HELO" : "EHLO";
+	for (;;) {
+		smtp_session_queue(s, "%s %s", verb, c->helo_name);
+		if (smtp_session_flush(s, c->helo_timeout) < 0)
+			return smtp_proto_lost(s, d, verb[0] == 'H'
+					       ? "sending HELO"
+					       : "sending EHLO");
+		if (smtp_session_read(s, c->helo_timeout) < 0)
+			return smtp_proto_lost(s, d,
+					       "receiving the EHLO reply");
+		if (s->reply->code / 100 == 2)
+			break;
+		/* An old server that does not know EHLO: greet again. */
+		if (strcmp(verb, "EHLO") == 0 && s->reply->code / 100 == 5) {
+			verb = "HELO";
+			continue;
+		}
+		if (s->reply->code / 100 == 5)
+			smtp_proto_refused(s, d, SIZE_MAX, verb);
+		else {
+			/* 4xx: another server may do better. */
+			smtp_proto_refused(s, d, SIZE_MAX, verb);
+		}
+		return SMTP_STEP_NEXT;
+	}
+	if (strcmp(verb, "HELO") != 0)
+		smtp_proto_features(s);
+	/*
+	 * Seam for a later issue: STARTTLS (smtp_tls_security_level) and
+	 * SASL AUTH go here, repeating EHLO after the TLS handshake.
+	 */
+	d->t_conn = smtp_now();
+	return SMTP_STEP_OK;
+}
+
+int
+smtp_proto_rset(SMTP_STATE *st, SMTP_SESSION *s)
+{
+	smtp_session_queue(s, "RSET");
+	if (smtp_session_flush(s, st->conf.helo_timeout) < 0
+	    || smtp_session_read(s, st->conf.helo_timeout) < 0
+	    || s->reply->code / 100 != 2)
+		return -1;
+	return 0;
+}
+
+SMTP_SESSION *
+smtp_proto_quit(SMTP_STATE *st, SMTP_SESSION *s)
+{
+	int	timeout = st->conf.quit_timeout;
+
+	/* Nobody waits for the answer: do not hang on a slow server. */
+	if (timeout > 10)
+		timeout = 10;
+	if (s->broken)
+		return smtp_session_free(s);
+	smtp_session_queue(s, "QUIT");
+	if (smtp_session_flush(s, timeout) == 0)
+		(void)smtp_session_read(s, timeout);
+	return smtp_session_free(s);
+}
+
+static bool
+smtp_proto_ascii(const char *str)
+{
+	for (; *str; str++)
+		if ((unsigned char)*str >= 0x80)
+			return false;
+	return true;
+}
+
+bool
+smtp_proto_need_utf8(const struct deliver_request *req, int qfd)
+{
+	REC_READER *rr;
+	VSTR   *data;
+	int	type;
+	bool	need = false;
+	char	prev[4] = {0, 0, 0, 0};
+	size_t	scanned = 0;
+
+	if (!req->smtputf8)
+		return false;
+	if (!smtp_proto_ascii(req->sender))
+		return true;
+	for (size_t i = 0; i < req->nrcpt; i++)
+		if (!smtp_proto_ascii(req->rcpts[i].addr))
+			return true;
+	/* The header section: up to the first empty line. */
+	rr = rec_reader_create(qfd, 0);
+	data = vstr_alloc(REC_CONT_CHUNK);
+	if (rec_reader_seek(rr, req->content_offset, REC_TYPE_MESG) < 0)
+		goto done;
+	while (!need && scanned < SMTP_HEADER_SCAN_MAX
+	       && rec_get(rr, &type, data, REC_LEN_MAX) > 0) {
+		if (type == REC_TYPE_XTRA)
+			break;
+		if (type != REC_TYPE_CONT)
+			continue;
+		for (size_t i = 0; i < VSTR_LEN(data); i++) {
+			unsigned char ch = (unsigned char)VSTR_STR(data)[i];
+
+			if (ch >= 0x80) {
+				need = true;
+				break;
+			}
+			memmove(prev, prev + 1, 3);
+			prev[3] = (char)ch;
+			if (memcmp(prev, "\r\n\r\n", 4) == 0)
+				goto done;
+		}
+		scanned += VSTR_LEN(data);
+	}
+done:
+	rec_reader_free(rr);
+	vstr_free(data);
+	return need;
+}
+
+static void
+smtp_proto_mail(SMTP_SESSION *s, SMTP_DELIVERY *d, VSTR *tmp)
+{
+	const struct deliver_request *req = d->req;
+	VSTR   *cmd = vstr_alloc(256);
+
+	vstr_sprintf(cmd, "MAIL FROM:<%s>", req->sender);
+	if (s->features & SMTP_FEATURE_SIZE)
+		vstr_sprintf_append(cmd, " SIZE=%lld", req->message_size);
+	if ((s->features & SMTP_FEATURE_8BITMIME)
+	    && req->body_type == ADDR_BODY_8BITMIME)
+		vstr_strcat(cmd, " BODY=8BITMIME");
+	if ((s->features & SMTP_FEATURE_SMTPUTF8) && req->smtputf8)
+		vstr_strcat(cmd, " SMTPUTF8");
+	if (s->features & SMTP_FEATURE_DSN) {
+		if (req->ret == ADDR_RET_FULL)
+			vstr_strcat(cmd, " RET=FULL");
+		else if (req->ret == ADDR_RET_HDRS)
+			vstr_strcat(cmd, " RET=HDRS");
+		if (req->envid && *req->envid
+		    && addr_xtext_encode(tmp, req->envid,
+					 strlen(req->envid)) == 0)
+			vstr_sprintf_append(cmd, " ENVID=%s", VSTR_STR(tmp));
+	}
+	smtp_session_queue(s, "%s", VSTR_STR(cmd));
+	vstr_free(cmd);
+}
+
+static void
+smtp_proto_rcpt(SMTP_SESSION *s, const struct deliver_rcpt *rcpt, VSTR *tmp)
+{
+	VSTR   *cmd = vstr_alloc(256);
+
+	vstr_sprintf(cmd, "RCPT TO:<%s>", rcpt->addr);
+	if (s->features & SMTP_FEATURE_DSN) {
+		const char *semi;
+
+		if (rcpt->notify & REC_NOTIFY_NEVER)
+			vstr_strcat(cmd, " NOTIFY=NEVER");
+		else if (rcpt->notify) {
+			const char *sep = " NOTIFY=";
+
+			if (rcpt->notify & REC_NOTIFY_SUCCESS) {
+				vstr_sprintf_append(cmd, "%sSUCCESS", sep);
+				sep = ",";
+			}
+			if (rcpt->notify & REC_NOTIFY_FAILURE) {
+				vstr_sprintf_append(cmd, "%sFAILURE", sep);
+				sep = ",";
+			}
+			if (rcpt->notify & REC_NOTIFY_DELAY)
+				vstr_sprintf_append(cmd, "%sDELAY", sep);
+		}
+		if (rcpt->orcpt && (semi = strchr(rcpt->orcpt, ';')) != NULL
+		    && semi > rcpt->orcpt
+		    && strspn(rcpt->orcpt, "abcdefghijklmnopqrstuvwxyz"
+			      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
+		    == (size_t)(semi - rcpt->orcpt)
+		    && addr_xtext_encode(tmp, semi + 1, strlen(semi + 1)) == 0)
+			vstr_sprintf_append(cmd, " ORCPT=%.*s;%s",
+					    (int)(semi - rcpt->orcpt),
+					    rcpt->orcpt, VSTR_STR(tmp));
+		else if (rcpt->orig && *rcpt->orig
+			 && smtp_proto_ascii(rcpt->orig)
+			 && addr_xtext_encode(tmp, rcpt->orig,
+					      strlen(rcpt->orig)) == 0)
+			vstr_sprintf_append(cmd, " ORCPT=rfc822;%s",
+					    VSTR_STR(tmp));
+	}
+	smtp_session_queue(s, "%s", VSTR_STR(cmd));
+	vstr_free(cmd);
+}
+
+void
+smtp_proto_stuff(struct smtp_data *sd, VSTR *out, const char *p, size_t len)
+{
+	const char *end = p + len;
+
+	while (p < end) {
+		const char *nl;
+		size_t	n;
+		size_t	content;
+
+		if (sd->bol) {
+			if (*p == '.')
+				(void)vstr_addch(out, '.');
+			if (sd->in_header && *p == '\r')
+				sd->in_header = false;
+			sd->bol = false;
+			sd->llen = 0;
+		}
+		nl = memchr(p, '\n', (size_t)(end - p));
+		n = nl ? (size_t)(nl + 1 - p) : (size_t)(end - p);
+		content = n;
+		if (nl)
+			content -= (n >= 2 && p[n - 2] == '\r') ? 2 : 1;
+		if (sd->limit > 0 && sd->llen + content > sd->limit) {
+			size_t	k = sd->limit > sd->llen
+			    ? sd->limit - sd->llen : 0;
+
+			(void)vstr_memcat(out, p, k);
+			p += k;
+			/* A folded header line continues with white space. */
+			if (sd->in_header) {
+				(void)vstr_memcat(out, "\r\n ", 3);
+				sd->llen = 1;
+			} else {
+				(void)vstr_memcat(out, "\r\n", 2);
+				sd->bol = true;
+			}
+			continue;
+		}
+		(void)vstr_memcat(out, p, n);
+		sd->llen += n;
+		if (nl)
+			sd->bol = true;
+		p += n;
+	}
+}
+
+/* Send the content and the final dot; 0, or -1 (errno; EBADMSG: file). */
+static int
+smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
+		VSTR *why)
+{
+	struct smtp_data sd = {.bol = true, .in_header = true};
+	REC_READER *rr = rec_reader_create(d->qfd, 0);
+	VSTR   *data = vstr_alloc(REC_CONT_CHUNK);
+	VSTR   *out = vstr_alloc(SMTP_DATA_BUF + 1024);
+	int	type;
+	int	ret = -1;
+	int	got;
+	int	timeout = st->conf.data_xfer_timeout;
+
+	sd.limit = st->conf.line_length_limit > 0
+	    ? (size_t)st->conf.line_length_limit : 0;
+	if (sd.limit > 0 && sd.limit < 80)
+		sd.limit = 80;
+	if (rec_reader_seek(rr, d->req->content_offset, REC_TYPE_MESG) < 0) {
+		vstr_sprintf(why, "bad content offset");
+		errno = EBADMSG;
+		goto out;
+	}
+	while ((got = rec_get(rr, &type, data, REC_LEN_MAX)) > 0) {
+		if (type == REC_TYPE_XTRA)
+			break;
+		if (type != REC_TYPE_CONT)
+			continue;
+		smtp_proto_stuff(&sd, out, VSTR_STR(data), VSTR_LEN(data));
+		if (VSTR_LEN(out) >= SMTP_DATA_BUF) {
+			if (smtp_session_write(s, VSTR_STR(out), VSTR_LEN(out),
+					       timeout) < 0)
+				goto out;
+			vstr_reset(out);
+		}
+	}
+	if (got <= 0 || type != REC_TYPE_XTRA) {
+		vstr_sprintf(why, "error reading queue file: %s",
+			     got < 0 ? rec_reader_why(rr) : "no content end");
+		errno = EBADMSG;
+		goto out;
+	}
+	if (!sd.bol)
+		(void)vstr_memcat(out, "\r\n", 2);
+	(void)vstr_memcat(out, ".\r\n", 3);
+	if (smtp_session_write(s, VSTR_STR(out), VSTR_LEN(out), timeout) < 0)
+		goto out;
+	ret = 0;
+out:
+	rec_reader_free(rr);
+	vstr_free(data);
+	vstr_free(out);
+	return ret;
+}
+
+/* The final reply for recipient i after the content. */
+static void
+smtp_proto_done_reply(SMTP_SESSION *s, SMTP_DELIVERY *d, size_t i)
+{
+	const SMTP_REPLY *r = s->reply;
+
+	if (r->code / 100 == 2)
+		smtp_rcpt_result(d, i, true, DELIVER_SENT, r->dsn, s, r, "%s",
+				 VSTR_STR(r->text));
+	else
+		smtp_proto_refused(s, d, i, "end of DATA");
+}
+
+/*
+ * Pipelining: queue RCPT commands up to SMTP_PIPE_BYTES, and DATA after
+ * the last one.  Replies are read before the next batch is sent, so a
+ * server that answers while it reads never blocks against us (RFC 2920
+ * section 3.1, deadlock avoidance).
+ */
+static void
+smtp_proto_batch(SMTP_SESSION *s, SMTP_DELIVERY *d, const size_t *todo,
+		 size_t ntodo, size_t *nsent, bool *data_sent, VSTR *tmp)
+{
+	while (*nsent < ntodo && VSTR_LEN(s->wbuf) < SMTP_PIPE_BYTES)
+		smtp_proto_rcpt(s, &d->req->rcpts[todo[(*nsent)++]], tmp);
+	if (*nsent == ntodo && !*data_sent) {
+		smtp_session_queue(s, "DATA");
+		*data_sent = true;
+	}
+}
+
+enum smtp_step
+smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
+{
+	const struct smtp_conf *c = &st->conf;
+	const struct deliver_request *req = d->req;
+	bool	pipe = (s->features & SMTP_FEATURE_PIPELINING) != 0;
+	bool	mail_ok;
+	size_t	naccepted = 0;
+	size_t *todo;
+	size_t	ntodo = 0;
+	size_t	nsent = 0;
+	bool	data_sent = false;
+	VSTR   *tmp;
+	VSTR   *why;
+	enum smtp_step ret = SMTP_STEP_OK;
+
+	if (d->need_smtputf8 && !(s->features & SMTP_FEATURE_SMTPUTF8)) {
+		smtp_rcpt_all(d, true, DELIVER_BOUNCED, "5.6.7", s, NULL,
+			      "SMTPUTF8 is required, but was not offered by "
+			      "host %s", VSTR_STR(s->namaddr));
+		return SMTP_STEP_OK;
+	}
+	if (s->size_limit > 0 && req->message_size > s->size_limit) {
+		smtp_rcpt_all(d, true, DELIVER_BOUNCED, "5.3.4", s, NULL,
+			      "message size %lld exceeds size limit %lld of "
+			      "server %s", req->message_size, s->size_limit,
+			      VSTR_STR(s->namaddr));
+		return SMTP_STEP_OK;
+	}
+	s->use_count++;
+	todo = mycalloc(req->nrcpt + 1, sizeof(*todo));
+	for (size_t i = 0; i < req->nrcpt; i++) {
+		d->rcpt[i].accepted = false;
+		if (!d->rcpt[i].final)
+			todo[ntodo++] = i;
+	}
+	tmp = vstr_alloc(256);
+	why = vstr_alloc(100);
+
+	/* MAIL */
+	smtp_proto_mail(s, d, tmp);
+	if (pipe)
+		smtp_proto_batch(s, d, todo, ntodo, &nsent, &data_sent, tmp);
+	if (smtp_session_flush(s, c->mail_timeout) < 0) {
+		ret = smtp_proto_lost(s, d, "sending MAIL FROM");
+		goto out;
+	}
+	if (smtp_session_read(s, c->mail_timeout) < 0) {
+		ret = smtp_proto_lost(s, d, "receiving the MAIL FROM reply");
+		goto out;
+	}
+	mail_ok = s->reply->code / 100 == 2;
+	if (!mail_ok) {
+		smtp_proto_refused(s, d, SIZE_MAX, "MAIL FROM");
+		if (!pipe)
+			goto out;
+	}
+
+	/* RCPT */
+	for (size_t k = 0; k < ntodo; k++) {
+		size_t	i = todo[k];
+
+		if (pipe && k == nsent) {
+			/* Every reply so far is in: send the next batch. */
+			if (!mail_ok)
+				break;
+			smtp_proto_batch(s, d, todo, ntodo, &nsent, &data_sent,
+					 tmp);
+		} else if (!pipe)
+			smtp_proto_rcpt(s, &req->rcpts[i], tmp);
+		if (VSTR_LEN(s->wbuf) > 0) {
+			if (smtp_session_flush(s, c->rcpt_timeout) < 0) {
+				ret = smtp_proto_lost(s, d, "sending RCPT TO");
+				goto out;
+			}
+		}
+		if (smtp_session_read(s, c->rcpt_timeout) < 0) {
+			ret = smtp_proto_lost(s, d, "receiving the RCPT TO "
+					      "reply");
+			goto out;
+		}
+		if (!mail_ok)
+			continue;
+		if (s->reply->code / 100 == 2) {
+			d->rcpt[i].accepted = true;
+			naccepted++;
+		} else
+			smtp_proto_refused(s, d, i, "RCPT TO");
+	}
+
+	/* DATA */
+	if (!data_sent) {
+		if (!mail_ok || naccepted == 0)
+			goto out;
+		smtp_session_queue(s, "DATA");
+		if (smtp_session_flush(s, c->data_init_timeout) < 0) {
+			ret = smtp_proto_lost(s, d, "sending DATA");
+			goto out;
+		}
+	}
+	if (smtp_session_read(s, c->data_init_timeout) < 0) {
+		ret = smtp_proto_lost(s, d, "receiving the DATA reply");
+		goto out;
+	}
+	if (s->reply->code != 354) {
+		if (mail_ok && naccepted > 0)
+			for (size_t k = 0; k < ntodo; k++)
+				if (d->rcpt[todo[k]].accepted)
+					smtp_proto_refused(s, d, todo[k],
+							   "DATA");
+		goto out;
+	}
+	if (!mail_ok || naccepted == 0) {
+		/* RFC 2920: DATA was accepted with nobody to send to. */
+		if (smtp_session_write(s, ".\r\n", 3, c->data_xfer_timeout) < 0
+		    || smtp_session_read(s, c->data_done_timeout) < 0)
+			ret = SMTP_STEP_NEXT;
+		goto out;
+	}
+	if (smtp_proto_data(st, s, d, why) < 0) {
+		if (errno == EBADMSG) {
+			/* Closing without the dot makes the server drop it. */
+			smtp_rcpt_all(d, true, DELIVER_DEFERRED, "4.3.0", s,
+				      NULL, "%s", VSTR_STR(why));
+			ret = SMTP_STEP_NEXT;
+		} else
+			ret = smtp_proto_lost(s, d, "sending message body");
+		goto out;
+	}
+	if (c->lmtp) {
+		for (size_t k = 0; k < ntodo; k++) {
+			if (!d->rcpt[todo[k]].accepted)
+				continue;
+			if (smtp_session_read(s, c->data_done_timeout) < 0) {
+				ret = smtp_proto_lost(s, d, "receiving the end "
+						      "of data reply");
+				goto out;
+			}
+			smtp_proto_done_reply(s, d, todo[k]);
+		}
+	} else {
+		if (smtp_session_read(s, c->data_done_timeout) < 0) {
+			ret = smtp_proto_lost(s, d, "sending end of data -- "
+					      "message may be sent more than "
+					      "once");
+			goto out;
+		}
+		for (size_t k = 0; k < ntodo; k++)
+			if (d->rcpt[todo[k]].accepted)
+				smtp_proto_done_reply(s, d, todo[k]);
+	}
+out:
+	if (ret == SMTP_STEP_OK && s->reply->code == 421)
+		ret = SMTP_STEP_NEXT;
+	myfree(todo);
+	vstr_free(tmp);
+	vstr_free(why);
+	return ret;
+}
