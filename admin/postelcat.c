@@ -1,0 +1,343 @@
+/*
+ * postelcat - show what a queue file holds, like postcat(1).
+ *
+ * Usage: postelcat [-c confdir] [-e] [-h] [-b] [-r] [-v] [-q] file ...
+ *
+ * Each file (with -q: each queue ID, looked up in incoming, active,
+ * deferred (hashed), hold, corrupt and maildrop) is checked whole with
+ * rec_check_file first, so nothing is printed from a malformed file, then
+ * shown in sections:
+ *
+ *	*** ENVELOPE RECORDS NAME ***		-e
+ *	*** MESSAGE CONTENTS NAME ***		-h and -b (or neither)
+ *	*** PRIMARY MESSAGE HEADER NAME ***	-h alone
+ *	*** MESSAGE BODY NAME ***		-b alone
+ *	*** HEADER EXTRACTED NAME ***		with the envelope
+ *	*** MESSAGE FILE END NAME ***
+ *
+ * With no section option everything is shown.  Content lines are printed
+ * with LF line ends (the file stores CRLF), as postcat does; -r prints the
+ * selected content byte for byte as stored, CRLF included, without banners
+ * or envelope (for scripts and tests).  The header ends at the first empty
+ * line, which is shown only with the whole content (-h and -b).
+ *
+ * Errors: a file that cannot be opened or is malformed is reported with
+ * the reason (rec_reader_why) and the exit status is 1; the other files
+ * are still shown.  Bad options: EX_USAGE.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/cfg.h"
+#include "util/maillog.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/qid.h"
+#include "util/rec.h"
+#include "util/safe_file.h"
+#include "util/vstr.h"
+
+#define PC_ENV		(1 << 0)
+#define PC_HEADER	(1 << 1)
+#define PC_BODY		(1 << 2)
+
+struct postelcat {
+	int	sections;		/* PC_* */
+	bool	raw;
+};
+
+/* Where content printing is: in the header, the body, between them. */
+struct postelcat_content {
+	bool	in_body;
+	bool	bol;
+	bool	pend_cr;		/* a CR not yet printed */
+	bool	raw;
+	bool	show_header;
+	bool	show_body;
+};
+
+static void
+postelcat_put(struct postelcat_content *pc, int c)
+{
+	if ((pc->in_body && pc->show_body) || (!pc->in_body && pc->show_header))
+		putchar(c);
+}
+
+/* The empty line between header and body: shown only with both. */
+static void
+postelcat_separator(struct postelcat_content *pc)
+{
+	pc->in_body = true;
+	if (pc->show_header && pc->show_body) {
+		if (pc->raw)
+			putchar('\r');
+		putchar('\n');
+	}
+}
+
+/* One content byte: splits header from body, CRLF -> LF unless raw. */
+static void
+postelcat_byte(struct postelcat_content *pc, int c)
+{
+	if (pc->pend_cr) {
+		pc->pend_cr = false;
+		if (c == '\n') {
+			if (!pc->in_body && pc->bol) {
+				postelcat_separator(pc);
+				return;
+			}
+			if (pc->raw)
+				postelcat_put(pc, '\r');
+			postelcat_put(pc, '\n');
+			pc->bol = true;
+			return;
+		}
+		postelcat_put(pc, '\r');
+		pc->bol = false;
+	}
+	if (c == '\r') {
+		pc->pend_cr = true;
+		return;
+	}
+	if (c == '\n' && !pc->in_body && pc->bol) {
+		postelcat_separator(pc);
+		return;
+	}
+	postelcat_put(pc, c);
+	pc->bol = c == '\n';
+}
+
+static void
+postelcat_envelope(int type, const VSTR *data)
+{
+	const char *str = VSTR_STR(data);
+	const char *eq;
+	time_t	t;
+	char	tbuf[64];
+
+	switch (type) {
+	case REC_TYPE_SIZE:
+		printf("message_size: %s\n", str);
+		break;
+	case REC_TYPE_TIME:
+		t = (time_t)strtoll(str, NULL, 10);
+		if (ctime_r(&t, tbuf) != NULL)
+			printf("message_arrival_time: %s", tbuf);
+		break;
+	case REC_TYPE_FROM:
+		printf("sender: %s\n", str);
+		break;
+	case REC_TYPE_ENVID:
+		printf("dsn_envid: %s\n", str);
+		break;
+	case REC_TYPE_RET:
+		printf("dsn_ret: %s\n", str);
+		break;
+	case REC_TYPE_ATTR:
+		eq = strchr(str, '=');
+		printf("%.*s: %s\n", (int)(eq - str), str, eq + 1);
+		break;
+	case REC_TYPE_ORIG:
+		printf("original_recipient: %s\n", str);
+		break;
+	case REC_TYPE_ORCPT:
+		printf("dsn_orig_rcpt: %s\n", str);
+		break;
+	case REC_TYPE_NOTIFY:
+		printf("dsn_notify_flags: %s\n", str);
+		break;
+	case REC_TYPE_RCPT:
+		printf("recipient: %s\n", str);
+		break;
+	case REC_TYPE_DONE:
+		printf("done_recipient: %s\n", str);
+		break;
+	case REC_TYPE_MSGID:
+		printf("message_id: %s\n", str);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Show one open queue file; 0, or -1 with the reason logged. */
+static int
+postelcat_show(const struct postelcat *p, int fd, const char *name)
+{
+	REC_READER *r;
+	VSTR   *data = vstr_alloc(REC_CONT_CHUNK);
+	VSTR   *why = vstr_alloc(100);
+	struct postelcat_content pc = {.bol = true, .raw = p->raw};
+	bool	show_env = (p->sections & PC_ENV) && !p->raw;
+	int	type;
+	int	ret;
+
+	if (rec_check_file(fd, why) < 0) {
+		msg_error("%s: %s: %s", name, errno == EBADMSG ?
+			  "malformed queue file" : "read error", VSTR_STR(why));
+		vstr_free(data);
+		vstr_free(why);
+		return -1;
+	}
+	pc.show_header = (p->sections & PC_HEADER) != 0;
+	pc.show_body = (p->sections & PC_BODY) != 0;
+	if (show_env)
+		printf("*** ENVELOPE RECORDS %s ***\n", name);
+	r = rec_reader_create(fd, 0);
+	while ((ret = rec_get(r, &type, data, REC_LEN_MAX)) > 0) {
+		if (type == REC_TYPE_MESG) {
+			if (p->raw || !(pc.show_header || pc.show_body))
+				continue;
+			printf("*** %s %s ***\n",
+			       pc.show_header && pc.show_body ?
+			       "MESSAGE CONTENTS" : pc.show_header ?
+			       "PRIMARY MESSAGE HEADER" : "MESSAGE BODY", name);
+		} else if (type == REC_TYPE_CONT) {
+			for (size_t i = 0; i < VSTR_LEN(data); i++)
+				postelcat_byte(&pc, (unsigned char)
+					       VSTR_STR(data)[i]);
+		} else if (type == REC_TYPE_XTRA) {
+			if (pc.pend_cr)
+				postelcat_put(&pc, '\r');
+			pc.pend_cr = false;
+			if (show_env)
+				printf("*** HEADER EXTRACTED %s ***\n", name);
+		} else if (type == REC_TYPE_END) {
+			if (!p->raw)
+				printf("*** MESSAGE FILE END %s ***\n", name);
+		} else if (show_env) {
+			postelcat_envelope(type, data);
+		}
+	}
+	if (ret < 0)
+		msg_error("%s: %s", name, rec_reader_why(r));
+	rec_reader_free(r);
+	vstr_free(data);
+	vstr_free(why);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		msg_fatal_status(EX_IOERR, "write standard output: %m");
+	return ret < 0 ? -1 : 0;
+}
+
+/* Find a queue ID in the queue folders; fd or -1 (errno ENOENT). */
+static int
+postelcat_find(const CFG *cfg, const char *id, VSTR *path)
+{
+	static const char *const queues[] = {
+		"incoming", "active", "deferred", "hold", "corrupt",
+		"maildrop",
+	};
+	const char *queue = cfg_get_str(cfg, "queue_directory");
+	char	hash[QID_HASH_LEN + 1];
+	int	fd;
+
+	if (!qid_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
+		vstr_sprintf(path, "%s/%s/%s", queue, queues[i], id);
+		if ((fd = safe_open_read(VSTR_STR(path))) >= 0)
+			return fd;
+		if (strcmp(queues[i], "deferred") == 0) {
+			vstr_sprintf(path, "%s/deferred/%s/%s", queue,
+				     qid_hash_dir(id, hash), id);
+			if ((fd = safe_open_read(VSTR_STR(path))) >= 0)
+				return fd;
+		}
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+static _Noreturn void
+postelcat_usage(void)
+{
+	msg_fatal_status(EX_USAGE, "usage: postelcat [-c confdir] [-e] [-h] "
+			 "[-b] [-r] [-v] [-q] file ...");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct postelcat p = {0};
+	const char *opt_c = NULL;
+	bool	by_id = false;
+	CFG    *cfg = NULL;
+	VSTR   *why = vstr_alloc(100);
+	VSTR   *path = vstr_alloc(100);
+	int	status = 0;
+	int	ch;
+	int	fd;
+
+	msg_set_progname("postelcat");
+	while ((ch = getopt(argc, argv, "c:ehbrqv")) != -1) {
+		switch (ch) {
+		case 'c':
+			opt_c = optarg;
+			break;
+		case 'e':
+			p.sections |= PC_ENV;
+			break;
+		case 'h':
+			p.sections |= PC_HEADER;
+			break;
+		case 'b':
+			p.sections |= PC_BODY;
+			break;
+		case 'r':
+			p.raw = true;
+			break;
+		case 'q':
+			by_id = true;
+			break;
+		case 'v':
+			msg_verbose++;
+			break;
+		default:
+			postelcat_usage();
+		}
+	}
+	if (optind == argc)
+		postelcat_usage();
+	if (p.sections == 0)
+		p.sections = PC_ENV | PC_HEADER | PC_BODY;
+	if (p.raw && (p.sections & (PC_HEADER | PC_BODY)) == 0)
+		p.sections |= PC_HEADER | PC_BODY;
+	if (by_id) {
+		if ((cfg = cfg_open(cfg_confdir_from_env(opt_c), why)) == NULL)
+			msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
+		maillog_init(cfg, "postelcat", MAILLOG_STDERR_ONLY);
+	}
+	for (int i = optind; i < argc; i++) {
+		if (by_id)
+			fd = postelcat_find(cfg, argv[i], path);
+		else
+			fd = safe_open_read(argv[i]);
+		if (fd < 0) {
+			if (by_id)
+				msg_error("%s: %s", argv[i], errno == EINVAL ?
+					  "not a queue ID" :
+					  "no such message in the queue");
+			else
+				msg_error("open %s: %m", argv[i]);
+			status = 1;
+			continue;
+		}
+		if (postelcat_show(&p, fd, argv[i]) < 0)
+			status = 1;
+		close(fd);
+	}
+	vstr_free(path);
+	vstr_free(why);
+	cfg_free(cfg);
+	return status;
+}

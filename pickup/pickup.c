@@ -1,0 +1,307 @@
+/*
+ * pickup - move local submissions from maildrop/ into the queue.
+ *
+ * A trigger server (util/skel.h): master wakes it every `wakeup` seconds
+ * and postdrop wakes it through public/pickup after each new file.  On
+ * every wake-up it lists maildrop/, takes the names that are queue IDs
+ * (others are postdrop's temporary files) in arrival order, and for each:
+ *
+ *   1. opens it with safe_open_read (no symlink, regular file), checks it
+ *      has exactly one link and a well-formed record stream
+ *      (rec_check_file) with a maildrop envelope (util/maildrop.h);
+ *   2. checks that the file's owner is the uid recorded inside it;
+ *   3. hands envelope and content to cleanup (origin "pickup", the
+ *      submitter's uid, local header rewriting) and, only after cleanup
+ *      said the queue file is committed, removes the maildrop file.
+ *
+ * A file that fails 1 or 2, or that cleanup rejects for good, is moved to
+ * corrupt/ and logged, never queued.  When cleanup answers 4xx the file
+ * stays for the next wake-up; when cleanup cannot be reached at all the
+ * scan stops there.
+ *
+ * Logs (Postfix's format): "QUEUEID: uid=1000 from=<user>" per message;
+ * warnings start with "uid=N from=<x>:" or the maildrop file name.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/cfg.h"
+#include "util/cleanup_client.h"
+#include "util/maildrop.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/qid.h"
+#include "util/rec.h"
+#include "util/safe_file.h"
+#include "util/skel.h"
+#include "util/vstr.h"
+
+enum pickup_result {
+	PICKUP_DONE,			/* queued, discarded or set aside */
+	PICKUP_KEPT,			/* cleanup said 4xx: try it later */
+	PICKUP_RETRY,			/* left in place; stop scanning */
+};
+
+static const char *const pickup_params[] = {
+	"queue_directory", "cleanup_service_name", "ipc_timeout", NULL,
+};
+
+/* Move a file that must never be queued out of the way, for the admin. */
+static void
+pickup_set_aside(const char *name)
+{
+	VSTR   *from = vstr_alloc(64);
+	VSTR   *to = vstr_alloc(64);
+
+	vstr_sprintf(from, "maildrop/%s", name);
+	vstr_sprintf(to, "corrupt/%s", name);
+	if (rename_durable(VSTR_STR(from), VSTR_STR(to)) < 0
+	    && access(VSTR_STR(from), F_OK) == 0)
+		msg_warn("%s: cannot move to corrupt/: %m", VSTR_STR(from));
+	vstr_free(from);
+	vstr_free(to);
+}
+
+/* Feed the content records of r to cleanup; -1 on a read error. */
+static int
+pickup_copy(REC_READER *r, CLEANUP_CLIENT *cc, VSTR *data)
+{
+	int	type;
+	int	ret;
+
+	while ((ret = rec_get(r, &type, data, REC_LEN_MAX)) > 0
+	       && type == REC_TYPE_CONT)
+		if (cleanup_write(cc, VSTR_STR(data), VSTR_LEN(data)) < 0)
+			return 0;	/* cleanup_finish says why */
+	return ret < 0 ? -1 : 0;
+}
+
+static int
+pickup_unlink(const char *name)
+{
+	VSTR   *path = vstr_alloc(64);
+	int	ret;
+
+	vstr_sprintf(path, "maildrop/%s", name);
+	ret = unlink(VSTR_STR(path));
+	vstr_free(path);
+	return ret;
+}
+
+/* r is positioned after the M record (maildrop_get_envelope). */
+static enum pickup_result
+pickup_deliver(struct skel_ctx *ctx, const char *name, REC_READER *r,
+	       MAILDROP_ENV *env)
+{
+	struct cleanup_rcpt *rcpts;
+	struct cleanup_req req = {0};
+	struct cleanup_result res;
+	CLEANUP_CLIENT *cc;
+	VSTR   *data = vstr_alloc(REC_CONT_CHUNK);
+	VSTR   *why = vstr_alloc(100);
+	char	uid[32];
+	enum pickup_result ret = PICKUP_DONE;
+
+	snprintf(uid, sizeof(uid), "%lld", env->uid);
+	rcpts = mycalloc(env->nrcpt ? env->nrcpt : 1, sizeof(*rcpts));
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		rcpts[i].addr = env->rcpt[i];
+		rcpts[i].notify = env->notify[i];
+	}
+	req.flags = env->extract ? CLEANUP_FLAG_EXTRACT : 0;
+	req.origin = "pickup";
+	req.sender = VSTR_STR(env->sender);
+	req.envid = env->envid_given ? VSTR_STR(env->envid) : NULL;
+	req.ret = env->ret;
+	req.local_uid = uid;
+	req.rewrite_local = true;
+	req.rcpts = rcpts;
+	req.nrcpt = env->nrcpt;
+
+	if ((cc = cleanup_begin(ctx->cfg, &req, why)) == NULL) {
+		msg_warn("maildrop/%s: cleanup service: %s; will retry", name,
+			 VSTR_STR(why));
+		ret = PICKUP_RETRY;
+		goto out;
+	}
+	if (pickup_copy(r, cc, data) < 0) {
+		msg_warn("maildrop/%s: read: %m; will retry", name);
+		cleanup_abort(cc);
+		ret = PICKUP_RETRY;
+		goto out;
+	}
+	(void)cleanup_finish(cc, &res);
+	switch (res.status) {
+	case CLEANUP_OK:
+		msg_info("%s: uid=%s from=<%s>", res.queue_id, uid,
+			 VSTR_STR(env->sender));
+		/* The queue file is durable: now the copy may go. */
+		if (pickup_unlink(name) < 0)
+			msg_warn("maildrop/%s: remove: %m", name);
+		break;
+	case CLEANUP_DISCARDED:
+		msg_info("%s: uid=%s from=<%s>: discarded", res.queue_id, uid,
+			 VSTR_STR(env->sender));
+		if (pickup_unlink(name) < 0)
+			msg_warn("maildrop/%s: remove: %m", name);
+		break;
+	case CLEANUP_REJECT:
+		msg_warn("uid=%s from=<%s>: maildrop/%s rejected: %s; moved to "
+			 "corrupt/", uid, VSTR_STR(env->sender), name,
+			 res.reply);
+		pickup_set_aside(name);
+		break;
+	case CLEANUP_TEMPFAIL:
+	default:
+		/* One file cleanup cannot take must not block the others. */
+		msg_warn("uid=%s from=<%s>: maildrop/%s: %s; will retry", uid,
+			 VSTR_STR(env->sender), name, res.reply);
+		ret = PICKUP_KEPT;
+		break;
+	}
+out:
+	myfree(rcpts);
+	vstr_free(why);
+	vstr_free(data);
+	return ret;
+}
+
+/* One maildrop file: check it, then queue it or set it aside. */
+static enum pickup_result
+pickup_file(struct skel_ctx *ctx, const char *name)
+{
+	MAILDROP_ENV *env;
+	REC_READER *r;
+	VSTR   *path = vstr_alloc(64);
+	VSTR   *why = vstr_alloc(100);
+	struct stat st;
+	enum pickup_result ret = PICKUP_DONE;
+	int	fd;
+
+	vstr_sprintf(path, "maildrop/%s", name);
+	if ((fd = safe_open_read(VSTR_STR(path))) < 0) {
+		if (errno == ELOOP || errno == EINVAL) {
+			msg_warn("%s: not a regular file; moved to corrupt/",
+				 VSTR_STR(path));
+			pickup_set_aside(name);
+		} else if (errno != ENOENT) {
+			msg_warn("%s: open: %m", VSTR_STR(path));
+		}
+		vstr_free(why);
+		vstr_free(path);
+		return PICKUP_DONE;
+	}
+	env = maildrop_env_alloc();
+	r = rec_reader_create(fd, 0);
+	if (fstat(fd, &st) < 0) {
+		msg_warn("%s: fstat: %m", VSTR_STR(path));
+	} else if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		msg_warn("uid=%ld: %s: file has %ld links; moved to corrupt/",
+			 (long)st.st_uid, VSTR_STR(path), (long)st.st_nlink);
+		pickup_set_aside(name);
+	} else if (rec_check_file(fd, why) < 0
+		   || maildrop_get_envelope(r, env, why) < 0) {
+		if (errno == EBADMSG) {
+			msg_warn("uid=%ld: %s: malformed maildrop file: %s; "
+				 "moved to corrupt/", (long)st.st_uid,
+				 VSTR_STR(path), VSTR_STR(why));
+			pickup_set_aside(name);
+		} else {
+			msg_warn("%s: read: %s", VSTR_STR(path),
+				 VSTR_STR(why));
+		}
+	} else if ((long long)st.st_uid != env->uid) {
+		msg_warn("uid=%lld from=<%s>: %s: wrong owner (file uid=%ld); "
+			 "moved to corrupt/", env->uid, VSTR_STR(env->sender),
+			 VSTR_STR(path), (long)st.st_uid);
+		pickup_set_aside(name);
+	} else {
+		ret = pickup_deliver(ctx, name, r, env);
+	}
+	rec_reader_free(r);
+	maildrop_env_free(env);
+	close(fd);
+	vstr_free(why);
+	vstr_free(path);
+	return ret;
+}
+
+static int
+pickup_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Everything in maildrop/ now, oldest first (queue IDs sort by time). */
+static void
+pickup_scan(struct skel_ctx *ctx)
+{
+	DIR    *dir;
+	struct dirent *de;
+	char  **names = NULL;
+	size_t	count = 0;
+	size_t	cap = 0;
+
+	if ((dir = opendir("maildrop")) == NULL) {
+		msg_warn("open folder maildrop: %m");
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		if (!qid_valid(de->d_name))
+			continue;
+		if (count == cap) {
+			cap = cap ? cap * 2 : 64;
+			names = myrealloc_array(names, cap, sizeof(*names));
+		}
+		names[count++] = mystrdup(de->d_name);
+	}
+	closedir(dir);
+	if (count > 1)
+		qsort(names, count, sizeof(*names), pickup_name_cmp);
+	for (size_t i = 0; i < count; i++) {
+		if (pickup_file(ctx, names[i]) == PICKUP_RETRY) {
+			for (; i < count; i++)
+				myfree(names[i]);
+			break;
+		}
+		myfree(names[i]);
+	}
+	myfree(names);
+}
+
+static void
+pickup_trigger(struct skel_ctx *ctx, const char *buf, size_t len)
+{
+	/* Every request means "look": 'W' from master and postdrop. */
+	(void)buf;
+	(void)len;
+	pickup_scan(ctx);
+}
+
+static void
+pickup_post_jail(struct skel_ctx *ctx)
+{
+	/* master's children start in the queue (or chrooted into it). */
+	if (ctx->standalone
+	    && chdir(cfg_get_str(ctx->cfg, "queue_directory")) < 0)
+		msg_fatal("chdir %s: %m",
+			  cfg_get_str(ctx->cfg, "queue_directory"));
+}
+
+int
+main(int argc, char **argv)
+{
+	return skel_trigger_main(argc, argv, &(const struct skel_ops){
+		.params = pickup_params,
+		.post_jail = pickup_post_jail,
+		.trigger = pickup_trigger,
+		.unlimited = true,
+	});
+}

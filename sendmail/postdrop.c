@@ -1,0 +1,329 @@
+/*
+ * postdrop - write a local submission into the maildrop folder.
+ *
+ * Usage: postdrop [-c confdir] [-v]
+ *
+ * Installed setgid setgid_group (postel set-permissions): that group may
+ * write maildrop/ (mode 0730), nobody else may.  Standard input is the
+ * stream sendmail writes (sendmail/postdrop_proto.h); postdrop checks it,
+ * adds the real uid and the arrival time, writes maildrop/t<pid>.<n>,
+ * fsyncs it, renames it to maildrop/<queue ID> and fsyncs the folder,
+ * then wakes pickup through public/pickup.  It prints nothing on success.
+ *
+ * The environment is emptied first; the configuration folder follows
+ * sendmail_conf_dir() (a non-default folder from a non-root user must be
+ * listed in alternate_config_directories).
+ *
+ * Errors (sysexits): EX_USAGE bad options, EX_DATAERR a malformed input
+ * stream, EX_TEMPFAIL the queue is not writable or a write failed (the
+ * temporary file is removed on every failure and on SIGHUP, SIGINT,
+ * SIGQUIT, SIGTERM), EX_NOPERM an untrusted configuration folder,
+ * EX_CONFIG a bad main.cf.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "sendmail/postdrop_proto.h"
+#include "sendmail/sendmail_conf.h"
+#include "util/addr.h"
+#include "util/attr.h"
+#include "util/cfg.h"
+#include "util/ipc.h"
+#include "util/maildrop.h"
+#include "util/maillog.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/qid.h"
+#include "util/rec.h"
+#include "util/safe_file.h"
+#include "util/vstr.h"
+
+/* The temporary file to remove when we die (fatal error or signal). */
+static char *postdrop_tmp;
+
+static void
+postdrop_cleanup(void)
+{
+	if (postdrop_tmp != NULL)
+		(void)unlink(postdrop_tmp);
+}
+
+static void
+postdrop_fatal_hook(enum msg_level level, const char *text)
+{
+	(void)level;
+	(void)text;
+	postdrop_cleanup();
+}
+
+static void
+postdrop_sig(int sig)
+{
+	(void)sig;
+	postdrop_cleanup();
+	_exit(EX_TEMPFAIL);
+}
+
+static void
+postdrop_signals(void)
+{
+	static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigfillset(&sa.sa_mask);
+	sa.sa_handler = postdrop_sig;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static _Noreturn void
+postdrop_bad_input(const char *what)
+{
+	msg_fatal_status(EX_DATAERR, "malformed input from sendmail: %s", what);
+}
+
+/* An optional text attribute that must pass maildrop_text_ok. */
+static const char *
+postdrop_text(const ATTR *a, const char *name, bool required)
+{
+	const char *value = attr_get_str(a, name);
+
+	if (value == NULL) {
+		if (required)
+			postdrop_bad_input(name);
+		return NULL;
+	}
+	if (!maildrop_text_ok(value, strlen(value)))
+		postdrop_bad_input(name);
+	return value;
+}
+
+static void
+postdrop_envelope(const ATTR *a, MAILDROP_ENV *env)
+{
+	const char *value;
+	long long num;
+	struct timeval tv;
+
+	vstr_strcpy(env->sender, postdrop_text(a, "sender", true));
+	if ((value = postdrop_text(a, "fullname", false)) != NULL)
+		vstr_strcpy(env->fullname, value);
+	if (attr_get_int(a, "extract", &num) < 0 || (num != 0 && num != 1))
+		postdrop_bad_input("extract");
+	env->extract = num == 1;
+	if ((value = postdrop_text(a, "envid", false)) != NULL) {
+		if (*value == 0 || strlen(value) > ADDR_ENVID_MAX)
+			postdrop_bad_input("envid");
+		env->envid_given = true;
+		vstr_strcpy(env->envid, value);
+	}
+	if (attr_get_int(a, "ret", &num) < 0 || num < ADDR_RET_NONE
+	    || num > ADDR_RET_HDRS)
+		postdrop_bad_input("ret");
+	env->ret = (int)num;
+	/* Who and when come from the kernel, never from the stream. */
+	env->uid = (long long)getuid();
+	gettimeofday(&tv, NULL);
+	env->arrival_sec = tv.tv_sec;
+	env->arrival_usec = tv.tv_usec;
+}
+
+static void
+postdrop_rcpt(const ATTR *a, MAILDROP_ENV *env)
+{
+	const char *addr = postdrop_text(a, "addr", true);
+	long long notify;
+
+	if (*addr == 0)
+		postdrop_bad_input("empty recipient");
+	if (attr_get_int(a, "notify", &notify) < 0 || notify < 0
+	    || notify > 15 || ((notify & ADDR_NOTIFY_NEVER)
+			       && notify != ADDR_NOTIFY_NEVER))
+		postdrop_bad_input("notify");
+	maildrop_env_add_rcpt(env, addr, (int)notify);
+}
+
+/* Create maildrop/t<pid>.<n>; the name is not a queue ID, so pickup
+ * ignores it until the rename. */
+static int
+postdrop_create(const char *queue, VSTR *path)
+{
+	struct timeval tv;
+	int	fd;
+
+	for (int i = 0; i < 10; i++) {
+		gettimeofday(&tv, NULL);
+		vstr_sprintf(path, "%s/maildrop/t%ld.%ld%d", queue,
+			     (long)getpid(), (long)tv.tv_usec, i);
+		if ((fd = safe_create_excl(VSTR_STR(path), 0644)) >= 0
+		    || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+static void
+postdrop_write_failed(const char *path)
+{
+	msg_fatal_status(EX_TEMPFAIL, "write maildrop file %s: %m", path);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *opt_c = NULL;
+	char   *confdir;
+	CFG    *cfg;
+	VSTR   *why;
+	VSTR   *path;
+	VSTR   *final;
+	const char *queue;
+	const char *req;
+	const void *data;
+	size_t	len;
+	MAILDROP_ENV *env;
+	IPC_STREAM *in;
+	ATTR   *frame;
+	REC_WRITER *w;
+	struct stat st;
+	struct timeval tv;
+	bool	envelope_done = false;
+	int	fd;
+	int	ch;
+
+	sendmail_conf_std_fds();
+	msg_set_progname("postdrop");
+	umask(022);
+	while ((ch = getopt(argc, argv, "c:rv")) != -1) {
+		switch (ch) {
+		case 'c':
+			opt_c = optarg;
+			break;
+		case 'r':
+			/* Postfix's "internal protocol" flag: the only one. */
+			break;
+		case 'v':
+			msg_verbose++;
+			break;
+		default:
+			msg_fatal_status(EX_USAGE, "usage: postdrop "
+					 "[-c confdir] [-v]");
+		}
+	}
+	if (optind != argc)
+		msg_fatal_status(EX_USAGE, "usage: postdrop [-c confdir] [-v]");
+	confdir = sendmail_conf_dir(opt_c);
+	sendmail_conf_clean_env();
+	why = vstr_alloc(100);
+	if ((cfg = cfg_open(confdir, why)) == NULL)
+		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
+	maillog_init(cfg, "postdrop", MAILLOG_STDERR);
+	msg_fatal_hook_set(postdrop_fatal_hook);
+	postdrop_signals();
+
+	queue = cfg_get_str(cfg, "queue_directory");
+	path = vstr_alloc(100);
+	final = vstr_alloc(100);
+	if ((fd = postdrop_create(queue, path)) < 0)
+		msg_fatal_status(EX_TEMPFAIL, "cannot create a file in "
+				 "%s/maildrop: %m", queue);
+	postdrop_tmp = mystrdup(VSTR_STR(path));
+
+	env = maildrop_env_alloc();
+	frame = attr_alloc();
+	in = ipc_stream_open(0);
+	ipc_stream_set_max(in, POSTDROP_FRAME_MAX);
+	w = rec_writer_create(fd);
+	for (;;) {
+		if (ipc_stream_recv(in, frame, IPC_WAIT_FOREVER, why) < 0)
+			msg_fatal_status(EX_DATAERR, "input from sendmail: %s",
+					 VSTR_LEN(why) ? VSTR_STR(why) :
+					 "unexpected end");
+		if ((req = attr_get_str(frame, "request")) == NULL)
+			postdrop_bad_input("no request");
+		if (strcmp(req, POSTDROP_REQ_ENVELOPE) == 0) {
+			if (env->uid >= 0)
+				postdrop_bad_input("second envelope");
+			postdrop_envelope(frame, env);
+			continue;
+		}
+		if (env->uid < 0)
+			postdrop_bad_input("no envelope");
+		if (strcmp(req, POSTDROP_REQ_RCPT) == 0) {
+			if (envelope_done)
+				postdrop_bad_input("recipient after content");
+			postdrop_rcpt(frame, env);
+			continue;
+		}
+		if (!envelope_done) {
+			if (maildrop_put_envelope(w, env) < 0)
+				postdrop_write_failed(VSTR_STR(path));
+			envelope_done = true;
+		}
+		if (strcmp(req, POSTDROP_REQ_END) == 0)
+			break;
+		if (strcmp(req, POSTDROP_REQ_DATA) != 0)
+			postdrop_bad_input("unknown request");
+		if ((data = attr_get_data(frame, "data", &len)) == NULL)
+			postdrop_bad_input("data");
+		if (len > 0 && rec_put_content(w, data, len) < 0)
+			postdrop_write_failed(VSTR_STR(path));
+	}
+	if (env->extract == false && env->nrcpt == 0)
+		msg_fatal_status(EX_DATAERR, "no recipients");
+	if (rec_writer_finish(w) < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0)
+		postdrop_write_failed(VSTR_STR(path));
+	tv.tv_sec = (time_t)env->arrival_sec;
+	tv.tv_usec = (suseconds_t)env->arrival_usec;
+	if (qid_make(why, &tv, st.st_ino) < 0)
+		msg_fatal_status(EX_SOFTWARE, "cannot make a queue ID: %m");
+	vstr_sprintf(final, "%s/maildrop/%s", queue, VSTR_STR(why));
+	if (rename(VSTR_STR(path), VSTR_STR(final)) < 0)
+		msg_fatal_status(EX_TEMPFAIL, "rename %s to %s: %m",
+				 VSTR_STR(path), VSTR_STR(final));
+	postdrop_tmp = myfree(postdrop_tmp);
+	postdrop_tmp = mystrdup(VSTR_STR(final));
+
+	/*
+	 * Make the new name durable.  maildrop/ is 0730: the setgid group
+	 * may not open it for reading, so fsync of the folder fails for
+	 * ordinary users; syncfs() on the file then commits the folder too.
+	 */
+	if (fsync_parent(VSTR_STR(final)) < 0
+	    && (errno != EACCES || syncfs(fd) < 0))
+		msg_fatal_status(EX_TEMPFAIL, "fsync %s/maildrop: %m", queue);
+	if (close(fd) < 0)
+		postdrop_write_failed(VSTR_STR(final));
+	postdrop_tmp = myfree(postdrop_tmp);
+	if (msg_verbose)
+		msg_info("queued as maildrop/%s", VSTR_STR(why));
+
+	vstr_sprintf(path, "%s/public/%s", queue,
+		     cfg_get_str(cfg, "pickup_service_name"));
+	if (ipc_trigger(VSTR_STR(path), IPC_TRIGGER_WAKEUP,
+			(int)cfg_get_time(cfg, "trigger_timeout") * 1000) < 0)
+		msg_warn("unable to wake up %s: %m", VSTR_STR(path));
+
+	rec_writer_free(w);
+	ipc_stream_close(in);
+	attr_free(frame);
+	maildrop_env_free(env);
+	vstr_free(final);
+	vstr_free(path);
+	vstr_free(why);
+	cfg_free(cfg);
+	myfree(confdir);
+	return 0;
+}
