@@ -135,6 +135,7 @@ cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
 	st->helo = cleanup_opt(frame, "helo", &bad);
 	st->protocol = cleanup_opt(frame, "protocol", &bad);
 	st->local_uid = cleanup_opt(frame, "local_uid", &bad);
+	st->fullname = cleanup_opt(frame, "fullname", &bad);
 	(void) cleanup_opt(frame, "envid", &bad);
 	(void) cleanup_opt(frame, "sasl_method", &bad);
 	(void) cleanup_opt(frame, "sasl_username", &bad);

@@ -214,6 +214,28 @@ cleanup_header_field(void *ctx, const struct header_field *f)
 	return 0;
 }
 
+/*
+ * A display name for From:, as an RFC 5322 phrase: atoms stay as they are,
+ * anything with specials becomes a quoted string.
+ */
+static void
+cleanup_phrase(VSTR *out, const char *name)
+{
+	const char *cp;
+
+	if (strpbrk(name, "()<>[]:;@\\,.\"") == NULL) {
+		vstr_strcat(out, name);
+		return;
+	}
+	vstr_addch(out, '"');
+	for (cp = name; *cp; cp++) {
+		if (*cp == '"' || *cp == '\\')
+			vstr_addch(out, '\\');
+		vstr_addch(out, *cp);
+	}
+	vstr_addch(out, '"');
+}
+
 static void
 cleanup_received(CLEANUP_STATE *st, VSTR *out, const char *date)
 {
@@ -287,8 +309,13 @@ cleanup_header_end(CLEANUP_STATE *st)
 		cleanup_emit(st, VSTR_STR(buf), VSTR_LEN(buf));
 	}
 	if (add && !st->seen_from) {
-		vstr_sprintf(buf, "From: %s", *st->sender ? st->sender
-			     : "MAILER-DAEMON");
+		vstr_strcpy(buf, "From: ");
+		if (st->fullname && *st->fullname && *st->sender) {
+			cleanup_phrase(buf, st->fullname);
+			vstr_sprintf_append(buf, " <%s>", st->sender);
+		} else
+			vstr_strcat(buf, *st->sender ? st->sender
+				    : "MAILER-DAEMON");
 		cleanup_emit(st, VSTR_STR(buf), VSTR_LEN(buf));
 	}
 	msg_info("%s: message-id=%s", VSTR_STR(st->qid),

@@ -121,6 +121,7 @@ pickup_deliver(struct skel_ctx *ctx, const char *name, REC_READER *r,
 	req.envid = env->envid_given ? VSTR_STR(env->envid) : NULL;
 	req.ret = env->ret;
 	req.local_uid = uid;
+	req.fullname = VSTR_LEN(env->fullname) ? VSTR_STR(env->fullname) : NULL;
 	req.rewrite_local = true;
 	req.rcpts = rcpts;
 	req.nrcpt = env->nrcpt;

@@ -68,6 +68,7 @@ cleanup_envelope_frame(ATTR *a, const struct cleanup_req *req)
 	cleanup_put_opt(a, "sasl_method", req->sasl_method);
 	cleanup_put_opt(a, "sasl_username", req->sasl_username);
 	cleanup_put_opt(a, "local_uid", req->local_uid);
+	cleanup_put_opt(a, "fullname", req->fullname);
 	attr_put_int(a, "rewrite_local", req->rewrite_local);
 	attr_put_int(a, "nrcpt", (long long)req->nrcpt);
 	for (i = 0; i < req->nrcpt; i++) {

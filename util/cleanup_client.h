@@ -52,6 +52,7 @@ struct cleanup_req {
 	const char *helo, *protocol;	/* "SMTP", "ESMTP", ... or NULL */
 	const char *sasl_method, *sasl_username;
 	const char *local_uid;	/* pickup: the submitting uid */
+	const char *fullname;	/* sendmail -F: name for an added From: */
 	bool	rewrite_local;	/* qualify unqualified header addresses */
 	const struct cleanup_rcpt *rcpts;
 	size_t	nrcpt;

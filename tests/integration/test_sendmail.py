@@ -424,3 +424,19 @@ def test_killed_submission_leaves_nothing_in_maildrop(instance):
     # postdrop sees the end of its input and removes the file.
     assert wait_for(lambda: os.listdir(maildrop) == []), \
         os.listdir(maildrop)
+
+
+def test_sendmail_full_name_goes_into_the_added_from_header(instance):
+    start(instance)
+    r = sendmail(instance, ["-F", "Alice Example", "-f", "alice@example.com",
+                            "bob@example.com"], b"Subject: no from\n\nhi\n")
+    assert r.returncode == 0, r.stderr
+    r = sendmail(instance, ["-F", 'J. "Q" Public', "-f", "jq@example.com",
+                            "bob@example.com"], b"Subject: quoted\n\nhi\n")
+    assert r.returncode == 0, r.stderr
+    headers = [postelcat(instance, "-r", "-h", "-q", qid)
+               for qid in wait_queued(instance, 2)]
+    froms = {l for h in headers for l in h.split(b"\r\n")
+             if l.startswith(b"From: ")}
+    assert froms == {b"From: Alice Example <alice@example.com>",
+                     b'From: "J. \\"Q\\" Public" <jq@example.com>'}
