@@ -104,7 +104,8 @@ typedef struct CLEANUP_STATE {
 	enum cleanup_phase phase;
 	HEADER_PARSER *hp;
 	VSTR   *line;			/* partial content line */
-	bool	line_skip;		/* dropping an over-long line's rest */
+	bool	line_skip;		/* past an over-long line's first part */
+	bool	line_drop;		/* ... and dropping its rest */
 	VSTR   *hdr_out;		/* processed header fields */
 	VSTR   *scratch;
 	long long size;			/* content bytes received */

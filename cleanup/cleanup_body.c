@@ -7,9 +7,10 @@
  * than header_size_limit keeps its first part only (the field is then
  * truncated anyway).  In the body, pieces go to the queue file as they
  * come, in large records; when body_checks is set, the first
- * body_checks_size_limit bytes are also cut into lines (each checked on
- * at most CLEANUP_BODY_LINE_MAX bytes).  Body lines are never changed:
- * body_checks IGNORE, REPLACE and PREPEND are logged and ignored.
+ * body_checks_size_limit bytes are cut into lines instead, each checked
+ * (on at most CLEANUP_BODY_LINE_MAX bytes) and written as the action
+ * leaves it: IGNORE drops the line, REPLACE writes the replacement text,
+ * PREPEND writes its text as a line before it.
  *
  * message_size_limit counts the content bytes received; past it the
  * message fails with 552 5.3.4 and the rest is read and dropped.
@@ -24,51 +25,91 @@
 #include "cleanup/cleanup.h"
 #include "util/msg.h"
 
-static void
+/*
+ * Check one body line (or the first CLEANUP_BODY_LINE_MAX bytes of a longer
+ * one) and write what the action leaves of it.  Returns true when the rest
+ * of the line, not yet seen, must be dropped (IGNORE, REPLACE).
+ */
+static bool
 cleanup_body_line(CLEANUP_STATE *st, const char *line, size_t len)
 {
-	VSTR   *result;
+	VSTR   *result = vstr_alloc(64);
 	enum cleanup_act act;
+	size_t	text_len = len;
+	bool	drop = false;
 
-	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-		len--;
-	result = vstr_alloc(64);
-	act = cleanup_check(st, st->conf->body_checks, "body", line, len,
+	while (text_len > 0 && (line[text_len - 1] == '\n'
+				|| line[text_len - 1] == '\r'))
+		text_len--;
+	act = cleanup_check(st, st->conf->body_checks, "body", line, text_len,
 			    result);
-	if (act == CLEANUP_ACT_IGNORE || act == CLEANUP_ACT_REPLACE
-	    || act == CLEANUP_ACT_PREPEND)
-		msg_warn("%s: body_checks: only REJECT, DISCARD, HOLD and WARN "
-			 "apply to body lines: action ignored",
-			 VSTR_STR(st->qid));
+	switch (act) {
+	case CLEANUP_ACT_IGNORE:
+		drop = true;
+		break;
+	case CLEANUP_ACT_REPLACE:
+		vstr_strcat(result, "\r\n");
+		rec_put_content(st->writer, VSTR_STR(result), VSTR_LEN(result));
+		drop = true;
+		break;
+	case CLEANUP_ACT_PREPEND:
+		vstr_strcat(result, "\r\n");
+		rec_put_content(st->writer, VSTR_STR(result), VSTR_LEN(result));
+		rec_put_content(st->writer, line, len);
+		break;
+	default:
+		rec_put_content(st->writer, line, len);
+		break;
+	}
 	vstr_free(result);
+	return drop;
 }
 
-/* Cut body bytes into lines for body_checks, within the size bound. */
+/*
+ * Body bytes under body_checks: cut into lines, each checked and written
+ * (possibly changed) before the next.  A line longer than the check bound
+ * is decided on its first part; its rest streams through (or is dropped).
+ * Past body_checks_size_limit everything streams unchanged.
+ */
 static void
 cleanup_body_scan(CLEANUP_STATE *st, const char *data, size_t len)
 {
 	const char *nl;
 	size_t	take;
+	size_t	room;
 
-	while (len > 0 && st->status == CLEANUP_OK
-	       && st->body_seen < st->conf->body_checks_size_limit) {
+	while (len > 0) {
+		if (!st->line_skip && VSTR_LEN(st->line) == 0
+		    && st->body_seen >= st->conf->body_checks_size_limit) {
+			rec_put_content(st->writer, data, len);
+			return;
+		}
 		nl = memchr(data, '\n', len);
 		take = nl ? (size_t)(nl - data) + 1 : len;
 		st->body_seen += (long long)take;
-		if (!st->line_skip) {
-			size_t	room = CLEANUP_BODY_LINE_MAX
-			    - VSTR_LEN(st->line);
-
-			vstr_memcat(st->line, data, take < room ? take : room);
-			if (take > room)
-				st->line_skip = true;
-		}
-		if (nl) {
-			cleanup_body_line(st, VSTR_STR(st->line),
-					  VSTR_LEN(st->line));
+		if (st->line_skip) {
+			if (!st->line_drop)
+				rec_put_content(st->writer, data, take);
+		} else if (take <= (room = CLEANUP_BODY_LINE_MAX
+				    - VSTR_LEN(st->line))) {
+			vstr_memcat(st->line, data, take);
+			if (nl) {
+				cleanup_body_line(st, VSTR_STR(st->line),
+						  VSTR_LEN(st->line));
+				vstr_reset(st->line);
+			}
+		} else {
+			vstr_memcat(st->line, data, room);
+			st->line_drop = cleanup_body_line(st, VSTR_STR(st->line),
+							  VSTR_LEN(st->line));
 			vstr_reset(st->line);
-			st->line_skip = false;
+			if (!st->line_drop)
+				rec_put_content(st->writer, data + room,
+						take - room);
+			st->line_skip = true;
 		}
+		if (nl)
+			st->line_skip = st->line_drop = false;
 		data += take;
 		len -= take;
 	}
@@ -79,9 +120,10 @@ cleanup_body(CLEANUP_STATE *st, const char *data, size_t len)
 {
 	if (st->status != CLEANUP_OK || len == 0)
 		return;
-	rec_put_content(st->writer, data, len);
 	if (st->conf->body_checks)
 		cleanup_body_scan(st, data, len);
+	else
+		rec_put_content(st->writer, data, len);
 }
 
 /* One complete header-phase line is in st->line. */
@@ -90,6 +132,7 @@ cleanup_header_line(CLEANUP_STATE *st)
 {
 	int	ret = header_parser_line(st->hp, VSTR_STR(st->line),
 					 VSTR_LEN(st->line));
+	VSTR   *first;
 
 	switch (ret) {
 	case HEADER_MORE:
@@ -102,7 +145,11 @@ cleanup_header_line(CLEANUP_STATE *st)
 		break;
 	case HEADER_END_BODY:
 		cleanup_header_end(st);
-		cleanup_body(st, VSTR_STR(st->line), VSTR_LEN(st->line));
+		/* The body scanner collects lines in st->line: hand it a copy. */
+		first = st->line;
+		st->line = vstr_alloc(VSTR_LEN(first));
+		cleanup_body(st, VSTR_STR(first), VSTR_LEN(first));
+		vstr_free(first);
 		break;
 	case HEADER_TOO_MANY:
 	default:
@@ -164,8 +211,8 @@ cleanup_content_end(CLEANUP_STATE *st)
 			(void) header_parser_eof(st->hp);
 			cleanup_header_end(st);
 		}
-	} else if (VSTR_LEN(st->line) > 0 && st->conf->body_checks
-		   && st->status == CLEANUP_OK) {
+	} else if (VSTR_LEN(st->line) > 0 && st->conf->body_checks) {
 		cleanup_body_line(st, VSTR_STR(st->line), VSTR_LEN(st->line));
+		vstr_reset(st->line);
 	}
 }

@@ -220,6 +220,25 @@ def test_cleanup_body_checks_reject(cleanup, workdir):
     assert queue_files(inst.queue) == []
 
 
+def test_cleanup_body_checks_ignore_replace_prepend_rewrite_lines(cleanup, workdir):
+    rules = ("/^secret/ IGNORE\n"
+             "/^old (.*)/ REPLACE new $1\n"
+             "/^note/ PREPEND X-Flag: seen\n"
+             "/^long/ REPLACE long line cut\n")
+    inst = cleanup(main={"body_checks": "regexp:" + os.path.join(workdir, "bc")},
+                   files={"bc": rules})
+    long_line = b"long" + b"z" * 20000 + b"\r\n"
+    body = (b"keep 1\r\nsecret stuff\r\nold value\r\nnote this\r\n"
+            + long_line + b"keep 2\r\n")
+    status, qid, reply, r = send(inst, b"Subject: x\r\n\r\n" + body,
+                                 ["r@example.test"], opts=smtp_opts())
+    assert status == 0, reply
+    q = only_file(inst)
+    assert q.content.endswith(b"\r\n\r\nkeep 1\r\nnew value\r\n"
+                              b"X-Flag: seen\r\nnote this\r\n"
+                              b"long line cut\r\nkeep 2\r\n")
+
+
 def test_cleanup_limits(cleanup):
     inst = cleanup(main={"message_size_limit": "20000", "hopcount_limit": "3"})
     big = b"Subject: big\r\n\r\n" + b"x" * 998 + b"\r\n"
