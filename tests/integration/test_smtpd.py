@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import LIBEXEC, free_port, wait_for
+from conftest import LIBEXEC, bin_path, free_port, wait_for
 from queuefile import QueueFile, queue_files
 
 pytestmark = pytest.mark.skipif(
@@ -219,6 +219,20 @@ def test_smtpd_queues_mail_from_mynetworks_byte_exact(smtpd, rcpt):
     assert "127.0.0.1" in qf.header("Received")
     assert qf.header("Subject") == "hello"
     assert qf.header("Message-ID") == "<1@client.test>"
+    # The admin's view agrees: postelcat finds it by queue ID.
+    qid = os.path.basename(qf.path)
+    cat = [bin_path("postelcat"), "-c", smtpd.instance.confdir]
+    env = subprocess.run(cat + ["-e", "-q", qid], capture_output=True,
+                         check=True, timeout=30).stdout.decode()
+    assert "sender: a@client.test\n" in env
+    assert "recipient: %s\n" % rcpt in env
+    raw_body = subprocess.run(cat + ["-r", "-b", "-q", qid], capture_output=True,
+                              check=True, timeout=30).stdout
+    assert raw_body == body
+    raw_head = subprocess.run(cat + ["-r", "-h", "-q", qid], capture_output=True,
+                              check=True, timeout=30).stdout
+    assert raw_head.startswith(b"Received: from client.test (localhost [127.0.0.1])")
+    assert b"\r\nSubject: hello\r\n" in raw_head
 
 
 def test_smtpd_swaks_and_logs(smtpd):
