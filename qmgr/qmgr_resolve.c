@@ -1,0 +1,339 @@
+/*
+ * qmgr_resolve - choose the transport and next hop of a recipient.
+ *
+ * Order, as Postfix's trivial-rewrite resolves:
+ *  1. transport_maps: the full address, then the domain, then each parent
+ *     ".parent.domain", then "*"; the value is "transport:nexthop" where
+ *     either half may be empty (empty keeps what steps 2-3 chose).
+ *     "error:text" sends the recipient to the error transport with the
+ *     text as its reason.
+ *  2. the address class: mydestination -> local_transport, next hop
+ *     $myhostname; virtual_alias_domains -> error (a virtual alias domain
+ *     recipient that survived virtual aliasing does not exist);
+ *     virtual_mailbox_domains -> virtual_transport; relay_domains ->
+ *     relay_transport; anything else -> default_transport.
+ *  3. the next hop for relay and default: the transport parameter's own
+ *     ":nexthop" part, else relayhost, else the recipient domain.
+ * A next hop "[host]:port" or "[ip]" tells smtp to skip the MX lookup.
+ *
+ * Domain lists (mydestination, relay_domains, virtual_*_domains) hold
+ * domain names, ".domain" patterns for subdomains and type:table lookups;
+ * a list named in parent_domain_matches_subdomains also matches the
+ * subdomains of a plain domain name (relay_domains by default).
+ *
+ * Errors: qmgr_resolve returns -1 when a table cannot be read (the
+ * recipient is deferred).  Ownership: the resolved VSTRs are the caller's.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+
+#include "qmgr/qmgr.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/strutil.h"
+
+struct qmgr_dlist {
+	char  **names;			/* lower case, plain or ".domain" */
+	size_t	nnames;
+	DICT  **tables;
+	size_t	ntables;
+	bool	parent_match;
+};
+
+struct qmgr_dlist_build {
+	struct qmgr_dlist *l;
+	VSTR   *item;
+	VSTR   *why;
+	int	error;
+};
+
+static void
+qmgr_dlist_item(const char *item, size_t len, void *ctx)
+{
+	struct qmgr_dlist_build *b = ctx;
+	struct qmgr_dlist *l = b->l;
+	const char *s;
+	DICT   *d;
+
+	vstr_memcpy(b->item, item, len);
+	s = VSTR_STR(b->item);
+	if (*s == 0 || b->error)
+		return;
+	if (strchr(s, ':') != NULL && *s != '[') {
+		if ((d = dict_open(s, DICT_FLAG_FOLD, b->why)) == NULL) {
+			b->error = -1;
+			return;
+		}
+		l->tables = myrealloc(l->tables,
+				      (l->ntables + 1) * sizeof(*l->tables));
+		l->tables[l->ntables++] = d;
+		return;
+	}
+	l->names = myrealloc(l->names, (l->nnames + 1) * sizeof(*l->names));
+	l->names[l->nnames] = mystrdup(s);
+	str_lower(l->names[l->nnames]);
+	l->nnames++;
+}
+
+struct qmgr_dlist *
+qmgr_dlist_open(const char *text, bool parent_match, VSTR *why)
+{
+	struct qmgr_dlist *l = mycalloc(1, sizeof(*l));
+	VSTR   *own_why = why ? NULL : vstr_alloc(64);
+	struct qmgr_dlist_build b = {.l = l, .why = why ? why : own_why};
+
+	l->parent_match = parent_match;
+	b.item = vstr_alloc(64);
+	if (dict_list_split(text, qmgr_dlist_item, &b, b.why) < 0)
+		b.error = -1;
+	vstr_free(b.item);
+	vstr_free(own_why);
+	if (b.error < 0)
+		return qmgr_dlist_free(l);
+	return l;
+}
+
+struct qmgr_dlist *
+qmgr_dlist_free(struct qmgr_dlist *l)
+{
+	size_t	i;
+
+	if (l == NULL)
+		return NULL;
+	for (i = 0; i < l->nnames; i++)
+		myfree(l->names[i]);
+	for (i = 0; i < l->ntables; i++)
+		dict_close(l->tables[i]);
+	myfree(l->names);
+	myfree(l->tables);
+	myfree(l);
+	return NULL;
+}
+
+/* Does one name match domain (which is lower case)? */
+static bool
+qmgr_dlist_name(const struct qmgr_dlist *l, const char *name,
+		const char *domain)
+{
+	size_t	dlen = strlen(domain);
+	size_t	nlen;
+
+	if (*name == '.') {
+		nlen = strlen(name);
+		return dlen > nlen && strcmp(domain + dlen - nlen, name) == 0;
+	}
+	if (strcmp(name, domain) == 0)
+		return true;
+	if (!l->parent_match)
+		return false;
+	nlen = strlen(name);
+	return dlen > nlen && domain[dlen - nlen - 1] == '.'
+	    && strcmp(domain + dlen - nlen, name) == 0;
+}
+
+int
+qmgr_dlist_match(struct qmgr_dlist *l, const char *domain)
+{
+	const char *val;
+	const char *cp;
+	size_t	i;
+	int	rc;
+
+	if (l == NULL || *domain == 0)
+		return 0;
+	for (i = 0; i < l->nnames; i++)
+		if (qmgr_dlist_name(l, l->names[i], domain))
+			return 1;
+	for (i = 0; i < l->ntables; i++) {
+		/* The domain itself, then parents (".parent" keys too). */
+		if ((rc = dict_lookup(l->tables[i], domain, &val)) != 0)
+			return rc;
+		for (cp = strchr(domain, '.'); cp; cp = strchr(cp + 1, '.')) {
+			if ((rc = dict_lookup(l->tables[i], cp, &val)) != 0)
+				return rc;
+			if (l->parent_match
+			    && (rc = dict_lookup(l->tables[i], cp + 1,
+						 &val)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* "transport:nexthop" -> both halves (either may come out empty). */
+int
+qmgr_resolve_split(const char *spec, VSTR *transport, VSTR *nexthop)
+{
+	const char *colon = strchr(spec, ':');
+
+	if (colon == NULL) {
+		vstr_strcpy(transport, spec);
+		vstr_reset(nexthop);
+		return 0;
+	}
+	vstr_memcpy(transport, spec, (size_t)(colon - spec));
+	vstr_strcpy(nexthop, colon + 1);
+	return 0;
+}
+
+static bool
+qmgr_param_listed(const QMGR *q, const char *list, const char *name)
+{
+	char   *copy = mystrdup(cfg_get_str(q->cfg, list));
+	char   *cp = copy;
+	char   *tok;
+	bool	found = false;
+
+	while (!found && (tok = str_token(&cp, STR_SEP_LIST)) != NULL)
+		found = strcmp(tok, name) == 0;
+	myfree(copy);
+	return found;
+}
+
+int
+qmgr_resolve_init(QMGR *q, VSTR *why)
+{
+	const char *tm = cfg_get_str(q->cfg, "transport_maps");
+
+	if (*tm && (q->transport_maps = dict_list_open(tm, DICT_FLAG_FOLD,
+						       why)) == NULL)
+		return -1;
+	if ((q->mydestination = qmgr_dlist_open(
+		  cfg_get_str(q->cfg, "mydestination"),
+		  qmgr_param_listed(q, "parent_domain_matches_subdomains",
+				    "mydestination"), why)) == NULL
+	    || (q->relay_domains = qmgr_dlist_open(
+		  cfg_get_str(q->cfg, "relay_domains"),
+		  qmgr_param_listed(q, "parent_domain_matches_subdomains",
+				    "relay_domains"), why)) == NULL
+	    || (q->virtual_alias_domains = qmgr_dlist_open(
+		  cfg_get_str(q->cfg, "virtual_alias_domains"), false,
+		  why)) == NULL
+	    || (q->virtual_mailbox_domains = qmgr_dlist_open(
+		  cfg_get_str(q->cfg, "virtual_mailbox_domains"), false,
+		  why)) == NULL)
+		return -1;
+	return 0;
+}
+
+void
+qmgr_resolve_free(QMGR *q)
+{
+	q->transport_maps = dict_list_close(q->transport_maps);
+	q->mydestination = qmgr_dlist_free(q->mydestination);
+	q->relay_domains = qmgr_dlist_free(q->relay_domains);
+	q->virtual_alias_domains = qmgr_dlist_free(q->virtual_alias_domains);
+	q->virtual_mailbox_domains = qmgr_dlist_free(q->virtual_mailbox_domains);
+}
+
+/* transport_maps: 1 found (value in *val), 0 not, -1 table error. */
+static int
+qmgr_resolve_maps(QMGR *q, const char *addr, const char *domain,
+		  const char **val)
+{
+	const char *cp;
+	int	rc;
+
+	if (q->transport_maps == NULL)
+		return 0;
+	if ((rc = dict_list_lookup(q->transport_maps, addr, val)) != 0)
+		return rc;
+	if (*domain) {
+		if ((rc = dict_list_lookup(q->transport_maps, domain,
+					   val)) != 0)
+			return rc;
+		for (cp = strchr(domain, '.'); cp; cp = strchr(cp + 1, '.'))
+			if ((rc = dict_list_lookup(q->transport_maps, cp,
+						   val)) != 0)
+				return rc;
+	}
+	return dict_list_lookup(q->transport_maps, "*", val);
+}
+
+int
+qmgr_resolve(QMGR *q, const char *addr, struct qmgr_resolved *res)
+{
+	const char *at = strrchr(addr, '@');
+	VSTR   *domain = vstr_alloc(64);
+	VSTR   *lower_addr = vstr_alloc(64);
+	VSTR   *mt = NULL, *mn = NULL;
+	const char *val;
+	const char *relayhost = cfg_get_str(q->cfg, "relayhost");
+	int	ret = -1;
+	int	rc;
+
+	vstr_strcpy(domain, at ? at + 1 : "");
+	while (VSTR_LEN(domain) && VSTR_STR(domain)[VSTR_LEN(domain) - 1]
+	       == '.')
+		vstr_truncate(domain, VSTR_LEN(domain) - 1);
+	vstr_lower(domain);
+	vstr_strcpy(lower_addr, addr);
+	vstr_lower(lower_addr);
+
+	/* Class first: transport_maps may keep either half of it. */
+	if (VSTR_LEN(domain) == 0
+	    || (rc = qmgr_dlist_match(q->mydestination,
+				      VSTR_STR(domain))) == 1) {
+		qmgr_resolve_split(cfg_get_str(q->cfg, "local_transport"),
+				   res->transport, res->nexthop);
+		if (VSTR_LEN(res->nexthop) == 0)
+			vstr_strcpy(res->nexthop,
+				    cfg_get_str(q->cfg, "myhostname"));
+	} else if (rc < 0) {
+		goto out;
+	} else if ((rc = qmgr_dlist_match(q->virtual_alias_domains,
+					  VSTR_STR(domain))) != 0) {
+		if (rc < 0)
+			goto out;
+		vstr_strcpy(res->transport,
+			    cfg_get_str(q->cfg, "error_service_name"));
+		vstr_strcpy(res->nexthop, "5.1.1 User unknown in virtual "
+			    "alias table");
+	} else if ((rc = qmgr_dlist_match(q->virtual_mailbox_domains,
+					  VSTR_STR(domain))) != 0) {
+		if (rc < 0)
+			goto out;
+		qmgr_resolve_split(cfg_get_str(q->cfg, "virtual_transport"),
+				   res->transport, res->nexthop);
+		if (VSTR_LEN(res->nexthop) == 0)
+			vstr_strcpy(res->nexthop, VSTR_STR(domain));
+	} else {
+		if ((rc = qmgr_dlist_match(q->relay_domains,
+					   VSTR_STR(domain))) < 0)
+			goto out;
+		qmgr_resolve_split(cfg_get_str(q->cfg, rc ? "relay_transport"
+					       : "default_transport"),
+				   res->transport, res->nexthop);
+		if (VSTR_LEN(res->nexthop) == 0)
+			vstr_strcpy(res->nexthop, *relayhost ? relayhost
+				    : VSTR_STR(domain));
+	}
+
+	if ((rc = qmgr_resolve_maps(q, VSTR_STR(lower_addr),
+				    VSTR_STR(domain), &val)) < 0)
+		goto out;
+	if (rc > 0) {
+		mt = vstr_alloc(32);
+		mn = vstr_alloc(64);
+		qmgr_resolve_split(val, mt, mn);
+		if (VSTR_LEN(mt))
+			vstr_strcpy(res->transport, VSTR_STR(mt));
+		if (VSTR_LEN(mn))
+			vstr_strcpy(res->nexthop, VSTR_STR(mn));
+	}
+	if (VSTR_LEN(res->transport) == 0)
+		vstr_strcpy(res->transport,
+			    cfg_get_str(q->cfg, "default_transport"));
+	if (VSTR_LEN(res->nexthop) == 0)
+		vstr_strcpy(res->nexthop, VSTR_STR(domain));
+	ret = 0;
+out:
+	vstr_free(mt);
+	vstr_free(mn);
+	vstr_free(domain);
+	vstr_free(lower_addr);
+	return ret;
+}

@@ -1,0 +1,147 @@
+"""End to end: queue file -> qmgr -> smtp -> an aiosmtpd sink, and the
+bounce path back to the sender (qmgr + smtp + bounce + cleanup).
+
+The sink listens on 127.0.0.1 at a free port; relayhost = [127.0.0.1]:port
+makes smtp skip the MX lookup.  Local parts bounce* get 550, defer* 451.
+
+SPDX-License-Identifier: ISC
+"""
+import email
+import os
+import signal
+import time
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from conftest import free_port, wait_for
+from test_qmgr import queue_ids, trigger, write_queue_file
+
+
+class Sink:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@")[0]
+        if local.startswith("bounce"):
+            return "550 5.1.1 <%s>: Recipient address rejected" % address
+        if local.startswith("defer"):
+            return "451 4.3.0 <%s>: try again later" % address
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                              envelope.original_content or envelope.content))
+        return "250 2.0.0 Ok: queued as SINK%d" % len(self.messages)
+
+
+@pytest.fixture
+def sink():
+    handler = Sink()
+    port = free_port()
+    ctl = Controller(handler, hostname="127.0.0.1", port=port)
+    ctl.start()
+    handler.port = port
+    yield handler
+    ctl.stop()
+
+
+@pytest.fixture
+def mta(instance, sink):
+    instance.write_config(
+        main={"relayhost": "[127.0.0.1]:%d" % sink.port,
+              "myhostname": "mta.test.invalid", "mydestination": "",
+              "minimal_backoff_time": "300s", "queue_run_delay": "300s",
+              "smtp_connect_timeout": "5s"},
+        services=[
+            "qmgr unix n - n 300 1 qmgr",
+            "cleanup unix n - n - 0 cleanup",
+            "smtp unix - - n - - smtp",
+            "bounce unix - - n - 0 bounce",
+            "defer unix - - n - 0 bounce",
+            "trace unix - - n - 0 bounce",
+        ])
+    instance.start(foreground=True)
+    return instance
+
+
+BODY = (b"From: a@example.org\r\nTo: x@example.com\r\nSubject: hello\r\n"
+        b"Message-ID: <m1@example.org>\r\n\r\nbody line\r\n")
+
+
+def test_delivery_relays_to_relayhost(mta, sink):
+    qid = write_queue_file(mta.queue, "a@example.org",
+                           ["x@example.com", "y@example.net"], body=BODY)
+    trigger(mta)
+    assert wait_for(lambda: "%s: removed" % qid in mta.read_log(), 20), mta.read_log()
+    rcpts = sorted(r for m in sink.messages for r in m[1])
+    assert rcpts == ["x@example.com", "y@example.net"]
+    assert all(m[0] == "a@example.org" for m in sink.messages)
+    assert b"body line" in sink.messages[0][2]
+    assert "status=sent" in mta.read_log()
+
+
+def test_delivery_5xx_returns_dsn_to_sender(mta, sink):
+    qid = write_queue_file(mta.queue, "a@example.org",
+                           ["bounce1@example.com", "ok@example.com"], body=BODY)
+    trigger(mta)
+    assert wait_for(lambda: "%s: removed" % qid in mta.read_log(), 20), mta.read_log()
+    assert wait_for(lambda: any(m[0] in ("", "<>") for m in sink.messages), 20), \
+        mta.read_log()
+    dsn = [m for m in sink.messages if m[0] in ("", "<>")][0]
+    assert dsn[1] == ["a@example.org"]
+    msg = email.message_from_bytes(dsn[2])
+    assert msg.get_content_type() == "multipart/report"
+    assert msg.get_param("report-type") == "delivery-status"
+    parts = msg.get_payload()
+    status = [p for p in parts if p.get_content_type() == "message/delivery-status"][0]
+    fields = status.get_payload()
+    per_rcpt = [f for f in fields if f.get("Final-Recipient")]
+    assert len(per_rcpt) == 1
+    assert "bounce1@example.com" in per_rcpt[0]["Final-Recipient"]
+    assert per_rcpt[0]["Action"] == "failed"
+    assert per_rcpt[0]["Status"] == "5.1.1"
+    # the good recipient was delivered once
+    assert [r for m in sink.messages for r in m[1]].count("ok@example.com") == 1
+
+
+def test_delivery_4xx_defers_then_flush(mta, sink):
+    qid = write_queue_file(mta.queue, "a@example.org", ["defer1@example.com"],
+                           body=BODY)
+    trigger(mta)
+    deferred = os.path.join(mta.queue, "deferred", qid[9], qid)
+    assert wait_for(lambda: os.path.exists(deferred), 20), mta.read_log()
+    assert "status=deferred" in mta.read_log()
+
+
+def test_delivery_kill9_everything_loses_nothing(mta, sink):
+    """kill -9 of every Postel process while 200 messages are being
+    delivered; after a restart every recipient reaches the sink."""
+    rcpts = ["k%d@d%d.example" % (i, i % 4) for i in range(200)]
+    for r in rcpts:
+        write_queue_file(mta.queue, "a@example.org", [r], body=BODY)
+    trigger(mta)
+    assert wait_for(lambda: len(sink.messages) >= 20, 30), mta.read_log()
+    assert len(sink.messages) < 200, "all delivered before the kill"
+    master = mta.master_pid()
+    for pid in mta.children() + [master]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert wait_for(lambda: not mta.master_pid(), 10)
+    if mta.fg is not None:
+        mta.fg.wait(timeout=10)
+        mta.fg = None
+        mta.log.close()
+    mta.start(foreground=True)
+    assert wait_for(lambda: (trigger(mta) or True) and
+                    not queue_ids(mta.queue, "incoming")
+                    and not queue_ids(mta.queue, "active"), 60, 0.5), mta.read_log()
+    got = [r for m in sink.messages for r in m[1]]
+    assert set(got) == set(rcpts)
+    dups = len(got) - len(set(got))
+    # only deliveries in flight at the kill may repeat
+    assert dups <= 40, "%d duplicates" % dups

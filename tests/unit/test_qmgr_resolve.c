@@ -1,0 +1,186 @@
+/*
+ * Unit tests for qmgr/qmgr_resolve: transport and next hop of a recipient
+ * from transport_maps, the address class and relayhost; domain lists.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <string.h>
+
+#include "qmgr/qmgr.h"
+#include "tests/unit/harness.h"
+#include "util/cfg.h"
+#include "util/vstr.h"
+
+struct fixture {
+	QMGR	q;
+	struct qmgr_resolved res;
+};
+
+static struct fixture *
+fixture_open(const char *maincf)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	VSTR   *why = vstr_alloc(10);
+
+	f->q.cfg = cfg_open_buffer(NULL, "main.cf", maincf, strlen(maincf), why);
+	assert_non_null(f->q.cfg);
+	assert_int_equal(qmgr_resolve_init(&f->q, why), 0);
+	f->res.transport = vstr_alloc(10);
+	f->res.nexthop = vstr_alloc(10);
+	vstr_free(why);
+	return f;
+}
+
+static void
+fixture_close(struct fixture *f)
+{
+	qmgr_resolve_free(&f->q);
+	cfg_free(f->q.cfg);
+	vstr_free(f->res.transport);
+	vstr_free(f->res.nexthop);
+	free(f);
+}
+
+static void
+expect(struct fixture *f, const char *addr, const char *transport,
+       const char *nexthop)
+{
+	assert_int_equal(qmgr_resolve(&f->q, addr, &f->res), 0);
+	assert_string_equal(VSTR_STR(f->res.transport), transport);
+	assert_string_equal(VSTR_STR(f->res.nexthop), nexthop);
+}
+
+static void
+test_qmgr_resolve_address_classes(void **state)
+{
+	struct fixture *f = fixture_open(
+		"myhostname = mx.example.com\n"
+		"mydomain = example.com\n"
+		"relay_domains = relay.example\n"
+		"virtual_mailbox_domains = vbox.example\n"
+		"virtual_alias_domains = valias.example\n");
+
+	(void)state;
+	expect(f, "u@mx.example.com", "local", "mx.example.com");
+	expect(f, "u@LOCALHOST.", "local", "mx.example.com");
+	expect(f, "u@localhost.example.com", "local", "mx.example.com");
+	expect(f, "u@relay.example", "relay", "relay.example");
+	/* relay_domains is in parent_domain_matches_subdomains */
+	expect(f, "u@a.b.relay.example", "relay", "a.b.relay.example");
+	expect(f, "u@notrelay.example", "smtp", "notrelay.example");
+	expect(f, "u@vbox.example", "virtual", "vbox.example");
+	expect(f, "u@valias.example", "error",
+	       "5.1.1 User unknown in virtual alias table");
+	expect(f, "u@Other.Example", "smtp", "other.example");
+	expect(f, "\"a@b\"@other.example", "smtp", "other.example");
+	fixture_close(f);
+}
+
+static void
+test_qmgr_resolve_relayhost(void **state)
+{
+	struct fixture *f = fixture_open(
+		"myhostname = mx.example.com\n"
+		"relayhost = [127.0.0.2]:2525\n"
+		"relay_domains = relay.example\n");
+
+	(void)state;
+	expect(f, "u@far.example", "smtp", "[127.0.0.2]:2525");
+	expect(f, "u@relay.example", "relay", "[127.0.0.2]:2525");
+	expect(f, "u@mx.example.com", "local", "mx.example.com");
+	fixture_close(f);
+}
+
+static void
+test_qmgr_resolve_transport_maps(void **state)
+{
+	struct fixture *f = fixture_open(
+		"myhostname = mx.example.com\n"
+		"relayhost = smarthost.example\n"
+		"transport_maps = inline:{ user@special.example=lmtp:[10.0.0.1]:24,"
+		" special.example=smtp:[10.0.0.2], .sub.example=relay:,"
+		" { bad.example = error:5.1.2 no such domain },"
+		" nexthop.example=:[10.0.0.3]:2525 }\n");
+
+	(void)state;
+	expect(f, "User@Special.Example", "lmtp", "[10.0.0.1]:24");
+	expect(f, "other@special.example", "smtp", "[10.0.0.2]");
+	expect(f, "u@a.sub.example", "relay", "smarthost.example");
+	expect(f, "u@sub.example", "smtp", "smarthost.example");
+	expect(f, "u@bad.example", "error", "5.1.2 no such domain");
+	expect(f, "u@nexthop.example", "smtp", "[10.0.0.3]:2525");
+	fixture_close(f);
+}
+
+static void
+test_qmgr_resolve_transport_param_nexthop(void **state)
+{
+	struct fixture *f = fixture_open(
+		"myhostname = mx.example.com\n"
+		"default_transport = smtp:[127.0.0.5]:26\n"
+		"transport_maps = inline:{ *=fallback: }\n");
+
+	(void)state;
+	/* "*" matches last; an empty next hop keeps the class's. */
+	expect(f, "u@x.example", "fallback", "[127.0.0.5]:26");
+	fixture_close(f);
+}
+
+static void
+test_qmgr_resolve_domain_list(void **state)
+{
+	VSTR   *why = vstr_alloc(10);
+	struct qmgr_dlist *l = qmgr_dlist_open(
+		"a.example, .b.example inline:{ c.example=ok }", false, why);
+	struct qmgr_dlist *p = qmgr_dlist_open("a.example", true, why);
+
+	(void)state;
+	assert_non_null(l);
+	assert_int_equal(qmgr_dlist_match(l, "a.example"), 1);
+	assert_int_equal(qmgr_dlist_match(l, "x.a.example"), 0);
+	assert_int_equal(qmgr_dlist_match(l, "x.b.example"), 1);
+	assert_int_equal(qmgr_dlist_match(l, "b.example"), 0);
+	assert_int_equal(qmgr_dlist_match(l, "c.example"), 1);
+	assert_int_equal(qmgr_dlist_match(l, ""), 0);
+	assert_int_equal(qmgr_dlist_match(p, "x.a.example"), 1);
+	assert_int_equal(qmgr_dlist_match(p, "xa.example"), 0);
+	qmgr_dlist_free(l);
+	qmgr_dlist_free(p);
+	assert_null(qmgr_dlist_open("nosuchtype:/x", false, why));
+	vstr_free(why);
+}
+
+static void
+test_qmgr_resolve_split(void **state)
+{
+	VSTR   *t = vstr_alloc(10);
+	VSTR   *n = vstr_alloc(10);
+
+	(void)state;
+	qmgr_resolve_split("local:$myhostname", t, n);
+	assert_string_equal(VSTR_STR(t), "local");
+	assert_string_equal(VSTR_STR(n), "$myhostname");
+	qmgr_resolve_split("smtp:[::1]:25", t, n);
+	assert_string_equal(VSTR_STR(t), "smtp");
+	assert_string_equal(VSTR_STR(n), "[::1]:25");
+	qmgr_resolve_split("relay", t, n);
+	assert_string_equal(VSTR_STR(t), "relay");
+	assert_string_equal(VSTR_STR(n), "");
+	vstr_free(t);
+	vstr_free(n);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_qmgr_resolve_address_classes),
+		cmocka_unit_test(test_qmgr_resolve_relayhost),
+		cmocka_unit_test(test_qmgr_resolve_transport_maps),
+		cmocka_unit_test(test_qmgr_resolve_transport_param_nexthop),
+		cmocka_unit_test(test_qmgr_resolve_domain_list),
+		cmocka_unit_test(test_qmgr_resolve_split),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
