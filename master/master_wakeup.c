@@ -4,7 +4,8 @@
  * Every `wakeup` seconds master writes MASTER_TRIG_WAKEUP to the service's
  * own endpoint, exactly as any client would, so the service is spawned on
  * demand like for any other request.  With "N?" the trigger is sent only
- * once the service has been used (a child reported busy).  inet services
+ * once the service has been used (a child reported busy).  The first
+ * unconditional wakeup is sent as soon as the service starts.  inet services
  * get no wakeup.  Every step is non-blocking: when the endpoint is busy
  * (full backlog or pipe) the trigger is skipped, the service has work to
  * do anyway.
@@ -78,8 +79,13 @@ master_wakeup_start(struct master_serv *serv)
 			 "services; ignored", serv->name);
 		return;
 	}
+	/*
+	 * The first wakeup goes out at once, so that qmgr and pickup start
+	 * with master and find mail left from before; "N?" services still
+	 * wait until they were used.
+	 */
 	events_timer(serv->master->events, master_wakeup_event, serv,
-		     serv->wakeup * 1000L);
+		     serv->wakeup_conditional ? serv->wakeup * 1000L : 0);
 }
 
 void
