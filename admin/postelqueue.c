@@ -1,15 +1,21 @@
 /*
  * postelqueue - the user's view of the mail queue, like postqueue(1).
  *
- * Usage: postelqueue [-c confdir] [-v] -p | -j
+ * Usage: postelqueue [-c confdir] [-v] -p | -j | -f | -i queue_id | -s site
  *
  * -p prints the queue in mailq format, -j one JSON object per message
  * (Postfix's fields: queue_name, queue_id, arrival_time, message_size,
- * forced_expire, sender, recipients[] with address).  Both read the queue
- * files directly: maildrop, incoming, active, deferred (hashed), hold, in
- * that order, each folder in queue ID (arrival) order.  Only pending
- * recipients are listed.  Delay reasons, -f, -s and -i come with the queue
- * manager.
+ * forced_expire, sender, recipients[] with address and delay_reason).
+ * Both read the queue files directly: maildrop, incoming, active,
+ * deferred (hashed), hold, in that order, each folder in queue ID (arrival)
+ * order.  Only pending recipients are listed; the delay reason of each is
+ * the last entry for it in the message's defer log.
+ *
+ * -f asks qmgr to forget dead destinations and retry all deferred mail
+ * now.  -i and -s make the named deferred message, or every deferred
+ * message with a pending recipient at the site, due now: a deferred
+ * file's mtime is its next attempt time (docs/QMGR.md), so they set it to
+ * now, without moving the file, and ask qmgr to scan deferred/.
  *
  * The configuration folder follows sendmail_conf_dir(): installed setgid,
  * a non-default folder from a non-root user must be listed in
@@ -23,6 +29,9 @@
  * SPDX-License-Identifier: ISC
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +41,9 @@
 #include <unistd.h>
 
 #include "sendmail/sendmail_conf.h"
+#include "util/bounce_client.h"
 #include "util/cfg.h"
+#include "util/ipc.h"
 #include "util/maillog.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
@@ -53,6 +64,7 @@ struct pq_msg {
 	size_t	nrcpt;
 	size_t	cap;
 	char  **rcpt;
+	char  **reason;			/* delay reason per recipient or NULL */
 };
 
 struct pq_totals {
@@ -64,8 +76,10 @@ struct pq_totals {
 static void
 pq_msg_reset(struct pq_msg *m)
 {
-	for (size_t i = 0; i < m->nrcpt; i++)
+	for (size_t i = 0; i < m->nrcpt; i++) {
 		myfree(m->rcpt[i]);
+		myfree(m->reason[i]);
+	}
 	m->nrcpt = 0;
 	vstr_reset(m->sender);
 	m->arrival = m->size = 0;
@@ -95,7 +109,10 @@ pq_read(int fd, struct pq_msg *m, VSTR *why)
 				m->cap = m->cap ? 2 * m->cap : 8;
 				m->rcpt = myrealloc_array(m->rcpt, m->cap,
 							  sizeof(*m->rcpt));
+				m->reason = myrealloc_array(m->reason, m->cap,
+							    sizeof(*m->reason));
 			}
+			m->reason[m->nrcpt] = NULL;
 			m->rcpt[m->nrcpt++] = mystrdup(VSTR_STR(data));
 		} else if (type == REC_TYPE_MESG) {
 			break;
@@ -106,6 +123,39 @@ pq_read(int fd, struct pq_msg *m, VSTR *why)
 	rec_reader_free(r);
 	vstr_free(data);
 	return ret < 0 ? -1 : 0;
+}
+
+/* bounce_log_read callback: the latest reason of each pending recipient. */
+static void
+pq_reason(void *ctx, const char *rcpt, const char *dsn, const char *reason)
+{
+	struct pq_msg *m = ctx;
+
+	(void)dsn;
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		if (strcmp(m->rcpt[i], rcpt) == 0) {
+			myfree(m->reason[i]);
+			m->reason[i] = mystrdup(reason);
+		}
+	}
+}
+
+/* Attach the delay reasons from the message's defer log, if any. */
+static void
+pq_reasons(const char *top, struct pq_msg *m)
+{
+	VSTR   *rel = vstr_alloc(64);
+	VSTR   *path = vstr_alloc(100);
+	VSTR   *why = vstr_alloc(64);
+
+	if (m->nrcpt > 0 && bounce_log_path(rel, "defer", m->id) == 0) {
+		vstr_sprintf(path, "%s/%s", top, VSTR_STR(rel));
+		if (bounce_log_read(VSTR_STR(path), pq_reason, m, why) < 0)
+			msg_warn("%s: %s", VSTR_STR(path), VSTR_STR(why));
+	}
+	vstr_free(rel);
+	vstr_free(path);
+	vstr_free(why);
 }
 
 static void
@@ -147,6 +197,10 @@ pq_print(const struct pq_msg *m, struct pq_totals *t)
 		for (size_t i = 0; i < m->nrcpt; i++) {
 			printf("%s{\"address\": ", i ? ", " : "");
 			pq_json_str(m->rcpt[i]);
+			if (m->reason[i]) {
+				printf(", \"delay_reason\": ");
+				pq_json_str(m->reason[i]);
+			}
 			putchar('}');
 		}
 		printf("]}\n");
@@ -162,8 +216,13 @@ pq_print(const struct pq_msg *m, struct pq_totals *t)
 	printf("%s%c%*s %8lld %-20s %s\n", m->id, mark,
 	       (int)(QID_MAXLEN - 1 - strlen(m->id)), "", m->size, tbuf,
 	       VSTR_LEN(m->sender) ? VSTR_STR(m->sender) : "MAILER-DAEMON");
-	for (size_t i = 0; i < m->nrcpt; i++)
+	/* As mailq: a "(reason)" line before each run of recipients. */
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		if (m->reason[i] && (i == 0 || m->reason[i - 1] == NULL
+				     || strcmp(m->reason[i], m->reason[i - 1])))
+			printf("(%s)\n", m->reason[i]);
 		printf("%*s%s\n", QID_MAXLEN + 31, "", m->rcpt[i]);
+	}
 	putchar('\n');
 }
 
@@ -175,7 +234,8 @@ pq_name_cmp(const void *a, const void *b)
 
 /* List one folder (not recursive); missing folders are empty. */
 static void
-pq_folder(const char *queue, const char *dirpath, struct pq_totals *t)
+pq_folder(const char *top, const char *queue, const char *dirpath,
+	  struct pq_totals *t)
 {
 	struct pq_msg m = {.queue = queue};
 	VSTR   *path = vstr_alloc(100);
@@ -218,6 +278,7 @@ pq_folder(const char *queue, const char *dirpath, struct pq_totals *t)
 				msg_warn("%s: malformed queue file: %s",
 					 VSTR_STR(path), VSTR_STR(why));
 			else {
+				pq_reasons(top, &m);
 				pq_print(&m, t);
 				t->bytes += m.size;
 				t->count++;
@@ -228,6 +289,7 @@ pq_folder(const char *queue, const char *dirpath, struct pq_totals *t)
 	}
 	pq_msg_reset(&m);
 	myfree(m.rcpt);
+	myfree(m.reason);
 	vstr_free(m.sender);
 	myfree(names);
 out:
@@ -249,12 +311,12 @@ pq_list(const CFG *cfg, bool json)
 
 	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
 		vstr_sprintf(dir, "%s/%s", top, queues[i]);
-		pq_folder(queues[i], VSTR_STR(dir), &t);
+		pq_folder(top, queues[i], VSTR_STR(dir), &t);
 		if (strcmp(queues[i], "deferred") != 0)
 			continue;
 		for (const char *h = hash_digits; *h; h++) {
 			vstr_sprintf(dir, "%s/deferred/%c", top, *h);
-			pq_folder(queues[i], VSTR_STR(dir), &t);
+			pq_folder(top, queues[i], VSTR_STR(dir), &t);
 		}
 	}
 	if (!json) {
@@ -270,11 +332,122 @@ pq_list(const CFG *cfg, bool json)
 	vstr_free(dir);
 }
 
+/* Send trigger bytes to qmgr's public socket. */
+static void
+pq_trigger(const CFG *cfg, const char *bytes)
+{
+	VSTR   *path = vstr_alloc(100);
+
+	vstr_sprintf(path, "%s/public/%s", cfg_get_str(cfg, "queue_directory"),
+		     cfg_get_str(cfg, "qmgr_service_name"));
+	for (; *bytes; bytes++)
+		if (ipc_trigger(VSTR_STR(path), *bytes, 10000) < 0)
+			msg_fatal_status(EX_UNAVAILABLE, "cannot reach the queue "
+					 "manager at %s: %m (is Postel running?)",
+					 VSTR_STR(path));
+	vstr_free(path);
+}
+
+/* Make one deferred file due now: mtime = now, atime kept. */
+static int
+pq_make_due(const char *path)
+{
+	const struct timespec ts[2] = {
+		{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_NOW},
+	};
+
+	return utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
+}
+
+/* -i: the deferred message queue_id is due now. */
+static void
+pq_flush_id(const CFG *cfg, const char *qid)
+{
+	const char *top = cfg_get_str(cfg, "queue_directory");
+	VSTR   *path = vstr_alloc(100);
+	char	hash[QID_HASH_LEN + 1];
+
+	if (!qid_valid(qid))
+		msg_fatal_status(EX_USAGE, "%s: not a queue ID", qid);
+	vstr_sprintf(path, "%s/deferred/%s/%s", top, qid_hash_dir(qid, hash),
+		     qid);
+	if (pq_make_due(VSTR_STR(path)) < 0) {
+		if (errno == ENOENT)
+			msg_fatal_status(EX_NOINPUT, "%s: no such message in the "
+					 "deferred queue", qid);
+		msg_fatal_status(errno == EACCES || errno == EPERM ? EX_NOPERM
+				 : EX_IOERR, "%s: %m", VSTR_STR(path));
+	}
+	pq_trigger(cfg, (const char[]){IPC_TRIGGER_SCAN_DEFERRED, 0});
+	vstr_free(path);
+}
+
+/* Does m have a pending recipient at site (domain, case-insensitive)? */
+static bool
+pq_has_site(const struct pq_msg *m, const char *site)
+{
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		const char *at = strrchr(m->rcpt[i], '@');
+
+		if (at && strcasecmp(at + 1, site) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* -s: every deferred message with a pending recipient at site is due. */
+static void
+pq_flush_site(const CFG *cfg, const char *site)
+{
+	static const char hash_digits[] =
+	    "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz";
+	const char *top = cfg_get_str(cfg, "queue_directory");
+	struct pq_msg m = {.sender = vstr_alloc(64)};
+	VSTR   *path = vstr_alloc(100);
+	VSTR   *why = vstr_alloc(100);
+	long long count = 0;
+
+	for (const char *h = hash_digits; *h; h++) {
+		struct dirent *de;
+		DIR    *dir;
+
+		vstr_sprintf(path, "%s/deferred/%c", top, *h);
+		if ((dir = opendir(VSTR_STR(path))) == NULL)
+			continue;
+		while ((de = readdir(dir)) != NULL) {
+			int	fd;
+
+			if (!qid_valid(de->d_name))
+				continue;
+			vstr_sprintf(path, "%s/deferred/%c/%s", top, *h,
+				     de->d_name);
+			if ((fd = safe_open_read(VSTR_STR(path))) < 0)
+				continue;
+			pq_msg_reset(&m);
+			if (pq_read(fd, &m, why) == 0 && pq_has_site(&m, site)
+			    && pq_make_due(VSTR_STR(path)) == 0)
+				count++;
+			close(fd);
+		}
+		closedir(dir);
+	}
+	if (count > 0)
+		pq_trigger(cfg, (const char[]){IPC_TRIGGER_SCAN_DEFERRED, 0});
+	msg_info("%lld deferred message%s for %s scheduled for delivery",
+		 count, count == 1 ? "" : "s", site);
+	pq_msg_reset(&m);
+	myfree(m.rcpt);
+	myfree(m.reason);
+	vstr_free(m.sender);
+	vstr_free(path);
+	vstr_free(why);
+}
+
 static _Noreturn void
 pq_usage(void)
 {
 	msg_fatal_status(EX_USAGE, "usage: postelqueue [-c confdir] [-v] "
-			 "-p | -j");
+			 "-p | -j | -f | -i queue_id | -s site");
 }
 
 int
@@ -284,6 +457,7 @@ main(int argc, char **argv)
 	char   *confdir;
 	CFG    *cfg;
 	VSTR   *why;
+	const char *arg = NULL;
 	int	mode = 0;
 	int	ch;
 
@@ -296,14 +470,14 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 		case 'j':
+		case 'f':
 			mode = ch;
 			break;
-		case 'f':
 		case 'i':
 		case 's':
-			msg_fatal_status(EX_UNAVAILABLE, "-%c is not supported "
-					 "yet (it needs the queue manager)",
-					 ch);
+			mode = ch;
+			arg = optarg;
+			break;
 		case 'v':
 			msg_verbose++;
 			break;
@@ -320,7 +494,15 @@ main(int argc, char **argv)
 	if ((cfg = cfg_open(confdir, why)) == NULL)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
 	maillog_init(cfg, "postelqueue", MAILLOG_STDERR);
-	pq_list(cfg, mode == 'j');
+	if (mode == 'f')
+		pq_trigger(cfg, (const char[]){IPC_TRIGGER_FLUSH_DEAD,
+			   IPC_TRIGGER_SCAN_ALL, 0});
+	else if (mode == 'i')
+		pq_flush_id(cfg, arg);
+	else if (mode == 's')
+		pq_flush_site(cfg, arg);
+	else
+		pq_list(cfg, mode == 'j');
 	cfg_free(cfg);
 	vstr_free(why);
 	myfree(confdir);

@@ -7,26 +7,29 @@ makes smtp skip the MX lookup.  Local parts bounce* get 550, defer* 451.
 SPDX-License-Identifier: ISC
 """
 import email
+import json
 import os
+import subprocess
 import signal
 import time
 
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import free_port, wait_for
+from conftest import bin_path, free_port, wait_for
 from test_qmgr import queue_ids, trigger, write_queue_file
 
 
 class Sink:
     def __init__(self):
         self.messages = []
+        self.defer = True       # defer* recipients get 451 while set
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0]
         if local.startswith("bounce"):
             return "550 5.1.1 <%s>: Recipient address rejected" % address
-        if local.startswith("defer"):
+        if local.startswith("defer") and self.defer:
             return "451 4.3.0 <%s>: try again later" % address
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 Ok"
@@ -114,6 +117,56 @@ def test_delivery_4xx_defers_then_flush(mta, sink):
     deferred = os.path.join(mta.queue, "deferred", qid[9], qid)
     assert wait_for(lambda: os.path.exists(deferred), 20), mta.read_log()
     assert "status=deferred" in mta.read_log()
+
+    # The reason is visible to the admin, in mailq layout and as JSON.
+    reason = "451 4.3.0 <defer1@example.com>: try again later"
+    out = postelqueue(mta, "-p")
+    assert qid in out and "(" in out and reason in out, out
+    [msg] = [json.loads(l) for l in postelqueue(mta, "-j").splitlines()]
+    assert msg["queue_name"] == "deferred" and msg["queue_id"] == qid
+    [rcpt] = msg["recipients"]
+    assert rcpt["address"] == "defer1@example.com"
+    assert reason in rcpt["delay_reason"]
+
+    # Backoff is 300 s, so only the flush can deliver it in this test.
+    sink.defer = False
+    time.sleep(1)
+    assert not sink.messages
+    postelqueue(mta, "-f")
+    assert wait_for(lambda: sink.messages, 20), mta.read_log()
+    assert sink.messages[0][1] == ["defer1@example.com"]
+    assert wait_for(lambda: not os.path.exists(deferred), 10)
+    assert postelqueue(mta, "-p").strip() == "Mail queue is empty"
+
+
+def test_delivery_flush_one_message_or_one_site(mta, sink):
+    q1 = write_queue_file(mta.queue, "a@example.org", ["defer1@one.example"],
+                          body=BODY)
+    q2 = write_queue_file(mta.queue, "a@example.org", ["defer2@two.example"],
+                          body=BODY)
+    trigger(mta)
+    paths = {q: os.path.join(mta.queue, "deferred", q[9], q) for q in (q1, q2)}
+    assert wait_for(lambda: all(map(os.path.exists, paths.values())), 20), \
+        mta.read_log()
+    sink.defer = False
+    postelqueue(mta, "-i", q1)
+    assert wait_for(lambda: len(sink.messages) == 1, 20), mta.read_log()
+    assert sink.messages[0][1] == ["defer1@one.example"]
+    time.sleep(1)
+    assert len(sink.messages) == 1 and os.path.exists(paths[q2])
+    postelqueue(mta, "-s", "TWO.example")
+    assert wait_for(lambda: len(sink.messages) == 2, 20), mta.read_log()
+    assert sink.messages[1][1] == ["defer2@two.example"]
+    r = subprocess.run([bin_path("postelqueue"), "-c", mta.confdir, "-i", q1],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 66 and "no such message" in r.stderr
+
+
+def postelqueue(mta, *args):
+    r = subprocess.run([bin_path("postelqueue"), "-c", mta.confdir] + list(args),
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
 
 
 def test_delivery_kill9_everything_loses_nothing(mta, sink):
