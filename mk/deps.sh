@@ -13,6 +13,7 @@ libopendkim-dev
 libcmocka-dev
 valgrind clang-format
 python3 python3-pytest python3-aiosmtpd python3-dnslib python3-dkim
+pflogsumm
 swaks
 "
 
