@@ -14,8 +14,11 @@
  *      submitter's uid, local header rewriting) and, only after cleanup
  *      said the queue file is committed, removes the maildrop file.
  *
- * A file that fails 1 or 2, or that cleanup rejects for good, is moved to
- * corrupt/ and logged, never queued.  When cleanup answers 4xx the file
+ * A file that fails 1 or 2 is moved to corrupt/ and logged, never queued.
+ * A message cleanup rejects for good (size, hop count, content checks) is
+ * returned to its sender as a non-delivery notification (util/dsn), since
+ * sendmail already reported success; only if that cannot be queued does
+ * the file go to corrupt/.  When cleanup answers 4xx the file
  * stays for the next wake-up; when cleanup cannot be reached at all the
  * scan stops there.
  *
@@ -29,11 +32,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/cfg.h"
 #include "util/cleanup_client.h"
+#include "util/dsn.h"
 #include "util/maildrop.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
@@ -92,6 +97,93 @@ pickup_unlink(const char *name)
 	vstr_sprintf(path, "maildrop/%s", name);
 	ret = unlink(VSTR_STR(path));
 	vstr_free(path);
+	return ret;
+}
+
+/*
+ * cleanup refused a local submission for good (size, hop count, content
+ * checks): sendmail already said yes, so the sender gets a non-delivery
+ * notification, queued like any bounce (null sender).  0 when it is
+ * queued (or the sender is <> and nobody is told), -1 otherwise.
+ */
+static int
+pickup_bounce(struct skel_ctx *ctx, const char *name, const MAILDROP_ENV *env,
+	      const char *reply)
+{
+	struct dsn_rcpt *drcpts;
+	struct dsn_request dreq = {0};
+	struct cleanup_rcpt to = {0};
+	struct cleanup_req req = {0};
+	struct cleanup_result res;
+	CLEANUP_CLIENT *cc;
+	VSTR   *text = vstr_alloc(4096);
+	VSTR   *why = vstr_alloc(100);
+	char	status[16] = "5.0.0";
+	char	boundary[128];
+	const char *sp;
+	int	ret = -1;
+
+	if (VSTR_LEN(env->sender) == 0) {
+		msg_info("maildrop/%s: from=<>: %s: not returned to the null "
+			 "sender", name, reply);
+		ret = 0;
+		goto out;
+	}
+	/* "550 5.7.1 text": the enhanced code when there is one. */
+	if ((sp = strchr(reply, ' ')) != NULL && sp[1] == '5' && sp[2] == '.')
+		snprintf(status, sizeof(status), "%.*s",
+			 (int)strcspn(sp + 1, " "), sp + 1);
+	drcpts = mycalloc(env->nrcpt ? env->nrcpt : 1, sizeof(*drcpts));
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		drcpts[i].addr = env->rcpt[i];
+		drcpts[i].action = "failed";
+		drcpts[i].status = status;
+		drcpts[i].reply = reply;
+	}
+	snprintf(boundary, sizeof(boundary), "%s.%lld/%s", name,
+		 (long long)time(NULL), cfg_get_str(ctx->cfg, "myhostname"));
+	dreq.kind = DSN_KIND_FAILED;
+	dreq.myhostname = cfg_get_str(ctx->cfg, "myhostname");
+	dreq.mail_name = cfg_get_str(ctx->cfg, "mail_name");
+	dreq.queue_id = name;
+	dreq.sender = VSTR_STR(env->sender);
+	dreq.to = VSTR_STR(env->sender);
+	dreq.boundary = boundary;
+	dreq.arrival = env->arrival_sec;
+	dreq.now = time(NULL);
+	dreq.ret = env->ret;
+	dreq.size_limit = (size_t)cfg_get_int(ctx->cfg, "bounce_size_limit");
+	dreq.rcpts = drcpts;
+	dreq.nrcpt = env->nrcpt;
+	dsn_build(text, &dreq);
+	myfree(drcpts);
+
+	to.addr = VSTR_STR(env->sender);
+	req.origin = "pickup";
+	req.sender = "";
+	req.rcpts = &to;
+	req.nrcpt = 1;
+	if ((cc = cleanup_begin(ctx->cfg, &req, why)) == NULL) {
+		msg_warn("maildrop/%s: cleanup service: %s", name,
+			 VSTR_STR(why));
+		goto out;
+	}
+	if (cleanup_write(cc, VSTR_STR(text), VSTR_LEN(text)) < 0) {
+		cleanup_abort(cc);
+		goto out;
+	}
+	(void)cleanup_finish(cc, &res);
+	if (res.status == CLEANUP_OK) {
+		msg_info("%s: sender non-delivery notification for maildrop/%s "
+			 "(uid=%lld from=<%s>): %s", res.queue_id, name,
+			 env->uid, VSTR_STR(env->sender), reply);
+		ret = 0;
+	} else
+		msg_warn("maildrop/%s: non-delivery notification: %s", name,
+			 res.reply);
+out:
+	vstr_free(text);
+	vstr_free(why);
 	return ret;
 }
 
@@ -154,10 +246,15 @@ pickup_deliver(struct skel_ctx *ctx, const char *name, REC_READER *r,
 			msg_warn("maildrop/%s: remove: %m", name);
 		break;
 	case CLEANUP_REJECT:
-		msg_warn("uid=%s from=<%s>: maildrop/%s rejected: %s; moved to "
-			 "corrupt/", uid, VSTR_STR(env->sender), name,
-			 res.reply);
-		pickup_set_aside(name);
+		msg_warn("uid=%s from=<%s>: maildrop/%s rejected: %s", uid,
+			 VSTR_STR(env->sender), name, res.reply);
+		if (pickup_bounce(ctx, name, env, res.reply) == 0) {
+			if (pickup_unlink(name) < 0)
+				msg_warn("maildrop/%s: remove: %m", name);
+		} else {
+			msg_warn("maildrop/%s: moved to corrupt/", name);
+			pickup_set_aside(name);
+		}
 		break;
 	case CLEANUP_TEMPFAIL:
 	default:

@@ -135,14 +135,32 @@ def test_pickup_ignores_temporary_files(instance):
     assert listing(instance, "corrupt") == []
 
 
-def test_pickup_sets_aside_what_cleanup_rejects_for_good(instance):
+def test_pickup_returns_what_cleanup_rejects_for_good_to_the_sender(instance):
     configure(instance, [PICKUP, CLEANUP])
-    instance.write_config(main={"message_size_limit": "1000"})
+    instance.write_config(main={"message_size_limit": "3000"})
     started(instance)
-    drop(instance, body=b"Subject: big\n\n" + b"y" * 5000 + b"\n")
+    drop(instance, body=b"Subject: big\n\n" + b"y" * 5000 + b"\n",
+         args=("-f", "alice@example.org", "u@example.com"))
     drop(instance, body=b"Subject: small\n\nok\n")
-    assert wait_for(lambda: len(listing(instance, "corrupt")) == 1
-                    and len(listing(instance, "incoming")) == 1), \
+    drop(instance, body=b"Subject: big too\n\n" + b"z" * 5000 + b"\n",
+         args=("-f", "<>", "u@example.com"))
+    # The small one, and a notification for the big one from alice; the
+    # one from <> is told to nobody.  Nothing is set aside.
+    assert wait_for(lambda: len(listing(instance, "incoming")) == 2
+                    and listing(instance, "maildrop") == []), \
         instance.read_log()
-    assert wait_for(lambda: listing(instance, "maildrop") == [])
-    assert "rejected: 552 5.3.4" in instance.read_log()
+    assert listing(instance, "corrupt") == []
+    log = instance.read_log()
+    assert "rejected: 552 5.3.4" in log and "not returned to the null sender" in log
+    envs = [subprocess.run([bin_path("postelcat"), "-c", instance.confdir,
+                            "-e", "-q", q], capture_output=True, text=True,
+                           timeout=30).stdout
+            for q in listing(instance, "incoming")]
+    [dsn_env] = [e for e in envs if "recipient: alice@example.org\n" in e]
+    assert "sender: \n" in dsn_env
+    [qid] = [q for q, e in zip(listing(instance, "incoming"), envs) if e == dsn_env]
+    body = subprocess.run([bin_path("postelcat"), "-c", instance.confdir, "-r",
+                           "-q", qid], capture_output=True, timeout=30).stdout
+    assert b"report-type=delivery-status" in body
+    assert b"Final-Recipient: rfc822; u@example.com" in body
+    assert b"Status: 5.3.4" in body and b"Action: failed" in body
