@@ -88,6 +88,7 @@ typedef struct CLEANUP_STATE {
 	VSTR   *sender_buf;
 	const char *client_name, *client_addr, *client_port;
 	const char *helo, *protocol, *local_uid;
+	const char *tls_info;		/* smtpd_tls_received_header, or NULL */
 	const char *fullname;		/* for an added From:, or NULL */
 	bool	rewrite_local;
 	struct timeval arrival;

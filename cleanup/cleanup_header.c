@@ -244,15 +244,19 @@ cleanup_received(CLEANUP_STATE *st, VSTR *out, const char *date)
 
 	(void) attr_get_int(st->env, "nrcpt", &nrcpt);
 	if (st->client_addr) {
-		vstr_sprintf(out, "Received: from %s (%s [%s%s])\r\n"
-			     "\tby %s (Postel) with %s id %s",
+		vstr_sprintf(out, "Received: from %s (%s [%s%s])\r\n",
 			     st->helo ? st->helo : st->client_name ?
 			     st->client_name : "unknown",
 			     st->client_name ? st->client_name : "unknown",
 			     strchr(st->client_addr, ':') ? "IPv6:" : "",
-			     st->client_addr, host,
-			     st->protocol ? st->protocol : "SMTP",
-			     VSTR_STR(st->qid));
+			     st->client_addr);
+		/* smtpd_tls_received_header: as Postfix's "(using ...)". */
+		if (st->tls_info)
+			vstr_sprintf_append(out, "\t(using %s)\r\n",
+					    st->tls_info);
+		vstr_sprintf_append(out, "\tby %s (Postel) with %s id %s",
+				    host, st->protocol ? st->protocol :
+				    "SMTP", VSTR_STR(st->qid));
 	} else {
 		vstr_sprintf(out, "Received: by %s (Postel", host);
 		if (st->local_uid)

@@ -13,7 +13,7 @@ libopendkim-dev
 libcmocka-dev
 valgrind clang-format
 python3 python3-pytest python3-aiosmtpd python3-dnslib python3-dkim
-pflogsumm
+pflogsumm dovecot-core dovecot-lmtpd testssl.sh
 swaks
 "
 

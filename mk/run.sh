@@ -49,7 +49,6 @@ mydestination = \$myhostname, localhost
 alias_maps = hash:$ETC/aliases
 alias_database = hash:$ETC/aliases
 mail_spool_directory = $RUN/mail/
-home_mailbox = Maildir/
 smtpd_tls_cert_file = $ETC/tls/cert.pem
 smtpd_tls_key_file = $ETC/tls/key.pem
 smtpd_tls_security_level = may

@@ -49,7 +49,14 @@ static const char *const smtp_params[] = {
 	"inet_protocols", "smtp_address_preference", "smtp_line_length_limit",
 	"smtp_connection_cache_time_limit",
 	"smtp_connection_reuse_time_limit", "dns_nameservers", "dns_timeout",
-	"dns_attempts", "queue_directory", "max_idle", "ipc_timeout", NULL,
+	"dns_attempts", "queue_directory", "max_idle", "ipc_timeout",
+	"smtp_sasl_auth_enable", "smtp_sasl_password_maps",
+	"smtp_sasl_security_options", "smtp_sasl_tls_security_options",
+	"smtp_sasl_mechanism_filter", "smtp_sasl_type",
+	"smtp_tls_security_level", "smtp_tls_policy_maps", "smtp_tls_CAfile",
+	"smtp_tls_CApath", "smtp_tls_cert_file", "smtp_tls_key_file",
+	"smtp_tls_protocols", "smtp_tls_ciphers", "smtp_tls_servername",
+	"smtp_tls_session_cache_timeout", "smtp_tls_wrappermode", NULL,
 };
 
 /* Try the servers of the next hop until nobody is pending. */
@@ -100,6 +107,9 @@ smtp_deliver_servers(SMTP_STATE *st, SMTP_DELIVERY *d, SMTP_SESSION **keep)
 		d->conn_use = 1;
 		if (smtp_proto_helo(st, s, d) != SMTP_STEP_OK) {
 			smtp_proto_quit(st, s);
+			/* Opportunistic TLS failed: same address, plain. */
+			if (smtp_tls_retry_plain(st))
+				a--;
 			continue;
 		}
 		if (smtp_proto_xfer(st, s, d) != SMTP_STEP_OK) {
@@ -407,6 +417,9 @@ smtp_pre_jail(struct skel_ctx *ctx)
 		msg_fatal_status(78, "bad dns_nameservers setting");
 	st->dns_reply = dns_reply_alloc();
 	st->dns_reply2 = dns_reply_alloc();
+	/* Cyrus loads its plugins and the tables open before the chroot. */
+	smtp_sasl_init(st, cfg);
+	smtp_tls_init(st, cfg);
 	ctx->app = st;
 }
 
@@ -431,6 +444,8 @@ smtp_pre_exit(struct skel_ctx *ctx)
 	dns_close(st->dns);
 	dns_reply_free(st->dns_reply);
 	dns_reply_free(st->dns_reply2);
+	smtp_sasl_free(st);
+	smtp_tls_free(st);
 	myfree(st);
 	ctx->app = NULL;
 }

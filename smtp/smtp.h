@@ -9,7 +9,8 @@
  * smtp_proto.c speaks the protocol (greeting, EHLO/LHLO/HELO,
  * MAIL/RCPT/DATA with pipelining, RSET, QUIT); smtp_rcpt.c keeps the
  * per-recipient results; smtp_reply.c parses replies; smtp_log.c writes
- * the Postfix-format delivery lines.
+ * the Postfix-format delivery lines; smtp_sasl.c authenticates with AUTH
+ * after EHLO/STARTTLS (util/sasl.h).
  *
  * Errors: nothing here is fatal after start-up except allocation.  I/O
  * and protocol failures become per-recipient results (struct smtp_rcpt)
@@ -34,6 +35,7 @@
 #include "util/cfg.h"
 #include "util/deliver_proto.h"
 #include "util/dns.h"
+#include "util/tls.h"
 #include "util/vstr.h"
 
 /* Settings read once at start-up (smtp.c). */
@@ -91,6 +93,8 @@ typedef struct SMTP_SESSION {
 	long long size_limit;		/* EHLO SIZE, 0: none announced */
 	int	use_count;		/* transactions done */
 	bool	broken;			/* I/O failed: no QUIT, no reuse */
+	bool	tls;			/* TLS is up (set by smtp_tls.c) */
+	TLS_SESS *tlss;			/* the TLS session when tls */
 	time_t	created;
 } SMTP_SESSION;
 
@@ -103,6 +107,8 @@ typedef struct SMTP_STATE {
 	DNS_REPLY *dns_reply2;
 	SMTP_SESSION *cached;		/* idle session kept for reuse */
 	time_t	cached_since;
+	struct smtp_sasl *sasl;		/* smtp_sasl.c; NULL: no AUTH */
+	struct smtp_tls *tls;		/* smtp_tls.c */
 } SMTP_STATE;
 
 /* Per-recipient result during one delivery. */
@@ -244,6 +250,41 @@ void	smtp_proto_stuff(struct smtp_data *sd, VSTR *out, const char *p,
 			         size_t len);
 /* Does the message need SMTPUTF8 (non-ASCII envelope or header)? */
 bool	smtp_proto_need_utf8(const struct deliver_request *req, int qfd);
+
+/* smtp_tls.c */
+/* pre_jail: TLS settings, policy tables, client context; fatal if bad. */
+void	smtp_tls_init(SMTP_STATE *st, const CFG *cfg);
+void	smtp_tls_free(SMTP_STATE *st);
+/*
+ * After EHLO: STARTTLS and EHLO again as the TLS policy of the next hop
+ * wants (smtp_tls_security_level, smtp_tls_policy_maps, DANE).  NEXT
+ * (recipients deferred with the reason) when TLS is required and fails.
+ */
+enum smtp_step smtp_tls_starttls(SMTP_STATE *st, SMTP_SESSION *s,
+				         SMTP_DELIVERY *d);
+/*
+ * True once after a handshake failed under "may": connect to the same
+ * address again, which then goes without TLS for a while.
+ */
+bool	smtp_tls_retry_plain(SMTP_STATE *st);
+/* smtp_tls_wrappermode: TLS before the greeting; NEXT as above. */
+enum smtp_step smtp_tls_wrapper(SMTP_STATE *st, SMTP_SESSION *s,
+			                SMTP_DELIVERY *d);
+/* Parse EHLO capabilities from s->reply (smtp_proto.c). */
+void	smtp_proto_features(SMTP_SESSION *s);
+
+/* smtp_sasl.c */
+/* pre_jail: smtp_sasl_* settings and tables; bad settings are fatal. */
+void	smtp_sasl_init(SMTP_STATE *st, const CFG *cfg);
+void	smtp_sasl_free(SMTP_STATE *st);
+/*
+ * After EHLO (and STARTTLS): AUTH when the server offers it and
+ * smtp_sasl_password_maps has credentials for it.  NEXT (recipients
+ * deferred) when authentication failed or would need a mechanism that
+ * the security options forbid.
+ */
+enum smtp_step smtp_sasl_auth(SMTP_STATE *st, SMTP_SESSION *s,
+			              SMTP_DELIVERY *d);
 
 /* smtp_log.c */
 /* Postfix delay format: "0", "0.05", "1.2", "31". */

@@ -8,7 +8,9 @@
  * with equal preferences shuffled; without MX records the name's own
  * A/AAAA records are used; a null MX (RFC 7505) bounces with 5.1.10.
  * An IP address is used as it is.  smtp_host_lookup "native" (alone)
- * uses getaddrinfo() instead of DNS and no MX.
+ * uses getaddrinfo() instead of DNS and no MX.  LMTP next hops as in
+ * Postfix: "inet:host:port" is "host:port", and "unix:/path" is one
+ * AF_UNIX server whose path travels in smtp_addr.host (ip "unix").
  *
  * Errors: lookups return SMTP_FIND_DEFER / SMTP_FIND_BOUNCE with a
  * Postfix-style reason in why and an RFC 3463 code in dsn; connections
@@ -73,6 +75,18 @@ smtp_nexthop_parse(const char *nexthop, int default_port, VSTR *host,
 
 	*port = default_port;
 	*no_mx = false;
+	/* LMTP next hops (Postfix): unix:/path and inet:host:port. */
+	if (strncmp(nexthop, "unix:", 5) == 0) {
+		if (nexthop[5] == 0 || strlen(nexthop) > DNS_NAME_MAX) {
+			vstr_sprintf(why, "malformed next hop \"%s\"", nexthop);
+			return -1;
+		}
+		vstr_strcpy(host, nexthop);
+		*no_mx = true;
+		return 0;
+	}
+	if (strncmp(nexthop, "inet:", 5) == 0)
+		nexthop += 5;
 	if (nexthop[0] == '[') {
 		end = strchr(nexthop, ']');
 		if (end == NULL || end == nexthop + 1) {
@@ -161,7 +175,9 @@ smtp_addrs_add(SMTP_ADDRS *list, const char *host, int family,
 	snprintf(a->host, sizeof(a->host), "%s", host);
 	a->family = family;
 	memcpy(a->bytes, bytes, family == AF_INET ? 4 : 16);
-	if (inet_ntop(family, bytes, a->ip, sizeof(a->ip)) == NULL)
+	if (family == AF_UNIX)
+		snprintf(a->ip, sizeof(a->ip), "unix");
+	else if (inet_ntop(family, bytes, a->ip, sizeof(a->ip)) == NULL)
 		snprintf(a->ip, sizeof(a->ip), "?");
 	a->pref = pref;
 }
@@ -290,6 +306,11 @@ smtp_addr_find(SMTP_STATE *st, const char *host, bool no_mx,
 	bool	tempfail = false;
 
 	vstr_reset(why);
+	if (strncmp(host, "unix:", 5) == 0) {
+		memset(bytes, 0, sizeof(bytes));
+		smtp_addrs_add(out, host + 5, AF_UNIX, bytes, 0);
+		return SMTP_FIND_OK;
+	}
 	if (inet_pton(AF_INET, host, bytes) == 1) {
 		smtp_addrs_add(out, host, AF_INET, bytes, 0);
 		return SMTP_FIND_OK;
@@ -388,6 +409,16 @@ smtp_connect_addr(const struct smtp_addr *a, int port, int timeout,
 	socklen_t errlen = sizeof(err);
 
 	memset(&ss, 0, sizeof(ss));
+	if (a->family == AF_UNIX) {
+		/* a->host is the socket path (a unix: LMTP next hop). */
+		if ((fd = ipc_connect_unix(a->host, timeout > 0 ? timeout * 1000
+					   : -1)) >= 0)
+			return fd;
+		err = errno;
+		vstr_sprintf(why, "connect to %s: %s", a->host, strerror(err));
+		errno = err;
+		return -1;
+	}
 	if (a->family == AF_INET) {
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 

@@ -88,7 +88,7 @@ smtp_proto_refused(SMTP_SESSION *s, SMTP_DELIVERY *d, size_t i,
 				 VSTR_STR(s->namaddr), VSTR_STR(r->text), cmd);
 }
 
-static void
+void
 smtp_proto_features(SMTP_SESSION *s)
 {
 	const SMTP_REPLY *r = s->reply;
@@ -121,6 +121,8 @@ smtp_proto_helo(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 	const struct smtp_conf *c = &st->conf;
 	const char *verb;
 
+	if (!c->lmtp && smtp_tls_wrapper(st, s, d) != SMTP_STEP_OK)
+		return SMTP_STEP_NEXT;
 	if (smtp_session_read(s, c->helo_timeout) < 0)
 		return smtp_proto_lost(s, d, "receiving the initial server "
 				       "greeting");
@@ -166,10 +168,11 @@ smtp_proto_helo(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 	}
 	if (strcmp(verb, "HELO") != 0)
 		smtp_proto_features(s);
-	/*
-	 * Seam for a later issue: STARTTLS (smtp_tls_security_level) and
-	 * SASL AUTH go here, repeating EHLO after the TLS handshake.
-	 */
+	/* STARTTLS (smtp_tls.c, which repeats EHLO), then SASL AUTH. */
+	if (!c->lmtp && smtp_tls_starttls(st, s, d) != SMTP_STEP_OK)
+		return SMTP_STEP_NEXT;
+	if (smtp_sasl_auth(st, s, d) != SMTP_STEP_OK)
+		return SMTP_STEP_NEXT;
 	d->t_conn = smtp_now();
 	return SMTP_STEP_OK;
 }

@@ -51,7 +51,10 @@ smtp_session_alloc(int fd, const char *host, const char *addr, int port,
 	s->namaddr = vstr_alloc(100);
 	vstr_sprintf(s->namaddr, "%s[%s]", host, addr);
 	s->relay = vstr_alloc(100);
-	vstr_sprintf(s->relay, "%s[%s]:%d", host, addr, port);
+	if (strcmp(addr, "unix") == 0)	/* LMTP over a unix socket */
+		vstr_sprintf(s->relay, "%s[unix]", host);
+	else
+		vstr_sprintf(s->relay, "%s[%s]:%d", host, addr, port);
 	s->rbuf = vstr_alloc(SMTP_READ_CHUNK);
 	s->wbuf = vstr_alloc(1024);
 	s->line = vstr_alloc(256);
@@ -65,6 +68,7 @@ smtp_session_free(SMTP_SESSION *s)
 {
 	if (s == NULL)
 		return NULL;
+	s->tlss = tls_sess_free(s->tlss);
 	if (s->fd >= 0)
 		close(s->fd);
 	vstr_free(s->host);
@@ -99,6 +103,8 @@ int
 smtp_session_write(SMTP_SESSION *s, const void *buf, size_t len,
 		   int timeout)
 {
+	if (s->tlss)
+		return tls_write(s->tlss, buf, len, timeout * 1000);
 	if (write_full(s->fd, buf, len, timeout * 1000) < 0)
 		return -1;
 	return 0;
@@ -154,6 +160,22 @@ smtp_session_line(SMTP_SESSION *s, struct timespec *deadline)
 		if (ms <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
+		}
+		if (s->tlss) {
+			if (vstr_space(s->rbuf, SMTP_READ_CHUNK) < 0) {
+				errno = ENOMEM;
+				return -1;
+			}
+			n = tls_read(s->tlss, VSTR_STR(s->rbuf), SMTP_READ_CHUNK,
+				     ms > 86400000 ? 86400000 : (int)ms);
+			if (n < 0)
+				return -1;
+			if (n == 0) {
+				errno = ECONNRESET;
+				return -1;
+			}
+			vstr_set_len(s->rbuf, (size_t)n);
+			continue;
 		}
 		n = poll(&pfd, 1, ms > 86400000 ? 86400000 : (int)ms);
 		if (n < 0 && errno == EINTR)

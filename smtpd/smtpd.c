@@ -27,6 +27,7 @@
 #include "util/cleanup_client.h"
 #include "util/msg.h"
 #include "util/skel.h"
+#include "util/tls.h"
 #include "util/vstr.h"
 
 /* Longest wait for one DNS answer while naming the client, and tries. */
@@ -40,14 +41,26 @@ struct smtpd_app {
 	const CFG *cfg;
 	const char *exclusions;		/* smtpd_forbid_bare_newline_exclusions */
 	bool	peername_lookup;
+	TLS_CTX *tls;			/* NULL: no TLS */
+};
+
+/* hooks->read/write context: the socket, and TLS once it is up. */
+struct smtpd_conn {
+	int	fd;
+	TLS_SESS *tls;
+	const char *peer;		/* "name[addr]" for TLS logs */
 };
 
 static ssize_t
 smtpd_sock_read(void *io, void *buf, size_t len, int timeout_ms)
 {
-	int	fd = *(int *)io;
+	struct smtpd_conn *conn = io;
+	int	fd = conn->fd;
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	int	n;
+
+	if (conn->tls)
+		return tls_read(conn->tls, buf, len, timeout_ms);
 
 	for (;;) {
 		n = poll(&pfd, 1, timeout_ms);
@@ -70,8 +83,12 @@ smtpd_sock_read(void *io, void *buf, size_t len, int timeout_ms)
 static int
 smtpd_sock_write(void *io, const void *buf, size_t len, int timeout_ms)
 {
-	int	fd = *(int *)io;
+	struct smtpd_conn *conn = io;
+	int	fd = conn->fd;
 	const char *p = buf;
+
+	if (conn->tls)
+		return tls_write(conn->tls, buf, len, timeout_ms);
 
 	while (len > 0) {
 		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
@@ -131,6 +148,20 @@ smtpd_hook_cleanup_begin(void *ctx, const struct cleanup_req *req, VSTR *why)
 	return cleanup_begin(app->cfg, req, why);
 }
 
+static int
+smtpd_hook_tls_start(void *io, void *ctx, int timeout_ms, VSTR *info,
+		     VSTR *why)
+{
+	struct smtpd_conn *conn = io;
+	struct smtpd_app *app = ctx;
+
+	if ((conn->tls = tls_server_start(app->tls, conn->fd, timeout_ms,
+					  conn->peer, why)) == NULL)
+		return -1;
+	tls_describe(conn->tls, info);
+	return 0;
+}
+
 static const struct smtpd_hooks smtpd_real_hooks = {
 	.read = smtpd_sock_read,
 	.write = smtpd_sock_write,
@@ -141,7 +172,51 @@ static const struct smtpd_hooks smtpd_real_hooks = {
 	.cleanup_write = cleanup_write,
 	.cleanup_finish = cleanup_finish,
 	.cleanup_abort = cleanup_abort,
+	.tls_start = smtpd_hook_tls_start,
 };
+
+/*
+ * Read the certificates before the chroot.  A broken setup is fatal in
+ * wrapper mode (nothing could be served); otherwise the server warns and
+ * carries on without STARTTLS, so "encrypt" then refuses mail with 530
+ * instead of the service dying on every connection.
+ */
+static void
+smtpd_tls_init(struct smtpd_app *app, const CFG *cfg)
+{
+	const struct smtpd_tls_params *tp = &app->par.tls;
+	struct tls_server_opts o;
+	bool	mandatory = tp->level == SMTPD_TLS_ENCRYPT || tp->wrappermode;
+	VSTR   *why;
+
+	if (tp->level == SMTPD_TLS_NONE && !tp->wrappermode)
+		return;
+	memset(&o, 0, sizeof(o));
+	o.cert_file = cfg_get_str(cfg, "smtpd_tls_cert_file");
+	o.key_file = cfg_get_str(cfg, "smtpd_tls_key_file");
+	o.chain_files = cfg_get_str(cfg, "smtpd_tls_chain_files");
+	o.protocols = cfg_get_str(cfg, mandatory ?
+				  "smtpd_tls_mandatory_protocols" :
+				  "smtpd_tls_protocols");
+	o.ciphers = cfg_get_str(cfg, mandatory ?
+				"smtpd_tls_mandatory_ciphers" :
+				"smtpd_tls_ciphers");
+	o.exclude = cfg_get_str(cfg, "smtpd_tls_exclude_ciphers");
+	o.CAfile = cfg_get_str(cfg, "smtpd_tls_CAfile");
+	o.CApath = cfg_get_str(cfg, "smtpd_tls_CApath");
+	o.ask_ccert = cfg_get_bool(cfg, "smtpd_tls_ask_ccert");
+	o.cache_timeout = (long)cfg_get_time(cfg,
+					     "smtpd_tls_session_cache_timeout");
+	why = vstr_alloc(100);
+	if ((app->tls = tls_server_ctx(&o, why)) == NULL) {
+		if (tp->wrappermode)
+			msg_fatal_status(78, "TLS wrapper mode needs TLS, which "
+					 "cannot be set up: %s", VSTR_STR(why));
+		msg_warn("cannot set up TLS, STARTTLS is not offered: %s",
+			 VSTR_STR(why));
+	}
+	vstr_free(why);
+}
 
 static void
 smtpd_pre_jail(struct skel_ctx *ctx)
@@ -156,7 +231,11 @@ smtpd_pre_jail(struct skel_ctx *ctx)
 	app.peername_lookup = cfg_get_bool(ctx->cfg, "smtpd_peername_lookup");
 	if ((app.check = smtpd_check_create(ctx->cfg, why)) == NULL)
 		msg_fatal_status(78, "%s", VSTR_STR(why));
+	/* Cyrus loads its plugins and reads its config before the chroot. */
+	if (smtpd_sasl_init(ctx->cfg, why) < 0)
+		msg_fatal_status(78, "%s", VSTR_STR(why));
 	vstr_free(why);
+	smtpd_tls_init(&app, ctx->cfg);
 
 	/*
 	 * Naming a client must not hold it up for long: a silent DNS server
@@ -177,8 +256,10 @@ smtpd_pre_exit(struct skel_ctx *ctx)
 {
 	struct smtpd_app *app = ctx->app;
 
-	if (app)
+	if (app) {
 		app->check = smtpd_check_free(app->check);
+		app->tls = tls_ctx_free(app->tls);
+	}
 }
 
 static void
@@ -188,7 +269,10 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
 	struct smtpd_peer peer;
+	struct smtpd_hooks hooks = smtpd_real_hooks;
+	struct smtpd_conn conn = {.fd = fd};
 	SMTPD_STATE *st;
+	VSTR   *namaddr = vstr_alloc(100);
 	VSTR   *name = vstr_alloc(64);
 	VSTR   *addr = vstr_alloc(64);
 	VSTR   *port = vstr_alloc(16);
@@ -213,11 +297,16 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	peer.bare_normalize = smtpd_peer_match_list(app->exclusions,
 						    VSTR_STR(addr));
 	msg_info("connect from %s[%s]", peer.name, peer.addr);
-	st = smtpd_state_create(&app->par, &smtpd_real_hooks, &fd, app,
-				&peer);
+	vstr_sprintf(namaddr, "%s[%s]", peer.name, peer.addr);
+	conn.peer = VSTR_STR(namaddr);
+	if (app->tls == NULL)
+		hooks.tls_start = NULL;
+	st = smtpd_state_create(&app->par, &hooks, &conn, app, &peer);
 	smtpd_session(st);
 	smtpd_state_free(st);
+	conn.tls = tls_sess_free(conn.tls);
 out:
+	vstr_free(namaddr);
 	vstr_free(name);
 	vstr_free(addr);
 	vstr_free(port);
@@ -231,7 +320,19 @@ static const char *const smtpd_param_names[] = {
 	"smtpd_forbid_unauth_pipelining", "smtpd_hard_error_limit",
 	"smtpd_helo_required", "smtpd_junk_command_limit",
 	"smtpd_peername_lookup", "smtpd_recipient_limit",
-	"smtpd_soft_error_limit", "smtpd_timeout", "strict_rfc821_envelopes",
+	"smtpd_sasl_auth_enable", "smtpd_sasl_auth_failure_limit",
+	"smtpd_sasl_exceptions_networks", "smtpd_sasl_local_domain",
+	"smtpd_sasl_path", "smtpd_sasl_security_options",
+	"smtpd_sasl_service", "smtpd_sasl_tls_security_options",
+	"smtpd_sasl_type", "smtpd_sender_login_maps", "cyrus_sasl_config_path",
+	"smtpd_soft_error_limit", "smtpd_starttls_timeout",
+	"smtpd_timeout", "smtpd_tls_CAfile", "smtpd_tls_CApath",
+	"smtpd_tls_ask_ccert", "smtpd_tls_cert_file", "smtpd_tls_chain_files",
+	"smtpd_tls_ciphers", "smtpd_tls_exclude_ciphers", "smtpd_tls_key_file",
+	"smtpd_tls_mandatory_ciphers", "smtpd_tls_mandatory_protocols",
+	"smtpd_tls_protocols", "smtpd_tls_received_header",
+	"smtpd_tls_security_level", "smtpd_tls_session_cache_timeout",
+	"smtpd_tls_wrappermode", "strict_rfc821_envelopes",
 	NULL,
 };
 

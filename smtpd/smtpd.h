@@ -13,7 +13,7 @@
  * pipelining; smtpd_cmd.c the state machine, the verb table and the
  * session loop; smtpd_data.c DATA, BDAT and the dot/bare-newline filter;
  * smtpd_log.c Postfix-format log lines; smtpd_peer.c reverse lookup and
- * address list matching.
+ * address list matching; smtpd_sasl.c the AUTH command (util/sasl.h).
  *
  * Errors: I/O failures (timeout, lost connection) end the session and are
  * logged by the loop; protocol errors are replies.  Nothing here dies but
@@ -39,6 +39,29 @@
 #include "util/cleanup_client.h"
 #include "util/vstr.h"
 
+/* SASL AUTH settings (smtpd_sasl.c); enable false: no AUTH at all. */
+struct smtpd_sasl_params {
+	bool	enable;			/* smtpd_sasl_auth_enable */
+	bool	tls_only;		/* smtpd_tls_auth_only */
+	const char *service;		/* smtpd_sasl_service */
+	const char *realm;		/* smtpd_sasl_local_domain */
+	const char *security;		/* smtpd_sasl_security_options */
+	const char *tls_security;	/* smtpd_sasl_tls_security_options */
+	const char *exceptions;		/* smtpd_sasl_exceptions_networks */
+	long long failure_limit;	/* smtpd_sasl_auth_failure_limit */
+};
+
+/* TLS settings (smtpd_tls.c). */
+struct smtpd_tls_params {
+	int	level;			/* SMTPD_TLS_NONE/MAY/ENCRYPT */
+	bool	wrappermode;		/* smtpd_tls_wrappermode (465) */
+	int	timeout;		/* smtpd_starttls_timeout, seconds */
+	bool	received_header;	/* smtpd_tls_received_header */
+};
+#define SMTPD_TLS_NONE		0
+#define SMTPD_TLS_MAY		1
+#define SMTPD_TLS_ENCRYPT	2
+
 /* Parameters a session reads, fetched once per process. */
 struct smtpd_params {
 	const char *myhostname;
@@ -57,6 +80,8 @@ struct smtpd_params {
 	bool	strict_rfc821;
 	bool	forbid_unauth_pipelining;
 	int	ehlo_discard;		/* SMTPD_EHLO_* bits not announced */
+	struct smtpd_sasl_params sasl;	/* smtpd_sasl.c */
+	struct smtpd_tls_params tls;	/* smtpd_tls.c */
 };
 
 /* EHLO keywords (smtpd_discard_ehlo_keywords). */
@@ -91,6 +116,12 @@ struct smtpd_hooks {
 	int	(*cleanup_finish) (CLEANUP_CLIENT *cc,
 				           struct cleanup_result *res);
 	void	(*cleanup_abort) (CLEANUP_CLIENT *cc);
+	/*
+	 * TLS handshake on the connection (smtpd_tls.c): 0 with info
+	 * ("TLSv1.3 with cipher ..."), or -1 with why.  NULL: no TLS.
+	 */
+	int	(*tls_start) (void *io, void *ctx, int timeout_ms, VSTR *info,
+			              VSTR *why);
 };
 
 /* The client's identity. */
@@ -115,7 +146,8 @@ enum smtpd_stage {
 enum smtpd_verb_id {
 	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_MAIL, SMTPD_V_RCPT, SMTPD_V_DATA,
 	SMTPD_V_BDAT, SMTPD_V_RSET, SMTPD_V_NOOP, SMTPD_V_VRFY, SMTPD_V_ETRN,
-	SMTPD_V_HELP, SMTPD_V_QUIT, SMTPD_V_UNKNOWN, SMTPD_V_COUNT,
+	SMTPD_V_HELP, SMTPD_V_QUIT, SMTPD_V_AUTH, SMTPD_V_STARTTLS,
+	SMTPD_V_UNKNOWN, SMTPD_V_COUNT,
 };
 
 /* Bare-newline and dot filter state (smtpd_data.c). */
@@ -157,6 +189,13 @@ typedef struct SMTPD_STATE {
 	int	count_ok[SMTPD_V_COUNT];
 	int	count_all[SMTPD_V_COUNT];
 	VSTR   *connect_reject;		/* client rejected at CONNECT */
+	bool	tls;			/* TLS is up (set by smtpd_tls.c) */
+	VSTR   *tls_info;		/* "TLSv1.3 with cipher ..." or NULL */
+	/* SASL (smtpd_sasl.c) */
+	struct SASL_SERVER *sasl;	/* Cyrus connection, made on demand */
+	VSTR   *sasl_method;		/* empty until AUTH succeeded */
+	VSTR   *sasl_username;
+	int	auth_failures;
 	/* Transaction */
 	ADDR_SMTP *mail;		/* parsed MAIL FROM */
 	ADDR_SMTP *rcpt_scratch;	/* parsed RCPT TO */
@@ -215,6 +254,30 @@ size_t	smtpd_filter(struct smtpd_filter *f, const char *buf, size_t len,
 int	smtpd_do_data(SMTPD_STATE *st);
 int	smtpd_do_bdat(SMTPD_STATE *st, const char *args);
 void	smtpd_data_abort(SMTPD_STATE *st);
+
+/* smtpd_sasl.c */
+void	smtpd_sasl_params_load(struct smtpd_sasl_params *par, const CFG *cfg);
+/* pre_jail: load the Cyrus plugins when AUTH is enabled; -1 (why). */
+int	smtpd_sasl_init(const CFG *cfg, VSTR *why);
+/* EHLO: append the "250-AUTH ..." line when AUTH is offered. */
+void	smtpd_sasl_ehlo(SMTPD_STATE *st);
+int	smtpd_sasl_can_auth(SMTPD_STATE *st, const char *args);
+int	smtpd_sasl_auth(SMTPD_STATE *st, const char *args);
+/* The authenticated login, or NULL. */
+const char *smtpd_sasl_user(const SMTPD_STATE *st);
+/* Release the Cyrus connection and forget the login. */
+void	smtpd_sasl_reset(SMTPD_STATE *st);
+
+/* smtpd_tls.c */
+void	smtpd_tls_params_load(struct smtpd_tls_params *par, const CFG *cfg);
+/* EHLO: append "250-STARTTLS" when it is offered. */
+void	smtpd_tls_ehlo(SMTPD_STATE *st);
+int	smtpd_tls_can_starttls(SMTPD_STATE *st, const char *args);
+int	smtpd_tls_starttls(SMTPD_STATE *st, const char *args);
+/* Wrapper mode: handshake before the greeting; 0, or -1 (logged). */
+int	smtpd_tls_wrapper(SMTPD_STATE *st);
+/* smtpd_tls_security_level=encrypt without TLS: 530 reply, -1. */
+int	smtpd_tls_required(SMTPD_STATE *st);
 
 /* smtpd_log.c */
 void	smtpd_log_reject(SMTPD_STATE *st, const char *where,

@@ -79,6 +79,7 @@ static const struct restr_name {
 	{"reject_rhsbl_helo", R_RHSBL_HELO, 1},
 	{"reject_rhsbl_sender", R_RHSBL_SENDER, 1},
 	{"reject_rhsbl_recipient", R_RHSBL_RCPT, 1},
+	{"reject_sender_login_mismatch", R_SENDER_LOGIN_MISMATCH, 0},
 };
 
 /* Reply building. */
@@ -439,6 +440,8 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 	smtpd_check_addr_maps_open(c, "virtual_mailbox_maps", &c->vmbox_maps);
 	smtpd_check_addr_maps_open(c, "relay_recipient_maps",
 				   &c->relay_rcpt_maps);
+	smtpd_check_addr_maps_open(c, "smtpd_sender_login_maps",
+				   &c->sender_login_maps);
 	if (dns) {
 		if ((c->dns = dns_open(cfg)) == NULL) {
 			vstr_strcpy(why, "DNS resolver setup failed "
@@ -511,6 +514,7 @@ smtpd_check_free(SMTPD_CHECK *c)
 	dict_list_close(c->valias_maps.list);
 	dict_list_close(c->vmbox_maps.list);
 	dict_list_close(c->relay_rcpt_maps.list);
+	dict_list_close(c->sender_login_maps.list);
 	dns_close(c->dns);
 	dns_reply_free(c->dns_reply);
 	vstr_free(c->scratch);
@@ -802,6 +806,70 @@ chk_fqdn(const ADDR *a)
 	return strchr(VSTR_STR(a->domain), '.') != NULL;
 }
 
+/* Is login among the owners ("a, b c") in list? */
+static bool
+chk_login_listed(const char *list, const char *login)
+{
+	size_t	len = strlen(login);
+
+	for (const char *p = list; *p;) {
+		size_t	n;
+
+		p += strspn(p, " \t,");
+		n = strcspn(p, " \t,");
+		if (n == len && n > 0 && strncasecmp(p, login, n) == 0)
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+/*
+ * reject_sender_login_mismatch: smtpd_sender_login_maps names the SASL
+ * logins that own an address (keys user@domain, then user, then
+ * @domain).  An owned address needs one of its owners logged in; a
+ * logged-in client may send only as addresses it owns.
+ */
+static int
+smtpd_check_login(struct chk_ctx *x)
+{
+	SMTPD_CHECK *c = x->c;
+	const char *login = x->f->sasl_username;
+	const char *owners = NULL;
+	int	rc = 0;
+
+	if (x->sender == NULL || c->sender_login_maps.broken)
+		return c->sender_login_maps.broken ? smtpd_check_error(x)
+						   : CHK_DUNNO;
+	if (c->sender_login_maps.list) {
+		const char *keys[3];
+		VSTR   *at = vstr_alloc(64);
+
+		vstr_sprintf(at, "@%s", VSTR_STR(x->sender->domain));
+		keys[0] = VSTR_STR(x->sender->addr);
+		keys[1] = VSTR_STR(x->sender->local);
+		keys[2] = VSTR_STR(at);
+		for (int i = 0; i < 3 && rc == 0; i++)
+			rc = dict_list_lookup(c->sender_login_maps.list,
+					      keys[i], &owners);
+		vstr_free(at);
+		if (rc < 0)
+			return smtpd_check_error(x);
+	}
+	if (login && *login) {
+		if (rc > 0 && chk_login_listed(owners, login))
+			return CHK_DUNNO;
+		vstr_strcpy(c->scratch, "not owned by user ");
+		smtpd_check_printable(c->scratch, login);
+		return smtpd_check_reject(x, CLASS_SENDER, 553, "5.7.1",
+					  VSTR_STR(c->scratch));
+	}
+	if (rc > 0)
+		return smtpd_check_reject(x, CLASS_SENDER, 553, "5.7.1",
+					  "not logged in");
+	return CHK_DUNNO;
+}
+
 static int
 chk_eval_one(struct chk_ctx *x, const struct restr *r)
 {
@@ -978,6 +1046,8 @@ chk_eval_one(struct chk_ctx *x, const struct restr *r)
 			return CHK_DUNNO;
 		return smtpd_check_dns_rbl(x, r, VSTR_STR(x->rcpt->domain),
 					   false, "Recipient address");
+	case R_SENDER_LOGIN_MISMATCH:
+		return smtpd_check_login(x);
 	}
 	return CHK_DUNNO;
 }

@@ -59,6 +59,7 @@ enum restr_kind {
 	R_RHSBL_HELO,
 	R_RHSBL_SENDER,
 	R_RHSBL_RCPT,
+	R_SENDER_LOGIN_MISMATCH,
 };
 
 struct restr {
@@ -120,6 +121,7 @@ struct SMTPD_CHECK {
 	struct chk_maps valias_maps;
 	struct chk_maps vmbox_maps;
 	struct chk_maps relay_rcpt_maps;
+	struct chk_maps sender_login_maps;	/* smtpd_sender_login_maps */
 	DNS    *dns;			/* opened on demand in create */
 	DNS_REPLY *dns_reply;
 	bool	delay_reject;

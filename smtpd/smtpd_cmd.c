@@ -95,8 +95,8 @@ smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage,
 	f.sender_path = f.sender ? st->mail : NULL;
 	f.recipient = recipient;
 	f.rcpt_path = recipient ? st->rcpt_scratch : NULL;
-	f.sasl_username = NULL;		/* AUTH comes with a later issue */
-	f.tls = false;
+	f.sasl_username = smtpd_sasl_user(st);
+	f.tls = st->tls;
 	f.rcpt_count = (int)st->nrcpt;
 	vstr_reset(st->check.reply);
 	if (st->hooks->check(st->ctx, stage, &f, &st->check) < 0
@@ -196,7 +196,8 @@ smtpd_cmd_hello(SMTPD_STATE *st, const char *args, bool esmtp)
 	vstr_free(st->helo);
 	st->helo = name;
 	st->esmtp = esmtp;
-	st->protocol = esmtp ? "ESMTP" : "SMTP";
+	/* RFC 3848: the S says the message came over TLS. */
+	st->protocol = esmtp ? (st->tls ? "ESMTPS" : "ESMTP") : "SMTP";
 	smtpd_state_set(st, SMTPD_ST_READY);
 	if (!esmtp) {
 		smtpd_reply(st, "250 %s", st->par->myhostname);
@@ -219,6 +220,8 @@ smtpd_cmd_hello(SMTPD_STATE *st, const char *args, bool esmtp)
 	EHLO_LINE(SMTPD_EHLO_8BITMIME, "250-8BITMIME");
 	EHLO_LINE(SMTPD_EHLO_DSN, "250-DSN");
 	EHLO_LINE(SMTPD_EHLO_SMTPUTF8, "250-SMTPUTF8");
+	smtpd_tls_ehlo(st);
+	smtpd_sasl_ehlo(st);
 	/* CHUNKING goes last: it carries the final "250 ". */
 	if (st->par->ehlo_discard & SMTPD_EHLO_CHUNKING) {
 		/* Turn the last line into the final one. */
@@ -255,6 +258,8 @@ smtpd_cmd_addr_opts(SMTPD_STATE *st)
 
 	if (!st->esmtp)
 		return opts;
+	if (st->par->sasl.enable)
+		opts |= ADDR_OPT_AUTH;
 	if (!(off & SMTPD_EHLO_8BITMIME))
 		opts |= ADDR_OPT_8BITMIME;
 	if (!(off & SMTPD_EHLO_DSN))
@@ -284,6 +289,8 @@ smtpd_cmd_can_mail(SMTPD_STATE *st, const char *args)
 		smtpd_reply(st, "503 5.5.1 Error: nested MAIL command");
 		return -1;
 	}
+	if (smtpd_tls_required(st) < 0)
+		return -1;
 	return 0;
 }
 
@@ -581,6 +588,9 @@ static const struct smtpd_verb smtpd_verbs[] = {
 	{"ETRN", smtpd_cmd_can_etrn, smtpd_cmd_etrn, CMD_JUNK, SMTPD_V_ETRN},
 	{"HELP", smtpd_cmd_can_any, smtpd_cmd_help, 0, SMTPD_V_HELP},
 	{"QUIT", smtpd_cmd_can_noargs, smtpd_cmd_quit, 0, SMTPD_V_QUIT},
+	{"AUTH", smtpd_sasl_can_auth, smtpd_sasl_auth, 0, SMTPD_V_AUTH},
+	{"STARTTLS", smtpd_tls_can_starttls, smtpd_tls_starttls, 0,
+	SMTPD_V_STARTTLS},
 };
 
 static const struct smtpd_verb *
@@ -622,9 +632,11 @@ smtpd_cmd_dispatch(SMTPD_STATE *st)
 		return -1;
 	}
 	st->where = v->name;
+	/* An AUTH initial response may hold a password: log the verb only. */
 	if (msg_verbose)
 		msg_info("< %s[%s]: %s", st->peer.name, st->peer.addr,
-			 VSTR_STR(st->line));
+			 v->id == SMTPD_V_AUTH ? "AUTH ..."
+			 : VSTR_STR(st->line));
 
 	/*
 	 * RFC 2920: only some commands may be followed by more before their
@@ -661,6 +673,11 @@ smtpd_session(SMTPD_STATE *st)
 	enum smtpd_line_status status;
 
 	st->where = "CONNECT";
+	/* Port 465: TLS comes before the greeting. */
+	if (smtpd_tls_wrapper(st) < 0) {
+		smtpd_log_disconnect(st);
+		return;
+	}
 	if (smtpd_policy(st, SMTPD_CHECK_CONNECT, "CONNECT", NULL) < 0) {
 		/* Keep the reply for later commands; greet anyway. */
 		st->connect_reject = vstr_alloc(VSTR_LEN(st->check.reply));
@@ -726,6 +743,8 @@ smtpd_state_create(const struct smtpd_params *par,
 	st->sender = vstr_alloc(64);
 	st->content = vstr_alloc(128 * 1024);
 	st->check.reply = vstr_alloc(128);
+	st->sasl_method = vstr_alloc(16);
+	st->sasl_username = vstr_alloc(32);
 	return st;
 }
 
@@ -746,6 +765,10 @@ smtpd_state_free(SMTPD_STATE *st)
 	vstr_free(st->sender);
 	vstr_free(st->content);
 	vstr_free(st->check.reply);
+	smtpd_sasl_reset(st);
+	vstr_free(st->tls_info);
+	vstr_free(st->sasl_method);
+	vstr_free(st->sasl_username);
 	myfree(st);
 	return NULL;
 }
@@ -819,4 +842,6 @@ smtpd_params_load(struct smtpd_params *par, const CFG *cfg)
 	    cfg_get_bool(cfg, "smtpd_forbid_unauth_pipelining");
 	par->ehlo_discard = smtpd_params_discard(
 			    cfg_get_str(cfg, "smtpd_discard_ehlo_keywords"));
+	smtpd_sasl_params_load(&par->sasl, cfg);
+	smtpd_tls_params_load(&par->tls, cfg);
 }

@@ -231,6 +231,12 @@ smtpd_data_begin(SMTPD_STATE *st, bool dots)
 	req.client_port = st->peer.port;
 	req.helo = VSTR_LEN(st->helo) ? VSTR_STR(st->helo) : NULL;
 	req.protocol = st->protocol;
+	if (st->tls && st->tls_info && st->par->tls.received_header)
+		req.tls_info = VSTR_STR(st->tls_info);
+	if (smtpd_sasl_user(st) != NULL) {
+		req.sasl_method = VSTR_STR(st->sasl_method);
+		req.sasl_username = VSTR_STR(st->sasl_username);
+	}
 	req.rewrite_local = st->hooks->mynetworks
 	    && st->hooks->mynetworks(st->ctx, st->peer.addr);
 	req.rcpts = rcpts;
@@ -289,8 +295,15 @@ smtpd_data_end(SMTPD_STATE *st)
 				 "451 4.3.0 Error: queue file write error");
 		if (res.reply[0] == '2') {
 			ok = true;
-			msg_info("%s: client=%s[%s]", res.queue_id,
-				 st->peer.name, st->peer.addr);
+			if (smtpd_sasl_user(st) != NULL)
+				msg_info("%s: client=%s[%s], sasl_method=%s, "
+					 "sasl_username=%s", res.queue_id,
+					 st->peer.name, st->peer.addr,
+					 VSTR_STR(st->sasl_method),
+					 VSTR_STR(st->sasl_username));
+			else
+				msg_info("%s: client=%s[%s]", res.queue_id,
+					 st->peer.name, st->peer.addr);
 		} else {
 			smtpd_log_reject(st, "END-OF-MESSAGE", res.reply, NULL);
 		}

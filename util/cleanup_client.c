@@ -65,6 +65,7 @@ cleanup_envelope_frame(ATTR *a, const struct cleanup_req *req)
 	cleanup_put_opt(a, "client_port", req->client_port);
 	cleanup_put_opt(a, "helo", req->helo);
 	cleanup_put_opt(a, "protocol", req->protocol);
+	cleanup_put_opt(a, "tls_info", req->tls_info);
 	cleanup_put_opt(a, "sasl_method", req->sasl_method);
 	cleanup_put_opt(a, "sasl_username", req->sasl_username);
 	cleanup_put_opt(a, "local_uid", req->local_uid);

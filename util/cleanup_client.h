@@ -50,6 +50,7 @@ struct cleanup_req {
 	long long declared_size; /* SIZE=, 0 = none */
 	const char *client_name, *client_addr, *client_port; /* NULL: local */
 	const char *helo, *protocol;	/* "SMTP", "ESMTP", ... or NULL */
+	const char *tls_info;	/* "TLSv1.3 with cipher ..." for Received: */
 	const char *sasl_method, *sasl_username;
 	const char *local_uid;	/* pickup: the submitting uid */
 	const char *fullname;	/* sendmail -F: name for an added From: */

@@ -1,0 +1,214 @@
+/*
+ * local - the local delivery agent (local(8)): aliases, .forward,
+ * mailboxes (mbox and Maildir), files and commands for the recipients
+ * of mydestination.
+ *
+ * qmgr connects to private/local and sends delivery requests
+ * (util/deliver_proto.h); each gets one reply with a status per
+ * recipient.  local runs as root (master.cf unpriv=n, no chroot) and does
+ * every delivery in a child that has become the recipient (local_priv.c);
+ * local_expand.c decides what a recipient means.
+ *
+ * Errors: a request that does not parse gets a whole-request failure; a
+ * queue file that cannot be read defers every recipient.  Configuration
+ * errors (a bad alias_maps) are fatal at start.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "local/local.h"
+#include "util/attr.h"
+#include "util/deliver_proto.h"
+#include "util/dsn_log.h"
+#include "util/ipc.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/skel.h"
+
+static const char *const local_params[] = {
+	"alias_maps", "allow_mail_to_commands", "allow_mail_to_files",
+	"command_time_limit", "default_privs", "forward_path",
+	"home_mailbox", "ipc_timeout", "luser_relay", "mail_spool_directory",
+	"mailbox_command", "mailbox_size_limit", "myhostname", "myorigin",
+	"queue_directory", "recipient_delimiter", NULL};
+
+/* "alias, forward, include" -> LOCAL_FROM_* bits. */
+static int
+local_classes(const char *text)
+{
+	int	bits = 0;
+
+	if (strstr(text, "alias"))
+		bits |= LOCAL_FROM_ALIAS;
+	if (strstr(text, "forward"))
+		bits |= LOCAL_FROM_FORWARD;
+	if (strstr(text, "include"))
+		bits |= LOCAL_FROM_INCLUDE;
+	return bits;
+}
+
+static void
+local_post_jail(struct skel_ctx *ctx)
+{
+	LOCAL_STATE *st = mycalloc(1, sizeof(*st));
+	VSTR   *why = vstr_alloc(64);
+	const char *maps;
+
+	st->cfg = ctx->cfg;
+	st->myhostname = cfg_get_str(ctx->cfg, "myhostname");
+	st->myorigin = cfg_get_str(ctx->cfg, "myorigin");
+	st->delims = cfg_get_str(ctx->cfg, "recipient_delimiter");
+	st->home_mailbox = cfg_get_str(ctx->cfg, "home_mailbox");
+	st->spool_dir = cfg_get_str(ctx->cfg, "mail_spool_directory");
+	st->mailbox_command = cfg_get_str(ctx->cfg, "mailbox_command");
+	st->forward_path = cfg_get_text(ctx->cfg, "forward_path");
+	st->luser_relay = cfg_get_text(ctx->cfg, "luser_relay");
+	st->default_privs = cfg_get_str(ctx->cfg, "default_privs");
+	st->allow_commands =
+	    local_classes(cfg_get_str(ctx->cfg, "allow_mail_to_commands"));
+	st->allow_files =
+	    local_classes(cfg_get_str(ctx->cfg, "allow_mail_to_files"));
+	st->size_limit = cfg_get_size(ctx->cfg, "mailbox_size_limit");
+	st->time_limit = cfg_get_time(ctx->cfg, "command_time_limit");
+	if (st->time_limit <= 0)
+		st->time_limit = 1000;
+	maps = cfg_get_str(ctx->cfg, "alias_maps");
+	if (*maps && (st->aliases = dict_list_open(maps, DICT_FLAG_FOLD,
+						    why)) == NULL)
+		msg_fatal("alias_maps: %s", VSTR_STR(why));
+	if (geteuid() != 0)
+		msg_warn("not running as root: deliveries to other users "
+			 "will be deferred");
+	vstr_free(why);
+	ctx->app = st;
+}
+
+static void
+local_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
+{
+	LOCAL_STATE *st = ctx->app;
+	struct deliver_request req = {0};
+	struct deliver_status *sts;
+	struct local_result *res;
+	struct local_msg m = {0};
+	struct dsn_log_times t;
+	VSTR   *why = vstr_alloc(64), *path = vstr_alloc(64);
+	int	qfd = -1;
+	bool	content_ok = false;
+
+	t.start = dsn_log_now();
+	if (deliver_request_decode(in, &req, why) < 0) {
+		msg_warn("%s: bad delivery request: %s", ctx->service,
+			 VSTR_STR(why));
+		deliver_reply_encode_error(VSTR_STR(why), out);
+		goto done;
+	}
+	m.req = &req;
+	m.sender = req.sender;
+	m.content = vstr_alloc(req.message_size > 0
+			       && req.message_size < 64 * 1024 * 1024
+			       ? (size_t)req.message_size + 64 : 1024);
+	sts = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*sts));
+	res = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*res));
+	if (strchr(req.queue_name, '/') || strchr(req.queue_id, '/')
+	    || strcmp(req.queue_id, "..") == 0) {
+		vstr_strcpy(why, "bad queue file name");
+	} else {
+		vstr_sprintf(path, "%s/%s/%s",
+			     cfg_get_str(ctx->cfg, "queue_directory"),
+			     req.queue_name, req.queue_id);
+		if ((qfd = open(VSTR_STR(path), O_RDONLY | O_NOFOLLOW
+				| O_CLOEXEC)) < 0)
+			vstr_sprintf(why, "open queue file %s: %s",
+				     VSTR_STR(path), strerror(errno));
+		else if (local_copy_load(qfd, req.content_offset, m.content,
+					 why) == 0)
+			content_ok = true;
+	}
+	if (!content_ok)
+		msg_warn("%s: %s", req.queue_id, VSTR_STR(why));
+	t.arrival = (double)req.arrival_sec + (double)req.arrival_usec / 1e6;
+	t.qmgr = req.qmgr_time > 0 ? (double)req.qmgr_time : t.arrival;
+	t.conn = t.start;
+	for (size_t i = 0; i < req.nrcpt; i++) {
+		local_result_init(&res[i]);
+		if (!content_ok)
+			local_result_set(&res[i], DELIVER_DEFERRED, "4.3.0",
+					 "%s", VSTR_STR(why));
+		else
+			local_recipient(st, &m, &req.rcpts[i], &res[i]);
+		deliver_status_set(&sts[i], res[i].action, res[i].dsn,
+				   VSTR_STR(res[i].text), "local");
+		t.done = dsn_log_now();
+		dsn_log_delivery(req.queue_id, &req.rcpts[i], &sts[i], &t);
+	}
+	deliver_reply_encode(sts, req.nrcpt, out);
+	for (size_t i = 0; i < req.nrcpt; i++)
+		local_result_free(&res[i]);
+	myfree(res);
+	myfree(sts);
+	vstr_free(m.content);
+	if (qfd >= 0)
+		close(qfd);
+	deliver_request_release(&req);
+done:
+	vstr_free(why);
+	vstr_free(path);
+}
+
+static void
+local_service(struct skel_ctx *ctx, int fd)
+{
+	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
+	int	timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000
+	    : 3600000;
+	ATTR   *in = attr_alloc(), *out = attr_alloc();
+	VSTR   *why = vstr_alloc(64);
+	IPC_STREAM *ipc;
+
+	/* The skeleton closes fd itself: the stream gets a copy. */
+	if ((fd = dup(fd)) < 0) {
+		msg_warn("%s: dup: %m", ctx->service);
+		goto out;
+	}
+	ipc = ipc_stream_open(fd);
+	while (ipc_stream_recv(ipc, in, timeout_ms, why) == 0) {
+		local_deliver(ctx, in, out);
+		if (ipc_stream_send(ipc, out, timeout_ms) < 0) {
+			msg_warn("%s: send reply: %m", ctx->service);
+			break;
+		}
+	}
+	ipc_stream_close(ipc);
+out:
+	attr_free(in);
+	attr_free(out);
+	vstr_free(why);
+}
+
+static void
+local_pre_exit(struct skel_ctx *ctx)
+{
+	LOCAL_STATE *st = ctx->app;
+
+	if (st) {
+		dict_list_close(st->aliases);
+		myfree(st);
+		ctx->app = NULL;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	return skel_single_main(argc, argv, &(const struct skel_ops){
+		.params = local_params,
+		.post_jail = local_post_jail,
+		.service = local_service,
+		.pre_exit = local_pre_exit,
+	});
+}

@@ -1,0 +1,547 @@
+/*
+ * pipe - the pipe delivery agent (pipe(8)): hand each recipient's copy
+ * of a message to an external command named in master.cf, as Postfix's
+ * pipe does:
+ *
+ *   maildrop unix - n n - - pipe
+ *     flags=DRhu user=vmail argv=/usr/bin/maildrop -d ${recipient}
+ *
+ * Attributes: user=name[:group] (required, never root), argv=command
+ * and arguments (the rest of the line), flags= (F: "From " line, R:
+ * Return-Path, D: Delivered-To, O: X-Original-To, >: ">From " quoting,
+ * B: blank line at the end, u: lower-case the recipient's local part,
+ * h: lower-case its domain and ${nexthop}), size=N (larger messages bounce with 5.3.4).
+ * In each argument ${sender}, ${recipient}, ${original_recipient},
+ * ${nexthop}, ${user}, ${extension}, ${domain}, ${mailbox}, ${queue_id}
+ * and ${size} are replaced; the command is executed directly (no shell)
+ * once per recipient, as that user, with only PATH, HOME, LOGNAME, USER
+ * and SHELL in its environment, the message on standard input.  Exit
+ * status 0 is success, others follow sysexits.h as in local(8) (75 and
+ * 71 defer); a command past command_time_limit is killed and the
+ * recipient bounces.
+ *
+ * Errors: per recipient as above; a bad master.cf entry is fatal at
+ * start.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/attr.h"
+#include "util/deliver_proto.h"
+#include "util/dsn_log.h"
+#include "util/ipc.h"
+#include "util/mbox.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/skel.h"
+#include "util/user.h"
+
+#define PIPE_OUTPUT_MAX	512
+
+static const char *const pipe_params[] = {
+	"command_time_limit", "ipc_timeout", "queue_directory",
+	"recipient_delimiter", NULL};
+
+typedef struct PIPE_STATE {
+	char  **argv;			/* borrowed from ctx->argv */
+	int	argc;
+	const char *flags;
+	uid_t	uid;
+	gid_t	gid;
+	char   *user, *home, *shell;
+	long long size_limit, time_limit;
+	const char *delims;
+} PIPE_STATE;
+
+static void
+pipe_post_jail(struct skel_ctx *ctx)
+{
+	PIPE_STATE *st = mycalloc(1, sizeof(*st));
+	const char *user = NULL;
+	struct passwd *pw;
+	int	i;
+
+	st->flags = "";
+	for (i = 0; i < ctx->argc; i++) {
+		const char *a = ctx->argv[i];
+
+		if (strncmp(a, "flags=", 6) == 0)
+			st->flags = a + 6;
+		else if (strncmp(a, "user=", 5) == 0)
+			user = a + 5;
+		else if (strncmp(a, "size=", 5) == 0)
+			st->size_limit = strtoll(a + 5, NULL, 10);
+		else if (strncmp(a, "argv=", 5) == 0)
+			break;
+		else
+			msg_fatal("%s: unknown attribute \"%s\"", ctx->service, a);
+	}
+	if (i >= ctx->argc || ctx->argv[i][5] == 0)
+		msg_fatal("%s: missing argv= in master.cf", ctx->service);
+	st->argv = ctx->argv + i;
+	st->argc = ctx->argc - i;
+	if (user == NULL)
+		msg_fatal("%s: missing user= in master.cf", ctx->service);
+	{
+		char   *name = mystrdup(user), *colon = strchr(name, ':');
+
+		if (colon)
+			*colon++ = 0;
+		if ((pw = getpwnam(name)) == NULL)
+			msg_fatal("%s: user=%s: unknown user", ctx->service, name);
+		st->uid = pw->pw_uid;
+		st->gid = pw->pw_gid;
+		st->user = mystrdup(pw->pw_name);
+		st->home = mystrdup(pw->pw_dir);
+		st->shell = mystrdup(pw->pw_shell);
+		if (colon && user_group_lookup(colon, &st->gid) < 0)
+			msg_fatal("%s: user=%s: unknown group", ctx->service,
+				  user);
+		myfree(name);
+	}
+	if (st->uid == 0 || st->gid == 0)
+		msg_fatal("%s: user=%s: refusing to run commands as root",
+			  ctx->service, user);
+	st->time_limit = cfg_get_time(ctx->cfg, "command_time_limit");
+	if (st->time_limit <= 0)
+		st->time_limit = 1000;
+	st->delims = cfg_get_str(ctx->cfg, "recipient_delimiter");
+	ctx->app = st;
+}
+
+struct pipe_vars {
+	const char *sender, *rcpt, *orig, *nexthop, *queue_id;
+	VSTR   *user, *ext, *domain, *mailbox, *size;
+};
+
+/* Replace ${name} in one argument. */
+static void
+pipe_expand(const char *in, const struct pipe_vars *v, VSTR *out)
+{
+	static const char *names[] = {"sender", "recipient", "nexthop", "user",
+		"extension", "domain", "mailbox", "queue_id", "size",
+	"original_recipient", NULL};
+
+	vstr_reset(out);
+	while (*in) {
+		const char *close;
+		size_t	i, len;
+		const char *val = NULL;
+
+		if (in[0] != '$' || in[1] != '{'
+		    || (close = strchr(in + 2, '}')) == NULL) {
+			vstr_addch(out, *in++);
+			continue;
+		}
+		len = (size_t)(close - in - 2);
+		for (i = 0; names[i]; i++)
+			if (strlen(names[i]) == len
+			    && strncmp(in + 2, names[i], len) == 0)
+				break;
+		switch (i) {
+		case 0: val = v->sender; break;
+		case 1: val = v->rcpt; break;
+		case 2: val = v->nexthop; break;
+		case 3: val = VSTR_STR(v->user); break;
+		case 4: val = VSTR_STR(v->ext); break;
+		case 5: val = VSTR_STR(v->domain); break;
+		case 6: val = VSTR_STR(v->mailbox); break;
+		case 7: val = v->queue_id; break;
+		case 8: val = VSTR_STR(v->size); break;
+		case 9: val = v->orig; break;
+		default: break;
+		}
+		if (val == NULL) {
+			vstr_addch(out, *in++);
+			continue;
+		}
+		vstr_strcat(out, val);
+		in = close + 1;
+	}
+}
+
+static const struct {
+	int	status;
+	enum deliver_action action;
+	const char *dsn;
+} pipe_sysexits[] = {
+	{EX_USAGE, DELIVER_BOUNCED, "5.3.0"},
+	{EX_DATAERR, DELIVER_BOUNCED, "5.6.0"},
+	{EX_NOINPUT, DELIVER_BOUNCED, "5.3.0"},
+	{EX_NOUSER, DELIVER_BOUNCED, "5.1.1"},
+	{EX_NOHOST, DELIVER_BOUNCED, "5.1.2"},
+	{EX_UNAVAILABLE, DELIVER_BOUNCED, "5.3.0"},
+	{EX_SOFTWARE, DELIVER_BOUNCED, "5.3.0"},
+	{EX_OSERR, DELIVER_DEFERRED, "4.3.0"},
+	{EX_OSFILE, DELIVER_BOUNCED, "5.3.0"},
+	{EX_CANTCREAT, DELIVER_BOUNCED, "5.2.0"},
+	{EX_IOERR, DELIVER_BOUNCED, "5.3.0"},
+	{EX_TEMPFAIL, DELIVER_DEFERRED, "4.3.0"},
+	{EX_PROTOCOL, DELIVER_BOUNCED, "5.5.0"},
+	{EX_NOPERM, DELIVER_BOUNCED, "5.7.0"},
+	{EX_CONFIG, DELIVER_BOUNCED, "5.3.5"},
+};
+
+/* Run the command for one recipient; result into s/text. */
+static void
+pipe_run(PIPE_STATE *st, char **args, const VSTR *msg,
+	 struct deliver_status *s, VSTR *text)
+{
+	int	in[2], out[2], status = 0;
+	pid_t	pid;
+	size_t	done = 0, out_len = 0;
+	char	output[PIPE_OUTPUT_MAX + 1];
+	time_t	deadline = time(NULL) + (time_t)st->time_limit;
+	bool	timed_out = false;
+
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0
+	    || (pid = fork()) < 0) {
+		vstr_sprintf(text, "cannot run command: %s", strerror(errno));
+		deliver_status_set(s, DELIVER_DEFERRED, "4.3.0", VSTR_STR(text),
+				   NULL);
+		return;
+	}
+	if (pid == 0) {
+		setsid();
+		if (setgroups(1, &st->gid) < 0 || setgid(st->gid) < 0
+		    || setuid(st->uid) < 0 || setuid(0) == 0)
+			_exit(EX_OSERR);
+		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0
+		    || dup2(out[1], 2) < 0)
+			_exit(EX_OSERR);
+		clearenv();
+		if (setenv("PATH", "/usr/bin:/bin", 1) < 0
+		    || setenv("HOME", st->home, 1) < 0
+		    || setenv("LOGNAME", st->user, 1) < 0
+		    || setenv("USER", st->user, 1) < 0
+		    || setenv("SHELL", st->shell, 1) < 0)
+			_exit(EX_OSERR);
+		if (chdir(st->home) < 0 && chdir("/") < 0)
+			_exit(EX_OSERR);
+		signal(SIGPIPE, SIG_DFL);
+		execvp(args[0], args);
+		_exit(EX_OSERR);
+	}
+	close(in[0]);
+	close(out[1]);
+	(void)fcntl(in[1], F_SETFL, O_NONBLOCK);
+	for (;;) {
+		struct pollfd p[2] = {{.fd = out[0], .events = POLLIN},
+		{.fd = in[1], .events = POLLOUT}};
+		long	left = (long)(deadline - time(NULL));
+		int	n = in[1] >= 0 ? 2 : 1;
+		char	sink[4096];
+		ssize_t	got;
+
+		if (left <= 0) {
+			timed_out = true;
+			break;
+		}
+		if (poll(p, (nfds_t)n, (int)(left > 5 ? 5000 : left * 1000)) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (n == 2 && p[1].revents) {
+			got = write(in[1], VSTR_STR(msg) + done,
+				    VSTR_LEN(msg) - done);
+			if (got > 0)
+				done += (size_t)got;
+			if (got < 0 && errno != EAGAIN && errno != EINTR)
+				done = VSTR_LEN(msg);
+			if (done >= VSTR_LEN(msg)) {
+				close(in[1]);
+				in[1] = -1;
+			}
+		}
+		if (p[0].revents) {
+			got = read(out[0], sink, sizeof(sink));
+			if (got == 0 || (got < 0 && errno != EINTR))
+				break;
+			if (got > 0 && out_len < PIPE_OUTPUT_MAX) {
+				size_t	take = (size_t)got;
+
+				if (take > PIPE_OUTPUT_MAX - out_len)
+					take = PIPE_OUTPUT_MAX - out_len;
+				memcpy(output + out_len, sink, take);
+				out_len += take;
+			}
+		}
+	}
+	if (in[1] >= 0)
+		close(in[1]);
+	close(out[0]);
+	if (timed_out)
+		kill(-pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	output[out_len] = 0;
+	for (char *c = output; *c; c++)
+		if (!isprint((unsigned char)*c))
+			*c = ' ';
+	if (timed_out) {
+		vstr_sprintf(text, "Command time limit exceeded: \"%s\"",
+			     args[0]);
+		deliver_status_set(s, DELIVER_BOUNCED, "5.3.0", VSTR_STR(text),
+				   NULL);
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+		vstr_sprintf(text, "delivered via %s service", "pipe");
+		deliver_status_set(s, DELIVER_SENT, "2.0.0", VSTR_STR(text),
+				   NULL);
+	} else {
+		int	code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		enum deliver_action a = DELIVER_BOUNCED;
+		const char *dsn = "5.3.0";
+
+		for (size_t i = 0; i < sizeof(pipe_sysexits)
+		     / sizeof(pipe_sysexits[0]); i++)
+			if (pipe_sysexits[i].status == code) {
+				a = pipe_sysexits[i].action;
+				dsn = pipe_sysexits[i].dsn;
+			}
+		if (code >= 0)
+			vstr_sprintf(text, "Command died with status %d: "
+				     "\"%s\". Command output: %s", code,
+				     args[0], out_len ? output : "none");
+		else
+			vstr_sprintf(text, "Command killed by signal %d: "
+				     "\"%s\"", WTERMSIG(status), args[0]);
+		deliver_status_set(s, a, dsn, VSTR_STR(text), NULL);
+	}
+}
+
+static void
+pipe_rcpt(PIPE_STATE *st, const struct deliver_request *req,
+	  const struct deliver_rcpt *r, const VSTR *content,
+	  struct deliver_status *s, VSTR *text)
+{
+	struct pipe_vars v = {.sender = req->sender,
+	.orig = r->orig ? r->orig : r->addr, .nexthop = req->nexthop,
+	.queue_id = req->queue_id};
+	VSTR   *addr = vstr_alloc(64);
+	const char *at;
+	size_t	llen;
+	VSTR   *msg = vstr_alloc(VSTR_LEN(content) + 256);
+	VSTR   *hdr = vstr_alloc(256), *nexthop = vstr_alloc(64);
+	char  **args = mycalloc((size_t)st->argc + 1, sizeof(*args));
+	int	fmt = 0;
+
+	/* u folds the recipient's local part, h its domain (and nexthop). */
+	vstr_strcpy(addr, r->addr);
+	at = strrchr(VSTR_STR(addr), '@');
+	llen = at ? (size_t)(at - VSTR_STR(addr)) : VSTR_LEN(addr);
+	for (size_t i = 0; i < VSTR_LEN(addr); i++)
+		if ((i < llen && strchr(st->flags, 'u'))
+		    || (i > llen && strchr(st->flags, 'h')))
+			VSTR_STR(addr)[i] = (char)tolower(
+			    (unsigned char)VSTR_STR(addr)[i]);
+	v.rcpt = VSTR_STR(addr);
+	at = at ? VSTR_STR(addr) + llen : NULL;
+
+	v.user = vstr_alloc(32);
+	v.ext = vstr_alloc(16);
+	v.domain = vstr_alloc(32);
+	v.mailbox = vstr_alloc(32);
+	v.size = vstr_alloc(16);
+	vstr_memcpy(v.mailbox, v.rcpt, llen);
+	vstr_strcpy(v.user, VSTR_STR(v.mailbox));
+	for (size_t i = 1; *st->delims && i < llen; i++)
+		if (strchr(st->delims, v.rcpt[i])) {
+			vstr_truncate(v.user, i);
+			vstr_strcpy(v.ext, VSTR_STR(v.mailbox) + i + 1);
+			break;
+		}
+	vstr_strcpy(v.domain, at ? at + 1 : "");
+	vstr_strcpy(nexthop, req->nexthop);
+	vstr_sprintf(v.size, "%lld", req->message_size);
+	if (strchr(st->flags, 'h'))
+		vstr_lower(nexthop);
+	v.nexthop = VSTR_STR(nexthop);
+	if (st->size_limit > 0 && req->message_size > st->size_limit) {
+		vstr_sprintf(text, "message too large for the pipe service");
+		deliver_status_set(s, DELIVER_BOUNCED, "5.3.4", VSTR_STR(text),
+				   NULL);
+		goto out;
+	}
+	if (strchr(st->flags, 'F'))
+		fmt |= MBOX_FMT_FROM;
+	if (strchr(st->flags, '>'))
+		fmt |= MBOX_FMT_QUOTE;
+	if (strchr(st->flags, 'B'))
+		fmt |= MBOX_FMT_BLANK;
+	mbox_format(msg, req->sender, strchr(st->flags, 'D') ? r->addr : NULL,
+		    VSTR_STR(content), VSTR_LEN(content), fmt);
+	/* mbox_format always writes Return-Path; R decides if it stays. */
+	{
+		const char *rp = strstr(VSTR_STR(msg), "Return-Path: <");
+		size_t	off = (size_t)(rp - VSTR_STR(msg));
+		const char *eol = strchr(rp, '\n');
+
+		vstr_memcpy(hdr, VSTR_STR(msg), off);
+		if (strchr(st->flags, 'R'))
+			vstr_memcat(hdr, rp, (size_t)(eol - rp) + 1);
+		if (strchr(st->flags, 'O'))
+			vstr_sprintf_append(hdr, "X-Original-To: %s\n", v.orig);
+		vstr_strcat(hdr, eol + 1);
+	}
+	for (int i = 0; i < st->argc; i++) {
+		VSTR   *a = vstr_alloc(64);
+
+		pipe_expand(i == 0 ? st->argv[0] + 5 : st->argv[i], &v, a);
+		args[i] = vstr_export(a);
+	}
+	pipe_run(st, args, hdr, s, text);
+out:
+	for (int i = 0; i < st->argc; i++)
+		myfree(args[i]);
+	myfree(args);
+	vstr_free(msg);
+	vstr_free(hdr);
+	vstr_free(nexthop);
+	vstr_free(addr);
+	vstr_free(v.user);
+	vstr_free(v.ext);
+	vstr_free(v.domain);
+	vstr_free(v.mailbox);
+	vstr_free(v.size);
+}
+
+static void
+pipe_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
+{
+	PIPE_STATE *st = ctx->app;
+	struct deliver_request req = {0};
+	struct deliver_status *sts;
+	struct dsn_log_times t;
+	VSTR   *why = vstr_alloc(64), *path = vstr_alloc(64);
+	VSTR   *content = vstr_alloc(4096), *relay = vstr_alloc(32);
+	VSTR  **texts;
+	int	qfd = -1;
+	bool	ok = false;
+
+	t.start = dsn_log_now();
+	if (deliver_request_decode(in, &req, why) < 0) {
+		msg_warn("%s: bad delivery request: %s", ctx->service,
+			 VSTR_STR(why));
+		deliver_reply_encode_error(VSTR_STR(why), out);
+		goto done;
+	}
+	vstr_strcpy(relay, ctx->service);
+	if (strchr(req.queue_name, '/') || strchr(req.queue_id, '/')
+	    || strcmp(req.queue_id, "..") == 0) {
+		vstr_strcpy(why, "bad queue file name");
+	} else {
+		vstr_sprintf(path, "%s/%s/%s",
+			     cfg_get_str(ctx->cfg, "queue_directory"),
+			     req.queue_name, req.queue_id);
+		if ((qfd = open(VSTR_STR(path), O_RDONLY | O_NOFOLLOW
+				| O_CLOEXEC)) < 0)
+			vstr_sprintf(why, "open queue file %s: %s",
+				     VSTR_STR(path), strerror(errno));
+		else
+			ok = mbox_read_queue(qfd, req.content_offset, content,
+					     why) == 0;
+	}
+	if (!ok)
+		msg_warn("%s: %s", req.queue_id, VSTR_STR(why));
+	sts = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*sts));
+	texts = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*texts));
+	t.arrival = (double)req.arrival_sec + (double)req.arrival_usec / 1e6;
+	t.qmgr = req.qmgr_time > 0 ? (double)req.qmgr_time : t.arrival;
+	t.conn = t.start;
+	for (size_t i = 0; i < req.nrcpt; i++) {
+		texts[i] = vstr_alloc(64);
+		if (!ok)
+			deliver_status_set(&sts[i], DELIVER_DEFERRED, "4.3.0",
+					   VSTR_STR(why), NULL);
+		else
+			pipe_rcpt(st, &req, &req.rcpts[i], content, &sts[i],
+				  texts[i]);
+		sts[i].relay = VSTR_STR(relay);
+		t.done = dsn_log_now();
+		dsn_log_delivery(req.queue_id, &req.rcpts[i], &sts[i], &t);
+	}
+	deliver_reply_encode(sts, req.nrcpt, out);
+	for (size_t i = 0; i < req.nrcpt; i++)
+		vstr_free(texts[i]);
+	myfree(texts);
+	myfree(sts);
+	if (qfd >= 0)
+		close(qfd);
+	deliver_request_release(&req);
+done:
+	vstr_free(why);
+	vstr_free(path);
+	vstr_free(content);
+	vstr_free(relay);
+}
+
+static void
+pipe_service(struct skel_ctx *ctx, int fd)
+{
+	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
+	int	timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000
+	    : 3600000;
+	ATTR   *in = attr_alloc(), *out = attr_alloc();
+	VSTR   *why = vstr_alloc(64);
+	IPC_STREAM *ipc;
+
+	/* The skeleton closes fd itself: the stream gets a copy. */
+	if ((fd = dup(fd)) < 0) {
+		msg_warn("%s: dup: %m", ctx->service);
+		goto out;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	ipc = ipc_stream_open(fd);
+	while (ipc_stream_recv(ipc, in, timeout_ms, why) == 0) {
+		pipe_deliver(ctx, in, out);
+		if (ipc_stream_send(ipc, out, timeout_ms) < 0) {
+			msg_warn("%s: send reply: %m", ctx->service);
+			break;
+		}
+	}
+	ipc_stream_close(ipc);
+out:
+	attr_free(in);
+	attr_free(out);
+	vstr_free(why);
+}
+
+static void
+pipe_pre_exit(struct skel_ctx *ctx)
+{
+	PIPE_STATE *st = ctx->app;
+
+	if (st) {
+		myfree(st->user);
+		myfree(st->home);
+		myfree(st->shell);
+		myfree(st);
+		ctx->app = NULL;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	return skel_single_main(argc, argv, &(const struct skel_ops){
+		.params = pipe_params,
+		.post_jail = pipe_post_jail,
+		.service = pipe_service,
+		.pre_exit = pipe_pre_exit,
+	});
+}

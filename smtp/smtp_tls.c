@@ -1,0 +1,502 @@
+/*
+ * smtp_tls - the SMTP client's TLS policy: STARTTLS, certificate checks
+ * and DANE (RFC 7672).
+ *
+ * The level of a session comes from smtp_tls_policy_maps (looked up with
+ * the next hop as qmgr gave it, then with its bare domain; value "level
+ * [match=name:name...]") or else smtp_tls_security_level:
+ *   none     never STARTTLS;
+ *   may      STARTTLS when offered, any certificate;
+ *   encrypt  STARTTLS required, any certificate;
+ *   verify   chain trusted by smtp_tls_CAfile/CApath, name = MX host
+ *            (or the match= names);
+ *   secure   as verify, names = the next-hop domain and its subdomains;
+ *   dane     TLSA records of _port._tcp.host, trusted only when the
+ *            resolver set the AD bit: usable DANE-TA(2)/DANE-EE(3)
+ *            records make TLS and a matching certificate mandatory;
+ *            records that are all unusable make it "encrypt"; no
+ *            (validated) records make it "may" (RFC 7672 2.2).  A failed
+ *            TLSA lookup defers.
+ * With smtp_tls_wrappermode the handshake comes first (implicit TLS,
+ * port 465) at level encrypt or the level of the policy if higher.
+ * A session that cannot meet its level is given up and its recipients
+ * deferred (4.7.4 not offered, 4.7.5 handshake or verification) with a
+ * reason that names the cause; other MX hosts are then tried.
+ *
+ * Errors: bad settings are fatal in pre_jail; everything else is a
+ * recipient result.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "smtp/smtp.h"
+#include "util/dict.h"
+#include "util/msg.h"
+#include "util/mymalloc.h"
+#include "util/strutil.h"
+#include "util/tls.h"
+
+#define SMTP_TLS_MATCH_MAX	16	/* names in one match= list */
+#define SMTP_TLS_PLAIN_MAX	16	/* servers remembered as TLS-broken */
+#define SMTP_TLS_PLAIN_TIME	3600	/* ... for this many seconds */
+
+/* A server whose handshake failed under "may": plain text for a while. */
+struct smtp_tls_plain {
+	char   *key;			/* "addr:port" */
+	time_t	until;
+};
+
+struct smtp_tls {
+	TLS_CTX *ctx;			/* NULL: TLS unavailable */
+	VSTR   *ctx_why;		/* why ctx is NULL */
+	int	level;			/* smtp_tls_security_level */
+	DICT_LIST *policy;		/* smtp_tls_policy_maps, or NULL */
+	const char *servername;		/* smtp_tls_servername */
+	DNS_REPLY *tlsa;
+	struct smtp_tls_plain plain[SMTP_TLS_PLAIN_MAX];
+	size_t	plain_next;
+	bool	retry_plain;		/* the last session should be retried */
+	bool	wrappermode;		/* smtp_tls_wrappermode */
+};
+
+/* The policy of one session. */
+struct smtp_tls_policy {
+	int	level;
+	char   *names[SMTP_TLS_MATCH_MAX];	/* match=, owned */
+	size_t	nnames;
+};
+
+void
+smtp_tls_init(SMTP_STATE *st, const CFG *cfg)
+{
+	struct smtp_tls *t = mycalloc(1, sizeof(*t));
+	const char *level = cfg_get_str(cfg, "smtp_tls_security_level");
+	const char *maps = cfg_get_str(cfg, "smtp_tls_policy_maps");
+	struct tls_client_opts o;
+	VSTR   *why = vstr_alloc(100);
+
+	if ((t->level = tls_level_parse(level)) < 0)
+		msg_fatal_status(78, "bad smtp_tls_security_level value: "
+				 "\"%s\" (none, may, encrypt, dane, verify, "
+				 "secure)", level);
+	if (*maps && (t->policy = dict_list_open(maps, DICT_FLAG_FOLD,
+						 why)) == NULL)
+		msg_fatal_status(78, "smtp_tls_policy_maps: %s",
+				 VSTR_STR(why));
+	t->servername = cfg_get_str(cfg, "smtp_tls_servername");
+	t->wrappermode = cfg_get_bool(cfg, "smtp_tls_wrappermode");
+	memset(&o, 0, sizeof(o));
+	o.CAfile = cfg_get_str(cfg, "smtp_tls_CAfile");
+	o.CApath = cfg_get_str(cfg, "smtp_tls_CApath");
+	o.cert_file = cfg_get_str(cfg, "smtp_tls_cert_file");
+	o.key_file = cfg_get_str(cfg, "smtp_tls_key_file");
+	o.protocols = cfg_get_str(cfg, "smtp_tls_protocols");
+	o.ciphers = cfg_get_str(cfg, "smtp_tls_ciphers");
+	o.cache_timeout = (long)cfg_get_time(cfg,
+					     "smtp_tls_session_cache_timeout");
+	t->ctx_why = vstr_alloc(100);
+	/* Only make the context when some destination may use TLS. */
+	if ((t->level != TLS_LEV_NONE || t->policy || t->wrappermode)
+	    && (t->ctx = tls_client_ctx(&o, t->ctx_why)) == NULL) {
+		if (t->level >= TLS_LEV_ENCRYPT)
+			msg_fatal_status(78, "TLS is required but cannot be "
+					 "set up: %s", VSTR_STR(t->ctx_why));
+		msg_warn("cannot set up client TLS: %s",
+			 VSTR_STR(t->ctx_why));
+	}
+	t->tlsa = dns_reply_alloc();
+	vstr_free(why);
+	st->tls = t;
+}
+
+void
+smtp_tls_free(SMTP_STATE *st)
+{
+	struct smtp_tls *t = st->tls;
+
+	if (t == NULL)
+		return;
+	t->ctx = tls_ctx_free(t->ctx);
+	t->policy = dict_list_close(t->policy);
+	vstr_free(t->ctx_why);
+	dns_reply_free(t->tlsa);
+	for (size_t i = 0; i < SMTP_TLS_PLAIN_MAX; i++)
+		myfree(t->plain[i].key);
+	myfree(t);
+	st->tls = NULL;
+}
+
+/* "[host]:port" or "host:port" -> "host" into out. */
+static void
+smtp_tls_domain(const char *nexthop, VSTR *out)
+{
+	const char *end;
+
+	if (*nexthop == '[' && (end = strchr(nexthop, ']')) != NULL) {
+		vstr_memcpy(out, nexthop + 1, (size_t)(end - nexthop - 1));
+		return;
+	}
+	vstr_memcpy(out, nexthop, strcspn(nexthop, ":"));
+}
+
+static void
+smtp_tls_policy_free(struct smtp_tls_policy *p)
+{
+	for (size_t i = 0; i < p->nnames; i++)
+		myfree(p->names[i]);
+	p->nnames = 0;
+}
+
+static void
+smtp_tls_add_name(struct smtp_tls_policy *p, const char *name)
+{
+	if (p->nnames < SMTP_TLS_MATCH_MAX && *name)
+		p->names[p->nnames++] = mystrdup(name);
+}
+
+/*
+ * The policy for session s: 0, or -1 (why) when the table failed or
+ * the entry is malformed.
+ */
+static int
+smtp_tls_policy(SMTP_STATE *st, SMTP_SESSION *s, struct smtp_tls_policy *p,
+		VSTR *why)
+{
+	struct smtp_tls *t = st->tls;
+	VSTR   *domain = vstr_alloc(64);
+	const char *value = NULL;
+	int	ret = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->level = t->level;
+	smtp_tls_domain(VSTR_STR(s->nexthop), domain);
+	if (t->policy) {
+		ret = dict_list_lookup(t->policy, VSTR_STR(s->nexthop), &value);
+		if (ret == 0)
+			ret = dict_list_lookup(t->policy, VSTR_STR(domain),
+					       &value);
+		if (ret < 0) {
+			vstr_sprintf(why, "TLS policy lookup for %s failed",
+				     VSTR_STR(s->nexthop));
+			vstr_free(domain);
+			return -1;
+		}
+	}
+	if (ret > 0 && value) {
+		char   *copy = mystrdup(value);
+		char   *cp = copy;
+		char   *word = str_token(&cp, " \t");
+
+		if (word == NULL || (p->level = tls_level_parse(word)) < 0) {
+			vstr_sprintf(why, "bad TLS policy \"%s\" for %s",
+				     value, VSTR_STR(s->nexthop));
+			myfree(copy);
+			vstr_free(domain);
+			return -1;
+		}
+		while ((word = str_token(&cp, " \t")) != NULL) {
+			char   *name;
+			char   *np;
+
+			if (!str_has_prefix(word, "match="))
+				continue;	/* protocols=, ciphers=: later */
+			np = word + 6;
+			while ((name = str_token(&np, ":")) != NULL)
+				smtp_tls_add_name(p, name);
+		}
+		myfree(copy);
+	}
+	if (p->nnames == 0) {
+		if (p->level == TLS_LEV_SECURE) {
+			VSTR   *dot = vstr_alloc(64);
+
+			smtp_tls_add_name(p, VSTR_STR(domain));
+			vstr_sprintf(dot, ".%s", VSTR_STR(domain));
+			smtp_tls_add_name(p, VSTR_STR(dot));
+			vstr_free(dot);
+		} else {
+			smtp_tls_add_name(p, VSTR_STR(s->host));
+		}
+	}
+	vstr_free(domain);
+	return 0;
+}
+
+/* Is addr:port of s remembered as unable to do TLS? */
+static bool
+smtp_tls_plain_only(struct smtp_tls *t, const char *key)
+{
+	time_t	now = time(NULL);
+
+	for (size_t i = 0; i < SMTP_TLS_PLAIN_MAX; i++)
+		if (t->plain[i].key && strcmp(t->plain[i].key, key) == 0)
+			return now < t->plain[i].until;
+	return false;
+}
+
+static void
+smtp_tls_plain_add(struct smtp_tls *t, const char *key)
+{
+	struct smtp_tls_plain *p = t->plain + t->plain_next;
+
+	t->plain_next = (t->plain_next + 1) % SMTP_TLS_PLAIN_MAX;
+	myfree(p->key);
+	p->key = mystrdup(key);
+	p->until = time(NULL) + SMTP_TLS_PLAIN_TIME;
+}
+
+bool
+smtp_tls_retry_plain(SMTP_STATE *st)
+{
+	bool	again = st->tls && st->tls->retry_plain;
+
+	if (st->tls)
+		st->tls->retry_plain = false;
+	return again;
+}
+
+/* Defer everything pending on this session. */
+static enum smtp_step
+smtp_tls_defer(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *dsn,
+	       const char *text)
+{
+	smtp_rcpt_all(d, false, DELIVER_DEFERRED, dsn, s, NULL, "%s", text);
+	return SMTP_STEP_NEXT;
+}
+
+/*
+ * DANE: the usable TLSA records of the server into recs (data borrowed
+ * from t->tlsa).  Returns the level to apply: DANE (records usable),
+ * ENCRYPT (records, none usable), MAY (no validated records), or -1
+ * (lookup failed; why).
+ */
+static int
+smtp_tls_dane(SMTP_STATE *st, SMTP_SESSION *s, struct tls_tlsa *recs,
+	      size_t *nrecs, VSTR *why)
+{
+	struct smtp_tls *t = st->tls;
+	VSTR   *qname = vstr_alloc(64);
+	VSTR   *dwhy = vstr_alloc(64);
+	enum dns_status ds;
+	size_t	n = 0;
+
+	*nrecs = 0;
+	if (st->dns == NULL) {
+		vstr_free(qname);
+		vstr_free(dwhy);
+		return TLS_LEV_MAY;
+	}
+	vstr_sprintf(qname, "_%d._tcp.%s", s->port, VSTR_STR(s->host));
+	ds = dns_lookup(st->dns, VSTR_STR(qname), DNS_TYPE_TLSA, t->tlsa,
+			dwhy);
+	if (ds == DNS_TEMPFAIL) {
+		vstr_sprintf(why, "TLSA lookup error for %s: %s",
+			     VSTR_STR(qname), VSTR_STR(dwhy));
+		vstr_free(qname);
+		vstr_free(dwhy);
+		return -1;
+	}
+	vstr_free(dwhy);
+	/* Without DNSSEC validation the records prove nothing. */
+	if (ds != DNS_OK || !t->tlsa->ad) {
+		if (ds == DNS_OK)
+			msg_info("%s: TLSA records of %s are not DNSSEC "
+				 "validated (no AD bit): not used",
+				 VSTR_STR(s->namaddr), VSTR_STR(qname));
+		vstr_free(qname);
+		return TLS_LEV_MAY;
+	}
+	vstr_free(qname);
+	for (size_t i = 0; i < t->tlsa->count && n < DNS_RR_MAX; i++) {
+		const DNS_RR *rr = t->tlsa->rr + i;
+
+		/* RFC 7672 3.1: PKIX-TA(0)/PKIX-EE(1) are unusable in SMTP. */
+		if (rr->type != DNS_TYPE_TLSA || (rr->usage != 2
+						  && rr->usage != 3)
+		    || rr->selector > 1 || rr->mtype > 2)
+			continue;
+		recs[n].usage = rr->usage;
+		recs[n].selector = rr->selector;
+		recs[n].mtype = rr->mtype;
+		recs[n].data = (const unsigned char *)VSTR_STR(rr->data);
+		recs[n].len = VSTR_LEN(rr->data);
+		n++;
+	}
+	*nrecs = n;
+	return n > 0 ? TLS_LEV_DANE : TLS_LEV_ENCRYPT;
+}
+
+/*
+ * TLS for session s as its policy wants: after EHLO with STARTTLS, or
+ * (wrapper) right after connecting, where TLS is always mandatory.
+ */
+static enum smtp_step
+smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
+		 bool wrapper)
+{
+	struct smtp_tls *t = st->tls;
+	const struct smtp_conf *c = &st->conf;
+	struct smtp_tls_policy p;
+	struct tls_client_start cs;
+	struct tls_tlsa *recs = NULL;
+	size_t	nrecs = 0;
+	VSTR   *why = vstr_alloc(100);
+	VSTR   *key = vstr_alloc(100);
+	enum smtp_step ret = SMTP_STEP_OK;
+	int	level;
+
+	if (t == NULL || s->tls)
+		goto out;
+	if (smtp_tls_policy(st, s, &p, why) < 0) {
+		ret = smtp_tls_defer(s, d, "4.3.0", VSTR_STR(why));
+		goto out;
+	}
+	level = p.level;
+	if (level == TLS_LEV_DANE) {
+		recs = mycalloc(DNS_RR_MAX, sizeof(*recs));
+		if ((level = smtp_tls_dane(st, s, recs, &nrecs, why)) < 0) {
+			ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
+			goto out_policy;
+		}
+	}
+	if (wrapper && level < TLS_LEV_ENCRYPT)
+		level = TLS_LEV_ENCRYPT;
+	vstr_sprintf(key, "%s:%d", VSTR_STR(s->addr), s->port);
+	/* Opportunistic TLS that failed before: plain text (as Postfix). */
+	if (level == TLS_LEV_NONE || (level == TLS_LEV_MAY
+				      && smtp_tls_plain_only(t, VSTR_STR(key))))
+		goto out_policy;
+	if (!wrapper && !(s->features & SMTP_FEATURE_STARTTLS)) {
+		if (level == TLS_LEV_MAY)
+			goto out_policy;
+		vstr_sprintf(why, "TLS is required, but was not offered by "
+			     "host %s", VSTR_STR(s->namaddr));
+		ret = smtp_tls_defer(s, d, "4.7.4", VSTR_STR(why));
+		goto out_policy;
+	}
+	if (t->ctx == NULL) {
+		if (level == TLS_LEV_MAY)
+			goto out_policy;
+		vstr_sprintf(why, "TLS is required, but our TLS engine is "
+			     "unavailable: %s", VSTR_STR(t->ctx_why));
+		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
+		goto out_policy;
+	}
+	if (wrapper)
+		goto handshake;
+	smtp_session_queue(s, "STARTTLS");
+	if (smtp_session_flush(s, c->helo_timeout) < 0
+	    || smtp_session_read(s, c->helo_timeout) < 0) {
+		s->broken = true;
+		vstr_sprintf(why, "lost connection with %s while sending "
+			     "STARTTLS", VSTR_STR(s->namaddr));
+		ret = smtp_tls_defer(s, d, "4.4.2", VSTR_STR(why));
+		goto out_policy;
+	}
+	if (s->reply->code / 100 != 2) {
+		if (level == TLS_LEV_MAY)
+			goto out_policy;
+		vstr_sprintf(why, "TLS is required, but host %s refused to "
+			     "start TLS: %s", VSTR_STR(s->namaddr),
+			     VSTR_STR(s->reply->text));
+		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
+		goto out_policy;
+	}
+	/* Bytes the server sent before the handshake are not trusted. */
+	vstr_reset(s->rbuf);
+	s->rpos = 0;
+handshake:
+	memset(&cs, 0, sizeof(cs));
+	cs.level = level;
+	cs.sni = NULL;
+	if (strcasecmp(t->servername, "hostname") == 0)
+		cs.sni = VSTR_STR(s->host);
+	else if (*t->servername && strcasecmp(t->servername, "nexthop") != 0)
+		cs.sni = t->servername;
+	if (level == TLS_LEV_DANE && cs.sni == NULL)
+		cs.sni = VSTR_STR(s->host);
+	cs.match = (const char *const *)p.names;
+	cs.nmatch = p.nnames;
+	cs.tlsa = level == TLS_LEV_DANE ? recs : NULL;
+	cs.ntlsa = level == TLS_LEV_DANE ? nrecs : 0;
+	vstr_sprintf(key, "%s/%s:%d", VSTR_STR(s->nexthop),
+		     VSTR_STR(s->addr), s->port);
+	cs.cache_key = VSTR_STR(key);
+	cs.peer = VSTR_STR(s->relay);
+	if ((s->tlss = tls_client_start(t->ctx, s->fd, &cs,
+					c->helo_timeout * 1000, why)) == NULL) {
+		VSTR   *text = vstr_alloc(100);
+
+		s->broken = true;
+		vstr_sprintf(text, "Cannot start TLS: %s with %s",
+			     VSTR_STR(why), VSTR_STR(s->namaddr));
+		msg_info("%s", VSTR_STR(text));
+		if (level == TLS_LEV_MAY) {
+			vstr_sprintf(key, "%s:%d", VSTR_STR(s->addr), s->port);
+			smtp_tls_plain_add(t, VSTR_STR(key));
+			t->retry_plain = true;
+		}
+		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(text));
+		vstr_free(text);
+		goto out_policy;
+	}
+	s->tls = true;
+	if ((level == TLS_LEV_DANE || level >= TLS_LEV_VERIFY)
+	    && tls_trust(s->tlss) != TLS_TRUST_VERIFIED) {
+		vstr_sprintf(why, "Server certificate not verified: %s "
+			     "(host %s, TLS level %s)", tls_trust_why(s->tlss),
+			     VSTR_STR(s->namaddr), tls_level_name(level));
+		msg_info("%s", VSTR_STR(why));
+		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
+		goto out_policy;
+	}
+	if (wrapper)
+		goto out_policy;
+	/* RFC 3207 4.2: ask again, the answer may differ inside TLS. */
+	smtp_session_queue(s, "EHLO %s", c->helo_name);
+	if (smtp_session_flush(s, c->helo_timeout) < 0
+	    || smtp_session_read(s, c->helo_timeout) < 0) {
+		s->broken = true;
+		vstr_sprintf(why, "lost connection with %s while receiving "
+			     "the EHLO reply after STARTTLS",
+			     VSTR_STR(s->namaddr));
+		ret = smtp_tls_defer(s, d, "4.4.2", VSTR_STR(why));
+		goto out_policy;
+	}
+	if (s->reply->code / 100 != 2) {
+		vstr_sprintf(why, "host %s said: %s (in reply to EHLO command "
+			     "after STARTTLS)", VSTR_STR(s->namaddr),
+			     VSTR_STR(s->reply->text));
+		ret = smtp_tls_defer(s, d, s->reply->code / 100 == 5 ?
+				     "4.7.0" : s->reply->dsn, VSTR_STR(why));
+		goto out_policy;
+	}
+	smtp_proto_features(s);
+out_policy:
+	smtp_tls_policy_free(&p);
+out:
+	myfree(recs);
+	vstr_free(why);
+	vstr_free(key);
+	return ret;
+}
+
+enum smtp_step
+smtp_tls_starttls(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
+{
+	return smtp_tls_session(st, s, d, false);
+}
+
+enum smtp_step
+smtp_tls_wrapper(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
+{
+	if (st->tls == NULL || !st->tls->wrappermode)
+		return SMTP_STEP_OK;
+	return smtp_tls_session(st, s, d, true);
+}

@@ -1,0 +1,149 @@
+/*
+ * test_mbox - mailbox locking: fcntl and dot-lock, contention, stale
+ * dot-locks.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <utime.h>
+
+#include "tests/unit/harness.h"
+#include "util/mbox.h"
+
+static char dir[] = "/tmp/test_mbox.XXXXXX";
+static char path[256], lockpath[300];
+
+static int
+setup(void **state)
+{
+	(void)state;
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/box", dir);
+	snprintf(lockpath, sizeof(lockpath), "%s/box.lock", dir);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	unlink(lockpath);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+static void
+test_mbox_lock_takes_and_releases_both_locks(void **state)
+{
+	VSTR   *why = vstr_alloc(16);
+	int	fd = open(path, O_RDWR | O_CREAT, 0600);
+	int	flags = MBOX_LOCK_FCNTL | MBOX_LOCK_DOTLOCK;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(mbox_lock(fd, path, flags, 0, why), 0);
+	assert_int_equal(access(lockpath, F_OK), 0);
+	mbox_unlock(fd, path, flags);
+	assert_int_equal(access(lockpath, F_OK), -1);
+	close(fd);
+	vstr_free(why);
+}
+
+static void
+test_mbox_lock_fails_with_eagain_while_another_process_holds_it(void **state)
+{
+	VSTR   *why = vstr_alloc(16);
+	int	fd = open(path, O_RDWR | O_CREAT, 0600);
+	int	pfd[2];
+	pid_t	pid;
+	char	c;
+
+	(void)state;
+	assert_int_equal(pipe(pfd), 0);
+	if ((pid = fork()) == 0) {
+		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+		int	cfd = open(path, O_RDWR);
+
+		if (fcntl(cfd, F_SETLK, &fl) < 0)
+			_exit(1);
+		if (write(pfd[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	assert_int_equal(read(pfd[0], &c, 1), 1);
+	assert_int_equal(mbox_lock(fd, path, MBOX_LOCK_FCNTL
+				   | MBOX_LOCK_DOTLOCK, 1, why), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_non_null(strstr(VSTR_STR(why), "locked"));
+	/* A failed fcntl lock gives the dot-lock back. */
+	assert_int_equal(access(lockpath, F_OK), -1);
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(mbox_lock(fd, path, MBOX_LOCK_FCNTL, 0, why), 0);
+	mbox_unlock(fd, path, MBOX_LOCK_FCNTL);
+	close(fd);
+	close(pfd[0]);
+	close(pfd[1]);
+	vstr_free(why);
+}
+
+static void
+test_mbox_lock_waits_for_fresh_dotlock_and_breaks_stale_one(void **state)
+{
+	VSTR   *why = vstr_alloc(16);
+	int	fd = open(path, O_RDWR | O_CREAT, 0600);
+	int	lfd = open(lockpath, O_WRONLY | O_CREAT, 0600);
+	struct utimbuf old = {.actime = time(NULL) - 3600,
+	.modtime = time(NULL) - 3600};
+
+	(void)state;
+	close(lfd);
+	assert_int_equal(mbox_lock(fd, path, MBOX_LOCK_DOTLOCK, 0, why), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(utime(lockpath, &old), 0);
+	assert_int_equal(mbox_lock(fd, path, MBOX_LOCK_DOTLOCK, 0, why), 0);
+	mbox_unlock(fd, path, MBOX_LOCK_DOTLOCK);
+	assert_int_equal(access(lockpath, F_OK), -1);
+	close(fd);
+	vstr_free(why);
+}
+
+static void
+test_mbox_lock_refuses_symlinked_dotlock(void **state)
+{
+	VSTR   *why = vstr_alloc(16);
+	int	fd = open(path, O_RDWR | O_CREAT, 0600);
+
+	(void)state;
+	assert_int_equal(symlink("/nonexistent/target", lockpath), 0);
+	assert_int_equal(mbox_lock(fd, path, MBOX_LOCK_DOTLOCK, 0, why), -1);
+	unlink(lockpath);
+	close(fd);
+	vstr_free(why);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mbox_lock_takes_and_releases_both_locks),
+		cmocka_unit_test(
+		    test_mbox_lock_fails_with_eagain_while_another_process_holds_it),
+		cmocka_unit_test(
+		    test_mbox_lock_waits_for_fresh_dotlock_and_breaks_stale_one),
+		cmocka_unit_test(test_mbox_lock_refuses_symlinked_dotlock),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

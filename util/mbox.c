@@ -1,0 +1,264 @@
+/*
+ * mbox - mailbox locking, appending and formatting (see mbox.h).
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/mbox.h"
+#include "util/rec.h"
+
+#define MBOX_STALE_SECS	300
+
+static int
+mbox_dotlock(const char *path, int secs, VSTR *why)
+{
+	VSTR   *lock = vstr_alloc(64);
+	struct stat sb;
+	int	fd, tries;
+
+	vstr_sprintf(lock, "%s.lock", path);
+	for (tries = 0;; tries++) {
+		fd = open(VSTR_STR(lock), O_WRONLY | O_CREAT | O_EXCL
+			  | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			close(fd);
+			vstr_free(lock);
+			return 0;
+		}
+		if (errno != EEXIST) {
+			vstr_sprintf(why, "create %s: %s", VSTR_STR(lock),
+				     strerror(errno));
+			break;
+		}
+		if (lstat(VSTR_STR(lock), &sb) == 0
+		    && time(NULL) - sb.st_mtime > MBOX_STALE_SECS) {
+			(void)unlink(VSTR_STR(lock));
+			continue;
+		}
+		if (tries >= secs) {
+			vstr_sprintf(why, "%s is locked by another process",
+				     VSTR_STR(lock));
+			errno = EAGAIN;
+			break;
+		}
+		sleep(1);
+	}
+	vstr_free(lock);
+	return -1;
+}
+
+static void
+mbox_dotunlock(const char *path)
+{
+	VSTR   *lock = vstr_alloc(64);
+
+	vstr_sprintf(lock, "%s.lock", path);
+	(void)unlink(VSTR_STR(lock));
+	vstr_free(lock);
+}
+
+int
+mbox_lock(int fd, const char *path, int flags, int secs, VSTR *why)
+{
+	struct flock fl;
+	int	tries;
+
+	if ((flags & MBOX_LOCK_DOTLOCK) && mbox_dotlock(path, secs, why) < 0)
+		return -1;
+	if ((flags & MBOX_LOCK_FCNTL) == 0)
+		return 0;
+	for (tries = 0;; tries++) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_SETLK, &fl) == 0)
+			return 0;
+		if ((errno != EAGAIN && errno != EACCES) || tries >= secs) {
+			int	saved = errno;
+
+			vstr_sprintf(why, "%s: fcntl lock: %s", path,
+				     saved == EACCES || saved == EAGAIN
+				     ? "locked by another process"
+				     : strerror(saved));
+			if (flags & MBOX_LOCK_DOTLOCK)
+				mbox_dotunlock(path);
+			errno = saved == EACCES ? EAGAIN : saved;
+			return -1;
+		}
+		sleep(1);
+	}
+}
+
+void
+mbox_unlock(int fd, const char *path, int flags)
+{
+	struct flock fl;
+
+	if (flags & MBOX_LOCK_FCNTL) {
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_UNLCK;
+		fl.l_whence = SEEK_SET;
+		(void)fcntl(fd, F_SETLK, &fl);
+	}
+	if (flags & MBOX_LOCK_DOTLOCK)
+		mbox_dotunlock(path);
+}
+
+int
+mbox_append(const char *path, const char *data, size_t len, long long limit,
+	    int lock_wait, VSTR *why)
+{
+	struct stat sb;
+	int	fd, flags = MBOX_LOCK_FCNTL, err = 0;
+	const char *slash = strrchr(path, '/');
+	VSTR   *dir = vstr_alloc(64);
+
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
+	if (fd < 0) {
+		err = errno;
+		vstr_sprintf(why, "cannot open mailbox %s: %s", path,
+			     strerror(err));
+		goto out;
+	}
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1) {
+		err = EINVAL;
+		vstr_sprintf(why, "mailbox %s is not a regular file with one "
+			     "link", path);
+		goto out;
+	}
+	vstr_memcpy(dir, path, slash ? (size_t)(slash - path) + 1 : 1);
+	if (access(slash ? VSTR_STR(dir) : ".", W_OK) == 0)
+		flags |= MBOX_LOCK_DOTLOCK;
+	if (mbox_lock(fd, path, flags, lock_wait, why) < 0) {
+		err = errno;
+		goto out;
+	}
+	if (fstat(fd, &sb) < 0) {
+		err = errno;
+		vstr_sprintf(why, "fstat %s: %s", path, strerror(err));
+	} else if (limit > 0 && (long long)sb.st_size + (long long)len > limit) {
+		err = EFBIG;
+		vstr_sprintf(why, "cannot update mailbox %s: mailbox size "
+			     "limit (%lld bytes) exceeded", path, limit);
+	} else {
+		const char *p = data;
+		size_t	left = len;
+
+		while (left > 0) {
+			ssize_t	n = write(fd, p, left);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				err = errno;
+				break;
+			}
+			p += n;
+			left -= (size_t)n;
+		}
+		if (err == 0 && fsync(fd) < 0)
+			err = errno;
+		if (err) {
+			vstr_sprintf(why, "cannot update mailbox %s: %s", path,
+				     strerror(err));
+			/* Leave no half message for the reader to choke on. */
+			if (ftruncate(fd, sb.st_size) < 0)
+				vstr_sprintf_append(why, " (truncate: %s)",
+						    strerror(errno));
+		}
+	}
+	mbox_unlock(fd, path, flags);
+out:
+	if (fd >= 0)
+		close(fd);
+	vstr_free(dir);
+	errno = err;
+	return err ? -1 : 0;
+}
+
+void
+mbox_format(VSTR *out, const char *sender, const char *delivered_to,
+	    const char *content, size_t len, int flags)
+{
+	const char *p = content;
+	const char *end = content + len;
+	char	date[64];
+	time_t	now = time(NULL);
+	struct tm tm;
+
+	vstr_reset(out);
+	if (flags & MBOX_FMT_FROM) {
+		localtime_r(&now, &tm);
+		strftime(date, sizeof(date), "%a %b %e %H:%M:%S %Y", &tm);
+		vstr_sprintf_append(out, "From %s  %s\n",
+				    *sender ? sender : "MAILER-DAEMON", date);
+	}
+	vstr_sprintf_append(out, "Return-Path: <%s>\n", sender);
+	if (delivered_to)
+		vstr_sprintf_append(out, "Delivered-To: %s\n", delivered_to);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t	n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+
+		if ((flags & MBOX_FMT_QUOTE) && n >= 5
+		    && memcmp(p, "From ", 5) == 0)
+			vstr_addch(out, '>');
+		vstr_memcat(out, p, n);
+		p += n;
+	}
+	if (VSTR_LEN(out) > 0 && VSTR_STR(out)[VSTR_LEN(out) - 1] != '\n')
+		vstr_addch(out, '\n');
+	if (flags & MBOX_FMT_BLANK)
+		vstr_addch(out, '\n');
+}
+
+int
+mbox_read_queue(int qfd, long long content_offset, VSTR *out, VSTR *why)
+{
+	REC_READER *rr = rec_reader_create(qfd, 0);
+	VSTR   *data = vstr_alloc(REC_CONT_CHUNK);
+	int	type = 0, got, ret = -1;
+	bool	cr = false;
+
+	vstr_reset(out);
+	if (rec_reader_seek(rr, content_offset, REC_TYPE_MESG) < 0) {
+		vstr_sprintf(why, "bad content offset");
+		goto out;
+	}
+	while ((got = rec_get(rr, &type, data, REC_LEN_MAX)) > 0) {
+		if (type == REC_TYPE_XTRA)
+			break;
+		if (type != REC_TYPE_CONT)
+			continue;
+		/* CR LF -> LF, even when a chunk ends between them. */
+		for (size_t i = 0; i < VSTR_LEN(data); i++) {
+			char	c = VSTR_STR(data)[i];
+
+			if (cr && c != '\n')
+				vstr_addch(out, '\r');
+			cr = (c == '\r');
+			if (!cr)
+				vstr_addch(out, c);
+		}
+	}
+	if (cr)
+		vstr_addch(out, '\r');
+	if (got <= 0 || type != REC_TYPE_XTRA) {
+		vstr_sprintf(why, "error reading queue file: %s",
+			     got < 0 ? rec_reader_why(rr) : "no content end");
+		goto out;
+	}
+	ret = 0;
+out:
+	rec_reader_free(rr);
+	vstr_free(data);
+	return ret;
+}

@@ -1,0 +1,57 @@
+/*
+ * mbox - locking a UNIX mailbox the way mail readers expect: a dot-lock
+ * file "mailbox.lock" (created O_EXCL, stale ones older than 5 minutes
+ * are removed) and an fcntl() write lock on the open mailbox, each retried
+ * once a second up to the time limit.
+ *
+ * mbox_append opens (O_APPEND, O_NOFOLLOW; creating it 0600), checks
+ * that the mailbox is a regular file with one link, locks it, refuses a
+ * write that would grow it past `limit` bytes (0: none), appends,
+ * fsync()s, truncates a failed write away and unlocks.  The dot-lock is
+ * used only when the caller may write the mailbox's folder.
+ *
+ * mbox_format lays out one message for delivery: optional "From " line,
+ * Return-Path, optional Delivered-To, the content with optional ">From "
+ * quoting, a final newline, and optional blank line.  mbox_read_queue
+ * reads the content records of a queue file (util/rec.h) with CRLF line
+ * ends turned into LF.
+ *
+ * Errors: mbox_lock returns 0, or -1 with errno (EAGAIN: somebody else
+ * holds a lock past the time limit; other values from open/fcntl) and
+ * a reason in why.  mbox_unlock never fails.  mbox_append: 0, or -1 with
+ * errno (EFBIG: over the limit; EAGAIN: locked; EMLINK / EFTYPE-like
+ * EINVAL: not a plain file) and why.  mbox_read_queue: 0 / -1 + why.
+ *
+ * Ownership: nothing is allocated; out VSTRs are the caller's.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#ifndef UTIL_MBOX_H
+#define UTIL_MBOX_H
+
+#include <stddef.h>
+
+#include "util/sys_defs.h"
+#include "util/vstr.h"
+
+#define MBOX_LOCK_FCNTL		(1 << 0)
+#define MBOX_LOCK_DOTLOCK	(1 << 1)
+
+/* fd is the open mailbox at path; flags MBOX_LOCK_*; wait up to secs. */
+int	mbox_lock(int fd, const char *path, int flags, int secs, VSTR *why);
+void	mbox_unlock(int fd, const char *path, int flags);
+
+int	mbox_append(const char *path, const char *data, size_t len,
+		    long long limit, int lock_wait, VSTR *why);
+
+#define MBOX_FMT_FROM	(1 << 0)	/* "From sender  date" line */
+#define MBOX_FMT_QUOTE	(1 << 1)	/* ">From " quoting */
+#define MBOX_FMT_BLANK	(1 << 2)	/* empty line after the message */
+#define MBOX_FMT_MBOX	(MBOX_FMT_FROM | MBOX_FMT_QUOTE | MBOX_FMT_BLANK)
+
+void	mbox_format(VSTR *out, const char *sender, const char *delivered_to,
+		    const char *content, size_t len, int flags);
+int	mbox_read_queue(int qfd, long long content_offset, VSTR *out,
+			VSTR *why);
+
+#endif
