@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <pwd.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -110,7 +111,6 @@ local_read_job(void *ctx, struct local_result *r)
 	int	fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0) {
-		/* Without root, other users' homes are simply unreadable. */
 		if (errno == ENOENT || errno == ENOTDIR
 		    || (errno == EACCES && j->unprivileged))
 			local_result_set(r, DELIVER_SENT, "2.0.0", "none");
@@ -162,8 +162,15 @@ static int
 local_read_file(const struct local_user *u, const char *path, VSTR *out,
 		struct local_result *r)
 {
+	struct passwd *pw = getpwnam(u->name);
+
+	/*
+	 * Without root, other users' homes are unreadable; root's own files
+	 * are read as default_privs, which usually cannot read them either.
+	 * Either way an unreadable file counts as absent.
+	 */
 	struct local_read_job j = {.path = path,
-	.unprivileged = geteuid() != 0};
+	.unprivileged = geteuid() != 0 || (pw != NULL && pw->pw_uid == 0)};
 	struct local_result fr;
 	int	ret;
 

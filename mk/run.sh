@@ -18,6 +18,8 @@ LIBEXEC=$TOP/$B/libexec
 
 mkdir -p "$ETC" "$RUN/spool" "$RUN/mail" "$RUN/data"
 chmod 755 "$RUN" "$RUN/spool"
+# Like /var/mail: every recipient creates its own mailbox here.
+chmod 1777 "$RUN/mail"
 
 if [ ! -f "$ETC/tls/cert.pem" ]; then
 	mkdir -p "$ETC/tls"
