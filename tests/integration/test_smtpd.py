@@ -478,6 +478,11 @@ def test_smtpd_cleanup_killed_mid_data_gives_4xx_and_no_file(smtpd):
     c.cmd("RCPT TO:<u@mx.test>")
     assert c.cmd("DATA")[0].startswith("354")
     c.send(b"Subject: half\r\n\r\n" + b"y" * 40000 + b"\r\n")
+    # Kill only once cleanup has taken the envelope (its temporary file
+    # exists): before that the connection still waits in the listener's
+    # backlog and a fresh cleanup would rightly serve it.
+    incoming = os.path.join(smtpd.queue, "incoming")
+    assert wait_for(lambda: os.listdir(incoming))
     pids = wait_for(lambda: cleanup_pids(smtpd.instance))
     assert pids
     for pid in pids:
