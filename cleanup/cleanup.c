@@ -89,7 +89,12 @@ cleanup_wake_qmgr(const CLEANUP_CONF *conf)
 	char	path[256];
 
 	snprintf(path, sizeof(path), "public/%s", conf->qmgr_service);
-	if (ipc_trigger(path, IPC_TRIGGER_SCAN_INCOMING, 1000) < 0
+	/*
+	 * Never wait: when qmgr's backlog is full it has wake-ups pending
+	 * already and will find this file too; waiting here only keeps this
+	 * process busy and makes master fork more.
+	 */
+	if (ipc_trigger(path, IPC_TRIGGER_SCAN_INCOMING, 0) < 0
 	    && msg_verbose)
 		msg_info("trigger %s: %m", path);
 }

@@ -1,15 +1,15 @@
 /*
  * qmgr_defer - the end of one delivery attempt of a message.
  *
- * When the last entry of a message is finished its recipient marks are
- * fdatasync'ed once, then:
+ * When the last entry of a message is finished:
  *  - recipients still deferred and the message too old: expire them
  *    (qmgr_bounce.c) so that nothing is left pending;
  *  - nothing pending: send the bounce and trace notices from their logs
  *    (a flush that fails keeps the file and tries again after a backoff),
  *    remove the defer log, unlink the queue file and log "removed";
- *  - otherwise maybe a delay warning, then move the file to
- *    deferred/X/<id> with its mtime set to the next attempt time.
+ *  - otherwise fdatasync the recipient marks once, maybe send a delay
+ *    warning, then move the file to deferred/X/<id> with its mtime set
+ *    to the next attempt time.
  *
  * Backoff: the next attempt comes after the message's age (time since
  * arrival), bounded by minimal_backoff_time and maximal_backoff_time, so
@@ -91,17 +91,20 @@ qmgr_defer_message_done(QMGR_MESSAGE *m)
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->rcpts[i].state != QMGR_RCPT_DONE)
 			pending++;
-	if (fdatasync(m->fd) < 0)
-		msg_warn("%s: fdatasync: %m", m->queue_id);
 	if (pending && qmgr_bounce_expired(m, now)
 	    && qmgr_bounce_expire(m) == 0)
 		pending = 0;
-	if (pending == 0) {
-		if (qmgr_defer_remove(m) == 0)
-			goto done;
-	} else {
+	/*
+	 * A file that is about to be unlinked needs no durable marks: if the
+	 * unlink is lost, the worst case is a repeated delivery, which the
+	 * queue contract allows.  A file that stays must keep its marks.
+	 */
+	if (pending == 0 && qmgr_defer_remove(m) == 0)
+		goto done;
+	if (fdatasync(m->fd) < 0)
+		msg_warn("%s: fdatasync: %m", m->queue_id);
+	if (pending)
 		qmgr_bounce_warn(m, now);
-	}
 	(void) qmgr_queue_move_deferred(q, m->queue_id, m->fd,
 				now + qmgr_defer_backoff(q, now - m->arrival_sec));
 done:

@@ -6,8 +6,9 @@
  * ("Mon DD HH:MM:SS host program[pid]: text"), and sent as one datagram to
  * the postlog service socket, queue_directory/public/postlog.  A process
  * chrooted into queue_directory reaches the same socket as /public/postlog.
- * The postlogd daemon appends each datagram as one line.  When the service
- * cannot be reached (not started yet, stopped) the line goes to syslog so it
+ * The postlogd daemon appends each datagram as one line.  When its queue
+ * is full the sender waits (at most MAILLOG_SEND_WAIT seconds) rather
+ * than drop the line.  When the service cannot be reached (not started yet, stopped) the line goes to syslog so it
  * is never silently lost; the failure itself is reported once per process.
  *
  * Errors: none returned; a logging failure must not stop mail.
@@ -30,6 +31,7 @@
 
 #define MAILLOG_SOCKET	"public/postlog"
 #define MAILLOG_DGRAM_MAX 8192
+#define MAILLOG_SEND_WAIT 2		/* seconds a full queue may delay a line */
 
 static int maillog_sock = -1;
 static struct sockaddr_un maillog_addr[2];	/* absolute, in-chroot */
@@ -75,7 +77,7 @@ maillog_send(enum msg_level level, const char *text)
 	for (i = 0; i < 2; i++) {
 		if (maillog_addr[i].sun_path[0] == 0)
 			continue;
-		if (sendto(maillog_sock, line, (size_t)n, MSG_DONTWAIT,
+		if (sendto(maillog_sock, line, (size_t)n, 0,
 			   (struct sockaddr *)&maillog_addr[i],
 			   sizeof(maillog_addr[i])) == n)
 			return;
@@ -118,12 +120,20 @@ maillog_init(const CFG *cfg, const char *progname, int flags)
 	snprintf(maillog_host, sizeof(maillog_host), "%s",
 		 cfg_get_str(cfg, "myhostname"));
 	if (maillog_sock < 0) {
+		struct timeval tv = {.tv_sec = MAILLOG_SEND_WAIT};
+
 		maillog_sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (maillog_sock < 0) {
 			msg_syslog_enable(maillog_facility);
 			msg_warn("socket for postlog service: %m");
 			return;
 		}
+		/*
+		 * Under load postlogd's queue fills up: wait for it, boundedly,
+		 * rather than dropping lines into a fallback.
+		 */
+		(void)setsockopt(maillog_sock, SOL_SOCKET, SO_SNDTIMEO, &tv,
+				 sizeof(tv));
 	}
 	maillog_set_addr(&maillog_addr[0], cfg_get_str(cfg, "queue_directory"),
 			 MAILLOG_SOCKET);
