@@ -18,7 +18,6 @@
 #include "util/attr.h"
 #include "util/deliver_proto.h"
 #include "util/dsn_log.h"
-#include "util/ipc.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/skel.h"
@@ -26,7 +25,7 @@
 static const char *const discard_params[] = {"ipc_timeout", NULL};
 
 static void
-discard_deliver(const struct skel_ctx *ctx, const ATTR *in, ATTR *out)
+discard_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 {
 	struct deliver_request req = {0};
 	struct deliver_status *st;
@@ -65,31 +64,7 @@ out:
 static void
 discard_service(struct skel_ctx *ctx, int fd)
 {
-	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
-	int	timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000
-	    : 3600000;
-	ATTR   *in = attr_alloc(), *out = attr_alloc();
-	VSTR   *why = vstr_alloc(64);
-	IPC_STREAM *ipc;
-
-	/* The skeleton closes fd itself: the stream gets a copy. */
-	if ((fd = dup(fd)) < 0) {
-		msg_warn("%s: dup: %m", ctx->service);
-		goto out;
-	}
-	ipc = ipc_stream_open(fd);
-	while (ipc_stream_recv(ipc, in, timeout_ms, why) == 0) {
-		discard_deliver(ctx, in, out);
-		if (ipc_stream_send(ipc, out, timeout_ms) < 0) {
-			msg_warn("%s: send reply: %m", ctx->service);
-			break;
-		}
-	}
-	ipc_stream_close(ipc);
-out:
-	attr_free(in);
-	attr_free(out);
-	vstr_free(why);
+	skel_serve_frames(ctx, fd, discard_deliver);
 }
 
 int

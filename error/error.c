@@ -25,7 +25,6 @@
 #include "util/attr.h"
 #include "util/deliver_proto.h"
 #include "util/dsn_log.h"
-#include "util/ipc.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/skel.h"
@@ -60,8 +59,8 @@ error_reason(const char *nexthop, bool defer, char *dsn, size_t dsnlen,
 			    : "mail delivery disabled");
 }
 
-static int
-error_deliver(const struct skel_ctx *ctx, const ATTR *in, ATTR *out)
+static void
+error_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 {
 	struct deliver_request req = {0};
 	struct deliver_status *st;
@@ -78,7 +77,7 @@ error_deliver(const struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 		deliver_reply_encode_error(VSTR_STR(why), out);
 		vstr_free(why);
 		vstr_free(reason);
-		return -1;
+		return;
 	}
 	defer = strcmp(ctx->service, "retry") == 0
 	    || strcmp(req.transport, "retry") == 0;
@@ -99,37 +98,12 @@ error_deliver(const struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 	deliver_request_release(&req);
 	vstr_free(why);
 	vstr_free(reason);
-	return 0;
 }
 
 static void
 error_service(struct skel_ctx *ctx, int fd)
 {
-	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
-	int	timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000
-	    : 3600000;
-	ATTR   *in = attr_alloc(), *out = attr_alloc();
-	VSTR   *why = vstr_alloc(64);
-	IPC_STREAM *ipc;
-
-	/* The skeleton closes fd itself: the stream gets a copy. */
-	if ((fd = dup(fd)) < 0) {
-		msg_warn("%s: dup: %m", ctx->service);
-		goto out;
-	}
-	ipc = ipc_stream_open(fd);
-	while (ipc_stream_recv(ipc, in, timeout_ms, why) == 0) {
-		error_deliver(ctx, in, out);
-		if (ipc_stream_send(ipc, out, timeout_ms) < 0) {
-			msg_warn("%s: send reply: %m", ctx->service);
-			break;
-		}
-	}
-	ipc_stream_close(ipc);
-out:
-	attr_free(in);
-	attr_free(out);
-	vstr_free(why);
+	skel_serve_frames(ctx, fd, error_deliver);
 }
 
 int

@@ -24,7 +24,6 @@
 #include "util/attr.h"
 #include "util/deliver_proto.h"
 #include "util/dsn_log.h"
-#include "util/ipc.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/skel.h"
@@ -163,31 +162,7 @@ done:
 static void
 local_service(struct skel_ctx *ctx, int fd)
 {
-	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
-	int	timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000
-	    : 3600000;
-	ATTR   *in = attr_alloc(), *out = attr_alloc();
-	VSTR   *why = vstr_alloc(64);
-	IPC_STREAM *ipc;
-
-	/* The skeleton closes fd itself: the stream gets a copy. */
-	if ((fd = dup(fd)) < 0) {
-		msg_warn("%s: dup: %m", ctx->service);
-		goto out;
-	}
-	ipc = ipc_stream_open(fd);
-	while (ipc_stream_recv(ipc, in, timeout_ms, why) == 0) {
-		local_deliver(ctx, in, out);
-		if (ipc_stream_send(ipc, out, timeout_ms) < 0) {
-			msg_warn("%s: send reply: %m", ctx->service);
-			break;
-		}
-	}
-	ipc_stream_close(ipc);
-out:
-	attr_free(in);
-	attr_free(out);
-	vstr_free(why);
+	skel_serve_frames(ctx, fd, local_deliver);
 }
 
 static void

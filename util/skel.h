@@ -87,6 +87,14 @@ int	skel_single_main(int argc, char **argv, const struct skel_ops *ops);
 int	skel_multi_main(int argc, char **argv, const struct skel_ops *ops);
 int	skel_trigger_main(int argc, char **argv, const struct skel_ops *ops);
 
+/*
+ * Single: serve request/reply frames (util/attr) on fd until the client
+ * closes or ipc_timeout passes; handle fills the reply for each request.
+ */
+typedef struct ATTR ATTR;
+typedef void (*skel_frame_fn)(struct skel_ctx *ctx, const ATTR *in, ATTR *out);
+void	skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle);
+
 /* Multi: the client on fd is finished; unwatches and closes fd. */
 void	skel_multi_disconnect(struct skel_ctx *ctx, int fd);
 

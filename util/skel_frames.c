@@ -1,0 +1,51 @@
+/*
+ * skel_frames - the request/reply loop of frame-speaking services.
+ *
+ * Delivery agents (local, virtual, pipe, error, discard) all serve a
+ * client the same way: read one util/attr frame, let the daemon fill the
+ * reply, send it, and go on until the client closes or ipc_timeout
+ * passes.  The skeleton closes the client descriptor itself, so the
+ * stream works on a copy.
+ *
+ * Errors: logged with the service name; the loop ends on any I/O error.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <unistd.h>
+
+#include "util/attr.h"
+#include "util/cfg.h"
+#include "util/ipc.h"
+#include "util/msg.h"
+#include "util/skel.h"
+#include "util/vstr.h"
+
+void
+skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle)
+{
+	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
+	int	timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000
+	    : 3600000;
+	ATTR   *in = attr_alloc(), *out = attr_alloc();
+	VSTR   *why = vstr_alloc(64);
+	IPC_STREAM *ipc;
+
+	if ((fd = dup(fd)) < 0) {
+		msg_warn("%s: dup: %m", ctx->service);
+		goto out;
+	}
+	ipc = ipc_stream_open(fd);
+	while (ipc_stream_recv(ipc, in, timeout_ms, why) == 0) {
+		attr_reset(out);
+		handle(ctx, in, out);
+		if (ipc_stream_send(ipc, out, timeout_ms) < 0) {
+			msg_warn("%s: send reply: %m", ctx->service);
+			break;
+		}
+	}
+	ipc_stream_close(ipc);
+out:
+	attr_free(in);
+	attr_free(out);
+	vstr_free(why);
+}
