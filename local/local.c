@@ -24,6 +24,7 @@
 #include "util/attr.h"
 #include "util/deliver_proto.h"
 #include "util/dsn_log.h"
+#include "util/mbox.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/skel.h"
@@ -95,8 +96,7 @@ local_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 	struct local_result *res;
 	struct local_msg m = {0};
 	struct dsn_log_times t;
-	VSTR   *why = vstr_alloc(64), *path = vstr_alloc(64);
-	int	qfd = -1;
+	VSTR   *why = vstr_alloc(64);
 	bool	content_ok = false;
 
 	t.start = dsn_log_now();
@@ -113,21 +113,10 @@ local_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 			       ? (size_t)req.message_size + 64 : 1024);
 	sts = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*sts));
 	res = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*res));
-	if (strchr(req.queue_name, '/') || strchr(req.queue_id, '/')
-	    || strcmp(req.queue_id, "..") == 0) {
-		vstr_strcpy(why, "bad queue file name");
-	} else {
-		vstr_sprintf(path, "%s/%s/%s",
-			     cfg_get_str(ctx->cfg, "queue_directory"),
-			     req.queue_name, req.queue_id);
-		if ((qfd = open(VSTR_STR(path), O_RDONLY | O_NOFOLLOW
-				| O_CLOEXEC)) < 0)
-			vstr_sprintf(why, "open queue file %s: %s",
-				     VSTR_STR(path), strerror(errno));
-		else if (local_copy_load(qfd, req.content_offset, m.content,
-					 why) == 0)
-			content_ok = true;
-	}
+	if (mbox_load_queue_file(cfg_get_str(ctx->cfg, "queue_directory"),
+				 req.queue_name, req.queue_id,
+				 req.content_offset, m.content, why) == 0)
+		content_ok = true;
 	if (!content_ok)
 		msg_warn("%s: %s", req.queue_id, VSTR_STR(why));
 	t.arrival = (double)req.arrival_sec + (double)req.arrival_usec / 1e6;
@@ -151,12 +140,9 @@ local_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 	myfree(res);
 	myfree(sts);
 	vstr_free(m.content);
-	if (qfd >= 0)
-		close(qfd);
 	deliver_request_release(&req);
 done:
 	vstr_free(why);
-	vstr_free(path);
 }
 
 static void

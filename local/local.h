@@ -98,8 +98,6 @@ void	local_result_merge(struct local_result *into,
 #define LOCAL_COPY_QUOTE	(1 << 1)	/* >From quoting */
 #define LOCAL_COPY_BLANK	(1 << 2)	/* blank line at the end */
 #define LOCAL_COPY_MBOX	(LOCAL_COPY_FROM | LOCAL_COPY_QUOTE | LOCAL_COPY_BLANK)
-int	local_copy_load(int qfd, long long content_offset, VSTR *out,
-			VSTR *why);
 void	local_copy_format(VSTR *out, const struct local_msg *m,
 			  const char *delivered_to, int flags);
 bool	local_copy_has_delivered_to(const VSTR *content, const char *addr);

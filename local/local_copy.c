@@ -8,7 +8,7 @@
  *	Delivered-To: recipient
  *	message, with ">From " quoting in mboxes, and a final blank line
  *
- * Errors: local_copy_load returns 0, or -1 with why (a bad queue file).
+ * The content itself is loaded with mbox_load_queue_file (util/mbox).
  * Ownership: the caller's VSTRs.
  *
  * SPDX-License-Identifier: ISC
@@ -19,12 +19,6 @@
 
 #include "local/local.h"
 #include "util/mbox.h"
-
-int
-local_copy_load(int qfd, long long content_offset, VSTR *out, VSTR *why)
-{
-	return mbox_read_queue(qfd, content_offset, out, why);
-}
 
 void
 local_copy_format(VSTR *out, const struct local_msg *m,

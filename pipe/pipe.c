@@ -426,10 +426,9 @@ pipe_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 	struct deliver_request req = {0};
 	struct deliver_status *sts;
 	struct dsn_log_times t;
-	VSTR   *why = vstr_alloc(64), *path = vstr_alloc(64);
+	VSTR   *why = vstr_alloc(64);
 	VSTR   *content = vstr_alloc(4096), *relay = vstr_alloc(32);
 	VSTR  **texts;
-	int	qfd = -1;
 	bool	ok = false;
 
 	t.start = dsn_log_now();
@@ -440,21 +439,10 @@ pipe_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 		goto done;
 	}
 	vstr_strcpy(relay, ctx->service);
-	if (strchr(req.queue_name, '/') || strchr(req.queue_id, '/')
-	    || strcmp(req.queue_id, "..") == 0) {
-		vstr_strcpy(why, "bad queue file name");
-	} else {
-		vstr_sprintf(path, "%s/%s/%s",
-			     cfg_get_str(ctx->cfg, "queue_directory"),
-			     req.queue_name, req.queue_id);
-		if ((qfd = open(VSTR_STR(path), O_RDONLY | O_NOFOLLOW
-				| O_CLOEXEC)) < 0)
-			vstr_sprintf(why, "open queue file %s: %s",
-				     VSTR_STR(path), strerror(errno));
-		else
-			ok = mbox_read_queue(qfd, req.content_offset, content,
-					     why) == 0;
-	}
+	if (mbox_load_queue_file(cfg_get_str(ctx->cfg, "queue_directory"),
+				 req.queue_name, req.queue_id,
+				 req.content_offset, content, why) == 0)
+		ok = true;
 	if (!ok)
 		msg_warn("%s: %s", req.queue_id, VSTR_STR(why));
 	sts = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*sts));
@@ -479,12 +467,9 @@ pipe_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 		vstr_free(texts[i]);
 	myfree(texts);
 	myfree(sts);
-	if (qfd >= 0)
-		close(qfd);
 	deliver_request_release(&req);
 done:
 	vstr_free(why);
-	vstr_free(path);
 	vstr_free(content);
 	vstr_free(relay);
 }

@@ -239,14 +239,29 @@ mbox_read_queue(int qfd, long long content_offset, VSTR *out, VSTR *why)
 		if (type != REC_TYPE_CONT)
 			continue;
 		/* CR LF -> LF, even when a chunk ends between them. */
-		for (size_t i = 0; i < VSTR_LEN(data); i++) {
-			char	c = VSTR_STR(data)[i];
+		const char *p = VSTR_STR(data);
+		const char *end = p + VSTR_LEN(data);
 
-			if (cr && c != '\n')
-				vstr_addch(out, '\r');
-			cr = (c == '\r');
-			if (!cr)
-				vstr_addch(out, c);
+		if (cr && p < end) {
+			if (*p == '\n')
+				p++;
+			vstr_addch(out, p > VSTR_STR(data) ? '\n' : '\r');
+			cr = false;
+		}
+		while (p < end) {
+			const char *q = memchr(p, '\r', (size_t)(end - p));
+
+			if (q == NULL) {
+				vstr_memcat(out, p, (size_t)(end - p));
+				break;
+			}
+			vstr_memcat(out, p, (size_t)(q - p));
+			if (q + 1 == end) {
+				cr = true;
+				break;
+			}
+			vstr_addch(out, q[1] == '\n' ? '\n' : '\r');
+			p = q[1] == '\n' ? q + 2 : q + 1;
 		}
 	}
 	if (cr)
@@ -260,5 +275,34 @@ mbox_read_queue(int qfd, long long content_offset, VSTR *out, VSTR *why)
 out:
 	rec_reader_free(rr);
 	vstr_free(data);
+	return ret;
+}
+
+int
+mbox_load_queue_file(const char *queue_dir, const char *queue_name,
+		     const char *queue_id, long long content_offset,
+		     VSTR *out, VSTR *why)
+{
+	VSTR   *path;
+	int	qfd;
+	int	ret;
+
+	/* The names come from qmgr over IPC: never leave the queue folder. */
+	if (strchr(queue_name, '/') || strchr(queue_id, '/')
+	    || strcmp(queue_id, "..") == 0 || strcmp(queue_name, "..") == 0) {
+		vstr_strcpy(why, "bad queue file name");
+		return -1;
+	}
+	path = vstr_alloc(128);
+	vstr_sprintf(path, "%s/%s/%s", queue_dir, queue_name, queue_id);
+	if ((qfd = open(VSTR_STR(path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		vstr_sprintf(why, "open queue file %s: %s", VSTR_STR(path),
+			     strerror(errno));
+		ret = -1;
+	} else {
+		ret = mbox_read_queue(qfd, content_offset, out, why);
+		close(qfd);
+	}
+	vstr_free(path);
 	return ret;
 }

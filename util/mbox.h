@@ -14,13 +14,15 @@
  * Return-Path, optional Delivered-To, the content with optional ">From "
  * quoting, a final newline, and optional blank line.  mbox_read_queue
  * reads the content records of a queue file (util/rec.h) with CRLF line
- * ends turned into LF.
+ * ends turned into LF; mbox_load_queue_file does the same for the file a
+ * delivery request names (queue_directory/queue_name/queue_id), refusing
+ * names that would leave the queue folder.
  *
  * Errors: mbox_lock returns 0, or -1 with errno (EAGAIN: somebody else
  * holds a lock past the time limit; other values from open/fcntl) and
  * a reason in why.  mbox_unlock never fails.  mbox_append: 0, or -1 with
  * errno (EFBIG: over the limit; EAGAIN: locked; EMLINK / EFTYPE-like
- * EINVAL: not a plain file) and why.  mbox_read_queue: 0 / -1 + why.
+ * EINVAL: not a plain file) and why.  mbox_read_queue and mbox_load_queue_file: 0 / -1 + why.
  *
  * Ownership: nothing is allocated; out VSTRs are the caller's.
  *
@@ -53,5 +55,8 @@ void	mbox_format(VSTR *out, const char *sender, const char *delivered_to,
 		    const char *content, size_t len, int flags);
 int	mbox_read_queue(int qfd, long long content_offset, VSTR *out,
 			VSTR *why);
+int	mbox_load_queue_file(const char *queue_dir, const char *queue_name,
+			     const char *queue_id, long long content_offset,
+			     VSTR *out, VSTR *why);
 
 #endif

@@ -283,10 +283,9 @@ virtual_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 	struct deliver_request req = {0};
 	struct deliver_status *sts;
 	struct dsn_log_times t;
-	VSTR   *why = vstr_alloc(64), *path = vstr_alloc(64);
+	VSTR   *why = vstr_alloc(64);
 	VSTR   *content = vstr_alloc(4096);
 	VSTR  **texts;
-	int	qfd = -1;
 	bool	ok = false;
 
 	t.start = dsn_log_now();
@@ -296,21 +295,10 @@ virtual_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 		deliver_reply_encode_error(VSTR_STR(why), out);
 		goto done;
 	}
-	if (strchr(req.queue_name, '/') || strchr(req.queue_id, '/')
-	    || strcmp(req.queue_id, "..") == 0) {
-		vstr_strcpy(why, "bad queue file name");
-	} else {
-		vstr_sprintf(path, "%s/%s/%s",
-			     cfg_get_str(ctx->cfg, "queue_directory"),
-			     req.queue_name, req.queue_id);
-		if ((qfd = open(VSTR_STR(path), O_RDONLY | O_NOFOLLOW
-				| O_CLOEXEC)) < 0)
-			vstr_sprintf(why, "open queue file %s: %s",
-				     VSTR_STR(path), strerror(errno));
-		else
-			ok = mbox_read_queue(qfd, req.content_offset, content,
-					     why) == 0;
-	}
+	if (mbox_load_queue_file(cfg_get_str(ctx->cfg, "queue_directory"),
+				 req.queue_name, req.queue_id,
+				 req.content_offset, content, why) == 0)
+		ok = true;
 	if (!ok)
 		msg_warn("%s: %s", req.queue_id, VSTR_STR(why));
 	sts = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*sts));
@@ -334,12 +322,9 @@ virtual_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 		vstr_free(texts[i]);
 	myfree(texts);
 	myfree(sts);
-	if (qfd >= 0)
-		close(qfd);
 	deliver_request_release(&req);
 done:
 	vstr_free(why);
-	vstr_free(path);
 	vstr_free(content);
 }
 

@@ -17,6 +17,8 @@
 
 #include "tests/unit/harness.h"
 #include "util/mbox.h"
+#include "util/rec.h"
+#include "util/vstr.h"
 
 static char dir[] = "/tmp/test_mbox.XXXXXX";
 static char path[256], lockpath[300];
@@ -133,6 +135,53 @@ test_mbox_lock_refuses_symlinked_dotlock(void **state)
 	vstr_free(why);
 }
 
+/* Content records cut anywhere, CR LF split across them included. */
+static void
+test_mbox_read_queue_turns_crlf_into_lf_across_records(void **state)
+{
+	static const char *const chunks[] = {
+		"a\r\nb\r", "\nc\rd\r", "\r\ne\r\n", "x\r",
+	};
+	char	qpath[300];
+	struct rec_size size;
+	REC_WRITER *w;
+	VSTR   *out = vstr_alloc(64), *why = vstr_alloc(64);
+	int	fd;
+
+	(void)state;
+	snprintf(qpath, sizeof(qpath), "%s/QUEUEID", dir);
+	fd = open(qpath, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	w = rec_writer_create(fd);
+	rec_put(w, REC_TYPE_TIME, "1 2", 3);
+	rec_put(w, REC_TYPE_FROM, "s@x", 3);
+	rec_put(w, REC_TYPE_RCPT, "r@x", 3);
+	rec_put(w, REC_TYPE_MESG, "", 0);
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++)
+		rec_put(w, REC_TYPE_CONT, chunks[i], strlen(chunks[i]));
+	rec_put(w, REC_TYPE_XTRA, "", 0);
+	assert_int_equal(rec_writer_finish(w), 0);
+	rec_writer_size(w, &size);
+	rec_writer_free(w);
+	assert_int_equal(mbox_read_queue(fd, size.content_offset, out, why), 0);
+	assert_int_equal(VSTR_LEN(out), strlen("a\nb\nc\rd\r\ne\nx\r"));
+	assert_memory_equal(VSTR_STR(out), "a\nb\nc\rd\r\ne\nx\r", VSTR_LEN(out));
+	close(fd);
+
+	/* The same through the queue-folder path a delivery request names. */
+	assert_int_equal(mbox_load_queue_file("/tmp", dir + 5, "QUEUEID",
+					      size.content_offset, out, why), 0);
+	assert_memory_equal(VSTR_STR(out), "a\nb\nc\rd\r\ne\nx\r", VSTR_LEN(out));
+	assert_int_equal(mbox_load_queue_file(dir, "..", "QUEUEID",
+					      size.content_offset, out, why), -1);
+	assert_string_equal(VSTR_STR(why), "bad queue file name");
+	assert_int_equal(mbox_load_queue_file(dir, "x/y", "QUEUEID", 0, out,
+					      why), -1);
+	unlink(qpath);
+	vstr_free(out);
+	vstr_free(why);
+}
+
 int
 main(void)
 {
@@ -143,6 +192,8 @@ main(void)
 		cmocka_unit_test(
 		    test_mbox_lock_waits_for_fresh_dotlock_and_breaks_stale_one),
 		cmocka_unit_test(test_mbox_lock_refuses_symlinked_dotlock),
+		cmocka_unit_test(
+		    test_mbox_read_queue_turns_crlf_into_lf_across_records),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
