@@ -29,7 +29,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +40,7 @@
 #include <unistd.h>
 
 #include "util/attr.h"
+#include "util/cmd_run.h"
 #include "util/deliver_proto.h"
 #include "util/dsn_log.h"
 #include "util/mbox.h"
@@ -49,7 +49,6 @@
 #include "util/skel.h"
 #include "util/user.h"
 
-#define PIPE_OUTPUT_MAX	512
 
 static const char *const pipe_params[] = {
 	"command_time_limit", "ipc_timeout", "queue_directory",
@@ -173,153 +172,71 @@ pipe_expand(const char *in, const struct pipe_vars *v, VSTR *out)
 	}
 }
 
-static const struct {
-	int	status;
-	enum deliver_action action;
-	const char *dsn;
-} pipe_sysexits[] = {
-	{EX_USAGE, DELIVER_BOUNCED, "5.3.0"},
-	{EX_DATAERR, DELIVER_BOUNCED, "5.6.0"},
-	{EX_NOINPUT, DELIVER_BOUNCED, "5.3.0"},
-	{EX_NOUSER, DELIVER_BOUNCED, "5.1.1"},
-	{EX_NOHOST, DELIVER_BOUNCED, "5.1.2"},
-	{EX_UNAVAILABLE, DELIVER_BOUNCED, "5.3.0"},
-	{EX_SOFTWARE, DELIVER_BOUNCED, "5.3.0"},
-	{EX_OSERR, DELIVER_DEFERRED, "4.3.0"},
-	{EX_OSFILE, DELIVER_BOUNCED, "5.3.0"},
-	{EX_CANTCREAT, DELIVER_BOUNCED, "5.2.0"},
-	{EX_IOERR, DELIVER_BOUNCED, "5.3.0"},
-	{EX_TEMPFAIL, DELIVER_DEFERRED, "4.3.0"},
-	{EX_PROTOCOL, DELIVER_BOUNCED, "5.5.0"},
-	{EX_NOPERM, DELIVER_BOUNCED, "5.7.0"},
-	{EX_CONFIG, DELIVER_BOUNCED, "5.3.5"},
+struct pipe_exec {
+	PIPE_STATE *st;
+	char  **args;
 };
+
+/* In the child: become the pipe user, clean environment, exec argv. */
+static void
+pipe_exec(void *ctx)
+{
+	struct pipe_exec *x = ctx;
+	PIPE_STATE *st = x->st;
+
+	if (setgroups(1, &st->gid) < 0 || setgid(st->gid) < 0
+	    || setuid(st->uid) < 0 || setuid(0) == 0)
+		_exit(EX_OSERR);
+	clearenv();
+	if (setenv("PATH", "/usr/bin:/bin", 1) < 0
+	    || setenv("HOME", st->home, 1) < 0
+	    || setenv("LOGNAME", st->user, 1) < 0
+	    || setenv("USER", st->user, 1) < 0
+	    || setenv("SHELL", st->shell, 1) < 0)
+		_exit(EX_OSERR);
+	if (chdir(st->home) < 0 && chdir("/") < 0)
+		_exit(EX_OSERR);
+	execvp(x->args[0], x->args);
+	_exit(EX_OSERR);
+}
 
 /* Run the command for one recipient; result into s/text. */
 static void
 pipe_run(PIPE_STATE *st, char **args, const VSTR *msg,
 	 struct deliver_status *s, VSTR *text)
 {
-	int	in[2], out[2], status = 0;
-	pid_t	pid;
-	size_t	done = 0, out_len = 0;
-	char	output[PIPE_OUTPUT_MAX + 1];
-	time_t	deadline = time(NULL) + (time_t)st->time_limit;
-	bool	timed_out = false;
+	struct pipe_exec x = {.st = st, .args = args};
+	struct cmd_run_result res;
+	enum deliver_action action = DELIVER_BOUNCED;
+	const char *dsn = "5.3.0", *why;
 
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0
-	    || (pid = fork()) < 0) {
+	if (cmd_run(VSTR_STR(msg), VSTR_LEN(msg), st->time_limit, pipe_exec,
+		    &x, &res) < 0) {
 		vstr_sprintf(text, "cannot run command: %s", strerror(errno));
 		deliver_status_set(s, DELIVER_DEFERRED, "4.3.0", VSTR_STR(text),
 				   NULL);
-		return;
-	}
-	if (pid == 0) {
-		setsid();
-		if (setgroups(1, &st->gid) < 0 || setgid(st->gid) < 0
-		    || setuid(st->uid) < 0 || setuid(0) == 0)
-			_exit(EX_OSERR);
-		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0
-		    || dup2(out[1], 2) < 0)
-			_exit(EX_OSERR);
-		clearenv();
-		if (setenv("PATH", "/usr/bin:/bin", 1) < 0
-		    || setenv("HOME", st->home, 1) < 0
-		    || setenv("LOGNAME", st->user, 1) < 0
-		    || setenv("USER", st->user, 1) < 0
-		    || setenv("SHELL", st->shell, 1) < 0)
-			_exit(EX_OSERR);
-		if (chdir(st->home) < 0 && chdir("/") < 0)
-			_exit(EX_OSERR);
-		signal(SIGPIPE, SIG_DFL);
-		execvp(args[0], args);
-		_exit(EX_OSERR);
-	}
-	close(in[0]);
-	close(out[1]);
-	(void)fcntl(in[1], F_SETFL, O_NONBLOCK);
-	for (;;) {
-		struct pollfd p[2] = {{.fd = out[0], .events = POLLIN},
-		{.fd = in[1], .events = POLLOUT}};
-		long	left = (long)(deadline - time(NULL));
-		int	n = in[1] >= 0 ? 2 : 1;
-		char	sink[4096];
-		ssize_t	got;
-
-		if (left <= 0) {
-			timed_out = true;
-			break;
-		}
-		if (poll(p, (nfds_t)n, (int)(left > 5 ? 5000 : left * 1000)) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (n == 2 && p[1].revents) {
-			got = write(in[1], VSTR_STR(msg) + done,
-				    VSTR_LEN(msg) - done);
-			if (got > 0)
-				done += (size_t)got;
-			if (got < 0 && errno != EAGAIN && errno != EINTR)
-				done = VSTR_LEN(msg);
-			if (done >= VSTR_LEN(msg)) {
-				close(in[1]);
-				in[1] = -1;
-			}
-		}
-		if (p[0].revents) {
-			got = read(out[0], sink, sizeof(sink));
-			if (got == 0 || (got < 0 && errno != EINTR))
-				break;
-			if (got > 0 && out_len < PIPE_OUTPUT_MAX) {
-				size_t	take = (size_t)got;
-
-				if (take > PIPE_OUTPUT_MAX - out_len)
-					take = PIPE_OUTPUT_MAX - out_len;
-				memcpy(output + out_len, sink, take);
-				out_len += take;
-			}
-		}
-	}
-	if (in[1] >= 0)
-		close(in[1]);
-	close(out[0]);
-	if (timed_out)
-		kill(-pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	output[out_len] = 0;
-	for (char *c = output; *c; c++)
-		if (!isprint((unsigned char)*c))
-			*c = ' ';
-	if (timed_out) {
+	} else if (res.timed_out) {
 		vstr_sprintf(text, "Command time limit exceeded: \"%s\"",
 			     args[0]);
 		deliver_status_set(s, DELIVER_BOUNCED, "5.3.0", VSTR_STR(text),
 				   NULL);
-	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+	} else if (WIFEXITED(res.status) && WEXITSTATUS(res.status) == 0) {
 		vstr_sprintf(text, "delivered via %s service", "pipe");
 		deliver_status_set(s, DELIVER_SENT, "2.0.0", VSTR_STR(text),
 				   NULL);
-	} else {
-		int	code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		enum deliver_action a = DELIVER_BOUNCED;
-		const char *dsn = "5.3.0";
+	} else if (WIFEXITED(res.status)) {
+		int	code = WEXITSTATUS(res.status);
 
-		for (size_t i = 0; i < sizeof(pipe_sysexits)
-		     / sizeof(pipe_sysexits[0]); i++)
-			if (pipe_sysexits[i].status == code) {
-				a = pipe_sysexits[i].action;
-				dsn = pipe_sysexits[i].dsn;
-			}
-		if (code >= 0)
-			vstr_sprintf(text, "Command died with status %d: "
-				     "\"%s\". Command output: %s", code,
-				     args[0], out_len ? output : "none");
-		else
-			vstr_sprintf(text, "Command killed by signal %d: "
-				     "\"%s\"", WTERMSIG(status), args[0]);
-		deliver_status_set(s, a, dsn, VSTR_STR(text), NULL);
+		(void)cmd_run_sysexit(code, &action, &dsn, &why);
+		vstr_sprintf(text, "Command died with status %d: \"%s\". "
+			     "Command output: %s", code, args[0],
+			     res.out_len ? res.output : "none");
+		deliver_status_set(s, action, dsn, VSTR_STR(text), NULL);
+	} else {
+		vstr_sprintf(text, "Command killed by signal %d: \"%s\"",
+			     WTERMSIG(res.status), args[0]);
+		deliver_status_set(s, DELIVER_BOUNCED, "5.3.0", VSTR_STR(text),
+				   NULL);
 	}
 }
 
