@@ -14,7 +14,7 @@ libcmocka-dev
 valgrind clang-format
 python3 python3-pytest python3-aiosmtpd python3-dnslib python3-dkim
 pflogsumm dovecot-core dovecot-lmtpd testssl.sh
-swaks
+swaks libnet-ssleay-perl
 "
 
 missing=""
