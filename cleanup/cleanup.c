@@ -151,6 +151,14 @@ cleanup_service(struct skel_ctx *ctx, int fd)
 		    && (data = attr_get_data(frame, "data", &len)) != NULL) {
 			cleanup_content(st, data, len);
 		} else if (req && strcmp(req, "end") == 0) {
+			long long flags = 0;
+
+			/* smtpd_end_of_data_restrictions: HOLD or DISCARD. */
+			(void) attr_get_int(frame, "flags", &flags);
+			if (flags & CLEANUP_FLAG_HOLD)
+				st->hold = true;
+			if (flags & CLEANUP_FLAG_DISCARD)
+				st->discard = true;
 			done = true;
 		} else if (req && strcmp(req, "abort") == 0) {
 			if (msg_verbose)

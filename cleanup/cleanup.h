@@ -89,6 +89,7 @@ typedef struct CLEANUP_STATE {
 	const char *client_name, *client_addr, *client_port;
 	const char *helo, *protocol, *local_uid;
 	const char *tls_info;		/* smtpd_tls_received_header, or NULL */
+	const char *auth_header;	/* Received: "(Authenticated sender: )" */
 	const char *fullname;		/* for an added From:, or NULL */
 	bool	rewrite_local;
 	struct timeval arrival;

@@ -254,6 +254,10 @@ cleanup_received(CLEANUP_STATE *st, VSTR *out, const char *date)
 		if (st->tls_info)
 			vstr_sprintf_append(out, "\t(using %s)\r\n",
 					    st->tls_info);
+		/* smtpd_sasl_authenticated_header, as Postfix words it. */
+		if (st->auth_header)
+			vstr_sprintf_append(out, "\t(Authenticated sender: "
+					    "%s)\r\n", st->auth_header);
 		vstr_sprintf_append(out, "\tby %s (Postel) with %s id %s",
 				    host, st->protocol ? st->protocol :
 				    "SMTP", VSTR_STR(st->qid));

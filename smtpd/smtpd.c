@@ -172,6 +172,7 @@ static const struct smtpd_hooks smtpd_real_hooks = {
 	.cleanup_write = cleanup_write,
 	.cleanup_finish = cleanup_finish,
 	.cleanup_abort = cleanup_abort,
+	.cleanup_flags = cleanup_add_flags,
 	.tls_start = smtpd_hook_tls_start,
 };
 
@@ -320,6 +321,9 @@ static const char *const smtpd_param_names[] = {
 	"smtpd_forbid_unauth_pipelining", "smtpd_hard_error_limit",
 	"smtpd_helo_required", "smtpd_junk_command_limit",
 	"smtpd_peername_lookup", "smtpd_recipient_limit",
+	"smtpd_reject_footer", "smtpd_reject_unlisted_sender",
+	"smtpd_end_of_data_restrictions", "relocated_maps",
+	"smtpd_sasl_authenticated_header", "mynetworks", "mynetworks_style",
 	"smtpd_sasl_auth_enable", "smtpd_sasl_auth_failure_limit",
 	"smtpd_sasl_exceptions_networks", "smtpd_sasl_local_domain",
 	"smtpd_sasl_path", "smtpd_sasl_security_options",

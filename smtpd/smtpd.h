@@ -49,6 +49,7 @@ struct smtpd_sasl_params {
 	const char *tls_security;	/* smtpd_sasl_tls_security_options */
 	const char *exceptions;		/* smtpd_sasl_exceptions_networks */
 	long long failure_limit;	/* smtpd_sasl_auth_failure_limit */
+	bool	auth_header;		/* smtpd_sasl_authenticated_header */
 };
 
 /* TLS settings (smtpd_tls.c). */
@@ -80,6 +81,7 @@ struct smtpd_params {
 	bool	strict_rfc821;
 	bool	forbid_unauth_pipelining;
 	int	ehlo_discard;		/* SMTPD_EHLO_* bits not announced */
+	const char *reject_footer;	/* smtpd_reject_footer; NULL: none */
 	struct smtpd_sasl_params sasl;	/* smtpd_sasl.c */
 	struct smtpd_tls_params tls;	/* smtpd_tls.c */
 };
@@ -116,6 +118,8 @@ struct smtpd_hooks {
 	int	(*cleanup_finish) (CLEANUP_CLIENT *cc,
 				           struct cleanup_result *res);
 	void	(*cleanup_abort) (CLEANUP_CLIENT *cc);
+	/* HOLD/DISCARD found at end of data; NULL: not supported. */
+	void	(*cleanup_flags) (CLEANUP_CLIENT *cc, int flags);
 	/*
 	 * TLS handshake on the connection (smtpd_tls.c): 0 with info
 	 * ("TLSv1.3 with cipher ..."), or -1 with why.  NULL: no TLS.

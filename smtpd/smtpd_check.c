@@ -156,6 +156,9 @@ chk_subject(struct chk_ctx *x, VSTR *out)
 		smtpd_check_printable(out, f->recipient ? f->recipient : "");
 		vstr_strcat(out, ">: Etrn command rejected: ");
 		break;
+	case CLASS_EOD:
+		vstr_strcat(out, "<END-OF-MESSAGE>: End-of-data rejected: ");
+		break;
 	}
 }
 
@@ -388,6 +391,7 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 		{"smtpd_recipient_restrictions", &c->rcpt},
 		{"smtpd_data_restrictions", &c->data},
 		{"smtpd_etrn_restrictions", &c->etrn},
+		{"smtpd_end_of_data_restrictions", &c->eod},
 	};
 	bool	dns = false;
 
@@ -442,6 +446,7 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 				   &c->relay_rcpt_maps);
 	smtpd_check_addr_maps_open(c, "smtpd_sender_login_maps",
 				   &c->sender_login_maps);
+	smtpd_check_addr_maps_open(c, "relocated_maps", &c->relocated_maps);
 	if (dns) {
 		if ((c->dns = dns_open(cfg)) == NULL) {
 			vstr_strcpy(why, "DNS resolver setup failed "
@@ -455,6 +460,8 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 	c->untrusted_routing = cfg_get_bool(cfg, "allow_untrusted_routing");
 	c->reject_unlisted_rcpt = cfg_get_bool(cfg,
 					"smtpd_reject_unlisted_recipient");
+	c->reject_unlisted_sender = cfg_get_bool(cfg,
+					"smtpd_reject_unlisted_sender");
 	c->null_key = cfg_get_str(cfg, "smtpd_null_access_lookup_key");
 	c->delims = cfg_get_str(cfg, "recipient_delimiter");
 	c->myorigin = cfg_get_str(cfg, "myorigin");
@@ -496,6 +503,7 @@ smtpd_check_free(SMTPD_CHECK *c)
 	chk_restr_list_free(&c->rcpt);
 	chk_restr_list_free(&c->data);
 	chk_restr_list_free(&c->etrn);
+	chk_restr_list_free(&c->eod);
 	smtpd_check_addr_list_free(&c->mynetworks);
 	smtpd_check_addr_list_free(&c->mydestination);
 	smtpd_check_addr_list_free(&c->relay_domains);
@@ -515,6 +523,7 @@ smtpd_check_free(SMTPD_CHECK *c)
 	dict_list_close(c->vmbox_maps.list);
 	dict_list_close(c->relay_rcpt_maps.list);
 	dict_list_close(c->sender_login_maps.list);
+	dict_list_close(c->relocated_maps.list);
 	dns_close(c->dns);
 	dns_reply_free(c->dns_reply);
 	vstr_free(c->scratch);
@@ -1124,6 +1133,23 @@ chk_key_add(VSTR *key, const char *text)
 }
 
 /*
+ * smtpd_reject_unlisted_sender: after the sender list, unless it rejected
+ * (a permit does not exempt the sender, as in Postfix), a sender in a
+ * domain we serve must be a known recipient there.  <> is exempt.
+ */
+static int
+chk_unlisted_sender(struct chk_ctx *x, int rc)
+{
+	int	u;
+
+	if (!x->c->reject_unlisted_sender || rc == CHK_REJECT
+	    || rc == CHK_ERROR || x->sender == NULL || x->discard)
+		return rc;
+	u = smtpd_check_addr_unlisted(x, CLASS_SENDER, x->sender);
+	return u == CHK_DUNNO ? rc : u;
+}
+
+/*
  * The client, HELO and sender lists at RCPT time (smtpd_delay_reject).
  * Their verdict depends only on these facts, so the next recipient with
  * the same facts reuses it for a short while.
@@ -1162,6 +1188,7 @@ chk_delayed(struct chk_ctx *x)
 		rc = chk_eval_class(x, CLASS_HELO, &c->helo);
 	if (rc == CHK_DUNNO || rc == CHK_OK)
 		rc = chk_eval_class(x, CLASS_SENDER, &c->sender);
+	rc = chk_unlisted_sender(x, rc);
 	if (rc == CHK_ERROR) {
 		vstr_reset(c->memo_key);
 	} else {
@@ -1218,7 +1245,8 @@ smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
 		break;
 	case SMTPD_CHECK_MAIL:
 		if (!c->delay_reject)
-			rc = chk_eval_class(&x, CLASS_SENDER, &c->sender);
+			rc = chk_unlisted_sender(&x,
+				chk_eval_class(&x, CLASS_SENDER, &c->sender));
 		break;
 	case SMTPD_CHECK_RCPT:
 	case SMTPD_CHECK_VRFY:
@@ -1239,6 +1267,9 @@ smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
 		break;
 	case SMTPD_CHECK_ETRN:
 		rc = chk_eval_class(&x, CLASS_ETRN, &c->etrn);
+		break;
+	case SMTPD_CHECK_EOD:
+		rc = chk_eval_class(&x, CLASS_EOD, &c->eod);
 		break;
 	}
 	addr_free(own_sender);

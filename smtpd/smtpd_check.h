@@ -72,6 +72,7 @@ enum smtpd_check_stage {
 	SMTPD_CHECK_DATA,
 	SMTPD_CHECK_ETRN,
 	SMTPD_CHECK_VRFY,
+	SMTPD_CHECK_EOD,		/* after the final dot, before the 250 */
 };
 
 enum smtpd_check_action {

@@ -455,6 +455,57 @@ out:
 	return rc < 0 ? -1 : rc;
 }
 
+/*
+ * relocated_maps (relocated(5)): user@domain, then user when the domain
+ * is local, then @domain; the address extension is tried and then
+ * stripped.  1 with the new contact information in `where`, 0 not
+ * listed, -1 table error.
+ */
+static int
+chk_relocated(SMTPD_CHECK *c, const ADDR *a, enum addr_class ac, VSTR *where)
+{
+	VSTR   *user = vstr_alloc(64);
+	VSTR   *ext = vstr_alloc(16);
+	VSTR   *key = vstr_alloc(64);
+	const char *domain = chk_addr_domain(c, a);
+	const char *value = NULL;
+	int	rc = -1;
+
+	if (c->relocated_maps.broken)
+		goto out;
+	addr_split_ext(VSTR_STR(a->local), c->delims, user, ext);
+	vstr_sprintf(key, "%s@%s", VSTR_STR(a->local), domain);
+	if ((rc = dict_list_lookup(c->relocated_maps.list, VSTR_STR(key),
+				   &value)) != 0)
+		goto out;
+	if (VSTR_LEN(ext) > 0) {
+		vstr_sprintf(key, "%s@%s", VSTR_STR(user), domain);
+		if ((rc = dict_list_lookup(c->relocated_maps.list,
+					   VSTR_STR(key), &value)) != 0)
+			goto out;
+	}
+	if (ac == AC_LOCAL) {
+		if ((rc = dict_list_lookup(c->relocated_maps.list,
+					   VSTR_STR(a->local), &value)) != 0)
+			goto out;
+		if (VSTR_LEN(ext) > 0
+		    && (rc = dict_list_lookup(c->relocated_maps.list,
+					      VSTR_STR(user), &value)) != 0)
+			goto out;
+	}
+	vstr_sprintf(key, "@%s", domain);
+	rc = dict_list_lookup(c->relocated_maps.list, VSTR_STR(key), &value);
+out:
+	if (rc > 0) {
+		vstr_reset(where);
+		smtpd_check_printable(where, value);
+	}
+	vstr_free(user);
+	vstr_free(ext);
+	vstr_free(key);
+	return rc < 0 ? -1 : rc;
+}
+
 int
 smtpd_check_addr_unlisted(struct chk_ctx *x, enum chk_class class,
 			  const ADDR *a)
@@ -469,6 +520,25 @@ smtpd_check_addr_unlisted(struct chk_ctx *x, enum chk_class class,
 		return CHK_DUNNO;
 	if (smtpd_check_addr_class(c, chk_addr_domain(c, a), &ac) < 0)
 		return smtpd_check_error(x);
+	/* A recipient who has moved is told so, as Postfix does. */
+	if (class == CLASS_RCPT && ac != AC_FOREIGN
+	    && chk_maps_used(&c->relocated_maps)) {
+		VSTR   *where = vstr_alloc(64);
+
+		rc = chk_relocated(c, a, ac, where);
+		if (rc > 0) {
+			vstr_sprintf(c->scratch, "User has moved to %s",
+				     VSTR_STR(where));
+			rc = smtpd_check_reject(x, class, 550, "5.1.6",
+						VSTR_STR(c->scratch));
+		}
+		vstr_free(where);
+		if (rc < 0)
+			return smtpd_check_error(x);
+		if (rc == CHK_REJECT)
+			return rc;
+		rc = 1;
+	}
 	switch (ac) {
 	case AC_LOCAL:
 		if (!chk_maps_used(&c->local_rcpt_maps))

@@ -105,6 +105,7 @@ enum chk_class {
 	CLASS_RCPT,
 	CLASS_DATA,
 	CLASS_ETRN,
+	CLASS_EOD,
 };
 
 struct SMTPD_CHECK {
@@ -113,6 +114,7 @@ struct SMTPD_CHECK {
 	char  **table_specs;
 	size_t	table_count;
 	struct restr_list client, helo, sender, relay, rcpt, data, etrn;
+	struct restr_list eod;		/* smtpd_end_of_data_restrictions */
 	struct match_list mynetworks, mydestination, relay_domains;
 	struct match_list valias_domains, vmbox_domains;
 	char  **interfaces;		/* normalised IP addresses */
@@ -122,12 +124,14 @@ struct SMTPD_CHECK {
 	struct chk_maps vmbox_maps;
 	struct chk_maps relay_rcpt_maps;
 	struct chk_maps sender_login_maps;	/* smtpd_sender_login_maps */
+	struct chk_maps relocated_maps;	/* relocated_maps */
 	DNS    *dns;			/* opened on demand in create */
 	DNS_REPLY *dns_reply;
 	bool	delay_reject;
 	bool	access_parent;		/* smtpd_access_maps in pdms */
 	bool	untrusted_routing;
 	bool	reject_unlisted_rcpt;
+	bool	reject_unlisted_sender;	/* smtpd_reject_unlisted_sender */
 	const char *null_key;
 	const char *delims;		/* recipient_delimiter */
 	const char *myorigin;

@@ -803,6 +803,26 @@ smtpd_params_discard(const char *list)
 	return bits;
 }
 
+/*
+ * smtpd_reject_footer with main.cf's $names expanded now; the session's
+ * own ($client_address ...) stay for smtpd_io.c.  One copy per process.
+ */
+static const char *
+smtpd_params_footer(const CFG *cfg)
+{
+	static char *footer;
+	VSTR   *out = vstr_alloc(128);
+	VSTR   *why = vstr_alloc(64);
+
+	footer = myfree(footer);
+	if (cfg_expand_known(cfg, cfg_get_text(cfg, "smtpd_reject_footer"),
+			     out, why) < 0)
+		msg_fatal_status(78, "smtpd_reject_footer: %s", VSTR_STR(why));
+	footer = vstr_export(out);
+	vstr_free(why);
+	return footer;
+}
+
 /* Read every parameter a session uses; bad values are fatal (cfg.h). */
 void
 smtpd_params_load(struct smtpd_params *par, const CFG *cfg)
@@ -842,6 +862,7 @@ smtpd_params_load(struct smtpd_params *par, const CFG *cfg)
 	    cfg_get_bool(cfg, "smtpd_forbid_unauth_pipelining");
 	par->ehlo_discard = smtpd_params_discard(
 			    cfg_get_str(cfg, "smtpd_discard_ehlo_keywords"));
+	par->reject_footer = smtpd_params_footer(cfg);
 	smtpd_sasl_params_load(&par->sasl, cfg);
 	smtpd_tls_params_load(&par->tls, cfg);
 }

@@ -236,6 +236,8 @@ smtpd_data_begin(SMTPD_STATE *st, bool dots)
 	if (smtpd_sasl_user(st) != NULL) {
 		req.sasl_method = VSTR_STR(st->sasl_method);
 		req.sasl_username = VSTR_STR(st->sasl_username);
+		if (st->par->sasl.auth_header)
+			req.auth_header = VSTR_STR(st->sasl_username);
 	}
 	req.rewrite_local = st->hooks->mynetworks
 	    && st->hooks->mynetworks(st->ctx, st->peer.addr);
@@ -254,6 +256,25 @@ smtpd_data_begin(SMTPD_STATE *st, bool dots)
 	st->too_big = false;
 	st->cleanup_lost = false;
 	return st->cleanup ? 0 : -1;
+}
+
+/*
+ * smtpd_end_of_data_restrictions, after the final dot and before the
+ * reply: -1 after a reject or defer reply (the caller drops the message);
+ * a HOLD or DISCARD found now goes to cleanup with the end frame.
+ */
+static int
+smtpd_data_eod(SMTPD_STATE *st)
+{
+	int	before = st->cleanup_flags;
+	int	added;
+
+	if (smtpd_policy(st, SMTPD_CHECK_EOD, "END-OF-MESSAGE", NULL) < 0)
+		return -1;
+	added = st->cleanup_flags & ~before;
+	if (added && st->cleanup && st->hooks->cleanup_flags)
+		st->hooks->cleanup_flags(st->cleanup, added);
+	return 0;
 }
 
 /*
@@ -279,6 +300,8 @@ smtpd_data_end(SMTPD_STATE *st)
 		smtpd_log_reject(st, "END-OF-MESSAGE",
 				 "550 5.5.2 Error: bare <CR> or <LF> received",
 				 NULL);
+	} else if (smtpd_data_eod(st) < 0) {
+		smtpd_data_abort(st);
 	} else if (st->cleanup == NULL) {
 		smtpd_reply(st, "451 4.3.0 Error: queue file write error");
 	} else {

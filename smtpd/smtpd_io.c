@@ -19,9 +19,12 @@
  *
  * SPDX-License-Identifier: ISC
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
+#include <time.h>
 
 #include "smtpd/smtpd.h"
 #include "util/msg.h"
@@ -154,6 +157,120 @@ smtpd_reply_end(SMTPD_STATE *st, size_t start)
 	vstr_memcat(st->out, "\r\n", 2);
 }
 
+/* $client_address and friends in smtpd_reject_footer, as Postfix has them. */
+static void
+smtpd_footer_expand(const SMTPD_STATE *st, const char *text, VSTR *out)
+{
+	static const char *const names[] = {
+		"client_address", "client_name", "client_port", "localtime",
+		"server_name",
+	};
+	char	stamp[64];
+	time_t	now = time(NULL);
+	struct tm tm;
+
+	if (localtime_r(&now, &tm) == NULL
+	    || strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm) == 0)
+		stamp[0] = 0;
+	vstr_reset(out);
+	while (*text) {
+		const char *value = NULL;
+		size_t	skip = 0;
+
+		if (*text == '$') {
+			bool	brace = text[1] == '{';
+			const char *name = text + 1 + brace;
+
+			for (size_t i = 0; i < sizeof(names) / sizeof(*names);
+			     i++) {
+				size_t	n = strlen(names[i]);
+
+				if (strncmp(name, names[i], n) != 0
+				    || (brace && name[n] != '}')
+				    || (!brace && (isalnum((unsigned char)name[n])
+						   || name[n] == '_')))
+					continue;
+				value = i == 0 ? st->peer.addr
+				    : i == 1 ? st->peer.name
+				    : i == 2 ? st->peer.port
+				    : i == 3 ? stamp : st->par->myhostname;
+				skip = 1 + brace + n + brace;
+				break;
+			}
+		}
+		if (value != NULL) {
+			vstr_strcat(out, value ? value : "");
+			text += skip;
+		} else {
+			vstr_addch(out, *text++);
+		}
+	}
+}
+
+/*
+ * smtpd_reject_footer: the final line of a 4xx or 5xx reply is followed
+ * by the footer, as more lines with the same code and enhanced status
+ * code ("\n" in the footer starts another line); a footer that starts
+ * with "\c" continues the reply's own line instead.
+ */
+static void
+smtpd_reply_footer(SMTPD_STATE *st, size_t start)
+{
+	const char *footer = st->par->reject_footer;
+	VSTR   *text;
+	VSTR   *prefix;
+	char   *line = VSTR_STR(st->out) + start;
+	size_t	len = VSTR_LEN(st->out) - start;
+	const char *seg;
+	const char *next;
+	size_t	dsn = 0;
+	char	code[4];
+
+	if (footer == NULL || *footer == 0 || len < 4
+	    || (line[0] != '4' && line[0] != '5')
+	    || !isdigit((unsigned char)line[1])
+	    || !isdigit((unsigned char)line[2]) || line[3] != ' ') {
+		smtpd_reply_end(st, start);
+		return;
+	}
+	/* "5.7.1 " after the code is repeated on the footer's lines. */
+	if (len > 5 && line[4] == line[0] && line[5] == '.') {
+		dsn = strspn(line + 4, "0123456789.");
+		if (line[4 + dsn] == ' ')
+			dsn++;
+		else
+			dsn = 0;
+	}
+	memcpy(code, line, 3);
+	code[3] = 0;
+	prefix = vstr_alloc(16);
+	vstr_memcpy(prefix, line + 4, dsn);
+	text = vstr_alloc(128);
+	smtpd_footer_expand(st, footer, text);
+	seg = VSTR_STR(text);
+	if (strncmp(seg, "\\c", 2) == 0) {
+		seg += 2;
+		next = strstr(seg, "\\n");
+		vstr_memcat(st->out, seg, next ? (size_t)(next - seg)
+			    : strlen(seg));
+		seg = next ? next + 2 : NULL;
+	}
+	while (seg != NULL) {
+		next = strstr(seg, "\\n");
+		/* The line so far is not the last one after all. */
+		VSTR_STR(st->out)[start + 3] = '-';
+		smtpd_reply_end(st, start);
+		start = VSTR_LEN(st->out);
+		vstr_sprintf_append(st->out, "%s %s%.*s", code, VSTR_STR(prefix),
+				    (int)(next ? (size_t)(next - seg)
+					  : strlen(seg)), seg);
+		seg = next ? next + 2 : NULL;
+	}
+	smtpd_reply_end(st, start);
+	vstr_free(text);
+	vstr_free(prefix);
+}
+
 /* Append one reply line (without CRLF). */
 void
 smtpd_reply_raw(SMTPD_STATE *st, const char *line, size_t len)
@@ -161,7 +278,7 @@ smtpd_reply_raw(SMTPD_STATE *st, const char *line, size_t len)
 	size_t	start = VSTR_LEN(st->out);
 
 	vstr_memcat(st->out, line, len);
-	smtpd_reply_end(st, start);
+	smtpd_reply_footer(st, start);
 }
 
 void
@@ -173,7 +290,7 @@ smtpd_reply(SMTPD_STATE *st, const char *fmt, ...)
 	va_start(ap, fmt);
 	vstr_vsprintf_append(st->out, fmt, ap);
 	va_end(ap);
-	smtpd_reply_end(st, start);
+	smtpd_reply_footer(st, start);
 }
 
 int

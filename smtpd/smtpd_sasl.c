@@ -43,6 +43,8 @@ smtpd_sasl_params_load(struct smtpd_sasl_params *par, const CFG *cfg)
 	par->exceptions = cfg_get_str(cfg, "smtpd_sasl_exceptions_networks");
 	par->failure_limit = cfg_get_int(cfg,
 					 "smtpd_sasl_auth_failure_limit");
+	par->auth_header = cfg_get_bool(cfg,
+					"smtpd_sasl_authenticated_header");
 }
 
 int

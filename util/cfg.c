@@ -26,6 +26,7 @@
 #include "util/cfg.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/mynetworks.h"
 #include "util/param.h"
 #include "util/strutil.h"
 #include "util/vstr.h"
@@ -508,6 +509,33 @@ cfg_system_hostname(VSTR *out)
 /* Expand the value of a name into a cached string; NULL + why on error. */
 static const char *cfg_expand_name(const CFG *, const char *, size_t, VSTR *);
 
+/*
+ * mynetworks when main.cf does not set it: from mynetworks_style and the
+ * addresses of inet_interfaces (util/mynetworks.c).  A bad style is
+ * reported and the safest style, host, is used.
+ */
+static void
+cfg_mynetworks_default(const CFG *cfg, VSTR *out)
+{
+	VSTR   *why = vstr_alloc(64);
+	const char *style = cfg_expand_name(cfg, "mynetworks_style", 16, why);
+	const char *ifs = cfg_expand_name(cfg, "inet_interfaces", 15, why);
+	const char *protos = cfg_expand_name(cfg, "inet_protocols", 14, why);
+
+	if (style == NULL || ifs == NULL || protos == NULL) {
+		msg_warn("mynetworks: %s", VSTR_STR(why));
+		style = style ? style : "host";
+		ifs = ifs ? ifs : "all";
+		protos = protos ? protos : "all";
+	}
+	if (mynetworks_compute(style, ifs, protos, out, why) < 0) {
+		msg_warn("%s: using mynetworks_style = host", VSTR_STR(why));
+		if (mynetworks_compute("host", ifs, protos, out, why) < 0)
+			msg_warn("mynetworks: %s", VSTR_STR(why));
+	}
+	vstr_free(why);
+}
+
 const char *
 cfg_get_default(const CFG *cfg, const char *name)
 {
@@ -519,7 +547,8 @@ cfg_get_default(const CFG *cfg, const char *name)
 		return NULL;
 	if (strcmp(name, "config_directory") != 0
 	    && strcmp(name, "myhostname") != 0
-	    && strcmp(name, "mydomain") != 0)
+	    && strcmp(name, "mydomain") != 0
+	    && strcmp(name, "mynetworks") != 0)
 		return def->defval;
 	var = cfg_add_var(cfg, name, strlen(name));
 	if (var->computed_default != NULL)
@@ -529,6 +558,8 @@ cfg_get_default(const CFG *cfg, const char *name)
 		vstr_strcpy(buf, cfg->confdir);
 	} else if (strcmp(name, "myhostname") == 0) {
 		cfg_system_hostname(buf);
+	} else if (strcmp(name, "mynetworks") == 0) {
+		cfg_mynetworks_default(cfg, buf);
 	} else {
 		VSTR   *why = vstr_alloc(64);
 		const char *host;

@@ -34,6 +34,7 @@ struct CLEANUP_CLIENT {
 	VSTR   *buf;			/* content not yet sent */
 	int	timeout_ms;
 	int	err;			/* errno of the first failure, or 0 */
+	int	end_flags;		/* cleanup_add_flags */
 };
 
 static void
@@ -68,6 +69,7 @@ cleanup_envelope_frame(ATTR *a, const struct cleanup_req *req)
 	cleanup_put_opt(a, "tls_info", req->tls_info);
 	cleanup_put_opt(a, "sasl_method", req->sasl_method);
 	cleanup_put_opt(a, "sasl_username", req->sasl_username);
+	cleanup_put_opt(a, "auth_header", req->auth_header);
 	cleanup_put_opt(a, "local_uid", req->local_uid);
 	cleanup_put_opt(a, "fullname", req->fullname);
 	attr_put_int(a, "rewrite_local", req->rewrite_local);
@@ -207,6 +209,12 @@ cleanup_tempfail(struct cleanup_result *res)
 	snprintf(res->reply, sizeof(res->reply), "%s", CLEANUP_TEMPFAIL_REPLY);
 }
 
+void
+cleanup_add_flags(CLEANUP_CLIENT *cc, int flags)
+{
+	cc->end_flags |= flags & (CLEANUP_FLAG_HOLD | CLEANUP_FLAG_DISCARD);
+}
+
 int
 cleanup_finish(CLEANUP_CLIENT *cc, struct cleanup_result *res)
 {
@@ -220,6 +228,8 @@ cleanup_finish(CLEANUP_CLIENT *cc, struct cleanup_result *res)
 	if (cc->err == 0) {
 		attr_reset(cc->frame);
 		attr_put_str(cc->frame, "request", "end");
+		if (cc->end_flags)
+			attr_put_int(cc->frame, "flags", cc->end_flags);
 		if (ipc_stream_send(cc->st, cc->frame, cc->timeout_ms) < 0)
 			cc->err = errno ? errno : EPIPE;
 	}

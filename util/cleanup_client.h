@@ -52,6 +52,7 @@ struct cleanup_req {
 	const char *helo, *protocol;	/* "SMTP", "ESMTP", ... or NULL */
 	const char *tls_info;	/* "TLSv1.3 with cipher ..." for Received: */
 	const char *sasl_method, *sasl_username;
+	const char *auth_header;	/* login shown in Received:, or NULL */
 	const char *local_uid;	/* pickup: the submitting uid */
 	const char *fullname;	/* sendmail -F: name for an added From: */
 	bool	rewrite_local;	/* qualify unqualified header addresses */
@@ -91,6 +92,12 @@ int	cleanup_write(CLEANUP_CLIENT *cc, const void *data, size_t len);
  * the conversation itself failed (res then says 451 4.3.0).  Frees cc.
  */
 int	cleanup_finish(CLEANUP_CLIENT *cc, struct cleanup_result *res);
+
+/*
+ * CLEANUP_FLAG_HOLD / CLEANUP_FLAG_DISCARD decided after the content
+ * (smtpd_end_of_data_restrictions): sent with the end frame.
+ */
+void	cleanup_add_flags(CLEANUP_CLIENT *cc, int flags);
 
 /* Give up: cleanup removes its temporary file.  Frees cc. */
 void	cleanup_abort(CLEANUP_CLIENT *cc);

@@ -4,8 +4,8 @@
  * Sorted by name (param_lookup() does a binary search; test_param checks
  * the order).  Defaults are Postfix's documented defaults where Postfix has
  * the parameter; Postel-only parameters say "Postel:" in their description.
- * Computed defaults (config_directory, myhostname, mydomain) are "" here and
- * are supplied by util/cfg.c.  A PARAM_TIME default ends in the unit that a
+ * Computed defaults (config_directory, myhostname, mydomain, mynetworks)
+ * are "" here and are supplied by util/cfg.c.  A PARAM_TIME default ends in the unit that a
  * bare number means.  Bounds: min == max == 0 is "no bounds".
  *
  * Nothing here fails or allocates; returned pointers are static.
@@ -215,10 +215,6 @@ static const struct param_def param_defs[] = {
 	{"enable_original_recipient", PARAM_BOOL,
 	    "yes", 0, 0,
 	    "Keep each recipient's original address in the queue file."},
-	{"error_notice_recipient", PARAM_STR,
-	    "postmaster", 0, 0,
-	    "Who gets notified of errors in notify_classes resource, "
-	    "software, protocol, policy."},
 	{"error_service_name", PARAM_STR,
 	    "error", 0, 0,
 	    "Name of the error transport in master.cf."},
@@ -382,12 +378,12 @@ static const struct param_def param_defs[] = {
 	    "Fully qualified name of this host, used in the SMTP banner, HELO"
 	    " and Received: headers."},
 	{"mynetworks", PARAM_STR,
-	    "127.0.0.0/8 [::1]/128", 0, 0,
-	    "Trusted clients allowed to relay (permit_mynetworks)."},
+	    "", 0, 0,
+	    "Trusted clients allowed to relay (permit_mynetworks); default "
+	    "computed from mynetworks_style."},
 	{"mynetworks_style", PARAM_STR,
 	    "host", 0, 0,
-	    "How mynetworks would be computed when unset: host, subnet, "
-	    "class."},
+	    "How mynetworks is computed when unset: host, subnet, class."},
 	{"myorigin", PARAM_STR,
 	    "$myhostname", 0, 0,
 	    "Domain appended to locally posted mail addresses without a "
@@ -400,8 +396,9 @@ static const struct param_def param_defs[] = {
 	    "SMTP reply code for names that are not fully qualified."},
 	{"notify_classes", PARAM_STR,
 	    "resource, software", 0, 0,
-	    "Problems reported to the postmaster: bounce, 2bounce, data, "
-	    "delay, policy, protocol, resource, software."},
+	    "Problems reported to the postmaster: bounce, 2bounce, delay "
+	    "(Postfix's data, policy, protocol, resource and software "
+	    "classes have no notices in Postel and are ignored)."},
 	{"owner_request_special", PARAM_BOOL,
 	    "yes", 0, 0,
 	    "Treat owner-x and x-request addresses specially."},

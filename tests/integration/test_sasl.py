@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import os
 import pwd
+import re
 import shutil
 import smtplib
 import subprocess
@@ -509,3 +510,26 @@ def test_sasl_client_plaintext_relay_gets_no_credentials(client_env, pki):
     res = env.send(nexthop, [qid])[qid]["u@remote.test"]
     assert res["action"] != "sent", res
     assert sink.attempts == [] and sink.messages == []
+
+
+def queued_received(server):
+    """The Received: header of the one message in incoming/."""
+    from queuefile import QueueFile, queue_files
+    files = [p for p in queue_files(server.queue, "incoming")
+             if not re.match(r"t\d+\.\d+$", os.path.basename(p))]
+    assert len(files) == 1, files
+    return QueueFile(files[0]).header("Received")
+
+
+@pytest.mark.parametrize("setting", ["yes", "no"])
+def test_sasl_authenticated_header_names_the_login(instance, workdir,
+                                                   setting):
+    server = SaslServer(instance, workdir, main={
+        "smtpd_sasl_authenticated_header": setting})
+    with server.smtp() as s:
+        s.login(USER, PASSWORD)
+        s.sendmail("alice@mx.test", ["bob@mx.test"],
+                   b"Subject: t\r\n\r\nhi\r\n")
+    received = queued_received(server)
+    assert "(Authenticated sender: alice)" in received if setting == "yes" \
+        else "Authenticated sender" not in received, received
