@@ -56,7 +56,7 @@ static const char *const qmgr_params[] = {
 	"queue_run_delay",
 	"relay_domains",
 	"relay_transport",
-	"relayhost",
+	"relayhost", "relocated_maps", "sender_dependent_relayhost_maps",
 	"soft_bounce",
 	"transport_maps",
 	"transport_retry_time",

@@ -159,6 +159,8 @@ struct QMGR {
 	struct qmgr_dlist *relay_domains;
 	struct qmgr_dlist *virtual_alias_domains;
 	struct qmgr_dlist *virtual_mailbox_domains;
+	DICT_LIST *sender_relay_maps;	/* sender_dependent_relayhost_maps */
+	DICT_LIST *relocated_maps;
 	/* State */
 	QMGR_MESSAGE *messages;		/* active list */
 	long long nmessages;
@@ -192,6 +194,9 @@ void	qmgr_message_schedule(QMGR_MESSAGE *m);
 int	qmgr_resolve_init(QMGR *q, VSTR *why);
 void	qmgr_resolve_free(QMGR *q);
 int	qmgr_resolve(QMGR *q, const char *addr, struct qmgr_resolved *res);
+/* The same for a message from sender ("" or NULL: <>, no sender lookup). */
+int	qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
+			  struct qmgr_resolved *res);
 int	qmgr_resolve_split(const char *spec, VSTR *transport, VSTR *nexthop);
 struct qmgr_dlist *qmgr_dlist_open(const char *text, bool parent_match,
 				   VSTR *why);

@@ -277,7 +277,7 @@ qmgr_message_schedule(QMGR_MESSAGE *m)
 
 		if (r->state != QMGR_RCPT_TODO)
 			continue;
-		if (qmgr_resolve(q, r->addr, &res) < 0) {
+		if (qmgr_resolve_from(q, m->sender, r->addr, &res) < 0) {
 			deliver_status_set(&st, DELIVER_DEFERRED, "4.3.0",
 					   "address resolver failure", "none");
 			r->state = QMGR_RCPT_DEFERRED;

@@ -13,7 +13,14 @@
  *     virtual_mailbox_domains -> virtual_transport; relay_domains ->
  *     relay_transport; anything else -> default_transport.
  *  3. the next hop for relay and default: the transport parameter's own
- *     ":nexthop" part, else relayhost, else the recipient domain.
+ *     ":nexthop" part, else sender_dependent_relayhost_maps (the sender
+ *     address, the same without its extension, then "@domain"; DUNNO
+ *     ends the search), else relayhost, else the recipient domain.
+ *  4. relocated_maps, whatever the class (last, as Postfix does, so that
+ *     transport_maps cannot bypass it): user@domain, user (local domains
+ *     only) and @domain, with and then without the address extension; a
+ *     match goes to the error transport with "5.1.6 User has moved to
+ *     NEW".
  * A next hop "[host]:port" or "[ip]" tells smtp to skip the MX lookup.
  *
  * Domain lists (mydestination, relay_domains, virtual_*_domains) hold
@@ -29,8 +36,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "qmgr/qmgr.h"
+#include "util/addr.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/strutil.h"
@@ -193,6 +202,25 @@ qmgr_param_listed(const QMGR *q, const char *list, const char *name)
 	return found;
 }
 
+/* The tables that depend on the sender or override the class. */
+static int
+qmgr_resolve_init_maps(QMGR *q, VSTR *why)
+{
+	const char *srm = cfg_get_str(q->cfg,
+				      "sender_dependent_relayhost_maps");
+	const char *rel = cfg_get_str(q->cfg, "relocated_maps");
+
+	if (strspn(srm, STR_SEP_LIST) != strlen(srm)
+	    && (q->sender_relay_maps = dict_list_open(srm, DICT_FLAG_FOLD,
+						      why)) == NULL)
+		return -1;
+	if (strspn(rel, STR_SEP_LIST) != strlen(rel)
+	    && (q->relocated_maps = dict_list_open(rel, DICT_FLAG_FOLD,
+						   why)) == NULL)
+		return -1;
+	return 0;
+}
+
 int
 qmgr_resolve_init(QMGR *q, VSTR *why)
 {
@@ -216,7 +244,7 @@ qmgr_resolve_init(QMGR *q, VSTR *why)
 		  cfg_get_str(q->cfg, "virtual_mailbox_domains"), false,
 		  why)) == NULL)
 		return -1;
-	return 0;
+	return qmgr_resolve_init_maps(q, why);
 }
 
 void
@@ -227,6 +255,102 @@ qmgr_resolve_free(QMGR *q)
 	q->relay_domains = qmgr_dlist_free(q->relay_domains);
 	q->virtual_alias_domains = qmgr_dlist_free(q->virtual_alias_domains);
 	q->virtual_mailbox_domains = qmgr_dlist_free(q->virtual_mailbox_domains);
+	q->sender_relay_maps = dict_list_close(q->sender_relay_maps);
+	q->relocated_maps = dict_list_close(q->relocated_maps);
+}
+
+/*
+ * Postfix's mail_addr_find order for addr ("local@domain", lower case):
+ * the address, the address without its extension, with by_user the
+ * local part (and without extension), then "@domain".  1 found (*val),
+ * 0 not, -1 table error.
+ */
+static int
+qmgr_resolve_addr_find(QMGR *q, DICT_LIST *maps, const char *addr,
+		       bool by_user, const char **val)
+{
+	const char *at = strrchr(addr, '@');
+	VSTR   *local = vstr_alloc(64);
+	VSTR   *user = vstr_alloc(64);
+	VSTR   *ext = vstr_alloc(16);
+	VSTR   *key = vstr_alloc(64);
+	const char *domain = at ? at + 1 : "";
+	int	rc;
+
+	vstr_memcpy(local, addr, at ? (size_t)(at - addr) : strlen(addr));
+	addr_split_ext(VSTR_STR(local),
+		       cfg_get_str(q->cfg, "recipient_delimiter"), user, ext);
+	if ((rc = dict_list_lookup(maps, addr, val)) != 0)
+		goto out;
+	if (VSTR_LEN(ext) > 0) {
+		vstr_sprintf(key, "%s@%s", VSTR_STR(user), domain);
+		if ((rc = dict_list_lookup(maps, VSTR_STR(key), val)) != 0)
+			goto out;
+	}
+	if (by_user) {
+		if ((rc = dict_list_lookup(maps, VSTR_STR(local), val)) != 0)
+			goto out;
+		if (VSTR_LEN(ext) > 0
+		    && (rc = dict_list_lookup(maps, VSTR_STR(user), val)) != 0)
+			goto out;
+	}
+	rc = 0;
+	if (*domain) {
+		vstr_sprintf(key, "@%s", domain);
+		rc = dict_list_lookup(maps, VSTR_STR(key), val);
+	}
+out:
+	vstr_free(local);
+	vstr_free(user);
+	vstr_free(ext);
+	vstr_free(key);
+	return rc;
+}
+
+/*
+ * The relay host for mail from sender: sender_dependent_relayhost_maps,
+ * else relayhost.  Borrowed result (table or CFG), or NULL on a table
+ * error.  DUNNO (or an empty value) keeps relayhost, as in Postfix.
+ */
+static const char *
+qmgr_resolve_relayhost(QMGR *q, const char *sender)
+{
+	const char *relayhost = cfg_get_str(q->cfg, "relayhost");
+	const char *val = NULL;
+	VSTR   *lower;
+	int	rc;
+
+	if (q->sender_relay_maps == NULL || sender == NULL || *sender == 0)
+		return relayhost;
+	lower = vstr_alloc(64);
+	vstr_strcpy(lower, sender);
+	vstr_lower(lower);
+	rc = qmgr_resolve_addr_find(q, q->sender_relay_maps, VSTR_STR(lower),
+				    false, &val);
+	vstr_free(lower);
+	if (rc < 0)
+		return NULL;
+	if (rc == 0 || *val == 0 || strcasecmp(val, "DUNNO") == 0)
+		return relayhost;
+	return val;
+}
+
+/* relocated_maps: 1 the recipient moved (res says error 5.1.6), 0, -1. */
+static int
+qmgr_resolve_relocated(QMGR *q, const char *addr, bool local,
+		       struct qmgr_resolved *res)
+{
+	const char *val;
+	int	rc;
+
+	if (q->relocated_maps == NULL)
+		return 0;
+	if ((rc = qmgr_resolve_addr_find(q, q->relocated_maps, addr, local,
+					 &val)) <= 0)
+		return rc;
+	vstr_strcpy(res->transport, cfg_get_str(q->cfg, "error_service_name"));
+	vstr_sprintf(res->nexthop, "5.1.6 User has moved to %s", val);
+	return 1;
 }
 
 /* transport_maps: 1 found (value in *val), 0 not, -1 table error. */
@@ -256,12 +380,20 @@ qmgr_resolve_maps(QMGR *q, const char *addr, const char *domain,
 int
 qmgr_resolve(QMGR *q, const char *addr, struct qmgr_resolved *res)
 {
+	return qmgr_resolve_from(q, NULL, addr, res);
+}
+
+int
+qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
+		  struct qmgr_resolved *res)
+{
 	const char *at = strrchr(addr, '@');
 	VSTR   *domain = vstr_alloc(64);
 	VSTR   *lower_addr = vstr_alloc(64);
 	VSTR   *mt = NULL, *mn = NULL;
 	const char *val;
-	const char *relayhost = cfg_get_str(q->cfg, "relayhost");
+	const char *relayhost;
+	bool	local = false;
 	int	ret = -1;
 	int	rc;
 
@@ -277,6 +409,7 @@ qmgr_resolve(QMGR *q, const char *addr, struct qmgr_resolved *res)
 	if (VSTR_LEN(domain) == 0
 	    || (rc = qmgr_dlist_match(q->mydestination,
 				      VSTR_STR(domain))) == 1) {
+		local = true;
 		qmgr_resolve_split(cfg_get_str(q->cfg, "local_transport"),
 				   res->transport, res->nexthop);
 		if (VSTR_LEN(res->nexthop) == 0)
@@ -307,9 +440,13 @@ qmgr_resolve(QMGR *q, const char *addr, struct qmgr_resolved *res)
 		qmgr_resolve_split(cfg_get_str(q->cfg, rc ? "relay_transport"
 					       : "default_transport"),
 				   res->transport, res->nexthop);
-		if (VSTR_LEN(res->nexthop) == 0)
+		if (VSTR_LEN(res->nexthop) == 0) {
+			if ((relayhost = qmgr_resolve_relayhost(q,
+							  sender)) == NULL)
+				goto out;
 			vstr_strcpy(res->nexthop, *relayhost ? relayhost
 				    : VSTR_STR(domain));
+		}
 	}
 
 	if ((rc = qmgr_resolve_maps(q, VSTR_STR(lower_addr),
@@ -329,6 +466,8 @@ qmgr_resolve(QMGR *q, const char *addr, struct qmgr_resolved *res)
 			    cfg_get_str(q->cfg, "default_transport"));
 	if (VSTR_LEN(res->nexthop) == 0)
 		vstr_strcpy(res->nexthop, VSTR_STR(domain));
+	if (qmgr_resolve_relocated(q, VSTR_STR(lower_addr), local, res) < 0)
+		goto out;
 	ret = 0;
 out:
 	vstr_free(mt);

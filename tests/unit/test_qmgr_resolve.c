@@ -92,6 +92,71 @@ test_qmgr_resolve_relayhost(void **state)
 }
 
 static void
+expect_from(struct fixture *f, const char *sender, const char *addr,
+	    const char *transport, const char *nexthop)
+{
+	assert_int_equal(qmgr_resolve_from(&f->q, sender, addr, &f->res), 0);
+	assert_string_equal(VSTR_STR(f->res.transport), transport);
+	assert_string_equal(VSTR_STR(f->res.nexthop), nexthop);
+}
+
+static void
+test_qmgr_resolve_sender_dependent_relayhost(void **state)
+{
+	struct fixture *f = fixture_open(
+		"myhostname = mx.example.com\n"
+		"recipient_delimiter = +\n"
+		"relayhost = [127.0.0.2]:2525\n"
+		"relay_domains = relay.example\n"
+		"default_transport = smtp\n"
+		"sender_dependent_relayhost_maps = inline:{ "
+		"a@one.example=[127.0.0.3]:25, @two.example=[127.0.0.4], "
+		"boss@two.example=DUNNO }\n");
+
+	(void)state;
+	expect_from(f, "A@One.Example", "u@far.example", "smtp",
+		    "[127.0.0.3]:25");
+	/* Without the extension, then @domain; DUNNO keeps relayhost. */
+	expect_from(f, "a+list@one.example", "u@far.example", "smtp",
+		    "[127.0.0.3]:25");
+	expect_from(f, "x@two.example", "u@relay.example", "relay",
+		    "[127.0.0.4]");
+	expect_from(f, "boss@two.example", "u@far.example", "smtp",
+		    "[127.0.0.2]:2525");
+	expect_from(f, "b@one.example", "u@far.example", "smtp",
+		    "[127.0.0.2]:2525");
+	expect_from(f, "", "u@far.example", "smtp", "[127.0.0.2]:2525");
+	/* Local mail is not relayed. */
+	expect_from(f, "a@one.example", "u@mx.example.com", "local",
+		    "mx.example.com");
+	fixture_close(f);
+}
+
+static void
+test_qmgr_resolve_relocated(void **state)
+{
+	struct fixture *f = fixture_open(
+		"myhostname = mx.example.com\n"
+		"recipient_delimiter = +\n"
+		"transport_maps = inline:{ moved.example=smtp:[10.0.0.1] }\n"
+		"relocated_maps = inline:{ old@mx.example.com=new@else.example, "
+		"{ gone = call 555 0101 }, @moved.example=info@moved.test }\n");
+
+	(void)state;
+	expect(f, "old@mx.example.com", "error",
+	       "5.1.6 User has moved to new@else.example");
+	expect(f, "Gone+Ext@MX.example.com", "error",
+	       "5.1.6 User has moved to call 555 0101");
+	/* A bare user name counts in local domains only. */
+	expect(f, "gone@far.example", "smtp", "far.example");
+	/* After transport_maps, whatever the class. */
+	expect(f, "x@moved.example", "error",
+	       "5.1.6 User has moved to info@moved.test");
+	expect(f, "stays@mx.example.com", "local", "mx.example.com");
+	fixture_close(f);
+}
+
+static void
 test_qmgr_resolve_transport_maps(void **state)
 {
 	struct fixture *f = fixture_open(
@@ -176,6 +241,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_qmgr_resolve_address_classes),
 		cmocka_unit_test(test_qmgr_resolve_relayhost),
+		cmocka_unit_test(test_qmgr_resolve_sender_dependent_relayhost),
+		cmocka_unit_test(test_qmgr_resolve_relocated),
 		cmocka_unit_test(test_qmgr_resolve_transport_maps),
 		cmocka_unit_test(test_qmgr_resolve_transport_param_nexthop),
 		cmocka_unit_test(test_qmgr_resolve_domain_list),
