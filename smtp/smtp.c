@@ -21,6 +21,7 @@
  *
  * SPDX-License-Identifier: ISC
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -46,6 +47,9 @@ static const char *const smtp_params[] = {
 	"smtp_data_xfer_timeout", "smtp_data_done_timeout",
 	"smtp_quit_timeout", "smtp_mx_address_limit", "smtp_mx_session_limit",
 	"smtp_skip_5xx_greeting", "smtp_never_send_ehlo", "smtp_host_lookup",
+	"smtp_always_send_ehlo", "smtp_bind_address", "smtp_bind_address6",
+	"smtp_generic_maps", "recipient_delimiter", "myorigin", "mydestination",
+	"proxy_interfaces", "inet_interfaces",
 	"inet_protocols", "smtp_address_preference", "smtp_line_length_limit",
 	"smtp_connection_cache_time_limit",
 	"smtp_connection_reuse_time_limit", "dns_nameservers", "dns_timeout",
@@ -93,8 +97,11 @@ smtp_deliver_servers(SMTP_STATE *st, SMTP_DELIVERY *d, SMTP_SESSION **keep)
 		if (st->conf.mx_session_limit > 0
 		    && sessions >= st->conf.mx_session_limit)
 			break;
-		if ((fd = smtp_connect_addr(&addrs.v[a], port,
+		if ((fd = smtp_connect_bind(&addrs.v[a], port,
 					    st->conf.connect_timeout,
+					    addrs.v[a].family == AF_INET6
+					    ? st->conf.bind_address6
+					    : st->conf.bind_address,
 					    why)) < 0) {
 			msg_info("%s", VSTR_STR(why));
 			smtp_rcpt_all(d, false, DELIVER_DEFERRED, "4.4.1", NULL,
@@ -340,6 +347,27 @@ out:
 	vstr_free(why);
 }
 
+/*
+ * smtp_bind_address (IPv4) and smtp_bind_address6 (IPv6): the local
+ * address of every outgoing connection, as in Postfix.  A value that is
+ * not an address of its family is a configuration error.
+ */
+static void
+smtp_conf_bind(struct smtp_conf *c, const CFG *cfg)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	c->bind_address = cfg_get_str(cfg, "smtp_bind_address");
+	c->bind_address6 = cfg_get_str(cfg, "smtp_bind_address6");
+	if (*c->bind_address && inet_pton(AF_INET, c->bind_address, buf) != 1)
+		msg_fatal_status(78, "smtp_bind_address: \"%s\" is not an "
+				 "IPv4 address", c->bind_address);
+	if (*c->bind_address6
+	    && inet_pton(AF_INET6, c->bind_address6, buf) != 1)
+		msg_fatal_status(78, "smtp_bind_address6: \"%s\" is not an "
+				 "IPv6 address", c->bind_address6);
+}
+
 static int
 smtp_conf_time(const CFG *cfg, const char *name)
 {
@@ -374,6 +402,8 @@ smtp_pre_jail(struct skel_ctx *ctx)
 	c->mx_session_limit = (int)cfg_get_int(cfg, "smtp_mx_session_limit");
 	c->skip_5xx_greeting = cfg_get_bool(cfg, "smtp_skip_5xx_greeting");
 	c->never_send_ehlo = cfg_get_bool(cfg, "smtp_never_send_ehlo");
+	c->always_send_ehlo = cfg_get_bool(cfg, "smtp_always_send_ehlo");
+	smtp_conf_bind(c, cfg);
 	c->line_length_limit = (int)cfg_get_int(cfg, "smtp_line_length_limit");
 	c->cache_time_limit =
 	    smtp_conf_time(cfg, "smtp_connection_cache_time_limit");
@@ -420,6 +450,7 @@ smtp_pre_jail(struct skel_ctx *ctx)
 	/* Cyrus loads its plugins and the tables open before the chroot. */
 	smtp_sasl_init(st, cfg);
 	smtp_tls_init(st, cfg);
+	smtp_generic_init(st, cfg);
 	ctx->app = st;
 }
 
@@ -446,6 +477,7 @@ smtp_pre_exit(struct skel_ctx *ctx)
 	dns_reply_free(st->dns_reply2);
 	smtp_sasl_free(st);
 	smtp_tls_free(st);
+	smtp_generic_free(st);
 	myfree(st);
 	ctx->app = NULL;
 }

@@ -53,6 +53,9 @@ struct smtp_conf {
 	int	mx_session_limit;	/* 0: no limit */
 	bool	skip_5xx_greeting;
 	bool	never_send_ehlo;
+	bool	always_send_ehlo;	/* no: HELO unless greeted "ESMTP" */
+	const char *bind_address;	/* smtp_bind_address, "" = none */
+	const char *bind_address6;	/* smtp_bind_address6 */
 	bool	use_dns;		/* smtp_host_lookup has "dns" */
 	bool	use_native;		/* smtp_host_lookup has "native" */
 	bool	ipv4, ipv6;		/* inet_protocols */
@@ -109,6 +112,7 @@ typedef struct SMTP_STATE {
 	time_t	cached_since;
 	struct smtp_sasl *sasl;		/* smtp_sasl.c; NULL: no AUTH */
 	struct smtp_tls *tls;		/* smtp_tls.c */
+	struct smtp_generic *generic;	/* smtp_generic.c; NULL: no maps */
 } SMTP_STATE;
 
 /* Per-recipient result during one delivery. */
@@ -205,6 +209,12 @@ enum smtp_find smtp_addr_find(SMTP_STATE *st, const char *host, bool no_mx,
 /* Non-blocking connect bounded by timeout; fd or -1 with why. */
 int	smtp_connect_addr(const struct smtp_addr *a, int port, int timeout,
 			          VSTR *why);
+/*
+ * The same from a chosen local address (smtp_bind_address and
+ * smtp_bind_address6; NULL or "" lets the kernel choose).
+ */
+int	smtp_connect_bind(const struct smtp_addr *a, int port, int timeout,
+			          const char *bind_addr, VSTR *why);
 
 /* smtp_session.c */
 SMTP_SESSION *smtp_session_alloc(int fd, const char *host, const char *addr,
@@ -285,6 +295,15 @@ void	smtp_sasl_free(SMTP_STATE *st);
  */
 enum smtp_step smtp_sasl_auth(SMTP_STATE *st, SMTP_SESSION *s,
 			              SMTP_DELIVERY *d);
+
+/* smtp_generic.c: smtp_generic_maps (generic(5)) */
+/* pre_jail: open the tables; fatal when they cannot be opened. */
+void	smtp_generic_init(SMTP_STATE *st, const CFG *cfg);
+void	smtp_generic_free(SMTP_STATE *st);
+/* 1 with the mapped address in out, 0 unchanged, -1 table error. */
+int	smtp_generic_addr(SMTP_STATE *st, const char *addr, VSTR *out);
+/* Rewrite the address fields of a header section in place; 0 / -1. */
+int	smtp_generic_header(SMTP_STATE *st, VSTR *hdr);
 
 /* smtp_log.c */
 /* Postfix delay format: "0", "0.05", "1.2", "31". */

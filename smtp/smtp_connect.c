@@ -402,6 +402,43 @@ int
 smtp_connect_addr(const struct smtp_addr *a, int port, int timeout,
 		  VSTR *why)
 {
+	return smtp_connect_bind(a, port, timeout, NULL, why);
+}
+
+/* Bind fd to the local address text of family; 0, or -1 with errno. */
+static int
+smtp_connect_bind_local(int fd, int family, const char *text)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		if (inet_pton(AF_INET, text, &sin->sin_addr) != 1) {
+			errno = EINVAL;
+			return -1;
+		}
+		sslen = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, text, &sin6->sin6_addr) != 1) {
+			errno = EINVAL;
+			return -1;
+		}
+		sslen = sizeof(*sin6);
+	}
+	return bind(fd, (struct sockaddr *)&ss, sslen);
+}
+
+int
+smtp_connect_bind(const struct smtp_addr *a, int port, int timeout,
+		  const char *bind_addr, VSTR *why)
+{
 	struct sockaddr_storage ss;
 	socklen_t sslen;
 	int	fd;
@@ -438,6 +475,15 @@ smtp_connect_addr(const struct smtp_addr *a, int port, int timeout,
 			 0)) < 0) {
 		err = errno;
 		goto fail;
+	}
+	if (bind_addr != NULL && *bind_addr
+	    && smtp_connect_bind_local(fd, a->family, bind_addr) < 0) {
+		err = errno;
+		close(fd);
+		vstr_sprintf(why, "connect to %s[%s]:%d: bind %s: %s", a->host,
+			     a->ip, port, bind_addr, strerror(err));
+		errno = err;
+		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&ss, sslen) < 0) {
 		struct pollfd pfd = {.fd = fd, .events = POLLOUT};

@@ -41,6 +41,7 @@
 #define SMTP_DATA_BUF	(64 * 1024)	/* bytes per content write */
 #define SMTP_HEADER_SCAN_MAX (1024 * 1024)	/* bytes scanned for UTF-8 */
 #define SMTP_PIPE_BYTES	8192		/* pipelined commands per write */
+#define SMTP_GENERIC_HDR_MAX (1024 * 1024)	/* header kept for rewriting */
 
 /* An I/O failure: every unfinished recipient stays pending. */
 static enum smtp_step
@@ -115,6 +116,20 @@ smtp_proto_features(SMTP_SESSION *s)
 	}
 }
 
+/*
+ * EHLO unless smtp_never_send_ehlo, or smtp_always_send_ehlo = no and
+ * the greeting (s->reply) does not mention ESMTP, as in Postfix.
+ */
+static bool
+smtp_proto_ehlo_ok(const struct smtp_conf *c, const SMTP_SESSION *s)
+{
+	if (c->never_send_ehlo)
+		return false;
+	if (c->always_send_ehlo)
+		return true;
+	return strcasestr(VSTR_STR(s->reply->text), "ESMTP") != NULL;
+}
+
 enum smtp_step
 smtp_proto_helo(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 {
@@ -141,7 +156,7 @@ smtp_proto_helo(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 			      VSTR_STR(s->namaddr), VSTR_STR(s->reply->text));
 		return SMTP_STEP_NEXT;
 	}
-	verb = c->lmtp ? "LHLO" : c->never_send_ehlo ? "HELO" : "EHLO";
+	verb = c->lmtp ? "LHLO" : smtp_proto_ehlo_ok(c, s) ? "EHLO" : "HELO";
 	for (;;) {
 		smtp_session_queue(s, "%s %s", verb, c->helo_name);
 		if (smtp_session_flush(s, c->helo_timeout) < 0)
@@ -262,12 +277,13 @@ done:
 }
 
 static void
-smtp_proto_mail(SMTP_SESSION *s, SMTP_DELIVERY *d, VSTR *tmp)
+smtp_proto_mail(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *sender,
+		VSTR *tmp)
 {
 	const struct deliver_request *req = d->req;
 	VSTR   *cmd = vstr_alloc(256);
 
-	vstr_sprintf(cmd, "MAIL FROM:<%s>", req->sender);
+	vstr_sprintf(cmd, "MAIL FROM:<%s>", sender);
 	if (s->features & SMTP_FEATURE_SIZE)
 		vstr_sprintf_append(cmd, " SIZE=%lld", req->message_size);
 	if ((s->features & SMTP_FEATURE_8BITMIME)
@@ -290,11 +306,12 @@ smtp_proto_mail(SMTP_SESSION *s, SMTP_DELIVERY *d, VSTR *tmp)
 }
 
 static void
-smtp_proto_rcpt(SMTP_SESSION *s, const struct deliver_rcpt *rcpt, VSTR *tmp)
+smtp_proto_rcpt(SMTP_SESSION *s, const struct deliver_rcpt *rcpt,
+		const char *addr, VSTR *tmp)
 {
 	VSTR   *cmd = vstr_alloc(256);
 
-	vstr_sprintf(cmd, "RCPT TO:<%s>", rcpt->addr);
+	vstr_sprintf(cmd, "RCPT TO:<%s>", addr);
 	if (s->features & SMTP_FEATURE_DSN) {
 		const char *semi;
 
@@ -381,12 +398,69 @@ smtp_proto_stuff(struct smtp_data *sd, VSTR *out, const char *p, size_t len)
 	}
 }
 
+/*
+ * smtp_generic_maps on the header: content is collected in hdr until the
+ * empty line that ends the header section (or the end of the content,
+ * last), rewritten, and stuffed into out with what followed it.  0: still
+ * collecting; 1: done (hdr is empty, later content goes straight on);
+ * -1 with why on a table error.  A header section larger than
+ * SMTP_GENERIC_HDR_MAX goes out unchanged, with a warning.
+ */
+static int
+smtp_proto_generic_hdr(SMTP_STATE *st, const char *qid, struct smtp_data *sd,
+		       VSTR *hdr, VSTR *out, const char *p, size_t len,
+		       bool last, VSTR *why)
+{
+	size_t	old = VSTR_LEN(hdr);
+	size_t	hlen = SIZE_MAX;
+	const char *end;
+	bool	rewrite = true;
+
+	vstr_memcat(hdr, p, len);
+	if (VSTR_LEN(hdr) >= 2 && memcmp(VSTR_STR(hdr), "\r\n", 2) == 0)
+		hlen = 0;
+	else if ((end = memmem(VSTR_STR(hdr) + (old > 3 ? old - 3 : 0),
+			       VSTR_LEN(hdr) - (old > 3 ? old - 3 : 0),
+			       "\r\n\r\n", 4)) != NULL)
+		hlen = (size_t)(end - VSTR_STR(hdr)) + 2;
+	if (hlen == SIZE_MAX) {
+		if (!last && VSTR_LEN(hdr) < SMTP_GENERIC_HDR_MAX)
+			return 0;
+		hlen = VSTR_LEN(hdr);
+		if (!last) {
+			msg_warn("%s: header section over %d bytes: "
+				 "smtp_generic_maps not applied to it",
+				 qid, SMTP_GENERIC_HDR_MAX);
+			rewrite = false;
+		}
+	}
+	{
+		VSTR   *head = vstr_alloc(hlen + 1);
+
+		vstr_memcpy(head, VSTR_STR(hdr), hlen);
+		if (rewrite && smtp_generic_header(st, head) < 0) {
+			vstr_free(head);
+			vstr_sprintf(why, "smtp_generic_maps lookup failure");
+			errno = EBADMSG;
+			return -1;
+		}
+		smtp_proto_stuff(sd, out, VSTR_STR(head), VSTR_LEN(head));
+		smtp_proto_stuff(sd, out, VSTR_STR(hdr) + hlen,
+				 VSTR_LEN(hdr) - hlen);
+		vstr_free(head);
+	}
+	vstr_reset(hdr);
+	return 1;
+}
+
 /* Send the content and the final dot; 0, or -1 (errno; EBADMSG: file). */
 static int
 smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		VSTR *why)
 {
 	struct smtp_data sd = {.bol = true, .in_header = true};
+	VSTR   *hdr = st->generic ? vstr_alloc(4096) : NULL;
+	int	hret;
 	REC_READER *rr = rec_reader_create(d->qfd, 0);
 	VSTR   *data = vstr_alloc(REC_CONT_CHUNK);
 	VSTR   *out = vstr_alloc(SMTP_DATA_BUF + 1024);
@@ -409,7 +483,18 @@ smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 			break;
 		if (type != REC_TYPE_CONT)
 			continue;
-		smtp_proto_stuff(&sd, out, VSTR_STR(data), VSTR_LEN(data));
+		if (hdr != NULL) {
+			if ((hret = smtp_proto_generic_hdr(st,
+					  d->req->queue_id, &sd, hdr, out,
+					  VSTR_STR(data), VSTR_LEN(data), false,
+					  why)) < 0)
+				goto out;
+			if (hret > 0)
+				hdr = vstr_free(hdr);
+		} else {
+			smtp_proto_stuff(&sd, out, VSTR_STR(data),
+					 VSTR_LEN(data));
+		}
 		if (VSTR_LEN(out) >= SMTP_DATA_BUF) {
 			if (smtp_session_write(s, VSTR_STR(out), VSTR_LEN(out),
 					       timeout) < 0)
@@ -423,6 +508,10 @@ smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		errno = EBADMSG;
 		goto out;
 	}
+	if (hdr != NULL && smtp_proto_generic_hdr(st, d->req->queue_id, &sd,
+						  hdr, out, "", 0, true,
+						  why) < 0)
+		goto out;
 	if (!sd.bol)
 		(void)vstr_memcat(out, "\r\n", 2);
 	(void)vstr_memcat(out, ".\r\n", 3);
@@ -433,6 +522,7 @@ out:
 	rec_reader_free(rr);
 	vstr_free(data);
 	vstr_free(out);
+	vstr_free(hdr);
 	return ret;
 }
 
@@ -449,6 +539,47 @@ smtp_proto_done_reply(SMTP_SESSION *s, SMTP_DELIVERY *d, size_t i)
 		smtp_proto_refused(s, d, i, "end of DATA");
 }
 
+static void
+smtp_proto_generic_env_free(char **addrs, size_t n, char *sender)
+{
+	if (addrs != NULL)
+		for (size_t i = 0; i < n; i++)
+			myfree(addrs[i]);
+	myfree(addrs);
+	myfree(sender);
+}
+
+/*
+ * smtp_generic_maps on the envelope: the sender and each recipient as
+ * they go out (logs and DSNs keep the queue file's addresses).  The
+ * array (one entry per request recipient) and the sender are the
+ * caller's, released with smtp_proto_generic_env_free; NULL on a table
+ * error.
+ */
+static char **
+smtp_proto_generic_env(SMTP_STATE *st, SMTP_DELIVERY *d, char **sender)
+{
+	const struct deliver_request *req = d->req;
+	char  **addrs = mycalloc(req->nrcpt + 1, sizeof(*addrs));
+	VSTR   *out = vstr_alloc(64);
+	int	rc;
+
+	rc = smtp_generic_addr(st, req->sender, out);
+	*sender = mystrdup(rc > 0 ? VSTR_STR(out) : req->sender);
+	for (size_t i = 0; rc >= 0 && i < req->nrcpt; i++) {
+		rc = smtp_generic_addr(st, req->rcpts[i].addr, out);
+		addrs[i] = mystrdup(rc > 0 ? VSTR_STR(out)
+				    : req->rcpts[i].addr);
+	}
+	vstr_free(out);
+	if (rc < 0) {
+		smtp_proto_generic_env_free(addrs, req->nrcpt, *sender);
+		*sender = NULL;
+		return NULL;
+	}
+	return addrs;
+}
+
 /*
  * Pipelining: queue RCPT commands up to SMTP_PIPE_BYTES, and DATA after
  * the last one.  Replies are read before the next batch is sent, so a
@@ -457,10 +588,14 @@ smtp_proto_done_reply(SMTP_SESSION *s, SMTP_DELIVERY *d, size_t i)
  */
 static void
 smtp_proto_batch(SMTP_SESSION *s, SMTP_DELIVERY *d, const size_t *todo,
-		 size_t ntodo, size_t *nsent, bool *data_sent, VSTR *tmp)
+		 size_t ntodo, size_t *nsent, bool *data_sent,
+		 char *const *addrs, VSTR *tmp)
 {
-	while (*nsent < ntodo && VSTR_LEN(s->wbuf) < SMTP_PIPE_BYTES)
-		smtp_proto_rcpt(s, &d->req->rcpts[todo[(*nsent)++]], tmp);
+	while (*nsent < ntodo && VSTR_LEN(s->wbuf) < SMTP_PIPE_BYTES) {
+		size_t	i = todo[(*nsent)++];
+
+		smtp_proto_rcpt(s, &d->req->rcpts[i], addrs[i], tmp);
+	}
 	if (*nsent == ntodo && !*data_sent) {
 		smtp_session_queue(s, "DATA");
 		*data_sent = true;
@@ -481,6 +616,8 @@ smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 	bool	data_sent = false;
 	VSTR   *tmp;
 	VSTR   *why;
+	char  **addrs = NULL;
+	char   *sender = NULL;
 	enum smtp_step ret = SMTP_STEP_OK;
 
 	if (d->need_smtputf8 && !(s->features & SMTP_FEATURE_SMTPUTF8)) {
@@ -505,11 +642,17 @@ smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 	}
 	tmp = vstr_alloc(256);
 	why = vstr_alloc(100);
+	if ((addrs = smtp_proto_generic_env(st, d, &sender)) == NULL) {
+		smtp_rcpt_all(d, true, DELIVER_DEFERRED, "4.3.0", s, NULL,
+			      "smtp_generic_maps lookup failure");
+		goto out;
+	}
 
 	/* MAIL */
-	smtp_proto_mail(s, d, tmp);
+	smtp_proto_mail(s, d, sender, tmp);
 	if (pipe)
-		smtp_proto_batch(s, d, todo, ntodo, &nsent, &data_sent, tmp);
+		smtp_proto_batch(s, d, todo, ntodo, &nsent, &data_sent, addrs,
+				 tmp);
 	if (smtp_session_flush(s, c->mail_timeout) < 0) {
 		ret = smtp_proto_lost(s, d, "sending MAIL FROM");
 		goto out;
@@ -534,9 +677,9 @@ smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 			if (!mail_ok)
 				break;
 			smtp_proto_batch(s, d, todo, ntodo, &nsent, &data_sent,
-					 tmp);
+					 addrs, tmp);
 		} else if (!pipe)
-			smtp_proto_rcpt(s, &req->rcpts[i], tmp);
+			smtp_proto_rcpt(s, &req->rcpts[i], addrs[i], tmp);
 		if (VSTR_LEN(s->wbuf) > 0) {
 			if (smtp_session_flush(s, c->rcpt_timeout) < 0) {
 				ret = smtp_proto_lost(s, d, "sending RCPT TO");
@@ -624,5 +767,6 @@ out:
 	myfree(todo);
 	vstr_free(tmp);
 	vstr_free(why);
+	smtp_proto_generic_env_free(addrs, req->nrcpt, sender);
 	return ret;
 }

@@ -66,6 +66,7 @@ fx_new(const char *script, size_t nrcpt, const char *content)
 		.data_init_timeout = 5, .data_xfer_timeout = 5,
 		.data_done_timeout = 5, .quit_timeout = 5,
 		.line_length_limit = 998, .default_port = 25,
+		.always_send_ehlo = true,
 	};
 	fx->s = smtp_session_alloc(sv[0], "mx.y.test", "192.0.2.1", 25,
 				   "y.test");
@@ -166,6 +167,33 @@ test_smtp_proto_pipelined_transaction(void **state)
 	assert_int_equal(fx->d.npending, 1);
 	free(sent);
 	fx_free(fx);
+}
+
+/* smtp_always_send_ehlo = no: EHLO only when the greeting says ESMTP. */
+static void
+test_smtp_proto_ehlo_only_for_esmtp_greeting(void **state)
+{
+	struct fixture *fx = fx_new("220 mx.y.test ESMTP ready\r\n"
+				    "250 mx.y.test\r\n", 1, "x\r\n");
+	struct fixture *old = fx_new("220 mx.y.test ready\r\n"
+				     "250 mx.y.test\r\n", 1, "x\r\n");
+	char   *sent;
+
+	(void)state;
+	fx->st.conf.always_send_ehlo = false;
+	old->st.conf.always_send_ehlo = false;
+	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d),
+			 SMTP_STEP_OK);
+	assert_int_equal(smtp_proto_helo(&old->st, old->s, &old->d),
+			 SMTP_STEP_OK);
+	sent = fx_sent(fx);
+	assert_string_equal(sent, "EHLO client.test\r\n");
+	free(sent);
+	sent = fx_sent(old);
+	assert_string_equal(sent, "HELO client.test\r\n");
+	free(sent);
+	fx_free(fx);
+	fx_free(old);
 }
 
 static void
@@ -343,6 +371,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_smtp_proto_pipelined_transaction),
 		cmocka_unit_test(test_smtp_proto_helo_fallback_and_lockstep),
+		cmocka_unit_test(test_smtp_proto_ehlo_only_for_esmtp_greeting),
 		cmocka_unit_test(test_smtp_proto_greeting_421_is_soft),
 		cmocka_unit_test(
 		    test_smtp_proto_5xx_greeting_bounces_without_skip),
