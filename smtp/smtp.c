@@ -49,6 +49,8 @@ static const char *const smtp_params[] = {
 	"smtp_skip_5xx_greeting", "smtp_never_send_ehlo", "smtp_host_lookup",
 	"smtp_always_send_ehlo", "smtp_bind_address", "smtp_bind_address6",
 	"smtp_generic_maps", "recipient_delimiter", "myorigin", "mydestination",
+	"smtp_tls_loglevel", "smtp_tls_mandatory_protocols",
+	"smtp_tls_mandatory_ciphers", "smtp_tls_note_starttls_offer",
 	"proxy_interfaces", "inet_interfaces",
 	"inet_protocols", "smtp_address_preference", "smtp_line_length_limit",
 	"smtp_connection_cache_time_limit",

@@ -17,6 +17,12 @@
  *            records that are all unusable make it "encrypt"; no
  *            (validated) records make it "may" (RFC 7672 2.2).  A failed
  *            TLSA lookup defers.
+ * The mandatory levels (encrypt, dane with usable records, verify,
+ * secure, and wrapper mode) use smtp_tls_mandatory_protocols and
+ * smtp_tls_mandatory_ciphers, the opportunistic ones smtp_tls_protocols
+ * and smtp_tls_ciphers (two client contexts), as Postfix does.  With
+ * smtp_tls_note_starttls_offer, a server that offers STARTTLS to a
+ * session at level none is logged ("Host offered STARTTLS: [host]").
  * With smtp_tls_wrappermode the handshake comes first (implicit TLS,
  * port 465) at level encrypt or the level of the policy if higher.
  * A session that cannot meet its level is given up and its recipients
@@ -55,6 +61,9 @@ struct smtp_tls_plain {
 struct smtp_tls {
 	TLS_CTX *ctx;			/* NULL: TLS unavailable */
 	VSTR   *ctx_why;		/* why ctx is NULL */
+	TLS_CTX *mctx;			/* mandatory levels; NULL likewise */
+	VSTR   *mctx_why;
+	bool	note_offer;		/* smtp_tls_note_starttls_offer */
 	int	level;			/* smtp_tls_security_level */
 	DICT_LIST *policy;		/* smtp_tls_policy_maps, or NULL */
 	const char *servername;		/* smtp_tls_servername */
@@ -100,15 +109,23 @@ smtp_tls_init(SMTP_STATE *st, const CFG *cfg)
 	o.ciphers = cfg_get_str(cfg, "smtp_tls_ciphers");
 	o.cache_timeout = (long)cfg_get_time(cfg,
 					     "smtp_tls_session_cache_timeout");
+	o.loglevel = (int)cfg_get_int(cfg, "smtp_tls_loglevel");
+	t->note_offer = cfg_get_bool(cfg, "smtp_tls_note_starttls_offer");
 	t->ctx_why = vstr_alloc(100);
+	t->mctx_why = vstr_alloc(100);
 	/* Only make the context when some destination may use TLS. */
 	if ((t->level != TLS_LEV_NONE || t->policy || t->wrappermode)
-	    && (t->ctx = tls_client_ctx(&o, t->ctx_why)) == NULL) {
+	    && (t->ctx = tls_client_ctx(&o, t->ctx_why)) == NULL)
+		msg_warn("cannot set up client TLS: %s", VSTR_STR(t->ctx_why));
+	o.protocols = cfg_get_str(cfg, "smtp_tls_mandatory_protocols");
+	o.ciphers = cfg_get_str(cfg, "smtp_tls_mandatory_ciphers");
+	if ((t->level >= TLS_LEV_ENCRYPT || t->policy || t->wrappermode)
+	    && (t->mctx = tls_client_ctx(&o, t->mctx_why)) == NULL) {
 		if (t->level >= TLS_LEV_ENCRYPT)
 			msg_fatal_status(78, "TLS is required but cannot be "
-					 "set up: %s", VSTR_STR(t->ctx_why));
-		msg_warn("cannot set up client TLS: %s",
-			 VSTR_STR(t->ctx_why));
+					 "set up: %s", VSTR_STR(t->mctx_why));
+		msg_warn("cannot set up client TLS for mandatory levels: %s",
+			 VSTR_STR(t->mctx_why));
 	}
 	t->tlsa = dns_reply_alloc();
 	vstr_free(why);
@@ -123,8 +140,10 @@ smtp_tls_free(SMTP_STATE *st)
 	if (t == NULL)
 		return;
 	t->ctx = tls_ctx_free(t->ctx);
+	t->mctx = tls_ctx_free(t->mctx);
 	t->policy = dict_list_close(t->policy);
 	vstr_free(t->ctx_why);
+	vstr_free(t->mctx_why);
 	dns_reply_free(t->tlsa);
 	for (size_t i = 0; i < SMTP_TLS_PLAIN_MAX; i++)
 		myfree(t->plain[i].key);
@@ -346,6 +365,8 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	struct tls_client_start cs;
 	struct tls_tlsa *recs = NULL;
 	size_t	nrecs = 0;
+	TLS_CTX *ctx;
+	VSTR   *ctx_why;
 	VSTR   *why = vstr_alloc(100);
 	VSTR   *key = vstr_alloc(100);
 	enum smtp_step ret = SMTP_STEP_OK;
@@ -368,6 +389,9 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	if (wrapper && level < TLS_LEV_ENCRYPT)
 		level = TLS_LEV_ENCRYPT;
 	vstr_sprintf(key, "%s:%d", VSTR_STR(s->addr), s->port);
+	if (level == TLS_LEV_NONE && !wrapper && t->note_offer
+	    && (s->features & SMTP_FEATURE_STARTTLS))
+		msg_info("Host offered STARTTLS: [%s]", VSTR_STR(s->host));
 	/* Opportunistic TLS that failed before: plain text (as Postfix). */
 	if (level == TLS_LEV_NONE || (level == TLS_LEV_MAY
 				      && smtp_tls_plain_only(t, VSTR_STR(key))))
@@ -380,11 +404,13 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		ret = smtp_tls_defer(s, d, "4.7.4", VSTR_STR(why));
 		goto out_policy;
 	}
-	if (t->ctx == NULL) {
+	ctx = level >= TLS_LEV_ENCRYPT ? t->mctx : t->ctx;
+	ctx_why = level >= TLS_LEV_ENCRYPT ? t->mctx_why : t->ctx_why;
+	if (ctx == NULL) {
 		if (level == TLS_LEV_MAY)
 			goto out_policy;
 		vstr_sprintf(why, "TLS is required, but our TLS engine is "
-			     "unavailable: %s", VSTR_STR(t->ctx_why));
+			     "unavailable: %s", VSTR_STR(ctx_why));
 		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
 		goto out_policy;
 	}
@@ -429,7 +455,7 @@ handshake:
 		     VSTR_STR(s->addr), s->port);
 	cs.cache_key = VSTR_STR(key);
 	cs.peer = VSTR_STR(s->relay);
-	if ((s->tlss = tls_client_start(t->ctx, s->fd, &cs,
+	if ((s->tlss = tls_client_start(ctx, s->fd, &cs,
 					c->helo_timeout * 1000, why)) == NULL) {
 		VSTR   *text = vstr_alloc(100);
 

@@ -206,6 +206,7 @@ smtpd_tls_init(struct smtpd_app *app, const CFG *cfg)
 	o.CAfile = cfg_get_str(cfg, "smtpd_tls_CAfile");
 	o.CApath = cfg_get_str(cfg, "smtpd_tls_CApath");
 	o.ask_ccert = cfg_get_bool(cfg, "smtpd_tls_ask_ccert");
+	o.loglevel = (int)cfg_get_int(cfg, "smtpd_tls_loglevel");
 	o.cache_timeout = (long)cfg_get_time(cfg,
 					     "smtpd_tls_session_cache_timeout");
 	why = vstr_alloc(100);
@@ -332,6 +333,7 @@ static const char *const smtpd_param_names[] = {
 	"smtpd_soft_error_limit", "smtpd_starttls_timeout",
 	"smtpd_timeout", "smtpd_tls_CAfile", "smtpd_tls_CApath",
 	"smtpd_tls_ask_ccert", "smtpd_tls_cert_file", "smtpd_tls_chain_files",
+	"smtpd_tls_loglevel",
 	"smtpd_tls_ciphers", "smtpd_tls_exclude_ciphers", "smtpd_tls_key_file",
 	"smtpd_tls_mandatory_ciphers", "smtpd_tls_mandatory_protocols",
 	"smtpd_tls_protocols", "smtpd_tls_received_header",

@@ -55,6 +55,7 @@ struct TLS_CTX {
 	SSL_CTX *ssl;
 	bool	server;
 	bool	dane_ok;		/* SSL_CTX_dane_enable worked */
+	int	loglevel;		/* see tls.h */
 	struct tls_cache_ent cache[TLS_CACHE_MAX];
 	size_t	cache_next;
 };
@@ -322,6 +323,7 @@ tls_server_ctx(const struct tls_server_opts *o, VSTR *why)
 	int	loaded = 0;
 
 	ctx->server = true;
+	ctx->loglevel = o->loglevel;
 	if ((ctx->ssl = SSL_CTX_new(TLS_server_method())) == NULL) {
 		vstr_strcpy(why, "cannot create a TLS server context");
 		tls_errors(why);
@@ -375,6 +377,7 @@ tls_client_ctx(const struct tls_client_opts *o, VSTR *why)
 {
 	TLS_CTX *ctx = mycalloc(1, sizeof(*ctx));
 
+	ctx->loglevel = o->loglevel;
 	if ((ctx->ssl = SSL_CTX_new(TLS_client_method())) == NULL) {
 		vstr_strcpy(why, "cannot create a TLS client context");
 		tls_errors(why);
@@ -601,6 +604,24 @@ tls_peer_names(TLS_SESS *s)
 	X509_free(cert);
 }
 
+/* Loglevel 2: the peer certificate and how it was judged. */
+static void
+tls_log_detail(const TLS_SESS *s, const char *peer, const char *role)
+{
+	long	vr = SSL_get_verify_result(s->ssl);
+
+	if (VSTR_LEN(s->peer_cn) == 0) {
+		msg_info("%s: no %s certificate; %s session", peer, role,
+			 tls_reused(s) ? "reused" : "new");
+		return;
+	}
+	msg_info("%s: %s certificate subject CN=\"%s\" issuer CN=\"%s\"; "
+		 "chain verification: %s; %s session", peer, role,
+		 VSTR_STR(s->peer_cn), VSTR_STR(s->issuer_cn),
+		 vr == X509_V_OK ? "ok" : X509_verify_cert_error_string(vr),
+		 tls_reused(s) ? "reused" : "new");
+}
+
 TLS_SESS *
 tls_server_start(TLS_CTX *ctx, int fd, int timeout_ms, const char *peer,
 		 VSTR *why)
@@ -609,12 +630,18 @@ tls_server_start(TLS_CTX *ctx, int fd, int timeout_ms, const char *peer,
 
 	if ((s = tls_sess_new(ctx, fd, why)) == NULL)
 		return NULL;
+	if (ctx->loglevel >= 2)
+		msg_info("setting up TLS connection from %s", peer);
 	if (tls_handshake(s, true, timeout_ms, why) < 0)
 		return tls_sess_free(s);
 	tls_peer_names(s);
 	if (VSTR_LEN(s->peer_cn) > 0 && SSL_get_verify_result(s->ssl)
 	    == X509_V_OK)
 		s->trust = TLS_TRUST_CHAIN;
+	if (ctx->loglevel >= 2)
+		tls_log_detail(s, peer, "client");
+	if (ctx->loglevel < 1)
+		return s;
 	if (VSTR_LEN(s->peer_cn) > 0)
 		msg_info("%s TLS connection established from %s: %s with "
 			 "cipher %s (%d/%d bits) client cert CN=\"%s\" "
@@ -736,10 +763,17 @@ tls_client_start(TLS_CTX *ctx, int fd, const struct tls_client_start *cs,
 		(void)SSL_set_session(s->ssl, e->sess);
 	if (cs->cache_key)
 		s->cache_key = mystrdup(cs->cache_key);
+	if (ctx->loglevel >= 2)
+		msg_info("setting up TLS connection to %s",
+			 cs->peer ? cs->peer : "server");
 	if (tls_handshake(s, false, timeout_ms, why) < 0)
 		return tls_sess_free(s);
 	tls_peer_names(s);
 	tls_client_verdict(s, cs);
+	if (ctx->loglevel >= 2)
+		tls_log_detail(s, cs->peer ? cs->peer : "server", "server");
+	if (ctx->loglevel < 1)
+		return s;
 	msg_info("%s TLS connection established to %s: %s with cipher %s "
 		 "(%d/%d bits)%s%s", level_word[s->trust],
 		 cs->peer ? cs->peer : "server", tls_protocol(s),

@@ -16,6 +16,15 @@
  * medium (the default; no export, low, RC4, 3DES, NULL or anonymous
  * suites in either), null is refused.
  *
+ * Logging (smtpd_tls_loglevel, smtp_tls_loglevel, in the options): 0
+ * logs nothing about successful handshakes (failures are the caller's to
+ * report); 1 one summary line per handshake, "Trusted TLS connection
+ * established to host[addr]:port: TLSv1.3 with cipher ..." (Anonymous,
+ * Untrusted, Trusted or Verified); 2 and more also "setting up TLS
+ * connection to/from ..." before the handshake and the peer certificate's
+ * names and verification result after it.  Postfix's packet dumps of
+ * levels 3 and 4 are not made: those levels log as 2.
+ *
  * Client verification follows the smtp_tls_security_level names: the
  * chain is checked against the CA file/path (or DANE TLSA records) and
  * the certificate names against tls_client_opts.match; the result is in
@@ -73,6 +82,7 @@ struct tls_server_opts {
 	const char *CAfile, *CApath;	/* for client certificates */
 	bool	ask_ccert;
 	long	cache_timeout;		/* session lifetime, seconds */
+	int	loglevel;		/* smtpd_tls_loglevel */
 };
 
 struct tls_client_opts {
@@ -81,6 +91,7 @@ struct tls_client_opts {
 	const char *protocols;
 	const char *ciphers;
 	long	cache_timeout;
+	int	loglevel;		/* smtp_tls_loglevel */
 };
 
 TLS_CTX *tls_server_ctx(const struct tls_server_opts *o, VSTR *why);

@@ -37,6 +37,8 @@ def tls_settings(pki, **extra):
         "smtpd_tls_security_level": "may",
         "smtpd_tls_chain_files": "%s, %s" % (pki["rsa"][2], pki["ecdsa"][2]),
         "smtpd_forbid_unauth_pipelining": "no",
+        # One summary line per handshake (the default, 0, logs none).
+        "smtpd_tls_loglevel": "1",
     }
     settings.update(san_environment())
     settings.update(extra)
@@ -312,3 +314,24 @@ def test_bad_certificate_with_encrypt_refuses_mail(instance, workdir):
     assert c.cmd("MAIL FROM:<a@client.test>")[0].startswith("530 5.7.0")
     c.close()
     assert srv.wait_log("STARTTLS is not offered")
+
+
+@pytest.mark.parametrize("level", ["0", "1", "2"])
+def test_smtpd_tls_loglevel(instance, workdir, pki, level):
+    srv = Smtpd(instance, workdir, main=tls_settings(
+        pki, smtpd_tls_loglevel=level))
+    s = smtplib.SMTP("localhost", srv.port, timeout=20)
+    s.ehlo("client.test")
+    s.starttls(context=client_ctx(pki))
+    s.ehlo("client.test")
+    s.quit()
+    assert srv.wait_log("disconnect from"), srv.log()
+    log = srv.log()
+    summary = re.search(r"Anonymous TLS connection established from "
+                        r"\S+\[127\.0\.0\.1\]: TLSv1\.3 with cipher", log)
+    setup = "setting up TLS connection from localhost[127.0.0.1]" in log
+    detail = "localhost[127.0.0.1]: no client certificate; new session" \
+        in log
+    assert (bool(summary), setup, detail) == {
+        "0": (False, False, False), "1": (True, False, False),
+        "2": (True, True, True)}[level], log

@@ -67,7 +67,8 @@ def start_sink(env, host, port, cert=None, starttls=True):
 
 
 def make_env(instance, workdir, dns, pki, **main):
-    conf = {"smtp_tls_CAfile": pki["ca"].cert}
+    # smtp_tls_loglevel 1: one summary line per handshake (0 logs none).
+    conf = {"smtp_tls_CAfile": pki["ca"].cert, "smtp_tls_loglevel": "1"}
     conf.update(san_environment())
     conf.update(main)
     return Env(instance, workdir, dns, main=conf)
@@ -291,3 +292,93 @@ def test_wrappermode_implicit_tls(tenv, dns, pki):
     # (aiosmtpd sets session.ssl only for STARTTLS; the log tells.)
     assert wait_for(lambda: "Verified TLS connection established to "
                     "mx1.tls.test" in log_text(env))
+
+
+# --- mandatory protocols, STARTTLS offer notes, log levels -----------------
+
+def start_tls12_sink(env, host, port, cert):
+    """A sink whose STARTTLS speaks TLS 1.2 at most."""
+    handler = TlsSink()
+    ctx = server_ctx(cert)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    c = Controller(handler, hostname=host, port=port, tls_context=ctx)
+    c.start()
+    env.controllers.append(c)
+    return handler
+
+
+def test_mandatory_protocols_refuse_a_tls12_only_peer(tenv, dns, pki):
+    env = tenv(smtp_tls_security_level="encrypt",
+               smtp_tls_mandatory_protocols=">=TLSv1.3")
+    port = pick_port([H1])
+    sink = start_tls12_sink(env, H1, port, pki["good"])
+    add_mx(dns, "tls.test", "mx1.tls.test", H1)
+    res = deliver(env, "tls.test", port, "u@tls.test")
+    assert res["action"] == "deferred", res
+    assert res["dsn"] == "4.7.5"
+    assert "Cannot start TLS" in res["reply"], res
+    assert sink.messages == []
+
+
+def test_mandatory_protocols_do_not_apply_to_may(tenv, dns, pki):
+    env = tenv(smtp_tls_security_level="may",
+               smtp_tls_mandatory_protocols=">=TLSv1.3")
+    port = pick_port([H1])
+    sink = start_tls12_sink(env, H1, port, pki["good"])
+    add_mx(dns, "tls.test", "mx1.tls.test", H1)
+    res = deliver(env, "tls.test", port, "u@tls.test")
+    assert res["action"] == "sent", res
+    assert sink.tls == [True]
+    assert wait_for(lambda: "TLS connection established to mx1.tls.test"
+                    "[%s]:%d: TLSv1.2 " % (H1, port) in log_text(env))
+
+
+def test_mandatory_protocols_accept_a_matching_peer(tenv, dns, pki):
+    env = tenv(smtp_tls_security_level="encrypt",
+               smtp_tls_mandatory_protocols=">=TLSv1.3")
+    port = pick_port([H1])
+    sink = start_sink(env, H1, port, pki["good"])
+    add_mx(dns, "tls.test", "mx1.tls.test", H1)
+    res = deliver(env, "tls.test", port, "u@tls.test")
+    assert res["action"] == "sent", res
+    assert wait_for(lambda: "TLS connection established to mx1.tls.test"
+                    "[%s]:%d: TLSv1.3 " % (H1, port) in log_text(env))
+
+
+@pytest.mark.parametrize("note", ["yes", "no"])
+def test_note_starttls_offer_at_level_none(tenv, dns, pki, note):
+    env = tenv(smtp_tls_security_level="none",
+               smtp_tls_note_starttls_offer=note)
+    port = pick_port([H1])
+    sink = start_sink(env, H1, port, pki["good"])
+    add_mx(dns, "tls.test", "mx1.tls.test", H1)
+    res = deliver(env, "tls.test", port, "u@tls.test")
+    assert res["action"] == "sent", res
+    assert sink.tls == [False]
+    noted = "Host offered STARTTLS: [mx1.tls.test]"
+    if note == "yes":
+        assert wait_for(lambda: noted in log_text(env)), log_text(env)
+    else:
+        assert wait_for(lambda: "status=sent" in log_text(env))
+        assert noted not in log_text(env)
+
+
+@pytest.mark.parametrize("level", ["0", "2"])
+def test_smtp_tls_loglevel(tenv, dns, pki, level):
+    env = tenv(smtp_tls_security_level="verify", smtp_tls_loglevel=level)
+    port = pick_port([H1])
+    start_sink(env, H1, port, pki["good"])
+    add_mx(dns, "tls.test", "mx1.tls.test", H1)
+    res = deliver(env, "tls.test", port, "u@tls.test")
+    assert res["action"] == "sent", res
+    assert wait_for(lambda: "status=sent" in log_text(env))
+    log = log_text(env)
+    peer = "mx1.tls.test[%s]:%d" % (H1, port)
+    if level == "0":
+        assert "TLS connection" not in log, log
+    else:
+        assert "setting up TLS connection to %s" % peer in log, log
+        assert "Verified TLS connection established to %s" % peer in log
+        assert '%s: server certificate subject CN="mx1.tls.test" ' \
+            'issuer CN="Postel Test CA"; chain verification: ok; ' \
+            'new session' % peer in log, log
