@@ -194,12 +194,14 @@ smtpd_footer_expand(const SMTPD_STATE *st, const char *text, VSTR *out)
 				    : i == 1 ? st->peer.name
 				    : i == 2 ? st->peer.port
 				    : i == 3 ? stamp : st->par->myhostname;
+				if (value == NULL)
+					value = "";
 				skip = 1 + brace + n + brace;
 				break;
 			}
 		}
 		if (value != NULL) {
-			vstr_strcat(out, value ? value : "");
+			vstr_strcat(out, value);
 			text += skip;
 		} else {
 			vstr_addch(out, *text++);
