@@ -447,6 +447,11 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 	smtpd_check_addr_maps_open(c, "smtpd_sender_login_maps",
 				   &c->sender_login_maps);
 	smtpd_check_addr_maps_open(c, "relocated_maps", &c->relocated_maps);
+	smtpd_check_addr_maps_open(c, "canonical_maps", &c->canonical_maps);
+	smtpd_check_addr_maps_open(c, "sender_canonical_maps",
+				   &c->sender_canonical_maps);
+	smtpd_check_addr_maps_open(c, "recipient_canonical_maps",
+				   &c->rcpt_canonical_maps);
 	if (dns) {
 		if ((c->dns = dns_open(cfg)) == NULL) {
 			vstr_strcpy(why, "DNS resolver setup failed "
@@ -524,6 +529,9 @@ smtpd_check_free(SMTPD_CHECK *c)
 	dict_list_close(c->relay_rcpt_maps.list);
 	dict_list_close(c->sender_login_maps.list);
 	dict_list_close(c->relocated_maps.list);
+	dict_list_close(c->canonical_maps.list);
+	dict_list_close(c->sender_canonical_maps.list);
+	dict_list_close(c->rcpt_canonical_maps.list);
 	dns_close(c->dns);
 	dns_reply_free(c->dns_reply);
 	vstr_free(c->scratch);

@@ -506,6 +506,26 @@ out:
 	return rc < 0 ? -1 : rc;
 }
 
+/*
+ * canonical_maps, and sender_canonical_maps or recipient_canonical_maps
+ * by class: 1 the address is mapped (so it is known), 0 not, -1 error.
+ */
+static int
+chk_canonical_known(SMTPD_CHECK *c, enum chk_class class, const ADDR *a,
+		    enum addr_class ac)
+{
+	const struct chk_maps *own = class == CLASS_SENDER ?
+	    &c->sender_canonical_maps : &c->rcpt_canonical_maps;
+	int	rc = 0;
+
+	if (chk_maps_used(own))
+		rc = chk_in_maps(c, own, a, ac == AC_LOCAL, true);
+	if (rc == 0 && chk_maps_used(&c->canonical_maps))
+		rc = chk_in_maps(c, &c->canonical_maps, a, ac == AC_LOCAL,
+				 true);
+	return rc;
+}
+
 int
 smtpd_check_addr_unlisted(struct chk_ctx *x, enum chk_class class,
 			  const ADDR *a)
@@ -537,6 +557,15 @@ smtpd_check_addr_unlisted(struct chk_ctx *x, enum chk_class class,
 			return smtpd_check_error(x);
 		if (rc == CHK_REJECT)
 			return rc;
+		rc = 1;
+	}
+	/* An address that a canonical table maps is known (Postfix). */
+	if (ac != AC_FOREIGN) {
+		rc = chk_canonical_known(c, class, a, ac);
+		if (rc < 0)
+			return smtpd_check_error(x);
+		if (rc > 0)
+			return CHK_DUNNO;
 		rc = 1;
 	}
 	switch (ac) {

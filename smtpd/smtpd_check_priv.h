@@ -125,6 +125,9 @@ struct SMTPD_CHECK {
 	struct chk_maps relay_rcpt_maps;
 	struct chk_maps sender_login_maps;	/* smtpd_sender_login_maps */
 	struct chk_maps relocated_maps;	/* relocated_maps */
+	struct chk_maps canonical_maps;	/* known addresses, as Postfix: */
+	struct chk_maps sender_canonical_maps;
+	struct chk_maps rcpt_canonical_maps;
 	DNS    *dns;			/* opened on demand in create */
 	DNS_REPLY *dns_reply;
 	bool	delay_reject;

@@ -105,7 +105,8 @@ UNLISTED = {"local_recipient_maps": "inline:{ user=1, postmaster=1 }"}
 
 def test_unlisted_local_sender_rejected_when_enabled(instance, workdir):
     smtpd = Smtpd(instance, workdir, main=dict(
-        UNLISTED, smtpd_reject_unlisted_sender="yes"))
+        UNLISTED, smtpd_reject_unlisted_sender="yes",
+        sender_canonical_maps="inline:{ alias@mx.test=user@mx.test }"))
     c = smtpd.connect()
     assert c.cmd("EHLO client.test")[-1].startswith("250")
     # smtpd_delay_reject = yes: the verdict comes with RCPT.
@@ -114,8 +115,10 @@ def test_unlisted_local_sender_rejected_when_enabled(instance, workdir):
         "550 5.1.0 <nobody@mx.test>: Sender address rejected: "
         "User unknown in local recipient table"]
     assert c.cmd("RSET")[0].startswith("250")
-    # A listed local sender, a foreign one and <> pass.
-    for sender in ("user@mx.test", "someone@client.test", ""):
+    # A listed local sender, one a canonical table maps (Postfix: known),
+    # a foreign one and <> pass.
+    for sender in ("user@mx.test", "alias@mx.test", "someone@client.test",
+                   ""):
         assert c.cmd("MAIL FROM:<%s>" % sender) == ["250 2.1.0 Ok"]
         assert c.cmd("RCPT TO:<user@mx.test>") == ["250 2.1.5 Ok"]
         assert c.cmd("RSET")[0].startswith("250")
