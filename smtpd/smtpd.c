@@ -325,6 +325,7 @@ static const char *const smtpd_param_names[] = {
 	"smtpd_reject_footer", "smtpd_reject_unlisted_sender",
 	"smtpd_end_of_data_restrictions", "relocated_maps",
 	"smtpd_sasl_authenticated_header", "mynetworks", "mynetworks_style",
+	"canonical_maps", "sender_canonical_maps", "recipient_canonical_maps",
 	"smtpd_sasl_auth_enable", "smtpd_sasl_auth_failure_limit",
 	"smtpd_sasl_exceptions_networks", "smtpd_sasl_local_domain",
 	"smtpd_sasl_path", "smtpd_sasl_security_options",
