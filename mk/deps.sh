@@ -4,17 +4,35 @@
 # SPDX-License-Identifier: ISC
 set -eu
 
+# Installed with --no-install-recommends, so every package a build step or a
+# test uses is named here, including what a tool needs only optionally
+# (tests/integration/conftest.py DEPENDENCIES checks the same list and fails
+# a test naming the package when one is missing):
+#   swaks: TLS needs libnet-ssleay-perl (a Recommends); AUTH PLAIN, LOGIN
+#     and CRAM-MD5 need only core Perl (Authen::SASL is for DIGEST-MD5 and
+#     NTLM, which the tests do not use)
+#   testssl.sh: hexdump (bsdextrautils), dig (bind9-dnsutils), ps (procps)
+#   pflogsumm: Date::Calc (libdate-calc-perl)
+#   Cyrus SASL: the sasldb auxprop plugin and the PLAIN/LOGIN/CRAM-MD5/
+#     SCRAM mechanisms (libsasl2-modules-db, libsasl2-modules)
+#   dovecot: the LMTP server (dovecot-lmtpd) and doveadm (dovecot-core)
+#   db5.3_dump reads back what postelmap writes (db5.3-util)
+#   readelf checks the hardening flags (binutils); runuser, useradd and
+#     userdel run and make test users (util-linux, passwd)
 PKGS="
-build-essential clang pkg-config make
+build-essential binutils clang pkg-config make
 libssl-dev openssl
-libsasl2-dev libsasl2-modules sasl2-bin
+libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin
 libdb5.3-dev db5.3-util
 libopendkim-dev
 libcmocka-dev
 valgrind clang-format
 python3 python3-pytest python3-aiosmtpd python3-dnslib python3-dkim
-pflogsumm dovecot-core dovecot-lmtpd testssl.sh
+pflogsumm libdate-calc-perl
+dovecot-core dovecot-lmtpd
+testssl.sh bsdextrautils bind9-dnsutils procps
 swaks libnet-ssleay-perl
+util-linux passwd
 "
 
 missing=""

@@ -5,6 +5,9 @@
 # drop privileges to mail_owner can still reach their queue.
 #
 # SPDX-License-Identifier: ISC
+import functools
+import glob
+import importlib
 import os
 import shutil
 import socket
@@ -17,6 +20,166 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.environ.get("POSTEL_BUILD", os.path.join(REPO, "build"))
 BIN = os.path.join(BUILD, "bin")
 LIBEXEC = os.path.join(BUILD, "libexec")
+SAN = os.environ.get("POSTEL_SAN", "0") == "1"
+
+
+# ---------------------------------------------------------------------------
+# The build must be complete: a missing program fails the whole run at once,
+# naming it, instead of each module skipping its tests.  The expected names
+# follow the Makefile's layout rules, read from the source tree.
+
+def expected_programs():
+    """Paths under BUILD that `make all` and the test services produce."""
+    want = []
+    for src in sorted(glob.glob(os.path.join(REPO, "*", "*.c"))):
+        folder, name = os.path.basename(os.path.dirname(src)), \
+            os.path.basename(src)[:-2]
+        if folder in ("admin", "sendmail"):
+            if not name.startswith(folder + "_") and \
+                    not name.startswith("admin_"):
+                want.append(os.path.join(BIN, name))
+        elif folder == name:
+            want.append(os.path.join(LIBEXEC, name))
+    for src in sorted(glob.glob(os.path.join(REPO, "tests", "services",
+                                             "*.c"))):
+        want.append(os.path.join(BUILD, "tests", "services",
+                                 os.path.basename(src)[:-2]))
+    want += [os.path.join(BIN, "newaliases"), os.path.join(BIN, "mailq")]
+    return want
+
+
+def pytest_sessionstart(session):
+    missing = [p for p in expected_programs()
+               if not os.access(p, os.X_OK)]
+    if missing:
+        pytest.exit("the build is incomplete (run make all and the test "
+                    "services first): missing %s" % ", ".join(missing),
+                    returncode=3)
+
+
+# ---------------------------------------------------------------------------
+# Tools and modules from Debian packages.  mk/deps.sh installs them; each
+# is checked once per session, and a test that needs a missing one FAILS
+# naming the package (never skips): `@pytest.mark.needs("swaks_tls")`, on
+# a test or as a module's pytestmark, or require("swaks_tls") in a body.
+
+def _which(name):
+    return lambda: shutil.which(name) is not None
+
+
+def _path(path):
+    return lambda: os.path.exists(path)
+
+
+def _sasl_plugin(name):
+    return lambda: bool(glob.glob("/usr/lib/*/sasl2/lib%s.so*" % name)) \
+        or bool(glob.glob("/usr/lib/sasl2/lib%s.so*" % name))
+
+
+def _perl_module(name):
+    def check():
+        try:
+            return subprocess.run(["perl", "-M" + name, "-e", "1"],
+                                  capture_output=True,
+                                  timeout=30).returncode == 0
+        except FileNotFoundError:
+            return False
+    return check
+
+
+def _py_module(name):
+    def check():
+        try:
+            importlib.import_module(name)
+            return True
+        except ImportError:
+            return False
+    return check
+
+
+def _swaks_supports(feature):
+    """swaks --support says "=== FEATURE supported" for what it can do."""
+    try:
+        r = subprocess.run(["swaks", "--support"], capture_output=True,
+                           text=True, timeout=30)
+    except FileNotFoundError:
+        return False
+    return "=== %s supported" % feature in r.stdout + r.stderr
+
+
+# name: (what is missing, Debian package, check)
+DEPENDENCIES = {
+    "openssl": ("the openssl command", "openssl", _which("openssl")),
+    "swaks": ("swaks", "swaks", _which("swaks")),
+    "swaks_tls": ("swaks TLS support", "libnet-ssleay-perl",
+                  lambda: _swaks_supports("TLS")),
+    "testssl": ("testssl.sh", "testssl.sh", _which("testssl")),
+    "testssl_hexdump": ("hexdump, which testssl.sh needs", "bsdextrautils",
+                        _which("hexdump")),
+    "testssl_dig": ("dig, which testssl.sh needs", "dnsutils",
+                    _which("dig")),
+    "testssl_ps": ("ps, which testssl.sh needs", "procps", _which("ps")),
+    "db_dump": ("db5.3_dump", "db5.3-util", _which("db5.3_dump")),
+    "saslpasswd2": ("saslpasswd2", "sasl2-bin", _which("saslpasswd2")),
+    "sasl_sasldb": ("the Cyrus SASL sasldb plugin", "libsasl2-modules-db",
+                    _sasl_plugin("sasldb")),
+    "sasl_mechs": ("the Cyrus SASL PLAIN/LOGIN/CRAM-MD5/SCRAM plugins",
+                   "libsasl2-modules",
+                   lambda: all(_sasl_plugin(m)() for m in
+                               ("plain", "login", "crammd5", "scram"))),
+    "dovecot": ("dovecot and doveadm", "dovecot-core",
+                lambda: _which("dovecot")() and _which("doveadm")()),
+    "dovecot_lmtp": ("dovecot's LMTP server", "dovecot-lmtpd",
+                     _path("/usr/lib/dovecot/lmtp")),
+    "pflogsumm": ("pflogsumm", "pflogsumm", _which("pflogsumm")),
+    "pflogsumm_date_calc": ("Perl Date::Calc, which pflogsumm needs",
+                            "libdate-calc-perl", _perl_module("Date::Calc")),
+    "aiosmtpd": ("the Python module aiosmtpd", "python3-aiosmtpd",
+                 _py_module("aiosmtpd")),
+    "dnslib": ("the Python module dnslib", "python3-dnslib",
+               _py_module("dnslib")),
+    "runuser": ("runuser", "util-linux", _which("runuser")),
+    "useradd": ("useradd and userdel", "passwd",
+                lambda: _which("useradd")() and _which("userdel")()),
+    "readelf": ("readelf", "binutils", _which("readelf")),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def dependency_problem(name):
+    """None when dependency `name` is present, else the failure text."""
+    what, package, check = DEPENDENCIES[name]
+    if check():
+        return None
+    return "missing %s: install %s (make deps)" % (what, package)
+
+
+def require(*names):
+    """Fail the calling test unless every named dependency is present."""
+    problems = [p for p in map(dependency_problem, names) if p]
+    if problems:
+        pytest.fail("; ".join(problems), pytrace=False)
+
+
+def missing_module(dependency):
+    """The ImportError to raise when a test module cannot import a Python
+    module: its collection then fails naming the package."""
+    return ImportError(dependency_problem(dependency)
+                       or "cannot import %s" % dependency)
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "needs(*names): Debian-packaged tools the test needs "
+        "(conftest.DEPENDENCIES); a missing one fails the test")
+
+
+def pytest_runtest_setup(item):
+    names = []
+    for mark in item.iter_markers(name="needs"):
+        names.extend(mark.args)
+    if names:
+        require(*names)
 
 
 def bin_path(name):
@@ -29,6 +192,22 @@ def run_cmd(args, check=False, input=None, env=None, timeout=60):
     argv = [bin_path(args[0])] + list(args[1:])
     return subprocess.run(argv, input=input, capture_output=True, text=True,
                           env=env, timeout=timeout, check=check)
+
+
+def stage_commands(workdir, names):
+    """Copy built commands into workdir/bin (mode 0755) and return that
+    folder: a program run as another user (runuser -u nobody) must be
+    reachable by that user, and the clone's build/ may sit in a folder
+    only its owner can enter (root's home, a mktemp -d).  Point
+    command_directory there and `postel set-permissions` gives postdrop
+    its setgid group as it would in an installed system."""
+    folder = os.path.join(workdir, "bin")
+    os.makedirs(folder, exist_ok=True)
+    os.chmod(folder, 0o755)
+    for name in names:
+        shutil.copy(bin_path(name), os.path.join(folder, name))
+        os.chmod(os.path.join(folder, name), 0o755)
+    return folder
 
 
 def free_port(host="127.0.0.1"):

@@ -22,7 +22,12 @@ import socket
 import socketserver
 import threading
 
-from dnslib import AAAA, MX, QTYPE, RCODE, RR, TLSA, TXT, A, DNSRecord
+from conftest import missing_module
+
+try:
+    from dnslib import AAAA, MX, QTYPE, RCODE, RR, TLSA, TXT, A, DNSRecord
+except ImportError:
+    raise missing_module("dnslib") from None
 
 
 def _norm(name):

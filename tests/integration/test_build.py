@@ -3,9 +3,12 @@
 import os
 import subprocess
 
+import pytest
+
 from conftest import BUILD
 
 
+@pytest.mark.needs("readelf")
 def test_binaries_are_hardened_pie_with_full_relro():
     found = []
     for sub in ("bin", "libexec"):

@@ -6,15 +6,13 @@ import os
 
 import pytest
 
-from conftest import LIBEXEC, wait_for
+from conftest import wait_for
 from test_smtp_client import H1, pick_port
 from test_tls_client import add_mx, dns, deliver, log_text, start_sink  # noqa: F401
 from test_tls_client import make_env
 from tlscerts import CA, der, spki_der, tlsa_sha256
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(os.path.join(LIBEXEC, "smtp")),
-    reason="smtp is not built")
+pytestmark = pytest.mark.needs("openssl", "dnslib", "aiosmtpd")
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,14 @@ import signal
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from conftest import bin_path, free_port, wait_for
+from conftest import bin_path, free_port, missing_module, wait_for
 from test_qmgr import queue_ids, trigger, write_queue_file
+
+try:
+    from aiosmtpd.controller import Controller
+except ImportError:
+    raise missing_module("aiosmtpd") from None
 
 
 class Sink:

@@ -11,7 +11,6 @@ import os
 import pwd
 import re
 import secrets
-import shutil
 import smtplib
 import subprocess
 import threading
@@ -20,6 +19,8 @@ import time
 import pytest
 
 from conftest import free_port, wait_for
+
+pytestmark = pytest.mark.needs("aiosmtpd")
 
 BODY = (b"From: a@example.org\r\nSubject: lmtp\r\nMessage-ID: <l1@example.org>\r\n"
         b"Date: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\nhello lmtp\r\n")
@@ -159,10 +160,8 @@ plugin {
 """
 
 
-@pytest.mark.skipif(shutil.which("dovecot") is None
-                    or not os.path.exists("/usr/lib/dovecot/lmtp")
-                    or os.geteuid() != 0,
-                    reason="dovecot-core and dovecot-lmtpd not installed")
+@pytest.mark.needs("dovecot", "dovecot_lmtp", "useradd")
+@pytest.mark.skipif(os.geteuid() != 0, reason="dovecot's users need root")
 def test_lmtp_into_dovecot_fetch_and_bounces(instance, workdir):
     os.chmod(workdir, 0o755)
     w = os.path.join(workdir, "dovecot")

@@ -22,8 +22,9 @@ import pytest
 
 from conftest import bin_path, free_port, run_cmd, wait_for
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="local delivery needs root")
+pytestmark = [pytest.mark.needs("useradd"),
+              pytest.mark.skipif(os.geteuid() != 0,
+                                 reason="local delivery needs root")]
 
 HOST = "mail.test.invalid"
 

@@ -4,7 +4,6 @@
 # SPDX-License-Identifier: ISC
 import os
 import re
-import shutil
 import smtplib
 import subprocess
 
@@ -13,8 +12,8 @@ import pytest
 from conftest import free_port, wait_for
 from test_delivery import Sink, sink  # noqa: F401  (fixture)
 
-pytestmark = pytest.mark.skipif(shutil.which("pflogsumm") is None,
-                                reason="pflogsumm is not installed (make deps)")
+pytestmark = pytest.mark.needs("pflogsumm", "pflogsumm_date_calc",
+                               "aiosmtpd")
 
 
 def counts(report):

@@ -4,7 +4,6 @@
 #
 # SPDX-License-Identifier: ISC
 import os
-import shutil
 import stat
 import subprocess
 
@@ -12,7 +11,7 @@ import pytest
 
 from conftest import bin_path, run_cmd
 
-DB_DUMP = shutil.which("db5.3_dump") or shutil.which("db_dump")
+DB_DUMP = "db5.3_dump"
 
 
 def db_pairs(path):
@@ -50,7 +49,7 @@ def mapfile(workdir):
     return path
 
 
-@pytest.mark.skipif(DB_DUMP is None, reason="db_dump is not installed")
+@pytest.mark.needs("db_dump")
 def test_postelmap_builds_hash_that_db_dump_reads(workdir, mapfile):
     r = cmd(workdir, "postelmap", "hash:" + mapfile)
     assert r.returncode == 0, r.stderr
@@ -64,7 +63,7 @@ def test_postelmap_builds_hash_that_db_dump_reads(workdir, mapfile):
     assert not [f for f in os.listdir(workdir) if ".tmp." in f]
 
 
-@pytest.mark.skipif(DB_DUMP is None, reason="db_dump is not installed")
+@pytest.mark.needs("db_dump")
 def test_postelmap_default_type_and_btree(workdir, mapfile):
     assert cmd(workdir, "postelmap", mapfile).returncode == 0
     assert "sales@example.com" in db_pairs(mapfile + ".db")
@@ -182,7 +181,7 @@ broken line
 """
 
 
-@pytest.mark.skipif(DB_DUMP is None, reason="db_dump is not installed")
+@pytest.mark.needs("db_dump")
 def test_postelalias_builds_aliases(workdir):
     path = os.path.join(workdir, "aliases")
     write(path, ALIASES)
@@ -215,7 +214,7 @@ def test_postelalias_builds_aliases(workdir):
     assert r.stdout == "abuse: root\n"
 
 
-@pytest.mark.skipif(DB_DUMP is None, reason="db_dump is not installed")
+@pytest.mark.needs("db_dump")
 def test_newaliases_rebuilds_alias_database(workdir):
     conf = os.path.join(workdir, "conf")
     os.makedirs(conf)

@@ -9,13 +9,10 @@ import socket
 
 import pytest
 
-from conftest import LIBEXEC, free_port
+from conftest import free_port
 from dnsserver import DNSServer
 
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(os.path.join(LIBEXEC, "smtpd"))
-         and os.path.exists(os.path.join(LIBEXEC, "cleanup"))),
-    reason="smtpd and cleanup are not built")
+pytestmark = pytest.mark.needs("dnslib")
 
 OUTSIDE = "127.0.0.5"
 TRUSTED = "127.0.0.1"

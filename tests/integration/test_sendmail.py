@@ -2,6 +2,7 @@
 # pickup and cleanup into incoming/.
 #
 # SPDX-License-Identifier: ISC
+import fcntl
 import os
 import pwd
 import shutil
@@ -9,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import bin_path, run_cmd, wait_for
+from conftest import bin_path, stage_commands, wait_for
 
 SERVICES = [
     "pickup unix n - y 60 1 pickup",
@@ -33,7 +34,9 @@ def start(instance, services=SERVICES, main=None):
 
 
 def sendmail(instance, args, data=b"", user=None, env=None):
-    argv = [bin_path("sendmail"), "-C", instance.confdir] + list(args)
+    folder = instance.main.get("command_directory") if user else None
+    argv = [os.path.join(folder, "sendmail") if folder
+            else bin_path("sendmail"), "-C", instance.confdir] + list(args)
     if user is not None:
         argv = ["runuser", "-u", user, "--"] + argv
     return subprocess.run(argv, input=data, capture_output=True,
@@ -251,23 +254,41 @@ def test_postdrop_tempfails_when_the_queue_is_missing(instance):
 
 @pytest.fixture
 def default_config():
-    """A temporary /etc/postel/main.cf (only when none exists)."""
-    if os.path.exists("/etc/postel"):
-        pytest.skip("/etc/postel exists; not touching it")
-    os.makedirs("/etc/postel")
-    path = "/etc/postel/main.cf"
-    try:
-        yield path
-    finally:
-        shutil.rmtree("/etc/postel", ignore_errors=True)
+    """/etc/postel/main.cf for the test, the setgid postdrop's trust
+    anchor: test runs on this machine take turns (a lock), and what was
+    there before is put back afterwards."""
+    folder, path = "/etc/postel", "/etc/postel/main.cf"
+    with open("/tmp/postel-test-etc-postel.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        made = not os.path.isdir(folder)
+        os.makedirs(folder, exist_ok=True)
+        saved = None
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                saved = f.read()
+        try:
+            yield path
+        finally:
+            if made:
+                shutil.rmtree(folder, ignore_errors=True)
+            elif saved is not None:
+                with open(path, "wb") as f:
+                    f.write(saved)
+            else:
+                os.unlink(path)
 
 
+@pytest.mark.needs("runuser")
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")
 @pytest.mark.skipif(SAN, reason="sanitizers do not run in setgid programs")
 def test_sendmail_as_ordinary_user_goes_through_setgid_postdrop(
         instance, default_config):
-    start(instance)
-    postdrop = os.stat(bin_path("postdrop"))
+    # nobody runs sendmail and postdrop: copies it can reach, wherever the
+    # clone is.
+    start(instance, main={"command_directory": stage_commands(
+        instance.workdir, ["sendmail", "postdrop"])})
+    postdrop = os.stat(os.path.join(instance.main["command_directory"],
+                                    "postdrop"))
     assert postdrop.st_mode & 0o2000, "postdrop is not setgid"
     nobody = pwd.getpwnam("nobody").pw_uid
     # An unlisted configuration folder is refused by the setgid postdrop.

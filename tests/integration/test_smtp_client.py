@@ -14,10 +14,14 @@ import threading
 import time
 
 import pytest
-from aiosmtpd.controller import Controller
 
-from conftest import BUILD, wait_for
+from conftest import BUILD, missing_module, wait_for
 from dnsserver import DNSServer
+
+try:
+    from aiosmtpd.controller import Controller
+except ImportError:
+    raise missing_module("aiosmtpd") from None
 
 SERVICES = os.path.join(BUILD, "tests", "services")
 QWRITE = os.path.join(SERVICES, "qwrite")

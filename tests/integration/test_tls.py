@@ -12,14 +12,11 @@ import subprocess
 
 import pytest
 
-from conftest import LIBEXEC, free_port, wait_for
+from conftest import free_port, wait_for
 from test_smtpd import Client, Smtpd, queued_file, read_text
 from tlscerts import CA, san_environment
 
-pytestmark = pytest.mark.skipif(
-    not (os.path.exists(os.path.join(LIBEXEC, "smtpd"))
-         and os.path.exists(os.path.join(LIBEXEC, "cleanup"))),
-    reason="smtpd and cleanup are not built")
+pytestmark = pytest.mark.needs("openssl")
 
 
 @pytest.fixture(scope="module")
@@ -145,6 +142,7 @@ def test_submission_587_requires_starttls(tsmtpd, pki):
     c.close()
 
 
+@pytest.mark.needs("swaks", "swaks_tls")
 def test_submission_587_with_swaks(tsmtpd, pki):
     r = subprocess.run(
         ["swaks", "--server", "127.0.0.1", "--port", str(tsmtpd.sub_port),

@@ -9,14 +9,12 @@ import ssl
 import pytest
 from aiosmtpd.controller import Controller
 
-from conftest import LIBEXEC, wait_for
+from conftest import wait_for
 from dnsserver import DNSServer
 from test_smtp_client import H1, H2, Env, Sink, pick_port
 from tlscerts import CA, san_environment
 
-pytestmark = pytest.mark.skipif(
-    not os.path.exists(os.path.join(LIBEXEC, "smtp")),
-    reason="smtp is not built")
+pytestmark = pytest.mark.needs("openssl", "dnslib", "aiosmtpd")
 
 
 class TlsSink(Sink):

@@ -15,8 +15,9 @@ import pytest
 
 from conftest import free_port, wait_for
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="virtual delivery needs root")
+pytestmark = [pytest.mark.needs("useradd"),
+              pytest.mark.skipif(os.geteuid() != 0,
+                                 reason="virtual delivery needs root")]
 
 
 @pytest.fixture
