@@ -130,11 +130,11 @@ unit: $(TESTS)
 	@sh tests/run_unit.sh $(TESTS)
 
 integration: all $(TEST_SERVICES)
-	POSTEL_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration
+	POSTEL_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --continue-on-collection-errors $(PYTEST_ARGS) tests/integration
 
 check: all $(TESTS) $(TEST_SERVICES)
 	@sh tests/run_unit.sh $(TESTS)
-	POSTEL_BUILD=$(CURDIR)/$(B) POSTEL_SAN=$(SAN) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/integration
+	POSTEL_BUILD=$(CURDIR)/$(B) POSTEL_SAN=$(SAN) $(PYTHON) -m pytest -q -p no:cacheprovider --continue-on-collection-errors $(PYTEST_ARGS) tests/integration
 
 # libFuzzer: util/ compiled again with clang and coverage instrumentation.
 FUZZ_CC		:= clang
