@@ -376,8 +376,15 @@ class Instance:
         return r
 
     def reload(self):
+        """postel reload; with a foreground master, also wait until master
+        logged that the reload is done."""
+        done = "reload -- configuration"
+        before = self.read_log().count(done)
         r = self.postel("reload")
         assert r.returncode == 0, r.stderr
+        if self.fg is not None:
+            assert wait_for(lambda: self.read_log().count(done) > before), \
+                self.read_log()
 
     # -- inspection --------------------------------------------------------
     @property

@@ -134,6 +134,7 @@ def test_delivery_4xx_defers_then_flush(mta, sink):
 
     # Backoff is 300 s, so only the flush can deliver it in this test.
     sink.defer = False
+    # Proves an absence: nothing is retried before the flush.
     time.sleep(1)
     assert not sink.messages
     postelqueue(mta, "-f")
@@ -156,6 +157,7 @@ def test_delivery_flush_one_message_or_one_site(mta, sink):
     postelqueue(mta, "-i", q1)
     assert wait_for(lambda: len(sink.messages) == 1, 20), mta.read_log()
     assert sink.messages[0][1] == ["defer1@one.example"]
+    # Proves an absence: the other site is not flushed with it.
     time.sleep(1)
     assert len(sink.messages) == 1 and os.path.exists(paths[q2])
     postelqueue(mta, "-s", "TWO.example")

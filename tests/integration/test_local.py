@@ -182,7 +182,7 @@ def test_local_mbox_lock_holds_against_concurrent_writer(mta, users):
     fcntl.lockf(fd, fcntl.LOCK_EX)
     to = rcpt(u.pw_name)
     mta.send([to], BODY)
-    # While we hold the lock nothing is written.
+    # Proves an absence: while we hold the lock nothing is written.
     time.sleep(2.5)
     os.write(fd, b"From other  Mon Nov 23 10:00:00 2026\nSubject: mine\n\nx\n\n")
     assert os.fstat(fd).st_size == len(

@@ -30,6 +30,8 @@ def echo_line(sock, text=b"ping\n"):
 def test_master_spawns_a_service_only_when_a_client_connects(instance):
     instance.write_config(services=["echo unix - - n - 2 " + ECHO])
     instance.start()
+    assert wait_for(lambda: os.path.exists(instance.unix_path("echo")))
+    # Proves an absence: no child appears in this time without a client.
     time.sleep(0.3)
     assert instance.children() == []
     with instance.connect_unix("echo") as s:
@@ -61,6 +63,7 @@ def test_master_throttles_a_service_that_crashes_at_start(instance):
     try:
         throttled = wait_for(lambda: "throttling" in instance.read_log(), 5)
         assert throttled, instance.read_log()
+        # Proves an absence: no further start while throttled.
         time.sleep(1.5)
         log = instance.read_log()
         # No spin: three failed starts, then silence while throttled.
@@ -101,6 +104,7 @@ def test_reload_adds_and_removes_services_and_keeps_connections(instance):
     old.close()
     assert wait_for(lambda: not proc_alive(old_pid)), "removed service's child stayed"
     keep.close()
+    # Proves an absence: the unchanged service's child is not stopped.
     time.sleep(0.3)
     assert proc_alive(keep_pid), "an unchanged service's child was stopped"
     with pytest.raises(OSError):
@@ -109,13 +113,13 @@ def test_reload_adds_and_removes_services_and_keeps_connections(instance):
 
 def test_reload_restarts_a_changed_service_on_the_same_socket(instance):
     instance.write_config(services=["svc unix - - n - 5 " + ECHO])
-    instance.start()
+    instance.start(foreground=True)
     conn = instance.connect_unix("svc")
     first = read_greeting(conn)
     instance.write_config(services=["svc unix - - n - 4 " + ECHO])
-    instance.reload()
+    instance.reload()           # returns when master logged it done
+    assert "reload: service svc/unix changed" in instance.read_log()
     # The busy old child finishes its client; new clients get a new child.
-    time.sleep(0.3)
     with instance.connect_unix("svc") as s:
         second = read_greeting(s)
     assert second != first
@@ -280,6 +284,8 @@ def test_children_that_serve_once_and_exit_are_not_taken_for_crashes(instance):
         with instance.connect_unix("echo") as s:
             pids.add(read_greeting(s))
     assert len(pids) == 6
+    # Proves an absence: the last exit is not taken for a crash either.
+    assert wait_for(lambda: not any(map(proc_alive, pids)))
     time.sleep(0.3)
     assert "throttling" not in instance.read_log()
 
@@ -314,12 +320,11 @@ def test_a_service_program_run_by_hand_explains_itself(instance):
 
 def test_multi_service_drains_its_clients_when_retired(instance):
     instance.write_config(services=["multi unix - - n - 1 " + MULTI])
-    instance.start()
+    instance.start(foreground=True)
     a = instance.connect_unix("multi")
     pid = read_greeting(a)
     instance.write_config(services=["multi unix - - n - 2 " + MULTI])
-    instance.reload()
-    time.sleep(0.3)
+    instance.reload()           # returns when master logged it done
     # Retired: it keeps its client but takes no new one.
     assert echo_line(a, b"still\n") == b"still\n"
     with instance.connect_unix("multi") as b:

@@ -411,7 +411,7 @@ def test_smtp_client_greeting_timeout_is_bounded(instance, workdir, dns):
         port = pick_port([H2])
 
         def mute(conn, server):
-            time.sleep(6)
+            time.sleep(6)       # a server that says nothing (not a wait)
 
         e.script(H2, port, mute)
         dns.add("slow.test", "A", H2)

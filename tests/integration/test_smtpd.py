@@ -6,11 +6,10 @@ import re
 import smtplib
 import socket
 import subprocess
-import time
 
 import pytest
 
-from conftest import bin_path, free_port, wait_for
+from conftest import bin_path, free_port, proc_alive, wait_for
 from queuefile import QueueFile, queue_files
 
 
@@ -483,7 +482,7 @@ def test_smtpd_cleanup_killed_mid_data_gives_4xx_and_no_file(smtpd):
     assert pids
     for pid in pids:
         os.kill(pid, 9)
-    time.sleep(0.2)
+    assert wait_for(lambda: not any(map(proc_alive, pids)))
     c.send(b"z" * 40000 + b"\r\n.\r\n")
     reply = c.reply()[0]
     assert reply[0] == "4", reply
