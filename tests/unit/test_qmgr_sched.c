@@ -267,6 +267,47 @@ test_qmgr_sched_transport_failure(void **state)
 	qmgr_close(q);
 }
 
+/*
+ * default_destination_concurrency_failed_cohort_limit counts whole
+ * windows of failures (a failure of a delivery started with window W is
+ * 1/W cohort); a success in between starts the count again.  A dead
+ * destination is left alone for minimal_backoff_time on the clock:
+ * entries are deferred at once until then, and run again from then.
+ */
+static void
+test_qmgr_sched_dead_after_failed_cohort_limit_for_backoff(void **state)
+{
+	QMGR   *q = qmgr_open("smtp_destination_concurrency_limit = 2\n");
+	QMGR_QUEUE *queue = qmgr_queue_find(qmgr_transport_find(q, "smtp"),
+					    "down.example");
+	long long until;
+	int	i;
+
+	(void)state;
+	q->failed_cohort_limit = 2;
+	for (i = 0; i < 3; i++)
+		qmgr_sched_feedback(queue, false, 2, "connect: refused");
+	qmgr_sched_feedback(queue, true, 2, NULL);
+	for (i = 0; i < 3; i++)
+		qmgr_sched_feedback(queue, false, 2, "connect: refused");
+	assert_int_equal(queue->dead_until, 0);		/* 1.5 cohorts */
+	qmgr_sched_feedback(queue, false, 2, "connect: refused");
+	until = queue->dead_until;
+	assert_int_equal(until, fake_now + 300);	/* 2 cohorts */
+	fake_now = until - 1;
+	add_entries(queue, 1);
+	assert_int_equal(ndeferred, 1);
+	qmgr_sched_run(q);
+	assert_int_equal(nstarted, 0);
+	fake_now = until;
+	add_entries(queue, 1);
+	assert_int_equal(ndeferred, 1);
+	qmgr_sched_run(q);
+	assert_int_equal(nstarted, 1);
+	assert_int_equal(queue->dead_until, 0);
+	qmgr_close(q);
+}
+
 int
 main(void)
 {
@@ -278,6 +319,7 @@ main(void)
 		cmocka_unit_test(test_qmgr_sched_window_grows_and_shrinks),
 		cmocka_unit_test(test_qmgr_sched_dead_destination),
 		cmocka_unit_test(test_qmgr_sched_transport_failure),
+		cmocka_unit_test(test_qmgr_sched_dead_after_failed_cohort_limit_for_backoff),
 	};
 
 	msg_stderr_enable(false);
