@@ -63,8 +63,15 @@ def pytest_sessionstart(session):
 # naming the package (never skips): `@pytest.mark.needs("swaks_tls")`, on
 # a test or as a module's pytestmark, or require("swaks_tls") in a body.
 
+def tool_path(name):
+    """A packaged program's path, also from the sbin folders that an
+    ordinary user's PATH leaves out on Debian (saslpasswd2, useradd)."""
+    path = os.environ.get("PATH", os.defpath) + ":/usr/sbin:/sbin"
+    return shutil.which(name, path=path) or name
+
+
 def _which(name):
-    return lambda: shutil.which(name) is not None
+    return lambda: os.path.isabs(tool_path(name))
 
 
 def _path(path):

@@ -13,9 +13,9 @@ import subprocess
 
 import pytest
 
-from conftest import free_port, require, wait_for
+from conftest import free_port, require, tool_path, wait_for
 
-SASLPASSWD2 = "saslpasswd2"
+SASLPASSWD2 = tool_path("saslpasswd2")
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Requiring AUTH"),
@@ -49,10 +49,6 @@ def make_sasldb(workdir, realm="mx.test", users=((USER, PASSWORD),),
                 "auxprop_plugin: sasldb\n"
                 "sasldb_path: %s\n"
                 "mech_list: %s\n" % (db, mechs))
-    if os.geteuid() == 0:
-        # The daemons run as mail_owner and must read the database.
-        pw = pwd.getpwnam("postel")
-        os.chown(db, pw.pw_uid, pw.pw_gid)
     return folder
 
 
@@ -82,6 +78,12 @@ class SaslServer:
             "127.0.0.1:%d inet n - n - - smtpd %s" % (self.port, smtpd_args),
             "cleanup unix - - n - 0 cleanup",
         ])
+        if os.geteuid() == 0:
+            # The daemons run as mail_owner and must read the database;
+            # set-permissions makes the account on a fresh machine.
+            instance.set_permissions()
+            pw = pwd.getpwnam("postel")
+            os.chown(os.path.join(folder, "sasldb2"), pw.pw_uid, pw.pw_gid)
         instance.start()
         self.queue = instance.queue
 
