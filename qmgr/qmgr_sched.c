@@ -13,7 +13,8 @@
  * without a success in between, the destination is dead: what waits for
  * it is deferred at once ("delivery temporarily suspended") and nothing
  * new is tried before minimal_backoff_time has passed (or an 'F'
- * trigger).  A transport whose socket cannot be reached is suspended
+ * trigger); then it starts afresh with the initial window and no failed
+ * cohorts, as Postfix's unthrottled queue does.  A transport whose socket cannot be reached is suspended
  * the same way for transport_retry_time.
  *
  * Fairness: the scheduler walks transports and, within a transport, its
@@ -84,6 +85,13 @@ qmgr_transport_find(QMGR *q, const char *name)
 	return t;
 }
 
+static double
+qmgr_queue_initial_window(const QMGR_TRANSPORT *t)
+{
+	return t->qmgr->initial_conc < t->conc_limit ?
+	    t->qmgr->initial_conc : t->conc_limit;
+}
+
 QMGR_QUEUE *
 qmgr_queue_find(QMGR_TRANSPORT *t, const char *nexthop)
 {
@@ -95,8 +103,7 @@ qmgr_queue_find(QMGR_TRANSPORT *t, const char *nexthop)
 	queue = mycalloc(1, sizeof(*queue));
 	queue->transport = t;
 	queue->nexthop = mystrdup(nexthop);
-	queue->window = t->qmgr->initial_conc < t->conc_limit ?
-	    t->qmgr->initial_conc : t->conc_limit;
+	queue->window = qmgr_queue_initial_window(t);
 	queue->next = t->queues;
 	t->queues = queue;
 	return queue;
@@ -151,6 +158,25 @@ qmgr_dead(long long *until)
 	return true;
 }
 
+/*
+ * A destination whose cool-off is over starts afresh, as with Postfix:
+ * no failed cohorts (else one more failure would kill it again at once)
+ * and the initial window (the best concurrency is anyone's guess).
+ */
+static bool
+qmgr_queue_dead(QMGR_QUEUE *queue)
+{
+	bool	was_dead = queue->dead_until != 0;
+
+	if (qmgr_dead(&queue->dead_until))
+		return true;
+	if (was_dead) {
+		queue->fail_cohorts = 0;
+		queue->window = qmgr_queue_initial_window(queue->transport);
+	}
+	return false;
+}
+
 void
 qmgr_entry_add(QMGR_QUEUE *queue, QMGR_ENTRY *e)
 {
@@ -165,7 +191,7 @@ qmgr_entry_add(QMGR_QUEUE *queue, QMGR_ENTRY *e)
 	queue->todo++;
 	/* Dead: defer at once instead of holding the message in memory. */
 	if (qmgr_dead(&queue->transport->dead_until)
-	    || qmgr_dead(&queue->dead_until)) {
+	    || qmgr_queue_dead(queue)) {
 		reason = vstr_alloc(100);
 		vstr_sprintf(reason, "delivery temporarily suspended: %s",
 			     queue->transport->dead_until ?
@@ -192,7 +218,7 @@ qmgr_sched_transport(QMGR *q, QMGR_TRANSPORT *t)
 	do {
 		if (t->busy >= q->transport_proc_limit)
 			break;
-		if (queue->head && !qmgr_dead(&queue->dead_until)
+		if (queue->head && !qmgr_queue_dead(queue)
 		    && queue->busy < (int)queue->window
 		    && queue->busy < t->conc_limit) {
 			e = qmgr_queue_pop(queue);

@@ -308,6 +308,37 @@ test_qmgr_sched_dead_after_failed_cohort_limit_for_backoff(void **state)
 	qmgr_close(q);
 }
 
+/*
+ * A destination back from the dead starts afresh, as Postfix's
+ * qmgr_queue_unthrottle does: the failed-cohort count is cleared and the
+ * window is the initial concurrency again, so that it takes another
+ * failed_cohort_limit windows of failures to kill it, not one failure.
+ */
+static void
+test_qmgr_sched_revived_destination_starts_afresh(void **state)
+{
+	QMGR   *q = qmgr_open("");
+	QMGR_QUEUE *queue = qmgr_queue_find(qmgr_transport_find(q, "smtp"),
+					    "flaky.example");
+	int	i;
+
+	(void)state;
+	assert_true(queue->window == 5);
+	for (i = 0; i < 5; i++)
+		qmgr_sched_feedback(queue, false, 5, "connect: refused");
+	assert_true(queue->dead_until != 0);
+	assert_true(queue->window < 5);
+	fake_now = queue->dead_until;
+	add_entries(queue, 1);
+	qmgr_sched_run(q);
+	assert_int_equal(nstarted, 1);
+	assert_true(queue->window == 5);
+	finish(started[0]);
+	qmgr_sched_feedback(queue, false, 5, "connect: refused");
+	assert_int_equal(queue->dead_until, 0);
+	qmgr_close(q);
+}
+
 int
 main(void)
 {
@@ -320,6 +351,7 @@ main(void)
 		cmocka_unit_test(test_qmgr_sched_dead_destination),
 		cmocka_unit_test(test_qmgr_sched_transport_failure),
 		cmocka_unit_test(test_qmgr_sched_dead_after_failed_cohort_limit_for_backoff),
+		cmocka_unit_test(test_qmgr_sched_revived_destination_starts_afresh),
 	};
 
 	msg_stderr_enable(false);
