@@ -15,7 +15,8 @@ set -eu
 #   pflogsumm: Date::Calc (libdate-calc-perl)
 #   Cyrus SASL: the sasldb auxprop plugin and the PLAIN/LOGIN/CRAM-MD5/
 #     SCRAM mechanisms (libsasl2-modules-db, libsasl2-modules)
-#   dovecot: the LMTP server (dovecot-lmtpd) and doveadm (dovecot-core)
+#   dovecot: the LMTP server (dovecot-lmtpd), doveadm and the quota plugin
+#     (dovecot-core)
 #   db5.3_dump reads back what postelmap writes (db5.3-util)
 #   readelf checks the hardening flags (binutils); runuser, useradd and
 #     userdel run and make test users (util-linux, passwd)

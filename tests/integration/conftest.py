@@ -134,8 +134,10 @@ DEPENDENCIES = {
                    "libsasl2-modules",
                    lambda: all(_sasl_plugin(m)() for m in
                                ("plain", "login", "crammd5", "scram"))),
-    "dovecot": ("dovecot and doveadm", "dovecot-core",
-                lambda: _which("dovecot")() and _which("doveadm")()),
+    "dovecot": ("dovecot, doveadm and the quota plugin", "dovecot-core",
+                lambda: _which("dovecot")() and _which("doveadm")()
+                and _path("/usr/lib/dovecot/modules/"
+                          "lib10_quota_plugin.so")()),
     "dovecot_lmtp": ("dovecot's LMTP server", "dovecot-lmtpd",
                      _path("/usr/lib/dovecot/lmtp")),
     "pflogsumm": ("pflogsumm", "pflogsumm", _which("pflogsumm")),
