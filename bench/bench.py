@@ -294,7 +294,6 @@ class Postel(Mta):
             "queue_directory": self.queue,
             "daemon_directory": os.path.join(self.build, "libexec"),
             "command_directory": os.path.join(self.build, "bin"),
-            "data_directory": os.path.join(self.top, "data"),
             "relayhost": "[127.0.0.1]:%d" % self.sink_port,
             "maillog_file": self.maillog,
         })

@@ -16,7 +16,7 @@ ETC=$RUN/etc
 BIN=$TOP/$B/bin
 LIBEXEC=$TOP/$B/libexec
 
-mkdir -p "$ETC" "$RUN/spool" "$RUN/mail" "$RUN/data"
+mkdir -p "$ETC" "$RUN/spool" "$RUN/mail"
 chmod 755 "$RUN" "$RUN/spool"
 # Like /var/mail: every recipient creates its own mailbox here.
 chmod 1777 "$RUN/mail"
@@ -40,7 +40,6 @@ cat >>"$ETC/main.cf" <<EOC
 
 # --- make run: a development instance under run/ ---
 queue_directory = $RUN/spool
-data_directory = $RUN/data
 daemon_directory = $LIBEXEC
 command_directory = $BIN
 mail_owner = $owner
