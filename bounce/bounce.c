@@ -24,14 +24,6 @@
 #include "util/mymalloc.h"
 #include "util/skel.h"
 
-static const char *const bounce_params[] = {
-	"2bounce_notice_recipient", "bounce_notice_recipient",
-	"bounce_size_limit", "bounce_template_file", "cleanup_service_name",
-	"delay_notice_recipient", "double_bounce_sender", "ipc_timeout",
-	"mail_name", "maximal_queue_lifetime", "myhostname", "myorigin",
-	"notify_classes", "queue_directory", NULL,
-};
-
 BOUNCE_CONF *
 bounce_conf_load(const CFG *cfg)
 {
@@ -156,7 +148,6 @@ int
 main(int argc, char **argv)
 {
 	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.params = bounce_params,
 		.pre_jail = bounce_pre_jail,
 		.post_jail = bounce_post_jail,
 		.service = bounce_service,

@@ -28,18 +28,6 @@
 
 #define CLEANUP_STALE_AGE	3600	/* seconds: a temporary is stale */
 
-static const char *const cleanup_params[] = {
-	"always_add_missing_headers", "append_at_myorigin",
-	"append_dot_mydomain", "body_checks", "body_checks_size_limit",
-	"canonical_maps", "duplicate_filter_limit", "header_checks",
-	"header_size_limit", "hopcount_limit", "ipc_timeout",
-	"masquerade_domains", "masquerade_exceptions", "message_size_limit",
-	"mydestination", "mydomain", "myhostname", "myorigin",
-	"qmgr_service_name", "recipient_canonical_maps",
-	"sender_canonical_maps", "virtual_alias_expansion_limit",
-	"virtual_alias_maps", "virtual_alias_recursion_limit", NULL,
-};
-
 /* After the end frame: commit (or drop) and set the final reply. */
 static void
 cleanup_finish_message(CLEANUP_STATE *st)
@@ -212,7 +200,6 @@ int
 main(int argc, char **argv)
 {
 	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.params = cleanup_params,
 		.pre_jail = cleanup_pre_jail,
 		.post_jail = cleanup_post_jail,
 		.service = cleanup_service,

@@ -22,8 +22,6 @@
 #include "util/mymalloc.h"
 #include "util/skel.h"
 
-static const char *const discard_params[] = {"ipc_timeout", NULL};
-
 static void
 discard_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 {
@@ -71,7 +69,6 @@ int
 main(int argc, char **argv)
 {
 	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.params = discard_params,
 		.service = discard_service,
 	});
 }

@@ -29,8 +29,6 @@
 #include "util/mymalloc.h"
 #include "util/skel.h"
 
-static const char *const error_params[] = {"ipc_timeout", NULL};
-
 /*
  * Split "5.1.1 text" into a dsn of the class we must report and the
  * text; anything else is all text.
@@ -110,7 +108,6 @@ int
 main(int argc, char **argv)
 {
 	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.params = error_params,
 		.service = error_service,
 	});
 }

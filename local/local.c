@@ -29,13 +29,6 @@
 #include "util/mymalloc.h"
 #include "util/skel.h"
 
-static const char *const local_params[] = {
-	"alias_maps", "allow_mail_to_commands", "allow_mail_to_files",
-	"command_time_limit", "default_privs", "forward_path",
-	"home_mailbox", "ipc_timeout", "luser_relay", "mail_spool_directory",
-	"mailbox_command", "mailbox_size_limit", "myhostname", "myorigin",
-	"queue_directory", "recipient_delimiter", NULL};
-
 /* "alias, forward, include" -> LOCAL_FROM_* bits. */
 static int
 local_classes(const char *text)
@@ -167,7 +160,6 @@ int
 main(int argc, char **argv)
 {
 	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.params = local_params,
 		.post_jail = local_post_jail,
 		.service = local_service,
 		.pre_exit = local_pre_exit,

@@ -54,10 +54,6 @@ enum pickup_result {
 	PICKUP_RETRY,			/* left in place; stop scanning */
 };
 
-static const char *const pickup_params[] = {
-	"queue_directory", "cleanup_service_name", "ipc_timeout", NULL,
-};
-
 /* Move a file that must never be queued out of the way, for the admin. */
 static void
 pickup_set_aside(const char *name)
@@ -397,7 +393,6 @@ int
 main(int argc, char **argv)
 {
 	return skel_trigger_main(argc, argv, &(const struct skel_ops){
-		.params = pickup_params,
 		.post_jail = pickup_post_jail,
 		.trigger = pickup_trigger,
 		.unlimited = true,

@@ -49,11 +49,6 @@
 #include "util/skel.h"
 #include "util/user.h"
 
-
-static const char *const pipe_params[] = {
-	"command_time_limit", "ipc_timeout", "queue_directory",
-	"recipient_delimiter", NULL};
-
 typedef struct PIPE_STATE {
 	char  **argv;			/* borrowed from ctx->argv */
 	int	argc;
@@ -416,7 +411,6 @@ int
 main(int argc, char **argv)
 {
 	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.params = pipe_params,
 		.post_jail = pipe_post_jail,
 		.service = pipe_service,
 		.pre_exit = pipe_pre_exit,

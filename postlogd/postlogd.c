@@ -28,10 +28,6 @@
 static int postlogd_fd = -1;
 static const char *postlogd_path;
 
-static const char *const postlogd_params[] = {
-	"maillog_file", "syslog_facility", NULL,
-};
-
 static void
 postlogd_pre_jail(struct skel_ctx *ctx)
 {
@@ -75,7 +71,6 @@ int
 main(int argc, char **argv)
 {
 	return skel_trigger_main(argc, argv, &(const struct skel_ops){
-		.params = postlogd_params,
 		.pre_jail = postlogd_pre_jail,
 		.trigger = postlogd_trigger,
 		.unlimited = true,

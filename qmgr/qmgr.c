@@ -33,39 +33,6 @@
 #include "util/mymalloc.h"
 #include "util/skel.h"
 
-static const char *const qmgr_params[] = {
-	"bounce_queue_lifetime",
-	"default_destination_concurrency_failed_cohort_limit",
-	"default_destination_concurrency_limit",
-	"default_destination_recipient_limit",
-	"default_process_limit",
-	"default_transport",
-	"delay_warning_time",
-	"error_service_name",
-	"initial_destination_concurrency",
-	"local_transport",
-	"maximal_backoff_time",
-	"maximal_queue_lifetime",
-	"minimal_backoff_time",
-	"mydestination",
-	"myhostname",
-	"parent_domain_matches_subdomains",
-	"qmgr_message_active_limit",
-	"qmgr_message_recipient_limit",
-	"queue_directory",
-	"queue_run_delay",
-	"relay_domains",
-	"relay_transport",
-	"relayhost", "relocated_maps", "sender_dependent_relayhost_maps",
-	"soft_bounce",
-	"transport_maps",
-	"transport_retry_time",
-	"virtual_alias_domains",
-	"virtual_mailbox_domains",
-	"virtual_transport",
-	NULL,
-};
-
 /* What the pending trigger run must do. */
 #define QMGR_RUN_INCOMING	(1 << 0)
 #define QMGR_RUN_DEFERRED	(1 << 1)
@@ -291,7 +258,6 @@ int
 main(int argc, char **argv)
 {
 	return skel_multi_main(argc, argv, &(const struct skel_ops){
-		.params = qmgr_params,
 		.pre_jail = qmgr_pre_jail,
 		.post_jail = qmgr_post_jail,
 		.accept = qmgr_accept,

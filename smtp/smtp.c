@@ -41,30 +41,6 @@
 #include "util/skel.h"
 #include "util/strutil.h"
 
-static const char *const smtp_params[] = {
-	"smtp_helo_name", "smtp_connect_timeout", "smtp_helo_timeout",
-	"smtp_mail_timeout", "smtp_rcpt_timeout", "smtp_data_init_timeout",
-	"smtp_data_xfer_timeout", "smtp_data_done_timeout",
-	"smtp_quit_timeout", "smtp_mx_address_limit", "smtp_mx_session_limit",
-	"smtp_skip_5xx_greeting", "smtp_never_send_ehlo", "smtp_host_lookup",
-	"smtp_always_send_ehlo", "smtp_bind_address", "smtp_bind_address6",
-	"smtp_generic_maps", "recipient_delimiter", "myorigin", "mydestination",
-	"smtp_tls_loglevel", "smtp_tls_mandatory_protocols",
-	"smtp_tls_mandatory_ciphers", "smtp_tls_note_starttls_offer",
-	"proxy_interfaces", "inet_interfaces",
-	"inet_protocols", "smtp_address_preference", "smtp_line_length_limit",
-	"smtp_connection_cache_time_limit",
-	"smtp_connection_reuse_time_limit", "dns_nameservers", "dns_timeout",
-	"dns_attempts", "queue_directory", "max_idle", "ipc_timeout",
-	"smtp_sasl_auth_enable", "smtp_sasl_password_maps",
-	"smtp_sasl_security_options", "smtp_sasl_tls_security_options",
-	"smtp_sasl_mechanism_filter", "smtp_sasl_type",
-	"smtp_tls_security_level", "smtp_tls_policy_maps", "smtp_tls_CAfile",
-	"smtp_tls_CApath", "smtp_tls_cert_file", "smtp_tls_key_file",
-	"smtp_tls_protocols", "smtp_tls_ciphers", "smtp_tls_servername",
-	"smtp_tls_session_cache_timeout", "smtp_tls_wrappermode", NULL,
-};
-
 /* Try the servers of the next hop until nobody is pending. */
 static void
 smtp_deliver_servers(SMTP_STATE *st, SMTP_DELIVERY *d, SMTP_SESSION **keep)
@@ -488,7 +464,6 @@ int
 main(int argc, char **argv)
 {
 	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.params = smtp_params,
 		.pre_jail = smtp_pre_jail,
 		.post_jail = smtp_post_jail,
 		.service = smtp_service,

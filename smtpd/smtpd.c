@@ -314,40 +314,10 @@ out:
 	vstr_free(port);
 }
 
-static const char *const smtpd_param_names[] = {
-	"disable_vrfy_command", "line_length_limit", "message_size_limit",
-	"myhostname", "smtpd_banner", "smtpd_discard_ehlo_keywords",
-	"smtpd_error_sleep_time", "smtpd_forbid_bare_newline",
-	"smtpd_forbid_bare_newline_exclusions",
-	"smtpd_forbid_unauth_pipelining", "smtpd_hard_error_limit",
-	"smtpd_helo_required", "smtpd_junk_command_limit",
-	"smtpd_peername_lookup", "smtpd_recipient_limit",
-	"smtpd_reject_footer", "smtpd_reject_unlisted_sender",
-	"smtpd_end_of_data_restrictions", "relocated_maps",
-	"smtpd_sasl_authenticated_header", "mynetworks", "mynetworks_style",
-	"canonical_maps", "sender_canonical_maps", "recipient_canonical_maps",
-	"smtpd_sasl_auth_enable", "smtpd_sasl_auth_failure_limit",
-	"smtpd_sasl_exceptions_networks", "smtpd_sasl_local_domain",
-	"smtpd_sasl_path", "smtpd_sasl_security_options",
-	"smtpd_sasl_service", "smtpd_sasl_tls_security_options",
-	"smtpd_sasl_type", "smtpd_sender_login_maps", "cyrus_sasl_config_path",
-	"smtpd_soft_error_limit", "smtpd_starttls_timeout",
-	"smtpd_timeout", "smtpd_tls_CAfile", "smtpd_tls_CApath",
-	"smtpd_tls_ask_ccert", "smtpd_tls_cert_file", "smtpd_tls_chain_files",
-	"smtpd_tls_loglevel",
-	"smtpd_tls_ciphers", "smtpd_tls_exclude_ciphers", "smtpd_tls_key_file",
-	"smtpd_tls_mandatory_ciphers", "smtpd_tls_mandatory_protocols",
-	"smtpd_tls_protocols", "smtpd_tls_received_header",
-	"smtpd_tls_security_level", "smtpd_tls_session_cache_timeout",
-	"smtpd_tls_wrappermode", "strict_rfc821_envelopes",
-	NULL,
-};
-
 int
 main(int argc, char **argv)
 {
 	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.params = smtpd_param_names,
 		.pre_jail = smtpd_pre_jail,
 		.pre_exit = smtpd_pre_exit,
 		.service = smtpd_service,

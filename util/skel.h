@@ -70,7 +70,6 @@ struct skel_ctx {
 };
 
 struct skel_ops {
-	const char *const *params;	/* main.cf names read (for docs) */
 	void	(*pre_jail) (struct skel_ctx *);	/* still root */
 	void	(*post_jail) (struct skel_ctx *);	/* final identity */
 	void	(*service) (struct skel_ctx *, int client_fd);

@@ -47,12 +47,6 @@
 #define VIRTUAL_LOCK_WAIT	10
 #define VIRTUAL_TEXT_MAX	2048
 
-static const char *const virtual_params[] = {
-	"ipc_timeout", "queue_directory", "recipient_delimiter",
-	"virtual_gid_maps", "virtual_mailbox_base", "virtual_mailbox_limit",
-	"virtual_mailbox_maps", "virtual_minimum_uid", "virtual_uid_maps",
-	NULL};
-
 typedef struct VIRTUAL_STATE {
 	DICT_LIST *mailbox_maps, *uid_maps, *gid_maps;
 	const char *base, *delims;
@@ -352,7 +346,6 @@ int
 main(int argc, char **argv)
 {
 	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.params = virtual_params,
 		.post_jail = virtual_post_jail,
 		.service = virtual_service,
 		.pre_exit = virtual_pre_exit,
