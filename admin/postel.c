@@ -42,6 +42,7 @@
 
 #include "admin/admin_queue.h"
 #include "util/cfg.h"
+#include "util/cfg_compat.h"
 #include "util/ipc.h"
 #include "util/maillog.h"
 #include "util/master_proto.h"
@@ -91,6 +92,8 @@ postel_check(struct postel *p)
 	vstr_sprintf(path, "%s/master.cf", p->confdir);
 	if ((mcf = mastercf_open(VSTR_STR(path), p->cfg, why)) == NULL)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
+	/* Warnings only, as in Postfix: the system still starts. */
+	(void)cfg_compat_check(p->cfg, mcf, VSTR_STR(path));
 	for (size_t i = 0; i < mastercf_count(mcf); i++) {
 		const struct mastercf_service *e = mastercf_at(mcf, i);
 

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "util/cfg.h"
+#include "util/cfg_compat.h"
 #include "util/mastercf.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
@@ -88,6 +89,27 @@ usage(void)
 			 "[-d | -n] [-h] [-x] [name ...] | [-e] name=value ... "
 			 "| -X name ... | -M [name/type[=entry] ...] "
 			 "| -MX name/type ...");
+}
+
+/*
+ * Unused and obsolete names in main.cf and master.cf's -o options, as
+ * postel check reports them.  A master.cf that cannot be read is the
+ * business of postelconf -M and postel check: main.cf is then checked
+ * on its own.
+ */
+static void
+warn_unused(const CFG *cfg, const char *confdir)
+{
+	VSTR   *path = vstr_alloc(100);
+	VSTR   *why = vstr_alloc(100);
+	MASTERCF *mcf;
+
+	vstr_sprintf(path, "%s/master.cf", confdir);
+	mcf = mastercf_open(VSTR_STR(path), cfg, why);
+	(void)cfg_compat_check(cfg, mcf, VSTR_STR(path));
+	mastercf_free(mcf);
+	vstr_free(path);
+	vstr_free(why);
 }
 
 static CFG *
@@ -793,6 +815,7 @@ main(int argc, char **argv)
 		/* Like postconf: report, but still show what is there. */
 		if (cfg_check(cfg, why) < 0)
 			msg_warn("%s", VSTR_STR(why));
+		warn_unused(cfg, opts.confdir);
 	}
 	ret = show_params(&opts, cfg, argv, argc);
 	cfg_free(cfg);

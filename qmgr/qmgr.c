@@ -58,10 +58,6 @@ qmgr_read_params(QMGR *q)
 
 	q->active_limit = cfg_get_int(cfg, "qmgr_message_active_limit");
 	q->rcpt_limit = cfg_get_int(cfg, "qmgr_message_recipient_limit");
-	q->dest_conc_default = (int)cfg_get_int(cfg,
-				  "default_destination_concurrency_limit");
-	q->dest_rcpt_default = (int)cfg_get_int(cfg,
-				  "default_destination_recipient_limit");
 	q->initial_conc = (int)cfg_get_int(cfg,
 					   "initial_destination_concurrency");
 	q->failed_cohort_limit = (double)cfg_get_int(cfg,

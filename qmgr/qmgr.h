@@ -142,8 +142,6 @@ struct QMGR {
 	/* Parameters */
 	long long active_limit;
 	long long rcpt_limit;
-	int	dest_conc_default;
-	int	dest_rcpt_default;
 	int	initial_conc;
 	double	failed_cohort_limit;
 	int	transport_proc_limit;

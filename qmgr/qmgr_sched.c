@@ -28,36 +28,18 @@
  * SPDX-License-Identifier: ISC
  */
 #include <string.h>
+#include <strings.h>
 
 #include "qmgr/qmgr.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
-#include "util/param.h"
-#include "util/strutil.h"
 
-/* <transport>_<suffix> as an integer, or the default. */
+/* <transport>_<suffix>, else default_<suffix>; never below 1. */
 static long long
-qmgr_transport_int(QMGR *q, const char *transport, const char *suffix,
-		   long long def)
+qmgr_transport_int(QMGR *q, const char *transport, const char *suffix)
 {
-	VSTR   *name = vstr_alloc(64);
-	VSTR   *val = vstr_alloc(32);
-	const char *raw;
-	long long v = def;
+	long long v = cfg_get_transport_int(q->cfg, transport, suffix);
 
-	vstr_sprintf(name, "%s_%s", transport, suffix);
-	if (param_lookup(VSTR_STR(name)) != NULL) {
-		v = cfg_get_int(q->cfg, VSTR_STR(name));
-	} else if ((raw = cfg_get_raw(q->cfg, VSTR_STR(name))) != NULL) {
-		if (cfg_expand(q->cfg, raw, val, NULL) < 0
-		    || str_to_ll(VSTR_STR(val), &v) < 0 || v < 1) {
-			msg_warn("bad %s value \"%s\": using %lld",
-				 VSTR_STR(name), raw, def);
-			v = def;
-		}
-	}
-	vstr_free(name);
-	vstr_free(val);
 	return v < 1 ? 1 : v;
 }
 
@@ -73,11 +55,9 @@ qmgr_transport_find(QMGR *q, const char *name)
 	t->qmgr = q;
 	t->name = mystrdup(name);
 	t->conc_limit = (int)qmgr_transport_int(q, name,
-				    "destination_concurrency_limit",
-				    q->dest_conc_default);
+				    "destination_concurrency_limit");
 	t->rcpt_limit = (int)qmgr_transport_int(q, name,
-				    "destination_recipient_limit",
-				    q->dest_rcpt_default);
+				    "destination_recipient_limit");
 	if (t->rcpt_limit > DELIVER_RCPT_MAX)
 		t->rcpt_limit = DELIVER_RCPT_MAX;
 	t->next = q->transports;

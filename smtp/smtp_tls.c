@@ -42,6 +42,7 @@
 #include <time.h>
 
 #include "smtp/smtp.h"
+#include "util/cfg_compat.h"
 #include "util/dict.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
@@ -85,7 +86,8 @@ void
 smtp_tls_init(SMTP_STATE *st, const CFG *cfg)
 {
 	struct smtp_tls *t = mycalloc(1, sizeof(*t));
-	const char *level = cfg_get_str(cfg, "smtp_tls_security_level");
+	/* smtp_use_tls / smtp_enforce_tls when the level is empty. */
+	const char *level = cfg_compat_tls_level(cfg, CFG_COMPAT_SMTP, true);
 	const char *maps = cfg_get_str(cfg, "smtp_tls_policy_maps");
 	struct tls_client_opts o;
 	VSTR   *why = vstr_alloc(100);

@@ -20,13 +20,15 @@
 #include <strings.h>
 
 #include "smtpd/smtpd.h"
+#include "util/cfg_compat.h"
 #include "util/msg.h"
 #include "util/vstr.h"
 
 void
 smtpd_tls_params_load(struct smtpd_tls_params *par, const CFG *cfg)
 {
-	const char *level = cfg_get_str(cfg, "smtpd_tls_security_level");
+	/* smtpd_use_tls / smtpd_enforce_tls when the level is empty. */
+	const char *level = cfg_compat_tls_level(cfg, CFG_COMPAT_SMTPD, true);
 	long long t = cfg_get_time(cfg, "smtpd_starttls_timeout");
 
 	memset(par, 0, sizeof(*par));

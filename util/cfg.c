@@ -579,14 +579,37 @@ cfg_get_default(const CFG *cfg, const char *name)
 	return var->computed_default;
 }
 
-const char *
-cfg_get_text(const CFG *cfg, const char *name)
+/* Text in effect for any name, user-defined ones included. */
+static const char *
+cfg_text(const CFG *cfg, const char *name)
 {
 	const char *text = cfg_get_raw(cfg, name);
 
 	if (text == NULL)
 		text = cfg_get_default(cfg, name);
 	return text ? text : "";
+}
+
+/*
+ * Reading a name that util/param_table.c does not declare is a bug in the
+ * caller (a typo would otherwise read "" or 0 for ever).
+ */
+static const struct param_def *
+cfg_known(const char *func, const char *name)
+{
+	const struct param_def *def = param_lookup(name);
+
+	if (def == NULL)
+		msg_panic("%s: parameter \"%s\" is not in util/param_table.c",
+			  func, name);
+	return def;
+}
+
+const char *
+cfg_get_text(const CFG *cfg, const char *name)
+{
+	(void)cfg_known("cfg_get_text", name);
+	return cfg_text(cfg, name);
 }
 
 static const char *
@@ -627,7 +650,7 @@ cfg_expand_name(const CFG *cfg, const char *name, size_t len, VSTR *why)
 	/* Mark first: a computed default (mydomain) may expand other names. */
 	var->expanding = true;
 	vs->depth++;
-	text = cfg_get_text(cfg, var->name);
+	text = cfg_text(cfg, var->name);
 	out = vstr_alloc(strlen(text) + 1);
 	ret = cfg_expand_text(cfg, text, strlen(text), out, why,
 			      CFG_UNKNOWN_EMPTY);
@@ -894,7 +917,10 @@ const char *
 cfg_get_str(const CFG *cfg, const char *name)
 {
 	VSTR   *why = cfg->vars->why;
-	const char *value = cfg_expand_name(cfg, name, strlen(name), why);
+	const char *value;
+
+	(void)cfg_known("cfg_get_str", name);
+	value = cfg_expand_name(cfg, name, strlen(name), why);
 
 	if (value == NULL)
 		cfg_fatal(cfg, name, VSTR_STR(why));
@@ -1085,18 +1111,14 @@ cfg_convert(const struct param_def *def, const char *value, long long *num,
 static long long
 cfg_get_typed(const CFG *cfg, const char *name, enum param_type type)
 {
-	const struct param_def *def = param_lookup(name);
-	struct param_def loose;
+	const struct param_def *def = cfg_known("cfg_get_typed", name);
 	const char *value = cfg_get_str(cfg, name);
 	VSTR   *why = cfg->vars->why;
 	long long v = 0;
 
-	/* A name outside the table: the caller's type, no bounds. */
-	if (def == NULL || def->type != type) {
-		loose = (struct param_def){ name, type, def ? def->defval : "",
-					    0, 0, "" };
-		def = &loose;
-	}
+	if (def->type != type)
+		msg_panic("parameter %s is a %s, read as a %s", name,
+			  param_type_name(def->type), param_type_name(type));
 	if (cfg_convert(def, value, &v, why) < 0)
 		cfg_fatal(cfg, name, VSTR_STR(why));
 	return v;
@@ -1128,59 +1150,87 @@ cfg_get_size(const CFG *cfg, const char *name)
 
 /*
  * Postfix derives per-transport parameters from master.cf service names
- * (relay_destination_concurrency_limit, ...); such names are not "unused".
+ * (relay_destination_concurrency_limit, ...).  Only the families that a
+ * program reads are listed, each with the parameter that gives its
+ * default, so a family member is validated like that parameter.
  */
-static bool
-cfg_transport_param(const char *name)
+static const struct cfg_family {
+	const char *suffix;		/* without the leading '_' */
+	const char *defname;		/* default_<suffix> */
+} cfg_families[] = {
+	{"destination_concurrency_limit",
+	 "default_destination_concurrency_limit"},
+	{"destination_recipient_limit", "default_destination_recipient_limit"},
+};
+
+#define CFG_NFAMILIES	(sizeof(cfg_families) / sizeof(cfg_families[0]))
+
+static const struct cfg_family *
+cfg_family_of(const char *name, size_t *prefix_len)
 {
-	static const char *const suffixes[] = {
-		"_destination_concurrency_limit",
-		"_destination_recipient_limit",
-		"_destination_rate_delay",
-		"_destination_concurrency_failed_cohort_limit",
-		"_initial_destination_concurrency",
-		"_time_limit",
-		"_recipient_limit",
-		"_extra_recipient_limit",
-		"_delivery_slot_cost",
-		"_minimum_delay",
-	};
 	size_t	len = strlen(name);
 	size_t	i;
 
-	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		size_t	slen = strlen(suffixes[i]);
+	for (i = 0; i < CFG_NFAMILIES; i++) {
+		size_t	slen = strlen(cfg_families[i].suffix);
 
-		if (len > slen && strcmp(name + len - slen, suffixes[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Does any main.cf value mention $name (so a user-defined name is used)? */
-static bool
-cfg_name_referenced(const CFG *cfg, const char *name)
-{
-	struct cfg_vars *vs = cfg->vars;
-	size_t	len = strlen(name);
-	size_t	i;
-
-	for (i = 0; i < vs->count; i++) {
-		const char *text = vs->var[i]->over_value
-		    ? vs->var[i]->over_value : vs->var[i]->file_value;
-		const char *cp;
-
-		for (cp = text; cp && (cp = strchr(cp, '$')) != NULL; cp++) {
-			const char *np = cp + 1;
-
-			if (*np == '{' || *np == '(')
-				np++;
-			if (strncmp(np, name, len) == 0
-			    && !cfg_name_char(np[len]))
-				return true;
+		if (len > slen + 1 && name[len - slen - 1] == '_'
+		    && strcmp(name + len - slen, cfg_families[i].suffix) == 0) {
+			*prefix_len = len - slen - 1;
+			return &cfg_families[i];
 		}
 	}
-	return false;
+	return NULL;
+}
+
+size_t
+cfg_transport_prefix_len(const char *name)
+{
+	size_t	prefix_len = 0;
+
+	if (cfg_family_of(name, &prefix_len) == NULL)
+		return 0;
+	/* default_destination_concurrency_limit is the default, no family. */
+	if (prefix_len == 7 && strncmp(name, "default", 7) == 0)
+		return 0;
+	return prefix_len;
+}
+
+long long
+cfg_get_transport_int(const CFG *cfg, const char *transport,
+		      const char *suffix)
+{
+	const struct cfg_family *fam = NULL;
+	const struct param_def *def;
+	VSTR   *name = vstr_alloc(64);
+	VSTR   *why = cfg->vars->why;
+	const char *value;
+	long long v = 0;
+	size_t	i;
+
+	for (i = 0; i < CFG_NFAMILIES && fam == NULL; i++)
+		if (strcmp(cfg_families[i].suffix, suffix) == 0)
+			fam = &cfg_families[i];
+	if (fam == NULL)
+		msg_panic("cfg_get_transport_int: no per-transport family "
+			  "\"%s\"", suffix);
+	def = cfg_known("cfg_get_transport_int", fam->defname);
+	if (def->type != PARAM_INT)
+		msg_panic("cfg_get_transport_int: %s is a %s", fam->defname,
+			  param_type_name(def->type));
+	vstr_sprintf(name, "%s_%s", transport, suffix);
+	if (param_lookup(VSTR_STR(name)) != NULL) {
+		v = cfg_get_int(cfg, VSTR_STR(name));
+	} else if (cfg_get_raw(cfg, VSTR_STR(name)) != NULL) {
+		value = cfg_expand_name(cfg, VSTR_STR(name), VSTR_LEN(name),
+					why);
+		if (value == NULL || cfg_convert(def, value, &v, why) < 0)
+			cfg_fatal(cfg, VSTR_STR(name), VSTR_STR(why));
+	} else {
+		v = cfg_get_int(cfg, fam->defname);
+	}
+	vstr_free(name);
+	return v;
 }
 
 int
@@ -1200,15 +1250,12 @@ cfg_check(const CFG *cfg, VSTR *why)
 
 		if (var->file_value == NULL && var->over_value == NULL)
 			continue;
-		if (def == NULL && !cfg_transport_param(var->name)
-		    && !cfg_name_referenced(cfg, var->name)) {
-			if (cfg_line(cfg, var->name) > 0)
-				msg_warn("%s:%d: unused parameter: %s=%s",
-					 cfg->path, var->file_line, var->name,
-					 var->file_value);
-			else
-				msg_warn("unused parameter: %s=%s", var->name,
-					 var->over_value);
+		/* A per-transport name is checked like its default. */
+		if (def == NULL && cfg_transport_prefix_len(var->name) > 0) {
+			size_t	plen;
+
+			def = param_lookup(cfg_family_of(var->name,
+							 &plen)->defname);
 		}
 		value = cfg_expand_name(cfg, var->name, strlen(var->name),
 					reason);

@@ -70,12 +70,18 @@ int	cfg_set_from_arg(CFG *cfg, const char *name_eq_value);	/* -1 bad */
 const char *cfg_get_raw(const CFG *cfg, const char *name);
 /* Unexpanded default (table or computed); NULL for an unknown name. */
 const char *cfg_get_default(const CFG *cfg, const char *name);
-/* Unexpanded text in effect: raw if set, else default; "" if unknown. */
+/*
+ * Unexpanded text in effect: raw if set, else default.  This and the
+ * cfg_get_* getters below take only names that util/param_table.c
+ * declares: any other name is a programming error (msg_panic), so that a
+ * typo cannot silently read "" or 0.  A getter of the wrong type panics
+ * too.
+ */
 const char *cfg_get_text(const CFG *cfg, const char *name);
 /* main.cf line of the setting, 0 if not set there (or overridden). */
 int	cfg_line(const CFG *cfg, const char *name);
 
-/* Expanded value; default if unset; "" for an unknown unset name. */
+/* Expanded value; default if unset. */
 const char *cfg_get_str(const CFG *cfg, const char *name);
 long long cfg_get_int(const CFG *cfg, const char *name);
 bool	cfg_get_bool(const CFG *cfg, const char *name);	/* yes/no/true/false */
@@ -97,11 +103,31 @@ int	cfg_expand_known(const CFG *cfg, const char *text, VSTR *out,
 			         VSTR *why);
 
 /*
- * Validate every set parameter (type, bounds, expansion loops).  Unknown
- * names get msg_warn "main.cf: unused parameter: name=value".  0, or -1
- * with why = "main.cf:LINE: parameter NAME: reason" for the first bad one.
+ * Validate every set parameter (type, bounds, expansion loops; a
+ * per-transport name like its default_ parameter).  Names no program
+ * knows are reported by cfg_compat_unused() (util/cfg_compat.h), which
+ * also sees master.cf.  0, or -1 with why = "main.cf:LINE: parameter
+ * NAME: reason" for the first bad one.
  */
 int	cfg_check(const CFG *cfg, VSTR *why);
+
+/*
+ * Per-transport parameters, Postfix's <transport>_<suffix> families for
+ * the suffixes a program reads ("destination_concurrency_limit",
+ * "destination_recipient_limit"): the value set for <transport>_<suffix>
+ * (main.cf or override), else that name's table default when the table
+ * declares it (smtp_, local_), else default_<suffix>.  A suffix outside
+ * the families is a programming error (msg_panic); a bad value is fatal
+ * like the other getters.
+ */
+long long cfg_get_transport_int(const CFG *cfg, const char *transport,
+				        const char *suffix);
+
+/*
+ * When name is <transport>_<suffix> of a family, the length of
+ * <transport> (> 0); else 0.
+ */
+size_t	cfg_transport_prefix_len(const char *name);
 
 /* Typed value parsers without side effects: 0, or -1 with why. */
 int	cfg_parse_time(const char *text, int default_unit, long long *secs,

@@ -479,6 +479,10 @@ static const struct param_def param_defs[] = {
 	{"smtp_destination_recipient_limit", PARAM_INT,
 	    "$default_destination_recipient_limit", 1, 100000,
 	    "Recipients per SMTP delivery."},
+	{"smtp_enforce_tls", PARAM_BOOL,
+	    "no", 0, 0,
+	    "Obsolete: when smtp_tls_security_level is empty, yes means verify "
+	    "(encrypt with smtp_tls_enforce_peername = no)."},
 	{"smtp_generic_maps", PARAM_STR,
 	    "", 0, 0,
 	    "Tables that rewrite addresses in outgoing SMTP mail."},
@@ -545,6 +549,10 @@ static const struct param_def param_defs[] = {
 	{"smtp_tls_ciphers", PARAM_STR,
 	    "medium", 0, 0,
 	    "Cipher grade for opportunistic TLS in the SMTP client."},
+	{"smtp_tls_enforce_peername", PARAM_BOOL,
+	    "yes", 0, 0,
+	    "Obsolete: with smtp_enforce_tls = yes, no selects encrypt "
+	    "instead of verify."},
 	{"smtp_tls_key_file", PARAM_STR,
 	    "$smtp_tls_cert_file", 0, 0,
 	    "Private key of the SMTP client certificate."},
@@ -581,6 +589,9 @@ static const struct param_def param_defs[] = {
 	    "no", 0, 0,
 	    "Use implicit TLS (port 465 style) to servers instead of "
 	    "STARTTLS."},
+	{"smtp_use_tls", PARAM_BOOL,
+	    "no", 0, 0,
+	    "Obsolete: when smtp_tls_security_level is empty, yes means may."},
 	{"smtpd_banner", PARAM_STR,
 	    "$myhostname ESMTP $mail_name", 0, 0,
 	    "Text after the 220 code of the SMTP greeting."},
@@ -600,6 +611,10 @@ static const struct param_def param_defs[] = {
 	{"smtpd_end_of_data_restrictions", PARAM_STR,
 	    "", 0, 0,
 	    "Checks applied after the message content."},
+	{"smtpd_enforce_tls", PARAM_BOOL,
+	    "no", 0, 0,
+	    "Obsolete: when smtpd_tls_security_level is empty, yes means "
+	    "encrypt."},
 	{"smtpd_error_sleep_time", PARAM_TIME,
 	    "1s", 0, 60,
 	    "Delay before an error reply once smtpd_soft_error_limit is "
@@ -757,6 +772,9 @@ static const struct param_def param_defs[] = {
 	{"smtpd_tls_wrappermode", PARAM_BOOL,
 	    "no", 0, 0,
 	    "Implicit TLS (port 465, usually set with -o in master.cf)."},
+	{"smtpd_use_tls", PARAM_BOOL,
+	    "no", 0, 0,
+	    "Obsolete: when smtpd_tls_security_level is empty, yes means may."},
 	{"soft_bounce", PARAM_BOOL,
 	    "no", 0, 0,
 	    "Turn every permanent failure into a temporary one (for testing)."},

@@ -41,17 +41,25 @@ parse_error(const char *text, size_t len)
 	return reason;
 }
 
-/* Captured warnings. */
-static char warnings[4096];
-
-static void
-capture(enum msg_level level, const char *text)
+/*
+ * The expansion of a user-defined name: cfg_get_str() takes table names
+ * only.  Dies like the getters on an error so that EXPECT_FATAL works.
+ */
+static const char *
+expand(CFG *cfg, const char *name)
 {
-	if (level == MSG_WARN) {
-		size_t	len = strlen(warnings);
+	static VSTR *out;
+	VSTR   *text = vstr_alloc(64);
+	VSTR   *why = vstr_alloc(64);
 
-		snprintf(warnings + len, sizeof(warnings) - len, "%s\n", text);
-	}
+	if (out == NULL)
+		out = vstr_alloc(64);
+	vstr_sprintf(text, "${%s}", name);
+	if (cfg_expand(cfg, VSTR_STR(text), out, why) < 0)
+		msg_fatal("parameter %s: %s", name, VSTR_STR(why));
+	vstr_free(text);
+	vstr_free(why);
+	return VSTR_STR(out);
 }
 
 static void
@@ -118,21 +126,21 @@ test_cfg_expansion_forms(void **state)
 			    "n = ${a ? {yes} : {no}}\n");
 
 	(void)state;
-	assert_string_equal(cfg_get_str(cfg, "b"), "<alpha>");
-	assert_string_equal(cfg_get_str(cfg, "c"), "<alpha>");
-	assert_string_equal(cfg_get_str(cfg, "d"), "<alpha>");
-	assert_string_equal(cfg_get_str(cfg, "e"), "set");
-	assert_string_equal(cfg_get_str(cfg, "f"), "empty");
-	assert_string_equal(cfg_get_str(cfg, "g"), "<alpha>/<alpha>");
-	assert_string_equal(cfg_get_str(cfg, "h"), "$a costs $ 5 $");
-	assert_string_equal(cfg_get_str(cfg, "i"), "-alpha");
-	assert_string_equal(cfg_get_str(cfg, "j"), "y");
-	assert_string_equal(cfg_get_str(cfg, "k"), "braces");
-	assert_string_equal(cfg_get_str(cfg, "l"), "x:y alpha ");
-	assert_string_equal(cfg_get_str(cfg, "m"), "is empty");
-	EXPECT_FATAL(cfg_get_str(cfg, "n"), "bad parameter name");
+	assert_string_equal(expand(cfg, "b"), "<alpha>");
+	assert_string_equal(expand(cfg, "c"), "<alpha>");
+	assert_string_equal(expand(cfg, "d"), "<alpha>");
+	assert_string_equal(expand(cfg, "e"), "set");
+	assert_string_equal(expand(cfg, "f"), "empty");
+	assert_string_equal(expand(cfg, "g"), "<alpha>/<alpha>");
+	assert_string_equal(expand(cfg, "h"), "$a costs $ 5 $");
+	assert_string_equal(expand(cfg, "i"), "-alpha");
+	assert_string_equal(expand(cfg, "j"), "y");
+	assert_string_equal(expand(cfg, "k"), "braces");
+	assert_string_equal(expand(cfg, "l"), "x:y alpha ");
+	assert_string_equal(expand(cfg, "m"), "is empty");
+	EXPECT_FATAL(expand(cfg, "n"), "bad parameter name");
 	/* unknown and unset */
-	assert_string_equal(cfg_get_str(cfg, "nothing_here"), "");
+	assert_string_equal(expand(cfg, "nothing_here"), "");
 	cfg_free(cfg);
 }
 
@@ -185,11 +193,10 @@ test_cfg_expansion_loop_is_fatal_and_named(void **state)
 	VSTR   *why = vstr_alloc(64);
 
 	(void)state;
-	EXPECT_FATAL(cfg_get_str(cfg, "a"), "a -> b -> c -> a");
-	EXPECT_FATAL(cfg_get_str(cfg, "a"), "main.cf:1: parameter a");
-	EXPECT_FATAL(cfg_get_str(cfg, "self"), "self -> self");
+	EXPECT_FATAL(expand(cfg, "a"), "a -> b -> c -> a");
+	EXPECT_FATAL(expand(cfg, "self"), "self -> self");
 	/* The CFG is still usable after a failed expansion. */
-	assert_string_equal(cfg_get_str(cfg, "ok"), "fine");
+	assert_string_equal(expand(cfg, "ok"), "fine");
 	assert_int_equal(cfg_check(cfg, why), -1);
 	assert_non_null(strstr(VSTR_STR(why), "main.cf:1: parameter a"));
 	assert_non_null(strstr(VSTR_STR(why), "loop"));
@@ -224,8 +231,8 @@ test_cfg_exponential_expansion_is_bounded(void **state)
 		vstr_sprintf_append(text, "p%d = $p%d$p%d\n", i, i + 1, i + 1);
 	vstr_strcat(text, "p40 = xxxxxxxxxxxxxxxx\n");
 	cfg = parse(VSTR_STR(text));
-	EXPECT_FATAL(cfg_get_str(cfg, "p0"), "longer than");
-	assert_int_equal(strlen(cfg_get_str(cfg, "p30")), 16 << 10);
+	EXPECT_FATAL(expand(cfg, "p0"), "longer than");
+	assert_int_equal(strlen(expand(cfg, "p30")), 16 << 10);
 	cfg_free(cfg);
 	vstr_free(text);
 }
@@ -289,8 +296,15 @@ test_cfg_typed_getters(void **state)
 	assert_int_equal(cfg_get_size(cfg, "mailbox_size_limit"), 512 * 1024);
 	assert_int_equal(cfg_get_size(cfg, "queue_minfree"), 1LL << 30);
 	assert_int_equal(cfg_get_size(cfg, "header_size_limit"), 4096);
-	/* a name outside the table: typed, no bounds */
-	assert_int_equal(cfg_get_int(cfg, "my_limit"), 7);
+	/* a name outside the table is a bug in the caller, not 0 */
+	EXPECT_FATAL(cfg_get_int(cfg, "my_limit"),
+		     "parameter \"my_limit\" is not in util/param_table.c");
+	EXPECT_FATAL(cfg_get_str(cfg, "mesage_size_limit"), "not in util/");
+	EXPECT_FATAL(cfg_get_text(cfg, "my_limit"), "not in util/");
+	/* so is a getter of the wrong type */
+	EXPECT_FATAL(cfg_get_int(cfg, "max_idle"),
+		     "max_idle is a time, read as a integer");
+	assert_string_equal(expand(cfg, "my_limit"), "7");
 	/* a default that refers to another parameter */
 	assert_int_equal(cfg_get_int(cfg, "smtp_destination_concurrency_limit"),
 			 20);
@@ -355,24 +369,65 @@ test_cfg_bad_lines_name_file_and_line(void **state)
 }
 
 static void
-test_cfg_check_warns_about_unused_parameters(void **state)
+test_cfg_loop_through_table_names_names_the_line(void **state)
 {
-	CFG    *cfg = parse("myhostname = x.example\n"
-			    "not_a_parameter = 42\n"
-			    "mua_restrictions = permit\n"
-			    "smtpd_client_restrictions = $mua_restrictions\n"
-			    "relay_destination_concurrency_limit = 5\n");
+	CFG    *cfg = parse("myorigin = $myhostname\n"
+			    "myhostname = $myorigin\n");
+
+	(void)state;
+	EXPECT_FATAL(cfg_get_str(cfg, "myorigin"),
+		     "main.cf:1: parameter myorigin: expansion loop: "
+		     "myorigin -> myhostname -> myorigin");
+	cfg_free(cfg);
+}
+
+static void
+test_cfg_transport_int_families(void **state)
+{
+	CFG    *cfg = parse("default_destination_concurrency_limit = 7\n"
+			    "relay_destination_concurrency_limit = 3\n"
+			    "local_destination_recipient_limit = 9\n"
+			    "slow_destination_recipient_limit = lots\n"
+			    "big_destination_concurrency_limit = 0\n");
 	VSTR   *why = vstr_alloc(64);
 
 	(void)state;
-	warnings[0] = 0;
-	msg_output_add(capture);
-	assert_int_equal(cfg_check(cfg, why), 0);
-	msg_output_reset();
-	assert_non_null(strstr(warnings,
-			       "main.cf:2: unused parameter: not_a_parameter=42"));
-	assert_null(strstr(warnings, "mua_restrictions="));
-	assert_null(strstr(warnings, "relay_destination"));
+	/* set for the transport */
+	assert_int_equal(cfg_get_transport_int(cfg, "relay",
+			 "destination_concurrency_limit"), 3);
+	/* a table entry with its own default ($default_...) */
+	assert_int_equal(cfg_get_transport_int(cfg, "smtp",
+			 "destination_concurrency_limit"), 7);
+	/* a table entry with a fixed default (local: 2) */
+	assert_int_equal(cfg_get_transport_int(cfg, "local",
+			 "destination_concurrency_limit"), 2);
+	assert_int_equal(cfg_get_transport_int(cfg, "local",
+			 "destination_recipient_limit"), 9);
+	/* no setting, no table entry: default_<suffix> */
+	assert_int_equal(cfg_get_transport_int(cfg, "other",
+			 "destination_recipient_limit"), 50);
+	/* checked like the default: type and bounds, naming the line */
+	EXPECT_FATAL(cfg_get_transport_int(cfg, "slow",
+		     "destination_recipient_limit"),
+		     "main.cf:4: parameter slow_destination_recipient_limit: "
+		     "bad numerical value");
+	EXPECT_FATAL(cfg_get_transport_int(cfg, "big",
+		     "destination_concurrency_limit"),
+		     "main.cf:5: parameter big_destination_concurrency_limit");
+	/* a suffix that is no family is a bug */
+	EXPECT_FATAL(cfg_get_transport_int(cfg, "relay",
+		     "destination_rate_delay"), "no per-transport family");
+	assert_int_equal(cfg_check(cfg, why), -1);
+	assert_non_null(strstr(VSTR_STR(why), "main.cf:4: parameter "
+			       "slow_destination_recipient_limit"));
+	assert_int_equal(cfg_transport_prefix_len("relay_destination_"
+						  "concurrency_limit"), 5);
+	assert_int_equal(cfg_transport_prefix_len("default_destination_"
+						  "concurrency_limit"), 0);
+	assert_int_equal(cfg_transport_prefix_len("_destination_"
+						  "concurrency_limit"), 0);
+	assert_int_equal(cfg_transport_prefix_len("relay_destination_"
+						  "rate_delay"), 0);
 	cfg_free(cfg);
 	vstr_free(why);
 }
@@ -534,7 +589,8 @@ main(void)
 		cmocka_unit_test(test_cfg_typed_getters),
 		cmocka_unit_test(test_cfg_typed_getters_fatal_messages),
 		cmocka_unit_test(test_cfg_bad_lines_name_file_and_line),
-		cmocka_unit_test(test_cfg_check_warns_about_unused_parameters),
+		cmocka_unit_test(test_cfg_loop_through_table_names_names_the_line),
+		cmocka_unit_test(test_cfg_transport_int_families),
 		cmocka_unit_test(test_cfg_check_reports_bad_values),
 		cmocka_unit_test(test_cfg_expand_known_keeps_foreign_macros),
 		cmocka_unit_test(test_cfg_open_reads_files),

@@ -55,8 +55,6 @@ qmgr_open(const char *maincf)
 
 	q->cfg = cfg_open_buffer(NULL, "main.cf", maincf, strlen(maincf), NULL);
 	assert_non_null(q->cfg);
-	q->dest_conc_default = 20;
-	q->dest_rcpt_default = 50;
 	q->initial_conc = 5;
 	q->failed_cohort_limit = 1;
 	q->transport_proc_limit = 100;
@@ -116,8 +114,10 @@ test_qmgr_sched_transport_limits(void **state)
 	t = qmgr_transport_find(q, "fake");
 	assert_int_equal(t->conc_limit, 4);
 	assert_int_equal(t->rcpt_limit, 7);
-	t = qmgr_transport_find(q, "bad");
-	assert_int_equal(t->conc_limit, 20);
+	/* A bad value is fatal, as in Postfix (postel check reports it). */
+	EXPECT_FATAL(qmgr_transport_find(q, "bad"),
+		     "main.cf:4: parameter bad_destination_concurrency_limit: "
+		     "bad numerical value \"many\"");
 	/* The window starts at the initial concurrency, within the limit. */
 	assert_true(qmgr_queue_find(qmgr_transport_find(q, "smtp"),
 				    "a.example")->window == 3);
