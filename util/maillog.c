@@ -4,8 +4,9 @@
  *
  * With maillog_file set, each line is formatted here, syslog-style
  * ("Mon DD HH:MM:SS host program[pid]: text"), and sent as one datagram to
- * the postlog service socket, queue_directory/public/postlog.  A process
- * chrooted into queue_directory reaches the same socket as /public/postlog.
+ * the postlog service socket, queue_directory/public/$postlog_service_name
+ * ("postlog").  A process chrooted into queue_directory reaches the same
+ * socket as /public/$postlog_service_name.
  * The postlogd daemon appends each datagram as one line.  When its queue
  * is full the sender waits (at most MAILLOG_SEND_WAIT seconds) rather
  * than drop the line.  When the service cannot be reached (not started yet, stopped) the line goes to syslog so it
@@ -29,7 +30,7 @@
 #include "util/maillog.h"
 #include "util/msg.h"
 
-#define MAILLOG_SOCKET	"public/postlog"
+#define MAILLOG_SERVICE	"postlog"	/* postlog_service_name default */
 #define MAILLOG_DGRAM_MAX 8192
 #define MAILLOG_SEND_WAIT 2		/* seconds a full queue may delay a line */
 
@@ -97,10 +98,31 @@ maillog_set_addr(struct sockaddr_un *sun, const char *dir, const char *name)
 		sun->sun_path[0] = 0;		/* too long: never used */
 }
 
+/*
+ * public/<postlog_service_name>: master makes a service's socket under
+ * public/ (private = n) with the service's name.  A name that is not a
+ * plain master.cf service name could leave public/: the default is used.
+ */
+static void
+maillog_service_path(const CFG *cfg, char *buf, size_t len)
+{
+	const char *svc = cfg_get_str(cfg, "postlog_service_name");
+	size_t	n = strspn(svc, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
+			   "UVWXYZ0123456789._-");
+
+	if (*svc == 0 || *svc == '.' || svc[n] != 0) {
+		msg_warn("bad postlog_service_name \"%s\": using \"%s\"", svc,
+			 MAILLOG_SERVICE);
+		svc = MAILLOG_SERVICE;
+	}
+	snprintf(buf, len, "public/%s", svc);
+}
+
 void
 maillog_init(const CFG *cfg, const char *progname, int flags)
 {
 	char	name[128];
+	char	socket_name[128];
 	const char *file = cfg_get_str(cfg, "maillog_file");
 
 	snprintf(name, sizeof(name), "%s/%s", cfg_get_str(cfg, "syslog_name"),
@@ -135,9 +157,10 @@ maillog_init(const CFG *cfg, const char *progname, int flags)
 		(void)setsockopt(maillog_sock, SOL_SOCKET, SO_SNDTIMEO, &tv,
 				 sizeof(tv));
 	}
+	maillog_service_path(cfg, socket_name, sizeof(socket_name));
 	maillog_set_addr(&maillog_addr[0], cfg_get_str(cfg, "queue_directory"),
-			 MAILLOG_SOCKET);
-	maillog_set_addr(&maillog_addr[1], "", MAILLOG_SOCKET);
+			 socket_name);
+	maillog_set_addr(&maillog_addr[1], "", socket_name);
 	/* syslog stays open as the fallback, identified like our lines. */
 	openlog(msg_progname(), LOG_PID | LOG_NDELAY, LOG_MAIL);
 	msg_output_add(maillog_send);

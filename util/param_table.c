@@ -362,6 +362,10 @@ static const struct param_def param_defs[] = {
 	{"pickup_service_name", PARAM_STR,
 	    "pickup", 0, 0,
 	    "Name of the pickup service in master.cf."},
+	{"postlog_service_name", PARAM_STR,
+	    "postlog", 0, 0,
+	    "Name of the postlogd service in master.cf; with maillog_file set, "
+	    "programs log to its socket public/$postlog_service_name."},
 	{"process_id_directory", PARAM_STR,
 	    "pid", 0, 0,
 	    "Folder under queue_directory holding pid files."},

@@ -42,3 +42,22 @@ def test_maillog_file_collects_lines_from_master_and_chrooted_daemons(instance, 
     assert len(echo) == 1 and ("[%d]: " % pid) in echo[0], text
     st = os.stat(logfile)
     assert st.st_mode & 0o777 == 0o600
+
+
+def test_postlog_service_name_names_the_socket_programs_log_to(instance, workdir):
+    logfile = os.path.join(workdir, "maillog")
+    instance.write_config(
+        main={"maillog_file": logfile, "postlog_service_name": "mylog"},
+        services=["mylog unix-dgram n - n - 1 postlogd",
+                  "echo unix - - y - - %s log" % ECHO])
+    instance.start()
+    assert os.path.exists(os.path.join(instance.queue, "public", "mylog"))
+    assert not os.path.exists(os.path.join(instance.queue, "public",
+                                           "postlog"))
+    with instance.connect_unix("echo") as s:
+        read_greeting(s)
+        s.sendall(b"through mylog\n")
+        assert s.recv(100) == b"through mylog\n"
+    assert wait_for(lambda: "echo: through mylog" in read(logfile)), \
+        read(logfile)
+    assert "daemon started" in read(logfile)

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import (LIBEXEC, bin_path, proc_alive, read_greeting,
-                      service_path, wait_for)
+                      run_cmd, service_path, wait_for)
 
 ECHO = service_path("echo_service")
 EX_CONFIG = 78
@@ -140,6 +140,44 @@ def test_check_names_the_bad_parameter_and_master_cf_line(instance):
     r = instance.postel("check")
     assert r.returncode == EX_CONFIG
     assert "master.cf:3" in r.stderr
+
+
+def test_check_and_start_warn_about_a_misspelled_parameter(instance):
+    # main.cf: the five Instance settings, then the misspelled name.
+    instance.write_config(main={"mesage_size_limit": "1"},
+                          services=["echo unix - - n - - " + ECHO])
+    warning = ("postel: warning: %s/main.cf, line 6: unused parameter: "
+               "mesage_size_limit=1" % instance.confdir)
+    r = instance.postel("check")
+    assert r.returncode == 0, r.stderr
+    assert warning in r.stderr
+    r = instance.start()
+    assert warning in r.stderr
+    r = run_cmd(["postelconf", "-c", instance.confdir, "-n"])
+    assert r.returncode == 0, r.stderr
+    assert ("postelconf: warning: %s/main.cf, line 6: unused parameter: "
+            "mesage_size_limit=1" % instance.confdir) in r.stderr
+    assert "mesage_size_limit = 1" in r.stdout
+
+
+def test_check_warns_about_an_unused_master_cf_option_only(instance):
+    # A user-defined name that a -o value refers to is used; so is a
+    # per-transport name of a master.cf service.  A misspelled -o is not.
+    instance.write_config(
+        main={"mua_client_restrictions": "permit_sasl_authenticated, reject",
+              "relay_destination_concurrency_limit": "5"},
+        services=["echo unix - - n - - " + ECHO,
+                  "relay unix - - n - - " + ECHO +
+                  " -o smtpd_client_restrictions=$mua_client_restrictions"
+                  " -o smtpd_tls_securty_level=encrypt"])
+    r = instance.postel("check")
+    assert r.returncode == 0, r.stderr
+    assert ("postel: warning: %s/master.cf, line 3: unused parameter: "
+            "-o smtpd_tls_securty_level=encrypt" % instance.confdir) \
+        in r.stderr
+    assert "mua_client_restrictions" not in r.stderr
+    assert "relay_destination_concurrency_limit" not in r.stderr
+    assert r.stderr.count("unused parameter") == 1, r.stderr
 
 
 def test_check_warns_about_a_missing_service_program(instance):

@@ -354,3 +354,65 @@ def test_smtpd_tls_loglevel(instance, workdir, pki, level):
     assert (bool(summary), setup, detail) == {
         "0": (False, False, False), "1": (True, False, False),
         "2": (True, True, True)}[level], log
+
+
+def s_client_starttls(port, pki):
+    r = subprocess.run(
+        ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+         "-starttls", "smtp", "-CAfile", pki["ca"].cert],
+        input=b"QUIT\r\n", capture_output=True, timeout=30)
+    return r.stdout.decode(errors="replace")
+
+
+def test_legacy_smtpd_use_tls_with_only_a_cert_file_offers_starttls(
+        instance, workdir, pki):
+    # An old main.cf: smtpd_use_tls and one PEM file holding the leaf and
+    # its key (smtpd_tls_key_file defaults to smtpd_tls_cert_file).
+    key, cert, _ = pki["rsa"]
+    pem = os.path.join(workdir, "mx.pem")
+    with open(pem, "w") as out:
+        for p in (cert, key):
+            with open(p) as f:
+                out.write(f.read())
+    settings = {"smtpd_use_tls": "yes", "smtpd_tls_cert_file": pem}
+    settings.update(san_environment())
+    srv = Smtpd(instance, workdir, main=settings)
+    out = s_client_starttls(srv.port, pki)
+    assert "CN = mx.test" in out and "Verify return code: 0 (ok)" in out, out
+    assert srv.wait_log("obsolete parameter smtpd_use_tls=yes: using "
+                        "smtpd_tls_security_level = may; set "
+                        "smtpd_tls_security_level instead"), srv.log()
+    r = instance.postel("check")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"postel: warning: \S+/main\.cf, line \d+: obsolete "
+                     r"parameter: smtpd_use_tls=yes: use "
+                     r"smtpd_tls_security_level instead", r.stderr), r.stderr
+    assert "unused parameter" not in r.stderr
+
+
+def test_legacy_smtpd_enforce_tls_requires_starttls(instance, workdir, pki):
+    key, cert, _ = pki["rsa"]
+    settings = {"smtpd_enforce_tls": "yes", "smtpd_tls_cert_file": cert,
+                "smtpd_tls_key_file": key}
+    settings.update(san_environment())
+    srv = Smtpd(instance, workdir, main=settings)
+    c = Client(srv.port)
+    assert "250-STARTTLS" in c.cmd("EHLO client.test")
+    assert c.cmd("MAIL FROM:<a@client.test>")[0].startswith("530 5.7.0")
+    c.close()
+    assert "CN = mx.test" in s_client_starttls(srv.port, pki)
+    assert srv.wait_log("obsolete parameter smtpd_enforce_tls=yes: using "
+                        "smtpd_tls_security_level = encrypt")
+
+
+def test_legacy_smtpd_use_tls_yields_to_the_modern_level(instance, workdir,
+                                                         pki):
+    key, cert, _ = pki["rsa"]
+    srv = Smtpd(instance, workdir, main={
+        "smtpd_use_tls": "yes", "smtpd_tls_security_level": "none",
+        "smtpd_tls_cert_file": cert, "smtpd_tls_key_file": key})
+    c = Client(srv.port)
+    assert "250-STARTTLS" not in c.cmd("EHLO client.test")
+    c.close()
+    assert srv.wait_log("obsolete parameter smtpd_use_tls=yes is ignored: "
+                        "smtpd_tls_security_level is set")

@@ -380,3 +380,42 @@ def test_smtp_tls_loglevel(tenv, dns, pki, level):
         assert '%s: server certificate subject CN="mx1.tls.test" ' \
             'issuer CN="Postel Test CA"; chain verification: ok; ' \
             'new session' % peer in log, log
+
+
+def test_legacy_smtp_use_tls_means_may(tenv, dns, pki):
+    env = tenv(smtp_use_tls="yes")
+    port = pick_port([H1])
+    sink = start_sink(env, H1, port, pki["untrusted"])
+    add_mx(dns, "tls.test", "mx1.tls.test", H1)
+    res = deliver(env, "tls.test", port, "u@tls.test")
+    assert res["action"] == "sent", res
+    assert sink.tls == [True]
+    assert wait_for(lambda: "obsolete parameter smtp_use_tls=yes: using "
+                    "smtp_tls_security_level = may" in log_text(env)), \
+        log_text(env)
+
+
+def test_legacy_smtp_enforce_tls_means_verify_as_in_postfix(tenv, dns, pki):
+    # smtp_tls_enforce_peername defaults to yes: the name must match.
+    env = tenv(smtp_enforce_tls="yes")
+    port = pick_port([H1])
+    sink = start_sink(env, H1, port, pki["wrong"])
+    add_mx(dns, "tls.test", "mx1.tls.test", H1)
+    res = deliver(env, "tls.test", port, "u@tls.test")
+    assert res["action"] == "deferred", res
+    assert "certificate name mismatch" in res["reply"], res
+    assert sink.messages == []
+    assert wait_for(lambda: "obsolete parameter smtp_enforce_tls=yes: using "
+                    "smtp_tls_security_level = verify" in log_text(env))
+
+
+def test_legacy_smtp_enforce_tls_without_peername_means_encrypt(tenv, dns,
+                                                                pki):
+    env = tenv(smtp_enforce_tls="yes", smtp_tls_enforce_peername="no")
+    port = pick_port([H1])
+    sink = start_sink(env, H1, port, starttls=False)
+    add_mx(dns, "plain.test", "mx1.plain.test", H1)
+    res = deliver(env, "plain.test", port, "u@plain.test")
+    assert res["action"] == "deferred", res
+    assert "TLS is required, but was not offered" in res["reply"], res
+    assert sink.messages == []
