@@ -123,6 +123,10 @@ static const struct param_def param_defs[] = {
 	{"daemon_directory", PARAM_STR,
 	    POSTEL_PREFIX "/libexec/postel", 0, 0,
 	    "Where the Postel daemons (master, smtpd, ...) are installed."},
+	{"daemon_timeout", PARAM_TIME,
+	    "18000s", 1, LLONG_MAX,
+	    "How long a daemon may work on one client or trigger before its "
+	    "watchdog ends it with a fatal error."},
 	{"default_database_type", PARAM_STR,
 	    "hash", 0, 0,
 	    "Table type assumed by postelmap and postelalias when none is "

@@ -91,6 +91,46 @@ skel_sigterm(int sig)
 	_exit(0);
 }
 
+/* daemon_timeout in seconds, for the watchdog's message; 0 = none. */
+static long long skel_watchdog_secs;
+
+/*
+ * The watchdog went off: a request took longer than daemon_timeout.  As
+ * in Postfix the message is logged from the handler; should that hang
+ * (the handler interrupted the allocator), the re-armed alarm's default
+ * action ends the process a few seconds later all the same.
+ */
+static void
+skel_watchdog_alarm(int sig)
+{
+	(void)sig;
+	alarm(5);
+	msg_fatal("watchdog timeout: a request took longer than "
+		  "daemon_timeout (%llds)", skel_watchdog_secs);
+}
+
+void
+skel_watchdog_start(void)
+{
+	struct sigaction sa;
+
+	if (skel_watchdog_secs <= 0)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = skel_watchdog_alarm;
+	sa.sa_flags = SA_RESETHAND;
+	sigaction(SIGALRM, &sa, NULL);
+	alarm((unsigned)skel_watchdog_secs);
+}
+
+void
+skel_watchdog_stop(void)
+{
+	if (skel_watchdog_secs > 0)
+		alarm(0);
+}
+
 void
 skel_signals_default(void)
 {
@@ -209,6 +249,10 @@ skel_setup(struct skel_ctx *ctx, struct skel_priv *priv, int argc,
 			priv->max_idle = 0;
 	}
 
+	skel_watchdog_secs = cfg_get_time(ctx->cfg, "daemon_timeout");
+	/* alarm() takes an unsigned int; beyond a year means "never". */
+	if (skel_watchdog_secs > 366LL * 86400)
+		skel_watchdog_secs = 0;
 	skel_signals_default();
 	if (ops->pre_jail)
 		ops->pre_jail(ctx);

@@ -26,6 +26,9 @@
  * Then post_jail, the serve loop, max_use / max_idle recycling (not with
  * .unlimited, for daemons that keep state in memory such as qmgr and
  * pickup), exit when master goes away (docs/MASTER.md) and SIGTERM.
+ * Single and trigger: a watchdog ends the process with a fatal error when
+ * one client or trigger takes longer than daemon_timeout (SIGALRM is the
+ * skeleton's: daemons must not use alarm()).
  * Before a normal exit it calls pre_exit.
  *
  * Stand-alone (-S): no master; the client is standard input/output (single

@@ -45,5 +45,11 @@ int	skel_standalone_fd(struct skel_ctx *ctx);
 int	skel_wait_ready(struct skel_ctx *ctx);
 /* SIGTERM ends the process at once; SIGPIPE is ignored. */
 void	skel_signals_default(void);
+/*
+ * Around one request (single: a client; trigger: a trigger): a process
+ * still busy after daemon_timeout ends with a fatal "watchdog timeout".
+ */
+void	skel_watchdog_start(void);
+void	skel_watchdog_stop(void);
 
 #endif

@@ -61,7 +61,9 @@ skel_single_main(int argc, char **argv, const struct skel_ops *ops)
 			  "daemon", ctx.service, mastercf_type_name(ctx.type));
 	while ((fd = skel_single_accept(&ctx)) >= 0) {
 		skel_report(&ctx, MASTER_STAT_TAKEN);
+		skel_watchdog_start();
 		ops->service(&ctx, fd);
+		skel_watchdog_stop();
 		close(fd);
 		ctx.use_count++;
 		if (priv.max_use > 0 && ctx.use_count >= priv.max_use)

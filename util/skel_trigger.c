@@ -97,7 +97,9 @@ skel_trigger_main(int argc, char **argv, const struct skel_ops *ops)
 		if ((n = skel_trigger_read(&ctx, lfd, buf)) < 0)
 			continue;
 		skel_report(&ctx, MASTER_STAT_TAKEN);
+		skel_watchdog_start();
 		ops->trigger(&ctx, buf, (size_t)n);
+		skel_watchdog_stop();
 		ctx.use_count++;
 		if (priv.max_use > 0 && ctx.use_count >= priv.max_use)
 			break;
