@@ -7,8 +7,10 @@
 # names that is handed to one), when it is a per-transport name
 # <transport>_<suffix> and "<suffix>" is read through
 # cfg_get_transport_int(), or when the default of a name that is read
-# refers to it as $name.  The scan is general on purpose: new parameters
-# need no change here.
+# refers to it as $name.  The other way round, every literal name given
+# to cfg_get_*() (or to a wrapper called as f(cfg, "name")) is in the
+# table, with the getter's type.  The scan is general on purpose: new
+# parameters need no change here.
 #
 # SPDX-License-Identifier: ISC
 import os
@@ -25,6 +27,14 @@ TOKEN = re.compile(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*
 GETTER = re.compile(r'\bcfg_get_(str|int|bool|time|size|text)\s*\(\s*[^,()]+,\s*'
                     r'"([A-Za-z0-9_]+)"\s*\)')
 CFG_C = os.path.join(REPO, "util", "cfg.c")
+# Any function called as f(...cfg, "name"): its own getter wrapper
+# (smtp_conf_time(cfg, "smtp_connect_timeout")), checked like the getters,
+# except these, whose literal is not a parameter name.
+WRAPPER = re.compile(r'\b(\w+)\s*\(\s*[\w>.\-]*cfg\s*,\s*"([A-Za-z0-9_]+)"')
+NOT_A_PARAMETER = {
+    "maillog_init",            # the program's name for the log
+    "smtpd_check_addr_pdms",   # a parent_domain_matches_subdomains word
+}
 GETTER_TYPE = {"str": None, "text": None, "int": "PARAM_INT",
                "bool": "PARAM_BOOL", "time": "PARAM_TIME",
                "size": "PARAM_SIZE"}
@@ -82,6 +92,9 @@ def scan():
             outside_cfg |= found
         rel = os.path.relpath(path, REPO)
         getters += [(rel, kind, name) for kind, name in GETTER.findall(code)]
+        getters += [(rel, "wrapper " + fn, name)
+                    for fn, name in WRAPPER.findall(code)
+                    if not fn.startswith("cfg_") and fn not in NOT_A_PARAMETER]
     # A family is read when a program names its suffix (the literal in
     # util/cfg.c's own list does not count).
     return literals, getters, families() & outside_cfg
@@ -125,9 +138,10 @@ def test_every_name_a_program_reads_is_declared_with_that_type():
     bad = []
     for path, kind, name in getters:
         if name not in entries:
-            bad.append("%s: cfg_get_%s(\"%s\"): not in util/param_table.c"
-                       % (path, kind, name))
-        elif GETTER_TYPE[kind] and entries[name][0] != GETTER_TYPE[kind]:
+            bad.append("%s: %s(\"%s\"): not in util/param_table.c"
+                       % (path, kind if " " in kind else "cfg_get_" + kind,
+                          name))
+        elif GETTER_TYPE.get(kind) and entries[name][0] != GETTER_TYPE[kind]:
             bad.append("%s: cfg_get_%s(\"%s\"): declared %s"
                        % (path, kind, name, entries[name][0]))
     assert bad == [], "\n".join(bad)
