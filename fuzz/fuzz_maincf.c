@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "util/cfg.h"
+#include "util/cfg_compat.h"
 #include "util/msg.h"
 #include "util/param.h"
 #include "util/vstr.h"
@@ -85,6 +86,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (i = 0; i < count; i++)
 		fuzz_expand_name(cfg, defs[i].name, text, out, why);
 	(void)cfg_check(cfg, why);
+	(void)cfg_compat_check(cfg, NULL, "master.cf");
 	cfg_override(cfg, "myhostname", "fuzz.example");
 	(void)cfg_check(cfg, why);
 	cfg_free(cfg);
