@@ -35,6 +35,7 @@
 
 #include "smtp/smtp.h"
 #include "util/attr.h"
+#include "util/debug_peer.h"
 #include "util/ipc.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
@@ -427,6 +428,7 @@ smtp_pre_jail(struct skel_ctx *ctx)
 	st->dns_reply2 = dns_reply_alloc();
 	/* Cyrus loads its plugins and the tables open before the chroot. */
 	smtp_sasl_init(st, cfg);
+	debug_peer_init(cfg);
 	smtp_tls_init(st, cfg);
 	smtp_generic_init(st, cfg);
 	ctx->app = st;

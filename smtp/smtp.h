@@ -99,6 +99,7 @@ typedef struct SMTP_SESSION {
 	bool	tls;			/* TLS is up (set by smtp_tls.c) */
 	TLS_SESS *tlss;			/* the TLS session when tls */
 	time_t	created;
+	bool	debug_peer;		/* debug_peer_list raised msg_verbose */
 } SMTP_SESSION;
 
 /* Process state, ctx->app. */

@@ -27,6 +27,7 @@
 
 #include "smtp/smtp.h"
 #include "util/ipc.h"
+#include "util/debug_peer.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
@@ -60,6 +61,7 @@ smtp_session_alloc(int fd, const char *host, const char *addr, int port,
 	s->line = vstr_alloc(256);
 	s->reply = smtp_reply_alloc();
 	s->created = time(NULL);
+	s->debug_peer = debug_peer_check(host, addr);
 	return s;
 }
 
@@ -68,6 +70,8 @@ smtp_session_free(SMTP_SESSION *s)
 {
 	if (s == NULL)
 		return NULL;
+	if (s->debug_peer)
+		debug_peer_restore();
 	s->tlss = tls_sess_free(s->tlss);
 	if (s->fd >= 0)
 		close(s->fd);

@@ -25,6 +25,7 @@
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_check.h"
 #include "util/cleanup_client.h"
+#include "util/debug_peer.h"
 #include "util/msg.h"
 #include "util/skel.h"
 #include "util/tls.h"
@@ -231,6 +232,7 @@ smtpd_pre_jail(struct skel_ctx *ctx)
 	app.exclusions = cfg_get_str(ctx->cfg,
 				     "smtpd_forbid_bare_newline_exclusions");
 	app.peername_lookup = cfg_get_bool(ctx->cfg, "smtpd_peername_lookup");
+	debug_peer_init(ctx->cfg);
 	if ((app.check = smtpd_check_create(ctx->cfg, why)) == NULL)
 		msg_fatal_status(78, "%s", VSTR_STR(why));
 	/* Cyrus loads its plugins and reads its config before the chroot. */
@@ -278,6 +280,7 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	VSTR   *name = vstr_alloc(64);
 	VSTR   *addr = vstr_alloc(64);
 	VSTR   *port = vstr_alloc(16);
+	bool	debug;
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0
 	    || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
@@ -303,9 +306,13 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	conn.peer = VSTR_STR(namaddr);
 	if (app->tls == NULL)
 		hooks.tls_start = NULL;
+	/* debug_peer_list: verbose for this client only. */
+	debug = debug_peer_check(peer.name, peer.addr);
 	st = smtpd_state_create(&app->par, &hooks, &conn, app, &peer);
 	smtpd_session(st);
 	smtpd_state_free(st);
+	if (debug)
+		debug_peer_restore();
 	conn.tls = tls_sess_free(conn.tls);
 out:
 	vstr_free(namaddr);

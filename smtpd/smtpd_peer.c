@@ -10,10 +10,10 @@
  * socket address cannot even be printed.
  *
  * smtpd_peer_match_list() matches an address against a Postfix network
- * list: "1.2.3.4", "1.2.3.0/24", "[::1]", "[2001:db8::]/32", "::1/128",
- * "!pattern" to exclude; separators are white space and commas.  Table
- * entries ("type:name") are not supported here and never match (logged
- * once per call).
+ * list (util/peer_list.h): "1.2.3.4", "1.2.3.0/24", "[::1]",
+ * "[2001:db8::]/32", "::1/128", "!pattern" to exclude; separators are
+ * white space and commas.  Table entries ("type:name") are not supported
+ * here and never match.
  *
  * SPDX-License-Identifier: ISC
  */
@@ -28,6 +28,7 @@
 #include "smtpd/smtpd.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/peer_list.h"
 #include "util/strutil.h"
 #include "util/vstr.h"
 
@@ -92,104 +93,8 @@ smtpd_peer_lookup(const struct sockaddr *sa, socklen_t salen, VSTR *name,
 	return 0;
 }
 
-/* addr (numeric) inside net/len?  -1 when the pattern is not a network. */
-static int
-smtpd_peer_match_net(const char *pattern, const unsigned char *a, int afam)
-{
-	char	buf[INET6_ADDRSTRLEN + 8];
-	unsigned char net[16];
-	const char *slash;
-	size_t	len;
-	long	bits;
-	int	fam;
-	int	max;
-	char   *end;
-
-	if (*pattern == '[') {
-		const char *close = strchr(pattern, ']');
-
-		if (close == NULL)
-			return -1;
-		len = (size_t)(close - pattern - 1);
-		if (len >= sizeof(buf))
-			return -1;
-		memcpy(buf, pattern + 1, len);
-		buf[len] = 0;
-		slash = close[1] == '/' ? close + 1 : close[1] ? NULL : "";
-		if (slash == NULL)
-			return -1;
-	} else {
-		slash = strchr(pattern, '/');
-		len = slash ? (size_t)(slash - pattern) : strlen(pattern);
-		if (len >= sizeof(buf))
-			return -1;
-		memcpy(buf, pattern, len);
-		buf[len] = 0;
-		if (slash == NULL)
-			slash = "";
-	}
-	if (inet_pton(AF_INET, buf, net) == 1) {
-		fam = AF_INET;
-		max = 32;
-	} else if (inet_pton(AF_INET6, buf, net) == 1) {
-		fam = AF_INET6;
-		max = 128;
-	} else {
-		return -1;
-	}
-	bits = max;
-	if (*slash == '/') {
-		bits = strtol(slash + 1, &end, 10);
-		if (*end != 0 || end == slash + 1 || bits < 0 || bits > max)
-			return -1;
-	}
-	if (fam != afam)
-		return 0;
-	for (long i = 0; i < bits; i += 8) {
-		unsigned char mask = bits - i >= 8 ? 0xff :
-		    (unsigned char)(0xff << (8 - (bits - i)));
-
-		if ((a[i / 8] & mask) != (net[i / 8] & mask))
-			return 0;
-	}
-	return 1;
-}
-
 bool
 smtpd_peer_match_list(const char *list, const char *addr)
 {
-	unsigned char a[16];
-	int	afam;
-	char   *copy;
-	char   *cp;
-	char   *word;
-	bool	result = false;
-
-	if (inet_pton(AF_INET, addr, a) == 1)
-		afam = AF_INET;
-	else if (inet_pton(AF_INET6, addr, a) == 1)
-		afam = AF_INET6;
-	else
-		return false;
-	cp = copy = mystrdup(list);
-	while ((word = str_token(&cp, STR_SEP_LIST)) != NULL) {
-		bool	negate = false;
-		int	m;
-
-		while (*word == '!') {
-			negate = !negate;
-			word++;
-		}
-		if ((m = smtpd_peer_match_net(word, a, afam)) < 0) {
-			if (msg_verbose)
-				msg_info("network list: ignoring \"%s\"", word);
-			continue;
-		}
-		if (m == 1) {
-			result = !negate;
-			break;
-		}
-	}
-	myfree(copy);
-	return result;
+	return peer_list_match(list, NULL, addr, false);
 }

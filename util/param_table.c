@@ -127,6 +127,14 @@ static const struct param_def param_defs[] = {
 	    "18000s", 1, LLONG_MAX,
 	    "How long a daemon may work on one client or trigger before its "
 	    "watchdog ends it with a fatal error."},
+	{"debug_peer_level", PARAM_INT,
+	    "2", 0, 10,
+	    "How much more verbose smtpd and smtp log while talking to a host "
+	    "in debug_peer_list."},
+	{"debug_peer_list", PARAM_STR,
+	    "", 0, 0,
+	    "Clients (smtpd) and servers (smtp) whose sessions are logged more "
+	    "verbosely, by name or network."},
 	{"default_database_type", PARAM_STR,
 	    "hash", 0, 0,
 	    "Table type assumed by postelmap and postelalias when none is "
