@@ -47,19 +47,20 @@ QMGR_TRANSPORT *
 qmgr_transport_find(QMGR *q, const char *name)
 {
 	QMGR_TRANSPORT *t;
+	long long conc;
+	long long rcpt;
 
 	for (t = q->transports; t; t = t->next)
 		if (strcmp(t->name, name) == 0)
 			return t;
+	/* Read first: a bad value is fatal, with nothing allocated. */
+	conc = qmgr_transport_int(q, name, "destination_concurrency_limit");
+	rcpt = qmgr_transport_int(q, name, "destination_recipient_limit");
 	t = mycalloc(1, sizeof(*t));
 	t->qmgr = q;
 	t->name = mystrdup(name);
-	t->conc_limit = (int)qmgr_transport_int(q, name,
-				    "destination_concurrency_limit");
-	t->rcpt_limit = (int)qmgr_transport_int(q, name,
-				    "destination_recipient_limit");
-	if (t->rcpt_limit > DELIVER_RCPT_MAX)
-		t->rcpt_limit = DELIVER_RCPT_MAX;
+	t->conc_limit = (int)conc;
+	t->rcpt_limit = rcpt > DELIVER_RCPT_MAX ? DELIVER_RCPT_MAX : (int)rcpt;
 	t->next = q->transports;
 	q->transports = t;
 	return t;

@@ -58,6 +58,7 @@ struct cfg_vars {
 	size_t	file_count;
 	VSTR   *chain;			/* names on the expansion path */
 	VSTR   *why;			/* scratch for the fatal getters */
+	VSTR   *tname;			/* cfg_get_transport_int's name */
 	int	depth;
 };
 
@@ -187,6 +188,7 @@ cfg_new(const char *confdir, const char *path)
 	cfg->vars = mycalloc(1, sizeof(*cfg->vars));
 	cfg->vars->chain = vstr_alloc(64);
 	cfg->vars->why = vstr_alloc(64);
+	cfg->vars->tname = vstr_alloc(64);
 	return cfg;
 }
 
@@ -212,6 +214,7 @@ cfg_free(CFG *cfg)
 	myfree(cfg->vars->file_order);
 	vstr_free(cfg->vars->chain);
 	vstr_free(cfg->vars->why);
+	vstr_free(cfg->vars->tname);
 	myfree(cfg->vars);
 	myfree(cfg->confdir);
 	myfree(cfg->path);
@@ -1202,7 +1205,7 @@ cfg_get_transport_int(const CFG *cfg, const char *transport,
 {
 	const struct cfg_family *fam = NULL;
 	const struct param_def *def;
-	VSTR   *name = vstr_alloc(64);
+	VSTR   *name = cfg->vars->tname;	/* no allocation: may be fatal */
 	VSTR   *why = cfg->vars->why;
 	const char *value;
 	long long v = 0;
@@ -1229,7 +1232,6 @@ cfg_get_transport_int(const CFG *cfg, const char *transport,
 	} else {
 		v = cfg_get_int(cfg, fam->defname);
 	}
-	vstr_free(name);
 	return v;
 }
 

@@ -48,17 +48,19 @@ parse_error(const char *text, size_t len)
 static const char *
 expand(CFG *cfg, const char *name)
 {
+	/* Static: the fatal path must not leak (LeakSanitizer builds). */
 	static VSTR *out;
-	VSTR   *text = vstr_alloc(64);
-	VSTR   *why = vstr_alloc(64);
+	static VSTR *text;
+	static VSTR *why;
 
-	if (out == NULL)
+	if (out == NULL) {
 		out = vstr_alloc(64);
+		text = vstr_alloc(64);
+		why = vstr_alloc(64);
+	}
 	vstr_sprintf(text, "${%s}", name);
 	if (cfg_expand(cfg, VSTR_STR(text), out, why) < 0)
 		msg_fatal("parameter %s: %s", name, VSTR_STR(why));
-	vstr_free(text);
-	vstr_free(why);
 	return VSTR_STR(out);
 }
 
