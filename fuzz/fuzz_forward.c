@@ -54,9 +54,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vstr_memcpy(text, data, size);
 	vstr_set_len(text, strlen(VSTR_STR(text)));
 	local_rcpt_split(&st, VSTR_STR(text), &rc);
-	local_expand_vars(VSTR_STR(text), out, &rc, &u);
+	local_expand_vars(VSTR_STR(text), out, &rc, &u, NULL);
 	local_expand_vars("$home/.forward${recipient_delimiter}${extension}",
-			  out, &rc, &u);
+			  out, &rc, &u, "abcdefghijklmnopqrstuvwxyz./");
 	(void)local_copy_has_delivered_to(text, "joe@example.com");
 	local_rcpt_free(&rc);
 	vstr_free(val);

@@ -57,7 +57,11 @@ local_post_jail(struct skel_ctx *ctx)
 	st->delims = cfg_get_str(ctx->cfg, "recipient_delimiter");
 	st->home_mailbox = cfg_get_str(ctx->cfg, "home_mailbox");
 	st->spool_dir = cfg_get_str(ctx->cfg, "mail_spool_directory");
-	st->mailbox_command = cfg_get_str(ctx->cfg, "mailbox_command");
+	/*
+	 * As in Postfix, mailbox_command is not subject to $name expansion:
+	 * "$SENDER" and "$RECIPIENT" are for the shell, from the environment.
+	 */
+	st->mailbox_command = cfg_get_text(ctx->cfg, "mailbox_command");
 	st->forward_path = cfg_get_text(ctx->cfg, "forward_path");
 	st->luser_relay = cfg_get_text(ctx->cfg, "luser_relay");
 	st->default_privs = cfg_get_str(ctx->cfg, "default_privs");
@@ -67,6 +71,15 @@ local_post_jail(struct skel_ctx *ctx)
 	    local_classes(cfg_get_str(ctx->cfg, "allow_mail_to_files"));
 	st->size_limit = cfg_get_size(ctx->cfg, "mailbox_size_limit");
 	st->time_limit = cfg_get_time(ctx->cfg, "command_time_limit");
+	st->strict_owner = cfg_get_bool(ctx->cfg, "strict_mailbox_ownership");
+	st->file_limit = cfg_get_size(ctx->cfg, "forward_file_size_limit");
+	st->fwd_filter = cfg_get_str(ctx->cfg, "forward_expansion_filter");
+	st->cmd_filter = cfg_get_str(ctx->cfg, "command_expansion_filter");
+	st->export_env = cfg_get_str(ctx->cfg, "export_environment");
+	st->expand_owner = cfg_get_bool(ctx->cfg, "expand_owner_alias");
+	st->owner_request = cfg_get_bool(ctx->cfg, "owner_request_special");
+	st->propagate = local_classes(cfg_get_str(ctx->cfg,
+					  "propagate_unmatched_extensions"));
 	if (st->time_limit <= 0)
 		st->time_limit = 1000;
 	maps = cfg_get_str(ctx->cfg, "alias_maps");

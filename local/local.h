@@ -43,6 +43,14 @@ typedef struct LOCAL_STATE {
 	int	allow_commands, allow_files;	/* LOCAL_FROM_* bits */
 	long long size_limit;		/* mailbox_size_limit, 0 none */
 	long long time_limit;		/* command_time_limit, seconds */
+	bool	strict_owner;		/* strict_mailbox_ownership */
+	long long file_limit;		/* forward_file_size_limit, bytes */
+	const char *fwd_filter;		/* forward_expansion_filter */
+	const char *cmd_filter;		/* command_expansion_filter */
+	const char *export_env;		/* export_environment */
+	bool	expand_owner;		/* expand_owner_alias */
+	bool	owner_request;		/* owner_request_special */
+	int	propagate;		/* propagate_unmatched_extensions: LOCAL_FROM_* */
 } LOCAL_STATE;
 
 /* One message: the content read once, LF line ends. */
@@ -63,13 +71,20 @@ struct local_result {
 	size_t	members;		/* expansion count, for the limit */
 };
 
-/* The account a delivery runs as. */
+/*
+ * The account a delivery runs as.  uid/gid are the privileges for files
+ * and commands (default_privs for root); owner_uid/owner_gid are the
+ * account's own, for its mailbox: root's mailbox belongs to root.
+ */
 struct local_user {
 	char   *name;
 	uid_t	uid;
 	gid_t	gid;
+	uid_t	owner_uid;
+	gid_t	owner_gid;
 	char   *home;
 	char   *shell;
+	bool	mailbox;		/* the account's own mailbox: may be root */
 };
 
 /* One recipient being delivered (the alias name, the user, ...). */
@@ -125,9 +140,15 @@ void	local_command(LOCAL_STATE *st, struct local_msg *m,
 /* local_expand.c: aliases, :include:, .forward, users, luser_relay. */
 void	local_recipient(LOCAL_STATE *st, struct local_msg *m,
 			const struct deliver_rcpt *dr, struct local_result *r);
-/* forward_path and luser_relay: $home $user $extension $local ... */
+/*
+ * forward_path and luser_relay: $home $user $extension $local ...; with
+ * filter, every character of an expanded value that is not in filter
+ * becomes '_' (forward_expansion_filter).
+ */
 void	local_expand_vars(const char *in, VSTR *out, struct local_rcpt *rc,
-			  const struct local_user *u);
+			  const struct local_user *u, const char *filter);
+/* Append value to out with characters outside allowed as '_'. */
+void	local_filter_append(VSTR *out, const char *value, const char *allowed);
 /* .forward text to one alias value: comment and blank lines dropped. */
 void	local_forward_parse(const char *data, size_t len, VSTR *out);
 int	local_rcpt_split(const LOCAL_STATE *st, const char *addr,

@@ -3,13 +3,17 @@
  *
  * Runs inside a local_priv child that already is the recipient (or
  * default_privs): that child forks /bin/sh -c command in its own process
- * group with a sanitized environment (HOME, LOGNAME, USER, SHELL,
- * SENDER, RECIPIENT, LOCAL, EXTENSION, DOMAIN, ORIGINAL_RECIPIENT,
- * PATH=/usr/bin:/bin), in the home folder, writes the message ("From "
- * line, Return-Path, Delivered-To, no quoting) to its standard input and
- * keeps the first bytes of its output for the bounce text.  After
- * command_time_limit seconds the group is killed and the delivery
- * bounces (5.3.0, as Postfix).  Exit status 0 is success; other
+ * group with a sanitized environment, as Postfix's local:
+ * PATH=/usr/bin:/bin, the variables export_environment names (with
+ * local's values), and HOME, LOGNAME, USER, SHELL, SENDER, RECIPIENT,
+ * LOCAL, EXTENSION, DOMAIN, ORIGINAL_RECIPIENT and, when qmgr knows
+ * them, CLIENT_ADDRESS and CLIENT_HOSTNAME, each value censored by
+ * command_expansion_filter (other characters become '_').  It runs in
+ * the home folder, gets the message ("From " line, Return-Path,
+ * Delivered-To, no quoting) on its standard input, and the first bytes
+ * of its output are kept for the bounce text.  command_time_limit
+ * bounds the whole run (util/cmd_run.h): then the process group is
+ * killed and the delivery bounces (5.3.0, as Postfix).  Exit status 0 is success; other
  * statuses map through sysexits.h: EX_TEMPFAIL (75) and EX_OSERR defer
  * (4.3.0), EX_NOUSER (67) bounces 5.1.1, and so on; unknown non-zero
  * statuses and signals bounce with 5.3.0.
@@ -40,31 +44,46 @@ struct local_cmd_job {
 	const char *command;
 };
 
+/*
+ * Export one value, censored as Postfix does: every character outside
+ * command_expansion_filter becomes '_', so a shell that interpolates
+ * "$EXTENSION" unquoted meets no metacharacter from the network.
+ */
 static void
-local_cmd_env(const char *name, const char *value)
+local_cmd_env(const struct local_cmd_job *j, const char *name,
+	      const char *value)
 {
-	if (setenv(name, value ? value : "", 1) < 0)
+	VSTR   *v = vstr_alloc(64);
+
+	local_filter_append(v, value ? value : "", j->st->cmd_filter);
+	if (setenv(name, VSTR_STR(v), 1) < 0)
 		_exit(EX_OSERR);
+	vstr_free(v);
 }
 
 static void __attribute__((noreturn))
 local_cmd_exec(void *ctx)
 {
 	struct local_cmd_job *j = ctx;
+	const struct deliver_request *req = j->m->req;
 
-	clearenv();
-	local_cmd_env("HOME", j->u->home);
-	local_cmd_env("LOGNAME", j->u->name);
-	local_cmd_env("USER", j->u->name);
-	local_cmd_env("SHELL", j->u->shell);
-	local_cmd_env("PATH", "/usr/bin:/bin");
-	local_cmd_env("SENDER", j->m->sender);
-	local_cmd_env("RECIPIENT", j->rc->addr);
-	local_cmd_env("LOCAL", VSTR_STR(j->rc->local));
-	local_cmd_env("EXTENSION", VSTR_STR(j->rc->ext));
-	local_cmd_env("DOMAIN", VSTR_STR(j->rc->domain));
-	local_cmd_env("ORIGINAL_RECIPIENT",
+	if (cmd_run_environ(j->st->export_env) < 0)
+		_exit(EX_OSERR);
+	local_cmd_env(j, "HOME", j->u->home);
+	local_cmd_env(j, "LOGNAME", j->u->name);
+	local_cmd_env(j, "USER", j->u->name);
+	local_cmd_env(j, "SHELL", j->u->shell);
+	local_cmd_env(j, "SENDER", j->m->sender);
+	local_cmd_env(j, "RECIPIENT", j->rc->addr);
+	local_cmd_env(j, "LOCAL", VSTR_STR(j->rc->local));
+	local_cmd_env(j, "EXTENSION", VSTR_STR(j->rc->ext));
+	local_cmd_env(j, "DOMAIN", VSTR_STR(j->rc->domain));
+	local_cmd_env(j, "ORIGINAL_RECIPIENT",
 		      j->rc->orig ? j->rc->orig : j->rc->addr);
+	if (req && req->client_addr && *req->client_addr)
+		local_cmd_env(j, "CLIENT_ADDRESS", req->client_addr);
+	if (req && req->client_name && *req->client_name)
+		local_cmd_env(j, "CLIENT_HOSTNAME", req->client_name);
 	if (chdir(j->u->home) < 0 && chdir("/") < 0)
 		_exit(EX_OSERR);
 	execl("/bin/sh", "sh", "-c", j->command, (char *)NULL);

@@ -35,7 +35,18 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-#define LOCAL_FILE_MAX	4000		/* .forward/:include: bytes read */
+/*
+ * owner_request_special: owner-list and list-request are names of their
+ * own, never list with an extension (matters when "-" is a delimiter).
+ */
+static bool
+local_owner_request(const VSTR *local)
+{
+	size_t	len = VSTR_LEN(local);
+
+	return strncmp(VSTR_STR(local), "owner-", 6) == 0
+	    || (len > 8 && strcmp(VSTR_STR(local) + len - 8, "-request") == 0);
+}
 
 int
 local_rcpt_split(const LOCAL_STATE *st, const char *addr,
@@ -55,7 +66,8 @@ local_rcpt_split(const LOCAL_STATE *st, const char *addr,
 	vstr_lower(rc->local);
 	vstr_strcpy(rc->domain, at ? at + 1 : "");
 	vstr_strcpy(rc->user, VSTR_STR(rc->local));
-	if (*st->delims && strcmp(VSTR_STR(rc->local), "postmaster") != 0) {
+	if (*st->delims && strcmp(VSTR_STR(rc->local), "postmaster") != 0
+	    && !(st->owner_request && local_owner_request(rc->local))) {
 		for (i = 0; i < llen; i++)
 			if (strchr(st->delims, VSTR_STR(rc->local)[i]))
 				break;
@@ -98,16 +110,22 @@ local_privs(LOCAL_STATE *st, const char *name, struct local_user *u)
 struct local_read_job {
 	const char *path;
 	bool	unprivileged;		/* local is not root (make run) */
+	long long limit;		/* forward_file_size_limit */
 };
 
-/* In a child as the user: the file's text (dsn 2.0.1) or none (2.0.0). */
+/*
+ * In a child as the user: the file's text (dsn 2.0.1) or none (2.0.0).
+ * The file is read whole; one longer than forward_file_size_limit
+ * defers the recipient (never a silent cut: the addresses at its end
+ * would be lost).
+ */
 static void
 local_read_job(void *ctx, struct local_result *r)
 {
 	struct local_read_job *j = ctx;
-	char	buf[LOCAL_FILE_MAX + 1];
+	char	chunk[8192];
+	VSTR   *buf;
 	ssize_t	n;
-	size_t	got = 0;
 	int	fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0) {
@@ -119,18 +137,35 @@ local_read_job(void *ctx, struct local_result *r)
 					 "cannot open %s: %m", j->path);
 		return;
 	}
-	while (got < LOCAL_FILE_MAX
-	       && (n = read(fd, buf + got, LOCAL_FILE_MAX - got)) > 0)
-		got += (size_t)n;
+	buf = vstr_alloc(1024);
+	for (;;) {
+		n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		vstr_memcat(buf, chunk, (size_t)n);
+		if ((long long)VSTR_LEN(buf) > j->limit)
+			break;
+	}
 	close(fd);
-	{
-		VSTR   *text = vstr_alloc(got + 16);
+	if (n < 0) {
+		local_result_set(r, DELIVER_DEFERRED, "4.3.0",
+				 "cannot read %s: %m", j->path);
+	} else if ((long long)VSTR_LEN(buf) > j->limit) {
+		local_result_set(r, DELIVER_DEFERRED, "4.3.0",
+				 "file %s is larger than "
+				 "forward_file_size_limit (%lld bytes)",
+				 j->path, j->limit);
+	} else {
+		VSTR   *text = vstr_alloc(VSTR_LEN(buf) + 16);
 
-		local_forward_parse(buf, got, text);
+		local_forward_parse(VSTR_STR(buf), VSTR_LEN(buf), text);
 		local_result_set(r, DELIVER_SENT, "2.0.1", "%s",
 				 VSTR_STR(text));
 		vstr_free(text);
 	}
+	vstr_free(buf);
 }
 
 void
@@ -159,8 +194,8 @@ local_forward_parse(const char *data, size_t len, VSTR *out)
 
 /* Read a member file as u: 1 text in out, 0 none, -1 (r says why). */
 static int
-local_read_file(const struct local_user *u, const char *path, VSTR *out,
-		struct local_result *r)
+local_read_file(LOCAL_STATE *st, const struct local_user *u,
+		const char *path, VSTR *out, struct local_result *r)
 {
 	struct passwd *pw = getpwnam(u->name);
 
@@ -170,7 +205,8 @@ local_read_file(const struct local_user *u, const char *path, VSTR *out,
 	 * Either way an unreadable file counts as absent.
 	 */
 	struct local_read_job j = {.path = path,
-	.unprivileged = geteuid() != 0 || (pw != NULL && pw->pw_uid == 0)};
+	.unprivileged = geteuid() != 0 || (pw != NULL && pw->pw_uid == 0),
+	.limit = st->file_limit};
 	struct local_result fr;
 	int	ret;
 
@@ -193,11 +229,17 @@ static void local_mailbox_of(LOCAL_STATE *, struct local_msg *,
 			     struct local_rcpt *, const char *,
 			     struct local_result *);
 
-/* Deliver the members of value; self is the name being expanded. */
+/*
+ * Deliver the members of value; self is the name being expanded.
+ * unmatched: the recipient's extension when the alias or .forward that
+ * matched was the one without it (NULL otherwise); address members then
+ * get it back when propagate_unmatched_extensions names their class.
+ */
 static void
 local_members(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 	      const char *value, int from, const struct local_user *privs,
-	      const char *self, int depth, struct local_result *r)
+	      const char *self, const char *unmatched, int depth,
+	      struct local_result *r)
 {
 	DICT_ALIAS_MEMBERS *mem;
 	VSTR   *why = vstr_alloc(64);
@@ -244,9 +286,17 @@ local_members(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 							 &mr);
 					vstr_free(u);
 				} else {
-					vstr_sprintf_append(r->forward, "%s%s%s\n",
-							    a, at ? "" : "@",
-							    at ? "" : st->myorigin);
+					size_t	alen = at ? (size_t)(at - a)
+					    : strlen(a);
+
+					vstr_memcat(r->forward, a, alen);
+					if (unmatched && *unmatched
+					    && (st->propagate & from))
+						vstr_sprintf_append(r->forward,
+							"%s%s", rc->delim,
+							unmatched);
+					vstr_sprintf_append(r->forward, "@%s\n",
+						at ? at + 1 : st->myorigin);
 					r->nforward++;
 				}
 				break;
@@ -273,8 +323,8 @@ local_members(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 					local_result_set(&mr, DELIVER_BOUNCED,
 							 "5.4.6", ":include: nesting "
 							 "too deep for %s", rc->addr);
-				} else if ((got = local_read_file(privs, it->text,
-							      text, &mr)) == 0) {
+				} else if ((got = local_read_file(st, privs,
+						it->text, text, &mr)) == 0) {
 					local_result_set(&mr, DELIVER_BOUNCED,
 							 "5.3.0", "cannot open "
 							 "include file %s",
@@ -282,7 +332,8 @@ local_members(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 				} else if (got > 0) {
 					local_members(st, m, rc, VSTR_STR(text),
 						      LOCAL_FROM_INCLUDE, privs,
-						      self, depth + 1, r);
+						      self, unmatched,
+						      depth + 1, r);
 				}
 				vstr_free(text);
 				break;
@@ -312,8 +363,25 @@ local_mailbox_of(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 }
 
 void
+local_filter_append(VSTR *out, const char *value, const char *allowed)
+{
+	for (; *value; value++)
+		vstr_addch(out, strchr(allowed, *value) ? *value : '_');
+}
+
+/* Append one expanded value, through the filter when there is one. */
+static void
+local_expand_add(VSTR *out, const char *value, const char *filter)
+{
+	if (filter)
+		local_filter_append(out, value, filter);
+	else
+		vstr_strcat(out, value);
+}
+
+void
 local_expand_vars(const char *in, VSTR *out, struct local_rcpt *rc,
-		  const struct local_user *u)
+		  const struct local_user *u, const char *filter)
 {
 	static const char *names[] = {"home", "user", "extension",
 	"recipient_delimiter", "local", "domain", "recipient", NULL};
@@ -342,54 +410,90 @@ local_expand_vars(const char *in, VSTR *out, struct local_rcpt *rc,
 		}
 		switch (i) {
 		case 0:
-			vstr_strcat(out, u ? u->home : "");
+			local_expand_add(out, u ? u->home : "", filter);
 			break;
 		case 1:
-			vstr_strcat(out, VSTR_STR(rc->user));
+			local_expand_add(out, VSTR_STR(rc->user), filter);
 			break;
 		case 2:
-			vstr_strcat(out, VSTR_STR(rc->ext));
+			local_expand_add(out, VSTR_STR(rc->ext), filter);
 			break;
 		case 3:
-			vstr_strcat(out, VSTR_LEN(rc->ext) ? rc->delim : "");
+			local_expand_add(out, VSTR_LEN(rc->ext) ? rc->delim : "",
+					 filter);
 			break;
 		case 4:
-			vstr_strcat(out, VSTR_STR(rc->local));
+			local_expand_add(out, VSTR_STR(rc->local), filter);
 			break;
 		case 5:
-			vstr_strcat(out, VSTR_STR(rc->domain));
+			local_expand_add(out, VSTR_STR(rc->domain), filter);
 			break;
 		default:
-			vstr_strcat(out, rc->addr);
+			local_expand_add(out, rc->addr, filter);
 			break;
 		}
 		in = name + len + brace;
 	}
 }
 
-/* The forward_path files of u, first one that exists wins. */
+/*
+ * The forward_path files of u, first one that exists wins.  Each item is
+ * expanded on its own (values through forward_expansion_filter), so we
+ * know whether the file that matched was one named by the extension.
+ * A file with no entries (empty, or only comments) means "do not
+ * forward": the mailbox gets the mail.  1 handled, 0 mailbox.
+ */
 static int
 local_dot_forward(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 		  const struct local_user *u, struct local_result *r)
 {
-	VSTR   *list = vstr_alloc(64), *path = vstr_alloc(64);
-	VSTR   *text = vstr_alloc(256);
+	char   *list = mystrdup(st->forward_path);
+	VSTR   *path = vstr_alloc(64), *text = vstr_alloc(256);
 	char   *save, *item;
 	int	got = 0;
+	bool	ext_matched = false;
 
-	local_expand_vars(st->forward_path, list, rc, u);
-	for (item = strtok_r(VSTR_STR(list), ", \t", &save); item;
+	for (item = strtok_r(list, ", \t", &save); item;
 	     item = strtok_r(NULL, ", \t", &save)) {
-		if ((got = local_read_file(u, item, text, r)) != 0)
+		local_expand_vars(item, path, rc, u, st->fwd_filter);
+		if ((got = local_read_file(st, u, VSTR_STR(path), text,
+					   r)) != 0) {
+			ext_matched = strstr(item, "$extension") != NULL
+			    || strstr(item, "${extension}") != NULL;
 			break;
+		}
 	}
+	if (got > 0 && VSTR_LEN(text) == 0)
+		got = 0;
 	if (got > 0)
 		local_members(st, m, rc, VSTR_STR(text), LOCAL_FROM_FORWARD, u,
-			      u->name, 0, r);
-	vstr_free(list);
+			      u->name, ext_matched ? NULL : VSTR_STR(rc->ext),
+			      0, r);
+	myfree(list);
 	vstr_free(path);
 	vstr_free(text);
 	return got;
+}
+
+/*
+ * The sender of a list's re-injected copy: owner-NAME@myorigin, or with
+ * expand_owner_alias its expansion when that is one plain address.
+ */
+static void
+local_owner_sender(LOCAL_STATE *st, const char *owner, const char *value,
+		   VSTR *out)
+{
+	const char *v = value + strspn(value, " \t");
+	size_t	len = strcspn(v, " \t,");
+
+	if (st->expand_owner && len > 0 && v[len + strspn(v + len, " \t")] == 0
+	    && strchr("|/:\"\\", *v) == NULL) {
+		vstr_memcpy(out, v, len);
+		if (memchr(v, '@', len) == NULL)
+			vstr_sprintf_append(out, "@%s", st->myorigin);
+		return;
+	}
+	vstr_sprintf(out, "%s@%s", owner, st->myorigin);
 }
 
 void
@@ -404,6 +508,13 @@ local_recipient(LOCAL_STATE *st, struct local_msg *m,
 
 	local_rcpt_split(st, dr->addr, &rc);
 	rc.orig = dr->orig;
+	/* An extension is never a path (forward_path puts it in one). */
+	if (strchr(VSTR_STR(rc.ext), '/')) {
+		msg_warn("%s: address with illegal extension: %s",
+			 m->req->queue_id, VSTR_STR(rc.local));
+		vstr_reset(rc.ext);
+		rc.delim[0] = 0;
+	}
 	if (local_copy_has_delivered_to(m->content, dr->addr)) {
 		local_result_set(r, DELIVER_BOUNCED, "5.4.6",
 				 "mail forwarding loop for %s", dr->addr);
@@ -434,21 +545,23 @@ local_recipient(LOCAL_STATE *st, struct local_msg *m,
 					 st->default_privs);
 		} else {
 			local_members(st, m, &rc, VSTR_STR(copy),
-				      LOCAL_FROM_ALIAS, &privs, name, 0, r);
+				      LOCAL_FROM_ALIAS, &privs, name,
+				      name == VSTR_STR(rc.user)
+				      && VSTR_LEN(rc.ext) ? VSTR_STR(rc.ext)
+				      : NULL, 0, r);
 			local_user_free(&privs);
 		}
 		vstr_sprintf(owner, "owner-%s", name);
 		if (r->nforward
 		    && dict_list_lookup(st->aliases, VSTR_STR(owner), &oval) > 0)
-			vstr_sprintf(r->owner, "%s@%s", VSTR_STR(owner),
-				     st->myorigin);
+			local_owner_sender(st, VSTR_STR(owner), oval, r->owner);
 		vstr_free(copy);
 		vstr_free(owner);
 	} else if (local_privs(st, VSTR_STR(rc.user), &u) < 0) {
 		if (*st->luser_relay) {
 			VSTR   *to = vstr_alloc(64);
 
-			local_expand_vars(st->luser_relay, to, &rc, NULL);
+			local_expand_vars(st->luser_relay, to, &rc, NULL, NULL);
 			vstr_sprintf_append(r->forward, "%s%s%s\n",
 					    VSTR_STR(to),
 					    strchr(VSTR_STR(to), '@') ? "" : "@",

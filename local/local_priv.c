@@ -5,8 +5,10 @@
  * The parent stays root so that it can serve the next recipient; the
  * child sets the supplementary groups, gid and uid, checks that uid 0
  * cannot be regained, runs the step and writes its result to a pipe:
- * "<action digit> <dsn> <text>".  uid 0 is refused: local never
- * delivers as root (callers map root to default_privs first).  When
+ * "<action digit> <dsn> <text>".  uid 0 is refused except for the
+ * delivery into root's own mailbox (struct local_user.mailbox, set only
+ * by local_mailbox.c): files and commands on root's behalf run as
+ * default_privs (callers map root to it first).  When
  * local itself is not root (a developer's `make run`), nothing can be
  * switched and every delivery runs as that one account.
  *
@@ -34,7 +36,12 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-#define LOCAL_PRIV_TEXT_MAX	4096
+/*
+ * A result travels back whole: a .forward or :include: file's text can be
+ * as long as forward_file_size_limit allows (at most 16 MiB, and its
+ * parsed form at most twice that), so the channel's ceiling sits above it.
+ */
+#define LOCAL_PRIV_TEXT_MAX	(40 * 1024 * 1024)
 
 int
 local_user_lookup(const char *name, struct local_user *u)
@@ -50,8 +57,8 @@ local_user_lookup(const char *name, struct local_user *u)
 		return -1;
 	}
 	u->name = mystrdup(pw.pw_name);
-	u->uid = pw.pw_uid;
-	u->gid = pw.pw_gid;
+	u->uid = u->owner_uid = pw.pw_uid;
+	u->gid = u->owner_gid = pw.pw_gid;
 	u->home = mystrdup(pw.pw_dir && *pw.pw_dir ? pw.pw_dir : "/");
 	u->shell = mystrdup(pw.pw_shell && *pw.pw_shell ? pw.pw_shell
 			    : "/bin/sh");
@@ -73,8 +80,9 @@ local_priv_become(const struct local_user *u)
 	/* Not root (make run): everything runs as the one account we are. */
 	if (geteuid() != 0)
 		return 0;
+	/* root's own mailbox is written as root, nothing else ever is. */
 	if (u->uid == 0)
-		return -1;
+		return u->mailbox ? 0 : -1;
 	if (setgroups(1, &u->gid) < 0 || setgid(u->gid) < 0
 	    || setuid(u->uid) < 0)
 		return -1;
@@ -90,8 +98,8 @@ local_priv_run(const struct local_user *u, long long time_limit,
 	int	pfd[2];
 	pid_t	pid;
 	int	status;
-	char	buf[LOCAL_PRIV_TEXT_MAX + 64];
-	size_t	got = 0;
+	char	chunk[8192];
+	VSTR   *buf;
 	ssize_t	n;
 	time_t	deadline;
 
@@ -118,12 +126,13 @@ local_priv_run(const struct local_user *u, long long time_limit,
 					 u->name, (long)u->uid);
 		else
 			fn(ctx, &cr);
-		vstr_sprintf(out, "%d %s %.*s", (int)cr.action, cr.dsn,
-			     LOCAL_PRIV_TEXT_MAX, VSTR_STR(cr.text));
+		vstr_sprintf(out, "%d %s ", (int)cr.action, cr.dsn);
+		vstr_memcat(out, VSTR_STR(cr.text), VSTR_LEN(cr.text));
 		(void)write_full(pfd[1], VSTR_STR(out), VSTR_LEN(out), 10000);
 		_exit(0);
 	}
 	close(pfd[1]);
+	buf = vstr_alloc(256);
 	deadline = time(NULL) + (time_t)time_limit + 30;
 	for (;;) {
 		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
@@ -140,32 +149,36 @@ local_priv_run(const struct local_user *u, long long time_limit,
 		}
 		if (p.revents == 0)
 			continue;
-		n = read(pfd[0], buf + got, sizeof(buf) - 1 - got);
+		n = read(pfd[0], chunk, sizeof(chunk));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		got += (size_t)n;
-		if (got >= sizeof(buf) - 1)
+		vstr_memcat(buf, chunk, (size_t)n);
+		if (VSTR_LEN(buf) > LOCAL_PRIV_TEXT_MAX) {
+			kill(pid, SIGKILL);
+			vstr_reset(buf);	/* no half result */
 			break;
+		}
 	}
 	close(pfd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	buf[got] = 0;
 	{
 		int	action;
 		char	dsn[16];
 		int	off = 0;
+		const char *text = VSTR_STR(buf);
 
-		if (sscanf(buf, "%d %15s %n", &action, dsn, &off) >= 2
+		if (sscanf(text, "%d %15s %n", &action, dsn, &off) >= 2
 		    && off > 0 && action >= DELIVER_SENT
 		    && action <= DELIVER_BOUNCED && deliver_dsn_valid(dsn))
 			local_result_set(r, (enum deliver_action)action, dsn,
-					 "%s", buf + off);
+					 "%s", text + off);
 		else
 			local_result_set(r, DELIVER_DEFERRED, "4.3.0",
 					 "delivery process for %s failed",
 					 u->name);
 	}
+	vstr_free(buf);
 }

@@ -14,8 +14,9 @@
  * In each argument ${sender}, ${recipient}, ${original_recipient},
  * ${nexthop}, ${user}, ${extension}, ${domain}, ${mailbox}, ${queue_id}
  * and ${size} are replaced; the command is executed directly (no shell)
- * once per recipient, as that user, with only PATH, HOME, LOGNAME, USER
- * and SHELL in its environment, the message on standard input.  Exit
+ * once per recipient, as that user, with only PATH, HOME, LOGNAME, USER,
+ * SHELL and the variables export_environment names in its environment,
+ * the message on standard input.  Exit
  * status 0 is success, others follow sysexits.h as in local(8) (75 and
  * 71 defer); a command past command_time_limit is killed and the
  * recipient bounces.
@@ -58,6 +59,7 @@ typedef struct PIPE_STATE {
 	char   *user, *home, *shell;
 	long long size_limit, time_limit;
 	const char *delims;
+	const char *export_env;		/* export_environment */
 } PIPE_STATE;
 
 static void
@@ -110,6 +112,7 @@ pipe_post_jail(struct skel_ctx *ctx)
 		msg_fatal("%s: user=%s: refusing to run commands as root",
 			  ctx->service, user);
 	st->time_limit = cfg_get_time(ctx->cfg, "command_time_limit");
+	st->export_env = cfg_get_str(ctx->cfg, "export_environment");
 	if (st->time_limit <= 0)
 		st->time_limit = 1000;
 	st->delims = cfg_get_str(ctx->cfg, "recipient_delimiter");
@@ -182,8 +185,7 @@ pipe_exec(void *ctx)
 	if (setgroups(1, &st->gid) < 0 || setgid(st->gid) < 0
 	    || setuid(st->uid) < 0 || setuid(0) == 0)
 		_exit(EX_OSERR);
-	clearenv();
-	if (setenv("PATH", "/usr/bin:/bin", 1) < 0
+	if (cmd_run_environ(st->export_env) < 0
 	    || setenv("HOME", st->home, 1) < 0
 	    || setenv("LOGNAME", st->user, 1) < 0
 	    || setenv("USER", st->user, 1) < 0

@@ -5,6 +5,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "util/cmd_run.h"
+#include "util/mymalloc.h"
 
 static const struct {
 	int	status;
@@ -55,6 +57,39 @@ cmd_run_sysexit(int code, enum deliver_action *action, const char **dsn,
 	return false;
 }
 
+int
+cmd_run_environ(const char *export_list)
+{
+	char   *list = mystrdup(export_list);
+	char  **names = mycalloc(strlen(export_list) / 2 + 2, sizeof(*names));
+	char  **values = mycalloc(strlen(export_list) / 2 + 2, sizeof(*values));
+	char   *save, *name;
+	size_t	n = 0;
+	int	ret = 0;
+
+	/* Copies first: clearenv() takes the strings getenv() returned. */
+	for (name = strtok_r(list, " \t,", &save); name;
+	     name = strtok_r(NULL, " \t,", &save)) {
+		const char *v = getenv(name);
+
+		if (v != NULL && strcmp(name, "PATH") != 0) {
+			names[n] = name;
+			values[n++] = mystrdup(v);
+		}
+	}
+	if (clearenv() != 0 || setenv("PATH", CMD_RUN_PATH, 1) < 0)
+		ret = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (ret == 0 && setenv(names[i], values[i], 1) < 0)
+			ret = -1;
+		myfree(values[i]);
+	}
+	myfree(values);
+	myfree(names);
+	myfree(list);
+	return ret;
+}
+
 /* Keep what fits of the command's output. */
 static void
 cmd_run_keep(struct cmd_run_result *res, const char *buf, size_t len)
@@ -65,6 +100,31 @@ cmd_run_keep(struct cmd_run_result *res, const char *buf, size_t len)
 		take = len;
 	memcpy(res->output + res->out_len, buf, take);
 	res->out_len += take;
+}
+
+/*
+ * The command closed its output but may still run (it redirected its
+ * output elsewhere, or left a child behind): wait for it until the
+ * deadline, never longer.  0 reaped (status set), -1 time is up.
+ */
+static int
+cmd_run_reap(pid_t pid, time_t deadline, int *status)
+{
+	int	nap_ms = 10;
+
+	for (;;) {
+		pid_t	w = waitpid(pid, status, WNOHANG);
+
+		if (w == pid)
+			return 0;
+		if (w < 0 && errno != EINTR)
+			return 0;	/* ECHILD: nothing left to wait for */
+		if (time(NULL) >= deadline)
+			return -1;
+		(void)poll(NULL, 0, nap_ms);
+		if (nap_ms < 200)
+			nap_ms *= 2;
+	}
 }
 
 int
@@ -139,10 +199,13 @@ cmd_run(const char *input, size_t len, long time_limit,
 	if (in[1] >= 0)
 		close(in[1]);
 	close(out[0]);
-	if (res->timed_out)
+	if (!res->timed_out && cmd_run_reap(pid, deadline, &res->status) < 0)
+		res->timed_out = true;
+	if (res->timed_out) {
 		kill(-pid, SIGKILL);
-	while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
-		;
+		while (waitpid(pid, &res->status, 0) < 0 && errno == EINTR)
+			;
+	}
 	res->output[res->out_len] = 0;
 	for (char *c = res->output; *c; c++)
 		if (!isprint((unsigned char)*c))

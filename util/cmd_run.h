@@ -9,7 +9,11 @@
  * the output pipe on fds 1 and 2, then calls exec_fn, which sets the
  * identity, environment and folder and execs the command (it must never
  * return).  The parent writes the input without blocking the output side,
- * kills the whole process group at the deadline, and reaps the child.
+ * and reaps the child.  time_limit bounds the whole run: writing the
+ * input, reading the output, and waiting for the exit of a command that
+ * closed its output early.  At the deadline the whole process group
+ * (the command and every child it left in the group) gets SIGKILL and
+ * res->timed_out is set.
  *
  * Errors: cmd_run returns -1 with errno when the pipes or the fork fail
  * (nothing ran); otherwise 0 and the result in *res.  res->output is a C
@@ -40,6 +44,18 @@ typedef void (*cmd_run_exec_fn)(void *ctx);
 
 int	cmd_run(const char *input, size_t len, long time_limit,
 		cmd_run_exec_fn exec_fn, void *ctx, struct cmd_run_result *res);
+
+/* The search path every delivery command gets. */
+#define CMD_RUN_PATH	"/usr/bin:/bin"
+
+/*
+ * For exec_fn, in the child: replace the whole environment by
+ * PATH=CMD_RUN_PATH and the variables that export_list (export_environment:
+ * names separated by space, tab or comma) names, with their current
+ * values; names not set are skipped.  The caller then adds what the
+ * command should know about the message.  0 / -1.
+ */
+int	cmd_run_environ(const char *export_list);
 
 /* sysexits code -> action, DSN and text; false for other codes. */
 bool	cmd_run_sysexit(int code, enum deliver_action *action,

@@ -27,7 +27,7 @@ maildir_deliver(const char *dir, const char *data, size_t len,
 	VSTR   *new = vstr_alloc(64), *name = vstr_alloc(64);
 	struct timeval tv;
 	char	host[256];
-	int	fd = -1, dfd, err = 0;
+	int	fd = -1, dfd = -1, err = 0;
 	const char *p = data;
 	size_t	left = len;
 
@@ -52,6 +52,18 @@ maildir_deliver(const char *dir, const char *data, size_t len,
 			     VSTR_STR(base), limit);
 		goto out;
 	}
+	/*
+	 * Open new/ before writing anything: a new/ that cannot be opened
+	 * (or is not a folder) cannot be made durable, so nothing is
+	 * delivered and the caller defers.
+	 */
+	if ((dfd = open(VSTR_STR(new), O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+			| O_CLOEXEC)) < 0) {
+		err = errno;
+		vstr_sprintf(why, "cannot open maildir folder %s: %s",
+			     VSTR_STR(new), strerror(err));
+		goto out;
+	}
 	if (gethostname(host, sizeof(host)) < 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = 0;
@@ -62,7 +74,6 @@ maildir_deliver(const char *dir, const char *data, size_t len,
 	vstr_sprintf(name, "%lld.M%ldP%ld.%s", (long long)tv.tv_sec,
 		     (long)tv.tv_usec, (long)getpid(), host);
 	vstr_sprintf_append(tmp, "/%s", VSTR_STR(name));
-	vstr_sprintf_append(new, "/%s", VSTR_STR(name));
 	fd = open(VSTR_STR(tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
 		  | O_CLOEXEC, 0600);
 	if (fd < 0) {
@@ -88,7 +99,8 @@ maildir_deliver(const char *dir, const char *data, size_t len,
 	if (close(fd) < 0 && err == 0)
 		err = errno;
 	fd = -1;
-	if (err == 0 && rename(VSTR_STR(tmp), VSTR_STR(new)) < 0)
+	if (err == 0 && renameat(AT_FDCWD, VSTR_STR(tmp), dfd,
+				 VSTR_STR(name)) < 0)
 		err = errno;
 	if (err) {
 		vstr_sprintf(why, "cannot write maildir file %s: %s",
@@ -96,13 +108,16 @@ maildir_deliver(const char *dir, const char *data, size_t len,
 		(void)unlink(VSTR_STR(tmp));
 		goto out;
 	}
-	vstr_truncate(new, VSTR_LEN(new) - VSTR_LEN(name) - 1);
-	if ((dfd = open(VSTR_STR(new), O_RDONLY | O_DIRECTORY
-			| O_CLOEXEC)) >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
+	/* Success means durable: an fsync failure takes the file back. */
+	if (fsync(dfd) < 0) {
+		err = errno;
+		vstr_sprintf(why, "cannot fsync maildir folder %s: %s",
+			     VSTR_STR(new), strerror(err));
+		(void)unlinkat(dfd, VSTR_STR(name), 0);
 	}
 out:
+	if (dfd >= 0)
+		close(dfd);
 	vstr_free(base);
 	vstr_free(tmp);
 	vstr_free(new);

@@ -4,7 +4,10 @@
  * maildir_deliver creates dir and its tmp/, new/ and cur/ folders when
  * missing (mode 0700), writes data to tmp/ under a unique name
  * (seconds.MusecPpid.host, with "/" and ":" in the host name replaced),
- * fsync()s the file, renames it into new/ and fsync()s new/.  A message
+ * fsync()s the file, renames it into new/ and fsync()s new/.  It succeeds
+ * only when all of that held: a new/ that cannot be opened fails before
+ * anything is written, and a failed fsync of new/ removes the file
+ * again, so a failure never leaves a delivered copy behind.  A message
  * longer than `limit` bytes (0: none) is refused before anything is
  * written.  Run it with the mailbox owner's privileges.
  *

@@ -113,7 +113,7 @@ mbox_unlock(int fd, const char *path, int flags)
 
 int
 mbox_append(const char *path, const char *data, size_t len, long long limit,
-	    int lock_wait, VSTR *why)
+	    int lock_wait, uid_t owner, VSTR *why)
 {
 	struct stat sb;
 	int	fd, flags = MBOX_LOCK_FCNTL, err = 0;
@@ -132,6 +132,13 @@ mbox_append(const char *path, const char *data, size_t len, long long limit,
 		err = EINVAL;
 		vstr_sprintf(why, "mailbox %s is not a regular file with one "
 			     "link", path);
+		goto out;
+	}
+	if (owner != (uid_t)-1 && sb.st_uid != owner) {
+		err = EPERM;
+		vstr_sprintf(why, "destination %s is not owned by recipient "
+			     "(owner uid %ld, recipient uid %ld)", path,
+			     (long)sb.st_uid, (long)owner);
 		goto out;
 	}
 	vstr_memcpy(dir, path, slash ? (size_t)(slash - path) + 1 : 1);

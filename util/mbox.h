@@ -5,7 +5,9 @@
  * once a second up to the time limit.
  *
  * mbox_append opens (O_APPEND, O_NOFOLLOW; creating it 0600), checks
- * that the mailbox is a regular file with one link, locks it, refuses a
+ * that the mailbox is a regular file with one link and, unless owner is
+ * (uid_t)-1, that it belongs to uid owner (EPERM otherwise: Postfix's
+ * strict_mailbox_ownership; nothing is written), locks it, refuses a
  * write that would grow it past `limit` bytes (0: none), appends,
  * fsync()s, truncates a failed write away and unlocks.  The dot-lock is
  * used only when the caller may write the mailbox's folder.
@@ -32,6 +34,7 @@
 #define UTIL_MBOX_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "util/sys_defs.h"
 #include "util/vstr.h"
@@ -44,7 +47,7 @@ int	mbox_lock(int fd, const char *path, int flags, int secs, VSTR *why);
 void	mbox_unlock(int fd, const char *path, int flags);
 
 int	mbox_append(const char *path, const char *data, size_t len,
-		    long long limit, int lock_wait, VSTR *why);
+		    long long limit, int lock_wait, uid_t owner, VSTR *why);
 
 #define MBOX_FMT_FROM	(1 << 0)	/* "From sender  date" line */
 #define MBOX_FMT_QUOTE	(1 << 1)	/* ">From " quoting */

@@ -110,6 +110,12 @@ static const struct param_def param_defs[] = {
 	    POSTEL_PREFIX "/sbin", 0, 0,
 	    "Where the Postel commands (postel, postelconf, ...) are "
 	    "installed."},
+	{"command_expansion_filter", PARAM_STR,
+	    "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 0, 0,
+	    "Characters that local(8) leaves in the values it exports to "
+	    "commands (SENDER, RECIPIENT, EXTENSION, ...); others become "
+	    "'_'."},
 	{"command_time_limit", PARAM_TIME,
 	    "1000s", 1, 86400,
 	    "Time limit for a local(8) delivery to a command."},
@@ -207,10 +213,20 @@ static const struct param_def param_defs[] = {
 	    "Use the owner-alias address itself as sender, not its expansion."},
 	{"export_environment", PARAM_STR,
 	    "TZ MAIL_CONFIG LANG", 0, 0,
-	    "Environment variables that daemons pass to external commands."},
+	    "Environment variables that local(8) and pipe(8) pass on to "
+	    "the commands they run."},
 	{"fallback_transport", PARAM_STR,
 	    "", 0, 0,
 	    "Transport for local recipients that have no account."},
+	{"forward_expansion_filter", PARAM_STR,
+	    "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ", 0, 0,
+	    "Characters that local(8) leaves in the $user, $extension, ... "
+	    "values it puts into forward_path; others become '_'."},
+	{"forward_file_size_limit", PARAM_SIZE,
+	    "1048576", 1, 16777216,
+	    "Postel: largest .forward or :include: file that local(8) reads; "
+	    "a larger one defers the recipient."},
 	{"forward_path", PARAM_STR,
 	    "$home/.forward${recipient_delimiter}${extension}, $home/.forward",
 	    0, 0,
@@ -794,6 +810,10 @@ static const struct param_def param_defs[] = {
 	{"soft_bounce", PARAM_BOOL,
 	    "no", 0, 0,
 	    "Turn every permanent failure into a temporary one (for testing)."},
+	{"strict_mailbox_ownership", PARAM_BOOL,
+	    "yes", 0, 0,
+	    "Defer delivery to an existing mailbox file (local and virtual) "
+	    "that is not owned by the recipient, with a warning."},
 	{"strict_rfc821_envelopes", PARAM_BOOL,
 	    "no", 0, 0,
 	    "Require <> around MAIL FROM and RCPT TO addresses and nothing "

@@ -14,7 +14,10 @@
  * and reports through a pipe.  A Delivered-To header naming the
  * recipient bounces the mail as a loop (5.4.6); a message over
  * virtual_mailbox_limit bounces with 5.2.2; an unknown recipient with
- * 5.1.1; a table that cannot be read or a bad uid defers.
+ * 5.1.1; a table that cannot be read or a bad uid defers.  With
+ * strict_mailbox_ownership (default yes) an existing mbox that the
+ * mapped uid does not own is left alone: 4.2.0 and a warning naming the
+ * file and both uids.  A Maildir that cannot be written defers (4.2.0).
  *
  * Errors: as above per recipient; a request that does not parse gets a
  * whole-request failure.  Bad tables are fatal at start.
@@ -51,6 +54,7 @@ typedef struct VIRTUAL_STATE {
 	DICT_LIST *mailbox_maps, *uid_maps, *gid_maps;
 	const char *base, *delims;
 	long long limit, min_uid;
+	bool	strict_owner;		/* strict_mailbox_ownership */
 } VIRTUAL_STATE;
 
 static DICT_LIST *
@@ -80,6 +84,7 @@ virtual_post_jail(struct skel_ctx *ctx)
 	st->delims = cfg_get_str(ctx->cfg, "recipient_delimiter");
 	st->limit = cfg_get_size(ctx->cfg, "virtual_mailbox_limit");
 	st->min_uid = cfg_get_int(ctx->cfg, "virtual_minimum_uid");
+	st->strict_owner = cfg_get_bool(ctx->cfg, "strict_mailbox_ownership");
 	ctx->app = st;
 }
 
@@ -142,9 +147,9 @@ virtual_looped(const VSTR *content, const char *addr)
 
 /* In a child as uid/gid: write the message; the status comes back. */
 static void
-virtual_write(VIRTUAL_STATE *st, const char *path, uid_t uid, gid_t gid,
-	      const char *sender, const char *rcpt, const VSTR *content,
-	      struct deliver_status *s, VSTR *text)
+virtual_write(VIRTUAL_STATE *st, const char *qid, const char *path,
+	      uid_t uid, gid_t gid, const char *sender, const char *rcpt,
+	      const VSTR *content, struct deliver_status *s, VSTR *text)
 {
 	int	pfd[2], status;
 	pid_t	pid;
@@ -179,10 +184,20 @@ virtual_write(VIRTUAL_STATE *st, const char *path, uid_t uid, gid_t gid,
 			    ? maildir_deliver(path, VSTR_STR(out), VSTR_LEN(out),
 					      st->limit, why)
 			    : mbox_append(path, VSTR_STR(out), VSTR_LEN(out),
-					  st->limit, VIRTUAL_LOCK_WAIT, why);
+					  st->limit, VIRTUAL_LOCK_WAIT,
+					  st->strict_owner ? uid : (uid_t)-1,
+					  why);
+			if (rc < 0 && !maildir && errno == EPERM
+			    && st->strict_owner)
+				msg_warn("%s: %s; specify \"strict_mailbox_"
+					 "ownership = no\" to ignore mailbox "
+					 "ownership mismatch", qid,
+					 VSTR_STR(why));
 			if (rc < 0)
 				dsn = errno == EFBIG || errno == EDQUOT ? "5.2.2"
-				    : errno == EACCES || errno == EINVAL
+				    : errno == EPERM ? "4.2.0"
+				    : !maildir && (errno == EACCES
+						   || errno == EINVAL)
 				    ? "5.2.0" : "4.2.0";
 			else
 				vstr_sprintf(why, "delivered to %s",
@@ -261,8 +276,8 @@ virtual_rcpt(VIRTUAL_STATE *st, const struct deliver_request *req,
 		goto out;
 	}
 	vstr_sprintf(path, "%s/%s", st->base, VSTR_STR(box));
-	virtual_write(st, VSTR_STR(path), (uid_t)uid, (gid_t)gid, req->sender,
-		      addr, content, s, text);
+	virtual_write(st, req->queue_id, VSTR_STR(path), (uid_t)uid,
+		      (gid_t)gid, req->sender, addr, content, s, text);
 out:
 	vstr_free(box);
 	vstr_free(uidv);

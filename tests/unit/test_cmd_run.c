@@ -5,6 +5,7 @@
  * SPDX-License-Identifier: ISC
  */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <time.h>
@@ -65,6 +66,46 @@ test_cmd_run_kills_at_the_time_limit(void **state)
 }
 
 static void
+test_cmd_run_time_limit_holds_after_the_command_closes_its_output(void **state)
+{
+	struct cmd_run_result res;
+	time_t	start = time(NULL);
+
+	(void)state;
+	assert_int_equal(cmd_run("", 0, 1, run_sh,
+				 "exec >/dev/null 2>&1; sleep 30", &res), 0);
+	assert_true(res.timed_out);
+	assert_true(time(NULL) - start < 10);
+	assert_true(WIFSIGNALED(res.status));
+}
+
+static void
+test_cmd_run_environ_keeps_only_exported_names(void **state)
+{
+	pid_t	pid;
+	int	status;
+
+	(void)state;
+	/* In a child: the environment change must not leak into the tests. */
+	if ((pid = fork()) == 0) {
+		setenv("CMD_RUN_KEEP", "k", 1);
+		setenv("CMD_RUN_DROP", "d", 1);
+		setenv("PATH", "/nowhere", 1);
+		if (cmd_run_environ("TZ, CMD_RUN_KEEP UNSET_NAME") < 0)
+			_exit(2);
+		_exit(getenv("CMD_RUN_DROP") == NULL
+		      && getenv("CMD_RUN_KEEP") != NULL
+		      && strcmp(getenv("CMD_RUN_KEEP"), "k") == 0
+		      && getenv("UNSET_NAME") == NULL
+		      && strcmp(getenv("PATH"), CMD_RUN_PATH) == 0 ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
 test_cmd_run_maps_sysexits(void **state)
 {
 	enum deliver_action action;
@@ -88,6 +129,8 @@ main(void)
 		cmocka_unit_test(test_cmd_run_feeds_input_and_keeps_output_and_status),
 		cmocka_unit_test(test_cmd_run_bounds_output_and_survives_a_command_that_ignores_input),
 		cmocka_unit_test(test_cmd_run_kills_at_the_time_limit),
+		cmocka_unit_test(test_cmd_run_time_limit_holds_after_the_command_closes_its_output),
+		cmocka_unit_test(test_cmd_run_environ_keeps_only_exported_names),
 		cmocka_unit_test(test_cmd_run_maps_sysexits),
 	};
 
