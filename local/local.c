@@ -76,6 +76,8 @@ local_post_jail(struct skel_ctx *ctx)
 	st->fwd_filter = cfg_get_str(ctx->cfg, "forward_expansion_filter");
 	st->cmd_filter = cfg_get_str(ctx->cfg, "command_expansion_filter");
 	st->export_env = cfg_get_str(ctx->cfg, "export_environment");
+	st->mailbox_transport = cfg_get_str(ctx->cfg, "mailbox_transport");
+	st->fallback_transport = cfg_get_str(ctx->cfg, "fallback_transport");
 	st->expand_owner = cfg_get_bool(ctx->cfg, "expand_owner_alias");
 	st->owner_request = cfg_get_bool(ctx->cfg, "owner_request_special");
 	st->propagate = local_classes(cfg_get_str(ctx->cfg,

@@ -1,10 +1,11 @@
 /*
  * local - shared declarations of the local delivery agent (local(8)).
  *
- * local runs as root (master.cf unpriv=n) and never delivers as root:
- * every mailbox, Maildir, file or command delivery happens in a forked
- * child that has switched to the recipient's uid/gid (or default_privs
- * for aliases and root's mail) before it touches anything the user owns.
+ * local runs as root (master.cf unpriv=n): every mailbox, Maildir, file
+ * or command delivery happens in a forked child that has switched to the
+ * recipient's uid/gid (default_privs for aliases and for files and
+ * commands on root's behalf) before it touches anything the user owns;
+ * only root's own mailbox is written as root.
  *
  * Errors: delivery steps record their outcome in a struct local_result
  * (action, dsn, text); only allocators die.
@@ -51,6 +52,8 @@ typedef struct LOCAL_STATE {
 	bool	expand_owner;		/* expand_owner_alias */
 	bool	owner_request;		/* owner_request_special */
 	int	propagate;		/* propagate_unmatched_extensions: LOCAL_FROM_* */
+	const char *mailbox_transport;	/* "transport[:nexthop]" or "" */
+	const char *fallback_transport;
 } LOCAL_STATE;
 
 /* One message: the content read once, LF line ends. */
@@ -154,6 +157,10 @@ void	local_forward_parse(const char *data, size_t len, VSTR *out);
 int	local_rcpt_split(const LOCAL_STATE *st, const char *addr,
 			 struct local_rcpt *rc);
 void	local_rcpt_free(struct local_rcpt *rc);
+
+/* local_pass.c: "transport[:nexthop]" delivers rc (see there). */
+void	local_pass(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
+		   const char *how, struct local_result *r);
 
 /* local_forward.c: re-inject forwarded addresses through cleanup. */
 void	local_forward(LOCAL_STATE *st, struct local_msg *m,

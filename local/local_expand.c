@@ -6,13 +6,20 @@
  * recipient bounces the mail as a forwarding loop (5.4.6).  Then
  * alias_maps is searched for the local part (user+ext, then user); a
  * hit is split into members (util/dict_alias_parse.h).  Without an
- * alias the user must exist (else luser_relay, else 5.1.1); the first
- * readable file of forward_path (read as the user) replaces the mailbox
- * by its members.  An address member that names the alias or user being
- * expanded (or is written \user) goes to that user's mailbox; other
- * addresses are collected and re-injected as ONE new message through
- * cleanup (local_forward.c), with owner-<alias> as sender when that
- * alias exists.  Commands and files are allowed per allow_mail_to_*
+ * alias the user must exist (else mailbox_transport, fallback_transport,
+ * luser_relay, else 5.1.1); the first readable file of forward_path
+ * (values through forward_expansion_filter; read whole as the user, up
+ * to forward_file_size_limit, else the recipient defers) replaces the
+ * mailbox by its members; a file without members means the mailbox.
+ * An extension with "/" is dropped (with a warning), as in Postfix.  An
+ * address member that names the alias or user being expanded (or is
+ * written \user) goes to that user's mailbox; other addresses are
+ * collected and re-injected as ONE new message through cleanup
+ * (local_forward.c), with owner-<alias> (or, with expand_owner_alias,
+ * its one-address expansion) as sender when that alias exists; an
+ * extension that the alias or .forward did not match is appended to
+ * them per propagate_unmatched_extensions.  owner-x and x-request are
+ * never split at a delimiter (owner_request_special).  Commands and files are allowed per allow_mail_to_*
  * and run as the user for .forward members, as default_privs for alias
  * members and for files named by :include: (which are read with the
  * same privileges).  A recipient expands to at most LOCAL_EXPAND_MAX
@@ -558,7 +565,15 @@ local_recipient(LOCAL_STATE *st, struct local_msg *m,
 		vstr_free(copy);
 		vstr_free(owner);
 	} else if (local_privs(st, VSTR_STR(rc.user), &u) < 0) {
-		if (*st->luser_relay) {
+		/*
+		 * No account: mailbox_transport takes every local recipient,
+		 * fallback_transport the unknown ones, then luser_relay.
+		 */
+		if (*st->mailbox_transport) {
+			local_pass(st, m, &rc, st->mailbox_transport, r);
+		} else if (*st->fallback_transport) {
+			local_pass(st, m, &rc, st->fallback_transport, r);
+		} else if (*st->luser_relay) {
 			VSTR   *to = vstr_alloc(64);
 
 			local_expand_vars(st->luser_relay, to, &rc, NULL, NULL);

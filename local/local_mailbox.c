@@ -170,8 +170,14 @@ void
 local_mailbox(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 	      const struct local_user *u, struct local_result *r)
 {
-	VSTR   *path = vstr_alloc(64);
+	VSTR   *path;
 
+	/* Postfix's precedence: mailbox_transport, then mailbox_command. */
+	if (*st->mailbox_transport) {
+		local_pass(st, m, rc, st->mailbox_transport, r);
+		return;
+	}
+	path = vstr_alloc(64);
 	if (*st->mailbox_command) {
 		local_command(st, m, rc, u, st->mailbox_command, r);
 		vstr_free(path);

@@ -59,7 +59,7 @@ class Mta:
         os.chmod(self.spool, 0o1777)
         self.aliases = os.path.join(workdir, "aliases")
 
-    def start(self, aliases="", **main):
+    def start(self, aliases="", extra_services=(), **main):
         with open(self.aliases, "w") as f:
             f.write(aliases)
         r = run_cmd(["postelalias", "-c", self.inst.confdir,
@@ -80,7 +80,7 @@ class Mta:
             "bounce unix - - n - 0 bounce",
             "defer unix - - n - 0 bounce",
             "trace unix - - n - 0 bounce",
-        ])
+        ] + list(extra_services))
         assert r.returncode == 0, r.stderr
         self.inst.start(foreground=True)
         assert wait_for(self.listening, 10), self.inst.read_log()

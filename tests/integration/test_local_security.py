@@ -443,3 +443,63 @@ def test_local_unmatched_extensions_not_propagated_by_default(mta, users):
     mta.send([rcpt("dlist", "t3")], BODY)
     mta.wait_status(rcpt(v.pw_name), "sent")
     assert rcpt(v.pw_name, "t3") not in mta.log()
+
+
+# -- mailbox_transport and fallback_transport ------------------------------
+
+def pipe_service(workdir, name):
+    """A pipe(8) service that appends "nexthop recipient" and the message
+    to workdir/pub/NAME.out."""
+    pub = os.path.join(workdir, "pub")
+    os.makedirs(pub, exist_ok=True)
+    os.chmod(pub, 0o1777)
+    script = os.path.join(workdir, name + ".sh")
+    with open(script, "w") as f:
+        f.write('#!/bin/sh\n{ echo "$1 $2"; cat; } >> %s/%s.out\n'
+                % (pub, name))
+    os.chmod(script, 0o755)
+    return (os.path.join(pub, name + ".out"),
+            "%s unix - n n - - pipe flags=R user=nobody "
+            "argv=%s ${nexthop} ${recipient}" % (name, script))
+
+
+def test_local_mailbox_transport_takes_every_local_recipient(mta, users,
+                                                             workdir):
+    u = users("mt")
+    out, svc = pipe_service(workdir, "mbxpipe")
+    mta.start(mailbox_transport="mbxpipe:box.example", local_recipient_maps="",
+              home_mailbox="Maildir/", extra_services=[svc])
+    to, unknown = rcpt(u.pw_name), rcpt("nosuchuser")
+    mta.send([to, unknown], BODY)
+    line = mta.wait_status(to, "sent")
+    assert "relay=local" in line and "delivered via mbxpipe service" in line
+    mta.wait_status(unknown, "sent")
+    text = open(out).read()
+    assert "box.example %s\n" % to in text
+    assert "box.example %s\n" % unknown in text
+    assert "Return-Path: <sender@example.org>" in text
+    assert maildir_files(u.pw_dir) == []
+
+
+def test_local_fallback_transport_takes_unknown_users_only(mta, users,
+                                                           workdir):
+    u = users("ft")
+    out, svc = pipe_service(workdir, "fbpipe")
+    mta.start(fallback_transport="fbpipe", local_recipient_maps="",
+              home_mailbox="Maildir/", extra_services=[svc])
+    to, unknown = rcpt(u.pw_name), rcpt("nosuchuser")
+    mta.send([to, unknown], BODY)
+    mta.wait_status(to, "sent")
+    line = mta.wait_status(unknown, "sent")
+    assert "delivered via fbpipe service" in line
+    # No nexthop in the setting: the one qmgr gave local.
+    assert open(out).read().startswith("%s %s\n" % (HOST, unknown))
+    assert len(maildir_files(u.pw_dir)) == 1
+
+
+def test_local_fallback_transport_unreachable_defers(mta, users):
+    mta.start(fallback_transport="nosuchservice", local_recipient_maps="")
+    to = rcpt("nosuchuser")
+    mta.send([to], BODY)
+    line = mta.wait_status(to, "deferred")
+    assert "dsn=4.3.0" in line and "nosuchservice" in line
