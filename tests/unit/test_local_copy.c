@@ -94,6 +94,44 @@ test_local_rcpt_split_user_extension_domain(void **state)
 }
 
 static void
+test_local_rcpt_split_owner_request_special(void **state)
+{
+	LOCAL_STATE st = {.delims = "-", .owner_request = true};
+	struct local_rcpt rc;
+
+	(void)state;
+	local_rcpt_split(&st, "owner-list@h", &rc);
+	assert_string_equal(VSTR_STR(rc.user), "owner-list");
+	assert_string_equal(VSTR_STR(rc.ext), "");
+	local_rcpt_free(&rc);
+	local_rcpt_split(&st, "list-request@h", &rc);
+	assert_string_equal(VSTR_STR(rc.user), "list-request");
+	local_rcpt_free(&rc);
+	st.owner_request = false;
+	local_rcpt_split(&st, "list-request@h", &rc);
+	assert_string_equal(VSTR_STR(rc.user), "list");
+	assert_string_equal(VSTR_STR(rc.ext), "request");
+	local_rcpt_free(&rc);
+}
+
+static void
+test_local_expand_vars_filters_values_not_the_template(void **state)
+{
+	LOCAL_STATE st = {.delims = "+"};
+	struct local_user u = {.name = "joe", .home = "/home/joe"};
+	struct local_rcpt rc;
+	VSTR   *out = vstr_alloc(16);
+
+	(void)state;
+	local_rcpt_split(&st, "joe+a;b`c@h", &rc);
+	local_expand_vars("$home/.forward${recipient_delimiter}${extension}",
+			  out, &rc, &u, "abcdefghijklmnopqrstuvwxyz/.+");
+	assert_string_equal(VSTR_STR(out), "/home/joe/.forward+a_b_c");
+	local_rcpt_free(&rc);
+	vstr_free(out);
+}
+
+static void
 test_local_result_deferred_beats_bounced_beats_sent(void **state)
 {
 	struct local_result r;
@@ -122,6 +160,8 @@ main(void)
 		    test_local_copy_maildir_has_no_from_line_or_quoting),
 		cmocka_unit_test(test_local_copy_finds_delivered_to_only_in_header),
 		cmocka_unit_test(test_local_rcpt_split_user_extension_domain),
+		cmocka_unit_test(test_local_rcpt_split_owner_request_special),
+		cmocka_unit_test(test_local_expand_vars_filters_values_not_the_template),
 		cmocka_unit_test(test_local_result_deferred_beats_bounced_beats_sent),
 	};
 
