@@ -51,6 +51,8 @@ typedef struct CLEANUP_CONF {
 	long long virtual_alias_recursion_limit;
 	long long virtual_alias_expansion_limit;
 	const char *qmgr_service;
+	const char *recipient_delimiter;
+	int	propagate;		/* CLEANUP_PROPAGATE_* bits */
 	DICT_LIST *canonical;
 	DICT_LIST *sender_canonical;
 	DICT_LIST *recipient_canonical;
@@ -58,6 +60,10 @@ typedef struct CLEANUP_CONF {
 	DICT_LIST *header_checks;
 	DICT_LIST *body_checks;
 } CLEANUP_CONF;
+
+/* propagate_unmatched_extensions classes that cleanup handles. */
+#define CLEANUP_PROPAGATE_CANONICAL	(1 << 0)
+#define CLEANUP_PROPAGATE_VIRTUAL	(1 << 1)
 
 /* One final recipient with its DSN information. */
 struct cleanup_out_rcpt {

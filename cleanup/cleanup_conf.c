@@ -36,6 +36,7 @@ CLEANUP_CONF *
 cleanup_conf_load(const CFG *cfg)
 {
 	CLEANUP_CONF *c = mycalloc(1, sizeof(*c));
+	const char *prop;
 
 	c->myhostname = cfg_get_str(cfg, "myhostname");
 	c->myorigin = cfg_get_str(cfg, "myorigin");
@@ -57,6 +58,12 @@ cleanup_conf_load(const CFG *cfg)
 	c->virtual_alias_expansion_limit =
 	    cfg_get_int(cfg, "virtual_alias_expansion_limit");
 	c->qmgr_service = cfg_get_str(cfg, "qmgr_service_name");
+	c->recipient_delimiter = cfg_get_str(cfg, "recipient_delimiter");
+	prop = cfg_get_str(cfg, "propagate_unmatched_extensions");
+	if (strstr(prop, "canonical"))
+		c->propagate |= CLEANUP_PROPAGATE_CANONICAL;
+	if (strstr(prop, "virtual"))
+		c->propagate |= CLEANUP_PROPAGATE_VIRTUAL;
 	c->canonical = cleanup_open_maps(cfg, "canonical_maps");
 	c->sender_canonical = cleanup_open_maps(cfg, "sender_canonical_maps");
 	c->recipient_canonical =

@@ -6,10 +6,14 @@
  * (append_at_myorigin), a domain without a dot gets .$mydomain
  * (append_dot_mydomain, off by default as in Postfix 3); then the
  * sender_/recipient_canonical_maps and canonical_maps (each table looked
- * up with the full address, then the bare user for local domains, then
- * @domain; one pass, no recursion); then masquerade_domains for senders
+ * up with the full address, then user@domain without the address
+ * extension (recipient_delimiter), then the bare user+ext and user for
+ * local domains, then @domain; one pass, no recursion); then masquerade_domains for senders
  * and header addresses.  Virtual alias expansion runs last, on envelope
- * recipients only, recursively with loop and size limits.
+ * recipients only, recursively with loop and size limits.  When a table
+ * matched only without the extension, the extension is put back into
+ * the result's local part if propagate_unmatched_extensions names the
+ * table's class (canonical or virtual), as in Postfix.
  *
  * Errors: 0, or -1 when a table could not be read (the caller defers the
  * message).  cleanup_virtual adds -2 for a loop or an exceeded limit,
@@ -78,23 +82,64 @@ cleanup_qualify(const CLEANUP_CONF *conf, VSTR *addr)
 }
 
 /*
- * Look addr up in maps: full address, user (local domains only), then
- * @domain.  1 with the raw table value in *value, 0 no match, -1 error.
+ * Where the address extension of addr starts (at its delimiter
+ * character), 0 when it has none.  "owner-x" and "x-request" and a
+ * leading delimiter are never split.
+ */
+static size_t
+cleanup_ext_offset(const CLEANUP_CONF *conf, const char *addr, size_t llen)
+{
+	size_t	i;
+
+	if (conf->recipient_delimiter == NULL
+	    || *conf->recipient_delimiter == 0 || llen < 2
+	    || strncasecmp(addr, "owner-", 6) == 0
+	    || (llen > 8 && strncasecmp(addr + llen - 8, "-request", 8) == 0))
+		return 0;
+	for (i = 1; i < llen; i++)
+		if (strchr(conf->recipient_delimiter, addr[i]))
+			return i;
+	return 0;
+}
+
+/*
+ * Look addr up in maps: full address, user@domain without the extension,
+ * then for local domains user+ext and user, then @domain.  1 with the
+ * raw table value in *value (and in ext the "+ext" that the match left
+ * out, when ext is not NULL), 0 no match, -1 error.
  */
 static int
 cleanup_map_lookup(const CLEANUP_CONF *conf, DICT_LIST *maps,
-		   const char *addr, const char **value)
+		   const char *addr, const char **value, VSTR *ext)
 {
 	const char *at = strrchr(addr, '@');
 	VSTR   *key;
+	size_t	xoff;
 	int	ret;
 
+	if (ext)
+		vstr_reset(ext);
 	if ((ret = dict_list_lookup(maps, addr, value)) != 0 || at == NULL)
 		return ret;
 	key = vstr_alloc(64);
-	if (cleanup_local_domain(conf, at + 1)) {
+	xoff = cleanup_ext_offset(conf, addr, (size_t)(at - addr));
+	if (xoff) {
+		vstr_memcpy(key, addr, xoff);
+		vstr_strcat(key, at);
+		if ((ret = dict_list_lookup(maps, VSTR_STR(key), value)) == 1
+		    && ext)
+			vstr_memcpy(ext, addr + xoff, (size_t)(at - addr) - xoff);
+	}
+	if (ret == 0 && cleanup_local_domain(conf, at + 1)) {
 		vstr_memcpy(key, addr, (size_t)(at - addr));
 		ret = dict_list_lookup(maps, VSTR_STR(key), value);
+		if (ret == 0 && xoff) {
+			vstr_memcpy(key, addr, xoff);
+			if ((ret = dict_list_lookup(maps, VSTR_STR(key),
+						    value)) == 1 && ext)
+				vstr_memcpy(ext, addr + xoff,
+					    (size_t)(at - addr) - xoff);
+		}
 	}
 	if (ret == 0) {
 		vstr_strcpy(key, at);
@@ -110,7 +155,7 @@ cleanup_map_lookup(const CLEANUP_CONF *conf, DICT_LIST *maps,
  */
 static void
 cleanup_map_result(const CLEANUP_CONF *conf, const char *addr,
-		   const char *item, size_t len, VSTR *out)
+		   const char *item, size_t len, const VSTR *ext, VSTR *out)
 {
 	const char *at = strrchr(addr, '@');
 
@@ -121,6 +166,19 @@ cleanup_map_result(const CLEANUP_CONF *conf, const char *addr,
 		vstr_memcpy(out, item, len);
 	}
 	cleanup_qualify(conf, out);
+	/* propagate_unmatched_extensions: user@x -> user+ext@x. */
+	if (item[0] != '@' && ext && VSTR_LEN(ext)) {
+		const char *oat = strrchr(VSTR_STR(out), '@');
+		size_t	llen = oat ? (size_t)(oat - VSTR_STR(out))
+		    : VSTR_LEN(out);
+		VSTR   *tmp = vstr_alloc(VSTR_LEN(out) + VSTR_LEN(ext) + 1);
+
+		vstr_memcpy(tmp, VSTR_STR(out), llen);
+		vstr_memcat(tmp, VSTR_STR(ext), VSTR_LEN(ext));
+		vstr_strcat(tmp, VSTR_STR(out) + llen);
+		vstr_memcpy(out, VSTR_STR(tmp), VSTR_LEN(tmp));
+		vstr_free(tmp);
+	}
 }
 
 /* Rewrite addr in place through maps (first item of the result). */
@@ -129,19 +187,28 @@ cleanup_map_addr(const CLEANUP_CONF *conf, DICT_LIST *maps, VSTR *addr,
 		 VSTR *tmp)
 {
 	const char *value;
+	VSTR   *ext;
 	int	ret;
 
 	if (maps == NULL || VSTR_LEN(addr) == 0)
 		return 0;
-	if ((ret = cleanup_map_lookup(conf, maps, VSTR_STR(addr), &value)) != 1)
-		return ret;
+	ext = vstr_alloc(16);
+	if ((ret = cleanup_map_lookup(conf, maps, VSTR_STR(addr), &value,
+				      ext)) != 1)
+		goto out;
 	value += strspn(value, STR_SEP_LIST);
-	if (*value == 0)
-		return 0;
+	if (*value == 0) {
+		ret = 0;
+		goto out;
+	}
 	cleanup_map_result(conf, VSTR_STR(addr), value,
-			   strcspn(value, STR_SEP_LIST), tmp);
+			   strcspn(value, STR_SEP_LIST),
+			   conf->propagate & CLEANUP_PROPAGATE_CANONICAL
+			   ? ext : NULL, tmp);
 	vstr_memcpy(addr, VSTR_STR(tmp), VSTR_LEN(tmp));
-	return 1;
+out:
+	vstr_free(ext);
+	return ret;
 }
 
 int
@@ -266,7 +333,7 @@ cleanup_virtual(const CLEANUP_CONF *conf, const char *addr, char ***out,
 {
 	struct cleanup_node *nodes = NULL;
 	size_t	nnodes = 0, ncap = 0, i, cap = 0, len;
-	VSTR   *tmp = vstr_alloc(64);
+	VSTR   *tmp = vstr_alloc(64), *ext = vstr_alloc(16);
 	const char *value, *cp;
 	char   *copy;
 	int	ret = 0, found;
@@ -282,7 +349,7 @@ cleanup_virtual(const CLEANUP_CONF *conf, const char *addr, char ***out,
 	    mystrdup(addr), (size_t)-1, 0};
 	for (i = 0; i < nnodes && ret == 0; i++) {
 		if ((found = cleanup_map_lookup(conf, conf->virtual_alias,
-					 nodes[i].addr, &value)) < 0) {
+					 nodes[i].addr, &value, ext)) < 0) {
 			vstr_sprintf(why, "virtual_alias_maps lookup failure");
 			ret = -1;
 			break;
@@ -296,7 +363,10 @@ cleanup_virtual(const CLEANUP_CONF *conf, const char *addr, char ***out,
 			cp += strspn(cp, STR_SEP_LIST);
 			if ((len = strcspn(cp, STR_SEP_LIST)) == 0)
 				break;
-			cleanup_map_result(conf, nodes[i].addr, cp, len, tmp);
+			cleanup_map_result(conf, nodes[i].addr, cp, len,
+					   conf->propagate
+					   & CLEANUP_PROPAGATE_VIRTUAL ? ext
+					   : NULL, tmp);
 			if (strcasecmp(VSTR_STR(tmp), nodes[i].addr) == 0) {
 				cleanup_push(out, count, &cap, VSTR_STR(tmp));
 				continue;
@@ -337,6 +407,7 @@ done:
 		myfree(nodes[i].addr);
 	myfree(nodes);
 	vstr_free(tmp);
+	vstr_free(ext);
 	if (ret < 0) {
 		cleanup_argv_free(*out, *count);
 		*out = NULL;

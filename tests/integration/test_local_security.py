@@ -503,3 +503,24 @@ def test_local_fallback_transport_unreachable_defers(mta, users):
     mta.send([to], BODY)
     line = mta.wait_status(to, "deferred")
     assert "dsn=4.3.0" in line and "nosuchservice" in line
+
+
+def test_cleanup_virtual_alias_propagates_unmatched_extension(mta, users):
+    u = users("va")
+    # Default propagate_unmatched_extensions = canonical, virtual.
+    mta.start(virtual_alias_maps="inline:{ vjoe@%s=%s@%s }"
+              % (HOST, u.pw_name, HOST), local_recipient_maps="",
+              home_mailbox="Maildir/")
+    mta.send(["vjoe+tag@" + HOST], BODY)
+    mta.wait_status(rcpt(u.pw_name, "tag"), "sent")
+    data = open(maildir_files(u.pw_dir)[0], "rb").read()
+    assert b"Delivered-To: " + rcpt(u.pw_name, "tag").encode() in data
+
+
+def test_cleanup_virtual_alias_extension_dropped_without_class(mta, users):
+    u = users("vb")
+    mta.start(virtual_alias_maps="inline:{ vjoe@%s=%s@%s }"
+              % (HOST, u.pw_name, HOST), local_recipient_maps="",
+              home_mailbox="Maildir/", propagate_unmatched_extensions="")
+    mta.send(["vjoe+tag@" + HOST], BODY)
+    mta.wait_status(rcpt(u.pw_name), "sent")

@@ -30,6 +30,7 @@ conf_new(void)
 	c->virtual_alias_recursion_limit = 1000;
 	c->virtual_alias_expansion_limit = 1000;
 	c->qmgr_service = "qmgr";
+	c->recipient_delimiter = "";
 	return c;
 }
 
@@ -195,6 +196,37 @@ test_cleanup_virtual_expansion_and_limits(void **state)
 }
 
 static void
+test_cleanup_unmatched_extensions_propagate_per_class(void **state)
+{
+	CLEANUP_CONF *c = conf_new();
+	VSTR *out = vstr_alloc(100);
+
+	(void)state;
+	c->recipient_delimiter = "+";
+	c->virtual_alias = maps("inline:{ joe@v.test=jim@x.test, "
+				"joe+hit@v.test=exact@x.test }");
+	c->canonical = maps("inline:{ ann@c.test=bea@y.test }");
+	c->propagate = CLEANUP_PROPAGATE_CANONICAL | CLEANUP_PROPAGATE_VIRTUAL;
+	assert_int_equal(expand(c, "joe+lists@v.test", out), 0);
+	assert_string_equal(VSTR_STR(out), "jim+lists@x.test");
+	/* The exact entry wins and keeps nothing. */
+	assert_int_equal(expand(c, "joe+hit@v.test", out), 0);
+	assert_string_equal(VSTR_STR(out), "exact@x.test");
+	assert_string_equal(rw(c, "ann+x@c.test", CLEANUP_REWRITE_RCPT),
+			    "bea+x@y.test");
+	/* Classes not named: the table matched, the extension is dropped. */
+	c->propagate = 0;
+	assert_int_equal(expand(c, "joe+lists@v.test", out), 0);
+	assert_string_equal(VSTR_STR(out), "jim@x.test");
+	assert_string_equal(rw(c, "ann+x@c.test", CLEANUP_REWRITE_RCPT),
+			    "bea@y.test");
+	dict_list_close(c->virtual_alias);
+	dict_list_close(c->canonical);
+	vstr_free(out);
+	myfree(c);
+}
+
+static void
 test_cleanup_parse_action(void **state)
 {
 	const char *text;
@@ -294,6 +326,7 @@ main(void)
 	    cmocka_unit_test(test_cleanup_rewrite_canonical_order),
 	    cmocka_unit_test(test_cleanup_rewrite_masquerade),
 	    cmocka_unit_test(test_cleanup_virtual_expansion_and_limits),
+	    cmocka_unit_test(test_cleanup_unmatched_extensions_propagate_per_class),
 	    cmocka_unit_test(test_cleanup_parse_action),
 	    cmocka_unit_test(
 		test_cleanup_header_address_rewrite_keeps_display_names),
