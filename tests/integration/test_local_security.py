@@ -524,3 +524,28 @@ def test_cleanup_virtual_alias_extension_dropped_without_class(mta, users):
               home_mailbox="Maildir/", propagate_unmatched_extensions="")
     mta.send(["vjoe+tag@" + HOST], BODY)
     mta.wait_status(rcpt(u.pw_name), "sent")
+
+
+def test_pipe_export_environment(mta, users, workdir):
+    pub = os.path.join(workdir, "pub")
+    os.makedirs(pub, exist_ok=True)
+    os.chmod(pub, 0o1777)
+    script = os.path.join(workdir, "envpipe.sh")
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\nenv > %s/pipe.env\ncat > /dev/null\n" % pub)
+    os.chmod(script, 0o755)
+    mta.start(mailbox_transport="envpipe", local_recipient_maps="",
+              import_environment="MAIL_CONFIG TZ LANG=C POSTEL_A=one "
+              "POSTEL_B=two",
+              export_environment="LANG POSTEL_A",
+              extra_services=["envpipe unix - n n - - pipe user=nobody "
+                              "argv=%s" % script])
+    to = rcpt("anyone")
+    mta.send([to], BODY)
+    mta.wait_status(to, "sent")
+    env = dict(l.split("=", 1) for l in
+               open(os.path.join(pub, "pipe.env")).read().splitlines()
+               if "=" in l)
+    assert env["POSTEL_A"] == "one" and env["LANG"] == "C"
+    assert "POSTEL_B" not in env and "MAIL_CONFIG" not in env
+    assert env["PATH"] == "/usr/bin:/bin" and env["USER"] == "nobody"
