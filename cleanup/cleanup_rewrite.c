@@ -5,15 +5,15 @@
  * Order, as in Postfix: an address without a domain gets @$myorigin
  * (append_at_myorigin), a domain without a dot gets .$mydomain
  * (append_dot_mydomain, off by default as in Postfix 3); then the
- * sender_/recipient_canonical_maps and canonical_maps (each table looked
- * up with the full address, then user@domain without the address
- * extension (recipient_delimiter), then the bare user+ext and user for
- * local domains, then @domain; one pass, no recursion); then masquerade_domains for senders
+ * sender_/recipient_canonical_maps and canonical_maps (each table looked up
+ * with the full address, then user@domain without the address extension
+ * (recipient_delimiter), then the bare user+ext and user for local domains,
+ * then @domain; one pass, no recursion); then masquerade_domains for senders
  * and header addresses.  Virtual alias expansion runs last, on envelope
- * recipients only, recursively with loop and size limits.  When a table
- * matched only without the extension, the extension is put back into
- * the result's local part if propagate_unmatched_extensions names the
- * table's class (canonical or virtual), as in Postfix.
+ * recipients only, recursively with loop and size limits.  When a table matched
+ * only without the extension, the extension is put back into the result's local
+ * part if propagate_unmatched_extensions names the table's class (canonical or
+ * virtual), as in Postfix.
  *
  * Errors: 0, or -1 when a table could not be read (the caller defers the
  * message).  cleanup_virtual adds -2 for a loop or an exceeded limit,
@@ -128,7 +128,8 @@ cleanup_map_lookup(const CLEANUP_CONF *conf, DICT_LIST *maps,
 		vstr_strcat(key, at);
 		if ((ret = dict_list_lookup(maps, VSTR_STR(key), value)) == 1
 		    && ext)
-			vstr_memcpy(ext, addr + xoff, (size_t)(at - addr) - xoff);
+			vstr_memcpy(ext, addr + xoff,
+				    (size_t)(at - addr) - xoff);
 	}
 	if (ret == 0 && cleanup_local_domain(conf, at + 1)) {
 		vstr_memcpy(key, addr, (size_t)(at - addr));

@@ -51,7 +51,7 @@ typedef struct LOCAL_STATE {
 	const char *export_env;		/* export_environment */
 	bool	expand_owner;		/* expand_owner_alias */
 	bool	owner_request;		/* owner_request_special */
-	int	propagate;		/* propagate_unmatched_extensions: LOCAL_FROM_* */
+	int	propagate;		/* propagate_unmatched_extensions */
 	const char *mailbox_transport;	/* "transport[:nexthop]" or "" */
 	const char *fallback_transport;
 } LOCAL_STATE;
@@ -87,7 +87,7 @@ struct local_user {
 	gid_t	owner_gid;
 	char   *home;
 	char   *shell;
-	bool	mailbox;		/* the account's own mailbox: may be root */
+	bool	mailbox;		/* own mailbox: may be root */
 };
 
 /* One recipient being delivered (the alias name, the user, ...). */

@@ -2,21 +2,20 @@
  * local_command - "|command" deliveries and mailbox_command.
  *
  * Runs inside a local_priv child that already is the recipient (or
- * default_privs): that child forks /bin/sh -c command in its own process
- * group with a sanitized environment, as Postfix's local:
- * PATH=/usr/bin:/bin, the variables export_environment names (with
- * local's values), and HOME, LOGNAME, USER, SHELL, SENDER, RECIPIENT,
- * LOCAL, EXTENSION, DOMAIN, ORIGINAL_RECIPIENT and, when qmgr knows
- * them, CLIENT_ADDRESS and CLIENT_HOSTNAME, each value censored by
- * command_expansion_filter (other characters become '_').  It runs in
- * the home folder, gets the message ("From " line, Return-Path,
- * Delivered-To, no quoting) on its standard input, and the first bytes
- * of its output are kept for the bounce text.  command_time_limit
- * bounds the whole run (util/cmd_run.h): then the process group is
- * killed and the delivery bounces (5.3.0, as Postfix).  Exit status 0 is success; other
- * statuses map through sysexits.h: EX_TEMPFAIL (75) and EX_OSERR defer
- * (4.3.0), EX_NOUSER (67) bounces 5.1.1, and so on; unknown non-zero
- * statuses and signals bounce with 5.3.0.
+ * default_privs): that child forks /bin/sh -c command in its own process group
+ * with a sanitized environment, as Postfix's local: PATH=/usr/bin:/bin, the
+ * variables export_environment names (with local's values), and HOME, LOGNAME,
+ * USER, SHELL, SENDER, RECIPIENT, LOCAL, EXTENSION, DOMAIN, ORIGINAL_RECIPIENT
+ * and, when qmgr knows them, CLIENT_ADDRESS and CLIENT_HOSTNAME, each value
+ * censored by command_expansion_filter (other characters become '_').  It runs
+ * in the home folder, gets the message ("From " line, Return-Path,
+ * Delivered-To, no quoting) on its standard input, and the first bytes of its
+ * output are kept for the bounce text.  command_time_limit bounds the whole run
+ * (util/cmd_run.h): then the process group is killed and the delivery bounces
+ * (5.3.0, as Postfix).  Exit status 0 is success; other statuses map through
+ * sysexits.h: EX_TEMPFAIL (75) and EX_OSERR defer (4.3.0), EX_NOUSER (67)
+ * bounces 5.1.1, and so on; unknown non-zero statuses and signals bounce with
+ * 5.3.0.
  *
  * Errors: recorded in the struct local_result.
  *

@@ -2,28 +2,27 @@
  * local_expand - what a local recipient means: an alias, a .forward
  * file, a user's mailbox, luser_relay, or nobody.
  *
- * Order, as in Postfix's local(8): a Delivered-To header naming the
- * recipient bounces the mail as a forwarding loop (5.4.6).  Then
- * alias_maps is searched for the local part (user+ext, then user); a
- * hit is split into members (util/dict_alias_parse.h).  Without an
- * alias the user must exist (else mailbox_transport, fallback_transport,
- * luser_relay, else 5.1.1); the first readable file of forward_path
- * (values through forward_expansion_filter; read whole as the user, up
- * to forward_file_size_limit, else the recipient defers) replaces the
- * mailbox by its members; a file without members means the mailbox.
- * An extension with "/" is dropped (with a warning), as in Postfix.  An
- * address member that names the alias or user being expanded (or is
- * written \user) goes to that user's mailbox; other addresses are
- * collected and re-injected as ONE new message through cleanup
- * (local_forward.c), with owner-<alias> (or, with expand_owner_alias,
- * its one-address expansion) as sender when that alias exists; an
- * extension that the alias or .forward did not match is appended to
- * them per propagate_unmatched_extensions.  owner-x and x-request are
- * never split at a delimiter (owner_request_special).  Commands and files are allowed per allow_mail_to_*
- * and run as the user for .forward members, as default_privs for alias
- * members and for files named by :include: (which are read with the
- * same privileges).  A recipient expands to at most LOCAL_EXPAND_MAX
- * members and LOCAL_DEPTH_MAX levels of :include:, else it bounces.
+ * Order, as in Postfix's local(8): a Delivered-To header naming the recipient
+ * bounces the mail as a forwarding loop (5.4.6).  Then alias_maps is searched
+ * for the local part (user+ext, then user); a hit is split into members
+ * (util/dict_alias_parse.h).  Without an alias the user must exist (else
+ * mailbox_transport, fallback_transport, luser_relay, else 5.1.1); the first
+ * readable file of forward_path (values through forward_expansion_filter; read
+ * whole as the user, up to forward_file_size_limit, else the recipient defers)
+ * replaces the mailbox by its members; a file without members means the
+ * mailbox.  An extension with "/" is dropped (with a warning), as in Postfix.
+ * An address member that names the alias or user being expanded (or is written
+ * \user) goes to that user's mailbox; other addresses are collected and
+ * re-injected as ONE new message through cleanup (local_forward.c), with
+ * owner-<alias> (or, with expand_owner_alias, its one-address expansion) as
+ * sender when that alias exists; an extension that the alias or .forward did
+ * not match is appended to them per propagate_unmatched_extensions.  owner-x
+ * and x-request are never split at a delimiter (owner_request_special).
+ * Commands and files are allowed per allow_mail_to_* and run as the user for
+ * .forward members, as default_privs for alias members and for files named by
+ * :include: (which are read with the same privileges).  A recipient expands to
+ * at most LOCAL_EXPAND_MAX members and LOCAL_DEPTH_MAX levels of :include:,
+ * else it bounces.
  *
  * Errors: recorded in the struct local_result.
  *
@@ -426,8 +425,8 @@ local_expand_vars(const char *in, VSTR *out, struct local_rcpt *rc,
 			local_expand_add(out, VSTR_STR(rc->ext), filter);
 			break;
 		case 3:
-			local_expand_add(out, VSTR_LEN(rc->ext) ? rc->delim : "",
-					 filter);
+			local_expand_add(out, VSTR_LEN(rc->ext) ? rc->delim
+					 : "", filter);
 			break;
 		case 4:
 			local_expand_add(out, VSTR_STR(rc->local), filter);

@@ -48,7 +48,7 @@ struct local_box_job {
 	struct local_msg *m;
 	const char *path;
 	const char *delivered_to;
-	bool	own_mailbox;		/* the recipient's mailbox, not a file */
+	bool	own_mailbox;		/* recipient's mailbox, no file */
 };
 
 /* Map a util/mbox or util/maildir failure to a delivery status. */

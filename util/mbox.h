@@ -24,7 +24,8 @@
  * holds a lock past the time limit; other values from open/fcntl) and
  * a reason in why.  mbox_unlock never fails.  mbox_append: 0, or -1 with
  * errno (EFBIG: over the limit; EAGAIN: locked; EMLINK / EFTYPE-like
- * EINVAL: not a plain file) and why.  mbox_read_queue and mbox_load_queue_file: 0 / -1 + why.
+ * EINVAL: not a plain file; EPERM: not owned by owner) and why.
+ * mbox_read_queue and mbox_load_queue_file: 0 / -1 + why.
  *
  * Ownership: nothing is allocated; out VSTRs are the caller's.
  *
