@@ -34,6 +34,7 @@
 #include <pwd.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "local/local.h"
@@ -132,6 +133,7 @@ local_read_job(void *ctx, struct local_result *r)
 	char	chunk[8192];
 	VSTR   *buf;
 	ssize_t	n;
+	struct stat sb;
 	int	fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0) {
@@ -141,6 +143,12 @@ local_read_job(void *ctx, struct local_result *r)
 		else
 			local_result_set(r, DELIVER_DEFERRED, "4.3.0",
 					 "cannot open %s: %m", j->path);
+		return;
+	}
+	/* A folder or device named .forward is no list (and never blocks). */
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		local_result_set(r, DELIVER_SENT, "2.0.0", "none");
 		return;
 	}
 	buf = vstr_alloc(1024);

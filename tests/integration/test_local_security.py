@@ -255,6 +255,16 @@ def test_local_forward_with_only_comments_delivers_to_mailbox(mta, users):
     assert len(maildir_files(u.pw_dir)) == 1
 
 
+def test_local_forward_that_is_a_folder_is_no_forward(mta, users):
+    u = users("fd")
+    os.makedirs(os.path.join(u.pw_dir, ".forward"))
+    mta.start(home_mailbox="Maildir/")
+    mta.send([rcpt(u.pw_name)], BODY)
+    line = mta.wait_status(rcpt(u.pw_name), "sent")
+    assert "delivered to maildir" in line
+    assert len(maildir_files(u.pw_dir)) == 1
+
+
 # -- finding 11: expansion filters ----------------------------------------
 
 def test_local_extension_cannot_walk_out_of_forward_path(mta, users):
