@@ -52,6 +52,7 @@ local_post_jail(struct skel_ctx *ctx)
 	const char *maps;
 
 	st->cfg = ctx->cfg;
+	st->service = ctx->service;
 	st->myhostname = cfg_get_str(ctx->cfg, "myhostname");
 	st->myorigin = cfg_get_str(ctx->cfg, "myorigin");
 	st->delims = cfg_get_str(ctx->cfg, "recipient_delimiter");

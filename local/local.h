@@ -54,6 +54,7 @@ typedef struct LOCAL_STATE {
 	int	propagate;		/* propagate_unmatched_extensions */
 	const char *mailbox_transport;	/* "transport[:nexthop]" or "" */
 	const char *fallback_transport;
+	const char *service;		/* our own master.cf service name */
 } LOCAL_STATE;
 
 /* One message: the content read once, LF line ends. */

@@ -52,8 +52,10 @@ local_pass(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 	req.nexthop = colon && *colon ? colon : orig->nexthop;
 	req.rcpts = &one;
 	req.nrcpt = 1;
+	/* Passing to ourselves would chain local processes until none is left. */
 	if (*transport == 0 || strchr(transport, '/')
-	    || strcmp(transport, ".") == 0 || strcmp(transport, "..") == 0) {
+	    || strcmp(transport, ".") == 0 || strcmp(transport, "..") == 0
+	    || (st->service && strcmp(transport, st->service) == 0)) {
 		local_result_set(r, DELIVER_DEFERRED, "4.3.5",
 				 "mail system configuration error: bad "
 				 "transport \"%s\"", how);

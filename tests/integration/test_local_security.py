@@ -571,3 +571,12 @@ def test_pipe_export_environment(mta, users, workdir):
     assert env["POSTEL_A"] == "one" and env["LANG"] == "C"
     assert "POSTEL_B" not in env and "MAIL_CONFIG" not in env
     assert env["PATH"] == "/usr/bin:/bin" and env["USER"] == "nobody"
+
+
+def test_local_mailbox_transport_naming_local_itself_defers(mta, users):
+    u = users("ms")
+    mta.start(mailbox_transport="local")
+    to = rcpt(u.pw_name)
+    mta.send([to], BODY)
+    line = local_line(mta, to, "deferred")
+    assert "dsn=4.3.5" in line and "bad transport" in line
