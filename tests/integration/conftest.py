@@ -422,6 +422,22 @@ class Instance:
         s.connect(self.unix_path(name, private))
         return s
 
+    def connect_unix_when_listening(self, name, private=True, timeout=10):
+        """connect_unix, retried until master listens on the socket.
+
+        master binds a service socket (the name appears) and then
+        listens; a connect between the two is refused.  Tests that wait
+        for a socket master adds on reload use this, with a deadline.
+        """
+        def attempt():
+            try:
+                return self.connect_unix(name, private, timeout)
+            except ConnectionRefusedError:
+                return None
+        s = wait_for(attempt, timeout=timeout)
+        assert s, "nothing listens on %s" % self.unix_path(name, private)
+        return s
+
     def cleanup(self):
         try:
             if self.master_pid():

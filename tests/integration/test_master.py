@@ -94,7 +94,7 @@ def test_reload_adds_and_removes_services_and_keeps_connections(instance):
     instance.reload()
     assert wait_for(lambda: os.path.exists(instance.unix_path("new")))
     assert wait_for(lambda: not os.path.exists(instance.unix_path("old")))
-    with instance.connect_unix("new") as s:
+    with instance.connect_unix_when_listening("new") as s:
         read_greeting(s)
         assert echo_line(s) == b"ping\n"
 
