@@ -59,6 +59,9 @@ typedef struct CLEANUP_CONF {
 	DICT_LIST *virtual_alias;
 	DICT_LIST *header_checks;
 	DICT_LIST *body_checks;
+	const char *always_bcc;		/* "" = none */
+	DICT_LIST *sender_bcc;
+	DICT_LIST *recipient_bcc;
 } CLEANUP_CONF;
 
 /* propagate_unmatched_extensions classes that cleanup handles. */
@@ -103,6 +106,9 @@ typedef struct CLEANUP_STATE {
 	struct cleanup_out_rcpt *rcpts;
 	size_t	nrcpt, rcpt_cap;
 	const char *first_rcpt;		/* as given, for Received and logs */
+	VSTR   *bcc;			/* recipient_bcc_maps results, one per
+					 * line, added at the end of the header */
+	bool	adding_bcc;		/* no recipient_bcc for BCC recipients */
 	/* queue file */
 	VSTR   *qid;
 	VSTR   *temp_path;
@@ -154,7 +160,15 @@ int	cleanup_masquerade(const CLEANUP_CONF *conf, VSTR *addr);
 int	cleanup_virtual(const CLEANUP_CONF *conf, const char *addr,
 			char ***out, size_t *count, VSTR *why);
 void	cleanup_argv_free(char **v, size_t n);
+int	cleanup_map_lookup(const CLEANUP_CONF *conf, DICT_LIST *maps,
+			   const char *addr, const char **value);
 bool	cleanup_domain_in_list(const char *domain, const char *list);
+
+/* cleanup_bcc.c */
+bool	cleanup_bcc_ok(const CLEANUP_STATE *st);
+int	cleanup_bcc_lookup(CLEANUP_STATE *st, DICT_LIST *maps,
+			   const char *name, const char *addr);
+void	cleanup_bcc_add(CLEANUP_STATE *st);
 
 /* cleanup_header.c */
 void	cleanup_header_begin(CLEANUP_STATE *st);

@@ -71,6 +71,9 @@ cleanup_conf_load(const CFG *cfg)
 	c->virtual_alias = cleanup_open_maps(cfg, "virtual_alias_maps");
 	c->header_checks = cleanup_open_maps(cfg, "header_checks");
 	c->body_checks = cleanup_open_maps(cfg, "body_checks");
+	c->always_bcc = cfg_get_str(cfg, "always_bcc");
+	c->sender_bcc = cleanup_open_maps(cfg, "sender_bcc_maps");
+	c->recipient_bcc = cleanup_open_maps(cfg, "recipient_bcc_maps");
 	if (c->header_size_limit < 1)
 		c->header_size_limit = 1;
 	return c;
@@ -86,6 +89,8 @@ cleanup_conf_free(CLEANUP_CONF *c)
 		dict_list_close(c->virtual_alias);
 		dict_list_close(c->header_checks);
 		dict_list_close(c->body_checks);
+		dict_list_close(c->sender_bcc);
+		dict_list_close(c->recipient_bcc);
 		myfree(c);
 	}
 	return NULL;

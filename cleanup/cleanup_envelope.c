@@ -65,6 +65,10 @@ cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr, const char *orcpt,
 	if ((ret = cleanup_rewrite(conf, addr, CLEANUP_REWRITE_RCPT, rw)) < 0) {
 		cleanup_fail(st, CLEANUP_TEMPFAIL,
 			     "451 4.3.0 Error: canonical table lookup failure");
+	} else if ((ret = cleanup_bcc_lookup(st, conf->recipient_bcc,
+					     "recipient_bcc_maps",
+					     VSTR_STR(rw))) < 0) {
+		/* deferred: cleanup_bcc_lookup said why */
 	} else if ((ret = cleanup_virtual(conf, VSTR_STR(rw), &list, &n,
 					  why)) < 0) {
 		msg_warn("%s: %s -- message not accepted", VSTR_STR(st->qid),

@@ -292,6 +292,7 @@ cleanup_header_end(CLEANUP_STATE *st)
 			 VSTR_STR(st->qid), st->hops, st->sender);
 		cleanup_fail(st, CLEANUP_REJECT, "554 5.4.6 too many hops");
 	}
+	cleanup_bcc_add(st);
 	if (st->status == CLEANUP_OK && st->nrcpt == 0)
 		cleanup_fail(st, CLEANUP_REJECT,
 			     (st->flags & CLEANUP_FLAG_EXTRACT) ?

@@ -108,7 +108,7 @@ cleanup_ext_offset(const CLEANUP_CONF *conf, const char *addr, size_t llen)
  * raw table value in *value (and in ext the "+ext" that the match left
  * out, when ext is not NULL), 0 no match, -1 error.
  */
-static int
+int
 cleanup_map_lookup(const CLEANUP_CONF *conf, DICT_LIST *maps,
 		   const char *addr, const char **value, VSTR *ext)
 {

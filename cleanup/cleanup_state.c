@@ -45,6 +45,7 @@ cleanup_state_alloc(const CLEANUP_CONF *conf)
 	st->scratch = vstr_alloc(256);
 	st->msgid = vstr_alloc(64);
 	st->reply = vstr_alloc(64);
+	st->bcc = vstr_alloc(64);
 	st->status = CLEANUP_OK;
 	st->phase = CLEANUP_PH_HEADER;
 	return st;
@@ -74,6 +75,7 @@ cleanup_state_free(CLEANUP_STATE *st)
 	vstr_free(st->scratch);
 	vstr_free(st->msgid);
 	vstr_free(st->reply);
+	vstr_free(st->bcc);
 	myfree(st);
 	return NULL;
 }

@@ -64,7 +64,8 @@ static const struct param_def param_defs[] = {
 	    "message, not only to locally submitted ones."},
 	{"always_bcc", PARAM_STR,
 	    "", 0, 0,
-	    "Address that receives a blind copy of every message."},
+	    "Address that receives a blind copy of every new message "
+	    "(NOTIFY=NEVER: no DSN to the sender about it)."},
 	{"append_at_myorigin", PARAM_BOOL,
 	    "yes", 0, 0,
 	    "Append @$myorigin to addresses without a domain."},
@@ -426,7 +427,8 @@ static const struct param_def param_defs[] = {
 	    "Time between deferred queue scans."},
 	{"recipient_bcc_maps", PARAM_STR,
 	    "", 0, 0,
-	    "Tables mapping a recipient to a blind copy address."},
+	    "Tables mapping a recipient (before virtual aliasing) to blind "
+	    "copy addresses (NOTIFY=NEVER)."},
 	{"recipient_canonical_maps", PARAM_STR,
 	    "", 0, 0,
 	    "Tables that rewrite recipient addresses."},
@@ -458,7 +460,8 @@ static const struct param_def param_defs[] = {
 	    "Tables of users who moved, with their new address."},
 	{"sender_bcc_maps", PARAM_STR,
 	    "", 0, 0,
-	    "Tables mapping a sender to a blind copy address."},
+	    "Tables mapping the envelope sender to blind copy addresses "
+	    "(NOTIFY=NEVER)."},
 	{"sender_canonical_maps", PARAM_STR,
 	    "", 0, 0,
 	    "Tables that rewrite sender addresses."},
