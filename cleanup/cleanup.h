@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <sys/time.h>
 
+#include "cleanup/cleanup_mime.h"
 #include "util/attr.h"
 #include "util/cfg.h"
 #include "util/cleanup_client.h"
@@ -59,6 +60,11 @@ typedef struct CLEANUP_CONF {
 	DICT_LIST *virtual_alias;
 	DICT_LIST *header_checks;
 	DICT_LIST *body_checks;
+	DICT_LIST *mime_header_checks;	/* may be header_checks itself */
+	DICT_LIST *nested_header_checks; /* may be header_checks itself */
+	long long mime_nesting_limit;
+	bool	mime_scan;		/* follow MIME structure in the body */
+	bool	mime_report_nesting;	/* reject nesting past the limit */
 	const char *always_bcc;		/* "" = none */
 	DICT_LIST *sender_bcc;
 	DICT_LIST *recipient_bcc;
@@ -106,9 +112,9 @@ typedef struct CLEANUP_STATE {
 	struct cleanup_out_rcpt *rcpts;
 	size_t	nrcpt, rcpt_cap;
 	const char *first_rcpt;		/* as given, for Received and logs */
-	VSTR   *bcc;			/* recipient_bcc_maps results, one per
-					 * line, added at the end of the header */
-	bool	adding_bcc;		/* no recipient_bcc for BCC recipients */
+	VSTR   *bcc;			/* BCC addresses, one a line, added
+					 * once the header is complete */
+	bool	adding_bcc;		/* BCC recipients get no BCC */
 	/* queue file */
 	VSTR   *qid;
 	VSTR   *temp_path;
@@ -128,6 +134,9 @@ typedef struct CLEANUP_STATE {
 	bool	seen_from, seen_date, seen_msgid;
 	VSTR   *msgid;
 	bool	hold, discard;
+	CLEANUP_MIME *mime;		/* with conf->mime_scan */
+	long long mime_body_seen;	/* body bytes out of the scanner */
+	bool	mime_drop;		/* drop the rest of this body line */
 	/* outcome */
 	enum cleanup_status status;
 	VSTR   *reply;
@@ -174,12 +183,24 @@ void	cleanup_bcc_add(CLEANUP_STATE *st);
 void	cleanup_header_begin(CLEANUP_STATE *st);
 int	cleanup_header_field(void *ctx, const struct header_field *f);
 void	cleanup_header_end(CLEANUP_STATE *st);
+DICT_LIST *cleanup_header_maps(const CLEANUP_CONF *conf,
+			       enum cleanup_mime_class cls,
+			       const struct header_field *f);
+void	cleanup_part_header(void *ctx, enum cleanup_mime_class cls,
+			    const struct header_field *f);
 void	cleanup_rewrite_header_addrs(CLEANUP_STATE *st, VSTR *field,
 				     size_t name_len);
 
 /* cleanup_body.c */
 void	cleanup_content(CLEANUP_STATE *st, const char *data, size_t len);
 void	cleanup_content_end(CLEANUP_STATE *st);
+bool	cleanup_body_line(CLEANUP_STATE *st, const char *line, size_t len);
+
+/* cleanup_body_mime.c */
+void	cleanup_body_mime_init(CLEANUP_STATE *st);
+void	cleanup_body_mime_begin(CLEANUP_STATE *st, bool separator);
+void	cleanup_body_mime(CLEANUP_STATE *st, const char *data, size_t len);
+void	cleanup_body_mime_end(CLEANUP_STATE *st);
 
 /* cleanup_checks.c */
 enum cleanup_act cleanup_parse_action(const char *value, const char **text);

@@ -30,7 +30,7 @@
  * one) and write what the action leaves of it.  Returns true when the rest
  * of the line, not yet seen, must be dropped (IGNORE, REPLACE).
  */
-static bool
+bool
 cleanup_body_line(CLEANUP_STATE *st, const char *line, size_t len)
 {
 	VSTR   *result = vstr_alloc(64);
@@ -120,7 +120,9 @@ cleanup_body(CLEANUP_STATE *st, const char *data, size_t len)
 {
 	if (st->status != CLEANUP_OK || len == 0)
 		return;
-	if (st->conf->body_checks)
+	if (st->mime)
+		cleanup_body_mime(st, data, len);
+	else if (st->conf->body_checks)
 		cleanup_body_scan(st, data, len);
 	else
 		rec_put_content(st->writer, data, len);
@@ -139,12 +141,14 @@ cleanup_header_line(CLEANUP_STATE *st)
 		break;
 	case HEADER_END_EMPTY:
 		cleanup_header_end(st);
+		cleanup_body_mime_begin(st, true);
 		if (st->status == CLEANUP_OK)
 			rec_put_content(st->writer, VSTR_STR(st->line),
 					VSTR_LEN(st->line));
 		break;
 	case HEADER_END_BODY:
 		cleanup_header_end(st);
+		cleanup_body_mime_begin(st, false);
 		/* The body scanner collects lines in st->line: hand it a copy. */
 		first = st->line;
 		st->line = vstr_alloc(VSTR_LEN(first));
@@ -211,6 +215,8 @@ cleanup_content_end(CLEANUP_STATE *st)
 			(void) header_parser_eof(st->hp);
 			cleanup_header_end(st);
 		}
+	} else if (st->mime) {
+		cleanup_body_mime_end(st);
 	} else if (VSTR_LEN(st->line) > 0 && st->conf->body_checks) {
 		cleanup_body_line(st, VSTR_STR(st->line), VSTR_LEN(st->line));
 		vstr_reset(st->line);

@@ -32,6 +32,18 @@ cleanup_open_maps(const CFG *cfg, const char *name)
 	return l;
 }
 
+/* The default ($header_checks) shares the header_checks tables. */
+static DICT_LIST *
+cleanup_same_maps(const CFG *cfg, const char *name, DICT_LIST *header)
+{
+	const char *spec = cfg_get_str(cfg, name);
+	const char *hspec = cfg_get_str(cfg, "header_checks");
+
+	if (spec && hspec && strcmp(spec, hspec) == 0)
+		return header;
+	return cleanup_open_maps(cfg, name);
+}
+
 CLEANUP_CONF *
 cleanup_conf_load(const CFG *cfg)
 {
@@ -71,6 +83,20 @@ cleanup_conf_load(const CFG *cfg)
 	c->virtual_alias = cleanup_open_maps(cfg, "virtual_alias_maps");
 	c->header_checks = cleanup_open_maps(cfg, "header_checks");
 	c->body_checks = cleanup_open_maps(cfg, "body_checks");
+	c->mime_header_checks = cleanup_same_maps(cfg, "mime_header_checks",
+						  c->header_checks);
+	c->nested_header_checks = cleanup_same_maps(cfg,
+						    "nested_header_checks",
+						    c->header_checks);
+	c->mime_nesting_limit = cfg_get_int(cfg, "mime_nesting_limit");
+	/*
+	 * As Postfix: the structure matters only to the checks, and nesting
+	 * is refused only when header checks are configured.
+	 */
+	c->mime_report_nesting = c->header_checks || c->mime_header_checks
+	    || c->nested_header_checks;
+	c->mime_scan = !cfg_get_bool(cfg, "disable_mime_input_processing")
+	    && (c->mime_report_nesting || c->body_checks);
 	c->always_bcc = cfg_get_str(cfg, "always_bcc");
 	c->sender_bcc = cleanup_open_maps(cfg, "sender_bcc_maps");
 	c->recipient_bcc = cleanup_open_maps(cfg, "recipient_bcc_maps");
@@ -87,6 +113,10 @@ cleanup_conf_free(CLEANUP_CONF *c)
 		dict_list_close(c->sender_canonical);
 		dict_list_close(c->recipient_canonical);
 		dict_list_close(c->virtual_alias);
+		if (c->mime_header_checks != c->header_checks)
+			dict_list_close(c->mime_header_checks);
+		if (c->nested_header_checks != c->header_checks)
+			dict_list_close(c->nested_header_checks);
 		dict_list_close(c->header_checks);
 		dict_list_close(c->body_checks);
 		dict_list_close(c->sender_bcc);

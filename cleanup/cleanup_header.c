@@ -52,6 +52,7 @@ cleanup_header_begin(CLEANUP_STATE *st)
 	st->hp = header_parser_create((size_t)st->conf->header_size_limit,
 				      CLEANUP_HEADER_COUNT_MAX,
 				      cleanup_header_field, st);
+	cleanup_body_mime_init(st);
 }
 
 static bool
@@ -128,6 +129,55 @@ cleanup_rewrite_header_addrs(CLEANUP_STATE *st, VSTR *field, size_t name_len)
 	vstr_free(out);
 }
 
+/*
+ * Which checks a header field gets, as in Postfix: MIME fields (Content-*,
+ * MIME-Version) mime_header_checks wherever they are, other fields of the
+ * message header_checks, of a body part mime_header_checks, of an
+ * attached message nested_header_checks.
+ */
+DICT_LIST *
+cleanup_header_maps(const CLEANUP_CONF *conf, enum cleanup_mime_class cls,
+		    const struct header_field *f)
+{
+	if (cls == CLEANUP_MIME_MULTIPART || cleanup_mime_is_mime_field(f))
+		return conf->mime_header_checks;
+	if (cls == CLEANUP_MIME_NESTED)
+		return conf->nested_header_checks;
+	return conf->header_checks;
+}
+
+/*
+ * A field of a body part or attached message (cleanup_mime callback): it
+ * is checked and written at once, since the envelope is already out.
+ * Addresses in it are never rewritten and nothing is extracted from it.
+ */
+void
+cleanup_part_header(void *ctx, enum cleanup_mime_class cls,
+		    const struct header_field *f)
+{
+	CLEANUP_STATE *st = ctx;
+	VSTR   *result;
+	enum cleanup_act act;
+
+	if (st->status != CLEANUP_OK)
+		return;
+	result = vstr_alloc(64);
+	act = cleanup_check(st, cleanup_header_maps(st->conf, cls, f),
+			    "header", f->text, f->len, result);
+	if (st->status == CLEANUP_OK && act != CLEANUP_ACT_IGNORE) {
+		if (act == CLEANUP_ACT_PREPEND || act == CLEANUP_ACT_REPLACE) {
+			vstr_memcat(result, "\r\n", 2);
+			rec_put_content(st->writer, VSTR_STR(result),
+					VSTR_LEN(result));
+		}
+		if (act != CLEANUP_ACT_REPLACE) {
+			rec_put_content(st->writer, f->text, f->len);
+			rec_put_content(st->writer, "\r\n", 2);
+		}
+	}
+	vstr_free(result);
+}
+
 static void
 cleanup_extract(CLEANUP_STATE *st, const struct header_field *f)
 {
@@ -162,9 +212,12 @@ cleanup_header_field(void *ctx, const struct header_field *f)
 		st->hops++;
 	if (header_is(f, "Return-Path"))
 		return 0;
+	if (st->mime)
+		cleanup_mime_primary_field(st->mime, f);
 	result = vstr_alloc(64);
-	act = cleanup_check(st, st->conf->header_checks, "header", f->text,
-			    f->len, result);
+	act = cleanup_check(st, cleanup_header_maps(st->conf,
+						    CLEANUP_MIME_PRIMARY, f),
+			    "header", f->text, f->len, result);
 	if (act == CLEANUP_ACT_IGNORE || st->status != CLEANUP_OK) {
 		vstr_free(result);
 		return 0;

@@ -66,6 +66,7 @@ cleanup_state_free(CLEANUP_STATE *st)
 	}
 	myfree(st->rcpts);
 	header_parser_free(st->hp);
+	cleanup_mime_free(st->mime);
 	attr_free(st->env);
 	vstr_free(st->sender_buf);
 	vstr_free(st->qid);

@@ -186,7 +186,8 @@ static const struct param_def param_defs[] = {
 	    "Send the sender a delay warning after this time (0 = never)."},
 	{"disable_mime_input_processing", PARAM_BOOL,
 	    "no", 0, 0,
-	    "Treat the message as plain text, without MIME structure."},
+	    "Do not follow the MIME structure of the body: everything after "
+	    "the message header is body for the content checks."},
 	{"disable_vrfy_command", PARAM_BOOL,
 	    "no", 0, 0,
 	    "Refuse the SMTP VRFY command."},
@@ -341,10 +342,12 @@ static const struct param_def param_defs[] = {
 	    "bytes (0 = none)."},
 	{"mime_header_checks", PARAM_STR,
 	    "$header_checks", 0, 0,
-	    "Tables matched against MIME part headers."},
+	    "Tables matched against Content-* and MIME-Version fields and "
+	    "every header field of a MIME body part."},
 	{"mime_nesting_limit", PARAM_INT,
 	    "100", 1, LLONG_MAX,
-	    "Deepest MIME multipart nesting accepted."},
+	    "Deepest MIME multipart nesting accepted when header checks are "
+	    "configured (deeper: 550 5.6.0)."},
 	{"minimal_backoff_time", PARAM_TIME,
 	    "300s", 1, LLONG_MAX,
 	    "Shortest wait before retrying a deferred message."},
@@ -371,7 +374,8 @@ static const struct param_def param_defs[] = {
 	    "domain."},
 	{"nested_header_checks", PARAM_STR,
 	    "$header_checks", 0, 0,
-	    "Tables matched against headers of attached messages."},
+	    "Tables matched against the header fields of attached messages "
+	    "(message/rfc822), MIME fields excepted."},
 	{"non_fqdn_reject_code", PARAM_INT,
 	    "504", 400, 599,
 	    "SMTP reply code for names that are not fully qualified."},

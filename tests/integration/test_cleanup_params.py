@@ -63,6 +63,15 @@ class Site:
             except smtplib.SMTPException:
                 pass
 
+    def same(self, q, msg):
+        """The queued content is cleanup's Received field and msg."""
+        got = q.content[q.content.find(msg[:20]):]
+        k = next((i for i, (a, b) in enumerate(zip(got, msg)) if a != b),
+                 min(len(got), len(msg)))
+        assert got == msg, (k, got[max(0, k - 60):k + 60], msg[max(0, k - 60):k + 60])
+        assert q.content.endswith(b"\r\n" + msg)
+        return True
+
     def queued(self, reply):
         code, text = reply
         assert code == 250, reply
@@ -70,6 +79,9 @@ class Site:
         path = os.path.join(self.queue, "incoming", qid)
         assert os.path.exists(path), reply
         return QueueFile(path)
+
+    def wait_log(self, text, timeout=10):
+        return wait_for(lambda: text in self.log(), timeout=timeout)
 
     def log(self):
         try:
@@ -84,8 +96,10 @@ def site(instance, workdir):
     return lambda main=None, files=None: Site(instance, workdir, main, files)
 
 
-MSG = (b"From: a@client.test\r\nTo: r@example.test\r\nSubject: hello\r\n"
-       b"\r\nplain text\r\n")
+# Complete headers, so that cleanup adds nothing but its Received field.
+HEAD = (b"From: a@client.test\r\nTo: r@example.test\r\n"
+        b"Date: Mon, 7 Dec 2026 08:00:00 +0000\r\nMessage-ID: <m1@client.test>\r\n")
+MSG = HEAD + b"Subject: hello\r\n\r\nplain text\r\n"
 
 
 def rcpt(q, addr):
@@ -139,3 +153,147 @@ def test_bcc_recipient_that_is_also_a_real_recipient_keeps_its_dsn(site):
     assert q.rcpt_addrs == ["alice@example.test"]
     assert rcpt(q, "alice@example.test")["notify"] != NOTIFY_NEVER
 
+
+
+# --- MIME: header checks in body parts and attached messages ---------------
+
+ATTACHMENT_RULE = (r'/^Content-(Disposition|Type).*name\s*=\s*"?.*\.(exe|scr|bat)"?\s*$/'
+                   " REJECT Attachment type not allowed\n")
+
+
+def multipart(parts, boundary="=-b1", preamble=b"This is MIME.\r\n",
+              top=HEAD + b"Subject: mime\r\nMIME-Version: 1.0\r\n"):
+    out = top + (b"Content-Type: multipart/mixed;\r\n\tboundary=\"%s\"\r\n\r\n"
+                 % boundary.encode()) + preamble
+    for p in parts:
+        out += b"--" + boundary.encode() + b"\r\n" + p
+    return out + b"--" + boundary.encode() + b"--\r\nepilogue\r\n"
+
+
+TEXT_PART = b"Content-Type: text/plain\r\n\r\nhello\r\n"
+
+
+def exe_part(name=b"setup.exe", folded=False):
+    sep = b";\r\n filename=" if folded else b"; filename="
+    return (b"Content-Type: application/octet-stream\r\n"
+            b"Content-Disposition: attachment" + sep + b'"' + name + b'"\r\n'
+            b"Content-Transfer-Encoding: base64\r\n\r\nTVqQAAMAAAAEAAAA\r\n")
+
+
+def reject(s, msg, sender="a@client.test"):
+    try:
+        reply = s.send(sender, ["r@example.test"], msg)
+    except smtplib.SMTPDataError as e:
+        return e.smtp_code, e.smtp_error.decode()
+    return reply
+
+
+def test_mime_attachment_rule_in_header_checks_rejects_at_smtp_time(site, workdir):
+    s = site(main={"header_checks": "regexp:" + os.path.join(workdir, "hc")},
+             files={"hc": ATTACHMENT_RULE})
+    code, text = reject(s, multipart([TEXT_PART, exe_part()]))
+    assert (code, text) == (550, "5.7.1 Attachment type not allowed")
+    code, text = reject(s, multipart([TEXT_PART, exe_part(b"x.scr", folded=True)]))
+    assert (code, text) == (550, "5.7.1 Attachment type not allowed")
+    assert s.wait_log('reject: header Content-Disposition: attachment; '
+                      'filename="setup.exe" from ')
+    # a harmless attachment and a plain message pass, byte for byte
+    ok = multipart([TEXT_PART, exe_part(b"report.pdf")])
+    q = s.queued(s.send("a@client.test", ["r@example.test"], ok))
+    s.same(q, ok)
+    q = s.queued(s.send("a@client.test", ["r@example.test"], MSG))
+    s.same(q, MSG)
+
+
+def test_mime_attachment_found_deep_in_a_large_message(site, workdir):
+    # the part header comes after several content frames of smtpd
+    s = site(main={"header_checks": "regexp:" + os.path.join(workdir, "hc"),
+                   "message_size_limit": "4000000"},
+             files={"hc": ATTACHMENT_RULE})
+    filler = b"Content-Type: text/plain\r\n\r\n" + b"".join(
+        b"line %07d of a long text part, nothing to see here\r\n" % i
+        for i in range(20011))
+    code, text = reject(s, multipart([filler, TEXT_PART, exe_part(b"a.bat")]))
+    assert (code, text) == (550, "5.7.1 Attachment type not allowed")
+    ok = multipart([filler, TEXT_PART, exe_part(b"a.txt")])
+    q = s.queued(s.send("a@client.test", ["r@example.test"], ok))
+    s.same(q, ok)
+
+
+def test_mime_nested_message_and_mime_header_tables_apply_to_their_fields(site, workdir):
+    s = site(main={
+        "header_checks": "regexp:" + os.path.join(workdir, "hc"),
+        "mime_header_checks": "regexp:" + os.path.join(workdir, "mhc"),
+        "nested_header_checks": "regexp:" + os.path.join(workdir, "nhc"),
+    }, files={
+        "hc": "/^Subject: top-bad/ REJECT top subject\n"
+              "/^Content-Type: image/ REJECT header_checks saw a MIME field\n",
+        "mhc": "/^Content-Type: image/ REJECT no images\n"
+               "/^X-Part-Note:/ IGNORE\n",
+        "nhc": "/^Subject: nested-bad/ REJECT nested subject\n",
+    })
+    attached = (b"Content-Type: message/rfc822\r\n\r\n"
+                b"From: x@y.test\r\nSubject: nested-bad\r\n\r\nold mail\r\n")
+    assert reject(s, multipart([TEXT_PART, attached])) == (
+        550, "5.7.1 nested subject")
+    # the message's own Content-Type goes to mime_header_checks too
+    top_image = (HEAD + b"Subject: pic\r\n"
+                 b"Content-Type: image/png\r\n\r\nPNG\r\n")
+    assert reject(s, top_image) == (550, "5.7.1 no images")
+    image_part = b"Content-Type: image/gif\r\nX-Part-Note: x\r\n\r\nGIF\r\n"
+    assert reject(s, multipart([image_part])) == (550, "5.7.1 no images")
+    # header_checks do not see nested or part fields; IGNORE drops a field
+    harmless = (b"Content-Type: message/rfc822\r\n\r\n"
+                b"Subject: top-bad\r\n\r\nquoted\r\n")
+    note = b"Content-Type: text/plain\r\nX-Part-Note: drop me\r\n\r\nhi\r\n"
+    msg = multipart([harmless, note])
+    q = s.queued(s.send("a@client.test", ["r@example.test"], msg))
+    s.same(q, msg.replace(b"X-Part-Note: drop me\r\n", b""))
+    # the primary header still gets header_checks
+    assert reject(s, b"Subject: top-bad\r\n\r\nx\r\n") == (550, "5.7.1 top subject")
+
+
+def test_mime_body_checks_see_part_bodies_not_part_headers(site, workdir):
+    s = site(main={"body_checks": "regexp:" + os.path.join(workdir, "bc")},
+             files={"bc": "/^Content-Disposition:/ REJECT body saw it\n"})
+    msg = multipart([TEXT_PART, exe_part()])
+    q = s.queued(s.send("a@client.test", ["r@example.test"], msg))
+    s.same(q, msg)
+    inbody = multipart([b"Content-Type: text/plain\r\n\r\n"
+                        b"Content-Disposition: in the text\r\n"])
+    assert reject(s, inbody) == (550, "5.7.1 body saw it")
+
+
+def test_mime_disabled_treats_everything_after_the_header_as_body(site, workdir):
+    s = site(main={"header_checks": "regexp:" + os.path.join(workdir, "hc"),
+                   "body_checks": "regexp:" + os.path.join(workdir, "bc"),
+                   "disable_mime_input_processing": "yes"},
+             files={"hc": ATTACHMENT_RULE,
+                    "bc": "/^Content-Disposition: attachment/ WARN part header as body\n"})
+    msg = multipart([TEXT_PART, exe_part()])
+    q = s.queued(s.send("a@client.test", ["r@example.test"], msg))
+    s.same(q, msg)
+    assert s.wait_log("warning: body Content-Disposition: attachment")
+
+
+def nested_multipart(depth):
+    """depth multipart levels, each the only part of the one outside it."""
+    inner = TEXT_PART
+    for level in range(depth, 1, -1):
+        b = b"=-lvl%d" % level
+        inner = (b"Content-Type: multipart/mixed; boundary=\"" + b + b"\"\r\n\r\n"
+                 b"--" + b + b"\r\n" + inner + b"--" + b + b"--\r\n")
+    return multipart([inner])
+
+
+def test_mime_nesting_beyond_the_limit_is_refused(site, workdir):
+    s = site(main={"header_checks": "regexp:" + os.path.join(workdir, "hc"),
+                   "mime_nesting_limit": "3"},
+             files={"hc": "/^Subject: nothing matches this/ REJECT\n"})
+    msg = nested_multipart(3)
+    q = s.queued(s.send("a@client.test", ["r@example.test"], msg))
+    s.same(q, msg)
+    assert reject(s, nested_multipart(4)) == (
+        550, "5.6.0 MIME nesting exceeds safety limit")
+    assert s.wait_log("reject: mime-error MIME nesting exceeds safety limit: "
+                      "Content-Type: multipart/mixed")
