@@ -43,6 +43,8 @@ typedef struct CLEANUP_CONF {
 	const char *masquerade_exceptions;
 	bool	append_at_myorigin;
 	bool	append_dot_mydomain;
+	bool	swap_bangpath;
+	bool	allow_percent_hack;
 	bool	always_add_missing_headers;
 	long long header_size_limit;
 	long long hopcount_limit;
@@ -172,6 +174,10 @@ void	cleanup_argv_free(char **v, size_t n);
 int	cleanup_map_lookup(const CLEANUP_CONF *conf, DICT_LIST *maps,
 			   const char *addr, const char **value);
 bool	cleanup_domain_in_list(const char *domain, const char *list);
+
+/* cleanup_route.c */
+bool	cleanup_route_unqualified(const CLEANUP_CONF *conf, VSTR *addr);
+void	cleanup_route_local(const CLEANUP_CONF *conf, VSTR *addr);
 
 /* cleanup_bcc.c */
 bool	cleanup_bcc_ok(const CLEANUP_STATE *st);

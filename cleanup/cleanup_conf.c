@@ -58,6 +58,8 @@ cleanup_conf_load(const CFG *cfg)
 	c->masquerade_exceptions = cfg_get_str(cfg, "masquerade_exceptions");
 	c->append_at_myorigin = cfg_get_bool(cfg, "append_at_myorigin");
 	c->append_dot_mydomain = cfg_get_bool(cfg, "append_dot_mydomain");
+	c->swap_bangpath = cfg_get_bool(cfg, "swap_bangpath");
+	c->allow_percent_hack = cfg_get_bool(cfg, "allow_percent_hack");
 	c->always_add_missing_headers =
 	    cfg_get_bool(cfg, "always_add_missing_headers");
 	c->header_size_limit = cfg_get_size(cfg, "header_size_limit");

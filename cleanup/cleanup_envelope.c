@@ -51,6 +51,24 @@ cleanup_opt(const ATTR *a, const char *name, bool *bad)
 	return v;
 }
 
+/* user%domain@local, site!user@local: where Postfix's resolver sends it. */
+static void
+cleanup_route_rcpt(const CLEANUP_CONF *conf, char **addr)
+{
+	VSTR   *v;
+
+	if (!conf->swap_bangpath && !conf->allow_percent_hack)
+		return;
+	v = vstr_alloc(64);
+	vstr_strcpy(v, *addr);
+	cleanup_route_local(conf, v);
+	if (strcmp(VSTR_STR(v), *addr) != 0) {
+		myfree(*addr);
+		*addr = mystrdup(VSTR_STR(v));
+	}
+	vstr_free(v);
+}
+
 int
 cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr, const char *orcpt,
 		 int notify)
@@ -79,6 +97,7 @@ cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr, const char *orcpt,
 			     : "451 4.6.0 Alias expansion error");
 	} else {
 		for (i = 0; i < n; i++) {
+			cleanup_route_rcpt(conf, &list[i]);
 			for (j = 0; j < st->nrcpt
 			     && (long long)j < conf->duplicate_filter_limit;
 			     j++)

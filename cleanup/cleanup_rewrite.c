@@ -2,7 +2,8 @@
  * cleanup_rewrite - address rewriting: qualification, canonical maps,
  * masquerading and virtual alias expansion.
  *
- * Order, as in Postfix: an address without a domain gets @$myorigin
+ * Order, as in Postfix: an address without a domain has its bang path
+ * or percent hack turned into a domain (cleanup_route.c), else gets @$myorigin
  * (append_at_myorigin), a domain without a dot gets .$mydomain
  * (append_dot_mydomain, off by default as in Postfix 3); then the
  * sender_/recipient_canonical_maps and canonical_maps (each table looked up
@@ -63,10 +64,13 @@ cleanup_local_domain(const CLEANUP_CONF *conf, const char *domain)
 static void
 cleanup_qualify(const CLEANUP_CONF *conf, VSTR *addr)
 {
-	const char *at = strrchr(VSTR_STR(addr), '@');
+	const char *at;
 
 	if (VSTR_LEN(addr) == 0)
 		return;
+	/* site!user and user%domain first, as Postfix's rewrite_tree */
+	(void) cleanup_route_unqualified(conf, addr);
+	at = strrchr(VSTR_STR(addr), '@');
 	if (at == NULL) {
 		if (conf->append_at_myorigin && *conf->myorigin) {
 			vstr_addch(addr, '@');

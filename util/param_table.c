@@ -47,7 +47,8 @@ static const struct param_def param_defs[] = {
 	    "include."},
 	{"allow_percent_hack", PARAM_BOOL,
 	    "yes", 0, 0,
-	    "Rewrite user%domain into user@domain."},
+	    "Rewrite user%domain into user@domain (also user%domain@"
+	    "$mydestination)."},
 	{"allow_untrusted_routing", PARAM_BOOL,
 	    "no", 0, 0,
 	    "Let untrusted clients relay with sender-specified routing "
@@ -827,7 +828,8 @@ static const struct param_def param_defs[] = {
 	    "else."},
 	{"swap_bangpath", PARAM_BOOL,
 	    "yes", 0, 0,
-	    "Rewrite site!user into user@site."},
+	    "Rewrite site!user into user@site (also site!user@"
+	    "$mydestination)."},
 	{"syslog_facility", PARAM_STR,
 	    "mail", 0, 0,
 	    "Syslog facility of log lines."},

@@ -5,13 +5,15 @@
 # SPDX-License-Identifier: ISC
 import os
 import smtplib
+import subprocess
 
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import free_port, service_path, wait_for
 from queuefile import QueueFile
 
 NOTIFY_NEVER = 1      # REC_NOTIFY_NEVER
+SEND = service_path("cleanup_send")
 
 
 class Site:
@@ -19,6 +21,7 @@ class Site:
 
     def __init__(self, instance, workdir, main=None, files=None):
         self.workdir = workdir
+        self.instance = instance
         for name, text in (files or {}).items():
             with open(os.path.join(workdir, name), "w") as f:
                 f.write(text)
@@ -82,6 +85,16 @@ class Site:
 
     def wait_log(self, text, timeout=10):
         return wait_for(lambda: text in self.log(), timeout=timeout)
+
+    def local_submit(self, sender, msg, rcpts):
+        """A local submission (as pickup makes it) straight to cleanup."""
+        r = subprocess.run([SEND, "-c", self.instance.confdir, "-f", sender,
+                            "-u", "1000", "-l"] + rcpts, input=msg,
+                           capture_output=True, timeout=30)
+        line = r.stdout.decode().strip().splitlines()[-1]
+        status, qid, _ = line.split(" ", 2)
+        assert status == "0", (line, r.stderr)
+        return QueueFile(os.path.join(self.queue, "incoming", qid))
 
     def log(self):
         try:
@@ -297,3 +310,39 @@ def test_mime_nesting_beyond_the_limit_is_refused(site, workdir):
         550, "5.6.0 MIME nesting exceeds safety limit")
     assert s.wait_log("reject: mime-error MIME nesting exceeds safety limit: "
                       "Content-Type: multipart/mixed")
+
+
+# --- swap_bangpath, allow_percent_hack -------------------------------------
+
+
+def test_percent_hack_and_bang_path_route_local_recipients(site):
+    s = site()
+    q = s.queued(s.send("a@client.test", ["user%remote.test@example.test",
+                                          "remote.test!bob@mx.example.test",
+                                          "carol%remote.test@remote.test"], MSG))
+    assert q.rcpt_addrs == ["user@remote.test", "bob@remote.test",
+                            "carol%remote.test@remote.test"]
+    # the address as given stays for DSN
+    assert [r["orig"] for r in q.recipients] == [
+        "user%remote.test@example.test", "remote.test!bob@mx.example.test",
+        "carol%remote.test@remote.test"]
+    # local submission: an unqualified sender and header addresses are
+    # canonicalised (smtpd refuses an unqualified sender)
+    q = s.local_submit("uucp.test!old",
+                       b"To: remote.test!friend\r\nCc: u%x.test\r\n\r\nhi\r\n",
+                       ["r@example.test"])
+    assert q.sender == "old@uucp.test"
+    assert q.header("To") == "friend@remote.test"
+    assert q.header("Cc") == "u@x.test"
+
+
+def test_percent_hack_and_bang_path_can_be_turned_off(site):
+    s = site(main={"allow_percent_hack": "no", "swap_bangpath": "no"})
+    q = s.queued(s.send("a@client.test", ["user%remote.test@example.test",
+                                          "remote.test!bob@example.test"], MSG))
+    assert q.rcpt_addrs == ["user%remote.test@example.test",
+                            "remote.test!bob@example.test"]
+    q = s.local_submit("uucp.test!old", b"To: remote.test!friend\r\n\r\nhi\r\n",
+                       ["r@example.test"])
+    assert q.sender == "uucp.test!old@mx.example.test"
+    assert q.header("To") == "remote.test!friend@mx.example.test"

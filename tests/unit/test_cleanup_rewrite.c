@@ -77,6 +77,69 @@ test_cleanup_rewrite_qualifies_addresses(void **state)
 	myfree(c);
 }
 
+static const char *
+route(CLEANUP_CONF *c, const char *addr)
+{
+	static VSTR *out;
+
+	if (out == NULL)
+		out = vstr_alloc(64);
+	vstr_strcpy(out, addr);
+	cleanup_route_local(c, out);
+	return VSTR_STR(out);
+}
+
+static void
+test_cleanup_rewrite_bang_path_and_percent_hack(void **state)
+{
+	CLEANUP_CONF *c = conf_new();
+
+	(void)state;
+	/* off (as calloc leaves them): nothing changes */
+	assert_string_equal(rw(c, "site!user", CLEANUP_REWRITE_RCPT),
+			    "site!user@example.test");
+	assert_string_equal(route(c, "u%remote.test@localhost"),
+			    "u%remote.test@localhost");
+	c->swap_bangpath = true;
+	c->allow_percent_hack = true;
+	/* canonicalisation: only addresses without '@' */
+	assert_string_equal(rw(c, "site!user", CLEANUP_REWRITE_SENDER),
+			    "user@site");
+	assert_string_equal(rw(c, "a!b!user", CLEANUP_REWRITE_RCPT),
+			    "b!user@a");
+	assert_string_equal(rw(c, "user%remote.test", CLEANUP_REWRITE_RCPT),
+			    "user@remote.test");
+	assert_string_equal(rw(c, "u%a%b", CLEANUP_REWRITE_RCPT), "u%a@b");
+	assert_string_equal(rw(c, "site!u%x", CLEANUP_REWRITE_RCPT),
+			    "u%x@site");
+	assert_string_equal(rw(c, "u%x@remote.test", CLEANUP_REWRITE_RCPT),
+			    "u%x@remote.test");
+	assert_string_equal(rw(c, "\"a!b\"", CLEANUP_REWRITE_RCPT),
+			    "\"a!b\"@example.test");
+	c->append_dot_mydomain = true;
+	assert_string_equal(rw(c, "host!user", CLEANUP_REWRITE_RCPT),
+			    "user@host.example.test");
+	c->append_dot_mydomain = false;
+	/* resolution: only in $mydestination, repeatedly */
+	assert_string_equal(route(c, "u%remote.test@localhost"),
+			    "u@remote.test");
+	assert_string_equal(route(c, "remote.test!u@mx.example.test"),
+			    "u@remote.test");
+	assert_string_equal(route(c, "u%remote.test%localhost@MX.example.test"),
+			    "u@remote.test");
+	assert_string_equal(route(c, "u%remote.test@other.test"),
+			    "u%remote.test@other.test");
+	assert_string_equal(route(c, "plain@localhost"), "plain@localhost");
+	assert_string_equal(route(c, "\"u%x\"@localhost"), "\"u%x\"@localhost");
+	assert_string_equal(route(c, "u%localhost@localhost"), "u@localhost");
+	c->allow_percent_hack = false;
+	assert_string_equal(route(c, "u%remote.test@localhost"),
+			    "u%remote.test@localhost");
+	assert_string_equal(rw(c, "u%x", CLEANUP_REWRITE_RCPT),
+			    "u%x@example.test");
+	myfree(c);
+}
+
 static void
 test_cleanup_rewrite_canonical_order(void **state)
 {
@@ -323,6 +386,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cleanup_rewrite_qualifies_addresses),
+	    cmocka_unit_test(test_cleanup_rewrite_bang_path_and_percent_hack),
 	    cmocka_unit_test(test_cleanup_rewrite_canonical_order),
 	    cmocka_unit_test(test_cleanup_rewrite_masquerade),
 	    cmocka_unit_test(test_cleanup_virtual_expansion_and_limits),
