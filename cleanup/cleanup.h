@@ -56,6 +56,9 @@ typedef struct CLEANUP_CONF {
 	const char *qmgr_service;
 	const char *recipient_delimiter;
 	int	propagate;		/* CLEANUP_PROPAGATE_* bits */
+	int	canonical_classes;	/* CLEANUP_CLASS_* bits */
+	int	sender_canonical_classes;
+	int	recipient_canonical_classes;
 	DICT_LIST *canonical;
 	DICT_LIST *sender_canonical;
 	DICT_LIST *recipient_canonical;
@@ -162,6 +165,12 @@ int	cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr,
 int	cleanup_write_envelope(CLEANUP_STATE *st);
 
 /* cleanup_rewrite.c */
+#define CLEANUP_CLASS_ENV_SENDER	(1 << 0)	/* Postfix's canonical_classes */
+#define CLEANUP_CLASS_ENV_RCPT		(1 << 1)
+#define CLEANUP_CLASS_HDR_SENDER	(1 << 2)
+#define CLEANUP_CLASS_HDR_RCPT		(1 << 3)
+#define CLEANUP_CLASS_ALL		15
+int	cleanup_parse_classes(const char *value, int *mask, VSTR *why);
 #define CLEANUP_REWRITE_SENDER	1
 #define CLEANUP_REWRITE_RCPT	2
 #define CLEANUP_REWRITE_HEADER	4	/* masquerade header addresses too */

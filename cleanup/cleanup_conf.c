@@ -44,6 +44,18 @@ cleanup_same_maps(const CFG *cfg, const char *name, DICT_LIST *header)
 	return cleanup_open_maps(cfg, name);
 }
 
+static int
+cleanup_classes(const CFG *cfg, const char *name)
+{
+	VSTR   *why = vstr_alloc(64);
+	int	mask;
+
+	if (cleanup_parse_classes(cfg_get_str(cfg, name), &mask, why) < 0)
+		msg_fatal("%s: %s", name, VSTR_STR(why));
+	vstr_free(why);
+	return mask;
+}
+
 CLEANUP_CONF *
 cleanup_conf_load(const CFG *cfg)
 {
@@ -78,6 +90,11 @@ cleanup_conf_load(const CFG *cfg)
 		c->propagate |= CLEANUP_PROPAGATE_CANONICAL;
 	if (strstr(prop, "virtual"))
 		c->propagate |= CLEANUP_PROPAGATE_VIRTUAL;
+	c->canonical_classes = cleanup_classes(cfg, "canonical_classes");
+	c->sender_canonical_classes =
+	    cleanup_classes(cfg, "sender_canonical_classes");
+	c->recipient_canonical_classes =
+	    cleanup_classes(cfg, "recipient_canonical_classes");
 	c->canonical = cleanup_open_maps(cfg, "canonical_maps");
 	c->sender_canonical = cleanup_open_maps(cfg, "sender_canonical_maps");
 	c->recipient_canonical =

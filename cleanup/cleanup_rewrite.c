@@ -6,8 +6,9 @@
  * or percent hack turned into a domain (cleanup_route.c), else gets @$myorigin
  * (append_at_myorigin), a domain without a dot gets .$mydomain
  * (append_dot_mydomain, off by default as in Postfix 3); then the
- * sender_/recipient_canonical_maps and canonical_maps (each table looked up
- * with the full address, then user@domain without the address extension
+ * sender_/recipient_canonical_maps and canonical_maps, each for the address
+ * classes its *_canonical_classes names (each table looked up with the full
+ * address, then user@domain without the address extension
  * (recipient_delimiter), then the bare user+ext and user for local domains,
  * then @domain; one pass, no recursion); then masquerade_domains for senders
  * and header addresses.  Virtual alias expansion runs last, on envelope
@@ -263,22 +264,71 @@ cleanup_masquerade(const CLEANUP_CONF *conf, VSTR *addr)
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	int	bit;
+} cleanup_classes[] = {
+	{"envelope_sender", CLEANUP_CLASS_ENV_SENDER},
+	{"envelope_recipient", CLEANUP_CLASS_ENV_RCPT},
+	{"header_sender", CLEANUP_CLASS_HDR_SENDER},
+	{"header_recipient", CLEANUP_CLASS_HDR_RCPT},
+};
+
+/* A *_canonical_classes value: 0 and the bits, or -1 + why. */
+int
+cleanup_parse_classes(const char *value, int *mask, VSTR *why)
+{
+	const char *cp = value;
+	size_t	len, i;
+
+	*mask = 0;
+	while (cp && *cp) {
+		cp += strspn(cp, STR_SEP_LIST);
+		if ((len = strcspn(cp, STR_SEP_LIST)) == 0)
+			break;
+		for (i = 0; i < sizeof(cleanup_classes)
+		     / sizeof(cleanup_classes[0]); i++)
+			if (strlen(cleanup_classes[i].name) == len
+			    && strncasecmp(cp, cleanup_classes[i].name,
+					   len) == 0)
+				break;
+		if (i == sizeof(cleanup_classes) / sizeof(cleanup_classes[0])) {
+			vstr_sprintf(why, "unknown address class \"%.*s\"",
+				     (int)(len > 100 ? 100 : len), cp);
+			return -1;
+		}
+		*mask |= cleanup_classes[i].bit;
+		cp += len;
+	}
+	return 0;
+}
+
 int
 cleanup_rewrite(const CLEANUP_CONF *conf, const char *addr, int how, VSTR *out)
 {
 	VSTR   *tmp;
-	DICT_LIST *first;
-	int	ret = 0;
+	DICT_LIST *first = NULL;
+	int	ret = 0, cls;
 
 	vstr_strcpy(out, addr);
 	if (VSTR_LEN(out) == 0)
 		return 0;
 	cleanup_qualify(conf, out);
 	tmp = vstr_alloc(64);
-	first = (how & CLEANUP_REWRITE_SENDER) ? conf->sender_canonical
-	    : conf->recipient_canonical;
+	if (how & CLEANUP_REWRITE_SENDER) {
+		cls = (how & CLEANUP_REWRITE_HEADER) ?
+		    CLEANUP_CLASS_HDR_SENDER : CLEANUP_CLASS_ENV_SENDER;
+		if (conf->sender_canonical_classes & cls)
+			first = conf->sender_canonical;
+	} else {
+		cls = (how & CLEANUP_REWRITE_HEADER) ?
+		    CLEANUP_CLASS_HDR_RCPT : CLEANUP_CLASS_ENV_RCPT;
+		if (conf->recipient_canonical_classes & cls)
+			first = conf->recipient_canonical;
+	}
 	if (cleanup_map_addr(conf, first, out, tmp) < 0
-	    || cleanup_map_addr(conf, conf->canonical, out, tmp) < 0)
+	    || ((conf->canonical_classes & cls)
+		&& cleanup_map_addr(conf, conf->canonical, out, tmp) < 0))
 		ret = -1;
 	vstr_free(tmp);
 	if (ret == 0

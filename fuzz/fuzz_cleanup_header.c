@@ -40,6 +40,9 @@ fuzz_init(void)
 	conf->masquerade_domains = "example.org";
 	conf->masquerade_exceptions = "root";
 	conf->append_at_myorigin = true;
+	conf->canonical_classes = CLEANUP_CLASS_ALL;
+	conf->sender_canonical_classes = CLEANUP_CLASS_ALL;
+	conf->recipient_canonical_classes = CLEANUP_CLASS_ALL;
 	conf->header_size_limit = 2048;
 	conf->hopcount_limit = 50;
 	conf->duplicate_filter_limit = 100;

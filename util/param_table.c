@@ -100,7 +100,8 @@ static const struct param_def param_defs[] = {
 	{"canonical_classes", PARAM_STR,
 	    "envelope_sender, envelope_recipient, header_sender, header_recipient",
 	    0, 0,
-	    "Which addresses canonical_maps rewrites."},
+	    "Which addresses canonical_maps rewrites: envelope_sender, "
+	    "envelope_recipient, header_sender, header_recipient."},
 	{"canonical_maps", PARAM_STR,
 	    "", 0, 0,
 	    "Tables that rewrite sender and recipient addresses (envelope and"
@@ -434,6 +435,10 @@ static const struct param_def param_defs[] = {
 	    "", 0, 0,
 	    "Tables mapping a recipient (before virtual aliasing) to blind "
 	    "copy addresses (NOTIFY=NEVER)."},
+	{"recipient_canonical_classes", PARAM_STR,
+	    "envelope_recipient, header_recipient", 0, 0,
+	    "Which addresses recipient_canonical_maps rewrites: "
+	    "envelope_recipient, header_recipient."},
 	{"recipient_canonical_maps", PARAM_STR,
 	    "", 0, 0,
 	    "Tables that rewrite recipient addresses."},
@@ -467,6 +472,10 @@ static const struct param_def param_defs[] = {
 	    "", 0, 0,
 	    "Tables mapping the envelope sender to blind copy addresses "
 	    "(NOTIFY=NEVER)."},
+	{"sender_canonical_classes", PARAM_STR,
+	    "envelope_sender, header_sender", 0, 0,
+	    "Which addresses sender_canonical_maps rewrites: envelope_sender, "
+	    "header_sender."},
 	{"sender_canonical_maps", PARAM_STR,
 	    "", 0, 0,
 	    "Tables that rewrite sender addresses."},

@@ -346,3 +346,36 @@ def test_percent_hack_and_bang_path_can_be_turned_off(site):
                        ["r@example.test"])
     assert q.sender == "uucp.test!old@mx.example.test"
     assert q.header("To") == "remote.test!friend@mx.example.test"
+
+
+# --- canonical_classes, sender_/recipient_canonical_classes ----------------
+
+
+def test_canonical_classes_choose_the_addresses_each_table_rewrites(site):
+    table = "inline:{ old@example.test=new@example.test }"
+    s = site(main={"canonical_maps": table,
+                   "canonical_classes": "envelope_recipient, header_sender",
+                   "sender_canonical_maps": "inline:{ me@example.test=you@example.test }",
+                   "sender_canonical_classes": "header_sender",
+                   "recipient_canonical_maps": "inline:{ x@example.test=y@example.test }",
+                   "recipient_canonical_classes": "envelope_recipient"})
+    q = s.local_submit("old@example.test",
+                       b"From: me@example.test\r\nSender: old@example.test\r\n"
+                       b"To: old@example.test, x@example.test\r\n\r\nhi\r\n",
+                       ["old@example.test", "x@example.test"])
+    assert q.sender == "old@example.test"               # envelope_sender: no
+    assert q.rcpt_addrs == ["new@example.test", "y@example.test"]
+    assert q.header("From") == "you@example.test"       # header_sender
+    assert q.header("Sender") == "new@example.test"
+    assert q.header("To") == "old@example.test, x@example.test"  # header_recipient: no
+
+
+def test_canonical_classes_default_rewrites_everything(site):
+    s = site(main={"canonical_maps": "inline:{ old@example.test=new@example.test }"})
+    q = s.local_submit("old@example.test",
+                       b"From: old@example.test\r\nTo: old@example.test\r\n\r\nhi\r\n",
+                       ["old@example.test"])
+    assert q.sender == "new@example.test"
+    assert q.rcpt_addrs == ["new@example.test"]
+    assert q.header("From") == "new@example.test"
+    assert q.header("To") == "new@example.test"

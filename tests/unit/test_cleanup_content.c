@@ -57,6 +57,9 @@ conf_new(void)
 	c->masquerade_domains = "";
 	c->masquerade_exceptions = "";
 	c->append_at_myorigin = true;
+	c->canonical_classes = CLEANUP_CLASS_ALL;
+	c->sender_canonical_classes = CLEANUP_CLASS_ALL;
+	c->recipient_canonical_classes = CLEANUP_CLASS_ALL;
 	c->header_size_limit = 40;
 	c->hopcount_limit = 50;
 	c->message_size_limit = 100000;

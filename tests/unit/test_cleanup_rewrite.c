@@ -23,6 +23,9 @@ conf_new(void)
 	c->masquerade_domains = "";
 	c->masquerade_exceptions = "";
 	c->append_at_myorigin = true;
+	c->canonical_classes = CLEANUP_CLASS_ALL;
+	c->sender_canonical_classes = CLEANUP_CLASS_ALL;
+	c->recipient_canonical_classes = CLEANUP_CLASS_ALL;
 	c->header_size_limit = 102400;
 	c->hopcount_limit = 50;
 	c->body_checks_size_limit = 51200;
@@ -137,6 +140,51 @@ test_cleanup_rewrite_bang_path_and_percent_hack(void **state)
 			    "u%remote.test@localhost");
 	assert_string_equal(rw(c, "u%x", CLEANUP_REWRITE_RCPT),
 			    "u%x@example.test");
+	myfree(c);
+}
+
+static void
+test_cleanup_rewrite_canonical_classes(void **state)
+{
+	CLEANUP_CONF *c = conf_new();
+	VSTR   *why = vstr_alloc(10);
+	int	mask;
+
+	(void)state;
+	assert_int_equal(cleanup_parse_classes("envelope_sender, "
+					       "envelope_recipient,header_sender"
+					       " header_recipient", &mask, why),
+			 0);
+	assert_int_equal(mask, CLEANUP_CLASS_ALL);
+	assert_int_equal(cleanup_parse_classes("", &mask, why), 0);
+	assert_int_equal(mask, 0);
+	assert_int_equal(cleanup_parse_classes("Header_Sender", &mask, why), 0);
+	assert_int_equal(mask, CLEANUP_CLASS_HDR_SENDER);
+	assert_int_equal(cleanup_parse_classes("envelope_sender, bogus", &mask,
+					       why), -1);
+	assert_string_equal(VSTR_STR(why), "unknown address class \"bogus\"");
+
+	c->canonical = maps("inline:{ a@example.test=c@example.test }");
+	c->sender_canonical = maps("inline:{ a@example.test=s@example.test }");
+	c->recipient_canonical = maps("inline:{ a@example.test=r@example.test }");
+	c->canonical_classes = CLEANUP_CLASS_ENV_RCPT;
+	c->sender_canonical_classes = CLEANUP_CLASS_HDR_SENDER;
+	c->recipient_canonical_classes = 0;
+	assert_string_equal(rw(c, "a@example.test", CLEANUP_REWRITE_SENDER),
+			    "a@example.test");
+	assert_string_equal(rw(c, "a@example.test", CLEANUP_REWRITE_SENDER
+			       | CLEANUP_REWRITE_HEADER), "s@example.test");
+	assert_string_equal(rw(c, "a@example.test", CLEANUP_REWRITE_RCPT),
+			    "c@example.test");
+	assert_string_equal(rw(c, "a@example.test", CLEANUP_REWRITE_RCPT
+			       | CLEANUP_REWRITE_HEADER), "a@example.test");
+	c->recipient_canonical_classes = CLEANUP_CLASS_HDR_RCPT;
+	assert_string_equal(rw(c, "a@example.test", CLEANUP_REWRITE_RCPT
+			       | CLEANUP_REWRITE_HEADER), "r@example.test");
+	dict_list_close(c->canonical);
+	dict_list_close(c->sender_canonical);
+	dict_list_close(c->recipient_canonical);
+	vstr_free(why);
 	myfree(c);
 }
 
@@ -387,6 +435,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cleanup_rewrite_qualifies_addresses),
 	    cmocka_unit_test(test_cleanup_rewrite_bang_path_and_percent_hack),
+	    cmocka_unit_test(test_cleanup_rewrite_canonical_classes),
 	    cmocka_unit_test(test_cleanup_rewrite_canonical_order),
 	    cmocka_unit_test(test_cleanup_rewrite_masquerade),
 	    cmocka_unit_test(test_cleanup_virtual_expansion_and_limits),
