@@ -188,6 +188,27 @@ test_cleanup_rewrite_canonical_classes(void **state)
 	myfree(c);
 }
 
+/* Mail that Postel forwards (local) or generates (bounce) gets no BCC. */
+static void
+test_cleanup_bcc_only_for_new_mail(void **state)
+{
+	CLEANUP_CONF *c = conf_new();
+	CLEANUP_STATE *st = cleanup_state_alloc(c);
+
+	(void)state;
+	assert_true(cleanup_bcc_ok(st));
+	st->origin = "smtpd";
+	assert_true(cleanup_bcc_ok(st));
+	st->origin = "pickup";
+	assert_true(cleanup_bcc_ok(st));
+	st->origin = "local";
+	assert_false(cleanup_bcc_ok(st));
+	st->origin = "bounce";
+	assert_false(cleanup_bcc_ok(st));
+	cleanup_state_free(st);
+	myfree(c);
+}
+
 static void
 test_cleanup_rewrite_canonical_order(void **state)
 {
@@ -436,6 +457,7 @@ main(void)
 	    cmocka_unit_test(test_cleanup_rewrite_qualifies_addresses),
 	    cmocka_unit_test(test_cleanup_rewrite_bang_path_and_percent_hack),
 	    cmocka_unit_test(test_cleanup_rewrite_canonical_classes),
+	    cmocka_unit_test(test_cleanup_bcc_only_for_new_mail),
 	    cmocka_unit_test(test_cleanup_rewrite_canonical_order),
 	    cmocka_unit_test(test_cleanup_rewrite_masquerade),
 	    cmocka_unit_test(test_cleanup_virtual_expansion_and_limits),
