@@ -10,7 +10,10 @@
  * body_checks_size_limit bytes are cut into lines instead, each checked
  * (on at most CLEANUP_BODY_LINE_MAX bytes) and written as the action
  * leaves it: IGNORE drops the line, REPLACE writes the replacement text,
- * PREPEND writes its text as a line before it.
+ * PREPEND writes its text as a line before it.  When cleanup follows the
+ * body's MIME structure (a content check is set, cleanup_body_mime.c),
+ * the body goes to the MIME scanner instead, which gives body_checks
+ * the body lines and header checks the header fields of parts.
  *
  * message_size_limit counts the content bytes received; past it the
  * message fails with 552 5.3.4 and the rest is read and dropped.
