@@ -379,3 +379,70 @@ def test_canonical_classes_default_rewrites_everything(site):
     assert q.rcpt_addrs == ["new@example.test"]
     assert q.header("From") == "new@example.test"
     assert q.header("To") == "new@example.test"
+
+
+# --- end to end: a failed BCC copy never reaches the sender ----------------
+
+
+class Sink:
+    """aiosmtpd next hop: local parts bounce* get 550, the rest 250."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.split("@")[0].startswith("bounce"):
+            return "550 5.1.1 <%s>: Recipient address rejected" % address
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
+                              envelope.original_content or envelope.content))
+        return "250 2.0.0 Ok"
+
+
+def test_bcc_failure_is_left_out_of_the_senders_dsn(instance, workdir):
+    from aiosmtpd.controller import Controller
+
+    sink = Sink()
+    sink_port = free_port()
+    ctl = Controller(sink, hostname="127.0.0.1", port=sink_port)
+    ctl.start()
+    try:
+        port = free_port()
+        instance.write_config(main={
+            "myhostname": "mta.test.invalid", "mydestination": "",
+            "relayhost": "[127.0.0.1]:%d" % sink_port,
+            "always_bcc": "bounce-archive@example.com",
+            "smtpd_error_sleep_time": "0", "smtp_connect_timeout": "5s",
+            "maillog_file": os.path.join(workdir, "maillog"),
+        }, services=[
+            "postlog unix-dgram n - n - 1 postlogd",
+            "127.0.0.1:%d inet n - n - - smtpd" % port,
+            "qmgr unix n - n 300 1 qmgr",
+            "cleanup unix n - n - 0 cleanup",
+            "smtp unix - - n - - smtp",
+            "bounce unix - - n - 0 bounce",
+            "defer unix - - n - 0 bounce",
+            "trace unix - - n - 0 bounce",
+        ])
+        instance.start()
+        s = smtplib.SMTP("127.0.0.1", port, timeout=30)
+        s.sendmail("a@example.org", ["ok@example.com", "bounce-me@example.com"],
+                   MSG)
+        s.quit()
+        # the sender's DSN comes for bounce-me only
+        log = lambda: open(os.path.join(workdir, "maillog")).read()
+        assert wait_for(lambda: any(m[0] in ("", "<>") for m in sink.messages),
+                        30), log()
+        dsn = [m for m in sink.messages if m[0] in ("", "<>")]
+        assert len(dsn) == 1 and dsn[0][1] == ["a@example.org"]
+        assert b"bounce-me@example.com" in dsn[0][2]
+        assert b"bounce-archive" not in dsn[0][2]
+        assert wait_for(lambda: "to=<bounce-archive@example.com>" in log()
+                        and "status=bounced" in log()), log()
+        delivered = [r for m in sink.messages for r in m[1]]
+        assert delivered.count("ok@example.com") == 1
+    finally:
+        ctl.stop()
