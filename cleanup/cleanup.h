@@ -181,7 +181,7 @@ int	cleanup_virtual(const CLEANUP_CONF *conf, const char *addr,
 			char ***out, size_t *count, VSTR *why);
 void	cleanup_argv_free(char **v, size_t n);
 int	cleanup_map_lookup(const CLEANUP_CONF *conf, DICT_LIST *maps,
-			   const char *addr, const char **value);
+			   const char *addr, const char **value, VSTR *ext);
 bool	cleanup_domain_in_list(const char *domain, const char *list);
 
 /* cleanup_route.c */

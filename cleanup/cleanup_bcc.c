@@ -67,7 +67,7 @@ cleanup_bcc_lookup(CLEANUP_STATE *st, DICT_LIST *maps, const char *name,
 	if (maps == NULL || *addr == 0 || st->adding_bcc
 	    || !cleanup_bcc_ok(st))
 		return 0;
-	if ((ret = cleanup_map_lookup(st->conf, maps, addr, &value)) < 0) {
+	if ((ret = cleanup_map_lookup(st->conf, maps, addr, &value, NULL)) < 0) {
 		msg_warn("%s: %s lookup problem for %s -- message not "
 			 "accepted, try again later", VSTR_STR(st->qid), name,
 			 addr);
