@@ -5,7 +5,8 @@
  * smtpd_peer_lookup() fills addr and port numerically (an IPv4-mapped
  * IPv6 address is shown as IPv4) and name with the reverse name only when
  * that name resolves back to the same address; otherwise "unknown", as
- * Postfix does.  The resolver's own timeout and retry settings bound the
+ * Postfix does; a NULL name skips the reverse lookup (smtpd_peername_lookup
+ * = no).  The resolver's own timeout and retry settings bound the
  * wait (smtpd.c lowers them in pre_jail).  Returns 0, or -1 when the
  * socket address cannot even be printed.
  *
@@ -75,7 +76,9 @@ smtpd_peer_lookup(const struct sockaddr *sa, socklen_t salen, VSTR *name,
 	char	serv[NI_MAXSERV];
 	const char *h = host;
 
-	vstr_strcpy(name, "unknown");
+	/* name is NULL with smtpd_peername_lookup = no: numeric only. */
+	if (name != NULL)
+		vstr_strcpy(name, "unknown");
 	if (getnameinfo(sa, salen, host, sizeof(host), serv, sizeof(serv),
 			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
 		return -1;
