@@ -112,6 +112,13 @@ cleanup_service(struct skel_ctx *ctx, int fd)
 	st = cleanup_state_alloc(conf);
 	frame = attr_alloc();
 	why = vstr_alloc(64);
+	/* The client waits for this briefly: nobody serving means 451 now. */
+	attr_put_str(frame, "ready", "cleanup");
+	if (ipc_stream_send(ipc, frame, timeout_ms) < 0) {
+		msg_warn("cleanup: send ready: %m");
+		goto out;
+	}
+	attr_reset(frame);
 	if (ipc_stream_recv(ipc, frame, timeout_ms, why) < 0) {
 		if (errno != 0)
 			msg_warn("cleanup: envelope: %s", VSTR_STR(why));

@@ -6,7 +6,11 @@
  * frames of at least CLEANUP_CLIENT_CHUNK bytes (except the last), then
  * {request=end}; cleanup answers one frame {status, queue_id, reply}.
  * {request=abort} (or closing the socket) makes cleanup drop the file.
- * Nothing is read back before the end, so a message costs one round trip.
+ * cleanup says {ready=cleanup} when it takes the connection; the client
+ * sends its envelope and then waits for that frame, at most
+ * CLEANUP_CLIENT_READY_MS, so a service that nobody serves fails at once
+ * (451 4.3.0) instead of after ipc_timeout.  Nothing else is read back
+ * before the end.
  *
  * Errors: see util/cleanup_client.h.  A write failure is remembered; the
  * caller learns it from cleanup_write (-1) and cleanup_finish (451).
@@ -26,6 +30,15 @@
 #include "util/mymalloc.h"
 
 #define CLEANUP_CLIENT_CHUNK	(256 * 1024)	/* bytes per data frame */
+
+/*
+ * How long a connect and cleanup's ready frame may take.  A Unix socket
+ * connect succeeds as soon as the listener exists, even when no cleanup
+ * process will ever accept (master throttles a service that keeps failing
+ * at start); without this bound the client would wait ipc_timeout for a
+ * reply that never comes.  A healthy cleanup answers in milliseconds.
+ */
+#define CLEANUP_CLIENT_READY_MS	(10 * 1000)
 #define CLEANUP_TEMPFAIL_REPLY	"451 4.3.0 Error: queue file write error"
 
 struct CLEANUP_CLIENT {
@@ -116,6 +129,32 @@ cleanup_connect(const CFG *cfg, int timeout_ms, VSTR *path)
 	return -1;
 }
 
+/* Wait for cleanup's {ready} frame: 0, or -1 with the reason in why. */
+static int
+cleanup_ready(CLEANUP_CLIENT *cc, const char *path, VSTR *why)
+{
+	VSTR   *err = vstr_alloc(64);
+	const char *ready;
+	int	ret = -1;
+
+	if (ipc_stream_recv(cc->st, cc->frame, CLEANUP_CLIENT_READY_MS,
+			    err) < 0) {
+		if (why)
+			vstr_sprintf(why, "%s did not answer within %d s%s%s",
+				     path, CLEANUP_CLIENT_READY_MS / 1000,
+				     VSTR_LEN(err) ? ": " : "",
+				     VSTR_STR(err));
+	} else if ((ready = attr_get_str(cc->frame, "ready")) == NULL
+		   || strcmp(ready, "cleanup") != 0) {
+		if (why)
+			vstr_sprintf(why, "%s: malformed ready frame", path);
+	} else {
+		ret = 0;
+	}
+	vstr_free(err);
+	return ret;
+}
+
 CLEANUP_CLIENT *
 cleanup_begin(const CFG *cfg, const struct cleanup_req *req, VSTR *why)
 {
@@ -124,7 +163,7 @@ cleanup_begin(const CFG *cfg, const struct cleanup_req *req, VSTR *why)
 	long long secs = cfg_get_time(cfg, "ipc_timeout");
 	int	fd;
 
-	if ((fd = cleanup_connect(cfg, 10 * 1000, path)) < 0) {
+	if ((fd = cleanup_connect(cfg, CLEANUP_CLIENT_READY_MS, path)) < 0) {
 		if (why)
 			vstr_sprintf(why, "connect to %s: %s", VSTR_STR(path),
 				     strerror(errno));
@@ -141,15 +180,19 @@ cleanup_begin(const CFG *cfg, const struct cleanup_req *req, VSTR *why)
 		if (why)
 			vstr_sprintf(why, "send envelope to %s: %s",
 				     VSTR_STR(path), strerror(errno));
-		cc->st = ipc_stream_close(cc->st);
-		attr_free(cc->frame);
-		vstr_free(cc->buf);
-		myfree(cc);
-		vstr_free(path);
-		return NULL;
+		goto fail;
 	}
+	if (cleanup_ready(cc, VSTR_STR(path), why) < 0)
+		goto fail;
 	vstr_free(path);
 	return cc;
+fail:
+	cc->st = ipc_stream_close(cc->st);
+	attr_free(cc->frame);
+	vstr_free(cc->buf);
+	myfree(cc);
+	vstr_free(path);
+	return NULL;
 }
 
 static int

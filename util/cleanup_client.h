@@ -3,9 +3,11 @@
  *
  * smtpd, pickup and local commands use this to give cleanup an envelope
  * and a content stream; cleanup writes, fsyncs and commits the queue file
- * and only then answers.  One round trip per message: an envelope frame,
- * content frames (buffered to >= 64 KiB), an end frame, one reply frame,
- * all util/attr frames over the Unix socket private/cleanup.
+ * and only then answers.  Per message: cleanup's ready frame (awaited at
+ * most 10 s after the envelope is sent, so an unserved socket fails at
+ * once), an envelope frame, content frames (buffered to >= 64 KiB), an
+ * end frame, one reply frame, all util/attr frames over the Unix socket
+ * private/cleanup.
  *
  * Errors: cleanup_begin returns NULL and says why in the caller's VSTR;
  * cleanup_write returns -1 when cleanup went away (the caller then keeps
