@@ -102,6 +102,7 @@ cleanup_service(struct skel_ctx *ctx, int fd)
 	const char *req, *data;
 	size_t	len;
 	bool	done = false, committed;
+	struct cleanup_eol eol;
 
 	/* The skeleton closes fd itself: the stream gets a copy. */
 	if ((fd = dup(fd)) < 0) {
@@ -109,6 +110,7 @@ cleanup_service(struct skel_ctx *ctx, int fd)
 		return;
 	}
 	ipc = ipc_stream_open(fd);
+	cleanup_eol_init(&eol);
 	st = cleanup_state_alloc(conf);
 	frame = attr_alloc();
 	why = vstr_alloc(64);
@@ -144,10 +146,11 @@ cleanup_service(struct skel_ctx *ctx, int fd)
 		req = attr_get_str(frame, "request");
 		if (req && strcmp(req, "data") == 0
 		    && (data = attr_get_data(frame, "data", &len)) != NULL) {
-			cleanup_content(st, data, len);
+			cleanup_eol_content(st, &eol, data, len);
 		} else if (req && strcmp(req, "end") == 0) {
 			long long flags = 0;
 
+			cleanup_eol_end(st, &eol);
 			/* smtpd_end_of_data_restrictions: HOLD or DISCARD. */
 			(void) attr_get_int(frame, "flags", &flags);
 			if (flags & CLEANUP_FLAG_HOLD)
@@ -172,6 +175,7 @@ cleanup_service(struct skel_ctx *ctx, int fd)
 	if (committed)
 		cleanup_wake_qmgr(conf);
 out:
+	cleanup_eol_free(&eol);
 	cleanup_state_free(st);
 	attr_free(frame);
 	vstr_free(why);

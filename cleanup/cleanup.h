@@ -206,6 +206,18 @@ void	cleanup_part_header(void *ctx, enum cleanup_mime_class cls,
 void	cleanup_rewrite_header_addrs(CLEANUP_STATE *st, VSTR *field,
 				     size_t name_len);
 
+/* cleanup_eol.c: bare CR / LF -> CRLF, then cleanup_content(). */
+struct cleanup_eol {
+	bool	cr;			/* a CR ended the last frame */
+	bool	bare;			/* a bare CR or LF was seen (logged) */
+	VSTR   *buf;
+};
+void	cleanup_eol_init(struct cleanup_eol *e);
+void	cleanup_eol_free(struct cleanup_eol *e);
+void	cleanup_eol_content(CLEANUP_STATE *st, struct cleanup_eol *e,
+			    const char *data, size_t len);
+void	cleanup_eol_end(CLEANUP_STATE *st, struct cleanup_eol *e);
+
 /* cleanup_body.c */
 void	cleanup_content(CLEANUP_STATE *st, const char *data, size_t len);
 void	cleanup_content_end(CLEANUP_STATE *st);

