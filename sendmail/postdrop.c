@@ -17,11 +17,19 @@
  * Content must be CRLF wire form: a bare CR or LF (possible only in a
  * stream written by hand) makes the stream malformed.
  *
+ * With allow_min_user = no (the default) a sender or recipient that
+ * begins with "-" is refused (EX_NOUSER).  Content over
+ * message_size_limit, or an envelope over POSTDROP_ENV_MAX, is refused
+ * (EX_DATAERR); so is any message when the queue file system has less
+ * free space than queue_minfree or 1.5 times message_size_limit
+ * (EX_TEMPFAIL, before anything is written).
+ *
  * Errors (sysexits): EX_USAGE bad options, EX_DATAERR a malformed input
- * stream, EX_TEMPFAIL the queue is not writable or a write failed (the
- * temporary file is removed on every failure and on SIGHUP, SIGINT,
- * SIGQUIT, SIGTERM), EX_NOPERM an untrusted configuration folder,
- * EX_CONFIG a bad main.cf.
+ * stream or a message too large, EX_NOUSER an address refused,
+ * EX_TEMPFAIL the queue is short of space, not writable, or a write
+ * failed (the temporary file is removed on every failure and on SIGHUP,
+ * SIGINT, SIGQUIT, SIGTERM), EX_NOPERM an untrusted configuration
+ * folder, EX_CONFIG a bad main.cf.
  *
  * SPDX-License-Identifier: ISC
  */
@@ -46,9 +54,18 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/qid.h"
+#include "util/queue_space.h"
 #include "util/rec.h"
 #include "util/safe_file.h"
 #include "util/vstr.h"
+
+/*
+ * The envelope part of a maildrop file has its own bound, beside
+ * message_size_limit for the content: more than any command line can
+ * hold (ARG_MAX), so only a stream written by hand reaches it.
+ */
+#define POSTDROP_ENV_MAX	(4 * 1024 * 1024)
+#define POSTDROP_REC_OVERHEAD	16	/* per envelope record, generously */
 
 /* The temporary file to remove when we die (fatal error or signal). */
 static char *postdrop_tmp;
@@ -114,13 +131,17 @@ postdrop_text(const ATTR *a, const char *name, bool required)
 }
 
 static void
-postdrop_envelope(const ATTR *a, MAILDROP_ENV *env)
+postdrop_envelope(const ATTR *a, MAILDROP_ENV *env, bool allow_min_user)
 {
 	const char *value;
 	long long num;
 	struct timeval tv;
 
 	vstr_strcpy(env->sender, postdrop_text(a, "sender", true));
+	if (!allow_min_user && addr_text_min_user(VSTR_STR(env->sender)))
+		msg_fatal_status(EX_NOUSER, "bad sender address: %s: begins "
+				 "with \"-\" (allow_min_user = no)",
+				 VSTR_STR(env->sender));
 	if ((value = postdrop_text(a, "fullname", false)) != NULL)
 		vstr_strcpy(env->fullname, value);
 	if (attr_get_int(a, "extract", &num) < 0 || (num != 0 && num != 1))
@@ -144,18 +165,31 @@ postdrop_envelope(const ATTR *a, MAILDROP_ENV *env)
 }
 
 static void
-postdrop_rcpt(const ATTR *a, MAILDROP_ENV *env)
+postdrop_rcpt(const ATTR *a, MAILDROP_ENV *env, bool allow_min_user)
 {
 	const char *addr = postdrop_text(a, "addr", true);
 	long long notify;
 
 	if (*addr == 0)
 		postdrop_bad_input("empty recipient");
+	if (!allow_min_user && addr_text_min_user(addr))
+		msg_fatal_status(EX_NOUSER, "bad recipient address: %s: begins "
+				 "with \"-\" (allow_min_user = no)", addr);
 	if (attr_get_int(a, "notify", &notify) < 0 || notify < 0
 	    || notify > 15 || ((notify & ADDR_NOTIFY_NEVER)
 			       && notify != ADDR_NOTIFY_NEVER))
 		postdrop_bad_input("notify");
 	maildrop_env_add_rcpt(env, addr, (int)notify);
+}
+
+/* Count envelope bytes against POSTDROP_ENV_MAX. */
+static void
+postdrop_env_bytes(size_t *total, size_t more)
+{
+	*total += more + POSTDROP_REC_OVERHEAD;
+	if (*total > POSTDROP_ENV_MAX)
+		msg_fatal_status(EX_DATAERR, "too many recipients: the "
+				 "envelope exceeds %d bytes", POSTDROP_ENV_MAX);
 }
 
 /* Create maildrop/t<pid>.<n>; the name is not a queue ID, so pickup
@@ -221,6 +255,10 @@ main(int argc, char **argv)
 	struct timeval tv;
 	bool	envelope_done = false;
 	bool	cr = false;
+	bool	allow_min_user;
+	long long size_limit;
+	unsigned long long content_bytes = 0;
+	size_t	env_bytes = 0;
 	int	fd;
 	int	ch;
 
@@ -255,8 +293,23 @@ main(int argc, char **argv)
 	postdrop_signals();
 
 	queue = cfg_get_str(cfg, "queue_directory");
+	allow_min_user = cfg_get_bool(cfg, "allow_min_user");
+	size_limit = cfg_get_size(cfg, "message_size_limit");
 	path = vstr_alloc(100);
 	final = vstr_alloc(100);
+	/* A local user must not be able to fill the queue file system. */
+	vstr_sprintf(path, "%s/maildrop", queue);
+	if (queue_space_check(VSTR_STR(path), cfg_get_size(cfg,
+							   "queue_minfree"),
+			      size_limit, 0, why) < 0) {
+		if (errno == ENOSPC)
+			msg_fatal_status(EX_TEMPFAIL, "not enough free space "
+					 "in the queue file system: %s "
+					 "(queue_minfree, message_size_limit)",
+					 VSTR_STR(why));
+		msg_fatal_status(EX_TEMPFAIL, "statvfs %s: %m",
+				 VSTR_STR(path));
+	}
 	if ((fd = postdrop_create(queue, path)) < 0)
 		msg_fatal_status(EX_TEMPFAIL, "cannot create a file in "
 				 "%s/maildrop: %m", queue);
@@ -277,7 +330,7 @@ main(int argc, char **argv)
 		if (strcmp(req, POSTDROP_REQ_ENVELOPE) == 0) {
 			if (env->uid >= 0)
 				postdrop_bad_input("second envelope");
-			postdrop_envelope(frame, env);
+			postdrop_envelope(frame, env, allow_min_user);
 			continue;
 		}
 		if (env->uid < 0)
@@ -285,7 +338,9 @@ main(int argc, char **argv)
 		if (strcmp(req, POSTDROP_REQ_RCPT) == 0) {
 			if (envelope_done)
 				postdrop_bad_input("recipient after content");
-			postdrop_rcpt(frame, env);
+			postdrop_rcpt(frame, env, allow_min_user);
+			postdrop_env_bytes(&env_bytes,
+					   strlen(env->rcpt[env->nrcpt - 1]));
 			continue;
 		}
 		if (!envelope_done) {
@@ -300,6 +355,12 @@ main(int argc, char **argv)
 		if ((data = attr_get_data(frame, "data", &len)) == NULL)
 			postdrop_bad_input("data");
 		postdrop_check_eol(data, len, &cr);
+		content_bytes += len;
+		if (size_limit > 0
+		    && content_bytes > (unsigned long long)size_limit)
+			msg_fatal_status(EX_DATAERR, "message too large: more "
+					 "than message_size_limit (%lld bytes)",
+					 size_limit);
 		if (len > 0 && rec_put_content(w, data, len) < 0)
 			postdrop_write_failed(VSTR_STR(path));
 	}

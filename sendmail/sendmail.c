@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "sendmail/postdrop_proto.h"
+#include "sendmail/sendmail_conf.h"
 #include "sendmail/sendmail_conv.h"
 #include "util/addr.h"
 #include "util/attr.h"
@@ -62,6 +63,7 @@ enum sendmail_mode {
 struct sendmail {
 	CFG    *cfg;
 	const char *confdir;
+	char   *cmd_dir;		/* where postdrop & co. are run from */
 	enum sendmail_mode mode;
 	bool	extract;		/* -t */
 	bool	dot_ends;		/* no -i / -oi */
@@ -71,6 +73,7 @@ struct sendmail {
 	int	ret;			/* -R */
 	const char *envid;		/* -V */
 	int	verbose;
+	bool	allow_min_user;		/* addresses may begin with "-" */
 };
 
 /* Buffered standard input shared by the SMTP reader and the content
@@ -135,8 +138,7 @@ sendmail_drop_begin(struct sendmail *sm, const char *sender,
 	ATTR   *a;
 	int	pfd[2];
 
-	vstr_sprintf(prog, "%s/postdrop",
-		     cfg_get_str(sm->cfg, "command_directory"));
+	vstr_sprintf(prog, "%s/postdrop", sm->cmd_dir);
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		msg_fatal_status(EX_OSERR, "pipe: %m");
 	if ((d->pid = fork()) < 0)
@@ -269,7 +271,8 @@ sendmail_copy(struct sendmail_in *in, struct sendmail_drop *d,
 
 /* Parse an address list argument into rcpts; -1 when anything is bad. */
 static int
-sendmail_parse_rcpts(const char *arg, MAILDROP_ENV *rcpts, int notify)
+sendmail_parse_rcpts(const char *arg, MAILDROP_ENV *rcpts, int notify,
+		     bool allow_min_user)
 {
 	ADDR_LIST *list = addr_list_alloc();
 	int	ret = 0;
@@ -280,7 +283,8 @@ sendmail_parse_rcpts(const char *arg, MAILDROP_ENV *rcpts, int notify)
 	for (size_t i = 0; ret == 0 && i < list->count; i++) {
 		const VSTR *a = list->addrs[i]->addr;
 
-		if (!maildrop_text_ok(VSTR_STR(a), VSTR_LEN(a)) || !VSTR_LEN(a))
+		if (!maildrop_text_ok(VSTR_STR(a), VSTR_LEN(a)) || !VSTR_LEN(a)
+		    || (!allow_min_user && addr_min_user(list->addrs[i])))
 			ret = -1;
 		else
 			maildrop_env_add_rcpt(rcpts, VSTR_STR(a), notify);
@@ -291,7 +295,7 @@ sendmail_parse_rcpts(const char *arg, MAILDROP_ENV *rcpts, int notify)
 
 /* The envelope sender in external form into out; -1 when malformed. */
 static int
-sendmail_parse_sender(const char *arg, VSTR *out)
+sendmail_parse_sender(const char *arg, VSTR *out, bool allow_min_user)
 {
 	ADDR_LIST *list;
 	int	ret = -1;
@@ -303,6 +307,7 @@ sendmail_parse_sender(const char *arg, VSTR *out)
 	list = addr_list_alloc();
 	addr_parse_header(list, arg, strlen(arg));
 	if (list->count == 1 && list->bad == 0
+	    && (allow_min_user || !addr_min_user(list->addrs[0]))
 	    && maildrop_text_ok(VSTR_STR(list->addrs[0]->addr),
 				VSTR_LEN(list->addrs[0]->addr))) {
 		vstr_strcpy(out, VSTR_STR(list->addrs[0]->addr));
@@ -358,14 +363,16 @@ sendmail_enqueue(struct sendmail *sm, char **rcpt_args, int nargs)
 	int	status;
 
 	for (int i = 0; i < nargs; i++)
-		if (sendmail_parse_rcpts(rcpt_args[i], rcpts, sm->notify) < 0)
+		if (sendmail_parse_rcpts(rcpt_args[i], rcpts, sm->notify,
+					 sm->allow_min_user) < 0)
 			msg_fatal_status(EX_NOUSER, "bad recipient address "
 					 "syntax: %s", rcpt_args[i]);
 	if (rcpts->nrcpt == 0 && !sm->extract)
 		msg_fatal_status(EX_USAGE, "no recipients specified (give "
 				 "addresses or -t)");
 	if (sm->sender) {
-		if (sendmail_parse_sender(sm->sender, sender) < 0)
+		if (sendmail_parse_sender(sm->sender, sender,
+					  sm->allow_min_user) < 0)
 			msg_fatal_status(EX_NOUSER, "bad sender address "
 					 "syntax: %s", sm->sender);
 	} else {
@@ -532,7 +539,8 @@ sendmail_smtp_mail(struct sendmail_smtp *s, const char *arg)
 		return;
 	}
 	if (!maildrop_text_ok(VSTR_STR(p->addr->addr),
-			      VSTR_LEN(p->addr->addr))) {
+			      VSTR_LEN(p->addr->addr))
+	    || (!s->sm->allow_min_user && addr_min_user(p->addr))) {
 		sendmail_smtp_reply(s, "501 5.1.7 Bad sender address syntax");
 		return;
 	}
@@ -572,7 +580,8 @@ sendmail_smtp_rcpt(struct sendmail_smtp *s, const char *arg)
 	}
 	if (VSTR_LEN(p->addr->addr) == 0
 	    || !maildrop_text_ok(VSTR_STR(p->addr->addr),
-				 VSTR_LEN(p->addr->addr))) {
+				 VSTR_LEN(p->addr->addr))
+	    || (!s->sm->allow_min_user && addr_min_user(p->addr))) {
 		sendmail_smtp_reply(s, "501 5.1.3 Bad recipient address "
 				    "syntax");
 		return;
@@ -722,10 +731,42 @@ sendmail_run(struct sendmail *sm, const char *name, const char *arg)
 	char   *argv[] = {(char *)name, "-c", (char *)sm->confdir,
 	(char *)arg, NULL};
 
-	vstr_sprintf(prog, "%s/%s", cfg_get_str(sm->cfg, "command_directory"),
-		     name);
+	vstr_sprintf(prog, "%s/%s", sm->cmd_dir, name);
 	execv(VSTR_STR(prog), argv);
 	msg_fatal_status(EX_UNAVAILABLE, "cannot run %s: %m", VSTR_STR(prog));
+}
+
+/*
+ * The folder of the programs sendmail runs (postdrop, postelqueue,
+ * newaliases, postel).  A configuration folder names its own
+ * command_directory only when sendmail_conf_trusted() says it may; for
+ * any other folder given by a user other than root (-C, MAIL_CONFIG) the
+ * programs next to this sendmail are run: whoever can slip "-C DIR" onto
+ * someone's command line must not choose what that user executes.
+ */
+static char *
+sendmail_cmd_dir(const struct sendmail *sm)
+{
+	char	self[4096];
+	ssize_t	n;
+	char   *slash;
+
+	if (sendmail_conf_trusted(sm->confdir))
+		return mystrdup(cfg_get_str(sm->cfg, "command_directory"));
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+		msg_fatal_status(EX_OSERR, "readlink /proc/self/exe: %m");
+	if ((size_t)n >= sizeof(self) - 1)
+		msg_fatal_status(EX_OSERR, "readlink /proc/self/exe: name "
+				 "too long");
+	self[n] = 0;
+	if ((slash = strrchr(self, '/')) == NULL || slash == self)
+		msg_fatal_status(EX_OSERR, "unexpected program path %s", self);
+	*slash = 0;
+	if (msg_verbose)
+		msg_info("%s is not listed in alternate_config_directories: "
+			 "running helper programs from %s, not from its "
+			 "command_directory", sm->confdir, self);
+	return mystrdup(self);
 }
 
 static _Noreturn void
@@ -753,8 +794,13 @@ main(int argc, char **argv)
 		sm.mode = SM_MODE_MAILQ;
 	else if (strcmp(base, "newaliases") == 0)
 		sm.mode = SM_MODE_NEWALIASES;
+	/*
+	 * "+": options end at the first recipient, as in Postfix on Linux, so
+	 * an address taken from untrusted input cannot be followed by options
+	 * (sendmail user -C /tmp/x): "-C" is then a recipient, and refused.
+	 */
 	while ((ch = getopt(argc, argv,
-			    "B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:q::r:tvx"))
+			    "+B:C:F:GIL:N:O:R:UV:X:b:ce:f:h:imno:p:q::r:tvx"))
 	       != -1) {
 		switch (ch) {
 		case 'b':
@@ -843,6 +889,8 @@ main(int argc, char **argv)
 	if ((sm.cfg = cfg_open(sm.confdir, why)) == NULL)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
 	maillog_init(sm.cfg, "sendmail", MAILLOG_STDERR);
+	sm.allow_min_user = cfg_get_bool(sm.cfg, "allow_min_user");
+	sm.cmd_dir = sendmail_cmd_dir(&sm);
 	if (sm.fullname == NULL && getenv("NAME") != NULL
 	    && *getenv("NAME") != 0
 	    && maildrop_text_ok(getenv("NAME"), strlen(getenv("NAME"))))
@@ -863,6 +911,7 @@ main(int argc, char **argv)
 		ret = sendmail_enqueue(&sm, argv + optind, argc - optind);
 		break;
 	}
+	myfree(sm.cmd_dir);
 	cfg_free(sm.cfg);
 	vstr_free(why);
 	return ret;

@@ -46,6 +46,13 @@ sendmail_conf_listed(const char *dir)
 	return found;
 }
 
+bool
+sendmail_conf_trusted(const char *dir)
+{
+	return strcmp(dir, CFG_DEFAULT_CONFDIR) == 0 || getuid() == 0
+	    || sendmail_conf_listed(dir);
+}
+
 char   *
 sendmail_conf_dir(const char *opt_c)
 {

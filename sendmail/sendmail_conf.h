@@ -10,6 +10,9 @@
  * (Postfix's rule); otherwise the command stops with EX_NOPERM, naming the
  * folder.  sendmail_conf_clean_env() then empties the environment but for
  * TZ, so nothing the user set reaches the configuration or a child.
+ * sendmail_conf_trusted() says whether a folder may choose programs to
+ * run: the default folder, any folder for root, or one listed in
+ * alternate_config_directories.
  * sendmail_conf_std_fds() opens /dev/null on any of descriptors 0-2 that
  * the caller left closed, so that no file a privileged program opens
  * later can become its standard error.
@@ -26,6 +29,7 @@
 
 char	*sendmail_conf_dir(const char *opt_c);
 bool	sendmail_conf_privileged(void);
+bool	sendmail_conf_trusted(const char *dir);
 void	sendmail_conf_clean_env(void);
 void	sendmail_conf_std_fds(void);
 

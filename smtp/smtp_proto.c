@@ -10,8 +10,8 @@
  * DATA go out in one write and the replies are read in order (RFC 2920);
  * without it, one command at a time.  The content is read from the queue
  * file in large records and sent dot-stuffed, long lines folded at
- * smtp_line_length_limit; a bare CR or LF in it leaves as CRLF.  LMTP (RFC 2033) reads one reply per accepted
- * recipient after the content.
+ * smtp_line_length_limit; a bare CR or LF in it leaves as CRLF.  LMTP
+ * (RFC 2033) reads one reply per accepted recipient after the content.
  *
  * Results per recipient: 2xx final sent, 5xx final bounced, 4xx kept
  * pending (tried on the next server, deferred in the end).  A timeout or

@@ -74,8 +74,11 @@ struct smtpd_params {
 	int	error_sleep;		/* smtpd_error_sleep_time, seconds */
 	long long junk_limit;		/* smtpd_junk_command_limit */
 	long long size_limit;		/* message_size_limit, 0 = none */
+	long long queue_minfree;	/* bytes free needed (queue_space.h) */
+	const char *queue_dir;		/* queue_directory */
 	size_t	line_limit;		/* command line bound (>= 512) */
 	bool	bare_reject;		/* smtpd_forbid_bare_newline=reject */
+	bool	allow_min_user;		/* addresses may begin with "-" */
 	bool	disable_vrfy;
 	bool	helo_required;
 	bool	strict_rfc821;

@@ -17,6 +17,7 @@
  * SPDX-License-Identifier: ISC
  */
 #include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "smtpd/smtpd.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/queue_space.h"
 #include "util/strutil.h"
 #include "util/vstr.h"
 
@@ -294,6 +296,41 @@ smtpd_cmd_can_mail(SMTPD_STATE *st, const char *args)
 	return 0;
 }
 
+/*
+ * Room in the queue file system for a message of size bytes (0: not
+ * declared)?  Postfix's rule (util/queue_space.h); master leaves smtpd in
+ * the queue folder (chrooted or not), a stand-alone smtpd may not be.
+ * Only a measured shortage refuses mail: statvfs errors are logged.
+ */
+#define SMTPD_NO_SPACE	"452 4.3.1 Insufficient system storage"
+
+static int
+smtpd_cmd_queue_space(SMTPD_STATE *st, unsigned long long size)
+{
+	VSTR   *why = vstr_alloc(64);
+	int	ret = 0;
+
+	if (queue_space_check("incoming", st->par->queue_minfree,
+			      st->par->size_limit, size, why) < 0
+	    && (errno != ENOENT || st->par->queue_dir == NULL
+		|| queue_space_check(st->par->queue_dir,
+				     st->par->queue_minfree,
+				     st->par->size_limit, size, why) < 0)) {
+		if (errno == ENOSPC) {
+			msg_warn("not enough free space in the queue file "
+				 "system: %s (queue_minfree, "
+				 "message_size_limit)", VSTR_STR(why));
+			smtpd_reply(st, "%s", SMTPD_NO_SPACE);
+			smtpd_log_reject(st, "MAIL", SMTPD_NO_SPACE, NULL);
+			ret = -1;
+		} else if (errno != ENOENT) {
+			msg_warn("statvfs of the queue file system: %m");
+		}
+	}
+	vstr_free(why);
+	return ret;
+}
+
 static int
 smtpd_cmd_mail(SMTPD_STATE *st, const char *args)
 {
@@ -310,11 +347,19 @@ smtpd_cmd_mail(SMTPD_STATE *st, const char *args)
 		smtpd_cmd_addr_error(st, st->mail);
 		return -1;
 	}
+	/* ${sender} in a pipe command's argv must never look like an option. */
+	if (!st->par->allow_min_user && addr_min_user(st->mail->addr)) {
+		smtpd_reply(st, "501 5.1.7 Bad sender address syntax");
+		return -1;
+	}
 	if (st->mail->size_given && st->par->size_limit > 0
 	    && st->mail->size > (unsigned long long)st->par->size_limit) {
 		smtpd_reply(st, "552 5.3.4 Message size exceeds fixed limit");
 		return -1;
 	}
+	if (smtpd_cmd_queue_space(st, st->mail->size_given ?
+				  st->mail->size : 0) < 0)
+		return -1;
 	vstr_strcpy(st->sender, (st->mail->addr->flags & ADDR_F_NULL) ? "" :
 		    VSTR_STR(st->mail->addr->addr));
 	if (smtpd_policy(st, SMTPD_CHECK_MAIL, "MAIL", NULL) < 0) {
@@ -367,6 +412,10 @@ smtpd_cmd_rcpt(SMTPD_STATE *st, const char *args)
 		opts |= ADDR_OPT_SMTPUTF8;
 	if (addr_parse_smtp(r, ADDR_CMD_RCPT, rest, strlen(rest), opts) < 0) {
 		smtpd_cmd_addr_error(st, r);
+		return -1;
+	}
+	if (!st->par->allow_min_user && addr_min_user(r->addr)) {
+		smtpd_reply(st, "501 5.1.3 Bad recipient address syntax");
 		return -1;
 	}
 	if (smtpd_policy(st, SMTPD_CHECK_RCPT, "RCPT",
@@ -842,6 +891,8 @@ smtpd_params_load(struct smtpd_params *par, const CFG *cfg)
 	par->error_sleep = (int)cfg_get_time(cfg, "smtpd_error_sleep_time");
 	par->junk_limit = cfg_get_int(cfg, "smtpd_junk_command_limit");
 	par->size_limit = cfg_get_size(cfg, "message_size_limit");
+	par->queue_minfree = cfg_get_size(cfg, "queue_minfree");
+	par->queue_dir = cfg_get_str(cfg, "queue_directory");
 	/* RFC 5321 4.5.3.1.4: never below 512 octets. */
 	par->line_limit = line < 512 ? 512 : (size_t)line;
 	if (strcasecmp(bare, "reject") == 0)
@@ -855,6 +906,7 @@ smtpd_params_load(struct smtpd_params *par, const CFG *cfg)
 	else
 		msg_fatal_status(78, "bad smtpd_forbid_bare_newline value: "
 				 "\"%s\" (normalize or reject)", bare);
+	par->allow_min_user = cfg_get_bool(cfg, "allow_min_user");
 	par->disable_vrfy = cfg_get_bool(cfg, "disable_vrfy_command");
 	par->helo_required = cfg_get_bool(cfg, "smtpd_helo_required");
 	par->strict_rfc821 = cfg_get_bool(cfg, "strict_rfc821_envelopes");

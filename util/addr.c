@@ -1251,3 +1251,20 @@ addr_parse_header(ADDR_LIST *list, const char *str, size_t len)
 	myfree(t.v);
 	vstr_free(t.text);
 }
+
+bool
+addr_min_user(const ADDR *a)
+{
+	return VSTR_LEN(a->local) > 0 && VSTR_STR(a->local)[0] == '-';
+}
+
+bool
+addr_text_min_user(const char *addr)
+{
+	if (*addr == '"') {
+		addr++;
+		if (*addr == '\\')
+			addr++;
+	}
+	return *addr == '-';
+}

@@ -165,6 +165,14 @@ int	addr_split_ext(const char *local, const char *delims, VSTR *user,
 		       VSTR *ext);
 void	addr_lower_domain(ADDR *a);
 int	addr_relay_tricks(const ADDR *a);
+/*
+ * Does the local part begin with "-" (Postfix's allow_min_user = no
+ * refuses such addresses: a program that takes addresses on its command
+ * line would read them as options)?  addr_text_min_user() asks the same
+ * of an external-form string ("-x@y", "\"-x\"@y", "\"\\-x\"@y").
+ */
+bool	addr_min_user(const ADDR *a);
+bool	addr_text_min_user(const char *addr);
 int	addr_xtext_decode(VSTR *out, const char *in, size_t len);
 int	addr_xtext_encode(VSTR *out, const char *in, size_t len);
 bool	addr_utf8_valid(const char *str, size_t len);

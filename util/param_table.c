@@ -45,6 +45,10 @@ static const struct param_def param_defs[] = {
 	    "alias, forward", 0, 0,
 	    "Where local delivery to /file/name is allowed: alias, forward, "
 	    "include."},
+	{"allow_min_user", PARAM_BOOL,
+	    "no", 0, 0,
+	    "Accept sender and recipient addresses that begin with \"-\" "
+	    "(smtpd, sendmail, postdrop)."},
 	{"allow_percent_hack", PARAM_BOOL,
 	    "yes", 0, 0,
 	    "Rewrite user%domain into user@domain (also user%domain@"
@@ -427,7 +431,7 @@ static const struct param_def param_defs[] = {
 	{"queue_minfree", PARAM_SIZE,
 	    "0", 0, 0,
 	    "Free space required in the queue file system before mail is "
-	    "accepted, in bytes."},
+	    "accepted, in bytes (at least 1.5 * message_size_limit)."},
 	{"queue_run_delay", PARAM_TIME,
 	    "300s", 1, LLONG_MAX,
 	    "Time between deferred queue scans."},

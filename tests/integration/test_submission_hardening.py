@@ -287,3 +287,266 @@ def test_smtp_client_sends_bare_cr_lf_of_a_queue_file_as_lines(instance):
             [b"MAIL FROM:<a@example.com>"]
     finally:
         sink.close()
+
+
+# --- finding 15: smtpd as a site configures it -------------------------------
+
+def test_smtpd_peername_lookup_no_serves_and_logs_unknown(instance, workdir):
+    smtpd = Smtpd(instance, workdir, main={"smtpd_peername_lookup": "no"})
+    s = smtpd.smtp()
+    try:
+        assert s.ehlo("client.test")[0] == 250
+        assert s.mail("a@client.test")[0] == 250
+        assert s.rcpt("u@mx.test")[0] == 250
+        code, reply = s.data(b"Subject: t\r\n\r\nhello\r\n")
+        assert code == 250, reply
+    finally:
+        s.quit()
+    assert smtpd.wait_log("connect from unknown[127.0.0.1]"), smtpd.log()
+    assert "client=unknown[127.0.0.1]" in smtpd.log()
+    assert "signal" not in smtpd.log()
+    assert len(smtpd.incoming()) == 1
+
+
+def test_smtpd_answers_451_at_once_when_cleanup_is_not_served(instance,
+                                                              workdir):
+    # master keeps cleanup's socket, but the program fails at every start
+    # (throttled): connections to it are never accepted.
+    port = free_port()
+    instance.write_config(main={
+        "myhostname": "mx.test", "mydestination": "mx.test",
+        "local_recipient_maps": "", "smtpd_error_sleep_time": "0",
+        "maillog_file": os.path.join(workdir, "maillog")}, services=[
+        "postlog unix-dgram n - n - 1 postlogd",
+        "127.0.0.1:%d inet n - n - - smtpd" % port,
+        "cleanup unix - - n - 0 /bin/false"])
+    instance.start()
+    for attempt in range(2):
+        c = Client(port)
+        c.cmd("EHLO client.test")
+        assert c.cmd("MAIL FROM:<a@client.test>")[0].startswith("250")
+        assert c.cmd("RCPT TO:<u@mx.test>")[0].startswith("250")
+        c.sock.settimeout(60)
+        start = time.monotonic()
+        reply = c.cmd("DATA")
+        took = time.monotonic() - start
+        assert reply[0].startswith("451 4.3.0"), reply
+        assert took < 15, took
+        assert c.cmd("QUIT")[0].startswith("221")
+        c.close()
+    log = read(os.path.join(workdir, "maillog"))
+    assert "cannot reach the cleanup service" in log and \
+        "did not answer" in log, log
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+# --- finding 7: addresses that look like command options ---------------------
+
+def test_smtpd_refuses_addresses_beginning_with_dash(instance, workdir):
+    smtpd = Smtpd(instance, workdir)
+    s = smtpd.smtp()
+    try:
+        s.ehlo("client.test")
+        for sender in ("-oQ/tmp/x@client.test", '"-oQ/tmp/x"@client.test',
+                       "-f@client.test"):
+            code, reply = s.mail(sender)
+            assert (code, reply[:5]) == (501, b"5.1.7"), (sender, reply)
+            assert b"Bad sender address syntax" in reply
+        assert s.mail("a@client.test")[0] == 250
+        for rcpt in ("-oProxyCommand=x@mx.test", '"-x"@mx.test',
+                     '"\\-x"@mx.test'):
+            code, reply = s.rcpt(rcpt)
+            assert (code, reply[:5]) == (501, b"5.1.3"), (rcpt, reply)
+            assert b"Bad recipient address syntax" in reply
+        assert s.rcpt("a-b@mx.test")[0] == 250
+        assert s.data(b"Subject: t\r\n\r\nx\r\n")[0] == 250
+    finally:
+        s.quit()
+
+
+def test_smtpd_allow_min_user_yes_accepts_them(instance, workdir):
+    smtpd = Smtpd(instance, workdir, main={"allow_min_user": "yes"})
+    s = smtpd.smtp()
+    try:
+        s.ehlo("client.test")
+        assert s.mail("-x@client.test")[0] == 250
+        assert s.rcpt("-y@mx.test")[0] == 250
+    finally:
+        s.quit()
+
+
+def sendmail_cmd(instance, args, data=b"Subject: t\n\nx\n", prog=None,
+                 user=None):
+    argv = [prog or bin_path("sendmail")] + list(args)
+    if user:
+        argv = ["runuser", "-u", user, "--"] + argv
+    return subprocess.run(argv, input=data, capture_output=True, timeout=30)
+
+
+def test_sendmail_and_postdrop_refuse_addresses_beginning_with_dash(instance):
+    instance.write_config(services=[])
+    instance.set_permissions()
+    conf = ["-C", instance.confdir]
+    r = sendmail_cmd(instance, conf + ["-f", "-oQ@example.com",
+                                       "u@example.com"])
+    assert r.returncode == 67 and b"bad sender address" in r.stderr, r
+    r = sendmail_cmd(instance, conf + ["--", "-oQ@example.com"])
+    assert r.returncode == 67 and b"bad recipient address" in r.stderr, r
+    r = sendmail_cmd(instance, conf + ["-bs"],
+                     b"HELO x\r\nMAIL FROM:<-a@example.com>\r\n"
+                     b"MAIL FROM:<a@example.com>\r\n"
+                     b"RCPT TO:<-b@example.com>\r\nQUIT\r\n")
+    assert b"501 5.1.7 Bad sender address syntax" in r.stdout, r.stdout
+    assert b"501 5.1.3 Bad recipient address syntax" in r.stdout, r.stdout
+    for sender, rcpt in ((b"-a@example.com", b"b@example.com"),
+                         (b"a@example.com", b"-b@example.com"),
+                         (b"a@example.com", b'"-b"@example.com')):
+        r = subprocess.run([bin_path("postdrop"), "-c", instance.confdir],
+                           input=postdrop_stream(b"x\r\n", sender, rcpt),
+                           capture_output=True, timeout=30)
+        assert r.returncode == 67, r.stderr
+        assert b'begins with "-"' in r.stderr
+    assert maildrop(instance) == []
+
+
+# --- finding 5: sendmail options and alternate configuration folders ----------
+
+def evil_config(workdir):
+    """A configuration folder whose command_directory holds a "postdrop"
+    that leaves a marker file when anyone runs it."""
+    evil = os.path.join(workdir, "evil")
+    os.makedirs(evil)
+    os.chmod(evil, 0o777)
+    marker = os.path.join(evil, "ran")
+    with open(os.path.join(evil, "main.cf"), "w") as f:
+        f.write("command_directory = %s\nqueue_directory = %s\n"
+                % (evil, evil))
+    for name in ("postdrop", "postelqueue"):
+        path = os.path.join(evil, name)
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\necho \"$0 $*\" >> %s\ncat >/dev/null\n"
+                    % marker)
+        os.chmod(path, 0o755)
+    return evil, marker
+
+
+def test_sendmail_options_end_at_the_first_recipient(instance, workdir):
+    instance.write_config(services=[])
+    instance.set_permissions()
+    evil, marker = evil_config(workdir)
+    r = sendmail_cmd(instance, ["-C", instance.confdir, "u@example.com",
+                                "-C", evil])
+    assert r.returncode == 67, r
+    assert b"bad recipient address syntax: -C" in r.stderr, r.stderr
+    r = sendmail_cmd(instance, ["-C", instance.confdir, "u@example.com",
+                                "-bp"])
+    assert r.returncode == 67 and b"-bp" in r.stderr, r
+    assert not os.path.exists(marker)
+    assert maildrop(instance) == []
+
+
+def test_sendmail_runs_no_program_of_an_unlisted_config_folder(instance,
+                                                               workdir):
+    # nobody must reach the programs: stage copies in the workdir (0755).
+    stage = os.path.join(workdir, "stage")
+    os.makedirs(stage)
+    for name in ("sendmail", "postdrop"):
+        shutil.copy(bin_path(name), os.path.join(stage, name))
+        os.chmod(os.path.join(stage, name), 0o755)
+    evil, marker = evil_config(workdir)
+    assert not os.path.exists("/etc/postel/main.cf") or \
+        evil not in open("/etc/postel/main.cf").read()
+    for args in (["-C", evil, "u@example.com"], ["-C", evil, "-bp"]):
+        r = sendmail_cmd(instance, args, prog=os.path.join(stage,
+                                                           "sendmail"),
+                         user="nobody")
+        assert not os.path.exists(marker), (args, r, open(marker).read())
+    # root may use any folder, as in Postfix.
+    r = sendmail_cmd(instance, ["-C", evil, "u@example.com"],
+                     prog=os.path.join(stage, "sendmail"))
+    assert r.returncode == 0, r
+    assert os.path.exists(marker)
+
+
+# --- finding 12: queue space and size bounds ---------------------------------
+
+def free_bytes(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def test_smtpd_452_when_the_queue_file_system_is_short_of_space(instance,
+                                                               workdir):
+    # queue_minfree above what the test file system has free.
+    minfree = free_bytes(workdir) * 2 + (1 << 30)
+    smtpd = Smtpd(instance, workdir, main={"queue_minfree": str(minfree)})
+    s = smtpd.smtp()
+    try:
+        s.ehlo("client.test")
+        code, reply = s.mail("a@client.test")
+        assert (code, reply) == (452, b"4.3.1 Insufficient system storage")
+    finally:
+        s.quit()
+    assert smtpd.wait_log("NOQUEUE: reject: MAIL from localhost[127.0.0.1]"
+                          ": 452 4.3.1 Insufficient system storage"), \
+        smtpd.log()
+    assert "not enough free space in the queue file system" in smtpd.log()
+
+
+def test_smtpd_452_when_declared_size_does_not_fit(instance, workdir):
+    # Room for mail in general, not for this SIZE= (all of it: more than
+    # half, however much other programs write or free meanwhile).
+    free = free_bytes(workdir)
+    smtpd = Smtpd(instance, workdir, main={"message_size_limit": "0"})
+    s = smtpd.smtp()
+    try:
+        s.ehlo("client.test")
+        code, reply = s.mail("a@client.test", ["SIZE=%d" % free])
+        assert (code, reply) == (452, b"4.3.1 Insufficient system storage")
+        code, reply = s.mail("a@client.test", ["SIZE=1000"])
+        assert code == 250, reply
+    finally:
+        s.quit()
+
+
+def test_postdrop_refuses_too_big_messages_and_a_full_queue(instance,
+                                                           workdir):
+    instance.write_config(services=[],
+                          main={"message_size_limit": "10000"})
+    instance.set_permissions()
+    big = b"Subject: big\n\n" + (b"x" * 99 + b"\n") * 200
+    r = sendmail_cmd(instance, ["-C", instance.confdir, "u@example.com"],
+                     big)
+    assert r.returncode == 65, r
+    assert b"message too large" in r.stderr and b"10000" in r.stderr
+    assert maildrop(instance) == []
+    # A hand-written stream with endless recipients is bounded too.
+    stream = (frame(request=b"envelope", sender=b"a@example.com",
+                    extract=b"0", ret=b"0")
+              + b"".join(frame(request=b"rcpt", addr=b"%0900d@example.com"
+                               % i, notify=b"0") for i in range(6000)))
+    r = subprocess.run([bin_path("postdrop"), "-c", instance.confdir],
+                       input=stream, capture_output=True, timeout=60)
+    assert r.returncode == 65 and b"envelope exceeds" in r.stderr, r
+    assert maildrop(instance) == []
+    small = b"Subject: small\n\nhi\n"
+    r = sendmail_cmd(instance, ["-C", instance.confdir, "u@example.com"],
+                     small)
+    assert r.returncode == 0, r
+    assert len(maildrop(instance)) == 1
+    os.unlink(os.path.join(instance.queue, "maildrop",
+                           maildrop(instance)[0]))
+    instance.write_config(main={"queue_minfree": str(
+        free_bytes(workdir) * 2 + (1 << 30))})
+    r = sendmail_cmd(instance, ["-C", instance.confdir, "u@example.com"],
+                     small)
+    assert r.returncode == 75, r
+    assert b"not enough free space in the queue file system" in r.stderr
+    assert maildrop(instance) == []
