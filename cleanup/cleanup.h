@@ -41,6 +41,7 @@ typedef struct CLEANUP_CONF {
 	const char *mydestination;
 	const char *masquerade_domains;
 	const char *masquerade_exceptions;
+	bool	allow_min_user;		/* -t recipients may begin with "-" */
 	bool	append_at_myorigin;
 	bool	append_dot_mydomain;
 	bool	swap_bangpath;

@@ -68,6 +68,7 @@ cleanup_conf_load(const CFG *cfg)
 	c->mydestination = cfg_get_str(cfg, "mydestination");
 	c->masquerade_domains = cfg_get_str(cfg, "masquerade_domains");
 	c->masquerade_exceptions = cfg_get_str(cfg, "masquerade_exceptions");
+	c->allow_min_user = cfg_get_bool(cfg, "allow_min_user");
 	c->append_at_myorigin = cfg_get_bool(cfg, "append_at_myorigin");
 	c->append_dot_mydomain = cfg_get_bool(cfg, "append_dot_mydomain");
 	c->swap_bangpath = cfg_get_bool(cfg, "swap_bangpath");

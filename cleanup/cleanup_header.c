@@ -185,9 +185,18 @@ cleanup_extract(CLEANUP_STATE *st, const struct header_field *f)
 	size_t	i;
 
 	addr_parse_header(list, f->value, f->value_len);
-	for (i = 0; i < list->count && st->status == CLEANUP_OK; i++)
+	for (i = 0; i < list->count && st->status == CLEANUP_OK; i++) {
+		/* As smtpd, sendmail and postdrop do (allow_min_user). */
+		if (!st->conf->allow_min_user
+		    && addr_min_user(list->addrs[i])) {
+			cleanup_fail(st, CLEANUP_REJECT, "550 5.1.3 <%s>: "
+				     "Bad recipient address syntax",
+				     VSTR_STR(list->addrs[i]->addr));
+			break;
+		}
 		(void) cleanup_add_rcpt(st, VSTR_STR(list->addrs[i]->addr),
 					NULL, 0);
+	}
 	addr_list_free(list);
 }
 

@@ -48,7 +48,7 @@ static const struct param_def param_defs[] = {
 	{"allow_min_user", PARAM_BOOL,
 	    "no", 0, 0,
 	    "Accept sender and recipient addresses that begin with \"-\" "
-	    "(smtpd, sendmail, postdrop)."},
+	    "(smtpd, sendmail, postdrop, cleanup for sendmail -t)."},
 	{"allow_percent_hack", PARAM_BOOL,
 	    "yes", 0, 0,
 	    "Rewrite user%domain into user@domain (also user%domain@"

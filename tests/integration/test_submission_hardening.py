@@ -550,3 +550,30 @@ def test_postdrop_refuses_too_big_messages_and_a_full_queue(instance,
     assert r.returncode == 75, r
     assert b"not enough free space in the queue file system" in r.stderr
     assert maildrop(instance) == []
+
+
+def test_sendmail_t_header_recipient_beginning_with_dash_is_returned(
+        instance):
+    instance.write_config(main={"myhostname": "mta.test.invalid"}, services=[
+        "pickup unix n - n 60 1 pickup",
+        "cleanup unix n - n - 0 cleanup"])
+    instance.start(foreground=True)
+    assert wait_for(lambda: os.path.exists(
+        instance.unix_path("pickup", private=False)))
+    r = sendmail_cmd(instance, ["-C", instance.confdir, "-t", "-f",
+                                "alice@example.org"],
+                     b"To: bob@example.org, -oProxyCommand=x@example.org\n"
+                     b"Subject: t\n\nhi\n")
+    assert r.returncode == 0, r
+    incoming = os.path.join(instance.queue, "incoming")
+    assert wait_for(lambda: maildrop(instance) == [] and
+                    [n for n in os.listdir(incoming) if "." not in n],
+                    timeout=20), instance.read_log()
+    log = instance.read_log()
+    assert "rejected: 550 5.1.3 <-oProxyCommand=x@example.org>: Bad " \
+        "recipient address syntax" in log, log
+    # Only the notification to the sender was queued.
+    [name] = [n for n in os.listdir(incoming) if "." not in n]
+    q = QueueFile(os.path.join(incoming, name))
+    assert [r["addr"] for r in q.recipients] == ["alice@example.org"]
+    assert q.sender == ""
