@@ -337,6 +337,19 @@ def test_smtpd_answers_451_at_once_when_cleanup_is_not_served(instance,
     log = read(os.path.join(workdir, "maillog"))
     assert "cannot reach the cleanup service" in log and \
         "did not answer" in log, log
+    # With the service gone from master.cf the socket goes too: at once.
+    instance.write_config(services=instance.services[:-1])
+    instance.reload()
+    assert wait_for(lambda: not os.path.exists(instance.unix_path(
+        "cleanup"))), os.listdir(os.path.join(instance.queue, "private"))
+    c = Client(port)
+    c.cmd("EHLO client.test")
+    c.cmd("MAIL FROM:<a@client.test>")
+    c.cmd("RCPT TO:<u@mx.test>")
+    start = time.monotonic()
+    assert c.cmd("DATA")[0].startswith("451 4.3.0")
+    assert time.monotonic() - start < 15
+    c.close()
 
 
 def read(path):
