@@ -61,8 +61,9 @@
 
 /*
  * The envelope part of a maildrop file has its own bound, beside
- * message_size_limit for the content: more than any command line can
- * hold (ARG_MAX), so only a stream written by hand reaches it.
+ * message_size_limit for the content: twice what a command line holds
+ * with Linux's default 8 MiB stack (ARG_MAX 2 MiB), so in practice only
+ * a stream written by hand reaches it.
  */
 #define POSTDROP_ENV_MAX	(4 * 1024 * 1024)
 #define POSTDROP_REC_OVERHEAD	16	/* per envelope record, generously */
