@@ -360,7 +360,7 @@ test_smtp_proto_bare_cr_and_lf_leave_as_crlf_and_get_stuffed(void **state)
 	stuff(0, (const char *const[]){"a\r", ".\r", "\n.", "\r", "x", NULL},
 	      "a\r\n..\r\n..\r\nx");
 	/* The last line ends in CRLF whatever the file held. */
-	smtp_proto_stuff(&sd, out, "h: v\n\nend\r", 12);
+	smtp_proto_stuff(&sd, out, "h: v\n\nend\r", 10);
 	smtp_proto_stuff_end(&sd, out);
 	assert_string_equal(VSTR_STR(out), "h: v\r\n\r\nend\r\n");
 	assert_false(sd.in_header);
