@@ -7,10 +7,10 @@
  * {request=end}; cleanup answers one frame {status, queue_id, reply}.
  * {request=abort} (or closing the socket) makes cleanup drop the file.
  * cleanup says {ready=cleanup} when it takes the connection; the client
- * sends its envelope and then waits for that frame, at most
- * CLEANUP_CLIENT_READY_MS, so a service that nobody serves fails at once
- * (451 4.3.0) instead of after ipc_timeout.  Nothing else is read back
- * before the end.
+ * waits for that frame, at most CLEANUP_CLIENT_READY_MS, before it sends
+ * its envelope, so a service that nobody serves fails at once (451
+ * 4.3.0) instead of after ipc_timeout.  Nothing else is read back before
+ * the end.
  *
  * Errors: see util/cleanup_client.h.  A write failure is remembered; the
  * caller learns it from cleanup_write (-1) and cleanup_finish (451).
@@ -175,6 +175,12 @@ cleanup_begin(const CFG *cfg, const struct cleanup_req *req, VSTR *why)
 	cc->frame = attr_alloc();
 	cc->buf = vstr_alloc(CLEANUP_CLIENT_CHUNK + 1024);
 	cc->timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000 : 3600000;
+	/*
+	 * Ready first: an envelope larger than the socket buffer would
+	 * otherwise block its sender for ipc_timeout on an unserved socket.
+	 */
+	if (cleanup_ready(cc, VSTR_STR(path), why) < 0)
+		goto fail;
 	cleanup_envelope_frame(cc->frame, req);
 	if (ipc_stream_send(cc->st, cc->frame, cc->timeout_ms) < 0) {
 		if (why)
@@ -182,8 +188,6 @@ cleanup_begin(const CFG *cfg, const struct cleanup_req *req, VSTR *why)
 				     VSTR_STR(path), strerror(errno));
 		goto fail;
 	}
-	if (cleanup_ready(cc, VSTR_STR(path), why) < 0)
-		goto fail;
 	vstr_free(path);
 	return cc;
 fail:

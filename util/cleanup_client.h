@@ -4,8 +4,7 @@
  * smtpd, pickup and local commands use this to give cleanup an envelope
  * and a content stream; cleanup writes, fsyncs and commits the queue file
  * and only then answers.  Per message: cleanup's ready frame (awaited at
- * most 10 s after the envelope is sent, so an unserved socket fails at
- * once), an envelope frame, content frames (buffered to >= 64 KiB), an
+ * most 10 s, so an unserved socket fails at once), an envelope frame, content frames (buffered to >= 64 KiB), an
  * end frame, one reply frame, all util/attr frames over the Unix socket
  * private/cleanup.
  *

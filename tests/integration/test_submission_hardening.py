@@ -322,16 +322,21 @@ def test_smtpd_answers_451_at_once_when_cleanup_is_not_served(instance,
     instance.write_config(main={
         "myhostname": "mx.test", "mydestination": "mx.test",
         "local_recipient_maps": "", "smtpd_error_sleep_time": "0",
+        "smtpd_recipient_limit": "5000",
         "maillog_file": os.path.join(workdir, "maillog")}, services=[
         "postlog unix-dgram n - n - 1 postlogd",
         "127.0.0.1:%d inet n - n - - smtpd" % port,
         "cleanup unix - - n - 0 /bin/false"])
     instance.start()
-    for attempt in range(2):
+    # One recipient, then an envelope larger than a socket buffer.
+    for nrcpt in (1, 4000):
         c = Client(port)
         c.cmd("EHLO client.test")
         assert c.cmd("MAIL FROM:<a@client.test>")[0].startswith("250")
-        assert c.cmd("RCPT TO:<u@mx.test>")[0].startswith("250")
+        c.send(b"".join(b"RCPT TO:<%s%d@mx.test>\r\n" % (b"u" * 58, i)
+                        for i in range(nrcpt)))
+        for i in range(nrcpt):
+            assert c.reply()[0].startswith("250")
         c.sock.settimeout(60)
         start = time.monotonic()
         reply = c.cmd("DATA")
