@@ -123,7 +123,7 @@ local_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 	sts = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*sts));
 	res = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*res));
 	if (mbox_load_queue_file(cfg_get_str(ctx->cfg, "queue_directory"),
-				 req.queue_name, req.queue_id,
+				 req.queue_name, req.queue_id, ctx->queue_owner,
 				 req.content_offset, m.content, why) == 0)
 		content_ok = true;
 	if (!content_ok)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/mbox.h"
+#include "util/qid.h"
 #include "util/rec.h"
 
 #define MBOX_STALE_SECS	300
@@ -285,31 +286,71 @@ out:
 	return ret;
 }
 
+/*
+ * The only queue a delivery agent is asked to read: qmgr hands out
+ * messages from active/ alone (a message elsewhere is not being
+ * delivered, and maildrop/ holds files that local users wrote).
+ */
+static const char *const mbox_queue_names[] = {"active", NULL};
+
+static bool
+mbox_queue_name_ok(const char *name)
+{
+	for (const char *const *q = mbox_queue_names; *q; q++)
+		if (strcmp(name, *q) == 0)
+			return true;
+	return false;
+}
+
 int
 mbox_load_queue_file(const char *queue_dir, const char *queue_name,
-		     const char *queue_id, long long content_offset,
-		     VSTR *out, VSTR *why)
+		     const char *queue_id, uid_t owner,
+		     long long content_offset, VSTR *out, VSTR *why)
 {
+	struct stat st;
 	VSTR   *path;
 	int	qfd;
-	int	ret;
+	int	ret = -1;
 
-	/* The names come from qmgr over IPC: never leave the queue folder. */
-	if (strchr(queue_name, '/') || strchr(queue_id, '/')
-	    || strcmp(queue_id, "..") == 0 || strcmp(queue_name, "..") == 0) {
-		vstr_strcpy(why, "bad queue file name");
+	/*
+	 * The names come from qmgr over IPC, and local and pipe read them as
+	 * root: accept only a known queue and a well-formed queue ID, so the
+	 * path cannot leave the queue or name a file qmgr did not schedule.
+	 */
+	vstr_reset(out);
+	if (!mbox_queue_name_ok(queue_name)) {
+		vstr_strcpy(why, "bad queue name in delivery request");
+		return -1;
+	}
+	if (!qid_valid(queue_id)) {
+		vstr_strcpy(why, "bad queue ID in delivery request");
 		return -1;
 	}
 	path = vstr_alloc(128);
 	vstr_sprintf(path, "%s/%s/%s", queue_dir, queue_name, queue_id);
-	if ((qfd = open(VSTR_STR(path), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+	/* O_NONBLOCK: a FIFO planted in the queue must not hang the open. */
+	if ((qfd = open(VSTR_STR(path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK
+			| O_CLOEXEC)) < 0) {
 		vstr_sprintf(why, "open queue file %s: %s", VSTR_STR(path),
 			     strerror(errno));
-		ret = -1;
+		goto out;
+	}
+	if (fstat(qfd, &st) < 0) {
+		vstr_sprintf(why, "fstat queue file %s: %s", VSTR_STR(path),
+			     strerror(errno));
+	} else if (!S_ISREG(st.st_mode)) {
+		vstr_sprintf(why, "queue file %s is not a regular file",
+			     VSTR_STR(path));
+	} else if (st.st_uid != owner) {
+		/* Only cleanup (as mail_owner) writes what qmgr schedules. */
+		vstr_sprintf(why, "queue file %s is owned by uid %ld, not by "
+			     "the mail system owner (uid %ld)", VSTR_STR(path),
+			     (long)st.st_uid, (long)owner);
 	} else {
 		ret = mbox_read_queue(qfd, content_offset, out, why);
-		close(qfd);
 	}
+	close(qfd);
+out:
 	vstr_free(path);
 	return ret;
 }

@@ -17,8 +17,12 @@
  * quoting, a final newline, and optional blank line.  mbox_read_queue
  * reads the content records of a queue file (util/rec.h) with CRLF line
  * ends turned into LF; mbox_load_queue_file does the same for the file a
- * delivery request names (queue_directory/queue_name/queue_id), refusing
- * names that would leave the queue folder.
+ * delivery request names (queue_directory/queue_name/queue_id).  As
+ * local and pipe read it as root, it accepts only the queue qmgr
+ * delivers from (active) and a well-formed queue ID (util/qid.h), opens
+ * without following a symlink, and reads only a regular file owned by
+ * `owner` (mail_owner, or the daemon's own uid when not started as root:
+ * struct skel_ctx's queue_owner).
  *
  * Errors: mbox_lock returns 0, or -1 with errno (EAGAIN: somebody else
  * holds a lock past the time limit; other values from open/fcntl) and
@@ -60,7 +64,7 @@ void	mbox_format(VSTR *out, const char *sender, const char *delivered_to,
 int	mbox_read_queue(int qfd, long long content_offset, VSTR *out,
 			VSTR *why);
 int	mbox_load_queue_file(const char *queue_dir, const char *queue_name,
-			     const char *queue_id, long long content_offset,
-			     VSTR *out, VSTR *why);
+			     const char *queue_id, uid_t owner,
+			     long long content_offset, VSTR *out, VSTR *why);
 
 #endif

@@ -63,10 +63,9 @@ skel_jail(struct skel_ctx *ctx, struct skel_priv *priv)
 	if (geteuid() != 0) {
 		msg_info("running unprivileged as uid %ld: no chroot, "
 			 "no change of user", (long)geteuid());
+		ctx->queue_owner = geteuid();
 		return;
 	}
-	if (priv->privileged)
-		return;
 	owner = cfg_get_str(ctx->cfg, "mail_owner");
 	if (user_lookup(owner, &uid, &gid) < 0)
 		msg_fatal("mail_owner %s: unknown user (run postel "
@@ -74,6 +73,10 @@ skel_jail(struct skel_ctx *ctx, struct skel_priv *priv)
 	if (uid == 0)
 		msg_fatal("mail_owner %s has uid 0: refusing to run as root",
 			  owner);
+	/* Daemons that stay root (local, pipe) check queue files with it. */
+	ctx->queue_owner = uid;
+	if (priv->privileged)
+		return;
 	queue = cfg_get_str(ctx->cfg, "queue_directory");
 	why = vstr_alloc(100);
 	if (user_jail(priv->chroot && !ctx->standalone ? queue : NULL,

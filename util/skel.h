@@ -52,6 +52,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "util/cfg.h"
 #include "util/events.h"
@@ -68,6 +69,8 @@ struct skel_ctx {
 	char  **argv;
 	bool	standalone;		/* -S */
 	bool	jailed;			/* privileges were dropped */
+	uid_t	queue_owner;		/* owns queue files: mail_owner, or
+					 * our own uid when not run as root */
 	long long use_count;		/* clients/requests served so far */
 	struct skel_priv *priv;		/* skeleton internals */
 };

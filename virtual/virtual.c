@@ -305,7 +305,7 @@ virtual_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 		goto done;
 	}
 	if (mbox_load_queue_file(cfg_get_str(ctx->cfg, "queue_directory"),
-				 req.queue_name, req.queue_id,
+				 req.queue_name, req.queue_id, ctx->queue_owner,
 				 req.content_offset, content, why) == 0)
 		ok = true;
 	if (!ok)

@@ -2,14 +2,16 @@
  * deliver_send - play qmgr for transport tests: send delivery requests
  * for queue files to a transport socket and print the replies.
  *
- *   deliver_send [-U] [-8] [-w MS] SOCKET QUEUE_DIR NEXTHOP ID...
+ *   deliver_send [-U] [-8] [-w MS] [-q QUEUE] [-T TRANSPORT] SOCKET
+ *		  QUEUE_DIR NEXTHOP ID...
  *
- * Each ID names QUEUE_DIR/active/ID (written by qwrite); the request is
+ * Each ID names QUEUE_DIR/QUEUE/ID (written by qwrite; QUEUE is active
+ * unless -q names another, which qmgr never does); the request is
  * built from the file's records (sender, ENVID, RET, recipients with
  * their original address, ORCPT and NOTIFY, content offset, size).  All
  * requests go over ONE connection, one after the other, with -w MS of
  * sleep between them (to test the transport's session cache).  -U sets
- * smtputf8, -8 body_type 8BITMIME.
+ * smtputf8, -8 body_type 8BITMIME, -T the transport name (smtp).
  *
  * Output, one line per recipient:
  *   ID <TAB> addr <TAB> action <TAB> dsn <TAB> relay <TAB> diag_type
@@ -132,25 +134,31 @@ main(int argc, char **argv)
 	bool	utf8 = false;
 	bool	eight = false;
 	int	wait_ms = 0;
+	const char *queue = "active";
+	const char *transport = "smtp";
 	int	ch;
 	int	fd;
 	IPC_STREAM *ipc;
 	ATTR   *a = attr_alloc();
 	VSTR   *why = vstr_alloc(100);
 
-	while ((ch = getopt(argc, argv, "U8w:")) != -1) {
+	while ((ch = getopt(argc, argv, "U8w:q:T:")) != -1) {
 		if (ch == 'U')
 			utf8 = true;
 		else if (ch == '8')
 			eight = true;
 		else if (ch == 'w')
 			wait_ms = atoi(optarg);
+		else if (ch == 'q')
+			queue = optarg;
+		else if (ch == 'T')
+			transport = optarg;
 		else
 			return 1;
 	}
 	if (argc - optind < 4) {
-		fprintf(stderr, "usage: deliver_send [-U] [-8] [-w MS] SOCKET "
-			"QUEUE_DIR NEXTHOP ID...\n");
+		fprintf(stderr, "usage: deliver_send [-U] [-8] [-w MS] [-q QUEUE] "
+			"[-T TRANSPORT] SOCKET QUEUE_DIR NEXTHOP ID...\n");
 		return 1;
 	}
 	if ((fd = ipc_connect_unix(argv[optind], 10000)) < 0) {
@@ -166,13 +174,13 @@ main(int argc, char **argv)
 
 		memset(&req, 0, sizeof(req));
 		memset(&q, 0, sizeof(q));
-		snprintf(path, sizeof(path), "%s/active/%s", argv[optind + 1],
-			 argv[i]);
+		snprintf(path, sizeof(path), "%s/%s/%s", argv[optind + 1],
+			 queue, argv[i]);
 		if (load(path, &req, &q) < 0)
 			return 1;
-		req.queue_name = "active";
+		req.queue_name = queue;
 		req.queue_id = argv[i];
-		req.transport = "smtp";
+		req.transport = transport;
 		req.nexthop = argv[optind + 2];
 		req.smtputf8 = utf8;
 		req.body_type = eight ? ADDR_BODY_8BITMIME : ADDR_BODY_NONE;

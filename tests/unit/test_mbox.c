@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -168,16 +169,99 @@ test_mbox_read_queue_turns_crlf_into_lf_across_records(void **state)
 	assert_memory_equal(VSTR_STR(out), "a\nb\nc\rd\r\ne\nx\r", VSTR_LEN(out));
 	close(fd);
 
-	/* The same through the queue-folder path a delivery request names. */
-	assert_int_equal(mbox_load_queue_file("/tmp", dir + 5, "QUEUEID",
-					      size.content_offset, out, why), 0);
-	assert_memory_equal(VSTR_STR(out), "a\nb\nc\rd\r\ne\nx\r", VSTR_LEN(out));
-	assert_int_equal(mbox_load_queue_file(dir, "..", "QUEUEID",
-					      size.content_offset, out, why), -1);
-	assert_string_equal(VSTR_STR(why), "bad queue file name");
-	assert_int_equal(mbox_load_queue_file(dir, "x/y", "QUEUEID", 0, out,
-					      why), -1);
 	unlink(qpath);
+	vstr_free(out);
+	vstr_free(why);
+}
+
+/*
+ * Finding 14: the queue file a delivery request names is read only from
+ * active/, with a well-formed queue ID, as a regular file owned by the
+ * mail system.  Everything else is refused before a byte is read.
+ */
+static void
+test_mbox_load_queue_file_refuses_what_qmgr_would_not_send(void **state)
+{
+	static const char qid[] = "0000000000z1";
+	char	qdir[300], qpath[400], other[400], fifo[400];
+	struct rec_size size;
+	REC_WRITER *w;
+	VSTR   *out = vstr_alloc(64), *why = vstr_alloc(64);
+	int	fd;
+
+	(void)state;
+	snprintf(qdir, sizeof(qdir), "%s/active", dir);
+	assert_int_equal(mkdir(qdir, 0700), 0);
+	snprintf(qpath, sizeof(qpath), "%s/%s", qdir, qid);
+	fd = open(qpath, O_RDWR | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	w = rec_writer_create(fd);
+	rec_put(w, REC_TYPE_TIME, "1 2", 3);
+	rec_put(w, REC_TYPE_FROM, "s@x", 3);
+	rec_put(w, REC_TYPE_RCPT, "r@x", 3);
+	rec_put(w, REC_TYPE_MESG, "", 0);
+	rec_put(w, REC_TYPE_CONT, "secret\r\n", 8);
+	rec_put(w, REC_TYPE_XTRA, "", 0);
+	assert_int_equal(rec_writer_finish(w), 0);
+	rec_writer_size(w, &size);
+	rec_writer_free(w);
+	close(fd);
+
+	/* The good case: active/, a real ID, owned by the expected uid. */
+	assert_int_equal(mbox_load_queue_file(dir, "active", qid, geteuid(),
+					      size.content_offset, out, why),
+			 0);
+	assert_memory_equal(VSTR_STR(out), "secret\n", 7);
+
+	/* Another queue, even one that exists, is not for delivery agents. */
+	static const char *const queues[] = {
+		"incoming", "maildrop", "deferred", "hold", "..", ".", "",
+		"active/", "incoming/../active",
+	};
+	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
+		vstr_strcpy(out, "untouched");
+		assert_int_equal(mbox_load_queue_file(dir, queues[i], qid,
+						      geteuid(), 0, out, why),
+				 -1);
+		assert_string_equal(VSTR_STR(why),
+				    "bad queue name in delivery request");
+		assert_int_equal(VSTR_LEN(out), 0);
+	}
+	/* IDs that are paths or not queue IDs at all. */
+	static const char *const ids[] = {
+		"../../../etc/passwd", "..", ".", "", "0000000000z1/",
+		"../active/0000000000z1", "QUEUEID", "0000000000z1.tmp",
+		"0000000000z01",
+	};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		assert_int_equal(mbox_load_queue_file(dir, "active", ids[i],
+						      geteuid(), 0, out, why),
+				 -1);
+		assert_string_equal(VSTR_STR(why),
+				    "bad queue ID in delivery request");
+	}
+	/* A file somebody else owns (here: we are not its owner). */
+	assert_int_equal(mbox_load_queue_file(dir, "active", qid,
+					      geteuid() + 1,
+					      size.content_offset, out, why),
+			 -1);
+	assert_non_null(strstr(VSTR_STR(why), "is owned by uid"));
+	assert_int_equal(VSTR_LEN(out), 0);
+	/* A symlink to a file we own, and a FIFO (must not block). */
+	snprintf(other, sizeof(other), "%s/active/0000000000z2", dir);
+	assert_int_equal(symlink(qpath, other), 0);
+	assert_int_equal(mbox_load_queue_file(dir, "active", "0000000000z2",
+					      geteuid(), 0, out, why), -1);
+	assert_non_null(strstr(VSTR_STR(why), "open queue file"));
+	unlink(other);
+	snprintf(fifo, sizeof(fifo), "%s/active/0000000000z3", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(mbox_load_queue_file(dir, "active", "0000000000z3",
+					      geteuid(), 0, out, why), -1);
+	assert_non_null(strstr(VSTR_STR(why), "not a regular file"));
+	unlink(fifo);
+	unlink(qpath);
+	rmdir(qdir);
 	vstr_free(out);
 	vstr_free(why);
 }
@@ -194,6 +278,8 @@ main(void)
 		cmocka_unit_test(test_mbox_lock_refuses_symlinked_dotlock),
 		cmocka_unit_test(
 		    test_mbox_read_queue_turns_crlf_into_lf_across_records),
+		cmocka_unit_test(
+		    test_mbox_load_queue_file_refuses_what_qmgr_would_not_send),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
