@@ -70,72 +70,43 @@ bounce_conf_free(BOUNCE_CONF *conf)
 	return NULL;
 }
 
+/* One request: {status=0} or {status=-1, reason=...}. */
+static void
+bounce_request(struct skel_ctx *ctx, const void *arg, const ATTR *req,
+	       ATTR *reply)
+{
+	const BOUNCE_CONF *conf = ctx->app;
+	const char *what = attr_get_str(req, "request");
+	VSTR   *why = vstr_alloc(128);
+	int	ret;
+
+	(void)arg;
+	if (what != NULL && strcmp(what, "append") == 0) {
+		ret = bounce_do_append(conf, req, why);
+	} else if (what != NULL && strcmp(what, "flush") == 0) {
+		ret = bounce_do_flush(conf, req, why);
+	} else {
+		vstr_strcpy(why, "unknown request");
+		ret = -1;
+	}
+	if (ret < 0)
+		msg_warn("%s request: %s", what ? what : "bad", VSTR_STR(why));
+	attr_put_int(reply, "status", ret < 0 ? -1 : 0);
+	if (ret < 0)
+		attr_put_str(reply, "reason", VSTR_STR(why));
+	vstr_free(why);
+}
+
 static void
 bounce_service(struct skel_ctx *ctx, int fd)
 {
-	const BOUNCE_CONF *conf = ctx->app;
-	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
-	int	timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000
-	    : 3600000;
-	ATTR   *req = attr_alloc(), *reply = attr_alloc();
-	VSTR   *why = vstr_alloc(128);
-	IPC_STREAM *ipc;
-	const char *what;
-	int	ret;
-
-	/* The skeleton closes fd itself: the stream gets a copy. */
-	if ((fd = dup(fd)) < 0) {
-		msg_warn("bounce: dup: %m");
-		goto out;
-	}
-	ipc = ipc_stream_open(fd);
-	while (ipc_stream_recv(ipc, req, timeout_ms, why) == 0) {
-		vstr_reset(why);
-		what = attr_get_str(req, "request");
-		if (what != NULL && strcmp(what, "append") == 0) {
-			ret = bounce_do_append(conf, req, why);
-		} else if (what != NULL && strcmp(what, "flush") == 0) {
-			ret = bounce_do_flush(conf, req, why);
-		} else {
-			vstr_strcpy(why, "unknown request");
-			ret = -1;
-		}
-		if (ret < 0)
-			msg_warn("%s request: %s", what ? what : "bad",
-				 VSTR_STR(why));
-		attr_reset(reply);
-		attr_put_int(reply, "status", ret < 0 ? -1 : 0);
-		if (ret < 0)
-			attr_put_str(reply, "reason", VSTR_STR(why));
-		if (ipc_stream_send(ipc, reply, timeout_ms) < 0) {
-			msg_warn("bounce: send reply: %m");
-			break;
-		}
-	}
-	if (errno != 0 && VSTR_LEN(why) > 0)
-		msg_warn("bounce: read request: %s", VSTR_STR(why));
-	ipc_stream_close(ipc);
-out:
-	attr_free(req);
-	attr_free(reply);
-	vstr_free(why);
+	skel_serve_frames(ctx, fd, bounce_request, NULL);
 }
 
 static void
 bounce_pre_jail(struct skel_ctx *ctx)
 {
 	ctx->app = bounce_conf_load(ctx->cfg);
-}
-
-static void
-bounce_post_jail(struct skel_ctx *ctx)
-{
-	struct stat sb;
-	const char *queue = cfg_get_str(ctx->cfg, "queue_directory");
-
-	/* master leaves us in the queue; a stand-alone run may not be. */
-	if (stat("incoming", &sb) < 0 && chdir(queue) < 0)
-		msg_fatal("chdir %s: %m", queue);
 }
 
 static void
@@ -149,7 +120,6 @@ main(int argc, char **argv)
 {
 	return skel_single_main(argc, argv, &(const struct skel_ops){
 		.pre_jail = bounce_pre_jail,
-		.post_jail = bounce_post_jail,
 		.service = bounce_service,
 		.pre_exit = bounce_pre_exit,
 	});

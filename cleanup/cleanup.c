@@ -192,12 +192,8 @@ cleanup_pre_jail(struct skel_ctx *ctx)
 static void
 cleanup_post_jail(struct skel_ctx *ctx)
 {
-	struct stat sb;
-	const char *queue = cfg_get_str(ctx->cfg, "queue_directory");
-
-	/* master leaves us in the queue; a stand-alone run may not be. */
-	if (stat("incoming", &sb) < 0 && chdir(queue) < 0)
-		msg_fatal("chdir %s: %m", queue);
+	(void)ctx;
+	/* The skeleton has put us in the queue folder. */
 	cleanup_queue_sweep("incoming", CLEANUP_STALE_AGE);
 }
 

@@ -22,9 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "util/attr.h"
-#include "util/deliver_proto.h"
-#include "util/dsn_log.h"
+#include "util/deliver_serve.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/skel.h"
@@ -58,50 +56,26 @@ error_reason(const char *nexthop, bool defer, char *dsn, size_t dsnlen,
 }
 
 static void
-error_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
+error_rcpt(struct skel_ctx *ctx, const struct deliver_request *req, size_t i,
+	   VSTR *content, struct deliver_status *st, VSTR *text)
 {
-	struct deliver_request req = {0};
-	struct deliver_status *st;
-	struct dsn_log_times t;
-	VSTR   *why = vstr_alloc(64), *reason = vstr_alloc(64);
 	char	dsn[DELIVER_DSN_MAX];
-	bool	defer;
-	size_t	i;
+	bool	defer = strcmp(ctx->service, "retry") == 0
+	    || strcmp(req->transport, "retry") == 0;
 
-	t.start = dsn_log_now();
-	if (deliver_request_decode(in, &req, why) < 0) {
-		msg_warn("%s: bad delivery request: %s", ctx->service,
-			 VSTR_STR(why));
-		deliver_reply_encode_error(VSTR_STR(why), out);
-		vstr_free(why);
-		vstr_free(reason);
-		return;
-	}
-	defer = strcmp(ctx->service, "retry") == 0
-	    || strcmp(req.transport, "retry") == 0;
-	error_reason(req.nexthop, defer, dsn, sizeof(dsn), reason);
-	st = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*st));
-	t.arrival = (double)req.arrival_sec + (double)req.arrival_usec / 1e6;
-	t.qmgr = req.qmgr_time > 0 ? (double)req.qmgr_time : t.arrival;
-	t.conn = t.start;
-	t.done = dsn_log_now();
-	for (i = 0; i < req.nrcpt; i++) {
-		deliver_status_set(&st[i], defer ? DELIVER_DEFERRED
-				   : DELIVER_BOUNCED, dsn, VSTR_STR(reason),
-				   "none");
-		dsn_log_delivery(req.queue_id, &req.rcpts[i], &st[i], &t);
-	}
-	deliver_reply_encode(st, req.nrcpt, out);
-	myfree(st);
-	deliver_request_release(&req);
-	vstr_free(why);
-	vstr_free(reason);
+	(void)i;
+	(void)content;
+	error_reason(req->nexthop, defer, dsn, sizeof(dsn), text);
+	deliver_status_set(st, defer ? DELIVER_DEFERRED : DELIVER_BOUNCED, dsn,
+			   VSTR_STR(text), "none");
 }
 
 static void
 error_service(struct skel_ctx *ctx, int fd)
 {
-	skel_serve_frames(ctx, fd, error_deliver);
+	deliver_serve(ctx, fd, &(const struct deliver_serve_ops){
+		.relay = "none", .rcpt = error_rcpt,
+	});
 }
 
 int

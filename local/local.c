@@ -21,10 +21,7 @@
 #include <unistd.h>
 
 #include "local/local.h"
-#include "util/attr.h"
-#include "util/deliver_proto.h"
-#include "util/dsn_log.h"
-#include "util/mbox.h"
+#include "util/deliver_serve.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/skel.h"
@@ -96,68 +93,29 @@ local_post_jail(struct skel_ctx *ctx)
 	ctx->app = st;
 }
 
+/* One recipient; local_recipient() does the work as the right user. */
 static void
-local_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
+local_rcpt(struct skel_ctx *ctx, const struct deliver_request *req, size_t i,
+	   VSTR *content, struct deliver_status *sts, VSTR *text)
 {
-	LOCAL_STATE *st = ctx->app;
-	struct deliver_request req = {0};
-	struct deliver_status *sts;
-	struct local_result *res;
-	struct local_msg m = {0};
-	struct dsn_log_times t;
-	VSTR   *why = vstr_alloc(64);
-	bool	content_ok = false;
+	struct local_msg m = {
+		.req = req, .content = content, .sender = req->sender,
+	};
+	struct local_result res;
 
-	t.start = dsn_log_now();
-	if (deliver_request_decode(in, &req, why) < 0) {
-		msg_warn("%s: bad delivery request: %s", ctx->service,
-			 VSTR_STR(why));
-		deliver_reply_encode_error(VSTR_STR(why), out);
-		goto done;
-	}
-	m.req = &req;
-	m.sender = req.sender;
-	m.content = vstr_alloc(req.message_size > 0
-			       && req.message_size < 64 * 1024 * 1024
-			       ? (size_t)req.message_size + 64 : 1024);
-	sts = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*sts));
-	res = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*res));
-	if (mbox_load_queue_file(cfg_get_str(ctx->cfg, "queue_directory"),
-				 req.queue_name, req.queue_id, ctx->queue_owner,
-				 req.content_offset, m.content, why) == 0)
-		content_ok = true;
-	if (!content_ok)
-		msg_warn("%s: %s", req.queue_id, VSTR_STR(why));
-	t.arrival = (double)req.arrival_sec + (double)req.arrival_usec / 1e6;
-	t.qmgr = req.qmgr_time > 0 ? (double)req.qmgr_time : t.arrival;
-	t.conn = t.start;
-	for (size_t i = 0; i < req.nrcpt; i++) {
-		local_result_init(&res[i]);
-		if (!content_ok)
-			local_result_set(&res[i], DELIVER_DEFERRED, "4.3.0",
-					 "%s", VSTR_STR(why));
-		else
-			local_recipient(st, &m, &req.rcpts[i], &res[i]);
-		deliver_status_set(&sts[i], res[i].action, res[i].dsn,
-				   VSTR_STR(res[i].text), "local");
-		t.done = dsn_log_now();
-		dsn_log_delivery(req.queue_id, &req.rcpts[i], &sts[i], &t);
-	}
-	deliver_reply_encode(sts, req.nrcpt, out);
-	for (size_t i = 0; i < req.nrcpt; i++)
-		local_result_free(&res[i]);
-	myfree(res);
-	myfree(sts);
-	vstr_free(m.content);
-	deliver_request_release(&req);
-done:
-	vstr_free(why);
+	local_result_init(&res);
+	local_recipient(ctx->app, &m, &req->rcpts[i], &res);
+	vstr_memcpy(text, VSTR_STR(res.text), VSTR_LEN(res.text));
+	deliver_status_set(sts, res.action, res.dsn, VSTR_STR(text), "local");
+	local_result_free(&res);
 }
 
 static void
 local_service(struct skel_ctx *ctx, int fd)
 {
-	skel_serve_frames(ctx, fd, local_deliver);
+	deliver_serve(ctx, fd, &(const struct deliver_serve_ops){
+		.relay = "local", .content = true, .rcpt = local_rcpt,
+	});
 }
 
 static void

@@ -379,21 +379,10 @@ pickup_trigger(struct skel_ctx *ctx, const char *buf, size_t len)
 	pickup_scan(ctx);
 }
 
-static void
-pickup_post_jail(struct skel_ctx *ctx)
-{
-	/* master's children start in the queue (or chrooted into it). */
-	if (ctx->standalone
-	    && chdir(cfg_get_str(ctx->cfg, "queue_directory")) < 0)
-		msg_fatal("chdir %s: %m",
-			  cfg_get_str(ctx->cfg, "queue_directory"));
-}
-
 int
 main(int argc, char **argv)
 {
 	return skel_trigger_main(argc, argv, &(const struct skel_ops){
-		.post_jail = pickup_post_jail,
 		.trigger = pickup_trigger,
 		.unlimited = true,
 	});

@@ -40,10 +40,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "util/attr.h"
 #include "util/cmd_run.h"
 #include "util/deliver_proto.h"
-#include "util/dsn_log.h"
+#include "util/deliver_serve.h"
 #include "util/mbox.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
@@ -334,65 +333,21 @@ out:
 }
 
 static void
-pipe_deliver(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
+pipe_deliver_rcpt(struct skel_ctx *ctx, const struct deliver_request *req,
+		  size_t i, VSTR *content, struct deliver_status *sts,
+		  VSTR *text)
 {
-	PIPE_STATE *st = ctx->app;
-	struct deliver_request req = {0};
-	struct deliver_status *sts;
-	struct dsn_log_times t;
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *content = vstr_alloc(4096), *relay = vstr_alloc(32);
-	VSTR  **texts;
-	bool	ok = false;
-
-	t.start = dsn_log_now();
-	if (deliver_request_decode(in, &req, why) < 0) {
-		msg_warn("%s: bad delivery request: %s", ctx->service,
-			 VSTR_STR(why));
-		deliver_reply_encode_error(VSTR_STR(why), out);
-		goto done;
-	}
-	vstr_strcpy(relay, ctx->service);
-	if (mbox_load_queue_file(cfg_get_str(ctx->cfg, "queue_directory"),
-				 req.queue_name, req.queue_id, ctx->queue_owner,
-				 req.content_offset, content, why) == 0)
-		ok = true;
-	if (!ok)
-		msg_warn("%s: %s", req.queue_id, VSTR_STR(why));
-	sts = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*sts));
-	texts = mycalloc(req.nrcpt ? req.nrcpt : 1, sizeof(*texts));
-	t.arrival = (double)req.arrival_sec + (double)req.arrival_usec / 1e6;
-	t.qmgr = req.qmgr_time > 0 ? (double)req.qmgr_time : t.arrival;
-	t.conn = t.start;
-	for (size_t i = 0; i < req.nrcpt; i++) {
-		texts[i] = vstr_alloc(64);
-		if (!ok)
-			deliver_status_set(&sts[i], DELIVER_DEFERRED, "4.3.0",
-					   VSTR_STR(why), NULL);
-		else
-			pipe_rcpt(st, &req, &req.rcpts[i], content, &sts[i],
-				  texts[i]);
-		sts[i].relay = VSTR_STR(relay);
-		t.done = dsn_log_now();
-		dsn_log_delivery(req.queue_id, &req.rcpts[i], &sts[i], &t);
-	}
-	deliver_reply_encode(sts, req.nrcpt, out);
-	for (size_t i = 0; i < req.nrcpt; i++)
-		vstr_free(texts[i]);
-	myfree(texts);
-	myfree(sts);
-	deliver_request_release(&req);
-done:
-	vstr_free(why);
-	vstr_free(content);
-	vstr_free(relay);
+	pipe_rcpt(ctx->app, req, &req->rcpts[i], content, sts, text);
 }
 
 static void
 pipe_service(struct skel_ctx *ctx, int fd)
 {
 	signal(SIGPIPE, SIG_IGN);
-	skel_serve_frames(ctx, fd, pipe_deliver);
+	/* relay=SERVICE, the master.cf name, as Postfix's pipe logs it. */
+	deliver_serve(ctx, fd, &(const struct deliver_serve_ops){
+		.relay = NULL, .content = true, .rcpt = pipe_deliver_rcpt,
+	});
 }
 
 static void

@@ -96,17 +96,6 @@ qmgr_pre_jail(struct skel_ctx *ctx)
 }
 
 static void
-qmgr_post_jail(struct skel_ctx *ctx)
-{
-	const char *queue = cfg_get_str(ctx->cfg, "queue_directory");
-	struct stat st;
-
-	/* Chrooted: we are in the queue already; otherwise go there. */
-	if (stat("incoming", &st) < 0 && chdir(queue) < 0)
-		msg_fatal("chdir %s: %m", queue);
-}
-
-static void
 qmgr_deferred_timer(EVENTS *ev, void *ctx)
 {
 	QMGR   *q = ctx;
@@ -255,7 +244,6 @@ main(int argc, char **argv)
 {
 	return skel_multi_main(argc, argv, &(const struct skel_ops){
 		.pre_jail = qmgr_pre_jail,
-		.post_jail = qmgr_post_jail,
 		.accept = qmgr_accept,
 		.pre_exit = qmgr_pre_exit,
 		.unlimited = true,

@@ -435,16 +435,6 @@ smtp_pre_jail(struct skel_ctx *ctx)
 }
 
 static void
-smtp_post_jail(struct skel_ctx *ctx)
-{
-	const char *queue = cfg_get_str(ctx->cfg, "queue_directory");
-
-	/* In a chroot the queue is "/" already; otherwise go there. */
-	if (chdir(queue) < 0 && !ctx->jailed)
-		msg_fatal("chdir %s: %m", queue);
-}
-
-static void
 smtp_pre_exit(struct skel_ctx *ctx)
 {
 	SMTP_STATE *st = ctx->app;
@@ -467,7 +457,6 @@ main(int argc, char **argv)
 {
 	return skel_single_main(argc, argv, &(const struct skel_ops){
 		.pre_jail = smtp_pre_jail,
-		.post_jail = smtp_post_jail,
 		.service = smtp_service,
 		.pre_exit = smtp_pre_exit,
 	});

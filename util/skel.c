@@ -256,6 +256,14 @@ skel_setup(struct skel_ctx *ctx, struct skel_priv *priv, int argc,
 	/* alarm() takes an unsigned int; beyond a year means "never". */
 	if (skel_watchdog_secs > 366LL * 86400)
 		skel_watchdog_secs = 0;
+	/*
+	 * Every daemon works in the queue, by relative names: go there once,
+	 * here, before pre_jail (a chroot lands there again).  master starts
+	 * its children there already; a stand-alone run may be elsewhere.
+	 */
+	if (chdir(cfg_get_str(ctx->cfg, "queue_directory")) < 0)
+		msg_fatal("chdir %s: %m",
+			  cfg_get_str(ctx->cfg, "queue_directory"));
 	skel_signals_default();
 	if (ops->pre_jail)
 		ops->pre_jail(ctx);

@@ -19,7 +19,8 @@
  *
  * The skeleton owns, in this order: options (-c CONFDIR -n SERVICE -t TYPE
  * -s NLISTEN -o name=value -v -l, and -S for stand-alone use), loading
- * main.cf and applying -o overrides, logging (maillog_init), pre_jail, then
+ * main.cf and applying -o overrides, logging (maillog_init), the change
+ * into queue_directory (daemons use queue-relative names), pre_jail, then
  * when running as root: chroot into queue_directory (only with -C, which
  * master passes for chroot=y services) and the drop to mail_owner with a
  * check that it held; when not root a single "running unprivileged" line.
@@ -94,11 +95,14 @@ int	skel_trigger_main(int argc, char **argv, const struct skel_ops *ops);
 
 /*
  * Single: serve request/reply frames (util/attr) on fd until the client
- * closes or ipc_timeout passes; handle fills the reply for each request.
+ * closes or ipc_timeout passes; handle fills the reply for each request
+ * and gets arg back as it was passed.
  */
 typedef struct ATTR ATTR;
-typedef void (*skel_frame_fn)(struct skel_ctx *ctx, const ATTR *in, ATTR *out);
-void	skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle);
+typedef void (*skel_frame_fn)(struct skel_ctx *ctx, const void *arg,
+			      const ATTR *in, ATTR *out);
+void	skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle,
+			  const void *arg);
 
 /* Multi: the client on fd is finished; unwatches and closes fd. */
 void	skel_multi_disconnect(struct skel_ctx *ctx, int fd);

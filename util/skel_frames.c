@@ -1,16 +1,18 @@
 /*
  * skel_frames - the request/reply loop of frame-speaking services.
  *
- * Delivery agents (local, virtual, pipe, error, discard) all serve a
- * client the same way: read one util/attr frame, let the daemon fill the
- * reply, send it, and go on until the client closes or ipc_timeout
- * passes.  The skeleton closes the client descriptor itself, so the
+ * Delivery agents (util/deliver_serve: local, virtual, pipe, error,
+ * discard) and bounce serve a client the same way: read one util/attr
+ * frame, let the daemon fill the reply, send it, and go on until the
+ * client closes or ipc_timeout passes.  The skeleton closes the client descriptor itself, so the
  * stream works on a copy.
  *
- * Errors: logged with the service name; the loop ends on any I/O error.
+ * Errors: logged with the service name (a client that closes between
+ * frames is not an error); the loop ends on any I/O error.
  *
  * SPDX-License-Identifier: ISC
  */
+#include <errno.h>
 #include <unistd.h>
 
 #include "util/attr.h"
@@ -21,7 +23,8 @@
 #include "util/vstr.h"
 
 void
-skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle)
+skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle,
+		  const void *arg)
 {
 	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
 	int	timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000
@@ -37,12 +40,15 @@ skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle)
 	ipc = ipc_stream_open(fd);
 	while (ipc_stream_recv(ipc, in, timeout_ms, why) == 0) {
 		attr_reset(out);
-		handle(ctx, in, out);
+		handle(ctx, arg, in, out);
 		if (ipc_stream_send(ipc, out, timeout_ms) < 0) {
 			msg_warn("%s: send reply: %m", ctx->service);
 			break;
 		}
 	}
+	/* errno 0: the client closed between frames, as it should. */
+	if (errno != 0 && VSTR_LEN(why) > 0)
+		msg_warn("%s: read request: %s", ctx->service, VSTR_STR(why));
 	ipc_stream_close(ipc);
 out:
 	attr_free(in);
