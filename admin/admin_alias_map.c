@@ -26,6 +26,7 @@
 #include "util/dict.h"
 #include "util/dict_alias_parse.h"
 #include "util/dict_src.h"
+#include "util/lline.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/vstr.h"
@@ -139,7 +140,7 @@ static size_t
 map_load(const struct map_opts *o, DICT *d, const char *name,
 	 const char *text, size_t len)
 {
-	DICT_SRC src;
+	LLINE	src;
 	VSTR   *line = vstr_alloc(256);
 	VSTR   *akey = vstr_alloc(64);
 	VSTR   *aval = vstr_alloc(256);
@@ -151,8 +152,8 @@ map_load(const struct map_opts *o, DICT *d, const char *name,
 	int	ret;
 	size_t	count = 0;
 
-	dict_src_init(&src, name, text, len);
-	while ((ret = dict_src_next(&src, line, &lineno, why)) > 0) {
+	lline_init(&src, name, text, len, 0, NULL);
+	while ((ret = lline_next(&src, line, &lineno, why)) > 0) {
 		if (o->kind == ADMIN_MAP_POSTMAP) {
 			dict_src_split(VSTR_STR(line), &key, &value);
 			if (*value == 0) {
@@ -209,14 +210,14 @@ map_load(const struct map_opts *o, DICT *d, const char *name,
 static void
 map_check(const char *name, const char *text, size_t len)
 {
-	DICT_SRC src;
+	LLINE	src;
 	VSTR   *line = vstr_alloc(256);
 	VSTR   *why = map_why_buf();
 	int	lineno;
 	int	ret;
 
-	dict_src_init(&src, name, text, len);
-	while ((ret = dict_src_next(&src, line, &lineno, why)) > 0)
+	lline_init(&src, name, text, len, 0, NULL);
+	while ((ret = lline_next(&src, line, &lineno, why)) > 0)
 		 /* void */ ;
 	vstr_free(line);
 	if (ret < 0)

@@ -30,6 +30,7 @@
 #include "util/cfg.h"
 #include "util/cfg_compat.h"
 #include "util/mastercf.h"
+#include "util/ipc.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/param.h"
@@ -406,7 +407,6 @@ conf_write(const char *path, const VSTR *text, mode_t mode)
 	VSTR   *tmp = vstr_alloc(256);
 	VSTR   *dir = vstr_alloc(256);
 	const char *slash;
-	size_t	off = 0;
 	int	fd;
 
 	vstr_sprintf(tmp, "%s.postelconf.%ld", path, (long)getpid());
@@ -416,18 +416,9 @@ conf_write(const char *path, const VSTR *text, mode_t mode)
 		msg_fatal_status(EX_IOERR, "create %s: %m", VSTR_STR(tmp));
 	if (fchmod(fd, mode) < 0)
 		msg_warn("chmod %s: %m", VSTR_STR(tmp));
-	while (off < VSTR_LEN(text)) {
-		ssize_t	n = write(fd, VSTR_STR(text) + off,
-				  VSTR_LEN(text) - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			(void)unlink(VSTR_STR(tmp));
-			msg_fatal_status(EX_IOERR, "write %s: %m",
-					 VSTR_STR(tmp));
-		}
-		off += (size_t)n;
+	if (write_full(fd, VSTR_STR(text), VSTR_LEN(text), -1) < 0) {
+		(void)unlink(VSTR_STR(tmp));
+		msg_fatal_status(EX_IOERR, "write %s: %m", VSTR_STR(tmp));
 	}
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		(void)unlink(VSTR_STR(tmp));

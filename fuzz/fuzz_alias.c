@@ -1,6 +1,6 @@
 /*
  * fuzz_alias - libFuzzer target for util/dict_alias_parse (aliases(5)
- * lines and alias value members) and util/dict_src's logical lines.
+ * lines and alias value members) and util/lline's logical lines.
  *
  * Every logical line of the input is parsed as an aliases entry; when it
  * parses, the normalised value must split again into the same number of
@@ -16,6 +16,7 @@
 
 #include "util/dict_alias_parse.h"
 #include "util/dict_src.h"
+#include "util/lline.h"
 #include "util/msg.h"
 #include "util/vstr.h"
 
@@ -53,7 +54,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int init;
-	DICT_SRC src;
+	LLINE	src;
 	VSTR   *line = vstr_alloc(64);
 	VSTR   *key = vstr_alloc(64);
 	VSTR   *val = vstr_alloc(64);
@@ -66,8 +67,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		msg_output_add(fuzz_quiet);
 		init = 1;
 	}
-	dict_src_init(&src, "fuzz", (const char *)data, size);
-	while (dict_src_next(&src, line, &lineno, why) > 0) {
+	lline_init(&src, "fuzz", (const char *)data, size, 0, NULL);
+	while (lline_next(&src, line, &lineno, why) > 0) {
 		fuzz_entry(VSTR_STR(line), key, val, val2, why);
 		/* The whole line as a value, too. */
 		if ((m = dict_alias_split(VSTR_STR(line), why)) != NULL)

@@ -26,6 +26,7 @@
 #include "smtpd/smtpd_check.h"
 #include "util/cleanup_client.h"
 #include "util/debug_peer.h"
+#include "util/ipc.h"
 #include "util/msg.h"
 #include "util/skel.h"
 #include "util/tls.h"
@@ -85,33 +86,10 @@ static int
 smtpd_sock_write(void *io, const void *buf, size_t len, int timeout_ms)
 {
 	struct smtpd_conn *conn = io;
-	int	fd = conn->fd;
-	const char *p = buf;
 
 	if (conn->tls)
 		return tls_write(conn->tls, buf, len, timeout_ms);
-
-	while (len > 0) {
-		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-		int	n = poll(&pfd, 1, timeout_ms);
-		ssize_t	w;
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = ETIMEDOUT;
-			return -1;
-		}
-		if ((w = write(fd, p, len)) < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return write_full(conn->fd, buf, len, timeout_ms) < 0 ? -1 : 0;
 }
 
 static void

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "util/cfg.h"
+#include "util/lline.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/mynetworks.h"
@@ -270,75 +271,22 @@ cfg_parse_setting(CFG *cfg, const char *line, size_t len, int lineno,
 	return 0;
 }
 
-/*
- * Split main.cf text into logical lines: comment and blank lines are
- * skipped (and do not end a logical line), a line starting with white space
- * continues the previous one.
- */
+/* Each logical line of main.cf (util/lline) is one setting. */
 static int
 cfg_parse(CFG *cfg, const char *buf, size_t len, VSTR *why)
 {
 	VSTR   *logical = vstr_alloc(256);
-	const char *cp = buf;
-	const char *end = buf + len;
-	int	lineno = 0;
-	int	start_line = 0;
-	int	ret = 0;
+	LLINE	ll;
+	int	lineno;
+	int	ret;
 
-	if (memchr(buf, 0, len) != NULL) {
-		const char *nul = memchr(buf, 0, len);
-		const char *p;
-
-		lineno = 1;
-		for (p = buf; p < nul; p++)
-			if (*p == '\n')
-				lineno++;
-		vstr_sprintf(why, "%s:%d: NUL byte in file", cfg->path, lineno);
-		vstr_free(logical);
-		return -1;
-	}
-	while (cp < end) {
-		const char *eol = memchr(cp, '\n', (size_t)(end - cp));
-		const char *next = eol ? eol + 1 : end;
-		const char *lend = eol ? eol : end;
-		const char *text = cp;
-
-		lineno++;
-		while (lend > cp && isspace((unsigned char)lend[-1]))
-			lend--;
-		while (text < lend && isspace((unsigned char)*text))
-			text++;
-		if (text == lend || *text == '#') {
-			cp = next;
-			continue;
+	lline_init(&ll, cfg->path, buf, len, LLINE_JOIN_SPACE, "setting");
+	while ((ret = lline_next(&ll, logical, &lineno, why)) > 0)
+		if (cfg_parse_setting(cfg, VSTR_STR(logical), VSTR_LEN(logical),
+				      lineno, why) < 0) {
+			ret = -1;
+			break;
 		}
-		if (text != cp) {
-			if (start_line == 0) {
-				vstr_sprintf(why, "%s:%d: continuation line "
-					     "without a setting before it",
-					     cfg->path, lineno);
-				ret = -1;
-				break;
-			}
-			vstr_addch(logical, ' ');
-			vstr_memcat(logical, text, (size_t)(lend - text));
-		} else {
-			if (start_line != 0
-			    && cfg_parse_setting(cfg, VSTR_STR(logical),
-						 VSTR_LEN(logical), start_line,
-						 why) < 0) {
-				ret = -1;
-				break;
-			}
-			vstr_memcpy(logical, text, (size_t)(lend - text));
-			start_line = lineno;
-		}
-		cp = next;
-	}
-	if (ret == 0 && start_line != 0
-	    && cfg_parse_setting(cfg, VSTR_STR(logical), VSTR_LEN(logical),
-				 start_line, why) < 0)
-		ret = -1;
 	vstr_free(logical);
 	return ret;
 }

@@ -1,7 +1,7 @@
 /*
  * dict_alias_parse - aliases(5) syntax: entries and the members of a value.
  *
- * An aliases file holds logical lines (util/dict_src.h rules: '#' comment
+ * An aliases file holds logical lines (util/lline.h rules: '#' comment
  * lines, continuation lines start with white space) of the form
  *   name: member, member, ...
  * where name may be quoted ("a b": ...) and each member is

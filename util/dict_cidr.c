@@ -246,65 +246,47 @@ cidr_close(DICT *d)
 	myfree(dc->rules);
 }
 
+/* dict_src_rules callbacks: append one rule; pair if and endif. */
+static int
+cidr_add_rule(void *ctx, char *line, int lineno, const char *where,
+	      VSTR *why)
+{
+	DICT_CIDR *dc = ctx;
+	CIDR_RULE rule;
+
+	if (cidr_parse_line(line, &rule, where, why) < 0) {
+		myfree(rule.result);
+		return -1;
+	}
+	rule.lineno = lineno;
+	if ((dc->count & (dc->count - 1)) == 0)
+		dc->rules = myrealloc_array(dc->rules, dc->count ?
+					    dc->count * 2 : 1,
+					    sizeof(CIDR_RULE));
+	dc->rules[dc->count++] = rule;
+	return rule.op == CIDR_IF ? DICT_SRC_IF : rule.op == CIDR_ENDIF
+	    ? DICT_SRC_ENDIF : DICT_SRC_RULE;
+}
+
+static void
+cidr_pair(void *ctx, size_t if_rule, size_t endif_rule)
+{
+	DICT_CIDR *dc = ctx;
+
+	dc->rules[if_rule].endif = endif_rule;
+}
+
 DICT *
 dict_cidr_open_buffer(const char *name, const char *text, size_t len,
 		      int flags, VSTR *why)
 {
 	DICT_CIDR *dc;
-	DICT_SRC src;
-	VSTR   *line = vstr_alloc(256);
-	VSTR   *where = vstr_alloc(64);
-	size_t *stack = NULL;
-	size_t	depth = 0;
-	size_t	cap = 0;
-	int	lineno;
-	int	ret;
-	CIDR_RULE rule;
 
 	dc = (DICT_CIDR *)dict_alloc(sizeof(*dc), "cidr", name, flags);
 	dc->dict.lookup = cidr_lookup;
 	dc->dict.close = cidr_close;
-	dict_src_init(&src, name, text, len);
-	while ((ret = dict_src_next(&src, line, &lineno, why)) > 0) {
-		vstr_sprintf(where, "%s:%d", name, lineno);
-		if (cidr_parse_line(VSTR_STR(line), &rule, VSTR_STR(where),
-				    why) < 0) {
-			myfree(rule.result);
-			ret = -1;
-			break;
-		}
-		rule.lineno = lineno;
-		if (rule.op == CIDR_ENDIF) {
-			if (depth == 0) {
-				vstr_sprintf(why, "%s: endif without if",
-					     VSTR_STR(where));
-				ret = -1;
-				break;
-			}
-			dc->rules[stack[--depth]].endif = dc->count;
-		} else if (rule.op == CIDR_IF) {
-			if (depth == cap) {
-				cap = cap ? cap * 2 : 8;
-				stack = myrealloc_array(stack, cap,
-							sizeof(*stack));
-			}
-			stack[depth++] = dc->count;
-		}
-		if ((dc->count & (dc->count - 1)) == 0)
-			dc->rules = myrealloc_array(dc->rules, dc->count ?
-						    dc->count * 2 : 1,
-						    sizeof(CIDR_RULE));
-		dc->rules[dc->count++] = rule;
-	}
-	if (ret == 0 && depth > 0) {
-		vstr_sprintf(why, "%s:%d: if without endif", name,
-			     dc->rules[stack[depth - 1]].lineno);
-		ret = -1;
-	}
-	myfree(stack);
-	vstr_free(line);
-	vstr_free(where);
-	if (ret < 0) {
+	if (dict_src_rules(name, text, len, cidr_add_rule, cidr_pair, dc,
+			   why) < 0) {
 		dict_close(&dc->dict);
 		errno = EINVAL;
 		return NULL;
@@ -315,12 +297,5 @@ dict_cidr_open_buffer(const char *name, const char *text, size_t len,
 DICT *
 dict_cidr_open(const char *name, int flags, VSTR *why)
 {
-	VSTR   *buf = vstr_alloc(4096);
-	DICT   *d = NULL;
-
-	if (dict_src_read_file(name, buf, why) == 0)
-		d = dict_cidr_open_buffer(name, VSTR_STR(buf), VSTR_LEN(buf),
-					  flags, why);
-	vstr_free(buf);
-	return d;
+	return dict_src_open_file(name, flags, dict_cidr_open_buffer, why);
 }

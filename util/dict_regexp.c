@@ -498,67 +498,51 @@ rx_close(DICT *d)
 	vstr_free(dr->result);
 }
 
+/* dict_src_rules callbacks: append one rule; pair if and endif. */
+static int
+rx_add_rule(void *ctx, char *line, int lineno, const char *where,
+	    VSTR *why)
+{
+	DICT_REGEXP *dr = ctx;
+	RX_RULE	rule;
+
+	if (rx_parse_line(line, &rule, where, why) < 0) {
+		rx_rule_free(&rule);
+		return -1;
+	}
+	rule.lineno = lineno;
+	if (rule.op != RX_IF && rule.op != RX_ENDIF
+	    && rule.pat[0].re.re_nsub > dr->maxsub)
+		dr->maxsub = rule.pat[0].re.re_nsub;
+	if ((dr->count & (dr->count - 1)) == 0)
+		dr->rules = myrealloc_array(dr->rules, dr->count ?
+					    dr->count * 2 : 1,
+					    sizeof(RX_RULE));
+	dr->rules[dr->count++] = rule;
+	return rule.op == RX_IF ? DICT_SRC_IF : rule.op == RX_ENDIF
+	    ? DICT_SRC_ENDIF : DICT_SRC_RULE;
+}
+
+static void
+rx_pair(void *ctx, size_t if_rule, size_t endif_rule)
+{
+	DICT_REGEXP *dr = ctx;
+
+	dr->rules[if_rule].endif = endif_rule;
+}
+
 DICT *
 dict_regexp_open_buffer(const char *name, const char *text, size_t len,
 			int flags, VSTR *why)
 {
 	DICT_REGEXP *dr;
-	DICT_SRC src;
-	VSTR   *line = vstr_alloc(256);
-	VSTR   *where = vstr_alloc(64);
-	size_t *stack = NULL;
-	size_t	depth = 0;
-	size_t	cap = 0;
-	int	lineno;
-	int	ret;
-	RX_RULE rule;
 
 	dr = (DICT_REGEXP *)dict_alloc(sizeof(*dr), "regexp", name, flags);
 	dr->dict.lookup = rx_lookup;
 	dr->dict.close = rx_close;
 	dr->result = vstr_alloc(256);
-	dict_src_init(&src, name, text, len);
-	while ((ret = dict_src_next(&src, line, &lineno, why)) > 0) {
-		vstr_sprintf(where, "%s:%d", name, lineno);
-		if (rx_parse_line(VSTR_STR(line), &rule, VSTR_STR(where),
-				  why) < 0) {
-			rx_rule_free(&rule);
-			ret = -1;
-			break;
-		}
-		rule.lineno = lineno;
-		if (rule.op == RX_ENDIF) {
-			if (depth == 0) {
-				vstr_sprintf(why, "%s: endif without if",
-					     VSTR_STR(where));
-				ret = -1;
-				break;
-			}
-			dr->rules[stack[--depth]].endif = dr->count;
-		} else if (rule.op == RX_IF) {
-			if (depth == cap) {
-				cap = cap ? cap * 2 : 8;
-				stack = myrealloc_array(stack, cap,
-							sizeof(*stack));
-			}
-			stack[depth++] = dr->count;
-		} else if (rule.pat[0].re.re_nsub > dr->maxsub)
-			dr->maxsub = rule.pat[0].re.re_nsub;
-		if ((dr->count & (dr->count - 1)) == 0)
-			dr->rules = myrealloc_array(dr->rules, dr->count ?
-						    dr->count * 2 : 1,
-						    sizeof(RX_RULE));
-		dr->rules[dr->count++] = rule;
-	}
-	if (ret == 0 && depth > 0) {
-		vstr_sprintf(why, "%s:%d: if without endif", name,
-			     dr->rules[stack[depth - 1]].lineno);
-		ret = -1;
-	}
-	myfree(stack);
-	vstr_free(line);
-	vstr_free(where);
-	if (ret < 0) {
+	if (dict_src_rules(name, text, len, rx_add_rule, rx_pair, dr,
+			   why) < 0) {
 		dict_close(&dr->dict);
 		errno = EINVAL;
 		return NULL;
@@ -570,12 +554,5 @@ dict_regexp_open_buffer(const char *name, const char *text, size_t len,
 DICT *
 dict_regexp_open(const char *name, int flags, VSTR *why)
 {
-	VSTR   *buf = vstr_alloc(4096);
-	DICT   *d = NULL;
-
-	if (dict_src_read_file(name, buf, why) == 0)
-		d = dict_regexp_open_buffer(name, VSTR_STR(buf), VSTR_LEN(buf),
-					    flags, why);
-	vstr_free(buf);
-	return d;
+	return dict_src_open_file(name, flags, dict_regexp_open_buffer, why);
 }

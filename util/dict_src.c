@@ -1,5 +1,5 @@
 /*
- * dict_src - logical lines of a table source file.  See dict_src.h.
+ * dict_src - reading and splitting table source files.  See dict_src.h.
  *
  * SPDX-License-Identifier: ISC
  */
@@ -11,105 +11,9 @@
 #include <unistd.h>
 
 #include "util/dict_src.h"
-#include "util/msg.h"
+#include "util/lline.h"
+#include "util/mymalloc.h"
 #include "util/vstr.h"
-
-void
-dict_src_init(DICT_SRC *src, const char *name, const char *buf, size_t len)
-{
-	src->name = name;
-	src->buf = buf;
-	src->len = len;
-	src->pos = 0;
-	src->lineno = 0;
-}
-
-enum src_kind {
-	SRC_SKIP,			/* blank or comment */
-	SRC_START,			/* non-white-space text */
-	SRC_CONT,			/* continuation */
-};
-
-/* Classify the physical line at pos without consuming it. */
-static enum src_kind
-src_peek(const DICT_SRC *src, size_t *end)
-{
-	const char *p = src->buf + src->pos;
-	const char *lim = src->buf + src->len;
-	const char *nl = memchr(p, '\n', (size_t)(lim - p));
-	const char *q;
-
-	*end = nl ? (size_t)(nl - src->buf) : src->len;
-	for (q = p; q < src->buf + *end; q++)
-		if (!isspace((unsigned char)*q))
-			break;
-	if (q == src->buf + *end || *q == '#')
-		return SRC_SKIP;
-	return q == p ? SRC_START : SRC_CONT;
-}
-
-/* Append the physical line [pos, end) minus a trailing CR; consume it. */
-static int
-src_take(DICT_SRC *src, size_t end, VSTR *line, VSTR *why)
-{
-	size_t	n = end - src->pos;
-	const char *p = src->buf + src->pos;
-
-	if (n > 0 && p[n - 1] == '\r')
-		n--;
-	src->lineno++;
-	src->pos = end < src->len ? end + 1 : end;
-	if (memchr(p, 0, n) != NULL) {
-		vstr_sprintf(why, "%s:%d: NUL byte in input", src->name,
-			     src->lineno);
-		return -1;
-	}
-	if (VSTR_LEN(line) + n > DICT_SRC_LINE_MAX) {
-		vstr_sprintf(why, "%s:%d: line longer than %d bytes", src->name,
-			     src->lineno, DICT_SRC_LINE_MAX);
-		return -1;
-	}
-	vstr_memcat(line, p, n);
-	return 0;
-}
-
-int
-dict_src_next(DICT_SRC *src, VSTR *line, int *lineno, VSTR *why)
-{
-	size_t	end;
-	enum src_kind kind;
-
-	vstr_reset(line);
-	for (;;) {
-		if (src->pos >= src->len)
-			return 0;
-		kind = src_peek(src, &end);
-		if (kind == SRC_START)
-			break;
-		if (kind == SRC_CONT)
-			msg_warn("%s:%d: logical line must not start with "
-				 "white space; ignored", src->name,
-				 src->lineno + 1);
-		src->lineno++;
-		src->pos = end < src->len ? end + 1 : end;
-	}
-	if (src_take(src, end, line, why) < 0)
-		return -1;
-	*lineno = src->lineno;
-	while (src->pos < src->len) {
-		kind = src_peek(src, &end);
-		if (kind == SRC_START)
-			break;
-		if (kind == SRC_SKIP) {
-			src->lineno++;
-			src->pos = end < src->len ? end + 1 : end;
-			continue;
-		}
-		if (src_take(src, end, line, why) < 0)
-			return -1;
-	}
-	return 1;
-}
 
 int
 dict_src_split(char *line, char **key, char **value)
@@ -178,4 +82,77 @@ dict_src_read_file(const char *path, VSTR *buf, VSTR *why)
 	}
 	close(fd);
 	return 0;
+}
+
+DICT *
+dict_src_open_file(const char *name, int flags, DICT_SRC_OPEN_FN open_buffer,
+		   VSTR *why)
+{
+	VSTR   *buf = vstr_alloc(4096);
+	DICT   *d = NULL;
+
+	if (dict_src_read_file(name, buf, why) == 0)
+		d = open_buffer(name, VSTR_STR(buf), VSTR_LEN(buf), flags, why);
+	vstr_free(buf);
+	return d;
+}
+
+/* An open if: its rule index, and its line for "if without endif". */
+struct dict_src_block {
+	size_t	rule;
+	int	lineno;
+};
+
+int
+dict_src_rules(const char *name, const char *text, size_t len,
+	       DICT_SRC_RULE_FN rule, DICT_SRC_ENDIF_FN endif, void *ctx,
+	       VSTR *why)
+{
+	LLINE	src;
+	VSTR   *line = vstr_alloc(256);
+	VSTR   *where = vstr_alloc(64);
+	struct dict_src_block *stack = NULL;
+	size_t	depth = 0;
+	size_t	cap = 0;
+	size_t	count = 0;
+	int	lineno;
+	int	ret;
+	int	kind;
+
+	lline_init(&src, name, text, len, 0, NULL);
+	while ((ret = lline_next(&src, line, &lineno, why)) > 0) {
+		vstr_sprintf(where, "%s:%d", name, lineno);
+		if ((kind = rule(ctx, VSTR_STR(line), lineno, VSTR_STR(where),
+				 why)) < 0) {
+			ret = -1;
+			break;
+		}
+		if (kind == DICT_SRC_ENDIF) {
+			if (depth == 0) {
+				vstr_sprintf(why, "%s: endif without if",
+					     VSTR_STR(where));
+				ret = -1;
+				break;
+			}
+			endif(ctx, stack[--depth].rule, count);
+		} else if (kind == DICT_SRC_IF) {
+			if (depth == cap) {
+				cap = cap ? cap * 2 : 8;
+				stack = myrealloc_array(stack, cap,
+							sizeof(*stack));
+			}
+			stack[depth].rule = count;
+			stack[depth++].lineno = lineno;
+		}
+		count++;
+	}
+	if (ret == 0 && depth > 0) {
+		vstr_sprintf(why, "%s:%d: if without endif", name,
+			     stack[depth - 1].lineno);
+		ret = -1;
+	}
+	myfree(stack);
+	vstr_free(line);
+	vstr_free(where);
+	return ret;
 }

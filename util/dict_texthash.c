@@ -15,6 +15,7 @@
 #include "util/dict.h"
 #include "util/dict_impl.h"
 #include "util/dict_src.h"
+#include "util/lline.h"
 #include "util/msg.h"
 #include "util/vstr.h"
 
@@ -23,7 +24,7 @@ dict_texthash_open_buffer(const char *name, const char *text, size_t len,
 			  int flags, VSTR *why)
 {
 	DICT   *d = dict_mem_create("texthash", name, flags);
-	DICT_SRC src;
+	LLINE	src;
 	VSTR   *line = vstr_alloc(256);
 	VSTR   *where = vstr_alloc(64);
 	char   *key;
@@ -31,8 +32,8 @@ dict_texthash_open_buffer(const char *name, const char *text, size_t len,
 	int	lineno;
 	int	ret;
 
-	dict_src_init(&src, name, text, len);
-	while ((ret = dict_src_next(&src, line, &lineno, why)) > 0) {
+	lline_init(&src, name, text, len, 0, NULL);
+	while ((ret = lline_next(&src, line, &lineno, why)) > 0) {
 		dict_src_split(VSTR_STR(line), &key, &value);
 		if (*value == 0) {
 			msg_warn("%s:%d: expected format: key whitespace "
@@ -67,12 +68,5 @@ dict_texthash_open_buffer(const char *name, const char *text, size_t len,
 DICT *
 dict_texthash_open(const char *name, int flags, VSTR *why)
 {
-	VSTR   *buf = vstr_alloc(4096);
-	DICT   *d = NULL;
-
-	if (dict_src_read_file(name, buf, why) == 0)
-		d = dict_texthash_open_buffer(name, VSTR_STR(buf),
-					      VSTR_LEN(buf), flags, why);
-	vstr_free(buf);
-	return d;
+	return dict_src_open_file(name, flags, dict_texthash_open_buffer, why);
 }

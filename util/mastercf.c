@@ -1,8 +1,8 @@
 /*
  * mastercf - master.cf, the service table.  See mastercf.h.
  *
- * Logical lines are built as in main.cf (comment and blank lines skipped,
- * white space at the start continues a line).  The command field is split
+ * Logical lines are read as in main.cf (util/lline: comment and blank
+ * lines skipped, white space at the start continues a line).  The command field is split
  * on white space, except that an argument starting with '{' runs to its
  * matching '}' and loses the braces and the white space just inside them
  * (Postfix 3 syntax for arguments holding spaces, e.g. "-o { a = b c }").
@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "util/cfg.h"
+#include "util/lline.h"
 #include "util/mastercf.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
@@ -513,59 +514,17 @@ mastercf_open_buffer(const char *path, const char *buf, size_t len,
 {
 	MASTERCF *m = mycalloc(1, sizeof(*m));
 	VSTR   *logical = vstr_alloc(256);
-	const char *cp = buf;
-	const char *end = buf + len;
-	const char *nul;
-	int	lineno = 0;
-	int	start_line = 0;
-	int	ret = 0;
+	LLINE	ll;
+	int	lineno;
+	int	ret;
 
-	if ((nul = memchr(buf, 0, len)) != NULL) {
-		lineno = 1;
-		for (cp = buf; cp < nul; cp++)
-			if (*cp == '\n')
-				lineno++;
-		vstr_sprintf(why, "%s:%d: NUL byte in file", path, lineno);
-		vstr_free(logical);
-		return mastercf_free(m);
-	}
-	while (cp < end && ret == 0) {
-		const char *eol = memchr(cp, '\n', (size_t)(end - cp));
-		const char *next = eol ? eol + 1 : end;
-		const char *lend = eol ? eol : end;
-		const char *text = cp;
-
-		lineno++;
-		while (lend > cp && isspace((unsigned char)lend[-1]))
-			lend--;
-		while (text < lend && isspace((unsigned char)*text))
-			text++;
-		if (text == lend || *text == '#') {
-			cp = next;
-			continue;
+	lline_init(&ll, path, buf, len, LLINE_JOIN_SPACE, "service");
+	while ((ret = lline_next(&ll, logical, &lineno, why)) > 0)
+		if (mastercf_finish_line(m, path, lineno, logical, cfg,
+					 why) < 0) {
+			ret = -1;
+			break;
 		}
-		if (text != cp) {
-			if (start_line == 0) {
-				vstr_sprintf(why, "%s:%d: continuation line "
-					     "without a service before it",
-					     path, lineno);
-				ret = -1;
-				break;
-			}
-			vstr_addch(logical, ' ');
-			vstr_memcat(logical, text, (size_t)(lend - text));
-		} else {
-			if (start_line != 0)
-				ret = mastercf_finish_line(m, path, start_line,
-							 logical, cfg, why);
-			vstr_memcpy(logical, text, (size_t)(lend - text));
-			start_line = lineno;
-		}
-		cp = next;
-	}
-	if (ret == 0 && start_line != 0)
-		ret = mastercf_finish_line(m, path, start_line, logical, cfg,
-					   why);
 	vstr_free(logical);
 	if (ret < 0)
 		return mastercf_free(m);

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/ipc.h"
 #include "util/mbox.h"
 #include "util/qid.h"
 #include "util/rec.h"
@@ -157,21 +158,8 @@ mbox_append(const char *path, const char *data, size_t len, long long limit,
 		vstr_sprintf(why, "cannot update mailbox %s: mailbox size "
 			     "limit (%lld bytes) exceeded", path, limit);
 	} else {
-		const char *p = data;
-		size_t	left = len;
-
-		while (left > 0) {
-			ssize_t	n = write(fd, p, left);
-
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n < 0) {
-				err = errno;
-				break;
-			}
-			p += n;
-			left -= (size_t)n;
-		}
+		if (write_full(fd, data, len, -1) < 0)
+			err = errno;
 		if (err == 0 && fsync(fd) < 0)
 			err = errno;
 		if (err) {

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "util/ipc.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/safe_file.h"
@@ -204,29 +205,6 @@ rename_durable(const char *from, const char *to)
 	return ret;
 }
 
-static int
-safe_write_all(int fd, const void *data, size_t len)
-{
-	const char *cp = data;
-	ssize_t	n;
-
-	while (len > 0) {
-		n = write(fd, cp, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		cp += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 write_file_atomic(const char *path, const void *data, size_t len, int mode)
 {
@@ -248,7 +226,7 @@ write_file_atomic(const char *path, const void *data, size_t len, int mode)
 	}
 	if (fd < 0)
 		goto fail;
-	if (safe_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_full(fd, data, len, -1) < 0 || fsync(fd) < 0) {
 		safe_close_keep_errno(fd);
 		goto fail_unlink;
 	}

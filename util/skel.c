@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/cfg.h"
+#include "util/ipc.h"
 #include "util/maillog.h"
 #include "util/master_proto.h"
 #include "util/msg.h"
@@ -360,15 +361,8 @@ skel_relay(int sock)
 		if (pfd[0].revents) {
 			if ((n = read(sock, buf, sizeof(buf))) <= 0)
 				_exit(0);
-			for (ssize_t off = 0; off < n;) {
-				ssize_t	w;
-
-				w = write(1, buf + off, (size_t)(n - off));
-
-				if (w <= 0)
-					_exit(1);
-				off += w;
-			}
+			if (write_full(1, buf, (size_t)n, -1) < 0)
+				_exit(1);
 		}
 		if (pfd[1].revents) {
 			n = read(0, buf, sizeof(buf));
@@ -377,7 +371,7 @@ skel_relay(int sock)
 				in_open = false;
 				continue;
 			}
-			if (write(sock, buf, (size_t)n) != n)
+			if (write_full(sock, buf, (size_t)n, -1) < 0)
 				_exit(1);
 		}
 	}

@@ -1,6 +1,6 @@
 /*
  * Unit tests for the in-memory tables: util/dict_inline, dict_static,
- * dict_texthash (with util/dict_src's line rules) and dict_unix.
+ * dict_texthash (with util/lline's line rules) and dict_unix.
  *
  * SPDX-License-Identifier: ISC
  */
@@ -13,6 +13,7 @@
 #include "tests/unit/harness.h"
 #include "util/dict.h"
 #include "util/dict_src.h"
+#include "util/lline.h"
 #include "util/vstr.h"
 
 static char tmpdir[] = "/tmp/test_dict_inline.XXXXXX";
@@ -167,7 +168,7 @@ static void
 test_dict_inline_src_lines_and_limits(void **state)
 {
 	static const char text[] = "  orphan\nkey value\n\tmore\n#c\nlast";
-	DICT_SRC src;
+	LLINE	src;
 	VSTR   *line = vstr_alloc(64);
 	VSTR   *why = vstr_alloc(64);
 	char	buf[] = "  key \t value with  spaces \r";
@@ -176,14 +177,14 @@ test_dict_inline_src_lines_and_limits(void **state)
 	int	lineno;
 
 	(void)state;
-	dict_src_init(&src, "src", text, sizeof(text) - 1);
-	assert_int_equal(dict_src_next(&src, line, &lineno, why), 1);
+	lline_init(&src, "src", text, sizeof(text) - 1, 0, NULL);
+	assert_int_equal(lline_next(&src, line, &lineno, why), 1);
 	assert_string_equal(VSTR_STR(line), "key value\tmore");
 	assert_int_equal(lineno, 2);
-	assert_int_equal(dict_src_next(&src, line, &lineno, why), 1);
+	assert_int_equal(lline_next(&src, line, &lineno, why), 1);
 	assert_string_equal(VSTR_STR(line), "last");
 	assert_int_equal(lineno, 5);
-	assert_int_equal(dict_src_next(&src, line, &lineno, why), 0);
+	assert_int_equal(lline_next(&src, line, &lineno, why), 0);
 
 	dict_src_split(buf, &k, &v);
 	assert_string_equal(k, "key");
