@@ -11,8 +11,8 @@
 # Layout conventions the rules rely on:
 #   util/*.c                    -> build/libpostel.a
 #   <daemon>/*.c                -> build/libexec/<daemon>, main() in <daemon>/<daemon>.c
-#   admin/<cmd>.c               -> build/bin/<cmd>
-#   sendmail/<cmd>.c            -> build/bin/<cmd>
+#   admin/<cmd>.c               -> build/bin/<cmd> (+ helpers in admin/<cmd>.objs)
+#   sendmail/<cmd>.c            -> build/bin/<cmd> (+ helpers in sendmail/<cmd>.objs)
 #   tests/unit/test_<mod>.c     -> build/tests/test_<mod>
 #   fuzz/fuzz_<name>.c          -> build/fuzz/fuzz_<name>
 #
@@ -64,11 +64,11 @@ DAEMON_DIRS	:= master smtpd cleanup qmgr smtp bounce local pickup postlogd \
 		   pipe virtual
 DAEMONS		:= $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/$(d).c),$(d)))
 CMD_SRC		:= $(wildcard admin/*.c sendmail/*.c)
-# admin/<cmd>_<part>.c files are linked into every admin command as helpers
+# admin/admin_*.c and sendmail/sendmail_*.c are helpers, not commands.  A
+# command links only the helpers its <dir>/<cmd>.objs lists (one path per
+# line, relative to build/obj), so setgid postdrop carries no admin code.
 CMD_MAIN_SRC	:= $(filter-out admin/admin_%.c sendmail/sendmail_%.c,$(CMD_SRC))
 CMDS		:= $(notdir $(CMD_MAIN_SRC:.c=))
-ADMIN_LIB_SRC	:= $(wildcard admin/admin_*.c sendmail/sendmail_*.c)
-ADMIN_LIB_OBJ	:= $(ADMIN_LIB_SRC:%.c=$(B)/obj/%.o)
 
 TEST_SRC	:= $(wildcard tests/unit/test_*.c)
 TESTS		:= $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
@@ -99,11 +99,13 @@ $(B)/libexec/$(1): $(patsubst %.c,$(B)/obj/%.o,$(wildcard $(1)/*.c)) $(LIBPOSTEL
 endef
 $(foreach d,$(DAEMONS),$(eval $(call daemon_rule,$(d))))
 
-$(B)/bin/%: $(B)/obj/admin/%.o $(ADMIN_LIB_OBJ) $(LIBPOSTEL)
+$(B)/bin/%: $(B)/obj/admin/%.o $(LIBPOSTEL) \
+		$$(addprefix $(B)/obj/,$$(shell cat admin/$$*.objs 2>/dev/null))
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBPOSTEL) $(LIBS)
 
-$(B)/bin/%: $(B)/obj/sendmail/%.o $(ADMIN_LIB_OBJ) $(LIBPOSTEL)
+$(B)/bin/%: $(B)/obj/sendmail/%.o $(LIBPOSTEL) \
+		$$(addprefix $(B)/obj/,$$(shell cat sendmail/$$*.objs 2>/dev/null))
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBPOSTEL) $(LIBS)
 

@@ -40,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sendmail/sendmail_conf.h"
+#include "util/sendmail_conf.h"
 #include "util/bounce_client.h"
 #include "util/cfg.h"
 #include "util/ipc.h"

@@ -10,7 +10,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
-#include "sendmail/sendmail_conf.h"
+#include "util/sendmail_conf.h"
 #include "util/cfg.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"

@@ -1,6 +1,7 @@
 /*
  * sendmail_conf - configuration folder and environment rules for the
- * commands that users run: sendmail, postdrop, postelqueue.
+ * commands that users run: sendmail, postdrop, postelqueue.  It lives in
+ * util/ because commands of both admin/ and sendmail/ need it.
  *
  * sendmail_conf_dir() picks the configuration folder: -c DIR, else
  * $MAIL_CONFIG, else the compiled-in default.  When the process runs with
@@ -22,8 +23,8 @@
  *
  * SPDX-License-Identifier: ISC
  */
-#ifndef SENDMAIL_SENDMAIL_CONF_H
-#define SENDMAIL_SENDMAIL_CONF_H
+#ifndef UTIL_SENDMAIL_CONF_H
+#define UTIL_SENDMAIL_CONF_H
 
 #include <stdbool.h>
 
