@@ -7,7 +7,8 @@
  * source routes (stripped, reported in ADDR_F_ROUTE and addr->route),
  * quoted local parts with escapes, dot-atoms, LDH domains, IPv4/IPv6
  * address literals, and UTF-8 local parts and domains only with SMTPUTF8.
- * Length limits: local part 64, domain 255, path 256 octets.  On failure
+ * Length limits: local part 200 octets (ADDR_LOCAL_MAX: more than RFC
+ * 5321's 64, see there), domain 255, path 256 octets.  On failure
  * it returns -1 and fills res->code / res->dsn / res->reply with the reply
  * a server sends: 501 5.1.7 (sender) or 501 5.1.3 (recipient) for a bad
  * path, 555 5.5.4 for an unknown or unusable parameter, 501 5.5.4 for a

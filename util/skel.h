@@ -9,11 +9,12 @@
  * skel_single_main	one client at a time (smtpd, smtp, local, cleanup):
  *			blocking accept on the listener(s), ops->service()
  *			runs the whole conversation and returns.
- * skel_multi_main	many clients in one process (qmgr-style servers):
- *			ops->accept() registers the new client descriptor
- *			in ctx->events and calls skel_multi_disconnect()
- *			when the client is done.
- * skel_trigger_main	wake-up requests (pickup, qmgr): ops->trigger() gets
+ * skel_multi_main	many clients in one process (qmgr, which reads the
+ *			trigger bytes of its clients itself and runs its
+ *			timers in the same loop): ops->accept() registers
+ *			the new client descriptor in ctx->events and calls
+ *			skel_multi_disconnect() when the client is done.
+ * skel_trigger_main	wake-up requests (pickup, postlogd): ops->trigger() gets
  *			the bytes of one request (a fifo read, one datagram,
  *			or everything a stream client sent before closing).
  *
