@@ -5,6 +5,7 @@
 #   make check        unit tests (cmocka) then integration tests (pytest)
 #   make SAN=1 check  the same with ASan + UBSan
 #   make fuzz         libFuzzer targets into build/fuzz (clang; not in check)
+#   make format-check list the C files that differ from .clang-format
 #   make run          a throw-away instance under run/ (see README.md)
 #   make install      PREFIX=/usr/local DESTDIR=
 #
@@ -81,7 +82,8 @@ TEST_SERVICES	:= $(SVC_SRC:tests/services/%.c=$(B)/tests/services/%)
 BIN_TARGETS	:= $(CMDS:%=$(B)/bin/%)
 LIBEXEC_TARGETS	:= $(DAEMONS:%=$(B)/libexec/%)
 
-.PHONY: all deps check unit integration fuzz run install clean format
+.PHONY: all deps check unit integration fuzz run install clean format \
+	format-check
 all: $(LIBPOSTEL) $(BIN_TARGETS) $(LIBEXEC_TARGETS) links
 
 $(B)/obj/%.o: %.c
@@ -160,8 +162,22 @@ run: all
 install: all
 	@sh mk/install.sh "$(DESTDIR)" "$(PREFIX)" "$(B)"
 
+# Every C file of the tree, for format and format-check.
+FORMAT_SRC	:= $(sort $(wildcard util/*.[ch] admin/*.[ch] sendmail/*.[ch] \
+		   $(foreach d,$(DAEMON_DIRS),$(d)/*.[ch]) \
+		   tests/unit/*.[ch] tests/services/*.[ch] fuzz/*.[ch]))
+
 format:
-	clang-format -i $(UTIL_SRC) $(wildcard util/*.h)
+	clang-format -i $(FORMAT_SRC)
+
+# Lists every file whose format differs from .clang-format and fails if any.
+format-check:
+	@bad=0; for f in $(FORMAT_SRC); do \
+		clang-format --dry-run --Werror $$f 2>/dev/null >&2 \
+		    || { echo "format: $$f"; bad=$$((bad + 1)); }; \
+	done; \
+	[ $$bad -eq 0 ] || { echo "$$bad files differ from .clang-format" \
+	    "(clang-format --dry-run FILE shows how)"; exit 1; }
 
 clean:
 	rm -rf $(B) run
