@@ -35,7 +35,7 @@ PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN		:= -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 \
-		   -Wno-format-nonliteral
+		   -Wno-format-nonliteral -Wmissing-prototypes -Wstrict-prototypes
 HARDEN		:= -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 OPT		:= -O2 -g
 ifeq ($(SAN),1)
