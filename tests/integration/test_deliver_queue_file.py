@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, wait_for
+from conftest import BUILD, run_cmd, wait_for
 
 SERVICES = os.path.join(BUILD, "tests", "services")
 QWRITE = os.path.join(SERVICES, "qwrite")
@@ -84,7 +84,9 @@ def deliver(instance, service, qid, queue="active"):
 @pytest.mark.parametrize("service", ["local", "virtual", "mypipe"])
 def test_delivery_agent_reads_only_mail_owned_files_in_active(
         instance, agents, service):
-    owner = pwd.getpwnam("postel").pw_uid
+    r = run_cmd(["postelconf", "-c", instance.confdir, "-h", "mail_owner"])
+    assert r.returncode == 0, r.stderr
+    owner = pwd.getpwnam(r.stdout.strip()).pw_uid
     write_queue_file(instance, "active", QID_OK, owner)
     write_queue_file(instance, "incoming", QID_INCOMING, owner)
     write_queue_file(instance, "active", QID_FOREIGN,
