@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "sendmail/postdrop_proto.h"
-#include "sendmail/sendmail_conf.h"
+#include "util/sendmail_conf.h"
 #include "sendmail/sendmail_conv.h"
 #include "util/addr.h"
 #include "util/attr.h"
