@@ -10,6 +10,13 @@
  * race for connections and the loser must not block) and close-on-exec
  * (a child gets only its own service's descriptors, dup'ed to 3, 5...).
  *
+ * private/ and public/ belong to mail_owner, so a root master never
+ * operates on a name inside them: a stale endpoint is removed and the new
+ * one created with mail_owner's effective ids (as Postfix's master does),
+ * which also makes the endpoint mail_owner's.  The mode comes from the
+ * umask in force at bind()/mkfifo() time (and fchmod of the open fifo),
+ * never from a chmod by path that a swapped-in symlink could redirect.
+ *
  * Errors: master_listen_open returns -1 with `why` naming the endpoint;
  * whatever was opened is closed again.
  *
@@ -17,6 +24,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -28,6 +36,7 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/strutil.h"
+#include "util/user.h"
 
 #define MASTER_BACKLOG	128
 
@@ -176,10 +185,15 @@ static int
 master_listen_fifo(struct master_serv *serv, VSTR *why)
 {
 	struct stat st;
+	mode_t	old_mask;
 	int	fd;
+	int	ret;
 
 	if (lstat(serv->path, &st) < 0) {
-		if (errno != ENOENT || mkfifo(serv->path, 0622) < 0) {
+		old_mask = umask(0);
+		ret = errno == ENOENT ? mkfifo(serv->path, 0622) : -1;
+		umask(old_mask);
+		if (ret < 0) {
 			vstr_sprintf(why, "mkfifo %s: %s", serv->path,
 				     strerror(errno));
 			return -1;
@@ -205,7 +219,9 @@ master_listen_dgram(struct master_serv *serv, VSTR *why)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat st;
+	mode_t	old_mask;
 	int	fd;
+	int	ret = -1;
 
 	if (strlen(serv->path) >= sizeof(sun.sun_path)) {
 		vstr_sprintf(why, "socket path too long: %s", serv->path);
@@ -213,7 +229,8 @@ master_listen_dgram(struct master_serv *serv, VSTR *why)
 	}
 	memcpy(sun.sun_path, serv->path, strlen(serv->path) + 1);
 	if (lstat(serv->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
+		/* A symlink is removed, never followed. */
+		if (!S_ISSOCK(st.st_mode) && !S_ISLNK(st.st_mode)) {
 			vstr_sprintf(why, "%s exists and is not a socket",
 				     serv->path);
 			return -1;
@@ -221,8 +238,12 @@ master_listen_dgram(struct master_serv *serv, VSTR *why)
 		(void)unlink(serv->path);
 	}
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0
-	    || chmod(serv->path, 0666) < 0) {
+	if (fd >= 0) {
+		old_mask = umask(0111);
+		ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+		umask(old_mask);
+	}
+	if (ret < 0) {
 		vstr_sprintf(why, "bind %s: %s", serv->path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -231,16 +252,85 @@ master_listen_dgram(struct master_serv *serv, VSTR *why)
 	return master_listen_add(serv, fd, why);
 }
 
-int
-master_listen_open(struct master *m, struct master_serv *serv, VSTR *why)
+/* Saved identity of a root master while it acts as mail_owner. */
+struct master_listen_ids {
+	bool	switched;
+	int	ngroups;
+	gid_t  *groups;
+};
+
+/*
+ * Take mail_owner's effective uid and gid (and only its group) for the
+ * endpoint operations; a master that is not root has nothing to switch.
+ */
+static int
+master_listen_become_owner(const CFG *cfg, struct master_listen_ids *ids,
+			   VSTR *why)
 {
+	const char *owner = cfg_get_str(cfg, "mail_owner");
+	uid_t	uid;
+	gid_t	gid;
+	int	n;
+
+	ids->switched = false;
+	ids->groups = NULL;
+	ids->ngroups = 0;
+	if (geteuid() != 0)
+		return 0;
+	if (user_lookup(owner, &uid, &gid) < 0 || uid == 0) {
+		vstr_sprintf(why, "mail_owner %s: unknown user or uid 0 (run "
+			     "postel set-permissions)", owner);
+		return -1;
+	}
+	if ((n = getgroups(0, NULL)) < 0) {
+		vstr_sprintf(why, "getgroups: %s", strerror(errno));
+		return -1;
+	}
+	ids->groups = mymalloc(((size_t)n + 1) * sizeof(gid_t));
+	if ((ids->ngroups = getgroups(n, ids->groups)) < 0) {
+		vstr_sprintf(why, "getgroups: %s", strerror(errno));
+		ids->groups = myfree(ids->groups);
+		return -1;
+	}
+	if (setgroups(1, &gid) < 0 || setegid(gid) < 0 || seteuid(uid) < 0) {
+		vstr_sprintf(why, "switch to mail_owner %s: %s", owner,
+			     strerror(errno));
+		if (seteuid(0) < 0 || setegid(0) < 0
+		    || setgroups((size_t)ids->ngroups, ids->groups) < 0)
+			msg_fatal("cannot return to root: %m");
+		ids->groups = myfree(ids->groups);
+		return -1;
+	}
+	ids->switched = true;
+	return 0;
+}
+
+static void
+master_listen_become_root(struct master_listen_ids *ids)
+{
+	int	saved = errno;
+
+	if (!ids->switched)
+		return;
+	if (seteuid(0) < 0 || setegid(0) < 0
+	    || setgroups((size_t)ids->ngroups, ids->groups) < 0)
+		msg_fatal("cannot return to root: %m");
+	ids->groups = myfree(ids->groups);
+	ids->switched = false;
+	errno = saved;
+}
+
+/* unix, unix-dgram, fifo: created as mail_owner (see the file header). */
+static int
+master_listen_local(struct master *m, struct master_serv *serv, VSTR *why)
+{
+	struct master_listen_ids ids;
 	int	ret;
 	int	fd;
 
+	if (master_listen_become_owner(m->cfg, &ids, why) < 0)
+		return -1;
 	switch (serv->type) {
-	case MASTERCF_INET:
-		ret = master_listen_inet(m, serv, why);
-		break;
 	case MASTERCF_UNIX:
 		fd = ipc_listen_unix(serv->path, 0666, MASTER_BACKLOG);
 		if (fd < 0) {
@@ -254,8 +344,27 @@ master_listen_open(struct master *m, struct master_serv *serv, VSTR *why)
 	case MASTERCF_FIFO:
 		ret = master_listen_fifo(serv, why);
 		break;
-	case MASTERCF_UNIX_DGRAM:
+	default:
 		ret = master_listen_dgram(serv, why);
+		break;
+	}
+	master_listen_become_root(&ids);
+	return ret;
+}
+
+int
+master_listen_open(struct master *m, struct master_serv *serv, VSTR *why)
+{
+	int	ret;
+
+	switch (serv->type) {
+	case MASTERCF_INET:
+		ret = master_listen_inet(m, serv, why);
+		break;
+	case MASTERCF_UNIX:
+	case MASTERCF_FIFO:
+	case MASTERCF_UNIX_DGRAM:
+		ret = master_listen_local(m, serv, why);
 		break;
 	default:
 		vstr_sprintf(why, "service type %s is not supported",

@@ -27,7 +27,7 @@ libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin
 libdb5.3-dev db5.3-util
 libopendkim-dev
 libcmocka-dev
-valgrind clang-format
+valgrind clang-format strace
 python3 python3-pytest python3-aiosmtpd python3-dnslib python3-dkim
 pflogsumm libdate-calc-perl
 dovecot-core dovecot-lmtpd

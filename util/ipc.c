@@ -268,7 +268,8 @@ ipc_listen_unix(const char *path, int mode, int backlog)
 	if (ipc_sockaddr_un(&sun, path) < 0)
 		return -1;
 	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
+		/* A stale socket or a symlink goes; a symlink is not followed. */
+		if (!S_ISSOCK(st.st_mode) && !S_ISLNK(st.st_mode)) {
 			errno = EEXIST;
 			return -1;
 		}
@@ -279,12 +280,14 @@ ipc_listen_unix(const char *path, int mode, int backlog)
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return -1;
-	/* The umask decides the mode bind() creates: no looser window. */
+	/*
+	 * The umask decides the mode bind() creates, so there is no chmod by
+	 * path afterwards (a name swapped in meanwhile could redirect it).
+	 */
 	old_mask = umask((mode_t)~mode & 0777);
 	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old_mask);
-	if (ret < 0 || chmod(path, (mode_t)mode) < 0
-	    || listen(fd, backlog) < 0) {
+	if (ret < 0 || listen(fd, backlog) < 0) {
 		ipc_close_keep_errno(fd);
 		return -1;
 	}

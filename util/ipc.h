@@ -53,9 +53,10 @@
 #define IPC_TRIGGER_FLUSH_DEAD	'F'	/* qmgr: forget dead destinations */
 
 /*
- * Sockets.  ipc_listen_unix() removes a stale socket at path (but refuses,
- * EEXIST, when something other than a socket is there), binds with the
- * final mode already in force (no window with a looser mode) and listens.
+ * Sockets.  ipc_listen_unix() removes a stale socket or a symlink at path
+ * (but refuses, EEXIST, when something else is there), binds with the
+ * final mode set by the umask (no window with a looser mode, no chmod by
+ * path; the mode cannot carry bits above 0777) and listens.
  * ipc_listen_inet() takes a numeric IPv4/IPv6 address or a host name
  * ("[::1]" brackets allowed), or NULL/"" / "all" for every address
  * (dual-stack "::" when IPv6 works, else 0.0.0.0), and a port number or

@@ -3,14 +3,17 @@
 # SPDX-License-Identifier: ISC
 import os
 import pwd
+import shutil
 import signal
 import socket
+import stat
+import subprocess
 import time
 
 import pytest
 
-from conftest import (free_port, proc_alive, procs_mentioning, read_greeting,
-                      service_path, wait_for)
+from conftest import (bin_path, free_port, proc_alive, procs_mentioning,
+                      read_greeting, service_path, wait_for)
 
 ECHO = service_path("echo_service")
 MULTI = service_path("multi_echo_service")
@@ -353,3 +356,82 @@ def test_children_leave_when_master_dies_and_a_stale_pid_file_is_harmless(instan
     instance.start()
     with instance.connect_unix("echo") as s:
         read_greeting(s)
+
+
+# Finding 6 of the security review: master, as root, must not operate on a
+# name inside the mail_owner-owned private/ and public/ folders (a symlink
+# planted there would redirect a chmod/chown by path).  Endpoints are
+# created as mail_owner with their final mode.
+PATH_CALLS = ("chmod", "fchmodat", "chown", "lchown", "fchownat")
+
+
+def test_master_creates_endpoints_without_root_path_operations(instance,
+                                                               workdir):
+    strace = "/usr/bin/strace"
+    assert os.path.exists(strace), "strace (package strace) is missing"
+    out = os.path.join(workdir, "dgram.out")
+    instance.write_config(services=[
+        "echo unix - - n - - " + ECHO,
+        "pub unix n - n - - " + ECHO,
+        "pick fifo n - n - 1 %s %s" % (TRIGGER, out + ".fifo"),
+        "log unix-dgram n - n - 1 %s %s" % (TRIGGER, out)])
+    instance.set_permissions()
+    trace = os.path.join(workdir, "strace.out")
+    # strace follows the detached master: it ends when master stops.
+    tracer = subprocess.Popen([strace, "-f", "-qq", "-o", trace, "-e",
+                               "trace=" + ",".join(PATH_CALLS),
+                               bin_path("postel"), "-c", instance.confdir,
+                               "start"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(instance.master_pid, 20), "master did not start"
+        check_endpoints(instance)
+    finally:
+        instance.stop()
+        tracer.wait(timeout=30)
+    with open(trace) as f:
+        calls = [line for line in f
+                 if any("%s(" % c in line for c in PATH_CALLS)
+                 and ("/private/" in line or "/public/" in line)]
+    assert calls == [], calls
+
+
+def check_endpoints(instance):
+    owner = pwd.getpwnam("postel") if os.geteuid() == 0 else None
+    for name, private, mode, kind in (("echo", True, 0o666, stat.S_ISSOCK),
+                                      ("pub", False, 0o666, stat.S_ISSOCK),
+                                      ("pick", False, 0o622, stat.S_ISFIFO),
+                                      ("log", False, 0o666, stat.S_ISSOCK)):
+        st = os.lstat(instance.unix_path(name, private))
+        assert kind(st.st_mode), name
+        assert stat.S_IMODE(st.st_mode) == mode, (name, oct(st.st_mode))
+        if owner:
+            assert (st.st_uid, st.st_gid) == (owner.pw_uid, owner.pw_gid), name
+    with instance.connect_unix("echo") as s:
+        assert read_greeting(s) > 0
+
+
+def test_a_symlink_planted_in_private_never_redirects_master(instance,
+                                                             workdir):
+    target = os.path.join(workdir, "some-file-copy")
+    shutil.copyfile("/etc/hosts", target)
+    os.chmod(target, 0o600)
+    instance.write_config(services=["qmgr unix n - n - - " + ECHO,
+                                    "echo unix - - n - - " + ECHO])
+    instance.set_permissions()
+    for folder in ("private", "public"):
+        link = os.path.join(instance.queue, folder,
+                            "qmgr" if folder == "public" else "echo")
+        os.symlink(target, link)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postel")
+            os.lchown(link, pw.pw_uid, pw.pw_gid)
+    before = os.stat(target)
+    instance.start()
+    after = os.stat(target)
+    assert stat.S_IMODE(after.st_mode) == 0o600
+    assert (after.st_uid, after.st_gid) == (before.st_uid, before.st_gid)
+    assert stat.S_ISSOCK(os.lstat(instance.unix_path("echo")).st_mode)
+    assert stat.S_ISSOCK(os.lstat(instance.unix_path("qmgr", False)).st_mode)
+    with instance.connect_unix("qmgr", private=False) as s:
+        assert read_greeting(s) > 0
