@@ -25,6 +25,7 @@
 #include "util/dict.h"
 #include "util/events.h"
 #include "util/ipc.h"
+#include "util/own_addr.h"
 #include "util/vstr.h"
 
 #define QMGR_PATH_MAX	600	/* folder, hash, name (d_name up to 255) */
@@ -159,6 +160,7 @@ struct QMGR {
 	struct qmgr_dlist *virtual_mailbox_domains;
 	DICT_LIST *sender_relay_maps;	/* sender_dependent_relayhost_maps */
 	DICT_LIST *relocated_maps;
+	OWN_ADDR *own_addr;		/* [ip] literals that are local */
 	/* State */
 	QMGR_MESSAGE *messages;		/* active list */
 	long long nmessages;

@@ -7,7 +7,9 @@
  *     either half may be empty (empty keeps what steps 2-3 chose).
  *     "error:text" sends the recipient to the error transport with the
  *     text as its reason.
- *  2. the address class: mydestination -> local_transport, next hop
+ *  2. the address class: mydestination, or an address literal of this
+ *     host ("[ip]" of inet_interfaces / proxy_interfaces, as smtpd
+ *     decides it: util/own_addr.c) -> local_transport, next hop
  *     $myhostname; virtual_alias_domains -> error (a virtual alias domain
  *     recipient that survived virtual aliasing does not exist);
  *     virtual_mailbox_domains -> virtual_transport; relay_domains ->
@@ -244,6 +246,7 @@ qmgr_resolve_init(QMGR *q, VSTR *why)
 		  cfg_get_str(q->cfg, "virtual_mailbox_domains"), false,
 		  why)) == NULL)
 		return -1;
+	q->own_addr = own_addr_open(q->cfg);
 	return qmgr_resolve_init_maps(q, why);
 }
 
@@ -257,6 +260,7 @@ qmgr_resolve_free(QMGR *q)
 	q->virtual_mailbox_domains = qmgr_dlist_free(q->virtual_mailbox_domains);
 	q->sender_relay_maps = dict_list_close(q->sender_relay_maps);
 	q->relocated_maps = dict_list_close(q->relocated_maps);
+	q->own_addr = own_addr_free(q->own_addr);
 }
 
 /*
@@ -353,6 +357,22 @@ qmgr_resolve_relocated(QMGR *q, const char *addr, bool local,
 	return 1;
 }
 
+/*
+ * Is the (lower case) domain local: mydestination, or an address literal
+ * of this host?  Literals are never looked up in mydestination: smtpd
+ * accepted "user@[own-ip]" as local, and relaying it would send it back
+ * to this host (or to relayhost).  1 local, 0 not, -1 table error.
+ */
+static int
+qmgr_resolve_local(QMGR *q, const char *domain)
+{
+	if (*domain == 0)
+		return 1;
+	if (*domain == '[')
+		return own_addr_literal(q->own_addr, domain) ? 1 : 0;
+	return qmgr_dlist_match(q->mydestination, domain);
+}
+
 /* transport_maps: 1 found (value in *val), 0 not, -1 table error. */
 static int
 qmgr_resolve_maps(QMGR *q, const char *addr, const char *domain,
@@ -406,9 +426,7 @@ qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
 	vstr_lower(lower_addr);
 
 	/* Class first: transport_maps may keep either half of it. */
-	if (VSTR_LEN(domain) == 0
-	    || (rc = qmgr_dlist_match(q->mydestination,
-				      VSTR_STR(domain))) == 1) {
+	if ((rc = qmgr_resolve_local(q, VSTR_STR(domain))) == 1) {
 		local = true;
 		qmgr_resolve_split(cfg_get_str(q->cfg, "local_transport"),
 				   res->transport, res->nexthop);

@@ -514,9 +514,7 @@ smtpd_check_free(SMTPD_CHECK *c)
 	smtpd_check_addr_list_free(&c->relay_domains);
 	smtpd_check_addr_list_free(&c->valias_domains);
 	smtpd_check_addr_list_free(&c->vmbox_domains);
-	for (size_t i = 0; i < c->interface_count; i++)
-		myfree(c->interfaces[i]);
-	myfree(c->interfaces);
+	c->own_addr = own_addr_free(c->own_addr);
 	for (size_t i = 0; i < c->table_count; i++) {
 		dict_close(c->tables[i]);
 		myfree(c->table_specs[i]);

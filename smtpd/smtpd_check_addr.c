@@ -24,6 +24,7 @@
 #include "util/dns.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/own_addr.h"
 #include "util/strutil.h"
 #include "util/vstr.h"
 
@@ -213,92 +214,17 @@ smtpd_check_addr_pdms(const CFG *cfg, const char *feature)
 bool
 smtpd_check_addr_norm(const char *text, char *out, size_t size)
 {
-	unsigned char bin[16];
-	char	buf[INET6_ADDRSTRLEN + 8];
-	size_t	len = strlen(text);
-
-	if (len >= sizeof(buf))
-		return false;
-	if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
-		text++;
-		len -= 2;
-	}
-	memcpy(buf, text, len);
-	buf[len] = 0;
-	text = buf;
-	if (strncasecmp(text, "ipv6:", 5) == 0)
-		text += 5;
-	if (inet_pton(AF_INET, text, bin) == 1)
-		return inet_ntop(AF_INET, bin, out, (socklen_t)size) != NULL;
-	if (inet_pton(AF_INET6, text, bin) == 1)
-		return inet_ntop(AF_INET6, bin, out, (socklen_t)size) != NULL;
-	return false;
+	return own_addr_norm(text, out, size);
 }
 
-static void
-chk_add_interface(SMTPD_CHECK *c, const char *text)
-{
-	char	norm[INET6_ADDRSTRLEN];
-
-	if (!smtpd_check_addr_norm(text, norm, sizeof(norm)))
-		return;
-	c->interfaces = myrealloc(c->interfaces,
-				  (c->interface_count + 1) * sizeof(char *));
-	c->interfaces[c->interface_count++] = mystrdup(norm);
-}
-
-/* inet_interfaces = all: every address of this host. */
-static void
-chk_add_all_interfaces(SMTPD_CHECK *c)
-{
-	struct ifaddrs *ifa;
-	char	buf[INET6_ADDRSTRLEN];
-
-	if (getifaddrs(&ifa) < 0) {
-		msg_warn("getifaddrs: %m");
-		return;
-	}
-	for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
-		const void *sa = i->ifa_addr;
-		const void *a;
-
-		if (sa == NULL)
-			continue;
-		if (i->ifa_addr->sa_family == AF_INET)
-			a = &((const struct sockaddr_in *)sa)->sin_addr;
-		else if (i->ifa_addr->sa_family == AF_INET6)
-			a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-		else
-			continue;
-		if (inet_ntop(i->ifa_addr->sa_family, a, buf, sizeof(buf)))
-			chk_add_interface(c, buf);
-	}
-	freeifaddrs(ifa);
-}
-
-/* inet_interfaces and proxy_interfaces as address literals. */
+/*
+ * inet_interfaces and proxy_interfaces as address literals: the one
+ * answer that qmgr gives too (util/own_addr.c).
+ */
 void
 smtpd_check_addr_interfaces(SMTPD_CHECK *c)
 {
-	const char *params[] = {"inet_interfaces", "proxy_interfaces"};
-
-	for (size_t p = 0; p < 2; p++) {
-		char   *copy = mystrdup(cfg_get_str(c->cfg, params[p]));
-		char   *cp = copy;
-		char   *item;
-
-		while ((item = str_token(&cp, STR_SEP_LIST)) != NULL) {
-			if (strcmp(item, "all") == 0) {
-				chk_add_all_interfaces(c);
-			} else if (strcmp(item, "loopback-only") == 0) {
-				chk_add_interface(c, "127.0.0.1");
-				chk_add_interface(c, "::1");
-			} else {
-				chk_add_interface(c, item);
-			}
-		}
-		myfree(copy);
-	}
+	c->own_addr = own_addr_open(c->cfg);
 }
 
 /* Open a recipient table list; a failure is logged, as in smtpd_check_table. */
@@ -340,7 +266,6 @@ chk_addr_domain(SMTPD_CHECK *c, const ADDR *a)
 int
 smtpd_check_addr_class(SMTPD_CHECK *c, const char *domain, enum addr_class *ac)
 {
-	char	norm[INET6_ADDRSTRLEN];
 	VSTR   *d = vstr_alloc(64);
 	int	rc;
 
@@ -352,10 +277,8 @@ smtpd_check_addr_class(SMTPD_CHECK *c, const char *domain, enum addr_class *ac)
 	domain = VSTR_STR(d);
 	*ac = AC_FOREIGN;
 	if (domain[0] == '[') {
-		if (smtpd_check_addr_norm(domain, norm, sizeof(norm)))
-			for (size_t i = 0; i < c->interface_count; i++)
-				if (strcmp(c->interfaces[i], norm) == 0)
-					*ac = AC_LOCAL;
+		if (own_addr_literal(c->own_addr, domain))
+			*ac = AC_LOCAL;
 		vstr_free(d);
 		return 0;
 	}

@@ -20,6 +20,7 @@
 #include "util/cfg.h"
 #include "util/dict.h"
 #include "util/dns.h"
+#include "util/own_addr.h"
 #include "util/vstr.h"
 
 #define CHK_DUNNO	0
@@ -117,8 +118,7 @@ struct SMTPD_CHECK {
 	struct restr_list eod;		/* smtpd_end_of_data_restrictions */
 	struct match_list mynetworks, mydestination, relay_domains;
 	struct match_list valias_domains, vmbox_domains;
-	char  **interfaces;		/* normalised IP addresses */
-	size_t	interface_count;
+	OWN_ADDR *own_addr;		/* address literals that are local */
 	struct chk_maps local_rcpt_maps;	/* none: every local user */
 	struct chk_maps valias_maps;
 	struct chk_maps vmbox_maps;

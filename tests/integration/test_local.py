@@ -361,3 +361,42 @@ def test_local_command_time_limit_kills_and_bounces(mta, users):
     mta.send([rcpt("slow")], BODY)
     line = mta.wait_status(rcpt("slow"), "bounced", 20)
     assert "time limit" in line and time.time() - start < 15
+
+
+class RecordingSink:
+    """aiosmtpd handler that keeps every envelope it is handed."""
+
+    def __init__(self):
+        self.envelopes = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        return "250 2.0.0 Ok"
+
+
+def test_local_own_address_literal_is_delivered_locally(mta, users):
+    # Finding 4 of the security review: smtpd accepts user@[own-ip] as
+    # local; qmgr must deliver it locally too, not relay it to relayhost
+    # (or back to this host in a loop).
+    from aiosmtpd.controller import Controller
+    u = users("lit")
+    handler = RecordingSink()
+    sink_port = free_port()
+    ctl = Controller(handler, hostname="127.0.0.1", port=sink_port)
+    ctl.start()
+    try:
+        mta.start(home_mailbox="Maildir/",
+                  relayhost="[127.0.0.1]:%d" % sink_port,
+                  extra_services=["smtp unix - - n - - smtp"])
+        to = "%s@[127.0.0.1]" % u.pw_name
+        mta.send([to], BODY)
+        line = mta.wait_status(to)
+        assert "relay=local" in line, line
+        files = maildir_files(u.pw_dir)
+        assert len(files) == 1, mta.log()
+        with open(files[0], "rb") as f:
+            assert b"hello" in f.read()
+        assert os.stat(files[0]).st_uid == u.pw_uid
+    finally:
+        ctl.stop()
+    assert handler.envelopes == []

@@ -76,6 +76,35 @@ test_qmgr_resolve_address_classes(void **state)
 	fixture_close(f);
 }
 
+/*
+ * Address literals of this host are local, as smtpd decides (security
+ * finding 4); other literals are relayed like any remote domain.
+ */
+static void
+test_qmgr_resolve_own_address_literals_are_local(void **state)
+{
+	struct fixture *f = fixture_open(
+		"myhostname = mx.example.com\n"
+		"inet_interfaces = 127.0.0.1, [::1]\n"
+		"proxy_interfaces = 192.0.2.25\n"
+		"relayhost = [198.51.100.1]:2525\n");
+
+	(void)state;
+	expect(f, "u@[127.0.0.1]", "local", "mx.example.com");
+	expect(f, "u@[IPv6:0:0::1]", "local", "mx.example.com");
+	expect(f, "u@[192.0.2.25]", "local", "mx.example.com");
+	expect(f, "u@[192.0.2.26]", "smtp", "[198.51.100.1]:2525");
+	expect(f, "u@[127.0.0.2]", "smtp", "[198.51.100.1]:2525");
+	expect(f, "u@[not-an-ip]", "smtp", "[198.51.100.1]:2525");
+	fixture_close(f);
+
+	f = fixture_open("myhostname = mx.example.com\n"
+			 "inet_interfaces = loopback-only\n");
+	expect(f, "u@[::1]", "local", "mx.example.com");
+	expect(f, "u@[127.0.0.9]", "smtp", "[127.0.0.9]");
+	fixture_close(f);
+}
+
 static void
 test_qmgr_resolve_relayhost(void **state)
 {
@@ -240,6 +269,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_qmgr_resolve_address_classes),
+		cmocka_unit_test(test_qmgr_resolve_own_address_literals_are_local),
 		cmocka_unit_test(test_qmgr_resolve_relayhost),
 		cmocka_unit_test(test_qmgr_resolve_sender_dependent_relayhost),
 		cmocka_unit_test(test_qmgr_resolve_relocated),
