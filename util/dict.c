@@ -44,6 +44,8 @@ static const struct dict_type dict_types[] = {
 	{"regexp", 0, 1, dict_regexp_open, dict_regexp_open_buffer},
 	{"cidr", 0, 1, dict_cidr_open, dict_cidr_open_buffer},
 	{"unix", 1, 0, dict_unix_open, NULL},
+	/* proxymap's own table folds the key (the flags travel along). */
+	{"proxy", 0, 0, dict_proxy_open, NULL},
 };
 
 static const struct dict_type *
@@ -125,12 +127,6 @@ dict_open(const char *spec, int flags, VSTR *why)
 		errno = EINVAL;
 		return NULL;
 	}
-	/*
-	 * Postel has no proxymap service: "proxy:type:name" (common in
-	 * Postfix configurations) opens type:name directly.
-	 */
-	if (colon - spec == 5 && strncmp(spec, "proxy", 5) == 0)
-		return dict_open(colon + 1, flags, why);
 	if ((t = dict_type_find(spec, (size_t)(colon - spec))) == NULL) {
 		vstr_sprintf(why, "table \"%s\": unsupported table type "
 			     "\"%.*s\"", spec, (int)(colon - spec), spec);

@@ -4,8 +4,10 @@
  * Types: hash: and btree: (Berkeley DB files name.db), texthash: (a text
  * file of "key value" lines read into memory), inline:{ k=v, { k = v v } },
  * static:value, regexp: (regexp_table(5)), cidr: (cidr_table(5)) and
- * unix:passwd.byname.  "proxy:type:name" opens type:name (there is no
- * proxy service).  man/man5/postel-tables.5 documents every syntax.
+ * unix:passwd.byname.  "proxy:type:name" reads type:name through the
+ * proxymap(8) service (util/dict_proxy.c), for chrooted daemons; the
+ * table must be listed in proxy_read_maps.  man/man5/postel-tables.5
+ * documents every syntax.
  *
  * Case: hash/btree/texthash/inline/unix keys are folded to lower case
  * when DICT_FLAG_FOLD is given (pass it for every ordinary lookup;
@@ -113,6 +115,14 @@ const char *dict_type(const DICT *d);		/* "hash", "regexp", ... */
  * or for tables without a file (inline, static, unix, memory buffers).
  */
 int	dict_changed(const DICT *d);
+
+/*
+ * Where proxy: tables find proxymap: queue_dir (absolute) for processes
+ * whose working directory is not the queue folder, and the master.cf
+ * service name (proxymap_service_name; NULL: "proxymap").  The skeleton
+ * and commands call it once after reading main.cf.
+ */
+void	dict_proxy_configure(const char *queue_dir, const char *service);
 
 /*
  * Search a list of tables ("hash:/a, regexp:/b" as in alias_maps), first

@@ -283,7 +283,7 @@ static const struct param_def param_defs[] = {
 	    "1", 1, 100000,
 	    "Recipients per local delivery."},
 	{"local_recipient_maps", PARAM_STR,
-	    "unix:passwd.byname $alias_maps", 0, 0,
+	    "proxy:unix:passwd.byname $alias_maps", 0, 0,
 	    "Tables of valid local recipients; unknown ones are rejected in "
 	    "SMTP."},
 	{"local_transport", PARAM_STR,
@@ -416,6 +416,25 @@ static const struct param_def param_defs[] = {
 	    "", 0, 0,
 	    "Addresses of a proxy or NAT through which this host receives "
 	    "mail."},
+	{"proxy_read_maps", PARAM_STR,
+	    "$local_recipient_maps $mydestination $virtual_alias_maps "
+	    "$virtual_alias_domains $virtual_mailbox_maps "
+	    "$virtual_mailbox_domains $relay_recipient_maps "
+	    "$relay_domains $canonical_maps $sender_canonical_maps "
+	    "$recipient_canonical_maps $relocated_maps "
+	    "$transport_maps $mynetworks $smtpd_sender_login_maps "
+	    "$sender_bcc_maps $recipient_bcc_maps $smtp_generic_maps "
+	    "$alias_maps $smtpd_client_restrictions "
+	    "$smtpd_helo_restrictions $smtpd_sender_restrictions "
+	    "$smtpd_relay_restrictions $smtpd_recipient_restrictions "
+	    "$sender_dependent_relayhost_maps "
+	    "$smtp_sasl_password_maps $smtp_tls_policy_maps "
+	    "$virtual_uid_maps $virtual_gid_maps", 0, 0,
+	    "Tables that proxymap may open for read-only lookups: only the "
+	    "proxy:type:name entries listed here."},
+	{"proxymap_service_name", PARAM_STR,
+	    "proxymap", 0, 0,
+	    "Name of the proxymap service in master.cf."},
 	{"qmgr_message_active_limit", PARAM_INT,
 	    "20000", 1, LLONG_MAX,
 	    "Messages qmgr holds in the active queue."},

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/cfg.h"
+#include "util/dict.h"
 #include "util/ipc.h"
 #include "util/maillog.h"
 #include "util/master_proto.h"
@@ -245,6 +246,8 @@ skel_setup(struct skel_ctx *ctx, struct skel_priv *priv, int argc,
 	maillog_init(ctx->cfg, skel_basename(argv[0]),
 		     ctx->standalone ? MAILLOG_STDERR_ONLY :
 		     priv->log_stderr ? MAILLOG_STDERR : 0);
+	dict_proxy_configure(cfg_get_str(ctx->cfg, "queue_directory"),
+			     cfg_get_str(ctx->cfg, "proxymap_service_name"));
 	if (!ops->unlimited) {
 		priv->max_use = cfg_get_int(ctx->cfg, "max_use");
 		priv->max_idle = cfg_get_time(ctx->cfg, "max_idle");

@@ -1,0 +1,134 @@
+/*
+ * proxy_proto - proxymap request and reply frames.  See proxy_proto.h.
+ *
+ * SPDX-License-Identifier: ISC
+ */
+#include <string.h>
+
+#include "util/msg.h"
+#include "util/proxy_proto.h"
+
+static int
+proxy_fail(VSTR *why, const char *text)
+{
+	if (why)
+		vstr_strcpy(why, text);
+	return -1;
+}
+
+/* The table part of a request: "type:name", not nested, bounded. */
+static bool
+proxy_table_ok(const char *table)
+{
+	const char *colon;
+	size_t	len;
+
+	if (table == NULL || (len = strlen(table)) == 0
+	    || len > PROXY_TABLE_MAX)
+		return false;
+	colon = strchr(table, ':');
+	if (colon == NULL || colon == table || colon[1] == 0)
+		return false;
+	return !(colon - table == 5 && strncmp(table, "proxy", 5) == 0);
+}
+
+static bool
+proxy_is_lookup(const char *request)
+{
+	return strcmp(request, PROXY_REQ_LOOKUP) == 0;
+}
+
+void
+proxy_request_encode(const struct proxy_request *req, ATTR *out)
+{
+	bool	lookup;
+
+	if (req->request == NULL || !proxy_table_ok(req->table)
+	    || (req->flags & ~PROXY_FLAGS_ALLOWED) != 0)
+		msg_panic("proxy_request_encode: bad request");
+	lookup = proxy_is_lookup(req->request);
+	if (!lookup && strcmp(req->request, PROXY_REQ_OPEN) != 0)
+		msg_panic("proxy_request_encode: unknown request %s",
+			  req->request);
+	if (lookup != (req->key != NULL)
+	    || (lookup && strlen(req->key) > DICT_KEY_MAX))
+		msg_panic("proxy_request_encode: bad key");
+	attr_reset(out);
+	attr_put_str(out, "request", req->request);
+	attr_put_str(out, "table", req->table);
+	attr_put_int(out, "flags", req->flags);
+	if (lookup)
+		attr_put_str(out, "key", req->key);
+}
+
+int
+proxy_request_decode(const ATTR *in, struct proxy_request *req, VSTR *why)
+{
+	long long flags;
+	size_t	expect = 3;
+
+	memset(req, 0, sizeof(*req));
+	if ((req->request = attr_get_str(in, "request")) == NULL)
+		return proxy_fail(why, "missing request");
+	if (proxy_is_lookup(req->request))
+		expect = 4;
+	else if (strcmp(req->request, PROXY_REQ_OPEN) != 0)
+		return proxy_fail(why, "unknown request");
+	req->table = attr_get_str(in, "table");
+	if (!proxy_table_ok(req->table))
+		return proxy_fail(why, "missing or malformed table name");
+	if (attr_get_int(in, "flags", &flags) < 0 || flags < 0
+	    || (flags & ~(long long)PROXY_FLAGS_ALLOWED) != 0)
+		return proxy_fail(why, "missing or disallowed flags");
+	req->flags = (int)flags;
+	if (expect == 4) {
+		if ((req->key = attr_get_str(in, "key")) == NULL)
+			return proxy_fail(why, "lookup without a key");
+		if (strlen(req->key) > DICT_KEY_MAX)
+			return proxy_fail(why, "lookup key too long");
+	}
+	if (attr_count(in) != expect)
+		return proxy_fail(why, "unexpected attributes");
+	return 0;
+}
+
+void
+proxy_reply_encode(const struct proxy_reply *rep, ATTR *out)
+{
+	if (rep->status < PROXY_STAT_OK || rep->status > PROXY_STAT_DENY
+	    || (rep->value != NULL && rep->status != PROXY_STAT_OK))
+		msg_panic("proxy_reply_encode: bad reply");
+	attr_reset(out);
+	attr_put_int(out, "status", rep->status);
+	if (rep->value)
+		attr_put_str(out, "value", rep->value);
+	if (rep->reason)
+		attr_put_str(out, "reason", rep->reason);
+}
+
+int
+proxy_reply_decode(const ATTR *in, struct proxy_reply *rep, VSTR *why)
+{
+	long long status;
+	size_t	expect = 1;
+
+	memset(rep, 0, sizeof(*rep));
+	if (attr_get_int(in, "status", &status) < 0
+	    || status < PROXY_STAT_OK || status > PROXY_STAT_DENY)
+		return proxy_fail(why, "missing or unknown status");
+	rep->status = (int)status;
+	if (attr_has(in, "value")) {
+		if ((rep->value = attr_get_str(in, "value")) == NULL
+		    || rep->status != PROXY_STAT_OK)
+			return proxy_fail(why, "unexpected or malformed value");
+		expect++;
+	}
+	if (attr_has(in, "reason")) {
+		if ((rep->reason = attr_get_str(in, "reason")) == NULL)
+			return proxy_fail(why, "malformed reason");
+		expect++;
+	}
+	if (attr_count(in) != expect)
+		return proxy_fail(why, "unexpected attributes");
+	return 0;
+}
