@@ -33,7 +33,7 @@ def start_mta(instance, port, nexthop):
         "transport_maps": "inline:{ lmtp.test=lmtp:%s }" % nexthop,
         "minimal_backoff_time": "300s", "queue_run_delay": "300s"},
         services=[
-            "127.0.0.1:%d inet n - n - - smtpd" % port,
+            "127.0.0.1:%d inet n - y - - smtpd" % port,
             "qmgr unix n - n 300 1 qmgr",
             "cleanup unix n - n - 0 cleanup",
             "lmtp unix - - n - 1 smtp",

@@ -73,7 +73,8 @@ class Mta:
                "maillog_file": ""}
         cfg.update(main)
         self.inst.write_config(main=cfg, services=[
-            "127.0.0.1:%d inet n - n - - smtpd" % self.port,
+            "127.0.0.1:%d inet n - y - - smtpd" % self.port,
+            "proxymap unix - - n - - proxymap",
             "qmgr unix n - n 300 1 qmgr",
             "cleanup unix n - n - 0 cleanup",
             "local unix - n n - - local",

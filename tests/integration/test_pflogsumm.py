@@ -34,7 +34,7 @@ def test_pflogsumm_counts_postel_traffic(instance, workdir, sink):  # noqa: F811
               "minimal_backoff_time": "300s", "queue_run_delay": "300s"},
         services=[
             "postlog unix-dgram n - n - 1 postlogd",
-            "127.0.0.1:%d inet n - n - - smtpd" % port,
+            "127.0.0.1:%d inet n - y - - smtpd" % port,
             "cleanup unix n - n - 0 cleanup",
             "qmgr unix n - n 300 1 qmgr",
             "smtp unix - - n - - smtp",

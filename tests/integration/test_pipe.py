@@ -47,7 +47,7 @@ def test_pipe_runs_argv_as_user_with_flags_and_maps_exits(instance, workdir):
         "recipient_delimiter": "+",
         "minimal_backoff_time": "300s", "queue_run_delay": "300s"},
         services=[
-            "127.0.0.1:%d inet n - n - - smtpd" % port,
+            "127.0.0.1:%d inet n - y - - smtpd" % port,
             "qmgr unix n - n 300 1 qmgr",
             "cleanup unix n - n - 0 cleanup",
             "mypipe unix - n n - - pipe flags=FRDhu user=nobody "

@@ -132,3 +132,16 @@ def test_postelmap_queries_through_a_running_proxymap(instance, workdir):
                  "proxy:unix:passwd.byname"])
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("root:x:0:0:"), r.stdout
+
+
+def test_chrooted_smtpd_names_its_client_from_the_jail_copy_of_etc_hosts(
+        instance, workdir):
+    # `postel check` keeps /etc/hosts, resolv.conf, nsswitch.conf, services
+    # and localtime in queue_directory/etc for the chrooted smtpd.
+    port = start_chrooted_smtpd(instance, workdir)
+    for name in ("hosts", "resolv.conf", "nsswitch.conf", "localtime"):
+        if os.path.exists("/etc/" + name):
+            assert os.path.exists(os.path.join(instance.queue, "etc", name))
+    rcpt(port, "root@mx.test")
+    assert wait_for(lambda: "connect from localhost[127.0.0.1]" in
+                    maillog(workdir), 10), maillog(workdir)

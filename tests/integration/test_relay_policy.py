@@ -79,7 +79,7 @@ class Server:
         settings.update(main or {})
         instance.write_config(main=settings, services=[
             "postlog unix-dgram n - n - 1 postlogd",
-            "127.0.0.1:%d inet n - n - - smtpd" % self.port,
+            "127.0.0.1:%d inet n - y - - smtpd" % self.port,
             "cleanup unix - - n - 0 cleanup",
         ])
         instance.start()

@@ -33,12 +33,17 @@ def read_text(path):
         return ""
 
 
-def make_sasldb(workdir, realm="mx.test", users=((USER, PASSWORD),),
+def make_sasldb(workdir, queue, realm="mx.test", users=((USER, PASSWORD),),
                 mechs="PLAIN LOGIN CRAM-MD5"):
-    """A sasldb and a Cyrus smtpd.conf in workdir/sasl; returns the folder."""
+    """A Cyrus smtpd.conf in workdir/sasl (read before the chroot; returns
+    the folder) and a sasldb where the chrooted smtpd reads it: in
+    queue/etc, named /etc/sasldb2 from inside the chroot (INSTALL)."""
     folder = os.path.join(workdir, "sasl")
     os.makedirs(folder, exist_ok=True)
-    db = os.path.join(folder, "sasldb2")
+    os.makedirs(os.path.join(queue, "etc"), exist_ok=True)
+    db = os.path.join(queue, "etc", "sasldb2")
+    # Unprivileged instances run without chroot and use the real path.
+    db_in_jail = "/etc/sasldb2" if os.geteuid() == 0 else db
     for user, password in users:
         r = subprocess.run([SASLPASSWD2, "-f", db, "-p", "-c", "-u", realm,
                             user], input=password.encode(),
@@ -48,7 +53,7 @@ def make_sasldb(workdir, realm="mx.test", users=((USER, PASSWORD),),
         f.write("pwcheck_method: auxprop\n"
                 "auxprop_plugin: sasldb\n"
                 "sasldb_path: %s\n"
-                "mech_list: %s\n" % (db, mechs))
+                "mech_list: %s\n" % (db_in_jail, mechs))
     return folder
 
 
@@ -59,7 +64,7 @@ class SaslServer:
                  mechs="PLAIN LOGIN CRAM-MD5"):
         self.port = free_port()
         self.maillog = os.path.join(workdir, "maillog")
-        folder = make_sasldb(workdir, mechs=mechs)
+        folder = make_sasldb(workdir, instance.queue, mechs=mechs)
         settings = {
             "myhostname": "mx.test",
             "mydomain": "test",
@@ -75,7 +80,7 @@ class SaslServer:
         settings.update(main or {})
         instance.write_config(main=settings, services=[
             "postlog unix-dgram n - n - 1 postlogd",
-            "127.0.0.1:%d inet n - n - - smtpd %s" % (self.port, smtpd_args),
+            "127.0.0.1:%d inet n - y - - smtpd %s" % (self.port, smtpd_args),
             "cleanup unix - - n - 0 cleanup",
         ])
         if os.geteuid() == 0:
@@ -83,7 +88,8 @@ class SaslServer:
             # set-permissions makes the account on a fresh machine.
             instance.set_permissions()
             pw = pwd.getpwnam("postel")
-            os.chown(os.path.join(folder, "sasldb2"), pw.pw_uid, pw.pw_gid)
+            os.chown(os.path.join(instance.queue, "etc", "sasldb2"),
+                     pw.pw_uid, pw.pw_gid)
         instance.start()
         self.queue = instance.queue
 

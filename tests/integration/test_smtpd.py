@@ -40,7 +40,7 @@ class Smtpd:
         settings.update(main or {})
         instance.write_config(main=settings, services=[
             "postlog unix-dgram n - n - 1 postlogd",
-            "127.0.0.1:%d inet n - n - - smtpd %s" % (self.port, smtpd_args),
+            "127.0.0.1:%d inet n - y - - smtpd %s" % (self.port, smtpd_args),
             "cleanup unix - - n - 0 cleanup",
         ])
         instance.start()

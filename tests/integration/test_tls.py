@@ -61,9 +61,9 @@ class TlsSmtpd(Smtpd):
                 s.close()
             assert self.port not in (self.sub_port, self.smtps_port)
             extra = [
-                "127.0.0.1:%d inet n - n - 1 smtpd -o "
+                "127.0.0.1:%d inet n - y - 1 smtpd -o "
                 "smtpd_tls_security_level=encrypt" % self.sub_port,
-                "127.0.0.1:%d inet n - n - 1 smtpd -o "
+                "127.0.0.1:%d inet n - y - 1 smtpd -o "
                 "smtpd_tls_wrappermode=yes" % self.smtps_port,
             ]
             return orig(main=main, services=list(services) + extra)
@@ -308,7 +308,7 @@ def test_bad_certificate_with_wrappermode_is_fatal(instance, workdir, pki):
         "smtpd_tls_cert_file": bad,
     }, services=[
         "postlog unix-dgram n - n - 1 postlogd",
-        "127.0.0.1:%d inet n - n - 1 smtpd" % port,
+        "127.0.0.1:%d inet n - y - 1 smtpd" % port,
     ])
     instance.start()
     with socket.create_connection(("127.0.0.1", port), timeout=3) as s:

@@ -69,7 +69,7 @@ def test_virtual_two_domains_into_maildirs_with_mapped_ids(instance, workdir,
         "recipient_delimiter": "+",
         "minimal_backoff_time": "300s", "queue_run_delay": "300s"},
         services=[
-            "127.0.0.1:%d inet n - n - - smtpd" % port,
+            "127.0.0.1:%d inet n - y - - smtpd" % port,
             "qmgr unix n - n 300 1 qmgr",
             "cleanup unix n - n - 0 cleanup",
             "virtual unix - n n - - virtual",
