@@ -254,5 +254,5 @@ def test_shipped_configuration_passes_check(instance):
                  "cleanup/unix", "qmgr/unix", "bounce/unix", "defer/unix",
                  "trace/unix", "smtp/unix", "relay/unix", "local/unix",
                  "virtual/unix", "lmtp/unix", "error/unix", "retry/unix",
-                 "discard/unix", "postlog/unix-dgram"):
+                 "discard/unix", "postlog/unix-dgram", "proxymap/unix"):
         assert want in names, want
