@@ -208,12 +208,16 @@ test_dict_inline_unix_passwd(void **state)
 	assert_int_equal(dict_lookup(d, "no-such-user-postel", &value), 0);
 	dict_close(d);
 	assert_null(dict_open("unix:group.byname", 0, why));
-	/* proxy: is accepted and opens the table directly. */
-	d = dict_open("proxy:unix:passwd.byname", DICT_FLAG_FOLD, why);
-	assert_non_null(d);
-	assert_string_equal(dict_spec(d), "unix:passwd.byname");
-	assert_int_equal(dict_lookup(d, "root", &value), 1);
-	dict_close(d);
+	/*
+	 * proxy: goes through the proxymap service (test_proxymap.py);
+	 * without one the open fails and says why, never opens directly.
+	 */
+	dict_proxy_configure(NULL, "no-such-proxymap-service");
+	assert_null(dict_open("proxy:unix:passwd.byname", DICT_FLAG_FOLD,
+			      why));
+	assert_non_null(strstr(VSTR_STR(why), "proxymap service"));
+	assert_null(dict_open("proxy:proxy:unix:passwd.byname", 0, why));
+	dict_proxy_configure(NULL, NULL);
 	vstr_free(why);
 }
 

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,8 @@ test_master_spawns_one_child_per_waiting_client(void **state)
 	char	queue[] = "/tmp/test_master.XXXXXX";
 	char	path[128];
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct passwd *pw = NULL;
+	struct stat st;
 	int	client;
 
 	(void)state;
@@ -225,11 +228,26 @@ test_master_spawns_one_child_per_waiting_client(void **state)
 	snprintf(path, sizeof(path), "%s/private", queue);
 	assert_int_equal(mkdir(path, 0700), 0);
 	snprintf(maincf, sizeof(maincf), "queue_directory = %s\n", queue);
+	/* As root, master creates the socket as mail_owner (nobody here). */
+	if (geteuid() == 0) {
+		pw = getpwnam("nobody");
+		assert_non_null(pw);
+		assert_int_equal(chmod(queue, 0755), 0);
+		assert_int_equal(chown(path, pw->pw_uid, pw->pw_gid), 0);
+		snprintf(maincf, sizeof(maincf), "queue_directory = %s\n"
+			 "mail_owner = nobody\n", queue);
+	}
 	/* true stands in for a daemon that never reports "busy". */
 	fixture_init(&f, maincf, "svc unix - - n - 2 /bin/true\n");
 	serv = master_service_create(&f.m, mastercf_at(f.mcf, 0));
 	f.m.services = serv;
 	assert_int_equal(master_service_start(serv), 0);
+	assert_int_equal(lstat(serv->path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0666);
+	if (pw != NULL)
+		assert_int_equal(st.st_uid, pw->pw_uid);
+	/* master is root again afterwards. */
+	assert_int_equal(geteuid(), pw != NULL ? 0 : geteuid());
 	assert_true(serv->watching);
 	assert_int_equal(serv->total, 0);
 
@@ -245,7 +263,9 @@ test_master_spawns_one_child_per_waiting_client(void **state)
 	events_run_once(f.m.events, 50);
 	assert_int_equal(serv->total, 1);
 	close(client);
+	snprintf(path, sizeof(path), "%s", serv->path);
 	fixture_done(&f);
+	unlink(path);
 	snprintf(path, sizeof(path), "%s/private", queue);
 	rmdir(path);
 	rmdir(queue);
