@@ -80,6 +80,28 @@ postel_running(struct postel *p)
 	return pid;
 }
 
+/*
+ * proxy: tables (the default local_recipient_maps has one) need the
+ * proxymap service; an older master.cf may lack it.
+ */
+static void
+postel_check_proxymap(struct postel *p, const MASTERCF *mcf)
+{
+	const char *svc = cfg_get_str(p->cfg, "proxymap_service_name");
+
+	if (strstr(cfg_get_str(p->cfg, "proxy_read_maps"), "proxy:") == NULL)
+		return;
+	for (size_t i = 0; i < mastercf_count(mcf); i++) {
+		const struct mastercf_service *e = mastercf_at(mcf, i);
+
+		if (e->type == MASTERCF_UNIX && strcmp(e->name, svc) == 0)
+			return;
+	}
+	msg_warn("master.cf has no %s unix service, but main.cf uses proxy: "
+		 "tables (see proxy_read_maps): their lookups will fail; add "
+		 "\"%s unix - - n - - proxymap\"", svc, svc);
+}
+
 static void
 postel_check(struct postel *p)
 {
@@ -108,6 +130,7 @@ postel_check(struct postel *p)
 				 "program %s: %m", e->line, e->name,
 				 mastercf_type_name(e->type), VSTR_STR(path));
 	}
+	postel_check_proxymap(p, mcf);
 	mastercf_free(mcf);
 	if (admin_queue_setup(p->cfg, why) < 0)
 		msg_fatal_status(strstr(VSTR_STR(why), "unknown") ? EX_NOUSER :

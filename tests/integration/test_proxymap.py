@@ -145,3 +145,18 @@ def test_chrooted_smtpd_names_its_client_from_the_jail_copy_of_etc_hosts(
     rcpt(port, "root@mx.test")
     assert wait_for(lambda: "connect from localhost[127.0.0.1]" in
                     maillog(workdir), 10), maillog(workdir)
+
+
+def test_postel_check_warns_when_proxy_tables_have_no_proxymap(instance):
+    # An older master.cf without the proxymap line: say so at check time,
+    # rather than only when smtpd defers every local recipient.
+    instance.write_config(main={"mydestination": "mx.test"},
+                          services=["cleanup unix - - n - 0 cleanup"])
+    r = instance.postel("check")
+    assert r.returncode == 0, r.stderr
+    assert "master.cf has no proxymap unix service" in r.stderr, r.stderr
+    instance.write_config(services=["cleanup unix - - n - 0 cleanup",
+                                    "proxymap unix - - n - - proxymap"])
+    r = instance.postel("check")
+    assert r.returncode == 0, r.stderr
+    assert "proxymap" not in r.stderr, r.stderr
