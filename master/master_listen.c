@@ -182,16 +182,16 @@ out:
 }
 
 static int
-master_listen_fifo(struct master_serv *serv, VSTR *why)
+master_listen_fifo(struct master_serv *serv, const char *name, VSTR *why)
 {
 	struct stat st;
 	mode_t	old_mask;
 	int	fd;
 	int	ret;
 
-	if (lstat(serv->path, &st) < 0) {
+	if (lstat(name, &st) < 0) {
 		old_mask = umask(0);
-		ret = errno == ENOENT ? mkfifo(serv->path, 0622) : -1;
+		ret = errno == ENOENT ? mkfifo(name, 0622) : -1;
 		umask(old_mask);
 		if (ret < 0) {
 			vstr_sprintf(why, "mkfifo %s: %s", serv->path,
@@ -203,7 +203,7 @@ master_listen_fifo(struct master_serv *serv, VSTR *why)
 		return -1;
 	}
 	/* Read-write: the fifo never reports end-of-file between writers. */
-	fd = open(serv->path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(name, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 || fchmod(fd, 0622) < 0) {
 		vstr_sprintf(why, "open fifo %s: %s", serv->path,
 			     strerror(errno));
@@ -215,7 +215,7 @@ master_listen_fifo(struct master_serv *serv, VSTR *why)
 }
 
 static int
-master_listen_dgram(struct master_serv *serv, VSTR *why)
+master_listen_dgram(struct master_serv *serv, const char *name, VSTR *why)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat st;
@@ -223,19 +223,19 @@ master_listen_dgram(struct master_serv *serv, VSTR *why)
 	int	fd;
 	int	ret = -1;
 
-	if (strlen(serv->path) >= sizeof(sun.sun_path)) {
+	if (strlen(name) >= sizeof(sun.sun_path)) {
 		vstr_sprintf(why, "socket path too long: %s", serv->path);
 		return -1;
 	}
-	memcpy(sun.sun_path, serv->path, strlen(serv->path) + 1);
-	if (lstat(serv->path, &st) == 0) {
+	memcpy(sun.sun_path, name, strlen(name) + 1);
+	if (lstat(name, &st) == 0) {
 		/* A symlink is removed, never followed. */
 		if (!S_ISSOCK(st.st_mode) && !S_ISLNK(st.st_mode)) {
 			vstr_sprintf(why, "%s exists and is not a socket",
 				     serv->path);
 			return -1;
 		}
-		(void)unlink(serv->path);
+		(void)unlink(name);
 	}
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd >= 0) {
@@ -320,19 +320,42 @@ master_listen_become_root(struct master_listen_ids *ids)
 	errno = saved;
 }
 
-/* unix, unix-dgram, fifo: created as mail_owner (see the file header). */
+/*
+ * unix, unix-dgram, fifo: created as mail_owner (see the file header),
+ * by their bare name from inside their folder: root opens the folder (a
+ * folder of the root-owned queue_directory), so mail_owner needs no
+ * access to the folders above the queue (a clone under /root).
+ */
 static int
 master_listen_local(struct master *m, struct master_serv *serv, VSTR *why)
 {
 	struct master_listen_ids ids;
-	int	ret;
+	const char *slash = strrchr(serv->path, '/');
+	const char *name = slash ? slash + 1 : serv->path;
+	VSTR   *dir = vstr_alloc(100);
+	int	cwd_fd;
+	int	dir_fd = -1;
+	int	ret = -1;
 	int	fd;
 
+	if ((cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		vstr_sprintf(why, "open current folder: %s", strerror(errno));
+		goto out;
+	}
+	vstr_memcpy(dir, serv->path, slash ? (size_t)(slash - serv->path) : 0);
+	if (VSTR_LEN(dir) == 0)
+		vstr_strcpy(dir, slash ? "/" : ".");
+	dir_fd = open(VSTR_STR(dir), O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+		      | O_CLOEXEC);
+	if (dir_fd < 0 || fchdir(dir_fd) < 0) {
+		vstr_sprintf(why, "%s: %s", VSTR_STR(dir), strerror(errno));
+		goto out;
+	}
 	if (master_listen_become_owner(m->cfg, &ids, why) < 0)
-		return -1;
+		goto back;
 	switch (serv->type) {
 	case MASTERCF_UNIX:
-		fd = ipc_listen_unix(serv->path, 0666, MASTER_BACKLOG);
+		fd = ipc_listen_unix(name, 0666, MASTER_BACKLOG);
 		if (fd < 0) {
 			vstr_sprintf(why, "listen on %s: %s", serv->path,
 				     strerror(errno));
@@ -342,13 +365,22 @@ master_listen_local(struct master *m, struct master_serv *serv, VSTR *why)
 		}
 		break;
 	case MASTERCF_FIFO:
-		ret = master_listen_fifo(serv, why);
+		ret = master_listen_fifo(serv, name, why);
 		break;
 	default:
-		ret = master_listen_dgram(serv, why);
+		ret = master_listen_dgram(serv, name, why);
 		break;
 	}
 	master_listen_become_root(&ids);
+back:
+	if (fchdir(cwd_fd) < 0)
+		msg_fatal("cannot return to the queue folder: %m");
+out:
+	if (cwd_fd >= 0)
+		close(cwd_fd);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	vstr_free(dir);
 	return ret;
 }
 

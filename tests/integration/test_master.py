@@ -397,11 +397,16 @@ def test_master_creates_endpoints_without_root_path_operations(instance,
 
 
 def check_endpoints(instance):
+    check_endpoints_in(instance, (("echo", True, 0o666, stat.S_ISSOCK),
+                                  ("pub", False, 0o666, stat.S_ISSOCK),
+                                  ("pick", False, 0o622, stat.S_ISFIFO),
+                                  ("log", False, 0o666, stat.S_ISSOCK)))
+
+
+def check_endpoints_in(instance, endpoints):
+    """Each endpoint has its kind and mode and belongs to mail_owner."""
     owner = pwd.getpwnam("postel") if os.geteuid() == 0 else None
-    for name, private, mode, kind in (("echo", True, 0o666, stat.S_ISSOCK),
-                                      ("pub", False, 0o666, stat.S_ISSOCK),
-                                      ("pick", False, 0o622, stat.S_ISFIFO),
-                                      ("log", False, 0o666, stat.S_ISSOCK)):
+    for name, private, mode, kind in endpoints:
         st = os.lstat(instance.unix_path(name, private))
         assert kind(st.st_mode), name
         assert stat.S_IMODE(st.st_mode) == mode, (name, oct(st.st_mode))
@@ -434,4 +439,26 @@ def test_a_symlink_planted_in_private_never_redirects_master(instance,
     assert stat.S_ISSOCK(os.lstat(instance.unix_path("echo")).st_mode)
     assert stat.S_ISSOCK(os.lstat(instance.unix_path("qmgr", False)).st_mode)
     with instance.connect_unix("qmgr", private=False) as s:
+        assert read_greeting(s) > 0
+
+
+def test_endpoints_are_made_under_a_queue_only_root_can_reach(instance,
+                                                              workdir):
+    # A clone under /root: mail_owner cannot enter the folders above the
+    # queue, yet master creates the endpoints as mail_owner.
+    locked = os.path.join(workdir, "locked")
+    os.makedirs(locked)
+    os.chmod(locked, 0o700)
+    instance.queue = os.path.join(locked, "spool")
+    instance.write_config(main={"queue_directory": instance.queue},
+                          services=["echo unix - - n - - " + ECHO,
+                                    "log unix-dgram n - n - 1 %s %s" % (
+                                        TRIGGER, os.path.join(workdir, "o")),
+                                    "pick fifo n - n - 1 %s %s" % (
+                                        TRIGGER, os.path.join(workdir, "p"))])
+    instance.start()
+    check_endpoints_in(instance, (("echo", True, 0o666, stat.S_ISSOCK),
+                                  ("log", False, 0o666, stat.S_ISSOCK),
+                                  ("pick", False, 0o622, stat.S_ISFIFO)))
+    with instance.connect_unix("echo") as s:
         assert read_greeting(s) > 0
