@@ -117,7 +117,7 @@ proxymap_request(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 {
 	struct proxymap *pm = ctx->app;
 	struct proxy_request req;
-	struct proxy_reply rep = {PROXY_STAT_OK, NULL, NULL};
+	struct proxy_reply rep = {.status = PROXY_STAT_OK};
 	VSTR   *reason = vstr_alloc(64);
 	const char *value;
 	DICT   *d;

@@ -110,8 +110,10 @@ static int
 dict_proxy_lookup(DICT *d, const char *key, const char **value)
 {
 	DICT_PROXY *dp = (DICT_PROXY *)d;
-	struct proxy_request req = {PROXY_REQ_LOOKUP, d->name,
-	d->flags & PROXY_FLAGS_ALLOWED, key};
+	struct proxy_request req = {
+		.request = PROXY_REQ_LOOKUP, .table = d->name,
+		.flags = d->flags & PROXY_FLAGS_ALLOWED, .key = key,
+	};
 	struct proxy_reply rep;
 
 	switch (dict_proxy_call(dp, &req, &rep)) {
@@ -148,8 +150,10 @@ DICT *
 dict_proxy_open(const char *name, int flags, VSTR *why)
 {
 	DICT_PROXY *dp;
-	struct proxy_request req = {PROXY_REQ_OPEN, name,
-	flags & PROXY_FLAGS_ALLOWED, NULL};
+	struct proxy_request req = {
+		.request = PROXY_REQ_OPEN, .table = name,
+		.flags = flags & PROXY_FLAGS_ALLOWED,
+	};
 	struct proxy_reply rep;
 	const char *colon = strchr(name, ':');
 	int	status;

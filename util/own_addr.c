@@ -100,8 +100,9 @@ own_addr_add_interfaces(OWN_ADDR *o)
 OWN_ADDR *
 own_addr_open(const CFG *cfg)
 {
-	static const char *const params[] = {"inet_interfaces",
-	"proxy_interfaces"};
+	static const char *const params[] = {
+		"inet_interfaces", "proxy_interfaces",
+	};
 	OWN_ADDR *o = mycalloc(1, sizeof(*o));
 
 	for (size_t p = 0; p < sizeof(params) / sizeof(params[0]); p++) {
