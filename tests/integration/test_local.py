@@ -401,3 +401,18 @@ def test_local_own_address_literal_is_delivered_locally(mta, users):
     finally:
         ctl.stop()
     assert handler.envelopes == []
+
+
+def test_local_foreign_address_literal_needs_relay_permission(mta, users):
+    # The other half of finding 4: a literal that is not this host's is a
+    # remote destination, accepted only from clients allowed to relay.
+    u = users("lit")
+    mta.start(mynetworks="192.0.2.0/24")
+    with smtplib.SMTP("127.0.0.1", mta.port, timeout=10) as s:
+        s.ehlo("client.example")
+        s.mail("sender@example.org")
+        code, msg = s.rcpt("%s@[192.0.2.77]" % u.pw_name)
+        # smtpd_relay_restrictions ends in defer_unauth_destination (454).
+        assert code == 454 and b"Relay access denied" in msg, (code, msg)
+        code, msg = s.rcpt("%s@[127.0.0.1]" % u.pw_name)
+        assert code == 250, (code, msg)
