@@ -69,11 +69,11 @@ def server():
     main.update(san_environment())
     inst.write_config(main=main, services=[
         "postlog unix-dgram n - n - 1 postlogd",
-        "127.0.0.1:%d inet n - n - - smtpd" % smtp,
-        "127.0.0.1:%d inet n - n - - smtpd "
+        "127.0.0.1:%d inet n - y - - smtpd" % smtp,
+        "127.0.0.1:%d inet n - y - - smtpd "
         "-o smtpd_tls_mandatory_ciphers=high "
         "-o smtpd_tls_security_level=encrypt" % submission,
-        "127.0.0.1:%d inet n - n - - smtpd "
+        "127.0.0.1:%d inet n - y - - smtpd "
         "-o smtpd_tls_mandatory_ciphers=high "
         "-o smtpd_tls_wrappermode=yes" % smtps,
         "cleanup unix - - n - 0 cleanup",
