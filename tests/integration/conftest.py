@@ -363,6 +363,9 @@ class Instance:
         assert wait_for(lambda: self.master_pid() or self.fg.poll() is not None), \
             "master did not start"
         assert self.master_pid(), self.read_log()
+        # The pid file exists before the listeners: wait for both.
+        assert wait_for(lambda: "daemon started" in self.read_log()
+                        or self.fg.poll() is not None), self.read_log()
         return None
 
     def read_log(self):
