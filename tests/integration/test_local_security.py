@@ -101,7 +101,7 @@ def test_virtual_mbox_not_owned_by_mapped_uid_defers(instance, workdir,
         "virtual_mailbox_base": base, "virtual_minimum_uid": "100",
         "minimal_backoff_time": "300s", "queue_run_delay": "300s"},
         services=[
-            "127.0.0.1:%d inet n - n - - smtpd" % port,
+            "127.0.0.1:%d inet n - y - - smtpd" % port,
             "qmgr unix n - n 300 1 qmgr",
             "cleanup unix n - n - 0 cleanup",
             "virtual unix - n n - - virtual",
