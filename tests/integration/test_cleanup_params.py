@@ -39,7 +39,7 @@ class Site:
         settings.update(main or {})
         instance.write_config(main=settings, services=[
             "postlog unix-dgram n - n - 1 postlogd",
-            "127.0.0.1:%d inet n - n - - smtpd" % self.port,
+            "127.0.0.1:%d inet n - y - - smtpd" % self.port,
             "cleanup unix - - n - 0 cleanup",
         ])
         instance.start()
@@ -419,7 +419,7 @@ def test_bcc_failure_is_left_out_of_the_senders_dsn(instance, workdir):
             "maillog_file": os.path.join(workdir, "maillog"),
         }, services=[
             "postlog unix-dgram n - n - 1 postlogd",
-            "127.0.0.1:%d inet n - n - - smtpd" % port,
+            "127.0.0.1:%d inet n - y - - smtpd" % port,
             "qmgr unix n - n 300 1 qmgr",
             "cleanup unix n - n - 0 cleanup",
             "smtp unix - - n - - smtp",
