@@ -141,7 +141,9 @@ def test_delivery_4xx_defers_then_flush(mta, sink):
     assert wait_for(lambda: sink.messages, 20), mta.read_log()
     assert sink.messages[0][1] == ["defer1@example.com"]
     assert wait_for(lambda: not os.path.exists(deferred), 10)
-    assert postelqueue(mta, "-p").strip() == "Mail queue is empty"
+    # From deferred/ it passes through active/ until qmgr removes it.
+    assert wait_for(lambda: postelqueue(mta, "-p").strip()
+                    == "Mail queue is empty", 10), postelqueue(mta, "-p")
 
 
 def test_delivery_flush_one_message_or_one_site(mta, sink):
