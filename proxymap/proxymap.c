@@ -113,7 +113,8 @@ proxymap_table(struct proxymap *pm, const struct proxy_request *req)
 }
 
 static void
-proxymap_request(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
+proxymap_request(struct skel_ctx *ctx, const void *arg, const ATTR *in,
+		 ATTR *out)
 {
 	struct proxymap *pm = ctx->app;
 	struct proxy_request req;
@@ -122,6 +123,7 @@ proxymap_request(struct skel_ctx *ctx, const ATTR *in, ATTR *out)
 	const char *value;
 	DICT   *d;
 
+	(void)arg;
 	if (proxy_request_decode(in, &req, pm->why) < 0) {
 		msg_warn("bad request: %s", VSTR_STR(pm->why));
 		rep.status = PROXY_STAT_BAD;
@@ -174,7 +176,7 @@ proxymap_pre_jail(struct skel_ctx *ctx)
 static void
 proxymap_service(struct skel_ctx *ctx, int fd)
 {
-	skel_serve_frames(ctx, fd, proxymap_request);
+	skel_serve_frames(ctx, fd, proxymap_request, NULL);
 }
 
 static void
