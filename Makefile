@@ -83,8 +83,8 @@ TEST_SERVICES	:= $(SVC_SRC:tests/services/%.c=$(B)/tests/services/%)
 BIN_TARGETS	:= $(CMDS:%=$(B)/bin/%)
 LIBEXEC_TARGETS	:= $(DAEMONS:%=$(B)/libexec/%)
 
-.PHONY: all deps check unit integration fuzz run install clean format \
-	format-check
+.PHONY: all deps check unit integration fuzz fuzz-smoke run install clean \
+	format format-check
 all: $(LIBPOSTEL) $(BIN_TARGETS) $(LIBEXEC_TARGETS) links
 
 $(B)/obj/%.o: %.c
@@ -156,6 +156,12 @@ $(B)/fuzz/%: fuzz/%.c $(FUZZ_UTIL_OBJ) \
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(filter %.o,$^) $(LIBS)
 fuzz: $(FUZZ_BINS)
+
+# Every target for FUZZ_SECONDS (default 30) each; not part of check.
+FUZZ_SECONDS	?= 30
+FUZZ_TARGETS	:= $(FUZZ_SRC:fuzz/fuzz_%.c=%)
+fuzz-smoke: $(FUZZ_BINS)
+	sh mk/fuzz-run.sh $(B) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 run: all
 	@sh mk/run.sh
