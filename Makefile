@@ -66,10 +66,12 @@ DAEMON_DIRS	:= master smtpd cleanup qmgr smtp bounce local pickup postlogd \
 		   pipe virtual
 DAEMONS		:= $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/$(d).c),$(d)))
 CMD_SRC		:= $(wildcard admin/*.c sendmail/*.c)
-# admin/admin_*.c and sendmail/sendmail_*.c are helpers, not commands.  A
+# admin/admin_*.c, sendmail/sendmail_*.c and sendmail/postdrop_*.c are
+# helpers, not commands.  A
 # command links only the helpers its <dir>/<cmd>.objs lists (one path per
 # line, relative to build/obj), so setgid postdrop carries no admin code.
-CMD_MAIN_SRC	:= $(filter-out admin/admin_%.c sendmail/sendmail_%.c,$(CMD_SRC))
+CMD_MAIN_SRC	:= $(filter-out admin/admin_%.c sendmail/sendmail_%.c \
+		   sendmail/postdrop_%.c,$(CMD_SRC))
 CMDS		:= $(notdir $(CMD_MAIN_SRC:.c=))
 
 TEST_SRC	:= $(wildcard tests/unit/test_*.c)

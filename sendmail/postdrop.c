@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "sendmail/postdrop_proto.h"
+#include "sendmail/postdrop_read.h"
 #include "util/sendmail_conf.h"
 #include "util/addr.h"
 #include "util/attr.h"
@@ -58,15 +59,6 @@
 #include "util/rec.h"
 #include "util/safe_file.h"
 #include "util/vstr.h"
-
-/*
- * The envelope part of a maildrop file has its own bound, beside
- * message_size_limit for the content: twice what a command line holds
- * with Linux's default 8 MiB stack (ARG_MAX 2 MiB), so in practice only
- * a stream written by hand reaches it.
- */
-#define POSTDROP_ENV_MAX	(4 * 1024 * 1024)
-#define POSTDROP_REC_OVERHEAD	16	/* per envelope record, generously */
 
 /* The temporary file to remove when we die (fatal error or signal). */
 static char *postdrop_tmp;
@@ -109,90 +101,6 @@ postdrop_signals(void)
 	sigaction(SIGPIPE, &sa, NULL);
 }
 
-static _Noreturn void
-postdrop_bad_input(const char *what)
-{
-	msg_fatal_status(EX_DATAERR, "malformed input from sendmail: %s", what);
-}
-
-/* An optional text attribute that must pass maildrop_text_ok. */
-static const char *
-postdrop_text(const ATTR *a, const char *name, bool required)
-{
-	const char *value = attr_get_str(a, name);
-
-	if (value == NULL) {
-		if (required)
-			postdrop_bad_input(name);
-		return NULL;
-	}
-	if (!maildrop_text_ok(value, strlen(value)))
-		postdrop_bad_input(name);
-	return value;
-}
-
-static void
-postdrop_envelope(const ATTR *a, MAILDROP_ENV *env, bool allow_min_user)
-{
-	const char *value;
-	long long num;
-	struct timeval tv;
-
-	vstr_strcpy(env->sender, postdrop_text(a, "sender", true));
-	if (!allow_min_user && addr_text_min_user(VSTR_STR(env->sender)))
-		msg_fatal_status(EX_NOUSER, "bad sender address: %s: begins "
-				 "with \"-\" (allow_min_user = no)",
-				 VSTR_STR(env->sender));
-	if ((value = postdrop_text(a, "fullname", false)) != NULL)
-		vstr_strcpy(env->fullname, value);
-	if (attr_get_int(a, "extract", &num) < 0 || (num != 0 && num != 1))
-		postdrop_bad_input("extract");
-	env->extract = num == 1;
-	if ((value = postdrop_text(a, "envid", false)) != NULL) {
-		if (*value == 0 || strlen(value) > ADDR_ENVID_MAX)
-			postdrop_bad_input("envid");
-		env->envid_given = true;
-		vstr_strcpy(env->envid, value);
-	}
-	if (attr_get_int(a, "ret", &num) < 0 || num < ADDR_RET_NONE
-	    || num > ADDR_RET_HDRS)
-		postdrop_bad_input("ret");
-	env->ret = (int)num;
-	/* Who and when come from the kernel, never from the stream. */
-	env->uid = (long long)getuid();
-	gettimeofday(&tv, NULL);
-	env->arrival_sec = tv.tv_sec;
-	env->arrival_usec = tv.tv_usec;
-}
-
-static void
-postdrop_rcpt(const ATTR *a, MAILDROP_ENV *env, bool allow_min_user)
-{
-	const char *addr = postdrop_text(a, "addr", true);
-	long long notify;
-
-	if (*addr == 0)
-		postdrop_bad_input("empty recipient");
-	if (!allow_min_user && addr_text_min_user(addr))
-		msg_fatal_status(EX_NOUSER, "bad recipient address: %s: begins "
-				 "with \"-\" (allow_min_user = no)", addr);
-	if (attr_get_int(a, "notify", &notify) < 0 || notify < 0
-	    || notify > 15 || ((notify & ADDR_NOTIFY_NEVER)
-			       && notify != ADDR_NOTIFY_NEVER))
-		postdrop_bad_input("notify");
-	maildrop_env_add_rcpt(env, addr, (int)notify);
-}
-
-/* Count envelope bytes against POSTDROP_ENV_MAX. */
-static void
-postdrop_env_bytes(size_t *total, size_t more)
-{
-	*total += more + POSTDROP_REC_OVERHEAD;
-	if (*total > POSTDROP_ENV_MAX)
-		msg_fatal_status(EX_DATAERR, "too many recipients: the "
-				 "envelope exceeds %d bytes", POSTDROP_ENV_MAX);
-}
-
 /* Create maildrop/t<pid>.<n>; the name is not a queue ID, so pickup
  * ignores it until the rename. */
 static int
@@ -212,23 +120,6 @@ postdrop_create(const char *queue, VSTR *path)
 	return -1;
 }
 
-/*
- * Content must be in the wire form sendmail writes: every CR followed by
- * LF, every LF preceded by CR.  A bare CR or LF could only come from a
- * stream written by hand; passed on, "x<CR>.<CR>MAIL FROM:..." would let
- * a local user smuggle SMTP commands to a next hop that ends lines there
- * (DESIGN.md section 5).  *cr carries a CR that ended the previous frame.
- */
-static void
-postdrop_check_eol(const char *data, size_t len, bool *cr)
-{
-	for (size_t i = 0; i < len; i++) {
-		if (*cr != (data[i] == '\n'))
-			postdrop_bad_input("bare <CR> or <LF> in content");
-		*cr = data[i] == '\r';
-	}
-}
-
 static void
 postdrop_write_failed(const char *path)
 {
@@ -245,21 +136,13 @@ main(int argc, char **argv)
 	VSTR   *path;
 	VSTR   *final;
 	const char *queue;
-	const char *req;
-	const void *data;
-	size_t	len;
 	MAILDROP_ENV *env;
 	IPC_STREAM *in;
-	ATTR   *frame;
 	REC_WRITER *w;
 	struct stat st;
 	struct timeval tv;
-	bool	envelope_done = false;
-	bool	cr = false;
-	bool	allow_min_user;
-	long long size_limit;
-	unsigned long long content_bytes = 0;
-	size_t	env_bytes = 0;
+	struct postdrop_read_opts opts;
+	int	status;
 	int	fd;
 	int	ch;
 
@@ -294,15 +177,15 @@ main(int argc, char **argv)
 	postdrop_signals();
 
 	queue = cfg_get_str(cfg, "queue_directory");
-	allow_min_user = cfg_get_bool(cfg, "allow_min_user");
-	size_limit = cfg_get_size(cfg, "message_size_limit");
+	opts.allow_min_user = cfg_get_bool(cfg, "allow_min_user");
+	opts.size_limit = cfg_get_size(cfg, "message_size_limit");
 	path = vstr_alloc(100);
 	final = vstr_alloc(100);
 	/* A local user must not be able to fill the queue file system. */
 	vstr_sprintf(path, "%s/maildrop", queue);
 	if (queue_space_check(VSTR_STR(path), cfg_get_size(cfg,
 							   "queue_minfree"),
-			      size_limit, 0, why) < 0) {
+			      opts.size_limit, 0, why) < 0) {
 		if (errno == ENOSPC)
 			msg_fatal_status(EX_TEMPFAIL, "not enough free space "
 					 "in the queue file system: %s "
@@ -317,58 +200,15 @@ main(int argc, char **argv)
 	postdrop_tmp = mystrdup(VSTR_STR(path));
 
 	env = maildrop_env_alloc();
-	frame = attr_alloc();
 	in = ipc_stream_open(0);
 	ipc_stream_set_max(in, POSTDROP_FRAME_MAX);
 	w = rec_writer_create(fd);
-	for (;;) {
-		if (ipc_stream_recv(in, frame, IPC_WAIT_FOREVER, why) < 0)
-			msg_fatal_status(EX_DATAERR, "input from sendmail: %s",
-					 VSTR_LEN(why) ? VSTR_STR(why) :
-					 "unexpected end");
-		if ((req = attr_get_str(frame, "request")) == NULL)
-			postdrop_bad_input("no request");
-		if (strcmp(req, POSTDROP_REQ_ENVELOPE) == 0) {
-			if (env->uid >= 0)
-				postdrop_bad_input("second envelope");
-			postdrop_envelope(frame, env, allow_min_user);
-			continue;
-		}
-		if (env->uid < 0)
-			postdrop_bad_input("no envelope");
-		if (strcmp(req, POSTDROP_REQ_RCPT) == 0) {
-			if (envelope_done)
-				postdrop_bad_input("recipient after content");
-			postdrop_rcpt(frame, env, allow_min_user);
-			postdrop_env_bytes(&env_bytes,
-					   strlen(env->rcpt[env->nrcpt - 1]));
-			continue;
-		}
-		if (!envelope_done) {
-			if (maildrop_put_envelope(w, env) < 0)
-				postdrop_write_failed(VSTR_STR(path));
-			envelope_done = true;
-		}
-		if (strcmp(req, POSTDROP_REQ_END) == 0)
-			break;
-		if (strcmp(req, POSTDROP_REQ_DATA) != 0)
-			postdrop_bad_input("unknown request");
-		if ((data = attr_get_data(frame, "data", &len)) == NULL)
-			postdrop_bad_input("data");
-		postdrop_check_eol(data, len, &cr);
-		content_bytes += len;
-		if (size_limit > 0
-		    && content_bytes > (unsigned long long)size_limit)
-			msg_fatal_status(EX_DATAERR, "message too large: more "
-					 "than message_size_limit (%lld bytes)",
-					 size_limit);
-		if (len > 0 && rec_put_content(w, data, len) < 0)
-			postdrop_write_failed(VSTR_STR(path));
+	if ((status = postdrop_read(in, w, env, &opts, why)) != 0) {
+		if (status == EX_TEMPFAIL)
+			msg_fatal_status(status, "maildrop file %s: %s",
+					 VSTR_STR(path), VSTR_STR(why));
+		msg_fatal_status(status, "%s", VSTR_STR(why));
 	}
-	if (cr)
-		postdrop_bad_input("bare <CR> or <LF> in content");
-	if (env->extract == false && env->nrcpt == 0)
-		msg_fatal_status(EX_DATAERR, "no recipients");
 	if (rec_writer_finish(w) < 0 || fsync(fd) < 0 || fstat(fd, &st) < 0)
 		postdrop_write_failed(VSTR_STR(path));
 	tv.tv_sec = (time_t)env->arrival_sec;
@@ -404,7 +244,6 @@ main(int argc, char **argv)
 
 	rec_writer_free(w);
 	ipc_stream_close(in);
-	attr_free(frame);
 	maildrop_env_free(env);
 	vstr_free(final);
 	vstr_free(path);
