@@ -2,9 +2,10 @@
 #
 #   make              build commands into build/bin, daemons into build/libexec
 #   make deps         install the Debian packages needed to build, run, test
-#   make check        unit tests (cmocka) then integration tests (pytest)
+#   make check        format-check, unit tests (cmocka), integration tests (pytest)
 #   make SAN=1 check  the same with ASan + UBSan
 #   make fuzz         libFuzzer targets into build/fuzz (clang; not in check)
+#   make fuzz-smoke   every fuzz target for FUZZ_SECONDS (30) each
 #   make format-check list the C files that differ from .clang-format
 #   make run          a throw-away instance under run/ (see README.md)
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -139,7 +140,7 @@ unit: $(TESTS)
 integration: all $(TEST_SERVICES)
 	POSTEL_BUILD=$(CURDIR)/$(B) $(PYTHON) -m pytest -q -p no:cacheprovider --continue-on-collection-errors $(PYTEST_ARGS) tests/integration
 
-check: all $(TESTS) $(TEST_SERVICES)
+check: format-check all $(TESTS) $(TEST_SERVICES)
 	@sh tests/run_unit.sh $(TESTS)
 	POSTEL_BUILD=$(CURDIR)/$(B) POSTEL_SAN=$(SAN) $(PYTHON) -m pytest -q -p no:cacheprovider --continue-on-collection-errors $(PYTEST_ARGS) tests/integration
 

@@ -31,22 +31,22 @@
 #include "util/mymalloc.h"
 #include "util/vstr.h"
 
-#define DICT_DUP_FLAGS	(DICT_FLAG_DUP_REPLACE | DICT_FLAG_DUP_IGNORE)
+#define DICT_DUP_FLAGS (DICT_FLAG_DUP_REPLACE | DICT_FLAG_DUP_IGNORE)
 
 enum map_op {
 	OP_BUILD,
-	OP_QUERY,			/* -q */
-	OP_DELETE,			/* -d */
-	OP_DUMP,			/* -s */
-	OP_INCREMENTAL,			/* -i */
+	OP_QUERY,	/* -q */
+	OP_DELETE,	/* -d */
+	OP_DUMP,	/* -s */
+	OP_INCREMENTAL, /* -i */
 };
 
 struct map_opts {
 	enum admin_map_kind kind;
-	enum map_op op;
-	const char *key;		/* -q / -d */
-	const char *def_type;		/* default_database_type */
-	int	flags;			/* DICT_FLAG_* */
+	enum map_op	    op;
+	const char	   *key;      /* -q / -d */
+	const char	   *def_type; /* default_database_type */
+	int		    flags;    /* DICT_FLAG_* */
 };
 
 static void
@@ -55,7 +55,8 @@ map_usage(enum admin_map_kind kind)
 	if (kind == ADMIN_MAP_NEWALIASES)
 		msg_fatal_status(EX_USAGE,
 				 "usage: newaliases [-c config_dir] [-v]");
-	msg_fatal_status(EX_USAGE, "usage: %s [-Nfinrvw] [-c config_dir] "
+	msg_fatal_status(EX_USAGE,
+			 "usage: %s [-Nfinrvw] [-c config_dir] "
 			 "[-q key | -d key | -s] [type:]file ...",
 			 kind == ADMIN_MAP_ALIAS ? "postelalias" : "postelmap");
 }
@@ -64,7 +65,7 @@ map_usage(enum admin_map_kind kind)
 static char *
 map_spec(const struct map_opts *o, const char *arg)
 {
-	VSTR   *spec = vstr_alloc(64);
+	VSTR *spec = vstr_alloc(64);
 
 	if (strchr(arg, ':') != NULL && arg[0] != '/' && arg[0] != '.')
 		vstr_strcpy(spec, arg);
@@ -115,8 +116,8 @@ map_signals(int block)
 static DICT *
 map_open(const char *spec, int flags)
 {
-	VSTR   *why = map_why_buf();
-	DICT   *d;
+	VSTR *why = map_why_buf();
+	DICT *d;
 
 	if ((d = dict_open(spec, flags, why)) == NULL)
 		msg_fatal_status(errno == ENOENT ? EX_NOINPUT : EX_CONFIG, "%s",
@@ -137,20 +138,20 @@ map_commit(DICT *d)
  * source in messages.  Returns the number of entries stored.
  */
 static size_t
-map_load(const struct map_opts *o, DICT *d, const char *name,
-	 const char *text, size_t len)
+map_load(const struct map_opts *o, DICT *d, const char *name, const char *text,
+	 size_t len)
 {
-	LLINE	src;
-	VSTR   *line = vstr_alloc(256);
-	VSTR   *akey = vstr_alloc(64);
-	VSTR   *aval = vstr_alloc(256);
-	VSTR   *why = map_why_buf();
+	LLINE	    src;
+	VSTR	   *line = vstr_alloc(256);
+	VSTR	   *akey = vstr_alloc(64);
+	VSTR	   *aval = vstr_alloc(256);
+	VSTR	   *why = map_why_buf();
 	const char *old;
-	char   *key;
-	char   *value;
-	int	lineno;
-	int	ret;
-	size_t	count = 0;
+	char	   *key;
+	char	   *value;
+	int	    lineno;
+	int	    ret;
+	size_t	    count = 0;
 
 	lline_init(&src, name, text, len, 0, NULL);
 	while ((ret = lline_next(&src, line, &lineno, why)) > 0) {
@@ -164,7 +165,8 @@ map_load(const struct map_opts *o, DICT *d, const char *name,
 			}
 		} else {
 			if (dict_alias_parse_line(VSTR_STR(line), akey, aval,
-						  why) < 0) {
+						  why)
+			    < 0) {
 				msg_warn("%s:%d: %s; line ignored", name,
 					 lineno, VSTR_STR(why));
 				continue;
@@ -186,8 +188,10 @@ map_load(const struct map_opts *o, DICT *d, const char *name,
 					 name, lineno);
 				continue;
 			}
-			vstr_sprintf(why, "%s:%d: cannot store \"%s\" in %s: "
-				     "%m", name, lineno, key, dict_spec(d));
+			vstr_sprintf(why,
+				     "%s:%d: cannot store \"%s\" in %s: "
+				     "%m",
+				     name, lineno, key, dict_spec(d));
 			dict_discard(d);
 			msg_fatal_status(EX_IOERR, "%s", VSTR_STR(why));
 		}
@@ -210,15 +214,15 @@ map_load(const struct map_opts *o, DICT *d, const char *name,
 static void
 map_check(const char *name, const char *text, size_t len)
 {
-	LLINE	src;
-	VSTR   *line = vstr_alloc(256);
-	VSTR   *why = map_why_buf();
-	int	lineno;
-	int	ret;
+	LLINE src;
+	VSTR *line = vstr_alloc(256);
+	VSTR *why = map_why_buf();
+	int   lineno;
+	int   ret;
 
 	lline_init(&src, name, text, len, 0, NULL);
 	while ((ret = lline_next(&src, line, &lineno, why)) > 0)
-		 /* void */ ;
+		/* void */;
 	vstr_free(line);
 	if (ret < 0)
 		msg_fatal_status(EX_DATAERR, "%s", VSTR_STR(why));
@@ -227,13 +231,15 @@ map_check(const char *name, const char *text, size_t len)
 static void
 map_read_stream(int fd, const char *name, VSTR *buf)
 {
-	ssize_t	n;
+	ssize_t n;
 
 	vstr_reset(buf);
 	for (;;) {
 		if (VSTR_LEN(buf) > DICT_SRC_FILE_MAX)
-			msg_fatal_status(EX_DATAERR, "%s: input larger than %d "
-					 "bytes", name, DICT_SRC_FILE_MAX);
+			msg_fatal_status(EX_DATAERR,
+					 "%s: input larger than %d "
+					 "bytes",
+					 name, DICT_SRC_FILE_MAX);
 		vstr_space(buf, 65536);
 		n = read(fd, VSTR_END(buf), 65536);
 		if (n < 0 && errno == EINTR)
@@ -260,13 +266,13 @@ static int
 map_build(const struct map_opts *o, const char *spec)
 {
 	const char *name = map_name(spec);
-	VSTR   *buf = vstr_alloc(4096);
-	VSTR   *why = map_why_buf();
-	VSTR   *dbpath = vstr_alloc(128);
+	VSTR	   *buf = vstr_alloc(4096);
+	VSTR	   *why = map_why_buf();
+	VSTR	   *dbpath = vstr_alloc(128);
 	struct stat src;
 	struct stat st;
-	int	existed;
-	DICT   *d;
+	int	    existed;
+	DICT	   *d;
 
 	if (dict_src_read_file(name, buf, why) < 0)
 		msg_fatal_status(errno == ENOENT ? EX_NOINPUT : EX_IOERR, "%s",
@@ -315,14 +321,14 @@ map_print(const struct map_opts *o, const char *key, const char *value)
 static int
 map_query(const struct map_opts *o, char **specs, int count)
 {
-	DICT  **dicts = mycalloc((size_t)count, sizeof(DICT *));
+	DICT	  **dicts = mycalloc((size_t)count, sizeof(DICT *));
 	const char *value;
-	char   *line = NULL;
-	size_t	cap = 0;
-	ssize_t	n;
-	int	found = 0;
-	int	i;
-	int	ret;
+	char	   *line = NULL;
+	size_t	    cap = 0;
+	ssize_t	    n;
+	int	    found = 0;
+	int	    i;
+	int	    ret;
 
 	for (i = 0; i < count; i++)
 		dicts[i] = map_open(specs[i], o->flags);
@@ -330,7 +336,8 @@ map_query(const struct map_opts *o, char **specs, int count)
 		for (i = 0; i < count && !found; i++) {
 			ret = dict_lookup(dicts[i], o->key, &value);
 			if (ret < 0)
-				msg_fatal_status(EX_TEMPFAIL, "%s: table "
+				msg_fatal_status(EX_TEMPFAIL,
+						 "%s: table "
 						 "lookup problem",
 						 dict_spec(dicts[i]));
 			if (ret > 0) {
@@ -369,10 +376,10 @@ map_query(const struct map_opts *o, char **specs, int count)
 static int
 map_delete(const struct map_opts *o, char **specs, int count)
 {
-	DICT   *d;
-	int	found = 0;
-	int	i;
-	int	ret;
+	DICT *d;
+	int   found = 0;
+	int   i;
+	int   ret;
 
 	for (i = 0; i < count; i++) {
 		/* Deleting never creates a table: it must exist already. */
@@ -380,8 +387,10 @@ map_delete(const struct map_opts *o, char **specs, int count)
 		map_signals(1);
 		d = map_open(specs[i], o->flags | DICT_FLAG_WRITE);
 		if ((ret = dict_delete(d, o->key)) < 0) {
-			vstr_sprintf(map_why_buf(), "%s: cannot delete "
-				     "\"%s\": %m", dict_spec(d), o->key);
+			vstr_sprintf(map_why_buf(),
+				     "%s: cannot delete "
+				     "\"%s\": %m",
+				     dict_spec(d), o->key);
 			dict_discard(d);
 			msg_fatal_status(EX_IOERR, "%s", VSTR_STR(map_why));
 		}
@@ -397,11 +406,11 @@ map_delete(const struct map_opts *o, char **specs, int count)
 static int
 map_dump(const struct map_opts *o, char **specs, int count)
 {
-	DICT   *d;
+	DICT	   *d;
 	const char *key;
 	const char *value;
-	int	i;
-	int	ret;
+	int	    i;
+	int	    ret;
 
 	for (i = 0; i < count; i++) {
 		d = map_open(specs[i], o->flags);
@@ -410,7 +419,7 @@ map_dump(const struct map_opts *o, char **specs, int count)
 			map_print(o, key, value);
 		if (ret < 0)
 			msg_fatal_status(errno == EOPNOTSUPP ? EX_USAGE
-					 : EX_TEMPFAIL,
+							     : EX_TEMPFAIL,
 					 "%s: cannot list the table: %m",
 					 dict_spec(d));
 		dict_close(d);
@@ -423,8 +432,8 @@ map_dump(const struct map_opts *o, char **specs, int count)
 static int
 map_incremental(const struct map_opts *o, const char *spec)
 {
-	VSTR   *buf = vstr_alloc(4096);
-	DICT   *d;
+	VSTR *buf = vstr_alloc(4096);
+	DICT *d;
 
 	map_read_stream(0, "standard input", buf);
 	map_check("standard input", VSTR_STR(buf), VSTR_LEN(buf));
@@ -440,8 +449,8 @@ map_incremental(const struct map_opts *o, const char *spec)
 
 /* Split $alias_database into specs (braces are not expected here). */
 struct spec_list {
-	char  **items;
-	int	count;
+	char **items;
+	int    count;
 };
 
 static void
@@ -457,23 +466,26 @@ map_collect(const char *item, size_t len, void *ctx)
 int
 admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind)
 {
-	struct map_opts o = {kind, OP_BUILD, NULL, "hash", DICT_FLAG_FOLD};
-	const char *opt_c = NULL;
-	const char *progname;
-	struct spec_list sl = {NULL, 0};
-	VSTR   *why = map_why_buf();
-	CFG    *cfg;
-	char  **specs;
-	int	nspecs;
-	int	ch;
-	int	i;
-	int	status = 0;
+	struct map_opts	 o = { kind, OP_BUILD, NULL, "hash", DICT_FLAG_FOLD };
+	const char	*opt_c = NULL;
+	const char	*progname;
+	struct spec_list sl = { NULL, 0 };
+	VSTR		*why = map_why_buf();
+	CFG		*cfg;
+	char	       **specs;
+	int		 nspecs;
+	int		 ch;
+	int		 i;
+	int		 status = 0;
 
 	progname = kind == ADMIN_MAP_POSTMAP ? "postelmap"
-	    : kind == ADMIN_MAP_ALIAS ? "postelalias" : "newaliases";
+		   : kind == ADMIN_MAP_ALIAS ? "postelalias"
+					     : "newaliases";
 	msg_set_progname(progname);
-	while ((ch = getopt(argc, argv, kind == ADMIN_MAP_NEWALIASES ? "c:v"
-			    : "c:d:fiNnq:rsvw")) != -1) {
+	while ((ch = getopt(argc, argv,
+			    kind == ADMIN_MAP_NEWALIASES ? "c:v"
+							 : "c:d:fiNnq:rsvw"))
+	       != -1) {
 		switch (ch) {
 		case 'c':
 			opt_c = optarg;
@@ -527,12 +539,13 @@ admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind)
 		if (optind != argc)
 			map_usage(kind);
 		if (dict_list_split(cfg_get_str(cfg, "alias_database"),
-				    map_collect, &sl, why) < 0)
+				    map_collect, &sl, why)
+		    < 0)
 			msg_fatal_status(EX_CONFIG, "alias_database: %s",
 					 VSTR_STR(why));
 		kind = o.kind = ADMIN_MAP_ALIAS;
 		for (i = 0; i < sl.count; i++) {
-			char   *spec = map_spec(&o, sl.items[i]);
+			char *spec = map_spec(&o, sl.items[i]);
 
 			status = map_build(&o, spec);
 			myfree(spec);

@@ -14,11 +14,11 @@
 #define ADMIN_ADMIN_ALIAS_MAP_H
 
 enum admin_map_kind {
-	ADMIN_MAP_POSTMAP,		/* "key value" sources */
-	ADMIN_MAP_ALIAS,		/* "name: value, value" sources */
-	ADMIN_MAP_NEWALIASES,		/* postelalias on $alias_database */
+	ADMIN_MAP_POSTMAP,    /* "key value" sources */
+	ADMIN_MAP_ALIAS,      /* "name: value, value" sources */
+	ADMIN_MAP_NEWALIASES, /* postelalias on $alias_database */
 };
 
-int	admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind);
+int admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind);
 
 #endif

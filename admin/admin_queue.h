@@ -36,12 +36,12 @@
 #include "util/vstr.h"
 
 struct admin_ids {
-	uid_t	owner_uid;		/* mail_owner (or the invoking user) */
-	gid_t	owner_gid;
-	gid_t	setgid_gid;		/* setgid_group (or the user's group) */
+	uid_t owner_uid; /* mail_owner (or the invoking user) */
+	gid_t owner_gid;
+	gid_t setgid_gid; /* setgid_group (or the user's group) */
 };
 
-int	admin_queue_ids(const CFG *cfg, struct admin_ids *ids, VSTR *why);
-int	admin_queue_setup(const CFG *cfg, VSTR *why);
+int admin_queue_ids(const CFG *cfg, struct admin_ids *ids, VSTR *why);
+int admin_queue_setup(const CFG *cfg, VSTR *why);
 
 #endif

@@ -52,20 +52,21 @@
 #include "util/user.h"
 #include "util/vstr.h"
 
-#define POSTEL_START_WAIT_MS	35000
-#define POSTEL_STOP_WAIT_MS	30000
+#define POSTEL_START_WAIT_MS 35000
+#define POSTEL_STOP_WAIT_MS  30000
 
 struct postel {
 	const char *confdir;
-	CFG    *cfg;
-	VSTR   *pid_path;
-	int	verbose;
+	CFG	   *cfg;
+	VSTR	   *pid_path;
+	int	    verbose;
 };
 
 static _Noreturn void
 postel_usage(void)
 {
-	msg_fatal_status(EX_USAGE, "usage: postel [-c confdir] [-v] "
+	msg_fatal_status(EX_USAGE,
+			 "usage: postel [-c confdir] [-v] "
 			 "start|start-fg|stop|reload|status|check|flush|"
 			 "set-permissions");
 }
@@ -73,7 +74,7 @@ postel_usage(void)
 static pid_t
 postel_running(struct postel *p)
 {
-	pid_t	pid = master_pid_check(VSTR_STR(p->pid_path));
+	pid_t pid = master_pid_check(VSTR_STR(p->pid_path));
 
 	if (pid < 0)
 		msg_fatal("pid file %s: %m", VSTR_STR(p->pid_path));
@@ -99,14 +100,15 @@ postel_check_proxymap(struct postel *p, const MASTERCF *mcf)
 	}
 	msg_warn("master.cf has no %s unix service, but main.cf uses proxy: "
 		 "tables (see proxy_read_maps): their lookups will fail; add "
-		 "\"%s unix - - n - - proxymap\"", svc, svc);
+		 "\"%s unix - - n - - proxymap\"",
+		 svc, svc);
 }
 
 static void
 postel_check(struct postel *p)
 {
-	VSTR   *why = vstr_alloc(100);
-	VSTR   *path = vstr_alloc(100);
+	VSTR	 *why = vstr_alloc(100);
+	VSTR	 *path = vstr_alloc(100);
 	MASTERCF *mcf;
 
 	if (cfg_check(p->cfg, why) < 0)
@@ -127,23 +129,25 @@ postel_check(struct postel *p)
 				     e->command);
 		if (access(VSTR_STR(path), X_OK) < 0)
 			msg_warn("master.cf line %d: service %s/%s: "
-				 "program %s: %m", e->line, e->name,
-				 mastercf_type_name(e->type), VSTR_STR(path));
+				 "program %s: %m",
+				 e->line, e->name, mastercf_type_name(e->type),
+				 VSTR_STR(path));
 	}
 	postel_check_proxymap(p, mcf);
 	mastercf_free(mcf);
 	if (admin_queue_setup(p->cfg, why) < 0)
-		msg_fatal_status(strstr(VSTR_STR(why), "unknown") ? EX_NOUSER :
-				 EX_CANTCREAT, "%s", VSTR_STR(why));
+		msg_fatal_status(strstr(VSTR_STR(why), "unknown")
+				     ? EX_NOUSER
+				     : EX_CANTCREAT,
+				 "%s", VSTR_STR(why));
 	vstr_free(path);
 	vstr_free(why);
 }
 
 static void
-postel_master_argv(struct postel *p, char **argv, bool foreground,
-		   VSTR *prog)
+postel_master_argv(struct postel *p, char **argv, bool foreground, VSTR *prog)
 {
-	int	n = 0;
+	int n = 0;
 
 	vstr_sprintf(prog, "%s/master",
 		     cfg_get_str(p->cfg, "daemon_directory"));
@@ -160,7 +164,7 @@ postel_master_argv(struct postel *p, char **argv, bool foreground,
 static void
 postel_refuse_running(struct postel *p)
 {
-	pid_t	pid = postel_running(p);
+	pid_t pid = postel_running(p);
 
 	if (pid > 0)
 		msg_fatal("the Postel mail system is already running (pid %ld)",
@@ -170,11 +174,11 @@ postel_refuse_running(struct postel *p)
 static int
 postel_start(struct postel *p)
 {
-	char   *argv[10];
-	VSTR   *prog = vstr_alloc(100);
+	char	 *argv[10];
+	VSTR	 *prog = vstr_alloc(100);
 	long long deadline;
-	pid_t	pid;
-	int	status;
+	pid_t	  pid;
+	int	  status;
 
 	postel_check(p);
 	postel_refuse_running(p);
@@ -192,18 +196,23 @@ postel_start(struct postel *p)
 		if ((deadline -= 50) <= 0) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			msg_fatal_status(EX_UNAVAILABLE, "%s did not start "
-					 "within %d seconds", argv[0],
-					 POSTEL_START_WAIT_MS / 1000);
+			msg_fatal_status(EX_UNAVAILABLE,
+					 "%s did not start "
+					 "within %d seconds",
+					 argv[0], POSTEL_START_WAIT_MS / 1000);
 		}
 		poll(NULL, 0, 50);
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		msg_fatal_status(EX_UNAVAILABLE, "%s did not start (see the "
-				 "log for why)", argv[0]);
+		msg_fatal_status(EX_UNAVAILABLE,
+				 "%s did not start (see the "
+				 "log for why)",
+				 argv[0]);
 	if (postel_running(p) <= 0)
-		msg_fatal_status(EX_UNAVAILABLE, "master started but does not "
-				 "hold %s", VSTR_STR(p->pid_path));
+		msg_fatal_status(EX_UNAVAILABLE,
+				 "master started but does not "
+				 "hold %s",
+				 VSTR_STR(p->pid_path));
 	vstr_free(prog);
 	return 0;
 }
@@ -211,8 +220,8 @@ postel_start(struct postel *p)
 static _Noreturn void
 postel_start_fg(struct postel *p)
 {
-	char   *argv[10];
-	VSTR   *prog = vstr_alloc(100);
+	char *argv[10];
+	VSTR *prog = vstr_alloc(100);
 
 	postel_check(p);
 	postel_refuse_running(p);
@@ -224,7 +233,7 @@ postel_start_fg(struct postel *p)
 static pid_t
 postel_need_running(struct postel *p)
 {
-	pid_t	pid = postel_running(p);
+	pid_t pid = postel_running(p);
 
 	if (pid == 0) {
 		msg_error("the Postel mail system is not running");
@@ -236,7 +245,7 @@ postel_need_running(struct postel *p)
 static int
 postel_stop(struct postel *p)
 {
-	pid_t	pid = postel_need_running(p);
+	pid_t	  pid = postel_need_running(p);
 	long long waited = 0;
 
 	msg_info("stopping the Postel mail system");
@@ -245,9 +254,10 @@ postel_stop(struct postel *p)
 	/* The lock goes when master exits, after its children are gone. */
 	while (postel_running(p) > 0) {
 		if ((waited += 50) > POSTEL_STOP_WAIT_MS)
-			msg_fatal_status(EX_TEMPFAIL, "master pid %ld did not "
-					 "stop within %d seconds", (long)pid,
-					 POSTEL_STOP_WAIT_MS / 1000);
+			msg_fatal_status(EX_TEMPFAIL,
+					 "master pid %ld did not "
+					 "stop within %d seconds",
+					 (long)pid, POSTEL_STOP_WAIT_MS / 1000);
 		poll(NULL, 0, 50);
 	}
 	return 0;
@@ -256,7 +266,7 @@ postel_stop(struct postel *p)
 static int
 postel_reload(struct postel *p)
 {
-	pid_t	pid = postel_need_running(p);
+	pid_t pid = postel_need_running(p);
 
 	msg_info("refreshing the Postel mail system");
 	if (kill(pid, SIGHUP) < 0)
@@ -267,7 +277,7 @@ postel_reload(struct postel *p)
 static int
 postel_status(struct postel *p)
 {
-	pid_t	pid = postel_running(p);
+	pid_t pid = postel_running(p);
 
 	if (pid == 0) {
 		msg_info("the Postel mail system is not running");
@@ -280,9 +290,10 @@ postel_status(struct postel *p)
 static int
 postel_flush(struct postel *p)
 {
-	static const char requests[] = {IPC_TRIGGER_FLUSH_DEAD,
-	IPC_TRIGGER_SCAN_ALL, IPC_TRIGGER_SCAN_DEFERRED};
-	VSTR   *path = vstr_alloc(100);
+	static const char requests[] = { IPC_TRIGGER_FLUSH_DEAD,
+					 IPC_TRIGGER_SCAN_ALL,
+					 IPC_TRIGGER_SCAN_DEFERRED };
+	VSTR		 *path = vstr_alloc(100);
 
 	postel_need_running(p);
 	vstr_sprintf(path, "%s/public/%s",
@@ -300,8 +311,8 @@ postel_flush(struct postel *p)
 static int
 postel_run(char *const argv[])
 {
-	pid_t	pid;
-	int	status;
+	pid_t pid;
+	int   status;
 
 	if ((pid = fork()) < 0)
 		msg_fatal("fork: %m");
@@ -320,30 +331,41 @@ postel_make_accounts(struct postel *p)
 {
 	const char *owner = cfg_get_str(p->cfg, "mail_owner");
 	const char *group = cfg_get_str(p->cfg, "setgid_group");
-	const char *shell = access("/usr/sbin/nologin", X_OK) == 0 ?
-	    "/usr/sbin/nologin" : "/bin/false";
+	const char *shell = access("/usr/sbin/nologin", X_OK) == 0
+				? "/usr/sbin/nologin"
+				: "/bin/false";
 
 	if (getgrnam(group) == NULL) {
-		char   *argv[] = {"/usr/sbin/groupadd", "--system",
-		(char *)group, NULL};
+		char *argv[] = { "/usr/sbin/groupadd", "--system",
+				 (char *)group, NULL };
 
 		if (postel_run(argv) != 0)
-			msg_fatal_status(EX_NOUSER, "setgid_group %s: groupadd "
-					 "failed", group);
+			msg_fatal_status(EX_NOUSER,
+					 "setgid_group %s: groupadd "
+					 "failed",
+					 group);
 		msg_info("created group %s", group);
 	}
 	if (getpwnam(owner) == NULL) {
 		/* Its own group, like Postfix's postfix:postfix. */
-		bool	have_group = getgrnam(owner) != NULL;
-		char   *argv[] = {"/usr/sbin/useradd", "--system",
-			"--no-create-home", "--home-dir", "/nonexistent",
-			"--shell", (char *)shell,
-			have_group ? "--gid" : "--user-group", (char *)owner,
-			have_group ? (char *)owner : NULL, NULL};
+		bool  have_group = getgrnam(owner) != NULL;
+		char *argv[] = { "/usr/sbin/useradd",
+				 "--system",
+				 "--no-create-home",
+				 "--home-dir",
+				 "/nonexistent",
+				 "--shell",
+				 (char *)shell,
+				 have_group ? "--gid" : "--user-group",
+				 (char *)owner,
+				 have_group ? (char *)owner : NULL,
+				 NULL };
 
 		if (postel_run(argv) != 0)
-			msg_fatal_status(EX_NOUSER, "mail_owner %s: useradd "
-					 "failed", owner);
+			msg_fatal_status(EX_NOUSER,
+					 "mail_owner %s: useradd "
+					 "failed",
+					 owner);
 		msg_info("created user %s", owner);
 	}
 }
@@ -351,10 +373,10 @@ postel_make_accounts(struct postel *p)
 static void
 postel_setgid_commands(struct postel *p)
 {
-	static const char *const names[] = {"postdrop", "postelqueue"};
-	VSTR   *path = vstr_alloc(100);
-	gid_t	gid;
-	int	fd;
+	static const char *const names[] = { "postdrop", "postelqueue" };
+	VSTR			*path = vstr_alloc(100);
+	gid_t			 gid;
+	int			 fd;
 
 	if (user_group_lookup(cfg_get_str(p->cfg, "setgid_group"), &gid) < 0)
 		msg_fatal_status(EX_NOUSER, "setgid_group %s: unknown group",
@@ -390,7 +412,7 @@ postel_setgid_commands(struct postel *p)
 static int
 postel_set_permissions(struct postel *p)
 {
-	VSTR   *why = vstr_alloc(100);
+	VSTR *why = vstr_alloc(100);
 
 	if (geteuid() == 0)
 		postel_make_accounts(p);
@@ -405,12 +427,12 @@ postel_set_permissions(struct postel *p)
 int
 main(int argc, char **argv)
 {
-	struct postel p = {0};
-	const char *opt_c = NULL;
-	const char *cmd;
-	VSTR   *why;
-	int	ch;
-	int	ret;
+	struct postel p = { 0 };
+	const char   *opt_c = NULL;
+	const char   *cmd;
+	VSTR	     *why;
+	int	      ch;
+	int	      ret;
 
 	msg_set_progname("postel");
 	while ((ch = getopt(argc, argv, "c:v")) != -1) {

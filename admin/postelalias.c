@@ -16,6 +16,8 @@ main(int argc, char **argv)
 	const char *base = strrchr(argv[0], '/');
 
 	base = base ? base + 1 : argv[0];
-	return admin_alias_map_main(argc, argv, strcmp(base, "newaliases") == 0
-				    ? ADMIN_MAP_NEWALIASES : ADMIN_MAP_ALIAS);
+	return admin_alias_map_main(argc, argv,
+				    strcmp(base, "newaliases") == 0
+					? ADMIN_MAP_NEWALIASES
+					: ADMIN_MAP_ALIAS);
 }

@@ -45,23 +45,23 @@
 #include "util/safe_file.h"
 #include "util/vstr.h"
 
-#define PC_ENV		(1 << 0)
-#define PC_HEADER	(1 << 1)
-#define PC_BODY		(1 << 2)
+#define PC_ENV	  (1 << 0)
+#define PC_HEADER (1 << 1)
+#define PC_BODY	  (1 << 2)
 
 struct postelcat {
-	int	sections;		/* PC_* */
-	bool	raw;
+	int  sections; /* PC_* */
+	bool raw;
 };
 
 /* Where content printing is: in the header, the body, between them. */
 struct postelcat_content {
-	bool	in_body;
-	bool	bol;
-	bool	pend_cr;		/* a CR not yet printed */
-	bool	raw;
-	bool	show_header;
-	bool	show_body;
+	bool in_body;
+	bool bol;
+	bool pend_cr; /* a CR not yet printed */
+	bool raw;
+	bool show_header;
+	bool show_body;
 };
 
 static void
@@ -120,8 +120,8 @@ postelcat_envelope(int type, const VSTR *data)
 {
 	const char *str = VSTR_STR(data);
 	const char *eq;
-	time_t	t;
-	char	tbuf[64];
+	time_t	    t;
+	char	    tbuf[64];
 
 	switch (type) {
 	case REC_TYPE_SIZE:
@@ -172,17 +172,19 @@ postelcat_envelope(int type, const VSTR *data)
 static int
 postelcat_show(const struct postelcat *p, int fd, const char *name)
 {
-	REC_READER *r;
-	VSTR   *data = vstr_alloc(REC_CONT_CHUNK);
-	VSTR   *why = vstr_alloc(100);
-	struct postelcat_content pc = {.bol = true, .raw = p->raw};
-	bool	show_env = (p->sections & PC_ENV) && !p->raw;
-	int	type;
-	int	ret;
+	REC_READER		*r;
+	VSTR			*data = vstr_alloc(REC_CONT_CHUNK);
+	VSTR			*why = vstr_alloc(100);
+	struct postelcat_content pc = { .bol = true, .raw = p->raw };
+	bool			 show_env = (p->sections & PC_ENV) && !p->raw;
+	int			 type;
+	int			 ret;
 
 	if (rec_check_file(fd, why) < 0) {
-		msg_error("%s: %s: %s", name, errno == EBADMSG ?
-			  "malformed queue file" : "read error", VSTR_STR(why));
+		msg_error("%s: %s: %s", name,
+			  errno == EBADMSG ? "malformed queue file"
+					   : "read error",
+			  VSTR_STR(why));
 		vstr_free(data);
 		vstr_free(why);
 		return -1;
@@ -197,13 +199,15 @@ postelcat_show(const struct postelcat *p, int fd, const char *name)
 			if (p->raw || !(pc.show_header || pc.show_body))
 				continue;
 			printf("*** %s %s ***\n",
-			       pc.show_header && pc.show_body ?
-			       "MESSAGE CONTENTS" : pc.show_header ?
-			       "PRIMARY MESSAGE HEADER" : "MESSAGE BODY", name);
+			       pc.show_header && pc.show_body
+				   ? "MESSAGE CONTENTS"
+			       : pc.show_header ? "PRIMARY MESSAGE HEADER"
+						: "MESSAGE BODY",
+			       name);
 		} else if (type == REC_TYPE_CONT) {
 			for (size_t i = 0; i < VSTR_LEN(data); i++)
-				postelcat_byte(&pc, (unsigned char)
-					       VSTR_STR(data)[i]);
+				postelcat_byte(&pc, (unsigned char)VSTR_STR(
+							data)[i]);
 		} else if (type == REC_TYPE_XTRA) {
 			if (pc.pend_cr)
 				postelcat_put(&pc, '\r');
@@ -232,12 +236,11 @@ static int
 postelcat_find(const CFG *cfg, const char *id, VSTR *path)
 {
 	static const char *const queues[] = {
-		"incoming", "active", "deferred", "hold", "corrupt",
-		"maildrop",
+		"incoming", "active", "deferred", "hold", "corrupt", "maildrop",
 	};
 	const char *queue = cfg_get_str(cfg, "queue_directory");
-	char	hash[QID_HASH_LEN + 1];
-	int	fd;
+	char	    hash[QID_HASH_LEN + 1];
+	int	    fd;
 
 	if (!qid_valid(id)) {
 		errno = EINVAL;
@@ -262,21 +265,21 @@ static _Noreturn void
 postelcat_usage(void)
 {
 	msg_fatal_status(EX_USAGE, "usage: postelcat [-c confdir] [-e] [-h] "
-			 "[-b] [-r] [-v] [-q] file ...");
+				   "[-b] [-r] [-v] [-q] file ...");
 }
 
 int
 main(int argc, char **argv)
 {
-	struct postelcat p = {0};
-	const char *opt_c = NULL;
-	bool	by_id = false;
-	CFG    *cfg = NULL;
-	VSTR   *why = vstr_alloc(100);
-	VSTR   *path = vstr_alloc(100);
-	int	status = 0;
-	int	ch;
-	int	fd;
+	struct postelcat p = { 0 };
+	const char	*opt_c = NULL;
+	bool		 by_id = false;
+	CFG		*cfg = NULL;
+	VSTR		*why = vstr_alloc(100);
+	VSTR		*path = vstr_alloc(100);
+	int		 status = 0;
+	int		 ch;
+	int		 fd;
 
 	msg_set_progname("postelcat");
 	while ((ch = getopt(argc, argv, "c:ehbrqv")) != -1) {
@@ -324,9 +327,10 @@ main(int argc, char **argv)
 			fd = safe_open_read(argv[i]);
 		if (fd < 0) {
 			if (by_id)
-				msg_error("%s: %s", argv[i], errno == EINVAL ?
-					  "not a queue ID" :
-					  "no such message in the queue");
+				msg_error("%s: %s", argv[i],
+					  errno == EINVAL
+					      ? "not a queue ID"
+					      : "no such message in the queue");
 			else
 				msg_error("open %s: %m", argv[i]);
 			status = 1;

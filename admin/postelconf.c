@@ -37,56 +37,57 @@
 #include "util/strutil.h"
 #include "util/vstr.h"
 
-#define CONF_FILE_MAX	(16 * 1024 * 1024)
+#define CONF_FILE_MAX (16 * 1024 * 1024)
 
 /*
  * Reasons for fatal errors live in one static string: reachable at exit,
  * so that leak checkers stay quiet when msg_fatal ends the process.
  */
 static VSTR *conf_why;
-static VSTR *conf_msg;			/* bad_usage() text */
+static VSTR *conf_msg; /* bad_usage() text */
 
 enum conf_mode {
-	MODE_SHOW,			/* every parameter, or the ones named */
-	MODE_SHOW_SET,			/* -n */
-	MODE_SHOW_DEFAULTS,		/* -d */
-	MODE_EDIT,			/* -e or name=value */
-	MODE_REMOVE,			/* -X */
-	MODE_MASTER,			/* -M */
-	MODE_MASTER_REMOVE,		/* -MX */
+	MODE_SHOW,	    /* every parameter, or the ones named */
+	MODE_SHOW_SET,	    /* -n */
+	MODE_SHOW_DEFAULTS, /* -d */
+	MODE_EDIT,	    /* -e or name=value */
+	MODE_REMOVE,	    /* -X */
+	MODE_MASTER,	    /* -M */
+	MODE_MASTER_REMOVE, /* -MX */
 };
 
 struct conf_opts {
 	const char *confdir;
-	bool	value_only;		/* -h */
-	bool	expand;			/* -x */
-	bool	edit;			/* -e */
-	bool	remove;			/* -X */
-	bool	master;			/* -M */
-	bool	show_set;		/* -n */
-	bool	show_defaults;		/* -d */
+	bool	    value_only;	   /* -h */
+	bool	    expand;	   /* -x */
+	bool	    edit;	   /* -e */
+	bool	    remove;	   /* -X */
+	bool	    master;	   /* -M */
+	bool	    show_set;	   /* -n */
+	bool	    show_defaults; /* -d */
 };
 
 /* One physical line of a file being edited. */
 struct conf_line {
 	const char *text;
-	size_t	len;			/* without the newline */
-	bool	newline;
+	size_t	    len; /* without the newline */
+	bool	    newline;
 };
 
 struct conf_file {
-	char   *path;
-	VSTR   *data;
+	char		 *path;
+	VSTR		 *data;
 	struct conf_line *line;
-	size_t	count;
-	bool	exists;
-	mode_t	mode;
+	size_t		  count;
+	bool		  exists;
+	mode_t		  mode;
 };
 
 static _Noreturn void
 usage(void)
 {
-	msg_fatal_status(EX_USAGE, "usage: postelconf [-c config_dir] "
+	msg_fatal_status(EX_USAGE,
+			 "usage: postelconf [-c config_dir] "
 			 "[-d | -n] [-h] [-x] [name ...] | [-e] name=value ... "
 			 "| -X name ... | -M [name/type[=entry] ...] "
 			 "| -MX name/type ...");
@@ -101,8 +102,8 @@ usage(void)
 static void
 warn_unused(const CFG *cfg, const char *confdir)
 {
-	VSTR   *path = vstr_alloc(100);
-	VSTR   *why = vstr_alloc(100);
+	VSTR	 *path = vstr_alloc(100);
+	VSTR	 *why = vstr_alloc(100);
 	MASTERCF *mcf;
 
 	vstr_sprintf(path, "%s/master.cf", confdir);
@@ -116,20 +117,23 @@ warn_unused(const CFG *cfg, const char *confdir)
 static CFG *
 open_main(const char *confdir)
 {
-	VSTR   *why = conf_why;
-	CFG    *cfg = cfg_open(confdir, why);
+	VSTR *why = conf_why;
+	CFG  *cfg = cfg_open(confdir, why);
 
 	if (cfg == NULL)
 		msg_fatal_status(str_has_prefix(VSTR_STR(why), "open ")
-				 || str_has_prefix(VSTR_STR(why), "read ")
-				 ? EX_IOERR : EX_CONFIG, "%s", VSTR_STR(why));
+					 || str_has_prefix(VSTR_STR(why),
+							   "read ")
+				     ? EX_IOERR
+				     : EX_CONFIG,
+				 "%s", VSTR_STR(why));
 	return cfg;
 }
 
 static _Noreturn void __attribute__((format(printf, 1, 2)))
 bad_usage(const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	vstr_reset(conf_msg);
@@ -147,7 +151,7 @@ print_value(const struct conf_opts *opts, const CFG *cfg, const char *name,
 	const char *value = raw;
 
 	if (opts->expand) {
-		VSTR   *why = conf_why;
+		VSTR *why = conf_why;
 
 		if (cfg_expand(cfg, raw, buf, why) < 0)
 			msg_fatal_status(EX_CONFIG, "parameter %s: %s", name,
@@ -172,13 +176,13 @@ compare_names(const void *a, const void *b)
 static const char **
 all_names(const CFG *cfg, bool table, bool set, size_t *count)
 {
-	size_t	ntable = 0;
+	size_t			ntable = 0;
 	const struct param_def *defs = param_table(&ntable);
-	size_t	nset = cfg_count(cfg);
+	size_t			nset = cfg_count(cfg);
 	const char **names = mymalloc_array(ntable + nset + 1, sizeof(*names));
-	size_t	n = 0;
-	size_t	i;
-	size_t	out;
+	size_t	     n = 0;
+	size_t	     i;
+	size_t	     out;
 
 	if (table)
 		for (i = 0; i < ntable; i++)
@@ -197,10 +201,10 @@ all_names(const CFG *cfg, bool table, bool set, size_t *count)
 static int
 show_params(const struct conf_opts *opts, CFG *cfg, char **args, int nargs)
 {
-	VSTR   *buf = vstr_alloc(256);
+	VSTR	    *buf = vstr_alloc(256);
 	const char **names = NULL;
-	size_t	count;
-	size_t	i;
+	size_t	     count;
+	size_t	     i;
 
 	if (nargs > 0) {
 		count = (size_t)nargs;
@@ -217,9 +221,9 @@ show_params(const struct conf_opts *opts, CFG *cfg, char **args, int nargs)
 			raw = cfg_get_default(cfg, name);
 		} else if (opts->show_set) {
 			raw = cfg_line(cfg, name) > 0 ? cfg_get_raw(cfg, name)
-			    : NULL;
+						      : NULL;
 			if (raw == NULL && names == NULL)
-				continue;	/* named but not in main.cf */
+				continue; /* named but not in main.cf */
 		} else {
 			raw = cfg_get_raw(cfg, name);
 			if (raw == NULL)
@@ -246,7 +250,7 @@ conf_file_split(struct conf_file *file)
 {
 	const char *cp = VSTR_STR(file->data);
 	const char *end = VSTR_END(file->data);
-	size_t	cap = 0;
+	size_t	    cap = 0;
 
 	file->line = myfree(file->line);
 	file->count = 0;
@@ -260,7 +264,7 @@ conf_file_split(struct conf_file *file)
 		}
 		file->line[file->count].text = cp;
 		file->line[file->count].len = eol ? (size_t)(eol - cp)
-		    : (size_t)(end - cp);
+						  : (size_t)(end - cp);
 		file->line[file->count].newline = eol != NULL;
 		file->count++;
 		cp = eol ? eol + 1 : end;
@@ -271,8 +275,8 @@ static void
 conf_file_load(struct conf_file *file, const char *path, bool must_exist)
 {
 	struct stat st;
-	ssize_t	got;
-	int	fd;
+	ssize_t	    got;
+	int	    fd;
 
 	file->path = mystrdup(path);
 	file->data = vstr_alloc(4096);
@@ -318,7 +322,7 @@ conf_file_free(struct conf_file *file)
 static bool
 conf_line_skip(const struct conf_line *ln)
 {
-	size_t	i = 0;
+	size_t i = 0;
 
 	while (i < ln->len && isspace((unsigned char)ln->text[i]))
 		i++;
@@ -335,8 +339,8 @@ conf_line_start(const struct conf_line *ln)
 static size_t
 conf_entry_end(const struct conf_file *file, size_t start)
 {
-	size_t	last = start;
-	size_t	j;
+	size_t last = start;
+	size_t j;
 
 	for (j = start + 1; j < file->count; j++) {
 		if (conf_line_skip(&file->line[j]))
@@ -352,12 +356,12 @@ conf_entry_end(const struct conf_file *file, size_t start)
 static void
 conf_entry_key(const struct conf_line *ln, int nwords, VSTR *key)
 {
-	size_t	i = 0;
-	int	w;
+	size_t i = 0;
+	int    w;
 
 	vstr_reset(key);
 	for (w = 0; w < nwords; w++) {
-		size_t	start;
+		size_t start;
 
 		while (i < ln->len && isspace((unsigned char)ln->text[i]))
 			i++;
@@ -376,20 +380,19 @@ conf_entry_key(const struct conf_line *ln, int nwords, VSTR *key)
  * last match (the one in effect) or -1.  All matches are flagged in `hit`.
  */
 static long
-conf_find(const struct conf_file *file, const char *key, int nwords,
-	  bool *hit)
+conf_find(const struct conf_file *file, const char *key, int nwords, bool *hit)
 {
-	VSTR   *k = vstr_alloc(64);
-	long	found = -1;
-	size_t	i;
+	VSTR  *k = vstr_alloc(64);
+	long   found = -1;
+	size_t i;
 
 	for (i = 0; i < file->count; i++) {
 		if (!conf_line_start(&file->line[i]))
 			continue;
 		conf_entry_key(&file->line[i], nwords, k);
 		if (strcmp(VSTR_STR(k), key) == 0) {
-			size_t	end = conf_entry_end(file, i);
-			size_t	j;
+			size_t end = conf_entry_end(file, i);
+			size_t j;
 
 			for (j = i; j <= end; j++)
 				hit[j] = true;
@@ -404,14 +407,14 @@ conf_find(const struct conf_file *file, const char *key, int nwords,
 static void
 conf_write(const char *path, const VSTR *text, mode_t mode)
 {
-	VSTR   *tmp = vstr_alloc(256);
-	VSTR   *dir = vstr_alloc(256);
+	VSTR	   *tmp = vstr_alloc(256);
+	VSTR	   *dir = vstr_alloc(256);
 	const char *slash;
-	int	fd;
+	int	    fd;
 
 	vstr_sprintf(tmp, "%s.postelconf.%ld", path, (long)getpid());
-	fd = open(VSTR_STR(tmp), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC
-		  | O_NOFOLLOW, mode);
+	fd = open(VSTR_STR(tmp),
+		  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		msg_fatal_status(EX_IOERR, "create %s: %m", VSTR_STR(tmp));
 	if (fchmod(fd, mode) < 0)
@@ -449,10 +452,10 @@ conf_write(const char *path, const VSTR *text, mode_t mode)
  * where the entry in effect started (replace_at).
  */
 static void
-conf_rebuild(const struct conf_file *file, const bool *drop,
-	     long replace_at, const char *replacement, VSTR *out)
+conf_rebuild(const struct conf_file *file, const bool *drop, long replace_at,
+	     const char *replacement, VSTR *out)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < file->count; i++) {
 		if ((long)i == replace_at && replacement != NULL) {
@@ -471,9 +474,9 @@ static void
 conf_apply(struct conf_file *file, const char *key, int nwords,
 	   const char *replacement)
 {
-	bool   *drop = mycalloc(file->count + 1, sizeof(*drop));
-	VSTR   *out = vstr_alloc(VSTR_LEN(file->data) + 256);
-	long	at = conf_find(file, key, nwords, drop);
+	bool *drop = mycalloc(file->count + 1, sizeof(*drop));
+	VSTR *out = vstr_alloc(VSTR_LEN(file->data) + 256);
+	long  at = conf_find(file, key, nwords, drop);
 
 	/*
 	 * Only the entry in effect is replaced in place; earlier duplicates
@@ -496,7 +499,7 @@ conf_apply(struct conf_file *file, const char *key, int nwords,
 static bool
 valid_param_name(const char *name, size_t len)
 {
-	size_t	i;
+	size_t i;
 
 	if (len == 0)
 		return false;
@@ -511,9 +514,9 @@ valid_param_name(const char *name, size_t len)
 static void
 check_main_text(const struct conf_file *file)
 {
-	VSTR   *why = conf_why;
-	CFG    *cfg = cfg_open_buffer(NULL, file->path, VSTR_STR(file->data),
-				      VSTR_LEN(file->data), why);
+	VSTR *why = conf_why;
+	CFG  *cfg = cfg_open_buffer(NULL, file->path, VSTR_STR(file->data),
+				    VSTR_LEN(file->data), why);
 
 	if (cfg == NULL)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
@@ -524,10 +527,10 @@ static int
 edit_main(const struct conf_opts *opts, char **args, int nargs)
 {
 	struct conf_file file;
-	VSTR   *path = vstr_alloc(256);
-	VSTR   *line = vstr_alloc(256);
-	CFG    *cfg;
-	int	i;
+	VSTR		*path = vstr_alloc(256);
+	VSTR		*line = vstr_alloc(256);
+	CFG		*cfg;
+	int		 i;
 
 	vstr_sprintf(path, "%s/main.cf", opts->confdir);
 	/* Refuse to edit a file we cannot parse: its lines would be lost. */
@@ -537,14 +540,15 @@ edit_main(const struct conf_opts *opts, char **args, int nargs)
 	for (i = 0; i < nargs; i++) {
 		const char *arg = args[i];
 		const char *eq = strchr(arg, '=');
-		size_t	name_len;
-		char   *name;
-		char   *value;
+		size_t	    name_len;
+		char	   *name;
+		char	   *value;
 
 		if (opts->remove) {
 			if (eq != NULL || !valid_param_name(arg, strlen(arg)))
 				bad_usage("bad parameter name: "
-					  "\"%s\"", arg);
+					  "\"%s\"",
+					  arg);
 			conf_apply(&file, arg, 1, NULL);
 			continue;
 		}
@@ -554,12 +558,12 @@ edit_main(const struct conf_opts *opts, char **args, int nargs)
 		str_trim(name);
 		name_len = strlen(name);
 		if (!valid_param_name(name, name_len))
-			bad_usage("bad parameter name in \"%s\"",
-				  arg);
+			bad_usage("bad parameter name in \"%s\"", arg);
 		value = mystrdup(eq + 1);
 		if (strchr(value, '\n') != NULL)
 			bad_usage("parameter %s: value holds a "
-				  "newline", name);
+				  "newline",
+				  name);
 		if (param_lookup(name) == NULL)
 			msg_warn("%s: unknown parameter", name);
 		vstr_reset(line);
@@ -587,11 +591,12 @@ split_service_key(const char *key, size_t len, VSTR *name,
 		  enum mastercf_type *type)
 {
 	const char *slash = memrchr(key, '/', len);
-	char   *tword;
+	char	   *tword;
 
 	if (slash == NULL || slash == key || (size_t)(slash - key) + 1 == len)
 		bad_usage("bad service \"%.*s\": use "
-			  "name/type", (int)len, key);
+			  "name/type",
+			  (int)len, key);
 	tword = mystrndup(slash + 1, len - (size_t)(slash - key) - 1);
 	if (mastercf_type_parse(tword, type) < 0)
 		bad_usage("bad service type \"%s\"", tword);
@@ -602,24 +607,26 @@ split_service_key(const char *key, size_t len, VSTR *name,
 static int
 master_show(const struct conf_opts *opts, char **args, int nargs)
 {
-	VSTR   *path = vstr_alloc(256);
-	VSTR   *why = conf_why;
-	VSTR   *name = vstr_alloc(64);
-	CFG    *cfg = open_main(opts->confdir);
+	VSTR	 *path = vstr_alloc(256);
+	VSTR	 *why = conf_why;
+	VSTR	 *name = vstr_alloc(64);
+	CFG	 *cfg = open_main(opts->confdir);
 	MASTERCF *m;
-	size_t	i;
-	int	a;
+	size_t	  i;
+	int	  a;
 
 	vstr_sprintf(path, "%s/master.cf", opts->confdir);
 	if ((m = mastercf_open(VSTR_STR(path), cfg, why)) == NULL)
 		msg_fatal_status(strncmp(VSTR_STR(why), "open ", 5) == 0
-				 ? EX_IOERR : EX_CONFIG, "%s", VSTR_STR(why));
+				     ? EX_IOERR
+				     : EX_CONFIG,
+				 "%s", VSTR_STR(why));
 	if (nargs == 0) {
 		for (i = 0; i < mastercf_count(m); i++)
 			printf("%s\n", mastercf_at(m, i)->raw);
 	}
 	for (a = 0; a < nargs; a++) {
-		enum mastercf_type type;
+		enum mastercf_type	       type;
 		const struct mastercf_service *svc;
 
 		split_service_key(args[a], strlen(args[a]), name, &type);
@@ -642,29 +649,31 @@ static int
 master_edit(const struct conf_opts *opts, char **args, int nargs)
 {
 	struct conf_file file;
-	VSTR   *path = vstr_alloc(256);
-	VSTR   *why = conf_why;
-	VSTR   *name = vstr_alloc(64);
-	VSTR   *key = vstr_alloc(64);
-	CFG    *cfg = open_main(opts->confdir);
-	MASTERCF *m;
-	int	a;
+	VSTR		*path = vstr_alloc(256);
+	VSTR		*why = conf_why;
+	VSTR		*name = vstr_alloc(64);
+	VSTR		*key = vstr_alloc(64);
+	CFG		*cfg = open_main(opts->confdir);
+	MASTERCF	*m;
+	int		 a;
 
 	vstr_sprintf(path, "%s/master.cf", opts->confdir);
 	conf_file_load(&file, VSTR_STR(path), opts->remove);
 	if ((m = mastercf_open_buffer(file.path, VSTR_STR(file.data),
-				      VSTR_LEN(file.data), cfg, why)) == NULL)
+				      VSTR_LEN(file.data), cfg, why))
+	    == NULL)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
 	m = mastercf_free(m);
 	for (a = 0; a < nargs; a++) {
-		const char *arg = args[a];
-		const char *eq = strchr(arg, '=');
+		const char	  *arg = args[a];
+		const char	  *eq = strchr(arg, '=');
 		enum mastercf_type type;
 
 		if (opts->remove) {
 			if (eq != NULL)
 				bad_usage("-MX takes name/type, "
-					  "not \"%s\"", arg);
+					  "not \"%s\"",
+					  arg);
 			split_service_key(arg, strlen(arg), name, &type);
 			vstr_sprintf(key, "%s/%s", VSTR_STR(name),
 				     mastercf_type_name(type));
@@ -681,7 +690,8 @@ master_edit(const struct conf_opts *opts, char **args, int nargs)
 					 why);
 		if (m == NULL)
 			bad_usage("bad master.cf entry for %s: "
-				  "%s", VSTR_STR(key), VSTR_STR(why));
+				  "%s",
+				  VSTR_STR(key), VSTR_STR(why));
 		if (mastercf_count(m) != 1
 		    || mastercf_find(m, VSTR_STR(name), type) == NULL)
 			bad_usage("the entry for %s must "
@@ -691,7 +701,8 @@ master_edit(const struct conf_opts *opts, char **args, int nargs)
 		m = mastercf_free(m);
 	}
 	if ((m = mastercf_open_buffer(file.path, VSTR_STR(file.data),
-				      VSTR_LEN(file.data), cfg, why)) == NULL)
+				      VSTR_LEN(file.data), cfg, why))
+	    == NULL)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
 	mastercf_free(m);
 	conf_write(file.path, file.data, file.exists ? file.mode : 0644);
@@ -706,15 +717,15 @@ master_edit(const struct conf_opts *opts, char **args, int nargs)
 int
 main(int argc, char **argv)
 {
-	struct conf_opts opts = {0};
-	const char *opt_c = NULL;
-	char  **overrides = mycalloc((size_t)argc + 1, sizeof(*overrides));
-	int	noverrides = 0;
-	bool	assignments = false;
-	CFG    *cfg;
-	int	ch;
-	int	i;
-	int	ret;
+	struct conf_opts opts = { 0 };
+	const char	*opt_c = NULL;
+	char **overrides = mycalloc((size_t)argc + 1, sizeof(*overrides));
+	int    noverrides = 0;
+	bool   assignments = false;
+	CFG   *cfg;
+	int    ch;
+	int    i;
+	int    ret;
 
 	msg_set_progname("postelconf");
 	msg_stderr_enable(true);
@@ -790,7 +801,7 @@ main(int argc, char **argv)
 	}
 	if (opts.show_defaults) {
 		/* Defaults only: main.cf must not influence the output. */
-		VSTR   *why = conf_why;
+		VSTR *why = conf_why;
 
 		cfg = cfg_open_buffer(opts.confdir, "defaults", "", 0, why);
 	} else {
@@ -799,9 +810,10 @@ main(int argc, char **argv)
 	for (i = 0; i < noverrides; i++)
 		if (cfg_set_from_arg(cfg, overrides[i]) < 0)
 			bad_usage("bad -o argument \"%s\": use "
-				  "name=value", overrides[i]);
+				  "name=value",
+				  overrides[i]);
 	if (!opts.show_defaults) {
-		VSTR   *why = conf_why;
+		VSTR *why = conf_why;
 
 		/* Like postconf: report, but still show what is there. */
 		if (cfg_check(cfg, why) < 0)

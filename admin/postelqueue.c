@@ -52,25 +52,25 @@
 #include "util/safe_file.h"
 #include "util/vstr.h"
 
-#define PQ_TEXT_MAX	4096		/* envelope record bound */
+#define PQ_TEXT_MAX 4096 /* envelope record bound */
 
 /* One message's listing data. */
 struct pq_msg {
 	const char *queue;
 	const char *id;
-	long long arrival;
-	long long size;
-	VSTR   *sender;
-	size_t	nrcpt;
-	size_t	cap;
-	char  **rcpt;
-	char  **reason;			/* delay reason per recipient or NULL */
+	long long   arrival;
+	long long   size;
+	VSTR	   *sender;
+	size_t	    nrcpt;
+	size_t	    cap;
+	char	  **rcpt;
+	char	  **reason; /* delay reason per recipient or NULL */
 };
 
 struct pq_totals {
 	long long bytes;
 	long long count;
-	bool	json;
+	bool	  json;
 };
 
 static void
@@ -89,16 +89,17 @@ pq_msg_reset(struct pq_msg *m)
 static int
 pq_read(int fd, struct pq_msg *m, VSTR *why)
 {
-	REC_READER *r = rec_reader_create(fd, 0);
-	VSTR   *data = vstr_alloc(256);
+	REC_READER     *r = rec_reader_create(fd, 0);
+	VSTR	       *data = vstr_alloc(256);
 	struct rec_size size;
-	int	type;
-	int	ret;
+	int		type;
+	int		ret;
 
 	while ((ret = rec_get(r, &type, data, PQ_TEXT_MAX)) > 0) {
 		if (type == REC_TYPE_SIZE) {
 			if (rec_size_parse(VSTR_STR(data), VSTR_LEN(data),
-					   &size) == 0)
+					   &size)
+			    == 0)
 				m->size = size.message_size;
 		} else if (type == REC_TYPE_TIME) {
 			m->arrival = strtoll(VSTR_STR(data), NULL, 10);
@@ -144,9 +145,9 @@ pq_reason(void *ctx, const char *rcpt, const char *dsn, const char *reason)
 static void
 pq_reasons(const char *top, struct pq_msg *m)
 {
-	VSTR   *rel = vstr_alloc(64);
-	VSTR   *path = vstr_alloc(100);
-	VSTR   *why = vstr_alloc(64);
+	VSTR *rel = vstr_alloc(64);
+	VSTR *path = vstr_alloc(100);
+	VSTR *why = vstr_alloc(64);
 
 	if (m->nrcpt > 0 && bounce_log_path(rel, "defer", m->id) == 0) {
 		vstr_sprintf(path, "%s/%s", top, VSTR_STR(rel));
@@ -178,11 +179,12 @@ pq_json_str(const char *s)
 static void
 pq_print(const struct pq_msg *m, struct pq_totals *t)
 {
-	char	tbuf[64];
-	time_t	when = (time_t)m->arrival;
+	char	  tbuf[64];
+	time_t	  when = (time_t)m->arrival;
 	struct tm tm;
-	int	mark = strcmp(m->queue, "active") == 0 ? '*' :
-	    strcmp(m->queue, "hold") == 0 ? '!' : ' ';
+	int	  mark = strcmp(m->queue, "active") == 0 ? '*'
+			 : strcmp(m->queue, "hold") == 0 ? '!'
+							 : ' ';
 
 	if (t->json) {
 		printf("{\"queue_name\": ");
@@ -190,8 +192,8 @@ pq_print(const struct pq_msg *m, struct pq_totals *t)
 		printf(", \"queue_id\": ");
 		pq_json_str(m->id);
 		printf(", \"arrival_time\": %lld, \"message_size\": %lld, "
-		       "\"forced_expire\": false, \"sender\": ", m->arrival,
-		       m->size);
+		       "\"forced_expire\": false, \"sender\": ",
+		       m->arrival, m->size);
 		pq_json_str(VSTR_STR(m->sender));
 		printf(", \"recipients\": [");
 		for (size_t i = 0; i < m->nrcpt; i++) {
@@ -218,8 +220,9 @@ pq_print(const struct pq_msg *m, struct pq_totals *t)
 	       VSTR_LEN(m->sender) ? VSTR_STR(m->sender) : "MAILER-DAEMON");
 	/* As mailq: a "(reason)" line before each run of recipients. */
 	for (size_t i = 0; i < m->nrcpt; i++) {
-		if (m->reason[i] && (i == 0 || m->reason[i - 1] == NULL
-				     || strcmp(m->reason[i], m->reason[i - 1])))
+		if (m->reason[i]
+		    && (i == 0 || m->reason[i - 1] == NULL
+			|| strcmp(m->reason[i], m->reason[i - 1])))
 			printf("(%s)\n", m->reason[i]);
 		printf("%*s%s\n", QID_MAXLEN + 31, "", m->rcpt[i]);
 	}
@@ -237,15 +240,15 @@ static void
 pq_folder(const char *top, const char *queue, const char *dirpath,
 	  struct pq_totals *t)
 {
-	struct pq_msg m = {.queue = queue};
-	VSTR   *path = vstr_alloc(100);
-	VSTR   *why = vstr_alloc(100);
+	struct pq_msg  m = { .queue = queue };
+	VSTR	      *path = vstr_alloc(100);
+	VSTR	      *why = vstr_alloc(100);
 	struct dirent *de;
-	char  **names = NULL;
-	size_t	count = 0;
-	size_t	cap = 0;
-	DIR    *dir;
-	int	fd;
+	char	     **names = NULL;
+	size_t	       count = 0;
+	size_t	       cap = 0;
+	DIR	      *dir;
+	int	       fd;
 
 	if ((dir = opendir(dirpath)) == NULL) {
 		if (errno == ENOENT)
@@ -305,9 +308,9 @@ pq_list(const CFG *cfg, bool json)
 	};
 	static const char hash_digits[] =
 	    "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz";
-	const char *top = cfg_get_str(cfg, "queue_directory");
-	struct pq_totals t = {.json = json};
-	VSTR   *dir = vstr_alloc(100);
+	const char	*top = cfg_get_str(cfg, "queue_directory");
+	struct pq_totals t = { .json = json };
+	VSTR		*dir = vstr_alloc(100);
 
 	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
 		vstr_sprintf(dir, "%s/%s", top, queues[i]);
@@ -336,13 +339,14 @@ pq_list(const CFG *cfg, bool json)
 static void
 pq_trigger(const CFG *cfg, const char *bytes)
 {
-	VSTR   *path = vstr_alloc(100);
+	VSTR *path = vstr_alloc(100);
 
 	vstr_sprintf(path, "%s/public/%s", cfg_get_str(cfg, "queue_directory"),
 		     cfg_get_str(cfg, "qmgr_service_name"));
 	for (; *bytes; bytes++)
 		if (ipc_trigger(VSTR_STR(path), *bytes, 10000) < 0)
-			msg_fatal_status(EX_UNAVAILABLE, "cannot reach the queue "
+			msg_fatal_status(EX_UNAVAILABLE,
+					 "cannot reach the queue "
 					 "manager at %s: %m (is Postel running?)",
 					 VSTR_STR(path));
 	vstr_free(path);
@@ -353,7 +357,8 @@ static int
 pq_make_due(const char *path)
 {
 	const struct timespec ts[2] = {
-		{.tv_nsec = UTIME_OMIT}, {.tv_nsec = UTIME_NOW},
+		{ .tv_nsec = UTIME_OMIT },
+		{ .tv_nsec = UTIME_NOW },
 	};
 
 	return utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
@@ -364,8 +369,8 @@ static void
 pq_flush_id(const CFG *cfg, const char *qid)
 {
 	const char *top = cfg_get_str(cfg, "queue_directory");
-	VSTR   *path = vstr_alloc(100);
-	char	hash[QID_HASH_LEN + 1];
+	VSTR	   *path = vstr_alloc(100);
+	char	    hash[QID_HASH_LEN + 1];
 
 	if (!qid_valid(qid))
 		msg_fatal_status(EX_USAGE, "%s: not a queue ID", qid);
@@ -373,12 +378,15 @@ pq_flush_id(const CFG *cfg, const char *qid)
 		     qid);
 	if (pq_make_due(VSTR_STR(path)) < 0) {
 		if (errno == ENOENT)
-			msg_fatal_status(EX_NOINPUT, "%s: no such message in the "
-					 "deferred queue", qid);
+			msg_fatal_status(EX_NOINPUT,
+					 "%s: no such message in the "
+					 "deferred queue",
+					 qid);
 		msg_fatal_status(errno == EACCES || errno == EPERM ? EX_NOPERM
-				 : EX_IOERR, "%s: %m", VSTR_STR(path));
+								   : EX_IOERR,
+				 "%s: %m", VSTR_STR(path));
 	}
-	pq_trigger(cfg, (const char[]){IPC_TRIGGER_SCAN_DEFERRED, 0});
+	pq_trigger(cfg, (const char[]){ IPC_TRIGGER_SCAN_DEFERRED, 0 });
 	vstr_free(path);
 }
 
@@ -401,21 +409,21 @@ pq_flush_site(const CFG *cfg, const char *site)
 {
 	static const char hash_digits[] =
 	    "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz";
-	const char *top = cfg_get_str(cfg, "queue_directory");
-	struct pq_msg m = {.sender = vstr_alloc(64)};
-	VSTR   *path = vstr_alloc(100);
-	VSTR   *why = vstr_alloc(100);
-	long long count = 0;
+	const char   *top = cfg_get_str(cfg, "queue_directory");
+	struct pq_msg m = { .sender = vstr_alloc(64) };
+	VSTR	     *path = vstr_alloc(100);
+	VSTR	     *why = vstr_alloc(100);
+	long long     count = 0;
 
 	for (const char *h = hash_digits; *h; h++) {
 		struct dirent *de;
-		DIR    *dir;
+		DIR	      *dir;
 
 		vstr_sprintf(path, "%s/deferred/%c", top, *h);
 		if ((dir = opendir(VSTR_STR(path))) == NULL)
 			continue;
 		while ((de = readdir(dir)) != NULL) {
-			int	fd;
+			int fd;
 
 			if (!qid_valid(de->d_name))
 				continue;
@@ -432,9 +440,9 @@ pq_flush_site(const CFG *cfg, const char *site)
 		closedir(dir);
 	}
 	if (count > 0)
-		pq_trigger(cfg, (const char[]){IPC_TRIGGER_SCAN_DEFERRED, 0});
-	msg_info("%lld deferred message%s for %s scheduled for delivery",
-		 count, count == 1 ? "" : "s", site);
+		pq_trigger(cfg, (const char[]){ IPC_TRIGGER_SCAN_DEFERRED, 0 });
+	msg_info("%lld deferred message%s for %s scheduled for delivery", count,
+		 count == 1 ? "" : "s", site);
 	pq_msg_reset(&m);
 	myfree(m.rcpt);
 	myfree(m.reason);
@@ -447,19 +455,19 @@ static _Noreturn void
 pq_usage(void)
 {
 	msg_fatal_status(EX_USAGE, "usage: postelqueue [-c confdir] [-v] "
-			 "-p | -j | -f | -i queue_id | -s site");
+				   "-p | -j | -f | -i queue_id | -s site");
 }
 
 int
 main(int argc, char **argv)
 {
 	const char *opt_c = NULL;
-	char   *confdir;
-	CFG    *cfg;
-	VSTR   *why;
+	char	   *confdir;
+	CFG	   *cfg;
+	VSTR	   *why;
 	const char *arg = NULL;
-	int	mode = 0;
-	int	ch;
+	int	    mode = 0;
+	int	    ch;
 
 	sendmail_conf_std_fds();
 	msg_set_progname("postelqueue");
@@ -495,8 +503,8 @@ main(int argc, char **argv)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
 	maillog_init(cfg, "postelqueue", MAILLOG_STDERR);
 	if (mode == 'f')
-		pq_trigger(cfg, (const char[]){IPC_TRIGGER_FLUSH_DEAD,
-			   IPC_TRIGGER_SCAN_ALL, 0});
+		pq_trigger(cfg, (const char[]){ IPC_TRIGGER_FLUSH_DEAD,
+						IPC_TRIGGER_SCAN_ALL, 0 });
 	else if (mode == 'i')
 		pq_flush_id(cfg, arg);
 	else if (mode == 's')

@@ -51,22 +51,22 @@
 #include "util/safe_file.h"
 #include "util/vstr.h"
 
-#define PS_INCOMING	(1 << 0)
-#define PS_DEFERRED	(1 << 1)
-#define PS_HOLD		(1 << 2)
+#define PS_INCOMING (1 << 0)
+#define PS_DEFERRED (1 << 1)
+#define PS_HOLD	    (1 << 2)
 
-#define PS_PATH_MAX	600
+#define PS_PATH_MAX 600
 
 struct ps_op {
-	int	op;			/* 'd' 'h' 'H' 'r' */
+	int	    op; /* 'd' 'h' 'H' 'r' */
 	const char *arg;
 };
 
 struct ps_state {
-	int	restrict_to;		/* PS_* or 0 for no restriction */
-	long	count[128];
-	int	status;
-	int	trigger;		/* qmgr trigger byte to send, or 0 */
+	int  restrict_to; /* PS_* or 0 for no restriction */
+	long count[128];
+	int  status;
+	int  trigger; /* qmgr trigger byte to send, or 0 */
 };
 
 static int
@@ -88,7 +88,7 @@ ps_op_folders(int op)
 static void
 ps_path(char *buf, size_t len, int folder, const char *id)
 {
-	char	hash[QID_HASH_LEN + 1];
+	char hash[QID_HASH_LEN + 1];
 
 	switch (folder) {
 	case PS_INCOMING:
@@ -107,9 +107,9 @@ ps_path(char *buf, size_t len, int folder, const char *id)
 static void
 ps_remove_logs(const char *id)
 {
-	static const char *const services[] = {"bounce", "defer", "trace"};
-	VSTR   *path = vstr_alloc(64);
-	size_t	i;
+	static const char *const services[] = { "bounce", "defer", "trace" };
+	VSTR			*path = vstr_alloc(64);
+	size_t			 i;
 
 	for (i = 0; i < 3; i++)
 		if (bounce_log_path(path, services[i], id) == 0
@@ -123,9 +123,9 @@ static int
 ps_apply(struct ps_state *st, int op, const char *id, int folder,
 	 const char *path)
 {
-	char	to[PS_PATH_MAX];
-	char	hash[QID_HASH_LEN + 1];
-	struct timespec ts[2] = {{0, UTIME_NOW}, {0, UTIME_NOW}};
+	char		to[PS_PATH_MAX];
+	char		hash[QID_HASH_LEN + 1];
+	struct timespec ts[2] = { { 0, UTIME_NOW }, { 0, UTIME_NOW } };
 
 	switch (op) {
 	case 'd':
@@ -146,11 +146,12 @@ ps_apply(struct ps_state *st, int op, const char *id, int folder,
 			return -1;
 		snprintf(to, sizeof(to), "deferred/%s/%s", hash, id);
 		/* Due now: qmgr's next deferred scan takes it. */
-		(void) utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
+		(void)utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
 		if (rename(path, to) < 0)
 			return -1;
 		msg_info("%s: released from hold", id);
-		st->trigger = st->trigger ? st->trigger : IPC_TRIGGER_SCAN_DEFERRED;
+		st->trigger = st->trigger ? st->trigger
+					  : IPC_TRIGGER_SCAN_DEFERRED;
 		break;
 	case 'r':
 		if (folder == PS_INCOMING)
@@ -170,11 +171,11 @@ ps_apply(struct ps_state *st, int op, const char *id, int folder,
 static void
 ps_one(struct ps_state *st, int op, const char *id)
 {
-	static const int kinds[] = {PS_INCOMING, PS_DEFERRED, PS_HOLD};
-	int	folders = ps_op_folders(op);
-	char	path[PS_PATH_MAX];
-	struct stat sb;
-	size_t	i;
+	static const int kinds[] = { PS_INCOMING, PS_DEFERRED, PS_HOLD };
+	int		 folders = ps_op_folders(op);
+	char		 path[PS_PATH_MAX];
+	struct stat	 sb;
+	size_t		 i;
 
 	if (!qid_valid(id)) {
 		msg_warn("%s: not a queue ID", id);
@@ -207,14 +208,15 @@ ps_one(struct ps_state *st, int op, const char *id)
 
 /* Call fn for every queue ID in one folder (deferred: all hashes). */
 static void
-ps_walk(int folder, void (*fn) (const char *id, int folder, void *ctx),
+ps_walk(int   folder, void (*fn)(const char *id, int folder, void *ctx),
 	void *ctx)
 {
-	const char *name = folder == PS_INCOMING ? "incoming" :
-	    folder == PS_DEFERRED ? "deferred" : "hold";
-	char	sub[PS_PATH_MAX];
+	const char    *name = folder == PS_INCOMING   ? "incoming"
+			      : folder == PS_DEFERRED ? "deferred"
+						      : "hold";
+	char	       sub[PS_PATH_MAX];
 	struct dirent *de, *se;
-	DIR    *d, *s;
+	DIR	      *d, *s;
 
 	if ((d = opendir(name)) == NULL)
 		return;
@@ -239,10 +241,10 @@ ps_walk(int folder, void (*fn) (const char *id, int folder, void *ctx),
 
 struct ps_all {
 	struct ps_state *st;
-	int	op;
-	char  **ids;
-	int    *folders;
-	size_t	n, alloc;
+	int		 op;
+	char	       **ids;
+	int		*folders;
+	size_t		 n, alloc;
 };
 
 static void
@@ -262,11 +264,11 @@ ps_collect(const char *id, int folder, void *ctx)
 static void
 ps_all(struct ps_state *st, int op)
 {
-	static const int kinds[] = {PS_INCOMING, PS_DEFERRED, PS_HOLD};
-	int	folders = ps_op_folders(op);
-	struct ps_all a = {.st = st, .op = op};
-	char	path[PS_PATH_MAX];
-	size_t	i;
+	static const int kinds[] = { PS_INCOMING, PS_DEFERRED, PS_HOLD };
+	int		 folders = ps_op_folders(op);
+	struct ps_all	 a = { .st = st, .op = op };
+	char		 path[PS_PATH_MAX];
+	size_t		 i;
 
 	if (st->restrict_to)
 		folders &= st->restrict_to;
@@ -290,7 +292,7 @@ ps_all(struct ps_state *st, int op)
 static void
 ps_stdin(struct ps_state *st, int op)
 {
-	char	line[256];
+	char line[256];
 
 	while (fgets(line, sizeof(line), stdin) != NULL) {
 		line[strcspn(line, " \t\r\n")] = 0;
@@ -303,10 +305,10 @@ static void
 ps_check_one(const char *id, int folder, void *ctx)
 {
 	struct ps_state *st = ctx;
-	char	path[PS_PATH_MAX];
-	char	to[PS_PATH_MAX];
-	VSTR   *why = vstr_alloc(64);
-	int	fd;
+	char		 path[PS_PATH_MAX];
+	char		 to[PS_PATH_MAX];
+	VSTR		*why = vstr_alloc(64);
+	int		 fd;
 
 	ps_path(path, sizeof(path), folder, id);
 	if ((fd = safe_open_read(path)) < 0) {
@@ -316,7 +318,7 @@ ps_check_one(const char *id, int folder, void *ctx)
 	if (rec_check_file(fd, why) < 0 && errno == EBADMSG) {
 		snprintf(to, sizeof(to), "corrupt/%s", id);
 		if (rename(path, to) == 0) {
-			(void) chmod(to, 0400);
+			(void)chmod(to, 0400);
 			msg_warn("%s: %s: moved to %s", id, VSTR_STR(why), to);
 			st->count['s']++;
 		}
@@ -329,24 +331,24 @@ static void
 ps_usage(void)
 {
 	msg_fatal_status(EX_USAGE, "usage: postelsuper [-c confdir] [-v] [-s] "
-			 "[-d ID|ALL|-] [-h ID|ALL|-] [-H ID|ALL|-] "
-			 "[-r ID|ALL|-] [incoming|deferred|hold]");
+				   "[-d ID|ALL|-] [-h ID|ALL|-] [-H ID|ALL|-] "
+				   "[-r ID|ALL|-] [incoming|deferred|hold]");
 }
 
 int
 main(int argc, char **argv)
 {
-	struct ps_state st = {0};
-	struct ps_op *ops;
-	size_t	nops = 0;
-	const char *opt_c = NULL;
-	const char *queue;
-	bool	check = false;
-	CFG    *cfg;
-	VSTR   *why = vstr_alloc(100);
-	VSTR   *trig = vstr_alloc(100);
-	size_t	i;
-	int	ch;
+	struct ps_state st = { 0 };
+	struct ps_op   *ops;
+	size_t		nops = 0;
+	const char     *opt_c = NULL;
+	const char     *queue;
+	bool		check = false;
+	CFG	       *cfg;
+	VSTR	       *why = vstr_alloc(100);
+	VSTR	       *trig = vstr_alloc(100);
+	size_t		i;
+	int		ch;
 
 	msg_set_progname("postelsuper");
 	ops = mycalloc((size_t)argc + 1, sizeof(*ops));
@@ -382,7 +384,8 @@ main(int argc, char **argv)
 		else if (strcmp(argv[optind], "hold") == 0)
 			st.restrict_to = PS_HOLD;
 		else
-			msg_fatal_status(EX_USAGE, "unsupported queue name: %s "
+			msg_fatal_status(EX_USAGE,
+					 "unsupported queue name: %s "
 					 "(incoming, deferred or hold)",
 					 argv[optind]);
 	}

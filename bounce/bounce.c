@@ -28,9 +28,9 @@ BOUNCE_CONF *
 bounce_conf_load(const CFG *cfg)
 {
 	BOUNCE_CONF *conf = mycalloc(1, sizeof(*conf));
-	const char *dbs = cfg_get_str(cfg, "double_bounce_sender");
-	const char *tmpl = cfg_get_str(cfg, "bounce_template_file");
-	long long limit = cfg_get_int(cfg, "bounce_size_limit");
+	const char  *dbs = cfg_get_str(cfg, "double_bounce_sender");
+	const char  *tmpl = cfg_get_str(cfg, "bounce_template_file");
+	long long    limit = cfg_get_int(cfg, "bounce_size_limit");
 
 	conf->cfg = cfg;
 	conf->myhostname = cfg_get_str(cfg, "myhostname");
@@ -38,19 +38,19 @@ bounce_conf_load(const CFG *cfg)
 	if (strchr(dbs, '@') != NULL) {
 		conf->double_bounce_sender = mystrdup(dbs);
 	} else {
-		size_t	len = strlen(dbs) + strlen(cfg_get_str(cfg, "myorigin"))
-		    + 2;
+		size_t len = strlen(dbs) + strlen(cfg_get_str(cfg, "myorigin"))
+			     + 2;
 
 		conf->double_bounce_sender = mymalloc(len);
 		snprintf(conf->double_bounce_sender, len, "%s@%s", dbs,
 			 cfg_get_str(cfg, "myorigin"));
 	}
-	conf->bounce_notice_recipient =
-	    cfg_get_str(cfg, "bounce_notice_recipient");
+	conf->bounce_notice_recipient = cfg_get_str(cfg,
+						    "bounce_notice_recipient");
 	conf->twobounce_notice_recipient =
 	    cfg_get_str(cfg, "2bounce_notice_recipient");
-	conf->delay_notice_recipient =
-	    cfg_get_str(cfg, "delay_notice_recipient");
+	conf->delay_notice_recipient = cfg_get_str(cfg,
+						   "delay_notice_recipient");
 	conf->notify_classes = cfg_get_str(cfg, "notify_classes");
 	conf->size_limit = limit > 0 ? (size_t)limit : 50000;
 	conf->max_lifetime = cfg_get_time(cfg, "maximal_queue_lifetime");
@@ -76,9 +76,9 @@ bounce_request(struct skel_ctx *ctx, const void *arg, const ATTR *req,
 	       ATTR *reply)
 {
 	const BOUNCE_CONF *conf = ctx->app;
-	const char *what = attr_get_str(req, "request");
-	VSTR   *why = vstr_alloc(128);
-	int	ret;
+	const char	  *what = attr_get_str(req, "request");
+	VSTR		  *why = vstr_alloc(128);
+	int		   ret;
 
 	(void)arg;
 	if (what != NULL && strcmp(what, "append") == 0) {
@@ -118,9 +118,10 @@ bounce_pre_exit(struct skel_ctx *ctx)
 int
 main(int argc, char **argv)
 {
-	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.pre_jail = bounce_pre_jail,
-		.service = bounce_service,
-		.pre_exit = bounce_pre_exit,
-	});
+	return skel_single_main(argc, argv,
+				&(const struct skel_ops){
+				    .pre_jail = bounce_pre_jail,
+				    .service = bounce_service,
+				    .pre_exit = bounce_pre_exit,
+				});
 }

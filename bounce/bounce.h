@@ -24,25 +24,25 @@
 #include "util/vstr.h"
 
 typedef struct BOUNCE_CONF {
-	const CFG *cfg;
+	const CFG  *cfg;
 	const char *myhostname;
 	const char *mail_name;
-	char   *double_bounce_sender;	/* qualified with @$myorigin */
+	char	   *double_bounce_sender; /* qualified with @$myorigin */
 	const char *bounce_notice_recipient;
 	const char *twobounce_notice_recipient;
 	const char *delay_notice_recipient;
 	const char *notify_classes;
-	size_t	size_limit;		/* bounce_size_limit */
-	long long max_lifetime;		/* maximal_queue_lifetime */
+	size_t	    size_limit;	  /* bounce_size_limit */
+	long long   max_lifetime; /* maximal_queue_lifetime */
 } BOUNCE_CONF;
 
 BOUNCE_CONF *bounce_conf_load(const CFG *cfg);
 BOUNCE_CONF *bounce_conf_free(BOUNCE_CONF *conf);
 
 /* {request=append ...}: one fsynced log line.  0 / -1 + why. */
-int	bounce_do_append(const BOUNCE_CONF *conf, const ATTR *req, VSTR *why);
+int bounce_do_append(const BOUNCE_CONF *conf, const ATTR *req, VSTR *why);
 
 /* {request=flush kind queue_name queue_id}.  0 / -1 + why. */
-int	bounce_do_flush(const BOUNCE_CONF *conf, const ATTR *req, VSTR *why);
+int bounce_do_flush(const BOUNCE_CONF *conf, const ATTR *req, VSTR *why);
 
 #endif

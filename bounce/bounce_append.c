@@ -30,16 +30,16 @@ static bool
 bounce_service_known(const char *service)
 {
 	return strcmp(service, BOUNCE_SERVICE_BOUNCE) == 0
-	    || strcmp(service, BOUNCE_SERVICE_DEFER) == 0
-	    || strcmp(service, BOUNCE_SERVICE_TRACE) == 0;
+	       || strcmp(service, BOUNCE_SERVICE_DEFER) == 0
+	       || strcmp(service, BOUNCE_SERVICE_TRACE) == 0;
 }
 
 /* Create service/ and service/X/ when missing. */
 static int
 bounce_make_dirs(const char *service, const char *queue_id)
 {
-	char	hash[QID_HASH_LEN + 1];
-	char	path[64];
+	char hash[QID_HASH_LEN + 1];
+	char path[64];
 
 	if (mkdir(service, 0700) < 0 && errno != EEXIST)
 		return -1;
@@ -53,18 +53,18 @@ bounce_make_dirs(const char *service, const char *queue_id)
 int
 bounce_do_append(const BOUNCE_CONF *conf, const ATTR *req, VSTR *why)
 {
-	struct bounce_log_entry e = {0};
-	const char *service = attr_get_str(req, "service");
-	const char *qid = attr_get_str(req, "queue_id");
-	VSTR   *path = vstr_alloc(64), *line = vstr_alloc(256);
-	struct stat sb;
-	long long num;
-	ssize_t	n = 0;
-	int	fd = -1, ret = -1;
+	struct bounce_log_entry e = { 0 };
+	const char	       *service = attr_get_str(req, "service");
+	const char	       *qid = attr_get_str(req, "queue_id");
+	VSTR		       *path = vstr_alloc(64), *line = vstr_alloc(256);
+	struct stat		sb;
+	long long		num;
+	ssize_t			n = 0;
+	int			fd = -1, ret = -1;
 
 	(void)conf;
-	if (service == NULL || !bounce_service_known(service)
-	    || qid == NULL || !qid_valid(qid)) {
+	if (service == NULL || !bounce_service_known(service) || qid == NULL
+	    || !qid_valid(qid)) {
 		vstr_strcpy(why, "bad service or queue_id");
 		goto out;
 	}
@@ -89,9 +89,10 @@ bounce_do_append(const BOUNCE_CONF *conf, const ATTR *req, VSTR *why)
 	e.diag_type = attr_get_str(req, "diag_type");
 	e.remote_mta = attr_get_str(req, "remote_mta");
 	e.notify = attr_get_int(req, "notify", &num) == 0 ? (int)(num & 0xf)
-	    : 0;
-	e.time = attr_get_int(req, "time", &num) == 0 && num > 0 ? num
-	    : (long long)time(NULL);
+							  : 0;
+	e.time = attr_get_int(req, "time", &num) == 0 && num > 0
+		     ? num
+		     : (long long)time(NULL);
 	bounce_log_format(line, &e);
 	if (VSTR_LEN(line) > BOUNCE_LINE_MAX) {
 		vstr_sprintf(why, "%s: status too long to log", qid);
@@ -114,8 +115,9 @@ bounce_do_append(const BOUNCE_CONF *conf, const ATTR *req, VSTR *why)
 	    || (size_t)n != VSTR_LEN(line) || fsync(fd) < 0
 	    || (sb.st_size == 0 && fsync_parent(VSTR_STR(path)) < 0)) {
 		vstr_sprintf(why, "write %s: %s", VSTR_STR(path),
-			     n >= 0 && (size_t)n != VSTR_LEN(line) ?
-			     "short write" : strerror(errno));
+			     n >= 0 && (size_t)n != VSTR_LEN(line)
+				 ? "short write"
+				 : strerror(errno));
 		/* Never leave half a line for the next record to follow. */
 		if (n > 0 && (size_t)n != VSTR_LEN(line)
 		    && ftruncate(fd, sb.st_size) < 0)

@@ -49,25 +49,25 @@
 #include "util/safe_file.h"
 #include "util/strutil.h"
 
-#define BOUNCE_REC_MAX	(4 * 1024 * 1024)	/* largest record read */
+#define BOUNCE_REC_MAX (4 * 1024 * 1024) /* largest record read */
 
 /* What the queue file tells about the original message. */
 struct bounce_msg {
-	VSTR   *sender;
-	VSTR   *envid;
-	bool	has_envid;
-	int	ret;
+	VSTR	 *sender;
+	VSTR	 *envid;
+	bool	  has_envid;
+	int	  ret;
 	long long arrival;
-	VSTR   *content;		/* at most size_limit + 1 bytes */
-	VSTR   *done;			/* "\n"-separated done recipients */
+	VSTR	 *content; /* at most size_limit + 1 bytes */
+	VSTR	 *done;	   /* "\n"-separated done recipients */
 };
 
 /* The log, reduced to the latest entry per recipient, in order. */
 struct bounce_list {
 	struct dsn_rcpt *rcpts;
-	char  **strings;		/* everything the rcpts point to */
-	int    *notify;
-	size_t	count, cap, nstrings, strcap;
+	char	       **strings; /* everything the rcpts point to */
+	int		*notify;
+	size_t		 count, cap, nstrings, strcap;
 };
 
 static const char *
@@ -87,8 +87,8 @@ static void
 bounce_list_add(void *ctx, const struct bounce_log_entry *e)
 {
 	struct bounce_list *l = ctx;
-	struct dsn_rcpt *r = NULL;
-	size_t	i;
+	struct dsn_rcpt	   *r = NULL;
+	size_t		    i;
 
 	/* The latest entry for a recipient replaces earlier ones. */
 	for (i = 0; i < l->count; i++)
@@ -123,7 +123,7 @@ bounce_list_add(void *ctx, const struct bounce_log_entry *e)
 static void
 bounce_list_free(struct bounce_list *l)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < l->nstrings; i++)
 		myfree(l->strings[i]);
@@ -136,15 +136,15 @@ bounce_list_free(struct bounce_list *l)
 static void
 bounce_list_filter(struct bounce_list *l, int kind)
 {
-	int	want = kind == BOUNCE_FLUSH_DELAY ? REC_NOTIFY_DELAY
-	    : kind == BOUNCE_FLUSH_TRACE ? REC_NOTIFY_SUCCESS
-	    : REC_NOTIFY_FAILURE;
-	size_t	i, j = 0;
+	int    want = kind == BOUNCE_FLUSH_DELAY   ? REC_NOTIFY_DELAY
+		      : kind == BOUNCE_FLUSH_TRACE ? REC_NOTIFY_SUCCESS
+						   : REC_NOTIFY_FAILURE;
+	size_t i, j = 0;
 
 	for (i = 0; i < l->count; i++) {
 		/* Unset NOTIFY means failures (and delays) are reported. */
 		if (l->notify[i] == 0 ? kind != BOUNCE_FLUSH_TRACE
-		    : (l->notify[i] & want) != 0) {
+				      : (l->notify[i] & want) != 0) {
 			l->rcpts[j] = l->rcpts[i];
 			l->notify[j] = l->notify[i];
 			j++;
@@ -162,8 +162,8 @@ static void
 bounce_list_drop_done(struct bounce_list *l, const VSTR *done)
 {
 	const char *p, *nl, *end = VSTR_STR(done) + VSTR_LEN(done);
-	size_t	i, j = 0, len;
-	bool	is_done;
+	size_t	    i, j = 0, len;
+	bool	    is_done;
 
 	for (i = 0; i < l->count; i++) {
 		is_done = false;
@@ -172,7 +172,7 @@ bounce_list_drop_done(struct bounce_list *l, const VSTR *done)
 			if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 				nl = end;
 			is_done = (size_t)(nl - p) == len
-			    && memcmp(p, l->rcpts[i].addr, len) == 0;
+				  && memcmp(p, l->rcpts[i].addr, len) == 0;
 		}
 		if (!is_done) {
 			l->rcpts[j] = l->rcpts[i];
@@ -187,7 +187,7 @@ bounce_list_drop_done(struct bounce_list *l, const VSTR *done)
 static int
 bounce_queue_path(VSTR *path, const char *queue_name, const char *qid)
 {
-	char	hash[QID_HASH_LEN + 1];
+	char hash[QID_HASH_LEN + 1];
 
 	if (!qid_valid(qid) || *queue_name == 0
 	    || strchr(queue_name, '/') != NULL || *queue_name == '.')
@@ -205,10 +205,10 @@ bounce_read_message(const char *path, size_t limit, struct bounce_msg *m,
 		    VSTR *why)
 {
 	REC_READER *r;
-	VSTR   *data = vstr_alloc(1024);
-	long long sec;
-	int	fd, type, got;
-	size_t	room;
+	VSTR	   *data = vstr_alloc(1024);
+	long long   sec;
+	int	    fd, type, got;
+	size_t	    room;
 
 	if ((fd = safe_open_read(path)) < 0) {
 		vstr_sprintf(why, "open %s: %s", path, strerror(errno));
@@ -230,8 +230,9 @@ bounce_read_message(const char *path, size_t limit, struct bounce_msg *m,
 			m->has_envid = true;
 			break;
 		case REC_TYPE_RET:
-			m->ret = strcmp(VSTR_STR(data), "HDRS") == 0 ?
-			    ADDR_RET_HDRS : ADDR_RET_FULL;
+			m->ret = strcmp(VSTR_STR(data), "HDRS") == 0
+				     ? ADDR_RET_HDRS
+				     : ADDR_RET_FULL;
 			break;
 		case REC_TYPE_DONE:
 			vstr_memcat(m->done, VSTR_STR(data), VSTR_LEN(data));
@@ -241,8 +242,9 @@ bounce_read_message(const char *path, size_t limit, struct bounce_msg *m,
 			room = limit + 1 - VSTR_LEN(m->content);
 			if (room > 0)
 				vstr_memcat(m->content, VSTR_STR(data),
-					    VSTR_LEN(data) < room ?
-					    VSTR_LEN(data) : room);
+					    VSTR_LEN(data) < room
+						? VSTR_LEN(data)
+						: room);
 			break;
 		case REC_TYPE_XTRA:
 			/* Nothing after the content is needed. */
@@ -255,7 +257,7 @@ bounce_read_message(const char *path, size_t limit, struct bounce_msg *m,
 	if (got < 0)
 		vstr_sprintf(why, "read %s: %s", path,
 			     errno == EBADMSG ? rec_reader_why(r)
-			     : strerror(errno));
+					      : strerror(errno));
 	rec_reader_free(r);
 	close(fd);
 	vstr_free(data);
@@ -265,8 +267,8 @@ bounce_read_message(const char *path, size_t limit, struct bounce_msg *m,
 static bool
 bounce_class(const BOUNCE_CONF *conf, const char *name)
 {
-	char   *copy = mystrdup(conf->notify_classes), *cp = copy, *tok;
-	bool	found = false;
+	char *copy = mystrdup(conf->notify_classes), *cp = copy, *tok;
+	bool  found = false;
 
 	while (!found && (tok = str_token(&cp, STR_SEP_LIST)) != NULL)
 		found = strcasecmp(tok, name) == 0;
@@ -278,32 +280,31 @@ static bool
 bounce_is_double_bounce_sender(const BOUNCE_CONF *conf, const char *sender)
 {
 	const char *at = strchr(conf->double_bounce_sender, '@');
-	size_t	len = at ? (size_t)(at - conf->double_bounce_sender)
-	    : strlen(conf->double_bounce_sender);
+	size_t	    len = at ? (size_t)(at - conf->double_bounce_sender)
+			     : strlen(conf->double_bounce_sender);
 
 	/* The qualified address, or the bare local part (unqualified). */
 	return strcasecmp(sender, conf->double_bounce_sender) == 0
-	    || (strncasecmp(sender, conf->double_bounce_sender, len) == 0
-		&& sender[len] == 0);
+	       || (strncasecmp(sender, conf->double_bounce_sender, len) == 0
+		   && sender[len] == 0);
 }
 
 /* Inject one notification; 0 and the new queue ID, or -1 + why. */
 static int
-bounce_inject(const BOUNCE_CONF *conf, const char *env_sender,
-	      const char *to, const VSTR *text, char *new_qid, size_t qidlen,
-	      VSTR *why)
+bounce_inject(const BOUNCE_CONF *conf, const char *env_sender, const char *to,
+	      const VSTR *text, char *new_qid, size_t qidlen, VSTR *why)
 {
-	struct cleanup_rcpt rcpt = {.addr = to};
-	struct cleanup_req req = {
-		.origin = "bounce",
-		.sender = env_sender,
-		.ret = ADDR_RET_NONE,
-		.body_type = ADDR_BODY_8BITMIME,
-		.rcpts = &rcpt,
-		.nrcpt = 1,
+	struct cleanup_rcpt rcpt = { .addr = to };
+	struct cleanup_req  req = {
+		 .origin = "bounce",
+		 .sender = env_sender,
+		 .ret = ADDR_RET_NONE,
+		 .body_type = ADDR_BODY_8BITMIME,
+		 .rcpts = &rcpt,
+		 .nrcpt = 1,
 	};
 	struct cleanup_result res;
-	CLEANUP_CLIENT *cc;
+	CLEANUP_CLIENT	     *cc;
 
 	if ((cc = cleanup_begin(conf->cfg, &req, why)) == NULL)
 		return -1;
@@ -319,13 +320,12 @@ bounce_inject(const BOUNCE_CONF *conf, const char *env_sender,
 
 static int
 bounce_send(const BOUNCE_CONF *conf, struct dsn_request *dr,
-	    const char *env_sender, const char *who, const char *qid,
-	    VSTR *why)
+	    const char *env_sender, const char *who, const char *qid, VSTR *why)
 {
-	VSTR   *text = vstr_alloc(4096);
-	VSTR   *boundary = vstr_alloc(128);
-	char	new_qid[64];
-	int	ret;
+	VSTR *text = vstr_alloc(4096);
+	VSTR *boundary = vstr_alloc(128);
+	char  new_qid[64];
+	int   ret;
 
 	vstr_sprintf(boundary, "%s.%lld/%s", qid, dr->now, conf->myhostname);
 	dr->boundary = VSTR_STR(boundary);
@@ -334,9 +334,10 @@ bounce_send(const BOUNCE_CONF *conf, struct dsn_request *dr,
 			    sizeof(new_qid), why);
 	if (ret == 0)
 		msg_info("%s: %s %s notification: %s", qid, who,
-			 dr->kind == DSN_KIND_FAILED ? "non-delivery" :
-			 dr->kind == DSN_KIND_DELAYED ? "delay" :
-			 "delivery status", new_qid);
+			 dr->kind == DSN_KIND_FAILED	? "non-delivery"
+			 : dr->kind == DSN_KIND_DELAYED ? "delay"
+							: "delivery status",
+			 new_qid);
 	vstr_free(text);
 	vstr_free(boundary);
 	return ret;
@@ -347,12 +348,12 @@ static int
 bounce_notify(const BOUNCE_CONF *conf, int kind, const char *qid,
 	      struct bounce_msg *m, const struct bounce_list *l, VSTR *why)
 {
-	const char *sender = VSTR_STR(m->sender);
-	bool	null_sender = *sender == 0;
+	const char	  *sender = VSTR_STR(m->sender);
+	bool		   null_sender = *sender == 0;
 	struct dsn_request dr = {
-		.kind = kind == BOUNCE_FLUSH_DELAY ? DSN_KIND_DELAYED
-		    : kind == BOUNCE_FLUSH_TRACE ? DSN_KIND_SUCCESS
-		    : DSN_KIND_FAILED,
+		.kind = kind == BOUNCE_FLUSH_DELAY   ? DSN_KIND_DELAYED
+			: kind == BOUNCE_FLUSH_TRACE ? DSN_KIND_SUCCESS
+						     : DSN_KIND_FAILED,
 		.myhostname = conf->myhostname,
 		.mail_name = conf->mail_name,
 		.queue_id = qid,
@@ -386,7 +387,8 @@ bounce_notify(const BOUNCE_CONF *conf, int kind, const char *qid,
 			dr.to = conf->bounce_notice_recipient;
 			dr.postmaster_copy = true;
 			if (bounce_send(conf, &dr, conf->double_bounce_sender,
-					"postmaster", qid, why) < 0)
+					"postmaster", qid, why)
+			    < 0)
 				msg_warn("%s: postmaster copy: %s", qid,
 					 VSTR_STR(why));
 		}
@@ -405,22 +407,24 @@ bounce_notify(const BOUNCE_CONF *conf, int kind, const char *qid,
 				   "postmaster", qid, why);
 	}
 	msg_info("%s: sender is the null sender: %s notification discarded",
-		 qid, kind == BOUNCE_FLUSH_BOUNCE ? "non-delivery"
-		 : kind == BOUNCE_FLUSH_DELAY ? "delay" : "delivery status");
+		 qid,
+		 kind == BOUNCE_FLUSH_BOUNCE  ? "non-delivery"
+		 : kind == BOUNCE_FLUSH_DELAY ? "delay"
+					      : "delivery status");
 	return 0;
 }
 
 int
 bounce_do_flush(const BOUNCE_CONF *conf, const ATTR *req, VSTR *why)
 {
-	const char *qname = attr_get_str(req, "queue_name");
-	const char *qid = attr_get_str(req, "queue_id");
-	struct bounce_list list = {0};
-	struct bounce_msg msg = {0};
-	VSTR   *log = vstr_alloc(64), *qpath = vstr_alloc(64);
-	const char *service;
-	long long kind;
-	int	ret = -1;
+	const char	  *qname = attr_get_str(req, "queue_name");
+	const char	  *qid = attr_get_str(req, "queue_id");
+	struct bounce_list list = { 0 };
+	struct bounce_msg  msg = { 0 };
+	VSTR		  *log = vstr_alloc(64), *qpath = vstr_alloc(64);
+	const char	  *service;
+	long long	   kind;
+	int		   ret = -1;
 
 	if (attr_get_int(req, "kind", &kind) < 0 || kind < BOUNCE_FLUSH_BOUNCE
 	    || kind > BOUNCE_FLUSH_TRACE || qname == NULL || qid == NULL
@@ -428,14 +432,14 @@ bounce_do_flush(const BOUNCE_CONF *conf, const ATTR *req, VSTR *why)
 		vstr_strcpy(why, "malformed flush request");
 		goto out;
 	}
-	service = kind == BOUNCE_FLUSH_DELAY ? BOUNCE_SERVICE_DEFER
-	    : kind == BOUNCE_FLUSH_TRACE ? BOUNCE_SERVICE_TRACE
-	    : BOUNCE_SERVICE_BOUNCE;
+	service = kind == BOUNCE_FLUSH_DELAY   ? BOUNCE_SERVICE_DEFER
+		  : kind == BOUNCE_FLUSH_TRACE ? BOUNCE_SERVICE_TRACE
+					       : BOUNCE_SERVICE_BOUNCE;
 	bounce_log_path(log, service, qid);
 	if (bounce_log_walk(VSTR_STR(log), bounce_list_add, &list, why) < 0)
 		goto out;
 	if (list.count == 0) {
-		ret = 0;			/* nothing was logged */
+		ret = 0; /* nothing was logged */
 		goto out;
 	}
 	bounce_list_filter(&list, (int)kind);
@@ -443,8 +447,8 @@ bounce_do_flush(const BOUNCE_CONF *conf, const ATTR *req, VSTR *why)
 	msg.envid = vstr_alloc(16);
 	msg.content = vstr_alloc(4096);
 	msg.done = vstr_alloc(64);
-	if (bounce_read_message(VSTR_STR(qpath), conf->size_limit, &msg,
-				why) < 0)
+	if (bounce_read_message(VSTR_STR(qpath), conf->size_limit, &msg, why)
+	    < 0)
 		goto out;
 	if (kind == BOUNCE_FLUSH_DELAY)
 		bounce_list_drop_done(&list, msg.done);

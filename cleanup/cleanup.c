@@ -26,7 +26,7 @@
 #include "util/mymalloc.h"
 #include "util/skel.h"
 
-#define CLEANUP_STALE_AGE	3600	/* seconds: a temporary is stale */
+#define CLEANUP_STALE_AGE 3600 /* seconds: a temporary is stale */
 
 /* After the end frame: commit (or drop) and set the final reply. */
 static void
@@ -60,21 +60,21 @@ cleanup_finish_message(CLEANUP_STATE *st)
 static void
 cleanup_reply(IPC_STREAM *ipc, const CLEANUP_STATE *st, int timeout_ms)
 {
-	ATTR   *a = attr_alloc();
+	ATTR *a = attr_alloc();
 
 	attr_put_int(a, "status", st->status);
 	attr_put_str(a, "queue_id", VSTR_STR(st->qid));
 	attr_put_str(a, "reply", VSTR_STR(st->reply));
 	if (ipc_stream_send(ipc, a, timeout_ms) < 0)
-		msg_warn("%s: send reply: %m", VSTR_LEN(st->qid) ?
-			 VSTR_STR(st->qid) : "cleanup");
+		msg_warn("%s: send reply: %m",
+			 VSTR_LEN(st->qid) ? VSTR_STR(st->qid) : "cleanup");
 	attr_free(a);
 }
 
 static void
 cleanup_wake_qmgr(const CLEANUP_CONF *conf)
 {
-	char	path[256];
+	char path[256];
 
 	snprintf(path, sizeof(path), "public/%s", conf->qmgr_service);
 	/*
@@ -82,8 +82,7 @@ cleanup_wake_qmgr(const CLEANUP_CONF *conf)
 	 * already and will find this file too; waiting here only keeps this
 	 * process busy and makes master fork more.
 	 */
-	if (ipc_trigger(path, IPC_TRIGGER_SCAN_INCOMING, 0) < 0
-	    && msg_verbose)
+	if (ipc_trigger(path, IPC_TRIGGER_SCAN_INCOMING, 0) < 0 && msg_verbose)
 		msg_info("trigger %s: %m", path);
 }
 
@@ -92,16 +91,15 @@ static void
 cleanup_service(struct skel_ctx *ctx, int fd)
 {
 	const CLEANUP_CONF *conf = ctx->app;
-	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
-	int	timeout_ms = secs > 0 && secs < 86400 ?
-	    (int)secs * 1000 : 3600000;
-	IPC_STREAM *ipc;
-	CLEANUP_STATE *st;
-	ATTR   *frame;
-	VSTR   *why;
-	const char *req, *data;
-	size_t	len;
-	bool	done = false, committed;
+	long long	    secs = cfg_get_time(ctx->cfg, "ipc_timeout");
+	int timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000 : 3600000;
+	IPC_STREAM	  *ipc;
+	CLEANUP_STATE	  *st;
+	ATTR		  *frame;
+	VSTR		  *why;
+	const char	  *req, *data;
+	size_t		   len;
+	bool		   done = false, committed;
 	struct cleanup_eol eol;
 
 	/* The skeleton closes fd itself: the stream gets a copy. */
@@ -129,8 +127,8 @@ cleanup_service(struct skel_ctx *ctx, int fd)
 	if (cleanup_queue_create(st) == 0)
 		cleanup_header_begin(st);
 	if (cleanup_envelope(st, frame) < 0) {
-		msg_warn("%s: malformed envelope frame", VSTR_LEN(st->qid) ?
-			 VSTR_STR(st->qid) : "cleanup");
+		msg_warn("%s: malformed envelope frame",
+			 VSTR_LEN(st->qid) ? VSTR_STR(st->qid) : "cleanup");
 		cleanup_fail(st, CLEANUP_TEMPFAIL,
 			     "451 4.3.0 Error: malformed request");
 	}
@@ -139,7 +137,7 @@ cleanup_service(struct skel_ctx *ctx, int fd)
 		if (ipc_stream_recv(ipc, frame, timeout_ms, why) < 0) {
 			msg_warn("%s: lost connection with client: %s",
 				 VSTR_LEN(st->qid) ? VSTR_STR(st->qid)
-				 : "cleanup",
+						   : "cleanup",
 				 VSTR_LEN(why) ? VSTR_STR(why) : "");
 			goto out;
 		}
@@ -152,7 +150,7 @@ cleanup_service(struct skel_ctx *ctx, int fd)
 
 			cleanup_eol_end(st, &eol);
 			/* smtpd_end_of_data_restrictions: HOLD or DISCARD. */
-			(void) attr_get_int(frame, "flags", &flags);
+			(void)attr_get_int(frame, "flags", &flags);
 			if (flags & CLEANUP_FLAG_HOLD)
 				st->hold = true;
 			if (flags & CLEANUP_FLAG_DISCARD)
@@ -206,10 +204,11 @@ cleanup_pre_exit(struct skel_ctx *ctx)
 int
 main(int argc, char **argv)
 {
-	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.pre_jail = cleanup_pre_jail,
-		.post_jail = cleanup_post_jail,
-		.service = cleanup_service,
-		.pre_exit = cleanup_pre_exit,
-	});
+	return skel_single_main(argc, argv,
+				&(const struct skel_ops){
+				    .pre_jail = cleanup_pre_jail,
+				    .post_jail = cleanup_post_jail,
+				    .service = cleanup_service,
+				    .pre_exit = cleanup_pre_exit,
+				});
 }

@@ -36,8 +36,9 @@ bool
 cleanup_bcc_ok(const CLEANUP_STATE *st)
 {
 	/* Mail that Postel itself forwards or generates is not new mail. */
-	return st->origin == NULL || (strcmp(st->origin, "local") != 0
-				      && strcmp(st->origin, "bounce") != 0);
+	return st->origin == NULL
+	       || (strcmp(st->origin, "local") != 0
+		   && strcmp(st->origin, "bounce") != 0);
 }
 
 /* Queue the items of a result list (comma or space separated). */
@@ -45,7 +46,7 @@ static void
 cleanup_bcc_queue(CLEANUP_STATE *st, const char *list)
 {
 	const char *cp = list;
-	size_t	len;
+	size_t	    len;
 
 	while (*cp) {
 		cp += strspn(cp, STR_SEP_LIST);
@@ -62,15 +63,15 @@ cleanup_bcc_lookup(CLEANUP_STATE *st, DICT_LIST *maps, const char *name,
 		   const char *addr)
 {
 	const char *value;
-	int	ret;
+	int	    ret;
 
-	if (maps == NULL || *addr == 0 || st->adding_bcc
-	    || !cleanup_bcc_ok(st))
+	if (maps == NULL || *addr == 0 || st->adding_bcc || !cleanup_bcc_ok(st))
 		return 0;
-	if ((ret = cleanup_map_lookup(st->conf, maps, addr, &value, NULL)) < 0) {
+	if ((ret = cleanup_map_lookup(st->conf, maps, addr, &value, NULL))
+	    < 0) {
 		msg_warn("%s: %s lookup problem for %s -- message not "
-			 "accepted, try again later", VSTR_STR(st->qid), name,
-			 addr);
+			 "accepted, try again later",
+			 VSTR_STR(st->qid), name, addr);
 		cleanup_fail(st, CLEANUP_TEMPFAIL,
 			     "451 4.3.0 Error: %s lookup failure", name);
 		return -1;
@@ -84,13 +85,14 @@ void
 cleanup_bcc_add(CLEANUP_STATE *st)
 {
 	const CLEANUP_CONF *conf = st->conf;
-	const char *cp, *nl;
-	VSTR   *addr;
+	const char	   *cp, *nl;
+	VSTR		   *addr;
 
 	if (st->status != CLEANUP_OK || st->nrcpt == 0 || !cleanup_bcc_ok(st))
 		return;
 	if (cleanup_bcc_lookup(st, conf->sender_bcc, "sender_bcc_maps",
-			       st->sender) < 0)
+			       st->sender)
+	    < 0)
 		return;
 	if (conf->always_bcc && *conf->always_bcc)
 		cleanup_bcc_queue(st, conf->always_bcc);
@@ -100,8 +102,8 @@ cleanup_bcc_add(CLEANUP_STATE *st)
 	     cp = nl + 1) {
 		nl = strchr(cp, '\n');
 		vstr_memcpy(addr, cp, (size_t)(nl - cp));
-		(void) cleanup_add_rcpt(st, VSTR_STR(addr), NULL,
-					ADDR_NOTIFY_NEVER);
+		(void)cleanup_add_rcpt(st, VSTR_STR(addr), NULL,
+				       ADDR_NOTIFY_NEVER);
 	}
 	st->adding_bcc = false;
 	vstr_reset(st->bcc);

@@ -36,13 +36,13 @@
 bool
 cleanup_body_line(CLEANUP_STATE *st, const char *line, size_t len)
 {
-	VSTR   *result = vstr_alloc(64);
+	VSTR		*result = vstr_alloc(64);
 	enum cleanup_act act;
-	size_t	text_len = len;
-	bool	drop = false;
+	size_t		 text_len = len;
+	bool		 drop = false;
 
-	while (text_len > 0 && (line[text_len - 1] == '\n'
-				|| line[text_len - 1] == '\r'))
+	while (text_len > 0
+	       && (line[text_len - 1] == '\n' || line[text_len - 1] == '\r'))
 		text_len--;
 	act = cleanup_check(st, st->conf->body_checks, "body", line, text_len,
 			    result);
@@ -78,8 +78,8 @@ static void
 cleanup_body_scan(CLEANUP_STATE *st, const char *data, size_t len)
 {
 	const char *nl;
-	size_t	take;
-	size_t	room;
+	size_t	    take;
+	size_t	    room;
 
 	while (len > 0) {
 		if (!st->line_skip && VSTR_LEN(st->line) == 0
@@ -94,7 +94,7 @@ cleanup_body_scan(CLEANUP_STATE *st, const char *data, size_t len)
 			if (!st->line_drop)
 				rec_put_content(st->writer, data, take);
 		} else if (take <= (room = CLEANUP_BODY_LINE_MAX
-				    - VSTR_LEN(st->line))) {
+					   - VSTR_LEN(st->line))) {
 			vstr_memcat(st->line, data, take);
 			if (nl) {
 				cleanup_body_line(st, VSTR_STR(st->line),
@@ -103,7 +103,8 @@ cleanup_body_scan(CLEANUP_STATE *st, const char *data, size_t len)
 			}
 		} else {
 			vstr_memcat(st->line, data, room);
-			st->line_drop = cleanup_body_line(st, VSTR_STR(st->line),
+			st->line_drop = cleanup_body_line(st,
+							  VSTR_STR(st->line),
 							  VSTR_LEN(st->line));
 			vstr_reset(st->line);
 			if (!st->line_drop)
@@ -135,9 +136,9 @@ cleanup_body(CLEANUP_STATE *st, const char *data, size_t len)
 static void
 cleanup_header_line(CLEANUP_STATE *st)
 {
-	int	ret = header_parser_line(st->hp, VSTR_STR(st->line),
-					 VSTR_LEN(st->line));
-	VSTR   *first;
+	int   ret = header_parser_line(st->hp, VSTR_STR(st->line),
+				       VSTR_LEN(st->line));
+	VSTR *first;
 
 	switch (ret) {
 	case HEADER_MORE:
@@ -173,9 +174,9 @@ void
 cleanup_content(CLEANUP_STATE *st, const char *data, size_t len)
 {
 	const long long limit = st->conf->message_size_limit;
-	const size_t line_max = (size_t)st->conf->header_size_limit + 2;
-	const char *nl;
-	size_t	take, room;
+	const size_t	line_max = (size_t)st->conf->header_size_limit + 2;
+	const char     *nl;
+	size_t		take, room;
 
 	st->size += (long long)len;
 	if (limit > 0 && st->size > limit && st->status == CLEANUP_OK) {
@@ -215,7 +216,7 @@ cleanup_content_end(CLEANUP_STATE *st)
 		if (VSTR_LEN(st->line) > 0)
 			cleanup_header_line(st);
 		if (st->phase == CLEANUP_PH_HEADER) {
-			(void) header_parser_eof(st->hp);
+			(void)header_parser_eof(st->hp);
 			cleanup_header_end(st);
 		}
 	} else if (st->mime) {

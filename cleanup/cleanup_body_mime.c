@@ -46,8 +46,10 @@ cleanup_body_mime_error(void *ctx, int err, const char *text, size_t len)
 	if (err != CLEANUP_MIME_ERR_NESTING || !st->conf->mime_report_nesting
 	    || st->status != CLEANUP_OK)
 		return;
-	cleanup_log_action(st, "reject", "mime-error MIME nesting exceeds "
-			   "safety limit:", text, len, NULL);
+	cleanup_log_action(st, "reject",
+			   "mime-error MIME nesting exceeds "
+			   "safety limit:",
+			   text, len, NULL);
 	cleanup_fail(st, CLEANUP_REJECT,
 		     "550 5.6.0 MIME nesting exceeds safety limit");
 }
@@ -62,9 +64,10 @@ void
 cleanup_body_mime_init(CLEANUP_STATE *st)
 {
 	if (st->conf->mime_scan && st->mime == NULL)
-		st->mime = cleanup_mime_alloc(
-		    (size_t)st->conf->header_size_limit,
-		    st->conf->mime_nesting_limit, &cleanup_body_mime_ops, st);
+		st->mime =
+		    cleanup_mime_alloc((size_t)st->conf->header_size_limit,
+				       st->conf->mime_nesting_limit,
+				       &cleanup_body_mime_ops, st);
 }
 
 void

@@ -22,25 +22,21 @@
 #include "util/msg.h"
 
 static const struct {
-	const char *name;
+	const char	*name;
 	enum cleanup_act act;
 } cleanup_actions[] = {
-	{"REJECT", CLEANUP_ACT_REJECT},
-	{"DISCARD", CLEANUP_ACT_DISCARD},
-	{"HOLD", CLEANUP_ACT_HOLD},
-	{"WARN", CLEANUP_ACT_WARN},
-	{"IGNORE", CLEANUP_ACT_IGNORE},
-	{"REPLACE", CLEANUP_ACT_REPLACE},
-	{"PREPEND", CLEANUP_ACT_PREPEND},
-	{"OK", CLEANUP_ACT_NONE},
-	{"DUNNO", CLEANUP_ACT_NONE},
+	{ "REJECT", CLEANUP_ACT_REJECT },   { "DISCARD", CLEANUP_ACT_DISCARD },
+	{ "HOLD", CLEANUP_ACT_HOLD },	    { "WARN", CLEANUP_ACT_WARN },
+	{ "IGNORE", CLEANUP_ACT_IGNORE },   { "REPLACE", CLEANUP_ACT_REPLACE },
+	{ "PREPEND", CLEANUP_ACT_PREPEND }, { "OK", CLEANUP_ACT_NONE },
+	{ "DUNNO", CLEANUP_ACT_NONE },
 };
 
 /* Returns the action, or -1 for an unknown one; *text is the rest. */
 enum cleanup_act
 cleanup_parse_action(const char *value, const char **text)
 {
-	size_t	len, i;
+	size_t len, i;
 
 	value += strspn(value, " \t");
 	len = strcspn(value, " \t");
@@ -50,14 +46,14 @@ cleanup_parse_action(const char *value, const char **text)
 		if (strlen(cleanup_actions[i].name) == len
 		    && strncasecmp(value, cleanup_actions[i].name, len) == 0)
 			return cleanup_actions[i].act;
-	return (enum cleanup_act)-1;
+	return (enum cleanup_act) - 1;
 }
 
 /* Printable, bounded copy of peer text for a log line. */
 static void
 cleanup_log_text(VSTR *out, const char *text, size_t len)
 {
-	size_t	i;
+	size_t i;
 
 	if (len > 200)
 		len = 200;
@@ -78,13 +74,13 @@ cleanup_log_action(const CLEANUP_STATE *st, const char *action,
 		   const char *what, const char *text, size_t len,
 		   const char *reply)
 {
-	VSTR   *line = vstr_alloc(300);
+	VSTR *line = vstr_alloc(300);
 
 	cleanup_log_text(line, text, len);
 	if (st->client_addr)
 		vstr_sprintf_append(line, " from %s[%s];",
 				    st->client_name ? st->client_name
-				    : "unknown",
+						    : "unknown",
 				    st->client_addr);
 	else
 		vstr_strcat(line, " from local;");
@@ -103,11 +99,11 @@ int
 cleanup_check(CLEANUP_STATE *st, DICT_LIST *maps, const char *what,
 	      const char *text, size_t len, VSTR *result)
 {
-	const char *value, *rest;
+	const char	*value, *rest;
 	enum cleanup_act act;
-	VSTR   *key;
-	size_t	i;
-	int	ret;
+	VSTR		*key;
+	size_t		 i;
+	int		 ret;
 
 	if (maps == NULL)
 		return CLEANUP_ACT_NONE;
@@ -137,13 +133,15 @@ cleanup_check(CLEANUP_STATE *st, DICT_LIST *maps, const char *what,
 			vstr_strcpy(result, "message content rejected");
 		if (!(rest[0] >= '4' && rest[0] <= '5' && rest[1] == '.')) {
 			vstr_strcpy(result, "5.7.1 ");
-			vstr_strcat(result, *rest ? rest :
-				    "message content rejected");
+			vstr_strcat(result,
+				    *rest ? rest : "message content rejected");
 		}
 		cleanup_log_action(st, "reject", what, text, len,
 				   VSTR_STR(result));
-		cleanup_fail(st, VSTR_STR(result)[0] == '4' ? CLEANUP_TEMPFAIL
-			     : CLEANUP_REJECT, "%s %s",
+		cleanup_fail(st,
+			     VSTR_STR(result)[0] == '4' ? CLEANUP_TEMPFAIL
+							: CLEANUP_REJECT,
+			     "%s %s",
 			     VSTR_STR(result)[0] == '4' ? "451" : "550",
 			     VSTR_STR(result));
 		break;
@@ -170,7 +168,7 @@ cleanup_check(CLEANUP_STATE *st, DICT_LIST *maps, const char *what,
 			msg_warn("%s: %s_checks: %s without text: ignored",
 				 VSTR_STR(st->qid), what,
 				 act == CLEANUP_ACT_REPLACE ? "REPLACE"
-				 : "PREPEND");
+							    : "PREPEND");
 			act = CLEANUP_ACT_NONE;
 		}
 		break;

@@ -20,8 +20,8 @@ static DICT_LIST *
 cleanup_open_maps(const CFG *cfg, const char *name)
 {
 	const char *spec = cfg_get_str(cfg, name);
-	DICT_LIST *l;
-	VSTR   *why;
+	DICT_LIST  *l;
+	VSTR	   *why;
 
 	if (spec == NULL || spec[strspn(spec, " \t\r\n,")] == 0)
 		return NULL;
@@ -47,8 +47,8 @@ cleanup_same_maps(const CFG *cfg, const char *name, DICT_LIST *header)
 static int
 cleanup_classes(const CFG *cfg, const char *name)
 {
-	VSTR   *why = vstr_alloc(64);
-	int	mask;
+	VSTR *why = vstr_alloc(64);
+	int   mask;
 
 	if (cleanup_parse_classes(cfg_get_str(cfg, name), &mask, why) < 0)
 		msg_fatal("%s: %s", name, VSTR_STR(why));
@@ -60,7 +60,7 @@ CLEANUP_CONF *
 cleanup_conf_load(const CFG *cfg)
 {
 	CLEANUP_CONF *c = mycalloc(1, sizeof(*c));
-	const char *prop;
+	const char   *prop;
 
 	c->myhostname = cfg_get_str(cfg, "myhostname");
 	c->myorigin = cfg_get_str(cfg, "myorigin");
@@ -98,15 +98,14 @@ cleanup_conf_load(const CFG *cfg)
 	    cleanup_classes(cfg, "recipient_canonical_classes");
 	c->canonical = cleanup_open_maps(cfg, "canonical_maps");
 	c->sender_canonical = cleanup_open_maps(cfg, "sender_canonical_maps");
-	c->recipient_canonical =
-	    cleanup_open_maps(cfg, "recipient_canonical_maps");
+	c->recipient_canonical = cleanup_open_maps(cfg,
+						   "recipient_canonical_maps");
 	c->virtual_alias = cleanup_open_maps(cfg, "virtual_alias_maps");
 	c->header_checks = cleanup_open_maps(cfg, "header_checks");
 	c->body_checks = cleanup_open_maps(cfg, "body_checks");
 	c->mime_header_checks = cleanup_same_maps(cfg, "mime_header_checks",
 						  c->header_checks);
-	c->nested_header_checks = cleanup_same_maps(cfg,
-						    "nested_header_checks",
+	c->nested_header_checks = cleanup_same_maps(cfg, "nested_header_checks",
 						    c->header_checks);
 	c->mime_nesting_limit = cfg_get_int(cfg, "mime_nesting_limit");
 	/*
@@ -114,9 +113,9 @@ cleanup_conf_load(const CFG *cfg)
 	 * is refused only when header checks are configured.
 	 */
 	c->mime_report_nesting = c->header_checks || c->mime_header_checks
-	    || c->nested_header_checks;
+				 || c->nested_header_checks;
 	c->mime_scan = !cfg_get_bool(cfg, "disable_mime_input_processing")
-	    && (c->mime_report_nesting || c->body_checks);
+		       && (c->mime_report_nesting || c->body_checks);
 	c->always_bcc = cfg_get_str(cfg, "always_bcc");
 	c->sender_bcc = cleanup_open_maps(cfg, "sender_bcc_maps");
 	c->recipient_bcc = cleanup_open_maps(cfg, "recipient_bcc_maps");

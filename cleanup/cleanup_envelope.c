@@ -27,7 +27,7 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-#define CLEANUP_RCPT_MAX	100000	/* recipients in one envelope frame */
+#define CLEANUP_RCPT_MAX 100000 /* recipients in one envelope frame */
 
 static bool
 cleanup_text_ok(const char *s)
@@ -55,7 +55,7 @@ cleanup_opt(const ATTR *a, const char *name, bool *bad)
 static void
 cleanup_route_rcpt(const CLEANUP_CONF *conf, char **addr)
 {
-	VSTR   *v;
+	VSTR *v;
 
 	if (!conf->swap_bangpath && !conf->allow_percent_hack)
 		return;
@@ -73,11 +73,11 @@ int
 cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr, const char *orcpt,
 		 int notify)
 {
-	const CLEANUP_CONF *conf = st->conf;
-	VSTR   *rw = vstr_alloc(64), *why = vstr_alloc(64);
-	char  **list;
-	size_t	n, i, j;
-	int	ret;
+	const CLEANUP_CONF	*conf = st->conf;
+	VSTR			*rw = vstr_alloc(64), *why = vstr_alloc(64);
+	char		       **list;
+	size_t			 n, i, j;
+	int			 ret;
 	struct cleanup_out_rcpt *r;
 
 	if ((ret = cleanup_rewrite(conf, addr, CLEANUP_REWRITE_RCPT, rw)) < 0) {
@@ -85,20 +85,23 @@ cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr, const char *orcpt,
 			     "451 4.3.0 Error: canonical table lookup failure");
 	} else if ((ret = cleanup_bcc_lookup(st, conf->recipient_bcc,
 					     "recipient_bcc_maps",
-					     VSTR_STR(rw))) < 0) {
+					     VSTR_STR(rw)))
+		   < 0) {
 		/* deferred: cleanup_bcc_lookup said why */
-	} else if ((ret = cleanup_virtual(conf, VSTR_STR(rw), &list, &n,
-					  why)) < 0) {
+	} else if ((ret = cleanup_virtual(conf, VSTR_STR(rw), &list, &n, why))
+		   < 0) {
 		msg_warn("%s: %s -- message not accepted", VSTR_STR(st->qid),
 			 VSTR_STR(why));
-		cleanup_fail(st, CLEANUP_TEMPFAIL, ret == -1 ?
-			     "451 4.3.0 Error: virtual_alias_maps lookup "
-			     "failure"
-			     : "451 4.6.0 Alias expansion error");
+		cleanup_fail(st, CLEANUP_TEMPFAIL,
+			     ret == -1
+				 ? "451 4.3.0 Error: virtual_alias_maps lookup "
+				   "failure"
+				 : "451 4.6.0 Alias expansion error");
 	} else {
 		for (i = 0; i < n; i++) {
 			cleanup_route_rcpt(conf, &list[i]);
-			for (j = 0; j < st->nrcpt
+			for (j = 0;
+			     j < st->nrcpt
 			     && (long long)j < conf->duplicate_filter_limit;
 			     j++)
 				if (strcasecmp(st->rcpts[j].addr, list[i]) == 0)
@@ -107,10 +110,11 @@ cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr, const char *orcpt,
 			    && (long long)j < conf->duplicate_filter_limit)
 				continue;
 			if (st->nrcpt == st->rcpt_cap) {
-				st->rcpt_cap = st->rcpt_cap ?
-				    2 * st->rcpt_cap : 8;
-				st->rcpts = myrealloc(st->rcpts, st->rcpt_cap
-						      * sizeof(*st->rcpts));
+				st->rcpt_cap = st->rcpt_cap ? 2 * st->rcpt_cap
+							    : 8;
+				st->rcpts = myrealloc(st->rcpts,
+						      st->rcpt_cap
+							  * sizeof(*st->rcpts));
 			}
 			r = &st->rcpts[st->nrcpt++];
 			r->orig = mystrdup(addr);
@@ -135,19 +139,19 @@ int
 cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
 {
 	const char *req = attr_get_str(frame, "request"), *sender;
-	long long v, nrcpt, notify;
-	ATTR   *r;
-	VSTR   *why;
-	char	name[32];
-	bool	bad = false;
-	long long i;
+	long long   v, nrcpt, notify;
+	ATTR	   *r;
+	VSTR	   *why;
+	char	    name[32];
+	bool	    bad = false;
+	long long   i;
 
 	st->env = frame;
 	if (req == NULL || strcmp(req, "envelope") != 0
 	    || (sender = attr_get_str(frame, "sender")) == NULL
 	    || !cleanup_text_ok(sender)
-	    || attr_get_int(frame, "nrcpt", &nrcpt) < 0
-	    || nrcpt < 0 || nrcpt > CLEANUP_RCPT_MAX)
+	    || attr_get_int(frame, "nrcpt", &nrcpt) < 0 || nrcpt < 0
+	    || nrcpt > CLEANUP_RCPT_MAX)
 		return -1;
 	if (attr_get_int(frame, "flags", &v) == 0)
 		st->flags = (int)v;
@@ -161,9 +165,9 @@ cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
 	st->auth_header = cleanup_opt(frame, "auth_header", &bad);
 	st->local_uid = cleanup_opt(frame, "local_uid", &bad);
 	st->fullname = cleanup_opt(frame, "fullname", &bad);
-	(void) cleanup_opt(frame, "envid", &bad);
-	(void) cleanup_opt(frame, "sasl_method", &bad);
-	(void) cleanup_opt(frame, "sasl_username", &bad);
+	(void)cleanup_opt(frame, "envid", &bad);
+	(void)cleanup_opt(frame, "sasl_method", &bad);
+	(void)cleanup_opt(frame, "sasl_username", &bad);
 	st->rewrite_local = attr_get_int(frame, "rewrite_local", &v) == 0 && v;
 	if (bad)
 		return -1;
@@ -172,7 +176,8 @@ cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
 	if (st->flags & CLEANUP_FLAG_DISCARD)
 		st->discard = true;
 	if (cleanup_rewrite(st->conf, sender, CLEANUP_REWRITE_SENDER,
-			    st->sender_buf) < 0)
+			    st->sender_buf)
+	    < 0)
 		cleanup_fail(st, CLEANUP_TEMPFAIL,
 			     "451 4.3.0 Error: canonical table lookup failure");
 	st->sender = VSTR_STR(st->sender_buf);
@@ -184,8 +189,8 @@ cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
 
 		snprintf(name, sizeof(name), "rcpt%lld", i);
 		if (attr_get_attr(frame, name, r, why) < 0
-		    || (addr = attr_get_str(r, "addr")) == NULL
-		    || *addr == 0 || !cleanup_text_ok(addr)) {
+		    || (addr = attr_get_str(r, "addr")) == NULL || *addr == 0
+		    || !cleanup_text_ok(addr)) {
 			bad = true;
 			break;
 		}
@@ -193,7 +198,7 @@ cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
 		if (attr_get_int(r, "notify", &notify) < 0)
 			notify = 0;
 		if (!bad && st->status == CLEANUP_OK)
-			(void) cleanup_add_rcpt(st, addr, orcpt, (int)notify);
+			(void)cleanup_add_rcpt(st, addr, orcpt, (int)notify);
 	}
 	attr_free(r);
 	vstr_free(why);
@@ -213,8 +218,8 @@ cleanup_write_envelope(CLEANUP_STATE *st)
 	const ATTR *e = st->env;
 	REC_WRITER *w = st->writer;
 	const char *envid = attr_get_str(e, "envid");
-	long long v;
-	size_t	i;
+	long long   v;
+	size_t	    i;
 
 	rec_putf(w, REC_TYPE_TIME, "%lld %ld", (long long)st->arrival.tv_sec,
 		 (long)st->arrival.tv_usec);

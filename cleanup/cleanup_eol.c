@@ -46,16 +46,16 @@ cleanup_eol_bare(CLEANUP_STATE *st, struct cleanup_eol *e)
 		return;
 	e->bare = true;
 	msg_info("%s: bare <CR> or <LF> in content from %s: replaced with "
-		 "<CR><LF>", VSTR_STR(st->qid),
-		 st->origin ? st->origin : "client");
+		 "<CR><LF>",
+		 VSTR_STR(st->qid), st->origin ? st->origin : "client");
 }
 
 void
-cleanup_eol_content(CLEANUP_STATE *st, struct cleanup_eol *e,
-		    const char *data, size_t len)
+cleanup_eol_content(CLEANUP_STATE *st, struct cleanup_eol *e, const char *data,
+		    size_t len)
 {
-	size_t	i = 0;
-	size_t	j;
+	size_t i = 0;
+	size_t j;
 
 	vstr_reset(e->buf);
 	while (i < len) {

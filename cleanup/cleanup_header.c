@@ -30,8 +30,15 @@
 #include "util/msg.h"
 
 static const char *const cleanup_sender_hdrs[] = {
-	"From", "Sender", "Reply-To", "Resent-From", "Resent-Sender",
-	"Resent-Reply-To", "Return-Receipt-To", "Errors-To", NULL,
+	"From",
+	"Sender",
+	"Reply-To",
+	"Resent-From",
+	"Resent-Sender",
+	"Resent-Reply-To",
+	"Return-Receipt-To",
+	"Errors-To",
+	NULL,
 };
 static const char *const cleanup_rcpt_hdrs[] = {
 	"To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc", NULL,
@@ -59,8 +66,8 @@ static bool
 cleanup_delim(int ch)
 {
 	return ch == 0 || ch == '<' || ch == '>' || ch == ',' || ch == ';'
-	    || ch == ':' || ch == ' ' || ch == '\t' || ch == '\r'
-	    || ch == '\n' || ch == '(' || ch == ')';
+	       || ch == ':' || ch == ' ' || ch == '\t' || ch == '\r'
+	       || ch == '\n' || ch == '(' || ch == ')';
 }
 
 /*
@@ -70,7 +77,7 @@ cleanup_delim(int ch)
 static const char *
 cleanup_find_addr(const char *text, size_t pos, const char *a)
 {
-	size_t	alen = strlen(a);
+	size_t	    alen = strlen(a);
 	const char *hit;
 
 	for (hit = text + pos; (hit = strstr(hit, a)) != NULL; hit++)
@@ -93,12 +100,14 @@ void
 cleanup_rewrite_header_addrs(CLEANUP_STATE *st, VSTR *field, size_t name_len)
 {
 	ADDR_LIST *list = addr_list_alloc();
-	VSTR   *rw = vstr_alloc(64), *out = vstr_alloc(VSTR_LEN(field) + 64);
-	struct header_field f = {VSTR_STR(field), VSTR_LEN(field), name_len,
-	NULL, 0, false};
-	int	how = cleanup_hdr_in(&f, cleanup_sender_hdrs) ?
-	    CLEANUP_REWRITE_SENDER : CLEANUP_REWRITE_RCPT;
-	size_t	pos = name_len + 1, i, alen;
+	VSTR	  *rw = vstr_alloc(64), *out = vstr_alloc(VSTR_LEN(field) + 64);
+	struct header_field f = {
+		VSTR_STR(field), VSTR_LEN(field), name_len, NULL, 0, false
+	};
+	int	    how = cleanup_hdr_in(&f, cleanup_sender_hdrs)
+			      ? CLEANUP_REWRITE_SENDER
+			      : CLEANUP_REWRITE_RCPT;
+	size_t	    pos = name_len + 1, i, alen;
 	const char *text, *hit;
 
 	addr_parse_header(list, VSTR_STR(field) + pos, VSTR_LEN(field) - pos);
@@ -106,8 +115,10 @@ cleanup_rewrite_header_addrs(CLEANUP_STATE *st, VSTR *field, size_t name_len)
 		const char *a = VSTR_STR(list->addrs[i]->addr);
 
 		if (cleanup_rewrite(st->conf, a, how | CLEANUP_REWRITE_HEADER,
-				    rw) < 0) {
-			cleanup_fail(st, CLEANUP_TEMPFAIL, "451 4.3.0 Error: "
+				    rw)
+		    < 0) {
+			cleanup_fail(st, CLEANUP_TEMPFAIL,
+				     "451 4.3.0 Error: "
 				     "canonical table lookup failure");
 			break;
 		}
@@ -155,15 +166,15 @@ void
 cleanup_part_header(void *ctx, enum cleanup_mime_class cls,
 		    const struct header_field *f)
 {
-	CLEANUP_STATE *st = ctx;
-	VSTR   *result;
+	CLEANUP_STATE	*st = ctx;
+	VSTR		*result;
 	enum cleanup_act act;
 
 	if (st->status != CLEANUP_OK)
 		return;
 	result = vstr_alloc(64);
-	act = cleanup_check(st, cleanup_header_maps(st->conf, cls, f),
-			    "header", f->text, f->len, result);
+	act = cleanup_check(st, cleanup_header_maps(st->conf, cls, f), "header",
+			    f->text, f->len, result);
 	if (st->status == CLEANUP_OK && act != CLEANUP_ACT_IGNORE) {
 		if (act == CLEANUP_ACT_PREPEND || act == CLEANUP_ACT_REPLACE) {
 			vstr_memcat(result, "\r\n", 2);
@@ -182,20 +193,21 @@ static void
 cleanup_extract(CLEANUP_STATE *st, const struct header_field *f)
 {
 	ADDR_LIST *list = addr_list_alloc();
-	size_t	i;
+	size_t	   i;
 
 	addr_parse_header(list, f->value, f->value_len);
 	for (i = 0; i < list->count && st->status == CLEANUP_OK; i++) {
 		/* As smtpd, sendmail and postdrop do (allow_min_user). */
 		if (!st->conf->allow_min_user
 		    && addr_min_user(list->addrs[i])) {
-			cleanup_fail(st, CLEANUP_REJECT, "550 5.1.3 <%s>: "
+			cleanup_fail(st, CLEANUP_REJECT,
+				     "550 5.1.3 <%s>: "
 				     "Bad recipient address syntax",
 				     VSTR_STR(list->addrs[i]->addr));
 			break;
 		}
-		(void) cleanup_add_rcpt(st, VSTR_STR(list->addrs[i]->addr),
-					NULL, 0);
+		(void)cleanup_add_rcpt(st, VSTR_STR(list->addrs[i]->addr), NULL,
+				       0);
 	}
 	addr_list_free(list);
 }
@@ -210,10 +222,10 @@ cleanup_emit(CLEANUP_STATE *st, const char *text, size_t len)
 int
 cleanup_header_field(void *ctx, const struct header_field *f)
 {
-	CLEANUP_STATE *st = ctx;
-	VSTR   *result, *field;
+	CLEANUP_STATE	*st = ctx;
+	VSTR		*result, *field;
 	enum cleanup_act act;
-	size_t	vlen;
+	size_t		 vlen;
 
 	if (st->status != CLEANUP_OK)
 		return 0;
@@ -224,8 +236,9 @@ cleanup_header_field(void *ctx, const struct header_field *f)
 	if (st->mime)
 		cleanup_mime_primary_field(st->mime, f);
 	result = vstr_alloc(64);
-	act = cleanup_check(st, cleanup_header_maps(st->conf,
-						    CLEANUP_MIME_PRIMARY, f),
+	act = cleanup_check(st,
+			    cleanup_header_maps(st->conf, CLEANUP_MIME_PRIMARY,
+						f),
 			    "header", f->text, f->len, result);
 	if (act == CLEANUP_ACT_IGNORE || st->status != CLEANUP_OK) {
 		vstr_free(result);
@@ -243,8 +256,9 @@ cleanup_header_field(void *ctx, const struct header_field *f)
 	if (header_is(f, "Message-ID") && !st->seen_msgid) {
 		st->seen_msgid = true;
 		vlen = f->value_len;
-		while (vlen > 0 && (f->value[vlen - 1] == ' '
-				    || f->value[vlen - 1] == '\t'))
+		while (vlen > 0
+		       && (f->value[vlen - 1] == ' '
+			   || f->value[vlen - 1] == '\t'))
 			vlen--;
 		vstr_memcpy(st->msgid, f->value, vlen);
 		/* the I record and the log line are single-line text */
@@ -263,8 +277,9 @@ cleanup_header_field(void *ctx, const struct header_field *f)
 		if (header_is(f, "Bcc"))
 			return 0;
 	}
-	if (st->rewrite_local && (cleanup_hdr_in(f, cleanup_sender_hdrs)
-				  || cleanup_hdr_in(f, cleanup_rcpt_hdrs))) {
+	if (st->rewrite_local
+	    && (cleanup_hdr_in(f, cleanup_sender_hdrs)
+		|| cleanup_hdr_in(f, cleanup_rcpt_hdrs))) {
 		field = vstr_alloc(f->len + 64);
 		vstr_memcpy(field, f->text, f->len);
 		cleanup_rewrite_header_addrs(st, field, f->name_len);
@@ -301,14 +316,15 @@ cleanup_phrase(VSTR *out, const char *name)
 static void
 cleanup_received(CLEANUP_STATE *st, VSTR *out, const char *date)
 {
-	long long nrcpt = 0;
+	long long   nrcpt = 0;
 	const char *host = st->conf->myhostname;
 
-	(void) attr_get_int(st->env, "nrcpt", &nrcpt);
+	(void)attr_get_int(st->env, "nrcpt", &nrcpt);
 	if (st->client_addr) {
 		vstr_sprintf(out, "Received: from %s (%s [%s%s])\r\n",
-			     st->helo ? st->helo : st->client_name ?
-			     st->client_name : "unknown",
+			     st->helo	       ? st->helo
+			     : st->client_name ? st->client_name
+					       : "unknown",
 			     st->client_name ? st->client_name : "unknown",
 			     strchr(st->client_addr, ':') ? "IPv6:" : "",
 			     st->client_addr);
@@ -318,11 +334,13 @@ cleanup_received(CLEANUP_STATE *st, VSTR *out, const char *date)
 					    st->tls_info);
 		/* smtpd_sasl_authenticated_header, as Postfix words it. */
 		if (st->auth_header)
-			vstr_sprintf_append(out, "\t(Authenticated sender: "
-					    "%s)\r\n", st->auth_header);
-		vstr_sprintf_append(out, "\tby %s (Postel) with %s id %s",
-				    host, st->protocol ? st->protocol :
-				    "SMTP", VSTR_STR(st->qid));
+			vstr_sprintf_append(out,
+					    "\t(Authenticated sender: "
+					    "%s)\r\n",
+					    st->auth_header);
+		vstr_sprintf_append(out, "\tby %s (Postel) with %s id %s", host,
+				    st->protocol ? st->protocol : "SMTP",
+				    VSTR_STR(st->qid));
 	} else {
 		vstr_sprintf(out, "Received: by %s (Postel", host);
 		if (st->local_uid)
@@ -341,11 +359,11 @@ void
 cleanup_header_end(CLEANUP_STATE *st)
 {
 	const CLEANUP_CONF *conf = st->conf;
-	VSTR   *date = vstr_alloc(64), *buf = vstr_alloc(256);
-	bool	add = st->rewrite_local || st->client_addr == NULL
-	    || conf->always_add_missing_headers;
+	VSTR		   *date = vstr_alloc(64), *buf = vstr_alloc(256);
+	bool		    add = st->rewrite_local || st->client_addr == NULL
+		   || conf->always_add_missing_headers;
 	struct tm tm;
-	char	stamp[32];
+	char	  stamp[32];
 
 	st->phase = CLEANUP_PH_BODY;
 	if (st->status == CLEANUP_OK
@@ -357,10 +375,11 @@ cleanup_header_end(CLEANUP_STATE *st)
 	cleanup_bcc_add(st);
 	if (st->status == CLEANUP_OK && st->nrcpt == 0)
 		cleanup_fail(st, CLEANUP_REJECT,
-			     (st->flags & CLEANUP_FLAG_EXTRACT) ?
-			     "554 5.1.0 No recipient addresses found in "
-			     "message header" : "554 5.1.0 No recipients "
-			     "specified");
+			     (st->flags & CLEANUP_FLAG_EXTRACT)
+				 ? "554 5.1.0 No recipient addresses found in "
+				   "message header"
+				 : "554 5.1.0 No recipients "
+				   "specified");
 	if (st->status != CLEANUP_OK) {
 		vstr_free(date);
 		vstr_free(buf);
@@ -385,8 +404,8 @@ cleanup_header_end(CLEANUP_STATE *st)
 			cleanup_phrase(buf, st->fullname);
 			vstr_sprintf_append(buf, " <%s>", st->sender);
 		} else
-			vstr_strcat(buf, *st->sender ? st->sender
-				    : "MAILER-DAEMON");
+			vstr_strcat(buf,
+				    *st->sender ? st->sender : "MAILER-DAEMON");
 		cleanup_emit(st, VSTR_STR(buf), VSTR_LEN(buf));
 	}
 	msg_info("%s: message-id=%s", VSTR_STR(st->qid),

@@ -25,48 +25,50 @@
 #include "util/vstr.h"
 
 struct cleanup_mime_level {
-	char   *boundary;
-	size_t	len;
-	enum cleanup_mime_type def_type;	/* of its parts */
+	char			 *boundary;
+	size_t			  len;
+	enum cleanup_mime_type	  def_type; /* of its parts */
 	enum cleanup_mime_subtype def_subtype;
 };
 
 enum cleanup_mime_state {
-	CLEANUP_MIME_ST_HEADER,		/* in a part's or message's header */
-	CLEANUP_MIME_ST_BODY,		/* body text, boundaries, preamble */
+	CLEANUP_MIME_ST_HEADER, /* in a part's or message's header */
+	CLEANUP_MIME_ST_BODY,	/* body text, boundaries, preamble */
 };
 
 struct CLEANUP_MIME {
 	const struct cleanup_mime_ops *ops;
-	void   *ctx;
-	size_t	header_limit;
-	long long nesting_limit;
-	enum cleanup_mime_state state;
-	enum cleanup_mime_class hclass;	/* of the header block being read */
-	enum cleanup_mime_type type;	/* of the current entity */
-	enum cleanup_mime_subtype subtype;
-	HEADER_PARSER *hp;		/* in CLEANUP_MIME_ST_HEADER */
+	void			      *ctx;
+	size_t			       header_limit;
+	long long		       nesting_limit;
+	enum cleanup_mime_state	       state;
+	enum cleanup_mime_class	   hclass; /* of the header block being read */
+	enum cleanup_mime_type	   type;   /* of the current entity */
+	enum cleanup_mime_subtype  subtype;
+	HEADER_PARSER		  *hp; /* in CLEANUP_MIME_ST_HEADER */
 	struct cleanup_mime_level *stack;
-	size_t	depth, cap;
-	VSTR   *line;			/* a line not yet complete */
-	bool	in_long;		/* past the first part of a long line */
-	bool	long_drop;		/* ... and its rest is dropped */
-	bool	reported;		/* the nesting error went out */
-	const char *field_text;		/* the Content-Type being parsed */
-	size_t	field_len;
+	size_t			   depth, cap;
+	VSTR			  *line; /* a line not yet complete */
+	bool	    in_long;	/* past the first part of a long line */
+	bool	    long_drop;	/* ... and its rest is dropped */
+	bool	    reported;	/* the nesting error went out */
+	const char *field_text; /* the Content-Type being parsed */
+	size_t	    field_len;
 };
 
-#define CLEANUP_MIME_TSPECIALS	"()<>@,;:\\\"/[]?="
+#define CLEANUP_MIME_TSPECIALS "()<>@,;:\\\"/[]?="
 
 /* --- Content-Type --------------------------------------------------------- */
 
 struct cleanup_mime_lex {
 	const char *cp, *end;
-	VSTR   *tok;
+	VSTR	   *tok;
 };
 
 enum cleanup_mime_tok {
-	CLEANUP_MIME_TOK_END, CLEANUP_MIME_TOK_ATOM, CLEANUP_MIME_TOK_QUOTED,
+	CLEANUP_MIME_TOK_END,
+	CLEANUP_MIME_TOK_ATOM,
+	CLEANUP_MIME_TOK_QUOTED,
 	CLEANUP_MIME_TOK_SPECIAL,
 };
 
@@ -75,12 +77,12 @@ static enum cleanup_mime_tok
 cleanup_mime_lex_next(struct cleanup_mime_lex *lx, int *special)
 {
 	unsigned char ch;
-	size_t	depth;
+	size_t	      depth;
 
 	for (;;) {
-		while (lx->cp < lx->end && (*lx->cp == ' ' || *lx->cp == '\t'
-					    || *lx->cp == '\r'
-					    || *lx->cp == '\n'))
+		while (lx->cp < lx->end
+		       && (*lx->cp == ' ' || *lx->cp == '\t' || *lx->cp == '\r'
+			   || *lx->cp == '\n'))
 			lx->cp++;
 		if (lx->cp >= lx->end || *lx->cp != '(')
 			break;
@@ -134,19 +136,19 @@ cleanup_mime_tok_is(const struct cleanup_mime_lex *lx, enum cleanup_mime_tok t,
 		    const char *word)
 {
 	return t == CLEANUP_MIME_TOK_ATOM
-	    && strcasecmp(VSTR_STR(lx->tok), word) == 0;
+	       && strcasecmp(VSTR_STR(lx->tok), word) == 0;
 }
 
 void
 cleanup_mime_parse_ctype(const char *value, size_t len,
-			 enum cleanup_mime_type *type,
+			 enum cleanup_mime_type	   *type,
 			 enum cleanup_mime_subtype *subtype,
 			 CLEANUP_MIME_BOUNDARY_FN fn, void *ctx)
 {
-	struct cleanup_mime_lex lx = {value, value + len, vstr_alloc(64)};
-	enum cleanup_mime_tok t;
-	int	sp = 0;
-	bool	boundary;
+	struct cleanup_mime_lex lx = { value, value + len, vstr_alloc(64) };
+	enum cleanup_mime_tok	t;
+	int			sp = 0;
+	bool			boundary;
 
 	*type = CLEANUP_MIME_T_OTHER;
 	*subtype = CLEANUP_MIME_S_OTHER;
@@ -201,7 +203,7 @@ bool
 cleanup_mime_is_mime_field(const struct header_field *f)
 {
 	return (f->name_len > 8 && strncasecmp(f->text, "Content-", 8) == 0)
-	    || header_is(f, "MIME-Version");
+	       || header_is(f, "MIME-Version");
 }
 
 /* --- the boundary stack ------------------------------------------------ */
@@ -209,10 +211,10 @@ cleanup_mime_is_mime_field(const struct header_field *f)
 static void
 cleanup_mime_push(void *ctx, const char *b, size_t len)
 {
-	CLEANUP_MIME *m = ctx;
+	CLEANUP_MIME		  *m = ctx;
 	struct cleanup_mime_level *lv;
 
-	if (len == 0)			/* RFC 2046: 1 to 70 characters */
+	if (len == 0) /* RFC 2046: 1 to 70 characters */
 		return;
 	if ((long long)m->depth >= m->nesting_limit) {
 		if (!m->reported && m->ops->error)
@@ -255,8 +257,8 @@ cleanup_mime_field_type(CLEANUP_MIME *m, const struct header_field *f)
 	m->field_text = f->text;
 	m->field_len = f->len;
 	/* type and subtype are set before the boundaries are pushed */
-	cleanup_mime_parse_ctype(f->value, f->value_len, &m->type,
-				 &m->subtype, cleanup_mime_push, m);
+	cleanup_mime_parse_ctype(f->value, f->value_len, &m->type, &m->subtype,
+				 cleanup_mime_push, m);
 }
 
 /* --- header blocks ----------------------------------------------------- */
@@ -273,7 +275,7 @@ cleanup_mime_field(void *ctx, const struct header_field *f)
 
 static void
 cleanup_mime_header_begin(CLEANUP_MIME *m, enum cleanup_mime_class cls,
-			  enum cleanup_mime_type type,
+			  enum cleanup_mime_type    type,
 			  enum cleanup_mime_subtype subtype)
 {
 	m->hp = header_parser_free(m->hp);
@@ -297,17 +299,16 @@ cleanup_mime_after_header(CLEANUP_MIME *m)
 					  CLEANUP_MIME_T_TEXT,
 					  CLEANUP_MIME_S_PLAIN);
 	else if (m->type == CLEANUP_MIME_T_MULTIPART)
-		m->type = CLEANUP_MIME_T_OTHER;	/* the preamble */
+		m->type = CLEANUP_MIME_T_OTHER; /* the preamble */
 }
 
 /* --- lines -------------------------------------------------------------- */
 
 /* A body line (or the first part of a long one): boundaries, then out. */
 static void
-cleanup_mime_body_line(CLEANUP_MIME *m, const char *text, size_t len,
-		       int flags)
+cleanup_mime_body_line(CLEANUP_MIME *m, const char *text, size_t len, int flags)
 {
-	size_t	i, bl;
+	size_t i, bl;
 
 	if (m->depth > 0 && len > 2 && text[0] == '-' && text[1] == '-') {
 		for (i = m->depth; i-- > 0;) {
@@ -325,9 +326,10 @@ cleanup_mime_body_line(CLEANUP_MIME *m, const char *text, size_t len,
 				m->hp = header_parser_free(m->hp);
 			} else {
 				cleanup_mime_header_begin(m,
-						CLEANUP_MIME_MULTIPART,
-						m->stack[i].def_type,
-						m->stack[i].def_subtype);
+							  CLEANUP_MIME_MULTIPART,
+							  m->stack[i].def_type,
+							  m->stack[i]
+							      .def_subtype);
 			}
 			break;
 		}
@@ -362,7 +364,7 @@ cleanup_mime_line(CLEANUP_MIME *m, const char *text, size_t len)
 		cleanup_mime_after_header(m);
 		m->ops->body(m->ctx, text, len, whole);
 		break;
-	default:			/* not a field, or too many */
+	default: /* not a field, or too many */
 		cleanup_mime_header_garbage(m, text, len, whole);
 		break;
 	}
@@ -377,7 +379,7 @@ static void
 cleanup_mime_long_first(CLEANUP_MIME *m, VSTR *part)
 {
 	const char *text = VSTR_STR(part);
-	size_t	len = VSTR_LEN(part);
+	size_t	    len = VSTR_LEN(part);
 
 	m->in_long = true;
 	m->long_drop = false;
@@ -396,7 +398,7 @@ cleanup_mime_long_first(CLEANUP_MIME *m, VSTR *part)
 		return;
 	}
 	if (m->state == CLEANUP_MIME_ST_HEADER) {
-		(void) header_parser_eof(m->hp);
+		(void)header_parser_eof(m->hp);
 		cleanup_mime_header_garbage(m, text, len, CLEANUP_MIME_START);
 		return;
 	}
@@ -407,7 +409,7 @@ void
 cleanup_mime_feed(CLEANUP_MIME *m, const char *data, size_t len)
 {
 	const char *nl;
-	size_t	take, bound, room;
+	size_t	    take, bound, room;
 
 	while (len > 0) {
 		nl = memchr(data, '\n', len);
@@ -419,10 +421,12 @@ cleanup_mime_feed(CLEANUP_MIME *m, const char *data, size_t len)
 			if (nl)
 				m->in_long = m->long_drop = false;
 		} else {
-			bound = m->state == CLEANUP_MIME_ST_HEADER ?
-			    m->header_limit + 2 : CLEANUP_MIME_LINE_MAX;
-			room = bound > VSTR_LEN(m->line) ?
-			    bound - VSTR_LEN(m->line) : 0;
+			bound = m->state == CLEANUP_MIME_ST_HEADER
+				    ? m->header_limit + 2
+				    : CLEANUP_MIME_LINE_MAX;
+			room = bound > VSTR_LEN(m->line)
+				   ? bound - VSTR_LEN(m->line)
+				   : 0;
 			if (nl && take <= room && VSTR_LEN(m->line) == 0) {
 				cleanup_mime_line(m, data, take);
 			} else if (take <= room) {
@@ -453,7 +457,7 @@ cleanup_mime_end(CLEANUP_MIME *m)
 		vstr_reset(m->line);
 	}
 	if (m->state == CLEANUP_MIME_ST_HEADER && m->hp)
-		(void) header_parser_eof(m->hp);
+		(void)header_parser_eof(m->hp);
 	m->hp = header_parser_free(m->hp);
 	m->state = CLEANUP_MIME_ST_BODY;
 	m->in_long = m->long_drop = false;

@@ -45,63 +45,65 @@
 
 #include "util/header.h"
 
-#define CLEANUP_MIME_LINE_MAX		8192	/* body line bound */
-#define CLEANUP_MIME_BOUNDARY_MAX	2048	/* bytes of a boundary kept */
-#define CLEANUP_MIME_FIELDS_MAX		1000	/* fields per part header */
+#define CLEANUP_MIME_LINE_MAX	  8192 /* body line bound */
+#define CLEANUP_MIME_BOUNDARY_MAX 2048 /* bytes of a boundary kept */
+#define CLEANUP_MIME_FIELDS_MAX	  1000 /* fields per part header */
 
 enum cleanup_mime_class {
-	CLEANUP_MIME_PRIMARY,		/* the message header */
-	CLEANUP_MIME_MULTIPART,		/* a body part's header */
-	CLEANUP_MIME_NESTED,		/* an attached message's header */
+	CLEANUP_MIME_PRIMARY,	/* the message header */
+	CLEANUP_MIME_MULTIPART, /* a body part's header */
+	CLEANUP_MIME_NESTED,	/* an attached message's header */
 };
 
 /* Content types the scanner tells apart. */
 enum cleanup_mime_type {
-	CLEANUP_MIME_T_TEXT, CLEANUP_MIME_T_MESSAGE,
-	CLEANUP_MIME_T_MULTIPART, CLEANUP_MIME_T_OTHER,
+	CLEANUP_MIME_T_TEXT,
+	CLEANUP_MIME_T_MESSAGE,
+	CLEANUP_MIME_T_MULTIPART,
+	CLEANUP_MIME_T_OTHER,
 };
 enum cleanup_mime_subtype {
-	CLEANUP_MIME_S_PLAIN, CLEANUP_MIME_S_RFC822, CLEANUP_MIME_S_DIGEST,
+	CLEANUP_MIME_S_PLAIN,
+	CLEANUP_MIME_S_RFC822,
+	CLEANUP_MIME_S_DIGEST,
 	CLEANUP_MIME_S_OTHER,
 };
 
-#define CLEANUP_MIME_START	(1 << 0)	/* piece starts a line */
-#define CLEANUP_MIME_END	(1 << 1)	/* piece ends a line */
+#define CLEANUP_MIME_START (1 << 0) /* piece starts a line */
+#define CLEANUP_MIME_END   (1 << 1) /* piece ends a line */
 
-#define CLEANUP_MIME_ERR_NESTING	1
+#define CLEANUP_MIME_ERR_NESTING 1
 
 struct cleanup_mime_ops {
-	void	(*header)(void *ctx, enum cleanup_mime_class cls,
-			  const struct header_field *f);
-	void	(*body)(void *ctx, const char *data, size_t len, int flags);
-	void	(*error)(void *ctx, int err, const char *text, size_t len);
+	void (*header)(void *ctx, enum cleanup_mime_class cls,
+		       const struct header_field *f);
+	void (*body)(void *ctx, const char *data, size_t len, int flags);
+	void (*error)(void *ctx, int err, const char *text, size_t len);
 };
 
 typedef struct CLEANUP_MIME CLEANUP_MIME;
 
 CLEANUP_MIME *cleanup_mime_alloc(size_t header_limit, long long nesting_limit,
-				 const struct cleanup_mime_ops *ops,
-				 void *ctx);
+				 const struct cleanup_mime_ops *ops, void *ctx);
 CLEANUP_MIME *cleanup_mime_free(CLEANUP_MIME *m);
 /* A field of the primary header (only Content-Type matters). */
-void	cleanup_mime_primary_field(CLEANUP_MIME *m,
-				   const struct header_field *f);
+void cleanup_mime_primary_field(CLEANUP_MIME *m, const struct header_field *f);
 /* The primary header ended at an empty line (separator) or at a body line. */
-void	cleanup_mime_body_begin(CLEANUP_MIME *m, bool separator);
-void	cleanup_mime_feed(CLEANUP_MIME *m, const char *data, size_t len);
-void	cleanup_mime_end(CLEANUP_MIME *m);
+void cleanup_mime_body_begin(CLEANUP_MIME *m, bool separator);
+void cleanup_mime_feed(CLEANUP_MIME *m, const char *data, size_t len);
+void cleanup_mime_end(CLEANUP_MIME *m);
 
 /* Content-*, MIME-Version: the fields mime_header_checks looks at. */
-bool	cleanup_mime_is_mime_field(const struct header_field *f);
+bool cleanup_mime_is_mime_field(const struct header_field *f);
 
 /*
  * Parse a Content-Type value (folding and comments allowed); fn gets each
  * boundary parameter's value (unquoted, possibly empty).
  */
 typedef void (*CLEANUP_MIME_BOUNDARY_FN)(void *ctx, const char *b, size_t len);
-void	cleanup_mime_parse_ctype(const char *value, size_t len,
-				 enum cleanup_mime_type *type,
-				 enum cleanup_mime_subtype *subtype,
-				 CLEANUP_MIME_BOUNDARY_FN fn, void *ctx);
+void cleanup_mime_parse_ctype(const char *value, size_t len,
+			      enum cleanup_mime_type	*type,
+			      enum cleanup_mime_subtype *subtype,
+			      CLEANUP_MIME_BOUNDARY_FN fn, void *ctx);
 
 #endif

@@ -27,14 +27,16 @@
 #include "util/qid.h"
 #include "util/safe_file.h"
 
-#define CLEANUP_TEMP_PREFIX	"t"
+#define CLEANUP_TEMP_PREFIX "t"
 
 void
 cleanup_io_error(CLEANUP_STATE *st, const char *what, int err)
 {
-	msg_warn("%s: %s %s: %s", VSTR_LEN(st->qid) ? VSTR_STR(st->qid)
-		 : "cleanup", what, VSTR_LEN(st->temp_path) ?
-		 VSTR_STR(st->temp_path) : "queue file", strerror(err));
+	msg_warn("%s: %s %s: %s",
+		 VSTR_LEN(st->qid) ? VSTR_STR(st->qid) : "cleanup", what,
+		 VSTR_LEN(st->temp_path) ? VSTR_STR(st->temp_path)
+					 : "queue file",
+		 strerror(err));
 	if (err == ENOSPC || err == EDQUOT)
 		cleanup_fail(st, CLEANUP_TEMPFAIL,
 			     "452 4.3.1 Insufficient system storage");
@@ -47,12 +49,12 @@ int
 cleanup_queue_create(CLEANUP_STATE *st)
 {
 	static unsigned long counter;
-	struct stat sb;
+	struct stat	     sb;
 
 	vstr_sprintf(st->temp_path, "incoming/" CLEANUP_TEMP_PREFIX "%ld.%lu",
 		     (long)getpid(), counter++);
 	if ((st->fd = safe_create_excl(VSTR_STR(st->temp_path), 0600)) < 0) {
-		int	err = errno;
+		int err = errno;
 
 		cleanup_io_error(st, "create", err);
 		vstr_reset(st->temp_path);
@@ -75,7 +77,7 @@ cleanup_queue_remove(CLEANUP_STATE *st)
 	if (st->writer)
 		st->writer = rec_writer_free(st->writer);
 	if (st->fd >= 0) {
-		(void) close(st->fd);
+		(void)close(st->fd);
 		st->fd = -1;
 	}
 	if (VSTR_LEN(st->temp_path) > 0) {
@@ -89,8 +91,8 @@ cleanup_queue_remove(CLEANUP_STATE *st)
 int
 cleanup_queue_commit(CLEANUP_STATE *st)
 {
-	VSTR   *path;
-	int	err;
+	VSTR *path;
+	int   err;
 
 	if (rec_writer_finish(st->writer) < 0 || fsync(st->fd) < 0) {
 		cleanup_io_error(st, "write", errno);
@@ -117,7 +119,7 @@ cleanup_queue_commit(CLEANUP_STATE *st)
 		 * take it back rather than answer 250.
 		 */
 		if (access(VSTR_STR(st->temp_path), F_OK) < 0)
-			(void) unlink(VSTR_STR(path));
+			(void)unlink(VSTR_STR(path));
 		cleanup_io_error(st, "commit", err);
 		cleanup_queue_remove(st);
 		vstr_free(path);
@@ -136,22 +138,23 @@ cleanup_queue_commit(CLEANUP_STATE *st)
 void
 cleanup_queue_sweep(const char *dir, long long max_age)
 {
-	DIR    *dp;
+	DIR	      *dp;
 	struct dirent *de;
-	struct stat sb;
-	char	path[1024];
-	time_t	now = time(NULL);
+	struct stat    sb;
+	char	       path[1024];
+	time_t	       now = time(NULL);
 
 	if ((dp = opendir(dir)) == NULL)
 		return;
 	while ((de = readdir(dp)) != NULL) {
 		if (strncmp(de->d_name, CLEANUP_TEMP_PREFIX,
-			    strlen(CLEANUP_TEMP_PREFIX)) != 0
-		    || strchr(de->d_name, '.') == NULL
-		    || qid_valid(de->d_name))
+			    strlen(CLEANUP_TEMP_PREFIX))
+			!= 0
+		    || strchr(de->d_name, '.') == NULL || qid_valid(de->d_name))
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-				     de->d_name) >= sizeof(path))
+				     de->d_name)
+		    >= sizeof(path))
 			continue;
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode)
 		    || now - sb.st_mtime < max_age)
@@ -169,7 +172,7 @@ void
 cleanup_date(VSTR *out, time_t when)
 {
 	struct tm tm;
-	char	buf[64];
+	char	  buf[64];
 
 	localtime_r(&when, &tm);
 	if (strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)

@@ -39,7 +39,7 @@ bool
 cleanup_domain_in_list(const char *domain, const char *list)
 {
 	const char *cp = list;
-	size_t	len, dlen = strlen(domain);
+	size_t	    len, dlen = strlen(domain);
 
 	while (cp && *cp) {
 		cp += strspn(cp, STR_SEP_LIST);
@@ -58,7 +58,7 @@ static bool
 cleanup_local_domain(const CLEANUP_CONF *conf, const char *domain)
 {
 	return strcasecmp(domain, conf->myorigin) == 0
-	    || cleanup_domain_in_list(domain, conf->mydestination);
+	       || cleanup_domain_in_list(domain, conf->mydestination);
 }
 
 /* Qualify addr in place per append_at_myorigin / append_dot_mydomain. */
@@ -70,7 +70,7 @@ cleanup_qualify(const CLEANUP_CONF *conf, VSTR *addr)
 	if (VSTR_LEN(addr) == 0)
 		return;
 	/* site!user and user%domain first, as Postfix's rewrite_tree */
-	(void) cleanup_route_unqualified(conf, addr);
+	(void)cleanup_route_unqualified(conf, addr);
 	at = strrchr(VSTR_STR(addr), '@');
 	if (at == NULL) {
 		if (conf->append_at_myorigin && *conf->myorigin) {
@@ -79,8 +79,8 @@ cleanup_qualify(const CLEANUP_CONF *conf, VSTR *addr)
 		}
 		return;
 	}
-	if (conf->append_dot_mydomain && *conf->mydomain
-	    && at[1] != 0 && at[1] != '[' && strchr(at + 1, '.') == NULL) {
+	if (conf->append_dot_mydomain && *conf->mydomain && at[1] != 0
+	    && at[1] != '[' && strchr(at + 1, '.') == NULL) {
 		vstr_addch(addr, '.');
 		vstr_strcat(addr, conf->mydomain);
 	}
@@ -94,11 +94,10 @@ cleanup_qualify(const CLEANUP_CONF *conf, VSTR *addr)
 static size_t
 cleanup_ext_offset(const CLEANUP_CONF *conf, const char *addr, size_t llen)
 {
-	size_t	i;
+	size_t i;
 
-	if (conf->recipient_delimiter == NULL
-	    || *conf->recipient_delimiter == 0 || llen < 2
-	    || strncasecmp(addr, "owner-", 6) == 0
+	if (conf->recipient_delimiter == NULL || *conf->recipient_delimiter == 0
+	    || llen < 2 || strncasecmp(addr, "owner-", 6) == 0
 	    || (llen > 8 && strncasecmp(addr + llen - 8, "-request", 8) == 0))
 		return 0;
 	for (i = 1; i < llen; i++)
@@ -114,13 +113,13 @@ cleanup_ext_offset(const CLEANUP_CONF *conf, const char *addr, size_t llen)
  * out, when ext is not NULL), 0 no match, -1 error.
  */
 int
-cleanup_map_lookup(const CLEANUP_CONF *conf, DICT_LIST *maps,
-		   const char *addr, const char **value, VSTR *ext)
+cleanup_map_lookup(const CLEANUP_CONF *conf, DICT_LIST *maps, const char *addr,
+		   const char **value, VSTR *ext)
 {
 	const char *at = strrchr(addr, '@');
-	VSTR   *key;
-	size_t	xoff;
-	int	ret;
+	VSTR	   *key;
+	size_t	    xoff;
+	int	    ret;
 
 	if (ext)
 		vstr_reset(ext);
@@ -141,8 +140,9 @@ cleanup_map_lookup(const CLEANUP_CONF *conf, DICT_LIST *maps,
 		ret = dict_list_lookup(maps, VSTR_STR(key), value);
 		if (ret == 0 && xoff) {
 			vstr_memcpy(key, addr, xoff);
-			if ((ret = dict_list_lookup(maps, VSTR_STR(key),
-						    value)) == 1 && ext)
+			if ((ret = dict_list_lookup(maps, VSTR_STR(key), value))
+				== 1
+			    && ext)
 				vstr_memcpy(ext, addr + xoff,
 					    (size_t)(at - addr) - xoff);
 		}
@@ -160,8 +160,8 @@ cleanup_map_lookup(const CLEANUP_CONF *conf, DICT_LIST *maps,
  * keeps the local part, anything without a domain is qualified.
  */
 static void
-cleanup_map_result(const CLEANUP_CONF *conf, const char *addr,
-		   const char *item, size_t len, const VSTR *ext, VSTR *out)
+cleanup_map_result(const CLEANUP_CONF *conf, const char *addr, const char *item,
+		   size_t len, const VSTR *ext, VSTR *out)
 {
 	const char *at = strrchr(addr, '@');
 
@@ -175,9 +175,9 @@ cleanup_map_result(const CLEANUP_CONF *conf, const char *addr,
 	/* propagate_unmatched_extensions: user@x -> user+ext@x. */
 	if (item[0] != '@' && ext && VSTR_LEN(ext)) {
 		const char *oat = strrchr(VSTR_STR(out), '@');
-		size_t	llen = oat ? (size_t)(oat - VSTR_STR(out))
-		    : VSTR_LEN(out);
-		VSTR   *tmp = vstr_alloc(VSTR_LEN(out) + VSTR_LEN(ext) + 1);
+		size_t	    llen = oat ? (size_t)(oat - VSTR_STR(out))
+				       : VSTR_LEN(out);
+		VSTR	   *tmp = vstr_alloc(VSTR_LEN(out) + VSTR_LEN(ext) + 1);
 
 		vstr_memcpy(tmp, VSTR_STR(out), llen);
 		vstr_memcat(tmp, VSTR_STR(ext), VSTR_LEN(ext));
@@ -193,14 +193,14 @@ cleanup_map_addr(const CLEANUP_CONF *conf, DICT_LIST *maps, VSTR *addr,
 		 VSTR *tmp)
 {
 	const char *value;
-	VSTR   *ext;
-	int	ret;
+	VSTR	   *ext;
+	int	    ret;
 
 	if (maps == NULL || VSTR_LEN(addr) == 0)
 		return 0;
 	ext = vstr_alloc(16);
-	if ((ret = cleanup_map_lookup(conf, maps, VSTR_STR(addr), &value,
-				      ext)) != 1)
+	if ((ret = cleanup_map_lookup(conf, maps, VSTR_STR(addr), &value, ext))
+	    != 1)
 		goto out;
 	value += strspn(value, STR_SEP_LIST);
 	if (*value == 0) {
@@ -209,8 +209,9 @@ cleanup_map_addr(const CLEANUP_CONF *conf, DICT_LIST *maps, VSTR *addr,
 	}
 	cleanup_map_result(conf, VSTR_STR(addr), value,
 			   strcspn(value, STR_SEP_LIST),
-			   conf->propagate & CLEANUP_PROPAGATE_CANONICAL
-			   ? ext : NULL, tmp);
+			   conf->propagate & CLEANUP_PROPAGATE_CANONICAL ? ext
+									 : NULL,
+			   tmp);
 	vstr_memcpy(addr, VSTR_STR(tmp), VSTR_LEN(tmp));
 out:
 	vstr_free(ext);
@@ -221,9 +222,9 @@ int
 cleanup_masquerade(const CLEANUP_CONF *conf, VSTR *addr)
 {
 	const char *cp = conf->masquerade_domains, *at, *domain;
-	size_t	len, dlen, local_len;
-	bool	negate;
-	VSTR   *tmp;
+	size_t	    len, dlen, local_len;
+	bool	    negate;
+	VSTR	   *tmp;
 
 	if (cp == NULL || *cp == 0
 	    || (at = strrchr(VSTR_STR(addr), '@')) == NULL)
@@ -266,12 +267,12 @@ cleanup_masquerade(const CLEANUP_CONF *conf, VSTR *addr)
 
 static const struct {
 	const char *name;
-	int	bit;
+	int	    bit;
 } cleanup_classes[] = {
-	{"envelope_sender", CLEANUP_CLASS_ENV_SENDER},
-	{"envelope_recipient", CLEANUP_CLASS_ENV_RCPT},
-	{"header_sender", CLEANUP_CLASS_HDR_SENDER},
-	{"header_recipient", CLEANUP_CLASS_HDR_RCPT},
+	{ "envelope_sender", CLEANUP_CLASS_ENV_SENDER },
+	{ "envelope_recipient", CLEANUP_CLASS_ENV_RCPT },
+	{ "header_sender", CLEANUP_CLASS_HDR_SENDER },
+	{ "header_recipient", CLEANUP_CLASS_HDR_RCPT },
 };
 
 /* A *_canonical_classes value: 0 and the bits, or -1 + why. */
@@ -279,18 +280,19 @@ int
 cleanup_parse_classes(const char *value, int *mask, VSTR *why)
 {
 	const char *cp = value;
-	size_t	len, i;
+	size_t	    len, i;
 
 	*mask = 0;
 	while (cp && *cp) {
 		cp += strspn(cp, STR_SEP_LIST);
 		if ((len = strcspn(cp, STR_SEP_LIST)) == 0)
 			break;
-		for (i = 0; i < sizeof(cleanup_classes)
-		     / sizeof(cleanup_classes[0]); i++)
+		for (i = 0;
+		     i < sizeof(cleanup_classes) / sizeof(cleanup_classes[0]);
+		     i++)
 			if (strlen(cleanup_classes[i].name) == len
-			    && strncasecmp(cp, cleanup_classes[i].name,
-					   len) == 0)
+			    && strncasecmp(cp, cleanup_classes[i].name, len)
+				   == 0)
 				break;
 		if (i == sizeof(cleanup_classes) / sizeof(cleanup_classes[0])) {
 			vstr_sprintf(why, "unknown address class \"%.*s\"",
@@ -306,9 +308,9 @@ cleanup_parse_classes(const char *value, int *mask, VSTR *why)
 int
 cleanup_rewrite(const CLEANUP_CONF *conf, const char *addr, int how, VSTR *out)
 {
-	VSTR   *tmp;
+	VSTR	  *tmp;
 	DICT_LIST *first = NULL;
-	int	ret = 0, cls;
+	int	   ret = 0, cls;
 
 	vstr_strcpy(out, addr);
 	if (VSTR_LEN(out) == 0)
@@ -316,13 +318,13 @@ cleanup_rewrite(const CLEANUP_CONF *conf, const char *addr, int how, VSTR *out)
 	cleanup_qualify(conf, out);
 	tmp = vstr_alloc(64);
 	if (how & CLEANUP_REWRITE_SENDER) {
-		cls = (how & CLEANUP_REWRITE_HEADER) ?
-		    CLEANUP_CLASS_HDR_SENDER : CLEANUP_CLASS_ENV_SENDER;
+		cls = (how & CLEANUP_REWRITE_HEADER) ? CLEANUP_CLASS_HDR_SENDER
+						     : CLEANUP_CLASS_ENV_SENDER;
 		if (conf->sender_canonical_classes & cls)
 			first = conf->sender_canonical;
 	} else {
-		cls = (how & CLEANUP_REWRITE_HEADER) ?
-		    CLEANUP_CLASS_HDR_RCPT : CLEANUP_CLASS_ENV_RCPT;
+		cls = (how & CLEANUP_REWRITE_HEADER) ? CLEANUP_CLASS_HDR_RCPT
+						     : CLEANUP_CLASS_ENV_RCPT;
 		if (conf->recipient_canonical_classes & cls)
 			first = conf->recipient_canonical;
 	}
@@ -340,7 +342,7 @@ cleanup_rewrite(const CLEANUP_CONF *conf, const char *addr, int how, VSTR *out)
 void
 cleanup_argv_free(char **v, size_t n)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < n; i++)
 		myfree(v[i]);
@@ -348,8 +350,8 @@ cleanup_argv_free(char **v, size_t n)
 }
 
 struct cleanup_node {
-	char   *addr;
-	size_t	parent;			/* index, or (size_t)-1 */
+	char	 *addr;
+	size_t	  parent; /* index, or (size_t)-1 */
 	long long depth;
 };
 
@@ -365,7 +367,7 @@ cleanup_in_chain(const struct cleanup_node *nodes, size_t i, const char *addr)
 static void
 cleanup_push(char ***v, size_t *n, size_t *cap, const char *addr)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < *n; i++)
 		if (strcasecmp((*v)[i], addr) == 0)
@@ -387,11 +389,11 @@ cleanup_virtual(const CLEANUP_CONF *conf, const char *addr, char ***out,
 		size_t *count, VSTR *why)
 {
 	struct cleanup_node *nodes = NULL;
-	size_t	nnodes = 0, ncap = 0, i, cap = 0, len;
-	VSTR   *tmp = vstr_alloc(64), *ext = vstr_alloc(16);
-	const char *value, *cp;
-	char   *copy;
-	int	ret = 0, found;
+	size_t		     nnodes = 0, ncap = 0, i, cap = 0, len;
+	VSTR		    *tmp = vstr_alloc(64), *ext = vstr_alloc(16);
+	const char	    *value, *cp;
+	char		    *copy;
+	int		     ret = 0, found;
 
 	*out = NULL;
 	*count = 0;
@@ -400,11 +402,12 @@ cleanup_virtual(const CLEANUP_CONF *conf, const char *addr, char ***out,
 		goto done;
 	}
 	nodes = mymalloc(sizeof(*nodes) * (ncap = 16));
-	nodes[nnodes++] = (struct cleanup_node){
-	    mystrdup(addr), (size_t)-1, 0};
+	nodes[nnodes++] = (struct cleanup_node){ mystrdup(addr), (size_t)-1,
+						 0 };
 	for (i = 0; i < nnodes && ret == 0; i++) {
 		if ((found = cleanup_map_lookup(conf, conf->virtual_alias,
-					 nodes[i].addr, &value, ext)) < 0) {
+						nodes[i].addr, &value, ext))
+		    < 0) {
 			vstr_sprintf(why, "virtual_alias_maps lookup failure");
 			ret = -1;
 			break;
@@ -420,8 +423,10 @@ cleanup_virtual(const CLEANUP_CONF *conf, const char *addr, char ***out,
 				break;
 			cleanup_map_result(conf, nodes[i].addr, cp, len,
 					   conf->propagate
-					   & CLEANUP_PROPAGATE_VIRTUAL ? ext
-					   : NULL, tmp);
+						   & CLEANUP_PROPAGATE_VIRTUAL
+					       ? ext
+					       : NULL,
+					   tmp);
 			if (strcasecmp(VSTR_STR(tmp), nodes[i].addr) == 0) {
 				cleanup_push(out, count, &cap, VSTR_STR(tmp));
 				continue;
@@ -432,29 +437,37 @@ cleanup_virtual(const CLEANUP_CONF *conf, const char *addr, char ***out,
 				ret = -2;
 			} else if (nodes[i].depth + 1
 				   > conf->virtual_alias_recursion_limit) {
-				vstr_sprintf(why, "virtual alias recursion "
-					     "limit exceeded for %s", addr);
+				vstr_sprintf(why,
+					     "virtual alias recursion "
+					     "limit exceeded for %s",
+					     addr);
 				ret = -2;
 			} else if ((long long)(nnodes - i + *count)
 				   > conf->virtual_alias_expansion_limit) {
-				vstr_sprintf(why, "virtual alias expansion "
-					     "limit exceeded for %s", addr);
+				vstr_sprintf(why,
+					     "virtual alias expansion "
+					     "limit exceeded for %s",
+					     addr);
 				ret = -2;
 			} else {
 				if (nnodes == ncap)
-					nodes = myrealloc(nodes, sizeof(*nodes)
-							  * (ncap *= 2));
+					nodes = myrealloc(nodes,
+							  sizeof(*nodes)
+							      * (ncap *= 2));
 				nodes[nnodes++] = (struct cleanup_node){
-				    mystrdup(VSTR_STR(tmp)), i,
-				nodes[i].depth + 1};
+					mystrdup(VSTR_STR(tmp)), i,
+					nodes[i].depth + 1
+				};
 			}
 		}
 		myfree(copy);
 	}
 	if (ret == 0
 	    && (long long)*count > conf->virtual_alias_expansion_limit) {
-		vstr_sprintf(why, "virtual alias expansion limit exceeded "
-			     "for %s", addr);
+		vstr_sprintf(why,
+			     "virtual alias expansion limit exceeded "
+			     "for %s",
+			     addr);
 		ret = -2;
 	}
 done:

@@ -30,13 +30,13 @@
 
 #include "cleanup/cleanup.h"
 
-#define CLEANUP_ROUTE_ROUNDS	20	/* local domains stripped, at most */
+#define CLEANUP_ROUTE_ROUNDS 20 /* local domains stripped, at most */
 
 bool
 cleanup_route_unqualified(const CLEANUP_CONF *conf, VSTR *addr)
 {
 	const char *s = VSTR_STR(addr), *cp;
-	VSTR   *tmp;
+	VSTR	   *tmp;
 
 	if (VSTR_LEN(addr) == 0 || s[0] == '"' || strchr(s, '@') != NULL)
 		return false;
@@ -60,7 +60,7 @@ void
 cleanup_route_local(const CLEANUP_CONF *conf, VSTR *addr)
 {
 	const char *s, *at;
-	size_t	local_len, round;
+	size_t	    local_len, round;
 
 	for (round = 0; round < CLEANUP_ROUTE_ROUNDS; round++) {
 		s = VSTR_STR(addr);
@@ -72,6 +72,6 @@ cleanup_route_local(const CLEANUP_CONF *conf, VSTR *addr)
 		    && !(conf->allow_percent_hack && memchr(s, '%', local_len)))
 			return;
 		vstr_truncate(addr, local_len);
-		(void) cleanup_route_unqualified(conf, addr);
+		(void)cleanup_route_unqualified(conf, addr);
 	}
 }

@@ -15,10 +15,10 @@
 #include "util/mymalloc.h"
 
 void
-cleanup_fail(CLEANUP_STATE *st, enum cleanup_status status,
-	     const char *fmt, ...)
+cleanup_fail(CLEANUP_STATE *st, enum cleanup_status status, const char *fmt,
+	     ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	if (st->status != CLEANUP_OK)
 		return;
@@ -54,7 +54,7 @@ cleanup_state_alloc(const CLEANUP_CONF *conf)
 CLEANUP_STATE *
 cleanup_state_free(CLEANUP_STATE *st)
 {
-	size_t	i;
+	size_t i;
 
 	if (st == NULL)
 		return NULL;

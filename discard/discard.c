@@ -21,8 +21,8 @@
 #include "util/skel.h"
 
 static void
-discard_rcpt(struct skel_ctx *ctx, const struct deliver_request *req,
-	     size_t i, VSTR *content, struct deliver_status *st, VSTR *text)
+discard_rcpt(struct skel_ctx *ctx, const struct deliver_request *req, size_t i,
+	     VSTR *content, struct deliver_status *st, VSTR *text)
 {
 	(void)ctx;
 	(void)i;
@@ -36,15 +36,18 @@ discard_rcpt(struct skel_ctx *ctx, const struct deliver_request *req,
 static void
 discard_service(struct skel_ctx *ctx, int fd)
 {
-	deliver_serve(ctx, fd, &(const struct deliver_serve_ops){
-		.relay = "none", .rcpt = discard_rcpt,
-	});
+	deliver_serve(ctx, fd,
+		      &(const struct deliver_serve_ops){
+			  .relay = "none",
+			  .rcpt = discard_rcpt,
+		      });
 }
 
 int
 main(int argc, char **argv)
 {
-	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.service = discard_service,
-	});
+	return skel_single_main(argc, argv,
+				&(const struct skel_ops){
+				    .service = discard_service,
+				});
 }

@@ -36,8 +36,8 @@ error_reason(const char *nexthop, bool defer, char *dsn, size_t dsnlen,
 	     VSTR *reason)
 {
 	const char *sp = strchr(nexthop, ' ');
-	char	code[DELIVER_DSN_MAX];
-	size_t	len = sp ? (size_t)(sp - nexthop) : strlen(nexthop);
+	char	    code[DELIVER_DSN_MAX];
+	size_t	    len = sp ? (size_t)(sp - nexthop) : strlen(nexthop);
 
 	snprintf(dsn, dsnlen, "%s", defer ? "4.0.0" : "5.0.0");
 	vstr_strcpy(reason, nexthop);
@@ -52,16 +52,16 @@ error_reason(const char *nexthop, bool defer, char *dsn, size_t dsnlen,
 	}
 	if (VSTR_LEN(reason) == 0)
 		vstr_strcpy(reason, defer ? "delivery temporarily suspended"
-			    : "mail delivery disabled");
+					  : "mail delivery disabled");
 }
 
 static void
 error_rcpt(struct skel_ctx *ctx, const struct deliver_request *req, size_t i,
 	   VSTR *content, struct deliver_status *st, VSTR *text)
 {
-	char	dsn[DELIVER_DSN_MAX];
-	bool	defer = strcmp(ctx->service, "retry") == 0
-	    || strcmp(req->transport, "retry") == 0;
+	char dsn[DELIVER_DSN_MAX];
+	bool defer = strcmp(ctx->service, "retry") == 0
+		     || strcmp(req->transport, "retry") == 0;
 
 	(void)i;
 	(void)content;
@@ -73,15 +73,18 @@ error_rcpt(struct skel_ctx *ctx, const struct deliver_request *req, size_t i,
 static void
 error_service(struct skel_ctx *ctx, int fd)
 {
-	deliver_serve(ctx, fd, &(const struct deliver_serve_ops){
-		.relay = "none", .rcpt = error_rcpt,
-	});
+	deliver_serve(ctx, fd,
+		      &(const struct deliver_serve_ops){
+			  .relay = "none",
+			  .rcpt = error_rcpt,
+		      });
 }
 
 int
 main(int argc, char **argv)
 {
-	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.service = error_service,
-	});
+	return skel_single_main(argc, argv,
+				&(const struct skel_ops){
+				    .service = error_service,
+				});
 }

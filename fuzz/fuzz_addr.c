@@ -20,7 +20,7 @@
 static void
 check_clean(const ADDR *a)
 {
-	size_t	i;
+	size_t	      i;
 	unsigned char ch;
 
 	for (i = 0; i < VSTR_LEN(a->addr); i++) {
@@ -36,7 +36,7 @@ static void
 round_trip(const ADDR_SMTP *res, enum addr_cmd cmd, int opts)
 {
 	ADDR_SMTP *again = addr_smtp_alloc();
-	VSTR   *arg = vstr_alloc(0);
+	VSTR	  *arg = vstr_alloc(0);
 
 	vstr_addch(arg, '<');
 	vstr_memcat(arg, VSTR_STR(res->addr->addr), VSTR_LEN(res->addr->addr));
@@ -49,11 +49,12 @@ round_trip(const ADDR_SMTP *res, enum addr_cmd cmd, int opts)
 		abort();
 	if (VSTR_LEN(again->addr->addr) != VSTR_LEN(res->addr->addr)
 	    || memcmp(VSTR_STR(again->addr->addr), VSTR_STR(res->addr->addr),
-		      VSTR_LEN(res->addr->addr)) != 0
+		      VSTR_LEN(res->addr->addr))
+		   != 0
 	    || VSTR_LEN(again->addr->local) != VSTR_LEN(res->addr->local)
-	    || memcmp(VSTR_STR(again->addr->local),
-		      VSTR_STR(res->addr->local),
-		      VSTR_LEN(res->addr->local)) != 0)
+	    || memcmp(VSTR_STR(again->addr->local), VSTR_STR(res->addr->local),
+		      VSTR_LEN(res->addr->local))
+		   != 0)
 		abort();
 	vstr_free(arg);
 	addr_smtp_free(again);
@@ -64,12 +65,12 @@ LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 {
 	static ADDR_SMTP *res;
 	static ADDR_LIST *list;
-	static ADDR *a;
-	static VSTR *tmp;
-	enum addr_cmd cmd;
-	int	opts;
-	const char *s;
-	size_t	i;
+	static ADDR	 *a;
+	static VSTR	 *tmp;
+	enum addr_cmd	  cmd;
+	int		  opts;
+	const char	 *s;
+	size_t		  i;
 
 	if (res == NULL) {
 		msg_stderr_enable(false);
@@ -91,8 +92,7 @@ LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 		check_clean(res->addr);
 		if (!(res->addr->flags & ADDR_F_NULL))
 			round_trip(res, cmd, opts);
-	} else if (res->code != 501 && res->code != 553
-		   && res->code != 555) {
+	} else if (res->code != 501 && res->code != 553 && res->code != 555) {
 		abort();
 	}
 	addr_parse_header(list, s, len);
@@ -107,8 +107,8 @@ LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 		addr_relay_tricks(a);
 	}
 	if (addr_xtext_decode(tmp, s, len) == 0) {
-		VSTR   *enc = vstr_alloc(0);
-		VSTR   *dec = vstr_alloc(0);
+		VSTR *enc = vstr_alloc(0);
+		VSTR *dec = vstr_alloc(0);
 
 		addr_xtext_encode(enc, VSTR_STR(tmp), VSTR_LEN(tmp));
 		if (addr_xtext_decode(dec, VSTR_STR(enc), VSTR_LEN(enc)) != 0

@@ -31,7 +31,7 @@ static void
 fuzz_entry(const char *line, VSTR *key, VSTR *val, VSTR *val2, VSTR *why)
 {
 	DICT_ALIAS_MEMBERS *m;
-	size_t	i;
+	size_t		    i;
 
 	if (dict_alias_parse_line(line, key, val, why) < 0)
 		return;
@@ -53,15 +53,15 @@ fuzz_entry(const char *line, VSTR *key, VSTR *val, VSTR *val2, VSTR *why)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int init;
-	LLINE	src;
-	VSTR   *line = vstr_alloc(64);
-	VSTR   *key = vstr_alloc(64);
-	VSTR   *val = vstr_alloc(64);
-	VSTR   *val2 = vstr_alloc(64);
-	VSTR   *why = vstr_alloc(64);
+	static int	    init;
+	LLINE		    src;
+	VSTR		   *line = vstr_alloc(64);
+	VSTR		   *key = vstr_alloc(64);
+	VSTR		   *val = vstr_alloc(64);
+	VSTR		   *val2 = vstr_alloc(64);
+	VSTR		   *why = vstr_alloc(64);
 	DICT_ALIAS_MEMBERS *m;
-	int	lineno;
+	int		    lineno;
 
 	if (!init) {
 		msg_output_add(fuzz_quiet);

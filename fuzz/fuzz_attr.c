@@ -25,13 +25,13 @@
 static void
 fuzz_same_list(const ATTR *a, const ATTR *b)
 {
-	size_t	i;
+	size_t i;
 
 	if (attr_count(a) != attr_count(b))
 		abort();
 	for (i = 0; i < attr_count(a); i++) {
-		size_t	alen;
-		size_t	blen;
+		size_t	    alen;
+		size_t	    blen;
 		const void *av = attr_value_at(a, i, &alen);
 		const void *bv = attr_get_data(b, attr_name_at(a, i), &blen);
 
@@ -45,7 +45,7 @@ static void
 fuzz_stream(const uint8_t *data, size_t size, ATTR *a, VSTR *buf, VSTR *why)
 {
 	IPC_STREAM *st;
-	int	sv[2];
+	int	    sv[2];
 
 	/* Inputs are kept below the socket buffer: one write, then EOF. */
 	if (size > 32768
@@ -71,7 +71,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static ATTR *b;
 	static VSTR *buf;
 	static VSTR *why;
-	size_t	len;
+	size_t	     len;
 
 	if (a == NULL) {
 		a = attr_alloc();

@@ -32,27 +32,42 @@ static void
 check_dsn(const struct bounce_log_entry *e)
 {
 	struct dsn_rcpt r = {
-		.addr = e->rcpt, .orig = e->orig, .orcpt = e->orcpt,
-		.action = e->action, .status = e->dsn,
-		.remote_mta = e->remote_mta, .diag_type = e->diag_type,
-		.reply = e->reply, .last_attempt = e->time,
+		.addr = e->rcpt,
+		.orig = e->orig,
+		.orcpt = e->orcpt,
+		.action = e->action,
+		.status = e->dsn,
+		.remote_mta = e->remote_mta,
+		.diag_type = e->diag_type,
+		.reply = e->reply,
+		.last_attempt = e->time,
 	};
 	struct dsn_request req = {
-		.kind = DSN_KIND_FAILED, .myhostname = "fuzz.example",
-		.mail_name = "Postel", .queue_id = "QID", .sender = e->rcpt,
-		.to = e->rcpt, .envid = e->orcpt, .boundary = BOUNDARY,
-		.arrival = e->time, .now = e->time, .rcpts = &r, .nrcpt = 1,
+		.kind = DSN_KIND_FAILED,
+		.myhostname = "fuzz.example",
+		.mail_name = "Postel",
+		.queue_id = "QID",
+		.sender = e->rcpt,
+		.to = e->rcpt,
+		.envid = e->orcpt,
+		.boundary = BOUNDARY,
+		.arrival = e->time,
+		.now = e->time,
+		.rcpts = &r,
+		.nrcpt = 1,
 		.size_limit = 100,
-		.content = "Subject: x\r\n\r\nbody\r\n", .content_len = 20,
+		.content = "Subject: x\r\n\r\nbody\r\n",
+		.content_len = 20,
 	};
-	VSTR   *out = vstr_alloc(1024);
+	VSTR	   *out = vstr_alloc(1024);
 	const char *p, *s;
-	size_t	i, n = 0;
+	size_t	    i, n = 0;
 
 	dsn_build(out, &req);
 	s = VSTR_STR(out);
 	for (i = 0; i < VSTR_LEN(out); i++) {
-		if (s[i] == '\r' && (i + 1 >= VSTR_LEN(out) || s[i + 1] != '\n'))
+		if (s[i] == '\r'
+		    && (i + 1 >= VSTR_LEN(out) || s[i + 1] != '\n'))
 			abort();
 		if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r'))
 			abort();
@@ -60,7 +75,8 @@ check_dsn(const struct bounce_log_entry *e)
 	/* Delimiter lines: three part starts and the close, no more. */
 	for (p = s; (p = memmem(p, (size_t)(s + VSTR_LEN(out) - p),
 				"\n--" BOUNDARY, strlen("\n--" BOUNDARY)))
-	     != NULL; p++)
+		    != NULL;
+	     p++)
 		n++;
 	if (n != 4)
 		abort();
@@ -70,17 +86,18 @@ check_dsn(const struct bounce_log_entry *e)
 static void
 check_entry(void *ctx, const struct bounce_log_entry *e)
 {
-	VSTR   *line = vstr_alloc(256);
-	VSTR   *fields[BOUNCE_LOG_FIELDS];
+	VSTR		       *line = vstr_alloc(256);
+	VSTR		       *fields[BOUNCE_LOG_FIELDS];
 	struct bounce_log_entry d;
-	size_t	i;
+	size_t			i;
 
 	(void)ctx;
 	for (i = 0; i < BOUNCE_LOG_FIELDS; i++)
 		fields[i] = vstr_alloc(16);
 	bounce_log_format(line, e);
 	if (bounce_log_parse_line(VSTR_STR(line), VSTR_LEN(line) - 1, fields,
-				  &d, NULL) < 0)
+				  &d, NULL)
+	    < 0)
 		abort();
 	/* An empty optional field is written as absent. */
 	if (d.time != e->time || !same(d.action, e->action)

@@ -29,7 +29,7 @@ quiet(enum msg_level level, const char *text)
 static void
 fuzz_init(void)
 {
-	VSTR   *why = vstr_alloc(10);
+	VSTR *why = vstr_alloc(10);
 
 	msg_output_add(quiet);
 	conf = mycalloc(1, sizeof(*conf));
@@ -64,8 +64,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	CLEANUP_STATE *st;
-	const char *cp = (const char *)data, *nl;
-	size_t	left = size, len, i;
+	const char    *cp = (const char *)data, *nl;
+	size_t	       left = size, len, i;
 
 	if (conf == NULL)
 		fuzz_init();

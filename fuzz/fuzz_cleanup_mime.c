@@ -20,9 +20,9 @@
 #include "util/vstr.h"
 
 struct trace {
-	VSTR   *out;
-	size_t	body_bytes;
-	int	errors;
+	VSTR  *out;
+	size_t body_bytes;
+	int    errors;
 };
 
 static void
@@ -57,7 +57,7 @@ fz_error(void *ctx, int err, const char *text, size_t len)
 	t->errors++;
 }
 
-static const struct cleanup_mime_ops fz_ops = {fz_header, fz_body, fz_error};
+static const struct cleanup_mime_ops fz_ops = { fz_header, fz_body, fz_error };
 
 static int
 fz_primary(void *ctx, const struct header_field *f)
@@ -71,11 +71,11 @@ static void
 fz_run(const char *data, size_t len, size_t piece, size_t hlimit,
        long long nesting, struct trace *t)
 {
-	CLEANUP_MIME *m = cleanup_mime_alloc(hlimit, nesting, &fz_ops, t);
+	CLEANUP_MIME  *m = cleanup_mime_alloc(hlimit, nesting, &fz_ops, t);
 	HEADER_PARSER *hp = header_parser_create(hlimit, 1000, fz_primary, m);
-	const char *nl;
-	size_t	take;
-	int	r = HEADER_MORE;
+	const char    *nl;
+	size_t	       take;
+	int	       r = HEADER_MORE;
 
 	while (len > 0 && r == HEADER_MORE) {
 		nl = memchr(data, '\n', len);
@@ -103,9 +103,9 @@ fz_run(const char *data, size_t len, size_t piece, size_t hlimit,
 int
 LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 {
-	struct trace whole = {NULL, 0, 0}, parts = {NULL, 0, 0};
-	size_t	piece, hlimit;
-	long long nesting;
+	struct trace whole = { NULL, 0, 0 }, parts = { NULL, 0, 0 };
+	size_t	     piece, hlimit;
+	long long    nesting;
 
 	if (size < 3)
 		return 0;
@@ -118,7 +118,8 @@ LLVMFuzzerTestOneInput(const uint8_t *buf, size_t size)
 	fz_run((const char *)buf + 3, size - 3, piece, hlimit, nesting, &parts);
 	if (VSTR_LEN(whole.out) != VSTR_LEN(parts.out)
 	    || memcmp(VSTR_STR(whole.out), VSTR_STR(parts.out),
-		      VSTR_LEN(whole.out)) != 0
+		      VSTR_LEN(whole.out))
+		   != 0
 	    || whole.errors != parts.errors || whole.errors > 1
 	    || whole.body_bytes > size)
 		abort();

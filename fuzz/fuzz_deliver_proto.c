@@ -19,8 +19,8 @@ static void
 fuzz_request(const ATTR *in)
 {
 	struct deliver_request req, again;
-	ATTR   *out;
-	size_t	i;
+	ATTR		      *out;
+	size_t		       i;
 
 	if (deliver_request_decode(in, &req, NULL) < 0) {
 		if (req.rcpts != NULL)
@@ -39,7 +39,8 @@ fuzz_request(const ATTR *in)
 	for (i = 0; i < req.nrcpt; i++)
 		if (strcmp(again.rcpts[i].addr, req.rcpts[i].addr)
 		    || again.rcpts[i].offset != req.rcpts[i].offset
-		    || (again.rcpts[i].orig == NULL) != (req.rcpts[i].orig == NULL))
+		    || (again.rcpts[i].orig == NULL)
+			   != (req.rcpts[i].orig == NULL))
 			abort();
 	deliver_request_release(&again);
 	deliver_request_release(&req);
@@ -50,8 +51,8 @@ static void
 fuzz_reply(const ATTR *in, size_t n)
 {
 	struct deliver_status st[3], again[3];
-	ATTR   *out;
-	size_t	i;
+	ATTR		     *out;
+	size_t		      i;
 
 	if (deliver_reply_decode(in, st, n, NULL) < 0)
 		return;
@@ -71,8 +72,8 @@ fuzz_reply(const ATTR *in, size_t n)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	ATTR   *in = attr_alloc();
-	size_t	n;
+	ATTR  *in = attr_alloc();
+	size_t n;
 
 	msg_stderr_enable(false);
 	if (attr_decode_payload((const char *)data, size, in, NULL) == 0) {

@@ -29,15 +29,24 @@ static void
 fuzz_lookups(DICT *d, const uint8_t *data, size_t size)
 {
 	static const char *const keys[] = {
-		"", "a", "user@example.com", "postmaster@example.com",
-		"Subject: hello", "10.1.2.3", "::1", "AAAAAAAAAAAAAAAAAAAAAAAA",
-		"0.0.0.0", "255.255.255.255", "2001:db8::1", "[::1]",
+		"",
+		"a",
+		"user@example.com",
+		"postmaster@example.com",
+		"Subject: hello",
+		"10.1.2.3",
+		"::1",
+		"AAAAAAAAAAAAAAAAAAAAAAAA",
+		"0.0.0.0",
+		"255.255.255.255",
+		"2001:db8::1",
+		"[::1]",
 	};
-	const char *value;
+	const char    *value;
 	const uint8_t *p = data;
 	const uint8_t *nl;
-	size_t	i;
-	char   *key;
+	size_t	       i;
+	char	      *key;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (dict_lookup(d, keys[i], &value) == 1
@@ -59,8 +68,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int init;
-	VSTR   *why = vstr_alloc(64);
-	DICT   *d;
+	VSTR	  *why = vstr_alloc(64);
+	DICT	  *d;
 
 	if (!init) {
 		msg_output_add(fuzz_quiet);

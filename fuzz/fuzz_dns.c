@@ -15,15 +15,15 @@
 #include "util/dns.h"
 #include "util/vstr.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const int types[] = {DNS_TYPE_A, DNS_TYPE_AAAA, DNS_TYPE_MX,
-	DNS_TYPE_TXT, DNS_TYPE_TLSA, DNS_TYPE_PTR};
+	static const int  types[] = { DNS_TYPE_A,   DNS_TYPE_AAAA, DNS_TYPE_MX,
+				      DNS_TYPE_TXT, DNS_TYPE_TLSA, DNS_TYPE_PTR };
 	static DNS_REPLY *r;
-	static VSTR *why;
+	static VSTR	 *why;
 	/* A private copy, so reads past the end are caught by ASan. */
 	unsigned char *copy = malloc(size ? size : 1);
 
@@ -53,7 +53,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			     || types[t] == DNS_TYPE_AAAA)
 			    && strspn(VSTR_STR(r->rr[i].data),
 				      "0123456789abcdef.:")
-			    != VSTR_LEN(r->rr[i].data))
+				   != VSTR_LEN(r->rr[i].data))
 				abort();
 		}
 		(void)dns_null_mx(r);

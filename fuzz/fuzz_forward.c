@@ -29,13 +29,13 @@ fuzz_quiet(enum msg_level level, const char *text)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int init;
-	LOCAL_STATE st = {.delims = "+-"};
-	struct local_user u = {.name = "joe", .home = "/home/joe"};
-	struct local_rcpt rc;
+	static int	    init;
+	LOCAL_STATE	    st = { .delims = "+-" };
+	struct local_user   u = { .name = "joe", .home = "/home/joe" };
+	struct local_rcpt   rc;
 	DICT_ALIAS_MEMBERS *m;
-	VSTR   *val = vstr_alloc(64), *why = vstr_alloc(64);
-	VSTR   *out = vstr_alloc(64), *text = vstr_alloc(64);
+	VSTR		   *val = vstr_alloc(64), *why = vstr_alloc(64);
+	VSTR		   *out = vstr_alloc(64), *text = vstr_alloc(64);
 
 	if (!init) {
 		msg_output_add(fuzz_quiet);

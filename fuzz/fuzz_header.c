@@ -13,7 +13,7 @@
 
 #include "util/header.h"
 
-#define FUZZ_SIZE_LIMIT	64
+#define FUZZ_SIZE_LIMIT	 64
 #define FUZZ_COUNT_LIMIT 20
 
 static int
@@ -25,8 +25,8 @@ check_field(void *ctx, const struct header_field *f)
 	if (f->name_len > f->len || f->value < f->text
 	    || f->value + f->value_len != f->text + f->len)
 		abort();
-	if (f->len > 0 && (f->text[f->len - 1] == '\n'
-			   || f->text[f->len - 1] == '\r'))
+	if (f->len > 0
+	    && (f->text[f->len - 1] == '\n' || f->text[f->len - 1] == '\r'))
 		abort();
 	if (!f->truncated && header_name_len(f->text, f->len) != f->name_len)
 		abort();
@@ -37,11 +37,11 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	HEADER_PARSER *p = header_parser_create(FUZZ_SIZE_LIMIT,
-						FUZZ_COUNT_LIMIT,
-						check_field, NULL);
-	const char *cp = (const char *)data, *nl;
-	size_t	left = size, len;
-	int	ret = HEADER_MORE;
+						FUZZ_COUNT_LIMIT, check_field,
+						NULL);
+	const char    *cp = (const char *)data, *nl;
+	size_t	       left = size, len;
+	int	       ret = HEADER_MORE;
 
 	while (left > 0) {
 		nl = memchr(cp, '\n', left);

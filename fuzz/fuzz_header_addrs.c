@@ -21,8 +21,8 @@
 #include "util/vstr.h"
 
 struct rewrite {
-	int	mode;
-	int	calls;
+	int mode;
+	int calls;
 };
 
 static int
@@ -48,12 +48,12 @@ rewrite(void *ctx, const char *addr, VSTR *out)
 int
 LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 {
-	static bool quiet;
-	struct rewrite rw = {0};
-	const char *colon;
-	size_t	name_len;
-	VSTR   *field;
-	int	ret;
+	static bool    quiet;
+	struct rewrite rw = { 0 };
+	const char    *colon;
+	size_t	       name_len;
+	VSTR	      *field;
+	int	       ret;
 
 	if (!quiet) {
 		msg_stderr_enable(false);
@@ -74,8 +74,9 @@ LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 	ret = header_addrs_rewrite(field, name_len, rewrite, &rw);
 	if (ret != 0 && (ret != -1 || rw.mode != 3))
 		abort();
-	if (rw.mode == 0 && (VSTR_LEN(field) != len
-			     || memcmp(VSTR_STR(field), buf, len) != 0))
+	if (rw.mode == 0
+	    && (VSTR_LEN(field) != len
+		|| memcmp(VSTR_STR(field), buf, len) != 0))
 		abort();
 	if (VSTR_LEN(field) < name_len
 	    || memcmp(VSTR_STR(field), buf, name_len) != 0)

@@ -22,8 +22,8 @@
 static int
 load(int fd, const void *buf, size_t len)
 {
-	if (ftruncate(fd, 0) < 0 || (len && pwrite(fd, buf, len, 0)
-				       != (ssize_t)len))
+	if (ftruncate(fd, 0) < 0
+	    || (len && pwrite(fd, buf, len, 0) != (ssize_t)len))
 		abort();
 	return fd;
 }
@@ -49,16 +49,16 @@ same_env(const MAILDROP_ENV *a, const MAILDROP_ENV *b)
 int
 LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 {
-	static int fd = -1;
-	static int fd2 = -1;
+	static int    fd = -1;
+	static int    fd2 = -1;
 	MAILDROP_ENV *env = maildrop_env_alloc();
 	MAILDROP_ENV *env2 = maildrop_env_alloc();
-	VSTR   *why = vstr_alloc(0);
-	VSTR   *data = vstr_alloc(0);
-	REC_READER *r;
-	REC_WRITER *w;
-	int	type;
-	int	ret;
+	VSTR	     *why = vstr_alloc(0);
+	VSTR	     *data = vstr_alloc(0);
+	REC_READER   *r;
+	REC_WRITER   *w;
+	int	      type;
+	int	      ret;
 
 	if (fd < 0) {
 		msg_stderr_enable(false);

@@ -45,16 +45,16 @@ fuzz_expand_name(const CFG *cfg, const char *name, VSTR *text, VSTR *out,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int init;
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *text = vstr_alloc(64);
-	VSTR   *out = vstr_alloc(64);
-	VSTR   *again = vstr_alloc(256);
-	CFG    *cfg;
-	CFG    *cfg2;
-	size_t	count;
+	static int		init;
+	VSTR		       *why = vstr_alloc(64);
+	VSTR		       *text = vstr_alloc(64);
+	VSTR		       *out = vstr_alloc(64);
+	VSTR		       *again = vstr_alloc(256);
+	CFG		       *cfg;
+	CFG		       *cfg2;
+	size_t			count;
 	const struct param_def *defs = param_table(&count);
-	size_t	i;
+	size_t			i;
 
 	if (!init) {
 		msg_output_add(fuzz_quiet);

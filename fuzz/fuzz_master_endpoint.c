@@ -19,15 +19,16 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char   *field = mystrndup((const char *)data, size);
-	VSTR   *host = vstr_alloc(10);
-	VSTR   *port = vstr_alloc(10);
+	char *field = mystrndup((const char *)data, size);
+	VSTR *host = vstr_alloc(10);
+	VSTR *port = vstr_alloc(10);
 
 	if (master_listen_split(field, host, port) == 0) {
 		if (VSTR_LEN(port) == 0 || strchr(VSTR_STR(port), ':'))
 			abort();
-		if (field[0] == '[' && (strchr(VSTR_STR(host), '[')
-					|| strchr(VSTR_STR(host), ']')))
+		if (field[0] == '['
+		    && (strchr(VSTR_STR(host), '[')
+			|| strchr(VSTR_STR(host), ']')))
 			abort();
 	}
 	vstr_free(host);

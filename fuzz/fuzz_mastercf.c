@@ -20,21 +20,20 @@
 #include "util/msg.h"
 #include "util/vstr.h"
 
-static const char main_cf[] =
-	"myhostname = fuzz.example\n"
-	"user_param = $myhostname-x\n"
-	"default_process_limit = 9\n";
+static const char main_cf[] = "myhostname = fuzz.example\n"
+			      "user_param = $myhostname-x\n"
+			      "default_process_limit = 9\n";
 
 static void
 fuzz_check(const MASTERCF *m, const CFG *cfg, VSTR *why)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < mastercf_count(m); i++) {
 		const struct mastercf_service *s = mastercf_at(m, i);
 		const struct mastercf_service *t;
-		MASTERCF *m2;
-		int	j;
+		MASTERCF		      *m2;
+		int			       j;
 
 		if (s->argc < 1 || s->argv[s->argc] != NULL
 		    || s->overrides[s->noverrides] != NULL
@@ -75,8 +74,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static CFG *cfg;
-	VSTR   *why = vstr_alloc(64);
-	MASTERCF *m;
+	VSTR	   *why = vstr_alloc(64);
+	MASTERCF   *m;
 
 	if (cfg == NULL) {
 		msg_output_add(fuzz_quiet);

@@ -39,8 +39,8 @@ load(int fd, const void *buf, size_t len)
 static void
 check_wire_form(REC_READER *r, VSTR *data)
 {
-	bool	cr = false;
-	int	type;
+	bool cr = false;
+	int  type;
 
 	while (rec_get(r, &type, data, 0) > 0 && type != REC_TYPE_XTRA) {
 		if (type != REC_TYPE_CONT)
@@ -58,20 +58,20 @@ check_wire_form(REC_READER *r, VSTR *data)
 int
 LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 {
-	static int in_fd = -1;
-	static int out_fd = -1;
+	static int			       in_fd = -1;
+	static int			       out_fd = -1;
 	static const struct postdrop_read_opts opts = {
 		.allow_min_user = false,
 		.size_limit = 4096,
 	};
 	MAILDROP_ENV *env = maildrop_env_alloc();
 	MAILDROP_ENV *back = maildrop_env_alloc();
-	VSTR   *why = vstr_alloc(0);
-	VSTR   *data = vstr_alloc(0);
-	IPC_STREAM *in;
-	REC_WRITER *w;
-	REC_READER *r;
-	int	status;
+	VSTR	     *why = vstr_alloc(0);
+	VSTR	     *data = vstr_alloc(0);
+	IPC_STREAM   *in;
+	REC_WRITER   *w;
+	REC_READER   *r;
+	int	      status;
 
 	if (in_fd < 0) {
 		msg_stderr_enable(false);
@@ -86,8 +86,9 @@ LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 	ipc_stream_set_max(in, 64 * 1024);
 	w = rec_writer_create(out_fd);
 	status = postdrop_read(in, w, env, &opts, why);
-	if (status != 0 && ((status != EX_DATAERR && status != EX_NOUSER)
-			    || VSTR_LEN(why) == 0))
+	if (status != 0
+	    && ((status != EX_DATAERR && status != EX_NOUSER)
+		|| VSTR_LEN(why) == 0))
 		abort();
 	if (status == 0) {
 		if (rec_writer_finish(w) < 0)

@@ -27,7 +27,7 @@ static bool
 same(const char *a, const char *b)
 {
 	return (a == NULL && b == NULL)
-	    || (a != NULL && b != NULL && strcmp(a, b) == 0);
+	       || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
 static void
@@ -35,14 +35,15 @@ check_request(const ATTR *in, VSTR *why)
 {
 	struct proxy_request req;
 	struct proxy_request back;
-	ATTR   *out;
+	ATTR		    *out;
 
 	if (proxy_request_decode(in, &req, why) < 0)
 		return;
 	if (req.table == NULL || strlen(req.table) > PROXY_TABLE_MAX
 	    || strncmp(req.table, "proxy:", 6) == 0
 	    || (req.flags & ~PROXY_FLAGS_ALLOWED) != 0
-	    || (strcmp(req.request, PROXY_REQ_LOOKUP) == 0) != (req.key != NULL))
+	    || (strcmp(req.request, PROXY_REQ_LOOKUP) == 0)
+		   != (req.key != NULL))
 		abort();
 	out = attr_alloc();
 	proxy_request_encode(&req, out);
@@ -58,7 +59,7 @@ check_reply(const ATTR *in, VSTR *why)
 {
 	struct proxy_reply rep;
 	struct proxy_reply back;
-	ATTR   *out;
+	ATTR		  *out;
 
 	if (proxy_reply_decode(in, &rep, why) < 0)
 		return;
@@ -76,8 +77,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 {
 	static bool quiet;
-	ATTR   *in = attr_alloc();
-	VSTR   *why = vstr_alloc(0);
+	ATTR	   *in = attr_alloc();
+	VSTR	   *why = vstr_alloc(0);
 
 	if (!quiet) {
 		msg_stderr_enable(false);

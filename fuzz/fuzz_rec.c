@@ -21,18 +21,18 @@
 static int
 read_all(int fd, size_t maxlen, bool valid)
 {
-	REC_READER *r = rec_reader_create(fd, 0);
-	VSTR   *data = vstr_alloc(0);
+	REC_READER     *r = rec_reader_create(fd, 0);
+	VSTR	       *data = vstr_alloc(0);
 	struct rec_size size;
-	int	type;
-	int	ret;
-	int	n = 0;
+	int		type;
+	int		ret;
+	int		n = 0;
 
 	while ((ret = rec_get(r, &type, data, maxlen)) > 0) {
 		if (type == REC_TYPE_SIZE
-		    && rec_size_parse(VSTR_STR(data), VSTR_LEN(data),
-				      &size) < 0)
-			abort();		/* reader passed a bad S */
+		    && rec_size_parse(VSTR_STR(data), VSTR_LEN(data), &size)
+			   < 0)
+			abort(); /* reader passed a bad S */
 		/* Marks need a truthful S record: only in checked files. */
 		if (type == REC_TYPE_RCPT
 		    && rec_mark_done(fd, rec_reader_offset(r)) < 0 && valid)
@@ -40,7 +40,7 @@ read_all(int fd, size_t maxlen, bool valid)
 		n++;
 	}
 	if (ret < 0 && errno != EBADMSG)
-		abort();			/* memfd reads do not fail */
+		abort(); /* memfd reads do not fail */
 	rec_reader_free(r);
 	vstr_free(data);
 	return ret;
@@ -50,9 +50,9 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 {
 	static int fd = -1;
-	VSTR   *why = vstr_alloc(0);
-	int	checked;
-	int	ret;
+	VSTR	  *why = vstr_alloc(0);
+	int	   checked;
+	int	   ret;
 
 	if (fd < 0) {
 		msg_stderr_enable(false);

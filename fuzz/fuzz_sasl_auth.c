@@ -17,7 +17,7 @@
 #include "util/sasl.h"
 #include "util/vstr.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static VSTR *fuzz_a, *fuzz_b, *fuzz_c, *fuzz_d;
 
@@ -25,8 +25,7 @@ static void
 fuzz_roundtrip(const char *text, size_t len, const VSTR *decoded)
 {
 	vstr_reset(fuzz_d);
-	sasl_proto_base64_encode(fuzz_d, VSTR_STR(decoded),
-				 VSTR_LEN(decoded));
+	sasl_proto_base64_encode(fuzz_d, VSTR_STR(decoded), VSTR_LEN(decoded));
 	if (VSTR_LEN(fuzz_d) != len || memcmp(VSTR_STR(fuzz_d), text, len))
 		__builtin_trap();
 }
@@ -37,7 +36,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *p = (const char *)data;
 	const char *end = p + size;
 	const char *nl;
-	bool	has;
+	bool	    has;
 
 	if (fuzz_a == NULL) {
 		fuzz_a = vstr_alloc(64);
@@ -54,7 +53,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vstr_memcpy(fuzz_c, p, nl ? (size_t)(nl - p) : size);
 	if (memchr(VSTR_STR(fuzz_c), 0, VSTR_LEN(fuzz_c)) == NULL
 	    && sasl_proto_parse_auth(VSTR_STR(fuzz_c), fuzz_a, fuzz_b, &has,
-				     fuzz_d) == 0) {
+				     fuzz_d)
+		   == 0) {
 		if (VSTR_LEN(fuzz_a) == 0 || VSTR_LEN(fuzz_a) > 20)
 			__builtin_trap();
 		for (size_t i = 0; i < VSTR_LEN(fuzz_a); i++)
@@ -68,7 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Then each response line. */
 	for (p = nl + 1; p < end; p = nl + 1) {
-		size_t	len;
+		size_t len;
 
 		nl = memchr(p, '\n', (size_t)(end - p));
 		len = nl ? (size_t)(nl - p) : (size_t)(end - p);

@@ -24,13 +24,13 @@ collect(void *ctx, const char *data, size_t len)
 
 /* Feed buf in pieces of `step` bytes (0: all at once); bytes used. */
 static size_t
-run(const uint8_t *buf, size_t len, bool dot_ends, bool unstuff,
-    size_t step, VSTR *out, bool *ended)
+run(const uint8_t *buf, size_t len, bool dot_ends, bool unstuff, size_t step,
+    VSTR *out, bool *ended)
 {
 	struct sendmail_conv cv;
-	size_t	used = 0;
-	size_t	n;
-	size_t	got;
+	size_t		     used = 0;
+	size_t		     n;
+	size_t		     got;
 
 	vstr_reset(out);
 	sendmail_conv_init(&cv, dot_ends, unstuff, collect, out);
@@ -49,7 +49,7 @@ static void
 check_wire(const VSTR *out)
 {
 	const char *s = VSTR_STR(out);
-	size_t	len = VSTR_LEN(out);
+	size_t	    len = VSTR_LEN(out);
 
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '\r' && (i + 1 == len || s[i + 1] != '\n'))
@@ -64,14 +64,15 @@ check_wire(const VSTR *out)
 int
 LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 {
-	static const bool modes[3][2] = {{false, false}, {true, false},
-	{true, true}};
-	VSTR   *a = vstr_alloc(len * 2 + 16);
-	VSTR   *b = vstr_alloc(len * 2 + 16);
-	size_t	step = len ? 1 + buf[0] % 7 : 1;
-	bool	ea, eb;
-	size_t	ua, ub;
-	size_t	lines = 0;
+	static const bool modes[3][2] = { { false, false },
+					  { true, false },
+					  { true, true } };
+	VSTR		 *a = vstr_alloc(len * 2 + 16);
+	VSTR		 *b = vstr_alloc(len * 2 + 16);
+	size_t		  step = len ? 1 + buf[0] % 7 : 1;
+	bool		  ea, eb;
+	size_t		  ua, ub;
+	size_t		  lines = 0;
 
 	for (int m = 0; m < 3; m++) {
 		ua = run(buf, len, modes[m][0], modes[m][1], 0, a, &ea);
@@ -86,8 +87,8 @@ LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 	/* Plain mode: one CRLF per input line end, plus a partial line. */
 	(void)run(buf, len, false, false, 0, a, &ea);
 	for (size_t i = 0; i < len; i++)
-		if (buf[i] == '\n' || (buf[i] == '\r'
-				       && (i + 1 == len || buf[i + 1] != '\n')))
+		if (buf[i] == '\n'
+		    || (buf[i] == '\r' && (i + 1 == len || buf[i + 1] != '\n')))
 			lines++;
 	if (len > 0 && buf[len - 1] != '\n' && buf[len - 1] != '\r')
 		lines++;

@@ -16,18 +16,18 @@
 static void
 fuzz_use(const SMTP_REPLY *r)
 {
-	size_t	total = 0;
+	size_t total = 0;
 
 	for (size_t i = 0; i < r->nlines; i++)
 		total += strlen(smtp_reply_line_at(r, i));
 	total += strlen(smtp_reply_detail(r));
 	(void)smtp_reply_ehlo_find(r, "SIZE");
 	if (total > SMTP_REPLY_LINES_MAX * (SMTP_REPLY_LINE_MAX + 1)
-	    + SMTP_REPLY_TEXT_MAX)
+			+ SMTP_REPLY_TEXT_MAX)
 		__builtin_trap();
 }
 
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -35,13 +35,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	SMTP_REPLY *r = smtp_reply_alloc();
 	const char *p = (const char *)data;
 	const char *end = p + size;
-	char	dsn[SMTP_DSN_MAX];
+	char	    dsn[SMTP_DSN_MAX];
 
 	(void)smtp_reply_dsn_parse(p, size, dsn, sizeof(dsn));
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t	len = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		int	ret;
+		size_t	    len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		int	    ret;
 
 		if (len > 0 && p[len - 1] == '\r')
 			len--;

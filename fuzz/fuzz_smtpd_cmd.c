@@ -52,8 +52,8 @@ check_content(const VSTR *content)
 	const char *p = VSTR_STR(content);
 
 	for (size_t i = 0; i < VSTR_LEN(content); i++) {
-		if (p[i] == '\r' && (i + 1 >= VSTR_LEN(content)
-				     || p[i + 1] != '\n'))
+		if (p[i] == '\r'
+		    && (i + 1 >= VSTR_LEN(content) || p[i + 1] != '\n'))
 			abort();
 		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
 			abort();
@@ -63,10 +63,10 @@ check_content(const VSTR *content)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static bool init;
+	static bool	    init;
 	struct smtpd_params par;
-	struct fake f;
-	size_t	queued_replies = 0;
+	struct fake	    f;
+	size_t		    queued_replies = 0;
 
 	if (!init) {
 		msg_output_reset();

@@ -16,16 +16,16 @@
 #include "util/tls.h"
 #include "util/vstr.h"
 
-#define TLS1_VERSION_NUM	0x0301
+#define TLS1_VERSION_NUM 0x0301
 
-int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char   *spec = mystrndup((const char *)data, size);
-	VSTR   *why = vstr_alloc(64);
-	int	min = -1, max = -1;
+	char *spec = mystrndup((const char *)data, size);
+	VSTR *why = vstr_alloc(64);
+	int   min = -1, max = -1;
 
 	if (tls_protocols_parse(spec, &min, &max, why) == 0) {
 		if (min < TLS1_VERSION_NUM)

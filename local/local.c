@@ -30,7 +30,7 @@
 static int
 local_classes(const char *text)
 {
-	int	bits = 0;
+	int bits = 0;
 
 	if (strstr(text, "alias"))
 		bits |= LOCAL_FROM_ALIAS;
@@ -45,8 +45,8 @@ static void
 local_post_jail(struct skel_ctx *ctx)
 {
 	LOCAL_STATE *st = mycalloc(1, sizeof(*st));
-	VSTR   *why = vstr_alloc(64);
-	const char *maps;
+	VSTR	    *why = vstr_alloc(64);
+	const char  *maps;
 
 	st->cfg = ctx->cfg;
 	st->service = ctx->service;
@@ -63,10 +63,10 @@ local_post_jail(struct skel_ctx *ctx)
 	st->forward_path = cfg_get_text(ctx->cfg, "forward_path");
 	st->luser_relay = cfg_get_text(ctx->cfg, "luser_relay");
 	st->default_privs = cfg_get_str(ctx->cfg, "default_privs");
-	st->allow_commands =
-	    local_classes(cfg_get_str(ctx->cfg, "allow_mail_to_commands"));
-	st->allow_files =
-	    local_classes(cfg_get_str(ctx->cfg, "allow_mail_to_files"));
+	st->allow_commands = local_classes(
+	    cfg_get_str(ctx->cfg, "allow_mail_to_commands"));
+	st->allow_files = local_classes(
+	    cfg_get_str(ctx->cfg, "allow_mail_to_files"));
 	st->size_limit = cfg_get_size(ctx->cfg, "mailbox_size_limit");
 	st->time_limit = cfg_get_time(ctx->cfg, "command_time_limit");
 	st->strict_owner = cfg_get_bool(ctx->cfg, "strict_mailbox_ownership");
@@ -78,13 +78,14 @@ local_post_jail(struct skel_ctx *ctx)
 	st->fallback_transport = cfg_get_str(ctx->cfg, "fallback_transport");
 	st->expand_owner = cfg_get_bool(ctx->cfg, "expand_owner_alias");
 	st->owner_request = cfg_get_bool(ctx->cfg, "owner_request_special");
-	st->propagate = local_classes(cfg_get_str(ctx->cfg,
-					  "propagate_unmatched_extensions"));
+	st->propagate = local_classes(
+	    cfg_get_str(ctx->cfg, "propagate_unmatched_extensions"));
 	if (st->time_limit <= 0)
 		st->time_limit = 1000;
 	maps = cfg_get_str(ctx->cfg, "alias_maps");
-	if (*maps && (st->aliases = dict_list_open(maps, DICT_FLAG_FOLD,
-						    why)) == NULL)
+	if (*maps
+	    && (st->aliases = dict_list_open(maps, DICT_FLAG_FOLD, why))
+		   == NULL)
 		msg_fatal("alias_maps: %s", VSTR_STR(why));
 	if (geteuid() != 0)
 		msg_warn("not running as root: deliveries to other users "
@@ -99,7 +100,9 @@ local_rcpt(struct skel_ctx *ctx, const struct deliver_request *req, size_t i,
 	   VSTR *content, struct deliver_status *sts, VSTR *text)
 {
 	struct local_msg m = {
-		.req = req, .content = content, .sender = req->sender,
+		.req = req,
+		.content = content,
+		.sender = req->sender,
 	};
 	struct local_result res;
 
@@ -113,9 +116,12 @@ local_rcpt(struct skel_ctx *ctx, const struct deliver_request *req, size_t i,
 static void
 local_service(struct skel_ctx *ctx, int fd)
 {
-	deliver_serve(ctx, fd, &(const struct deliver_serve_ops){
-		.relay = "local", .content = true, .rcpt = local_rcpt,
-	});
+	deliver_serve(ctx, fd,
+		      &(const struct deliver_serve_ops){
+			  .relay = "local",
+			  .content = true,
+			  .rcpt = local_rcpt,
+		      });
 }
 
 static void
@@ -133,9 +139,10 @@ local_pre_exit(struct skel_ctx *ctx)
 int
 main(int argc, char **argv)
 {
-	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.post_jail = local_post_jail,
-		.service = local_service,
-		.pre_exit = local_pre_exit,
-	});
+	return skel_single_main(argc, argv,
+				&(const struct skel_ops){
+				    .post_jail = local_post_jail,
+				    .service = local_service,
+				    .pre_exit = local_pre_exit,
+				});
 }

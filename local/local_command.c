@@ -34,13 +34,12 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-
 struct local_cmd_job {
-	LOCAL_STATE *st;
-	struct local_msg *m;
-	struct local_rcpt *rc;
+	LOCAL_STATE		*st;
+	struct local_msg	*m;
+	struct local_rcpt	*rc;
 	const struct local_user *u;
-	const char *command;
+	const char		*command;
 };
 
 /*
@@ -52,7 +51,7 @@ static void
 local_cmd_env(const struct local_cmd_job *j, const char *name,
 	      const char *value)
 {
-	VSTR   *v = vstr_alloc(64);
+	VSTR *v = vstr_alloc(64);
 
 	local_filter_append(v, value ? value : "", j->st->cmd_filter);
 	if (setenv(name, VSTR_STR(v), 1) < 0)
@@ -60,10 +59,9 @@ local_cmd_env(const struct local_cmd_job *j, const char *name,
 	vstr_free(v);
 }
 
-static void __attribute__((noreturn))
-local_cmd_exec(void *ctx)
+static void __attribute__((noreturn)) local_cmd_exec(void *ctx)
 {
-	struct local_cmd_job *j = ctx;
+	struct local_cmd_job	     *j = ctx;
 	const struct deliver_request *req = j->m->req;
 
 	if (cmd_run_environ(j->st->export_env) < 0)
@@ -93,15 +91,16 @@ static void
 local_cmd_job(void *ctx, struct local_result *r)
 {
 	struct local_cmd_job *j = ctx;
-	VSTR   *msg = vstr_alloc(VSTR_LEN(j->m->content) + 256);
+	VSTR		     *msg = vstr_alloc(VSTR_LEN(j->m->content) + 256);
 	struct cmd_run_result res;
-	enum deliver_action action;
-	const char *dsn, *text;
-	int	code;
+	enum deliver_action   action;
+	const char	     *dsn, *text;
+	int		      code;
 
 	local_copy_format(msg, j->m, j->rc->addr, LOCAL_COPY_FROM);
 	if (cmd_run(VSTR_STR(msg), VSTR_LEN(msg), j->st->time_limit,
-		    local_cmd_exec, j, &res) < 0) {
+		    local_cmd_exec, j, &res)
+	    < 0) {
 		local_result_set(r, DELIVER_DEFERRED, "4.3.0",
 				 "cannot run command: %m");
 	} else if (res.timed_out) {
@@ -112,19 +111,22 @@ local_cmd_job(void *ctx, struct local_result *r)
 		local_result_set(r, DELIVER_BOUNCED, "5.3.0",
 				 "Command killed by signal %d: \"%s\"",
 				 WIFSIGNALED(res.status) ? WTERMSIG(res.status)
-				 : 0, j->command);
+							 : 0,
+				 j->command);
 	} else if ((code = WEXITSTATUS(res.status)) == 0) {
 		local_result_set(r, DELIVER_SENT, "2.0.0",
 				 "delivered to command: %s", j->command);
 	} else if (cmd_run_sysexit(code, &action, &dsn, &text)) {
-		local_result_set(r, action, dsn, "Command died with status %d: "
-				 "\"%s\" (%s). Command output: %s", code,
-				 j->command, text, res.out_len ? res.output
-				 : "none");
+		local_result_set(r, action, dsn,
+				 "Command died with status %d: "
+				 "\"%s\" (%s). Command output: %s",
+				 code, j->command, text,
+				 res.out_len ? res.output : "none");
 	} else {
 		local_result_set(r, DELIVER_BOUNCED, "5.3.0",
 				 "Command died with status %d: \"%s\". "
-				 "Command output: %s", code, j->command,
+				 "Command output: %s",
+				 code, j->command,
 				 res.out_len ? res.output : "none");
 	}
 	vstr_free(msg);
@@ -135,8 +137,9 @@ local_command(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 	      const struct local_user *u, const char *command,
 	      struct local_result *r)
 {
-	struct local_cmd_job j = {.st = st, .m = m, .rc = rc, .u = u,
-	.command = command};
+	struct local_cmd_job j = {
+		.st = st, .m = m, .rc = rc, .u = u, .command = command
+	};
 
 	local_priv_run(u, st->time_limit, local_cmd_job, &j, r);
 }

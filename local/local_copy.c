@@ -35,7 +35,7 @@ local_copy_has_delivered_to(const VSTR *content, const char *addr)
 {
 	const char *p = VSTR_STR(content);
 	const char *end = p + VSTR_LEN(content);
-	size_t	alen = strlen(addr);
+	size_t	    alen = strlen(addr);
 
 	while (p < end && *p != '\n') {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -49,19 +49,19 @@
 static bool
 local_owner_request(const VSTR *local)
 {
-	size_t	len = VSTR_LEN(local);
+	size_t len = VSTR_LEN(local);
 
 	return strncmp(VSTR_STR(local), "owner-", 6) == 0
-	    || (len > 8 && strcmp(VSTR_STR(local) + len - 8, "-request") == 0);
+	       || (len > 8
+		   && strcmp(VSTR_STR(local) + len - 8, "-request") == 0);
 }
 
 int
-local_rcpt_split(const LOCAL_STATE *st, const char *addr,
-		 struct local_rcpt *rc)
+local_rcpt_split(const LOCAL_STATE *st, const char *addr, struct local_rcpt *rc)
 {
 	const char *at = strrchr(addr, '@');
-	size_t	llen = at ? (size_t)(at - addr) : strlen(addr);
-	size_t	i;
+	size_t	    llen = at ? (size_t)(at - addr) : strlen(addr);
+	size_t	    i;
 
 	memset(rc, 0, sizeof(*rc));
 	rc->addr = addr;
@@ -116,8 +116,8 @@ local_privs(LOCAL_STATE *st, const char *name, struct local_user *u)
 
 struct local_read_job {
 	const char *path;
-	bool	unprivileged;		/* local is not root (make run) */
-	long long limit;		/* forward_file_size_limit */
+	bool	    unprivileged; /* local is not root (make run) */
+	long long   limit;	  /* forward_file_size_limit */
 };
 
 /*
@@ -130,11 +130,11 @@ static void
 local_read_job(void *ctx, struct local_result *r)
 {
 	struct local_read_job *j = ctx;
-	char	chunk[8192];
-	VSTR   *buf;
-	ssize_t	n;
-	struct stat sb;
-	int	fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	char		       chunk[8192];
+	VSTR		      *buf;
+	ssize_t		       n;
+	struct stat	       sb;
+	int fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR
@@ -172,7 +172,7 @@ local_read_job(void *ctx, struct local_result *r)
 				 "forward_file_size_limit (%lld bytes)",
 				 j->path, j->limit);
 	} else {
-		VSTR   *text = vstr_alloc(VSTR_LEN(buf) + 16);
+		VSTR *text = vstr_alloc(VSTR_LEN(buf) + 16);
 
 		local_forward_parse(VSTR_STR(buf), VSTR_LEN(buf), text);
 		local_result_set(r, DELIVER_SENT, "2.0.1", "%s",
@@ -200,7 +200,8 @@ local_forward_parse(const char *data, size_t len, VSTR *out)
 			if (VSTR_LEN(out))
 				vstr_strcat(out, ", ");
 			for (; s < eol; s++)
-				vstr_addch(out, *s == 0 || *s == '\r' ? ' ' : *s);
+				vstr_addch(out,
+					   *s == 0 || *s == '\r' ? ' ' : *s);
 		}
 		p = nl ? nl + 1 : end;
 	}
@@ -208,8 +209,8 @@ local_forward_parse(const char *data, size_t len, VSTR *out)
 
 /* Read a member file as u: 1 text in out, 0 none, -1 (r says why). */
 static int
-local_read_file(LOCAL_STATE *st, const struct local_user *u,
-		const char *path, VSTR *out, struct local_result *r)
+local_read_file(LOCAL_STATE *st, const struct local_user *u, const char *path,
+		VSTR *out, struct local_result *r)
 {
 	struct passwd *pw = getpwnam(u->name);
 
@@ -218,11 +219,13 @@ local_read_file(LOCAL_STATE *st, const struct local_user *u,
 	 * are read as default_privs, which usually cannot read them either.
 	 * Either way an unreadable file counts as absent.
 	 */
-	struct local_read_job j = {.path = path,
-	.unprivileged = geteuid() != 0 || (pw != NULL && pw->pw_uid == 0),
-	.limit = st->file_limit};
-	struct local_result fr;
-	int	ret;
+	struct local_read_job j = { .path = path,
+				    .unprivileged = geteuid() != 0
+						    || (pw != NULL
+							&& pw->pw_uid == 0),
+				    .limit = st->file_limit };
+	struct local_result   fr;
+	int		      ret;
 
 	local_result_init(&fr);
 	local_priv_run(u, 0, local_read_job, &j, &fr);
@@ -239,9 +242,9 @@ local_read_file(LOCAL_STATE *st, const struct local_user *u,
 	return ret;
 }
 
-static void local_mailbox_of(LOCAL_STATE *, struct local_msg *,
-			     struct local_rcpt *, const char *,
-			     struct local_result *);
+static void
+local_mailbox_of(LOCAL_STATE *, struct local_msg *, struct local_rcpt *,
+		 const char *, struct local_result *);
 
 /*
  * Deliver the members of value; self is the name being expanded.
@@ -256,65 +259,62 @@ local_members(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 	      struct local_result *r)
 {
 	DICT_ALIAS_MEMBERS *mem;
-	VSTR   *why = vstr_alloc(64);
+	VSTR		   *why = vstr_alloc(64);
 
 	if ((mem = dict_alias_split(value, why)) == NULL) {
 		local_result_set(r, DELIVER_BOUNCED, "5.3.5",
-				 "bad alias or .forward entry for %s: %s",
-				 self, VSTR_STR(why));
+				 "bad alias or .forward entry for %s: %s", self,
+				 VSTR_STR(why));
 		vstr_free(why);
 		return;
 	}
 	for (size_t i = 0; i < mem->count; i++) {
-		DICT_ALIAS_MEMBER *it = &mem->items[i];
+		DICT_ALIAS_MEMBER  *it = &mem->items[i];
 		struct local_result mr;
 
 		if (++r->members > LOCAL_EXPAND_MAX) {
 			local_result_set(r, DELIVER_BOUNCED, "5.3.0",
 					 "alias expansion of %s exceeds %d "
-					 "members", rc->addr,
-					 LOCAL_EXPAND_MAX);
+					 "members",
+					 rc->addr, LOCAL_EXPAND_MAX);
 			break;
 		}
 		local_result_init(&mr);
 		switch (it->kind) {
-		case DICT_ALIAS_ADDRESS:{
-				const char *a = it->text;
-				const char *at;
-				bool	quoted = (*a == '\\');
+		case DICT_ALIAS_ADDRESS: {
+			const char *a = it->text;
+			const char *at;
+			bool	    quoted = (*a == '\\');
 
-				if (quoted)
-					a++;
-				at = strrchr(a, '@');
-				if (quoted || (at == NULL
-					       && strcasecmp(a, self) == 0)
-				    || (at && (size_t)(at - a) == strlen(self)
-					&& strncasecmp(a, self, strlen(self)) == 0
-				  && strcasecmp(at + 1, st->myhostname) == 0)) {
-					VSTR   *u = vstr_alloc(16);
+			if (quoted)
+				a++;
+			at = strrchr(a, '@');
+			if (quoted || (at == NULL && strcasecmp(a, self) == 0)
+			    || (at && (size_t)(at - a) == strlen(self)
+				&& strncasecmp(a, self, strlen(self)) == 0
+				&& strcasecmp(at + 1, st->myhostname) == 0)) {
+				VSTR *u = vstr_alloc(16);
 
-					vstr_memcpy(u, a, at ? (size_t)(at - a)
-						    : strlen(a));
-					vstr_lower(u);
-					local_mailbox_of(st, m, rc, VSTR_STR(u),
-							 &mr);
-					vstr_free(u);
-				} else {
-					size_t	alen = at ? (size_t)(at - a)
-					    : strlen(a);
+				vstr_memcpy(u, a,
+					    at ? (size_t)(at - a) : strlen(a));
+				vstr_lower(u);
+				local_mailbox_of(st, m, rc, VSTR_STR(u), &mr);
+				vstr_free(u);
+			} else {
+				size_t alen = at ? (size_t)(at - a) : strlen(a);
 
-					vstr_memcat(r->forward, a, alen);
-					if (unmatched && *unmatched
-					    && (st->propagate & from))
-						vstr_sprintf_append(r->forward,
-							"%s%s", rc->delim,
-							unmatched);
-					vstr_sprintf_append(r->forward, "@%s\n",
-						at ? at + 1 : st->myorigin);
-					r->nforward++;
-				}
-				break;
+				vstr_memcat(r->forward, a, alen);
+				if (unmatched && *unmatched
+				    && (st->propagate & from))
+					vstr_sprintf_append(r->forward, "%s%s",
+							    rc->delim,
+							    unmatched);
+				vstr_sprintf_append(r->forward, "@%s\n",
+						    at ? at + 1 : st->myorigin);
+				r->nforward++;
 			}
+			break;
+		}
 		case DICT_ALIAS_COMMAND:
 			if ((st->allow_commands & from) == 0)
 				local_result_set(&mr, DELIVER_BOUNCED, "5.7.1",
@@ -329,29 +329,30 @@ local_members(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 			else
 				local_file(st, m, rc, privs, it->text, &mr);
 			break;
-		case DICT_ALIAS_INCLUDE:{
-				VSTR   *text = vstr_alloc(256);
-				int	got;
+		case DICT_ALIAS_INCLUDE: {
+			VSTR *text = vstr_alloc(256);
+			int   got;
 
-				if (depth >= LOCAL_DEPTH_MAX) {
-					local_result_set(&mr, DELIVER_BOUNCED,
-							 "5.4.6", ":include: nesting "
-							 "too deep for %s", rc->addr);
-				} else if ((got = local_read_file(st, privs,
-						it->text, text, &mr)) == 0) {
-					local_result_set(&mr, DELIVER_BOUNCED,
-							 "5.3.0", "cannot open "
-							 "include file %s",
-							 it->text);
-				} else if (got > 0) {
-					local_members(st, m, rc, VSTR_STR(text),
-						      LOCAL_FROM_INCLUDE, privs,
-						      self, unmatched,
-						      depth + 1, r);
-				}
-				vstr_free(text);
-				break;
+			if (depth >= LOCAL_DEPTH_MAX) {
+				local_result_set(&mr, DELIVER_BOUNCED, "5.4.6",
+						 ":include: nesting "
+						 "too deep for %s",
+						 rc->addr);
+			} else if ((got = local_read_file(st, privs, it->text,
+							  text, &mr))
+				   == 0) {
+				local_result_set(&mr, DELIVER_BOUNCED, "5.3.0",
+						 "cannot open "
+						 "include file %s",
+						 it->text);
+			} else if (got > 0) {
+				local_members(st, m, rc, VSTR_STR(text),
+					      LOCAL_FROM_INCLUDE, privs, self,
+					      unmatched, depth + 1, r);
 			}
+			vstr_free(text);
+			break;
+		}
 		}
 		local_result_merge(r, &mr);
 		local_result_free(&mr);
@@ -397,13 +398,15 @@ void
 local_expand_vars(const char *in, VSTR *out, struct local_rcpt *rc,
 		  const struct local_user *u, const char *filter)
 {
-	static const char *names[] = {"home", "user", "extension",
-	"recipient_delimiter", "local", "domain", "recipient", NULL};
+	static const char *names[] = { "home",	    "user",
+				       "extension", "recipient_delimiter",
+				       "local",	    "domain",
+				       "recipient", NULL };
 
 	vstr_reset(out);
 	while (*in) {
-		size_t	i, len = 0;
-		bool	brace;
+		size_t	    i, len = 0;
+		bool	    brace;
 		const char *name;
 
 		if (*in != '$') {
@@ -433,8 +436,9 @@ local_expand_vars(const char *in, VSTR *out, struct local_rcpt *rc,
 			local_expand_add(out, VSTR_STR(rc->ext), filter);
 			break;
 		case 3:
-			local_expand_add(out, VSTR_LEN(rc->ext) ? rc->delim
-					 : "", filter);
+			local_expand_add(out,
+					 VSTR_LEN(rc->ext) ? rc->delim : "",
+					 filter);
 			break;
 		case 4:
 			local_expand_add(out, VSTR_STR(rc->local), filter);
@@ -461,19 +465,19 @@ static int
 local_dot_forward(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 		  const struct local_user *u, struct local_result *r)
 {
-	char   *list = mystrdup(st->forward_path);
-	VSTR   *path = vstr_alloc(64), *text = vstr_alloc(256);
-	char   *save, *item;
-	int	got = 0;
-	bool	ext_matched = false;
+	char *list = mystrdup(st->forward_path);
+	VSTR *path = vstr_alloc(64), *text = vstr_alloc(256);
+	char *save, *item;
+	int   got = 0;
+	bool  ext_matched = false;
 
 	for (item = strtok_r(list, ", \t", &save); item;
 	     item = strtok_r(NULL, ", \t", &save)) {
 		local_expand_vars(item, path, rc, u, st->fwd_filter);
-		if ((got = local_read_file(st, u, VSTR_STR(path), text,
-					   r)) != 0) {
+		if ((got = local_read_file(st, u, VSTR_STR(path), text, r))
+		    != 0) {
 			ext_matched = strstr(item, "$extension") != NULL
-			    || strstr(item, "${extension}") != NULL;
+				      || strstr(item, "${extension}") != NULL;
 			break;
 		}
 	}
@@ -498,7 +502,7 @@ local_owner_sender(LOCAL_STATE *st, const char *owner, const char *value,
 		   VSTR *out)
 {
 	const char *v = value + strspn(value, " \t");
-	size_t	len = strcspn(v, " \t,");
+	size_t	    len = strcspn(v, " \t,");
 
 	if (st->expand_owner && len > 0 && v[len + strspn(v + len, " \t")] == 0
 	    && strchr("|/:\"\\", *v) == NULL) {
@@ -515,10 +519,10 @@ local_recipient(LOCAL_STATE *st, struct local_msg *m,
 		const struct deliver_rcpt *dr, struct local_result *r)
 {
 	struct local_rcpt rc;
-	struct local_user u = {0};
-	const char *value = NULL;
-	const char *name = NULL;
-	int	found = 0;
+	struct local_user u = { 0 };
+	const char	 *value = NULL;
+	const char	 *name = NULL;
+	int		  found = 0;
 
 	local_rcpt_split(st, dr->addr, &rc);
 	rc.orig = dr->orig;
@@ -549,7 +553,7 @@ local_recipient(LOCAL_STATE *st, struct local_msg *m,
 	}
 	if (found > 0) {
 		struct local_user privs;
-		VSTR   *copy = vstr_alloc(64), *owner = vstr_alloc(32);
+		VSTR	   *copy = vstr_alloc(64), *owner = vstr_alloc(32);
 		const char *oval;
 
 		vstr_strcpy(copy, value);
@@ -561,13 +565,16 @@ local_recipient(LOCAL_STATE *st, struct local_msg *m,
 			local_members(st, m, &rc, VSTR_STR(copy),
 				      LOCAL_FROM_ALIAS, &privs, name,
 				      name == VSTR_STR(rc.user)
-				      && VSTR_LEN(rc.ext) ? VSTR_STR(rc.ext)
-				      : NULL, 0, r);
+					      && VSTR_LEN(rc.ext)
+					  ? VSTR_STR(rc.ext)
+					  : NULL,
+				      0, r);
 			local_user_free(&privs);
 		}
 		vstr_sprintf(owner, "owner-%s", name);
 		if (r->nforward
-		    && dict_list_lookup(st->aliases, VSTR_STR(owner), &oval) > 0)
+		    && dict_list_lookup(st->aliases, VSTR_STR(owner), &oval)
+			   > 0)
 			local_owner_sender(st, VSTR_STR(owner), oval, r->owner);
 		vstr_free(copy);
 		vstr_free(owner);
@@ -581,13 +588,16 @@ local_recipient(LOCAL_STATE *st, struct local_msg *m,
 		} else if (*st->fallback_transport) {
 			local_pass(st, m, &rc, st->fallback_transport, r);
 		} else if (*st->luser_relay) {
-			VSTR   *to = vstr_alloc(64);
+			VSTR *to = vstr_alloc(64);
 
 			local_expand_vars(st->luser_relay, to, &rc, NULL, NULL);
 			vstr_sprintf_append(r->forward, "%s%s%s\n",
 					    VSTR_STR(to),
-					    strchr(VSTR_STR(to), '@') ? "" : "@",
-				 strchr(VSTR_STR(to), '@') ? "" : st->myorigin);
+					    strchr(VSTR_STR(to), '@') ? ""
+								      : "@",
+					    strchr(VSTR_STR(to), '@')
+						? ""
+						: st->myorigin);
 			r->nforward++;
 			vstr_free(to);
 		} else {

@@ -23,14 +23,14 @@ void
 local_forward(LOCAL_STATE *st, struct local_msg *m, const char *rcpt,
 	      struct local_result *r)
 {
-	struct cleanup_rcpt *rcpts = mycalloc(r->nforward, sizeof(*rcpts));
-	struct cleanup_req req = {0};
+	struct cleanup_rcpt  *rcpts = mycalloc(r->nforward, sizeof(*rcpts));
+	struct cleanup_req    req = { 0 };
 	struct cleanup_result res;
-	CLEANUP_CLIENT *cc;
-	VSTR   *why = vstr_alloc(64), *buf = vstr_alloc(64 * 1024);
-	char   *list = mystrdup(VSTR_STR(r->forward));
-	char   *save, *a;
-	size_t	n = 0;
+	CLEANUP_CLIENT	     *cc;
+	VSTR	   *why = vstr_alloc(64), *buf = vstr_alloc(64 * 1024);
+	char	   *list = mystrdup(VSTR_STR(r->forward));
+	char	   *save, *a;
+	size_t	    n = 0;
 	const char *p, *end;
 
 	for (a = strtok_r(list, "\n", &save); a && n < r->nforward;

@@ -41,14 +41,14 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-#define LOCAL_LOCK_WAIT	10		/* seconds for a busy mailbox */
+#define LOCAL_LOCK_WAIT 10 /* seconds for a busy mailbox */
 
 struct local_box_job {
-	LOCAL_STATE *st;
+	LOCAL_STATE	 *st;
 	struct local_msg *m;
-	const char *path;
-	const char *delivered_to;
-	bool	own_mailbox;		/* recipient's mailbox, no file */
+	const char	 *path;
+	const char	 *delivered_to;
+	bool		  own_mailbox; /* recipient's mailbox, no file */
 };
 
 /* Map a util/mbox or util/maildir failure to a delivery status. */
@@ -69,20 +69,21 @@ static void
 local_mbox_job(void *ctx, struct local_result *r)
 {
 	struct local_box_job *j = ctx;
-	VSTR   *out = vstr_alloc(VSTR_LEN(j->m->content) + 256);
-	VSTR   *why = vstr_alloc(64);
+	VSTR		     *out = vstr_alloc(VSTR_LEN(j->m->content) + 256);
+	VSTR		     *why = vstr_alloc(64);
 
 	/*
 	 * strict_mailbox_ownership: the child already is the recipient, so
 	 * an existing mailbox must be ours; one owned by somebody else is
 	 * left alone until the administrator looks (Postfix defers too).
 	 */
-	uid_t	owner = j->own_mailbox && j->st->strict_owner ? geteuid()
-	    : (uid_t)-1;
+	uid_t owner = j->own_mailbox && j->st->strict_owner ? geteuid()
+							    : (uid_t)-1;
 
 	local_copy_format(out, j->m, j->delivered_to, LOCAL_COPY_MBOX);
 	if (mbox_append(j->path, VSTR_STR(out), VSTR_LEN(out),
-			j->st->size_limit, LOCAL_LOCK_WAIT, owner, why) < 0) {
+			j->st->size_limit, LOCAL_LOCK_WAIT, owner, why)
+	    < 0) {
 		if (errno == EPERM && owner != (uid_t)-1) {
 			msg_warn("%s: %s; specify \"strict_mailbox_ownership "
 				 "= no\" to ignore mailbox ownership mismatch",
@@ -103,8 +104,8 @@ static void
 local_maildir_job(void *ctx, struct local_result *r)
 {
 	struct local_box_job *j = ctx;
-	VSTR   *out = vstr_alloc(VSTR_LEN(j->m->content) + 256);
-	VSTR   *why = vstr_alloc(64);
+	VSTR		     *out = vstr_alloc(VSTR_LEN(j->m->content) + 256);
+	VSTR		     *why = vstr_alloc(64);
 
 	local_copy_format(out, j->m, j->delivered_to, 0);
 	/*
@@ -112,9 +113,13 @@ local_maildir_job(void *ctx, struct local_result *r)
 	 * queued while the owner fixes it); only size refusals bounce.
 	 */
 	if (maildir_deliver(j->path, VSTR_STR(out), VSTR_LEN(out),
-			    j->st->size_limit, why) < 0)
-		local_box_failed(r, errno == EFBIG || errno == EDQUOT
-				 || errno == ENOSPC ? errno : EIO,
+			    j->st->size_limit, why)
+	    < 0)
+		local_box_failed(r,
+				 errno == EFBIG || errno == EDQUOT
+					 || errno == ENOSPC
+				     ? errno
+				     : EIO,
 				 VSTR_STR(why));
 	else
 		local_result_set(r, DELIVER_SENT, "2.0.0",
@@ -127,12 +132,14 @@ local_maildir_job(void *ctx, struct local_result *r)
 static void
 local_spool_create(const char *path, const struct local_user *u)
 {
-	int	fd;
+	int fd;
 
 	if (geteuid() != 0)
 		return;
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
-		       | O_CLOEXEC, 0600)) < 0)
+	if ((fd = open(path,
+		       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		       0600))
+	    < 0)
 		return;
 	if (fchown(fd, u->owner_uid, u->owner_gid) < 0) {
 		msg_warn("chown %s: %m", path);
@@ -150,10 +157,13 @@ local_box(LOCAL_STATE *st, struct local_msg *m, const char *path,
 	  const char *delivered_to, const struct local_user *u,
 	  bool own_mailbox, struct local_result *r)
 {
-	struct local_box_job j = {.st = st, .m = m, .path = path,
-	.delivered_to = delivered_to, .own_mailbox = own_mailbox};
-	struct local_user as = *u;
-	size_t	len = strlen(path);
+	struct local_box_job j = { .st = st,
+				   .m = m,
+				   .path = path,
+				   .delivered_to = delivered_to,
+				   .own_mailbox = own_mailbox };
+	struct local_user    as = *u;
+	size_t		     len = strlen(path);
 
 	if (own_mailbox) {
 		as.uid = u->owner_uid;
@@ -170,7 +180,7 @@ void
 local_mailbox(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 	      const struct local_user *u, struct local_result *r)
 {
-	VSTR   *path;
+	VSTR *path;
 
 	/* Postfix's precedence: mailbox_transport, then mailbox_command. */
 	if (*st->mailbox_transport) {
@@ -186,8 +196,8 @@ local_mailbox(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 	if (*st->home_mailbox) {
 		vstr_sprintf(path, "%s/%s", u->home, st->home_mailbox);
 	} else {
-		size_t	dlen = strlen(st->spool_dir);
-		bool	maildir = dlen > 0 && st->spool_dir[dlen - 1] == '/';
+		size_t dlen = strlen(st->spool_dir);
+		bool   maildir = dlen > 0 && st->spool_dir[dlen - 1] == '/';
 
 		/* "/var/mail/" + user + "/": no "//" in the path. */
 		while (dlen > 1 && st->spool_dir[dlen - 1] == '/')
@@ -205,8 +215,7 @@ local_mailbox(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 
 void
 local_file(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
-	   const struct local_user *u, const char *path,
-	   struct local_result *r)
+	   const struct local_user *u, const char *path, struct local_result *r)
 {
 	local_box(st, m, path, rc->addr, u, false, r);
 	if (r->action == DELIVER_SENT)

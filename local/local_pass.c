@@ -30,14 +30,15 @@ local_pass(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 	   const char *how, struct local_result *r)
 {
 	const struct deliver_request *orig = m->req;
-	struct deliver_request req = *orig;
-	struct deliver_rcpt one = {.addr = rc->addr, .orig = rc->orig,
-	.notify = 0, .offset = 0};
+	struct deliver_request	      req = *orig;
+	struct deliver_rcpt	      one = {
+			  .addr = rc->addr, .orig = rc->orig, .notify = 0, .offset = 0
+	};
 	struct deliver_status status;
-	char   *transport = mystrdup(how);
-	char   *colon = strchr(transport, ':');
-	ATTR   *out = attr_alloc(), *in = attr_alloc();
-	VSTR   *path = vstr_alloc(64), *why = vstr_alloc(64);
+	char		     *transport = mystrdup(how);
+	char		     *colon = strchr(transport, ':');
+	ATTR		     *out = attr_alloc(), *in = attr_alloc();
+	VSTR		     *path = vstr_alloc(64), *why = vstr_alloc(64);
 
 	/* The recipient's own DSN details and record offset, from qmgr. */
 	for (size_t i = 0; i < orig->nrcpt; i++) {
@@ -58,7 +59,8 @@ local_pass(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 	    || (st->service && strcmp(transport, st->service) == 0)) {
 		local_result_set(r, DELIVER_DEFERRED, "4.3.5",
 				 "mail system configuration error: bad "
-				 "transport \"%s\"", how);
+				 "transport \"%s\"",
+				 how);
 		goto out;
 	}
 	vstr_sprintf(path, "%s/private/%s",
@@ -67,8 +69,8 @@ local_pass(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 		local_result_set(r, DELIVER_DEFERRED, "4.3.0",
 				 "cannot pass %s to transport %s", rc->addr,
 				 transport);
-	} else if (ipc_call(VSTR_STR(path), out, in, DELIVER_TIMEOUT_MS,
-			    why) < 0
+	} else if (ipc_call(VSTR_STR(path), out, in, DELIVER_TIMEOUT_MS, why)
+		       < 0
 		   || deliver_reply_decode(in, &status, 1, why) < 0) {
 		msg_warn("%s: transport %s: %s", orig->queue_id, transport,
 			 VSTR_STR(why));
@@ -78,9 +80,9 @@ local_pass(LOCAL_STATE *st, struct local_msg *m, struct local_rcpt *rc,
 	} else {
 		local_result_set(r, status.action, status.dsn,
 				 status.action == DELIVER_SENT
-				 ? "delivered via %s service (%s)"
-				 : "%s service: %s", transport,
-				 status.reply ? status.reply : "");
+				     ? "delivered via %s service (%s)"
+				     : "%s service: %s",
+				 transport, status.reply ? status.reply : "");
 	}
 out:
 	attr_free(out);

@@ -41,13 +41,13 @@
  * as long as forward_file_size_limit allows (at most 16 MiB, and its
  * parsed form at most twice that), so the channel's ceiling sits above it.
  */
-#define LOCAL_PRIV_TEXT_MAX	(40 * 1024 * 1024)
+#define LOCAL_PRIV_TEXT_MAX (40 * 1024 * 1024)
 
 int
 local_user_lookup(const char *name, struct local_user *u)
 {
 	struct passwd pw, *res = NULL;
-	char	buf[16384];
+	char	      buf[16384];
 
 	memset(u, 0, sizeof(*u));
 	errno = 0;
@@ -61,7 +61,7 @@ local_user_lookup(const char *name, struct local_user *u)
 	u->gid = u->owner_gid = pw.pw_gid;
 	u->home = mystrdup(pw.pw_dir && *pw.pw_dir ? pw.pw_dir : "/");
 	u->shell = mystrdup(pw.pw_shell && *pw.pw_shell ? pw.pw_shell
-			    : "/bin/sh");
+							: "/bin/sh");
 	return 0;
 }
 
@@ -100,7 +100,7 @@ local_priv_run(const struct local_user *u, long long time_limit,
 	int	status;
 	char	chunk[8192];
 	VSTR   *buf;
-	ssize_t	n;
+	ssize_t n;
 	time_t	deadline;
 
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
@@ -115,7 +115,7 @@ local_priv_run(const struct local_user *u, long long time_limit,
 	}
 	if (pid == 0) {
 		struct local_result cr;
-		VSTR   *out = vstr_alloc(256);
+		VSTR		   *out = vstr_alloc(256);
 
 		close(pfd[0]);
 		signal(SIGPIPE, SIG_DFL);
@@ -135,8 +135,8 @@ local_priv_run(const struct local_user *u, long long time_limit,
 	buf = vstr_alloc(256);
 	deadline = time(NULL) + (time_t)time_limit + 30;
 	for (;;) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		long	left = (long)(deadline - time(NULL));
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		long	      left = (long)(deadline - time(NULL));
 
 		if (left <= 0) {
 			kill(pid, SIGKILL);
@@ -157,7 +157,7 @@ local_priv_run(const struct local_user *u, long long time_limit,
 		vstr_memcat(buf, chunk, (size_t)n);
 		if (VSTR_LEN(buf) > LOCAL_PRIV_TEXT_MAX) {
 			kill(pid, SIGKILL);
-			vstr_reset(buf);	/* no half result */
+			vstr_reset(buf); /* no half result */
 			break;
 		}
 	}
@@ -165,9 +165,9 @@ local_priv_run(const struct local_user *u, long long time_limit,
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	{
-		int	action;
-		char	dsn[16];
-		int	off = 0;
+		int	    action;
+		char	    dsn[16];
+		int	    off = 0;
 		const char *text = VSTR_STR(buf);
 
 		if (sscanf(text, "%d %15s %n", &action, dsn, &off) >= 2

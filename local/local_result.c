@@ -37,10 +37,10 @@ local_result_free(struct local_result *r)
 }
 
 void
-local_result_set(struct local_result *r, enum deliver_action a,
-		 const char *dsn, const char *fmt, ...)
+local_result_set(struct local_result *r, enum deliver_action a, const char *dsn,
+		 const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 	VSTR   *tmp = vstr_alloc(64);
 
 	va_start(ap, fmt);

@@ -39,7 +39,7 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-#define MASTER_READY_WAIT_MS	30000
+#define MASTER_READY_WAIT_MS 30000
 
 static _Noreturn void
 master_usage(void)
@@ -75,9 +75,9 @@ master_signal_event(EVENTS *ev, int signo, void *ctx)
 static int
 master_detach(void)
 {
-	int	fds[2];
-	pid_t	pid;
-	char	byte;
+	int	      fds[2];
+	pid_t	      pid;
+	char	      byte;
 	struct pollfd pfd;
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
@@ -102,7 +102,7 @@ master_detach(void)
 static void
 master_detached(int ready_fd)
 {
-	int	fd;
+	int fd;
 
 	if (write(ready_fd, "k", 1) != 1)
 		msg_warn("ready pipe: %m");
@@ -122,11 +122,12 @@ master_start_services(struct master *m, const MASTERCF *mcf)
 {
 	for (size_t i = 0; i < mastercf_count(mcf); i++) {
 		const struct mastercf_service *e = mastercf_at(mcf, i);
-		struct master_serv *serv;
+		struct master_serv	      *serv;
 
 		if (e->type == MASTERCF_PASS) {
 			msg_warn("master.cf line %d: service %s: type pass is "
-				 "not supported; skipped", e->line, e->name);
+				 "not supported; skipped",
+				 e->line, e->name);
 			continue;
 		}
 		if (master_service_disabled(m->cfg, e))
@@ -134,8 +135,9 @@ master_start_services(struct master *m, const MASTERCF *mcf)
 		serv = master_service_create(m, e);
 		if (master_service_start(serv) < 0)
 			msg_fatal("cannot start service %s/%s (master.cf "
-				  "line %d)", e->name,
-				  mastercf_type_name(e->type), e->line);
+				  "line %d)",
+				  e->name, mastercf_type_name(e->type),
+				  e->line);
 		serv->next = m->services;
 		m->services = serv;
 	}
@@ -144,7 +146,7 @@ master_start_services(struct master *m, const MASTERCF *mcf)
 static void
 master_stop(struct master *m)
 {
-	long long deadline;
+	long long	    deadline;
 	struct master_serv *serv;
 
 	m->stopping = true;
@@ -183,21 +185,21 @@ master_stop(struct master *m)
 int
 main(int argc, char **argv)
 {
-	struct master m = {.pid_fd = -1};
-	const char *opt_c = NULL;
-	char	real[PATH_MAX];
-	VSTR   *why;
-	MASTERCF *mcf;
-	const char *queue;
-	pid_t	holder;
-	int	ready_fd = -1;
-	int	ch;
+	struct master m = { .pid_fd = -1 };
+	const char   *opt_c = NULL;
+	char	      real[PATH_MAX];
+	VSTR	     *why;
+	MASTERCF     *mcf;
+	const char   *queue;
+	pid_t	      holder;
+	int	      ready_fd = -1;
+	int	      ch;
 
 	umask(022);
 	msg_set_progname("master");
 	/* Descriptors 0-2 must exist, or a listener could land there. */
 	while ((ch = open("/dev/null", O_RDWR)) >= 0 && ch <= 2)
-		 /* void */ ;
+		/* void */;
 	if (ch > 2)
 		close(ch);
 	while ((ch = getopt(argc, argv, "c:dv")) != -1) {
@@ -246,7 +248,8 @@ main(int argc, char **argv)
 	if ((m.pid_fd = master_pid_lock(VSTR_STR(m.pid_path), &holder)) < 0) {
 		if (errno == EAGAIN)
 			msg_fatal("the Postel mail system is already running "
-				  "(pid %ld)", (long)holder);
+				  "(pid %ld)",
+				  (long)holder);
 		msg_fatal("pid file %s: %m (run postel check)",
 			  VSTR_STR(m.pid_path));
 	}

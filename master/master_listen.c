@@ -38,7 +38,7 @@
 #include "util/strutil.h"
 #include "util/user.h"
 
-#define MASTER_BACKLOG	128
+#define MASTER_BACKLOG 128
 
 int
 master_listen_split(const char *field, VSTR *host, VSTR *port)
@@ -72,11 +72,11 @@ static int
 master_listen_hosts(const CFG *cfg, const char *host, VSTR *out, VSTR *why)
 {
 	const char *proto = cfg_get_str(cfg, "inet_protocols");
-	bool	v4 = strstr(proto, "all") || strstr(proto, "ipv4");
-	bool	v6 = strstr(proto, "all") || strstr(proto, "ipv6");
-	char   *list;
-	char   *cp;
-	char   *word;
+	bool	    v4 = strstr(proto, "all") || strstr(proto, "ipv4");
+	bool	    v6 = strstr(proto, "all") || strstr(proto, "ipv6");
+	char	   *list;
+	char	   *cp;
+	char	   *word;
 
 	vstr_reset(out);
 	if (!v4 && !v6) {
@@ -93,11 +93,13 @@ master_listen_hosts(const CFG *cfg, const char *host, VSTR *out, VSTR *why)
 		if (VSTR_LEN(out))
 			vstr_addch(out, ' ');
 		if (strcmp(word, "all") == 0)
-			vstr_strcat(out, v4 && v6 ? "*" :
-				    v4 ? "0.0.0.0" : "::");
+			vstr_strcat(out, v4 && v6 ? "*"
+					 : v4	  ? "0.0.0.0"
+						  : "::");
 		else if (strcmp(word, "loopback-only") == 0)
-			vstr_strcat(out, v4 && v6 ? "127.0.0.1 ::1" :
-				    v4 ? "127.0.0.1" : "::1");
+			vstr_strcat(out, v4 && v6 ? "127.0.0.1 ::1"
+					 : v4	  ? "127.0.0.1"
+						  : "::1");
 		else
 			vstr_strcat(out, word);
 	}
@@ -144,16 +146,18 @@ master_listen_add(struct master_serv *serv, int fd, VSTR *why)
 static int
 master_listen_inet(struct master *m, struct master_serv *serv, VSTR *why)
 {
-	VSTR   *host = vstr_alloc(64);
-	VSTR   *port = vstr_alloc(16);
-	VSTR   *hosts = vstr_alloc(64);
-	char   *cp;
-	char   *word;
-	int	ret = -1;
+	VSTR *host = vstr_alloc(64);
+	VSTR *port = vstr_alloc(16);
+	VSTR *hosts = vstr_alloc(64);
+	char *cp;
+	char *word;
+	int   ret = -1;
 
 	if (master_listen_split(serv->name, host, port) < 0) {
-		vstr_sprintf(why, "bad inet service \"%s\": expected port, "
-			     "host:port or [address]:port", serv->name);
+		vstr_sprintf(why,
+			     "bad inet service \"%s\": expected port, "
+			     "host:port or [address]:port",
+			     serv->name);
 		goto out;
 	}
 	if (master_listen_hosts(m->cfg, VSTR_STR(host), hosts, why) < 0)
@@ -161,7 +165,7 @@ master_listen_inet(struct master *m, struct master_serv *serv, VSTR *why)
 	cp = VSTR_STR(hosts);
 	while ((word = str_token(&cp, " ")) != NULL) {
 		const char *bind_host = strcmp(word, "*") == 0 ? NULL : word;
-		int	fd;
+		int	    fd;
 
 		fd = ipc_listen_inet(bind_host, VSTR_STR(port), MASTER_BACKLOG);
 		if (fd < 0) {
@@ -185,9 +189,9 @@ static int
 master_listen_fifo(struct master_serv *serv, const char *name, VSTR *why)
 {
 	struct stat st;
-	mode_t	old_mask;
-	int	fd;
-	int	ret;
+	mode_t	    old_mask;
+	int	    fd;
+	int	    ret;
 
 	if (lstat(name, &st) < 0) {
 		old_mask = umask(0);
@@ -217,11 +221,11 @@ master_listen_fifo(struct master_serv *serv, const char *name, VSTR *why)
 static int
 master_listen_dgram(struct master_serv *serv, const char *name, VSTR *why)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct stat st;
-	mode_t	old_mask;
-	int	fd;
-	int	ret = -1;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct stat	   st;
+	mode_t		   old_mask;
+	int		   fd;
+	int		   ret = -1;
 
 	if (strlen(name) >= sizeof(sun.sun_path)) {
 		vstr_sprintf(why, "socket path too long: %s", serv->path);
@@ -254,9 +258,9 @@ master_listen_dgram(struct master_serv *serv, const char *name, VSTR *why)
 
 /* Saved identity of a root master while it acts as mail_owner. */
 struct master_listen_ids {
-	bool	switched;
-	int	ngroups;
-	gid_t  *groups;
+	bool   switched;
+	int    ngroups;
+	gid_t *groups;
 };
 
 /*
@@ -268,9 +272,9 @@ master_listen_become_owner(const CFG *cfg, struct master_listen_ids *ids,
 			   VSTR *why)
 {
 	const char *owner = cfg_get_str(cfg, "mail_owner");
-	uid_t	uid;
-	gid_t	gid;
-	int	n;
+	uid_t	    uid;
+	gid_t	    gid;
+	int	    n;
 
 	ids->switched = false;
 	ids->groups = NULL;
@@ -278,8 +282,10 @@ master_listen_become_owner(const CFG *cfg, struct master_listen_ids *ids,
 	if (geteuid() != 0)
 		return 0;
 	if (user_lookup(owner, &uid, &gid) < 0 || uid == 0) {
-		vstr_sprintf(why, "mail_owner %s: unknown user or uid 0 (run "
-			     "postel set-permissions)", owner);
+		vstr_sprintf(why,
+			     "mail_owner %s: unknown user or uid 0 (run "
+			     "postel set-permissions)",
+			     owner);
 		return -1;
 	}
 	if ((n = getgroups(0, NULL)) < 0) {
@@ -308,7 +314,7 @@ master_listen_become_owner(const CFG *cfg, struct master_listen_ids *ids,
 static void
 master_listen_become_root(struct master_listen_ids *ids)
 {
-	int	saved = errno;
+	int saved = errno;
 
 	if (!ids->switched)
 		return;
@@ -330,13 +336,13 @@ static int
 master_listen_local(struct master *m, struct master_serv *serv, VSTR *why)
 {
 	struct master_listen_ids ids;
-	const char *slash = strrchr(serv->path, '/');
-	const char *name = slash ? slash + 1 : serv->path;
-	VSTR   *dir = vstr_alloc(100);
-	int	cwd_fd;
-	int	dir_fd = -1;
-	int	ret = -1;
-	int	fd;
+	const char		*slash = strrchr(serv->path, '/');
+	const char		*name = slash ? slash + 1 : serv->path;
+	VSTR			*dir = vstr_alloc(100);
+	int			 cwd_fd;
+	int			 dir_fd = -1;
+	int			 ret = -1;
+	int			 fd;
 
 	if ((cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
 		vstr_sprintf(why, "open current folder: %s", strerror(errno));
@@ -345,8 +351,8 @@ master_listen_local(struct master *m, struct master_serv *serv, VSTR *why)
 	vstr_memcpy(dir, serv->path, slash ? (size_t)(slash - serv->path) : 0);
 	if (VSTR_LEN(dir) == 0)
 		vstr_strcpy(dir, slash ? "/" : ".");
-	dir_fd = open(VSTR_STR(dir), O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-		      | O_CLOEXEC);
+	dir_fd = open(VSTR_STR(dir),
+		      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dir_fd < 0 || fchdir(dir_fd) < 0) {
 		vstr_sprintf(why, "%s: %s", VSTR_STR(dir), strerror(errno));
 		goto out;
@@ -387,7 +393,7 @@ out:
 int
 master_listen_open(struct master *m, struct master_serv *serv, VSTR *why)
 {
-	int	ret;
+	int ret;
 
 	switch (serv->type) {
 	case MASTERCF_INET:

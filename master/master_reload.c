@@ -25,13 +25,13 @@
 #include "util/mymalloc.h"
 #include "util/safe_file.h"
 
-#define MASTER_MAINCF_MAX	(16 * 1024 * 1024)
+#define MASTER_MAINCF_MAX (16 * 1024 * 1024)
 
 int
 master_read_maincf(const char *confdir, VSTR *text)
 {
-	VSTR   *path = vstr_alloc(100);
-	int	ret;
+	VSTR *path = vstr_alloc(100);
+	int   ret;
 
 	vstr_sprintf(path, "%s/main.cf", confdir);
 	ret = read_file(VSTR_STR(path), text, MASTER_MAINCF_MAX);
@@ -62,8 +62,8 @@ master_reload_wanted(const CFG *cfg, const struct mastercf_service *e)
 static void
 master_reload_remove(struct master *m, const MASTERCF *mcf)
 {
-	struct master_serv **sp = &m->services;
-	struct master_serv *serv;
+	struct master_serv	     **sp = &m->services;
+	struct master_serv	      *serv;
 	const struct mastercf_service *e;
 
 	while ((serv = *sp) != NULL) {
@@ -85,7 +85,7 @@ static void
 master_reload_replace(struct master *m, struct master_serv *old,
 		      const struct mastercf_service *e)
 {
-	struct master_serv *serv = master_service_create(m, e);
+	struct master_serv  *serv = master_service_create(m, e);
 	struct master_serv **sp;
 
 	master_service_retire(old);
@@ -96,12 +96,13 @@ master_reload_replace(struct master *m, struct master_serv *old,
 		old->nlisten = 0;
 	} else {
 		master_listen_close(old);
-		if (old->path && (serv->path == NULL
-				  || strcmp(old->path, serv->path) != 0))
+		if (old->path
+		    && (serv->path == NULL
+			|| strcmp(old->path, serv->path) != 0))
 			(void)unlink(old->path);
 	}
 	for (sp = &m->services; *sp != old; sp = &(*sp)->next)
-		 /* void */ ;
+		/* void */;
 	serv->next = old->next;
 	*sp = serv;
 	master_service_free(old);
@@ -115,16 +116,17 @@ master_reload_replace(struct master *m, struct master_serv *old,
 void
 master_reload(struct master *m)
 {
-	VSTR   *why = vstr_alloc(100);
-	VSTR   *text = vstr_alloc(1000);
-	CFG    *old_cfg = m->cfg;
-	CFG    *cfg;
+	VSTR	 *why = vstr_alloc(100);
+	VSTR	 *text = vstr_alloc(1000);
+	CFG	 *old_cfg = m->cfg;
+	CFG	 *cfg;
 	MASTERCF *mcf;
-	bool	maincf_changed;
+	bool	  maincf_changed;
 
 	if (master_read_maincf(m->confdir, text) < 0) {
 		msg_error("reload: %s/main.cf: %m; keeping the running "
-			  "configuration", m->confdir);
+			  "configuration",
+			  m->confdir);
 		goto out;
 	}
 	if ((cfg = cfg_open(m->confdir, why)) == NULL) {
@@ -143,8 +145,9 @@ master_reload(struct master *m)
 	m->envp = master_spawn_environ_free(m->envp);
 	m->envp = master_spawn_environ(cfg);
 	maincf_changed = VSTR_LEN(text) != VSTR_LEN(m->maincf_text)
-	    || memcmp(VSTR_STR(text), VSTR_STR(m->maincf_text),
-		      VSTR_LEN(text)) != 0;
+			 || memcmp(VSTR_STR(text), VSTR_STR(m->maincf_text),
+				   VSTR_LEN(text))
+				!= 0;
 
 	if (maincf_changed)
 		msg_info("reload: main.cf changed: every service gets new "
@@ -152,8 +155,8 @@ master_reload(struct master *m)
 	master_reload_remove(m, mcf);
 	for (size_t i = 0; i < mastercf_count(mcf); i++) {
 		const struct mastercf_service *e = mastercf_at(mcf, i);
-		struct master_serv *old;
-		struct master_serv *serv;
+		struct master_serv	      *old;
+		struct master_serv	      *serv;
 
 		if (!master_reload_wanted(cfg, e))
 			continue;

@@ -28,11 +28,11 @@
 static char **
 master_service_argv(struct master *m, const struct mastercf_service *e)
 {
-	size_t	max = 16 + 2 * (size_t)e->noverrides + (size_t)e->argc
-	    + (size_t)m->verbose;
-	char  **argv = mymalloc_array(max, sizeof(*argv));
-	size_t	n = 0;
-	bool	dashdash = false;
+	size_t max = 16 + 2 * (size_t)e->noverrides + (size_t)e->argc
+		     + (size_t)m->verbose;
+	char **argv = mymalloc_array(max, sizeof(*argv));
+	size_t n = 0;
+	bool   dashdash = false;
 
 	/* "-s N" is added at spawn time, when the listener count is known. */
 	argv[n++] = mystrdup(e->command);
@@ -73,7 +73,7 @@ struct master_serv *
 master_service_create(struct master *m, const struct mastercf_service *e)
 {
 	struct master_serv *serv = mycalloc(1, sizeof(*serv));
-	VSTR   *buf = vstr_alloc(100);
+	VSTR		   *buf = vstr_alloc(100);
 
 	serv->master = m;
 	serv->name = mystrdup(e->name);
@@ -107,7 +107,7 @@ int
 master_service_start(struct master_serv *serv)
 {
 	struct master *m = serv->master;
-	VSTR   *why = vstr_alloc(100);
+	VSTR	      *why = vstr_alloc(100);
 
 	if (serv->nlisten == 0 && master_listen_open(m, serv, why) < 0) {
 		msg_error("service %s/%s: %s", serv->name,
@@ -122,7 +122,8 @@ master_service_start(struct master_serv *serv)
 		return -1;
 	}
 	if (events_watch(m->events, serv->status_fd[0], EVENTS_READ,
-			 master_spawn_status_event, serv) < 0)
+			 master_spawn_status_event, serv)
+	    < 0)
 		msg_fatal("events_watch: %m");
 	master_wakeup_start(serv);
 	master_spawn_update(serv);
@@ -183,7 +184,7 @@ master_service_free(struct master_serv *serv)
 int
 master_service_load(struct master *m, MASTERCF **mcf, VSTR *why)
 {
-	VSTR   *path = vstr_alloc(100);
+	VSTR *path = vstr_alloc(100);
 
 	vstr_sprintf(path, "%s/master.cf", m->confdir);
 	*mcf = mastercf_open(VSTR_STR(path), m->cfg, why);
@@ -196,17 +197,17 @@ bool
 master_service_disabled(const CFG *cfg, const struct mastercf_service *e)
 {
 	const char *type = mastercf_type_name(e->type);
-	char   *list = mystrdup(cfg_get_str(cfg, "master_service_disable"));
-	char   *cp = list;
-	char   *word;
-	char   *slash;
-	bool	hit = false;
+	char	   *list = mystrdup(cfg_get_str(cfg, "master_service_disable"));
+	char	   *cp = list;
+	char	   *word;
+	char	   *slash;
+	bool	    hit = false;
 
 	while (!hit && (word = str_token(&cp, STR_SEP_LIST)) != NULL) {
 		if ((slash = strrchr(word, '/')) != NULL) {
 			*slash = 0;
 			hit = strcmp(word, e->name) == 0
-			    && strcmp(slash + 1, type) == 0;
+			      && strcmp(slash + 1, type) == 0;
 		} else {
 			hit = strcmp(word, type) == 0;
 		}

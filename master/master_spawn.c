@@ -36,20 +36,19 @@
 #include "util/mymalloc.h"
 #include "util/strutil.h"
 
-#define MASTER_FD_PARK	100		/* fds are parked here before dup2 */
+#define MASTER_FD_PARK 100 /* fds are parked here before dup2 */
 
-static void master_spawn_listen_event(EVENTS *ev, int fd, int what,
-				              void *ctx);
+static void master_spawn_listen_event(EVENTS *ev, int fd, int what, void *ctx);
 
 void
 master_spawn_update(struct master_serv *serv)
 {
 	struct master *m = serv->master;
-	bool	want;
+	bool	       want;
 
 	want = !m->stopping && !serv->throttled && serv->status_fd[0] >= 0
-	    && serv->nlisten > 0 && serv->avail == 0
-	    && (serv->maxproc == 0 || serv->total < serv->maxproc);
+	       && serv->nlisten > 0 && serv->avail == 0
+	       && (serv->maxproc == 0 || serv->total < serv->maxproc);
 	if (want == serv->watching)
 		return;
 	for (int i = 0; i < serv->nlisten; i++) {
@@ -57,7 +56,8 @@ master_spawn_update(struct master_serv *serv)
 			events_unwatch(m->events, serv->listen_fds[i]);
 		else if (events_watch(m->events, serv->listen_fds[i],
 				      EVENTS_READ, master_spawn_listen_event,
-				      serv) < 0)
+				      serv)
+			 < 0)
 			msg_fatal("events_watch: %m");
 	}
 	serv->watching = want;
@@ -78,14 +78,15 @@ static void
 master_spawn_throttle(struct master_serv *serv)
 {
 	struct master *m = serv->master;
-	long long secs = cfg_get_time(m->cfg, "service_throttle_time");
+	long long      secs = cfg_get_time(m->cfg, "service_throttle_time");
 
 	if (serv->throttled)
 		return;
 	serv->throttled = true;
 	msg_warn("service %s/%s: %s keeps failing at start -- throttling "
-		 "it for %lld seconds", serv->name,
-		 mastercf_type_name(serv->type), serv->command, secs);
+		 "it for %lld seconds",
+		 serv->name, mastercf_type_name(serv->type), serv->command,
+		 secs);
 	events_timer(m->events, master_spawn_unthrottle, serv,
 		     (long)secs * 1000);
 	master_spawn_update(serv);
@@ -95,16 +96,17 @@ master_spawn_throttle(struct master_serv *serv)
 static void
 master_spawn_fds(struct master_serv *serv)
 {
-	int	parked[MASTER_MAX_LISTEN + 1];
-	int	n = 0;
-	int	fd;
+	int parked[MASTER_MAX_LISTEN + 1];
+	int n = 0;
+	int fd;
 
-	if ((parked[n++] = fcntl(serv->status_fd[1], F_DUPFD,
-				 MASTER_FD_PARK)) < 0)
+	if ((parked[n++] = fcntl(serv->status_fd[1], F_DUPFD, MASTER_FD_PARK))
+	    < 0)
 		goto fail;
 	for (int i = 0; i < serv->nlisten; i++)
 		if ((parked[n++] = fcntl(serv->listen_fds[i], F_DUPFD,
-					 MASTER_FD_PARK)) < 0)
+					 MASTER_FD_PARK))
+		    < 0)
 			goto fail;
 	if (dup2(parked[0], MASTER_STATUS_FD) < 0
 	    || dup2(parked[1], MASTER_LISTEN_FD) < 0)
@@ -112,8 +114,8 @@ master_spawn_fds(struct master_serv *serv)
 	for (int i = 1; i < serv->nlisten; i++)
 		if (dup2(parked[i + 1], MASTER_XLISTEN_FD + i - 1) < 0)
 			goto fail;
-	fd = serv->nlisten > 1 ? MASTER_XLISTEN_FD + serv->nlisten - 1 :
-	    MASTER_XLISTEN_FD;
+	fd = serv->nlisten > 1 ? MASTER_XLISTEN_FD + serv->nlisten - 1
+			       : MASTER_XLISTEN_FD;
 	if (close_range((unsigned)fd, ~0U, 0) < 0)
 		goto fail;
 	return;
@@ -126,15 +128,15 @@ static _Noreturn void
 master_spawn_exec(struct master_serv *serv)
 {
 	struct master *m = serv->master;
-	char  **argv = serv->argv;
-	char	count[16];
+	char	     **argv = serv->argv;
+	char	       count[16];
 
 	events_child_restore_signals(m->events);
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
 	master_spawn_fds(serv);
 	if (serv->nlisten > 1) {
-		size_t	n = 0;
+		size_t n = 0;
 
 		while (serv->argv[n])
 			n++;
@@ -153,9 +155,9 @@ master_spawn_exec(struct master_serv *serv)
 static void
 master_spawn_one(struct master_serv *serv)
 {
-	struct master *m = serv->master;
+	struct master	   *m = serv->master;
 	struct master_proc *proc;
-	pid_t	pid;
+	pid_t		    pid;
 
 	if ((pid = fork()) < 0) {
 		msg_warn("service %s: fork: %m", serv->name);
@@ -207,9 +209,9 @@ static void
 master_spawn_status_drain(struct master_serv *serv)
 {
 	struct master_status rec;
-	struct master_proc *proc;
-	int	fd = serv->status_fd[0];
-	int	n;
+	struct master_proc  *proc;
+	int		     fd = serv->status_fd[0];
+	int		     n;
 
 	while ((n = master_status_recv(fd, &rec)) > 0) {
 		proc = master_spawn_find(serv->master, rec.pid);
@@ -217,8 +219,8 @@ master_spawn_status_drain(struct master_serv *serv)
 			/* Usually a child that exited right after writing. */
 			if (msg_verbose)
 				msg_info("service %s: status from pid %ld, "
-					 "not a child of it", serv->name,
-					 (long)rec.pid);
+					 "not a child of it",
+					 serv->name, (long)rec.pid);
 			continue;
 		}
 		switch (rec.status) {
@@ -262,17 +264,17 @@ static void
 master_spawn_exited(struct master *m, struct master_proc *proc, int status)
 {
 	struct master_serv *serv = proc->serv;
-	bool	abnormal = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+	bool	    abnormal = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
 	const char *command = serv ? serv->command : "retired service";
-	bool	early = events_now_ms() - proc->started < MASTER_EARLY_EXIT_MS;
+	bool early = events_now_ms() - proc->started < MASTER_EARLY_EXIT_MS;
 
 	if (abnormal && !m->stopping) {
 		if (WIFSIGNALED(status))
 			msg_warn("process %s pid %ld killed by signal %d",
 				 command, (long)proc->pid, WTERMSIG(status));
 		else
-			msg_warn("process %s pid %ld exit status %d",
-				 command, (long)proc->pid, WEXITSTATUS(status));
+			msg_warn("process %s pid %ld exit status %d", command,
+				 (long)proc->pid, WEXITSTATUS(status));
 	}
 	if (serv == NULL)
 		return;
@@ -293,9 +295,9 @@ void
 master_spawn_reap(struct master *m)
 {
 	struct master_proc **pp;
-	struct master_proc *proc;
-	pid_t	pid;
-	int	status;
+	struct master_proc  *proc;
+	pid_t		     pid;
+	int		     status;
 
 	/* A child reports busy before it can exit: count that first. */
 	for (struct master_serv *s = m->services; s; s = s->next)
@@ -336,14 +338,14 @@ master_spawn_kill_all(struct master *m, int signo)
  * value when set, "NAME=value" sets it.  Nothing else leaks from whoever
  * started master.
  */
-char  **
+char **
 master_spawn_environ(const CFG *cfg)
 {
-	char   *list = mystrdup(cfg_get_str(cfg, "import_environment"));
-	char   *cp = list;
-	char   *word;
-	char  **envp;
-	size_t	n = 0;
+	char  *list = mystrdup(cfg_get_str(cfg, "import_environment"));
+	char  *cp = list;
+	char  *word;
+	char **envp;
+	size_t n = 0;
 
 	envp = mymalloc_array(strlen(list) / 2 + 2, sizeof(*envp));
 	while ((word = str_token(&cp, STR_SEP_LIST)) != NULL) {
@@ -352,7 +354,7 @@ master_spawn_environ(const CFG *cfg)
 		if (strchr(word, '=') != NULL) {
 			envp[n++] = mystrdup(word);
 		} else if ((value = getenv(word)) != NULL) {
-			VSTR   *buf = vstr_alloc(100);
+			VSTR *buf = vstr_alloc(100);
 
 			vstr_sprintf(buf, "%s=%s", word, value);
 			envp[n++] = vstr_export(buf);
@@ -363,7 +365,7 @@ master_spawn_environ(const CFG *cfg)
 	return envp;
 }
 
-char  **
+char **
 master_spawn_environ_free(char **envp)
 {
 	if (envp != NULL) {

@@ -27,11 +27,11 @@
 static int
 master_wakeup_send(struct master_serv *serv)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	const char byte = MASTER_TRIG_WAKEUP;
-	int	sock_type = SOCK_STREAM;
-	int	fd;
-	int	ret;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char	   byte = MASTER_TRIG_WAKEUP;
+	int		   sock_type = SOCK_STREAM;
+	int		   fd;
+	int		   ret;
 
 	if (serv->type == MASTERCF_FIFO) {
 		fd = open(serv->path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
@@ -52,7 +52,9 @@ master_wakeup_send(struct master_serv *serv)
 	if (fd < 0)
 		return -1;
 	ret = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0
-	    && send(fd, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1 ? 0 : -1;
+		      && send(fd, &byte, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1
+		  ? 0
+		  : -1;
 	close(fd);
 	return ret;
 }
@@ -76,7 +78,8 @@ master_wakeup_start(struct master_serv *serv)
 		return;
 	if (serv->type == MASTERCF_INET) {
 		msg_warn("service %s/inet: wakeup is not supported for inet "
-			 "services; ignored", serv->name);
+			 "services; ignored",
+			 serv->name);
 		return;
 	}
 	/*

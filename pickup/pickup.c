@@ -49,17 +49,17 @@
 #include "util/vstr.h"
 
 enum pickup_result {
-	PICKUP_DONE,			/* queued, discarded or set aside */
-	PICKUP_KEPT,			/* cleanup said 4xx: try it later */
-	PICKUP_RETRY,			/* left in place; stop scanning */
+	PICKUP_DONE,  /* queued, discarded or set aside */
+	PICKUP_KEPT,  /* cleanup said 4xx: try it later */
+	PICKUP_RETRY, /* left in place; stop scanning */
 };
 
 /* Move a file that must never be queued out of the way, for the admin. */
 static void
 pickup_set_aside(const char *name)
 {
-	VSTR   *from = vstr_alloc(64);
-	VSTR   *to = vstr_alloc(64);
+	VSTR *from = vstr_alloc(64);
+	VSTR *to = vstr_alloc(64);
 
 	vstr_sprintf(from, "maildrop/%s", name);
 	vstr_sprintf(to, "corrupt/%s", name);
@@ -74,21 +74,21 @@ pickup_set_aside(const char *name)
 static int
 pickup_copy(REC_READER *r, CLEANUP_CLIENT *cc, VSTR *data)
 {
-	int	type;
-	int	ret;
+	int type;
+	int ret;
 
 	while ((ret = rec_get(r, &type, data, REC_LEN_MAX)) > 0
 	       && type == REC_TYPE_CONT)
 		if (cleanup_write(cc, VSTR_STR(data), VSTR_LEN(data)) < 0)
-			return 0;	/* cleanup_finish says why */
+			return 0; /* cleanup_finish says why */
 	return ret < 0 ? -1 : 0;
 }
 
 static int
 pickup_unlink(const char *name)
 {
-	VSTR   *path = vstr_alloc(64);
-	int	ret;
+	VSTR *path = vstr_alloc(64);
+	int   ret;
 
 	vstr_sprintf(path, "maildrop/%s", name);
 	ret = unlink(VSTR_STR(path));
@@ -106,22 +106,23 @@ static int
 pickup_bounce(struct skel_ctx *ctx, const char *name, const MAILDROP_ENV *env,
 	      const char *reply)
 {
-	struct dsn_rcpt *drcpts;
-	struct dsn_request dreq = {0};
-	struct cleanup_rcpt to = {0};
-	struct cleanup_req req = {0};
+	struct dsn_rcpt	     *drcpts;
+	struct dsn_request    dreq = { 0 };
+	struct cleanup_rcpt   to = { 0 };
+	struct cleanup_req    req = { 0 };
 	struct cleanup_result res;
-	CLEANUP_CLIENT *cc;
-	VSTR   *text = vstr_alloc(4096);
-	VSTR   *why = vstr_alloc(100);
-	char	status[16] = "5.0.0";
-	char	boundary[128];
-	const char *sp;
-	int	ret = -1;
+	CLEANUP_CLIENT	     *cc;
+	VSTR		     *text = vstr_alloc(4096);
+	VSTR		     *why = vstr_alloc(100);
+	char		      status[16] = "5.0.0";
+	char		      boundary[128];
+	const char	     *sp;
+	int		      ret = -1;
 
 	if (VSTR_LEN(env->sender) == 0) {
 		msg_info("maildrop/%s: from=<>: %s: not returned to the null "
-			 "sender", name, reply);
+			 "sender",
+			 name, reply);
 		ret = 0;
 		goto out;
 	}
@@ -171,8 +172,9 @@ pickup_bounce(struct skel_ctx *ctx, const char *name, const MAILDROP_ENV *env,
 	(void)cleanup_finish(cc, &res);
 	if (res.status == CLEANUP_OK) {
 		msg_info("%s: sender non-delivery notification for maildrop/%s "
-			 "(uid=%lld from=<%s>): %s", res.queue_id, name,
-			 env->uid, VSTR_STR(env->sender), reply);
+			 "(uid=%lld from=<%s>): %s",
+			 res.queue_id, name, env->uid, VSTR_STR(env->sender),
+			 reply);
 		ret = 0;
 	} else
 		msg_warn("maildrop/%s: non-delivery notification: %s", name,
@@ -188,14 +190,14 @@ static enum pickup_result
 pickup_deliver(struct skel_ctx *ctx, const char *name, REC_READER *r,
 	       MAILDROP_ENV *env)
 {
-	struct cleanup_rcpt *rcpts;
-	struct cleanup_req req = {0};
+	struct cleanup_rcpt  *rcpts;
+	struct cleanup_req    req = { 0 };
 	struct cleanup_result res;
-	CLEANUP_CLIENT *cc;
-	VSTR   *data = vstr_alloc(REC_CONT_CHUNK);
-	VSTR   *why = vstr_alloc(100);
-	char	uid[32];
-	enum pickup_result ret = PICKUP_DONE;
+	CLEANUP_CLIENT	     *cc;
+	VSTR		     *data = vstr_alloc(REC_CONT_CHUNK);
+	VSTR		     *why = vstr_alloc(100);
+	char		      uid[32];
+	enum pickup_result    ret = PICKUP_DONE;
 
 	snprintf(uid, sizeof(uid), "%lld", env->uid);
 	rcpts = mycalloc(env->nrcpt ? env->nrcpt : 1, sizeof(*rcpts));
@@ -271,13 +273,13 @@ out:
 static enum pickup_result
 pickup_file(struct skel_ctx *ctx, const char *name)
 {
-	MAILDROP_ENV *env;
-	REC_READER *r;
-	VSTR   *path = vstr_alloc(64);
-	VSTR   *why = vstr_alloc(100);
-	struct stat st;
+	MAILDROP_ENV	  *env;
+	REC_READER	  *r;
+	VSTR		  *path = vstr_alloc(64);
+	VSTR		  *why = vstr_alloc(100);
+	struct stat	   st;
 	enum pickup_result ret = PICKUP_DONE;
-	int	fd;
+	int		   fd;
 
 	vstr_sprintf(path, "maildrop/%s", name);
 	if ((fd = safe_open_read(VSTR_STR(path))) < 0) {
@@ -304,17 +306,18 @@ pickup_file(struct skel_ctx *ctx, const char *name)
 		   || maildrop_get_envelope(r, env, why) < 0) {
 		if (errno == EBADMSG) {
 			msg_warn("uid=%ld: %s: malformed maildrop file: %s; "
-				 "moved to corrupt/", (long)st.st_uid,
-				 VSTR_STR(path), VSTR_STR(why));
+				 "moved to corrupt/",
+				 (long)st.st_uid, VSTR_STR(path),
+				 VSTR_STR(why));
 			pickup_set_aside(name);
 		} else {
-			msg_warn("%s: read: %s", VSTR_STR(path),
-				 VSTR_STR(why));
+			msg_warn("%s: read: %s", VSTR_STR(path), VSTR_STR(why));
 		}
 	} else if ((long long)st.st_uid != env->uid) {
 		msg_warn("uid=%lld from=<%s>: %s: wrong owner (file uid=%ld); "
-			 "moved to corrupt/", env->uid, VSTR_STR(env->sender),
-			 VSTR_STR(path), (long)st.st_uid);
+			 "moved to corrupt/",
+			 env->uid, VSTR_STR(env->sender), VSTR_STR(path),
+			 (long)st.st_uid);
 		pickup_set_aside(name);
 	} else {
 		ret = pickup_deliver(ctx, name, r, env);
@@ -337,11 +340,11 @@ pickup_name_cmp(const void *a, const void *b)
 static void
 pickup_scan(struct skel_ctx *ctx)
 {
-	DIR    *dir;
+	DIR	      *dir;
 	struct dirent *de;
-	char  **names = NULL;
-	size_t	count = 0;
-	size_t	cap = 0;
+	char	     **names = NULL;
+	size_t	       count = 0;
+	size_t	       cap = 0;
 
 	if ((dir = opendir("maildrop")) == NULL) {
 		msg_warn("open folder maildrop: %m");
@@ -382,8 +385,9 @@ pickup_trigger(struct skel_ctx *ctx, const char *buf, size_t len)
 int
 main(int argc, char **argv)
 {
-	return skel_trigger_main(argc, argv, &(const struct skel_ops){
-		.trigger = pickup_trigger,
-		.unlimited = true,
-	});
+	return skel_trigger_main(argc, argv,
+				 &(const struct skel_ops){
+				     .trigger = pickup_trigger,
+				     .unlimited = true,
+				 });
 }

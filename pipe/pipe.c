@@ -50,24 +50,24 @@
 #include "util/user.h"
 
 typedef struct PIPE_STATE {
-	char  **argv;			/* borrowed from ctx->argv */
-	int	argc;
+	char	  **argv; /* borrowed from ctx->argv */
+	int	    argc;
 	const char *flags;
-	uid_t	uid;
-	gid_t	gid;
-	char   *user, *home, *shell;
-	long long size_limit, time_limit;
+	uid_t	    uid;
+	gid_t	    gid;
+	char	   *user, *home, *shell;
+	long long   size_limit, time_limit;
 	const char *delims;
-	const char *export_env;		/* export_environment */
+	const char *export_env; /* export_environment */
 } PIPE_STATE;
 
 static void
 pipe_post_jail(struct skel_ctx *ctx)
 {
-	PIPE_STATE *st = mycalloc(1, sizeof(*st));
-	const char *user = NULL;
+	PIPE_STATE    *st = mycalloc(1, sizeof(*st));
+	const char    *user = NULL;
 	struct passwd *pw;
-	int	i;
+	int	       i;
 
 	st->flags = "";
 	for (i = 0; i < ctx->argc; i++) {
@@ -82,7 +82,8 @@ pipe_post_jail(struct skel_ctx *ctx)
 		else if (strncmp(a, "argv=", 5) == 0)
 			break;
 		else
-			msg_fatal("%s: unknown attribute \"%s\"", ctx->service, a);
+			msg_fatal("%s: unknown attribute \"%s\"", ctx->service,
+				  a);
 	}
 	if (i >= ctx->argc || ctx->argv[i][5] == 0)
 		msg_fatal("%s: missing argv= in master.cf", ctx->service);
@@ -91,12 +92,13 @@ pipe_post_jail(struct skel_ctx *ctx)
 	if (user == NULL)
 		msg_fatal("%s: missing user= in master.cf", ctx->service);
 	{
-		char   *name = mystrdup(user), *colon = strchr(name, ':');
+		char *name = mystrdup(user), *colon = strchr(name, ':');
 
 		if (colon)
 			*colon++ = 0;
 		if ((pw = getpwnam(name)) == NULL)
-			msg_fatal("%s: user=%s: unknown user", ctx->service, name);
+			msg_fatal("%s: user=%s: unknown user", ctx->service,
+				  name);
 		st->uid = pw->pw_uid;
 		st->gid = pw->pw_gid;
 		st->user = mystrdup(pw->pw_name);
@@ -120,21 +122,23 @@ pipe_post_jail(struct skel_ctx *ctx)
 
 struct pipe_vars {
 	const char *sender, *rcpt, *orig, *nexthop, *queue_id;
-	VSTR   *user, *ext, *domain, *mailbox, *size;
+	VSTR	   *user, *ext, *domain, *mailbox, *size;
 };
 
 /* Replace ${name} in one argument. */
 static void
 pipe_expand(const char *in, const struct pipe_vars *v, VSTR *out)
 {
-	static const char *names[] = {"sender", "recipient", "nexthop", "user",
-		"extension", "domain", "mailbox", "queue_id", "size",
-	"original_recipient", NULL};
+	static const char *names[] = {
+		"sender", "recipient", "nexthop",  "user", "extension",
+		"domain", "mailbox",   "queue_id", "size", "original_recipient",
+		NULL
+	};
 
 	vstr_reset(out);
 	while (*in) {
 		const char *close;
-		size_t	i, len;
+		size_t	    i, len;
 		const char *val = NULL;
 
 		if (in[0] != '$' || in[1] != '{'
@@ -148,17 +152,38 @@ pipe_expand(const char *in, const struct pipe_vars *v, VSTR *out)
 			    && strncmp(in + 2, names[i], len) == 0)
 				break;
 		switch (i) {
-		case 0: val = v->sender; break;
-		case 1: val = v->rcpt; break;
-		case 2: val = v->nexthop; break;
-		case 3: val = VSTR_STR(v->user); break;
-		case 4: val = VSTR_STR(v->ext); break;
-		case 5: val = VSTR_STR(v->domain); break;
-		case 6: val = VSTR_STR(v->mailbox); break;
-		case 7: val = v->queue_id; break;
-		case 8: val = VSTR_STR(v->size); break;
-		case 9: val = v->orig; break;
-		default: break;
+		case 0:
+			val = v->sender;
+			break;
+		case 1:
+			val = v->rcpt;
+			break;
+		case 2:
+			val = v->nexthop;
+			break;
+		case 3:
+			val = VSTR_STR(v->user);
+			break;
+		case 4:
+			val = VSTR_STR(v->ext);
+			break;
+		case 5:
+			val = VSTR_STR(v->domain);
+			break;
+		case 6:
+			val = VSTR_STR(v->mailbox);
+			break;
+		case 7:
+			val = v->queue_id;
+			break;
+		case 8:
+			val = VSTR_STR(v->size);
+			break;
+		case 9:
+			val = v->orig;
+			break;
+		default:
+			break;
 		}
 		if (val == NULL) {
 			vstr_addch(out, *in++);
@@ -171,7 +196,7 @@ pipe_expand(const char *in, const struct pipe_vars *v, VSTR *out)
 
 struct pipe_exec {
 	PIPE_STATE *st;
-	char  **args;
+	char	  **args;
 };
 
 /* In the child: become the pipe user, clean environment, exec argv. */
@@ -179,7 +204,7 @@ static void
 pipe_exec(void *ctx)
 {
 	struct pipe_exec *x = ctx;
-	PIPE_STATE *st = x->st;
+	PIPE_STATE	 *st = x->st;
 
 	if (setgroups(1, &st->gid) < 0 || setgid(st->gid) < 0
 	    || setuid(st->uid) < 0 || setuid(0) == 0)
@@ -198,16 +223,17 @@ pipe_exec(void *ctx)
 
 /* Run the command for one recipient; result into s/text. */
 static void
-pipe_run(PIPE_STATE *st, char **args, const VSTR *msg,
-	 struct deliver_status *s, VSTR *text)
+pipe_run(PIPE_STATE *st, char **args, const VSTR *msg, struct deliver_status *s,
+	 VSTR *text)
 {
-	struct pipe_exec x = {.st = st, .args = args};
+	struct pipe_exec      x = { .st = st, .args = args };
 	struct cmd_run_result res;
-	enum deliver_action action = DELIVER_BOUNCED;
-	const char *dsn = "5.3.0", *why;
+	enum deliver_action   action = DELIVER_BOUNCED;
+	const char	     *dsn = "5.3.0", *why;
 
-	if (cmd_run(VSTR_STR(msg), VSTR_LEN(msg), st->time_limit, pipe_exec,
-		    &x, &res) < 0) {
+	if (cmd_run(VSTR_STR(msg), VSTR_LEN(msg), st->time_limit, pipe_exec, &x,
+		    &res)
+	    < 0) {
 		vstr_sprintf(text, "cannot run command: %s", strerror(errno));
 		deliver_status_set(s, DELIVER_DEFERRED, "4.3.0", VSTR_STR(text),
 				   NULL);
@@ -221,12 +247,13 @@ pipe_run(PIPE_STATE *st, char **args, const VSTR *msg,
 		deliver_status_set(s, DELIVER_SENT, "2.0.0", VSTR_STR(text),
 				   NULL);
 	} else if (WIFEXITED(res.status)) {
-		int	code = WEXITSTATUS(res.status);
+		int code = WEXITSTATUS(res.status);
 
 		(void)cmd_run_sysexit(code, &action, &dsn, &why);
-		vstr_sprintf(text, "Command died with status %d: \"%s\". "
-			     "Command output: %s", code, args[0],
-			     res.out_len ? res.output : "none");
+		vstr_sprintf(text,
+			     "Command died with status %d: \"%s\". "
+			     "Command output: %s",
+			     code, args[0], res.out_len ? res.output : "none");
 		deliver_status_set(s, action, dsn, VSTR_STR(text), NULL);
 	} else {
 		vstr_sprintf(text, "Command killed by signal %d: \"%s\"",
@@ -241,26 +268,29 @@ pipe_rcpt(PIPE_STATE *st, const struct deliver_request *req,
 	  const struct deliver_rcpt *r, const VSTR *content,
 	  struct deliver_status *s, VSTR *text)
 {
-	struct pipe_vars v = {.sender = req->sender,
-	.orig = r->orig ? r->orig : r->addr, .nexthop = req->nexthop,
-	.queue_id = req->queue_id};
-	VSTR   *addr = vstr_alloc(64);
-	const char *at;
-	size_t	llen;
-	VSTR   *msg = vstr_alloc(VSTR_LEN(content) + 256);
-	VSTR   *hdr = vstr_alloc(256), *nexthop = vstr_alloc(64);
-	char  **args = mycalloc((size_t)st->argc + 1, sizeof(*args));
-	int	fmt = 0;
+	struct pipe_vars v = { .sender = req->sender,
+			       .orig = r->orig ? r->orig : r->addr,
+			       .nexthop = req->nexthop,
+			       .queue_id = req->queue_id };
+	VSTR		*addr = vstr_alloc(64);
+	const char	*at;
+	size_t		 llen;
+	VSTR		*msg = vstr_alloc(VSTR_LEN(content) + 256);
+	VSTR		*hdr = vstr_alloc(256), *nexthop = vstr_alloc(64);
+	char	       **args = mycalloc((size_t)st->argc + 1, sizeof(*args));
+	int		 fmt = 0;
 
 	/* u folds the recipient's local part, h its domain (and nexthop). */
 	vstr_strcpy(addr, r->addr);
 	at = strrchr(VSTR_STR(addr), '@');
 	llen = at ? (size_t)(at - VSTR_STR(addr)) : VSTR_LEN(addr);
-	for (size_t i = 0; i < VSTR_LEN(addr); i++)
+	for (size_t i = 0; i < VSTR_LEN(addr); i++) {
+		char *c = VSTR_STR(addr) + i;
+
 		if ((i < llen && strchr(st->flags, 'u'))
 		    || (i > llen && strchr(st->flags, 'h')))
-			VSTR_STR(addr)[i] = (char)tolower(
-			    (unsigned char)VSTR_STR(addr)[i]);
+			*c = (char)tolower((unsigned char)*c);
+	}
 	v.rcpt = VSTR_STR(addr);
 	at = at ? VSTR_STR(addr) + llen : NULL;
 
@@ -300,7 +330,7 @@ pipe_rcpt(PIPE_STATE *st, const struct deliver_request *req,
 	/* mbox_format always writes Return-Path; R decides if it stays. */
 	{
 		const char *rp = strstr(VSTR_STR(msg), "Return-Path: <");
-		size_t	off = (size_t)(rp - VSTR_STR(msg));
+		size_t	    off = (size_t)(rp - VSTR_STR(msg));
 		const char *eol = strchr(rp, '\n');
 
 		vstr_memcpy(hdr, VSTR_STR(msg), off);
@@ -311,7 +341,7 @@ pipe_rcpt(PIPE_STATE *st, const struct deliver_request *req,
 		vstr_strcat(hdr, eol + 1);
 	}
 	for (int i = 0; i < st->argc; i++) {
-		VSTR   *a = vstr_alloc(64);
+		VSTR *a = vstr_alloc(64);
 
 		pipe_expand(i == 0 ? st->argv[0] + 5 : st->argv[i], &v, a);
 		args[i] = vstr_export(a);
@@ -345,9 +375,12 @@ pipe_service(struct skel_ctx *ctx, int fd)
 {
 	signal(SIGPIPE, SIG_IGN);
 	/* relay=SERVICE, the master.cf name, as Postfix's pipe logs it. */
-	deliver_serve(ctx, fd, &(const struct deliver_serve_ops){
-		.relay = NULL, .content = true, .rcpt = pipe_deliver_rcpt,
-	});
+	deliver_serve(ctx, fd,
+		      &(const struct deliver_serve_ops){
+			  .relay = NULL,
+			  .content = true,
+			  .rcpt = pipe_deliver_rcpt,
+		      });
 }
 
 static void
@@ -367,9 +400,10 @@ pipe_pre_exit(struct skel_ctx *ctx)
 int
 main(int argc, char **argv)
 {
-	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.post_jail = pipe_post_jail,
-		.service = pipe_service,
-		.pre_exit = pipe_pre_exit,
-	});
+	return skel_single_main(argc, argv,
+				&(const struct skel_ops){
+				    .post_jail = pipe_post_jail,
+				    .service = pipe_service,
+				    .pre_exit = pipe_pre_exit,
+				});
 }

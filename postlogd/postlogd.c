@@ -23,9 +23,9 @@
 #include "util/safe_file.h"
 #include "util/skel.h"
 
-#define POSTLOGD_LINE_MAX	(SKEL_TRIGGER_MAX + 1)
+#define POSTLOGD_LINE_MAX (SKEL_TRIGGER_MAX + 1)
 
-static int postlogd_fd = -1;
+static int	   postlogd_fd = -1;
 static const char *postlogd_path;
 
 static void
@@ -50,7 +50,7 @@ static void
 postlogd_trigger(struct skel_ctx *ctx, const char *buf, size_t len)
 {
 	static char line[POSTLOGD_LINE_MAX];
-	size_t	i;
+	size_t	    i;
 
 	(void)ctx;
 	if (len == 0)
@@ -70,9 +70,10 @@ postlogd_trigger(struct skel_ctx *ctx, const char *buf, size_t len)
 int
 main(int argc, char **argv)
 {
-	return skel_trigger_main(argc, argv, &(const struct skel_ops){
-		.pre_jail = postlogd_pre_jail,
-		.trigger = postlogd_trigger,
-		.unlimited = true,
-	});
+	return skel_trigger_main(argc, argv,
+				 &(const struct skel_ops){
+				     .pre_jail = postlogd_pre_jail,
+				     .trigger = postlogd_trigger,
+				     .unlimited = true,
+				 });
 }

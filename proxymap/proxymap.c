@@ -30,21 +30,21 @@
 #include "util/skel.h"
 #include "util/vstr.h"
 
-#define PROXYMAP_TABLES_MAX	256	/* open tables kept per process */
+#define PROXYMAP_TABLES_MAX 256 /* open tables kept per process */
 
 struct proxymap_table {
-	char   *name;			/* "type:name" */
-	int	flags;
-	DICT   *dict;
+	char *name; /* "type:name" */
+	int   flags;
+	DICT *dict;
 };
 
 struct proxymap {
-	char  **allowed;		/* proxy_read_maps, "proxy:" removed */
-	size_t	nallowed;
+	char		    **allowed; /* proxy_read_maps, "proxy:" removed */
+	size_t		      nallowed;
 	struct proxymap_table tables[PROXYMAP_TABLES_MAX];
-	size_t	ntables;
-	VSTR   *item;
-	VSTR   *why;
+	size_t		      ntables;
+	VSTR		     *item;
+	VSTR		     *why;
 };
 
 static void
@@ -100,8 +100,8 @@ proxymap_table(struct proxymap *pm, const struct proxy_request *req)
 	}
 	if (t->dict == NULL) {
 		vstr_reset(pm->why);
-		if ((t->dict = dict_open(req->table, req->flags,
-					 pm->why)) == NULL)
+		if ((t->dict = dict_open(req->table, req->flags, pm->why))
+		    == NULL)
 			return NULL;
 		if (t->name == NULL) {
 			t->name = mystrdup(req->table);
@@ -116,12 +116,12 @@ static void
 proxymap_request(struct skel_ctx *ctx, const void *arg, const ATTR *in,
 		 ATTR *out)
 {
-	struct proxymap *pm = ctx->app;
+	struct proxymap	    *pm = ctx->app;
 	struct proxy_request req;
-	struct proxy_reply rep = {.status = PROXY_STAT_OK};
-	VSTR   *reason = vstr_alloc(64);
-	const char *value;
-	DICT   *d;
+	struct proxy_reply   rep = { .status = PROXY_STAT_OK };
+	VSTR		    *reason = vstr_alloc(64);
+	const char	    *value;
+	DICT		    *d;
 
 	(void)arg;
 	if (proxy_request_decode(in, &req, pm->why) < 0) {
@@ -131,9 +131,12 @@ proxymap_request(struct skel_ctx *ctx, const void *arg, const ATTR *in,
 	} else if (!proxymap_allowed(pm, req.table)) {
 		msg_warn("request for unapproved table: \"%s\"", req.table);
 		msg_warn("to approve this table for read-only access, list "
-			 "proxy:%s in main.cf:proxy_read_maps", req.table);
-		vstr_sprintf(reason, "table %s is not listed in "
-			     "proxy_read_maps", req.table);
+			 "proxy:%s in main.cf:proxy_read_maps",
+			 req.table);
+		vstr_sprintf(reason,
+			     "table %s is not listed in "
+			     "proxy_read_maps",
+			     req.table);
 		rep.status = PROXY_STAT_DENY;
 		rep.reason = VSTR_STR(reason);
 	} else if ((d = proxymap_table(pm, &req)) == NULL) {
@@ -168,7 +171,8 @@ proxymap_pre_jail(struct skel_ctx *ctx)
 	pm->item = vstr_alloc(64);
 	pm->why = vstr_alloc(64);
 	if (dict_list_split(cfg_get_str(ctx->cfg, "proxy_read_maps"),
-			    proxymap_allow, pm, pm->why) < 0)
+			    proxymap_allow, pm, pm->why)
+	    < 0)
 		msg_fatal("proxy_read_maps: %s", VSTR_STR(pm->why));
 	ctx->app = pm;
 }
@@ -202,9 +206,10 @@ proxymap_pre_exit(struct skel_ctx *ctx)
 int
 main(int argc, char **argv)
 {
-	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.pre_jail = proxymap_pre_jail,
-		.service = proxymap_service,
-		.pre_exit = proxymap_pre_exit,
-	});
+	return skel_single_main(argc, argv,
+				&(const struct skel_ops){
+				    .pre_jail = proxymap_pre_jail,
+				    .service = proxymap_service,
+				    .pre_exit = proxymap_pre_exit,
+				});
 }

@@ -34,15 +34,15 @@
 #include "util/skel.h"
 
 /* What the pending trigger run must do. */
-#define QMGR_RUN_INCOMING	(1 << 0)
-#define QMGR_RUN_DEFERRED	(1 << 1)
-#define QMGR_RUN_ALL		(1 << 2)
-#define QMGR_RUN_FORGET		(1 << 3)
+#define QMGR_RUN_INCOMING (1 << 0)
+#define QMGR_RUN_DEFERRED (1 << 1)
+#define QMGR_RUN_ALL	  (1 << 2)
+#define QMGR_RUN_FORGET	  (1 << 3)
 
 struct qmgr_app {
-	QMGR	qmgr;
-	bool	started;
-	int	run;			/* QMGR_RUN_* bits */
+	QMGR qmgr;
+	bool started;
+	int  run; /* QMGR_RUN_* bits */
 };
 
 long long
@@ -54,13 +54,14 @@ qmgr_now(void)
 static void
 qmgr_read_params(QMGR *q)
 {
-	CFG    *cfg = q->cfg;
+	CFG *cfg = q->cfg;
 
 	q->active_limit = cfg_get_int(cfg, "qmgr_message_active_limit");
 	q->rcpt_limit = cfg_get_int(cfg, "qmgr_message_recipient_limit");
 	q->initial_conc = (int)cfg_get_int(cfg,
 					   "initial_destination_concurrency");
-	q->failed_cohort_limit = (double)cfg_get_int(cfg,
+	q->failed_cohort_limit = (double)
+	    cfg_get_int(cfg,
 			"default_destination_concurrency_failed_cohort_limit");
 	q->transport_proc_limit = (int)cfg_get_int(cfg,
 						   "default_process_limit");
@@ -84,7 +85,7 @@ static void
 qmgr_pre_jail(struct skel_ctx *ctx)
 {
 	struct qmgr_app *app = mycalloc(1, sizeof(*app));
-	QMGR   *q = &app->qmgr;
+	QMGR		*q = &app->qmgr;
 
 	ctx->app = app;
 	q->cfg = ctx->cfg;
@@ -98,7 +99,7 @@ qmgr_pre_jail(struct skel_ctx *ctx)
 static void
 qmgr_deferred_timer(EVENTS *ev, void *ctx)
 {
-	QMGR   *q = ctx;
+	QMGR *q = ctx;
 
 	qmgr_queue_scan_deferred(q, false);
 	events_timer(ev, qmgr_deferred_timer, q, q->queue_run_delay * 1000);
@@ -108,8 +109,8 @@ static void
 qmgr_run(EVENTS *ev, void *ctx)
 {
 	struct qmgr_app *app = ctx;
-	QMGR   *q = &app->qmgr;
-	int	run = app->run;
+	QMGR		*q = &app->qmgr;
+	int		 run = app->run;
 
 	(void)ev;
 	app->run = 0;
@@ -157,17 +158,17 @@ qmgr_trigger_byte(struct qmgr_app *app, int ch)
 
 struct qmgr_client {
 	struct skel_ctx *ctx;
-	int	fd;
+	int		 fd;
 };
 
 static void
 qmgr_client_event(EVENTS *ev, int fd, int what, void *context)
 {
 	struct qmgr_client *c = context;
-	struct qmgr_app *app = c->ctx->app;
-	char	buf[256];
-	ssize_t	n;
-	ssize_t	i;
+	struct qmgr_app	   *app = c->ctx->app;
+	char		    buf[256];
+	ssize_t		    n;
+	ssize_t		    i;
 
 	(void)ev;
 	(void)what;
@@ -188,7 +189,7 @@ static void
 qmgr_start(struct skel_ctx *ctx)
 {
 	struct qmgr_app *app = ctx->app;
-	QMGR   *q = &app->qmgr;
+	QMGR		*q = &app->qmgr;
 
 	app->started = true;
 	q->events = ctx->events;
@@ -201,7 +202,7 @@ qmgr_start(struct skel_ctx *ctx)
 static void
 qmgr_accept(struct skel_ctx *ctx, int fd)
 {
-	struct qmgr_app *app = ctx->app;
+	struct qmgr_app	   *app = ctx->app;
 	struct qmgr_client *c;
 
 	if (!app->started)
@@ -210,8 +211,8 @@ qmgr_accept(struct skel_ctx *ctx, int fd)
 	c->ctx = ctx;
 	c->fd = fd;
 	if (fd_set_nonblock(fd, true) < 0
-	    || events_watch(ctx->events, fd, EVENTS_READ, qmgr_client_event,
-			    c) < 0) {
+	    || events_watch(ctx->events, fd, EVENTS_READ, qmgr_client_event, c)
+		   < 0) {
 		msg_warn("trigger client: %m");
 		skel_multi_disconnect(ctx, fd);
 		myfree(c);
@@ -222,7 +223,7 @@ static void
 qmgr_pre_exit(struct skel_ctx *ctx)
 {
 	struct qmgr_app *app = ctx->app;
-	QMGR   *q;
+	QMGR		*q;
 
 	if (app == NULL)
 		return;
@@ -242,10 +243,11 @@ qmgr_pre_exit(struct skel_ctx *ctx)
 int
 main(int argc, char **argv)
 {
-	return skel_multi_main(argc, argv, &(const struct skel_ops){
-		.pre_jail = qmgr_pre_jail,
-		.accept = qmgr_accept,
-		.pre_exit = qmgr_pre_exit,
-		.unlimited = true,
-	});
+	return skel_multi_main(argc, argv,
+			       &(const struct skel_ops){
+				   .pre_jail = qmgr_pre_jail,
+				   .accept = qmgr_accept,
+				   .pre_exit = qmgr_pre_exit,
+				   .unlimited = true,
+			       });
 }

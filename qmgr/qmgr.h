@@ -28,113 +28,113 @@
 #include "util/own_addr.h"
 #include "util/vstr.h"
 
-#define QMGR_PATH_MAX	600	/* folder, hash, name (d_name up to 255) */
+#define QMGR_PATH_MAX 600 /* folder, hash, name (d_name up to 255) */
 
-typedef struct QMGR QMGR;
-typedef struct QMGR_MESSAGE QMGR_MESSAGE;
+typedef struct QMGR	      QMGR;
+typedef struct QMGR_MESSAGE   QMGR_MESSAGE;
 typedef struct QMGR_TRANSPORT QMGR_TRANSPORT;
-typedef struct QMGR_QUEUE QMGR_QUEUE;
-typedef struct QMGR_ENTRY QMGR_ENTRY;
+typedef struct QMGR_QUEUE     QMGR_QUEUE;
+typedef struct QMGR_ENTRY     QMGR_ENTRY;
 struct qmgr_dlist;
 
 /* Recipient states while the message is in memory. */
 enum qmgr_rcpt_state {
-	QMGR_RCPT_TODO,			/* not yet handed to a queue */
-	QMGR_RCPT_BUSY,			/* in an entry */
-	QMGR_RCPT_DONE,			/* 'D' (sent or bounced) */
-	QMGR_RCPT_DEFERRED,		/* try again later */
+	QMGR_RCPT_TODO,	    /* not yet handed to a queue */
+	QMGR_RCPT_BUSY,	    /* in an entry */
+	QMGR_RCPT_DONE,	    /* 'D' (sent or bounced) */
+	QMGR_RCPT_DEFERRED, /* try again later */
 };
 
 struct qmgr_rcpt {
-	char   *addr;
-	char   *orig;			/* or NULL */
-	char   *orcpt;			/* or NULL */
-	int	notify;
-	off_t	offset;			/* of the R record */
+	char		    *addr;
+	char		    *orig;  /* or NULL */
+	char		    *orcpt; /* or NULL */
+	int		     notify;
+	off_t		     offset; /* of the R record */
 	enum qmgr_rcpt_state state;
-	char	dsn[DELIVER_DSN_MAX];	/* last deferral, for expiry */
-	char   *reason;			/* last deferral reason or NULL */
+	char  dsn[DELIVER_DSN_MAX]; /* last deferral, for expiry */
+	char *reason;		    /* last deferral reason or NULL */
 };
 
 struct QMGR_MESSAGE {
-	QMGR   *qmgr;
-	char   *queue_id;
-	int	fd;			/* active/<id>, read-write */
-	char   *sender;
-	char   *envid;
-	char   *client_name;
-	char   *client_addr;
-	int	ret;
-	int	body_type;
-	bool	smtputf8;
+	QMGR	 *qmgr;
+	char	 *queue_id;
+	int	  fd; /* active/<id>, read-write */
+	char	 *sender;
+	char	 *envid;
+	char	 *client_name;
+	char	 *client_addr;
+	int	  ret;
+	int	  body_type;
+	bool	  smtputf8;
 	long long arrival_sec, arrival_usec;
 	long long size;
 	long long content_offset;
-	long long total_rcpt;		/* from S: R plus D */
-	long long qmgr_time;		/* when it entered active */
-	long long prev_attempt;		/* last deferral (deferred file atime) */
-	struct qmgr_rcpt *rcpts;	/* pending (R) recipients only */
-	size_t	nrcpt;
-	size_t	busy;			/* entries in flight or queued */
-	size_t	nbounced;
-	size_t	nsent;
-	QMGR_MESSAGE *prev, *next;	/* active list */
+	long long total_rcpt;	 /* from S: R plus D */
+	long long qmgr_time;	 /* when it entered active */
+	long long prev_attempt;	 /* last deferral (deferred file atime) */
+	struct qmgr_rcpt *rcpts; /* pending (R) recipients only */
+	size_t		  nrcpt;
+	size_t		  busy; /* entries in flight or queued */
+	size_t		  nbounced;
+	size_t		  nsent;
+	QMGR_MESSAGE	 *prev, *next; /* active list */
 };
 
 /* One delivery request: some recipients of one message to one queue. */
 struct QMGR_ENTRY {
 	QMGR_MESSAGE *msg;
-	QMGR_QUEUE *queue;
-	size_t *idx;			/* indexes into msg->rcpts */
-	size_t	n;
-	QMGR_ENTRY *next;		/* queue FIFO */
+	QMGR_QUEUE   *queue;
+	size_t	     *idx; /* indexes into msg->rcpts */
+	size_t	      n;
+	QMGR_ENTRY   *next; /* queue FIFO */
 	/* In flight: */
 	IPC_STREAM *stream;
-	ATTR   *frame;
-	int	window_at_start;
-	bool	in_flight;		/* counted in queue->busy */
-	bool	reused;			/* stream came from the idle pool */
+	ATTR	   *frame;
+	int	    window_at_start;
+	bool	    in_flight; /* counted in queue->busy */
+	bool	    reused;    /* stream came from the idle pool */
 };
 
 /* An idle transport connection kept for the next request to a queue. */
 typedef struct QMGR_CONN {
-	QMGR_QUEUE *queue;
-	IPC_STREAM *stream;
+	QMGR_QUEUE	 *queue;
+	IPC_STREAM	 *stream;
 	struct QMGR_CONN *next;
 } QMGR_CONN;
 
 /* Per (transport, next hop): concurrency window and dead cool-off. */
 struct QMGR_QUEUE {
 	QMGR_TRANSPORT *transport;
-	char   *nexthop;
-	QMGR_ENTRY *head, *tail;	/* waiting entries */
-	size_t	todo;
-	int	busy;			/* deliveries in flight */
-	double	window;			/* current concurrency */
-	double	fail_cohorts;
-	long long dead_until;		/* wall clock, 0 = alive */
-	char   *dead_reason;
-	QMGR_CONN *idle;		/* connections waiting for a request */
-	QMGR_QUEUE *next;
+	char	       *nexthop;
+	QMGR_ENTRY     *head, *tail; /* waiting entries */
+	size_t		todo;
+	int		busy;	/* deliveries in flight */
+	double		window; /* current concurrency */
+	double		fail_cohorts;
+	long long	dead_until; /* wall clock, 0 = alive */
+	char	       *dead_reason;
+	QMGR_CONN      *idle; /* connections waiting for a request */
+	QMGR_QUEUE     *next;
 };
 
 struct QMGR_TRANSPORT {
-	QMGR   *qmgr;
-	char   *name;
-	int	conc_limit;		/* per destination */
-	int	rcpt_limit;		/* per delivery */
-	int	busy;			/* all deliveries in flight */
-	long long dead_until;		/* transport unreachable until */
-	char   *dead_reason;
-	QMGR_QUEUE *queues;
-	QMGR_QUEUE *rr;			/* where the next round starts */
+	QMGR	       *qmgr;
+	char	       *name;
+	int		conc_limit; /* per destination */
+	int		rcpt_limit; /* per delivery */
+	int		busy;	    /* all deliveries in flight */
+	long long	dead_until; /* transport unreachable until */
+	char	       *dead_reason;
+	QMGR_QUEUE     *queues;
+	QMGR_QUEUE     *rr; /* where the next round starts */
 	QMGR_TRANSPORT *next;
 };
 
 /* What the resolver says about one recipient. */
 struct qmgr_resolved {
-	VSTR   *transport;
-	VSTR   *nexthop;
+	VSTR *transport;
+	VSTR *nexthop;
 };
 
 struct QMGR {
@@ -143,101 +143,98 @@ struct QMGR {
 	/* Parameters */
 	long long active_limit;
 	long long rcpt_limit;
-	int	initial_conc;
-	double	failed_cohort_limit;
-	int	transport_proc_limit;
+	int	  initial_conc;
+	double	  failed_cohort_limit;
+	int	  transport_proc_limit;
 	long long transport_retry_time;
 	long long queue_run_delay;
 	long long min_backoff, max_backoff;
 	long long max_lifetime, bounce_lifetime;
 	long long delay_warning_time;
-	bool	soft_bounce;
+	bool	  soft_bounce;
 	/* Resolver */
-	DICT_LIST *transport_maps;
+	DICT_LIST	  *transport_maps;
 	struct qmgr_dlist *mydestination;
 	struct qmgr_dlist *relay_domains;
 	struct qmgr_dlist *virtual_alias_domains;
 	struct qmgr_dlist *virtual_mailbox_domains;
-	DICT_LIST *sender_relay_maps;	/* sender_dependent_relayhost_maps */
+	DICT_LIST *sender_relay_maps; /* sender_dependent_relayhost_maps */
 	DICT_LIST *relocated_maps;
-	OWN_ADDR *own_addr;		/* [ip] literals that are local */
+	OWN_ADDR  *own_addr; /* [ip] literals that are local */
 	/* State */
-	QMGR_MESSAGE *messages;		/* active list */
-	long long nmessages;
-	long long nrcpt_mem;
+	QMGR_MESSAGE   *messages; /* active list */
+	long long	nmessages;
+	long long	nrcpt_mem;
 	QMGR_TRANSPORT *transports;
 	QMGR_TRANSPORT *rr;
-	bool	incoming_backlog;	/* stopped a scan at a limit */
-	bool	deferred_backlog;
-	bool	flush_all;		/* the pending deferred scan ignores times */
-	VSTR   *why;
+	bool		incoming_backlog; /* stopped a scan at a limit */
+	bool		deferred_backlog;
+	bool		flush_all; /* the pending deferred scan ignores times */
+	VSTR	       *why;
 };
 
 /* qmgr_queue.c: folders and moves */
-void	qmgr_queue_recover(QMGR *q);
-void	qmgr_queue_scan_incoming(QMGR *q);
-void	qmgr_queue_scan_deferred(QMGR *q, bool all);
-int	qmgr_queue_move_deferred(QMGR *q, const char *queue_id, int fd,
-				 long long next_time);
-void	qmgr_queue_corrupt(QMGR *q, const char *queue_name,
-			   const char *queue_id);
-bool	qmgr_queue_has_room(const QMGR *q);
-void	qmgr_queue_request_scan(QMGR *q);
+void qmgr_queue_recover(QMGR *q);
+void qmgr_queue_scan_incoming(QMGR *q);
+void qmgr_queue_scan_deferred(QMGR *q, bool all);
+int  qmgr_queue_move_deferred(QMGR *q, const char *queue_id, int fd,
+			      long long next_time);
+void qmgr_queue_corrupt(QMGR *q, const char *queue_name, const char *queue_id);
+bool qmgr_queue_has_room(const QMGR *q);
+void qmgr_queue_request_scan(QMGR *q);
 
 /* qmgr_message.c: read a queue file into memory */
-QMGR_MESSAGE *qmgr_message_load(QMGR *q, const char *queue_id,
-				bool *corrupt);
-void	qmgr_message_free(QMGR_MESSAGE *m);
-void	qmgr_message_schedule(QMGR_MESSAGE *m);
+QMGR_MESSAGE *qmgr_message_load(QMGR *q, const char *queue_id, bool *corrupt);
+void	      qmgr_message_free(QMGR_MESSAGE *m);
+void	      qmgr_message_schedule(QMGR_MESSAGE *m);
 
 /* qmgr_resolve.c */
-int	qmgr_resolve_init(QMGR *q, VSTR *why);
-void	qmgr_resolve_free(QMGR *q);
-int	qmgr_resolve(QMGR *q, const char *addr, struct qmgr_resolved *res);
+int  qmgr_resolve_init(QMGR *q, VSTR *why);
+void qmgr_resolve_free(QMGR *q);
+int  qmgr_resolve(QMGR *q, const char *addr, struct qmgr_resolved *res);
 /* The same for a message from sender ("" or NULL: <>, no sender lookup). */
-int	qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
-			  struct qmgr_resolved *res);
-int	qmgr_resolve_split(const char *spec, VSTR *transport, VSTR *nexthop);
-struct qmgr_dlist *qmgr_dlist_open(const char *text, bool parent_match,
-				   VSTR *why);
+int qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
+		      struct qmgr_resolved *res);
+int qmgr_resolve_split(const char *spec, VSTR *transport, VSTR *nexthop);
+struct qmgr_dlist *
+qmgr_dlist_open(const char *text, bool parent_match, VSTR *why);
 struct qmgr_dlist *qmgr_dlist_free(struct qmgr_dlist *l);
 /* 1 match, 0 no match, -1 table error. */
-int	qmgr_dlist_match(struct qmgr_dlist *l, const char *domain);
+int qmgr_dlist_match(struct qmgr_dlist *l, const char *domain);
 
 /* qmgr_sched.c */
 QMGR_TRANSPORT *qmgr_transport_find(QMGR *q, const char *name);
-QMGR_QUEUE *qmgr_queue_find(QMGR_TRANSPORT *t, const char *nexthop);
-void	qmgr_entry_add(QMGR_QUEUE *queue, QMGR_ENTRY *e);
-void	qmgr_sched_run(QMGR *q);
+QMGR_QUEUE     *qmgr_queue_find(QMGR_TRANSPORT *t, const char *nexthop);
+void		qmgr_entry_add(QMGR_QUEUE *queue, QMGR_ENTRY *e);
+void		qmgr_sched_run(QMGR *q);
 /* Run the scheduler from the event loop soon (never recursively). */
-void	qmgr_sched_kick(QMGR *q);
-void	qmgr_sched_feedback(QMGR_QUEUE *queue, bool ok, int window,
-			    const char *reason);
-void	qmgr_sched_transport_fail(QMGR_TRANSPORT *t, const char *reason);
-void	qmgr_sched_forget_dead(QMGR *q);
-void	qmgr_sched_free(QMGR *q);
-void	qmgr_entry_free(QMGR_ENTRY *e);
+void qmgr_sched_kick(QMGR *q);
+void
+qmgr_sched_feedback(QMGR_QUEUE *queue, bool ok, int window, const char *reason);
+void qmgr_sched_transport_fail(QMGR_TRANSPORT *t, const char *reason);
+void qmgr_sched_forget_dead(QMGR *q);
+void qmgr_sched_free(QMGR *q);
+void qmgr_entry_free(QMGR_ENTRY *e);
 
 /* qmgr_deliver.c */
-void	qmgr_deliver_start(QMGR *q, QMGR_ENTRY *e);
-void	qmgr_deliver_defer_entry(QMGR_ENTRY *e, const char *dsn,
-				 const char *reason);
-void	qmgr_deliver_results(QMGR_ENTRY *e, const struct deliver_status *st);
-void	qmgr_deliver_close_idle(QMGR_QUEUE *queue);
+void qmgr_deliver_start(QMGR *q, QMGR_ENTRY *e);
+void
+qmgr_deliver_defer_entry(QMGR_ENTRY *e, const char *dsn, const char *reason);
+void qmgr_deliver_results(QMGR_ENTRY *e, const struct deliver_status *st);
+void qmgr_deliver_close_idle(QMGR_QUEUE *queue);
 
 /* qmgr_defer.c: the end of an attempt */
-void	qmgr_defer_message_done(QMGR_MESSAGE *m);
+void	  qmgr_defer_message_done(QMGR_MESSAGE *m);
 long long qmgr_defer_backoff(const QMGR *q, long long age);
-void	qmgr_defer_entry_done(QMGR_ENTRY *e);
+void	  qmgr_defer_entry_done(QMGR_ENTRY *e);
 
 /* qmgr_bounce.c */
-int	qmgr_bounce_log(QMGR_MESSAGE *m, const char *service,
-			const struct qmgr_rcpt *r,
-			const struct deliver_status *st);
-int	qmgr_bounce_flush(QMGR_MESSAGE *m, int kind, const char *service);
-bool	qmgr_bounce_expired(const QMGR_MESSAGE *m, long long now);
-int	qmgr_bounce_expire(QMGR_MESSAGE *m);
-void	qmgr_bounce_warn(QMGR_MESSAGE *m, long long now);
+int  qmgr_bounce_log(QMGR_MESSAGE *m, const char *service,
+		     const struct qmgr_rcpt *r, const struct deliver_status *st);
+int  qmgr_bounce_flush(QMGR_MESSAGE *m, int kind, const char *service);
+bool qmgr_bounce_expired(const QMGR_MESSAGE *m, long long now);
+int  qmgr_bounce_expire(QMGR_MESSAGE *m);
+void qmgr_bounce_warn(QMGR_MESSAGE *m, long long now);
 
 long long qmgr_now(void);
 

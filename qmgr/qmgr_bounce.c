@@ -30,12 +30,12 @@
 #include "util/rec.h"
 
 int
-qmgr_bounce_log(QMGR_MESSAGE *m, const char *service,
-		const struct qmgr_rcpt *r, const struct deliver_status *st)
+qmgr_bounce_log(QMGR_MESSAGE *m, const char *service, const struct qmgr_rcpt *r,
+		const struct deliver_status *st)
 {
 	struct deliver_rcpt dr;
-	VSTR   *why = vstr_alloc(100);
-	int	ret;
+	VSTR		   *why = vstr_alloc(100);
+	int		    ret;
 
 	dr.addr = r->addr;
 	dr.orig = r->orig;
@@ -43,7 +43,8 @@ qmgr_bounce_log(QMGR_MESSAGE *m, const char *service,
 	dr.notify = r->notify;
 	dr.offset = (long long)r->offset;
 	if ((ret = bounce_append(m->qmgr->cfg, service, m->queue_id, &dr, st,
-				 why)) < 0)
+				 why))
+	    < 0)
 		msg_warn("%s: %s service: append %s: %s", m->queue_id, service,
 			 r->addr, VSTR_STR(why));
 	vstr_free(why);
@@ -54,11 +55,11 @@ qmgr_bounce_log(QMGR_MESSAGE *m, const char *service,
 static bool
 qmgr_bounce_log_exists(const QMGR_MESSAGE *m, const char *service)
 {
-	VSTR   *path = vstr_alloc(64);
-	bool	exists;
+	VSTR *path = vstr_alloc(64);
+	bool  exists;
 
 	exists = bounce_log_path(path, service, m->queue_id) == 0
-	    && access(VSTR_STR(path), F_OK) == 0;
+		 && access(VSTR_STR(path), F_OK) == 0;
 	vstr_free(path);
 	return exists;
 }
@@ -66,14 +67,14 @@ qmgr_bounce_log_exists(const QMGR_MESSAGE *m, const char *service)
 int
 qmgr_bounce_flush(QMGR_MESSAGE *m, int kind, const char *service)
 {
-	VSTR   *why;
-	int	ret;
+	VSTR *why;
+	int   ret;
 
 	if (!qmgr_bounce_log_exists(m, service))
 		return 0;
 	why = vstr_alloc(100);
-	if ((ret = bounce_flush(m->qmgr->cfg, kind, "active", m->queue_id,
-				why)) < 0)
+	if ((ret = bounce_flush(m->qmgr->cfg, kind, "active", m->queue_id, why))
+	    < 0)
 		msg_warn("%s: %s service: flush: %s", m->queue_id, service,
 			 VSTR_STR(why));
 	vstr_free(why);
@@ -93,9 +94,9 @@ int
 qmgr_bounce_expire(QMGR_MESSAGE *m)
 {
 	struct deliver_status st;
-	char	dsn[DELIVER_DSN_MAX];
-	size_t	i;
-	int	ret = 0;
+	char		      dsn[DELIVER_DSN_MAX];
+	size_t		      i;
+	int		      ret = 0;
 
 	for (i = 0; i < m->nrcpt; i++) {
 		struct qmgr_rcpt *r = m->rcpts + i;
@@ -109,8 +110,10 @@ qmgr_bounce_expire(QMGR_MESSAGE *m)
 			memcpy(dsn, "5.4.7", sizeof("5.4.7"));
 		}
 		deliver_status_set(&st, DELIVER_BOUNCED, dsn,
-				   r->reason && *r->reason ? r->reason :
-				   "delivery time expired", "none");
+				   r->reason && *r->reason
+				       ? r->reason
+				       : "delivery time expired",
+				   "none");
 		if (qmgr_bounce_log(m, "bounce", r, &st) < 0) {
 			ret = -1;
 			continue;
@@ -132,8 +135,8 @@ void
 qmgr_bounce_warn(QMGR_MESSAGE *m, long long now)
 {
 	long long dwt = m->qmgr->delay_warning_time;
-	bool	wanted = false;
-	size_t	i;
+	bool	  wanted = false;
+	size_t	  i;
 
 	if (dwt <= 0 || now - m->arrival_sec < dwt
 	    || m->prev_attempt >= m->arrival_sec + dwt)
@@ -145,5 +148,5 @@ qmgr_bounce_warn(QMGR_MESSAGE *m, long long now)
 			|| (m->rcpts[i].notify & REC_NOTIFY_DELAY)))
 			wanted = true;
 	if (wanted)
-		(void) qmgr_bounce_flush(m, BOUNCE_FLUSH_DELAY, "defer");
+		(void)qmgr_bounce_flush(m, BOUNCE_FLUSH_DELAY, "defer");
 }

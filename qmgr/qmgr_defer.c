@@ -44,7 +44,7 @@ void
 qmgr_defer_entry_done(QMGR_ENTRY *e)
 {
 	QMGR_MESSAGE *m = e->msg;
-	QMGR_QUEUE *queue = e->queue;
+	QMGR_QUEUE   *queue = e->queue;
 
 	if (e->in_flight) {
 		queue->busy--;
@@ -60,8 +60,8 @@ qmgr_defer_entry_done(QMGR_ENTRY *e)
 static int
 qmgr_defer_remove(QMGR_MESSAGE *m)
 {
-	char	path[QMGR_PATH_MAX];
-	VSTR   *log_path;
+	char  path[QMGR_PATH_MAX];
+	VSTR *log_path;
 
 	if (qmgr_bounce_flush(m, BOUNCE_FLUSH_BOUNCE, "bounce") < 0
 	    || qmgr_bounce_flush(m, BOUNCE_FLUSH_TRACE, "trace") < 0)
@@ -83,10 +83,10 @@ qmgr_defer_remove(QMGR_MESSAGE *m)
 void
 qmgr_defer_message_done(QMGR_MESSAGE *m)
 {
-	QMGR   *q = m->qmgr;
+	QMGR	 *q = m->qmgr;
 	long long now = qmgr_now();
-	size_t	pending = 0;
-	size_t	i;
+	size_t	  pending = 0;
+	size_t	  i;
 
 	for (i = 0; i < m->nrcpt; i++)
 		if (m->rcpts[i].state != QMGR_RCPT_DONE)
@@ -105,8 +105,9 @@ qmgr_defer_message_done(QMGR_MESSAGE *m)
 		msg_warn("%s: fdatasync: %m", m->queue_id);
 	if (pending)
 		qmgr_bounce_warn(m, now);
-	(void) qmgr_queue_move_deferred(q, m->queue_id, m->fd,
-				now + qmgr_defer_backoff(q, now - m->arrival_sec));
+	(void)qmgr_queue_move_deferred(
+	    q, m->queue_id, m->fd,
+	    now + qmgr_defer_backoff(q, now - m->arrival_sec));
 done:
 	qmgr_message_free(m);
 	qmgr_queue_request_scan(q);

@@ -37,10 +37,10 @@
 #include "util/mymalloc.h"
 #include "util/rec.h"
 
-#define QMGR_CONNECT_TIMEOUT_MS	2000
+#define QMGR_CONNECT_TIMEOUT_MS 2000
 #define QMGR_SEND_TIMEOUT_MS	(60 * 1000)
-#define QMGR_TRANSPORT_NAME_MAX	64
-#define QMGR_CONN_IDLE_MS	1000	/* unused pooled connection lifetime */
+#define QMGR_TRANSPORT_NAME_MAX 64
+#define QMGR_CONN_IDLE_MS	1000 /* unused pooled connection lifetime */
 
 static double
 qmgr_deliver_clock(void)
@@ -66,22 +66,22 @@ static void
 qmgr_deliver_log(const QMGR_MESSAGE *m, const struct qmgr_rcpt *r,
 		 const struct deliver_status *st)
 {
-	double	now = qmgr_deliver_clock();
-	double	arrival = (double)m->arrival_sec
-	    + (double)m->arrival_usec / 1e6;
-	double	a = (double)m->qmgr_time - arrival;
-	double	b = now - (double)m->qmgr_time;
-	char	total[32], da[32], db[32];
-	bool	orig = r->orig && strcmp(r->orig, r->addr) != 0;
+	double now = qmgr_deliver_clock();
+	double arrival = (double)m->arrival_sec + (double)m->arrival_usec / 1e6;
+	double a = (double)m->qmgr_time - arrival;
+	double b = now - (double)m->qmgr_time;
+	char   total[32], da[32], db[32];
+	bool   orig = r->orig && strcmp(r->orig, r->addr) != 0;
 
 	qmgr_deliver_delay(total, sizeof(total), (a > 0 ? a : 0) + b);
 	qmgr_deliver_delay(da, sizeof(da), a);
 	qmgr_deliver_delay(db, sizeof(db), b);
 	msg_info("%s: to=<%s>%s%s%s, relay=%s, delay=%s, delays=%s/%s/0/0,"
-		 " dsn=%s, status=%s (%s)", m->queue_id, r->addr,
-		 orig ? ", orig_to=<" : "", orig ? r->orig : "",
-		 orig ? ">" : "", st->relay ? st->relay : "none", total, da,
-		 db, st->dsn, deliver_action_name(st->action), st->reply);
+		 " dsn=%s, status=%s (%s)",
+		 m->queue_id, r->addr, orig ? ", orig_to=<" : "",
+		 orig ? r->orig : "", orig ? ">" : "",
+		 st->relay ? st->relay : "none", total, da, db, st->dsn,
+		 deliver_action_name(st->action), st->reply);
 }
 
 /* Letters, digits, '-', '_' and '.', not starting with '.'. */
@@ -114,7 +114,7 @@ qmgr_deliver_one(QMGR_MESSAGE *m, struct qmgr_rcpt *r,
 	switch (st.action) {
 	case DELIVER_SENT:
 		if (r->notify & REC_NOTIFY_SUCCESS)
-			(void) qmgr_bounce_log(m, "trace", r, &st);
+			(void)qmgr_bounce_log(m, "trace", r, &st);
 		if (rec_mark_done(m->fd, r->offset) < 0)
 			msg_warn("%s: mark %s done: %m", m->queue_id, r->addr);
 		r->state = QMGR_RCPT_DONE;
@@ -134,7 +134,7 @@ qmgr_deliver_one(QMGR_MESSAGE *m, struct qmgr_rcpt *r,
 		st.action = DELIVER_DEFERRED;
 		break;
 	case DELIVER_DEFERRED:
-		(void) qmgr_bounce_log(m, "defer", r, &st);
+		(void)qmgr_bounce_log(m, "defer", r, &st);
 		break;
 	}
 	r->state = QMGR_RCPT_DEFERRED;
@@ -147,9 +147,9 @@ void
 qmgr_deliver_results(QMGR_ENTRY *e, const struct deliver_status *st)
 {
 	QMGR_MESSAGE *m = e->msg;
-	bool	site_failure = true;
-	const char *reason = NULL;
-	size_t	i;
+	bool	      site_failure = true;
+	const char   *reason = NULL;
+	size_t	      i;
 
 	for (i = 0; i < e->n; i++) {
 		if (st[i].action != DELIVER_DEFERRED
@@ -169,9 +169,9 @@ qmgr_deliver_results(QMGR_ENTRY *e, const struct deliver_status *st)
 void
 qmgr_deliver_defer_entry(QMGR_ENTRY *e, const char *dsn, const char *reason)
 {
-	QMGR_MESSAGE *m = e->msg;
+	QMGR_MESSAGE	     *m = e->msg;
 	struct deliver_status st;
-	size_t	i;
+	size_t		      i;
 
 	deliver_status_set(&st, DELIVER_DEFERRED, dsn, reason, "none");
 	for (i = 0; i < e->n; i++) {
@@ -187,7 +187,7 @@ static void qmgr_deliver_event(EVENTS *ev, int fd, int what, void *ctx);
 static void
 qmgr_deliver_stop(QMGR_ENTRY *e)
 {
-	QMGR   *q = e->msg->qmgr;
+	QMGR *q = e->msg->qmgr;
 
 	if (e->stream) {
 		events_unwatch(q->events, ipc_stream_fd(e->stream));
@@ -202,7 +202,7 @@ static void qmgr_conn_expire(EVENTS *ev, void *ctx);
 static void
 qmgr_conn_free(QMGR_CONN *c)
 {
-	QMGR   *q = c->queue->transport->qmgr;
+	QMGR	   *q = c->queue->transport->qmgr;
 	QMGR_CONN **pp;
 
 	for (pp = &c->queue->idle; *pp; pp = &(*pp)->next) {
@@ -237,13 +237,14 @@ qmgr_conn_event(EVENTS *ev, int fd, int what, void *ctx)
 static void
 qmgr_conn_keep(QMGR_QUEUE *queue, IPC_STREAM *stream)
 {
-	QMGR   *q = queue->transport->qmgr;
+	QMGR	  *q = queue->transport->qmgr;
 	QMGR_CONN *c = mycalloc(1, sizeof(*c));
 
 	c->queue = queue;
 	c->stream = stream;
 	if (events_watch(q->events, ipc_stream_fd(stream), EVENTS_READ,
-			 qmgr_conn_event, c) < 0) {
+			 qmgr_conn_event, c)
+	    < 0) {
 		ipc_stream_close(stream);
 		myfree(c);
 		return;
@@ -256,7 +257,7 @@ qmgr_conn_keep(QMGR_QUEUE *queue, IPC_STREAM *stream)
 void
 qmgr_deliver_close_idle(QMGR_QUEUE *queue)
 {
-	QMGR   *q = queue->transport->qmgr;
+	QMGR	  *q = queue->transport->qmgr;
 	QMGR_CONN *c;
 
 	while ((c = queue->idle) != NULL) {
@@ -277,9 +278,9 @@ static int
 qmgr_deliver_send(QMGR *q, QMGR_ENTRY *e, VSTR *why, bool *transport_down)
 {
 	QMGR_TRANSPORT *t = e->queue->transport;
-	QMGR_CONN *c;
-	char	path[QMGR_PATH_MAX + QMGR_TRANSPORT_NAME_MAX];
-	int	fd;
+	QMGR_CONN      *c;
+	char		path[QMGR_PATH_MAX + QMGR_TRANSPORT_NAME_MAX];
+	int		fd;
 
 	*transport_down = false;
 	while ((c = e->queue->idle) != NULL) {
@@ -299,8 +300,10 @@ qmgr_deliver_send(QMGR *q, QMGR_ENTRY *e, VSTR *why, bool *transport_down)
 	e->reused = false;
 	snprintf(path, sizeof(path), "private/%s", t->name);
 	if ((fd = ipc_connect_unix(path, QMGR_CONNECT_TIMEOUT_MS)) < 0) {
-		vstr_sprintf(why, "mail transport %s unavailable: connect to "
-			     "%s: %m", t->name, path);
+		vstr_sprintf(why,
+			     "mail transport %s unavailable: connect to "
+			     "%s: %m",
+			     t->name, path);
 		*transport_down = true;
 		return -1;
 	}
@@ -314,7 +317,8 @@ qmgr_deliver_send(QMGR *q, QMGR_ENTRY *e, VSTR *why, bool *transport_down)
 wait:
 	if (fd_set_nonblock(ipc_stream_fd(e->stream), true) < 0
 	    || events_watch(q->events, ipc_stream_fd(e->stream), EVENTS_READ,
-			    qmgr_deliver_event, e) < 0) {
+			    qmgr_deliver_event, e)
+		   < 0) {
 		vstr_sprintf(why, "mail transport %s: %m", t->name);
 		e->stream = ipc_stream_close(e->stream);
 		return -1;
@@ -327,7 +331,7 @@ static void
 qmgr_deliver_timeout(EVENTS *ev, void *ctx)
 {
 	QMGR_ENTRY *e = ctx;
-	VSTR   *why = vstr_alloc(100);
+	VSTR	   *why = vstr_alloc(100);
 
 	(void)ev;
 	qmgr_deliver_stop(e);
@@ -342,14 +346,14 @@ qmgr_deliver_timeout(EVENTS *ev, void *ctx)
 static void
 qmgr_deliver_event(EVENTS *ev, int fd, int what, void *ctx)
 {
-	QMGR_ENTRY *e = ctx;
-	QMGR   *q = e->msg->qmgr;
-	VSTR   *why = vstr_alloc(100);
+	QMGR_ENTRY	      *e = ctx;
+	QMGR		      *q = e->msg->qmgr;
+	VSTR		      *why = vstr_alloc(100);
 	struct deliver_status *st;
-	IPC_STREAM *stream;
-	bool	down;
-	ssize_t	n;
-	int	rc;
+	IPC_STREAM	      *stream;
+	bool		       down;
+	ssize_t		       n;
+	int		       rc;
 
 	(void)fd;
 	(void)what;
@@ -416,18 +420,17 @@ qmgr_deliver_event(EVENTS *ev, int fd, int what, void *ctx)
 void
 qmgr_deliver_start(QMGR *q, QMGR_ENTRY *e)
 {
-	QMGR_MESSAGE *m = e->msg;
-	QMGR_TRANSPORT *t = e->queue->transport;
+	QMGR_MESSAGE	      *m = e->msg;
+	QMGR_TRANSPORT	      *t = e->queue->transport;
 	struct deliver_request req;
-	struct deliver_rcpt *rcpts;
-	VSTR   *why = vstr_alloc(100);
-	bool	down;
-	size_t	i;
-	int	rc;
+	struct deliver_rcpt   *rcpts;
+	VSTR		      *why = vstr_alloc(100);
+	bool		       down;
+	size_t		       i;
+	int		       rc;
 
 	if (!qmgr_deliver_name_ok(t->name)) {
-		vstr_sprintf(why, "bad mail transport name \"%.64s\"",
-			     t->name);
+		vstr_sprintf(why, "bad mail transport name \"%.64s\"", t->name);
 		qmgr_deliver_defer_entry(e, "4.3.5", VSTR_STR(why));
 		goto out;
 	}

@@ -28,7 +28,7 @@
 #include "util/rec.h"
 #include "util/strutil.h"
 
-#define QMGR_MESSAGE_REC_MAX	(64 * 1024)	/* envelope payload bound */
+#define QMGR_MESSAGE_REC_MAX (64 * 1024) /* envelope payload bound */
 
 static void
 qmgr_message_link(QMGR *q, QMGR_MESSAGE *m)
@@ -45,14 +45,13 @@ qmgr_message_link(QMGR *q, QMGR_MESSAGE *m)
 static int
 qmgr_message_time(QMGR_MESSAGE *m, char *text)
 {
-	char   *cp = text;
-	char   *sec = str_token(&cp, " ");
-	char   *usec = str_token(&cp, " ");
+	char *cp = text;
+	char *sec = str_token(&cp, " ");
+	char *usec = str_token(&cp, " ");
 
-	if (sec == NULL || usec == NULL
-	    || str_to_ll(sec, &m->arrival_sec) < 0
-	    || str_to_ll(usec, &m->arrival_usec) < 0
-	    || m->arrival_usec < 0 || m->arrival_usec > 999999)
+	if (sec == NULL || usec == NULL || str_to_ll(sec, &m->arrival_sec) < 0
+	    || str_to_ll(usec, &m->arrival_usec) < 0 || m->arrival_usec < 0
+	    || m->arrival_usec > 999999)
 		return -1;
 	return 0;
 }
@@ -73,8 +72,9 @@ qmgr_message_attr(QMGR_MESSAGE *m, const char *text)
 		myfree(m->client_addr);
 		m->client_addr = mystrdup(val);
 	} else if (strncmp(text, "body_type=", 10) == 0) {
-		m->body_type = strcasecmp(val, "8BITMIME") == 0 ?
-		    ADDR_BODY_8BITMIME : ADDR_BODY_7BIT;
+		m->body_type = strcasecmp(val, "8BITMIME") == 0
+				   ? ADDR_BODY_8BITMIME
+				   : ADDR_BODY_7BIT;
 	} else if (strncmp(text, "smtputf8=", 9) == 0) {
 		m->smtputf8 = strcasecmp(val, "yes") == 0;
 	}
@@ -84,20 +84,20 @@ qmgr_message_attr(QMGR_MESSAGE *m, const char *text)
 static int
 qmgr_message_read(QMGR_MESSAGE *m)
 {
-	REC_READER *r = rec_reader_create(m->fd, 0);
-	VSTR   *buf = vstr_alloc(256);
+	REC_READER     *r = rec_reader_create(m->fd, 0);
+	VSTR	       *buf = vstr_alloc(256);
 	struct rec_size size;
-	char   *orig = NULL, *orcpt = NULL;
-	int	notify = 0;
-	size_t	alloc = 0;
-	int	type;
-	int	ret = -1;
-	int	rc;
-	long long v;
+	char	       *orig = NULL, *orcpt = NULL;
+	int		notify = 0;
+	size_t		alloc = 0;
+	int		type;
+	int		ret = -1;
+	int		rc;
+	long long	v;
 
 	for (;;) {
 		if ((rc = rec_get(r, &type, buf, QMGR_MESSAGE_REC_MAX)) <= 0) {
-			if (rc == 0)	/* E before M: out of layout */
+			if (rc == 0) /* E before M: out of layout */
 				errno = EBADMSG;
 			if (errno == EBADMSG)
 				msg_warn("%s: %s", m->queue_id,
@@ -108,8 +108,8 @@ qmgr_message_read(QMGR_MESSAGE *m)
 		}
 		switch (type) {
 		case REC_TYPE_SIZE:
-			if (rec_size_parse(VSTR_STR(buf), VSTR_LEN(buf),
-					   &size) < 0) {
+			if (rec_size_parse(VSTR_STR(buf), VSTR_LEN(buf), &size)
+			    < 0) {
 				errno = EBADMSG;
 				goto out;
 			}
@@ -131,8 +131,9 @@ qmgr_message_read(QMGR_MESSAGE *m)
 			m->envid = mystrdup(VSTR_STR(buf));
 			continue;
 		case REC_TYPE_RET:
-			m->ret = strcmp(VSTR_STR(buf), "HDRS") == 0 ?
-			    ADDR_RET_HDRS : ADDR_RET_FULL;
+			m->ret = strcmp(VSTR_STR(buf), "HDRS") == 0
+				     ? ADDR_RET_HDRS
+				     : ADDR_RET_FULL;
 			continue;
 		case REC_TYPE_ATTR:
 			qmgr_message_attr(m, VSTR_STR(buf));
@@ -158,8 +159,8 @@ qmgr_message_read(QMGR_MESSAGE *m)
 		case REC_TYPE_RCPT:
 			if (m->nrcpt == alloc) {
 				alloc = alloc ? 2 * alloc : 8;
-				m->rcpts = myrealloc(m->rcpts, alloc
-						     * sizeof(*m->rcpts));
+				m->rcpts = myrealloc(m->rcpts,
+						     alloc * sizeof(*m->rcpts));
 			}
 			memset(m->rcpts + m->nrcpt, 0, sizeof(*m->rcpts));
 			m->rcpts[m->nrcpt].addr = mystrdup(VSTR_STR(buf));
@@ -194,7 +195,7 @@ QMGR_MESSAGE *
 qmgr_message_load(QMGR *q, const char *queue_id, bool *corrupt)
 {
 	QMGR_MESSAGE *m;
-	char	path[QMGR_PATH_MAX];
+	char	      path[QMGR_PATH_MAX];
 
 	*corrupt = false;
 	snprintf(path, sizeof(path), "active/%s", queue_id);
@@ -221,8 +222,8 @@ qmgr_message_load(QMGR *q, const char *queue_id, bool *corrupt)
 void
 qmgr_message_free(QMGR_MESSAGE *m)
 {
-	QMGR   *q = m->qmgr;
-	size_t	i;
+	QMGR  *q = m->qmgr;
+	size_t i;
 
 	if (m->prev || m->next || q->messages == m) {
 		if (m->prev)
@@ -259,14 +260,14 @@ qmgr_message_free(QMGR_MESSAGE *m)
 void
 qmgr_message_schedule(QMGR_MESSAGE *m)
 {
-	QMGR   *q = m->qmgr;
-	struct qmgr_resolved res;
-	QMGR_TRANSPORT *t;
-	QMGR_QUEUE *queue;
-	QMGR_ENTRY **open_entries;
-	size_t	nopen = 0;
-	size_t	i, j;
-	QMGR_ENTRY *e;
+	QMGR		     *q = m->qmgr;
+	struct qmgr_resolved  res;
+	QMGR_TRANSPORT	     *t;
+	QMGR_QUEUE	     *queue;
+	QMGR_ENTRY	    **open_entries;
+	size_t		      nopen = 0;
+	size_t		      i, j;
+	QMGR_ENTRY	     *e;
 	struct deliver_status st;
 
 	res.transport = vstr_alloc(32);
@@ -281,7 +282,7 @@ qmgr_message_schedule(QMGR_MESSAGE *m)
 			deliver_status_set(&st, DELIVER_DEFERRED, "4.3.0",
 					   "address resolver failure", "none");
 			r->state = QMGR_RCPT_DEFERRED;
-			(void) qmgr_bounce_log(m, "defer", r, &st);
+			(void)qmgr_bounce_log(m, "defer", r, &st);
 			continue;
 		}
 		t = qmgr_transport_find(q, VSTR_STR(res.transport));

@@ -40,8 +40,8 @@ qmgr_queue_has_room(const QMGR *q)
 void
 qmgr_queue_corrupt(QMGR *q, const char *queue_name, const char *queue_id)
 {
-	char	from[QMGR_PATH_MAX];
-	char	to[QMGR_PATH_MAX];
+	char from[QMGR_PATH_MAX];
+	char to[QMGR_PATH_MAX];
 
 	(void)q;
 	snprintf(from, sizeof(from), "%s/%s", queue_name, queue_id);
@@ -50,7 +50,7 @@ qmgr_queue_corrupt(QMGR *q, const char *queue_name, const char *queue_id)
 		msg_warn("%s: rename %s to %s: %m", queue_id, from, to);
 		return;
 	}
-	(void) chmod(to, 0400);
+	(void)chmod(to, 0400);
 	msg_warn("%s: corrupt queue file moved to %s", queue_id, to);
 }
 
@@ -59,9 +59,9 @@ static void
 qmgr_queue_take(QMGR *q, const char *from, const char *queue_id,
 		long long prev_attempt)
 {
-	char	to[QMGR_PATH_MAX];
+	char	      to[QMGR_PATH_MAX];
 	QMGR_MESSAGE *m;
-	bool	corrupt;
+	bool	      corrupt;
 
 	snprintf(to, sizeof(to), "active/%s", queue_id);
 	if (rename(from, to) < 0) {
@@ -81,10 +81,10 @@ qmgr_queue_take(QMGR *q, const char *from, const char *queue_id,
 void
 qmgr_queue_recover(QMGR *q)
 {
-	char	from[QMGR_PATH_MAX];
-	char	to[QMGR_PATH_MAX];
+	char	       from[QMGR_PATH_MAX];
+	char	       to[QMGR_PATH_MAX];
 	struct dirent *de;
-	DIR    *d;
+	DIR	      *d;
 
 	(void)q;
 	if ((d = opendir("active")) == NULL) {
@@ -109,9 +109,9 @@ qmgr_queue_recover(QMGR *q)
 void
 qmgr_queue_scan_incoming(QMGR *q)
 {
-	char	from[QMGR_PATH_MAX];
+	char	       from[QMGR_PATH_MAX];
 	struct dirent *de;
-	DIR    *d;
+	DIR	      *d;
 
 	q->incoming_backlog = false;
 	if ((d = opendir("incoming")) == NULL) {
@@ -135,12 +135,12 @@ qmgr_queue_scan_incoming(QMGR *q)
 static bool
 qmgr_queue_scan_hash(QMGR *q, const char *hash, bool all, long long now)
 {
-	char	dir[QMGR_PATH_MAX / 2];
-	char	from[QMGR_PATH_MAX];
+	char	       dir[QMGR_PATH_MAX / 2];
+	char	       from[QMGR_PATH_MAX];
 	struct dirent *de;
-	struct stat st;
-	DIR    *d;
-	bool	room = true;
+	struct stat    st;
+	DIR	      *d;
+	bool	       room = true;
 
 	snprintf(dir, sizeof(dir), "deferred/%s", hash);
 	if ((d = opendir(dir)) == NULL)
@@ -166,9 +166,9 @@ qmgr_queue_scan_hash(QMGR *q, const char *hash, bool all, long long now)
 void
 qmgr_queue_scan_deferred(QMGR *q, bool all)
 {
-	long long now = qmgr_now();
+	long long      now = qmgr_now();
 	struct dirent *de;
-	DIR    *d;
+	DIR	      *d;
 
 	q->deferred_backlog = false;
 	if ((d = opendir("deferred")) == NULL) {
@@ -193,10 +193,10 @@ int
 qmgr_queue_move_deferred(QMGR *q, const char *queue_id, int fd,
 			 long long next_time)
 {
-	char	hash[QID_HASH_LEN + 1];
-	char	dir[QMGR_PATH_MAX / 2];
-	char	from[QMGR_PATH_MAX];
-	char	to[QMGR_PATH_MAX];
+	char		hash[QID_HASH_LEN + 1];
+	char		dir[QMGR_PATH_MAX / 2];
+	char		from[QMGR_PATH_MAX];
+	char		to[QMGR_PATH_MAX];
 	struct timespec ts[2];
 
 	(void)q;
@@ -209,9 +209,9 @@ qmgr_queue_move_deferred(QMGR *q, const char *queue_id, int fd,
 		msg_warn("%s: mkdir %s: %m", queue_id, dir);
 		return -1;
 	}
-	ts[0].tv_sec = (time_t)qmgr_now();	/* atime: this deferral */
+	ts[0].tv_sec = (time_t)qmgr_now(); /* atime: this deferral */
 	ts[0].tv_nsec = 0;
-	ts[1].tv_sec = (time_t)next_time;	/* mtime: next attempt */
+	ts[1].tv_sec = (time_t)next_time; /* mtime: next attempt */
 	ts[1].tv_nsec = 0;
 	if (futimens(fd, ts) < 0)
 		msg_warn("%s: set the retry time: %m", queue_id);
@@ -227,7 +227,7 @@ qmgr_queue_move_deferred(QMGR *q, const char *queue_id, int fd,
 static void
 qmgr_queue_scan_timer(EVENTS *ev, void *ctx)
 {
-	QMGR   *q = ctx;
+	QMGR *q = ctx;
 
 	(void)ev;
 	if (q->incoming_backlog)

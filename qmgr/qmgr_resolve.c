@@ -47,27 +47,27 @@
 #include "util/strutil.h"
 
 struct qmgr_dlist {
-	char  **names;			/* lower case, plain or ".domain" */
-	size_t	nnames;
-	DICT  **tables;
-	size_t	ntables;
-	bool	parent_match;
+	char **names; /* lower case, plain or ".domain" */
+	size_t nnames;
+	DICT **tables;
+	size_t ntables;
+	bool   parent_match;
 };
 
 struct qmgr_dlist_build {
 	struct qmgr_dlist *l;
-	VSTR   *item;
-	VSTR   *why;
-	int	error;
+	VSTR		  *item;
+	VSTR		  *why;
+	int		   error;
 };
 
 static void
 qmgr_dlist_item(const char *item, size_t len, void *ctx)
 {
 	struct qmgr_dlist_build *b = ctx;
-	struct qmgr_dlist *l = b->l;
-	const char *s;
-	DICT   *d;
+	struct qmgr_dlist	*l = b->l;
+	const char		*s;
+	DICT			*d;
 
 	vstr_memcpy(b->item, item, len);
 	s = VSTR_STR(b->item);
@@ -92,9 +92,9 @@ qmgr_dlist_item(const char *item, size_t len, void *ctx)
 struct qmgr_dlist *
 qmgr_dlist_open(const char *text, bool parent_match, VSTR *why)
 {
-	struct qmgr_dlist *l = mycalloc(1, sizeof(*l));
-	VSTR   *own_why = why ? NULL : vstr_alloc(64);
-	struct qmgr_dlist_build b = {.l = l, .why = why ? why : own_why};
+	struct qmgr_dlist      *l = mycalloc(1, sizeof(*l));
+	VSTR		       *own_why = why ? NULL : vstr_alloc(64);
+	struct qmgr_dlist_build b = { .l = l, .why = why ? why : own_why };
 
 	l->parent_match = parent_match;
 	b.item = vstr_alloc(64);
@@ -110,7 +110,7 @@ qmgr_dlist_open(const char *text, bool parent_match, VSTR *why)
 struct qmgr_dlist *
 qmgr_dlist_free(struct qmgr_dlist *l)
 {
-	size_t	i;
+	size_t i;
 
 	if (l == NULL)
 		return NULL;
@@ -129,8 +129,8 @@ static bool
 qmgr_dlist_name(const struct qmgr_dlist *l, const char *name,
 		const char *domain)
 {
-	size_t	dlen = strlen(domain);
-	size_t	nlen;
+	size_t dlen = strlen(domain);
+	size_t nlen;
 
 	if (*name == '.') {
 		nlen = strlen(name);
@@ -142,7 +142,7 @@ qmgr_dlist_name(const struct qmgr_dlist *l, const char *name,
 		return false;
 	nlen = strlen(name);
 	return dlen > nlen && domain[dlen - nlen - 1] == '.'
-	    && strcmp(domain + dlen - nlen, name) == 0;
+	       && strcmp(domain + dlen - nlen, name) == 0;
 }
 
 int
@@ -150,8 +150,8 @@ qmgr_dlist_match(struct qmgr_dlist *l, const char *domain)
 {
 	const char *val;
 	const char *cp;
-	size_t	i;
-	int	rc;
+	size_t	    i;
+	int	    rc;
 
 	if (l == NULL || *domain == 0)
 		return 0;
@@ -166,8 +166,8 @@ qmgr_dlist_match(struct qmgr_dlist *l, const char *domain)
 			if ((rc = dict_lookup(l->tables[i], cp, &val)) != 0)
 				return rc;
 			if (l->parent_match
-			    && (rc = dict_lookup(l->tables[i], cp + 1,
-						 &val)) != 0)
+			    && (rc = dict_lookup(l->tables[i], cp + 1, &val))
+				   != 0)
 				return rc;
 		}
 	}
@@ -193,10 +193,10 @@ qmgr_resolve_split(const char *spec, VSTR *transport, VSTR *nexthop)
 static bool
 qmgr_param_listed(const QMGR *q, const char *list, const char *name)
 {
-	char   *copy = mystrdup(cfg_get_str(q->cfg, list));
-	char   *cp = copy;
-	char   *tok;
-	bool	found = false;
+	char *copy = mystrdup(cfg_get_str(q->cfg, list));
+	char *cp = copy;
+	char *tok;
+	bool  found = false;
 
 	while (!found && (tok = str_token(&cp, STR_SEP_LIST)) != NULL)
 		found = strcmp(tok, name) == 0;
@@ -213,12 +213,12 @@ qmgr_resolve_init_maps(QMGR *q, VSTR *why)
 	const char *rel = cfg_get_str(q->cfg, "relocated_maps");
 
 	if (strspn(srm, STR_SEP_LIST) != strlen(srm)
-	    && (q->sender_relay_maps = dict_list_open(srm, DICT_FLAG_FOLD,
-						      why)) == NULL)
+	    && (q->sender_relay_maps = dict_list_open(srm, DICT_FLAG_FOLD, why))
+		   == NULL)
 		return -1;
 	if (strspn(rel, STR_SEP_LIST) != strlen(rel)
-	    && (q->relocated_maps = dict_list_open(rel, DICT_FLAG_FOLD,
-						   why)) == NULL)
+	    && (q->relocated_maps = dict_list_open(rel, DICT_FLAG_FOLD, why))
+		   == NULL)
 		return -1;
 	return 0;
 }
@@ -228,23 +228,31 @@ qmgr_resolve_init(QMGR *q, VSTR *why)
 {
 	const char *tm = cfg_get_str(q->cfg, "transport_maps");
 
-	if (*tm && (q->transport_maps = dict_list_open(tm, DICT_FLAG_FOLD,
-						       why)) == NULL)
+	if (*tm
+	    && (q->transport_maps = dict_list_open(tm, DICT_FLAG_FOLD, why))
+		   == NULL)
 		return -1;
 	if ((q->mydestination = qmgr_dlist_open(
-		  cfg_get_str(q->cfg, "mydestination"),
-		  qmgr_param_listed(q, "parent_domain_matches_subdomains",
-				    "mydestination"), why)) == NULL
+		 cfg_get_str(q->cfg, "mydestination"),
+		 qmgr_param_listed(q, "parent_domain_matches_subdomains",
+				   "mydestination"),
+		 why))
+		== NULL
 	    || (q->relay_domains = qmgr_dlist_open(
-		  cfg_get_str(q->cfg, "relay_domains"),
-		  qmgr_param_listed(q, "parent_domain_matches_subdomains",
-				    "relay_domains"), why)) == NULL
-	    || (q->virtual_alias_domains = qmgr_dlist_open(
-		  cfg_get_str(q->cfg, "virtual_alias_domains"), false,
-		  why)) == NULL
-	    || (q->virtual_mailbox_domains = qmgr_dlist_open(
-		  cfg_get_str(q->cfg, "virtual_mailbox_domains"), false,
-		  why)) == NULL)
+		    cfg_get_str(q->cfg, "relay_domains"),
+		    qmgr_param_listed(q, "parent_domain_matches_subdomains",
+				      "relay_domains"),
+		    why))
+		   == NULL
+	    || (q->virtual_alias_domains =
+		    qmgr_dlist_open(cfg_get_str(q->cfg, "virtual_alias_domains"),
+				    false, why))
+		   == NULL
+	    || (q->virtual_mailbox_domains =
+		    qmgr_dlist_open(cfg_get_str(q->cfg,
+						"virtual_mailbox_domains"),
+				    false, why))
+		   == NULL)
 		return -1;
 	q->own_addr = own_addr_open(q->cfg);
 	return qmgr_resolve_init_maps(q, why);
@@ -257,7 +265,8 @@ qmgr_resolve_free(QMGR *q)
 	q->mydestination = qmgr_dlist_free(q->mydestination);
 	q->relay_domains = qmgr_dlist_free(q->relay_domains);
 	q->virtual_alias_domains = qmgr_dlist_free(q->virtual_alias_domains);
-	q->virtual_mailbox_domains = qmgr_dlist_free(q->virtual_mailbox_domains);
+	q->virtual_mailbox_domains = qmgr_dlist_free(
+	    q->virtual_mailbox_domains);
 	q->sender_relay_maps = dict_list_close(q->sender_relay_maps);
 	q->relocated_maps = dict_list_close(q->relocated_maps);
 	q->own_addr = own_addr_free(q->own_addr);
@@ -270,16 +279,16 @@ qmgr_resolve_free(QMGR *q)
  * 0 not, -1 table error.
  */
 static int
-qmgr_resolve_addr_find(QMGR *q, DICT_LIST *maps, const char *addr,
-		       bool by_user, const char **val)
+qmgr_resolve_addr_find(QMGR *q, DICT_LIST *maps, const char *addr, bool by_user,
+		       const char **val)
 {
 	const char *at = strrchr(addr, '@');
-	VSTR   *local = vstr_alloc(64);
-	VSTR   *user = vstr_alloc(64);
-	VSTR   *ext = vstr_alloc(16);
-	VSTR   *key = vstr_alloc(64);
+	VSTR	   *local = vstr_alloc(64);
+	VSTR	   *user = vstr_alloc(64);
+	VSTR	   *ext = vstr_alloc(16);
+	VSTR	   *key = vstr_alloc(64);
 	const char *domain = at ? at + 1 : "";
-	int	rc;
+	int	    rc;
 
 	vstr_memcpy(local, addr, at ? (size_t)(at - addr) : strlen(addr));
 	addr_split_ext(VSTR_STR(local),
@@ -321,8 +330,8 @@ qmgr_resolve_relayhost(QMGR *q, const char *sender)
 {
 	const char *relayhost = cfg_get_str(q->cfg, "relayhost");
 	const char *val = NULL;
-	VSTR   *lower;
-	int	rc;
+	VSTR	   *lower;
+	int	    rc;
 
 	if (q->sender_relay_maps == NULL || sender == NULL || *sender == 0)
 		return relayhost;
@@ -345,12 +354,13 @@ qmgr_resolve_relocated(QMGR *q, const char *addr, bool local,
 		       struct qmgr_resolved *res)
 {
 	const char *val;
-	int	rc;
+	int	    rc;
 
 	if (q->relocated_maps == NULL)
 		return 0;
 	if ((rc = qmgr_resolve_addr_find(q, q->relocated_maps, addr, local,
-					 &val)) <= 0)
+					 &val))
+	    <= 0)
 		return rc;
 	vstr_strcpy(res->transport, cfg_get_str(q->cfg, "error_service_name"));
 	vstr_sprintf(res->nexthop, "5.1.6 User has moved to %s", val);
@@ -379,19 +389,19 @@ qmgr_resolve_maps(QMGR *q, const char *addr, const char *domain,
 		  const char **val)
 {
 	const char *cp;
-	int	rc;
+	int	    rc;
 
 	if (q->transport_maps == NULL)
 		return 0;
 	if ((rc = dict_list_lookup(q->transport_maps, addr, val)) != 0)
 		return rc;
 	if (*domain) {
-		if ((rc = dict_list_lookup(q->transport_maps, domain,
-					   val)) != 0)
+		if ((rc = dict_list_lookup(q->transport_maps, domain, val))
+		    != 0)
 			return rc;
 		for (cp = strchr(domain, '.'); cp; cp = strchr(cp + 1, '.'))
-			if ((rc = dict_list_lookup(q->transport_maps, cp,
-						   val)) != 0)
+			if ((rc = dict_list_lookup(q->transport_maps, cp, val))
+			    != 0)
 				return rc;
 	}
 	return dict_list_lookup(q->transport_maps, "*", val);
@@ -408,18 +418,18 @@ qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
 		  struct qmgr_resolved *res)
 {
 	const char *at = strrchr(addr, '@');
-	VSTR   *domain = vstr_alloc(64);
-	VSTR   *lower_addr = vstr_alloc(64);
-	VSTR   *mt = NULL, *mn = NULL;
+	VSTR	   *domain = vstr_alloc(64);
+	VSTR	   *lower_addr = vstr_alloc(64);
+	VSTR	   *mt = NULL, *mn = NULL;
 	const char *val;
 	const char *relayhost;
-	bool	local = false;
-	int	ret = -1;
-	int	rc;
+	bool	    local = false;
+	int	    ret = -1;
+	int	    rc;
 
 	vstr_strcpy(domain, at ? at + 1 : "");
-	while (VSTR_LEN(domain) && VSTR_STR(domain)[VSTR_LEN(domain) - 1]
-	       == '.')
+	while (VSTR_LEN(domain)
+	       && VSTR_STR(domain)[VSTR_LEN(domain) - 1] == '.')
 		vstr_truncate(domain, VSTR_LEN(domain) - 1);
 	vstr_lower(domain);
 	vstr_strcpy(lower_addr, addr);
@@ -436,15 +446,17 @@ qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
 	} else if (rc < 0) {
 		goto out;
 	} else if ((rc = qmgr_dlist_match(q->virtual_alias_domains,
-					  VSTR_STR(domain))) != 0) {
+					  VSTR_STR(domain)))
+		   != 0) {
 		if (rc < 0)
 			goto out;
 		vstr_strcpy(res->transport,
 			    cfg_get_str(q->cfg, "error_service_name"));
 		vstr_strcpy(res->nexthop, "5.1.1 User unknown in virtual "
-			    "alias table");
+					  "alias table");
 	} else if ((rc = qmgr_dlist_match(q->virtual_mailbox_domains,
-					  VSTR_STR(domain))) != 0) {
+					  VSTR_STR(domain)))
+		   != 0) {
 		if (rc < 0)
 			goto out;
 		qmgr_resolve_split(cfg_get_str(q->cfg, "virtual_transport"),
@@ -452,23 +464,25 @@ qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
 		if (VSTR_LEN(res->nexthop) == 0)
 			vstr_strcpy(res->nexthop, VSTR_STR(domain));
 	} else {
-		if ((rc = qmgr_dlist_match(q->relay_domains,
-					   VSTR_STR(domain))) < 0)
+		if ((rc = qmgr_dlist_match(q->relay_domains, VSTR_STR(domain)))
+		    < 0)
 			goto out;
-		qmgr_resolve_split(cfg_get_str(q->cfg, rc ? "relay_transport"
-					       : "default_transport"),
+		qmgr_resolve_split(cfg_get_str(q->cfg,
+					       rc ? "relay_transport"
+						  : "default_transport"),
 				   res->transport, res->nexthop);
 		if (VSTR_LEN(res->nexthop) == 0) {
-			if ((relayhost = qmgr_resolve_relayhost(q,
-							  sender)) == NULL)
+			if ((relayhost = qmgr_resolve_relayhost(q, sender))
+			    == NULL)
 				goto out;
-			vstr_strcpy(res->nexthop, *relayhost ? relayhost
-				    : VSTR_STR(domain));
+			vstr_strcpy(res->nexthop,
+				    *relayhost ? relayhost : VSTR_STR(domain));
 		}
 	}
 
-	if ((rc = qmgr_resolve_maps(q, VSTR_STR(lower_addr),
-				    VSTR_STR(domain), &val)) < 0)
+	if ((rc = qmgr_resolve_maps(q, VSTR_STR(lower_addr), VSTR_STR(domain),
+				    &val))
+	    < 0)
 		goto out;
 	if (rc > 0) {
 		mt = vstr_alloc(32);

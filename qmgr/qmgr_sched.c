@@ -47,8 +47,8 @@ QMGR_TRANSPORT *
 qmgr_transport_find(QMGR *q, const char *name)
 {
 	QMGR_TRANSPORT *t;
-	long long conc;
-	long long rcpt;
+	long long	conc;
+	long long	rcpt;
 
 	for (t = q->transports; t; t = t->next)
 		if (strcmp(t->name, name) == 0)
@@ -69,8 +69,8 @@ qmgr_transport_find(QMGR *q, const char *name)
 static double
 qmgr_queue_initial_window(const QMGR_TRANSPORT *t)
 {
-	return t->qmgr->initial_conc < t->conc_limit ?
-	    t->qmgr->initial_conc : t->conc_limit;
+	return t->qmgr->initial_conc < t->conc_limit ? t->qmgr->initial_conc
+						     : t->conc_limit;
 }
 
 QMGR_QUEUE *
@@ -147,7 +147,7 @@ qmgr_dead(long long *until)
 static bool
 qmgr_queue_dead(QMGR_QUEUE *queue)
 {
-	bool	was_dead = queue->dead_until != 0;
+	bool was_dead = queue->dead_until != 0;
 
 	if (qmgr_dead(&queue->dead_until))
 		return true;
@@ -161,7 +161,7 @@ qmgr_queue_dead(QMGR_QUEUE *queue)
 void
 qmgr_entry_add(QMGR_QUEUE *queue, QMGR_ENTRY *e)
 {
-	VSTR   *reason;
+	VSTR *reason;
 
 	e->next = NULL;
 	if (queue->tail)
@@ -175,8 +175,9 @@ qmgr_entry_add(QMGR_QUEUE *queue, QMGR_ENTRY *e)
 	    || qmgr_queue_dead(queue)) {
 		reason = vstr_alloc(100);
 		vstr_sprintf(reason, "delivery temporarily suspended: %s",
-			     queue->transport->dead_until ?
-			     queue->transport->dead_reason : queue->dead_reason);
+			     queue->transport->dead_until
+				 ? queue->transport->dead_reason
+				 : queue->dead_reason);
 		qmgr_queue_flush_dead(queue, VSTR_STR(reason));
 		vstr_free(reason);
 	}
@@ -189,7 +190,7 @@ qmgr_sched_transport(QMGR *q, QMGR_TRANSPORT *t)
 	QMGR_QUEUE *queue;
 	QMGR_QUEUE *start;
 	QMGR_ENTRY *e;
-	bool	started = false;
+	bool	    started = false;
 
 	if (t->queues == NULL || qmgr_dead(&t->dead_until))
 		return false;
@@ -223,7 +224,7 @@ void
 qmgr_sched_run(QMGR *q)
 {
 	QMGR_TRANSPORT *t;
-	bool	progress;
+	bool		progress;
 
 	do {
 		progress = false;
@@ -247,11 +248,10 @@ qmgr_sched_kick(QMGR *q)
 }
 
 void
-qmgr_sched_feedback(QMGR_QUEUE *queue, bool ok, int window,
-		    const char *reason)
+qmgr_sched_feedback(QMGR_QUEUE *queue, bool ok, int window, const char *reason)
 {
-	QMGR   *q = queue->transport->qmgr;
-	VSTR   *why;
+	QMGR *q = queue->transport->qmgr;
+	VSTR *why;
 
 	if (ok) {
 		queue->fail_cohorts = 0;
@@ -284,7 +284,7 @@ void
 qmgr_sched_transport_fail(QMGR_TRANSPORT *t, const char *reason)
 {
 	QMGR_QUEUE *queue;
-	VSTR   *why;
+	VSTR	   *why;
 
 	if (t->dead_until)
 		return;
@@ -304,7 +304,7 @@ void
 qmgr_sched_forget_dead(QMGR *q)
 {
 	QMGR_TRANSPORT *t;
-	QMGR_QUEUE *queue;
+	QMGR_QUEUE     *queue;
 
 	for (t = q->transports; t; t = t->next) {
 		t->dead_until = 0;
@@ -319,8 +319,8 @@ void
 qmgr_sched_free(QMGR *q)
 {
 	QMGR_TRANSPORT *t;
-	QMGR_QUEUE *queue;
-	QMGR_ENTRY *e;
+	QMGR_QUEUE     *queue;
+	QMGR_ENTRY     *e;
 
 	while ((t = q->transports) != NULL) {
 		q->transports = t->next;

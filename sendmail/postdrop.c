@@ -89,7 +89,7 @@ postdrop_sig(int sig)
 static void
 postdrop_signals(void)
 {
-	static const int sigs[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+	static const int sigs[] = { SIGHUP, SIGINT, SIGQUIT, SIGTERM };
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
@@ -107,7 +107,7 @@ static int
 postdrop_create(const char *queue, VSTR *path)
 {
 	struct timeval tv;
-	int	fd;
+	int	       fd;
 
 	for (int i = 0; i < 10; i++) {
 		gettimeofday(&tv, NULL);
@@ -129,22 +129,22 @@ postdrop_write_failed(const char *path)
 int
 main(int argc, char **argv)
 {
-	const char *opt_c = NULL;
-	char   *confdir;
-	CFG    *cfg;
-	VSTR   *why;
-	VSTR   *path;
-	VSTR   *final;
-	const char *queue;
-	MAILDROP_ENV *env;
-	IPC_STREAM *in;
-	REC_WRITER *w;
-	struct stat st;
-	struct timeval tv;
+	const char		 *opt_c = NULL;
+	char			 *confdir;
+	CFG			 *cfg;
+	VSTR			 *why;
+	VSTR			 *path;
+	VSTR			 *final;
+	const char		 *queue;
+	MAILDROP_ENV		 *env;
+	IPC_STREAM		 *in;
+	REC_WRITER		 *w;
+	struct stat		  st;
+	struct timeval		  tv;
 	struct postdrop_read_opts opts;
-	int	status;
-	int	fd;
-	int	ch;
+	int			  status;
+	int			  fd;
+	int			  ch;
 
 	sendmail_conf_std_fds();
 	msg_set_progname("postdrop");
@@ -162,7 +162,7 @@ main(int argc, char **argv)
 			break;
 		default:
 			msg_fatal_status(EX_USAGE, "usage: postdrop "
-					 "[-c confdir] [-v]");
+						   "[-c confdir] [-v]");
 		}
 	}
 	if (optind != argc)
@@ -183,20 +183,23 @@ main(int argc, char **argv)
 	final = vstr_alloc(100);
 	/* A local user must not be able to fill the queue file system. */
 	vstr_sprintf(path, "%s/maildrop", queue);
-	if (queue_space_check(VSTR_STR(path), cfg_get_size(cfg,
-							   "queue_minfree"),
-			      opts.size_limit, 0, why) < 0) {
+	if (queue_space_check(VSTR_STR(path),
+			      cfg_get_size(cfg, "queue_minfree"),
+			      opts.size_limit, 0, why)
+	    < 0) {
 		if (errno == ENOSPC)
-			msg_fatal_status(EX_TEMPFAIL, "not enough free space "
+			msg_fatal_status(EX_TEMPFAIL,
+					 "not enough free space "
 					 "in the queue file system: %s "
 					 "(queue_minfree, message_size_limit)",
 					 VSTR_STR(why));
-		msg_fatal_status(EX_TEMPFAIL, "statvfs %s: %m",
-				 VSTR_STR(path));
+		msg_fatal_status(EX_TEMPFAIL, "statvfs %s: %m", VSTR_STR(path));
 	}
 	if ((fd = postdrop_create(queue, path)) < 0)
-		msg_fatal_status(EX_TEMPFAIL, "cannot create a file in "
-				 "%s/maildrop: %m", queue);
+		msg_fatal_status(EX_TEMPFAIL,
+				 "cannot create a file in "
+				 "%s/maildrop: %m",
+				 queue);
 	postdrop_tmp = mystrdup(VSTR_STR(path));
 
 	env = maildrop_env_alloc();
@@ -239,7 +242,8 @@ main(int argc, char **argv)
 	vstr_sprintf(path, "%s/public/%s", queue,
 		     cfg_get_str(cfg, "pickup_service_name"));
 	if (ipc_trigger(VSTR_STR(path), IPC_TRIGGER_WAKEUP,
-			(int)cfg_get_time(cfg, "trigger_timeout") * 1000) < 0)
+			(int)cfg_get_time(cfg, "trigger_timeout") * 1000)
+	    < 0)
 		msg_warn("unable to wake up %s: %m", VSTR_STR(path));
 
 	rec_writer_free(w);

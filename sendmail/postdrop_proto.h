@@ -17,13 +17,13 @@
 #ifndef SENDMAIL_POSTDROP_PROTO_H
 #define SENDMAIL_POSTDROP_PROTO_H
 
-#define POSTDROP_REQ_ENVELOPE	"envelope"
-#define POSTDROP_REQ_RCPT	"rcpt"
-#define POSTDROP_REQ_DATA	"data"
-#define POSTDROP_REQ_END	"end"
+#define POSTDROP_REQ_ENVELOPE "envelope"
+#define POSTDROP_REQ_RCPT     "rcpt"
+#define POSTDROP_REQ_DATA     "data"
+#define POSTDROP_REQ_END      "end"
 
 /* Largest frame postdrop accepts; sendmail sends smaller data frames. */
-#define POSTDROP_FRAME_MAX	(1024 * 1024)
-#define POSTDROP_DATA_CHUNK	(256 * 1024)
+#define POSTDROP_FRAME_MAX  (1024 * 1024)
+#define POSTDROP_DATA_CHUNK (256 * 1024)
 
 #endif

@@ -15,16 +15,16 @@
 #include "util/addr.h"
 #include "util/attr.h"
 
-#define POSTDROP_REC_OVERHEAD	16	/* per envelope record, generously */
+#define POSTDROP_REC_OVERHEAD 16 /* per envelope record, generously */
 
 /* The state of one stream; every failure records its status and reason. */
 struct postdrop_reader {
 	const struct postdrop_read_opts *opts;
-	MAILDROP_ENV *env;
-	VSTR   *why;
-	size_t	env_bytes;
-	unsigned long long content_bytes;
-	bool	cr;			/* the last content byte was CR */
+	MAILDROP_ENV			*env;
+	VSTR				*why;
+	size_t				 env_bytes;
+	unsigned long long		 content_bytes;
+	bool				 cr; /* the last content byte was CR */
 };
 
 static int
@@ -51,19 +51,21 @@ postdrop_min_user(struct postdrop_reader *rd, const char *what,
 {
 	if (rd->opts->allow_min_user || !addr_text_min_user(addr))
 		return 0;
-	vstr_sprintf(rd->why, "bad %s address: %s: begins with \"-\" "
-		     "(allow_min_user = no)", what, addr);
+	vstr_sprintf(rd->why,
+		     "bad %s address: %s: begins with \"-\" "
+		     "(allow_min_user = no)",
+		     what, addr);
 	return EX_NOUSER;
 }
 
 static int
 postdrop_envelope(struct postdrop_reader *rd, const ATTR *a)
 {
-	MAILDROP_ENV *env = rd->env;
-	const char *value;
-	long long num;
+	MAILDROP_ENV  *env = rd->env;
+	const char    *value;
+	long long      num;
 	struct timeval tv;
-	int	status;
+	int	       status;
 
 	if (postdrop_text(a, "sender", true, &value) < 0)
 		return postdrop_bad_input(rd, "sender");
@@ -78,8 +80,8 @@ postdrop_envelope(struct postdrop_reader *rd, const ATTR *a)
 		return postdrop_bad_input(rd, "extract");
 	env->extract = num == 1;
 	if (postdrop_text(a, "envid", false, &value) < 0
-	    || (value != NULL && (*value == 0
-				  || strlen(value) > ADDR_ENVID_MAX)))
+	    || (value != NULL
+		&& (*value == 0 || strlen(value) > ADDR_ENVID_MAX)))
 		return postdrop_bad_input(rd, "envid");
 	if (value != NULL) {
 		env->envid_given = true;
@@ -101,8 +103,8 @@ static int
 postdrop_rcpt(struct postdrop_reader *rd, const ATTR *a)
 {
 	const char *addr;
-	long long notify;
-	int	status;
+	long long   notify;
+	int	    status;
 
 	if (postdrop_text(a, "addr", true, &addr) < 0)
 		return postdrop_bad_input(rd, "addr");
@@ -110,14 +112,15 @@ postdrop_rcpt(struct postdrop_reader *rd, const ATTR *a)
 		return postdrop_bad_input(rd, "empty recipient");
 	if ((status = postdrop_min_user(rd, "recipient", addr)) != 0)
 		return status;
-	if (attr_get_int(a, "notify", &notify) < 0 || notify < 0
-	    || notify > 15 || ((notify & ADDR_NOTIFY_NEVER)
-			       && notify != ADDR_NOTIFY_NEVER))
+	if (attr_get_int(a, "notify", &notify) < 0 || notify < 0 || notify > 15
+	    || ((notify & ADDR_NOTIFY_NEVER) && notify != ADDR_NOTIFY_NEVER))
 		return postdrop_bad_input(rd, "notify");
 	rd->env_bytes += strlen(addr) + POSTDROP_REC_OVERHEAD;
 	if (rd->env_bytes > POSTDROP_ENV_MAX) {
-		vstr_sprintf(rd->why, "too many recipients: the envelope "
-			     "exceeds %d bytes", POSTDROP_ENV_MAX);
+		vstr_sprintf(rd->why,
+			     "too many recipients: the envelope "
+			     "exceeds %d bytes",
+			     POSTDROP_ENV_MAX);
 		return EX_DATAERR;
 	}
 	maildrop_env_add_rcpt(rd->env, addr, (int)notify);
@@ -141,13 +144,15 @@ postdrop_content(struct postdrop_reader *rd, REC_WRITER *w, const char *data,
 	for (size_t i = 0; i < len; i++) {
 		if (rd->cr != (data[i] == '\n'))
 			return postdrop_bad_input(rd, "bare <CR> or <LF> in "
-						  "content");
+						      "content");
 		rd->cr = data[i] == '\r';
 	}
 	rd->content_bytes += len;
 	if (limit > 0 && rd->content_bytes > (unsigned long long)limit) {
-		vstr_sprintf(rd->why, "message too large: more than "
-			     "message_size_limit (%lld bytes)", limit);
+		vstr_sprintf(rd->why,
+			     "message too large: more than "
+			     "message_size_limit (%lld bytes)",
+			     limit);
 		return EX_DATAERR;
 	}
 	if (len > 0 && rec_put_content(w, data, len) < 0) {
@@ -164,20 +169,20 @@ postdrop_frame(struct postdrop_reader *rd, REC_WRITER *w, const ATTR *frame,
 {
 	const char *req = attr_get_str(frame, "request");
 	const void *data;
-	size_t	len;
+	size_t	    len;
 
 	if (req == NULL)
 		return postdrop_bad_input(rd, "no request");
 	if (strcmp(req, POSTDROP_REQ_ENVELOPE) == 0)
 		return rd->env->uid >= 0
-		    ? postdrop_bad_input(rd, "second envelope")
-		    : postdrop_envelope(rd, frame);
+			   ? postdrop_bad_input(rd, "second envelope")
+			   : postdrop_envelope(rd, frame);
 	if (rd->env->uid < 0)
 		return postdrop_bad_input(rd, "no envelope");
 	if (strcmp(req, POSTDROP_REQ_RCPT) == 0)
 		return *envelope_done
-		    ? postdrop_bad_input(rd, "recipient after content")
-		    : postdrop_rcpt(rd, frame);
+			   ? postdrop_bad_input(rd, "recipient after content")
+			   : postdrop_rcpt(rd, frame);
 	if (!*envelope_done) {
 		if (maildrop_put_envelope(w, rd->env) < 0) {
 			vstr_sprintf(rd->why, "write: %s", strerror(errno));
@@ -198,22 +203,21 @@ int
 postdrop_read(IPC_STREAM *in, REC_WRITER *w, MAILDROP_ENV *env,
 	      const struct postdrop_read_opts *opts, VSTR *why)
 {
-	struct postdrop_reader rd = {.opts = opts, .env = env, .why = why};
-	ATTR   *frame = attr_alloc();
-	VSTR   *io_why = vstr_alloc(64);
-	bool	envelope_done = false;
-	int	status;
+	struct postdrop_reader rd = { .opts = opts, .env = env, .why = why };
+	ATTR		      *frame = attr_alloc();
+	VSTR		      *io_why = vstr_alloc(64);
+	bool		       envelope_done = false;
+	int		       status;
 
 	do {
 		if (ipc_stream_recv(in, frame, IPC_WAIT_FOREVER, io_why) < 0) {
 			vstr_sprintf(why, "input from sendmail: %s",
 				     VSTR_LEN(io_why) ? VSTR_STR(io_why)
-				     : "unexpected end");
+						      : "unexpected end");
 			status = EX_DATAERR;
 			break;
 		}
-	} while ((status = postdrop_frame(&rd, w, frame,
-					  &envelope_done)) == 0);
+	} while ((status = postdrop_frame(&rd, w, frame, &envelope_done)) == 0);
 	attr_free(frame);
 	vstr_free(io_why);
 	if (status > 0)

@@ -34,14 +34,14 @@
  * with Linux's default 8 MiB stack (ARG_MAX 2 MiB), so in practice only
  * a stream written by hand reaches it.
  */
-#define POSTDROP_ENV_MAX	(4 * 1024 * 1024)
+#define POSTDROP_ENV_MAX (4 * 1024 * 1024)
 
 struct postdrop_read_opts {
-	bool	allow_min_user;		/* main.cf allow_min_user */
-	long long size_limit;		/* message_size_limit, 0 = none */
+	bool	  allow_min_user; /* main.cf allow_min_user */
+	long long size_limit;	  /* message_size_limit, 0 = none */
 };
 
-int	postdrop_read(IPC_STREAM *in, REC_WRITER *w, MAILDROP_ENV *env,
-		      const struct postdrop_read_opts *opts, VSTR *why);
+int postdrop_read(IPC_STREAM *in, REC_WRITER *w, MAILDROP_ENV *env,
+		  const struct postdrop_read_opts *opts, VSTR *why);
 
 #endif

@@ -49,56 +49,56 @@
 #include "util/strutil.h"
 #include "util/vstr.h"
 
-#define SENDMAIL_INBUF		(64 * 1024)
-#define SENDMAIL_LINE_MAX	2048	/* -bs command line bound */
+#define SENDMAIL_INBUF	  (64 * 1024)
+#define SENDMAIL_LINE_MAX 2048 /* -bs command line bound */
 
 enum sendmail_mode {
-	SM_MODE_ENQUEUE,		/* -bm */
-	SM_MODE_SMTP,			/* -bs */
-	SM_MODE_MAILQ,			/* -bp */
-	SM_MODE_NEWALIASES,		/* -bi */
-	SM_MODE_FLUSH,			/* -q */
+	SM_MODE_ENQUEUE,    /* -bm */
+	SM_MODE_SMTP,	    /* -bs */
+	SM_MODE_MAILQ,	    /* -bp */
+	SM_MODE_NEWALIASES, /* -bi */
+	SM_MODE_FLUSH,	    /* -q */
 };
 
 struct sendmail {
-	CFG    *cfg;
-	const char *confdir;
-	char   *cmd_dir;		/* where postdrop & co. are run from */
+	CFG		  *cfg;
+	const char	  *confdir;
+	char		  *cmd_dir; /* where postdrop & co. are run from */
 	enum sendmail_mode mode;
-	bool	extract;		/* -t */
-	bool	dot_ends;		/* no -i / -oi */
-	const char *sender;		/* -f / -r, NULL: login name */
-	const char *fullname;		/* -F, else $NAME */
-	int	notify;			/* -N */
-	int	ret;			/* -R */
-	const char *envid;		/* -V */
-	int	verbose;
-	bool	allow_min_user;		/* addresses may begin with "-" */
+	bool		   extract;  /* -t */
+	bool		   dot_ends; /* no -i / -oi */
+	const char	  *sender;   /* -f / -r, NULL: login name */
+	const char	  *fullname; /* -F, else $NAME */
+	int		   notify;   /* -N */
+	int		   ret;	     /* -R */
+	const char	  *envid;    /* -V */
+	int		   verbose;
+	bool		   allow_min_user; /* addresses may begin with "-" */
 };
 
 /* Buffered standard input shared by the SMTP reader and the content
  * converter, so the bytes after DATA's "." stay for the next command. */
 struct sendmail_in {
-	int	fd;
-	size_t	pos;
-	size_t	len;
-	bool	eof;
-	char	buf[SENDMAIL_INBUF];
+	int    fd;
+	size_t pos;
+	size_t len;
+	bool   eof;
+	char   buf[SENDMAIL_INBUF];
 };
 
 /* One message on its way to postdrop. */
 struct sendmail_drop {
-	pid_t	pid;
+	pid_t	    pid;
 	IPC_STREAM *st;
-	ATTR   *frame;
-	VSTR   *buf;			/* content not yet sent */
-	bool	failed;			/* postdrop went away */
+	ATTR	   *frame;
+	VSTR	   *buf;    /* content not yet sent */
+	bool	    failed; /* postdrop went away */
 };
 
 static int
 sendmail_getc(struct sendmail_in *in)
 {
-	ssize_t	n;
+	ssize_t n;
 
 	if (in->pos == in->len) {
 		if (in->eof)
@@ -134,9 +134,9 @@ sendmail_drop_begin(struct sendmail *sm, const char *sender,
 		    const MAILDROP_ENV *rcpts, int ret, const char *envid)
 {
 	struct sendmail_drop *d = mycalloc(1, sizeof(*d));
-	VSTR   *prog = vstr_alloc(100);
-	ATTR   *a;
-	int	pfd[2];
+	VSTR		     *prog = vstr_alloc(100);
+	ATTR		     *a;
+	int		      pfd[2];
 
 	vstr_sprintf(prog, "%s/postdrop", sm->cmd_dir);
 	if (pipe2(pfd, O_CLOEXEC) < 0)
@@ -144,9 +144,9 @@ sendmail_drop_begin(struct sendmail *sm, const char *sender,
 	if ((d->pid = fork()) < 0)
 		msg_fatal_status(EX_OSERR, "fork: %m");
 	if (d->pid == 0) {
-		char   *argv[] = {"postdrop", "-c", (char *)sm->confdir,
-		sm->verbose ? "-v" : NULL, NULL};
-		char   *envp[] = {NULL};
+		char *argv[] = { "postdrop", "-c", (char *)sm->confdir,
+				 sm->verbose ? "-v" : NULL, NULL };
+		char *envp[] = { NULL };
 
 		/* With -bs standard output is the SMTP client's. */
 		if (dup2(pfd[0], 0) < 0 || dup2(2, 1) < 0)
@@ -193,7 +193,7 @@ sendmail_drop_flush(struct sendmail_drop *d)
 static void
 sendmail_drop_write(struct sendmail_drop *d, const char *data, size_t len)
 {
-	size_t	room;
+	size_t room;
 
 	while (len > 0) {
 		room = POSTDROP_DATA_CHUNK - VSTR_LEN(d->buf);
@@ -214,8 +214,8 @@ sendmail_drop_write(struct sendmail_drop *d, const char *data, size_t len)
 static int
 sendmail_drop_finish(struct sendmail_drop *d, bool commit)
 {
-	int	status;
-	int	ret;
+	int status;
+	int ret;
 
 	if (commit) {
 		if (VSTR_LEN(d->buf))
@@ -250,15 +250,15 @@ sendmail_conv_to_drop(void *ctx, const char *data, size_t len)
 
 /* Copy input until the end-of-data line (true) or end of input. */
 static bool
-sendmail_copy(struct sendmail_in *in, struct sendmail_drop *d,
-	      bool dot_ends, bool unstuff)
+sendmail_copy(struct sendmail_in *in, struct sendmail_drop *d, bool dot_ends,
+	      bool unstuff)
 {
 	struct sendmail_conv cv;
 
 	sendmail_conv_init(&cv, dot_ends, unstuff, sendmail_conv_to_drop, d);
 	while (!cv.done) {
 		if (in->pos == in->len && sendmail_getc(in) >= 0)
-			in->pos--;		/* refilled: unread that byte */
+			in->pos--; /* refilled: unread that byte */
 		if (in->pos == in->len)
 			return sendmail_conv_eof(&cv);
 		in->pos += sendmail_conv_feed(&cv, in->buf + in->pos,
@@ -275,7 +275,7 @@ sendmail_parse_rcpts(const char *arg, MAILDROP_ENV *rcpts, int notify,
 		     bool allow_min_user)
 {
 	ADDR_LIST *list = addr_list_alloc();
-	int	ret = 0;
+	int	   ret = 0;
 
 	addr_parse_header(list, arg, strlen(arg));
 	if (list->count == 0 || list->bad > 0)
@@ -298,7 +298,7 @@ static int
 sendmail_parse_sender(const char *arg, VSTR *out, bool allow_min_user)
 {
 	ADDR_LIST *list;
-	int	ret = -1;
+	int	   ret = -1;
 
 	if (*arg == 0 || strcmp(arg, "<>") == 0) {
 		vstr_reset(out);
@@ -322,30 +322,34 @@ sendmail_parse_notify(const char *arg)
 {
 	static const struct {
 		const char *name;
-		int	bit;
-	}	words[] = {
-		{"never", ADDR_NOTIFY_NEVER}, {"success", ADDR_NOTIFY_SUCCESS},
-		{"failure", ADDR_NOTIFY_FAILURE}, {"delay", ADDR_NOTIFY_DELAY},
+		int	    bit;
+	} words[] = {
+		{ "never", ADDR_NOTIFY_NEVER },
+		{ "success", ADDR_NOTIFY_SUCCESS },
+		{ "failure", ADDR_NOTIFY_FAILURE },
+		{ "delay", ADDR_NOTIFY_DELAY },
 	};
-	char   *copy = mystrdup(arg);
-	char   *bp = copy;
-	char   *word;
-	int	bits = 0;
-	size_t	i;
+	char  *copy = mystrdup(arg);
+	char  *bp = copy;
+	char  *word;
+	int    bits = 0;
+	size_t i;
 
 	while ((word = str_token(&bp, ", \t")) != NULL) {
 		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 			if (strcasecmp(word, words[i].name) == 0)
 				break;
 		if (i == sizeof(words) / sizeof(words[0]))
-			msg_fatal_status(EX_USAGE, "-N: bad DSN notification "
+			msg_fatal_status(EX_USAGE,
+					 "-N: bad DSN notification "
 					 "\"%s\": use never, or success, "
-					 "failure, delay", word);
+					 "failure, delay",
+					 word);
 		bits |= words[i].bit;
 	}
 	myfree(copy);
-	if (bits == 0 || ((bits & ADDR_NOTIFY_NEVER)
-			  && bits != ADDR_NOTIFY_NEVER))
+	if (bits == 0
+	    || ((bits & ADDR_NOTIFY_NEVER) && bits != ADDR_NOTIFY_NEVER))
 		msg_fatal_status(EX_USAGE, "-N: bad DSN notification \"%s\"",
 				 arg);
 	return bits;
@@ -355,30 +359,38 @@ sendmail_parse_notify(const char *arg)
 static int
 sendmail_enqueue(struct sendmail *sm, char **rcpt_args, int nargs)
 {
-	MAILDROP_ENV *rcpts = maildrop_env_alloc();
-	VSTR   *sender = vstr_alloc(100);
-	struct sendmail_in *in = mycalloc(1, sizeof(*in));
+	MAILDROP_ENV	     *rcpts = maildrop_env_alloc();
+	VSTR		     *sender = vstr_alloc(100);
+	struct sendmail_in   *in = mycalloc(1, sizeof(*in));
 	struct sendmail_drop *d;
-	struct passwd *pw;
-	int	status;
+	struct passwd	     *pw;
+	int		      status;
 
 	for (int i = 0; i < nargs; i++)
 		if (sendmail_parse_rcpts(rcpt_args[i], rcpts, sm->notify,
-					 sm->allow_min_user) < 0)
-			msg_fatal_status(EX_NOUSER, "bad recipient address "
-					 "syntax: %s", rcpt_args[i]);
+					 sm->allow_min_user)
+		    < 0)
+			msg_fatal_status(EX_NOUSER,
+					 "bad recipient address "
+					 "syntax: %s",
+					 rcpt_args[i]);
 	if (rcpts->nrcpt == 0 && !sm->extract)
 		msg_fatal_status(EX_USAGE, "no recipients specified (give "
-				 "addresses or -t)");
+					   "addresses or -t)");
 	if (sm->sender) {
 		if (sendmail_parse_sender(sm->sender, sender,
-					  sm->allow_min_user) < 0)
-			msg_fatal_status(EX_NOUSER, "bad sender address "
-					 "syntax: %s", sm->sender);
+					  sm->allow_min_user)
+		    < 0)
+			msg_fatal_status(EX_NOUSER,
+					 "bad sender address "
+					 "syntax: %s",
+					 sm->sender);
 	} else {
 		if ((pw = getpwuid(getuid())) == NULL)
-			msg_fatal_status(EX_NOUSER, "no login name for user "
-					 "ID %ld", (long)getuid());
+			msg_fatal_status(EX_NOUSER,
+					 "no login name for user "
+					 "ID %ld",
+					 (long)getuid());
 		vstr_strcpy(sender, pw->pw_name);
 	}
 	d = sendmail_drop_begin(sm, VSTR_STR(sender), rcpts, sm->ret,
@@ -386,8 +398,10 @@ sendmail_enqueue(struct sendmail *sm, char **rcpt_args, int nargs)
 	in->fd = 0;
 	(void)sendmail_copy(in, d, sm->dot_ends, false);
 	if ((status = sendmail_drop_finish(d, true)) != 0)
-		msg_fatal_status(status, "message not queued: postdrop "
-				 "failed with status %d", status);
+		msg_fatal_status(status,
+				 "message not queued: postdrop "
+				 "failed with status %d",
+				 status);
 	myfree(in);
 	vstr_free(sender);
 	maildrop_env_free(rcpts);
@@ -397,43 +411,42 @@ sendmail_enqueue(struct sendmail *sm, char **rcpt_args, int nargs)
 /* -bs: a compact SMTP server on standard input and output. */
 
 enum sendmail_smtp_state {
-	SMTP_IDLE,			/* no transaction */
-	SMTP_MAIL,			/* MAIL given */
-	SMTP_RCPT,			/* at least one RCPT */
+	SMTP_IDLE, /* no transaction */
+	SMTP_MAIL, /* MAIL given */
+	SMTP_RCPT, /* at least one RCPT */
 };
 
 struct sendmail_smtp {
-	struct sendmail *sm;
-	struct sendmail_in in;
+	struct sendmail		*sm;
+	struct sendmail_in	 in;
 	enum sendmail_smtp_state state;
-	VSTR   *line;
-	VSTR   *out;
-	VSTR   *sender;
-	VSTR   *envid;
-	bool	envid_given;
-	int	ret;
-	MAILDROP_ENV *rcpts;
-	ADDR_SMTP *parsed;
-	int	errors;
-	bool	quit;
+	VSTR			*line;
+	VSTR			*out;
+	VSTR			*sender;
+	VSTR			*envid;
+	bool			 envid_given;
+	int			 ret;
+	MAILDROP_ENV		*rcpts;
+	ADDR_SMTP		*parsed;
+	int			 errors;
+	bool			 quit;
 };
 
-static void
-sendmail_smtp_reply(struct sendmail_smtp *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static void sendmail_smtp_reply(struct sendmail_smtp *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void
 sendmail_smtp_reply(struct sendmail_smtp *s, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	vstr_reset(s->out);
 	va_start(ap, fmt);
 	(void)vstr_vsprintf_append(s->out, fmt, ap);
 	va_end(ap);
 	vstr_memcat(s->out, "\r\n", 2);
-	if (write_full(1, VSTR_STR(s->out), VSTR_LEN(s->out),
-		       IPC_WAIT_FOREVER) < 0)
+	if (write_full(1, VSTR_STR(s->out), VSTR_LEN(s->out), IPC_WAIT_FOREVER)
+	    < 0)
 		msg_fatal_status(EX_IOERR, "write standard output: %m");
 	if (VSTR_STR(s->out)[0] == '4' || VSTR_STR(s->out)[0] == '5')
 		s->errors++;
@@ -461,7 +474,7 @@ sendmail_smtp_reset(struct sendmail_smtp *s)
 static bool
 sendmail_smtp_getline(struct sendmail_smtp *s, bool *too_long)
 {
-	int	c;
+	int c;
 
 	vstr_reset(s->line);
 	*too_long = false;
@@ -473,8 +486,8 @@ sendmail_smtp_getline(struct sendmail_smtp *s, bool *too_long)
 	}
 	if (c < 0 && VSTR_LEN(s->line) == 0)
 		return false;
-	if (VSTR_LEN(s->line) && VSTR_STR(s->line)[VSTR_LEN(s->line) - 1]
-	    == '\r')
+	if (VSTR_LEN(s->line)
+	    && VSTR_STR(s->line)[VSTR_LEN(s->line) - 1] == '\r')
 		vstr_truncate(s->line, VSTR_LEN(s->line) - 1);
 	return true;
 }
@@ -487,8 +500,7 @@ sendmail_smtp_helo(struct sendmail_smtp *s, const char *arg)
 		return;
 	}
 	sendmail_smtp_reset(s);
-	sendmail_smtp_reply(s, "250 %s", cfg_get_str(s->sm->cfg,
-						     "myhostname"));
+	sendmail_smtp_reply(s, "250 %s", cfg_get_str(s->sm->cfg, "myhostname"));
 }
 
 static void
@@ -499,7 +511,8 @@ sendmail_smtp_ehlo(struct sendmail_smtp *s, const char *arg)
 		return;
 	}
 	sendmail_smtp_reset(s);
-	sendmail_smtp_reply(s, "250-%s\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
+	sendmail_smtp_reply(s,
+			    "250-%s\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
 			    "250-DSN\r\n250 ENHANCEDSTATUSCODES",
 			    cfg_get_str(s->sm->cfg, "myhostname"));
 }
@@ -508,7 +521,7 @@ sendmail_smtp_ehlo(struct sendmail_smtp *s, const char *arg)
 static const char *
 sendmail_smtp_prefix(const char *arg, const char *prefix)
 {
-	size_t	len = strlen(prefix);
+	size_t len = strlen(prefix);
 
 	if (strncasecmp(arg, prefix, len) != 0)
 		return NULL;
@@ -522,7 +535,7 @@ static void
 sendmail_smtp_mail(struct sendmail_smtp *s, const char *arg)
 {
 	const char *path = sendmail_smtp_prefix(arg, "FROM:");
-	ADDR_SMTP *p = s->parsed;
+	ADDR_SMTP  *p = s->parsed;
 
 	if (s->state != SMTP_IDLE) {
 		sendmail_smtp_reply(s, "503 5.5.1 Error: nested MAIL command");
@@ -533,13 +546,13 @@ sendmail_smtp_mail(struct sendmail_smtp *s, const char *arg)
 		return;
 	}
 	if (addr_parse_smtp(p, ADDR_CMD_MAIL, path, strlen(path),
-			    ADDR_OPT_8BITMIME | ADDR_OPT_DSN) < 0) {
+			    ADDR_OPT_8BITMIME | ADDR_OPT_DSN)
+	    < 0) {
 		sendmail_smtp_reply(s, "%d %s %s", p->code, p->dsn,
 				    VSTR_STR(p->reply));
 		return;
 	}
-	if (!maildrop_text_ok(VSTR_STR(p->addr->addr),
-			      VSTR_LEN(p->addr->addr))
+	if (!maildrop_text_ok(VSTR_STR(p->addr->addr), VSTR_LEN(p->addr->addr))
 	    || (!s->sm->allow_min_user && addr_min_user(p->addr))) {
 		sendmail_smtp_reply(s, "501 5.1.7 Bad sender address syntax");
 		return;
@@ -557,8 +570,8 @@ static void
 sendmail_smtp_rcpt(struct sendmail_smtp *s, const char *arg)
 {
 	const char *path = sendmail_smtp_prefix(arg, "TO:");
-	ADDR_SMTP *p = s->parsed;
-	long long limit = cfg_get_int(s->sm->cfg, "smtpd_recipient_limit");
+	ADDR_SMTP  *p = s->parsed;
+	long long   limit = cfg_get_int(s->sm->cfg, "smtpd_recipient_limit");
 
 	if (s->state == SMTP_IDLE) {
 		sendmail_smtp_reply(s, "503 5.5.1 Error: need MAIL command");
@@ -572,8 +585,8 @@ sendmail_smtp_rcpt(struct sendmail_smtp *s, const char *arg)
 		sendmail_smtp_reply(s, "452 4.5.3 Error: too many recipients");
 		return;
 	}
-	if (addr_parse_smtp(p, ADDR_CMD_RCPT, path, strlen(path),
-			    ADDR_OPT_DSN) < 0) {
+	if (addr_parse_smtp(p, ADDR_CMD_RCPT, path, strlen(path), ADDR_OPT_DSN)
+	    < 0) {
 		sendmail_smtp_reply(s, "%d %s %s", p->code, p->dsn,
 				    VSTR_STR(p->reply));
 		return;
@@ -583,7 +596,7 @@ sendmail_smtp_rcpt(struct sendmail_smtp *s, const char *arg)
 				 VSTR_LEN(p->addr->addr))
 	    || (!s->sm->allow_min_user && addr_min_user(p->addr))) {
 		sendmail_smtp_reply(s, "501 5.1.3 Bad recipient address "
-				    "syntax");
+				       "syntax");
 		return;
 	}
 	maildrop_env_add_rcpt(s->rcpts, VSTR_STR(p->addr->addr), p->notify);
@@ -595,17 +608,18 @@ static void
 sendmail_smtp_data(struct sendmail_smtp *s, const char *arg)
 {
 	struct sendmail_drop *d;
-	int	status;
-	bool	complete;
+	int		      status;
+	bool		      complete;
 
 	if (*arg) {
 		sendmail_smtp_reply(s, "501 5.5.4 Syntax: DATA");
 		return;
 	}
 	if (s->state != SMTP_RCPT) {
-		sendmail_smtp_reply(s, s->state == SMTP_IDLE ?
-				    "503 5.5.1 Error: need MAIL command" :
-				    "503 5.5.1 Error: need RCPT command");
+		sendmail_smtp_reply(s,
+				    s->state == SMTP_IDLE
+					? "503 5.5.1 Error: need MAIL command"
+					: "503 5.5.1 Error: need RCPT command");
 		return;
 	}
 	sendmail_smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
@@ -621,7 +635,7 @@ sendmail_smtp_data(struct sendmail_smtp *s, const char *arg)
 		sendmail_smtp_reply(s, "250 2.0.0 Ok: queued");
 	else
 		sendmail_smtp_reply(s, "451 4.3.0 Error: queue file write "
-				    "error");
+				       "error");
 	sendmail_smtp_reset(s);
 }
 
@@ -650,28 +664,24 @@ sendmail_smtp_quit(struct sendmail_smtp *s, const char *arg)
 
 static const struct sendmail_smtp_verb {
 	const char *name;
-	void	(*action) (struct sendmail_smtp *, const char *);
-}	sendmail_smtp_verbs[] = {
-	{"HELO", sendmail_smtp_helo},
-	{"EHLO", sendmail_smtp_ehlo},
-	{"MAIL", sendmail_smtp_mail},
-	{"RCPT", sendmail_smtp_rcpt},
-	{"DATA", sendmail_smtp_data},
-	{"RSET", sendmail_smtp_rset},
-	{"NOOP", sendmail_smtp_noop},
-	{"QUIT", sendmail_smtp_quit},
+	void (*action)(struct sendmail_smtp *, const char *);
+} sendmail_smtp_verbs[] = {
+	{ "HELO", sendmail_smtp_helo }, { "EHLO", sendmail_smtp_ehlo },
+	{ "MAIL", sendmail_smtp_mail }, { "RCPT", sendmail_smtp_rcpt },
+	{ "DATA", sendmail_smtp_data }, { "RSET", sendmail_smtp_rset },
+	{ "NOOP", sendmail_smtp_noop }, { "QUIT", sendmail_smtp_quit },
 };
 
 static int
 sendmail_smtp(struct sendmail *sm)
 {
-	struct sendmail_smtp s = {.sm = sm};
+	struct sendmail_smtp s = { .sm = sm };
 	long long hard = cfg_get_int(sm->cfg, "smtpd_hard_error_limit");
 	const struct sendmail_smtp_verb *verb;
-	char   *cmd;
-	char   *arg;
-	bool	too_long;
-	size_t	i;
+	char				*cmd;
+	char				*arg;
+	bool				 too_long;
+	size_t				 i;
 
 	s.in.fd = 0;
 	s.line = vstr_alloc(SENDMAIL_LINE_MAX + 1);
@@ -680,12 +690,11 @@ sendmail_smtp(struct sendmail *sm)
 	s.envid = vstr_alloc(100);
 	s.rcpts = maildrop_env_alloc();
 	s.parsed = addr_smtp_alloc();
-	sendmail_smtp_reply(&s, "220 %s", cfg_get_str(sm->cfg,
-						      "smtpd_banner"));
+	sendmail_smtp_reply(&s, "220 %s", cfg_get_str(sm->cfg, "smtpd_banner"));
 	while (!s.quit && sendmail_smtp_getline(&s, &too_long)) {
 		if (too_long) {
 			sendmail_smtp_reply(&s, "500 5.5.2 Error: line too "
-					    "long");
+						"long");
 		} else if (memchr(VSTR_STR(s.line), 0, VSTR_LEN(s.line))) {
 			sendmail_smtp_reply(&s, "500 5.5.2 Error: bad syntax");
 		} else {
@@ -694,13 +703,16 @@ sendmail_smtp(struct sendmail *sm)
 			if (*arg)
 				*arg++ = 0;
 			for (i = 0; i < sizeof(sendmail_smtp_verbs)
-			     / sizeof(sendmail_smtp_verbs[0]); i++)
+					    / sizeof(sendmail_smtp_verbs[0]);
+			     i++)
 				if (strcasecmp(cmd, sendmail_smtp_verbs[i].name)
 				    == 0)
 					break;
-			if (i == sizeof(sendmail_smtp_verbs)
-			    / sizeof(sendmail_smtp_verbs[0])) {
-				sendmail_smtp_reply(&s, "502 5.5.2 Error: "
+			if (i
+			    == sizeof(sendmail_smtp_verbs)
+				   / sizeof(sendmail_smtp_verbs[0])) {
+				sendmail_smtp_reply(&s,
+						    "502 5.5.2 Error: "
 						    "command not recognized");
 			} else {
 				verb = &sendmail_smtp_verbs[i];
@@ -708,9 +720,10 @@ sendmail_smtp(struct sendmail *sm)
 			}
 		}
 		if (hard > 0 && s.errors >= hard) {
-			sendmail_smtp_reply(&s, "421 4.7.0 %s Error: too many "
-					    "errors", cfg_get_str(sm->cfg,
-							"myhostname"));
+			sendmail_smtp_reply(&s,
+					    "421 4.7.0 %s Error: too many "
+					    "errors",
+					    cfg_get_str(sm->cfg, "myhostname"));
 			break;
 		}
 	}
@@ -727,9 +740,9 @@ sendmail_smtp(struct sendmail *sm)
 static _Noreturn void
 sendmail_run(struct sendmail *sm, const char *name, const char *arg)
 {
-	VSTR   *prog = vstr_alloc(100);
-	char   *argv[] = {(char *)name, "-c", (char *)sm->confdir,
-	(char *)arg, NULL};
+	VSTR *prog = vstr_alloc(100);
+	char *argv[] = { (char *)name, "-c", (char *)sm->confdir, (char *)arg,
+			 NULL };
 
 	vstr_sprintf(prog, "%s/%s", sm->cmd_dir, name);
 	execv(VSTR_STR(prog), argv);
@@ -748,7 +761,7 @@ static char *
 sendmail_cmd_dir(const struct sendmail *sm)
 {
 	char	self[4096];
-	ssize_t	n;
+	ssize_t n;
 	char   *slash;
 
 	if (sendmail_conf_trusted(sm->confdir))
@@ -757,7 +770,7 @@ sendmail_cmd_dir(const struct sendmail *sm)
 		msg_fatal_status(EX_OSERR, "readlink /proc/self/exe: %m");
 	if ((size_t)n >= sizeof(self) - 1)
 		msg_fatal_status(EX_OSERR, "readlink /proc/self/exe: name "
-				 "too long");
+					   "too long");
 	self[n] = 0;
 	if ((slash = strrchr(self, '/')) == NULL || slash == self)
 		msg_fatal_status(EX_OSERR, "unexpected program path %s", self);
@@ -765,14 +778,16 @@ sendmail_cmd_dir(const struct sendmail *sm)
 	if (msg_verbose)
 		msg_info("%s is not listed in alternate_config_directories: "
 			 "running helper programs from %s, not from its "
-			 "command_directory", sm->confdir, self);
+			 "command_directory",
+			 sm->confdir, self);
 	return mystrdup(self);
 }
 
 static _Noreturn void
 sendmail_usage(void)
 {
-	msg_fatal_status(EX_USAGE, "usage: sendmail [-bm|-bs|-bp|-bi] [-t] "
+	msg_fatal_status(EX_USAGE,
+			 "usage: sendmail [-bm|-bs|-bp|-bi] [-t] "
 			 "[-i] [-f sender] [-F name] [-N dsn] [-R ret] "
 			 "[-V envid] [-C dir] [-q] [-v] [recipient ...]");
 }
@@ -780,12 +795,12 @@ sendmail_usage(void)
 int
 main(int argc, char **argv)
 {
-	struct sendmail sm = {.dot_ends = true, .mode = SM_MODE_ENQUEUE};
-	const char *base = strrchr(argv[0], '/');
-	const char *opt_c = NULL;
-	VSTR   *why;
-	int	ch;
-	int	ret;
+	struct sendmail sm = { .dot_ends = true, .mode = SM_MODE_ENQUEUE };
+	const char     *base = strrchr(argv[0], '/');
+	const char     *opt_c = NULL;
+	VSTR	       *why;
+	int		ch;
+	int		ret;
 
 	base = base ? base + 1 : argv[0];
 	msg_set_progname("sendmail");
@@ -813,8 +828,10 @@ main(int argc, char **argv)
 			else if (strcmp(optarg, "i") == 0)
 				sm.mode = SM_MODE_NEWALIASES;
 			else
-				msg_fatal_status(EX_USAGE, "-b%s: unsupported "
-						 "mode", optarg);
+				msg_fatal_status(EX_USAGE,
+						 "-b%s: unsupported "
+						 "mode",
+						 optarg);
 			break;
 		case 'C':
 			opt_c = optarg;
@@ -836,14 +853,16 @@ main(int argc, char **argv)
 			else if (strcasecmp(optarg, "hdrs") == 0)
 				sm.ret = ADDR_RET_HDRS;
 			else
-				msg_fatal_status(EX_USAGE, "-R: use full or "
-						 "hdrs, not \"%s\"", optarg);
+				msg_fatal_status(EX_USAGE,
+						 "-R: use full or "
+						 "hdrs, not \"%s\"",
+						 optarg);
 			break;
 		case 'V':
 			if (*optarg == 0 || strlen(optarg) > ADDR_ENVID_MAX
 			    || !maildrop_text_ok(optarg, strlen(optarg)))
 				msg_fatal_status(EX_USAGE, "-V: bad envelope "
-						 "ID");
+							   "ID");
 			sm.envid = optarg;
 			break;
 		case 'f':
@@ -863,9 +882,11 @@ main(int argc, char **argv)
 				sm.mode = SM_MODE_FLUSH;
 			else if (*optarg == 'R' || *optarg == 'S'
 				 || *optarg == 'I')
-				msg_fatal_status(EX_UNAVAILABLE, "-q%c: "
+				msg_fatal_status(EX_UNAVAILABLE,
+						 "-q%c: "
 						 "per-site flush is not "
-						 "supported yet", *optarg);
+						 "supported yet",
+						 *optarg);
 			/* -qINTERVAL is ignored, as in Postfix. */
 			break;
 		case 't':
@@ -875,8 +896,18 @@ main(int argc, char **argv)
 			msg_verbose++;
 			sm.verbose++;
 			break;
-		case 'B': case 'G': case 'L': case 'O': case 'U': case 'X':
-		case 'c': case 'e': case 'h': case 'm': case 'n': case 'p':
+		case 'B':
+		case 'G':
+		case 'L':
+		case 'O':
+		case 'U':
+		case 'X':
+		case 'c':
+		case 'e':
+		case 'h':
+		case 'm':
+		case 'n':
+		case 'p':
 		case 'x':
 			/* Sendmail options with no meaning here. */
 			break;

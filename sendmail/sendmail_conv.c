@@ -37,9 +37,9 @@ sendmail_conv_eol(struct sendmail_conv *cv)
 size_t
 sendmail_conv_feed(struct sendmail_conv *cv, const char *buf, size_t len)
 {
-	size_t	i = 0;
-	size_t	run;
-	char	c;
+	size_t i = 0;
+	size_t run;
+	char   c;
 
 	while (i < len && !cv->done) {
 		c = buf[i];
@@ -51,7 +51,7 @@ sendmail_conv_feed(struct sendmail_conv *cv, const char *buf, size_t len)
 				continue;
 			}
 			if (cv->done)
-				break;		/* c is not ours */
+				break; /* c is not ours */
 		}
 		if (c == '\r') {
 			cv->pend_cr = true;

@@ -19,31 +19,31 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef void (*sendmail_conv_out) (void *ctx, const char *data, size_t len);
+typedef void (*sendmail_conv_out)(void *ctx, const char *data, size_t len);
 
 struct sendmail_conv {
-	bool	dot_ends;
-	bool	unstuff;
-	bool	bol;			/* at the start of a line */
-	bool	pend_cr;		/* a CR waiting for its LF */
-	bool	pend_dot;		/* a line-initial '.' held back */
-	bool	done;			/* the end-of-data line was seen */
+	bool		  dot_ends;
+	bool		  unstuff;
+	bool		  bol;	    /* at the start of a line */
+	bool		  pend_cr;  /* a CR waiting for its LF */
+	bool		  pend_dot; /* a line-initial '.' held back */
+	bool		  done;	    /* the end-of-data line was seen */
 	sendmail_conv_out out;
-	void   *ctx;
+	void		 *ctx;
 };
 
-void	sendmail_conv_init(struct sendmail_conv *cv, bool dot_ends,
-			   bool unstuff, sendmail_conv_out out, void *ctx);
+void sendmail_conv_init(struct sendmail_conv *cv, bool dot_ends, bool unstuff,
+			sendmail_conv_out out, void *ctx);
 
 /*
  * Convert up to len bytes; returns how many were used.  Fewer than len
  * only once the end-of-data line was seen (cv->done): the rest belongs to
  * whatever follows (the next SMTP command).
  */
-size_t	sendmail_conv_feed(struct sendmail_conv *cv, const char *buf,
-			   size_t len);
+size_t
+sendmail_conv_feed(struct sendmail_conv *cv, const char *buf, size_t len);
 
 /* End of input: finish a partial line.  true when the data had ended. */
-bool	sendmail_conv_eof(struct sendmail_conv *cv);
+bool sendmail_conv_eof(struct sendmail_conv *cv);
 
 #endif

@@ -47,31 +47,33 @@ static void
 smtp_deliver_servers(SMTP_STATE *st, SMTP_DELIVERY *d, SMTP_SESSION **keep)
 {
 	const struct deliver_request *req = d->req;
-	SMTP_ADDRS addrs = {NULL, 0, 0};
-	VSTR   *host = vstr_alloc(64);
-	VSTR   *why = vstr_alloc(100);
-	char	dsn[DELIVER_DSN_MAX];
-	int	port;
-	bool	no_mx;
-	int	sessions = 0;
-	enum smtp_find found;
+	SMTP_ADDRS		      addrs = { NULL, 0, 0 };
+	VSTR			     *host = vstr_alloc(64);
+	VSTR			     *why = vstr_alloc(100);
+	char			      dsn[DELIVER_DSN_MAX];
+	int			      port;
+	bool			      no_mx;
+	int			      sessions = 0;
+	enum smtp_find		      found;
 
-	if (smtp_nexthop_parse(req->nexthop, st->conf.default_port, host,
-			       &port, &no_mx, why) < 0) {
+	if (smtp_nexthop_parse(req->nexthop, st->conf.default_port, host, &port,
+			       &no_mx, why)
+	    < 0) {
 		smtp_rcpt_all(d, true, DELIVER_DEFERRED, "4.3.5", NULL, NULL,
 			      "%s", VSTR_STR(why));
 		goto out;
 	}
 	found = smtp_addr_find(st, VSTR_STR(host), no_mx, &addrs, dsn, why);
 	if (found != SMTP_FIND_OK) {
-		smtp_rcpt_all(d, true, found == SMTP_FIND_BOUNCE
-			      ? DELIVER_BOUNCED : DELIVER_DEFERRED, dsn, NULL,
-			      NULL, "%s", VSTR_STR(why));
+		smtp_rcpt_all(d, true,
+			      found == SMTP_FIND_BOUNCE ? DELIVER_BOUNCED
+							: DELIVER_DEFERRED,
+			      dsn, NULL, NULL, "%s", VSTR_STR(why));
 		goto out;
 	}
 	for (size_t a = 0; a < addrs.n && d->npending > 0; a++) {
 		SMTP_SESSION *s;
-		int	fd;
+		int	      fd;
 
 		if (st->conf.mx_session_limit > 0
 		    && sessions >= st->conf.mx_session_limit)
@@ -79,9 +81,10 @@ smtp_deliver_servers(SMTP_STATE *st, SMTP_DELIVERY *d, SMTP_SESSION **keep)
 		if ((fd = smtp_connect_bind(&addrs.v[a], port,
 					    st->conf.connect_timeout,
 					    addrs.v[a].family == AF_INET6
-					    ? st->conf.bind_address6
-					    : st->conf.bind_address,
-					    why)) < 0) {
+						? st->conf.bind_address6
+						: st->conf.bind_address,
+					    why))
+		    < 0) {
 			msg_info("%s", VSTR_STR(why));
 			smtp_rcpt_all(d, false, DELIVER_DEFERRED, "4.4.1", NULL,
 				      NULL, "%s", VSTR_STR(why));
@@ -129,10 +132,10 @@ static void
 smtp_deliver(SMTP_STATE *st, SMTP_DELIVERY *d, struct deliver_status *out)
 {
 	const struct deliver_request *req = d->req;
-	SMTP_SESSION *s;
-	SMTP_SESSION *keep = NULL;
-	VSTR   *path = vstr_alloc(64);
-	double	t_end;
+	SMTP_SESSION		     *s;
+	SMTP_SESSION		     *keep = NULL;
+	VSTR			     *path = vstr_alloc(64);
+	double			      t_end;
 
 	d->npending = req->nrcpt;
 	d->t_conn = 0;
@@ -147,8 +150,8 @@ smtp_deliver(SMTP_STATE *st, SMTP_DELIVERY *d, struct deliver_status *out)
 	    || strcmp(req->queue_id, "..") == 0)
 		errno = EINVAL;
 	else
-		d->qfd = open(VSTR_STR(path), O_RDONLY | O_NOFOLLOW
-			      | O_CLOEXEC);
+		d->qfd = open(VSTR_STR(path),
+			      O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (d->qfd < 0) {
 		msg_warn("%s: open queue file %s: %m", req->queue_id,
 			 VSTR_STR(path));
@@ -203,11 +206,13 @@ report:
 		}
 		smtp_log_delivery(d, i, t_end);
 		deliver_status_set(&out[i], rc->action, rc->dsn,
-				   VSTR_STR(rc->reply), VSTR_LEN(rc->relay)
-				   ? VSTR_STR(rc->relay) : NULL);
+				   VSTR_STR(rc->reply),
+				   VSTR_LEN(rc->relay) ? VSTR_STR(rc->relay)
+						       : NULL);
 		out[i].diag_type = rc->diag_smtp ? "smtp" : NULL;
 		out[i].remote_mta = VSTR_LEN(rc->remote_mta)
-		    ? VSTR_STR(rc->remote_mta) : NULL;
+					? VSTR_STR(rc->remote_mta)
+					: NULL;
 	}
 	if (d->qfd >= 0)
 		close(d->qfd);
@@ -220,17 +225,17 @@ static int
 smtp_wait(SMTP_STATE *st, IPC_STREAM *ipc)
 {
 	long long idle = cfg_get_time(st->cfg, "max_idle");
-	time_t	start = time(NULL);
+	time_t	  start = time(NULL);
 
 	while (ipc_stream_buffered(ipc) == 0) {
-		struct pollfd pfd = {.fd = ipc_stream_fd(ipc),
-				     .events = POLLIN};
-		long long wait_s = idle - (time(NULL) - start);
-		int	n;
+		struct pollfd pfd = { .fd = ipc_stream_fd(ipc),
+				      .events = POLLIN };
+		long long     wait_s = idle - (time(NULL) - start);
+		int	      n;
 
 		if (st->cached) {
 			long long left = st->conf.cache_time_limit
-			    - (time(NULL) - st->cached_since);
+					 - (time(NULL) - st->cached_since);
 
 			if (left <= 0) {
 				smtp_session_cache_flush(st);
@@ -257,10 +262,10 @@ smtp_service(struct skel_ctx *ctx, int client_fd)
 {
 	SMTP_STATE *st = ctx->app;
 	IPC_STREAM *ipc;
-	ATTR   *in = attr_alloc();
-	ATTR   *reply = attr_alloc();
-	VSTR   *why = vstr_alloc(100);
-	int	fd;
+	ATTR	   *in = attr_alloc();
+	ATTR	   *reply = attr_alloc();
+	VSTR	   *why = vstr_alloc(100);
+	int	    fd;
 
 	if ((fd = dup(client_fd)) < 0) {
 		msg_warn("dup: %m");
@@ -269,14 +274,16 @@ smtp_service(struct skel_ctx *ctx, int client_fd)
 	ipc = ipc_stream_open(fd);
 	for (;;) {
 		struct deliver_request req;
-		SMTP_DELIVERY d;
+		SMTP_DELIVERY	       d;
 		struct deliver_status *status;
 		long long ipc_ms = cfg_get_time(st->cfg, "ipc_timeout") * 1000;
 
 		if (smtp_wait(st, ipc) < 0)
 			break;
-		if (ipc_stream_recv(ipc, in, (int)(ipc_ms > 3600000 ? 3600000
-						   : ipc_ms), why) < 0) {
+		if (ipc_stream_recv(ipc, in,
+				    (int)(ipc_ms > 3600000 ? 3600000 : ipc_ms),
+				    why)
+		    < 0) {
 			if (errno != 0)
 				msg_warn("read request: %s", VSTR_STR(why));
 			break;
@@ -339,12 +346,16 @@ smtp_conf_bind(struct smtp_conf *c, const CFG *cfg)
 	c->bind_address = cfg_get_str(cfg, "smtp_bind_address");
 	c->bind_address6 = cfg_get_str(cfg, "smtp_bind_address6");
 	if (*c->bind_address && inet_pton(AF_INET, c->bind_address, buf) != 1)
-		msg_fatal_status(78, "smtp_bind_address: \"%s\" is not an "
-				 "IPv4 address", c->bind_address);
+		msg_fatal_status(78,
+				 "smtp_bind_address: \"%s\" is not an "
+				 "IPv4 address",
+				 c->bind_address);
 	if (*c->bind_address6
 	    && inet_pton(AF_INET6, c->bind_address6, buf) != 1)
-		msg_fatal_status(78, "smtp_bind_address6: \"%s\" is not an "
-				 "IPv6 address", c->bind_address6);
+		msg_fatal_status(78,
+				 "smtp_bind_address6: \"%s\" is not an "
+				 "IPv6 address",
+				 c->bind_address6);
 }
 
 static int
@@ -358,12 +369,12 @@ smtp_conf_time(const CFG *cfg, const char *name)
 static void
 smtp_pre_jail(struct skel_ctx *ctx)
 {
-	SMTP_STATE *st = mycalloc(1, sizeof(*st));
+	SMTP_STATE	 *st = mycalloc(1, sizeof(*st));
 	struct smtp_conf *c = &st->conf;
-	const CFG *cfg = ctx->cfg;
-	char   *list;
-	char   *cp;
-	char   *tok;
+	const CFG	 *cfg = ctx->cfg;
+	char		 *list;
+	char		 *cp;
+	char		 *tok;
 
 	st->cfg = ctx->cfg;
 	c->lmtp = strcmp(ctx->service, "lmtp") == 0;
@@ -396,8 +407,10 @@ smtp_pre_jail(struct skel_ctx *ctx)
 		else if (strcasecmp(tok, "native") == 0)
 			c->use_native = true;
 		else
-			msg_fatal_status(78, "smtp_host_lookup: unknown "
-					 "method \"%s\"", tok);
+			msg_fatal_status(78,
+					 "smtp_host_lookup: unknown "
+					 "method \"%s\"",
+					 tok);
 	}
 	myfree(list);
 	if (!c->use_dns && !c->use_native)
@@ -412,8 +425,10 @@ smtp_pre_jail(struct skel_ctx *ctx)
 		else if (strcasecmp(tok, "ipv6") == 0)
 			c->ipv6 = true;
 		else
-			msg_fatal_status(78, "inet_protocols: unknown "
-					 "protocol \"%s\"", tok);
+			msg_fatal_status(78,
+					 "inet_protocols: unknown "
+					 "protocol \"%s\"",
+					 tok);
 	}
 	myfree(list);
 	if (!c->ipv4 && !c->ipv6)
@@ -455,9 +470,10 @@ smtp_pre_exit(struct skel_ctx *ctx)
 int
 main(int argc, char **argv)
 {
-	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.pre_jail = smtp_pre_jail,
-		.service = smtp_service,
-		.pre_exit = smtp_pre_exit,
-	});
+	return skel_single_main(argc, argv,
+				&(const struct skel_ops){
+				    .pre_jail = smtp_pre_jail,
+				    .service = smtp_service,
+				    .pre_exit = smtp_pre_exit,
+				});
 }

@@ -44,10 +44,10 @@ smtp_port_parse(const char *text, long long *port)
 {
 	static const struct {
 		const char *name;
-		int	port;
+		int	    port;
 	} known[] = {
-		{"smtp", 25}, {"submission", 587}, {"smtps", 465},
-		{"submissions", 465}, {"lmtp", 24},
+		{ "smtp", 25 },		{ "submission", 587 }, { "smtps", 465 },
+		{ "submissions", 465 }, { "lmtp", 24 },
 	};
 	struct servent *se;
 
@@ -66,12 +66,12 @@ smtp_port_parse(const char *text, long long *port)
 }
 
 int
-smtp_nexthop_parse(const char *nexthop, int default_port, VSTR *host,
-		   int *port, bool *no_mx, VSTR *why)
+smtp_nexthop_parse(const char *nexthop, int default_port, VSTR *host, int *port,
+		   bool *no_mx, VSTR *why)
 {
 	const char *end;
 	const char *colon;
-	long long val;
+	long long   val;
 
 	*port = default_port;
 	*no_mx = false;
@@ -105,8 +105,9 @@ smtp_nexthop_parse(const char *nexthop, int default_port, VSTR *host,
 		colon = strchr(nexthop, ':');
 		if (colon && strchr(colon + 1, ':'))
 			colon = NULL;
-		vstr_memcpy(host, nexthop, colon ? (size_t)(colon - nexthop)
-			    : strlen(nexthop));
+		vstr_memcpy(host, nexthop,
+			    colon ? (size_t)(colon - nexthop)
+				  : strlen(nexthop));
 	}
 	if (colon) {
 		if (smtp_port_parse(colon + 1, &val) < 0) {
@@ -127,11 +128,10 @@ smtp_nexthop_parse(const char *nexthop, int default_port, VSTR *host,
 }
 
 void
-smtp_mx_order(struct smtp_mx *mx, size_t n, unsigned (*rnd)(void *),
-	      void *ctx)
+smtp_mx_order(struct smtp_mx *mx, size_t n, unsigned (*rnd)(void *), void *ctx)
 {
-	size_t	i;
-	size_t	j;
+	size_t i;
+	size_t j;
 
 	/* Insertion sort: stable, and MX lists are short. */
 	for (i = 1; i < n; i++) {
@@ -146,7 +146,7 @@ smtp_mx_order(struct smtp_mx *mx, size_t n, unsigned (*rnd)(void *),
 		for (j = i + 1; j < n && mx[j].pref == mx[i].pref; j++)
 			;
 		for (size_t k = j - 1; k > i; k--) {
-			size_t	r = i + rnd(ctx) % (k - i + 1);
+			size_t	       r = i + rnd(ctx) % (k - i + 1);
 			struct smtp_mx tmp = mx[k];
 
 			mx[k] = mx[r];
@@ -164,7 +164,8 @@ smtp_addrs_add(SMTP_ADDRS *list, const char *host, int family,
 	for (size_t i = 0; i < list->n; i++)
 		if (list->v[i].family == family
 		    && memcmp(list->v[i].bytes, bytes,
-			      family == AF_INET ? 4 : 16) == 0)
+			      family == AF_INET ? 4 : 16)
+			   == 0)
 			return;
 	if (list->n == list->cap) {
 		list->cap = list->cap ? list->cap * 2 : 8;
@@ -214,10 +215,10 @@ smtp_host_addrs(SMTP_STATE *st, const char *host, int pref, SMTP_ADDRS *out,
 		VSTR *why)
 {
 	const struct smtp_conf *c = &st->conf;
-	int	types[2];
-	int	ntypes = 0;
-	bool	added = false;
-	bool	tempfail = false;
+	int			types[2];
+	int			ntypes = 0;
+	bool			added = false;
+	bool			tempfail = false;
 
 	if (c->prefer_ipv6) {
 		if (c->ipv6)
@@ -231,19 +232,22 @@ smtp_host_addrs(SMTP_STATE *st, const char *host, int pref, SMTP_ADDRS *out,
 			types[ntypes++] = DNS_TYPE_AAAA;
 	}
 	if (!c->use_dns) {
-		struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+		struct addrinfo	 hints = { .ai_socktype = SOCK_STREAM };
 		struct addrinfo *res;
 		struct addrinfo *ai;
-		int	err;
+		int		 err;
 
 		hints.ai_family = c->ipv4 && c->ipv6 ? AF_UNSPEC
-		    : c->ipv6 ? AF_INET6 : AF_INET;
+				  : c->ipv6	     ? AF_INET6
+						     : AF_INET;
 		if ((err = getaddrinfo(host, NULL, &hints, &res)) != 0) {
-			vstr_sprintf(why, "Host or domain name not found. "
+			vstr_sprintf(why,
+				     "Host or domain name not found. "
 				     "Name service error for name=%s: %s",
 				     host, gai_strerror(err));
 			return err == EAI_NONAME || err == EAI_NODATA
-			    ? DNS_NOTFOUND : DNS_TEMPFAIL;
+				   ? DNS_NOTFOUND
+				   : DNS_TEMPFAIL;
 		}
 		for (ai = res; ai; ai = ai->ai_next) {
 			const struct sockaddr_in *in4 =
@@ -262,7 +266,7 @@ smtp_host_addrs(SMTP_STATE *st, const char *host, int pref, SMTP_ADDRS *out,
 		return DNS_OK;
 	}
 	for (int t = 0; t < ntypes; t++) {
-		VSTR   *tmp = vstr_alloc(64);
+		VSTR	       *tmp = vstr_alloc(64);
 		enum dns_status ds = dns_lookup(st->dns, host, types[t],
 						st->dns_reply2, tmp);
 
@@ -272,21 +276,25 @@ smtp_host_addrs(SMTP_STATE *st, const char *host, int pref, SMTP_ADDRS *out,
 
 				if (rr->type != types[t])
 					continue;
-				smtp_addrs_add(out, host, rr->type == DNS_TYPE_A
-					       ? AF_INET : AF_INET6,
+				smtp_addrs_add(out, host,
+					       rr->type == DNS_TYPE_A
+						   ? AF_INET
+						   : AF_INET6,
 					       rr->addr, pref);
 				added = true;
 			}
 		} else {
 			if (ds == DNS_TEMPFAIL)
 				tempfail = true;
-			vstr_sprintf(why, "Host or domain name not found. "
+			vstr_sprintf(why,
+				     "Host or domain name not found. "
 				     "Name service error for name=%s "
-				     "type=%s: %s", host,
+				     "type=%s: %s",
+				     host,
 				     types[t] == DNS_TYPE_A ? "A" : "AAAA",
 				     ds == DNS_TEMPFAIL
-				     ? "Host not found, try again"
-				     : "Host not found");
+					 ? "Host not found, try again"
+					 : "Host not found");
 		}
 		vstr_free(tmp);
 	}
@@ -296,14 +304,14 @@ smtp_host_addrs(SMTP_STATE *st, const char *host, int pref, SMTP_ADDRS *out,
 }
 
 enum smtp_find
-smtp_addr_find(SMTP_STATE *st, const char *host, bool no_mx,
-	       SMTP_ADDRS *out, char *dsn, VSTR *why)
+smtp_addr_find(SMTP_STATE *st, const char *host, bool no_mx, SMTP_ADDRS *out,
+	       char *dsn, VSTR *why)
 {
-	unsigned char bytes[16];
+	unsigned char	bytes[16];
 	struct smtp_mx *mx;
-	size_t	nmx;
+	size_t		nmx;
 	enum dns_status ds;
-	bool	tempfail = false;
+	bool		tempfail = false;
 
 	vstr_reset(why);
 	if (strncmp(host, "unix:", 5) == 0) {
@@ -327,9 +335,11 @@ smtp_addr_find(SMTP_STATE *st, const char *host, bool no_mx,
 	}
 	ds = dns_lookup(st->dns, host, DNS_TYPE_MX, st->dns_reply, why);
 	if (ds == DNS_TEMPFAIL) {
-		vstr_sprintf(why, "Host or domain name not found. Name service "
+		vstr_sprintf(why,
+			     "Host or domain name not found. Name service "
 			     "error for name=%s type=MX: Host not found, "
-			     "try again", host);
+			     "try again",
+			     host);
 		snprintf(dsn, DELIVER_DSN_MAX, "4.4.3");
 		return SMTP_FIND_DEFER;
 	}
@@ -357,7 +367,7 @@ smtp_addr_find(SMTP_STATE *st, const char *host, bool no_mx,
 	}
 	smtp_mx_order(mx, nmx, smtp_random, NULL);
 	for (size_t i = 0; i < nmx; i++) {
-		VSTR   *tmp = vstr_alloc(64);
+		VSTR *tmp = vstr_alloc(64);
 
 		/* dns_reply2 is reused per host: dns_reply stays intact. */
 		if (smtp_host_addrs(st, mx[i].host, mx[i].pref, out, tmp)
@@ -375,9 +385,11 @@ smtp_addr_find(SMTP_STATE *st, const char *host, bool no_mx,
 	if (out->n > 0)
 		return SMTP_FIND_OK;
 	if (nmx == 0) {
-		vstr_sprintf(why, "Host or domain name not found. Name service "
+		vstr_sprintf(why,
+			     "Host or domain name not found. Name service "
 			     "error for name=%s type=MX: Malformed or "
-			     "unexpected name server reply", host);
+			     "unexpected name server reply",
+			     host);
 		snprintf(dsn, DELIVER_DSN_MAX, "4.4.3");
 		return SMTP_FIND_DEFER;
 	}
@@ -392,15 +404,16 @@ host_done:
 	if (ds == DNS_OK && out->n > 0)
 		return SMTP_FIND_OK;
 	if (VSTR_LEN(why) == 0)
-		vstr_sprintf(why, "Host or domain name not found. Name service "
-			     "error for name=%s: Host not found", host);
+		vstr_sprintf(why,
+			     "Host or domain name not found. Name service "
+			     "error for name=%s: Host not found",
+			     host);
 	snprintf(dsn, DELIVER_DSN_MAX, ds == DNS_TEMPFAIL ? "4.4.3" : "5.4.4");
 	return ds == DNS_TEMPFAIL ? SMTP_FIND_DEFER : SMTP_FIND_BOUNCE;
 }
 
 int
-smtp_connect_addr(const struct smtp_addr *a, int port, int timeout,
-		  VSTR *why)
+smtp_connect_addr(const struct smtp_addr *a, int port, int timeout, VSTR *why)
 {
 	return smtp_connect_bind(a, port, timeout, NULL, why);
 }
@@ -410,7 +423,7 @@ static int
 smtp_connect_bind_local(int fd, int family, const char *text)
 {
 	struct sockaddr_storage ss;
-	socklen_t sslen;
+	socklen_t		sslen;
 
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_INET) {
@@ -440,16 +453,17 @@ smtp_connect_bind(const struct smtp_addr *a, int port, int timeout,
 		  const char *bind_addr, VSTR *why)
 {
 	struct sockaddr_storage ss;
-	socklen_t sslen;
-	int	fd;
-	int	err = 0;
-	socklen_t errlen = sizeof(err);
+	socklen_t		sslen;
+	int			fd;
+	int			err = 0;
+	socklen_t		errlen = sizeof(err);
 
 	memset(&ss, 0, sizeof(ss));
 	if (a->family == AF_UNIX) {
 		/* a->host is the socket path (a unix: LMTP next hop). */
-		if ((fd = ipc_connect_unix(a->host, timeout > 0 ? timeout * 1000
-					   : -1)) >= 0)
+		if ((fd = ipc_connect_unix(a->host,
+					   timeout > 0 ? timeout * 1000 : -1))
+		    >= 0)
 			return fd;
 		err = errno;
 		vstr_sprintf(why, "connect to %s: %s", a->host, strerror(err));
@@ -472,7 +486,8 @@ smtp_connect_bind(const struct smtp_addr *a, int port, int timeout,
 		sslen = sizeof(*sin6);
 	}
 	if ((fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			 0)) < 0) {
+			 0))
+	    < 0) {
 		err = errno;
 		goto fail;
 	}
@@ -486,8 +501,8 @@ smtp_connect_bind(const struct smtp_addr *a, int port, int timeout,
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&ss, sslen) < 0) {
-		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-		int	n;
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		int	      n;
 
 		if (errno != EINPROGRESS) {
 			err = errno;
@@ -500,8 +515,9 @@ smtp_connect_bind(const struct smtp_addr *a, int port, int timeout,
 			err = ETIMEDOUT;
 			goto fail;
 		}
-		if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-					&errlen) < 0) {
+		if (n < 0
+		    || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen)
+			   < 0) {
 			err = errno;
 			goto fail;
 		}

@@ -31,20 +31,20 @@
 #include "util/vstr.h"
 
 struct smtp_generic {
-	DICT_LIST *maps;
-	const char *delims;		/* recipient_delimiter */
+	DICT_LIST  *maps;
+	const char *delims; /* recipient_delimiter */
 	const char *myorigin;
 	const char *mydestination;
-	const char *interfaces;		/* inet_interfaces proxy_interfaces */
-	VSTR   *ifaces;
+	const char *interfaces; /* inet_interfaces proxy_interfaces */
+	VSTR	   *ifaces;
 };
 
 void
 smtp_generic_init(SMTP_STATE *st, const CFG *cfg)
 {
-	const char *text = cfg_get_str(cfg, "smtp_generic_maps");
+	const char	    *text = cfg_get_str(cfg, "smtp_generic_maps");
 	struct smtp_generic *g;
-	VSTR   *why;
+	VSTR		    *why;
 
 	if (strspn(text, STR_SEP_LIST) == strlen(text))
 		return;
@@ -79,10 +79,10 @@ smtp_generic_free(SMTP_STATE *st)
 static bool
 smtp_generic_listed(const char *list, const char *word, size_t len)
 {
-	char   *copy = mystrdup(list);
-	char   *cp = copy;
-	char   *tok;
-	bool	found = false;
+	char *copy = mystrdup(list);
+	char *cp = copy;
+	char *tok;
+	bool  found = false;
 
 	while (!found && (tok = str_token(&cp, STR_SEP_LIST)) != NULL)
 		found = strlen(tok) == len && strncasecmp(tok, word, len) == 0;
@@ -94,7 +94,7 @@ smtp_generic_listed(const char *list, const char *word, size_t len)
 static bool
 smtp_generic_local(const struct smtp_generic *g, const char *domain)
 {
-	size_t	len = strlen(domain);
+	size_t len = strlen(domain);
 
 	if (strcasecmp(domain, g->myorigin) == 0
 	    || smtp_generic_listed(g->mydestination, domain, len))
@@ -108,11 +108,11 @@ int
 smtp_generic_addr(SMTP_STATE *st, const char *addr, VSTR *out)
 {
 	struct smtp_generic *g = st->generic;
-	const char *at;
-	const char *domain;
-	const char *val = NULL;
-	VSTR   *local, *user, *ext, *key;
-	int	rc;
+	const char	    *at;
+	const char	    *domain;
+	const char	    *val = NULL;
+	VSTR		    *local, *user, *ext, *key;
+	int		     rc;
 
 	if (g == NULL || *addr == 0)
 		return 0;
@@ -132,12 +132,12 @@ smtp_generic_addr(SMTP_STATE *st, const char *addr, VSTR *out)
 			goto done;
 	}
 	if (at == NULL || smtp_generic_local(g, domain)) {
-		if ((rc = dict_list_lookup(g->maps, VSTR_STR(local),
-					   &val)) != 0)
+		if ((rc = dict_list_lookup(g->maps, VSTR_STR(local), &val))
+		    != 0)
 			goto done;
 		if (VSTR_LEN(ext) > 0
-		    && (rc = dict_list_lookup(g->maps, VSTR_STR(user),
-					      &val)) != 0)
+		    && (rc = dict_list_lookup(g->maps, VSTR_STR(user), &val))
+			   != 0)
 			goto done;
 	}
 	if (at) {
@@ -171,16 +171,16 @@ smtp_generic_header_fn(void *ctx, const char *addr, VSTR *out)
 int
 smtp_generic_header(SMTP_STATE *st, VSTR *hdr)
 {
-	VSTR   *out = vstr_alloc(VSTR_LEN(hdr) + 256);
-	VSTR   *field = vstr_alloc(256);
+	VSTR	   *out = vstr_alloc(VSTR_LEN(hdr) + 256);
+	VSTR	   *field = vstr_alloc(256);
 	const char *p = VSTR_STR(hdr);
 	const char *end = p + VSTR_LEN(hdr);
-	int	ret = 0;
+	int	    ret = 0;
 
 	while (p < end) {
 		const char *q = p;
 		const char *colon;
-		size_t	flen;
+		size_t	    flen;
 
 		/* One logical field: its line and the continuation lines. */
 		do {
@@ -196,8 +196,8 @@ smtp_generic_header(SMTP_STATE *st, VSTR *hdr)
 		    && header_addrs_field(p, (size_t)(colon - p))) {
 			vstr_memcpy(field, p, flen);
 			if (header_addrs_rewrite(field, (size_t)(colon - p),
-						 smtp_generic_header_fn,
-						 st) < 0) {
+						 smtp_generic_header_fn, st)
+			    < 0) {
 				ret = -1;
 				break;
 			}

@@ -21,8 +21,8 @@
 void
 smtp_log_delay(VSTR *out, double secs)
 {
-	char	buf[64];
-	size_t	len;
+	char   buf[64];
+	size_t len;
 
 	if (secs < 0.01) {
 		vstr_strcat(out, "0");
@@ -49,13 +49,13 @@ void
 smtp_log_delivery(const SMTP_DELIVERY *d, size_t i, double t_end)
 {
 	const struct deliver_request *req = d->req;
-	const struct deliver_rcpt *rcpt = &req->rcpts[i];
-	const struct smtp_rcpt *res = &d->rcpt[i];
-	double	arrival = (double)req->arrival_sec
-	    + (double)req->arrival_usec / 1e6;
-	double	qmgr = req->qmgr_time > 0 ? (double)req->qmgr_time : d->t_start;
-	double	conn = d->t_conn > 0 ? d->t_conn : t_end;
-	VSTR   *line = vstr_alloc(256);
+	const struct deliver_rcpt    *rcpt = &req->rcpts[i];
+	const struct smtp_rcpt	     *res = &d->rcpt[i];
+	double			      arrival = (double)req->arrival_sec
+			 + (double)req->arrival_usec / 1e6;
+	double qmgr = req->qmgr_time > 0 ? (double)req->qmgr_time : d->t_start;
+	double conn = d->t_conn > 0 ? d->t_conn : t_end;
+	VSTR  *line = vstr_alloc(256);
 
 	if (qmgr < arrival)
 		qmgr = arrival;
@@ -64,8 +64,9 @@ smtp_log_delivery(const SMTP_DELIVERY *d, size_t i, double t_end)
 	vstr_sprintf(line, "%s: to=<%s>, ", req->queue_id, rcpt->addr);
 	if (rcpt->orig && *rcpt->orig && strcmp(rcpt->orig, rcpt->addr) != 0)
 		vstr_sprintf_append(line, "orig_to=<%s>, ", rcpt->orig);
-	vstr_sprintf_append(line, "relay=%s, ", VSTR_LEN(res->relay)
-			    ? VSTR_STR(res->relay) : "none");
+	vstr_sprintf_append(line, "relay=%s, ",
+			    VSTR_LEN(res->relay) ? VSTR_STR(res->relay)
+						 : "none");
 	if (d->conn_use > 1 && VSTR_LEN(res->relay))
 		vstr_sprintf_append(line, "conn_use=%d, ", d->conn_use);
 	vstr_strcat(line, "delay=");

@@ -38,16 +38,16 @@
 #include "util/mymalloc.h"
 #include "util/rec.h"
 
-#define SMTP_DATA_BUF	(64 * 1024)	/* bytes per content write */
-#define SMTP_HEADER_SCAN_MAX (1024 * 1024)	/* bytes scanned for UTF-8 */
-#define SMTP_PIPE_BYTES	8192		/* pipelined commands per write */
-#define SMTP_GENERIC_HDR_MAX (1024 * 1024)	/* header kept for rewriting */
+#define SMTP_DATA_BUF	     (64 * 1024)   /* bytes per content write */
+#define SMTP_HEADER_SCAN_MAX (1024 * 1024) /* bytes scanned for UTF-8 */
+#define SMTP_PIPE_BYTES	     8192	   /* pipelined commands per write */
+#define SMTP_GENERIC_HDR_MAX (1024 * 1024) /* header kept for rewriting */
 
 /* An I/O failure: every unfinished recipient stays pending. */
 static enum smtp_step
 smtp_proto_lost(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *when)
 {
-	int	err = errno;
+	int err = errno;
 
 	s->broken = true;
 	if (err == ETIMEDOUT)
@@ -67,13 +67,12 @@ smtp_proto_lost(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *when)
 
 /* A server's non-2xx reply for recipient i (or all when i is SIZE_MAX). */
 static void
-smtp_proto_refused(SMTP_SESSION *s, SMTP_DELIVERY *d, size_t i,
-		   const char *cmd)
+smtp_proto_refused(SMTP_SESSION *s, SMTP_DELIVERY *d, size_t i, const char *cmd)
 {
-	const SMTP_REPLY *r = s->reply;
-	bool	hard = r->code / 100 == 5;
+	const SMTP_REPLY   *r = s->reply;
+	bool		    hard = r->code / 100 == 5;
 	enum deliver_action action = hard ? DELIVER_BOUNCED : DELIVER_DEFERRED;
-	char	dsn[DELIVER_DSN_MAX];
+	char		    dsn[DELIVER_DSN_MAX];
 
 	snprintf(dsn, sizeof(dsn), "%s", r->dsn);
 	/* 3xx where 2xx was due: a protocol error, retried later. */
@@ -93,8 +92,8 @@ void
 smtp_proto_features(SMTP_SESSION *s)
 {
 	const SMTP_REPLY *r = s->reply;
-	const char *val;
-	long long size;
+	const char	 *val;
+	long long	  size;
 
 	s->features = SMTP_FEATURE_ESMTP;
 	if (smtp_reply_ehlo_find(r, "PIPELINING"))
@@ -134,25 +133,24 @@ enum smtp_step
 smtp_proto_helo(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 {
 	const struct smtp_conf *c = &st->conf;
-	const char *verb;
+	const char	       *verb;
 
 	if (!c->lmtp && smtp_tls_wrapper(st, s, d) != SMTP_STEP_OK)
 		return SMTP_STEP_NEXT;
 	if (smtp_session_read(s, c->helo_timeout) < 0)
-		return smtp_proto_lost(s, d, "receiving the initial server "
+		return smtp_proto_lost(s, d,
+				       "receiving the initial server "
 				       "greeting");
 	if (s->reply->code / 100 != 2) {
-		bool	hard = s->reply->code / 100 == 5
-		    && !c->skip_5xx_greeting;
-		char	dsn[DELIVER_DSN_MAX];
+		bool hard = s->reply->code / 100 == 5 && !c->skip_5xx_greeting;
+		char dsn[DELIVER_DSN_MAX];
 
 		snprintf(dsn, sizeof(dsn), "%s", s->reply->dsn);
 		if (!hard)
 			dsn[0] = '4';
 		smtp_rcpt_all(d, hard,
-			      hard ? DELIVER_BOUNCED : DELIVER_DEFERRED,
-			      dsn, s, s->reply,
-			      "host %s refused to talk to me: %s",
+			      hard ? DELIVER_BOUNCED : DELIVER_DEFERRED, dsn, s,
+			      s->reply, "host %s refused to talk to me: %s",
 			      VSTR_STR(s->namaddr), VSTR_STR(s->reply->text));
 		return SMTP_STEP_NEXT;
 	}
@@ -160,9 +158,9 @@ smtp_proto_helo(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 	for (;;) {
 		smtp_session_queue(s, "%s %s", verb, c->helo_name);
 		if (smtp_session_flush(s, c->helo_timeout) < 0)
-			return smtp_proto_lost(s, d, verb[0] == 'H'
-					       ? "sending HELO"
-					       : "sending EHLO");
+			return smtp_proto_lost(s, d,
+					       verb[0] == 'H' ? "sending HELO"
+							      : "sending EHLO");
 		if (smtp_session_read(s, c->helo_timeout) < 0)
 			return smtp_proto_lost(s, d,
 					       "receiving the EHLO reply");
@@ -206,7 +204,7 @@ smtp_proto_rset(SMTP_STATE *st, SMTP_SESSION *s)
 SMTP_SESSION *
 smtp_proto_quit(SMTP_STATE *st, SMTP_SESSION *s)
 {
-	int	timeout = st->conf.quit_timeout;
+	int timeout = st->conf.quit_timeout;
 
 	/* Nobody waits for the answer: do not hang on a slow server. */
 	if (timeout > 10)
@@ -232,11 +230,11 @@ bool
 smtp_proto_need_utf8(const struct deliver_request *req, int qfd)
 {
 	REC_READER *rr;
-	VSTR   *data;
-	int	type;
-	bool	need = false;
-	char	prev[4] = {0, 0, 0, 0};
-	size_t	scanned = 0;
+	VSTR	   *data;
+	int	    type;
+	bool	    need = false;
+	char	    prev[4] = { 0, 0, 0, 0 };
+	size_t	    scanned = 0;
 
 	if (!req->smtputf8)
 		return false;
@@ -281,7 +279,7 @@ smtp_proto_mail(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *sender,
 		VSTR *tmp)
 {
 	const struct deliver_request *req = d->req;
-	VSTR   *cmd = vstr_alloc(256);
+	VSTR			     *cmd = vstr_alloc(256);
 
 	vstr_sprintf(cmd, "MAIL FROM:<%s>", sender);
 	if (s->features & SMTP_FEATURE_SIZE)
@@ -297,8 +295,8 @@ smtp_proto_mail(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *sender,
 		else if (req->ret == ADDR_RET_HDRS)
 			vstr_strcat(cmd, " RET=HDRS");
 		if (req->envid && *req->envid
-		    && addr_xtext_encode(tmp, req->envid,
-					 strlen(req->envid)) == 0)
+		    && addr_xtext_encode(tmp, req->envid, strlen(req->envid))
+			   == 0)
 			vstr_sprintf_append(cmd, " ENVID=%s", VSTR_STR(tmp));
 	}
 	smtp_session_queue(s, "%s", VSTR_STR(cmd));
@@ -309,7 +307,7 @@ static void
 smtp_proto_rcpt(SMTP_SESSION *s, const struct deliver_rcpt *rcpt,
 		const char *addr, VSTR *tmp)
 {
-	VSTR   *cmd = vstr_alloc(256);
+	VSTR *cmd = vstr_alloc(256);
 
 	vstr_sprintf(cmd, "RCPT TO:<%s>", addr);
 	if (s->features & SMTP_FEATURE_DSN) {
@@ -333,9 +331,10 @@ smtp_proto_rcpt(SMTP_SESSION *s, const struct deliver_rcpt *rcpt,
 		}
 		if (rcpt->orcpt && (semi = strchr(rcpt->orcpt, ';')) != NULL
 		    && semi > rcpt->orcpt
-		    && strspn(rcpt->orcpt, "abcdefghijklmnopqrstuvwxyz"
+		    && strspn(rcpt->orcpt,
+			      "abcdefghijklmnopqrstuvwxyz"
 			      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
-		    == (size_t)(semi - rcpt->orcpt)
+			   == (size_t)(semi - rcpt->orcpt)
 		    && addr_xtext_encode(tmp, semi + 1, strlen(semi + 1)) == 0)
 			vstr_sprintf_append(cmd, " ORCPT=%.*s;%s",
 					    (int)(semi - rcpt->orcpt),
@@ -343,7 +342,8 @@ smtp_proto_rcpt(SMTP_SESSION *s, const struct deliver_rcpt *rcpt,
 		else if (rcpt->orig && *rcpt->orig
 			 && smtp_proto_ascii(rcpt->orig)
 			 && addr_xtext_encode(tmp, rcpt->orig,
-					      strlen(rcpt->orig)) == 0)
+					      strlen(rcpt->orig))
+				== 0)
 			vstr_sprintf_append(cmd, " ORCPT=rfc822;%s",
 					    VSTR_STR(tmp));
 	}
@@ -371,7 +371,7 @@ smtp_proto_stuff(struct smtp_data *sd, VSTR *out, const char *p, size_t len)
 {
 	const char *end = p + len;
 	const char *q;
-	size_t	n;
+	size_t	    n;
 
 	while (p < end) {
 		if (sd->cr) {
@@ -405,8 +405,8 @@ smtp_proto_stuff(struct smtp_data *sd, VSTR *out, const char *p, size_t len)
 			;
 		n = (size_t)(q - p);
 		if (sd->limit > 0 && sd->llen + n > sd->limit) {
-			size_t	k = sd->limit > sd->llen
-			    ? sd->limit - sd->llen : 0;
+			size_t k = sd->limit > sd->llen ? sd->limit - sd->llen
+							: 0;
 
 			(void)vstr_memcat(out, p, k);
 			p += k;
@@ -438,17 +438,18 @@ smtp_proto_generic_hdr(SMTP_STATE *st, const char *qid, struct smtp_data *sd,
 		       VSTR *hdr, VSTR *out, const char *p, size_t len,
 		       bool last, VSTR *why)
 {
-	size_t	old = VSTR_LEN(hdr);
-	size_t	hlen = SIZE_MAX;
+	size_t	    old = VSTR_LEN(hdr);
+	size_t	    hlen = SIZE_MAX;
 	const char *end;
-	bool	rewrite = true;
+	bool	    rewrite = true;
 
 	vstr_memcat(hdr, p, len);
 	if (VSTR_LEN(hdr) >= 2 && memcmp(VSTR_STR(hdr), "\r\n", 2) == 0)
 		hlen = 0;
 	else if ((end = memmem(VSTR_STR(hdr) + (old > 3 ? old - 3 : 0),
 			       VSTR_LEN(hdr) - (old > 3 ? old - 3 : 0),
-			       "\r\n\r\n", 4)) != NULL)
+			       "\r\n\r\n", 4))
+		 != NULL)
 		hlen = (size_t)(end - VSTR_STR(hdr)) + 2;
 	if (hlen == SIZE_MAX) {
 		if (!last && VSTR_LEN(hdr) < SMTP_GENERIC_HDR_MAX)
@@ -462,7 +463,7 @@ smtp_proto_generic_hdr(SMTP_STATE *st, const char *qid, struct smtp_data *sd,
 		}
 	}
 	{
-		VSTR   *head = vstr_alloc(hlen + 1);
+		VSTR *head = vstr_alloc(hlen + 1);
 
 		vstr_memcpy(head, VSTR_STR(hdr), hlen);
 		if (rewrite && smtp_generic_header(st, head) < 0) {
@@ -493,22 +494,22 @@ smtp_proto_stuff_end(struct smtp_data *sd, VSTR *out)
 
 /* Send the content and the final dot; 0, or -1 (errno; EBADMSG: file). */
 static int
-smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
-		VSTR *why)
+smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d, VSTR *why)
 {
-	struct smtp_data sd = {.bol = true, .in_header = true};
-	VSTR   *hdr = st->generic ? vstr_alloc(4096) : NULL;
-	int	hret;
-	REC_READER *rr = rec_reader_create(d->qfd, 0);
-	VSTR   *data = vstr_alloc(REC_CONT_CHUNK);
-	VSTR   *out = vstr_alloc(SMTP_DATA_BUF + 1024);
-	int	type;
-	int	ret = -1;
-	int	got;
-	int	timeout = st->conf.data_xfer_timeout;
+	struct smtp_data sd = { .bol = true, .in_header = true };
+	VSTR		*hdr = st->generic ? vstr_alloc(4096) : NULL;
+	int		 hret;
+	REC_READER	*rr = rec_reader_create(d->qfd, 0);
+	VSTR		*data = vstr_alloc(REC_CONT_CHUNK);
+	VSTR		*out = vstr_alloc(SMTP_DATA_BUF + 1024);
+	int		 type;
+	int		 ret = -1;
+	int		 got;
+	int		 timeout = st->conf.data_xfer_timeout;
 
 	sd.limit = st->conf.line_length_limit > 0
-	    ? (size_t)st->conf.line_length_limit : 0;
+		       ? (size_t)st->conf.line_length_limit
+		       : 0;
 	if (sd.limit > 0 && sd.limit < 80)
 		sd.limit = 80;
 	if (rec_reader_seek(rr, d->req->content_offset, REC_TYPE_MESG) < 0) {
@@ -522,10 +523,12 @@ smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		if (type != REC_TYPE_CONT)
 			continue;
 		if (hdr != NULL) {
-			if ((hret = smtp_proto_generic_hdr(st,
-					  d->req->queue_id, &sd, hdr, out,
-					  VSTR_STR(data), VSTR_LEN(data), false,
-					  why)) < 0)
+			if ((hret = smtp_proto_generic_hdr(st, d->req->queue_id,
+							   &sd, hdr, out,
+							   VSTR_STR(data),
+							   VSTR_LEN(data),
+							   false, why))
+			    < 0)
 				goto out;
 			if (hret > 0)
 				hdr = vstr_free(hdr);
@@ -535,7 +538,8 @@ smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		}
 		if (VSTR_LEN(out) >= SMTP_DATA_BUF) {
 			if (smtp_session_write(s, VSTR_STR(out), VSTR_LEN(out),
-					       timeout) < 0)
+					       timeout)
+			    < 0)
 				goto out;
 			vstr_reset(out);
 		}
@@ -546,9 +550,10 @@ smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		errno = EBADMSG;
 		goto out;
 	}
-	if (hdr != NULL && smtp_proto_generic_hdr(st, d->req->queue_id, &sd,
-						  hdr, out, "", 0, true,
-						  why) < 0)
+	if (hdr != NULL
+	    && smtp_proto_generic_hdr(st, d->req->queue_id, &sd, hdr, out, "",
+				      0, true, why)
+		   < 0)
 		goto out;
 	smtp_proto_stuff_end(&sd, out);
 	(void)vstr_memcat(out, ".\r\n", 3);
@@ -597,16 +602,16 @@ static char **
 smtp_proto_generic_env(SMTP_STATE *st, SMTP_DELIVERY *d, char **sender)
 {
 	const struct deliver_request *req = d->req;
-	char  **addrs = mycalloc(req->nrcpt + 1, sizeof(*addrs));
-	VSTR   *out = vstr_alloc(64);
-	int	rc;
+	char **addrs = mycalloc(req->nrcpt + 1, sizeof(*addrs));
+	VSTR  *out = vstr_alloc(64);
+	int    rc;
 
 	rc = smtp_generic_addr(st, req->sender, out);
 	*sender = mystrdup(rc > 0 ? VSTR_STR(out) : req->sender);
 	for (size_t i = 0; rc >= 0 && i < req->nrcpt; i++) {
 		rc = smtp_generic_addr(st, req->rcpts[i].addr, out);
 		addrs[i] = mystrdup(rc > 0 ? VSTR_STR(out)
-				    : req->rcpts[i].addr);
+					   : req->rcpts[i].addr);
 	}
 	vstr_free(out);
 	if (rc < 0) {
@@ -629,7 +634,7 @@ smtp_proto_batch(SMTP_SESSION *s, SMTP_DELIVERY *d, const size_t *todo,
 		 char *const *addrs, VSTR *tmp)
 {
 	while (*nsent < ntodo && VSTR_LEN(s->wbuf) < SMTP_PIPE_BYTES) {
-		size_t	i = todo[(*nsent)++];
+		size_t i = todo[(*nsent)++];
 
 		smtp_proto_rcpt(s, &d->req->rcpts[i], addrs[i], tmp);
 	}
@@ -642,31 +647,33 @@ smtp_proto_batch(SMTP_SESSION *s, SMTP_DELIVERY *d, const size_t *todo,
 enum smtp_step
 smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 {
-	const struct smtp_conf *c = &st->conf;
+	const struct smtp_conf	     *c = &st->conf;
 	const struct deliver_request *req = d->req;
-	bool	pipe = (s->features & SMTP_FEATURE_PIPELINING) != 0;
-	bool	mail_ok;
-	size_t	naccepted = 0;
-	size_t *todo;
-	size_t	ntodo = 0;
-	size_t	nsent = 0;
-	bool	data_sent = false;
-	VSTR   *tmp;
-	VSTR   *why;
-	char  **addrs = NULL;
-	char   *sender = NULL;
+	bool	       pipe = (s->features & SMTP_FEATURE_PIPELINING) != 0;
+	bool	       mail_ok;
+	size_t	       naccepted = 0;
+	size_t	      *todo;
+	size_t	       ntodo = 0;
+	size_t	       nsent = 0;
+	bool	       data_sent = false;
+	VSTR	      *tmp;
+	VSTR	      *why;
+	char	     **addrs = NULL;
+	char	      *sender = NULL;
 	enum smtp_step ret = SMTP_STEP_OK;
 
 	if (d->need_smtputf8 && !(s->features & SMTP_FEATURE_SMTPUTF8)) {
 		smtp_rcpt_all(d, true, DELIVER_BOUNCED, "5.6.7", s, NULL,
 			      "SMTPUTF8 is required, but was not offered by "
-			      "host %s", VSTR_STR(s->namaddr));
+			      "host %s",
+			      VSTR_STR(s->namaddr));
 		return SMTP_STEP_OK;
 	}
 	if (s->size_limit > 0 && req->message_size > s->size_limit) {
 		smtp_rcpt_all(d, true, DELIVER_BOUNCED, "5.3.4", s, NULL,
 			      "message size %lld exceeds size limit %lld of "
-			      "server %s", req->message_size, s->size_limit,
+			      "server %s",
+			      req->message_size, s->size_limit,
 			      VSTR_STR(s->namaddr));
 		return SMTP_STEP_OK;
 	}
@@ -707,7 +714,7 @@ smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 
 	/* RCPT */
 	for (size_t k = 0; k < ntodo; k++) {
-		size_t	i = todo[k];
+		size_t i = todo[k];
 
 		if (pipe && k == nsent) {
 			/* Every reply so far is in: send the next batch. */
@@ -724,7 +731,8 @@ smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 			}
 		}
 		if (smtp_session_read(s, c->rcpt_timeout) < 0) {
-			ret = smtp_proto_lost(s, d, "receiving the RCPT TO "
+			ret = smtp_proto_lost(s, d,
+					      "receiving the RCPT TO "
 					      "reply");
 			goto out;
 		}
@@ -781,7 +789,8 @@ smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 			if (!d->rcpt[todo[k]].accepted)
 				continue;
 			if (smtp_session_read(s, c->data_done_timeout) < 0) {
-				ret = smtp_proto_lost(s, d, "receiving the end "
+				ret = smtp_proto_lost(s, d,
+						      "receiving the end "
 						      "of data reply");
 				goto out;
 			}
@@ -789,7 +798,8 @@ smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 		}
 	} else {
 		if (smtp_session_read(s, c->data_done_timeout) < 0) {
-			ret = smtp_proto_lost(s, d, "sending end of data -- "
+			ret = smtp_proto_lost(s, d,
+					      "sending end of data -- "
 					      "message may be sent more than "
 					      "once");
 			goto out;

@@ -39,11 +39,14 @@ smtp_rcpt_vset(SMTP_DELIVERY *d, size_t i, bool final,
 	rc->action = action;
 	snprintf(rc->dsn, sizeof(rc->dsn), "%s", dsn);
 	if (!deliver_dsn_valid(rc->dsn)
-	    || deliver_dsn_class(rc->dsn) != (action == DELIVER_SENT ? 2
-			      : action == DELIVER_BOUNCED ? 5 : 4)) {
+	    || deliver_dsn_class(rc->dsn)
+		   != (action == DELIVER_SENT	   ? 2
+		       : action == DELIVER_BOUNCED ? 5
+						   : 4)) {
 		/* Keep the detail, fix the class the action demands. */
-		char	class = action == DELIVER_SENT ? '2'
-		    : action == DELIVER_BOUNCED ? '5' : '4';
+		char class = action == DELIVER_SENT	 ? '2'
+			     : action == DELIVER_BOUNCED ? '5'
+							 : '4';
 
 		if (deliver_dsn_valid(rc->dsn))
 			rc->dsn[0] = class;
@@ -73,7 +76,7 @@ smtp_rcpt_result(SMTP_DELIVERY *d, size_t i, bool final,
 		 const SMTP_SESSION *s, const SMTP_REPLY *r, const char *fmt,
 		 ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	smtp_rcpt_vset(d, i, final, action, dsn, s, r, fmt, ap);
@@ -85,7 +88,7 @@ smtp_rcpt_all(SMTP_DELIVERY *d, bool final, enum deliver_action action,
 	      const char *dsn, const SMTP_SESSION *s, const SMTP_REPLY *r,
 	      const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	for (size_t i = 0; i < d->req->nrcpt; i++) {
 		va_start(ap, fmt);

@@ -49,7 +49,7 @@ smtp_reply_reset(SMTP_REPLY *r)
 static size_t
 smtp_reply_digits(const char *s, size_t len, size_t max)
 {
-	size_t	n = 0;
+	size_t n = 0;
 
 	while (n < len && n <= max && isdigit((unsigned char)s[n]))
 		n++;
@@ -57,11 +57,10 @@ smtp_reply_digits(const char *s, size_t len, size_t max)
 }
 
 size_t
-smtp_reply_dsn_parse(const char *text, size_t len, char *dsn,
-		     size_t dsn_size)
+smtp_reply_dsn_parse(const char *text, size_t len, char *dsn, size_t dsn_size)
 {
-	size_t	pos;
-	size_t	n;
+	size_t pos;
+	size_t n;
 
 	if (len < 5 || (text[0] != '2' && text[0] != '4' && text[0] != '5')
 	    || text[1] != '.')
@@ -87,17 +86,17 @@ smtp_reply_dsn_parse(const char *text, size_t len, char *dsn,
 int
 smtp_reply_line(SMTP_REPLY *r, const char *line, size_t len)
 {
-	int	code;
-	bool	last;
+	int	    code;
+	bool	    last;
 	const char *rest;
-	size_t	rest_len;
+	size_t	    rest_len;
 
 	if (r->done)
 		smtp_reply_reset(r);
 	if (len < 3 || !isdigit((unsigned char)line[0])
 	    || !isdigit((unsigned char)line[1])
-	    || !isdigit((unsigned char)line[2])
-	    || line[0] < '2' || line[0] > '5')
+	    || !isdigit((unsigned char)line[2]) || line[0] < '2'
+	    || line[0] > '5')
 		return -1;
 	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
 	if (len == 3)
@@ -118,8 +117,9 @@ smtp_reply_line(SMTP_REPLY *r, const char *line, size_t len)
 
 	if (r->nlines == 0)
 		r->has_dsn = smtp_reply_dsn_parse(rest, rest_len, r->dsn,
-						  sizeof(r->dsn)) > 0
-		    && r->dsn[0] == line[0];
+						  sizeof(r->dsn))
+				 > 0
+			     && r->dsn[0] == line[0];
 	if (r->nlines < SMTP_REPLY_LINES_MAX) {
 		/* NUL bytes from a peer would split a keyword: drop them. */
 		for (size_t i = 0; i < rest_len; i++)
@@ -128,14 +128,14 @@ smtp_reply_line(SMTP_REPLY *r, const char *line, size_t len)
 		(void)vstr_addch(r->lines, 0);
 		r->nlines++;
 		if (VSTR_LEN(r->text) < SMTP_REPLY_TEXT_MAX) {
-			size_t	n = 4 + rest_len < len ? 4 + rest_len : len;
+			size_t n = 4 + rest_len < len ? 4 + rest_len : len;
 
 			if (VSTR_LEN(r->text) > 0)
 				(void)vstr_addch(r->text, ' ');
 			if (n > SMTP_REPLY_TEXT_MAX - VSTR_LEN(r->text))
 				n = SMTP_REPLY_TEXT_MAX - VSTR_LEN(r->text);
 			for (size_t i = 0; i < n; i++) {
-				int	ch = (unsigned char)line[i];
+				int ch = (unsigned char)line[i];
 
 				/* Diagnostics end up in logs and DSNs. */
 				if (ch < 32 || ch == 127)
@@ -183,7 +183,7 @@ smtp_reply_detail(const SMTP_REPLY *r)
 const char *
 smtp_reply_ehlo_find(const SMTP_REPLY *r, const char *keyword)
 {
-	size_t	klen = strlen(keyword);
+	size_t klen = strlen(keyword);
 
 	/* Line 0 is the server's greeting name, not a keyword. */
 	for (size_t i = 1; i < r->nlines; i++) {

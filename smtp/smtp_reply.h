@@ -29,27 +29,27 @@
 
 #include "util/vstr.h"
 
-#define SMTP_REPLY_LINE_MAX	2048
-#define SMTP_REPLY_LINES_MAX	200
-#define SMTP_REPLY_TEXT_MAX	8192
-#define SMTP_DSN_MAX		16	/* "5.123.123" fits with room */
+#define SMTP_REPLY_LINE_MAX  2048
+#define SMTP_REPLY_LINES_MAX 200
+#define SMTP_REPLY_TEXT_MAX  8192
+#define SMTP_DSN_MAX	     16 /* "5.123.123" fits with room */
 
 typedef struct SMTP_REPLY {
-	int	code;			/* 250; valid once done */
-	char	dsn[SMTP_DSN_MAX];	/* "2.1.5", or derived "2.0.0" */
-	bool	has_dsn;		/* dsn came from the server */
-	bool	done;			/* the last line was seen */
-	VSTR   *text;			/* lines joined with " " */
-	VSTR   *lines;			/* texts after "DDD-", NUL separated */
-	size_t	nlines;
+	int    code;		  /* 250; valid once done */
+	char   dsn[SMTP_DSN_MAX]; /* "2.1.5", or derived "2.0.0" */
+	bool   has_dsn;		  /* dsn came from the server */
+	bool   done;		  /* the last line was seen */
+	VSTR  *text;		  /* lines joined with " " */
+	VSTR  *lines;		  /* texts after "DDD-", NUL separated */
+	size_t nlines;
 } SMTP_REPLY;
 
 SMTP_REPLY *smtp_reply_alloc(void);
 SMTP_REPLY *smtp_reply_free(SMTP_REPLY *r);
-void	smtp_reply_reset(SMTP_REPLY *r);
+void	    smtp_reply_reset(SMTP_REPLY *r);
 
 /* 1: the reply is complete; 0: more lines follow; -1: malformed line. */
-int	smtp_reply_line(SMTP_REPLY *r, const char *line, size_t len);
+int smtp_reply_line(SMTP_REPLY *r, const char *line, size_t len);
 
 /* Text of line i after the code and separator (i < r->nlines). */
 const char *smtp_reply_line_at(const SMTP_REPLY *r, size_t i);
@@ -62,8 +62,8 @@ const char *smtp_reply_detail(const SMTP_REPLY *r);
  * 1-3 digits) at the start of text, followed by white space or the end.
  * Returns the number of bytes of the code (0: none) and copies it to dsn.
  */
-size_t	smtp_reply_dsn_parse(const char *text, size_t len, char *dsn,
-			             size_t dsn_size);
+size_t
+smtp_reply_dsn_parse(const char *text, size_t len, char *dsn, size_t dsn_size);
 
 /* Find an EHLO keyword (case-insensitive); its parameters or NULL. */
 const char *smtp_reply_ehlo_find(const SMTP_REPLY *r, const char *keyword);

@@ -36,31 +36,33 @@
 #include "util/strutil.h"
 #include "util/vstr.h"
 
-#define SMTP_SASL_ROUNDS	10
+#define SMTP_SASL_ROUNDS 10
 
 struct smtp_sasl {
-	DICT_LIST *passwords;		/* NULL: none configured */
+	DICT_LIST  *passwords; /* NULL: none configured */
 	const char *security;
 	const char *tls_security;
-	const char *filter;		/* smtp_sasl_mechanism_filter */
+	const char *filter; /* smtp_sasl_mechanism_filter */
 };
 
 void
 smtp_sasl_init(SMTP_STATE *st, const CFG *cfg)
 {
 	struct smtp_sasl *sa;
-	const char *maps;
-	const char *type;
-	VSTR   *why;
-	unsigned flags;
+	const char	 *maps;
+	const char	 *type;
+	VSTR		 *why;
+	unsigned	  flags;
 
 	if (!cfg_get_bool(cfg, "smtp_sasl_auth_enable"))
 		return;
 	why = vstr_alloc(64);
 	type = cfg_get_str(cfg, "smtp_sasl_type");
 	if (strcasecmp(type, "cyrus") != 0)
-		msg_fatal_status(78, "unsupported smtp_sasl_type \"%s\" "
-				 "(only cyrus)", type);
+		msg_fatal_status(78,
+				 "unsupported smtp_sasl_type \"%s\" "
+				 "(only cyrus)",
+				 type);
 	sa = mycalloc(1, sizeof(*sa));
 	sa->security = cfg_get_str(cfg, "smtp_sasl_security_options");
 	sa->tls_security = cfg_get_str(cfg, "smtp_sasl_tls_security_options");
@@ -71,8 +73,8 @@ smtp_sasl_init(SMTP_STATE *st, const CFG *cfg)
 				 VSTR_STR(why));
 	maps = cfg_get_str(cfg, "smtp_sasl_password_maps");
 	if (strspn(maps, " \t\r\n,") != strlen(maps)
-	    && (sa->passwords = dict_list_open(maps, DICT_FLAG_FOLD,
-					       why)) == NULL)
+	    && (sa->passwords = dict_list_open(maps, DICT_FLAG_FOLD, why))
+		   == NULL)
 		msg_fatal_status(78, "smtp_sasl_password_maps: %s",
 				 VSTR_STR(why));
 	if (sasl_cyrus_client_init(why) < 0)
@@ -95,8 +97,8 @@ smtp_sasl_free(SMTP_STATE *st)
 static int
 smtp_sasl_lookup(struct smtp_sasl *sa, SMTP_SESSION *s, const char **value)
 {
-	VSTR   *key = vstr_alloc(64);
-	int	rc = 0;
+	VSTR *key = vstr_alloc(64);
+	int   rc = 0;
 
 	if (sa->passwords == NULL)
 		goto out;
@@ -120,16 +122,16 @@ out:
 static void
 smtp_sasl_filter(const char *filter, const char *offered, VSTR *out)
 {
-	char   *copy = mystrdup(offered);
-	char   *cp = copy;
-	char   *mech;
+	char *copy = mystrdup(offered);
+	char *cp = copy;
+	char *mech;
 
 	vstr_reset(out);
 	while ((mech = str_token(&cp, " \t")) != NULL) {
-		bool	ok = *filter == 0;
-		char   *fcopy = mystrdup(filter);
-		char   *fp = fcopy;
-		char   *word;
+		bool  ok = *filter == 0;
+		char *fcopy = mystrdup(filter);
+		char *fp = fcopy;
+		char *word;
 
 		while (!ok && (word = str_token(&fp, STR_SEP_LIST)) != NULL)
 			ok = strcasecmp(word, mech) == 0;
@@ -150,8 +152,8 @@ smtp_sasl_failed(SMTP_SESSION *s, SMTP_DELIVERY *d, const SMTP_REPLY *r,
 	if (r)
 		smtp_rcpt_all(d, false, DELIVER_DEFERRED, "4.7.0", s, r,
 			      "SASL authentication failed; server %s said: "
-			      "%d %s", VSTR_STR(s->namaddr), r->code,
-			      VSTR_STR(r->text));
+			      "%d %s",
+			      VSTR_STR(s->namaddr), r->code, VSTR_STR(r->text));
 	else
 		smtp_rcpt_all(d, false, DELIVER_DEFERRED, "4.7.0", s, NULL,
 			      "SASL authentication failed; cannot "
@@ -164,7 +166,7 @@ smtp_sasl_failed(SMTP_SESSION *s, SMTP_DELIVERY *d, const SMTP_REPLY *r,
 static int
 smtp_sasl_send(SMTP_STATE *st, SMTP_SESSION *s, VSTR *line)
 {
-	int	ret;
+	int ret;
 
 	vstr_memcat(line, "\r\n", 2);
 	ret = smtp_session_write(s, VSTR_STR(line), VSTR_LEN(line),
@@ -178,21 +180,21 @@ enum smtp_step
 smtp_sasl_auth(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 {
 	struct smtp_sasl *sa = st->sasl;
-	const char *offered;
-	const char *cred;
-	const char *mech;
-	const char *colon;
-	char   *user = NULL;
-	SASL_CLIENT *c = NULL;
-	VSTR   *mechs = NULL;
-	VSTR   *out = NULL;
-	VSTR   *in = NULL;
-	VSTR   *line = NULL;
-	VSTR   *why = NULL;
-	enum sasl_step step;
-	enum smtp_step ret = SMTP_STEP_OK;
-	bool	has_out;
-	int	rc;
+	const char	 *offered;
+	const char	 *cred;
+	const char	 *mech;
+	const char	 *colon;
+	char		 *user = NULL;
+	SASL_CLIENT	 *c = NULL;
+	VSTR		 *mechs = NULL;
+	VSTR		 *out = NULL;
+	VSTR		 *in = NULL;
+	VSTR		 *line = NULL;
+	VSTR		 *why = NULL;
+	enum sasl_step	  step;
+	enum smtp_step	  ret = SMTP_STEP_OK;
+	bool		  has_out;
+	int		  rc;
 
 	if (sa == NULL || !(s->features & SMTP_FEATURE_AUTH)
 	    || (offered = smtp_reply_ehlo_find(s->reply, "AUTH")) == NULL)
@@ -200,8 +202,10 @@ smtp_sasl_auth(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 	if ((rc = smtp_sasl_lookup(sa, s, &cred)) <= 0) {
 		if (rc < 0) {
 			smtp_rcpt_all(d, false, DELIVER_DEFERRED, "4.3.0", s,
-				      NULL, "smtp_sasl_password_maps lookup "
-				      "error for %s", VSTR_STR(s->namaddr));
+				      NULL,
+				      "smtp_sasl_password_maps lookup "
+				      "error for %s",
+				      VSTR_STR(s->namaddr));
 			return SMTP_STEP_NEXT;
 		}
 		return SMTP_STEP_OK;
@@ -216,15 +220,15 @@ smtp_sasl_auth(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 	user = mystrndup(cred, colon ? (size_t)(colon - cred) : strlen(cred));
 	c = sasl_cyrus_client_create("smtp", VSTR_STR(s->host), user,
 				     colon ? colon + 1 : "",
-				     s->tls ? sa->tls_security :
-				     sa->security, why);
+				     s->tls ? sa->tls_security : sa->security,
+				     why);
 	if (c == NULL) {
 		ret = smtp_sasl_failed(s, d, NULL, VSTR_STR(why));
 		goto out;
 	}
 	/* Cyrus picks the strongest mechanism that the options allow. */
-	step = sasl_cyrus_client_start(c, VSTR_STR(mechs), &mech, out,
-				       &has_out, why);
+	step = sasl_cyrus_client_start(c, VSTR_STR(mechs), &mech, out, &has_out,
+				       why);
 	if (step == SASL_STEP_FAIL || mech == NULL) {
 		ret = smtp_sasl_failed(s, d, NULL, "no mechanism available");
 		goto out;
@@ -243,8 +247,9 @@ smtp_sasl_auth(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 		    || smtp_session_read(s, st->conf.helo_timeout) < 0) {
 			s->broken = true;
 			smtp_rcpt_all(d, false, DELIVER_DEFERRED,
-				      errno == ETIMEDOUT ? "4.4.2" : "4.4.1",
-				      s, NULL, "lost connection with %s "
+				      errno == ETIMEDOUT ? "4.4.2" : "4.4.1", s,
+				      NULL,
+				      "lost connection with %s "
 				      "while performing SASL authentication",
 				      VSTR_STR(s->namaddr));
 			ret = SMTP_STEP_NEXT;
@@ -256,7 +261,8 @@ smtp_sasl_auth(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 		if (round >= SMTP_SASL_ROUNDS) {
 			vstr_strcpy(line, "*");
 			if (round > SMTP_SASL_ROUNDS) {
-				ret = smtp_sasl_failed(s, d, NULL, "the server "
+				ret = smtp_sasl_failed(s, d, NULL,
+						       "the server "
 						       "does not end the "
 						       "exchange");
 				s->broken = true;
@@ -265,10 +271,14 @@ smtp_sasl_auth(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 			continue;
 		}
 		if (sasl_proto_decode_response(smtp_reply_line_at(s->reply, 0),
-			strlen(smtp_reply_line_at(s->reply, 0)), in)
-		    != SASL_RESP_OK
+					       strlen(
+						   smtp_reply_line_at(s->reply,
+								      0)),
+					       in)
+			!= SASL_RESP_OK
 		    || sasl_cyrus_client_step(c, VSTR_STR(in), VSTR_LEN(in),
-					      out, why) == SASL_STEP_FAIL) {
+					      out, why)
+			   == SASL_STEP_FAIL) {
 			/* Tell the server we give up, then read its answer. */
 			vstr_strcpy(line, "*");
 			continue;

@@ -31,9 +31,9 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-#define SMTP_READ_CHUNK	4096
+#define SMTP_READ_CHUNK 4096
 /* A reply line longer than this is cut (the rest is read and dropped). */
-#define SMTP_LINE_LIMIT	(SMTP_REPLY_LINE_MAX + 16)
+#define SMTP_LINE_LIMIT (SMTP_REPLY_LINE_MAX + 16)
 
 SMTP_SESSION *
 smtp_session_alloc(int fd, const char *host, const char *addr, int port,
@@ -52,7 +52,7 @@ smtp_session_alloc(int fd, const char *host, const char *addr, int port,
 	s->namaddr = vstr_alloc(100);
 	vstr_sprintf(s->namaddr, "%s[%s]", host, addr);
 	s->relay = vstr_alloc(100);
-	if (strcmp(addr, "unix") == 0)	/* LMTP over a unix socket */
+	if (strcmp(addr, "unix") == 0) /* LMTP over a unix socket */
 		vstr_sprintf(s->relay, "%s[unix]", host);
 	else
 		vstr_sprintf(s->relay, "%s[%s]:%d", host, addr, port);
@@ -91,7 +91,7 @@ smtp_session_free(SMTP_SESSION *s)
 void
 smtp_session_queue(SMTP_SESSION *s, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	(void)vstr_vsprintf_append(s->wbuf, fmt, ap);
@@ -104,8 +104,7 @@ smtp_session_queue(SMTP_SESSION *s, const char *fmt, ...)
 }
 
 int
-smtp_session_write(SMTP_SESSION *s, const void *buf, size_t len,
-		   int timeout)
+smtp_session_write(SMTP_SESSION *s, const void *buf, size_t len, int timeout)
 {
 	if (s->tlss)
 		return tls_write(s->tlss, buf, len, timeout * 1000);
@@ -117,7 +116,7 @@ smtp_session_write(SMTP_SESSION *s, const void *buf, size_t len,
 int
 smtp_session_flush(SMTP_SESSION *s, int timeout)
 {
-	int	ret = 0;
+	int ret = 0;
 
 	if (VSTR_LEN(s->wbuf) > 0)
 		ret = smtp_session_write(s, VSTR_STR(s->wbuf),
@@ -132,19 +131,20 @@ smtp_session_line(SMTP_SESSION *s, struct timespec *deadline)
 {
 	vstr_reset(s->line);
 	for (;;) {
-		const char *start = VSTR_STR(s->rbuf) + s->rpos;
-		size_t	avail = VSTR_LEN(s->rbuf) - s->rpos;
-		const char *nl = memchr(start, '\n', avail);
-		size_t	take = nl ? (size_t)(nl - start) : avail;
-		size_t	keep = take;
+		const char     *start = VSTR_STR(s->rbuf) + s->rpos;
+		size_t		avail = VSTR_LEN(s->rbuf) - s->rpos;
+		const char     *nl = memchr(start, '\n', avail);
+		size_t		take = nl ? (size_t)(nl - start) : avail;
+		size_t		keep = take;
 		struct timespec now;
-		struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
-		long long ms;
-		ssize_t	n;
+		struct pollfd	pfd = { .fd = s->fd, .events = POLLIN };
+		long long	ms;
+		ssize_t		n;
 
 		if (VSTR_LEN(s->line) + keep > SMTP_LINE_LIMIT)
 			keep = SMTP_LINE_LIMIT > VSTR_LEN(s->line)
-			    ? SMTP_LINE_LIMIT - VSTR_LEN(s->line) : 0;
+				   ? SMTP_LINE_LIMIT - VSTR_LEN(s->line)
+				   : 0;
 		(void)vstr_memcat(s->line, start, keep);
 		s->rpos += nl ? take + 1 : take;
 		if (nl) {
@@ -160,7 +160,7 @@ smtp_session_line(SMTP_SESSION *s, struct timespec *deadline)
 		s->rpos = 0;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		ms = (deadline->tv_sec - now.tv_sec) * 1000LL
-		    + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+		     + (deadline->tv_nsec - now.tv_nsec) / 1000000;
 		if (ms <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -170,7 +170,8 @@ smtp_session_line(SMTP_SESSION *s, struct timespec *deadline)
 				errno = ENOMEM;
 				return -1;
 			}
-			n = tls_read(s->tlss, VSTR_STR(s->rbuf), SMTP_READ_CHUNK,
+			n = tls_read(s->tlss, VSTR_STR(s->rbuf),
+				     SMTP_READ_CHUNK,
 				     ms > 86400000 ? 86400000 : (int)ms);
 			if (n < 0)
 				return -1;
@@ -209,7 +210,7 @@ int
 smtp_session_read(SMTP_SESSION *s, int timeout)
 {
 	struct timespec deadline;
-	int	ret;
+	int		ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += timeout;

@@ -49,37 +49,37 @@
 #include "util/strutil.h"
 #include "util/tls.h"
 
-#define SMTP_TLS_MATCH_MAX	16	/* names in one match= list */
-#define SMTP_TLS_PLAIN_MAX	16	/* servers remembered as TLS-broken */
-#define SMTP_TLS_PLAIN_TIME	3600	/* ... for this many seconds */
+#define SMTP_TLS_MATCH_MAX  16	 /* names in one match= list */
+#define SMTP_TLS_PLAIN_MAX  16	 /* servers remembered as TLS-broken */
+#define SMTP_TLS_PLAIN_TIME 3600 /* ... for this many seconds */
 
 /* A server whose handshake failed under "may": plain text for a while. */
 struct smtp_tls_plain {
-	char   *key;			/* "addr:port" */
-	time_t	until;
+	char  *key; /* "addr:port" */
+	time_t until;
 };
 
 struct smtp_tls {
-	TLS_CTX *ctx;			/* NULL: TLS unavailable */
-	VSTR   *ctx_why;		/* why ctx is NULL */
-	TLS_CTX *mctx;			/* mandatory levels; NULL likewise */
-	VSTR   *mctx_why;
-	bool	note_offer;		/* smtp_tls_note_starttls_offer */
-	int	level;			/* smtp_tls_security_level */
-	DICT_LIST *policy;		/* smtp_tls_policy_maps, or NULL */
-	const char *servername;		/* smtp_tls_servername */
-	DNS_REPLY *tlsa;
+	TLS_CTX		     *ctx;     /* NULL: TLS unavailable */
+	VSTR		     *ctx_why; /* why ctx is NULL */
+	TLS_CTX		     *mctx;    /* mandatory levels; NULL likewise */
+	VSTR		     *mctx_why;
+	bool		      note_offer; /* smtp_tls_note_starttls_offer */
+	int		      level;	  /* smtp_tls_security_level */
+	DICT_LIST	     *policy;	  /* smtp_tls_policy_maps, or NULL */
+	const char	     *servername; /* smtp_tls_servername */
+	DNS_REPLY	     *tlsa;
 	struct smtp_tls_plain plain[SMTP_TLS_PLAIN_MAX];
-	size_t	plain_next;
-	bool	retry_plain;		/* the last session should be retried */
-	bool	wrappermode;		/* smtp_tls_wrappermode */
+	size_t		      plain_next;
+	bool retry_plain; /* the last session should be retried */
+	bool wrappermode; /* smtp_tls_wrappermode */
 };
 
 /* The policy of one session. */
 struct smtp_tls_policy {
-	int	level;
-	char   *names[SMTP_TLS_MATCH_MAX];	/* match=, owned */
-	size_t	nnames;
+	int    level;
+	char  *names[SMTP_TLS_MATCH_MAX]; /* match=, owned */
+	size_t nnames;
 };
 
 void
@@ -90,16 +90,17 @@ smtp_tls_init(SMTP_STATE *st, const CFG *cfg)
 	const char *level = cfg_compat_tls_level(cfg, CFG_COMPAT_SMTP, true);
 	const char *maps = cfg_get_str(cfg, "smtp_tls_policy_maps");
 	struct tls_client_opts o;
-	VSTR   *why = vstr_alloc(100);
+	VSTR		      *why = vstr_alloc(100);
 
 	if ((t->level = tls_level_parse(level)) < 0)
-		msg_fatal_status(78, "bad smtp_tls_security_level value: "
+		msg_fatal_status(78,
+				 "bad smtp_tls_security_level value: "
 				 "\"%s\" (none, may, encrypt, dane, verify, "
-				 "secure)", level);
-	if (*maps && (t->policy = dict_list_open(maps, DICT_FLAG_FOLD,
-						 why)) == NULL)
-		msg_fatal_status(78, "smtp_tls_policy_maps: %s",
-				 VSTR_STR(why));
+				 "secure)",
+				 level);
+	if (*maps
+	    && (t->policy = dict_list_open(maps, DICT_FLAG_FOLD, why)) == NULL)
+		msg_fatal_status(78, "smtp_tls_policy_maps: %s", VSTR_STR(why));
 	t->servername = cfg_get_str(cfg, "smtp_tls_servername");
 	t->wrappermode = cfg_get_bool(cfg, "smtp_tls_wrappermode");
 	memset(&o, 0, sizeof(o));
@@ -124,8 +125,10 @@ smtp_tls_init(SMTP_STATE *st, const CFG *cfg)
 	if ((t->level >= TLS_LEV_ENCRYPT || t->policy || t->wrappermode)
 	    && (t->mctx = tls_client_ctx(&o, t->mctx_why)) == NULL) {
 		if (t->level >= TLS_LEV_ENCRYPT)
-			msg_fatal_status(78, "TLS is required but cannot be "
-					 "set up: %s", VSTR_STR(t->mctx_why));
+			msg_fatal_status(78,
+					 "TLS is required but cannot be "
+					 "set up: %s",
+					 VSTR_STR(t->mctx_why));
 		msg_warn("cannot set up client TLS for mandatory levels: %s",
 			 VSTR_STR(t->mctx_why));
 	}
@@ -190,9 +193,9 @@ smtp_tls_policy(SMTP_STATE *st, SMTP_SESSION *s, struct smtp_tls_policy *p,
 		VSTR *why)
 {
 	struct smtp_tls *t = st->tls;
-	VSTR   *domain = vstr_alloc(64);
-	const char *value = NULL;
-	int	ret = 0;
+	VSTR		*domain = vstr_alloc(64);
+	const char	*value = NULL;
+	int		 ret = 0;
 
 	memset(p, 0, sizeof(*p));
 	p->level = t->level;
@@ -210,23 +213,23 @@ smtp_tls_policy(SMTP_STATE *st, SMTP_SESSION *s, struct smtp_tls_policy *p,
 		}
 	}
 	if (ret > 0 && value) {
-		char   *copy = mystrdup(value);
-		char   *cp = copy;
-		char   *word = str_token(&cp, " \t");
+		char *copy = mystrdup(value);
+		char *cp = copy;
+		char *word = str_token(&cp, " \t");
 
 		if (word == NULL || (p->level = tls_level_parse(word)) < 0) {
-			vstr_sprintf(why, "bad TLS policy \"%s\" for %s",
-				     value, VSTR_STR(s->nexthop));
+			vstr_sprintf(why, "bad TLS policy \"%s\" for %s", value,
+				     VSTR_STR(s->nexthop));
 			myfree(copy);
 			vstr_free(domain);
 			return -1;
 		}
 		while ((word = str_token(&cp, " \t")) != NULL) {
-			char   *name;
-			char   *np;
+			char *name;
+			char *np;
 
 			if (!str_has_prefix(word, "match="))
-				continue;	/* protocols=, ciphers=: later */
+				continue; /* protocols=, ciphers=: later */
 			np = word + 6;
 			while ((name = str_token(&np, ":")) != NULL)
 				smtp_tls_add_name(p, name);
@@ -235,7 +238,7 @@ smtp_tls_policy(SMTP_STATE *st, SMTP_SESSION *s, struct smtp_tls_policy *p,
 	}
 	if (p->nnames == 0) {
 		if (p->level == TLS_LEV_SECURE) {
-			VSTR   *dot = vstr_alloc(64);
+			VSTR *dot = vstr_alloc(64);
 
 			smtp_tls_add_name(p, VSTR_STR(domain));
 			vstr_sprintf(dot, ".%s", VSTR_STR(domain));
@@ -253,7 +256,7 @@ smtp_tls_policy(SMTP_STATE *st, SMTP_SESSION *s, struct smtp_tls_policy *p,
 static bool
 smtp_tls_plain_only(struct smtp_tls *t, const char *key)
 {
-	time_t	now = time(NULL);
+	time_t now = time(NULL);
 
 	for (size_t i = 0; i < SMTP_TLS_PLAIN_MAX; i++)
 		if (t->plain[i].key && strcmp(t->plain[i].key, key) == 0)
@@ -275,7 +278,7 @@ smtp_tls_plain_add(struct smtp_tls *t, const char *key)
 bool
 smtp_tls_retry_plain(SMTP_STATE *st)
 {
-	bool	again = st->tls && st->tls->retry_plain;
+	bool again = st->tls && st->tls->retry_plain;
 
 	if (st->tls)
 		st->tls->retry_plain = false;
@@ -302,10 +305,10 @@ smtp_tls_dane(SMTP_STATE *st, SMTP_SESSION *s, struct tls_tlsa *recs,
 	      size_t *nrecs, VSTR *why)
 {
 	struct smtp_tls *t = st->tls;
-	VSTR   *qname = vstr_alloc(64);
-	VSTR   *dwhy = vstr_alloc(64);
-	enum dns_status ds;
-	size_t	n = 0;
+	VSTR		*qname = vstr_alloc(64);
+	VSTR		*dwhy = vstr_alloc(64);
+	enum dns_status	 ds;
+	size_t		 n = 0;
 
 	*nrecs = 0;
 	if (st->dns == NULL) {
@@ -314,8 +317,7 @@ smtp_tls_dane(SMTP_STATE *st, SMTP_SESSION *s, struct tls_tlsa *recs,
 		return TLS_LEV_MAY;
 	}
 	vstr_sprintf(qname, "_%d._tcp.%s", s->port, VSTR_STR(s->host));
-	ds = dns_lookup(st->dns, VSTR_STR(qname), DNS_TYPE_TLSA, t->tlsa,
-			dwhy);
+	ds = dns_lookup(st->dns, VSTR_STR(qname), DNS_TYPE_TLSA, t->tlsa, dwhy);
 	if (ds == DNS_TEMPFAIL) {
 		vstr_sprintf(why, "TLSA lookup error for %s: %s",
 			     VSTR_STR(qname), VSTR_STR(dwhy));
@@ -338,9 +340,9 @@ smtp_tls_dane(SMTP_STATE *st, SMTP_SESSION *s, struct tls_tlsa *recs,
 		const DNS_RR *rr = t->tlsa->rr + i;
 
 		/* RFC 7672 3.1: PKIX-TA(0)/PKIX-EE(1) are unusable in SMTP. */
-		if (rr->type != DNS_TYPE_TLSA || (rr->usage != 2
-						  && rr->usage != 3)
-		    || rr->selector > 1 || rr->mtype > 2)
+		if (rr->type != DNS_TYPE_TLSA
+		    || (rr->usage != 2 && rr->usage != 3) || rr->selector > 1
+		    || rr->mtype > 2)
 			continue;
 		recs[n].usage = rr->usage;
 		recs[n].selector = rr->selector;
@@ -361,18 +363,18 @@ static enum smtp_step
 smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		 bool wrapper)
 {
-	struct smtp_tls *t = st->tls;
+	struct smtp_tls	       *t = st->tls;
 	const struct smtp_conf *c = &st->conf;
-	struct smtp_tls_policy p;
+	struct smtp_tls_policy	p;
 	struct tls_client_start cs;
-	struct tls_tlsa *recs = NULL;
-	size_t	nrecs = 0;
-	TLS_CTX *ctx;
-	VSTR   *ctx_why;
-	VSTR   *why = vstr_alloc(100);
-	VSTR   *key = vstr_alloc(100);
-	enum smtp_step ret = SMTP_STEP_OK;
-	int	level;
+	struct tls_tlsa	       *recs = NULL;
+	size_t			nrecs = 0;
+	TLS_CTX		       *ctx;
+	VSTR		       *ctx_why;
+	VSTR		       *why = vstr_alloc(100);
+	VSTR		       *key = vstr_alloc(100);
+	enum smtp_step		ret = SMTP_STEP_OK;
+	int			level;
 
 	if (t == NULL || s->tls)
 		goto out;
@@ -395,14 +397,16 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	    && (s->features & SMTP_FEATURE_STARTTLS))
 		msg_info("Host offered STARTTLS: [%s]", VSTR_STR(s->host));
 	/* Opportunistic TLS that failed before: plain text (as Postfix). */
-	if (level == TLS_LEV_NONE || (level == TLS_LEV_MAY
-				      && smtp_tls_plain_only(t, VSTR_STR(key))))
+	if (level == TLS_LEV_NONE
+	    || (level == TLS_LEV_MAY && smtp_tls_plain_only(t, VSTR_STR(key))))
 		goto out_policy;
 	if (!wrapper && !(s->features & SMTP_FEATURE_STARTTLS)) {
 		if (level == TLS_LEV_MAY)
 			goto out_policy;
-		vstr_sprintf(why, "TLS is required, but was not offered by "
-			     "host %s", VSTR_STR(s->namaddr));
+		vstr_sprintf(why,
+			     "TLS is required, but was not offered by "
+			     "host %s",
+			     VSTR_STR(s->namaddr));
 		ret = smtp_tls_defer(s, d, "4.7.4", VSTR_STR(why));
 		goto out_policy;
 	}
@@ -411,8 +415,10 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	if (ctx == NULL) {
 		if (level == TLS_LEV_MAY)
 			goto out_policy;
-		vstr_sprintf(why, "TLS is required, but our TLS engine is "
-			     "unavailable: %s", VSTR_STR(ctx_why));
+		vstr_sprintf(why,
+			     "TLS is required, but our TLS engine is "
+			     "unavailable: %s",
+			     VSTR_STR(ctx_why));
 		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
 		goto out_policy;
 	}
@@ -422,17 +428,20 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	if (smtp_session_flush(s, c->helo_timeout) < 0
 	    || smtp_session_read(s, c->helo_timeout) < 0) {
 		s->broken = true;
-		vstr_sprintf(why, "lost connection with %s while sending "
-			     "STARTTLS", VSTR_STR(s->namaddr));
+		vstr_sprintf(why,
+			     "lost connection with %s while sending "
+			     "STARTTLS",
+			     VSTR_STR(s->namaddr));
 		ret = smtp_tls_defer(s, d, "4.4.2", VSTR_STR(why));
 		goto out_policy;
 	}
 	if (s->reply->code / 100 != 2) {
 		if (level == TLS_LEV_MAY)
 			goto out_policy;
-		vstr_sprintf(why, "TLS is required, but host %s refused to "
-			     "start TLS: %s", VSTR_STR(s->namaddr),
-			     VSTR_STR(s->reply->text));
+		vstr_sprintf(why,
+			     "TLS is required, but host %s refused to "
+			     "start TLS: %s",
+			     VSTR_STR(s->namaddr), VSTR_STR(s->reply->text));
 		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
 		goto out_policy;
 	}
@@ -453,13 +462,14 @@ handshake:
 	cs.nmatch = p.nnames;
 	cs.tlsa = level == TLS_LEV_DANE ? recs : NULL;
 	cs.ntlsa = level == TLS_LEV_DANE ? nrecs : 0;
-	vstr_sprintf(key, "%s/%s:%d", VSTR_STR(s->nexthop),
-		     VSTR_STR(s->addr), s->port);
+	vstr_sprintf(key, "%s/%s:%d", VSTR_STR(s->nexthop), VSTR_STR(s->addr),
+		     s->port);
 	cs.cache_key = VSTR_STR(key);
 	cs.peer = VSTR_STR(s->relay);
-	if ((s->tlss = tls_client_start(ctx, s->fd, &cs,
-					c->helo_timeout * 1000, why)) == NULL) {
-		VSTR   *text = vstr_alloc(100);
+	if ((s->tlss = tls_client_start(ctx, s->fd, &cs, c->helo_timeout * 1000,
+					why))
+	    == NULL) {
+		VSTR *text = vstr_alloc(100);
 
 		s->broken = true;
 		vstr_sprintf(text, "Cannot start TLS: %s with %s",
@@ -477,9 +487,11 @@ handshake:
 	s->tls = true;
 	if ((level == TLS_LEV_DANE || level >= TLS_LEV_VERIFY)
 	    && tls_trust(s->tlss) != TLS_TRUST_VERIFIED) {
-		vstr_sprintf(why, "Server certificate not verified: %s "
-			     "(host %s, TLS level %s)", tls_trust_why(s->tlss),
-			     VSTR_STR(s->namaddr), tls_level_name(level));
+		vstr_sprintf(why,
+			     "Server certificate not verified: %s "
+			     "(host %s, TLS level %s)",
+			     tls_trust_why(s->tlss), VSTR_STR(s->namaddr),
+			     tls_level_name(level));
 		msg_info("%s", VSTR_STR(why));
 		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
 		goto out_policy;
@@ -491,18 +503,22 @@ handshake:
 	if (smtp_session_flush(s, c->helo_timeout) < 0
 	    || smtp_session_read(s, c->helo_timeout) < 0) {
 		s->broken = true;
-		vstr_sprintf(why, "lost connection with %s while receiving "
+		vstr_sprintf(why,
+			     "lost connection with %s while receiving "
 			     "the EHLO reply after STARTTLS",
 			     VSTR_STR(s->namaddr));
 		ret = smtp_tls_defer(s, d, "4.4.2", VSTR_STR(why));
 		goto out_policy;
 	}
 	if (s->reply->code / 100 != 2) {
-		vstr_sprintf(why, "host %s said: %s (in reply to EHLO command "
-			     "after STARTTLS)", VSTR_STR(s->namaddr),
-			     VSTR_STR(s->reply->text));
-		ret = smtp_tls_defer(s, d, s->reply->code / 100 == 5 ?
-				     "4.7.0" : s->reply->dsn, VSTR_STR(why));
+		vstr_sprintf(why,
+			     "host %s said: %s (in reply to EHLO command "
+			     "after STARTTLS)",
+			     VSTR_STR(s->namaddr), VSTR_STR(s->reply->text));
+		ret = smtp_tls_defer(s, d,
+				     s->reply->code / 100 == 5 ? "4.7.0"
+							       : s->reply->dsn,
+				     VSTR_STR(why));
 		goto out_policy;
 	}
 	smtp_proto_features(s);

@@ -33,33 +33,33 @@
 #include "util/vstr.h"
 
 /* Longest wait for one DNS answer while naming the client, and tries. */
-#define SMTPD_DNS_TIMEOUT	3
-#define SMTPD_DNS_TRIES		2
-#define SMTPD_RES_OPTIONS	"timeout:3 attempts:2"
+#define SMTPD_DNS_TIMEOUT 3
+#define SMTPD_DNS_TRIES	  2
+#define SMTPD_RES_OPTIONS "timeout:3 attempts:2"
 
 struct smtpd_app {
 	struct smtpd_params par;
-	SMTPD_CHECK *check;
-	const CFG *cfg;
-	const char *exclusions;		/* smtpd_forbid_bare_newline_exclusions */
-	bool	peername_lookup;
-	TLS_CTX *tls;			/* NULL: no TLS */
+	SMTPD_CHECK	   *check;
+	const CFG	   *cfg;
+	const char *exclusions; /* smtpd_forbid_bare_newline_exclusions */
+	bool	    peername_lookup;
+	TLS_CTX	   *tls; /* NULL: no TLS */
 };
 
 /* hooks->read/write context: the socket, and TLS once it is up. */
 struct smtpd_conn {
-	int	fd;
-	TLS_SESS *tls;
-	const char *peer;		/* "name[addr]" for TLS logs */
+	int	    fd;
+	TLS_SESS   *tls;
+	const char *peer; /* "name[addr]" for TLS logs */
 };
 
 static ssize_t
 smtpd_sock_read(void *io, void *buf, size_t len, int timeout_ms)
 {
 	struct smtpd_conn *conn = io;
-	int	fd = conn->fd;
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	int	n;
+	int		   fd = conn->fd;
+	struct pollfd	   pfd = { .fd = fd, .events = POLLIN };
+	int		   n;
 
 	if (conn->tls)
 		return tls_read(conn->tls, buf, len, timeout_ms);
@@ -74,7 +74,7 @@ smtpd_sock_read(void *io, void *buf, size_t len, int timeout_ms)
 			errno = ETIMEDOUT;
 			return -1;
 		}
-		ssize_t	got = read(fd, buf, len);
+		ssize_t got = read(fd, buf, len);
 
 		if (got < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -95,7 +95,7 @@ smtpd_sock_write(void *io, const void *buf, size_t len, int timeout_ms)
 static void
 smtpd_sleep(int seconds)
 {
-	struct timespec ts = {.tv_sec = seconds};
+	struct timespec ts = { .tv_sec = seconds };
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
@@ -104,7 +104,7 @@ smtpd_sleep(int seconds)
 static int
 smtpd_hook_check(void *ctx, enum smtpd_check_stage stage,
 		 const struct smtpd_check_facts *facts,
-		 struct smtpd_check_result *res)
+		 struct smtpd_check_result	*res)
 {
 	struct smtpd_app *app = ctx;
 
@@ -128,14 +128,14 @@ smtpd_hook_cleanup_begin(void *ctx, const struct cleanup_req *req, VSTR *why)
 }
 
 static int
-smtpd_hook_tls_start(void *io, void *ctx, int timeout_ms, VSTR *info,
-		     VSTR *why)
+smtpd_hook_tls_start(void *io, void *ctx, int timeout_ms, VSTR *info, VSTR *why)
 {
 	struct smtpd_conn *conn = io;
-	struct smtpd_app *app = ctx;
+	struct smtpd_app  *app = ctx;
 
 	if ((conn->tls = tls_server_start(app->tls, conn->fd, timeout_ms,
-					  conn->peer, why)) == NULL)
+					  conn->peer, why))
+	    == NULL)
 		return -1;
 	tls_describe(conn->tls, info);
 	return 0;
@@ -165,9 +165,9 @@ static void
 smtpd_tls_init(struct smtpd_app *app, const CFG *cfg)
 {
 	const struct smtpd_tls_params *tp = &app->par.tls;
-	struct tls_server_opts o;
-	bool	mandatory = tp->level == SMTPD_TLS_ENCRYPT || tp->wrappermode;
-	VSTR   *why;
+	struct tls_server_opts	       o;
+	bool  mandatory = tp->level == SMTPD_TLS_ENCRYPT || tp->wrappermode;
+	VSTR *why;
 
 	if (tp->level == SMTPD_TLS_NONE && !tp->wrappermode)
 		return;
@@ -175,12 +175,11 @@ smtpd_tls_init(struct smtpd_app *app, const CFG *cfg)
 	o.cert_file = cfg_get_str(cfg, "smtpd_tls_cert_file");
 	o.key_file = cfg_get_str(cfg, "smtpd_tls_key_file");
 	o.chain_files = cfg_get_str(cfg, "smtpd_tls_chain_files");
-	o.protocols = cfg_get_str(cfg, mandatory ?
-				  "smtpd_tls_mandatory_protocols" :
-				  "smtpd_tls_protocols");
-	o.ciphers = cfg_get_str(cfg, mandatory ?
-				"smtpd_tls_mandatory_ciphers" :
-				"smtpd_tls_ciphers");
+	o.protocols = cfg_get_str(cfg, mandatory
+					   ? "smtpd_tls_mandatory_protocols"
+					   : "smtpd_tls_protocols");
+	o.ciphers = cfg_get_str(cfg, mandatory ? "smtpd_tls_mandatory_ciphers"
+					       : "smtpd_tls_ciphers");
 	o.exclude = cfg_get_str(cfg, "smtpd_tls_exclude_ciphers");
 	o.CAfile = cfg_get_str(cfg, "smtpd_tls_CAfile");
 	o.CApath = cfg_get_str(cfg, "smtpd_tls_CApath");
@@ -191,8 +190,10 @@ smtpd_tls_init(struct smtpd_app *app, const CFG *cfg)
 	why = vstr_alloc(100);
 	if ((app->tls = tls_server_ctx(&o, why)) == NULL) {
 		if (tp->wrappermode)
-			msg_fatal_status(78, "TLS wrapper mode needs TLS, which "
-					 "cannot be set up: %s", VSTR_STR(why));
+			msg_fatal_status(78,
+					 "TLS wrapper mode needs TLS, which "
+					 "cannot be set up: %s",
+					 VSTR_STR(why));
 		msg_warn("cannot set up TLS, STARTTLS is not offered: %s",
 			 VSTR_STR(why));
 	}
@@ -203,7 +204,7 @@ static void
 smtpd_pre_jail(struct skel_ctx *ctx)
 {
 	static struct smtpd_app app;
-	VSTR   *why = vstr_alloc(100);
+	VSTR		       *why = vstr_alloc(100);
 
 	smtpd_params_load(&app.par, ctx->cfg);
 	app.cfg = ctx->cfg;
@@ -247,18 +248,18 @@ smtpd_pre_exit(struct skel_ctx *ctx)
 static void
 smtpd_service(struct skel_ctx *ctx, int fd)
 {
-	struct smtpd_app *app = ctx->app;
+	struct smtpd_app       *app = ctx->app;
 	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	struct smtpd_peer peer;
-	struct smtpd_hooks hooks = smtpd_real_hooks;
-	struct smtpd_conn conn = {.fd = fd};
-	SMTPD_STATE *st;
-	VSTR   *namaddr = vstr_alloc(100);
-	VSTR   *name = vstr_alloc(64);
-	VSTR   *addr = vstr_alloc(64);
-	VSTR   *port = vstr_alloc(16);
-	bool	debug;
+	socklen_t		sslen = sizeof(ss);
+	struct smtpd_peer	peer;
+	struct smtpd_hooks	hooks = smtpd_real_hooks;
+	struct smtpd_conn	conn = { .fd = fd };
+	SMTPD_STATE	       *st;
+	VSTR		       *namaddr = vstr_alloc(100);
+	VSTR		       *name = vstr_alloc(64);
+	VSTR		       *addr = vstr_alloc(64);
+	VSTR		       *port = vstr_alloc(16);
+	bool			debug;
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0
 	    || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
@@ -267,8 +268,9 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 		vstr_strcpy(addr, "127.0.0.1");
 		vstr_strcpy(port, "0");
 	} else if (smtpd_peer_lookup((struct sockaddr *)&ss, sslen,
-				     app->peername_lookup ? name : NULL,
-				     addr, port) < 0) {
+				     app->peername_lookup ? name : NULL, addr,
+				     port)
+		   < 0) {
 		msg_warn("cannot print the client's address: closing");
 		goto out;
 	}
@@ -302,9 +304,10 @@ out:
 int
 main(int argc, char **argv)
 {
-	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.pre_jail = smtpd_pre_jail,
-		.pre_exit = smtpd_pre_exit,
-		.service = smtpd_service,
-	});
+	return skel_single_main(argc, argv,
+				&(const struct skel_ops){
+				    .pre_jail = smtpd_pre_jail,
+				    .pre_exit = smtpd_pre_exit,
+				    .service = smtpd_service,
+				});
 }

@@ -41,260 +41,268 @@
 
 /* SASL AUTH settings (smtpd_sasl.c); enable false: no AUTH at all. */
 struct smtpd_sasl_params {
-	bool	enable;			/* smtpd_sasl_auth_enable */
-	bool	tls_only;		/* smtpd_tls_auth_only */
-	const char *service;		/* smtpd_sasl_service */
-	const char *realm;		/* smtpd_sasl_local_domain */
-	const char *security;		/* smtpd_sasl_security_options */
-	const char *tls_security;	/* smtpd_sasl_tls_security_options */
-	const char *exceptions;		/* smtpd_sasl_exceptions_networks */
-	long long failure_limit;	/* smtpd_sasl_auth_failure_limit */
-	bool	auth_header;		/* smtpd_sasl_authenticated_header */
+	bool	    enable;	   /* smtpd_sasl_auth_enable */
+	bool	    tls_only;	   /* smtpd_tls_auth_only */
+	const char *service;	   /* smtpd_sasl_service */
+	const char *realm;	   /* smtpd_sasl_local_domain */
+	const char *security;	   /* smtpd_sasl_security_options */
+	const char *tls_security;  /* smtpd_sasl_tls_security_options */
+	const char *exceptions;	   /* smtpd_sasl_exceptions_networks */
+	long long   failure_limit; /* smtpd_sasl_auth_failure_limit */
+	bool	    auth_header;   /* smtpd_sasl_authenticated_header */
 };
 
 /* TLS settings (smtpd_tls.c). */
 struct smtpd_tls_params {
-	int	level;			/* SMTPD_TLS_NONE/MAY/ENCRYPT */
-	bool	wrappermode;		/* smtpd_tls_wrappermode (465) */
-	int	timeout;		/* smtpd_starttls_timeout, seconds */
-	bool	received_header;	/* smtpd_tls_received_header */
+	int  level;	      /* SMTPD_TLS_NONE/MAY/ENCRYPT */
+	bool wrappermode;     /* smtpd_tls_wrappermode (465) */
+	int  timeout;	      /* smtpd_starttls_timeout, seconds */
+	bool received_header; /* smtpd_tls_received_header */
 };
-#define SMTPD_TLS_NONE		0
-#define SMTPD_TLS_MAY		1
-#define SMTPD_TLS_ENCRYPT	2
+#define SMTPD_TLS_NONE	  0
+#define SMTPD_TLS_MAY	  1
+#define SMTPD_TLS_ENCRYPT 2
 
 /* Parameters a session reads, fetched once per process. */
 struct smtpd_params {
 	const char *myhostname;
-	const char *banner;		/* smtpd_banner, expanded */
-	int	timeout;		/* smtpd_timeout, seconds */
-	long long recipient_limit;
-	long long soft_error_limit;
-	long long hard_error_limit;
-	int	error_sleep;		/* smtpd_error_sleep_time, seconds */
-	long long junk_limit;		/* smtpd_junk_command_limit */
-	long long size_limit;		/* message_size_limit, 0 = none */
-	long long queue_minfree;	/* bytes free needed (queue_space.h) */
-	const char *queue_dir;		/* queue_directory */
-	size_t	line_limit;		/* command line bound (>= 512) */
-	bool	bare_reject;		/* smtpd_forbid_bare_newline=reject */
-	bool	allow_min_user;		/* addresses may begin with "-" */
-	bool	disable_vrfy;
-	bool	helo_required;
-	bool	strict_rfc821;
-	bool	forbid_unauth_pipelining;
-	int	ehlo_discard;		/* SMTPD_EHLO_* bits not announced */
-	const char *reject_footer;	/* smtpd_reject_footer; NULL: none */
-	struct smtpd_sasl_params sasl;	/* smtpd_sasl.c */
-	struct smtpd_tls_params tls;	/* smtpd_tls.c */
+	const char *banner;  /* smtpd_banner, expanded */
+	int	    timeout; /* smtpd_timeout, seconds */
+	long long   recipient_limit;
+	long long   soft_error_limit;
+	long long   hard_error_limit;
+	int	    error_sleep;    /* smtpd_error_sleep_time, seconds */
+	long long   junk_limit;	    /* smtpd_junk_command_limit */
+	long long   size_limit;	    /* message_size_limit, 0 = none */
+	long long   queue_minfree;  /* bytes free needed (queue_space.h) */
+	const char *queue_dir;	    /* queue_directory */
+	size_t	    line_limit;	    /* command line bound (>= 512) */
+	bool	    bare_reject;    /* smtpd_forbid_bare_newline=reject */
+	bool	    allow_min_user; /* addresses may begin with "-" */
+	bool	    disable_vrfy;
+	bool	    helo_required;
+	bool	    strict_rfc821;
+	bool	    forbid_unauth_pipelining;
+	int	    ehlo_discard;      /* SMTPD_EHLO_* bits not announced */
+	const char *reject_footer;     /* smtpd_reject_footer; NULL: none */
+	struct smtpd_sasl_params sasl; /* smtpd_sasl.c */
+	struct smtpd_tls_params	 tls;  /* smtpd_tls.c */
 };
 
 /* EHLO keywords (smtpd_discard_ehlo_keywords). */
-#define SMTPD_EHLO_PIPELINING	(1 << 0)
-#define SMTPD_EHLO_SIZE		(1 << 1)
-#define SMTPD_EHLO_VRFY		(1 << 2)
-#define SMTPD_EHLO_ETRN		(1 << 3)
-#define SMTPD_EHLO_ENHANCED	(1 << 4)
-#define SMTPD_EHLO_8BITMIME	(1 << 5)
-#define SMTPD_EHLO_DSN		(1 << 6)
-#define SMTPD_EHLO_SMTPUTF8	(1 << 7)
-#define SMTPD_EHLO_CHUNKING	(1 << 8)
+#define SMTPD_EHLO_PIPELINING (1 << 0)
+#define SMTPD_EHLO_SIZE	      (1 << 1)
+#define SMTPD_EHLO_VRFY	      (1 << 2)
+#define SMTPD_EHLO_ETRN	      (1 << 3)
+#define SMTPD_EHLO_ENHANCED   (1 << 4)
+#define SMTPD_EHLO_8BITMIME   (1 << 5)
+#define SMTPD_EHLO_DSN	      (1 << 6)
+#define SMTPD_EHLO_SMTPUTF8   (1 << 7)
+#define SMTPD_EHLO_CHUNKING   (1 << 8)
 
 /*
  * What a session needs from the world.  read: > 0 bytes, 0 end of file,
  * -1 with errno (ETIMEDOUT when timeout_ms passed).  write: 0 or -1.
  */
 struct smtpd_hooks {
-	ssize_t	(*read) (void *io, void *buf, size_t len, int timeout_ms);
-	int	(*write) (void *io, const void *buf, size_t len,
-			          int timeout_ms);
-	void	(*sleep) (int seconds);
-	int	(*check) (void *ctx, enum smtpd_check_stage stage,
-			          const struct smtpd_check_facts *facts,
-			          struct smtpd_check_result *res);
-	bool	(*mynetworks) (void *ctx, const char *client_addr);
-	CLEANUP_CLIENT *(*cleanup_begin) (void *ctx,
-					          const struct cleanup_req *req,
-					          VSTR *why);
-	int	(*cleanup_write) (CLEANUP_CLIENT *cc, const void *data,
-				          size_t len);
-	int	(*cleanup_finish) (CLEANUP_CLIENT *cc,
-				           struct cleanup_result *res);
-	void	(*cleanup_abort) (CLEANUP_CLIENT *cc);
+	ssize_t (*read)(void *io, void *buf, size_t len, int timeout_ms);
+	int (*write)(void *io, const void *buf, size_t len, int timeout_ms);
+	void (*sleep)(int seconds);
+	int (*check)(void *ctx, enum smtpd_check_stage stage,
+		     const struct smtpd_check_facts *facts,
+		     struct smtpd_check_result	    *res);
+	bool (*mynetworks)(void *ctx, const char *client_addr);
+	CLEANUP_CLIENT *(*cleanup_begin)(void			  *ctx,
+					 const struct cleanup_req *req,
+					 VSTR			  *why);
+	int (*cleanup_write)(CLEANUP_CLIENT *cc, const void *data, size_t len);
+	int (*cleanup_finish)(CLEANUP_CLIENT *cc, struct cleanup_result *res);
+	void (*cleanup_abort)(CLEANUP_CLIENT *cc);
 	/* HOLD/DISCARD found at end of data; NULL: not supported. */
-	void	(*cleanup_flags) (CLEANUP_CLIENT *cc, int flags);
+	void (*cleanup_flags)(CLEANUP_CLIENT *cc, int flags);
 	/*
 	 * TLS handshake on the connection (smtpd_tls.c): 0 with info
 	 * ("TLSv1.3 with cipher ..."), or -1 with why.  NULL: no TLS.
 	 */
-	int	(*tls_start) (void *io, void *ctx, int timeout_ms, VSTR *info,
-			              VSTR *why);
+	int (*tls_start)(void *io, void *ctx, int timeout_ms, VSTR *info,
+			 VSTR *why);
 };
 
 /* The client's identity. */
 struct smtpd_peer {
-	const char *name;		/* verified reverse name or "unknown" */
-	const char *addr;		/* "127.0.0.1" */
+	const char *name; /* verified reverse name or "unknown" */
+	const char *addr; /* "127.0.0.1" */
 	const char *port;
-	bool	bare_normalize;		/* in ..._bare_newline_exclusions */
+	bool	    bare_normalize; /* in ..._bare_newline_exclusions */
 };
 
 /* Session states (STYLE.md 12); only smtpd_state_set changes them. */
 enum smtpd_stage {
-	SMTPD_ST_CONNECTED,		/* greeted, no HELO yet */
-	SMTPD_ST_READY,			/* HELO/EHLO done, no transaction */
-	SMTPD_ST_MAIL,			/* MAIL accepted */
-	SMTPD_ST_RCPT,			/* at least one RCPT accepted */
-	SMTPD_ST_BDAT,			/* BDAT chunks are arriving */
-	SMTPD_ST_QUIT,			/* the session is over */
+	SMTPD_ST_CONNECTED, /* greeted, no HELO yet */
+	SMTPD_ST_READY,	    /* HELO/EHLO done, no transaction */
+	SMTPD_ST_MAIL,	    /* MAIL accepted */
+	SMTPD_ST_RCPT,	    /* at least one RCPT accepted */
+	SMTPD_ST_BDAT,	    /* BDAT chunks are arriving */
+	SMTPD_ST_QUIT,	    /* the session is over */
 };
 
 /* Per-command counters for the disconnect line. */
 enum smtpd_verb_id {
-	SMTPD_V_HELO, SMTPD_V_EHLO, SMTPD_V_MAIL, SMTPD_V_RCPT, SMTPD_V_DATA,
-	SMTPD_V_BDAT, SMTPD_V_RSET, SMTPD_V_NOOP, SMTPD_V_VRFY, SMTPD_V_ETRN,
-	SMTPD_V_HELP, SMTPD_V_QUIT, SMTPD_V_AUTH, SMTPD_V_STARTTLS,
-	SMTPD_V_UNKNOWN, SMTPD_V_COUNT,
+	SMTPD_V_HELO,
+	SMTPD_V_EHLO,
+	SMTPD_V_MAIL,
+	SMTPD_V_RCPT,
+	SMTPD_V_DATA,
+	SMTPD_V_BDAT,
+	SMTPD_V_RSET,
+	SMTPD_V_NOOP,
+	SMTPD_V_VRFY,
+	SMTPD_V_ETRN,
+	SMTPD_V_HELP,
+	SMTPD_V_QUIT,
+	SMTPD_V_AUTH,
+	SMTPD_V_STARTTLS,
+	SMTPD_V_UNKNOWN,
+	SMTPD_V_COUNT,
 };
 
 /* Bare-newline and dot filter state (smtpd_data.c). */
 struct smtpd_filter {
-	int	state;
-	bool	prev_crlf;		/* last line ended in a real CRLF */
-	bool	bol;			/* nothing of the current line yet */
-	bool	bare_seen;		/* a bare CR or LF was converted */
-	bool	dots;			/* DATA: unstuff, detect the end */
+	int  state;
+	bool prev_crlf; /* last line ended in a real CRLF */
+	bool bol;	/* nothing of the current line yet */
+	bool bare_seen; /* a bare CR or LF was converted */
+	bool dots;	/* DATA: unstuff, detect the end */
 };
 
 struct smtpd_rcpt {
-	char   *addr;
-	char   *orcpt;			/* "type;addr" or NULL */
-	int	notify;
+	char *addr;
+	char *orcpt; /* "type;addr" or NULL */
+	int   notify;
 };
 
 typedef struct SMTPD_STATE {
 	const struct smtpd_params *par;
-	const struct smtpd_hooks *hooks;
-	void   *io;			/* hooks->read/write context */
-	void   *ctx;			/* hooks->check/cleanup context */
-	struct smtpd_peer peer;
-	enum smtpd_stage stage;
+	const struct smtpd_hooks  *hooks;
+	void			  *io;	/* hooks->read/write context */
+	void			  *ctx; /* hooks->check/cleanup context */
+	struct smtpd_peer	   peer;
+	enum smtpd_stage	   stage;
 	/* I/O (smtpd_io.c) */
-	VSTR   *in;			/* bytes read, not yet consumed */
-	size_t	in_pos;
-	VSTR   *out;			/* replies not yet sent */
-	VSTR   *line;			/* the current command line */
-	bool	io_error;		/* lost or timed out: stop */
-	bool	timed_out;		/* the client went silent */
-	const char *where;		/* "CONNECT", "DATA", ... for logs */
+	VSTR	   *in; /* bytes read, not yet consumed */
+	size_t	    in_pos;
+	VSTR	   *out;       /* replies not yet sent */
+	VSTR	   *line;      /* the current command line */
+	bool	    io_error;  /* lost or timed out: stop */
+	bool	    timed_out; /* the client went silent */
+	const char *where;     /* "CONNECT", "DATA", ... for logs */
 	/* Session */
-	VSTR   *helo;			/* empty before HELO/EHLO */
-	bool	esmtp;
-	const char *protocol;		/* "SMTP" / "ESMTP" */
-	int	errors;			/* error replies so far */
-	long long junk;			/* NOOP, RSET, VRFY, ETRN */
-	int	count_ok[SMTPD_V_COUNT];
-	int	count_all[SMTPD_V_COUNT];
-	VSTR   *connect_reject;		/* client rejected at CONNECT */
-	bool	tls;			/* TLS is up (set by smtpd_tls.c) */
-	VSTR   *tls_info;		/* "TLSv1.3 with cipher ..." or NULL */
+	VSTR	   *helo; /* empty before HELO/EHLO */
+	bool	    esmtp;
+	const char *protocol; /* "SMTP" / "ESMTP" */
+	int	    errors;   /* error replies so far */
+	long long   junk;     /* NOOP, RSET, VRFY, ETRN */
+	int	    count_ok[SMTPD_V_COUNT];
+	int	    count_all[SMTPD_V_COUNT];
+	VSTR	   *connect_reject; /* client rejected at CONNECT */
+	bool	    tls;	    /* TLS is up (set by smtpd_tls.c) */
+	VSTR	   *tls_info;	    /* "TLSv1.3 with cipher ..." or NULL */
 	/* SASL (smtpd_sasl.c) */
-	struct SASL_SERVER *sasl;	/* Cyrus connection, made on demand */
-	VSTR   *sasl_method;		/* empty until AUTH succeeded */
-	VSTR   *sasl_username;
-	int	auth_failures;
+	struct SASL_SERVER *sasl;	 /* Cyrus connection, made on demand */
+	VSTR		   *sasl_method; /* empty until AUTH succeeded */
+	VSTR		   *sasl_username;
+	int		    auth_failures;
 	/* Transaction */
-	ADDR_SMTP *mail;		/* parsed MAIL FROM */
-	ADDR_SMTP *rcpt_scratch;	/* parsed RCPT TO */
-	VSTR   *sender;			/* external form, "" for <> */
+	ADDR_SMTP	  *mail;	 /* parsed MAIL FROM */
+	ADDR_SMTP	  *rcpt_scratch; /* parsed RCPT TO */
+	VSTR		  *sender;	 /* external form, "" for <> */
 	struct smtpd_rcpt *rcpts;
-	size_t	nrcpt;
-	size_t	rcpt_cap;
-	int	cleanup_flags;		/* CLEANUP_FLAG_DISCARD / HOLD */
+	size_t		   nrcpt;
+	size_t		   rcpt_cap;
+	int		   cleanup_flags; /* CLEANUP_FLAG_DISCARD / HOLD */
 	/* Content (smtpd_data.c) */
-	CLEANUP_CLIENT *cleanup;
+	CLEANUP_CLIENT	   *cleanup;
 	struct smtpd_filter filter;
-	VSTR   *content;		/* filtered bytes for cleanup */
-	long long content_size;
-	bool	too_big;
-	bool	cleanup_lost;
-	bool	bdat_failed;		/* a chunk failed: refuse the rest */
+	VSTR		   *content; /* filtered bytes for cleanup */
+	long long	    content_size;
+	bool		    too_big;
+	bool		    cleanup_lost;
+	bool		    bdat_failed; /* a chunk failed: refuse the rest */
 	/* Scratch */
-	VSTR   *reply;
+	VSTR			 *reply;
 	struct smtpd_check_result check;
 } SMTPD_STATE;
 
 /* smtpd_cmd.c */
 SMTPD_STATE *smtpd_state_create(const struct smtpd_params *par,
-				        const struct smtpd_hooks *hooks,
-				        void *io, void *ctx,
-				        const struct smtpd_peer *peer);
+				const struct smtpd_hooks *hooks, void *io,
+				void *ctx, const struct smtpd_peer *peer);
 SMTPD_STATE *smtpd_state_free(SMTPD_STATE *st);
-void	smtpd_state_set(SMTPD_STATE *st, enum smtpd_stage stage);
-void	smtpd_session(SMTPD_STATE *st);
-void	smtpd_reset_transaction(SMTPD_STATE *st);
-int	smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage,
-		             const char *where, const char *recipient);
-void	smtpd_params_load(struct smtpd_params *par, const CFG *cfg);
+void	     smtpd_state_set(SMTPD_STATE *st, enum smtpd_stage stage);
+void	     smtpd_session(SMTPD_STATE *st);
+void	     smtpd_reset_transaction(SMTPD_STATE *st);
+int	     smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage,
+			  const char *where, const char *recipient);
+void	     smtpd_params_load(struct smtpd_params *par, const CFG *cfg);
 
 /* smtpd_io.c */
 enum smtpd_line_status {
-	SMTPD_LINE_OK,			/* st->line holds the command */
-	SMTPD_LINE_TOO_LONG,		/* skipped; reply 500 5.5.2 */
-	SMTPD_LINE_EOF,			/* lost connection (st->io_error) */
-	SMTPD_LINE_TIMEOUT,		/* timeout (st->io_error) */
+	SMTPD_LINE_OK,	     /* st->line holds the command */
+	SMTPD_LINE_TOO_LONG, /* skipped; reply 500 5.5.2 */
+	SMTPD_LINE_EOF,	     /* lost connection (st->io_error) */
+	SMTPD_LINE_TIMEOUT,  /* timeout (st->io_error) */
 };
 enum smtpd_line_status smtpd_io_get_line(SMTPD_STATE *st);
-int	smtpd_io_fill(SMTPD_STATE *st);
-size_t	smtpd_io_avail(const SMTPD_STATE *st);
-const char *smtpd_io_peek(const SMTPD_STATE *st);
-void	smtpd_io_consume(SMTPD_STATE *st, size_t n);
-void	smtpd_reply(SMTPD_STATE *st, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-void	smtpd_reply_raw(SMTPD_STATE *st, const char *line, size_t len);
-int	smtpd_io_flush(SMTPD_STATE *st);
+int		       smtpd_io_fill(SMTPD_STATE *st);
+size_t		       smtpd_io_avail(const SMTPD_STATE *st);
+const char	      *smtpd_io_peek(const SMTPD_STATE *st);
+void		       smtpd_io_consume(SMTPD_STATE *st, size_t n);
+void		       smtpd_reply(SMTPD_STATE *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void smtpd_reply_raw(SMTPD_STATE *st, const char *line, size_t len);
+int  smtpd_io_flush(SMTPD_STATE *st);
 
 /* smtpd_data.c */
-void	smtpd_filter_init(struct smtpd_filter *f, bool dots);
-size_t	smtpd_filter(struct smtpd_filter *f, const char *buf, size_t len,
-		             VSTR *out, bool *end);
-int	smtpd_do_data(SMTPD_STATE *st);
-int	smtpd_do_bdat(SMTPD_STATE *st, const char *args);
-void	smtpd_data_abort(SMTPD_STATE *st);
+void   smtpd_filter_init(struct smtpd_filter *f, bool dots);
+size_t smtpd_filter(struct smtpd_filter *f, const char *buf, size_t len,
+		    VSTR *out, bool *end);
+int    smtpd_do_data(SMTPD_STATE *st);
+int    smtpd_do_bdat(SMTPD_STATE *st, const char *args);
+void   smtpd_data_abort(SMTPD_STATE *st);
 
 /* smtpd_sasl.c */
-void	smtpd_sasl_params_load(struct smtpd_sasl_params *par, const CFG *cfg);
+void smtpd_sasl_params_load(struct smtpd_sasl_params *par, const CFG *cfg);
 /* pre_jail: load the Cyrus plugins when AUTH is enabled; -1 (why). */
-int	smtpd_sasl_init(const CFG *cfg, VSTR *why);
+int smtpd_sasl_init(const CFG *cfg, VSTR *why);
 /* EHLO: append the "250-AUTH ..." line when AUTH is offered. */
-void	smtpd_sasl_ehlo(SMTPD_STATE *st);
-int	smtpd_sasl_can_auth(SMTPD_STATE *st, const char *args);
-int	smtpd_sasl_auth(SMTPD_STATE *st, const char *args);
+void smtpd_sasl_ehlo(SMTPD_STATE *st);
+int  smtpd_sasl_can_auth(SMTPD_STATE *st, const char *args);
+int  smtpd_sasl_auth(SMTPD_STATE *st, const char *args);
 /* The authenticated login, or NULL. */
 const char *smtpd_sasl_user(const SMTPD_STATE *st);
 /* Release the Cyrus connection and forget the login. */
-void	smtpd_sasl_reset(SMTPD_STATE *st);
+void smtpd_sasl_reset(SMTPD_STATE *st);
 
 /* smtpd_tls.c */
-void	smtpd_tls_params_load(struct smtpd_tls_params *par, const CFG *cfg);
+void smtpd_tls_params_load(struct smtpd_tls_params *par, const CFG *cfg);
 /* EHLO: append "250-STARTTLS" when it is offered. */
-void	smtpd_tls_ehlo(SMTPD_STATE *st);
-int	smtpd_tls_can_starttls(SMTPD_STATE *st, const char *args);
-int	smtpd_tls_starttls(SMTPD_STATE *st, const char *args);
+void smtpd_tls_ehlo(SMTPD_STATE *st);
+int  smtpd_tls_can_starttls(SMTPD_STATE *st, const char *args);
+int  smtpd_tls_starttls(SMTPD_STATE *st, const char *args);
 /* Wrapper mode: handshake before the greeting; 0, or -1 (logged). */
-int	smtpd_tls_wrapper(SMTPD_STATE *st);
+int smtpd_tls_wrapper(SMTPD_STATE *st);
 /* smtpd_tls_security_level=encrypt without TLS: 530 reply, -1. */
-int	smtpd_tls_required(SMTPD_STATE *st);
+int smtpd_tls_required(SMTPD_STATE *st);
 
 /* smtpd_log.c */
-void	smtpd_log_reject(SMTPD_STATE *st, const char *where,
-			         const char *reply, const char *recipient);
-void	smtpd_log_disconnect(SMTPD_STATE *st);
-void	smtpd_log_io_error(SMTPD_STATE *st);
+void smtpd_log_reject(SMTPD_STATE *st, const char *where, const char *reply,
+		      const char *recipient);
+void smtpd_log_disconnect(SMTPD_STATE *st);
+void smtpd_log_io_error(SMTPD_STATE *st);
 
 /* smtpd_peer.c */
-int	smtpd_peer_lookup(const struct sockaddr *sa, socklen_t salen,
-			          VSTR *name, VSTR *addr, VSTR *port);
-bool	smtpd_peer_match_list(const char *list, const char *addr);
+int  smtpd_peer_lookup(const struct sockaddr *sa, socklen_t salen, VSTR *name,
+		       VSTR *addr, VSTR *port);
+bool smtpd_peer_match_list(const char *list, const char *addr);
 
 #endif

@@ -42,44 +42,45 @@
 
 /* How many words a restriction takes: 0 or 1 (table or zone). */
 static const struct restr_name {
-	const char *name;
+	const char     *name;
 	enum restr_kind kind;
-	int	args;
+	int		args;
 } restr_names[] = {
-	{"permit", R_PERMIT, 0},
-	{"ok", R_PERMIT, 0},
-	{"reject", R_REJECT, 0},
-	{"defer", R_DEFER, 0},
-	{"permit_mynetworks", R_PERMIT_MYNETWORKS, 0},
-	{"permit_sasl_authenticated", R_PERMIT_SASL, 0},
-	{"permit_auth_destination", R_PERMIT_AUTH_DEST, 0},
-	{"reject_unauth_destination", R_REJECT_UNAUTH_DEST, 0},
-	{"defer_unauth_destination", R_DEFER_UNAUTH_DEST, 0},
-	{"check_client_access", R_CHECK_CLIENT, 1},
-	{"check_helo_access", R_CHECK_HELO, 1},
-	{"check_sender_access", R_CHECK_SENDER, 1},
-	{"check_recipient_access", R_CHECK_RCPT, 1},
-	{"reject_non_fqdn_helo_hostname", R_NONFQDN_HELO, 0},
-	{"reject_non_fqdn_hostname", R_NONFQDN_HELO, 0},
-	{"reject_invalid_helo_hostname", R_INVALID_HELO, 0},
-	{"reject_invalid_hostname", R_INVALID_HELO, 0},
-	{"reject_unknown_helo_hostname", R_UNKNOWN_HELO, 0},
-	{"reject_unknown_hostname", R_UNKNOWN_HELO, 0},
-	{"reject_non_fqdn_sender", R_NONFQDN_SENDER, 0},
-	{"reject_non_fqdn_recipient", R_NONFQDN_RCPT, 0},
-	{"reject_unknown_sender_domain", R_UNKNOWN_SENDER_DOMAIN, 0},
-	{"reject_unknown_recipient_domain", R_UNKNOWN_RCPT_DOMAIN, 0},
-	{"reject_unlisted_recipient", R_UNLISTED_RCPT, 0},
-	{"reject_unlisted_sender", R_UNLISTED_SENDER, 0},
-	{"reject_unknown_reverse_client_hostname", R_UNKNOWN_REVERSE_CLIENT, 0},
-	{"reject_unknown_client_hostname", R_UNKNOWN_REVERSE_CLIENT, 0},
-	{"reject_unknown_client", R_UNKNOWN_REVERSE_CLIENT, 0},
-	{"reject_rbl_client", R_RBL_CLIENT, 1},
-	{"reject_rhsbl_client", R_RHSBL_CLIENT, 1},
-	{"reject_rhsbl_helo", R_RHSBL_HELO, 1},
-	{"reject_rhsbl_sender", R_RHSBL_SENDER, 1},
-	{"reject_rhsbl_recipient", R_RHSBL_RCPT, 1},
-	{"reject_sender_login_mismatch", R_SENDER_LOGIN_MISMATCH, 0},
+	{ "permit", R_PERMIT, 0 },
+	{ "ok", R_PERMIT, 0 },
+	{ "reject", R_REJECT, 0 },
+	{ "defer", R_DEFER, 0 },
+	{ "permit_mynetworks", R_PERMIT_MYNETWORKS, 0 },
+	{ "permit_sasl_authenticated", R_PERMIT_SASL, 0 },
+	{ "permit_auth_destination", R_PERMIT_AUTH_DEST, 0 },
+	{ "reject_unauth_destination", R_REJECT_UNAUTH_DEST, 0 },
+	{ "defer_unauth_destination", R_DEFER_UNAUTH_DEST, 0 },
+	{ "check_client_access", R_CHECK_CLIENT, 1 },
+	{ "check_helo_access", R_CHECK_HELO, 1 },
+	{ "check_sender_access", R_CHECK_SENDER, 1 },
+	{ "check_recipient_access", R_CHECK_RCPT, 1 },
+	{ "reject_non_fqdn_helo_hostname", R_NONFQDN_HELO, 0 },
+	{ "reject_non_fqdn_hostname", R_NONFQDN_HELO, 0 },
+	{ "reject_invalid_helo_hostname", R_INVALID_HELO, 0 },
+	{ "reject_invalid_hostname", R_INVALID_HELO, 0 },
+	{ "reject_unknown_helo_hostname", R_UNKNOWN_HELO, 0 },
+	{ "reject_unknown_hostname", R_UNKNOWN_HELO, 0 },
+	{ "reject_non_fqdn_sender", R_NONFQDN_SENDER, 0 },
+	{ "reject_non_fqdn_recipient", R_NONFQDN_RCPT, 0 },
+	{ "reject_unknown_sender_domain", R_UNKNOWN_SENDER_DOMAIN, 0 },
+	{ "reject_unknown_recipient_domain", R_UNKNOWN_RCPT_DOMAIN, 0 },
+	{ "reject_unlisted_recipient", R_UNLISTED_RCPT, 0 },
+	{ "reject_unlisted_sender", R_UNLISTED_SENDER, 0 },
+	{ "reject_unknown_reverse_client_hostname", R_UNKNOWN_REVERSE_CLIENT,
+	  0 },
+	{ "reject_unknown_client_hostname", R_UNKNOWN_REVERSE_CLIENT, 0 },
+	{ "reject_unknown_client", R_UNKNOWN_REVERSE_CLIENT, 0 },
+	{ "reject_rbl_client", R_RBL_CLIENT, 1 },
+	{ "reject_rhsbl_client", R_RHSBL_CLIENT, 1 },
+	{ "reject_rhsbl_helo", R_RHSBL_HELO, 1 },
+	{ "reject_rhsbl_sender", R_RHSBL_SENDER, 1 },
+	{ "reject_rhsbl_recipient", R_RHSBL_RCPT, 1 },
+	{ "reject_sender_login_mismatch", R_SENDER_LOGIN_MISMATCH, 0 },
 };
 
 /* Reply building. */
@@ -88,7 +89,7 @@ static const struct restr_name {
 void
 smtpd_check_printable(VSTR *out, const char *text)
 {
-	size_t	n = 0;
+	size_t n = 0;
 
 	for (const char *cp = text; *cp && n < CHK_TEXT_MAX; cp++, n++) {
 		unsigned char ch = (unsigned char)*cp;
@@ -102,10 +103,10 @@ smtpd_check_printable(VSTR *out, const char *text)
  * A text that starts with its own d.d.d replaces the default detail.
  */
 int
-smtpd_check_reply(struct chk_ctx *x, int code, const char *dsn,
-		  const char *fmt, ...)
+smtpd_check_reply(struct chk_ctx *x, int code, const char *dsn, const char *fmt,
+		  ...)
 {
-	va_list	ap;
+	va_list ap;
 	VSTR   *r = x->res->reply;
 
 	x->res->action = code >= 500 ? SMTPD_ACT_REJECT : SMTPD_ACT_DEFER;
@@ -167,8 +168,8 @@ smtpd_check_reject(struct chk_ctx *x, enum chk_class class, int code,
 		   const char *dsn, const char *text)
 {
 	enum chk_class saved = x->class;
-	VSTR   *subj = vstr_alloc(128);
-	int	rc;
+	VSTR	      *subj = vstr_alloc(128);
+	int	       rc;
 
 	x->class = class;
 	chk_subject(x, subj);
@@ -197,8 +198,8 @@ smtpd_check_error(struct chk_ctx *x)
 DICT *
 smtpd_check_table(SMTPD_CHECK *c, const char *spec, bool *broken)
 {
-	DICT   *d;
-	VSTR   *why;
+	DICT *d;
+	VSTR *why;
 
 	*broken = false;
 	for (size_t i = 0; i < c->table_count; i++)
@@ -207,8 +208,8 @@ smtpd_check_table(SMTPD_CHECK *c, const char *spec, bool *broken)
 	why = vstr_alloc(64);
 	d = dict_open(spec, DICT_FLAG_FOLD, why);
 	if (d == NULL) {
-		msg_warn("%s: %s; requests that need it will be deferred",
-			 spec, VSTR_STR(why));
+		msg_warn("%s: %s; requests that need it will be deferred", spec,
+			 VSTR_STR(why));
 		*broken = true;
 	}
 	vstr_free(why);
@@ -291,14 +292,14 @@ static int
 chk_restr_compile(SMTPD_CHECK *c, const char *param, const char *text,
 		  struct restr_list *l, bool opening, VSTR *why)
 {
-	struct smtpd_check_words w = {NULL, 0};
-	int	rc = -1;
+	struct smtpd_check_words w = { NULL, 0 };
+	int			 rc = -1;
 
 	if (dict_list_split(text, smtpd_check_word, &w, why) < 0)
 		goto out;
 	for (size_t i = 0; i < w.n; i++) {
 		const struct restr_name *rn = NULL;
-		struct restr r = {0};
+		struct restr		 r = { 0 };
 
 		for (size_t k = 0;
 		     k < sizeof(restr_names) / sizeof(*restr_names); k++)
@@ -312,8 +313,10 @@ chk_restr_compile(SMTPD_CHECK *c, const char *param, const char *text,
 		r.kind = rn->kind;
 		/* The resolver is set up in pre_jail only when a list needs it. */
 		if (!opening && c->dns == NULL && chk_kind_uses_dns(r.kind)) {
-			vstr_sprintf(why, "%s: %s needs DNS; name it in a main.cf "
-				     "restriction list too", param, rn->name);
+			vstr_sprintf(why,
+				     "%s: %s needs DNS; name it in a main.cf "
+				     "restriction list too",
+				     param, rn->name);
 			goto out;
 		}
 		if (rn->args) {
@@ -324,7 +327,7 @@ chk_restr_compile(SMTPD_CHECK *c, const char *param, const char *text,
 			}
 			i++;
 			if (r.kind >= R_RBL_CLIENT) {
-				char   *eq = strchr(w.v[i], '=');
+				char *eq = strchr(w.v[i], '=');
 
 				if (eq) {
 					*eq = 0;
@@ -332,8 +335,8 @@ chk_restr_compile(SMTPD_CHECK *c, const char *param, const char *text,
 				}
 				r.zone = mystrdup(w.v[i]);
 			} else if (opening) {
-				r.table =
-				    smtpd_check_table(c, w.v[i], &r.broken);
+				r.table = smtpd_check_table(c, w.v[i],
+							    &r.broken);
 				if (r.broken)
 					r.spec = mystrdup(w.v[i]);
 			} else {
@@ -375,25 +378,24 @@ chk_list_guards_relay(const struct restr_list *l)
 	return false;
 }
 
-
 SMTPD_CHECK *
 smtpd_check_create(const CFG *cfg, VSTR *why)
 {
 	SMTPD_CHECK *c = mycalloc(1, sizeof(*c));
 	const struct {
-		const char *param;
+		const char	  *param;
 		struct restr_list *list;
 	} lists[] = {
-		{"smtpd_client_restrictions", &c->client},
-		{"smtpd_helo_restrictions", &c->helo},
-		{"smtpd_sender_restrictions", &c->sender},
-		{"smtpd_relay_restrictions", &c->relay},
-		{"smtpd_recipient_restrictions", &c->rcpt},
-		{"smtpd_data_restrictions", &c->data},
-		{"smtpd_etrn_restrictions", &c->etrn},
-		{"smtpd_end_of_data_restrictions", &c->eod},
+		{ "smtpd_client_restrictions", &c->client },
+		{ "smtpd_helo_restrictions", &c->helo },
+		{ "smtpd_sender_restrictions", &c->sender },
+		{ "smtpd_relay_restrictions", &c->relay },
+		{ "smtpd_recipient_restrictions", &c->rcpt },
+		{ "smtpd_data_restrictions", &c->data },
+		{ "smtpd_etrn_restrictions", &c->etrn },
+		{ "smtpd_end_of_data_restrictions", &c->eod },
 	};
-	bool	dns = false;
+	bool dns = false;
 
 	c->cfg = cfg;
 	c->scratch = vstr_alloc(128);
@@ -402,7 +404,8 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 	for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++) {
 		if (chk_restr_compile(c, lists[i].param,
 				      cfg_get_str(cfg, lists[i].param),
-				      lists[i].list, true, why) < 0)
+				      lists[i].list, true, why)
+		    < 0)
 			return smtpd_check_free(c);
 		dns |= chk_list_uses_dns(lists[i].list);
 	}
@@ -410,31 +413,31 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 	if (!chk_list_guards_relay(&c->relay)
 	    && !chk_list_guards_relay(&c->rcpt)) {
 		vstr_strcpy(why, "smtpd_relay_restrictions or "
-			    "smtpd_recipient_restrictions must hold "
-			    "reject_unauth_destination, "
-			    "defer_unauth_destination, reject or defer "
-			    "(open relay refused)");
+				 "smtpd_recipient_restrictions must hold "
+				 "reject_unauth_destination, "
+				 "defer_unauth_destination, reject or defer "
+				 "(open relay refused)");
 		return smtpd_check_free(c);
 	}
 	{
 		const struct {
-			const char *param;
-			bool	networks;
+			const char	  *param;
+			bool		   networks;
 			struct match_list *list;
 		} dlists[] = {
-			{"mynetworks", true, &c->mynetworks},
-			{"mydestination", false, &c->mydestination},
-			{"relay_domains", false, &c->relay_domains},
-			{"virtual_alias_domains", false, &c->valias_domains},
-			{"virtual_mailbox_domains", false, &c->vmbox_domains},
+			{ "mynetworks", true, &c->mynetworks },
+			{ "mydestination", false, &c->mydestination },
+			{ "relay_domains", false, &c->relay_domains },
+			{ "virtual_alias_domains", false, &c->valias_domains },
+			{ "virtual_mailbox_domains", false, &c->vmbox_domains },
 		};
 
 		for (size_t i = 0; i < sizeof(dlists) / sizeof(*dlists); i++)
-			if (smtpd_check_addr_compile(c, dlists[i].param,
-						     dlists[i].networks,
-						     smtpd_check_addr_pdms(cfg,
-							  dlists[i].param),
-						     dlists[i].list, why) < 0)
+			if (smtpd_check_addr_compile(
+				c, dlists[i].param, dlists[i].networks,
+				smtpd_check_addr_pdms(cfg, dlists[i].param),
+				dlists[i].list, why)
+			    < 0)
 				return smtpd_check_free(c);
 	}
 	smtpd_check_addr_interfaces(c);
@@ -455,7 +458,7 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 	if (dns) {
 		if ((c->dns = dns_open(cfg)) == NULL) {
 			vstr_strcpy(why, "DNS resolver setup failed "
-				    "(see dns_nameservers)");
+					 "(see dns_nameservers)");
 			return smtpd_check_free(c);
 		}
 		c->dns_reply = dns_reply_alloc();
@@ -463,10 +466,10 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 	c->delay_reject = cfg_get_bool(cfg, "smtpd_delay_reject");
 	c->access_parent = smtpd_check_addr_pdms(cfg, "smtpd_access_maps");
 	c->untrusted_routing = cfg_get_bool(cfg, "allow_untrusted_routing");
-	c->reject_unlisted_rcpt = cfg_get_bool(cfg,
-					"smtpd_reject_unlisted_recipient");
-	c->reject_unlisted_sender = cfg_get_bool(cfg,
-					"smtpd_reject_unlisted_sender");
+	c->reject_unlisted_rcpt =
+	    cfg_get_bool(cfg, "smtpd_reject_unlisted_recipient");
+	c->reject_unlisted_sender =
+	    cfg_get_bool(cfg, "smtpd_reject_unlisted_sender");
 	c->null_key = cfg_get_str(cfg, "smtpd_null_access_lookup_key");
 	c->delims = cfg_get_str(cfg, "recipient_delimiter");
 	c->myorigin = cfg_get_str(cfg, "myorigin");
@@ -479,19 +482,19 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 						"unknown_address_reject_code");
 	c->unknown_client_code = (int)cfg_get_int(cfg,
 						  "unknown_client_reject_code");
-	c->unknown_local_code = (int)cfg_get_int(cfg,
-				       "unknown_local_recipient_reject_code");
-	c->unknown_valias_code = (int)cfg_get_int(cfg,
-				       "unknown_virtual_alias_reject_code");
-	c->unknown_vmbox_code = (int)cfg_get_int(cfg,
-				       "unknown_virtual_mailbox_reject_code");
-	c->unknown_relay_code = (int)cfg_get_int(cfg,
-				       "unknown_relay_recipient_reject_code");
+	c->unknown_local_code = (int)
+	    cfg_get_int(cfg, "unknown_local_recipient_reject_code");
+	c->unknown_valias_code = (int)
+	    cfg_get_int(cfg, "unknown_virtual_alias_reject_code");
+	c->unknown_vmbox_code = (int)
+	    cfg_get_int(cfg, "unknown_virtual_mailbox_reject_code");
+	c->unknown_relay_code = (int)
+	    cfg_get_int(cfg, "unknown_relay_recipient_reject_code");
 	c->non_fqdn_code = (int)cfg_get_int(cfg, "non_fqdn_reject_code");
 	c->invalid_host_code = (int)cfg_get_int(cfg,
-					"invalid_hostname_reject_code");
+						"invalid_hostname_reject_code");
 	c->unknown_host_code = (int)cfg_get_int(cfg,
-					"unknown_hostname_reject_code");
+						"unknown_hostname_reject_code");
 	c->rbl_code = (int)cfg_get_int(cfg, "maps_rbl_reject_code");
 	return c;
 }
@@ -545,15 +548,15 @@ bool
 smtpd_check_is_code(const char *w, size_t len)
 {
 	return len == 3 && (w[0] == '4' || w[0] == '5')
-	    && isdigit((unsigned char)w[1]) && isdigit((unsigned char)w[2]);
+	       && isdigit((unsigned char)w[1]) && isdigit((unsigned char)w[2]);
 }
 
 /* "d.ddd.ddd" with class 2, 4 or 5 (RFC 3463). */
 static bool
 chk_is_dsn(const char *t, size_t len)
 {
-	size_t	i = 2;
-	size_t	n;
+	size_t i = 2;
+	size_t n;
 
 	if (len < 5 || (t[0] != '2' && t[0] != '4' && t[0] != '5')
 	    || t[1] != '.')
@@ -584,18 +587,18 @@ static int
 chk_access_action(struct chk_ctx *x, const char *table, const char *value)
 {
 	const char *v = value + strspn(value, " \t");
-	size_t	wlen = strcspn(v, " \t");
+	size_t	    wlen = strcspn(v, " \t");
 	const char *text = v + wlen + strspn(v + wlen, " \t");
-	VSTR   *subj = vstr_alloc(128);
-	VSTR   *t = vstr_alloc(128);
-	char	dsn[16] = "5.7.1";
-	int	code;
-	int	rc;
+	VSTR	   *subj = vstr_alloc(128);
+	VSTR	   *t = vstr_alloc(128);
+	char	    dsn[16] = "5.7.1";
+	int	    code;
+	int	    rc;
 
 	chk_subject(x, subj);
 	/* A leading d.d.d in the text is the DSN the admin wants. */
 	if (isdigit((unsigned char)text[0]) && text[1] == '.') {
-		size_t	dl = strcspn(text, " \t");
+		size_t dl = strcspn(text, " \t");
 
 		if (chk_is_dsn(text, dl) && dl < sizeof(dsn)) {
 			memcpy(dsn, text, dl);
@@ -636,8 +639,8 @@ chk_access_action(struct chk_ctx *x, const char *table, const char *value)
 		msg_info("%s: warn: %s%s", table, VSTR_STR(subj), VSTR_STR(t));
 		rc = CHK_DUNNO;
 	} else if (x->depth < CHK_DEPTH_MAX) {
-		struct restr_list l = {NULL, 0};
-		VSTR   *why = vstr_alloc(64);
+		struct restr_list l = { NULL, 0 };
+		VSTR		 *why = vstr_alloc(64);
 
 		/* A restriction list as the value (Postfix allows it). */
 		if (chk_restr_compile(x->c, table, v, &l, false, why) < 0) {
@@ -666,7 +669,7 @@ static int
 chk_access_key(struct chk_ctx *x, DICT *d, const char *key)
 {
 	const char *value;
-	int	rc = dict_lookup(d, key, &value);
+	int	    rc = dict_lookup(d, key, &value);
 
 	if (rc < 0)
 		return smtpd_check_error(x);
@@ -679,9 +682,9 @@ chk_access_key(struct chk_ctx *x, DICT *d, const char *key)
 static int
 chk_access_domain(struct chk_ctx *x, DICT *d, const char *domain)
 {
-	VSTR   *key = vstr_alloc(64);
+	VSTR	   *key = vstr_alloc(64);
 	const char *cp;
-	int	rc;
+	int	    rc;
 
 	if ((rc = chk_access_key(x, d, domain)) != -2)
 		goto out;
@@ -701,9 +704,9 @@ static int
 chk_access_client(struct chk_ctx *x, DICT *d)
 {
 	const struct smtpd_check_facts *f = x->f;
-	VSTR   *key = vstr_alloc(64);
-	int	rc = -2;
-	char   *sep;
+	VSTR			       *key = vstr_alloc(64);
+	int				rc = -2;
+	char			       *sep;
 
 	if (f->client_name && strcmp(f->client_name, "unknown") != 0
 	    && (rc = chk_access_domain(x, d, f->client_name)) != -2)
@@ -715,8 +718,9 @@ chk_access_client(struct chk_ctx *x, DICT *d)
 	for (;;) {
 		if ((rc = chk_access_key(x, d, VSTR_STR(key))) != -2)
 			goto out;
-		if ((sep = strrchr(VSTR_STR(key), strchr(f->client_addr, ':') ?
-				   ':' : '.')) == NULL)
+		if ((sep = strrchr(VSTR_STR(key),
+				   strchr(f->client_addr, ':') ? ':' : '.'))
+		    == NULL)
 			break;
 		vstr_truncate(key, (size_t)(sep - VSTR_STR(key)));
 		if (VSTR_LEN(key) == 0)
@@ -730,12 +734,12 @@ out:
 static int
 chk_access_addr(struct chk_ctx *x, DICT *d, const ADDR *a, bool is_null)
 {
-	VSTR   *key = vstr_alloc(64);
-	VSTR   *user = vstr_alloc(64);
-	VSTR   *ext = vstr_alloc(16);
+	VSTR	   *key = vstr_alloc(64);
+	VSTR	   *user = vstr_alloc(64);
+	VSTR	   *ext = vstr_alloc(16);
 	const char *local;
-	bool	split;
-	int	rc = -2;
+	bool	    split;
+	int	    rc = -2;
 
 	if (is_null) {
 		rc = chk_access_key(x, d, x->c->null_key);
@@ -779,9 +783,9 @@ out:
 static bool
 chk_valid_hostname(const char *name)
 {
-	size_t	len = strlen(name);
-	size_t	label = 0;
-	bool	alpha = false;
+	size_t len = strlen(name);
+	size_t label = 0;
+	bool   alpha = false;
 
 	if (len == 0 || len > 255 || name[0] == '.')
 		return false;
@@ -825,10 +829,10 @@ chk_fqdn(const ADDR *a)
 static bool
 chk_login_listed(const char *list, const char *login)
 {
-	size_t	len = strlen(login);
+	size_t len = strlen(login);
 
 	for (const char *p = list; *p;) {
-		size_t	n;
+		size_t n;
 
 		p += strspn(p, " \t,");
 		n = strcspn(p, " \t,");
@@ -849,16 +853,16 @@ static int
 smtpd_check_login(struct chk_ctx *x)
 {
 	SMTPD_CHECK *c = x->c;
-	const char *login = x->f->sasl_username;
-	const char *owners = NULL;
-	int	rc = 0;
+	const char  *login = x->f->sasl_username;
+	const char  *owners = NULL;
+	int	     rc = 0;
 
 	if (x->sender == NULL || c->sender_login_maps.broken)
 		return c->sender_login_maps.broken ? smtpd_check_error(x)
 						   : CHK_DUNNO;
 	if (c->sender_login_maps.list) {
 		const char *keys[3];
-		VSTR   *at = vstr_alloc(64);
+		VSTR	   *at = vstr_alloc(64);
 
 		vstr_sprintf(at, "@%s", VSTR_STR(x->sender->domain));
 		keys[0] = VSTR_STR(x->sender->addr);
@@ -888,10 +892,10 @@ smtpd_check_login(struct chk_ctx *x)
 static int
 chk_eval_one(struct chk_ctx *x, const struct restr *r)
 {
-	SMTPD_CHECK *c = x->c;
+	SMTPD_CHECK		       *c = x->c;
 	const struct smtpd_check_facts *f = x->f;
-	const char *helo = f->helo;
-	int	rc;
+	const char		       *helo = f->helo;
+	int				rc;
 
 	if (r->broken) {
 		msg_warn("%s could not be opened: request deferred", r->spec);
@@ -927,11 +931,15 @@ chk_eval_one(struct chk_ctx *x, const struct restr *r)
 		if (rc)
 			return CHK_DUNNO;
 		vstr_reset(c->scratch);
-		smtpd_check_printable(c->scratch, f->recipient ? f->recipient :
-				      VSTR_STR(x->rcpt->addr));
-		return smtpd_check_reply(
-		    x, r->kind == R_DEFER_UNAUTH_DEST ? 454 : c->relay_code,
-		    "5.7.1", "<%s>: Relay access denied", VSTR_STR(c->scratch));
+		smtpd_check_printable(c->scratch,
+				      f->recipient ? f->recipient
+						   : VSTR_STR(x->rcpt->addr));
+		return smtpd_check_reply(x,
+					 r->kind == R_DEFER_UNAUTH_DEST
+					     ? 454
+					     : c->relay_code,
+					 "5.7.1", "<%s>: Relay access denied",
+					 VSTR_STR(c->scratch));
 	case R_CHECK_CLIENT:
 		return chk_access_client(x, r->table);
 	case R_CHECK_HELO:
@@ -940,7 +948,7 @@ chk_eval_one(struct chk_ctx *x, const struct restr *r)
 		vstr_strcpy(c->scratch, helo);
 		vstr_lower(c->scratch);
 		{
-			char   *h = mystrdup(VSTR_STR(c->scratch));
+			char *h = mystrdup(VSTR_STR(c->scratch));
 
 			rc = chk_access_domain(x, r->table, h);
 			myfree(h);
@@ -964,16 +972,16 @@ chk_eval_one(struct chk_ctx *x, const struct restr *r)
 		if (helo == NULL)
 			return CHK_DUNNO;
 		{
-			char	norm[INET6_ADDRSTRLEN];
-			bool	ok;
+			char norm[INET6_ADDRSTRLEN];
+			bool ok;
 
 			if (helo[0] == '[')
 				ok = smtpd_check_addr_norm(helo, norm,
 							   sizeof(norm));
 			else
-				ok = chk_valid_hostname(helo) ||
-				     smtpd_check_addr_norm(helo, norm,
-							   sizeof(norm));
+				ok = chk_valid_hostname(helo)
+				     || smtpd_check_addr_norm(helo, norm,
+							      sizeof(norm));
 			if (ok)
 				return CHK_DUNNO;
 		}
@@ -983,7 +991,7 @@ chk_eval_one(struct chk_ctx *x, const struct restr *r)
 		if (helo == NULL || helo[0] == '[' || !chk_valid_hostname(helo))
 			return CHK_DUNNO;
 		{
-			bool	nullmx;
+			bool		nullmx;
 			enum dns_status st;
 
 			st = smtpd_check_dns_domain(c, helo, true, &nullmx);
@@ -991,9 +999,10 @@ chk_eval_one(struct chk_ctx *x, const struct restr *r)
 			case DNS_OK:
 				return CHK_DUNNO;
 			case DNS_NOTFOUND:
-				return smtpd_check_reject(
-				    x, CLASS_HELO, c->unknown_host_code,
-				    "5.7.1", "Host not found");
+				return smtpd_check_reject(x, CLASS_HELO,
+							  c->unknown_host_code,
+							  "5.7.1",
+							  "Host not found");
 			case DNS_TEMPFAIL:
 				return smtpd_check_reject(
 				    x, CLASS_HELO, 450, "4.7.1",
@@ -1029,11 +1038,10 @@ chk_eval_one(struct chk_ctx *x, const struct restr *r)
 		vstr_reset(c->scratch);
 		smtpd_check_printable(c->scratch,
 				      f->client_addr ? f->client_addr : "");
-		return smtpd_check_reply(
-		    x, c->unknown_client_code, "4.7.1",
-		    "Client host rejected: cannot find your "
-		    "reverse hostname, [%s]",
-		    VSTR_STR(c->scratch));
+		return smtpd_check_reply(x, c->unknown_client_code, "4.7.1",
+					 "Client host rejected: cannot find your "
+					 "reverse hostname, [%s]",
+					 VSTR_STR(c->scratch));
 	case R_RBL_CLIENT:
 		if (f->client_addr == NULL)
 			return CHK_DUNNO;
@@ -1071,7 +1079,7 @@ static int
 chk_eval_list(struct chk_ctx *x, const struct restr_list *l)
 {
 	for (size_t i = 0; i < l->count; i++) {
-		int	rc = chk_eval_one(x, &l->items[i]);
+		int rc = chk_eval_one(x, &l->items[i]);
 
 		if (rc != CHK_DUNNO)
 			return rc;
@@ -1080,7 +1088,7 @@ chk_eval_list(struct chk_ctx *x, const struct restr_list *l)
 }
 
 static int
-chk_eval_class(struct chk_ctx *x, enum chk_class class,
+chk_eval_class(struct chk_ctx	       *x, enum chk_class class,
 	       const struct restr_list *l)
 {
 	x->class = class;
@@ -1094,8 +1102,8 @@ chk_eval_class(struct chk_ctx *x, enum chk_class class,
 static ADDR *
 chk_parse_text(const char *text, ADDR **keep)
 {
-	ADDR   *a = addr_alloc();
-	size_t	len = strlen(text);
+	ADDR  *a = addr_alloc();
+	size_t len = strlen(text);
 
 	if (len >= 2 && text[0] == '<' && text[len - 1] == '>') {
 		text++;
@@ -1118,7 +1126,7 @@ chk_parse_text(const char *text, ADDR **keep)
 static ADDR *
 chk_copy_addr(const ADDR *src, ADDR **keep)
 {
-	ADDR   *a = addr_alloc();
+	ADDR *a = addr_alloc();
 
 	vstr_memcpy(a->local, VSTR_STR(src->local), VSTR_LEN(src->local));
 	vstr_memcpy(a->domain, VSTR_STR(src->domain), VSTR_LEN(src->domain));
@@ -1146,10 +1154,10 @@ chk_key_add(VSTR *key, const char *text)
 static int
 chk_unlisted_sender(struct chk_ctx *x, int rc)
 {
-	int	u;
+	int u;
 
-	if (!x->c->reject_unlisted_sender || rc == CHK_REJECT
-	    || rc == CHK_ERROR || x->sender == NULL || x->discard)
+	if (!x->c->reject_unlisted_sender || rc == CHK_REJECT || rc == CHK_ERROR
+	    || x->sender == NULL || x->discard)
 		return rc;
 	u = smtpd_check_addr_unlisted(x, CLASS_SENDER, x->sender);
 	return u == CHK_DUNNO ? rc : u;
@@ -1163,11 +1171,11 @@ chk_unlisted_sender(struct chk_ctx *x, int rc)
 static int
 chk_delayed(struct chk_ctx *x)
 {
-	SMTPD_CHECK *c = x->c;
+	SMTPD_CHECK		       *c = x->c;
 	const struct smtpd_check_facts *f = x->f;
-	VSTR   *key = vstr_alloc(128);
-	time_t	now = time(NULL);
-	int	rc;
+	VSTR			       *key = vstr_alloc(128);
+	time_t				now = time(NULL);
+	int				rc;
 
 	chk_key_add(key, f->client_addr);
 	chk_key_add(key, f->client_name);
@@ -1176,8 +1184,7 @@ chk_delayed(struct chk_ctx *x)
 	chk_key_add(key, f->sasl_username);
 	vstr_addch(key, f->tls ? 'T' : 'P');
 	if (VSTR_LEN(key) == VSTR_LEN(c->memo_key)
-	    && memcmp(VSTR_STR(key), VSTR_STR(c->memo_key),
-		      VSTR_LEN(key)) == 0
+	    && memcmp(VSTR_STR(key), VSTR_STR(c->memo_key), VSTR_LEN(key)) == 0
 	    && now >= c->memo_time && now - c->memo_time < CHK_MEMO_TIME) {
 		vstr_free(key);
 		x->hold |= c->memo_hold;
@@ -1215,11 +1222,11 @@ int
 smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
 	    const struct smtpd_check_facts *f, struct smtpd_check_result *res)
 {
-	struct chk_ctx x = {c, f, res, CLASS_CLIENT, NULL, false, NULL,
-	false, false, 0};
-	ADDR   *own_sender = NULL;
-	ADDR   *own_rcpt = NULL;
-	int	rc = CHK_DUNNO;
+	struct chk_ctx x = { c,	    f,	  res,	 CLASS_CLIENT, NULL,
+			     false, NULL, false, false,	       0 };
+	ADDR	      *own_sender = NULL;
+	ADDR	      *own_rcpt = NULL;
+	int	       rc = CHK_DUNNO;
 
 	res->action = SMTPD_ACT_OK;
 	vstr_reset(res->reply);
@@ -1252,7 +1259,9 @@ smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
 	case SMTPD_CHECK_MAIL:
 		if (!c->delay_reject)
 			rc = chk_unlisted_sender(&x,
-				chk_eval_class(&x, CLASS_SENDER, &c->sender));
+						 chk_eval_class(&x,
+								CLASS_SENDER,
+								&c->sender));
 		break;
 	case SMTPD_CHECK_RCPT:
 	case SMTPD_CHECK_VRFY:
@@ -1287,7 +1296,8 @@ smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
 	}
 	if (rc == CHK_REJECT)
 		return 0;
-	res->action = x.discard ? SMTPD_ACT_DISCARD :
-	    x.hold ? SMTPD_ACT_HOLD : SMTPD_ACT_OK;
+	res->action = x.discard ? SMTPD_ACT_DISCARD
+		      : x.hold	? SMTPD_ACT_HOLD
+				: SMTPD_ACT_OK;
 	return 0;
 }

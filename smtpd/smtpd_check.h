@@ -52,16 +52,16 @@
 
 /* What smtpd knows about the session when it asks. */
 struct smtpd_check_facts {
-	const char *client_addr;	/* "127.0.0.1" */
-	const char *client_name;	/* reverse name or "unknown" */
-	const char *helo;		/* NULL before HELO/EHLO */
-	const char *sender;		/* NULL before MAIL; "" for <> */
-	const char *recipient;		/* RCPT stage only */
+	const char	*client_addr;	/* "127.0.0.1" */
+	const char	*client_name;	/* reverse name or "unknown" */
+	const char	*helo;		/* NULL before HELO/EHLO */
+	const char	*sender;	/* NULL before MAIL; "" for <> */
+	const char	*recipient;	/* RCPT stage only */
 	const ADDR_SMTP *sender_path;	/* parsed MAIL path (NULL before) */
 	const ADDR_SMTP *rcpt_path;	/* parsed RCPT path (RCPT stage) */
-	const char *sasl_username;	/* NULL unless authenticated */
-	bool	tls;
-	int	rcpt_count;		/* accepted so far */
+	const char	*sasl_username; /* NULL unless authenticated */
+	bool		 tls;
+	int		 rcpt_count; /* accepted so far */
 };
 
 enum smtpd_check_stage {
@@ -72,7 +72,7 @@ enum smtpd_check_stage {
 	SMTPD_CHECK_DATA,
 	SMTPD_CHECK_ETRN,
 	SMTPD_CHECK_VRFY,
-	SMTPD_CHECK_EOD,		/* after the final dot, before the 250 */
+	SMTPD_CHECK_EOD, /* after the final dot, before the 250 */
 };
 
 enum smtpd_check_action {
@@ -85,7 +85,7 @@ enum smtpd_check_action {
 
 struct smtpd_check_result {
 	enum smtpd_check_action action;
-	VSTR   *reply;			/* full reply line for REJECT/DEFER */
+	VSTR		       *reply; /* full reply line for REJECT/DEFER */
 };
 
 typedef struct SMTPD_CHECK SMTPD_CHECK;
@@ -94,9 +94,9 @@ typedef struct SMTPD_CHECK SMTPD_CHECK;
 SMTPD_CHECK *smtpd_check_create(const CFG *cfg, VSTR *why);
 SMTPD_CHECK *smtpd_check_free(SMTPD_CHECK *c);
 
-int	smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
-		            const struct smtpd_check_facts *f,
-		            struct smtpd_check_result *res);
+int
+smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
+	    const struct smtpd_check_facts *f, struct smtpd_check_result *res);
 
 /*
  * Address classes, also useful to smtpd itself: whether a client address
@@ -104,7 +104,7 @@ int	smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
  * address literal of inet_interfaces / proxy_interfaces; "[IPv6:...]"
  * accepted).  A table failure answers false.
  */
-bool	smtpd_check_mynetworks(SMTPD_CHECK *c, const char *client_addr);
-bool	smtpd_check_local_domain(SMTPD_CHECK *c, const char *domain);
+bool smtpd_check_mynetworks(SMTPD_CHECK *c, const char *client_addr);
+bool smtpd_check_local_domain(SMTPD_CHECK *c, const char *domain);
 
 #endif

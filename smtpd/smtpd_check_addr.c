@@ -45,8 +45,8 @@ static bool
 chk_is_network(const char *text)
 {
 	return text[0] == '[' || strchr(text, ':') != NULL
-	    || strchr(text, '/') != NULL
-	    || strspn(text, "0123456789.") == strlen(text);
+	       || strchr(text, '/') != NULL
+	       || strspn(text, "0123456789.") == strlen(text);
 }
 
 /* Compile a domain list (networks too when `networks`). */
@@ -54,17 +54,18 @@ int
 smtpd_check_addr_compile(SMTPD_CHECK *c, const char *param, bool networks,
 			 bool parent, struct match_list *m, VSTR *why)
 {
-	struct smtpd_check_words w = {NULL, 0};
-	VSTR   *text = vstr_alloc(64);
-	int	rc = -1;
+	struct smtpd_check_words w = { NULL, 0 };
+	VSTR			*text = vstr_alloc(64);
+	int			 rc = -1;
 
 	m->parent = parent;
 	if (dict_list_split(cfg_get_str(c->cfg, param), smtpd_check_word, &w,
-			    why) < 0)
+			    why)
+	    < 0)
 		goto out;
 	for (size_t i = 0; i < w.n; i++) {
-		struct match_item it = {0};
-		const char *p = w.v[i];
+		struct match_item it = { 0 };
+		const char	 *p = w.v[i];
 
 		if (*p == '!') {
 			it.negate = true;
@@ -73,8 +74,10 @@ smtpd_check_addr_compile(SMTPD_CHECK *c, const char *param, bool networks,
 		if (*p == 0)
 			continue;
 		if (*p == '/') {
-			vstr_sprintf(why, "%s: file patterns (\"%s\") are not "
-				     "supported; use a table", param, p);
+			vstr_sprintf(why,
+				     "%s: file patterns (\"%s\") are not "
+				     "supported; use a table",
+				     param, p);
 			goto out;
 		}
 		if (networks && chk_is_network(p) && !strstr(p, ":/")
@@ -108,15 +111,15 @@ out:
 static bool
 chk_domain_pattern(const char *domain, const char *pattern, bool parent)
 {
-	size_t	dl = strlen(domain);
-	size_t	pl = strlen(pattern);
+	size_t dl = strlen(domain);
+	size_t pl = strlen(pattern);
 
 	if (pattern[0] == '.')
 		return dl > pl && strcmp(domain + dl - pl, pattern) == 0;
 	if (strcmp(domain, pattern) == 0)
 		return true;
 	return parent && dl > pl && domain[dl - pl - 1] == '.'
-	    && strcmp(domain + dl - pl, pattern) == 0;
+	       && strcmp(domain + dl - pl, pattern) == 0;
 }
 
 /*
@@ -124,11 +127,10 @@ chk_domain_pattern(const char *domain, const char *pattern, bool parent)
  * ".parent" as Postfix does).  1 found (value), 0 not, -1 error.
  */
 static int
-chk_domain_lookup(DICT *d, const char *domain, bool parent,
-		  const char **value)
+chk_domain_lookup(DICT *d, const char *domain, bool parent, const char **value)
 {
 	const char *cp;
-	int	rc;
+	int	    rc;
 
 	if ((rc = dict_lookup(d, domain, value)) != 0)
 		return rc;
@@ -150,7 +152,7 @@ chk_match_domain(const struct match_list *m, const char *domain)
 
 	for (size_t i = 0; i < m->count; i++) {
 		const struct match_item *it = &m->items[i];
-		int	rc = 0;
+		int			 rc = 0;
 
 		if (it->broken)
 			rc = -1;
@@ -176,7 +178,7 @@ smtpd_check_addr_client(const struct match_list *m, const char *addr,
 
 	for (size_t i = 0; i < m->count; i++) {
 		const struct match_item *it = &m->items[i];
-		int	rc = 0;
+		int			 rc = 0;
 
 		if (it->broken)
 			rc = -1;
@@ -198,10 +200,10 @@ bool
 smtpd_check_addr_pdms(const CFG *cfg, const char *feature)
 {
 	const char *pdms = cfg_get_str(cfg, "parent_domain_matches_subdomains");
-	char   *copy = mystrdup(pdms);
-	char   *cp = copy;
-	char   *item;
-	bool	found = false;
+	char	   *copy = mystrdup(pdms);
+	char	   *cp = copy;
+	char	   *item;
+	bool	    found = false;
 
 	while ((item = str_token(&cp, STR_SEP_LIST)) != NULL)
 		if (strcmp(item, feature) == 0)
@@ -233,7 +235,7 @@ smtpd_check_addr_maps_open(SMTPD_CHECK *c, const char *param,
 			   struct chk_maps *m)
 {
 	const char *text = cfg_get_str(c->cfg, param);
-	VSTR   *why;
+	VSTR	   *why;
 
 	if (strspn(text, " \t\r\n,") == strlen(text))
 		return;
@@ -266,8 +268,8 @@ chk_addr_domain(SMTPD_CHECK *c, const ADDR *a)
 int
 smtpd_check_addr_class(SMTPD_CHECK *c, const char *domain, enum addr_class *ac)
 {
-	VSTR   *d = vstr_alloc(64);
-	int	rc;
+	VSTR *d = vstr_alloc(64);
+	int   rc;
 
 	/* One trailing dot names the same domain. */
 	vstr_strcpy(d, domain);
@@ -284,14 +286,14 @@ smtpd_check_addr_class(SMTPD_CHECK *c, const char *domain, enum addr_class *ac)
 	}
 	if ((rc = chk_match_domain(&c->mydestination, domain)) > 0)
 		*ac = AC_LOCAL;
-	else if (rc == 0 && (rc = chk_match_domain(&c->valias_domains,
-						   domain)) > 0)
+	else if (rc == 0
+		 && (rc = chk_match_domain(&c->valias_domains, domain)) > 0)
 		*ac = AC_VALIAS;
-	else if (rc == 0 && (rc = chk_match_domain(&c->vmbox_domains,
-						   domain)) > 0)
+	else if (rc == 0
+		 && (rc = chk_match_domain(&c->vmbox_domains, domain)) > 0)
 		*ac = AC_VMBOX;
-	else if (rc == 0 && (rc = chk_match_domain(&c->relay_domains,
-						   domain)) > 0)
+	else if (rc == 0
+		 && (rc = chk_match_domain(&c->relay_domains, domain)) > 0)
 		*ac = AC_RELAY;
 	vstr_free(d);
 	return rc < 0 ? -1 : 0;
@@ -319,7 +321,7 @@ int
 smtpd_check_addr_auth_dest(struct chk_ctx *x)
 {
 	enum addr_class ac;
-	const char *domain;
+	const char     *domain;
 
 	if (!x->c->untrusted_routing && addr_relay_tricks(x->rcpt) != 0)
 		return 0;
@@ -339,13 +341,13 @@ static int
 chk_in_maps(SMTPD_CHECK *c, const struct chk_maps *m, const ADDR *a,
 	    bool by_user, bool catchall)
 {
-	DICT_LIST *maps = m->list;
-	VSTR   *key = vstr_alloc(64);
-	VSTR   *user = vstr_alloc(64);
-	VSTR   *ext = vstr_alloc(16);
+	DICT_LIST  *maps = m->list;
+	VSTR	   *key = vstr_alloc(64);
+	VSTR	   *user = vstr_alloc(64);
+	VSTR	   *ext = vstr_alloc(16);
 	const char *value;
 	const char *domain = chk_addr_domain(c, a);
-	int	rc = -1;
+	int	    rc = -1;
 
 	if (m->broken)
 		goto out;
@@ -359,12 +361,12 @@ chk_in_maps(SMTPD_CHECK *c, const struct chk_maps *m, const ADDR *a,
 			goto out;
 	}
 	if (by_user) {
-		if ((rc = dict_list_lookup(maps, VSTR_STR(a->local),
-					   &value)) != 0)
+		if ((rc = dict_list_lookup(maps, VSTR_STR(a->local), &value))
+		    != 0)
 			goto out;
 		if (VSTR_LEN(ext) > 0
-		    && (rc = dict_list_lookup(maps, VSTR_STR(user),
-					      &value)) != 0)
+		    && (rc = dict_list_lookup(maps, VSTR_STR(user), &value))
+			   != 0)
 			goto out;
 	}
 	if (catchall) {
@@ -387,33 +389,37 @@ out:
 static int
 chk_relocated(SMTPD_CHECK *c, const ADDR *a, enum addr_class ac, VSTR *where)
 {
-	VSTR   *user = vstr_alloc(64);
-	VSTR   *ext = vstr_alloc(16);
-	VSTR   *key = vstr_alloc(64);
+	VSTR	   *user = vstr_alloc(64);
+	VSTR	   *ext = vstr_alloc(16);
+	VSTR	   *key = vstr_alloc(64);
 	const char *domain = chk_addr_domain(c, a);
 	const char *value = NULL;
-	int	rc = -1;
+	int	    rc = -1;
 
 	if (c->relocated_maps.broken)
 		goto out;
 	addr_split_ext(VSTR_STR(a->local), c->delims, user, ext);
 	vstr_sprintf(key, "%s@%s", VSTR_STR(a->local), domain);
 	if ((rc = dict_list_lookup(c->relocated_maps.list, VSTR_STR(key),
-				   &value)) != 0)
+				   &value))
+	    != 0)
 		goto out;
 	if (VSTR_LEN(ext) > 0) {
 		vstr_sprintf(key, "%s@%s", VSTR_STR(user), domain);
 		if ((rc = dict_list_lookup(c->relocated_maps.list,
-					   VSTR_STR(key), &value)) != 0)
+					   VSTR_STR(key), &value))
+		    != 0)
 			goto out;
 	}
 	if (ac == AC_LOCAL) {
 		if ((rc = dict_list_lookup(c->relocated_maps.list,
-					   VSTR_STR(a->local), &value)) != 0)
+					   VSTR_STR(a->local), &value))
+		    != 0)
 			goto out;
 		if (VSTR_LEN(ext) > 0
 		    && (rc = dict_list_lookup(c->relocated_maps.list,
-					      VSTR_STR(user), &value)) != 0)
+					      VSTR_STR(user), &value))
+			   != 0)
 			goto out;
 	}
 	vstr_sprintf(key, "@%s", domain);
@@ -437,9 +443,10 @@ static int
 chk_canonical_known(SMTPD_CHECK *c, enum chk_class class, const ADDR *a,
 		    enum addr_class ac)
 {
-	const struct chk_maps *own = class == CLASS_SENDER ?
-	    &c->sender_canonical_maps : &c->rcpt_canonical_maps;
-	int	rc = 0;
+	const struct chk_maps *own = class == CLASS_SENDER
+					 ? &c->sender_canonical_maps
+					 : &c->rcpt_canonical_maps;
+	int		       rc = 0;
 
 	if (chk_maps_used(own))
 		rc = chk_in_maps(c, own, a, ac == AC_LOCAL, true);
@@ -451,13 +458,13 @@ chk_canonical_known(SMTPD_CHECK *c, enum chk_class class, const ADDR *a,
 
 int
 smtpd_check_addr_unlisted(struct chk_ctx *x, enum chk_class class,
-			  const ADDR *a)
+			  const ADDR	 *a)
 {
-	SMTPD_CHECK *c = x->c;
+	SMTPD_CHECK    *c = x->c;
 	enum addr_class ac;
-	int	rc = 1;
-	int	code = 0;
-	const char *table = NULL;
+	int		rc = 1;
+	int		code = 0;
+	const char     *table = NULL;
 
 	if (a == NULL)
 		return CHK_DUNNO;
@@ -466,7 +473,7 @@ smtpd_check_addr_unlisted(struct chk_ctx *x, enum chk_class class,
 	/* A recipient who has moved is told so, as Postfix does. */
 	if (class == CLASS_RCPT && ac != AC_FOREIGN
 	    && chk_maps_used(&c->relocated_maps)) {
-		VSTR   *where = vstr_alloc(64);
+		VSTR *where = vstr_alloc(64);
 
 		rc = chk_relocated(c, a, ac, where);
 		if (rc > 0) {

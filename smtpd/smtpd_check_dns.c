@@ -34,9 +34,9 @@ enum dns_status
 smtpd_check_dns_domain(SMTPD_CHECK *c, const char *domain, bool mx,
 		       bool *nullmx)
 {
-	static const int types[] = {DNS_TYPE_MX, DNS_TYPE_A, DNS_TYPE_AAAA};
-	enum dns_status st;
-	bool	temp = false;
+	static const int types[] = { DNS_TYPE_MX, DNS_TYPE_A, DNS_TYPE_AAAA };
+	enum dns_status	 st;
+	bool		 temp = false;
 
 	*nullmx = false;
 	for (size_t i = mx ? 0 : 1; i < 3; i++) {
@@ -58,12 +58,12 @@ int
 smtpd_check_dns_unknown(struct chk_ctx *x, enum chk_class class, const ADDR *a,
 			const char *detail)
 {
-	SMTPD_CHECK *c = x->c;
+	SMTPD_CHECK    *c = x->c;
 	enum addr_class ac;
-	bool	nullmx;
-	char	dsn[8];
-	VSTR   *text;
-	int	rc = CHK_DUNNO;
+	bool		nullmx;
+	char		dsn[8];
+	VSTR	       *text;
+	int		rc = CHK_DUNNO;
 
 	if (a == NULL || (a->flags & (ADDR_F_NODOMAIN | ADDR_F_LITERAL)))
 		return CHK_DUNNO;
@@ -107,10 +107,10 @@ chk_rbl_expand(VSTR *out, const char *tmpl, const char *const *names,
 
 	while (*cp) {
 		const char *name;
-		size_t	nlen;
+		size_t	    nlen;
 		const char *alt = NULL;
-		size_t	alen = 0;
-		char	op = 0;
+		size_t	    alen = 0;
+		char	    op = 0;
 		const char *val = NULL;
 
 		if (*cp != '$') {
@@ -124,7 +124,7 @@ chk_rbl_expand(VSTR *out, const char *tmpl, const char *const *names,
 		}
 		if (*cp == '{') {
 			const char *end;
-			int	level = 1;
+			int	    level = 1;
 
 			name = ++cp;
 			nlen = strcspn(cp, "?:}");
@@ -147,7 +147,7 @@ chk_rbl_expand(VSTR *out, const char *tmpl, const char *const *names,
 		} else {
 			name = cp;
 			nlen = strspn(cp, "abcdefghijklmnopqrstuvwxyz"
-				      "_0123456789");
+					  "_0123456789");
 			cp += nlen;
 		}
 		for (size_t i = 0; i < n; i++)
@@ -159,7 +159,7 @@ chk_rbl_expand(VSTR *out, const char *tmpl, const char *const *names,
 				vstr_strcat(out, val);
 		} else if ((op == '?') == (val != NULL && *val != 0)
 			   && depth < 3) {
-			char   *sub = mystrndup(alt, alen);
+			char *sub = mystrndup(alt, alen);
 
 			chk_rbl_expand(out, sub, names, values, n, depth + 1);
 			myfree(sub);
@@ -172,14 +172,14 @@ smtpd_check_dns_rbl(struct chk_ctx *x, const struct restr *r, const char *what,
 		    bool reverse, const char *class_text)
 {
 	SMTPD_CHECK *c = x->c;
-	VSTR   *q = vstr_alloc(128);
-	VSTR   *reason = vstr_alloc(64);
-	VSTR   *out = vstr_alloc(128);
-	VSTR   *tmpl = vstr_alloc(128);
-	VSTR   *why = vstr_alloc(64);
-	bool	listed = false;
-	char	code[8];
-	int	rc = CHK_DUNNO;
+	VSTR	    *q = vstr_alloc(128);
+	VSTR	    *reason = vstr_alloc(64);
+	VSTR	    *out = vstr_alloc(128);
+	VSTR	    *tmpl = vstr_alloc(128);
+	VSTR	    *why = vstr_alloc(64);
+	bool	     listed = false;
+	char	     code[8];
+	int	     rc = CHK_DUNNO;
 
 	if (reverse) {
 		if (dns_reverse_name(q, what, r->zone) < 0)
@@ -193,7 +193,8 @@ smtpd_check_dns_rbl(struct chk_ctx *x, const struct restr *r, const char *what,
 		for (size_t i = 0; i < c->dns_reply->count; i++)
 			if (r->filter == NULL
 			    || strcmp(VSTR_STR(c->dns_reply->rr[i].data),
-				      r->filter) == 0)
+				      r->filter)
+				   == 0)
 				listed = true;
 		break;
 	case DNS_TEMPFAIL:
@@ -207,15 +208,17 @@ smtpd_check_dns_rbl(struct chk_ctx *x, const struct restr *r, const char *what,
 	if (!listed)
 		goto out;
 	if (dns_lookup(c->dns, VSTR_STR(q), DNS_TYPE_TXT, c->dns_reply,
-		       c->scratch) == DNS_OK)
+		       c->scratch)
+	    == DNS_OK)
 		smtpd_check_printable(reason,
 				      VSTR_STR(c->dns_reply->rr[0].data));
 	snprintf(code, sizeof(code), "%d", c->rbl_code);
 	{
-		VSTR   *safe_what = vstr_alloc(64);
-		const char *names[] = {"rbl_code", "rbl_class", "rbl_what",
-			"rbl_domain", "rbl_reason", "client_address",
-		"client_name"};
+		VSTR	   *safe_what = vstr_alloc(64);
+		const char *names[] = { "rbl_code",   "rbl_class",
+					"rbl_what",   "rbl_domain",
+					"rbl_reason", "client_address",
+					"client_name" };
 		const char *values[7];
 
 		smtpd_check_printable(safe_what, what);
@@ -227,10 +230,12 @@ smtpd_check_dns_rbl(struct chk_ctx *x, const struct restr *r, const char *what,
 		values[5] = x->f->client_addr ? x->f->client_addr : "";
 		values[6] = x->f->client_name ? x->f->client_name : "unknown";
 		/* Real parameters first, $rbl_* names stay for us. */
-		if (cfg_expand_known(c->cfg, cfg_get_text(c->cfg,
-							  "default_rbl_reply"),
-				     tmpl, why) < 0)
-			vstr_strcpy(tmpl, "$rbl_code Service unavailable; "
+		if (cfg_expand_known(c->cfg,
+				     cfg_get_text(c->cfg, "default_rbl_reply"),
+				     tmpl, why)
+		    < 0)
+			vstr_strcpy(tmpl,
+				    "$rbl_code Service unavailable; "
 				    "$rbl_class [$rbl_what] blocked using "
 				    "$rbl_domain");
 		chk_rbl_expand(out, VSTR_STR(tmpl), names, values, 7, 0);
@@ -239,7 +244,7 @@ smtpd_check_dns_rbl(struct chk_ctx *x, const struct restr *r, const char *what,
 	/* The template starts with the code; the DSN goes after it. */
 	{
 		const char *t = VSTR_STR(out);
-		long long n = 0;
+		long long   n = 0;
 
 		if (smtpd_check_is_code(t, strspn(t, "0123456789"))) {
 			n = (t[0] - '0') * 100 + (t[1] - '0') * 10

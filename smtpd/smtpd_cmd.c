@@ -30,14 +30,14 @@
 #include "util/strutil.h"
 #include "util/vstr.h"
 
-#define CMD_PIPELINE_OK	(1 << 0)	/* may be followed in a group */
-#define CMD_JUNK	(1 << 1)	/* counts to smtpd_junk_command_limit */
+#define CMD_PIPELINE_OK (1 << 0) /* may be followed in a group */
+#define CMD_JUNK	(1 << 1) /* counts to smtpd_junk_command_limit */
 
 struct smtpd_verb {
 	const char *name;
-	int	(*can) (SMTPD_STATE *st, const char *args);
-	int	(*run) (SMTPD_STATE *st, const char *args);
-	int	flags;
+	int (*can)(SMTPD_STATE *st, const char *args);
+	int (*run)(SMTPD_STATE *st, const char *args);
+	int		   flags;
 	enum smtpd_verb_id id;
 };
 
@@ -49,8 +49,8 @@ void
 smtpd_state_set(SMTPD_STATE *st, enum smtpd_stage stage)
 {
 	if (msg_verbose > 1)
-		msg_info("%s[%s]: state %s -> %s", st->peer.name,
-			 st->peer.addr, smtpd_stage_names[st->stage],
+		msg_info("%s[%s]: state %s -> %s", st->peer.name, st->peer.addr,
+			 smtpd_stage_names[st->stage],
 			 smtpd_stage_names[stage]);
 	st->stage = stage;
 }
@@ -69,8 +69,8 @@ smtpd_reset_transaction(SMTPD_STATE *st)
 	st->cleanup_flags = 0;
 	st->bdat_failed = false;
 	if (st->stage != SMTPD_ST_QUIT)
-		smtpd_state_set(st, VSTR_LEN(st->helo) ? SMTPD_ST_READY :
-				SMTPD_ST_CONNECTED);
+		smtpd_state_set(st, VSTR_LEN(st->helo) ? SMTPD_ST_READY
+						       : SMTPD_ST_CONNECTED);
 }
 
 /*
@@ -78,12 +78,11 @@ smtpd_reset_transaction(SMTPD_STATE *st)
  * the message); -1: the reply was sent and logged.
  */
 int
-smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage,
-	     const char *where, const char *recipient)
+smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage, const char *where,
+	     const char *recipient)
 {
 	struct smtpd_check_facts f;
-	bool	in_mail = st->stage >= SMTPD_ST_MAIL
-	    && st->stage <= SMTPD_ST_BDAT;
+	bool in_mail = st->stage >= SMTPD_ST_MAIL && st->stage <= SMTPD_ST_BDAT;
 
 	st->check.action = SMTPD_ACT_OK;
 	if (st->hooks->check == NULL)
@@ -92,8 +91,8 @@ smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage,
 	f.client_addr = st->peer.addr;
 	f.client_name = st->peer.name;
 	f.helo = VSTR_LEN(st->helo) ? VSTR_STR(st->helo) : NULL;
-	f.sender = in_mail || stage == SMTPD_CHECK_MAIL ?
-	    VSTR_STR(st->sender) : NULL;
+	f.sender = in_mail || stage == SMTPD_CHECK_MAIL ? VSTR_STR(st->sender)
+							: NULL;
 	f.sender_path = f.sender ? st->mail : NULL;
 	f.recipient = recipient;
 	f.rcpt_path = recipient ? st->rcpt_scratch : NULL;
@@ -106,7 +105,7 @@ smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage,
 		st->check.action = SMTPD_ACT_DEFER;
 		if (VSTR_LEN(st->check.reply) == 0)
 			vstr_strcpy(st->check.reply, "451 4.3.0 Server "
-				    "configuration error");
+						     "configuration error");
 	}
 	switch (st->check.action) {
 	case SMTPD_ACT_OK:
@@ -123,9 +122,9 @@ smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage,
 		if (VSTR_LEN(st->check.reply) < 4
 		    || !isdigit((unsigned char)VSTR_STR(st->check.reply)[0]))
 			vstr_strcpy(st->check.reply,
-				    st->check.action == SMTPD_ACT_REJECT ?
-				    "554 5.7.1 Access denied" :
-				    "451 4.3.0 Server configuration error");
+				    st->check.action == SMTPD_ACT_REJECT
+					? "554 5.7.1 Access denied"
+					: "451 4.3.0 Server configuration error");
 		smtpd_reply_raw(st, VSTR_STR(st->check.reply),
 				VSTR_LEN(st->check.reply));
 		smtpd_log_reject(st, where, VSTR_STR(st->check.reply),
@@ -148,7 +147,7 @@ smtpd_cmd_connect_rejected(SMTPD_STATE *st)
 static bool
 smtpd_cmd_word_prefix(const char *args, const char *word, const char **rest)
 {
-	size_t	len = strlen(word);
+	size_t len = strlen(word);
 
 	if (strncasecmp(args, word, len) != 0)
 		return false;
@@ -169,9 +168,9 @@ smtpd_cmd_can_helo(SMTPD_STATE *st, const char *args)
 static int
 smtpd_cmd_hello(SMTPD_STATE *st, const char *args, bool esmtp)
 {
-	VSTR   *name;
-	VSTR   *old;
-	int	ret;
+	VSTR *name;
+	VSTR *old;
+	int   ret;
 
 	if (*args == 0) {
 		smtpd_reply(st, "501 5.5.4 Syntax: %s hostname",
@@ -188,8 +187,7 @@ smtpd_cmd_hello(SMTPD_STATE *st, const char *args, bool esmtp)
 	/* The facts must show the name being checked. */
 	old = st->helo;
 	st->helo = name;
-	ret = smtpd_policy(st, SMTPD_CHECK_HELO, esmtp ? "EHLO" : "HELO",
-			   NULL);
+	ret = smtpd_policy(st, SMTPD_CHECK_HELO, esmtp ? "EHLO" : "HELO", NULL);
 	st->helo = old;
 	if (ret < 0) {
 		vstr_free(name);
@@ -206,13 +204,15 @@ smtpd_cmd_hello(SMTPD_STATE *st, const char *args, bool esmtp)
 		return 0;
 	}
 	smtpd_reply(st, "250-%s", st->par->myhostname);
-#define EHLO_LINE(bit, ...) do { \
+#define EHLO_LINE(bit, ...) \
+	do { \
 		if (!(st->par->ehlo_discard & (bit))) \
 			smtpd_reply(st, __VA_ARGS__); \
 	} while (0)
 	EHLO_LINE(SMTPD_EHLO_PIPELINING, "250-PIPELINING");
 	if (st->par->size_limit > 0)
-		EHLO_LINE(SMTPD_EHLO_SIZE, "250-SIZE %lld", st->par->size_limit);
+		EHLO_LINE(SMTPD_EHLO_SIZE, "250-SIZE %lld",
+			  st->par->size_limit);
 	else
 		EHLO_LINE(SMTPD_EHLO_SIZE, "250-SIZE");
 	if (!st->par->disable_vrfy)
@@ -227,7 +227,7 @@ smtpd_cmd_hello(SMTPD_STATE *st, const char *args, bool esmtp)
 	/* CHUNKING goes last: it carries the final "250 ". */
 	if (st->par->ehlo_discard & SMTPD_EHLO_CHUNKING) {
 		/* Turn the last line into the final one. */
-		char   *last = VSTR_END(st->out) - 2;
+		char *last = VSTR_END(st->out) - 2;
 
 		while (last > VSTR_STR(st->out) && last[-1] != '\n')
 			last--;
@@ -255,8 +255,8 @@ smtpd_cmd_ehlo(SMTPD_STATE *st, const char *args)
 static int
 smtpd_cmd_addr_opts(SMTPD_STATE *st)
 {
-	int	opts = st->par->strict_rfc821 ? 0 : ADDR_OPT_NOBRACKETS;
-	int	off = st->par->ehlo_discard;
+	int opts = st->par->strict_rfc821 ? 0 : ADDR_OPT_NOBRACKETS;
+	int off = st->par->ehlo_discard;
 
 	if (!st->esmtp)
 		return opts;
@@ -302,24 +302,26 @@ smtpd_cmd_can_mail(SMTPD_STATE *st, const char *args)
  * the queue folder (chrooted or not), a stand-alone smtpd may not be.
  * Only a measured shortage refuses mail: statvfs errors are logged.
  */
-#define SMTPD_NO_SPACE	"452 4.3.1 Insufficient system storage"
+#define SMTPD_NO_SPACE "452 4.3.1 Insufficient system storage"
 
 static int
 smtpd_cmd_queue_space(SMTPD_STATE *st, unsigned long long size)
 {
-	VSTR   *why = vstr_alloc(64);
-	int	ret = 0;
+	VSTR *why = vstr_alloc(64);
+	int   ret = 0;
 
 	if (queue_space_check("incoming", st->par->queue_minfree,
-			      st->par->size_limit, size, why) < 0
+			      st->par->size_limit, size, why)
+		< 0
 	    && (errno != ENOENT || st->par->queue_dir == NULL
-		|| queue_space_check(st->par->queue_dir,
-				     st->par->queue_minfree,
-				     st->par->size_limit, size, why) < 0)) {
+		|| queue_space_check(st->par->queue_dir, st->par->queue_minfree,
+				     st->par->size_limit, size, why)
+		       < 0)) {
 		if (errno == ENOSPC) {
 			msg_warn("not enough free space in the queue file "
 				 "system: %s (queue_minfree, "
-				 "message_size_limit)", VSTR_STR(why));
+				 "message_size_limit)",
+				 VSTR_STR(why));
 			smtpd_reply(st, "%s", SMTPD_NO_SPACE);
 			smtpd_log_reject(st, "MAIL", SMTPD_NO_SPACE, NULL);
 			ret = -1;
@@ -343,7 +345,8 @@ smtpd_cmd_mail(SMTPD_STATE *st, const char *args)
 	if (smtpd_cmd_connect_rejected(st) < 0)
 		return -1;
 	if (addr_parse_smtp(st->mail, ADDR_CMD_MAIL, rest, strlen(rest),
-			    smtpd_cmd_addr_opts(st)) < 0) {
+			    smtpd_cmd_addr_opts(st))
+	    < 0) {
 		smtpd_cmd_addr_error(st, st->mail);
 		return -1;
 	}
@@ -357,11 +360,12 @@ smtpd_cmd_mail(SMTPD_STATE *st, const char *args)
 		smtpd_reply(st, "552 5.3.4 Message size exceeds fixed limit");
 		return -1;
 	}
-	if (smtpd_cmd_queue_space(st, st->mail->size_given ?
-				  st->mail->size : 0) < 0)
+	if (smtpd_cmd_queue_space(st, st->mail->size_given ? st->mail->size : 0)
+	    < 0)
 		return -1;
-	vstr_strcpy(st->sender, (st->mail->addr->flags & ADDR_F_NULL) ? "" :
-		    VSTR_STR(st->mail->addr->addr));
+	vstr_strcpy(st->sender, (st->mail->addr->flags & ADDR_F_NULL)
+				    ? ""
+				    : VSTR_STR(st->mail->addr->addr));
 	if (smtpd_policy(st, SMTPD_CHECK_MAIL, "MAIL", NULL) < 0) {
 		vstr_reset(st->sender);
 		st->cleanup_flags = 0;
@@ -392,10 +396,10 @@ smtpd_cmd_can_rcpt(SMTPD_STATE *st, const char *args)
 static int
 smtpd_cmd_rcpt(SMTPD_STATE *st, const char *args)
 {
-	const char *rest;
-	ADDR_SMTP *r = st->rcpt_scratch;
+	const char	  *rest;
+	ADDR_SMTP	  *r = st->rcpt_scratch;
 	struct smtpd_rcpt *rc;
-	int	opts;
+	int		   opts;
 
 	if (!smtpd_cmd_word_prefix(args, "TO:", &rest)) {
 		smtpd_reply(st, "501 5.5.4 Syntax: RCPT TO:<address>");
@@ -418,8 +422,8 @@ smtpd_cmd_rcpt(SMTPD_STATE *st, const char *args)
 		smtpd_reply(st, "501 5.1.3 Bad recipient address syntax");
 		return -1;
 	}
-	if (smtpd_policy(st, SMTPD_CHECK_RCPT, "RCPT",
-			 VSTR_STR(r->addr->addr)) < 0)
+	if (smtpd_policy(st, SMTPD_CHECK_RCPT, "RCPT", VSTR_STR(r->addr->addr))
+	    < 0)
 		return -1;
 	if (st->nrcpt == st->rcpt_cap) {
 		st->rcpt_cap = st->rcpt_cap ? st->rcpt_cap * 2 : 8;
@@ -431,7 +435,7 @@ smtpd_cmd_rcpt(SMTPD_STATE *st, const char *args)
 	rc->notify = r->notify;
 	rc->orcpt = NULL;
 	if (r->orcpt_given) {
-		VSTR   *o = vstr_alloc(64);
+		VSTR *o = vstr_alloc(64);
 
 		vstr_sprintf(o, "%s;%s", VSTR_STR(r->orcpt_type),
 			     VSTR_STR(r->orcpt_addr));
@@ -535,9 +539,9 @@ smtpd_cmd_help(SMTPD_STATE *st, const char *args)
 {
 	(void)args;
 	smtpd_reply(st, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT "
-		    "RSET NOOP QUIT");
-	smtpd_reply(st, "214 2.0.0 %sETRN HELP", st->par->disable_vrfy ?
-		    "" : "VRFY ");
+			"RSET NOOP QUIT");
+	smtpd_reply(st, "214 2.0.0 %sETRN HELP",
+		    st->par->disable_vrfy ? "" : "VRFY ");
 	return 0;
 }
 
@@ -579,12 +583,13 @@ smtpd_cmd_vrfy(SMTPD_STATE *st, const char *args)
 		return 0;
 	}
 	if (addr_parse_smtp(r, ADDR_CMD_RCPT, args, strlen(args),
-			    ADDR_OPT_NOBRACKETS | ADDR_OPT_SMTPUTF8) < 0) {
+			    ADDR_OPT_NOBRACKETS | ADDR_OPT_SMTPUTF8)
+	    < 0) {
 		smtpd_cmd_addr_error(st, r);
 		return -1;
 	}
-	if (smtpd_policy(st, SMTPD_CHECK_VRFY, "VRFY",
-			 VSTR_STR(r->addr->addr)) < 0)
+	if (smtpd_policy(st, SMTPD_CHECK_VRFY, "VRFY", VSTR_STR(r->addr->addr))
+	    < 0)
 		return -1;
 	smtpd_reply(st, "252 2.0.0 %s", VSTR_STR(r->addr->addr));
 	return 0;
@@ -600,7 +605,8 @@ smtpd_cmd_can_etrn(SMTPD_STATE *st, const char *args)
 		return -1;
 	}
 	if (st->stage >= SMTPD_ST_MAIL) {
-		smtpd_reply(st, "503 5.5.1 Error: MAIL transaction in progress");
+		smtpd_reply(st,
+			    "503 5.5.1 Error: MAIL transaction in progress");
 		return -1;
 	}
 	if (*args == 0) {
@@ -621,25 +627,25 @@ smtpd_cmd_etrn(SMTPD_STATE *st, const char *args)
 }
 
 static const struct smtpd_verb smtpd_verbs[] = {
-	{"HELO", smtpd_cmd_can_helo, smtpd_cmd_helo, 0, SMTPD_V_HELO},
-	{"EHLO", smtpd_cmd_can_helo, smtpd_cmd_ehlo, 0, SMTPD_V_EHLO},
-	{"MAIL", smtpd_cmd_can_mail, smtpd_cmd_mail, CMD_PIPELINE_OK,
-	SMTPD_V_MAIL},
-	{"RCPT", smtpd_cmd_can_rcpt, smtpd_cmd_rcpt, CMD_PIPELINE_OK,
-	SMTPD_V_RCPT},
-	{"DATA", smtpd_cmd_can_data, smtpd_cmd_data, 0, SMTPD_V_DATA},
-	{"BDAT", smtpd_cmd_can_any, smtpd_cmd_bdat, CMD_PIPELINE_OK,
-	SMTPD_V_BDAT},
-	{"RSET", smtpd_cmd_can_noargs, smtpd_cmd_rset,
-	CMD_PIPELINE_OK | CMD_JUNK, SMTPD_V_RSET},
-	{"NOOP", smtpd_cmd_can_any, smtpd_cmd_noop, CMD_JUNK, SMTPD_V_NOOP},
-	{"VRFY", smtpd_cmd_can_vrfy, smtpd_cmd_vrfy, CMD_JUNK, SMTPD_V_VRFY},
-	{"ETRN", smtpd_cmd_can_etrn, smtpd_cmd_etrn, CMD_JUNK, SMTPD_V_ETRN},
-	{"HELP", smtpd_cmd_can_any, smtpd_cmd_help, 0, SMTPD_V_HELP},
-	{"QUIT", smtpd_cmd_can_noargs, smtpd_cmd_quit, 0, SMTPD_V_QUIT},
-	{"AUTH", smtpd_sasl_can_auth, smtpd_sasl_auth, 0, SMTPD_V_AUTH},
-	{"STARTTLS", smtpd_tls_can_starttls, smtpd_tls_starttls, 0,
-	SMTPD_V_STARTTLS},
+	{ "HELO", smtpd_cmd_can_helo, smtpd_cmd_helo, 0, SMTPD_V_HELO },
+	{ "EHLO", smtpd_cmd_can_helo, smtpd_cmd_ehlo, 0, SMTPD_V_EHLO },
+	{ "MAIL", smtpd_cmd_can_mail, smtpd_cmd_mail, CMD_PIPELINE_OK,
+	  SMTPD_V_MAIL },
+	{ "RCPT", smtpd_cmd_can_rcpt, smtpd_cmd_rcpt, CMD_PIPELINE_OK,
+	  SMTPD_V_RCPT },
+	{ "DATA", smtpd_cmd_can_data, smtpd_cmd_data, 0, SMTPD_V_DATA },
+	{ "BDAT", smtpd_cmd_can_any, smtpd_cmd_bdat, CMD_PIPELINE_OK,
+	  SMTPD_V_BDAT },
+	{ "RSET", smtpd_cmd_can_noargs, smtpd_cmd_rset,
+	  CMD_PIPELINE_OK | CMD_JUNK, SMTPD_V_RSET },
+	{ "NOOP", smtpd_cmd_can_any, smtpd_cmd_noop, CMD_JUNK, SMTPD_V_NOOP },
+	{ "VRFY", smtpd_cmd_can_vrfy, smtpd_cmd_vrfy, CMD_JUNK, SMTPD_V_VRFY },
+	{ "ETRN", smtpd_cmd_can_etrn, smtpd_cmd_etrn, CMD_JUNK, SMTPD_V_ETRN },
+	{ "HELP", smtpd_cmd_can_any, smtpd_cmd_help, 0, SMTPD_V_HELP },
+	{ "QUIT", smtpd_cmd_can_noargs, smtpd_cmd_quit, 0, SMTPD_V_QUIT },
+	{ "AUTH", smtpd_sasl_can_auth, smtpd_sasl_auth, 0, SMTPD_V_AUTH },
+	{ "STARTTLS", smtpd_tls_can_starttls, smtpd_tls_starttls, 0,
+	  SMTPD_V_STARTTLS },
 };
 
 static const struct smtpd_verb *
@@ -658,10 +664,10 @@ static int
 smtpd_cmd_dispatch(SMTPD_STATE *st)
 {
 	const struct smtpd_verb *v;
-	const char *line = VSTR_STR(st->line);
-	const char *args;
-	size_t	len;
-	int	ret;
+	const char		*line = VSTR_STR(st->line);
+	const char		*args;
+	size_t			 len;
+	int			 ret;
 
 	if (memchr(line, 0, VSTR_LEN(st->line)) != NULL) {
 		st->count_all[SMTPD_V_UNKNOWN]++;
@@ -685,7 +691,7 @@ smtpd_cmd_dispatch(SMTPD_STATE *st)
 	if (msg_verbose)
 		msg_info("< %s[%s]: %s", st->peer.name, st->peer.addr,
 			 v->id == SMTPD_V_AUTH ? "AUTH ..."
-			 : VSTR_STR(st->line));
+					       : VSTR_STR(st->line));
 
 	/*
 	 * RFC 2920: only some commands may be followed by more before their
@@ -700,7 +706,7 @@ smtpd_cmd_dispatch(SMTPD_STATE *st)
 		if (st->par->forbid_unauth_pipelining) {
 			st->count_all[v->id]++;
 			smtpd_reply(st, "554 5.5.0 Error: SMTP protocol "
-				    "synchronization");
+					"synchronization");
 			smtpd_reset_transaction(st);
 			smtpd_state_set(st, SMTPD_ST_QUIT);
 			return -1;
@@ -827,22 +833,22 @@ smtpd_params_discard(const char *list)
 {
 	static const struct {
 		const char *name;
-		int	bit;
-	}	words[] = {
-		{"pipelining", SMTPD_EHLO_PIPELINING},
-		{"size", SMTPD_EHLO_SIZE},
-		{"vrfy", SMTPD_EHLO_VRFY},
-		{"etrn", SMTPD_EHLO_ETRN},
-		{"enhancedstatuscodes", SMTPD_EHLO_ENHANCED},
-		{"8bitmime", SMTPD_EHLO_8BITMIME},
-		{"dsn", SMTPD_EHLO_DSN},
-		{"smtputf8", SMTPD_EHLO_SMTPUTF8},
-		{"chunking", SMTPD_EHLO_CHUNKING},
+		int	    bit;
+	} words[] = {
+		{ "pipelining", SMTPD_EHLO_PIPELINING },
+		{ "size", SMTPD_EHLO_SIZE },
+		{ "vrfy", SMTPD_EHLO_VRFY },
+		{ "etrn", SMTPD_EHLO_ETRN },
+		{ "enhancedstatuscodes", SMTPD_EHLO_ENHANCED },
+		{ "8bitmime", SMTPD_EHLO_8BITMIME },
+		{ "dsn", SMTPD_EHLO_DSN },
+		{ "smtputf8", SMTPD_EHLO_SMTPUTF8 },
+		{ "chunking", SMTPD_EHLO_CHUNKING },
 	};
-	char   *copy = mystrdup(list);
-	char   *cp = copy;
-	char   *word;
-	int	bits = 0;
+	char *copy = mystrdup(list);
+	char *cp = copy;
+	char *word;
+	int   bits = 0;
 
 	while ((word = str_token(&cp, STR_SEP_LIST)) != NULL)
 		for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
@@ -860,12 +866,13 @@ static const char *
 smtpd_params_footer(const CFG *cfg)
 {
 	static char *footer;
-	VSTR   *out = vstr_alloc(128);
-	VSTR   *why = vstr_alloc(64);
+	VSTR	    *out = vstr_alloc(128);
+	VSTR	    *why = vstr_alloc(64);
 
 	footer = myfree(footer);
-	if (cfg_expand_known(cfg, cfg_get_text(cfg, "smtpd_reject_footer"),
-			     out, why) < 0)
+	if (cfg_expand_known(cfg, cfg_get_text(cfg, "smtpd_reject_footer"), out,
+			     why)
+	    < 0)
 		msg_fatal_status(78, "smtpd_reject_footer: %s", VSTR_STR(why));
 	footer = vstr_export(out);
 	vstr_free(why);
@@ -877,7 +884,7 @@ void
 smtpd_params_load(struct smtpd_params *par, const CFG *cfg)
 {
 	const char *bare = cfg_get_str(cfg, "smtpd_forbid_bare_newline");
-	long long line = cfg_get_int(cfg, "line_length_limit");
+	long long   line = cfg_get_int(cfg, "line_length_limit");
 
 	memset(par, 0, sizeof(*par));
 	par->myhostname = cfg_get_str(cfg, "myhostname");
@@ -904,8 +911,10 @@ smtpd_params_load(struct smtpd_params *par, const CFG *cfg)
 		msg_warn("smtpd_forbid_bare_newline = no: bare newlines are "
 			 "still normalized (there is no pass-through)");
 	else
-		msg_fatal_status(78, "bad smtpd_forbid_bare_newline value: "
-				 "\"%s\" (normalize or reject)", bare);
+		msg_fatal_status(78,
+				 "bad smtpd_forbid_bare_newline value: "
+				 "\"%s\" (normalize or reject)",
+				 bare);
 	par->allow_min_user = cfg_get_bool(cfg, "allow_min_user");
 	par->disable_vrfy = cfg_get_bool(cfg, "disable_vrfy_command");
 	par->helo_required = cfg_get_bool(cfg, "smtpd_helo_required");
@@ -913,7 +922,7 @@ smtpd_params_load(struct smtpd_params *par, const CFG *cfg)
 	par->forbid_unauth_pipelining =
 	    cfg_get_bool(cfg, "smtpd_forbid_unauth_pipelining");
 	par->ehlo_discard = smtpd_params_discard(
-			    cfg_get_str(cfg, "smtpd_discard_ehlo_keywords"));
+	    cfg_get_str(cfg, "smtpd_discard_ehlo_keywords"));
 	par->reject_footer = smtpd_params_footer(cfg);
 	smtpd_sasl_params_load(&par->sasl, cfg);
 	smtpd_tls_params_load(&par->tls, cfg);

@@ -34,14 +34,14 @@
 #include "util/vstr.h"
 
 /* Hand content to cleanup in pieces at least this big. */
-#define SMTPD_CONTENT_CHUNK	(64 * 1024)
+#define SMTPD_CONTENT_CHUNK (64 * 1024)
 
 enum {
-	F_BOL,				/* at the start of a line */
-	F_DOT,				/* "." at the start of a line */
-	F_DOT_CR,			/* "." CR at the start of a line */
-	F_MID,				/* inside a line */
-	F_CR,				/* CR inside a line */
+	F_BOL,	  /* at the start of a line */
+	F_DOT,	  /* "." at the start of a line */
+	F_DOT_CR, /* "." CR at the start of a line */
+	F_MID,	  /* inside a line */
+	F_CR,	  /* CR inside a line */
 };
 
 void
@@ -75,11 +75,11 @@ size_t
 smtpd_filter(struct smtpd_filter *f, const char *buf, size_t len, VSTR *out,
 	     bool *end)
 {
-	size_t	i = 0;
+	size_t i = 0;
 
 	*end = false;
 	while (i < len) {
-		char	c = buf[i];
+		char c = buf[i];
 
 		switch (f->state) {
 		case F_BOL:
@@ -114,26 +114,26 @@ smtpd_filter(struct smtpd_filter *f, const char *buf, size_t len, VSTR *out,
 				smtpd_filter_eol(f, out, false);
 			}
 			continue;
-		case F_MID:{
-				size_t	j = i;
+		case F_MID: {
+			size_t j = i;
 
-				while (j < len && buf[j] != '\r' && buf[j] != '\n')
-					j++;
-				if (j > i) {
-					vstr_memcat(out, buf + i, j - i);
-					f->bol = false;
-				}
-				i = j;
-				if (i == len)
-					continue;
-				if (buf[i] == '\r') {
-					f->state = F_CR;
-				} else {
-					smtpd_filter_eol(f, out, false);
-				}
-				i++;
-				continue;
+			while (j < len && buf[j] != '\r' && buf[j] != '\n')
+				j++;
+			if (j > i) {
+				vstr_memcat(out, buf + i, j - i);
+				f->bol = false;
 			}
+			i = j;
+			if (i == len)
+				continue;
+			if (buf[i] == '\r') {
+				f->state = F_CR;
+			} else {
+				smtpd_filter_eol(f, out, false);
+			}
+			i++;
+			continue;
+		}
 		case F_CR:
 			if (c == '\n') {
 				smtpd_filter_eol(f, out, true);
@@ -163,7 +163,7 @@ static bool
 smtpd_bare_forbidden(const SMTPD_STATE *st)
 {
 	return st->filter.bare_seen && st->par->bare_reject
-	    && !st->peer.bare_normalize;
+	       && !st->peer.bare_normalize;
 }
 
 /* Stop sending content; cleanup drops its temporary file. */
@@ -181,7 +181,7 @@ smtpd_data_abort(SMTPD_STATE *st)
 static void
 smtpd_data_push(SMTPD_STATE *st, bool force)
 {
-	size_t	len = VSTR_LEN(st->content);
+	size_t len = VSTR_LEN(st->content);
 
 	if (len == 0 || (!force && len < SMTPD_CONTENT_CHUNK))
 		return;
@@ -193,8 +193,8 @@ smtpd_data_push(SMTPD_STATE *st, bool force)
 		return;
 	}
 	if (st->cleanup && !st->cleanup_lost
-	    && st->hooks->cleanup_write(st->cleanup, VSTR_STR(st->content),
-					len) < 0) {
+	    && st->hooks->cleanup_write(st->cleanup, VSTR_STR(st->content), len)
+		   < 0) {
 		msg_warn("%s[%s]: cleanup went away during %s", st->peer.name,
 			 st->peer.addr, st->where);
 		st->cleanup_lost = true;
@@ -206,9 +206,9 @@ smtpd_data_push(SMTPD_STATE *st, bool force)
 static int
 smtpd_data_begin(SMTPD_STATE *st, bool dots)
 {
-	struct cleanup_req req;
+	struct cleanup_req   req;
 	struct cleanup_rcpt *rcpts;
-	VSTR   *why;
+	VSTR		    *why;
 
 	rcpts = mycalloc(st->nrcpt ? st->nrcpt : 1, sizeof(*rcpts));
 	for (size_t i = 0; i < st->nrcpt; i++) {
@@ -224,8 +224,8 @@ smtpd_data_begin(SMTPD_STATE *st, bool dots)
 	req.ret = st->mail->ret;
 	req.body_type = st->mail->body;
 	req.smtputf8 = st->mail->smtputf8;
-	req.declared_size = st->mail->size_given ?
-	    (long long)st->mail->size : 0;
+	req.declared_size = st->mail->size_given ? (long long)st->mail->size
+						 : 0;
 	req.client_name = st->peer.name;
 	req.client_addr = st->peer.addr;
 	req.client_port = st->peer.port;
@@ -240,7 +240,7 @@ smtpd_data_begin(SMTPD_STATE *st, bool dots)
 			req.auth_header = VSTR_STR(st->sasl_username);
 	}
 	req.rewrite_local = st->hooks->mynetworks
-	    && st->hooks->mynetworks(st->ctx, st->peer.addr);
+			    && st->hooks->mynetworks(st->ctx, st->peer.addr);
 	req.rcpts = rcpts;
 	req.nrcpt = st->nrcpt;
 	why = vstr_alloc(100);
@@ -266,8 +266,8 @@ smtpd_data_begin(SMTPD_STATE *st, bool dots)
 static int
 smtpd_data_eod(SMTPD_STATE *st)
 {
-	int	before = st->cleanup_flags;
-	int	added;
+	int before = st->cleanup_flags;
+	int added;
 
 	if (smtpd_policy(st, SMTPD_CHECK_EOD, "END-OF-MESSAGE", NULL) < 0)
 		return -1;
@@ -285,7 +285,7 @@ static bool
 smtpd_data_end(SMTPD_STATE *st)
 {
 	struct cleanup_result res;
-	bool	ok = false;
+	bool		      ok = false;
 
 	smtpd_data_push(st, true);
 	if (st->too_big) {
@@ -320,8 +320,9 @@ smtpd_data_end(SMTPD_STATE *st)
 			ok = true;
 			if (smtpd_sasl_user(st) != NULL)
 				msg_info("%s: client=%s[%s], sasl_method=%s, "
-					 "sasl_username=%s", res.queue_id,
-					 st->peer.name, st->peer.addr,
+					 "sasl_username=%s",
+					 res.queue_id, st->peer.name,
+					 st->peer.addr,
 					 VSTR_STR(st->sasl_method),
 					 VSTR_STR(st->sasl_username));
 			else
@@ -339,8 +340,8 @@ smtpd_data_end(SMTPD_STATE *st)
 int
 smtpd_do_data(SMTPD_STATE *st)
 {
-	bool	end = false;
-	bool	ok;
+	bool end = false;
+	bool ok;
 
 	if (smtpd_data_begin(st, true) < 0) {
 		smtpd_data_abort(st);
@@ -350,10 +351,10 @@ smtpd_do_data(SMTPD_STATE *st)
 	st->where = "DATA";
 	smtpd_reply(st, "354 End data with <CR><LF>.<CR><LF>");
 	while (!end) {
-		size_t	n;
+		size_t n;
 
 		if (smtpd_io_avail(st) == 0) {
-			int	ret = smtpd_io_fill(st);
+			int ret = smtpd_io_fill(st);
 
 			if (ret <= 0) {
 				st->io_error = true;
@@ -377,7 +378,7 @@ static bool
 smtpd_bdat_skip(SMTPD_STATE *st, unsigned long long n)
 {
 	while (n > 0) {
-		size_t	take;
+		size_t take;
 
 		if (smtpd_io_avail(st) == 0 && smtpd_io_fill(st) <= 0) {
 			st->io_error = true;
@@ -398,11 +399,11 @@ smtpd_do_bdat(SMTPD_STATE *st, const char *args)
 {
 	unsigned long long size;
 	unsigned long long chunk;
-	bool	last = false;
-	const char *p = args;
-	char   *endp;
-	bool	end;
-	bool	ok;
+	bool		   last = false;
+	const char	  *p = args;
+	char		  *endp;
+	bool		   end;
+	bool		   ok;
 
 	while (*p == ' ')
 		p++;
@@ -429,13 +430,13 @@ smtpd_do_bdat(SMTPD_STATE *st, const char *args)
 	st->where = "BDAT";
 
 	/* Refused chunks are still read: their bytes are not commands. */
-	if (st->bdat_failed || (st->stage != SMTPD_ST_RCPT
-				&& st->stage != SMTPD_ST_BDAT)) {
+	if (st->bdat_failed
+	    || (st->stage != SMTPD_ST_RCPT && st->stage != SMTPD_ST_BDAT)) {
 		if (!smtpd_bdat_skip(st, size))
 			return -1;
 		if (st->bdat_failed) {
 			smtpd_reply(st, "503 5.5.1 Error: a previous BDAT "
-				    "chunk failed; send RSET");
+					"chunk failed; send RSET");
 			/* The client thinks the message is over: so be it. */
 			if (last)
 				smtpd_reset_transaction(st);
@@ -451,7 +452,7 @@ smtpd_do_bdat(SMTPD_STATE *st, const char *args)
 			if (st->check.action != SMTPD_ACT_REJECT
 			    && st->check.action != SMTPD_ACT_DEFER)
 				smtpd_reply(st, "451 4.3.0 Error: queue file "
-					    "write error");
+						"write error");
 			smtpd_data_abort(st);
 			(void)smtpd_bdat_skip(st, size);
 			if (last) {
@@ -465,7 +466,7 @@ smtpd_do_bdat(SMTPD_STATE *st, const char *args)
 		smtpd_state_set(st, SMTPD_ST_BDAT);
 	}
 	while (size > 0) {
-		size_t	take;
+		size_t take;
 
 		if (smtpd_io_avail(st) == 0 && smtpd_io_fill(st) <= 0) {
 			st->io_error = true;

@@ -31,7 +31,7 @@
 #include "util/vstr.h"
 
 /* One read; DATA and BDAT content streams through in pieces this big. */
-#define SMTPD_READ_CHUNK	(64 * 1024)
+#define SMTPD_READ_CHUNK (64 * 1024)
 
 size_t
 smtpd_io_avail(const SMTPD_STATE *st)
@@ -65,7 +65,7 @@ smtpd_io_consume(SMTPD_STATE *st, size_t n)
 int
 smtpd_io_fill(SMTPD_STATE *st)
 {
-	ssize_t	n;
+	ssize_t n;
 
 	if (smtpd_io_flush(st) < 0)
 		return -1;
@@ -92,7 +92,7 @@ smtpd_io_fill(SMTPD_STATE *st)
 static enum smtpd_line_status
 smtpd_io_fill_status(SMTPD_STATE *st)
 {
-	int	ret = smtpd_io_fill(st);
+	int ret = smtpd_io_fill(st);
 
 	if (ret > 0)
 		return SMTPD_LINE_OK;
@@ -106,11 +106,11 @@ enum smtpd_line_status
 smtpd_io_get_line(SMTPD_STATE *st)
 {
 	enum smtpd_line_status status;
-	bool	too_long = false;
-	const char *start;
-	const char *nl;
-	size_t	avail;
-	size_t	len;
+	bool		       too_long = false;
+	const char	      *start;
+	const char	      *nl;
+	size_t		       avail;
+	size_t		       len;
 
 	for (;;) {
 		start = smtpd_io_peek(st);
@@ -145,8 +145,8 @@ smtpd_io_get_line(SMTPD_STATE *st)
 static void
 smtpd_reply_end(SMTPD_STATE *st, size_t start)
 {
-	char   *line = VSTR_STR(st->out) + start;
-	size_t	len = VSTR_LEN(st->out) - start;
+	char  *line = VSTR_STR(st->out) + start;
+	size_t len = VSTR_LEN(st->out) - start;
 
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
@@ -162,11 +162,11 @@ static void
 smtpd_footer_expand(const SMTPD_STATE *st, const char *text, VSTR *out)
 {
 	static const char *const names[] = {
-		"client_address", "client_name", "client_port", "localtime",
-		"server_name",
+		"client_address", "client_name", "client_port",
+		"localtime",	  "server_name",
 	};
-	char	stamp[64];
-	time_t	now = time(NULL);
+	char	  stamp[64];
+	time_t	  now = time(NULL);
 	struct tm tm;
 
 	if (localtime_r(&now, &tm) == NULL
@@ -175,25 +175,27 @@ smtpd_footer_expand(const SMTPD_STATE *st, const char *text, VSTR *out)
 	vstr_reset(out);
 	while (*text) {
 		const char *value = NULL;
-		size_t	skip = 0;
+		size_t	    skip = 0;
 
 		if (*text == '$') {
-			bool	brace = text[1] == '{';
+			bool	    brace = text[1] == '{';
 			const char *name = text + 1 + brace;
 
 			for (size_t i = 0; i < sizeof(names) / sizeof(*names);
 			     i++) {
-				size_t	n = strlen(names[i]);
+				size_t n = strlen(names[i]);
 
 				if (strncmp(name, names[i], n) != 0
 				    || (brace && name[n] != '}')
-				    || (!brace && (isalnum((unsigned char)name[n])
-						   || name[n] == '_')))
+				    || (!brace
+					&& (isalnum((unsigned char)name[n])
+					    || name[n] == '_')))
 					continue;
-				value = i == 0 ? st->peer.addr
-				    : i == 1 ? st->peer.name
-				    : i == 2 ? st->peer.port
-				    : i == 3 ? stamp : st->par->myhostname;
+				value = i == 0	 ? st->peer.addr
+					: i == 1 ? st->peer.name
+					: i == 2 ? st->peer.port
+					: i == 3 ? stamp
+						 : st->par->myhostname;
 				if (value == NULL)
 					value = "";
 				skip = 1 + brace + n + brace;
@@ -219,14 +221,14 @@ static void
 smtpd_reply_footer(SMTPD_STATE *st, size_t start)
 {
 	const char *footer = st->par->reject_footer;
-	VSTR   *text;
-	VSTR   *prefix;
-	char   *line = VSTR_STR(st->out) + start;
-	size_t	len = VSTR_LEN(st->out) - start;
+	VSTR	   *text;
+	VSTR	   *prefix;
+	char	   *line = VSTR_STR(st->out) + start;
+	size_t	    len = VSTR_LEN(st->out) - start;
 	const char *seg;
 	const char *next;
-	size_t	dsn = 0;
-	char	code[4];
+	size_t	    dsn = 0;
+	char	    code[4];
 
 	if (footer == NULL || *footer == 0 || len < 4
 	    || (line[0] != '4' && line[0] != '5')
@@ -253,8 +255,8 @@ smtpd_reply_footer(SMTPD_STATE *st, size_t start)
 	if (strncmp(seg, "\\c", 2) == 0) {
 		seg += 2;
 		next = strstr(seg, "\\n");
-		vstr_memcat(st->out, seg, next ? (size_t)(next - seg)
-			    : strlen(seg));
+		vstr_memcat(st->out, seg,
+			    next ? (size_t)(next - seg) : strlen(seg));
 		seg = next ? next + 2 : NULL;
 	}
 	while (seg != NULL) {
@@ -263,9 +265,11 @@ smtpd_reply_footer(SMTPD_STATE *st, size_t start)
 		VSTR_STR(st->out)[start + 3] = '-';
 		smtpd_reply_end(st, start);
 		start = VSTR_LEN(st->out);
-		vstr_sprintf_append(st->out, "%s %s%.*s", code, VSTR_STR(prefix),
+		vstr_sprintf_append(st->out, "%s %s%.*s", code,
+				    VSTR_STR(prefix),
 				    (int)(next ? (size_t)(next - seg)
-					  : strlen(seg)), seg);
+					       : strlen(seg)),
+				    seg);
 		seg = next ? next + 2 : NULL;
 	}
 	smtpd_reply_end(st, start);
@@ -277,7 +281,7 @@ smtpd_reply_footer(SMTPD_STATE *st, size_t start)
 void
 smtpd_reply_raw(SMTPD_STATE *st, const char *line, size_t len)
 {
-	size_t	start = VSTR_LEN(st->out);
+	size_t start = VSTR_LEN(st->out);
 
 	vstr_memcat(st->out, line, len);
 	smtpd_reply_footer(st, start);
@@ -287,7 +291,7 @@ void
 smtpd_reply(SMTPD_STATE *st, const char *fmt, ...)
 {
 	size_t	start = VSTR_LEN(st->out);
-	va_list	ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	vstr_vsprintf_append(st->out, fmt, ap);
@@ -298,13 +302,14 @@ smtpd_reply(SMTPD_STATE *st, const char *fmt, ...)
 int
 smtpd_io_flush(SMTPD_STATE *st)
 {
-	int	ret = 0;
+	int ret = 0;
 
 	if (VSTR_LEN(st->out) == 0)
 		return 0;
 	if (!st->io_error
 	    && st->hooks->write(st->io, VSTR_STR(st->out), VSTR_LEN(st->out),
-				st->par->timeout * 1000) < 0) {
+				st->par->timeout * 1000)
+		   < 0) {
 		st->io_error = true;
 		ret = -1;
 	}

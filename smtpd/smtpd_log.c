@@ -22,14 +22,12 @@ void
 smtpd_log_reject(SMTPD_STATE *st, const char *where, const char *reply,
 		 const char *recipient)
 {
-	VSTR   *line = vstr_alloc(256);
-	bool	in_mail = st->stage >= SMTPD_ST_MAIL
-	    && st->stage <= SMTPD_ST_BDAT;
+	VSTR *line = vstr_alloc(256);
+	bool in_mail = st->stage >= SMTPD_ST_MAIL && st->stage <= SMTPD_ST_BDAT;
 
 	vstr_sprintf(line, "NOQUEUE: reject: %s from %s[%s]: %s;", where,
 		     st->peer.name, st->peer.addr, reply);
-	if (in_mail || VSTR_LEN(st->sender) > 0
-	    || strcmp(where, "MAIL") == 0)
+	if (in_mail || VSTR_LEN(st->sender) > 0 || strcmp(where, "MAIL") == 0)
 		vstr_sprintf_append(line, " from=<%s>", VSTR_STR(st->sender));
 	if (recipient)
 		vstr_sprintf_append(line, " to=<%s>", recipient);
@@ -63,13 +61,13 @@ void
 smtpd_log_disconnect(SMTPD_STATE *st)
 {
 	static const char *const names[SMTPD_V_COUNT] = {
-		"helo", "ehlo", "mail", "rcpt", "data", "bdat", "rset",
-		"noop", "vrfy", "etrn", "help", "quit", "auth", "starttls",
-		"unknown",
+		"helo", "ehlo", "mail", "rcpt",	    "data",
+		"bdat", "rset", "noop", "vrfy",	    "etrn",
+		"help", "quit", "auth", "starttls", "unknown",
 	};
-	VSTR   *line = vstr_alloc(256);
-	int	ok = 0;
-	int	all = 0;
+	VSTR *line = vstr_alloc(256);
+	int   ok = 0;
+	int   all = 0;
 
 	vstr_sprintf(line, "disconnect from %s[%s]", st->peer.name,
 		     st->peer.addr);

@@ -49,11 +49,11 @@ smtpd_peer_name_ok(const char *name)
 static bool
 smtpd_peer_forward_ok(const char *name, const char *addr)
 {
-	struct addrinfo hints;
+	struct addrinfo	 hints;
 	struct addrinfo *res;
 	struct addrinfo *ai;
-	char	buf[NI_MAXHOST];
-	bool	ok = false;
+	char		 buf[NI_MAXHOST];
+	bool		 ok = false;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -61,7 +61,8 @@ smtpd_peer_forward_ok(const char *name, const char *addr)
 		return false;
 	for (ai = res; ai && !ok; ai = ai->ai_next)
 		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, buf, sizeof(buf),
-				NULL, 0, NI_NUMERICHOST) == 0
+				NULL, 0, NI_NUMERICHOST)
+			== 0
 		    && strcmp(buf, addr) == 0)
 			ok = true;
 	freeaddrinfo(res);
@@ -72,15 +73,16 @@ int
 smtpd_peer_lookup(const struct sockaddr *sa, socklen_t salen, VSTR *name,
 		  VSTR *addr, VSTR *port)
 {
-	char	host[NI_MAXHOST];
-	char	serv[NI_MAXSERV];
+	char	    host[NI_MAXHOST];
+	char	    serv[NI_MAXSERV];
 	const char *h = host;
 
 	/* name is NULL with smtpd_peername_lookup = no: numeric only. */
 	if (name != NULL)
 		vstr_strcpy(name, "unknown");
 	if (getnameinfo(sa, salen, host, sizeof(host), serv, sizeof(serv),
-			NI_NUMERICHOST | NI_NUMERICSERV) != 0)
+			NI_NUMERICHOST | NI_NUMERICSERV)
+	    != 0)
 		return -1;
 	if (strncasecmp(h, "::ffff:", 7) == 0 && strchr(h + 7, '.'))
 		h += 7;
@@ -88,8 +90,8 @@ smtpd_peer_lookup(const struct sockaddr *sa, socklen_t salen, VSTR *name,
 	vstr_strcpy(port, serv);
 	if (name == NULL)
 		return 0;
-	if (getnameinfo(sa, salen, host, sizeof(host), NULL, 0,
-			NI_NAMEREQD) == 0
+	if (getnameinfo(sa, salen, host, sizeof(host), NULL, 0, NI_NAMEREQD)
+		== 0
 	    && smtpd_peer_name_ok(host)
 	    && smtpd_peer_forward_ok(host, VSTR_STR(addr)))
 		vstr_strcpy(name, host);

@@ -38,45 +38,48 @@ smtpd_sasl_params_load(struct smtpd_sasl_params *par, const CFG *cfg)
 	par->service = cfg_get_str(cfg, "smtpd_sasl_service");
 	par->realm = cfg_get_str(cfg, "smtpd_sasl_local_domain");
 	par->security = cfg_get_str(cfg, "smtpd_sasl_security_options");
-	par->tls_security = cfg_get_str(cfg,
-					"smtpd_sasl_tls_security_options");
+	par->tls_security = cfg_get_str(cfg, "smtpd_sasl_tls_security_options");
 	par->exceptions = cfg_get_str(cfg, "smtpd_sasl_exceptions_networks");
-	par->failure_limit = cfg_get_int(cfg,
-					 "smtpd_sasl_auth_failure_limit");
-	par->auth_header = cfg_get_bool(cfg,
-					"smtpd_sasl_authenticated_header");
+	par->failure_limit = cfg_get_int(cfg, "smtpd_sasl_auth_failure_limit");
+	par->auth_header = cfg_get_bool(cfg, "smtpd_sasl_authenticated_header");
 }
 
 int
 smtpd_sasl_init(const CFG *cfg, VSTR *why)
 {
 	const char *type = cfg_get_str(cfg, "smtpd_sasl_type");
-	unsigned flags;
+	unsigned    flags;
 
 	if (!cfg_get_bool(cfg, "smtpd_sasl_auth_enable"))
 		return 0;
 	if (strcasecmp(type, "cyrus") != 0) {
-		vstr_sprintf(why, "unsupported smtpd_sasl_type \"%s\" "
-			     "(only cyrus)", type);
+		vstr_sprintf(why,
+			     "unsupported smtpd_sasl_type \"%s\" "
+			     "(only cyrus)",
+			     type);
 		return -1;
 	}
 	if (sasl_cyrus_security_parse(cfg_get_str(cfg,
-				   "smtpd_sasl_security_options"), &flags,
-				      why) < 0
-	    || sasl_cyrus_security_parse(cfg_get_str(cfg,
-			       "smtpd_sasl_tls_security_options"), &flags,
-					 why) < 0)
+						  "smtpd_sasl_security_options"),
+				      &flags, why)
+		< 0
+	    || sasl_cyrus_security_parse(
+		   cfg_get_str(cfg, "smtpd_sasl_tls_security_options"), &flags,
+		   why)
+		   < 0)
 		return -1;
 	return sasl_cyrus_server_init(cfg_get_str(cfg, "smtpd_sasl_path"),
-				   cfg_get_str(cfg, "cyrus_sasl_config_path"),
+				      cfg_get_str(cfg,
+						  "cyrus_sasl_config_path"),
 				      why);
 }
 
 const char *
 smtpd_sasl_user(const SMTPD_STATE *st)
 {
-	return st->sasl_username && VSTR_LEN(st->sasl_username) ?
-	    VSTR_STR(st->sasl_username) : NULL;
+	return st->sasl_username && VSTR_LEN(st->sasl_username)
+		   ? VSTR_STR(st->sasl_username)
+		   : NULL;
 }
 
 void
@@ -95,8 +98,9 @@ smtpd_sasl_enabled(const SMTPD_STATE *st)
 {
 	const struct smtpd_sasl_params *p = &st->par->sasl;
 
-	return p->enable && !(p->exceptions && *p->exceptions
-		  && smtpd_peer_match_list(p->exceptions, st->peer.addr));
+	return p->enable
+	       && !(p->exceptions && *p->exceptions
+		    && smtpd_peer_match_list(p->exceptions, st->peer.addr));
 }
 
 /* A fresh Cyrus connection for this session's TLS state, or NULL. */
@@ -106,15 +110,16 @@ smtpd_sasl_open(SMTPD_STATE *st, VSTR *why)
 	const struct smtpd_sasl_params *p = &st->par->sasl;
 
 	return sasl_cyrus_server_create(p->service, st->par->myhostname,
-					p->realm, st->tls ? p->tls_security :
-					p->security, why);
+					p->realm,
+					st->tls ? p->tls_security : p->security,
+					why);
 }
 
 void
 smtpd_sasl_ehlo(SMTPD_STATE *st)
 {
-	VSTR   *why;
-	const char *mechs;
+	VSTR	    *why;
+	const char  *mechs;
 	SASL_SERVER *s;
 
 	if (!smtpd_sasl_enabled(st) || (st->par->sasl.tls_only && !st->tls))
@@ -140,7 +145,7 @@ smtpd_sasl_can_auth(SMTPD_STATE *st, const char *args)
 	}
 	if (st->par->sasl.tls_only && !st->tls) {
 		smtpd_reply(st, "538 5.7.11 Encryption required for requested "
-			    "authentication mechanism");
+				"authentication mechanism");
 		return -1;
 	}
 	if (!st->esmtp) {
@@ -153,7 +158,7 @@ smtpd_sasl_can_auth(SMTPD_STATE *st, const char *args)
 	}
 	if (st->stage >= SMTPD_ST_MAIL) {
 		smtpd_reply(st, "503 5.5.1 Error: MAIL transaction in "
-			    "progress");
+				"progress");
 		return -1;
 	}
 	return 0;
@@ -163,10 +168,10 @@ smtpd_sasl_can_auth(SMTPD_STATE *st, const char *args)
 static bool
 smtpd_sasl_listed(const char *list, const char *mech)
 {
-	size_t	len = strlen(mech);
+	size_t len = strlen(mech);
 
 	for (const char *p = list; *p;) {
-		size_t	n = strcspn(p, " ");
+		size_t n = strcspn(p, " ");
 
 		if (n == len && strncasecmp(p, mech, len) == 0)
 			return true;
@@ -180,9 +185,9 @@ smtpd_sasl_listed(const char *list, const char *mech)
 static int
 smtpd_sasl_challenge(SMTPD_STATE *st, const VSTR *challenge, VSTR *resp)
 {
-	VSTR   *line = vstr_alloc(64);
+	VSTR		      *line = vstr_alloc(64);
 	enum smtpd_line_status status;
-	int	ret = -1;
+	int		       ret = -1;
 
 	vstr_strcpy(line, "334 ");
 	sasl_proto_base64_encode(line, VSTR_STR(challenge),
@@ -193,7 +198,7 @@ smtpd_sasl_challenge(SMTPD_STATE *st, const VSTR *challenge, VSTR *resp)
 		goto out;
 	if (status == SMTPD_LINE_TOO_LONG) {
 		smtpd_reply(st, "500 5.5.6 Authentication exchange line is "
-			    "too long");
+				"too long");
 		goto out;
 	}
 	switch (sasl_proto_decode_response(VSTR_STR(st->line),
@@ -222,8 +227,10 @@ smtpd_sasl_count_failure(SMTPD_STATE *st)
 		return;
 	msg_info("too many failed authentications after AUTH from %s[%s]",
 		 st->peer.name, st->peer.addr);
-	smtpd_reply(st, "421 4.7.0 %s Error: too many failed "
-		    "authentications", st->par->myhostname);
+	smtpd_reply(st,
+		    "421 4.7.0 %s Error: too many failed "
+		    "authentications",
+		    st->par->myhostname);
 	smtpd_state_set(st, SMTPD_ST_QUIT);
 }
 
@@ -257,16 +264,16 @@ smtpd_sasl_failed(SMTPD_STATE *st, const char *mech, const char *why)
 int
 smtpd_sasl_auth(SMTPD_STATE *st, const char *args)
 {
-	VSTR   *mech = vstr_alloc(24);
-	VSTR   *in = vstr_alloc(128);
-	VSTR   *out = vstr_alloc(128);
-	VSTR   *why = vstr_alloc(64);
-	const char *mechs;
-	const char *user;
-	bool	has_in;
+	VSTR	      *mech = vstr_alloc(24);
+	VSTR	      *in = vstr_alloc(128);
+	VSTR	      *out = vstr_alloc(128);
+	VSTR	      *why = vstr_alloc(64);
+	const char    *mechs;
+	const char    *user;
+	bool	       has_in;
 	enum sasl_step step;
-	int	status;
-	int	ret = -1;
+	int	       status;
+	int	       ret = -1;
 
 	if (sasl_proto_parse_auth(args, mech, in, &has_in, why) < 0) {
 		smtpd_reply_raw(st, VSTR_STR(why), VSTR_LEN(why));
@@ -282,12 +289,11 @@ smtpd_sasl_auth(SMTPD_STATE *st, const char *args)
 	}
 	if (!smtpd_sasl_listed(mechs, VSTR_STR(mech))) {
 		smtpd_reply(st, "504 5.5.4 Unsupported authentication "
-			    "mechanism");
+				"mechanism");
 		goto out;
 	}
-	step = sasl_cyrus_server_start(st->sasl, VSTR_STR(mech),
-				       VSTR_STR(in), VSTR_LEN(in), has_in,
-				       out, why);
+	step = sasl_cyrus_server_start(st->sasl, VSTR_STR(mech), VSTR_STR(in),
+				       VSTR_LEN(in), has_in, out, why);
 	while (step == SASL_STEP_CONTINUE) {
 		status = smtpd_sasl_challenge(st, out, in);
 		explicit_bzero(VSTR_STR(st->line), VSTR_LEN(st->line));
@@ -313,7 +319,7 @@ smtpd_sasl_auth(SMTPD_STATE *st, const char *args)
 		if (VSTR_LEN(in) != 0) {
 			step = SASL_STEP_FAIL;
 			vstr_strcpy(why, "unexpected data after the final "
-				    "challenge");
+					 "challenge");
 		}
 	}
 	if (step == SASL_STEP_FAIL

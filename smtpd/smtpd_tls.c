@@ -29,7 +29,7 @@ smtpd_tls_params_load(struct smtpd_tls_params *par, const CFG *cfg)
 {
 	/* smtpd_use_tls / smtpd_enforce_tls when the level is empty. */
 	const char *level = cfg_compat_tls_level(cfg, CFG_COMPAT_SMTPD, true);
-	long long t = cfg_get_time(cfg, "smtpd_starttls_timeout");
+	long long   t = cfg_get_time(cfg, "smtpd_starttls_timeout");
 
 	memset(par, 0, sizeof(*par));
 	if (*level == 0 || strcasecmp(level, "none") == 0)
@@ -39,8 +39,10 @@ smtpd_tls_params_load(struct smtpd_tls_params *par, const CFG *cfg)
 	else if (strcasecmp(level, "encrypt") == 0)
 		par->level = SMTPD_TLS_ENCRYPT;
 	else
-		msg_fatal_status(78, "bad smtpd_tls_security_level value: "
-				 "\"%s\" (none, may or encrypt)", level);
+		msg_fatal_status(78,
+				 "bad smtpd_tls_security_level value: "
+				 "\"%s\" (none, may or encrypt)",
+				 level);
 	par->wrappermode = cfg_get_bool(cfg, "smtpd_tls_wrappermode");
 	par->timeout = t <= 0 || t > INT_MAX / 1000 ? INT_MAX / 1000 : (int)t;
 	par->received_header = cfg_get_bool(cfg, "smtpd_tls_received_header");
@@ -51,7 +53,7 @@ static bool
 smtpd_tls_offered(const SMTPD_STATE *st)
 {
 	return st->par->tls.level != SMTPD_TLS_NONE && !st->tls
-	    && st->hooks->tls_start != NULL;
+	       && st->hooks->tls_start != NULL;
 }
 
 void
@@ -66,7 +68,7 @@ smtpd_tls_required(SMTPD_STATE *st)
 {
 	if (st->par->tls.level == SMTPD_TLS_ENCRYPT && !st->tls) {
 		smtpd_reply(st, "530 5.7.0 Must issue a STARTTLS command "
-			    "first");
+				"first");
 		return -1;
 	}
 	return 0;
@@ -88,7 +90,8 @@ smtpd_tls_can_starttls(SMTPD_STATE *st, const char *args)
 		return -1;
 	}
 	if (st->stage >= SMTPD_ST_MAIL) {
-		smtpd_reply(st, "503 5.5.1 Error: MAIL transaction in progress");
+		smtpd_reply(st,
+			    "503 5.5.1 Error: MAIL transaction in progress");
 		return -1;
 	}
 	return 0;
@@ -98,11 +101,12 @@ smtpd_tls_can_starttls(SMTPD_STATE *st, const char *args)
 static int
 smtpd_tls_handshake(SMTPD_STATE *st)
 {
-	VSTR   *why = vstr_alloc(100);
-	VSTR   *info = vstr_alloc(100);
+	VSTR *why = vstr_alloc(100);
+	VSTR *info = vstr_alloc(100);
 
 	if (st->hooks->tls_start(st->io, st->ctx, st->par->tls.timeout * 1000,
-				 info, why) < 0) {
+				 info, why)
+	    < 0) {
 		msg_info("SSL_accept error from %s[%s]: %s", st->peer.name,
 			 st->peer.addr, VSTR_STR(why));
 		vstr_free(why);
@@ -148,8 +152,8 @@ smtpd_tls_wrapper(SMTPD_STATE *st)
 		return 0;
 	if (st->hooks->tls_start == NULL) {
 		msg_warn("smtpd_tls_wrappermode is set but TLS is not "
-			 "configured: closing %s[%s]", st->peer.name,
-			 st->peer.addr);
+			 "configured: closing %s[%s]",
+			 st->peer.name, st->peer.addr);
 		return -1;
 	}
 	return smtpd_tls_handshake(st);

@@ -29,7 +29,7 @@ static bool
 addr_alnum(int ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z')
-	    || (ch >= '0' && ch <= '9');
+	       || (ch >= '0' && ch <= '9');
 }
 
 /* RFC 5322 atext, ASCII part. */
@@ -37,7 +37,7 @@ static bool
 addr_atext(int ch)
 {
 	return addr_alnum(ch)
-	    || (ch > 0 && ch < 0x80 && strchr("!#$%&'*+-/=?^_`{|}~", ch));
+	       || (ch > 0 && ch < 0x80 && strchr("!#$%&'*+-/=?^_`{|}~", ch));
 }
 
 /* Well-formed UTF-8: no overlongs, no surrogates, nothing past U+10FFFF. */
@@ -45,10 +45,10 @@ bool
 addr_utf8_valid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t	i = 0;
-	size_t	n;
-	size_t	k;
-	uint32_t cp;
+	size_t		     i = 0;
+	size_t		     n;
+	size_t		     k;
+	uint32_t	     cp;
 
 	while (i < len) {
 		if (s[i] < 0x80) {
@@ -85,7 +85,7 @@ addr_utf8_valid(const char *str, size_t len)
 static bool
 addr_has_8bit(const char *str, size_t len)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < len; i++)
 		if ((unsigned char)str[i] >= 0x80)
@@ -98,7 +98,7 @@ addr_has_8bit(const char *str, size_t len)
 ADDR *
 addr_alloc(void)
 {
-	ADDR   *a = mymalloc(sizeof(*a));
+	ADDR *a = mymalloc(sizeof(*a));
 
 	a->local = vstr_alloc(32);
 	a->domain = vstr_alloc(32);
@@ -148,7 +148,7 @@ addr_smtp_alloc(void)
 ADDR_SMTP *
 addr_smtp_free(ADDR_SMTP *res)
 {
-	size_t	i;
+	size_t i;
 
 	if (res) {
 		addr_free(res->addr);
@@ -175,7 +175,7 @@ addr_list_alloc(void)
 ADDR_LIST *
 addr_list_free(ADDR_LIST *list)
 {
-	size_t	i;
+	size_t i;
 
 	if (list) {
 		for (i = 0; i < list->cap; i++)
@@ -191,8 +191,8 @@ addr_list_free(ADDR_LIST *list)
 static bool
 addr_is_dot_atom(const char *s, size_t len)
 {
-	size_t	i;
-	bool	prev_dot = true;
+	size_t i;
+	bool   prev_dot = true;
 
 	if (len == 0)
 		return false;
@@ -215,7 +215,7 @@ addr_is_dot_atom(const char *s, size_t len)
 int
 addr_quote_local(VSTR *out, const char *local, size_t len)
 {
-	size_t	i;
+	size_t i;
 
 	if (addr_is_dot_atom(local, len))
 		return vstr_memcat(out, local, len);
@@ -261,8 +261,8 @@ addr_lower_domain(ADDR *a)
 int
 addr_split_ext(const char *local, const char *delims, VSTR *user, VSTR *ext)
 {
-	size_t	len = strlen(local);
-	size_t	pos;
+	size_t len = strlen(local);
+	size_t pos;
 
 	vstr_reset(ext);
 	vstr_strcpy(user, local);
@@ -284,8 +284,8 @@ int
 addr_relay_tricks(const ADDR *a)
 {
 	const char *l = VSTR_STR(a->local);
-	size_t	n = VSTR_LEN(a->local);
-	int	bits = 0;
+	size_t	    n = VSTR_LEN(a->local);
+	int	    bits = 0;
 
 	if (memchr(l, '%', n))
 		bits |= ADDR_TRICK_PERCENT;
@@ -316,9 +316,9 @@ addr_hexval(int ch)
 int
 addr_xtext_decode(VSTR *out, const char *in, size_t len)
 {
-	size_t	i;
-	int	hi;
-	int	lo;
+	size_t	      i;
+	int	      hi;
+	int	      lo;
 	unsigned char ch;
 
 	vstr_reset(out);
@@ -345,7 +345,7 @@ addr_xtext_decode(VSTR *out, const char *in, size_t len)
 int
 addr_xtext_encode(VSTR *out, const char *in, size_t len)
 {
-	size_t	i;
+	size_t	      i;
 	unsigned char ch;
 
 	vstr_reset(out);
@@ -364,15 +364,15 @@ addr_xtext_encode(VSTR *out, const char *in, size_t len)
 /* SMTP path scanner. */
 
 struct addr_scan {
-	const char *p;			/* cursor */
+	const char *p; /* cursor */
 	const char *end;
-	bool	utf8;			/* non-ASCII bytes allowed (decided
+	bool	    utf8; /* non-ASCII bytes allowed (decided
 					 * later for MAIL) */
-	const char *why;		/* reason for the reply text */
+	const char *why;  /* reason for the reply text */
 };
 
-#define AT_END(s)	((s)->p >= (s)->end)
-#define PEEK(s)		(AT_END(s) ? -1 : (unsigned char)*(s)->p)
+#define AT_END(s) ((s)->p >= (s)->end)
+#define PEEK(s)	  (AT_END(s) ? -1 : (unsigned char)*(s)->p)
 
 static int
 addr_fail(struct addr_scan *s, const char *why)
@@ -390,9 +390,9 @@ static int
 addr_scan_domain(struct addr_scan *s, VSTR *out)
 {
 	const char *start = s->p;
-	size_t	label = 0;
-	int	ch;
-	int	prev = '.';
+	size_t	    label = 0;
+	int	    ch;
+	int	    prev = '.';
 
 	while (!AT_END(s)) {
 		ch = PEEK(s);
@@ -427,14 +427,14 @@ addr_scan_domain(struct addr_scan *s, VSTR *out)
 static int
 addr_scan_literal(struct addr_scan *s, VSTR *out)
 {
-	const char *start = s->p;
-	const char *close;
-	char	buf[64];
+	const char   *start = s->p;
+	const char   *close;
+	char	      buf[64];
 	unsigned char bin[sizeof(struct in6_addr)];
-	size_t	n;
-	size_t	i;
+	size_t	      n;
+	size_t	      i;
 
-	s->p++;				/* '[' */
+	s->p++; /* '[' */
 	close = memchr(s->p, ']', (size_t)(s->end - s->p));
 	if (close == NULL)
 		return addr_fail(s, "unterminated address literal");
@@ -464,8 +464,8 @@ addr_scan_literal(struct addr_scan *s, VSTR *out)
 static int
 addr_scan_local(struct addr_scan *s, ADDR *a)
 {
-	int	ch;
-	int	prev = '.';
+	int ch;
+	int prev = '.';
 
 	if (PEEK(s) == '"') {
 		a->flags |= ADDR_F_QUOTED;
@@ -473,7 +473,7 @@ addr_scan_local(struct addr_scan *s, ADDR *a)
 		for (;;) {
 			if (AT_END(s))
 				return addr_fail(s, "unterminated quoted "
-						 "string");
+						    "string");
 			ch = PEEK(s);
 			s->p++;
 			if (ch == '"')
@@ -486,7 +486,7 @@ addr_scan_local(struct addr_scan *s, ADDR *a)
 			} else if (ch < 32 || ch == 127
 				   || (ch >= 0x80 && !s->utf8)) {
 				return addr_fail(s, "bad character in quoted "
-						 "string");
+						    "string");
 			}
 			if (vstr_addch(a->local, ch) < 0)
 				return addr_fail(s, "local part too long");
@@ -590,7 +590,7 @@ addr_finish(ADDR *a)
 int
 addr_parse_mailbox(ADDR *a, const char *str, size_t len, bool utf8)
 {
-	struct addr_scan s = {str, str + len, utf8, NULL};
+	struct addr_scan s = { str, str + len, utf8, NULL };
 
 	addr_reset(a);
 	if (addr_scan_mailbox(&s, a, false, false) < 0 || !AT_END(&s)
@@ -606,12 +606,12 @@ addr_parse_mailbox(ADDR *a, const char *str, size_t len, bool utf8)
 
 static int
 addr_reply(ADDR_SMTP *res, int code, const char *dsn, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 static int
 addr_reply(ADDR_SMTP *res, int code, const char *dsn, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	res->code = code;
 	res->dsn = dsn;
@@ -633,7 +633,7 @@ addr_bad_param(ADDR_SMTP *res, const char *name)
 static int
 addr_xtext_printable(VSTR *out, const char *in, size_t len, size_t max)
 {
-	size_t	i;
+	size_t i;
 
 	if (len == 0 || len > max || addr_xtext_decode(out, in, len) < 0)
 		return -1;
@@ -648,18 +648,18 @@ addr_param_notify(ADDR_SMTP *res, const char *v, size_t len)
 {
 	static const struct {
 		const char *name;
-		int	bit;
+		int	    bit;
 	} words[] = {
-		{"NEVER", ADDR_NOTIFY_NEVER},
-		{"SUCCESS", ADDR_NOTIFY_SUCCESS},
-		{"FAILURE", ADDR_NOTIFY_FAILURE},
-		{"DELAY", ADDR_NOTIFY_DELAY},
+		{ "NEVER", ADDR_NOTIFY_NEVER },
+		{ "SUCCESS", ADDR_NOTIFY_SUCCESS },
+		{ "FAILURE", ADDR_NOTIFY_FAILURE },
+		{ "DELAY", ADDR_NOTIFY_DELAY },
 	};
 	const char *end = v + len;
 	const char *comma;
-	size_t	n;
-	size_t	i;
-	int	bit;
+	size_t	    n;
+	size_t	    i;
+	int	    bit;
 
 	res->notify = 0;
 	while (v < end) {
@@ -676,8 +676,9 @@ addr_param_notify(ADDR_SMTP *res, const char *v, size_t len)
 		if (comma && v == end)
 			return -1;
 	}
-	if (res->notify == 0 || ((res->notify & ADDR_NOTIFY_NEVER)
-				 && res->notify != ADDR_NOTIFY_NEVER))
+	if (res->notify == 0
+	    || ((res->notify & ADDR_NOTIFY_NEVER)
+		&& res->notify != ADDR_NOTIFY_NEVER))
 		return -1;
 	return 0;
 }
@@ -686,8 +687,8 @@ static int
 addr_param_orcpt(ADDR_SMTP *res, const char *v, size_t len, bool utf8)
 {
 	const char *semi = memchr(v, ';', len);
-	size_t	i;
-	size_t	tlen;
+	size_t	    i;
+	size_t	    tlen;
 
 	if (semi == NULL || semi == v || len > ADDR_ORCPT_MAX)
 		return -1;
@@ -699,8 +700,8 @@ addr_param_orcpt(ADDR_SMTP *res, const char *v, size_t len, bool utf8)
 	/* utf-8-addr-xtext (RFC 6533) is xtext plus raw UTF-8. */
 	if (addr_xtext_decode(res->orcpt_addr, semi + 1, len - tlen - 1) < 0
 	    && !(utf8 && addr_utf8_valid(semi + 1, len - tlen - 1)
-		 && vstr_memcpy(res->orcpt_addr, semi + 1,
-				len - tlen - 1) == 0))
+		 && vstr_memcpy(res->orcpt_addr, semi + 1, len - tlen - 1)
+			== 0))
 		return -1;
 	if (VSTR_LEN(res->orcpt_addr) == 0)
 		return -1;
@@ -717,7 +718,7 @@ addr_param_one(ADDR_SMTP *res, enum addr_cmd cmd, int opts, const char *name,
 	       const char *v, size_t vlen, bool has_value)
 {
 	unsigned long long size = 0;
-	size_t	i;
+	size_t		   i;
 
 	if (cmd == ADDR_CMD_MAIL && strcmp(name, "SIZE") == 0) {
 		if (!has_value || vlen == 0 || res->size_given)
@@ -744,7 +745,8 @@ addr_param_one(ADDR_SMTP *res, enum addr_cmd cmd, int opts, const char *name,
 			 && (opts & ADDR_OPT_8BITMIME))
 			res->body = ADDR_BODY_8BITMIME;
 		else
-			return addr_reply(res, 555, "5.5.4", "Unsupported "
+			return addr_reply(res, 555, "5.5.4",
+					  "Unsupported "
 					  "BODY type");
 		return 0;
 	}
@@ -781,8 +783,8 @@ addr_param_one(ADDR_SMTP *res, enum addr_cmd cmd, int opts, const char *name,
 	if ((opts & ADDR_OPT_DSN) && cmd == ADDR_CMD_MAIL
 	    && strcmp(name, "ENVID") == 0) {
 		if (!has_value || res->envid_given
-		    || addr_xtext_printable(res->envid, v, vlen,
-					    ADDR_ENVID_MAX) < 0)
+		    || addr_xtext_printable(res->envid, v, vlen, ADDR_ENVID_MAX)
+			   < 0)
 			return addr_bad_param(res, name);
 		res->envid_given = true;
 		return 0;
@@ -798,7 +800,8 @@ addr_param_one(ADDR_SMTP *res, enum addr_cmd cmd, int opts, const char *name,
 	    && strcmp(name, "ORCPT") == 0) {
 		if (!has_value || res->orcpt_given
 		    || addr_param_orcpt(res, v, vlen,
-					(opts & ADDR_OPT_SMTPUTF8) != 0) < 0)
+					(opts & ADDR_OPT_SMTPUTF8) != 0)
+			   < 0)
 			return addr_bad_param(res, name);
 		res->orcpt_given = true;
 		return 0;
@@ -808,14 +811,14 @@ addr_param_one(ADDR_SMTP *res, enum addr_cmd cmd, int opts, const char *name,
 
 /* Space-separated parameters after the path. */
 static int
-addr_parse_params(ADDR_SMTP *res, enum addr_cmd cmd, int opts,
-		  const char *p, const char *end)
+addr_parse_params(ADDR_SMTP *res, enum addr_cmd cmd, int opts, const char *p,
+		  const char *end)
 {
-	char	name[32];
+	char	    name[32];
 	const char *tok;
 	const char *eq;
-	size_t	nlen;
-	size_t	i;
+	size_t	    nlen;
+	size_t	    i;
 
 	while (p < end) {
 		if (*p == ' ') {
@@ -829,7 +832,8 @@ addr_parse_params(ADDR_SMTP *res, enum addr_cmd cmd, int opts,
 		nlen = (size_t)((eq ? eq : p) - tok);
 		if (nlen == 0 || nlen >= sizeof(name)
 		    || !addr_alnum((unsigned char)tok[0]))
-			return addr_reply(res, 501, "5.5.4", "Bad parameter "
+			return addr_reply(res, 501, "5.5.4",
+					  "Bad parameter "
 					  "syntax");
 		for (i = 0; i < nlen; i++) {
 			if (!addr_alnum((unsigned char)tok[i]) && tok[i] != '-')
@@ -862,8 +866,8 @@ addr_parse_params(ADDR_SMTP *res, enum addr_cmd cmd, int opts,
 			return addr_reply(res, 501, "5.5.4",
 					  "Too many parameters");
 		if (addr_param_one(res, cmd, opts, name, eq ? eq + 1 : p,
-				   eq ? (size_t)(p - eq - 1) : 0,
-				   eq != NULL) < 0)
+				   eq ? (size_t)(p - eq - 1) : 0, eq != NULL)
+		    < 0)
 			return -1;
 		i = res->param_count++;
 		if (res->param_name[i] == NULL) {
@@ -908,16 +912,16 @@ addr_smtp_reset(ADDR_SMTP *res)
  * parameters (SMTPUTF8) are known.
  */
 int
-addr_parse_smtp(ADDR_SMTP *res, enum addr_cmd cmd, const char *arg,
-		size_t len, int opts)
+addr_parse_smtp(ADDR_SMTP *res, enum addr_cmd cmd, const char *arg, size_t len,
+		int opts)
 {
-	struct addr_scan s = {arg, arg + len, true, NULL};
-	ADDR   *a = res->addr;
-	const char *path_start;
-	const char *route_start;
-	const char *what = cmd == ADDR_CMD_MAIL ? "sender" : "recipient";
-	const char *dsn = cmd == ADDR_CMD_MAIL ? "5.1.7" : "5.1.3";
-	bool	bracket;
+	struct addr_scan s = { arg, arg + len, true, NULL };
+	ADDR		*a = res->addr;
+	const char	*path_start;
+	const char	*route_start;
+	const char	*what = cmd == ADDR_CMD_MAIL ? "sender" : "recipient";
+	const char	*dsn = cmd == ADDR_CMD_MAIL ? "5.1.7" : "5.1.3";
+	bool		 bracket;
 
 	addr_smtp_reset(res);
 	while (!AT_END(&s) && (*s.p == ' ' || *s.p == '\t'))
@@ -965,8 +969,10 @@ addr_parse_smtp(ADDR_SMTP *res, enum addr_cmd cmd, const char *arg,
 	    && !((opts & ADDR_OPT_SMTPUTF8)
 		 && (cmd == ADDR_CMD_RCPT || res->smtputf8))) {
 		addr_reset(a);
-		return addr_reply(res, 553, "5.6.7", "Non-ASCII %s address "
-				  "needs SMTPUTF8", what);
+		return addr_reply(res, 553, "5.6.7",
+				  "Non-ASCII %s address "
+				  "needs SMTPUTF8",
+				  what);
 	}
 	return 0;
 }
@@ -974,30 +980,30 @@ addr_parse_smtp(ADDR_SMTP *res, enum addr_cmd cmd, const char *arg,
 /* RFC 5322 header address lists. */
 
 enum addr_tok_type {
-	ADDR_TOK_WORD,			/* atom or quoted string */
-	ADDR_TOK_DLIT,			/* [domain literal] */
-	ADDR_TOK_SPECIAL,		/* one of <>@,;:. */
-	ADDR_TOK_JUNK,			/* anything that makes it no address */
+	ADDR_TOK_WORD,	  /* atom or quoted string */
+	ADDR_TOK_DLIT,	  /* [domain literal] */
+	ADDR_TOK_SPECIAL, /* one of <>@,;:. */
+	ADDR_TOK_JUNK,	  /* anything that makes it no address */
 };
 
 struct addr_tok {
 	enum addr_tok_type type;
-	int	ch;			/* ADDR_TOK_SPECIAL */
-	bool	quoted;
-	size_t	off;			/* text in the tokenizer's VSTR */
-	size_t	len;
+	int		   ch; /* ADDR_TOK_SPECIAL */
+	bool		   quoted;
+	size_t		   off; /* text in the tokenizer's VSTR */
+	size_t		   len;
 };
 
 struct addr_toks {
 	struct addr_tok *v;
-	size_t	n;
-	size_t	cap;
-	VSTR   *text;
+	size_t		 n;
+	size_t		 cap;
+	VSTR		*text;
 };
 
 static void
-addr_tok_add(struct addr_toks *t, enum addr_tok_type type, int ch,
-	     bool quoted, size_t off)
+addr_tok_add(struct addr_toks *t, enum addr_tok_type type, int ch, bool quoted,
+	     size_t off)
 {
 	if (t->n == t->cap) {
 		t->cap = t->cap ? t->cap * 2 : 32;
@@ -1015,11 +1021,11 @@ addr_tok_add(struct addr_toks *t, enum addr_tok_type type, int ch,
 static void
 addr_tokenize(struct addr_toks *t, const char *p, const char *end)
 {
-	int	ch;
-	size_t	off;
-	size_t	depth;
-	bool	ok;
-	bool	ctl;
+	int    ch;
+	size_t off;
+	size_t depth;
+	bool   ok;
+	bool   ctl;
 
 	while (p < end) {
 		ch = (unsigned char)*p;
@@ -1040,7 +1046,7 @@ addr_tokenize(struct addr_toks *t, const char *p, const char *end)
 				addr_tok_add(t, ADDR_TOK_JUNK, 0, false,
 					     VSTR_LEN(t->text));
 		} else if (ch == '"' || ch == '[') {
-			int	close = ch == '"' ? '"' : ']';
+			int close = ch == '"' ? '"' : ']';
 
 			off = VSTR_LEN(t->text);
 			if (ch == '[')
@@ -1052,14 +1058,14 @@ addr_tokenize(struct addr_toks *t, const char *p, const char *end)
 					break;
 				}
 				if (*p == '\r' || *p == '\n')
-					continue;	/* unfolding */
+					continue; /* unfolding */
 				if (*p == '\\' && p + 1 < end)
 					p++;
 				/* No control byte may reach an address. */
 				if ((unsigned char)*p < 32 || *p == 127)
 					ctl = true;
-				if (ch == '[' && (*p == '[' || *p == ' '
-						  || *p == '\\'))
+				if (ch == '['
+				    && (*p == '[' || *p == ' ' || *p == '\\'))
 					ctl = true;
 				vstr_addch(t->text, *p);
 			}
@@ -1067,17 +1073,20 @@ addr_tokenize(struct addr_toks *t, const char *p, const char *end)
 				ok = false;
 			if (ch == '[')
 				vstr_addch(t->text, ']');
-			addr_tok_add(t, !ok ? ADDR_TOK_JUNK : ch == '"'
-				     ? ADDR_TOK_WORD : ADDR_TOK_DLIT, 0,
-				     ch == '"', off);
+			addr_tok_add(t,
+				     !ok	 ? ADDR_TOK_JUNK
+				     : ch == '"' ? ADDR_TOK_WORD
+						 : ADDR_TOK_DLIT,
+				     0, ch == '"', off);
 		} else if (strchr("<>@,;:.", ch)) {
 			addr_tok_add(t, ADDR_TOK_SPECIAL, ch, false,
 				     VSTR_LEN(t->text));
 			p++;
 		} else if (addr_atext(ch) || ch >= 0x80) {
 			off = VSTR_LEN(t->text);
-			while (p < end && (addr_atext((unsigned char)*p)
-					   || (unsigned char)*p >= 0x80))
+			while (p < end
+			       && (addr_atext((unsigned char)*p)
+				   || (unsigned char)*p >= 0x80))
 				vstr_addch(t->text, *p++);
 			addr_tok_add(t, ADDR_TOK_WORD, 0, false, off);
 		} else {
@@ -1088,16 +1097,16 @@ addr_tokenize(struct addr_toks *t, const char *p, const char *end)
 	}
 }
 
-#define TOK_IS(tk, c)	((tk)->type == ADDR_TOK_SPECIAL && (tk)->ch == (c))
+#define TOK_IS(tk, c) ((tk)->type == ADDR_TOK_SPECIAL && (tk)->ch == (c))
 
 /* addr-spec (after any route) from tokens [i, e); -1 when it is none. */
 static int
 addr_from_tokens(ADDR *a, const struct addr_toks *t, size_t i, size_t e)
 {
 	const struct addr_tok *tk;
-	const char *text = VSTR_STR(t->text);
-	bool	want_word = true;
-	bool	words = false;
+	const char	      *text = VSTR_STR(t->text);
+	bool		       want_word = true;
+	bool		       words = false;
 
 	addr_reset(a);
 	if (i < e && TOK_IS(&t->v[i], '@')) {
@@ -1130,7 +1139,7 @@ addr_from_tokens(ADDR *a, const struct addr_toks *t, size_t i, size_t e)
 		a->flags |= ADDR_F_NODOMAIN;
 		return addr_finish(a);
 	}
-	i++;				/* '@' */
+	i++; /* '@' */
 	if (i + 1 == e && t->v[i].type == ADDR_TOK_DLIT) {
 		a->flags |= ADDR_F_LITERAL;
 		vstr_memcpy(a->domain, text + t->v[i].off, t->v[i].len);
@@ -1159,10 +1168,10 @@ static void
 addr_list_element(ADDR_LIST *list, const struct addr_toks *t, size_t s,
 		  size_t e, size_t lt, size_t gt)
 {
-	ADDR   *a;
+	ADDR *a;
 
 	if (s == e)
-		return;				/* empty element (obs) */
+		return; /* empty element (obs) */
 	if (lt != SIZE_MAX) {
 		if (gt == SIZE_MAX) {
 			list->bad++;
@@ -1171,7 +1180,7 @@ addr_list_element(ADDR_LIST *list, const struct addr_toks *t, size_t s,
 		s = lt + 1;
 		e = gt;
 		if (s == e)
-			return;			/* <> */
+			return; /* <> */
 	}
 	if (list->count == ADDR_LIST_MAX) {
 		list->bad++;
@@ -1198,13 +1207,13 @@ addr_list_element(ADDR_LIST *list, const struct addr_toks *t, size_t s,
 void
 addr_parse_header(ADDR_LIST *list, const char *str, size_t len)
 {
-	struct addr_toks t = {NULL, 0, 0, vstr_alloc(len + 1)};
-	size_t	i;
-	size_t	start = 0;
-	size_t	lt = SIZE_MAX;
-	size_t	gt = SIZE_MAX;
-	bool	in_group = false;
-	bool	junk = false;
+	struct addr_toks       t = { NULL, 0, 0, vstr_alloc(len + 1) };
+	size_t		       i;
+	size_t		       start = 0;
+	size_t		       lt = SIZE_MAX;
+	size_t		       gt = SIZE_MAX;
+	bool		       in_group = false;
+	bool		       junk = false;
 	const struct addr_tok *tk;
 
 	list->count = 0;

@@ -58,25 +58,25 @@
  * The 256-octet path bound still holds.
  */
 #define ADDR_LOCAL_MAX	200
-#define ADDR_DOMAIN_MAX	255
+#define ADDR_DOMAIN_MAX 255
 #define ADDR_PATH_MAX	256
-#define ADDR_ENVID_MAX	100	/* RFC 3461 */
-#define ADDR_ORCPT_MAX	500	/* RFC 3461 */
+#define ADDR_ENVID_MAX	100 /* RFC 3461 */
+#define ADDR_ORCPT_MAX	500 /* RFC 3461 */
 
 /* ADDR flags */
-#define ADDR_F_NULL	(1 << 0)	/* <> */
-#define ADDR_F_ROUTE	(1 << 1)	/* had a source route (stripped) */
-#define ADDR_F_QUOTED	(1 << 2)	/* local part was a quoted string */
-#define ADDR_F_LITERAL	(1 << 3)	/* domain is [address literal] */
-#define ADDR_F_UTF8	(1 << 4)	/* non-ASCII local part or domain */
-#define ADDR_F_NODOMAIN	(1 << 5)	/* no @domain (<postmaster>, headers) */
+#define ADDR_F_NULL	(1 << 0) /* <> */
+#define ADDR_F_ROUTE	(1 << 1) /* had a source route (stripped) */
+#define ADDR_F_QUOTED	(1 << 2) /* local part was a quoted string */
+#define ADDR_F_LITERAL	(1 << 3) /* domain is [address literal] */
+#define ADDR_F_UTF8	(1 << 4) /* non-ASCII local part or domain */
+#define ADDR_F_NODOMAIN (1 << 5) /* no @domain (<postmaster>, headers) */
 
 typedef struct ADDR {
-	VSTR   *local;			/* unquoted local part */
-	VSTR   *domain;			/* as given; literals keep [] */
-	VSTR   *addr;			/* external form: quoted-local@domain */
-	VSTR   *route;			/* stripped route "@a,@b", or "" */
-	int	flags;
+	VSTR *local;  /* unquoted local part */
+	VSTR *domain; /* as given; literals keep [] */
+	VSTR *addr;   /* external form: quoted-local@domain */
+	VSTR *route;  /* stripped route "@a,@b", or "" */
+	int   flags;
 } ADDR;
 
 /* Which command addr_parse_smtp parses. */
@@ -86,96 +86,97 @@ enum addr_cmd {
 };
 
 /* addr_parse_smtp options */
-#define ADDR_OPT_SMTPUTF8	(1 << 0)	/* MAIL: server offers it;
+#define ADDR_OPT_SMTPUTF8 \
+	(1 << 0)		     /* MAIL: server offers it;
 						 * RCPT: MAIL had it */
-#define ADDR_OPT_NOBRACKETS	(1 << 1)	/* accept a path without <> */
-#define ADDR_OPT_8BITMIME	(1 << 2)	/* accept BODY=8BITMIME */
-#define ADDR_OPT_DSN		(1 << 3)	/* RET ENVID NOTIFY ORCPT */
-#define ADDR_OPT_AUTH		(1 << 4)	/* accept AUTH= */
+#define ADDR_OPT_NOBRACKETS (1 << 1) /* accept a path without <> */
+#define ADDR_OPT_8BITMIME   (1 << 2) /* accept BODY=8BITMIME */
+#define ADDR_OPT_DSN	    (1 << 3) /* RET ENVID NOTIFY ORCPT */
+#define ADDR_OPT_AUTH	    (1 << 4) /* accept AUTH= */
 
-#define ADDR_BODY_NONE		0
-#define ADDR_BODY_7BIT		1
-#define ADDR_BODY_8BITMIME	2
+#define ADDR_BODY_NONE	   0
+#define ADDR_BODY_7BIT	   1
+#define ADDR_BODY_8BITMIME 2
 
-#define ADDR_RET_NONE		0
-#define ADDR_RET_FULL		1
-#define ADDR_RET_HDRS		2
+#define ADDR_RET_NONE 0
+#define ADDR_RET_FULL 1
+#define ADDR_RET_HDRS 2
 
 /* Same values as REC_NOTIFY_* in util/rec.h. */
-#define ADDR_NOTIFY_NEVER	(1 << 0)
-#define ADDR_NOTIFY_SUCCESS	(1 << 1)
-#define ADDR_NOTIFY_FAILURE	(1 << 2)
-#define ADDR_NOTIFY_DELAY	(1 << 3)
+#define ADDR_NOTIFY_NEVER   (1 << 0)
+#define ADDR_NOTIFY_SUCCESS (1 << 1)
+#define ADDR_NOTIFY_FAILURE (1 << 2)
+#define ADDR_NOTIFY_DELAY   (1 << 3)
 
-#define ADDR_PARAM_MAX		16	/* parameters per command */
-#define ADDR_LIST_MAX		10000	/* addresses per header */
+#define ADDR_PARAM_MAX 16    /* parameters per command */
+#define ADDR_LIST_MAX  10000 /* addresses per header */
 
 typedef struct ADDR_SMTP {
-	ADDR   *addr;
+	ADDR *addr;
 	/* Parameters, decoded; *_given says whether the client sent it. */
-	bool	size_given;
+	bool		   size_given;
 	unsigned long long size;
-	int	body;			/* ADDR_BODY_* */
-	int	ret;			/* ADDR_RET_* */
-	bool	envid_given;
-	VSTR   *envid;			/* xtext-decoded */
-	int	notify;			/* ADDR_NOTIFY_* bits, 0 = not given */
-	bool	orcpt_given;
-	VSTR   *orcpt_type;		/* e.g. "rfc822" */
-	VSTR   *orcpt_addr;		/* xtext-decoded */
-	bool	smtputf8;
-	bool	auth_given;
-	VSTR   *auth;			/* xtext-decoded, "<>" kept as is */
+	int		   body; /* ADDR_BODY_* */
+	int		   ret;	 /* ADDR_RET_* */
+	bool		   envid_given;
+	VSTR		  *envid;  /* xtext-decoded */
+	int		   notify; /* ADDR_NOTIFY_* bits, 0 = not given */
+	bool		   orcpt_given;
+	VSTR		  *orcpt_type; /* e.g. "rfc822" */
+	VSTR		  *orcpt_addr; /* xtext-decoded */
+	bool		   smtputf8;
+	bool		   auth_given;
+	VSTR		  *auth; /* xtext-decoded, "<>" kept as is */
 	/* Every parameter as sent (keyword upper-cased, value raw). */
-	size_t	param_count;
-	VSTR   *param_name[ADDR_PARAM_MAX];
-	VSTR   *param_value[ADDR_PARAM_MAX];
+	size_t param_count;
+	VSTR  *param_name[ADDR_PARAM_MAX];
+	VSTR  *param_value[ADDR_PARAM_MAX];
 	/* Error reply when the parse failed. */
-	int	code;			/* 501, 555 */
-	const char *dsn;		/* "5.1.7", "5.1.3", "5.5.4" */
-	VSTR   *reply;			/* text after code and dsn */
+	int	    code;  /* 501, 555 */
+	const char *dsn;   /* "5.1.7", "5.1.3", "5.5.4" */
+	VSTR	   *reply; /* text after code and dsn */
 } ADDR_SMTP;
 
 typedef struct ADDR_LIST {
-	size_t	count;
-	size_t	bad;			/* elements that were not addresses */
-	ADDR  **addrs;
-	size_t	cap;
+	size_t count;
+	size_t bad; /* elements that were not addresses */
+	ADDR **addrs;
+	size_t cap;
 } ADDR_LIST;
 
 /* addr_relay_tricks() bits */
-#define ADDR_TRICK_PERCENT	(1 << 0)	/* u%remote@local */
-#define ADDR_TRICK_BANG		(1 << 1)	/* remote!u@local */
-#define ADDR_TRICK_AT		(1 << 2)	/* "u@remote"@local */
-#define ADDR_TRICK_ROUTE	(1 << 3)	/* <@local:u@remote> */
+#define ADDR_TRICK_PERCENT (1 << 0) /* u%remote@local */
+#define ADDR_TRICK_BANG	   (1 << 1) /* remote!u@local */
+#define ADDR_TRICK_AT	   (1 << 2) /* "u@remote"@local */
+#define ADDR_TRICK_ROUTE   (1 << 3) /* <@local:u@remote> */
 
-ADDR	*addr_alloc(void);
-ADDR	*addr_free(ADDR *a);
+ADDR	  *addr_alloc(void);
+ADDR	  *addr_free(ADDR *a);
 ADDR_SMTP *addr_smtp_alloc(void);
 ADDR_SMTP *addr_smtp_free(ADDR_SMTP *res);
 ADDR_LIST *addr_list_alloc(void);
 ADDR_LIST *addr_list_free(ADDR_LIST *list);
 
-int	addr_parse_smtp(ADDR_SMTP *res, enum addr_cmd cmd, const char *arg,
-			size_t len, int opts);
-int	addr_parse_mailbox(ADDR *a, const char *str, size_t len, bool utf8);
-void	addr_parse_header(ADDR_LIST *list, const char *str, size_t len);
+int  addr_parse_smtp(ADDR_SMTP *res, enum addr_cmd cmd, const char *arg,
+		     size_t len, int opts);
+int  addr_parse_mailbox(ADDR *a, const char *str, size_t len, bool utf8);
+void addr_parse_header(ADDR_LIST *list, const char *str, size_t len);
 
-int	addr_quote_local(VSTR *out, const char *local, size_t len);
-int	addr_split_ext(const char *local, const char *delims, VSTR *user,
-		       VSTR *ext);
-void	addr_lower_domain(ADDR *a);
-int	addr_relay_tricks(const ADDR *a);
+int addr_quote_local(VSTR *out, const char *local, size_t len);
+int
+addr_split_ext(const char *local, const char *delims, VSTR *user, VSTR *ext);
+void addr_lower_domain(ADDR *a);
+int  addr_relay_tricks(const ADDR *a);
 /*
  * Does the local part begin with "-" (Postfix's allow_min_user = no
  * refuses such addresses: a program that takes addresses on its command
  * line would read them as options)?  addr_text_min_user() asks the same
  * of an external-form string ("-x@y", "\"-x\"@y", "\"\\-x\"@y").
  */
-bool	addr_min_user(const ADDR *a);
-bool	addr_text_min_user(const char *addr);
-int	addr_xtext_decode(VSTR *out, const char *in, size_t len);
-int	addr_xtext_encode(VSTR *out, const char *in, size_t len);
-bool	addr_utf8_valid(const char *str, size_t len);
+bool addr_min_user(const ADDR *a);
+bool addr_text_min_user(const char *addr);
+int  addr_xtext_decode(VSTR *out, const char *in, size_t len);
+int  addr_xtext_encode(VSTR *out, const char *in, size_t len);
+bool addr_utf8_valid(const char *str, size_t len);
 
 #endif

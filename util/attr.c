@@ -19,27 +19,27 @@
 #include "util/strutil.h"
 
 typedef struct ATTR_ENTRY {
-	char   *name;			/* NUL-terminated */
-	char   *value;			/* len bytes plus a NUL */
-	size_t	len;
+	char  *name;  /* NUL-terminated */
+	char  *value; /* len bytes plus a NUL */
+	size_t len;
 } ATTR_ENTRY;
 
 struct ATTR {
 	ATTR_ENTRY *ent;
-	size_t	count;
-	size_t	cap;
-	size_t *slot;			/* entry index + 1; 0 = empty */
-	size_t	nslot;			/* power of two, > 2 * count */
+	size_t	    count;
+	size_t	    cap;
+	size_t	   *slot;  /* entry index + 1; 0 = empty */
+	size_t	    nslot; /* power of two, > 2 * count */
 };
 
 /* Decimal digits of the largest payload length we accept, plus one. */
-#define ATTR_LEN_DIGITS_MAX	20
+#define ATTR_LEN_DIGITS_MAX 20
 
 static uint64_t
 attr_hash(const char *name, size_t len)
 {
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-	size_t	i;
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	size_t	 i;
 
 	for (i = 0; i < len; i++) {
 		h ^= (unsigned char)name[i];
@@ -52,8 +52,8 @@ attr_hash(const char *name, size_t len)
 static size_t
 attr_slot_find(const ATTR *a, const char *name, size_t len)
 {
-	size_t	mask = a->nslot - 1;
-	size_t	i = (size_t)attr_hash(name, len) & mask;
+	size_t		  mask = a->nslot - 1;
+	size_t		  i = (size_t)attr_hash(name, len) & mask;
 	const ATTR_ENTRY *e;
 
 	for (;;) {
@@ -69,7 +69,7 @@ attr_slot_find(const ATTR *a, const char *name, size_t len)
 static void
 attr_rehash(ATTR *a, size_t nslot)
 {
-	size_t	i;
+	size_t i;
 
 	myfree(a->slot);
 	a->slot = mycalloc(nslot, sizeof(*a->slot));
@@ -84,7 +84,7 @@ attr_rehash(ATTR *a, size_t nslot)
 static ATTR_ENTRY *
 attr_lookup(const ATTR *a, const char *name)
 {
-	size_t	i = attr_slot_find(a, name, strlen(name));
+	size_t i = attr_slot_find(a, name, strlen(name));
 
 	return a->slot[i] ? a->ent + a->slot[i] - 1 : NULL;
 }
@@ -92,7 +92,7 @@ attr_lookup(const ATTR *a, const char *name)
 ATTR *
 attr_alloc(void)
 {
-	ATTR   *a = mycalloc(1, sizeof(*a));
+	ATTR *a = mycalloc(1, sizeof(*a));
 
 	a->nslot = 16;
 	a->slot = mycalloc(a->nslot, sizeof(*a->slot));
@@ -102,7 +102,7 @@ attr_alloc(void)
 void
 attr_reset(ATTR *a)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < a->count; i++) {
 		myfree(a->ent[i].name);
@@ -127,7 +127,7 @@ attr_free(ATTR *a)
 static char *
 attr_value_dup(const void *data, size_t len)
 {
-	char   *v;
+	char *v;
 
 	if (len == (size_t)-1)
 		msg_panic("attr: value length overflow");
@@ -164,7 +164,7 @@ attr_append(ATTR *a, size_t si, const char *name, size_t name_len,
 static void
 attr_check_name(const char *name)
 {
-	size_t	len = strlen(name);
+	size_t len = strlen(name);
 
 	if (len == 0 || len > ATTR_NAME_MAX)
 		msg_panic("attr: bad attribute name length %zu", len);
@@ -173,9 +173,9 @@ attr_check_name(const char *name)
 void
 attr_put_data(ATTR *a, const char *name, const void *data, size_t len)
 {
-	size_t	name_len;
-	size_t	si;
-	char   *old;
+	size_t name_len;
+	size_t si;
+	char  *old;
 
 	attr_check_name(name);
 	name_len = strlen(name);
@@ -200,8 +200,8 @@ attr_put_str(ATTR *a, const char *name, const char *value)
 void
 attr_put_int(ATTR *a, const char *name, long long value)
 {
-	char	buf[32];
-	int	n = snprintf(buf, sizeof(buf), "%lld", value);
+	char buf[32];
+	int  n = snprintf(buf, sizeof(buf), "%lld", value);
 
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		msg_panic("attr_put_int: snprintf");
@@ -211,7 +211,7 @@ attr_put_int(ATTR *a, const char *name, long long value)
 void
 attr_put_attr(ATTR *a, const char *name, const ATTR *value)
 {
-	VSTR   *buf = vstr_alloc(attr_encoded_len(value));
+	VSTR *buf = vstr_alloc(attr_encoded_len(value));
 
 	attr_encode(value, buf);
 	attr_put_data(a, name, VSTR_STR(buf), VSTR_LEN(buf));
@@ -222,7 +222,7 @@ int
 attr_del(ATTR *a, const char *name)
 {
 	ATTR_ENTRY *e = attr_lookup(a, name);
-	size_t	i;
+	size_t	    i;
 
 	if (e == NULL)
 		return -1;
@@ -273,7 +273,7 @@ attr_get_int(const ATTR *a, const char *name, long long *value)
 int
 attr_get_attr(const ATTR *a, const char *name, ATTR *out, VSTR *why)
 {
-	size_t	len;
+	size_t	    len;
 	const char *data = attr_get_data(a, name, &len);
 
 	if (data == NULL) {
@@ -317,7 +317,7 @@ attr_value_at(const ATTR *a, size_t i, size_t *len)
 static size_t
 attr_digits(size_t n)
 {
-	size_t	d = 1;
+	size_t d = 1;
 
 	while (n >= 10) {
 		n /= 10;
@@ -335,12 +335,12 @@ attr_netstring_len(size_t len)
 static size_t
 attr_payload_len(const ATTR *a)
 {
-	size_t	total = 0;
-	size_t	i;
+	size_t total = 0;
+	size_t i;
 
 	for (i = 0; i < a->count; i++)
 		total += attr_netstring_len(strlen(a->ent[i].name))
-		    + attr_netstring_len(a->ent[i].len);
+			 + attr_netstring_len(a->ent[i].len);
 	return total;
 }
 
@@ -354,16 +354,15 @@ static void
 attr_put_netstring(VSTR *out, const char *data, size_t len)
 {
 	if (vstr_sprintf_append(out, "%zu:", len) < 0
-	    || vstr_memcat(out, data, len) < 0
-	    || vstr_addch(out, ',') < 0)
+	    || vstr_memcat(out, data, len) < 0 || vstr_addch(out, ',') < 0)
 		msg_panic("attr_encode: output string has a limit");
 }
 
 void
 attr_encode(const ATTR *a, VSTR *out)
 {
-	size_t	plen = attr_payload_len(a);
-	size_t	i;
+	size_t plen = attr_payload_len(a);
+	size_t i;
 
 	if (vstr_space(out, attr_netstring_len(plen)) < 0
 	    || vstr_sprintf_append(out, "%zu:", plen) < 0)
@@ -379,9 +378,9 @@ attr_encode(const ATTR *a, VSTR *out)
 int
 attr_parse_len(const char *buf, size_t len, size_t max, size_t *value)
 {
-	size_t	v = 0;
-	size_t	d;
-	size_t	i;
+	size_t v = 0;
+	size_t d;
+	size_t i;
 
 	for (i = 0; i < len && i < ATTR_LEN_DIGITS_MAX; i++) {
 		unsigned char c = (unsigned char)buf[i];
@@ -395,10 +394,10 @@ attr_parse_len(const char *buf, size_t len, size_t max, size_t *value)
 		if (c < '0' || c > '9')
 			return -1;
 		if (i == 1 && buf[0] == '0')
-			return -1;		/* leading zero */
+			return -1; /* leading zero */
 		d = (size_t)(c - '0');
 		if (d > max || v > (max - d) / 10)
-			return ATTR_LEN_TOO_BIG;	/* never overflows */
+			return ATTR_LEN_TOO_BIG; /* never overflows */
 		v = v * 10 + d;
 	}
 	return i < ATTR_LEN_DIGITS_MAX ? 0 : ATTR_LEN_TOO_BIG;
@@ -409,15 +408,17 @@ static int
 attr_get_netstring(const char *buf, size_t end, size_t *pos, size_t max,
 		   const char **data, size_t *len, const char *what, VSTR *why)
 {
-	int	n = attr_parse_len(buf + *pos, end - *pos, max, len);
+	int n = attr_parse_len(buf + *pos, end - *pos, max, len);
 
 	if (n <= 0) {
 		if (why) {
 			if (n == 0)
 				vstr_sprintf(why, "truncated %s length", what);
 			else if (n == ATTR_LEN_TOO_BIG)
-				vstr_sprintf(why, "%s length above limit %zu"
-					     " at offset %zu", what, max, *pos);
+				vstr_sprintf(why,
+					     "%s length above limit %zu"
+					     " at offset %zu",
+					     what, max, *pos);
 			else
 				vstr_sprintf(why, "bad %s length at offset %zu",
 					     what, *pos);
@@ -445,12 +446,12 @@ attr_get_netstring(const char *buf, size_t end, size_t *pos, size_t max,
 int
 attr_decode_payload(const char *buf, size_t len, ATTR *a, VSTR *why)
 {
-	size_t	pos = 0;
+	size_t	    pos = 0;
 	const char *name;
-	size_t	name_len;
+	size_t	    name_len;
 	const char *value;
-	size_t	value_len;
-	size_t	si;
+	size_t	    value_len;
+	size_t	    si;
 
 	attr_reset(a);
 	if (len > ATTR_FRAME_MAX) {
@@ -462,7 +463,8 @@ attr_decode_payload(const char *buf, size_t len, ATTR *a, VSTR *why)
 	}
 	while (pos < len) {
 		if (attr_get_netstring(buf, len, &pos, ATTR_NAME_MAX, &name,
-				       &name_len, "name", why) < 0)
+				       &name_len, "name", why)
+		    < 0)
 			goto bad;
 		if (name_len == 0 || memchr(name, 0, name_len) != NULL) {
 			if (why)
@@ -472,18 +474,23 @@ attr_decode_payload(const char *buf, size_t len, ATTR *a, VSTR *why)
 		}
 		if (pos == len) {
 			if (why)
-				vstr_sprintf(why, "attribute \"%.*s\" has no"
-					     " value", (int)name_len, name);
+				vstr_sprintf(why,
+					     "attribute \"%.*s\" has no"
+					     " value",
+					     (int)name_len, name);
 			goto bad;
 		}
 		if (attr_get_netstring(buf, len, &pos, ATTR_FRAME_MAX, &value,
-				       &value_len, "value", why) < 0)
+				       &value_len, "value", why)
+		    < 0)
 			goto bad;
 		si = attr_slot_find(a, name, name_len);
 		if (a->slot[si] != 0) {
 			if (why)
-				vstr_sprintf(why, "duplicate attribute"
-					     " \"%.*s\"", (int)name_len, name);
+				vstr_sprintf(why,
+					     "duplicate attribute"
+					     " \"%.*s\"",
+					     (int)name_len, name);
 			goto bad;
 		}
 		attr_append(a, si, name, name_len, value, value_len);
@@ -499,8 +506,8 @@ bad:
 int
 attr_decode(const char *buf, size_t len, ATTR *a, VSTR *why)
 {
-	size_t	plen;
-	int	n;
+	size_t plen;
+	int    n;
 
 	attr_reset(a);
 	n = attr_parse_len(buf, len, ATTR_FRAME_MAX, &plen);

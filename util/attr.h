@@ -47,49 +47,49 @@
 
 typedef struct ATTR ATTR;
 
-#define ATTR_FRAME_MAX	(16 * 1024 * 1024)	/* payload bytes of one frame */
-#define ATTR_NAME_MAX	256			/* bytes of one name */
+#define ATTR_FRAME_MAX (16 * 1024 * 1024) /* payload bytes of one frame */
+#define ATTR_NAME_MAX  256		  /* bytes of one name */
 
-ATTR	*attr_alloc(void);
-ATTR	*attr_free(ATTR *a);
-void	attr_reset(ATTR *a);
+ATTR *attr_alloc(void);
+ATTR *attr_free(ATTR *a);
+void  attr_reset(ATTR *a);
 
 /* Add or replace.  A name that is empty, too long or has a NUL is a bug. */
-void	attr_put_str(ATTR *a, const char *name, const char *value);
-void	attr_put_data(ATTR *a, const char *name, const void *data, size_t len);
-void	attr_put_int(ATTR *a, const char *name, long long value);
+void attr_put_str(ATTR *a, const char *name, const char *value);
+void attr_put_data(ATTR *a, const char *name, const void *data, size_t len);
+void attr_put_int(ATTR *a, const char *name, long long value);
 /* A nested list: its encoded frame is the value (see attr_get_attr). */
-void	attr_put_attr(ATTR *a, const char *name, const ATTR *value);
+void attr_put_attr(ATTR *a, const char *name, const ATTR *value);
 /* Remove a name; 0, or -1 when it was not present. */
-int	attr_del(ATTR *a, const char *name);
+int attr_del(ATTR *a, const char *name);
 
 /* NULL if missing, or if the value contains a NUL (not a C string). */
 const char *attr_get_str(const ATTR *a, const char *name);
 /* NULL if missing; *len (may be NULL) gets the value's length. */
 const void *attr_get_data(const ATTR *a, const char *name, size_t *len);
 /* 0, or -1 when missing or not a whole decimal long long (errno EINVAL). */
-int	attr_get_int(const ATTR *a, const char *name, long long *value);
+int attr_get_int(const ATTR *a, const char *name, long long *value);
 /* Decode a nested list put with attr_put_attr; 0 / -1 + why. */
-int	attr_get_attr(const ATTR *a, const char *name, ATTR *out, VSTR *why);
-bool	attr_has(const ATTR *a, const char *name);
+int  attr_get_attr(const ATTR *a, const char *name, ATTR *out, VSTR *why);
+bool attr_has(const ATTR *a, const char *name);
 
 /* Iteration in insertion order: i < attr_count(a). */
-size_t	attr_count(const ATTR *a);
+size_t	    attr_count(const ATTR *a);
 const char *attr_name_at(const ATTR *a, size_t i);
 const void *attr_value_at(const ATTR *a, size_t i, size_t *len);
 
 /* Append one whole frame to out (out is not reset first). */
-void	attr_encode(const ATTR *a, VSTR *out);
+void attr_encode(const ATTR *a, VSTR *out);
 /* Bytes attr_encode would append. */
-size_t	attr_encoded_len(const ATTR *a);
+size_t attr_encoded_len(const ATTR *a);
 
 /*
  * Replace the content of `a` with exactly one frame held in buf[0..len-1];
  * 0, or -1 with a reason in why (a is then empty).
  */
-int	attr_decode(const char *buf, size_t len, ATTR *a, VSTR *why);
+int attr_decode(const char *buf, size_t len, ATTR *a, VSTR *why);
 /* Replace the content of `a` with a frame's payload (no outer netstring). */
-int	attr_decode_payload(const char *buf, size_t len, ATTR *a, VSTR *why);
+int attr_decode_payload(const char *buf, size_t len, ATTR *a, VSTR *why);
 
 /*
  * Parse a netstring length prefix "<digits>:" at buf[0..len-1].  Returns
@@ -98,7 +98,7 @@ int	attr_decode_payload(const char *buf, size_t len, ATTR *a, VSTR *why);
  * leading zero, no digits), ATTR_LEN_TOO_BIG when the length is above max.
  * Used by the stream readers in util/ipc.c.
  */
-#define ATTR_LEN_TOO_BIG	(-2)
-int	attr_parse_len(const char *buf, size_t len, size_t max, size_t *value);
+#define ATTR_LEN_TOO_BIG (-2)
+int attr_parse_len(const char *buf, size_t len, size_t max, size_t *value);
 
 #endif

@@ -57,7 +57,7 @@ bounce_action_name(int deliver_action, const char *remote_mta)
 int
 bounce_log_path(VSTR *out, const char *service, const char *queue_id)
 {
-	char	hash[QID_HASH_LEN + 1];
+	char hash[QID_HASH_LEN + 1];
 
 	if (!qid_valid(queue_id) || strchr(service, '/') != NULL) {
 		errno = EINVAL;
@@ -86,7 +86,7 @@ bounce_log_field(VSTR *out, VSTR *tmp, const char *value)
 void
 bounce_log_format(VSTR *out, const struct bounce_log_entry *e)
 {
-	VSTR   *tmp = vstr_alloc(128);
+	VSTR *tmp = vstr_alloc(128);
 
 	vstr_sprintf(out, "%lld %s %s %d", e->time, e->action, e->dsn,
 		     e->notify & 0xf);
@@ -114,8 +114,7 @@ bounce_action_known(const char *action)
 
 /* Decode field i into fields[i]; NULL for "-". */
 static int
-bounce_log_decode(VSTR *field, const char *text, size_t len,
-		  const char **res)
+bounce_log_decode(VSTR *field, const char *text, size_t len, const char **res)
 {
 	if (len == 1 && text[0] == '-') {
 		*res = NULL;
@@ -133,11 +132,11 @@ bounce_log_parse_line(const char *line, size_t len, VSTR **fields,
 		      struct bounce_log_entry *e, VSTR *why)
 {
 	const char *start[BOUNCE_LOG_FIELDS];
-	size_t	flen[BOUNCE_LOG_FIELDS];
+	size_t	    flen[BOUNCE_LOG_FIELDS];
 	const char *p = line, *end = line + len, *sp;
 	const char *val[BOUNCE_LOG_FIELDS];
-	long long num;
-	size_t	n;
+	long long   num;
+	size_t	    n;
 
 	for (n = 0; n < BOUNCE_LOG_FIELDS; n++) {
 		sp = memchr(p, ' ', (size_t)(end - p));
@@ -155,8 +154,8 @@ bounce_log_parse_line(const char *line, size_t len, VSTR **fields,
 		p = sp + 1;
 	}
 	for (n = 0; n < BOUNCE_LOG_FIELDS; n++)
-		if (bounce_log_decode(fields[n], start[n], flen[n],
-				      &val[n]) < 0)
+		if (bounce_log_decode(fields[n], start[n], flen[n], &val[n])
+		    < 0)
 			goto bad;
 	memset(e, 0, sizeof(*e));
 	if (val[0] == NULL || str_to_ll(val[0], &num) < 0 || num < 0)
@@ -190,21 +189,22 @@ bad:
 
 int
 bounce_log_walk_mem(const char *buf, size_t len,
-		    void (*fn) (void *ctx, const struct bounce_log_entry *e),
+		    void (*fn)(void *ctx, const struct bounce_log_entry *e),
 		    void *ctx, VSTR *why)
 {
-	VSTR   *fields[BOUNCE_LOG_FIELDS];
+	VSTR		       *fields[BOUNCE_LOG_FIELDS];
 	struct bounce_log_entry e;
-	const char *p = buf, *end = buf + len, *nl;
-	int	ret = 0;
-	size_t	i;
+	const char	       *p = buf, *end = buf + len, *nl;
+	int			ret = 0;
+	size_t			i;
 
 	for (i = 0; i < BOUNCE_LOG_FIELDS; i++)
 		fields[i] = vstr_alloc(64);
 	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
 		if ((size_t)(nl - p) > BOUNCE_LINE_MAX
 		    || bounce_log_parse_line(p, (size_t)(nl - p), fields, &e,
-					     why) < 0) {
+					     why)
+			   < 0) {
 			errno = EBADMSG;
 			bounce_why(why, "%s", "malformed log line");
 			ret = -1;
@@ -219,15 +219,15 @@ bounce_log_walk_mem(const char *buf, size_t len,
 }
 
 /* The whole file; logs are small (one line per recipient and attempt). */
-#define BOUNCE_LOG_FILE_MAX	(64 * 1024 * 1024)
+#define BOUNCE_LOG_FILE_MAX (64 * 1024 * 1024)
 
 int
 bounce_log_walk(const char *path,
-		void (*fn) (void *ctx, const struct bounce_log_entry *e),
+		void (*fn)(void *ctx, const struct bounce_log_entry *e),
 		void *ctx, VSTR *why)
 {
-	VSTR   *buf = vstr_alloc(4096);
-	int	ret, saved;
+	VSTR *buf = vstr_alloc(4096);
+	int   ret, saved;
 
 	if (read_file(path, buf, BOUNCE_LOG_FILE_MAX) < 0) {
 		saved = errno;
@@ -235,8 +235,7 @@ bounce_log_walk(const char *path,
 		if (saved == ENOENT)
 			return 0;
 		if (why)
-			vstr_sprintf(why, "read %s: %s", path,
-				     strerror(saved));
+			vstr_sprintf(why, "read %s: %s", path, strerror(saved));
 		errno = saved;
 		return -1;
 	}
@@ -250,8 +249,8 @@ bounce_log_walk(const char *path,
 }
 
 struct bounce_read_ctx {
-	void	(*fn) (void *, const char *, const char *, const char *);
-	void   *ctx;
+	void (*fn)(void *, const char *, const char *, const char *);
+	void *ctx;
 };
 
 static void
@@ -264,11 +263,11 @@ bounce_read_one(void *ctx, const struct bounce_log_entry *e)
 
 int
 bounce_log_read(const char *path,
-		void (*fn) (void *ctx, const char *rcpt, const char *dsn,
-			    const char *reason),
+		void (*fn)(void *ctx, const char *rcpt, const char *dsn,
+			   const char *reason),
 		void *ctx, VSTR *why)
 {
-	struct bounce_read_ctx rc = {.fn = fn, .ctx = ctx};
+	struct bounce_read_ctx rc = { .fn = fn, .ctx = ctx };
 
 	return bounce_log_walk(path, bounce_read_one, &rc, why);
 }
@@ -300,14 +299,14 @@ bounce_socket_path(const CFG *cfg, const char *service, VSTR *path)
 static int
 bounce_call(const char *sock_path, const ATTR *req, VSTR *why)
 {
-	ATTR   *reply = attr_alloc();
-	VSTR   *tmp = vstr_alloc(64);
-	long long status;
+	ATTR	   *reply = attr_alloc();
+	VSTR	   *tmp = vstr_alloc(64);
+	long long   status;
 	const char *reason;
-	int	ret = 0;
+	int	    ret = 0;
 
 	if (ipc_call(sock_path, req, reply, BOUNCE_TIMEOUT_MS, tmp) < 0) {
-		int	saved = errno;
+		int saved = errno;
 
 		if (why)
 			vstr_sprintf(why, "%s: %s", sock_path, VSTR_STR(tmp));
@@ -338,8 +337,8 @@ bounce_append_path(const char *sock_path, const char *service,
 		   const char *queue_id, const struct deliver_rcpt *rcpt,
 		   const struct deliver_status *st, VSTR *why)
 {
-	ATTR   *req = attr_alloc();
-	int	ret;
+	ATTR *req = attr_alloc();
+	int   ret;
 
 	attr_put_str(req, "request", "append");
 	attr_put_str(req, "service", service);
@@ -364,11 +363,11 @@ bounce_append_path(const char *sock_path, const char *service,
 
 int
 bounce_append(const CFG *cfg, const char *service, const char *queue_id,
-	      const struct deliver_rcpt *rcpt,
-	      const struct deliver_status *st, VSTR *why)
+	      const struct deliver_rcpt *rcpt, const struct deliver_status *st,
+	      VSTR *why)
 {
-	VSTR   *path = vstr_alloc(100);
-	int	ret;
+	VSTR *path = vstr_alloc(100);
+	int   ret;
 
 	bounce_socket_path(cfg, service, path);
 	ret = bounce_append_path(VSTR_STR(path), service, queue_id, rcpt, st,
@@ -381,8 +380,8 @@ int
 bounce_flush_path(const char *sock_path, int kind, const char *queue_name,
 		  const char *queue_id, VSTR *why)
 {
-	ATTR   *req = attr_alloc();
-	int	ret;
+	ATTR *req = attr_alloc();
+	int   ret;
 
 	attr_put_str(req, "request", "flush");
 	attr_put_int(req, "kind", kind);
@@ -397,11 +396,12 @@ int
 bounce_flush(const CFG *cfg, int kind, const char *queue_name,
 	     const char *queue_id, VSTR *why)
 {
-	VSTR   *path = vstr_alloc(100);
+	VSTR	   *path = vstr_alloc(100);
 	const char *service = kind == BOUNCE_FLUSH_DELAY ? BOUNCE_SERVICE_DEFER
-	    : kind == BOUNCE_FLUSH_TRACE ? BOUNCE_SERVICE_TRACE
-	    : BOUNCE_SERVICE_BOUNCE;
-	int	ret;
+			      : kind == BOUNCE_FLUSH_TRACE
+				  ? BOUNCE_SERVICE_TRACE
+				  : BOUNCE_SERVICE_BOUNCE;
+	int	    ret;
 
 	bounce_socket_path(cfg, service, path);
 	ret = bounce_flush_path(VSTR_STR(path), kind, queue_name, queue_id,

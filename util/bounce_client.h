@@ -53,26 +53,26 @@ struct deliver_rcpt;
 struct deliver_status;
 
 /* bounce_flush kinds */
-#define BOUNCE_FLUSH_BOUNCE	1	/* failed: DSN, then remove the log */
-#define BOUNCE_FLUSH_DELAY	2	/* delay warning from the defer log */
-#define BOUNCE_FLUSH_TRACE	3	/* success notice from the trace log */
+#define BOUNCE_FLUSH_BOUNCE 1 /* failed: DSN, then remove the log */
+#define BOUNCE_FLUSH_DELAY  2 /* delay warning from the defer log */
+#define BOUNCE_FLUSH_TRACE  3 /* success notice from the trace log */
 
 /* Service names (master.cf), also the log folder names. */
-#define BOUNCE_SERVICE_BOUNCE	"bounce"
-#define BOUNCE_SERVICE_DEFER	"defer"
-#define BOUNCE_SERVICE_TRACE	"trace"
+#define BOUNCE_SERVICE_BOUNCE "bounce"
+#define BOUNCE_SERVICE_DEFER  "defer"
+#define BOUNCE_SERVICE_TRACE  "trace"
 
-#define BOUNCE_TIMEOUT_MS	(60 * 1000)	/* one request round trip */
-#define BOUNCE_LINE_MAX		(16 * 1024)	/* longest log line read */
+#define BOUNCE_TIMEOUT_MS (60 * 1000) /* one request round trip */
+#define BOUNCE_LINE_MAX	  (16 * 1024) /* longest log line read */
 
 /*
  * Append one recipient's status to the per-message log of `service`
  * (BOUNCE_SERVICE_*).  The daemon fsyncs the log before it answers, so
  * after 0 the caller may mark the recipient done.  0 / -1 + why.
  */
-int	bounce_append(const CFG *cfg, const char *service,
-		      const char *queue_id, const struct deliver_rcpt *rcpt,
-		      const struct deliver_status *st, VSTR *why);
+int bounce_append(const CFG *cfg, const char *service, const char *queue_id,
+		  const struct deliver_rcpt   *rcpt,
+		  const struct deliver_status *st, VSTR *why);
 
 /*
  * Build and send the notification for queue_id from its log (kind
@@ -81,43 +81,41 @@ int	bounce_append(const CFG *cfg, const char *service,
  * BOUNCE_FLUSH_BOUNCE and _TRACE removes the log afterwards.  A message
  * with no log (nothing to say) succeeds.  0 / -1 + why.
  */
-int	bounce_flush(const CFG *cfg, int kind, const char *queue_name,
-		     const char *queue_id, VSTR *why);
+int bounce_flush(const CFG *cfg, int kind, const char *queue_name,
+		 const char *queue_id, VSTR *why);
 
 /*
  * The same, with an explicit service socket path (tests, tools that are
  * not in the queue folder).  bounce_append_path / bounce_flush_path.
  */
-int	bounce_append_path(const char *sock_path, const char *service,
-			   const char *queue_id,
-			   const struct deliver_rcpt *rcpt,
-			   const struct deliver_status *st, VSTR *why);
-int	bounce_flush_path(const char *sock_path, int kind,
-			  const char *queue_name, const char *queue_id,
-			  VSTR *why);
+int bounce_append_path(const char *sock_path, const char *service,
+		       const char *queue_id, const struct deliver_rcpt *rcpt,
+		       const struct deliver_status *st, VSTR *why);
+int bounce_flush_path(const char *sock_path, int kind, const char *queue_name,
+		      const char *queue_id, VSTR *why);
 
 /*
  * Read a log file and call fn once per line, in file order (the last
  * call for a recipient is its latest status).  A missing file is 0 with
  * no calls.  0 / -1 + why (errno EBADMSG for a malformed line).
  */
-int	bounce_log_read(const char *path,
-			void (*fn) (void *ctx, const char *rcpt,
-				    const char *dsn, const char *reason),
-			void *ctx, VSTR *why);
+int bounce_log_read(const char *path,
+		    void (*fn)(void *ctx, const char *rcpt, const char *dsn,
+			       const char *reason),
+		    void *ctx, VSTR *why);
 
 /* One parsed log line (all strings borrowed from the parser's buffers). */
 struct bounce_log_entry {
-	long long time;			/* when it was logged */
-	const char *action;		/* failed delayed delivered relayed */
-	const char *dsn;		/* "5.1.1" */
-	int	notify;			/* REC_NOTIFY_* bits */
+	long long   time;   /* when it was logged */
+	const char *action; /* failed delayed delivered relayed */
+	const char *dsn;    /* "5.1.1" */
+	int	    notify; /* REC_NOTIFY_* bits */
 	const char *rcpt;
-	const char *orig;		/* NULL when absent */
-	const char *orcpt;		/* NULL when absent */
-	const char *relay;		/* NULL when absent */
-	const char *diag_type;		/* NULL when absent */
-	const char *remote_mta;		/* NULL when absent */
+	const char *orig;	/* NULL when absent */
+	const char *orcpt;	/* NULL when absent */
+	const char *relay;	/* NULL when absent */
+	const char *diag_type;	/* NULL when absent */
+	const char *remote_mta; /* NULL when absent */
 	const char *reply;
 };
 
@@ -128,27 +126,25 @@ struct bounce_log_entry {
  * fields (an array of BOUNCE_LOG_FIELDS VSTRs the caller allocated):
  * 0 / -1 + why.
  */
-#define BOUNCE_LOG_FIELDS	11
-int	bounce_log_walk(const char *path,
-			void (*fn) (void *ctx,
-				    const struct bounce_log_entry *e),
-			void *ctx, VSTR *why);
+#define BOUNCE_LOG_FIELDS 11
+int bounce_log_walk(const char *path,
+		    void (*fn)(void *ctx, const struct bounce_log_entry *e),
+		    void *ctx, VSTR *why);
 /* The same over a buffer (tests, fuzzing): whole lines only. */
-int	bounce_log_walk_mem(const char *buf, size_t len,
-			    void (*fn) (void *ctx,
-					const struct bounce_log_entry *e),
-			    void *ctx, VSTR *why);
-int	bounce_log_parse_line(const char *line, size_t len, VSTR **fields,
-			      struct bounce_log_entry *e, VSTR *why);
+int bounce_log_walk_mem(const char *buf, size_t len,
+			void (*fn)(void *ctx, const struct bounce_log_entry *e),
+			void *ctx, VSTR *why);
+int bounce_log_parse_line(const char *line, size_t len, VSTR **fields,
+			  struct bounce_log_entry *e, VSTR *why);
 /* Format one log line (with newline) into out (reset first). */
-void	bounce_log_format(VSTR *out, const struct bounce_log_entry *e);
+void bounce_log_format(VSTR *out, const struct bounce_log_entry *e);
 
 /*
  * The queue-relative log path "<service>/<hash>/<queue_id>" into out
  * (qmgr unlinks the defer log of a finished message; postelqueue reads
  * it under queue_directory).  0, or -1 (EINVAL) for a bad queue ID.
  */
-int	bounce_log_path(VSTR *out, const char *service, const char *queue_id);
+int bounce_log_path(VSTR *out, const char *service, const char *queue_id);
 
 /* "failed", "delayed", "delivered"/"relayed" (remote_mta set) */
 const char *bounce_action_name(int deliver_action, const char *remote_mta);

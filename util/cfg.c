@@ -32,51 +32,51 @@
 #include "util/strutil.h"
 #include "util/vstr.h"
 
-#define CFG_FILE_MAX	(16 * 1024 * 1024)	/* largest main.cf read */
-#define CFG_VALUE_MAX	(1024 * 1024)		/* largest expanded value */
-#define CFG_DEPTH_MAX	200			/* expansion recursion */
+#define CFG_FILE_MAX  (16 * 1024 * 1024) /* largest main.cf read */
+#define CFG_VALUE_MAX (1024 * 1024)	 /* largest expanded value */
+#define CFG_DEPTH_MAX 200		 /* expansion recursion */
 
 struct cfg_var {
-	char   *name;
-	size_t	name_len;
-	char   *file_value;		/* main.cf text, or NULL */
-	int	file_line;
-	char   *over_value;		/* override text, or NULL */
-	char   *computed_default;	/* computed default, or NULL */
-	char   *expanded;		/* cached expansion, or NULL */
-	bool	expanding;		/* on the current expansion path */
-	struct cfg_var *hnext;		/* hash chain */
-	size_t	index;			/* in cfg_vars.var */
+	char	       *name;
+	size_t		name_len;
+	char	       *file_value; /* main.cf text, or NULL */
+	int		file_line;
+	char	       *over_value;	  /* override text, or NULL */
+	char	       *computed_default; /* computed default, or NULL */
+	char	       *expanded;	  /* cached expansion, or NULL */
+	bool		expanding;	  /* on the current expansion path */
+	struct cfg_var *hnext;		  /* hash chain */
+	size_t		index;		  /* in cfg_vars.var */
 };
 
 struct cfg_vars {
-	struct cfg_var **bucket;	/* hash index, nbucket a power of 2 */
-	size_t	nbucket;
+	struct cfg_var **bucket; /* hash index, nbucket a power of 2 */
+	size_t		 nbucket;
 	struct cfg_var **var;
-	size_t	count;
-	size_t	cap;
-	size_t *file_order;		/* indexes of names set in main.cf */
-	size_t	file_count;
-	VSTR   *chain;			/* names on the expansion path */
-	VSTR   *why;			/* scratch for the fatal getters */
-	VSTR   *tname;			/* cfg_get_transport_int's name */
-	int	depth;
+	size_t		 count;
+	size_t		 cap;
+	size_t		*file_order; /* indexes of names set in main.cf */
+	size_t		 file_count;
+	VSTR		*chain; /* names on the expansion path */
+	VSTR		*why;	/* scratch for the fatal getters */
+	VSTR		*tname; /* cfg_get_transport_int's name */
+	int		 depth;
 };
 
 struct CFG {
-	char   *confdir;
-	char   *path;			/* for messages: confdir/main.cf */
+	char		*confdir;
+	char		*path; /* for messages: confdir/main.cf */
 	struct cfg_vars *vars;
 };
 
 /* How an expansion treats $name forms whose name nobody defined. */
 enum cfg_unknown {
-	CFG_UNKNOWN_EMPTY,		/* Postfix: expand to "" */
-	CFG_UNKNOWN_KEEP,		/* copy the $-form unchanged */
+	CFG_UNKNOWN_EMPTY, /* Postfix: expand to "" */
+	CFG_UNKNOWN_KEEP,  /* copy the $-form unchanged */
 };
 
-static int cfg_expand_text(const CFG *, const char *, size_t, VSTR *,
-			           VSTR *, enum cfg_unknown);
+static int cfg_expand_text(const CFG *, const char *, size_t, VSTR *, VSTR *,
+			   enum cfg_unknown);
 
 /* Name characters allowed in main.cf and in $name. */
 static bool
@@ -95,8 +95,8 @@ cfg_setting_name_char(int ch)
 static size_t
 cfg_hash(const char *name, size_t len)
 {
-	size_t	h = 2166136261u;
-	size_t	i;
+	size_t h = 2166136261u;
+	size_t i;
 
 	for (i = 0; i < len; i++)
 		h = (h ^ (unsigned char)name[i]) * 16777619u;
@@ -107,7 +107,7 @@ static struct cfg_var *
 cfg_find_var(const CFG *cfg, const char *name, size_t len)
 {
 	struct cfg_vars *vs = cfg->vars;
-	struct cfg_var *var;
+	struct cfg_var	*var;
 
 	if (vs->nbucket == 0)
 		return NULL;
@@ -121,15 +121,15 @@ cfg_find_var(const CFG *cfg, const char *name, size_t len)
 static void
 cfg_rehash(struct cfg_vars *vs)
 {
-	size_t	i;
+	size_t i;
 
 	vs->nbucket = vs->nbucket ? vs->nbucket * 2 : 64;
 	myfree(vs->bucket);
 	vs->bucket = mycalloc(vs->nbucket, sizeof(*vs->bucket));
 	for (i = 0; i < vs->count; i++) {
 		struct cfg_var *var = vs->var[i];
-		size_t	b = cfg_hash(var->name, var->name_len)
-		    & (vs->nbucket - 1);
+		size_t		b = cfg_hash(var->name, var->name_len)
+			   & (vs->nbucket - 1);
 
 		var->hnext = vs->bucket[b];
 		vs->bucket[b] = var;
@@ -140,7 +140,7 @@ static struct cfg_var *
 cfg_add_var(const CFG *cfg, const char *name, size_t len)
 {
 	struct cfg_vars *vs = cfg->vars;
-	struct cfg_var *var = cfg_find_var(cfg, name, len);
+	struct cfg_var	*var = cfg_find_var(cfg, name, len);
 
 	if (var != NULL)
 		return var;
@@ -158,7 +158,7 @@ cfg_add_var(const CFG *cfg, const char *name, size_t len)
 	if (vs->count > vs->nbucket) {
 		cfg_rehash(vs);
 	} else {
-		size_t	b = cfg_hash(name, len) & (vs->nbucket - 1);
+		size_t b = cfg_hash(name, len) & (vs->nbucket - 1);
 
 		var->hnext = vs->bucket[b];
 		vs->bucket[b] = var;
@@ -169,7 +169,7 @@ cfg_add_var(const CFG *cfg, const char *name, size_t len)
 static void
 cfg_flush_cache(CFG *cfg)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < cfg->vars->count; i++) {
 		struct cfg_var *var = cfg->vars->var[i];
@@ -182,7 +182,7 @@ cfg_flush_cache(CFG *cfg)
 static CFG *
 cfg_new(const char *confdir, const char *path)
 {
-	CFG    *cfg = mycalloc(1, sizeof(*cfg));
+	CFG *cfg = mycalloc(1, sizeof(*cfg));
 
 	cfg->confdir = mystrdup(confdir ? confdir : CFG_DEFAULT_CONFDIR);
 	cfg->path = mystrdup(path);
@@ -196,7 +196,7 @@ cfg_new(const char *confdir, const char *path)
 CFG *
 cfg_free(CFG *cfg)
 {
-	size_t	i;
+	size_t i;
 
 	if (cfg == NULL)
 		return NULL;
@@ -225,14 +225,13 @@ cfg_free(CFG *cfg)
 
 /* Record one logical line "name = value"; -1 with why on a syntax error. */
 static int
-cfg_parse_setting(CFG *cfg, const char *line, size_t len, int lineno,
-		  VSTR *why)
+cfg_parse_setting(CFG *cfg, const char *line, size_t len, int lineno, VSTR *why)
 {
-	const char *cp = line;
-	const char *end = line + len;
-	const char *name;
-	size_t	name_len;
-	struct cfg_var *var;
+	const char	*cp = line;
+	const char	*end = line + len;
+	const char	*name;
+	size_t		 name_len;
+	struct cfg_var	*var;
 	struct cfg_vars *vs = cfg->vars;
 
 	name = cp;
@@ -249,12 +248,15 @@ cfg_parse_setting(CFG *cfg, const char *line, size_t len, int lineno,
 	if (cp == end || *cp != '=') {
 		if (cp < end && !isspace((unsigned char)*cp)
 		    && cp == name + name_len)
-			vstr_sprintf(why, "%s:%d: bad character in parameter "
-				     "name", cfg->path, lineno);
+			vstr_sprintf(why,
+				     "%s:%d: bad character in parameter "
+				     "name",
+				     cfg->path, lineno);
 		else
-			vstr_sprintf(why, "%s:%d: missing '=' after parameter "
-				     "name \"%.*s\"", cfg->path, lineno,
-				     (int)name_len, name);
+			vstr_sprintf(why,
+				     "%s:%d: missing '=' after parameter "
+				     "name \"%.*s\"",
+				     cfg->path, lineno, (int)name_len, name);
 		return -1;
 	}
 	cp++;
@@ -275,15 +277,16 @@ cfg_parse_setting(CFG *cfg, const char *line, size_t len, int lineno,
 static int
 cfg_parse(CFG *cfg, const char *buf, size_t len, VSTR *why)
 {
-	VSTR   *logical = vstr_alloc(256);
-	LLINE	ll;
-	int	lineno;
-	int	ret;
+	VSTR *logical = vstr_alloc(256);
+	LLINE ll;
+	int   lineno;
+	int   ret;
 
 	lline_init(&ll, cfg->path, buf, len, LLINE_JOIN_SPACE, "setting");
 	while ((ret = lline_next(&ll, logical, &lineno, why)) > 0)
 		if (cfg_parse_setting(cfg, VSTR_STR(logical), VSTR_LEN(logical),
-				      lineno, why) < 0) {
+				      lineno, why)
+		    < 0) {
 			ret = -1;
 			break;
 		}
@@ -295,7 +298,7 @@ CFG *
 cfg_open_buffer(const char *confdir, const char *name, const char *buf,
 		size_t len, VSTR *why)
 {
-	CFG    *cfg = cfg_new(confdir, name);
+	CFG *cfg = cfg_new(confdir, name);
 
 	if (cfg_parse(cfg, buf, len, why) < 0)
 		return cfg_free(cfg);
@@ -305,12 +308,12 @@ cfg_open_buffer(const char *confdir, const char *name, const char *buf,
 CFG *
 cfg_open(const char *confdir, VSTR *why)
 {
-	VSTR   *path = vstr_alloc(256);
-	VSTR   *text = vstr_alloc(4096);
-	CFG    *cfg = NULL;
+	VSTR	   *path = vstr_alloc(256);
+	VSTR	   *text = vstr_alloc(4096);
+	CFG	   *cfg = NULL;
 	struct stat st;
-	int	fd;
-	ssize_t	got;
+	int	    fd;
+	ssize_t	    got;
 
 	vstr_sprintf(path, "%s/main.cf", confdir);
 	if ((fd = open(VSTR_STR(path), O_RDONLY | O_CLOEXEC)) < 0) {
@@ -397,9 +400,9 @@ int
 cfg_set_from_arg(CFG *cfg, const char *name_eq_value)
 {
 	const char *eq = strchr(name_eq_value, '=');
-	char   *name;
-	char   *value;
-	char   *trimmed;
+	char	   *name;
+	char	   *value;
+	char	   *trimmed;
 	const char *cp;
 
 	if (eq == NULL)
@@ -447,7 +450,7 @@ cfg_line(const CFG *cfg, const char *name)
 static void
 cfg_system_hostname(VSTR *out)
 {
-	char	host[256];
+	char host[256];
 
 	if (gethostname(host, sizeof(host)) < 0 || host[0] == 0)
 		snprintf(host, sizeof(host), "localhost");
@@ -468,7 +471,7 @@ static const char *cfg_expand_name(const CFG *, const char *, size_t, VSTR *);
 static void
 cfg_mynetworks_default(const CFG *cfg, VSTR *out)
 {
-	VSTR   *why = vstr_alloc(64);
+	VSTR	   *why = vstr_alloc(64);
 	const char *style = cfg_expand_name(cfg, "mynetworks_style", 16, why);
 	const char *ifs = cfg_expand_name(cfg, "inet_interfaces", 15, why);
 	const char *protos = cfg_expand_name(cfg, "inet_protocols", 14, why);
@@ -491,14 +494,13 @@ const char *
 cfg_get_default(const CFG *cfg, const char *name)
 {
 	const struct param_def *def = param_lookup(name);
-	struct cfg_var *var;
-	VSTR   *buf;
+	struct cfg_var	       *var;
+	VSTR		       *buf;
 
 	if (def == NULL)
 		return NULL;
 	if (strcmp(name, "config_directory") != 0
-	    && strcmp(name, "myhostname") != 0
-	    && strcmp(name, "mydomain") != 0
+	    && strcmp(name, "myhostname") != 0 && strcmp(name, "mydomain") != 0
 	    && strcmp(name, "mynetworks") != 0)
 		return def->defval;
 	var = cfg_add_var(cfg, name, strlen(name));
@@ -512,7 +514,7 @@ cfg_get_default(const CFG *cfg, const char *name)
 	} else if (strcmp(name, "mynetworks") == 0) {
 		cfg_mynetworks_default(cfg, buf);
 	} else {
-		VSTR   *why = vstr_alloc(64);
+		VSTR	   *why = vstr_alloc(64);
 		const char *host;
 		const char *dot;
 
@@ -567,21 +569,21 @@ static const char *
 cfg_expand_name(const CFG *cfg, const char *name, size_t len, VSTR *why)
 {
 	struct cfg_vars *vs = cfg->vars;
-	struct cfg_var *var = cfg_find_var(cfg, name, len);
-	const char *text;
-	VSTR   *out;
-	size_t	chain_len;
-	int	ret;
+	struct cfg_var	*var = cfg_find_var(cfg, name, len);
+	const char	*text;
+	VSTR		*out;
+	size_t		 chain_len;
+	int		 ret;
 
 	if (var != NULL && var->expanded != NULL)
 		return var->expanded;
 	if (var == NULL) {
-		char   *tmp = mystrndup(name, len);
-		bool	known = param_lookup(tmp) != NULL;
+		char *tmp = mystrndup(name, len);
+		bool  known = param_lookup(tmp) != NULL;
 
 		myfree(tmp);
 		if (!known)
-			return "";		/* unknown and unset */
+			return ""; /* unknown and unset */
 		var = cfg_add_var(cfg, name, len);
 	}
 	chain_len = VSTR_LEN(vs->chain);
@@ -621,8 +623,8 @@ static bool
 cfg_name_defined(const CFG *cfg, const char *name, size_t len)
 {
 	struct cfg_var *var = cfg_find_var(cfg, name, len);
-	char   *tmp;
-	bool	known;
+	char	       *tmp;
+	bool		known;
 
 	if (var != NULL && (var->file_value || var->over_value))
 		return true;
@@ -652,7 +654,7 @@ cfg_append(VSTR *out, const char *data, size_t len, VSTR *why)
 static const char *
 cfg_find_close(const char *cp, const char *end, int open, int close)
 {
-	int	level = 1;
+	int level = 1;
 
 	for (; cp < end; cp++) {
 		if (*cp == open)
@@ -711,24 +713,24 @@ cfg_expand_cond(const CFG *cfg, const char *op, const char *stop, bool set,
 	    || (alt_close = cfg_find_close(alt + 1, stop, '{', '}')) == NULL
 	    || cfg_skip_space(alt_close + 1, stop) != stop) {
 		vstr_sprintf(why, "bad conditional expansion: use "
-			     "${name?{text}:{text}}");
+				  "${name?{text}:{text}}");
 		return -1;
 	}
 	if (set)
 		return cfg_expand_text(cfg, cp + 1, (size_t)(close - cp - 1),
 				       out, why, unknown);
-	return cfg_expand_text(cfg, alt + 1, (size_t)(alt_close - alt - 1),
-			       out, why, unknown);
+	return cfg_expand_text(cfg, alt + 1, (size_t)(alt_close - alt - 1), out,
+			       why, unknown);
 }
 
 static int
 cfg_expand_text(const CFG *cfg, const char *text, size_t len, VSTR *out,
 		VSTR *why, enum cfg_unknown unknown)
 {
-	const char *cp = text;
-	const char *end = text + len;
+	const char	*cp = text;
+	const char	*end = text + len;
 	struct cfg_vars *vs = cfg->vars;
-	int	ret = 0;
+	int		 ret = 0;
 
 	if (vs->depth >= CFG_DEPTH_MAX) {
 		vstr_sprintf(why, "expansion nested too deeply");
@@ -738,7 +740,7 @@ cfg_expand_text(const CFG *cfg, const char *text, size_t len, VSTR *out,
 	while (cp < end && ret == 0) {
 		const char *dollar = memchr(cp, '$', (size_t)(end - cp));
 		const char *name;
-		size_t	name_len;
+		size_t	    name_len;
 		const char *value;
 
 		if (dollar == NULL) {
@@ -748,12 +750,12 @@ cfg_expand_text(const CFG *cfg, const char *text, size_t len, VSTR *out,
 		if ((ret = cfg_append(out, cp, (size_t)(dollar - cp), why)) < 0)
 			break;
 		cp = dollar + 1;
-		if (cp < end && *cp == '$') {		/* $$ is one $ */
+		if (cp < end && *cp == '$') { /* $$ is one $ */
 			ret = cfg_append(out, "$", 1, why);
 			cp++;
 		} else if (cp < end && (*cp == '{' || *cp == '(')) {
-			int	open = *cp;
-			int	close = open == '{' ? '}' : ')';
+			int	    open = *cp;
+			int	    close = open == '{' ? '}' : ')';
 			const char *stop = cfg_find_close(cp + 1, end, open,
 							  close);
 			const char *op;
@@ -766,25 +768,28 @@ cfg_expand_text(const CFG *cfg, const char *text, size_t len, VSTR *out,
 			}
 			name = cp + 1;
 			for (op = name; op < stop && cfg_name_char(*op); op++)
-				 /* void */ ;
+				/* void */;
 			name_len = (size_t)(op - name);
-			if (name_len == 0 || (op < stop && *op != '?'
-					      && *op != ':')) {
-				vstr_sprintf(why, "bad parameter name in "
-					     "\"$%c%.*s%c\"", open,
-					     (int)(stop - name), name, close);
+			if (name_len == 0
+			    || (op < stop && *op != '?' && *op != ':')) {
+				vstr_sprintf(why,
+					     "bad parameter name in "
+					     "\"$%c%.*s%c\"",
+					     open, (int)(stop - name), name,
+					     close);
 				ret = -1;
 				break;
 			}
 			if (unknown == CFG_UNKNOWN_KEEP
 			    && !cfg_name_defined(cfg, name, name_len)) {
 				ret = cfg_append(out, dollar,
-					    (size_t)(stop + 1 - dollar), why);
+						 (size_t)(stop + 1 - dollar),
+						 why);
 				cp = stop + 1;
 				continue;
 			}
-			if ((value = cfg_expand_name(cfg, name, name_len,
-						     why)) == NULL) {
+			if ((value = cfg_expand_name(cfg, name, name_len, why))
+			    == NULL) {
 				ret = -1;
 				break;
 			}
@@ -808,8 +813,8 @@ cfg_expand_text(const CFG *cfg, const char *text, size_t len, VSTR *out,
 						 (size_t)(cp - dollar), why);
 				continue;
 			}
-			if ((value = cfg_expand_name(cfg, name, name_len,
-						     why)) == NULL) {
+			if ((value = cfg_expand_name(cfg, name, name_len, why))
+			    == NULL) {
 				ret = -1;
 				break;
 			}
@@ -843,7 +848,7 @@ cfg_expand_known(const CFG *cfg, const char *text, VSTR *out, VSTR *why)
 static void
 cfg_where(const CFG *cfg, const char *name, VSTR *where)
 {
-	int	line = cfg_line(cfg, name);
+	int line = cfg_line(cfg, name);
 
 	if (line > 0)
 		vstr_sprintf(where, "%s:%d: parameter %s", cfg->path, line,
@@ -856,7 +861,7 @@ cfg_where(const CFG *cfg, const char *name, VSTR *where)
 _Noreturn static void
 cfg_fatal(const CFG *cfg, const char *name, const char *reason)
 {
-	int	line = cfg_line(cfg, name);
+	int line = cfg_line(cfg, name);
 
 	if (line > 0)
 		msg_fatal_status(EX_CONFIG, "%s:%d: parameter %s: %s",
@@ -867,7 +872,7 @@ cfg_fatal(const CFG *cfg, const char *name, const char *reason)
 const char *
 cfg_get_str(const CFG *cfg, const char *name)
 {
-	VSTR   *why = cfg->vars->why;
+	VSTR	   *why = cfg->vars->why;
 	const char *value;
 
 	(void)cfg_known("cfg_get_str", name);
@@ -894,7 +899,7 @@ cfg_parse_bool(const char *text, bool *value)
 static int
 cfg_parse_number(const char *text, long long *value, const char **rest)
 {
-	long long v = 0;
+	long long   v = 0;
 	const char *cp = text;
 
 	if (!isdigit((unsigned char)*cp))
@@ -928,13 +933,12 @@ cfg_unit_scale(int unit)
 }
 
 int
-cfg_parse_time(const char *text, int default_unit, long long *secs,
-	       VSTR *why)
+cfg_parse_time(const char *text, int default_unit, long long *secs, VSTR *why)
 {
-	long long v;
-	long long scale;
+	long long   v;
+	long long   scale;
 	const char *rest;
-	int	unit;
+	int	    unit;
 
 	if (cfg_parse_number(text, &v, &rest) < 0) {
 		vstr_sprintf(why, "bad time value \"%s\"", text);
@@ -957,8 +961,8 @@ cfg_parse_time(const char *text, int default_unit, long long *secs,
 int
 cfg_parse_size(const char *text, long long *bytes, VSTR *why)
 {
-	long long v;
-	long long scale = 1;
+	long long   v;
+	long long   scale = 1;
 	const char *rest;
 
 	if (cfg_parse_number(text, &v, &rest) < 0) {
@@ -980,8 +984,10 @@ cfg_parse_size(const char *text, long long *bytes, VSTR *why)
 			scale = 0;
 		}
 		if (scale == 0 || rest[1]) {
-			vstr_sprintf(why, "bad size value \"%s\" (suffixes: "
-				     "k m g)", text);
+			vstr_sprintf(why,
+				     "bad size value \"%s\" (suffixes: "
+				     "k m g)",
+				     text);
 			return -1;
 		}
 	}
@@ -997,8 +1003,8 @@ cfg_parse_size(const char *text, long long *bytes, VSTR *why)
 static int
 cfg_time_unit(const struct param_def *def)
 {
-	size_t	len;
-	int	last;
+	size_t len;
+	int    last;
 
 	if (def == NULL || (len = strlen(def->defval)) == 0)
 		return 's';
@@ -1015,7 +1021,7 @@ cfg_convert(const struct param_def *def, const char *value, long long *num,
 	    VSTR *why)
 {
 	long long v = 0;
-	bool	b;
+	bool	  b;
 
 	if (def == NULL)
 		return 0;
@@ -1024,8 +1030,10 @@ cfg_convert(const struct param_def *def, const char *value, long long *num,
 		return 0;
 	case PARAM_BOOL:
 		if (cfg_parse_bool(value, &b) < 0) {
-			vstr_sprintf(why, "bad boolean value \"%s\" (use yes "
-				     "or no)", value);
+			vstr_sprintf(why,
+				     "bad boolean value \"%s\" (use yes "
+				     "or no)",
+				     value);
 			return -1;
 		}
 		v = b;
@@ -1048,11 +1056,15 @@ cfg_convert(const struct param_def *def, const char *value, long long *num,
 	if ((def->min != 0 || def->max != 0)
 	    && (v < def->min || v > def->max)) {
 		if (def->max == LLONG_MAX)
-			vstr_sprintf(why, "value \"%s\" is below the minimum "
-				     "%lld", value, def->min);
+			vstr_sprintf(why,
+				     "value \"%s\" is below the minimum "
+				     "%lld",
+				     value, def->min);
 		else
-			vstr_sprintf(why, "value \"%s\" is out of range "
-				     "[%lld, %lld]", value, def->min, def->max);
+			vstr_sprintf(why,
+				     "value \"%s\" is out of range "
+				     "[%lld, %lld]",
+				     value, def->min, def->max);
 		return -1;
 	}
 	*num = v;
@@ -1063,9 +1075,9 @@ static long long
 cfg_get_typed(const CFG *cfg, const char *name, enum param_type type)
 {
 	const struct param_def *def = cfg_known("cfg_get_typed", name);
-	const char *value = cfg_get_str(cfg, name);
-	VSTR   *why = cfg->vars->why;
-	long long v = 0;
+	const char	       *value = cfg_get_str(cfg, name);
+	VSTR		       *why = cfg->vars->why;
+	long long		v = 0;
 
 	if (def->type != type)
 		msg_panic("parameter %s is a %s, read as a %s", name,
@@ -1106,24 +1118,25 @@ cfg_get_size(const CFG *cfg, const char *name)
  * default, so a family member is validated like that parameter.
  */
 static const struct cfg_family {
-	const char *suffix;		/* without the leading '_' */
-	const char *defname;		/* default_<suffix> */
+	const char *suffix;  /* without the leading '_' */
+	const char *defname; /* default_<suffix> */
 } cfg_families[] = {
-	{"destination_concurrency_limit",
-	 "default_destination_concurrency_limit"},
-	{"destination_recipient_limit", "default_destination_recipient_limit"},
+	{ "destination_concurrency_limit",
+	  "default_destination_concurrency_limit" },
+	{ "destination_recipient_limit",
+	  "default_destination_recipient_limit" },
 };
 
-#define CFG_NFAMILIES	(sizeof(cfg_families) / sizeof(cfg_families[0]))
+#define CFG_NFAMILIES (sizeof(cfg_families) / sizeof(cfg_families[0]))
 
 static const struct cfg_family *
 cfg_family_of(const char *name, size_t *prefix_len)
 {
-	size_t	len = strlen(name);
-	size_t	i;
+	size_t len = strlen(name);
+	size_t i;
 
 	for (i = 0; i < CFG_NFAMILIES; i++) {
-		size_t	slen = strlen(cfg_families[i].suffix);
+		size_t slen = strlen(cfg_families[i].suffix);
 
 		if (len > slen + 1 && name[len - slen - 1] == '_'
 		    && strcmp(name + len - slen, cfg_families[i].suffix) == 0) {
@@ -1137,7 +1150,7 @@ cfg_family_of(const char *name, size_t *prefix_len)
 size_t
 cfg_transport_prefix_len(const char *name)
 {
-	size_t	prefix_len = 0;
+	size_t prefix_len = 0;
 
 	if (cfg_family_of(name, &prefix_len) == NULL)
 		return 0;
@@ -1148,23 +1161,23 @@ cfg_transport_prefix_len(const char *name)
 }
 
 long long
-cfg_get_transport_int(const CFG *cfg, const char *transport,
-		      const char *suffix)
+cfg_get_transport_int(const CFG *cfg, const char *transport, const char *suffix)
 {
 	const struct cfg_family *fam = NULL;
-	const struct param_def *def;
-	VSTR   *name = cfg->vars->tname;	/* no allocation: may be fatal */
-	VSTR   *why = cfg->vars->why;
+	const struct param_def	*def;
+	VSTR	   *name = cfg->vars->tname; /* no allocation: may be fatal */
+	VSTR	   *why = cfg->vars->why;
 	const char *value;
-	long long v = 0;
-	size_t	i;
+	long long   v = 0;
+	size_t	    i;
 
 	for (i = 0; i < CFG_NFAMILIES && fam == NULL; i++)
 		if (strcmp(cfg_families[i].suffix, suffix) == 0)
 			fam = &cfg_families[i];
 	if (fam == NULL)
 		msg_panic("cfg_get_transport_int: no per-transport family "
-			  "\"%s\"", suffix);
+			  "\"%s\"",
+			  suffix);
 	def = cfg_known("cfg_get_transport_int", fam->defname);
 	if (def->type != PARAM_INT)
 		msg_panic("cfg_get_transport_int: %s is a %s", fam->defname,
@@ -1187,25 +1200,25 @@ int
 cfg_check(const CFG *cfg, VSTR *why)
 {
 	struct cfg_vars *vs = cfg->vars;
-	VSTR   *reason = vstr_alloc(64);
-	VSTR   *where = vstr_alloc(64);
-	size_t	i;
-	int	ret = 0;
+	VSTR		*reason = vstr_alloc(64);
+	VSTR		*where = vstr_alloc(64);
+	size_t		 i;
+	int		 ret = 0;
 
 	for (i = 0; i < vs->count && ret == 0; i++) {
-		struct cfg_var *var = vs->var[i];
+		struct cfg_var	       *var = vs->var[i];
 		const struct param_def *def = param_lookup(var->name);
-		const char *value;
-		long long num;
+		const char	       *value;
+		long long		num;
 
 		if (var->file_value == NULL && var->over_value == NULL)
 			continue;
 		/* A per-transport name is checked like its default. */
 		if (def == NULL && cfg_transport_prefix_len(var->name) > 0) {
-			size_t	plen;
+			size_t plen;
 
-			def = param_lookup(cfg_family_of(var->name,
-							 &plen)->defname);
+			def = param_lookup(
+			    cfg_family_of(var->name, &plen)->defname);
 		}
 		value = cfg_expand_name(cfg, var->name, strlen(var->name),
 					reason);

@@ -38,24 +38,24 @@
 typedef struct CFG CFG;
 
 /* Compiled-in configuration folder (independent of PREFIX). */
-#define CFG_DEFAULT_CONFDIR	"/etc/postel"
+#define CFG_DEFAULT_CONFDIR "/etc/postel"
 
 /*
  * Read confdir/main.cf.  A missing main.cf is not an error (all defaults);
  * any other open/read error or a syntax error returns NULL with why set.
  */
-CFG	*cfg_open(const char *confdir, VSTR *why);
+CFG *cfg_open(const char *confdir, VSTR *why);
 
 /*
  * Parse main.cf text from memory; `name` is used in messages ("main.cf").
  * confdir may be NULL (cfg_confdir() then returns CFG_DEFAULT_CONFDIR).
  */
-CFG	*cfg_open_buffer(const char *confdir, const char *name,
-			         const char *buf, size_t len, VSTR *why);
-CFG	*cfg_free(CFG *cfg);
+CFG *cfg_open_buffer(const char *confdir, const char *name, const char *buf,
+		     size_t len, VSTR *why);
+CFG *cfg_free(CFG *cfg);
 
 const char *cfg_confdir(const CFG *cfg);
-const char *cfg_path(const CFG *cfg);	/* confdir/main.cf */
+const char *cfg_path(const CFG *cfg); /* confdir/main.cf */
 
 /* -c DIR if given, else $MAIL_CONFIG if non-empty, else /etc/postel. */
 const char *cfg_confdir_from_env(const char *opt_c);
@@ -63,8 +63,8 @@ const char *cfg_confdir_from_env(const char *opt_c);
 const char *cfg_default_confdir(void);
 
 /* name=value overrides win over main.cf. */
-void	cfg_override(CFG *cfg, const char *name, const char *value);
-int	cfg_set_from_arg(CFG *cfg, const char *name_eq_value);	/* -1 bad */
+void cfg_override(CFG *cfg, const char *name, const char *value);
+int  cfg_set_from_arg(CFG *cfg, const char *name_eq_value); /* -1 bad */
 
 /* Text as set (override or main.cf), unexpanded; NULL if not set. */
 const char *cfg_get_raw(const CFG *cfg, const char *name);
@@ -79,28 +79,27 @@ const char *cfg_get_default(const CFG *cfg, const char *name);
  */
 const char *cfg_get_text(const CFG *cfg, const char *name);
 /* main.cf line of the setting, 0 if not set there (or overridden). */
-int	cfg_line(const CFG *cfg, const char *name);
+int cfg_line(const CFG *cfg, const char *name);
 
 /* Expanded value; default if unset. */
 const char *cfg_get_str(const CFG *cfg, const char *name);
-long long cfg_get_int(const CFG *cfg, const char *name);
-bool	cfg_get_bool(const CFG *cfg, const char *name);	/* yes/no/true/false */
-long long cfg_get_time(const CFG *cfg, const char *name);	/* seconds */
-long long cfg_get_size(const CFG *cfg, const char *name);	/* k/m/g ok */
+long long   cfg_get_int(const CFG *cfg, const char *name);
+bool cfg_get_bool(const CFG *cfg, const char *name); /* yes/no/true/false */
+long long cfg_get_time(const CFG *cfg, const char *name); /* seconds */
+long long cfg_get_size(const CFG *cfg, const char *name); /* k/m/g ok */
 
 /*
  * Expand $name forms in arbitrary text against this CFG (no caching of the
  * text itself).  0, or -1 with why naming the expansion loop.
  */
-int	cfg_expand(const CFG *cfg, const char *text, VSTR *out, VSTR *why);
+int cfg_expand(const CFG *cfg, const char *text, VSTR *out, VSTR *why);
 
 /*
  * Like cfg_expand, but $name forms whose name is neither a known parameter
  * nor set in main.cf/overrides are copied unchanged (for command arguments
  * such as pipe's ${recipient}).
  */
-int	cfg_expand_known(const CFG *cfg, const char *text, VSTR *out,
-			         VSTR *why);
+int cfg_expand_known(const CFG *cfg, const char *text, VSTR *out, VSTR *why);
 
 /*
  * Validate every set parameter (type, bounds, expansion loops; a
@@ -109,7 +108,7 @@ int	cfg_expand_known(const CFG *cfg, const char *text, VSTR *out,
  * also sees master.cf.  0, or -1 with why = "main.cf:LINE: parameter
  * NAME: reason" for the first bad one.
  */
-int	cfg_check(const CFG *cfg, VSTR *why);
+int cfg_check(const CFG *cfg, VSTR *why);
 
 /*
  * Per-transport parameters, Postfix's <transport>_<suffix> families for
@@ -121,22 +120,22 @@ int	cfg_check(const CFG *cfg, VSTR *why);
  * like the other getters.
  */
 long long cfg_get_transport_int(const CFG *cfg, const char *transport,
-				        const char *suffix);
+				const char *suffix);
 
 /*
  * When name is <transport>_<suffix> of a family, the length of
  * <transport> (> 0); else 0.
  */
-size_t	cfg_transport_prefix_len(const char *name);
+size_t cfg_transport_prefix_len(const char *name);
 
 /* Typed value parsers without side effects: 0, or -1 with why. */
-int	cfg_parse_time(const char *text, int default_unit, long long *secs,
-		               VSTR *why);
-int	cfg_parse_size(const char *text, long long *bytes, VSTR *why);
-int	cfg_parse_bool(const char *text, bool *value);
+int
+cfg_parse_time(const char *text, int default_unit, long long *secs, VSTR *why);
+int cfg_parse_size(const char *text, long long *bytes, VSTR *why);
+int cfg_parse_bool(const char *text, bool *value);
 
 /* Names set in main.cf, each once, in order of first appearance. */
-size_t	cfg_count(const CFG *cfg);
+size_t	    cfg_count(const CFG *cfg);
 const char *cfg_name_at(const CFG *cfg, size_t i);
 
 #endif

@@ -22,9 +22,9 @@
 #include "util/vstr.h"
 
 struct cfg_compat_refs {
-	char  **name;
-	size_t	count;
-	size_t	cap;
+	char **name;
+	size_t count;
+	size_t cap;
 };
 
 /* The legacy names and the parameter that replaces each. */
@@ -32,11 +32,11 @@ static const struct cfg_compat_legacy {
 	const char *name;
 	const char *modern;
 } cfg_compat_legacy[] = {
-	{"smtp_enforce_tls", "smtp_tls_security_level"},
-	{"smtp_tls_enforce_peername", "smtp_tls_security_level"},
-	{"smtp_use_tls", "smtp_tls_security_level"},
-	{"smtpd_enforce_tls", "smtpd_tls_security_level"},
-	{"smtpd_use_tls", "smtpd_tls_security_level"},
+	{ "smtp_enforce_tls", "smtp_tls_security_level" },
+	{ "smtp_tls_enforce_peername", "smtp_tls_security_level" },
+	{ "smtp_use_tls", "smtp_tls_security_level" },
+	{ "smtpd_enforce_tls", "smtpd_tls_security_level" },
+	{ "smtpd_use_tls", "smtpd_tls_security_level" },
 };
 
 #define CFG_COMPAT_NLEGACY \
@@ -52,7 +52,7 @@ static bool
 cfg_compat_refs_has(const struct cfg_compat_refs *refs, const char *name,
 		    size_t len)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < refs->count; i++)
 		if (strlen(refs->name[i]) == len
@@ -71,21 +71,22 @@ cfg_compat_refs_scan(struct cfg_compat_refs *refs, const char *text)
 		const char *name = cp + 1;
 		const char *end;
 
-		if (*name == '$') {		/* "$$" is a literal '$' */
+		if (*name == '$') { /* "$$" is a literal '$' */
 			cp = name + 1;
 			continue;
 		}
 		if (*name == '{' || *name == '(')
 			name++;
 		for (end = name; cfg_compat_name_char(*end); end++)
-			 /* void */ ;
-		if (end > name && !cfg_compat_refs_has(refs, name,
-						      (size_t)(end - name))) {
+			/* void */;
+		if (end > name
+		    && !cfg_compat_refs_has(refs, name, (size_t)(end - name))) {
 			if (refs->count == refs->cap) {
 				refs->cap = refs->cap ? refs->cap * 2 : 16;
 				refs->name = myrealloc_array(refs->name,
 							     refs->cap,
-							  sizeof(*refs->name));
+							     sizeof(
+								 *refs->name));
 			}
 			refs->name[refs->count++] =
 			    mystrndup(name, (size_t)(end - name));
@@ -98,7 +99,7 @@ cfg_compat_refs_scan(struct cfg_compat_refs *refs, const char *text)
 static const struct cfg_compat_legacy *
 cfg_compat_legacy_find(const char *name)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < CFG_COMPAT_NLEGACY; i++)
 		if (strcmp(cfg_compat_legacy[i].name, name) == 0)
@@ -111,8 +112,8 @@ static bool
 cfg_compat_used(const char *name, const MASTERCF *mcf,
 		const struct cfg_compat_refs *refs)
 {
-	size_t	plen;
-	size_t	i;
+	size_t plen;
+	size_t i;
 
 	if (param_lookup(name) != NULL
 	    || cfg_compat_refs_has(refs, name, strlen(name)))
@@ -155,21 +156,21 @@ cfg_compat_one(const char *where, const char *opt, const char *name,
 size_t
 cfg_compat_check(const CFG *cfg, const MASTERCF *mcf, const char *mcf_path)
 {
-	struct cfg_compat_refs refs = {0};
-	VSTR   *where = vstr_alloc(100);
-	size_t	warned = 0;
-	size_t	i;
-	int	j;
+	struct cfg_compat_refs refs = { 0 };
+	VSTR		      *where = vstr_alloc(100);
+	size_t		       warned = 0;
+	size_t		       i;
+	int		       j;
 
 	for (i = 0; i < cfg_count(cfg); i++)
-		cfg_compat_refs_scan(&refs, cfg_get_raw(cfg,
-							cfg_name_at(cfg, i)));
+		cfg_compat_refs_scan(&refs,
+				     cfg_get_raw(cfg, cfg_name_at(cfg, i)));
 	for (i = 0; mcf != NULL && i < mastercf_count(mcf); i++)
 		cfg_compat_refs_scan(&refs, mastercf_at(mcf, i)->raw);
 
 	for (i = 0; i < cfg_count(cfg); i++) {
 		const char *name = cfg_name_at(cfg, i);
-		int	line = cfg_line(cfg, name);
+		int	    line = cfg_line(cfg, name);
 
 		/* Overridden on the command line: not main.cf's to report. */
 		if (line == 0)
@@ -183,10 +184,10 @@ cfg_compat_check(const CFG *cfg, const MASTERCF *mcf, const char *mcf_path)
 
 		for (j = 0; j < e->noverrides; j++) {
 			const char *eq = strchr(e->overrides[j], '=');
-			char   *name;
+			char	   *name;
 
 			if (eq == NULL)
-				continue;	/* mastercf refuses these */
+				continue; /* mastercf refuses these */
 			name = mystrndup(e->overrides[j],
 					 (size_t)(eq - e->overrides[j]));
 			vstr_sprintf(where, "%s, line %d", mcf_path, e->line);
@@ -206,7 +207,7 @@ cfg_compat_check(const CFG *cfg, const MASTERCF *mcf, const char *mcf_path)
 static void
 cfg_compat_origin(const CFG *cfg, const char *name, VSTR *out)
 {
-	int	line = cfg_line(cfg, name);
+	int line = cfg_line(cfg, name);
 
 	if (line > 0)
 		vstr_sprintf(out, "%s, line %d: ", cfg_path(cfg), line);
@@ -217,15 +218,15 @@ cfg_compat_origin(const CFG *cfg, const char *name, VSTR *out)
 const char *
 cfg_compat_tls_level(const CFG *cfg, enum cfg_compat_side side, bool warn)
 {
-	bool	server = side == CFG_COMPAT_SMTPD;
+	bool	    server = side == CFG_COMPAT_SMTPD;
 	const char *modern = server ? "smtpd_tls_security_level"
-	    : "smtp_tls_security_level";
+				    : "smtp_tls_security_level";
 	const char *use = server ? "smtpd_use_tls" : "smtp_use_tls";
 	const char *enforce = server ? "smtpd_enforce_tls" : "smtp_enforce_tls";
 	const char *level = cfg_get_str(cfg, modern);
 	const char *legacy = NULL;
-	bool	moot = *level != 0;
-	VSTR   *origin;
+	bool	    moot = *level != 0;
+	VSTR	   *origin;
 
 	if (moot) {
 		/* The modern name wins; a legacy one set beside it is moot. */
@@ -235,8 +236,11 @@ cfg_compat_tls_level(const CFG *cfg, enum cfg_compat_side side, bool warn)
 			legacy = use;
 	} else if (cfg_get_bool(cfg, enforce)) {
 		legacy = enforce;
-		level = !server && cfg_get_bool(cfg, "smtp_tls_enforce_peername")
-		    ? "verify" : "encrypt";
+		level = !server
+				&& cfg_get_bool(cfg,
+						"smtp_tls_enforce_peername")
+			    ? "verify"
+			    : "encrypt";
 	} else if (cfg_get_bool(cfg, use)) {
 		legacy = use;
 		level = "may";
@@ -246,11 +250,13 @@ cfg_compat_tls_level(const CFG *cfg, enum cfg_compat_side side, bool warn)
 		cfg_compat_origin(cfg, legacy, origin);
 		if (moot)
 			msg_warn("%sobsolete parameter %s=%s is ignored: %s "
-				 "is set", VSTR_STR(origin), legacy,
+				 "is set",
+				 VSTR_STR(origin), legacy,
 				 cfg_get_raw(cfg, legacy), modern);
 		else
 			msg_warn("%sobsolete parameter %s=%s: using %s = %s; "
-				 "set %s instead", VSTR_STR(origin), legacy,
+				 "set %s instead",
+				 VSTR_STR(origin), legacy,
 				 cfg_get_raw(cfg, legacy), modern, level,
 				 modern);
 		vstr_free(origin);

@@ -39,13 +39,13 @@
  * file in messages).  Overrides not from either file (postelconf -o) are
  * reported without a file.  Returns how many warnings were given.
  */
-size_t	cfg_compat_check(const CFG *cfg, const MASTERCF *mcf,
-			         const char *mcf_path);
+size_t
+cfg_compat_check(const CFG *cfg, const MASTERCF *mcf, const char *mcf_path);
 
 /* Which side of SMTP a TLS level is for. */
 enum cfg_compat_side {
-	CFG_COMPAT_SMTPD,		/* smtpd_tls_security_level */
-	CFG_COMPAT_SMTP,		/* smtp_tls_security_level */
+	CFG_COMPAT_SMTPD, /* smtpd_tls_security_level */
+	CFG_COMPAT_SMTP,  /* smtp_tls_security_level */
 };
 
 /*
@@ -56,7 +56,7 @@ enum cfg_compat_side {
  * level, or is ignored because the modern name is set, is logged with the
  * modern equivalent.
  */
-const char *cfg_compat_tls_level(const CFG *cfg, enum cfg_compat_side side,
-				         bool warn);
+const char *
+cfg_compat_tls_level(const CFG *cfg, enum cfg_compat_side side, bool warn);
 
 #endif

@@ -29,7 +29,7 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-#define CLEANUP_CLIENT_CHUNK	(256 * 1024)	/* bytes per data frame */
+#define CLEANUP_CLIENT_CHUNK (256 * 1024) /* bytes per data frame */
 
 /*
  * How long a connect and cleanup's ready frame may take.  A Unix socket
@@ -38,16 +38,16 @@
  * at start); without this bound the client would wait ipc_timeout for a
  * reply that never comes.  A healthy cleanup answers in milliseconds.
  */
-#define CLEANUP_CLIENT_READY_MS	(10 * 1000)
+#define CLEANUP_CLIENT_READY_MS (10 * 1000)
 #define CLEANUP_TEMPFAIL_REPLY	"451 4.3.0 Error: queue file write error"
 
 struct CLEANUP_CLIENT {
 	IPC_STREAM *st;
-	ATTR   *frame;
-	VSTR   *buf;			/* content not yet sent */
-	int	timeout_ms;
-	int	err;			/* errno of the first failure, or 0 */
-	int	end_flags;		/* cleanup_add_flags */
+	ATTR	   *frame;
+	VSTR	   *buf; /* content not yet sent */
+	int	    timeout_ms;
+	int	    err;       /* errno of the first failure, or 0 */
+	int	    end_flags; /* cleanup_add_flags */
 };
 
 static void
@@ -61,9 +61,9 @@ cleanup_put_opt(ATTR *a, const char *name, const char *value)
 static void
 cleanup_envelope_frame(ATTR *a, const struct cleanup_req *req)
 {
-	ATTR   *r = attr_alloc();
-	char	name[32];
-	size_t	i;
+	ATTR  *r = attr_alloc();
+	char   name[32];
+	size_t i;
 
 	attr_put_str(a, "request", "envelope");
 	attr_put_int(a, "flags", req->flags);
@@ -108,12 +108,15 @@ static int
 cleanup_connect(const CFG *cfg, int timeout_ms, VSTR *path)
 {
 	static const char *const fmts[] = {
-		"private/%s%s", "public/%s%s", "%s/private/%s", "%s/public/%s",
+		"private/%s%s",
+		"public/%s%s",
+		"%s/private/%s",
+		"%s/public/%s",
 	};
 	const char *svc = cfg_get_str(cfg, "cleanup_service_name");
 	const char *queue = cfg_get_str(cfg, "queue_directory");
-	int	fd = -1, first_errno = 0;
-	size_t	i;
+	int	    fd = -1, first_errno = 0;
+	size_t	    i;
 
 	for (i = 0; i < sizeof(fmts) / sizeof(fmts[0]); i++) {
 		if (i < 2)
@@ -133,17 +136,16 @@ cleanup_connect(const CFG *cfg, int timeout_ms, VSTR *path)
 static int
 cleanup_ready(CLEANUP_CLIENT *cc, const char *path, VSTR *why)
 {
-	VSTR   *err = vstr_alloc(64);
+	VSTR	   *err = vstr_alloc(64);
 	const char *ready;
-	int	ret = -1;
+	int	    ret = -1;
 
-	if (ipc_stream_recv(cc->st, cc->frame, CLEANUP_CLIENT_READY_MS,
-			    err) < 0) {
+	if (ipc_stream_recv(cc->st, cc->frame, CLEANUP_CLIENT_READY_MS, err)
+	    < 0) {
 		if (why)
 			vstr_sprintf(why, "%s did not answer within %d s%s%s",
 				     path, CLEANUP_CLIENT_READY_MS / 1000,
-				     VSTR_LEN(err) ? ": " : "",
-				     VSTR_STR(err));
+				     VSTR_LEN(err) ? ": " : "", VSTR_STR(err));
 	} else if ((ready = attr_get_str(cc->frame, "ready")) == NULL
 		   || strcmp(ready, "cleanup") != 0) {
 		if (why)
@@ -159,9 +161,9 @@ CLEANUP_CLIENT *
 cleanup_begin(const CFG *cfg, const struct cleanup_req *req, VSTR *why)
 {
 	CLEANUP_CLIENT *cc;
-	VSTR   *path = vstr_alloc(100);
-	long long secs = cfg_get_time(cfg, "ipc_timeout");
-	int	fd;
+	VSTR	       *path = vstr_alloc(100);
+	long long	secs = cfg_get_time(cfg, "ipc_timeout");
+	int		fd;
 
 	if ((fd = cleanup_connect(cfg, CLEANUP_CLIENT_READY_MS, path)) < 0) {
 		if (why)
@@ -219,7 +221,7 @@ int
 cleanup_write(CLEANUP_CLIENT *cc, const void *data, size_t len)
 {
 	const char *cp = data;
-	size_t	room;
+	size_t	    room;
 
 	if (cc->err) {
 		errno = cc->err;
@@ -265,13 +267,13 @@ cleanup_add_flags(CLEANUP_CLIENT *cc, int flags)
 int
 cleanup_finish(CLEANUP_CLIENT *cc, struct cleanup_result *res)
 {
-	VSTR   *why = vstr_alloc(100);
+	VSTR	   *why = vstr_alloc(100);
 	const char *qid, *reply;
-	long long status;
-	int	ret = -1;
+	long long   status;
+	int	    ret = -1;
 
 	if (VSTR_LEN(cc->buf) > 0)
-		(void) cleanup_send_data(cc);
+		(void)cleanup_send_data(cc);
 	if (cc->err == 0) {
 		attr_reset(cc->frame);
 		attr_put_str(cc->frame, "request", "end");
@@ -314,7 +316,7 @@ cleanup_abort(CLEANUP_CLIENT *cc)
 	if (cc->err == 0) {
 		attr_reset(cc->frame);
 		attr_put_str(cc->frame, "request", "abort");
-		(void) ipc_stream_send(cc->st, cc->frame, 1000);
+		(void)ipc_stream_send(cc->st, cc->frame, 1000);
 	}
 	cleanup_client_free(cc);
 }

@@ -30,45 +30,48 @@
 #include "util/vstr.h"
 
 /* Request flags. */
-#define CLEANUP_FLAG_EXTRACT	(1 << 0)	/* sendmail -t */
-#define CLEANUP_FLAG_HOLD	(1 << 1)	/* commit into hold/ */
-#define CLEANUP_FLAG_DISCARD	(1 << 2)	/* accept, queue nothing */
+#define CLEANUP_FLAG_EXTRACT (1 << 0) /* sendmail -t */
+#define CLEANUP_FLAG_HOLD    (1 << 1) /* commit into hold/ */
+#define CLEANUP_FLAG_DISCARD (1 << 2) /* accept, queue nothing */
 
 struct cleanup_rcpt {
-	const char *addr;	/* recipient as given (external form) */
-	const char *orcpt;	/* DSN ORCPT "rfc822;addr" decoded, or NULL */
-	int	notify;		/* ADDR_NOTIFY_* bits, 0 = not given */
+	const char *addr;   /* recipient as given (external form) */
+	const char *orcpt;  /* DSN ORCPT "rfc822;addr" decoded, or NULL */
+	int	    notify; /* ADDR_NOTIFY_* bits, 0 = not given */
 };
 
 struct cleanup_req {
-	int	flags;		/* CLEANUP_FLAG_* */
-	const char *origin;	/* "smtpd", "pickup", "sendmail" ... for logs */
-	const char *sender;	/* "" for <> */
-	const char *envid;	/* DSN ENVID decoded, or NULL */
-	int	ret;		/* ADDR_RET_* */
-	int	body_type;	/* ADDR_BODY_* */
-	bool	smtputf8;
-	long long declared_size; /* SIZE=, 0 = none */
+	int	    flags;     /* CLEANUP_FLAG_* */
+	const char *origin;    /* "smtpd", "pickup", "sendmail" ... for logs */
+	const char *sender;    /* "" for <> */
+	const char *envid;     /* DSN ENVID decoded, or NULL */
+	int	    ret;       /* ADDR_RET_* */
+	int	    body_type; /* ADDR_BODY_* */
+	bool	    smtputf8;
+	long long   declared_size; /* SIZE=, 0 = none */
 	const char *client_name, *client_addr, *client_port; /* NULL: local */
-	const char *helo, *protocol;	/* "SMTP", "ESMTP", ... or NULL */
-	const char *tls_info;	/* "TLSv1.3 with cipher ..." for Received: */
+	const char *helo, *protocol; /* "SMTP", "ESMTP", ... or NULL */
+	const char *tls_info; /* "TLSv1.3 with cipher ..." for Received: */
 	const char *sasl_method, *sasl_username;
-	const char *auth_header;	/* login shown in Received:, or NULL */
-	const char *local_uid;	/* pickup: the submitting uid */
-	const char *fullname;	/* sendmail -F: name for an added From: */
-	bool	rewrite_local;	/* qualify unqualified header addresses */
+	const char *auth_header;   /* login shown in Received:, or NULL */
+	const char *local_uid;	   /* pickup: the submitting uid */
+	const char *fullname;	   /* sendmail -F: name for an added From: */
+	bool	    rewrite_local; /* qualify unqualified header addresses */
 	const struct cleanup_rcpt *rcpts;
-	size_t	nrcpt;
+	size_t			   nrcpt;
 };
 
 enum cleanup_status {
-	CLEANUP_OK, CLEANUP_TEMPFAIL, CLEANUP_REJECT, CLEANUP_DISCARDED
+	CLEANUP_OK,
+	CLEANUP_TEMPFAIL,
+	CLEANUP_REJECT,
+	CLEANUP_DISCARDED
 };
 
 struct cleanup_result {
 	enum cleanup_status status;
-	char	queue_id[64];	/* set for OK and DISCARDED */
-	char	reply[512];	/* complete SMTP reply line without CRLF */
+	char		    queue_id[64]; /* set for OK and DISCARDED */
+	char reply[512]; /* complete SMTP reply line without CRLF */
 };
 
 typedef struct CLEANUP_CLIENT CLEANUP_CLIENT;
@@ -79,28 +82,28 @@ typedef struct CLEANUP_CLIENT CLEANUP_CLIENT;
  * queue (master children, chrooted or not), else queue_directory +
  * "/private/cleanup".  NULL + why on failure.
  */
-CLEANUP_CLIENT *cleanup_begin(const CFG *cfg, const struct cleanup_req *req,
-			      VSTR *why);
+CLEANUP_CLIENT *
+cleanup_begin(const CFG *cfg, const struct cleanup_req *req, VSTR *why);
 
 /*
  * Content in wire form: CRLF-terminated lines, already dot-unstuffed, in
  * any chunking.  0, or -1 when cleanup went away.
  */
-int	cleanup_write(CLEANUP_CLIENT *cc, const void *data, size_t len);
+int cleanup_write(CLEANUP_CLIENT *cc, const void *data, size_t len);
 
 /*
  * End of content; wait for the durable commit and fill res.  -1 only if
  * the conversation itself failed (res then says 451 4.3.0).  Frees cc.
  */
-int	cleanup_finish(CLEANUP_CLIENT *cc, struct cleanup_result *res);
+int cleanup_finish(CLEANUP_CLIENT *cc, struct cleanup_result *res);
 
 /*
  * CLEANUP_FLAG_HOLD / CLEANUP_FLAG_DISCARD decided after the content
  * (smtpd_end_of_data_restrictions): sent with the end frame.
  */
-void	cleanup_add_flags(CLEANUP_CLIENT *cc, int flags);
+void cleanup_add_flags(CLEANUP_CLIENT *cc, int flags);
 
 /* Give up: cleanup removes its temporary file.  Frees cc. */
-void	cleanup_abort(CLEANUP_CLIENT *cc);
+void cleanup_abort(CLEANUP_CLIENT *cc);
 
 #endif

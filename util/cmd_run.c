@@ -19,34 +19,34 @@
 #include "util/mymalloc.h"
 
 static const struct {
-	int	status;
+	int		    status;
 	enum deliver_action action;
-	const char *dsn;
-	const char *text;
+	const char	   *dsn;
+	const char	   *text;
 } cmd_run_sysexits[] = {
-	{EX_USAGE, DELIVER_BOUNCED, "5.3.0", "command line usage error"},
-	{EX_DATAERR, DELIVER_BOUNCED, "5.6.0", "data format error"},
-	{EX_NOINPUT, DELIVER_BOUNCED, "5.3.0", "cannot open input"},
-	{EX_NOUSER, DELIVER_BOUNCED, "5.1.1", "user unknown"},
-	{EX_NOHOST, DELIVER_BOUNCED, "5.1.2", "host name unknown"},
-	{EX_UNAVAILABLE, DELIVER_BOUNCED, "5.3.0", "service unavailable"},
-	{EX_SOFTWARE, DELIVER_BOUNCED, "5.3.0", "internal software error"},
-	{EX_OSERR, DELIVER_DEFERRED, "4.3.0", "system resource problem"},
-	{EX_OSFILE, DELIVER_BOUNCED, "5.3.0", "critical OS file missing"},
-	{EX_CANTCREAT, DELIVER_BOUNCED, "5.2.0", "cannot create output file"},
-	{EX_IOERR, DELIVER_BOUNCED, "5.3.0", "input/output error"},
-	{EX_TEMPFAIL, DELIVER_DEFERRED, "4.3.0", "temporary failure"},
-	{EX_PROTOCOL, DELIVER_BOUNCED, "5.5.0", "remote protocol error"},
-	{EX_NOPERM, DELIVER_BOUNCED, "5.7.0", "permission denied"},
-	{EX_CONFIG, DELIVER_BOUNCED, "5.3.5", "local configuration error"},
+	{ EX_USAGE, DELIVER_BOUNCED, "5.3.0", "command line usage error" },
+	{ EX_DATAERR, DELIVER_BOUNCED, "5.6.0", "data format error" },
+	{ EX_NOINPUT, DELIVER_BOUNCED, "5.3.0", "cannot open input" },
+	{ EX_NOUSER, DELIVER_BOUNCED, "5.1.1", "user unknown" },
+	{ EX_NOHOST, DELIVER_BOUNCED, "5.1.2", "host name unknown" },
+	{ EX_UNAVAILABLE, DELIVER_BOUNCED, "5.3.0", "service unavailable" },
+	{ EX_SOFTWARE, DELIVER_BOUNCED, "5.3.0", "internal software error" },
+	{ EX_OSERR, DELIVER_DEFERRED, "4.3.0", "system resource problem" },
+	{ EX_OSFILE, DELIVER_BOUNCED, "5.3.0", "critical OS file missing" },
+	{ EX_CANTCREAT, DELIVER_BOUNCED, "5.2.0", "cannot create output file" },
+	{ EX_IOERR, DELIVER_BOUNCED, "5.3.0", "input/output error" },
+	{ EX_TEMPFAIL, DELIVER_DEFERRED, "4.3.0", "temporary failure" },
+	{ EX_PROTOCOL, DELIVER_BOUNCED, "5.5.0", "remote protocol error" },
+	{ EX_NOPERM, DELIVER_BOUNCED, "5.7.0", "permission denied" },
+	{ EX_CONFIG, DELIVER_BOUNCED, "5.3.5", "local configuration error" },
 };
 
 bool
 cmd_run_sysexit(int code, enum deliver_action *action, const char **dsn,
 		const char **text)
 {
-	for (size_t i = 0; i < sizeof(cmd_run_sysexits)
-	     / sizeof(cmd_run_sysexits[0]); i++) {
+	for (size_t i = 0;
+	     i < sizeof(cmd_run_sysexits) / sizeof(cmd_run_sysexits[0]); i++) {
 		if (cmd_run_sysexits[i].status == code) {
 			*action = cmd_run_sysexits[i].action;
 			*dsn = cmd_run_sysexits[i].dsn;
@@ -60,12 +60,12 @@ cmd_run_sysexit(int code, enum deliver_action *action, const char **dsn,
 int
 cmd_run_environ(const char *export_list)
 {
-	char   *list = mystrdup(export_list);
-	char  **names = mycalloc(strlen(export_list) / 2 + 2, sizeof(*names));
-	char  **values = mycalloc(strlen(export_list) / 2 + 2, sizeof(*values));
-	char   *save, *name;
-	size_t	n = 0;
-	int	ret = 0;
+	char  *list = mystrdup(export_list);
+	char **names = mycalloc(strlen(export_list) / 2 + 2, sizeof(*names));
+	char **values = mycalloc(strlen(export_list) / 2 + 2, sizeof(*values));
+	char  *save, *name;
+	size_t n = 0;
+	int    ret = 0;
 
 	/* Copies first: clearenv() takes the strings getenv() returned. */
 	for (name = strtok_r(list, " \t,", &save); name;
@@ -94,7 +94,7 @@ cmd_run_environ(const char *export_list)
 static void
 cmd_run_keep(struct cmd_run_result *res, const char *buf, size_t len)
 {
-	size_t	take = CMD_RUN_OUTPUT_MAX - res->out_len;
+	size_t take = CMD_RUN_OUTPUT_MAX - res->out_len;
 
 	if (take > len)
 		take = len;
@@ -110,15 +110,15 @@ cmd_run_keep(struct cmd_run_result *res, const char *buf, size_t len)
 static int
 cmd_run_reap(pid_t pid, time_t deadline, int *status)
 {
-	int	nap_ms = 10;
+	int nap_ms = 10;
 
 	for (;;) {
-		pid_t	w = waitpid(pid, status, WNOHANG);
+		pid_t w = waitpid(pid, status, WNOHANG);
 
 		if (w == pid)
 			return 0;
 		if (w < 0 && errno != EINTR)
-			return 0;	/* ECHILD: nothing left to wait for */
+			return 0; /* ECHILD: nothing left to wait for */
 		if (time(NULL) >= deadline)
 			return -1;
 		(void)poll(NULL, 0, nap_ms);
@@ -128,19 +128,19 @@ cmd_run_reap(pid_t pid, time_t deadline, int *status)
 }
 
 int
-cmd_run(const char *input, size_t len, long time_limit,
-	cmd_run_exec_fn exec_fn, void *ctx, struct cmd_run_result *res)
+cmd_run(const char *input, size_t len, long time_limit, cmd_run_exec_fn exec_fn,
+	void *ctx, struct cmd_run_result *res)
 {
-	time_t	deadline = time(NULL) + (time_t)time_limit;
-	size_t	done = 0;
-	int	in[2], out[2];
-	pid_t	pid;
+	time_t deadline = time(NULL) + (time_t)time_limit;
+	size_t done = 0;
+	int    in[2], out[2];
+	pid_t  pid;
 
 	memset(res, 0, sizeof(*res));
 	if (pipe2(in, O_CLOEXEC) < 0)
 		return -1;
 	if (pipe2(out, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
-		int	saved = errno;
+		int saved = errno;
 
 		close(in[0]);
 		close(in[1]);
@@ -161,18 +161,19 @@ cmd_run(const char *input, size_t len, long time_limit,
 	(void)fcntl(in[1], F_SETFL, O_NONBLOCK);
 	signal(SIGPIPE, SIG_IGN);
 	for (;;) {
-		struct pollfd p[2] = {{.fd = out[0], .events = POLLIN},
-		{.fd = in[1], .events = POLLOUT}};
-		long	left = (long)(deadline - time(NULL));
-		int	n = in[1] >= 0 ? 2 : 1;
-		char	sink[4096];
-		ssize_t	got;
+		struct pollfd p[2] = { { .fd = out[0], .events = POLLIN },
+				       { .fd = in[1], .events = POLLOUT } };
+		long	      left = (long)(deadline - time(NULL));
+		int	      n = in[1] >= 0 ? 2 : 1;
+		char	      sink[4096];
+		ssize_t	      got;
 
 		if (left <= 0) {
 			res->timed_out = true;
 			break;
 		}
-		if (poll(p, (nfds_t)n, (int)(left > 5 ? 5000 : left * 1000)) < 0) {
+		if (poll(p, (nfds_t)n, (int)(left > 5 ? 5000 : left * 1000))
+		    < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -182,7 +183,7 @@ cmd_run(const char *input, size_t len, long time_limit,
 			if (got > 0)
 				done += (size_t)got;
 			if (got < 0 && errno != EAGAIN && errno != EINTR)
-				done = len;	/* the command stopped reading */
+				done = len; /* the command stopped reading */
 			if (done >= len) {
 				close(in[1]);
 				in[1] = -1;

@@ -31,22 +31,22 @@
 #include "util/deliver_proto.h"
 #include "util/sys_defs.h"
 
-#define CMD_RUN_OUTPUT_MAX	1024
+#define CMD_RUN_OUTPUT_MAX 1024
 
 struct cmd_run_result {
-	int	status;			/* from waitpid() */
-	bool	timed_out;
-	size_t	out_len;
-	char	output[CMD_RUN_OUTPUT_MAX + 1];
+	int    status; /* from waitpid() */
+	bool   timed_out;
+	size_t out_len;
+	char   output[CMD_RUN_OUTPUT_MAX + 1];
 };
 
 typedef void (*cmd_run_exec_fn)(void *ctx);
 
-int	cmd_run(const char *input, size_t len, long time_limit,
-		cmd_run_exec_fn exec_fn, void *ctx, struct cmd_run_result *res);
+int cmd_run(const char *input, size_t len, long time_limit,
+	    cmd_run_exec_fn exec_fn, void *ctx, struct cmd_run_result *res);
 
 /* The search path every delivery command gets. */
-#define CMD_RUN_PATH	"/usr/bin:/bin"
+#define CMD_RUN_PATH "/usr/bin:/bin"
 
 /*
  * For exec_fn, in the child: replace the whole environment by
@@ -55,10 +55,10 @@ int	cmd_run(const char *input, size_t len, long time_limit,
  * values; names not set are skipped.  The caller then adds what the
  * command should know about the message.  0 / -1.
  */
-int	cmd_run_environ(const char *export_list);
+int cmd_run_environ(const char *export_list);
 
 /* sysexits code -> action, DSN and text; false for other codes. */
-bool	cmd_run_sysexit(int code, enum deliver_action *action,
-			const char **dsn, const char **text);
+bool cmd_run_sysexit(int code, enum deliver_action *action, const char **dsn,
+		     const char **text);
 
 #endif

@@ -21,8 +21,8 @@
 
 #include "util/cfg.h"
 
-void	debug_peer_init(const CFG *cfg);
-bool	debug_peer_check(const char *name, const char *addr);
-void	debug_peer_restore(void);
+void debug_peer_init(const CFG *cfg);
+bool debug_peer_check(const char *name, const char *addr);
+void debug_peer_restore(void);
 
 #endif

@@ -14,11 +14,12 @@
 #include "util/mymalloc.h"
 #include "util/rec.h"
 
-#define DELIVER_NAME_LEN	48	/* "rcpt.<i>.remote_mta" with room */
+#define DELIVER_NAME_LEN 48 /* "rcpt.<i>.remote_mta" with room */
 
 /* All REC_NOTIFY_* bits; anything else in a request is refused. */
-#define DELIVER_NOTIFY_MASK	(REC_NOTIFY_NEVER | REC_NOTIFY_SUCCESS \
-				 | REC_NOTIFY_FAILURE | REC_NOTIFY_DELAY)
+#define DELIVER_NOTIFY_MASK \
+	(REC_NOTIFY_NEVER | REC_NOTIFY_SUCCESS | REC_NOTIFY_FAILURE \
+	 | REC_NOTIFY_DELAY)
 
 static const char *const deliver_action_names[] = {
 	[DELIVER_SENT] = "sent",
@@ -31,11 +32,11 @@ static const char *
 deliver_name(char *buf, size_t len, const char *prefix, size_t i,
 	     const char *field)
 {
-	int	n = snprintf(buf, len, "%s.%zu.%s", prefix, i, field);
+	int n = snprintf(buf, len, "%s.%zu.%s", prefix, i, field);
 
 	if (n < 0 || (size_t)n >= len)
-		msg_panic("deliver_name: name too long: %s.%zu.%s",
-			  prefix, i, field);
+		msg_panic("deliver_name: name too long: %s.%zu.%s", prefix, i,
+			  field);
 	return buf;
 }
 
@@ -49,8 +50,8 @@ deliver_why(VSTR *why, const char *fmt, const char *arg)
 const char *
 deliver_action_name(enum deliver_action action)
 {
-	if ((unsigned)action >= sizeof(deliver_action_names)
-	    / sizeof(deliver_action_names[0]))
+	if ((unsigned)action
+	    >= sizeof(deliver_action_names) / sizeof(deliver_action_names[0]))
 		return NULL;
 	return deliver_action_names[action];
 }
@@ -58,10 +59,11 @@ deliver_action_name(enum deliver_action action)
 int
 deliver_action_parse(const char *name, enum deliver_action *action)
 {
-	size_t	i;
+	size_t i;
 
-	for (i = 0; i < sizeof(deliver_action_names)
-	     / sizeof(deliver_action_names[0]); i++) {
+	for (i = 0;
+	     i < sizeof(deliver_action_names) / sizeof(deliver_action_names[0]);
+	     i++) {
 		if (strcmp(name, deliver_action_names[i]) == 0) {
 			*action = (enum deliver_action)i;
 			return 0;
@@ -74,7 +76,7 @@ deliver_action_parse(const char *name, enum deliver_action *action)
 static int
 deliver_dsn_digits(const char **cp)
 {
-	int	n = 0;
+	int n = 0;
 
 	while (isdigit((unsigned char)**cp)) {
 		(*cp)++;
@@ -126,7 +128,7 @@ void
 deliver_status_set(struct deliver_status *st, enum deliver_action action,
 		   const char *dsn, const char *reply, const char *relay)
 {
-	size_t	len = strlen(dsn);
+	size_t len = strlen(dsn);
 
 	if (!deliver_dsn_valid(dsn) || len >= sizeof(st->dsn))
 		msg_panic("deliver_status_set: bad dsn \"%s\"", dsn);
@@ -140,9 +142,9 @@ deliver_status_set(struct deliver_status *st, enum deliver_action action,
 int
 deliver_request_encode(const struct deliver_request *req, ATTR *out)
 {
-	char	name[DELIVER_NAME_LEN];
+	char			   name[DELIVER_NAME_LEN];
 	const struct deliver_rcpt *r;
-	size_t	i;
+	size_t			   i;
 
 	if (req->nrcpt == 0 || req->nrcpt > DELIVER_RCPT_MAX) {
 		msg_warn("%s: delivery request with %zu recipients",
@@ -173,28 +175,35 @@ deliver_request_encode(const struct deliver_request *req, ATTR *out)
 	attr_put_int(out, "nrcpt", (long long)req->nrcpt);
 	for (i = 0; i < req->nrcpt; i++) {
 		r = req->rcpts + i;
-		attr_put_str(out, deliver_name(name, sizeof(name), "rcpt", i,
-					       "addr"), r->addr);
+		attr_put_str(out,
+			     deliver_name(name, sizeof(name), "rcpt", i,
+					  "addr"),
+			     r->addr);
 		if (r->orig)
-			attr_put_str(out, deliver_name(name, sizeof(name),
-						       "rcpt", i, "orig"),
+			attr_put_str(out,
+				     deliver_name(name, sizeof(name), "rcpt", i,
+						  "orig"),
 				     r->orig);
 		if (r->orcpt)
-			attr_put_str(out, deliver_name(name, sizeof(name),
-						       "rcpt", i, "orcpt"),
+			attr_put_str(out,
+				     deliver_name(name, sizeof(name), "rcpt", i,
+						  "orcpt"),
 				     r->orcpt);
-		attr_put_int(out, deliver_name(name, sizeof(name), "rcpt", i,
-					       "notify"), r->notify);
-		attr_put_int(out, deliver_name(name, sizeof(name), "rcpt", i,
-					       "offset"), r->offset);
+		attr_put_int(out,
+			     deliver_name(name, sizeof(name), "rcpt", i,
+					  "notify"),
+			     r->notify);
+		attr_put_int(out,
+			     deliver_name(name, sizeof(name), "rcpt", i,
+					  "offset"),
+			     r->offset);
 	}
 	return 0;
 }
 
 /* A required string; -1 + why when missing or not a C string. */
 static int
-deliver_get_str(const ATTR *in, const char *name, const char **val,
-		VSTR *why)
+deliver_get_str(const ATTR *in, const char *name, const char **val, VSTR *why)
 {
 	if ((*val = attr_get_str(in, name)) == NULL) {
 		deliver_why(why, "missing or bad attribute \"%s\"", name);
@@ -205,8 +214,7 @@ deliver_get_str(const ATTR *in, const char *name, const char **val,
 
 /* An optional string: NULL when absent, -1 when present but not text. */
 static int
-deliver_get_opt(const ATTR *in, const char *name, const char **val,
-		VSTR *why)
+deliver_get_opt(const ATTR *in, const char *name, const char **val, VSTR *why)
 {
 	*val = NULL;
 	if (!attr_has(in, name))
@@ -216,8 +224,8 @@ deliver_get_opt(const ATTR *in, const char *name, const char **val,
 
 /* A required integer within [lo, hi]. */
 static int
-deliver_get_int(const ATTR *in, const char *name, long long lo,
-		long long hi, long long *val, VSTR *why)
+deliver_get_int(const ATTR *in, const char *name, long long lo, long long hi,
+		long long *val, VSTR *why)
 {
 	if (attr_get_int(in, name, val) < 0 || *val < lo || *val > hi) {
 		deliver_why(why, "missing or bad integer \"%s\"", name);
@@ -226,17 +234,16 @@ deliver_get_int(const ATTR *in, const char *name, long long lo,
 	return 0;
 }
 
-#define DELIVER_LL_MAX	0x7fffffffffffffffLL
+#define DELIVER_LL_MAX 0x7fffffffffffffffLL
 
 int
-deliver_request_decode(const ATTR *in, struct deliver_request *req,
-		       VSTR *why)
+deliver_request_decode(const ATTR *in, struct deliver_request *req, VSTR *why)
 {
-	char	name[DELIVER_NAME_LEN];
-	const char *req_name;
+	char		     name[DELIVER_NAME_LEN];
+	const char	    *req_name;
 	struct deliver_rcpt *r;
-	long long v;
-	size_t	i;
+	long long	     v;
+	size_t		     i;
 
 	memset(req, 0, sizeof(*req));
 	if (deliver_get_str(in, "request", &req_name, why) < 0)
@@ -254,51 +261,66 @@ deliver_request_decode(const ATTR *in, struct deliver_request *req,
 	    || deliver_get_opt(in, "client_name", &req->client_name, why) < 0
 	    || deliver_get_opt(in, "client_addr", &req->client_addr, why) < 0)
 		return -1;
-	if (deliver_get_int(in, "ret", ADDR_RET_NONE, ADDR_RET_HDRS, &v,
-			    why) < 0)
+	if (deliver_get_int(in, "ret", ADDR_RET_NONE, ADDR_RET_HDRS, &v, why)
+	    < 0)
 		return -1;
 	req->ret = (int)v;
 	if (deliver_get_int(in, "smtputf8", 0, 1, &v, why) < 0)
 		return -1;
 	req->smtputf8 = v != 0;
-	if (deliver_get_int(in, "body_type", ADDR_BODY_NONE,
-			    ADDR_BODY_8BITMIME, &v, why) < 0)
+	if (deliver_get_int(in, "body_type", ADDR_BODY_NONE, ADDR_BODY_8BITMIME,
+			    &v, why)
+	    < 0)
 		return -1;
 	req->body_type = (int)v;
 	if (deliver_get_int(in, "arrival_sec", 0, DELIVER_LL_MAX,
-			    &req->arrival_sec, why) < 0
+			    &req->arrival_sec, why)
+		< 0
 	    || deliver_get_int(in, "arrival_usec", 0, 999999,
-			       &req->arrival_usec, why) < 0
+			       &req->arrival_usec, why)
+		   < 0
 	    || deliver_get_int(in, "message_size", 0, DELIVER_LL_MAX,
-			       &req->message_size, why) < 0
+			       &req->message_size, why)
+		   < 0
 	    || deliver_get_int(in, "content_offset", 0, DELIVER_LL_MAX,
-			       &req->content_offset, why) < 0
+			       &req->content_offset, why)
+		   < 0
 	    || deliver_get_int(in, "qmgr_time", 0, DELIVER_LL_MAX,
-			       &req->qmgr_time, why) < 0
-	    || deliver_get_int(in, "nrcpt", 1, DELIVER_RCPT_MAX, &v,
-			       why) < 0)
+			       &req->qmgr_time, why)
+		   < 0
+	    || deliver_get_int(in, "nrcpt", 1, DELIVER_RCPT_MAX, &v, why) < 0)
 		return -1;
 	req->nrcpt = (size_t)v;
 	req->rcpts = mycalloc(req->nrcpt, sizeof(*req->rcpts));
 	for (i = 0; i < req->nrcpt; i++) {
 		r = req->rcpts + i;
-		if (deliver_get_str(in, deliver_name(name, sizeof(name), "rcpt",
-						     i, "addr"), &r->addr,
-				    why) < 0
-		    || deliver_get_opt(in, deliver_name(name, sizeof(name),
-							"rcpt", i, "orig"),
-				       &r->orig, why) < 0
-		    || deliver_get_opt(in, deliver_name(name, sizeof(name),
-							"rcpt", i, "orcpt"),
-				       &r->orcpt, why) < 0
-		    || deliver_get_int(in, deliver_name(name, sizeof(name),
-							"rcpt", i, "notify"),
-				       0, DELIVER_NOTIFY_MASK, &v, why) < 0)
+		if (deliver_get_str(in,
+				    deliver_name(name, sizeof(name), "rcpt", i,
+						 "addr"),
+				    &r->addr, why)
+			< 0
+		    || deliver_get_opt(in,
+				       deliver_name(name, sizeof(name), "rcpt",
+						    i, "orig"),
+				       &r->orig, why)
+			   < 0
+		    || deliver_get_opt(in,
+				       deliver_name(name, sizeof(name), "rcpt",
+						    i, "orcpt"),
+				       &r->orcpt, why)
+			   < 0
+		    || deliver_get_int(in,
+				       deliver_name(name, sizeof(name), "rcpt",
+						    i, "notify"),
+				       0, DELIVER_NOTIFY_MASK, &v, why)
+			   < 0)
 			goto fail;
 		r->notify = (int)v;
-		if (deliver_get_int(in, deliver_name(name, sizeof(name), "rcpt",
-						     i, "offset"),
-				    0, DELIVER_LL_MAX, &r->offset, why) < 0)
+		if (deliver_get_int(in,
+				    deliver_name(name, sizeof(name), "rcpt", i,
+						 "offset"),
+				    0, DELIVER_LL_MAX, &r->offset, why)
+		    < 0)
 			goto fail;
 	}
 	return 0;
@@ -318,9 +340,9 @@ deliver_request_release(struct deliver_request *req)
 int
 deliver_reply_encode(const struct deliver_status *st, size_t n, ATTR *out)
 {
-	char	name[DELIVER_NAME_LEN];
+	char	    name[DELIVER_NAME_LEN];
 	const char *action;
-	size_t	i;
+	size_t	    i;
 
 	if (n == 0 || n > DELIVER_RCPT_MAX) {
 		msg_warn("deliver_reply_encode: %zu statuses", n);
@@ -330,8 +352,9 @@ deliver_reply_encode(const struct deliver_status *st, size_t n, ATTR *out)
 		if ((action = deliver_action_name(st[i].action)) == NULL
 		    || !deliver_dsn_matches(st[i].action, st[i].dsn)) {
 			msg_warn("deliver_reply_encode: status %zu: action %d "
-				 "with dsn \"%.*s\"", i, (int)st[i].action,
-				 (int)sizeof(st[i].dsn), st[i].dsn);
+				 "with dsn \"%.*s\"",
+				 i, (int)st[i].action, (int)sizeof(st[i].dsn),
+				 st[i].dsn);
 			return -1;
 		}
 	}
@@ -339,24 +362,28 @@ deliver_reply_encode(const struct deliver_status *st, size_t n, ATTR *out)
 	attr_put_int(out, "status", 0);
 	attr_put_int(out, "nrcpt", (long long)n);
 	for (i = 0; i < n; i++) {
-		attr_put_str(out, deliver_name(name, sizeof(name), "st", i,
-					       "action"),
+		attr_put_str(out,
+			     deliver_name(name, sizeof(name), "st", i,
+					  "action"),
 			     deliver_action_name(st[i].action));
-		attr_put_str(out, deliver_name(name, sizeof(name), "st", i,
-					       "dsn"), st[i].dsn);
-		attr_put_str(out, deliver_name(name, sizeof(name), "st", i,
-					       "reply"),
+		attr_put_str(out,
+			     deliver_name(name, sizeof(name), "st", i, "dsn"),
+			     st[i].dsn);
+		attr_put_str(out,
+			     deliver_name(name, sizeof(name), "st", i, "reply"),
 			     st[i].reply ? st[i].reply : "");
-		attr_put_str(out, deliver_name(name, sizeof(name), "st", i,
-					       "relay"),
+		attr_put_str(out,
+			     deliver_name(name, sizeof(name), "st", i, "relay"),
 			     st[i].relay ? st[i].relay : "none");
 		if (st[i].diag_type)
-			attr_put_str(out, deliver_name(name, sizeof(name), "st",
-						       i, "diag_type"),
+			attr_put_str(out,
+				     deliver_name(name, sizeof(name), "st", i,
+						  "diag_type"),
 				     st[i].diag_type);
 		if (st[i].remote_mta)
-			attr_put_str(out, deliver_name(name, sizeof(name), "st",
-						       i, "remote_mta"),
+			attr_put_str(out,
+				     deliver_name(name, sizeof(name), "st", i,
+						  "remote_mta"),
 				     st[i].remote_mta);
 	}
 	return 0;
@@ -374,12 +401,12 @@ int
 deliver_reply_decode(const ATTR *in, struct deliver_status *st, size_t n,
 		     VSTR *why)
 {
-	char	name[DELIVER_NAME_LEN];
+	char	    name[DELIVER_NAME_LEN];
 	const char *action;
 	const char *dsn;
 	const char *reason;
-	long long v;
-	size_t	i;
+	long long   v;
+	size_t	    i;
 
 	if (attr_get_int(in, "status", &v) < 0) {
 		deliver_why(why, "missing or bad integer \"%s\"", "status");
@@ -394,22 +421,28 @@ deliver_reply_decode(const ATTR *in, struct deliver_status *st, size_t n,
 		return -1;
 	if ((size_t)v != n) {
 		if (why)
-			vstr_sprintf(why, "reply has %lld statuses, expected %zu",
-				     v, n);
+			vstr_sprintf(why,
+				     "reply has %lld statuses, expected %zu", v,
+				     n);
 		return -1;
 	}
 	for (i = 0; i < n; i++) {
 		memset(st + i, 0, sizeof(st[i]));
-		if (deliver_get_str(in, deliver_name(name, sizeof(name), "st",
-						     i, "action"), &action,
-				    why) < 0)
+		if (deliver_get_str(in,
+				    deliver_name(name, sizeof(name), "st", i,
+						 "action"),
+				    &action, why)
+		    < 0)
 			return -1;
 		if (deliver_action_parse(action, &st[i].action) < 0) {
 			deliver_why(why, "bad action \"%s\"", action);
 			return -1;
 		}
-		if (deliver_get_str(in, deliver_name(name, sizeof(name), "st",
-						     i, "dsn"), &dsn, why) < 0)
+		if (deliver_get_str(in,
+				    deliver_name(name, sizeof(name), "st", i,
+						 "dsn"),
+				    &dsn, why)
+		    < 0)
 			return -1;
 		if (strlen(dsn) >= sizeof(st[i].dsn)
 		    || !deliver_dsn_matches(st[i].action, dsn)) {
@@ -417,18 +450,26 @@ deliver_reply_decode(const ATTR *in, struct deliver_status *st, size_t n,
 			return -1;
 		}
 		memcpy(st[i].dsn, dsn, strlen(dsn) + 1);
-		if (deliver_get_str(in, deliver_name(name, sizeof(name), "st",
-						     i, "reply"), &st[i].reply,
-				    why) < 0
-		    || deliver_get_str(in, deliver_name(name, sizeof(name),
-							"st", i, "relay"),
-				       &st[i].relay, why) < 0
-		    || deliver_get_opt(in, deliver_name(name, sizeof(name),
-							"st", i, "diag_type"),
-				       &st[i].diag_type, why) < 0
-		    || deliver_get_opt(in, deliver_name(name, sizeof(name),
-							"st", i, "remote_mta"),
-				       &st[i].remote_mta, why) < 0)
+		if (deliver_get_str(in,
+				    deliver_name(name, sizeof(name), "st", i,
+						 "reply"),
+				    &st[i].reply, why)
+			< 0
+		    || deliver_get_str(in,
+				       deliver_name(name, sizeof(name), "st", i,
+						    "relay"),
+				       &st[i].relay, why)
+			   < 0
+		    || deliver_get_opt(in,
+				       deliver_name(name, sizeof(name), "st", i,
+						    "diag_type"),
+				       &st[i].diag_type, why)
+			   < 0
+		    || deliver_get_opt(in,
+				       deliver_name(name, sizeof(name), "st", i,
+						    "remote_mta"),
+				       &st[i].remote_mta, why)
+			   < 0)
 			return -1;
 	}
 	return 0;

@@ -60,37 +60,37 @@
 #include "util/sys_defs.h"
 #include "util/vstr.h"
 
-#define DELIVER_RCPT_MAX	1000	/* recipients in one request */
-#define DELIVER_DSN_MAX		16	/* bytes of a dsn incl. NUL */
+#define DELIVER_RCPT_MAX 1000 /* recipients in one request */
+#define DELIVER_DSN_MAX	 16   /* bytes of a dsn incl. NUL */
 
 /* How long qmgr waits for one reply (a transport may try many MX hosts). */
-#define DELIVER_TIMEOUT_MS	(30 * 60 * 1000)
+#define DELIVER_TIMEOUT_MS (30 * 60 * 1000)
 
 struct deliver_rcpt {
-	const char *addr;		/* envelope recipient */
-	const char *orig;		/* original recipient (O record) or NULL */
-	const char *orcpt;		/* DSN ORCPT or NULL */
-	int	notify;			/* REC_NOTIFY_* bits */
-	long long offset;		/* R record offset (qmgr's, passed back) */
+	const char *addr;   /* envelope recipient */
+	const char *orig;   /* original recipient (O record) or NULL */
+	const char *orcpt;  /* DSN ORCPT or NULL */
+	int	    notify; /* REC_NOTIFY_* bits */
+	long long   offset; /* R record offset (qmgr's, passed back) */
 };
 
 struct deliver_request {
-	const char *queue_name;		/* "active" */
+	const char *queue_name; /* "active" */
 	const char *queue_id;
-	const char *transport;		/* "smtp" */
-	const char *nexthop;		/* "example.com", "[127.0.0.2]:2525" */
-	const char *sender;		/* "" for <> */
-	const char *envid;		/* or NULL */
-	int	ret;			/* ADDR_RET_* */
-	bool	smtputf8;
-	int	body_type;		/* ADDR_BODY_* */
-	long long arrival_sec, arrival_usec;
-	long long message_size;
-	long long content_offset;	/* from the S record */
-	long long qmgr_time;		/* when qmgr took it into active */
-	const char *client_name, *client_addr;	/* for logs, may be NULL */
+	const char *transport; /* "smtp" */
+	const char *nexthop;   /* "example.com", "[127.0.0.2]:2525" */
+	const char *sender;    /* "" for <> */
+	const char *envid;     /* or NULL */
+	int	    ret;       /* ADDR_RET_* */
+	bool	    smtputf8;
+	int	    body_type; /* ADDR_BODY_* */
+	long long   arrival_sec, arrival_usec;
+	long long   message_size;
+	long long   content_offset; /* from the S record */
+	long long   qmgr_time;	    /* when qmgr took it into active */
+	const char *client_name, *client_addr; /* for logs, may be NULL */
 	struct deliver_rcpt *rcpts;
-	size_t	nrcpt;
+	size_t		     nrcpt;
 };
 
 enum deliver_action {
@@ -99,17 +99,17 @@ enum deliver_action {
 	DELIVER_BOUNCED,
 };
 
-struct deliver_status {		/* one per recipient, same order */
+struct deliver_status { /* one per recipient, same order */
 	enum deliver_action action;
-	char	dsn[DELIVER_DSN_MAX];	/* "2.0.0", "4.4.1", "5.1.1" */
-	const char *reply;		/* diagnostic text */
-	const char *relay;		/* "mx.example.com[192.0.2.1]:25" or "none" */
-	const char *diag_type;		/* "smtp" for a remote reply, else NULL */
-	const char *remote_mta;		/* host name for Remote-MTA or NULL */
+	char	    dsn[DELIVER_DSN_MAX]; /* "2.0.0", "4.4.1", "5.1.1" */
+	const char *reply;		  /* diagnostic text */
+	const char *relay;	/* "mx.example.com[192.0.2.1]:25" or "none" */
+	const char *diag_type;	/* "smtp" for a remote reply, else NULL */
+	const char *remote_mta; /* host name for Remote-MTA or NULL */
 };
 
 /* Append the request to out (out is reset first).  0 / -1 (bad request). */
-int	deliver_request_encode(const struct deliver_request *req, ATTR *out);
+int deliver_request_encode(const struct deliver_request *req, ATTR *out);
 
 /*
  * Parse a request.  Strings are borrowed from `in`; req->rcpts is
@@ -117,44 +117,42 @@ int	deliver_request_encode(const struct deliver_request *req, ATTR *out);
  * already released request).  On failure nothing stays allocated.
  * 0 / -1 + why.
  */
-int	deliver_request_decode(const ATTR *in, struct deliver_request *req,
-			       VSTR *why);
-void	deliver_request_release(struct deliver_request *req);
+int
+deliver_request_decode(const ATTR *in, struct deliver_request *req, VSTR *why);
+void deliver_request_release(struct deliver_request *req);
 
 /* Build a reply for n statuses (out is reset first).  0 / -1. */
-int	deliver_reply_encode(const struct deliver_status *st, size_t n,
-			     ATTR *out);
+int deliver_reply_encode(const struct deliver_status *st, size_t n, ATTR *out);
 /* A whole-request failure reply: status=-1 reason=... (out reset first). */
-void	deliver_reply_encode_error(const char *reason, ATTR *out);
+void deliver_reply_encode_error(const char *reason, ATTR *out);
 
 /*
  * Parse a reply that must hold exactly n statuses into st[0..n-1]
  * (strings borrowed from `in`).  A status=-1 reply fails with its reason
  * in why.  0 / -1 + why.
  */
-int	deliver_reply_decode(const ATTR *in, struct deliver_status *st,
-			     size_t n, VSTR *why);
+int deliver_reply_decode(const ATTR *in, struct deliver_status *st, size_t n,
+			 VSTR *why);
 
 /* "sent", "deferred", "bounced"; NULL for a bad value. */
 const char *deliver_action_name(enum deliver_action action);
 /* 0 and *action, or -1 for an unknown name. */
-int	deliver_action_parse(const char *name, enum deliver_action *action);
+int deliver_action_parse(const char *name, enum deliver_action *action);
 
 /*
  * Does `dsn` look like "c.sss.ddd" with class 2, 4 or 5 (1-3 digits for
  * the subject, 1-3 for the detail)?  deliver_dsn_class returns the class
  * digit (2, 4, 5) or -1.
  */
-bool	deliver_dsn_valid(const char *dsn);
-int	deliver_dsn_class(const char *dsn);
+bool deliver_dsn_valid(const char *dsn);
+int  deliver_dsn_class(const char *dsn);
 
 /*
  * Fill st as a per-recipient result: action, dsn (copied, must be valid),
  * reply and relay (borrowed; relay NULL means "none").  Helper for
  * transports and qmgr's own failures.
  */
-void	deliver_status_set(struct deliver_status *st, enum deliver_action action,
-			   const char *dsn, const char *reply,
-			   const char *relay);
+void deliver_status_set(struct deliver_status *st, enum deliver_action action,
+			const char *dsn, const char *reply, const char *relay);
 
 #endif

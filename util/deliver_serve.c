@@ -13,20 +13,20 @@
 #include "util/mymalloc.h"
 
 /* Content larger than this is not worth pre-sizing the buffer for. */
-#define DELIVER_SERVE_PRESIZE_MAX	(64 * 1024 * 1024)
+#define DELIVER_SERVE_PRESIZE_MAX (64 * 1024 * 1024)
 
 void
 deliver_serve_rcpts(struct skel_ctx *ctx, const struct deliver_serve_ops *ops,
 		    const ATTR *in, ATTR *out)
 {
-	struct deliver_request req = {0};
+	struct deliver_request req = { 0 };
 	struct deliver_status *sts;
-	struct dsn_log_times t;
-	const char *relay = ops->relay ? ops->relay : ctx->service;
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *content = NULL;
-	VSTR  **texts;
-	bool	content_ok = true;
+	struct dsn_log_times   t;
+	const char	      *relay = ops->relay ? ops->relay : ctx->service;
+	VSTR		      *why = vstr_alloc(64);
+	VSTR		      *content = NULL;
+	VSTR		     **texts;
+	bool		       content_ok = true;
 
 	t.start = dsn_log_now();
 	if (deliver_request_decode(in, &req, why) < 0) {
@@ -38,14 +38,16 @@ deliver_serve_rcpts(struct skel_ctx *ctx, const struct deliver_serve_ops *ops,
 	}
 	if (ops->content) {
 		content = vstr_alloc(req.message_size > 0
-				     && req.message_size
-				     < DELIVER_SERVE_PRESIZE_MAX
-				     ? (size_t)req.message_size + 64 : 1024);
+					     && req.message_size
+						    < DELIVER_SERVE_PRESIZE_MAX
+					 ? (size_t)req.message_size + 64
+					 : 1024);
 		if (mbox_load_queue_file(cfg_get_str(ctx->cfg,
 						     "queue_directory"),
 					 req.queue_name, req.queue_id,
 					 ctx->queue_owner, req.content_offset,
-					 content, why) < 0) {
+					 content, why)
+		    < 0) {
 			msg_warn("%s: %s", req.queue_id, VSTR_STR(why));
 			content_ok = false;
 		}
@@ -85,8 +87,7 @@ deliver_serve_frame(struct skel_ctx *ctx, const void *arg, const ATTR *in,
 }
 
 void
-deliver_serve(struct skel_ctx *ctx, int fd,
-	      const struct deliver_serve_ops *ops)
+deliver_serve(struct skel_ctx *ctx, int fd, const struct deliver_serve_ops *ops)
 {
 	skel_serve_frames(ctx, fd, deliver_serve_frame, ops);
 }

@@ -41,20 +41,19 @@
 #include "util/vstr.h"
 
 struct deliver_serve_ops {
-	const char *relay;		/* relay= in logs; NULL: service name */
-	bool	content;		/* load the queue file first */
-	void	(*rcpt) (struct skel_ctx *ctx,
-			         const struct deliver_request *req, size_t i,
-			         VSTR *content, struct deliver_status *st,
-			         VSTR *text);
+	const char *relay;   /* relay= in logs; NULL: service name */
+	bool	    content; /* load the queue file first */
+	void (*rcpt)(struct skel_ctx *ctx, const struct deliver_request *req,
+		     size_t i, VSTR *content, struct deliver_status *st,
+		     VSTR *text);
 };
 
-void	deliver_serve(struct skel_ctx *ctx, int fd,
-		              const struct deliver_serve_ops *ops);
+void deliver_serve(struct skel_ctx *ctx, int fd,
+		   const struct deliver_serve_ops *ops);
 
 /* One request (what deliver_serve does per frame), for tests. */
-void	deliver_serve_rcpts(struct skel_ctx *ctx,
-			            const struct deliver_serve_ops *ops,
-			            const ATTR *in, ATTR *out);
+void
+deliver_serve_rcpts(struct skel_ctx *ctx, const struct deliver_serve_ops *ops,
+		    const ATTR *in, ATTR *out);
 
 #endif

@@ -17,10 +17,10 @@
 
 struct dict_type {
 	const char *type;
-	int	fold;			/* keys are case-folded strings */
-	int	text_file;		/* name is a text file read at open */
-	DICT   *(*open)(const char *, int, VSTR *);
-	DICT   *(*open_buffer)(const char *, const char *, size_t, int, VSTR *);
+	int	    fold;      /* keys are case-folded strings */
+	int	    text_file; /* name is a text file read at open */
+	DICT *(*open)(const char *, int, VSTR *);
+	DICT *(*open_buffer)(const char *, const char *, size_t, int, VSTR *);
 };
 
 static DICT *
@@ -36,22 +36,22 @@ dict_btree_open(const char *name, int flags, VSTR *why)
 }
 
 static const struct dict_type dict_types[] = {
-	{"hash", 1, 0, dict_hash_open, NULL},
-	{"btree", 1, 0, dict_btree_open, NULL},
-	{"texthash", 1, 1, dict_texthash_open, dict_texthash_open_buffer},
-	{"inline", 1, 0, dict_inline_open, NULL},
-	{"static", 0, 0, dict_static_open, NULL},
-	{"regexp", 0, 1, dict_regexp_open, dict_regexp_open_buffer},
-	{"cidr", 0, 1, dict_cidr_open, dict_cidr_open_buffer},
-	{"unix", 1, 0, dict_unix_open, NULL},
+	{ "hash", 1, 0, dict_hash_open, NULL },
+	{ "btree", 1, 0, dict_btree_open, NULL },
+	{ "texthash", 1, 1, dict_texthash_open, dict_texthash_open_buffer },
+	{ "inline", 1, 0, dict_inline_open, NULL },
+	{ "static", 0, 0, dict_static_open, NULL },
+	{ "regexp", 0, 1, dict_regexp_open, dict_regexp_open_buffer },
+	{ "cidr", 0, 1, dict_cidr_open, dict_cidr_open_buffer },
+	{ "unix", 1, 0, dict_unix_open, NULL },
 	/* proxymap's own table folds the key (the flags travel along). */
-	{"proxy", 0, 0, dict_proxy_open, NULL},
+	{ "proxy", 0, 0, dict_proxy_open, NULL },
 };
 
 static const struct dict_type *
 dict_type_find(const char *type, size_t len)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < sizeof(dict_types) / sizeof(dict_types[0]); i++)
 		if (strlen(dict_types[i].type) == len
@@ -63,8 +63,8 @@ dict_type_find(const char *type, size_t len)
 DICT *
 dict_alloc(size_t size, const char *type, const char *name, int flags)
 {
-	DICT   *d = mycalloc(1, size);
-	VSTR   *spec = vstr_alloc(64);
+	DICT *d = mycalloc(1, size);
+	VSTR *spec = vstr_alloc(64);
 
 	d->type = mystrdup(type);
 	d->name = mystrdup(name);
@@ -97,8 +97,8 @@ dict_finish(DICT *d, const struct dict_type *t)
 static DICT *
 dict_why_spec(DICT *d, const char *spec, const char *name, VSTR *why)
 {
-	VSTR   *tmp;
-	int	saved;
+	VSTR *tmp;
+	int   saved;
 
 	/* "file:line: reason" and "type:name: ..." already say where. */
 	if (d != NULL || strncmp(VSTR_STR(why), name, strlen(name)) == 0
@@ -116,11 +116,11 @@ dict_why_spec(DICT *d, const char *spec, const char *name, VSTR *why)
 DICT *
 dict_open(const char *spec, int flags, VSTR *why)
 {
-	const char *colon = strchr(spec, ':');
+	const char	       *colon = strchr(spec, ':');
 	const struct dict_type *t;
-	struct stat st;
-	int	have_st;
-	DICT   *d;
+	struct stat		st;
+	int			have_st;
+	DICT		       *d;
 
 	if (colon == NULL || colon == spec) {
 		vstr_sprintf(why, "table \"%s\": expected type:name", spec);
@@ -128,8 +128,10 @@ dict_open(const char *spec, int flags, VSTR *why)
 		return NULL;
 	}
 	if ((t = dict_type_find(spec, (size_t)(colon - spec))) == NULL) {
-		vstr_sprintf(why, "table \"%s\": unsupported table type "
-			     "\"%.*s\"", spec, (int)(colon - spec), spec);
+		vstr_sprintf(why,
+			     "table \"%s\": unsupported table type "
+			     "\"%.*s\"",
+			     spec, (int)(colon - spec), spec);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -148,7 +150,8 @@ dict_open(const char *spec, int flags, VSTR *why)
 	/* Stat before reading, so that a change while we read is seen. */
 	have_st = t->text_file && stat(colon + 1, &st) == 0;
 	d = dict_finish(dict_why_spec(t->open(colon + 1, flags, why), spec,
-				      colon + 1, why), t);
+				      colon + 1, why),
+			t);
 	if (d != NULL && have_st) {
 		d->file_track = 1;
 		d->file_st = st;
@@ -163,8 +166,10 @@ dict_open_buffer(const char *type, const char *name, const char *text,
 	const struct dict_type *t = dict_type_find(type, strlen(type));
 
 	if (t == NULL || t->open_buffer == NULL) {
-		vstr_sprintf(why, "table type \"%s\" cannot be read from "
-			     "memory", type);
+		vstr_sprintf(why,
+			     "table type \"%s\" cannot be read from "
+			     "memory",
+			     type);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -186,7 +191,7 @@ dict_close(DICT *d)
 static const char *
 dict_key(DICT *d, const char *key)
 {
-	size_t	len = strlen(key);
+	size_t len = strlen(key);
 
 	if (len > DICT_KEY_MAX) {
 		msg_warn("%s: lookup key of %zu bytes exceeds the limit of %d",
@@ -291,27 +296,27 @@ dict_changed(const DICT *d)
 	if (stat(d->name, &st) < 0)
 		return 1;
 	return st.st_dev != d->file_st.st_dev || st.st_ino != d->file_st.st_ino
-	    || st.st_size != d->file_st.st_size
-	    || st.st_mtim.tv_sec != d->file_st.st_mtim.tv_sec
-	    || st.st_mtim.tv_nsec != d->file_st.st_mtim.tv_nsec;
+	       || st.st_size != d->file_st.st_size
+	       || st.st_mtim.tv_sec != d->file_st.st_mtim.tv_sec
+	       || st.st_mtim.tv_nsec != d->file_st.st_mtim.tv_nsec;
 }
 
 /*
  * Table lists.
  */
 struct DICT_LIST {
-	DICT  **dicts;
-	size_t	count;
+	DICT **dicts;
+	size_t count;
 };
 
 int
 dict_list_split(const char *specs,
-		void (*fn)(const char *item, size_t len, void *ctx),
-		void *ctx, VSTR *why)
+		void (*fn)(const char *item, size_t len, void *ctx), void *ctx,
+		VSTR *why)
 {
 	const char *p = specs;
 	const char *start;
-	int	depth;
+	int	    depth;
 
 	for (;;) {
 		while (*p && strchr(" \t\r\n,", *p))
@@ -325,8 +330,10 @@ dict_list_split(const char *specs,
 				depth++;
 			else if (*p == '}') {
 				if (depth == 0) {
-					vstr_sprintf(why, "table list \"%s\": "
-						     "unbalanced '}'", specs);
+					vstr_sprintf(why,
+						     "table list \"%s\": "
+						     "unbalanced '}'",
+						     specs);
 					return -1;
 				}
 				depth--;
@@ -344,17 +351,17 @@ dict_list_split(const char *specs,
 
 struct list_ctx {
 	DICT_LIST *list;
-	int	flags;
-	VSTR   *why;
-	int	failed;
+	int	   flags;
+	VSTR	  *why;
+	int	   failed;
 };
 
 static void
 dict_list_add(const char *item, size_t len, void *ctx)
 {
 	struct list_ctx *lc = ctx;
-	char   *spec;
-	DICT   *d;
+	char		*spec;
+	DICT		*d;
 
 	if (lc->failed)
 		return;
@@ -373,8 +380,8 @@ dict_list_add(const char *item, size_t len, void *ctx)
 DICT_LIST *
 dict_list_open(const char *specs, int flags, VSTR *why)
 {
-	DICT_LIST *l = mycalloc(1, sizeof(*l));
-	struct list_ctx lc = {l, flags, why, 0};
+	DICT_LIST      *l = mycalloc(1, sizeof(*l));
+	struct list_ctx lc = { l, flags, why, 0 };
 
 	if (dict_list_split(specs, dict_list_add, &lc, why) < 0 || lc.failed)
 		return dict_list_close(l);
@@ -384,7 +391,7 @@ dict_list_open(const char *specs, int flags, VSTR *why)
 DICT_LIST *
 dict_list_close(DICT_LIST *l)
 {
-	size_t	i;
+	size_t i;
 
 	if (l) {
 		for (i = 0; i < l->count; i++)
@@ -398,8 +405,8 @@ dict_list_close(DICT_LIST *l)
 int
 dict_list_lookup(DICT_LIST *l, const char *key, const char **value)
 {
-	size_t	i;
-	int	ret;
+	size_t i;
+	int    ret;
 
 	for (i = 0; i < l->count; i++)
 		if ((ret = dict_lookup(l->dicts[i], key, value)) != 0)

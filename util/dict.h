@@ -45,45 +45,46 @@
 
 typedef struct DICT DICT;
 
-#define DICT_FLAG_FOLD	 (1<<0)	/* fold keys to lower case (normal lookups) */
-#define DICT_FLAG_CREATE (1<<1)	/* create/truncate (hash/btree) */
-#define DICT_FLAG_WRITE	 (1<<2)	/* open for update/delete */
-#define DICT_FLAG_NUL	 (1<<3)	/* store keys/values with a trailing NUL
+#define DICT_FLAG_FOLD	 (1 << 0) /* fold keys to lower case (normal lookups) */
+#define DICT_FLAG_CREATE (1 << 1) /* create/truncate (hash/btree) */
+#define DICT_FLAG_WRITE	 (1 << 2) /* open for update/delete */
+#define DICT_FLAG_NUL \
+	(1 << 3)		       /* store keys/values with a trailing NUL
 				 * (postelmap -N); lookups try both forms */
-#define DICT_FLAG_DUP_REPLACE (1<<4) /* dict_update replaces silently */
-#define DICT_FLAG_DUP_IGNORE  (1<<5) /* dict_update keeps the old value
+#define DICT_FLAG_DUP_REPLACE (1 << 4) /* dict_update replaces silently */
+#define DICT_FLAG_DUP_IGNORE \
+	(1 << 5) /* dict_update keeps the old value
 				 * silently; with neither DUP flag an update
 				 * of an existing key warns "duplicate entry"
 				 * and keeps the old value (postmap rules) */
 
-#define DICT_KEY_MAX	4096	/* longer lookup keys fail (ENAMETOOLONG) */
+#define DICT_KEY_MAX 4096 /* longer lookup keys fail (ENAMETOOLONG) */
 
 /* spec "type:name"; NULL + why naming the spec and cause */
-DICT	*dict_open(const char *spec, int flags, VSTR *why);
-DICT	*dict_close(DICT *d);			/* NULL */
+DICT *dict_open(const char *spec, int flags, VSTR *why);
+DICT *dict_close(DICT *d); /* NULL */
 
 /*
  * Open a regexp:, cidr: or texthash: table from text in memory (fuzzing,
  * tests, configuration that carries the table).  `name` is used
  * in messages and dict_spec(); the text need not be NUL-terminated.
  */
-DICT	*dict_open_buffer(const char *type, const char *name,
-			          const char *text, size_t len, int flags,
-			          VSTR *why);
+DICT *dict_open_buffer(const char *type, const char *name, const char *text,
+		       size_t len, int flags, VSTR *why);
 
 /*
  * 1 found (value borrowed until next call on d), 0 not found, -1 error
  * (errno, msg_warn naming the table).
  */
-int	dict_lookup(DICT *d, const char *key, const char **value);
+int dict_lookup(DICT *d, const char *key, const char **value);
 
 /*
  * Writers (hash/btree with CREATE or WRITE; texthash/inline in memory).
  * dict_update: 0, or -1 (EROFS for read-only tables, errno otherwise).
  * dict_delete: 1 deleted, 0 absent, -1 error.
  */
-int	dict_update(DICT *d, const char *key, const char *value);
-int	dict_delete(DICT *d, const char *key);
+int dict_update(DICT *d, const char *key, const char *value);
+int dict_delete(DICT *d, const char *key);
 
 /*
  * Builders of files (hash/btree with CREATE or WRITE) publish their work
@@ -94,27 +95,27 @@ int	dict_delete(DICT *d, const char *key);
  * outcome (postelmap's exit status) call dict_commit.  For other tables
  * dict_commit is a no-op returning 0.
  */
-int	dict_commit(DICT *d);
+int dict_commit(DICT *d);
 
 /* Close a builder dropping its work (the temporary file); NULL. */
-DICT	*dict_discard(DICT *d);
+DICT *dict_discard(DICT *d);
 
 /*
  * Iteration in storage order: 1 item, 0 end, -1 error (EOPNOTSUPP for
  * regexp, cidr, static and unix tables).  dict_first restarts.
  */
-int	dict_first(DICT *d, const char **key, const char **value);
-int	dict_next(DICT *d, const char **key, const char **value);
+int dict_first(DICT *d, const char **key, const char **value);
+int dict_next(DICT *d, const char **key, const char **value);
 
-const char *dict_spec(const DICT *d);		/* "type:name" as opened */
-const char *dict_type(const DICT *d);		/* "hash", "regexp", ... */
+const char *dict_spec(const DICT *d); /* "type:name" as opened */
+const char *dict_type(const DICT *d); /* "hash", "regexp", ... */
 
 /*
  * 1 when the file behind d was replaced, changed or removed since it was
  * opened (a long-running reader should then reopen or exit), 0 otherwise
  * or for tables without a file (inline, static, unix, memory buffers).
  */
-int	dict_changed(const DICT *d);
+int dict_changed(const DICT *d);
 
 /*
  * Where proxy: tables find proxymap: queue_dir (absolute) for processes
@@ -122,7 +123,7 @@ int	dict_changed(const DICT *d);
  * service name (proxymap_service_name; NULL: "proxymap").  The skeleton
  * and commands call it once after reading main.cf.
  */
-void	dict_proxy_configure(const char *queue_dir, const char *service);
+void dict_proxy_configure(const char *queue_dir, const char *service);
 
 /*
  * Search a list of tables ("hash:/a, regexp:/b" as in alias_maps), first
@@ -133,9 +134,9 @@ typedef struct DICT_LIST DICT_LIST;
 
 DICT_LIST *dict_list_open(const char *specs, int flags, VSTR *why);
 DICT_LIST *dict_list_close(DICT_LIST *l);
-int	dict_list_lookup(DICT_LIST *l, const char *key, const char **value);
-size_t	dict_list_count(const DICT_LIST *l);
-DICT	*dict_list_at(const DICT_LIST *l, size_t i);
+int	   dict_list_lookup(DICT_LIST *l, const char *key, const char **value);
+size_t	   dict_list_count(const DICT_LIST *l);
+DICT	  *dict_list_at(const DICT_LIST *l, size_t i);
 
 /*
  * Split a table list as dict_list_open does: each item is handed to fn in
@@ -144,7 +145,6 @@ DICT	*dict_list_at(const DICT_LIST *l, size_t i);
  */
 typedef void (*DICT_LIST_FN)(const char *item, size_t len, void *ctx);
 
-int	dict_list_split(const char *specs, DICT_LIST_FN fn, void *ctx,
-			        VSTR *why);
+int dict_list_split(const char *specs, DICT_LIST_FN fn, void *ctx, VSTR *why);
 
 #endif

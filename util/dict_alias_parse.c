@@ -29,8 +29,8 @@ alias_skip_quote(const char *p)
 static char *
 alias_unquote(const char *text, size_t len)
 {
-	VSTR   *out = vstr_alloc(len);
-	size_t	i;
+	VSTR  *out = vstr_alloc(len);
+	size_t i;
 
 	if (len >= 2 && text[0] == '"' && text[len - 1] == '"') {
 		text++;
@@ -62,7 +62,7 @@ alias_is_quoted(const char *text)
 	const char *end;
 
 	return text[0] == '"' && (end = alias_skip_quote(text)) != NULL
-	    && *end == 0;
+	       && *end == 0;
 }
 
 /*
@@ -72,13 +72,13 @@ alias_is_quoted(const char *text)
 static char *
 alias_address(const char *raw)
 {
-	VSTR   *out = vstr_alloc(strlen(raw));
+	VSTR	   *out = vstr_alloc(strlen(raw));
 	const char *p;
 	const char *q;
 	const char *lt = NULL;
 	const char *gt = NULL;
-	int	depth = 0;
-	char   *res;
+	int	    depth = 0;
+	char	   *res;
 
 	for (p = raw; *p; p++) {
 		if (*p == '"' && depth == 0) {
@@ -122,9 +122,9 @@ static int
 alias_classify(DICT_ALIAS_MEMBER *m, VSTR *why)
 {
 	const char *raw = m->raw;
-	char   *inner = NULL;
+	char	   *inner = NULL;
 	const char *t = raw;
-	char   *path;
+	char	   *path;
 
 	if (alias_is_quoted(raw)) {
 		inner = alias_unquote(raw, strlen(raw));
@@ -181,20 +181,22 @@ DICT_ALIAS_MEMBERS *
 dict_alias_split(const char *value, VSTR *why)
 {
 	DICT_ALIAS_MEMBERS *ms = mycalloc(1, sizeof(*ms));
-	const char *p = value;
-	const char *start = value;
-	int	angle = 0;
-	int	paren = 0;
-	char   *raw;
-	size_t	i;
+	const char	   *p = value;
+	const char	   *start = value;
+	int		    angle = 0;
+	int		    paren = 0;
+	char		   *raw;
+	size_t		    i;
 
 	for (;; p++) {
 		if (*p == '"') {
 			const char *q = alias_skip_quote(p);
 
 			if (q == NULL) {
-				vstr_sprintf(why, "unterminated quoted string "
-					     "in \"%s\"", start);
+				vstr_sprintf(why,
+					     "unterminated quoted string "
+					     "in \"%s\"",
+					     start);
 				return dict_alias_members_free(ms);
 			}
 			p = q - 1;
@@ -241,7 +243,7 @@ dict_alias_split(const char *value, VSTR *why)
 DICT_ALIAS_MEMBERS *
 dict_alias_members_free(DICT_ALIAS_MEMBERS *ms)
 {
-	size_t	i;
+	size_t i;
 
 	if (ms) {
 		for (i = 0; i < ms->count; i++) {
@@ -257,11 +259,11 @@ dict_alias_members_free(DICT_ALIAS_MEMBERS *ms)
 int
 dict_alias_parse_line(const char *line, VSTR *key, VSTR *value, VSTR *why)
 {
-	const char *p = line;
-	const char *end;
-	char   *name;
+	const char	   *p = line;
+	const char	   *end;
+	char		   *name;
 	DICT_ALIAS_MEMBERS *ms;
-	size_t	i;
+	size_t		    i;
 
 	while (isspace((unsigned char)*p))
 		p++;

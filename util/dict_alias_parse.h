@@ -30,21 +30,21 @@
 #include "util/vstr.h"
 
 enum dict_alias_kind {
-	DICT_ALIAS_ADDRESS,		/* text: the address */
-	DICT_ALIAS_COMMAND,		/* text: command after '|', unquoted */
-	DICT_ALIAS_FILE,		/* text: absolute path, unquoted */
-	DICT_ALIAS_INCLUDE,		/* text: :include: path, unquoted */
+	DICT_ALIAS_ADDRESS, /* text: the address */
+	DICT_ALIAS_COMMAND, /* text: command after '|', unquoted */
+	DICT_ALIAS_FILE,    /* text: absolute path, unquoted */
+	DICT_ALIAS_INCLUDE, /* text: :include: path, unquoted */
 };
 
 typedef struct DICT_ALIAS_MEMBER {
 	enum dict_alias_kind kind;
-	char   *text;
-	char   *raw;			/* the member as written, trimmed */
+	char		    *text;
+	char		    *raw; /* the member as written, trimmed */
 } DICT_ALIAS_MEMBER;
 
 typedef struct DICT_ALIAS_MEMBERS {
 	DICT_ALIAS_MEMBER *items;
-	size_t	count;
+	size_t		   count;
 } DICT_ALIAS_MEMBERS;
 
 /* Split an alias value (right-hand side) into members; empty members skip. */
@@ -57,10 +57,9 @@ DICT_ALIAS_MEMBERS *dict_alias_members_free(DICT_ALIAS_MEMBERS *m);
  * joined with ", ".  0, or -1 with why (missing colon, empty name, no
  * members, or a member error).
  */
-int	dict_alias_parse_line(const char *line, VSTR *key, VSTR *value,
-			              VSTR *why);
+int dict_alias_parse_line(const char *line, VSTR *key, VSTR *value, VSTR *why);
 
 /* Longest value accepted (bytes); longer lines fail with why. */
-#define DICT_ALIAS_VALUE_MAX	(1024 * 1024)
+#define DICT_ALIAS_VALUE_MAX (1024 * 1024)
 
 #endif

@@ -35,27 +35,27 @@ enum cidr_op {
 };
 
 typedef struct CIDR_RULE {
-	enum cidr_op op;
-	int	negate;
-	int	family;			/* AF_INET or AF_INET6 */
+	enum cidr_op  op;
+	int	      negate;
+	int	      family; /* AF_INET or AF_INET6 */
 	unsigned char net[16];
-	unsigned prefix;
-	char   *result;
-	int	lineno;
-	size_t	endif;
+	unsigned      prefix;
+	char	     *result;
+	int	      lineno;
+	size_t	      endif;
 } CIDR_RULE;
 
 typedef struct DICT_CIDR {
-	DICT	dict;
+	DICT	   dict;
 	CIDR_RULE *rules;
-	size_t	count;
+	size_t	   count;
 } DICT_CIDR;
 
 /* Parse an address, optionally in brackets; 0 or -1. */
 static int
 cidr_addr(const char *text, size_t len, int *family, unsigned char *addr)
 {
-	char	buf[INET6_ADDRSTRLEN + 2];
+	char buf[INET6_ADDRSTRLEN + 2];
 
 	if (len >= 2 && text[0] == '[' && text[len - 1] == ']') {
 		text++;
@@ -77,8 +77,8 @@ static int
 cidr_in_net(const unsigned char *addr, const unsigned char *net,
 	    unsigned prefix)
 {
-	unsigned full = prefix / 8;
-	unsigned rest = prefix % 8;
+	unsigned      full = prefix / 8;
+	unsigned      rest = prefix % 8;
 	unsigned char mask;
 
 	if (memcmp(addr, net, full) != 0)
@@ -93,15 +93,15 @@ cidr_in_net(const unsigned char *addr, const unsigned char *net,
 static int
 cidr_parse_net(char **pp, CIDR_RULE *rule, const char *where, VSTR *why)
 {
-	char   *p = *pp;
-	char   *tok;
-	char   *slash;
-	char   *end;
-	size_t	alen;
+	char	     *p = *pp;
+	char	     *tok;
+	char	     *slash;
+	char	     *end;
+	size_t	      alen;
 	unsigned long prefix;
-	unsigned max;
+	unsigned      max;
 	unsigned char host[16];
-	unsigned i;
+	unsigned      i;
 
 	if (*p == '!') {
 		rule->negate = 1;
@@ -161,7 +161,7 @@ cidr_parse_net(char **pp, CIDR_RULE *rule, const char *where, VSTR *why)
 static int
 cidr_parse_line(char *line, CIDR_RULE *rule, const char *where, VSTR *why)
 {
-	char   *p = line;
+	char *p = line;
 
 	memset(rule, 0, sizeof(*rule));
 	p = str_trim(p);
@@ -212,10 +212,10 @@ cidr_match(const CIDR_RULE *r, int family, const unsigned char *addr)
 static int
 cidr_lookup(DICT *d, const char *key, const char **value)
 {
-	DICT_CIDR *dc = (DICT_CIDR *)d;
-	unsigned char addr[16];
-	int	family;
-	size_t	i = 0;
+	DICT_CIDR	*dc = (DICT_CIDR *)d;
+	unsigned char	 addr[16];
+	int		 family;
+	size_t		 i = 0;
 	const CIDR_RULE *r;
 
 	if (cidr_addr(key, strlen(key), &family, addr) < 0)
@@ -239,7 +239,7 @@ static void
 cidr_close(DICT *d)
 {
 	DICT_CIDR *dc = (DICT_CIDR *)d;
-	size_t	i;
+	size_t	   i;
 
 	for (i = 0; i < dc->count; i++)
 		myfree(dc->rules[i].result);
@@ -248,11 +248,10 @@ cidr_close(DICT *d)
 
 /* dict_src_rules callbacks: append one rule; pair if and endif. */
 static int
-cidr_add_rule(void *ctx, char *line, int lineno, const char *where,
-	      VSTR *why)
+cidr_add_rule(void *ctx, char *line, int lineno, const char *where, VSTR *why)
 {
 	DICT_CIDR *dc = ctx;
-	CIDR_RULE rule;
+	CIDR_RULE  rule;
 
 	if (cidr_parse_line(line, &rule, where, why) < 0) {
 		myfree(rule.result);
@@ -260,12 +259,13 @@ cidr_add_rule(void *ctx, char *line, int lineno, const char *where,
 	}
 	rule.lineno = lineno;
 	if ((dc->count & (dc->count - 1)) == 0)
-		dc->rules = myrealloc_array(dc->rules, dc->count ?
-					    dc->count * 2 : 1,
+		dc->rules = myrealloc_array(dc->rules,
+					    dc->count ? dc->count * 2 : 1,
 					    sizeof(CIDR_RULE));
 	dc->rules[dc->count++] = rule;
-	return rule.op == CIDR_IF ? DICT_SRC_IF : rule.op == CIDR_ENDIF
-	    ? DICT_SRC_ENDIF : DICT_SRC_RULE;
+	return rule.op == CIDR_IF      ? DICT_SRC_IF
+	       : rule.op == CIDR_ENDIF ? DICT_SRC_ENDIF
+				       : DICT_SRC_RULE;
 }
 
 static void
@@ -277,16 +277,16 @@ cidr_pair(void *ctx, size_t if_rule, size_t endif_rule)
 }
 
 DICT *
-dict_cidr_open_buffer(const char *name, const char *text, size_t len,
-		      int flags, VSTR *why)
+dict_cidr_open_buffer(const char *name, const char *text, size_t len, int flags,
+		      VSTR *why)
 {
 	DICT_CIDR *dc;
 
 	dc = (DICT_CIDR *)dict_alloc(sizeof(*dc), "cidr", name, flags);
 	dc->dict.lookup = cidr_lookup;
 	dc->dict.close = cidr_close;
-	if (dict_src_rules(name, text, len, cidr_add_rule, cidr_pair, dc,
-			   why) < 0) {
+	if (dict_src_rules(name, text, len, cidr_add_rule, cidr_pair, dc, why)
+	    < 0) {
 		dict_close(&dc->dict);
 		errno = EINVAL;
 		return NULL;

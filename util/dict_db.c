@@ -38,21 +38,21 @@
 #include "util/mymalloc.h"
 #include "util/vstr.h"
 
-#define DB_LOCK_TRIES	10
+#define DB_LOCK_TRIES 10
 
 typedef struct DICT_DB {
-	DICT	dict;
-	DB     *db;
-	DBC    *cursor;
-	char   *path;			/* name.db */
-	char   *tmp;			/* builder's temporary file, or NULL */
-	int	lock_fd;		/* builder's lock on the old file */
-	int	failed;			/* a write failed: never publish */
-	int	committed;
-	dev_t	dev;			/* file opened, for dict_changed */
-	ino_t	ino;
-	VSTR   *key;
-	VSTR   *val;
+	DICT  dict;
+	DB   *db;
+	DBC  *cursor;
+	char *path;    /* name.db */
+	char *tmp;     /* builder's temporary file, or NULL */
+	int   lock_fd; /* builder's lock on the old file */
+	int   failed;  /* a write failed: never publish */
+	int   committed;
+	dev_t dev; /* file opened, for dict_changed */
+	ino_t ino;
+	VSTR *key;
+	VSTR *val;
 } DICT_DB;
 
 static int
@@ -65,7 +65,7 @@ db_errno(int ret)
 static const char *
 db_text(VSTR *buf, const DBT *dbt)
 {
-	size_t	len = dbt->size;
+	size_t len = dbt->size;
 
 	if (len > 0 && ((const char *)dbt->data)[len - 1] == 0)
 		len--;
@@ -77,11 +77,11 @@ static int
 db_lookup(DICT *d, const char *key, const char **value)
 {
 	DICT_DB *dd = (DICT_DB *)d;
-	DBT	k;
-	DBT	v;
-	int	pass;
-	int	ret;
-	size_t	len = strlen(key);
+	DBT	 k;
+	DBT	 v;
+	int	 pass;
+	int	 ret;
+	size_t	 len = strlen(key);
 
 	if (dd->db == NULL) {
 		errno = EBADF;
@@ -114,10 +114,10 @@ static int
 db_update(DICT *d, const char *key, const char *value)
 {
 	DICT_DB *dd = (DICT_DB *)d;
-	DBT	k;
-	DBT	v;
-	int	ret;
-	int	nul = !!(d->flags & DICT_FLAG_NUL);
+	DBT	 k;
+	DBT	 v;
+	int	 ret;
+	int	 nul = !!(d->flags & DICT_FLAG_NUL);
 
 	if (dd->db == NULL || dd->tmp == NULL) {
 		errno = EROFS;
@@ -130,7 +130,8 @@ db_update(DICT *d, const char *key, const char *value)
 	v.data = (void *)value;
 	v.size = (u_int32_t)(strlen(value) + (size_t)nul);
 	ret = dd->db->put(dd->db, NULL, &k, &v,
-		       (d->flags & DICT_FLAG_DUP_REPLACE) ? 0 : DB_NOOVERWRITE);
+			  (d->flags & DICT_FLAG_DUP_REPLACE) ? 0
+							     : DB_NOOVERWRITE);
 	if (ret == DB_KEYEXIST) {
 		if (!(d->flags & DICT_FLAG_DUP_IGNORE))
 			msg_warn("%s: duplicate entry: \"%s\"", d->spec, key);
@@ -150,10 +151,10 @@ static int
 db_delete(DICT *d, const char *key)
 {
 	DICT_DB *dd = (DICT_DB *)d;
-	DBT	k;
-	int	pass;
-	int	ret;
-	int	found = 0;
+	DBT	 k;
+	int	 pass;
+	int	 ret;
+	int	 found = 0;
 
 	if (dd->db == NULL || dd->tmp == NULL) {
 		errno = EROFS;
@@ -181,9 +182,9 @@ static int
 db_seq(DICT *d, int first, const char **key, const char **value)
 {
 	DICT_DB *dd = (DICT_DB *)d;
-	DBT	k;
-	DBT	v;
-	int	ret;
+	DBT	 k;
+	DBT	 v;
+	int	 ret;
 
 	if (dd->db == NULL) {
 		errno = EBADF;
@@ -224,7 +225,7 @@ static int
 db_changed(const DICT *d)
 {
 	const DICT_DB *dd = (const DICT_DB *)d;
-	struct stat st;
+	struct stat    st;
 
 	if (stat(dd->path, &st) < 0)
 		return 1;
@@ -241,8 +242,8 @@ db_lock_path(const char *path, int how)
 {
 	struct stat fst;
 	struct stat pst;
-	int	fd;
-	int	tries;
+	int	    fd;
+	int	    tries;
 
 	for (tries = 0; tries < DB_LOCK_TRIES; tries++) {
 		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -263,8 +264,8 @@ db_lock_path(const char *path, int how)
 static int
 db_fsync_path(const char *path, int flags)
 {
-	int	fd;
-	int	ret;
+	int fd;
+	int ret;
 
 	if ((fd = open(path, flags | O_CLOEXEC)) < 0)
 		return -1;
@@ -276,11 +277,11 @@ db_fsync_path(const char *path, int flags)
 static int
 db_commit(DICT *d)
 {
-	DICT_DB *dd = (DICT_DB *)d;
+	DICT_DB	   *dd = (DICT_DB *)d;
 	struct stat st;
-	char   *dir;
-	int	ret;
-	int	saved;
+	char	   *dir;
+	int	    ret;
+	int	    saved;
 
 	if (dd->tmp == NULL || dd->committed)
 		return 0;
@@ -383,8 +384,8 @@ db_errcall(const DB_ENV *env, const char *prefix, const char *text)
 static DB *
 db_open_file(const char *path, DBTYPE type, u_int32_t flags, VSTR *why)
 {
-	DB     *db;
-	int	ret;
+	DB *db;
+	int ret;
 
 	if ((ret = db_create(&db, NULL, 0)) != 0) {
 		vstr_sprintf(why, "db_create: %s", db_strerror(ret));
@@ -405,11 +406,11 @@ db_open_file(const char *path, DBTYPE type, u_int32_t flags, VSTR *why)
 static int
 db_copy_old(DICT_DB *dd, DBTYPE type, VSTR *why)
 {
-	DB     *old;
-	DBC    *cur;
-	DBT	k;
-	DBT	v;
-	int	ret;
+	DB  *old;
+	DBC *cur;
+	DBT  k;
+	DBT  v;
+	int  ret;
 
 	if ((old = db_open_file(dd->path, type, DB_RDONLY, why)) == NULL)
 		return -1;
@@ -439,7 +440,7 @@ db_copy_old(DICT_DB *dd, DBTYPE type, VSTR *why)
 static DICT *
 db_open_fail(DICT_DB *dd)
 {
-	int	saved = errno;
+	int saved = errno;
 
 	dict_close(&dd->dict);
 	errno = saved;
@@ -449,15 +450,15 @@ db_open_fail(DICT_DB *dd)
 DICT *
 dict_db_open(const char *type, const char *name, int flags, VSTR *why)
 {
-	DICT_DB *dd;
-	DBTYPE	dbtype = strcmp(type, "btree") == 0 ? DB_BTREE : DB_HASH;
-	VSTR   *path = vstr_alloc(256);
+	DICT_DB	   *dd;
+	DBTYPE	    dbtype = strcmp(type, "btree") == 0 ? DB_BTREE : DB_HASH;
+	VSTR	   *path = vstr_alloc(256);
 	struct stat st;
 	struct stat dbst;
-	int	fd;
-	int	dbfd;
-	int	tries;
-	int	exists;
+	int	    fd;
+	int	    dbfd;
+	int	    tries;
+	int	    exists;
 
 	vstr_sprintf(path, "%s.db", name);
 	dd = (DICT_DB *)dict_alloc(sizeof(*dd), type, name, flags);
@@ -475,8 +476,10 @@ dict_db_open(const char *type, const char *name, int flags, VSTR *why)
 	if (!(flags & (DICT_FLAG_CREATE | DICT_FLAG_WRITE))) {
 		for (tries = 0;; tries++) {
 			if (tries == DB_LOCK_TRIES) {
-				vstr_sprintf(why, "open %s: file keeps being "
-					     "replaced", dd->path);
+				vstr_sprintf(why,
+					     "open %s: file keeps being "
+					     "replaced",
+					     dd->path);
 				errno = EAGAIN;
 				break;
 			}

@@ -20,52 +20,50 @@
 #include "util/vstr.h"
 
 struct DICT {
-	char   *type;
-	char   *name;
-	char   *spec;
-	int	flags;
-	int	fold;			/* fold keys (type and flags agree) */
-	VSTR   *keybuf;			/* folded key */
-	int	file_track;		/* text file: compare st_* below */
-	struct stat file_st;		/* source, taken before reading */
-	int	(*lookup)(DICT *, const char *, const char **);
-	int	(*update)(DICT *, const char *, const char *);
-	int	(*del)(DICT *, const char *);
-	int	(*seq)(DICT *, int, const char **, const char **);
-	int	(*changed)(const DICT *);
-	int	(*commit)(DICT *);
-	void	(*discard)(DICT *);	/* before close: publish nothing */
-	void	(*close)(DICT *);
+	char	   *type;
+	char	   *name;
+	char	   *spec;
+	int	    flags;
+	int	    fold;	/* fold keys (type and flags agree) */
+	VSTR	   *keybuf;	/* folded key */
+	int	    file_track; /* text file: compare st_* below */
+	struct stat file_st;	/* source, taken before reading */
+	int (*lookup)(DICT *, const char *, const char **);
+	int (*update)(DICT *, const char *, const char *);
+	int (*del)(DICT *, const char *);
+	int (*seq)(DICT *, int, const char **, const char **);
+	int (*changed)(const DICT *);
+	int (*commit)(DICT *);
+	void (*discard)(DICT *); /* before close: publish nothing */
+	void (*close)(DICT *);
 };
 
-DICT	*dict_alloc(size_t size, const char *type, const char *name,
-		            int flags);
-void	dict_free(DICT *d);
+DICT *dict_alloc(size_t size, const char *type, const char *name, int flags);
+void  dict_free(DICT *d);
 
 /* Type constructors.  name is the text after "type:". */
-DICT	*dict_db_open(const char *type, const char *name, int flags,
-		              VSTR *why);
-DICT	*dict_texthash_open(const char *name, int flags, VSTR *why);
-DICT	*dict_texthash_open_buffer(const char *name, const char *text,
-			                   size_t len, int flags, VSTR *why);
-DICT	*dict_inline_open(const char *name, int flags, VSTR *why);
-DICT	*dict_static_open(const char *name, int flags, VSTR *why);
-DICT	*dict_regexp_open(const char *name, int flags, VSTR *why);
-DICT	*dict_regexp_open_buffer(const char *name, const char *text,
-			                 size_t len, int flags, VSTR *why);
-DICT	*dict_cidr_open(const char *name, int flags, VSTR *why);
-DICT	*dict_cidr_open_buffer(const char *name, const char *text,
-			               size_t len, int flags, VSTR *why);
-DICT	*dict_unix_open(const char *name, int flags, VSTR *why);
-DICT	*dict_proxy_open(const char *name, int flags, VSTR *why);
+DICT *dict_db_open(const char *type, const char *name, int flags, VSTR *why);
+DICT *dict_texthash_open(const char *name, int flags, VSTR *why);
+DICT *dict_texthash_open_buffer(const char *name, const char *text, size_t len,
+				int flags, VSTR *why);
+DICT *dict_inline_open(const char *name, int flags, VSTR *why);
+DICT *dict_static_open(const char *name, int flags, VSTR *why);
+DICT *dict_regexp_open(const char *name, int flags, VSTR *why);
+DICT *dict_regexp_open_buffer(const char *name, const char *text, size_t len,
+			      int flags, VSTR *why);
+DICT *dict_cidr_open(const char *name, int flags, VSTR *why);
+DICT *dict_cidr_open_buffer(const char *name, const char *text, size_t len,
+			    int flags, VSTR *why);
+DICT *dict_unix_open(const char *name, int flags, VSTR *why);
+DICT *dict_proxy_open(const char *name, int flags, VSTR *why);
 
 /*
  * In-memory table (util/dict_mem.c) behind texthash: and inline:.
  * dict_mem_put follows the DICT_FLAG_DUP_* rules of d->flags and warns
  * with `where` (e.g. "file:12") for a duplicate; where may be NULL.
  */
-DICT	*dict_mem_create(const char *type, const char *name, int flags);
-int	dict_mem_put(DICT *d, const char *key, const char *value,
-		             const char *where);
+DICT *dict_mem_create(const char *type, const char *name, int flags);
+int
+dict_mem_put(DICT *d, const char *key, const char *value, const char *where);
 
 #endif

@@ -21,27 +21,27 @@
 #include "util/vstr.h"
 
 struct inline_ctx {
-	DICT   *dict;
-	VSTR   *why;
-	int	failed;
+	DICT *dict;
+	VSTR *why;
+	int   failed;
 };
 
 static void
 inline_item(const char *item, size_t len, void *ctx)
 {
 	struct inline_ctx *ic = ctx;
-	char   *copy;
-	char   *text;
-	char   *eq;
-	char   *key;
-	char   *value;
+	char		  *copy;
+	char		  *text;
+	char		  *eq;
+	char		  *key;
+	char		  *value;
 
 	if (ic->failed)
 		return;
 	copy = mystrndup(item, len);
 	text = copy;
 	if (*text == '{') {
-		size_t	n = strlen(text);
+		size_t n = strlen(text);
 
 		if (n < 2 || text[n - 1] != '}') {
 			vstr_sprintf(ic->why, "%s: bad item \"%s\"",
@@ -78,10 +78,10 @@ inline_item(const char *item, size_t len, void *ctx)
 DICT *
 dict_inline_open(const char *name, int flags, VSTR *why)
 {
-	DICT   *d = dict_mem_create("inline", name, flags);
-	size_t	len = strlen(name);
-	char   *inner;
-	struct inline_ctx ic = {d, why, 0};
+	DICT		 *d = dict_mem_create("inline", name, flags);
+	size_t		  len = strlen(name);
+	char		 *inner;
+	struct inline_ctx ic = { d, why, 0 };
 
 	while (len > 0 && isspace((unsigned char)name[len - 1]))
 		len--;

@@ -19,12 +19,12 @@
 
 typedef struct DICT_MEM {
 	DICT	dict;
-	char  **keys;			/* NULL: deleted */
+	char  **keys; /* NULL: deleted */
 	char  **vals;
 	size_t	count;
 	size_t	cap;
-	size_t *index;			/* entry + 1; 0 empty */
-	size_t	isize;			/* power of two */
+	size_t *index; /* entry + 1; 0 empty */
+	size_t	isize; /* power of two */
 	size_t	cursor;
 } DICT_MEM;
 
@@ -43,8 +43,8 @@ mem_hash(const char *key)
 static void
 mem_reindex(DICT_MEM *m, size_t isize)
 {
-	size_t	i;
-	size_t	slot;
+	size_t i;
+	size_t slot;
 
 	m->index = myfree(m->index);
 	m->index = mycalloc(isize, sizeof(size_t));
@@ -62,8 +62,8 @@ mem_reindex(DICT_MEM *m, size_t isize)
 static ssize_t
 mem_find(const DICT_MEM *m, const char *key)
 {
-	size_t	slot;
-	size_t	e;
+	size_t slot;
+	size_t e;
 
 	if (m->isize == 0)
 		return -1;
@@ -80,7 +80,7 @@ static int
 mem_lookup(DICT *d, const char *key, const char **value)
 {
 	DICT_MEM *m = (DICT_MEM *)d;
-	ssize_t	i = mem_find(m, key);
+	ssize_t	  i = mem_find(m, key);
 
 	if (i < 0)
 		return 0;
@@ -92,7 +92,7 @@ int
 dict_mem_put(DICT *d, const char *key, const char *value, const char *where)
 {
 	DICT_MEM *m = (DICT_MEM *)d;
-	ssize_t	i = mem_find(m, key);
+	ssize_t	  i = mem_find(m, key);
 
 	if (i >= 0) {
 		if (d->flags & DICT_FLAG_DUP_REPLACE) {
@@ -114,7 +114,7 @@ dict_mem_put(DICT *d, const char *key, const char *value, const char *where)
 	if (m->count * 2 > m->isize) {
 		mem_reindex(m, m->isize ? m->isize * 2 : 32);
 	} else {
-		size_t	slot = mem_hash(key) & (m->isize - 1);
+		size_t slot = mem_hash(key) & (m->isize - 1);
 
 		while (m->index[slot])
 			slot = (slot + 1) & (m->isize - 1);
@@ -133,7 +133,7 @@ static int
 mem_delete(DICT *d, const char *key)
 {
 	DICT_MEM *m = (DICT_MEM *)d;
-	ssize_t	i = mem_find(m, key);
+	ssize_t	  i = mem_find(m, key);
 
 	if (i < 0)
 		return 0;
@@ -164,7 +164,7 @@ static void
 mem_close(DICT *d)
 {
 	DICT_MEM *m = (DICT_MEM *)d;
-	size_t	i;
+	size_t	  i;
 
 	for (i = 0; i < m->count; i++) {
 		myfree(m->keys[i]);
@@ -178,7 +178,7 @@ mem_close(DICT *d)
 DICT *
 dict_mem_create(const char *type, const char *name, int flags)
 {
-	DICT   *d = dict_alloc(sizeof(DICT_MEM), type, name, flags);
+	DICT *d = dict_alloc(sizeof(DICT_MEM), type, name, flags);
 
 	d->lookup = mem_lookup;
 	d->update = mem_update;

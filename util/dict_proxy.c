@@ -33,17 +33,17 @@
 #include "util/vstr.h"
 
 /* Bound on one request: connect, proxymap start-up and the lookup. */
-#define DICT_PROXY_TIMEOUT_MS	(60 * 1000)
+#define DICT_PROXY_TIMEOUT_MS (60 * 1000)
 
-static char *dict_proxy_queue;		/* absolute queue_directory */
-static char *dict_proxy_service;	/* master.cf service name */
+static char *dict_proxy_queue;	 /* absolute queue_directory */
+static char *dict_proxy_service; /* master.cf service name */
 
 typedef struct DICT_PROXY {
-	DICT	dict;
-	ATTR   *req;
-	ATTR   *reply;
-	VSTR   *value;			/* last value, borrowed by callers */
-	VSTR   *why;
+	DICT  dict;
+	ATTR *req;
+	ATTR *reply;
+	VSTR *value; /* last value, borrowed by callers */
+	VSTR *why;
 } DICT_PROXY;
 
 void
@@ -51,16 +51,14 @@ dict_proxy_configure(const char *queue_dir, const char *service)
 {
 	myfree(dict_proxy_queue);
 	myfree(dict_proxy_service);
-	dict_proxy_queue = queue_dir && *queue_dir ? mystrdup(queue_dir)
-	    : NULL;
+	dict_proxy_queue = queue_dir && *queue_dir ? mystrdup(queue_dir) : NULL;
 	dict_proxy_service = service && *service ? mystrdup(service) : NULL;
 }
 
 static void
 dict_proxy_path(VSTR *path)
 {
-	const char *svc = dict_proxy_service ? dict_proxy_service
-	    : "proxymap";
+	const char *svc = dict_proxy_service ? dict_proxy_service : "proxymap";
 
 	vstr_sprintf(path, "private/%s", svc);
 	if (access(VSTR_STR(path), F_OK) < 0 && dict_proxy_queue != NULL)
@@ -75,24 +73,25 @@ static int
 dict_proxy_call(DICT_PROXY *dp, const struct proxy_request *req,
 		struct proxy_reply *rep)
 {
-	VSTR   *path = vstr_alloc(64);
-	int	ret = -1;
+	VSTR *path = vstr_alloc(64);
+	int   ret = -1;
 
 	proxy_request_encode(req, dp->req);
 	dict_proxy_path(path);
 	if (ipc_call(VSTR_STR(path), dp->req, dp->reply, DICT_PROXY_TIMEOUT_MS,
-		     dp->why) < 0) {
-		int	saved = errno;
-		VSTR   *tmp = vstr_alloc(64);
+		     dp->why)
+	    < 0) {
+		int   saved = errno;
+		VSTR *tmp = vstr_alloc(64);
 
 		vstr_sprintf(tmp, "proxymap service %s: %s", VSTR_STR(path),
 			     VSTR_LEN(dp->why) ? VSTR_STR(dp->why)
-			     : strerror(saved));
+					       : strerror(saved));
 		vstr_strcpy(dp->why, VSTR_STR(tmp));
 		vstr_free(tmp);
 		errno = saved ? saved : EPROTO;
 	} else if (proxy_reply_decode(dp->reply, rep, dp->why) < 0) {
-		VSTR   *tmp = vstr_alloc(64);
+		VSTR *tmp = vstr_alloc(64);
 
 		vstr_sprintf(tmp, "proxymap service %s: bad reply: %s",
 			     VSTR_STR(path), VSTR_STR(dp->why));
@@ -109,10 +108,12 @@ dict_proxy_call(DICT_PROXY *dp, const struct proxy_request *req,
 static int
 dict_proxy_lookup(DICT *d, const char *key, const char **value)
 {
-	DICT_PROXY *dp = (DICT_PROXY *)d;
+	DICT_PROXY	    *dp = (DICT_PROXY *)d;
 	struct proxy_request req = {
-		.request = PROXY_REQ_LOOKUP, .table = d->name,
-		.flags = d->flags & PROXY_FLAGS_ALLOWED, .key = key,
+		.request = PROXY_REQ_LOOKUP,
+		.table = d->name,
+		.flags = d->flags & PROXY_FLAGS_ALLOWED,
+		.key = key,
 	};
 	struct proxy_reply rep;
 
@@ -149,25 +150,30 @@ dict_proxy_close(DICT *d)
 DICT *
 dict_proxy_open(const char *name, int flags, VSTR *why)
 {
-	DICT_PROXY *dp;
+	DICT_PROXY	    *dp;
 	struct proxy_request req = {
-		.request = PROXY_REQ_OPEN, .table = name,
+		.request = PROXY_REQ_OPEN,
+		.table = name,
 		.flags = flags & PROXY_FLAGS_ALLOWED,
 	};
 	struct proxy_reply rep;
-	const char *colon = strchr(name, ':');
-	int	status;
+	const char	  *colon = strchr(name, ':');
+	int		   status;
 
 	if (colon == NULL || colon == name || colon[1] == 0
 	    || strlen(name) > PROXY_TABLE_MAX) {
-		vstr_sprintf(why, "table \"proxy:%s\": expected "
-			     "proxy:type:name", name);
+		vstr_sprintf(why,
+			     "table \"proxy:%s\": expected "
+			     "proxy:type:name",
+			     name);
 		errno = EINVAL;
 		return NULL;
 	}
 	if (colon - name == 5 && strncmp(name, "proxy", 5) == 0) {
-		vstr_sprintf(why, "table \"proxy:%s\": a proxy table cannot "
-			     "name another proxy table", name);
+		vstr_sprintf(why,
+			     "table \"proxy:%s\": a proxy table cannot "
+			     "name another proxy table",
+			     name);
 		errno = EINVAL;
 		return NULL;
 	}
@@ -182,11 +188,10 @@ dict_proxy_open(const char *name, int flags, VSTR *why)
 	if (status == PROXY_STAT_OK)
 		return &dp->dict;
 	if (status < 0) {
-		vstr_sprintf(why, "proxy:%s: %s", name,
-			     VSTR_STR(dp->why));
+		vstr_sprintf(why, "proxy:%s: %s", name, VSTR_STR(dp->why));
 	} else {
-		vstr_sprintf(why, "proxy:%s: %s", name, rep.reason
-			     ? rep.reason : "refused by proxymap");
+		vstr_sprintf(why, "proxy:%s: %s", name,
+			     rep.reason ? rep.reason : "refused by proxymap");
 		errno = status == PROXY_STAT_DENY ? EACCES : EIO;
 	}
 	status = errno;

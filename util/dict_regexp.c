@@ -33,7 +33,7 @@
 #include "util/strutil.h"
 #include "util/vstr.h"
 
-#define RX_MAX_REF	99		/* highest $n */
+#define RX_MAX_REF 99 /* highest $n */
 
 enum rx_op {
 	RX_MATCH,
@@ -42,27 +42,27 @@ enum rx_op {
 };
 
 typedef struct RX_PAT {
-	regex_t	re;
+	regex_t re;
 	int	compiled;
 	int	negate;
 } RX_PAT;
 
 typedef struct RX_RULE {
 	enum rx_op op;
-	RX_PAT	pat[2];			/* pat[1] used when npat == 2 */
-	int	npat;
-	char   *result;
-	int	lineno;
-	size_t	endif;			/* RX_IF: index of its endif */
+	RX_PAT	   pat[2]; /* pat[1] used when npat == 2 */
+	int	   npat;
+	char	  *result;
+	int	   lineno;
+	size_t	   endif; /* RX_IF: index of its endif */
 } RX_RULE;
 
 typedef struct DICT_REGEXP {
-	DICT	dict;
-	RX_RULE *rules;
-	size_t	count;
-	size_t	maxsub;			/* largest re_nsub of a pat[0] */
+	DICT	    dict;
+	RX_RULE	   *rules;
+	size_t	    count;
+	size_t	    maxsub; /* largest re_nsub of a pat[0] */
 	regmatch_t *pmatch;
-	VSTR   *result;
+	VSTR	   *result;
 } DICT_REGEXP;
 
 /*
@@ -75,9 +75,9 @@ typedef struct DICT_REGEXP {
  * make glibc's epsilon closures explode even when the tree stays small, so
  * more than RX_MAX_STACKED in a row are refused too.
  */
-#define RX_MAX_WEIGHT	10000
-#define RX_MAX_STACKED	2		/* "a*?" is fine, "a*?+" is not */
-#define RX_MAX_DEPTH	100
+#define RX_MAX_WEIGHT  10000
+#define RX_MAX_STACKED 2 /* "a*?" is fine, "a*?+" is not */
+#define RX_MAX_DEPTH   100
 
 static size_t
 rx_sat_add(size_t a, size_t b)
@@ -106,18 +106,18 @@ rx_number(const char *p, size_t *n)
 static int
 rx_too_complex(const char *p)
 {
-	size_t	cur[RX_MAX_DEPTH + 1];
-	size_t	last[RX_MAX_DEPTH + 1];
-	int	depth = 0;
-	size_t	n;
-	size_t	m;
-	size_t	w;
-	int	stacked = 0;
+	size_t cur[RX_MAX_DEPTH + 1];
+	size_t last[RX_MAX_DEPTH + 1];
+	int    depth = 0;
+	size_t n;
+	size_t m;
+	size_t w;
+	int    stacked = 0;
 
 	cur[0] = 0;
 	last[0] = 1;
 	for (; *p; p++) {
-		int	esc = *p == '\\' && p[1];
+		int esc = *p == '\\' && p[1];
 
 		if (esc)
 			p++;
@@ -155,7 +155,7 @@ rx_too_complex(const char *p)
 			if (*p == 0)
 				break;
 			cur[depth] = rx_sat_add(cur[depth],
-					       rx_sat_mul(last[depth], m));
+						rx_sat_mul(last[depth], m));
 			last[depth] = rx_sat_mul(last[depth], m + 1);
 		} else if (*p == '[' && !esc) {
 			/* One atom; ']' just after '[' or '[^' is literal. */
@@ -165,9 +165,10 @@ rx_too_complex(const char *p)
 			if (*p == ']')
 				p++;
 			while (*p && *p != ']') {
-				if (*p == '[' && (p[1] == ':' || p[1] == '.'
-						  || p[1] == '=')) {
-					char	close = p[1];
+				if (*p == '['
+				    && (p[1] == ':' || p[1] == '.'
+					|| p[1] == '=')) {
+					char close = p[1];
 
 					p += 2;
 					while (*p
@@ -198,12 +199,12 @@ static int
 rx_parse_pat(char **pp, RX_PAT *pat, int allow_negate, const char *where,
 	     VSTR *why)
 {
-	char   *p = *pp;
-	char	delim;
-	char   *start;
-	int	cflags = REG_EXTENDED | REG_ICASE;
-	int	err;
-	char	ebuf[256];
+	char *p = *pp;
+	char  delim;
+	char *start;
+	int   cflags = REG_EXTENDED | REG_ICASE;
+	int   err;
+	char  ebuf[256];
 
 	pat->negate = 0;
 	if (*p == '!' && allow_negate) {
@@ -249,9 +250,10 @@ rx_parse_pat(char **pp, RX_PAT *pat, int allow_negate, const char *where,
 		}
 	}
 	if (rx_too_complex(start)) {
-		vstr_sprintf(why, "%s: regexp \"%.40s%s\" is too complex "
-			     "(nested or stacked repetition)", where, start,
-			     strlen(start) > 40 ? "..." : "");
+		vstr_sprintf(why,
+			     "%s: regexp \"%.40s%s\" is too complex "
+			     "(nested or stacked repetition)",
+			     where, start, strlen(start) > 40 ? "..." : "");
 		return -1;
 	}
 	if ((err = regcomp(&pat->re, start, cflags)) != 0) {
@@ -270,8 +272,8 @@ rx_check_result(const char *result, const RX_RULE *rule, const char *where,
 		VSTR *why)
 {
 	const char *p;
-	size_t	n;
-	size_t	nsub = rule->pat[0].re.re_nsub;
+	size_t	    n;
+	size_t	    nsub = rule->pat[0].re.re_nsub;
 
 	for (p = result; *p; p++) {
 		if (*p != '$')
@@ -280,7 +282,7 @@ rx_check_result(const char *result, const RX_RULE *rule, const char *where,
 		if (*p == '$')
 			continue;
 		if (*p == '{' || *p == '(') {
-			char	close = *p == '{' ? '}' : ')';
+			char close = *p == '{' ? '}' : ')';
 
 			p++;
 			if (!isdigit((unsigned char)*p))
@@ -299,13 +301,17 @@ rx_check_result(const char *result, const RX_RULE *rule, const char *where,
 		} else
 			goto bad;
 		if (rule->pat[0].negate) {
-			vstr_sprintf(why, "%s: $%zu in the result of a negated "
-				     "pattern", where, n);
+			vstr_sprintf(why,
+				     "%s: $%zu in the result of a negated "
+				     "pattern",
+				     where, n);
 			return -1;
 		}
 		if (n > nsub || n > RX_MAX_REF) {
-			vstr_sprintf(why, "%s: $%zu out of range: the pattern "
-				     "has %zu group(s)", where, n, nsub);
+			vstr_sprintf(why,
+				     "%s: $%zu out of range: the pattern "
+				     "has %zu group(s)",
+				     where, n, nsub);
 			return -1;
 		}
 	}
@@ -319,7 +325,7 @@ bad:
 static void
 rx_rule_free(RX_RULE *r)
 {
-	int	i;
+	int i;
 
 	for (i = 0; i < 2; i++)
 		if (r->pat[i].compiled)
@@ -331,7 +337,7 @@ rx_rule_free(RX_RULE *r)
 static int
 rx_parse_line(char *line, RX_RULE *rule, const char *where, VSTR *why)
 {
-	char   *p = line;
+	char *p = line;
 
 	memset(rule, 0, sizeof(*rule));
 	p = str_trim(p);
@@ -391,8 +397,8 @@ static int
 rx_match(DICT_REGEXP *dr, RX_PAT *pat, const char *key, regmatch_t *pm,
 	 size_t npm)
 {
-	int	ret = regexec(&pat->re, key, npm, pm, 0);
-	char	ebuf[256];
+	int  ret = regexec(&pat->re, key, npm, pm, 0);
+	char ebuf[256];
 
 	if (ret != 0 && ret != REG_NOMATCH) {
 		regerror(ret, &pat->re, ebuf, sizeof(ebuf));
@@ -407,7 +413,7 @@ static const char *
 rx_expand(DICT_REGEXP *dr, const char *result, const char *key)
 {
 	const char *p;
-	size_t	n;
+	size_t	    n;
 	regmatch_t *m;
 
 	vstr_reset(dr->result);
@@ -442,10 +448,10 @@ static int
 rx_lookup(DICT *d, const char *key, const char **value)
 {
 	DICT_REGEXP *dr = (DICT_REGEXP *)d;
-	size_t	i = 0;
-	size_t	npm = dr->maxsub + 1;
-	RX_RULE *r;
-	int	ret;
+	size_t	     i = 0;
+	size_t	     npm = dr->maxsub + 1;
+	RX_RULE	    *r;
+	int	     ret;
 
 	while (i < dr->count) {
 		r = &dr->rules[i];
@@ -464,7 +470,7 @@ rx_lookup(DICT *d, const char *key, const char **value)
 			return -1;
 		if (ret && r->npat == 2) {
 			regmatch_t save[RX_MAX_REF + 1];
-			size_t	ns = npm;
+			size_t	   ns = npm;
 
 			if (ns > RX_MAX_REF + 1)
 				ns = RX_MAX_REF + 1;
@@ -489,7 +495,7 @@ static void
 rx_close(DICT *d)
 {
 	DICT_REGEXP *dr = (DICT_REGEXP *)d;
-	size_t	i;
+	size_t	     i;
 
 	for (i = 0; i < dr->count; i++)
 		rx_rule_free(&dr->rules[i]);
@@ -500,11 +506,10 @@ rx_close(DICT *d)
 
 /* dict_src_rules callbacks: append one rule; pair if and endif. */
 static int
-rx_add_rule(void *ctx, char *line, int lineno, const char *where,
-	    VSTR *why)
+rx_add_rule(void *ctx, char *line, int lineno, const char *where, VSTR *why)
 {
 	DICT_REGEXP *dr = ctx;
-	RX_RULE	rule;
+	RX_RULE	     rule;
 
 	if (rx_parse_line(line, &rule, where, why) < 0) {
 		rx_rule_free(&rule);
@@ -515,12 +520,13 @@ rx_add_rule(void *ctx, char *line, int lineno, const char *where,
 	    && rule.pat[0].re.re_nsub > dr->maxsub)
 		dr->maxsub = rule.pat[0].re.re_nsub;
 	if ((dr->count & (dr->count - 1)) == 0)
-		dr->rules = myrealloc_array(dr->rules, dr->count ?
-					    dr->count * 2 : 1,
+		dr->rules = myrealloc_array(dr->rules,
+					    dr->count ? dr->count * 2 : 1,
 					    sizeof(RX_RULE));
 	dr->rules[dr->count++] = rule;
-	return rule.op == RX_IF ? DICT_SRC_IF : rule.op == RX_ENDIF
-	    ? DICT_SRC_ENDIF : DICT_SRC_RULE;
+	return rule.op == RX_IF	     ? DICT_SRC_IF
+	       : rule.op == RX_ENDIF ? DICT_SRC_ENDIF
+				     : DICT_SRC_RULE;
 }
 
 static void
@@ -541,8 +547,8 @@ dict_regexp_open_buffer(const char *name, const char *text, size_t len,
 	dr->dict.lookup = rx_lookup;
 	dr->dict.close = rx_close;
 	dr->result = vstr_alloc(256);
-	if (dict_src_rules(name, text, len, rx_add_rule, rx_pair, dr,
-			   why) < 0) {
+	if (dict_src_rules(name, text, len, rx_add_rule, rx_pair, dr, why)
+	    < 0) {
 		dict_close(&dr->dict);
 		errno = EINVAL;
 		return NULL;

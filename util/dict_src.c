@@ -18,8 +18,8 @@
 int
 dict_src_split(char *line, char **key, char **value)
 {
-	char   *p = line;
-	char   *end;
+	char *p = line;
+	char *end;
 
 	while (isspace((unsigned char)*p))
 		p++;
@@ -40,9 +40,9 @@ dict_src_split(char *line, char **key, char **value)
 int
 dict_src_read_file(const char *path, VSTR *buf, VSTR *why)
 {
-	int	fd;
+	int	    fd;
 	struct stat st;
-	ssize_t	n;
+	ssize_t	    n;
 
 	vstr_reset(buf);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -88,8 +88,8 @@ DICT *
 dict_src_open_file(const char *name, int flags, DICT_SRC_OPEN_FN open_buffer,
 		   VSTR *why)
 {
-	VSTR   *buf = vstr_alloc(4096);
-	DICT   *d = NULL;
+	VSTR *buf = vstr_alloc(4096);
+	DICT *d = NULL;
 
 	if (dict_src_read_file(name, buf, why) == 0)
 		d = open_buffer(name, VSTR_STR(buf), VSTR_LEN(buf), flags, why);
@@ -99,8 +99,8 @@ dict_src_open_file(const char *name, int flags, DICT_SRC_OPEN_FN open_buffer,
 
 /* An open if: its rule index, and its line for "if without endif". */
 struct dict_src_block {
-	size_t	rule;
-	int	lineno;
+	size_t rule;
+	int    lineno;
 };
 
 int
@@ -108,22 +108,23 @@ dict_src_rules(const char *name, const char *text, size_t len,
 	       DICT_SRC_RULE_FN rule, DICT_SRC_ENDIF_FN endif, void *ctx,
 	       VSTR *why)
 {
-	LLINE	src;
-	VSTR   *line = vstr_alloc(256);
-	VSTR   *where = vstr_alloc(64);
+	LLINE		       src;
+	VSTR		      *line = vstr_alloc(256);
+	VSTR		      *where = vstr_alloc(64);
 	struct dict_src_block *stack = NULL;
-	size_t	depth = 0;
-	size_t	cap = 0;
-	size_t	count = 0;
-	int	lineno;
-	int	ret;
-	int	kind;
+	size_t		       depth = 0;
+	size_t		       cap = 0;
+	size_t		       count = 0;
+	int		       lineno;
+	int		       ret;
+	int		       kind;
 
 	lline_init(&src, name, text, len, 0, NULL);
 	while ((ret = lline_next(&src, line, &lineno, why)) > 0) {
 		vstr_sprintf(where, "%s:%d", name, lineno);
 		if ((kind = rule(ctx, VSTR_STR(line), lineno, VSTR_STR(where),
-				 why)) < 0) {
+				 why))
+		    < 0) {
 			ret = -1;
 			break;
 		}

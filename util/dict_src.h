@@ -30,29 +30,29 @@
 #include "util/sys_defs.h"
 #include "util/vstr.h"
 
-#define DICT_SRC_FILE_MAX	(64 * 1024 * 1024)
+#define DICT_SRC_FILE_MAX (64 * 1024 * 1024)
 
 /*
  * Read a whole regular file into buf (at most DICT_SRC_FILE_MAX bytes).
  * 0, or -1 with errno and why naming the file.
  */
-int	dict_src_read_file(const char *path, VSTR *buf, VSTR *why);
+int dict_src_read_file(const char *path, VSTR *buf, VSTR *why);
 
 /*
  * Split "key whitespace value" in place: key and value are trimmed; value
  * is "" when the line has only a key.  Returns 0.
  */
-int	dict_src_split(char *line, char **key, char **value);
+int dict_src_split(char *line, char **key, char **value);
 
-typedef DICT *(*DICT_SRC_OPEN_FN) (const char *name, const char *text,
-				           size_t len, int flags, VSTR *why);
-DICT   *dict_src_open_file(const char *name, int flags,
-			           DICT_SRC_OPEN_FN open_buffer, VSTR *why);
+typedef DICT *(*DICT_SRC_OPEN_FN)(const char *name, const char *text,
+				  size_t len, int flags, VSTR *why);
+DICT *dict_src_open_file(const char *name, int flags,
+			 DICT_SRC_OPEN_FN open_buffer, VSTR *why);
 
 enum dict_src_rule {
-	DICT_SRC_RULE,			/* an ordinary rule */
-	DICT_SRC_IF,			/* opens a block */
-	DICT_SRC_ENDIF,			/* closes the innermost block */
+	DICT_SRC_RULE,	/* an ordinary rule */
+	DICT_SRC_IF,	/* opens a block */
+	DICT_SRC_ENDIF, /* closes the innermost block */
 };
 
 /*
@@ -60,12 +60,11 @@ enum dict_src_rule {
  * the line in place) and append it as rule number N (the count of rules
  * appended before); enum dict_src_rule, or -1 with why.
  */
-typedef int (*DICT_SRC_RULE_FN) (void *ctx, char *line, int lineno,
-				         const char *where, VSTR *why);
-typedef void (*DICT_SRC_ENDIF_FN) (void *ctx, size_t if_rule,
-				           size_t endif_rule);
-int	dict_src_rules(const char *name, const char *text, size_t len,
-		               DICT_SRC_RULE_FN rule, DICT_SRC_ENDIF_FN endif,
-		               void *ctx, VSTR *why);
+typedef int (*DICT_SRC_RULE_FN)(void *ctx, char *line, int lineno,
+				const char *where, VSTR *why);
+typedef void (*DICT_SRC_ENDIF_FN)(void *ctx, size_t if_rule, size_t endif_rule);
+int dict_src_rules(const char *name, const char *text, size_t len,
+		   DICT_SRC_RULE_FN rule, DICT_SRC_ENDIF_FN endif, void *ctx,
+		   VSTR *why);
 
 #endif

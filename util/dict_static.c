@@ -18,8 +18,8 @@
 #include "util/vstr.h"
 
 typedef struct DICT_STATIC {
-	DICT	dict;
-	char   *value;
+	DICT  dict;
+	char *value;
 } DICT_STATIC;
 
 static int
@@ -40,9 +40,9 @@ DICT *
 dict_static_open(const char *name, int flags, VSTR *why)
 {
 	DICT_STATIC *s;
-	char   *value = mystrdup(name);
-	char   *text = value;
-	size_t	len = strlen(text);
+	char	    *value = mystrdup(name);
+	char	    *text = value;
+	size_t	     len = strlen(text);
 
 	if (*text == '{' || (len > 0 && text[len - 1] == '}')) {
 		if (len < 2 || text[0] != '{' || text[len - 1] != '}') {

@@ -23,30 +23,32 @@ DICT *
 dict_texthash_open_buffer(const char *name, const char *text, size_t len,
 			  int flags, VSTR *why)
 {
-	DICT   *d = dict_mem_create("texthash", name, flags);
-	LLINE	src;
-	VSTR   *line = vstr_alloc(256);
-	VSTR   *where = vstr_alloc(64);
-	char   *key;
-	char   *value;
-	int	lineno;
-	int	ret;
+	DICT *d = dict_mem_create("texthash", name, flags);
+	LLINE src;
+	VSTR *line = vstr_alloc(256);
+	VSTR *where = vstr_alloc(64);
+	char *key;
+	char *value;
+	int   lineno;
+	int   ret;
 
 	lline_init(&src, name, text, len, 0, NULL);
 	while ((ret = lline_next(&src, line, &lineno, why)) > 0) {
 		dict_src_split(VSTR_STR(line), &key, &value);
 		if (*value == 0) {
 			msg_warn("%s:%d: expected format: key whitespace "
-				 "value; line ignored", name, lineno);
+				 "value; line ignored",
+				 name, lineno);
 			continue;
 		}
 		if (strlen(key) > DICT_KEY_MAX) {
 			msg_warn("%s:%d: key longer than %d bytes; line "
-				 "ignored", name, lineno, DICT_KEY_MAX);
+				 "ignored",
+				 name, lineno, DICT_KEY_MAX);
 			continue;
 		}
 		if (flags & DICT_FLAG_FOLD) {
-			char   *cp;
+			char *cp;
 
 			for (cp = key; *cp; cp++)
 				if (*cp >= 'A' && *cp <= 'Z')

@@ -19,14 +19,14 @@
 #include "util/vstr.h"
 
 typedef struct DICT_UNIX {
-	DICT	dict;
-	VSTR   *val;
+	DICT  dict;
+	VSTR *val;
 } DICT_UNIX;
 
 static int
 unix_lookup(DICT *d, const char *key, const char **value)
 {
-	DICT_UNIX *du = (DICT_UNIX *)d;
+	DICT_UNIX     *du = (DICT_UNIX *)d;
 	struct passwd *pw;
 
 	errno = 0;
@@ -58,8 +58,10 @@ dict_unix_open(const char *name, int flags, VSTR *why)
 	DICT_UNIX *du;
 
 	if (strcmp(name, "passwd.byname") != 0) {
-		vstr_sprintf(why, "unix:%s: unknown map (only "
-			     "unix:passwd.byname)", name);
+		vstr_sprintf(why,
+			     "unix:%s: unknown map (only "
+			     "unix:passwd.byname)",
+			     name);
 		return NULL;
 	}
 	du = (DICT_UNIX *)dict_alloc(sizeof(*du), "unix", name, flags);

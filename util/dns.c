@@ -23,31 +23,31 @@
 #include "util/strutil.h"
 #include "util/vstr.h"
 
-#define DNS_HDR_LEN	12
-#define DNS_QUERY_MAX	(DNS_HDR_LEN + DNS_NAME_MAX + 2 + 4 + 11)
-#define DNS_ANSWER_MAX	65536
-#define DNS_EDNS_SIZE	1232		/* DNS flag day 2020 */
+#define DNS_HDR_LEN    12
+#define DNS_QUERY_MAX  (DNS_HDR_LEN + DNS_NAME_MAX + 2 + 4 + 11)
+#define DNS_ANSWER_MAX 65536
+#define DNS_EDNS_SIZE  1232 /* DNS flag day 2020 */
 
 struct DNS {
 	struct __res_state res;
-	unsigned char *answer;		/* DNS_ANSWER_MAX bytes */
+	unsigned char	  *answer; /* DNS_ANSWER_MAX bytes */
 };
 
 /* Parse "a.b.c.d[:port]" into sin; 0 or -1. */
 static int
 dns_server_addr(const char *text, struct sockaddr_in *sin)
 {
-	char	host[INET_ADDRSTRLEN];
+	char	    host[INET_ADDRSTRLEN];
 	const char *colon = strchr(text, ':');
-	size_t	hlen = colon ? (size_t)(colon - text) : strlen(text);
-	long long port = NS_DEFAULTPORT;
+	size_t	    hlen = colon ? (size_t)(colon - text) : strlen(text);
+	long long   port = NS_DEFAULTPORT;
 
 	if (hlen == 0 || hlen >= sizeof(host))
 		return -1;
 	memcpy(host, text, hlen);
 	host[hlen] = 0;
-	if (colon && (str_to_ll(colon + 1, &port) < 0 || port < 1
-		      || port > 65535))
+	if (colon
+	    && (str_to_ll(colon + 1, &port) < 0 || port < 1 || port > 65535))
 		return -1;
 	memset(sin, 0, sizeof(*sin));
 	sin->sin_family = AF_INET;
@@ -60,14 +60,14 @@ dns_server_addr(const char *text, struct sockaddr_in *sin)
 DNS *
 dns_open(const CFG *cfg)
 {
-	DNS    *dns = mycalloc(1, sizeof(*dns));
+	DNS	   *dns = mycalloc(1, sizeof(*dns));
 	const char *servers = cfg_get_str(cfg, "dns_nameservers");
-	long long timeout = cfg_get_time(cfg, "dns_timeout");
-	long long attempts = cfg_get_int(cfg, "dns_attempts");
-	char   *copy;
-	char   *cp;
-	char   *item;
-	int	n = 0;
+	long long   timeout = cfg_get_time(cfg, "dns_timeout");
+	long long   attempts = cfg_get_int(cfg, "dns_attempts");
+	char	   *copy;
+	char	   *cp;
+	char	   *item;
+	int	    n = 0;
 
 	if (res_ninit(&dns->res) != 0) {
 		msg_warn("dns: resolver initialization failed");
@@ -84,9 +84,10 @@ dns_open(const CFG *cfg)
 			if (dns_server_addr(item, &sin) < 0
 			    || n >= DNS_SERVERS_MAX) {
 				msg_warn("dns_nameservers: %s \"%s\"",
-					 n >= DNS_SERVERS_MAX ?
-					 "too many servers at" :
-					 "bad IPv4 ip[:port] entry", item);
+					 n >= DNS_SERVERS_MAX
+					     ? "too many servers at"
+					     : "bad IPv4 ip[:port] entry",
+					 item);
 				myfree(copy);
 				res_nclose(&dns->res);
 				myfree(dns);
@@ -157,8 +158,8 @@ dns_reply_reset(DNS_REPLY *r)
 
 struct dns_buf {
 	const unsigned char *msg;
-	size_t	len;
-	size_t	pos;
+	size_t		     len;
+	size_t		     pos;
 };
 
 static int
@@ -191,10 +192,10 @@ dns_get32(struct dns_buf *b, unsigned *val)
 static int
 dns_get_name(const unsigned char *msg, size_t len, size_t *pos, VSTR *out)
 {
-	size_t	p = *pos;
-	size_t	limit = *pos;		/* pointers must go below this */
-	size_t	wire = 0;
-	bool	jumped = false;
+	size_t p = *pos;
+	size_t limit = *pos; /* pointers must go below this */
+	size_t wire = 0;
+	bool   jumped = false;
 
 	vstr_reset(out);
 	for (;;) {
@@ -204,13 +205,13 @@ dns_get_name(const unsigned char *msg, size_t len, size_t *pos, VSTR *out)
 			return -1;
 		lab = msg[p];
 		if ((lab & 0xc0) == 0xc0) {
-			size_t	target;
+			size_t target;
 
 			if (p + 1 >= len)
 				return -1;
 			target = (lab & 0x3f) << 8 | msg[p + 1];
 			if (target >= limit)
-				return -1;	/* forward or self: loop */
+				return -1; /* forward or self: loop */
 			if (!jumped)
 				*pos = p + 2;
 			jumped = true;
@@ -219,7 +220,7 @@ dns_get_name(const unsigned char *msg, size_t len, size_t *pos, VSTR *out)
 			continue;
 		}
 		if (lab & 0xc0)
-			return -1;		/* extended label types */
+			return -1; /* extended label types */
 		p++;
 		if (lab == 0)
 			break;
@@ -248,13 +249,13 @@ dns_get_name(const unsigned char *msg, size_t len, size_t *pos, VSTR *out)
 }
 
 static int
-dns_rr_data(const unsigned char *msg, size_t len, size_t rdpos,
-	    size_t rdlen, DNS_RR *rr)
+dns_rr_data(const unsigned char *msg, size_t len, size_t rdpos, size_t rdlen,
+	    DNS_RR *rr)
 {
-	struct dns_buf b = {msg, rdpos + rdlen, rdpos};
-	size_t	pos;
-	unsigned pref;
-	char	text[INET6_ADDRSTRLEN];
+	struct dns_buf b = { msg, rdpos + rdlen, rdpos };
+	size_t	       pos;
+	unsigned       pref;
+	char	       text[INET6_ADDRSTRLEN];
 
 	vstr_reset(rr->data);
 	switch (rr->type) {
@@ -264,7 +265,8 @@ dns_rr_data(const unsigned char *msg, size_t len, size_t rdpos,
 			return -1;
 		memcpy(rr->addr, msg + rdpos, rdlen);
 		if (inet_ntop(rr->type == DNS_TYPE_A ? AF_INET : AF_INET6,
-			      rr->addr, text, sizeof(text)) == NULL)
+			      rr->addr, text, sizeof(text))
+		    == NULL)
 			return -1;
 		vstr_strcpy(rr->data, text);
 		return 0;
@@ -325,8 +327,8 @@ static void
 dns_sort_mx(DNS_REPLY *r)
 {
 	for (size_t i = 1; i < r->count; i++) {
-		DNS_RR	tmp = r->rr[i];
-		size_t	j = i;
+		DNS_RR tmp = r->rr[i];
+		size_t j = i;
 
 		while (j > 0 && dns_mx_cmp(&r->rr[j - 1], &tmp) > 0) {
 			r->rr[j] = r->rr[j - 1];
@@ -340,9 +342,9 @@ enum dns_status
 dns_parse(const unsigned char *msg, size_t len, int type, DNS_REPLY *r,
 	  VSTR *why)
 {
-	struct dns_buf b = {msg, len, 0};
-	unsigned id, flags, qd, an, ns, ar;
-	VSTR   *scratch;
+	struct dns_buf	b = { msg, len, 0 };
+	unsigned	id, flags, qd, an, ns, ar;
+	VSTR	       *scratch;
 	enum dns_status status = DNS_TEMPFAIL;
 
 	dns_reply_reset(r);
@@ -383,7 +385,7 @@ dns_parse(const unsigned char *msg, size_t len, int type, DNS_REPLY *r,
 	}
 	for (unsigned i = 0; i < an; i++) {
 		unsigned rtype, rclass, ttl, rdlen;
-		DNS_RR *rr;
+		DNS_RR	*rr;
 
 		if (dns_get_name(msg, len, &b.pos, scratch) < 0
 		    || dns_get16(&b, &rtype) < 0 || dns_get16(&b, &rclass) < 0
@@ -431,14 +433,14 @@ bool
 dns_null_mx(const DNS_REPLY *r)
 {
 	return r->count == 1 && r->rr[0].type == DNS_TYPE_MX
-	    && r->rr[0].pref == 0 && VSTR_LEN(r->rr[0].data) == 0;
+	       && r->rr[0].pref == 0 && VSTR_LEN(r->rr[0].data) == 0;
 }
 
 /* Append name in wire form; 0 or -1 (EINVAL: empty label, too long). */
 static int
 dns_put_name(unsigned char *buf, size_t *pos, size_t size, const char *name)
 {
-	size_t	start = *pos;
+	size_t	    start = *pos;
 	const char *cp = name;
 
 	if (*cp == 0 || strcmp(cp, ".") == 0) {
@@ -448,7 +450,7 @@ dns_put_name(unsigned char *buf, size_t *pos, size_t size, const char *name)
 		return 0;
 	}
 	while (*cp) {
-		size_t	lab = strcspn(cp, ".");
+		size_t lab = strcspn(cp, ".");
 
 		if (lab == 0 || lab > 63 || *pos + 1 + lab >= size
 		    || *pos + 1 + lab - start > DNS_NAME_MAX)
@@ -460,7 +462,7 @@ dns_put_name(unsigned char *buf, size_t *pos, size_t size, const char *name)
 		if (*cp == '.') {
 			cp++;
 			if (*cp == 0)
-				break;		/* trailing dot */
+				break; /* trailing dot */
 		}
 	}
 	buf[(*pos)++] = 0;
@@ -470,16 +472,22 @@ dns_put_name(unsigned char *buf, size_t *pos, size_t size, const char *name)
 enum dns_status
 dns_lookup(DNS *dns, const char *name, int type, DNS_REPLY *r, VSTR *why)
 {
-	unsigned char q[DNS_QUERY_MAX];
-	size_t	pos = DNS_HDR_LEN;
-	unsigned char rnd[2] = {0, 0};
-	int	n;
+	unsigned char		   q[DNS_QUERY_MAX];
+	size_t			   pos = DNS_HDR_LEN;
+	unsigned char		   rnd[2] = { 0, 0 };
+	int			   n;
 	static const unsigned char opt[] = {
-		0,			/* root owner */
-		0, 41,			/* OPT */
-		DNS_EDNS_SIZE >> 8, DNS_EDNS_SIZE & 0xff,
-		0, 0, 0x80, 0,		/* ext rcode, version, DO bit */
-		0, 0,			/* no options */
+		0, /* root owner */
+		0,
+		41, /* OPT */
+		DNS_EDNS_SIZE >> 8,
+		DNS_EDNS_SIZE & 0xff,
+		0,
+		0,
+		0x80,
+		0, /* ext rcode, version, DO bit */
+		0,
+		0, /* no options */
 	};
 
 	dns_reply_reset(r);
@@ -489,10 +497,10 @@ dns_lookup(DNS *dns, const char *name, int type, DNS_REPLY *r, VSTR *why)
 		rnd[0] = (unsigned char)getpid();
 	q[0] = rnd[0];
 	q[1] = rnd[1];
-	q[2] = 0x01;			/* RD */
-	q[3] = 0x20;			/* AD: ask for the validation result */
-	q[5] = 1;			/* one question */
-	q[11] = 1;			/* one additional: OPT */
+	q[2] = 0x01; /* RD */
+	q[3] = 0x20; /* AD: ask for the validation result */
+	q[5] = 1;    /* one question */
+	q[11] = 1;   /* one additional: OPT */
 	if (dns_put_name(q, &pos, sizeof(q) - 4 - sizeof(opt), name) < 0) {
 		vstr_sprintf(why, "bad domain name");
 		return DNS_NOTFOUND;
@@ -500,7 +508,7 @@ dns_lookup(DNS *dns, const char *name, int type, DNS_REPLY *r, VSTR *why)
 	q[pos++] = (unsigned char)(type >> 8);
 	q[pos++] = (unsigned char)type;
 	q[pos++] = 0;
-	q[pos++] = 1;			/* IN */
+	q[pos++] = 1; /* IN */
 	memcpy(q + pos, opt, sizeof(opt));
 	pos += sizeof(opt);
 	n = res_nsend(&dns->res, q, (int)pos, dns->answer, DNS_ANSWER_MAX);
@@ -516,7 +524,7 @@ dns_lookup(DNS *dns, const char *name, int type, DNS_REPLY *r, VSTR *why)
 int
 dns_reverse_name(VSTR *out, const char *addr, const char *zone)
 {
-	unsigned char bin[16];
+	unsigned char	  bin[16];
 	static const char hex[] = "0123456789abcdef";
 
 	vstr_reset(out);

@@ -40,17 +40,17 @@
 #include "util/vstr.h"
 
 /* RR types (RFC 1035, 3596, 6698). */
-#define DNS_TYPE_A	1
-#define DNS_TYPE_CNAME	5
-#define DNS_TYPE_PTR	12
-#define DNS_TYPE_MX	15
-#define DNS_TYPE_TXT	16
-#define DNS_TYPE_AAAA	28
-#define DNS_TYPE_TLSA	52
+#define DNS_TYPE_A     1
+#define DNS_TYPE_CNAME 5
+#define DNS_TYPE_PTR   12
+#define DNS_TYPE_MX    15
+#define DNS_TYPE_TXT   16
+#define DNS_TYPE_AAAA  28
+#define DNS_TYPE_TLSA  52
 
-#define DNS_SERVERS_MAX	3	/* what res_state can hold */
-#define DNS_RR_MAX	100	/* records kept per answer */
-#define DNS_NAME_MAX	255	/* presentation form, without final dot */
+#define DNS_SERVERS_MAX 3   /* what res_state can hold */
+#define DNS_RR_MAX	100 /* records kept per answer */
+#define DNS_NAME_MAX	255 /* presentation form, without final dot */
 
 enum dns_status {
 	DNS_OK,
@@ -59,52 +59,52 @@ enum dns_status {
 };
 
 typedef struct DNS_RR {
-	int	type;			/* DNS_TYPE_* */
+	int	 type; /* DNS_TYPE_* */
 	unsigned ttl;
-	VSTR   *name;			/* owner, lower case, no final dot */
+	VSTR	*name; /* owner, lower case, no final dot */
 	/*
 	 * A/AAAA: printable address; MX, CNAME, PTR: target host (lower
 	 * case, "" for the root); TXT: character-strings concatenated; TLSA:
 	 * the certificate association data (binary).
 	 */
-	VSTR   *data;
-	unsigned char addr[16];		/* A (4 bytes), AAAA (16 bytes) */
-	int	pref;			/* MX preference */
-	int	usage, selector, mtype;	/* TLSA */
+	VSTR	     *data;
+	unsigned char addr[16];		      /* A (4 bytes), AAAA (16 bytes) */
+	int	      pref;		      /* MX preference */
+	int	      usage, selector, mtype; /* TLSA */
 } DNS_RR;
 
 typedef struct DNS_REPLY {
-	int	rcode;			/* RFC 1035 RCODE */
-	bool	ad;			/* authenticated data bit */
-	bool	tc;			/* truncated */
-	size_t	count;			/* records of the asked type */
-	DNS_RR	rr[DNS_RR_MAX];
+	int    rcode; /* RFC 1035 RCODE */
+	bool   ad;    /* authenticated data bit */
+	bool   tc;    /* truncated */
+	size_t count; /* records of the asked type */
+	DNS_RR rr[DNS_RR_MAX];
 } DNS_REPLY;
 
 typedef struct DNS DNS;
 
 /* NULL (errno EINVAL, msg_warn naming the bad entry) if misconfigured. */
-DNS	*dns_open(const CFG *cfg);
-DNS	*dns_close(DNS *dns);
+DNS *dns_open(const CFG *cfg);
+DNS *dns_close(DNS *dns);
 
 DNS_REPLY *dns_reply_alloc(void);
 DNS_REPLY *dns_reply_free(DNS_REPLY *reply);
 
 /* Look up name/type; reply filled for DNS_OK, emptied otherwise. */
-enum dns_status dns_lookup(DNS *dns, const char *name, int type,
-			           DNS_REPLY *reply, VSTR *why);
+enum dns_status
+dns_lookup(DNS *dns, const char *name, int type, DNS_REPLY *reply, VSTR *why);
 
 /* Parse a raw answer to a query of `type` (the part dns_lookup uses). */
 enum dns_status dns_parse(const unsigned char *msg, size_t len, int type,
-			          DNS_REPLY *reply, VSTR *why);
+			  DNS_REPLY *reply, VSTR *why);
 
 /* True for an RFC 7505 null MX answer. */
-bool	dns_null_mx(const DNS_REPLY *reply);
+bool dns_null_mx(const DNS_REPLY *reply);
 
 /*
  * Reverse-lookup names: "4.3.2.1.zone" for 1.2.3.4, nibbles for IPv6.
  * 0, or -1 (EINVAL) when addr is not an IP address.
  */
-int	dns_reverse_name(VSTR *out, const char *addr, const char *zone);
+int dns_reverse_name(VSTR *out, const char *addr, const char *zone);
 
 #endif

@@ -20,7 +20,7 @@
 #include "util/addr.h"
 #include "util/dsn.h"
 
-#define DSN_FOLD_AT	76		/* fold report fields past here */
+#define DSN_FOLD_AT 76 /* fold report fields past here */
 
 static const char *const dsn_days[] = {
 	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
@@ -33,7 +33,7 @@ static const char *const dsn_months[] = {
 void
 dsn_format_date(VSTR *out, long long t)
 {
-	time_t	tt = (time_t)t;
+	time_t	  tt = (time_t)t;
 	struct tm tm;
 
 	if (gmtime_r(&tt, &tm) == NULL) {
@@ -80,9 +80,9 @@ dsn_clean_append(VSTR *out, const char *text)
 static void
 dsn_field(VSTR *out, const char *name, const char *value)
 {
-	VSTR   *clean = vstr_alloc(128);
+	VSTR	   *clean = vstr_alloc(128);
 	const char *p, *sp;
-	size_t	col, word;
+	size_t	    col, word;
 
 	dsn_clean_append(clean, value);
 	vstr_sprintf_append(out, "%s: ", name);
@@ -111,7 +111,7 @@ static void
 dsn_typed_field(VSTR *out, const char *name, const char *type,
 		const char *value)
 {
-	VSTR   *v = vstr_alloc(128);
+	VSTR *v = vstr_alloc(128);
 
 	vstr_sprintf(v, "%s; %s", type, value ? value : "");
 	dsn_field(out, name, VSTR_STR(v));
@@ -121,7 +121,7 @@ dsn_typed_field(VSTR *out, const char *name, const char *type,
 static bool
 dsn_has_8bit(const char *data, size_t len)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < len; i++)
 		if ((unsigned char)data[i] & 0x80)
@@ -133,7 +133,7 @@ dsn_has_8bit(const char *data, size_t len)
 static size_t
 dsn_header_len(const char *content, size_t len)
 {
-	size_t	i;
+	size_t i;
 
 	if (len >= 2 && content[0] == '\r' && content[1] == '\n')
 		return 0;
@@ -147,36 +147,38 @@ dsn_header_len(const char *content, size_t len)
 static void
 dsn_human_part(VSTR *out, const struct dsn_request *req)
 {
-	size_t	i;
+	size_t i;
 
-	vstr_sprintf_append(out, "This is the %s mail system at host %s.\r\n"
-			    "\r\n", req->mail_name, req->myhostname);
+	vstr_sprintf_append(out,
+			    "This is the %s mail system at host %s.\r\n"
+			    "\r\n",
+			    req->mail_name, req->myhostname);
 	switch (req->kind) {
 	case DSN_KIND_FAILED:
 		vstr_strcat(out,
-			"Your message could not be delivered to one or more\r\n"
-			"of its recipients; the reasons are listed below.\r\n"
-			"This is a permanent error: the message will not be\r\n"
-			"tried again for these recipients.\r\n");
+			    "Your message could not be delivered to one or more\r\n"
+			    "of its recipients; the reasons are listed below.\r\n"
+			    "This is a permanent error: the message will not be\r\n"
+			    "tried again for these recipients.\r\n");
 		break;
 	case DSN_KIND_DELAYED:
 		vstr_strcat(out,
-			"Your message has not yet been delivered to one or\r\n"
-			"more of its recipients; the reasons are listed\r\n"
-			"below.  This is only a warning: the mail system\r\n"
-			"keeps trying");
+			    "Your message has not yet been delivered to one or\r\n"
+			    "more of its recipients; the reasons are listed\r\n"
+			    "below.  This is only a warning: the mail system\r\n"
+			    "keeps trying");
 		if (req->will_retry_until > 0) {
 			vstr_strcat(out, " until\r\n");
 			dsn_format_date(out, req->will_retry_until);
 		}
 		vstr_strcat(out,
-			".  You do not need to send\r\nthe message again.\r\n");
+			    ".  You do not need to send\r\nthe message again.\r\n");
 		break;
 	case DSN_KIND_SUCCESS:
 		vstr_strcat(out,
-			"Your message was delivered to the recipients\r\n"
-			"listed below, as you asked in a delivery status\r\n"
-			"request.\r\n");
+			    "Your message was delivered to the recipients\r\n"
+			    "listed below, as you asked in a delivery status\r\n"
+			    "request.\r\n");
 		break;
 	}
 	vstr_strcat(out,
@@ -207,7 +209,7 @@ static void
 dsn_original_recipient(VSTR *out, const struct dsn_rcpt *r)
 {
 	const char *semi;
-	VSTR   *type;
+	VSTR	   *type;
 
 	if (r->orcpt && (semi = strchr(r->orcpt, ';')) != NULL
 	    && semi > r->orcpt) {
@@ -227,8 +229,8 @@ dsn_original_recipient(VSTR *out, const struct dsn_rcpt *r)
 static void
 dsn_status_part(VSTR *out, const struct dsn_request *req)
 {
-	VSTR   *date = vstr_alloc(64);
-	size_t	i;
+	VSTR  *date = vstr_alloc(64);
+	size_t i;
 
 	dsn_typed_field(out, "Reporting-MTA", "dns", req->myhostname);
 	dsn_field(out, "X-Postel-Queue-ID", req->queue_id);
@@ -250,8 +252,10 @@ dsn_status_part(VSTR *out, const struct dsn_request *req)
 					r->remote_mta);
 		if (r->reply && *r->reply)
 			dsn_typed_field(out, "Diagnostic-Code",
-					r->diag_type && *r->diag_type ?
-					r->diag_type : "x-unix", r->reply);
+					r->diag_type && *r->diag_type
+					    ? r->diag_type
+					    : "x-unix",
+					r->reply);
 		if (r->last_attempt > 0) {
 			vstr_reset(date);
 			dsn_format_date(date, r->last_attempt);
@@ -280,12 +284,12 @@ dsn_return_full(const struct dsn_request *req)
 void
 dsn_build(VSTR *out, const struct dsn_request *req)
 {
-	VSTR   *human = vstr_alloc(1024);
-	VSTR   *status = vstr_alloc(1024);
-	VSTR   *hdr = vstr_alloc(256);
+	VSTR	   *human = vstr_alloc(1024);
+	VSTR	   *status = vstr_alloc(1024);
+	VSTR	   *hdr = vstr_alloc(256);
 	const char *part = NULL;
-	size_t	part_len = 0;
-	bool	full = false, part8, human8;
+	size_t	    part_len = 0;
+	bool	    full = false, part8, human8;
 	const char *b = req->boundary;
 
 	dsn_human_part(human, req);
@@ -293,8 +297,9 @@ dsn_build(VSTR *out, const struct dsn_request *req)
 	if (req->content != NULL) {
 		full = dsn_return_full(req);
 		part = req->content;
-		part_len = full ? req->content_len
-		    : dsn_header_len(req->content, req->content_len);
+		part_len = full
+			       ? req->content_len
+			       : dsn_header_len(req->content, req->content_len);
 		if (part_len > req->size_limit) {
 			/* Cut at a line end so the part stays well formed. */
 			part_len = req->size_limit;
@@ -304,7 +309,7 @@ dsn_build(VSTR *out, const struct dsn_request *req)
 	}
 	part8 = dsn_has_8bit(part ? part : "", part_len);
 	human8 = dsn_has_8bit(VSTR_STR(human), VSTR_LEN(human))
-	    || dsn_has_8bit(VSTR_STR(status), VSTR_LEN(status));
+		 || dsn_has_8bit(VSTR_STR(status), VSTR_LEN(status));
 
 	/* Header of the notification itself. */
 	vstr_sprintf(hdr, "MAILER-DAEMON@%s (Mail Delivery System)",
@@ -321,35 +326,41 @@ dsn_build(VSTR *out, const struct dsn_request *req)
 	dsn_field(out, "Date", VSTR_STR(hdr));
 	dsn_field(out, "Auto-Submitted", "auto-replied");
 	dsn_field(out, "MIME-Version", "1.0");
-	vstr_sprintf_append(out, "Content-Type: multipart/report; "
+	vstr_sprintf_append(out,
+			    "Content-Type: multipart/report; "
 			    "report-type=delivery-status;\r\n"
-			    "\tboundary=\"%s\"\r\n", b);
+			    "\tboundary=\"%s\"\r\n",
+			    b);
 	vstr_sprintf_append(out, "Content-Transfer-Encoding: %s\r\n",
 			    part8 || human8 ? "8bit" : "7bit");
 	vstr_strcat(out, "\r\nThis is a MIME-encapsulated message.\r\n\r\n");
 
-	vstr_sprintf_append(out, "--%s\r\n"
+	vstr_sprintf_append(out,
+			    "--%s\r\n"
 			    "Content-Description: Notification\r\n"
 			    "Content-Type: text/plain; charset=%s\r\n\r\n",
 			    b, human8 ? "utf-8" : "us-ascii");
 	vstr_memcat(out, VSTR_STR(human), VSTR_LEN(human));
 
-	vstr_sprintf_append(out, "\r\n--%s\r\n"
+	vstr_sprintf_append(out,
+			    "\r\n--%s\r\n"
 			    "Content-Description: Delivery report\r\n"
 			    "Content-Type: message/delivery-status\r\n\r\n",
 			    b);
 	vstr_memcat(out, VSTR_STR(status), VSTR_LEN(status));
 
 	if (part != NULL) {
-		vstr_sprintf_append(out, "\r\n--%s\r\n"
+		vstr_sprintf_append(out,
+				    "\r\n--%s\r\n"
 				    "Content-Description: %s\r\n"
-				    "Content-Type: %s\r\n", b,
-				    full ? "Undelivered Message" :
-				    req->kind == DSN_KIND_FAILED ?
-				    "Undelivered Message Headers" :
-				    "Message Headers",
-				    full ? "message/rfc822" :
-				    "text/rfc822-headers");
+				    "Content-Type: %s\r\n",
+				    b,
+				    full ? "Undelivered Message"
+				    : req->kind == DSN_KIND_FAILED
+					? "Undelivered Message Headers"
+					: "Message Headers",
+				    full ? "message/rfc822"
+					 : "text/rfc822-headers");
 		if (part8)
 			vstr_strcat(out, "Content-Transfer-Encoding: 8bit\r\n");
 		vstr_strcat(out, "\r\n");

@@ -39,49 +39,49 @@
 #include "util/vstr.h"
 
 enum dsn_kind {
-	DSN_KIND_FAILED,		/* non-delivery notification */
-	DSN_KIND_DELAYED,		/* delay warning */
-	DSN_KIND_SUCCESS,		/* NOTIFY=SUCCESS report */
+	DSN_KIND_FAILED,  /* non-delivery notification */
+	DSN_KIND_DELAYED, /* delay warning */
+	DSN_KIND_SUCCESS, /* NOTIFY=SUCCESS report */
 };
 
 struct dsn_rcpt {
-	const char *addr;		/* final recipient */
-	const char *orig;		/* original recipient or NULL */
-	const char *orcpt;		/* DSN ORCPT "type;address" or NULL */
-	const char *action;		/* "failed" "delayed" "delivered" ... */
-	const char *status;		/* "5.1.1" */
-	const char *remote_mta;		/* host name or NULL */
-	const char *diag_type;		/* "smtp" or NULL (then "x-unix") */
-	const char *reply;		/* diagnostic text */
-	long long last_attempt;		/* seconds, 0 = omit */
+	const char *addr;	  /* final recipient */
+	const char *orig;	  /* original recipient or NULL */
+	const char *orcpt;	  /* DSN ORCPT "type;address" or NULL */
+	const char *action;	  /* "failed" "delayed" "delivered" ... */
+	const char *status;	  /* "5.1.1" */
+	const char *remote_mta;	  /* host name or NULL */
+	const char *diag_type;	  /* "smtp" or NULL (then "x-unix") */
+	const char *reply;	  /* diagnostic text */
+	long long   last_attempt; /* seconds, 0 = omit */
 };
 
 struct dsn_request {
 	enum dsn_kind kind;
-	const char *myhostname;
-	const char *mail_name;		/* "Postel" */
-	const char *queue_id;		/* of the original message */
-	const char *sender;		/* its envelope sender ("" = <>) */
-	const char *to;			/* who gets this notification */
-	const char *envid;		/* DSN ENVID or NULL */
-	const char *boundary;		/* MIME boundary, no quotes */
-	long long arrival;		/* original arrival, seconds */
-	long long now;			/* Date: of the notification */
-	long long will_retry_until;	/* delayed: seconds, 0 = omit */
-	int	ret;			/* ADDR_RET_* */
-	bool	postmaster_copy;	/* for the postmaster: headers only */
-	const char *content;		/* original message, CRLF, or NULL */
-	size_t	content_len;
-	size_t	size_limit;		/* bounce_size_limit */
+	const char   *myhostname;
+	const char   *mail_name;	/* "Postel" */
+	const char   *queue_id;		/* of the original message */
+	const char   *sender;		/* its envelope sender ("" = <>) */
+	const char   *to;		/* who gets this notification */
+	const char   *envid;		/* DSN ENVID or NULL */
+	const char   *boundary;		/* MIME boundary, no quotes */
+	long long     arrival;		/* original arrival, seconds */
+	long long     now;		/* Date: of the notification */
+	long long     will_retry_until; /* delayed: seconds, 0 = omit */
+	int	      ret;		/* ADDR_RET_* */
+	bool	      postmaster_copy;	/* for the postmaster: headers only */
+	const char   *content;		/* original message, CRLF, or NULL */
+	size_t	      content_len;
+	size_t	      size_limit; /* bounce_size_limit */
 	const struct dsn_rcpt *rcpts;
-	size_t	nrcpt;
+	size_t		       nrcpt;
 };
 
 /* Append the complete notification to out. */
-void	dsn_build(VSTR *out, const struct dsn_request *req);
+void dsn_build(VSTR *out, const struct dsn_request *req);
 
 /* Append an RFC 5322 date for t in UTC ("Mon, 23 Nov 2026 10:16:51 +0000"). */
-void	dsn_format_date(VSTR *out, long long t);
+void dsn_format_date(VSTR *out, long long t);
 
 /* The Subject: text for a kind. */
 const char *dsn_subject(enum dsn_kind kind);

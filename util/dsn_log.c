@@ -25,8 +25,8 @@ dsn_log_now(void)
 void
 dsn_log_delay(VSTR *out, double secs)
 {
-	char	buf[64];
-	size_t	len;
+	char   buf[64];
+	size_t len;
 
 	if (secs < 0.01) {
 		vstr_addch(out, '0');
@@ -88,10 +88,9 @@ dsn_log_format(VSTR *out, const struct deliver_rcpt *rcpt,
 
 void
 dsn_log_delivery(const char *queue_id, const struct deliver_rcpt *rcpt,
-		 const struct deliver_status *st,
-		 const struct dsn_log_times *t)
+		 const struct deliver_status *st, const struct dsn_log_times *t)
 {
-	VSTR   *line = vstr_alloc(256);
+	VSTR *line = vstr_alloc(256);
 
 	dsn_log_format(line, rcpt, st, t);
 	msg_info("%s: %s", queue_id, VSTR_STR(line));

@@ -22,28 +22,27 @@
 
 /* Times in seconds since the epoch (fractions allowed). */
 struct dsn_log_times {
-	double	arrival;		/* message arrival */
-	double	qmgr;			/* qmgr took it into active */
-	double	start;			/* transport got the request */
-	double	conn;			/* connection ready (= start if none) */
-	double	done;			/* result known */
+	double arrival; /* message arrival */
+	double qmgr;	/* qmgr took it into active */
+	double start;	/* transport got the request */
+	double conn;	/* connection ready (= start if none) */
+	double done;	/* result known */
 };
 
 /* Append a delay value ("0", "0.12", "3.4", "17") to out. */
-void	dsn_log_delay(VSTR *out, double secs);
+void dsn_log_delay(VSTR *out, double secs);
 
 /* Format the whole line (without the queue ID prefix) into out. */
-void	dsn_log_format(VSTR *out, const struct deliver_rcpt *rcpt,
-		       const struct deliver_status *st,
-		       const struct dsn_log_times *t);
+void
+dsn_log_format(VSTR *out, const struct deliver_rcpt *rcpt,
+	       const struct deliver_status *st, const struct dsn_log_times *t);
 
 /* msg_info("%s: %s", queue_id, line). */
-void	dsn_log_delivery(const char *queue_id,
-			 const struct deliver_rcpt *rcpt,
-			 const struct deliver_status *st,
-			 const struct dsn_log_times *t);
+void dsn_log_delivery(const char *queue_id, const struct deliver_rcpt *rcpt,
+		      const struct deliver_status *st,
+		      const struct dsn_log_times  *t);
 
 /* The current time as a double (gettimeofday). */
-double	dsn_log_now(void);
+double dsn_log_now(void);
 
 #endif

@@ -26,48 +26,48 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
-#define EVENTS_BATCH	64		/* epoll events per wait */
+#define EVENTS_BATCH 64 /* epoll events per wait */
 
 typedef struct EVENTS_WATCH {
 	events_fd_fn fn;
-	void   *ctx;
-	int	what;
-	uint32_t gen;
-	bool	active;
+	void	    *ctx;
+	int	     what;
+	uint32_t     gen;
+	bool	     active;
 } EVENTS_WATCH;
 
 typedef struct EVENTS_TIMER {
-	events_timer_fn fn;
-	void   *ctx;
-	long long deadline;
-	unsigned long long seq;		/* ties run in the order set */
-	size_t	heap_idx;
-	struct EVENTS_TIMER *next;	/* hash chain */
+	events_timer_fn	     fn;
+	void		    *ctx;
+	long long	     deadline;
+	unsigned long long   seq; /* ties run in the order set */
+	size_t		     heap_idx;
+	struct EVENTS_TIMER *next; /* hash chain */
 } EVENTS_TIMER;
 
 typedef struct EVENTS_SIGNAL {
 	events_signal_fn fn;
-	void   *ctx;
+	void		*ctx;
 } EVENTS_SIGNAL;
 
 struct EVENTS {
-	int	epfd;
-	bool	stop;
+	int  epfd;
+	bool stop;
 	/* Descriptors, indexed by fd. */
 	EVENTS_WATCH *watch;
-	size_t	nwatch;
-	uint32_t gen;
+	size_t	      nwatch;
+	uint32_t      gen;
 	/* Timers. */
-	EVENTS_TIMER **heap;
-	size_t	nheap;
-	size_t	heap_cap;
-	EVENTS_TIMER **bucket;
-	size_t	nbucket;		/* power of two */
+	EVENTS_TIMER	 **heap;
+	size_t		   nheap;
+	size_t		   heap_cap;
+	EVENTS_TIMER	 **bucket;
+	size_t		   nbucket; /* power of two */
 	unsigned long long seq;
 	/* Signals. */
-	int	sigfd;
-	sigset_t sigmask;		/* delivered through sigfd */
-	sigset_t blocked;		/* blocked by us, to undo */
+	int	      sigfd;
+	sigset_t      sigmask; /* delivered through sigfd */
+	sigset_t      blocked; /* blocked by us, to undo */
 	EVENTS_SIGNAL sig[NSIG];
 };
 
@@ -98,7 +98,7 @@ events_alloc(void)
 EVENTS *
 events_free(EVENTS *ev)
 {
-	size_t	i;
+	size_t i;
 
 	if (ev == NULL)
 		return NULL;
@@ -121,22 +121,22 @@ static uint32_t
 events_to_epoll(int what)
 {
 	return (what & EVENTS_READ ? EPOLLIN | EPOLLRDHUP : 0)
-	    | (what & EVENTS_WRITE ? EPOLLOUT : 0);
+	       | (what & EVENTS_WRITE ? EPOLLOUT : 0);
 }
 
 int
 events_watch(EVENTS *ev, int fd, int what, events_fd_fn fn, void *ctx)
 {
 	struct epoll_event ee;
-	EVENTS_WATCH *w;
-	int	op;
+	EVENTS_WATCH	  *w;
+	int		   op;
 
 	if (fd < 0 || fn == NULL) {
 		errno = EINVAL;
 		return -1;
 	}
 	if ((size_t)fd >= ev->nwatch) {
-		size_t	n = ev->nwatch ? ev->nwatch : 64;
+		size_t n = ev->nwatch ? ev->nwatch : 64;
 
 		while (n <= (size_t)fd)
 			n *= 2;
@@ -211,8 +211,8 @@ static void
 events_timer_rehash(EVENTS *ev)
 {
 	EVENTS_TIMER **old = ev->bucket;
-	size_t	nold = ev->nbucket;
-	size_t	i;
+	size_t	       nold = ev->nbucket;
+	size_t	       i;
 
 	ev->nbucket *= 2;
 	ev->bucket = mycalloc(ev->nbucket, sizeof(*ev->bucket));
@@ -221,7 +221,7 @@ events_timer_rehash(EVENTS *ev)
 
 		while (t) {
 			EVENTS_TIMER *next = t->next;
-			size_t	h = events_timer_hash(ev, t->fn, t->ctx);
+			size_t	      h = events_timer_hash(ev, t->fn, t->ctx);
 
 			t->next = ev->bucket[h];
 			ev->bucket[h] = t;
@@ -235,7 +235,7 @@ static bool
 events_timer_before(const EVENTS_TIMER *a, const EVENTS_TIMER *b)
 {
 	return a->deadline < b->deadline
-	    || (a->deadline == b->deadline && a->seq < b->seq);
+	       || (a->deadline == b->deadline && a->seq < b->seq);
 }
 
 static void
@@ -251,7 +251,7 @@ events_heap_up(EVENTS *ev, size_t i)
 	EVENTS_TIMER *t = ev->heap[i];
 
 	while (i > 0) {
-		size_t	parent = (i - 1) / 2;
+		size_t parent = (i - 1) / 2;
 
 		if (!events_timer_before(t, ev->heap[parent]))
 			break;
@@ -267,7 +267,7 @@ events_heap_down(EVENTS *ev, size_t i)
 	EVENTS_TIMER *t = ev->heap[i];
 
 	for (;;) {
-		size_t	child = 2 * i + 1;
+		size_t child = 2 * i + 1;
 
 		if (child >= ev->nheap)
 			break;
@@ -286,7 +286,7 @@ events_heap_down(EVENTS *ev, size_t i)
 static void
 events_heap_remove(EVENTS *ev, EVENTS_TIMER *t)
 {
-	size_t	i = t->heap_idx;
+	size_t	      i = t->heap_idx;
 	EVENTS_TIMER *last = ev->heap[--ev->nheap];
 
 	if (last == t)
@@ -300,7 +300,7 @@ void
 events_timer(EVENTS *ev, events_timer_fn fn, void *ctx, long delay_ms)
 {
 	EVENTS_TIMER **tp = events_timer_link(ev, fn, ctx);
-	EVENTS_TIMER *t = *tp;
+	EVENTS_TIMER  *t = *tp;
 
 	if (delay_ms < 0)
 		delay_ms = 0;
@@ -330,7 +330,7 @@ static EVENTS_TIMER *
 events_timer_take(EVENTS *ev, events_timer_fn fn, void *ctx)
 {
 	EVENTS_TIMER **tp = events_timer_link(ev, fn, ctx);
-	EVENTS_TIMER *t = *tp;
+	EVENTS_TIMER  *t = *tp;
 
 	if (t == NULL)
 		return NULL;
@@ -349,7 +349,7 @@ long
 events_timer_left(EVENTS *ev, events_timer_fn fn, void *ctx)
 {
 	EVENTS_TIMER *t = *events_timer_link(ev, fn, ctx);
-	long long left;
+	long long     left;
 
 	if (t == NULL)
 		return -1;
@@ -365,15 +365,15 @@ static int
 events_run_timers(EVENTS *ev)
 {
 	unsigned long long round = ev->seq;
-	long long now = events_now_ms();
-	int	ran = 0;
+	long long	   now = events_now_ms();
+	int		   ran = 0;
 
 	while (ev->nheap > 0 && ev->heap[0]->deadline <= now
 	       && ev->heap[0]->seq < round) {
-		EVENTS_TIMER *t = events_timer_take(ev, ev->heap[0]->fn,
-						    ev->heap[0]->ctx);
+		EVENTS_TIMER   *t = events_timer_take(ev, ev->heap[0]->fn,
+						      ev->heap[0]->ctx);
 		events_timer_fn fn = t->fn;
-		void   *ctx = t->ctx;
+		void	       *ctx = t->ctx;
 
 		myfree(t);
 		fn(ev, ctx);
@@ -388,8 +388,8 @@ static void
 events_signal_read(EVENTS *ev, int fd, int what, void *ctx)
 {
 	struct signalfd_siginfo si[16];
-	ssize_t	n;
-	size_t	i;
+	ssize_t			n;
+	size_t			i;
 
 	(void)what;
 	(void)ctx;
@@ -400,7 +400,7 @@ events_signal_read(EVENTS *ev, int fd, int what, void *ctx)
 		if (n <= 0)
 			return;
 		for (i = 0; i < (size_t)n / sizeof(si[0]); i++) {
-			int	signo = (int)si[i].ssi_signo;
+			int signo = (int)si[i].ssi_signo;
 
 			if (signo > 0 && signo < NSIG && ev->sig[signo].fn)
 				ev->sig[signo].fn(ev, signo,
@@ -416,7 +416,7 @@ events_signal(EVENTS *ev, int signo, events_signal_fn fn, void *ctx)
 {
 	sigset_t one;
 	sigset_t old;
-	int	fd;
+	int	 fd;
 
 	if (signo <= 0 || signo >= NSIG || fn == NULL) {
 		errno = EINVAL;
@@ -435,8 +435,8 @@ events_signal(EVENTS *ev, int signo, events_signal_fn fn, void *ctx)
 		return -1;
 	if (ev->sigfd < 0) {
 		ev->sigfd = fd;
-		if (events_watch(ev, fd, EVENTS_READ, events_signal_read,
-				 NULL) < 0)
+		if (events_watch(ev, fd, EVENTS_READ, events_signal_read, NULL)
+		    < 0)
 			return -1;
 	}
 	ev->sig[signo].fn = fn;
@@ -472,9 +472,9 @@ int
 events_run_once(EVENTS *ev, long max_wait_ms)
 {
 	struct epoll_event ee[EVENTS_BATCH];
-	int	n;
-	int	i;
-	int	ran = 0;
+	int		   n;
+	int		   i;
+	int		   ran = 0;
 
 	n = epoll_wait(ev->epfd, ee, EVENTS_BATCH,
 		       events_wait_ms(ev, max_wait_ms));
@@ -484,11 +484,11 @@ events_run_once(EVENTS *ev, long max_wait_ms)
 		n = 0;
 	}
 	for (i = 0; i < n; i++) {
-		int	fd = (int)(uint32_t)ee[i].data.u64;
-		uint32_t gen = (uint32_t)(ee[i].data.u64 >> 32);
-		uint32_t e = ee[i].events;
+		int	      fd = (int)(uint32_t)ee[i].data.u64;
+		uint32_t      gen = (uint32_t)(ee[i].data.u64 >> 32);
+		uint32_t      e = ee[i].events;
 		EVENTS_WATCH *w;
-		int	what = 0;
+		int	      what = 0;
 
 		if ((size_t)fd >= ev->nwatch)
 			continue;

@@ -51,38 +51,38 @@ typedef void (*events_fd_fn)(EVENTS *ev, int fd, int what, void *ctx);
 typedef void (*events_timer_fn)(EVENTS *ev, void *ctx);
 typedef void (*events_signal_fn)(EVENTS *ev, int signo, void *ctx);
 
-#define EVENTS_READ	1
-#define EVENTS_WRITE	2
-#define EVENTS_ERROR	4
+#define EVENTS_READ  1
+#define EVENTS_WRITE 2
+#define EVENTS_ERROR 4
 
-EVENTS	*events_alloc(void);
-EVENTS	*events_free(EVENTS *ev);
+EVENTS *events_alloc(void);
+EVENTS *events_free(EVENTS *ev);
 
 /* Add or change; what is EVENTS_READ and/or EVENTS_WRITE.  0 / -1. */
-int	events_watch(EVENTS *ev, int fd, int what, events_fd_fn fn, void *ctx);
+int events_watch(EVENTS *ev, int fd, int what, events_fd_fn fn, void *ctx);
 /* Stop watching; harmless if not watched.  Call before close(fd). */
-void	events_unwatch(EVENTS *ev, int fd);
+void events_unwatch(EVENTS *ev, int fd);
 
 /* Run fn(ev, ctx) once after delay_ms (>= 0); re-adding replaces. */
-void	events_timer(EVENTS *ev, events_timer_fn fn, void *ctx, long delay_ms);
-void	events_timer_cancel(EVENTS *ev, events_timer_fn fn, void *ctx);
+void events_timer(EVENTS *ev, events_timer_fn fn, void *ctx, long delay_ms);
+void events_timer_cancel(EVENTS *ev, events_timer_fn fn, void *ctx);
 /* Milliseconds until (fn, ctx) fires, or -1 when not set. */
-long	events_timer_left(EVENTS *ev, events_timer_fn fn, void *ctx);
+long events_timer_left(EVENTS *ev, events_timer_fn fn, void *ctx);
 
 /* Deliver signo through the loop (one callback per signal).  0 / -1. */
-int	events_signal(EVENTS *ev, int signo, events_signal_fn fn, void *ctx);
+int events_signal(EVENTS *ev, int signo, events_signal_fn fn, void *ctx);
 /* In a forked child: unblock the loop's signals (before exec). */
-void	events_child_restore_signals(const EVENTS *ev);
+void events_child_restore_signals(const EVENTS *ev);
 
 /*
  * Wait at most max_wait_ms (negative: until something happens) for one
  * round of events, dispatch them and the due timers.  Returns the number
  * of callbacks run (>= 0), or -1 with errno (EINTR is returned as 0).
  */
-int	events_run_once(EVENTS *ev, long max_wait_ms);
+int events_run_once(EVENTS *ev, long max_wait_ms);
 /* Loop until events_stop() (from a callback). */
-void	events_run(EVENTS *ev);
-void	events_stop(EVENTS *ev);
+void events_run(EVENTS *ev);
+void events_stop(EVENTS *ev);
 
 /* CLOCK_MONOTONIC in milliseconds. */
 long long events_now_ms(void);

@@ -16,26 +16,26 @@
 #include "util/vstr.h"
 
 enum header_state {
-	HEADER_ST_HEAD,			/* reading fields */
-	HEADER_ST_DONE,			/* section over (or stopped) */
+	HEADER_ST_HEAD, /* reading fields */
+	HEADER_ST_DONE, /* section over (or stopped) */
 };
 
 struct HEADER_PARSER {
-	size_t	size_limit;
-	size_t	count_limit;
-	HEADER_FIELD_FN fn;
-	void   *ctx;
-	VSTR   *field;			/* pending logical field */
-	bool	pending;
-	bool	truncated;
-	size_t	count;
+	size_t		  size_limit;
+	size_t		  count_limit;
+	HEADER_FIELD_FN	  fn;
+	void		 *ctx;
+	VSTR		 *field; /* pending logical field */
+	bool		  pending;
+	bool		  truncated;
+	size_t		  count;
 	enum header_state state;
-	int	final;			/* code returned once done */
+	int		  final; /* code returned once done */
 };
 
 HEADER_PARSER *
-header_parser_create(size_t size_limit, size_t count_limit,
-		     HEADER_FIELD_FN fn, void *ctx)
+header_parser_create(size_t size_limit, size_t count_limit, HEADER_FIELD_FN fn,
+		     void *ctx)
 {
 	HEADER_PARSER *p = mycalloc(1, sizeof(*p));
 
@@ -67,7 +67,7 @@ header_parser_count(const HEADER_PARSER *p)
 size_t
 header_name_len(const char *line, size_t len)
 {
-	size_t	i, name_len;
+	size_t i, name_len;
 
 	for (i = 0; i < len; i++) {
 		unsigned char ch = (unsigned char)line[i];
@@ -87,7 +87,7 @@ bool
 header_is(const struct header_field *f, const char *name)
 {
 	return strlen(name) == f->name_len
-	    && strncasecmp(f->text, name, f->name_len) == 0;
+	       && strncasecmp(f->text, name, f->name_len) == 0;
 }
 
 /* Strip the line ending: CRLF, LF, or a bare CR at the very end. */
@@ -104,8 +104,9 @@ header_chomp(const char *line, size_t len)
 static void
 header_append(HEADER_PARSER *p, const char *data, size_t len)
 {
-	size_t	room = p->size_limit > VSTR_LEN(p->field) ?
-	    p->size_limit - VSTR_LEN(p->field) : 0;
+	size_t room = p->size_limit > VSTR_LEN(p->field)
+			  ? p->size_limit - VSTR_LEN(p->field)
+			  : 0;
 
 	if (len > room) {
 		len = room;
@@ -118,8 +119,8 @@ static int
 header_emit(HEADER_PARSER *p)
 {
 	struct header_field f;
-	const char *text;
-	size_t	i;
+	const char	   *text;
+	size_t		    i;
 
 	if (!p->pending)
 		return 0;
@@ -135,10 +136,12 @@ header_emit(HEADER_PARSER *p)
 	f.name_len = header_name_len(text, f.len);
 	f.truncated = p->truncated;
 	for (i = f.name_len; i < f.len && text[i] != ':'; i++)
-		 /* void */ ;
-	for (i++; i < f.len && (text[i] == ' ' || text[i] == '\t'
-				|| text[i] == '\r' || text[i] == '\n'); i++)
-		 /* void */ ;
+		/* void */;
+	for (i++; i < f.len
+		  && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r'
+		      || text[i] == '\n');
+	     i++)
+		/* void */;
 	if (i > f.len)
 		i = f.len;
 	f.value = text + i;
@@ -158,7 +161,7 @@ header_done(HEADER_PARSER *p, int code)
 int
 header_parser_line(HEADER_PARSER *p, const char *line, size_t len)
 {
-	size_t	body_len;
+	size_t body_len;
 
 	if (p->state == HEADER_ST_DONE)
 		return p->final < 0 ? p->final : HEADER_END_BODY;

@@ -39,34 +39,34 @@
 #include "util/sys_defs.h"
 
 struct header_field {
-	const char *text;	/* whole field, folding kept, no final CRLF */
-	size_t	len;
-	size_t	name_len;	/* text[0..name_len) is the name */
-	const char *value;	/* after the colon and leading white space */
-	size_t	value_len;
-	bool	truncated;	/* exceeded size_limit, excess dropped */
+	const char *text; /* whole field, folding kept, no final CRLF */
+	size_t	    len;
+	size_t	    name_len; /* text[0..name_len) is the name */
+	const char *value;    /* after the colon and leading white space */
+	size_t	    value_len;
+	bool	    truncated; /* exceeded size_limit, excess dropped */
 };
 
 typedef int (*HEADER_FIELD_FN)(void *ctx, const struct header_field *f);
 typedef struct HEADER_PARSER HEADER_PARSER;
 
-#define HEADER_MORE		0	/* still in the header section */
-#define HEADER_END_EMPTY	1	/* this line was the separator */
-#define HEADER_END_BODY		2	/* this line is the first body line */
-#define HEADER_STOP		(-1)	/* the callback returned -1 */
-#define HEADER_TOO_MANY		(-2)	/* more than count_limit fields */
+#define HEADER_MORE	 0    /* still in the header section */
+#define HEADER_END_EMPTY 1    /* this line was the separator */
+#define HEADER_END_BODY	 2    /* this line is the first body line */
+#define HEADER_STOP	 (-1) /* the callback returned -1 */
+#define HEADER_TOO_MANY	 (-2) /* more than count_limit fields */
 
 HEADER_PARSER *header_parser_create(size_t size_limit, size_t count_limit,
 				    HEADER_FIELD_FN fn, void *ctx);
 HEADER_PARSER *header_parser_free(HEADER_PARSER *p);
-int	header_parser_line(HEADER_PARSER *p, const char *line, size_t len);
+int header_parser_line(HEADER_PARSER *p, const char *line, size_t len);
 /* End of input within the header section: emit the pending field. */
-int	header_parser_eof(HEADER_PARSER *p);
-size_t	header_parser_count(const HEADER_PARSER *p);
+int    header_parser_eof(HEADER_PARSER *p);
+size_t header_parser_count(const HEADER_PARSER *p);
 
 /* Length of a field name at the start of line, or 0 if it is not one. */
-size_t	header_name_len(const char *line, size_t len);
+size_t header_name_len(const char *line, size_t len);
 /* Case-insensitive: is the field named name? */
-bool	header_is(const struct header_field *f, const char *name);
+bool header_is(const struct header_field *f, const char *name);
 
 #endif

@@ -16,9 +16,20 @@
 #include "util/vstr.h"
 
 static const char *const header_addrs_names[] = {
-	"From", "Sender", "Reply-To", "To", "Cc", "Bcc",
-	"Resent-From", "Resent-Sender", "Resent-Reply-To", "Resent-To",
-	"Resent-Cc", "Resent-Bcc", "Errors-To", "Return-Receipt-To",
+	"From",
+	"Sender",
+	"Reply-To",
+	"To",
+	"Cc",
+	"Bcc",
+	"Resent-From",
+	"Resent-Sender",
+	"Resent-Reply-To",
+	"Resent-To",
+	"Resent-Cc",
+	"Resent-Bcc",
+	"Errors-To",
+	"Return-Receipt-To",
 	"Disposition-Notification-To",
 };
 
@@ -27,8 +38,8 @@ header_addrs_field(const char *name, size_t len)
 {
 	while (len > 0 && (name[len - 1] == ' ' || name[len - 1] == '\t'))
 		len--;
-	for (size_t i = 0; i < sizeof(header_addrs_names)
-	     / sizeof(*header_addrs_names); i++)
+	for (size_t i = 0;
+	     i < sizeof(header_addrs_names) / sizeof(*header_addrs_names); i++)
 		if (strlen(header_addrs_names[i]) == len
 		    && strncasecmp(header_addrs_names[i], name, len) == 0)
 			return true;
@@ -45,7 +56,7 @@ header_addrs_edge(char ch)
 static const char *
 header_addrs_find(const char *text, size_t from, const char *addr)
 {
-	size_t	alen = strlen(addr);
+	size_t	    alen = strlen(addr);
 	const char *hit;
 
 	for (hit = strstr(text + from, addr); hit; hit = strstr(hit + 1, addr))
@@ -59,14 +70,13 @@ header_addrs_find(const char *text, size_t from, const char *addr)
 }
 
 int
-header_addrs_rewrite(VSTR *field, size_t name_len, HEADER_ADDR_FN fn,
-		     void *ctx)
+header_addrs_rewrite(VSTR *field, size_t name_len, HEADER_ADDR_FN fn, void *ctx)
 {
 	ADDR_LIST *list = addr_list_alloc();
-	VSTR   *repl = vstr_alloc(64);
-	VSTR   *out = vstr_alloc(VSTR_LEN(field) + 64);
-	size_t	from = name_len + 1;
-	int	ret = 0;
+	VSTR	  *repl = vstr_alloc(64);
+	VSTR	  *out = vstr_alloc(VSTR_LEN(field) + 64);
+	size_t	   from = name_len + 1;
+	int	   ret = 0;
 
 	if (from > VSTR_LEN(field))
 		from = VSTR_LEN(field);
@@ -75,7 +85,7 @@ header_addrs_rewrite(VSTR *field, size_t name_len, HEADER_ADDR_FN fn,
 		const char *addr = VSTR_STR(list->addrs[i]->addr);
 		const char *text = VSTR_STR(field);
 		const char *hit;
-		int	rc;
+		int	    rc;
 
 		if (*addr == 0)
 			continue;
@@ -84,7 +94,8 @@ header_addrs_rewrite(VSTR *field, size_t name_len, HEADER_ADDR_FN fn,
 			ret = -1;
 			break;
 		}
-		if (rc == 0 || (hit = header_addrs_find(text, from, addr)) == NULL)
+		if (rc == 0
+		    || (hit = header_addrs_find(text, from, addr)) == NULL)
 			continue;
 		vstr_memcpy(out, text, (size_t)(hit - text));
 		vstr_memcat(out, VSTR_STR(repl), VSTR_LEN(repl));

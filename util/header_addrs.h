@@ -32,9 +32,9 @@
 
 typedef int (*HEADER_ADDR_FN)(void *ctx, const char *addr, VSTR *out);
 
-bool	header_addrs_field(const char *name, size_t len);
+bool header_addrs_field(const char *name, size_t len);
 /* field: "Name: value" with folding, no final CRLF; name_len > 0. */
-int	header_addrs_rewrite(VSTR *field, size_t name_len, HEADER_ADDR_FN fn,
-			             void *ctx);
+int header_addrs_rewrite(VSTR *field, size_t name_len, HEADER_ADDR_FN fn,
+			 void *ctx);
 
 #endif

@@ -31,16 +31,16 @@
 #include "util/vstr.h"
 
 /* Longest netstring length prefix we ever need to look at ("16777216:"). */
-#define IPC_PREFIX_MAX	12
+#define IPC_PREFIX_MAX 12
 
 struct IPC_STREAM {
-	int	fd;
-	VSTR   *in;			/* received bytes, from pos on */
-	size_t	pos;			/* first undecoded byte of in */
-	size_t	want;			/* bytes still missing for a frame */
-	size_t	max;			/* frame payload cap */
-	VSTR   *out;			/* encoding buffer for sends */
-	int	sock;			/* fd is a socket: recv() flags work */
+	int    fd;
+	VSTR  *in;   /* received bytes, from pos on */
+	size_t pos;  /* first undecoded byte of in */
+	size_t want; /* bytes still missing for a frame */
+	size_t max;  /* frame payload cap */
+	VSTR  *out;  /* encoding buffer for sends */
+	int    sock; /* fd is a socket: recv() flags work */
 };
 
 static long long
@@ -79,8 +79,8 @@ static int
 ipc_wait(int fd, short events, long long deadline)
 {
 	struct pollfd pfd;
-	int	wait_ms;
-	int	n;
+	int	      wait_ms;
+	int	      n;
 
 	for (;;) {
 		if (deadline < 0) {
@@ -114,7 +114,7 @@ ipc_wait(int fd, short events, long long deadline)
 static ssize_t
 ipc_write_some(int fd, const void *buf, size_t len, int *sock)
 {
-	ssize_t	n;
+	ssize_t n;
 
 	if (*sock != 0) {
 		n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -130,7 +130,7 @@ ipc_write_some(int fd, const void *buf, size_t len, int *sock)
 static ssize_t
 ipc_read_some(int fd, void *buf, size_t len, int *sock)
 {
-	ssize_t	n;
+	ssize_t n;
 
 	if (*sock != 0) {
 		n = recv(fd, buf, len, MSG_DONTWAIT);
@@ -147,9 +147,9 @@ static ssize_t
 ipc_write_deadline(int fd, const void *buf, size_t len, long long deadline)
 {
 	const char *cp = buf;
-	size_t	done = 0;
-	int	sock = -1;
-	ssize_t	n;
+	size_t	    done = 0;
+	int	    sock = -1;
+	ssize_t	    n;
 
 	while (done < len) {
 		n = ipc_write_some(fd, cp + done, len - done, &sock);
@@ -178,7 +178,7 @@ ipc_read_deadline(int fd, void *buf, size_t len, long long deadline)
 	char   *cp = buf;
 	size_t	done = 0;
 	int	sock = -1;
-	ssize_t	n;
+	ssize_t n;
 
 	while (done < len) {
 		n = ipc_read_some(fd, cp + done, len - done, &sock);
@@ -213,7 +213,7 @@ read_full(int fd, void *buf, size_t len, int timeout_ms)
 int
 fd_set_nonblock(int fd, bool on)
 {
-	int	flags = fcntl(fd, F_GETFL);
+	int flags = fcntl(fd, F_GETFL);
 
 	if (flags < 0)
 		return -1;
@@ -224,7 +224,7 @@ fd_set_nonblock(int fd, bool on)
 int
 fd_set_cloexec(int fd, bool on)
 {
-	int	flags = fcntl(fd, F_GETFD);
+	int flags = fcntl(fd, F_GETFD);
 
 	if (flags < 0)
 		return -1;
@@ -235,7 +235,7 @@ fd_set_cloexec(int fd, bool on)
 static int
 ipc_sockaddr_un(struct sockaddr_un *sun, const char *path)
 {
-	size_t	len = strlen(path);
+	size_t len = strlen(path);
 
 	if (len == 0 || len >= sizeof(sun->sun_path)) {
 		errno = len ? ENAMETOOLONG : EINVAL;
@@ -250,7 +250,7 @@ ipc_sockaddr_un(struct sockaddr_un *sun, const char *path)
 static void
 ipc_close_keep_errno(int fd)
 {
-	int	saved = errno;
+	int saved = errno;
 
 	(void)close(fd);
 	errno = saved;
@@ -260,10 +260,10 @@ int
 ipc_listen_unix(const char *path, int mode, int backlog)
 {
 	struct sockaddr_un sun;
-	struct stat st;
-	mode_t	old_mask;
-	int	fd;
-	int	ret;
+	struct stat	   st;
+	mode_t		   old_mask;
+	int		   fd;
+	int		   ret;
 
 	if (ipc_sockaddr_un(&sun, path) < 0)
 		return -1;
@@ -299,7 +299,7 @@ static int
 ipc_connect_unix_mode(const char *path, long long deadline, bool nonblock)
 {
 	struct sockaddr_un sun;
-	int	fd;
+	int		   fd;
 
 	if (ipc_sockaddr_un(&sun, path) < 0)
 		return -1;
@@ -312,13 +312,13 @@ ipc_connect_unix_mode(const char *path, long long deadline, bool nonblock)
 		if (errno == EINTR)
 			continue;
 		if (errno == EINPROGRESS) {
-			int	err = 0;
+			int	  err = 0;
 			socklen_t elen = sizeof(err);
 
 			if (ipc_wait(fd, POLLOUT, deadline) < 0)
 				goto fail;
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-				       &elen) < 0)
+			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen)
+			    < 0)
 				goto fail;
 			if (err != 0) {
 				errno = err;
@@ -353,8 +353,8 @@ ipc_connect_unix(const char *path, int timeout_ms)
 static int
 ipc_bind_inet(const struct addrinfo *ai, int backlog, int v6only)
 {
-	int	on = 1;
-	int	fd;
+	int on = 1;
+	int fd;
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
 		    ai->ai_protocol);
@@ -363,7 +363,8 @@ ipc_bind_inet(const struct addrinfo *ai, int backlog, int v6only)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0
 	    || (ai->ai_family == AF_INET6 && v6only >= 0
 		&& setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-			      sizeof(v6only)) < 0)
+			      sizeof(v6only))
+		       < 0)
 	    || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0
 	    || listen(fd, backlog) < 0) {
 		ipc_close_keep_errno(fd);
@@ -375,14 +376,14 @@ ipc_bind_inet(const struct addrinfo *ai, int backlog, int v6only)
 int
 ipc_listen_inet(const char *host, const char *port, int backlog)
 {
-	struct addrinfo hints;
+	struct addrinfo	 hints;
 	struct addrinfo *res;
 	struct addrinfo *ai;
-	char	buf[256];
-	const char *node = host;
-	int	fd = -1;
-	int	err;
-	int	saved = EADDRNOTAVAIL;
+	char		 buf[256];
+	const char	*node = host;
+	int		 fd = -1;
+	int		 err;
+	int		 saved = EADDRNOTAVAIL;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_socktype = SOCK_STREAM;
@@ -402,7 +403,7 @@ ipc_listen_inet(const char *host, const char *port, int backlog)
 		hints.ai_family = AF_INET;
 		node = "0.0.0.0";
 	} else if (node[0] == '[') {
-		size_t	len = strlen(node);
+		size_t len = strlen(node);
 
 		if (len < 3 || node[len - 1] != ']' || len - 2 >= sizeof(buf)) {
 			errno = EINVAL;
@@ -430,7 +431,7 @@ ipc_listen_inet(const char *host, const char *port, int backlog)
 int
 ipc_accept(int listen_fd)
 {
-	int	fd;
+	int fd;
 
 	for (;;) {
 		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
@@ -452,11 +453,11 @@ ipc_why(VSTR *why, const char *text)
 static void
 ipc_why_errno(VSTR *why)
 {
-	int	saved = errno;
+	int saved = errno;
 
 	if (why)
-		vstr_strcpy(why, saved == ETIMEDOUT ? "timeout"
-			    : strerror(saved));
+		vstr_strcpy(why,
+			    saved == ETIMEDOUT ? "timeout" : strerror(saved));
 	errno = saved;
 }
 
@@ -480,7 +481,7 @@ int
 ipc_send(int fd, const ATTR *a, int timeout_ms)
 {
 	VSTR   *buf = vstr_alloc(attr_encoded_len(a));
-	ssize_t	n;
+	ssize_t n;
 	int	saved;
 
 	attr_encode(a, buf);
@@ -497,13 +498,12 @@ ipc_send(int fd, const ATTR *a, int timeout_ms)
  * at a time.  0 with *plen set, or -1 (errno 0 at a clean end of file).
  */
 static int
-ipc_recv_prefix(int fd, size_t max, long long deadline, size_t *plen,
-		VSTR *why)
+ipc_recv_prefix(int fd, size_t max, long long deadline, size_t *plen, VSTR *why)
 {
 	char	pbuf[IPC_PREFIX_MAX];
 	size_t	have = 0;
 	bool	peek = true;
-	ssize_t	n;
+	ssize_t n;
 	int	r;
 
 	for (;;) {
@@ -546,7 +546,7 @@ ipc_recv_prefix(int fd, size_t max, long long deadline, size_t *plen,
 				return 0;
 		} else {
 			/* Consume what the peek showed: the prefix, or all. */
-			size_t	take = r > 0 ? (size_t)r - have : (size_t)n;
+			size_t take = r > 0 ? (size_t)r - have : (size_t)n;
 
 			if (read_full(fd, pbuf + have, take, 0)
 			    != (ssize_t)take) {
@@ -567,11 +567,11 @@ int
 ipc_recv(int fd, ATTR *a, size_t max, int timeout_ms, VSTR *why)
 {
 	long long deadline = ipc_deadline(timeout_ms);
-	size_t	plen;
-	VSTR   *buf;
-	ssize_t	n;
-	int	ret = -1;
-	int	saved;
+	size_t	  plen;
+	VSTR	 *buf;
+	ssize_t	  n;
+	int	  ret = -1;
+	int	  saved;
 
 	attr_reset(a);
 	if (max == 0 || max > ATTR_FRAME_MAX)
@@ -601,11 +601,11 @@ int
 ipc_call(const char *path, const ATTR *req, ATTR *reply, int timeout_ms,
 	 VSTR *why)
 {
-	long long deadline = ipc_deadline(timeout_ms);
+	long long   deadline = ipc_deadline(timeout_ms);
 	IPC_STREAM *st;
-	int	fd;
-	int	ret;
-	int	saved;
+	int	    fd;
+	int	    ret;
+	int	    saved;
 
 	/*
 	 * The connection carries one frame each way and is closed after:
@@ -632,7 +632,7 @@ ipc_call(const char *path, const ATTR *req, ATTR *reply, int timeout_ms,
 	ret = ipc_stream_recv(st, reply, ipc_left_ms(deadline), why);
 	saved = errno;
 	if (ret < 0 && why) {
-		VSTR   *tmp = vstr_alloc(VSTR_LEN(why) + 64);
+		VSTR *tmp = vstr_alloc(VSTR_LEN(why) + 64);
 
 		vstr_sprintf(tmp, "receive from %s: %s", path, VSTR_STR(why));
 		vstr_strcpy(why, VSTR_STR(tmp));
@@ -647,9 +647,9 @@ int
 ipc_trigger(const char *path, int byte, int timeout_ms)
 {
 	struct stat st;
-	char	c = (char)byte;
-	int	fd;
-	ssize_t	n;
+	char	    c = (char)byte;
+	int	    fd;
+	ssize_t	    n;
 
 	if (stat(path, &st) < 0)
 		return -1;
@@ -721,7 +721,7 @@ ipc_stream_buffered(const IPC_STREAM *st)
 int
 ipc_stream_send(IPC_STREAM *st, const ATTR *a, int timeout_ms)
 {
-	ssize_t	n;
+	ssize_t n;
 
 	vstr_reset(st->out);
 	attr_encode(a, st->out);
@@ -729,7 +729,7 @@ ipc_stream_send(IPC_STREAM *st, const ATTR *a, int timeout_ms)
 		       timeout_ms);
 	/* Do not keep a multi-megabyte buffer around after a big frame. */
 	if (st->out->cap > 4 * IPC_STREAM_BUFSIZE) {
-		int	saved = errno;
+		int saved = errno;
 
 		vstr_free(st->out);
 		st->out = vstr_alloc(IPC_STREAM_BUFSIZE);
@@ -747,7 +747,7 @@ static ssize_t
 ipc_stream_read(IPC_STREAM *st, bool may_block)
 {
 	size_t	room;
-	ssize_t	n;
+	ssize_t n;
 
 	/* Move the undecoded tail to the front before reading more. */
 	if (st->pos > 0) {
@@ -784,10 +784,10 @@ int
 ipc_stream_next(IPC_STREAM *st, ATTR *a, VSTR *why)
 {
 	const char *buf = VSTR_STR(st->in) + st->pos;
-	size_t	avail = VSTR_LEN(st->in) - st->pos;
-	size_t	plen;
-	size_t	total;
-	int	r;
+	size_t	    avail = VSTR_LEN(st->in) - st->pos;
+	size_t	    plen;
+	size_t	    total;
+	int	    r;
 
 	if (avail == 0) {
 		st->want = 0;
@@ -821,8 +821,8 @@ int
 ipc_stream_recv(IPC_STREAM *st, ATTR *a, int timeout_ms, VSTR *why)
 {
 	long long deadline = ipc_deadline(timeout_ms);
-	ssize_t	n;
-	int	r;
+	ssize_t	  n;
+	int	  r;
 
 	for (;;) {
 		if ((r = ipc_stream_next(st, a, why)) != 0)

@@ -43,14 +43,14 @@
 #include "util/sys_defs.h"
 #include "util/vstr.h"
 
-#define IPC_WAIT_FOREVER	(-1)
+#define IPC_WAIT_FOREVER (-1)
 
 /* One-byte trigger requests (as Postfix's qmgr/pickup/flush triggers). */
-#define IPC_TRIGGER_WAKEUP	'W'	/* something new: look (pickup, qmgr) */
-#define IPC_TRIGGER_SCAN_INCOMING 'I'	/* qmgr: scan incoming/ now */
-#define IPC_TRIGGER_SCAN_DEFERRED 'D'	/* qmgr: scan deferred/ now */
-#define IPC_TRIGGER_SCAN_ALL	'A'	/* qmgr: ignore backoff times */
-#define IPC_TRIGGER_FLUSH_DEAD	'F'	/* qmgr: forget dead destinations */
+#define IPC_TRIGGER_WAKEUP	  'W' /* something new: look (pickup, qmgr) */
+#define IPC_TRIGGER_SCAN_INCOMING 'I' /* qmgr: scan incoming/ now */
+#define IPC_TRIGGER_SCAN_DEFERRED 'D' /* qmgr: scan deferred/ now */
+#define IPC_TRIGGER_SCAN_ALL	  'A' /* qmgr: ignore backoff times */
+#define IPC_TRIGGER_FLUSH_DEAD	  'F' /* qmgr: forget dead destinations */
 
 /*
  * Sockets.  ipc_listen_unix() removes a stale socket or a symlink at path
@@ -62,11 +62,11 @@
  * (dual-stack "::" when IPv6 works, else 0.0.0.0), and a port number or
  * service name; it sets SO_REUSEADDR.
  */
-int	ipc_listen_unix(const char *path, int mode, int backlog);
-int	ipc_connect_unix(const char *path, int timeout_ms);
-int	ipc_listen_inet(const char *host, const char *port, int backlog);
+int ipc_listen_unix(const char *path, int mode, int backlog);
+int ipc_connect_unix(const char *path, int timeout_ms);
+int ipc_listen_inet(const char *host, const char *port, int backlog);
 /* accept(), retrying EINTR/ECONNABORTED; close-on-exec; fd or -1. */
-int	ipc_accept(int listen_fd);
+int ipc_accept(int listen_fd);
 
 /*
  * One-shot frames on a descriptor that carries nothing else buffered.
@@ -75,23 +75,23 @@ int	ipc_accept(int listen_fd);
  * on afterwards; use an IPC_STREAM for many frames.  max bounds the frame
  * payload (0 = ATTR_FRAME_MAX; never above it).
  */
-int	ipc_send(int fd, const ATTR *a, int timeout_ms);
-int	ipc_recv(int fd, ATTR *a, size_t max, int timeout_ms, VSTR *why);
+int ipc_send(int fd, const ATTR *a, int timeout_ms);
+int ipc_recv(int fd, ATTR *a, size_t max, int timeout_ms, VSTR *why);
 /* Connect, send req, receive one reply, close.  0 / -1 + errno + why. */
-int	ipc_call(const char *path, const ATTR *req, ATTR *reply,
-		         int timeout_ms, VSTR *why);
+int ipc_call(const char *path, const ATTR *req, ATTR *reply, int timeout_ms,
+	     VSTR *why);
 /* Write one byte to a Unix stream socket or a fifo; no reply.  0 / -1. */
-int	ipc_trigger(const char *path, int byte, int timeout_ms);
+int ipc_trigger(const char *path, int byte, int timeout_ms);
 
-int	fd_set_nonblock(int fd, bool on);
-int	fd_set_cloexec(int fd, bool on);
+int fd_set_nonblock(int fd, bool on);
+int fd_set_cloexec(int fd, bool on);
 /*
  * Loop until len bytes moved.  write_full returns len or -1 (errno, e.g.
  * ETIMEDOUT, EPIPE); read_full returns len, or fewer at end of file
  * (0 = EOF before any byte), or -1.
  */
-ssize_t	write_full(int fd, const void *buf, size_t len, int timeout_ms);
-ssize_t	read_full(int fd, void *buf, size_t len, int timeout_ms);
+ssize_t write_full(int fd, const void *buf, size_t len, int timeout_ms);
+ssize_t read_full(int fd, void *buf, size_t len, int timeout_ms);
 
 /*
  * A buffered frame stream over one connection carrying many frames in
@@ -102,17 +102,17 @@ ssize_t	read_full(int fd, void *buf, size_t len, int timeout_ms);
  */
 typedef struct IPC_STREAM IPC_STREAM;
 
-#define IPC_STREAM_BUFSIZE	(64 * 1024)
+#define IPC_STREAM_BUFSIZE (64 * 1024)
 
 IPC_STREAM *ipc_stream_open(int fd);
 IPC_STREAM *ipc_stream_close(IPC_STREAM *st);
-int	ipc_stream_fd(const IPC_STREAM *st);
+int	    ipc_stream_fd(const IPC_STREAM *st);
 /* Frame payload cap for receiving (0 = ATTR_FRAME_MAX). */
-void	ipc_stream_set_max(IPC_STREAM *st, size_t max);
+void ipc_stream_set_max(IPC_STREAM *st, size_t max);
 /* Encode and write one frame fully (one write for the whole frame). */
-int	ipc_stream_send(IPC_STREAM *st, const ATTR *a, int timeout_ms);
+int ipc_stream_send(IPC_STREAM *st, const ATTR *a, int timeout_ms);
 /* Read one frame, waiting up to timeout_ms.  0 / -1 (see errors above). */
-int	ipc_stream_recv(IPC_STREAM *st, ATTR *a, int timeout_ms, VSTR *why);
+int ipc_stream_recv(IPC_STREAM *st, ATTR *a, int timeout_ms, VSTR *why);
 
 /*
  * Event-loop use (non-blocking fd): when the fd is readable call
@@ -123,7 +123,7 @@ int	ipc_stream_recv(IPC_STREAM *st, ATTR *a, int timeout_ms, VSTR *why);
  * unusable: close it).  ipc_stream_buffered() tells whether undecoded
  * bytes are waiting (after a frame, check before sleeping).
  */
-ssize_t	ipc_stream_fill(IPC_STREAM *st);
+ssize_t ipc_stream_fill(IPC_STREAM *st);
 int	ipc_stream_next(IPC_STREAM *st, ATTR *a, VSTR *why);
 size_t	ipc_stream_buffered(const IPC_STREAM *st);
 

@@ -12,15 +12,15 @@
 #include "util/vstr.h"
 
 enum lline_kind {
-	LLINE_SKIP,			/* blank or comment */
-	LLINE_START,			/* non-white-space text */
-	LLINE_CONT,			/* continuation */
-	LLINE_NUL,			/* holds a NUL byte */
+	LLINE_SKIP,  /* blank or comment */
+	LLINE_START, /* non-white-space text */
+	LLINE_CONT,  /* continuation */
+	LLINE_NUL,   /* holds a NUL byte */
 };
 
 void
-lline_init(LLINE *ll, const char *name, const char *buf, size_t len,
-	   int flags, const char *what)
+lline_init(LLINE *ll, const char *name, const char *buf, size_t len, int flags,
+	   const char *what)
 {
 	ll->name = name;
 	ll->what = what;
@@ -65,7 +65,7 @@ lline_take(LLINE *ll, size_t end, VSTR *line, VSTR *why)
 {
 	const char *p = ll->buf + ll->pos;
 	const char *e = ll->buf + end;
-	bool	first = VSTR_LEN(line) == 0;
+	bool	    first = VSTR_LEN(line) == 0;
 
 	lline_skip(ll, end);
 	if (ll->flags & LLINE_JOIN_SPACE) {
@@ -97,7 +97,7 @@ lline_nul(LLINE *ll, VSTR *why)
 int
 lline_next(LLINE *ll, VSTR *line, int *lineno, VSTR *why)
 {
-	size_t	end;
+	size_t		end;
 	enum lline_kind kind;
 
 	vstr_reset(line);
@@ -110,15 +110,16 @@ lline_next(LLINE *ll, VSTR *line, int *lineno, VSTR *why)
 		if (kind == LLINE_NUL)
 			return lline_nul(ll, why);
 		if (kind == LLINE_CONT && ll->what != NULL) {
-			vstr_sprintf(why, "%s:%d: continuation line without "
-				     "a %s before it", ll->name,
-				     ll->lineno + 1, ll->what);
+			vstr_sprintf(why,
+				     "%s:%d: continuation line without "
+				     "a %s before it",
+				     ll->name, ll->lineno + 1, ll->what);
 			return -1;
 		}
 		if (kind == LLINE_CONT)
 			msg_warn("%s:%d: logical line must not start with "
-				 "white space; ignored", ll->name,
-				 ll->lineno + 1);
+				 "white space; ignored",
+				 ll->name, ll->lineno + 1);
 		lline_skip(ll, end);
 	}
 	if (lline_take(ll, end, line, why) < 0)

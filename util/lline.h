@@ -37,24 +37,24 @@
 #include "util/sys_defs.h"
 #include "util/vstr.h"
 
-#define LLINE_MAX		(1024 * 1024)	/* bytes in one logical line */
+#define LLINE_MAX (1024 * 1024) /* bytes in one logical line */
 
-#define LLINE_JOIN_SPACE	(1 << 0)
+#define LLINE_JOIN_SPACE (1 << 0)
 
 typedef struct LLINE {
-	const char *name;		/* for messages */
-	const char *what;		/* orphan continuation: error noun */
+	const char *name; /* for messages */
+	const char *what; /* orphan continuation: error noun */
 	const char *buf;
-	size_t	len;
-	size_t	pos;
-	int	lineno;			/* physical lines consumed */
-	int	flags;
+	size_t	    len;
+	size_t	    pos;
+	int	    lineno; /* physical lines consumed */
+	int	    flags;
 } LLINE;
 
-void	lline_init(LLINE *ll, const char *name, const char *buf, size_t len,
-		           int flags, const char *what);
+void lline_init(LLINE *ll, const char *name, const char *buf, size_t len,
+		int flags, const char *what);
 
 /* 1: line holds a logical line that starts at *lineno; 0: end; -1: why */
-int	lline_next(LLINE *ll, VSTR *line, int *lineno, VSTR *why);
+int lline_next(LLINE *ll, VSTR *line, int *lineno, VSTR *why);
 
 #endif

@@ -20,16 +20,16 @@ maildir_mkdir(const char *path)
 }
 
 int
-maildir_deliver(const char *dir, const char *data, size_t len,
-		long long limit, VSTR *why)
+maildir_deliver(const char *dir, const char *data, size_t len, long long limit,
+		VSTR *why)
 {
-	VSTR   *base = vstr_alloc(64), *tmp = vstr_alloc(64);
-	VSTR   *new = vstr_alloc(64), *name = vstr_alloc(64);
+	VSTR *base = vstr_alloc(64), *tmp = vstr_alloc(64);
+	VSTR *new = vstr_alloc(64), *name = vstr_alloc(64);
 	struct timeval tv;
-	char	host[256];
-	int	fd = -1, dfd = -1, err = 0;
-	const char *p = data;
-	size_t	left = len;
+	char	       host[256];
+	int	       fd = -1, dfd = -1, err = 0;
+	const char    *p = data;
+	size_t	       left = len;
 
 	vstr_strcpy(base, dir);
 	while (VSTR_LEN(base) > 1 && VSTR_STR(base)[VSTR_LEN(base) - 1] == '/')
@@ -37,7 +37,8 @@ maildir_deliver(const char *dir, const char *data, size_t len,
 	vstr_sprintf(tmp, "%s/tmp", VSTR_STR(base));
 	vstr_sprintf(new, "%s/new", VSTR_STR(base));
 	vstr_sprintf(name, "%s/cur", VSTR_STR(base));
-	if (maildir_mkdir(VSTR_STR(base)) < 0 || maildir_mkdir(VSTR_STR(tmp)) < 0
+	if (maildir_mkdir(VSTR_STR(base)) < 0
+	    || maildir_mkdir(VSTR_STR(tmp)) < 0
 	    || maildir_mkdir(VSTR_STR(new)) < 0
 	    || maildir_mkdir(VSTR_STR(name)) < 0) {
 		err = errno;
@@ -47,7 +48,8 @@ maildir_deliver(const char *dir, const char *data, size_t len,
 	}
 	if (limit > 0 && (long long)len > limit) {
 		err = EFBIG;
-		vstr_sprintf(why, "cannot deliver to maildir %s: message "
+		vstr_sprintf(why,
+			     "cannot deliver to maildir %s: message "
 			     "exceeds mailbox size limit (%lld bytes)",
 			     VSTR_STR(base), limit);
 		goto out;
@@ -57,8 +59,9 @@ maildir_deliver(const char *dir, const char *data, size_t len,
 	 * (or is not a folder) cannot be made durable, so nothing is
 	 * delivered and the caller defers.
 	 */
-	if ((dfd = open(VSTR_STR(new), O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-			| O_CLOEXEC)) < 0) {
+	if ((dfd = open(VSTR_STR(new),
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+	    < 0) {
 		err = errno;
 		vstr_sprintf(why, "cannot open maildir folder %s: %s",
 			     VSTR_STR(new), strerror(err));
@@ -74,8 +77,8 @@ maildir_deliver(const char *dir, const char *data, size_t len,
 	vstr_sprintf(name, "%lld.M%ldP%ld.%s", (long long)tv.tv_sec,
 		     (long)tv.tv_usec, (long)getpid(), host);
 	vstr_sprintf_append(tmp, "/%s", VSTR_STR(name));
-	fd = open(VSTR_STR(tmp), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW
-		  | O_CLOEXEC, 0600);
+	fd = open(VSTR_STR(tmp),
+		  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		err = errno;
 		vstr_sprintf(why, "create maildir file %s: %s", VSTR_STR(tmp),
@@ -83,7 +86,7 @@ maildir_deliver(const char *dir, const char *data, size_t len,
 		goto out;
 	}
 	while (left > 0) {
-		ssize_t	n = write(fd, p, left);
+		ssize_t n = write(fd, p, left);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -99,8 +102,8 @@ maildir_deliver(const char *dir, const char *data, size_t len,
 	if (close(fd) < 0 && err == 0)
 		err = errno;
 	fd = -1;
-	if (err == 0 && renameat(AT_FDCWD, VSTR_STR(tmp), dfd,
-				 VSTR_STR(name)) < 0)
+	if (err == 0
+	    && renameat(AT_FDCWD, VSTR_STR(tmp), dfd, VSTR_STR(name)) < 0)
 		err = errno;
 	if (err) {
 		vstr_sprintf(why, "cannot write maildir file %s: %s",

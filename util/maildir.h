@@ -26,7 +26,7 @@
 #include "util/sys_defs.h"
 #include "util/vstr.h"
 
-int	maildir_deliver(const char *dir, const char *data, size_t len,
-			long long limit, VSTR *why);
+int maildir_deliver(const char *dir, const char *data, size_t len,
+		    long long limit, VSTR *why);
 
 #endif

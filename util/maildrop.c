@@ -97,8 +97,9 @@ maildrop_put_envelope(REC_WRITER *w, const MAILDROP_ENV *env)
 {
 	if (env->uid < 0 || !maildrop_vstr_ok(env->sender)
 	    || !maildrop_vstr_ok(env->fullname)
-	    || (env->envid_given && (VSTR_LEN(env->envid) == 0
-				     || !maildrop_vstr_ok(env->envid)))) {
+	    || (env->envid_given
+		&& (VSTR_LEN(env->envid) == 0
+		    || !maildrop_vstr_ok(env->envid)))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -149,7 +150,7 @@ maildrop_bad(VSTR *why, const char *reason)
 static int
 maildrop_number(const char *str, long long *val)
 {
-	size_t	len = strlen(str);
+	size_t len = strlen(str);
 
 	if (len == 0 || len > 18 || strspn(str, "0123456789") != len)
 		return -1;
@@ -161,7 +162,7 @@ maildrop_attr(MAILDROP_ENV *env, const char *data, VSTR *why)
 {
 	const char *eq = strchr(data, '=');
 	const char *value = eq + 1;
-	size_t	nlen = (size_t)(eq - data);
+	size_t	    nlen = (size_t)(eq - data);
 
 	if (nlen == 3 && strncmp(data, "uid", 3) == 0) {
 		if (env->uid >= 0)
@@ -171,15 +172,15 @@ maildrop_attr(MAILDROP_ENV *env, const char *data, VSTR *why)
 	} else if (nlen == 8 && strncmp(data, "fullname", 8) == 0) {
 		if (VSTR_LEN(env->fullname))
 			return maildrop_bad(why, "duplicate fullname "
-					    "attribute");
+						 "attribute");
 		if (*value == 0 || !maildrop_text_ok(value, strlen(value)))
 			return maildrop_bad(why, "malformed fullname "
-					    "attribute");
+						 "attribute");
 		vstr_strcpy(env->fullname, value);
 	} else if (nlen == 7 && strncmp(data, "extract", 7) == 0) {
 		if (strcmp(value, "yes") != 0 || env->extract)
 			return maildrop_bad(why, "malformed extract "
-					    "attribute");
+						 "attribute");
 		env->extract = true;
 	} else {
 		return maildrop_bad(why, "unknown attribute");
@@ -190,11 +191,11 @@ maildrop_attr(MAILDROP_ENV *env, const char *data, VSTR *why)
 int
 maildrop_get_envelope(REC_READER *r, MAILDROP_ENV *env, VSTR *why)
 {
-	VSTR   *data = vstr_alloc(256);
+	VSTR	   *data = vstr_alloc(256);
 	const char *str;
-	long long notify = 0;
-	int	type;
-	int	ret;
+	long long   notify = 0;
+	int	    type;
+	int	    ret;
 
 	maildrop_env_reset(env);
 	vstr_reset(why);
@@ -203,7 +204,8 @@ maildrop_get_envelope(REC_READER *r, MAILDROP_ENV *env, VSTR *why)
 		if (type != REC_TYPE_SIZE && type != REC_TYPE_MESG
 		    && type != REC_TYPE_TIME && type != REC_TYPE_NOTIFY
 		    && !maildrop_vstr_ok(data)) {
-			ret = maildrop_bad(why, "control character or "
+			ret = maildrop_bad(why,
+					   "control character or "
 					   "over-long text in the envelope");
 			break;
 		}
@@ -213,8 +215,8 @@ maildrop_get_envelope(REC_READER *r, MAILDROP_ENV *env, VSTR *why)
 		case REC_TYPE_TIME:
 			/* The reader checked "sec usec" syntax already. */
 			env->arrival_sec = strtoll(str, NULL, 10);
-			env->arrival_usec = strtoll(strchr(str, ' ') + 1,
-						    NULL, 10);
+			env->arrival_usec = strtoll(strchr(str, ' ') + 1, NULL,
+						    10);
 			continue;
 		case REC_TYPE_FROM:
 			vstr_memcpy(env->sender, str, VSTR_LEN(data));
@@ -232,8 +234,8 @@ maildrop_get_envelope(REC_READER *r, MAILDROP_ENV *env, VSTR *why)
 			vstr_memcpy(env->envid, str, VSTR_LEN(data));
 			continue;
 		case REC_TYPE_RET:
-			env->ret = strcmp(str, "FULL") == 0 ? ADDR_RET_FULL :
-			    ADDR_RET_HDRS;
+			env->ret = strcmp(str, "FULL") == 0 ? ADDR_RET_FULL
+							    : ADDR_RET_HDRS;
 			continue;
 		case REC_TYPE_NOTIFY:
 			(void)str_to_ll(str, &notify);
@@ -252,7 +254,7 @@ maildrop_get_envelope(REC_READER *r, MAILDROP_ENV *env, VSTR *why)
 		default:
 			/* O, P and D records have no place in a maildrop. */
 			ret = maildrop_bad(why, "record not allowed in a "
-					   "maildrop envelope");
+						"maildrop envelope");
 			break;
 		}
 		break;

@@ -42,40 +42,39 @@
 #include "util/rec.h"
 #include "util/vstr.h"
 
-#define MAILDROP_TEXT_MAX	1000	/* bytes of one envelope text */
+#define MAILDROP_TEXT_MAX 1000 /* bytes of one envelope text */
 
 typedef struct MAILDROP_ENV {
-	long long uid;			/* -1: not set */
+	long long uid; /* -1: not set */
 	long long arrival_sec;
 	long long arrival_usec;
-	VSTR   *sender;
-	VSTR   *fullname;		/* empty: none */
-	bool	extract;
-	bool	envid_given;
-	VSTR   *envid;
-	int	ret;			/* ADDR_RET_* */
-	size_t	nrcpt;
-	size_t	cap;
-	char  **rcpt;
-	int    *notify;			/* ADDR_NOTIFY_* bits, 0: none */
+	VSTR	 *sender;
+	VSTR	 *fullname; /* empty: none */
+	bool	  extract;
+	bool	  envid_given;
+	VSTR	 *envid;
+	int	  ret; /* ADDR_RET_* */
+	size_t	  nrcpt;
+	size_t	  cap;
+	char	**rcpt;
+	int	 *notify; /* ADDR_NOTIFY_* bits, 0: none */
 } MAILDROP_ENV;
 
 MAILDROP_ENV *maildrop_env_alloc(void);
 MAILDROP_ENV *maildrop_env_free(MAILDROP_ENV *env);
-void	maildrop_env_reset(MAILDROP_ENV *env);
-void	maildrop_env_add_rcpt(MAILDROP_ENV *env, const char *addr,
-			      int notify);
+void	      maildrop_env_reset(MAILDROP_ENV *env);
+void maildrop_env_add_rcpt(MAILDROP_ENV *env, const char *addr, int notify);
 
 /* Printable text without control characters, at most MAILDROP_TEXT_MAX. */
-bool	maildrop_text_ok(const char *str, size_t len);
+bool maildrop_text_ok(const char *str, size_t len);
 
 /* Write T F A* [V] [K] (N R)*; the caller then writes the content. */
-int	maildrop_put_envelope(REC_WRITER *w, const MAILDROP_ENV *env);
+int maildrop_put_envelope(REC_WRITER *w, const MAILDROP_ENV *env);
 
 /*
  * Read records from a fresh reader up to and including M; the next
  * rec_get() returns the first content record.
  */
-int	maildrop_get_envelope(REC_READER *r, MAILDROP_ENV *env, VSTR *why);
+int maildrop_get_envelope(REC_READER *r, MAILDROP_ENV *env, VSTR *why);
 
 #endif

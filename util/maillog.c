@@ -30,21 +30,21 @@
 #include "util/maillog.h"
 #include "util/msg.h"
 
-#define MAILLOG_SERVICE	"postlog"	/* postlog_service_name default */
+#define MAILLOG_SERVICE	  "postlog" /* postlog_service_name default */
 #define MAILLOG_DGRAM_MAX 8192
-#define MAILLOG_SEND_WAIT 2		/* seconds a full queue may delay a line */
+#define MAILLOG_SEND_WAIT 2 /* seconds a full queue may delay a line */
 
-static int maillog_sock = -1;
-static struct sockaddr_un maillog_addr[2];	/* absolute, in-chroot */
-static char maillog_host[256];
-static char maillog_facility[32] = "mail";
-static int maillog_complained;
+static int		  maillog_sock = -1;
+static struct sockaddr_un maillog_addr[2]; /* absolute, in-chroot */
+static char		  maillog_host[256];
+static char		  maillog_facility[32] = "mail";
+static int		  maillog_complained;
 
 static void
 maillog_fallback(enum msg_level level, const char *line)
 {
-	static const int prio[] = {LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT,
-	LOG_CRIT};
+	static const int prio[] = { LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT,
+				    LOG_CRIT };
 
 	if (!maillog_complained) {
 		maillog_complained = 1;
@@ -59,12 +59,12 @@ maillog_fallback(enum msg_level level, const char *line)
 static void
 maillog_send(enum msg_level level, const char *text)
 {
-	char	line[MAILLOG_DGRAM_MAX];
-	char	stamp[32];
+	char	  line[MAILLOG_DGRAM_MAX];
+	char	  stamp[32];
 	struct tm tm;
-	time_t	now = time(NULL);
-	int	n;
-	int	i;
+	time_t	  now = time(NULL);
+	int	  n;
+	int	  i;
 
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%b %e %H:%M:%S", &tm);
@@ -80,7 +80,8 @@ maillog_send(enum msg_level level, const char *text)
 			continue;
 		if (sendto(maillog_sock, line, (size_t)n, 0,
 			   (struct sockaddr *)&maillog_addr[i],
-			   sizeof(maillog_addr[i])) == n)
+			   sizeof(maillog_addr[i]))
+		    == n)
 			return;
 		if (errno != ENOENT && errno != ECONNREFUSED)
 			break;
@@ -93,9 +94,9 @@ maillog_set_addr(struct sockaddr_un *sun, const char *dir, const char *name)
 {
 	memset(sun, 0, sizeof(*sun));
 	sun->sun_family = AF_UNIX;
-	if (snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s", dir,
-		     name) >= (int)sizeof(sun->sun_path))
-		sun->sun_path[0] = 0;		/* too long: never used */
+	if (snprintf(sun->sun_path, sizeof(sun->sun_path), "%s/%s", dir, name)
+	    >= (int)sizeof(sun->sun_path))
+		sun->sun_path[0] = 0; /* too long: never used */
 }
 
 /*
@@ -107,8 +108,8 @@ static void
 maillog_service_path(const CFG *cfg, char *buf, size_t len)
 {
 	const char *svc = cfg_get_str(cfg, "postlog_service_name");
-	size_t	n = strspn(svc, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
-			   "UVWXYZ0123456789._-");
+	size_t n = strspn(svc, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
+			       "UVWXYZ0123456789._-");
 
 	if (*svc == 0 || *svc == '.' || svc[n] != 0) {
 		msg_warn("bad postlog_service_name \"%s\": using \"%s\"", svc,
@@ -121,8 +122,8 @@ maillog_service_path(const CFG *cfg, char *buf, size_t len)
 void
 maillog_init(const CFG *cfg, const char *progname, int flags)
 {
-	char	name[128];
-	char	socket_name[128];
+	char	    name[128];
+	char	    socket_name[128];
 	const char *file = cfg_get_str(cfg, "maillog_file");
 
 	snprintf(name, sizeof(name), "%s/%s", cfg_get_str(cfg, "syslog_name"),
@@ -142,7 +143,7 @@ maillog_init(const CFG *cfg, const char *progname, int flags)
 	snprintf(maillog_host, sizeof(maillog_host), "%s",
 		 cfg_get_str(cfg, "myhostname"));
 	if (maillog_sock < 0) {
-		struct timeval tv = {.tv_sec = MAILLOG_SEND_WAIT};
+		struct timeval tv = { .tv_sec = MAILLOG_SEND_WAIT };
 
 		maillog_sock = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 		if (maillog_sock < 0) {

@@ -19,9 +19,9 @@
 
 typedef struct CFG CFG;
 
-#define MAILLOG_STDERR	(1 << 0)	/* also to standard error */
-#define MAILLOG_STDERR_ONLY (1 << 1)	/* only to standard error */
+#define MAILLOG_STDERR	    (1 << 0) /* also to standard error */
+#define MAILLOG_STDERR_ONLY (1 << 1) /* only to standard error */
 
-void	maillog_init(const CFG *cfg, const char *progname, int flags);
+void maillog_init(const CFG *cfg, const char *progname, int flags);
 
 #endif

@@ -21,7 +21,7 @@ master_status_pair(int fds[2])
 		return -1;
 	/* Master's end only: children block briefly rather than lose one. */
 	if (fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK) < 0) {
-		int	saved = errno;
+		int saved = errno;
 
 		close(fds[0]);
 		close(fds[1]);
@@ -34,8 +34,9 @@ master_status_pair(int fds[2])
 int
 master_status_send(int fd, int status)
 {
-	struct master_status rec = {.pid = (int32_t)getpid(), .status = status};
-	ssize_t	n;
+	struct master_status rec = { .pid = (int32_t)getpid(),
+				     .status = status };
+	ssize_t		     n;
 
 	do {
 		n = send(fd, &rec, sizeof(rec), MSG_NOSIGNAL);
@@ -52,7 +53,7 @@ master_status_send(int fd, int status)
 int
 master_status_recv(int fd, struct master_status *rec)
 {
-	ssize_t	n;
+	ssize_t n;
 
 	do {
 		n = recv(fd, rec, sizeof(*rec), MSG_DONTWAIT | MSG_TRUNC);
@@ -71,7 +72,7 @@ master_status_recv(int fd, struct master_status *rec)
 bool
 master_status_gone(int fd)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 
 	/* Master never writes here: readable means end-of-file. */
 	return poll(&pfd, 1, 0) > 0 && pfd.revents != 0;
@@ -89,7 +90,7 @@ master_pid_path(const char *queue_dir, const char *pid_dir, VSTR *path)
 static pid_t
 master_pid_holder(int fd)
 {
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
 
 	if (fcntl(fd, F_GETLK, &fl) < 0)
 		return -1;
@@ -99,17 +100,17 @@ master_pid_holder(int fd)
 int
 master_pid_lock(const char *path, pid_t *holder)
 {
-	struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-	char	buf[32];
-	int	fd;
-	int	len;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char	     buf[32];
+	int	     fd;
+	int	     len;
 
 	*holder = 0;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -1;
 	if (fcntl(fd, F_SETLK, &fl) < 0) {
-		int	saved = errno;
+		int saved = errno;
 
 		*holder = master_pid_holder(fd);
 		close(fd);
@@ -118,7 +119,7 @@ master_pid_lock(const char *path, pid_t *holder)
 	}
 	len = snprintf(buf, sizeof(buf), "%10ld\n", (long)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
-		int	saved = errno;
+		int saved = errno;
 
 		close(fd);
 		errno = saved;
@@ -130,8 +131,8 @@ master_pid_lock(const char *path, pid_t *holder)
 pid_t
 master_pid_check(const char *path)
 {
-	pid_t	pid;
-	int	fd;
+	pid_t pid;
+	int   fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)

@@ -42,52 +42,51 @@
 #include "util/sys_defs.h"
 #include "util/vstr.h"
 
-#define MASTER_LISTEN_FD	3
-#define MASTER_STATUS_FD	4
-#define MASTER_XLISTEN_FD	5
-#define MASTER_MAX_LISTEN	64	/* listeners per service */
+#define MASTER_LISTEN_FD  3
+#define MASTER_STATUS_FD  4
+#define MASTER_XLISTEN_FD 5
+#define MASTER_MAX_LISTEN 64 /* listeners per service */
 
-#define MASTER_STAT_TAKEN	1	/* busy with a client */
-#define MASTER_STAT_AVAIL	2	/* ready for another */
+#define MASTER_STAT_TAKEN 1 /* busy with a client */
+#define MASTER_STAT_AVAIL 2 /* ready for another */
 
 /* The one-byte requests of trigger services. */
-#define MASTER_TRIG_WAKEUP	'W'	/* timer: look for work */
+#define MASTER_TRIG_WAKEUP 'W' /* timer: look for work */
 
 struct master_status {
-	int32_t	pid;
-	int32_t	status;			/* MASTER_STAT_* */
+	int32_t pid;
+	int32_t status; /* MASTER_STAT_* */
 };
 
 /* Master side: fds[0] master's end (nonblocking), fds[1] the children's. */
-int	master_status_pair(int fds[2]);
+int master_status_pair(int fds[2]);
 
 /* Child side: send one record; EPIPE when master has gone. */
-int	master_status_send(int fd, int status);
+int master_status_send(int fd, int status);
 
 /*
  * Master side: read one record.  1 and the record, 0 at end-of-file, -1
  * with errno (EAGAIN when nothing is pending, EPROTO for a short record).
  */
-int	master_status_recv(int fd, struct master_status *rec);
+int master_status_recv(int fd, struct master_status *rec);
 
 /* Child side: true when master has closed its end (never blocks). */
-bool	master_status_gone(int fd);
+bool master_status_gone(int fd);
 
 /*
  * $process_id_directory/master.pid into `path`; a relative pid_dir (the
  * default "pid") is taken under queue_dir.
  */
-void	master_pid_path(const char *queue_dir, const char *pid_dir,
-			        VSTR *path);
+void master_pid_path(const char *queue_dir, const char *pid_dir, VSTR *path);
 
 /*
  * Master side: open, lock and fill the pid file; returns the open
  * descriptor (keep it for the process's life).  -1 with errno EAGAIN and
  * *holder set when another process holds the lock, or another errno.
  */
-int	master_pid_lock(const char *path, pid_t *holder);
+int master_pid_lock(const char *path, pid_t *holder);
 
 /* The pid holding the lock, 0 when nobody does (or no file), -1 error. */
-pid_t	master_pid_check(const char *path);
+pid_t master_pid_check(const char *path);
 
 #endif

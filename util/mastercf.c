@@ -27,19 +27,19 @@
 #include "util/strutil.h"
 #include "util/vstr.h"
 
-#define MASTERCF_FILE_MAX	(16 * 1024 * 1024)
+#define MASTERCF_FILE_MAX (16 * 1024 * 1024)
 
 struct MASTERCF {
 	struct mastercf_service **svc;
-	size_t	count;
-	size_t	cap;
+	size_t			  count;
+	size_t			  cap;
 };
 
 /* A list of strings under construction. */
 struct mastercf_list {
-	char  **item;
-	int	count;
-	int	cap;
+	char **item;
+	int    count;
+	int    cap;
 };
 
 static void
@@ -65,7 +65,7 @@ mastercf_list_finish(struct mastercf_list *list)
 static void
 mastercf_list_free(char **items)
 {
-	char  **cp;
+	char **cp;
 
 	if (items == NULL)
 		return;
@@ -87,7 +87,7 @@ mastercf_service_free(struct mastercf_service *svc)
 MASTERCF *
 mastercf_free(MASTERCF *m)
 {
-	size_t	i;
+	size_t i;
 
 	if (m == NULL)
 		return NULL;
@@ -123,7 +123,7 @@ mastercf_type_parse(const char *word, enum mastercf_type *type)
 		MASTERCF_INET, MASTERCF_UNIX, MASTERCF_UNIX_DGRAM,
 		MASTERCF_FIFO, MASTERCF_PASS,
 	};
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (strcmp(word, mastercf_type_name(all[i])) == 0) {
@@ -144,7 +144,7 @@ mastercf_next_arg(const char **cpp, bool *bad)
 {
 	const char *cp = *cpp;
 	const char *start;
-	char   *arg;
+	char	   *arg;
 
 	while (isspace((unsigned char)*cp))
 		cp++;
@@ -153,7 +153,7 @@ mastercf_next_arg(const char **cpp, bool *bad)
 		return NULL;
 	}
 	if (*cp == '{') {
-		int	level = 1;
+		int	    level = 1;
 		const char *end;
 
 		start = ++cp;
@@ -167,7 +167,7 @@ mastercf_next_arg(const char **cpp, bool *bad)
 			*bad = true;
 			return NULL;
 		}
-		end = cp - 1;			/* the closing brace */
+		end = cp - 1; /* the closing brace */
 		while (start < end && isspace((unsigned char)*start))
 			start++;
 		while (end > start && isspace((unsigned char)end[-1]))
@@ -191,13 +191,14 @@ mastercf_override(const char *text)
 	const char *name_end;
 	const char *value;
 	const char *cp;
-	VSTR   *out;
+	VSTR	   *out;
 
 	if (eq == NULL)
 		return NULL;
-	for (name_end = eq; name_end > text
-	     && isspace((unsigned char)name_end[-1]); name_end--)
-		 /* void */ ;
+	for (name_end = eq;
+	     name_end > text && isspace((unsigned char)name_end[-1]);
+	     name_end--)
+		/* void */;
 	if (name_end == text)
 		return NULL;
 	for (cp = text; cp < name_end; cp++)
@@ -205,7 +206,7 @@ mastercf_override(const char *text)
 		    && *cp != '.')
 			return NULL;
 	for (value = eq + 1; isspace((unsigned char)*value); value++)
-		 /* void */ ;
+		/* void */;
 	out = vstr_alloc(64);
 	vstr_memcat(out, text, (size_t)(name_end - text));
 	vstr_addch(out, '=');
@@ -232,7 +233,7 @@ static int
 mastercf_int(const char *word, size_t len, int *value)
 {
 	long long v = 0;
-	size_t	i;
+	size_t	  i;
 
 	if (len == 0)
 		return -1;
@@ -266,9 +267,9 @@ mastercf_name_ok(const char *name, enum mastercf_type type)
 static int
 mastercf_default_maxproc(const CFG *cfg, int *value, VSTR *why)
 {
-	VSTR   *text;
+	VSTR	   *text;
 	const char *raw;
-	int	ret = 0;
+	int	    ret = 0;
 
 	if (cfg == NULL) {
 		*value = 100;
@@ -291,21 +292,21 @@ mastercf_parse_line(const char *path, int lineno, const char *line,
 		    const CFG *cfg, VSTR *why)
 {
 	struct mastercf_service *svc = mycalloc(1, sizeof(*svc));
-	struct mastercf_list argv = {0};
-	struct mastercf_list overrides = {0};
-	char   *field[7] = {0};
-	const char *cp = line;
-	const char *start;
-	VSTR   *raw = vstr_alloc(strlen(line) + 1);
-	VSTR   *expanded = vstr_alloc(64);
-	VSTR   *reason = vstr_alloc(64);
-	const char *wp;
-	char   *arg;
-	bool	bad = false;
-	bool	ok = false;
-	bool	options = true;
-	bool	arg_next = false;
-	int	i;
+	struct mastercf_list	 argv = { 0 };
+	struct mastercf_list	 overrides = { 0 };
+	char			*field[7] = { 0 };
+	const char		*cp = line;
+	const char		*start;
+	VSTR			*raw = vstr_alloc(strlen(line) + 1);
+	VSTR			*expanded = vstr_alloc(64);
+	VSTR			*reason = vstr_alloc(64);
+	const char		*wp;
+	char			*arg;
+	bool			 bad = false;
+	bool			 ok = false;
+	bool			 options = true;
+	bool			 arg_next = false;
+	int			 i;
 
 	svc->line = lineno;
 	for (i = 0; i < 7; i++) {
@@ -315,16 +316,20 @@ mastercf_parse_line(const char *path, int lineno, const char *line,
 		while (*cp && !isspace((unsigned char)*cp))
 			cp++;
 		if (cp == start) {
-			vstr_sprintf(why, "%s:%d: missing command field "
-				     "(need 8 fields)", path, lineno);
+			vstr_sprintf(why,
+				     "%s:%d: missing command field "
+				     "(need 8 fields)",
+				     path, lineno);
 			goto out;
 		}
 		field[i] = mystrndup(start, (size_t)(cp - start));
 	}
 	svc->name = mystrdup(field[0]);
 	if (mastercf_type_parse(field[1], &svc->type) < 0) {
-		vstr_sprintf(why, "%s:%d: bad service type \"%s\" (inet, unix, "
-			     "unix-dgram, fifo, pass)", path, lineno, field[1]);
+		vstr_sprintf(why,
+			     "%s:%d: bad service type \"%s\" (inet, unix, "
+			     "unix-dgram, fifo, pass)",
+			     path, lineno, field[1]);
 		goto out;
 	}
 	if (!mastercf_name_ok(field[0], svc->type)) {
@@ -332,8 +337,8 @@ mastercf_parse_line(const char *path, int lineno, const char *line,
 			     lineno, field[0]);
 		goto out;
 	}
-	if (mastercf_bool(field[2], svc->type != MASTERCF_INET,
-			  &svc->private_) < 0) {
+	if (mastercf_bool(field[2], svc->type != MASTERCF_INET, &svc->private_)
+	    < 0) {
 		vstr_sprintf(why, "%s:%d: bad private field \"%s\" (y, n, -)",
 			     path, lineno, field[2]);
 		goto out;
@@ -350,7 +355,7 @@ mastercf_parse_line(const char *path, int lineno, const char *line,
 	}
 	wp = field[5];
 	if (strcmp(wp, "-") != 0) {
-		size_t	len = strlen(wp);
+		size_t len = strlen(wp);
 
 		if (len > 0 && wp[len - 1] == '?') {
 			svc->wakeup_conditional = true;
@@ -368,14 +373,14 @@ mastercf_parse_line(const char *path, int lineno, const char *line,
 				     VSTR_STR(reason));
 			goto out;
 		}
-	} else if (mastercf_int(field[6], strlen(field[6]),
-				&svc->maxproc) < 0) {
+	} else if (mastercf_int(field[6], strlen(field[6]), &svc->maxproc)
+		   < 0) {
 		vstr_sprintf(why, "%s:%d: bad maxproc field \"%s\"", path,
 			     lineno, field[6]);
 		goto out;
 	}
 	while ((arg = mastercf_next_arg(&cp, &bad)) != NULL) {
-		char   *ov;
+		char *ov;
 
 		/*
 		 * Like getopt in the daemon: options end at the first word
@@ -394,7 +399,7 @@ mastercf_parse_line(const char *path, int lineno, const char *line,
 		}
 		if (argv.count > 0 && options && !arg_next && arg[0] == '-'
 		    && arg[1] == 'o') {
-			char   *text;
+			char *text;
 
 			if (arg[2] != 0)
 				text = mystrdup(arg + 2);
@@ -404,15 +409,18 @@ mastercf_parse_line(const char *path, int lineno, const char *line,
 			if (text == NULL) {
 				if (bad)
 					break;
-				vstr_sprintf(why, "%s:%d: -o without "
-					     "name=value", path, lineno);
+				vstr_sprintf(why,
+					     "%s:%d: -o without "
+					     "name=value",
+					     path, lineno);
 				goto out;
 			}
 			ov = mastercf_override(text);
 			if (ov == NULL) {
-				vstr_sprintf(why, "%s:%d: bad -o argument "
-					     "\"%s\" (need name=value)", path,
-					     lineno, text);
+				vstr_sprintf(why,
+					     "%s:%d: bad -o argument "
+					     "\"%s\" (need name=value)",
+					     path, lineno, text);
 				myfree(text);
 				goto out;
 			}
@@ -479,8 +487,10 @@ mastercf_add(MASTERCF *m, const char *path, struct mastercf_service *svc,
 	const struct mastercf_service *old;
 
 	if ((old = mastercf_find(m, svc->name, svc->type)) != NULL) {
-		vstr_sprintf(why, "%s:%d: duplicate service %s/%s (first "
-			     "defined at line %d)", path, svc->line, svc->name,
+		vstr_sprintf(why,
+			     "%s:%d: duplicate service %s/%s (first "
+			     "defined at line %d)",
+			     path, svc->line, svc->name,
 			     mastercf_type_name(svc->type), old->line);
 		return -1;
 	}
@@ -498,8 +508,8 @@ mastercf_finish_line(MASTERCF *m, const char *path, int lineno, VSTR *line,
 {
 	struct mastercf_service *svc;
 
-	if ((svc = mastercf_parse_line(path, lineno, VSTR_STR(line), cfg,
-				       why)) == NULL)
+	if ((svc = mastercf_parse_line(path, lineno, VSTR_STR(line), cfg, why))
+	    == NULL)
 		return -1;
 	if (mastercf_add(m, path, svc, why) < 0) {
 		mastercf_service_free(svc);
@@ -513,15 +523,15 @@ mastercf_open_buffer(const char *path, const char *buf, size_t len,
 		     const CFG *cfg, VSTR *why)
 {
 	MASTERCF *m = mycalloc(1, sizeof(*m));
-	VSTR   *logical = vstr_alloc(256);
-	LLINE	ll;
-	int	lineno;
-	int	ret;
+	VSTR	 *logical = vstr_alloc(256);
+	LLINE	  ll;
+	int	  lineno;
+	int	  ret;
 
 	lline_init(&ll, path, buf, len, LLINE_JOIN_SPACE, "service");
 	while ((ret = lline_next(&ll, logical, &lineno, why)) > 0)
-		if (mastercf_finish_line(m, path, lineno, logical, cfg,
-					 why) < 0) {
+		if (mastercf_finish_line(m, path, lineno, logical, cfg, why)
+		    < 0) {
 			ret = -1;
 			break;
 		}
@@ -534,11 +544,11 @@ mastercf_open_buffer(const char *path, const char *buf, size_t len,
 MASTERCF *
 mastercf_open(const char *path, const CFG *cfg, VSTR *why)
 {
-	VSTR   *text = vstr_alloc(4096);
-	MASTERCF *m = NULL;
+	VSTR	   *text = vstr_alloc(4096);
+	MASTERCF   *m = NULL;
 	struct stat st;
-	ssize_t	got;
-	int	fd;
+	ssize_t	    got;
+	int	    fd;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		vstr_sprintf(why, "open %s: %m", path);
@@ -591,7 +601,7 @@ mastercf_at(const MASTERCF *m, size_t i)
 const struct mastercf_service *
 mastercf_find(const MASTERCF *m, const char *name, enum mastercf_type type)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < m->count; i++)
 		if (m->svc[i]->type == type

@@ -44,41 +44,40 @@ enum mastercf_type {
 };
 
 struct mastercf_service {
-	char   *name;			/* "smtp", "127.0.0.1:2525", ... */
+	char		  *name; /* "smtp", "127.0.0.1:2525", ... */
 	enum mastercf_type type;
-	bool	private_;		/* '-' defaults: y (n for inet) */
-	bool	unpriv;			/* '-' default y */
-	bool	chroot;			/* '-' default n (Postfix 3 default) */
-	int	wakeup;			/* seconds, 0 = none */
-	bool	wakeup_conditional;	/* "60?" */
-	int	maxproc;		/* 0: no limit */
-	char   *command;		/* argv[0], e.g. "smtpd" */
-	char  **argv;			/* command + args, NULL-terminated */
-	int	argc;
-	char  **overrides;		/* "name=value" from -o, NULL-ended */
-	int	noverrides;
-	int	line;			/* line number in master.cf */
+	bool		   private_; /* '-' defaults: y (n for inet) */
+	bool		   unpriv;   /* '-' default y */
+	bool		   chroot;   /* '-' default n (Postfix 3 default) */
+	int		   wakeup;   /* seconds, 0 = none */
+	bool		   wakeup_conditional; /* "60?" */
+	int		   maxproc;	       /* 0: no limit */
+	char		  *command;	       /* argv[0], e.g. "smtpd" */
+	char		 **argv; /* command + args, NULL-terminated */
+	int		   argc;
+	char		 **overrides; /* "name=value" from -o, NULL-ended */
+	int		   noverrides;
+	int		   line; /* line number in master.cf */
 	/* The entry as written, on one line, single spaces, unexpanded. */
-	char   *raw;
+	char *raw;
 };
 
 typedef struct MASTERCF MASTERCF;
 
 MASTERCF *mastercf_open(const char *path, const CFG *cfg, VSTR *why);
 /* Parse from memory; `path` is used in messages. cfg may be NULL. */
-MASTERCF *mastercf_open_buffer(const char *path, const char *buf,
-			               size_t len, const CFG *cfg, VSTR *why);
+MASTERCF *mastercf_open_buffer(const char *path, const char *buf, size_t len,
+			       const CFG *cfg, VSTR *why);
 MASTERCF *mastercf_free(MASTERCF *m);
 
-size_t	mastercf_count(const MASTERCF *m);
+size_t			       mastercf_count(const MASTERCF *m);
 const struct mastercf_service *mastercf_at(const MASTERCF *m, size_t i);
-const struct mastercf_service *mastercf_find(const MASTERCF *m,
-						     const char *name,
-						     enum mastercf_type type);
+const struct mastercf_service *
+mastercf_find(const MASTERCF *m, const char *name, enum mastercf_type type);
 
 /* "inet", "unix", "unix-dgram", "fifo", "pass". */
 const char *mastercf_type_name(enum mastercf_type type);
 /* The reverse; 0, or -1 for an unknown type word. */
-int	mastercf_type_parse(const char *word, enum mastercf_type *type);
+int mastercf_type_parse(const char *word, enum mastercf_type *type);
 
 #endif

@@ -16,19 +16,20 @@
 #include "util/qid.h"
 #include "util/rec.h"
 
-#define MBOX_STALE_SECS	300
+#define MBOX_STALE_SECS 300
 
 static int
 mbox_dotlock(const char *path, int secs, VSTR *why)
 {
-	VSTR   *lock = vstr_alloc(64);
+	VSTR	   *lock = vstr_alloc(64);
 	struct stat sb;
-	int	fd, tries;
+	int	    fd, tries;
 
 	vstr_sprintf(lock, "%s.lock", path);
 	for (tries = 0;; tries++) {
-		fd = open(VSTR_STR(lock), O_WRONLY | O_CREAT | O_EXCL
-			  | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = open(VSTR_STR(lock),
+			  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			  0600);
 		if (fd >= 0) {
 			close(fd);
 			vstr_free(lock);
@@ -59,7 +60,7 @@ mbox_dotlock(const char *path, int secs, VSTR *why)
 static void
 mbox_dotunlock(const char *path)
 {
-	VSTR   *lock = vstr_alloc(64);
+	VSTR *lock = vstr_alloc(64);
 
 	vstr_sprintf(lock, "%s.lock", path);
 	(void)unlink(VSTR_STR(lock));
@@ -70,7 +71,7 @@ int
 mbox_lock(int fd, const char *path, int flags, int secs, VSTR *why)
 {
 	struct flock fl;
-	int	tries;
+	int	     tries;
 
 	if ((flags & MBOX_LOCK_DOTLOCK) && mbox_dotlock(path, secs, why) < 0)
 		return -1;
@@ -83,12 +84,12 @@ mbox_lock(int fd, const char *path, int flags, int secs, VSTR *why)
 		if (fcntl(fd, F_SETLK, &fl) == 0)
 			return 0;
 		if ((errno != EAGAIN && errno != EACCES) || tries >= secs) {
-			int	saved = errno;
+			int saved = errno;
 
 			vstr_sprintf(why, "%s: fcntl lock: %s", path,
 				     saved == EACCES || saved == EAGAIN
-				     ? "locked by another process"
-				     : strerror(saved));
+					 ? "locked by another process"
+					 : strerror(saved));
 			if (flags & MBOX_LOCK_DOTLOCK)
 				mbox_dotunlock(path);
 			errno = saved == EACCES ? EAGAIN : saved;
@@ -118,9 +119,9 @@ mbox_append(const char *path, const char *data, size_t len, long long limit,
 	    int lock_wait, uid_t owner, VSTR *why)
 {
 	struct stat sb;
-	int	fd, flags = MBOX_LOCK_FCNTL, err = 0;
+	int	    fd, flags = MBOX_LOCK_FCNTL, err = 0;
 	const char *slash = strrchr(path, '/');
-	VSTR   *dir = vstr_alloc(64);
+	VSTR	   *dir = vstr_alloc(64);
 
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 		  0600);
@@ -132,15 +133,18 @@ mbox_append(const char *path, const char *data, size_t len, long long limit,
 	}
 	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_nlink != 1) {
 		err = EINVAL;
-		vstr_sprintf(why, "mailbox %s is not a regular file with one "
-			     "link", path);
+		vstr_sprintf(why,
+			     "mailbox %s is not a regular file with one "
+			     "link",
+			     path);
 		goto out;
 	}
 	if (owner != (uid_t)-1 && sb.st_uid != owner) {
 		err = EPERM;
-		vstr_sprintf(why, "destination %s is not owned by recipient "
-			     "(owner uid %ld, recipient uid %ld)", path,
-			     (long)sb.st_uid, (long)owner);
+		vstr_sprintf(why,
+			     "destination %s is not owned by recipient "
+			     "(owner uid %ld, recipient uid %ld)",
+			     path, (long)sb.st_uid, (long)owner);
 		goto out;
 	}
 	vstr_memcpy(dir, path, slash ? (size_t)(slash - path) + 1 : 1);
@@ -153,10 +157,13 @@ mbox_append(const char *path, const char *data, size_t len, long long limit,
 	if (fstat(fd, &sb) < 0) {
 		err = errno;
 		vstr_sprintf(why, "fstat %s: %s", path, strerror(err));
-	} else if (limit > 0 && (long long)sb.st_size + (long long)len > limit) {
+	} else if (limit > 0
+		   && (long long)sb.st_size + (long long)len > limit) {
 		err = EFBIG;
-		vstr_sprintf(why, "cannot update mailbox %s: mailbox size "
-			     "limit (%lld bytes) exceeded", path, limit);
+		vstr_sprintf(why,
+			     "cannot update mailbox %s: mailbox size "
+			     "limit (%lld bytes) exceeded",
+			     path, limit);
 	} else {
 		if (write_full(fd, data, len, -1) < 0)
 			err = errno;
@@ -186,9 +193,9 @@ mbox_format(VSTR *out, const char *sender, const char *delivered_to,
 {
 	const char *p = content;
 	const char *end = content + len;
-	char	date[64];
-	time_t	now = time(NULL);
-	struct tm tm;
+	char	    date[64];
+	time_t	    now = time(NULL);
+	struct tm   tm;
 
 	vstr_reset(out);
 	if (flags & MBOX_FMT_FROM) {
@@ -202,7 +209,7 @@ mbox_format(VSTR *out, const char *sender, const char *delivered_to,
 		vstr_sprintf_append(out, "Delivered-To: %s\n", delivered_to);
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t	n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+		size_t	    n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
 
 		if ((flags & MBOX_FMT_QUOTE) && n >= 5
 		    && memcmp(p, "From ", 5) == 0)
@@ -220,9 +227,9 @@ int
 mbox_read_queue(int qfd, long long content_offset, VSTR *out, VSTR *why)
 {
 	REC_READER *rr = rec_reader_create(qfd, 0);
-	VSTR   *data = vstr_alloc(REC_CONT_CHUNK);
-	int	type = 0, got, ret = -1;
-	bool	cr = false;
+	VSTR	   *data = vstr_alloc(REC_CONT_CHUNK);
+	int	    type = 0, got, ret = -1;
+	bool	    cr = false;
 
 	vstr_reset(out);
 	if (rec_reader_seek(rr, content_offset, REC_TYPE_MESG) < 0) {
@@ -279,7 +286,7 @@ out:
  * messages from active/ alone (a message elsewhere is not being
  * delivered, and maildrop/ holds files that local users wrote).
  */
-static const char *const mbox_queue_names[] = {"active", NULL};
+static const char *const mbox_queue_names[] = { "active", NULL };
 
 static bool
 mbox_queue_name_ok(const char *name)
@@ -296,9 +303,9 @@ mbox_load_queue_file(const char *queue_dir, const char *queue_name,
 		     long long content_offset, VSTR *out, VSTR *why)
 {
 	struct stat st;
-	VSTR   *path;
-	int	qfd;
-	int	ret = -1;
+	VSTR	   *path;
+	int	    qfd;
+	int	    ret = -1;
 
 	/*
 	 * The names come from qmgr over IPC, and local and pipe read them as
@@ -317,8 +324,9 @@ mbox_load_queue_file(const char *queue_dir, const char *queue_name,
 	path = vstr_alloc(128);
 	vstr_sprintf(path, "%s/%s/%s", queue_dir, queue_name, queue_id);
 	/* O_NONBLOCK: a FIFO planted in the queue must not hang the open. */
-	if ((qfd = open(VSTR_STR(path), O_RDONLY | O_NOFOLLOW | O_NONBLOCK
-			| O_CLOEXEC)) < 0) {
+	if ((qfd = open(VSTR_STR(path),
+			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC))
+	    < 0) {
 		vstr_sprintf(why, "open queue file %s: %s", VSTR_STR(path),
 			     strerror(errno));
 		goto out;
@@ -331,9 +339,10 @@ mbox_load_queue_file(const char *queue_dir, const char *queue_name,
 			     VSTR_STR(path));
 	} else if (st.st_uid != owner) {
 		/* Only cleanup (as mail_owner) writes what qmgr schedules. */
-		vstr_sprintf(why, "queue file %s is owned by uid %ld, not by "
-			     "the mail system owner (uid %ld)", VSTR_STR(path),
-			     (long)st.st_uid, (long)owner);
+		vstr_sprintf(why,
+			     "queue file %s is owned by uid %ld, not by "
+			     "the mail system owner (uid %ld)",
+			     VSTR_STR(path), (long)st.st_uid, (long)owner);
 	} else {
 		ret = mbox_read_queue(qfd, content_offset, out, why);
 	}

@@ -44,27 +44,26 @@
 #include "util/sys_defs.h"
 #include "util/vstr.h"
 
-#define MBOX_LOCK_FCNTL		(1 << 0)
-#define MBOX_LOCK_DOTLOCK	(1 << 1)
+#define MBOX_LOCK_FCNTL	  (1 << 0)
+#define MBOX_LOCK_DOTLOCK (1 << 1)
 
 /* fd is the open mailbox at path; flags MBOX_LOCK_*; wait up to secs. */
-int	mbox_lock(int fd, const char *path, int flags, int secs, VSTR *why);
-void	mbox_unlock(int fd, const char *path, int flags);
+int  mbox_lock(int fd, const char *path, int flags, int secs, VSTR *why);
+void mbox_unlock(int fd, const char *path, int flags);
 
-int	mbox_append(const char *path, const char *data, size_t len,
-		    long long limit, int lock_wait, uid_t owner, VSTR *why);
+int mbox_append(const char *path, const char *data, size_t len, long long limit,
+		int lock_wait, uid_t owner, VSTR *why);
 
-#define MBOX_FMT_FROM	(1 << 0)	/* "From sender  date" line */
-#define MBOX_FMT_QUOTE	(1 << 1)	/* ">From " quoting */
-#define MBOX_FMT_BLANK	(1 << 2)	/* empty line after the message */
-#define MBOX_FMT_MBOX	(MBOX_FMT_FROM | MBOX_FMT_QUOTE | MBOX_FMT_BLANK)
+#define MBOX_FMT_FROM  (1 << 0) /* "From sender  date" line */
+#define MBOX_FMT_QUOTE (1 << 1) /* ">From " quoting */
+#define MBOX_FMT_BLANK (1 << 2) /* empty line after the message */
+#define MBOX_FMT_MBOX  (MBOX_FMT_FROM | MBOX_FMT_QUOTE | MBOX_FMT_BLANK)
 
-void	mbox_format(VSTR *out, const char *sender, const char *delivered_to,
-		    const char *content, size_t len, int flags);
-int	mbox_read_queue(int qfd, long long content_offset, VSTR *out,
-			VSTR *why);
-int	mbox_load_queue_file(const char *queue_dir, const char *queue_name,
-			     const char *queue_id, uid_t owner,
-			     long long content_offset, VSTR *out, VSTR *why);
+void mbox_format(VSTR *out, const char *sender, const char *delivered_to,
+		 const char *content, size_t len, int flags);
+int  mbox_read_queue(int qfd, long long content_offset, VSTR *out, VSTR *why);
+int  mbox_load_queue_file(const char *queue_dir, const char *queue_name,
+			  const char *queue_id, uid_t owner,
+			  long long content_offset, VSTR *out, VSTR *why);
 
 #endif

@@ -19,15 +19,15 @@
 #include "util/msg.h"
 
 #define MSG_LINE_MAX	4096
-#define MSG_OUTPUTS_MAX	4
+#define MSG_OUTPUTS_MAX 4
 
-int	msg_verbose;
+int msg_verbose;
 
-static char msg_name[64] = "postel";
-static bool msg_to_stderr;
-static bool msg_to_syslog;
-static msg_output_fn msg_outputs[MSG_OUTPUTS_MAX];
-static int msg_output_count;
+static char		 msg_name[64] = "postel";
+static bool		 msg_to_stderr;
+static bool		 msg_to_syslog;
+static msg_output_fn	 msg_outputs[MSG_OUTPUTS_MAX];
+static int		 msg_output_count;
 static msg_fatal_hook_fn msg_hook;
 
 void
@@ -54,21 +54,25 @@ msg_stderr_enable(bool on)
 
 static const struct {
 	const char *name;
-	int	value;
+	int	    value;
 } msg_facilities[] = {
-	{"mail", LOG_MAIL}, {"daemon", LOG_DAEMON}, {"user", LOG_USER},
-	{"local0", LOG_LOCAL0}, {"local1", LOG_LOCAL1}, {"local2", LOG_LOCAL2},
-	{"local3", LOG_LOCAL3}, {"local4", LOG_LOCAL4}, {"local5", LOG_LOCAL5},
-	{"local6", LOG_LOCAL6}, {"local7", LOG_LOCAL7},
+	{ "mail", LOG_MAIL },	  { "daemon", LOG_DAEMON },
+	{ "user", LOG_USER },	  { "local0", LOG_LOCAL0 },
+	{ "local1", LOG_LOCAL1 }, { "local2", LOG_LOCAL2 },
+	{ "local3", LOG_LOCAL3 }, { "local4", LOG_LOCAL4 },
+	{ "local5", LOG_LOCAL5 }, { "local6", LOG_LOCAL6 },
+	{ "local7", LOG_LOCAL7 },
 };
 
 void
 msg_syslog_enable(const char *facility)
 {
-	int	fac = LOG_MAIL;
-	size_t	i;
+	int    fac = LOG_MAIL;
+	size_t i;
 
-	for (i = 0; facility && i < sizeof(msg_facilities) / sizeof(msg_facilities[0]); i++)
+	for (i = 0;
+	     facility && i < sizeof(msg_facilities) / sizeof(msg_facilities[0]);
+	     i++)
 		if (strcasecmp(facility, msg_facilities[i].name) == 0)
 			fac = msg_facilities[i].value;
 	openlog(msg_name, LOG_PID | LOG_NDELAY, fac);
@@ -124,17 +128,17 @@ msg_level_prefix(enum msg_level level)
 static void
 msg_emit(enum msg_level level, const char *text)
 {
-	static const int prio[] = {LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT,
-	LOG_CRIT};
-	int	i;
+	static const int prio[] = { LOG_INFO, LOG_WARNING, LOG_ERR, LOG_CRIT,
+				    LOG_CRIT };
+	int		 i;
 
 	if (msg_to_syslog)
 		syslog(prio[level], "%s%s", msg_level_prefix(level), text);
 	for (i = 0; i < msg_output_count; i++)
-		msg_outputs[i] (level, text);
+		msg_outputs[i](level, text);
 	if (msg_to_stderr || (!msg_to_syslog && msg_output_count == 0)) {
-		char	line[MSG_LINE_MAX + 128];
-		int	n;
+		char line[MSG_LINE_MAX + 128];
+		int  n;
 
 		n = snprintf(line, sizeof(line), "%s: %s%s\n", msg_name,
 			     msg_level_prefix(level), text);
@@ -149,9 +153,9 @@ msg_emit(enum msg_level level, const char *text)
 void
 msg_vprintf(enum msg_level level, const char *fmt, va_list ap)
 {
-	char	text[MSG_LINE_MAX];
-	int	n;
-	char   *cp;
+	char  text[MSG_LINE_MAX];
+	int   n;
+	char *cp;
 
 	n = vsnprintf(text, sizeof(text), fmt, ap);
 	if (n >= (int)sizeof(text))
@@ -163,21 +167,22 @@ msg_vprintf(enum msg_level level, const char *fmt, va_list ap)
 	if (level >= MSG_FATAL && msg_hook != NULL) {
 		msg_fatal_hook_fn hook = msg_hook;
 
-		msg_hook = NULL;		/* no recursion if the hook fails */
+		msg_hook = NULL; /* no recursion if the hook fails */
 		hook(level, text);
 		msg_hook = hook;
 	}
 }
 
-#define MSG_BODY(level) do { \
-	int saved_errno = errno; \
-	va_list ap; \
-	va_start(ap, fmt); \
-	errno = saved_errno; \
-	msg_vprintf((level), fmt, ap); \
-	va_end(ap); \
-	errno = saved_errno; \
-} while (0)
+#define MSG_BODY(level) \
+	do { \
+		int	saved_errno = errno; \
+		va_list ap; \
+		va_start(ap, fmt); \
+		errno = saved_errno; \
+		msg_vprintf((level), fmt, ap); \
+		va_end(ap); \
+		errno = saved_errno; \
+	} while (0)
 
 void
 msg_info(const char *fmt, ...)

@@ -40,27 +40,24 @@ typedef void (*msg_fatal_hook_fn)(enum msg_level level, const char *text);
 
 extern int msg_verbose;
 
-void	msg_set_progname(const char *name);
-const char *msg_progname(void);
-void	msg_stderr_enable(bool on);
-void	msg_syslog_enable(const char *facility);
-void	msg_output_add(msg_output_fn fn);
-void	msg_output_reset(void);
+void		  msg_set_progname(const char *name);
+const char	 *msg_progname(void);
+void		  msg_stderr_enable(bool on);
+void		  msg_syslog_enable(const char *facility);
+void		  msg_output_add(msg_output_fn fn);
+void		  msg_output_reset(void);
 msg_fatal_hook_fn msg_fatal_hook_set(msg_fatal_hook_fn hook);
-const char *msg_level_prefix(enum msg_level level);
+const char	 *msg_level_prefix(enum msg_level level);
 
-void	msg_info(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
-void	msg_warn(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
-void	msg_error(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
-_Noreturn void msg_fatal(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
+void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void
+msg_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void msg_fatal_status(int status, const char *fmt, ...)
-	    __attribute__((format(printf, 2, 3)));
-_Noreturn void msg_panic(const char *fmt, ...)
-	    __attribute__((format(printf, 1, 2)));
-void	msg_vprintf(enum msg_level level, const char *fmt, va_list ap);
+    __attribute__((format(printf, 2, 3)));
+_Noreturn void
+     msg_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void msg_vprintf(enum msg_level level, const char *fmt, va_list ap);
 
 #endif

@@ -63,8 +63,8 @@ char *
 mystrndup(const char *str, size_t len)
 {
 	const char *end = memchr(str, 0, len);
-	size_t	n = end ? (size_t)(end - str) : len;
-	char   *copy;
+	size_t	    n = end ? (size_t)(end - str) : len;
+	char	   *copy;
 
 	if (n == (size_t)-1)
 		msg_fatal("allocation overflow in mystrndup");
@@ -77,7 +77,7 @@ mystrndup(const char *str, size_t len)
 void *
 mymemdup(const void *data, size_t len)
 {
-	void   *copy = mymalloc(len);
+	void *copy = mymalloc(len);
 
 	if (len)
 		memcpy(copy, data, len);

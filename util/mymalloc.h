@@ -16,14 +16,14 @@
 
 #include "util/sys_defs.h"
 
-void	*mymalloc(size_t len);
-void	*mycalloc(size_t n, size_t size);
-void	*mymalloc_array(size_t n, size_t size);
-void	*myrealloc(void *ptr, size_t len);
-void	*myrealloc_array(void *ptr, size_t n, size_t size);
-char	*mystrdup(const char *str);
-char	*mystrndup(const char *str, size_t len);
-void	*mymemdup(const void *data, size_t len);
-void	*myfree(void *ptr);
+void *mymalloc(size_t len);
+void *mycalloc(size_t n, size_t size);
+void *mymalloc_array(size_t n, size_t size);
+void *myrealloc(void *ptr, size_t len);
+void *myrealloc_array(void *ptr, size_t n, size_t size);
+char *mystrdup(const char *str);
+char *mystrndup(const char *str, size_t len);
+void *mymemdup(const void *data, size_t len);
+void *myfree(void *ptr);
 
 #endif

@@ -20,16 +20,20 @@
 #include "util/strutil.h"
 #include "util/vstr.h"
 
-enum mynet_style { MYNET_HOST, MYNET_SUBNET, MYNET_CLASS };
+enum mynet_style {
+	MYNET_HOST,
+	MYNET_SUBNET,
+	MYNET_CLASS
+};
 
 /* Whether a comma/space list holds word (case-insensitive). */
 static bool
 mynet_list_has(const char *list, const char *word)
 {
-	char   *copy = mystrdup(list);
-	char   *cp = copy;
-	char   *tok;
-	bool	found = false;
+	char *copy = mystrdup(list);
+	char *cp = copy;
+	char *tok;
+	bool  found = false;
 
 	while (!found && (tok = str_token(&cp, STR_SEP_LIST)) != NULL)
 		found = strcasecmp(tok, word) == 0;
@@ -41,23 +45,23 @@ mynet_list_has(const char *list, const char *word)
 static bool
 mynet_listed(const char *list, int family, const void *addr)
 {
-	char   *copy = mystrdup(list);
-	char   *cp = copy;
-	char   *tok;
-	bool	found = false;
+	char	     *copy = mystrdup(list);
+	char	     *cp = copy;
+	char	     *tok;
+	bool	      found = false;
 	unsigned char buf[sizeof(struct in6_addr)];
-	size_t	alen = family == AF_INET ? sizeof(struct in_addr)
-	    : sizeof(struct in6_addr);
+	size_t	      alen = family == AF_INET ? sizeof(struct in_addr)
+					       : sizeof(struct in6_addr);
 
 	while (!found && (tok = str_token(&cp, STR_SEP_LIST)) != NULL) {
-		size_t	len = strlen(tok);
+		size_t len = strlen(tok);
 
 		if (len > 2 && tok[0] == '[' && tok[len - 1] == ']') {
 			tok[len - 1] = 0;
 			tok++;
 		}
 		found = inet_pton(family, tok, buf) == 1
-		    && memcmp(buf, addr, alen) == 0;
+			&& memcmp(buf, addr, alen) == 0;
 	}
 	myfree(copy);
 	return found;
@@ -67,7 +71,7 @@ mynet_listed(const char *list, int family, const void *addr)
 static int
 mynet_prefix(const unsigned char *mask, size_t len)
 {
-	int	bits = 0;
+	int bits = 0;
 
 	for (size_t i = 0; i < len; i++)
 		for (int b = 7; b >= 0; b--) {
@@ -82,7 +86,7 @@ static void
 mynet_apply(unsigned char *addr, size_t len, int prefix)
 {
 	for (size_t i = 0; i < len; i++) {
-		int	keep = prefix - (int)i * 8;
+		int keep = prefix - (int)i * 8;
 
 		if (keep >= 8)
 			continue;
@@ -94,15 +98,15 @@ int
 mynetworks_compute(const char *style_text, const char *interfaces,
 		   const char *protocols, VSTR *out, VSTR *why)
 {
-	struct ifaddrs *ifa;
+	struct ifaddrs	*ifa;
 	enum mynet_style style;
-	bool	all = mynet_list_has(interfaces, "all");
-	bool	loopback = mynet_list_has(interfaces, "loopback-only");
-	bool	v4 = mynet_list_has(protocols, "all")
-	    || mynet_list_has(protocols, "ipv4");
-	bool	v6 = mynet_list_has(protocols, "all")
-	    || mynet_list_has(protocols, "ipv6");
-	VSTR   *item = vstr_alloc(64);
+	bool		 all = mynet_list_has(interfaces, "all");
+	bool		 loopback = mynet_list_has(interfaces, "loopback-only");
+	bool		 v4 = mynet_list_has(protocols, "all")
+		  || mynet_list_has(protocols, "ipv4");
+	bool v6 = mynet_list_has(protocols, "all")
+		  || mynet_list_has(protocols, "ipv6");
+	VSTR *item = vstr_alloc(64);
 
 	vstr_reset(out);
 	if (strcasecmp(style_text, "host") == 0)
@@ -112,8 +116,10 @@ mynetworks_compute(const char *style_text, const char *interfaces,
 	else if (strcasecmp(style_text, "class") == 0)
 		style = MYNET_CLASS;
 	else {
-		vstr_sprintf(why, "unknown mynetworks_style \"%s\" (host, "
-			     "subnet or class)", style_text);
+		vstr_sprintf(why,
+			     "unknown mynetworks_style \"%s\" (host, "
+			     "subnet or class)",
+			     style_text);
 		vstr_free(item);
 		return -1;
 	}
@@ -123,11 +129,11 @@ mynetworks_compute(const char *style_text, const char *interfaces,
 		return -1;
 	}
 	for (struct ifaddrs *i = ifa; i != NULL; i = i->ifa_next) {
-		unsigned char addr[sizeof(struct in6_addr)];
+		unsigned char	     addr[sizeof(struct in6_addr)];
 		const unsigned char *mask;
-		char	text[INET6_ADDRSTRLEN];
-		size_t	alen;
-		int	family, prefix;
+		char		     text[INET6_ADDRSTRLEN];
+		size_t		     alen;
+		int		     family, prefix;
 
 		if (i->ifa_addr == NULL || i->ifa_netmask == NULL
 		    || !(i->ifa_flags & IFF_UP))
@@ -135,16 +141,22 @@ mynetworks_compute(const char *style_text, const char *interfaces,
 		family = i->ifa_addr->sa_family;
 		if (family == AF_INET && v4) {
 			alen = sizeof(struct in_addr);
-			memcpy(addr, &((struct sockaddr_in *)(void *)
-				       i->ifa_addr)->sin_addr, alen);
-			mask = (const unsigned char *)&((struct sockaddr_in *)
-				(void *)i->ifa_netmask)->sin_addr;
+			memcpy(addr,
+			       &((struct sockaddr_in *)(void *)i->ifa_addr)
+				    ->sin_addr,
+			       alen);
+			mask = (const unsigned char *)&(
+				   (struct sockaddr_in *)(void *)i->ifa_netmask)
+				   ->sin_addr;
 		} else if (family == AF_INET6 && v6) {
 			alen = sizeof(struct in6_addr);
-			memcpy(addr, &((struct sockaddr_in6 *)(void *)
-				       i->ifa_addr)->sin6_addr, alen);
-			mask = (const unsigned char *)&((struct sockaddr_in6 *)
-				(void *)i->ifa_netmask)->sin6_addr;
+			memcpy(addr,
+			       &((struct sockaddr_in6 *)(void *)i->ifa_addr)
+				    ->sin6_addr,
+			       alen);
+			mask = (const unsigned char *)&(
+				   (struct sockaddr_in6 *)(void *)i->ifa_netmask)
+				   ->sin6_addr;
 			if (addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80)
 				continue;
 		} else {

@@ -19,7 +19,7 @@
 #include "util/vstr.h"
 
 /* Space-separated "a.b.c.d/n [x::y]/n" list in out (replaced). */
-int	mynetworks_compute(const char *style, const char *interfaces,
-			           const char *protocols, VSTR *out, VSTR *why);
+int mynetworks_compute(const char *style, const char *interfaces,
+		       const char *protocols, VSTR *out, VSTR *why);
 
 #endif

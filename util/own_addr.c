@@ -17,19 +17,19 @@
 #include "util/strutil.h"
 
 /* Bound on the addresses kept (interfaces plus listed ones). */
-#define OWN_ADDR_MAX	4096
+#define OWN_ADDR_MAX 4096
 
 struct OWN_ADDR {
-	char  **addrs;			/* inet_ntop form */
-	size_t	count;
+	char **addrs; /* inet_ntop form */
+	size_t count;
 };
 
 bool
 own_addr_norm(const char *text, char *out, size_t size)
 {
 	unsigned char bin[16];
-	char	buf[INET6_ADDRSTRLEN + 8];
-	size_t	len = strlen(text);
+	char	      buf[INET6_ADDRSTRLEN + 8];
+	size_t	      len = strlen(text);
 
 	if (len >= sizeof(buf))
 		return false;
@@ -52,7 +52,7 @@ own_addr_norm(const char *text, char *out, size_t size)
 static void
 own_addr_add(OWN_ADDR *o, const char *text)
 {
-	char	norm[INET6_ADDRSTRLEN];
+	char norm[INET6_ADDRSTRLEN];
 
 	if (!own_addr_norm(text, norm, sizeof(norm)))
 		return;
@@ -73,7 +73,7 @@ static void
 own_addr_add_interfaces(OWN_ADDR *o)
 {
 	struct ifaddrs *ifa;
-	char	buf[INET6_ADDRSTRLEN];
+	char		buf[INET6_ADDRSTRLEN];
 
 	if (getifaddrs(&ifa) < 0) {
 		msg_warn("getifaddrs: %m");
@@ -101,14 +101,15 @@ OWN_ADDR *
 own_addr_open(const CFG *cfg)
 {
 	static const char *const params[] = {
-		"inet_interfaces", "proxy_interfaces",
+		"inet_interfaces",
+		"proxy_interfaces",
 	};
 	OWN_ADDR *o = mycalloc(1, sizeof(*o));
 
 	for (size_t p = 0; p < sizeof(params) / sizeof(params[0]); p++) {
-		char   *copy = mystrdup(cfg_get_str(cfg, params[p]));
-		char   *cp = copy;
-		char   *item;
+		char *copy = mystrdup(cfg_get_str(cfg, params[p]));
+		char *cp = copy;
+		char *item;
 
 		while ((item = str_token(&cp, STR_SEP_LIST)) != NULL) {
 			if (strcmp(item, "all") == 0) {
@@ -140,8 +141,8 @@ own_addr_free(OWN_ADDR *o)
 bool
 own_addr_literal(const OWN_ADDR *o, const char *domain)
 {
-	char	norm[INET6_ADDRSTRLEN];
-	size_t	len = strlen(domain);
+	char   norm[INET6_ADDRSTRLEN];
+	size_t len = strlen(domain);
 
 	if (o == NULL || len < 2 || domain[0] != '[' || domain[len - 1] != ']'
 	    || !own_addr_norm(domain, norm, sizeof(norm)))

@@ -39,9 +39,9 @@ OWN_ADDR *own_addr_free(OWN_ADDR *o);
  * "[IPv6:::1]" (prefix case-insensitive) into inet_ntop form in out;
  * false when text is not an IP address or out is too small.
  */
-bool	own_addr_norm(const char *text, char *out, size_t size);
+bool own_addr_norm(const char *text, char *out, size_t size);
 
 /* true when domain is an address literal ("[...]") of this host. */
-bool	own_addr_literal(const OWN_ADDR *o, const char *domain);
+bool own_addr_literal(const OWN_ADDR *o, const char *domain);
 
 #endif

@@ -28,7 +28,7 @@
 
 /* The compile-time installation prefix; the Makefile defines it. */
 #ifndef POSTEL_PREFIX
-#define POSTEL_PREFIX	"/usr/local"
+#define POSTEL_PREFIX "/usr/local"
 #endif
 
 enum param_type {
@@ -40,11 +40,11 @@ enum param_type {
 };
 
 struct param_def {
-	const char *name;
+	const char     *name;
 	enum param_type type;
-	const char *defval;		/* Postfix-style text, may hold $name */
-	long long min, max;		/* bounds; 0,0 = none */
-	const char *doc;		/* one-line description */
+	const char     *defval;	  /* Postfix-style text, may hold $name */
+	long long	min, max; /* bounds; 0,0 = none */
+	const char     *doc;	  /* one-line description */
 };
 
 /* The definition of name, or NULL if Postel has no such parameter. */

@@ -19,14 +19,14 @@
 static int
 peer_list_match_net(const char *pattern, const unsigned char *a, int afam)
 {
-	char	buf[INET6_ADDRSTRLEN + 8];
+	char	      buf[INET6_ADDRSTRLEN + 8];
 	unsigned char net[16];
-	const char *slash;
-	size_t	len;
-	long	bits;
-	int	fam;
-	int	max;
-	char   *end;
+	const char   *slash;
+	size_t	      len;
+	long	      bits;
+	int	      fam;
+	int	      max;
+	char	     *end;
 
 	if (*pattern == '[') {
 		const char *close = strchr(pattern, ']');
@@ -69,8 +69,10 @@ peer_list_match_net(const char *pattern, const unsigned char *a, int afam)
 	if (fam != afam)
 		return 0;
 	for (long i = 0; i < bits; i += 8) {
-		unsigned char mask = bits - i >= 8 ? 0xff :
-		    (unsigned char)(0xff << (8 - (bits - i)));
+		unsigned char mask = bits - i >= 8
+					 ? 0xff
+					 : (unsigned char)(0xff
+							   << (8 - (bits - i)));
 
 		if ((a[i / 8] & mask) != (net[i / 8] & mask))
 			return 0;
@@ -80,20 +82,18 @@ peer_list_match_net(const char *pattern, const unsigned char *a, int afam)
 
 /* Does host name `name` match the name word `pattern`? */
 static bool
-peer_list_match_name(const char *pattern, const char *name,
-		     bool parent_matches)
+peer_list_match_name(const char *pattern, const char *name, bool parent_matches)
 {
-	size_t	plen = strlen(pattern);
-	size_t	nlen = strlen(name);
+	size_t plen = strlen(pattern);
+	size_t nlen = strlen(name);
 
-	if (*pattern == '.')			/* subdomains only */
+	if (*pattern == '.') /* subdomains only */
 		return nlen > plen
-		    && strcasecmp(name + nlen - plen, pattern) == 0;
+		       && strcasecmp(name + nlen - plen, pattern) == 0;
 	if (strcasecmp(name, pattern) == 0)
 		return true;
-	return parent_matches && nlen > plen + 1
-	    && name[nlen - plen - 1] == '.'
-	    && strcasecmp(name + nlen - plen, pattern) == 0;
+	return parent_matches && nlen > plen + 1 && name[nlen - plen - 1] == '.'
+	       && strcasecmp(name + nlen - plen, pattern) == 0;
 }
 
 bool
@@ -101,11 +101,11 @@ peer_list_match(const char *list, const char *name, const char *addr,
 		bool parent_matches)
 {
 	unsigned char a[16];
-	int	afam = AF_UNSPEC;
-	char   *copy;
-	char   *cp;
-	char   *word;
-	bool	result = false;
+	int	      afam = AF_UNSPEC;
+	char	     *copy;
+	char	     *cp;
+	char	     *word;
+	bool	      result = false;
 
 	if (inet_pton(AF_INET, addr, a) == 1)
 		afam = AF_INET;
@@ -113,8 +113,8 @@ peer_list_match(const char *list, const char *name, const char *addr,
 		afam = AF_INET6;
 	cp = copy = mystrdup(list);
 	while ((word = str_token(&cp, STR_SEP_LIST)) != NULL) {
-		bool	negate = false;
-		int	m;
+		bool negate = false;
+		int  m;
 
 		while (*word == '!') {
 			negate = !negate;
@@ -123,12 +123,14 @@ peer_list_match(const char *list, const char *name, const char *addr,
 		if (*word == '/' || strchr(word, ':') != NULL
 		    || strchr(word, '[') != NULL) {
 			/* A network, a table or a file. */
-			m = afam == AF_UNSPEC ? 0
-			    : peer_list_match_net(word, a, afam);
-		} else if (*word != 0 && strspn(word, "0123456789./")
-			   == strlen(word)) {
-			m = afam == AF_UNSPEC ? 0
-			    : peer_list_match_net(word, a, afam);
+			m = afam == AF_UNSPEC
+				? 0
+				: peer_list_match_net(word, a, afam);
+		} else if (*word != 0
+			   && strspn(word, "0123456789./") == strlen(word)) {
+			m = afam == AF_UNSPEC
+				? 0
+				: peer_list_match_net(word, a, afam);
 		} else if (*word != 0) {
 			m = name != NULL
 			    && peer_list_match_name(word, name, parent_matches);

@@ -25,7 +25,7 @@
 #include "util/sys_defs.h"
 
 /* name may be NULL (only network words can match then). */
-bool	peer_list_match(const char *list, const char *name, const char *addr,
-			        bool parent_matches);
+bool peer_list_match(const char *list, const char *name, const char *addr,
+		     bool parent_matches);
 
 #endif

@@ -21,7 +21,7 @@ static bool
 proxy_table_ok(const char *table)
 {
 	const char *colon;
-	size_t	len;
+	size_t	    len;
 
 	if (table == NULL || (len = strlen(table)) == 0
 	    || len > PROXY_TABLE_MAX)
@@ -41,7 +41,7 @@ proxy_is_lookup(const char *request)
 void
 proxy_request_encode(const struct proxy_request *req, ATTR *out)
 {
-	bool	lookup;
+	bool lookup;
 
 	if (req->request == NULL || !proxy_table_ok(req->table)
 	    || (req->flags & ~PROXY_FLAGS_ALLOWED) != 0)
@@ -65,7 +65,7 @@ int
 proxy_request_decode(const ATTR *in, struct proxy_request *req, VSTR *why)
 {
 	long long flags;
-	size_t	expect = 3;
+	size_t	  expect = 3;
 
 	memset(req, 0, sizeof(*req));
 	if ((req->request = attr_get_str(in, "request")) == NULL)
@@ -110,11 +110,11 @@ int
 proxy_reply_decode(const ATTR *in, struct proxy_reply *rep, VSTR *why)
 {
 	long long status;
-	size_t	expect = 1;
+	size_t	  expect = 1;
 
 	memset(rep, 0, sizeof(*rep));
-	if (attr_get_int(in, "status", &status) < 0
-	    || status < PROXY_STAT_OK || status > PROXY_STAT_DENY)
+	if (attr_get_int(in, "status", &status) < 0 || status < PROXY_STAT_OK
+	    || status > PROXY_STAT_DENY)
 		return proxy_fail(why, "missing or unknown status");
 	rep->status = (int)status;
 	if (attr_has(in, "value")) {

@@ -39,36 +39,34 @@
 #include "util/sys_defs.h"
 #include "util/vstr.h"
 
-#define PROXY_REQ_OPEN		"open"
-#define PROXY_REQ_LOOKUP	"lookup"
+#define PROXY_REQ_OPEN	 "open"
+#define PROXY_REQ_LOOKUP "lookup"
 
-#define PROXY_STAT_OK		0
-#define PROXY_STAT_NOKEY	1
-#define PROXY_STAT_RETRY	2
-#define PROXY_STAT_BAD		3
-#define PROXY_STAT_DENY		4
+#define PROXY_STAT_OK	 0
+#define PROXY_STAT_NOKEY 1
+#define PROXY_STAT_RETRY 2
+#define PROXY_STAT_BAD	 3
+#define PROXY_STAT_DENY	 4
 
-#define PROXY_TABLE_MAX		1024
-#define PROXY_FLAGS_ALLOWED	(DICT_FLAG_FOLD | DICT_FLAG_NUL)
+#define PROXY_TABLE_MAX	    1024
+#define PROXY_FLAGS_ALLOWED (DICT_FLAG_FOLD | DICT_FLAG_NUL)
 
 struct proxy_request {
-	const char *request;		/* PROXY_REQ_OPEN or _LOOKUP */
-	const char *table;		/* "type:name", never "proxy:..." */
-	int	flags;			/* within PROXY_FLAGS_ALLOWED */
-	const char *key;		/* lookup only; else NULL */
+	const char *request; /* PROXY_REQ_OPEN or _LOOKUP */
+	const char *table;   /* "type:name", never "proxy:..." */
+	int	    flags;   /* within PROXY_FLAGS_ALLOWED */
+	const char *key;     /* lookup only; else NULL */
 };
 
 struct proxy_reply {
-	int	status;			/* PROXY_STAT_* */
-	const char *value;		/* OK lookup only; else NULL */
-	const char *reason;		/* optional text; else NULL */
+	int	    status; /* PROXY_STAT_* */
+	const char *value;  /* OK lookup only; else NULL */
+	const char *reason; /* optional text; else NULL */
 };
 
-void	proxy_request_encode(const struct proxy_request *req, ATTR *out);
-int	proxy_request_decode(const ATTR *in, struct proxy_request *req,
-			             VSTR *why);
-void	proxy_reply_encode(const struct proxy_reply *rep, ATTR *out);
-int	proxy_reply_decode(const ATTR *in, struct proxy_reply *rep,
-			           VSTR *why);
+void proxy_request_encode(const struct proxy_request *req, ATTR *out);
+int  proxy_request_decode(const ATTR *in, struct proxy_request *req, VSTR *why);
+void proxy_reply_encode(const struct proxy_reply *rep, ATTR *out);
+int  proxy_reply_decode(const ATTR *in, struct proxy_reply *rep, VSTR *why);
 
 #endif

@@ -9,14 +9,14 @@
 
 #include "util/qid.h"
 
-#define QID_SEC_LEN	6
-#define QID_USEC_LEN	4
-#define QID_TIME_BASE	52
-#define QID_INO_BASE	51
+#define QID_SEC_LEN   6
+#define QID_USEC_LEN  4
+#define QID_TIME_BASE 52
+#define QID_INO_BASE  51
 
 /* Digits and consonants in ASCII order: lexicographic = numeric order. */
 static const char qid_alphabet[] =
-	"0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz";
+    "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz";
 
 /* Value of one digit, or -1 when the character is not in the alphabet. */
 static int
@@ -34,7 +34,7 @@ qid_digit(int ch)
 static void
 qid_encode_fixed(char *out, size_t width, uint64_t val, unsigned base)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = width; i > 0; i--) {
 		out[i - 1] = qid_alphabet[val % base];
@@ -47,8 +47,8 @@ static int
 qid_decode(const char *in, size_t len, unsigned base, uint64_t *val)
 {
 	uint64_t v = 0;
-	size_t	i;
-	int	d;
+	size_t	 i;
+	int	 d;
 
 	for (i = 0; i < len; i++) {
 		d = qid_digit((unsigned char)in[i]);
@@ -65,9 +65,9 @@ qid_decode(const char *in, size_t len, unsigned base, uint64_t *val)
 int
 qid_make(VSTR *out, const struct timeval *tv, ino_t ino)
 {
-	char	buf[QID_MAXLEN + 1];
-	char	ino_buf[QID_INO_MAXLEN];
-	size_t	n = 0;
+	char	 buf[QID_MAXLEN + 1];
+	char	 ino_buf[QID_INO_MAXLEN];
+	size_t	 n = 0;
 	uint64_t v = (uint64_t)ino;
 
 	/* 52^6 seconds reach the year 2594; refuse what would not sort. */
@@ -76,10 +76,9 @@ qid_make(VSTR *out, const struct timeval *tv, ino_t ino)
 		errno = EINVAL;
 		return -1;
 	}
-	qid_encode_fixed(buf, QID_SEC_LEN, (uint64_t)tv->tv_sec,
+	qid_encode_fixed(buf, QID_SEC_LEN, (uint64_t)tv->tv_sec, QID_TIME_BASE);
+	qid_encode_fixed(buf + QID_SEC_LEN, QID_USEC_LEN, (uint64_t)tv->tv_usec,
 			 QID_TIME_BASE);
-	qid_encode_fixed(buf + QID_SEC_LEN, QID_USEC_LEN,
-			 (uint64_t)tv->tv_usec, QID_TIME_BASE);
 	buf[QID_TIME_LEN] = QID_SEP;
 	do {
 		ino_buf[n++] = qid_alphabet[v % QID_INO_BASE];
@@ -94,7 +93,7 @@ bool
 qid_valid(const char *qid)
 {
 	struct timeval tv;
-	ino_t	ino;
+	ino_t	       ino;
 
 	return qid_time(qid, &tv) == 0 && qid_inode(qid, &ino) == 0;
 }
@@ -108,8 +107,8 @@ qid_time(const char *qid, struct timeval *tv)
 	if (strnlen(qid, QID_TIME_LEN + 1) < QID_TIME_LEN + 1
 	    || qid[QID_TIME_LEN] != QID_SEP
 	    || qid_decode(qid, QID_SEC_LEN, QID_TIME_BASE, &sec) < 0
-	    || qid_decode(qid + QID_SEC_LEN, QID_USEC_LEN, QID_TIME_BASE,
-			  &usec) < 0
+	    || qid_decode(qid + QID_SEC_LEN, QID_USEC_LEN, QID_TIME_BASE, &usec)
+		   < 0
 	    || usec >= 1000000) {
 		errno = EINVAL;
 		return -1;
@@ -123,8 +122,8 @@ int
 qid_inode(const char *qid, ino_t *ino)
 {
 	const char *ip;
-	size_t	len;
-	uint64_t v;
+	size_t	    len;
+	uint64_t    v;
 
 	if (strnlen(qid, QID_TIME_LEN + 1) < QID_TIME_LEN + 1
 	    || qid[QID_TIME_LEN] != QID_SEP) {

@@ -33,16 +33,16 @@
 
 #include "util/vstr.h"
 
-#define QID_TIME_LEN	10		/* seconds + microseconds digits */
-#define QID_SEP		'z'
-#define QID_INO_MAXLEN	12		/* 51^11 < 2^64 <= 51^12 */
-#define QID_MAXLEN	(QID_TIME_LEN + 1 + QID_INO_MAXLEN)
-#define QID_HASH_LEN	1		/* hashed subfolder name length */
+#define QID_TIME_LEN   10 /* seconds + microseconds digits */
+#define QID_SEP	       'z'
+#define QID_INO_MAXLEN 12 /* 51^11 < 2^64 <= 51^12 */
+#define QID_MAXLEN     (QID_TIME_LEN + 1 + QID_INO_MAXLEN)
+#define QID_HASH_LEN   1 /* hashed subfolder name length */
 
-int	qid_make(VSTR *out, const struct timeval *tv, ino_t ino);
-bool	qid_valid(const char *qid);
-int	qid_time(const char *qid, struct timeval *tv);
-int	qid_inode(const char *qid, ino_t *ino);
+int	    qid_make(VSTR *out, const struct timeval *tv, ino_t ino);
+bool	    qid_valid(const char *qid);
+int	    qid_time(const char *qid, struct timeval *tv);
+int	    qid_inode(const char *qid, ino_t *ino);
 const char *qid_hash_dir(const char *qid, char buf[QID_HASH_LEN + 1]);
 
 #endif

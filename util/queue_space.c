@@ -11,10 +11,12 @@
 unsigned long long
 queue_space_needed(long long queue_minfree, long long message_size_limit)
 {
-	unsigned long long minfree = queue_minfree > 0 ?
-	    (unsigned long long)queue_minfree : 0;
-	unsigned long long limit = message_size_limit > 0 ?
-	    (unsigned long long)message_size_limit : 0;
+	unsigned long long minfree = queue_minfree > 0
+					 ? (unsigned long long)queue_minfree
+					 : 0;
+	unsigned long long limit = message_size_limit > 0
+				       ? (unsigned long long)message_size_limit
+				       : 0;
 
 	/* Both are at most LLONG_MAX: 1.5 times that fits unsigned. */
 	limit += limit / 2;
@@ -26,7 +28,7 @@ queue_space_check(const char *path, long long queue_minfree,
 		  long long message_size_limit, unsigned long long size,
 		  VSTR *why)
 {
-	struct statvfs sv;
+	struct statvfs	   sv;
 	unsigned long long need = queue_space_needed(queue_minfree,
 						     message_size_limit);
 	unsigned long long avail;

@@ -21,10 +21,10 @@
 #include "util/vstr.h"
 
 /* The free space a new message needs: max(minfree, 1.5 * size_limit). */
-unsigned long long queue_space_needed(long long queue_minfree,
-				      long long message_size_limit);
-int	queue_space_check(const char *path, long long queue_minfree,
-			  long long message_size_limit,
-			  unsigned long long size, VSTR *why);
+unsigned long long
+    queue_space_needed(long long queue_minfree, long long message_size_limit);
+int queue_space_check(const char *path, long long queue_minfree,
+		      long long message_size_limit, unsigned long long size,
+		      VSTR *why);
 
 #endif

@@ -16,80 +16,97 @@
 #include "util/mymalloc.h"
 #include "util/rec.h"
 
-#define REC_BUFSIZE	(64 * 1024)
-#define REC_HDR_MAX	5		/* type + 4 varint bytes */
+#define REC_BUFSIZE (64 * 1024)
+#define REC_HDR_MAX 5 /* type + 4 varint bytes */
 
 /* Where in the layout a stream is; see the table in rec.h. */
 enum rec_section {
-	REC_SEC_START,			/* expecting S */
-	REC_SEC_ENV,			/* envelope */
-	REC_SEC_CONT,			/* after M */
-	REC_SEC_XTRA,			/* after X */
-	REC_SEC_END,			/* after E */
+	REC_SEC_START, /* expecting S */
+	REC_SEC_ENV,   /* envelope */
+	REC_SEC_CONT,  /* after M */
+	REC_SEC_XTRA,  /* after X */
+	REC_SEC_END,   /* after E */
 };
 
-#define REC_SEEN_T	(1 << 0)
-#define REC_SEEN_F	(1 << 1)
-#define REC_SEEN_V	(1 << 2)
-#define REC_SEEN_K	(1 << 3)
-#define REC_SEEN_I	(1 << 4)
-#define REC_PEND_O	(1 << 5)	/* O/P/N wait for their R */
-#define REC_PEND_P	(1 << 6)
-#define REC_PEND_N	(1 << 7)
-#define REC_PENDING	(REC_PEND_O | REC_PEND_P | REC_PEND_N)
+#define REC_SEEN_T  (1 << 0)
+#define REC_SEEN_F  (1 << 1)
+#define REC_SEEN_V  (1 << 2)
+#define REC_SEEN_K  (1 << 3)
+#define REC_SEEN_I  (1 << 4)
+#define REC_PEND_O  (1 << 5) /* O/P/N wait for their R */
+#define REC_PEND_P  (1 << 6)
+#define REC_PEND_N  (1 << 7)
+#define REC_PENDING (REC_PEND_O | REC_PEND_P | REC_PEND_N)
 
 struct rec_layout {
 	enum rec_section section;
-	unsigned seen;
+	unsigned	 seen;
 };
 
 struct REC_WRITER {
-	int	fd;
-	int	err;			/* sticky errno, 0 while healthy */
-	off_t	offset;			/* file offset of buf[0] */
-	size_t	buf_len;
-	off_t	last_offset;		/* offset of the last record put */
+	int		  fd;
+	int		  err;	  /* sticky errno, 0 while healthy */
+	off_t		  offset; /* file offset of buf[0] */
+	size_t		  buf_len;
+	off_t		  last_offset; /* offset of the last record put */
 	struct rec_layout layout;
-	struct rec_size size;
-	VSTR   *cont;			/* content waiting for a full chunk */
-	VSTR   *scratch;		/* rec_putf formatting */
-	unsigned char buf[REC_BUFSIZE];
+	struct rec_size	  size;
+	VSTR		 *cont;	   /* content waiting for a full chunk */
+	VSTR		 *scratch; /* rec_putf formatting */
+	unsigned char	  buf[REC_BUFSIZE];
 };
 
 struct REC_READER {
-	int	fd;
-	int	err;			/* sticky errno after a failure */
-	off_t	buf_off;		/* file offset of buf[0] */
-	size_t	buf_len;
-	size_t	pos;			/* next unread byte in buf */
-	bool	eof;
-	off_t	rec_offset;		/* offset of the last record read */
+	int		  fd;
+	int		  err;	   /* sticky errno after a failure */
+	off_t		  buf_off; /* file offset of buf[0] */
+	size_t		  buf_len;
+	size_t		  pos; /* next unread byte in buf */
+	bool		  eof;
+	off_t		  rec_offset; /* offset of the last record read */
 	struct rec_layout layout;
-	VSTR   *why;
-	unsigned char buf[REC_BUFSIZE];
+	VSTR		 *why;
+	unsigned char	  buf[REC_BUFSIZE];
 };
 
 const char *
 rec_type_name(int type)
 {
 	switch (type) {
-	case REC_TYPE_SIZE:	return "size";
-	case REC_TYPE_TIME:	return "time";
-	case REC_TYPE_FROM:	return "sender";
-	case REC_TYPE_ENVID:	return "envid";
-	case REC_TYPE_RET:	return "ret";
-	case REC_TYPE_ATTR:	return "attribute";
-	case REC_TYPE_ORIG:	return "original recipient";
-	case REC_TYPE_ORCPT:	return "orcpt";
-	case REC_TYPE_NOTIFY:	return "notify";
-	case REC_TYPE_RCPT:	return "recipient";
-	case REC_TYPE_DONE:	return "done recipient";
-	case REC_TYPE_MESG:	return "content start";
-	case REC_TYPE_CONT:	return "content";
-	case REC_TYPE_XTRA:	return "extracted start";
-	case REC_TYPE_MSGID:	return "message-id";
-	case REC_TYPE_END:	return "end";
-	default:		return NULL;
+	case REC_TYPE_SIZE:
+		return "size";
+	case REC_TYPE_TIME:
+		return "time";
+	case REC_TYPE_FROM:
+		return "sender";
+	case REC_TYPE_ENVID:
+		return "envid";
+	case REC_TYPE_RET:
+		return "ret";
+	case REC_TYPE_ATTR:
+		return "attribute";
+	case REC_TYPE_ORIG:
+		return "original recipient";
+	case REC_TYPE_ORCPT:
+		return "orcpt";
+	case REC_TYPE_NOTIFY:
+		return "notify";
+	case REC_TYPE_RCPT:
+		return "recipient";
+	case REC_TYPE_DONE:
+		return "done recipient";
+	case REC_TYPE_MESG:
+		return "content start";
+	case REC_TYPE_CONT:
+		return "content";
+	case REC_TYPE_XTRA:
+		return "extracted start";
+	case REC_TYPE_MSGID:
+		return "message-id";
+	case REC_TYPE_END:
+		return "end";
+	default:
+		return NULL;
 	}
 }
 
@@ -98,15 +115,24 @@ static unsigned
 rec_once_bit(int type)
 {
 	switch (type) {
-	case REC_TYPE_TIME:	return REC_SEEN_T;
-	case REC_TYPE_FROM:	return REC_SEEN_F;
-	case REC_TYPE_ENVID:	return REC_SEEN_V;
-	case REC_TYPE_RET:	return REC_SEEN_K;
-	case REC_TYPE_MSGID:	return REC_SEEN_I;
-	case REC_TYPE_ORIG:	return REC_PEND_O;
-	case REC_TYPE_ORCPT:	return REC_PEND_P;
-	case REC_TYPE_NOTIFY:	return REC_PEND_N;
-	default:		return 0;
+	case REC_TYPE_TIME:
+		return REC_SEEN_T;
+	case REC_TYPE_FROM:
+		return REC_SEEN_F;
+	case REC_TYPE_ENVID:
+		return REC_SEEN_V;
+	case REC_TYPE_RET:
+		return REC_SEEN_K;
+	case REC_TYPE_MSGID:
+		return REC_SEEN_I;
+	case REC_TYPE_ORIG:
+		return REC_PEND_O;
+	case REC_TYPE_ORCPT:
+		return REC_PEND_P;
+	case REC_TYPE_NOTIFY:
+		return REC_PEND_N;
+	default:
+		return 0;
 	}
 }
 
@@ -205,8 +231,8 @@ rec_layout_next(struct rec_layout *st, int type, const char **why)
 static int
 rec_time_ok(const char *data, size_t len)
 {
-	size_t	i = 0;
-	size_t	start;
+	size_t i = 0;
+	size_t start;
 
 	for (start = i; i < len && data[i] >= '0' && data[i] <= '9'; i++)
 		;
@@ -224,9 +250,9 @@ static int
 rec_payload_ok(int type, const char *data, size_t len, const char **why)
 {
 	struct rec_size size;
-	char	tbuf[4];
-	unsigned long bits;
-	char   *end;
+	char		tbuf[4];
+	unsigned long	bits;
+	char	       *end;
 
 	if (type != REC_TYPE_CONT && memchr(data, 0, len) != NULL) {
 		*why = "NUL byte in a text record";
@@ -261,8 +287,9 @@ rec_payload_ok(int type, const char *data, size_t len, const char **why)
 		}
 		return 0;
 	case REC_TYPE_RET:
-		if (!(len == 4 && (memcmp(data, "FULL", 4) == 0
-				   || memcmp(data, "HDRS", 4) == 0))) {
+		if (!(len == 4
+		      && (memcmp(data, "FULL", 4) == 0
+			  || memcmp(data, "HDRS", 4) == 0))) {
 			*why = "malformed RET record";
 			return -1;
 		}
@@ -299,10 +326,12 @@ int
 rec_size_format(VSTR *out, const struct rec_size *size)
 {
 	const off_t vals[REC_SIZE_FIELDS] = {
-		size->content_offset, size->extract_offset,
-		size->message_size, size->rcpt_count,
+		size->content_offset,
+		size->extract_offset,
+		size->message_size,
+		size->rcpt_count,
 	};
-	int	i;
+	int i;
 
 	vstr_reset(out);
 	for (i = 0; i < REC_SIZE_FIELDS; i++) {
@@ -311,7 +340,8 @@ rec_size_format(VSTR *out, const struct rec_size *size)
 			return -1;
 		}
 		if (vstr_sprintf_append(out, "%s%0*jd", i ? " " : "",
-					REC_SIZE_WIDTH, (intmax_t)vals[i]) < 0)
+					REC_SIZE_WIDTH, (intmax_t)vals[i])
+		    < 0)
 			return -1;
 	}
 	if (VSTR_LEN(out) != REC_SIZE_LEN) {
@@ -324,10 +354,10 @@ rec_size_format(VSTR *out, const struct rec_size *size)
 int
 rec_size_parse(const char *data, size_t len, struct rec_size *size)
 {
-	off_t	vals[REC_SIZE_FIELDS];
-	size_t	pos = 0;
-	int	i;
-	int	j;
+	off_t  vals[REC_SIZE_FIELDS];
+	size_t pos = 0;
+	int    i;
+	int    j;
 
 	if (len != REC_SIZE_LEN) {
 		errno = EINVAL;
@@ -361,7 +391,7 @@ rec_size_parse(const char *data, size_t len, struct rec_size *size)
 static int
 rec_pwritev_all(int fd, off_t off, struct iovec *iov, int n)
 {
-	ssize_t	done;
+	ssize_t done;
 
 	while (n > 0) {
 		done = pwritev(fd, iov, n, off);
@@ -393,7 +423,7 @@ static int
 rec_writer_drain(REC_WRITER *w, const void *extra, size_t extra_len)
 {
 	struct iovec iov[2];
-	int	n = 0;
+	int	     n = 0;
 
 	if (w->err) {
 		errno = w->err;
@@ -419,7 +449,7 @@ rec_writer_drain(REC_WRITER *w, const void *extra, size_t extra_len)
 static size_t
 rec_varint(unsigned char *out, size_t len)
 {
-	size_t	n = 0;
+	size_t n = 0;
 
 	do {
 		out[n] = (unsigned char)(len & 0x7f);
@@ -436,8 +466,8 @@ static int
 rec_put_raw(REC_WRITER *w, int type, const void *data, size_t len)
 {
 	unsigned char hdr[REC_HDR_MAX];
-	size_t	hlen;
-	const char *why;
+	size_t	      hlen;
+	const char   *why;
 
 	if (w->err) {
 		errno = w->err;
@@ -484,7 +514,7 @@ rec_put_raw(REC_WRITER *w, int type, const void *data, size_t len)
 static int
 rec_put_pending_content(REC_WRITER *w)
 {
-	int	ret = 0;
+	int ret = 0;
 
 	if (VSTR_LEN(w->cont)) {
 		ret = rec_put_raw(w, REC_TYPE_CONT, VSTR_STR(w->cont),
@@ -497,8 +527,8 @@ rec_put_pending_content(REC_WRITER *w)
 REC_WRITER *
 rec_writer_create(int fd)
 {
-	REC_WRITER *w = mycalloc(1, sizeof(*w));
-	struct rec_size zero = {0, 0, 0, 0};
+	REC_WRITER     *w = mycalloc(1, sizeof(*w));
+	struct rec_size zero = { 0, 0, 0, 0 };
 
 	w->fd = fd;
 	w->cont = vstr_alloc(REC_CONT_CHUNK);
@@ -535,7 +565,7 @@ rec_put(REC_WRITER *w, int type, const void *data, size_t len)
 int
 rec_putf(REC_WRITER *w, int type, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 	int	ret;
 
 	vstr_reset(w->scratch);
@@ -555,7 +585,7 @@ int
 rec_put_content(REC_WRITER *w, const void *data, size_t len)
 {
 	const char *cp = data;
-	size_t	room;
+	size_t	    room;
 
 	if (w->err) {
 		errno = w->err;
@@ -568,8 +598,8 @@ rec_put_content(REC_WRITER *w, const void *data, size_t len)
 		msg_panic("rec_put_content: not in the content section");
 	while (len > 0) {
 		if (VSTR_LEN(w->cont) == 0 && len >= REC_CONT_CHUNK) {
-			if (rec_put_raw(w, REC_TYPE_CONT, cp,
-					REC_CONT_CHUNK) < 0)
+			if (rec_put_raw(w, REC_TYPE_CONT, cp, REC_CONT_CHUNK)
+			    < 0)
 				return -1;
 			cp += REC_CONT_CHUNK;
 			len -= REC_CONT_CHUNK;
@@ -616,7 +646,8 @@ rec_writer_finish(REC_WRITER *w)
 		return -1;
 	}
 	if (pwrite(w->fd, VSTR_STR(w->scratch), VSTR_LEN(w->scratch),
-		   REC_SIZE_PAYLOAD_OFFSET) != (ssize_t)VSTR_LEN(w->scratch)) {
+		   REC_SIZE_PAYLOAD_OFFSET)
+	    != (ssize_t)VSTR_LEN(w->scratch)) {
 		w->err = errno ? errno : EIO;
 		return -1;
 	}
@@ -698,14 +729,13 @@ rec_reader_seek(REC_READER *r, off_t offset, int type)
 	return 0;
 }
 
-static int
-rec_malformed(REC_READER *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+static int rec_malformed(REC_READER *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static int
 rec_malformed(REC_READER *r, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 
 	vstr_sprintf(r->why, "offset %jd: ", (intmax_t)r->rec_offset);
 	va_start(ap, fmt);
@@ -720,7 +750,7 @@ rec_malformed(REC_READER *r, const char *fmt, ...)
 static int
 rec_fill(REC_READER *r)
 {
-	ssize_t	n;
+	ssize_t n;
 
 	if (r->pos > 0) {
 		memmove(r->buf, r->buf + r->pos, r->buf_len - r->pos);
@@ -750,12 +780,12 @@ rec_fill(REC_READER *r)
 int
 rec_get(REC_READER *r, int *type, VSTR *data, size_t maxlen)
 {
-	size_t	len = 0;
-	size_t	avail;
-	size_t	want;
-	unsigned shift;
-	int	i;
-	int	t;
+	size_t	    len = 0;
+	size_t	    avail;
+	size_t	    want;
+	unsigned    shift;
+	int	    i;
+	int	    t;
 	const char *why;
 
 	if (r->err) {
@@ -781,11 +811,13 @@ rec_get(REC_READER *r, int *type, VSTR *data, size_t maxlen)
 	/* Minimal varint: at most 4 bytes, no trailing zero byte. */
 	for (i = 1, shift = 0;; i++, shift += 7) {
 		if ((size_t)i >= avail)
-			return rec_malformed(r, "file ends inside a %s "
-					     "record header", rec_type_name(t));
+			return rec_malformed(r,
+					     "file ends inside a %s "
+					     "record header",
+					     rec_type_name(t));
 		if (i > 4)
 			return rec_malformed(r, "record length longer than "
-					     "4 bytes");
+						"4 bytes");
 		len |= (size_t)(r->buf[r->pos + i] & 0x7f) << shift;
 		if ((r->buf[r->pos + i] & 0x80) == 0)
 			break;
@@ -810,7 +842,8 @@ rec_get(REC_READER *r, int *type, VSTR *data, size_t maxlen)
 		if (want > avail)
 			want = avail;
 		if (vstr_memcat(data, r->buf + r->pos, want) < 0)
-			return rec_malformed(r, "%s record longer than the "
+			return rec_malformed(r,
+					     "%s record longer than the "
 					     "caller's buffer limit",
 					     rec_type_name(t));
 		r->pos += want;
@@ -829,10 +862,10 @@ rec_get(REC_READER *r, int *type, VSTR *data, size_t maxlen)
 int
 rec_mark_done(int fd, off_t offset)
 {
-	char	sbuf[REC_SIZE_LEN];
+	char		sbuf[REC_SIZE_LEN];
 	struct rec_size size;
-	char	ch;
-	ssize_t	n;
+	char		ch;
+	ssize_t		n;
 
 	while ((n = pread(fd, sbuf, sizeof(sbuf), REC_SIZE_PAYLOAD_OFFSET)) < 0
 	       && errno == EINTR)
@@ -871,13 +904,13 @@ rec_mark_done(int fd, off_t offset)
 int
 rec_check_file(int fd, VSTR *why)
 {
-	REC_READER *r = rec_reader_create(fd, 0);
-	VSTR   *data = vstr_alloc(256);
-	struct rec_size want = {0, 0, 0, 0};
-	struct rec_size got = {0, 0, 0, 0};
-	int	type;
-	int	ret;
-	int	saved;
+	REC_READER     *r = rec_reader_create(fd, 0);
+	VSTR	       *data = vstr_alloc(256);
+	struct rec_size want = { 0, 0, 0, 0 };
+	struct rec_size got = { 0, 0, 0, 0 };
+	int		type;
+	int		ret;
+	int		saved;
 
 	while ((ret = rec_get(r, &type, data, REC_LEN_MAX)) > 0) {
 		switch (type) {
@@ -905,7 +938,8 @@ rec_check_file(int fd, VSTR *why)
 		vstr_strcpy(why, rec_reader_why(r));
 	} else if (memcmp(&want, &got, sizeof(want)) != 0) {
 		saved = EBADMSG;
-		vstr_sprintf(why, "size record (%jd %jd %jd %jd) does not "
+		vstr_sprintf(why,
+			     "size record (%jd %jd %jd %jd) does not "
 			     "match the file (%jd %jd %jd %jd)",
 			     (intmax_t)want.content_offset,
 			     (intmax_t)want.extract_offset,

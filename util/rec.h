@@ -56,42 +56,42 @@
 #include "util/vstr.h"
 
 /* Record types; docs/QUEUE.md describes each payload. */
-#define REC_TYPE_SIZE	'S'	/* content/extract offsets, size, nrcpt */
-#define REC_TYPE_TIME	'T'	/* arrival time "sec usec" */
-#define REC_TYPE_FROM	'F'	/* envelope sender, empty for <> */
-#define REC_TYPE_ENVID	'V'	/* DSN ENVID, xtext-decoded */
-#define REC_TYPE_RET	'K'	/* DSN RET: "FULL" or "HDRS" */
-#define REC_TYPE_ATTR	'A'	/* name=value */
-#define REC_TYPE_ORIG	'O'	/* original recipient before rewriting */
-#define REC_TYPE_ORCPT	'P'	/* DSN ORCPT "type;address" */
-#define REC_TYPE_NOTIFY	'N'	/* DSN NOTIFY bits, decimal */
-#define REC_TYPE_RCPT	'R'	/* recipient still to deliver */
-#define REC_TYPE_DONE	'D'	/* recipient done (was 'R') */
-#define REC_TYPE_MESG	'M'	/* start of content, empty */
-#define REC_TYPE_CONT	'C'	/* content bytes, any */
-#define REC_TYPE_XTRA	'X'	/* start of extracted information, empty */
-#define REC_TYPE_MSGID	'I'	/* Message-ID header value */
-#define REC_TYPE_END	'E'	/* end of file, empty */
+#define REC_TYPE_SIZE	'S' /* content/extract offsets, size, nrcpt */
+#define REC_TYPE_TIME	'T' /* arrival time "sec usec" */
+#define REC_TYPE_FROM	'F' /* envelope sender, empty for <> */
+#define REC_TYPE_ENVID	'V' /* DSN ENVID, xtext-decoded */
+#define REC_TYPE_RET	'K' /* DSN RET: "FULL" or "HDRS" */
+#define REC_TYPE_ATTR	'A' /* name=value */
+#define REC_TYPE_ORIG	'O' /* original recipient before rewriting */
+#define REC_TYPE_ORCPT	'P' /* DSN ORCPT "type;address" */
+#define REC_TYPE_NOTIFY 'N' /* DSN NOTIFY bits, decimal */
+#define REC_TYPE_RCPT	'R' /* recipient still to deliver */
+#define REC_TYPE_DONE	'D' /* recipient done (was 'R') */
+#define REC_TYPE_MESG	'M' /* start of content, empty */
+#define REC_TYPE_CONT	'C' /* content bytes, any */
+#define REC_TYPE_XTRA	'X' /* start of extracted information, empty */
+#define REC_TYPE_MSGID	'I' /* Message-ID header value */
+#define REC_TYPE_END	'E' /* end of file, empty */
 
-#define REC_LEN_MAX	((1U << 28) - 1)	/* 4 varint bytes */
-#define REC_CONT_CHUNK	(64 * 1024)	/* content record size used by writer */
-#define REC_SIZE_FIELDS	4
-#define REC_SIZE_WIDTH	15		/* digits per S field */
-#define REC_SIZE_LEN	(REC_SIZE_FIELDS * (REC_SIZE_WIDTH + 1) - 1)
-#define REC_SIZE_PAYLOAD_OFFSET 2	/* 'S' + one varint byte */
+#define REC_LEN_MAX		((1U << 28) - 1) /* 4 varint bytes */
+#define REC_CONT_CHUNK		(64 * 1024) /* content record size used by writer */
+#define REC_SIZE_FIELDS		4
+#define REC_SIZE_WIDTH		15 /* digits per S field */
+#define REC_SIZE_LEN		(REC_SIZE_FIELDS * (REC_SIZE_WIDTH + 1) - 1)
+#define REC_SIZE_PAYLOAD_OFFSET 2 /* 'S' + one varint byte */
 
 /* DSN NOTIFY bits (RFC 3461); 0 means "not given". */
-#define REC_NOTIFY_NEVER	(1 << 0)
-#define REC_NOTIFY_SUCCESS	(1 << 1)
-#define REC_NOTIFY_FAILURE	(1 << 2)
-#define REC_NOTIFY_DELAY	(1 << 3)
+#define REC_NOTIFY_NEVER   (1 << 0)
+#define REC_NOTIFY_SUCCESS (1 << 1)
+#define REC_NOTIFY_FAILURE (1 << 2)
+#define REC_NOTIFY_DELAY   (1 << 3)
 
 /* The values of the S record. */
 struct rec_size {
-	off_t	content_offset;		/* offset of the M record */
-	off_t	extract_offset;		/* offset of the X record */
-	off_t	message_size;		/* sum of C payload lengths */
-	off_t	rcpt_count;		/* R plus D records */
+	off_t content_offset; /* offset of the M record */
+	off_t extract_offset; /* offset of the X record */
+	off_t message_size;   /* sum of C payload lengths */
+	off_t rcpt_count;     /* R plus D records */
 };
 
 typedef struct REC_WRITER REC_WRITER;
@@ -99,26 +99,26 @@ typedef struct REC_READER REC_READER;
 
 REC_WRITER *rec_writer_create(int fd);
 REC_WRITER *rec_writer_free(REC_WRITER *w);
-int	rec_put(REC_WRITER *w, int type, const void *data, size_t len);
-int	rec_putf(REC_WRITER *w, int type, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
-int	rec_put_content(REC_WRITER *w, const void *data, size_t len);
-int	rec_flush(REC_WRITER *w);
-int	rec_writer_finish(REC_WRITER *w);
-off_t	rec_writer_last_offset(const REC_WRITER *w);
-void	rec_writer_size(const REC_WRITER *w, struct rec_size *size);
+int	    rec_put(REC_WRITER *w, int type, const void *data, size_t len);
+int	    rec_putf(REC_WRITER *w, int type, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int   rec_put_content(REC_WRITER *w, const void *data, size_t len);
+int   rec_flush(REC_WRITER *w);
+int   rec_writer_finish(REC_WRITER *w);
+off_t rec_writer_last_offset(const REC_WRITER *w);
+void  rec_writer_size(const REC_WRITER *w, struct rec_size *size);
 
 REC_READER *rec_reader_create(int fd, off_t offset);
 REC_READER *rec_reader_free(REC_READER *r);
-int	rec_get(REC_READER *r, int *type, VSTR *data, size_t maxlen);
-off_t	rec_reader_offset(const REC_READER *r);
+int	    rec_get(REC_READER *r, int *type, VSTR *data, size_t maxlen);
+off_t	    rec_reader_offset(const REC_READER *r);
 const char *rec_reader_why(const REC_READER *r);
-int	rec_reader_seek(REC_READER *r, off_t offset, int type);
+int	    rec_reader_seek(REC_READER *r, off_t offset, int type);
 
-int	rec_mark_done(int fd, off_t offset);
-int	rec_size_format(VSTR *out, const struct rec_size *size);
-int	rec_size_parse(const char *data, size_t len, struct rec_size *size);
-int	rec_check_file(int fd, VSTR *why);
+int	    rec_mark_done(int fd, off_t offset);
+int	    rec_size_format(VSTR *out, const struct rec_size *size);
+int	    rec_size_parse(const char *data, size_t len, struct rec_size *size);
+int	    rec_check_file(int fd, VSTR *why);
 const char *rec_type_name(int type);
 
 #endif

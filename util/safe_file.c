@@ -26,7 +26,7 @@
 static void
 safe_close_keep_errno(int fd)
 {
-	int	saved = errno;
+	int saved = errno;
 
 	(void)close(fd);
 	errno = saved;
@@ -36,8 +36,8 @@ safe_close_keep_errno(int fd)
 static int
 safe_open_regular(const char *path, int flags, int mode, struct stat *st)
 {
-	int	fd;
-	int	fl;
+	int fd;
+	int fl;
 
 	fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode);
 	if (fd < 0)
@@ -70,7 +70,7 @@ int
 safe_create_excl(const char *path, int mode)
 {
 	struct stat st;
-	int	fd;
+	int	    fd;
 
 	fd = safe_open_regular(path, O_WRONLY | O_CREAT | O_EXCL, mode, &st);
 	if (fd < 0)
@@ -90,8 +90,8 @@ safe_open_append(const char *path, int mode, uid_t owner)
 {
 	struct stat st;
 	struct stat lst;
-	int	fd;
-	int	tries;
+	int	    fd;
+	int	    tries;
 
 	/* Create-or-open without a window: O_EXCL, else a plain open. */
 	for (tries = 0; tries < 10; tries++) {
@@ -100,8 +100,9 @@ safe_open_append(const char *path, int mode, uid_t owner)
 			break;
 		if (errno != ENOENT)
 			return -1;
-		fd = safe_open_regular(path, O_WRONLY | O_APPEND | O_CREAT
-				       | O_EXCL, mode, &st);
+		fd = safe_open_regular(path,
+				       O_WRONLY | O_APPEND | O_CREAT | O_EXCL,
+				       mode, &st);
 		if (fd >= 0) {
 			if (((st.st_mode & 07777) != ((mode_t)mode & 07777)
 			     && fchmod(fd, (mode_t)mode) < 0)
@@ -143,8 +144,8 @@ fail:
 int
 fsync_dir(const char *dir)
 {
-	int	fd;
-	int	ret;
+	int fd;
+	int ret;
 
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
@@ -174,9 +175,9 @@ safe_parent(const char *path)
 int
 fsync_parent(const char *path)
 {
-	char   *dir = safe_parent(path);
-	int	ret = fsync_dir(dir);
-	int	saved = errno;
+	char *dir = safe_parent(path);
+	int   ret = fsync_dir(dir);
+	int   saved = errno;
 
 	myfree(dir);
 	errno = saved;
@@ -186,10 +187,10 @@ fsync_parent(const char *path)
 int
 rename_durable(const char *from, const char *to)
 {
-	char   *from_dir;
-	char   *to_dir;
-	int	ret;
-	int	saved;
+	char *from_dir;
+	char *to_dir;
+	int   ret;
+	int   saved;
 
 	if (rename(from, to) < 0)
 		return -1;
@@ -209,12 +210,12 @@ int
 write_file_atomic(const char *path, const void *data, size_t len, int mode)
 {
 	static unsigned counter;
-	char   *dir = safe_parent(path);
-	const char *base = strrchr(path, '/');
-	VSTR   *tmp = vstr_alloc(strlen(path) + 32);
-	int	fd = -1;
-	int	tries;
-	int	saved;
+	char	       *dir = safe_parent(path);
+	const char     *base = strrchr(path, '/');
+	VSTR	       *tmp = vstr_alloc(strlen(path) + 32);
+	int		fd = -1;
+	int		tries;
+	int		saved;
 
 	base = base ? base + 1 : path;
 	for (tries = 0; tries < 100; tries++) {
@@ -256,7 +257,7 @@ int
 mkdir_owned(const char *path, int mode, uid_t uid, gid_t gid)
 {
 	struct stat st;
-	int	fd;
+	int	    fd;
 
 	if (mkdir(path, (mode_t)mode) < 0 && errno != EEXIST)
 		return -1;
@@ -299,9 +300,9 @@ int
 read_file(const char *path, VSTR *out, size_t max)
 {
 	struct stat st;
-	int	fd;
-	ssize_t	n;
-	size_t	chunk;
+	int	    fd;
+	ssize_t	    n;
+	size_t	    chunk;
 
 	vstr_reset(out);
 	if ((fd = safe_open_read(path)) < 0)
@@ -315,7 +316,7 @@ read_file(const char *path, VSTR *out, size_t max)
 	for (;;) {
 		/* Ask for one byte past max so a growing file is caught. */
 		chunk = max - VSTR_LEN(out) >= 65536 ? 65536
-		    : max - VSTR_LEN(out) + 1;
+						     : max - VSTR_LEN(out) + 1;
 		if (vstr_space(out, chunk) < 0)
 			goto fail;
 		n = read(fd, VSTR_END(out), chunk);

@@ -45,68 +45,66 @@ enum sasl_step {
 };
 
 /* Security option words -> Cyrus SASL_SEC_* bits; -1 (why) on a bad word. */
-int	sasl_cyrus_security_parse(const char *words, unsigned *flags,
-				          VSTR *why);
+int sasl_cyrus_security_parse(const char *words, unsigned *flags, VSTR *why);
 
 /* Server (smtpd). */
 typedef struct SASL_SERVER SASL_SERVER;
 
 /* app: smtpd_sasl_path; config_path: cyrus_sasl_config_path ("" none). */
-int	sasl_cyrus_server_init(const char *app, const char *config_path,
-			             VSTR *why);
+int sasl_cyrus_server_init(const char *app, const char *config_path, VSTR *why);
 /* service "smtp", realm may be "", sec: smtpd_sasl_*security_options. */
-SASL_SERVER *sasl_cyrus_server_create(const char *service, const char *hostname,
-				        const char *realm, const char *sec,
-				        VSTR *why);
+SASL_SERVER		 *
+sasl_cyrus_server_create(const char *service, const char *hostname,
+				      const char *realm, const char *sec, VSTR *why);
 SASL_SERVER *sasl_cyrus_server_free(SASL_SERVER *s);
 /* Space-separated mechanism names; NULL (why) when there are none. */
 const char *sasl_cyrus_server_mechs(SASL_SERVER *s, VSTR *why);
-enum sasl_step sasl_cyrus_server_start(SASL_SERVER *s, const char *mech,
-				         const void *in, size_t inlen,
-				         bool has_in, VSTR *out, VSTR *why);
+enum sasl_step
+sasl_cyrus_server_start(SASL_SERVER *s, const char *mech, const void *in,
+			size_t inlen, bool has_in, VSTR *out, VSTR *why);
 enum sasl_step sasl_cyrus_server_step(SASL_SERVER *s, const void *in,
-				        size_t inlen, VSTR *out, VSTR *why);
+				      size_t inlen, VSTR *out, VSTR *why);
 /* After DONE: the authenticated user name. */
 const char *sasl_cyrus_server_username(SASL_SERVER *s);
 
 /* Client (smtp). */
 typedef struct SASL_CLIENT SASL_CLIENT;
 
-int	sasl_cyrus_client_init(VSTR *why);
+int	     sasl_cyrus_client_init(VSTR *why);
 SASL_CLIENT *sasl_cyrus_client_create(const char *service, const char *hostname,
-				        const char *user, const char *pass,
-				        const char *sec, VSTR *why);
+				      const char *user, const char *pass,
+				      const char *sec, VSTR *why);
 SASL_CLIENT *sasl_cyrus_client_free(SASL_CLIENT *c);
 /* mechs: the server's AUTH list.  *mech: the one chosen (borrowed). */
-enum sasl_step sasl_cyrus_client_start(SASL_CLIENT *c, const char *mechs,
-				         const char **mech, VSTR *out,
-				         bool *has_out, VSTR *why);
+enum sasl_step
+sasl_cyrus_client_start(SASL_CLIENT *c, const char *mechs, const char **mech,
+			VSTR *out, bool *has_out, VSTR *why);
 enum sasl_step sasl_cyrus_client_step(SASL_CLIENT *c, const void *in,
-				        size_t inlen, VSTR *out, VSTR *why);
+				      size_t inlen, VSTR *out, VSTR *why);
 
 /* sasl_proto.c: RFC 4954 encoding, no library. */
 
 /* Append the base64 of in to out. */
-void	sasl_proto_base64_encode(VSTR *out, const void *in, size_t len);
+void sasl_proto_base64_encode(VSTR *out, const void *in, size_t len);
 /* Strict decode (padding required, no white space) into out (reset). */
-int	sasl_proto_base64_decode(VSTR *out, const char *in, size_t len);
+int sasl_proto_base64_decode(VSTR *out, const char *in, size_t len);
 
 /*
  * "MECH [initial-response]" from the AUTH command: mech (reset, upper
  * case), *has_resp, resp (decoded; "=" is an empty response).  -1 with
  * the 501 reply text in why.
  */
-int	sasl_proto_parse_auth(const char *args, VSTR *mech, VSTR *resp,
-			              bool *has_resp, VSTR *why);
+int sasl_proto_parse_auth(const char *args, VSTR *mech, VSTR *resp,
+			  bool *has_resp, VSTR *why);
 
 enum sasl_proto_resp {
-	SASL_RESP_OK,			/* out holds the decoded bytes */
-	SASL_RESP_CANCEL,		/* "*": the client gave up */
-	SASL_RESP_BAD,			/* not base64 */
+	SASL_RESP_OK,	  /* out holds the decoded bytes */
+	SASL_RESP_CANCEL, /* "*": the client gave up */
+	SASL_RESP_BAD,	  /* not base64 */
 };
 
 /* One client response line (no CRLF). */
-enum sasl_proto_resp sasl_proto_decode_response(const char *line,
-						        size_t len, VSTR *out);
+enum sasl_proto_resp
+sasl_proto_decode_response(const char *line, size_t len, VSTR *out);
 
 #endif

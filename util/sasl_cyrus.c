@@ -33,25 +33,25 @@
  * Cyrus keeps every callback as int (*)(void); going through void (*)(void)
  * is the cast that C allows and compilers accept without a warning.
  */
-#define SASL_CYRUS_CB(fn)	((int (*)(void))(void (*)(void))(fn))
+#define SASL_CYRUS_CB(fn) ((int (*)(void))(void (*)(void))(fn))
 
 /* Kept for the GETCONFPATH callback; set once in pre_jail. */
 static char *sasl_cyrus_conf_path;
-static bool sasl_cyrus_server_ready;
-static bool sasl_cyrus_client_ready;
+static bool  sasl_cyrus_server_ready;
+static bool  sasl_cyrus_client_ready;
 
 struct SASL_SERVER {
 	sasl_conn_t *conn;
-	VSTR   *mechs;
+	VSTR	    *mechs;
 };
 
 struct SASL_CLIENT {
-	sasl_conn_t *conn;
-	char   *user;
-	char   *pass;
-	sasl_secret_t *secret;
+	sasl_conn_t    *conn;
+	char	       *user;
+	char	       *pass;
+	sasl_secret_t  *secret;
 	sasl_callback_t cb[4];
-	const char *mech;
+	const char     *mech;
 };
 
 int
@@ -59,23 +59,23 @@ sasl_cyrus_security_parse(const char *words, unsigned *flags, VSTR *why)
 {
 	static const struct {
 		const char *name;
-		unsigned bit;
-	}	opts[] = {
-		{"noplaintext", SASL_SEC_NOPLAINTEXT},
-		{"noactive", SASL_SEC_NOACTIVE},
-		{"nodictionary", SASL_SEC_NODICTIONARY},
-		{"noanonymous", SASL_SEC_NOANONYMOUS},
-		{"forward_secrecy", SASL_SEC_FORWARD_SECRECY},
-		{"mutual_auth", SASL_SEC_MUTUAL_AUTH},
+		unsigned    bit;
+	} opts[] = {
+		{ "noplaintext", SASL_SEC_NOPLAINTEXT },
+		{ "noactive", SASL_SEC_NOACTIVE },
+		{ "nodictionary", SASL_SEC_NODICTIONARY },
+		{ "noanonymous", SASL_SEC_NOANONYMOUS },
+		{ "forward_secrecy", SASL_SEC_FORWARD_SECRECY },
+		{ "mutual_auth", SASL_SEC_MUTUAL_AUTH },
 	};
-	char   *copy = mystrdup(words);
-	char   *cp = copy;
-	char   *word;
-	int	ret = 0;
+	char *copy = mystrdup(words);
+	char *cp = copy;
+	char *word;
+	int   ret = 0;
 
 	*flags = 0;
 	while ((word = str_token(&cp, STR_SEP_LIST)) != NULL) {
-		size_t	i;
+		size_t i;
 
 		for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 			if (strcasecmp(word, opts[i].name) == 0)
@@ -83,8 +83,10 @@ sasl_cyrus_security_parse(const char *words, unsigned *flags, VSTR *why)
 		if (i < sizeof(opts) / sizeof(opts[0])) {
 			*flags |= opts[i].bit;
 		} else if (strcasecmp(word, "noauthenticated") != 0) {
-			vstr_sprintf(why, "unknown SASL security option "
-				     "\"%s\"", word);
+			vstr_sprintf(why,
+				     "unknown SASL security option "
+				     "\"%s\"",
+				     word);
 			ret = -1;
 			break;
 		}
@@ -125,21 +127,22 @@ sasl_cyrus_conf(void *context, const char **path)
 static void
 sasl_cyrus_why(VSTR *why, sasl_conn_t *conn, int rc, const char *what)
 {
-	vstr_sprintf(why, "%s: %s", what, conn ? sasl_errdetail(conn) :
-		     sasl_errstring(rc, NULL, NULL));
+	vstr_sprintf(why, "%s: %s", what,
+		     conn ? sasl_errdetail(conn)
+			  : sasl_errstring(rc, NULL, NULL));
 }
 
 static int
 sasl_cyrus_props(sasl_conn_t *conn, const char *sec, VSTR *why)
 {
 	sasl_security_properties_t props;
-	unsigned flags;
+	unsigned		   flags;
 
 	if (sasl_cyrus_security_parse(sec, &flags, why) < 0)
 		return -1;
 	memset(&props, 0, sizeof(props));
 	props.min_ssf = 0;
-	props.max_ssf = 0;		/* no security layer (see above) */
+	props.max_ssf = 0; /* no security layer (see above) */
 	props.maxbufsize = 0;
 	props.security_flags = flags;
 	if (sasl_setprop(conn, SASL_SEC_PROPS, &props) != SASL_OK) {
@@ -153,24 +156,20 @@ int
 sasl_cyrus_server_init(const char *app, const char *config_path, VSTR *why)
 {
 	static sasl_callback_t cb[3];
-	int	n = 0;
-	int	rc;
+	int		       n = 0;
+	int		       rc;
 
 	if (sasl_cyrus_server_ready)
 		return 0;
-	cb[n++] = (sasl_callback_t) {
-		SASL_CB_LOG, SASL_CYRUS_CB(sasl_cyrus_log), NULL
-	};
+	cb[n++] = (sasl_callback_t){ SASL_CB_LOG, SASL_CYRUS_CB(sasl_cyrus_log),
+				     NULL };
 	if (config_path && *config_path) {
 		sasl_cyrus_conf_path = mystrdup(config_path);
-		cb[n++] = (sasl_callback_t) {
-			SASL_CB_GETCONFPATH, SASL_CYRUS_CB(sasl_cyrus_conf),
-			NULL
-		};
+		cb[n++] = (sasl_callback_t){ SASL_CB_GETCONFPATH,
+					     SASL_CYRUS_CB(sasl_cyrus_conf),
+					     NULL };
 	}
-	cb[n] = (sasl_callback_t) {
-		SASL_CB_LIST_END, NULL, NULL
-	};
+	cb[n] = (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
 	if ((rc = sasl_server_init(cb, app)) != SASL_OK) {
 		vstr_sprintf(why, "SASL server initialization failed: %s",
 			     sasl_errstring(rc, NULL, NULL));
@@ -186,14 +185,14 @@ sasl_cyrus_server_create(const char *service, const char *hostname,
 {
 	SASL_SERVER *s;
 	sasl_conn_t *conn = NULL;
-	int	rc;
+	int	     rc;
 
 	if (!sasl_cyrus_server_ready) {
 		vstr_strcpy(why, "SASL server library not initialized");
 		return NULL;
 	}
-	rc = sasl_server_new(service, hostname, realm && *realm ? realm :
-			     NULL, NULL, NULL, NULL, 0, &conn);
+	rc = sasl_server_new(service, hostname, realm && *realm ? realm : NULL,
+			     NULL, NULL, NULL, 0, &conn);
 	if (rc != SASL_OK) {
 		sasl_cyrus_why(why, NULL, rc, "SASL server connection");
 		return NULL;
@@ -223,9 +222,9 @@ const char *
 sasl_cyrus_server_mechs(SASL_SERVER *s, VSTR *why)
 {
 	const char *list;
-	unsigned len;
-	int	count;
-	int	rc;
+	unsigned    len;
+	int	    count;
+	int	    rc;
 
 	rc = sasl_listmech(s->conn, NULL, "", " ", "", &list, &len, &count);
 	if (rc != SASL_OK || count == 0 || len == 0) {
@@ -247,7 +246,8 @@ sasl_cyrus_server_result(SASL_SERVER *s, int rc, const char *data, unsigned len,
 			msg_info("SASL: %s", sasl_errdetail(s->conn));
 		/* "user not found" would tell a guesser which names exist. */
 		vstr_strcpy(why, sasl_errstring(rc == SASL_NOUSER ? SASL_BADAUTH
-						: rc, NULL, NULL));
+								  : rc,
+						NULL, NULL));
 		return SASL_STEP_FAIL;
 	}
 	if (data && len)
@@ -260,8 +260,8 @@ sasl_cyrus_server_start(SASL_SERVER *s, const char *mech, const void *in,
 			size_t inlen, bool has_in, VSTR *out, VSTR *why)
 {
 	const char *data = NULL;
-	unsigned len = 0;
-	int	rc;
+	unsigned    len = 0;
+	int	    rc;
 
 	if (inlen > UINT_MAX) {
 		vstr_strcpy(why, "authentication failed: response too long");
@@ -277,8 +277,8 @@ sasl_cyrus_server_step(SASL_SERVER *s, const void *in, size_t inlen, VSTR *out,
 		       VSTR *why)
 {
 	const char *data = NULL;
-	unsigned len = 0;
-	int	rc;
+	unsigned    len = 0;
+	int	    rc;
 
 	if (inlen > UINT_MAX) {
 		vstr_strcpy(why, "authentication failed: response too long");
@@ -304,10 +304,10 @@ int
 sasl_cyrus_client_init(VSTR *why)
 {
 	static sasl_callback_t cb[] = {
-		{SASL_CB_LOG, SASL_CYRUS_CB(sasl_cyrus_log), NULL},
-		{SASL_CB_LIST_END, NULL, NULL},
+		{ SASL_CB_LOG, SASL_CYRUS_CB(sasl_cyrus_log), NULL },
+		{ SASL_CB_LIST_END, NULL, NULL },
 	};
-	int	rc;
+	int rc;
 
 	if (sasl_cyrus_client_ready)
 		return 0;
@@ -353,8 +353,8 @@ sasl_cyrus_client_create(const char *service, const char *hostname,
 			 VSTR *why)
 {
 	SASL_CLIENT *c;
-	size_t	plen = strlen(pass);
-	int	rc;
+	size_t	     plen = strlen(pass);
+	int	     rc;
 
 	if (!sasl_cyrus_client_ready) {
 		vstr_strcpy(why, "SASL client library not initialized");
@@ -370,20 +370,17 @@ sasl_cyrus_client_create(const char *service, const char *hostname,
 	c->secret = mycalloc(1, sizeof(sasl_secret_t) + plen + 1);
 	c->secret->len = (unsigned long)plen;
 	memcpy(c->secret->data, pass, plen);
-	c->cb[0] = (sasl_callback_t) {
-		SASL_CB_USER, SASL_CYRUS_CB(sasl_cyrus_client_simple), c
-	};
-	c->cb[1] = (sasl_callback_t) {
-		SASL_CB_AUTHNAME, SASL_CYRUS_CB(sasl_cyrus_client_simple), c
-	};
-	c->cb[2] = (sasl_callback_t) {
-		SASL_CB_PASS, SASL_CYRUS_CB(sasl_cyrus_client_secret), c
-	};
-	c->cb[3] = (sasl_callback_t) {
-		SASL_CB_LIST_END, NULL, NULL
-	};
-	rc = sasl_client_new(service, hostname, NULL, NULL, c->cb, 0,
-			     &c->conn);
+	c->cb[0] = (sasl_callback_t){ SASL_CB_USER,
+				      SASL_CYRUS_CB(sasl_cyrus_client_simple),
+				      c };
+	c->cb[1] = (sasl_callback_t){ SASL_CB_AUTHNAME,
+				      SASL_CYRUS_CB(sasl_cyrus_client_simple),
+				      c };
+	c->cb[2] = (sasl_callback_t){ SASL_CB_PASS,
+				      SASL_CYRUS_CB(sasl_cyrus_client_secret),
+				      c };
+	c->cb[3] = (sasl_callback_t){ SASL_CB_LIST_END, NULL, NULL };
+	rc = sasl_client_new(service, hostname, NULL, NULL, c->cb, 0, &c->conn);
 	if (rc != SASL_OK) {
 		sasl_cyrus_why(why, NULL, rc, "SASL client connection");
 		return sasl_cyrus_client_free(c);
@@ -428,8 +425,8 @@ sasl_cyrus_client_start(SASL_CLIENT *c, const char *mechs, const char **mech,
 			VSTR *out, bool *has_out, VSTR *why)
 {
 	const char *data = NULL;
-	unsigned len = 0;
-	int	rc;
+	unsigned    len = 0;
+	int	    rc;
 
 	c->mech = NULL;
 	rc = sasl_client_start(c->conn, mechs, NULL, &data, &len, &c->mech);
@@ -443,14 +440,13 @@ sasl_cyrus_client_step(SASL_CLIENT *c, const void *in, size_t inlen, VSTR *out,
 		       VSTR *why)
 {
 	const char *data = NULL;
-	unsigned len = 0;
-	int	rc;
+	unsigned    len = 0;
+	int	    rc;
 
 	if (inlen > UINT_MAX) {
 		vstr_strcpy(why, "SASL client: challenge too long");
 		return SASL_STEP_FAIL;
 	}
-	rc = sasl_client_step(c->conn, in, (unsigned)inlen, NULL, &data,
-			      &len);
+	rc = sasl_client_step(c->conn, in, (unsigned)inlen, NULL, &data, &len);
 	return sasl_cyrus_client_result(c, rc, data, len, out, why);
 }

@@ -20,13 +20,13 @@
 #include "util/vstr.h"
 
 static const char sasl_b64_chars[] =
-"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void
 sasl_proto_base64_encode(VSTR *out, const void *in, size_t len)
 {
 	const unsigned char *p = in;
-	char	quad[4];
+	char		     quad[4];
 
 	for (; len >= 3; p += 3, len -= 3) {
 		quad[0] = sasl_b64_chars[p[0] >> 2];
@@ -41,8 +41,8 @@ sasl_proto_base64_encode(VSTR *out, const void *in, size_t len)
 			quad[1] = sasl_b64_chars[(p[0] & 3) << 4];
 			quad[2] = '=';
 		} else {
-			quad[1] = sasl_b64_chars[((p[0] & 3) << 4)
-						 | (p[1] >> 4)];
+			quad[1] =
+			    sasl_b64_chars[((p[0] & 3) << 4) | (p[1] >> 4)];
 			quad[2] = sasl_b64_chars[(p[1] & 15) << 2];
 		}
 		quad[3] = '=';
@@ -75,9 +75,9 @@ sasl_proto_base64_decode(VSTR *out, const char *in, size_t len)
 	if (len % 4 != 0)
 		return -1;
 	for (size_t i = 0; i < len; i += 4) {
-		int	v[4];
-		int	pad = 0;
-		bool	last = i + 4 == len;
+		int	      v[4];
+		int	      pad = 0;
+		bool	      last = i + 4 == len;
 		unsigned char bytes[3];
 
 		for (int k = 0; k < 4; k++) {
@@ -104,11 +104,11 @@ sasl_proto_base64_decode(VSTR *out, const char *in, size_t len)
 }
 
 int
-sasl_proto_parse_auth(const char *args, VSTR *mech, VSTR *resp,
-		      bool *has_resp, VSTR *why)
+sasl_proto_parse_auth(const char *args, VSTR *mech, VSTR *resp, bool *has_resp,
+		      VSTR *why)
 {
 	const char *p = args;
-	size_t	mlen;
+	size_t	    mlen;
 
 	vstr_reset(mech);
 	vstr_reset(resp);

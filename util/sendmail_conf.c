@@ -28,12 +28,12 @@ sendmail_conf_privileged(void)
 static bool
 sendmail_conf_listed(const char *dir)
 {
-	VSTR   *why = vstr_alloc(100);
-	CFG    *cfg;
-	char   *list;
-	char   *bp;
-	char   *word;
-	bool	found = false;
+	VSTR *why = vstr_alloc(100);
+	CFG  *cfg;
+	char *list;
+	char *bp;
+	char *word;
+	bool  found = false;
 
 	if ((cfg = cfg_open(CFG_DEFAULT_CONFDIR, why)) == NULL)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
@@ -50,17 +50,18 @@ bool
 sendmail_conf_trusted(const char *dir)
 {
 	return strcmp(dir, CFG_DEFAULT_CONFDIR) == 0 || getuid() == 0
-	    || sendmail_conf_listed(dir);
+	       || sendmail_conf_listed(dir);
 }
 
-char   *
+char *
 sendmail_conf_dir(const char *opt_c)
 {
 	const char *dir = cfg_confdir_from_env(opt_c);
 
 	if (strcmp(dir, CFG_DEFAULT_CONFDIR) != 0 && getuid() != 0
 	    && sendmail_conf_privileged() && !sendmail_conf_listed(dir))
-		msg_fatal_status(EX_NOPERM, "untrusted configuration folder "
+		msg_fatal_status(EX_NOPERM,
+				 "untrusted configuration folder "
 				 "%s: not listed in "
 				 "alternate_config_directories of %s/main.cf",
 				 dir, CFG_DEFAULT_CONFDIR);
@@ -70,7 +71,7 @@ sendmail_conf_dir(const char *opt_c)
 void
 sendmail_conf_clean_env(void)
 {
-	char   *tz = getenv("TZ") ? mystrdup(getenv("TZ")) : NULL;
+	char *tz = getenv("TZ") ? mystrdup(getenv("TZ")) : NULL;
 
 	if (clearenv() != 0)
 		msg_fatal("cannot clear the environment");
@@ -82,7 +83,7 @@ sendmail_conf_clean_env(void)
 void
 sendmail_conf_std_fds(void)
 {
-	int	fd;
+	int fd;
 
 	for (int i = 0; i < 3; i++) {
 		if (fcntl(i, F_GETFD) >= 0)

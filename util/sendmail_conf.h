@@ -28,10 +28,10 @@
 
 #include <stdbool.h>
 
-char	*sendmail_conf_dir(const char *opt_c);
-bool	sendmail_conf_privileged(void);
-bool	sendmail_conf_trusted(const char *dir);
-void	sendmail_conf_clean_env(void);
-void	sendmail_conf_std_fds(void);
+char *sendmail_conf_dir(const char *opt_c);
+bool  sendmail_conf_privileged(void);
+bool  sendmail_conf_trusted(const char *dir);
+void  sendmail_conf_clean_env(void);
+void  sendmail_conf_std_fds(void);
 
 #endif

@@ -32,7 +32,8 @@ static void
 skel_usage(const char *prog)
 {
 	msg_fatal("usage: %s [-c confdir] [-n service] [-t type] [-s count] "
-		  "[-o name=value] [-C] [-P] [-l] [-S] [-v] [-- args]", prog);
+		  "[-o name=value] [-C] [-P] [-l] [-S] [-v] [-- args]",
+		  prog);
 }
 
 static const char *
@@ -58,20 +59,22 @@ skel_jail(struct skel_ctx *ctx, struct skel_priv *priv)
 {
 	const char *owner;
 	const char *queue;
-	uid_t	uid;
-	gid_t	gid;
-	VSTR   *why;
+	uid_t	    uid;
+	gid_t	    gid;
+	VSTR	   *why;
 
 	if (geteuid() != 0) {
 		msg_info("running unprivileged as uid %ld: no chroot, "
-			 "no change of user", (long)geteuid());
+			 "no change of user",
+			 (long)geteuid());
 		ctx->queue_owner = geteuid();
 		return;
 	}
 	owner = cfg_get_str(ctx->cfg, "mail_owner");
 	if (user_lookup(owner, &uid, &gid) < 0)
 		msg_fatal("mail_owner %s: unknown user (run postel "
-			  "set-permissions)", owner);
+			  "set-permissions)",
+			  owner);
 	if (uid == 0)
 		msg_fatal("mail_owner %s has uid 0: refusing to run as root",
 			  owner);
@@ -81,10 +84,11 @@ skel_jail(struct skel_ctx *ctx, struct skel_priv *priv)
 		return;
 	queue = cfg_get_str(ctx->cfg, "queue_directory");
 	why = vstr_alloc(100);
-	if (user_jail(priv->chroot && !ctx->standalone ? queue : NULL,
-		      uid, gid, why) < 0)
-		msg_fatal("cannot drop privileges to %s (chroot %s): %s",
-			  owner, priv->chroot ? queue : "none", VSTR_STR(why));
+	if (user_jail(priv->chroot && !ctx->standalone ? queue : NULL, uid, gid,
+		      why)
+	    < 0)
+		msg_fatal("cannot drop privileges to %s (chroot %s): %s", owner,
+			  priv->chroot ? queue : "none", VSTR_STR(why));
 	vstr_free(why);
 	ctx->jailed = true;
 }
@@ -111,7 +115,8 @@ skel_watchdog_alarm(int sig)
 	(void)sig;
 	alarm(5);
 	msg_fatal("watchdog timeout: a request took longer than "
-		  "daemon_timeout (%llds)", skel_watchdog_secs);
+		  "daemon_timeout (%llds)",
+		  skel_watchdog_secs);
 }
 
 void
@@ -152,16 +157,16 @@ skel_signals_default(void)
 }
 
 void
-skel_setup(struct skel_ctx *ctx, struct skel_priv *priv, int argc,
-	   char **argv, const struct skel_ops *ops)
+skel_setup(struct skel_ctx *ctx, struct skel_priv *priv, int argc, char **argv,
+	   const struct skel_ops *ops)
 {
 	const char *opt_c = NULL;
 	const char *type = "unix";
-	char  **overrides;
-	int	noverrides = 0;
-	long long nlisten = 1;
-	VSTR   *why;
-	int	ch;
+	char	  **overrides;
+	int	    noverrides = 0;
+	long long   nlisten = 1;
+	VSTR	   *why;
+	int	    ch;
 
 	memset(ctx, 0, sizeof(*ctx));
 	memset(priv, 0, sizeof(*priv));
@@ -244,8 +249,9 @@ skel_setup(struct skel_ctx *ctx, struct skel_priv *priv, int argc,
 	myfree(overrides);
 
 	maillog_init(ctx->cfg, skel_basename(argv[0]),
-		     ctx->standalone ? MAILLOG_STDERR_ONLY :
-		     priv->log_stderr ? MAILLOG_STDERR : 0);
+		     ctx->standalone	? MAILLOG_STDERR_ONLY
+		     : priv->log_stderr ? MAILLOG_STDERR
+					: 0);
 	dict_proxy_configure(cfg_get_str(ctx->cfg, "queue_directory"),
 			     cfg_get_str(ctx->cfg, "proxymap_service_name"));
 	if (!ops->unlimited) {
@@ -299,16 +305,16 @@ bool
 skel_master_gone(struct skel_ctx *ctx)
 {
 	return ctx->priv->status_fd >= 0
-	    && master_status_gone(ctx->priv->status_fd);
+	       && master_status_gone(ctx->priv->status_fd);
 }
 
 int
 skel_wait_ready(struct skel_ctx *ctx)
 {
 	struct skel_priv *priv = ctx->priv;
-	struct pollfd pfd[MASTER_MAX_LISTEN + 1];
-	int	timeout;
-	int	n;
+	struct pollfd	  pfd[MASTER_MAX_LISTEN + 1];
+	int		  timeout;
+	int		  n;
 
 	timeout = priv->max_idle > 0 ? (int)(priv->max_idle * 1000) : -1;
 	for (;;) {
@@ -346,15 +352,15 @@ skel_wait_ready(struct skel_ctx *ctx)
 static _Noreturn void
 skel_relay(int sock)
 {
-	char	buf[16384];
-	bool	in_open = true;
+	char buf[16384];
+	bool in_open = true;
 
 	for (;;) {
 		struct pollfd pfd[2] = {
-			{.fd = sock, .events = POLLIN},
-			{.fd = in_open ? 0 : -1, .events = POLLIN},
+			{ .fd = sock, .events = POLLIN },
+			{ .fd = in_open ? 0 : -1, .events = POLLIN },
 		};
-		ssize_t	n;
+		ssize_t n;
 
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
@@ -384,8 +390,8 @@ int
 skel_standalone_fd(struct skel_ctx *ctx)
 {
 	struct stat st;
-	int	sv[2];
-	pid_t	pid;
+	int	    sv[2];
+	pid_t	    pid;
 
 	(void)ctx;
 	if (fstat(0, &st) == 0 && S_ISSOCK(st.st_mode))

@@ -62,37 +62,37 @@
 #include "util/sys_defs.h"
 
 struct skel_ctx {
-	CFG    *cfg;			/* main.cf plus -o overrides */
-	const char *service;		/* master.cf service name (-n) */
-	enum mastercf_type type;	/* -t */
-	EVENTS *events;			/* multi: the loop; else NULL */
-	void   *app;			/* the daemon's own state */
-	int	argc;			/* extra master.cf arguments */
-	char  **argv;
-	bool	standalone;		/* -S */
-	bool	jailed;			/* privileges were dropped */
-	uid_t	queue_owner;		/* owns queue files: mail_owner, or
+	CFG		  *cfg;	    /* main.cf plus -o overrides */
+	const char	  *service; /* master.cf service name (-n) */
+	enum mastercf_type type;    /* -t */
+	EVENTS		  *events;  /* multi: the loop; else NULL */
+	void		  *app;	    /* the daemon's own state */
+	int		   argc;    /* extra master.cf arguments */
+	char		 **argv;
+	bool		   standalone;	/* -S */
+	bool		   jailed;	/* privileges were dropped */
+	uid_t		   queue_owner; /* owns queue files: mail_owner, or
 					 * our own uid when not run as root */
-	long long use_count;		/* clients/requests served so far */
-	struct skel_priv *priv;		/* skeleton internals */
+	long long	   use_count;	/* clients/requests served so far */
+	struct skel_priv  *priv;	/* skeleton internals */
 };
 
 struct skel_ops {
-	void	(*pre_jail) (struct skel_ctx *);	/* still root */
-	void	(*post_jail) (struct skel_ctx *);	/* final identity */
-	void	(*service) (struct skel_ctx *, int client_fd);
-	void	(*accept) (struct skel_ctx *, int client_fd);
-	void	(*trigger) (struct skel_ctx *, const char *buf, size_t len);
-	void	(*pre_exit) (struct skel_ctx *);
-	bool	unlimited;		/* ignore max_use and max_idle */
+	void (*pre_jail)(struct skel_ctx *);  /* still root */
+	void (*post_jail)(struct skel_ctx *); /* final identity */
+	void (*service)(struct skel_ctx *, int client_fd);
+	void (*accept)(struct skel_ctx *, int client_fd);
+	void (*trigger)(struct skel_ctx *, const char *buf, size_t len);
+	void (*pre_exit)(struct skel_ctx *);
+	bool unlimited; /* ignore max_use and max_idle */
 };
 
 /* Largest trigger request or datagram handed to ops->trigger. */
-#define SKEL_TRIGGER_MAX	(64 * 1024)
+#define SKEL_TRIGGER_MAX (64 * 1024)
 
-int	skel_single_main(int argc, char **argv, const struct skel_ops *ops);
-int	skel_multi_main(int argc, char **argv, const struct skel_ops *ops);
-int	skel_trigger_main(int argc, char **argv, const struct skel_ops *ops);
+int skel_single_main(int argc, char **argv, const struct skel_ops *ops);
+int skel_multi_main(int argc, char **argv, const struct skel_ops *ops);
+int skel_trigger_main(int argc, char **argv, const struct skel_ops *ops);
 
 /*
  * Single: serve request/reply frames (util/attr) on fd until the client
@@ -102,10 +102,10 @@ int	skel_trigger_main(int argc, char **argv, const struct skel_ops *ops);
 typedef struct ATTR ATTR;
 typedef void (*skel_frame_fn)(struct skel_ctx *ctx, const void *arg,
 			      const ATTR *in, ATTR *out);
-void	skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle,
-			  const void *arg);
+void skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle,
+		       const void *arg);
 
 /* Multi: the client on fd is finished; unwatches and closes fd. */
-void	skel_multi_disconnect(struct skel_ctx *ctx, int fd);
+void skel_multi_disconnect(struct skel_ctx *ctx, int fd);
 
 #endif

@@ -27,10 +27,9 @@ skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle,
 		  const void *arg)
 {
 	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
-	int	timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000
-	    : 3600000;
-	ATTR   *in = attr_alloc(), *out = attr_alloc();
-	VSTR   *why = vstr_alloc(64);
+	int timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000 : 3600000;
+	ATTR	   *in = attr_alloc(), *out = attr_alloc();
+	VSTR	   *why = vstr_alloc(64);
 	IPC_STREAM *ipc;
 
 	if ((fd = dup(fd)) < 0) {

@@ -39,9 +39,9 @@ skel_multi_drain(struct skel_ctx *ctx)
 static void
 skel_multi_accept(EVENTS *ev, int lfd, int what, void *context)
 {
-	struct skel_ctx *ctx = context;
+	struct skel_ctx	 *ctx = context;
 	struct skel_priv *priv = ctx->priv;
-	int	fd;
+	int		  fd;
 
 	(void)what;
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
@@ -120,7 +120,7 @@ skel_multi_sigterm(EVENTS *ev, int signo, void *context)
 int
 skel_multi_main(int argc, char **argv, const struct skel_ops *ops)
 {
-	struct skel_ctx ctx;
+	struct skel_ctx	 ctx;
 	struct skel_priv priv;
 
 	if (ops->accept == NULL)
@@ -137,15 +137,16 @@ skel_multi_main(int argc, char **argv, const struct skel_ops *ops)
 		if (ctx.type != MASTERCF_INET && ctx.type != MASTERCF_UNIX
 		    && ctx.type != MASTERCF_PASS)
 			msg_fatal("service %s: type %s is not supported by "
-				  "this daemon", ctx.service,
-				  mastercf_type_name(ctx.type));
+				  "this daemon",
+				  ctx.service, mastercf_type_name(ctx.type));
 		for (int i = 0; i < priv.nlisten; i++)
 			if (events_watch(ctx.events, priv.listen_fds[i],
-					 EVENTS_READ, skel_multi_accept,
-					 &ctx) < 0)
+					 EVENTS_READ, skel_multi_accept, &ctx)
+			    < 0)
 				msg_fatal("events_watch: %m");
 		if (events_watch(ctx.events, priv.status_fd, EVENTS_READ,
-				 skel_multi_gone, &ctx) < 0)
+				 skel_multi_gone, &ctx)
+		    < 0)
 			msg_fatal("events_watch: %m");
 		if (priv.max_idle > 0)
 			events_timer(ctx.events, skel_multi_idle, &ctx,

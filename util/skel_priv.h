@@ -19,37 +19,37 @@
 
 struct skel_priv {
 	const struct skel_ops *ops;
-	int	listen_fds[MASTER_MAX_LISTEN];
-	int	nlisten;
-	int	status_fd;		/* -1 stand-alone */
-	long long max_use;
-	long long max_idle;		/* seconds */
-	long	clients;		/* multi: connected clients */
-	bool	draining;		/* multi: no new clients; exit idle */
-	bool	log_stderr;		/* -l */
-	bool	chroot;			/* -C */
-	bool	privileged;		/* -P: unpriv=n, stay root */
+	int		       listen_fds[MASTER_MAX_LISTEN];
+	int		       nlisten;
+	int		       status_fd; /* -1 stand-alone */
+	long long	       max_use;
+	long long	       max_idle; /* seconds */
+	long		       clients;	 /* multi: connected clients */
+	bool		       draining; /* multi: no new clients; exit idle */
+	bool		       log_stderr; /* -l */
+	bool		       chroot;	   /* -C */
+	bool		       privileged; /* -P: unpriv=n, stay root */
 };
 
-void	skel_setup(struct skel_ctx *ctx, struct skel_priv *priv,
-		           int argc, char **argv, const struct skel_ops *ops);
+void skel_setup(struct skel_ctx *ctx, struct skel_priv *priv, int argc,
+		char **argv, const struct skel_ops *ops);
 _Noreturn void skel_exit(struct skel_ctx *ctx, int status);
-void	skel_report(struct skel_ctx *ctx, int status);
-bool	skel_master_gone(struct skel_ctx *ctx);
+void	       skel_report(struct skel_ctx *ctx, int status);
+bool	       skel_master_gone(struct skel_ctx *ctx);
 /* Stand-alone: the read-write client descriptor (see skel.h). */
-int	skel_standalone_fd(struct skel_ctx *ctx);
+int skel_standalone_fd(struct skel_ctx *ctx);
 /*
  * Single and trigger: wait until a listener is readable and return it, or
  * -1 when the process must exit (master gone, max_idle expired).
  */
-int	skel_wait_ready(struct skel_ctx *ctx);
+int skel_wait_ready(struct skel_ctx *ctx);
 /* SIGTERM ends the process at once; SIGPIPE is ignored. */
-void	skel_signals_default(void);
+void skel_signals_default(void);
 /*
  * Around one request (single: a client; trigger: a trigger): a process
  * still busy after daemon_timeout ends with a fatal "watchdog timeout".
  */
-void	skel_watchdog_start(void);
-void	skel_watchdog_stop(void);
+void skel_watchdog_start(void);
+void skel_watchdog_stop(void);
 
 #endif

@@ -22,8 +22,8 @@
 static int
 skel_single_accept(struct skel_ctx *ctx)
 {
-	int	lfd;
-	int	fd;
+	int lfd;
+	int fd;
 
 	while ((lfd = skel_wait_ready(ctx)) >= 0) {
 		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
@@ -41,9 +41,9 @@ skel_single_accept(struct skel_ctx *ctx)
 int
 skel_single_main(int argc, char **argv, const struct skel_ops *ops)
 {
-	struct skel_ctx ctx;
+	struct skel_ctx	 ctx;
 	struct skel_priv priv;
-	int	fd;
+	int		 fd;
 
 	if (ops->service == NULL)
 		msg_panic("skel_single_main: no service callback");
@@ -58,7 +58,8 @@ skel_single_main(int argc, char **argv, const struct skel_ops *ops)
 	if (ctx.type != MASTERCF_INET && ctx.type != MASTERCF_UNIX
 	    && ctx.type != MASTERCF_PASS)
 		msg_fatal("service %s: type %s is not supported by this "
-			  "daemon", ctx.service, mastercf_type_name(ctx.type));
+			  "daemon",
+			  ctx.service, mastercf_type_name(ctx.type));
 	while ((fd = skel_single_accept(&ctx)) >= 0) {
 		skel_report(&ctx, MASTER_STAT_TAKEN);
 		skel_watchdog_start();

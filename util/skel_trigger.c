@@ -20,15 +20,15 @@
 #include "util/mymalloc.h"
 #include "util/skel_priv.h"
 
-#define SKEL_TRIGGER_WAIT_MS	5000
+#define SKEL_TRIGGER_WAIT_MS 5000
 
 /* Bytes a stream client sends before closing; -1 when nothing came. */
 static ssize_t
 skel_trigger_stream(int lfd, char *buf)
 {
 	long long deadline = events_now_ms() + SKEL_TRIGGER_WAIT_MS;
-	size_t	len = 0;
-	int	fd;
+	size_t	  len = 0;
+	int	  fd;
 
 	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
 		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR
@@ -39,9 +39,9 @@ skel_trigger_stream(int lfd, char *buf)
 		return -1;
 	}
 	while (len < SKEL_TRIGGER_MAX) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		long long left = deadline - events_now_ms();
-		ssize_t	n;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		long long     left = deadline - events_now_ms();
+		ssize_t	      n;
 
 		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
 			break;
@@ -57,7 +57,7 @@ skel_trigger_stream(int lfd, char *buf)
 static ssize_t
 skel_trigger_read(struct skel_ctx *ctx, int lfd, char *buf)
 {
-	ssize_t	n;
+	ssize_t n;
 
 	switch (ctx->type) {
 	case MASTERCF_FIFO:
@@ -77,11 +77,11 @@ skel_trigger_read(struct skel_ctx *ctx, int lfd, char *buf)
 int
 skel_trigger_main(int argc, char **argv, const struct skel_ops *ops)
 {
-	struct skel_ctx ctx;
+	struct skel_ctx	 ctx;
 	struct skel_priv priv;
-	char   *buf;
-	ssize_t	n;
-	int	lfd;
+	char		*buf;
+	ssize_t		 n;
+	int		 lfd;
 
 	if (ops->trigger == NULL)
 		msg_panic("skel_trigger_main: no trigger callback");

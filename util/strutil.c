@@ -15,8 +15,8 @@
 char *
 str_token(char **bufp, const char *delims)
 {
-	char   *start = *bufp + strspn(*bufp, delims);
-	char   *end;
+	char *start = *bufp + strspn(*bufp, delims);
+	char *end;
 
 	if (*start == 0) {
 		*bufp = start;
@@ -32,7 +32,7 @@ str_token(char **bufp, const char *delims)
 char *
 str_trim(char *str)
 {
-	char   *end;
+	char *end;
 
 	while (isspace((unsigned char)*str))
 		str++;
@@ -45,7 +45,7 @@ str_trim(char *str)
 char *
 str_lower(char *str)
 {
-	char   *cp;
+	char *cp;
 
 	for (cp = str; *cp; cp++)
 		*cp = (char)tolower((unsigned char)*cp);
@@ -55,7 +55,7 @@ str_lower(char *str)
 int
 str_to_ll(const char *str, long long *value)
 {
-	char   *end;
+	char	 *end;
 	long long v;
 
 	if (*str == 0 || isspace((unsigned char)*str)) {
@@ -83,8 +83,8 @@ str_has_prefix(const char *str, const char *prefix)
 bool
 str_is_word(const char *str, const char *word)
 {
-	size_t	n = strlen(word);
+	size_t n = strlen(word);
 
 	return strncasecmp(str, word, n) == 0
-	    && (str[n] == 0 || isspace((unsigned char)str[n]));
+	       && (str[n] == 0 || isspace((unsigned char)str[n]));
 }

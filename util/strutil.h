@@ -16,13 +16,13 @@
 
 #include "util/sys_defs.h"
 
-char	*str_token(char **bufp, const char *delims);
-char	*str_trim(char *str);
-char	*str_lower(char *str);
-int	str_to_ll(const char *str, long long *value);
-bool	str_has_prefix(const char *str, const char *prefix);
-bool	str_is_word(const char *str, const char *word);
+char *str_token(char **bufp, const char *delims);
+char *str_trim(char *str);
+char *str_lower(char *str);
+int   str_to_ll(const char *str, long long *value);
+bool  str_has_prefix(const char *str, const char *prefix);
+bool  str_is_word(const char *str, const char *word);
 
-#define STR_SEP_LIST	" \t\r\n,"	/* Postfix list separators */
+#define STR_SEP_LIST " \t\r\n," /* Postfix list separators */
 
 #endif

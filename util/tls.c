@@ -33,55 +33,53 @@
 #include "util/strutil.h"
 #include "util/tls.h"
 
-#define TLS_CACHE_MAX	16	/* client sessions remembered */
-#define TLS_CLOSE_MS	1000	/* wait for close_notify to go out */
+#define TLS_CACHE_MAX 16   /* client sessions remembered */
+#define TLS_CLOSE_MS  1000 /* wait for close_notify to go out */
 
 /*
  * No weak suites in any grade (testssl.sh finds none).  medium keeps the
  * TLS 1.2 CBC suites that old MTAs still need; high is AEAD only.  The
  * TLS 1.3 suites are OpenSSL's defaults in both.
  */
-#define TLS_CIPHERS_MEDIUM	"HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES:!DES" \
-				":!EXP:!PSK:!SRP:!DSS:!SEED:!IDEA:!CAMELLIA" \
-				":!ARIA"
-#define TLS_CIPHERS_HIGH	TLS_CIPHERS_MEDIUM ":!SHA1:!SHA256:!SHA384"
+#define TLS_CIPHERS_MEDIUM \
+	"HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES:!DES" \
+	":!EXP:!PSK:!SRP:!DSS:!SEED:!IDEA:!CAMELLIA" \
+	":!ARIA"
+#define TLS_CIPHERS_HIGH TLS_CIPHERS_MEDIUM ":!SHA1:!SHA256:!SHA384"
 
 struct tls_cache_ent {
-	char   *key;
+	char	    *key;
 	SSL_SESSION *sess;
 };
 
 struct TLS_CTX {
-	SSL_CTX *ssl;
-	bool	server;
-	bool	dane_ok;		/* SSL_CTX_dane_enable worked */
-	int	loglevel;		/* see tls.h */
+	SSL_CTX		    *ssl;
+	bool		     server;
+	bool		     dane_ok;  /* SSL_CTX_dane_enable worked */
+	int		     loglevel; /* see tls.h */
 	struct tls_cache_ent cache[TLS_CACHE_MAX];
-	size_t	cache_next;
+	size_t		     cache_next;
 };
 
 struct TLS_SESS {
-	TLS_CTX *ctx;
-	SSL    *ssl;
-	int	fd;
-	char   *cache_key;
+	TLS_CTX	      *ctx;
+	SSL	      *ssl;
+	int	       fd;
+	char	      *cache_key;
 	enum tls_trust trust;
-	VSTR   *trust_why;
-	VSTR   *peer_cn;
-	VSTR   *issuer_cn;
-	bool	dane;
+	VSTR	      *trust_why;
+	VSTR	      *peer_cn;
+	VSTR	      *issuer_cn;
+	bool	       dane;
 };
 
 static const struct {
 	const char *name;
-	int	level;
-}	tls_levels[] = {
-	{"none", TLS_LEV_NONE},
-	{"may", TLS_LEV_MAY},
-	{"encrypt", TLS_LEV_ENCRYPT},
-	{"dane", TLS_LEV_DANE},
-	{"verify", TLS_LEV_VERIFY},
-	{"secure", TLS_LEV_SECURE},
+	int	    level;
+} tls_levels[] = {
+	{ "none", TLS_LEV_NONE },	{ "may", TLS_LEV_MAY },
+	{ "encrypt", TLS_LEV_ENCRYPT }, { "dane", TLS_LEV_DANE },
+	{ "verify", TLS_LEV_VERIFY },	{ "secure", TLS_LEV_SECURE },
 };
 
 int
@@ -109,8 +107,8 @@ static void
 tls_errors(VSTR *why)
 {
 	unsigned long e;
-	char	buf[256];
-	bool	first = true;
+	char	      buf[256];
+	bool	      first = true;
 
 	while ((e = ERR_get_error()) != 0) {
 		if (why == NULL)
@@ -123,14 +121,12 @@ tls_errors(VSTR *why)
 
 static const struct {
 	const char *name;
-	int	version;
-}	tls_versions[] = {
-	{"SSLv2", 0x0200},		/* never enabled; accepted in specs */
-	{"SSLv3", SSL3_VERSION},
-	{"TLSv1", TLS1_VERSION},
-	{"TLSv1.1", TLS1_1_VERSION},
-	{"TLSv1.2", TLS1_2_VERSION},
-	{"TLSv1.3", TLS1_3_VERSION},
+	int	    version;
+} tls_versions[] = {
+	{ "SSLv2", 0x0200 }, /* never enabled; accepted in specs */
+	{ "SSLv3", SSL3_VERSION },     { "TLSv1", TLS1_VERSION },
+	{ "TLSv1.1", TLS1_1_VERSION }, { "TLSv1.2", TLS1_2_VERSION },
+	{ "TLSv1.3", TLS1_3_VERSION },
 };
 
 #define TLS_NVERSIONS (sizeof(tls_versions) / sizeof(tls_versions[0]))
@@ -148,17 +144,17 @@ tls_version_index(const char *name, size_t len)
 int
 tls_protocols_parse(const char *spec, int *min, int *max, VSTR *why)
 {
-	bool	on[TLS_NVERSIONS];
-	size_t	lo = 2, hi = TLS_NVERSIONS - 1;	/* TLSv1 .. TLSv1.3 */
-	bool	any_plain = false;
+	bool	    on[TLS_NVERSIONS];
+	size_t	    lo = 2, hi = TLS_NVERSIONS - 1; /* TLSv1 .. TLSv1.3 */
+	bool	    any_plain = false;
 	const char *p = spec ? spec : "";
 
 	for (size_t i = 0; i < TLS_NVERSIONS; i++)
 		on[i] = true;
 	while (*p) {
-		size_t	len;
-		int	idx;
-		int	kind = 0;	/* 0 name, '!' not, '>' at least, '<' */
+		size_t len;
+		int    idx;
+		int    kind = 0; /* 0 name, '!' not, '>' at least, '<' */
 
 		p += strspn(p, " \t,:");
 		if (*p == 0)
@@ -174,9 +170,10 @@ tls_protocols_parse(const char *spec, int *min, int *max, VSTR *why)
 		}
 		if ((idx = tls_version_index(p, len)) < 0) {
 			if (why)
-				vstr_sprintf(why, "unknown TLS protocol "
-					     "\"%.*s\"", (int)(len > 32 ? 32
-							       : len), p);
+				vstr_sprintf(why,
+					     "unknown TLS protocol "
+					     "\"%.*s\"",
+					     (int)(len > 32 ? 32 : len), p);
 			return -1;
 		}
 		switch (kind) {
@@ -222,8 +219,8 @@ static int
 tls_ctx_common(SSL_CTX *ssl, const char *protocols, const char *grade,
 	       const char *exclude, VSTR *why)
 {
-	int	min, max;
-	VSTR   *list;
+	int   min, max;
+	VSTR *list;
 
 	if (tls_protocols_parse(protocols, &min, &max, why) < 0)
 		return -1;
@@ -233,9 +230,8 @@ tls_ctx_common(SSL_CTX *ssl, const char *protocols, const char *grade,
 		tls_errors(why);
 		return -1;
 	}
-	SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION
-			    | SSL_OP_NO_RENEGOTIATION
-			    | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	SSL_CTX_set_options(ssl, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
+				     | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	list = vstr_alloc(256);
 	if (grade == NULL || *grade == 0 || strcasecmp(grade, "medium") == 0
 	    || strcasecmp(grade, "low") == 0
@@ -244,15 +240,17 @@ tls_ctx_common(SSL_CTX *ssl, const char *protocols, const char *grade,
 	else if (strcasecmp(grade, "high") == 0)
 		vstr_strcpy(list, TLS_CIPHERS_HIGH);
 	else {
-		vstr_sprintf(why, "unsupported cipher grade \"%s\" (high, "
-			     "medium)", grade);
+		vstr_sprintf(why,
+			     "unsupported cipher grade \"%s\" (high, "
+			     "medium)",
+			     grade);
 		vstr_free(list);
 		return -1;
 	}
 	if (exclude && *exclude) {
-		char   *copy = mystrdup(exclude);
-		char   *cp = copy;
-		char   *word;
+		char *copy = mystrdup(exclude);
+		char *cp = copy;
+		char *word;
 
 		while ((word = str_token(&cp, STR_SEP_LIST)) != NULL)
 			vstr_sprintf_append(list, ":!%s", word);
@@ -272,11 +270,14 @@ static int
 tls_load_cas(SSL_CTX *ssl, const char *file, const char *path, VSTR *why)
 {
 	if ((file && *file) || (path && *path)) {
-		if (!SSL_CTX_load_verify_locations(ssl, file && *file ? file :
-						   NULL, path && *path ? path :
-						   NULL)) {
-			vstr_sprintf(why, "cannot load CA certificates from "
-				     "%s", file && *file ? file : path);
+		if (!SSL_CTX_load_verify_locations(ssl,
+						   file && *file ? file : NULL,
+						   path && *path ? path
+								 : NULL)) {
+			vstr_sprintf(why,
+				     "cannot load CA certificates from "
+				     "%s",
+				     file && *file ? file : path);
 			tls_errors(why);
 			return -1;
 		}
@@ -299,8 +300,10 @@ tls_load_pair(SSL_CTX *ssl, const char *cert, const char *key, VSTR *why)
 		return -1;
 	}
 	if (!SSL_CTX_check_private_key(ssl)) {
-		vstr_sprintf(why, "private key in %s does not match the "
-			     "certificate in %s", key, cert);
+		vstr_sprintf(why,
+			     "private key in %s does not match the "
+			     "certificate in %s",
+			     key, cert);
 		tls_errors(why);
 		return -1;
 	}
@@ -319,8 +322,8 @@ TLS_CTX *
 tls_server_ctx(const struct tls_server_opts *o, VSTR *why)
 {
 	static const unsigned char sid_ctx[] = "postel-smtpd";
-	TLS_CTX *ctx = mycalloc(1, sizeof(*ctx));
-	int	loaded = 0;
+	TLS_CTX			  *ctx = mycalloc(1, sizeof(*ctx));
+	int			   loaded = 0;
 
 	ctx->server = true;
 	ctx->loglevel = o->loglevel;
@@ -329,14 +332,14 @@ tls_server_ctx(const struct tls_server_opts *o, VSTR *why)
 		tls_errors(why);
 		return tls_ctx_free(ctx);
 	}
-	if (tls_ctx_common(ctx->ssl, o->protocols, o->ciphers, o->exclude,
-			   why) < 0)
+	if (tls_ctx_common(ctx->ssl, o->protocols, o->ciphers, o->exclude, why)
+	    < 0)
 		return tls_ctx_free(ctx);
 	/* RSA and ECDSA keys may sit side by side, one file each. */
 	if (o->chain_files && *o->chain_files) {
-		char   *copy = mystrdup(o->chain_files);
-		char   *cp = copy;
-		char   *file;
+		char *copy = mystrdup(o->chain_files);
+		char *cp = copy;
+		char *file;
 
 		while ((file = str_token(&cp, STR_SEP_LIST)) != NULL) {
 			if (tls_load_pair(ctx->ssl, file, file, why) < 0) {
@@ -348,13 +351,16 @@ tls_server_ctx(const struct tls_server_opts *o, VSTR *why)
 		myfree(copy);
 	} else if (o->cert_file && *o->cert_file) {
 		if (tls_load_pair(ctx->ssl, o->cert_file,
-				  o->key_file && *o->key_file ? o->key_file :
-				  o->cert_file, why) < 0)
+				  o->key_file && *o->key_file ? o->key_file
+							      : o->cert_file,
+				  why)
+		    < 0)
 			return tls_ctx_free(ctx);
 		loaded++;
 	}
 	if (loaded == 0) {
-		vstr_strcpy(why, "no server certificate: set "
+		vstr_strcpy(why,
+			    "no server certificate: set "
 			    "smtpd_tls_chain_files or smtpd_tls_cert_file");
 		return tls_ctx_free(ctx);
 	}
@@ -362,13 +368,14 @@ tls_server_ctx(const struct tls_server_opts *o, VSTR *why)
 		return tls_ctx_free(ctx);
 	/* A client certificate that fails to verify is logged, not fatal. */
 	if (o->ask_ccert)
-		SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_PEER
-				   | SSL_VERIFY_CLIENT_ONCE, tls_verify_any);
+		SSL_CTX_set_verify(ctx->ssl,
+				   SSL_VERIFY_PEER | SSL_VERIFY_CLIENT_ONCE,
+				   tls_verify_any);
 	SSL_CTX_set_verify_depth(ctx->ssl, 9);
 	SSL_CTX_set_session_id_context(ctx->ssl, sid_ctx, sizeof(sid_ctx) - 1);
 	SSL_CTX_set_session_cache_mode(ctx->ssl, SSL_SESS_CACHE_SERVER);
-	SSL_CTX_set_timeout(ctx->ssl, o->cache_timeout > 0 ?
-			    o->cache_timeout : 3600);
+	SSL_CTX_set_timeout(ctx->ssl,
+			    o->cache_timeout > 0 ? o->cache_timeout : 3600);
 	return ctx;
 }
 
@@ -394,14 +401,17 @@ tls_client_ctx(const struct tls_client_opts *o, VSTR *why)
 	}
 	if (o->cert_file && *o->cert_file
 	    && tls_load_pair(ctx->ssl, o->cert_file,
-			     o->key_file && *o->key_file ? o->key_file :
-			     o->cert_file, why) < 0)
+			     o->key_file && *o->key_file ? o->key_file
+							 : o->cert_file,
+			     why)
+		   < 0)
 		return tls_ctx_free(ctx);
 	SSL_CTX_set_verify(ctx->ssl, SSL_VERIFY_NONE, NULL);
-	SSL_CTX_set_session_cache_mode(ctx->ssl, SSL_SESS_CACHE_CLIENT
-				       | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-	SSL_CTX_set_timeout(ctx->ssl, o->cache_timeout > 0 ?
-			    o->cache_timeout : 3600);
+	SSL_CTX_set_session_cache_mode(ctx->ssl,
+				       SSL_SESS_CACHE_CLIENT
+					   | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+	SSL_CTX_set_timeout(ctx->ssl,
+			    o->cache_timeout > 0 ? o->cache_timeout : 3600);
 	ctx->dane_ok = SSL_CTX_dane_enable(ctx->ssl) > 0;
 	ERR_clear_error();
 	return ctx;
@@ -455,7 +465,7 @@ tls_ms_left(const struct timespec *deadline)
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return (deadline->tv_sec - now.tv_sec) * 1000LL
-	    + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	       + (deadline->tv_nsec - now.tv_nsec) / 1000000;
 }
 
 static void
@@ -477,10 +487,10 @@ tls_deadline(struct timespec *deadline, int timeout_ms)
 static int
 tls_wait(TLS_SESS *s, int ret, const struct timespec *deadline)
 {
-	int	err = SSL_get_error(s->ssl, ret);
-	struct pollfd pfd = {.fd = s->fd};
-	long long ms;
-	int	n;
+	int	      err = SSL_get_error(s->ssl, ret);
+	struct pollfd pfd = { .fd = s->fd };
+	long long     ms;
+	int	      n;
 
 	switch (err) {
 	case SSL_ERROR_WANT_READ:
@@ -519,7 +529,7 @@ static TLS_SESS *
 tls_sess_new(TLS_CTX *ctx, int fd, VSTR *why)
 {
 	TLS_SESS *s;
-	int	flags = fcntl(fd, F_GETFL);
+	int	  flags = fcntl(fd, F_GETFL);
 
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		vstr_sprintf(why, "cannot make the socket non-blocking: %s",
@@ -545,8 +555,8 @@ static int
 tls_handshake(TLS_SESS *s, bool server, int timeout_ms, VSTR *why)
 {
 	struct timespec deadline;
-	int	ret;
-	int	w;
+	int		ret;
+	int		w;
 
 	tls_deadline(&deadline, timeout_ms);
 	for (;;) {
@@ -558,7 +568,7 @@ tls_handshake(TLS_SESS *s, bool server, int timeout_ms, VSTR *why)
 			continue;
 		if (w == 0 || errno == ECONNRESET || errno == EPIPE)
 			vstr_strcpy(why, "lost connection during the TLS "
-				    "handshake");
+					 "handshake");
 		else if (errno == ETIMEDOUT)
 			vstr_strcpy(why, "timeout during the TLS handshake");
 		else
@@ -571,7 +581,7 @@ tls_handshake(TLS_SESS *s, bool server, int timeout_ms, VSTR *why)
 static int
 tls_alg_bits(const TLS_SESS *s)
 {
-	int	alg = 0;
+	int alg = 0;
 
 	(void)SSL_get_cipher_bits(s->ssl, &alg);
 	return alg;
@@ -580,11 +590,12 @@ tls_alg_bits(const TLS_SESS *s)
 static void
 tls_name_entry(X509_NAME *name, VSTR *out)
 {
-	char	buf[256];
+	char buf[256];
 
 	vstr_reset(out);
-	if (name && X509_NAME_get_text_by_NID(name, NID_commonName, buf,
-					      sizeof(buf)) > 0) {
+	if (name
+	    && X509_NAME_get_text_by_NID(name, NID_commonName, buf, sizeof(buf))
+		   > 0) {
 		vstr_strcpy(out, buf);
 		for (char *p = VSTR_STR(out); *p; p++)
 			if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -595,7 +606,7 @@ tls_name_entry(X509_NAME *name, VSTR *out)
 static void
 tls_peer_names(TLS_SESS *s)
 {
-	X509   *cert = SSL_get1_peer_certificate(s->ssl);
+	X509 *cert = SSL_get1_peer_certificate(s->ssl);
 
 	if (cert == NULL)
 		return;
@@ -608,7 +619,7 @@ tls_peer_names(TLS_SESS *s)
 static void
 tls_log_detail(const TLS_SESS *s, const char *peer, const char *role)
 {
-	long	vr = SSL_get_verify_result(s->ssl);
+	long vr = SSL_get_verify_result(s->ssl);
 
 	if (VSTR_LEN(s->peer_cn) == 0) {
 		msg_info("%s: no %s certificate; %s session", peer, role,
@@ -616,8 +627,8 @@ tls_log_detail(const TLS_SESS *s, const char *peer, const char *role)
 		return;
 	}
 	msg_info("%s: %s certificate subject CN=\"%s\" issuer CN=\"%s\"; "
-		 "chain verification: %s; %s session", peer, role,
-		 VSTR_STR(s->peer_cn), VSTR_STR(s->issuer_cn),
+		 "chain verification: %s; %s session",
+		 peer, role, VSTR_STR(s->peer_cn), VSTR_STR(s->issuer_cn),
 		 vr == X509_V_OK ? "ok" : X509_verify_cert_error_string(vr),
 		 tls_reused(s) ? "reused" : "new");
 }
@@ -635,8 +646,8 @@ tls_server_start(TLS_CTX *ctx, int fd, int timeout_ms, const char *peer,
 	if (tls_handshake(s, true, timeout_ms, why) < 0)
 		return tls_sess_free(s);
 	tls_peer_names(s);
-	if (VSTR_LEN(s->peer_cn) > 0 && SSL_get_verify_result(s->ssl)
-	    == X509_V_OK)
+	if (VSTR_LEN(s->peer_cn) > 0
+	    && SSL_get_verify_result(s->ssl) == X509_V_OK)
 		s->trust = TLS_TRUST_CHAIN;
 	if (ctx->loglevel >= 2)
 		tls_log_detail(s, peer, "client");
@@ -653,9 +664,9 @@ tls_server_start(TLS_CTX *ctx, int fd, int timeout_ms, const char *peer,
 			 tls_reused(s) ? " (reused session)" : "");
 	else
 		msg_info("Anonymous TLS connection established from %s: %s "
-			 "with cipher %s (%d/%d bits)%s", peer,
-			 tls_protocol(s), tls_cipher(s), tls_bits(s, NULL),
-			 tls_alg_bits(s),
+			 "with cipher %s (%d/%d bits)%s",
+			 peer, tls_protocol(s), tls_cipher(s),
+			 tls_bits(s, NULL), tls_alg_bits(s),
 			 tls_reused(s) ? " (reused session)" : "");
 	return s;
 }
@@ -664,8 +675,8 @@ tls_server_start(TLS_CTX *ctx, int fd, int timeout_ms, const char *peer,
 static void
 tls_client_verdict(TLS_SESS *s, const struct tls_client_start *cs)
 {
-	long	vr = SSL_get_verify_result(s->ssl);
-	X509   *cert = SSL_get1_peer_certificate(s->ssl);
+	long  vr = SSL_get_verify_result(s->ssl);
+	X509 *cert = SSL_get1_peer_certificate(s->ssl);
 
 	s->trust = TLS_TRUST_NONE;
 	if (cert == NULL) {
@@ -692,19 +703,22 @@ tls_client_verdict(TLS_SESS *s, const struct tls_client_start *cs)
 		if (name[0] == '.') {
 			if (X509_check_host(cert, name, strlen(name),
 					    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
-					    NULL) == 1) {
+					    NULL)
+			    == 1) {
 				s->trust = TLS_TRUST_VERIFIED;
 				break;
 			}
 		} else if (X509_check_host(cert, name, strlen(name),
 					   X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS,
-					   NULL) == 1) {
+					   NULL)
+			   == 1) {
 			s->trust = TLS_TRUST_VERIFIED;
 			break;
 		}
 	}
 	if (s->trust != TLS_TRUST_VERIFIED) {
-		vstr_sprintf(s->trust_why, "certificate name mismatch: "
+		vstr_sprintf(s->trust_why,
+			     "certificate name mismatch: "
 			     "subject CN=\"%s\" does not match",
 			     VSTR_STR(s->peer_cn));
 		for (size_t i = 0; i < cs->nmatch; i++)
@@ -724,17 +738,18 @@ tls_client_start(TLS_CTX *ctx, int fd, const struct tls_client_start *cs,
 		[TLS_TRUST_VERIFIED] = "Verified",
 	};
 	struct tls_cache_ent *e;
-	TLS_SESS *s;
+	TLS_SESS	     *s;
 
 	if ((s = tls_sess_new(ctx, fd, why)) == NULL)
 		return NULL;
 	if (cs->sni && *cs->sni)
 		(void)SSL_set_tlsext_host_name(s->ssl, cs->sni);
 	if (cs->ntlsa > 0) {
-		size_t	usable = 0;
+		size_t usable = 0;
 
-		if (!ctx->dane_ok || SSL_dane_enable(s->ssl, cs->nmatch ?
-						     cs->match[0] : NULL) <= 0) {
+		if (!ctx->dane_ok
+		    || SSL_dane_enable(s->ssl, cs->nmatch ? cs->match[0] : NULL)
+			   <= 0) {
 			vstr_strcpy(why, "cannot enable DANE");
 			tls_errors(why);
 			return tls_sess_free(s);
@@ -748,7 +763,8 @@ tls_client_start(TLS_CTX *ctx, int fd, const struct tls_client_start *cs,
 			if (SSL_dane_tlsa_add(s->ssl, (uint8_t)t->usage,
 					      (uint8_t)t->selector,
 					      (uint8_t)t->mtype, t->data,
-					      t->len) > 0)
+					      t->len)
+			    > 0)
 				usable++;
 		}
 		ERR_clear_error();
@@ -775,9 +791,10 @@ tls_client_start(TLS_CTX *ctx, int fd, const struct tls_client_start *cs,
 	if (ctx->loglevel < 1)
 		return s;
 	msg_info("%s TLS connection established to %s: %s with cipher %s "
-		 "(%d/%d bits)%s%s", level_word[s->trust],
-		 cs->peer ? cs->peer : "server", tls_protocol(s),
-		 tls_cipher(s), tls_bits(s, NULL), tls_alg_bits(s),
+		 "(%d/%d bits)%s%s",
+		 level_word[s->trust], cs->peer ? cs->peer : "server",
+		 tls_protocol(s), tls_cipher(s), tls_bits(s, NULL),
+		 tls_alg_bits(s),
 		 s->dane && s->trust == TLS_TRUST_VERIFIED ? " (DANE)" : "",
 		 tls_reused(s) ? " (reused session)" : "");
 	return s;
@@ -787,8 +804,8 @@ ssize_t
 tls_read(TLS_SESS *s, void *buf, size_t len, int timeout_ms)
 {
 	struct timespec deadline;
-	int	ret;
-	int	w;
+	int		ret;
+	int		w;
 
 	if (len > 1024 * 1024 * 1024)
 		len = 1024 * 1024 * 1024;
@@ -810,13 +827,13 @@ int
 tls_write(TLS_SESS *s, const void *buf, size_t len, int timeout_ms)
 {
 	struct timespec deadline;
-	const char *p = buf;
-	int	ret;
-	int	w;
+	const char     *p = buf;
+	int		ret;
+	int		w;
 
 	tls_deadline(&deadline, timeout_ms);
 	while (len > 0) {
-		int	chunk = len > 65536 ? 65536 : (int)len;
+		int chunk = len > 65536 ? 65536 : (int)len;
 
 		ERR_clear_error();
 		if ((ret = SSL_write(s->ssl, p, chunk)) > 0) {
@@ -842,7 +859,7 @@ tls_sess_free(TLS_SESS *s)
 	if (s->ssl) {
 		if (SSL_is_init_finished(s->ssl)) {
 			struct timespec deadline;
-			int	ret;
+			int		ret;
 
 			tls_deadline(&deadline, TLS_CLOSE_MS);
 			ERR_clear_error();
@@ -851,7 +868,7 @@ tls_sess_free(TLS_SESS *s)
 				ERR_clear_error();
 			if (s->cache_key && SSL_get0_session(s->ssl)
 			    && SSL_SESSION_is_resumable(
-						    SSL_get0_session(s->ssl)))
+				SSL_get0_session(s->ssl)))
 				tls_cache_store(s->ctx, s->cache_key,
 						SSL_get1_session(s->ssl));
 		}
@@ -923,8 +940,8 @@ tls_dane_used(const TLS_SESS *s)
 void
 tls_describe(const TLS_SESS *s, VSTR *out)
 {
-	int	alg = 0;
-	int	bits = tls_bits(s, &alg);
+	int alg = 0;
+	int bits = tls_bits(s, &alg);
 
 	vstr_sprintf(out, "%s with cipher %s (%d/%d bits)", tls_protocol(s),
 		     tls_cipher(s), bits, alg);

@@ -50,7 +50,7 @@
 
 #include "util/vstr.h"
 
-typedef struct TLS_CTX TLS_CTX;
+typedef struct TLS_CTX	TLS_CTX;
 typedef struct TLS_SESS TLS_SESS;
 
 /* Client security levels (smtp_tls_security_level). */
@@ -64,34 +64,34 @@ enum tls_level {
 };
 
 /* Level by name; -1 when unknown.  "" is none. */
-int	tls_level_parse(const char *name);
+int	    tls_level_parse(const char *name);
 const char *tls_level_name(int level);
 
 /*
  * Protocol spec -> lowest and highest version (TLS1_VERSION style
  * numbers, 0 = no bound).  0, or -1 with why.
  */
-int	tls_protocols_parse(const char *spec, int *min, int *max, VSTR *why);
+int tls_protocols_parse(const char *spec, int *min, int *max, VSTR *why);
 
 struct tls_server_opts {
-	const char *cert_file, *key_file;	/* one key and chain */
-	const char *chain_files;	/* list: key + chain per file (wins) */
-	const char *protocols;		/* smtpd_tls_protocols */
-	const char *ciphers;		/* grade */
-	const char *exclude;		/* smtpd_tls_exclude_ciphers */
-	const char *CAfile, *CApath;	/* for client certificates */
-	bool	ask_ccert;
-	long	cache_timeout;		/* session lifetime, seconds */
-	int	loglevel;		/* smtpd_tls_loglevel */
+	const char *cert_file, *key_file; /* one key and chain */
+	const char *chain_files;     /* list: key + chain per file (wins) */
+	const char *protocols;	     /* smtpd_tls_protocols */
+	const char *ciphers;	     /* grade */
+	const char *exclude;	     /* smtpd_tls_exclude_ciphers */
+	const char *CAfile, *CApath; /* for client certificates */
+	bool	    ask_ccert;
+	long	    cache_timeout; /* session lifetime, seconds */
+	int	    loglevel;	   /* smtpd_tls_loglevel */
 };
 
 struct tls_client_opts {
 	const char *CAfile, *CApath;
-	const char *cert_file, *key_file;	/* optional client cert */
+	const char *cert_file, *key_file; /* optional client cert */
 	const char *protocols;
 	const char *ciphers;
-	long	cache_timeout;
-	int	loglevel;		/* smtp_tls_loglevel */
+	long	    cache_timeout;
+	int	    loglevel; /* smtp_tls_loglevel */
 };
 
 TLS_CTX *tls_server_ctx(const struct tls_server_opts *o, VSTR *why);
@@ -100,60 +100,60 @@ TLS_CTX *tls_ctx_free(TLS_CTX *ctx);
 
 /* One TLSA record (DANE, RFC 6698/7672). */
 struct tls_tlsa {
-	int	usage, selector, mtype;
+	int		     usage, selector, mtype;
 	const unsigned char *data;
-	size_t	len;
+	size_t		     len;
 };
 
 /* What the client checks for one server. */
 struct tls_client_start {
-	int	level;			/* enum tls_level */
-	const char *sni;		/* server name to send, or NULL */
-	const char *const *match;	/* names the certificate must carry */
-	size_t	nmatch;
-	const struct tls_tlsa *tlsa;	/* DANE: usable records */
-	size_t	ntlsa;
-	const char *cache_key;		/* session reuse key, or NULL */
-	const char *peer;		/* "host[addr]:port" for logs */
+	int		       level; /* enum tls_level */
+	const char	      *sni;   /* server name to send, or NULL */
+	const char *const     *match; /* names the certificate must carry */
+	size_t		       nmatch;
+	const struct tls_tlsa *tlsa; /* DANE: usable records */
+	size_t		       ntlsa;
+	const char	      *cache_key; /* session reuse key, or NULL */
+	const char	      *peer;	  /* "host[addr]:port" for logs */
 };
 
 /* Trust reached by a client session. */
 enum tls_trust {
-	TLS_TRUST_NONE,			/* "Untrusted" */
-	TLS_TRUST_CHAIN,		/* "Trusted": chain ok, name not */
-	TLS_TRUST_VERIFIED,		/* "Verified": chain (or DANE) + name */
+	TLS_TRUST_NONE,	    /* "Untrusted" */
+	TLS_TRUST_CHAIN,    /* "Trusted": chain ok, name not */
+	TLS_TRUST_VERIFIED, /* "Verified": chain (or DANE) + name */
 };
 
 /* Handshakes: a session or NULL (why).  peer names the other end. */
 TLS_SESS *tls_server_start(TLS_CTX *ctx, int fd, int timeout_ms,
-			           const char *peer, VSTR *why);
-TLS_SESS *tls_client_start(TLS_CTX *ctx, int fd,
-			           const struct tls_client_start *cs,
-			           int timeout_ms, VSTR *why);
+			   const char *peer, VSTR *why);
+TLS_SESS *
+tls_client_start(TLS_CTX *ctx, int fd, const struct tls_client_start *cs,
+		 int timeout_ms, VSTR *why);
 
 /* > 0 bytes, 0 end of file (close_notify or EOF), -1 errno. */
-ssize_t	tls_read(TLS_SESS *s, void *buf, size_t len, int timeout_ms);
+ssize_t tls_read(TLS_SESS *s, void *buf, size_t len, int timeout_ms);
 /* 0, or -1 errno. */
-int	tls_write(TLS_SESS *s, const void *buf, size_t len, int timeout_ms);
+int tls_write(TLS_SESS *s, const void *buf, size_t len, int timeout_ms);
 /* Send close_notify (briefly), remember the session, free. */
 TLS_SESS *tls_sess_free(TLS_SESS *s);
 
-const char *tls_protocol(const TLS_SESS *s);	/* "TLSv1.3" */
-const char *tls_cipher(const TLS_SESS *s);
-int	tls_bits(const TLS_SESS *s, int *alg_bits);
-bool	tls_reused(const TLS_SESS *s);
+const char    *tls_protocol(const TLS_SESS *s); /* "TLSv1.3" */
+const char    *tls_cipher(const TLS_SESS *s);
+int	       tls_bits(const TLS_SESS *s, int *alg_bits);
+bool	       tls_reused(const TLS_SESS *s);
 enum tls_trust tls_trust(const TLS_SESS *s);
 /* Why the trust is short of VERIFIED ("" when it is not). */
 const char *tls_trust_why(const TLS_SESS *s);
 /* Peer certificate subject CN / issuer CN, "" when none. */
 const char *tls_peer_cn(const TLS_SESS *s);
 const char *tls_issuer_cn(const TLS_SESS *s);
-bool	tls_dane_used(const TLS_SESS *s);
+bool	    tls_dane_used(const TLS_SESS *s);
 
 /*
  * "TLSv1.3 with cipher X (256/256 bits)" into out, the text Postfix puts
  * in log lines and in Received: headers.
  */
-void	tls_describe(const TLS_SESS *s, VSTR *out);
+void tls_describe(const TLS_SESS *s, VSTR *out);
 
 #endif

@@ -44,7 +44,7 @@ user_group_lookup(const char *name, gid_t *gid)
 static int
 user_fail(VSTR *why, const char *step)
 {
-	int	saved = errno;
+	int saved = errno;
 
 	vstr_sprintf(why, "%s: %s", step, strerror(saved));
 	errno = saved;
@@ -54,8 +54,8 @@ user_fail(VSTR *why, const char *step)
 int
 user_jail(const char *chroot_dir, uid_t uid, gid_t gid, VSTR *why)
 {
-	uid_t	ruid, euid, suid;
-	gid_t	rgid, egid, sgid;
+	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid;
 
 	if (uid == 0) {
 		errno = EINVAL;
@@ -80,9 +80,8 @@ user_jail(const char *chroot_dir, uid_t uid, gid_t gid, VSTR *why)
 	if (getresuid(&ruid, &euid, &suid) < 0
 	    || getresgid(&rgid, &egid, &sgid) < 0)
 		return user_fail(why, "getresuid");
-	if (ruid != uid || euid != uid || suid != uid
-	    || rgid != gid || egid != gid || sgid != gid
-	    || getgroups(0, NULL) > 0) {
+	if (ruid != uid || euid != uid || suid != uid || rgid != gid
+	    || egid != gid || sgid != gid || getgroups(0, NULL) > 0) {
 		errno = EPERM;
 		return user_fail(why, "privilege drop did not hold");
 	}

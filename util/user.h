@@ -20,10 +20,10 @@
 #include "util/sys_defs.h"
 #include "util/vstr.h"
 
-int	user_lookup(const char *name, uid_t *uid, gid_t *gid);
-int	user_group_lookup(const char *name, gid_t *gid);
+int user_lookup(const char *name, uid_t *uid, gid_t *gid);
+int user_group_lookup(const char *name, gid_t *gid);
 
 /* chroot_dir may be NULL (no chroot). */
-int	user_jail(const char *chroot_dir, uid_t uid, gid_t gid, VSTR *why);
+int user_jail(const char *chroot_dir, uid_t uid, gid_t gid, VSTR *why);
 
 #endif

@@ -15,7 +15,7 @@
 VSTR *
 vstr_alloc(size_t init)
 {
-	VSTR   *vp = mymalloc(sizeof(*vp));
+	VSTR *vp = mymalloc(sizeof(*vp));
 
 	vp->cap = init < 16 ? 16 : init + 1;
 	vp->data = mymalloc(vp->cap);
@@ -61,8 +61,8 @@ vstr_truncate(VSTR *vp, size_t len)
 int
 vstr_space(VSTR *vp, size_t more)
 {
-	size_t	need;
-	size_t	cap;
+	size_t need;
+	size_t cap;
 
 	if (more > (size_t)-1 - vp->len - 1)
 		msg_fatal("vstr_space: length overflow");
@@ -116,7 +116,7 @@ vstr_strcpy(VSTR *vp, const char *str)
 int
 vstr_addch(VSTR *vp, int ch)
 {
-	char	c = (char)ch;
+	char c = (char)ch;
 
 	return vstr_memcat(vp, &c, 1);
 }
@@ -124,7 +124,7 @@ vstr_addch(VSTR *vp, int ch)
 int
 vstr_vsprintf_append(VSTR *vp, const char *fmt, va_list ap)
 {
-	va_list	ap2;
+	va_list ap2;
 	int	n;
 	size_t	room = vp->cap - vp->len;
 
@@ -150,7 +150,7 @@ vstr_vsprintf_append(VSTR *vp, const char *fmt, va_list ap)
 int
 vstr_sprintf_append(VSTR *vp, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 	int	ret;
 
 	va_start(ap, fmt);
@@ -162,7 +162,7 @@ vstr_sprintf_append(VSTR *vp, const char *fmt, ...)
 int
 vstr_sprintf(VSTR *vp, const char *fmt, ...)
 {
-	va_list	ap;
+	va_list ap;
 	int	ret;
 
 	vstr_reset(vp);
@@ -197,7 +197,7 @@ vstr_set_len(VSTR *vp, size_t len)
 char *
 vstr_export(VSTR *vp)
 {
-	char   *data = vp->data;
+	char *data = vp->data;
 
 	myfree(vp);
 	return data;
@@ -206,7 +206,7 @@ vstr_export(VSTR *vp)
 void
 vstr_lower(VSTR *vp)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < vp->len; i++)
 		vp->data[i] = (char)tolower((unsigned char)vp->data[i]);

@@ -46,22 +46,22 @@
 #include "util/mymalloc.h"
 #include "util/skel.h"
 
-#define VIRTUAL_LOCK_WAIT	10
-#define VIRTUAL_TEXT_MAX	2048
+#define VIRTUAL_LOCK_WAIT 10
+#define VIRTUAL_TEXT_MAX  2048
 
 typedef struct VIRTUAL_STATE {
-	DICT_LIST *mailbox_maps, *uid_maps, *gid_maps;
+	DICT_LIST  *mailbox_maps, *uid_maps, *gid_maps;
 	const char *base, *delims;
-	long long limit, min_uid;
-	bool	strict_owner;		/* strict_mailbox_ownership */
+	long long   limit, min_uid;
+	bool	    strict_owner; /* strict_mailbox_ownership */
 } VIRTUAL_STATE;
 
 static DICT_LIST *
 virtual_open(CFG *cfg, const char *name)
 {
 	const char *spec = cfg_get_str(cfg, name);
-	DICT_LIST *l;
-	VSTR   *why = vstr_alloc(64);
+	DICT_LIST  *l;
+	VSTR	   *why = vstr_alloc(64);
 
 	if (*spec == 0)
 		msg_fatal("%s is empty", name);
@@ -96,11 +96,11 @@ virtual_lookup(VIRTUAL_STATE *st, DICT_LIST *l, const char *addr, VSTR *out)
 {
 	const char *at = strrchr(addr, '@');
 	const char *val;
-	VSTR   *key = vstr_alloc(64);
-	int	rc;
+	VSTR	   *key = vstr_alloc(64);
+	int	    rc;
 
 	if ((rc = dict_list_lookup(l, addr, &val)) == 0 && at && *st->delims) {
-		size_t	i, llen = (size_t)(at - addr);
+		size_t i, llen = (size_t)(at - addr);
 
 		for (i = 1; i < llen; i++)
 			if (strchr(st->delims, addr[i]))
@@ -124,7 +124,7 @@ static bool
 virtual_looped(const VSTR *content, const char *addr)
 {
 	const char *p = VSTR_STR(content), *end = p + VSTR_LEN(content);
-	size_t	alen = strlen(addr);
+	size_t	    alen = strlen(addr);
 
 	while (p < end && *p != '\n') {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -146,27 +146,28 @@ virtual_looped(const VSTR *content, const char *addr)
 
 /* In a child as uid/gid: write the message; the status comes back. */
 static void
-virtual_write(VIRTUAL_STATE *st, const char *qid, const char *path,
-	      uid_t uid, gid_t gid, const char *sender, const char *rcpt,
+virtual_write(VIRTUAL_STATE *st, const char *qid, const char *path, uid_t uid,
+	      gid_t gid, const char *sender, const char *rcpt,
 	      const VSTR *content, struct deliver_status *s, VSTR *text)
 {
 	int	pfd[2], status;
 	pid_t	pid;
 	char	buf[VIRTUAL_TEXT_MAX + 32];
-	ssize_t	n;
+	ssize_t n;
 	size_t	got = 0;
 	bool	maildir = path[strlen(path) - 1] == '/';
 
 	if (pipe2(pfd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
-		vstr_sprintf(text, "cannot start delivery: %s", strerror(errno));
+		vstr_sprintf(text, "cannot start delivery: %s",
+			     strerror(errno));
 		deliver_status_set(s, DELIVER_DEFERRED, "4.3.0", VSTR_STR(text),
 				   "virtual");
 		return;
 	}
 	if (pid == 0) {
-		VSTR   *out = vstr_alloc(VSTR_LEN(content) + 256);
-		VSTR   *why = vstr_alloc(64);
-		int	rc;
+		VSTR	   *out = vstr_alloc(VSTR_LEN(content) + 256);
+		VSTR	   *why = vstr_alloc(64);
+		int	    rc;
 		const char *dsn = "2.0.0";
 
 		close(pfd[0]);
@@ -177,27 +178,32 @@ virtual_write(VIRTUAL_STATE *st, const char *qid, const char *path,
 			dsn = "4.3.0";
 		} else {
 			mbox_format(out, sender, rcpt, VSTR_STR(content),
-				    VSTR_LEN(content), maildir ? 0
-				    : MBOX_FMT_MBOX);
-			rc = maildir
-			    ? maildir_deliver(path, VSTR_STR(out), VSTR_LEN(out),
-					      st->limit, why)
-			    : mbox_append(path, VSTR_STR(out), VSTR_LEN(out),
-					  st->limit, VIRTUAL_LOCK_WAIT,
-					  st->strict_owner ? uid : (uid_t)-1,
-					  why);
+				    VSTR_LEN(content),
+				    maildir ? 0 : MBOX_FMT_MBOX);
+			rc = maildir ? maildir_deliver(path, VSTR_STR(out),
+						       VSTR_LEN(out), st->limit,
+						       why)
+				     : mbox_append(path, VSTR_STR(out),
+						   VSTR_LEN(out), st->limit,
+						   VIRTUAL_LOCK_WAIT,
+						   st->strict_owner ? uid
+								    : (uid_t)-1,
+						   why);
 			if (rc < 0 && !maildir && errno == EPERM
 			    && st->strict_owner)
 				msg_warn("%s: %s; specify \"strict_mailbox_"
 					 "ownership = no\" to ignore mailbox "
-					 "ownership mismatch", qid,
-					 VSTR_STR(why));
+					 "ownership mismatch",
+					 qid, VSTR_STR(why));
 			if (rc < 0)
-				dsn = errno == EFBIG || errno == EDQUOT ? "5.2.2"
-				    : errno == EPERM ? "4.2.0"
-				    : !maildir && (errno == EACCES
-						   || errno == EINVAL)
-				    ? "5.2.0" : "4.2.0";
+				dsn = errno == EFBIG || errno == EDQUOT
+					  ? "5.2.2"
+				      : errno == EPERM ? "4.2.0"
+				      : !maildir
+					      && (errno == EACCES
+						  || errno == EINVAL)
+					  ? "5.2.0"
+					  : "4.2.0";
 			else
 				vstr_sprintf(why, "delivered to %s",
 					     maildir ? "maildir" : "mailbox");
@@ -224,10 +230,11 @@ virtual_write(VIRTUAL_STATE *st, const char *qid, const char *path,
 		buf[5] = 0;
 		if (deliver_dsn_valid(buf)) {
 			vstr_strcpy(text, buf + 6);
-			deliver_status_set(s, buf[0] == '2' ? DELIVER_SENT
+			deliver_status_set(s,
+					   buf[0] == '2'   ? DELIVER_SENT
 					   : buf[0] == '5' ? DELIVER_BOUNCED
-					   : DELIVER_DEFERRED, buf,
-					   VSTR_STR(text), "virtual");
+							   : DELIVER_DEFERRED,
+					   buf, VSTR_STR(text), "virtual");
 			return;
 		}
 	}
@@ -241,11 +248,11 @@ virtual_rcpt(VIRTUAL_STATE *st, const struct deliver_request *req,
 	     const char *addr, const VSTR *content, struct deliver_status *s,
 	     VSTR *text)
 {
-	VSTR   *box = vstr_alloc(64), *uidv = vstr_alloc(16);
-	VSTR   *gidv = vstr_alloc(16), *path = vstr_alloc(64);
+	VSTR	 *box = vstr_alloc(64), *uidv = vstr_alloc(16);
+	VSTR	 *gidv = vstr_alloc(16), *path = vstr_alloc(64);
 	long long uid, gid;
-	char   *end;
-	int	rc;
+	char	 *end;
+	int	  rc;
 
 	if (virtual_looped(content, addr)) {
 		vstr_sprintf(text, "mail forwarding loop for %s", addr);
@@ -254,29 +261,33 @@ virtual_rcpt(VIRTUAL_STATE *st, const struct deliver_request *req,
 		goto out;
 	}
 	if ((rc = virtual_lookup(st, st->mailbox_maps, addr, box)) <= 0) {
-		vstr_sprintf(text, rc < 0 ? "virtual_mailbox_maps unavailable"
-			     : "unknown user: \"%s\"", addr);
-		deliver_status_set(s, rc < 0 ? DELIVER_DEFERRED
-				   : DELIVER_BOUNCED, rc < 0 ? "4.3.0"
-				   : "5.1.1", VSTR_STR(text), "virtual");
+		vstr_sprintf(text,
+			     rc < 0 ? "virtual_mailbox_maps unavailable"
+				    : "unknown user: \"%s\"",
+			     addr);
+		deliver_status_set(s,
+				   rc < 0 ? DELIVER_DEFERRED : DELIVER_BOUNCED,
+				   rc < 0 ? "4.3.0" : "5.1.1", VSTR_STR(text),
+				   "virtual");
 		goto out;
 	}
 	if (virtual_lookup(st, st->uid_maps, addr, uidv) <= 0
 	    || virtual_lookup(st, st->gid_maps, addr, gidv) <= 0
 	    || (uid = strtoll(VSTR_STR(uidv), &end, 10), *end != 0)
-	    || (gid = strtoll(VSTR_STR(gidv), &end, 10), *end != 0)
-	    || uid <= 0 || uid < st->min_uid || gid <= 0
-	    || strstr(VSTR_STR(box), "..") || VSTR_STR(box)[0] == '/'
-	    || VSTR_LEN(box) == 0) {
-		vstr_sprintf(text, "mail system configuration error: bad "
-			     "uid, gid or mailbox for %s", addr);
+	    || (gid = strtoll(VSTR_STR(gidv), &end, 10), *end != 0) || uid <= 0
+	    || uid < st->min_uid || gid <= 0 || strstr(VSTR_STR(box), "..")
+	    || VSTR_STR(box)[0] == '/' || VSTR_LEN(box) == 0) {
+		vstr_sprintf(text,
+			     "mail system configuration error: bad "
+			     "uid, gid or mailbox for %s",
+			     addr);
 		deliver_status_set(s, DELIVER_DEFERRED, "4.3.5", VSTR_STR(text),
 				   "virtual");
 		goto out;
 	}
 	vstr_sprintf(path, "%s/%s", st->base, VSTR_STR(box));
-	virtual_write(st, req->queue_id, VSTR_STR(path), (uid_t)uid,
-		      (gid_t)gid, req->sender, addr, content, s, text);
+	virtual_write(st, req->queue_id, VSTR_STR(path), (uid_t)uid, (gid_t)gid,
+		      req->sender, addr, content, s, text);
 out:
 	vstr_free(box);
 	vstr_free(uidv);
@@ -295,10 +306,12 @@ virtual_deliver_rcpt(struct skel_ctx *ctx, const struct deliver_request *req,
 static void
 virtual_service(struct skel_ctx *ctx, int fd)
 {
-	deliver_serve(ctx, fd, &(const struct deliver_serve_ops){
-		.relay = "virtual", .content = true,
-		.rcpt = virtual_deliver_rcpt,
-	});
+	deliver_serve(ctx, fd,
+		      &(const struct deliver_serve_ops){
+			  .relay = "virtual",
+			  .content = true,
+			  .rcpt = virtual_deliver_rcpt,
+		      });
 }
 
 static void
@@ -318,9 +331,10 @@ virtual_pre_exit(struct skel_ctx *ctx)
 int
 main(int argc, char **argv)
 {
-	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.post_jail = virtual_post_jail,
-		.service = virtual_service,
-		.pre_exit = virtual_pre_exit,
-	});
+	return skel_single_main(argc, argv,
+				&(const struct skel_ops){
+				    .post_jail = virtual_post_jail,
+				    .service = virtual_service,
+				    .pre_exit = virtual_pre_exit,
+				});
 }

@@ -62,7 +62,7 @@ def table():
     with open(TABLE) as f:
         text = f.read()
     entries = {}
-    for m in re.finditer(r'\{"([A-Za-z0-9_]+)", (PARAM_[A-Z]+),\s*'
+    for m in re.finditer(r'\{\s*"([A-Za-z0-9_]+)",\s*(PARAM_[A-Z]+),\s*'
                          r'((?:"(?:\\.|[^"\\])*"|[A-Z_]+|\s)+),', text):
         default = "".join(re.findall(r'"((?:\\.|[^"\\])*)"', m.group(3)))
         entries[m.group(1)] = (m.group(2), default)
@@ -75,7 +75,7 @@ def families():
         text = f.read()
     m = re.search(r'cfg_families\[\] = \{(.*?)\n\};', text, re.S)
     assert m, "cfg_families[] not found in util/cfg.c"
-    return set(re.findall(r'\{"([A-Za-z0-9_]+)",', m.group(1)))
+    return set(re.findall(r'\{\s*"([A-Za-z0-9_]+)",', m.group(1)))
 
 
 def scan():

@@ -32,15 +32,16 @@
 static int
 do_deliver(const CFG *cfg, int argc, char **argv, VSTR *why)
 {
-	struct deliver_request req = {0};
+	struct deliver_request req = { 0 };
 	struct deliver_status *st = NULL;
-	ATTR   *out = attr_alloc(), *in = attr_alloc();
-	VSTR   *path = vstr_alloc(100);
-	size_t	i, n;
-	int	ret = 1;
+	ATTR		      *out = attr_alloc(), *in = attr_alloc();
+	VSTR		      *path = vstr_alloc(100);
+	size_t		       i, n;
+	int		       ret = 1;
 
 	if (argc < 5)
-		msg_fatal("usage: deliver TRANSPORT QID NEXTHOP SENDER RCPT...");
+		msg_fatal(
+		    "usage: deliver TRANSPORT QID NEXTHOP SENDER RCPT...");
 	n = (size_t)argc - 4;
 	req.queue_name = "active";
 	req.transport = argv[0];
@@ -78,23 +79,35 @@ do_deliver(const CFG *cfg, int argc, char **argv, VSTR *why)
 int
 main(int argc, char **argv)
 {
-	struct deliver_rcpt rcpt = {0};
-	struct deliver_status st = {0};
+	struct deliver_rcpt   rcpt = { 0 };
+	struct deliver_status st = { 0 };
 	const char *confdir = NULL, *cmd, *remote_mta = NULL, *diag = NULL;
-	VSTR   *why = vstr_alloc(100);
+	VSTR	   *why = vstr_alloc(100);
 	enum deliver_action action;
-	CFG    *cfg;
-	int	ch, ret, kind;
+	CFG		   *cfg;
+	int		    ch, ret, kind;
 
 	msg_set_progname("bounce_send");
 	while ((ch = getopt(argc, argv, "c:o:P:N:r:d:")) > 0) {
 		switch (ch) {
-		case 'c': confdir = optarg; break;
-		case 'o': rcpt.orig = optarg; break;
-		case 'P': rcpt.orcpt = optarg; break;
-		case 'N': rcpt.notify = atoi(optarg); break;
-		case 'r': remote_mta = optarg; break;
-		case 'd': diag = optarg; break;
+		case 'c':
+			confdir = optarg;
+			break;
+		case 'o':
+			rcpt.orig = optarg;
+			break;
+		case 'P':
+			rcpt.orcpt = optarg;
+			break;
+		case 'N':
+			rcpt.notify = atoi(optarg);
+			break;
+		case 'r':
+			remote_mta = optarg;
+			break;
+		case 'd':
+			diag = optarg;
+			break;
 		default:
 			msg_fatal("usage: bounce_send -c confdir command ...");
 		}
@@ -126,8 +139,9 @@ main(int argc, char **argv)
 		if (argc - optind != 3)
 			msg_fatal("usage: flush KIND QUEUE QID");
 		kind = strcmp(argv[optind], "delay") == 0 ? BOUNCE_FLUSH_DELAY
-		    : strcmp(argv[optind], "trace") == 0 ? BOUNCE_FLUSH_TRACE
-		    : BOUNCE_FLUSH_BOUNCE;
+		       : strcmp(argv[optind], "trace") == 0
+			   ? BOUNCE_FLUSH_TRACE
+			   : BOUNCE_FLUSH_BOUNCE;
 		ret = bounce_flush(cfg, kind, argv[optind + 1],
 				   argv[optind + 2], why);
 	} else {

@@ -27,34 +27,60 @@
 int
 main(int argc, char **argv)
 {
-	struct cleanup_req req = {.sender = "", .origin = "cleanup_send"};
+	struct cleanup_req    req = { .sender = "", .origin = "cleanup_send" };
 	struct cleanup_result res;
-	struct cleanup_rcpt *rcpts;
-	const char *confdir = NULL, *orcpt = NULL;
-	long	pause_at = -1, pause_secs = 0, sent = 0;
-	int	notify = 0, ch, i, ret;
-	char	buf[65536];
-	ssize_t	n;
-	VSTR   *why = vstr_alloc(100);
-	CFG    *cfg;
-	CLEANUP_CLIENT *cc;
+	struct cleanup_rcpt  *rcpts;
+	const char	     *confdir = NULL, *orcpt = NULL;
+	long		      pause_at = -1, pause_secs = 0, sent = 0;
+	int		      notify = 0, ch, i, ret;
+	char		      buf[65536];
+	ssize_t		      n;
+	VSTR		     *why = vstr_alloc(100);
+	CFG		     *cfg;
+	CLEANUP_CLIENT	     *cc;
 
 	msg_set_progname("cleanup_send");
 	while ((ch = getopt(argc, argv, "c:f:F:C:A:H:P:u:lN:O:p:s:")) > 0) {
 		switch (ch) {
-		case 'c': confdir = optarg; break;
-		case 'f': req.sender = optarg; break;
-		case 'F': req.flags = atoi(optarg); break;
-		case 'C': req.client_name = optarg; break;
-		case 'A': req.client_addr = optarg; break;
-		case 'H': req.helo = optarg; break;
-		case 'P': req.protocol = optarg; break;
-		case 'u': req.local_uid = optarg; break;
-		case 'l': req.rewrite_local = true; break;
-		case 'N': notify = atoi(optarg); break;
-		case 'O': orcpt = optarg; break;
-		case 'p': pause_at = atol(optarg); break;
-		case 's': pause_secs = atol(optarg); break;
+		case 'c':
+			confdir = optarg;
+			break;
+		case 'f':
+			req.sender = optarg;
+			break;
+		case 'F':
+			req.flags = atoi(optarg);
+			break;
+		case 'C':
+			req.client_name = optarg;
+			break;
+		case 'A':
+			req.client_addr = optarg;
+			break;
+		case 'H':
+			req.helo = optarg;
+			break;
+		case 'P':
+			req.protocol = optarg;
+			break;
+		case 'u':
+			req.local_uid = optarg;
+			break;
+		case 'l':
+			req.rewrite_local = true;
+			break;
+		case 'N':
+			notify = atoi(optarg);
+			break;
+		case 'O':
+			orcpt = optarg;
+			break;
+		case 'p':
+			pause_at = atol(optarg);
+			break;
+		case 's':
+			pause_secs = atol(optarg);
+			break;
 		default:
 			msg_fatal("usage: cleanup_send -c confdir ... rcpt...");
 		}

@@ -33,18 +33,18 @@
 #include "util/mymalloc.h"
 #include "util/rec.h"
 
-#define MAX_RCPT	DELIVER_RCPT_MAX
+#define MAX_RCPT DELIVER_RCPT_MAX
 
 struct qfile {
-	VSTR   *rec[MAX_RCPT * 4 + 8];	/* storage for the strings */
-	int	nrec;
+	VSTR		   *rec[MAX_RCPT * 4 + 8]; /* storage for the strings */
+	int		    nrec;
 	struct deliver_rcpt rcpt[MAX_RCPT];
 };
 
 static const char *
 keep(struct qfile *q, const VSTR *v)
 {
-	VSTR   *copy = vstr_alloc(VSTR_LEN(v) + 1);
+	VSTR *copy = vstr_alloc(VSTR_LEN(v) + 1);
 
 	vstr_memcpy(copy, VSTR_STR(v), VSTR_LEN(v));
 	q->rec[q->nrec++] = copy;
@@ -54,14 +54,14 @@ keep(struct qfile *q, const VSTR *v)
 static int
 load(const char *path, struct deliver_request *req, struct qfile *q)
 {
-	int	fd = open(path, O_RDONLY);
-	REC_READER *r;
-	VSTR   *data = vstr_alloc(256);
+	int		fd = open(path, O_RDONLY);
+	REC_READER     *r;
+	VSTR	       *data = vstr_alloc(256);
 	struct rec_size size;
-	const char *orig = NULL;
-	const char *orcpt = NULL;
-	int	notify = 0;
-	int	type;
+	const char     *orig = NULL;
+	const char     *orcpt = NULL;
+	int		notify = 0;
+	int		type;
 
 	if (fd < 0) {
 		perror(path);
@@ -88,7 +88,8 @@ load(const char *path, struct deliver_request *req, struct qfile *q)
 			break;
 		case REC_TYPE_RET:
 			req->ret = strcmp(VSTR_STR(data), "FULL") == 0
-			    ? ADDR_RET_FULL : ADDR_RET_HDRS;
+				       ? ADDR_RET_FULL
+				       : ADDR_RET_HDRS;
 			break;
 		case REC_TYPE_ORIG:
 			orig = keep(q, data);
@@ -103,8 +104,10 @@ load(const char *path, struct deliver_request *req, struct qfile *q)
 			if (req->nrcpt == MAX_RCPT)
 				break;
 			q->rcpt[req->nrcpt] = (struct deliver_rcpt){
-				.addr = keep(q, data), .orig = orig,
-				.orcpt = orcpt, .notify = notify,
+				.addr = keep(q, data),
+				.orig = orig,
+				.orcpt = orcpt,
+				.notify = notify,
 				.offset = rec_reader_offset(r),
 			};
 			req->nrcpt++;
@@ -131,16 +134,16 @@ print_safe(const char *str)
 int
 main(int argc, char **argv)
 {
-	bool	utf8 = false;
-	bool	eight = false;
-	int	wait_ms = 0;
+	bool	    utf8 = false;
+	bool	    eight = false;
+	int	    wait_ms = 0;
 	const char *queue = "active";
 	const char *transport = "smtp";
-	int	ch;
-	int	fd;
+	int	    ch;
+	int	    fd;
 	IPC_STREAM *ipc;
-	ATTR   *a = attr_alloc();
-	VSTR   *why = vstr_alloc(100);
+	ATTR	   *a = attr_alloc();
+	VSTR	   *why = vstr_alloc(100);
 
 	while ((ch = getopt(argc, argv, "U8w:q:T:")) != -1) {
 		if (ch == 'U')
@@ -157,7 +160,8 @@ main(int argc, char **argv)
 			return 1;
 	}
 	if (argc - optind < 4) {
-		fprintf(stderr, "usage: deliver_send [-U] [-8] [-w MS] [-q QUEUE] "
+		fprintf(stderr,
+			"usage: deliver_send [-U] [-8] [-w MS] [-q QUEUE] "
 			"[-T TRANSPORT] SOCKET QUEUE_DIR NEXTHOP ID...\n");
 		return 1;
 	}
@@ -168,9 +172,9 @@ main(int argc, char **argv)
 	ipc = ipc_stream_open(fd);
 	for (int i = optind + 3; i < argc; i++) {
 		struct deliver_request req;
-		struct qfile q;
-		struct deliver_status st[MAX_RCPT];
-		char	path[4096];
+		struct qfile	       q;
+		struct deliver_status  st[MAX_RCPT];
+		char		       path[4096];
 
 		memset(&req, 0, sizeof(req));
 		memset(&q, 0, sizeof(q));

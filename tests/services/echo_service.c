@@ -21,7 +21,7 @@
 #include "util/msg.h"
 #include "util/skel.h"
 
-#define ECHO_IDLE_MS	60000
+#define ECHO_IDLE_MS 60000
 
 static bool echo_log;
 
@@ -40,7 +40,7 @@ static int
 echo_write(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
-		ssize_t	n = write(fd, buf, len);
+		ssize_t n = write(fd, buf, len);
 
 		if (n <= 0)
 			return -1;
@@ -53,16 +53,16 @@ echo_write(int fd, const char *buf, size_t len)
 static void
 echo_service(struct skel_ctx *ctx, int fd)
 {
-	char	buf[4096];
-	int	len;
+	char buf[4096];
+	int  len;
 
 	(void)ctx;
 	len = snprintf(buf, sizeof(buf), "pid %ld\n", (long)getpid());
 	if (echo_write(fd, buf, (size_t)len) < 0)
 		return;
 	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		ssize_t	n;
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t	      n;
 
 		if (poll(&pfd, 1, ECHO_IDLE_MS) <= 0)
 			return;
@@ -80,8 +80,9 @@ echo_service(struct skel_ctx *ctx, int fd)
 int
 main(int argc, char **argv)
 {
-	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.post_jail = echo_post_jail,
-		.service = echo_service,
-	});
+	return skel_single_main(argc, argv,
+				&(const struct skel_ops){
+				    .post_jail = echo_post_jail,
+				    .service = echo_service,
+				});
 }

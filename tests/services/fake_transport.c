@@ -41,7 +41,7 @@
 #include "util/skel.h"
 #include "util/strutil.h"
 
-static int results_fd = -1;
+static int	   results_fd = -1;
 static const char *script_path;
 
 static long long
@@ -59,17 +59,19 @@ fake_pre_jail(struct skel_ctx *ctx)
 	if (ctx->argc < 2)
 		msg_fatal("usage: fake_transport [options] -- script results");
 	script_path = ctx->argv[0];
-	results_fd = open(ctx->argv[1], O_WRONLY | O_APPEND | O_CREAT
-			  | O_CLOEXEC | O_NOFOLLOW, 0644);
+	results_fd = open(ctx->argv[1],
+			  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
+			      | O_NOFOLLOW,
+			  0644);
 	if (results_fd < 0)
 		msg_fatal("open %s: %m", ctx->argv[1]);
 }
 
 struct fake_rule {
-	char	pattern[256];
-	char	action[32];
-	char	dsn[DELIVER_DSN_MAX];
-	char	text[512];
+	char pattern[256];
+	char action[32];
+	char dsn[DELIVER_DSN_MAX];
+	char text[512];
 };
 
 /* Find the rule for rcpt; *delay_ms gets the script's delay. */
@@ -77,9 +79,9 @@ static void
 fake_lookup(const char *rcpt, struct fake_rule *rule, long *delay_ms,
 	    bool *no_relay)
 {
-	char	line[1024];
-	FILE   *fp;
-	bool	found = false;
+	char  line[1024];
+	FILE *fp;
+	bool  found = false;
 
 	snprintf(rule->action, sizeof(rule->action), "sent");
 	snprintf(rule->dsn, sizeof(rule->dsn), "2.0.0");
@@ -88,8 +90,8 @@ fake_lookup(const char *rcpt, struct fake_rule *rule, long *delay_ms,
 	if ((fp = fopen(script_path, "r")) == NULL)
 		return;
 	while (fgets(line, sizeof(line), fp) != NULL) {
-		char   *cp = line;
-		char   *pat, *act, *dsn;
+		char *cp = line;
+		char *pat, *act, *dsn;
 
 		cp[strcspn(cp, "\n")] = 0;
 		if ((pat = str_token(&cp, " \t")) == NULL || *pat == '#')
@@ -120,14 +122,14 @@ static void
 fake_deliver(const struct deliver_request *req, ATTR *reply, int seq)
 {
 	struct deliver_status *st = mycalloc(req->nrcpt, sizeof(*st));
-	struct fake_rule *rules = mycalloc(req->nrcpt, sizeof(*rules));
-	enum deliver_action action;
-	long long start = fake_now_ms();
-	long	delay_ms = 0, d;
-	bool	no_relay = false;
-	char	line[2048];
-	size_t	i;
-	int	n;
+	struct fake_rule      *rules = mycalloc(req->nrcpt, sizeof(*rules));
+	enum deliver_action    action;
+	long long	       start = fake_now_ms();
+	long		       delay_ms = 0, d;
+	bool		       no_relay = false;
+	char		       line[2048];
+	size_t		       i;
+	int		       n;
 
 	for (i = 0; i < req->nrcpt; i++) {
 		fake_lookup(req->rcpts[i].addr, rules + i, &d, &no_relay);
@@ -142,19 +144,17 @@ fake_deliver(const struct deliver_request *req, ATTR *reply, int seq)
 			action = DELIVER_DEFERRED;
 			snprintf(rules[i].dsn, sizeof(rules[i].dsn), "4.3.0");
 		}
-		deliver_status_set(st + i, action, rules[i].dsn,
-				   rules[i].text,
+		deliver_status_set(st + i, action, rules[i].dsn, rules[i].text,
 				   no_relay ? "none" : "fake[127.0.0.1]:25");
 		msg_info("%s: to=<%s>, relay=fake[127.0.0.1]:25, delay=0, "
 			 "delays=0/0/0/0, dsn=%s, status=%s (%s)",
 			 req->queue_id, req->rcpts[i].addr, st[i].dsn,
 			 deliver_action_name(action), st[i].reply);
 		n = snprintf(line, sizeof(line),
-			     "%lld %lld %ld %s %s %s %s %s %d\n",
-			     start, fake_now_ms(), (long)getpid(),
-			     req->queue_id, req->transport, req->nexthop,
-			     req->rcpts[i].addr, deliver_action_name(action),
-			     seq);
+			     "%lld %lld %ld %s %s %s %s %s %d\n", start,
+			     fake_now_ms(), (long)getpid(), req->queue_id,
+			     req->transport, req->nexthop, req->rcpts[i].addr,
+			     deliver_action_name(action), seq);
 		if (n > 0 && (size_t)n < sizeof(line)
 		    && write(results_fd, line, (size_t)n) != n)
 			msg_warn("write results: %m");
@@ -168,11 +168,11 @@ fake_deliver(const struct deliver_request *req, ATTR *reply, int seq)
 static void
 fake_service(struct skel_ctx *ctx, int fd)
 {
-	ATTR   *in = attr_alloc();
-	ATTR   *out = attr_alloc();
-	VSTR   *why = vstr_alloc(100);
+	ATTR		      *in = attr_alloc();
+	ATTR		      *out = attr_alloc();
+	VSTR		      *why = vstr_alloc(100);
 	struct deliver_request req;
-	int	seq = 0;
+	int		       seq = 0;
 
 	(void)ctx;
 	while (ipc_recv(fd, in, 0, 60 * 1000, why) == 0) {
@@ -195,8 +195,9 @@ fake_service(struct skel_ctx *ctx, int fd)
 int
 main(int argc, char **argv)
 {
-	return skel_single_main(argc, argv, &(const struct skel_ops){
-		.pre_jail = fake_pre_jail,
-		.service = fake_service,
-	});
+	return skel_single_main(argc, argv,
+				&(const struct skel_ops){
+				    .pre_jail = fake_pre_jail,
+				    .service = fake_service,
+				});
 }

@@ -20,8 +20,8 @@ static void
 multi_echo_read(EVENTS *ev, int fd, int what, void *context)
 {
 	struct skel_ctx *ctx = context;
-	char	buf[4096];
-	ssize_t	n;
+	char		 buf[4096];
+	ssize_t		 n;
 
 	(void)ev;
 	(void)what;
@@ -33,20 +33,21 @@ multi_echo_read(EVENTS *ev, int fd, int what, void *context)
 static void
 multi_echo_accept(struct skel_ctx *ctx, int fd)
 {
-	char	greet[32];
-	int	len;
+	char greet[32];
+	int  len;
 
 	len = snprintf(greet, sizeof(greet), "pid %ld\n", (long)getpid());
 	if (write(fd, greet, (size_t)len) != len
-	    || events_watch(ctx->events, fd, EVENTS_READ, multi_echo_read,
-			    ctx) < 0)
+	    || events_watch(ctx->events, fd, EVENTS_READ, multi_echo_read, ctx)
+		   < 0)
 		skel_multi_disconnect(ctx, fd);
 }
 
 int
 main(int argc, char **argv)
 {
-	return skel_multi_main(argc, argv, &(const struct skel_ops){
-		.accept = multi_echo_accept,
-	});
+	return skel_multi_main(argc, argv,
+			       &(const struct skel_ops){
+				   .accept = multi_echo_accept,
+			       });
 }

@@ -22,7 +22,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: qwrite FILE -f SENDER [-V ENVID] [-K RET] "
+	fprintf(stderr,
+		"usage: qwrite FILE -f SENDER [-V ENVID] [-K RET] "
 		"([-O ORIG] [-P ORCPT] [-N BITS] -r RCPT)... < content\n");
 	exit(1);
 }
@@ -30,13 +31,13 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-	REC_WRITER *w;
+	REC_WRITER    *w;
 	struct timeval tv;
-	char	buf[8192];
-	char	prev = 0;
-	ssize_t	n;
-	int	fd;
-	int	ch;
+	char	       buf[8192];
+	char	       prev = 0;
+	ssize_t	       n;
+	int	       fd;
+	int	       ch;
 
 	if (argc < 2)
 		usage();
@@ -50,11 +51,14 @@ main(int argc, char **argv)
 		 (long)tv.tv_usec);
 	optind = 2;
 	while ((ch = getopt(argc, argv, "f:V:K:O:P:N:r:")) != -1) {
-		int	type = ch == 'f' ? REC_TYPE_FROM
-		    : ch == 'V' ? REC_TYPE_ENVID
-		    : ch == 'K' ? REC_TYPE_RET : ch == 'O' ? REC_TYPE_ORIG
-		    : ch == 'P' ? REC_TYPE_ORCPT : ch == 'N' ? REC_TYPE_NOTIFY
-		    : ch == 'r' ? REC_TYPE_RCPT : 0;
+		int type = ch == 'f'   ? REC_TYPE_FROM
+			   : ch == 'V' ? REC_TYPE_ENVID
+			   : ch == 'K' ? REC_TYPE_RET
+			   : ch == 'O' ? REC_TYPE_ORIG
+			   : ch == 'P' ? REC_TYPE_ORCPT
+			   : ch == 'N' ? REC_TYPE_NOTIFY
+			   : ch == 'r' ? REC_TYPE_RCPT
+				       : 0;
 
 		if (type == 0)
 			usage();

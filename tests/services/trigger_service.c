@@ -26,8 +26,10 @@ trigger_pre_jail(struct skel_ctx *ctx)
 {
 	if (ctx->argc < 1)
 		msg_fatal("usage: trigger_service [options] -- output-file");
-	trigger_fd = open(ctx->argv[0], O_WRONLY | O_APPEND | O_CREAT
-			  | O_CLOEXEC | O_NOFOLLOW, 0644);
+	trigger_fd = open(ctx->argv[0],
+			  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC
+			      | O_NOFOLLOW,
+			  0644);
 	if (trigger_fd < 0)
 		msg_fatal("open %s: %m", ctx->argv[0]);
 }
@@ -36,8 +38,8 @@ static void
 trigger_request(struct skel_ctx *ctx, const char *buf, size_t len)
 {
 	struct timeval tv;
-	char	line[100];
-	int	n;
+	char	       line[100];
+	int	       n;
 
 	(void)ctx;
 	gettimeofday(&tv, NULL);
@@ -54,8 +56,9 @@ trigger_request(struct skel_ctx *ctx, const char *buf, size_t len)
 int
 main(int argc, char **argv)
 {
-	return skel_trigger_main(argc, argv, &(const struct skel_ops){
-		.pre_jail = trigger_pre_jail,
-		.trigger = trigger_request,
-	});
+	return skel_trigger_main(argc, argv,
+				 &(const struct skel_ops){
+				     .pre_jail = trigger_pre_jail,
+				     .trigger = trigger_request,
+				 });
 }

@@ -7,7 +7,7 @@
 
 #include "tests/unit/harness.h"
 
-jmp_buf	harness_jmp;
+jmp_buf harness_jmp;
 char	harness_fatal_text[4096];
 
 void

@@ -21,21 +21,25 @@
 #include "util/msg.h"
 
 extern jmp_buf harness_jmp;
-extern char harness_fatal_text[4096];
+extern char    harness_fatal_text[4096];
 
-void	harness_fatal_hook(enum msg_level level, const char *text);
+void harness_fatal_hook(enum msg_level level, const char *text);
 
-#define EXPECT_FATAL(stmt, text) do { \
-	msg_fatal_hook_fn old_hook = msg_fatal_hook_set(harness_fatal_hook); \
-	harness_fatal_text[0] = 0; \
-	if (setjmp(harness_jmp) == 0) { \
-		stmt; \
+#define EXPECT_FATAL(stmt, text) \
+	do { \
+		msg_fatal_hook_fn old_hook = msg_fatal_hook_set( \
+		    harness_fatal_hook); \
+		harness_fatal_text[0] = 0; \
+		if (setjmp(harness_jmp) == 0) { \
+			stmt; \
+			msg_fatal_hook_set(old_hook); \
+			fail_msg("expected a fatal error containing \"%s\"", \
+				 (text)); \
+		} \
 		msg_fatal_hook_set(old_hook); \
-		fail_msg("expected a fatal error containing \"%s\"", (text)); \
-	} \
-	msg_fatal_hook_set(old_hook); \
-	if (strstr(harness_fatal_text, (text)) == NULL) \
-		fail_msg("fatal text \"%s\" lacks \"%s\"", harness_fatal_text, (text)); \
-} while (0)
+		if (strstr(harness_fatal_text, (text)) == NULL) \
+			fail_msg("fatal text \"%s\" lacks \"%s\"", \
+				 harness_fatal_text, (text)); \
+	} while (0)
 
 #endif

@@ -21,33 +21,33 @@
 
 struct fake {
 	const char *in;
-	size_t	in_len;
-	size_t	in_pos;
-	size_t	piece;			/* 0: everything at once */
-	size_t	first_piece;		/* the first read only */
-	bool	timeout_at_end;		/* ETIMEDOUT instead of EOF */
-	VSTR   *out;
-	int	writes;
-	int	sleeps;
-	VSTR   *content;		/* of the last message */
-	VSTR   *sender;
-	int	nrcpt;
-	int	flags;
-	int	begins, finishes, aborts, queued;
-	bool	fail_begin;
-	bool	lose_cleanup;		/* writes fail */
+	size_t	    in_len;
+	size_t	    in_pos;
+	size_t	    piece;	    /* 0: everything at once */
+	size_t	    first_piece;    /* the first read only */
+	bool	    timeout_at_end; /* ETIMEDOUT instead of EOF */
+	VSTR	   *out;
+	int	    writes;
+	int	    sleeps;
+	VSTR	   *content; /* of the last message */
+	VSTR	   *sender;
+	int	    nrcpt;
+	int	    flags;
+	int	    begins, finishes, aborts, queued;
+	bool	    fail_begin;
+	bool	    lose_cleanup; /* writes fail */
 };
 
 struct CLEANUP_CLIENT {
 	struct fake *f;
-	bool	lost;
+	bool	     lost;
 };
 
 static ssize_t
 fake_read(void *io, void *buf, size_t len, int timeout_ms)
 {
 	struct fake *f = io;
-	size_t	n = f->in_len - f->in_pos;
+	size_t	     n = f->in_len - f->in_pos;
 
 	(void)timeout_ms;
 	if (n == 0) {
@@ -98,7 +98,7 @@ fake_sleep_count(int seconds)
 static int
 fake_check(void *ctx, enum smtpd_check_stage stage,
 	   const struct smtpd_check_facts *facts,
-	   struct smtpd_check_result *res)
+	   struct smtpd_check_result	  *res)
 {
 	const char *r = facts->recipient;
 
@@ -108,8 +108,10 @@ fake_check(void *ctx, enum smtpd_check_stage stage,
 		return 0;
 	if (strncmp(r, "reject", 6) == 0) {
 		res->action = SMTPD_ACT_REJECT;
-		vstr_sprintf(res->reply, "554 5.7.1 <%s>: Recipient address "
-			     "rejected", r);
+		vstr_sprintf(res->reply,
+			     "554 5.7.1 <%s>: Recipient address "
+			     "rejected",
+			     r);
 	} else if (strncmp(r, "defer", 5) == 0) {
 		res->action = SMTPD_ACT_DEFER;
 		vstr_sprintf(res->reply, "450 4.7.1 <%s>: try later", r);
@@ -131,7 +133,7 @@ fake_mynetworks(void *ctx, const char *addr)
 static CLEANUP_CLIENT *
 fake_begin(void *ctx, const struct cleanup_req *req, VSTR *why)
 {
-	struct fake *f = ctx;
+	struct fake    *f = ctx;
 	CLEANUP_CLIENT *cc;
 
 	f->begins++;
@@ -163,7 +165,7 @@ static int
 fake_finish(CLEANUP_CLIENT *cc, struct cleanup_result *res)
 {
 	struct fake *f = cc->f;
-	int	ret = 0;
+	int	     ret = 0;
 
 	f->finishes++;
 	if (cc->lost || f->lose_cleanup) {
@@ -239,12 +241,11 @@ fake_done(struct fake *f)
 
 /* Run a whole session over `in` with the given parameters. */
 static void
-fake_session(struct fake *f, const struct smtpd_params *par,
-	     const char *addr)
+fake_session(struct fake *f, const struct smtpd_params *par, const char *addr)
 {
 	struct smtpd_hooks hooks = fake_hooks;
-	struct smtpd_peer peer = {"client.test", addr, "1025", false};
-	SMTPD_STATE *st;
+	struct smtpd_peer  peer = { "client.test", addr, "1025", false };
+	SMTPD_STATE	  *st;
 
 	fake_current = f;
 	hooks.sleep = fake_sleep_count;

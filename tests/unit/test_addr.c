@@ -11,174 +11,191 @@
 #include "util/addr.h"
 #include "util/vstr.h"
 
-#define ALL	(ADDR_OPT_SMTPUTF8 | ADDR_OPT_8BITMIME | ADDR_OPT_DSN \
-		 | ADDR_OPT_AUTH)
-#define MAIL	ADDR_CMD_MAIL
-#define RCPT	ADDR_CMD_RCPT
+#define ALL \
+	(ADDR_OPT_SMTPUTF8 | ADDR_OPT_8BITMIME | ADDR_OPT_DSN | ADDR_OPT_AUTH)
+#define MAIL ADDR_CMD_MAIL
+#define RCPT ADDR_CMD_RCPT
 
 struct smtp_ok {
 	enum addr_cmd cmd;
-	int	opts;
-	const char *arg;
-	const char *addr;		/* external form */
-	const char *local;		/* unquoted */
-	const char *domain;
-	int	flags;
+	int	      opts;
+	const char   *arg;
+	const char   *addr;  /* external form */
+	const char   *local; /* unquoted */
+	const char   *domain;
+	int	      flags;
 };
 
 static const char long64[] =
-	"a234567890123456789012345678901234567890123456789012345678901234";
+    "a234567890123456789012345678901234567890123456789012345678901234";
 
 static const struct smtp_ok smtp_ok[] = {
-	{MAIL, ALL, "<>", "", "", "", ADDR_F_NULL},
-	{MAIL, 0, "<user@example.com>", "user@example.com", "user",
-	 "example.com", 0},
-	{MAIL, 0, " <user@example.com>", "user@example.com", "user",
-	 "example.com", 0},
-	{MAIL, 0, "<First.Last+tag@sub.Example.co.uk>",
-	 "First.Last+tag@sub.Example.co.uk", "First.Last+tag",
-	 "sub.Example.co.uk", 0},
-	{MAIL, 0, "<\"a b\"@x.example>", "\"a b\"@x.example", "a b",
-	 "x.example", ADDR_F_QUOTED},
-	{MAIL, 0, "<\"a\\\"b\\\\c\"@x.example>", "\"a\\\"b\\\\c\"@x.example",
-	 "a\"b\\c", "x.example", ADDR_F_QUOTED},
-	{MAIL, 0, "<\"plain\"@x.example>", "plain@x.example", "plain",
-	 "x.example", ADDR_F_QUOTED},
-	{MAIL, 0, "<\"\"@x.example>", "\"\"@x.example", "", "x.example",
-	 ADDR_F_QUOTED},
-	{MAIL, 0, "<\"u@remote\"@x.example>", "\"u@remote\"@x.example",
-	 "u@remote", "x.example", ADDR_F_QUOTED},
-	{MAIL, 0, "<@r1.example,@r2.example:user@x.example>",
-	 "user@x.example", "user", "x.example", ADDR_F_ROUTE},
-	{MAIL, 0, "<user@[192.0.2.1]>", "user@[192.0.2.1]", "user",
-	 "[192.0.2.1]", ADDR_F_LITERAL},
-	{MAIL, 0, "<user@[IPv6:2001:db8::1]>", "user@[IPv6:2001:db8::1]",
-	 "user", "[IPv6:2001:db8::1]", ADDR_F_LITERAL},
-	{MAIL, 0, "<!#$%&'*+-/=?^_`{|}~@x1-2.example>",
-	 "!#$%&'*+-/=?^_`{|}~@x1-2.example", "!#$%&'*+-/=?^_`{|}~",
-	 "x1-2.example", 0},
-	{MAIL, 0, "<u@x.example> SIZE=1000", "u@x.example", "u",
-	 "x.example", 0},
-	{MAIL, ALL, "<u@x.example>  SIZE=5 BODY=8bitmime  ", "u@x.example",
-	 "u", "x.example", 0},
-	{MAIL, ALL, "<u@x> RET=HDRS ENVID=QQ+2B1", "u@x", "u", "x", 0},
-	{MAIL, ALL, "<u@x> AUTH=<>", "u@x", "u", "x", 0},
-	{MAIL, ALL, "<\xc3\xbcser@b\xc3\xbc" "cher.example> SMTPUTF8",
-	 "\xc3\xbcser@b\xc3\xbc" "cher.example", "\xc3\xbcser",
-	 "b\xc3\xbc" "cher.example", ADDR_F_UTF8},
-	{MAIL, ADDR_OPT_NOBRACKETS, "user@example.com", "user@example.com",
-	 "user", "example.com", 0},
-	{RCPT, 0, "<user@example.com>", "user@example.com", "user",
-	 "example.com", 0},
-	{RCPT, 0, "<Postmaster>", "Postmaster", "Postmaster", "",
-	 ADDR_F_NODOMAIN},
-	{RCPT, 0, "<postmaster@example.com>", "postmaster@example.com",
-	 "postmaster", "example.com", 0},
-	{RCPT, 0, "<@a.example:u@b.example>", "u@b.example", "u",
-	 "b.example", ADDR_F_ROUTE},
-	{RCPT, ALL, "<u@x> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;u+40x",
-	 "u@x", "u", "x", 0},
-	{RCPT, ALL, "<u@x> NOTIFY=never", "u@x", "u", "x", 0},
-	{RCPT, ADDR_OPT_SMTPUTF8, "<\xc3\xbcser@b\xc3\xbc" "cher.example>",
-	 "\xc3\xbcser@b\xc3\xbc" "cher.example", "\xc3\xbcser",
-	 "b\xc3\xbc" "cher.example", ADDR_F_UTF8},
-	{RCPT, ADDR_OPT_SMTPUTF8, "<\"\xc3\xa9 x\"@x>", "\"\xc3\xa9 x\"@x",
-	 "\xc3\xa9 x", "x", ADDR_F_QUOTED | ADDR_F_UTF8},
+	{ MAIL, ALL, "<>", "", "", "", ADDR_F_NULL },
+	{ MAIL, 0, "<user@example.com>", "user@example.com", "user",
+	  "example.com", 0 },
+	{ MAIL, 0, " <user@example.com>", "user@example.com", "user",
+	  "example.com", 0 },
+	{ MAIL, 0, "<First.Last+tag@sub.Example.co.uk>",
+	  "First.Last+tag@sub.Example.co.uk", "First.Last+tag",
+	  "sub.Example.co.uk", 0 },
+	{ MAIL, 0, "<\"a b\"@x.example>", "\"a b\"@x.example", "a b",
+	  "x.example", ADDR_F_QUOTED },
+	{ MAIL, 0, "<\"a\\\"b\\\\c\"@x.example>", "\"a\\\"b\\\\c\"@x.example",
+	  "a\"b\\c", "x.example", ADDR_F_QUOTED },
+	{ MAIL, 0, "<\"plain\"@x.example>", "plain@x.example", "plain",
+	  "x.example", ADDR_F_QUOTED },
+	{ MAIL, 0, "<\"\"@x.example>", "\"\"@x.example", "", "x.example",
+	  ADDR_F_QUOTED },
+	{ MAIL, 0, "<\"u@remote\"@x.example>", "\"u@remote\"@x.example",
+	  "u@remote", "x.example", ADDR_F_QUOTED },
+	{ MAIL, 0, "<@r1.example,@r2.example:user@x.example>", "user@x.example",
+	  "user", "x.example", ADDR_F_ROUTE },
+	{ MAIL, 0, "<user@[192.0.2.1]>", "user@[192.0.2.1]", "user",
+	  "[192.0.2.1]", ADDR_F_LITERAL },
+	{ MAIL, 0, "<user@[IPv6:2001:db8::1]>", "user@[IPv6:2001:db8::1]",
+	  "user", "[IPv6:2001:db8::1]", ADDR_F_LITERAL },
+	{ MAIL, 0, "<!#$%&'*+-/=?^_`{|}~@x1-2.example>",
+	  "!#$%&'*+-/=?^_`{|}~@x1-2.example", "!#$%&'*+-/=?^_`{|}~",
+	  "x1-2.example", 0 },
+	{ MAIL, 0, "<u@x.example> SIZE=1000", "u@x.example", "u", "x.example",
+	  0 },
+	{ MAIL, ALL, "<u@x.example>  SIZE=5 BODY=8bitmime  ", "u@x.example",
+	  "u", "x.example", 0 },
+	{ MAIL, ALL, "<u@x> RET=HDRS ENVID=QQ+2B1", "u@x", "u", "x", 0 },
+	{ MAIL, ALL, "<u@x> AUTH=<>", "u@x", "u", "x", 0 },
+	{ MAIL, ALL,
+	  "<\xc3\xbcser@b\xc3\xbc"
+	  "cher.example> SMTPUTF8",
+	  "\xc3\xbcser@b\xc3\xbc"
+	  "cher.example",
+	  "\xc3\xbcser",
+	  "b\xc3\xbc"
+	  "cher.example",
+	  ADDR_F_UTF8 },
+	{ MAIL, ADDR_OPT_NOBRACKETS, "user@example.com", "user@example.com",
+	  "user", "example.com", 0 },
+	{ RCPT, 0, "<user@example.com>", "user@example.com", "user",
+	  "example.com", 0 },
+	{ RCPT, 0, "<Postmaster>", "Postmaster", "Postmaster", "",
+	  ADDR_F_NODOMAIN },
+	{ RCPT, 0, "<postmaster@example.com>", "postmaster@example.com",
+	  "postmaster", "example.com", 0 },
+	{ RCPT, 0, "<@a.example:u@b.example>", "u@b.example", "u", "b.example",
+	  ADDR_F_ROUTE },
+	{ RCPT, ALL, "<u@x> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;u+40x", "u@x",
+	  "u", "x", 0 },
+	{ RCPT, ALL, "<u@x> NOTIFY=never", "u@x", "u", "x", 0 },
+	{ RCPT, ADDR_OPT_SMTPUTF8,
+	  "<\xc3\xbcser@b\xc3\xbc"
+	  "cher.example>",
+	  "\xc3\xbcser@b\xc3\xbc"
+	  "cher.example",
+	  "\xc3\xbcser",
+	  "b\xc3\xbc"
+	  "cher.example",
+	  ADDR_F_UTF8 },
+	{ RCPT, ADDR_OPT_SMTPUTF8, "<\"\xc3\xa9 x\"@x>", "\"\xc3\xa9 x\"@x",
+	  "\xc3\xa9 x", "x", ADDR_F_QUOTED | ADDR_F_UTF8 },
 };
 
 struct smtp_bad {
 	enum addr_cmd cmd;
-	int	opts;
-	const char *arg;
-	size_t	len;			/* 0: strlen(arg) */
-	int	code;
-	const char *dsn;
-	const char *text;		/* part of the reply */
+	int	      opts;
+	const char   *arg;
+	size_t	      len; /* 0: strlen(arg) */
+	int	      code;
+	const char   *dsn;
+	const char   *text; /* part of the reply */
 };
 
 static const struct smtp_bad smtp_bad[] = {
-	{MAIL, 0, "user@example.com", 0, 501, "5.1.7", "missing <>"},
-	{MAIL, 0, "", 0, 501, "5.1.7", "missing <>"},
-	{MAIL, 0, "<user@example.com", 0, 501, "5.1.7", "bad character"},
-	{MAIL, 0, "<user>", 0, 501, "5.1.7", "missing domain"},
-	{MAIL, 0, "<user@>", 0, 501, "5.1.7", "bad domain"},
-	{MAIL, 0, "<@example.com>", 0, 501, "5.1.7", "bad source route"},
-	{MAIL, 0, "<@a.example,b.example:u@x>", 0, 501, "5.1.7",
-	 "bad source route"},
-	{MAIL, 0, "<.user@x>", 0, 501, "5.1.7", "bad local part"},
-	{MAIL, 0, "<user.@x>", 0, 501, "5.1.7", "bad local part"},
-	{MAIL, 0, "<us..er@x>", 0, 501, "5.1.7", "bad local part"},
-	{MAIL, 0, "<user@-x.com>", 0, 501, "5.1.7", "bad domain"},
-	{MAIL, 0, "<user@x-.com>", 0, 501, "5.1.7", "bad domain"},
-	{MAIL, 0, "<user@x..com>", 0, 501, "5.1.7", "bad domain"},
-	{MAIL, 0, "<user@x.com.>", 0, 501, "5.1.7", "bad domain"},
-	{MAIL, 0, "<user@exa_mple.com>", 0, 501, "5.1.7", "bad character"},
-	{MAIL, 0, "<user@[192.0.2.300]>", 0, 501, "5.1.7", "literal"},
-	{MAIL, 0, "<user@[IPv6:zz::1]>", 0, 501, "5.1.7", "IPv6"},
-	{MAIL, 0, "<user@[tag:general]>", 0, 501, "5.1.7", "literal"},
-	{MAIL, 0, "<user@[192.0.2.1>", 0, 501, "5.1.7", "unterminated"},
-	{MAIL, 0, "<\"unterminated@x>", 0, 501, "5.1.7", "unterminated"},
-	{MAIL, 0, "<\"a\rb\"@x>", 0, 501, "5.1.7", "quoted string"},
-	{MAIL, 0, "<\"a\\\x01\"@x>", 0, 501, "5.1.7", "quoted pair"},
-	{MAIL, 0, "<a b@x>", 0, 501, "5.1.7", "missing domain"},
-	{MAIL, 0, "<user@x>junk", 0, 501, "5.1.7", "garbage after"},
-	{MAIL, 0, "<u@x\0y>", 7, 501, "5.1.7", "bad character"},
-	{MAIL, 0, "<a@b>\0", 6, 501, "5.1.7", "garbage after"},
-	{MAIL, 0, "<u@[IPv6:2001:db8::\0q1]>", 24, 501, "5.1.7", "literal"},
-	{MAIL, 0, "<u@[192.0.2.1\0]>", 16, 501, "5.1.7", "literal"},
-	{MAIL, 0, "<\xc3\xbcser@x>", 0, 553, "5.6.7", "SMTPUTF8"},
-	{MAIL, ALL, "<\xc3\xbcser@x>", 0, 553, "5.6.7", "SMTPUTF8"},
-	{MAIL, ALL, "<\xff@x> SMTPUTF8", 0, 501, "5.1.7", "UTF-8"},
-	{MAIL, ALL, "<\xc0\xaf@x> SMTPUTF8", 0, 501, "5.1.7", "UTF-8"},
-	{MAIL, 0, "<u@x> FOO=bar", 0, 555, "5.5.4", "Unsupported option: FOO"},
-	{MAIL, 0, "<u@x> SIZE=abc", 0, 501, "5.5.4", "Bad SIZE"},
-	{MAIL, 0, "<u@x> SIZE=", 0, 501, "5.5.4", "Bad SIZE"},
-	{MAIL, 0, "<u@x> SIZE", 0, 501, "5.5.4", "Bad SIZE"},
-	{MAIL, 0, "<u@x> SIZE=1 size=2", 0, 501, "5.5.4", "Duplicate SIZE"},
-	{MAIL, 0, "<u@x> =x", 0, 501, "5.5.4", "Bad parameter syntax"},
-	{MAIL, 0, "<u@x> -A=x", 0, 501, "5.5.4", "Bad parameter syntax"},
-	{MAIL, 0, "<u@x> A\x01=x", 0, 501, "5.5.4", "Bad parameter syntax"},
-	{MAIL, 0, "<u@x> X=a=b", 0, 501, "5.5.4", "Bad X parameter"},
-	{MAIL, 0, "<u@x> BODY=8BITMIME", 0, 555, "5.5.4", "BODY"},
-	{MAIL, ALL, "<u@x> BODY=BINARYMIME", 0, 555, "5.5.4", "BODY"},
-	{MAIL, ALL, "<u@x> RET=FOO", 0, 501, "5.5.4", "Bad RET"},
-	{MAIL, ALL, "<u@x> ENVID=a+ZZ", 0, 501, "5.5.4", "Bad ENVID"},
-	{MAIL, ALL, "<u@x> ENVID=a+0A", 0, 501, "5.5.4", "Bad ENVID"},
-	{MAIL, 0, "<u@x> RET=FULL", 0, 555, "5.5.4", "Unsupported option: RET"},
-	{MAIL, 0, "<u@x> SMTPUTF8", 0, 555, "5.5.4", "SMTPUTF8"},
-	{MAIL, ALL, "<u@x> SMTPUTF8=yes", 0, 501, "5.5.4", "Bad SMTPUTF8"},
-	{MAIL, 0, "<u@x> AUTH=<>", 0, 555, "5.5.4", "AUTH"},
-	{MAIL, ALL, "<u@x> NOTIFY=NEVER", 0, 555, "5.5.4", "NOTIFY"},
-	{MAIL, ALL, "<u@x> A=1 B=1 C=1 D=1 E=1 F=1 G=1 H=1 I=1 J=1 K=1 L=1 "
-	 "M=1 N=1 O=1 P=1 Q=1", 0, 555, "5.5.4", "Unsupported option: A"},
-	{RCPT, 0, "<>", 0, 501, "5.1.3", "null recipient"},
-	{RCPT, 0, "<user>", 0, 501, "5.1.3", "missing domain"},
-	{RCPT, 0, "<\"postmaster\">", 0, 501, "5.1.3", "missing domain"},
-	{RCPT, 0, "<user@x", 0, 501, "5.1.3", "bad character"},
-	{RCPT, ALL, "<u@x> NOTIFY=NEVER,SUCCESS", 0, 501, "5.5.4", "NOTIFY"},
-	{RCPT, ALL, "<u@x> NOTIFY=SUCCESS,", 0, 501, "5.5.4", "NOTIFY"},
-	{RCPT, ALL, "<u@x> NOTIFY=DELAY,DELAY", 0, 501, "5.5.4", "NOTIFY"},
-	{RCPT, ALL, "<u@x> NOTIFY=", 0, 501, "5.5.4", "NOTIFY"},
-	{RCPT, ALL, "<u@x> ORCPT=rfc822", 0, 501, "5.5.4", "ORCPT"},
-	{RCPT, ALL, "<u@x> ORCPT=;u@x", 0, 501, "5.5.4", "ORCPT"},
-	{RCPT, ALL, "<u@x> ORCPT=rfc822;u+0Dx", 0, 501, "5.5.4", "ORCPT"},
-	{RCPT, ALL, "<u@x> SIZE=1", 0, 555, "5.5.4", "SIZE"},
-	{RCPT, 0, "<u@x> NOTIFY=NEVER", 0, 555, "5.5.4", "NOTIFY"},
-	{RCPT, 0, "<\xc3\xbcser@x>", 0, 553, "5.6.7", "recipient"},
+	{ MAIL, 0, "user@example.com", 0, 501, "5.1.7", "missing <>" },
+	{ MAIL, 0, "", 0, 501, "5.1.7", "missing <>" },
+	{ MAIL, 0, "<user@example.com", 0, 501, "5.1.7", "bad character" },
+	{ MAIL, 0, "<user>", 0, 501, "5.1.7", "missing domain" },
+	{ MAIL, 0, "<user@>", 0, 501, "5.1.7", "bad domain" },
+	{ MAIL, 0, "<@example.com>", 0, 501, "5.1.7", "bad source route" },
+	{ MAIL, 0, "<@a.example,b.example:u@x>", 0, 501, "5.1.7",
+	  "bad source route" },
+	{ MAIL, 0, "<.user@x>", 0, 501, "5.1.7", "bad local part" },
+	{ MAIL, 0, "<user.@x>", 0, 501, "5.1.7", "bad local part" },
+	{ MAIL, 0, "<us..er@x>", 0, 501, "5.1.7", "bad local part" },
+	{ MAIL, 0, "<user@-x.com>", 0, 501, "5.1.7", "bad domain" },
+	{ MAIL, 0, "<user@x-.com>", 0, 501, "5.1.7", "bad domain" },
+	{ MAIL, 0, "<user@x..com>", 0, 501, "5.1.7", "bad domain" },
+	{ MAIL, 0, "<user@x.com.>", 0, 501, "5.1.7", "bad domain" },
+	{ MAIL, 0, "<user@exa_mple.com>", 0, 501, "5.1.7", "bad character" },
+	{ MAIL, 0, "<user@[192.0.2.300]>", 0, 501, "5.1.7", "literal" },
+	{ MAIL, 0, "<user@[IPv6:zz::1]>", 0, 501, "5.1.7", "IPv6" },
+	{ MAIL, 0, "<user@[tag:general]>", 0, 501, "5.1.7", "literal" },
+	{ MAIL, 0, "<user@[192.0.2.1>", 0, 501, "5.1.7", "unterminated" },
+	{ MAIL, 0, "<\"unterminated@x>", 0, 501, "5.1.7", "unterminated" },
+	{ MAIL, 0, "<\"a\rb\"@x>", 0, 501, "5.1.7", "quoted string" },
+	{ MAIL, 0, "<\"a\\\x01\"@x>", 0, 501, "5.1.7", "quoted pair" },
+	{ MAIL, 0, "<a b@x>", 0, 501, "5.1.7", "missing domain" },
+	{ MAIL, 0, "<user@x>junk", 0, 501, "5.1.7", "garbage after" },
+	{ MAIL, 0, "<u@x\0y>", 7, 501, "5.1.7", "bad character" },
+	{ MAIL, 0, "<a@b>\0", 6, 501, "5.1.7", "garbage after" },
+	{ MAIL, 0, "<u@[IPv6:2001:db8::\0q1]>", 24, 501, "5.1.7", "literal" },
+	{ MAIL, 0, "<u@[192.0.2.1\0]>", 16, 501, "5.1.7", "literal" },
+	{ MAIL, 0, "<\xc3\xbcser@x>", 0, 553, "5.6.7", "SMTPUTF8" },
+	{ MAIL, ALL, "<\xc3\xbcser@x>", 0, 553, "5.6.7", "SMTPUTF8" },
+	{ MAIL, ALL, "<\xff@x> SMTPUTF8", 0, 501, "5.1.7", "UTF-8" },
+	{ MAIL, ALL, "<\xc0\xaf@x> SMTPUTF8", 0, 501, "5.1.7", "UTF-8" },
+	{ MAIL, 0, "<u@x> FOO=bar", 0, 555, "5.5.4",
+	  "Unsupported option: FOO" },
+	{ MAIL, 0, "<u@x> SIZE=abc", 0, 501, "5.5.4", "Bad SIZE" },
+	{ MAIL, 0, "<u@x> SIZE=", 0, 501, "5.5.4", "Bad SIZE" },
+	{ MAIL, 0, "<u@x> SIZE", 0, 501, "5.5.4", "Bad SIZE" },
+	{ MAIL, 0, "<u@x> SIZE=1 size=2", 0, 501, "5.5.4", "Duplicate SIZE" },
+	{ MAIL, 0, "<u@x> =x", 0, 501, "5.5.4", "Bad parameter syntax" },
+	{ MAIL, 0, "<u@x> -A=x", 0, 501, "5.5.4", "Bad parameter syntax" },
+	{ MAIL, 0, "<u@x> A\x01=x", 0, 501, "5.5.4", "Bad parameter syntax" },
+	{ MAIL, 0, "<u@x> X=a=b", 0, 501, "5.5.4", "Bad X parameter" },
+	{ MAIL, 0, "<u@x> BODY=8BITMIME", 0, 555, "5.5.4", "BODY" },
+	{ MAIL, ALL, "<u@x> BODY=BINARYMIME", 0, 555, "5.5.4", "BODY" },
+	{ MAIL, ALL, "<u@x> RET=FOO", 0, 501, "5.5.4", "Bad RET" },
+	{ MAIL, ALL, "<u@x> ENVID=a+ZZ", 0, 501, "5.5.4", "Bad ENVID" },
+	{ MAIL, ALL, "<u@x> ENVID=a+0A", 0, 501, "5.5.4", "Bad ENVID" },
+	{ MAIL, 0, "<u@x> RET=FULL", 0, 555, "5.5.4",
+	  "Unsupported option: RET" },
+	{ MAIL, 0, "<u@x> SMTPUTF8", 0, 555, "5.5.4", "SMTPUTF8" },
+	{ MAIL, ALL, "<u@x> SMTPUTF8=yes", 0, 501, "5.5.4", "Bad SMTPUTF8" },
+	{ MAIL, 0, "<u@x> AUTH=<>", 0, 555, "5.5.4", "AUTH" },
+	{ MAIL, ALL, "<u@x> NOTIFY=NEVER", 0, 555, "5.5.4", "NOTIFY" },
+	{ MAIL, ALL,
+	  "<u@x> A=1 B=1 C=1 D=1 E=1 F=1 G=1 H=1 I=1 J=1 K=1 L=1 "
+	  "M=1 N=1 O=1 P=1 Q=1",
+	  0, 555, "5.5.4", "Unsupported option: A" },
+	{ RCPT, 0, "<>", 0, 501, "5.1.3", "null recipient" },
+	{ RCPT, 0, "<user>", 0, 501, "5.1.3", "missing domain" },
+	{ RCPT, 0, "<\"postmaster\">", 0, 501, "5.1.3", "missing domain" },
+	{ RCPT, 0, "<user@x", 0, 501, "5.1.3", "bad character" },
+	{ RCPT, ALL, "<u@x> NOTIFY=NEVER,SUCCESS", 0, 501, "5.5.4", "NOTIFY" },
+	{ RCPT, ALL, "<u@x> NOTIFY=SUCCESS,", 0, 501, "5.5.4", "NOTIFY" },
+	{ RCPT, ALL, "<u@x> NOTIFY=DELAY,DELAY", 0, 501, "5.5.4", "NOTIFY" },
+	{ RCPT, ALL, "<u@x> NOTIFY=", 0, 501, "5.5.4", "NOTIFY" },
+	{ RCPT, ALL, "<u@x> ORCPT=rfc822", 0, 501, "5.5.4", "ORCPT" },
+	{ RCPT, ALL, "<u@x> ORCPT=;u@x", 0, 501, "5.5.4", "ORCPT" },
+	{ RCPT, ALL, "<u@x> ORCPT=rfc822;u+0Dx", 0, 501, "5.5.4", "ORCPT" },
+	{ RCPT, ALL, "<u@x> SIZE=1", 0, 555, "5.5.4", "SIZE" },
+	{ RCPT, 0, "<u@x> NOTIFY=NEVER", 0, 555, "5.5.4", "NOTIFY" },
+	{ RCPT, 0, "<\xc3\xbcser@x>", 0, 553, "5.6.7", "recipient" },
 };
 
 static void
 test_addr_smtp_valid_paths(void **state)
 {
 	ADDR_SMTP *res = addr_smtp_alloc();
-	size_t	i;
+	size_t	   i;
 
 	(void)state;
 	for (i = 0; i < sizeof(smtp_ok) / sizeof(smtp_ok[0]); i++) {
 		const struct smtp_ok *c = &smtp_ok[i];
 
 		if (addr_parse_smtp(res, c->cmd, c->arg, strlen(c->arg),
-				    c->opts) != 0)
+				    c->opts)
+		    != 0)
 			fail_msg("\"%s\": %d %s %s", c->arg, res->code,
 				 res->dsn, VSTR_STR(res->reply));
 		assert_string_equal(VSTR_STR(res->addr->addr), c->addr);
@@ -195,8 +212,8 @@ static void
 test_addr_smtp_invalid_paths_get_replies(void **state)
 {
 	ADDR_SMTP *res = addr_smtp_alloc();
-	size_t	i;
-	size_t	len;
+	size_t	   i;
+	size_t	   len;
 
 	(void)state;
 	for (i = 0; i < sizeof(smtp_bad) / sizeof(smtp_bad[0]); i++) {
@@ -208,7 +225,8 @@ test_addr_smtp_invalid_paths_get_replies(void **state)
 		if (res->code != c->code || strcmp(res->dsn, c->dsn) != 0
 		    || strstr(VSTR_STR(res->reply), c->text) == NULL)
 			fail_msg("case %zu \"%s\": got %d %s %s, want %d %s "
-				 "*%s*", i, c->arg, res->code, res->dsn,
+				 "*%s*",
+				 i, c->arg, res->code, res->dsn,
 				 VSTR_STR(res->reply), c->code, c->dsn,
 				 c->text);
 		/* No half result survives a failure. */
@@ -221,26 +239,30 @@ static void
 test_addr_smtp_length_limits(void **state)
 {
 	ADDR_SMTP *res = addr_smtp_alloc();
-	VSTR   *arg = vstr_alloc(0);
-	int	i;
+	VSTR	  *arg = vstr_alloc(0);
+	int	   i;
 
 	(void)state;
 	/* An SRS-style 65-octet local part passes; 201 octets do not. */
 	vstr_sprintf(arg, "<%sx@x.example>", long64);
 	assert_int_equal(addr_parse_smtp(res, MAIL, VSTR_STR(arg),
-					 VSTR_LEN(arg), 0), 0);
+					 VSTR_LEN(arg), 0),
+			 0);
 	vstr_sprintf(arg, "<%s%s%s%.9s@x.example>", long64, long64, long64,
 		     long64);
 	assert_int_equal(addr_parse_smtp(res, MAIL, VSTR_STR(arg),
-					 VSTR_LEN(arg), 0), -1);
+					 VSTR_LEN(arg), 0),
+			 -1);
 	assert_non_null(strstr(VSTR_STR(res->reply), "local part too long"));
 	/* 63-octet label fine, 64 not. */
 	vstr_sprintf(arg, "<u@%.63s.example>", long64);
 	assert_int_equal(addr_parse_smtp(res, RCPT, VSTR_STR(arg),
-					 VSTR_LEN(arg), 0), 0);
+					 VSTR_LEN(arg), 0),
+			 0);
 	vstr_sprintf(arg, "<u@%s.example>", long64);
 	assert_int_equal(addr_parse_smtp(res, RCPT, VSTR_STR(arg),
-					 VSTR_LEN(arg), 0), -1);
+					 VSTR_LEN(arg), 0),
+			 -1);
 	assert_string_equal(res->dsn, "5.1.3");
 	/* Path of 256 octets with brackets passes, 257 fails. */
 	vstr_strcpy(arg, "<u@");
@@ -249,11 +271,13 @@ test_addr_smtp_length_limits(void **state)
 	vstr_sprintf_append(arg, "%.8s>", long64);
 	assert_int_equal(VSTR_LEN(arg), 256);
 	assert_int_equal(addr_parse_smtp(res, RCPT, VSTR_STR(arg),
-					 VSTR_LEN(arg), 0), 0);
+					 VSTR_LEN(arg), 0),
+			 0);
 	vstr_truncate(arg, 255);
 	vstr_strcat(arg, "z>");
 	assert_int_equal(addr_parse_smtp(res, RCPT, VSTR_STR(arg),
-					 VSTR_LEN(arg), 0), -1);
+					 VSTR_LEN(arg), 0),
+			 -1);
 	assert_non_null(strstr(VSTR_STR(res->reply), "path too long"));
 	/* Without brackets, the same 256-octet bound (brackets counted). */
 	vstr_erase_front(arg, 1);
@@ -273,16 +297,16 @@ test_addr_smtp_length_limits(void **state)
 static void
 test_addr_smtp_params_decoded(void **state)
 {
-	ADDR_SMTP *res = addr_smtp_alloc();
+	ADDR_SMTP  *res = addr_smtp_alloc();
 	const char *mail = "<u@x> SIZE=99999999999999999999999 BODY=7BIT "
-		"RET=full ENVID=QQ+2B1+3D AUTH=a+2Bb@x SMTPUTF8";
+			   "RET=full ENVID=QQ+2B1+3D AUTH=a+2Bb@x SMTPUTF8";
 	const char *rcpt = "<u@x> NOTIFY=failure,Delay ORCPT=rfc822;a+2Bb+40x";
 
 	(void)state;
 	assert_int_equal(addr_parse_smtp(res, MAIL, mail, strlen(mail), ALL),
 			 0);
 	assert_true(res->size_given);
-	assert_true(res->size == ~0ULL);	/* saturated */
+	assert_true(res->size == ~0ULL); /* saturated */
 	assert_int_equal(res->body, ADDR_BODY_7BIT);
 	assert_int_equal(res->ret, ADDR_RET_FULL);
 	assert_string_equal(VSTR_STR(res->envid), "QQ+1=");
@@ -308,7 +332,7 @@ test_addr_smtp_params_decoded(void **state)
 static void
 test_addr_smtp_route_reported(void **state)
 {
-	ADDR_SMTP *res = addr_smtp_alloc();
+	ADDR_SMTP  *res = addr_smtp_alloc();
 	const char *arg = "<@hop1.example,@hop2.example:u%v@w.example>";
 
 	(void)state;
@@ -322,57 +346,70 @@ test_addr_smtp_route_reported(void **state)
 
 struct hdr_case {
 	const char *text;
-	size_t	bad;
-	const char *addrs[4];		/* external forms, NULL-terminated */
+	size_t	    bad;
+	const char *addrs[4]; /* external forms, NULL-terminated */
 };
 
 static const struct hdr_case hdr_cases[] = {
-	{"John Doe <jdoe@example.com>, \"Smith, Jane\" <jane@example.org>",
-	 0, {"jdoe@example.com", "jane@example.org"}},
-	{"undisclosed-recipients:;", 0, {NULL}},
-	{"friends: a@x, b@y;, c@z", 0, {"a@x", "b@y", "c@z"}},
-	{"a@x (comment), (c) b@y", 0, {"a@x", "b@y"}},
-	{"Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
-	 0, {"pete@silly.test"}},
-	{"Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>",
-	 0, {"mary@x.test", "jdoe@example.org", "one@y.test"}},
-	{"A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;",
-	 0, {"c@a.test", "joe@where.test", "jdoe@one.test"}},
-	{"<@route.example:user@x.example>", 0, {"user@x.example"}},
-	{"user . name @ example . com", 0, {"user.name@example.com"}},
-	{"jdoe", 0, {"jdoe"}},
-	{"John Doe", 1, {NULL}},
-	{"a@x, , b@y", 0, {"a@x", "b@y"}},
-	{"\"quoted user\"@x", 0, {"\"quoted user\"@x"}},
-	{"\"plain\"@x", 0, {"plain@x"}},
-	{"a@[192.0.2.1]", 0, {"a@[192.0.2.1]"}},
-	{"<a@x", 1, {NULL}},
-	{"a@x, @bad", 1, {"a@x"}},
-	{"(unterminated comment a@x", 1, {NULL}},
-	{"a@x,\r\n\tb@y", 0, {"a@x", "b@y"}},
-	{"a@x <b@y>", 0, {"b@y"}},
-	{"<a@x> trailing, c@d", 1, {"c@d"}},
-	{"a..b@x", 0, {"\"a..b\"@x"}},
-	{"a@x..y", 1, {NULL}},
-	{"a@\"x\"", 1, {NULL}},
-	{"J\xc3\xb6ran <j\xc3\xb6ran@b\xc3\xbc" "cher.example>", 0,
-	 {"j\xc3\xb6ran@b\xc3\xbc" "cher.example"}},
-	{"\xff@x", 1, {NULL}},
-	{"a@x;", 1, {"a@x"}},
-	{"\"a\x01" "b\"@x, c@d", 1, {"c@d"}},
-	{"\"a\tb\"@x", 1, {NULL}},
-	{"\"a\\\x02" "b\"@x", 1, {NULL}},
-	{"\"folded\r\n user\"@x", 0, {"\"folded user\"@x"}},
-	{"a@[1.2.3.4\x7f]", 1, {NULL}},
-	{"<>, a@x", 0, {"a@x"}},
+	{ "John Doe <jdoe@example.com>, \"Smith, Jane\" <jane@example.org>",
+	  0,
+	  { "jdoe@example.com", "jane@example.org" } },
+	{ "undisclosed-recipients:;", 0, { NULL } },
+	{ "friends: a@x, b@y;, c@z", 0, { "a@x", "b@y", "c@z" } },
+	{ "a@x (comment), (c) b@y", 0, { "a@x", "b@y" } },
+	{ "Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
+	  0,
+	  { "pete@silly.test" } },
+	{ "Mary Smith <mary@x.test>, jdoe@example.org, Who? <one@y.test>",
+	  0,
+	  { "mary@x.test", "jdoe@example.org", "one@y.test" } },
+	{ "A Group:Ed Jones <c@a.test>,joe@where.test,John <jdoe@one.test>;",
+	  0,
+	  { "c@a.test", "joe@where.test", "jdoe@one.test" } },
+	{ "<@route.example:user@x.example>", 0, { "user@x.example" } },
+	{ "user . name @ example . com", 0, { "user.name@example.com" } },
+	{ "jdoe", 0, { "jdoe" } },
+	{ "John Doe", 1, { NULL } },
+	{ "a@x, , b@y", 0, { "a@x", "b@y" } },
+	{ "\"quoted user\"@x", 0, { "\"quoted user\"@x" } },
+	{ "\"plain\"@x", 0, { "plain@x" } },
+	{ "a@[192.0.2.1]", 0, { "a@[192.0.2.1]" } },
+	{ "<a@x", 1, { NULL } },
+	{ "a@x, @bad", 1, { "a@x" } },
+	{ "(unterminated comment a@x", 1, { NULL } },
+	{ "a@x,\r\n\tb@y", 0, { "a@x", "b@y" } },
+	{ "a@x <b@y>", 0, { "b@y" } },
+	{ "<a@x> trailing, c@d", 1, { "c@d" } },
+	{ "a..b@x", 0, { "\"a..b\"@x" } },
+	{ "a@x..y", 1, { NULL } },
+	{ "a@\"x\"", 1, { NULL } },
+	{ "J\xc3\xb6ran <j\xc3\xb6ran@b\xc3\xbc"
+	  "cher.example>",
+	  0,
+	  { "j\xc3\xb6ran@b\xc3\xbc"
+	    "cher.example" } },
+	{ "\xff@x", 1, { NULL } },
+	{ "a@x;", 1, { "a@x" } },
+	{ "\"a\x01"
+	  "b\"@x, c@d",
+	  1,
+	  { "c@d" } },
+	{ "\"a\tb\"@x", 1, { NULL } },
+	{ "\"a\\\x02"
+	  "b\"@x",
+	  1,
+	  { NULL } },
+	{ "\"folded\r\n user\"@x", 0, { "\"folded user\"@x" } },
+	{ "a@[1.2.3.4\x7f]", 1, { NULL } },
+	{ "<>, a@x", 0, { "a@x" } },
 };
 
 static void
 test_addr_header_lists(void **state)
 {
 	ADDR_LIST *list = addr_list_alloc();
-	size_t	i;
-	size_t	n;
+	size_t	   i;
+	size_t	   n;
 
 	(void)state;
 	for (i = 0; i < sizeof(hdr_cases) / sizeof(hdr_cases[0]); i++) {
@@ -380,13 +417,13 @@ test_addr_header_lists(void **state)
 
 		addr_parse_header(list, c->text, strlen(c->text));
 		for (n = 0; c->addrs[n]; n++)
-			 /* void */ ;
+			/* void */;
 		if (list->count != n || list->bad != c->bad)
 			fail_msg("\"%s\": %zu addresses %zu bad, want %zu %zu",
 				 c->text, list->count, list->bad, n, c->bad);
 		for (n = 0; n < list->count; n++)
-			if (strcmp(VSTR_STR(list->addrs[n]->addr),
-				   c->addrs[n]) != 0)
+			if (strcmp(VSTR_STR(list->addrs[n]->addr), c->addrs[n])
+			    != 0)
 				fail_msg("\"%s\" #%zu: \"%s\" != \"%s\"",
 					 c->text, n,
 					 VSTR_STR(list->addrs[n]->addr),
@@ -407,8 +444,8 @@ static void
 test_addr_header_list_is_bounded(void **state)
 {
 	ADDR_LIST *list = addr_list_alloc();
-	VSTR   *big = vstr_alloc(0);
-	int	i;
+	VSTR	  *big = vstr_alloc(0);
+	int	   i;
 
 	(void)state;
 	for (i = 0; i < ADDR_LIST_MAX + 5; i++)
@@ -432,7 +469,7 @@ test_addr_header_list_is_bounded(void **state)
 static void
 test_addr_parse_mailbox_utf8_switch(void **state)
 {
-	ADDR   *a = addr_alloc();
+	ADDR	   *a = addr_alloc();
 	const char *u = "\xc3\xbc@x.example";
 
 	(void)state;
@@ -451,24 +488,21 @@ static void
 test_addr_quote_local(void **state)
 {
 	static const char *cases[][2] = {
-		{"plain", "plain"},
-		{"first.last", "first.last"},
-		{"a b", "\"a b\""},
-		{"a\"b", "\"a\\\"b\""},
-		{"a\\b", "\"a\\\\b\""},
-		{".lead", "\".lead\""},
-		{"a..b", "\"a..b\""},
-		{"u@remote", "\"u@remote\""},
-		{"", "\"\""},
+		{ "plain", "plain" },	  { "first.last", "first.last" },
+		{ "a b", "\"a b\"" },	  { "a\"b", "\"a\\\"b\"" },
+		{ "a\\b", "\"a\\\\b\"" }, { ".lead", "\".lead\"" },
+		{ "a..b", "\"a..b\"" },	  { "u@remote", "\"u@remote\"" },
+		{ "", "\"\"" },
 	};
-	VSTR   *out = vstr_alloc(0);
-	size_t	i;
+	VSTR  *out = vstr_alloc(0);
+	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		vstr_reset(out);
 		assert_int_equal(addr_quote_local(out, cases[i][0],
-						  strlen(cases[i][0])), 0);
+						  strlen(cases[i][0])),
+				 0);
 		assert_string_equal(VSTR_STR(out), cases[i][1]);
 	}
 	vstr_free(out);
@@ -477,8 +511,8 @@ test_addr_quote_local(void **state)
 static void
 test_addr_split_ext(void **state)
 {
-	VSTR   *user = vstr_alloc(0);
-	VSTR   *ext = vstr_alloc(0);
+	VSTR *user = vstr_alloc(0);
+	VSTR *ext = vstr_alloc(0);
 
 	(void)state;
 	assert_int_equal(addr_split_ext("user+box", "+", user, ext), '+');
@@ -506,11 +540,12 @@ test_addr_split_ext(void **state)
 static void
 test_addr_lower_domain(void **state)
 {
-	ADDR   *a = addr_alloc();
+	ADDR *a = addr_alloc();
 
 	(void)state;
-	assert_int_equal(addr_parse_mailbox(a, "\"Mixed Case\"@EXAMPLE.Org",
-					    24, false), 0);
+	assert_int_equal(addr_parse_mailbox(a, "\"Mixed Case\"@EXAMPLE.Org", 24,
+					    false),
+			 0);
 	addr_lower_domain(a);
 	assert_string_equal(VSTR_STR(a->domain), "example.org");
 	assert_string_equal(VSTR_STR(a->addr), "\"Mixed Case\"@example.org");
@@ -523,23 +558,24 @@ test_addr_relay_tricks_detected(void **state)
 {
 	static const struct {
 		const char *arg;
-		int	bits;
+		int	    bits;
 	} cases[] = {
-		{"<user@local.example>", 0},
-		{"<u%remote.example@local.example>", ADDR_TRICK_PERCENT},
-		{"<\"u@remote.example\"@local.example>", ADDR_TRICK_AT},
-		{"<remote.example!u@local.example>", ADDR_TRICK_BANG},
-		{"<@local.example:u@remote.example>", ADDR_TRICK_ROUTE},
-		{"<\"a%b!c@d\"@local.example>", ADDR_TRICK_PERCENT
-		 | ADDR_TRICK_BANG | ADDR_TRICK_AT},
+		{ "<user@local.example>", 0 },
+		{ "<u%remote.example@local.example>", ADDR_TRICK_PERCENT },
+		{ "<\"u@remote.example\"@local.example>", ADDR_TRICK_AT },
+		{ "<remote.example!u@local.example>", ADDR_TRICK_BANG },
+		{ "<@local.example:u@remote.example>", ADDR_TRICK_ROUTE },
+		{ "<\"a%b!c@d\"@local.example>",
+		  ADDR_TRICK_PERCENT | ADDR_TRICK_BANG | ADDR_TRICK_AT },
 	};
 	ADDR_SMTP *res = addr_smtp_alloc();
-	size_t	i;
+	size_t	   i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(addr_parse_smtp(res, RCPT, cases[i].arg,
-						 strlen(cases[i].arg), 0), 0);
+						 strlen(cases[i].arg), 0),
+				 0);
 		assert_int_equal(addr_relay_tricks(res->addr), cases[i].bits);
 	}
 	addr_smtp_free(res);
@@ -548,15 +584,15 @@ test_addr_relay_tricks_detected(void **state)
 static void
 test_addr_xtext_round_trip(void **state)
 {
-	VSTR   *enc = vstr_alloc(0);
-	VSTR   *dec = vstr_alloc(0);
+	VSTR	  *enc = vstr_alloc(0);
+	VSTR	  *dec = vstr_alloc(0);
 	const char raw[] = "a+b=c d\x01\xff~";
 
 	(void)state;
 	assert_int_equal(addr_xtext_encode(enc, raw, sizeof(raw) - 1), 0);
 	assert_string_equal(VSTR_STR(enc), "a+2Bb+3Dc+20d+01+FF~");
-	assert_int_equal(addr_xtext_decode(dec, VSTR_STR(enc),
-					   VSTR_LEN(enc)), 0);
+	assert_int_equal(addr_xtext_decode(dec, VSTR_STR(enc), VSTR_LEN(enc)),
+			 0);
 	assert_int_equal(VSTR_LEN(dec), sizeof(raw) - 1);
 	assert_memory_equal(VSTR_STR(dec), raw, sizeof(raw) - 1);
 	assert_int_equal(addr_xtext_decode(dec, "a+2", 3), -1);
@@ -572,13 +608,12 @@ test_addr_utf8_validation(void **state)
 {
 	(void)state;
 	assert_true(addr_utf8_valid("plain", 5));
-	assert_true(addr_utf8_valid("\xc3\xbc\xe2\x82\xac\xf0\x9f\x98\x80",
-				    9));
-	assert_false(addr_utf8_valid("\xc0\xaf", 2));		/* overlong */
-	assert_false(addr_utf8_valid("\xe0\x80\xaf", 3));	/* overlong */
-	assert_false(addr_utf8_valid("\xed\xa0\x80", 3));	/* surrogate */
-	assert_false(addr_utf8_valid("\xf4\x90\x80\x80", 4));	/* > 10FFFF */
-	assert_false(addr_utf8_valid("\xc3", 1));		/* truncated */
+	assert_true(addr_utf8_valid("\xc3\xbc\xe2\x82\xac\xf0\x9f\x98\x80", 9));
+	assert_false(addr_utf8_valid("\xc0\xaf", 2));	      /* overlong */
+	assert_false(addr_utf8_valid("\xe0\x80\xaf", 3));     /* overlong */
+	assert_false(addr_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+	assert_false(addr_utf8_valid("\xf4\x90\x80\x80", 4)); /* > 10FFFF */
+	assert_false(addr_utf8_valid("\xc3", 1));	      /* truncated */
 	assert_false(addr_utf8_valid("\x80", 1));
 }
 

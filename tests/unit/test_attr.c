@@ -16,8 +16,8 @@
 static void
 expect_bad(const char *frame, size_t len, const char *why_text)
 {
-	ATTR   *a = attr_alloc();
-	VSTR   *why = vstr_alloc(0);
+	ATTR *a = attr_alloc();
+	VSTR *why = vstr_alloc(0);
 
 	attr_put_str(a, "stale", "x");
 	if (attr_decode(frame, len, a, why) == 0)
@@ -31,13 +31,13 @@ expect_bad(const char *frame, size_t len, const char *why_text)
 	vstr_free(why);
 }
 
-#define BAD(s, why)	expect_bad((s), sizeof(s) - 1, (why))
+#define BAD(s, why) expect_bad((s), sizeof(s) - 1, (why))
 
 static void
 test_attr_encode_known_bytes(void **state)
 {
-	ATTR   *a = attr_alloc();
-	VSTR   *out = vstr_alloc(0);
+	ATTR *a = attr_alloc();
+	VSTR *out = vstr_alloc(0);
 
 	(void)state;
 	attr_put_str(a, "request", "wakeup");
@@ -60,15 +60,15 @@ test_attr_encode_known_bytes(void **state)
 static void
 test_attr_round_trip_arbitrary_bytes(void **state)
 {
-	ATTR   *a = attr_alloc();
-	ATTR   *b = attr_alloc();
-	VSTR   *out = vstr_alloc(0);
-	VSTR   *why = vstr_alloc(0);
-	char	all[256];
+	ATTR	   *a = attr_alloc();
+	ATTR	   *b = attr_alloc();
+	VSTR	   *out = vstr_alloc(0);
+	VSTR	   *why = vstr_alloc(0);
+	char	    all[256];
 	const void *data;
-	size_t	len;
-	long long v;
-	int	i;
+	size_t	    len;
+	long long   v;
+	int	    i;
 
 	(void)state;
 	for (i = 0; i < 256; i++)
@@ -109,10 +109,10 @@ test_attr_round_trip_arbitrary_bytes(void **state)
 static void
 test_attr_put_replaces_and_del_removes(void **state)
 {
-	ATTR   *a = attr_alloc();
-	char	name[16];
+	ATTR	 *a = attr_alloc();
+	char	  name[16];
 	long long v;
-	int	i;
+	int	  i;
 
 	(void)state;
 	attr_put_str(a, "x", "1");
@@ -149,7 +149,7 @@ test_attr_put_replaces_and_del_removes(void **state)
 static void
 test_attr_get_int_rejects_non_numbers(void **state)
 {
-	ATTR   *a = attr_alloc();
+	ATTR	 *a = attr_alloc();
 	long long v = 7;
 
 	(void)state;
@@ -171,11 +171,11 @@ test_attr_get_int_rejects_non_numbers(void **state)
 static void
 test_attr_nested_list(void **state)
 {
-	ATTR   *outer = attr_alloc();
-	ATTR   *inner = attr_alloc();
-	ATTR   *got = attr_alloc();
-	VSTR   *buf = vstr_alloc(0);
-	VSTR   *why = vstr_alloc(0);
+	ATTR *outer = attr_alloc();
+	ATTR *inner = attr_alloc();
+	ATTR *got = attr_alloc();
+	VSTR *buf = vstr_alloc(0);
+	VSTR *why = vstr_alloc(0);
 
 	(void)state;
 	attr_put_str(inner, "rcpt", "a@example.com");
@@ -202,9 +202,9 @@ static void
 test_attr_decode_rejects_truncated(void **state)
 {
 	const char *frame = "31:7:request,6:wakeup,4:size,2:42,,";
-	size_t	len = strlen(frame);
-	ATTR   *a = attr_alloc();
-	size_t	i;
+	size_t	    len = strlen(frame);
+	ATTR	   *a = attr_alloc();
+	size_t	    i;
 
 	(void)state;
 	/* Every proper prefix fails. */
@@ -249,11 +249,11 @@ test_attr_decode_rejects_bad_lengths(void **state)
 static void
 test_attr_decode_rejects_oversize(void **state)
 {
-	ATTR   *a = attr_alloc();
-	VSTR   *why = vstr_alloc(0);
-	char	frame[64];
-	char	name[ATTR_NAME_MAX + 2];
-	VSTR   *big = vstr_alloc(0);
+	ATTR *a = attr_alloc();
+	VSTR *why = vstr_alloc(0);
+	char  frame[64];
+	char  name[ATTR_NAME_MAX + 2];
+	VSTR *big = vstr_alloc(0);
 
 	(void)state;
 	snprintf(frame, sizeof(frame), "%d:", ATTR_FRAME_MAX + 1);
@@ -309,14 +309,14 @@ test_attr_decode_rejects_missing_separators(void **state)
 static void
 test_attr_decode_big_value(void **state)
 {
-	ATTR   *a = attr_alloc();
-	VSTR   *buf = vstr_alloc(0);
-	VSTR   *why = vstr_alloc(0);
-	size_t	n = 3 * 1024 * 1024 + 7;
-	char   *blob = test_malloc(n);
+	ATTR	   *a = attr_alloc();
+	VSTR	   *buf = vstr_alloc(0);
+	VSTR	   *why = vstr_alloc(0);
+	size_t	    n = 3 * 1024 * 1024 + 7;
+	char	   *blob = test_malloc(n);
 	const void *got;
-	size_t	len;
-	size_t	i;
+	size_t	    len;
+	size_t	    i;
 
 	(void)state;
 	for (i = 0; i < n; i++)

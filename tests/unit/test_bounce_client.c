@@ -18,12 +18,12 @@
 #include "util/vstr.h"
 
 struct seen {
-	int	count;
-	char	rcpt[8][256];
-	char	dsn[8][16];
-	char	reply[8][512];
-	char	orig[8][256];
-	int	orig_null[8];
+	int  count;
+	char rcpt[8][256];
+	char dsn[8][16];
+	char reply[8][512];
+	char orig[8][256];
+	int  orig_null[8];
 };
 
 static void
@@ -57,18 +57,23 @@ static void
 test_bounce_client_format_round_trips(void **state)
 {
 	struct bounce_log_entry e = {
-		.time = 1795429011, .action = "failed", .dsn = "5.1.1",
-		.notify = 6, .rcpt = "bob@example.org",
-		.orig = "-", .orcpt = "rfc822;Bob@example.org",
-		.relay = "mx.example.org[192.0.2.1]:25", .diag_type = "smtp",
+		.time = 1795429011,
+		.action = "failed",
+		.dsn = "5.1.1",
+		.notify = 6,
+		.rcpt = "bob@example.org",
+		.orig = "-",
+		.orcpt = "rfc822;Bob@example.org",
+		.relay = "mx.example.org[192.0.2.1]:25",
+		.diag_type = "smtp",
 		.remote_mta = "mx.example.org",
 		.reply = "550 5.1.1 <bob@example.org>: no such user\r\n+=x",
 	};
-	VSTR   *line = vstr_alloc(64);
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *fields[BOUNCE_LOG_FIELDS];
+	VSTR		       *line = vstr_alloc(64);
+	VSTR		       *why = vstr_alloc(64);
+	VSTR		       *fields[BOUNCE_LOG_FIELDS];
 	struct bounce_log_entry d;
-	size_t	i;
+	size_t			i;
 
 	(void)state;
 	for (i = 0; i < BOUNCE_LOG_FIELDS; i++)
@@ -80,14 +85,15 @@ test_bounce_client_format_round_trips(void **state)
 			 VSTR_STR(line) + VSTR_LEN(line) - 1);
 	assert_null(strchr(VSTR_STR(line), '\r'));
 	assert_int_equal(bounce_log_parse_line(VSTR_STR(line),
-					       VSTR_LEN(line) - 1, fields,
-					       &d, why), 0);
+					       VSTR_LEN(line) - 1, fields, &d,
+					       why),
+			 0);
 	assert_int_equal(d.time, e.time);
 	assert_string_equal(d.action, "failed");
 	assert_string_equal(d.dsn, "5.1.1");
 	assert_int_equal(d.notify, 6);
 	assert_string_equal(d.rcpt, e.rcpt);
-	assert_string_equal(d.orig, "-");	/* a literal "-" survives */
+	assert_string_equal(d.orig, "-"); /* a literal "-" survives */
 	assert_string_equal(d.orcpt, e.orcpt);
 	assert_string_equal(d.relay, e.relay);
 	assert_string_equal(d.diag_type, "smtp");
@@ -103,17 +109,22 @@ static void
 test_bounce_client_absent_fields_are_null(void **state)
 {
 	struct bounce_log_entry e = {
-		.time = 1, .action = "delayed", .dsn = "4.4.1",
-		.rcpt = "a@b", .reply = "",
+		.time = 1,
+		.action = "delayed",
+		.dsn = "4.4.1",
+		.rcpt = "a@b",
+		.reply = "",
 	};
-	VSTR   *line = vstr_alloc(64);
-	struct seen s = {0};
+	VSTR	   *line = vstr_alloc(64);
+	struct seen s = { 0 };
 
 	(void)state;
 	bounce_log_format(line, &e);
-	assert_string_equal(VSTR_STR(line), "1 delayed 4.4.1 0 a@b - - - - - -\n");
+	assert_string_equal(VSTR_STR(line),
+			    "1 delayed 4.4.1 0 a@b - - - - - -\n");
 	assert_int_equal(bounce_log_walk_mem(VSTR_STR(line), VSTR_LEN(line),
-					     collect, &s, NULL), 0);
+					     collect, &s, NULL),
+			 0);
 	assert_int_equal(s.count, 1);
 	assert_true(s.orig_null[0]);
 	assert_string_equal(s.reply[0], "");
@@ -124,25 +135,25 @@ static void
 test_bounce_client_rejects_damaged_lines(void **state)
 {
 	static const char *const bad[] = {
-		"",					/* empty line */
-		"1 failed 5.1.1 0 a@b - - - - -",	/* 10 fields */
-		"1 failed 5.1.1 0 a@b - - - - - - x",	/* 12 fields */
-		"1 failed 5.1.1 0 a@b - - - - -  ",	/* empty field */
-		"x failed 5.1.1 0 a@b - - - - - -",	/* time */
-		"-5 failed 5.1.1 0 a@b - - - - - -",	/* negative */
-		"1 exploded 5.1.1 0 a@b - - - - - -",	/* action */
-		"1 failed 9.1.1 0 a@b - - - - - -",	/* dsn class */
-		"1 failed 5.1.1 99 a@b - - - - - -",	/* notify */
-		"1 failed 5.1.1 0 - - - - - - -",	/* no recipient */
-		"1 failed 5.1.1 0 a+4 - - - - - -",	/* bad xtext */
-		"1 failed 5.1.1 0 a+00b - - - - - -",	/* NUL */
-		"1 failed 5.1.1 0 a@b - - - - - a\tb",	/* tab in a field */
+		"",				       /* empty line */
+		"1 failed 5.1.1 0 a@b - - - - -",      /* 10 fields */
+		"1 failed 5.1.1 0 a@b - - - - - - x",  /* 12 fields */
+		"1 failed 5.1.1 0 a@b - - - - -  ",    /* empty field */
+		"x failed 5.1.1 0 a@b - - - - - -",    /* time */
+		"-5 failed 5.1.1 0 a@b - - - - - -",   /* negative */
+		"1 exploded 5.1.1 0 a@b - - - - - -",  /* action */
+		"1 failed 9.1.1 0 a@b - - - - - -",    /* dsn class */
+		"1 failed 5.1.1 99 a@b - - - - - -",   /* notify */
+		"1 failed 5.1.1 0 - - - - - - -",      /* no recipient */
+		"1 failed 5.1.1 0 a+4 - - - - - -",    /* bad xtext */
+		"1 failed 5.1.1 0 a+00b - - - - - -",  /* NUL */
+		"1 failed 5.1.1 0 a@b - - - - - a\tb", /* tab in a field */
 		NULL,
 	};
-	VSTR   *buf = vstr_alloc(64);
-	VSTR   *why = vstr_alloc(64);
+	VSTR	   *buf = vstr_alloc(64);
+	VSTR	   *why = vstr_alloc(64);
 	struct seen s;
-	size_t	i;
+	size_t	    i;
 
 	(void)state;
 	for (i = 0; bad[i]; i++) {
@@ -151,7 +162,8 @@ test_bounce_client_rejects_damaged_lines(void **state)
 			     bad[i]);
 		errno = 0;
 		if (bounce_log_walk_mem(VSTR_STR(buf), VSTR_LEN(buf), collect,
-					&s, why) != -1)
+					&s, why)
+		    != -1)
 			fail_msg("accepted: \"%s\"", bad[i]);
 		assert_int_equal(errno, EBADMSG);
 		/* Good lines before the damage were delivered. */
@@ -166,12 +178,13 @@ static void
 test_bounce_client_ignores_unfinished_last_line(void **state)
 {
 	const char *text = "1 failed 5.0.0 0 a@b - - - - - one\n"
-	    "2 failed 5.0.0 0 c@d - - - - - tw";
-	struct seen s = {0};
+			   "2 failed 5.0.0 0 c@d - - - - - tw";
+	struct seen s = { 0 };
 
 	(void)state;
 	assert_int_equal(bounce_log_walk_mem(text, strlen(text), collect, &s,
-					     NULL), 0);
+					     NULL),
+			 0);
 	assert_int_equal(s.count, 1);
 	assert_string_equal(s.rcpt[0], "a@b");
 }
@@ -179,8 +192,8 @@ test_bounce_client_ignores_unfinished_last_line(void **state)
 static void
 test_bounce_client_rejects_overlong_line(void **state)
 {
-	VSTR   *buf = vstr_alloc(BOUNCE_LINE_MAX + 100);
-	struct seen s = {0};
+	VSTR	   *buf = vstr_alloc(BOUNCE_LINE_MAX + 100);
+	struct seen s = { 0 };
 
 	(void)state;
 	vstr_strcpy(buf, "1 failed 5.0.0 0 a@b - - - - - ");
@@ -188,7 +201,8 @@ test_bounce_client_rejects_overlong_line(void **state)
 		vstr_addch(buf, 'x');
 	vstr_addch(buf, '\n');
 	assert_int_equal(bounce_log_walk_mem(VSTR_STR(buf), VSTR_LEN(buf),
-					     collect, &s, NULL), -1);
+					     collect, &s, NULL),
+			 -1);
 	assert_int_equal(s.count, 0);
 	vstr_free(buf);
 }
@@ -196,12 +210,12 @@ test_bounce_client_rejects_overlong_line(void **state)
 static void
 test_bounce_client_reads_file_in_order(void **state)
 {
-	char	path[] = "/tmp/test_bounce_logXXXXXX";
+	char	    path[] = "/tmp/test_bounce_logXXXXXX";
 	const char *text = "1 delayed 4.4.1 0 a@b - - - - - first+20try\n"
-	    "2 delayed 4.7.0 8 a@b - - - - - second+20try\n";
-	struct seen s = {0};
-	VSTR   *why = vstr_alloc(64);
-	int	fd;
+			   "2 delayed 4.7.0 8 a@b - - - - - second+20try\n";
+	struct seen s = { 0 };
+	VSTR	   *why = vstr_alloc(64);
+	int	    fd;
 
 	(void)state;
 	fd = mkstemp(path);
@@ -224,9 +238,9 @@ test_bounce_client_reads_file_in_order(void **state)
 static void
 test_bounce_client_log_path_is_hashed(void **state)
 {
-	VSTR   *v = vstr_alloc(64), *qid = vstr_alloc(32), *want = vstr_alloc(64);
-	struct timeval tv = {.tv_sec = 1795429011, .tv_usec = 12345};
-	char	hash[QID_HASH_LEN + 1];
+	VSTR *v = vstr_alloc(64), *qid = vstr_alloc(32), *want = vstr_alloc(64);
+	struct timeval tv = { .tv_sec = 1795429011, .tv_usec = 12345 };
+	char	       hash[QID_HASH_LEN + 1];
 
 	(void)state;
 	assert_int_equal(qid_make(qid, &tv, 4242), 0);
@@ -246,7 +260,8 @@ static void
 test_bounce_client_action_names(void **state)
 {
 	(void)state;
-	assert_string_equal(bounce_action_name(DELIVER_BOUNCED, NULL), "failed");
+	assert_string_equal(bounce_action_name(DELIVER_BOUNCED, NULL),
+			    "failed");
 	assert_string_equal(bounce_action_name(DELIVER_DEFERRED, "mx"),
 			    "delayed");
 	assert_string_equal(bounce_action_name(DELIVER_SENT, NULL),
@@ -258,19 +273,22 @@ test_bounce_client_action_names(void **state)
 static void
 test_bounce_client_append_without_service_fails(void **state)
 {
-	struct deliver_rcpt r = {.addr = "a@b"};
-	struct deliver_status st = {.action = DELIVER_BOUNCED,
-	.dsn = "5.0.0", .reply = "x"};
-	VSTR   *why = vstr_alloc(64);
+	struct deliver_rcpt   r = { .addr = "a@b" };
+	struct deliver_status st = { .action = DELIVER_BOUNCED,
+				     .dsn = "5.0.0",
+				     .reply = "x" };
+	VSTR		     *why = vstr_alloc(64);
 
 	(void)state;
 	assert_int_equal(bounce_append_path("/nonexistent/private/bounce",
 					    "bounce", "3Q9BXk7zR4", &r, &st,
-					    why), -1);
+					    why),
+			 -1);
 	assert_non_null(strstr(VSTR_STR(why), "/nonexistent/private/bounce"));
 	assert_int_equal(bounce_flush_path("/nonexistent/private/bounce",
 					   BOUNCE_FLUSH_BOUNCE, "active",
-					   "3Q9BXk7zR4", why), -1);
+					   "3Q9BXk7zR4", why),
+			 -1);
 	vstr_free(why);
 }
 
@@ -281,12 +299,14 @@ main(void)
 		cmocka_unit_test(test_bounce_client_format_round_trips),
 		cmocka_unit_test(test_bounce_client_absent_fields_are_null),
 		cmocka_unit_test(test_bounce_client_rejects_damaged_lines),
-		cmocka_unit_test(test_bounce_client_ignores_unfinished_last_line),
+		cmocka_unit_test(
+		    test_bounce_client_ignores_unfinished_last_line),
 		cmocka_unit_test(test_bounce_client_rejects_overlong_line),
 		cmocka_unit_test(test_bounce_client_reads_file_in_order),
 		cmocka_unit_test(test_bounce_client_log_path_is_hashed),
 		cmocka_unit_test(test_bounce_client_action_names),
-		cmocka_unit_test(test_bounce_client_append_without_service_fails),
+		cmocka_unit_test(
+		    test_bounce_client_append_without_service_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

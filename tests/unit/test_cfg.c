@@ -17,9 +17,9 @@
 static CFG *
 parse(const char *text)
 {
-	VSTR   *why = vstr_alloc(64);
-	CFG    *cfg = cfg_open_buffer("/etc/postel", "main.cf", text,
-				      strlen(text), why);
+	VSTR *why = vstr_alloc(64);
+	CFG *cfg = cfg_open_buffer("/etc/postel", "main.cf", text, strlen(text),
+				   why);
 
 	if (cfg == NULL)
 		fail_msg("parse failed: %s", VSTR_STR(why));
@@ -32,8 +32,8 @@ static const char *
 parse_error(const char *text, size_t len)
 {
 	static char reason[512];
-	VSTR   *why = vstr_alloc(64);
-	CFG    *cfg = cfg_open_buffer(NULL, "main.cf", text, len, why);
+	VSTR	   *why = vstr_alloc(64);
+	CFG	   *cfg = cfg_open_buffer(NULL, "main.cf", text, len, why);
 
 	assert_null(cfg);
 	snprintf(reason, sizeof(reason), "%s", VSTR_STR(why));
@@ -67,13 +67,13 @@ expand(CFG *cfg, const char *name)
 static void
 test_cfg_basic_settings_and_last_wins(void **state)
 {
-	CFG    *cfg = parse("# a comment\n"
-			    "\n"
-			    "myhostname = mail.example.org\n"
-			    "relayhost=[relay.example.net]:587\n"
-			    "  # indented comment\n"
-			    "relayhost =   [other.example.net]  \n"
-			    "empty =\n");
+	CFG *cfg = parse("# a comment\n"
+			 "\n"
+			 "myhostname = mail.example.org\n"
+			 "relayhost=[relay.example.net]:587\n"
+			 "  # indented comment\n"
+			 "relayhost =   [other.example.net]  \n"
+			 "empty =\n");
 
 	(void)state;
 	assert_string_equal(cfg_get_str(cfg, "myhostname"), "mail.example.org");
@@ -93,12 +93,12 @@ test_cfg_basic_settings_and_last_wins(void **state)
 static void
 test_cfg_continuation_lines(void **state)
 {
-	CFG    *cfg = parse("mynetworks = 10.0.0.0/8\n"
-			    "\t192.168.0.0/16\n"
-			    "# a comment does not end the setting\n"
-			    "\n"
-			    "    172.16.0.0/12\n"
-			    "next = x\n");
+	CFG *cfg = parse("mynetworks = 10.0.0.0/8\n"
+			 "\t192.168.0.0/16\n"
+			 "# a comment does not end the setting\n"
+			 "\n"
+			 "    172.16.0.0/12\n"
+			 "next = x\n");
 
 	(void)state;
 	assert_string_equal(cfg_get_str(cfg, "mynetworks"),
@@ -111,21 +111,21 @@ test_cfg_continuation_lines(void **state)
 static void
 test_cfg_expansion_forms(void **state)
 {
-	CFG    *cfg = parse("a = alpha\n"
-			    "b = <$a>\n"
-			    "c = <${a}>\n"
-			    "d = <$(a)>\n"
-			    "e = ${a?set}${unset?set}\n"
-			    "f = ${a:empty}${unset:empty}\n"
-			    "g = ${a?${b}/$(c)}\n"
-			    "h = $$a costs $ 5 $\n"
-			    "i = $unset-$a\n"
-			    "j = ${empty?x}${empty:y}\n"
-			    "empty =\n"
-			    "k = $(a?{braces})\n"
-			    "l = ${a?{x:y}:{no}}${empty?{x}:{ ${a} }}\n"
-			    "m = ${a:{x}}${empty:{is empty}}\n"
-			    "n = ${a ? {yes} : {no}}\n");
+	CFG *cfg = parse("a = alpha\n"
+			 "b = <$a>\n"
+			 "c = <${a}>\n"
+			 "d = <$(a)>\n"
+			 "e = ${a?set}${unset?set}\n"
+			 "f = ${a:empty}${unset:empty}\n"
+			 "g = ${a?${b}/$(c)}\n"
+			 "h = $$a costs $ 5 $\n"
+			 "i = $unset-$a\n"
+			 "j = ${empty?x}${empty:y}\n"
+			 "empty =\n"
+			 "k = $(a?{braces})\n"
+			 "l = ${a?{x:y}:{no}}${empty?{x}:{ ${a} }}\n"
+			 "m = ${a:{x}}${empty:{is empty}}\n"
+			 "n = ${a ? {yes} : {no}}\n");
 
 	(void)state;
 	assert_string_equal(expand(cfg, "b"), "<alpha>");
@@ -149,7 +149,7 @@ test_cfg_expansion_forms(void **state)
 static void
 test_cfg_defaults_expand_through_settings(void **state)
 {
-	CFG    *cfg = parse("myhostname = mx1.example.org\n");
+	CFG *cfg = parse("myhostname = mx1.example.org\n");
 
 	(void)state;
 	assert_string_equal(cfg_get_str(cfg, "mydomain"), "example.org");
@@ -170,15 +170,16 @@ test_cfg_defaults_expand_through_settings(void **state)
 static void
 test_cfg_computed_defaults(void **state)
 {
-	CFG    *cfg = parse("");
-	CFG    *flat = parse("myhostname = standalone\n");
+	CFG	   *cfg = parse("");
+	CFG	   *flat = parse("myhostname = standalone\n");
 	const char *host;
 
 	(void)state;
 	host = cfg_get_str(cfg, "myhostname");
 	assert_true(strlen(host) > 0);
 	assert_non_null(strchr(host, '.'));
-	assert_string_equal(cfg_get_str(cfg, "mydomain"), strchr(host, '.') + 1);
+	assert_string_equal(cfg_get_str(cfg, "mydomain"),
+			    strchr(host, '.') + 1);
 	assert_string_equal(cfg_get_str(flat, "mydomain"), "localdomain");
 	cfg_free(cfg);
 	cfg_free(flat);
@@ -187,12 +188,12 @@ test_cfg_computed_defaults(void **state)
 static void
 test_cfg_expansion_loop_is_fatal_and_named(void **state)
 {
-	CFG    *cfg = parse("a = x$b\n"
-			    "b = ${c?y}\n"
-			    "c = $a\n"
-			    "self = $self\n"
-			    "ok = fine\n");
-	VSTR   *why = vstr_alloc(64);
+	CFG  *cfg = parse("a = x$b\n"
+			   "b = ${c?y}\n"
+			   "c = $a\n"
+			   "self = $self\n"
+			   "ok = fine\n");
+	VSTR *why = vstr_alloc(64);
 
 	(void)state;
 	EXPECT_FATAL(expand(cfg, "a"), "a -> b -> c -> a");
@@ -209,7 +210,7 @@ test_cfg_expansion_loop_is_fatal_and_named(void **state)
 static void
 test_cfg_loop_through_mydomain_default(void **state)
 {
-	CFG    *cfg = parse("myhostname = host.$mydomain\n");
+	CFG *cfg = parse("myhostname = host.$mydomain\n");
 
 	(void)state;
 	/*
@@ -224,9 +225,9 @@ test_cfg_loop_through_mydomain_default(void **state)
 static void
 test_cfg_exponential_expansion_is_bounded(void **state)
 {
-	VSTR   *text = vstr_alloc(1024);
-	CFG    *cfg;
-	int	i;
+	VSTR *text = vstr_alloc(1024);
+	CFG  *cfg;
+	int   i;
 
 	(void)state;
 	for (i = 0; i < 40; i++)
@@ -242,8 +243,8 @@ test_cfg_exponential_expansion_is_bounded(void **state)
 static void
 test_cfg_overrides_win_and_flush_cache(void **state)
 {
-	CFG    *cfg = parse("myhostname = a.example\n"
-			    "smtpd_tls_security_level = may\n");
+	CFG *cfg = parse("myhostname = a.example\n"
+			 "smtpd_tls_security_level = may\n");
 
 	(void)state;
 	assert_string_equal(cfg_get_str(cfg, "myorigin"), "a.example");
@@ -252,10 +253,12 @@ test_cfg_overrides_win_and_flush_cache(void **state)
 	assert_string_equal(cfg_get_raw(cfg, "myhostname"), "b.example");
 	assert_int_equal(cfg_line(cfg, "myhostname"), 0);
 	assert_int_equal(cfg_set_from_arg(cfg,
-			 " smtpd_tls_security_level = encrypt "), 0);
+					  " smtpd_tls_security_level = encrypt "),
+			 0);
 	assert_string_equal(cfg_get_str(cfg, "smtpd_tls_security_level"),
 			    "encrypt");
-	assert_int_equal(cfg_set_from_arg(cfg, "syslog_name=$mail_name-sub"), 0);
+	assert_int_equal(cfg_set_from_arg(cfg, "syslog_name=$mail_name-sub"),
+			 0);
 	assert_string_equal(cfg_get_str(cfg, "syslog_name"), "Postel-sub");
 	assert_int_equal(cfg_set_from_arg(cfg, "novalue"), -1);
 	assert_int_equal(cfg_set_from_arg(cfg, "=x"), -1);
@@ -268,18 +271,18 @@ test_cfg_overrides_win_and_flush_cache(void **state)
 static void
 test_cfg_typed_getters(void **state)
 {
-	CFG    *cfg = parse("max_use = 7\n"
-			    "disable_vrfy_command = yes\n"
-			    "soft_bounce = False\n"
-			    "max_idle = 2m\n"
-			    "ipc_timeout = 90\n"
-			    "delay_warning_time = 4\n"
-			    "maximal_queue_lifetime = 1w\n"
-			    "message_size_limit = 20m\n"
-			    "mailbox_size_limit = 512k\n"
-			    "queue_minfree = 1G\n"
-			    "header_size_limit = 4096\n"
-			    "my_limit = $max_use\n");
+	CFG *cfg = parse("max_use = 7\n"
+			 "disable_vrfy_command = yes\n"
+			 "soft_bounce = False\n"
+			 "max_idle = 2m\n"
+			 "ipc_timeout = 90\n"
+			 "delay_warning_time = 4\n"
+			 "maximal_queue_lifetime = 1w\n"
+			 "message_size_limit = 20m\n"
+			 "mailbox_size_limit = 512k\n"
+			 "queue_minfree = 1G\n"
+			 "header_size_limit = 4096\n"
+			 "my_limit = $max_use\n");
 
 	(void)state;
 	assert_int_equal(cfg_get_int(cfg, "max_use"), 7);
@@ -316,14 +319,14 @@ test_cfg_typed_getters(void **state)
 static void
 test_cfg_typed_getters_fatal_messages(void **state)
 {
-	CFG    *cfg = parse("max_use = 7x\n"
-			    "default_process_limit = 0\n"
-			    "disable_vrfy_command = maybe\n"
-			    "max_idle = 5y\n"
-			    "message_size_limit = 10q\n"
-			    "smtpd_error_sleep_time = 2m\n"
-			    "ipc_timeout = 99999999999999999999\n"
-			    "access_map_reject_code = 250\n");
+	CFG *cfg = parse("max_use = 7x\n"
+			 "default_process_limit = 0\n"
+			 "disable_vrfy_command = maybe\n"
+			 "max_idle = 5y\n"
+			 "message_size_limit = 10q\n"
+			 "smtpd_error_sleep_time = 2m\n"
+			 "ipc_timeout = 99999999999999999999\n"
+			 "access_map_reject_code = 250\n");
 
 	(void)state;
 	EXPECT_FATAL(cfg_get_int(cfg, "max_use"),
@@ -373,8 +376,8 @@ test_cfg_bad_lines_name_file_and_line(void **state)
 static void
 test_cfg_loop_through_table_names_names_the_line(void **state)
 {
-	CFG    *cfg = parse("myorigin = $myhostname\n"
-			    "myhostname = $myorigin\n");
+	CFG *cfg = parse("myorigin = $myhostname\n"
+			 "myhostname = $myorigin\n");
 
 	(void)state;
 	EXPECT_FATAL(cfg_get_str(cfg, "myorigin"),
@@ -386,50 +389,61 @@ test_cfg_loop_through_table_names_names_the_line(void **state)
 static void
 test_cfg_transport_int_families(void **state)
 {
-	CFG    *cfg = parse("default_destination_concurrency_limit = 7\n"
-			    "relay_destination_concurrency_limit = 3\n"
-			    "local_destination_recipient_limit = 9\n"
-			    "slow_destination_recipient_limit = lots\n"
-			    "big_destination_concurrency_limit = 0\n");
-	VSTR   *why = vstr_alloc(64);
+	CFG  *cfg = parse("default_destination_concurrency_limit = 7\n"
+			   "relay_destination_concurrency_limit = 3\n"
+			   "local_destination_recipient_limit = 9\n"
+			   "slow_destination_recipient_limit = lots\n"
+			   "big_destination_concurrency_limit = 0\n");
+	VSTR *why = vstr_alloc(64);
 
 	(void)state;
 	/* set for the transport */
 	assert_int_equal(cfg_get_transport_int(cfg, "relay",
-			 "destination_concurrency_limit"), 3);
+					       "destination_concurrency_limit"),
+			 3);
 	/* a table entry with its own default ($default_...) */
 	assert_int_equal(cfg_get_transport_int(cfg, "smtp",
-			 "destination_concurrency_limit"), 7);
+					       "destination_concurrency_limit"),
+			 7);
 	/* a table entry with a fixed default (local: 2) */
 	assert_int_equal(cfg_get_transport_int(cfg, "local",
-			 "destination_concurrency_limit"), 2);
+					       "destination_concurrency_limit"),
+			 2);
 	assert_int_equal(cfg_get_transport_int(cfg, "local",
-			 "destination_recipient_limit"), 9);
+					       "destination_recipient_limit"),
+			 9);
 	/* no setting, no table entry: default_<suffix> */
 	assert_int_equal(cfg_get_transport_int(cfg, "other",
-			 "destination_recipient_limit"), 50);
+					       "destination_recipient_limit"),
+			 50);
 	/* checked like the default: type and bounds, naming the line */
 	EXPECT_FATAL(cfg_get_transport_int(cfg, "slow",
-		     "destination_recipient_limit"),
+					   "destination_recipient_limit"),
 		     "main.cf:4: parameter slow_destination_recipient_limit: "
 		     "bad numerical value");
 	EXPECT_FATAL(cfg_get_transport_int(cfg, "big",
-		     "destination_concurrency_limit"),
+					   "destination_concurrency_limit"),
 		     "main.cf:5: parameter big_destination_concurrency_limit");
 	/* a suffix that is no family is a bug */
 	EXPECT_FATAL(cfg_get_transport_int(cfg, "relay",
-		     "destination_rate_delay"), "no per-transport family");
+					   "destination_rate_delay"),
+		     "no per-transport family");
 	assert_int_equal(cfg_check(cfg, why), -1);
-	assert_non_null(strstr(VSTR_STR(why), "main.cf:4: parameter "
+	assert_non_null(strstr(VSTR_STR(why),
+			       "main.cf:4: parameter "
 			       "slow_destination_recipient_limit"));
 	assert_int_equal(cfg_transport_prefix_len("relay_destination_"
-						  "concurrency_limit"), 5);
+						  "concurrency_limit"),
+			 5);
 	assert_int_equal(cfg_transport_prefix_len("default_destination_"
-						  "concurrency_limit"), 0);
+						  "concurrency_limit"),
+			 0);
 	assert_int_equal(cfg_transport_prefix_len("_destination_"
-						  "concurrency_limit"), 0);
+						  "concurrency_limit"),
+			 0);
 	assert_int_equal(cfg_transport_prefix_len("relay_destination_"
-						  "rate_delay"), 0);
+						  "rate_delay"),
+			 0);
 	cfg_free(cfg);
 	vstr_free(why);
 }
@@ -437,19 +451,21 @@ test_cfg_transport_int_families(void **state)
 static void
 test_cfg_check_reports_bad_values(void **state)
 {
-	CFG    *cfg = parse("myhostname = ok\n"
-			    "max_idle = 10\n"
-			    "smtpd_timeout = soon\n");
-	VSTR   *why = vstr_alloc(64);
+	CFG  *cfg = parse("myhostname = ok\n"
+			   "max_idle = 10\n"
+			   "smtpd_timeout = soon\n");
+	VSTR *why = vstr_alloc(64);
 
 	(void)state;
 	assert_int_equal(cfg_check(cfg, why), -1);
-	assert_string_equal(VSTR_STR(why), "main.cf:3: parameter smtpd_timeout: "
+	assert_string_equal(VSTR_STR(why),
+			    "main.cf:3: parameter smtpd_timeout: "
 			    "bad time value \"soon\"");
 	cfg_free(cfg);
 	cfg = parse("a = ${b\n");
 	assert_int_equal(cfg_check(cfg, why), -1);
-	assert_non_null(strstr(VSTR_STR(why), "main.cf:1: parameter a: missing"));
+	assert_non_null(
+	    strstr(VSTR_STR(why), "main.cf:1: parameter a: missing"));
 	cfg_free(cfg);
 	vstr_free(why);
 }
@@ -457,17 +473,19 @@ test_cfg_check_reports_bad_values(void **state)
 static void
 test_cfg_expand_known_keeps_foreign_macros(void **state)
 {
-	CFG    *cfg = parse("myhostname = h.example\n"
-			    "mine = value\n");
-	VSTR   *out = vstr_alloc(64);
-	VSTR   *why = vstr_alloc(64);
+	CFG  *cfg = parse("myhostname = h.example\n"
+			   "mine = value\n");
+	VSTR *out = vstr_alloc(64);
+	VSTR *why = vstr_alloc(64);
 
 	(void)state;
-	assert_int_equal(cfg_expand_known(cfg, "argv=/bin/x ${recipient} "
-					  "$sender $myhostname ${mine}", out,
-					  why), 0);
+	assert_int_equal(cfg_expand_known(cfg,
+					  "argv=/bin/x ${recipient} "
+					  "$sender $myhostname ${mine}",
+					  out, why),
+			 0);
 	assert_string_equal(VSTR_STR(out), "argv=/bin/x ${recipient} $sender "
-			    "h.example value");
+					   "h.example value");
 	assert_int_equal(cfg_expand(cfg, "${recipient}<$mine>", out, why), 0);
 	assert_string_equal(VSTR_STR(out), "<value>");
 	assert_int_equal(cfg_expand(cfg, "$(mine", out, why), -1);
@@ -488,11 +506,11 @@ test_cfg_expand_known_keeps_foreign_macros(void **state)
 static void
 test_cfg_open_reads_files(void **state)
 {
-	char	dir[] = "/tmp/test_cfg.XXXXXX";
-	char	path[256];
-	VSTR   *why = vstr_alloc(64);
-	FILE   *fp;
-	CFG    *cfg;
+	char  dir[] = "/tmp/test_cfg.XXXXXX";
+	char  path[256];
+	VSTR *why = vstr_alloc(64);
+	FILE *fp;
+	CFG  *cfg;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -549,9 +567,9 @@ test_cfg_confdir_from_env(void **state)
 static void
 test_cfg_value_parsers(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
+	VSTR	 *why = vstr_alloc(64);
 	long long v;
-	bool	b;
+	bool	  b;
 
 	(void)state;
 	assert_int_equal(cfg_parse_time("3", 'd', &v, why), 0);
@@ -591,7 +609,8 @@ main(void)
 		cmocka_unit_test(test_cfg_typed_getters),
 		cmocka_unit_test(test_cfg_typed_getters_fatal_messages),
 		cmocka_unit_test(test_cfg_bad_lines_name_file_and_line),
-		cmocka_unit_test(test_cfg_loop_through_table_names_names_the_line),
+		cmocka_unit_test(
+		    test_cfg_loop_through_table_names_names_the_line),
 		cmocka_unit_test(test_cfg_transport_int_families),
 		cmocka_unit_test(test_cfg_check_reports_bad_values),
 		cmocka_unit_test(test_cfg_expand_known_keeps_foreign_macros),

@@ -19,7 +19,7 @@ static void
 capture(enum msg_level level, const char *text)
 {
 	if (level == MSG_WARN) {
-		size_t	len = strlen(warnings);
+		size_t len = strlen(warnings);
 
 		snprintf(warnings + len, sizeof(warnings) - len, "%s\n", text);
 	}
@@ -28,9 +28,9 @@ capture(enum msg_level level, const char *text)
 static CFG *
 parse(const char *text)
 {
-	VSTR   *why = vstr_alloc(64);
-	CFG    *cfg = cfg_open_buffer("/etc/postel", "/etc/postel/main.cf",
-				      text, strlen(text), why);
+	VSTR *why = vstr_alloc(64);
+	CFG  *cfg = cfg_open_buffer("/etc/postel", "/etc/postel/main.cf", text,
+				    strlen(text), why);
 
 	if (cfg == NULL)
 		fail_msg("main.cf: %s", VSTR_STR(why));
@@ -41,7 +41,7 @@ parse(const char *text)
 static MASTERCF *
 parse_master(const char *text, const CFG *cfg)
 {
-	VSTR   *why = vstr_alloc(64);
+	VSTR	 *why = vstr_alloc(64);
 	MASTERCF *m = mastercf_open_buffer("/etc/postel/master.cf", text,
 					   strlen(text), cfg, why);
 
@@ -54,7 +54,7 @@ parse_master(const char *text, const CFG *cfg)
 static size_t
 check(const CFG *cfg, const MASTERCF *mcf)
 {
-	size_t	n;
+	size_t n;
 
 	warnings[0] = 0;
 	msg_output_add(capture);
@@ -66,34 +66,38 @@ check(const CFG *cfg, const MASTERCF *mcf)
 static void
 test_cfg_compat_unused_names_in_main_cf_and_master_cf(void **state)
 {
-	CFG    *cfg = parse("myhostname = x.example\n"
-			    "mesage_size_limit = 1\n"
-			    "mua_client_restrictions = permit_sasl_authenticated,"
-			    " reject\n"
-			    "relay_destination_concurrency_limit = 5\n"
-			    "nosuch_destination_recipient_limit = 5\n"
-			    "relay_destination_rate_delay = 1s\n"
-			    "smtpd_banner = ${tagged?{x}}\n"
-			    "tagged = yes\n");
-	MASTERCF *mcf = parse_master(
-		"smtp inet n - n - - smtpd\n"
-		"submission inet n - n - - smtpd\n"
-		"  -o smtpd_client_restrictions=$mua_client_restrictions\n"
-		"  -o smtpd_tls_securty_level=encrypt\n"
-		"relay unix - - n - - smtp\n", cfg);
+	CFG	 *cfg = parse("myhostname = x.example\n"
+				   "mesage_size_limit = 1\n"
+				   "mua_client_restrictions = permit_sasl_authenticated,"
+				   " reject\n"
+				   "relay_destination_concurrency_limit = 5\n"
+				   "nosuch_destination_recipient_limit = 5\n"
+				   "relay_destination_rate_delay = 1s\n"
+				   "smtpd_banner = ${tagged?{x}}\n"
+				   "tagged = yes\n");
+	MASTERCF *mcf =
+	    parse_master("smtp inet n - n - - smtpd\n"
+			 "submission inet n - n - - smtpd\n"
+			 "  -o smtpd_client_restrictions=$mua_client_restrictions\n"
+			 "  -o smtpd_tls_securty_level=encrypt\n"
+			 "relay unix - - n - - smtp\n",
+			 cfg);
 
 	(void)state;
 	assert_int_equal(check(cfg, mcf), 4);
 	assert_non_null(strstr(warnings, "/etc/postel/main.cf, line 2: unused "
-			       "parameter: mesage_size_limit=1\n"));
+					 "parameter: mesage_size_limit=1\n"));
 	/* no master.cf service "nosuch" */
-	assert_non_null(strstr(warnings, "/etc/postel/main.cf, line 5: unused "
+	assert_non_null(strstr(warnings,
+			       "/etc/postel/main.cf, line 5: unused "
 			       "parameter: nosuch_destination_recipient_limit="
 			       "5\n"));
 	/* a family no program reads */
-	assert_non_null(strstr(warnings, "/etc/postel/main.cf, line 6: unused "
+	assert_non_null(strstr(warnings,
+			       "/etc/postel/main.cf, line 6: unused "
 			       "parameter: relay_destination_rate_delay=1s\n"));
-	assert_non_null(strstr(warnings, "/etc/postel/master.cf, line 2: unused "
+	assert_non_null(strstr(warnings,
+			       "/etc/postel/master.cf, line 2: unused "
 			       "parameter: -o smtpd_tls_securty_level="
 			       "encrypt\n"));
 	/* used by master.cf -o, by a conditional form, by a service */
@@ -111,22 +115,24 @@ test_cfg_compat_unused_names_in_main_cf_and_master_cf(void **state)
 static void
 test_cfg_compat_legacy_names_warn_but_are_not_unused(void **state)
 {
-	CFG    *cfg = parse("smtpd_use_tls = yes\n"
-			    "smtp_enforce_tls = yes\n");
-	MASTERCF *mcf = parse_master(
-		"submission inet n - n - - smtpd\n"
-		"  -o smtpd_enforce_tls=yes\n", cfg);
+	CFG	 *cfg = parse("smtpd_use_tls = yes\n"
+				   "smtp_enforce_tls = yes\n");
+	MASTERCF *mcf = parse_master("submission inet n - n - - smtpd\n"
+				     "  -o smtpd_enforce_tls=yes\n",
+				     cfg);
 
 	(void)state;
 	assert_int_equal(check(cfg, mcf), 3);
 	assert_null(strstr(warnings, "unused"));
-	assert_non_null(strstr(warnings, "/etc/postel/main.cf, line 1: obsolete "
+	assert_non_null(strstr(warnings,
+			       "/etc/postel/main.cf, line 1: obsolete "
 			       "parameter: smtpd_use_tls=yes: use "
 			       "smtpd_tls_security_level instead\n"));
 	assert_non_null(strstr(warnings, "main.cf, line 2: obsolete parameter: "
-			       "smtp_enforce_tls=yes: use "
-			       "smtp_tls_security_level instead\n"));
-	assert_non_null(strstr(warnings, "/etc/postel/master.cf, line 1: "
+					 "smtp_enforce_tls=yes: use "
+					 "smtp_tls_security_level instead\n"));
+	assert_non_null(strstr(warnings,
+			       "/etc/postel/master.cf, line 1: "
 			       "obsolete parameter: -o smtpd_enforce_tls=yes"));
 	mastercf_free(mcf);
 	cfg_free(cfg);
@@ -136,7 +142,7 @@ static const char *
 level(const char *text, enum cfg_compat_side side)
 {
 	static char out[64];
-	CFG    *cfg = parse(text);
+	CFG	   *cfg = parse(text);
 
 	warnings[0] = 0;
 	msg_output_add(capture);
@@ -154,20 +160,25 @@ test_cfg_compat_tls_level_follows_postfix(void **state)
 	assert_string_equal(warnings, "");
 	assert_string_equal(level("smtpd_use_tls = yes\n", CFG_COMPAT_SMTPD),
 			    "may");
-	assert_non_null(strstr(warnings, "main.cf, line 1: obsolete parameter "
+	assert_non_null(strstr(warnings,
+			       "main.cf, line 1: obsolete parameter "
 			       "smtpd_use_tls=yes: using smtpd_tls_security_"
 			       "level = may; set smtpd_tls_security_level "
 			       "instead"));
 	assert_string_equal(level("smtpd_use_tls = yes\n"
 				  "smtpd_enforce_tls = yes\n",
-				  CFG_COMPAT_SMTPD), "encrypt");
-	assert_string_equal(level("smtpd_use_tls = no\n", CFG_COMPAT_SMTPD), "");
+				  CFG_COMPAT_SMTPD),
+			    "encrypt");
+	assert_string_equal(level("smtpd_use_tls = no\n", CFG_COMPAT_SMTPD),
+			    "");
 	assert_string_equal(warnings, "");
 	/* the modern name wins, and the legacy one is called moot */
 	assert_string_equal(level("smtpd_enforce_tls = yes\n"
 				  "smtpd_tls_security_level = may\n",
-				  CFG_COMPAT_SMTPD), "may");
-	assert_non_null(strstr(warnings, "obsolete parameter smtpd_enforce_tls="
+				  CFG_COMPAT_SMTPD),
+			    "may");
+	assert_non_null(strstr(warnings,
+			       "obsolete parameter smtpd_enforce_tls="
 			       "yes is ignored: smtpd_tls_security_level is "
 			       "set"));
 	/* the client: enforce means verify unless the peer name is not */
@@ -177,10 +188,12 @@ test_cfg_compat_tls_level_follows_postfix(void **state)
 			    "verify");
 	assert_string_equal(level("smtp_enforce_tls = yes\n"
 				  "smtp_tls_enforce_peername = no\n",
-				  CFG_COMPAT_SMTP), "encrypt");
+				  CFG_COMPAT_SMTP),
+			    "encrypt");
 	assert_string_equal(level("smtp_use_tls = yes\n"
 				  "smtp_tls_security_level = none\n",
-				  CFG_COMPAT_SMTP), "none");
+				  CFG_COMPAT_SMTP),
+			    "none");
 }
 
 int

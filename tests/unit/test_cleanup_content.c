@@ -36,7 +36,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	cmd[128];
+	char cmd[128];
 
 	(void)state;
 	if (chdir(oldcwd) < 0)
@@ -74,7 +74,7 @@ conf_new(void)
 static ATTR *
 envelope(void)
 {
-	ATTR   *a = attr_alloc(), *r = attr_alloc();
+	ATTR *a = attr_alloc(), *r = attr_alloc();
 
 	attr_put_str(a, "request", "envelope");
 	attr_put_str(a, "sender", "s@example.org");
@@ -97,13 +97,13 @@ static enum cleanup_status
 run(const CLEANUP_CONF *c, const char *msg, size_t len, size_t piece,
     VSTR *content, VSTR *reply)
 {
-	CLEANUP_STATE *st = cleanup_state_alloc(c);
+	CLEANUP_STATE	   *st = cleanup_state_alloc(c);
 	enum cleanup_status status;
-	char	path[128];
-	VSTR   *data = vstr_alloc(100);
-	REC_READER *r;
-	int	fd, type;
-	size_t	off;
+	char		    path[128];
+	VSTR		   *data = vstr_alloc(100);
+	REC_READER	   *r;
+	int		    fd, type;
+	size_t		    off;
 
 	assert_int_equal(cleanup_queue_create(st), 0);
 	cleanup_header_begin(st);
@@ -157,13 +157,14 @@ test_cleanup_content_any_chunking_same_file(void **state)
 	    "\r\n"
 	    "body\r\n\r\nSubject: not a header\r\nno final newline";
 	CLEANUP_CONF *c = conf_new();
-	VSTR   *content = vstr_alloc(100), *reply = vstr_alloc(100);
-	size_t	piece;
+	VSTR	     *content = vstr_alloc(100), *reply = vstr_alloc(100);
+	size_t	      piece;
 
 	(void)state;
 	for (piece = 1; piece <= sizeof(msg); piece++) {
 		assert_int_equal(run(c, msg, sizeof(msg) - 1, piece, content,
-				     reply), CLEANUP_OK);
+				     reply),
+				 CLEANUP_OK);
 		assert_string_equal(VSTR_STR(content), want);
 	}
 	vstr_free(content);
@@ -175,16 +176,16 @@ static void
 test_cleanup_content_header_without_body_and_non_header_line(void **state)
 {
 	CLEANUP_CONF *c = conf_new();
-	VSTR   *content = vstr_alloc(100), *reply = vstr_alloc(100);
+	VSTR	     *content = vstr_alloc(100), *reply = vstr_alloc(100);
 
 	(void)state;
 	assert_int_equal(run(c, "Subject: x", 10, 3, content, reply),
 			 CLEANUP_OK);
 	assert_string_equal(VSTR_STR(content), "Subject: x\r\n");
-	assert_int_equal(run(c, "Subject: x\r\nplain text\r\n", 24, 5,
-			     content, reply), CLEANUP_OK);
-	assert_string_equal(VSTR_STR(content),
-			    "Subject: x\r\nplain text\r\n");
+	assert_int_equal(run(c, "Subject: x\r\nplain text\r\n", 24, 5, content,
+			     reply),
+			 CLEANUP_OK);
+	assert_string_equal(VSTR_STR(content), "Subject: x\r\nplain text\r\n");
 	vstr_free(content);
 	vstr_free(reply);
 	myfree(c);
@@ -194,8 +195,8 @@ static void
 test_cleanup_content_size_limit_and_no_file_left(void **state)
 {
 	CLEANUP_CONF *c = conf_new();
-	VSTR   *content = vstr_alloc(100), *reply = vstr_alloc(100);
-	char   *big = mymalloc(200000);
+	VSTR	     *content = vstr_alloc(100), *reply = vstr_alloc(100);
+	char	     *big = mymalloc(200000);
 
 	(void)state;
 	memset(big, 'x', 200000);
@@ -217,14 +218,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(
-		test_cleanup_content_any_chunking_same_file, setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_cleanup_content_header_without_body_and_non_header_line,
-		setup, teardown),
-	    cmocka_unit_test_setup_teardown(
-		test_cleanup_content_size_limit_and_no_file_left, setup,
-		teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cleanup_content_any_chunking_same_file, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cleanup_content_header_without_body_and_non_header_line,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cleanup_content_size_limit_and_no_file_left, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests_name("cleanup_content", tests, NULL,

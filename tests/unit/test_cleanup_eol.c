@@ -35,7 +35,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	cmd[128];
+	char cmd[128];
 
 	(void)state;
 	if (chdir(oldcwd) < 0)
@@ -68,7 +68,7 @@ conf_new(void)
 static ATTR *
 envelope(void)
 {
-	ATTR   *a = attr_alloc(), *r = attr_alloc();
+	ATTR *a = attr_alloc(), *r = attr_alloc();
 
 	attr_put_str(a, "request", "envelope");
 	attr_put_str(a, "origin", "pickup");
@@ -85,13 +85,13 @@ static void
 run(const CLEANUP_CONF *c, const char *msg, size_t len, size_t piece,
     VSTR *body)
 {
-	CLEANUP_STATE *st = cleanup_state_alloc(c);
+	CLEANUP_STATE	  *st = cleanup_state_alloc(c);
 	struct cleanup_eol eol;
-	char	path[128];
-	VSTR   *data = vstr_alloc(100);
-	REC_READER *r;
-	const char *cp;
-	int	fd, type;
+	char		   path[128];
+	VSTR		  *data = vstr_alloc(100);
+	REC_READER	  *r;
+	const char	  *cp;
+	int		   fd, type;
 
 	cleanup_eol_init(&eol);
 	assert_int_equal(cleanup_queue_create(st), 0);
@@ -130,11 +130,10 @@ test_cleanup_eol_bare_cr_and_lf_become_crlf_in_any_pieces(void **state)
 	static const char msg[] =
 	    "Subject: s\r\n\r\nx\r.\rMAIL FROM:<spoof@evil.test>\r"
 	    "y\n.\nz\r\n\r\r\n\n.\r";
-	static const char want[] =
-	    "x\r\n.\r\nMAIL FROM:<spoof@evil.test>\r\n"
-	    "y\r\n.\r\nz\r\n\r\n\r\n\r\n.\r\n";
-	CLEANUP_CONF *c = conf_new();
-	VSTR   *body = vstr_alloc(100);
+	static const char want[] = "x\r\n.\r\nMAIL FROM:<spoof@evil.test>\r\n"
+				   "y\r\n.\r\nz\r\n\r\n\r\n\r\n.\r\n";
+	CLEANUP_CONF	 *c = conf_new();
+	VSTR		 *body = vstr_alloc(100);
 
 	(void)state;
 	for (size_t piece = 1; piece <= sizeof(msg); piece++) {
@@ -149,8 +148,8 @@ static void
 test_cleanup_eol_crlf_content_passes_unchanged(void **state)
 {
 	static const char msg[] = "Subject: s\r\n\r\na\r\n.b\r\n\r\nc\r\n";
-	CLEANUP_CONF *c = conf_new();
-	VSTR   *body = vstr_alloc(100);
+	CLEANUP_CONF	 *c = conf_new();
+	VSTR		 *body = vstr_alloc(100);
 
 	(void)state;
 	for (size_t piece = 1; piece <= sizeof(msg); piece++) {
@@ -167,7 +166,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 		    test_cleanup_eol_bare_cr_and_lf_become_crlf_in_any_pieces),
-		cmocka_unit_test(test_cleanup_eol_crlf_content_passes_unchanged),
+		cmocka_unit_test(
+		    test_cleanup_eol_crlf_content_passes_unchanged),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -23,10 +23,11 @@ static void
 trace_header(void *ctx, enum cleanup_mime_class cls,
 	     const struct header_field *f)
 {
-	VSTR   *t = ctx;
+	VSTR *t = ctx;
 
-	vstr_strcat(t, cls == CLEANUP_MIME_MULTIPART ? "[M:" :
-		    cls == CLEANUP_MIME_NESTED ? "[N:" : "[P:");
+	vstr_strcat(t, cls == CLEANUP_MIME_MULTIPART ? "[M:"
+		       : cls == CLEANUP_MIME_NESTED  ? "[N:"
+						     : "[P:");
 	vstr_memcat(t, f->text, f->len);
 	vstr_strcat(t, "]");
 }
@@ -34,7 +35,7 @@ trace_header(void *ctx, enum cleanup_mime_class cls,
 static void
 trace_body(void *ctx, const char *data, size_t len, int flags)
 {
-	VSTR   *t = ctx;
+	VSTR *t = ctx;
 
 	if (flags & CLEANUP_MIME_START)
 		vstr_addch(t, '|');
@@ -44,7 +45,7 @@ trace_body(void *ctx, const char *data, size_t len, int flags)
 static void
 trace_error(void *ctx, int err, const char *text, size_t len)
 {
-	VSTR   *t = ctx;
+	VSTR *t = ctx;
 
 	assert_int_equal(err, CLEANUP_MIME_ERR_NESTING);
 	vstr_strcat(t, "[E:");
@@ -53,7 +54,9 @@ trace_error(void *ctx, int err, const char *text, size_t len)
 }
 
 static const struct cleanup_mime_ops trace_ops = {
-	trace_header, trace_body, trace_error,
+	trace_header,
+	trace_body,
+	trace_error,
 };
 
 /*
@@ -64,17 +67,17 @@ static const struct cleanup_mime_ops trace_ops = {
 static char *
 scan(const char *msg, size_t piece, size_t header_limit, long long nesting)
 {
-	VSTR   *t = vstr_alloc(256);
+	VSTR	     *t = vstr_alloc(256);
 	CLEANUP_MIME *m = cleanup_mime_alloc(header_limit, nesting, &trace_ops,
 					     t);
-	const char *body = strstr(msg, "\r\n\r\n");
-	const char *cp, *nl;
-	size_t	len, off;
-	char   *out;
+	const char   *body = strstr(msg, "\r\n\r\n");
+	const char   *cp, *nl;
+	size_t	      len, off;
+	char	     *out;
 
 	assert_non_null(body);
 	for (cp = msg; cp < body + 2; cp = nl + 1) {
-		struct header_field f = {0};
+		struct header_field f = { 0 };
 
 		nl = strchr(cp, '\n');
 		/* one-line fields only in these tests' primary headers */
@@ -157,7 +160,7 @@ static const char structured_trace[] =
 static void
 test_cleanup_mime_parts_nested_message_and_epilogue(void **state)
 {
-	char   *t = scan(structured, 1 << 20, 1000, 100);
+	char *t = scan(structured, 1 << 20, 1000, 100);
 
 	(void)state;
 	assert_string_equal(t, structured_trace);
@@ -167,8 +170,8 @@ test_cleanup_mime_parts_nested_message_and_epilogue(void **state)
 static void
 test_cleanup_mime_any_chunking_same_result(void **state)
 {
-	size_t	piece;
-	char   *t;
+	size_t piece;
+	char  *t;
 
 	(void)state;
 	for (piece = 1; piece <= sizeof(structured); piece++) {
@@ -179,18 +182,18 @@ test_cleanup_mime_any_chunking_same_result(void **state)
 }
 
 struct bounds {
-	char	list[512];
-	int	n;
+	char list[512];
+	int  n;
 };
 
 static void
 collect(void *ctx, const char *b, size_t len)
 {
 	struct bounds *bs = ctx;
-	size_t	used = strlen(bs->list);
+	size_t	       used = strlen(bs->list);
 
-	snprintf(bs->list + used, sizeof(bs->list) - used, "<%.*s>",
-		 (int)len, b);
+	snprintf(bs->list + used, sizeof(bs->list) - used, "<%.*s>", (int)len,
+		 b);
 	bs->n++;
 }
 
@@ -198,8 +201,8 @@ static void
 ctype(const char *v, enum cleanup_mime_type want_t,
       enum cleanup_mime_subtype want_s, const char *want_b)
 {
-	struct bounds bs = {"", 0};
-	enum cleanup_mime_type t;
+	struct bounds		  bs = { "", 0 };
+	enum cleanup_mime_type	  t;
 	enum cleanup_mime_subtype s;
 
 	cleanup_mime_parse_ctype(v, strlen(v), &t, &s, collect, &bs);
@@ -259,13 +262,12 @@ test_cleanup_mime_digest_parts_are_messages(void **state)
 	    "\r\n"
 	    "Subject: plain text\r\n"
 	    "--d--\r\n";
-	char   *t = scan(msg, 7, 1000, 100);
+	char *t = scan(msg, 7, 1000, 100);
 
 	(void)state;
-	assert_string_equal(t,
-	    "|--d\r\n|\r\n[N:Subject: first]|\r\n|one\r\n"
-	    "|--d\r\n[M:Content-Type: text/plain]|\r\n"
-	    "|Subject: plain text\r\n|--d--\r\n");
+	assert_string_equal(t, "|--d\r\n|\r\n[N:Subject: first]|\r\n|one\r\n"
+			       "|--d\r\n[M:Content-Type: text/plain]|\r\n"
+			       "|Subject: plain text\r\n|--d--\r\n");
 	myfree(t);
 }
 
@@ -284,19 +286,19 @@ test_cleanup_mime_nesting_limit_reported_once(void **state)
 	    "X-Deep: 1\r\n"
 	    "--l2--\r\n"
 	    "--l1--\r\n";
-	char   *t = scan(msg, 3, 1000, 2);
+	char *t = scan(msg, 3, 1000, 2);
 
 	(void)state;
 	/* level 3 is not entered: its boundary lines are plain body */
 	assert_string_equal(t,
-	    "|--l1\r\n"
-	    "[M:Content-Type: multipart/mixed; boundary=l2]|\r\n"
-	    "|--l2\r\n"
-	    "[E:Content-Type: multipart/mixed; boundary=l3]"
-	    "[M:Content-Type: multipart/mixed; boundary=l3]|\r\n"
-	    "|--l3\r\n"
-	    "|Content-Type: multipart/mixed; boundary=l4\r\n|\r\n"
-	    "|--l4\r\n|X-Deep: 1\r\n|--l2--\r\n|--l1--\r\n");
+			    "|--l1\r\n"
+			    "[M:Content-Type: multipart/mixed; boundary=l2]|\r\n"
+			    "|--l2\r\n"
+			    "[E:Content-Type: multipart/mixed; boundary=l3]"
+			    "[M:Content-Type: multipart/mixed; boundary=l3]|\r\n"
+			    "|--l3\r\n"
+			    "|Content-Type: multipart/mixed; boundary=l4\r\n|\r\n"
+			    "|--l4\r\n|X-Deep: 1\r\n|--l2--\r\n|--l1--\r\n");
 	myfree(t);
 	t = scan(msg, 3, 1000, 4);
 	assert_null(strstr(t, "[E:"));
@@ -307,13 +309,13 @@ test_cleanup_mime_nesting_limit_reported_once(void **state)
 static void
 test_cleanup_mime_long_lines(void **state)
 {
-	VSTR   *msg = vstr_alloc(100000), *want = vstr_alloc(100000);
-	size_t	i, piece;
-	char   *t;
+	VSTR  *msg = vstr_alloc(100000), *want = vstr_alloc(100000);
+	size_t i, piece;
+	char  *t;
 
 	(void)state;
 	vstr_strcat(msg, "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
-		    "--b\r\nX-Long: ");
+			 "--b\r\nX-Long: ");
 	for (i = 0; i < 100; i++)
 		vstr_strcat(msg, "0123456789");
 	vstr_strcat(msg, "\r\n\r\n--b");
@@ -326,7 +328,8 @@ test_cleanup_mime_long_lines(void **state)
 
 	/* the field keeps header_limit (50) bytes */
 	vstr_strcat(want, "|--b\r\n[M:X-Long: ");
-	vstr_strcat(want, "012345678901234567890123456789012345678901]|\r\n|--b");
+	vstr_strcat(want,
+		    "012345678901234567890123456789012345678901]|\r\n|--b");
 	for (i = 0; i < 1000; i++)
 		vstr_strcat(want, "0123456789");
 	/* a long non-field line ends the part header: body, whole */
@@ -349,11 +352,11 @@ test_cleanup_mime_message_without_mime_is_all_body(void **state)
 	static const char msg[] =
 	    "Subject: plain\r\n\r\n--x\r\nContent-Type: text/plain\r\n"
 	    "last line without newline";
-	char   *t = scan(msg, 5, 1000, 100);
+	char *t = scan(msg, 5, 1000, 100);
 
 	(void)state;
 	assert_string_equal(t, "|--x\r\n|Content-Type: text/plain\r\n"
-			    "|last line without newline");
+			       "|last line without newline");
 	myfree(t);
 }
 
@@ -361,13 +364,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cleanup_mime_parts_nested_message_and_epilogue),
-	    cmocka_unit_test(test_cleanup_mime_any_chunking_same_result),
-	    cmocka_unit_test(test_cleanup_mime_content_type_parser),
-	    cmocka_unit_test(test_cleanup_mime_digest_parts_are_messages),
-	    cmocka_unit_test(test_cleanup_mime_nesting_limit_reported_once),
-	    cmocka_unit_test(test_cleanup_mime_long_lines),
-	    cmocka_unit_test(test_cleanup_mime_message_without_mime_is_all_body),
+		cmocka_unit_test(
+		    test_cleanup_mime_parts_nested_message_and_epilogue),
+		cmocka_unit_test(test_cleanup_mime_any_chunking_same_result),
+		cmocka_unit_test(test_cleanup_mime_content_type_parser),
+		cmocka_unit_test(test_cleanup_mime_digest_parts_are_messages),
+		cmocka_unit_test(test_cleanup_mime_nesting_limit_reported_once),
+		cmocka_unit_test(test_cleanup_mime_long_lines),
+		cmocka_unit_test(
+		    test_cleanup_mime_message_without_mime_is_all_body),
 	};
 
 	return cmocka_run_group_tests_name("cleanup_mime", tests, NULL, NULL);

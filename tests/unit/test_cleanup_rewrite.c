@@ -40,7 +40,7 @@ conf_new(void)
 static DICT_LIST *
 maps(const char *spec)
 {
-	VSTR *why = vstr_alloc(10);
+	VSTR	  *why = vstr_alloc(10);
 	DICT_LIST *l = dict_list_open(spec, DICT_FLAG_FOLD, why);
 
 	if (l == NULL)
@@ -147,13 +147,14 @@ static void
 test_cleanup_rewrite_canonical_classes(void **state)
 {
 	CLEANUP_CONF *c = conf_new();
-	VSTR   *why = vstr_alloc(10);
-	int	mask;
+	VSTR	     *why = vstr_alloc(10);
+	int	      mask;
 
 	(void)state;
 	assert_int_equal(cleanup_parse_classes("envelope_sender, "
 					       "envelope_recipient,header_sender"
-					       " header_recipient", &mask, why),
+					       " header_recipient",
+					       &mask, why),
 			 0);
 	assert_int_equal(mask, CLEANUP_CLASS_ALL);
 	assert_int_equal(cleanup_parse_classes("", &mask, why), 0);
@@ -161,26 +162,31 @@ test_cleanup_rewrite_canonical_classes(void **state)
 	assert_int_equal(cleanup_parse_classes("Header_Sender", &mask, why), 0);
 	assert_int_equal(mask, CLEANUP_CLASS_HDR_SENDER);
 	assert_int_equal(cleanup_parse_classes("envelope_sender, bogus", &mask,
-					       why), -1);
+					       why),
+			 -1);
 	assert_string_equal(VSTR_STR(why), "unknown address class \"bogus\"");
 
 	c->canonical = maps("inline:{ a@example.test=c@example.test }");
 	c->sender_canonical = maps("inline:{ a@example.test=s@example.test }");
-	c->recipient_canonical = maps("inline:{ a@example.test=r@example.test }");
+	c->recipient_canonical = maps(
+	    "inline:{ a@example.test=r@example.test }");
 	c->canonical_classes = CLEANUP_CLASS_ENV_RCPT;
 	c->sender_canonical_classes = CLEANUP_CLASS_HDR_SENDER;
 	c->recipient_canonical_classes = 0;
 	assert_string_equal(rw(c, "a@example.test", CLEANUP_REWRITE_SENDER),
 			    "a@example.test");
-	assert_string_equal(rw(c, "a@example.test", CLEANUP_REWRITE_SENDER
-			       | CLEANUP_REWRITE_HEADER), "s@example.test");
+	assert_string_equal(rw(c, "a@example.test",
+			       CLEANUP_REWRITE_SENDER | CLEANUP_REWRITE_HEADER),
+			    "s@example.test");
 	assert_string_equal(rw(c, "a@example.test", CLEANUP_REWRITE_RCPT),
 			    "c@example.test");
-	assert_string_equal(rw(c, "a@example.test", CLEANUP_REWRITE_RCPT
-			       | CLEANUP_REWRITE_HEADER), "a@example.test");
+	assert_string_equal(rw(c, "a@example.test",
+			       CLEANUP_REWRITE_RCPT | CLEANUP_REWRITE_HEADER),
+			    "a@example.test");
 	c->recipient_canonical_classes = CLEANUP_CLASS_HDR_RCPT;
-	assert_string_equal(rw(c, "a@example.test", CLEANUP_REWRITE_RCPT
-			       | CLEANUP_REWRITE_HEADER), "r@example.test");
+	assert_string_equal(rw(c, "a@example.test",
+			       CLEANUP_REWRITE_RCPT | CLEANUP_REWRITE_HEADER),
+			    "r@example.test");
 	dict_list_close(c->canonical);
 	dict_list_close(c->sender_canonical);
 	dict_list_close(c->recipient_canonical);
@@ -192,7 +198,7 @@ test_cleanup_rewrite_canonical_classes(void **state)
 static void
 test_cleanup_bcc_only_for_new_mail(void **state)
 {
-	CLEANUP_CONF *c = conf_new();
+	CLEANUP_CONF  *c = conf_new();
 	CLEANUP_STATE *st = cleanup_state_alloc(c);
 
 	(void)state;
@@ -217,10 +223,10 @@ test_cleanup_rewrite_canonical_order(void **state)
 	(void)state;
 	c->canonical = maps("inline:{ old@example.test=new@example.test, "
 			    "@old.test=@new.test, root=admin }");
-	c->sender_canonical =
-	    maps("inline:{ new@example.test=sender@example.test }");
-	c->recipient_canonical =
-	    maps("inline:{ x@example.test=y@example.test }");
+	c->sender_canonical = maps(
+	    "inline:{ new@example.test=sender@example.test }");
+	c->recipient_canonical = maps(
+	    "inline:{ x@example.test=y@example.test }");
 	/* sender_canonical first, then canonical (one pass each) */
 	assert_string_equal(rw(c, "old@example.test", CLEANUP_REWRITE_SENDER),
 			    "new@example.test");
@@ -253,12 +259,12 @@ test_cleanup_rewrite_masquerade(void **state)
 	c->masquerade_exceptions = "root";
 	assert_string_equal(rw(c, "u@a.b.example.test", CLEANUP_REWRITE_SENDER),
 			    "u@example.test");
-	assert_string_equal(
-	    rw(c, "u@keep.example.test", CLEANUP_REWRITE_SENDER),
-	    "u@keep.example.test");
-	assert_string_equal(
-	    rw(c, "root@a.example.test", CLEANUP_REWRITE_SENDER),
-	    "root@a.example.test");
+	assert_string_equal(rw(c, "u@keep.example.test",
+			       CLEANUP_REWRITE_SENDER),
+			    "u@keep.example.test");
+	assert_string_equal(rw(c, "root@a.example.test",
+			       CLEANUP_REWRITE_SENDER),
+			    "root@a.example.test");
 	assert_string_equal(rw(c, "u@notexample.test", CLEANUP_REWRITE_SENDER),
 			    "u@notexample.test");
 	/* envelope recipients are not masqueraded */
@@ -275,8 +281,8 @@ expand(CLEANUP_CONF *c, const char *addr, VSTR *joined)
 {
 	char **v;
 	size_t n, i;
-	VSTR *why = vstr_alloc(10);
-	int ret = cleanup_virtual(c, addr, &v, &n, why);
+	VSTR  *why = vstr_alloc(10);
+	int    ret = cleanup_virtual(c, addr, &v, &n, why);
 
 	vstr_reset(joined);
 	if (ret < 0)
@@ -292,17 +298,17 @@ static void
 test_cleanup_virtual_expansion_and_limits(void **state)
 {
 	CLEANUP_CONF *c = conf_new();
-	VSTR *out = vstr_alloc(100);
+	VSTR	     *out = vstr_alloc(100);
 
 	(void)state;
-	c->virtual_alias =
-	    maps("inline:{ {list@example.test=a@x.test, "
-		 "b@x.test, list2}, list2@example.test=c@x.test, "
-		 "{self@example.test=self@example.test other@x.test}, "
-		 "l1@example.test=l2@example.test, "
-		 "l2@example.test=l1@example.test, "
-		 "@catch.test=@x.test, d1@x.test=d2@x.test, "
-		 "d2@x.test=d3@x.test, d3@x.test=d4@x.test }");
+	c->virtual_alias = maps(
+	    "inline:{ {list@example.test=a@x.test, "
+	    "b@x.test, list2}, list2@example.test=c@x.test, "
+	    "{self@example.test=self@example.test other@x.test}, "
+	    "l1@example.test=l2@example.test, "
+	    "l2@example.test=l1@example.test, "
+	    "@catch.test=@x.test, d1@x.test=d2@x.test, "
+	    "d2@x.test=d3@x.test, d3@x.test=d4@x.test }");
 	assert_int_equal(expand(c, "list@example.test", out), 0);
 	assert_string_equal(VSTR_STR(out), "a@x.test b@x.test c@x.test");
 	assert_int_equal(expand(c, "self@example.test", out), 0);
@@ -331,7 +337,7 @@ static void
 test_cleanup_unmatched_extensions_propagate_per_class(void **state)
 {
 	CLEANUP_CONF *c = conf_new();
-	VSTR *out = vstr_alloc(100);
+	VSTR	     *out = vstr_alloc(100);
 
 	(void)state;
 	c->recipient_delimiter = "+";
@@ -381,9 +387,9 @@ test_cleanup_parse_action(void **state)
 static void
 test_cleanup_header_address_rewrite_keeps_display_names(void **state)
 {
-	CLEANUP_CONF *c = conf_new();
+	CLEANUP_CONF  *c = conf_new();
 	CLEANUP_STATE *st;
-	VSTR *f = vstr_alloc(100);
+	VSTR	      *f = vstr_alloc(100);
 
 	(void)state;
 	c->canonical = maps("inline:{ old@example.test=new@example.test }");
@@ -408,9 +414,9 @@ test_cleanup_header_address_rewrite_keeps_display_names(void **state)
 static void
 test_cleanup_check_actions_set_state(void **state)
 {
-	CLEANUP_CONF *c = conf_new();
+	CLEANUP_CONF  *c = conf_new();
 	CLEANUP_STATE *st;
-	VSTR *res = vstr_alloc(10);
+	VSTR	      *res = vstr_alloc(10);
 
 	(void)state;
 	c->header_checks = maps("inline:{ {Subject: a=REJECT no thanks}, "
@@ -454,18 +460,20 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_cleanup_rewrite_qualifies_addresses),
-	    cmocka_unit_test(test_cleanup_rewrite_bang_path_and_percent_hack),
-	    cmocka_unit_test(test_cleanup_rewrite_canonical_classes),
-	    cmocka_unit_test(test_cleanup_bcc_only_for_new_mail),
-	    cmocka_unit_test(test_cleanup_rewrite_canonical_order),
-	    cmocka_unit_test(test_cleanup_rewrite_masquerade),
-	    cmocka_unit_test(test_cleanup_virtual_expansion_and_limits),
-	    cmocka_unit_test(test_cleanup_unmatched_extensions_propagate_per_class),
-	    cmocka_unit_test(test_cleanup_parse_action),
-	    cmocka_unit_test(
-		test_cleanup_header_address_rewrite_keeps_display_names),
-	    cmocka_unit_test(test_cleanup_check_actions_set_state),
+		cmocka_unit_test(test_cleanup_rewrite_qualifies_addresses),
+		cmocka_unit_test(
+		    test_cleanup_rewrite_bang_path_and_percent_hack),
+		cmocka_unit_test(test_cleanup_rewrite_canonical_classes),
+		cmocka_unit_test(test_cleanup_bcc_only_for_new_mail),
+		cmocka_unit_test(test_cleanup_rewrite_canonical_order),
+		cmocka_unit_test(test_cleanup_rewrite_masquerade),
+		cmocka_unit_test(test_cleanup_virtual_expansion_and_limits),
+		cmocka_unit_test(
+		    test_cleanup_unmatched_extensions_propagate_per_class),
+		cmocka_unit_test(test_cleanup_parse_action),
+		cmocka_unit_test(
+		    test_cleanup_header_address_rewrite_keeps_display_names),
+		cmocka_unit_test(test_cleanup_check_actions_set_state),
 	};
 
 	return cmocka_run_group_tests_name("cleanup_rewrite", tests, NULL,

@@ -28,7 +28,8 @@ test_cmd_run_feeds_input_and_keeps_output_and_status(void **state)
 
 	(void)state;
 	assert_int_equal(cmd_run("hello\nworld\n", 12, 10, run_sh,
-				 "tr a-z A-Z; exit 75", &res), 0);
+				 "tr a-z A-Z; exit 75", &res),
+			 0);
 	assert_false(res.timed_out);
 	assert_true(WIFEXITED(res.status));
 	assert_int_equal(WEXITSTATUS(res.status), EX_TEMPFAIL);
@@ -37,15 +38,17 @@ test_cmd_run_feeds_input_and_keeps_output_and_status(void **state)
 }
 
 static void
-test_cmd_run_bounds_output_and_survives_a_command_that_ignores_input(void **state)
+test_cmd_run_bounds_output_and_survives_a_command_that_ignores_input(
+    void **state)
 {
-	static char big[300000];
+	static char	      big[300000];
 	struct cmd_run_result res;
 
 	(void)state;
 	memset(big, 'x', sizeof(big));
 	assert_int_equal(cmd_run(big, sizeof(big), 10, run_sh,
-				 "head -c 5000 /dev/zero | tr '\\0' y", &res), 0);
+				 "head -c 5000 /dev/zero | tr '\\0' y", &res),
+			 0);
 	assert_true(WIFEXITED(res.status));
 	assert_int_equal(WEXITSTATUS(res.status), 0);
 	assert_int_equal(res.out_len, CMD_RUN_OUTPUT_MAX);
@@ -56,7 +59,7 @@ static void
 test_cmd_run_kills_at_the_time_limit(void **state)
 {
 	struct cmd_run_result res;
-	time_t	start = time(NULL);
+	time_t		      start = time(NULL);
 
 	(void)state;
 	assert_int_equal(cmd_run("", 0, 1, run_sh, "sleep 30", &res), 0);
@@ -69,11 +72,12 @@ static void
 test_cmd_run_time_limit_holds_after_the_command_closes_its_output(void **state)
 {
 	struct cmd_run_result res;
-	time_t	start = time(NULL);
+	time_t		      start = time(NULL);
 
 	(void)state;
 	assert_int_equal(cmd_run("", 0, 1, run_sh,
-				 "exec >/dev/null 2>&1; sleep 30", &res), 0);
+				 "exec >/dev/null 2>&1; sleep 30", &res),
+			 0);
 	assert_true(res.timed_out);
 	assert_true(time(NULL) - start < 10);
 	assert_true(WIFSIGNALED(res.status));
@@ -82,8 +86,8 @@ test_cmd_run_time_limit_holds_after_the_command_closes_its_output(void **state)
 static void
 test_cmd_run_environ_keeps_only_exported_names(void **state)
 {
-	pid_t	pid;
-	int	status;
+	pid_t pid;
+	int   status;
 
 	(void)state;
 	/* In a child: the environment change must not leak into the tests. */
@@ -94,10 +98,12 @@ test_cmd_run_environ_keeps_only_exported_names(void **state)
 		if (cmd_run_environ("TZ, CMD_RUN_KEEP UNSET_NAME") < 0)
 			_exit(2);
 		_exit(getenv("CMD_RUN_DROP") == NULL
-		      && getenv("CMD_RUN_KEEP") != NULL
-		      && strcmp(getenv("CMD_RUN_KEEP"), "k") == 0
-		      && getenv("UNSET_NAME") == NULL
-		      && strcmp(getenv("PATH"), CMD_RUN_PATH) == 0 ? 0 : 1);
+			      && getenv("CMD_RUN_KEEP") != NULL
+			      && strcmp(getenv("CMD_RUN_KEEP"), "k") == 0
+			      && getenv("UNSET_NAME") == NULL
+			      && strcmp(getenv("PATH"), CMD_RUN_PATH) == 0
+			  ? 0
+			  : 1);
 	}
 	assert_true(pid > 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -109,7 +115,7 @@ static void
 test_cmd_run_maps_sysexits(void **state)
 {
 	enum deliver_action action;
-	const char *dsn, *text;
+	const char	   *dsn, *text;
 
 	(void)state;
 	assert_true(cmd_run_sysexit(EX_TEMPFAIL, &action, &dsn, &text));
@@ -126,11 +132,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_cmd_run_feeds_input_and_keeps_output_and_status),
-		cmocka_unit_test(test_cmd_run_bounds_output_and_survives_a_command_that_ignores_input),
+		cmocka_unit_test(
+		    test_cmd_run_feeds_input_and_keeps_output_and_status),
+		cmocka_unit_test(
+		    test_cmd_run_bounds_output_and_survives_a_command_that_ignores_input),
 		cmocka_unit_test(test_cmd_run_kills_at_the_time_limit),
-		cmocka_unit_test(test_cmd_run_time_limit_holds_after_the_command_closes_its_output),
-		cmocka_unit_test(test_cmd_run_environ_keeps_only_exported_names),
+		cmocka_unit_test(
+		    test_cmd_run_time_limit_holds_after_the_command_closes_its_output),
+		cmocka_unit_test(
+		    test_cmd_run_environ_keeps_only_exported_names),
 		cmocka_unit_test(test_cmd_run_maps_sysexits),
 	};
 

@@ -14,9 +14,9 @@
 #include "util/vstr.h"
 
 static struct deliver_rcpt test_rcpts[] = {
-	{"a@example.com", "A@Example.com", "rfc822;a@example.com",
-	 REC_NOTIFY_SUCCESS | REC_NOTIFY_FAILURE, 123},
-	{"b@example.com", NULL, NULL, 0, 456},
+	{ "a@example.com", "A@Example.com", "rfc822;a@example.com",
+	  REC_NOTIFY_SUCCESS | REC_NOTIFY_FAILURE, 123 },
+	{ "b@example.com", NULL, NULL, 0, 456 },
 };
 
 static void
@@ -46,7 +46,7 @@ test_request_fill(struct deliver_request *req)
 static void
 test_wire(const ATTR *in, ATTR *out)
 {
-	VSTR   *buf = vstr_alloc(100);
+	VSTR *buf = vstr_alloc(100);
 
 	attr_encode(in, buf);
 	assert_int_equal(attr_decode(VSTR_STR(buf), VSTR_LEN(buf), out, NULL),
@@ -58,9 +58,9 @@ static void
 test_deliver_proto_request_round_trip(void **state)
 {
 	struct deliver_request req, got;
-	ATTR   *a = attr_alloc();
-	ATTR   *b = attr_alloc();
-	VSTR   *why = vstr_alloc(10);
+	ATTR		      *a = attr_alloc();
+	ATTR		      *b = attr_alloc();
+	VSTR		      *why = vstr_alloc(10);
 
 	(void)state;
 	test_request_fill(&req);
@@ -92,7 +92,7 @@ test_deliver_proto_request_round_trip(void **state)
 	assert_int_equal(got.rcpts[1].offset, 456);
 	deliver_request_release(&got);
 	assert_null(got.rcpts);
-	deliver_request_release(&got);	/* twice is harmless */
+	deliver_request_release(&got); /* twice is harmless */
 	attr_free(a);
 	attr_free(b);
 	vstr_free(why);
@@ -102,8 +102,8 @@ static void
 test_deliver_proto_request_rejects_bad_frames(void **state)
 {
 	struct deliver_request req, got;
-	ATTR   *a = attr_alloc();
-	VSTR   *why = vstr_alloc(10);
+	ATTR		      *a = attr_alloc();
+	VSTR		      *why = vstr_alloc(10);
 
 	(void)state;
 	test_request_fill(&req);
@@ -148,9 +148,9 @@ static void
 test_deliver_proto_reply_round_trip(void **state)
 {
 	struct deliver_status st[3], got[3];
-	ATTR   *a = attr_alloc();
-	ATTR   *b = attr_alloc();
-	VSTR   *why = vstr_alloc(10);
+	ATTR		     *a = attr_alloc();
+	ATTR		     *b = attr_alloc();
+	VSTR		     *why = vstr_alloc(10);
 
 	(void)state;
 	deliver_status_set(st + 0, DELIVER_SENT, "2.0.0",
@@ -159,8 +159,8 @@ test_deliver_proto_reply_round_trip(void **state)
 	st[0].remote_mta = "mx.example.com";
 	deliver_status_set(st + 1, DELIVER_DEFERRED, "4.4.1",
 			   "connect to x: Connection refused", NULL);
-	deliver_status_set(st + 2, DELIVER_BOUNCED, "5.1.10",
-			   "null MX", "none");
+	deliver_status_set(st + 2, DELIVER_BOUNCED, "5.1.10", "null MX",
+			   "none");
 	assert_int_equal(deliver_reply_encode(st, 3, a), 0);
 	test_wire(a, b);
 	assert_int_equal(deliver_reply_decode(b, got, 3, why), 0);
@@ -187,12 +187,12 @@ static void
 test_deliver_proto_reply_rejects_inconsistent_status(void **state)
 {
 	struct deliver_status st, got;
-	ATTR   *a = attr_alloc();
-	VSTR   *why = vstr_alloc(10);
+	ATTR		     *a = attr_alloc();
+	VSTR		     *why = vstr_alloc(10);
 
 	(void)state;
 	deliver_status_set(&st, DELIVER_SENT, "2.0.0", "ok", "r");
-	st.action = DELIVER_BOUNCED;	/* 2.x.x with bounced */
+	st.action = DELIVER_BOUNCED; /* 2.x.x with bounced */
 	assert_int_equal(deliver_reply_encode(&st, 1, a), -1);
 
 	deliver_status_set(&st, DELIVER_SENT, "2.0.0", "ok", "r");
@@ -227,7 +227,7 @@ test_deliver_proto_dsn_syntax(void **state)
 	assert_false(deliver_dsn_valid(""));
 	assert_int_equal(deliver_dsn_class("4.4.1"), 4);
 	assert_int_equal(deliver_dsn_class("x"), -1);
-	EXPECT_FATAL(deliver_status_set(&(struct deliver_status){0},
+	EXPECT_FATAL(deliver_status_set(&(struct deliver_status){ 0 },
 					DELIVER_SENT, "bad", "", NULL),
 		     "bad dsn");
 }
@@ -254,7 +254,8 @@ main(void)
 		cmocka_unit_test(test_deliver_proto_request_round_trip),
 		cmocka_unit_test(test_deliver_proto_request_rejects_bad_frames),
 		cmocka_unit_test(test_deliver_proto_reply_round_trip),
-		cmocka_unit_test(test_deliver_proto_reply_rejects_inconsistent_status),
+		cmocka_unit_test(
+		    test_deliver_proto_reply_rejects_inconsistent_status),
 		cmocka_unit_test(test_deliver_proto_dsn_syntax),
 		cmocka_unit_test(test_deliver_proto_action_names),
 	};

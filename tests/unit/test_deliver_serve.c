@@ -34,13 +34,17 @@ static void
 make_request(ATTR *in, const char *queue_name)
 {
 	struct deliver_rcpt rcpts[] = {
-		{.addr = "a@example.org", .offset = 10},
-		{.addr = "b@example.org", .offset = 20},
+		{ .addr = "a@example.org", .offset = 10 },
+		{ .addr = "b@example.org", .offset = 20 },
 	};
 	struct deliver_request req = {
-		.queue_name = queue_name, .queue_id = "0000000000z1",
-		.transport = "fake", .nexthop = "example.org",
-		.sender = "s@example.org", .rcpts = rcpts, .nrcpt = 2,
+		.queue_name = queue_name,
+		.queue_id = "0000000000z1",
+		.transport = "fake",
+		.nexthop = "example.org",
+		.sender = "s@example.org",
+		.rcpts = rcpts,
+		.nrcpt = 2,
 	};
 
 	assert_int_equal(deliver_request_encode(&req, in), 0);
@@ -49,16 +53,18 @@ make_request(ATTR *in, const char *queue_name)
 static void
 test_deliver_serve_bad_request_fails_the_whole_request(void **state)
 {
-	struct skel_ctx ctx = {.service = "fake"};
+	struct skel_ctx	      ctx = { .service = "fake" };
 	struct deliver_status st[1];
-	ATTR   *in = attr_alloc(), *out = attr_alloc();
-	VSTR   *why = vstr_alloc(64);
+	ATTR		     *in = attr_alloc(), *out = attr_alloc();
+	VSTR		     *why = vstr_alloc(64);
 
 	(void)state;
 	calls = 0;
 	attr_put_str(in, "request", "nonsense");
-	deliver_serve_rcpts(&ctx, &(const struct deliver_serve_ops){
-		.rcpt = fake_rcpt}, in, out);
+	deliver_serve_rcpts(&ctx,
+			    &(const struct deliver_serve_ops){
+				.rcpt = fake_rcpt },
+			    in, out);
 	assert_int_equal(deliver_reply_decode(out, st, 1, why), -1);
 	assert_int_equal(calls, 0);
 	attr_free(in);
@@ -69,16 +75,18 @@ test_deliver_serve_bad_request_fails_the_whole_request(void **state)
 static void
 test_deliver_serve_calls_the_agent_per_recipient(void **state)
 {
-	struct skel_ctx ctx = {.service = "fake"};
+	struct skel_ctx	      ctx = { .service = "fake" };
 	struct deliver_status st[2];
-	ATTR   *in = attr_alloc(), *out = attr_alloc();
-	VSTR   *why = vstr_alloc(64);
+	ATTR		     *in = attr_alloc(), *out = attr_alloc();
+	VSTR		     *why = vstr_alloc(64);
 
 	(void)state;
 	calls = 0;
 	make_request(in, "active");
-	deliver_serve_rcpts(&ctx, &(const struct deliver_serve_ops){
-		.relay = "none", .rcpt = fake_rcpt}, in, out);
+	deliver_serve_rcpts(&ctx,
+			    &(const struct deliver_serve_ops){
+				.relay = "none", .rcpt = fake_rcpt },
+			    in, out);
 	assert_int_equal(deliver_reply_decode(out, st, 2, why), 0);
 	assert_int_equal(calls, 2);
 	assert_int_equal(st[0].action, DELIVER_SENT);
@@ -89,8 +97,10 @@ test_deliver_serve_calls_the_agent_per_recipient(void **state)
 	assert_string_equal(st[1].reply, "done 1 for b@example.org");
 
 	/* No relay named: the master.cf service name, as pipe logs it. */
-	deliver_serve_rcpts(&ctx, &(const struct deliver_serve_ops){
-		.rcpt = fake_rcpt}, in, out);
+	deliver_serve_rcpts(&ctx,
+			    &(const struct deliver_serve_ops){
+				.rcpt = fake_rcpt },
+			    in, out);
 	assert_int_equal(deliver_reply_decode(out, st, 2, why), 0);
 	assert_string_equal(st[1].relay, "fake");
 	attr_free(in);
@@ -101,21 +111,25 @@ test_deliver_serve_calls_the_agent_per_recipient(void **state)
 static void
 test_deliver_serve_unreadable_content_defers_everybody(void **state)
 {
-	static const char main_cf[] = "queue_directory = /nonexistent\n";
-	struct skel_ctx ctx = {.service = "fake"};
+	static const char     main_cf[] = "queue_directory = /nonexistent\n";
+	struct skel_ctx	      ctx = { .service = "fake" };
 	struct deliver_status st[2];
-	ATTR   *in = attr_alloc(), *out = attr_alloc();
-	VSTR   *why = vstr_alloc(64);
+	ATTR		     *in = attr_alloc(), *out = attr_alloc();
+	VSTR		     *why = vstr_alloc(64);
 
 	(void)state;
-	ctx.cfg = cfg_open_buffer(NULL, "main.cf", main_cf,
-				  sizeof(main_cf) - 1, why);
+	ctx.cfg = cfg_open_buffer(NULL, "main.cf", main_cf, sizeof(main_cf) - 1,
+				  why);
 	assert_non_null(ctx.cfg);
 	ctx.queue_owner = getuid();
 	calls = 0;
 	make_request(in, "incoming");
-	deliver_serve_rcpts(&ctx, &(const struct deliver_serve_ops){
-		.relay = "fake", .content = true, .rcpt = fake_rcpt}, in, out);
+	deliver_serve_rcpts(&ctx,
+			    &(const struct deliver_serve_ops){
+				.relay = "fake",
+				.content = true,
+				.rcpt = fake_rcpt },
+			    in, out);
 	assert_int_equal(deliver_reply_decode(out, st, 2, why), 0);
 	assert_int_equal(calls, 0);
 	for (int i = 0; i < 2; i++) {
@@ -126,11 +140,16 @@ test_deliver_serve_unreadable_content_defers_everybody(void **state)
 	}
 	/* The right queue, but no such file. */
 	make_request(in, "active");
-	deliver_serve_rcpts(&ctx, &(const struct deliver_serve_ops){
-		.relay = "fake", .content = true, .rcpt = fake_rcpt}, in, out);
+	deliver_serve_rcpts(&ctx,
+			    &(const struct deliver_serve_ops){
+				.relay = "fake",
+				.content = true,
+				.rcpt = fake_rcpt },
+			    in, out);
 	assert_int_equal(deliver_reply_decode(out, st, 2, why), 0);
 	assert_int_equal(calls, 0);
-	assert_non_null(strstr(st[1].reply, "open queue file "
+	assert_non_null(strstr(st[1].reply,
+			       "open queue file "
 			       "/nonexistent/active/0000000000z1"));
 	cfg_free(ctx.cfg);
 	attr_free(in);

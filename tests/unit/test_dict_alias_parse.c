@@ -13,14 +13,15 @@
 static void
 test_dict_alias_parse_split_kinds(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
+	VSTR		   *why = vstr_alloc(64);
 	DICT_ALIAS_MEMBERS *m;
 
 	(void)state;
 	m = dict_alias_split(" joe, ann@example.com ,\"|/usr/bin/vacation -a "
 			     "joe\", |/bin/cat, /var/mail/archive, "
 			     "\"/path with space\", :include:/etc/mail/staff, "
-			     ":INCLUDE: \"/etc/q list\", \\joe,,", why);
+			     ":INCLUDE: \"/etc/q list\", \\joe,,",
+			     why);
 	assert_non_null(m);
 	assert_int_equal(m->count, 9);
 	assert_int_equal(m->items[0].kind, DICT_ALIAS_ADDRESS);
@@ -49,13 +50,14 @@ test_dict_alias_parse_split_kinds(void **state)
 static void
 test_dict_alias_parse_split_addresses_with_names(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
+	VSTR		   *why = vstr_alloc(64);
 	DICT_ALIAS_MEMBERS *m;
 
 	(void)state;
 	m = dict_alias_split("\"Doe, John\" <jd@example.com>, "
 			     "ann@example.com (Ann, in sales), "
-			     "\"odd local\"@example.com", why);
+			     "\"odd local\"@example.com",
+			     why);
 	assert_non_null(m);
 	assert_int_equal(m->count, 3);
 	assert_string_equal(m->items[0].text, "jd@example.com");
@@ -68,7 +70,7 @@ test_dict_alias_parse_split_addresses_with_names(void **state)
 static void
 test_dict_alias_parse_split_errors(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
+	VSTR *why = vstr_alloc(64);
 
 	(void)state;
 	assert_null(dict_alias_split("\"|unterminated", why));
@@ -91,19 +93,21 @@ test_dict_alias_parse_split_errors(void **state)
 static void
 test_dict_alias_parse_line_normalises_value(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *key = vstr_alloc(64);
-	VSTR   *val = vstr_alloc(64);
+	VSTR *why = vstr_alloc(64);
+	VSTR *key = vstr_alloc(64);
+	VSTR *val = vstr_alloc(64);
 
 	(void)state;
 	assert_int_equal(dict_alias_parse_line("Root:  admin,\t  "
 					       "\"|/bin/log x\" ,/tmp/f",
-					       key, val, why), 0);
+					       key, val, why),
+			 0);
 	assert_string_equal(VSTR_STR(key), "Root");
 	assert_string_equal(VSTR_STR(val), "admin, \"|/bin/log x\", /tmp/f");
 
 	assert_int_equal(dict_alias_parse_line("\"my list\" : a, b", key, val,
-					       why), 0);
+					       why),
+			 0);
 	assert_string_equal(VSTR_STR(key), "my list");
 	assert_string_equal(VSTR_STR(val), "a, b");
 

@@ -25,7 +25,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	cmd[256];
+	char cmd[256];
 
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
@@ -35,10 +35,10 @@ teardown(void **state)
 static DICT *
 open_file(const char *name, const char *text, VSTR *why)
 {
-	VSTR   *path = vstr_alloc(64);
-	VSTR   *spec = vstr_alloc(64);
-	FILE   *fp;
-	DICT   *d;
+	VSTR *path = vstr_alloc(64);
+	VSTR *spec = vstr_alloc(64);
+	FILE *fp;
+	DICT *d;
 
 	vstr_sprintf(path, "%s/%s", tmpdir, name);
 	fp = fopen(VSTR_STR(path), "w");
@@ -62,7 +62,7 @@ static void
 expect(DICT *d, const char *key, const char *want)
 {
 	const char *value;
-	int	ret = dict_lookup(d, key, &value);
+	int	    ret = dict_lookup(d, key, &value);
 
 	if (want == NULL) {
 		if (ret != 0)
@@ -71,22 +71,23 @@ expect(DICT *d, const char *key, const char *want)
 		return;
 	}
 	if (ret != 1)
-		fail_msg("key \"%s\": expected \"%s\", got ret %d", key,
-			 want, ret);
+		fail_msg("key \"%s\": expected \"%s\", got ret %d", key, want,
+			 ret);
 	assert_string_equal(value, want);
 }
 
 static void
 test_dict_cidr_ipv4_first_match_wins(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	DICT   *d = open_file("t1",
-			      "# access by network\n"
-			      "10.1.2.3        host\n"
-			      "10.1.2.0/24     REJECT small net\n"
-			      "10.0.0.0/8      OK\n"
-			      "192.168.1.128/25 upper half\n"
-			      "0.0.0.0/0       everything\n", why);
+	VSTR *why = vstr_alloc(64);
+	DICT *d = open_file("t1",
+			    "# access by network\n"
+			    "10.1.2.3        host\n"
+			    "10.1.2.0/24     REJECT small net\n"
+			    "10.0.0.0/8      OK\n"
+			    "192.168.1.128/25 upper half\n"
+			    "0.0.0.0/0       everything\n",
+			    why);
 
 	(void)state;
 	assert_non_null(d);
@@ -106,11 +107,12 @@ test_dict_cidr_ipv4_first_match_wins(void **state)
 static void
 test_dict_cidr_ipv6_with_and_without_brackets(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	DICT   *d = open_text("[::1]/128 loopback\n"
-			      "2001:db8::/32 doc\n"
-			      "[2001:db9::1] bracket host\n"
-			      "::/0 any6\n", why);
+	VSTR *why = vstr_alloc(64);
+	DICT *d = open_text("[::1]/128 loopback\n"
+			    "2001:db8::/32 doc\n"
+			    "[2001:db9::1] bracket host\n"
+			    "::/0 any6\n",
+			    why);
 
 	(void)state;
 	assert_non_null(d);
@@ -133,14 +135,15 @@ test_dict_cidr_ipv6_with_and_without_brackets(void **state)
 static void
 test_dict_cidr_if_endif_and_negation(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	DICT   *d = open_text("if 10.0.0.0/8\n"
-			      "if !10.1.0.0/16\n"
-			      "0.0.0.0/0 ten-but-not-ten-one\n"
-			      "endif\n"
-			      "10.1.2.0/24 ten-one-two\n"
-			      "endif\n"
-			      "!192.168.0.0/16 not-private-192\n", why);
+	VSTR *why = vstr_alloc(64);
+	DICT *d = open_text("if 10.0.0.0/8\n"
+			    "if !10.1.0.0/16\n"
+			    "0.0.0.0/0 ten-but-not-ten-one\n"
+			    "endif\n"
+			    "10.1.2.0/24 ten-one-two\n"
+			    "endif\n"
+			    "!192.168.0.0/16 not-private-192\n",
+			    why);
 
 	(void)state;
 	assert_non_null(d);
@@ -155,8 +158,8 @@ test_dict_cidr_if_endif_and_negation(void **state)
 static void
 test_dict_cidr_errors_name_file_and_line(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *want = vstr_alloc(64);
+	VSTR *why = vstr_alloc(64);
+	VSTR *want = vstr_alloc(64);
 
 	(void)state;
 	assert_null(open_file("bad", "10.0.0.0/8 ok\n10.1.2.3/24 x\n", why));

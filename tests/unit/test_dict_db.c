@@ -32,7 +32,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	cmd[256];
+	char cmd[256];
 
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
@@ -42,7 +42,7 @@ teardown(void **state)
 static char *
 tpath(const char *name)
 {
-	VSTR   *v = vstr_alloc(64);
+	VSTR *v = vstr_alloc(64);
 
 	vstr_sprintf(v, "%s/%s", tmpdir, name);
 	return vstr_export(v);
@@ -51,7 +51,7 @@ tpath(const char *name)
 static char *
 tspec(const char *type, const char *name)
 {
-	VSTR   *v = vstr_alloc(64);
+	VSTR *v = vstr_alloc(64);
 
 	vstr_sprintf(v, "%s:%s/%s", type, tmpdir, name);
 	return vstr_export(v);
@@ -60,8 +60,8 @@ tspec(const char *type, const char *name)
 static void
 build(const char *spec, int flags, const char *const *pairs)
 {
-	VSTR   *why = vstr_alloc(64);
-	DICT   *d = dict_open(spec, flags | DICT_FLAG_CREATE, why);
+	VSTR *why = vstr_alloc(64);
+	DICT *d = dict_open(spec, flags | DICT_FLAG_CREATE, why);
 
 	assert_non_null(d);
 	for (; pairs[0]; pairs += 2)
@@ -74,11 +74,11 @@ build(const char *spec, int flags, const char *const *pairs)
 static void
 test_dict_db_hash_build_and_lookup_folds_case(void **state)
 {
-	static const char *const pairs[] = {"Root", "admin", "x", "y", NULL};
-	char   *spec = tspec("hash", "t1");
-	VSTR   *why = vstr_alloc(64);
-	const char *value;
-	DICT   *d;
+	static const char *const pairs[] = { "Root", "admin", "x", "y", NULL };
+	char			*spec = tspec("hash", "t1");
+	VSTR			*why = vstr_alloc(64);
+	const char		*value;
+	DICT			*d;
 
 	(void)state;
 	build(spec, DICT_FLAG_FOLD, pairs);
@@ -108,14 +108,16 @@ test_dict_db_hash_build_and_lookup_folds_case(void **state)
 static void
 test_dict_db_btree_iterates_in_order(void **state)
 {
-	static const char *const pairs[] = {"b", "2", "a", "1", "c", "3", NULL};
-	char   *spec = tspec("btree", "t2");
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *seen = vstr_alloc(64);
+	static const char *const pairs[] = {
+		"b", "2", "a", "1", "c", "3", NULL
+	};
+	char	   *spec = tspec("btree", "t2");
+	VSTR	   *why = vstr_alloc(64);
+	VSTR	   *seen = vstr_alloc(64);
 	const char *k;
 	const char *v;
-	DICT   *d;
-	int	ret;
+	DICT	   *d;
+	int	    ret;
 
 	(void)state;
 	build(spec, DICT_FLAG_FOLD, pairs);
@@ -135,19 +137,20 @@ test_dict_db_btree_iterates_in_order(void **state)
 static void
 test_dict_db_reads_keys_with_trailing_nul(void **state)
 {
-	char   *file = tpath("nul.db");
-	char   *spec = tspec("hash", "nul");
-	VSTR   *why = vstr_alloc(64);
-	DB     *db;
-	DBT	k;
-	DBT	v;
+	char	   *file = tpath("nul.db");
+	char	   *spec = tspec("hash", "nul");
+	VSTR	   *why = vstr_alloc(64);
+	DB	   *db;
+	DBT	    k;
+	DBT	    v;
 	const char *value;
-	DICT   *d;
+	DICT	   *d;
 
 	(void)state;
 	assert_int_equal(db_create(&db, NULL, 0), 0);
 	assert_int_equal(db->open(db, NULL, file, NULL, DB_HASH, DB_CREATE,
-				  0644), 0);
+				  0644),
+			 0);
 	memset(&k, 0, sizeof(k));
 	memset(&v, 0, sizeof(v));
 	k.data = "postmaster";
@@ -165,7 +168,7 @@ test_dict_db_reads_keys_with_trailing_nul(void **state)
 
 	/* -N tables store the NUL and still find the plain form. */
 	{
-		static const char *const pairs[] = {"k", "v", NULL};
+		static const char *const pairs[] = { "k", "v", NULL };
 
 		build(spec, DICT_FLAG_FOLD | DICT_FLAG_NUL, pairs);
 		d = dict_open(spec, DICT_FLAG_FOLD, why);
@@ -181,15 +184,15 @@ test_dict_db_reads_keys_with_trailing_nul(void **state)
 static void
 test_dict_db_update_is_invisible_until_commit(void **state)
 {
-	static const char *const pairs[] = {"old", "1", NULL};
-	char   *spec = tspec("hash", "t3");
-	char   *file = tpath("t3.db");
-	VSTR   *why = vstr_alloc(64);
-	const char *value;
-	struct stat st1;
-	struct stat st2;
-	DICT   *reader;
-	DICT   *w;
+	static const char *const pairs[] = { "old", "1", NULL };
+	char			*spec = tspec("hash", "t3");
+	char			*file = tpath("t3.db");
+	VSTR			*why = vstr_alloc(64);
+	const char		*value;
+	struct stat		 st1;
+	struct stat		 st2;
+	DICT			*reader;
+	DICT			*w;
 
 	(void)state;
 	build(spec, DICT_FLAG_FOLD, pairs);
@@ -237,7 +240,7 @@ test_dict_db_update_is_invisible_until_commit(void **state)
 	assert_int_equal(dict_lookup(reader, "gone", &value), 0);
 	dict_close(reader);
 	{
-		char	cmd[300];
+		char cmd[300];
 
 		snprintf(cmd, sizeof(cmd), "ls %s | grep -q tmp", tmpdir);
 		assert_int_not_equal(system(cmd), 0);
@@ -250,10 +253,10 @@ test_dict_db_update_is_invisible_until_commit(void **state)
 static void
 test_dict_db_duplicates_keep_first_unless_replace(void **state)
 {
-	char   *spec = tspec("hash", "dup");
-	VSTR   *why = vstr_alloc(64);
+	char	   *spec = tspec("hash", "dup");
+	VSTR	   *why = vstr_alloc(64);
 	const char *value;
-	DICT   *d;
+	DICT	   *d;
 
 	(void)state;
 	d = dict_open(spec, DICT_FLAG_FOLD | DICT_FLAG_CREATE, why);
@@ -261,10 +264,11 @@ test_dict_db_duplicates_keep_first_unless_replace(void **state)
 	assert_int_equal(dict_update(d, "K", "second"), 0);
 	assert_int_equal(dict_lookup(d, "k", &value), 1);
 	assert_string_equal(value, "first");
-	dict_close(d);			/* commits */
+	dict_close(d); /* commits */
 
-	d = dict_open(spec, DICT_FLAG_FOLD | DICT_FLAG_WRITE
-		      | DICT_FLAG_DUP_REPLACE, why);
+	d = dict_open(spec,
+		      DICT_FLAG_FOLD | DICT_FLAG_WRITE | DICT_FLAG_DUP_REPLACE,
+		      why);
 	assert_int_equal(dict_update(d, "k", "second"), 0);
 	assert_int_equal(dict_lookup(d, "k", &value), 1);
 	assert_string_equal(value, "second");
@@ -276,11 +280,11 @@ test_dict_db_duplicates_keep_first_unless_replace(void **state)
 static void
 test_dict_db_open_errors_name_the_table(void **state)
 {
-	char   *spec = tspec("hash", "missing");
-	char   *file = tpath("garbage.db");
-	char   *gspec = tspec("btree", "garbage");
-	VSTR   *why = vstr_alloc(64);
-	FILE   *fp;
+	char *spec = tspec("hash", "missing");
+	char *file = tpath("garbage.db");
+	char *gspec = tspec("btree", "garbage");
+	VSTR *why = vstr_alloc(64);
+	FILE *fp;
 
 	(void)state;
 	assert_null(dict_open(spec, DICT_FLAG_FOLD, why));
@@ -308,12 +312,12 @@ test_dict_db_open_errors_name_the_table(void **state)
 static void
 test_dict_db_long_key_fails_cleanly(void **state)
 {
-	static const char *const pairs[] = {"k", "v", NULL};
-	char   *spec = tspec("hash", "long");
-	VSTR   *why = vstr_alloc(64);
-	char   *key = mymalloc(DICT_KEY_MAX + 2);
-	const char *value;
-	DICT   *d;
+	static const char *const pairs[] = { "k", "v", NULL };
+	char			*spec = tspec("hash", "long");
+	VSTR			*why = vstr_alloc(64);
+	char			*key = mymalloc(DICT_KEY_MAX + 2);
+	const char		*value;
+	DICT			*d;
 
 	(void)state;
 	build(spec, DICT_FLAG_FOLD, pairs);
@@ -333,14 +337,14 @@ test_dict_db_long_key_fails_cleanly(void **state)
 static void
 test_dict_db_list_first_match_wins(void **state)
 {
-	static const char *const a[] = {"x", "from-a", NULL};
-	static const char *const b[] = {"x", "from-b", "y", "only-b", NULL};
-	char   *sa = tspec("hash", "la");
-	char   *sb = tspec("btree", "lb");
-	VSTR   *specs = vstr_alloc(64);
-	VSTR   *why = vstr_alloc(64);
-	const char *value;
-	DICT_LIST *l;
+	static const char *const a[] = { "x", "from-a", NULL };
+	static const char *const b[] = { "x", "from-b", "y", "only-b", NULL };
+	char			*sa = tspec("hash", "la");
+	char			*sb = tspec("btree", "lb");
+	VSTR			*specs = vstr_alloc(64);
+	VSTR			*why = vstr_alloc(64);
+	const char		*value;
+	DICT_LIST		*l;
 
 	(void)state;
 	build(sa, DICT_FLAG_FOLD, a);

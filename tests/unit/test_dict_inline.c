@@ -28,7 +28,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	cmd[256];
+	char cmd[256];
 
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
@@ -39,7 +39,7 @@ static void
 expect(DICT *d, const char *key, const char *want)
 {
 	const char *value;
-	int	ret = dict_lookup(d, key, &value);
+	int	    ret = dict_lookup(d, key, &value);
 
 	if (want == NULL) {
 		if (ret != 0)
@@ -48,20 +48,20 @@ expect(DICT *d, const char *key, const char *want)
 		return;
 	}
 	if (ret != 1)
-		fail_msg("key \"%s\": expected \"%s\", got ret %d", key,
-			 want, ret);
+		fail_msg("key \"%s\": expected \"%s\", got ret %d", key, want,
+			 ret);
 	assert_string_equal(value, want);
 }
 
 static void
 test_dict_inline_pairs_and_braced_items(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *seen = vstr_alloc(64);
+	VSTR	   *why = vstr_alloc(64);
+	VSTR	   *seen = vstr_alloc(64);
 	const char *k;
 	const char *v;
-	DICT   *d;
-	int	ret;
+	DICT	   *d;
+	int	    ret;
 
 	(void)state;
 	d = dict_open("inline:{ Alpha=1, beta=2 { gamma = three, four } }",
@@ -92,10 +92,10 @@ test_dict_inline_pairs_and_braced_items(void **state)
 static void
 test_dict_inline_static_always_matches(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
+	VSTR	   *why = vstr_alloc(64);
 	const char *value;
 	const char *k;
-	DICT   *d;
+	DICT	   *d;
 
 	(void)state;
 	d = dict_open("static:relay:[mx.example]:25", 0, why);
@@ -119,11 +119,11 @@ test_dict_inline_static_always_matches(void **state)
 static void
 test_dict_inline_texthash_reads_postmap_format(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *path = vstr_alloc(64);
-	VSTR   *spec = vstr_alloc(64);
-	FILE   *fp;
-	DICT   *d;
+	VSTR *why = vstr_alloc(64);
+	VSTR *path = vstr_alloc(64);
+	VSTR *spec = vstr_alloc(64);
+	FILE *fp;
+	DICT *d;
 
 	(void)state;
 	vstr_sprintf(path, "%s/virtual", tmpdir);
@@ -135,7 +135,8 @@ test_dict_inline_texthash_reads_postmap_format(void **state)
 	      "   ann\r\n"
 	      "sales@example.com sam\n"
 	      "info@example.com duplicate ignored\n"
-	      "lonelykey\n", fp);
+	      "lonelykey\n",
+	      fp);
 	fclose(fp);
 	vstr_sprintf(spec, "texthash:%s", VSTR_STR(path));
 	d = dict_open(VSTR_STR(spec), DICT_FLAG_FOLD, why);
@@ -168,13 +169,13 @@ static void
 test_dict_inline_src_lines_and_limits(void **state)
 {
 	static const char text[] = "  orphan\nkey value\n\tmore\n#c\nlast";
-	LLINE	src;
-	VSTR   *line = vstr_alloc(64);
-	VSTR   *why = vstr_alloc(64);
-	char	buf[] = "  key \t value with  spaces \r";
-	char   *k;
-	char   *v;
-	int	lineno;
+	LLINE		  src;
+	VSTR		 *line = vstr_alloc(64);
+	VSTR		 *why = vstr_alloc(64);
+	char		  buf[] = "  key \t value with  spaces \r";
+	char		 *k;
+	char		 *v;
+	int		  lineno;
 
 	(void)state;
 	lline_init(&src, "src", text, sizeof(text) - 1, 0, NULL);
@@ -196,9 +197,9 @@ test_dict_inline_src_lines_and_limits(void **state)
 static void
 test_dict_inline_unix_passwd(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
+	VSTR	   *why = vstr_alloc(64);
 	const char *value;
-	DICT   *d;
+	DICT	   *d;
 
 	(void)state;
 	d = dict_open("unix:passwd.byname", DICT_FLAG_FOLD, why);
@@ -213,8 +214,7 @@ test_dict_inline_unix_passwd(void **state)
 	 * without one the open fails and says why, never opens directly.
 	 */
 	dict_proxy_configure(NULL, "no-such-proxymap-service");
-	assert_null(dict_open("proxy:unix:passwd.byname", DICT_FLAG_FOLD,
-			      why));
+	assert_null(dict_open("proxy:unix:passwd.byname", DICT_FLAG_FOLD, why));
 	assert_non_null(strstr(VSTR_STR(why), "proxymap service"));
 	assert_null(dict_open("proxy:proxy:unix:passwd.byname", 0, why));
 	dict_proxy_configure(NULL, NULL);

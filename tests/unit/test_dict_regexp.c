@@ -27,7 +27,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	cmd[256];
+	char cmd[256];
 
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
@@ -38,10 +38,10 @@ teardown(void **state)
 static DICT *
 open_file(const char *name, const char *text, VSTR *why)
 {
-	VSTR   *path = vstr_alloc(64);
-	VSTR   *spec = vstr_alloc(64);
-	FILE   *fp;
-	DICT   *d;
+	VSTR *path = vstr_alloc(64);
+	VSTR *spec = vstr_alloc(64);
+	FILE *fp;
+	DICT *d;
 
 	vstr_sprintf(path, "%s/%s", tmpdir, name);
 	fp = fopen(VSTR_STR(path), "w");
@@ -65,7 +65,7 @@ static void
 expect(DICT *d, const char *key, const char *want)
 {
 	const char *value;
-	int	ret = dict_lookup(d, key, &value);
+	int	    ret = dict_lookup(d, key, &value);
 
 	if (want == NULL) {
 		if (ret != 0)
@@ -74,24 +74,25 @@ expect(DICT *d, const char *key, const char *want)
 		return;
 	}
 	if (ret != 1)
-		fail_msg("key \"%s\": expected \"%s\", got ret %d", key,
-			 want, ret);
+		fail_msg("key \"%s\": expected \"%s\", got ret %d", key, want,
+			 ret);
 	assert_string_equal(value, want);
 }
 
 static void
 test_dict_regexp_first_match_and_substitution(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	DICT   *d = open_file("t1",
-			      "# header checks\n"
-			      "/^(.*)@example\\.com$/ $1@example.net\n"
-			      "/^([^@]+)@([^.]+)\\.org$/ ${2}-$1 costs $$5\n"
-			      "\n"
-			      "/^abc/ first\n"
-			      "/^ab/  second\n"
-			      "/^multi/ line one\n"
-			      "   and two\n", why);
+	VSTR *why = vstr_alloc(64);
+	DICT *d = open_file("t1",
+			    "# header checks\n"
+			    "/^(.*)@example\\.com$/ $1@example.net\n"
+			    "/^([^@]+)@([^.]+)\\.org$/ ${2}-$1 costs $$5\n"
+			    "\n"
+			    "/^abc/ first\n"
+			    "/^ab/  second\n"
+			    "/^multi/ line one\n"
+			    "   and two\n",
+			    why);
 
 	(void)state;
 	assert_non_null(d);
@@ -117,10 +118,10 @@ test_dict_regexp_first_match_and_substitution(void **state)
 static void
 test_dict_regexp_notices_edited_file(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *path = vstr_alloc(64);
-	DICT   *d = open_file("edit", "/a/ one\n", why);
-	FILE   *fp;
+	VSTR *why = vstr_alloc(64);
+	VSTR *path = vstr_alloc(64);
+	DICT *d = open_file("edit", "/a/ one\n", why);
+	FILE *fp;
 
 	(void)state;
 	assert_non_null(d);
@@ -138,12 +139,13 @@ test_dict_regexp_notices_edited_file(void **state)
 static void
 test_dict_regexp_flags_toggle_case_and_syntax(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	DICT   *d = open_text("/^Exact$/i sensitive\n"
-			      "/^upper$/ insensitive\n"
-			      "/a+b/x basic\n"
-			      "%^x[|]y$% other delimiter\n"
-			      "/^x.y$/m dotall\n", why);
+	VSTR *why = vstr_alloc(64);
+	DICT *d = open_text("/^Exact$/i sensitive\n"
+			    "/^upper$/ insensitive\n"
+			    "/a+b/x basic\n"
+			    "%^x[|]y$% other delimiter\n"
+			    "/^x.y$/m dotall\n",
+			    why);
 
 	(void)state;
 	assert_non_null(d);
@@ -161,9 +163,10 @@ test_dict_regexp_flags_toggle_case_and_syntax(void **state)
 static void
 test_dict_regexp_negation_and_two_patterns(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	DICT   *d = open_text("/@example\\.com$/!/^postmaster@/ not-pm\n"
-			      "!/@/ local\n", why);
+	VSTR *why = vstr_alloc(64);
+	DICT *d = open_text("/@example\\.com$/!/^postmaster@/ not-pm\n"
+			    "!/@/ local\n",
+			    why);
 
 	(void)state;
 	assert_non_null(d);
@@ -177,14 +180,15 @@ test_dict_regexp_negation_and_two_patterns(void **state)
 static void
 test_dict_regexp_if_endif_nesting(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	DICT   *d = open_text("if /@example\\.com$/\n"
-			      "if !/^admin/\n"
-			      "/^(.*)@/ user $1\n"
-			      "endif\n"
-			      "/^admin/ admin\n"
-			      "endif\n"
-			      "/.*/ fallback\n", why);
+	VSTR *why = vstr_alloc(64);
+	DICT *d = open_text("if /@example\\.com$/\n"
+			    "if !/^admin/\n"
+			    "/^(.*)@/ user $1\n"
+			    "endif\n"
+			    "/^admin/ admin\n"
+			    "endif\n"
+			    "/.*/ fallback\n",
+			    why);
 
 	(void)state;
 	assert_non_null(d);
@@ -198,8 +202,8 @@ test_dict_regexp_if_endif_nesting(void **state)
 static void
 test_dict_regexp_errors_name_file_and_line(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *want = vstr_alloc(64);
+	VSTR *why = vstr_alloc(64);
+	VSTR *want = vstr_alloc(64);
 
 	(void)state;
 	assert_null(open_file("bad1", "/ok/ ok\n\n/(unclosed/ x\n", why));
@@ -231,8 +235,8 @@ test_dict_regexp_errors_name_file_and_line(void **state)
 static void
 test_dict_regexp_refuses_exponential_patterns(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	DICT   *d;
+	VSTR *why = vstr_alloc(64);
+	DICT *d;
 
 	(void)state;
 	assert_null(open_text("/a/ ok\n"
@@ -246,7 +250,8 @@ test_dict_regexp_refuses_exponential_patterns(void **state)
 	assert_non_null(strstr(VSTR_STR(why), "too complex"));
 	/* Ordinary repetition stays allowed. */
 	d = open_text("/^(a{50}){100}$/ big\n/^[a-z{}+*]+(x+)?$/ ok\n"
-		      "/^.*?x/ lazy-looking\n", why);
+		      "/^.*?x/ lazy-looking\n",
+		      why);
 	assert_non_null(d);
 	expect(d, "ab+c", "ok");
 	dict_close(d);
@@ -257,11 +262,11 @@ static void
 test_dict_regexp_nul_byte_is_rejected(void **state)
 {
 	static const char text[] = "/a/ x\n/b/ y\0z\n";
-	VSTR   *why = vstr_alloc(64);
+	VSTR		 *why = vstr_alloc(64);
 
 	(void)state;
-	assert_null(dict_open_buffer("regexp", "nul", text, sizeof(text) - 1, 0,
-				     why));
+	assert_null(
+	    dict_open_buffer("regexp", "nul", text, sizeof(text) - 1, 0, why));
 	assert_non_null(strstr(VSTR_STR(why), "nul:2: NUL byte"));
 	vstr_free(why);
 }

@@ -20,7 +20,7 @@
 /* A tiny reply builder. */
 struct msg {
 	unsigned char b[2048];
-	size_t	len;
+	size_t	      len;
 };
 
 static void
@@ -34,7 +34,7 @@ put(struct msg *m, const void *data, size_t len)
 static void
 put16(struct msg *m, unsigned v)
 {
-	unsigned char b[2] = {(unsigned char)(v >> 8), (unsigned char)v};
+	unsigned char b[2] = { (unsigned char)(v >> 8), (unsigned char)v };
 
 	put(m, b, 2);
 }
@@ -50,7 +50,7 @@ static void
 put_name(struct msg *m, const char *name)
 {
 	while (*name) {
-		size_t	lab = strcspn(name, ".");
+		size_t	      lab = strcspn(name, ".");
 		unsigned char l = (unsigned char)lab;
 
 		put(m, &l, 1);
@@ -94,7 +94,7 @@ rr(struct msg *m, unsigned type, const void *rdata, size_t rdlen)
 static void
 mx(struct msg *m, unsigned pref, const char *host)
 {
-	struct msg rd = {.len = 0};
+	struct msg rd = { .len = 0 };
 
 	put16(&rd, pref);
 	put_name(&rd, host);
@@ -104,16 +104,16 @@ mx(struct msg *m, unsigned pref, const char *host)
 static void
 test_dns_parse_a_and_aaaa(void **state)
 {
-	struct msg m;
-	DNS_REPLY *r = dns_reply_alloc();
-	VSTR   *why = vstr_alloc(64);
-	unsigned char a[4] = {192, 0, 2, 7};
-	unsigned char aaaa[16] = {0x20, 0x01, 0x0d, 0xb8, [15] = 1};
+	struct msg    m;
+	DNS_REPLY    *r = dns_reply_alloc();
+	VSTR	     *why = vstr_alloc(64);
+	unsigned char a[4] = { 192, 0, 2, 7 };
+	unsigned char aaaa[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
 
 	(void)state;
 	start(&m, 0x8180, 2, "Mail.Example.TEST", DNS_TYPE_A);
 	rr(&m, DNS_TYPE_A, a, 4);
-	rr(&m, DNS_TYPE_AAAA, aaaa, 16);	/* other type: skipped */
+	rr(&m, DNS_TYPE_AAAA, aaaa, 16); /* other type: skipped */
 	assert_int_equal(dns_parse(m.b, m.len, DNS_TYPE_A, r, why), DNS_OK);
 	assert_int_equal(r->count, 1);
 	assert_string_equal(VSTR_STR(r->rr[0].data), "192.0.2.7");
@@ -135,7 +135,7 @@ test_dns_parse_mx_sorted_and_null_mx(void **state)
 {
 	struct msg m;
 	DNS_REPLY *r = dns_reply_alloc();
-	VSTR   *why = vstr_alloc(64);
+	VSTR	  *why = vstr_alloc(64);
 
 	(void)state;
 	start(&m, 0x8180, 4, "example.test", DNS_TYPE_MX);
@@ -163,10 +163,10 @@ test_dns_parse_mx_sorted_and_null_mx(void **state)
 static void
 test_dns_parse_mx_compressed_target(void **state)
 {
-	struct msg m;
-	DNS_REPLY *r = dns_reply_alloc();
-	VSTR   *why = vstr_alloc(64);
-	unsigned char rd[] = {0, 10, 3, 'm', 'x', '1', 0xc0, 0x0c};
+	struct msg    m;
+	DNS_REPLY    *r = dns_reply_alloc();
+	VSTR	     *why = vstr_alloc(64);
+	unsigned char rd[] = { 0, 10, 3, 'm', 'x', '1', 0xc0, 0x0c };
 
 	(void)state;
 	start(&m, 0x8180, 1, "example.test", DNS_TYPE_MX);
@@ -180,12 +180,12 @@ test_dns_parse_mx_compressed_target(void **state)
 static void
 test_dns_parse_txt_and_tlsa(void **state)
 {
-	struct msg m;
-	DNS_REPLY *r = dns_reply_alloc();
-	VSTR   *why = vstr_alloc(64);
-	unsigned char txt[] = {5, 'h', 'e', 'l', 'l', 'o', 6, ' ', 'w', 'o',
-	'r', 'l', 'd'};
-	unsigned char tlsa[] = {3, 1, 1, 0xde, 0xad, 0xbe, 0xef};
+	struct msg    m;
+	DNS_REPLY    *r = dns_reply_alloc();
+	VSTR	     *why = vstr_alloc(64);
+	unsigned char txt[] = { 5,   'h', 'e', 'l', 'l', 'o', 6,
+				' ', 'w', 'o', 'r', 'l', 'd' };
+	unsigned char tlsa[] = { 3, 1, 1, 0xde, 0xad, 0xbe, 0xef };
 
 	(void)state;
 	start(&m, 0x8180, 1, "t.test", DNS_TYPE_TXT);
@@ -209,10 +209,10 @@ test_dns_parse_txt_and_tlsa(void **state)
 static void
 test_dns_parse_nxdomain_nodata_servfail(void **state)
 {
-	struct msg m;
-	DNS_REPLY *r = dns_reply_alloc();
-	VSTR   *why = vstr_alloc(64);
-	unsigned char a[4] = {127, 0, 0, 2};
+	struct msg    m;
+	DNS_REPLY    *r = dns_reply_alloc();
+	VSTR	     *why = vstr_alloc(64);
+	unsigned char a[4] = { 127, 0, 0, 2 };
 
 	(void)state;
 	start(&m, 0x8183, 0, "gone.test", DNS_TYPE_A);
@@ -241,11 +241,11 @@ test_dns_parse_nxdomain_nodata_servfail(void **state)
 static void
 test_dns_parse_compression_loops(void **state)
 {
-	struct msg m;
-	DNS_REPLY *r = dns_reply_alloc();
-	VSTR   *why = vstr_alloc(64);
-	unsigned char rd[] = {0, 10, 0xc0, 0x00};
-	size_t	at;
+	struct msg    m;
+	DNS_REPLY    *r = dns_reply_alloc();
+	VSTR	     *why = vstr_alloc(64);
+	unsigned char rd[] = { 0, 10, 0xc0, 0x00 };
+	size_t	      at;
 
 	(void)state;
 	/* Owner name pointing at itself. */
@@ -278,10 +278,10 @@ test_dns_parse_compression_loops(void **state)
 	put16(&m, 0);
 	put16(&m, 0);
 	put16(&m, 0);
-	put16(&m, 0xc000 | 14);		/* q1 name -> q2 name */
+	put16(&m, 0xc000 | 14); /* q1 name -> q2 name */
 	put16(&m, 1);
 	put16(&m, 1);
-	put16(&m, 0xc000 | 12);		/* q2 name -> q1 name */
+	put16(&m, 0xc000 | 12); /* q2 name -> q1 name */
 	put16(&m, 1);
 	put16(&m, 1);
 	assert_int_equal(dns_parse(m.b, m.len, DNS_TYPE_A, r, why),
@@ -293,11 +293,11 @@ test_dns_parse_compression_loops(void **state)
 static void
 test_dns_parse_truncation_and_bad_counts(void **state)
 {
-	struct msg m;
-	DNS_REPLY *r = dns_reply_alloc();
-	VSTR   *why = vstr_alloc(64);
-	unsigned char a[4] = {10, 0, 0, 1};
-	size_t	full;
+	struct msg    m;
+	DNS_REPLY    *r = dns_reply_alloc();
+	VSTR	     *why = vstr_alloc(64);
+	unsigned char a[4] = { 10, 0, 0, 1 };
+	size_t	      full;
 
 	(void)state;
 	start(&m, 0x8180, 2, "x.test", DNS_TYPE_A);
@@ -328,7 +328,10 @@ test_dns_parse_truncation_and_bad_counts(void **state)
 			 DNS_TEMPFAIL);
 	/* TXT string running past rdata. */
 	start(&m, 0x8180, 1, "x.test", DNS_TYPE_TXT);
-	rr(&m, DNS_TYPE_TXT, "\x09" "abc", 4);
+	rr(&m, DNS_TYPE_TXT,
+	   "\x09"
+	   "abc",
+	   4);
 	assert_int_equal(dns_parse(m.b, m.len, DNS_TYPE_TXT, r, why),
 			 DNS_TEMPFAIL);
 	dns_reply_free(r);
@@ -340,7 +343,7 @@ test_dns_parse_name_too_long(void **state)
 {
 	struct msg m;
 	DNS_REPLY *r = dns_reply_alloc();
-	VSTR   *why = vstr_alloc(64);
+	VSTR	  *why = vstr_alloc(64);
 
 	(void)state;
 	m.len = 0;
@@ -352,7 +355,7 @@ test_dns_parse_name_too_long(void **state)
 	put16(&m, 0);
 	for (int i = 0; i < 5; i++) {
 		unsigned char l = 63;
-		char	lab[63];
+		char	      lab[63];
 
 		memset(lab, 'a', sizeof(lab));
 		put(&m, &l, 1);
@@ -370,7 +373,7 @@ test_dns_parse_name_too_long(void **state)
 static void
 test_dns_reverse_name(void **state)
 {
-	VSTR   *v = vstr_alloc(16);
+	VSTR *v = vstr_alloc(16);
 
 	(void)state;
 	assert_int_equal(dns_reverse_name(v, "192.0.2.1", "bl.test"), 0);
@@ -386,8 +389,8 @@ test_dns_reverse_name(void **state)
 static CFG *
 cfg_text(const char *text)
 {
-	VSTR   *why = vstr_alloc(64);
-	CFG    *cfg = cfg_open_buffer(NULL, "main.cf", text, strlen(text), why);
+	VSTR *why = vstr_alloc(64);
+	CFG  *cfg = cfg_open_buffer(NULL, "main.cf", text, strlen(text), why);
 
 	assert_non_null(cfg);
 	vstr_free(why);
@@ -397,7 +400,7 @@ cfg_text(const char *text)
 static void
 test_dns_open_rejects_bad_nameservers(void **state)
 {
-	CFG    *cfg = cfg_text("dns_nameservers = 127.0.0.1:99999\n");
+	CFG *cfg = cfg_text("dns_nameservers = 127.0.0.1:99999\n");
 
 	(void)state;
 	assert_null(dns_open(cfg));
@@ -415,23 +418,25 @@ test_dns_open_rejects_bad_nameservers(void **state)
 static void
 test_dns_lookup_times_out_as_tempfail(void **state)
 {
-	int	s = socket(AF_INET, SOCK_DGRAM, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	socklen_t slen = sizeof(sin);
-	char	text[128];
-	CFG    *cfg;
-	DNS    *dns;
-	DNS_REPLY *r = dns_reply_alloc();
-	VSTR   *why = vstr_alloc(64);
-	time_t	t0;
+	int		   s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t	   slen = sizeof(sin);
+	char		   text[128];
+	CFG		  *cfg;
+	DNS		  *dns;
+	DNS_REPLY	  *r = dns_reply_alloc();
+	VSTR		  *why = vstr_alloc(64);
+	time_t		   t0;
 
 	(void)state;
 	assert_true(s >= 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(s, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(getsockname(s, (struct sockaddr *)&sin, &slen), 0);
-	snprintf(text, sizeof(text), "dns_nameservers = 127.0.0.1:%u\n"
-		 "dns_timeout = 1s\ndns_attempts = 1\n", ntohs(sin.sin_port));
+	snprintf(text, sizeof(text),
+		 "dns_nameservers = 127.0.0.1:%u\n"
+		 "dns_timeout = 1s\ndns_attempts = 1\n",
+		 ntohs(sin.sin_port));
 	cfg = cfg_text(text);
 	dns = dns_open(cfg);
 	assert_non_null(dns);

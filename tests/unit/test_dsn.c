@@ -20,22 +20,22 @@
 #include "util/mymalloc.h"
 #include "util/vstr.h"
 
-#define MAX_RCPT	8
-#define MAX_STR		64
+#define MAX_RCPT 8
+#define MAX_STR	 64
 
 struct dsn_case {
 	struct dsn_request req;
-	struct dsn_rcpt rcpts[MAX_RCPT];
-	char   *strs[MAX_STR];
-	size_t	nstr;
-	VSTR   *content;
+	struct dsn_rcpt	   rcpts[MAX_RCPT];
+	char		  *strs[MAX_STR];
+	size_t		   nstr;
+	VSTR		  *content;
 };
 
 static void
 data_path(char *buf, size_t len, const char *name, const char *ext)
 {
-	char	dir[512];
-	char   *slash;
+	char  dir[512];
+	char *slash;
 
 	snprintf(dir, sizeof(dir), "%s", __FILE__);
 	slash = strrchr(dir, '/');
@@ -54,11 +54,11 @@ keep(struct dsn_case *c, const char *s)
 static void
 case_load(struct dsn_case *c, const char *name)
 {
-	char	path[600], line[2048], *val;
+	char		 path[600], line[2048], *val;
 	struct dsn_rcpt *r = NULL;
-	bool	in_content = false;
-	FILE   *fp;
-	size_t	len;
+	bool		 in_content = false;
+	FILE		*fp;
+	size_t		 len;
 
 	memset(c, 0, sizeof(*c));
 	c->content = vstr_alloc(1024);
@@ -85,9 +85,11 @@ case_load(struct dsn_case *c, const char *name)
 		assert_non_null(val);
 		*val++ = 0;
 		if (strcmp(line, "kind") == 0)
-			c->req.kind = strcmp(val, "failed") == 0 ? DSN_KIND_FAILED
-			    : strcmp(val, "delayed") == 0 ? DSN_KIND_DELAYED
-			    : DSN_KIND_SUCCESS;
+			c->req.kind = strcmp(val, "failed") == 0
+					  ? DSN_KIND_FAILED
+				      : strcmp(val, "delayed") == 0
+					  ? DSN_KIND_DELAYED
+					  : DSN_KIND_SUCCESS;
 		else if (strcmp(line, "myhostname") == 0)
 			c->req.myhostname = keep(c, val);
 		else if (strcmp(line, "mail_name") == 0)
@@ -109,9 +111,9 @@ case_load(struct dsn_case *c, const char *name)
 		else if (strcmp(line, "will_retry_until") == 0)
 			c->req.will_retry_until = atoll(val);
 		else if (strcmp(line, "ret") == 0)
-			c->req.ret = strcmp(val, "full") == 0 ? ADDR_RET_FULL
-			    : strcmp(val, "hdrs") == 0 ? ADDR_RET_HDRS
-			    : ADDR_RET_NONE;
+			c->req.ret = strcmp(val, "full") == 0	? ADDR_RET_FULL
+				     : strcmp(val, "hdrs") == 0 ? ADDR_RET_HDRS
+								: ADDR_RET_NONE;
 		else if (strcmp(line, "size_limit") == 0)
 			c->req.size_limit = (size_t)atoll(val);
 		else if (strcmp(line, "postmaster_copy") == 0)
@@ -153,7 +155,7 @@ case_load(struct dsn_case *c, const char *name)
 static void
 case_free(struct dsn_case *c)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < c->nstr; i++)
 		myfree(c->strs[i]);
@@ -164,7 +166,7 @@ case_free(struct dsn_case *c)
 static void
 assert_crlf_only(const VSTR *v)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < VSTR_LEN(v); i++) {
 		if (VSTR_STR(v)[i] == '\r')
@@ -179,17 +181,17 @@ static void
 golden(const char *name)
 {
 	struct dsn_case c;
-	VSTR   *out = vstr_alloc(4096), *lf = vstr_alloc(4096);
-	char	path[600];
-	FILE   *fp;
-	char	buf[4096];
-	size_t	n, i;
-	VSTR   *ref = vstr_alloc(4096);
+	VSTR	       *out = vstr_alloc(4096), *lf = vstr_alloc(4096);
+	char		path[600];
+	FILE	       *fp;
+	char		buf[4096];
+	size_t		n, i;
+	VSTR	       *ref = vstr_alloc(4096);
 
 	case_load(&c, name);
 	/* The .in cannot hold raw CR/LF: "\r" "\n" escapes in replies. */
 	for (i = 0; i < c.req.nrcpt; i++) {
-		char   *p = (char *)c.rcpts[i].reply;
+		char *p = (char *)c.rcpts[i].reply;
 
 		while (p && (p = strstr(p, "\\r\\n")) != NULL) {
 			p[0] = '\r';
@@ -277,7 +279,7 @@ test_dsn_golden_postmaster_copy(void **state)
 static void
 test_dsn_date_is_rfc5322_utc(void **state)
 {
-	VSTR   *v = vstr_alloc(64);
+	VSTR *v = vstr_alloc(64);
 
 	(void)state;
 	dsn_format_date(v, 0);
@@ -304,23 +306,31 @@ test_dsn_subject_per_kind(void **state)
 static void
 test_dsn_headers_cut_at_line_end(void **state)
 {
-	struct dsn_rcpt r = {.addr = "b@example.org", .action = "failed",
-	.status = "5.0.0", .reply = "no"};
+	struct dsn_rcpt	   r = { .addr = "b@example.org",
+				 .action = "failed",
+				 .status = "5.0.0",
+				 .reply = "no" };
 	struct dsn_request req = {
-		.kind = DSN_KIND_FAILED, .myhostname = "h", .mail_name = "P",
-		.queue_id = "Q", .sender = "a@example.com",
-		.to = "a@example.com", .boundary = "B", .rcpts = &r,
-		.nrcpt = 1, .size_limit = 30,
+		.kind = DSN_KIND_FAILED,
+		.myhostname = "h",
+		.mail_name = "P",
+		.queue_id = "Q",
+		.sender = "a@example.com",
+		.to = "a@example.com",
+		.boundary = "B",
+		.rcpts = &r,
+		.nrcpt = 1,
+		.size_limit = 30,
 		.content = "Subject: one\r\nX-Long: two three\r\n\r\nbody\r\n",
 	};
-	VSTR   *out = vstr_alloc(1024);
+	VSTR *out = vstr_alloc(1024);
 
 	(void)state;
 	req.content_len = strlen(req.content);
 	dsn_build(out, &req);
 	assert_crlf_only(out);
 	assert_non_null(strstr(VSTR_STR(out), "text/rfc822-headers\r\n\r\n"
-			       "Subject: one\r\n\r\n--B--\r\n"));
+					      "Subject: one\r\n\r\n--B--\r\n"));
 	assert_null(strstr(VSTR_STR(out), "X-Long"));
 	vstr_free(out);
 }

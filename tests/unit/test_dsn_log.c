@@ -13,7 +13,7 @@
 static void
 delay_is(double secs, const char *want)
 {
-	VSTR   *v = vstr_alloc(16);
+	VSTR *v = vstr_alloc(16);
 
 	dsn_log_delay(v, secs);
 	assert_string_equal(VSTR_STR(v), want);
@@ -38,12 +38,15 @@ test_dsn_log_delay_formats_like_postfix(void **state)
 static void
 test_dsn_log_line_has_every_field(void **state)
 {
-	struct deliver_rcpt r = {.addr = "bob@example.org",
-	.orig = "Bob@Example.org"};
+	struct deliver_rcpt   r = { .addr = "bob@example.org",
+				    .orig = "Bob@Example.org" };
 	struct deliver_status st;
-	struct dsn_log_times t = {.arrival = 100, .qmgr = 100.5,
-	.start = 101, .conn = 101.25, .done = 103};
-	VSTR   *v = vstr_alloc(64);
+	struct dsn_log_times  t = { .arrival = 100,
+				    .qmgr = 100.5,
+				    .start = 101,
+				    .conn = 101.25,
+				    .done = 103 };
+	VSTR		     *v = vstr_alloc(64);
 
 	(void)state;
 	deliver_status_set(&st, DELIVER_BOUNCED, "5.1.1",
@@ -59,7 +62,8 @@ test_dsn_log_line_has_every_field(void **state)
 	r.orig = r.addr;
 	deliver_status_set(&st, DELIVER_SENT, "2.0.0", "discarded", NULL);
 	dsn_log_format(v, &r, &st, &t);
-	assert_non_null(strstr(VSTR_STR(v), "to=<bob@example.org>, relay=none,"));
+	assert_non_null(
+	    strstr(VSTR_STR(v), "to=<bob@example.org>, relay=none,"));
 	assert_non_null(strstr(VSTR_STR(v), "status=sent (discarded)"));
 	vstr_free(v);
 }

@@ -29,18 +29,18 @@ run_until(EVENTS *ev, const int *flag)
 }
 
 struct fd_log {
-	int	calls;
-	int	last_fd;
-	int	last_what;
-	char	data[64];
-	size_t	len;
+	int    calls;
+	int    last_fd;
+	int    last_what;
+	char   data[64];
+	size_t len;
 };
 
 static void
 on_readable(EVENTS *ev, int fd, int what, void *ctx)
 {
 	struct fd_log *log = ctx;
-	ssize_t	n;
+	ssize_t	       n;
 
 	(void)ev;
 	log->calls++;
@@ -57,14 +57,15 @@ on_readable(EVENTS *ev, int fd, int what, void *ctx)
 static void
 test_events_fd_readiness(void **state)
 {
-	EVENTS *ev = events_alloc();
-	struct fd_log log = {0};
-	int	sv[2];
+	EVENTS	     *ev = events_alloc();
+	struct fd_log log = { 0 };
+	int	      sv[2];
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(events_watch(ev, sv[1], EVENTS_READ, on_readable,
-				      &log), 0);
+				      &log),
+			 0);
 	/* Nothing to read: the wait times out with no callback. */
 	assert_int_equal(events_run_once(ev, 20), 0);
 	assert_int_equal(log.calls, 0);
@@ -76,12 +77,14 @@ test_events_fd_readiness(void **state)
 	assert_memory_equal(log.data, "hi", 2);
 	/* Change interest to write: a socket is writable at once. */
 	assert_int_equal(events_watch(ev, sv[1], EVENTS_WRITE, on_readable,
-				      &log), 0);
+				      &log),
+			 0);
 	assert_int_equal(events_run_once(ev, 1000), 1);
 	assert_int_equal(log.last_what, EVENTS_WRITE);
 	/* Peer hang-up shows as readable (EOF) plus error. */
 	assert_int_equal(events_watch(ev, sv[1], EVENTS_READ, on_readable,
-				      &log), 0);
+				      &log),
+			 0);
 	close(sv[0]);
 	log.calls = 0;
 	assert_int_equal(events_run_once(ev, 1000), 1);
@@ -97,16 +100,16 @@ test_events_fd_readiness(void **state)
 
 /* Two readable fds; whichever runs first unwatches and closes the other. */
 struct pair_ctx {
-	int	fds[2];
-	int	closed;
-	int	calls;
+	int fds[2];
+	int closed;
+	int calls;
 };
 
 static void
 on_kill_other(EVENTS *ev, int fd, int what, void *ctx)
 {
 	struct pair_ctx *pc = ctx;
-	int	other = fd == pc->fds[0] ? pc->fds[1] : pc->fds[0];
+	int		 other = fd == pc->fds[0] ? pc->fds[1] : pc->fds[0];
 
 	(void)what;
 	pc->calls++;
@@ -119,12 +122,12 @@ on_kill_other(EVENTS *ev, int fd, int what, void *ctx)
 static void
 test_events_callback_removes_other_fd(void **state)
 {
-	EVENTS *ev = events_alloc();
-	struct pair_ctx pc = {{-1, -1}, -1, 0};
-	struct fd_log log = {0};
-	int	a[2];
-	int	b[2];
-	int	c[2];
+	EVENTS	       *ev = events_alloc();
+	struct pair_ctx pc = { { -1, -1 }, -1, 0 };
+	struct fd_log	log = { 0 };
+	int		a[2];
+	int		b[2];
+	int		c[2];
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
@@ -132,9 +135,11 @@ test_events_callback_removes_other_fd(void **state)
 	pc.fds[0] = a[1];
 	pc.fds[1] = b[1];
 	assert_int_equal(events_watch(ev, a[1], EVENTS_READ, on_kill_other,
-				      &pc), 0);
+				      &pc),
+			 0);
 	assert_int_equal(events_watch(ev, b[1], EVENTS_READ, on_kill_other,
-				      &pc), 0);
+				      &pc),
+			 0);
 	assert_int_equal(write(a[0], "x", 1), 1);
 	assert_int_equal(write(b[0], "x", 1), 1);
 	/* Both are ready in the same epoll_wait; only one callback may run. */
@@ -147,7 +152,8 @@ test_events_callback_removes_other_fd(void **state)
 	assert_true(c[0] == pc.closed || c[1] == pc.closed);
 	assert_int_equal(write(c[0] == pc.closed ? c[1] : c[0], "y", 1), 1);
 	assert_int_equal(events_watch(ev, pc.closed, EVENTS_READ, on_readable,
-				      &log), 0);
+				      &log),
+			 0);
 	assert_int_equal(events_run_once(ev, 1000), 1);
 	assert_int_equal(log.calls, 1);
 	assert_int_equal(pc.calls, 1);
@@ -163,7 +169,7 @@ test_events_callback_removes_other_fd(void **state)
 static void
 on_unwatch_self(EVENTS *ev, int fd, int what, void *ctx)
 {
-	int    *calls = ctx;
+	int *calls = ctx;
 
 	(void)what;
 	(*calls)++;
@@ -181,7 +187,8 @@ test_events_callback_removes_itself(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	assert_int_equal(write(sv[0], "x", 1), 1);
 	assert_int_equal(events_watch(ev, sv[1], EVENTS_READ | EVENTS_WRITE,
-				      on_unwatch_self, &calls), 0);
+				      on_unwatch_self, &calls),
+			 0);
 	assert_int_equal(events_run_once(ev, 1000), 1);
 	/* Still readable and writable, but no longer watched. */
 	assert_int_equal(events_run_once(ev, 20), 0);
@@ -193,8 +200,8 @@ test_events_callback_removes_itself(void **state)
 
 /* Timers record their tag in order. */
 struct timer_log {
-	char	order[32];
-	size_t	n;
+	char   order[32];
+	size_t n;
 };
 
 static struct timer_log tlog;
@@ -210,18 +217,18 @@ on_timer(EVENTS *ev, void *ctx)
 static void
 test_events_timer_order_replace_cancel(void **state)
 {
-	EVENTS *ev = events_alloc();
+	EVENTS		 *ev = events_alloc();
 	static const char tags[] = "abcdef";
-	long long end;
+	long long	  end;
 
 	(void)state;
 	memset(&tlog, 0, sizeof(tlog));
-	events_timer(ev, on_timer, (void *)(tags + 0), 60);	/* a */
-	events_timer(ev, on_timer, (void *)(tags + 1), 20);	/* b */
-	events_timer(ev, on_timer, (void *)(tags + 2), 40);	/* c */
-	events_timer(ev, on_timer, (void *)(tags + 3), 0);	/* d */
-	events_timer(ev, on_timer, (void *)(tags + 4), 0);	/* e: after d */
-	events_timer(ev, on_timer, (void *)(tags + 5), 30);	/* f */
+	events_timer(ev, on_timer, (void *)(tags + 0), 60); /* a */
+	events_timer(ev, on_timer, (void *)(tags + 1), 20); /* b */
+	events_timer(ev, on_timer, (void *)(tags + 2), 40); /* c */
+	events_timer(ev, on_timer, (void *)(tags + 3), 0);  /* d */
+	events_timer(ev, on_timer, (void *)(tags + 4), 0);  /* e: after d */
+	events_timer(ev, on_timer, (void *)(tags + 5), 30); /* f */
 	/* Re-adding replaces: a now fires first-ish, b last. */
 	events_timer(ev, on_timer, (void *)(tags + 0), 10);
 	events_timer(ev, on_timer, (void *)(tags + 1), 80);
@@ -242,9 +249,9 @@ test_events_timer_order_replace_cancel(void **state)
 static void
 test_events_timer_not_early(void **state)
 {
-	EVENTS *ev = events_alloc();
+	EVENTS		 *ev = events_alloc();
 	static const char tag = 'x';
-	long long t0 = events_now_ms();
+	long long	  t0 = events_now_ms();
 
 	(void)state;
 	memset(&tlog, 0, sizeof(tlog));
@@ -265,8 +272,8 @@ test_events_timer_not_early(void **state)
 #define NTIMERS 2000
 static long long heap_deadline[NTIMERS];
 static long long heap_last;
-static int heap_bad;
-static int heap_runs;
+static int	 heap_bad;
+static int	 heap_runs;
 
 static void
 on_heap_timer(EVENTS *ev, void *ctx)
@@ -284,15 +291,15 @@ on_heap_timer(EVENTS *ev, void *ctx)
 static void
 test_events_many_timers_sorted(void **state)
 {
-	EVENTS *ev = events_alloc();
-	unsigned seed = 12345;
+	EVENTS	 *ev = events_alloc();
+	unsigned  seed = 12345;
 	long long end;
-	int	i;
+	int	  i;
 
 	(void)state;
 	heap_last = heap_bad = heap_runs = 0;
 	for (i = 0; i < NTIMERS; i++) {
-		long	delay;
+		long delay;
 
 		seed = seed * 1103515245 + 12345;
 		delay = (long)((seed >> 16) % 40);
@@ -329,7 +336,7 @@ on_cancel_other(EVENTS *ev, void *ctx)
 static void
 test_events_timer_callbacks_modify_timers(void **state)
 {
-	EVENTS *ev = events_alloc();
+	EVENTS		 *ev = events_alloc();
 	static const char tag = 'z';
 
 	(void)state;
@@ -365,7 +372,7 @@ on_usr1(EVENTS *ev, int signo, void *ctx)
 static void
 test_events_signal_delivered_as_event(void **state)
 {
-	EVENTS *ev = events_alloc();
+	EVENTS	*ev = events_alloc();
 	sigset_t mask;
 
 	(void)state;
@@ -386,16 +393,16 @@ test_events_signal_delivered_as_event(void **state)
 
 /* The SIGCHLD reaper: coalesced signals, so reap in a WNOHANG loop. */
 struct reaper {
-	int	reaped;
-	int	status_sum;
+	int reaped;
+	int status_sum;
 };
 
 static void
 on_sigchld(EVENTS *ev, int signo, void *ctx)
 {
 	struct reaper *r = ctx;
-	int	status;
-	pid_t	pid;
+	int	       status;
+	pid_t	       pid;
 
 	(void)ev;
 	(void)signo;
@@ -409,11 +416,11 @@ on_sigchld(EVENTS *ev, int signo, void *ctx)
 static void
 test_events_sigchld_reaps_children(void **state)
 {
-	EVENTS *ev = events_alloc();
-	struct reaper r = {0, 0};
-	long long end;
-	pid_t	pid;
-	int	i;
+	EVENTS	     *ev = events_alloc();
+	struct reaper r = { 0, 0 };
+	long long     end;
+	pid_t	      pid;
+	int	      i;
 
 	(void)state;
 	assert_int_equal(events_signal(ev, SIGCHLD, on_sigchld, &r), 0);
@@ -446,7 +453,7 @@ on_stop(EVENTS *ev, void *ctx)
 static void
 test_events_run_until_stop(void **state)
 {
-	EVENTS *ev = events_alloc();
+	EVENTS	 *ev = events_alloc();
 	long long t0 = events_now_ms();
 
 	(void)state;

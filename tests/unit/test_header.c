@@ -11,9 +11,9 @@
 #include "util/vstr.h"
 
 struct seen {
-	VSTR   *log;			/* "name|value|T\n" per field */
-	int	stop_at;		/* return -1 on this field (1-based) */
-	int	count;
+	VSTR *log;     /* "name|value|T\n" per field */
+	int   stop_at; /* return -1 on this field (1-based) */
+	int   count;
 };
 
 static int
@@ -34,11 +34,11 @@ static int
 feed(HEADER_PARSER *p, const char *text, const char **rest)
 {
 	const char *cp = text, *nl;
-	int	ret = HEADER_MORE;
+	int	    ret = HEADER_MORE;
 
 	while (*cp && ret == HEADER_MORE) {
 		nl = strchr(cp, '\n');
-		size_t	len = nl ? (size_t)(nl - cp) + 1 : strlen(cp);
+		size_t len = nl ? (size_t)(nl - cp) + 1 : strlen(cp);
 
 		ret = header_parser_line(p, cp, len);
 		if (ret != HEADER_MORE && rest)
@@ -51,16 +51,18 @@ feed(HEADER_PARSER *p, const char *text, const char **rest)
 static void
 test_header_folding_and_empty_line(void **state)
 {
-	struct seen s = {vstr_alloc(100), 0, 0};
+	struct seen    s = { vstr_alloc(100), 0, 0 };
 	HEADER_PARSER *p = header_parser_create(1000, 100, record, &s);
-	const char *rest = NULL;
+	const char    *rest = NULL;
 
 	(void)state;
-	assert_int_equal(feed(p, "Subject: hello\r\n\tworld\r\n"
-			      "From:  a@b\r\nX-Empty:\r\n\r\nbody\r\n", &rest),
+	assert_int_equal(feed(p,
+			      "Subject: hello\r\n\tworld\r\n"
+			      "From:  a@b\r\nX-Empty:\r\n\r\nbody\r\n",
+			      &rest),
 			 HEADER_END_EMPTY);
 	assert_string_equal(VSTR_STR(s.log), "Subject|hello\r\n\tworld|\n"
-			    "From|a@b|\nX-Empty||\n");
+					     "From|a@b|\nX-Empty||\n");
 	assert_string_equal(rest, "\r\nbody\r\n");
 	assert_int_equal(header_parser_count(p), 3);
 	/* after the end, lines are body */
@@ -72,9 +74,9 @@ test_header_folding_and_empty_line(void **state)
 static void
 test_header_non_header_line_ends_section(void **state)
 {
-	struct seen s = {vstr_alloc(100), 0, 0};
+	struct seen    s = { vstr_alloc(100), 0, 0 };
 	HEADER_PARSER *p = header_parser_create(1000, 100, record, &s);
-	const char *rest = NULL;
+	const char    *rest = NULL;
 
 	(void)state;
 	assert_int_equal(feed(p, "To: x\r\nthis is body\r\n", &rest),
@@ -108,7 +110,7 @@ test_header_name_syntax(void **state)
 static void
 test_header_size_limit_truncates(void **state)
 {
-	struct seen s = {vstr_alloc(100), 0, 0};
+	struct seen    s = { vstr_alloc(100), 0, 0 };
 	HEADER_PARSER *p = header_parser_create(12, 100, record, &s);
 
 	(void)state;
@@ -122,7 +124,7 @@ test_header_size_limit_truncates(void **state)
 static void
 test_header_count_limit(void **state)
 {
-	struct seen s = {vstr_alloc(100), 0, 0};
+	struct seen    s = { vstr_alloc(100), 0, 0 };
 	HEADER_PARSER *p = header_parser_create(100, 2, record, &s);
 
 	(void)state;
@@ -137,7 +139,7 @@ test_header_count_limit(void **state)
 static void
 test_header_eof_flushes_and_stop_propagates(void **state)
 {
-	struct seen s = {vstr_alloc(100), 0, 0};
+	struct seen    s = { vstr_alloc(100), 0, 0 };
 	HEADER_PARSER *p = header_parser_create(100, 10, record, &s);
 
 	(void)state;
@@ -158,7 +160,7 @@ test_header_eof_flushes_and_stop_propagates(void **state)
 static void
 test_header_is_case_insensitive(void **state)
 {
-	struct header_field f = {"message-id: <x>", 15, 10, "<x>", 3, false};
+	struct header_field f = { "message-id: <x>", 15, 10, "<x>", 3, false };
 
 	(void)state;
 	assert_true(header_is(&f, "Message-ID"));

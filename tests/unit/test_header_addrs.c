@@ -51,8 +51,8 @@ test_header_addrs_fields(void **state)
 static void
 test_header_addrs_rewrite_forms(void **state)
 {
-	VSTR   *f = vstr_alloc(16);
-	int	calls = 0, rc;
+	VSTR *f = vstr_alloc(16);
+	int   calls = 0, rc;
 
 	(void)state;
 	assert_string_equal(rewrite(f, "From: Ann <a@old.test>", &calls, &rc),
@@ -62,8 +62,10 @@ test_header_addrs_rewrite_forms(void **state)
 	assert_string_equal(rewrite(f, "From: \"a@old.test\" <a@old.test>",
 				    &calls, &rc),
 			    "From: \"a@old.test\" <a@new.test>");
-	assert_string_equal(rewrite(f, "To: b@old.test, c@other.test,\r\n"
-				    "\td@old.test (Dee)", &calls, &rc),
+	assert_string_equal(rewrite(f,
+				    "To: b@old.test, c@other.test,\r\n"
+				    "\td@old.test (Dee)",
+				    &calls, &rc),
 			    "To: b@new.test, c@other.test,\r\n"
 			    "\td@new.test (Dee)");
 	/* A longer address containing the shorter one is not touched. */
@@ -78,8 +80,8 @@ test_header_addrs_rewrite_forms(void **state)
 static void
 test_header_addrs_callback_failure_stops(void **state)
 {
-	VSTR   *f = vstr_alloc(16);
-	int	calls = 0, rc;
+	VSTR *f = vstr_alloc(16);
+	int   calls = 0, rc;
 
 	(void)state;
 	rewrite(f, "To: fail@x, b@old.test", &calls, &rc);

@@ -39,7 +39,7 @@ setup_tmpdir(void **state)
 static int
 teardown_tmpdir(void **state)
 {
-	char	cmd[128];
+	char cmd[128];
 
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
@@ -66,11 +66,11 @@ make_pair(int sv[2])
 static void
 reap(pid_t pid)
 {
-	int	status;
-	int	i;
+	int status;
+	int i;
 
 	for (i = 0; i < 1000; i++) {
-		pid_t	r = waitpid(pid, &status, WNOHANG);
+		pid_t r = waitpid(pid, &status, WNOHANG);
 
 		if (r == pid) {
 			assert_true(WIFEXITED(status));
@@ -87,8 +87,8 @@ reap(pid_t pid)
 static char *
 pattern(size_t n, unsigned seed)
 {
-	char   *p = malloc(n);
-	size_t	i;
+	char  *p = malloc(n);
+	size_t i;
 
 	assert_non_null(p);
 	for (i = 0; i < n; i++)
@@ -99,10 +99,10 @@ pattern(size_t n, unsigned seed)
 static void
 test_ipc_send_recv_one_frame(void **state)
 {
-	int	sv[2];
-	ATTR   *a = attr_alloc();
-	ATTR   *b = attr_alloc();
-	VSTR   *why = vstr_alloc(0);
+	int	  sv[2];
+	ATTR	 *a = attr_alloc();
+	ATTR	 *b = attr_alloc();
+	VSTR	 *why = vstr_alloc(0);
 	long long v;
 
 	(void)state;
@@ -126,12 +126,12 @@ test_ipc_send_recv_one_frame(void **state)
 static void
 test_ipc_recv_does_not_read_past_frame(void **state)
 {
-	int	sv[2];
-	ATTR   *a = attr_alloc();
-	VSTR   *buf = vstr_alloc(0);
-	VSTR   *why = vstr_alloc(0);
-	char	rest[16];
-	int	i;
+	int   sv[2];
+	ATTR *a = attr_alloc();
+	VSTR *buf = vstr_alloc(0);
+	VSTR *why = vstr_alloc(0);
+	char  rest[16];
+	int   i;
 
 	(void)state;
 	make_pair(sv);
@@ -163,13 +163,13 @@ test_ipc_recv_does_not_read_past_frame(void **state)
 static void
 test_ipc_stream_many_frames(void **state)
 {
-	int	sv[2];
-	ATTR   *a = attr_alloc();
-	VSTR   *buf = vstr_alloc(0);
-	VSTR   *why = vstr_alloc(0);
+	int	    sv[2];
+	ATTR	   *a = attr_alloc();
+	VSTR	   *buf = vstr_alloc(0);
+	VSTR	   *why = vstr_alloc(0);
 	IPC_STREAM *st;
-	char	val[64];
-	int	i;
+	char	    val[64];
+	int	    i;
 
 	(void)state;
 	make_pair(sv);
@@ -207,8 +207,8 @@ static void
 echo_child(int fd)
 {
 	IPC_STREAM *st = ipc_stream_open(fd);
-	ATTR   *a = attr_alloc();
-	VSTR   *why = vstr_alloc(0);
+	ATTR	   *a = attr_alloc();
+	VSTR	   *why = vstr_alloc(0);
 
 	while (ipc_stream_recv(st, a, 10000, why) == 0) {
 		attr_put_str(a, "echo", "yes");
@@ -221,13 +221,13 @@ echo_child(int fd)
 static void
 test_ipc_stream_big_frames_round_trip(void **state)
 {
-	int	sv[2];
-	pid_t	pid;
+	int	    sv[2];
+	pid_t	    pid;
 	IPC_STREAM *st;
-	ATTR   *a = attr_alloc();
-	VSTR   *why = vstr_alloc(0);
-	size_t	sizes[] = {5 * 1024 * 1024 + 3, 1, 2 * 1024 * 1024, 70000};
-	size_t	i;
+	ATTR	   *a = attr_alloc();
+	VSTR	   *why = vstr_alloc(0);
+	size_t sizes[] = { 5 * 1024 * 1024 + 3, 1, 2 * 1024 * 1024, 70000 };
+	size_t i;
 
 	(void)state;
 	make_pair(sv);
@@ -239,9 +239,9 @@ test_ipc_stream_big_frames_round_trip(void **state)
 	close(sv[1]);
 	st = ipc_stream_open(sv[0]);
 	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		char   *blob = pattern(sizes[i], (unsigned)i);
+		char	   *blob = pattern(sizes[i], (unsigned)i);
 		const void *got;
-		size_t	len;
+		size_t	    len;
 
 		attr_reset(a);
 		attr_put_data(a, "content", blob, sizes[i]);
@@ -263,13 +263,13 @@ test_ipc_stream_big_frames_round_trip(void **state)
 static void
 test_ipc_timeouts_are_bounded(void **state)
 {
-	int	sv[2];
-	ATTR   *a = attr_alloc();
-	VSTR   *why = vstr_alloc(0);
+	int	    sv[2];
+	ATTR	   *a = attr_alloc();
+	VSTR	   *why = vstr_alloc(0);
 	IPC_STREAM *st;
-	long long t0;
-	char   *blob;
-	size_t	big = 8 * 1024 * 1024;
+	long long   t0;
+	char	   *blob;
+	size_t	    big = 8 * 1024 * 1024;
 
 	(void)state;
 	make_pair(sv);
@@ -319,9 +319,9 @@ test_ipc_timeouts_are_bounded(void **state)
 static void
 test_ipc_peer_close(void **state)
 {
-	int	sv[2];
-	ATTR   *a = attr_alloc();
-	VSTR   *why = vstr_alloc(0);
+	int	    sv[2];
+	ATTR	   *a = attr_alloc();
+	VSTR	   *why = vstr_alloc(0);
 	IPC_STREAM *st;
 
 	(void)state;
@@ -363,11 +363,11 @@ test_ipc_peer_close(void **state)
 static void
 test_ipc_rejects_oversized_and_malformed(void **state)
 {
-	int	sv[2];
-	ATTR   *a = attr_alloc();
-	VSTR   *why = vstr_alloc(0);
+	int	    sv[2];
+	ATTR	   *a = attr_alloc();
+	VSTR	   *why = vstr_alloc(0);
 	IPC_STREAM *st;
-	char	frame[64];
+	char	    frame[64];
 
 	(void)state;
 	make_pair(sv);
@@ -416,13 +416,13 @@ test_ipc_rejects_oversized_and_malformed(void **state)
 static void
 test_ipc_stream_fill_next_partial(void **state)
 {
-	int	sv[2];
-	ATTR   *a = attr_alloc();
-	VSTR   *buf = vstr_alloc(0);
-	VSTR   *why = vstr_alloc(0);
+	int	    sv[2];
+	ATTR	   *a = attr_alloc();
+	VSTR	   *buf = vstr_alloc(0);
+	VSTR	   *why = vstr_alloc(0);
 	IPC_STREAM *st;
-	size_t	i;
-	int	got = 0;
+	size_t	    i;
+	int	    got = 0;
 
 	(void)state;
 	make_pair(sv);
@@ -457,7 +457,7 @@ test_ipc_stream_fill_next_partial(void **state)
 static void
 test_ipc_fd_flags(void **state)
 {
-	int	sv[2];
+	int sv[2];
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -479,12 +479,12 @@ test_ipc_fd_flags(void **state)
 static void
 service_child(int lfd, int calls)
 {
-	ATTR   *a = attr_alloc();
-	VSTR   *why = vstr_alloc(0);
-	int	i;
+	ATTR *a = attr_alloc();
+	VSTR *why = vstr_alloc(0);
+	int   i;
 
 	for (i = 0; i < calls; i++) {
-		int	fd = ipc_accept(lfd);
+		int fd = ipc_accept(lfd);
 
 		if (fd < 0 || ipc_recv(fd, a, 0, 5000, why) < 0)
 			_exit(2);
@@ -499,14 +499,14 @@ service_child(int lfd, int calls)
 static void
 test_ipc_unix_socket_call(void **state)
 {
-	char	path[128];
+	char	    path[128];
 	struct stat st;
-	ATTR   *req = attr_alloc();
-	ATTR   *reply = attr_alloc();
-	VSTR   *why = vstr_alloc(0);
-	pid_t	pid;
-	int	lfd;
-	int	i;
+	ATTR	   *req = attr_alloc();
+	ATTR	   *reply = attr_alloc();
+	VSTR	   *why = vstr_alloc(0);
+	pid_t	    pid;
+	int	    lfd;
+	int	    i;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/svc", tmpdir);
@@ -548,12 +548,12 @@ test_ipc_unix_socket_call(void **state)
 static void
 test_ipc_call_times_out_on_silent_service(void **state)
 {
-	char	path[128];
-	ATTR   *req = attr_alloc();
-	ATTR   *reply = attr_alloc();
-	VSTR   *why = vstr_alloc(0);
+	char	  path[128];
+	ATTR	 *req = attr_alloc();
+	ATTR	 *reply = attr_alloc();
+	VSTR	 *why = vstr_alloc(0);
 	long long t0;
-	int	lfd;
+	int	  lfd;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/silent", tmpdir);
@@ -575,9 +575,9 @@ test_ipc_call_times_out_on_silent_service(void **state)
 static void
 test_ipc_listen_unix_refuses_non_socket(void **state)
 {
-	char	path[128];
-	char	longpath[200];
-	int	fd;
+	char path[128];
+	char longpath[200];
+	int  fd;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/plain", tmpdir);
@@ -598,10 +598,10 @@ test_ipc_listen_unix_refuses_non_socket(void **state)
 static void
 test_ipc_trigger_socket_and_fifo(void **state)
 {
-	char	path[128];
-	char	c = 0;
-	int	lfd;
-	int	fd;
+	char path[128];
+	char c = 0;
+	int  lfd;
+	int  fd;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/qmgr", tmpdir);
@@ -638,12 +638,12 @@ static void
 test_ipc_listen_inet_loopback(void **state)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	char	port[16];
-	int	lfd;
-	int	fd;
-	int	cfd;
-	char	c = 0;
+	socklen_t		len = sizeof(ss);
+	char			port[16];
+	int			lfd;
+	int			fd;
+	int			cfd;
+	char			c = 0;
 
 	(void)state;
 	lfd = ipc_listen_inet("127.0.0.1", "0", 4);

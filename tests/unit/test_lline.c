@@ -13,10 +13,10 @@
 #include "util/vstr.h"
 
 struct lines {
-	VSTR   *line;
-	VSTR   *why;
-	int	lineno;
-	LLINE	ll;
+	VSTR *line;
+	VSTR *why;
+	int   lineno;
+	LLINE ll;
 };
 
 static void
@@ -53,7 +53,7 @@ expect_error(struct lines *l, const char *why)
 	vstr_free(l->why);
 }
 
-#define TEXT(s)	(s), sizeof(s) - 1
+#define TEXT(s) (s), sizeof(s) - 1
 
 static void
 test_lline_joins_continuations_with_one_space(void **state)
@@ -61,8 +61,10 @@ test_lline_joins_continuations_with_one_space(void **state)
 	struct lines l;
 
 	(void)state;
-	start(&l, TEXT("a = 1  \n\t 2\n# comment between\n\n   \n  3\n"
-		       "b = x\n"), LLINE_JOIN_SPACE, "setting");
+	start(&l,
+	      TEXT("a = 1  \n\t 2\n# comment between\n\n   \n  3\n"
+		   "b = x\n"),
+	      LLINE_JOIN_SPACE, "setting");
 	expect_line(&l, "a = 1 2 3", 1);
 	expect_line(&l, "b = x", 7);
 	expect_end(&l);
@@ -102,10 +104,9 @@ test_lline_orphan_continuation_is_an_error_or_skipped(void **state)
 	struct lines l;
 
 	(void)state;
-	start(&l, TEXT("# x\n\n  indented = 1\n"), LLINE_JOIN_SPACE,
-	      "setting");
+	start(&l, TEXT("# x\n\n  indented = 1\n"), LLINE_JOIN_SPACE, "setting");
 	expect_error(&l, "f.cf:3: continuation line without a setting "
-		     "before it");
+			 "before it");
 	/* Tables warn and go on with the next line. */
 	start(&l, TEXT("  orphan\nkey value\n"), 0, NULL);
 	expect_line(&l, "key value", 2);
@@ -128,8 +129,8 @@ test_lline_refuses_nul_bytes_with_their_line(void **state)
 static void
 test_lline_bounds_a_logical_line(void **state)
 {
-	size_t	half = LLINE_MAX / 2 + 10;
-	char   *text = mymalloc(2 * half + 8);
+	size_t	     half = LLINE_MAX / 2 + 10;
+	char	    *text = mymalloc(2 * half + 8);
 	struct lines l;
 
 	(void)state;

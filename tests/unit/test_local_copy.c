@@ -27,15 +27,16 @@ static void
 test_local_copy_mbox_quotes_from_and_adds_envelope_lines(void **state)
 {
 	struct local_msg m;
-	VSTR   *out = vstr_alloc(64);
-	const char *nl;
+	VSTR		*out = vstr_alloc(64);
+	const char	*nl;
 
 	(void)state;
 	msg_init(&m, "Subject: x\n\nFrom here\nFromage\n From x", "a@b");
 	local_copy_format(out, &m, "u@h", LOCAL_COPY_MBOX);
 	assert_true(strncmp(VSTR_STR(out), "From a@b  ", 10) == 0);
 	nl = strchr(VSTR_STR(out), '\n');
-	assert_string_equal(nl + 1, "Return-Path: <a@b>\nDelivered-To: u@h\n"
+	assert_string_equal(nl + 1,
+			    "Return-Path: <a@b>\nDelivered-To: u@h\n"
 			    "Subject: x\n\n>From here\nFromage\n From x\n\n");
 	vstr_free(out);
 	vstr_free(m.content);
@@ -45,12 +46,13 @@ static void
 test_local_copy_maildir_has_no_from_line_or_quoting(void **state)
 {
 	struct local_msg m;
-	VSTR   *out = vstr_alloc(64);
+	VSTR		*out = vstr_alloc(64);
 
 	(void)state;
 	msg_init(&m, "Subject: x\n\nFrom here\n", "");
 	local_copy_format(out, &m, "u@h", 0);
-	assert_string_equal(VSTR_STR(out), "Return-Path: <>\nDelivered-To: u@h\n"
+	assert_string_equal(VSTR_STR(out),
+			    "Return-Path: <>\nDelivered-To: u@h\n"
 			    "Subject: x\n\nFrom here\n");
 	local_copy_format(out, &m, NULL, LOCAL_COPY_FROM);
 	assert_true(strncmp(VSTR_STR(out), "From MAILER-DAEMON  ", 20) == 0);
@@ -61,11 +63,11 @@ test_local_copy_maildir_has_no_from_line_or_quoting(void **state)
 static void
 test_local_copy_finds_delivered_to_only_in_header(void **state)
 {
-	VSTR   *c = vstr_alloc(64);
+	VSTR *c = vstr_alloc(64);
 
 	(void)state;
 	vstr_strcpy(c, "Received: x\nDelivered-To:  U@H \nSubject: s\n\n"
-		    "Delivered-To: body@h\n");
+		       "Delivered-To: body@h\n");
 	assert_true(local_copy_has_delivered_to(c, "u@h"));
 	assert_false(local_copy_has_delivered_to(c, "body@h"));
 	assert_false(local_copy_has_delivered_to(c, "u@hx"));
@@ -75,7 +77,7 @@ test_local_copy_finds_delivered_to_only_in_header(void **state)
 static void
 test_local_rcpt_split_user_extension_domain(void **state)
 {
-	LOCAL_STATE st = {.delims = "+-"};
+	LOCAL_STATE	  st = { .delims = "+-" };
 	struct local_rcpt rc;
 
 	(void)state;
@@ -96,7 +98,7 @@ test_local_rcpt_split_user_extension_domain(void **state)
 static void
 test_local_rcpt_split_owner_request_special(void **state)
 {
-	LOCAL_STATE st = {.delims = "-", .owner_request = true};
+	LOCAL_STATE	  st = { .delims = "-", .owner_request = true };
 	struct local_rcpt rc;
 
 	(void)state;
@@ -117,10 +119,10 @@ test_local_rcpt_split_owner_request_special(void **state)
 static void
 test_local_expand_vars_filters_values_not_the_template(void **state)
 {
-	LOCAL_STATE st = {.delims = "+"};
-	struct local_user u = {.name = "joe", .home = "/home/joe"};
+	LOCAL_STATE	  st = { .delims = "+" };
+	struct local_user u = { .name = "joe", .home = "/home/joe" };
 	struct local_rcpt rc;
-	VSTR   *out = vstr_alloc(16);
+	VSTR		 *out = vstr_alloc(16);
 
 	(void)state;
 	local_rcpt_split(&st, "joe+a;b`c@h", &rc);
@@ -158,11 +160,14 @@ main(void)
 		    test_local_copy_mbox_quotes_from_and_adds_envelope_lines),
 		cmocka_unit_test(
 		    test_local_copy_maildir_has_no_from_line_or_quoting),
-		cmocka_unit_test(test_local_copy_finds_delivered_to_only_in_header),
+		cmocka_unit_test(
+		    test_local_copy_finds_delivered_to_only_in_header),
 		cmocka_unit_test(test_local_rcpt_split_user_extension_domain),
 		cmocka_unit_test(test_local_rcpt_split_owner_request_special),
-		cmocka_unit_test(test_local_expand_vars_filters_values_not_the_template),
-		cmocka_unit_test(test_local_result_deferred_beats_bounced_beats_sent),
+		cmocka_unit_test(
+		    test_local_expand_vars_filters_values_not_the_template),
+		cmocka_unit_test(
+		    test_local_result_deferred_beats_bounced_beats_sent),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,10 +21,10 @@ static char dir[] = "/tmp/test_maildir.XXXXXX";
 static int
 maildir_count(const char *sub, char *first, size_t len)
 {
-	char	path[512];
-	DIR    *d;
+	char	       path[512];
+	DIR	      *d;
 	struct dirent *e;
-	int	n = 0;
+	int	       n = 0;
 
 	snprintf(path, sizeof(path), "%s/box/%s", dir, sub);
 	if ((d = opendir(path)) == NULL)
@@ -34,7 +34,7 @@ maildir_count(const char *sub, char *first, size_t len)
 			continue;
 		if (n++ == 0 && first
 		    && snprintf(first, len, "%s/%.200s", path, e->d_name)
-		    >= (int)len)
+			   >= (int)len)
 			first[0] = 0;
 	}
 	closedir(d);
@@ -47,12 +47,13 @@ test_maildir_deliver_writes_new_file_and_leaves_tmp_empty(void **state)
 	VSTR   *why = vstr_alloc(16);
 	char	box[300], first[1024], buf[64];
 	int	fd;
-	ssize_t	n;
+	ssize_t n;
 
 	(void)state;
 	snprintf(box, sizeof(box), "%s/box/", dir);
 	assert_int_equal(maildir_deliver(box, "Subject: a\n\nbody\n", 17, 0,
-					 why), 0);
+					 why),
+			 0);
 	assert_int_equal(maildir_count("new", first, sizeof(first)), 1);
 	assert_int_equal(maildir_count("tmp", NULL, 0), 0);
 	assert_int_equal(maildir_count("cur", NULL, 0), 0);
@@ -70,8 +71,8 @@ test_maildir_deliver_writes_new_file_and_leaves_tmp_empty(void **state)
 static void
 test_maildir_deliver_refuses_message_over_limit(void **state)
 {
-	VSTR   *why = vstr_alloc(16);
-	char	box[300];
+	VSTR *why = vstr_alloc(16);
+	char  box[300];
 
 	(void)state;
 	snprintf(box, sizeof(box), "%s/box", dir);
@@ -86,11 +87,12 @@ test_maildir_deliver_refuses_message_over_limit(void **state)
 static void
 test_maildir_deliver_fails_when_folder_cannot_be_made(void **state)
 {
-	VSTR   *why = vstr_alloc(16);
+	VSTR *why = vstr_alloc(16);
 
 	(void)state;
 	assert_int_equal(maildir_deliver("/proc/nope/Maildir/", "x\n", 2, 0,
-					 why), -1);
+					 why),
+			 -1);
 	assert_non_null(strstr(VSTR_STR(why), "create maildir"));
 	vstr_free(why);
 }
@@ -105,7 +107,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	cmd[300];
+	char cmd[300];
 
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
@@ -118,7 +120,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(
 		    test_maildir_deliver_writes_new_file_and_leaves_tmp_empty),
-		cmocka_unit_test(test_maildir_deliver_refuses_message_over_limit),
+		cmocka_unit_test(
+		    test_maildir_deliver_refuses_message_over_limit),
 		cmocka_unit_test(
 		    test_maildir_deliver_fails_when_folder_cannot_be_made),
 	};

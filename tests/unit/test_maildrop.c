@@ -19,7 +19,7 @@
 static int
 test_fd(void)
 {
-	int	fd = memfd_create("maildrop", 0);
+	int fd = memfd_create("maildrop", 0);
 
 	assert_true(fd >= 0);
 	return fd;
@@ -40,8 +40,8 @@ sample_env(void)
 	vstr_strcpy(env->envid, "id-1");
 	env->ret = ADDR_RET_HDRS;
 	maildrop_env_add_rcpt(env, "bob@example.com", 0);
-	maildrop_env_add_rcpt(env, "carol", ADDR_NOTIFY_SUCCESS
-			      | ADDR_NOTIFY_DELAY);
+	maildrop_env_add_rcpt(env, "carol",
+			      ADDR_NOTIFY_SUCCESS | ADDR_NOTIFY_DELAY);
 	return env;
 }
 
@@ -49,7 +49,7 @@ sample_env(void)
 static int
 write_file(const MAILDROP_ENV *env, const char *content)
 {
-	int	fd = test_fd();
+	int	    fd = test_fd();
 	REC_WRITER *w = rec_writer_create(fd);
 
 	assert_int_equal(maildrop_put_envelope(w, env), 0);
@@ -64,11 +64,11 @@ test_maildrop_round_trip(void **state)
 {
 	MAILDROP_ENV *env = sample_env();
 	MAILDROP_ENV *got = maildrop_env_alloc();
-	VSTR   *why = vstr_alloc(10);
-	VSTR   *data = vstr_alloc(10);
-	int	fd = write_file(env, "Subject: x\r\n\r\nhi\r\n");
-	REC_READER *r = rec_reader_create(fd, 0);
-	int	type;
+	VSTR	     *why = vstr_alloc(10);
+	VSTR	     *data = vstr_alloc(10);
+	int	      fd = write_file(env, "Subject: x\r\n\r\nhi\r\n");
+	REC_READER   *r = rec_reader_create(fd, 0);
+	int	      type;
 
 	(void)state;
 	assert_int_equal(rec_check_file(fd, why), 0);
@@ -86,8 +86,8 @@ test_maildrop_round_trip(void **state)
 	assert_string_equal(got->rcpt[0], "bob@example.com");
 	assert_int_equal(got->notify[0], 0);
 	assert_string_equal(got->rcpt[1], "carol");
-	assert_int_equal(got->notify[1], ADDR_NOTIFY_SUCCESS
-			 | ADDR_NOTIFY_DELAY);
+	assert_int_equal(got->notify[1],
+			 ADDR_NOTIFY_SUCCESS | ADDR_NOTIFY_DELAY);
 	/* The reader stops after M: content comes next. */
 	assert_int_equal(rec_get(r, &type, data, 0), 1);
 	assert_int_equal(type, REC_TYPE_CONT);
@@ -105,9 +105,9 @@ test_maildrop_minimal_envelope(void **state)
 {
 	MAILDROP_ENV *env = maildrop_env_alloc();
 	MAILDROP_ENV *got = maildrop_env_alloc();
-	VSTR   *why = vstr_alloc(10);
-	int	fd;
-	REC_READER *r;
+	VSTR	     *why = vstr_alloc(10);
+	int	      fd;
+	REC_READER   *r;
 
 	(void)state;
 	env->uid = 0;
@@ -130,17 +130,17 @@ test_maildrop_minimal_envelope(void **state)
 static void
 test_maildrop_writer_refuses_control_characters(void **state)
 {
-	static const char *const bad[] = {"a\r\nRCPT TO:<x>", "tab\there",
-		"(no uid)", "del\x7f"};
-	int	fd = test_fd();
+	static const char *const bad[] = { "a\r\nRCPT TO:<x>", "tab\there",
+					   "(no uid)", "del\x7f" };
+	int			 fd = test_fd();
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		MAILDROP_ENV *env = sample_env();
-		REC_WRITER *w = rec_writer_create(fd);
+		REC_WRITER   *w = rec_writer_create(fd);
 
 		if (i == 2)
-			env->uid = -1;	/* no uid: refused too */
+			env->uid = -1; /* no uid: refused too */
 		else if (i == 1)
 			vstr_strcpy(env->fullname, bad[i]);
 		else
@@ -160,24 +160,23 @@ test_maildrop_writer_refuses_control_characters(void **state)
 static void
 put_raw(int fd, int type, const char *data)
 {
-	unsigned char hdr[2] = {(unsigned char)type,
-		(unsigned char)strlen(data)};
+	unsigned char hdr[2] = { (unsigned char)type,
+				 (unsigned char)strlen(data) };
 
 	assert_int_equal(write(fd, hdr, 2), 2);
-	assert_int_equal(write(fd, data, strlen(data)),
-			 (ssize_t)strlen(data));
+	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
 }
 
 static const char zero_size[] =
-	"000000000000000 000000000000000 000000000000000 000000000000000";
+    "000000000000000 000000000000000 000000000000000 000000000000000";
 
 static void
 expect_bad(const char *const *recs, const char *why_text)
 {
-	int	fd = test_fd();
+	int	      fd = test_fd();
 	MAILDROP_ENV *env = maildrop_env_alloc();
-	VSTR   *why = vstr_alloc(10);
-	REC_READER *r;
+	VSTR	     *why = vstr_alloc(10);
+	REC_READER   *r;
 
 	put_raw(fd, 'S', zero_size);
 	for (size_t i = 0; recs[i]; i++)
@@ -198,30 +197,36 @@ static void
 test_maildrop_reader_rejects_malformed_envelopes(void **state)
 {
 	(void)state;
-	expect_bad((const char *[]){"T1 0", "Fa", "M", NULL}, "no uid");
-	expect_bad((const char *[]){"T1 0", "Fa", "Auid=1", "Auid=1", "M",
-			NULL}, "duplicate uid");
-	expect_bad((const char *[]){"T1 0", "Fa", "Auid=-1", "M", NULL},
+	expect_bad((const char *[]){ "T1 0", "Fa", "M", NULL }, "no uid");
+	expect_bad((const char *[]){ "T1 0", "Fa", "Auid=1", "Auid=1", "M",
+				     NULL },
+		   "duplicate uid");
+	expect_bad((const char *[]){ "T1 0", "Fa", "Auid=-1", "M", NULL },
 		   "malformed uid");
-	expect_bad((const char *[]){"T1 0", "Fa", "Auid=1x", "M", NULL},
+	expect_bad((const char *[]){ "T1 0", "Fa", "Auid=1x", "M", NULL },
 		   "malformed uid");
-	expect_bad((const char *[]){"T1 0", "Fa", "Auid=1", "Aextract=no",
-			"M", NULL}, "malformed extract");
-	expect_bad((const char *[]){"T1 0", "Fa", "Auid=1", "Afullname=",
-			"M", NULL}, "malformed fullname");
-	expect_bad((const char *[]){"T1 0", "Fa", "Auid=1", "Aclient=x",
-			"M", NULL}, "unknown attribute");
-	expect_bad((const char *[]){"T1 0", "Fa\tb", "Auid=1", "M", NULL},
+	expect_bad((const char *[]){ "T1 0", "Fa", "Auid=1", "Aextract=no", "M",
+				     NULL },
+		   "malformed extract");
+	expect_bad((const char *[]){ "T1 0", "Fa", "Auid=1", "Afullname=", "M",
+				     NULL },
+		   "malformed fullname");
+	expect_bad((const char *[]){ "T1 0", "Fa", "Auid=1", "Aclient=x", "M",
+				     NULL },
+		   "unknown attribute");
+	expect_bad((const char *[]){ "T1 0", "Fa\tb", "Auid=1", "M", NULL },
 		   "control character");
-	expect_bad((const char *[]){"T1 0", "Fa", "Auid=1", "Rx\ny", "M",
-			NULL}, "control character");
-	expect_bad((const char *[]){"T1 0", "Fa", "Auid=1", "Ox", "Rx", "M",
-			NULL}, "not allowed in a maildrop");
-	expect_bad((const char *[]){"T1 0", "Fa", "Auid=1", "Dx", "M", NULL},
+	expect_bad((const char *[]){ "T1 0", "Fa", "Auid=1", "Rx\ny", "M",
+				     NULL },
+		   "control character");
+	expect_bad((const char *[]){ "T1 0", "Fa", "Auid=1", "Ox", "Rx", "M",
+				     NULL },
 		   "not allowed in a maildrop");
-	expect_bad((const char *[]){"T1 0", "Fa", "Auid=1", NULL},
+	expect_bad((const char *[]){ "T1 0", "Fa", "Auid=1", "Dx", "M", NULL },
+		   "not allowed in a maildrop");
+	expect_bad((const char *[]){ "T1 0", "Fa", "Auid=1", NULL },
 		   "file ends");
-	expect_bad((const char *[]){"Fa", "Auid=1", "M", NULL},
+	expect_bad((const char *[]){ "Fa", "Auid=1", "M", NULL },
 		   "content before arrival time");
 }
 

@@ -21,8 +21,8 @@ static char dir[] = "/tmp/test_maillog.XXXXXX";
 static int
 bind_postlog(void)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int	fd;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int		   fd;
 
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/public/postlog", dir);
 	fd = socket(AF_UNIX, SOCK_DGRAM, 0);
@@ -34,12 +34,14 @@ bind_postlog(void)
 static CFG *
 make_cfg(const char *extra)
 {
-	VSTR   *text = vstr_alloc(0);
-	VSTR   *why = vstr_alloc(0);
-	CFG    *cfg;
+	VSTR *text = vstr_alloc(0);
+	VSTR *why = vstr_alloc(0);
+	CFG  *cfg;
 
-	vstr_sprintf(text, "queue_directory = %s\nmyhostname = mx.example\n"
-		     "syslog_name = postel-test\n%s", dir, extra);
+	vstr_sprintf(text,
+		     "queue_directory = %s\nmyhostname = mx.example\n"
+		     "syslog_name = postel-test\n%s",
+		     dir, extra);
 	cfg = cfg_open_buffer(dir, "main.cf", VSTR_STR(text), VSTR_LEN(text),
 			      why);
 	assert_non_null(cfg);
@@ -54,7 +56,7 @@ test_maillog_sends_one_datagram_per_line(void **state)
 	CFG    *cfg = make_cfg("maillog_file = /dev/null\n");
 	int	fd = bind_postlog();
 	char	buf[9000];
-	ssize_t	n;
+	ssize_t n;
 	char	expect[128];
 
 	(void)state;
@@ -63,8 +65,10 @@ test_maillog_sends_one_datagram_per_line(void **state)
 	n = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
 	assert_true(n > 0);
 	buf[n] = 0;
-	snprintf(expect, sizeof(expect), " mx.example postel-test/smtpd[%ld]: "
-		 "ABC123: from=<a@b>", (long)getpid());
+	snprintf(expect, sizeof(expect),
+		 " mx.example postel-test/smtpd[%ld]: "
+		 "ABC123: from=<a@b>",
+		 (long)getpid());
 	assert_non_null(strstr(buf, expect));
 	assert_null(strchr(buf, '\n'));
 	msg_warn("disk %s", "full");
@@ -80,7 +84,7 @@ test_maillog_sends_one_datagram_per_line(void **state)
 static void
 test_maillog_stderr_only_needs_no_socket(void **state)
 {
-	CFG    *cfg = make_cfg("");
+	CFG *cfg = make_cfg("");
 
 	(void)state;
 	maillog_init(cfg, "postel", MAILLOG_STDERR_ONLY);
@@ -93,7 +97,7 @@ test_maillog_stderr_only_needs_no_socket(void **state)
 static int
 setup(void **state)
 {
-	char	path[256];
+	char path[256];
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -105,7 +109,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	path[256];
+	char path[256];
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/public/postlog", dir);

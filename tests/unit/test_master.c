@@ -26,16 +26,16 @@
 
 struct fixture {
 	struct master m;
-	MASTERCF *mcf;
-	char	dir[64];
+	MASTERCF     *mcf;
+	char	      dir[64];
 };
 
 static CFG *
 fixture_cfg(const char *text)
 {
-	VSTR   *why = vstr_alloc(10);
-	CFG    *cfg = cfg_open_buffer("/etc/postel", "main.cf", text,
-				      strlen(text), why);
+	VSTR *why = vstr_alloc(10);
+	CFG *cfg = cfg_open_buffer("/etc/postel", "main.cf", text, strlen(text),
+				   why);
 
 	if (cfg == NULL)
 		fail_msg("main.cf: %s", VSTR_STR(why));
@@ -46,7 +46,7 @@ fixture_cfg(const char *text)
 static MASTERCF *
 fixture_mcf(const CFG *cfg, const char *text)
 {
-	VSTR   *why = vstr_alloc(10);
+	VSTR	 *why = vstr_alloc(10);
 	MASTERCF *mcf = mastercf_open_buffer("master.cf", text, strlen(text),
 					     cfg, why);
 
@@ -92,9 +92,9 @@ fixture_done(struct fixture *f)
 static void
 test_master_service_builds_the_documented_child_argv(void **state)
 {
-	struct fixture f;
+	struct fixture	    f;
 	struct master_serv *serv;
-	VSTR   *joined = vstr_alloc(100);
+	VSTR		   *joined = vstr_alloc(100);
 
 	(void)state;
 	fixture_init(&f, "queue_directory = /q\ndaemon_directory = /d\n",
@@ -106,7 +106,8 @@ test_master_service_builds_the_documented_child_argv(void **state)
 	for (char **cpp = serv->argv; *cpp; cpp++)
 		vstr_sprintf_append(joined, "%s%s",
 				    cpp == serv->argv ? "" : " ", *cpp);
-	assert_string_equal(VSTR_STR(joined), "smtpd -c /etc/postel -n sub "
+	assert_string_equal(VSTR_STR(joined),
+			    "smtpd -c /etc/postel -n sub "
 			    "-t inet -C -l -o a=b -v -- extra /q");
 	assert_string_equal(serv->command, "/d/smtpd");
 	assert_null(serv->path);
@@ -127,12 +128,12 @@ test_master_service_builds_the_documented_child_argv(void **state)
 static void
 test_master_endpoint_changes_with_inet_interfaces(void **state)
 {
-	CFG    *a = fixture_cfg("inet_interfaces = all\n");
-	CFG    *b = fixture_cfg("inet_interfaces = loopback-only\n");
+	CFG	 *a = fixture_cfg("inet_interfaces = all\n");
+	CFG	 *b = fixture_cfg("inet_interfaces = loopback-only\n");
 	MASTERCF *mcf = fixture_mcf(a, "smtp inet n - n - - smtpd\n"
-				    "x unix n - n - - x\n");
-	VSTR   *ea = vstr_alloc(10);
-	VSTR   *eb = vstr_alloc(10);
+				       "x unix n - n - - x\n");
+	VSTR	 *ea = vstr_alloc(10);
+	VSTR	 *eb = vstr_alloc(10);
 
 	(void)state;
 	master_listen_endpoint(a, mastercf_at(mcf, 0), ea);
@@ -152,8 +153,8 @@ test_master_endpoint_changes_with_inet_interfaces(void **state)
 static void
 test_master_listen_split_accepts_the_postfix_forms(void **state)
 {
-	VSTR   *host = vstr_alloc(10);
-	VSTR   *port = vstr_alloc(10);
+	VSTR *host = vstr_alloc(10);
+	VSTR *port = vstr_alloc(10);
 
 	(void)state;
 	assert_int_equal(master_listen_split("smtp", host, port), 0);
@@ -177,10 +178,10 @@ test_master_listen_split_accepts_the_postfix_forms(void **state)
 static void
 test_master_service_disable_matches_name_type_or_type(void **state)
 {
-	CFG    *cfg = fixture_cfg("master_service_disable = smtp/inet, fifo\n");
+	CFG *cfg = fixture_cfg("master_service_disable = smtp/inet, fifo\n");
 	MASTERCF *mcf = fixture_mcf(cfg, "smtp inet n - n - - smtpd\n"
-				    "smtp unix - - n - - smtp\n"
-				    "pickup fifo n - n - - pickup\n");
+					 "smtp unix - - n - - smtp\n"
+					 "pickup fifo n - n - - pickup\n");
 
 	(void)state;
 	assert_true(master_service_disabled(cfg, mastercf_at(mcf, 0)));
@@ -193,9 +194,9 @@ test_master_service_disable_matches_name_type_or_type(void **state)
 static void
 test_master_children_get_only_imported_environment(void **state)
 {
-	CFG    *cfg = fixture_cfg("import_environment = TZ HOME_NOT_SET "
-				  "LANG=C\n");
-	char  **envp;
+	CFG   *cfg = fixture_cfg("import_environment = TZ HOME_NOT_SET "
+				   "LANG=C\n");
+	char **envp;
 
 	(void)state;
 	setenv("TZ", "UTC", 1);
@@ -213,15 +214,15 @@ test_master_children_get_only_imported_environment(void **state)
 static void
 test_master_spawns_one_child_per_waiting_client(void **state)
 {
-	struct fixture f;
+	struct fixture	    f;
 	struct master_serv *serv;
-	char	maincf[256];
-	char	queue[] = "/tmp/test_master.XXXXXX";
-	char	path[128];
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct passwd *pw = NULL;
-	struct stat st;
-	int	client;
+	char		    maincf[256];
+	char		    queue[] = "/tmp/test_master.XXXXXX";
+	char		    path[128];
+	struct sockaddr_un  sun = { .sun_family = AF_UNIX };
+	struct passwd	   *pw = NULL;
+	struct stat	    st;
+	int		    client;
 
 	(void)state;
 	assert_non_null(mkdtemp(queue));
@@ -234,8 +235,10 @@ test_master_spawns_one_child_per_waiting_client(void **state)
 		assert_non_null(pw);
 		assert_int_equal(chmod(queue, 0755), 0);
 		assert_int_equal(chown(path, pw->pw_uid, pw->pw_gid), 0);
-		snprintf(maincf, sizeof(maincf), "queue_directory = %s\n"
-			 "mail_owner = nobody\n", queue);
+		snprintf(maincf, sizeof(maincf),
+			 "queue_directory = %s\n"
+			 "mail_owner = nobody\n",
+			 queue);
 	}
 	/* true stands in for a daemon that never reports "busy". */
 	fixture_init(&f, maincf, "svc unix - - n - 2 /bin/true\n");
@@ -253,8 +256,8 @@ test_master_spawns_one_child_per_waiting_client(void **state)
 
 	client = socket(AF_UNIX, SOCK_STREAM, 0);
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", serv->path);
-	assert_int_equal(connect(client, (struct sockaddr *)&sun,
-				 sizeof(sun)), 0);
+	assert_int_equal(connect(client, (struct sockaddr *)&sun, sizeof(sun)),
+			 0);
 	events_run_once(f.m.events, 1000);
 	/* One child, counted idle: the listener is out of the loop. */
 	assert_int_equal(serv->total, 1);
@@ -275,12 +278,18 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_master_service_builds_the_documented_child_argv),
-		cmocka_unit_test(test_master_endpoint_changes_with_inet_interfaces),
-		cmocka_unit_test(test_master_listen_split_accepts_the_postfix_forms),
-		cmocka_unit_test(test_master_service_disable_matches_name_type_or_type),
-		cmocka_unit_test(test_master_children_get_only_imported_environment),
-		cmocka_unit_test(test_master_spawns_one_child_per_waiting_client),
+		cmocka_unit_test(
+		    test_master_service_builds_the_documented_child_argv),
+		cmocka_unit_test(
+		    test_master_endpoint_changes_with_inet_interfaces),
+		cmocka_unit_test(
+		    test_master_listen_split_accepts_the_postfix_forms),
+		cmocka_unit_test(
+		    test_master_service_disable_matches_name_type_or_type),
+		cmocka_unit_test(
+		    test_master_children_get_only_imported_environment),
+		cmocka_unit_test(
+		    test_master_spawns_one_child_per_waiting_client),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

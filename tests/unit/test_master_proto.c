@@ -23,7 +23,7 @@ static void
 test_master_proto_status_records_round_trip(void **state)
 {
 	struct master_status rec;
-	int	fds[2];
+	int		     fds[2];
 
 	(void)state;
 	assert_int_equal(master_status_pair(fds), 0);
@@ -45,7 +45,7 @@ static void
 test_master_proto_short_record_is_a_protocol_error(void **state)
 {
 	struct master_status rec;
-	int	fds[2];
+	int		     fds[2];
 
 	(void)state;
 	assert_int_equal(master_status_pair(fds), 0);
@@ -59,7 +59,7 @@ test_master_proto_short_record_is_a_protocol_error(void **state)
 static void
 test_master_proto_child_sees_master_go_away(void **state)
 {
-	int	fds[2];
+	int fds[2];
 
 	(void)state;
 	assert_int_equal(master_status_pair(fds), 0);
@@ -75,7 +75,7 @@ test_master_proto_child_sees_master_go_away(void **state)
 static void
 test_master_proto_pid_path_follows_process_id_directory(void **state)
 {
-	VSTR   *path = vstr_alloc(10);
+	VSTR *path = vstr_alloc(10);
 
 	(void)state;
 	master_pid_path("/var/spool/postel", "pid", path);
@@ -88,19 +88,19 @@ test_master_proto_pid_path_follows_process_id_directory(void **state)
 static void
 test_master_proto_pid_lock_is_exclusive_and_names_the_holder(void **state)
 {
-	char	dir[] = "/tmp/test_master_proto.XXXXXX";
-	char	path[100];
-	char	buf[32] = {0};
-	int	ready[2];
-	pid_t	pid;
-	pid_t	holder;
-	int	fd;
-	int	status;
+	char  dir[] = "/tmp/test_master_proto.XXXXXX";
+	char  path[100];
+	char  buf[32] = { 0 };
+	int   ready[2];
+	pid_t pid;
+	pid_t holder;
+	int   fd;
+	int   status;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/master.pid", dir);
-	assert_int_equal(master_pid_check(path), 0);	/* no file yet */
+	assert_int_equal(master_pid_check(path), 0); /* no file yet */
 	assert_int_equal(pipe(ready), 0);
 	/* fcntl locks are per process: the holder must be another one. */
 	if ((pid = fork()) == 0) {
@@ -137,8 +137,8 @@ test_master_proto_pid_lock_is_exclusive_and_names_the_holder(void **state)
 static void
 test_user_lookup_knows_root_and_not_nonsense(void **state)
 {
-	uid_t	uid;
-	gid_t	gid;
+	uid_t uid;
+	gid_t gid;
 
 	(void)state;
 	assert_int_equal(user_lookup("root", &uid, &gid), 0);
@@ -152,7 +152,7 @@ test_user_lookup_knows_root_and_not_nonsense(void **state)
 static void
 test_user_jail_refuses_uid_0(void **state)
 {
-	VSTR   *why = vstr_alloc(10);
+	VSTR *why = vstr_alloc(10);
 
 	(void)state;
 	assert_int_equal(user_jail(NULL, 0, 0, why), -1);
@@ -163,20 +163,22 @@ test_user_jail_refuses_uid_0(void **state)
 static void
 test_user_jail_drop_holds(void **state)
 {
-	pid_t	pid;
-	int	status;
+	pid_t pid;
+	int   status;
 
 	(void)state;
 	if (geteuid() != 0)
 		skip();
 	/* In a child: the drop cannot be undone in this process. */
 	if ((pid = fork()) == 0) {
-		VSTR   *why = vstr_alloc(10);
+		VSTR *why = vstr_alloc(10);
 
 		if (user_jail("/", 65534, 65534, why) < 0)
 			_exit(2);
 		_exit(getuid() == 65534 && geteuid() == 65534
-		      && getgid() == 65534 && setuid(0) < 0 ? 0 : 3);
+			      && getgid() == 65534 && setuid(0) < 0
+			  ? 0
+			  : 3);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
@@ -188,10 +190,13 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_master_proto_status_records_round_trip),
-		cmocka_unit_test(test_master_proto_short_record_is_a_protocol_error),
+		cmocka_unit_test(
+		    test_master_proto_short_record_is_a_protocol_error),
 		cmocka_unit_test(test_master_proto_child_sees_master_go_away),
-		cmocka_unit_test(test_master_proto_pid_path_follows_process_id_directory),
-		cmocka_unit_test(test_master_proto_pid_lock_is_exclusive_and_names_the_holder),
+		cmocka_unit_test(
+		    test_master_proto_pid_path_follows_process_id_directory),
+		cmocka_unit_test(
+		    test_master_proto_pid_lock_is_exclusive_and_names_the_holder),
 		cmocka_unit_test(test_user_lookup_knows_root_and_not_nonsense),
 		cmocka_unit_test(test_user_jail_refuses_uid_0),
 		cmocka_unit_test(test_user_jail_drop_holds),

@@ -15,9 +15,9 @@
 static MASTERCF *
 parse(const char *text, const CFG *cfg)
 {
-	VSTR   *why = vstr_alloc(64);
-	MASTERCF *m = mastercf_open_buffer("master.cf", text, strlen(text),
-					   cfg, why);
+	VSTR	 *why = vstr_alloc(64);
+	MASTERCF *m = mastercf_open_buffer("master.cf", text, strlen(text), cfg,
+					   why);
 
 	if (m == NULL)
 		fail_msg("parse failed: %s", VSTR_STR(why));
@@ -29,9 +29,9 @@ static const char *
 parse_error(const char *text, const CFG *cfg)
 {
 	static char reason[512];
-	VSTR   *why = vstr_alloc(64);
-	MASTERCF *m = mastercf_open_buffer("master.cf", text, strlen(text),
-					   cfg, why);
+	VSTR	   *why = vstr_alloc(64);
+	MASTERCF *m = mastercf_open_buffer("master.cf", text, strlen(text), cfg,
+					   why);
 
 	assert_null(m);
 	snprintf(reason, sizeof(reason), "%s", VSTR_STR(why));
@@ -42,8 +42,8 @@ parse_error(const char *text, const CFG *cfg)
 static CFG *
 main_cf(const char *text)
 {
-	VSTR   *why = vstr_alloc(64);
-	CFG    *cfg = cfg_open_buffer(NULL, "main.cf", text, strlen(text), why);
+	VSTR *why = vstr_alloc(64);
+	CFG  *cfg = cfg_open_buffer(NULL, "main.cf", text, strlen(text), why);
 
 	assert_non_null(cfg);
 	vstr_free(why);
@@ -62,7 +62,8 @@ test_mastercf_defaults(void **state)
 			    "pickup    fifo  n       -       n       60      1"
 			    "       pickup\n"
 			    "qmgr      unix  n       n       -       300?    1"
-			    "       qmgr\n", NULL);
+			    "       qmgr\n",
+			    NULL);
 	const struct mastercf_service *s;
 
 	(void)state;
@@ -104,7 +105,7 @@ test_mastercf_defaults(void **state)
 static void
 test_mastercf_maxproc_default_from_main_cf(void **state)
 {
-	CFG    *cfg = main_cf("default_process_limit = 7\n");
+	CFG	 *cfg = main_cf("default_process_limit = 7\n");
 	MASTERCF *m = parse("smtp inet n - - - - smtpd\n", cfg);
 
 	(void)state;
@@ -128,14 +129,17 @@ test_mastercf_overrides_all_forms(void **state)
 			    "permit_sasl_authenticated, reject }\n"
 			    "  -osmtpd_sasl_auth_enable=yes\n"
 			    "  -o milter_macro_daemon_name=ORIGINATING\n"
-			    "  -v\n", NULL);
+			    "  -v\n",
+			    NULL);
 	const struct mastercf_service *s = mastercf_at(m, 0);
 
 	(void)state;
 	assert_int_equal(s->noverrides, 5);
 	assert_string_equal(s->overrides[0], "syslog_name=postel/submission");
-	assert_string_equal(s->overrides[1], "smtpd_tls_security_level=encrypt");
-	assert_string_equal(s->overrides[2], "smtpd_client_restrictions="
+	assert_string_equal(s->overrides[1],
+			    "smtpd_tls_security_level=encrypt");
+	assert_string_equal(s->overrides[2],
+			    "smtpd_client_restrictions="
 			    "permit_sasl_authenticated, reject");
 	assert_string_equal(s->overrides[3], "smtpd_sasl_auth_enable=yes");
 	assert_null(s->overrides[5]);
@@ -144,26 +148,27 @@ test_mastercf_overrides_all_forms(void **state)
 	assert_string_equal(s->argv[1], "-v");
 	assert_null(s->argv[2]);
 	assert_string_equal(s->raw, "submission inet n - n - - smtpd -o "
-			    "syslog_name=postel/submission -o "
-			    "smtpd_tls_security_level=encrypt -o { "
-			    "smtpd_client_restrictions = "
-			    "permit_sasl_authenticated, reject } "
-			    "-osmtpd_sasl_auth_enable=yes -o "
-			    "milter_macro_daemon_name=ORIGINATING -v");
+				    "syslog_name=postel/submission -o "
+				    "smtpd_tls_security_level=encrypt -o { "
+				    "smtpd_client_restrictions = "
+				    "permit_sasl_authenticated, reject } "
+				    "-osmtpd_sasl_auth_enable=yes -o "
+				    "milter_macro_daemon_name=ORIGINATING -v");
 	mastercf_free(m);
 }
 
 static void
 test_mastercf_args_expand_known_names_only(void **state)
 {
-	CFG    *cfg = main_cf("myhostname = h.example\n"
-			      "my_user = vmail\n");
+	CFG	 *cfg = main_cf("myhostname = h.example\n"
+				     "my_user = vmail\n");
 	MASTERCF *m = parse("maildrop unix - n n - - pipe\n"
 			    "  flags=DRhu user=$my_user argv=/usr/bin/maildrop"
 			    " -d ${recipient} -o keep $myhostname\n"
 			    "127.0.0.1:2525 inet n - - - - smtpd "
 			    "-o myhostname=$mydomain\n"
-			    "[::1]:25 inet n - - - - smtpd\n", cfg);
+			    "[::1]:25 inet n - - - - smtpd\n",
+			    cfg);
 	const struct mastercf_service *s = mastercf_at(m, 0);
 
 	(void)state;
@@ -191,7 +196,8 @@ test_mastercf_duplicates_name_both_lines(void **state)
 	assert_string_equal(parse_error("smtp inet n - - - - smtpd\n"
 					"# x\n"
 					"smtp unix - - - - - smtp\n"
-					"smtp inet n - - - - smtpd -v\n", NULL),
+					"smtp inet n - - - - smtpd -v\n",
+					NULL),
 			    "master.cf:4: duplicate service smtp/inet (first "
 			    "defined at line 1)");
 }
@@ -231,7 +237,8 @@ test_mastercf_bad_fields_name_line(void **state)
 			    "master.cf:1: bad -o argument \"novalue\" (need "
 			    "name=value)");
 	assert_string_equal(parse_error("a unix - - - - - x\n"
-					"  -o { a = b\n", NULL),
+					"  -o { a = b\n",
+					NULL),
 			    "master.cf:1: missing '}' in command arguments");
 	assert_string_equal(parse_error("  a unix - - - - - x\n", NULL),
 			    "master.cf:1: continuation line without a service "
@@ -244,10 +251,10 @@ test_mastercf_bad_fields_name_line(void **state)
 static void
 test_mastercf_open_file(void **state)
 {
-	char	path[] = "/tmp/test_mastercf.XXXXXX";
-	VSTR   *why = vstr_alloc(64);
+	char	  path[] = "/tmp/test_mastercf.XXXXXX";
+	VSTR	 *why = vstr_alloc(64);
 	MASTERCF *m;
-	int	fd;
+	int	  fd;
 
 	(void)state;
 	fd = mkstemp(path);
@@ -268,12 +275,13 @@ test_mastercf_open_file(void **state)
 static void
 test_mastercf_nul_byte_rejected(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
+	VSTR *why = vstr_alloc(64);
 
 	(void)state;
-	assert_null(mastercf_open_buffer("master.cf", "a unix - - - - - x\n"
-					 "b unix - - - - - \0y\n", 40, NULL,
-					 why));
+	assert_null(mastercf_open_buffer("master.cf",
+					 "a unix - - - - - x\n"
+					 "b unix - - - - - \0y\n",
+					 40, NULL, why));
 	assert_string_equal(VSTR_STR(why), "master.cf:2: NUL byte in file");
 	vstr_free(why);
 }

@@ -48,9 +48,9 @@ teardown(void **state)
 static void
 test_mbox_lock_takes_and_releases_both_locks(void **state)
 {
-	VSTR   *why = vstr_alloc(16);
-	int	fd = open(path, O_RDWR | O_CREAT, 0600);
-	int	flags = MBOX_LOCK_FCNTL | MBOX_LOCK_DOTLOCK;
+	VSTR *why = vstr_alloc(16);
+	int   fd = open(path, O_RDWR | O_CREAT, 0600);
+	int   flags = MBOX_LOCK_FCNTL | MBOX_LOCK_DOTLOCK;
 
 	(void)state;
 	assert_true(fd >= 0);
@@ -65,17 +65,17 @@ test_mbox_lock_takes_and_releases_both_locks(void **state)
 static void
 test_mbox_lock_fails_with_eagain_while_another_process_holds_it(void **state)
 {
-	VSTR   *why = vstr_alloc(16);
-	int	fd = open(path, O_RDWR | O_CREAT, 0600);
-	int	pfd[2];
-	pid_t	pid;
-	char	c;
+	VSTR *why = vstr_alloc(16);
+	int   fd = open(path, O_RDWR | O_CREAT, 0600);
+	int   pfd[2];
+	pid_t pid;
+	char  c;
 
 	(void)state;
 	assert_int_equal(pipe(pfd), 0);
 	if ((pid = fork()) == 0) {
-		struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
-		int	cfd = open(path, O_RDWR);
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int	     cfd = open(path, O_RDWR);
 
 		if (fcntl(cfd, F_SETLK, &fl) < 0)
 			_exit(1);
@@ -85,8 +85,9 @@ test_mbox_lock_fails_with_eagain_while_another_process_holds_it(void **state)
 		_exit(0);
 	}
 	assert_int_equal(read(pfd[0], &c, 1), 1);
-	assert_int_equal(mbox_lock(fd, path, MBOX_LOCK_FCNTL
-				   | MBOX_LOCK_DOTLOCK, 1, why), -1);
+	assert_int_equal(mbox_lock(fd, path,
+				   MBOX_LOCK_FCNTL | MBOX_LOCK_DOTLOCK, 1, why),
+			 -1);
 	assert_int_equal(errno, EAGAIN);
 	assert_non_null(strstr(VSTR_STR(why), "locked"));
 	/* A failed fcntl lock gives the dot-lock back. */
@@ -104,11 +105,11 @@ test_mbox_lock_fails_with_eagain_while_another_process_holds_it(void **state)
 static void
 test_mbox_lock_waits_for_fresh_dotlock_and_breaks_stale_one(void **state)
 {
-	VSTR   *why = vstr_alloc(16);
-	int	fd = open(path, O_RDWR | O_CREAT, 0600);
-	int	lfd = open(lockpath, O_WRONLY | O_CREAT, 0600);
-	struct utimbuf old = {.actime = time(NULL) - 3600,
-	.modtime = time(NULL) - 3600};
+	VSTR	      *why = vstr_alloc(16);
+	int	       fd = open(path, O_RDWR | O_CREAT, 0600);
+	int	       lfd = open(lockpath, O_WRONLY | O_CREAT, 0600);
+	struct utimbuf old = { .actime = time(NULL) - 3600,
+			       .modtime = time(NULL) - 3600 };
 
 	(void)state;
 	close(lfd);
@@ -125,8 +126,8 @@ test_mbox_lock_waits_for_fresh_dotlock_and_breaks_stale_one(void **state)
 static void
 test_mbox_lock_refuses_symlinked_dotlock(void **state)
 {
-	VSTR   *why = vstr_alloc(16);
-	int	fd = open(path, O_RDWR | O_CREAT, 0600);
+	VSTR *why = vstr_alloc(16);
+	int   fd = open(path, O_RDWR | O_CREAT, 0600);
 
 	(void)state;
 	assert_int_equal(symlink("/nonexistent/target", lockpath), 0);
@@ -141,13 +142,16 @@ static void
 test_mbox_read_queue_turns_crlf_into_lf_across_records(void **state)
 {
 	static const char *const chunks[] = {
-		"a\r\nb\r", "\nc\rd\r", "\r\ne\r\n", "x\r",
+		"a\r\nb\r",
+		"\nc\rd\r",
+		"\r\ne\r\n",
+		"x\r",
 	};
-	char	qpath[300];
+	char		qpath[300];
 	struct rec_size size;
-	REC_WRITER *w;
-	VSTR   *out = vstr_alloc(64), *why = vstr_alloc(64);
-	int	fd;
+	REC_WRITER     *w;
+	VSTR	       *out = vstr_alloc(64), *why = vstr_alloc(64);
+	int		fd;
 
 	(void)state;
 	snprintf(qpath, sizeof(qpath), "%s/QUEUEID", dir);
@@ -166,7 +170,8 @@ test_mbox_read_queue_turns_crlf_into_lf_across_records(void **state)
 	rec_writer_free(w);
 	assert_int_equal(mbox_read_queue(fd, size.content_offset, out, why), 0);
 	assert_int_equal(VSTR_LEN(out), strlen("a\nb\nc\rd\r\ne\nx\r"));
-	assert_memory_equal(VSTR_STR(out), "a\nb\nc\rd\r\ne\nx\r", VSTR_LEN(out));
+	assert_memory_equal(VSTR_STR(out), "a\nb\nc\rd\r\ne\nx\r",
+			    VSTR_LEN(out));
 	close(fd);
 
 	unlink(qpath);
@@ -183,11 +188,11 @@ static void
 test_mbox_load_queue_file_refuses_what_qmgr_would_not_send(void **state)
 {
 	static const char qid[] = "0000000000z1";
-	char	qdir[300], qpath[400], other[400], fifo[400];
-	struct rec_size size;
-	REC_WRITER *w;
-	VSTR   *out = vstr_alloc(64), *why = vstr_alloc(64);
-	int	fd;
+	char		  qdir[300], qpath[400], other[400], fifo[400];
+	struct rec_size	  size;
+	REC_WRITER	 *w;
+	VSTR		 *out = vstr_alloc(64), *why = vstr_alloc(64);
+	int		  fd;
 
 	(void)state;
 	snprintf(qdir, sizeof(qdir), "%s/active", dir);
@@ -215,8 +220,8 @@ test_mbox_load_queue_file_refuses_what_qmgr_would_not_send(void **state)
 
 	/* Another queue, even one that exists, is not for delivery agents. */
 	static const char *const queues[] = {
-		"incoming", "maildrop", "deferred", "hold", "..", ".", "",
-		"active/", "incoming/../active",
+		"incoming", "maildrop", "deferred",	      "hold", "..", ".",
+		"",	    "active/",	"incoming/../active",
 	};
 	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
 		vstr_strcpy(out, "untouched");
@@ -229,8 +234,14 @@ test_mbox_load_queue_file_refuses_what_qmgr_would_not_send(void **state)
 	}
 	/* IDs that are paths or not queue IDs at all. */
 	static const char *const ids[] = {
-		"../../../etc/passwd", "..", ".", "", "0000000000z1/",
-		"../active/0000000000z1", "QUEUEID", "0000000000z1.tmp",
+		"../../../etc/passwd",
+		"..",
+		".",
+		"",
+		"0000000000z1/",
+		"../active/0000000000z1",
+		"QUEUEID",
+		"0000000000z1.tmp",
 		"0000000000z01",
 	};
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
@@ -241,8 +252,7 @@ test_mbox_load_queue_file_refuses_what_qmgr_would_not_send(void **state)
 				    "bad queue ID in delivery request");
 	}
 	/* A file somebody else owns (here: we are not its owner). */
-	assert_int_equal(mbox_load_queue_file(dir, "active", qid,
-					      geteuid() + 1,
+	assert_int_equal(mbox_load_queue_file(dir, "active", qid, geteuid() + 1,
 					      size.content_offset, out, why),
 			 -1);
 	assert_non_null(strstr(VSTR_STR(why), "is owned by uid"));
@@ -251,13 +261,15 @@ test_mbox_load_queue_file_refuses_what_qmgr_would_not_send(void **state)
 	snprintf(other, sizeof(other), "%s/active/0000000000z2", dir);
 	assert_int_equal(symlink(qpath, other), 0);
 	assert_int_equal(mbox_load_queue_file(dir, "active", "0000000000z2",
-					      geteuid(), 0, out, why), -1);
+					      geteuid(), 0, out, why),
+			 -1);
 	assert_non_null(strstr(VSTR_STR(why), "open queue file"));
 	unlink(other);
 	snprintf(fifo, sizeof(fifo), "%s/active/0000000000z3", dir);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
 	assert_int_equal(mbox_load_queue_file(dir, "active", "0000000000z3",
-					      geteuid(), 0, out, why), -1);
+					      geteuid(), 0, out, why),
+			 -1);
 	assert_non_null(strstr(VSTR_STR(why), "not a regular file"));
 	unlink(fifo);
 	unlink(qpath);

@@ -9,9 +9,9 @@
 #include "tests/unit/harness.h"
 #include "util/msg.h"
 
-static char last_text[8192];
+static char	      last_text[8192];
 static enum msg_level last_level;
-static int calls;
+static int	      calls;
 
 static void
 capture(enum msg_level level, const char *text)
@@ -68,7 +68,7 @@ test_msg_control_characters_cannot_forge_lines(void **state)
 static void
 test_msg_long_text_is_cut_not_overflowed(void **state)
 {
-	char	big[10000];
+	char big[10000];
 
 	(void)state;
 	memset(big, 'x', sizeof(big) - 1);
@@ -101,10 +101,14 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_msg_levels_reach_outputs, setup),
-		cmocka_unit_test_setup(test_msg_percent_m_uses_callers_errno, setup),
-		cmocka_unit_test_setup(test_msg_control_characters_cannot_forge_lines, setup),
-		cmocka_unit_test_setup(test_msg_long_text_is_cut_not_overflowed, setup),
-		cmocka_unit_test_setup(test_msg_fatal_reaches_hook_with_text, setup),
+		cmocka_unit_test_setup(test_msg_percent_m_uses_callers_errno,
+				       setup),
+		cmocka_unit_test_setup(
+		    test_msg_control_characters_cannot_forge_lines, setup),
+		cmocka_unit_test_setup(test_msg_long_text_is_cut_not_overflowed,
+				       setup),
+		cmocka_unit_test_setup(test_msg_fatal_reaches_hook_with_text,
+				       setup),
 		cmocka_unit_test_setup(test_msg_progname_is_kept, setup),
 	};
 

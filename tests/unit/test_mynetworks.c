@@ -14,8 +14,8 @@
 static const char *
 compute(const char *style, const char *ifs, const char *protos, VSTR *out)
 {
-	VSTR   *why = vstr_alloc(16);
-	int	rc = mynetworks_compute(style, ifs, protos, out, why);
+	VSTR *why = vstr_alloc(16);
+	int   rc = mynetworks_compute(style, ifs, protos, out, why);
 
 	assert_int_equal(rc, 0);
 	vstr_free(why);
@@ -25,7 +25,7 @@ compute(const char *style, const char *ifs, const char *protos, VSTR *out)
 static void
 test_mynetworks_styles_on_loopback(void **state)
 {
-	VSTR   *out = vstr_alloc(16);
+	VSTR *out = vstr_alloc(16);
 
 	(void)state;
 	assert_string_equal(compute("host", "127.0.0.1", "ipv4", out),
@@ -43,7 +43,7 @@ test_mynetworks_styles_on_loopback(void **state)
 static void
 test_mynetworks_all_and_loopback_only(void **state)
 {
-	VSTR   *out = vstr_alloc(16);
+	VSTR *out = vstr_alloc(16);
 
 	(void)state;
 	compute("host", "loopback-only", "ipv4", out);
@@ -57,8 +57,8 @@ test_mynetworks_all_and_loopback_only(void **state)
 static void
 test_mynetworks_unknown_style_is_an_error(void **state)
 {
-	VSTR   *out = vstr_alloc(16);
-	VSTR   *why = vstr_alloc(16);
+	VSTR *out = vstr_alloc(16);
+	VSTR *why = vstr_alloc(16);
 
 	(void)state;
 	assert_int_equal(mynetworks_compute("bogus", "all", "all", out, why),

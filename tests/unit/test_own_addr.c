@@ -16,7 +16,7 @@
 static OWN_ADDR *
 open_with(const char *maincf, CFG **cfg)
 {
-	VSTR   *why = vstr_alloc(16);
+	VSTR *why = vstr_alloc(16);
 
 	*cfg = cfg_open_buffer(NULL, "main.cf", maincf, strlen(maincf), why);
 	assert_non_null(*cfg);
@@ -27,7 +27,7 @@ open_with(const char *maincf, CFG **cfg)
 static void
 test_own_addr_norm_accepts_the_literal_forms(void **state)
 {
-	char	out[INET6_ADDRSTRLEN];
+	char out[INET6_ADDRSTRLEN];
 
 	(void)state;
 	assert_true(own_addr_norm("[192.0.2.1]", out, sizeof(out)));
@@ -46,7 +46,7 @@ test_own_addr_norm_accepts_the_literal_forms(void **state)
 static void
 test_own_addr_listed_interfaces_and_proxies(void **state)
 {
-	CFG    *cfg;
+	CFG	 *cfg;
 	OWN_ADDR *o = open_with("inet_interfaces = 127.0.0.1, mail.example\n"
 				"proxy_interfaces = 192.0.2.25 [2001:db8::25]\n",
 				&cfg);
@@ -67,7 +67,7 @@ test_own_addr_listed_interfaces_and_proxies(void **state)
 static void
 test_own_addr_loopback_only_and_all(void **state)
 {
-	CFG    *cfg;
+	CFG	 *cfg;
 	OWN_ADDR *o = open_with("inet_interfaces = loopback-only\n", &cfg);
 
 	(void)state;

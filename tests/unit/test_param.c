@@ -12,9 +12,9 @@
 static void
 test_param_table_is_sorted_and_unique(void **state)
 {
-	size_t	count = 0;
+	size_t			count = 0;
 	const struct param_def *defs = param_table(&count);
-	size_t	i;
+	size_t			i;
 
 	(void)state;
 	assert_true(count > 200);
@@ -27,9 +27,9 @@ test_param_table_is_sorted_and_unique(void **state)
 static void
 test_param_lookup_finds_every_entry(void **state)
 {
-	size_t	count = 0;
+	size_t			count = 0;
 	const struct param_def *defs = param_table(&count);
-	size_t	i;
+	size_t			i;
 
 	(void)state;
 	for (i = 0; i < count; i++)
@@ -42,9 +42,9 @@ test_param_lookup_finds_every_entry(void **state)
 static void
 test_param_entries_are_well_formed(void **state)
 {
-	size_t	count = 0;
+	size_t			count = 0;
 	const struct param_def *defs = param_table(&count);
-	size_t	i;
+	size_t			i;
 
 	(void)state;
 	for (i = 0; i < count; i++) {
@@ -57,10 +57,12 @@ test_param_entries_are_well_formed(void **state)
 		if (d->min > d->max)
 			fail_msg("%s: min > max", d->name);
 		if (d->type == PARAM_TIME && d->defval[0] != '$') {
-			size_t	len = strlen(d->defval);
+			size_t len = strlen(d->defval);
 
-			if (len == 0 || strchr("smhdw", d->defval[len - 1]) == NULL)
-				fail_msg("%s: time default lacks a unit", d->name);
+			if (len == 0
+			    || strchr("smhdw", d->defval[len - 1]) == NULL)
+				fail_msg("%s: time default lacks a unit",
+					 d->name);
 		}
 	}
 }
@@ -69,11 +71,11 @@ test_param_entries_are_well_formed(void **state)
 static void
 test_param_defaults_pass_their_own_checks(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	CFG    *cfg = cfg_open_buffer(NULL, "main.cf", "", 0, why);
-	size_t	count = 0;
+	VSTR  *why = vstr_alloc(64);
+	CFG   *cfg = cfg_open_buffer(NULL, "main.cf", "", 0, why);
+	size_t count = 0;
 	const struct param_def *defs = param_table(&count);
-	size_t	i;
+	size_t			i;
 
 	(void)state;
 	assert_non_null(cfg);
@@ -108,37 +110,39 @@ test_param_postfix_defaults(void **state)
 		const char *name;
 		const char *defval;
 	} want[] = {
-		{"message_size_limit", "10240000"},
-		{"smtpd_recipient_limit", "1000"},
-		{"queue_directory", "/var/spool/postel"},
-		{"daemon_directory", POSTEL_PREFIX "/libexec/postel"},
-		{"command_directory", POSTEL_PREFIX "/sbin"},
-		{"mail_owner", "postel"},
-		{"setgid_group", "postdrop"},
-		{"myorigin", "$myhostname"},
-		{"mydestination", "$myhostname, localhost.$mydomain, localhost"},
-		{"mynetworks", ""},	/* computed: mynetworks_style */
-		{"relay_domains", ""},
-		{"inet_interfaces", "all"},
-		{"default_process_limit", "100"},
-		{"max_idle", "100s"},
-		{"ipc_timeout", "3600s"},
-		{"maximal_queue_lifetime", "5d"},
-		{"delay_warning_time", "0h"},
-		{"local_transport", "local:$myhostname"},
-		{"smtpd_banner", "$myhostname ESMTP $mail_name"},
-		{"smtpd_relay_restrictions", "permit_mynetworks, "
-		 "permit_sasl_authenticated, defer_unauth_destination"},
-		{"smtpd_sasl_type", "cyrus"},
-		{"smtpd_sasl_path", "smtpd"},
-		{"smtpd_forbid_bare_newline", "normalize"},
-		{"smtpd_forbid_bare_newline_exclusions", "$mynetworks"},
-		{"notify_classes", "resource, software"},
-		{"alias_maps", "hash:/etc/aliases"},
-		{"mail_spool_directory", "/var/mail"},
-		{"syslog_name", "postel"},
+		{ "message_size_limit", "10240000" },
+		{ "smtpd_recipient_limit", "1000" },
+		{ "queue_directory", "/var/spool/postel" },
+		{ "daemon_directory", POSTEL_PREFIX "/libexec/postel" },
+		{ "command_directory", POSTEL_PREFIX "/sbin" },
+		{ "mail_owner", "postel" },
+		{ "setgid_group", "postdrop" },
+		{ "myorigin", "$myhostname" },
+		{ "mydestination",
+		  "$myhostname, localhost.$mydomain, localhost" },
+		{ "mynetworks", "" }, /* computed: mynetworks_style */
+		{ "relay_domains", "" },
+		{ "inet_interfaces", "all" },
+		{ "default_process_limit", "100" },
+		{ "max_idle", "100s" },
+		{ "ipc_timeout", "3600s" },
+		{ "maximal_queue_lifetime", "5d" },
+		{ "delay_warning_time", "0h" },
+		{ "local_transport", "local:$myhostname" },
+		{ "smtpd_banner", "$myhostname ESMTP $mail_name" },
+		{ "smtpd_relay_restrictions",
+		  "permit_mynetworks, "
+		  "permit_sasl_authenticated, defer_unauth_destination" },
+		{ "smtpd_sasl_type", "cyrus" },
+		{ "smtpd_sasl_path", "smtpd" },
+		{ "smtpd_forbid_bare_newline", "normalize" },
+		{ "smtpd_forbid_bare_newline_exclusions", "$mynetworks" },
+		{ "notify_classes", "resource, software" },
+		{ "alias_maps", "hash:/etc/aliases" },
+		{ "mail_spool_directory", "/var/mail" },
+		{ "syslog_name", "postel" },
 	};
-	size_t	i;
+	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -150,7 +154,8 @@ test_param_postfix_defaults(void **state)
 	}
 	assert_int_equal(param_lookup("message_size_limit")->type, PARAM_SIZE);
 	assert_int_equal(param_lookup("max_idle")->type, PARAM_TIME);
-	assert_int_equal(param_lookup("disable_vrfy_command")->type, PARAM_BOOL);
+	assert_int_equal(param_lookup("disable_vrfy_command")->type,
+			 PARAM_BOOL);
 	assert_int_equal(param_lookup("max_use")->type, PARAM_INT);
 	assert_string_equal(param_type_name(PARAM_TIME), "time");
 }

@@ -17,19 +17,19 @@ static void
 test_peer_list_networks(void **state)
 {
 	(void)state;
-	assert_true(peer_list_match("127.0.0.0/8 [::1]/128", NULL, "127.0.0.2",
-				    false));
+	assert_true(
+	    peer_list_match("127.0.0.0/8 [::1]/128", NULL, "127.0.0.2", false));
 	assert_true(peer_list_match("10.0.0.1, [::1]/128", NULL, "::1", false));
-	assert_true(peer_list_match("2001:db8::/32", NULL, "2001:db8::5",
-				    false));
+	assert_true(
+	    peer_list_match("2001:db8::/32", NULL, "2001:db8::5", false));
 	assert_false(peer_list_match("127.0.0.0/8", NULL, "10.0.0.1", false));
 	assert_false(peer_list_match("!127.0.0.2 127.0.0.0/8", NULL,
 				     "127.0.0.2", false));
 	/* tables and bad words are skipped, not fatal */
 	assert_true(peer_list_match("hash:/x /etc/file 192.168.0.0/16", NULL,
 				    "192.168.1.1", false));
-	assert_false(peer_list_match("127.0.0.0/99 junk", NULL, "127.0.0.1",
-				     false));
+	assert_false(
+	    peer_list_match("127.0.0.0/99 junk", NULL, "127.0.0.1", false));
 }
 
 static void
@@ -47,8 +47,8 @@ test_peer_list_names(void **state)
 				     "192.0.2.1", true));
 	assert_true(peer_list_match(".example.org", "mx.example.org",
 				    "192.0.2.1", false));
-	assert_false(peer_list_match(".example.org", "example.org",
-				     "192.0.2.1", false));
+	assert_false(
+	    peer_list_match(".example.org", "example.org", "192.0.2.1", false));
 	assert_false(peer_list_match("!mx.example.org example.org",
 				     "mx.example.org", "192.0.2.1", true));
 	/* no name: only networks can match */
@@ -58,8 +58,8 @@ test_peer_list_names(void **state)
 static CFG *
 parse(const char *text)
 {
-	VSTR   *why = vstr_alloc(64);
-	CFG    *cfg = cfg_open_buffer(NULL, "main.cf", text, strlen(text), why);
+	VSTR *why = vstr_alloc(64);
+	CFG  *cfg = cfg_open_buffer(NULL, "main.cf", text, strlen(text), why);
 
 	assert_non_null(cfg);
 	vstr_free(why);
@@ -69,9 +69,9 @@ parse(const char *text)
 static void
 test_debug_peer_raises_and_restores_nested(void **state)
 {
-	CFG    *cfg = parse("debug_peer_list = 192.0.2.0/24, example.org\n"
-			    "debug_peer_level = 3\n");
-	int	base = msg_verbose;
+	CFG *cfg = parse("debug_peer_list = 192.0.2.0/24, example.org\n"
+			 "debug_peer_level = 3\n");
+	int  base = msg_verbose;
 
 	(void)state;
 	debug_peer_init(cfg);
@@ -86,7 +86,7 @@ test_debug_peer_raises_and_restores_nested(void **state)
 	assert_int_equal(msg_verbose, base + 3);
 	debug_peer_restore();
 	assert_int_equal(msg_verbose, base);
-	debug_peer_restore();			/* one too many: harmless */
+	debug_peer_restore(); /* one too many: harmless */
 	assert_int_equal(msg_verbose, base);
 	cfg_free(cfg);
 	/* without the feature in the list, only the name itself */

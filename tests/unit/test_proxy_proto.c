@@ -17,7 +17,7 @@
 static void
 wire(const ATTR *out, ATTR *in)
 {
-	VSTR   *buf = vstr_alloc(64);
+	VSTR *buf = vstr_alloc(64);
 
 	attr_encode(out, buf);
 	assert_int_equal(attr_decode(VSTR_STR(buf), VSTR_LEN(buf), in, NULL),
@@ -28,9 +28,9 @@ wire(const ATTR *out, ATTR *in)
 static void
 test_proxy_proto_request_round_trip(void **state)
 {
-	ATTR   *out = attr_alloc(), *in = attr_alloc();
-	struct proxy_request req = {PROXY_REQ_LOOKUP, "unix:passwd.byname",
-	DICT_FLAG_FOLD, "Alice"};
+	ATTR		    *out = attr_alloc(), *in = attr_alloc();
+	struct proxy_request req = { PROXY_REQ_LOOKUP, "unix:passwd.byname",
+				     DICT_FLAG_FOLD, "Alice" };
 	struct proxy_request got;
 
 	(void)state;
@@ -42,8 +42,8 @@ test_proxy_proto_request_round_trip(void **state)
 	assert_int_equal(got.flags, DICT_FLAG_FOLD);
 	assert_string_equal(got.key, "Alice");
 
-	req = (struct proxy_request){PROXY_REQ_OPEN, "hash:/etc/aliases", 0,
-	NULL};
+	req = (struct proxy_request){ PROXY_REQ_OPEN, "hash:/etc/aliases", 0,
+				      NULL };
 	proxy_request_encode(&req, out);
 	wire(out, in);
 	assert_int_equal(proxy_request_decode(in, &got, NULL), 0);
@@ -57,7 +57,7 @@ static void
 expect_bad_request(ATTR *a, const char *reason)
 {
 	struct proxy_request got;
-	VSTR   *why = vstr_alloc(16);
+	VSTR		    *why = vstr_alloc(16);
 
 	assert_int_equal(proxy_request_decode(a, &got, why), -1);
 	assert_non_null(strstr(VSTR_STR(why), reason));
@@ -67,8 +67,8 @@ expect_bad_request(ATTR *a, const char *reason)
 static void
 test_proxy_proto_request_rejects_bad_frames(void **state)
 {
-	ATTR   *a = attr_alloc();
-	VSTR   *big = vstr_alloc(DICT_KEY_MAX + 2);
+	ATTR *a = attr_alloc();
+	VSTR *big = vstr_alloc(DICT_KEY_MAX + 2);
 
 	(void)state;
 	expect_bad_request(a, "missing request");
@@ -111,9 +111,9 @@ test_proxy_proto_request_rejects_bad_frames(void **state)
 static void
 test_proxy_proto_reply_round_trip(void **state)
 {
-	ATTR   *out = attr_alloc(), *in = attr_alloc();
-	struct proxy_reply rep = {PROXY_STAT_OK, "root:x:0:0::/root:/bin/sh",
-	NULL};
+	ATTR		  *out = attr_alloc(), *in = attr_alloc();
+	struct proxy_reply rep = { PROXY_STAT_OK, "root:x:0:0::/root:/bin/sh",
+				   NULL };
 	struct proxy_reply got;
 
 	(void)state;
@@ -124,7 +124,7 @@ test_proxy_proto_reply_round_trip(void **state)
 	assert_string_equal(got.value, "root:x:0:0::/root:/bin/sh");
 	assert_null(got.reason);
 
-	rep = (struct proxy_reply){PROXY_STAT_DENY, NULL, "not listed"};
+	rep = (struct proxy_reply){ PROXY_STAT_DENY, NULL, "not listed" };
 	proxy_reply_encode(&rep, out);
 	wire(out, in);
 	assert_int_equal(proxy_reply_decode(in, &got, NULL), 0);
@@ -138,7 +138,7 @@ test_proxy_proto_reply_round_trip(void **state)
 static void
 test_proxy_proto_reply_rejects_bad_frames(void **state)
 {
-	ATTR   *a = attr_alloc();
+	ATTR		  *a = attr_alloc();
 	struct proxy_reply got;
 
 	(void)state;
@@ -159,11 +159,11 @@ test_proxy_proto_reply_rejects_bad_frames(void **state)
 static void
 test_proxy_proto_encoder_refuses_nested_and_write_requests(void **state)
 {
-	ATTR   *a = attr_alloc();
-	struct proxy_request nested = {PROXY_REQ_OPEN, "proxy:hash:/x", 0,
-	NULL};
-	struct proxy_request write = {PROXY_REQ_OPEN, "hash:/x",
-	DICT_FLAG_WRITE, NULL};
+	ATTR		    *a = attr_alloc();
+	struct proxy_request nested = { PROXY_REQ_OPEN, "proxy:hash:/x", 0,
+					NULL };
+	struct proxy_request write = { PROXY_REQ_OPEN, "hash:/x",
+				       DICT_FLAG_WRITE, NULL };
 
 	(void)state;
 	EXPECT_FATAL(proxy_request_encode(&nested, a), "bad request");
@@ -179,7 +179,8 @@ main(void)
 		cmocka_unit_test(test_proxy_proto_request_rejects_bad_frames),
 		cmocka_unit_test(test_proxy_proto_reply_round_trip),
 		cmocka_unit_test(test_proxy_proto_reply_rejects_bad_frames),
-		cmocka_unit_test(test_proxy_proto_encoder_refuses_nested_and_write_requests),
+		cmocka_unit_test(
+		    test_proxy_proto_encoder_refuses_nested_and_write_requests),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

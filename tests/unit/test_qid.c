@@ -15,21 +15,21 @@ static void
 test_qid_round_trip_time_and_inode(void **state)
 {
 	static const struct {
-		time_t	sec;
-		long	usec;
-		ino_t	ino;
+		time_t sec;
+		long   usec;
+		ino_t  ino;
 	} cases[] = {
-		{0, 0, 0},
-		{1, 1, 1},
-		{1700000000, 999999, 12345},
-		{1795000000, 500000, (ino_t)UINT64_MAX},
-		{19770609663LL, 999999, 50},
-		{1234567890, 52, 51},
+		{ 0, 0, 0 },
+		{ 1, 1, 1 },
+		{ 1700000000, 999999, 12345 },
+		{ 1795000000, 500000, (ino_t)UINT64_MAX },
+		{ 19770609663LL, 999999, 50 },
+		{ 1234567890, 52, 51 },
 	};
-	VSTR   *v = vstr_alloc(0);
+	VSTR	      *v = vstr_alloc(0);
 	struct timeval tv;
-	ino_t	ino;
-	size_t	i;
+	ino_t	       ino;
+	size_t	       i;
 
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -53,13 +53,16 @@ test_qid_round_trip_time_and_inode(void **state)
 static void
 test_qid_known_encoding(void **state)
 {
-	VSTR   *v = vstr_alloc(0);
-	struct timeval tv = {.tv_sec = 0, .tv_usec = 53};
+	VSTR	      *v = vstr_alloc(0);
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 53 };
 
 	(void)state;
 	/* 53 usec = 1*52 + 1; inode 52 = 1*51 + 1 in base 51. */
 	assert_int_equal(qid_make(v, &tv, 52), 0);
-	assert_string_equal(VSTR_STR(v), "00000000" "11" "z" "11");
+	assert_string_equal(VSTR_STR(v), "00000000"
+					 "11"
+					 "z"
+					 "11");
 	tv.tv_sec = 51;
 	tv.tv_usec = 0;
 	assert_int_equal(qid_make(v, &tv, 0), 0);
@@ -70,11 +73,11 @@ test_qid_known_encoding(void **state)
 static void
 test_qid_lexicographic_follows_time(void **state)
 {
-	VSTR   *prev = vstr_alloc(0);
-	VSTR   *cur = vstr_alloc(0);
-	struct timeval tv = {.tv_sec = 1600000000, .tv_usec = 0};
-	uint64_t seed = 88172645463325252ULL;
-	int	i;
+	VSTR	      *prev = vstr_alloc(0);
+	VSTR	      *cur = vstr_alloc(0);
+	struct timeval tv = { .tv_sec = 1600000000, .tv_usec = 0 };
+	uint64_t       seed = 88172645463325252ULL;
+	int	       i;
 
 	(void)state;
 	assert_int_equal(qid_make(prev, &tv, 999999), 0);
@@ -103,16 +106,24 @@ static void
 test_qid_rejects_bad_ids_and_times(void **state)
 {
 	static const char *bad[] = {
-		"", "0000000000", "0000000000z", "000000000z1",
-		"0000000000y1", "0000000000z01", "00000A0000z1",
-		"0000000000zz", "000000L000z1" /* usec 1000000+ */ ,
-		"0000000000z1234567890123", "0000000000z1/", "../../etcz1",
+		"",
+		"0000000000",
+		"0000000000z",
+		"000000000z1",
+		"0000000000y1",
+		"0000000000z01",
+		"00000A0000z1",
+		"0000000000zz",
+		"000000L000z1" /* usec 1000000+ */,
+		"0000000000z1234567890123",
+		"0000000000z1/",
+		"../../etcz1",
 		"0000000000z1 ",
 	};
-	VSTR   *v = vstr_alloc(0);
-	struct timeval tv = {.tv_sec = -1, .tv_usec = 0};
-	char	hash[QID_HASH_LEN + 1];
-	size_t	i;
+	VSTR	      *v = vstr_alloc(0);
+	struct timeval tv = { .tv_sec = -1, .tv_usec = 0 };
+	char	       hash[QID_HASH_LEN + 1];
+	size_t	       i;
 
 	(void)state;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -132,12 +143,12 @@ test_qid_rejects_bad_ids_and_times(void **state)
 static void
 test_qid_hash_dir_spreads_by_usec(void **state)
 {
-	VSTR   *v = vstr_alloc(0);
-	struct timeval tv = {.tv_sec = 1700000000, .tv_usec = 0};
-	char	hash[QID_HASH_LEN + 1];
-	char	seen[256] = {0};
-	int	distinct = 0;
-	long	u;
+	VSTR	      *v = vstr_alloc(0);
+	struct timeval tv = { .tv_sec = 1700000000, .tv_usec = 0 };
+	char	       hash[QID_HASH_LEN + 1];
+	char	       seen[256] = { 0 };
+	int	       distinct = 0;
+	long	       u;
 
 	(void)state;
 	for (u = 0; u < 52; u++) {

@@ -12,7 +12,7 @@
 #include "util/vstr.h"
 
 struct fixture {
-	QMGR	q;
+	QMGR		     q;
 	struct qmgr_resolved res;
 };
 
@@ -20,9 +20,10 @@ static struct fixture *
 fixture_open(const char *maincf)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	VSTR   *why = vstr_alloc(10);
+	VSTR	       *why = vstr_alloc(10);
 
-	f->q.cfg = cfg_open_buffer(NULL, "main.cf", maincf, strlen(maincf), why);
+	f->q.cfg = cfg_open_buffer(NULL, "main.cf", maincf, strlen(maincf),
+				   why);
 	assert_non_null(f->q.cfg);
 	assert_int_equal(qmgr_resolve_init(&f->q, why), 0);
 	f->res.transport = vstr_alloc(10);
@@ -54,11 +55,11 @@ static void
 test_qmgr_resolve_address_classes(void **state)
 {
 	struct fixture *f = fixture_open(
-		"myhostname = mx.example.com\n"
-		"mydomain = example.com\n"
-		"relay_domains = relay.example\n"
-		"virtual_mailbox_domains = vbox.example\n"
-		"virtual_alias_domains = valias.example\n");
+	    "myhostname = mx.example.com\n"
+	    "mydomain = example.com\n"
+	    "relay_domains = relay.example\n"
+	    "virtual_mailbox_domains = vbox.example\n"
+	    "virtual_alias_domains = valias.example\n");
 
 	(void)state;
 	expect(f, "u@mx.example.com", "local", "mx.example.com");
@@ -83,11 +84,10 @@ test_qmgr_resolve_address_classes(void **state)
 static void
 test_qmgr_resolve_own_address_literals_are_local(void **state)
 {
-	struct fixture *f = fixture_open(
-		"myhostname = mx.example.com\n"
-		"inet_interfaces = 127.0.0.1, [::1]\n"
-		"proxy_interfaces = 192.0.2.25\n"
-		"relayhost = [198.51.100.1]:2525\n");
+	struct fixture *f = fixture_open("myhostname = mx.example.com\n"
+					 "inet_interfaces = 127.0.0.1, [::1]\n"
+					 "proxy_interfaces = 192.0.2.25\n"
+					 "relayhost = [198.51.100.1]:2525\n");
 
 	(void)state;
 	expect(f, "u@[127.0.0.1]", "local", "mx.example.com");
@@ -108,10 +108,9 @@ test_qmgr_resolve_own_address_literals_are_local(void **state)
 static void
 test_qmgr_resolve_relayhost(void **state)
 {
-	struct fixture *f = fixture_open(
-		"myhostname = mx.example.com\n"
-		"relayhost = [127.0.0.2]:2525\n"
-		"relay_domains = relay.example\n");
+	struct fixture *f = fixture_open("myhostname = mx.example.com\n"
+					 "relayhost = [127.0.0.2]:2525\n"
+					 "relay_domains = relay.example\n");
 
 	(void)state;
 	expect(f, "u@far.example", "smtp", "[127.0.0.2]:2525");
@@ -133,14 +132,14 @@ static void
 test_qmgr_resolve_sender_dependent_relayhost(void **state)
 {
 	struct fixture *f = fixture_open(
-		"myhostname = mx.example.com\n"
-		"recipient_delimiter = +\n"
-		"relayhost = [127.0.0.2]:2525\n"
-		"relay_domains = relay.example\n"
-		"default_transport = smtp\n"
-		"sender_dependent_relayhost_maps = inline:{ "
-		"a@one.example=[127.0.0.3]:25, @two.example=[127.0.0.4], "
-		"boss@two.example=DUNNO }\n");
+	    "myhostname = mx.example.com\n"
+	    "recipient_delimiter = +\n"
+	    "relayhost = [127.0.0.2]:2525\n"
+	    "relay_domains = relay.example\n"
+	    "default_transport = smtp\n"
+	    "sender_dependent_relayhost_maps = inline:{ "
+	    "a@one.example=[127.0.0.3]:25, @two.example=[127.0.0.4], "
+	    "boss@two.example=DUNNO }\n");
 
 	(void)state;
 	expect_from(f, "A@One.Example", "u@far.example", "smtp",
@@ -165,11 +164,11 @@ static void
 test_qmgr_resolve_relocated(void **state)
 {
 	struct fixture *f = fixture_open(
-		"myhostname = mx.example.com\n"
-		"recipient_delimiter = +\n"
-		"transport_maps = inline:{ moved.example=smtp:[10.0.0.1] }\n"
-		"relocated_maps = inline:{ old@mx.example.com=new@else.example, "
-		"{ gone = call 555 0101 }, @moved.example=info@moved.test }\n");
+	    "myhostname = mx.example.com\n"
+	    "recipient_delimiter = +\n"
+	    "transport_maps = inline:{ moved.example=smtp:[10.0.0.1] }\n"
+	    "relocated_maps = inline:{ old@mx.example.com=new@else.example, "
+	    "{ gone = call 555 0101 }, @moved.example=info@moved.test }\n");
 
 	(void)state;
 	expect(f, "old@mx.example.com", "error",
@@ -189,12 +188,12 @@ static void
 test_qmgr_resolve_transport_maps(void **state)
 {
 	struct fixture *f = fixture_open(
-		"myhostname = mx.example.com\n"
-		"relayhost = smarthost.example\n"
-		"transport_maps = inline:{ user@special.example=lmtp:[10.0.0.1]:24,"
-		" special.example=smtp:[10.0.0.2], .sub.example=relay:,"
-		" { bad.example = error:5.1.2 no such domain },"
-		" nexthop.example=:[10.0.0.3]:2525 }\n");
+	    "myhostname = mx.example.com\n"
+	    "relayhost = smarthost.example\n"
+	    "transport_maps = inline:{ user@special.example=lmtp:[10.0.0.1]:24,"
+	    " special.example=smtp:[10.0.0.2], .sub.example=relay:,"
+	    " { bad.example = error:5.1.2 no such domain },"
+	    " nexthop.example=:[10.0.0.3]:2525 }\n");
 
 	(void)state;
 	expect(f, "User@Special.Example", "lmtp", "[10.0.0.1]:24");
@@ -210,9 +209,9 @@ static void
 test_qmgr_resolve_transport_param_nexthop(void **state)
 {
 	struct fixture *f = fixture_open(
-		"myhostname = mx.example.com\n"
-		"default_transport = smtp:[127.0.0.5]:26\n"
-		"transport_maps = inline:{ *=fallback: }\n");
+	    "myhostname = mx.example.com\n"
+	    "default_transport = smtp:[127.0.0.5]:26\n"
+	    "transport_maps = inline:{ *=fallback: }\n");
 
 	(void)state;
 	/* "*" matches last; an empty next hop keeps the class's. */
@@ -223,9 +222,10 @@ test_qmgr_resolve_transport_param_nexthop(void **state)
 static void
 test_qmgr_resolve_domain_list(void **state)
 {
-	VSTR   *why = vstr_alloc(10);
-	struct qmgr_dlist *l = qmgr_dlist_open(
-		"a.example, .b.example inline:{ c.example=ok }", false, why);
+	VSTR		  *why = vstr_alloc(10);
+	struct qmgr_dlist *l =
+	    qmgr_dlist_open("a.example, .b.example inline:{ c.example=ok }",
+			    false, why);
 	struct qmgr_dlist *p = qmgr_dlist_open("a.example", true, why);
 
 	(void)state;
@@ -247,8 +247,8 @@ test_qmgr_resolve_domain_list(void **state)
 static void
 test_qmgr_resolve_split(void **state)
 {
-	VSTR   *t = vstr_alloc(10);
-	VSTR   *n = vstr_alloc(10);
+	VSTR *t = vstr_alloc(10);
+	VSTR *n = vstr_alloc(10);
 
 	(void)state;
 	qmgr_resolve_split("local:$myhostname", t, n);
@@ -269,7 +269,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_qmgr_resolve_address_classes),
-		cmocka_unit_test(test_qmgr_resolve_own_address_literals_are_local),
+		cmocka_unit_test(
+		    test_qmgr_resolve_own_address_literals_are_local),
 		cmocka_unit_test(test_qmgr_resolve_relayhost),
 		cmocka_unit_test(test_qmgr_resolve_sender_dependent_relayhost),
 		cmocka_unit_test(test_qmgr_resolve_relocated),

@@ -31,22 +31,22 @@
 #include "util/mymalloc.h"
 #include "util/qid.h"
 
-#define T0	1700000000LL	/* arrival time of the test messages */
+#define T0 1700000000LL /* arrival time of the test messages */
 
 static long long fake_now;
 
 /* What a test message looks like when qmgr "loads" it. */
 static struct {
-	char	sender[64];
+	char	  sender[64];
 	long long arrival;
-	size_t	nrcpt;
-}	msg_spec;
+	size_t	  nrcpt;
+} msg_spec;
 
-static QMGR_MESSAGE *scheduled;		/* taken by the last scan */
-static int ntaken;
-static int nflush[BOUNCE_FLUSH_TRACE + 1];
-static int nbounced_rcpts;
-static char last_bounce_dsn[DELIVER_DSN_MAX];
+static QMGR_MESSAGE *scheduled; /* taken by the last scan */
+static int	     ntaken;
+static int	     nflush[BOUNCE_FLUSH_TRACE + 1];
+static int	     nbounced_rcpts;
+static char	     last_bounce_dsn[DELIVER_DSN_MAX];
 
 /* --- stubs --------------------------------------------------------- */
 
@@ -60,8 +60,8 @@ QMGR_MESSAGE *
 qmgr_message_load(QMGR *q, const char *queue_id, bool *corrupt)
 {
 	QMGR_MESSAGE *m = mycalloc(1, sizeof(*m));
-	char	path[QMGR_PATH_MAX];
-	size_t	i;
+	char	      path[QMGR_PATH_MAX];
+	size_t	      i;
 
 	*corrupt = false;
 	snprintf(path, sizeof(path), "active/%s", queue_id);
@@ -74,7 +74,7 @@ qmgr_message_load(QMGR *q, const char *queue_id, bool *corrupt)
 	m->nrcpt = msg_spec.nrcpt;
 	m->rcpts = mycalloc(m->nrcpt, sizeof(*m->rcpts));
 	for (i = 0; i < m->nrcpt; i++) {
-		char	addr[48];
+		char addr[48];
 
 		snprintf(addr, sizeof(addr), "r%zu@example.com", i);
 		m->rcpts[i].addr = mystrdup(addr);
@@ -86,7 +86,7 @@ qmgr_message_load(QMGR *q, const char *queue_id, bool *corrupt)
 void
 qmgr_message_free(QMGR_MESSAGE *m)
 {
-	size_t	i;
+	size_t i;
 
 	if (m->fd >= 0)
 		close(m->fd);
@@ -132,8 +132,8 @@ bounce_append(const CFG *cfg, const char *service, const char *queue_id,
 	      const struct deliver_rcpt *rcpt, const struct deliver_status *st,
 	      VSTR *why)
 {
-	VSTR   *path = vstr_alloc(64);
-	FILE   *fp;
+	VSTR *path = vstr_alloc(64);
+	FILE *fp;
 
 	(void)cfg, (void)rcpt, (void)why;
 	bounce_log_path(path, service, queue_id);
@@ -163,12 +163,12 @@ bounce_flush(const CFG *cfg, int kind, const char *queue_name,
 /* --- a queue folder and messages ----------------------------------- */
 
 static char topdir[64];
-static int old_cwd = -1;
+static int  old_cwd = -1;
 
 static QMGR *
 retry_open(void)
 {
-	QMGR   *q = mycalloc(1, sizeof(*q));
+	QMGR *q = mycalloc(1, sizeof(*q));
 
 	snprintf(topdir, sizeof(topdir), "/tmp/test_qmgr_retry.XXXXXX");
 	assert_non_null(mkdtemp(topdir));
@@ -198,7 +198,7 @@ retry_open(void)
 static void
 retry_close(QMGR *q)
 {
-	char	cmd[128];
+	char cmd[128];
 
 	assert_int_equal(fchdir(old_cwd), 0);
 	close(old_cwd);
@@ -212,12 +212,12 @@ static char *
 new_message(QMGR *q)
 {
 	static unsigned seq;
-	struct timeval tv = {.tv_sec = (time_t)T0, .tv_usec = ++seq};
-	VSTR   *id = vstr_alloc(QID_MAXLEN + 1);
-	char	path[QMGR_PATH_MAX];
-	char   *queue_id;
-	int	fd;
-	bool	corrupt;
+	struct timeval	tv = { .tv_sec = (time_t)T0, .tv_usec = ++seq };
+	VSTR	       *id = vstr_alloc(QID_MAXLEN + 1);
+	char		path[QMGR_PATH_MAX];
+	char	       *queue_id;
+	int		fd;
+	bool		corrupt;
 
 	assert_int_equal(qid_make(id, &tv, 4242 + seq), 0);
 	queue_id = mystrdup(VSTR_STR(id));
@@ -235,9 +235,9 @@ new_message(QMGR *q)
 static void
 attempt_fails(const char *dsn)
 {
-	QMGR_MESSAGE *m = scheduled;
+	QMGR_MESSAGE	     *m = scheduled;
 	struct deliver_status st;
-	size_t	i;
+	size_t		      i;
 
 	assert_non_null(m);
 	scheduled = NULL;
@@ -255,8 +255,8 @@ attempt_fails(const char *dsn)
 static char *
 deferred_path(const char *queue_id)
 {
-	char	hash[QID_HASH_LEN + 1];
-	char	path[QMGR_PATH_MAX];
+	char hash[QID_HASH_LEN + 1];
+	char path[QMGR_PATH_MAX];
 
 	assert_non_null(qid_hash_dir(queue_id, hash));
 	snprintf(path, sizeof(path), "deferred/%s/%s", hash, queue_id);
@@ -267,7 +267,7 @@ deferred_path(const char *queue_id)
 static long long
 next_attempt(const char *queue_id)
 {
-	char   *path = deferred_path(queue_id);
+	char	   *path = deferred_path(queue_id);
 	struct stat st;
 
 	assert_int_equal(stat(path, &st), 0);
@@ -278,7 +278,7 @@ next_attempt(const char *queue_id)
 static bool
 in_active(const char *queue_id)
 {
-	char	path[QMGR_PATH_MAX];
+	char path[QMGR_PATH_MAX];
 
 	snprintf(path, sizeof(path), "active/%s", queue_id);
 	return access(path, F_OK) == 0;
@@ -289,7 +289,7 @@ in_active(const char *queue_id)
 static void
 test_qmgr_retry_backoff_is_the_age_within_the_bounds(void **state)
 {
-	QMGR	q = {.min_backoff = 300, .max_backoff = 4000};
+	QMGR q = { .min_backoff = 300, .max_backoff = 4000 };
 
 	(void)state;
 	assert_int_equal(qmgr_defer_backoff(&q, 0), 300);
@@ -308,12 +308,12 @@ test_qmgr_retry_backoff_is_the_age_within_the_bounds(void **state)
 static void
 test_qmgr_retry_backoff_doubles_and_scan_waits_for_the_time(void **state)
 {
-	QMGR   *q = retry_open();
-	char   *qid = new_message(q);
+	QMGR		      *q = retry_open();
+	char		      *qid = new_message(q);
 	static const long long intervals[] = {
 		300, 300, 600, 1200, 2400, 4000, 4000,
 	};
-	size_t	i;
+	size_t i;
 
 	(void)state;
 	for (i = 0; i < sizeof(intervals) / sizeof(intervals[0]); i++) {
@@ -345,8 +345,8 @@ test_qmgr_retry_backoff_doubles_and_scan_waits_for_the_time(void **state)
 static void
 test_qmgr_retry_flush_takes_a_message_before_its_time(void **state)
 {
-	QMGR   *q = retry_open();
-	char   *qid = new_message(q);
+	QMGR *q = retry_open();
+	char *qid = new_message(q);
 
 	(void)state;
 	attempt_fails("4.2.0");
@@ -368,8 +368,8 @@ test_qmgr_retry_flush_takes_a_message_before_its_time(void **state)
 static void
 test_qmgr_retry_expires_at_maximal_queue_lifetime(void **state)
 {
-	QMGR   *q = retry_open();
-	char   *qid = new_message(q);
+	QMGR	 *q = retry_open();
+	char	 *qid = new_message(q);
 	long long next;
 
 	(void)state;
@@ -386,7 +386,7 @@ test_qmgr_retry_expires_at_maximal_queue_lifetime(void **state)
 	assert_int_equal(nflush[BOUNCE_FLUSH_BOUNCE], 1);
 	assert_false(in_active(qid));
 	{
-		char   *path = deferred_path(qid);
+		char *path = deferred_path(qid);
 
 		assert_int_equal(access(path, F_OK), -1);
 		myfree(path);
@@ -399,8 +399,8 @@ test_qmgr_retry_expires_at_maximal_queue_lifetime(void **state)
 static void
 test_qmgr_retry_null_sender_expires_at_bounce_queue_lifetime(void **state)
 {
-	QMGR   *q = retry_open();
-	char   *bounce_id, *mail_id;
+	QMGR *q = retry_open();
+	char *bounce_id, *mail_id;
 
 	(void)state;
 	fake_now = T0 + q->bounce_lifetime;
@@ -429,13 +429,13 @@ test_qmgr_retry_null_sender_expires_at_bounce_queue_lifetime(void **state)
 static void
 test_qmgr_retry_delay_warning_sent_once(void **state)
 {
-	QMGR   *q = retry_open();
-	char   *qid;
+	QMGR *q = retry_open();
+	char *qid;
 
 	(void)state;
 	q->delay_warning_time = 3600;
 	qid = new_message(q);
-	attempt_fails("4.2.0");		/* age 0 */
+	attempt_fails("4.2.0"); /* age 0 */
 	assert_int_equal(nflush[BOUNCE_FLUSH_DELAY], 0);
 	fake_now = T0 + 3599;
 	qmgr_queue_scan_deferred(q, true);
@@ -462,8 +462,8 @@ test_qmgr_retry_delay_warning_sent_once(void **state)
 static void
 test_qmgr_retry_no_delay_warning_when_disabled(void **state)
 {
-	QMGR   *q = retry_open();
-	char   *qid = new_message(q);
+	QMGR *q = retry_open();
+	char *qid = new_message(q);
 
 	(void)state;
 	fake_now = T0 + 4 * 86400;
@@ -477,13 +477,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_qmgr_retry_backoff_is_the_age_within_the_bounds),
-		cmocka_unit_test(test_qmgr_retry_backoff_doubles_and_scan_waits_for_the_time),
-		cmocka_unit_test(test_qmgr_retry_flush_takes_a_message_before_its_time),
-		cmocka_unit_test(test_qmgr_retry_expires_at_maximal_queue_lifetime),
-		cmocka_unit_test(test_qmgr_retry_null_sender_expires_at_bounce_queue_lifetime),
+		cmocka_unit_test(
+		    test_qmgr_retry_backoff_is_the_age_within_the_bounds),
+		cmocka_unit_test(
+		    test_qmgr_retry_backoff_doubles_and_scan_waits_for_the_time),
+		cmocka_unit_test(
+		    test_qmgr_retry_flush_takes_a_message_before_its_time),
+		cmocka_unit_test(
+		    test_qmgr_retry_expires_at_maximal_queue_lifetime),
+		cmocka_unit_test(
+		    test_qmgr_retry_null_sender_expires_at_bounce_queue_lifetime),
 		cmocka_unit_test(test_qmgr_retry_delay_warning_sent_once),
-		cmocka_unit_test(test_qmgr_retry_no_delay_warning_when_disabled),
+		cmocka_unit_test(
+		    test_qmgr_retry_no_delay_warning_when_disabled),
 	};
 
 	msg_stderr_enable(false);

@@ -15,10 +15,10 @@
 
 /* Stubs for the functions qmgr_sched.c calls in other qmgr files. */
 static QMGR_ENTRY *started[100];
-static size_t nstarted;
-static size_t ndeferred;
-static char last_reason[200];
-static long long fake_now = 1000;
+static size_t	   nstarted;
+static size_t	   ndeferred;
+static char	   last_reason[200];
+static long long   fake_now = 1000;
 
 void
 qmgr_deliver_start(QMGR *q, QMGR_ENTRY *e)
@@ -51,7 +51,7 @@ qmgr_now(void)
 static QMGR *
 qmgr_open(const char *maincf)
 {
-	QMGR   *q = mycalloc(1, sizeof(*q));
+	QMGR *q = mycalloc(1, sizeof(*q));
 
 	q->cfg = cfg_open_buffer(NULL, "main.cf", maincf, strlen(maincf), NULL);
 	assert_non_null(q->cfg);
@@ -67,7 +67,7 @@ qmgr_open(const char *maincf)
 static void
 qmgr_close(QMGR *q)
 {
-	size_t	i;
+	size_t i;
 
 	for (i = 0; i < nstarted; i++)
 		qmgr_entry_free(started[i]);
@@ -100,10 +100,10 @@ finish(QMGR_ENTRY *e)
 static void
 test_qmgr_sched_transport_limits(void **state)
 {
-	QMGR   *q = qmgr_open("smtp_destination_concurrency_limit = 3\n"
-			      "fake_destination_concurrency_limit = 4\n"
-			      "fake_destination_recipient_limit = 7\n"
-			      "bad_destination_concurrency_limit = many\n");
+	QMGR	       *q = qmgr_open("smtp_destination_concurrency_limit = 3\n"
+						"fake_destination_concurrency_limit = 4\n"
+						"fake_destination_recipient_limit = 7\n"
+						"bad_destination_concurrency_limit = many\n");
 	QMGR_TRANSPORT *t;
 
 	(void)state;
@@ -119,10 +119,12 @@ test_qmgr_sched_transport_limits(void **state)
 		     "main.cf:4: parameter bad_destination_concurrency_limit: "
 		     "bad numerical value \"many\"");
 	/* The window starts at the initial concurrency, within the limit. */
-	assert_true(qmgr_queue_find(qmgr_transport_find(q, "smtp"),
-				    "a.example")->window == 3);
-	assert_true(qmgr_queue_find(qmgr_transport_find(q, "fake"),
-				    "a.example")->window == 4);
+	assert_true(
+	    qmgr_queue_find(qmgr_transport_find(q, "smtp"), "a.example")->window
+	    == 3);
+	assert_true(
+	    qmgr_queue_find(qmgr_transport_find(q, "fake"), "a.example")->window
+	    == 4);
 	assert_ptr_equal(qmgr_queue_find(t, "A.example"),
 			 qmgr_queue_find(t, "a.example"));
 	qmgr_close(q);
@@ -131,7 +133,7 @@ test_qmgr_sched_transport_limits(void **state)
 static void
 test_qmgr_sched_window_bounds_deliveries(void **state)
 {
-	QMGR   *q = qmgr_open("smtp_destination_concurrency_limit = 3\n");
+	QMGR	   *q = qmgr_open("smtp_destination_concurrency_limit = 3\n");
 	QMGR_QUEUE *queue = qmgr_queue_find(qmgr_transport_find(q, "smtp"),
 					    "slow.example");
 
@@ -153,11 +155,11 @@ test_qmgr_sched_window_bounds_deliveries(void **state)
 static void
 test_qmgr_sched_round_robin(void **state)
 {
-	QMGR   *q = qmgr_open("smtp_destination_concurrency_limit = 1\n");
+	QMGR *q = qmgr_open("smtp_destination_concurrency_limit = 1\n");
 	QMGR_TRANSPORT *t = qmgr_transport_find(q, "smtp");
-	QMGR_QUEUE *a = qmgr_queue_find(t, "a.example");
-	QMGR_QUEUE *b = qmgr_queue_find(t, "b.example");
-	QMGR_QUEUE *c = qmgr_queue_find(t, "c.example");
+	QMGR_QUEUE     *a = qmgr_queue_find(t, "a.example");
+	QMGR_QUEUE     *b = qmgr_queue_find(t, "b.example");
+	QMGR_QUEUE     *c = qmgr_queue_find(t, "c.example");
 
 	(void)state;
 	add_entries(a, 5);
@@ -173,7 +175,7 @@ test_qmgr_sched_round_robin(void **state)
 static void
 test_qmgr_sched_process_limit(void **state)
 {
-	QMGR   *q = qmgr_open("");
+	QMGR	       *q = qmgr_open("");
 	QMGR_TRANSPORT *t = qmgr_transport_find(q, "smtp");
 
 	(void)state;
@@ -189,16 +191,16 @@ test_qmgr_sched_process_limit(void **state)
 static void
 test_qmgr_sched_window_grows_and_shrinks(void **state)
 {
-	QMGR   *q = qmgr_open("");
+	QMGR	   *q = qmgr_open("");
 	QMGR_QUEUE *queue = qmgr_queue_find(qmgr_transport_find(q, "smtp"),
 					    "x.example");
-	int	i;
+	int	    i;
 
 	(void)state;
 	q->failed_cohort_limit = 100;
 	for (i = 0; i < 200; i++)
 		qmgr_sched_feedback(queue, true, 5, NULL);
-	assert_true(queue->window == 20);	/* capped at the limit */
+	assert_true(queue->window == 20); /* capped at the limit */
 	for (i = 0; i < 20; i++)
 		qmgr_sched_feedback(queue, false, 20, "refused");
 	assert_true(queue->window < 20 && queue->window >= 1);
@@ -211,10 +213,10 @@ test_qmgr_sched_window_grows_and_shrinks(void **state)
 static void
 test_qmgr_sched_dead_destination(void **state)
 {
-	QMGR   *q = qmgr_open("smtp_destination_concurrency_limit = 2\n");
+	QMGR *q = qmgr_open("smtp_destination_concurrency_limit = 2\n");
 	QMGR_TRANSPORT *t = qmgr_transport_find(q, "smtp");
-	QMGR_QUEUE *dead = qmgr_queue_find(t, "dead.example");
-	QMGR_QUEUE *alive = qmgr_queue_find(t, "alive.example");
+	QMGR_QUEUE     *dead = qmgr_queue_find(t, "dead.example");
+	QMGR_QUEUE     *alive = qmgr_queue_find(t, "alive.example");
 
 	(void)state;
 	add_entries(dead, 6);
@@ -222,7 +224,7 @@ test_qmgr_sched_dead_destination(void **state)
 	assert_int_equal(nstarted, 2);
 	finish(started[0]);
 	qmgr_sched_feedback(dead, false, 2, "connect: refused");
-	assert_int_equal(dead->dead_until, 0);	/* half a window */
+	assert_int_equal(dead->dead_until, 0); /* half a window */
 	finish(started[1]);
 	qmgr_sched_feedback(dead, false, 2, "connect: refused");
 	assert_int_equal(dead->dead_until, 1000 + 300);
@@ -251,7 +253,7 @@ test_qmgr_sched_dead_destination(void **state)
 static void
 test_qmgr_sched_transport_failure(void **state)
 {
-	QMGR   *q = qmgr_open("");
+	QMGR	       *q = qmgr_open("");
 	QMGR_TRANSPORT *t = qmgr_transport_find(q, "smtp");
 
 	(void)state;
@@ -277,11 +279,11 @@ test_qmgr_sched_transport_failure(void **state)
 static void
 test_qmgr_sched_dead_after_failed_cohort_limit_for_backoff(void **state)
 {
-	QMGR   *q = qmgr_open("smtp_destination_concurrency_limit = 2\n");
+	QMGR	   *q = qmgr_open("smtp_destination_concurrency_limit = 2\n");
 	QMGR_QUEUE *queue = qmgr_queue_find(qmgr_transport_find(q, "smtp"),
 					    "down.example");
-	long long until;
-	int	i;
+	long long   until;
+	int	    i;
 
 	(void)state;
 	q->failed_cohort_limit = 2;
@@ -290,10 +292,10 @@ test_qmgr_sched_dead_after_failed_cohort_limit_for_backoff(void **state)
 	qmgr_sched_feedback(queue, true, 2, NULL);
 	for (i = 0; i < 3; i++)
 		qmgr_sched_feedback(queue, false, 2, "connect: refused");
-	assert_int_equal(queue->dead_until, 0);		/* 1.5 cohorts */
+	assert_int_equal(queue->dead_until, 0); /* 1.5 cohorts */
 	qmgr_sched_feedback(queue, false, 2, "connect: refused");
 	until = queue->dead_until;
-	assert_int_equal(until, fake_now + 300);	/* 2 cohorts */
+	assert_int_equal(until, fake_now + 300); /* 2 cohorts */
 	fake_now = until - 1;
 	add_entries(queue, 1);
 	assert_int_equal(ndeferred, 1);
@@ -317,10 +319,10 @@ test_qmgr_sched_dead_after_failed_cohort_limit_for_backoff(void **state)
 static void
 test_qmgr_sched_revived_destination_starts_afresh(void **state)
 {
-	QMGR   *q = qmgr_open("");
+	QMGR	   *q = qmgr_open("");
 	QMGR_QUEUE *queue = qmgr_queue_find(qmgr_transport_find(q, "smtp"),
 					    "flaky.example");
-	int	i;
+	int	    i;
 
 	(void)state;
 	assert_true(queue->window == 5);
@@ -350,8 +352,10 @@ main(void)
 		cmocka_unit_test(test_qmgr_sched_window_grows_and_shrinks),
 		cmocka_unit_test(test_qmgr_sched_dead_destination),
 		cmocka_unit_test(test_qmgr_sched_transport_failure),
-		cmocka_unit_test(test_qmgr_sched_dead_after_failed_cohort_limit_for_backoff),
-		cmocka_unit_test(test_qmgr_sched_revived_destination_starts_afresh),
+		cmocka_unit_test(
+		    test_qmgr_sched_dead_after_failed_cohort_limit_for_backoff),
+		cmocka_unit_test(
+		    test_qmgr_sched_revived_destination_starts_afresh),
 	};
 
 	msg_stderr_enable(false);

@@ -21,7 +21,7 @@
 static int
 test_fd(void)
 {
-	int	fd = memfd_create("rec", 0);
+	int fd = memfd_create("rec", 0);
 
 	assert_true(fd >= 0);
 	return fd;
@@ -37,17 +37,17 @@ put_bytes(int fd, const void *data, size_t len)
 static void
 put_raw(int fd, int type, const char *data, size_t len)
 {
-	unsigned char hdr[2] = {(unsigned char)type, (unsigned char)len};
+	unsigned char hdr[2] = { (unsigned char)type, (unsigned char)len };
 
 	assert_true(len < 128);
 	put_bytes(fd, hdr, 2);
 	put_bytes(fd, data, len);
 }
 
-#define PUT(fd, t, s)	put_raw((fd), (t), (s), sizeof(s) - 1)
+#define PUT(fd, t, s) put_raw((fd), (t), (s), sizeof(s) - 1)
 
 static const char zero_size[] =
-	"000000000000000 000000000000000 000000000000000 000000000000000";
+    "000000000000000 000000000000000 000000000000000 000000000000000";
 
 /* The valid minimal prefix S T F. */
 static void
@@ -63,12 +63,12 @@ static int
 read_all(int fd, size_t maxlen, VSTR *why)
 {
 	REC_READER *r = rec_reader_create(fd, 0);
-	VSTR   *data = vstr_alloc(0);
-	int	type;
-	int	ret;
+	VSTR	   *data = vstr_alloc(0);
+	int	    type;
+	int	    ret;
 
 	while ((ret = rec_get(r, &type, data, maxlen)) > 0)
-		 /* void */ ;
+		/* void */;
 	vstr_strcpy(why, rec_reader_why(r));
 	if (ret < 0)
 		assert_int_equal(rec_get(r, &type, data, maxlen), -1);
@@ -80,33 +80,35 @@ read_all(int fd, size_t maxlen, VSTR *why)
 static void
 test_rec_round_trip_with_large_content(void **state)
 {
-	int	fd = test_fd();
-	REC_WRITER *w = rec_writer_create(fd);
-	REC_READER *r;
-	VSTR   *data = vstr_alloc(0);
-	VSTR   *content = vstr_alloc(0);
-	VSTR   *why = vstr_alloc(0);
+	int		fd = test_fd();
+	REC_WRITER     *w = rec_writer_create(fd);
+	REC_READER     *r;
+	VSTR	       *data = vstr_alloc(0);
+	VSTR	       *content = vstr_alloc(0);
+	VSTR	       *why = vstr_alloc(0);
 	struct rec_size size;
 	struct rec_size got;
-	off_t	rcpt_off[3];
-	char	line[80];
-	int	type;
-	int	nrcpt = 0;
-	int	nchunks = 0;
-	int	i;
+	off_t		rcpt_off[3];
+	char		line[80];
+	int		type;
+	int		nrcpt = 0;
+	int		nchunks = 0;
+	int		i;
 
 	(void)state;
 	assert_int_equal(rec_putf(w, REC_TYPE_TIME, "%d %d", 1700000000, 7), 0);
 	assert_int_equal(rec_put(w, REC_TYPE_FROM, "", 0), 0);
 	for (i = 0; i < 3; i++) {
-		assert_int_equal(rec_putf(w, REC_TYPE_RCPT, "r%d@x.example",
-					  i), 0);
+		assert_int_equal(rec_putf(w, REC_TYPE_RCPT, "r%d@x.example", i),
+				 0);
 		rcpt_off[i] = rec_writer_last_offset(w);
 	}
 	/* 200 KB in short lines: must leave as a few large records. */
 	for (i = 0; i < 4000; i++) {
-		snprintf(line, sizeof(line), "line %06d of the body, "
-			 "padded to fifty bytes..\r\n", i);
+		snprintf(line, sizeof(line),
+			 "line %06d of the body, "
+			 "padded to fifty bytes..\r\n",
+			 i);
 		assert_int_equal(strlen(line), 50);
 		vstr_strcat(content, line);
 		assert_int_equal(rec_put_content(w, line, 50), 0);
@@ -123,14 +125,13 @@ test_rec_round_trip_with_large_content(void **state)
 	r = rec_reader_create(fd, 0);
 	assert_int_equal(rec_get(r, &type, data, 0), 1);
 	assert_int_equal(type, REC_TYPE_SIZE);
-	assert_int_equal(rec_size_parse(VSTR_STR(data), VSTR_LEN(data),
-					&got), 0);
+	assert_int_equal(rec_size_parse(VSTR_STR(data), VSTR_LEN(data), &got),
+			 0);
 	assert_memory_equal(&got, &size, sizeof(got));
 	vstr_reset(why);
 	while (rec_get(r, &type, data, 0) > 0) {
 		if (type == REC_TYPE_RCPT) {
-			assert_int_equal(rec_reader_offset(r),
-					 rcpt_off[nrcpt]);
+			assert_int_equal(rec_reader_offset(r), rcpt_off[nrcpt]);
 			nrcpt++;
 		}
 		if (type == REC_TYPE_CONT) {
@@ -140,13 +141,13 @@ test_rec_round_trip_with_large_content(void **state)
 		}
 	}
 	assert_int_equal(nrcpt, 3);
-	assert_int_equal(nchunks, 4);	/* 200000 / 65536, rounded up */
+	assert_int_equal(nchunks, 4); /* 200000 / 65536, rounded up */
 	assert_int_equal(VSTR_LEN(why), VSTR_LEN(content));
 	assert_memory_equal(VSTR_STR(why), VSTR_STR(content), VSTR_LEN(why));
 
 	/* The queue manager skips the content through the S offsets. */
-	assert_int_equal(rec_reader_seek(r, got.extract_offset,
-					 REC_TYPE_XTRA), 0);
+	assert_int_equal(rec_reader_seek(r, got.extract_offset, REC_TYPE_XTRA),
+			 0);
 	assert_int_equal(rec_get(r, &type, data, 0), 1);
 	assert_int_equal(type, REC_TYPE_XTRA);
 	assert_int_equal(rec_get(r, &type, data, 0), 1);
@@ -165,17 +166,17 @@ test_rec_round_trip_with_large_content(void **state)
 static void
 test_rec_mark_done_in_place(void **state)
 {
-	int	fd = test_fd();
-	REC_WRITER *w = rec_writer_create(fd);
-	REC_READER *r;
-	VSTR   *data = vstr_alloc(0);
-	VSTR   *why = vstr_alloc(0);
-	off_t	off[2];
-	off_t	len_before;
+	int		fd = test_fd();
+	REC_WRITER     *w = rec_writer_create(fd);
+	REC_READER     *r;
+	VSTR	       *data = vstr_alloc(0);
+	VSTR	       *why = vstr_alloc(0);
+	off_t		off[2];
+	off_t		len_before;
 	struct rec_size size;
-	char	ch;
-	int	type;
-	int	seen = 0;
+	char		ch;
+	int		type;
+	int		seen = 0;
 
 	(void)state;
 	rec_put(w, REC_TYPE_TIME, "1 2", 3);
@@ -191,7 +192,7 @@ test_rec_mark_done_in_place(void **state)
 	len_before = lseek(fd, 0, SEEK_END);
 
 	assert_int_equal(rec_mark_done(fd, off[1]), 0);
-	assert_int_equal(rec_mark_done(fd, off[1]), 0);	/* idempotent */
+	assert_int_equal(rec_mark_done(fd, off[1]), 0); /* idempotent */
 	assert_int_equal(lseek(fd, 0, SEEK_END), len_before);
 	/* Not a recipient record: refused, file untouched. */
 	assert_int_equal(rec_mark_done(fd, off[1] + 1), -1);
@@ -226,8 +227,8 @@ test_rec_mark_done_in_place(void **state)
 /* Each builder makes one malformed file; why must contain the text. */
 struct bad_case {
 	const char *name;
-	void	(*build)(int fd);
-	size_t	maxlen;
+	void (*build)(int fd);
+	size_t	    maxlen;
 	const char *why;
 };
 
@@ -254,7 +255,8 @@ static void
 bad_past_bound(int fd)
 {
 	put_head(fd);
-	PUT(fd, 'R', "a-recipient-address-of-eighty-bytes-which-is-past-the-"
+	PUT(fd, 'R',
+	    "a-recipient-address-of-eighty-bytes-which-is-past-the-"
 	    "test-bound@example.com");
 }
 
@@ -276,21 +278,30 @@ static void
 bad_varint_not_minimal(int fd)
 {
 	put_head(fd);
-	put_bytes(fd, "R\x83\x00" "abc", 6);
+	put_bytes(fd,
+		  "R\x83\x00"
+		  "abc",
+		  6);
 }
 
 static void
 bad_eof_in_record(int fd)
 {
 	put_head(fd);
-	put_bytes(fd, "R\x7f" "abc", 5);
+	put_bytes(fd,
+		  "R\x7f"
+		  "abc",
+		  5);
 }
 
 static void
 bad_huge_length_short_file(int fd)
 {
 	put_head(fd);
-	put_bytes(fd, "R\xff\xff\xff\x7f" "abc", 8);
+	put_bytes(fd,
+		  "R\xff\xff\xff\x7f"
+		  "abc",
+		  8);
 }
 
 static void
@@ -360,7 +371,8 @@ bad_time_syntax(int fd)
 static void
 bad_size_syntax(int fd)
 {
-	PUT(fd, 'S', "000000000000000 000000000000000 00000000000000x "
+	PUT(fd, 'S',
+	    "000000000000000 000000000000000 00000000000000x "
 	    "000000000000000");
 }
 
@@ -375,7 +387,7 @@ static void
 bad_notify(int fd)
 {
 	put_head(fd);
-	PUT(fd, 'N', "3");		/* NEVER with SUCCESS */
+	PUT(fd, 'N', "3"); /* NEVER with SUCCESS */
 }
 
 static void
@@ -396,38 +408,40 @@ bad_size_mismatch(int fd)
 }
 
 static const struct bad_case bad_cases[] = {
-	{"empty", bad_empty, 0, "ends before the end record"},
-	{"unknown type", bad_unknown_type, 0, "unknown record type 0x5a"},
-	{"first not size", bad_first_not_size, 0, "not the size record"},
-	{"past bound", bad_past_bound, 64, "length 76 past bound 64"},
-	{"header truncated", bad_header_truncated, 0, "inside a recipient "
-	 "record header"},
-	{"varint too long", bad_varint_too_long, 0, "longer than 4 bytes"},
-	{"varint not minimal", bad_varint_not_minimal, 0, "non-minimal"},
-	{"eof in record", bad_eof_in_record, 0, "ends inside a recipient"},
-	{"huge length", bad_huge_length_short_file, 0, "ends inside"},
-	{"rcpt in content", bad_rcpt_in_content, 0, "not allowed in the "
-	 "content"},
-	{"content before sender", bad_content_before_sender, 0,
-	 "before arrival time and sender"},
-	{"duplicate time", bad_duplicate_time, 0, "duplicate envelope"},
-	{"orphan orig", bad_orphan_orig, 0, "options without recipient"},
-	{"data after end", bad_data_after_end, 0, "after the end record"},
-	{"no end", bad_no_end, 0, "ends before the end record"},
-	{"nul in text", bad_nul_in_text, 0, "NUL byte"},
-	{"time syntax", bad_time_syntax, 0, "malformed time"},
-	{"size syntax", bad_size_syntax, 0, "malformed size"},
-	{"marker payload", bad_marker_payload, 0, "marker record with"},
-	{"notify", bad_notify, 0, "malformed NOTIFY"},
-	{"ret", bad_ret, 0, "malformed RET"},
+	{ "empty", bad_empty, 0, "ends before the end record" },
+	{ "unknown type", bad_unknown_type, 0, "unknown record type 0x5a" },
+	{ "first not size", bad_first_not_size, 0, "not the size record" },
+	{ "past bound", bad_past_bound, 64, "length 76 past bound 64" },
+	{ "header truncated", bad_header_truncated, 0,
+	  "inside a recipient "
+	  "record header" },
+	{ "varint too long", bad_varint_too_long, 0, "longer than 4 bytes" },
+	{ "varint not minimal", bad_varint_not_minimal, 0, "non-minimal" },
+	{ "eof in record", bad_eof_in_record, 0, "ends inside a recipient" },
+	{ "huge length", bad_huge_length_short_file, 0, "ends inside" },
+	{ "rcpt in content", bad_rcpt_in_content, 0,
+	  "not allowed in the "
+	  "content" },
+	{ "content before sender", bad_content_before_sender, 0,
+	  "before arrival time and sender" },
+	{ "duplicate time", bad_duplicate_time, 0, "duplicate envelope" },
+	{ "orphan orig", bad_orphan_orig, 0, "options without recipient" },
+	{ "data after end", bad_data_after_end, 0, "after the end record" },
+	{ "no end", bad_no_end, 0, "ends before the end record" },
+	{ "nul in text", bad_nul_in_text, 0, "NUL byte" },
+	{ "time syntax", bad_time_syntax, 0, "malformed time" },
+	{ "size syntax", bad_size_syntax, 0, "malformed size" },
+	{ "marker payload", bad_marker_payload, 0, "marker record with" },
+	{ "notify", bad_notify, 0, "malformed NOTIFY" },
+	{ "ret", bad_ret, 0, "malformed RET" },
 };
 
 static void
 test_rec_rejects_every_malformed_class(void **state)
 {
-	VSTR   *why = vstr_alloc(0);
-	size_t	i;
-	int	fd;
+	VSTR  *why = vstr_alloc(0);
+	size_t i;
+	int    fd;
 
 	(void)state;
 	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
@@ -444,8 +458,8 @@ test_rec_rejects_every_malformed_class(void **state)
 		if (bad_cases[i].maxlen == 0) {
 			assert_int_equal(rec_check_file(fd, why), -1);
 			assert_int_equal(errno, EBADMSG);
-			assert_non_null(strstr(VSTR_STR(why),
-					       bad_cases[i].why));
+			assert_non_null(
+			    strstr(VSTR_STR(why), bad_cases[i].why));
 		}
 		close(fd);
 	}
@@ -455,12 +469,12 @@ test_rec_rejects_every_malformed_class(void **state)
 static void
 test_rec_check_file_cross_checks_size_record(void **state)
 {
-	VSTR   *why = vstr_alloc(0);
-	int	fd = test_fd();
+	VSTR *why = vstr_alloc(0);
+	int   fd = test_fd();
 
 	(void)state;
 	bad_size_mismatch(fd);
-	assert_int_equal(read_all(fd, 0, why), 0);	/* stream is fine */
+	assert_int_equal(read_all(fd, 0, why), 0); /* stream is fine */
 	assert_int_equal(rec_check_file(fd, why), -1);
 	assert_int_equal(errno, EBADMSG);
 	assert_non_null(strstr(VSTR_STR(why), "does not match"));
@@ -471,10 +485,10 @@ test_rec_check_file_cross_checks_size_record(void **state)
 static void
 test_rec_reader_respects_vstr_limit(void **state)
 {
-	int	fd = test_fd();
+	int	    fd = test_fd();
 	REC_READER *r = rec_reader_create(fd, 0);
-	VSTR   *data = vstr_alloc(0);
-	int	type;
+	VSTR	   *data = vstr_alloc(0);
+	int	    type;
 
 	(void)state;
 	put_head(fd);
@@ -490,9 +504,9 @@ test_rec_reader_respects_vstr_limit(void **state)
 static void
 test_rec_writer_errors_are_sticky(void **state)
 {
-	int	fd = open("/dev/null", O_RDONLY);
+	int	    fd = open("/dev/null", O_RDONLY);
 	REC_WRITER *w;
-	char	big[REC_CONT_CHUNK * 2];
+	char	    big[REC_CONT_CHUNK * 2];
 
 	(void)state;
 	assert_true(fd >= 0);
@@ -516,7 +530,7 @@ test_rec_writer_errors_are_sticky(void **state)
 static void
 test_rec_writer_panics_on_layout_bug(void **state)
 {
-	int	fd = test_fd();
+	int	    fd = test_fd();
 	REC_WRITER *w = rec_writer_create(fd);
 
 	(void)state;
@@ -530,7 +544,7 @@ test_rec_writer_panics_on_layout_bug(void **state)
 static size_t
 unescape(const char *in, char *out)
 {
-	size_t	n = 0;
+	size_t n = 0;
 
 	for (; *in; in++) {
 		if (*in == '\\' && in[1]) {
@@ -546,7 +560,7 @@ unescape(const char *in, char *out)
 static void
 dump_record(VSTR *out, off_t off, int type, const VSTR *data)
 {
-	size_t	i;
+	size_t	      i;
 	unsigned char ch;
 
 	vstr_sprintf_append(out, "%06jd %c %zu ", (intmax_t)off, type,
@@ -566,22 +580,22 @@ dump_record(VSTR *out, off_t off, int type, const VSTR *data)
 static void
 test_rec_golden_stream(void **state)
 {
-	char	dir[512];
-	char	path[600];
-	char	line[1024];
-	char	payload[1024];
-	off_t	rcpt_off[16];
-	int	nrcpt = 0;
-	FILE   *fp;
-	int	fd = test_fd();
+	char	    dir[512];
+	char	    path[600];
+	char	    line[1024];
+	char	    payload[1024];
+	off_t	    rcpt_off[16];
+	int	    nrcpt = 0;
+	FILE	   *fp;
+	int	    fd = test_fd();
 	REC_WRITER *w = rec_writer_create(fd);
 	REC_READER *r;
-	VSTR   *dump = vstr_alloc(0);
-	VSTR   *data = vstr_alloc(0);
-	VSTR   *ref = vstr_alloc(0);
-	size_t	n;
-	int	type;
-	char   *slash;
+	VSTR	   *dump = vstr_alloc(0);
+	VSTR	   *data = vstr_alloc(0);
+	VSTR	   *ref = vstr_alloc(0);
+	size_t	    n;
+	int	    type;
+	char	   *slash;
 
 	(void)state;
 	snprintf(dir, sizeof(dir), "%s", __FILE__);
@@ -598,12 +612,14 @@ test_rec_golden_stream(void **state)
 		if (strncmp(line, "!done ", 6) == 0) {
 			assert_int_equal(rec_writer_finish(w), 0);
 			assert_int_equal(rec_mark_done(fd,
-					 rcpt_off[atoi(line + 6) - 1]), 0);
+						       rcpt_off[atoi(line + 6)
+								- 1]),
+					 0);
 			continue;
 		}
 		n = line[1] ? unescape(line + 2, payload) : 0;
 		if (line[0] == 'M')
-			continue;	/* the writer starts content itself */
+			continue; /* the writer starts content itself */
 		assert_int_equal(rec_put(w, line[0], payload, n), 0);
 		if (line[0] == REC_TYPE_RCPT)
 			rcpt_off[nrcpt++] = rec_writer_last_offset(w);

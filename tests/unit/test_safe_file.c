@@ -32,7 +32,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	cmd[128];
+	char cmd[128];
 
 	(void)state;
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
@@ -49,7 +49,7 @@ at(const char *name)
 static void
 put(const char *name, const char *text)
 {
-	FILE   *fp = fopen(at(name), "w");
+	FILE *fp = fopen(at(name), "w");
 
 	assert_non_null(fp);
 	fputs(text, fp);
@@ -59,14 +59,14 @@ put(const char *name, const char *text)
 static int
 count_entries(const char *folder)
 {
-	DIR    *dp = opendir(folder);
+	DIR	      *dp = opendir(folder);
 	struct dirent *de;
-	int	n = 0;
+	int	       n = 0;
 
 	assert_non_null(dp);
 	while ((de = readdir(dp)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name,
-							   "..") != 0)
+		if (strcmp(de->d_name, ".") != 0
+		    && strcmp(de->d_name, "..") != 0)
 			n++;
 	closedir(dp);
 	return n;
@@ -75,9 +75,9 @@ count_entries(const char *folder)
 static void
 test_safe_file_read_refuses_symlink_fifo(void **state)
 {
-	char	target[256];
-	char	buf[8];
-	int	fd;
+	char target[256];
+	char buf[8];
+	int  fd;
 
 	(void)state;
 	put("plain", "data");
@@ -106,8 +106,8 @@ static void
 test_safe_file_create_excl(void **state)
 {
 	struct stat st;
-	mode_t	old = umask(077);
-	int	fd;
+	mode_t	    old = umask(077);
+	int	    fd;
 
 	(void)state;
 	fd = safe_create_excl(at("new"), 0640);
@@ -122,7 +122,8 @@ test_safe_file_create_excl(void **state)
 	assert_int_equal(errno, EEXIST);
 	/* A dangling symlink is not followed to create its target. */
 	assert_int_equal(symlink("/tmp/test_safe_file_should_not_exist",
-				 at("dangling")), 0);
+				 at("dangling")),
+			 0);
 	assert_int_equal(safe_create_excl(at("dangling"), 0600), -1);
 	assert_int_equal(errno, EEXIST);
 	assert_int_equal(access("/tmp/test_safe_file_should_not_exist", F_OK),
@@ -132,10 +133,10 @@ test_safe_file_create_excl(void **state)
 static void
 test_safe_file_open_append(void **state)
 {
-	VSTR   *vp = vstr_alloc(0);
+	VSTR	   *vp = vstr_alloc(0);
 	struct stat st;
-	mode_t	old;
-	int	fd;
+	mode_t	    old;
+	int	    fd;
 
 	(void)state;
 	old = umask(077);
@@ -162,8 +163,8 @@ test_safe_file_open_append(void **state)
 static void
 test_safe_file_append_refuses_links(void **state)
 {
-	char	target[256];
-	int	fd;
+	char target[256];
+	int  fd;
 
 	(void)state;
 	put("mbox", "");
@@ -188,7 +189,7 @@ static void
 test_safe_file_append_creates_for_owner(void **state)
 {
 	struct stat st;
-	int	fd;
+	int	    fd;
 
 	(void)state;
 	if (geteuid() != 0)
@@ -206,9 +207,9 @@ test_safe_file_append_creates_for_owner(void **state)
 static void
 test_safe_file_atomic_write_leaves_no_temp(void **state)
 {
-	char	sub[160];
-	char	file[256];
-	VSTR   *vp = vstr_alloc(0);
+	char	    sub[160];
+	char	    file[256];
+	VSTR	   *vp = vstr_alloc(0);
 	struct stat st;
 
 	(void)state;
@@ -239,12 +240,13 @@ test_safe_file_atomic_write_leaves_no_temp(void **state)
 static void
 test_safe_file_read_file_bound(void **state)
 {
-	VSTR   *vp = vstr_alloc(0);
-	char	target[256];
+	VSTR *vp = vstr_alloc(0);
+	char  target[256];
 
 	(void)state;
 	put("hundred", "0123456789012345678901234567890123456789"
-	    "0123456789012345678901234567890123456789" "01234567890123456789");
+		       "0123456789012345678901234567890123456789"
+		       "01234567890123456789");
 	assert_int_equal(read_file(at("hundred"), vp, 100), 0);
 	assert_int_equal(VSTR_LEN(vp), 100);
 	assert_int_equal(read_file(at("hundred"), vp, 99), -1);
@@ -269,10 +271,10 @@ test_safe_file_read_file_bound(void **state)
 static void
 test_safe_file_mkdir_owned(void **state)
 {
-	char	sub[160];
-	char	target[256];
+	char	    sub[160];
+	char	    target[256];
 	struct stat st;
-	mode_t	old = umask(077);
+	mode_t	    old = umask(077);
 
 	(void)state;
 	snprintf(sub, sizeof(sub), "%s", at("queue"));
@@ -307,10 +309,10 @@ test_safe_file_mkdir_owned(void **state)
 static void
 test_safe_file_rename_and_fsync(void **state)
 {
-	char	from[256];
-	char	to[256];
-	char	sub[160];
-	VSTR   *vp = vstr_alloc(0);
+	char  from[256];
+	char  to[256];
+	char  sub[160];
+	VSTR *vp = vstr_alloc(0);
 
 	(void)state;
 	snprintf(sub, sizeof(sub), "%s", at("incoming"));

@@ -48,7 +48,7 @@ static void
 test_sasl_smtpd_disabled_is_503(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	sasl_params(&par, false, false);
@@ -62,7 +62,7 @@ static void
 test_sasl_smtpd_tls_only_refuses_plaintext(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	sasl_params(&par, true, true);
@@ -76,11 +76,12 @@ static void
 test_sasl_smtpd_offers_mechanisms_and_checks_sequence(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	sasl_params(&par, true, false);
-	run(&f, &par, "AUTH PLAIN\r\nEHLO c.test\r\nAUTH PL@IN\r\n"
+	run(&f, &par,
+	    "AUTH PLAIN\r\nEHLO c.test\r\nAUTH PL@IN\r\n"
 	    "AUTH PLAIN !!!!\r\nAUTH GSSAPI-NOPE\r\n"
 	    "MAIL FROM:<a@c.test>\r\nAUTH PLAIN\r\nQUIT\r\n");
 	assert_true(has(&f, "250-AUTH "));
@@ -90,9 +91,9 @@ test_sasl_smtpd_offers_mechanisms_and_checks_sequence(void **state)
 	assert_true(has(&f, "501 5.5.4 Syntax: AUTH mechanism\r\n"));
 	assert_true(has(&f, "501 5.5.2 Cannot decode AUTH parameter\r\n"));
 	assert_true(has(&f, "504 5.5.4 Unsupported authentication "
-			"mechanism\r\n"));
+			    "mechanism\r\n"));
 	assert_true(has(&f, "503 5.5.1 Error: MAIL transaction in "
-			"progress\r\n"));
+			    "progress\r\n"));
 	fake_done(&f);
 }
 
@@ -100,17 +101,18 @@ static void
 test_sasl_smtpd_login_cancel_and_garbage(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	sasl_params(&par, true, false);
-	run(&f, &par, "EHLO c.test\r\nAUTH LOGIN\r\n*\r\n"
+	run(&f, &par,
+	    "EHLO c.test\r\nAUTH LOGIN\r\n*\r\n"
 	    "AUTH LOGIN\r\nnot base64\r\nQUIT\r\n");
 	/* "Username:" */
 	assert_true(has(&f, "334 VXNlcm5hbWU6\r\n501 5.7.0 Authentication "
-			"aborted\r\n"));
+			    "aborted\r\n"));
 	assert_true(has(&f, "334 VXNlcm5hbWU6\r\n501 5.5.2 Cannot decode "
-			"response\r\n"));
+			    "response\r\n"));
 	assert_true(has(&f, "221 2.0.0 Bye"));
 	fake_done(&f);
 }
@@ -119,16 +121,17 @@ static void
 test_sasl_smtpd_failures_sleep_then_disconnect(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	sasl_params(&par, true, false);
 	par.sasl.failure_limit = 2;
-	run(&f, &par, "EHLO c.test\r\nAUTH PLAIN AGFsaWNlAHB3\r\n"
+	run(&f, &par,
+	    "EHLO c.test\r\nAUTH PLAIN AGFsaWNlAHB3\r\n"
 	    "AUTH PLAIN AGFsaWNlAHB3\r\nNOOP\r\n");
 	assert_true(has(&f, "535 5.7.8 Error: authentication failed: "));
 	assert_true(has(&f, "421 4.7.0 mx.test Error: too many failed "
-			"authentications\r\n"));
+			    "authentications\r\n"));
 	/* The session ended: NOOP was never answered. */
 	assert_false(has(&f, "250 2.0.0 Ok"));
 	assert_int_equal(f.sleeps, 2);
@@ -139,16 +142,17 @@ static void
 test_sasl_smtpd_cancels_count_to_the_limit(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	sasl_params(&par, true, false);
 	par.sasl.failure_limit = 2;
-	run(&f, &par, "EHLO c.test\r\nAUTH LOGIN\r\n*\r\nAUTH LOGIN\r\n"
+	run(&f, &par,
+	    "EHLO c.test\r\nAUTH LOGIN\r\n*\r\nAUTH LOGIN\r\n"
 	    "*\r\nNOOP\r\n");
 	assert_true(has(&f, "501 5.7.0 Authentication aborted\r\n"
-			"421 4.7.0 mx.test Error: too many failed "
-			"authentications\r\n"));
+			    "421 4.7.0 mx.test Error: too many failed "
+			    "authentications\r\n"));
 	assert_false(has(&f, "250 2.0.0 Ok"));
 	fake_done(&f);
 }
@@ -156,9 +160,9 @@ test_sasl_smtpd_cancels_count_to_the_limit(void **state)
 static int
 setup(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	char	path[256];
-	FILE   *fp;
+	VSTR *why = vstr_alloc(64);
+	char  path[256];
+	FILE *fp;
 
 	(void)state;
 	if (mkdtemp(sasl_dir) == NULL)
@@ -166,8 +170,10 @@ setup(void **state)
 	snprintf(path, sizeof(path), "%s/smtpd.conf", sasl_dir);
 	if ((fp = fopen(path, "w")) == NULL)
 		return -1;
-	fprintf(fp, "pwcheck_method: auxprop\nauxprop_plugin: sasldb\n"
-		"sasldb_path: %s/sasldb2\nmech_list: PLAIN LOGIN\n", sasl_dir);
+	fprintf(fp,
+		"pwcheck_method: auxprop\nauxprop_plugin: sasldb\n"
+		"sasldb_path: %s/sasldb2\nmech_list: PLAIN LOGIN\n",
+		sasl_dir);
 	fclose(fp);
 	if (sasl_cyrus_server_init("smtpd", sasl_dir, why) < 0) {
 		fprintf(stderr, "%s\n", VSTR_STR(why));
@@ -180,7 +186,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	path[256];
+	char path[256];
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/smtpd.conf", sasl_dir);

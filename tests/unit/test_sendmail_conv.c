@@ -19,13 +19,13 @@ collect(void *ctx, const char *data, size_t len)
 
 /* Convert in in pieces of step bytes; output in out, bytes used back. */
 static size_t
-convert(const char *in, bool dot_ends, bool unstuff, size_t step,
-	VSTR *out, bool *ended)
+convert(const char *in, bool dot_ends, bool unstuff, size_t step, VSTR *out,
+	bool *ended)
 {
 	struct sendmail_conv cv;
-	size_t	len = strlen(in);
-	size_t	used = 0;
-	size_t	n;
+	size_t		     len = strlen(in);
+	size_t		     used = 0;
+	size_t		     n;
 
 	vstr_reset(out);
 	sendmail_conv_init(&cv, dot_ends, unstuff, collect, out);
@@ -41,11 +41,11 @@ static void
 expect(const char *in, bool dot_ends, bool unstuff, const char *want,
        size_t want_used, bool want_ended)
 {
-	VSTR   *out = vstr_alloc(64);
-	bool	ended;
+	VSTR *out = vstr_alloc(64);
+	bool  ended;
 
 	for (size_t step = 1; step <= strlen(in) + 1; step++) {
-		size_t	used = convert(in, dot_ends, unstuff, step, out, &ended);
+		size_t used = convert(in, dot_ends, unstuff, step, out, &ended);
 
 		assert_string_equal(VSTR_STR(out), want);
 		assert_int_equal(used, want_used);
@@ -58,8 +58,7 @@ static void
 test_sendmail_conv_line_ends_become_crlf(void **state)
 {
 	(void)state;
-	expect("a\nb\r\nc\rd", false, false, "a\r\nb\r\nc\r\nd\r\n", 8,
-	       false);
+	expect("a\nb\r\nc\rd", false, false, "a\r\nb\r\nc\r\nd\r\n", 8, false);
 	expect("", false, false, "", 0, false);
 	expect("\n\n", false, false, "\r\n\r\n", 2, false);
 	expect("x\r", false, false, "x\r\n", 2, false);
@@ -97,6 +96,5 @@ main(void)
 		    test_sendmail_conv_smtp_unstuffs_and_stops_at_the_dot),
 	};
 
-	return cmocka_run_group_tests_name("sendmail_conv", tests, NULL,
-					   NULL);
+	return cmocka_run_group_tests_name("sendmail_conv", tests, NULL, NULL);
 }

@@ -12,10 +12,10 @@
 static void
 nexthop(const char *in, const char *host, int port, bool no_mx)
 {
-	VSTR   *h = vstr_alloc(10);
-	VSTR   *why = vstr_alloc(10);
-	int	p;
-	bool	nm;
+	VSTR *h = vstr_alloc(10);
+	VSTR *why = vstr_alloc(10);
+	int   p;
+	bool  nm;
 
 	assert_int_equal(smtp_nexthop_parse(in, 25, h, &p, &nm, why), 0);
 	assert_string_equal(VSTR_STR(h), host);
@@ -42,10 +42,10 @@ test_smtp_connect_nexthop_forms(void **state)
 static void
 test_smtp_connect_nexthop_rejects_garbage(void **state)
 {
-	VSTR   *h = vstr_alloc(10);
-	VSTR   *why = vstr_alloc(10);
-	int	p;
-	bool	nm;
+	VSTR *h = vstr_alloc(10);
+	VSTR *why = vstr_alloc(10);
+	int   p;
+	bool  nm;
 
 	(void)state;
 	assert_int_equal(smtp_nexthop_parse("[]", 25, h, &p, &nm, why), -1);
@@ -74,7 +74,7 @@ static void
 test_smtp_connect_mx_order_by_preference(void **state)
 {
 	struct smtp_mx mx[] = {
-		{"c", 30}, {"a", 10}, {"b", 20}, {"a2", 10}, {"z", 0},
+		{ "c", 30 }, { "a", 10 }, { "b", 20 }, { "a2", 10 }, { "z", 0 },
 	};
 	unsigned n = 0;
 
@@ -90,13 +90,14 @@ test_smtp_connect_mx_order_by_preference(void **state)
 static void
 test_smtp_connect_mx_equal_preferences_shuffled(void **state)
 {
-	int	first_seen[4] = {0, 0, 0, 0};
+	int	 first_seen[4] = { 0, 0, 0, 0 };
 	unsigned n = 1;
 
 	(void)state;
 	for (int round = 0; round < 200; round++) {
 		struct smtp_mx mx[] = {
-			{"0", 5}, {"1", 5}, {"2", 5}, {"3", 5}, {"low", 50},
+			{ "0", 5 }, { "1", 5 },	   { "2", 5 },
+			{ "3", 5 }, { "low", 50 },
 		};
 
 		smtp_mx_order(mx, 5, seq_rnd, &n);
@@ -111,9 +112,9 @@ test_smtp_connect_mx_equal_preferences_shuffled(void **state)
 static void
 test_smtp_connect_addrs_dedup_and_limit(void **state)
 {
-	SMTP_ADDRS list = {NULL, 0, 0};
-	unsigned char a[4] = {127, 0, 0, 2};
-	unsigned char b[4] = {127, 0, 0, 3};
+	SMTP_ADDRS    list = { NULL, 0, 0 };
+	unsigned char a[4] = { 127, 0, 0, 2 };
+	unsigned char b[4] = { 127, 0, 0, 3 };
 	unsigned char c[16];
 
 	(void)state;
@@ -138,14 +139,15 @@ static void
 test_smtp_connect_ip_literal_needs_no_dns(void **state)
 {
 	SMTP_STATE st;
-	SMTP_ADDRS list = {NULL, 0, 0};
-	VSTR   *why = vstr_alloc(10);
-	char	dsn[DELIVER_DSN_MAX];
+	SMTP_ADDRS list = { NULL, 0, 0 };
+	VSTR	  *why = vstr_alloc(10);
+	char	   dsn[DELIVER_DSN_MAX];
 
 	(void)state;
 	memset(&st, 0, sizeof(st));
 	assert_int_equal(smtp_addr_find(&st, "127.0.0.9", true, &list, dsn,
-					why), SMTP_FIND_OK);
+					why),
+			 SMTP_FIND_OK);
 	assert_int_equal(list.n, 1);
 	assert_string_equal(list.v[0].ip, "127.0.0.9");
 	smtp_addrs_free(&list);
@@ -155,16 +157,16 @@ test_smtp_connect_ip_literal_needs_no_dns(void **state)
 static void
 test_smtp_connect_refused_names_the_address(void **state)
 {
-	SMTP_ADDRS list = {NULL, 0, 0};
-	unsigned char a[4] = {127, 0, 0, 1};
-	VSTR   *why = vstr_alloc(10);
+	SMTP_ADDRS    list = { NULL, 0, 0 };
+	unsigned char a[4] = { 127, 0, 0, 1 };
+	VSTR	     *why = vstr_alloc(10);
 
 	(void)state;
 	smtp_addrs_add(&list, "dead.example", AF_INET, a, 0);
 	/* Port 1 on loopback: nobody listens there. */
 	assert_int_equal(smtp_connect_addr(&list.v[0], 1, 5, why), -1);
 	assert_string_equal(VSTR_STR(why), "connect to dead.example"
-			    "[127.0.0.1]:1: Connection refused");
+					   "[127.0.0.1]:1: Connection refused");
 	smtp_addrs_free(&list);
 	vstr_free(why);
 }
@@ -172,7 +174,7 @@ test_smtp_connect_refused_names_the_address(void **state)
 static void
 delay(double secs, const char *want)
 {
-	VSTR   *v = vstr_alloc(10);
+	VSTR *v = vstr_alloc(10);
 
 	smtp_log_delay(v, secs);
 	assert_string_equal(VSTR_STR(v), want);
@@ -201,7 +203,8 @@ main(void)
 		cmocka_unit_test(test_smtp_connect_nexthop_forms),
 		cmocka_unit_test(test_smtp_connect_nexthop_rejects_garbage),
 		cmocka_unit_test(test_smtp_connect_mx_order_by_preference),
-		cmocka_unit_test(test_smtp_connect_mx_equal_preferences_shuffled),
+		cmocka_unit_test(
+		    test_smtp_connect_mx_equal_preferences_shuffled),
 		cmocka_unit_test(test_smtp_connect_addrs_dedup_and_limit),
 		cmocka_unit_test(test_smtp_connect_ip_literal_needs_no_dns),
 		cmocka_unit_test(test_smtp_connect_refused_names_the_address),

@@ -18,21 +18,21 @@
 #include "util/rec.h"
 
 struct fixture {
-	SMTP_STATE st;
-	SMTP_SESSION *s;
-	SMTP_DELIVERY d;
+	SMTP_STATE	       st;
+	SMTP_SESSION	      *s;
+	SMTP_DELIVERY	       d;
 	struct deliver_request req;
-	struct deliver_rcpt rcpts[3];
-	int	server;
-	char	path[64];
+	struct deliver_rcpt    rcpts[3];
+	int		       server;
+	char		       path[64];
 };
 
 static void
 fx_queue_file(struct fixture *fx, const char *content)
 {
-	REC_WRITER *w;
+	REC_WRITER     *w;
 	struct rec_size size;
-	int	fd;
+	int		fd;
 
 	snprintf(fx->path, sizeof(fx->path), "/tmp/test_smtp_proto.XXXXXX");
 	assert_true((fd = mkstemp(fx->path)) >= 0);
@@ -52,29 +52,39 @@ fx_queue_file(struct fixture *fx, const char *content)
 static struct fixture *
 fx_new(const char *script, size_t nrcpt, const char *content)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	int	sv[2];
-	static const char *addrs[] = {"a@y.test", "b@y.test", "c@y.test"};
+	struct fixture	  *fx = calloc(1, sizeof(*fx));
+	int		   sv[2];
+	static const char *addrs[] = { "a@y.test", "b@y.test", "c@y.test" };
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	fx->server = sv[1];
 	assert_int_equal(write(sv[1], script, strlen(script)),
 			 (ssize_t)strlen(script));
 	fx->st.conf = (struct smtp_conf){
-		.helo_name = "client.test", .connect_timeout = 5,
-		.helo_timeout = 5, .mail_timeout = 5, .rcpt_timeout = 5,
-		.data_init_timeout = 5, .data_xfer_timeout = 5,
-		.data_done_timeout = 5, .quit_timeout = 5,
-		.line_length_limit = 998, .default_port = 25,
+		.helo_name = "client.test",
+		.connect_timeout = 5,
+		.helo_timeout = 5,
+		.mail_timeout = 5,
+		.rcpt_timeout = 5,
+		.data_init_timeout = 5,
+		.data_xfer_timeout = 5,
+		.data_done_timeout = 5,
+		.quit_timeout = 5,
+		.line_length_limit = 998,
+		.default_port = 25,
 		.always_send_ehlo = true,
 	};
 	fx->s = smtp_session_alloc(sv[0], "mx.y.test", "192.0.2.1", 25,
 				   "y.test");
 	for (size_t i = 0; i < nrcpt; i++)
-		fx->rcpts[i] = (struct deliver_rcpt){.addr = addrs[i]};
+		fx->rcpts[i] = (struct deliver_rcpt){ .addr = addrs[i] };
 	fx->req = (struct deliver_request){
-		.queue_name = "active", .queue_id = "QID", .transport = "smtp",
-		.nexthop = "y.test", .sender = "s@x.test", .rcpts = fx->rcpts,
+		.queue_name = "active",
+		.queue_id = "QID",
+		.transport = "smtp",
+		.nexthop = "y.test",
+		.sender = "s@x.test",
+		.rcpts = fx->rcpts,
 		.nrcpt = nrcpt,
 	};
 	fx_queue_file(fx, content);
@@ -96,11 +106,11 @@ fx_sent(struct fixture *fx)
 {
 	char   *buf = calloc(1, 65536);
 	size_t	len = 0;
-	ssize_t	n;
+	ssize_t n;
 
 	fcntl(fx->server, F_SETFL, O_NONBLOCK);
-	while (len < 65535 && (n = read(fx->server, buf + len,
-					  65535 - len)) > 0)
+	while (len < 65535
+	       && (n = read(fx->server, buf + len, 65535 - len)) > 0)
 		len += (size_t)n;
 	return buf;
 }
@@ -125,25 +135,24 @@ fx_free(struct fixture *fx)
 static void
 test_smtp_proto_pipelined_transaction(void **state)
 {
-	struct fixture *fx = fx_new(
-	    "220 mx ESMTP\r\n"
-	    "250-mx\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 8BITMIME\r\n"
-	    "250 2.1.0 ok\r\n"
-	    "250 2.1.5 ok\r\n550 5.1.1 no such user\r\n451 4.2.0 later\r\n"
-	    "354 go\r\n"
-	    "250 2.0.0 Ok: queued as Q1\r\n", 3,
-	    "Subject: x\r\n\r\n.dot\r\nbody\r\n");
-	char   *sent;
+	struct fixture *fx =
+	    fx_new("220 mx ESMTP\r\n"
+		   "250-mx\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 8BITMIME\r\n"
+		   "250 2.1.0 ok\r\n"
+		   "250 2.1.5 ok\r\n550 5.1.1 no such user\r\n451 4.2.0 later\r\n"
+		   "354 go\r\n"
+		   "250 2.0.0 Ok: queued as Q1\r\n",
+		   3, "Subject: x\r\n\r\n.dot\r\nbody\r\n");
+	char *sent;
 
 	(void)state;
-	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d),
-			 SMTP_STEP_OK);
+	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d), SMTP_STEP_OK);
 	assert_true(fx->s->features & SMTP_FEATURE_PIPELINING);
 	assert_int_equal(fx->s->size_limit, 1000);
-	assert_int_equal(smtp_proto_xfer(&fx->st, fx->s, &fx->d),
-			 SMTP_STEP_OK);
+	assert_int_equal(smtp_proto_xfer(&fx->st, fx->s, &fx->d), SMTP_STEP_OK);
 	sent = fx_sent(fx);
-	assert_string_equal(sent,
+	assert_string_equal(
+	    sent,
 	    "EHLO client.test\r\n"
 	    "MAIL FROM:<s@x.test> SIZE=26\r\n"
 	    "RCPT TO:<a@y.test>\r\nRCPT TO:<b@y.test>\r\nRCPT TO:<c@y.test>\r\n"
@@ -174,16 +183,17 @@ static void
 test_smtp_proto_ehlo_only_for_esmtp_greeting(void **state)
 {
 	struct fixture *fx = fx_new("220 mx.y.test ESMTP ready\r\n"
-				    "250 mx.y.test\r\n", 1, "x\r\n");
+				    "250 mx.y.test\r\n",
+				    1, "x\r\n");
 	struct fixture *old = fx_new("220 mx.y.test ready\r\n"
-				     "250 mx.y.test\r\n", 1, "x\r\n");
-	char   *sent;
+				     "250 mx.y.test\r\n",
+				     1, "x\r\n");
+	char	       *sent;
 
 	(void)state;
 	fx->st.conf.always_send_ehlo = false;
 	old->st.conf.always_send_ehlo = false;
-	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d),
-			 SMTP_STEP_OK);
+	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d), SMTP_STEP_OK);
 	assert_int_equal(smtp_proto_helo(&old->st, old->s, &old->d),
 			 SMTP_STEP_OK);
 	sent = fx_sent(fx);
@@ -199,27 +209,25 @@ test_smtp_proto_ehlo_only_for_esmtp_greeting(void **state)
 static void
 test_smtp_proto_helo_fallback_and_lockstep(void **state)
 {
-	struct fixture *fx = fx_new(
-	    "220 old server\r\n"
-	    "502 what?\r\n"
-	    "250 old\r\n"
-	    "250 ok\r\n"
-	    "250 ok\r\n"
-	    "354 go\r\n"
-	    "250 done\r\n", 1, "no final newline");
-	char   *sent;
+	struct fixture *fx = fx_new("220 old server\r\n"
+				    "502 what?\r\n"
+				    "250 old\r\n"
+				    "250 ok\r\n"
+				    "250 ok\r\n"
+				    "354 go\r\n"
+				    "250 done\r\n",
+				    1, "no final newline");
+	char	       *sent;
 
 	(void)state;
-	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d),
-			 SMTP_STEP_OK);
+	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d), SMTP_STEP_OK);
 	assert_int_equal(fx->s->features, 0);
-	assert_int_equal(smtp_proto_xfer(&fx->st, fx->s, &fx->d),
-			 SMTP_STEP_OK);
+	assert_int_equal(smtp_proto_xfer(&fx->st, fx->s, &fx->d), SMTP_STEP_OK);
 	sent = fx_sent(fx);
 	assert_string_equal(sent,
-	    "EHLO client.test\r\nHELO client.test\r\n"
-	    "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@y.test>\r\nDATA\r\n"
-	    "no final newline\r\n.\r\n");
+			    "EHLO client.test\r\nHELO client.test\r\n"
+			    "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@y.test>\r\nDATA\r\n"
+			    "no final newline\r\n.\r\n");
 	assert_int_equal(fx->d.rcpt[0].action, DELIVER_SENT);
 	/* No enhanced code from the server: derived from the reply. */
 	assert_string_equal(fx->d.rcpt[0].dsn, "2.0.0");
@@ -260,16 +268,13 @@ test_smtp_proto_5xx_greeting_bounces_without_skip(void **state)
 static void
 test_smtp_proto_size_limit_bounces_before_mail(void **state)
 {
-	struct fixture *fx = fx_new(
-	    "220 mx\r\n250-mx\r\n250 SIZE 10\r\n", 1,
-	    "this message is longer than ten bytes\r\n");
-	char   *sent;
+	struct fixture *fx = fx_new("220 mx\r\n250-mx\r\n250 SIZE 10\r\n", 1,
+				    "this message is longer than ten bytes\r\n");
+	char	       *sent;
 
 	(void)state;
-	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d),
-			 SMTP_STEP_OK);
-	assert_int_equal(smtp_proto_xfer(&fx->st, fx->s, &fx->d),
-			 SMTP_STEP_OK);
+	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d), SMTP_STEP_OK);
+	assert_int_equal(smtp_proto_xfer(&fx->st, fx->s, &fx->d), SMTP_STEP_OK);
 	assert_int_equal(fx->d.rcpt[0].action, DELIVER_BOUNCED);
 	assert_string_equal(fx->d.rcpt[0].dsn, "5.3.4");
 	sent = fx_sent(fx);
@@ -285,8 +290,7 @@ test_smtp_proto_lost_connection_keeps_recipients_pending(void **state)
 				    "x\r\n");
 
 	(void)state;
-	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d),
-			 SMTP_STEP_OK);
+	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d), SMTP_STEP_OK);
 	shutdown(fx->server, SHUT_WR);
 	assert_int_equal(smtp_proto_xfer(&fx->st, fx->s, &fx->d),
 			 SMTP_STEP_NEXT);
@@ -301,17 +305,15 @@ test_smtp_proto_lost_connection_keeps_recipients_pending(void **state)
 static void
 test_smtp_proto_rejected_mail_fails_everyone(void **state)
 {
-	struct fixture *fx = fx_new(
-	    "220 mx\r\n250-mx\r\n250 PIPELINING\r\n"
-	    "553 5.7.1 sender rejected\r\n503 5.5.1 need MAIL\r\n"
-	    "503 5.5.1 need MAIL\r\n554 5.5.1 no valid recipients\r\n", 2,
-	    "x\r\n");
+	struct fixture *fx =
+	    fx_new("220 mx\r\n250-mx\r\n250 PIPELINING\r\n"
+		   "553 5.7.1 sender rejected\r\n503 5.5.1 need MAIL\r\n"
+		   "503 5.5.1 need MAIL\r\n554 5.5.1 no valid recipients\r\n",
+		   2, "x\r\n");
 
 	(void)state;
-	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d),
-			 SMTP_STEP_OK);
-	assert_int_equal(smtp_proto_xfer(&fx->st, fx->s, &fx->d),
-			 SMTP_STEP_OK);
+	assert_int_equal(smtp_proto_helo(&fx->st, fx->s, &fx->d), SMTP_STEP_OK);
+	assert_int_equal(smtp_proto_xfer(&fx->st, fx->s, &fx->d), SMTP_STEP_OK);
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(fx->d.rcpt[i].action, DELIVER_BOUNCED);
 		assert_string_equal(fx->d.rcpt[i].dsn, "5.7.1");
@@ -324,9 +326,10 @@ test_smtp_proto_rejected_mail_fails_everyone(void **state)
 static void
 stuff(size_t limit, const char *const *pieces, const char *want)
 {
-	struct smtp_data sd = {.bol = true, .in_header = true,
-			       .limit = limit};
-	VSTR   *out = vstr_alloc(10);
+	struct smtp_data sd = { .bol = true,
+				.in_header = true,
+				.limit = limit };
+	VSTR		*out = vstr_alloc(10);
 
 	for (; *pieces; pieces++)
 		smtp_proto_stuff(&sd, out, *pieces, strlen(*pieces));
@@ -338,26 +341,26 @@ static void
 test_smtp_proto_dot_stuffing_across_records(void **state)
 {
 	(void)state;
-	stuff(0, (const char *const[]){".a\r\n", ".", "b\r\n..c\r", "\n.",
-		  NULL}, "..a\r\n..b\r\n...c\r\n..");
-	stuff(0, (const char *const[]){"x.\r\n.\r\n", NULL},
-	      "x.\r\n..\r\n");
+	stuff(0,
+	      (const char *const[]){ ".a\r\n", ".", "b\r\n..c\r", "\n.", NULL },
+	      "..a\r\n..b\r\n...c\r\n..");
+	stuff(0, (const char *const[]){ "x.\r\n.\r\n", NULL }, "x.\r\n..\r\n");
 }
 
 /* Finding 1 of issue 9: a bare CR or LF never reaches the next hop. */
 static void
 test_smtp_proto_bare_cr_and_lf_leave_as_crlf_and_get_stuffed(void **state)
 {
-	struct smtp_data sd = {.bol = true, .in_header = true};
-	VSTR   *out = vstr_alloc(10);
+	struct smtp_data sd = { .bol = true, .in_header = true };
+	VSTR		*out = vstr_alloc(10);
 
 	(void)state;
-	stuff(0, (const char *const[]){"x\r.\rMAIL FROM:<s@x>\r\n", NULL},
+	stuff(0, (const char *const[]){ "x\r.\rMAIL FROM:<s@x>\r\n", NULL },
 	      "x\r\n..\r\nMAIL FROM:<s@x>\r\n");
-	stuff(0, (const char *const[]){"a\n.\nb\r\n\r\r\n", NULL},
+	stuff(0, (const char *const[]){ "a\n.\nb\r\n\r\r\n", NULL },
 	      "a\r\n..\r\nb\r\n\r\n\r\n");
 	/* A CR at the end of a record: its LF (or not) is in the next. */
-	stuff(0, (const char *const[]){"a\r", ".\r", "\n.", "\r", "x", NULL},
+	stuff(0, (const char *const[]){ "a\r", ".\r", "\n.", "\r", "x", NULL },
 	      "a\r\n..\r\n..\r\nx");
 	/* The last line ends in CRLF whatever the file held. */
 	smtp_proto_stuff(&sd, out, "h: v\n\nend\r", 10);
@@ -370,8 +373,8 @@ test_smtp_proto_bare_cr_and_lf_leave_as_crlf_and_get_stuffed(void **state)
 static void
 test_smtp_proto_folds_long_lines(void **state)
 {
-	char	head[200];
-	char	want[300];
+	char head[200];
+	char want[300];
 
 	(void)state;
 	/* Header lines continue with a space, body lines just break. */
@@ -379,13 +382,13 @@ test_smtp_proto_folds_long_lines(void **state)
 	memcpy(head + 100, "\r\n\r\n", 5);
 	snprintf(want, sizeof(want), "%.80s\r\n %.20s\r\n\r\n", head,
 		 head + 80);
-	stuff(80, (const char *const[]){head, NULL}, want);
+	stuff(80, (const char *const[]){ head, NULL }, want);
 	memset(head, 'b', 100);
 	memcpy(head, "\r\n", 2);
 	memcpy(head + 100, "\r\n", 3);
 	snprintf(want, sizeof(want), "\r\n%.80s\r\n%.18s\r\n", head + 2,
 		 head + 82);
-	stuff(80, (const char *const[]){head, NULL}, want);
+	stuff(80, (const char *const[]){ head, NULL }, want);
 }
 
 int
@@ -398,7 +401,8 @@ main(void)
 		cmocka_unit_test(test_smtp_proto_greeting_421_is_soft),
 		cmocka_unit_test(
 		    test_smtp_proto_5xx_greeting_bounces_without_skip),
-		cmocka_unit_test(test_smtp_proto_size_limit_bounces_before_mail),
+		cmocka_unit_test(
+		    test_smtp_proto_size_limit_bounces_before_mail),
 		cmocka_unit_test(
 		    test_smtp_proto_lost_connection_keeps_recipients_pending),
 		cmocka_unit_test(test_smtp_proto_rejected_mail_fails_everyone),

@@ -119,8 +119,8 @@ static void
 test_smtp_reply_bounds_long_replies(void **state)
 {
 	SMTP_REPLY *r = smtp_reply_alloc();
-	char	line[SMTP_REPLY_LINE_MAX * 2];
-	int	i;
+	char	    line[SMTP_REPLY_LINE_MAX * 2];
+	int	    i;
 
 	(void)state;
 	memset(line, 'x', sizeof(line));
@@ -131,8 +131,7 @@ test_smtp_reply_bounds_long_replies(void **state)
 	assert_int_equal(smtp_reply_line(r, line, sizeof(line)), 1);
 	assert_int_equal(r->nlines, SMTP_REPLY_LINES_MAX);
 	assert_true(VSTR_LEN(r->text) <= SMTP_REPLY_TEXT_MAX);
-	assert_int_equal(strlen(smtp_reply_line_at(r, 0)),
-			 SMTP_REPLY_LINE_MAX);
+	assert_int_equal(strlen(smtp_reply_line_at(r, 0)), SMTP_REPLY_LINE_MAX);
 	smtp_reply_free(r);
 }
 
@@ -153,7 +152,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_smtp_reply_single_line_with_dsn),
 		cmocka_unit_test(test_smtp_reply_multi_line_joined),
-		cmocka_unit_test(test_smtp_reply_derives_dsn_without_enhanced_code),
+		cmocka_unit_test(
+		    test_smtp_reply_derives_dsn_without_enhanced_code),
 		cmocka_unit_test(test_smtp_reply_rejects_malformed_lines),
 		cmocka_unit_test(test_smtp_reply_ehlo_keywords),
 		cmocka_unit_test(test_smtp_reply_bounds_long_replies),

@@ -18,15 +18,15 @@
 #include "util/vstr.h"
 
 static char tmpdir[] = "/tmp/test_smtpd_check.XXXXXX";
-static int table_seq;
+static int  table_seq;
 
 /* Write a texthash table; returns its "texthash:path" spec. */
 static const char *
 table(const char *text)
 {
 	static char spec[8][256];
-	char   *s = spec[table_seq % 8];
-	FILE   *fp;
+	char	   *s = spec[table_seq % 8];
+	FILE	   *fp;
 
 	snprintf(s, 256, "%s/t%d", tmpdir, table_seq++);
 	fp = fopen(s, "w");
@@ -53,19 +53,19 @@ table(const char *text)
 	"virtual_mailbox_domains =\n"
 
 struct fx {
-	CFG    *cfg;
-	SMTPD_CHECK *chk;
-	ADDR_SMTP *mail;
-	ADDR_SMTP *rcpt;
-	struct smtpd_check_facts f;
+	CFG			 *cfg;
+	SMTPD_CHECK		 *chk;
+	ADDR_SMTP		 *mail;
+	ADDR_SMTP		 *rcpt;
+	struct smtpd_check_facts  f;
 	struct smtpd_check_result res;
-	VSTR   *why;
+	VSTR			 *why;
 };
 
 static void
 fx_open(struct fx *x, const char *extra)
 {
-	VSTR   *text = vstr_alloc(512);
+	VSTR *text = vstr_alloc(512);
 
 	memset(x, 0, sizeof(*x));
 	x->why = vstr_alloc(64);
@@ -100,7 +100,8 @@ static void
 fx_mail(struct fx *x, const char *path)
 {
 	assert_int_equal(addr_parse_smtp(x->mail, ADDR_CMD_MAIL, path,
-					 strlen(path), 0), 0);
+					 strlen(path), 0),
+			 0);
 	x->f.sender = VSTR_STR(x->mail->addr->addr);
 	x->f.sender_path = x->mail;
 }
@@ -111,13 +112,12 @@ fx_rcpt(struct fx *x, const char *path)
 {
 	if (x->f.sender == NULL)
 		fx_mail(x, "<s@sender.test>");
-	if (addr_parse_smtp(x->rcpt, ADDR_CMD_RCPT, path, strlen(path),
-			    0) != 0)
+	if (addr_parse_smtp(x->rcpt, ADDR_CMD_RCPT, path, strlen(path), 0) != 0)
 		fail_msg("cannot parse %s", path);
 	x->f.recipient = VSTR_STR(x->rcpt->addr->addr);
 	x->f.rcpt_path = x->rcpt;
-	assert_int_equal(smtpd_check(x->chk, SMTPD_CHECK_RCPT, &x->f,
-				     &x->res), 0);
+	assert_int_equal(smtpd_check(x->chk, SMTPD_CHECK_RCPT, &x->f, &x->res),
+			 0);
 	return x->res.action;
 }
 
@@ -143,7 +143,7 @@ test_smtpd_check_reject_unauth_destination(void **state)
 
 	(void)state;
 	fx_open(&x, "smtpd_relay_restrictions = permit_mynetworks, "
-		"permit_sasl_authenticated, reject_unauth_destination\n");
+		    "permit_sasl_authenticated, reject_unauth_destination\n");
 	assert_int_equal(fx_rcpt(&x, "<u@remote.test>"), SMTPD_ACT_REJECT);
 	assert_string_equal(REPLY(&x),
 			    "554 5.7.1 <u@remote.test>: Relay access denied");
@@ -174,19 +174,16 @@ static void
 test_smtpd_check_relay_tricks_are_foreign(void **state)
 {
 	static const char *const tricks[] = {
-		"<u%remote.test@local.test>",
-		"<@a.test:u@remote.test>",
-		"<@local.test:u@local.test>",
-		"<remote.test!u@local.test>",
-		"<\"u@remote.test\"@local.test>",
-		"<u%remote.test@relay.test>",
+		"<u%remote.test@local.test>",	  "<@a.test:u@remote.test>",
+		"<@local.test:u@local.test>",	  "<remote.test!u@local.test>",
+		"<\"u@remote.test\"@local.test>", "<u%remote.test@relay.test>",
 	};
 	struct fx x;
 
 	(void)state;
 	fx_open(&x, "smtpd_relay_restrictions = permit_mynetworks, "
-		"reject_unauth_destination\n"
-		"local_recipient_maps =\n");
+		    "reject_unauth_destination\n"
+		    "local_recipient_maps =\n");
 	for (size_t i = 0; i < sizeof(tricks) / sizeof(*tricks); i++) {
 		assert_int_equal(fx_rcpt(&x, tricks[i]), SMTPD_ACT_REJECT);
 		assert_non_null(strstr(REPLY(&x), "554 5.7.1 <"));
@@ -198,7 +195,7 @@ test_smtpd_check_relay_tricks_are_foreign(void **state)
 	fx_close(&x);
 
 	fx_open(&x, "allow_untrusted_routing = yes\n"
-		"local_recipient_maps =\n");
+		    "local_recipient_maps =\n");
 	assert_int_equal(fx_rcpt(&x, tricks[0]), SMTPD_ACT_OK);
 	fx_close(&x);
 }
@@ -211,7 +208,8 @@ test_smtpd_check_unlisted_recipient(void **state)
 	(void)state;
 	fx_open(&x, "recipient_delimiter = +\n");
 	assert_int_equal(fx_rcpt(&x, "<nobody@local.test>"), SMTPD_ACT_REJECT);
-	assert_string_equal(REPLY(&x), "550 5.1.1 <nobody@local.test>: "
+	assert_string_equal(REPLY(&x),
+			    "550 5.1.1 <nobody@local.test>: "
 			    "Recipient address rejected: User unknown in "
 			    "local recipient table");
 	/* Also for trusted clients (smtpd_reject_unlisted_recipient). */
@@ -219,16 +217,17 @@ test_smtpd_check_unlisted_recipient(void **state)
 	assert_int_equal(fx_rcpt(&x, "<nobody@local.test>"), SMTPD_ACT_REJECT);
 	assert_int_equal(fx_rcpt(&x, "<user+ext@local.test>"), SMTPD_ACT_OK);
 	assert_int_equal(fx_rcpt(&x, "<nobody@valias.test>"), SMTPD_ACT_REJECT);
-	assert_string_equal(REPLY(&x), "550 5.1.1 <nobody@valias.test>: "
+	assert_string_equal(REPLY(&x),
+			    "550 5.1.1 <nobody@valias.test>: "
 			    "Recipient address rejected: User unknown in "
 			    "virtual alias table");
 	assert_int_equal(fx_rcpt(&x, "<x@remote.test>"), SMTPD_ACT_OK);
 	fx_close(&x);
 
 	fx_open(&x, "smtpd_reject_unlisted_recipient = no\n"
-		"smtpd_recipient_restrictions = reject_unlisted_recipient\n"
-		"unknown_local_recipient_reject_code = 450\n"
-		"relay_recipient_maps = inline:{ ok@relay.test=1 }\n");
+		    "smtpd_recipient_restrictions = reject_unlisted_recipient\n"
+		    "unknown_local_recipient_reject_code = 450\n"
+		    "relay_recipient_maps = inline:{ ok@relay.test=1 }\n");
 	assert_int_equal(fx_rcpt(&x, "<nobody@local.test>"), SMTPD_ACT_DEFER);
 	assert_non_null(strstr(REPLY(&x), "450 4.1.1 "));
 	assert_int_equal(fx_rcpt(&x, "<ok@relay.test>"), SMTPD_ACT_OK);
@@ -245,50 +244,53 @@ test_smtpd_check_unlisted_recipient(void **state)
 static void
 test_smtpd_check_access_actions(void **state)
 {
-	struct fx x;
-	char	cf[1024];
-	const char *t = table(
-		"ok@local.test OK\n"
-		"rej@local.test REJECT\n"
-		"rejtext@local.test REJECT go away\n"
-		"def@local.test DEFER try later\n"
-		"num@local.test 550 5.7.0 custom text\n"
-		"num4@local.test 421 busy\n"
-		"disc@local.test DISCARD\n"
-		"hold@local.test HOLD\n"
-		"dunno@local.test DUNNO\n"
-		"list@local.test permit_mynetworks, reject\n"
-		"bogus@local.test no_such_restriction\n"
-		"dnsval@local.test reject_rbl_client bl.test\n"
-		"local.test REJECT domain\n");
+	struct fx   x;
+	char	    cf[1024];
+	const char *t = table("ok@local.test OK\n"
+			      "rej@local.test REJECT\n"
+			      "rejtext@local.test REJECT go away\n"
+			      "def@local.test DEFER try later\n"
+			      "num@local.test 550 5.7.0 custom text\n"
+			      "num4@local.test 421 busy\n"
+			      "disc@local.test DISCARD\n"
+			      "hold@local.test HOLD\n"
+			      "dunno@local.test DUNNO\n"
+			      "list@local.test permit_mynetworks, reject\n"
+			      "bogus@local.test no_such_restriction\n"
+			      "dnsval@local.test reject_rbl_client bl.test\n"
+			      "local.test REJECT domain\n");
 
 	(void)state;
-	snprintf(cf, sizeof(cf), "smtpd_recipient_restrictions = "
-		 "check_recipient_access %s\nlocal_recipient_maps =\n", t);
+	snprintf(cf, sizeof(cf),
+		 "smtpd_recipient_restrictions = "
+		 "check_recipient_access %s\nlocal_recipient_maps =\n",
+		 t);
 	fx_open(&x, cf);
 	assert_int_equal(fx_rcpt(&x, "<ok@local.test>"), SMTPD_ACT_OK);
 	assert_int_equal(fx_rcpt(&x, "<rej@local.test>"), SMTPD_ACT_REJECT);
-	assert_string_equal(REPLY(&x), "554 5.7.1 <rej@local.test>: "
+	assert_string_equal(REPLY(&x),
+			    "554 5.7.1 <rej@local.test>: "
 			    "Recipient address rejected: Access denied");
 	assert_int_equal(fx_rcpt(&x, "<rejtext@local.test>"), SMTPD_ACT_REJECT);
 	assert_string_equal(REPLY(&x), "554 5.7.1 <rejtext@local.test>: "
-			    "Recipient address rejected: go away");
+				       "Recipient address rejected: go away");
 	assert_int_equal(fx_rcpt(&x, "<def@local.test>"), SMTPD_ACT_DEFER);
 	assert_string_equal(REPLY(&x), "450 4.7.1 <def@local.test>: "
-			    "Recipient address rejected: try later");
+				       "Recipient address rejected: try later");
 	assert_int_equal(fx_rcpt(&x, "<num@local.test>"), SMTPD_ACT_REJECT);
-	assert_string_equal(REPLY(&x), "550 5.7.0 <num@local.test>: "
+	assert_string_equal(REPLY(&x),
+			    "550 5.7.0 <num@local.test>: "
 			    "Recipient address rejected: custom text");
 	assert_int_equal(fx_rcpt(&x, "<num4@local.test>"), SMTPD_ACT_DEFER);
 	assert_string_equal(REPLY(&x), "421 4.7.1 <num4@local.test>: "
-			    "Recipient address rejected: busy");
+				       "Recipient address rejected: busy");
 	assert_int_equal(fx_rcpt(&x, "<disc@local.test>"), SMTPD_ACT_DISCARD);
 	assert_int_equal(fx_rcpt(&x, "<hold@local.test>"), SMTPD_ACT_HOLD);
 	/* DUNNO ends the search of this table: the domain entry is unused. */
 	assert_int_equal(fx_rcpt(&x, "<dunno@local.test>"), SMTPD_ACT_OK);
 	assert_int_equal(fx_rcpt(&x, "<other@local.test>"), SMTPD_ACT_REJECT);
 	assert_string_equal(REPLY(&x), "554 5.7.1 <other@local.test>: "
-			    "Recipient address rejected: domain");
+				       "Recipient address rejected: domain");
 	/* A restriction list as the value. */
 	assert_int_equal(fx_rcpt(&x, "<list@local.test>"), SMTPD_ACT_REJECT);
 	x.f.client_addr = "127.0.0.1";
@@ -297,7 +299,8 @@ test_smtpd_check_access_actions(void **state)
 	assert_int_equal(smtpd_check(x.chk, SMTPD_CHECK_RCPT, &x.f, &x.res), 0);
 	fx_rcpt(&x, "<ok@local.test>");
 	assert_int_equal(addr_parse_smtp(x.rcpt, ADDR_CMD_RCPT,
-					 "<bogus@local.test>", 18, 0), 0);
+					 "<bogus@local.test>", 18, 0),
+			 0);
 	x.f.recipient = "bogus@local.test";
 	assert_int_equal(smtpd_check(x.chk, SMTPD_CHECK_RCPT, &x.f, &x.res),
 			 -1);
@@ -305,7 +308,8 @@ test_smtpd_check_access_actions(void **state)
 	assert_string_equal(REPLY(&x), "451 4.3.0 Server configuration error");
 	/* A DNS restriction in a value, with no resolver set up: deferred. */
 	assert_int_equal(addr_parse_smtp(x.rcpt, ADDR_CMD_RCPT,
-					 "<dnsval@local.test>", 19, 0), 0);
+					 "<dnsval@local.test>", 19, 0),
+			 0);
 	x.f.recipient = "dnsval@local.test";
 	assert_int_equal(smtpd_check(x.chk, SMTPD_CHECK_RCPT, &x.f, &x.res),
 			 -1);
@@ -315,24 +319,25 @@ test_smtpd_check_access_actions(void **state)
 static void
 test_smtpd_check_sender_access_lookup_order(void **state)
 {
-	struct fx x;
-	char	cf[1024];
-	const char *t = table(
-		"full@sender.test REJECT full\n"
-		"plus@sender.test REJECT base\n"
-		"sub.parent.test REJECT parent-domain\n"
-		"parent.test REJECT parent\n"
-		"onlyuser@ REJECT user-at\n"
-		"<> REJECT null\n");
+	struct fx   x;
+	char	    cf[1024];
+	const char *t = table("full@sender.test REJECT full\n"
+			      "plus@sender.test REJECT base\n"
+			      "sub.parent.test REJECT parent-domain\n"
+			      "parent.test REJECT parent\n"
+			      "onlyuser@ REJECT user-at\n"
+			      "<> REJECT null\n");
 
 	(void)state;
-	snprintf(cf, sizeof(cf), "smtpd_sender_restrictions = "
-		 "check_sender_access %s\nrecipient_delimiter = +\n", t);
+	snprintf(cf, sizeof(cf),
+		 "smtpd_sender_restrictions = "
+		 "check_sender_access %s\nrecipient_delimiter = +\n",
+		 t);
 	fx_open(&x, cf);
 	fx_mail(&x, "<full@sender.test>");
 	assert_int_equal(fx_rcpt(&x, "<user@local.test>"), SMTPD_ACT_REJECT);
 	assert_string_equal(REPLY(&x), "554 5.7.1 <full@sender.test>: "
-			    "Sender address rejected: full");
+				       "Sender address rejected: full");
 	fx_mail(&x, "<plus+tag@sender.test>");
 	fx_rcpt(&x, "<user@local.test>");
 	assert_non_null(strstr(REPLY(&x), ": base"));
@@ -348,16 +353,18 @@ test_smtpd_check_sender_access_lookup_order(void **state)
 	fx_mail(&x, "<>");
 	assert_int_equal(fx_rcpt(&x, "<user@local.test>"), SMTPD_ACT_REJECT);
 	assert_string_equal(REPLY(&x), "554 5.7.1 <>: Sender address "
-			    "rejected: null");
+				       "rejected: null");
 	fx_mail(&x, "<fine@sender.test>");
 	assert_int_equal(fx_rcpt(&x, "<user@local.test>"), SMTPD_ACT_OK);
 	fx_close(&x);
 
 	/* Without smtpd_access_maps in pdms only .parent matches children. */
 	t = table("parent.test REJECT bare\n.parent.test REJECT dotted\n");
-	snprintf(cf, sizeof(cf), "smtpd_sender_restrictions = "
+	snprintf(cf, sizeof(cf),
+		 "smtpd_sender_restrictions = "
 		 "check_sender_access %s\n"
-		 "parent_domain_matches_subdomains =\n", t);
+		 "parent_domain_matches_subdomains =\n",
+		 t);
 	fx_open(&x, cf);
 	fx_mail(&x, "<a@x.parent.test>");
 	fx_rcpt(&x, "<user@local.test>");
@@ -371,21 +378,22 @@ test_smtpd_check_sender_access_lookup_order(void **state)
 static void
 test_smtpd_check_client_access_lookup_order(void **state)
 {
-	struct fx x;
-	char	cf[1024];
-	const char *t = table(
-		"bad.example.test REJECT by-name\n"
-		"example.test REJECT by-parent\n"
-		"192.0.2.1 REJECT by-addr\n"
-		"192.0.2 DEFER by-net3\n"
-		"198.51 REJECT by-net2\n"
-		"203.0.113.7 OK\n"
-		"203 REJECT by-net1\n"
-		"2001:db8:1 REJECT by-v6\n");
+	struct fx   x;
+	char	    cf[1024];
+	const char *t = table("bad.example.test REJECT by-name\n"
+			      "example.test REJECT by-parent\n"
+			      "192.0.2.1 REJECT by-addr\n"
+			      "192.0.2 DEFER by-net3\n"
+			      "198.51 REJECT by-net2\n"
+			      "203.0.113.7 OK\n"
+			      "203 REJECT by-net1\n"
+			      "2001:db8:1 REJECT by-v6\n");
 
 	(void)state;
-	snprintf(cf, sizeof(cf), "smtpd_client_restrictions = "
-		 "check_client_access %s\n", t);
+	snprintf(cf, sizeof(cf),
+		 "smtpd_client_restrictions = "
+		 "check_client_access %s\n",
+		 t);
 	fx_open(&x, cf);
 	x.f.client_name = "bad.example.test";
 	x.f.client_addr = "192.0.2.1";
@@ -402,7 +410,7 @@ test_smtpd_check_client_access_lookup_order(void **state)
 	x.f.client_addr = "192.0.2.99";
 	assert_int_equal(fx_rcpt(&x, "<user@local.test>"), SMTPD_ACT_DEFER);
 	assert_non_null(strstr(REPLY(&x), "450 4.7.1 <unknown[192.0.2.99]>: "
-			       "Client host rejected: by-net3"));
+					  "Client host rejected: by-net3"));
 	x.f.client_addr = "198.51.100.1";
 	fx_rcpt(&x, "<user@local.test>");
 	assert_non_null(strstr(REPLY(&x), ": by-net2"));
@@ -420,8 +428,8 @@ test_smtpd_check_client_access_lookup_order(void **state)
 static void
 test_smtpd_check_delay_reject_ordering(void **state)
 {
-	struct fx x;
-	char	cf[1024];
+	struct fx   x;
+	char	    cf[1024];
 	const char *t = table("127.0.0.5 REJECT client says no\n");
 
 	(void)state;
@@ -444,15 +452,18 @@ test_smtpd_check_delay_reject_ordering(void **state)
 	/* The client list runs first, so its reply wins. */
 	assert_int_equal(fx_rcpt(&x, "<user@local.test>"), SMTPD_ACT_REJECT);
 	assert_string_equal(REPLY(&x), "554 5.7.1 <unknown[127.0.0.5]>: "
-			    "Client host rejected: client says no");
+				       "Client host rejected: client says no");
 	x.f.client_addr = "127.0.0.6";
 	assert_int_equal(fx_rcpt(&x, "<user@local.test>"), SMTPD_ACT_REJECT);
-	assert_string_equal(REPLY(&x), "504 5.5.2 <nodots>: Helo command "
+	assert_string_equal(REPLY(&x),
+			    "504 5.5.2 <nodots>: Helo command "
 			    "rejected: need fully-qualified hostname");
 	fx_close(&x);
 
-	snprintf(cf, sizeof(cf), "smtpd_delay_reject = no\n"
-		 "smtpd_client_restrictions = check_client_access %s\n", t);
+	snprintf(cf, sizeof(cf),
+		 "smtpd_delay_reject = no\n"
+		 "smtpd_client_restrictions = check_client_access %s\n",
+		 t);
 	fx_open(&x, cf);
 	assert_int_equal(smtpd_check(x.chk, SMTPD_CHECK_CONNECT, &x.f, &x.res),
 			 0);
@@ -471,15 +482,16 @@ test_smtpd_check_relay_then_recipient_list(void **state)
 	(void)state;
 	/* The relay list permits, the recipient list still rejects. */
 	fx_open(&x, "smtpd_recipient_restrictions = reject_non_fqdn_recipient, "
-		"reject\n");
+		    "reject\n");
 	x.f.client_addr = "127.0.0.1";
 	assert_int_equal(fx_rcpt(&x, "<u@remote.test>"), SMTPD_ACT_REJECT);
-	assert_string_equal(REPLY(&x), "554 5.7.1 <u@remote.test>: "
+	assert_string_equal(REPLY(&x),
+			    "554 5.7.1 <u@remote.test>: "
 			    "Recipient address rejected: Access denied");
 	fx_close(&x);
 	/* A permit in the recipient list cannot undo a relay reject. */
 	fx_open(&x, "smtpd_relay_restrictions = reject_unauth_destination\n"
-		"smtpd_recipient_restrictions = permit\n");
+		    "smtpd_recipient_restrictions = permit\n");
 	assert_int_equal(fx_rcpt(&x, "<u@remote.test>"), SMTPD_ACT_REJECT);
 	fx_close(&x);
 }
@@ -491,18 +503,18 @@ test_smtpd_check_helo_and_fqdn_restrictions(void **state)
 
 	(void)state;
 	fx_open(&x, "smtpd_helo_restrictions = reject_invalid_helo_hostname, "
-		"reject_non_fqdn_helo_hostname\n"
-		"smtpd_sender_restrictions = reject_non_fqdn_sender\n"
-		"smtpd_recipient_restrictions = reject_non_fqdn_recipient\n"
-		"local_recipient_maps =\n");
+		    "reject_non_fqdn_helo_hostname\n"
+		    "smtpd_sender_restrictions = reject_non_fqdn_sender\n"
+		    "smtpd_recipient_restrictions = reject_non_fqdn_recipient\n"
+		    "local_recipient_maps =\n");
 	x.f.helo = "bad_host!name";
 	fx_rcpt(&x, "<user@local.test>");
 	assert_string_equal(REPLY(&x), "501 5.5.2 <bad_host!name>: Helo "
-			    "command rejected: Invalid name");
+				       "command rejected: Invalid name");
 	x.f.helo = "bad\r\nname";
 	fx_rcpt(&x, "<user@local.test>");
 	assert_string_equal(REPLY(&x), "501 5.5.2 <bad??name>: Helo "
-			    "command rejected: Invalid name");
+				       "command rejected: Invalid name");
 	x.f.helo = "[192.0.2.1]";
 	assert_int_equal(fx_rcpt(&x, "<user@local.test>"), SMTPD_ACT_OK);
 	x.f.helo = "[300.1.1.1]";
@@ -515,14 +527,16 @@ test_smtpd_check_helo_and_fqdn_restrictions(void **state)
 	x.f.sender = "sender";
 	x.f.sender_path = NULL;
 	assert_int_equal(fx_rcpt(&x, "<user@local.test>"), SMTPD_ACT_REJECT);
-	assert_string_equal(REPLY(&x), "504 5.5.2 <sender>: Sender address "
+	assert_string_equal(REPLY(&x),
+			    "504 5.5.2 <sender>: Sender address "
 			    "rejected: need fully-qualified address");
 	fx_mail(&x, "<s@nodot>");
 	assert_int_equal(fx_rcpt(&x, "<user@local.test>"), SMTPD_ACT_REJECT);
 	fx_mail(&x, "<>");
 	assert_int_equal(fx_rcpt(&x, "<user@local.test>"), SMTPD_ACT_OK);
 	assert_int_equal(fx_rcpt(&x, "<user@localhost>"), SMTPD_ACT_REJECT);
-	assert_string_equal(REPLY(&x), "504 5.5.2 <user@localhost>: Recipient "
+	assert_string_equal(REPLY(&x),
+			    "504 5.5.2 <user@localhost>: Recipient "
 			    "address rejected: need fully-qualified address");
 	fx_close(&x);
 }
@@ -534,20 +548,21 @@ test_smtpd_check_plain_actions_and_classes(void **state)
 
 	(void)state;
 	fx_open(&x, "smtpd_client_restrictions = "
-		"reject_unknown_reverse_client_hostname\n");
+		    "reject_unknown_reverse_client_hostname\n");
 	assert_int_equal(fx_rcpt(&x, "<user@local.test>"), SMTPD_ACT_DEFER);
-	assert_string_equal(REPLY(&x), "450 4.7.1 Client host rejected: cannot "
+	assert_string_equal(REPLY(&x),
+			    "450 4.7.1 Client host rejected: cannot "
 			    "find your reverse hostname, [127.0.0.5]");
 	x.f.client_name = "named.example.test";
 	assert_int_equal(fx_rcpt(&x, "<user@local.test>"), SMTPD_ACT_OK);
 	fx_close(&x);
 
 	fx_open(&x, "smtpd_data_restrictions = defer\n"
-		"smtpd_etrn_restrictions = permit_mynetworks, reject\n");
+		    "smtpd_etrn_restrictions = permit_mynetworks, reject\n");
 	assert_int_equal(smtpd_check(x.chk, SMTPD_CHECK_DATA, &x.f, &x.res), 0);
 	assert_int_equal(x.res.action, SMTPD_ACT_DEFER);
 	assert_string_equal(REPLY(&x), "450 4.7.1 <DATA>: Data command "
-			    "rejected: Access denied");
+				       "rejected: Access denied");
 	x.f.recipient = "relay.test";
 	assert_int_equal(smtpd_check(x.chk, SMTPD_CHECK_ETRN, &x.f, &x.res), 0);
 	assert_int_equal(x.res.action, SMTPD_ACT_REJECT);
@@ -560,13 +575,15 @@ test_smtpd_check_plain_actions_and_classes(void **state)
 static void
 test_smtpd_check_mynetworks_forms(void **state)
 {
-	struct fx x;
-	char	cf[512];
+	struct fx   x;
+	char	    cf[512];
 	const char *t = table("10.1.1.1 OK\n");
 
 	(void)state;
-	snprintf(cf, sizeof(cf), "mynetworks = 192.0.2.0/24 [2001:db8::]/32 "
-		 "!10.9.9.9 10.0.0.0/8 %s .trusted.test\n", t);
+	snprintf(cf, sizeof(cf),
+		 "mynetworks = 192.0.2.0/24 [2001:db8::]/32 "
+		 "!10.9.9.9 10.0.0.0/8 %s .trusted.test\n",
+		 t);
 	fx_open(&x, cf);
 	assert_true(smtpd_check_mynetworks(x.chk, "192.0.2.44"));
 	assert_true(smtpd_check_mynetworks(x.chk, "2001:db8:ffff::1"));
@@ -590,7 +607,7 @@ test_smtpd_check_interface_literals(void **state)
 
 	(void)state;
 	fx_open(&x, "inet_interfaces = all\nproxy_interfaces = 192.0.2.25\n"
-		"local_recipient_maps =\n");
+		    "local_recipient_maps =\n");
 	assert_true(smtpd_check_local_domain(x.chk, "[127.0.0.1]"));
 	assert_true(smtpd_check_local_domain(x.chk, "[192.0.2.25]"));
 	assert_false(smtpd_check_local_domain(x.chk, "[192.0.2.26]"));
@@ -605,7 +622,7 @@ test_smtpd_check_interface_literals(void **state)
 static void
 test_smtpd_check_create_errors(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
+	VSTR	   *why = vstr_alloc(64);
 	const char *bad[] = {
 		"smtpd_recipient_restrictions = no_such_thing\n",
 		"smtpd_client_restrictions = check_client_access\n",
@@ -616,8 +633,8 @@ test_smtpd_check_create_errors(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-		VSTR   *text = vstr_alloc(256);
-		CFG    *cfg;
+		VSTR *text = vstr_alloc(256);
+		CFG  *cfg;
 
 		vstr_sprintf(text, "%s%s", BASE_CF, bad[i]);
 		cfg = cfg_open_buffer(NULL, "main.cf", VSTR_STR(text),
@@ -640,11 +657,11 @@ test_smtpd_check_missing_table_defers(void **state)
 
 	(void)state;
 	fx_open(&x, "smtpd_sender_restrictions = check_sender_access "
-		"texthash:/nonexistent/table\n"
-		"local_recipient_maps = hash:/nonexistent/aliases\n");
+		    "texthash:/nonexistent/table\n"
+		    "local_recipient_maps = hash:/nonexistent/aliases\n");
 	fx_mail(&x, "<s@sender.test>");
-	if (addr_parse_smtp(x.rcpt, ADDR_CMD_RCPT, "<user@local.test>", 17,
-			    0) != 0)
+	if (addr_parse_smtp(x.rcpt, ADDR_CMD_RCPT, "<user@local.test>", 17, 0)
+	    != 0)
 		fail();
 	x.f.recipient = "user@local.test";
 	x.f.rcpt_path = x.rcpt;
@@ -663,8 +680,8 @@ test_smtpd_check_missing_table_defers(void **state)
 	x.f.client_addr = "127.0.0.5";
 	assert_int_equal(fx_rcpt(&x, "<u@remote.test>"), SMTPD_ACT_DEFER);
 	assert_non_null(strstr(REPLY(&x), "Relay access denied"));
-	if (addr_parse_smtp(x.rcpt, ADDR_CMD_RCPT, "<user@local.test>", 17,
-			    0) != 0)
+	if (addr_parse_smtp(x.rcpt, ADDR_CMD_RCPT, "<user@local.test>", 17, 0)
+	    != 0)
 		fail();
 	x.f.recipient = "user@local.test";
 	assert_int_equal(smtpd_check(x.chk, SMTPD_CHECK_RCPT, &x.f, &x.res),
@@ -683,7 +700,7 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char	path[512];
+	char path[512];
 
 	(void)state;
 	for (int i = 0; i < table_seq; i++) {

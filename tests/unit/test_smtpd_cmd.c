@@ -38,10 +38,11 @@ teardown(void **state)
 	return 0;
 }
 
-#define RUN(f, par, text) do { \
-	fake_init((f), (text), sizeof(text) - 1); \
-	fake_session((f), (par), "127.0.0.1"); \
-} while (0)
+#define RUN(f, par, text) \
+	do { \
+		fake_init((f), (text), sizeof(text) - 1); \
+		fake_session((f), (par), "127.0.0.1"); \
+	} while (0)
 
 static void
 expect_out(struct fake *f, const char *want)
@@ -54,26 +55,28 @@ static void
 test_smtpd_cmd_full_session(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	fake_params(&par);
-	RUN(&f, &par, "EHLO c.test\r\nMAIL FROM:<a@c.test>\r\n"
+	RUN(&f, &par,
+	    "EHLO c.test\r\nMAIL FROM:<a@c.test>\r\n"
 	    "RCPT TO:<u@mx.test>\r\nDATA\r\nSubject: x\r\n\r\n..hi\r\n.\r\n"
 	    "QUIT\r\n");
 	expect_out(&f, "220 mx.test ESMTP Postel\r\n"
-		   "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-		   "250-VRFY\r\n250-ETRN\r\n250-ENHANCEDSTATUSCODES\r\n"
-		   "250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n"
-		   "250 CHUNKING\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
-		   "354 End data with <CR><LF>.<CR><LF>\r\n"
-		   "250 2.0.0 Ok: queued as FAKE1\r\n221 2.0.0 Bye\r\n");
+		       "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+		       "250-VRFY\r\n250-ETRN\r\n250-ENHANCEDSTATUSCODES\r\n"
+		       "250-8BITMIME\r\n250-DSN\r\n250-SMTPUTF8\r\n"
+		       "250 CHUNKING\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+		       "354 End data with <CR><LF>.<CR><LF>\r\n"
+		       "250 2.0.0 Ok: queued as FAKE1\r\n221 2.0.0 Bye\r\n");
 	assert_string_equal(VSTR_STR(f.content), "Subject: x\r\n\r\n.hi\r\n");
 	assert_string_equal(VSTR_STR(f.sender), "a@c.test");
 	assert_int_equal(f.nrcpt, 1);
 	assert_non_null(strstr(VSTR_STR(logged), "FAKE1: client=client.test"
-			       "[127.0.0.1]"));
-	assert_non_null(strstr(VSTR_STR(logged), "disconnect from "
+						 "[127.0.0.1]"));
+	assert_non_null(strstr(VSTR_STR(logged),
+			       "disconnect from "
 			       "client.test[127.0.0.1] ehlo=1 mail=1 rcpt=1 "
 			       "data=1 quit=1 commands=5\n"));
 	fake_done(&f);
@@ -83,8 +86,9 @@ static void
 test_smtpd_cmd_pipelined_replies_in_one_write(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
-	static const char in[] = "EHLO c.test\r\n"
+	struct fake	    f;
+	static const char   in[] =
+	    "EHLO c.test\r\n"
 	    "MAIL FROM:<a@c.test>\r\nRCPT TO:<u@mx.test>\r\n"
 	    "RCPT TO:<reject@mx.test>\r\nRCPT TO:<v@mx.test>\r\nRSET\r\n";
 
@@ -94,14 +98,16 @@ test_smtpd_cmd_pipelined_replies_in_one_write(void **state)
 	fake_init(&f, in, sizeof(in) - 1);
 	f.first_piece = strlen("EHLO c.test\r\n");
 	fake_session(&f, &par, "127.0.0.1");
-	assert_non_null(strstr(VSTR_STR(f.out),
-			       "250 CHUNKING\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
-			       "554 5.7.1 <reject@mx.test>: Recipient "
-			       "address rejected\r\n250 2.1.5 Ok\r\n"
-			       "250 2.0.0 Ok\r\n"));
+	assert_non_null(
+	    strstr(VSTR_STR(f.out),
+		   "250 CHUNKING\r\n250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
+		   "554 5.7.1 <reject@mx.test>: Recipient "
+		   "address rejected\r\n250 2.1.5 Ok\r\n"
+		   "250 2.0.0 Ok\r\n"));
 	/* Greeting, EHLO reply, then all of the group's replies at once. */
 	assert_int_equal(f.writes, 3);
-	assert_non_null(strstr(VSTR_STR(logged), "NOQUEUE: reject: "
+	assert_non_null(strstr(VSTR_STR(logged),
+			       "NOQUEUE: reject: "
 			       "RCPT from client.test[127.0.0.1]: 554 "
 			       "5.7.1 <reject@mx.test>: Recipient "
 			       "address rejected; from=<a@c.test> "
@@ -115,9 +121,9 @@ static void
 test_smtpd_cmd_long_line_skipped(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
-	char   *in = mymalloc(20000);
-	int	n;
+	struct fake	    f;
+	char		   *in = mymalloc(20000);
+	int		    n;
 
 	(void)state;
 	fake_params(&par);
@@ -126,8 +132,8 @@ test_smtpd_cmd_long_line_skipped(void **state)
 	f.piece = 1000;
 	fake_session(&f, &par, "127.0.0.1");
 	expect_out(&f, "220 mx.test ESMTP Postel\r\n"
-		   "500 5.5.2 Error: line too long\r\n"
-		   "250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n");
+		       "500 5.5.2 Error: line too long\r\n"
+		       "250 2.0.0 Ok\r\n221 2.0.0 Bye\r\n");
 	fake_done(&f);
 	myfree(in);
 }
@@ -136,20 +142,20 @@ static void
 test_smtpd_cmd_line_at_limit_accepted(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
-	char	in[4096];
-	int	n;
+	struct fake	    f;
+	char		    in[4096];
+	int		    n;
 
 	(void)state;
 	fake_params(&par);
 	par.line_limit = 600;
 	/* "NOOP " + 595 = 600 octets, then 601. */
-	n = snprintf(in, sizeof(in), "NOOP %0*d\r\nNOOP %0*d\r\n", 595, 1,
-		     596, 1);
+	n = snprintf(in, sizeof(in), "NOOP %0*d\r\nNOOP %0*d\r\n", 595, 1, 596,
+		     1);
 	fake_init(&f, in, (size_t)n);
 	fake_session(&f, &par, "127.0.0.1");
 	expect_out(&f, "220 mx.test ESMTP Postel\r\n250 2.0.0 Ok\r\n"
-		   "500 5.5.2 Error: line too long\r\n");
+		       "500 5.5.2 Error: line too long\r\n");
 	fake_done(&f);
 }
 
@@ -157,7 +163,7 @@ static void
 test_smtpd_cmd_hard_error_limit(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	fake_params(&par);
@@ -165,15 +171,16 @@ test_smtpd_cmd_hard_error_limit(void **state)
 	par.soft_error_limit = 2;
 	RUN(&f, &par, "X1\r\nX2\r\nX3\r\nNOOP\r\n");
 	expect_out(&f, "220 mx.test ESMTP Postel\r\n"
-		   "502 5.5.2 Error: command not recognized\r\n"
-		   "502 5.5.2 Error: command not recognized\r\n"
-		   "502 5.5.2 Error: command not recognized\r\n"
-		   "421 4.7.0 mx.test Error: too many errors\r\n");
+		       "502 5.5.2 Error: command not recognized\r\n"
+		       "502 5.5.2 Error: command not recognized\r\n"
+		       "502 5.5.2 Error: command not recognized\r\n"
+		       "421 4.7.0 mx.test Error: too many errors\r\n");
 	assert_int_equal(f.sleeps, 2);
-	assert_non_null(strstr(VSTR_STR(logged), "too many errors after "
+	assert_non_null(strstr(VSTR_STR(logged),
+			       "too many errors after "
 			       "UNKNOWN from client.test[127.0.0.1]"));
 	assert_non_null(strstr(VSTR_STR(logged), "unknown=0/3 "
-			       "commands=0/3\n"));
+						 "commands=0/3\n"));
 	fake_done(&f);
 }
 
@@ -181,14 +188,15 @@ static void
 test_smtpd_cmd_junk_limit(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	fake_params(&par);
 	par.junk_limit = 2;
 	par.hard_error_limit = 2;
 	RUN(&f, &par, "NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n");
-	assert_non_null(strstr(VSTR_STR(f.out), "250 2.0.0 Ok\r\n250 2.0.0 "
+	assert_non_null(strstr(VSTR_STR(f.out),
+			       "250 2.0.0 Ok\r\n250 2.0.0 "
 			       "Ok\r\n250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n421 "));
 	fake_done(&f);
 }
@@ -197,16 +205,18 @@ static void
 test_smtpd_cmd_sequence_errors(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	fake_params(&par);
 	par.helo_required = true;
-	RUN(&f, &par, "MAIL FROM:<a@c.test>\r\nRCPT TO:<u@mx.test>\r\n"
+	RUN(&f, &par,
+	    "MAIL FROM:<a@c.test>\r\nRCPT TO:<u@mx.test>\r\n"
 	    "DATA\r\nHELO c.test\r\nMAIL FROM:<a@c.test>\r\n"
 	    "MAIL FROM:<a@c.test>\r\nDATA\r\nDATA x\r\nRCPT TO:<@@>\r\n"
 	    "MAIL FROM:<a@c.test> DSN=1\r\nQUIT now\r\nETRN\r\n");
-	expect_out(&f, "220 mx.test ESMTP Postel\r\n"
+	expect_out(&f,
+		   "220 mx.test ESMTP Postel\r\n"
 		   "503 5.5.1 Error: send HELO/EHLO first\r\n"
 		   "503 5.5.1 Error: need MAIL command\r\n"
 		   "503 5.5.1 Error: need RCPT command\r\n"
@@ -225,20 +235,22 @@ static void
 test_smtpd_cmd_size_and_recipient_limits(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	fake_params(&par);
 	par.recipient_limit = 1;
 	par.size_limit = 10;
-	RUN(&f, &par, "EHLO c\r\nMAIL FROM:<a@c.test> SIZE=11\r\n"
+	RUN(&f, &par,
+	    "EHLO c\r\nMAIL FROM:<a@c.test> SIZE=11\r\n"
 	    "MAIL FROM:<a@c.test> SIZE=10\r\nRCPT TO:<u@mx.test>\r\n"
 	    "RCPT TO:<v@mx.test>\r\nDATA\r\n0123456789\r\n.\r\nQUIT\r\n");
 	assert_non_null(strstr(VSTR_STR(f.out),
 			       "552 5.3.4 Message size exceeds fixed limit\r\n"
 			       "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n"
 			       "452 4.5.3 Error: too many recipients\r\n354 "));
-	assert_non_null(strstr(VSTR_STR(f.out), "<CR><LF>.<CR><LF>\r\n"
+	assert_non_null(strstr(VSTR_STR(f.out),
+			       "<CR><LF>.<CR><LF>\r\n"
 			       "552 5.3.4 Message size exceeds fixed limit\r\n"
 			       "221 2.0.0 Bye\r\n"));
 	assert_int_equal(f.queued, 0);
@@ -250,7 +262,7 @@ static void
 test_smtpd_cmd_timeout_and_lost_connection(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	fake_params(&par);
@@ -258,13 +270,15 @@ test_smtpd_cmd_timeout_and_lost_connection(void **state)
 	f.timeout_at_end = true;
 	fake_session(&f, &par, "127.0.0.1");
 	assert_non_null(strstr(VSTR_STR(f.out), "421 4.4.2 mx.test Error: "
-			       "timeout exceeded\r\n"));
+						"timeout exceeded\r\n"));
 	assert_non_null(strstr(VSTR_STR(logged), "timeout after MAIL from "
-			       "client.test[127.0.0.1]"));
+						 "client.test[127.0.0.1]"));
 	fake_done(&f);
-	RUN(&f, &par, "EHLO c\r\nMAIL FROM:<a@c.test>\r\nRCPT TO:<u@mx.test>\r\n"
+	RUN(&f, &par,
+	    "EHLO c\r\nMAIL FROM:<a@c.test>\r\nRCPT TO:<u@mx.test>\r\n"
 	    "DATA\r\nSubject: x\r\n");
-	assert_non_null(strstr(VSTR_STR(logged), "lost connection after DATA "
+	assert_non_null(strstr(VSTR_STR(logged),
+			       "lost connection after DATA "
 			       "from client.test[127.0.0.1]"));
 	assert_int_equal(f.aborts, 1);
 	assert_int_equal(f.queued, 0);
@@ -275,8 +289,9 @@ static void
 test_smtpd_cmd_cleanup_failures_are_4xx(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
-	static const char in[] = "EHLO c\r\nMAIL FROM:<a@c.test>\r\n"
+	struct fake	    f;
+	static const char   in[] =
+	    "EHLO c\r\nMAIL FROM:<a@c.test>\r\n"
 	    "RCPT TO:<u@mx.test>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n";
 
 	(void)state;
@@ -284,14 +299,16 @@ test_smtpd_cmd_cleanup_failures_are_4xx(void **state)
 	fake_init(&f, in, sizeof(in) - 1);
 	f.fail_begin = true;
 	fake_session(&f, &par, "127.0.0.1");
-	assert_non_null(strstr(VSTR_STR(f.out), "250 2.1.5 Ok\r\n451 4.3.0 "
+	assert_non_null(strstr(VSTR_STR(f.out),
+			       "250 2.1.5 Ok\r\n451 4.3.0 "
 			       "Error: queue file write error\r\n"));
 	assert_null(strstr(VSTR_STR(f.out), "354"));
 	fake_done(&f);
 	fake_init(&f, in, sizeof(in) - 1);
 	f.lose_cleanup = true;
 	fake_session(&f, &par, "127.0.0.1");
-	assert_non_null(strstr(VSTR_STR(f.out), "<CR><LF>\r\n451 4.3.0 "
+	assert_non_null(strstr(VSTR_STR(f.out),
+			       "<CR><LF>\r\n451 4.3.0 "
 			       "Error: queue file write error\r\n221"));
 	fake_done(&f);
 }
@@ -300,11 +317,12 @@ static void
 test_smtpd_cmd_discard_and_hold_flags(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	fake_params(&par);
-	RUN(&f, &par, "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<hold@mx.test>\r\n"
+	RUN(&f, &par,
+	    "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<hold@mx.test>\r\n"
 	    "RCPT TO:<discard@mx.test>\r\nDATA\r\nx\r\n.\r\n");
 	assert_int_equal(f.flags, CLEANUP_FLAG_HOLD | CLEANUP_FLAG_DISCARD);
 	assert_string_equal(VSTR_STR(f.sender), "");
@@ -315,11 +333,12 @@ static void
 test_smtpd_cmd_bdat(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	fake_params(&par);
-	RUN(&f, &par, "EHLO c\r\nBDAT 4\r\nabcdNOOP\r\n"
+	RUN(&f, &par,
+	    "EHLO c\r\nBDAT 4\r\nabcdNOOP\r\n"
 	    "MAIL FROM:<a@c.test>\r\nRCPT TO:<u@mx.test>\r\n"
 	    "BDAT 5\r\nab\ncdBDAT 0 LAST\r\nQUIT\r\n");
 	assert_non_null(strstr(VSTR_STR(f.out),
@@ -337,15 +356,16 @@ static void
 test_smtpd_cmd_forbidden_pipelining(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	fake_params(&par);
 	par.forbid_unauth_pipelining = true;
 	RUN(&f, &par, "HELO c\r\nMAIL FROM:<a@c.test>\r\n");
 	expect_out(&f, "220 mx.test ESMTP Postel\r\n"
-		   "554 5.5.0 Error: SMTP protocol synchronization\r\n");
-	assert_non_null(strstr(VSTR_STR(logged), "improper command "
+		       "554 5.5.0 Error: SMTP protocol synchronization\r\n");
+	assert_non_null(strstr(VSTR_STR(logged),
+			       "improper command "
 			       "pipelining after HELO from client.test"));
 	fake_done(&f);
 }
@@ -354,14 +374,14 @@ static void
 test_smtpd_cmd_peer_match_list(void **state)
 {
 	(void)state;
-	assert_true(smtpd_peer_match_list("127.0.0.0/8 [::1]/128",
-					  "127.1.2.3"));
+	assert_true(
+	    smtpd_peer_match_list("127.0.0.0/8 [::1]/128", "127.1.2.3"));
 	assert_true(smtpd_peer_match_list("10.0.0.1, [::1]/128", "::1"));
 	assert_false(smtpd_peer_match_list("127.0.0.0/8", "10.0.0.1"));
-	assert_false(smtpd_peer_match_list("!127.0.0.2 127.0.0.0/8",
-					   "127.0.0.2"));
-	assert_true(smtpd_peer_match_list("hash:/x 192.168.0.0/16",
-					  "192.168.3.4"));
+	assert_false(
+	    smtpd_peer_match_list("!127.0.0.2 127.0.0.0/8", "127.0.0.2"));
+	assert_true(
+	    smtpd_peer_match_list("hash:/x 192.168.0.0/16", "192.168.3.4"));
 	assert_false(smtpd_peer_match_list("127.0.0.0/99 junk", "127.0.0.1"));
 	assert_true(smtpd_peer_match_list("2001:db8::/32", "2001:db8::5"));
 }
@@ -375,16 +395,16 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_smtpd_cmd_pipelined_replies_in_one_write, setup,
 		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_smtpd_cmd_long_line_skipped, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_smtpd_cmd_line_at_limit_accepted, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_smtpd_cmd_hard_error_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_smtpd_cmd_junk_limit,
+		cmocka_unit_test_setup_teardown(test_smtpd_cmd_long_line_skipped,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
-		    test_smtpd_cmd_sequence_errors, setup, teardown),
+		    test_smtpd_cmd_line_at_limit_accepted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smtpd_cmd_hard_error_limit,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smtpd_cmd_junk_limit,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smtpd_cmd_sequence_errors,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_smtpd_cmd_size_and_recipient_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(
@@ -396,8 +416,8 @@ main(void)
 		    test_smtpd_cmd_discard_and_hold_flags, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_smtpd_cmd_bdat, setup,
 						teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_smtpd_cmd_forbidden_pipelining, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smtpd_cmd_forbidden_pipelining,
+						setup, teardown),
 		cmocka_unit_test(test_smtpd_cmd_peer_match_list),
 	};
 

@@ -13,8 +13,8 @@
 static void
 test_strutil_token_splits_postfix_lists(void **state)
 {
-	char	buf[] = "  a, b,,\tc\n";
-	char   *bp = buf;
+	char  buf[] = "  a, b,,\tc\n";
+	char *bp = buf;
 
 	(void)state;
 	assert_string_equal(str_token(&bp, STR_SEP_LIST), "a");
@@ -27,7 +27,7 @@ test_strutil_token_splits_postfix_lists(void **state)
 static void
 test_strutil_trim_and_lower(void **state)
 {
-	char	buf[] = " \t MiXeD Case \r\n";
+	char buf[] = " \t MiXeD Case \r\n";
 
 	(void)state;
 	assert_string_equal(str_lower(str_trim(buf)), "mixed case");
@@ -59,8 +59,8 @@ test_strutil_to_ll_rejects_junk(void **state)
 static void
 test_mymalloc_copies_and_frees(void **state)
 {
-	char   *s;
-	char   *n;
+	char *s;
+	char *n;
 
 	(void)state;
 	s = mystrdup("abc");

@@ -19,9 +19,9 @@
 #include "util/tls.h"
 #include "util/vstr.h"
 
-#define V_TLS1		0x0301
-#define V_TLS1_2	0x0303
-#define V_TLS1_3	0x0304
+#define V_TLS1	 0x0301
+#define V_TLS1_2 0x0303
+#define V_TLS1_3 0x0304
 
 static char tls_dir[64];
 static char tls_cert[128];
@@ -30,7 +30,7 @@ static char tls_key[128];
 static int
 setup_cert(void **state)
 {
-	char	cmd[512];
+	char cmd[512];
 
 	(void)state;
 	snprintf(tls_dir, sizeof(tls_dir), "/tmp/test_tls.XXXXXX");
@@ -38,7 +38,8 @@ setup_cert(void **state)
 		return -1;
 	snprintf(tls_cert, sizeof(tls_cert), "%s/cert.pem", tls_dir);
 	snprintf(tls_key, sizeof(tls_key), "%s/key.pem", tls_dir);
-	snprintf(cmd, sizeof(cmd), "openssl req -x509 -newkey ec -pkeyopt "
+	snprintf(cmd, sizeof(cmd),
+		 "openssl req -x509 -newkey ec -pkeyopt "
 		 "ec_paramgen_curve:P-256 -nodes -keyout %s -out %s -days 1 "
 		 "-subj /CN=mx.example.test -addext "
 		 "subjectAltName=DNS:mx.example.test >/dev/null 2>&1",
@@ -73,15 +74,17 @@ test_tls_level_parse_names(void **state)
 static void
 test_tls_protocols_parse_forms(void **state)
 {
-	VSTR   *why = vstr_alloc(64);
-	int	min, max;
+	VSTR *why = vstr_alloc(64);
+	int   min, max;
 
 	(void)state;
 	assert_int_equal(tls_protocols_parse(">=TLSv1.2", &min, &max, why), 0);
 	assert_int_equal(min, V_TLS1_2);
 	assert_int_equal(max, 0);
 	assert_int_equal(tls_protocols_parse("!SSLv2, !SSLv3, !TLSv1, "
-					     "!TLSv1.1", &min, &max, why), 0);
+					     "!TLSv1.1",
+					     &min, &max, why),
+			 0);
 	assert_int_equal(min, V_TLS1_2);
 	assert_int_equal(max, 0);
 	assert_int_equal(tls_protocols_parse("<=TLSv1.2", &min, &max, why), 0);
@@ -99,7 +102,9 @@ test_tls_protocols_parse_forms(void **state)
 	assert_int_equal(tls_protocols_parse("TLSv9", &min, &max, why), -1);
 	assert_non_null(strstr(VSTR_STR(why), "unknown TLS protocol"));
 	assert_int_equal(tls_protocols_parse("!TLSv1 !TLSv1.1 !TLSv1.2 "
-					     "!TLSv1.3", &min, &max, why), -1);
+					     "!TLSv1.3",
+					     &min, &max, why),
+			 -1);
 	assert_non_null(strstr(VSTR_STR(why), "no TLS protocol left"));
 	vstr_free(why);
 }
@@ -107,15 +112,16 @@ test_tls_protocols_parse_forms(void **state)
 static void
 test_tls_server_ctx_needs_certificate(void **state)
 {
-	struct tls_server_opts o = {.protocols = ">=TLSv1.2"};
-	VSTR   *why = vstr_alloc(64);
+	struct tls_server_opts o = { .protocols = ">=TLSv1.2" };
+	VSTR		      *why = vstr_alloc(64);
 
 	(void)state;
 	assert_null(tls_server_ctx(&o, why));
 	assert_non_null(strstr(VSTR_STR(why), "no server certificate"));
 	o.cert_file = "/nonexistent/cert.pem";
 	assert_null(tls_server_ctx(&o, why));
-	assert_non_null(strstr(VSTR_STR(why), "cannot load certificate "
+	assert_non_null(strstr(VSTR_STR(why),
+			       "cannot load certificate "
 			       "chain from /nonexistent/cert.pem"));
 	o.cert_file = tls_cert;
 	o.key_file = tls_key;
@@ -127,9 +133,9 @@ test_tls_server_ctx_needs_certificate(void **state)
 
 struct server_job {
 	TLS_CTX *ctx;
-	int	fd;
-	bool	ok;
-	bool	reused;
+	int	 fd;
+	bool	 ok;
+	bool	 reused;
 };
 
 /* Echo one line back, then wait for the peer to close. */
@@ -137,11 +143,11 @@ static void *
 server_thread(void *arg)
 {
 	struct server_job *job = arg;
-	VSTR   *why = vstr_alloc(64);
+	VSTR		  *why = vstr_alloc(64);
 	TLS_SESS *s = tls_server_start(job->ctx, job->fd, 5000, "test[::1]",
 				       why);
-	char	buf[100];
-	ssize_t	n;
+	char	  buf[100];
+	ssize_t	  n;
 
 	if (s == NULL) {
 		vstr_free(why);
@@ -163,10 +169,12 @@ static TLS_CTX *
 make_server(void)
 {
 	struct tls_server_opts o = {
-		.cert_file = tls_cert, .key_file = tls_key,
-		.protocols = ">=TLSv1.2", .ciphers = "medium",
+		.cert_file = tls_cert,
+		.key_file = tls_key,
+		.protocols = ">=TLSv1.2",
+		.ciphers = "medium",
 	};
-	VSTR   *why = vstr_alloc(64);
+	VSTR	*why = vstr_alloc(64);
 	TLS_CTX *ctx = tls_server_ctx(&o, why);
 
 	if (ctx == NULL)
@@ -179,9 +187,11 @@ static TLS_CTX *
 make_client(const char *cafile, const char *protocols)
 {
 	struct tls_client_opts o = {
-		.CAfile = cafile, .protocols = protocols, .ciphers = "medium",
+		.CAfile = cafile,
+		.protocols = protocols,
+		.ciphers = "medium",
 	};
-	VSTR   *why = vstr_alloc(64);
+	VSTR	*why = vstr_alloc(64);
 	TLS_CTX *ctx = tls_client_ctx(&o, why);
 
 	if (ctx == NULL)
@@ -192,21 +202,24 @@ make_client(const char *cafile, const char *protocols)
 
 /* One handshake + echo; returns the client's trust, fills why. */
 static enum tls_trust
-run_pair(TLS_CTX *sctx, TLS_CTX *cctx, const char *const *match,
-	 size_t nmatch, VSTR *trust_why, VSTR *proto, bool *reused)
+run_pair(TLS_CTX *sctx, TLS_CTX *cctx, const char *const *match, size_t nmatch,
+	 VSTR *trust_why, VSTR *proto, bool *reused)
 {
-	int	sv[2];
-	pthread_t th;
-	struct server_job job = {.ctx = sctx};
+	int			sv[2];
+	pthread_t		th;
+	struct server_job	job = { .ctx = sctx };
 	struct tls_client_start cs = {
-		.level = TLS_LEV_VERIFY, .sni = "mx.example.test",
-		.match = match, .nmatch = nmatch, .cache_key = "k",
+		.level = TLS_LEV_VERIFY,
+		.sni = "mx.example.test",
+		.match = match,
+		.nmatch = nmatch,
+		.cache_key = "k",
 		.peer = "mx.example.test[::1]:25",
 	};
-	VSTR   *why = vstr_alloc(64);
-	TLS_SESS *c;
+	VSTR	      *why = vstr_alloc(64);
+	TLS_SESS      *c;
 	enum tls_trust trust;
-	char	buf[100];
+	char	       buf[100];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	job.fd = sv[1];
@@ -233,15 +246,15 @@ run_pair(TLS_CTX *sctx, TLS_CTX *cctx, const char *const *match,
 static void
 test_tls_handshake_trust_levels(void **state)
 {
-	static const char *const good[] = {"mx.example.test"};
-	static const char *const bad[] = {"other.example.test"};
-	static const char *const sub[] = {".example.test"};
-	TLS_CTX *sctx = make_server();
-	TLS_CTX *anon = make_client("", ">=TLSv1.2");
-	TLS_CTX *ca = make_client(tls_cert, ">=TLSv1.2");
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *proto = vstr_alloc(16);
-	bool	reused;
+	static const char *const good[] = { "mx.example.test" };
+	static const char *const bad[] = { "other.example.test" };
+	static const char *const sub[] = { ".example.test" };
+	TLS_CTX			*sctx = make_server();
+	TLS_CTX			*anon = make_client("", ">=TLSv1.2");
+	TLS_CTX			*ca = make_client(tls_cert, ">=TLSv1.2");
+	VSTR			*why = vstr_alloc(64);
+	VSTR			*proto = vstr_alloc(16);
+	bool			 reused;
 
 	(void)state;
 	assert_int_equal(run_pair(sctx, anon, good, 1, why, proto, &reused),
@@ -267,12 +280,12 @@ test_tls_handshake_trust_levels(void **state)
 static void
 test_tls_client_session_reuse(void **state)
 {
-	static const char *const good[] = {"mx.example.test"};
-	TLS_CTX *sctx = make_server();
-	TLS_CTX *cctx = make_client(tls_cert, "<=TLSv1.2");
-	VSTR   *why = vstr_alloc(64);
-	VSTR   *proto = vstr_alloc(16);
-	bool	reused;
+	static const char *const good[] = { "mx.example.test" };
+	TLS_CTX			*sctx = make_server();
+	TLS_CTX			*cctx = make_client(tls_cert, "<=TLSv1.2");
+	VSTR			*why = vstr_alloc(64);
+	VSTR			*proto = vstr_alloc(16);
+	bool			 reused;
 
 	(void)state;
 	run_pair(sctx, cctx, good, 1, why, proto, &reused);
@@ -289,17 +302,17 @@ test_tls_client_session_reuse(void **state)
 static void
 test_tls_handshake_times_out(void **state)
 {
-	TLS_CTX *cctx = make_client("", ">=TLSv1.2");
-	struct tls_client_start cs = {.level = TLS_LEV_MAY};
-	VSTR   *why = vstr_alloc(64);
-	int	sv[2];
+	TLS_CTX		       *cctx = make_client("", ">=TLSv1.2");
+	struct tls_client_start cs = { .level = TLS_LEV_MAY };
+	VSTR		       *why = vstr_alloc(64);
+	int			sv[2];
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	/* Nobody answers on sv[1]. */
 	assert_null(tls_client_start(cctx, sv[0], &cs, 200, why));
 	assert_non_null(strstr(VSTR_STR(why), "timeout during the TLS "
-			       "handshake"));
+					      "handshake"));
 	close(sv[0]);
 	close(sv[1]);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);

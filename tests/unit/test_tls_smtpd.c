@@ -11,10 +11,10 @@
 #include "tests/unit/harness.h"
 #include "tests/unit/smtpd_fake.h"
 
-static const char *tls_stream;		/* what the client sends inside TLS */
-static int tls_starts;
-static size_t tls_left_plain;		/* plain bytes unread at handshake */
-static bool tls_fail;
+static const char *tls_stream; /* what the client sends inside TLS */
+static int	   tls_starts;
+static size_t	   tls_left_plain; /* plain bytes unread at handshake */
+static bool	   tls_fail;
 
 static int
 fake_tls_start(void *io, void *ctx, int timeout_ms, VSTR *info, VSTR *why)
@@ -41,8 +41,8 @@ run(struct fake *f, struct smtpd_params *par, const char *plain,
     const char *in_tls)
 {
 	struct smtpd_hooks hooks = fake_hooks;
-	struct smtpd_peer peer = {"client.test", "192.0.2.1", "1025", false};
-	SMTPD_STATE *st;
+	struct smtpd_peer  peer = { "client.test", "192.0.2.1", "1025", false };
+	SMTPD_STATE	  *st;
 
 	tls_stream = in_tls;
 	tls_starts = 0;
@@ -57,7 +57,7 @@ run(struct fake *f, struct smtpd_params *par, const char *plain,
 static int
 count(const char *hay, const char *needle)
 {
-	int	n = 0;
+	int n = 0;
 
 	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
 		n++;
@@ -68,8 +68,8 @@ static void
 test_tls_smtpd_starttls_discards_pipelined_plaintext(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
-	const char *out;
+	struct fake	    f;
+	const char	   *out;
 
 	(void)state;
 	fake_params(&par);
@@ -92,8 +92,8 @@ static void
 test_tls_smtpd_encrypt_requires_starttls(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
-	const char *out;
+	struct fake	    f;
+	const char	   *out;
 
 	(void)state;
 	fake_params(&par);
@@ -102,7 +102,7 @@ test_tls_smtpd_encrypt_requires_starttls(void **state)
 	    "EHLO b.test\r\nMAIL FROM:<x@y>\r\nSTARTTLS\r\nQUIT\r\n");
 	out = VSTR_STR(f.out);
 	assert_non_null(strstr(out, "530 5.7.0 Must issue a STARTTLS command "
-			       "first"));
+				    "first"));
 	assert_non_null(strstr(out, "250 2.1.0 Ok"));
 	assert_non_null(strstr(out, "554 5.5.1 Error: TLS already active"));
 	fake_done(&f);
@@ -112,8 +112,8 @@ static void
 test_tls_smtpd_none_refuses_starttls(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
-	const char *out;
+	struct fake	    f;
+	const char	   *out;
 
 	(void)state;
 	fake_params(&par);
@@ -123,7 +123,7 @@ test_tls_smtpd_none_refuses_starttls(void **state)
 	assert_int_equal(tls_starts, 0);
 	assert_null(strstr(out, "250-STARTTLS"));
 	assert_non_null(strstr(out, "502 5.5.1 Error: command not "
-			       "implemented"));
+				    "implemented"));
 	assert_non_null(strstr(out, "501 5.5.4 Syntax: STARTTLS"));
 	fake_done(&f);
 }
@@ -132,7 +132,7 @@ static void
 test_tls_smtpd_failed_handshake_ends_session(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
+	struct fake	    f;
 
 	(void)state;
 	fake_params(&par);
@@ -149,8 +149,8 @@ static void
 test_tls_smtpd_wrappermode_before_greeting(void **state)
 {
 	struct smtpd_params par;
-	struct fake f;
-	const char *out;
+	struct fake	    f;
+	const char	   *out;
 
 	(void)state;
 	fake_params(&par);
@@ -170,13 +170,14 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tls_smtpd_starttls_discards_pipelined_plaintext),
+		cmocka_unit_test(
+		    test_tls_smtpd_starttls_discards_pipelined_plaintext),
 		cmocka_unit_test(test_tls_smtpd_encrypt_requires_starttls),
 		cmocka_unit_test(test_tls_smtpd_none_refuses_starttls),
 		cmocka_unit_test(test_tls_smtpd_failed_handshake_ends_session),
 		cmocka_unit_test(test_tls_smtpd_wrappermode_before_greeting),
 	};
 
-	(void)fake_session;		/* the shared fakes' other runner */
+	(void)fake_session; /* the shared fakes' other runner */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,8 +9,8 @@
 static void
 test_vstr_grows_and_keeps_nul(void **state)
 {
-	VSTR   *vp = vstr_alloc(1);
-	int	i;
+	VSTR *vp = vstr_alloc(1);
+	int   i;
 
 	(void)state;
 	for (i = 0; i < 1000; i++)
@@ -27,8 +27,8 @@ test_vstr_grows_and_keeps_nul(void **state)
 static void
 test_vstr_sprintf_long_output(void **state)
 {
-	VSTR   *vp = vstr_alloc(4);
-	char	big[3000];
+	VSTR *vp = vstr_alloc(4);
+	char  big[3000];
 
 	(void)state;
 	memset(big, 'z', sizeof(big) - 1);
@@ -45,7 +45,7 @@ test_vstr_sprintf_long_output(void **state)
 static void
 test_vstr_limit_refuses_and_keeps_content(void **state)
 {
-	VSTR   *vp = vstr_alloc(0);
+	VSTR *vp = vstr_alloc(0);
 
 	(void)state;
 	vstr_set_limit(vp, 8);
@@ -62,8 +62,8 @@ test_vstr_limit_refuses_and_keeps_content(void **state)
 static void
 test_vstr_erase_front_and_truncate(void **state)
 {
-	VSTR   *vp = vstr_alloc(0);
-	char   *s;
+	VSTR *vp = vstr_alloc(0);
+	char *s;
 
 	(void)state;
 	vstr_strcpy(vp, "hello world");
@@ -85,7 +85,7 @@ test_vstr_erase_front_and_truncate(void **state)
 static void
 test_vstr_set_len_past_capacity_panics(void **state)
 {
-	VSTR   *vp = vstr_alloc(0);
+	VSTR *vp = vstr_alloc(0);
 
 	(void)state;
 	EXPECT_FATAL(vstr_set_len(vp, vp->cap + 5), "past capacity");
