@@ -153,11 +153,14 @@ FUZZ_BINS	:= $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
 FUZZ_UTIL_OBJ	:= $(UTIL_SRC:%.c=$(B)/fuzz/obj/%.o)
 $(B)/fuzz/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -c -o $@ $<
-$(B)/fuzz/%: fuzz/%.c $(FUZZ_UTIL_OBJ) \
+	$(FUZZ_CC) $(FUZZ_FLAGS) -MMD -MP -c -o $@ $<
+# Every object, the target's own included, is compiled with -MMD: a header
+# change rebuilds what includes it (a stale object with an old struct
+# layout made a fuzz binary crash on its first input).
+$(B)/fuzz/%: $(B)/fuzz/obj/fuzz/%.o $(FUZZ_UTIL_OBJ) \
 		$$(addprefix $(B)/fuzz/obj/,$$(shell cat fuzz/$$*.objs 2>/dev/null))
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(filter %.o,$^) $(LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(LIBS)
 fuzz: $(FUZZ_BINS)
 
 # Every target for FUZZ_SECONDS (default 30) each; not part of check.
@@ -192,4 +195,4 @@ format-check:
 clean:
 	rm -rf $(B) run
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/fuzz/obj -name '*.d' 2>/dev/null)

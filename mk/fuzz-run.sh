@@ -5,7 +5,8 @@
 #
 # Seeds come from fuzz/corpus/TARGET/ (kept in git); new inputs go to
 # B/fuzz/work/TARGET/ and are merged back into fuzz/corpus/TARGET/ at the
-# end (libFuzzer -merge=1 keeps only inputs that add coverage).  A crash
+# end (libFuzzer -merge=1 adds only inputs that add coverage; no seed is
+# ever removed, so regression inputs stay).  A crash
 # leaves its input in B/fuzz/crashes/ and makes the script exit 1.  One line
 # per target is appended to B/fuzz/runs.log: target, seconds, executions,
 # coverage, result.
@@ -27,11 +28,10 @@ for t in "$@"; do
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
 	if [ $rc -eq 0 ]; then result=ok; else result="FAILED rc=$rc"; status=1; fi
-	# Keep the seed corpus small: only inputs that add coverage.
-	tmp="$b/fuzz/merge.$t"; rm -rf "$tmp"; mkdir -p "$tmp"
-	"$bin" -merge=1 "$tmp" "$seeds" "$work" >/dev/null 2>&1 &&
-	    { rm -f "$seeds"/*; cp "$tmp"/* "$seeds"/ 2>/dev/null; }
-	rm -rf "$tmp"
+	# New inputs join the seeds only where they add coverage; seeds,
+	# regression inputs among them, are never removed.
+	"$bin" -merge=1 "$seeds" "$work" >/dev/null 2>&1 ||
+	    echo "fuzz-run: $t: merging new inputs into $seeds failed" >&2
 	line="$t ${secs}s execs=${execs:-?} cov=${cov:-?} seeds=$(ls "$seeds" | wc -l) $result"
 	echo "$(date -u +%FT%TZ) $line" >>"$b/fuzz/runs.log"
 	echo "fuzz-run: $line"
