@@ -180,7 +180,6 @@ main(int argc, char **argv)
 	opts.allow_min_user = cfg_get_bool(cfg, "allow_min_user");
 	opts.size_limit = cfg_get_size(cfg, "message_size_limit");
 	path = vstr_alloc(100);
-	final = vstr_alloc(100);
 	/* A local user must not be able to fill the queue file system. */
 	vstr_sprintf(path, "%s/maildrop", queue);
 	if (queue_space_check(VSTR_STR(path),
@@ -218,6 +217,7 @@ main(int argc, char **argv)
 	tv.tv_usec = (suseconds_t)env->arrival_usec;
 	if (qid_make(why, &tv, st.st_ino) < 0)
 		msg_fatal_status(EX_SOFTWARE, "cannot make a queue ID: %m");
+	final = vstr_alloc(100);
 	vstr_sprintf(final, "%s/maildrop/%s", queue, VSTR_STR(why));
 	if (rename(VSTR_STR(path), VSTR_STR(final)) < 0)
 		msg_fatal_status(EX_TEMPFAIL, "rename %s to %s: %m",
