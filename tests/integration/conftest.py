@@ -259,6 +259,20 @@ def wait_for(predicate, timeout=10.0, interval=0.05):
         time.sleep(interval)
 
 
+def wait_smtp(instance, port, timeout=10):
+    """Wait until an SMTP server answers on 127.0.0.1:port (a greeting and
+    QUIT), failing with the instance's log after timeout seconds."""
+    import smtplib
+
+    def up():
+        try:
+            smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
+            return True
+        except OSError:
+            return False
+    assert wait_for(up, timeout), instance.read_log()
+
+
 def proc_alive(pid):
     """True when pid exists and is not a zombie."""
     try:

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import free_port, wait_for, wait_smtp
 
 pytestmark = pytest.mark.needs("aiosmtpd")
 
@@ -43,14 +43,7 @@ def start_mta(instance, port, nexthop):
         ])
     instance.start(foreground=True)
 
-    def up():
-        try:
-            smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
-            return True
-        except OSError:
-            return False
-
-    assert wait_for(up, 10), instance.read_log()
+    wait_smtp(instance, port)
 
 
 class LmtpSink:

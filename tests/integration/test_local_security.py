@@ -13,7 +13,8 @@ import smtplib
 import subprocess
 import time
 
-from conftest import bin_path, free_port, procs_mentioning, wait_for
+from conftest import (bin_path, free_port, procs_mentioning, wait_for,
+                      wait_smtp)
 from test_local import BODY, HOST, maildir_files, mta, rcpt, users  # noqa: F401
 from test_virtual import accounts  # noqa: F401
 
@@ -111,14 +112,7 @@ def test_virtual_mbox_not_owned_by_mapped_uid_defers(instance, workdir,
         ])
     instance.start(foreground=True)
 
-    def up():
-        try:
-            smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
-            return True
-        except OSError:
-            return False
-
-    assert wait_for(up, 10), instance.read_log()
+    wait_smtp(instance, port)
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
         s.sendmail("s@example.org", ["carol@a.test"], BODY)
     rx = re.compile(r"to=<carol@a\.test>, relay=virtual.*dsn=4\.2\.0.*"

@@ -11,7 +11,7 @@ import smtplib
 
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import free_port, wait_for, wait_smtp
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0,
                                 reason="pipe needs root to switch users")
@@ -59,14 +59,7 @@ def test_pipe_runs_argv_as_user_with_flags_and_maps_exits(instance, workdir):
         ])
     instance.start(foreground=True)
 
-    def up():
-        try:
-            smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
-            return True
-        except OSError:
-            return False
-
-    assert wait_for(up, 10), instance.read_log()
+    wait_smtp(instance, port)
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
         s.sendmail("s@example.org", ["Joe+Box@pipe.test", "soft@pipe.test",
                                      "hard@pipe.test"], BODY)

@@ -90,6 +90,15 @@ def deliver(env, dest, port, rcpt):
     return env.send("%s:%d" % (dest, port), [qid])[qid][rcpt]
 
 
+def send_to_mx1(env, dns, start, cert):
+    """A sink started by start() as mx1.tls.test on H1, the MX of
+    tls.test; one message to u@tls.test.  Returns (sink, port, result)."""
+    port = pick_port([H1])
+    sink = start(env, H1, port, cert)
+    add_mx(dns, "tls.test", "mx1.tls.test", H1)
+    return sink, port, deliver(env, "tls.test", port, "u@tls.test")
+
+
 @pytest.fixture
 def tenv(instance, workdir, dns, pki):
     envs = []
@@ -105,10 +114,7 @@ def tenv(instance, workdir, dns, pki):
 
 def test_may_uses_starttls_when_offered(tenv, dns, pki):
     env = tenv(smtp_tls_security_level="may")
-    port = pick_port([H1])
-    sink = start_sink(env, H1, port, pki["good"])
-    add_mx(dns, "tls.test", "mx1.tls.test", H1)
-    res = deliver(env, "tls.test", port, "u@tls.test")
+    sink, port, res = send_to_mx1(env, dns, start_sink, pki["good"])
     assert res["action"] == "sent", res
     assert sink.tls == [True]
     assert wait_for(lambda: "TLS connection established to "
@@ -141,10 +147,7 @@ def test_encrypt_defers_when_not_offered(tenv, dns, pki):
 
 def test_encrypt_accepts_any_certificate(tenv, dns, pki):
     env = tenv(smtp_tls_security_level="encrypt")
-    port = pick_port([H1])
-    sink = start_sink(env, H1, port, pki["untrusted"])
-    add_mx(dns, "tls.test", "mx1.tls.test", H1)
-    res = deliver(env, "tls.test", port, "u@tls.test")
+    sink, port, res = send_to_mx1(env, dns, start_sink, pki["untrusted"])
     assert res["action"] == "sent", res
     assert sink.tls == [True]
     assert wait_for(lambda: "Untrusted TLS connection established to "
@@ -153,10 +156,7 @@ def test_encrypt_accepts_any_certificate(tenv, dns, pki):
 
 def test_verify_with_test_ca(tenv, dns, pki):
     env = tenv(smtp_tls_security_level="verify")
-    port = pick_port([H1])
-    sink = start_sink(env, H1, port, pki["good"])
-    add_mx(dns, "tls.test", "mx1.tls.test", H1)
-    res = deliver(env, "tls.test", port, "u@tls.test")
+    sink, port, res = send_to_mx1(env, dns, start_sink, pki["good"])
     assert res["action"] == "sent", res
     assert sink.tls == [True]
     assert wait_for(lambda: "Verified TLS connection established to "
@@ -165,10 +165,7 @@ def test_verify_with_test_ca(tenv, dns, pki):
 
 def test_verify_untrusted_ca_defers(tenv, dns, pki):
     env = tenv(smtp_tls_security_level="verify")
-    port = pick_port([H1])
-    sink = start_sink(env, H1, port, pki["untrusted"])
-    add_mx(dns, "tls.test", "mx1.tls.test", H1)
-    res = deliver(env, "tls.test", port, "u@tls.test")
+    sink, port, res = send_to_mx1(env, dns, start_sink, pki["untrusted"])
     assert res["action"] == "deferred", res
     assert res["dsn"] == "4.7.5"
     assert "Server certificate not verified: certificate not trusted" \
@@ -178,10 +175,7 @@ def test_verify_untrusted_ca_defers(tenv, dns, pki):
 
 def test_verify_wrong_name_defers(tenv, dns, pki):
     env = tenv(smtp_tls_security_level="verify")
-    port = pick_port([H1])
-    sink = start_sink(env, H1, port, pki["wrong"])
-    add_mx(dns, "tls.test", "mx1.tls.test", H1)
-    res = deliver(env, "tls.test", port, "u@tls.test")
+    sink, port, res = send_to_mx1(env, dns, start_sink, pki["wrong"])
     assert res["action"] == "deferred", res
     assert res["dsn"] == "4.7.5"
     assert "certificate name mismatch" in res["reply"], res
@@ -308,10 +302,7 @@ def start_tls12_sink(env, host, port, cert):
 def test_mandatory_protocols_refuse_a_tls12_only_peer(tenv, dns, pki):
     env = tenv(smtp_tls_security_level="encrypt",
                smtp_tls_mandatory_protocols=">=TLSv1.3")
-    port = pick_port([H1])
-    sink = start_tls12_sink(env, H1, port, pki["good"])
-    add_mx(dns, "tls.test", "mx1.tls.test", H1)
-    res = deliver(env, "tls.test", port, "u@tls.test")
+    sink, port, res = send_to_mx1(env, dns, start_tls12_sink, pki["good"])
     assert res["action"] == "deferred", res
     assert res["dsn"] == "4.7.5"
     assert "Cannot start TLS" in res["reply"], res
@@ -321,10 +312,7 @@ def test_mandatory_protocols_refuse_a_tls12_only_peer(tenv, dns, pki):
 def test_mandatory_protocols_do_not_apply_to_may(tenv, dns, pki):
     env = tenv(smtp_tls_security_level="may",
                smtp_tls_mandatory_protocols=">=TLSv1.3")
-    port = pick_port([H1])
-    sink = start_tls12_sink(env, H1, port, pki["good"])
-    add_mx(dns, "tls.test", "mx1.tls.test", H1)
-    res = deliver(env, "tls.test", port, "u@tls.test")
+    sink, port, res = send_to_mx1(env, dns, start_tls12_sink, pki["good"])
     assert res["action"] == "sent", res
     assert sink.tls == [True]
     assert wait_for(lambda: "TLS connection established to mx1.tls.test"
@@ -334,10 +322,7 @@ def test_mandatory_protocols_do_not_apply_to_may(tenv, dns, pki):
 def test_mandatory_protocols_accept_a_matching_peer(tenv, dns, pki):
     env = tenv(smtp_tls_security_level="encrypt",
                smtp_tls_mandatory_protocols=">=TLSv1.3")
-    port = pick_port([H1])
-    sink = start_sink(env, H1, port, pki["good"])
-    add_mx(dns, "tls.test", "mx1.tls.test", H1)
-    res = deliver(env, "tls.test", port, "u@tls.test")
+    sink, port, res = send_to_mx1(env, dns, start_sink, pki["good"])
     assert res["action"] == "sent", res
     assert wait_for(lambda: "TLS connection established to mx1.tls.test"
                     "[%s]:%d: TLSv1.3 " % (H1, port) in log_text(env))
@@ -347,10 +332,7 @@ def test_mandatory_protocols_accept_a_matching_peer(tenv, dns, pki):
 def test_note_starttls_offer_at_level_none(tenv, dns, pki, note):
     env = tenv(smtp_tls_security_level="none",
                smtp_tls_note_starttls_offer=note)
-    port = pick_port([H1])
-    sink = start_sink(env, H1, port, pki["good"])
-    add_mx(dns, "tls.test", "mx1.tls.test", H1)
-    res = deliver(env, "tls.test", port, "u@tls.test")
+    sink, port, res = send_to_mx1(env, dns, start_sink, pki["good"])
     assert res["action"] == "sent", res
     assert sink.tls == [False]
     noted = "Host offered STARTTLS: [mx1.tls.test]"
@@ -384,10 +366,7 @@ def test_smtp_tls_loglevel(tenv, dns, pki, level):
 
 def test_legacy_smtp_use_tls_means_may(tenv, dns, pki):
     env = tenv(smtp_use_tls="yes")
-    port = pick_port([H1])
-    sink = start_sink(env, H1, port, pki["untrusted"])
-    add_mx(dns, "tls.test", "mx1.tls.test", H1)
-    res = deliver(env, "tls.test", port, "u@tls.test")
+    sink, port, res = send_to_mx1(env, dns, start_sink, pki["untrusted"])
     assert res["action"] == "sent", res
     assert sink.tls == [True]
     assert wait_for(lambda: "obsolete parameter smtp_use_tls=yes: using "
@@ -398,10 +377,7 @@ def test_legacy_smtp_use_tls_means_may(tenv, dns, pki):
 def test_legacy_smtp_enforce_tls_means_verify_as_in_postfix(tenv, dns, pki):
     # smtp_tls_enforce_peername defaults to yes: the name must match.
     env = tenv(smtp_enforce_tls="yes")
-    port = pick_port([H1])
-    sink = start_sink(env, H1, port, pki["wrong"])
-    add_mx(dns, "tls.test", "mx1.tls.test", H1)
-    res = deliver(env, "tls.test", port, "u@tls.test")
+    sink, port, res = send_to_mx1(env, dns, start_sink, pki["wrong"])
     assert res["action"] == "deferred", res
     assert "certificate name mismatch" in res["reply"], res
     assert sink.messages == []

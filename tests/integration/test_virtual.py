@@ -13,7 +13,7 @@ import subprocess
 
 import pytest
 
-from conftest import free_port, wait_for
+from conftest import free_port, wait_for, wait_smtp
 
 pytestmark = [pytest.mark.needs("useradd"),
               pytest.mark.skipif(os.geteuid() != 0,
@@ -79,14 +79,7 @@ def test_virtual_two_domains_into_maildirs_with_mapped_ids(instance, workdir,
         ])
     instance.start(foreground=True)
 
-    def up():
-        try:
-            smtplib.SMTP("127.0.0.1", port, timeout=2).quit()
-            return True
-        except OSError:
-            return False
-
-    assert wait_for(up, 10), instance.read_log()
+    wait_smtp(instance, port)
     with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
         s.sendmail("s@example.org", ["alice+tag@a.test", "bob@b.test",
                                      "carol@b.test"], BODY)
