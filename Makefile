@@ -31,7 +31,7 @@ B		?= build
 
 .SECONDEXPANSION:
 .SECONDARY:
-PKGS		:= openssl libsasl2
+PKGS		:= openssl libsasl2 opendkim
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -47,8 +47,8 @@ endif
 CFLAGS		?=
 CPPFLAGS	+= -I. -D_GNU_SOURCE -DPOSTEL_PREFIX='"$(PREFIX)"'
 ALL_CFLAGS	:= -std=c17 $(WARN) $(HARDEN) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS	:= -pie -Wl,-z,relro,-z,now $(SANLD) $(LDFLAGS)
-LIBS		:= $(PKG_LIBS) -ldb -lsasl2 -lcrypto -lssl
+ALL_LDFLAGS	:= -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD) $(LDFLAGS)
+LIBS		:= $(PKG_LIBS) -lspf2 -lopendmarc -ldb -lsasl2 -lcrypto -lssl
 
 # Rebuild everything when the flavour (SAN) or flags change.
 FLAVOUR		:= $(B)/.flavour

@@ -17,6 +17,11 @@ set -eu
 #     SCRAM mechanisms (libsasl2-modules-db, libsasl2-modules)
 #   dovecot: the LMTP server (dovecot-lmtpd), doveadm and the quota plugin
 #     (dovecot-core)
+#   mail authentication: libspf2 and libopendmarc with Debian's public
+#     suffix list (publicsuffix); the interoperability tests run OpenDKIM
+#     itself (opendkim, opendkim-tools) and read results with dkimpy
+#     (python3-dkim, whose Ed25519 support needs python3-nacl) and
+#     python3-authres
 #   db5.3_dump reads back what postelmap writes (db5.3-util)
 #   readelf checks the hardening flags (binutils); runuser, useradd and
 #     userdel run and make test users (util-linux, passwd)
@@ -25,10 +30,12 @@ build-essential binutils clang pkg-config make
 libssl-dev openssl
 libsasl2-dev libsasl2-modules libsasl2-modules-db sasl2-bin
 libdb5.3-dev db5.3-util
-libopendkim-dev
+libopendkim-dev libspf2-dev libopendmarc-dev publicsuffix
+opendkim opendkim-tools
 libcmocka-dev
 valgrind clang-format strace
 python3 python3-pytest python3-aiosmtpd python3-dnslib python3-dkim
+python3-nacl python3-authres
 pflogsumm libdate-calc-perl
 dovecot-core dovecot-lmtpd
 testssl.sh bsdextrautils bind9-dnsutils procps
