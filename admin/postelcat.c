@@ -168,6 +168,47 @@ postelcat_envelope(int type, const VSTR *data)
 	}
 }
 
+/*
+ * The content view: the whole message as it is delivered (util/rec.h
+ * rec_content_get), prepended header fields on top; 0, or -1 with why.
+ */
+static int
+postelcat_content(struct postelcat_content *pc, int fd, VSTR *data, VSTR *why)
+{
+	REC_CONTENT *c = rec_content_create(fd, -1);
+	int	     type;
+	int	     ret;
+
+	while ((ret = rec_content_get(c, &type, data, REC_LEN_MAX)) > 0)
+		for (size_t i = 0; i < VSTR_LEN(data); i++)
+			postelcat_byte(pc, (unsigned char)VSTR_STR(data)[i]);
+	if (ret < 0)
+		vstr_strcpy(why, rec_content_why(c));
+	if (pc->pend_cr)
+		postelcat_put(pc, '\r');
+	pc->pend_cr = false;
+	rec_content_free(c);
+	return ret;
+}
+
+/*
+ * The record view of an H record: the field as it will be delivered, with
+ * LF line ends like the content view; folded lines keep their indent.
+ */
+static void
+postelcat_prepend(const VSTR *data)
+{
+	const char *str = VSTR_STR(data);
+	size_t	    len = VSTR_LEN(data);
+
+	/* rec_get checked the payload: it ends in CRLF, CR only before LF. */
+	fputs("prepended_header: ", stdout);
+	for (size_t i = 0; i + 2 < len; i++)
+		if (str[i] != '\r')
+			putchar(str[i]);
+	putchar('\n');
+}
+
 /* Show one open queue file; 0, or -1 with the reason logged. */
 static int
 postelcat_show(const struct postelcat *p, int fd, const char *name)
@@ -196,24 +237,29 @@ postelcat_show(const struct postelcat *p, int fd, const char *name)
 	r = rec_reader_create(fd, 0);
 	while ((ret = rec_get(r, &type, data, REC_LEN_MAX)) > 0) {
 		if (type == REC_TYPE_MESG) {
-			if (p->raw || !(pc.show_header || pc.show_body))
+			if (!(pc.show_header || pc.show_body))
 				continue;
-			printf("*** %s %s ***\n",
-			       pc.show_header && pc.show_body
-				   ? "MESSAGE CONTENTS"
-			       : pc.show_header ? "PRIMARY MESSAGE HEADER"
-						: "MESSAGE BODY",
-			       name);
+			if (!p->raw)
+				printf("*** %s %s ***\n",
+				       pc.show_header && pc.show_body
+					   ? "MESSAGE CONTENTS"
+				       : pc.show_header
+					   ? "PRIMARY MESSAGE HEADER"
+					   : "MESSAGE BODY",
+				       name);
+			/* As delivered: prepended fields, then the content. */
+			if ((ret = postelcat_content(&pc, fd, data, why)) < 0) {
+				msg_error("%s: %s", name, VSTR_STR(why));
+				break;
+			}
 		} else if (type == REC_TYPE_CONT) {
-			for (size_t i = 0; i < VSTR_LEN(data); i++)
-				postelcat_byte(&pc, (unsigned char)VSTR_STR(
-							data)[i]);
+			continue;
 		} else if (type == REC_TYPE_XTRA) {
-			if (pc.pend_cr)
-				postelcat_put(&pc, '\r');
-			pc.pend_cr = false;
 			if (show_env)
 				printf("*** HEADER EXTRACTED %s ***\n", name);
+		} else if (type == REC_TYPE_PREPEND) {
+			if (show_env)
+				postelcat_prepend(data);
 		} else if (type == REC_TYPE_END) {
 			if (!p->raw)
 				printf("*** MESSAGE FILE END %s ***\n", name);
@@ -221,7 +267,7 @@ postelcat_show(const struct postelcat *p, int fd, const char *name)
 			postelcat_envelope(type, data);
 		}
 	}
-	if (ret < 0)
+	if (ret < 0 && VSTR_LEN(why) == 0)
 		msg_error("%s: %s", name, rec_reader_why(r));
 	rec_reader_free(r);
 	vstr_free(data);

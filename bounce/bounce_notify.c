@@ -204,11 +204,12 @@ static int
 bounce_read_message(const char *path, size_t limit, struct bounce_msg *m,
 		    VSTR *why)
 {
-	REC_READER *r;
-	VSTR	   *data = vstr_alloc(1024);
-	long long   sec;
-	int	    fd, type, got;
-	size_t	    room;
+	REC_READER  *r;
+	REC_CONTENT *c;
+	VSTR	    *data = vstr_alloc(1024);
+	long long    sec;
+	int	     fd, type, got;
+	size_t	     room;
 
 	if ((fd = safe_open_read(path)) < 0) {
 		vstr_sprintf(why, "open %s: %s", path, strerror(errno));
@@ -238,20 +239,9 @@ bounce_read_message(const char *path, size_t limit, struct bounce_msg *m,
 			vstr_memcat(m->done, VSTR_STR(data), VSTR_LEN(data));
 			vstr_addch(m->done, '\n');
 			break;
-		case REC_TYPE_CONT:
-			room = limit + 1 - VSTR_LEN(m->content);
-			if (room > 0)
-				vstr_memcat(m->content, VSTR_STR(data),
-					    VSTR_LEN(data) < room
-						? VSTR_LEN(data)
-						: room);
-			break;
-		case REC_TYPE_XTRA:
-			/* Nothing after the content is needed. */
-			got = 0;
-			break;
 		}
-		if (got == 0 || type == REC_TYPE_XTRA)
+		/* The content is read below, prepended fields first. */
+		if (type == REC_TYPE_MESG)
 			break;
 	}
 	if (got < 0)
@@ -259,6 +249,23 @@ bounce_read_message(const char *path, size_t limit, struct bounce_msg *m,
 			     errno == EBADMSG ? rec_reader_why(r)
 					      : strerror(errno));
 	rec_reader_free(r);
+	if (got > 0) {
+		c = rec_content_create(fd, -1);
+		while ((got = rec_content_get(c, &type, data, BOUNCE_REC_MAX))
+		       > 0) {
+			room = limit + 1 - VSTR_LEN(m->content);
+			if (room > 0)
+				vstr_memcat(m->content, VSTR_STR(data),
+					    VSTR_LEN(data) < room
+						? VSTR_LEN(data)
+						: room);
+		}
+		if (got < 0)
+			vstr_sprintf(why, "read %s: %s", path,
+				     errno == EBADMSG ? rec_content_why(c)
+						      : strerror(errno));
+		rec_content_free(c);
+	}
 	close(fd);
 	vstr_free(data);
 	return got < 0 ? -1 : 0;

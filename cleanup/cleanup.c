@@ -46,6 +46,7 @@ cleanup_finish_message(CLEANUP_STATE *st)
 		return;
 	}
 	rec_put(st->writer, REC_TYPE_XTRA, "", 0);
+	cleanup_prepend_write(st);
 	if (VSTR_LEN(st->msgid))
 		rec_put(st->writer, REC_TYPE_MSGID, VSTR_STR(st->msgid),
 			VSTR_LEN(st->msgid));

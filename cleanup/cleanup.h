@@ -31,8 +31,9 @@
 #include "util/rec.h"
 #include "util/vstr.h"
 
-#define CLEANUP_HEADER_COUNT_MAX 1000 /* fields per message header */
-#define CLEANUP_BODY_LINE_MAX	 8192 /* body_checks line bound */
+#define CLEANUP_HEADER_COUNT_MAX 1000	     /* fields per message header */
+#define CLEANUP_BODY_LINE_MAX	 8192	     /* body_checks line bound */
+#define CLEANUP_PREPEND_MAX	 (64 * 1024) /* prepended field bytes */
 
 typedef struct CLEANUP_CONF {
 	const char *myhostname;
@@ -148,6 +149,10 @@ typedef struct CLEANUP_STATE {
 	CLEANUP_MIME	  *mime;	   /* with conf->mime_scan */
 	long long	   mime_body_seen; /* body bytes out of the scanner */
 	bool		   mime_drop;	   /* drop the rest of this body line */
+	/* header fields written above the content (cleanup_prepend.c) */
+	char **prepend; /* in call order, each with its CRLF */
+	size_t nprepend, prepend_cap;
+	size_t prepend_len; /* bytes, bounded by CLEANUP_PREPEND_MAX */
 	/* outcome */
 	enum cleanup_status status;
 	VSTR		   *reply;
@@ -241,6 +246,11 @@ int  cleanup_check(CLEANUP_STATE *st, DICT_LIST *maps, const char *what,
 void cleanup_log_action(const CLEANUP_STATE *st, const char *action,
 			const char *what, const char *text, size_t len,
 			const char *reply);
+
+/* cleanup_prepend.c: `field` without its final CRLF; the last call is on top */
+void cleanup_prepend_header(CLEANUP_STATE *st, const char *field);
+void cleanup_prepend_write(CLEANUP_STATE *st);
+void cleanup_prepend_free(CLEANUP_STATE *st);
 
 /* cleanup_queue.c */
 int  cleanup_queue_create(CLEANUP_STATE *st);

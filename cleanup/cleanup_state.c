@@ -65,6 +65,7 @@ cleanup_state_free(CLEANUP_STATE *st)
 		myfree(st->rcpts[i].addr);
 	}
 	myfree(st->rcpts);
+	cleanup_prepend_free(st);
 	header_parser_free(st->hp);
 	cleanup_mime_free(st->mime);
 	attr_free(st->env);

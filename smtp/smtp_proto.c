@@ -229,12 +229,12 @@ smtp_proto_ascii(const char *str)
 bool
 smtp_proto_need_utf8(const struct deliver_request *req, int qfd)
 {
-	REC_READER *rr;
-	VSTR	   *data;
-	int	    type;
-	bool	    need = false;
-	char	    prev[4] = { 0, 0, 0, 0 };
-	size_t	    scanned = 0;
+	REC_CONTENT *rc;
+	VSTR	    *data;
+	int	     type;
+	bool	     need = false;
+	char	     prev[4] = { 0, 0, 0, 0 };
+	size_t	     scanned = 0;
 
 	if (!req->smtputf8)
 		return false;
@@ -243,17 +243,11 @@ smtp_proto_need_utf8(const struct deliver_request *req, int qfd)
 	for (size_t i = 0; i < req->nrcpt; i++)
 		if (!smtp_proto_ascii(req->rcpts[i].addr))
 			return true;
-	/* The header section: up to the first empty line. */
-	rr = rec_reader_create(qfd, 0);
+	/* The header section (prepended fields too): to the first empty line. */
+	rc = rec_content_create(qfd, req->content_offset);
 	data = vstr_alloc(REC_CONT_CHUNK);
-	if (rec_reader_seek(rr, req->content_offset, REC_TYPE_MESG) < 0)
-		goto done;
 	while (!need && scanned < SMTP_HEADER_SCAN_MAX
-	       && rec_get(rr, &type, data, REC_LEN_MAX) > 0) {
-		if (type == REC_TYPE_XTRA)
-			break;
-		if (type != REC_TYPE_CONT)
-			continue;
+	       && rec_content_get(rc, &type, data, REC_LEN_MAX) > 0) {
 		for (size_t i = 0; i < VSTR_LEN(data); i++) {
 			unsigned char ch = (unsigned char)VSTR_STR(data)[i];
 
@@ -269,7 +263,7 @@ smtp_proto_need_utf8(const struct deliver_request *req, int qfd)
 		scanned += VSTR_LEN(data);
 	}
 done:
-	rec_reader_free(rr);
+	rec_content_free(rc);
 	vstr_free(data);
 	return need;
 }
@@ -499,29 +493,21 @@ smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d, VSTR *why)
 	struct smtp_data sd = { .bol = true, .in_header = true };
 	VSTR		*hdr = st->generic ? vstr_alloc(4096) : NULL;
 	int		 hret;
-	REC_READER	*rr = rec_reader_create(d->qfd, 0);
-	VSTR		*data = vstr_alloc(REC_CONT_CHUNK);
-	VSTR		*out = vstr_alloc(SMTP_DATA_BUF + 1024);
-	int		 type;
-	int		 ret = -1;
-	int		 got;
-	int		 timeout = st->conf.data_xfer_timeout;
+	REC_CONTENT *rc = rec_content_create(d->qfd, d->req->content_offset);
+	VSTR	    *data = vstr_alloc(REC_CONT_CHUNK);
+	VSTR	    *out = vstr_alloc(SMTP_DATA_BUF + 1024);
+	int	     type;
+	int	     ret = -1;
+	int	     got;
+	int	     timeout = st->conf.data_xfer_timeout;
 
 	sd.limit = st->conf.line_length_limit > 0
 		       ? (size_t)st->conf.line_length_limit
 		       : 0;
 	if (sd.limit > 0 && sd.limit < 80)
 		sd.limit = 80;
-	if (rec_reader_seek(rr, d->req->content_offset, REC_TYPE_MESG) < 0) {
-		vstr_sprintf(why, "bad content offset");
-		errno = EBADMSG;
-		goto out;
-	}
-	while ((got = rec_get(rr, &type, data, REC_LEN_MAX)) > 0) {
-		if (type == REC_TYPE_XTRA)
-			break;
-		if (type != REC_TYPE_CONT)
-			continue;
+	/* Prepended header fields, then the content: the message as queued. */
+	while ((got = rec_content_get(rc, &type, data, REC_LEN_MAX)) > 0) {
 		if (hdr != NULL) {
 			if ((hret = smtp_proto_generic_hdr(st, d->req->queue_id,
 							   &sd, hdr, out,
@@ -544,9 +530,9 @@ smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d, VSTR *why)
 			vstr_reset(out);
 		}
 	}
-	if (got <= 0 || type != REC_TYPE_XTRA) {
+	if (got < 0) {
 		vstr_sprintf(why, "error reading queue file: %s",
-			     got < 0 ? rec_reader_why(rr) : "no content end");
+			     rec_content_why(rc));
 		errno = EBADMSG;
 		goto out;
 	}
@@ -561,7 +547,7 @@ smtp_proto_data(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d, VSTR *why)
 		goto out;
 	ret = 0;
 out:
-	rec_reader_free(rr);
+	rec_content_free(rc);
 	vstr_free(data);
 	vstr_free(out);
 	vstr_free(hdr);

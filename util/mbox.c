@@ -226,21 +226,14 @@ mbox_format(VSTR *out, const char *sender, const char *delivered_to,
 int
 mbox_read_queue(int qfd, long long content_offset, VSTR *out, VSTR *why)
 {
-	REC_READER *rr = rec_reader_create(qfd, 0);
-	VSTR	   *data = vstr_alloc(REC_CONT_CHUNK);
-	int	    type = 0, got, ret = -1;
-	bool	    cr = false;
+	REC_CONTENT *rc = rec_content_create(qfd, (off_t)content_offset);
+	VSTR	    *data = vstr_alloc(REC_CONT_CHUNK);
+	int	     type, got;
+	bool	     cr = false;
 
 	vstr_reset(out);
-	if (rec_reader_seek(rr, content_offset, REC_TYPE_MESG) < 0) {
-		vstr_sprintf(why, "bad content offset");
-		goto out;
-	}
-	while ((got = rec_get(rr, &type, data, REC_LEN_MAX)) > 0) {
-		if (type == REC_TYPE_XTRA)
-			break;
-		if (type != REC_TYPE_CONT)
-			continue;
+	/* Prepended header fields first, then the content chunks. */
+	while ((got = rec_content_get(rc, &type, data, REC_LEN_MAX)) > 0) {
 		/* CR LF -> LF, even when a chunk ends between them. */
 		const char *p = VSTR_STR(data);
 		const char *end = p + VSTR_LEN(data);
@@ -269,16 +262,12 @@ mbox_read_queue(int qfd, long long content_offset, VSTR *out, VSTR *why)
 	}
 	if (cr)
 		vstr_addch(out, '\r');
-	if (got <= 0 || type != REC_TYPE_XTRA) {
+	if (got < 0)
 		vstr_sprintf(why, "error reading queue file: %s",
-			     got < 0 ? rec_reader_why(rr) : "no content end");
-		goto out;
-	}
-	ret = 0;
-out:
-	rec_reader_free(rr);
+			     rec_content_why(rc));
+	rec_content_free(rc);
 	vstr_free(data);
-	return ret;
+	return got < 0 ? -1 : 0;
 }
 
 /*

@@ -15,8 +15,9 @@
  * mbox_format lays out one message for delivery: optional "From " line,
  * Return-Path, optional Delivered-To, the content with optional ">From "
  * quoting, a final newline, and optional blank line.  mbox_read_queue
- * reads the content records of a queue file (util/rec.h) with CRLF line
- * ends turned into LF; mbox_load_queue_file does the same for the file a
+ * reads the message of a queue file as delivered (util/rec.h
+ * rec_content_get: prepended header fields, then the content records)
+ * with CRLF line ends turned into LF; mbox_load_queue_file does the same for the file a
  * delivery request names (queue_directory/queue_name/queue_id).  As
  * local and pipe read it as root, it accepts only the queue qmgr
  * delivers from (active) and a well-formed queue ID (util/qid.h), opens

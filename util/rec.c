@@ -56,6 +56,24 @@ struct REC_WRITER {
 	unsigned char	  buf[REC_BUFSIZE];
 };
 
+/* What rec_content_get reads next. */
+enum rec_content_phase {
+	REC_CP_START,	/* S record not read yet */
+	REC_CP_PREPEND, /* H records in the extracted section */
+	REC_CP_CONTENT, /* C records */
+	REC_CP_DONE,	/* X after the content seen: the end */
+};
+
+struct REC_CONTENT {
+	REC_READER	      *r;
+	enum rec_content_phase phase;
+	off_t		       want_offset; /* caller's content offset, or -1 */
+	struct rec_size	       size;
+	bool		       first; /* next record starts its section */
+	int		       err;   /* sticky errno after a failure */
+	VSTR		      *why;
+};
+
 struct REC_READER {
 	int		  fd;
 	int		  err;	   /* sticky errno after a failure */
@@ -103,6 +121,8 @@ rec_type_name(int type)
 		return "extracted start";
 	case REC_TYPE_MSGID:
 		return "message-id";
+	case REC_TYPE_PREPEND:
+		return "prepended header";
 	case REC_TYPE_END:
 		return "end";
 	default:
@@ -204,7 +224,7 @@ rec_layout_next(struct rec_layout *st, int type, const char **why)
 		*why = "record not allowed in the content";
 		return -1;
 	case REC_SEC_XTRA:
-		if (type == REC_TYPE_ATTR)
+		if (type == REC_TYPE_ATTR || type == REC_TYPE_PREPEND)
 			return 0;
 		if (type == REC_TYPE_MSGID) {
 			if (st->seen & bit) {
@@ -243,6 +263,45 @@ rec_time_ok(const char *data, size_t len)
 	if (i == start || i - start > 6 || i != len)
 		return -1;
 	return 0;
+}
+
+/*
+ * One complete header field with its final CRLF: a name of printable
+ * characters but ':', then ':', then lines that end in CRLF, each line after
+ * the first starting with SP or HTAB (a fold).  No bare CR or LF and no other
+ * control character, so a reader can put it above the content as it is.
+ */
+int
+rec_prepend_ok(const char *data, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && data[i] != ':') {
+		if ((unsigned char)data[i] <= ' '
+		    || (unsigned char)data[i] >= 127)
+			return -1;
+		i++;
+	}
+	if (i == 0 || i == len)
+		return -1;
+	for (; i < len; i++) {
+		unsigned char ch = (unsigned char)data[i];
+
+		if (ch == '\r') {
+			if (i + 1 >= len || data[i + 1] != '\n')
+				return -1;
+			i++;
+			/* The last CRLF ends the field; any other folds. */
+			if (i + 1 < len && data[i + 1] != ' '
+			    && data[i + 1] != '\t')
+				return -1;
+			continue;
+		}
+		if ((ch < ' ' && ch != '\t') || ch == 127)
+			return -1;
+	}
+	return len >= 2 && data[len - 2] == '\r' && data[len - 1] == '\n' ? 0
+									  : -1;
 }
 
 /* Payload rules per type; 0 or -1 with *why. */
@@ -313,6 +372,12 @@ rec_payload_ok(int type, const char *data, size_t len, const char **why)
 		if (len == 0 || data[0] == '='
 		    || memchr(data, '=', len) == NULL) {
 			*why = "malformed attribute record";
+			return -1;
+		}
+		return 0;
+	case REC_TYPE_PREPEND:
+		if (rec_prepend_ok(data, len) < 0) {
+			*why = "malformed prepended header record";
 			return -1;
 		}
 		return 0;
@@ -501,6 +566,7 @@ rec_put_raw(REC_WRITER *w, int type, const void *data, size_t len)
 		w->size.extract_offset = w->last_offset;
 		break;
 	case REC_TYPE_CONT:
+	case REC_TYPE_PREPEND:
 		w->size.message_size += (off_t)len;
 		break;
 	case REC_TYPE_RCPT:
@@ -854,6 +920,151 @@ rec_get(REC_READER *r, int *type, VSTR *data, size_t maxlen)
 	return 1;
 }
 
+/* Content reader: H records first, then C records; see rec.h. */
+
+REC_CONTENT *
+rec_content_create(int fd, off_t content_offset)
+{
+	REC_CONTENT *c = mycalloc(1, sizeof(*c));
+
+	c->r = rec_reader_create(fd, 0);
+	c->phase = REC_CP_START;
+	c->want_offset = content_offset;
+	c->why = vstr_alloc(64);
+	return c;
+}
+
+REC_CONTENT *
+rec_content_free(REC_CONTENT *c)
+{
+	if (c) {
+		rec_reader_free(c->r);
+		vstr_free(c->why);
+		myfree(c);
+	}
+	return NULL;
+}
+
+const char *
+rec_content_why(const REC_CONTENT *c)
+{
+	return VSTR_STR(c->why);
+}
+
+static int rec_content_bad(REC_CONTENT *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+rec_content_bad(REC_CONTENT *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vstr_reset(c->why);
+	(void)vstr_vsprintf_append(c->why, fmt, ap);
+	va_end(ap);
+	c->err = EBADMSG;
+	errno = EBADMSG;
+	return -1;
+}
+
+/* rec_get failed (-1) or hit E where content was expected (0). */
+static int
+rec_content_read_error(REC_CONTENT *c, int got)
+{
+	if (got == 0)
+		return rec_content_bad(c, "no content end");
+	vstr_strcpy(c->why, rec_reader_why(c->r));
+	c->err = errno ? errno : EIO;
+	errno = c->err;
+	return -1;
+}
+
+/* Read S and go to the X record, where the H records are. */
+static int
+rec_content_start(REC_CONTENT *c, VSTR *data)
+{
+	int type;
+	int got;
+
+	if ((got = rec_get(c->r, &type, data, REC_SIZE_LEN)) <= 0)
+		return rec_content_read_error(c, got);
+	/* The layout check let only an S record through. */
+	if (rec_size_parse(VSTR_STR(data), VSTR_LEN(data), &c->size) < 0)
+		return rec_content_bad(c, "malformed size record");
+	if (c->want_offset >= 0 && c->want_offset != c->size.content_offset)
+		return rec_content_bad(c,
+				       "content offset %jd does not match the "
+				       "size record (%jd)",
+				       (intmax_t)c->want_offset,
+				       (intmax_t)c->size.content_offset);
+	if (c->size.content_offset <= 0
+	    || c->size.extract_offset <= c->size.content_offset)
+		return rec_content_bad(c, "size record without content and "
+					  "extracted offsets");
+	(void)rec_reader_seek(c->r, c->size.extract_offset, REC_TYPE_XTRA);
+	c->phase = REC_CP_PREPEND;
+	c->first = true;
+	return 0;
+}
+
+int
+rec_content_get(REC_CONTENT *c, int *type, VSTR *data, size_t maxlen)
+{
+	int got;
+	int t;
+
+	if (c->err) {
+		errno = c->err;
+		return -1;
+	}
+	if (c->phase == REC_CP_START && rec_content_start(c, data) < 0)
+		return -1;
+	while (c->phase != REC_CP_DONE) {
+		if ((got = rec_get(c->r, &t, data, maxlen)) <= 0)
+			return rec_content_read_error(c, got);
+		if (c->first) {
+			c->first = false;
+			if (t
+			    != (c->phase == REC_CP_PREPEND ? REC_TYPE_XTRA
+							   : REC_TYPE_MESG))
+				return rec_content_bad(
+				    c,
+				    "offset %jd: no %s record where the "
+				    "size record says",
+				    (intmax_t)rec_reader_offset(c->r),
+				    c->phase == REC_CP_PREPEND ? "extracted "
+								 "start"
+							       : "content "
+								 "start");
+			continue;
+		}
+		if (c->phase == REC_CP_PREPEND) {
+			if (t == REC_TYPE_PREPEND) {
+				*type = t;
+				return 1;
+			}
+			if (t == REC_TYPE_END) {
+				(void)rec_reader_seek(c->r,
+						      c->size.content_offset,
+						      REC_TYPE_MESG);
+				c->phase = REC_CP_CONTENT;
+				c->first = true;
+			}
+			continue;
+		}
+		/* The layout check lets only C or X follow M. */
+		if (t == REC_TYPE_XTRA) {
+			c->phase = REC_CP_DONE;
+			break;
+		}
+		*type = t;
+		return 1;
+	}
+	vstr_reset(data);
+	return 0;
+}
+
 /*
  * In-place "recipient done"; idempotent, never touches other bytes.  The
  * offset must lie in the envelope (between S and the content offset that
@@ -925,6 +1136,7 @@ rec_check_file(int fd, VSTR *why)
 			got.extract_offset = rec_reader_offset(r);
 			break;
 		case REC_TYPE_CONT:
+		case REC_TYPE_PREPEND:
 			got.message_size += (off_t)VSTR_LEN(data);
 			break;
 		case REC_TYPE_RCPT:

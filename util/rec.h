@@ -10,12 +10,18 @@
  *	([O] [P] [N] R|D)*	per recipient: original address, ORCPT,
  *				NOTIFY, then the address ('D' once done)
  *	M C*			content marker, then content chunks
- *	X (I|A)*		extracted-information marker, Message-ID, attrs
+ *	X (I|A|H)*		extracted-information marker, Message-ID,
+ *				attrs, header fields to prepend
  *	E			end; nothing may follow
  *
  * T, F and the section markers occur exactly once.  Envelope and extracted
  * payloads never contain NUL bytes (readers use them as C strings); content
- * chunks carry any byte.  The S payload is ASCII, fixed width, so cleanup
+ * chunks carry any byte.  An H payload is one complete header field as it
+ * is delivered (CRLF line ends, folded lines start with SP or HTAB, final
+ * CRLF included); at delivery the H fields come before the first content
+ * byte, first H record topmost.  They live after X because cleanup learns
+ * them only once the content is written (DKIM, SPF, DMARC results).  The
+ * S message size counts C and H payloads: the size as delivered.  The S payload is ASCII, fixed width, so cleanup
  * can write a placeholder and pwrite the real values at commit; the type
  * byte of a recipient record is overwritten in place ('R' -> 'D') by the
  * queue manager so a crash never repeats delivered recipients.
@@ -34,6 +40,17 @@
  * the errno of a failed read.  It reads with pread from its own offset, so
  * the fd's file position is not used.  It never crashes on any input.
  *
+ * Content reader: rec_content_create(fd, content_offset) reads the S record
+ * (content_offset, from S earlier, is cross-checked unless it is -1);
+ * rec_content_get() then yields the message as delivered, one piece per
+ * call: every H record in file order, then every C chunk.  It returns 1
+ * (one piece, *type says H or C), 0 (end of content) or -1 as rec_get
+ * does, rec_content_why() saying why.  This is the only way content is
+ * read: nobody walks C records by hand.
+ *
+ * rec_prepend_ok(data, len): 0 when data is a well-formed H payload, -1
+ * when not; cleanup checks a field with it before writing it.
+ *
  * rec_mark_done(fd, offset) turns the recipient record at offset (from
  * rec_writer_last_offset or rec_reader_offset) from 'R' into 'D' with a
  * one-byte pwrite, only within the envelope of a committed file; it does
@@ -41,7 +58,8 @@
  *
  * Ownership: REC_WRITER / REC_READER belong to the caller and are freed by
  * rec_writer_free / rec_reader_free (they do not close the fd);
- * rec_reader_why() is borrowed until the next rec_get().
+ * rec_reader_why() is borrowed until the next rec_get().  REC_CONTENT is the
+ * caller's too (rec_content_free; the fd stays open).
  *
  * SPDX-License-Identifier: ISC
  */
@@ -56,22 +74,23 @@
 #include "util/vstr.h"
 
 /* Record types; docs/QUEUE.md describes each payload. */
-#define REC_TYPE_SIZE	'S' /* content/extract offsets, size, nrcpt */
-#define REC_TYPE_TIME	'T' /* arrival time "sec usec" */
-#define REC_TYPE_FROM	'F' /* envelope sender, empty for <> */
-#define REC_TYPE_ENVID	'V' /* DSN ENVID, xtext-decoded */
-#define REC_TYPE_RET	'K' /* DSN RET: "FULL" or "HDRS" */
-#define REC_TYPE_ATTR	'A' /* name=value */
-#define REC_TYPE_ORIG	'O' /* original recipient before rewriting */
-#define REC_TYPE_ORCPT	'P' /* DSN ORCPT "type;address" */
-#define REC_TYPE_NOTIFY 'N' /* DSN NOTIFY bits, decimal */
-#define REC_TYPE_RCPT	'R' /* recipient still to deliver */
-#define REC_TYPE_DONE	'D' /* recipient done (was 'R') */
-#define REC_TYPE_MESG	'M' /* start of content, empty */
-#define REC_TYPE_CONT	'C' /* content bytes, any */
-#define REC_TYPE_XTRA	'X' /* start of extracted information, empty */
-#define REC_TYPE_MSGID	'I' /* Message-ID header value */
-#define REC_TYPE_END	'E' /* end of file, empty */
+#define REC_TYPE_SIZE	 'S' /* content/extract offsets, size, nrcpt */
+#define REC_TYPE_TIME	 'T' /* arrival time "sec usec" */
+#define REC_TYPE_FROM	 'F' /* envelope sender, empty for <> */
+#define REC_TYPE_ENVID	 'V' /* DSN ENVID, xtext-decoded */
+#define REC_TYPE_RET	 'K' /* DSN RET: "FULL" or "HDRS" */
+#define REC_TYPE_ATTR	 'A' /* name=value */
+#define REC_TYPE_ORIG	 'O' /* original recipient before rewriting */
+#define REC_TYPE_ORCPT	 'P' /* DSN ORCPT "type;address" */
+#define REC_TYPE_NOTIFY	 'N' /* DSN NOTIFY bits, decimal */
+#define REC_TYPE_RCPT	 'R' /* recipient still to deliver */
+#define REC_TYPE_DONE	 'D' /* recipient done (was 'R') */
+#define REC_TYPE_MESG	 'M' /* start of content, empty */
+#define REC_TYPE_CONT	 'C' /* content bytes, any */
+#define REC_TYPE_XTRA	 'X' /* start of extracted information, empty */
+#define REC_TYPE_MSGID	 'I' /* Message-ID header value */
+#define REC_TYPE_PREPEND 'H' /* header field delivered above the content */
+#define REC_TYPE_END	 'E' /* end of file, empty */
 
 #define REC_LEN_MAX		((1U << 28) - 1) /* 4 varint bytes */
 #define REC_CONT_CHUNK		(64 * 1024) /* content record size used by writer */
@@ -90,12 +109,13 @@
 struct rec_size {
 	off_t content_offset; /* offset of the M record */
 	off_t extract_offset; /* offset of the X record */
-	off_t message_size;   /* sum of C payload lengths */
+	off_t message_size;   /* sum of C and H payload lengths */
 	off_t rcpt_count;     /* R plus D records */
 };
 
-typedef struct REC_WRITER REC_WRITER;
-typedef struct REC_READER REC_READER;
+typedef struct REC_WRITER  REC_WRITER;
+typedef struct REC_READER  REC_READER;
+typedef struct REC_CONTENT REC_CONTENT;
 
 REC_WRITER *rec_writer_create(int fd);
 REC_WRITER *rec_writer_free(REC_WRITER *w);
@@ -115,6 +135,12 @@ off_t	    rec_reader_offset(const REC_READER *r);
 const char *rec_reader_why(const REC_READER *r);
 int	    rec_reader_seek(REC_READER *r, off_t offset, int type);
 
+REC_CONTENT *rec_content_create(int fd, off_t content_offset);
+REC_CONTENT *rec_content_free(REC_CONTENT *c);
+int rec_content_get(REC_CONTENT *c, int *type, VSTR *data, size_t maxlen);
+const char *rec_content_why(const REC_CONTENT *c);
+
+int	    rec_prepend_ok(const char *data, size_t len);
 int	    rec_mark_done(int fd, off_t offset);
 int	    rec_size_format(VSTR *out, const struct rec_size *size);
 int	    rec_size_parse(const char *data, size_t len, struct rec_size *size);
