@@ -303,6 +303,7 @@ bounce_inject(const BOUNCE_CONF *conf, const char *env_sender, const char *to,
 {
 	struct cleanup_rcpt rcpt = { .addr = to };
 	struct cleanup_req  req = {
+		 .flags = CLEANUP_FLAG_SIGN, /* our own DSNs are signed */
 		 .origin = "bounce",
 		 .sender = env_sender,
 		 .ret = ADDR_RET_NONE,

@@ -171,6 +171,14 @@ cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
 	st->rewrite_local = attr_get_int(frame, "rewrite_local", &v) == 0 && v;
 	if (bad)
 		return -1;
+	if (msg_verbose)
+		msg_info("%s: origin=%s role=%s", VSTR_STR(st->qid),
+			 st->origin ? st->origin : "unknown",
+			 (st->flags & CLEANUP_FLAG_SIGN)
+			     ? ((st->flags & CLEANUP_FLAG_VERIFY) ? "both"
+								  : "outbound")
+			 : (st->flags & CLEANUP_FLAG_VERIFY) ? "inbound"
+							     : "none");
 	if (st->flags & CLEANUP_FLAG_HOLD)
 		st->hold = true;
 	if (st->flags & CLEANUP_FLAG_DISCARD)

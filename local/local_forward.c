@@ -36,6 +36,11 @@ local_forward(LOCAL_STATE *st, struct local_msg *m, const char *rcpt,
 	for (a = strtok_r(list, "\n", &save); a && n < r->nforward;
 	     a = strtok_r(NULL, "\n", &save))
 		rcpts[n++].addr = a;
+	/*
+	 * Neither CLEANUP_FLAG_SIGN nor _VERIFY: the message was checked when
+	 * it arrived (its Authentication-Results travel with it), and signing
+	 * somebody else's mail in our name is not what .forward asks for.
+	 */
 	req.origin = "local";
 	req.sender = VSTR_LEN(r->owner) ? VSTR_STR(r->owner) : m->sender;
 	req.ret = m->req->ret;

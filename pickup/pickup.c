@@ -156,6 +156,7 @@ pickup_bounce(struct skel_ctx *ctx, const char *name, const MAILDROP_ENV *env,
 	myfree(drcpts);
 
 	to.addr = VSTR_STR(env->sender);
+	req.flags = CLEANUP_FLAG_SIGN; /* our own notification */
 	req.origin = "pickup";
 	req.sender = "";
 	req.rcpts = &to;
@@ -205,7 +206,9 @@ pickup_deliver(struct skel_ctx *ctx, const char *name, REC_READER *r,
 		rcpts[i].addr = env->rcpt[i];
 		rcpts[i].notify = env->notify[i];
 	}
-	req.flags = env->extract ? CLEANUP_FLAG_EXTRACT : 0;
+	/* Local submission is outbound mail: signed, never verified. */
+	req.flags = CLEANUP_FLAG_SIGN
+		    | (env->extract ? CLEANUP_FLAG_EXTRACT : 0);
 	req.origin = "pickup";
 	req.sender = VSTR_STR(env->sender);
 	req.envid = env->envid_given ? VSTR_STR(env->envid) : NULL;

@@ -83,11 +83,16 @@ struct smtpd_params {
 	bool	    helo_required;
 	bool	    strict_rfc821;
 	bool	    forbid_unauth_pipelining;
-	int	    ehlo_discard;      /* SMTPD_EHLO_* bits not announced */
-	const char *reject_footer;     /* smtpd_reject_footer; NULL: none */
+	int	    ehlo_discard;  /* SMTPD_EHLO_* bits not announced */
+	const char *reject_footer; /* smtpd_reject_footer; NULL: none */
+	int	    auth_role;	   /* smtpd_mail_auth_role: CLEANUP_FLAG_SIGN /
+				* VERIFY bits, or SMTPD_ROLE_AUTO */
 	struct smtpd_sasl_params sasl; /* smtpd_sasl.c */
 	struct smtpd_tls_params	 tls;  /* smtpd_tls.c */
 };
+
+/* smtpd_mail_auth_role = auto: decided per client (smtpd_mail_auth_flags). */
+#define SMTPD_ROLE_AUTO (-1)
 
 /* EHLO keywords (smtpd_discard_ehlo_keywords). */
 #define SMTPD_EHLO_PIPELINING (1 << 0)
@@ -269,6 +274,13 @@ size_t smtpd_filter(struct smtpd_filter *f, const char *buf, size_t len,
 int    smtpd_do_data(SMTPD_STATE *st);
 int    smtpd_do_bdat(SMTPD_STATE *st, const char *args);
 void   smtpd_data_abort(SMTPD_STATE *st);
+/*
+ * Who is signed and who is verified (smtpd_mail_auth_role): the
+ * CLEANUP_FLAG_SIGN / CLEANUP_FLAG_VERIFY bits for this client's mail, and
+ * whether it is inbound (VERIFY set: SPF, DKIM and DMARC are checked).
+ */
+int  smtpd_mail_auth_flags(const SMTPD_STATE *st);
+bool smtpd_mail_inbound(const SMTPD_STATE *st);
 
 /* smtpd_sasl.c */
 void smtpd_sasl_params_load(struct smtpd_sasl_params *par, const CFG *cfg);

@@ -879,6 +879,30 @@ smtpd_params_footer(const CFG *cfg)
 	return footer;
 }
 
+/* smtpd_mail_auth_role; a word that is none of them is fatal. */
+static int
+smtpd_params_role(const char *role)
+{
+	static const struct {
+		const char *name;
+		int	    flags;
+	} roles[] = {
+		{ "auto", SMTPD_ROLE_AUTO },
+		{ "outbound", CLEANUP_FLAG_SIGN },
+		{ "inbound", CLEANUP_FLAG_VERIFY },
+		{ "both", CLEANUP_FLAG_SIGN | CLEANUP_FLAG_VERIFY },
+		{ "none", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++)
+		if (strcasecmp(role, roles[i].name) == 0)
+			return roles[i].flags;
+	msg_fatal_status(78,
+			 "bad smtpd_mail_auth_role value: \"%s\" (auto, "
+			 "outbound, inbound, both or none)",
+			 role);
+}
+
 /* Read every parameter a session uses; bad values are fatal (cfg.h). */
 void
 smtpd_params_load(struct smtpd_params *par, const CFG *cfg)
@@ -924,6 +948,8 @@ smtpd_params_load(struct smtpd_params *par, const CFG *cfg)
 	par->ehlo_discard = smtpd_params_discard(
 	    cfg_get_str(cfg, "smtpd_discard_ehlo_keywords"));
 	par->reject_footer = smtpd_params_footer(cfg);
+	par->auth_role = smtpd_params_role(
+	    cfg_get_str(cfg, "smtpd_mail_auth_role"));
 	smtpd_sasl_params_load(&par->sasl, cfg);
 	smtpd_tls_params_load(&par->tls, cfg);
 }

@@ -202,6 +202,30 @@ smtpd_data_push(SMTPD_STATE *st, bool force)
 	vstr_reset(st->content);
 }
 
+/*
+ * auto: the issue's rule, which is also how OpenDKIM and OpenDMARC milters
+ * are usually set up in front of Postfix: a client that logged in or sits
+ * in $mynetworks submits mail of ours (sign it), everybody else delivers
+ * mail to us (check it).
+ */
+int
+smtpd_mail_auth_flags(const SMTPD_STATE *st)
+{
+	if (st->par->auth_role != SMTPD_ROLE_AUTO)
+		return st->par->auth_role;
+	if (smtpd_sasl_user(st) != NULL
+	    || (st->hooks->mynetworks
+		&& st->hooks->mynetworks(st->ctx, st->peer.addr)))
+		return CLEANUP_FLAG_SIGN;
+	return CLEANUP_FLAG_VERIFY;
+}
+
+bool
+smtpd_mail_inbound(const SMTPD_STATE *st)
+{
+	return (smtpd_mail_auth_flags(st) & CLEANUP_FLAG_VERIFY) != 0;
+}
+
 /* Open the cleanup conversation for the current transaction: 0 or -1. */
 static int
 smtpd_data_begin(SMTPD_STATE *st, bool dots)
@@ -217,7 +241,7 @@ smtpd_data_begin(SMTPD_STATE *st, bool dots)
 		rcpts[i].notify = st->rcpts[i].notify;
 	}
 	memset(&req, 0, sizeof(req));
-	req.flags = st->cleanup_flags;
+	req.flags = st->cleanup_flags | smtpd_mail_auth_flags(st);
 	req.origin = "smtpd";
 	req.sender = VSTR_STR(st->sender);
 	req.envid = st->mail->envid_given ? VSTR_STR(st->mail->envid) : NULL;

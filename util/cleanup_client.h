@@ -33,6 +33,8 @@
 #define CLEANUP_FLAG_EXTRACT (1 << 0) /* sendmail -t */
 #define CLEANUP_FLAG_HOLD    (1 << 1) /* commit into hold/ */
 #define CLEANUP_FLAG_DISCARD (1 << 2) /* accept, queue nothing */
+#define CLEANUP_FLAG_SIGN    (1 << 3) /* outbound: DKIM-sign */
+#define CLEANUP_FLAG_VERIFY  (1 << 4) /* inbound: DKIM, DMARC, A-R header */
 
 struct cleanup_rcpt {
 	const char *addr;   /* recipient as given (external form) */

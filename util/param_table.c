@@ -535,6 +535,11 @@ static const struct param_def param_defs[] = {
 	{ "smtpd_junk_command_limit", PARAM_INT, "100", 1, LLONG_MAX,
 	  "NOOP, VRFY, ETRN and RSET commands allowed per session before "
 	  "they count as errors." },
+	{ "smtpd_mail_auth_role", PARAM_STR, "auto", 0, 0,
+	  "Postel: which mail authentication a message from this SMTP "
+	  "server gets: auto (outbound, DKIM-signed, for SASL-authenticated "
+	  "and $mynetworks clients; inbound, checked with SPF, DKIM and "
+	  "DMARC, for all others), outbound, inbound, both, none." },
 	{ "smtpd_null_access_lookup_key", PARAM_STR, "<>", 0, 0,
 	  "Key used for the null sender in access tables." },
 	{ "smtpd_peername_lookup", PARAM_BOOL, "yes", 0, 0,
