@@ -45,11 +45,7 @@ cleanup_finish_message(CLEANUP_STATE *st)
 		cleanup_queue_remove(st);
 		return;
 	}
-	rec_put(st->writer, REC_TYPE_XTRA, "", 0);
-	cleanup_prepend_write(st);
-	if (VSTR_LEN(st->msgid))
-		rec_put(st->writer, REC_TYPE_MSGID, VSTR_STR(st->msgid),
-			VSTR_LEN(st->msgid));
+	cleanup_queue_extracted(st);
 	if (cleanup_queue_commit(st) < 0)
 		return;
 	vstr_sprintf(st->reply, "250 2.0.0 Ok: queued as %s",

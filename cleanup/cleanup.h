@@ -254,6 +254,7 @@ void cleanup_prepend_free(CLEANUP_STATE *st);
 
 /* cleanup_queue.c */
 int  cleanup_queue_create(CLEANUP_STATE *st);
+void cleanup_queue_extracted(CLEANUP_STATE *st);
 int  cleanup_queue_commit(CLEANUP_STATE *st);
 void cleanup_queue_remove(CLEANUP_STATE *st);
 void cleanup_queue_sweep(const char *dir, long long max_age);

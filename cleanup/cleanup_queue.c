@@ -88,6 +88,20 @@ cleanup_queue_remove(CLEANUP_STATE *st)
 	}
 }
 
+/*
+ * The extracted section, written once the content is complete: X, the
+ * header fields to prepend (known only now), the Message-ID.
+ */
+void
+cleanup_queue_extracted(CLEANUP_STATE *st)
+{
+	rec_put(st->writer, REC_TYPE_XTRA, "", 0);
+	cleanup_prepend_write(st);
+	if (VSTR_LEN(st->msgid))
+		rec_put(st->writer, REC_TYPE_MSGID, VSTR_STR(st->msgid),
+			VSTR_LEN(st->msgid));
+}
+
 int
 cleanup_queue_commit(CLEANUP_STATE *st)
 {

@@ -214,6 +214,149 @@ test_cleanup_content_size_limit_and_no_file_left(void **state)
 	myfree(c);
 }
 
+/*
+ * One message with header fields prepended along the way; the committed
+ * file as delivered (rec_content_get) goes into out, and the order of its
+ * record types after X into xtra.
+ */
+static enum cleanup_status
+run_prepend(const CLEANUP_CONF *c, const char *const *fields, size_t n,
+	    VSTR *out, VSTR *xtra, VSTR *reply)
+{
+	CLEANUP_STATE	   *st = cleanup_state_alloc(c);
+	enum cleanup_status status;
+	static const char   msg[] = "Subject: x\r\n\r\nbody\r\n";
+	char		    path[128];
+	VSTR		   *data = vstr_alloc(100);
+	REC_CONTENT	   *rc;
+	REC_READER	   *r;
+	bool		    in_xtra = false;
+	int		    fd, type;
+
+	assert_int_equal(cleanup_queue_create(st), 0);
+	cleanup_header_begin(st);
+	assert_int_equal(cleanup_envelope(st, envelope()), 0);
+	/* Between the envelope and the end: before, in and after content. */
+	for (size_t i = 0; i < n && i < 1; i++)
+		cleanup_prepend_header(st, fields[i]);
+	cleanup_content(st, msg, sizeof(msg) - 1);
+	cleanup_content_end(st);
+	for (size_t i = 1; i < n; i++)
+		cleanup_prepend_header(st, fields[i]);
+	vstr_reset(out);
+	vstr_reset(xtra);
+	if (st->status == CLEANUP_OK) {
+		cleanup_queue_extracted(st);
+		assert_int_equal(cleanup_queue_commit(st), 0);
+		snprintf(path, sizeof(path), "incoming/%s", VSTR_STR(st->qid));
+		assert_true((fd = open(path, O_RDONLY)) >= 0);
+		assert_int_equal(rec_check_file(fd, data), 0);
+		r = rec_reader_create(fd, 0);
+		while (rec_get(r, &type, data, 1 << 20) == 1) {
+			if (type == REC_TYPE_XTRA)
+				in_xtra = true;
+			else if (in_xtra)
+				vstr_addch(xtra, (char)type);
+		}
+		rec_reader_free(r);
+		rc = rec_content_create(fd, -1);
+		while (rec_content_get(rc, &type, data, 1 << 20) == 1)
+			vstr_memcat(out, VSTR_STR(data), VSTR_LEN(data));
+		rec_content_free(rc);
+		close(fd);
+		unlink(path);
+	}
+	vstr_strcpy(reply, VSTR_STR(st->reply));
+	status = st->status;
+	cleanup_state_free(st);
+	vstr_free(data);
+	return status;
+}
+
+static void
+test_cleanup_prepend_stacks_fields_above_the_message(void **state)
+{
+	static const char *const fields[] = {
+		"X-First: 1",
+		"Received-SPF: pass (example.org)\r\n\tclient-ip=192.0.2.1",
+		"Authentication-Results: mx.example.test; spf=pass",
+	};
+	CLEANUP_CONF *c = conf_new();
+	VSTR	     *out = vstr_alloc(100), *xtra = vstr_alloc(10);
+	VSTR	     *reply = vstr_alloc(100);
+
+	(void)state;
+	assert_int_equal(run_prepend(c, fields, 3, out, xtra, reply),
+			 CLEANUP_OK);
+	/* The last call is the topmost line; cleanup's Received comes next. */
+	assert_true(strncmp(VSTR_STR(out),
+			    "Authentication-Results: mx.example.test; "
+			    "spf=pass\r\n"
+			    "Received-SPF: pass (example.org)\r\n"
+			    "\tclient-ip=192.0.2.1\r\n"
+			    "X-First: 1\r\n"
+			    "Received: from ",
+			    strlen("Authentication-Results: mx.example.test; "
+				   "spf=pass\r\n"
+				   "Received-SPF: pass (example.org)\r\n"
+				   "\tclient-ip=192.0.2.1\r\n"
+				   "X-First: 1\r\n"
+				   "Received: from "))
+		    == 0);
+	assert_non_null(
+	    strstr(VSTR_STR(out), "\r\nSubject: x\r\n\r\nbody\r\n"));
+	/* Written after X (this message has no Message-ID to extract). */
+	assert_string_equal(VSTR_STR(xtra), "HHHE");
+	vstr_free(out);
+	vstr_free(xtra);
+	vstr_free(reply);
+	myfree(c);
+}
+
+static void
+test_cleanup_prepend_bound_and_bad_field_defer(void **state)
+{
+	CLEANUP_CONF *c = conf_new();
+	VSTR	     *out = vstr_alloc(100), *xtra = vstr_alloc(10);
+	VSTR	     *reply = vstr_alloc(100);
+	VSTR	     *big = vstr_alloc(CLEANUP_PREPEND_MAX);
+	const char   *fields[3];
+
+	(void)state;
+	/* Exactly 64 KiB with the CRLFs: accepted. */
+	vstr_strcpy(big, "X-Big: ");
+	while (VSTR_LEN(big) < CLEANUP_PREPEND_MAX / 2 - 2)
+		vstr_addch(big, 'x');
+	fields[0] = fields[1] = VSTR_STR(big);
+	assert_int_equal(run_prepend(c, fields, 2, out, xtra, reply),
+			 CLEANUP_OK);
+	assert_int_equal(VSTR_LEN(out) > CLEANUP_PREPEND_MAX, true);
+	/* One byte more: 451, no file. */
+	fields[2] = "X: y";
+	assert_int_equal(run_prepend(c, fields, 3, out, xtra, reply),
+			 CLEANUP_TEMPFAIL);
+	assert_string_equal(VSTR_STR(reply),
+			    "451 4.3.0 Error: too many added header fields");
+	assert_int_equal(rmdir("incoming"), 0);
+	assert_int_equal(mkdir("incoming", 0700), 0);
+	/* Not one header field: 451 rather than a broken queue file. */
+	fields[0] = "X-A: 1\r\nX-B: 2";
+	assert_int_equal(run_prepend(c, fields, 1, out, xtra, reply),
+			 CLEANUP_TEMPFAIL);
+	assert_string_equal(VSTR_STR(reply),
+			    "451 4.3.0 Error: internal header field error");
+	fields[0] = "No colon";
+	assert_int_equal(run_prepend(c, fields, 1, out, xtra, reply),
+			 CLEANUP_TEMPFAIL);
+	assert_int_equal(rmdir("incoming"), 0);
+	assert_int_equal(mkdir("incoming", 0700), 0);
+	vstr_free(big);
+	vstr_free(out);
+	vstr_free(xtra);
+	vstr_free(reply);
+	myfree(c);
+}
+
 int
 main(void)
 {
@@ -226,6 +369,12 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_cleanup_content_size_limit_and_no_file_left, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cleanup_prepend_stacks_fields_above_the_message, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_cleanup_prepend_bound_and_bad_field_defer, setup,
 		    teardown),
 	};
 

@@ -407,7 +407,67 @@ bad_size_mismatch(int fd)
 	PUT(fd, 'E', "");
 }
 
+static void
+bad_prepend_in_envelope(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'H', "X-A: 1\r\n");
+}
+
+static void
+bad_prepend_in_content(int fd)
+{
+	put_head(fd);
+	PUT(fd, 'M', "");
+	PUT(fd, 'C', "Subject: x\r\n\r\n");
+	PUT(fd, 'H', "X-A: 1\r\n");
+}
+
+/* After X, where H belongs, but not one well-formed header field. */
+static void
+put_bad_prepend(int fd, const char *field, size_t len)
+{
+	put_head(fd);
+	PUT(fd, 'M', "");
+	PUT(fd, 'X', "");
+	put_raw(fd, 'H', field, len);
+	PUT(fd, 'E', "");
+}
+
+#define BAD_PREPEND(name, field) \
+	static void name(int fd) \
+	{ \
+		put_bad_prepend(fd, field, sizeof(field) - 1); \
+	}
+BAD_PREPEND(bad_prepend_no_crlf, "X-A: 1")
+BAD_PREPEND(bad_prepend_bare_lf, "X-A: 1\nX-B: 2\r\n")
+BAD_PREPEND(bad_prepend_bare_cr, "X-A: 1\rX-B: 2\r\n")
+BAD_PREPEND(bad_prepend_two_fields, "X-A: 1\r\nX-B: 2\r\n")
+BAD_PREPEND(bad_prepend_no_colon, "X-A 1\r\n")
+BAD_PREPEND(bad_prepend_empty_name, ": 1\r\n")
+BAD_PREPEND(bad_prepend_space_in_name, "X A: 1\r\n")
+BAD_PREPEND(bad_prepend_control, "X-A: 1\x01\r\n")
+BAD_PREPEND(bad_prepend_empty, "")
+
 static const struct bad_case bad_cases[] = {
+	{ "H in envelope", bad_prepend_in_envelope, 0,
+	  "prepended header record: record not allowed in the envelope" },
+	{ "H in content", bad_prepend_in_content, 0,
+	  "prepended header record: record not allowed in the content" },
+	{ "H without CRLF", bad_prepend_no_crlf, 0,
+	  "malformed prepended header" },
+	{ "H bare LF", bad_prepend_bare_lf, 0, "malformed prepended header" },
+	{ "H bare CR", bad_prepend_bare_cr, 0, "malformed prepended header" },
+	{ "H two fields", bad_prepend_two_fields, 0,
+	  "malformed prepended header" },
+	{ "H no colon", bad_prepend_no_colon, 0, "malformed prepended header" },
+	{ "H empty name", bad_prepend_empty_name, 0,
+	  "malformed prepended header" },
+	{ "H space in name", bad_prepend_space_in_name, 0,
+	  "malformed prepended header" },
+	{ "H control byte", bad_prepend_control, 0,
+	  "malformed prepended header" },
+	{ "H empty", bad_prepend_empty, 0, "malformed prepended header" },
 	{ "empty", bad_empty, 0, "ends before the end record" },
 	{ "unknown type", bad_unknown_type, 0, "unknown record type 0x5a" },
 	{ "first not size", bad_first_not_size, 0, "not the size record" },
@@ -482,6 +542,291 @@ test_rec_check_file_cross_checks_size_record(void **state)
 	close(fd);
 }
 
+#define AR_FIELD \
+	"Authentication-Results: mx.example;\r\n" \
+	"\tspf=pass smtp.mailfrom=x\r\n"
+
+/* A file with content, then H fields, written by the real writer. */
+static void
+write_with_prepend(int fd, const char *content, size_t len)
+{
+	REC_WRITER *w = rec_writer_create(fd);
+
+	assert_int_equal(rec_put(w, REC_TYPE_TIME, "1 2", 3), 0);
+	assert_int_equal(rec_put(w, REC_TYPE_FROM, "s@x", 3), 0);
+	assert_int_equal(rec_put(w, REC_TYPE_RCPT, "r@x", 3), 0);
+	assert_int_equal(rec_put_content(w, content, len), 0);
+	assert_int_equal(rec_put(w, REC_TYPE_XTRA, "", 0), 0);
+	assert_int_equal(rec_put(w, REC_TYPE_PREPEND, AR_FIELD,
+				 sizeof(AR_FIELD) - 1),
+			 0);
+	assert_int_equal(rec_put(w, REC_TYPE_MSGID, "<m@x>", 5), 0);
+	assert_int_equal(rec_put(w, REC_TYPE_PREPEND, "Received-SPF: pass\r\n",
+				 20),
+			 0);
+	assert_int_equal(rec_writer_finish(w), 0);
+	rec_writer_free(w);
+}
+
+static void
+test_rec_prepend_written_read_and_counted(void **state)
+{
+	int		fd = test_fd();
+	REC_WRITER     *w;
+	REC_READER     *r;
+	VSTR	       *data = vstr_alloc(0);
+	VSTR	       *why = vstr_alloc(0);
+	struct rec_size size;
+	int		type;
+	int		nprepend = 0;
+
+	(void)state;
+	write_with_prepend(fd, "Subject: x\r\n\r\nbody\r\n", 20);
+	/* The size as delivered: 20 content + 64 + 20 prepended bytes. */
+	assert_int_equal(rec_check_file(fd, why), 0);
+	r = rec_reader_create(fd, 0);
+	assert_int_equal(rec_get(r, &type, data, 0), 1);
+	assert_int_equal(rec_size_parse(VSTR_STR(data), VSTR_LEN(data), &size),
+			 0);
+	assert_int_equal(size.message_size, 104);
+	while (rec_get(r, &type, data, 0) > 0)
+		if (type == REC_TYPE_PREPEND)
+			nprepend++;
+	assert_int_equal(nprepend, 2);
+	assert_string_equal(rec_reader_why(r), "");
+	rec_reader_free(r);
+	close(fd);
+
+	/* The writer's own count, before the file is finished, agrees. */
+	fd = test_fd();
+	w = rec_writer_create(fd);
+	rec_put(w, REC_TYPE_TIME, "1 2", 3);
+	rec_put(w, REC_TYPE_FROM, "", 0);
+	rec_put_content(w, "a\r\n", 3);
+	rec_put(w, REC_TYPE_XTRA, "", 0);
+	rec_put(w, REC_TYPE_PREPEND, "X-A: 1\r\n", 8);
+	rec_writer_size(w, &size);
+	assert_int_equal(size.message_size, 11);
+	rec_writer_free(w);
+	close(fd);
+	vstr_free(data);
+	vstr_free(why);
+}
+
+/* An S record that counts only C payloads is wrong once H records exist. */
+static void
+test_rec_check_file_counts_prepend_in_size(void **state)
+{
+	static const char size_c_only[] =
+	    "000000000000092 000000000000102 000000000000006 000000000000000";
+	VSTR *why = vstr_alloc(0);
+	int   fd = test_fd();
+
+	(void)state;
+	PUT(fd, 'S', size_c_only);
+	PUT(fd, 'T', "1700000000 5");
+	PUT(fd, 'F', "a@b.example");
+	PUT(fd, 'M', "");
+	PUT(fd, 'C', "body\r\n");
+	PUT(fd, 'X', "");
+	PUT(fd, 'H', "X-A: 1\r\n");
+	PUT(fd, 'E', "");
+	assert_int_equal(read_all(fd, 0, why), 0); /* the stream is fine */
+	assert_int_equal(rec_check_file(fd, why), -1);
+	assert_int_equal(errno, EBADMSG);
+	assert_non_null(strstr(VSTR_STR(why), "(92 102 6 0) does not match "
+					      "the file (92 102 14 0)"));
+	vstr_free(why);
+	close(fd);
+}
+
+static void
+test_rec_writer_panics_on_prepend_before_extract(void **state)
+{
+	int	    fd = test_fd();
+	REC_WRITER *w = rec_writer_create(fd);
+
+	(void)state;
+	rec_put(w, REC_TYPE_TIME, "1 2", 3);
+	rec_put(w, REC_TYPE_FROM, "", 0);
+	EXPECT_FATAL(rec_put(w, REC_TYPE_PREPEND, "X-A: 1\r\n", 8),
+		     "not allowed in the envelope");
+	rec_put_content(w, "a\r\n", 3);
+	EXPECT_FATAL(rec_put(w, REC_TYPE_PREPEND, "X-A: 1\r\n", 8),
+		     "not allowed in the content");
+	rec_writer_free(w);
+	close(fd);
+}
+
+/* All content as rec_content_get yields it, with each piece's type. */
+static int
+content_all(int fd, off_t offset, VSTR *out, VSTR *types, VSTR *why)
+{
+	REC_CONTENT *c = rec_content_create(fd, offset);
+	VSTR	    *data = vstr_alloc(0);
+	int	     type;
+	int	     ret;
+
+	vstr_reset(out);
+	vstr_reset(types);
+	while ((ret = rec_content_get(c, &type, data, 0)) > 0) {
+		vstr_memcat(out, VSTR_STR(data), VSTR_LEN(data));
+		vstr_addch(types, (char)type);
+	}
+	vstr_strcpy(why, rec_content_why(c));
+	if (ret < 0) {
+		/* Sticky, like rec_get. */
+		assert_int_equal(rec_content_get(c, &type, data, 0), -1);
+		assert_int_equal(errno, EBADMSG);
+	} else {
+		assert_int_equal(rec_content_get(c, &type, data, 0), 0);
+	}
+	rec_content_free(c);
+	vstr_free(data);
+	return ret;
+}
+
+static void
+test_rec_content_yields_prepend_then_content(void **state)
+{
+	int		fd = test_fd();
+	VSTR	       *content = vstr_alloc(0);
+	VSTR	       *out = vstr_alloc(0);
+	VSTR	       *types = vstr_alloc(0);
+	VSTR	       *why = vstr_alloc(0);
+	VSTR	       *want = vstr_alloc(0);
+	struct rec_size size;
+	char		sbuf[REC_SIZE_LEN];
+	int		i;
+
+	(void)state;
+	/* 150 KB: three C chunks after the two H fields. */
+	vstr_strcat(content, "Subject: big\r\n\r\n");
+	for (i = 0; i < 3000; i++)
+		vstr_strcat(content, "0123456789012345678901234567890123456789"
+				     "012345678\r\n");
+	write_with_prepend(fd, VSTR_STR(content), VSTR_LEN(content));
+	assert_int_equal(pread(fd, sbuf, sizeof(sbuf), REC_SIZE_PAYLOAD_OFFSET),
+			 (ssize_t)sizeof(sbuf));
+	assert_int_equal(rec_size_parse(sbuf, sizeof(sbuf), &size), 0);
+
+	/* First H record topmost, then the content byte for byte. */
+	vstr_strcpy(want, AR_FIELD "Received-SPF: pass\r\n");
+	vstr_memcat(want, VSTR_STR(content), VSTR_LEN(content));
+	assert_int_equal(content_all(fd, size.content_offset, out, types, why),
+			 0);
+	assert_string_equal(VSTR_STR(types), "HHCCC");
+	assert_int_equal(VSTR_LEN(out), VSTR_LEN(want));
+	assert_memory_equal(VSTR_STR(out), VSTR_STR(want), VSTR_LEN(out));
+	assert_int_equal((off_t)VSTR_LEN(out), size.message_size);
+	/* -1: the offset comes from the size record. */
+	assert_int_equal(content_all(fd, -1, out, types, why), 0);
+	assert_string_equal(VSTR_STR(types), "HHCCC");
+	/* A caller whose offset disagrees with the file is refused. */
+	assert_int_equal(content_all(fd, size.content_offset + 1, out, types,
+				     why),
+			 -1);
+	assert_non_null(strstr(VSTR_STR(why), "does not match"));
+	close(fd);
+
+	/* No H records: the content alone, as before. */
+	fd = test_fd();
+	{
+		REC_WRITER *w = rec_writer_create(fd);
+
+		rec_put(w, REC_TYPE_TIME, "1 2", 3);
+		rec_put(w, REC_TYPE_FROM, "", 0);
+		rec_put_content(w, "a\r\n", 3);
+		assert_int_equal(rec_writer_finish(w), 0);
+		rec_writer_free(w);
+	}
+	assert_int_equal(content_all(fd, -1, out, types, why), 0);
+	assert_string_equal(VSTR_STR(types), "C");
+	assert_string_equal(VSTR_STR(out), "a\r\n");
+	close(fd);
+	vstr_free(content);
+	vstr_free(out);
+	vstr_free(types);
+	vstr_free(why);
+	vstr_free(want);
+}
+
+/* A corrupt H record fails the content reader before any content. */
+static void
+test_rec_content_rejects_corrupt_prepend(void **state)
+{
+	int   fd = test_fd();
+	VSTR *out = vstr_alloc(0);
+	VSTR *types = vstr_alloc(0);
+	VSTR *why = vstr_alloc(0);
+
+	(void)state;
+	write_with_prepend(fd, "a\r\n", 3);
+	/* Turn the fold of the first H field into a bare LF. */
+	{
+		struct rec_size size;
+		char		sbuf[REC_SIZE_LEN];
+		char		buf[256];
+		char	       *cr;
+		ssize_t		n;
+
+		assert_int_equal(pread(fd, sbuf, sizeof(sbuf),
+				       REC_SIZE_PAYLOAD_OFFSET),
+				 (ssize_t)sizeof(sbuf));
+		assert_int_equal(rec_size_parse(sbuf, sizeof(sbuf), &size), 0);
+		n = pread(fd, buf, sizeof(buf), size.extract_offset);
+		assert_true(n > 40);
+		cr = memchr(buf, '\r', (size_t)n);
+		assert_non_null(cr);
+		assert_int_equal(pwrite(fd, " ", 1,
+					size.extract_offset + (cr - buf)),
+				 1);
+	}
+	assert_int_equal(content_all(fd, -1, out, types, why), -1);
+	assert_int_equal(VSTR_LEN(out), 0);
+	assert_non_null(strstr(VSTR_STR(why), "malformed prepended header"));
+	assert_int_equal(rec_check_file(fd, why), -1);
+	close(fd);
+
+	/* An extract offset in S that points at a C record, not at X. */
+	fd = test_fd();
+	PUT(fd, 'S',
+	    "000000000000092 000000000000094 000000000000003 000000000000000");
+	PUT(fd, 'T', "1700000000 5");
+	PUT(fd, 'F', "a@b.example");
+	PUT(fd, 'M', "");
+	PUT(fd, 'C', "a\r\n");
+	PUT(fd, 'X', "");
+	PUT(fd, 'E', "");
+	assert_int_equal(content_all(fd, -1, out, types, why), -1);
+	assert_non_null(strstr(VSTR_STR(why), "no extracted start record"));
+	close(fd);
+	vstr_free(out);
+	vstr_free(types);
+	vstr_free(why);
+}
+
+static void
+test_rec_prepend_ok_accepts_folded_utf8_fields(void **state)
+{
+	static const char *const good[] = {
+		"X-A: 1\r\n",
+		"X-A:\r\n",
+		"Authentication-Results: mx.example;\r\n\tdkim=pass\r\n"
+		" header.d=example.org\r\n",
+		"Subject: gr\xc3\xbc\xc3\x9f"
+		"e\r\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (rec_prepend_ok(good[i], strlen(good[i])) < 0)
+			fail_msg("refused: %s", good[i]);
+	assert_int_equal(rec_prepend_ok("X-\xc3\xbc: 1\r\n", 11), -1);
+	assert_int_equal(rec_prepend_ok("X-A: 1\r\n\r\n", 10), -1);
+	assert_int_equal(rec_prepend_ok("X-A: 1\r\n", 7), -1);
+}
+
 static void
 test_rec_reader_respects_vstr_limit(void **state)
 {
@@ -540,7 +885,7 @@ test_rec_writer_panics_on_layout_bug(void **state)
 	close(fd);
 }
 
-/* Golden stream: "<type> <payload with \r \n \\ escapes>" per line. */
+/* Golden stream: "<type> <payload with \r \n \t \\ escapes>" per line. */
 static size_t
 unescape(const char *in, char *out)
 {
@@ -549,7 +894,10 @@ unescape(const char *in, char *out)
 	for (; *in; in++) {
 		if (*in == '\\' && in[1]) {
 			in++;
-			out[n++] = *in == 'r' ? '\r' : *in == 'n' ? '\n' : *in;
+			out[n++] = *in == 'r'	? '\r'
+				   : *in == 'n' ? '\n'
+				   : *in == 't' ? '\t'
+						: *in;
 		} else {
 			out[n++] = *in;
 		}
@@ -664,6 +1012,14 @@ main(void)
 		cmocka_unit_test(test_rec_writer_errors_are_sticky),
 		cmocka_unit_test(test_rec_writer_panics_on_layout_bug),
 		cmocka_unit_test(test_rec_golden_stream),
+		cmocka_unit_test(test_rec_prepend_written_read_and_counted),
+		cmocka_unit_test(test_rec_check_file_counts_prepend_in_size),
+		cmocka_unit_test(
+		    test_rec_writer_panics_on_prepend_before_extract),
+		cmocka_unit_test(test_rec_content_yields_prepend_then_content),
+		cmocka_unit_test(test_rec_content_rejects_corrupt_prepend),
+		cmocka_unit_test(
+		    test_rec_prepend_ok_accepts_folded_utf8_fields),
 	};
 
 	return cmocka_run_group_tests_name("rec", tests, NULL, NULL);
