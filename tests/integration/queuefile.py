@@ -4,7 +4,8 @@ A record is one type byte, the payload length as a minimal unsigned
 LEB128 varint (1-4 bytes) and the payload.  read_records() returns the
 raw (type, payload) list; QueueFile gives the parts tests look at:
 sender, recipients with their O/P/N records, attributes, content bytes,
-message-id, and the size record's values.
+message-id, the prepended header fields (H records, delivered above the
+content) and the size record's values.
 
 SPDX-License-Identifier: ISC
 """
@@ -60,11 +61,12 @@ class QueueFile:
         self.extracted_attrs = {}
         self.recipients = []      # dicts: addr, orig, orcpt, notify, done
         self.content = b""
+        self.prepended = []       # H payloads in file order
         self.message_id = None
         pending = {}
         section = "env"
         for rtype, payload in self.records[1:]:
-            text = payload.decode("utf-8", "replace") if rtype != "C" else None
+            text = payload.decode("utf-8", "replace") if rtype not in "CH" else None
             if rtype == "M":
                 section = "content"
             elif rtype == "X":
@@ -91,10 +93,17 @@ class QueueFile:
                 pending = {}
             elif rtype == "C":
                 self.content += payload
+            elif rtype == "H":
+                self.prepended.append(payload)
             elif rtype == "I":
                 self.message_id = text
-        if self.size[2] != len(self.content):
+        if self.size[2] != len(self.delivered):
             raise QueueFileError("size record disagrees with content")
+
+    @property
+    def delivered(self):
+        """The message as delivery agents send it: H fields, then C."""
+        return b"".join(self.prepended) + self.content
 
     @property
     def rcpt_addrs(self):
