@@ -1,8 +1,10 @@
 /*
  * libFuzzer target for util/rec: arbitrary bytes as a queue file, read
- * record by record with a small and a large bound, and walked by the
- * whole-file checker.  Both must return, never crash; a file the checker
- * accepts must also read cleanly to EOF and survive a "done" mark.
+ * record by record with a small and a large bound, walked by the
+ * whole-file checker and read as delivered by the content reader.  All
+ * must return, never crash; a file the checker accepts must also read
+ * cleanly to EOF and survive a "done" mark, and its content must come out
+ * whole: every H field before any C chunk, as many bytes as S says.
  *
  * SPDX-License-Identifier: ISC
  */
@@ -46,6 +48,38 @@ read_all(int fd, size_t maxlen, bool valid)
 	return ret;
 }
 
+/* The content reader; with valid, it must agree with the S record. */
+static void
+read_content(int fd, bool valid)
+{
+	REC_CONTENT    *c = rec_content_create(fd, -1);
+	VSTR	       *data = vstr_alloc(0);
+	char		sbuf[REC_SIZE_LEN];
+	struct rec_size size;
+	off_t		total = 0;
+	bool		seen_c = false;
+	int		type;
+	int		ret;
+
+	while ((ret = rec_content_get(c, &type, data, 0)) > 0) {
+		if (type == REC_TYPE_CONT)
+			seen_c = true;
+		else if (type != REC_TYPE_PREPEND || seen_c)
+			abort(); /* only H, then C */
+		total += (off_t)VSTR_LEN(data);
+	}
+	if (ret < 0 && (errno != EBADMSG || valid))
+		abort();
+	if (valid
+	    && (pread(fd, sbuf, sizeof(sbuf), REC_SIZE_PAYLOAD_OFFSET)
+		    != (ssize_t)sizeof(sbuf)
+		|| rec_size_parse(sbuf, sizeof(sbuf), &size) < 0
+		|| size.message_size != total))
+		abort();
+	rec_content_free(c);
+	vstr_free(data);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 {
@@ -63,6 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *buf, size_t len)
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, len, 0) != (ssize_t)len)
 		abort();
 	checked = rec_check_file(fd, why);
+	read_content(fd, checked == 0);
 	(void)read_all(fd, 64, checked == 0);
 	/* The first pass marked recipients done: the file stays valid. */
 	ret = read_all(fd, 0, checked == 0);
