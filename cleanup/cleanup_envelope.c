@@ -51,6 +51,51 @@ cleanup_opt(const ATTR *a, const char *name, bool *bad)
 	return v;
 }
 
+/*
+ * smtpd's SPF fields: a known result and identity, and a header field
+ * that is one Received-SPF field (printable, folded only with CRLF +
+ * SP/HTAB, bounded), so nothing from the envelope can smuggle a second
+ * field or a bare line end into the message.
+ */
+#define CLEANUP_SPF_HEADER_MAX 4096
+
+static bool
+cleanup_spf_ok(const CLEANUP_STATE *st, const ATTR *frame)
+{
+	static const char *const results[] = {
+		"pass", "fail",	     "softfail",  "neutral",
+		"none", "temperror", "permerror",
+	};
+	const char *h = st->spf_header;
+	bool	    known = false;
+
+	if (st->spf_result == NULL)
+		return st->spf_header == NULL && !attr_has(frame, "spf_header");
+	for (size_t i = 0; i < sizeof(results) / sizeof(*results); i++)
+		known |= strcmp(st->spf_result, results[i]) == 0;
+	if (!known || st->spf_identity == NULL
+	    || (strcmp(st->spf_identity, "mailfrom") != 0
+		&& strcmp(st->spf_identity, "helo") != 0))
+		return false;
+	if (h == NULL)
+		return !attr_has(frame, "spf_header");
+	if (strncasecmp(h, "Received-SPF:", 13) != 0
+	    || strlen(h) > CLEANUP_SPF_HEADER_MAX)
+		return false;
+	for (; *h; h++) {
+		unsigned char ch = (unsigned char)*h;
+
+		if (ch == '\r') {
+			if (h[1] != '\n' || (h[2] != ' ' && h[2] != '\t'))
+				return false;
+			h++;
+		} else if (ch == '\n' || (ch < ' ' && ch != '\t') || ch == 127) {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* user%domain@local, site!user@local: where Postfix's resolver sends it. */
 static void
 cleanup_route_rcpt(const CLEANUP_CONF *conf, char **addr)
@@ -165,6 +210,12 @@ cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
 	st->auth_header = cleanup_opt(frame, "auth_header", &bad);
 	st->local_uid = cleanup_opt(frame, "local_uid", &bad);
 	st->fullname = cleanup_opt(frame, "fullname", &bad);
+	st->spf_result = cleanup_opt(frame, "spf_result", &bad);
+	st->spf_identity = cleanup_opt(frame, "spf_identity", &bad);
+	st->spf_domain = cleanup_opt(frame, "spf_domain", &bad);
+	st->spf_header = attr_get_str(frame, "spf_header");
+	if (!cleanup_spf_ok(st, frame))
+		bad = true;
 	(void)cleanup_opt(frame, "envid", &bad);
 	(void)cleanup_opt(frame, "sasl_method", &bad);
 	(void)cleanup_opt(frame, "sasl_username", &bad);
@@ -179,6 +230,9 @@ cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
 								  : "outbound")
 			 : (st->flags & CLEANUP_FLAG_VERIFY) ? "inbound"
 							     : "none");
+	/* AUTH-API 3: below what is prepended later (Authentication-Results). */
+	if (st->spf_header)
+		cleanup_prepend_header(st, st->spf_header);
 	if (st->flags & CLEANUP_FLAG_HOLD)
 		st->hold = true;
 	if (st->flags & CLEANUP_FLAG_DISCARD)

@@ -26,6 +26,7 @@
 #include "smtpd/smtpd_check.h"
 #include "util/cleanup_client.h"
 #include "util/debug_peer.h"
+#include "util/dns.h"
 #include "util/ipc.h"
 #include "util/msg.h"
 #include "util/skel.h"
@@ -44,6 +45,8 @@ struct smtpd_app {
 	const char *exclusions; /* smtpd_forbid_bare_newline_exclusions */
 	bool	    peername_lookup;
 	TLS_CTX	   *tls; /* NULL: no TLS */
+	SMTPD_SPF  *spf; /* NULL: spf_enable = no */
+	DNS	   *spf_dns;
 };
 
 /* hooks->read/write context: the socket, and TLS once it is up. */
@@ -141,6 +144,41 @@ smtpd_hook_tls_start(void *io, void *ctx, int timeout_ms, VSTR *info, VSTR *why)
 	return 0;
 }
 
+static enum dns_status
+smtpd_spf_lookup(void *ctx, const char *name, int type, DNS_REPLY *reply,
+		 VSTR *why)
+{
+	return dns_lookup(ctx, name, type, reply, why);
+}
+
+static int
+smtpd_hook_spf(void *ctx, const struct smtpd_spf_query *q,
+	       struct smtpd_spf_outcome *o)
+{
+	struct smtpd_app *app = ctx;
+
+	return smtpd_spf_check(app->spf, q, o);
+}
+
+/*
+ * SPF (spf_enable): one libspf2 server per process, with its own
+ * resolver state from dns_nameservers (or /etc/resolv.conf, read now,
+ * before the chroot).
+ */
+static void
+smtpd_spf_init(struct smtpd_app *app, const CFG *cfg, VSTR *why)
+{
+	if (!cfg_get_bool(cfg, "spf_enable"))
+		return;
+	if ((app->spf_dns = dns_open(cfg)) == NULL)
+		msg_fatal_status(78, "spf_enable: DNS resolver setup failed "
+				     "(see dns_nameservers)");
+	if ((app->spf = smtpd_spf_create(app->par.myhostname, smtpd_spf_lookup,
+					 app->spf_dns, why))
+	    == NULL)
+		msg_fatal_status(78, "%s", VSTR_STR(why));
+}
+
 static const struct smtpd_hooks smtpd_real_hooks = {
 	.read = smtpd_sock_read,
 	.write = smtpd_sock_write,
@@ -153,6 +191,7 @@ static const struct smtpd_hooks smtpd_real_hooks = {
 	.cleanup_abort = cleanup_abort,
 	.cleanup_flags = cleanup_add_flags,
 	.tls_start = smtpd_hook_tls_start,
+	.spf = smtpd_hook_spf,
 };
 
 /*
@@ -217,6 +256,7 @@ smtpd_pre_jail(struct skel_ctx *ctx)
 	/* Cyrus loads its plugins and reads its config before the chroot. */
 	if (smtpd_sasl_init(ctx->cfg, why) < 0)
 		msg_fatal_status(78, "%s", VSTR_STR(why));
+	smtpd_spf_init(&app, ctx->cfg, why);
 	vstr_free(why);
 	smtpd_tls_init(&app, ctx->cfg);
 
@@ -242,6 +282,8 @@ smtpd_pre_exit(struct skel_ctx *ctx)
 	if (app) {
 		app->check = smtpd_check_free(app->check);
 		app->tls = tls_ctx_free(app->tls);
+		app->spf = smtpd_spf_free(app->spf);
+		app->spf_dns = dns_close(app->spf_dns);
 	}
 }
 
@@ -286,6 +328,8 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	conn.peer = VSTR_STR(namaddr);
 	if (app->tls == NULL)
 		hooks.tls_start = NULL;
+	if (app->spf == NULL)
+		hooks.spf = NULL;
 	/* debug_peer_list: verbose for this client only. */
 	debug = debug_peer_check(peer.name, peer.addr);
 	st = smtpd_state_create(&app->par, &hooks, &conn, app, &peer);

@@ -34,6 +34,7 @@
 #include <sys/types.h>
 
 #include "smtpd/smtpd_check.h"
+#include "smtpd/smtpd_spf.h"
 #include "util/addr.h"
 #include "util/cfg.h"
 #include "util/cleanup_client.h"
@@ -131,6 +132,9 @@ struct smtpd_hooks {
 	 */
 	int (*tls_start)(void *io, void *ctx, int timeout_ms, VSTR *info,
 			 VSTR *why);
+	/* SPF at MAIL FROM (smtpd_spf.c): as smtpd_spf_check; NULL: off. */
+	int (*spf)(void *ctx, const struct smtpd_spf_query *q,
+		   struct smtpd_spf_outcome *o);
 };
 
 /* The client's identity. */
@@ -225,6 +229,7 @@ typedef struct SMTPD_STATE {
 	size_t		   nrcpt;
 	size_t		   rcpt_cap;
 	int		   cleanup_flags; /* CLEANUP_FLAG_DISCARD / HOLD */
+	struct smtpd_spf_outcome spf;	  /* result NULL: not checked */
 	/* Content (smtpd_data.c) */
 	CLEANUP_CLIENT	   *cleanup;
 	struct smtpd_filter filter;

@@ -81,6 +81,10 @@ static const struct restr_name {
 	{ "reject_rhsbl_sender", R_RHSBL_SENDER, 1 },
 	{ "reject_rhsbl_recipient", R_RHSBL_RCPT, 1 },
 	{ "reject_sender_login_mismatch", R_SENDER_LOGIN_MISMATCH, 0 },
+	{ "reject_spf_fail", R_SPF_FAIL, 0 },
+	{ "reject_spf_softfail", R_SPF_SOFTFAIL, 0 },
+	{ "defer_spf_temperror", R_SPF_TEMPERROR, 0 },
+	{ "reject_spf_permerror", R_SPF_PERMERROR, 0 },
 };
 
 /* Reply building. */
@@ -889,6 +893,35 @@ smtpd_check_login(struct chk_ctx *x)
 	return CHK_DUNNO;
 }
 
+/*
+ * reject_spf_fail and friends: refuse when smtpd's SPF check at MAIL
+ * FROM gave `result`.  Unchecked mail (outbound, spf_enable = no) has
+ * no result, so the restriction has no opinion.  The text names the
+ * result and the domain, with the domain's explanation (RFC 7208 6.2)
+ * or the problem found.
+ */
+static int
+chk_spf(struct chk_ctx *x, const char *result, int code, const char *dsn)
+{
+	const struct smtpd_check_facts *f = x->f;
+	VSTR			       *text;
+	int				rc;
+
+	if (f->spf_result == NULL || strcmp(f->spf_result, result) != 0)
+		return CHK_DUNNO;
+	text = vstr_alloc(128);
+	vstr_sprintf(text, "SPF %s for ", result);
+	smtpd_check_printable(text, f->spf_domain ? f->spf_domain : "");
+	if (f->spf_explanation && *f->spf_explanation) {
+		vstr_strcat(text, " (");
+		smtpd_check_printable(text, f->spf_explanation);
+		vstr_strcat(text, ")");
+	}
+	rc = smtpd_check_reject(x, CLASS_SENDER, code, dsn, VSTR_STR(text));
+	vstr_free(text);
+	return rc;
+}
+
 static int
 chk_eval_one(struct chk_ctx *x, const struct restr *r)
 {
@@ -1071,6 +1104,14 @@ chk_eval_one(struct chk_ctx *x, const struct restr *r)
 					   false, "Recipient address");
 	case R_SENDER_LOGIN_MISMATCH:
 		return smtpd_check_login(x);
+	case R_SPF_FAIL:
+		return chk_spf(x, "fail", 550, "5.7.23");
+	case R_SPF_SOFTFAIL:
+		return chk_spf(x, "softfail", 550, "5.7.23");
+	case R_SPF_TEMPERROR:
+		return chk_spf(x, "temperror", 451, "4.7.24");
+	case R_SPF_PERMERROR:
+		return chk_spf(x, "permerror", 550, "5.7.24");
 	}
 	return CHK_DUNNO;
 }
@@ -1182,6 +1223,7 @@ chk_delayed(struct chk_ctx *x)
 	chk_key_add(key, f->helo);
 	chk_key_add(key, f->sender);
 	chk_key_add(key, f->sasl_username);
+	chk_key_add(key, f->spf_result);
 	vstr_addch(key, f->tls ? 'T' : 'P');
 	if (VSTR_LEN(key) == VSTR_LEN(c->memo_key)
 	    && memcmp(VSTR_STR(key), VSTR_STR(c->memo_key), VSTR_LEN(key)) == 0

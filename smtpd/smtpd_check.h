@@ -30,7 +30,8 @@
  * and VRFY add recipient (rcpt_path likewise optional; VRFY is checked
  * like RCPT); ETRN passes its domain argument in `recipient`; DATA uses
  * what the transaction has.  Unknown facts are NULL and the restrictions
- * that need them have no opinion.
+ * that need them have no opinion (reject_spf_* on a message whose SPF was
+ * not checked, outbound mail, is a no-op).
  *
  * A table that cannot be opened does not make create fail (Postfix does
  * the same): it is logged and the requests that need it are deferred.
@@ -62,6 +63,10 @@ struct smtpd_check_facts {
 	const char	*sasl_username; /* NULL unless authenticated */
 	bool		 tls;
 	int		 rcpt_count; /* accepted so far */
+	/* SPF of this transaction (smtpd_spf.h); NULL: not checked. */
+	const char *spf_result; /* "pass", "fail", ... */
+	const char *spf_domain;
+	const char *spf_explanation;
 };
 
 enum smtpd_check_stage {

@@ -61,6 +61,10 @@ enum restr_kind {
 	R_RHSBL_SENDER,
 	R_RHSBL_RCPT,
 	R_SENDER_LOGIN_MISMATCH,
+	R_SPF_FAIL,
+	R_SPF_SOFTFAIL,
+	R_SPF_TEMPERROR,
+	R_SPF_PERMERROR,
 };
 
 struct restr {

@@ -68,6 +68,7 @@ smtpd_reset_transaction(SMTPD_STATE *st)
 	vstr_reset(st->sender);
 	st->cleanup_flags = 0;
 	st->bdat_failed = false;
+	st->spf.result = NULL;
 	if (st->stage != SMTPD_ST_QUIT)
 		smtpd_state_set(st, VSTR_LEN(st->helo) ? SMTPD_ST_READY
 						       : SMTPD_ST_CONNECTED);
@@ -99,6 +100,11 @@ smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage, const char *where,
 	f.sasl_username = smtpd_sasl_user(st);
 	f.tls = st->tls;
 	f.rcpt_count = (int)st->nrcpt;
+	if (f.sender && st->spf.result) {
+		f.spf_result = st->spf.result;
+		f.spf_domain = VSTR_STR(st->spf.domain);
+		f.spf_explanation = VSTR_STR(st->spf.explanation);
+	}
 	vstr_reset(st->check.reply);
 	if (st->hooks->check(st->ctx, stage, &f, &st->check) < 0
 	    && st->check.action != SMTPD_ACT_REJECT) {
@@ -333,6 +339,34 @@ smtpd_cmd_queue_space(SMTPD_STATE *st, unsigned long long size)
 	return ret;
 }
 
+/*
+ * SPF for inbound mail (RFC 7208): the MAIL FROM identity, or HELO when
+ * the sender is null.  The outcome stays with the transaction: the
+ * reject_spf_* restrictions read it and cleanup gets the Received-SPF
+ * field.  The result is logged here only under -v; the message's one
+ * results line is written by cleanup.
+ */
+static void
+smtpd_cmd_spf(SMTPD_STATE *st)
+{
+	struct smtpd_spf_query q;
+
+	st->spf.result = NULL;
+	if (st->hooks->spf == NULL || !smtpd_mail_inbound(st))
+		return;
+	q.client_addr = st->peer.addr;
+	q.helo = VSTR_LEN(st->helo) ? VSTR_STR(st->helo) : NULL;
+	q.sender = VSTR_STR(st->sender);
+	if (st->hooks->spf(st->ctx, &q, &st->spf) < 0) {
+		st->spf.result = NULL;
+		return;
+	}
+	if (msg_verbose)
+		msg_info("%s[%s]: SPF %s identity=%s domain=%s", st->peer.name,
+			 st->peer.addr, st->spf.result, st->spf.identity,
+			 VSTR_STR(st->spf.domain));
+}
+
 static int
 smtpd_cmd_mail(SMTPD_STATE *st, const char *args)
 {
@@ -366,9 +400,11 @@ smtpd_cmd_mail(SMTPD_STATE *st, const char *args)
 	vstr_strcpy(st->sender, (st->mail->addr->flags & ADDR_F_NULL)
 				    ? ""
 				    : VSTR_STR(st->mail->addr->addr));
+	smtpd_cmd_spf(st);
 	if (smtpd_policy(st, SMTPD_CHECK_MAIL, "MAIL", NULL) < 0) {
 		vstr_reset(st->sender);
 		st->cleanup_flags = 0;
+		st->spf.result = NULL;
 		return -1;
 	}
 	smtpd_state_set(st, SMTPD_ST_MAIL);
@@ -800,6 +836,9 @@ smtpd_state_create(const struct smtpd_params *par,
 	st->check.reply = vstr_alloc(128);
 	st->sasl_method = vstr_alloc(16);
 	st->sasl_username = vstr_alloc(32);
+	st->spf.domain = vstr_alloc(64);
+	st->spf.explanation = vstr_alloc(64);
+	st->spf.header = vstr_alloc(256);
 	return st;
 }
 
@@ -824,6 +863,9 @@ smtpd_state_free(SMTPD_STATE *st)
 	vstr_free(st->tls_info);
 	vstr_free(st->sasl_method);
 	vstr_free(st->sasl_username);
+	vstr_free(st->spf.domain);
+	vstr_free(st->spf.explanation);
+	vstr_free(st->spf.header);
 	myfree(st);
 	return NULL;
 }

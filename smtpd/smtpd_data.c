@@ -267,6 +267,12 @@ smtpd_data_begin(SMTPD_STATE *st, bool dots)
 			    && st->hooks->mynetworks(st->ctx, st->peer.addr);
 	req.rcpts = rcpts;
 	req.nrcpt = st->nrcpt;
+	if (st->spf.result) {
+		req.spf_result = st->spf.result;
+		req.spf_identity = st->spf.identity;
+		req.spf_domain = VSTR_STR(st->spf.domain);
+		req.spf_header = VSTR_STR(st->spf.header);
+	}
 	why = vstr_alloc(100);
 	st->cleanup = st->hooks->cleanup_begin(st->ctx, &req, why);
 	if (st->cleanup == NULL)

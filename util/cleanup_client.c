@@ -86,6 +86,10 @@ cleanup_envelope_frame(ATTR *a, const struct cleanup_req *req)
 	cleanup_put_opt(a, "local_uid", req->local_uid);
 	cleanup_put_opt(a, "fullname", req->fullname);
 	attr_put_int(a, "rewrite_local", req->rewrite_local);
+	cleanup_put_opt(a, "spf_result", req->spf_result);
+	cleanup_put_opt(a, "spf_identity", req->spf_identity);
+	cleanup_put_opt(a, "spf_domain", req->spf_domain);
+	cleanup_put_opt(a, "spf_header", req->spf_header);
 	attr_put_int(a, "nrcpt", (long long)req->nrcpt);
 	for (i = 0; i < req->nrcpt; i++) {
 		attr_reset(r);

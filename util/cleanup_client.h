@@ -59,6 +59,11 @@ struct cleanup_req {
 	const char *local_uid;	   /* pickup: the submitting uid */
 	const char *fullname;	   /* sendmail -F: name for an added From: */
 	bool	    rewrite_local; /* qualify unqualified header addresses */
+	/* smtpd's SPF check (AUTH-API 3); spf_result NULL: not checked. */
+	const char *spf_result;	  /* "pass", "fail", ... "permerror" */
+	const char *spf_identity; /* "mailfrom" or "helo" */
+	const char *spf_domain;	  /* the domain that was checked */
+	const char *spf_header;	  /* "Received-SPF: ...", no final CRLF */
 	const struct cleanup_rcpt *rcpts;
 	size_t			   nrcpt;
 };

@@ -632,6 +632,10 @@ static const struct param_def param_defs[] = {
 	  "Obsolete: when smtpd_tls_security_level is empty, yes means may." },
 	{ "soft_bounce", PARAM_BOOL, "no", 0, 0,
 	  "Turn every permanent failure into a temporary one (for testing)." },
+	{ "spf_enable", PARAM_BOOL, "yes", 0, 0,
+	  "Postel: check SPF (RFC 7208, libspf2) for inbound SMTP mail at "
+	  "MAIL FROM and add a Received-SPF header; the reject_spf_* "
+	  "restrictions act on the result." },
 	{ "strict_mailbox_ownership", PARAM_BOOL, "yes", 0, 0,
 	  "Defer delivery to an existing mailbox file (local and virtual) "
 	  "that is not owned by the recipient, with a warning." },
