@@ -56,6 +56,8 @@ struct SMTPD_SPF {
 	VSTR		    *why;
 	char		    *receiver;
 	int		     queries; /* this check's, up to SPF_QUERY_MAX */
+	SPF_request_t	    *req;     /* the check under way (get_exp) */
+	SPF_response_t	    *resp;
 };
 
 /* libspf2's messages. */
@@ -323,6 +325,62 @@ spf_layer_get_spf(SPF_server_t *server, SPF_request_t *req,
 	return SPF_E_SUCCESS;
 }
 
+/* The explanation macro's data follows its header (spf_record.h). */
+static SPF_errcode_t
+spf_expand_macro(SMTPD_SPF *spf, SPF_macro_t *macro, char **bufp,
+		 size_t *buflenp)
+{
+	SPF_data_t *data = (SPF_data_t *)(void *)((char *)macro
+						   + sizeof(*macro));
+
+	return SPF_record_expand_data(spf->server, spf->req, spf->resp, data,
+				      macro->macro_len, bufp, buflenp);
+}
+
+/*
+ * exp= (RFC 7208 6.2): the TXT record at the named domain, macros
+ * expanded.  libspf2's own path mangles an explanation with spaces (SP
+ * is not a macro-literal, but explain-string allows it), so spaces
+ * become "%_" before it is compiled.  No single record, or one that does
+ * not compile: the default explanation.
+ */
+static SPF_errcode_t
+spf_layer_get_exp(SPF_server_t *server, const char *domain, char **bufp,
+		  size_t *buflenp)
+{
+	SMTPD_SPF     *spf = server->resolver->hook;
+	SPF_dns_rr_t  *rr;
+	SPF_macro_t   *macro = NULL;
+	SPF_errcode_t  err = SPF_E_NOT_SPF;
+	VSTR	      *text;
+
+	if (spf->req == NULL || spf->resp == NULL)
+		return SPF_E_NOT_CONFIG;
+	rr = spf_layer_lookup(server->resolver, domain, ns_t_txt, 1);
+	if (rr->herrno == NETDB_SUCCESS && rr->num_rr == 1) {
+		text = vstr_alloc(128);
+		for (const char *cp = rr->rr[0]->txt;
+		     *cp && VSTR_LEN(text) < 2 * SPF_VALUE_MAX; cp++) {
+			if (*cp == ' ')
+				vstr_strcat(text, "%_");
+			else
+				vstr_addch(text, *cp);
+		}
+		err = SPF_record_compile_macro(server, spf->resp, &macro,
+					       VSTR_STR(text));
+		vstr_free(text);
+	}
+	SPF_dns_rr_free(rr);
+	if (err == SPF_E_SUCCESS)
+		err = spf_expand_macro(spf, macro, bufp, buflenp);
+	else if (server->explanation)
+		err = spf_expand_macro(spf, server->explanation, bufp,
+				       buflenp);
+	if (macro)
+		SPF_macro_free(macro);
+	return err;
+}
+
 /* Set-up. */
 
 SMTPD_SPF *
@@ -346,6 +404,7 @@ smtpd_spf_create(const char *receiver, smtpd_spf_lookup_fn lookup, void *ctx,
 	spf->layer->destroy = NULL; /* ours, see smtpd_spf_free */
 	spf->layer->lookup = spf_layer_lookup;
 	spf->layer->get_spf = spf_layer_get_spf;
+	spf->layer->get_exp = spf_layer_get_exp;
 	spf->layer->name = "postel";
 	spf->layer->hook = spf;
 	if ((spf->server = SPF_server_new_dns(spf->layer, 0)) == NULL
@@ -646,6 +705,8 @@ smtpd_spf_check(SMTPD_SPF *spf, const struct smtpd_spf_query *q,
 	} else {
 		req->use_helo = null_sender;
 		req->cur_dom = VSTR_STR(o->domain);
+		spf->req = req;
+		spf->resp = resp;
 		err = SPF_server_get_record(spf->server, req, resp, &rec);
 		if (err == SPF_E_SUCCESS) {
 			resp->spf_record_exp = rec;
@@ -668,6 +729,8 @@ smtpd_spf_check(SMTPD_SPF *spf, const struct smtpd_spf_query *q,
 			problem = SPF_strerror(err);
 		}
 	}
+	spf->req = NULL;
+	spf->resp = NULL;
 	o->result = spf_result_name(res);
 	switch (res) {
 	case SPF_RESULT_FAIL:
