@@ -350,6 +350,9 @@ class Instance:
             "command_directory": BIN,
             "inet_interfaces": "127.0.0.1",
             "inet_protocols": "ipv4",
+            # No test reaches a real DNS server: inbound mail gets SPF
+            # (and DKIM/DMARC) lookups; a test with DNS sets its own.
+            "dns_nameservers": "127.0.0.1:9",
         }
         self.services = []
 
