@@ -62,7 +62,11 @@ struct SMTPD_SPF {
 
 /* libspf2's messages. */
 
-static _Noreturn void
+/* libspf2's handler type carries the attribute: _Noreturn is not enough. */
+static void spf_log_error(const char *file, int line, const char *text)
+    __attribute__((noreturn));
+
+static void
 spf_log_error(const char *file, int line, const char *text)
 {
 	msg_fatal("libspf2: %s:%d: %s", file ? file : "?", line,
