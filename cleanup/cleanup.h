@@ -118,7 +118,7 @@ typedef struct CLEANUP_STATE {
 	const char	   *tls_info; /* smtpd_tls_received_header, or NULL */
 	const char    *auth_header;   /* Received: "(Authenticated sender: )" */
 	const char    *fullname;      /* for an added From:, or NULL */
-	const char *spf_result, *spf_identity, *spf_domain, *spf_header;
+	const char    *spf_result, *spf_identity, *spf_domain, *spf_header;
 	bool	       rewrite_local;
 	struct timeval arrival;
 	/* recipients: given (rewritten, expanded) and extracted */

@@ -89,7 +89,8 @@ cleanup_spf_ok(const CLEANUP_STATE *st, const ATTR *frame)
 			if (h[1] != '\n' || (h[2] != ' ' && h[2] != '\t'))
 				return false;
 			h++;
-		} else if (ch == '\n' || (ch < ' ' && ch != '\t') || ch == 127) {
+		} else if (ch == '\n' || (ch < ' ' && ch != '\t')
+			   || ch == 127) {
 			return false;
 		}
 	}

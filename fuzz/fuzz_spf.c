@@ -54,8 +54,7 @@ fuzz_header(const uint8_t *data, size_t size)
 				    f[5], f[6], f[7], f[8] };
 	smtpd_spf_header(out, &h);
 	s = VSTR_STR(out);
-	if (strncmp(s, "Received-SPF: ", 14) != 0
-	    || strlen(s) != VSTR_LEN(out))
+	if (strncmp(s, "Received-SPF: ", 14) != 0 || strlen(s) != VSTR_LEN(out))
 		abort();
 	for (; *s; s++, line++) {
 		unsigned char ch = (unsigned char)*s;

@@ -48,16 +48,16 @@
 	"%{i}%_is%_not%_a%_designated%_mail%_server%_for%_%{d}"
 
 struct SMTPD_SPF {
-	SPF_server_t	    *server;
-	SPF_dns_server_t    *layer; /* ours: libspf2 does not free it */
-	smtpd_spf_lookup_fn  lookup;
-	void		    *ctx;
-	DNS_REPLY	    *reply;
-	VSTR		    *why;
-	char		    *receiver;
-	int		     queries; /* this check's, up to SPF_QUERY_MAX */
-	SPF_request_t	    *req;     /* the check under way (get_exp) */
-	SPF_response_t	    *resp;
+	SPF_server_t	   *server;
+	SPF_dns_server_t   *layer; /* ours: libspf2 does not free it */
+	smtpd_spf_lookup_fn lookup;
+	void		   *ctx;
+	DNS_REPLY	   *reply;
+	VSTR		   *why;
+	char		   *receiver;
+	int		    queries; /* this check's, up to SPF_QUERY_MAX */
+	SPF_request_t	   *req;     /* the check under way (get_exp) */
+	SPF_response_t	   *resp;
 };
 
 /* libspf2's messages. */
@@ -263,8 +263,7 @@ spf_layer_lookup(SPF_dns_server_t *layer, const char *domain, ns_type type,
 				 spf->why);
 		if (msg_verbose > 1)
 			msg_info("SPF: %s type %d: %s", domain, (int)type,
-				 st == DNS_OK ? "found"
-					      : VSTR_STR(spf->why));
+				 st == DNS_OK ? "found" : VSTR_STR(spf->why));
 	}
 	rr = smtpd_spf_dns_rr(layer, domain, (int)type, st, spf->reply);
 	if (rr == NULL)
@@ -284,10 +283,10 @@ static SPF_errcode_t
 spf_layer_get_spf(SPF_server_t *server, SPF_request_t *req,
 		  SPF_response_t *resp, SPF_record_t **recp)
 {
-	const char    *domain = req->cur_dom;
-	SPF_dns_rr_t  *rr;
-	SPF_errcode_t  err;
-	int	       found = 0, idx = 0;
+	const char   *domain = req->cur_dom;
+	SPF_dns_rr_t *rr;
+	SPF_errcode_t err;
+	int	      found = 0, idx = 0;
 
 	*recp = NULL;
 	/* RFC 7208 4.3: no valid domain, no record (include: permerror). */
@@ -308,10 +307,12 @@ spf_layer_get_spf(SPF_server_t *server, SPF_request_t *req,
 		}
 	if (found != 1) {
 		SPF_dns_rr_free(rr);
-		return SPF_response_add_error(
-		    resp, found ? SPF_E_MULTIPLE_RECORDS : SPF_E_NOT_SPF,
-		    "%s SPF records for '%s'", found ? "multiple" : "no",
-		    domain);
+		return SPF_response_add_error(resp,
+					      found ? SPF_E_MULTIPLE_RECORDS
+						    : SPF_E_NOT_SPF,
+					      "%s SPF records for '%s'",
+					      found ? "multiple" : "no",
+					      domain);
 	}
 	err = SPF_record_compile(server, resp, recp, rr->rr[idx]->txt);
 	SPF_dns_rr_free(rr);
@@ -335,7 +336,7 @@ spf_expand_macro(SMTPD_SPF *spf, SPF_macro_t *macro, char **bufp,
 		 size_t *buflenp)
 {
 	SPF_data_t *data = (SPF_data_t *)(void *)((char *)macro
-						   + sizeof(*macro));
+						  + sizeof(*macro));
 
 	return SPF_record_expand_data(spf->server, spf->req, spf->resp, data,
 				      macro->macro_len, bufp, buflenp);
@@ -352,11 +353,11 @@ static SPF_errcode_t
 spf_layer_get_exp(SPF_server_t *server, const char *domain, char **bufp,
 		  size_t *buflenp)
 {
-	SMTPD_SPF     *spf = server->resolver->hook;
-	SPF_dns_rr_t  *rr;
-	SPF_macro_t   *macro = NULL;
-	SPF_errcode_t  err = SPF_E_NOT_SPF;
-	VSTR	      *text;
+	SMTPD_SPF    *spf = server->resolver->hook;
+	SPF_dns_rr_t *rr;
+	SPF_macro_t  *macro = NULL;
+	SPF_errcode_t err = SPF_E_NOT_SPF;
+	VSTR	     *text;
 
 	if (spf->req == NULL || spf->resp == NULL)
 		return SPF_E_NOT_CONFIG;
@@ -378,8 +379,7 @@ spf_layer_get_exp(SPF_server_t *server, const char *domain, char **bufp,
 	if (err == SPF_E_SUCCESS)
 		err = spf_expand_macro(spf, macro, bufp, buflenp);
 	else if (server->explanation)
-		err = spf_expand_macro(spf, server->explanation, bufp,
-				       buflenp);
+		err = spf_expand_macro(spf, server->explanation, bufp, buflenp);
 	if (macro)
 		SPF_macro_free(macro);
 	return err;
@@ -601,9 +601,8 @@ spf_comment(VSTR *out, const char *receiver, const char *result,
 {
 	vstr_sprintf(out, "%s: ", receiver);
 	if (strcmp(result, "pass") == 0)
-		vstr_sprintf_append(out,
-				    "%s designates %s as permitted sender", who,
-				    ip);
+		vstr_sprintf_append(out, "%s designates %s as permitted sender",
+				    who, ip);
 	else if (strcmp(result, "fail") == 0)
 		vstr_sprintf_append(out,
 				    "%s does not designate %s as permitted "
@@ -655,16 +654,16 @@ int
 smtpd_spf_check(SMTPD_SPF *spf, const struct smtpd_spf_query *q,
 		struct smtpd_spf_outcome *o)
 {
-	bool		null_sender = q->sender == NULL || *q->sender == 0;
-	const char     *helo = q->helo && *q->helo ? q->helo : NULL;
-	const char     *domain, *at;
-	const char     *mechanism = NULL, *problem = NULL;
-	SPF_request_t  *req = NULL;
-	SPF_response_t *resp = NULL;
-	SPF_record_t   *rec = NULL;
-	SPF_errcode_t	err;
-	SPF_result_t	res = SPF_RESULT_NONE;
-	VSTR	       *who = vstr_alloc(64), *comment = vstr_alloc(128);
+	bool		     null_sender = q->sender == NULL || *q->sender == 0;
+	const char	    *helo = q->helo && *q->helo ? q->helo : NULL;
+	const char	    *domain, *at;
+	const char	    *mechanism = NULL, *problem = NULL;
+	SPF_request_t	    *req = NULL;
+	SPF_response_t	    *resp = NULL;
+	SPF_record_t	    *rec = NULL;
+	SPF_errcode_t	     err;
+	SPF_result_t	     res = SPF_RESULT_NONE;
+	VSTR		    *who = vstr_alloc(64), *comment = vstr_alloc(128);
 	struct smtpd_spf_hdr h;
 
 	smtpd_spf_outcome_reset(o);
@@ -700,8 +699,8 @@ smtpd_spf_check(SMTPD_SPF *spf, const struct smtpd_spf_query *q,
 		res = SPF_RESULT_PERMERROR;
 		problem = "bad client address";
 	} else if ((helo && SPF_request_set_helo_dom(req, helo) != 0)
-		   || SPF_request_set_env_from(req, null_sender ? ""
-								: q->sender)
+		   || SPF_request_set_env_from(req,
+					       null_sender ? "" : q->sender)
 			  != 0
 		   || (resp = SPF_response_new(req)) == NULL) {
 		res = SPF_RESULT_TEMPERROR;
@@ -723,7 +722,8 @@ smtpd_spf_check(SMTPD_SPF *spf, const struct smtpd_spf_query *q,
 			if (SPF_response_reason(resp) == SPF_REASON_DEFAULT)
 				mechanism = "default";
 			if (res == SPF_RESULT_PERMERROR)
-				problem = SPF_strerror(SPF_response_errcode(resp));
+				problem = SPF_strerror(
+				    SPF_response_errcode(resp));
 		} else if (err == SPF_E_DNS_ERROR) {
 			res = SPF_RESULT_TEMPERROR;
 		} else if (err == SPF_E_NOT_SPF) {
@@ -741,7 +741,8 @@ smtpd_spf_check(SMTPD_SPF *spf, const struct smtpd_spf_query *q,
 	case SPF_RESULT_SOFTFAIL:
 		if (resp && SPF_response_get_explanation(resp))
 			spf_printable(o->explanation,
-				      SPF_response_get_explanation(resp), false);
+				      SPF_response_get_explanation(resp),
+				      false);
 		break;
 	case SPF_RESULT_PERMERROR:
 		vstr_strcpy(o->explanation, problem ? problem : "permerror");

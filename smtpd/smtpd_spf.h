@@ -45,9 +45,9 @@ struct smtpd_spf_query {
 };
 
 struct smtpd_spf_outcome {
-	const char *result;   /* "pass" ... "permerror", NULL: not checked */
-	const char *identity; /* "mailfrom" or "helo" */
-	VSTR	   *domain;   /* the domain that was checked */
+	const char *result;	 /* "pass" ... "permerror", NULL: not checked */
+	const char *identity;	 /* "mailfrom" or "helo" */
+	VSTR	   *domain;	 /* the domain that was checked */
 	VSTR	   *explanation; /* for reply texts; printable, bounded */
 	VSTR	   *header;	 /* "Received-SPF: ..." without CRLF */
 };
@@ -96,9 +96,8 @@ bool smtpd_spf_domain_ok(const char *domain);
  * TRY_AGAIN).  NULL only when out of memory.
  */
 struct SPF_dns_server_struct;
-struct SPF_dns_rr_struct *smtpd_spf_dns_rr(struct SPF_dns_server_struct *layer,
-					   const char *domain, int type,
-					   enum dns_status status,
-					   const DNS_REPLY *reply);
+struct SPF_dns_rr_struct *
+smtpd_spf_dns_rr(struct SPF_dns_server_struct *layer, const char *domain,
+		 int type, enum dns_status status, const DNS_REPLY *reply);
 
 #endif

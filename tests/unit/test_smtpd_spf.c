@@ -42,7 +42,8 @@ static const struct zrec zone[] = {
 	{ "mail.mx.test", DNS_TYPE_A, "192.0.2.5", DNS_OK, 0 },
 	{ "v6.test", DNS_TYPE_TXT, "v=spf1 a -all", DNS_OK, 0 },
 	{ "v6.test", DNS_TYPE_AAAA, "2001:db8::5", DNS_OK, 0 },
-	{ "inc.test", DNS_TYPE_TXT, "v=spf1 include:temp.test -all", DNS_OK, 0 },
+	{ "inc.test", DNS_TYPE_TXT, "v=spf1 include:temp.test -all", DNS_OK,
+	  0 },
 	{ "incnone.test", DNS_TYPE_TXT, "v=spf1 include:nx.test -all", DNS_OK,
 	  0 },
 	{ "loop.test", DNS_TYPE_TXT, "v=spf1 ip4:192.0.2.1 -all", DNS_OK, 0 },
@@ -89,8 +90,8 @@ fake_lookup(void *ctx, const char *name, int type, DNS_REPLY *r, VSTR *why)
 			assert_int_equal(inet_pton(AF_INET, z->data, rr->addr),
 					 1);
 		if (type == DNS_TYPE_AAAA)
-			assert_int_equal(
-			    inet_pton(AF_INET6, z->data, rr->addr), 1);
+			assert_int_equal(inet_pton(AF_INET6, z->data, rr->addr),
+					 1);
 	}
 	if (r->count)
 		return DNS_OK;
@@ -276,12 +277,10 @@ test_smtpd_spf_check_helo_for_null_sender(void **state)
 	struct fixture	      *f = *state;
 	struct smtpd_spf_query q = { "192.0.2.5", NULL, "" };
 
-	assert_string_equal(check(state, "192.0.2.5", "helo.test", ""),
-			    "pass");
+	assert_string_equal(check(state, "192.0.2.5", "helo.test", ""), "pass");
 	assert_string_equal(f->o.identity, "helo");
 	assert_string_equal(VSTR_STR(f->o.domain), "helo.test");
-	assert_string_equal(check(state, "192.0.2.9", "helo.test", ""),
-			    "fail");
+	assert_string_equal(check(state, "192.0.2.9", "helo.test", ""), "fail");
 	/* No HELO name: no identity to check. */
 	assert_int_equal(smtpd_spf_check(f->spf, &q, &f->o), -1);
 	assert_null(f->o.result);
@@ -295,8 +294,7 @@ test_smtpd_spf_check_bad_domain_is_none_without_queries(void **state)
 	assert_int_equal(queries, 0);
 	assert_string_equal(check(state, "192.0.2.5", "[192.0.2.5]", ""),
 			    "none");
-	assert_string_equal(check(state, "192.0.2.5", "localhost", ""),
-			    "none");
+	assert_string_equal(check(state, "192.0.2.5", "localhost", ""), "none");
 	assert_int_equal(queries, 0);
 }
 
@@ -394,8 +392,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_smtpd_spf_dns_rr_maps_statuses),
 		cmocka_unit_test(test_smtpd_spf_dns_rr_copies_records),
-		cmocka_unit_test_setup_teardown(
-		    test_smtpd_spf_check_every_result, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_smtpd_spf_check_every_result,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_smtpd_spf_check_loopback_gets_its_real_result, setup,
 		    teardown),
