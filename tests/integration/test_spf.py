@@ -74,6 +74,8 @@ def mta(dns):
     inst = Instance(workdir)
     inst.port = free_port()
     inst.strict_port = free_port()
+    inst.inbound_port = free_port()
+    inst.outbound_port = free_port()
     inst.sink = handler
     inst.maillog = os.path.join(workdir, "maillog")
     inst.write_config(main={
@@ -93,6 +95,10 @@ def mta(dns):
         "127.0.0.1:%d inet n - y - - smtpd" % inst.port,
         "127.0.0.1:%d inet n - y - - smtpd -o smtpd_sender_restrictions=%s"
         % (inst.strict_port, RESTRICT.replace(" ", "")),
+        "127.0.0.1:%d inet n - y - - smtpd -o smtpd_mail_auth_role=inbound"
+        % inst.inbound_port,
+        "127.0.0.1:%d inet n - y - - smtpd -o smtpd_mail_auth_role=outbound"
+        % inst.outbound_port,
         "cleanup unix n - n - 0 cleanup",
         "qmgr unix n - n 300 1 qmgr",
         "smtp unix - - n - - smtp",
@@ -104,6 +110,8 @@ def mta(dns):
     inst.start()
     wait_smtp(inst, inst.port)
     wait_smtp(inst, inst.strict_port)
+    wait_smtp(inst, inst.inbound_port)
+    wait_smtp(inst, inst.outbound_port)
     yield inst
     inst.cleanup()
     ctl.stop()
@@ -117,12 +125,12 @@ def session(port, source=OUTSIDE, helo="client.example.test"):
     return s
 
 
-def send(mta, sender, source=OUTSIDE, helo="client.example.test"):
-    """Send one message to the annotating listener; return its header."""
+def send(mta, sender, source=OUTSIDE, helo="client.example.test", port=None):
+    """Send one message (to the annotating listener); return it."""
     mid = "<%s@test>" % uuid.uuid4().hex
     msg = ("From: <a@example.org>\r\nTo: <x@dest.test>\r\n"
            "Message-ID: %s\r\nSubject: spf\r\n\r\nbody\r\n" % mid)
-    s = session(mta.port, source, helo)
+    s = session(port or mta.port, source, helo)
     code, reply = s.mail(sender)
     assert code == 250, reply
     code, reply = s.rcpt("x@dest.test")
@@ -207,6 +215,17 @@ def test_spf_outbound_client_is_not_checked(mta):
     message = send(mta, "s@fail.test", source=TRUSTED)
     assert received_spf(message) == []
     assert b"Received-SPF" not in message
+
+
+def test_spf_follows_smtpd_mail_auth_role(mta):
+    # -o smtpd_mail_auth_role=inbound: even a mynetworks client is checked.
+    (result, _, kv), = received_spf(send(mta, "s@pass.test", source=TRUSTED,
+                                         port=mta.inbound_port))
+    assert result == "fail"          # 127.0.0.1 is not in pass.test's SPF
+    assert kv["client-ip"] == TRUSTED
+    # outbound: an outside client is not checked.
+    message = send(mta, "s@fail.test", port=mta.outbound_port)
+    assert received_spf(message) == []
 
 
 def test_spf_queries_go_to_dns_nameservers(mta, dns):
