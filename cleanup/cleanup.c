@@ -33,6 +33,7 @@ static void
 cleanup_finish_message(CLEANUP_STATE *st)
 {
 	cleanup_content_end(st);
+	cleanup_authres_finish(st);
 	if (st->status == CLEANUP_OK && st->discard) {
 		msg_info("%s: discarded", VSTR_STR(st->qid));
 		cleanup_queue_remove(st);

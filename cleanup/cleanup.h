@@ -22,11 +22,14 @@
 #include <stddef.h>
 #include <sys/time.h>
 
+#include <opendkim/dkim.h>
+
 #include "cleanup/cleanup_mime.h"
 #include "util/attr.h"
 #include "util/cfg.h"
 #include "util/cleanup_client.h"
 #include "util/dict.h"
+#include "util/dns.h"
 #include "util/header.h"
 #include "util/rec.h"
 #include "util/vstr.h"
@@ -75,6 +78,13 @@ typedef struct CLEANUP_CONF {
 	const char *always_bcc;		 /* "" = none */
 	DICT_LIST  *sender_bcc;
 	DICT_LIST  *recipient_bcc;
+	/* verification and policy of inbound mail (cleanup_authres.c) */
+	DKIM_LIB   *dkim_verify_lib; /* NULL: dkim_verify_enable = no */
+	long long   dkim_verify_signature_limit;
+	bool	    dmarc_enable;
+	bool	    dmarc_reject_enable;
+	const char *authserv_id;
+	DNS	   *verify_dns; /* DKIM keys and DMARC records */
 } CLEANUP_CONF;
 
 /* propagate_unmatched_extensions classes that cleanup handles. */
@@ -154,6 +164,7 @@ typedef struct CLEANUP_STATE {
 	char **prepend; /* in call order, each with its CRLF */
 	size_t nprepend, prepend_cap;
 	size_t prepend_len; /* bytes, bounded by CLEANUP_PREPEND_MAX */
+	struct cleanup_authres *authres; /* inbound checks (cleanup_authres.c) */
 	/* outcome */
 	enum cleanup_status status;
 	VSTR		   *reply;
@@ -252,6 +263,14 @@ void cleanup_log_action(const CLEANUP_STATE *st, const char *action,
 void cleanup_prepend_header(CLEANUP_STATE *st, const char *field);
 void cleanup_prepend_write(CLEANUP_STATE *st);
 void cleanup_prepend_free(CLEANUP_STATE *st);
+
+/* cleanup_authres.c: inbound verification (CLEANUP_FLAG_VERIFY) */
+void cleanup_authres_conf(CLEANUP_CONF *c, const CFG *cfg);
+void cleanup_authres_conf_free(CLEANUP_CONF *c);
+void cleanup_authres_input(CLEANUP_STATE *st, const char *data, size_t len);
+void cleanup_authres_finish(CLEANUP_STATE *st);
+bool cleanup_authres_drop(CLEANUP_STATE *st, const struct header_field *f);
+void cleanup_authres_free(CLEANUP_STATE *st);
 
 /* cleanup_queue.c */
 int  cleanup_queue_create(CLEANUP_STATE *st);

@@ -178,6 +178,7 @@ cleanup_content(CLEANUP_STATE *st, const char *data, size_t len)
 	const char     *nl;
 	size_t		take, room;
 
+	cleanup_authres_input(st, data, len);
 	st->size += (long long)len;
 	if (limit > 0 && st->size > limit && st->status == CLEANUP_OK) {
 		msg_info("%s: reject: size %lld exceeds message_size_limit",

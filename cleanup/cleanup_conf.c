@@ -121,6 +121,7 @@ cleanup_conf_load(const CFG *cfg)
 	c->recipient_bcc = cleanup_open_maps(cfg, "recipient_bcc_maps");
 	if (c->header_size_limit < 1)
 		c->header_size_limit = 1;
+	cleanup_authres_conf(c, cfg);
 	return c;
 }
 
@@ -140,6 +141,7 @@ cleanup_conf_free(CLEANUP_CONF *c)
 		dict_list_close(c->body_checks);
 		dict_list_close(c->sender_bcc);
 		dict_list_close(c->recipient_bcc);
+		cleanup_authres_conf_free(c);
 		myfree(c);
 	}
 	return NULL;

@@ -231,7 +231,7 @@ cleanup_header_field(void *ctx, const struct header_field *f)
 		return 0;
 	if (header_is(f, "Received") || header_is(f, "Delivered-To"))
 		st->hops++;
-	if (header_is(f, "Return-Path"))
+	if (header_is(f, "Return-Path") || cleanup_authres_drop(st, f))
 		return 0;
 	if (st->mime)
 		cleanup_mime_primary_field(st->mime, f);

@@ -68,6 +68,7 @@ cleanup_state_free(CLEANUP_STATE *st)
 	cleanup_prepend_free(st);
 	header_parser_free(st->hp);
 	cleanup_mime_free(st->mime);
+	cleanup_authres_free(st);
 	attr_free(st->env);
 	vstr_free(st->sender_buf);
 	vstr_free(st->qid);

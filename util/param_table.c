@@ -62,6 +62,10 @@ static const struct param_def param_defs[] = {
 	  "Append @$myorigin to addresses without a domain." },
 	{ "append_dot_mydomain", PARAM_BOOL, "no", 0, 0,
 	  "Append .$mydomain to addresses whose domain has no dot." },
+	{ "authserv_id", PARAM_STR, "$myhostname", 0, 0,
+	  "Postel: the authserv-id of the Authentication-Results field "
+	  "added to inbound mail; such fields already claiming it are "
+	  "removed." },
 	{ "body_checks", PARAM_STR, "", 0, 0,
 	  "Tables of regular expressions matched against body lines by "
 	  "cleanup." },
@@ -154,6 +158,22 @@ static const struct param_def param_defs[] = {
 	  "the message header is body for the content checks." },
 	{ "disable_vrfy_command", PARAM_BOOL, "no", 0, 0,
 	  "Refuse the SMTP VRFY command." },
+	{ "dkim_verify_enable", PARAM_BOOL, "yes", 0, 0,
+	  "Postel: verify the DKIM signatures of inbound mail "
+	  "(libopendkim) and report them in Authentication-Results." },
+	{ "dkim_verify_signature_limit", PARAM_INT, "5", 1, 100,
+	  "Postel: DKIM signatures verified per inbound message; the "
+	  "rest are ignored." },
+	{ "dmarc_enable", PARAM_BOOL, "yes", 0, 0,
+	  "Postel: evaluate the DMARC policy of the From: domain of "
+	  "inbound mail (libopendmarc)." },
+	{ "dmarc_public_suffix_list", PARAM_STR,
+	  "/usr/share/publicsuffix/public_suffix_list.dat", 0, 0,
+	  "Postel: the public suffix list that decides DMARC "
+	  "organizational domains; read before the chroot." },
+	{ "dmarc_reject_enable", PARAM_BOOL, "yes", 0, 0,
+	  "Postel: refuse inbound mail that fails a DMARC p=reject "
+	  "policy (550 5.7.1); with no, such mail is only annotated." },
 	{ "dns_attempts", PARAM_INT, "2", 1, 10,
 	  "Postel: tries per DNS server for each query." },
 	{ "dns_nameservers", PARAM_STR, "", 0, 0,
