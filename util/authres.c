@@ -108,9 +108,13 @@ authres_keyword(const char *s)
 	return i <= 64;
 }
 
-/* A value as it may appear after "=": raw when safe, else quoted. */
+/*
+ * A value as it may appear after "=" (addr true: a pvalue, which may be
+ * an addr-spec; false: an authserv-id, a token): raw when safe, else a
+ * quoted-string.
+ */
 static void
-authres_put_value(VSTR *out, const char *value)
+authres_put_value(VSTR *out, const char *value, bool addr)
 {
 	size_t len = strlen(value);
 	VSTR  *v;
@@ -125,7 +129,7 @@ authres_put_value(VSTR *out, const char *value)
 		vstr_addch(v, c < ' ' || c == 0x7f ? '?' : c);
 	}
 	if (authres_is_token(VSTR_STR(v), VSTR_LEN(v))
-	    || authres_is_addr(VSTR_STR(v), VSTR_LEN(v))) {
+	    || (addr && authres_is_addr(VSTR_STR(v), VSTR_LEN(v)))) {
 		vstr_memcat(out, VSTR_STR(v), VSTR_LEN(v));
 	} else {
 		vstr_addch(out, '"');
@@ -161,7 +165,7 @@ authres_write(VSTR *out, const char *servid, const struct authres_item *items,
 	size_t i, j, written = 0;
 
 	vstr_strcpy(out, "Authentication-Results: ");
-	authres_put_value(out, servid && *servid ? servid : "localhost");
+	authres_put_value(out, servid && *servid ? servid : "localhost", false);
 	for (i = 0; i < n; i++) {
 		const struct authres_item *it = &items[i];
 
@@ -178,7 +182,7 @@ authres_write(VSTR *out, const char *servid, const struct authres_item *items,
 			if (p->value == NULL || !authres_keyword(p->name))
 				continue;
 			vstr_sprintf_append(out, " %s=", p->name);
-			authres_put_value(out, p->value);
+			authres_put_value(out, p->value, true);
 		}
 		written++;
 	}
