@@ -282,6 +282,11 @@ cleanup_authres_finish(CLEANUP_STATE *st)
 	}
 	msg_info("%s: authentication:%s", VSTR_STR(st->qid), VSTR_STR(log));
 
+	/* The From: domain goes into a reply and logs: printable only. */
+	for (i = 0; i < VSTR_LEN(from); i++)
+		if ((unsigned char)VSTR_STR(from)[i] <= ' '
+		    || (unsigned char)VSTR_STR(from)[i] >= 0x7f)
+			VSTR_STR(from)[i] = '?';
 	if (dmarc.action == CLEANUP_DMARC_REJECT) {
 		msg_info("%s: reject: DMARC policy of %s; from=<%s>",
 			 VSTR_STR(st->qid), VSTR_STR(from), st->sender);

@@ -77,13 +77,27 @@ def keys(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def dns(keys):
+def ed25519():
+    """An Ed25519 key pair as dkimpy takes it (RFC 8463)."""
+    try:
+        import nacl.signing
+    except ImportError:
+        raise missing_module("nacl") from None
+    key = nacl.signing.SigningKey.generate()
+    return {"private": base64.b64encode(bytes(key)),
+            "p": base64.b64encode(bytes(key.verify_key)).decode()}
+
+
+@pytest.fixture(scope="module")
+def dns(keys, ed25519):
     with DNSServer() as server:
         rec = "v=DKIM1; k=rsa; p=" + keys["p"]
         for domain in ("dk.test", "rej.test", "quar.test", "none.test",
                        "pct.test", "other.test", "example.net",
                        "example.org"):
             server.add("sel._domainkey." + domain, "TXT", rec)
+        server.add("ed._domainkey.dk.test", "TXT",
+                   "v=DKIM1; k=ed25519; p=" + ed25519["p"])
         server.add("_dmarc.dk.test", "TXT", "v=DMARC1; p=reject")
         server.add("_dmarc.rej.test", "TXT", "v=DMARC1; p=reject")
         server.add("_dmarc.quar.test", "TXT", "v=DMARC1; p=quarantine")
@@ -221,6 +235,21 @@ def test_authres_dkimpy_signature_passes_and_dmarc_aligns(mta, sink, keys):
     assert wait_for(lambda: "authentication: dkim=pass header.d=dk.test "
                     "dmarc=pass header.from=dk.test" in maillog(mta)), \
         maillog(mta)
+
+
+@pytest.mark.needs("nacl")
+def test_authres_rsa_and_ed25519_signatures_each_get_a_result(mta, sink, keys,
+                                                            ed25519):
+    msg = message("dk.test", b"two signatures\r\n")
+    ed = dkim.sign(msg, b"ed", b"dk.test", ed25519["private"],
+                   signature_algorithm=b"ed25519-sha256",
+                   include_headers=[b"from", b"subject"])
+    msg = signed(keys, ed + msg, "dk.test")
+    send(mta, msg)
+    res = results(delivered(sink, b"two signatures", mta))
+    assert sorted((r, p["header.s"]) for r, p in res["dkim"]) == \
+        [("pass", "ed"), ("pass", "sel")]
+    assert res["dmarc"][0][0] == "pass"
 
 
 def test_authres_body_altered_after_signing_fails(mta, sink, keys):
