@@ -115,18 +115,19 @@ def dns(keys, ed25519):
         yield server
 
 
-@pytest.fixture
-def mta(instance, workdir, dns, sink):
+def start_mta(instance, workdir, dns, sink, main=None):
     port = free_port()
+    settings = {"myhostname": SERVID, "mydomain": "verify.test",
+                "mydestination": "", "mynetworks": "127.0.0.1/32",
+                "relay_domains": "dest.test",
+                "relayhost": "[127.0.0.1]:%d" % sink.port,
+                "dns_nameservers": dns.address,
+                "maillog_file": os.path.join(workdir, "maillog"),
+                "smtpd_error_sleep_time": "0",
+                "smtp_connect_timeout": "5s"}
+    settings.update(main or {})
     instance.write_config(
-        main={"myhostname": SERVID, "mydomain": "verify.test",
-              "mydestination": "", "mynetworks": "127.0.0.1/32",
-              "relay_domains": "dest.test",
-              "relayhost": "[127.0.0.1]:%d" % sink.port,
-              "dns_nameservers": dns.address,
-              "maillog_file": os.path.join(workdir, "maillog"),
-              "smtpd_error_sleep_time": "0",
-              "smtp_connect_timeout": "5s"},
+        main=settings,
         services=[
             "postlog unix-dgram n - n - 1 postlogd",
             "127.0.0.1:%d inet n - n - - smtpd" % port,
@@ -143,6 +144,11 @@ def mta(instance, workdir, dns, sink):
     instance.maillog = os.path.join(workdir, "maillog")
     sink.messages.clear()
     return instance
+
+
+@pytest.fixture
+def mta(instance, workdir, dns, sink):
+    return start_mta(instance, workdir, dns, sink)
 
 
 def message(sender_domain, body=b"Hello.\r\n", extra=b""):
@@ -393,3 +399,85 @@ def test_authres_opendkim_signed_message_passes(mta, sink, keys):
     res = results(delivered(sink, b"signed by opendkim", mta))
     [(result, props)] = res["dkim"]
     assert result == "pass" and props["header.d"] == "other.test"
+
+
+def test_authres_key_missing_is_permerror_and_log_counts(mta, sink, keys):
+    # No key record for selector "gone"; two messages, two log lines.
+    msg = message("none.test", b"no key\r\n")
+    sig = dkim.sign(msg, b"gone", b"none.test", keys["pem"],
+                    include_headers=[b"from"])
+    send(mta, sig + msg)
+    res = results(delivered(sink, b"no key", mta))
+    assert [r for r, _ in res["dkim"]] == ["permerror"]
+    assert res["dkim"][0][1]["header.s"] == "gone"
+    send(mta, message("nodmarc.test", b"second\r\n"))
+    delivered(sink, b"second", mta)
+    assert wait_for(lambda: maillog(mta).count(": authentication: ") == 2)
+
+
+def test_authres_several_from_domains_is_dmarc_permerror(mta, sink):
+    msg = message("rej.test", b"two authors\r\n").replace(
+        b"From: Alice <alice@rej.test>",
+        b"From: Alice <alice@rej.test>, Eve <eve@none.test>")
+    send(mta, msg)
+    res = results(delivered(sink, b"two authors", mta))
+    assert res["dmarc"][0][0] == "permerror"
+
+
+def test_authres_signature_limit(instance, workdir, dns, sink, keys):
+    inst = start_mta(instance, workdir, dns, sink,
+                     {"dkim_verify_signature_limit": "1"})
+    msg = signed(keys, message("dk.test", b"limited\r\n"), "dk.test")
+    msg = signed(keys, msg, "dk.test")
+    assert msg.count(b"DKIM-Signature:") == 2
+    send(inst, msg)
+    res = results(delivered(sink, b"limited", inst))
+    assert [r for r, _ in res["dkim"]] == ["pass"]
+
+
+def test_authres_dmarc_reject_disabled_only_annotates(instance, workdir, dns,
+                                                     sink):
+    inst = start_mta(instance, workdir, dns, sink,
+                     {"dmarc_reject_enable": "no"})
+    send(inst, message("rej.test", b"let through\r\n"))
+    raw = delivered(sink, b"let through", inst)
+    assert results(raw)["dmarc"][0][0] == "fail"
+    assert b"(p=reject dis=none)" in raw
+
+
+def test_authres_checks_disabled(instance, workdir, dns, sink, keys):
+    inst = start_mta(instance, workdir, dns, sink,
+                     {"dkim_verify_enable": "no", "dmarc_enable": "no"})
+    msg = signed(keys, message("rej.test", b"unchecked\r\n"), "rej.test")
+    send(inst, msg)
+    raw = delivered(sink, b"unchecked", inst)
+    assert b"dkim=" not in raw.split(b"DKIM-Signature:")[0]
+    assert b"dmarc=" not in raw
+
+
+def test_authres_custom_authserv_id(instance, workdir, dns, sink):
+    inst = start_mta(instance, workdir, dns, sink,
+                     {"authserv_id": "auth.example.net"})
+    forged = (b"Authentication-Results: auth.example.net; dmarc=pass\r\n"
+              b"Authentication-Results: " + SERVID.encode()
+              + b"; dmarc=pass\r\n")
+    send(inst, message("nodmarc.test", b"custom id\r\n", extra=forged))
+    raw = delivered(sink, b"custom id", inst)
+    fields = [v for n, v in header_fields(raw)
+              if n.lower() == "authentication-results"]
+    assert len(fields) == 2, fields
+    assert fields[0].startswith("auth.example.net;\r\n\tdkim=none")
+    # Another host's id (here: the hostname) is not ours to remove.
+    assert fields[1] == SERVID + "; dmarc=pass"
+
+
+def test_authres_unreadable_public_suffix_list_is_named(instance, workdir,
+                                                        dns, sink):
+    inst = start_mta(instance, workdir, dns, sink,
+                     {"dmarc_public_suffix_list": "/nonexistent/psl.dat"})
+    with pytest.raises(smtplib.SMTPResponseException) as e:
+        send(inst, message("dk.test", b"no psl\r\n"))
+    assert 400 <= e.value.smtp_code < 500
+    assert wait_for(lambda: "dmarc_public_suffix_list: cannot read "
+                    "\"/nonexistent/psl.dat\"" in maillog(inst)), \
+        maillog(inst)
