@@ -131,7 +131,9 @@ def start_mta(instance, workdir, dns, sink, main=None):
         services=[
             "postlog unix-dgram n - n - 1 postlogd",
             "127.0.0.1:%d inet n - n - - smtpd" % port,
-            "cleanup unix n - n - 0 cleanup",
+            # chrooted as in conf/master.cf: keys, records and the public
+            # suffix list must all be reachable from inside
+            "cleanup unix n - y - 0 cleanup",
             "qmgr unix n - n 300 1 qmgr",
             "smtp unix - - n - - smtp",
             "relay unix - - n - - smtp",
