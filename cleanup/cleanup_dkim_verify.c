@@ -80,7 +80,12 @@ cleanup_dkim_key(DKIM *dkim, DKIM_SIGINFO *sig, u_char *buf, size_t buflen)
 			 VSTR_STR(v->name), VSTR_STR(v->why));
 		if (v->ntempfail < CLEANUP_DKIM_SIGS_MAX)
 			v->tempfail[v->ntempfail++] = sig;
-		return DKIM_CBSTAT_TRYAGAIN;
+		/*
+		 * Not TRYAGAIN: that makes libopendkim stop at this
+		 * signature and leave the others unverified.  "No key"
+		 * lets it go on; the list above makes this one temperror.
+		 */
+		return DKIM_CBSTAT_NOTFOUND;
 	}
 }
 

@@ -483,3 +483,16 @@ def test_authres_unreadable_public_suffix_list_is_named(instance, workdir,
     assert wait_for(lambda: "dmarc_public_suffix_list: cannot read "
                     "\"/nonexistent/psl.dat\"" in maillog(inst)), \
         maillog(inst)
+
+
+def test_authres_one_key_tempfail_leaves_other_signature_verified(mta, sink,
+                                                                  keys):
+    msg = message("dk.test", b"mixed keys\r\n")
+    bad = dkim.sign(msg, b"sel", b"tmp.test", keys["pem"],
+                    include_headers=[b"from"])
+    msg = signed(keys, bad + msg, "dk.test")
+    send(mta, msg)
+    res = results(delivered(sink, b"mixed keys", mta))
+    assert sorted((p["header.d"], r) for r, p in res["dkim"]) == \
+        [("dk.test", "pass"), ("tmp.test", "temperror")]
+    assert res["dmarc"][0][0] == "pass"
