@@ -99,6 +99,9 @@ def dns(keys, ed25519):
         server.add("ed._domainkey.dk.test", "TXT",
                    "v=DKIM1; k=ed25519; p=" + ed25519["p"])
         server.add("_dmarc.dk.test", "TXT", "v=DMARC1; p=reject")
+        server.add("spf.test", "TXT", "v=spf1 ip4:%s -all" % OUTSIDE)
+        server.add("_dmarc.spf.test", "TXT", "v=DMARC1; p=reject")
+        server.add("bounces.test", "TXT", "v=spf1 ip4:%s -all" % OUTSIDE)
         server.add("_dmarc.rej.test", "TXT", "v=DMARC1; p=reject")
         server.add("_dmarc.quar.test", "TXT", "v=DMARC1; p=quarantine")
         server.add("_dmarc.none.test", "TXT", "v=DMARC1; p=none")
@@ -240,8 +243,9 @@ def test_authres_dkimpy_signature_passes_and_dmarc_aligns(mta, sink, keys):
     assert props["header.b"] == b[:8].decode()
     assert res["dmarc"] == [("pass", {"header.from": "dk.test"})]
     # One log line per message, countable.
-    assert wait_for(lambda: "authentication: dkim=pass header.d=dk.test "
-                    "dmarc=pass header.from=dk.test" in maillog(mta)), \
+    assert wait_for(lambda: "authentication: spf=none dkim=pass "
+                    "header.d=dk.test dmarc=pass header.from=dk.test"
+                    in maillog(mta)), \
         maillog(mta)
 
 
@@ -365,7 +369,7 @@ def test_authres_forged_results_with_our_id_are_removed(mta, sink, keys):
     ours, top = our_results(raw)
     assert len(ours) == 1 and top == "Authentication-Results"
     assert b"bank.test" not in raw
-    assert [r.method for r in ours[0].results] == ["dkim", "dmarc"]
+    assert [r.method for r in ours[0].results] == ["spf", "dkim", "dmarc"]
     others = [v for n, v in header_fields(raw)
               if n.lower() == "authentication-results"
               and v.startswith("other.example")]
@@ -468,7 +472,7 @@ def test_authres_custom_authserv_id(instance, workdir, dns, sink):
     fields = [v for n, v in header_fields(raw)
               if n.lower() == "authentication-results"]
     assert len(fields) == 2, fields
-    assert fields[0].startswith("auth.example.net;\r\n\tdkim=none")
+    assert fields[0].startswith("auth.example.net;\r\n\tspf=none")
     # Another host's id (here: the hostname) is not ours to remove.
     assert fields[1] == SERVID + "; dmarc=pass"
 
@@ -496,3 +500,24 @@ def test_authres_one_key_tempfail_leaves_other_signature_verified(mta, sink,
     assert sorted((p["header.d"], r) for r, p in res["dkim"]) == \
         [("dk.test", "pass"), ("tmp.test", "temperror")]
     assert res["dmarc"][0][0] == "pass"
+
+
+def test_authres_spf_result_and_dmarc_through_spf_alignment(mta, sink):
+    # Unsigned, but MAIL FROM's domain passes SPF and is the From: domain.
+    send(mta, message("spf.test", b"spf aligned\r\n"),
+         sender="alice@spf.test")
+    raw = delivered(sink, b"spf aligned", mta)
+    res = results(raw)
+    assert res["spf"] == [("pass", {"smtp.mailfrom": "spf.test"})]
+    assert res["dkim"] == [("none", {})]
+    assert res["dmarc"] == [("pass", {"header.from": "spf.test"})]
+    # Authentication-Results on top, smtpd's Received-SPF right below.
+    names = [n for n, _ in header_fields(raw)]
+    assert names[:2] == ["Authentication-Results", "Received-SPF"], names
+    assert wait_for(lambda: "authentication: spf=pass dkim=none "
+                    "dmarc=pass header.from=spf.test" in maillog(mta))
+    # SPF passes for another domain only: not aligned, p=reject applies.
+    with pytest.raises(smtplib.SMTPDataError) as e:
+        send(mta, message("spf.test", b"not aligned\r\n"),
+             sender="alice@bounces.test")
+    assert e.value.smtp_code == 550
