@@ -49,6 +49,7 @@
 #include "util/qid.h"
 #include "util/rec.h"
 #include "util/safe_file.h"
+#include "util/user.h"
 #include "util/vstr.h"
 
 #define PS_INCOMING (1 << 0)
@@ -63,10 +64,13 @@ struct ps_op {
 };
 
 struct ps_state {
-	int  restrict_to; /* PS_* or 0 for no restriction */
-	long count[128];
-	int  status;
-	int  trigger; /* qmgr trigger byte to send, or 0 */
+	int   restrict_to; /* PS_* or 0 for no restriction */
+	long  count[128];
+	int   status;
+	int   trigger; /* qmgr trigger byte to send, or 0 */
+	bool  chown;   /* run by root: new folders go to mail_owner */
+	uid_t uid;
+	gid_t gid;
 };
 
 static int
@@ -142,8 +146,13 @@ ps_apply(struct ps_state *st, int op, const char *id, int folder,
 		break;
 	case 'H':
 		snprintf(to, sizeof(to), "deferred/%s", qid_hash_dir(id, hash));
-		if (mkdir(to, 0700) < 0 && errno != EEXIST)
+		if (mkdir(to, 0700) == 0) {
+			/* A root-owned 0700 folder would hide it from qmgr. */
+			if (st->chown && chown(to, st->uid, st->gid) < 0)
+				return -1;
+		} else if (errno != EEXIST) {
 			return -1;
+		}
 		snprintf(to, sizeof(to), "deferred/%s/%s", hash, id);
 		/* Due now: qmgr's next deferred scan takes it. */
 		(void)utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
@@ -395,6 +404,10 @@ main(int argc, char **argv)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
 	maillog_init(cfg, "postelsuper", MAILLOG_STDERR);
 	queue = cfg_get_str(cfg, "queue_directory");
+	if (geteuid() == 0
+	    && user_lookup(cfg_get_str(cfg, "mail_owner"), &st.uid, &st.gid)
+		   == 0)
+		st.chown = true;
 	if (chdir(queue) < 0)
 		msg_fatal("chdir %s: %m", queue);
 	if (check) {
