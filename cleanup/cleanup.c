@@ -34,6 +34,7 @@ cleanup_finish_message(CLEANUP_STATE *st)
 {
 	cleanup_content_end(st);
 	cleanup_authres_finish(st);
+	cleanup_dkim_sign_end(st);
 	if (st->status == CLEANUP_OK && st->discard) {
 		msg_info("%s: discarded", VSTR_STR(st->qid));
 		cleanup_queue_remove(st);
@@ -188,7 +189,7 @@ cleanup_pre_jail(struct skel_ctx *ctx)
 static void
 cleanup_post_jail(struct skel_ctx *ctx)
 {
-	(void)ctx;
+	cleanup_dkim_sign_jail(ctx->app, ctx->chrooted);
 	/* The skeleton has put us in the queue folder. */
 	cleanup_queue_sweep("incoming", CLEANUP_STALE_AGE);
 }

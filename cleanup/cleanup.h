@@ -85,6 +85,8 @@ typedef struct CLEANUP_CONF {
 	bool	    dmarc_reject_enable;
 	const char *authserv_id;
 	DNS	   *verify_dns; /* DKIM keys and DMARC records */
+	DKIM_LIB   *dkim_sign_lib;		/* NULL: no signing */
+	struct cleanup_dkim_sign *dkim_sign;	/* cleanup_dkim_sign.c */
 } CLEANUP_CONF;
 
 /* propagate_unmatched_extensions classes that cleanup handles. */
@@ -165,6 +167,7 @@ typedef struct CLEANUP_STATE {
 	size_t nprepend, prepend_cap;
 	size_t prepend_len; /* bytes, bounded by CLEANUP_PREPEND_MAX */
 	struct cleanup_authres *authres; /* inbound checks (cleanup_authres.c) */
+	struct cleanup_dkim_signer *dkim_signer; /* cleanup_dkim_sign.c */
 	/* outcome */
 	enum cleanup_status status;
 	VSTR		   *reply;
@@ -263,6 +266,13 @@ void cleanup_log_action(const CLEANUP_STATE *st, const char *action,
 void cleanup_prepend_header(CLEANUP_STATE *st, const char *field);
 void cleanup_prepend_write(CLEANUP_STATE *st);
 void cleanup_prepend_free(CLEANUP_STATE *st);
+/* cleanup_dkim_sign.c: DKIM signing on the output side */
+void cleanup_dkim_sign_load(CLEANUP_CONF *conf, const CFG *cfg);
+void cleanup_dkim_sign_free(CLEANUP_CONF *conf);
+void cleanup_dkim_sign_jail(CLEANUP_CONF *conf, bool chrooted);
+void cleanup_dkim_sign_begin(CLEANUP_STATE *st);
+void cleanup_dkim_sign_end(CLEANUP_STATE *st);
+void cleanup_dkim_sign_done(CLEANUP_STATE *st);
 
 /* cleanup_authres.c: inbound verification (CLEANUP_FLAG_VERIFY) */
 void cleanup_authres_conf(CLEANUP_CONF *c, const CFG *cfg);

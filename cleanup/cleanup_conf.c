@@ -122,6 +122,7 @@ cleanup_conf_load(const CFG *cfg)
 	if (c->header_size_limit < 1)
 		c->header_size_limit = 1;
 	cleanup_authres_conf(c, cfg);
+	cleanup_dkim_sign_load(c, cfg);
 	return c;
 }
 
@@ -142,6 +143,7 @@ cleanup_conf_free(CLEANUP_CONF *c)
 		dict_list_close(c->sender_bcc);
 		dict_list_close(c->recipient_bcc);
 		cleanup_authres_conf_free(c);
+		cleanup_dkim_sign_free(c);
 		myfree(c);
 	}
 	return NULL;

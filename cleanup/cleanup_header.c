@@ -412,6 +412,7 @@ cleanup_header_end(CLEANUP_STATE *st)
 		 VSTR_LEN(st->msgid) ? VSTR_STR(st->msgid) : "<>");
 	cleanup_write_envelope(st);
 	cleanup_received(st, buf, VSTR_STR(date));
+	cleanup_dkim_sign_begin(st);
 	rec_put_content(st->writer, VSTR_STR(buf), VSTR_LEN(buf));
 	rec_put_content(st->writer, VSTR_STR(st->hdr_out),
 			VSTR_LEN(st->hdr_out));

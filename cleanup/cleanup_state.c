@@ -58,6 +58,7 @@ cleanup_state_free(CLEANUP_STATE *st)
 
 	if (st == NULL)
 		return NULL;
+	cleanup_dkim_sign_done(st);
 	cleanup_queue_remove(st);
 	for (i = 0; i < st->nrcpt; i++) {
 		myfree(st->rcpts[i].orig);

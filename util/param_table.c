@@ -158,6 +158,27 @@ static const struct param_def param_defs[] = {
 	  "the message header is body for the content checks." },
 	{ "disable_vrfy_command", PARAM_BOOL, "no", 0, 0,
 	  "Refuse the SMTP VRFY command." },
+	{ "dkim_canonicalization", PARAM_STR, "relaxed/relaxed", 0, 0,
+	  "Postel: DKIM canonicalization of the signatures cleanup adds, "
+	  "header/body, each simple or relaxed." },
+	{ "dkim_key_table", PARAM_STR, "", 0, 0,
+	  "Postel: table from a DKIM key name to domain:selector:/path/to/"
+	  "private.key (OpenDKIM's KeyTable)." },
+	{ "dkim_sign_headers", PARAM_STR,
+	  "+From, Reply-To, Subject, Date, To, Cc, Resent-Date, "
+	  "Resent-From, Resent-Sender, Resent-To, Resent-Cc, In-Reply-To, "
+	  "References, List-Id, List-Help, List-Unsubscribe, "
+	  "List-Subscribe, List-Post, List-Owner, List-Archive",
+	  0, 0,
+	  "Postel: header fields that DKIM signatures cover; +Name is "
+	  "oversigned (one more than occur, so none can be added)." },
+	{ "dkim_signature_expiration", PARAM_TIME, "0s", 0, 315360000,
+	  "Postel: lifetime of the DKIM signatures cleanup adds (x= tag); "
+	  "0 = no expiration." },
+	{ "dkim_signing_table", PARAM_STR, "", 0, 0,
+	  "Postel: table from a From: address, domain or .parent domain to "
+	  "the DKIM key names to sign outbound mail with (OpenDKIM's "
+	  "SigningTable); empty = no signing." },
 	{ "dkim_verify_enable", PARAM_BOOL, "yes", 0, 0,
 	  "Postel: verify the DKIM signatures of inbound mail "
 	  "(libopendkim) and report them in Authentication-Results." },

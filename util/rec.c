@@ -53,6 +53,8 @@ struct REC_WRITER {
 	struct rec_size	  size;
 	VSTR		 *cont;	   /* content waiting for a full chunk */
 	VSTR		 *scratch; /* rec_putf formatting */
+	REC_TAP_FN	  tap;	   /* sees every content byte, or NULL */
+	void		 *tap_ctx;
 	unsigned char	  buf[REC_BUFSIZE];
 };
 
@@ -662,6 +664,8 @@ rec_put_content(REC_WRITER *w, const void *data, size_t len)
 		return -1;
 	if (w->layout.section != REC_SEC_CONT)
 		msg_panic("rec_put_content: not in the content section");
+	if (w->tap && len > 0)
+		w->tap(w->tap_ctx, data, len);
 	while (len > 0) {
 		if (VSTR_LEN(w->cont) == 0 && len >= REC_CONT_CHUNK) {
 			if (rec_put_raw(w, REC_TYPE_CONT, cp, REC_CONT_CHUNK)
@@ -682,6 +686,13 @@ rec_put_content(REC_WRITER *w, const void *data, size_t len)
 			return -1;
 	}
 	return 0;
+}
+
+void
+rec_writer_tap(REC_WRITER *w, REC_TAP_FN fn, void *ctx)
+{
+	w->tap = fn;
+	w->tap_ctx = ctx;
 }
 
 int

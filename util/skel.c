@@ -91,6 +91,7 @@ skel_jail(struct skel_ctx *ctx, struct skel_priv *priv)
 			  priv->chroot ? queue : "none", VSTR_STR(why));
 	vstr_free(why);
 	ctx->jailed = true;
+	ctx->chrooted = priv->chroot && !ctx->standalone;
 }
 
 static void

@@ -71,6 +71,7 @@ struct skel_ctx {
 	char		 **argv;
 	bool		   standalone;	/* -S */
 	bool		   jailed;	/* privileges were dropped */
+	bool		   chrooted;	/* "/" is queue_directory now */
 	uid_t		   queue_owner; /* owns queue files: mail_owner, or
 					 * our own uid when not run as root */
 	long long	   use_count;	/* clients/requests served so far */
