@@ -550,7 +550,7 @@ cleanup_dkim_add_key(CLEANUP_STATE *st, struct cleanup_dkim_signer *g,
 	}
 	d = dkim_sign(st->conf->dkim_sign_lib,
 		      (const unsigned char *)VSTR_STR(st->qid), NULL,
-		      (const unsigned char *)VSTR_STR(k->pem),
+		      (unsigned char *)VSTR_STR(k->pem),
 		      (const unsigned char *)VSTR_STR(sel),
 		      (const unsigned char *)VSTR_STR(dom), s->hdr_canon,
 		      s->body_canon, k->alg, -1, &stat);
