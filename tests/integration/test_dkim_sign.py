@@ -410,3 +410,29 @@ def test_dkim_sign_expiration_and_simple_canonicalization(site, dns):
     assert int(t[b"x"]) - int(t[b"t"]) == 7 * 86400
     assert t[b"c"] == b"simple/relaxed"
     assert verify_all(got, dns)
+
+
+@pytest.mark.needs("opendkim")
+def test_dkim_sign_opendkim_itself_says_pass(site, keys, workdir):
+    """Interoperability: Debian's opendkim in test mode (-t) verifies what
+    Postel signed, its key records given as TestDNSData."""
+    s = site(signing={DOMAIN: "rsa, ed"})
+    assert s.send(message())[0] == 250
+    got = s.relayed()
+    msgfile = os.path.join(workdir, "signed.eml")
+    with open(msgfile, "wb") as f:
+        f.write(got)
+    data = os.path.join(workdir, "dnsdata")
+    with open(data, "w") as f:
+        f.write("rsa._domainkey.%s %s\n" % (DOMAIN, keys["rsa"][1]))
+        f.write("ed._domainkey.%s %s\n" % (DOMAIN, keys["ed"][1]))
+    conf = os.path.join(workdir, "opendkim.conf")
+    with open(conf, "w") as f:
+        f.write("Mode v\nSyslog no\nTestDNSData %s\n" % data)
+    r = subprocess.run(["opendkim", "-x", conf, "-vvv", "-t", msgfile],
+                       capture_output=True, text=True, timeout=60)
+    out = r.stdout + r.stderr
+    assert "verification (s=rsa, d=example.com, 2048-bit key) succeeded" \
+        in out, out
+    assert "dkim=pass (2048-bit key) header.d=example.com" in out, out
+    assert "header.s=rsa" in out and "failed" not in out, out
