@@ -84,13 +84,13 @@ struct cleanup_dkim_sign {
 	DICT_LIST	       *key_table;
 	const char	       *signing_spec, *key_spec;
 	DKIM_SIGN_LIST	       *headers;
-	const char	      **sign_hdrs;  /* NULL-terminated, for the lib */
-	const char	      **over_hdrs;  /* NULL-terminated, for the lib */
-	dkim_canon_t	        hdr_canon, body_canon;
-	VSTR		       *queue_dir;  /* without trailing '/' */
-	bool		        chrooted;
+	const char	      **sign_hdrs; /* NULL-terminated, for the lib */
+	const char	      **over_hdrs; /* NULL-terminated, for the lib */
+	dkim_canon_t		hdr_canon, body_canon;
+	VSTR		       *queue_dir; /* without trailing '/' */
+	bool			chrooted;
 	struct cleanup_dkim_key keys[CLEANUP_DKIM_KEY_CACHE];
-	size_t		        nkeys;
+	size_t			nkeys;
 };
 
 /* The signatures of one message in progress. */
@@ -297,7 +297,7 @@ cleanup_dkim_no_pass(char *buf, int size, int rw, void *u)
 static int
 cleanup_dkim_key_check(struct cleanup_dkim_key *k, VSTR *why)
 {
-	BIO	 *bio = BIO_new_mem_buf(VSTR_STR(k->pem), (int)VSTR_LEN(k->pem));
+	BIO *bio = BIO_new_mem_buf(VSTR_STR(k->pem), (int)VSTR_LEN(k->pem));
 	EVP_PKEY *pkey = NULL;
 	int	  ret = -1;
 
@@ -485,8 +485,7 @@ cleanup_dkim_sign_done(CLEANUP_STATE *st)
 }
 
 /* A configuration problem: logged in full, the message deferred. */
-static void
-cleanup_dkim_config_error(CLEANUP_STATE *st, const char *fmt, ...)
+static void cleanup_dkim_config_error(CLEANUP_STATE *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 static void
@@ -535,7 +534,8 @@ cleanup_dkim_add_key(CLEANUP_STATE *st, struct cleanup_dkim_signer *g,
 		goto out;
 	}
 	if (dkim_sign_key_parse(value, dom, sel, path, g->why) < 0) {
-		cleanup_dkim_config_error(st, "dkim_key_table %s: key \"%s\": %s",
+		cleanup_dkim_config_error(st,
+					  "dkim_key_table %s: key \"%s\": %s",
 					  s->key_spec, name, VSTR_STR(g->why));
 		goto out;
 	}
@@ -599,8 +599,9 @@ cleanup_dkim_header_done(struct cleanup_dkim_signer *g)
 		   || VSTR_STR(g->field)[len - 1] == '\r'))
 		len--;
 	for (size_t i = 0; i < g->count; i++) {
-		DKIM_STAT stat = dkim_header(
-		    g->dkim[i], (unsigned char *)VSTR_STR(g->field), len);
+		DKIM_STAT stat =
+		    dkim_header(g->dkim[i], (unsigned char *)VSTR_STR(g->field),
+				len);
 
 		/*
 		 * libopendkim refuses a field whose name holds ';' (it could
@@ -614,8 +615,7 @@ cleanup_dkim_header_done(struct cleanup_dkim_signer *g)
 }
 
 static void
-cleanup_dkim_body(struct cleanup_dkim_signer *g, const char *data,
-		  size_t len)
+cleanup_dkim_body(struct cleanup_dkim_signer *g, const char *data, size_t len)
 {
 	for (size_t i = 0; i < g->count && len > 0; i++)
 		cleanup_dkim_check(g,
@@ -729,8 +729,7 @@ cleanup_dkim_sign_begin(CLEANUP_STATE *st)
 	if (found < 0) {
 		msg_warn("%s: dkim-sign: dkim_signing_table %s: lookup of "
 			 "\"%s\" failed; message deferred",
-			 VSTR_STR(st->qid), s->signing_spec,
-			 keys->item[i - 1]);
+			 VSTR_STR(st->qid), s->signing_spec, keys->item[i - 1]);
 		cleanup_fail(st, CLEANUP_TEMPFAIL,
 			     "451 4.3.0 Error: dkim_signing_table lookup "
 			     "failure");

@@ -104,8 +104,8 @@ dkim_sign_trim(const char **s, size_t *len)
 }
 
 int
-dkim_sign_key_parse(const char *value, VSTR *domain, VSTR *selector,
-		    VSTR *path, VSTR *why)
+dkim_sign_key_parse(const char *value, VSTR *domain, VSTR *selector, VSTR *path,
+		    VSTR *why)
 {
 	const char *s = value, *c1, *c2;
 	size_t	    len = strlen(value);
@@ -120,8 +120,7 @@ dkim_sign_key_parse(const char *value, VSTR *domain, VSTR *selector,
 	}
 	dkim_sign_trim(&s, &len);
 	if ((c1 = memchr(s, ':', len)) == NULL
-	    || (c2 = memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - s)))
-		   == NULL) {
+	    || (c2 = memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - s))) == NULL) {
 		vstr_strcpy(why, "expected domain:selector:/path/to/key");
 		return -1;
 	}
@@ -186,6 +185,12 @@ dkim_sign_split(DKIM_SIGN_LIST *l, const char *value, size_t max, bool plus,
 			cp++;
 			len--;
 		}
+		/* "++Name" is a typo, not a field named "+Name" */
+		if (over && len > 0 && cp[0] == '+') {
+			vstr_sprintf(why, "%s: \"+%.*s\": one + only", what,
+				     (int)(len > 100 ? 100 : len), cp);
+			return -1;
+		}
 		if (len == 0 || len > DKIM_SIGN_NAME_MAX) {
 			vstr_sprintf(why, "%s: empty or over-long name", what);
 			return -1;
@@ -196,7 +201,8 @@ dkim_sign_split(DKIM_SIGN_LIST *l, const char *value, size_t max, bool plus,
 			/* RFC 5322 ftext; ';' would break h= (libopendkim) */
 			if (c < 33 || c > 126
 			    || (plus && (c == ':' || c == ';'))) {
-				vstr_sprintf(why, "%s: bad character in \"%.*s\"",
+				vstr_sprintf(why,
+					     "%s: bad character in \"%.*s\"",
 					     what, (int)len, cp);
 				return -1;
 			}
@@ -256,8 +262,8 @@ dkim_sign_canon_parse(const char *value, int *header, int *body, VSTR *why)
 	if (dkim_sign_canon_word(s, slash ? (size_t)(slash - s) : len, header)
 		< 0
 	    || (slash
-		&& dkim_sign_canon_word(slash + 1, len - (size_t)(slash + 1 - s),
-					body)
+		&& dkim_sign_canon_word(slash + 1,
+					len - (size_t)(slash + 1 - s), body)
 		       < 0)) {
 		vstr_sprintf(why,
 			     "\"%.*s\": expected simple or relaxed, "

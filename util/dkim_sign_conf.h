@@ -39,9 +39,9 @@
 
 #include "util/vstr.h"
 
-#define DKIM_SIGN_KEYS_MAX    8	  /* signatures per message */
-#define DKIM_SIGN_HEADERS_MAX 100 /* names in dkim_sign_headers */
-#define DKIM_SIGN_NAME_MAX    255 /* a key name or header name */
+#define DKIM_SIGN_KEYS_MAX    8	   /* signatures per message */
+#define DKIM_SIGN_HEADERS_MAX 100  /* names in dkim_sign_headers */
+#define DKIM_SIGN_NAME_MAX    255  /* a key name or header name */
 #define DKIM_SIGN_VALUE_MAX   4096 /* a table value */
 
 #define DKIM_SIGN_CANON_SIMPLE	0
@@ -69,8 +69,7 @@ int dkim_sign_names_parse(DKIM_SIGN_LIST *l, const char *value, VSTR *why);
 int dkim_sign_headers_parse(DKIM_SIGN_LIST *l, const char *value, VSTR *why);
 
 /* dkim_canonicalization into DKIM_SIGN_CANON_* values. */
-int dkim_sign_canon_parse(const char *value, int *header, int *body,
-			  VSTR *why);
+int dkim_sign_canon_parse(const char *value, int *header, int *body, VSTR *why);
 
 /*
  * The signing table keys for a From: address, most specific first, into
