@@ -40,6 +40,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "admin/admin_dkim.h"
 #include "admin/admin_queue.h"
 #include "util/cfg.h"
 #include "util/cfg_compat.h"
@@ -134,6 +135,7 @@ postel_check(struct postel *p)
 				 VSTR_STR(path));
 	}
 	postel_check_proxymap(p, mcf);
+	admin_dkim_check(p->cfg, mcf);
 	mastercf_free(mcf);
 	if (admin_queue_setup(p->cfg, why) < 0)
 		msg_fatal_status(strstr(VSTR_STR(why), "unknown")

@@ -436,3 +436,35 @@ def test_dkim_sign_opendkim_itself_says_pass(site, keys, workdir):
         in out, out
     assert "dkim=pass (2048-bit key) header.d=example.com" in out, out
     assert "header.s=rsa" in out and "failed" not in out, out
+
+
+def test_dkim_sign_postel_check_warns_about_key_files(instance, workdir, keys):
+    inq = os.path.join(instance.queue, "dkim")
+    os.makedirs(inq, exist_ok=True)
+    good = os.path.join(inq, "good.pem")
+    loose = os.path.join(inq, "loose.pem")
+    outside = os.path.join(workdir, "outside.pem")
+    for path, mode in ((good, 0o600), (loose, 0o644), (outside, 0o600)):
+        shutil.copy(keys["rsa"][0], path)
+        os.chmod(path, mode)
+    table = os.path.join(workdir, "keys")
+    with open(table, "w") as f:
+        f.write("good %s:good:%s\n" % (DOMAIN, good))
+        f.write("loose %s:loose:%s\n" % (DOMAIN, loose))
+        f.write("outside %s:outside:%s\n" % (DOMAIN, outside))
+        f.write("gone %s:gone:%s/gone.pem\n" % (DOMAIN, inq))
+        f.write("broken nonsense\n")
+    instance.write_config(main={"dkim_key_table": "texthash:" + table,
+                                "dkim_signing_table": "static:good"},
+                          services=["cleanup unix n - y - 0 cleanup"])
+    r = instance.postel("check")
+    assert r.returncode == 0, r.stderr
+    out = r.stderr
+    assert 'key "loose": private key file %s is world-readable (mode 0644)' \
+        % loose in out, out
+    assert 'key "outside": file %s is outside queue_directory' % outside \
+        in out, out
+    assert 'key "gone": file %s/gone.pem: No such file or directory' % inq \
+        in out, out
+    assert 'key "broken": expected domain:selector:/path/to/key' in out, out
+    assert 'key "good"' not in out, out
