@@ -16,7 +16,7 @@ MAN=$D$PREFIX/share/man
 ETC=$D/etc/postel
 
 install -d -m 755 "$SBIN" "$BIN" "$LIBEXEC" "$ETC" \
-	"$MAN/man1" "$MAN/man5" "$MAN/man8"
+	"$MAN/man1" "$MAN/man5" "$MAN/man7" "$MAN/man8"
 
 for f in "$B"/bin/*; do
 	[ -e "$f" ] || continue
@@ -35,7 +35,7 @@ for f in "$B"/libexec/*; do
 	[ -e "$f" ] || continue
 	install -m 755 "$f" "$LIBEXEC/$(basename "$f")"
 done
-for sec in 1 5 8; do
+for sec in 1 5 7 8; do
 	for f in man/man$sec/*.$sec; do
 		[ -e "$f" ] || continue
 		install -m 644 "$f" "$MAN/man$sec/$(basename "$f")"
