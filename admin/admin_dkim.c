@@ -35,7 +35,7 @@ static void
 admin_dkim_entry(const char *spec, const char *name, const char *value,
 		 const char *queue_dir, bool chrooted)
 {
-	VSTR	   *dom = vstr_alloc(32), *sel = vstr_alloc(16),
+	VSTR *dom = vstr_alloc(32), *sel = vstr_alloc(16),
 	     *path = vstr_alloc(64), *why = vstr_alloc(64);
 	struct stat sb;
 	size_t	    qlen = strlen(queue_dir);

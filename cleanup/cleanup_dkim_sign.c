@@ -484,12 +484,18 @@ cleanup_dkim_sign_done(CLEANUP_STATE *st)
 	}
 }
 
-/* A configuration problem: logged in full, the message deferred. */
-static void cleanup_dkim_config_error(CLEANUP_STATE *st, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/*
+ * A configuration problem: logged in full, the message deferred.  The
+ * reply names the key and a short cause, never a path: it reaches the
+ * client, and a local submission's reason shows in postelqueue -p.
+ */
+static void cleanup_dkim_config_error(CLEANUP_STATE *st, const char *key,
+				      const char *cause, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static void
-cleanup_dkim_config_error(CLEANUP_STATE *st, const char *fmt, ...)
+cleanup_dkim_config_error(CLEANUP_STATE *st, const char *key, const char *cause,
+			  const char *fmt, ...)
 {
 	VSTR   *text = vstr_alloc(128);
 	va_list ap;
@@ -499,8 +505,15 @@ cleanup_dkim_config_error(CLEANUP_STATE *st, const char *fmt, ...)
 	va_end(ap);
 	msg_warn("%s: dkim-sign: configuration error: %s; message deferred",
 		 VSTR_STR(st->qid), VSTR_STR(text));
-	cleanup_fail(st, CLEANUP_TEMPFAIL,
-		     "451 4.3.0 Error: DKIM signing configuration error");
+	if (key)
+		cleanup_fail(st, CLEANUP_TEMPFAIL,
+			     "451 4.3.0 Error: DKIM signing key \"%.100s\": "
+			     "%.200s",
+			     key, cause);
+	else
+		cleanup_fail(st, CLEANUP_TEMPFAIL,
+			     "451 4.3.0 Error: DKIM signing configuration "
+			     "error");
 	vstr_free(text);
 }
 
@@ -527,21 +540,30 @@ cleanup_dkim_add_key(CLEANUP_STATE *st, struct cleanup_dkim_signer *g,
 			     "451 4.3.0 Error: dkim_key_table lookup failure");
 		goto out;
 	case 0:
-		cleanup_dkim_config_error(st,
+		cleanup_dkim_config_error(st, name, "no dkim_key_table entry",
 					  "dkim_key_table %s: no entry for "
 					  "key name \"%s\"",
 					  s->key_spec, name);
 		goto out;
 	}
 	if (dkim_sign_key_parse(value, dom, sel, path, g->why) < 0) {
-		cleanup_dkim_config_error(st,
+		cleanup_dkim_config_error(st, name,
+					  "malformed dkim_key_table entry",
 					  "dkim_key_table %s: key \"%s\": %s",
 					  s->key_spec, name, VSTR_STR(g->why));
 		goto out;
 	}
-	if (cleanup_dkim_key_where(s, VSTR_STR(path), where, g->why) < 0
-	    || (k = cleanup_dkim_key(s, VSTR_STR(where), g->why)) == NULL) {
-		cleanup_dkim_config_error(st,
+	if (cleanup_dkim_key_where(s, VSTR_STR(path), where, g->why) < 0) {
+		cleanup_dkim_config_error(st, name,
+					  "key file outside the chroot",
+					  "dkim_key_table %s: key \"%s\": "
+					  "file %s: %s",
+					  s->key_spec, name, VSTR_STR(path),
+					  VSTR_STR(g->why));
+		goto out;
+	}
+	if ((k = cleanup_dkim_key(s, VSTR_STR(where), g->why)) == NULL) {
+		cleanup_dkim_config_error(st, name, VSTR_STR(g->why),
 					  "dkim_key_table %s: key \"%s\": "
 					  "file %s: %s",
 					  s->key_spec, name, VSTR_STR(path),
@@ -555,7 +577,7 @@ cleanup_dkim_add_key(CLEANUP_STATE *st, struct cleanup_dkim_signer *g,
 		      (const unsigned char *)VSTR_STR(dom), s->hdr_canon,
 		      s->body_canon, k->alg, -1, &stat);
 	if (d == NULL) {
-		cleanup_dkim_config_error(st,
+		cleanup_dkim_config_error(st, name, dkim_getresultstr(stat),
 					  "dkim_key_table %s: key \"%s\": "
 					  "file %s: libopendkim: %s",
 					  s->key_spec, name, VSTR_STR(path),
@@ -743,7 +765,7 @@ cleanup_dkim_sign_begin(CLEANUP_STATE *st)
 		goto out;
 	}
 	if (dkim_sign_names_parse(names, value, g->why) < 0) {
-		cleanup_dkim_config_error(st,
+		cleanup_dkim_config_error(st, NULL, NULL,
 					  "dkim_signing_table %s: entry "
 					  "\"%s\": %s",
 					  s->signing_spec, keys->item[i - 1],

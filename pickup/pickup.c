@@ -19,8 +19,10 @@
  * returned to its sender as a non-delivery notification (util/dsn), since
  * sendmail already reported success; only if that cannot be queued does
  * the file go to corrupt/.  When cleanup answers 4xx the file
- * stays for the next wake-up; when cleanup cannot be reached at all the
- * scan stops there.
+ * stays for the next wake-up, and the reason goes to the defer log under
+ * the file's name, where postelqueue -p reads the reasons of waiting mail
+ * (written again only when the reason changes, removed with the file);
+ * when cleanup cannot be reached at all the scan stops there.
  *
  * Logs (Postfix's format): "QUEUEID: uid=1000 from=<user>" per message;
  * warnings start with "uid=N from=<x>:" or the maildrop file name.
@@ -36,8 +38,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/bounce_client.h"
 #include "util/cfg.h"
 #include "util/cleanup_client.h"
+#include "util/deliver_proto.h"
 #include "util/dsn.h"
 #include "util/maildrop.h"
 #include "util/msg.h"
@@ -84,6 +88,7 @@ pickup_copy(REC_READER *r, CLEANUP_CLIENT *cc, VSTR *data)
 	return ret < 0 ? -1 : 0;
 }
 
+/* The file is gone from maildrop: so is the delay reason noted for it. */
 static int
 pickup_unlink(const char *name)
 {
@@ -92,8 +97,75 @@ pickup_unlink(const char *name)
 
 	vstr_sprintf(path, "maildrop/%s", name);
 	ret = unlink(VSTR_STR(path));
+	if (ret == 0 && bounce_log_path(path, BOUNCE_SERVICE_DEFER, name) == 0
+	    && unlink(VSTR_STR(path)) < 0 && errno != ENOENT)
+		msg_warn("maildrop/%s: remove %s: %m", name, VSTR_STR(path));
 	vstr_free(path);
 	return ret;
+}
+
+struct pickup_last {
+	const char *want; /* the reply cleanup gave now */
+	bool	    same; /* the log's latest line says the same */
+};
+
+static void
+pickup_last_reason(void *ctx, const char *rcpt, const char *dsn,
+		   const char *reason)
+{
+	struct pickup_last *last = ctx;
+
+	(void)rcpt;
+	(void)dsn;
+	last->same = reason != NULL && strcmp(reason, last->want) == 0;
+}
+
+/*
+ * Note why cleanup keeps refusing a maildrop file (its 4xx reply) in the
+ * defer log under the file's name, one entry per envelope recipient, so
+ * postelqueue -p shows the reason next to the waiting message as it does
+ * for deferred mail.  Written only when the reason is new, so a file
+ * retried every minute does not grow its log.
+ */
+static void
+pickup_note_delay(struct skel_ctx *ctx, const char *name,
+		  const MAILDROP_ENV *env, const char *reply)
+{
+	struct pickup_last    last = { reply, false };
+	struct deliver_status st;
+	VSTR		     *path = vstr_alloc(64), *why = vstr_alloc(64);
+	char		      dsn[DELIVER_DSN_MAX] = "4.0.0";
+	const char	     *sp = strchr(reply, ' ');
+
+	if (env->nrcpt == 0
+	    || bounce_log_path(path, BOUNCE_SERVICE_DEFER, name) < 0)
+		goto out;
+	if (bounce_log_read(VSTR_STR(path), pickup_last_reason, &last, why) == 0
+	    && last.same)
+		goto out;
+	if (sp && sp[1] == '4') {
+		snprintf(dsn, sizeof(dsn), "%.*s", (int)strcspn(sp + 1, " "),
+			 sp + 1);
+		if (!deliver_dsn_valid(dsn))
+			snprintf(dsn, sizeof(dsn), "4.0.0");
+	}
+	deliver_status_set(&st, DELIVER_DEFERRED, dsn, reply, "none");
+	for (size_t i = 0; i < env->nrcpt; i++) {
+		/* a note for postelqueue only: no DSN is made from it */
+		struct deliver_rcpt r = { .addr = env->rcpt[i] };
+
+		if (bounce_append(ctx->cfg, BOUNCE_SERVICE_DEFER, name, &r, &st,
+				  why)
+		    < 0) {
+			msg_warn("maildrop/%s: cannot record the delay "
+				 "reason: %s",
+				 name, VSTR_STR(why));
+			break;
+		}
+	}
+out:
+	vstr_free(path);
+	vstr_free(why);
 }
 
 /*
@@ -262,6 +334,7 @@ pickup_deliver(struct skel_ctx *ctx, const char *name, REC_READER *r,
 		/* One file cleanup cannot take must not block the others. */
 		msg_warn("uid=%s from=<%s>: maildrop/%s: %s; will retry", uid,
 			 VSTR_STR(env->sender), name, res.reply);
+		pickup_note_delay(ctx, name, env, res.reply);
 		ret = PICKUP_KEPT;
 		break;
 	}

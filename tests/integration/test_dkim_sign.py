@@ -13,6 +13,7 @@ import os
 import pwd
 import shutil
 import smtplib
+import socket
 import subprocess
 import tempfile
 
@@ -316,7 +317,9 @@ def test_dkim_sign_missing_key_file_defers_with_451_and_logs_why(site):
     s = site()
     os.unlink(os.path.join(s.keydir, "rsa.pem"))
     code, text = s.send(message())
-    assert code == 451 and "4.3.0" in text, text
+    assert text == '4.3.0 Error: DKIM signing key "rsa": No such file ' \
+        'or directory', text
+    assert code == 451
     log = s.log()
     assert "dkim-sign: configuration error: dkim_key_table texthash:" in log
     assert 'key "rsa": file %s/rsa.pem: No such file or directory' \
@@ -377,7 +380,8 @@ def test_dkim_sign_sendmail_mail_with_added_headers_verifies(site, dns):
 
 def test_dkim_sign_missing_key_keeps_sendmail_mail_in_maildrop(site):
     s = site(main={"myorigin": DOMAIN})
-    os.unlink(os.path.join(s.keydir, "rsa.pem"))
+    saved = os.path.join(s.keydir, "rsa.saved")
+    os.rename(os.path.join(s.keydir, "rsa.pem"), saved)
     r = subprocess.run([bin_path("sendmail"), "-C", s.instance.confdir,
                         "-f", "root@example.com", "you@remote.test"],
                        input=b"Subject: x\n\nbody\n", capture_output=True,
@@ -386,11 +390,31 @@ def test_dkim_sign_missing_key_keeps_sendmail_mail_in_maildrop(site):
     assert wait_for(lambda: "maildrop/" in s.log()
                     and "will retry" in s.log(), 30), s.log()
     assert "No such file or directory" in s.log()
-    assert os.listdir(os.path.join(s.instance.queue, "maildrop"))
-    q = subprocess.run([bin_path("postelqueue"), "-c", s.instance.confdir,
-                        "-p"], capture_output=True, text=True, timeout=30)
-    assert "you@remote.test" in q.stdout, q.stdout + q.stderr
+    names = os.listdir(os.path.join(s.instance.queue, "maildrop"))
+    assert len(names) == 1
+    # postelqueue -p lists the waiting message with cleanup's reason
+    reason = ('(451 4.3.0 Error: DKIM signing key "rsa": '
+              'No such file or directory)')
+    q = lambda: subprocess.run([bin_path("postelqueue"), "-c",
+                                s.instance.confdir, "-p"],
+                               capture_output=True, text=True,
+                               timeout=30).stdout
+    assert wait_for(lambda: reason in q(), 10), q()
+    assert "you@remote.test" in q()
     assert s.sink.messages == []
+    # the key comes back: the next pickup run sends it, signed, and the
+    # noted reason goes with the maildrop file
+    os.rename(saved, os.path.join(s.keydir, "rsa.pem"))
+    wake = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    wake.connect(s.instance.unix_path("pickup", private=False))
+    wake.sendall(b"W")
+    wake.close()
+    got = s.relayed(timeout=60)
+    assert len(signatures(got)) == 1
+    assert reason not in q()
+    defer = os.path.join(s.instance.queue, "defer")
+    assert [f for _, _, files in os.walk(defer) for f in files
+            if f in names] == []
 
 
 def test_dkim_sign_inbound_mail_is_not_signed(site):
