@@ -97,6 +97,8 @@ struct cleanup_dkim_sign {
 struct cleanup_dkim_signer {
 	DKIM  *dkim[DKIM_SIGN_KEYS_MAX];
 	VSTR  *desc[DKIM_SIGN_KEYS_MAX]; /* "s=..., d=..., a=..." for logs */
+	VSTR  *key[DKIM_SIGN_KEYS_MAX];	 /* the handle's own copy of the key:
+					  * the cache may change under it */
 	size_t count;
 	bool   in_body;
 	bool   failed; /* a libopendkim call failed: defer */
@@ -466,6 +468,8 @@ cleanup_dkim_signer_free(struct cleanup_dkim_signer *g)
 	for (size_t i = 0; i < g->count; i++) {
 		dkim_free(g->dkim[i]);
 		vstr_free(g->desc[i]);
+		explicit_bzero(VSTR_STR(g->key[i]), VSTR_LEN(g->key[i]));
+		vstr_free(g->key[i]);
 	}
 	vstr_free(g->line);
 	vstr_free(g->field);
@@ -526,7 +530,7 @@ cleanup_dkim_add_key(CLEANUP_STATE *st, struct cleanup_dkim_signer *g,
 	const struct cleanup_dkim_key *k;
 	const char		      *value;
 	VSTR *dom = vstr_alloc(64), *sel = vstr_alloc(32),
-	     *path = vstr_alloc(64), *where = vstr_alloc(64);
+	     *path = vstr_alloc(64), *where = vstr_alloc(64), *copy = NULL;
 	DKIM	 *d = NULL;
 	DKIM_STAT stat;
 	int	  ret = -1;
@@ -570,9 +574,11 @@ cleanup_dkim_add_key(CLEANUP_STATE *st, struct cleanup_dkim_signer *g,
 					  VSTR_STR(g->why));
 		goto out;
 	}
+	copy = vstr_alloc(VSTR_LEN(k->pem) + 1);
+	vstr_memcpy(copy, VSTR_STR(k->pem), VSTR_LEN(k->pem));
 	d = dkim_sign(st->conf->dkim_sign_lib,
 		      (const unsigned char *)VSTR_STR(st->qid), NULL,
-		      (unsigned char *)VSTR_STR(k->pem),
+		      (unsigned char *)VSTR_STR(copy),
 		      (const unsigned char *)VSTR_STR(sel),
 		      (const unsigned char *)VSTR_STR(dom), s->hdr_canon,
 		      s->body_canon, k->alg, -1, &stat);
@@ -584,6 +590,8 @@ cleanup_dkim_add_key(CLEANUP_STATE *st, struct cleanup_dkim_signer *g,
 					  dkim_getresultstr(stat));
 		goto out;
 	}
+	g->key[g->count] = copy;
+	copy = NULL;
 	g->desc[g->count] = vstr_alloc(64);
 	vstr_sprintf(g->desc[g->count], "s=%s, d=%s, a=%s", VSTR_STR(sel),
 		     VSTR_STR(dom),
@@ -596,6 +604,10 @@ out:
 	vstr_free(sel);
 	vstr_free(path);
 	vstr_free(where);
+	if (copy) {
+		explicit_bzero(VSTR_STR(copy), VSTR_LEN(copy));
+		vstr_free(copy);
+	}
 	return ret;
 }
 

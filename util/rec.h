@@ -122,18 +122,19 @@ REC_WRITER *rec_writer_free(REC_WRITER *w);
 int	    rec_put(REC_WRITER *w, int type, const void *data, size_t len);
 int	    rec_putf(REC_WRITER *w, int type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-int rec_put_content(REC_WRITER *w, const void *data, size_t len);
+int   rec_put_content(REC_WRITER *w, const void *data, size_t len);
+int   rec_flush(REC_WRITER *w);
+int   rec_writer_finish(REC_WRITER *w);
+off_t rec_writer_last_offset(const REC_WRITER *w);
+void  rec_writer_size(const REC_WRITER *w, struct rec_size *size);
+
 /*
  * From now on hand every content byte put to fn(ctx, ...) as well, in
  * the pieces the caller put (NULL: stop): cleanup's DKIM signer sees
  * exactly what the file will hold.
  */
 typedef void (*REC_TAP_FN)(void *ctx, const void *data, size_t len);
-void  rec_writer_tap(REC_WRITER *w, REC_TAP_FN fn, void *ctx);
-int   rec_flush(REC_WRITER *w);
-int   rec_writer_finish(REC_WRITER *w);
-off_t rec_writer_last_offset(const REC_WRITER *w);
-void  rec_writer_size(const REC_WRITER *w, struct rec_size *size);
+void rec_writer_tap(REC_WRITER *w, REC_TAP_FN fn, void *ctx);
 
 REC_READER *rec_reader_create(int fd, off_t offset);
 REC_READER *rec_reader_free(REC_READER *r);
