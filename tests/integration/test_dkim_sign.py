@@ -468,7 +468,9 @@ def test_dkim_sign_postel_check_warns_about_key_files(instance, workdir, keys):
     good = os.path.join(inq, "good.pem")
     loose = os.path.join(inq, "loose.pem")
     outside = os.path.join(workdir, "outside.pem")
-    for path, mode in ((good, 0o600), (loose, 0o644), (outside, 0o600)):
+    shared = os.path.join(inq, "shared.pem")
+    for path, mode in ((good, 0o600), (loose, 0o644), (outside, 0o600),
+                       (shared, 0o660)):
         shutil.copy(keys["rsa"][0], path)
         os.chmod(path, mode)
     table = os.path.join(workdir, "keys")
@@ -478,6 +480,7 @@ def test_dkim_sign_postel_check_warns_about_key_files(instance, workdir, keys):
         f.write("outside %s:outside:%s\n" % (DOMAIN, outside))
         f.write("gone %s:gone:%s/gone.pem\n" % (DOMAIN, inq))
         f.write("broken nonsense\n")
+        f.write("shared %s:shared:%s\n" % (DOMAIN, shared))
     instance.write_config(main={"dkim_key_table": "texthash:" + table,
                                 "dkim_signing_table": "static:good"},
                           services=["cleanup unix n - y - 0 cleanup"])
@@ -491,4 +494,36 @@ def test_dkim_sign_postel_check_warns_about_key_files(instance, workdir, keys):
     assert 'key "gone": file %s/gone.pem: No such file or directory' % inq \
         in out, out
     assert 'key "broken": expected domain:selector:/path/to/key' in out, out
+    assert 'key "shared": private key file %s is group-writable ' \
+        '(mode 0660)' % shared in out, out
     assert 'key "good"' not in out, out
+
+
+def test_dkim_sign_key_file_replaced_is_read_again(site, dns, keys):
+    """Key rotation in place: cleanup notices the new file by itself."""
+    s = site()
+    assert s.send(message())[0] == 250
+    assert verify_all(s.relayed(1), dns)
+    # same path, another key: the next message is signed with it
+    path = os.path.join(s.keydir, "rsa.pem")
+    st = os.stat(path)
+    shutil.copy(keys["other"][0], path + ".new")
+    os.chown(path + ".new", st.st_uid, st.st_gid)
+    os.chmod(path + ".new", 0o600)
+    os.rename(path + ".new", path)
+    assert s.send(message())[0] == 250
+    second = s.relayed(2)
+    assert not verify_all(second, dns)      # the published key is the old one
+    with DNSServer() as rotated:
+        rotated.add("rsa._domainkey." + DOMAIN, "TXT", keys["other"][1])
+        assert verify_all(second, rotated)
+
+
+def test_dkim_sign_header_only_message_verifies(site, dns):
+    s = site()
+    code, text = s.send(b"From: a@example.com\r\nTo: you@remote.test\r\n"
+                        b"Subject: no body at all\r\n")
+    assert code == 250, text
+    got = s.relayed()
+    assert len(signatures(got)) == 1
+    assert verify_all(got, dns)
