@@ -527,3 +527,30 @@ def test_dkim_sign_header_only_message_verifies(site, dns):
     got = s.relayed()
     assert len(signatures(got)) == 1
     assert verify_all(got, dns)
+
+
+def test_dkim_sign_headers_setting_and_oversigning(site, dns):
+    s = site(main={"dkim_sign_headers": "From, +Subject, X-Custom"})
+    assert s.send(message(extra=b"X-Custom: one\r\n"))[0] == 250
+    got = s.relayed()
+    h = [n.strip().lower() for n in tags(got)[b"h"].split(b":")]
+    # From once (not oversigned here), Subject once more than it occurs
+    assert h.count(b"from") == 1 and h.count(b"subject") == 2
+    assert b"x-custom" in h and b"date" not in h
+    assert verify_all(got, dns)
+
+
+def test_dkim_sign_key_outside_the_chroot_is_a_config_error(site, keys):
+    s = site(keytable={"rsa": "%s:rsa:%s" % (DOMAIN, keys["rsa"][0])})
+    code, text = s.send(message())
+    if os.geteuid() != 0:
+        # Started by an ordinary user nothing is chrooted (DESIGN 2): the
+        # key is read where it is.
+        assert code == 250, text
+        assert len(signatures(s.relayed())) == 1
+        return
+    assert code == 451, text
+    assert 'DKIM signing key "rsa": key file outside the chroot' in text
+    assert wait_for(lambda: "is outside queue_directory %s, which cleanup "
+                    "is chrooted into" % s.instance.queue in s.log()), \
+        s.log()
