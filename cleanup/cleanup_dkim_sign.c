@@ -101,9 +101,10 @@ struct cleanup_dkim_signer {
 					  * the cache may change under it */
 	size_t count;
 	bool   in_body;
-	bool   failed; /* a libopendkim call failed: defer */
-	VSTR  *line;   /* header phase: the partial line */
-	VSTR  *field;  /* header phase: the field so far */
+	bool   failed;	 /* a libopendkim call failed: defer */
+	size_t line_max; /* longest header line cleanup writes */
+	VSTR  *line;	 /* header phase: the partial line */
+	VSTR  *field;	 /* header phase: the field so far */
 	VSTR  *why;
 };
 
@@ -717,9 +718,19 @@ cleanup_dkim_feed(void *ctx, const void *data, size_t len)
 		nl = memchr(cp, '\n', len);
 		take = nl ? (size_t)(nl - cp) + 1 : len;
 		vstr_memcat(g->line, cp, take);
+		/*
+		 * cleanup cuts header lines at header_size_limit: a longer
+		 * line is the body's first (after a header that ended
+		 * without an empty line), and need not be held whole.
+		 */
 		if (nl) {
 			cleanup_dkim_header_line(g, VSTR_STR(g->line),
 						 VSTR_LEN(g->line));
+			vstr_reset(g->line);
+		} else if (VSTR_LEN(g->line) > g->line_max) {
+			cleanup_dkim_eoh(g);
+			cleanup_dkim_body(g, VSTR_STR(g->line),
+					  VSTR_LEN(g->line));
 			vstr_reset(g->line);
 		}
 		cp += take;
@@ -750,6 +761,7 @@ cleanup_dkim_sign_begin(CLEANUP_STATE *st)
 	g->line = vstr_alloc(256);
 	g->field = vstr_alloc(256);
 	g->why = vstr_alloc(64);
+	g->line_max = (size_t)st->conf->header_size_limit + 2;
 	if (cleanup_dkim_from(st->hdr_out, from) < 0) {
 		if (msg_verbose)
 			msg_info("%s: dkim-sign: no From: address, not signed",

@@ -554,3 +554,18 @@ def test_dkim_sign_key_outside_the_chroot_is_a_config_error(site, keys):
     assert wait_for(lambda: "is outside queue_directory %s, which cleanup "
                     "is chrooted into" % s.instance.queue in s.log()), \
         s.log()
+
+
+def test_dkim_sign_header_without_empty_line_and_a_huge_first_line(site):
+    """A header that ends at a line that is no field: cleanup writes the
+    body right after it, and the signer takes that line (here 300 KB, far
+    over header_size_limit) as body without holding it whole."""
+    s = site()
+    body = b"x" * 300000 + b"\r\nsecond line\r\n"
+    code, text = s.send(b"From: a@example.com\r\nTo: you@remote.test\r\n"
+                        b"Subject: odd\r\n" + body)
+    assert code == 250, text
+    got = s.relayed()
+    assert len(signatures(got)) == 1
+    assert b"second line" in got
+    assert "DKIM-Signature field added" in s.log()
