@@ -65,7 +65,7 @@
 #define CLEANUP_DKIM_KEY_FILE_MAX (64 * 1024) /* bytes in a key file */
 #define CLEANUP_DKIM_KEY_CACHE	  32	      /* keys kept per process */
 #define CLEANUP_DKIM_RSA_MIN	  1024	      /* bits */
-#define CLEANUP_DKIM_SIG_MAX	  (8 * 1024)  /* one DKIM-Signature field */
+#define CLEANUP_DKIM_SIG_MAX	  (16 * 1024) /* one DKIM-Signature field */
 
 /* One key file as last read. */
 struct cleanup_dkim_key {
