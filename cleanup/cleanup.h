@@ -84,9 +84,9 @@ typedef struct CLEANUP_CONF {
 	bool	    dmarc_enable;
 	bool	    dmarc_reject_enable;
 	const char *authserv_id;
-	DNS	   *verify_dns; /* DKIM keys and DMARC records */
-	DKIM_LIB   *dkim_sign_lib;		/* NULL: no signing */
-	struct cleanup_dkim_sign *dkim_sign;	/* cleanup_dkim_sign.c */
+	DNS	   *verify_dns;		     /* DKIM keys and DMARC records */
+	DKIM_LIB   *dkim_sign_lib;	     /* NULL: no signing */
+	struct cleanup_dkim_sign *dkim_sign; /* cleanup_dkim_sign.c */
 } CLEANUP_CONF;
 
 /* propagate_unmatched_extensions classes that cleanup handles. */
