@@ -94,7 +94,10 @@ def dnsfunc(server):
 
 
 def signatures(message):
-    return [line for line in message.split(b"\r\n")
+    """The DKIM-Signature fields of the message header (not of a message
+    attached in the body, as a DSN has one)."""
+    header = message.split(b"\r\n\r\n", 1)[0]
+    return [line for line in header.split(b"\r\n")
             if line.lower().startswith(b"dkim-signature:")]
 
 
@@ -119,6 +122,13 @@ def tags(message, idx=0):
 class Sink:
     def __init__(self):
         self.messages = []
+
+    async def handle_RCPT(self, server, session, envelope, address,
+                          rcpt_options):
+        if address.startswith("bounce"):
+            return "550 5.1.1 <%s>: no such user" % address
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 Ok"
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope.original_content or envelope.content)
@@ -569,3 +579,15 @@ def test_dkim_sign_header_without_empty_line_and_a_huge_first_line(site):
     assert len(signatures(got)) == 1
     assert b"second line" in got
     assert "DKIM-Signature field added" in s.log()
+
+
+def test_dkim_sign_bounce_notification_is_signed(site, dns):
+    """bounce's own DSNs are outbound mail: signed for its From: domain."""
+    s = site(signing={DOMAIN: "rsa", ".example.com": "ed"})
+    code, text = s.send(message(), rcpts=("bounce-me@remote.test",))
+    assert code == 250, text
+    dsn = s.relayed(1, timeout=60)
+    assert b"MAILER-DAEMON@mta.example.com" in dsn, dsn[:600]
+    # From: MAILER-DAEMON@mta.example.com matches ".example.com"
+    assert tags(dsn)[b"s"] == b"ed"
+    assert verify_all(dsn, dns)
