@@ -591,3 +591,16 @@ def test_dkim_sign_bounce_notification_is_signed(site, dns):
     # From: MAILER-DAEMON@mta.example.com matches ".example.com"
     assert tags(dsn)[b"s"] == b"ed"
     assert verify_all(dsn, dns)
+
+
+def test_dkim_sign_both_roles_signature_survives_authentication_results(
+        site, dns):
+    """-o smtpd_mail_auth_role=both: cleanup verifies (Authentication-
+    Results) and signs the same message; the signature still verifies."""
+    s = site(smtpd_opts=" -o smtpd_mail_auth_role=both")
+    assert s.send(message())[0] == 250
+    got = s.relayed()
+    head = got.split(b"\r\n\r\n", 1)[0]
+    assert b"\r\nAuthentication-Results: mta.example.com" in b"\r\n" + head
+    assert len(signatures(got)) == 1
+    assert verify_all(got, dns)
