@@ -385,6 +385,10 @@ def test_master_creates_endpoints_without_root_path_operations(instance,
                               stderr=subprocess.DEVNULL)
     try:
         assert wait_for(instance.master_pid, 20), "master did not start"
+        # The pid file exists before the listeners, and strace slows
+        # master down: wait until it says it has started them all.
+        assert wait_for(lambda: "daemon started" in instance.read_log(),
+                        20), instance.read_log()
         check_endpoints(instance)
     finally:
         instance.stop()
