@@ -21,8 +21,12 @@ try:
     from aiosmtpd.controller import Controller
 except ImportError:
     raise missing_module("aiosmtpd") from None
+try:
+    import authres
+except ImportError:
+    raise missing_module("authres") from None
 
-pytestmark = pytest.mark.needs("dnslib", "aiosmtpd")
+pytestmark = pytest.mark.needs("dnslib", "aiosmtpd", "authres")
 
 OUTSIDE = "127.0.0.5"
 TRUSTED = "127.0.0.1"
@@ -144,6 +148,16 @@ def send(mta, sender, source=OUTSIDE, helo="client.example.test", port=None):
     return got[0]
 
 
+def authentication_results(message):
+    """Our one Authentication-Results field, parsed by python3-authres."""
+    head = message.split(b"\r\n\r\n", 1)[0].decode()
+    head = re.sub(r"\r\n[ \t]", " ", head)
+    ours = [line for line in head.split("\r\n")
+            if line.lower().startswith("authentication-results:")]
+    assert len(ours) == 1, head
+    return authres.AuthenticationResultsHeader.parse(ours[0])
+
+
 def received_spf(message):
     """(result, comment, {key: value}) of the Received-SPF fields."""
     head = message.split(b"\r\n\r\n", 1)[0].decode()
@@ -175,7 +189,8 @@ def received_spf(message):
     ("s@inc.test", "pass"),
 ])
 def test_spf_result_in_received_spf(mta, sender, result):
-    fields = received_spf(send(mta, sender))
+    message = send(mta, sender)
+    fields = received_spf(message)
     assert len(fields) == 1, fields
     got, comment, kv = fields[0]
     assert got == result
@@ -191,6 +206,12 @@ def test_spf_result_in_received_spf(mta, sender, result):
         assert kv.get("mechanism") is None    # -all matched: not "default"
     if sender == "s@neutral.test":
         assert "neither permitted nor denied" in comment
+    # The same result in cleanup's Authentication-Results (RFC 8601).
+    (spf,) = [r for r in authentication_results(message).results
+              if r.method == "spf"]
+    assert spf.result == result
+    props = {"%s.%s" % (p.type, p.name): p.value for p in spf.properties}
+    assert props == {"smtp.mailfrom": sender.split("@")[1]}, props
 
 
 def test_spf_no_match_reports_mechanism_default(mta, dns):
