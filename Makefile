@@ -31,7 +31,11 @@ B		?= build
 
 .SECONDEXPANSION:
 .SECONDARY:
-PKGS		:= openssl libsasl2 opendkim
+# `make deps check` on a fresh machine reads this file before deps has
+# installed pkg-config and the libraries, so everything the link needs is
+# named in LIBS as well; pkg-config only adds what a system may need
+# beyond that.
+PKGS		:= openssl libsasl2
 PKG_CFLAGS	:= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	:= $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -48,7 +52,7 @@ CFLAGS		?=
 CPPFLAGS	+= -I. -D_GNU_SOURCE -DPOSTEL_PREFIX='"$(PREFIX)"'
 ALL_CFLAGS	:= -std=c17 $(WARN) $(HARDEN) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS	:= -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD) $(LDFLAGS)
-LIBS		:= $(PKG_LIBS) -lspf2 -lopendmarc -ldb -lsasl2 -lcrypto -lssl
+LIBS		:= $(PKG_LIBS) -lopendkim -lspf2 -lopendmarc -ldb -lsasl2 -lcrypto -lssl
 
 # Rebuild everything when the flavour (SAN) or flags change.
 FLAVOUR		:= $(B)/.flavour
