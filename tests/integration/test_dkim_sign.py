@@ -276,8 +276,8 @@ def test_dkim_sign_rsa_signature_verifies_at_the_next_hop(site, dns):
     assert h.count(b"from") == 2 and b"subject" in h and b"received" not in h
     assert b"x" not in t
     assert verify_all(got, dns)
-    assert "DKIM-Signature field added (s=rsa, d=example.com, " \
-        "a=rsa-sha256)" in s.log()
+    assert wait_for(lambda: "DKIM-Signature field added (s=rsa, "
+                    "d=example.com, a=rsa-sha256)" in s.log()), s.log()
 
 
 def test_dkim_sign_ed25519_signature_verifies(site, dns):
@@ -330,6 +330,8 @@ def test_dkim_sign_missing_key_file_defers_with_451_and_logs_why(site):
     assert text == '4.3.0 Error: DKIM signing key "rsa": No such file ' \
         'or directory', text
     assert code == 451
+    # The log goes through postlogd: wait for cleanup's line to land.
+    assert wait_for(lambda: 'key "rsa": file ' in s.log()), s.log()
     log = s.log()
     assert "dkim-sign: configuration error: dkim_key_table texthash:" in log
     assert 'key "rsa": file %s/rsa.pem: No such file or directory' \
@@ -578,7 +580,8 @@ def test_dkim_sign_header_without_empty_line_and_a_huge_first_line(site):
     got = s.relayed()
     assert len(signatures(got)) == 1
     assert b"second line" in got
-    assert "DKIM-Signature field added" in s.log()
+    assert wait_for(lambda: "DKIM-Signature field added" in s.log()), \
+        s.log()
 
 
 def test_dkim_sign_bounce_notification_is_signed(site, dns):
