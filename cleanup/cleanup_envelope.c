@@ -97,6 +97,43 @@ cleanup_spf_ok(const CLEANUP_STATE *st, const ATTR *frame)
 	return true;
 }
 
+/*
+ * smtpd's PREPEND fields (PLUGIN-API: attribute "prepend", a nested list
+ * "0", "1", ... in order): each one "name: value" on one line.  The
+ * first is to end up topmost, and the last cleanup_prepend_header call
+ * is on top, so they go in backwards.
+ */
+#define CLEANUP_PREPEND_FIELDS 100
+
+static int
+cleanup_smtpd_prepend(CLEANUP_STATE *st, const ATTR *frame)
+{
+	ATTR  *r = attr_alloc();
+	VSTR  *why = vstr_alloc(64);
+	size_t n;
+	int    ret = -1;
+
+	if (attr_get_attr(frame, "prepend", r, why) < 0
+	    || (n = attr_count(r)) > CLEANUP_PREPEND_FIELDS)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		size_t	    len;
+		const char *f = attr_value_at(r, i, &len);
+		size_t	    nl = strcspn(f, ": \t");
+
+		if (len == 0 || len > 998 || strlen(f) != len || nl == 0
+		    || f[nl] != ':' || !cleanup_text_ok(f))
+			goto out;
+	}
+	for (size_t i = n; i > 0; i--)
+		cleanup_prepend_header(st, attr_value_at(r, i - 1, NULL));
+	ret = 0;
+out:
+	attr_free(r);
+	vstr_free(why);
+	return ret;
+}
+
 /* user%domain@local, site!user@local: where Postfix's resolver sends it. */
 static void
 cleanup_route_rcpt(const CLEANUP_CONF *conf, char **addr)
@@ -234,6 +271,8 @@ cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
 	/* AUTH-API 3: below what is prepended later (Authentication-Results). */
 	if (st->spf_header)
 		cleanup_prepend_header(st, st->spf_header);
+	if (attr_has(frame, "prepend") && cleanup_smtpd_prepend(st, frame) < 0)
+		return -1;
 	if (st->flags & CLEANUP_FLAG_HOLD)
 		st->hold = true;
 	if (st->flags & CLEANUP_FLAG_DISCARD)

@@ -301,6 +301,8 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	VSTR		       *name = vstr_alloc(64);
 	VSTR		       *addr = vstr_alloc(64);
 	VSTR		       *port = vstr_alloc(16);
+	VSTR		       *saddr = vstr_alloc(64);
+	VSTR		       *sport = vstr_alloc(16);
 	bool			debug;
 
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0
@@ -321,6 +323,16 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	peer.name = VSTR_STR(name);
 	peer.addr = VSTR_STR(addr);
 	peer.port = VSTR_STR(port);
+	peer.server_addr = peer.server_port = NULL;
+	sslen = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0
+	    && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+	    && smtpd_peer_lookup((struct sockaddr *)&ss, sslen, NULL, saddr,
+				 sport)
+		   == 0) {
+		peer.server_addr = VSTR_STR(saddr);
+		peer.server_port = VSTR_STR(sport);
+	}
 	peer.bare_normalize = smtpd_peer_match_list(app->exclusions,
 						    VSTR_STR(addr));
 	msg_info("connect from %s[%s]", peer.name, peer.addr);
@@ -343,6 +355,8 @@ out:
 	vstr_free(name);
 	vstr_free(addr);
 	vstr_free(port);
+	vstr_free(saddr);
+	vstr_free(sport);
 }
 
 int

@@ -142,6 +142,8 @@ struct smtpd_peer {
 	const char *name; /* verified reverse name or "unknown" */
 	const char *addr; /* "127.0.0.1" */
 	const char *port;
+	const char *server_addr; /* our end, for policy servers; may be NULL */
+	const char *server_port;
 	bool	    bare_normalize; /* in ..._bare_newline_exclusions */
 };
 
@@ -234,6 +236,8 @@ typedef struct SMTPD_STATE {
 	CLEANUP_CLIENT	   *cleanup;
 	struct smtpd_filter filter;
 	VSTR		   *content; /* filtered bytes for cleanup */
+	VSTR		   *prepend;  /* PREPEND header fields, '\n' after each */
+	VSTR		   *instance; /* policy "instance", per transaction */
 	long long	    content_size;
 	bool		    too_big;
 	bool		    cleanup_lost;

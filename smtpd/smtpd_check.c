@@ -81,6 +81,7 @@ static const struct restr_name {
 	{ "reject_rhsbl_sender", R_RHSBL_SENDER, 1 },
 	{ "reject_rhsbl_recipient", R_RHSBL_RCPT, 1 },
 	{ "reject_sender_login_mismatch", R_SENDER_LOGIN_MISMATCH, 0 },
+	{ "check_policy_service", R_POLICY, 1 },
 	{ "reject_spf_fail", R_SPF_FAIL, 0 },
 	{ "reject_spf_softfail", R_SPF_SOFTFAIL, 0 },
 	{ "defer_spf_temperror", R_SPF_TEMPERROR, 0 },
@@ -330,7 +331,12 @@ chk_restr_compile(SMTPD_CHECK *c, const char *param, const char *text,
 				goto out;
 			}
 			i++;
-			if (r.kind >= R_RBL_CLIENT) {
+			if (r.kind == R_POLICY) {
+				r.policy = smtpd_check_policy_open(c, w.v[i],
+								   why);
+				if (r.policy == NULL)
+					goto out;
+			} else if (r.kind >= R_RBL_CLIENT) {
 				char *eq = strchr(w.v[i], '=');
 
 				if (eq) {
@@ -413,6 +419,11 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 			return smtpd_check_free(c);
 		dns |= chk_list_uses_dns(lists[i].list);
 	}
+	/* A policy server's verdict may differ per recipient: no memo. */
+	for (size_t i = 0; i < 3; i++)
+		for (size_t k = 0; k < lists[i].list->count; k++)
+			c->delayed_policy |= lists[i].list->items[k].kind
+					     == R_POLICY;
 	/* DESIGN.md §5: no configuration may turn into an open relay. */
 	if (!chk_list_guards_relay(&c->relay)
 	    && !chk_list_guards_relay(&c->rcpt)) {
@@ -537,6 +548,12 @@ smtpd_check_free(SMTPD_CHECK *c)
 	dict_list_close(c->canonical_maps.list);
 	dict_list_close(c->sender_canonical_maps.list);
 	dict_list_close(c->rcpt_canonical_maps.list);
+	for (size_t i = 0; i < c->policy_count; i++) {
+		policy_free(c->policies[i]);
+		myfree(c->policy_specs[i]);
+	}
+	myfree(c->policies);
+	myfree(c->policy_specs);
 	dns_close(c->dns);
 	dns_reply_free(c->dns_reply);
 	vstr_free(c->scratch);
@@ -583,6 +600,40 @@ chk_is_dsn(const char *t, size_t len)
 }
 
 static int chk_eval_list(struct chk_ctx *x, const struct restr_list *l);
+
+/*
+ * PREPEND "name: value": the field goes to cleanup, which puts it above
+ * the message.  After the content it is too late (Postfix refuses it in
+ * smtpd_end_of_data_restrictions too).
+ */
+static int
+chk_prepend(struct chk_ctx *x, const char *table, const char *text)
+{
+	size_t nl = strcspn(text, ": \t");
+
+	if (nl == 0 || text[nl] != ':' || strlen(text) > 998) {
+		msg_warn("%s: PREPEND needs \"name: value\" (at most 998 "
+			 "bytes), got \"%.100s\"",
+			 table, text);
+		return smtpd_check_error(x);
+	}
+	for (const char *cp = text; *cp; cp++)
+		if ((unsigned char)*cp < ' ' || *cp == 127) {
+			msg_warn("%s: PREPEND text holds a control character",
+				 table);
+			return smtpd_check_error(x);
+		}
+	if (x->stage == SMTPD_CHECK_EOD || x->res->prepend == NULL) {
+		msg_warn("%s: action PREPEND is not available at %s; ignored",
+			 table,
+			 x->stage == SMTPD_CHECK_EOD ? "END-OF-MESSAGE"
+						     : "this stage");
+		return CHK_DUNNO;
+	}
+	vstr_strcat(x->res->prepend, text);
+	vstr_addch(x->res->prepend, '\n');
+	return CHK_DUNNO;
+}
 
 /*
  * Carry out the action an access table gave for this class.
@@ -638,6 +689,31 @@ chk_access_action(struct chk_ctx *x, const char *table, const char *value)
 		rc = CHK_DUNNO;
 	} else if (wlen == 5 && strncasecmp(v, "DUNNO", 5) == 0) {
 		rc = CHK_DUNNO;
+	} else if (wlen == 7 && strncasecmp(v, "PREPEND", 7) == 0) {
+		rc = chk_prepend(x, table, text);
+	} else if ((wlen == 15 && strncasecmp(v, "DEFER_IF_PERMIT", 15) == 0)
+		   || (wlen == 15
+		       && strncasecmp(v, "DEFER_IF_REJECT", 15) == 0)) {
+		VSTR *d = v[9] == 'P' || v[9] == 'p' ? x->defer_if_permit
+						     : x->defer_if_reject;
+
+		/* The first one wins, as in Postfix. */
+		if (d != NULL && VSTR_LEN(d) == 0) {
+			if (dsn[0] != '4')
+				memcpy(dsn, "4.7.1", 6);
+			vstr_sprintf(d, "%d %s %s%s", x->c->defer_code, dsn,
+				     VSTR_STR(subj),
+				     *text ? VSTR_STR(t)
+					   : "Service is unavailable");
+		}
+		rc = CHK_DUNNO;
+	} else if ((wlen == 8 && strncasecmp(v, "REDIRECT", 8) == 0)
+		   || (wlen == 3 && strncasecmp(v, "BCC", 3) == 0)) {
+		/* Ignoring it would deliver the mail elsewhere: defer. */
+		msg_warn("%s: action %.*s is not supported by Postel; request "
+			 "deferred",
+			 table, (int)wlen, v);
+		rc = smtpd_check_error(x);
 	} else if ((wlen == 4 && strncasecmp(v, "WARN", 4) == 0)
 		   || (wlen == 4 && strncasecmp(v, "INFO", 4) == 0)) {
 		msg_info("%s: warn: %s%s", table, VSTR_STR(subj), VSTR_STR(t));
@@ -666,6 +742,13 @@ chk_access_action(struct chk_ctx *x, const char *table, const char *value)
 	vstr_free(subj);
 	vstr_free(t);
 	return rc;
+}
+
+int
+smtpd_check_access_action(struct chk_ctx *x, const char *table,
+			  const char *value)
+{
+	return chk_access_action(x, table, value);
 }
 
 /* One key; CHK_* or -2 (not found, go on). */
@@ -1112,6 +1195,8 @@ chk_eval_one(struct chk_ctx *x, const struct restr *r)
 		return chk_spf(x, "temperror", 451, "4.7.24");
 	case R_SPF_PERMERROR:
 		return chk_spf(x, "permerror", 550, "5.7.24");
+	case R_POLICY:
+		return smtpd_check_policy(x, r);
 	}
 	return CHK_DUNNO;
 }
@@ -1244,7 +1329,8 @@ chk_delayed(struct chk_ctx *x)
 	if (rc == CHK_DUNNO || rc == CHK_OK)
 		rc = chk_eval_class(x, CLASS_SENDER, &c->sender);
 	rc = chk_unlisted_sender(x, rc);
-	if (rc == CHK_ERROR) {
+	if (rc == CHK_ERROR || c->delayed_policy
+	    || VSTR_LEN(x->defer_if_permit) || VSTR_LEN(x->defer_if_reject)) {
 		vstr_reset(c->memo_key);
 	} else {
 		vstr_memcpy(c->memo_key, VSTR_STR(key), VSTR_LEN(key));
@@ -1264,8 +1350,13 @@ int
 smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
 	    const struct smtpd_check_facts *f, struct smtpd_check_result *res)
 {
-	struct chk_ctx x = { c,	    f,	  res,	 CLASS_CLIENT, NULL,
-			     false, NULL, false, false,	       0 };
+	struct chk_ctx x = { .c = c,
+			     .f = f,
+			     .res = res,
+			     .class = CLASS_CLIENT,
+			     .stage = stage,
+			     .defer_if_permit = vstr_alloc(64),
+			     .defer_if_reject = vstr_alloc(64) };
 	ADDR	      *own_sender = NULL;
 	ADDR	      *own_rcpt = NULL;
 	int	       rc = CHK_DUNNO;
@@ -1331,6 +1422,21 @@ smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
 	}
 	addr_free(own_sender);
 	addr_free(own_rcpt);
+	/* DEFER_IF_REJECT / DEFER_IF_PERMIT, decided by the outcome. */
+	if (rc == CHK_REJECT && res->action == SMTPD_ACT_REJECT
+	    && VSTR_LEN(x.defer_if_reject)) {
+		res->action = SMTPD_ACT_DEFER;
+		vstr_memcpy(res->reply, VSTR_STR(x.defer_if_reject),
+			    VSTR_LEN(x.defer_if_reject));
+	} else if ((rc == CHK_OK || rc == CHK_DUNNO)
+		   && VSTR_LEN(x.defer_if_permit)) {
+		rc = CHK_REJECT;
+		res->action = SMTPD_ACT_DEFER;
+		vstr_memcpy(res->reply, VSTR_STR(x.defer_if_permit),
+			    VSTR_LEN(x.defer_if_permit));
+	}
+	vstr_free(x.defer_if_permit);
+	vstr_free(x.defer_if_reject);
 	if (rc == CHK_ERROR) {
 		res->action = SMTPD_ACT_DEFER;
 		vstr_strcpy(res->reply, "451 4.3.0 Server configuration error");

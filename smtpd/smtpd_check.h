@@ -11,7 +11,8 @@
  * or when the DNS resolver cannot be set up.
  *
  * smtpd_check() evaluates the list(s) for one stage and fills `res`:
- * action OK, REJECT, DEFER, DISCARD or HOLD; for REJECT and DEFER
+ * action OK, REJECT, DEFER, DISCARD or HOLD (and the header fields of
+ * PREPEND actions in res->prepend); for REJECT and DEFER
  * res->reply holds the complete reply line without CRLF, e.g.
  * "554 5.7.1 <u@remote.test>: Relay access denied".  With
  * smtpd_delay_reject=yes (the default) the client, HELO and sender lists
@@ -67,6 +68,19 @@ struct smtpd_check_facts {
 	const char *spf_result; /* "pass", "fail", ... */
 	const char *spf_domain;
 	const char *spf_explanation;
+	/* More for check_policy_service (Postfix's request attributes). */
+	const char *protocol_state; /* "RCPT", "END-OF-MESSAGE" ... */
+	const char *protocol_name;  /* "SMTP", "ESMTP" ... */
+	const char *client_port;
+	const char *server_addr, *server_port;
+	const char *instance; /* one per message transaction */
+	const char *queue_id; /* NULL: not known yet */
+	const char *sasl_method;
+	const char *sasl_sender;  /* MAIL FROM AUTH= */
+	long long   size;	  /* SIZE=, or the content at EOD; 0 */
+	const char *tls_protocol; /* NULL without TLS */
+	const char *tls_cipher;
+	int	    tls_keysize;
 };
 
 enum smtpd_check_stage {
@@ -91,6 +105,12 @@ enum smtpd_check_action {
 struct smtpd_check_result {
 	enum smtpd_check_action action;
 	VSTR		       *reply; /* full reply line for REJECT/DEFER */
+	/*
+	 * Header fields from PREPEND actions, each followed by '\n', in the
+	 * order found; the caller allocates it (NULL: PREPEND is refused)
+	 * and keeps what it needs: smtpd_check only appends.
+	 */
+	VSTR *prepend;
 };
 
 typedef struct SMTPD_CHECK SMTPD_CHECK;

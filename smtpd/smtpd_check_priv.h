@@ -21,6 +21,7 @@
 #include "util/dict.h"
 #include "util/dns.h"
 #include "util/own_addr.h"
+#include "util/policy.h"
 #include "util/vstr.h"
 
 #define CHK_DUNNO  0
@@ -65,6 +66,7 @@ enum restr_kind {
 	R_SPF_SOFTFAIL,
 	R_SPF_TEMPERROR,
 	R_SPF_PERMERROR,
+	R_POLICY, /* check_policy_service */
 };
 
 struct restr {
@@ -74,6 +76,7 @@ struct restr {
 	char	       *spec;	/* its name, for logs (broken only) */
 	char	       *zone;	/* DNSBL zone */
 	char	       *filter; /* zone=d.d.d.d, or NULL */
+	POLICY	       *policy; /* check_policy_service: from the cache */
 };
 
 struct restr_list {
@@ -148,6 +151,11 @@ struct SMTPD_CHECK {
 	int   unknown_relay_code, non_fqdn_code, invalid_host_code;
 	int   unknown_host_code, rbl_code;
 	VSTR *scratch;
+	/* check_policy_service: one client per service (shared connection) */
+	POLICY **policies;
+	char   **policy_specs;
+	size_t	 policy_count;
+	bool	 delayed_policy; /* client/helo/sender lists ask one */
 	/*
 	 * The delayed client/HELO/sender verdict, reused for the next RCPT
 	 * with the same facts (one DNS block list query per transaction,
@@ -174,6 +182,9 @@ struct chk_ctx {
 	bool  hold;
 	bool  discard;
 	int   depth;
+	enum smtpd_check_stage stage;
+	VSTR		      *defer_if_permit; /* reply, or empty */
+	VSTR		      *defer_if_reject;
 };
 
 /* Where a domain is delivered (smtpd_check_addr_class). */
@@ -202,6 +213,13 @@ DICT *smtpd_check_table(SMTPD_CHECK *c, const char *spec, bool *broken);
 void  smtpd_check_word(const char *item, size_t len, void *ctx);
 void  smtpd_check_words_free(struct smtpd_check_words *w);
 bool  smtpd_check_is_code(const char *w, size_t len);
+
+int smtpd_check_access_action(struct chk_ctx *x, const char *table,
+			      const char *value);
+
+/* smtpd_check_policy.c: check_policy_service. */
+POLICY *smtpd_check_policy_open(SMTPD_CHECK *c, const char *spec, VSTR *why);
+int	smtpd_check_policy(struct chk_ctx *x, const struct restr *r);
 
 /* smtpd_check_addr.c: domain and network lists, address classes. */
 int  smtpd_check_addr_compile(SMTPD_CHECK *c, const char *param, bool networks,

@@ -19,9 +19,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "smtpd/smtpd.h"
 #include "util/msg.h"
@@ -65,6 +68,10 @@ smtpd_reset_transaction(SMTPD_STATE *st)
 		myfree(st->rcpts[i].orcpt);
 	}
 	st->nrcpt = 0;
+	/* A new message transaction gets a new policy instance. */
+	if (st->stage >= SMTPD_ST_MAIL || VSTR_LEN(st->sender))
+		vstr_reset(st->instance);
+	vstr_reset(st->prepend);
 	vstr_reset(st->sender);
 	st->cleanup_flags = 0;
 	st->bdat_failed = false;
@@ -72,6 +79,56 @@ smtpd_reset_transaction(SMTPD_STATE *st)
 	if (st->stage != SMTPD_ST_QUIT)
 		smtpd_state_set(st, VSTR_LEN(st->helo) ? SMTPD_ST_READY
 						       : SMTPD_ST_CONNECTED);
+}
+
+/*
+ * The facts a policy server sees beyond what the restrictions use
+ * (Postfix's policy request attributes).
+ */
+static void
+smtpd_policy_facts(SMTPD_STATE *st, enum smtpd_check_stage stage,
+		   const char *where, struct smtpd_check_facts *f)
+{
+	static unsigned seq;
+	static char	tls_proto[32], tls_cipher[128];
+
+	if (VSTR_LEN(st->instance) == 0) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		vstr_sprintf(st->instance, "%lx.%llx.%lx.%x",
+			     (unsigned long)getpid(), (long long)ts.tv_sec,
+			     ts.tv_nsec / 1000, seq++);
+	}
+	f->instance = VSTR_STR(st->instance);
+	f->protocol_state = stage == SMTPD_CHECK_CONNECT ? "CONNECT" : where;
+	f->protocol_name = st->protocol;
+	f->client_port = st->peer.port;
+	f->server_addr = st->peer.server_addr;
+	f->server_port = st->peer.server_port;
+	if (f->sasl_username)
+		f->sasl_method = VSTR_STR(st->sasl_method);
+	if (f->sender && st->mail && st->mail->size_given)
+		f->size = (long long)st->mail->size;
+	if (stage == SMTPD_CHECK_EOD)
+		f->size = st->content_size;
+	/* tls_info is "PROTO with cipher NAME (BITS/ALG bits)" (util/tls). */
+	if (st->tls && st->tls_info
+	    && sscanf(VSTR_STR(st->tls_info), "%31s with cipher %127s (%d/",
+		      tls_proto, tls_cipher, &f->tls_keysize)
+		   == 3) {
+		f->tls_protocol = tls_proto;
+		f->tls_cipher = tls_cipher;
+	}
+}
+
+/* Keep the header fields of PREPEND actions for cleanup. */
+static void
+smtpd_policy_prepend(SMTPD_STATE *st)
+{
+	if (VSTR_LEN(st->check.prepend))
+		vstr_memcat(st->prepend, VSTR_STR(st->check.prepend),
+			    VSTR_LEN(st->check.prepend));
 }
 
 /*
@@ -105,7 +162,9 @@ smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage, const char *where,
 		f.spf_domain = VSTR_STR(st->spf.domain);
 		f.spf_explanation = VSTR_STR(st->spf.explanation);
 	}
+	smtpd_policy_facts(st, stage, where, &f);
 	vstr_reset(st->check.reply);
+	vstr_reset(st->check.prepend);
 	if (st->hooks->check(st->ctx, stage, &f, &st->check) < 0
 	    && st->check.action != SMTPD_ACT_REJECT) {
 		st->check.action = SMTPD_ACT_DEFER;
@@ -115,11 +174,14 @@ smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage, const char *where,
 	}
 	switch (st->check.action) {
 	case SMTPD_ACT_OK:
+		smtpd_policy_prepend(st);
 		return 0;
 	case SMTPD_ACT_DISCARD:
+		smtpd_policy_prepend(st);
 		st->cleanup_flags |= CLEANUP_FLAG_DISCARD;
 		return 0;
 	case SMTPD_ACT_HOLD:
+		smtpd_policy_prepend(st);
 		st->cleanup_flags |= CLEANUP_FLAG_HOLD;
 		return 0;
 	case SMTPD_ACT_REJECT:
@@ -834,6 +896,9 @@ smtpd_state_create(const struct smtpd_params *par,
 	st->sender = vstr_alloc(64);
 	st->content = vstr_alloc(128 * 1024);
 	st->check.reply = vstr_alloc(128);
+	st->check.prepend = vstr_alloc(128);
+	st->prepend = vstr_alloc(128);
+	st->instance = vstr_alloc(32);
 	st->sasl_method = vstr_alloc(16);
 	st->sasl_username = vstr_alloc(32);
 	st->spf.domain = vstr_alloc(64);
@@ -859,6 +924,9 @@ smtpd_state_free(SMTPD_STATE *st)
 	vstr_free(st->sender);
 	vstr_free(st->content);
 	vstr_free(st->check.reply);
+	vstr_free(st->check.prepend);
+	vstr_free(st->prepend);
+	vstr_free(st->instance);
 	smtpd_sasl_reset(st);
 	vstr_free(st->tls_info);
 	vstr_free(st->sasl_method);

@@ -273,6 +273,7 @@ smtpd_data_begin(SMTPD_STATE *st, bool dots)
 		req.spf_domain = VSTR_STR(st->spf.domain);
 		req.spf_header = VSTR_STR(st->spf.header);
 	}
+	req.prepend = VSTR_LEN(st->prepend) ? VSTR_STR(st->prepend) : NULL;
 	why = vstr_alloc(100);
 	st->cleanup = st->hooks->cleanup_begin(st->ctx, &req, why);
 	if (st->cleanup == NULL)

@@ -90,6 +90,20 @@ cleanup_envelope_frame(ATTR *a, const struct cleanup_req *req)
 	cleanup_put_opt(a, "spf_identity", req->spf_identity);
 	cleanup_put_opt(a, "spf_domain", req->spf_domain);
 	cleanup_put_opt(a, "spf_header", req->spf_header);
+	/* PREPEND fields: a nested list "0", "1", ... in order. */
+	if (req->prepend != NULL) {
+		const char *cp = req->prepend;
+
+		attr_reset(r);
+		for (i = 0; *cp; i++) {
+			size_t len = strcspn(cp, "\n");
+
+			snprintf(name, sizeof(name), "%zu", i);
+			attr_put_data(r, name, cp, len);
+			cp += len + (cp[len] == '\n');
+		}
+		attr_put_attr(a, "prepend", r);
+	}
 	attr_put_int(a, "nrcpt", (long long)req->nrcpt);
 	for (i = 0; i < req->nrcpt; i++) {
 		attr_reset(r);

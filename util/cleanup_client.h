@@ -64,6 +64,11 @@ struct cleanup_req {
 	const char *spf_identity; /* "mailfrom" or "helo" */
 	const char *spf_domain;	  /* the domain that was checked */
 	const char *spf_header;	  /* "Received-SPF: ...", no final CRLF */
+	/*
+	 * Header fields to put above the message (smtpd's PREPEND actions),
+	 * each followed by '\n', first one topmost; NULL: none.
+	 */
+	const char *prepend;
 	const struct cleanup_rcpt *rcpts;
 	size_t			   nrcpt;
 };

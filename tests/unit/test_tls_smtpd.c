@@ -41,7 +41,9 @@ run(struct fake *f, struct smtpd_params *par, const char *plain,
     const char *in_tls)
 {
 	struct smtpd_hooks hooks = fake_hooks;
-	struct smtpd_peer  peer = { "client.test", "192.0.2.1", "1025", false };
+	struct smtpd_peer  peer = { .name = "client.test",
+				   .addr = "192.0.2.1",
+				   .port = "1025" };
 	SMTPD_STATE	  *st;
 
 	tls_stream = in_tls;
