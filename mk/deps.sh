@@ -22,6 +22,8 @@ set -eu
 #     itself (opendkim, opendkim-tools) and read results with dkimpy
 #     (python3-dkim, whose Ed25519 support needs python3-nacl) and
 #     python3-authres
+#   policy delegation: Debian's policyd-spf (fetched by the test, it
+#     Depends on postfix) runs on python3-spf-engine
 #   db5.3_dump reads back what postelmap writes (db5.3-util)
 #   readelf checks the hardening flags (binutils); runuser, useradd and
 #     userdel run and make test users (util-linux, passwd)
@@ -36,6 +38,7 @@ libcmocka-dev
 valgrind clang-format strace
 python3 python3-pytest python3-aiosmtpd python3-dnslib python3-dkim
 python3-nacl python3-authres
+python3-spf-engine
 pflogsumm libdate-calc-perl
 dovecot-core dovecot-lmtpd
 testssl.sh bsdextrautils bind9-dnsutils procps

@@ -155,6 +155,8 @@ DEPENDENCIES = {
              _py_module("nacl")),
     "authres": ("the Python module authres", "python3-authres",
                 _py_module("authres")),
+    "spf_engine": ("the Python module spf_engine, policyd-spf's engine",
+                   "python3-spf-engine", _py_module("spf_engine")),
     "opendkim": ("opendkim", "opendkim", _which("opendkim")),
     "opendkim_tools": ("opendkim-testmsg", "opendkim-tools",
                        _which("opendkim-testmsg")),
