@@ -123,6 +123,19 @@ fx_rcpt(struct fx *x, const char *path)
 
 #define REPLY(x) VSTR_STR((x)->res.reply)
 
+/* The same for a request that ends in a configuration error (-1). */
+static enum smtpd_check_action
+fx_rcpt_error(struct fx *x, const char *path)
+{
+	if (addr_parse_smtp(x->rcpt, ADDR_CMD_RCPT, path, strlen(path), 0) != 0)
+		fail_msg("cannot parse %s", path);
+	x->f.recipient = VSTR_STR(x->rcpt->addr->addr);
+	x->f.rcpt_path = x->rcpt;
+	assert_int_equal(smtpd_check(x->chk, SMTPD_CHECK_RCPT, &x->f, &x->res),
+			 -1);
+	return x->res.action;
+}
+
 static void
 test_smtpd_check_default_relay_defers_foreign(void **state)
 {
@@ -313,6 +326,54 @@ test_smtpd_check_access_actions(void **state)
 	x.f.recipient = "dnsval@local.test";
 	assert_int_equal(smtpd_check(x.chk, SMTPD_CHECK_RCPT, &x.f, &x.res),
 			 -1);
+	fx_close(&x);
+}
+
+/* The actions a policy server needs, from an access table. */
+static void
+test_smtpd_check_prepend_and_conditional_defer(void **state)
+{
+	struct fx   x;
+	char	    cf[1024];
+	const char *t = table("pre@local.test PREPEND X-Tag: one two\n"
+			      "badpre@local.test PREPEND no colon here\n"
+			      "dip@local.test DEFER_IF_PERMIT not yet\n"
+			      "dir@local.test DEFER_IF_REJECT later\n"
+			      "dirdip@local.test DEFER_IF_REJECT\n"
+			      "redir@local.test REDIRECT x@elsewhere.test\n"
+			      "bcc@local.test BCC x@elsewhere.test\n");
+	const char *r = table("dir@local.test REJECT\n");
+
+	(void)state;
+	snprintf(cf, sizeof(cf),
+		 "smtpd_recipient_restrictions = check_recipient_access %s, "
+		 "check_recipient_access %s\nlocal_recipient_maps =\n",
+		 t, r);
+	fx_open(&x, cf);
+	x.res.prepend = vstr_alloc(16);
+	assert_int_equal(fx_rcpt(&x, "<pre@local.test>"), SMTPD_ACT_OK);
+	assert_string_equal(VSTR_STR(x.res.prepend), "X-Tag: one two\n");
+	vstr_reset(x.res.prepend);
+	assert_int_equal(fx_rcpt_error(&x, "<badpre@local.test>"),
+			 SMTPD_ACT_DEFER);
+	assert_string_equal(REPLY(&x), "451 4.3.0 Server configuration error");
+	assert_int_equal(VSTR_LEN(x.res.prepend), 0);
+	/* DEFER_IF_PERMIT: nothing rejects later, so the request defers. */
+	assert_int_equal(fx_rcpt(&x, "<dip@local.test>"), SMTPD_ACT_DEFER);
+	assert_string_equal(REPLY(&x), "450 4.7.1 <dip@local.test>: "
+				       "Recipient address rejected: not yet");
+	/* DEFER_IF_REJECT turns the later REJECT into its 450. */
+	assert_int_equal(fx_rcpt(&x, "<dir@local.test>"), SMTPD_ACT_DEFER);
+	assert_string_equal(REPLY(&x), "450 4.7.1 <dir@local.test>: "
+				       "Recipient address rejected: later");
+	/* ... and without a later reject it changes nothing. */
+	assert_int_equal(fx_rcpt(&x, "<dirdip@local.test>"), SMTPD_ACT_OK);
+	/* Not carried out: never silently ignored. */
+	assert_int_equal(fx_rcpt_error(&x, "<redir@local.test>"),
+			 SMTPD_ACT_DEFER);
+	assert_int_equal(fx_rcpt_error(&x, "<bcc@local.test>"),
+			 SMTPD_ACT_DEFER);
+	vstr_free(x.res.prepend);
 	fx_close(&x);
 }
 
@@ -719,6 +780,7 @@ main(void)
 		cmocka_unit_test(test_smtpd_check_relay_tricks_are_foreign),
 		cmocka_unit_test(test_smtpd_check_unlisted_recipient),
 		cmocka_unit_test(test_smtpd_check_access_actions),
+		cmocka_unit_test(test_smtpd_check_prepend_and_conditional_defer),
 		cmocka_unit_test(test_smtpd_check_sender_access_lookup_order),
 		cmocka_unit_test(test_smtpd_check_client_access_lookup_order),
 		cmocka_unit_test(test_smtpd_check_delay_reject_ordering),
