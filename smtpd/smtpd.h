@@ -236,12 +236,12 @@ typedef struct SMTPD_STATE {
 	CLEANUP_CLIENT	   *cleanup;
 	struct smtpd_filter filter;
 	VSTR		   *content; /* filtered bytes for cleanup */
-	VSTR		   *prepend;  /* PREPEND header fields, '\n' after each */
-	VSTR		   *instance; /* policy "instance", per transaction */
-	long long	    content_size;
-	bool		    too_big;
-	bool		    cleanup_lost;
-	bool		    bdat_failed; /* a chunk failed: refuse the rest */
+	VSTR	 *prepend;  /* PREPEND header fields, '\n' after each */
+	VSTR	 *instance; /* policy "instance", per transaction */
+	long long content_size;
+	bool	  too_big;
+	bool	  cleanup_lost;
+	bool	  bdat_failed; /* a chunk failed: refuse the rest */
 	/* Scratch */
 	VSTR			 *reply;
 	struct smtpd_check_result check;

@@ -1329,8 +1329,8 @@ chk_delayed(struct chk_ctx *x)
 	if (rc == CHK_DUNNO || rc == CHK_OK)
 		rc = chk_eval_class(x, CLASS_SENDER, &c->sender);
 	rc = chk_unlisted_sender(x, rc);
-	if (rc == CHK_ERROR || c->delayed_policy
-	    || VSTR_LEN(x->defer_if_permit) || VSTR_LEN(x->defer_if_reject)) {
+	if (rc == CHK_ERROR || c->delayed_policy || VSTR_LEN(x->defer_if_permit)
+	    || VSTR_LEN(x->defer_if_reject)) {
 		vstr_reset(c->memo_key);
 	} else {
 		vstr_memcpy(c->memo_key, VSTR_STR(key), VSTR_LEN(key));

@@ -48,8 +48,8 @@ smtpd_check_policy_open(SMTPD_CHECK *c, const char *spec, VSTR *why)
 	vstr_free(name);
 	c->policies = myrealloc(c->policies,
 				(c->policy_count + 1) * sizeof(*c->policies));
-	c->policy_specs = myrealloc(c->policy_specs, (c->policy_count + 1)
-							 * sizeof(char *));
+	c->policy_specs = myrealloc(c->policy_specs,
+				    (c->policy_count + 1) * sizeof(char *));
 	c->policies[c->policy_count] = p;
 	c->policy_specs[c->policy_count] = mystrdup(spec);
 	c->policy_count++;

@@ -176,12 +176,12 @@ struct chk_ctx {
 	const struct smtpd_check_facts *f;
 	struct smtpd_check_result      *res;
 	enum chk_class class;
-	ADDR *sender; /* NULL when not known or <> */
-	bool  null_sender;
-	ADDR *rcpt; /* NULL when not known */
-	bool  hold;
-	bool  discard;
-	int   depth;
+	ADDR		      *sender; /* NULL when not known or <> */
+	bool		       null_sender;
+	ADDR		      *rcpt; /* NULL when not known */
+	bool		       hold;
+	bool		       discard;
+	int		       depth;
 	enum smtpd_check_stage stage;
 	VSTR		      *defer_if_permit; /* reply, or empty */
 	VSTR		      *defer_if_reject;

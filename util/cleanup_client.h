@@ -68,7 +68,7 @@ struct cleanup_req {
 	 * Header fields to put above the message (smtpd's PREPEND actions),
 	 * each followed by '\n', first one topmost; NULL: none.
 	 */
-	const char *prepend;
+	const char		  *prepend;
 	const struct cleanup_rcpt *rcpts;
 	size_t			   nrcpt;
 };

@@ -102,8 +102,10 @@ policy_endpoint(POLICY *p, const char *ep, VSTR *why)
 		size_t	    hl;
 
 		if (colon == NULL || colon == hp || colon[1] == 0) {
-			vstr_sprintf(why, "policy service \"%s\": need "
-					  "inet:host:port", ep);
+			vstr_sprintf(why,
+				     "policy service \"%s\": need "
+				     "inet:host:port",
+				     ep);
 			return -1;
 		}
 		hl = (size_t)(colon - hp);
@@ -203,8 +205,9 @@ policy_setting(POLICY *p, char *item, VSTR *why)
 	else if (strcmp(name, "retry_delay") == 0)
 		p->retry_delay = t;
 	else {
-		vstr_sprintf(why, "policy service %s: unknown or zero setting "
-				  "\"%s\"",
+		vstr_sprintf(why,
+			     "policy service %s: unknown or zero setting "
+			     "\"%s\"",
 			     p->name, name);
 		return -1;
 	}
@@ -353,7 +356,7 @@ policy_wait(int fd, short events, long long deadline)
 static int
 policy_connect_inet(POLICY *p, long long deadline, VSTR *why)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	struct addrinfo	 hints = { .ai_socktype = SOCK_STREAM };
 	struct addrinfo *res, *ai;
 	int		 err, fd = -1;
 
@@ -373,7 +376,8 @@ policy_connect_inet(POLICY *p, long long deadline, VSTR *why)
 			continue;
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
-		if (errno == EINPROGRESS && policy_wait(fd, POLLOUT, deadline) == 0
+		if (errno == EINPROGRESS
+		    && policy_wait(fd, POLLOUT, deadline) == 0
 		    && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) == 0
 		    && soerr == 0)
 			break;
@@ -570,7 +574,8 @@ policy_reply_parse(const char *buf, size_t len, VSTR *action, VSTR *why)
 			vstr_strcpy(why, "reply line is not name=value");
 			return -1;
 		}
-		if ((size_t)(eq - line) == 6 && memcmp(line, "action", 6) == 0) {
+		if ((size_t)(eq - line) == 6
+		    && memcmp(line, "action", 6) == 0) {
 			const char *v = eq + 1;
 			size_t	    vl = ll - 7;
 
@@ -578,7 +583,8 @@ policy_reply_parse(const char *buf, size_t len, VSTR *action, VSTR *why)
 				v++;
 				vl--;
 			}
-			while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+			while (vl > 0
+			       && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 				vl--;
 			if (have_action || vl == 0) {
 				vstr_strcpy(why, have_action

@@ -42,9 +42,9 @@
 #include "util/cfg.h"
 #include "util/vstr.h"
 
-#define POLICY_REPLY_MAX  8192 /* bytes of one reply, blank line included */
-#define POLICY_VALUE_MAX  2048 /* bytes of one request attribute value */
-#define POLICY_TRIES_MAX  10   /* try_limit bound */
+#define POLICY_REPLY_MAX 8192 /* bytes of one reply, blank line included */
+#define POLICY_VALUE_MAX 2048 /* bytes of one request attribute value */
+#define POLICY_TRIES_MAX 10   /* try_limit bound */
 
 typedef struct POLICY POLICY;
 

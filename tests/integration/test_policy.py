@@ -270,7 +270,9 @@ def mta(dns):
         "smtpd_error_sleep_time": "0",
         "spf_enable": "no",
         "smtpd_recipient_restrictions":
-            "check_policy_service inet:127.0.0.1:%d, "
+            # Postfix's per-service form.
+            "check_policy_service { inet:127.0.0.1:%d, timeout=20s, "
+            "policy_context=main }, "
             "check_recipient_access inline:{ dir@dest.test=REJECT }, "
             "reject_unauth_destination" % rec.port,
     }, services=[
@@ -399,8 +401,9 @@ def test_policy_connection_is_reused_across_requests_and_sessions(mta):
             assert s.rcpt("dunno+%d@dest.test" % i)[0] == 250
         s.rset()
         s.quit()
-    conns = [n for n, _ in requests_since(mta.rec, start)]
-    assert len(conns) == 6
+    got = requests_since(mta.rec, start)
+    assert [r["policy_context"] for _, r in got] == ["main"] * 6
+    conns = [n for n, _ in got]
     assert len(set(conns)) == 1, conns
 
 

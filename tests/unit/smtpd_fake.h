@@ -245,8 +245,8 @@ fake_session(struct fake *f, const struct smtpd_params *par, const char *addr)
 {
 	struct smtpd_hooks hooks = fake_hooks;
 	struct smtpd_peer  peer = { .name = "client.test",
-				   .addr = addr,
-				   .port = "1025" };
+				    .addr = addr,
+				    .port = "1025" };
 	SMTPD_STATE	  *st;
 
 	fake_current = f;

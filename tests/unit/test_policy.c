@@ -85,8 +85,8 @@ test_policy_reply_parse_refuses_garbage(void **state)
 	vstr_strcpy(big, "x=");
 	while (VSTR_LEN(big) < POLICY_REPLY_MAX)
 		vstr_addch(big, 'y');
-	assert_int_equal(policy_reply_parse(VSTR_STR(big), VSTR_LEN(big) - 1,
-					    a, why),
+	assert_int_equal(policy_reply_parse(VSTR_STR(big), VSTR_LEN(big) - 1, a,
+					    why),
 			 0);
 	assert_int_equal(policy_reply_parse(VSTR_STR(big), VSTR_LEN(big), a,
 					    why),
@@ -178,9 +178,9 @@ server_start(int mode)
 		return pid;
 	}
 	for (int conn = 1;; conn++) {
-		int  fd = ipc_accept(lfd);
-		char buf[4096];
-		int  req = 0;
+		int   fd = ipc_accept(lfd);
+		char  buf[4096];
+		int   req = 0;
 		VSTR *in = vstr_alloc(256);
 
 		if (fd < 0)
@@ -335,13 +335,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_policy_reply_parse_accepts_postfix_replies),
+		cmocka_unit_test(
+		    test_policy_reply_parse_accepts_postfix_replies),
 		cmocka_unit_test(test_policy_reply_parse_refuses_garbage),
 		cmocka_unit_test(test_policy_create_spec_forms),
 		cmocka_unit_test(test_policy_query_reuses_the_connection),
 		cmocka_unit_test(
 		    test_policy_query_newline_in_a_value_cannot_end_the_request),
-		cmocka_unit_test(test_policy_query_hang_gets_the_default_action),
+		cmocka_unit_test(
+		    test_policy_query_hang_gets_the_default_action),
 		cmocka_unit_test(
 		    test_policy_query_closed_or_absent_server_gets_the_default),
 	};

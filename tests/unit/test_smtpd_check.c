@@ -780,7 +780,8 @@ main(void)
 		cmocka_unit_test(test_smtpd_check_relay_tricks_are_foreign),
 		cmocka_unit_test(test_smtpd_check_unlisted_recipient),
 		cmocka_unit_test(test_smtpd_check_access_actions),
-		cmocka_unit_test(test_smtpd_check_prepend_and_conditional_defer),
+		cmocka_unit_test(
+		    test_smtpd_check_prepend_and_conditional_defer),
 		cmocka_unit_test(test_smtpd_check_sender_access_lookup_order),
 		cmocka_unit_test(test_smtpd_check_client_access_lookup_order),
 		cmocka_unit_test(test_smtpd_check_delay_reject_ordering),

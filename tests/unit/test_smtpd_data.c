@@ -136,9 +136,9 @@ test_smtpd_data_bare_newline_reject(void **state)
 	/* An excluded client is normalised. */
 	struct smtpd_hooks hooks = fake_hooks;
 	struct smtpd_peer  peer = { .name = "c",
-				   .addr = "127.0.0.1",
-				   .port = "1",
-				   .bare_normalize = true };
+				    .addr = "127.0.0.1",
+				    .port = "1",
+				    .bare_normalize = true };
 	SMTPD_STATE	  *st;
 
 	fake_init(&f, in, sizeof(in) - 1);

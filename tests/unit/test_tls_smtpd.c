@@ -42,8 +42,8 @@ run(struct fake *f, struct smtpd_params *par, const char *plain,
 {
 	struct smtpd_hooks hooks = fake_hooks;
 	struct smtpd_peer  peer = { .name = "client.test",
-				   .addr = "192.0.2.1",
-				   .port = "1025" };
+				    .addr = "192.0.2.1",
+				    .port = "1025" };
 	SMTPD_STATE	  *st;
 
 	tls_stream = in_tls;
