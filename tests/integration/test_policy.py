@@ -41,13 +41,14 @@ import pytest
 from conftest import (Instance, bin_path, free_port, missing_module,
                       wait_for, wait_smtp)
 from dnsserver import DNSServer
+from tlscerts import CA
 
 try:
     from aiosmtpd.controller import Controller
 except ImportError:
     raise missing_module("aiosmtpd") from None
 
-pytestmark = pytest.mark.needs("dnslib", "aiosmtpd", "spf_engine")
+pytestmark = pytest.mark.needs("dnslib", "aiosmtpd", "spf_engine", "openssl")
 
 OUTSIDE = "127.0.0.5"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -237,6 +238,9 @@ def mta(dns):
     root = policyd_spf_root()
     workdir = tempfile.mkdtemp(prefix="postel-test-")
     os.chmod(workdir, 0o755)
+    pki = os.path.join(workdir, "pki")
+    chain = CA(pki).issue("mx", ["mx.local.test", "localhost"])[2]
+    os.chmod(pki, 0o755)
     conf = os.path.join(workdir, "policyd-spf.conf")
     with open(conf, "w") as f:
         # Debian's defaults, but 127.0.0.0/8 is not skipped (the tests'
@@ -285,8 +289,9 @@ def mta(dns):
         "-o smtpd_recipient_restrictions=%s,reject_unauth_destination "
         "-o smtpd_data_restrictions=%s "
         "-o smtpd_end_of_data_restrictions=%s "
-        "-o smtpd_policy_service_policy_context=stages"
-        % ((ports["stages"],) + (stages,) * 6),
+        "-o smtpd_policy_service_policy_context=stages "
+        "-o smtpd_tls_security_level=may -o smtpd_tls_chain_files=%s"
+        % ((ports["stages"],) + (stages,) * 6 + (chain,)),
         "127.0.0.1:%d inet n - y - 1 smtpd "
         "-o smtpd_recipient_restrictions=%s,reject_unauth_destination "
         "-o smtpd_policy_service_timeout=2s"
@@ -390,6 +395,28 @@ def test_policy_request_has_every_attribute_at_every_stage(mta):
                                                          "2"]
     assert int(first[6]["size"]) > 50
     assert delivered(mta, mid) is not None
+
+
+def test_policy_request_after_starttls_names_the_encryption(mta):
+    start = len(mta.rec.requests)
+    s = session(mta.ports["stages"])
+    s.starttls()
+    s.ehlo()
+    assert s.mail("s@example.org")[0] == 250
+    assert s.rcpt("dunno@dest.test")[0] == 250
+    s.rset()
+    s.quit()
+    reqs = [r for _, r in requests_since(mta.rec, start)]
+    assert [r["protocol_state"] for r in reqs] == ["CONNECT", "EHLO",
+                                                   "EHLO", "MAIL", "RCPT"]
+    for r in reqs[:2]:
+        assert (r["encryption_protocol"], r["encryption_cipher"],
+                r["encryption_keysize"]) == ("", "", "0"), r
+    for r in reqs[2:]:
+        assert re.match(r"TLSv1\.[23]$", r["encryption_protocol"]), r
+        assert r["encryption_cipher"], r
+        assert int(r["encryption_keysize"]) >= 128, r
+    assert [r["protocol_name"] for r in reqs[3:]] == ["ESMTPS", "ESMTPS"]
 
 
 def test_policy_connection_is_reused_across_requests_and_sessions(mta):
@@ -523,8 +550,9 @@ def test_policy_server_that_hangs_gets_the_default_action(mta):
     assert wait_for(lambda: "problem talking to policy server %s: read "
                     "from %s: Connection timed out" % (name, name)
                     in log(mta)), log(mta)
-    assert "using default action \"451 4.3.5 Server configuration " \
-           "problem\"" in log(mta)
+    assert wait_for(lambda: "policy server %s: no usable reply after 2 "
+                    "tries; using default action \"451 4.3.5 Server "
+                    "configuration problem\"" % name in log(mta)), log(mta)
 
 
 def test_policy_server_that_sends_garbage_gets_the_default_action(mta):

@@ -276,6 +276,31 @@ test_policy_query_reuses_the_connection(void **state)
 	cfg_free(cfg);
 }
 
+/* max_idle and max_ttl: checked when the next request comes. */
+static void
+test_policy_query_idle_and_old_connections_are_replaced(void **state)
+{
+	CFG    *cfg = cfg_text("");
+	pid_t	pid = server_start('a');
+	POLICY *p = client(cfg, "max_idle=1s");
+	POLICY *q;
+
+	(void)state;
+	ask(p, 0, "OK conn=1 req=1");
+	sleep(2);
+	ask(p, 0, "OK conn=2 req=1");
+	policy_free(p);
+	q = client(cfg, "max_ttl=2s");
+	ask(q, 0, "OK conn=3 req=1");
+	sleep(1);
+	ask(q, 0, "OK conn=3 req=2");
+	sleep(2);
+	ask(q, 0, "OK conn=4 req=1");
+	policy_free(q);
+	server_stop(pid);
+	cfg_free(cfg);
+}
+
 static void
 test_policy_query_newline_in_a_value_cannot_end_the_request(void **state)
 {
@@ -340,6 +365,8 @@ main(void)
 		cmocka_unit_test(test_policy_reply_parse_refuses_garbage),
 		cmocka_unit_test(test_policy_create_spec_forms),
 		cmocka_unit_test(test_policy_query_reuses_the_connection),
+		cmocka_unit_test(
+		    test_policy_query_idle_and_old_connections_are_replaced),
 		cmocka_unit_test(
 		    test_policy_query_newline_in_a_value_cannot_end_the_request),
 		cmocka_unit_test(
