@@ -25,6 +25,7 @@ SPDX-License-Identifier: ISC
 import glob
 import json
 import os
+import pwd
 import re
 import shutil
 import smtplib
@@ -41,6 +42,7 @@ import pytest
 from conftest import (Instance, bin_path, free_port, missing_module,
                       wait_for, wait_smtp)
 from dnsserver import DNSServer
+from test_sasl import PASSWORD, USER, make_sasldb
 from tlscerts import CA
 
 try:
@@ -48,7 +50,8 @@ try:
 except ImportError:
     raise missing_module("aiosmtpd") from None
 
-pytestmark = pytest.mark.needs("dnslib", "aiosmtpd", "spf_engine", "openssl")
+pytestmark = pytest.mark.needs("dnslib", "aiosmtpd", "spf_engine", "openssl",
+                               "saslpasswd2", "sasl_sasldb", "sasl_mechs")
 
 OUTSIDE = "127.0.0.5"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -273,6 +276,8 @@ def mta(dns):
         "maillog_file": inst.maillog,
         "smtpd_error_sleep_time": "0",
         "spf_enable": "no",
+        "cyrus_sasl_config_path": make_sasldb(workdir, inst.queue,
+                                              realm="mx.local.test"),
         "smtpd_recipient_restrictions":
             # Postfix's per-service form.
             "check_policy_service { inet:127.0.0.1:%d, timeout=20s, "
@@ -290,7 +295,8 @@ def mta(dns):
         "-o smtpd_data_restrictions=%s "
         "-o smtpd_end_of_data_restrictions=%s "
         "-o smtpd_policy_service_policy_context=stages "
-        "-o smtpd_tls_security_level=may -o smtpd_tls_chain_files=%s"
+        "-o smtpd_tls_security_level=may -o smtpd_tls_chain_files=%s "
+        "-o smtpd_sasl_auth_enable=yes -o smtpd_tls_auth_only=no"
         % ((ports["stages"],) + (stages,) * 6 + (chain,)),
         "127.0.0.1:%d inet n - y - 1 smtpd "
         "-o smtpd_recipient_restrictions=%s,reject_unauth_destination "
@@ -315,6 +321,12 @@ def mta(dns):
         "defer unix - - n - 0 bounce",
         "trace unix - - n - 0 bounce",
     ])
+    if os.geteuid() == 0:
+        # mail_owner reads the sasldb (as test_sasl does).
+        inst.set_permissions()
+        pw = pwd.getpwnam("postel")
+        os.chown(os.path.join(inst.queue, "etc", "sasldb2"), pw.pw_uid,
+                 pw.pw_gid)
     inst.start()
     for port in ports.values():
         wait_smtp(inst, port)
@@ -417,6 +429,22 @@ def test_policy_request_after_starttls_names_the_encryption(mta):
         assert r["encryption_cipher"], r
         assert int(r["encryption_keysize"]) >= 128, r
     assert [r["protocol_name"] for r in reqs[3:]] == ["ESMTPS", "ESMTPS"]
+
+
+def test_policy_request_after_auth_names_the_login(mta):
+    start = len(mta.rec.requests)
+    s = session(mta.ports["stages"])
+    s.user, s.password = USER, PASSWORD
+    assert s.auth("PLAIN", s.auth_plain)[0] == 235
+    assert s.mail("s@example.org")[0] == 250
+    assert s.rcpt("dunno@dest.test")[0] == 250
+    s.rset()
+    s.quit()
+    reqs = [r for _, r in requests_since(mta.rec, start)]
+    assert [r["protocol_state"] for r in reqs] == ["CONNECT", "EHLO",
+                                                   "MAIL", "RCPT"]
+    assert [(r["sasl_method"], r["sasl_username"]) for r in reqs] == [
+        ("", ""), ("", ""), ("PLAIN", USER), ("PLAIN", USER)]
 
 
 def test_policy_connection_is_reused_across_requests_and_sessions(mta):
