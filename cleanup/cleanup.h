@@ -116,6 +116,7 @@ enum cleanup_act {
 	CLEANUP_ACT_IGNORE,
 	CLEANUP_ACT_REPLACE,
 	CLEANUP_ACT_PREPEND,
+	CLEANUP_ACT_FILTER,
 };
 
 typedef struct CLEANUP_STATE {
@@ -171,6 +172,10 @@ typedef struct CLEANUP_STATE {
 	/* outcome */
 	enum cleanup_status status;
 	VSTR		   *reply;
+	/* after-queue content filter and receive_override_options */
+	VSTR	    *filter;	       /* "transport:nexthop", "" = none */
+	int	     receive_override; /* RECEIVE_* bits from the envelope */
+	CLEANUP_CONF conf_override;    /* conf without what they turn off */
 } CLEANUP_STATE;
 
 /* cleanup_state.c */
@@ -256,6 +261,8 @@ void cleanup_body_mime_end(CLEANUP_STATE *st);
 
 /* cleanup_checks.c */
 enum cleanup_act cleanup_parse_action(const char *value, const char **text);
+/* A FILTER value: "transport:nexthop", printable, no space, bounded. */
+bool cleanup_filter_ok(const char *value, size_t len);
 int  cleanup_check(CLEANUP_STATE *st, DICT_LIST *maps, const char *what,
 		   const char *text, size_t len, VSTR *result);
 void cleanup_log_action(const CLEANUP_STATE *st, const char *action,

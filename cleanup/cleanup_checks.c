@@ -4,8 +4,9 @@
  * A header field (folded lines joined with a newline, as Postfix passes
  * them) or a body line is looked up in the regexp tables; the result's
  * first word is the action: REJECT [text], DISCARD [text], HOLD [text],
- * WARN [text], IGNORE, REPLACE text, PREPEND text; OK and DUNNO do
- * nothing.  Unknown actions are logged and ignored, as Postfix does.
+ * WARN [text], IGNORE, REPLACE text, PREPEND text, FILTER
+ * transport:nexthop (the message goes to that after-queue content filter;
+ * the last FILTER wins); OK and DUNNO do nothing.  Unknown actions are logged and ignored, as Postfix does.
  *
  * Errors: cleanup_check returns the action; a table read error defers
  * the message (cleanup_fail) and returns CLEANUP_ACT_NONE.
@@ -29,8 +30,25 @@ static const struct {
 	{ "HOLD", CLEANUP_ACT_HOLD },	    { "WARN", CLEANUP_ACT_WARN },
 	{ "IGNORE", CLEANUP_ACT_IGNORE },   { "REPLACE", CLEANUP_ACT_REPLACE },
 	{ "PREPEND", CLEANUP_ACT_PREPEND }, { "OK", CLEANUP_ACT_NONE },
-	{ "DUNNO", CLEANUP_ACT_NONE },
+	{ "DUNNO", CLEANUP_ACT_NONE },	    { "FILTER", CLEANUP_ACT_FILTER },
 };
+
+#define CLEANUP_FILTER_MAX 255 /* bytes of a transport:nexthop */
+
+bool
+cleanup_filter_ok(const char *value, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > CLEANUP_FILTER_MAX || value[0] == ':'
+	    || memchr(value, ':', len) == NULL)
+		return false;
+	for (i = 0; i < len; i++)
+		if ((unsigned char)value[i] < 33
+		    || (unsigned char)value[i] > 126)
+			return false;
+	return true;
+}
 
 /* Returns the action, or -1 for an unknown one; *text is the rest. */
 enum cleanup_act
@@ -158,6 +176,18 @@ cleanup_check(CLEANUP_STATE *st, DICT_LIST *maps, const char *what,
 	case CLEANUP_ACT_WARN:
 		cleanup_log_action(st, "warning", what, text, len,
 				   *rest ? rest : NULL);
+		break;
+	case CLEANUP_ACT_FILTER:
+		/* Not final; the last FILTER wins (Postfix). */
+		if (!cleanup_filter_ok(rest, strlen(rest))) {
+			msg_warn("%s: %s_checks: bad FILTER action \"%.100s\":"
+				 " need transport:nexthop",
+				 VSTR_STR(st->qid), what, rest);
+		} else {
+			cleanup_log_action(st, "filter", what, text, len, rest);
+			vstr_strcpy(st->filter, rest);
+		}
+		act = CLEANUP_ACT_NONE;
 		break;
 	case CLEANUP_ACT_IGNORE:
 	case CLEANUP_ACT_NONE:

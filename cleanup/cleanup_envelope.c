@@ -26,6 +26,7 @@
 #include "cleanup/cleanup.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/receive_override.h"
 
 #define CLEANUP_RCPT_MAX 100000 /* recipients in one envelope frame */
 
@@ -218,6 +219,54 @@ cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr, const char *orcpt,
 	return ret < 0 ? -1 : 0;
 }
 
+/*
+ * The after-queue filter smtpd or pickup chose (content_filter or an
+ * access table's FILTER), and receive_override_options: what they turn
+ * off is taken out of a per-message copy of the configuration, so the
+ * code that reads the tables needs no test of its own.  -1: malformed.
+ */
+static int
+cleanup_envelope_filter(CLEANUP_STATE *st, const ATTR *frame)
+{
+	const char *f = attr_get_str(frame, "filter");
+	long long   v;
+
+	if (f != NULL) {
+		if (!cleanup_filter_ok(f, strlen(f)))
+			return -1;
+		vstr_strcpy(st->filter, f);
+	} else if (attr_has(frame, "filter")) {
+		return -1;
+	}
+	if (attr_get_int(frame, "receive_override", &v) == 0) {
+		if (v < 0 || v > RECEIVE_CLEANUP_BITS)
+			return -1;
+		st->receive_override = (int)v & RECEIVE_CLEANUP_BITS;
+	}
+	if (st->receive_override
+	    & (RECEIVE_NO_HEADER_BODY_CHECKS | RECEIVE_NO_ADDRESS_MAPPINGS)) {
+		CLEANUP_CONF *c = &st->conf_override;
+
+		*c = *st->conf;
+		if (st->receive_override & RECEIVE_NO_HEADER_BODY_CHECKS) {
+			c->header_checks = c->body_checks = NULL;
+			c->mime_header_checks = c->nested_header_checks = NULL;
+			c->mime_report_nesting = false;
+			c->mime_scan = false;
+			st->mime = cleanup_mime_free(st->mime);
+		}
+		if (st->receive_override & RECEIVE_NO_ADDRESS_MAPPINGS) {
+			c->canonical = c->sender_canonical = NULL;
+			c->recipient_canonical = c->virtual_alias = NULL;
+			c->masquerade_domains = "";
+			c->always_bcc = "";
+			c->sender_bcc = c->recipient_bcc = NULL;
+		}
+		st->conf = c;
+	}
+	return 0;
+}
+
 int
 cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
 {
@@ -258,6 +307,8 @@ cleanup_envelope(CLEANUP_STATE *st, ATTR *frame)
 	(void)cleanup_opt(frame, "sasl_method", &bad);
 	(void)cleanup_opt(frame, "sasl_username", &bad);
 	st->rewrite_local = attr_get_int(frame, "rewrite_local", &v) == 0 && v;
+	if (cleanup_envelope_filter(st, frame) < 0)
+		bad = true;
 	if (bad)
 		return -1;
 	if (msg_verbose)

@@ -90,12 +90,20 @@ cleanup_queue_remove(CLEANUP_STATE *st)
 
 /*
  * The extracted section, written once the content is complete: X, the
- * header fields to prepend (known only now), the Message-ID.
+ * content filter route (A filter=), the header fields to prepend (known
+ * only now), the Message-ID.
  */
 void
 cleanup_queue_extracted(CLEANUP_STATE *st)
 {
 	rec_put(st->writer, REC_TYPE_XTRA, "", 0);
+	/*
+	 * Here rather than with the envelope: body_checks may still say
+	 * FILTER after the envelope is written.  qmgr reads both sections.
+	 */
+	if (VSTR_LEN(st->filter) > 0)
+		rec_putf(st->writer, REC_TYPE_ATTR, "filter=%s",
+			 VSTR_STR(st->filter));
 	cleanup_prepend_write(st);
 	if (VSTR_LEN(st->msgid))
 		rec_put(st->writer, REC_TYPE_MSGID, VSTR_STR(st->msgid),

@@ -45,6 +45,7 @@ cleanup_state_alloc(const CLEANUP_CONF *conf)
 	st->scratch = vstr_alloc(256);
 	st->msgid = vstr_alloc(64);
 	st->reply = vstr_alloc(64);
+	st->filter = vstr_alloc(32);
 	st->bcc = vstr_alloc(64);
 	st->status = CLEANUP_OK;
 	st->phase = CLEANUP_PH_HEADER;
@@ -78,6 +79,7 @@ cleanup_state_free(CLEANUP_STATE *st)
 	vstr_free(st->hdr_out);
 	vstr_free(st->scratch);
 	vstr_free(st->msgid);
+	vstr_free(st->filter);
 	vstr_free(st->reply);
 	vstr_free(st->bcc);
 	myfree(st);

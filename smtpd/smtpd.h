@@ -39,6 +39,7 @@
 #include "util/cfg.h"
 #include "util/cleanup_client.h"
 #include "util/vstr.h"
+#include "util/xforward.h"
 
 /* SASL AUTH settings (smtpd_sasl.c); enable false: no AUTH at all. */
 struct smtpd_sasl_params {
@@ -84,9 +85,12 @@ struct smtpd_params {
 	bool	    helo_required;
 	bool	    strict_rfc821;
 	bool	    forbid_unauth_pipelining;
-	int	    ehlo_discard;  /* SMTPD_EHLO_* bits not announced */
-	const char *reject_footer; /* smtpd_reject_footer; NULL: none */
-	int	    auth_role;	   /* smtpd_mail_auth_role: CLEANUP_FLAG_SIGN /
+	int	    ehlo_discard;     /* SMTPD_EHLO_* bits not announced */
+	const char *reject_footer;    /* smtpd_reject_footer; NULL: none */
+	const char *xforward_hosts;   /* smtpd_authorized_xforward_hosts */
+	const char *content_filter;   /* "" = none */
+	int	    receive_override; /* RECEIVE_* bits */
+	int	    auth_role; /* smtpd_mail_auth_role: CLEANUP_FLAG_SIGN /
 				* VERIFY bits, or SMTPD_ROLE_AUTO */
 	struct smtpd_sasl_params sasl; /* smtpd_sasl.c */
 	struct smtpd_tls_params	 tls;  /* smtpd_tls.c */
@@ -173,6 +177,7 @@ enum smtpd_verb_id {
 	SMTPD_V_QUIT,
 	SMTPD_V_AUTH,
 	SMTPD_V_STARTTLS,
+	SMTPD_V_XFORWARD,
 	SMTPD_V_UNKNOWN,
 	SMTPD_V_COUNT,
 };
@@ -232,6 +237,9 @@ typedef struct SMTPD_STATE {
 	size_t		   rcpt_cap;
 	int		   cleanup_flags; /* CLEANUP_FLAG_DISCARD / HOLD */
 	struct smtpd_spf_outcome spf;	  /* result NULL: not checked */
+	VSTR	 *filter_route;	 /* FILTER transport:nexthop, "" none */
+	XFORWARD *xforward;	 /* forwarded client (smtpd_xforward.c) */
+	int	  xforward_auth; /* -1: not yet looked up */
 	/* Content (smtpd_data.c) */
 	CLEANUP_CLIENT	   *cleanup;
 	struct smtpd_filter filter;
@@ -314,6 +322,19 @@ int  smtpd_tls_starttls(SMTPD_STATE *st, const char *args);
 int smtpd_tls_wrapper(SMTPD_STATE *st);
 /* smtpd_tls_security_level=encrypt without TLS: 530 reply, -1. */
 int smtpd_tls_required(SMTPD_STATE *st);
+
+/* smtpd_xforward.c: XFORWARD (Postfix's XFORWARD_README) */
+/* Is the client in smtpd_authorized_xforward_hosts? */
+bool smtpd_xforward_authorized(SMTPD_STATE *st);
+/* EHLO: append "250-XFORWARD ..." for authorized clients. */
+void smtpd_xforward_ehlo(SMTPD_STATE *st);
+int  smtpd_xforward_can(SMTPD_STATE *st, const char *args);
+int  smtpd_xforward_cmd(SMTPD_STATE *st, const char *args);
+/* The client as forwarded (or the real one without XFORWARD). */
+const char *smtpd_xforward_name(const SMTPD_STATE *st);
+const char *smtpd_xforward_addr(const SMTPD_STATE *st);
+/* The forwarded client for cleanup's request (mail from a filter). */
+void smtpd_xforward_req(const SMTPD_STATE *st, struct cleanup_req *req);
 
 /* smtpd_log.c */
 void smtpd_log_reject(SMTPD_STATE *st, const char *where, const char *reply,

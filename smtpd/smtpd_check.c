@@ -37,6 +37,7 @@
 #include "util/dns.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/receive_override.h"
 #include "util/strutil.h"
 #include "util/vstr.h"
 
@@ -411,6 +412,7 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 	c->scratch = vstr_alloc(128);
 	c->memo_key = vstr_alloc(128);
 	c->memo_reply = vstr_alloc(128);
+	c->memo_filter = vstr_alloc(64);
 	for (size_t i = 0; i < sizeof(lists) / sizeof(*lists); i++) {
 		if (chk_restr_compile(c, lists[i].param,
 				      cfg_get_str(cfg, lists[i].param),
@@ -481,6 +483,9 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 	c->delay_reject = cfg_get_bool(cfg, "smtpd_delay_reject");
 	c->access_parent = smtpd_check_addr_pdms(cfg, "smtpd_access_maps");
 	c->untrusted_routing = cfg_get_bool(cfg, "allow_untrusted_routing");
+	c->no_unknown_rcpt = (receive_override_bits(cfg)
+			      & RECEIVE_NO_UNKNOWN_RCPT_CHECKS)
+			     != 0;
 	c->reject_unlisted_rcpt =
 	    cfg_get_bool(cfg, "smtpd_reject_unlisted_recipient");
 	c->reject_unlisted_sender =
@@ -559,6 +564,7 @@ smtpd_check_free(SMTPD_CHECK *c)
 	vstr_free(c->scratch);
 	vstr_free(c->memo_key);
 	vstr_free(c->memo_reply);
+	vstr_free(c->memo_filter);
 	myfree(c);
 	return NULL;
 }
@@ -636,6 +642,33 @@ chk_prepend(struct chk_ctx *x, const char *table, const char *text)
 }
 
 /*
+ * FILTER transport:nexthop: not final (DUNNO), the last one wins; smtpd
+ * hands it to cleanup with the message (A filter= in the queue file).
+ * A value without a transport is logged and ignored, as Postfix does.
+ */
+static int
+chk_access_filter(struct chk_ctx *x, const char *table, const char *arg)
+{
+	const char *f = arg + strspn(arg, " \t");
+	size_t	    len = strcspn(f, " \t");
+	size_t	    i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)f[i] < 33 || (unsigned char)f[i] > 126)
+			break;
+	if (len == 0 || len > 255 || i < len || f[0] == ':'
+	    || memchr(f, ':', len) == NULL || f[len + strspn(f + len, " \t")]) {
+		msg_warn("access table %s: bad FILTER action \"%.100s\": "
+			 "need transport:nexthop",
+			 table, f);
+		return CHK_DUNNO;
+	}
+	vstr_memcpy(x->filter, f, len);
+	msg_info("%s: filter: %s", table, VSTR_STR(x->filter));
+	return CHK_DUNNO;
+}
+
+/*
  * Carry out the action an access table gave for this class.
  */
 static int
@@ -687,6 +720,8 @@ chk_access_action(struct chk_ctx *x, const char *table, const char *value)
 		msg_info("%s: hold: %s%s", table, VSTR_STR(subj), VSTR_STR(t));
 		x->hold = true;
 		rc = CHK_DUNNO;
+	} else if (wlen == 6 && strncasecmp(v, "FILTER", 6) == 0) {
+		rc = chk_access_filter(x, table, v + wlen);
 	} else if (wlen == 5 && strncasecmp(v, "DUNNO", 5) == 0) {
 		rc = CHK_DUNNO;
 	} else if (wlen == 7 && strncasecmp(v, "PREPEND", 7) == 0) {
@@ -1316,6 +1351,9 @@ chk_delayed(struct chk_ctx *x)
 		vstr_free(key);
 		x->hold |= c->memo_hold;
 		x->discard |= c->memo_discard;
+		if (VSTR_LEN(c->memo_filter) > 0)
+			vstr_memcpy(x->filter, VSTR_STR(c->memo_filter),
+				    VSTR_LEN(c->memo_filter));
 		if (c->memo_rc == CHK_REJECT) {
 			x->res->action = c->memo_action;
 			vstr_memcpy(x->res->reply, VSTR_STR(c->memo_reply),
@@ -1341,6 +1379,8 @@ chk_delayed(struct chk_ctx *x)
 			    VSTR_LEN(x->res->reply));
 		c->memo_hold = x->hold;
 		c->memo_discard = x->discard;
+		vstr_memcpy(c->memo_filter, VSTR_STR(x->filter),
+			    VSTR_LEN(x->filter));
 	}
 	vstr_free(key);
 	return rc;
@@ -1363,6 +1403,8 @@ smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
 
 	res->action = SMTPD_ACT_OK;
 	vstr_reset(res->reply);
+	x.filter = res->filter ? res->filter : vstr_alloc(16);
+	vstr_reset(x.filter);
 
 	if (f->sender != NULL) {
 		if (f->sender_path && f->sender_path->addr
@@ -1437,6 +1479,8 @@ smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
 	}
 	vstr_free(x.defer_if_permit);
 	vstr_free(x.defer_if_reject);
+	if (x.filter != res->filter)
+		vstr_free(x.filter);
 	if (rc == CHK_ERROR) {
 		res->action = SMTPD_ACT_DEFER;
 		vstr_strcpy(res->reply, "451 4.3.0 Server configuration error");

@@ -111,6 +111,11 @@ struct smtpd_check_result {
 	 * and keeps what it needs: smtpd_check only appends.
 	 */
 	VSTR *prepend;
+	/*
+	 * FILTER transport:nexthop found by this check (the last one
+	 * wins), "" when none; the caller allocates it, NULL: ignored.
+	 */
+	VSTR *filter;
 };
 
 typedef struct SMTPD_CHECK SMTPD_CHECK;

@@ -468,6 +468,9 @@ smtpd_check_addr_unlisted(struct chk_ctx *x, enum chk_class class,
 
 	if (a == NULL)
 		return CHK_DUNNO;
+	/* receive_override_options: the filter's smtpd took them already. */
+	if (class == CLASS_RCPT && c->no_unknown_rcpt)
+		return CHK_DUNNO;
 	if (smtpd_check_addr_class(c, chk_addr_domain(c, a), &ac) < 0)
 		return smtpd_check_error(x);
 	/* A recipient who has moved is told so, as Postfix does. */

@@ -142,6 +142,7 @@ struct SMTPD_CHECK {
 	bool		  untrusted_routing;
 	bool		  reject_unlisted_rcpt;
 	bool	    reject_unlisted_sender; /* smtpd_reject_unlisted_sender */
+	bool	    no_unknown_rcpt;	    /* receive_override_options */
 	const char *null_key;
 	const char *delims; /* recipient_delimiter */
 	const char *myorigin;
@@ -168,6 +169,7 @@ struct SMTPD_CHECK {
 	VSTR		       *memo_reply;
 	bool			memo_hold;
 	bool			memo_discard;
+	VSTR		       *memo_filter;
 };
 
 /* Per-call state. */
@@ -185,6 +187,7 @@ struct chk_ctx {
 	enum smtpd_check_stage stage;
 	VSTR		      *defer_if_permit; /* reply, or empty */
 	VSTR		      *defer_if_reject;
+	VSTR		      *filter; /* res->filter, or a scratch one */
 };
 
 /* Where a domain is delivered (smtpd_check_addr_class). */

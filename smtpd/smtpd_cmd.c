@@ -30,6 +30,7 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/queue_space.h"
+#include "util/receive_override.h"
 #include "util/strutil.h"
 #include "util/vstr.h"
 
@@ -76,6 +77,9 @@ smtpd_reset_transaction(SMTPD_STATE *st)
 	st->cleanup_flags = 0;
 	st->bdat_failed = false;
 	st->spf.result = NULL;
+	vstr_reset(st->filter_route);
+	if (st->xforward)
+		xforward_reset(st->xforward);
 	if (st->stage != SMTPD_ST_QUIT)
 		smtpd_state_set(st, VSTR_LEN(st->helo) ? SMTPD_ST_READY
 						       : SMTPD_ST_CONNECTED);
@@ -165,6 +169,7 @@ smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage, const char *where,
 	smtpd_policy_facts(st, stage, where, &f);
 	vstr_reset(st->check.reply);
 	vstr_reset(st->check.prepend);
+	vstr_reset(st->check.filter);
 	if (st->hooks->check(st->ctx, stage, &f, &st->check) < 0
 	    && st->check.action != SMTPD_ACT_REJECT) {
 		st->check.action = SMTPD_ACT_DEFER;
@@ -172,6 +177,10 @@ smtpd_policy(SMTPD_STATE *st, enum smtpd_check_stage stage, const char *where,
 			vstr_strcpy(st->check.reply, "451 4.3.0 Server "
 						     "configuration error");
 	}
+	/* FILTER is not final and the last one wins (Postfix). */
+	if (VSTR_LEN(st->check.filter) > 0)
+		vstr_memcpy(st->filter_route, VSTR_STR(st->check.filter),
+			    VSTR_LEN(st->check.filter));
 	switch (st->check.action) {
 	case SMTPD_ACT_OK:
 		smtpd_policy_prepend(st);
@@ -292,6 +301,7 @@ smtpd_cmd_hello(SMTPD_STATE *st, const char *args, bool esmtp)
 	EHLO_LINE(SMTPD_EHLO_SMTPUTF8, "250-SMTPUTF8");
 	smtpd_tls_ehlo(st);
 	smtpd_sasl_ehlo(st);
+	smtpd_xforward_ehlo(st);
 	/* CHUNKING goes last: it carries the final "250 ". */
 	if (st->par->ehlo_discard & SMTPD_EHLO_CHUNKING) {
 		/* Turn the last line into the final one. */
@@ -467,6 +477,7 @@ smtpd_cmd_mail(SMTPD_STATE *st, const char *args)
 		vstr_reset(st->sender);
 		st->cleanup_flags = 0;
 		st->spf.result = NULL;
+		vstr_reset(st->filter_route);
 		return -1;
 	}
 	smtpd_state_set(st, SMTPD_ST_MAIL);
@@ -744,6 +755,8 @@ static const struct smtpd_verb smtpd_verbs[] = {
 	{ "AUTH", smtpd_sasl_can_auth, smtpd_sasl_auth, 0, SMTPD_V_AUTH },
 	{ "STARTTLS", smtpd_tls_can_starttls, smtpd_tls_starttls, 0,
 	  SMTPD_V_STARTTLS },
+	{ "XFORWARD", smtpd_xforward_can, smtpd_xforward_cmd, CMD_PIPELINE_OK,
+	  SMTPD_V_XFORWARD },
 };
 
 static const struct smtpd_verb *
@@ -899,6 +912,9 @@ smtpd_state_create(const struct smtpd_params *par,
 	st->check.prepend = vstr_alloc(128);
 	st->prepend = vstr_alloc(128);
 	st->instance = vstr_alloc(32);
+	st->check.filter = vstr_alloc(64);
+	st->filter_route = vstr_alloc(64);
+	st->xforward_auth = -1;
 	st->sasl_method = vstr_alloc(16);
 	st->sasl_username = vstr_alloc(32);
 	st->spf.domain = vstr_alloc(64);
@@ -927,6 +943,9 @@ smtpd_state_free(SMTPD_STATE *st)
 	vstr_free(st->check.prepend);
 	vstr_free(st->prepend);
 	vstr_free(st->instance);
+	vstr_free(st->check.filter);
+	vstr_free(st->filter_route);
+	st->xforward = xforward_free(st->xforward);
 	smtpd_sasl_reset(st);
 	vstr_free(st->tls_info);
 	vstr_free(st->sasl_method);
@@ -1058,6 +1077,10 @@ smtpd_params_load(struct smtpd_params *par, const CFG *cfg)
 	par->ehlo_discard = smtpd_params_discard(
 	    cfg_get_str(cfg, "smtpd_discard_ehlo_keywords"));
 	par->reject_footer = smtpd_params_footer(cfg);
+	par->xforward_hosts = cfg_get_str(cfg,
+					  "smtpd_authorized_xforward_hosts");
+	par->content_filter = cfg_get_str(cfg, "content_filter");
+	par->receive_override = receive_override_bits(cfg);
 	par->auth_role = smtpd_params_role(
 	    cfg_get_str(cfg, "smtpd_mail_auth_role"));
 	smtpd_sasl_params_load(&par->sasl, cfg);

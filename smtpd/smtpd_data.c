@@ -31,6 +31,7 @@
 #include "smtpd/smtpd.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/receive_override.h"
 #include "util/vstr.h"
 
 /* Hand content to cleanup in pieces at least this big. */
@@ -265,6 +266,13 @@ smtpd_data_begin(SMTPD_STATE *st, bool dots)
 	}
 	req.rewrite_local = st->hooks->mynetworks
 			    && st->hooks->mynetworks(st->ctx, st->peer.addr);
+	smtpd_xforward_req(st, &req);
+	/* An access table's FILTER wins over content_filter. */
+	if (VSTR_LEN(st->filter_route) > 0)
+		req.filter = VSTR_STR(st->filter_route);
+	else if (st->par->content_filter && *st->par->content_filter)
+		req.filter = st->par->content_filter;
+	req.receive_override = st->par->receive_override & RECEIVE_CLEANUP_BITS;
 	req.rcpts = rcpts;
 	req.nrcpt = st->nrcpt;
 	if (st->spf.result) {
@@ -309,6 +317,36 @@ smtpd_data_eod(SMTPD_STATE *st)
 }
 
 /*
+ * Postfix's line; with XFORWARD it adds the filter's queue ID and the
+ * original client: "QID: client=localhost[127.0.0.1],
+ * orig_queue_id=ABC, orig_client=mail.example[192.0.2.1]".
+ */
+static void
+smtpd_data_log_client(SMTPD_STATE *st, const char *queue_id)
+{
+	VSTR *line = vstr_alloc(128);
+
+	vstr_sprintf(line, "%s: client=%s[%s]", queue_id, st->peer.name,
+		     st->peer.addr);
+	if (smtpd_sasl_user(st) != NULL)
+		vstr_sprintf_append(line, ", sasl_method=%s, sasl_username=%s",
+				    VSTR_STR(st->sasl_method),
+				    VSTR_STR(st->sasl_username));
+	if (st->xforward && st->xforward->active) {
+		if (st->xforward->value[XFORWARD_IDENT])
+			vstr_sprintf_append(line, ", orig_queue_id=%s",
+					    st->xforward->value[XFORWARD_IDENT]);
+		if (st->xforward->given[XFORWARD_NAME]
+		    || st->xforward->given[XFORWARD_ADDR])
+			vstr_sprintf_append(line, ", orig_client=%s[%s]",
+					    smtpd_xforward_name(st),
+					    smtpd_xforward_addr(st));
+	}
+	msg_info("%s", VSTR_STR(line));
+	vstr_free(line);
+}
+
+/*
  * The message is complete: reply as cleanup (or our own checks) decided.
  * Returns true when the message was accepted.
  */
@@ -349,16 +387,7 @@ smtpd_data_end(SMTPD_STATE *st)
 				 "451 4.3.0 Error: queue file write error");
 		if (res.reply[0] == '2') {
 			ok = true;
-			if (smtpd_sasl_user(st) != NULL)
-				msg_info("%s: client=%s[%s], sasl_method=%s, "
-					 "sasl_username=%s",
-					 res.queue_id, st->peer.name,
-					 st->peer.addr,
-					 VSTR_STR(st->sasl_method),
-					 VSTR_STR(st->sasl_username));
-			else
-				msg_info("%s: client=%s[%s]", res.queue_id,
-					 st->peer.name, st->peer.addr);
+			smtpd_data_log_client(st, res.queue_id);
 		} else {
 			smtpd_log_reject(st, "END-OF-MESSAGE", res.reply, NULL);
 		}

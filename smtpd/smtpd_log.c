@@ -61,9 +61,9 @@ void
 smtpd_log_disconnect(SMTPD_STATE *st)
 {
 	static const char *const names[SMTPD_V_COUNT] = {
-		"helo", "ehlo", "mail", "rcpt",	    "data",
-		"bdat", "rset", "noop", "vrfy",	    "etrn",
-		"help", "quit", "auth", "starttls", "unknown",
+		"helo", "ehlo",	    "mail",	"rcpt",	   "data", "bdat",
+		"rset", "noop",	    "vrfy",	"etrn",	   "help", "quit",
+		"auth", "starttls", "xforward", "unknown",
 	};
 	VSTR *line = vstr_alloc(256);
 	int   ok = 0;

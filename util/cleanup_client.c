@@ -104,6 +104,9 @@ cleanup_envelope_frame(ATTR *a, const struct cleanup_req *req)
 		}
 		attr_put_attr(a, "prepend", r);
 	}
+	cleanup_put_opt(a, "filter", req->filter);
+	if (req->receive_override)
+		attr_put_int(a, "receive_override", req->receive_override);
 	attr_put_int(a, "nrcpt", (long long)req->nrcpt);
 	for (i = 0; i < req->nrcpt; i++) {
 		attr_reset(r);

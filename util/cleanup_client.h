@@ -68,7 +68,10 @@ struct cleanup_req {
 	 * Header fields to put above the message (smtpd's PREPEND actions),
 	 * each followed by '\n', first one topmost; NULL: none.
 	 */
-	const char		  *prepend;
+	const char *prepend;
+	/* After-queue content filter "transport:nexthop" (A filter=), or NULL. */
+	const char *filter;
+	int	    receive_override; /* RECEIVE_* bits that concern cleanup */
 	const struct cleanup_rcpt *rcpts;
 	size_t			   nrcpt;
 };

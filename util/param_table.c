@@ -107,6 +107,9 @@ static const struct param_def param_defs[] = {
 	  "Time limit for a local(8) delivery to a command." },
 	{ "config_directory", PARAM_STR, "", 0, 0,
 	  "Folder holding main.cf and master.cf." },
+	{ "content_filter", PARAM_STR, "", 0, 0,
+	  "After-queue content filter transport:nexthop for every message "
+	  "received (smtpd, pickup); empty: none." },
 	{ "cyrus_sasl_config_path", PARAM_STR, "", 0, 0,
 	  "Folder where Cyrus SASL looks for its application configuration "
 	  "(empty: the library default)." },
@@ -390,6 +393,10 @@ static const struct param_def param_defs[] = {
 	  "accepted, in bytes (at least 1.5 * message_size_limit)." },
 	{ "queue_run_delay", PARAM_TIME, "300s", 1, LLONG_MAX,
 	  "Time between deferred queue scans." },
+	{ "receive_override_options", PARAM_STR, "", 0, 0,
+	  "Turn off no_unknown_recipient_checks, no_header_body_checks, "
+	  "no_milters, no_address_mappings for mail received (smtpd, "
+	  "pickup)." },
 	{ "recipient_bcc_maps", PARAM_STR, "", 0, 0,
 	  "Tables mapping a recipient (before virtual aliasing) to blind "
 	  "copy addresses (NOTIFY=NEVER)." },
@@ -499,6 +506,9 @@ static const struct param_def param_defs[] = {
 	  "$smtp_sasl_security_options", 0, 0, "The same, inside TLS." },
 	{ "smtp_sasl_type", PARAM_STR, "cyrus", 0, 0,
 	  "SASL implementation of the SMTP client." },
+	{ "smtp_send_xforward_command", PARAM_BOOL, "no", 0, 0,
+	  "Send XFORWARD with the original client's attributes when the "
+	  "server offers it." },
 	{ "smtp_skip_5xx_greeting", PARAM_BOOL, "yes", 0, 0,
 	  "Try the next MX host when a server greets with 5xx." },
 	{ "smtp_tls_CAfile", PARAM_STR, "", 0, 0,
@@ -539,6 +549,8 @@ static const struct param_def param_defs[] = {
 	  "STARTTLS." },
 	{ "smtp_use_tls", PARAM_BOOL, "no", 0, 0,
 	  "Obsolete: when smtp_tls_security_level is empty, yes means may." },
+	{ "smtpd_authorized_xforward_hosts", PARAM_STR, "", 0, 0,
+	  "Clients (address list) that may use XFORWARD; empty: none." },
 	{ "smtpd_banner", PARAM_STR, "$myhostname ESMTP $mail_name", 0, 0,
 	  "Text after the 220 code of the SMTP greeting." },
 	{ "smtpd_client_restrictions", PARAM_STR, "", 0, 0,
