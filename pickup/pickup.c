@@ -48,6 +48,7 @@
 #include "util/mymalloc.h"
 #include "util/qid.h"
 #include "util/rec.h"
+#include "util/receive_override.h"
 #include "util/safe_file.h"
 #include "util/skel.h"
 #include "util/vstr.h"
@@ -271,6 +272,8 @@ pickup_deliver(struct skel_ctx *ctx, const char *name, REC_READER *r,
 	VSTR		     *why = vstr_alloc(100);
 	char		      uid[32];
 	enum pickup_result    ret = PICKUP_DONE;
+	const char	     *filter;
+	static int	      override_bits = -1; /* parsed once */
 
 	snprintf(uid, sizeof(uid), "%lld", env->uid);
 	rcpts = mycalloc(env->nrcpt ? env->nrcpt : 1, sizeof(*rcpts));
@@ -288,6 +291,12 @@ pickup_deliver(struct skel_ctx *ctx, const char *name, REC_READER *r,
 	req.local_uid = uid;
 	req.fullname = VSTR_LEN(env->fullname) ? VSTR_STR(env->fullname) : NULL;
 	req.rewrite_local = true;
+	/* content_filter and receive_override_options, as in Postfix. */
+	filter = cfg_get_str(ctx->cfg, "content_filter");
+	req.filter = filter && *filter ? filter : NULL;
+	if (override_bits < 0)
+		override_bits = receive_override_bits(ctx->cfg);
+	req.receive_override = override_bits & RECEIVE_CLEANUP_BITS;
 	req.rcpts = rcpts;
 	req.nrcpt = env->nrcpt;
 

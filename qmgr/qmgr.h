@@ -64,6 +64,7 @@ struct QMGR_MESSAGE {
 	char	 *envid;
 	char	 *client_name;
 	char	 *client_addr;
+	char	 *filter; /* A filter=transport:nexthop, or NULL */
 	int	  ret;
 	int	  body_type;
 	bool	  smtputf8;

@@ -71,6 +71,12 @@ qmgr_message_attr(QMGR_MESSAGE *m, const char *text)
 	} else if (strncmp(text, "client_address=", 15) == 0) {
 		myfree(m->client_addr);
 		m->client_addr = mystrdup(val);
+	} else if (strncmp(text, "filter=", 7) == 0) {
+		/* The last one wins: cleanup writes at most one. */
+		myfree(m->filter);
+		m->filter = *val && strchr(val, ':') && *val != ':'
+				? mystrdup(val)
+				: NULL;
 	} else if (strncmp(text, "body_type=", 10) == 0) {
 		m->body_type = strcasecmp(val, "8BITMIME") == 0
 				   ? ADDR_BODY_8BITMIME
@@ -78,6 +84,32 @@ qmgr_message_attr(QMGR_MESSAGE *m, const char *text)
 	} else if (strncmp(text, "smtputf8=", 9) == 0) {
 		m->smtputf8 = strcasecmp(val, "yes") == 0;
 	}
+}
+
+/*
+ * The extracted section's attributes: cleanup writes the content filter
+ * route there (a body_checks FILTER is known only after the envelope).
+ * Only A records matter; H and I records are skipped unread by content.
+ */
+static int
+qmgr_message_extracted(QMGR_MESSAGE *m, REC_READER *r,
+		       const struct rec_size *size, VSTR *buf)
+{
+	int type, rc;
+
+	if (rec_reader_seek(r, size->extract_offset, REC_TYPE_XTRA) < 0)
+		return -1;
+	while ((rc = rec_get(r, &type, buf, QMGR_MESSAGE_REC_MAX)) > 0)
+		if (type == REC_TYPE_ATTR)
+			qmgr_message_attr(m, VSTR_STR(buf));
+	if (rc < 0) {
+		if (errno == EBADMSG)
+			msg_warn("%s: %s", m->queue_id, rec_reader_why(r));
+		else
+			msg_warn("%s: read: %m", m->queue_id);
+		return -1;
+	}
+	return 0;
 }
 
 /* Read the envelope; 0, or -1 (corrupt: EBADMSG, else an I/O errno). */
@@ -177,6 +209,8 @@ qmgr_message_read(QMGR_MESSAGE *m)
 			if (ret < 0) {
 				msg_warn("%s: no sender record", m->queue_id);
 				errno = EBADMSG;
+			} else {
+				ret = qmgr_message_extracted(m, r, &size, buf);
 			}
 			goto out;
 		default:
@@ -249,7 +283,25 @@ qmgr_message_free(QMGR_MESSAGE *m)
 	myfree(m->envid);
 	myfree(m->client_name);
 	myfree(m->client_addr);
+	myfree(m->filter);
 	myfree(m);
+}
+
+/*
+ * The after-queue content filter takes every recipient: its transport
+ * and next hop, or the recipient's domain when the next hop is empty
+ * (as Postfix).  The filter re-injects the message, which is then routed
+ * the usual way.
+ */
+static void
+qmgr_message_filter_route(const char *filter, const char *addr,
+			  struct qmgr_resolved *res)
+{
+	const char *at;
+
+	(void)qmgr_resolve_split(filter, res->transport, res->nexthop);
+	if (VSTR_LEN(res->nexthop) == 0 && (at = strrchr(addr, '@')) != NULL)
+		vstr_strcpy(res->nexthop, at + 1);
 }
 
 /*
@@ -278,7 +330,9 @@ qmgr_message_schedule(QMGR_MESSAGE *m)
 
 		if (r->state != QMGR_RCPT_TODO)
 			continue;
-		if (qmgr_resolve_from(q, m->sender, r->addr, &res) < 0) {
+		if (m->filter) {
+			qmgr_message_filter_route(m->filter, r->addr, &res);
+		} else if (qmgr_resolve_from(q, m->sender, r->addr, &res) < 0) {
 			deliver_status_set(&st, DELIVER_DEFERRED, "4.3.0",
 					   "address resolver failure", "none");
 			r->state = QMGR_RCPT_DEFERRED;

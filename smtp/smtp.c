@@ -393,6 +393,7 @@ smtp_pre_jail(struct skel_ctx *ctx)
 	c->skip_5xx_greeting = cfg_get_bool(cfg, "smtp_skip_5xx_greeting");
 	c->never_send_ehlo = cfg_get_bool(cfg, "smtp_never_send_ehlo");
 	c->always_send_ehlo = cfg_get_bool(cfg, "smtp_always_send_ehlo");
+	c->send_xforward = cfg_get_bool(cfg, "smtp_send_xforward_command");
 	smtp_conf_bind(c, cfg);
 	c->line_length_limit = (int)cfg_get_int(cfg, "smtp_line_length_limit");
 	c->cache_time_limit =

@@ -64,6 +64,7 @@ struct smtp_conf {
 	int	    line_length_limit; /* 0: none */
 	int	    cache_time_limit;  /* idle seconds a session is kept */
 	int	    reuse_time_limit;  /* seconds a session may be reused */
+	bool	    send_xforward;     /* smtp_send_xforward_command */
 	bool	    lmtp;	       /* service name "lmtp" */
 	int	    default_port;      /* 25, or 24 for LMTP */
 };
@@ -77,6 +78,7 @@ struct smtp_conf {
 #define SMTP_FEATURE_SMTPUTF8	(1 << 5)
 #define SMTP_FEATURE_STARTTLS	(1 << 6)
 #define SMTP_FEATURE_AUTH	(1 << 7)
+#define SMTP_FEATURE_XFORWARD	(1 << 8)
 
 /* One connection to one server address. */
 typedef struct SMTP_SESSION {
@@ -93,6 +95,7 @@ typedef struct SMTP_SESSION {
 	VSTR	   *line;
 	SMTP_REPLY *reply;	/* the last reply read */
 	int	    features;	/* SMTP_FEATURE_* */
+	int	    xforward;	/* XFORWARD attributes offered (1 << attr) */
 	long long   size_limit; /* EHLO SIZE, 0: none announced */
 	int	    use_count;	/* transactions done */
 	bool	    broken;	/* I/O failed: no QUIT, no reuse */
@@ -266,6 +269,18 @@ smtp_proto_stuff(struct smtp_data *sd, VSTR *out, const char *p, size_t len);
 void smtp_proto_stuff_end(struct smtp_data *sd, VSTR *out);
 /* Does the message need SMTPUTF8 (non-ASCII envelope or header)? */
 bool smtp_proto_need_utf8(const struct deliver_request *req, int qfd);
+
+/* smtp_xforward.c */
+/* EHLO: which XFORWARD attributes the server offers (s->reply). */
+void smtp_xforward_features(SMTP_SESSION *s);
+/*
+ * The XFORWARD commands for this delivery: the original client from the
+ * queue file, only the attributes the server offers, each line under
+ * 512 bytes and ended by "\n" in out.  0, or -1 (why) when the queue
+ * file cannot be read.
+ */
+int smtp_xforward_lines(const SMTP_SESSION *s, const SMTP_DELIVERY *d,
+			VSTR *out, VSTR *why);
 
 /* smtp_tls.c */
 /* pre_jail: TLS settings, policy tables, client context; fatal if bad. */

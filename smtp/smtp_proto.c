@@ -108,6 +108,7 @@ smtp_proto_features(SMTP_SESSION *s)
 		s->features |= SMTP_FEATURE_STARTTLS;
 	if (smtp_reply_ehlo_find(r, "AUTH"))
 		s->features |= SMTP_FEATURE_AUTH;
+	smtp_xforward_features(s);
 	if ((val = smtp_reply_ehlo_find(r, "SIZE")) != NULL) {
 		s->features |= SMTP_FEATURE_SIZE;
 		size = strtoll(val, NULL, 10);
@@ -630,6 +631,54 @@ smtp_proto_batch(SMTP_SESSION *s, SMTP_DELIVERY *d, const size_t *todo,
 	}
 }
 
+/*
+ * XFORWARD before MAIL FROM, one command at a time.  0, or -1 when the
+ * transaction is over: the session was lost (*step NEXT) or the server
+ * refused (every pending recipient gets its reply, as Postfix does).
+ */
+static int
+smtp_proto_xforward(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
+		    enum smtp_step *step)
+{
+	const struct smtp_conf *c = &st->conf;
+	VSTR		       *lines = vstr_alloc(256);
+	VSTR		       *why = vstr_alloc(64);
+	char		       *line, *nl;
+	int			ret = 0;
+
+	if (smtp_xforward_lines(s, d, lines, why) < 0) {
+		smtp_rcpt_all(d, false, DELIVER_DEFERRED, "4.3.0", s, NULL,
+			      "%s", VSTR_STR(why));
+		ret = -1;
+		goto out;
+	}
+	for (line = VSTR_STR(lines); (nl = strchr(line, '\n')) != NULL;
+	     line = nl + 1) {
+		*nl = 0;
+		smtp_session_queue(s, "%s", line);
+		if (smtp_session_flush(s, c->mail_timeout) < 0) {
+			*step = smtp_proto_lost(s, d, "sending XFORWARD");
+			ret = -1;
+			break;
+		}
+		if (smtp_session_read(s, c->mail_timeout) < 0) {
+			*step = smtp_proto_lost(s, d,
+						"receiving the XFORWARD reply");
+			ret = -1;
+			break;
+		}
+		if (s->reply->code / 100 != 2) {
+			smtp_proto_refused(s, d, SIZE_MAX, "XFORWARD");
+			ret = -1;
+			break;
+		}
+	}
+out:
+	vstr_free(lines);
+	vstr_free(why);
+	return ret;
+}
+
 enum smtp_step
 smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 {
@@ -677,6 +726,11 @@ smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 			      "smtp_generic_maps lookup failure");
 		goto out;
 	}
+
+	/* XFORWARD (an after-queue filter's re-injection listener) */
+	if (c->send_xforward && (s->features & SMTP_FEATURE_XFORWARD)
+	    && smtp_proto_xforward(st, s, d, &ret) < 0)
+		goto out;
 
 	/* MAIL */
 	smtp_proto_mail(s, d, sender, tmp);
