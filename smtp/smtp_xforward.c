@@ -72,8 +72,8 @@ smtp_xforward_read(int fd, char *val[XFORWARD_COUNT], VSTR *why)
 
 			if (strncmp(VSTR_STR(buf), names[i].name, n) == 0) {
 				myfree(val[names[i].attr]);
-				val[names[i].attr] =
-				    mystrdup(VSTR_STR(buf) + n);
+				val[names[i].attr] = mystrdup(VSTR_STR(buf)
+							      + n);
 			}
 		}
 	}
@@ -88,8 +88,8 @@ smtp_xforward_read(int fd, char *val[XFORWARD_COUNT], VSTR *why)
 }
 
 int
-smtp_xforward_lines(const SMTP_SESSION *s, const SMTP_DELIVERY *d,
-		    VSTR *out, VSTR *why)
+smtp_xforward_lines(const SMTP_SESSION *s, const SMTP_DELIVERY *d, VSTR *out,
+		    VSTR *why)
 {
 	char *val[XFORWARD_COUNT] = { 0 };
 	VSTR *line = vstr_alloc(SMTP_XFORWARD_LINE_MAX);
@@ -123,7 +123,8 @@ smtp_xforward_lines(const SMTP_SESSION *s, const SMTP_DELIVERY *d,
 		xforward_item(item, xforward_attr_name(a), val[a]);
 		/* One value can never fill a line: each is bounded. */
 		if (VSTR_LEN(line) > 0
-		    && VSTR_LEN(line) + VSTR_LEN(item) > SMTP_XFORWARD_LINE_MAX) {
+		    && VSTR_LEN(line) + VSTR_LEN(item)
+			   > SMTP_XFORWARD_LINE_MAX) {
 			vstr_sprintf_append(out, "XFORWARD%s\n",
 					    VSTR_STR(line));
 			vstr_reset(line);
