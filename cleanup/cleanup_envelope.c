@@ -264,6 +264,18 @@ cleanup_envelope_filter(CLEANUP_STATE *st, const ATTR *frame)
 		}
 		st->conf = c;
 	}
+	if (msg_verbose && st->receive_override)
+		msg_info("%s: receive_override:%s%s%s",
+			 VSTR_STR(st->qid),
+			 (st->receive_override & RECEIVE_NO_HEADER_BODY_CHECKS)
+			     ? " no_header_body_checks"
+			     : "",
+			 (st->receive_override & RECEIVE_NO_MILTERS)
+			     ? " no_milters"
+			     : "",
+			 (st->receive_override & RECEIVE_NO_ADDRESS_MAPPINGS)
+			     ? " no_address_mappings"
+			     : "");
 	return 0;
 }
 

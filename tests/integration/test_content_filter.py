@@ -375,3 +375,26 @@ def test_xforward_only_for_authorized_hosts(instance, sink, ports):
                      r"orig_client=unknown\[2001:db8::7\]", log) or \
         re.search(r"orig_queue_id=ABC, orig_client=unknown\[2001:db8::7\]",
                   log), log
+
+
+def test_receive_override_no_milters_reaches_cleanup(
+        instance, workdir, sink, ports):
+    """no_milters is cleanup's to honour (the milter code reads
+    st->receive_override); here: smtpd and pickup hand it over."""
+    mta = configure(instance, sink, ports, main={
+        "receive_override_options": "no_milters"},
+        extra=["pickup unix n - n 60 1 pickup"])
+    mta.services = [s.replace("0 cleanup", "0 cleanup -v")
+                    for s in mta.services]
+    mta.write_config()
+    mta.reload()
+    send(ports["smtp"], "m@example.com")
+    r = subprocess.run([bin_path("sendmail"), "-C", mta.confdir,
+                        "-f", "a@example.org", "p@example.com"],
+                       input=b"Subject: local\n\nbody\n", timeout=30,
+                       capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert wait_for(lambda: len(sink.messages) == 2, 30), mta.read_log()
+    lines = re.findall(r"\w+: receive_override: no_milters$",
+                       mta.read_log(), re.M)
+    assert len(lines) == 2, mta.read_log()
