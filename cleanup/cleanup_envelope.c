@@ -265,8 +265,7 @@ cleanup_envelope_filter(CLEANUP_STATE *st, const ATTR *frame)
 		st->conf = c;
 	}
 	if (msg_verbose && st->receive_override)
-		msg_info("%s: receive_override:%s%s%s",
-			 VSTR_STR(st->qid),
+		msg_info("%s: receive_override:%s%s%s", VSTR_STR(st->qid),
 			 (st->receive_override & RECEIVE_NO_HEADER_BODY_CHECKS)
 			     ? " no_header_body_checks"
 			     : "",

@@ -56,7 +56,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (strncmp(VSTR_STR(reply), "501 5.5.4 ", 10) != 0)
 				__builtin_trap();
 			for (int a = 0; a < XFORWARD_COUNT; a++)
-				if ((before[a] == NULL) != (xf->value[a] == NULL)
+				if ((before[a] == NULL)
+					!= (xf->value[a] == NULL)
 				    || (before[a]
 					&& strcmp(before[a], xf->value[a])))
 					__builtin_trap();

@@ -133,8 +133,9 @@ test_receive_override_parse_words(void **state)
 						"no_header_body_checks"),
 			 RECEIVE_NO_UNKNOWN_RCPT_CHECKS
 			     | RECEIVE_NO_HEADER_BODY_CHECKS);
-	assert_int_equal(receive_override_parse(" NO_MILTERS no_address_mappings "
-						"bogus"),
+	assert_int_equal(receive_override_parse(
+			     " NO_MILTERS no_address_mappings "
+			     "bogus"),
 			 RECEIVE_NO_MILTERS | RECEIVE_NO_ADDRESS_MAPPINGS);
 }
 
