@@ -89,7 +89,7 @@ qmgr_message_attr(QMGR_MESSAGE *m, const char *text)
 /*
  * The extracted section's attributes: cleanup writes the content filter
  * route there (a body_checks FILTER is known only after the envelope).
- * Only A records matter; H and I records are skipped unread by content.
+ * Only A records matter here.
  */
 static int
 qmgr_message_extracted(QMGR_MESSAGE *m, REC_READER *r,
@@ -102,13 +102,15 @@ qmgr_message_extracted(QMGR_MESSAGE *m, REC_READER *r,
 	while ((rc = rec_get(r, &type, buf, QMGR_MESSAGE_REC_MAX)) > 0)
 		if (type == REC_TYPE_ATTR)
 			qmgr_message_attr(m, VSTR_STR(buf));
-	if (rc < 0) {
-		if (errno == EBADMSG)
-			msg_warn("%s: %s", m->queue_id, rec_reader_why(r));
-		else
-			msg_warn("%s: read: %m", m->queue_id);
-		return -1;
-	}
+	/*
+	 * cleanup writes the route first, right after X.  A bad record
+	 * further on is the content reader's to report: the transport
+	 * defers the message with the reason (docs/QUEUE.md).
+	 */
+	if (rc < 0 && msg_verbose)
+		msg_info("%s: extracted section: %s", m->queue_id,
+			 errno == EBADMSG ? rec_reader_why(r)
+					  : strerror(errno));
 	return 0;
 }
 
