@@ -244,6 +244,7 @@ def test_filter_action_in_access_map_routes_only_that_message(
     table = os.path.join(workdir, "access")
     with open(table, "w") as f:
         f.write("scanned@example.com FILTER scan:[127.0.0.1]:%d\n"
+                "broken@example.com FILTER\n"
                 % ports["filter"])
     mta = configure(instance, sink, ports, main={
         "smtpd_recipient_restrictions":
@@ -256,26 +257,48 @@ def test_filter_action_in_access_map_routes_only_that_message(
     assert header(by_rcpt["scanned@example.com"], b"X-Filtered")
     assert not header(by_rcpt["plain@example.com"], b"X-Filtered")
     assert len(content_filter.received) == 1
+    send(ports["smtp"], "broken@example.com")
+    assert wait_for(lambda: len(sink.messages) == 3, 30), mta.read_log()
+    assert not header(sink.messages[2]["data"], b"X-Filtered")
+    assert "bad FILTER action" in mta.read_log()
 
 
-def test_filter_action_in_header_checks_routes_only_that_message(
+def test_filter_action_in_header_and_body_checks_routes_only_those(
         instance, workdir, sink, ports, content_filter):
     table = os.path.join(workdir, "header_checks")
     with open(table, "w") as f:
         f.write("/^Subject: scan me/ FILTER scan:[127.0.0.1]:%d\n"
+                "/^Subject: broken/ FILTER no-transport-here\n"
+                % ports["filter"])
+    body = os.path.join(workdir, "body_checks")
+    with open(body, "w") as f:
+        f.write("/^body line$/ FILTER scan:[127.0.0.1]:%d\n"
                 % ports["filter"])
     mta = configure(instance, sink, ports, main={
         "header_checks": "regexp:%s" % table})
     send(ports["smtp"], "one@example.com", subject="scan me please")
     send(ports["smtp"], "two@example.com", subject="leave me")
-    assert wait_for(lambda: len(sink.messages) == 2, 30), mta.read_log()
+    send(ports["smtp"], "three@example.com", subject="broken")
+    assert wait_for(lambda: len(sink.messages) == 3, 30), mta.read_log()
     by_rcpt = {m["to"][0]: m["data"] for m in sink.messages}
     assert header(by_rcpt["one@example.com"], b"X-Filtered")
     assert not header(by_rcpt["two@example.com"], b"X-Filtered")
+    # A FILTER without transport:nexthop is logged and ignored.
+    assert not header(by_rcpt["three@example.com"], b"X-Filtered")
+    assert 'bad FILTER action "no-transport-here"' in mta.read_log()
     # The re-injected copy passed the same header_checks without looping
     # (no_header_body_checks on the re-injection listener).
     assert len(content_filter.received) == 1
     assert re.search(r"filter: header Subject: scan me please", mta.read_log())
+    # body_checks: known only after the envelope is written.
+    mta.main["header_checks"] = ""
+    mta.main["body_checks"] = "regexp:%s" % body
+    mta.write_config()
+    mta.reload()
+    send(ports["smtp"], "four@example.com", subject="body")
+    assert wait_for(lambda: len(sink.messages) == 4, 30), mta.read_log()
+    assert header(sink.messages[3]["data"], b"X-Filtered")
+    assert len(content_filter.received) == 2
 
 
 def override_instance(instance, workdir, sink, ports, options):
