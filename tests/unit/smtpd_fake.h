@@ -36,6 +36,7 @@ struct fake {
 	int	    begins, finishes, aborts, queued;
 	bool	    fail_begin;
 	bool	    lose_cleanup; /* writes fail */
+	VSTR	   *req;	  /* filter, client, helo of the last begin */
 };
 
 struct CLEANUP_CLIENT {
@@ -119,6 +120,8 @@ fake_check(void *ctx, enum smtpd_check_stage stage,
 		res->action = SMTPD_ACT_DISCARD;
 	} else if (strncmp(r, "hold", 4) == 0) {
 		res->action = SMTPD_ACT_HOLD;
+	} else if (strncmp(r, "filter", 6) == 0 && res->filter) {
+		vstr_sprintf(res->filter, "scan:[127.0.0.1]:%s", r + 6);
 	}
 	return 0;
 }
@@ -145,6 +148,16 @@ fake_begin(void *ctx, const struct cleanup_req *req, VSTR *why)
 	vstr_strcpy(f->sender, req->sender);
 	f->nrcpt = (int)req->nrcpt;
 	f->flags = req->flags;
+	vstr_sprintf(f->req,
+		     "filter=%s client=%s[%s]:%s helo=%s proto=%s "
+		     "override=%d",
+		     req->filter ? req->filter : "-",
+		     req->client_name ? req->client_name : "-",
+		     req->client_addr ? req->client_addr : "-",
+		     req->client_port ? req->client_port : "-",
+		     req->helo ? req->helo : "-",
+		     req->protocol ? req->protocol : "-",
+		     req->receive_override);
 	cc = mycalloc(1, sizeof(*cc));
 	cc->f = f;
 	return cc;
@@ -229,6 +242,7 @@ fake_init(struct fake *f, const char *in, size_t len)
 	f->out = vstr_alloc(1024);
 	f->content = vstr_alloc(1024);
 	f->sender = vstr_alloc(64);
+	f->req = vstr_alloc(64);
 }
 
 static void
@@ -237,6 +251,7 @@ fake_done(struct fake *f)
 	vstr_free(f->out);
 	vstr_free(f->content);
 	vstr_free(f->sender);
+	vstr_free(f->req);
 }
 
 /* Run a whole session over `in` with the given parameters. */

@@ -330,6 +330,75 @@ test_smtpd_cmd_discard_and_hold_flags(void **state)
 }
 
 static void
+test_smtpd_cmd_filter_last_wins_over_content_filter(void **state)
+{
+	struct smtpd_params par;
+	struct fake	    f;
+
+	(void)state;
+	fake_params(&par);
+	par.content_filter = "scan:[127.0.0.1]:10025";
+	par.receive_override = 0xf;
+	RUN(&f, &par,
+	    "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<plain@mx.test>\r\n"
+	    "DATA\r\nx\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<filter1@mx.test>\r\n"
+	    "RCPT TO:<filter2@mx.test>\r\nDATA\r\nx\r\n.\r\n");
+	/* The last message: the last FILTER; only cleanup's bits go. */
+	assert_non_null(
+	    strstr(VSTR_STR(f.req), "filter=scan:[127.0.0.1]:2@mx.test "));
+	assert_non_null(strstr(VSTR_STR(f.req), "override=14"));
+	fake_done(&f);
+	RUN(&f, &par,
+	    "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<plain@mx.test>\r\n"
+	    "DATA\r\nx\r\n.\r\n");
+	assert_non_null(
+	    strstr(VSTR_STR(f.req), "filter=scan:[127.0.0.1]:10025 "));
+	fake_done(&f);
+}
+
+static void
+test_smtpd_cmd_xforward(void **state)
+{
+	struct smtpd_params par;
+	struct fake	    f;
+
+	(void)state;
+	fake_params(&par);
+	/* Not authorized: not announced, refused. */
+	RUN(&f, &par, "EHLO c\r\nXFORWARD ADDR=192.0.2.1\r\nQUIT\r\n");
+	assert_null(strstr(VSTR_STR(f.out), "XFORWARD"));
+	assert_non_null(strstr(VSTR_STR(f.out), "550 5.7.0 Error: "
+						"insufficient authorization"));
+	fake_done(&f);
+	par.xforward_hosts = "127.0.0.0/8";
+	RUN(&f, &par,
+	    "EHLO c\r\nXFORWARD NAME=mx.example ADDR=192.0.2.1 PORT=99\r\n"
+	    "XFORWARD HELO=orig PROTO=SMTP IDENT=Q1 SOURCE=REMOTE\r\n"
+	    "XFORWARD BOGUS=1\r\n"
+	    "MAIL FROM:<>\r\nXFORWARD NAME=late\r\nRCPT TO:<u@mx.test>\r\n"
+	    "DATA\r\nx\r\n.\r\n"
+	    "MAIL FROM:<>\r\nRCPT TO:<u@mx.test>\r\nDATA\r\nx\r\n.\r\n");
+	assert_non_null(strstr(VSTR_STR(f.out),
+			       "250-XFORWARD NAME ADDR PROTO HELO SOURCE PORT "
+			       "IDENT\r\n"));
+	assert_non_null(strstr(VSTR_STR(f.out), "501 5.5.4 Bad XFORWARD "
+						"attribute name: BOGUS"));
+	assert_non_null(strstr(VSTR_STR(f.out), "503 5.5.1 Error: MAIL "
+						"transaction in progress"));
+	assert_non_null(strstr(VSTR_STR(logged),
+			       "FAKE1: client=client.test[127.0.0.1], "
+			       "orig_queue_id=Q1, "
+			       "orig_client=mx.example[192.0.2.1]\n"));
+	/* Forgotten after the first message. */
+	assert_non_null(
+	    strstr(VSTR_STR(logged), "FAKE2: client=client.test[127.0.0.1]\n"));
+	assert_string_equal(VSTR_STR(f.req),
+			    "filter=- client=client.test[127.0.0.1]:1025 "
+			    "helo=c proto=ESMTP override=0");
+	fake_done(&f);
+}
+
+static void
 test_smtpd_cmd_bdat(void **state)
 {
 	struct smtpd_params par;
@@ -414,6 +483,11 @@ main(void)
 		    test_smtpd_cmd_cleanup_failures_are_4xx, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_smtpd_cmd_discard_and_hold_flags, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_smtpd_cmd_filter_last_wins_over_content_filter, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_smtpd_cmd_xforward, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_smtpd_cmd_bdat, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_smtpd_cmd_forbidden_pipelining,
