@@ -421,3 +421,28 @@ def test_receive_override_no_milters_reaches_cleanup(
     lines = re.findall(r"\w+: receive_override: no_milters$",
                        mta.read_log(), re.M)
     assert len(lines) == 2, mta.read_log()
+
+
+def test_local_submission_goes_through_the_filter_and_stays_local(
+        instance, sink, ports, content_filter):
+    mta = configure(instance, sink, ports, main={
+        "content_filter": "scan:[127.0.0.1]:%d" % ports["filter"]},
+        extra=["pickup unix n - n 60 1 pickup"])
+    r = subprocess.run([bin_path("sendmail"), "-C", mta.confdir,
+                        "-f", "a@example.org", "local@example.com"],
+                       input=b"Subject: local\n\nbody\n", timeout=30,
+                       capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert wait_for(lambda: sink.messages, 30), mta.read_log()
+    assert header(sink.messages[0]["data"], b"X-Filtered")
+    xf = " ".join(content_filter.received[0])
+    # No client: Postel sends [UNAVAILABLE], and the re-injected message
+    # is local mail again (no "from" client in its Received: field).
+    assert "NAME=[UNAVAILABLE] ADDR=[UNAVAILABLE]" in xf, xf
+    assert "SOURCE=LOCAL" in xf, xf
+    data = sink.messages[0]["data"]
+    top = data[data.index(b"Received:"):].split(b"\r\nReceived:", 1)[0]
+    assert b"127.0.0.1" not in top, top
+    assert re.search(r"client=localhost\[127\.0\.0\.1\], orig_queue_id=\w+,"
+                     r" orig_client=unknown\[unknown\]", mta.read_log()), \
+        mta.read_log()
