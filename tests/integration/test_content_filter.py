@@ -446,3 +446,30 @@ def test_local_submission_goes_through_the_filter_and_stays_local(
     assert re.search(r"client=localhost\[127\.0\.0\.1\], orig_queue_id=\w+,"
                      r" orig_client=unknown\[unknown\]", mta.read_log()), \
         mta.read_log()
+
+
+def test_filter_action_from_a_policy_server(
+        instance, sink, ports, content_filter):
+    """check_policy_service replies are access(5) actions: FILTER too."""
+    from test_policy import PolicyServer
+
+    class FilterPolicy(PolicyServer):
+        def action(self, req):
+            if req.get("recipient", "").startswith("policy-scan@"):
+                return "FILTER scan:[127.0.0.1]:%d" % ports["filter"]
+            return "DUNNO"
+
+    policy = FilterPolicy()
+    try:
+        mta = configure(instance, sink, ports, main={
+            "smtpd_recipient_restrictions":
+                "check_policy_service inet:127.0.0.1:%d, "
+                "permit_mynetworks, reject" % policy.port})
+        send(ports["smtp"], "policy-scan@example.com")
+        send(ports["smtp"], "policy-plain@example.com")
+        assert wait_for(lambda: len(sink.messages) == 2, 30), mta.read_log()
+    finally:
+        policy.close()
+    by_rcpt = {m["to"][0]: m["data"] for m in sink.messages}
+    assert header(by_rcpt["policy-scan@example.com"], b"X-Filtered")
+    assert not header(by_rcpt["policy-plain@example.com"], b"X-Filtered")
