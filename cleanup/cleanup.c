@@ -33,6 +33,7 @@ static void
 cleanup_finish_message(CLEANUP_STATE *st)
 {
 	cleanup_content_end(st);
+	cleanup_milter_run(st);
 	cleanup_authres_finish(st);
 	cleanup_dkim_sign_end(st);
 	if (st->status == CLEANUP_OK && st->discard) {

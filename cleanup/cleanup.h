@@ -31,6 +31,7 @@
 #include "util/dict.h"
 #include "util/dns.h"
 #include "util/header.h"
+#include "util/milter.h"
 #include "util/rec.h"
 #include "util/vstr.h"
 
@@ -87,6 +88,12 @@ typedef struct CLEANUP_CONF {
 	DNS	   *verify_dns;		     /* DKIM keys and DMARC records */
 	DKIM_LIB   *dkim_sign_lib;	     /* NULL: no signing */
 	struct cleanup_dkim_sign *dkim_sign; /* cleanup_dkim_sign.c */
+	/* milters (cleanup_milter.c) */
+	MILTER_CONF *milters; /* non_smtpd_milters */
+	size_t	     nmilters;
+	DICT_LIST   *milter_header_checks;
+	const char  *milter_daemon_name; /* milter_macro_daemon_name */
+	const char  *milter_macro_v;
 } CLEANUP_CONF;
 
 /* propagate_unmatched_extensions classes that cleanup handles. */
@@ -169,6 +176,7 @@ typedef struct CLEANUP_STATE {
 	size_t prepend_len; /* bytes, bounded by CLEANUP_PREPEND_MAX */
 	struct cleanup_authres *authres; /* inbound checks (cleanup_authres.c) */
 	struct cleanup_dkim_signer *dkim_signer; /* cleanup_dkim_sign.c */
+	VSTR *milter_quarantine; /* a milter's quarantine reason, or NULL */
 	/* outcome */
 	enum cleanup_status status;
 	VSTR		   *reply;
@@ -288,6 +296,11 @@ void cleanup_authres_input(CLEANUP_STATE *st, const char *data, size_t len);
 void cleanup_authres_finish(CLEANUP_STATE *st);
 bool cleanup_authres_drop(CLEANUP_STATE *st, const struct header_field *f);
 void cleanup_authres_free(CLEANUP_STATE *st);
+
+/* cleanup_milter.c: non_smtpd_milters at end of message */
+void cleanup_milter_conf(CLEANUP_CONF *c, const CFG *cfg);
+void cleanup_milter_conf_free(CLEANUP_CONF *c);
+void cleanup_milter_run(CLEANUP_STATE *st);
 
 /* cleanup_queue.c */
 int  cleanup_queue_create(CLEANUP_STATE *st);

@@ -123,6 +123,8 @@ cleanup_conf_load(const CFG *cfg)
 		c->header_size_limit = 1;
 	cleanup_authres_conf(c, cfg);
 	cleanup_dkim_sign_load(c, cfg);
+	c->milter_header_checks = cleanup_open_maps(cfg, "milter_header_checks");
+	cleanup_milter_conf(c, cfg);
 	return c;
 }
 
@@ -144,6 +146,8 @@ cleanup_conf_free(CLEANUP_CONF *c)
 		dict_list_close(c->recipient_bcc);
 		cleanup_authres_conf_free(c);
 		cleanup_dkim_sign_free(c);
+		dict_list_close(c->milter_header_checks);
+		cleanup_milter_conf_free(c);
 		myfree(c);
 	}
 	return NULL;

@@ -105,6 +105,10 @@ cleanup_queue_extracted(CLEANUP_STATE *st)
 		rec_putf(st->writer, REC_TYPE_ATTR, "filter=%s",
 			 VSTR_STR(st->filter));
 	cleanup_prepend_write(st);
+	/* Postfix drops a milter's quarantine reason; Postel keeps it. */
+	if (st->milter_quarantine)
+		rec_putf(st->writer, REC_TYPE_ATTR, "milter_quarantine=%s",
+			 VSTR_STR(st->milter_quarantine));
 	if (VSTR_LEN(st->msgid))
 		rec_put(st->writer, REC_TYPE_MSGID, VSTR_STR(st->msgid),
 			VSTR_LEN(st->msgid));

@@ -82,6 +82,7 @@ cleanup_state_free(CLEANUP_STATE *st)
 	vstr_free(st->filter);
 	vstr_free(st->reply);
 	vstr_free(st->bcc);
+	vstr_free(st->milter_quarantine);
 	myfree(st);
 	return NULL;
 }

@@ -24,6 +24,7 @@ set -eu
 #     python3-authres
 #   policy delegation: Debian's policyd-spf (fetched by the test, it
 #     Depends on postfix) runs on python3-spf-engine
+#   the milter tests' own milter is written with python3-milter
 #   db5.3_dump reads back what postelmap writes (db5.3-util)
 #   readelf checks the hardening flags (binutils); runuser, useradd and
 #     userdel run and make test users (util-linux, passwd)
@@ -39,6 +40,7 @@ valgrind clang-format strace
 python3 python3-pytest python3-aiosmtpd python3-dnslib python3-dkim
 python3-nacl python3-authres
 python3-spf-engine
+python3-milter
 pflogsumm libdate-calc-perl
 dovecot-core dovecot-lmtpd
 testssl.sh bsdextrautils bind9-dnsutils procps

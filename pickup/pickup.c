@@ -281,8 +281,11 @@ pickup_deliver(struct skel_ctx *ctx, const char *name, REC_READER *r,
 		rcpts[i].addr = env->rcpt[i];
 		rcpts[i].notify = env->notify[i];
 	}
-	/* Local submission is outbound mail: signed, never verified. */
-	req.flags = CLEANUP_FLAG_SIGN
+	/*
+	 * Local submission is outbound mail: signed, never verified; it
+	 * goes through non_smtpd_milters (not pickup's own notices).
+	 */
+	req.flags = CLEANUP_FLAG_SIGN | CLEANUP_FLAG_MILTER
 		    | (env->extract ? CLEANUP_FLAG_EXTRACT : 0);
 	req.origin = "pickup";
 	req.sender = VSTR_STR(env->sender);

@@ -35,6 +35,7 @@
 #define CLEANUP_FLAG_DISCARD (1 << 2) /* accept, queue nothing */
 #define CLEANUP_FLAG_SIGN    (1 << 3) /* outbound: DKIM-sign */
 #define CLEANUP_FLAG_VERIFY  (1 << 4) /* inbound: DKIM, DMARC, A-R header */
+#define CLEANUP_FLAG_MILTER  (1 << 5) /* run non_smtpd_milters */
 
 struct cleanup_rcpt {
 	const char *addr;   /* recipient as given (external form) */

@@ -158,6 +158,8 @@ DEPENDENCIES = {
     "spf_engine": ("the Python module spf_engine, policyd-spf's engine",
                    "python3-spf-engine", _py_module("spf_engine")),
     "opendkim": ("opendkim", "opendkim", _which("opendkim")),
+    "pymilter": ("the Python module Milter (pymilter)", "python3-milter",
+                 _py_module("Milter")),
     "opendkim_tools": ("opendkim-testmsg", "opendkim-tools",
                        _which("opendkim-testmsg")),
     "publicsuffix": ("the public suffix list", "publicsuffix",
