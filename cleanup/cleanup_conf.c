@@ -123,7 +123,8 @@ cleanup_conf_load(const CFG *cfg)
 		c->header_size_limit = 1;
 	cleanup_authres_conf(c, cfg);
 	cleanup_dkim_sign_load(c, cfg);
-	c->milter_header_checks = cleanup_open_maps(cfg, "milter_header_checks");
+	c->milter_header_checks = cleanup_open_maps(cfg,
+						    "milter_header_checks");
 	cleanup_milter_conf(c, cfg);
 	return c;
 }

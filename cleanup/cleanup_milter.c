@@ -77,8 +77,8 @@ cleanup_milter_conf(CLEANUP_CONF *c, const CFG *cfg)
 			  "accept, reject or quarantine",
 			  text);
 	for (int i = 0; i < MILTER_STAGE_COUNT; i++)
-		def.macros[i] =
-		    mystrdup(cfg_get_str(cfg, cleanup_milter_macro_params[i]));
+		def.macros[i] = mystrdup(
+		    cfg_get_str(cfg, cleanup_milter_macro_params[i]));
 	/* relative unix: paths are relative to the cwd, the queue folder */
 	def.queue_directory = NULL;
 	if (milter_conf_parse_list(cfg_get_str(cfg, "non_smtpd_milters"), &def,
@@ -136,8 +136,8 @@ cleanup_milter_macro(void *ctx, const char *name)
 		return st->sender;
 	if (strcmp(name, "{rcpt_addr}") == 0)
 		return mm->rcpt;
-	if (strcmp(name, "{mail_mailer}") == 0 || strcmp(name, "{rcpt_mailer}")
-	    == 0)
+	if (strcmp(name, "{mail_mailer}") == 0
+	    || strcmp(name, "{rcpt_mailer}") == 0)
 		return "smtp";
 	return NULL;
 }
@@ -219,7 +219,8 @@ cleanup_milter_name_len(const VSTR *f)
 	const char *colon = memchr(VSTR_STR(f), ':', VSTR_LEN(f));
 	size_t	    n = colon ? (size_t)(colon - VSTR_STR(f)) : VSTR_LEN(f);
 
-	while (n > 0 && (VSTR_STR(f)[n - 1] == ' ' || VSTR_STR(f)[n - 1] == '\t'))
+	while (n > 0
+	       && (VSTR_STR(f)[n - 1] == ' ' || VSTR_STR(f)[n - 1] == '\t'))
 		n--;
 	return n;
 }
@@ -240,8 +241,8 @@ cleanup_milter_read(CLEANUP_STATE *st, VSTR *content)
 	}
 	rec_writer_size(st->writer, &size);
 	/* the temporary was created write-only: read it through a new fd */
-	if ((rfd = open(VSTR_STR(st->temp_path), O_RDONLY | O_NOFOLLOW
-							| O_CLOEXEC))
+	if ((rfd = open(VSTR_STR(st->temp_path),
+			O_RDONLY | O_NOFOLLOW | O_CLOEXEC))
 	    < 0) {
 		cleanup_io_error(st, "open", errno);
 		vstr_free(rec);
@@ -329,9 +330,8 @@ cleanup_milter_put_field(struct cleanup_milter_msg *mm, MILTER *m,
 	enum cleanup_act act;
 
 	milter_mod_field(m, mod->name, mod->value, field);
-	act = cleanup_check(st, st->conf->milter_header_checks,
-			    "milter_header", VSTR_STR(field), VSTR_LEN(field),
-			    result);
+	act = cleanup_check(st, st->conf->milter_header_checks, "milter_header",
+			    VSTR_STR(field), VSTR_LEN(field), result);
 	if (st->status != CLEANUP_OK || act == CLEANUP_ACT_IGNORE) {
 		if (replace && act == CLEANUP_ACT_IGNORE)
 			cleanup_milter_del_field(mm, at);
@@ -573,8 +573,9 @@ cleanup_milter_verdict(struct cleanup_milter_msg *mm, enum milter_verdict v,
 			 VSTR_STR(st->qid), mm->stage_name, text,
 			 mm->milter_name, st->sender,
 			 st->first_rcpt ? st->first_rcpt : "");
-		cleanup_fail(st, v == MILTER_REJECT ? CLEANUP_REJECT
-						    : CLEANUP_TEMPFAIL,
+		cleanup_fail(st,
+			     v == MILTER_REJECT ? CLEANUP_REJECT
+						: CLEANUP_TEMPFAIL,
 			     "%s", text);
 		return true;
 	}
