@@ -132,6 +132,9 @@ cleanup_service(struct skel_ctx *ctx, int fd)
 		cleanup_fail(st, CLEANUP_TEMPFAIL,
 			     "451 4.3.0 Error: malformed request");
 	}
+	/* smtpd's milters: their sockets come right after the envelope */
+	if (cleanup_milter_receive(st, ipc, timeout_ms) < 0)
+		goto out_no_frame;
 	frame = attr_alloc();
 	while (!done) {
 		if (ipc_stream_recv(ipc, frame, timeout_ms, why) < 0) {
@@ -173,9 +176,10 @@ cleanup_service(struct skel_ctx *ctx, int fd)
 	if (committed)
 		cleanup_wake_qmgr(conf);
 out:
+	attr_free(frame);
+out_no_frame:
 	cleanup_eol_free(&eol);
 	cleanup_state_free(st);
-	attr_free(frame);
 	vstr_free(why);
 	/* The stream owns a dup; the skeleton closes the original fd. */
 	ipc_stream_close(ipc);

@@ -31,6 +31,7 @@
 #include "util/dict.h"
 #include "util/dns.h"
 #include "util/header.h"
+#include "util/ipc.h"
 #include "util/milter.h"
 #include "util/rec.h"
 #include "util/vstr.h"
@@ -176,7 +177,10 @@ typedef struct CLEANUP_STATE {
 	size_t prepend_len; /* bytes, bounded by CLEANUP_PREPEND_MAX */
 	struct cleanup_authres *authres; /* inbound checks (cleanup_authres.c) */
 	struct cleanup_dkim_signer *dkim_signer; /* cleanup_dkim_sign.c */
-	VSTR *milter_quarantine; /* a milter's quarantine reason, or NULL */
+	VSTR	*milter_quarantine; /* a milter's quarantine reason, or NULL */
+	MILTER **smtpd_milters;	    /* handed over by smtpd (content stages) */
+	size_t	 nsmtpd_milters;
+	ATTR	*milter_macros; /* smtpd's macro values, or NULL */
 	/* outcome */
 	enum cleanup_status status;
 	VSTR		   *reply;
@@ -301,6 +305,8 @@ void cleanup_authres_free(CLEANUP_STATE *st);
 void cleanup_milter_conf(CLEANUP_CONF *c, const CFG *cfg);
 void cleanup_milter_conf_free(CLEANUP_CONF *c);
 void cleanup_milter_run(CLEANUP_STATE *st);
+int  cleanup_milter_receive(CLEANUP_STATE *st, IPC_STREAM *ipc, int timeout_ms);
+void cleanup_milter_free(CLEANUP_STATE *st);
 
 /* cleanup_queue.c */
 int  cleanup_queue_create(CLEANUP_STATE *st);

@@ -107,6 +107,7 @@ struct cleanup_milter_msg {
 	bool	       changed;	    /* content or envelope changed */
 	const char    *rcpt;	    /* {rcpt_addr} while sending RCPT */
 	const char    *stage_name;  /* for log lines */
+	VSTR	      *from;	    /* "local" or "name[addr]" */
 	const char    *milter_name; /* the milter at work */
 };
 
@@ -117,8 +118,13 @@ cleanup_milter_macro(void *ctx, const char *name)
 	CLEANUP_STATE		  *st = mm->st;
 	const CLEANUP_CONF	  *conf = st->conf;
 
+	const char *v;
+
 	if (strcmp(name, "i") == 0)
 		return VSTR_STR(st->qid);
+	if (st->milter_macros
+	    && (v = attr_get_str(st->milter_macros, name)) != NULL)
+		return v;
 	if (strcmp(name, "j") == 0)
 		return conf->myhostname;
 	if (strcmp(name, "v") == 0)
@@ -530,9 +536,9 @@ cleanup_milter_apply(struct cleanup_milter_msg *mm, MILTER *m,
 		vstr_sprintf(st->milter_quarantine, "%s: %s", mm->milter_name,
 			     VSTR_STR(r->quarantine));
 		st->hold = true;
-		msg_info("%s: milter-hold: END-OF-MESSAGE from local: milter "
+		msg_info("%s: milter-hold: END-OF-MESSAGE from %s: milter "
 			 "%s: %s; from=<%s> to=<%s>",
-			 VSTR_STR(st->qid), mm->milter_name,
+			 VSTR_STR(st->qid), VSTR_STR(mm->from), mm->milter_name,
 			 VSTR_STR(r->quarantine), st->sender,
 			 st->first_rcpt ? st->first_rcpt : "");
 	}
@@ -556,10 +562,11 @@ cleanup_milter_verdict(struct cleanup_milter_msg *mm, enum milter_verdict v,
 	case MILTER_ACCEPT:
 		return true;
 	case MILTER_DISCARD:
-		msg_info("%s: milter-discard: %s from local: milter %s; "
+		msg_info("%s: milter-discard: %s from %s: milter %s; "
 			 "from=<%s> to=<%s>",
-			 VSTR_STR(st->qid), mm->stage_name, mm->milter_name,
-			 st->sender, st->first_rcpt ? st->first_rcpt : "");
+			 VSTR_STR(st->qid), mm->stage_name, VSTR_STR(mm->from),
+			 mm->milter_name, st->sender,
+			 st->first_rcpt ? st->first_rcpt : "");
 		st->discard = true;
 		return true;
 	case MILTER_REJECT:
@@ -568,10 +575,10 @@ cleanup_milter_verdict(struct cleanup_milter_msg *mm, enum milter_verdict v,
 		       : v == MILTER_REJECT
 			   ? "550 5.7.1 Command rejected"
 			   : "451 4.7.1 Service unavailable - try again later";
-		msg_info("%s: milter-reject: %s from local: %s; milter %s; "
+		msg_info("%s: milter-reject: %s from %s: %s; milter %s; "
 			 "from=<%s> to=<%s>",
-			 VSTR_STR(st->qid), mm->stage_name, text,
-			 mm->milter_name, st->sender,
+			 VSTR_STR(st->qid), mm->stage_name, VSTR_STR(mm->from),
+			 text, mm->milter_name, st->sender,
 			 st->first_rcpt ? st->first_rcpt : "");
 		cleanup_fail(st,
 			     v == MILTER_REJECT ? CLEANUP_REJECT
@@ -582,15 +589,19 @@ cleanup_milter_verdict(struct cleanup_milter_msg *mm, enum milter_verdict v,
 	return true;
 }
 
+static void cleanup_milter_content(struct cleanup_milter_msg *mm, MILTER *m,
+				   MILTER_REPLY *r);
+
 /* One milter's whole conversation over the current copy. */
 static void
 cleanup_milter_one(struct cleanup_milter_msg *mm, const MILTER_CONF *conf)
 {
-	CLEANUP_STATE	   *st = mm->st;
-	MILTER		   *m = milter_alloc(conf);
-	MILTER_REPLY	   *r = milter_reply_alloc();
-	VSTR		   *addr = vstr_alloc(64);
-	const char	   *args[2];
+	CLEANUP_STATE *st = mm->st;
+	MILTER	      *m = milter_alloc(conf);
+	MILTER_REPLY  *r = milter_reply_alloc();
+	VSTR	      *addr = vstr_alloc(64);
+	const char    *args[2];
+
 	enum milter_verdict v;
 
 	mm->milter_name = milter_name(m);
@@ -632,6 +643,22 @@ cleanup_milter_one(struct cleanup_milter_msg *mm, const MILTER_CONF *conf)
 	v = milter_data(m, r);
 	if (cleanup_milter_verdict(mm, v, r))
 		goto out;
+	cleanup_milter_content(mm, m, r);
+out:
+	mm->rcpt = NULL;
+	milter_free(m);
+	milter_reply_free(r);
+	vstr_free(addr);
+}
+
+/* The content stages: header fields, end of header, body, end of message. */
+static void
+cleanup_milter_content(struct cleanup_milter_msg *mm, MILTER *m,
+		       MILTER_REPLY *r)
+{
+	enum milter_verdict v;
+
+	mm->milter_name = milter_name(m);
 	mm->stage_name = "END-OF-HEADER";
 	for (size_t i = 0; i < mm->nfields; i++) {
 		VSTR	   *f = mm->fields[i];
@@ -642,24 +669,19 @@ cleanup_milter_one(struct cleanup_milter_msg *mm, const MILTER_CONF *conf)
 		v = milter_header(m, name, colon ? colon + 1 : "", r);
 		myfree(name);
 		if (cleanup_milter_verdict(mm, v, r))
-			goto out;
+			return;
 	}
 	v = milter_eoh(m, r);
 	if (cleanup_milter_verdict(mm, v, r))
-		goto out;
+		return;
 	mm->stage_name = "END-OF-MESSAGE";
 	v = milter_body(m, VSTR_STR(mm->body), VSTR_LEN(mm->body), r);
 	if (cleanup_milter_verdict(mm, v, r))
-		goto out;
+		return;
 	v = milter_eom(m, r);
 	if (v == MILTER_CONTINUE || v == MILTER_ACCEPT)
 		cleanup_milter_apply(mm, m, r);
 	(void)cleanup_milter_verdict(mm, v, r);
-out:
-	mm->rcpt = NULL;
-	milter_free(m);
-	milter_reply_free(r);
-	vstr_free(addr);
 }
 
 void
@@ -669,8 +691,10 @@ cleanup_milter_run(CLEANUP_STATE *st)
 	struct cleanup_milter_msg mm;
 	VSTR			 *content;
 
-	if (conf->nmilters == 0 || !(st->flags & CLEANUP_FLAG_MILTER)
-	    || st->status != CLEANUP_OK || st->discard || st->writer == NULL)
+	bool local = conf->nmilters > 0 && (st->flags & CLEANUP_FLAG_MILTER);
+
+	if ((!local && st->nsmtpd_milters == 0) || st->status != CLEANUP_OK
+	    || st->discard || st->writer == NULL)
 		return;
 	content = vstr_alloc(REC_CONT_CHUNK);
 	if (cleanup_milter_read(st, content) < 0) {
@@ -682,11 +706,33 @@ cleanup_milter_run(CLEANUP_STATE *st)
 	mm.body = vstr_alloc(64);
 	cleanup_milter_split(&mm, VSTR_STR(content), VSTR_LEN(content));
 	content = vstr_free(content);
-	for (size_t i = 0; i < conf->nmilters; i++) {
+	mm.from = vstr_alloc(64);
+	if (st->client_addr)
+		vstr_sprintf(mm.from, "%s[%s]",
+			     st->client_name ? st->client_name : "unknown",
+			     st->client_addr);
+	else
+		vstr_strcpy(mm.from, "local");
+	/* smtpd's milters: connect..DATA happened in smtpd */
+	for (size_t i = 0; i < st->nsmtpd_milters; i++) {
+		MILTER_REPLY *r = milter_reply_alloc();
+
+		if (st->status != CLEANUP_OK || st->discard)
+			break;
+		r->body_limit = conf->message_size_limit > 0
+				    ? (size_t)conf->message_size_limit
+				    : 0;
+		milter_set_macros(st->smtpd_milters[i], cleanup_milter_macro,
+				  &mm);
+		cleanup_milter_content(&mm, st->smtpd_milters[i], r);
+		milter_reply_free(r);
+	}
+	for (size_t i = 0; local && i < conf->nmilters; i++) {
 		if (st->status != CLEANUP_OK || st->discard)
 			break;
 		cleanup_milter_one(&mm, &conf->milters[i]);
 	}
+	vstr_free(mm.from);
 	if (st->status == CLEANUP_OK && !st->discard && st->nrcpt == 0) {
 		msg_info("%s: milter-discard: all recipients deleted; "
 			 "from=<%s>",
@@ -699,4 +745,127 @@ cleanup_milter_run(CLEANUP_STATE *st)
 		vstr_free(mm.fields[i]);
 	myfree(mm.fields);
 	vstr_free(mm.body);
+}
+
+/*
+ * The envelope announced smtpd's milters ("milters", "milterK" from
+ * milter_export, "milter_macros"): ask for their sockets and rebuild
+ * them.  Returns -1 only when the conversation with the client broke;
+ * a bad milter description fails the message (451) instead.
+ */
+int
+cleanup_milter_receive(CLEANUP_STATE *st, IPC_STREAM *ipc, int timeout_ms)
+{
+	long long count;
+	int	  fds[IPC_FDS_MAX];
+	size_t	  nfd = 0;
+	ATTR	 *frame, *one;
+	VSTR	 *why;
+	char	  name[32];
+	int	  ret = 0;
+
+	if (st->env == NULL || attr_get_int(st->env, "milters", &count) < 0)
+		return 0;
+	if (count < 1 || count > IPC_FDS_MAX) {
+		cleanup_fail(st, CLEANUP_TEMPFAIL,
+			     "451 4.3.0 Error: malformed request");
+		count = 0;
+	}
+	/* nothing may be buffered past the envelope (MILTER-API) */
+	if (ipc_stream_buffered(ipc) != 0) {
+		msg_warn("%s: client sent data before the milter sockets",
+			 VSTR_STR(st->qid));
+		return -1;
+	}
+	frame = attr_alloc();
+	attr_put_str(frame, "request", "milter_fds");
+	if (ipc_stream_send(ipc, frame, timeout_ms) < 0) {
+		msg_warn("%s: ask for milters: %m", VSTR_STR(st->qid));
+		attr_free(frame);
+		return -1;
+	}
+	attr_free(frame);
+	why = vstr_alloc(64);
+	one = attr_alloc();
+	/* how many sockets come: those with fd_index >= 0 */
+	for (long long i = 0; i < count; i++) {
+		long long idx;
+
+		snprintf(name, sizeof(name), "milter%lld", i);
+		if (attr_get_attr(st->env, name, one, why) == 0
+		    && attr_get_int(one, "fd_index", &idx) == 0 && idx >= 0)
+			nfd++;
+	}
+	if (nfd > 0) {
+		size_t got = 0;
+
+		if (ipc_recv_fds(ipc_stream_fd(ipc), fds, IPC_FDS_MAX, &got,
+				 timeout_ms)
+		    < 0) {
+			msg_warn("%s: receive milter sockets: %m",
+				 VSTR_STR(st->qid));
+			ret = -1;
+			goto out;
+		}
+		nfd = got;
+	}
+	st->smtpd_milters = mycalloc((size_t)count ? (size_t)count : 1,
+				     sizeof(*st->smtpd_milters));
+	for (long long i = 0; i < count; i++) {
+		long long idx = -1;
+		MILTER	 *m;
+		int	  fd = -1;
+
+		snprintf(name, sizeof(name), "milter%lld", i);
+		if (attr_get_attr(st->env, name, one, why) < 0
+		    || attr_get_int(one, "fd_index", &idx) < 0
+		    || idx >= (long long)nfd) {
+			msg_warn("%s: malformed milter description %s",
+				 VSTR_STR(st->qid), name);
+			cleanup_fail(st, CLEANUP_TEMPFAIL,
+				     "451 4.3.0 Error: malformed request");
+			continue;
+		}
+		if (idx >= 0) {
+			fd = fds[idx];
+			fds[idx] = -1;
+		}
+		if ((m = milter_import(one, fd, why)) == NULL) {
+			msg_warn("%s: %s", VSTR_STR(st->qid), VSTR_STR(why));
+			if (fd >= 0)
+				(void)close(fd);
+			cleanup_fail(st, CLEANUP_TEMPFAIL,
+				     "451 4.3.0 Error: malformed request");
+			continue;
+		}
+		st->smtpd_milters[st->nsmtpd_milters++] = m;
+	}
+	if (attr_has(st->env, "milter_macros")) {
+		st->milter_macros = attr_alloc();
+		if (attr_get_attr(st->env, "milter_macros", st->milter_macros,
+				  why)
+		    < 0)
+			st->milter_macros = attr_free(st->milter_macros);
+	}
+out:
+	/* sockets nobody claimed */
+	for (size_t i = 0; i < nfd; i++)
+		if (fds[i] >= 0)
+			(void)close(fds[i]);
+	attr_free(one);
+	vstr_free(why);
+	return ret;
+}
+
+void
+cleanup_milter_free(CLEANUP_STATE *st)
+{
+	/* the connections stay smtpd's: close our copies, no SMFIC_QUIT */
+	for (size_t i = 0; i < st->nsmtpd_milters; i++) {
+		milter_disown(st->smtpd_milters[i]);
+		milter_free(st->smtpd_milters[i]);
+	}
+	st->smtpd_milters = myfree(st->smtpd_milters);
+	st->nsmtpd_milters = 0;
+	st->milter_macros = attr_free(st->milter_macros);
 }

@@ -83,6 +83,7 @@ cleanup_state_free(CLEANUP_STATE *st)
 	vstr_free(st->reply);
 	vstr_free(st->bcc);
 	vstr_free(st->milter_quarantine);
+	cleanup_milter_free(st);
 	myfree(st);
 	return NULL;
 }

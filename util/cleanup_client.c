@@ -116,7 +116,65 @@ cleanup_envelope_frame(ATTR *a, const struct cleanup_req *req)
 		snprintf(name, sizeof(name), "rcpt%zu", i);
 		attr_put_attr(a, name, r);
 	}
+	/* milters: state in the frame, sockets passed after it */
+	if (req->nmilters > 0) {
+		long long nfd = 0;
+
+		attr_put_int(a, "milters", (long long)req->nmilters);
+		for (i = 0; i < req->nmilters; i++) {
+			int fd;
+
+			attr_reset(r);
+			fd = milter_export(req->milters[i], r);
+			attr_put_int(r, "fd_index",
+				     fd >= 0 && nfd < IPC_FDS_MAX ? nfd++ : -1);
+			snprintf(name, sizeof(name), "milter%zu", i);
+			attr_put_attr(a, name, r);
+		}
+		if (req->milter_macros)
+			attr_put_attr(a, "milter_macros", req->milter_macros);
+	}
 	attr_free(r);
+}
+
+/*
+ * After an envelope with milters: cleanup asks for the sockets when it
+ * has read the envelope and nothing more (request=milter_fds), and gets
+ * them with one byte, so no frame is mixed with the descriptors.
+ */
+static int
+cleanup_pass_milters(CLEANUP_CLIENT *cc, const struct cleanup_req *req,
+		     VSTR *why)
+{
+	int	    fds[IPC_FDS_MAX];
+	size_t	    n = 0;
+	const char *r;
+	ATTR	   *scratch = attr_alloc();
+
+	for (size_t i = 0; i < req->nmilters && n < IPC_FDS_MAX; i++) {
+		int fd = milter_export(req->milters[i], scratch);
+
+		attr_reset(scratch);
+		if (fd >= 0)
+			fds[n++] = fd;
+	}
+	attr_free(scratch);
+	attr_reset(cc->frame);
+	if (ipc_stream_recv(cc->st, cc->frame, cc->timeout_ms, why) < 0
+	    || (r = attr_get_str(cc->frame, "request")) == NULL
+	    || strcmp(r, "milter_fds") != 0) {
+		if (why && VSTR_LEN(why) == 0)
+			vstr_strcpy(why, "cleanup did not ask for milters");
+		return -1;
+	}
+	if (n > 0
+	    && ipc_send_fds(ipc_stream_fd(cc->st), fds, n, cc->timeout_ms)
+		   < 0) {
+		if (why)
+			vstr_sprintf(why, "pass milters: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -211,6 +269,8 @@ cleanup_begin(const CFG *cfg, const struct cleanup_req *req, VSTR *why)
 				     VSTR_STR(path), strerror(errno));
 		goto fail;
 	}
+	if (req->nmilters > 0 && cleanup_pass_milters(cc, req, why) < 0)
+		goto fail;
 	vstr_free(path);
 	return cc;
 fail:

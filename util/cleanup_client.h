@@ -26,7 +26,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "util/attr.h"
 #include "util/cfg.h"
+#include "util/milter.h"
 #include "util/vstr.h"
 
 /* Request flags. */
@@ -75,6 +77,16 @@ struct cleanup_req {
 	int	    receive_override; /* RECEIVE_* bits that concern cleanup */
 	const struct cleanup_rcpt *rcpts;
 	size_t			   nrcpt;
+	/*
+	 * smtpd's milters, for cleanup to run the content stages (header to
+	 * end of message) on connections smtpd opened and took through
+	 * DATA.  Each goes as milter_export() state; its socket is passed
+	 * (SCM_RIGHTS) and stays the caller's too.  milter_macros: macro
+	 * values ("{name}" = value) cleanup may send, or NULL.
+	 */
+	MILTER *const *milters;
+	size_t	       nmilters;
+	const ATTR    *milter_macros;
 };
 
 enum cleanup_status {

@@ -855,3 +855,104 @@ ipc_stream_recv(IPC_STREAM *st, ATTR *a, int timeout_ms, VSTR *why)
 		}
 	}
 }
+
+/*
+ * Descriptor passing: one byte ('M') carries the descriptors, so the
+ * receiver reads exactly that byte with its control data and nothing of
+ * what follows on the stream.
+ */
+int
+ipc_send_fds(int fd, const int *fds, size_t n, int timeout_ms)
+{
+	long long	deadline = ipc_deadline(timeout_ms);
+	char		byte = 'M';
+	struct iovec	iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr	mh;
+	struct cmsghdr *cm;
+	union {
+		char	       buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
+		struct cmsghdr align;
+	} ctl;
+
+	if (n == 0 || n > IPC_FDS_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&mh, 0, sizeof(mh));
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+	for (;;) {
+		ssize_t w = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (w == 1)
+			return 0;
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (ipc_wait(fd, POLLOUT, deadline) < 0)
+			return -1;
+	}
+}
+
+int
+ipc_recv_fds(int fd, int *fds, size_t max, size_t *n, int timeout_ms)
+{
+	long long	deadline = ipc_deadline(timeout_ms);
+	char		byte;
+	struct iovec	iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr	mh;
+	struct cmsghdr *cm;
+	union {
+		char	       buf[CMSG_SPACE(sizeof(int) * IPC_FDS_MAX)];
+		struct cmsghdr align;
+	} ctl;
+	ssize_t r;
+
+	*n = 0;
+	for (;;) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		r = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (r >= 0)
+			break;
+		if (errno != EAGAIN && errno != EINTR)
+			return -1;
+		if (ipc_wait(fd, POLLIN, deadline) < 0)
+			return -1;
+	}
+	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t got;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		got = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < got; i++) {
+			int one;
+
+			memcpy(&one, CMSG_DATA(cm) + i * sizeof(int),
+			       sizeof(int));
+			if (*n < max)
+				fds[(*n)++] = one;
+			else
+				(void)close(one); /* more than asked for */
+		}
+	}
+	if (r != 1 || byte != 'M' || (mh.msg_flags & MSG_CTRUNC)) {
+		for (size_t i = 0; i < *n; i++)
+			(void)close(fds[i]);
+		*n = 0;
+		errno = r == 0 ? ECONNRESET : EPROTO;
+		return -1;
+	}
+	return 0;
+}

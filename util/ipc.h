@@ -127,4 +127,15 @@ ssize_t ipc_stream_fill(IPC_STREAM *st);
 int	ipc_stream_next(IPC_STREAM *st, ATTR *a, VSTR *why);
 size_t	ipc_stream_buffered(const IPC_STREAM *st);
 
+/*
+ * Pass descriptors over a Unix stream socket (SCM_RIGHTS) with one byte
+ * 'M'; the receiver reads exactly that byte, so frames that follow stay
+ * on the socket (use the stream's fd with nothing buffered).  At most
+ * IPC_FDS_MAX.  Received descriptors are close-on-exec and the
+ * receiver's.  0 / -1 (EPROTO: no or wrong byte, truncated control).
+ */
+#define IPC_FDS_MAX 16
+int ipc_send_fds(int fd, const int *fds, size_t n, int timeout_ms);
+int ipc_recv_fds(int fd, int *fds, size_t max, size_t *n, int timeout_ms);
+
 #endif

@@ -122,6 +122,14 @@ class Peer(Milter.Base):
             return Milter.ACCEPT
         return Milter.CONTINUE
 
+    def abort(self):
+        record("abort")
+        return Milter.CONTINUE
+
+    def close(self):
+        record("close")
+        return Milter.CONTINUE
+
 
 # Stages the milter does not want: pymilter negotiates SMFIP_NO* for
 # callbacks marked @nocallback.

@@ -73,8 +73,10 @@ class Peer:
         except FileNotFoundError:
             return []
 
-    def stages(self):
-        return [e["stage"] for e in self.events()]
+    def stages(self, all=False):
+        """Stages received (without libmilter's close unless all)."""
+        return [e["stage"] for e in self.events()
+                if all or e["stage"] not in ("close", "abort")]
 
     def stop(self):
         self.proc.kill()
@@ -209,7 +211,7 @@ def test_milter_sees_the_whole_local_conversation_with_macros(site, peer):
     s = site(p.spec)
     s.sendmail(MSG)
     s.relayed()
-    ev = p.events()
+    ev = [e for e in p.events() if e["stage"] != "close"]
     stages = [e["stage"] for e in ev]
     assert stages[:4] == ["connect", "helo", "mail", "rcpt"], stages
     assert stages[-3:] == ["eoh", "body", "eom"], stages
@@ -613,3 +615,52 @@ def _listening(port):
         return True
     except OSError:
         return False
+
+
+# ---------------------------------------------------------------------------
+# the smtpd -> cleanup handoff (content stages of smtpd's milters), played
+# by tests/services/cleanup_send as smtpd: it takes the milter through
+# connect .. DATA and hands the open connection to cleanup
+
+def handoff(s, p, data=MSG):
+    from conftest import service_path
+    r = subprocess.run([service_path("cleanup_send"), "-c",
+                        s.instance.confdir, "-f", "me@example.com",
+                        "-C", "client.test", "-A", "192.0.2.7",
+                        "-H", "client.test", "-P", "ESMTP", "-M", p.spec,
+                        "you@remote.test"],
+                       input=data.replace(b"\n", b"\r\n"),
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.decode().strip()
+
+
+def test_smtpd_milter_handoff_cleanup_runs_content_stages(site, peer):
+    p = peer("addheader")
+    s = site("")
+    out = handoff(s, p)
+    status, qid, reply = out.split(" ", 2)
+    assert status == "0" and reply.startswith("250 "), out
+    _, _, content = s.relayed()
+    assert "X-Milter-peer: added by peer" in header_of(content)
+    stages = p.stages(all=True)
+    # smtpd's part, then cleanup's on the same connection, then smtpd
+    # ends the session (libmilter reports no abort after a whole message)
+    assert stages[:5] == ["connect", "helo", "mail", "rcpt", "data"], stages
+    assert stages[-3:] == ["body", "eom", "close"], stages
+    assert "header" in stages and "eoh" in stages
+    eom = [e for e in p.events() if e["stage"] == "eom"][0]
+    assert eom["values"][0]["i"] == qid
+    # a value smtpd passed in milter_macros
+    assert eom["values"][0]["{daemon_name}"] == "smtpd-handoff"
+    assert stages.count("connect") == 1
+
+
+def test_smtpd_milter_handoff_reject_at_end_of_message(site, peer):
+    p = peer("reject")
+    s = site("")
+    out = handoff(s, p)
+    assert out.startswith("2 "), out
+    assert "550 5.7.1 message refused by test milter" in out
+    s.wait_log("milter-reject: END-OF-MESSAGE from client.test[192.0.2.7]")
+    assert s.sink.messages == []
