@@ -682,6 +682,46 @@ test_ipc_listen_inet_loopback(void **state)
 	assert_int_equal(ipc_listen_inet("192.0.2.1", "0", 4), -1);
 }
 
+/* A passed descriptor works, and a frame after it arrives whole. */
+static void
+test_ipc_fds_pass_then_frame(void **state)
+{
+	int	    sv[2], pp[2], got[4];
+	size_t	    n = 0;
+	char	    c = 0;
+	ATTR	   *a = attr_alloc();
+	IPC_STREAM *rs;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(pipe(pp), 0);
+	assert_int_equal(ipc_send_fds(sv[0], &pp[1], 1, 1000), 0);
+	attr_put_str(a, "request", "data");
+	assert_int_equal(ipc_send(sv[0], a, 1000), 0);
+	assert_int_equal(ipc_recv_fds(sv[1], got, 4, &n, 1000), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(write(got[0], "x", 1), 1);
+	assert_int_equal(read(pp[0], &c, 1), 1);
+	assert_int_equal(c, 'x');
+	assert_true(fcntl(got[0], F_GETFD) & FD_CLOEXEC);
+	rs = ipc_stream_open(sv[1]);
+	attr_reset(a);
+	assert_int_equal(ipc_stream_recv(rs, a, 1000, NULL), 0);
+	assert_string_equal(attr_get_str(a, "request"), "data");
+	/* a byte that is not 'M', without descriptors: refused */
+	assert_int_equal(write(sv[0], "Z", 1), 1);
+	assert_int_equal(ipc_recv_fds(ipc_stream_fd(rs), got + 1, 3, &n, 1000),
+			 -1);
+	assert_int_equal(errno, EPROTO);
+	assert_int_equal(n, 0);
+	ipc_stream_close(rs);
+	close(sv[0]);
+	close(pp[0]);
+	close(pp[1]);
+	close(got[0]);
+	attr_free(a);
+}
+
 int
 main(void)
 {
@@ -700,6 +740,7 @@ main(void)
 		cmocka_unit_test(test_ipc_listen_unix_refuses_non_socket),
 		cmocka_unit_test(test_ipc_trigger_socket_and_fifo),
 		cmocka_unit_test(test_ipc_listen_inet_loopback),
+		cmocka_unit_test(test_ipc_fds_pass_then_frame),
 	};
 
 	return cmocka_run_group_tests_name("ipc", tests, setup_tmpdir,
