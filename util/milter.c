@@ -1244,6 +1244,11 @@ milter_body(MILTER *m, const char *data, size_t len, MILTER_REPLY *r)
 	enum milter_verdict v = MILTER_CONTINUE;
 
 	milter_reply_reset(r);
+	/* an empty body is no chunk at all, as Sendmail sends it */
+	if (len == 0)
+		return m->state == MILTER_ST_FAILED
+			   ? milter_default_reply(m, MILTER_STAGE_BODY, r)
+			   : MILTER_CONTINUE;
 	do {
 		size_t n = len > MILTER_CHUNK_MAX ? MILTER_CHUNK_MAX : len;
 
