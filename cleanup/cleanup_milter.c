@@ -43,6 +43,7 @@
 
 #include "cleanup/cleanup.h"
 #include "util/msg.h"
+#include "util/receive_override.h"
 #include "util/mymalloc.h"
 #include "util/strutil.h"
 
@@ -691,7 +692,9 @@ cleanup_milter_run(CLEANUP_STATE *st)
 	struct cleanup_milter_msg mm;
 	VSTR			 *content;
 
-	bool local = conf->nmilters > 0 && (st->flags & CLEANUP_FLAG_MILTER);
+	/* receive_override_options=no_milters turns non_smtpd_milters off. */
+	bool local = conf->nmilters > 0 && (st->flags & CLEANUP_FLAG_MILTER)
+		     && !(st->receive_override & RECEIVE_NO_MILTERS);
 
 	if ((!local && st->nsmtpd_milters == 0) || st->status != CLEANUP_OK
 	    || st->discard || st->writer == NULL)

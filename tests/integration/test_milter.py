@@ -237,6 +237,16 @@ def test_milter_sees_the_whole_local_conversation_with_macros(site, peer):
         "values"][0].encode("latin-1")
 
 
+def test_receive_override_no_milters_turns_non_smtpd_milters_off(site,
+                                                                  peer):
+    p = peer("addheader")
+    s = site(p.spec, main={"receive_override_options": "no_milters"})
+    s.sendmail(MSG)
+    _, _, content = s.relayed()
+    assert "X-Milter-peer" not in header_of(content)
+    assert p.stages() == []
+
+
 def test_milter_skipped_stages_are_not_sent(site, peer):
     p = peer("addheader", skip="hello,header,body")
     s = site(p.spec)
