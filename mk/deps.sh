@@ -24,7 +24,8 @@ set -eu
 #     python3-authres
 #   policy delegation: Debian's policyd-spf (fetched by the test, it
 #     Depends on postfix) runs on python3-spf-engine
-#   the milter tests' own milter is written with python3-milter
+#   the milter tests' own milter is written with python3-milter; rspamd
+#     runs as a milter in the smtpd_milters tests
 #   db5.3_dump reads back what postelmap writes (db5.3-util)
 #   readelf checks the hardening flags (binutils); runuser, useradd and
 #     userdel run and make test users (util-linux, passwd)
@@ -40,7 +41,7 @@ valgrind clang-format strace
 python3 python3-pytest python3-aiosmtpd python3-dnslib python3-dkim
 python3-nacl python3-authres
 python3-spf-engine
-python3-milter
+python3-milter rspamd
 pflogsumm libdate-calc-perl
 dovecot-core dovecot-lmtpd
 testssl.sh bsdextrautils bind9-dnsutils procps

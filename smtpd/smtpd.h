@@ -13,7 +13,8 @@
  * pipelining; smtpd_cmd.c the state machine, the verb table and the
  * session loop; smtpd_data.c DATA, BDAT and the dot/bare-newline filter;
  * smtpd_log.c Postfix-format log lines; smtpd_peer.c reverse lookup and
- * address list matching; smtpd_sasl.c the AUTH command (util/sasl.h).
+ * address list matching; smtpd_sasl.c the AUTH command (util/sasl.h);
+ * smtpd_milter.c the smtpd_milters conversation (util/milter.h).
  *
  * Errors: I/O failures (timeout, lost connection) end the session and are
  * logged by the loop; protocol errors are replies.  Nothing here dies but
@@ -38,6 +39,7 @@
 #include "util/addr.h"
 #include "util/cfg.h"
 #include "util/cleanup_client.h"
+#include "util/milter.h"
 #include "util/vstr.h"
 #include "util/xforward.h"
 
@@ -92,6 +94,11 @@ struct smtpd_params {
 	int	    receive_override; /* RECEIVE_* bits */
 	int	    auth_role; /* smtpd_mail_auth_role: CLEANUP_FLAG_SIGN /
 				* VERIFY bits, or SMTPD_ROLE_AUTO */
+	/* smtpd_milters (smtpd_milter.c); nmilters 0: none */
+	const MILTER_CONF *milters;
+	size_t		   nmilters;
+	const char	  *milter_daemon_name; /* milter_macro_daemon_name */
+	const char	  *milter_macro_v;     /* milter_macro_v */
 	struct smtpd_sasl_params sasl; /* smtpd_sasl.c */
 	struct smtpd_tls_params	 tls;  /* smtpd_tls.c */
 };
@@ -250,6 +257,16 @@ typedef struct SMTPD_STATE {
 	bool	  too_big;
 	bool	  cleanup_lost;
 	bool	  bdat_failed; /* a chunk failed: refuse the rest */
+	/* Milters (smtpd_milter.c): one connection each per session */
+	MILTER	    **milters;
+	size_t	      nmilters;
+	MILTER_REPLY *milter_reply;
+	VSTR	     *milter_text;  /* the refusing milter's reply */
+	VSTR	     *milter_value; /* a macro value made on demand */
+	ATTR	     *milter_macros; /* values handed to cleanup */
+	bool	      milter_in_mail; /* MAIL went to the milters */
+	const char   *milter_rcpt;    /* {rcpt_addr} during RCPT */
+	bool	      milter_rcpt_rejected;
 	/* Scratch */
 	VSTR			 *reply;
 	struct smtpd_check_result check;
@@ -335,6 +352,19 @@ const char *smtpd_xforward_name(const SMTPD_STATE *st);
 const char *smtpd_xforward_addr(const SMTPD_STATE *st);
 /* The forwarded client for cleanup's request (mail from a filter). */
 void smtpd_xforward_req(const SMTPD_STATE *st, struct cleanup_req *req);
+
+/* smtpd_milter.c: each 0 to go on, or -1 after the milter's reply. */
+void smtpd_milter_params_load(struct smtpd_params *par, const CFG *cfg);
+void smtpd_milter_connect(SMTPD_STATE *st);
+int  smtpd_milter_helo(SMTPD_STATE *st, const char *where, const char *helo);
+int  smtpd_milter_mail(SMTPD_STATE *st, const char *rest);
+int  smtpd_milter_rcpt(SMTPD_STATE *st, const char *addr, const char *rest,
+		       bool rejected);
+int  smtpd_milter_data(SMTPD_STATE *st, const char *where);
+int  smtpd_milter_unknown(SMTPD_STATE *st, const char *line);
+void smtpd_milter_handoff(SMTPD_STATE *st, struct cleanup_req *req);
+void smtpd_milter_abort(SMTPD_STATE *st);
+void smtpd_milter_free(SMTPD_STATE *st);
 
 /* smtpd_log.c */
 void smtpd_log_reject(SMTPD_STATE *st, const char *where, const char *reply,

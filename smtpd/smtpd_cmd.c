@@ -64,6 +64,7 @@ void
 smtpd_reset_transaction(SMTPD_STATE *st)
 {
 	smtpd_data_abort(st);
+	smtpd_milter_abort(st);
 	for (size_t i = 0; i < st->nrcpt; i++) {
 		myfree(st->rcpts[i].addr);
 		myfree(st->rcpts[i].orcpt);
@@ -265,6 +266,9 @@ smtpd_cmd_hello(SMTPD_STATE *st, const char *args, bool esmtp)
 	old = st->helo;
 	st->helo = name;
 	ret = smtpd_policy(st, SMTPD_CHECK_HELO, esmtp ? "EHLO" : "HELO", NULL);
+	if (ret == 0)
+		ret = smtpd_milter_helo(st, esmtp ? "EHLO" : "HELO",
+					VSTR_STR(name));
 	st->helo = old;
 	if (ret < 0) {
 		vstr_free(name);
@@ -473,7 +477,8 @@ smtpd_cmd_mail(SMTPD_STATE *st, const char *args)
 				    ? ""
 				    : VSTR_STR(st->mail->addr->addr));
 	smtpd_cmd_spf(st);
-	if (smtpd_policy(st, SMTPD_CHECK_MAIL, "MAIL", NULL) < 0) {
+	if (smtpd_policy(st, SMTPD_CHECK_MAIL, "MAIL", NULL) < 0
+	    || smtpd_milter_mail(st, rest) < 0) {
 		vstr_reset(st->sender);
 		st->cleanup_flags = 0;
 		st->spf.result = NULL;
@@ -532,7 +537,13 @@ smtpd_cmd_rcpt(SMTPD_STATE *st, const char *args)
 		return -1;
 	}
 	if (smtpd_policy(st, SMTPD_CHECK_RCPT, "RCPT", VSTR_STR(r->addr->addr))
-	    < 0)
+	    < 0) {
+		/* milters with SMFIP_RCPT_REJ hear of refused recipients */
+		(void)smtpd_milter_rcpt(st, VSTR_STR(r->addr->addr), rest,
+					true);
+		return -1;
+	}
+	if (smtpd_milter_rcpt(st, VSTR_STR(r->addr->addr), rest, false) < 0)
 		return -1;
 	if (st->nrcpt == st->rcpt_cap) {
 		st->rcpt_cap = st->rcpt_cap ? st->rcpt_cap * 2 : 8;
@@ -583,7 +594,8 @@ static int
 smtpd_cmd_data(SMTPD_STATE *st, const char *args)
 {
 	(void)args;
-	if (smtpd_policy(st, SMTPD_CHECK_DATA, "DATA", NULL) < 0)
+	if (smtpd_policy(st, SMTPD_CHECK_DATA, "DATA", NULL) < 0
+	    || smtpd_milter_data(st, "DATA") < 0)
 		return -1;
 	return smtpd_do_data(st);
 }
@@ -794,6 +806,8 @@ smtpd_cmd_dispatch(SMTPD_STATE *st)
 	if ((v = smtpd_cmd_lookup(line, len)) == NULL) {
 		st->count_all[SMTPD_V_UNKNOWN]++;
 		st->where = "UNKNOWN";
+		if (smtpd_milter_unknown(st, line) < 0)
+			return -1;
 		smtpd_reply(st, "502 5.5.2 Error: command not recognized");
 		return -1;
 	}
@@ -851,6 +865,7 @@ smtpd_session(SMTPD_STATE *st)
 			    VSTR_LEN(st->check.reply));
 		vstr_reset(st->out);
 	}
+	smtpd_milter_connect(st);
 	smtpd_reply(st, "220 %s", st->par->banner);
 	while (st->stage != SMTPD_ST_QUIT && !st->io_error) {
 		if (st->errors >= st->par->hard_error_limit) {
@@ -929,6 +944,7 @@ smtpd_state_free(SMTPD_STATE *st)
 	if (st == NULL)
 		return NULL;
 	smtpd_reset_transaction(st);
+	smtpd_milter_free(st);
 	myfree(st->rcpts);
 	vstr_free(st->in);
 	vstr_free(st->out);
@@ -1085,4 +1101,5 @@ smtpd_params_load(struct smtpd_params *par, const CFG *cfg)
 	    cfg_get_str(cfg, "smtpd_mail_auth_role"));
 	smtpd_sasl_params_load(&par->sasl, cfg);
 	smtpd_tls_params_load(&par->tls, cfg);
+	smtpd_milter_params_load(par, cfg);
 }

@@ -282,6 +282,7 @@ smtpd_data_begin(SMTPD_STATE *st, bool dots)
 		req.spf_header = VSTR_STR(st->spf.header);
 	}
 	req.prepend = VSTR_LEN(st->prepend) ? VSTR_STR(st->prepend) : NULL;
+	smtpd_milter_handoff(st, &req);
 	why = vstr_alloc(100);
 	st->cleanup = st->hooks->cleanup_begin(st->ctx, &req, why);
 	if (st->cleanup == NULL)
@@ -508,6 +509,7 @@ smtpd_do_bdat(SMTPD_STATE *st, const char *args)
 	}
 	if (st->stage == SMTPD_ST_RCPT) {
 		if (smtpd_policy(st, SMTPD_CHECK_DATA, "BDAT", NULL) != 0
+		    || smtpd_milter_data(st, "BDAT") < 0
 		    || smtpd_data_begin(st, false) < 0) {
 			if (st->check.action != SMTPD_ACT_REJECT
 			    && st->check.action != SMTPD_ACT_DEFER)

@@ -631,6 +631,8 @@ static const struct param_def param_defs[] = {
 	  "server gets: auto (outbound, DKIM-signed, for SASL-authenticated "
 	  "and $mynetworks clients; inbound, checked with SPF, DKIM and "
 	  "DMARC, for all others), outbound, inbound, both, none." },
+	{ "smtpd_milters", PARAM_STR, "", 0, 0,
+	  "Milters (inet:host:port, unix:path or { name, setting=value, ... }) that smtpd runs on mail received over SMTP, command by command; cleanup runs their content stages." },
 	{ "smtpd_null_access_lookup_key", PARAM_STR, "<>", 0, 0,
 	  "Key used for the null sender in access tables." },
 	{ "smtpd_peername_lookup", PARAM_BOOL, "yes", 0, 0,

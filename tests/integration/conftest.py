@@ -160,6 +160,7 @@ DEPENDENCIES = {
     "opendkim": ("opendkim", "opendkim", _which("opendkim")),
     "pymilter": ("the Python module Milter (pymilter)", "python3-milter",
                  _py_module("Milter")),
+    "rspamd": ("rspamd", "rspamd", _which("rspamd")),
     "opendkim_tools": ("opendkim-testmsg", "opendkim-tools",
                        _which("opendkim-testmsg")),
     "publicsuffix": ("the public suffix list", "publicsuffix",
