@@ -7,6 +7,9 @@
 #   milter_peer.py SOCKET RECORD ACTION [--skip hello,body] [--tag NAME]
 #
 # SOCKET is libmilter's spec (inet:PORT@127.0.0.1 or unix:/path).
+# ACTION "VERDICT@STAGE" (reject, tempfail, discard, accept, custom: a
+# multi-line 554 reply) answers that command stage (connect, helo, mail,
+# rcpt: only recipients with "bad" in them, data, unknown) that way.
 #
 # SPDX-License-Identifier: ISC
 import argparse
@@ -25,7 +28,9 @@ p.add_argument("--tag", default="peer")
 args = p.parse_args()
 SKIP = set(s for s in args.skip.split(",") if s)
 MACROS = ("i", "j", "v", "_", "{daemon_name}", "{client_addr}",
-          "{mail_addr}", "{rcpt_addr}")
+          "{mail_addr}", "{rcpt_addr}", "{client_name}", "{client_port}",
+          "{auth_type}", "{auth_authen}", "{tls_version}", "{cipher}",
+          "{mail_host}", "{mail_mailer}", "{rcpt_host}", "{rcpt_mailer}")
 
 
 def record(stage, *values):
@@ -33,6 +38,19 @@ def record(stage, *values):
         f.write(json.dumps({"stage": stage, "values": [
             v.decode("latin-1") if isinstance(v, bytes) else v
             for v in values]}) + "\n")
+
+
+def at(milter, stage):
+    """The verdict of an ACTION "VERDICT@STAGE" at this stage."""
+    verdict, _, where = args.action.partition("@")
+    if where != stage:
+        return Milter.CONTINUE
+    if verdict == "custom":
+        milter.setreply("554", "5.7.9", "refused at %s" % stage,
+                        "second line")
+        return Milter.REJECT
+    return {"reject": Milter.REJECT, "tempfail": Milter.TEMPFAIL,
+            "discard": Milter.DISCARD, "accept": Milter.ACCEPT}[verdict]
 
 
 class Peer(Milter.Base):
@@ -46,11 +64,11 @@ class Peer(Milter.Base):
 
     def connect(self, host, family, addr):
         record("connect", host, str(addr), self.macros())
-        return Milter.CONTINUE
+        return at(self, "connect")
 
     def hello(self, helo):
         record("helo", helo)
-        return Milter.CONTINUE
+        return at(self, "helo")
 
     def envfrom(self, f, *params):
         record("mail", f, list(params), self.macros())
@@ -58,18 +76,22 @@ class Peer(Milter.Base):
             time.sleep(60)
         if args.action == "tempfail_mail":
             return Milter.TEMPFAIL
-        return Milter.CONTINUE
+        return at(self, "mail")
 
     def envrcpt(self, to, *params):
         record("rcpt", to, self.macros())
         if args.action == "reject_rcpt":
             self.setreply("550", "5.7.1", "recipient %s refused" % to)
             return Milter.REJECT
-        return Milter.CONTINUE
+        return at(self, "rcpt") if "bad" in to else Milter.CONTINUE
 
     def data(self):
         record("data")
-        return Milter.CONTINUE
+        return at(self, "data")
+
+    def unknown(self, cmd):
+        record("unknown", cmd)
+        return at(self, "unknown")
 
     def header(self, name, value):
         record("header", name, value)

@@ -1,0 +1,513 @@
+# Milters on SMTP mail (smtpd_milters): smtpd runs connect, HELO, MAIL,
+# RCPT, DATA and unknown commands through each milter as the client
+# sends them and answers with the milter's verdict; cleanup runs the
+# content stages on the same connections.  Peers: the python3-milter test
+# milter of test_milter.py (tests/integration/milter_peer.py), Debian's
+# OpenDKIM and Debian's rspamd (its proxy worker in milter mode, started
+# by the test with a throw-away configuration).  A real SMTP client
+# (smtplib) talks to a real instance; mail is checked at an aiosmtpd sink
+# and in the log.
+#
+# SPDX-License-Identifier: ISC
+import base64
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import free_port, missing_module, wait_for
+from test_milter import MSG, Garbage, Peer, Sink, header_of
+
+try:
+    from aiosmtpd.controller import Controller
+except ImportError:
+    raise missing_module("aiosmtpd") from None
+
+pytestmark = pytest.mark.needs("aiosmtpd", "pymilter")
+
+CRLF_MSG = MSG.replace(b"\n", b"\r\n")
+
+
+class Site:
+    """smtpd -> cleanup -> qmgr -> smtp -> sink, with smtpd_milters."""
+
+    def __init__(self, instance, workdir, milters, main=None, smtpd_opts=""):
+        self.instance = instance
+        self.sink = Sink()
+        self.sink_port = free_port()
+        self.ctl = Controller(self.sink, hostname="127.0.0.1",
+                              port=self.sink_port)
+        self.ctl.start()
+        self.port = free_port()
+        self.maillog = os.path.join(workdir, "maillog")
+        settings = {
+            "myhostname": "mta.example.com",
+            "mydomain": "example.com",
+            "mydestination": "",
+            "relayhost": "[127.0.0.1]:%d" % self.sink_port,
+            "mynetworks": "127.0.0.0/8",
+            "maillog_file": self.maillog,
+            "smtpd_error_sleep_time": "0",
+            "smtp_connect_timeout": "5s",
+            "smtpd_milters": milters,
+            "milter_connect_timeout": "5s",
+            "milter_command_timeout": "5s",
+            "milter_content_timeout": "5s",
+        }
+        settings.update(main or {})
+        instance.write_config(main=settings, services=[
+            "postlog unix-dgram n - n - 1 postlogd",
+            ("127.0.0.1:%d inet n - y - - smtpd" % self.port) + smtpd_opts,
+            "cleanup unix n - y - 0 cleanup",
+            "qmgr unix n - n 300 1 qmgr",
+            "smtp unix - - n - - smtp",
+            "relay unix - - n - - smtp",
+            "bounce unix - - n - 0 bounce",
+            "defer unix - - n - 0 bounce",
+            "trace unix - - n - 0 bounce",
+        ])
+        if os.geteuid() == 0:
+            instance.set_permissions()
+        instance.start()
+        assert wait_for(lambda: _listening(self.port), 20), self.log()
+
+    def client(self):
+        c = smtplib.SMTP("127.0.0.1", self.port, timeout=60)
+        return c
+
+    def send(self, data=CRLF_MSG, rcpts=("you@remote.test",),
+             sender="me@example.com", mail_options=()):
+        """One transaction; the (code, text) of the final reply."""
+        c = self.client()
+        try:
+            c.ehlo("client.test")
+            code, text = c.mail(sender, list(mail_options))
+            if code != 250:
+                return code, text
+            ok = 0
+            for r in rcpts:
+                code, text = c.rcpt(r)
+                ok += code == 250
+            if not ok:
+                return code, text
+            return c.data(data)
+        finally:
+            try:
+                c.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+
+    def relayed(self, count=1, timeout=30):
+        assert wait_for(lambda: len(self.sink.messages) >= count, timeout), \
+            self.log()
+        return self.sink.messages[count - 1]
+
+    def log(self):
+        try:
+            with open(self.maillog, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, text, timeout=30):
+        assert wait_for(lambda: text in self.log(), timeout), self.log()
+
+    def close(self):
+        self.ctl.stop()
+
+
+def _listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 1).close()
+        return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def site(instance, workdir):
+    made = []
+
+    def make(milters, **kw):
+        s = Site(instance, workdir, milters, **kw)
+        made.append(s)
+        return s
+    yield make
+    for s in made:
+        s.close()
+
+
+@pytest.fixture
+def peer(workdir):
+    made = []
+
+    def make(action, **kw):
+        p = Peer(workdir, action, **kw)
+        made.append(p)
+        return p
+    yield make
+    for p in made:
+        p.stop()
+
+
+def fresh(p):
+    """Forget what the milter saw while the site started (port probes)."""
+    time.sleep(0.3)
+    try:
+        os.remove(p.record)
+    except FileNotFoundError:
+        pass
+
+
+def stages_of(p):
+    return [e["stage"] for e in p.events()]
+
+
+# ---------------------------------------------------------------------------
+# the conversation
+
+def test_smtpd_milter_sees_each_command_with_macros(site, peer):
+    p = peer("none")
+    s = site(p.spec, main={
+        "milter_connect_macros": "j {daemon_name} v _ {client_addr} "
+                                 "{client_name} {client_port}",
+        "milter_rcpt_macros": "{rcpt_addr} {rcpt_host} {rcpt_mailer}",
+        "milter_mail_macros": "{mail_addr} {mail_host} {mail_mailer}"})
+    fresh(p)
+    code, text = s.send(mail_options=("SIZE=200", "BODY=8BITMIME"))
+    assert code == 250, text
+    qid = text.decode().split("queued as ")[-1].strip()
+    s.relayed()
+    ev = [e for e in p.events() if e["stage"] not in ("close", "abort")]
+    stages = [e["stage"] for e in ev]
+    assert stages[:5] == ["connect", "helo", "mail", "rcpt", "data"], stages
+    assert stages[-3:] == ["eoh", "body", "eom"], stages
+    host, addr, macros = ev[0]["values"]
+    assert "127.0.0.1" in addr
+    assert macros["j"] == "mta.example.com"
+    assert macros["{daemon_name}"] == "mta.example.com"
+    assert macros["v"] == "Postel"
+    assert macros["{client_addr}"] == "127.0.0.1"
+    assert macros["{client_port}"].isdigit()
+    assert macros["_"].endswith("[127.0.0.1]")
+    assert ev[1]["values"] == ["client.test"]
+    mail = ev[2]["values"]
+    assert mail[0] == "<me@example.com>"
+    assert mail[1] == ["SIZE=200", "BODY=8BITMIME"], mail
+    assert mail[2]["{mail_addr}"] == "me@example.com"
+    assert mail[2]["{mail_host}"] == "example.com"
+    rcpt = ev[3]["values"]
+    assert rcpt[0] == "<you@remote.test>"
+    assert rcpt[1]["{rcpt_addr}"] == "you@remote.test"
+    assert rcpt[1]["{rcpt_host}"] == "remote.test"
+    assert rcpt[1]["{rcpt_mailer}"] == "smtp"
+    # cleanup's end of message: the queue ID smtpd's client was told
+    assert ev[-1]["values"][0]["i"] == qid
+    assert stages.count("connect") == 1
+
+
+def test_smtpd_milter_skipped_stages_are_not_sent(site, peer):
+    p = peer("addheader", skip="hello,envrcpt,header,body")
+    s = site(p.spec)
+    fresh(p)
+    code, _ = s.send()
+    assert code == 250
+    _, _, content = s.relayed()
+    stages = stages_of(p)
+    for skipped in ("helo", "rcpt", "header", "body"):
+        assert skipped not in stages, stages
+    assert "mail" in stages and "eom" in stages
+    assert "X-Milter-peer: added by peer" in header_of(content)
+
+
+def test_smtpd_milter_session_with_two_messages_and_rset(site, peer):
+    """The connection survives cleanup's content stages: a second
+    message (after RSET) in the same SMTP session is milter'ed too."""
+    p = peer("addheader")
+    s = site(p.spec)
+    fresh(p)
+    c = s.client()
+    try:
+        c.ehlo("client.test")
+        for n in range(2):
+            assert c.mail("me@example.com")[0] == 250
+            assert c.rcpt("you@remote.test")[0] == 250
+            if n == 0:
+                assert c.rset()[0] == 250
+                assert c.mail("me@example.com")[0] == 250
+                assert c.rcpt("you@remote.test")[0] == 250
+            assert c.data(CRLF_MSG)[0] == 250
+    finally:
+        c.quit()
+    for n in (1, 2):
+        _, _, content = s.relayed(n)
+        assert "X-Milter-peer: added by peer" in header_of(content)
+    assert wait_for(lambda: "close" in stages_of(p), 10)
+    stages = stages_of(p)
+    assert stages.count("connect") == 1, stages
+    assert stages.count("eom") == 2, stages
+    assert "abort" in stages, stages
+
+
+# ---------------------------------------------------------------------------
+# verdicts at each command
+
+REPLIES = {
+    "reject": (550, "5.7.1 Command rejected"),
+    "tempfail": (451, "4.7.1 Service unavailable - try again later"),
+    "custom": (554, "5.7.9 refused at %s\nsecond line"),
+}
+
+
+@pytest.mark.parametrize("verdict", ["reject", "tempfail", "custom"])
+@pytest.mark.parametrize("stage", ["connect", "helo", "mail", "rcpt",
+                                   "data", "unknown"])
+def test_smtpd_milter_verdict_at_command(site, peer, stage, verdict):
+    p = peer("%s@%s" % (verdict, stage))
+    s = site(p.spec)
+    fresh(p)
+    code, text = REPLIES[verdict]
+    if "%s" in text:
+        text = text % stage
+    c = s.client()
+    try:
+        got = {}
+        got["helo"] = c.ehlo("client.test")
+        got["mail"] = got["connect"] = c.mail("me@example.com")
+        if got["mail"][0] == 250:
+            got["rcpt"] = c.rcpt("bad@remote.test")
+            if stage == "rcpt":
+                assert c.rcpt("good@remote.test")[0] == 250
+            got["data"] = c.docmd("DATA")
+            if got["data"][0] == 354:
+                c.send(CRLF_MSG + b".\r\n")
+                c.getreply()
+        got["unknown"] = c.docmd("XYZZY")
+        assert got[stage] == (code, text.encode()), got
+    finally:
+        c.close()
+    where = {"connect": "CONNECT", "helo": "EHLO", "mail": "MAIL",
+             "rcpt": "RCPT", "data": "DATA", "unknown": "UNKNOWN"}[stage]
+    s.wait_log("milter-reject: %s from " % where)
+    if stage == "rcpt":
+        # only the refused recipient: the message went to the other one
+        _, rcpts, _ = s.relayed()
+        assert rcpts == ["good@remote.test"]
+    elif stage == "unknown":
+        pass
+    else:
+        time.sleep(1)
+        assert s.sink.messages == []
+
+
+def test_smtpd_milter_rcpt_reject_reaches_milters_with_rcpt_rej(site, peer):
+    """A recipient smtpd refuses itself is not sent to a milter that did
+    not ask for SMFIP_RCPT_REJ (pymilter does not), and the message
+    goes on."""
+    p = peer("none")
+    s = site(p.spec, main={"smtpd_recipient_restrictions":
+                           "check_recipient_access inline:{ "
+                           "nobody@remote.test=REJECT }, permit"})
+    fresh(p)
+    code, _ = s.send(rcpts=("nobody@remote.test", "you@remote.test"))
+    assert code == 250
+    rcpts = [e["values"][0] for e in p.events() if e["stage"] == "rcpt"]
+    assert rcpts == ["<you@remote.test>"], rcpts
+
+
+def test_smtpd_milter_discard_at_mail(site, peer):
+    s = site(peer("discard@mail").spec)
+    code, _ = s.send()
+    assert code == 250
+    s.wait_log("milter-discard: MAIL from ")
+    s.wait_log("discard")
+    time.sleep(1)
+    assert s.sink.messages == []
+
+
+def test_smtpd_milter_accept_at_mail_skips_the_message(site, peer):
+    p = peer("accept@mail")
+    s = site(p.spec)
+    fresh(p)
+    assert s.send()[0] == 250
+    s.relayed()
+    assert "eom" not in stages_of(p) and "rcpt" not in stages_of(p)
+
+
+# ---------------------------------------------------------------------------
+# end of message (cleanup's part on smtpd's connections)
+
+def test_smtpd_milter_reject_at_end_of_message(site, peer):
+    s = site(peer("reject").spec)
+    code, text = s.send()
+    assert (code, text) == (550, b"5.7.1 message refused by test milter")
+    s.wait_log("milter-reject: END-OF-MESSAGE from ")
+    time.sleep(1)
+    assert s.sink.messages == []
+
+
+def test_smtpd_milter_tempfail_at_end_of_message(site, peer):
+    s = site(peer("tempfail").spec)
+    code, _ = s.send()
+    assert code == 451
+    time.sleep(1)
+    assert s.sink.messages == []
+
+
+def test_smtpd_milter_discard_at_end_of_message(site, peer):
+    s = site(peer("discard").spec)
+    assert s.send()[0] == 250
+    s.wait_log("milter-discard: END-OF-MESSAGE")
+    time.sleep(1)
+    assert s.sink.messages == []
+
+
+@pytest.mark.parametrize("action,check", [
+    ("addheader", lambda m: "X-Milter-peer: added by peer"
+     in header_of(m[2])),
+    ("chgheader", lambda m: "Subject: changed subject" in header_of(m[2])),
+    ("delheader", lambda m: "X-Remove-Me" not in header_of(m[2])),
+    ("replbody", lambda m: m[2].endswith(b"\r\n\r\nreplaced body line\r\n")),
+    ("chgfrom", lambda m: m[0] == "changed@example.com"),
+])
+def test_smtpd_milter_modification(site, peer, action, check):
+    s = site(peer(action).spec)
+    assert s.send()[0] == 250
+    m = s.relayed()
+    assert check(m), m
+
+
+def test_smtpd_milter_add_and_delete_recipients(site, peer):
+    s = site("%s, %s" % (peer("addrcpt", tag="one").spec,
+                         peer("delrcpt", tag="two").spec))
+    assert s.send(rcpts=("you@remote.test", "gone@remote.test"))[0] == 250
+    wait_for(lambda: sum(len(m[1]) for m in s.sink.messages) >= 2, 30)
+    time.sleep(1)
+    rcpts = sorted(r for m in s.sink.messages for r in m[1])
+    assert rcpts == ["added@remote.test", "you@remote.test"], s.log()
+
+
+def test_smtpd_two_milters_in_a_row_second_sees_first_ones_changes(site,
+                                                                   peer):
+    first = peer("chgheader", tag="one")
+    second = peer("addheader", tag="two")
+    s = site("%s, %s" % (first.spec, second.spec))
+    assert s.send()[0] == 250
+    _, _, content = s.relayed()
+    head = header_of(content)
+    assert "Subject: changed subject" in head
+    assert "X-Milter-two: added by two" in head
+    seen = [e["values"] for e in second.events() if e["stage"] == "header"]
+    assert ["Subject", "changed subject"] in seen, seen
+    # both saw the SMTP commands, each on its own connection
+    for p in (first, second):
+        assert "mail" in stages_of(p) and "rcpt" in stages_of(p)
+
+
+# ---------------------------------------------------------------------------
+# broken milters
+
+def broken(peer, kind):
+    if kind == "down":
+        return "inet:127.0.0.1:%d" % free_port(), None
+    if kind == "hung":
+        return peer("hang").spec, None
+    g = Garbage()
+    return "inet:127.0.0.1:%d" % g.port, g
+
+
+@pytest.mark.parametrize("kind", ["down", "hung", "garbage"])
+def test_smtpd_broken_milter_default_tempfail(site, peer, kind):
+    spec, g = broken(peer, kind)
+    s = site(spec, main={"milter_default_action": "tempfail",
+                         "milter_command_timeout": "2s"})
+    try:
+        code, text = s.send()
+        assert code == 451, (code, text)
+        s.wait_log("milter %s: " % spec)
+        s.wait_log("default_action=tempfail")
+        time.sleep(1)
+        assert s.sink.messages == []
+    finally:
+        if g:
+            g.close()
+
+
+@pytest.mark.parametrize("kind", ["down", "hung", "garbage"])
+def test_smtpd_broken_milter_default_accept(site, peer, kind):
+    spec, g = broken(peer, kind)
+    s = site(spec, main={"milter_default_action": "accept",
+                         "milter_command_timeout": "2s"})
+    try:
+        code, text = s.send()
+        assert code == 250, (code, text)
+        _, _, content = s.relayed()
+        assert "Subject: milter test" in header_of(content)
+        s.wait_log("milter %s: " % spec)
+        assert "default_action=accept" in s.log()
+    finally:
+        if g:
+            g.close()
+
+
+def test_smtpd_broken_milter_default_reject(site, peer):
+    spec, _ = broken(peer, "down")
+    s = site(spec, main={"milter_default_action": "reject"})
+    code, text = s.send()
+    assert (code, text) == (550, b"5.7.1 Command rejected")
+    s.wait_log("default_action=reject")
+
+
+# ---------------------------------------------------------------------------
+# OpenDKIM in smtpd_milters
+
+@pytest.mark.needs("opendkim", "dkimpy", "dnslib", "openssl")
+def test_opendkim_signs_smtp_mail_as_smtpd_milter(site, workdir):
+    import dkim
+    from dnsserver import DNSServer, query
+    key = os.path.join(workdir, "dkim.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-out", key,
+                    "-pkeyopt", "rsa_keygen_bits:2048"], check=True,
+                   capture_output=True, timeout=60)
+    der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout",
+                          "-outform", "DER"], check=True,
+                         capture_output=True, timeout=60).stdout
+    txt = "v=DKIM1; k=rsa; p=" + base64.b64encode(der).decode()
+    os.chmod(key, 0o600)
+    port = free_port()
+    conf = os.path.join(workdir, "opendkim.conf")
+    with open(conf, "w") as f:
+        f.write("Mode s\nSyslog no\nDomain example.com\nSelector sel\n"
+                "KeyFile %s\nSocket inet:%d@127.0.0.1\nPidFile %s\n"
+                "Canonicalization relaxed/simple\nBackground no\n"
+                "UserID root\nRequireSafeKeys no\n"
+                "InternalHosts 127.0.0.0/8\n"
+                % (key, port, os.path.join(workdir, "opendkim.pid")))
+    proc = subprocess.Popen(["opendkim", "-x", conf, "-f"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for(lambda: _listening(port), 20), \
+            proc.stdout.read1(4096) if proc.poll() is not None else ""
+        with DNSServer() as dns:
+            dns.add("sel._domainkey.example.com", "TXT", txt)
+            s = site("inet:127.0.0.1:%d" % port,
+                     main={"smtpd_mail_auth_role": "none"})
+            assert s.send()[0] == 250
+            _, _, content = s.relayed()
+            assert b"DKIM-Signature:" in content, content
+
+            def lookup(name, timeout=5):
+                if isinstance(name, bytes):
+                    name = name.decode()
+                reply = query(dns.address, name, "TXT")
+                for rr in reply.rr:
+                    return b"".join(rr.rdata.data)
+                return None
+            assert dkim.verify(content, dnsfunc=lookup), content
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
