@@ -99,8 +99,8 @@ struct smtpd_params {
 	size_t		   nmilters;
 	const char	  *milter_daemon_name; /* milter_macro_daemon_name */
 	const char	  *milter_macro_v;     /* milter_macro_v */
-	struct smtpd_sasl_params sasl; /* smtpd_sasl.c */
-	struct smtpd_tls_params	 tls;  /* smtpd_tls.c */
+	struct smtpd_sasl_params sasl;	       /* smtpd_sasl.c */
+	struct smtpd_tls_params	 tls;	       /* smtpd_tls.c */
 };
 
 /* smtpd_mail_auth_role = auto: decided per client (smtpd_mail_auth_flags). */
@@ -261,9 +261,9 @@ typedef struct SMTPD_STATE {
 	MILTER	    **milters;
 	size_t	      nmilters;
 	MILTER_REPLY *milter_reply;
-	VSTR	     *milter_text;  /* the refusing milter's reply */
-	VSTR	     *milter_value; /* a macro value made on demand */
-	ATTR	     *milter_macros; /* values handed to cleanup */
+	VSTR	     *milter_text;    /* the refusing milter's reply */
+	VSTR	     *milter_value;   /* a macro value made on demand */
+	ATTR	     *milter_macros;  /* values handed to cleanup */
 	bool	      milter_in_mail; /* MAIL went to the milters */
 	const char   *milter_rcpt;    /* {rcpt_addr} during RCPT */
 	bool	      milter_rcpt_rejected;
@@ -299,6 +299,8 @@ void		       smtpd_io_consume(SMTPD_STATE *st, size_t n);
 void		       smtpd_reply(SMTPD_STATE *st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void smtpd_reply_raw(SMTPD_STATE *st, const char *line, size_t len);
+/* Several lines separated by CRLF (no final CRLF). */
+void smtpd_reply_lines(SMTPD_STATE *st, const char *text, size_t len);
 int  smtpd_io_flush(SMTPD_STATE *st);
 
 /* smtpd_data.c */

@@ -217,8 +217,8 @@ smtpd_cmd_connect_rejected(SMTPD_STATE *st)
 {
 	if (st->connect_reject == NULL)
 		return 0;
-	smtpd_reply_raw(st, VSTR_STR(st->connect_reject),
-			VSTR_LEN(st->connect_reject));
+	smtpd_reply_lines(st, VSTR_STR(st->connect_reject),
+			  VSTR_LEN(st->connect_reject));
 	return -1;
 }
 

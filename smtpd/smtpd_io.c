@@ -287,6 +287,26 @@ smtpd_reply_raw(SMTPD_STATE *st, const char *line, size_t len)
 	smtpd_reply_footer(st, start);
 }
 
+/*
+ * A reply of several lines separated by CRLF (a milter's multi-line
+ * reply): each line made safe, the footer after the last one only.
+ */
+void
+smtpd_reply_lines(SMTPD_STATE *st, const char *text, size_t len)
+{
+	const char *end = text + len;
+	const char *nl;
+
+	while ((nl = memmem(text, (size_t)(end - text), "\r\n", 2)) != NULL) {
+		size_t start = VSTR_LEN(st->out);
+
+		vstr_memcat(st->out, text, (size_t)(nl - text));
+		smtpd_reply_end(st, start);
+		text = nl + 2;
+	}
+	smtpd_reply_raw(st, text, (size_t)(end - text));
+}
+
 void
 smtpd_reply(SMTPD_STATE *st, const char *fmt, ...)
 {

@@ -55,12 +55,23 @@ static const char *const smtpd_milter_macro_params[MILTER_STAGE_COUNT] = {
 
 /* Every macro whose value smtpd knows, for cleanup's content stages. */
 static const char *const smtpd_milter_known[] = {
-	"j",		   "_",		      "v",
-	"{daemon_name}",   "{client_addr}",   "{client_name}",
-	"{client_port}",   "{client_ptr}",    "{auth_type}",
-	"{auth_authen}",   "{auth_author}",   "{tls_version}",
-	"{cipher}",	   "{cipher_bits}",   "{mail_mailer}",
-	"{mail_host}",	   "{mail_addr}",
+	"j",
+	"_",
+	"v",
+	"{daemon_name}",
+	"{client_addr}",
+	"{client_name}",
+	"{client_port}",
+	"{client_ptr}",
+	"{auth_type}",
+	"{auth_authen}",
+	"{auth_author}",
+	"{tls_version}",
+	"{cipher}",
+	"{cipher_bits}",
+	"{mail_mailer}",
+	"{mail_host}",
+	"{mail_addr}",
 };
 
 /*
@@ -183,10 +194,9 @@ smtpd_milter_macro(void *ctx, const char *name)
 		return user;
 	if (strcmp(name, "{auth_author}") == 0)
 		return user && in_mail && st->mail->auth_given
-			       ? VSTR_STR(st->mail->auth)
-			       : NULL;
-	if (strcmp(name, "{tls_version}") == 0
-	    || strcmp(name, "{cipher}") == 0
+			   ? VSTR_STR(st->mail->auth)
+			   : NULL;
+	if (strcmp(name, "{tls_version}") == 0 || strcmp(name, "{cipher}") == 0
 	    || strcmp(name, "{cipher_bits}") == 0)
 		return smtpd_milter_tls_part(st, name);
 	if (strcmp(name, "{mail_addr}") == 0)
@@ -218,16 +228,12 @@ static void
 smtpd_milter_reply(SMTPD_STATE *st, enum milter_verdict v, const char *text,
 		   VSTR *out)
 {
-	const char *p, *nl;
-
 	if (text == NULL || *text == 0)
 		text = v == MILTER_REJECT ? "550 5.7.1 Command rejected"
 					  : "451 4.7.1 Service unavailable - "
 					    "try again later";
 	vstr_strcpy(out, text);
-	for (p = text; (nl = strstr(p, "\r\n")) != NULL; p = nl + 2)
-		vstr_memcat(st->out, p, (size_t)(nl - p + 2));
-	smtpd_reply_raw(st, p, strlen(p));
+	smtpd_reply_lines(st, text, strlen(text));
 }
 
 /* "milter-reject: WHERE from name[addr]: reply; from=<> to=<> ..." */
@@ -362,8 +368,8 @@ smtpd_milter_helo(SMTPD_STATE *st, const char *where, const char *helo)
 		return 0;
 	return smtpd_milter_walk(st, where, smtpd_milter_call_helo, helo, NULL,
 				 false)
-		       ? -1
-		       : 0;
+		   ? -1
+		   : 0;
 }
 
 /* "<address>" and the ESMTP parameters after it, NULL-terminated. */
@@ -471,8 +477,8 @@ smtpd_milter_rcpt(SMTPD_STATE *st, const char *addr, const char *rest,
 				(void)milter_rcpt(st->milters[i], a.v,
 						  st->milter_reply);
 	} else {
-		ret = smtpd_milter_walk(st, "RCPT", smtpd_milter_call_rcpt,
-					a.v, addr, false);
+		ret = smtpd_milter_walk(st, "RCPT", smtpd_milter_call_rcpt, a.v,
+					addr, false);
 	}
 	smtpd_milter_args_free(&a);
 	st->milter_rcpt = NULL;
@@ -523,10 +529,10 @@ smtpd_milter_unknown(SMTPD_STATE *st, const char *line)
 {
 	if (st->nmilters == 0)
 		return 0;
-	return smtpd_milter_walk(st, "UNKNOWN", smtpd_milter_call_unknown,
-				 line, NULL, false)
-		       ? -1
-		       : 0;
+	return smtpd_milter_walk(st, "UNKNOWN", smtpd_milter_call_unknown, line,
+				 NULL, false)
+		   ? -1
+		   : 0;
 }
 
 /* The milters' connections and the values they may ask for, for cleanup. */
