@@ -25,6 +25,8 @@ p.add_argument("record")
 p.add_argument("action")
 p.add_argument("--skip", default="")
 p.add_argument("--tag", default="peer")
+p.add_argument("--rcpt-rej", action="store_true",
+               help="negotiate SMFIP_RCPT_REJ (see refused recipients)")
 args = p.parse_args()
 SKIP = set(s for s in args.skip.split(",") if s)
 MACROS = ("i", "j", "v", "_", "{daemon_name}", "{client_addr}",
@@ -158,6 +160,8 @@ class Peer(Milter.Base):
 for name in SKIP:
     setattr(Peer, name, Milter.nocallback(getattr(Peer, name)))
 
+if args.rcpt_rej:
+    Peer = Milter.rejected_recipients(Peer)
 Milter.factory = Peer
 Milter.set_flags(Milter.ADDHDRS | Milter.CHGHDRS | Milter.CHGBODY
                  | Milter.ADDRCPT | Milter.ADDRCPT_PAR | Milter.DELRCPT

@@ -44,14 +44,14 @@ class Sink:
 class Peer:
     """One milter_peer.py process on an inet socket."""
 
-    def __init__(self, workdir, action, skip="", tag="peer"):
+    def __init__(self, workdir, action, skip="", tag="peer", extra=()):
         self.port = free_port()
         self.record = os.path.join(workdir, "milter-%s-%d.jsonl"
                                    % (tag, self.port))
         self.proc = subprocess.Popen(
             [PYTHON, os.path.join(HERE, "milter_peer.py"),
              "inet:%d@127.0.0.1" % self.port, self.record, action,
-             "--skip", skip, "--tag", tag],
+             "--skip", skip, "--tag", tag] + list(extra),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert wait_for(self.listening, timeout=20), "milter did not start"
 

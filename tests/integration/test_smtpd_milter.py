@@ -304,19 +304,62 @@ def test_smtpd_milter_verdict_at_command(site, peer, stage, verdict):
         assert s.sink.messages == []
 
 
-def test_smtpd_milter_rcpt_reject_reaches_milters_with_rcpt_rej(site, peer):
-    """A recipient smtpd refuses itself is not sent to a milter that did
-    not ask for SMFIP_RCPT_REJ (pymilter does not), and the message
-    goes on."""
-    p = peer("none")
+@pytest.mark.parametrize("rcpt_rej", [False, True])
+def test_smtpd_milter_recipient_refused_by_smtpd(site, peer, rcpt_rej):
+    """A recipient smtpd refuses itself is sent only to a milter that
+    negotiated SMFIP_RCPT_REJ, with {rcpt_mailer} error; the message
+    goes on to the other recipient either way."""
+    p = peer("none", extra=["--rcpt-rej"] if rcpt_rej else [])
     s = site(p.spec, main={"smtpd_recipient_restrictions":
                            "check_recipient_access inline:{ "
                            "nobody@remote.test=REJECT }, permit"})
     fresh(p)
     code, _ = s.send(rcpts=("nobody@remote.test", "you@remote.test"))
     assert code == 250
-    rcpts = [e["values"][0] for e in p.events() if e["stage"] == "rcpt"]
-    assert rcpts == ["<you@remote.test>"], rcpts
+    _, rcpts, _ = s.relayed()
+    assert rcpts == ["you@remote.test"]
+    seen = [e["values"] for e in p.events() if e["stage"] == "rcpt"]
+    if rcpt_rej:
+        assert [v[0] for v in seen] == ["<nobody@remote.test>",
+                                        "<you@remote.test>"], seen
+        assert seen[0][1]["{rcpt_mailer}"] == "error"
+        assert seen[1][1]["{rcpt_mailer}"] == "smtp"
+    else:
+        assert [v[0] for v in seen] == ["<you@remote.test>"], seen
+
+
+def test_smtpd_milter_reject_at_first_bdat(site, peer):
+    """With BDAT the data stage is the first chunk: its reply is the
+    milter's, the chunk is read and dropped, the session goes on."""
+    s = site(peer("reject@data").spec)
+    sock = socket.create_connection(("127.0.0.1", s.port), 30)
+    f = sock.makefile("rb")
+
+    def reply():
+        lines = []
+        while True:
+            line = f.readline()
+            assert line, lines
+            lines.append(line)
+            if line[3:4] == b" ":
+                return lines
+    try:
+        reply()
+        sock.sendall(b"EHLO client.test\r\n")
+        assert b"CHUNKING" in b"".join(reply())
+        sock.sendall(b"MAIL FROM:<me@example.com>\r\n")
+        assert reply()[0].startswith(b"250")
+        sock.sendall(b"RCPT TO:<you@remote.test>\r\n")
+        assert reply()[0].startswith(b"250")
+        sock.sendall(b"BDAT %d LAST\r\n" % len(CRLF_MSG) + CRLF_MSG)
+        assert reply() == [b"550 5.7.1 Command rejected\r\n"]
+        sock.sendall(b"NOOP\r\n")
+        assert reply()[0].startswith(b"250")
+    finally:
+        sock.close()
+    s.wait_log("milter-reject: BDAT from ")
+    time.sleep(1)
+    assert s.sink.messages == []
 
 
 def test_smtpd_milter_discard_at_mail(site, peer):
