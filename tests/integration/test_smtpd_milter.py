@@ -705,3 +705,40 @@ def test_rspamd_stopped_gets_the_default_action(site, rspamd):
         assert s.sink.messages == []
     finally:
         rspamd.start()
+
+
+# ---------------------------------------------------------------------------
+# TLS macros
+
+@pytest.mark.needs("openssl")
+def test_smtpd_milter_gets_tls_macros_after_starttls(site, peer,
+                                                    tmp_path_factory):
+    import ssl
+    from tlscerts import CA
+    folder = str(tmp_path_factory.mktemp("pki"))
+    os.chmod(folder, 0o755)
+    ca = CA(folder)
+    leaf = ca.issue("mx-rsa", ["mx.test", "localhost"])
+    p = peer("none")
+    s = site(p.spec, main={
+        "smtpd_tls_security_level": "may",
+        "smtpd_tls_chain_files": leaf[2],
+        "milter_mail_macros": "{mail_addr} {tls_version} {cipher}"})
+    fresh(p)
+    c = s.client()
+    try:
+        c.ehlo("client.test")
+        ctx = ssl.create_default_context(cafile=ca.cert)
+        ctx.check_hostname = False
+        c.starttls(context=ctx)
+        c.ehlo("client.test")
+        version = c.sock.version()
+        cipher = c.sock.cipher()[0]
+        assert c.mail("me@example.com")[0] == 250
+        assert c.rcpt("you@remote.test")[0] == 250
+        assert c.data(CRLF_MSG)[0] == 250
+    finally:
+        c.quit()
+    mail = [e for e in p.events() if e["stage"] == "mail"][0]["values"][2]
+    assert mail["{tls_version}"] == version, mail
+    assert mail["{cipher}"] == cipher, mail
