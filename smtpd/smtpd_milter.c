@@ -36,6 +36,7 @@
 #include "util/milter.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/receive_override.h"
 #include "util/vstr.h"
 
 /* The main.cf parameters of each stage's macro list. */
@@ -79,6 +80,7 @@ static const char *const smtpd_milter_known[] = {
  * that does not parse is fatal, as any bad parameter value.  With
  * receive_override_options containing no_milters (the usual
  * re-injection listener behind a content filter) the list is ignored.
+ * Call after par->receive_override is set.
  */
 void
 smtpd_milter_params_load(struct smtpd_params *par, const CFG *cfg)
@@ -96,7 +98,8 @@ smtpd_milter_params_load(struct smtpd_params *par, const CFG *cfg)
 	par->milter_daemon_name = cfg_get_str(cfg, "milter_macro_daemon_name");
 	par->milter_macro_v = cfg_get_str(cfg, "milter_macro_v");
 	text = cfg_get_str(cfg, "smtpd_milters");
-	if (text == NULL || text[strspn(text, " \t\r\n,")] == 0)
+	if (text == NULL || text[strspn(text, " \t\r\n,")] == 0
+	    || (par->receive_override & RECEIVE_NO_MILTERS))
 		return;
 	memset(&def, 0, sizeof(def));
 	def.connect_timeout = (int)cfg_get_time(cfg, "milter_connect_timeout");

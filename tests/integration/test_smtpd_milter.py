@@ -362,6 +362,18 @@ def test_smtpd_milter_reject_at_first_bdat(site, peer):
     assert s.sink.messages == []
 
 
+def test_smtpd_milter_off_with_receive_override_no_milters(site, peer):
+    """receive_override_options=no_milters on the smtpd service (a
+    content filter's re-injection listener): no milter conversation."""
+    p = peer("reject@mail")
+    s = site(p.spec,
+             smtpd_opts=" -o receive_override_options=no_milters")
+    fresh(p)
+    assert s.send()[0] == 250
+    s.relayed()
+    assert "mail" not in stages_of(p) and "connect" not in stages_of(p)
+
+
 def test_smtpd_milter_discard_at_mail(site, peer):
     s = site(peer("discard@mail").spec)
     code, _ = s.send()
