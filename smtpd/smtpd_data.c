@@ -392,7 +392,8 @@ smtpd_data_end(SMTPD_STATE *st)
 		} else {
 			smtpd_log_reject(st, "END-OF-MESSAGE", res.reply, NULL);
 		}
-		smtpd_reply_raw(st, res.reply, strlen(res.reply));
+		/* a milter's multi-line reply keeps its lines */
+		smtpd_reply_lines(st, res.reply, strlen(res.reply));
 	}
 	return ok;
 }

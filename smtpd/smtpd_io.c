@@ -304,6 +304,14 @@ smtpd_reply_lines(SMTPD_STATE *st, const char *text, size_t len)
 		smtpd_reply_end(st, start);
 		text = nl + 2;
 	}
+	/* A text cut short (cleanup's reply is bounded) still ends. */
+	if (end - text > 3 && text[3] == '-') {
+		size_t start = VSTR_LEN(st->out);
+
+		smtpd_reply_raw(st, text, (size_t)(end - text));
+		VSTR_STR(st->out)[start + 3] = ' ';
+		return;
+	}
 	smtpd_reply_raw(st, text, (size_t)(end - text));
 }
 

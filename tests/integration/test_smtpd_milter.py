@@ -424,6 +424,8 @@ def test_smtpd_milter_discard_at_end_of_message(site, peer):
 @pytest.mark.parametrize("action,check", [
     ("addheader", lambda m: "X-Milter-peer: added by peer"
      in header_of(m[2])),
+    ("insheader", lambda m: header_of(m[2]).startswith(
+        "X-Milter-Top: inserted\r\n")),
     ("chgheader", lambda m: "Subject: changed subject" in header_of(m[2])),
     ("delheader", lambda m: "X-Remove-Me" not in header_of(m[2])),
     ("replbody", lambda m: m[2].endswith(b"\r\n\r\nreplaced body line\r\n")),
@@ -434,6 +436,32 @@ def test_smtpd_milter_modification(site, peer, action, check):
     assert s.send()[0] == 250
     m = s.relayed()
     assert check(m), m
+
+
+def test_smtpd_milter_multiline_reply_at_end_of_message(site, peer):
+    s = site(peer("reject_multiline").spec)
+    code, text = s.send()
+    assert (code, text) == (550, b"5.7.0 first line\n5.7.0 second line")
+
+
+def test_smtpd_milter_quarantine_holds_smtp_mail(site, peer, instance):
+    s = site(peer("quarantine").spec)
+    code, text = s.send()
+    assert code == 250, text
+    s.wait_log("milter-hold: END-OF-MESSAGE from ")
+    assert "suspicious content" in s.log()
+    held = os.path.join(instance.queue, "hold")
+    assert wait_for(lambda: any(files for _, _, files in os.walk(held)),
+                    30), s.log()
+    assert s.sink.messages == []
+
+
+def test_smtpd_milter_add_recipient_with_esmtp_args(site, peer):
+    s = site(peer("addrcpt_par").spec)
+    assert s.send()[0] == 250
+    wait_for(lambda: sum(len(m[1]) for m in s.sink.messages) >= 2, 30)
+    rcpts = sorted(r for m in s.sink.messages for r in m[1])
+    assert rcpts == ["added2@remote.test", "you@remote.test"], s.log()
 
 
 def test_smtpd_milter_add_and_delete_recipients(site, peer):

@@ -37,6 +37,7 @@ struct fake {
 	bool	    fail_begin;
 	bool	    lose_cleanup; /* writes fail */
 	VSTR	   *req;	  /* filter, client, helo of the last begin */
+	const char *finish_reply; /* cleanup refuses with this reply */
 };
 
 struct CLEANUP_CLIENT {
@@ -186,6 +187,9 @@ fake_finish(CLEANUP_CLIENT *cc, struct cleanup_result *res)
 		snprintf(res->reply, sizeof(res->reply),
 			 "451 4.3.0 Error: queue file write error");
 		ret = -1;
+	} else if (f->finish_reply) {
+		res->status = CLEANUP_REJECT;
+		snprintf(res->reply, sizeof(res->reply), "%s", f->finish_reply);
 	} else {
 		f->queued++;
 		res->status = CLEANUP_OK;

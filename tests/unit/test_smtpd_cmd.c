@@ -455,6 +455,39 @@ test_smtpd_cmd_peer_match_list(void **state)
 	assert_true(smtpd_peer_match_list("2001:db8::/32", "2001:db8::5"));
 }
 
+/* A milter's multi-line reply from cleanup keeps its lines; one cut
+ * short by cleanup's bound still ends the reply. */
+static void
+test_smtpd_cmd_multiline_end_of_data_reply(void **state)
+{
+	static const char in[] = "EHLO c.test\r\nMAIL FROM:<a@c.test>\r\n"
+				 "RCPT TO:<u@mx.test>\r\nDATA\r\nx\r\n.\r\n"
+				 "QUIT\r\n";
+	const char	 *replies[] = {
+		      "550-5.7.0 first line\r\n550 5.7.0 second line",
+		      "550-5.7.0 first line\r\n550-5.7.0 cut sh",
+	};
+	const char *want[] = {
+		"550-5.7.0 first line\r\n550 5.7.0 second line\r\n",
+		"550-5.7.0 first line\r\n550 5.7.0 cut sh\r\n",
+	};
+	struct smtpd_params par;
+	struct fake	    f;
+
+	(void)state;
+	fake_params(&par);
+	for (size_t i = 0; i < 2; i++) {
+		fake_init(&f, in, sizeof(in) - 1);
+		f.finish_reply = replies[i];
+		fake_session(&f, &par, "127.0.0.1");
+		if (strstr(VSTR_STR(f.out), want[i]) == NULL)
+			fail_msg("replies:\n%s\nwanted:\n%s", VSTR_STR(f.out),
+				 want[i]);
+		assert_non_null(strstr(VSTR_STR(f.out), "221 2.0.0 Bye\r\n"));
+		fake_done(&f);
+	}
+}
+
 int
 main(void)
 {
@@ -493,6 +526,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_smtpd_cmd_forbidden_pipelining,
 						setup, teardown),
 		cmocka_unit_test(test_smtpd_cmd_peer_match_list),
+		cmocka_unit_test_setup_teardown(
+		    test_smtpd_cmd_multiline_end_of_data_reply, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
