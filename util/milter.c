@@ -724,8 +724,17 @@ milter_fail(MILTER *m, const char *fmt, ...)
 	va_end(ap);
 	msg_warn("milter %s: %s; default_action=%s", m->conf.name,
 		 VSTR_STR(m->why), milter_default_name(m->conf.default_action));
-	if (m->fd >= 0)
+	/*
+	 * The socket may be shared: smtpd hands its milter connections to
+	 * cleanup for the content stages and keeps its own descriptor.
+	 * Shutting the connection down (not only closing our descriptor)
+	 * makes the other holder see the failure at its next command,
+	 * instead of reading a reply that arrives late as the answer to it.
+	 */
+	if (m->fd >= 0) {
+		(void)shutdown(m->fd, SHUT_RDWR);
 		close(m->fd);
+	}
 	m->fd = -1;
 	m->state = MILTER_ST_FAILED;
 	return -1;

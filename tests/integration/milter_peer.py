@@ -135,6 +135,11 @@ class Peer(Milter.Base):
         elif a == "reject":
             self.setreply("550", "5.7.1", "message refused by test milter")
             return Milter.REJECT
+        elif a == "slow_reject":
+            # answers end of message only after the MTA gave up waiting
+            time.sleep(4)
+            self.setreply("550", "5.7.1", "late refusal by test milter")
+            return Milter.REJECT
         elif a == "reject_multiline":
             self.setreply("550", "5.7.0", "first line", "second line")
             return Milter.REJECT

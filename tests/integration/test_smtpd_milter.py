@@ -537,6 +537,30 @@ def test_smtpd_broken_milter_default_accept(site, peer, kind):
             g.close()
 
 
+def test_smtpd_milter_late_reply_after_content_timeout_is_not_misread(
+        site, peer):
+    """cleanup gives up on a milter at end of message; the reply the
+    milter sends later must not become the answer to smtpd's next
+    command on the same connection: the milter counts as failed for the
+    rest of the session and gets its default action."""
+    p = peer("slow_reject")
+    s = site(p.spec, main={"milter_default_action": "accept",
+                           "milter_content_timeout": "2s"})
+    c = s.client()
+    try:
+        c.ehlo("client.test")
+        for n in range(2):
+            assert c.mail("me@example.com") == (250, b"2.1.0 Ok"), n
+            assert c.rcpt("you@remote.test")[0] == 250
+            code, text = c.data(CRLF_MSG)
+            assert code == 250, (n, code, text)
+    finally:
+        c.quit()
+    s.relayed(2)
+    s.wait_log("milter %s: " % p.spec)
+    assert "late refusal" not in s.log()
+
+
 def test_smtpd_broken_milter_default_reject(site, peer):
     spec, _ = broken(peer, "down")
     s = site(spec, main={"milter_default_action": "reject"})
