@@ -1083,8 +1083,11 @@ milter_stage(MILTER *m, int stage, int cmd, const char *data, size_t len,
 					 rcmd, VSTR_STR(m->in), VSTR_LEN(m->in),
 					 m->why);
 		if (ret < 0) {
-			milter_fail(m, "%s stage: %s", stage_names[stage],
-				    VSTR_STR(m->why));
+			/* milter_fail rewrites m->why: format from a copy */
+			char *why = mystrdup(VSTR_STR(m->why));
+
+			milter_fail(m, "%s stage: %s", stage_names[stage], why);
+			myfree(why);
 			return milter_default_reply(m, stage, r);
 		}
 		if (ret == 1)

@@ -434,7 +434,7 @@ test_milter_eom_collects_every_modification(void **state)
 	pkt(eom, SMFIR_PROGRESS, NULL, 0);
 	pkt(eom, SMFIR_ADDHEADER, "X-A\0one\n\ttwo", 13);
 	memcpy(chg, &idx, 4);
-	memcpy(chg + 4, "Subject\0", 8);
+	memcpy(chg + 4, "Subject\0", 9); /* name, then an empty value */
 	pkt(eom, SMFIR_CHGHEADER, chg, 4 + 8 + 1); /* empty: delete */
 	pkt(eom, SMFIR_INSHEADER, "\0\0\0\0X-Top\0t", 12);
 	pkt(eom, SMFIR_REPLBODY, "new ", 4);
