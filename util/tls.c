@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -935,6 +936,61 @@ bool
 tls_dane_used(const TLS_SESS *s)
 {
 	return s->dane;
+}
+
+bool
+tls_digest_ok(const char *digest)
+{
+	return digest != NULL && *digest != 0
+	       && EVP_get_digestbyname(digest) != NULL;
+}
+
+int
+tls_fingerprint(const void *der, size_t len, const char *digest, VSTR *out)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	unsigned char	  md[EVP_MAX_MD_SIZE];
+	unsigned int	  mdlen = 0;
+	const EVP_MD	 *type;
+
+	vstr_reset(out);
+	if (!tls_digest_ok(digest)
+	    || (type = EVP_get_digestbyname(digest)) == NULL
+	    || !EVP_Digest(der, len, md, &mdlen, type, NULL)) {
+		ERR_clear_error();
+		return -1;
+	}
+	for (unsigned int i = 0; i < mdlen; i++) {
+		char byte[3] = { hex[md[i] >> 4], hex[md[i] & 15], 0 };
+
+		if (i > 0)
+			vstr_strcat(out, ":");
+		vstr_strcat(out, byte);
+	}
+	return 0;
+}
+
+int
+tls_peer_fingerprint(const TLS_SESS *s, const char *digest, bool pubkey,
+		     VSTR *out)
+{
+	X509	      *cert = SSL_get1_peer_certificate(s->ssl);
+	unsigned char *der = NULL;
+	int	       len;
+	int	       ret = -1;
+
+	vstr_reset(out);
+	if (cert == NULL)
+		return -1;
+	/* i2d_* allocate der; a length <= 0 is an encoding failure. */
+	len = pubkey ? i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &der)
+		     : i2d_X509(cert, &der);
+	if (len > 0)
+		ret = tls_fingerprint(der, (size_t)len, digest, out);
+	OPENSSL_free(der);
+	X509_free(cert);
+	ERR_clear_error();
+	return ret;
 }
 
 void

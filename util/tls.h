@@ -151,6 +151,24 @@ const char *tls_issuer_cn(const TLS_SESS *s);
 bool	    tls_dane_used(const TLS_SESS *s);
 
 /*
+ * Fingerprints as Postfix prints them: the digest (by OpenSSL name:
+ * "md5", "sha1", "sha256", ...) of DER bytes in colon-separated
+ * upper-case hex ("AB:CD:...") into out.  0, or -1 (out empty) when the
+ * digest is unknown.  tls_digest_ok says whether a name is usable.
+ */
+bool tls_digest_ok(const char *digest);
+int  tls_fingerprint(const void *der, size_t len, const char *digest,
+		     VSTR *out);
+/*
+ * The peer certificate's fingerprint (pubkey false: of the DER
+ * certificate) or its public key's (pubkey true: of the DER
+ * SubjectPublicKeyInfo).  0, or -1 (out empty) without a peer
+ * certificate or with an unknown digest.
+ */
+int tls_peer_fingerprint(const TLS_SESS *s, const char *digest, bool pubkey,
+			 VSTR *out);
+
+/*
  * "TLSv1.3 with cipher X (256/256 bits)" into out, the text Postfix puts
  * in log lines and in Received: headers.
  */

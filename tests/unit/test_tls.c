@@ -200,6 +200,9 @@ make_client(const char *cafile, const char *protocols)
 	return ctx;
 }
 
+/* The server certificate's fingerprints, as the last run_pair saw them. */
+static char pair_fpr_cert[128], pair_fpr_pkey[128], pair_fpr_md5[64];
+
 /* One handshake + echo; returns the client's trust, fills why. */
 static enum tls_trust
 run_pair(TLS_CTX *sctx, TLS_CTX *cctx, const char *const *match, size_t nmatch,
@@ -234,6 +237,15 @@ run_pair(TLS_CTX *sctx, TLS_CTX *cctx, const char *const *match, size_t nmatch,
 	vstr_strcpy(trust_why, tls_trust_why(c));
 	vstr_strcpy(proto, tls_protocol(c));
 	*reused = tls_reused(c);
+	assert_int_equal(tls_peer_fingerprint(c, "sha256", false, why), 0);
+	snprintf(pair_fpr_cert, sizeof(pair_fpr_cert), "%s", VSTR_STR(why));
+	assert_int_equal(tls_peer_fingerprint(c, "sha256", true, why), 0);
+	snprintf(pair_fpr_pkey, sizeof(pair_fpr_pkey), "%s", VSTR_STR(why));
+	assert_int_equal(tls_peer_fingerprint(c, "md5", false, why), 0);
+	snprintf(pair_fpr_md5, sizeof(pair_fpr_md5), "%s", VSTR_STR(why));
+	assert_int_equal(tls_peer_fingerprint(c, "nosuchdigest", false, why),
+			 -1);
+	assert_string_equal(VSTR_STR(why), "");
 	tls_sess_free(c);
 	close(sv[0]);
 	pthread_join(th, NULL);
@@ -300,6 +312,56 @@ test_tls_client_session_reuse(void **state)
 }
 
 static void
+test_tls_fingerprint_digests(void **state)
+{
+	VSTR *out = vstr_alloc(16);
+
+	(void)state;
+	assert_int_equal(tls_fingerprint("abc", 3, "sha256", out), 0);
+	assert_string_equal(VSTR_STR(out),
+			    "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:"
+			    "B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD");
+	assert_int_equal(tls_fingerprint("abc", 3, "md5", out), 0);
+	assert_string_equal(VSTR_STR(out), "90:01:50:98:3C:D2:4F:B0:D6:96:3F:"
+					   "7D:28:E1:7F:72");
+	assert_int_equal(tls_fingerprint("abc", 3, "sha1", out), 0);
+	assert_string_equal(VSTR_STR(out), "A9:99:3E:36:47:06:81:6A:BA:3E:25:"
+					   "71:78:50:C2:6C:9C:D0:D8:9D");
+	assert_int_equal(tls_fingerprint("abc", 3, "nosuchdigest", out), -1);
+	assert_string_equal(VSTR_STR(out), "");
+	assert_int_equal(tls_fingerprint("abc", 3, "", out), -1);
+	assert_true(tls_digest_ok("sha512"));
+	assert_false(tls_digest_ok("sha999"));
+	vstr_free(out);
+}
+
+/* The peer's certificate and key fingerprints differ, in Postfix form. */
+static void
+test_tls_peer_fingerprint_of_server_certificate(void **state)
+{
+	static const char *const good[] = { "mx.example.test" };
+	TLS_CTX			*sctx = make_server();
+	TLS_CTX			*ca = make_client(tls_cert, ">=TLSv1.2");
+	VSTR			*why = vstr_alloc(64);
+	VSTR			*proto = vstr_alloc(16);
+	bool			 reused;
+
+	(void)state;
+	assert_int_equal(run_pair(sctx, ca, good, 1, why, proto, &reused),
+			 TLS_TRUST_VERIFIED);
+	assert_int_equal(strlen(pair_fpr_cert), 32 * 3 - 1);
+	assert_int_equal(strlen(pair_fpr_pkey), 32 * 3 - 1);
+	assert_int_equal(strlen(pair_fpr_md5), 16 * 3 - 1);
+	assert_int_equal(strspn(pair_fpr_cert, "0123456789ABCDEF:"),
+			 strlen(pair_fpr_cert));
+	assert_string_not_equal(pair_fpr_cert, pair_fpr_pkey);
+	vstr_free(why);
+	vstr_free(proto);
+	tls_ctx_free(ca);
+	tls_ctx_free(sctx);
+}
+
+static void
 test_tls_handshake_times_out(void **state)
 {
 	TLS_CTX		       *cctx = make_client("", ">=TLSv1.2");
@@ -335,6 +397,8 @@ main(void)
 		cmocka_unit_test(test_tls_handshake_trust_levels),
 		cmocka_unit_test(test_tls_client_session_reuse),
 		cmocka_unit_test(test_tls_handshake_times_out),
+		cmocka_unit_test(test_tls_fingerprint_digests),
+		cmocka_unit_test(test_tls_peer_fingerprint_of_server_certificate),
 	};
 
 	/* As the daemon skeletons do: a closed peer is EPIPE, not death. */
