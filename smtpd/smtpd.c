@@ -44,8 +44,9 @@ struct smtpd_app {
 	const CFG	   *cfg;
 	const char *exclusions; /* smtpd_forbid_bare_newline_exclusions */
 	bool	    peername_lookup;
-	TLS_CTX	   *tls; /* NULL: no TLS */
-	SMTPD_SPF  *spf; /* NULL: spf_enable = no */
+	TLS_CTX	   *tls;	/* NULL: no TLS */
+	const char *tls_digest; /* smtpd_tls_fingerprint_digest */
+	SMTPD_SPF  *spf;	/* NULL: spf_enable = no */
 	DNS	   *spf_dns;
 };
 
@@ -131,7 +132,8 @@ smtpd_hook_cleanup_begin(void *ctx, const struct cleanup_req *req, VSTR *why)
 }
 
 static int
-smtpd_hook_tls_start(void *io, void *ctx, int timeout_ms, VSTR *info, VSTR *why)
+smtpd_hook_tls_start(void *io, void *ctx, int timeout_ms, VSTR *info,
+		     struct smtpd_tls_cert *cert, VSTR *why)
 {
 	struct smtpd_conn *conn = io;
 	struct smtpd_app  *app = ctx;
@@ -141,6 +143,15 @@ smtpd_hook_tls_start(void *io, void *ctx, int timeout_ms, VSTR *info, VSTR *why)
 	    == NULL)
 		return -1;
 	tls_describe(conn->tls, info);
+	vstr_strcpy(cert->subject, tls_peer_cn(conn->tls));
+	vstr_strcpy(cert->issuer, tls_issuer_cn(conn->tls));
+	/* Without a certificate both fail and leave the strings empty. */
+	cert->present = tls_peer_fingerprint(conn->tls, app->tls_digest, false,
+					     cert->fingerprint)
+			== 0;
+	(void)tls_peer_fingerprint(conn->tls, app->tls_digest, true,
+				   cert->pkey_fingerprint);
+	cert->trusted = cert->present && tls_trust(conn->tls) != TLS_TRUST_NONE;
 	return 0;
 }
 
@@ -210,6 +221,13 @@ smtpd_tls_init(struct smtpd_app *app, const CFG *cfg)
 
 	if (tp->level == SMTPD_TLS_NONE && !tp->wrappermode)
 		return;
+	app->tls_digest = cfg_get_str(cfg, "smtpd_tls_fingerprint_digest");
+	if (!tls_digest_ok(app->tls_digest))
+		msg_fatal_status(78,
+				 "bad smtpd_tls_fingerprint_digest value: "
+				 "\"%s\" (a digest name such as md5, sha1 "
+				 "or sha256)",
+				 app->tls_digest);
 	memset(&o, 0, sizeof(o));
 	o.cert_file = cfg_get_str(cfg, "smtpd_tls_cert_file");
 	o.key_file = cfg_get_str(cfg, "smtpd_tls_key_file");

@@ -63,6 +63,22 @@ struct smtpd_tls_params {
 	int  timeout;	      /* smtpd_starttls_timeout, seconds */
 	bool received_header; /* smtpd_tls_received_header */
 };
+
+/*
+ * The client certificate of a TLS session, filled by the tls_start hook
+ * (strings empty without a certificate).  trusted: its chain verified
+ * against smtpd_tls_CAfile/CApath (Postfix sends the names to milters
+ * and policy servers only then; the fingerprints whenever a certificate
+ * came).
+ */
+struct smtpd_tls_cert {
+	bool  present;
+	bool  trusted;
+	VSTR *subject;		/* subject CN */
+	VSTR *issuer;		/* issuer CN */
+	VSTR *fingerprint;	/* smtpd_tls_fingerprint_digest of the DER */
+	VSTR *pkey_fingerprint; /* ... of the DER public key */
+};
 #define SMTPD_TLS_NONE	  0
 #define SMTPD_TLS_MAY	  1
 #define SMTPD_TLS_ENCRYPT 2
@@ -139,10 +155,12 @@ struct smtpd_hooks {
 	void (*cleanup_flags)(CLEANUP_CLIENT *cc, int flags);
 	/*
 	 * TLS handshake on the connection (smtpd_tls.c): 0 with info
-	 * ("TLSv1.3 with cipher ..."), or -1 with why.  NULL: no TLS.
+	 * ("TLSv1.3 with cipher ...") and the client certificate in cert
+	 * (its strings allocated by the caller), or -1 with why.  NULL:
+	 * no TLS.
 	 */
 	int (*tls_start)(void *io, void *ctx, int timeout_ms, VSTR *info,
-			 VSTR *why);
+			 struct smtpd_tls_cert *cert, VSTR *why);
 	/* SPF at MAIL FROM (smtpd_spf.c): as smtpd_spf_check; NULL: off. */
 	int (*spf)(void *ctx, const struct smtpd_spf_query *q,
 		   struct smtpd_spf_outcome *o);
@@ -220,16 +238,17 @@ typedef struct SMTPD_STATE {
 	bool	    timed_out; /* the client went silent */
 	const char *where;     /* "CONNECT", "DATA", ... for logs */
 	/* Session */
-	VSTR	   *helo; /* empty before HELO/EHLO */
-	bool	    esmtp;
-	const char *protocol; /* "SMTP" / "ESMTP" */
-	int	    errors;   /* error replies so far */
-	long long   junk;     /* NOOP, RSET, VRFY, ETRN */
-	int	    count_ok[SMTPD_V_COUNT];
-	int	    count_all[SMTPD_V_COUNT];
-	VSTR	   *connect_reject; /* client rejected at CONNECT */
-	bool	    tls;	    /* TLS is up (set by smtpd_tls.c) */
-	VSTR	   *tls_info;	    /* "TLSv1.3 with cipher ..." or NULL */
+	VSTR		     *helo; /* empty before HELO/EHLO */
+	bool		      esmtp;
+	const char	     *protocol; /* "SMTP" / "ESMTP" */
+	int		      errors;	/* error replies so far */
+	long long	      junk;	/* NOOP, RSET, VRFY, ETRN */
+	int		      count_ok[SMTPD_V_COUNT];
+	int		      count_all[SMTPD_V_COUNT];
+	VSTR		     *connect_reject; /* client rejected at CONNECT */
+	bool		      tls;	/* TLS is up (set by smtpd_tls.c) */
+	VSTR		     *tls_info; /* "TLSv1.3 with cipher ..." or NULL */
+	struct smtpd_tls_cert tls_cert; /* strings NULL before TLS */
 	/* SASL (smtpd_sasl.c) */
 	struct SASL_SERVER *sasl;	 /* Cyrus connection, made on demand */
 	VSTR		   *sasl_method; /* empty until AUTH succeeded */

@@ -81,6 +81,11 @@ struct smtpd_check_facts {
 	const char *tls_protocol; /* NULL without TLS */
 	const char *tls_cipher;
 	int	    tls_keysize;
+	/* Client certificate: names when trusted, fingerprints when sent. */
+	const char *ccert_subject; /* NULL: none */
+	const char *ccert_issuer;
+	const char *ccert_fingerprint;
+	const char *ccert_pkey_fingerprint;
 };
 
 enum smtpd_check_stage {

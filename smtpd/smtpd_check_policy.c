@@ -114,10 +114,10 @@ smtpd_check_policy(struct chk_ctx *x, const struct restr *r)
 	ADD("sasl_sender", f->sasl_sender);
 	snprintf(num, sizeof(num), "%lld", f->size);
 	ADD("size", num);
-	ADD("ccert_subject", NULL);
-	ADD("ccert_issuer", NULL);
-	ADD("ccert_fingerprint", NULL);
-	ADD("ccert_pubkey_fingerprint", NULL);
+	ADD("ccert_subject", f->ccert_subject);
+	ADD("ccert_issuer", f->ccert_issuer);
+	ADD("ccert_fingerprint", f->ccert_fingerprint);
+	ADD("ccert_pubkey_fingerprint", f->ccert_pkey_fingerprint);
 	ADD("encryption_protocol", f->tls_protocol);
 	ADD("encryption_cipher", f->tls_cipher);
 	if (f->tls_protocol)

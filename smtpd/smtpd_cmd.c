@@ -125,6 +125,20 @@ smtpd_policy_facts(SMTPD_STATE *st, enum smtpd_check_stage stage,
 		f->tls_protocol = tls_proto;
 		f->tls_cipher = tls_cipher;
 	}
+	/*
+	 * As Postfix: the names only from a certificate whose chain
+	 * verified, the fingerprints from any (a policy server that matches
+	 * them does not need the CA).
+	 */
+	if (st->tls && st->tls_cert.present) {
+		f->ccert_fingerprint = VSTR_STR(st->tls_cert.fingerprint);
+		f->ccert_pkey_fingerprint = VSTR_STR(
+		    st->tls_cert.pkey_fingerprint);
+		if (st->tls_cert.trusted) {
+			f->ccert_subject = VSTR_STR(st->tls_cert.subject);
+			f->ccert_issuer = VSTR_STR(st->tls_cert.issuer);
+		}
+	}
 }
 
 /* Keep the header fields of PREPEND actions for cleanup. */
@@ -964,6 +978,10 @@ smtpd_state_free(SMTPD_STATE *st)
 	st->xforward = xforward_free(st->xforward);
 	smtpd_sasl_reset(st);
 	vstr_free(st->tls_info);
+	vstr_free(st->tls_cert.subject);
+	vstr_free(st->tls_cert.issuer);
+	vstr_free(st->tls_cert.fingerprint);
+	vstr_free(st->tls_cert.pkey_fingerprint);
 	vstr_free(st->sasl_method);
 	vstr_free(st->sasl_username);
 	vstr_free(st->spf.domain);

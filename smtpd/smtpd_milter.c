@@ -70,6 +70,8 @@ static const char *const smtpd_milter_known[] = {
 	"{tls_version}",
 	"{cipher}",
 	"{cipher_bits}",
+	"{cert_subject}",
+	"{cert_issuer}",
 	"{mail_mailer}",
 	"{mail_host}",
 	"{mail_addr}",
@@ -202,6 +204,15 @@ smtpd_milter_macro(void *ctx, const char *name)
 	if (strcmp(name, "{tls_version}") == 0 || strcmp(name, "{cipher}") == 0
 	    || strcmp(name, "{cipher_bits}") == 0)
 		return smtpd_milter_tls_part(st, name);
+	/* As Postfix: only from a certificate whose chain verified. */
+	if (strcmp(name, "{cert_subject}") == 0)
+		return st->tls && st->tls_cert.trusted
+			   ? VSTR_STR(st->tls_cert.subject)
+			   : NULL;
+	if (strcmp(name, "{cert_issuer}") == 0)
+		return st->tls && st->tls_cert.trusted
+			   ? VSTR_STR(st->tls_cert.issuer)
+			   : NULL;
 	if (strcmp(name, "{mail_addr}") == 0)
 		return in_mail ? VSTR_STR(st->sender) : NULL;
 	if (strcmp(name, "{mail_host}") == 0)

@@ -101,11 +101,18 @@ smtpd_tls_can_starttls(SMTPD_STATE *st, const char *args)
 static int
 smtpd_tls_handshake(SMTPD_STATE *st)
 {
-	VSTR *why = vstr_alloc(100);
-	VSTR *info = vstr_alloc(100);
+	VSTR		      *why = vstr_alloc(100);
+	VSTR		      *info = vstr_alloc(100);
+	struct smtpd_tls_cert *cert = &st->tls_cert;
 
+	if (cert->subject == NULL) {
+		cert->subject = vstr_alloc(64);
+		cert->issuer = vstr_alloc(64);
+		cert->fingerprint = vstr_alloc(100);
+		cert->pkey_fingerprint = vstr_alloc(100);
+	}
 	if (st->hooks->tls_start(st->io, st->ctx, st->par->tls.timeout * 1000,
-				 info, why)
+				 info, cert, why)
 	    < 0) {
 		msg_info("SSL_accept error from %s[%s]: %s", st->peer.name,
 			 st->peer.addr, VSTR_STR(why));

@@ -723,6 +723,9 @@ static const struct param_def param_defs[] = {
 	  "Cipher grade for opportunistic TLS in the SMTP server." },
 	{ "smtpd_tls_exclude_ciphers", PARAM_STR, "", 0, 0,
 	  "Ciphers removed from every grade in the SMTP server." },
+	{ "smtpd_tls_fingerprint_digest", PARAM_STR, "sha256", 0, 0,
+	  "Digest of the client certificate and public key fingerprints "
+	  "sent to policy servers (md5, sha1, sha256, sha512, ...)." },
 	{ "smtpd_tls_key_file", PARAM_STR, "$smtpd_tls_cert_file", 0, 0,
 	  "Private key of the server certificate." },
 	{ "smtpd_tls_loglevel", PARAM_INT, "0", 0, 4,

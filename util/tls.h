@@ -157,8 +157,7 @@ bool	    tls_dane_used(const TLS_SESS *s);
  * digest is unknown.  tls_digest_ok says whether a name is usable.
  */
 bool tls_digest_ok(const char *digest);
-int  tls_fingerprint(const void *der, size_t len, const char *digest,
-		     VSTR *out);
+int tls_fingerprint(const void *der, size_t len, const char *digest, VSTR *out);
 /*
  * The peer certificate's fingerprint (pubkey false: of the DER
  * certificate) or its public key's (pubkey true: of the DER

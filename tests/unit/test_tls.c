@@ -398,7 +398,8 @@ main(void)
 		cmocka_unit_test(test_tls_client_session_reuse),
 		cmocka_unit_test(test_tls_handshake_times_out),
 		cmocka_unit_test(test_tls_fingerprint_digests),
-		cmocka_unit_test(test_tls_peer_fingerprint_of_server_certificate),
+		cmocka_unit_test(
+		    test_tls_peer_fingerprint_of_server_certificate),
 	};
 
 	/* As the daemon skeletons do: a closed peer is EPIPE, not death. */

@@ -17,11 +17,13 @@ static size_t	   tls_left_plain; /* plain bytes unread at handshake */
 static bool	   tls_fail;
 
 static int
-fake_tls_start(void *io, void *ctx, int timeout_ms, VSTR *info, VSTR *why)
+fake_tls_start(void *io, void *ctx, int timeout_ms, VSTR *info,
+	       struct smtpd_tls_cert *cert, VSTR *why)
 {
 	struct fake *f = io;
 
 	(void)ctx;
+	(void)cert;
 	(void)timeout_ms;
 	tls_starts++;
 	tls_left_plain = f->in_len - f->in_pos;
