@@ -31,8 +31,9 @@ args = p.parse_args()
 SKIP = set(s for s in args.skip.split(",") if s)
 MACROS = ("i", "j", "v", "_", "{daemon_name}", "{client_addr}",
           "{mail_addr}", "{rcpt_addr}", "{client_name}", "{client_port}",
-          "{auth_type}", "{auth_authen}", "{tls_version}", "{cipher}",
-          "{mail_host}", "{mail_mailer}", "{rcpt_host}", "{rcpt_mailer}")
+          "{auth_type}", "{auth_authen}", "{auth_author}", "{tls_version}",
+          "{cipher}", "{cert_subject}", "{cert_issuer}", "{mail_host}",
+          "{mail_mailer}", "{rcpt_host}", "{rcpt_mailer}")
 
 
 def record(stage, *values):
@@ -69,7 +70,7 @@ class Peer(Milter.Base):
         return at(self, "connect")
 
     def hello(self, helo):
-        record("helo", helo)
+        record("helo", helo, self.macros())
         return at(self, "helo")
 
     def envfrom(self, f, *params):

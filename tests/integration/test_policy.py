@@ -23,6 +23,7 @@ A real instance asks policy servers that the tests run on loopback:
 SPDX-License-Identifier: ISC
 """
 import glob
+import hashlib
 import json
 import os
 import pwd
@@ -43,7 +44,7 @@ from conftest import (Instance, bin_path, free_port, missing_module,
                       wait_for, wait_smtp)
 from dnsserver import DNSServer
 from test_sasl import PASSWORD, USER, make_sasldb
-from tlscerts import CA
+from tlscerts import CA, der, spki_der
 
 try:
     from aiosmtpd.controller import Controller
@@ -242,7 +243,8 @@ def mta(dns):
     workdir = tempfile.mkdtemp(prefix="postel-test-")
     os.chmod(workdir, 0o755)
     pki = os.path.join(workdir, "pki")
-    chain = CA(pki).issue("mx", ["mx.local.test", "localhost"])[2]
+    ca = CA(pki)
+    chain = ca.issue("mx", ["mx.local.test", "localhost"])[2]
     os.chmod(pki, 0o755)
     conf = os.path.join(workdir, "policyd-spf.conf")
     with open(conf, "w") as f:
@@ -258,9 +260,11 @@ def mta(dns):
     inst = Instance(workdir)
     inst.rec, inst.hang, inst.garbage, inst.spf = rec, hang, garbage, spf
     inst.sink = handler
+    inst.ca = ca
     inst.maillog = os.path.join(workdir, "maillog")
     ports = {k: free_port() for k in
-             ("main", "stages", "hang", "garbage", "limit", "spf")}
+             ("main", "stages", "hang", "garbage", "limit", "spf",
+              "ccert")}
     inst.ports = ports
     p = "check_policy_service,inet:127.0.0.1:%d"
     stages = p % rec.port
@@ -313,6 +317,12 @@ def mta(dns):
         "127.0.0.1:%d inet n - y - - smtpd "
         "-o smtpd_recipient_restrictions=%s,reject_unauth_destination"
         % (ports["spf"], p % spf.port),
+        # Asks for client certificates, trusting the test CA.
+        "127.0.0.1:%d inet n - y - 1 smtpd "
+        "-o smtpd_recipient_restrictions=%s,reject_unauth_destination "
+        "-o smtpd_tls_security_level=may -o smtpd_tls_chain_files=%s "
+        "-o smtpd_tls_ask_ccert=yes -o smtpd_tls_CAfile=%s"
+        % (ports["ccert"], stages, chain, ca.cert),
         "cleanup unix n - n - 0 cleanup",
         "qmgr unix n - n 300 1 qmgr",
         "smtp unix - - n - - smtp",
@@ -445,6 +455,63 @@ def test_policy_request_after_auth_names_the_login(mta):
                                                    "MAIL", "RCPT"]
     assert [(r["sasl_method"], r["sasl_username"]) for r in reqs] == [
         ("", ""), ("", ""), ("PLAIN", USER), ("PLAIN", USER)]
+
+
+def ccert_requests(mta, cert):
+    """A STARTTLS session on the ccert service presenting cert (a
+    (key, cert, chain) triple or None); the RCPT request it caused."""
+    import ssl
+    start = len(mta.rec.requests)
+    ctx = ssl.create_default_context(cafile=mta.ca.cert)
+    ctx.check_hostname = False
+    if cert:
+        ctx.load_cert_chain(cert[1], cert[0])
+    s = session(mta.ports["ccert"])
+    s.starttls(context=ctx)
+    s.ehlo()
+    assert s.mail("s@example.org")[0] == 250
+    assert s.rcpt("dunno@dest.test")[0] == 250
+    s.rset()
+    s.quit()
+    reqs = [r for _, r in requests_since(mta.rec, start)]
+    assert [r["protocol_state"] for r in reqs][-1] == "RCPT", reqs
+    return reqs[-1]
+
+
+def fingerprint(data):
+    """Postfix's form: colon-separated upper-case hex of the SHA-256."""
+    return ":".join("%02X" % b for b in hashlib.sha256(data).digest())
+
+
+def test_policy_request_names_the_client_certificate(mta):
+    cert = mta.ca.issue("client-" + uuid.uuid4().hex[:8],
+                        ["client.example.test"])
+    r = ccert_requests(mta, cert)
+    assert r["ccert_subject"] == "client.example.test", r
+    assert r["ccert_issuer"] == "Postel Test CA", r
+    assert r["ccert_fingerprint"] == fingerprint(der(cert[1])), r
+    assert r["ccert_pubkey_fingerprint"] == fingerprint(spki_der(cert[1])), r
+    assert r["ccert_fingerprint"] != r["ccert_pubkey_fingerprint"]
+
+
+def test_policy_request_untrusted_certificate_has_fingerprints_only(mta):
+    # As Postfix: the names only from a verified chain, the fingerprints
+    # from any certificate (a policy server may match them itself).
+    stranger = CA(os.path.join(mta.ca.folder, "stranger-" +
+                               uuid.uuid4().hex[:8]), name="Stranger CA")
+    cert = stranger.issue("client", ["client.example.test"])
+    r = ccert_requests(mta, cert)
+    assert (r["ccert_subject"], r["ccert_issuer"]) == ("", ""), r
+    assert r["ccert_fingerprint"] == fingerprint(der(cert[1])), r
+    assert r["ccert_pubkey_fingerprint"] == fingerprint(spki_der(cert[1])), r
+
+
+def test_policy_request_without_client_certificate_has_no_ccert(mta):
+    r = ccert_requests(mta, None)
+    assert re.match(r"TLSv1\.[23]$", r["encryption_protocol"]), r
+    for name in ("ccert_subject", "ccert_issuer", "ccert_fingerprint",
+                 "ccert_pubkey_fingerprint"):
+        assert r[name] == "", r
 
 
 def test_policy_connection_is_reused_across_requests_and_sessions(mta):

@@ -35,7 +35,8 @@ CRLF_MSG = MSG.replace(b"\n", b"\r\n")
 class Site:
     """smtpd -> cleanup -> qmgr -> smtp -> sink, with smtpd_milters."""
 
-    def __init__(self, instance, workdir, milters, main=None, smtpd_opts=""):
+    def __init__(self, instance, workdir, milters, main=None, smtpd_opts="",
+                 before_start=None):
         self.instance = instance
         self.sink = Sink()
         self.sink_port = free_port()
@@ -72,6 +73,8 @@ class Site:
         ])
         if os.geteuid() == 0:
             instance.set_permissions()
+        if before_start:
+            before_start()
         instance.start()
         assert wait_for(lambda: _listening(self.port), 20), self.log()
 
@@ -194,7 +197,7 @@ def test_smtpd_milter_sees_each_command_with_macros(site, peer):
     assert macros["{client_addr}"] == "127.0.0.1"
     assert macros["{client_port}"].isdigit()
     assert macros["_"].endswith("[127.0.0.1]")
-    assert ev[1]["values"] == ["client.test"]
+    assert ev[1]["values"][0] == "client.test"
     mail = ev[2]["values"]
     assert mail[0] == "<me@example.com>"
     assert mail[1] == ["SIZE=200", "BODY=8BITMIME"], mail
@@ -806,3 +809,96 @@ def test_smtpd_milter_gets_tls_macros_after_starttls(site, peer,
     mail = [e for e in p.events() if e["stage"] == "mail"][0]["values"][2]
     assert mail["{tls_version}"] == version, mail
     assert mail["{cipher}"] == cipher, mail
+
+
+def _helo_macros(p):
+    """The macros of the last HELO/EHLO the milter saw."""
+    helos = [e for e in p.events() if e["stage"] == "helo"]
+    assert helos, p.events()
+    return helos[-1]["values"][1]
+
+
+@pytest.mark.needs("openssl")
+def test_smtpd_milter_gets_client_certificate_names(site, peer,
+                                                   tmp_path_factory):
+    # Postfix's default milter_helo_macros carry {cert_subject} and
+    # {cert_issuer}: the CNs of a client certificate whose chain verified,
+    # sent with the EHLO after STARTTLS.
+    import ssl
+    from tlscerts import CA
+    folder = str(tmp_path_factory.mktemp("pki"))
+    os.chmod(folder, 0o755)
+    ca = CA(folder)
+    leaf = ca.issue("mx-rsa", ["mx.test", "localhost"])
+    client = ca.issue("client", ["client.example.test"])
+    p = peer("none")
+    s = site(p.spec, main={
+        "smtpd_tls_security_level": "may",
+        "smtpd_tls_chain_files": leaf[2],
+        "smtpd_tls_ask_ccert": "yes",
+        "smtpd_tls_CAfile": ca.cert})
+
+    def session(cert):
+        fresh(p)
+        ctx = ssl.create_default_context(cafile=ca.cert)
+        ctx.check_hostname = False
+        if cert:
+            ctx.load_cert_chain(cert[1], cert[0])
+        c = s.client()
+        try:
+            c.ehlo("client.test")
+            c.starttls(context=ctx)
+            c.ehlo("client.test")
+            assert c.mail("me@example.com")[0] == 250
+            c.rset()
+        finally:
+            c.quit()
+        return _helo_macros(p)
+
+    got = session(client)
+    assert got.get("{cert_subject}") == "client.example.test", got
+    assert got.get("{cert_issuer}") == "Postel Test CA", got
+    assert got.get("{tls_version}"), got
+    got = session(None)
+    assert "{cert_subject}" not in got and "{cert_issuer}" not in got, got
+    assert got.get("{tls_version}"), got
+
+
+@pytest.mark.needs("saslpasswd2", "sasl_sasldb", "sasl_mechs")
+@pytest.mark.filterwarnings("ignore:Requiring AUTH")
+def test_smtpd_milter_gets_auth_macros_after_sasl_login(site, peer, instance,
+                                                       workdir):
+    # Postfix's default milter_mail_macros: {auth_type}, {auth_authen} and,
+    # with MAIL FROM AUTH=, {auth_author}.
+    import pwd
+    from test_sasl import PASSWORD, USER, make_sasldb
+    p = peer("none")
+    s = site(p.spec, main={
+        "smtpd_sasl_auth_enable": "yes",
+        "smtpd_tls_auth_only": "no",
+        "cyrus_sasl_config_path": make_sasldb(workdir, instance.queue,
+                                              realm="mta.example.com")},
+        before_start=lambda: os.geteuid() == 0 and os.chown(
+            os.path.join(instance.queue, "etc", "sasldb2"),
+            pwd.getpwnam("postel").pw_uid, pwd.getpwnam("postel").pw_gid))
+    fresh(p)
+    c = s.client()
+    try:
+        c.ehlo("client.test")
+        c.user, c.password = USER, PASSWORD
+        assert c.auth("PLAIN", c.auth_plain)[0] == 235
+        assert c.mail("me@example.com")[0] == 250
+        c.rset()
+        assert c.mail("me@example.com", ["AUTH=<other@example.com>"])[0] \
+            == 250
+        c.rset()
+    finally:
+        c.quit()
+    mails = [e["values"][2] for e in p.events() if e["stage"] == "mail"]
+    assert len(mails) == 2, p.events()
+    for m in mails:
+        assert m.get("{auth_type}") == "PLAIN", m
+        assert m.get("{auth_authen}") == USER, m
+    assert "{auth_author}" not in mails[0], mails[0]
+    # As Postfix: the AUTH= value as the client sent it.
+    assert mails[1].get("{auth_author}") == "<other@example.com>", mails[1]
