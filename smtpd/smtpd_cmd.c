@@ -113,6 +113,9 @@ smtpd_policy_facts(SMTPD_STATE *st, enum smtpd_check_stage stage,
 	f->server_port = st->peer.server_port;
 	if (f->sasl_username)
 		f->sasl_method = VSTR_STR(st->sasl_method);
+	/* MAIL FROM's AUTH= as sent, as {auth_author}: logged-in only. */
+	if (f->sasl_username && f->sender && st->mail && st->mail->auth_given)
+		f->sasl_sender = VSTR_STR(st->mail->auth);
 	if (f->sender && st->mail && st->mail->size_given)
 		f->size = (long long)st->mail->size;
 	if (stage == SMTPD_CHECK_EOD)

@@ -455,6 +455,24 @@ def test_policy_request_after_auth_names_the_login(mta):
                                                    "MAIL", "RCPT"]
     assert [(r["sasl_method"], r["sasl_username"]) for r in reqs] == [
         ("", ""), ("", ""), ("PLAIN", USER), ("PLAIN", USER)]
+    assert all(r["sasl_sender"] == "" for r in reqs), reqs
+
+
+def test_policy_request_has_sasl_sender_from_mail_auth(mta):
+    start = len(mta.rec.requests)
+    s = session(mta.ports["stages"])
+    s.user, s.password = USER, PASSWORD
+    assert s.auth("PLAIN", s.auth_plain)[0] == 235
+    assert s.mail("s@example.org", ["AUTH=<other@example.org>"])[0] == 250
+    assert s.rcpt("dunno@dest.test")[0] == 250
+    s.rset()
+    s.quit()
+    reqs = [r for _, r in requests_since(mta.rec, start)]
+    assert [r["protocol_state"] for r in reqs] == ["CONNECT", "EHLO",
+                                                   "MAIL", "RCPT"]
+    # As Postfix: the AUTH= value as the client sent it.
+    assert [r["sasl_sender"] for r in reqs] == [
+        "", "", "<other@example.org>", "<other@example.org>"]
 
 
 def ccert_requests(mta, cert):
