@@ -59,7 +59,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 CACHE = os.path.join(REPO, "tests", ".cache")
 
-# Every attribute Postfix 3.7 sends, in its order.
+# Every attribute Postfix sends, in its order (compatibility_level and
+# mail_version came with Postfix 3.8).
 POSTFIX_ATTRS = [
     "request", "protocol_state", "protocol_name", "helo_name", "queue_id",
     "sender", "recipient", "recipient_count", "client_address",
