@@ -102,6 +102,7 @@ main(int argc, char **argv)
 	CFG		     *cfg;
 	CLEANUP_CLIENT	     *cc;
 	MILTER		     *milters[8];
+	ATTR		     *macros = NULL;
 	size_t		      nmilters = 0;
 	MILTER_CONF	      mconf;
 
@@ -177,10 +178,9 @@ main(int argc, char **argv)
 	req.rcpts = rcpts;
 	req.nrcpt = (size_t)(argc - optind);
 	if (nmilters > 0) {
-		ATTR *macros = attr_alloc();
-
 		if (cleanup_send_milters(milters, nmilters, &req) < 0)
 			return 0;
+		macros = attr_alloc();
 		attr_put_str(macros, "{daemon_name}", "smtpd-handoff");
 		req.milters = milters;
 		req.nmilters = nmilters;
@@ -207,6 +207,8 @@ main(int argc, char **argv)
 		milter_abort(milters[k]);
 		milter_free(milters[k]);
 	}
+	if (macros != NULL)
+		attr_free(macros);
 	myfree(rcpts);
 	cfg_free(cfg);
 	vstr_free(why);
