@@ -49,44 +49,15 @@
 
 #define CLEANUP_MILTER_FIELDS_MAX (2 * CLEANUP_HEADER_COUNT_MAX)
 
-static const char *const cleanup_milter_macro_params[MILTER_STAGE_COUNT] = {
-	[MILTER_STAGE_CONNECT] = "milter_connect_macros",
-	[MILTER_STAGE_HELO] = "milter_helo_macros",
-	[MILTER_STAGE_MAIL] = "milter_mail_macros",
-	[MILTER_STAGE_RCPT] = "milter_rcpt_macros",
-	[MILTER_STAGE_DATA] = "milter_data_macros",
-	[MILTER_STAGE_EOM] = "milter_end_of_data_macros",
-	[MILTER_STAGE_EOH] = "milter_end_of_header_macros",
-	[MILTER_STAGE_UNKNOWN] = "milter_unknown_command_macros",
-};
-
 void
 cleanup_milter_conf(CLEANUP_CONF *c, const CFG *cfg)
 {
-	MILTER_CONF def;
-	VSTR	   *why = vstr_alloc(64);
-	const char *text;
+	VSTR *why = vstr_alloc(64);
 
-	memset(&def, 0, sizeof(def));
-	def.connect_timeout = (int)cfg_get_time(cfg, "milter_connect_timeout");
-	def.command_timeout = (int)cfg_get_time(cfg, "milter_command_timeout");
-	def.content_timeout = (int)cfg_get_time(cfg, "milter_content_timeout");
-	def.protocol = (int)cfg_get_int(cfg, "milter_protocol");
-	text = cfg_get_str(cfg, "milter_default_action");
-	if (milter_default_parse(text, &def.default_action) < 0)
-		msg_fatal("milter_default_action: \"%s\" is not tempfail, "
-			  "accept, reject or quarantine",
-			  text);
-	for (int i = 0; i < MILTER_STAGE_COUNT; i++)
-		def.macros[i] = mystrdup(
-		    cfg_get_str(cfg, cleanup_milter_macro_params[i]));
-	/* relative unix: paths are relative to the cwd, the queue folder */
-	def.queue_directory = NULL;
-	if (milter_conf_parse_list(cfg_get_str(cfg, "non_smtpd_milters"), &def,
-				   &c->milters, &c->nmilters, why)
+	if (milter_conf_load(cfg, "non_smtpd_milters", &c->milters,
+			     &c->nmilters, why)
 	    < 0)
-		msg_fatal("non_smtpd_milters: %s", VSTR_STR(why));
-	milter_conf_clear(&def);
+		msg_fatal("%s", VSTR_STR(why));
 	vstr_free(why);
 	c->milter_daemon_name = cfg_get_str(cfg, "milter_macro_daemon_name");
 	c->milter_macro_v = cfg_get_str(cfg, "milter_macro_v");

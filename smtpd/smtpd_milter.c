@@ -39,18 +39,6 @@
 #include "util/receive_override.h"
 #include "util/vstr.h"
 
-/* The main.cf parameters of each stage's macro list. */
-static const char *const smtpd_milter_macro_params[MILTER_STAGE_COUNT] = {
-	[MILTER_STAGE_CONNECT] = "milter_connect_macros",
-	[MILTER_STAGE_HELO] = "milter_helo_macros",
-	[MILTER_STAGE_MAIL] = "milter_mail_macros",
-	[MILTER_STAGE_RCPT] = "milter_rcpt_macros",
-	[MILTER_STAGE_DATA] = "milter_data_macros",
-	[MILTER_STAGE_EOM] = "milter_end_of_data_macros",
-	[MILTER_STAGE_EOH] = "milter_end_of_header_macros",
-	[MILTER_STAGE_UNKNOWN] = "milter_unknown_command_macros",
-};
-
 /* At most this many ESMTP parameters of MAIL/RCPT go to a milter. */
 #define SMTPD_MILTER_ARGS_MAX 32
 
@@ -89,7 +77,6 @@ smtpd_milter_params_load(struct smtpd_params *par, const CFG *cfg)
 {
 	static MILTER_CONF *list;
 	static size_t	    count;
-	MILTER_CONF	    def;
 	VSTR		   *why;
 	const char	   *text;
 
@@ -103,29 +90,10 @@ smtpd_milter_params_load(struct smtpd_params *par, const CFG *cfg)
 	if (text == NULL || text[strspn(text, " \t\r\n,")] == 0
 	    || (par->receive_override & RECEIVE_NO_MILTERS))
 		return;
-	memset(&def, 0, sizeof(def));
-	def.connect_timeout = (int)cfg_get_time(cfg, "milter_connect_timeout");
-	def.command_timeout = (int)cfg_get_time(cfg, "milter_command_timeout");
-	def.content_timeout = (int)cfg_get_time(cfg, "milter_content_timeout");
-	def.protocol = (int)cfg_get_int(cfg, "milter_protocol");
-	if (milter_default_parse(cfg_get_str(cfg, "milter_default_action"),
-				 &def.default_action)
-	    < 0)
-		msg_fatal_status(78,
-				 "milter_default_action: \"%s\" is not "
-				 "tempfail, accept, reject or quarantine",
-				 cfg_get_str(cfg, "milter_default_action"));
-	for (int i = 0; i < MILTER_STAGE_COUNT; i++)
-		def.macros[i] = mystrdup(
-		    cfg_get_str(cfg, smtpd_milter_macro_params[i]));
-	/* relative unix: paths: the cwd is the queue folder (chrooted or
-	 * not) */
-	def.queue_directory = NULL;
 	why = vstr_alloc(64);
-	if (milter_conf_parse_list(text, &def, &list, &count, why) < 0)
-		msg_fatal_status(78, "smtpd_milters: %s", VSTR_STR(why));
+	if (milter_conf_load(cfg, "smtpd_milters", &list, &count, why) < 0)
+		msg_fatal_status(78, "%s", VSTR_STR(why));
 	vstr_free(why);
-	milter_conf_clear(&def);
 	par->milters = list;
 	par->nmilters = count;
 }

@@ -114,6 +114,55 @@ milter_conf_copy(MILTER_CONF *dst, const MILTER_CONF *src)
 						: NULL;
 }
 
+/* The main.cf parameters of each stage's macro list. */
+static const char *const milter_macro_params[MILTER_STAGE_COUNT] = {
+	[MILTER_STAGE_CONNECT] = "milter_connect_macros",
+	[MILTER_STAGE_HELO] = "milter_helo_macros",
+	[MILTER_STAGE_MAIL] = "milter_mail_macros",
+	[MILTER_STAGE_RCPT] = "milter_rcpt_macros",
+	[MILTER_STAGE_DATA] = "milter_data_macros",
+	[MILTER_STAGE_EOM] = "milter_end_of_data_macros",
+	[MILTER_STAGE_EOH] = "milter_end_of_header_macros",
+	[MILTER_STAGE_UNKNOWN] = "milter_unknown_command_macros",
+};
+
+int
+milter_conf_load(const CFG *cfg, const char *param, MILTER_CONF **out,
+		 size_t *count, VSTR *why)
+{
+	MILTER_CONF def;
+	const char *text = cfg_get_str(cfg, "milter_default_action");
+	int	    ret;
+
+	memset(&def, 0, sizeof(def));
+	if (milter_default_parse(text, &def.default_action) < 0) {
+		vstr_sprintf(why,
+			     "milter_default_action: \"%s\" is not tempfail, "
+			     "accept, reject or quarantine",
+			     text);
+		return -1;
+	}
+	def.connect_timeout = (int)cfg_get_time(cfg, "milter_connect_timeout");
+	def.command_timeout = (int)cfg_get_time(cfg, "milter_command_timeout");
+	def.content_timeout = (int)cfg_get_time(cfg, "milter_content_timeout");
+	def.protocol = (int)cfg_get_int(cfg, "milter_protocol");
+	for (int i = 0; i < MILTER_STAGE_COUNT; i++)
+		def.macros[i] = mystrdup(
+		    cfg_get_str(cfg, milter_macro_params[i]));
+	def.queue_directory = NULL;
+	ret = milter_conf_parse_list(cfg_get_str(cfg, param), &def, out, count,
+				     why);
+	if (ret < 0) {
+		VSTR *tmp = vstr_alloc(64);
+
+		vstr_sprintf(tmp, "%s: %s", param, VSTR_STR(why));
+		vstr_strcpy(why, VSTR_STR(tmp));
+		vstr_free(tmp);
+	}
+	milter_conf_clear(&def);
+	return ret;
+}
+
 MILTER_CONF *
 milter_conf_free_list(MILTER_CONF *list, size_t count)
 {

@@ -49,6 +49,7 @@
 #include <stdint.h>
 
 #include "util/attr.h"
+#include "util/cfg.h"
 #include "util/sys_defs.h"
 #include "util/vstr.h"
 
@@ -218,8 +219,17 @@ const char *milter_default_name(enum milter_default d);
  * content_timeout=..., default_action=..., protocol=... }".  Each entry
  * starts as a copy of *defaults.  0, or -1 with why.
  */
-int  milter_conf_parse_list(const char *text, const MILTER_CONF *defaults,
-			    MILTER_CONF **out, size_t *count, VSTR *why);
+int milter_conf_parse_list(const char *text, const MILTER_CONF *defaults,
+			   MILTER_CONF **out, size_t *count, VSTR *why);
+/*
+ * The main.cf list of `param` (smtpd_milters, non_smtpd_milters), each
+ * entry starting from the milter_* parameters (timeouts, protocol,
+ * default_action, the per-stage macro lists).  Relative unix: paths are
+ * relative to the cwd, the queue folder in every daemon.  0, or -1 with
+ * why naming the parameter at fault.
+ */
+int  milter_conf_load(const CFG *cfg, const char *param, MILTER_CONF **out,
+		      size_t *count, VSTR *why);
 void milter_conf_copy(MILTER_CONF *dst, const MILTER_CONF *src);
 void milter_conf_clear(MILTER_CONF *c);
 MILTER_CONF *milter_conf_free_list(MILTER_CONF *list, size_t count);
