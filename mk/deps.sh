@@ -23,9 +23,12 @@ set -eu
 #     (python3-dkim, whose Ed25519 support needs python3-nacl) and
 #     python3-authres
 #   policy delegation: Debian's policyd-spf (fetched by the test, it
-#     Depends on postfix) runs on python3-spf-engine
+#     Depends on postfix) runs on python3-spf-engine python3-dnspython
 #   the milter tests' own milter is written with python3-milter; rspamd
 #     runs as a milter in the smtpd_milters tests
+#   policyd-spf (unpacked by test_policy, not installed: it depends on
+#     postfix) runs on python3-spf-engine; the test points its resolver
+#     at the loopback DNS server with dnspython (python3-dnspython)
 #   db5.3_dump reads back what postelmap writes (db5.3-util)
 #   readelf checks the hardening flags (binutils); runuser, useradd and
 #     userdel run and make test users (util-linux, passwd)

@@ -157,6 +157,8 @@ DEPENDENCIES = {
                 _py_module("authres")),
     "spf_engine": ("the Python module spf_engine, policyd-spf's engine",
                    "python3-spf-engine", _py_module("spf_engine")),
+    "dnspython": ("the Python module dns (dnspython)", "python3-dnspython",
+                  _py_module("dns.resolver")),
     "opendkim": ("opendkim", "opendkim", _which("opendkim")),
     "pymilter": ("the Python module Milter (pymilter)", "python3-milter",
                  _py_module("Milter")),

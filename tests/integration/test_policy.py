@@ -51,8 +51,9 @@ try:
 except ImportError:
     raise missing_module("aiosmtpd") from None
 
-pytestmark = pytest.mark.needs("dnslib", "aiosmtpd", "spf_engine", "openssl",
-                               "saslpasswd2", "sasl_sasldb", "sasl_mechs")
+pytestmark = pytest.mark.needs("dnslib", "aiosmtpd", "spf_engine",
+                               "dnspython", "openssl", "saslpasswd2",
+                               "sasl_sasldb", "sasl_mechs")
 
 OUTSIDE = "127.0.0.5"
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
