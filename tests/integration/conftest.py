@@ -212,6 +212,19 @@ def pytest_runtest_setup(item):
         require(*names)
 
 
+class ContentSink:
+    """aiosmtpd handler for a relay sink: keeps each message's bytes as
+    received (original_content, so SMTPUTF8 and 8-bit data stay as
+    sent)."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(envelope.original_content or envelope.content)
+        return "250 2.0.0 Ok"
+
+
 def bin_path(name):
     """Path of a built command (build/bin/NAME)."""
     return os.path.join(BIN, name)

@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import free_port, missing_module, run_cmd, wait_for
+from conftest import ContentSink, free_port, missing_module, run_cmd, wait_for
 from dnsserver import DNSServer
 
 try:
@@ -37,18 +37,9 @@ OUTSIDE = "127.0.0.5"
 SERVID = "mx.verify.test"
 
 
-class Sink:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope.original_content or envelope.content)
-        return "250 2.0.0 Ok"
-
-
 @pytest.fixture(scope="module")
 def sink():
-    handler = Sink()
+    handler = ContentSink()
     port = free_port()
     ctl = Controller(handler, hostname="127.0.0.1", port=port)
     ctl.start()

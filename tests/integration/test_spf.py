@@ -14,7 +14,8 @@ import uuid
 
 import pytest
 
-from conftest import Instance, free_port, missing_module, wait_for, wait_smtp
+from conftest import (ContentSink, Instance, free_port, missing_module,
+                      wait_for, wait_smtp)
 from dnsserver import DNSServer
 
 try:
@@ -32,15 +33,6 @@ OUTSIDE = "127.0.0.5"
 TRUSTED = "127.0.0.1"
 RESTRICT = ("reject_spf_fail, reject_spf_softfail, defer_spf_temperror, "
             "reject_spf_permerror")
-
-
-class Sink:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope.original_content or envelope.content)
-        return "250 2.0.0 Ok"
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +61,7 @@ def dns():
 
 @pytest.fixture(scope="module")
 def mta(dns):
-    handler = Sink()
+    handler = ContentSink()
     sink_port = free_port()
     ctl = Controller(handler, hostname="127.0.0.1", port=sink_port)
     ctl.start()
