@@ -99,14 +99,19 @@ qmgr_message_extracted(QMGR_MESSAGE *m, REC_READER *r,
 
 	if (rec_reader_seek(r, size->extract_offset, REC_TYPE_XTRA) < 0)
 		return -1;
-	while ((rc = rec_get(r, &type, buf, QMGR_MESSAGE_REC_MAX)) > 0)
-		if (type == REC_TYPE_ATTR)
-			qmgr_message_attr(m, VSTR_STR(buf));
 	/*
-	 * cleanup writes the route first, right after X.  A bad record
+	 * cleanup writes the route first, right after X: stop at the first
+	 * record that is not an attribute, so the header fields prepended
+	 * after it are not read here for every message.  A bad record
 	 * further on is the content reader's to report: the transport
 	 * defers the message with the reason (docs/QUEUE.md).
 	 */
+	while ((rc = rec_get(r, &type, buf, QMGR_MESSAGE_REC_MAX)) > 0) {
+		if (type == REC_TYPE_ATTR)
+			qmgr_message_attr(m, VSTR_STR(buf));
+		else if (type != REC_TYPE_XTRA)
+			break;
+	}
 	if (rc < 0 && msg_verbose)
 		msg_info("%s: extracted section: %s", m->queue_id,
 			 errno == EBADMSG ? rec_reader_why(r)
