@@ -30,6 +30,11 @@ set -eu
 #     postfix) runs on python3-spf-engine; the test points its resolver
 #     at the loopback DNS server with dnspython (python3-dnspython)
 #   db5.3_dump reads back what postelmap writes (db5.3-util)
+#   lookup tables: PCRE (libpcre2-dev), LMDB (liblmdb-dev, lmdb-utils for
+#     mdb_dump in tests), SQLite (libsqlite3-dev, sqlite3), PostgreSQL
+#     (libpq-dev; the tests run a server from postgresql), LDAP
+#     (libldap-dev; the tests run slapd and load it with ldap-utils);
+#     postsrsd answers the SRS lookups in the tests
 #   readelf checks the hardening flags (binutils); runuser, useradd and
 #     userdel run and make test users (util-linux, passwd)
 PKGS="
@@ -47,6 +52,8 @@ python3-spf-engine
 python3-milter rspamd
 pflogsumm libdate-calc-perl
 dovecot-core dovecot-lmtpd
+libpcre2-dev liblmdb-dev lmdb-utils libsqlite3-dev sqlite3
+libpq-dev postgresql libldap-dev slapd ldap-utils postsrsd
 testssl.sh bsdextrautils bind9-dnsutils procps
 swaks libnet-ssleay-perl
 util-linux passwd
