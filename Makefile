@@ -52,7 +52,7 @@ CFLAGS		?=
 CPPFLAGS	+= -I. -D_GNU_SOURCE -DPOSTEL_PREFIX='"$(PREFIX)"'
 ALL_CFLAGS	:= -std=c17 $(WARN) $(HARDEN) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS	:= -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD) $(LDFLAGS)
-LIBS		:= $(PKG_LIBS) -lopendkim -lspf2 -lopendmarc -ldb -lsasl2 -lcrypto -lssl
+LIBS		:= $(PKG_LIBS) -lopendkim -lspf2 -lopendmarc -ldb -lpcre2-8 -llmdb -lsasl2 -lcrypto -lssl
 
 # Rebuild everything when the flavour (SAN) or flags change.
 FLAVOUR		:= $(B)/.flavour

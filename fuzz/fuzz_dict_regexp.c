@@ -1,87 +1,16 @@
 /*
- * fuzz_dict_regexp - libFuzzer target for util/dict_regexp.
- *
- * The input is regexp table text.  It either fails to open with a reason
- * naming "fuzz:LINE", or opens and answers lookups of a few fixed keys and
- * of each input line, where a found value is a C string.  Warnings are
- * silenced so the run stays fast.
+ * fuzz_dict_regexp - libFuzzer target for util/dict_regexp: regexp: table text, checked
+ * as fuzz/dict_text.h describes.
  *
  * SPDX-License-Identifier: ISC
  */
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "util/dict.h"
-#include "util/msg.h"
-#include "util/mymalloc.h"
-#include "util/vstr.h"
-
-static void
-fuzz_quiet(enum msg_level level, const char *text)
-{
-	(void)level;
-	(void)text;
-}
-
-static void
-fuzz_lookups(DICT *d, const uint8_t *data, size_t size)
-{
-	static const char *const keys[] = {
-		"",
-		"a",
-		"user@example.com",
-		"postmaster@example.com",
-		"Subject: hello",
-		"10.1.2.3",
-		"::1",
-		"AAAAAAAAAAAAAAAAAAAAAAAA",
-	};
-	const char    *value;
-	const uint8_t *p = data;
-	const uint8_t *nl;
-	size_t	       i;
-	char	      *key;
-
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (dict_lookup(d, keys[i], &value) == 1
-		    && strlen(value) > (1 << 24))
-			abort();
-	/* Each input line as a key: patterns often match their own text. */
-	for (i = 0; i < 16 && p < data + size; i++) {
-		nl = memchr(p, '\n', (size_t)(data + size - p));
-		if (nl == NULL)
-			nl = data + size;
-		key = mystrndup((const char *)p, (size_t)(nl - p));
-		(void)dict_lookup(d, key, &value);
-		myfree(key);
-		p = nl + 1;
-	}
-}
+#include "fuzz/dict_text.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int init;
-	VSTR	  *why = vstr_alloc(64);
-	DICT	  *d;
-
-	if (!init) {
-		msg_output_add(fuzz_quiet);
-		init = 1;
-	}
-	if (size > 4096)
-		return 0;
-	d = dict_open_buffer("regexp", "fuzz", (const char *)data, size, 0,
-			     why);
-	if (d == NULL) {
-		if (strncmp(VSTR_STR(why), "fuzz:", 5) != 0)
-			abort();
-	} else {
-		fuzz_lookups(d, data, size);
-		dict_close(d);
-	}
-	vstr_free(why);
-	return 0;
+	return dict_text_fuzz("regexp", data, size);
 }

@@ -43,6 +43,7 @@ static const struct dict_type dict_types[] = {
 	{ "static", 0, 0, dict_static_open, NULL },
 	{ "regexp", 0, 1, dict_regexp_open, dict_regexp_open_buffer },
 	{ "cidr", 0, 1, dict_cidr_open, dict_cidr_open_buffer },
+	{ "pcre", 0, 1, dict_pcre_open, dict_pcre_open_buffer },
 	{ "unix", 1, 0, dict_unix_open, NULL },
 	/* proxymap's own table folds the key (the flags travel along). */
 	{ "proxy", 0, 0, dict_proxy_open, NULL },

@@ -3,7 +3,8 @@
  *
  * Types: hash: and btree: (Berkeley DB files name.db), texthash: (a text
  * file of "key value" lines read into memory), inline:{ k=v, { k = v v } },
- * static:value, regexp: (regexp_table(5)), cidr: (cidr_table(5)) and
+ * static:value, regexp: (regexp_table(5)), pcre: (pcre_table(5)),
+ * cidr: (cidr_table(5)) and
  * unix:passwd.byname.  "proxy:type:name" reads type:name through the
  * proxymap(8) service (util/dict_proxy.c), for chrooted daemons; the
  * table must be listed in proxy_read_maps.  man/man5/postel-tables.5
@@ -11,8 +12,8 @@
  *
  * Case: hash/btree/texthash/inline/unix keys are folded to lower case
  * when DICT_FLAG_FOLD is given (pass it for every ordinary lookup;
- * postelmap -f leaves it out when building and querying).  regexp honours
- * its own i flag, cidr keys are addresses, static ignores the key.
+ * postelmap -f leaves it out when building and querying).  regexp and
+ * pcre honour their own i flag, cidr keys are addresses, static ignores the key.
  *
  * Errors: dict_open / dict_list_open return NULL and put a message naming
  * the spec (and file:line for a syntax error) in `why`; errno is then
@@ -65,7 +66,7 @@ DICT *dict_open(const char *spec, int flags, VSTR *why);
 DICT *dict_close(DICT *d); /* NULL */
 
 /*
- * Open a regexp:, cidr: or texthash: table from text in memory (fuzzing,
+ * Open a regexp:, pcre:, cidr: or texthash: table from text in memory (fuzzing,
  * tests, configuration that carries the table).  `name` is used
  * in messages and dict_spec(); the text need not be NUL-terminated.
  */

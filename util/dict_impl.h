@@ -54,6 +54,9 @@ DICT *dict_regexp_open_buffer(const char *name, const char *text, size_t len,
 DICT *dict_cidr_open(const char *name, int flags, VSTR *why);
 DICT *dict_cidr_open_buffer(const char *name, const char *text, size_t len,
 			    int flags, VSTR *why);
+DICT *dict_pcre_open(const char *name, int flags, VSTR *why);
+DICT *dict_pcre_open_buffer(const char *name, const char *text, size_t len,
+			    int flags, VSTR *why);
 DICT *dict_unix_open(const char *name, int flags, VSTR *why);
 DICT *dict_proxy_open(const char *name, int flags, VSTR *why);
 
