@@ -279,7 +279,8 @@ map_build(const struct map_opts *o, const char *spec)
 				 VSTR_STR(why));
 	if (stat(name, &src) < 0)
 		msg_fatal_status(EX_NOINPUT, "stat %s: %m", name);
-	vstr_sprintf(dbpath, "%s.db", name);
+	vstr_sprintf(dbpath, "%s.%s", name,
+		     strncmp(spec, "lmdb:", 5) == 0 ? "lmdb" : "db");
 	existed = stat(VSTR_STR(dbpath), &st) == 0;
 	map_check(name, VSTR_STR(buf), VSTR_LEN(buf));
 	map_signals(1);
@@ -532,6 +533,7 @@ admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind)
 	/* proxy: tables reach the running system's proxymap. */
 	dict_proxy_configure(cfg_get_str(cfg, "queue_directory"),
 			     cfg_get_str(cfg, "proxymap_service_name"));
+	dict_lmdb_configure((size_t)cfg_get_size(cfg, "lmdb_map_size"));
 	if (*cfg_get_str(cfg, "default_database_type"))
 		o.def_type = cfg_get_str(cfg, "default_database_type");
 

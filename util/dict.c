@@ -38,6 +38,7 @@ dict_btree_open(const char *name, int flags, VSTR *why)
 static const struct dict_type dict_types[] = {
 	{ "hash", 1, 0, dict_hash_open, NULL },
 	{ "btree", 1, 0, dict_btree_open, NULL },
+	{ "lmdb", 1, 0, dict_lmdb_open, NULL },
 	{ "texthash", 1, 1, dict_texthash_open, dict_texthash_open_buffer },
 	{ "inline", 1, 0, dict_inline_open, NULL },
 	{ "static", 0, 0, dict_static_open, NULL },
@@ -142,7 +143,8 @@ dict_open(const char *spec, int flags, VSTR *why)
 		return NULL;
 	}
 	if ((flags & (DICT_FLAG_CREATE | DICT_FLAG_WRITE))
-	    && strcmp(t->type, "hash") != 0 && strcmp(t->type, "btree") != 0) {
+	    && strcmp(t->type, "hash") != 0 && strcmp(t->type, "btree") != 0
+	    && strcmp(t->type, "lmdb") != 0) {
 		vstr_sprintf(why, "table \"%s\": %s tables cannot be written",
 			     spec, t->type);
 		errno = EINVAL;

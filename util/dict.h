@@ -1,7 +1,8 @@
 /*
  * dict - "type:name" lookup tables with Postfix semantics.
  *
- * Types: hash: and btree: (Berkeley DB files name.db), texthash: (a text
+ * Types: hash: and btree: (Berkeley DB files name.db), lmdb: (LMDB files
+ * name.lmdb, util/dict_lmdb.c), texthash: (a text
  * file of "key value" lines read into memory), inline:{ k=v, { k = v v } },
  * static:value, regexp: (regexp_table(5)), pcre: (pcre_table(5)),
  * cidr: (cidr_table(5)) and
@@ -10,7 +11,7 @@
  * table must be listed in proxy_read_maps.  man/man5/postel-tables.5
  * documents every syntax.
  *
- * Case: hash/btree/texthash/inline/unix keys are folded to lower case
+ * Case: hash/btree/lmdb/texthash/inline/unix keys are folded to lower case
  * when DICT_FLAG_FOLD is given (pass it for every ordinary lookup;
  * postelmap -f leaves it out when building and querying).  regexp and
  * pcre honour their own i flag, cidr keys are addresses, static ignores the key.
@@ -125,6 +126,13 @@ int dict_changed(const DICT *d);
  * and commands call it once after reading main.cf.
  */
 void dict_proxy_configure(const char *queue_dir, const char *service);
+
+/*
+ * The initial map size of lmdb: tables (lmdb_map_size; 0: Postfix's
+ * default, 16 MiB); a full map is doubled on demand (util/dict_lmdb.c).
+ * The skeleton and commands call it once after reading main.cf.
+ */
+void dict_lmdb_configure(size_t map_size);
 
 /*
  * Search a list of tables ("hash:/a, regexp:/b" as in alias_maps), first

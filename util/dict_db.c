@@ -26,19 +26,19 @@
 #include <db.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/dict.h"
+#include "util/dict_file.h"
 #include "util/dict_impl.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/vstr.h"
 
-#define DB_LOCK_TRIES 10
+#define DB_OPEN_TRIES 10
 
 typedef struct DICT_DB {
 	DICT  dict;
@@ -232,56 +232,12 @@ db_changed(const DICT *d)
 	return st.st_dev != dd->dev || st.st_ino != dd->ino;
 }
 
-/*
- * Lock the file at path (shared or exclusive) such that the lock is held
- * on the file the name refers to now.  Returns the locked fd, -1 with
- * errno ENOENT when there is no file, -1 otherwise.
- */
-static int
-db_lock_path(const char *path, int how)
-{
-	struct stat fst;
-	struct stat pst;
-	int	    fd;
-	int	    tries;
-
-	for (tries = 0; tries < DB_LOCK_TRIES; tries++) {
-		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			return -1;
-		if (flock(fd, how) < 0) {
-			close(fd);
-			return -1;
-		}
-		if (fstat(fd, &fst) == 0 && stat(path, &pst) == 0
-		    && fst.st_dev == pst.st_dev && fst.st_ino == pst.st_ino)
-			return fd;
-		close(fd);
-	}
-	errno = EAGAIN;
-	return -1;
-}
-
-static int
-db_fsync_path(const char *path, int flags)
-{
-	int fd;
-	int ret;
-
-	if ((fd = open(path, flags | O_CLOEXEC)) < 0)
-		return -1;
-	ret = fsync(fd);
-	close(fd);
-	return ret;
-}
-
 static int
 db_commit(DICT *d)
 {
-	DICT_DB	   *dd = (DICT_DB *)d;
-	struct stat st;
-	char	   *dir;
-	int	    ret;
-	int	    saved;
+	DICT_DB *dd = (DICT_DB *)d;
+	int	 ret;
+	int	 saved;
 
 	if (dd->tmp == NULL || dd->committed)
 		return 0;
@@ -303,25 +259,8 @@ db_commit(DICT *d)
 		errno = EIO;
 		goto fail;
 	}
-	if (dd->lock_fd >= 0 && fstat(dd->lock_fd, &st) == 0) {
-		if (chmod(dd->tmp, st.st_mode & 07777) < 0
-		    || (geteuid() == 0
-			&& chown(dd->tmp, st.st_uid, st.st_gid) < 0))
-			msg_warn("%s: keep mode and owner of %s: %m", d->spec,
-				 dd->path);
-	}
-	if (db_fsync_path(dd->tmp, O_RDONLY) < 0) {
-		msg_warn("%s: fsync %s: %m", d->spec, dd->tmp);
+	if (dict_file_publish(d->spec, dd->tmp, dd->path, dd->lock_fd) < 0)
 		goto fail;
-	}
-	if (rename(dd->tmp, dd->path) < 0) {
-		msg_warn("%s: rename %s to %s: %m", d->spec, dd->tmp, dd->path);
-		goto fail;
-	}
-	dir = mystrdup(dd->path);
-	if (db_fsync_path(dirname(dir), O_RDONLY | O_DIRECTORY) < 0)
-		msg_warn("%s: fsync folder of %s: %m", d->spec, dd->path);
-	myfree(dir);
 	dd->tmp = myfree(dd->tmp);
 	return 0;
 
@@ -475,7 +414,7 @@ dict_db_open(const char *type, const char *name, int flags, VSTR *why)
 
 	if (!(flags & (DICT_FLAG_CREATE | DICT_FLAG_WRITE))) {
 		for (tries = 0;; tries++) {
-			if (tries == DB_LOCK_TRIES) {
+			if (tries == DB_OPEN_TRIES) {
 				vstr_sprintf(why,
 					     "open %s: file keeps being "
 					     "replaced",
@@ -483,7 +422,7 @@ dict_db_open(const char *type, const char *name, int flags, VSTR *why)
 				errno = EAGAIN;
 				break;
 			}
-			if ((fd = db_lock_path(dd->path, LOCK_SH)) < 0) {
+			if ((fd = dict_file_lock(dd->path, LOCK_SH)) < 0) {
 				vstr_sprintf(why, "%s:%s: open %s: %m", type,
 					     name, dd->path);
 				vstr_free(path);
@@ -523,7 +462,7 @@ dict_db_open(const char *type, const char *name, int flags, VSTR *why)
 	/* Builder. */
 	dd->dict.update = db_update;
 	dd->dict.del = db_delete;
-	dd->lock_fd = db_lock_path(dd->path, LOCK_EX);
+	dd->lock_fd = dict_file_lock(dd->path, LOCK_EX);
 	if (dd->lock_fd < 0 && errno != ENOENT) {
 		vstr_sprintf(why, "%s:%s: lock %s: %m", type, name, dd->path);
 		vstr_free(path);

@@ -43,6 +43,7 @@ void  dict_free(DICT *d);
 
 /* Type constructors.  name is the text after "type:". */
 DICT *dict_db_open(const char *type, const char *name, int flags, VSTR *why);
+DICT *dict_lmdb_open(const char *name, int flags, VSTR *why);
 DICT *dict_texthash_open(const char *name, int flags, VSTR *why);
 DICT *dict_texthash_open_buffer(const char *name, const char *text, size_t len,
 				int flags, VSTR *why);

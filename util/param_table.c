@@ -257,6 +257,9 @@ static const struct param_def param_defs[] = {
 	  "Time limit for one internal request or reply." },
 	{ "line_length_limit", PARAM_INT, "2048", 1, LLONG_MAX,
 	  "Longest input line stored before it is broken up." },
+	{ "lmdb_map_size", PARAM_SIZE, "16777216", 8192, LLONG_MAX,
+	  "Initial size limit of an lmdb: table; doubled each time it is "
+	  "full." },
 	{ "local_destination_concurrency_limit", PARAM_INT, "2", 1, 10000,
 	  "Parallel local deliveries to one recipient." },
 	{ "local_destination_recipient_limit", PARAM_INT, "1", 1, 100000,
