@@ -129,6 +129,7 @@ DEPENDENCIES = {
                     _which("dig")),
     "testssl_ps": ("ps, which testssl.sh needs", "procps", _which("ps")),
     "db_dump": ("db5.3_dump", "db5.3-util", _which("db5.3_dump")),
+    "mdb_dump": ("mdb_dump", "lmdb-utils", _which("mdb_dump")),
     "saslpasswd2": ("saslpasswd2", "sasl2-bin", _which("saslpasswd2")),
     "sasl_sasldb": ("the Cyrus SASL sasldb plugin", "libsasl2-modules-db",
                     _sasl_plugin("sasldb")),
