@@ -63,21 +63,41 @@
 
 static size_t lmdb_map_size = DICT_LMDB_MAP_DEF;
 
+/*
+ * LMDB forbids opening one file twice in a process: closing the second
+ * environment would drop the first one's lock on the lock file, and a
+ * process starting then would reset the reader table under it.  Tables
+ * that name the same published file (say virtual_mailbox_maps and
+ * relay_recipient_maps) share one environment, counted.
+ */
+typedef struct LMDB_SHARED {
+	MDB_env		   *env;
+	MDB_dbi		    dbi;
+	dev_t		    dev;
+	ino_t		    ino;
+	unsigned int	    flags; /* MDB_RDONLY or 0 */
+	int		    refs;
+	struct LMDB_SHARED *next;
+} LMDB_SHARED;
+
+static LMDB_SHARED *lmdb_shared;
+
 typedef struct DICT_LMDB {
-	DICT	    dict;
-	MDB_env	   *env;
-	MDB_dbi	    dbi;
-	MDB_txn	   *seq_txn; /* iteration snapshot */
-	MDB_cursor *cursor;
-	char	   *path; /* name.lmdb */
-	char	   *tmp;  /* builder's name.lmdb.tmp.PID, or NULL */
-	size_t	    map_size;
-	int	    failed; /* a builder's write failed: never publish */
-	int	    committed;
-	dev_t	    dev; /* file opened, for dict_changed */
-	ino_t	    ino;
-	VSTR	   *key;
-	VSTR	   *val;
+	DICT	     dict;
+	LMDB_SHARED *shared; /* published file, or NULL (builder) */
+	MDB_env	    *env;
+	MDB_dbi	     dbi;
+	MDB_txn	    *seq_txn; /* iteration snapshot */
+	MDB_cursor  *cursor;
+	char	    *path; /* name.lmdb */
+	char	    *tmp;  /* builder's name.lmdb.tmp.PID, or NULL */
+	size_t	     map_size;
+	int	     failed; /* a builder's write failed: never publish */
+	int	     committed;
+	dev_t	     dev; /* file opened, for dict_changed */
+	ino_t	     ino;
+	VSTR	    *key;
+	VSTR	    *val;
 } DICT_LMDB;
 
 void
@@ -165,6 +185,11 @@ lmdb_grow(DICT_LMDB *dl)
 	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
 	    && rl.rlim_cur < limit)
 		limit = (size_t)rl.rlim_cur;
+	MDB_envinfo info;
+
+	/* Another table on the same environment may have grown it. */
+	if (mdb_env_info(dl->env, &info) == 0 && info.me_mapsize > dl->map_size)
+		dl->map_size = info.me_mapsize;
 	if (dl->map_size >= limit) {
 		msg_warn("%s: table is full at %zu bytes (limit %zu)",
 			 dl->dict.spec, dl->map_size, limit);
@@ -342,10 +367,61 @@ lmdb_changed(const DICT *d)
 static void
 lmdb_env_close(DICT_LMDB *dl)
 {
+	LMDB_SHARED **pp;
+	LMDB_SHARED  *sh = dl->shared;
+
 	lmdb_seq_end(dl);
-	if (dl->env)
+	if (sh != NULL && --sh->refs == 0) {
+		for (pp = &lmdb_shared; *pp != sh; pp = &(*pp)->next)
+			/* void */;
+		*pp = sh->next;
+		myfree(sh);
+	}
+	if (dl->env && (sh == NULL || sh->refs == 0))
 		mdb_env_close(dl->env);
 	dl->env = NULL;
+	dl->shared = NULL;
+}
+
+/* Use an environment already open on the file fd names; 1 yes, 0 no. */
+static int
+lmdb_share(DICT_LMDB *dl, int fd, unsigned int flags)
+{
+	LMDB_SHARED *sh;
+	struct stat  st;
+
+	if (fstat(fd, &st) < 0)
+		return 0;
+	for (sh = lmdb_shared; sh != NULL; sh = sh->next) {
+		if (sh->dev == st.st_dev && sh->ino == st.st_ino
+		    && sh->flags == flags) {
+			sh->refs++;
+			dl->shared = sh;
+			dl->env = sh->env;
+			dl->dbi = sh->dbi;
+			dl->dev = st.st_dev;
+			dl->ino = st.st_ino;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* List the environment just opened for the next table on its file. */
+static void
+lmdb_register(DICT_LMDB *dl, unsigned int flags)
+{
+	LMDB_SHARED *sh = mycalloc(1, sizeof(*sh));
+
+	sh->env = dl->env;
+	sh->dbi = dl->dbi;
+	sh->dev = dl->dev;
+	sh->ino = dl->ino;
+	sh->flags = flags;
+	sh->refs = 1;
+	sh->next = lmdb_shared;
+	lmdb_shared = sh;
+	dl->shared = sh;
 }
 
 /* Remove a builder's temporary file and its lock file. */
@@ -518,18 +594,24 @@ lmdb_open_published(DICT_LMDB *dl, unsigned int flags, VSTR *why)
 						     dl->path);
 					return -1;
 				}
-				(void)lmdb_same_file(dl, fd);
+				if (lmdb_same_file(dl, fd))
+					lmdb_register(dl, flags);
 				close(fd);
 				return 0;
 			}
 			vstr_sprintf(why, "open %s: %m", dl->path);
 			return -1;
 		}
+		if (lmdb_share(dl, fd, flags)) {
+			close(fd);
+			return 0;
+		}
 		if (lmdb_env_open(dl, dl->path, flags, why) < 0) {
 			close(fd);
 			return -1;
 		}
 		if (lmdb_same_file(dl, fd)) {
+			lmdb_register(dl, flags);
 			close(fd);
 			return 0;
 		}

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/unit/harness.h"
@@ -261,6 +263,59 @@ test_dict_lmdb_full_map_grows(void **state)
 	myfree(spec);
 }
 
+/* Does another process see a lock on byte 0 of path (LMDB's own)? */
+static int
+locked_for_others(const char *path)
+{
+	pid_t pid = fork();
+	int   status;
+
+	if (pid == 0) {
+		struct flock fl = { .l_type = F_WRLCK,
+				    .l_whence = SEEK_SET,
+				    .l_start = 0,
+				    .l_len = 1 };
+		int	     fd = open(path, O_RDWR);
+
+		if (fd < 0 || fcntl(fd, F_GETLK, &fl) < 0)
+			_exit(2);
+		_exit(fl.l_type == F_UNLCK ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 2);
+	return WEXITSTATUS(status) == 1;
+}
+
+static void
+test_dict_lmdb_same_file_twice_shares_one_environment(void **state)
+{
+	char		  *spec = tspec("t6");
+	static const char *pairs[] = { "k", "v", NULL };
+	VSTR		  *lock = vstr_alloc(64);
+	DICT		  *a;
+	DICT		  *b;
+
+	(void)state;
+	build(spec, 0, pairs);
+	a = must_open(spec, 0);
+	b = must_open(spec, DICT_FLAG_FOLD);
+	vstr_sprintf(lock, "%s/t6.lmdb-lock", tmpdir);
+	assert_true(locked_for_others(VSTR_STR(lock)));
+	/*
+	 * Closing one must not drop the lock the other relies on: with two
+	 * environments, closing either releases the process's lock and a
+	 * new process would reset the reader table under the other.
+	 */
+	dict_close(a);
+	assert_true(locked_for_others(VSTR_STR(lock)));
+	expect(b, "K", "v");
+	dict_close(b);
+	assert_false(locked_for_others(VSTR_STR(lock)));
+	vstr_free(lock);
+	myfree(spec);
+}
+
 static void
 test_dict_lmdb_open_errors_name_the_table(void **state)
 {
@@ -286,6 +341,8 @@ main(void)
 		    test_dict_lmdb_open_reader_sees_in_place_updates),
 		cmocka_unit_test(test_dict_lmdb_rebuild_keeps_reader_snapshot),
 		cmocka_unit_test(test_dict_lmdb_full_map_grows),
+		cmocka_unit_test(
+		    test_dict_lmdb_same_file_twice_shares_one_environment),
 		cmocka_unit_test(test_dict_lmdb_open_errors_name_the_table),
 	};
 
