@@ -17,3 +17,35 @@ harness_fatal_hook(enum msg_level level, const char *text)
 	snprintf(harness_fatal_text, sizeof(harness_fatal_text), "%s", text);
 	longjmp(harness_jmp, 1);
 }
+
+void
+harness_dict_expect(DICT *d, const char *key, const char *want)
+{
+	const char *value = NULL;
+	int	    ret = dict_lookup(d, key, &value);
+
+	if (want == NULL) {
+		if (ret == 1)
+			fail_msg("key \"%s\": expected no match, got \"%s\"",
+				 key, value);
+		if (ret != 0)
+			fail_msg("key \"%s\": expected no match, got ret %d",
+				 key, ret);
+		return;
+	}
+	if (ret != 1)
+		fail_msg("key \"%s\": expected \"%s\", got ret %d", key, want,
+			 ret);
+	assert_string_equal(value, want);
+}
+
+int
+harness_rmtree(const char *dir)
+{
+	char cmd[512];
+	int  n = snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+
+	if (n < 0 || (size_t)n >= sizeof(cmd) || strchr(dir, '\'') != NULL)
+		return -1;
+	return system(cmd) == 0 ? 0 : -1;
+}

@@ -5,6 +5,9 @@
  * or msg_panic whose message contains text.  The hook longjmps out of the
  * failing call, so leaks in that path are expected and tolerated.
  *
+ * harness_dict_expect asserts what a table lookup answers;
+ * harness_rmtree removes a test's temporary folder.
+ *
  * SPDX-License-Identifier: ISC
  */
 #ifndef TESTS_UNIT_HARNESS_H
@@ -18,12 +21,19 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "util/dict.h"
 #include "util/msg.h"
 
 extern jmp_buf harness_jmp;
 extern char    harness_fatal_text[4096];
 
 void harness_fatal_hook(enum msg_level level, const char *text);
+
+/* dict_lookup(d, key) finds want, or nothing when want is NULL. */
+void harness_dict_expect(DICT *d, const char *key, const char *want);
+
+/* rm -rf dir (a mkdtemp folder of the test); 0 or -1. */
+int harness_rmtree(const char *dir);
 
 #define EXPECT_FATAL(stmt, text) \
 	do { \

@@ -25,11 +25,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[256];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return harness_rmtree(tmpdir);
 }
 
 static DICT *
@@ -59,24 +56,6 @@ open_text(const char *text, VSTR *why)
 }
 
 static void
-expect(DICT *d, const char *key, const char *want)
-{
-	const char *value;
-	int	    ret = dict_lookup(d, key, &value);
-
-	if (want == NULL) {
-		if (ret != 0)
-			fail_msg("key \"%s\": expected no match, got \"%s\"",
-				 key, value);
-		return;
-	}
-	if (ret != 1)
-		fail_msg("key \"%s\": expected \"%s\", got ret %d", key, want,
-			 ret);
-	assert_string_equal(value, want);
-}
-
-static void
 test_dict_cidr_ipv4_first_match_wins(void **state)
 {
 	VSTR *why = vstr_alloc(64);
@@ -91,15 +70,15 @@ test_dict_cidr_ipv4_first_match_wins(void **state)
 
 	(void)state;
 	assert_non_null(d);
-	expect(d, "10.1.2.3", "host");
-	expect(d, "10.1.2.4", "REJECT small net");
-	expect(d, "10.200.0.1", "OK");
-	expect(d, "192.168.1.200", "upper half");
-	expect(d, "192.168.1.100", "everything");
+	harness_dict_expect(d, "10.1.2.3", "host");
+	harness_dict_expect(d, "10.1.2.4", "REJECT small net");
+	harness_dict_expect(d, "10.200.0.1", "OK");
+	harness_dict_expect(d, "192.168.1.200", "upper half");
+	harness_dict_expect(d, "192.168.1.100", "everything");
 	/* IPv6 keys never match IPv4 rules; junk keys are not found. */
-	expect(d, "::1", NULL);
-	expect(d, "not-an-address", NULL);
-	expect(d, "", NULL);
+	harness_dict_expect(d, "::1", NULL);
+	harness_dict_expect(d, "not-an-address", NULL);
+	harness_dict_expect(d, "", NULL);
 	dict_close(d);
 	vstr_free(why);
 }
@@ -116,18 +95,18 @@ test_dict_cidr_ipv6_with_and_without_brackets(void **state)
 
 	(void)state;
 	assert_non_null(d);
-	expect(d, "::1", "loopback");
-	expect(d, "2001:db8:1::5", "doc");
-	expect(d, "2001:db9::1", "bracket host");
-	expect(d, "2001:db9::2", "any6");
-	expect(d, "127.0.0.1", NULL);
+	harness_dict_expect(d, "::1", "loopback");
+	harness_dict_expect(d, "2001:db8:1::5", "doc");
+	harness_dict_expect(d, "2001:db9::1", "bracket host");
+	harness_dict_expect(d, "2001:db9::2", "any6");
+	harness_dict_expect(d, "127.0.0.1", NULL);
 	dict_close(d);
 	vstr_free(why);
 
 	why = vstr_alloc(64);
 	d = open_text("::1/128 plain\n", why);
 	assert_non_null(d);
-	expect(d, "::1", "plain");
+	harness_dict_expect(d, "::1", "plain");
 	dict_close(d);
 	vstr_free(why);
 }
@@ -147,10 +126,10 @@ test_dict_cidr_if_endif_and_negation(void **state)
 
 	(void)state;
 	assert_non_null(d);
-	expect(d, "10.2.3.4", "ten-but-not-ten-one");
-	expect(d, "10.1.2.9", "ten-one-two");
-	expect(d, "10.1.3.9", "not-private-192");
-	expect(d, "192.168.7.7", NULL);
+	harness_dict_expect(d, "10.2.3.4", "ten-but-not-ten-one");
+	harness_dict_expect(d, "10.1.2.9", "ten-one-two");
+	harness_dict_expect(d, "10.1.3.9", "not-private-192");
+	harness_dict_expect(d, "192.168.7.7", NULL);
 	dict_close(d);
 	vstr_free(why);
 }

@@ -32,11 +32,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[256];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return harness_rmtree(tmpdir);
 }
 
 static char *
@@ -74,24 +71,6 @@ must_open(const char *spec, int flags)
 }
 
 static void
-expect(DICT *d, const char *key, const char *want)
-{
-	const char *value;
-	int	    ret = dict_lookup(d, key, &value);
-
-	if (want == NULL) {
-		if (ret != 0)
-			fail_msg("key \"%s\": expected none, got ret %d", key,
-				 ret);
-		return;
-	}
-	if (ret != 1)
-		fail_msg("key \"%s\": expected \"%s\", got ret %d", key, want,
-			 ret);
-	assert_string_equal(value, want);
-}
-
-static void
 build(const char *spec, int flags, const char *const *pairs)
 {
 	DICT *d = must_open(spec, flags | DICT_FLAG_CREATE);
@@ -117,7 +96,7 @@ test_dict_lmdb_build_publishes_on_commit(void **state)
 	assert_int_equal(dict_update(d, "info@example.com", "ann"), 0);
 	/* Duplicates keep the first value, as postmap does. */
 	assert_int_equal(dict_update(d, "info@example.com", "bob"), 0);
-	expect(d, "INFO@example.com", "ann");
+	harness_dict_expect(d, "INFO@example.com", "ann");
 	/* Nothing is visible before the commit. */
 	assert_false(texists("t1.lmdb"));
 	assert_int_equal(dict_commit(d), 0);
@@ -125,9 +104,9 @@ test_dict_lmdb_build_publishes_on_commit(void **state)
 	assert_true(texists("t1.lmdb"));
 
 	d = must_open(spec, DICT_FLAG_FOLD);
-	expect(d, "sales@example.com", "joe");
-	expect(d, "SALES@EXAMPLE.COM", "joe");
-	expect(d, "nobody@example.com", NULL);
+	harness_dict_expect(d, "sales@example.com", "joe");
+	harness_dict_expect(d, "SALES@EXAMPLE.COM", "joe");
+	harness_dict_expect(d, "nobody@example.com", NULL);
 	assert_int_equal(dict_update(d, "x", "y"), -1);
 	assert_int_equal(errno, EROFS);
 	for (int r = dict_first(d, &k, &v); r > 0; r = dict_next(d, &k, &v))
@@ -149,11 +128,11 @@ test_dict_lmdb_nul_forms_and_replace(void **state)
 	build(spec, DICT_FLAG_NUL, pairs);
 	/* A table written with NULs answers a reader that writes none. */
 	d = must_open(spec, 0);
-	expect(d, "a", "1");
+	harness_dict_expect(d, "a", "1");
 	dict_close(d);
 	d = must_open(spec, DICT_FLAG_WRITE | DICT_FLAG_DUP_REPLACE);
 	assert_int_equal(dict_update(d, "a", "one"), 0);
-	expect(d, "a", "one");
+	harness_dict_expect(d, "a", "one");
 	assert_int_equal(dict_delete(d, "b"), 1);
 	assert_int_equal(dict_delete(d, "b"), 0);
 	dict_close(d);
@@ -171,15 +150,15 @@ test_dict_lmdb_open_reader_sees_in_place_updates(void **state)
 	(void)state;
 	build(spec, 0, pairs);
 	reader = must_open(spec, 0);
-	expect(reader, "k", "v1");
+	harness_dict_expect(reader, "k", "v1");
 	writer = must_open(spec, DICT_FLAG_WRITE | DICT_FLAG_DUP_REPLACE);
 	assert_int_equal(dict_update(writer, "k", "v2"), 0);
 	assert_int_equal(dict_update(writer, "new", "n"), 0);
 	/* Each write is its own transaction: readers see it at once. */
-	expect(reader, "k", "v2");
-	expect(reader, "new", "n");
+	harness_dict_expect(reader, "k", "v2");
+	harness_dict_expect(reader, "new", "n");
 	assert_int_equal(dict_delete(writer, "new"), 1);
-	expect(reader, "new", NULL);
+	harness_dict_expect(reader, "new", NULL);
 	assert_int_equal(dict_changed(reader), 0);
 	dict_close(writer);
 	dict_close(reader);
@@ -201,17 +180,17 @@ test_dict_lmdb_rebuild_keeps_reader_snapshot(void **state)
 	builder = must_open(spec, DICT_FLAG_CREATE);
 	assert_int_equal(dict_update(builder, "k", "new"), 0);
 	/* The reader keeps reading while the builder works. */
-	expect(reader, "k", "old");
+	harness_dict_expect(reader, "k", "old");
 	assert_int_equal(dict_changed(reader), 0);
 	assert_int_equal(dict_commit(builder), 0);
 	dict_close(builder);
 	/* Published: the open reader keeps its file and is told. */
-	expect(reader, "k", "old");
-	expect(reader, "gone", "x");
+	harness_dict_expect(reader, "k", "old");
+	harness_dict_expect(reader, "gone", "x");
 	assert_int_equal(dict_changed(reader), 1);
 	fresh = must_open(spec, 0);
-	expect(fresh, "k", "new");
-	expect(fresh, "gone", NULL);
+	harness_dict_expect(fresh, "k", "new");
+	harness_dict_expect(fresh, "gone", NULL);
 	assert_int_equal(dict_changed(fresh), 0);
 	/* Nothing of the builder's is left behind. */
 	assert_false(texists("t4.lmdb.tmp"));
@@ -251,8 +230,8 @@ test_dict_lmdb_full_map_grows(void **state)
 	}
 	dict_close(d);
 	d = must_open(spec, 0);
-	expect(d, "key0", VSTR_STR(val));
-	expect(d, "key3999", VSTR_STR(val));
+	harness_dict_expect(d, "key0", VSTR_STR(val));
+	harness_dict_expect(d, "key3999", VSTR_STR(val));
 	dict_close(d);
 	vstr_sprintf(key, "%s/t5.lmdb", tmpdir);
 	assert_int_equal(stat(VSTR_STR(key), &st), 0);
@@ -309,7 +288,7 @@ test_dict_lmdb_same_file_twice_shares_one_environment(void **state)
 	 */
 	dict_close(a);
 	assert_true(locked_for_others(VSTR_STR(lock)));
-	expect(b, "K", "v");
+	harness_dict_expect(b, "K", "v");
 	dict_close(b);
 	assert_false(locked_for_others(VSTR_STR(lock)));
 	vstr_free(lock);

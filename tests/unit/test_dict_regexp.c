@@ -27,11 +27,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[256];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return harness_rmtree(tmpdir);
 }
 
 /* Write text to a file in tmpdir and open it as regexp:path. */
@@ -62,24 +59,6 @@ open_text(const char *text, VSTR *why)
 }
 
 static void
-expect(DICT *d, const char *key, const char *want)
-{
-	const char *value;
-	int	    ret = dict_lookup(d, key, &value);
-
-	if (want == NULL) {
-		if (ret != 0)
-			fail_msg("key \"%s\": expected no match, got \"%s\"",
-				 key, value);
-		return;
-	}
-	if (ret != 1)
-		fail_msg("key \"%s\": expected \"%s\", got ret %d", key, want,
-			 ret);
-	assert_string_equal(value, want);
-}
-
-static void
 test_dict_regexp_first_match_and_substitution(void **state)
 {
 	VSTR *why = vstr_alloc(64);
@@ -96,12 +75,12 @@ test_dict_regexp_first_match_and_substitution(void **state)
 
 	(void)state;
 	assert_non_null(d);
-	expect(d, "joe@example.com", "joe@example.net");
-	expect(d, "joe@site.org", "site-joe costs $5");
-	expect(d, "abcd", "first");
-	expect(d, "abx", "second");
-	expect(d, "multi", "line one   and two");
-	expect(d, "zzz", NULL);
+	harness_dict_expect(d, "joe@example.com", "joe@example.net");
+	harness_dict_expect(d, "joe@site.org", "site-joe costs $5");
+	harness_dict_expect(d, "abcd", "first");
+	harness_dict_expect(d, "abx", "second");
+	harness_dict_expect(d, "multi", "line one   and two");
+	harness_dict_expect(d, "zzz", NULL);
 	assert_int_equal(dict_changed(d), 0);
 	/* Iteration is not defined for regexp tables. */
 	{
@@ -149,13 +128,13 @@ test_dict_regexp_flags_toggle_case_and_syntax(void **state)
 
 	(void)state;
 	assert_non_null(d);
-	expect(d, "Exact", "sensitive");
-	expect(d, "exact", NULL);
-	expect(d, "UPPER", "insensitive");
+	harness_dict_expect(d, "Exact", "sensitive");
+	harness_dict_expect(d, "exact", NULL);
+	harness_dict_expect(d, "UPPER", "insensitive");
 	/* x turns off extended syntax: '+' is a literal in basic REs. */
-	expect(d, "a+b", "basic");
-	expect(d, "aab", NULL);
-	expect(d, "x|y", "other delimiter");
+	harness_dict_expect(d, "a+b", "basic");
+	harness_dict_expect(d, "aab", NULL);
+	harness_dict_expect(d, "x|y", "other delimiter");
 	dict_close(d);
 	vstr_free(why);
 }
@@ -170,9 +149,9 @@ test_dict_regexp_negation_and_two_patterns(void **state)
 
 	(void)state;
 	assert_non_null(d);
-	expect(d, "joe@example.com", "not-pm");
-	expect(d, "postmaster@example.com", NULL);
-	expect(d, "joe", "local");
+	harness_dict_expect(d, "joe@example.com", "not-pm");
+	harness_dict_expect(d, "postmaster@example.com", NULL);
+	harness_dict_expect(d, "joe", "local");
 	dict_close(d);
 	vstr_free(why);
 }
@@ -192,9 +171,9 @@ test_dict_regexp_if_endif_nesting(void **state)
 
 	(void)state;
 	assert_non_null(d);
-	expect(d, "joe@example.com", "user joe");
-	expect(d, "admin@example.com", "admin");
-	expect(d, "joe@other.com", "fallback");
+	harness_dict_expect(d, "joe@example.com", "user joe");
+	harness_dict_expect(d, "admin@example.com", "admin");
+	harness_dict_expect(d, "joe@other.com", "fallback");
 	dict_close(d);
 	vstr_free(why);
 }
@@ -253,7 +232,7 @@ test_dict_regexp_refuses_exponential_patterns(void **state)
 		      "/^.*?x/ lazy-looking\n",
 		      why);
 	assert_non_null(d);
-	expect(d, "ab+c", "ok");
+	harness_dict_expect(d, "ab+c", "ok");
 	dict_close(d);
 	vstr_free(why);
 }
