@@ -369,15 +369,16 @@ lmdb_env_close(DICT_LMDB *dl)
 {
 	LMDB_SHARED **pp;
 	LMDB_SHARED  *sh = dl->shared;
+	int	      last = sh == NULL || --sh->refs == 0;
 
 	lmdb_seq_end(dl);
-	if (sh != NULL && --sh->refs == 0) {
+	if (sh != NULL && last) {
 		for (pp = &lmdb_shared; *pp != sh; pp = &(*pp)->next)
 			/* void */;
 		*pp = sh->next;
 		myfree(sh);
 	}
-	if (dl->env && (sh == NULL || sh->refs == 0))
+	if (dl->env && last)
 		mdb_env_close(dl->env);
 	dl->env = NULL;
 	dl->shared = NULL;
