@@ -153,6 +153,9 @@ lmdb_lookup(DICT *d, const char *key, const char **value)
 	int	   ret = MDB_NOTFOUND;
 	size_t	   len = strlen(key);
 
+	/* LMDB cannot store such a key (511 bytes by default). */
+	if (len + 1 > (size_t)mdb_env_get_maxkeysize(dl->env))
+		return 0;
 	if (lmdb_read_txn(dl, &txn) < 0)
 		return -1;
 	for (pass = 0; pass < 2 && ret == MDB_NOTFOUND; pass++) {
@@ -228,6 +231,14 @@ lmdb_write(DICT_LMDB *dl, const char *key, const char *value)
 	int	 pass;
 	int	 found;
 
+	if (strlen(key) + 1 > (size_t)mdb_env_get_maxkeysize(dl->env)) {
+		if (value == NULL)
+			return 1;
+		msg_warn("%s: key of %zu bytes is longer than LMDB allows (%d)",
+			 d->spec, strlen(key), mdb_env_get_maxkeysize(dl->env));
+		errno = ENAMETOOLONG;
+		return -1;
+	}
 	for (tries = 0; tries < LMDB_RESIZE_RETRIES; tries++) {
 		if ((ret = mdb_txn_begin(dl->env, NULL, 0, &txn)) == 0) {
 			if (value != NULL) {
@@ -285,7 +296,8 @@ lmdb_update(DICT *d, const char *key, const char *value)
 			msg_warn("%s: duplicate entry: \"%s\"", d->spec, key);
 		return 0;
 	}
-	if (ret < 0)
+	/* A key too long is the caller's to skip; anything else spoils. */
+	if (ret < 0 && errno != ENAMETOOLONG)
 		dl->failed = 1;
 	return ret < 0 ? -1 : 0;
 }

@@ -43,10 +43,12 @@ def mdb_pairs(path):
 def test_postelmap_builds_lmdb_that_mdb_dump_reads(workdir):
     src = os.path.join(workdir, "virtual")
     write(src, "# virtual\nInfo@Example.COM  joe,\n   ann\n"
-               "sales@example.com sam\ninfo@example.com dup\n")
+               "sales@example.com sam\ninfo@example.com dup\n"
+               + "k" * 600 + " too long for LMDB\n")
     r = cmd(workdir, "postelmap", "lmdb:" + src)
     assert r.returncode == 0, r.stderr
     assert "duplicate entry" in r.stderr
+    assert "virtual:6: key too long; line ignored" in r.stderr
     assert mdb_pairs(src + ".lmdb") == {"info@example.com": "joe,   ann",
                                         "sales@example.com": "sam"}
     r = cmd(workdir, "postelmap", "-q", "SALES@example.com", "lmdb:" + src)

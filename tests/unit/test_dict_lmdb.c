@@ -97,6 +97,17 @@ test_dict_lmdb_build_publishes_on_commit(void **state)
 	/* Duplicates keep the first value, as postmap does. */
 	assert_int_equal(dict_update(d, "info@example.com", "bob"), 0);
 	harness_dict_expect(d, "INFO@example.com", "ann");
+	/* LMDB's key limit (511 bytes) fails that key, not the build. */
+	{
+		char long_key[600];
+
+		memset(long_key, 'k', sizeof(long_key) - 1);
+		long_key[sizeof(long_key) - 1] = 0;
+		assert_int_equal(dict_update(d, long_key, "v"), -1);
+		assert_int_equal(errno, ENAMETOOLONG);
+		harness_dict_expect(d, long_key, NULL);
+		assert_int_equal(dict_delete(d, long_key), 0);
+	}
 	/* Nothing is visible before the commit. */
 	assert_false(texists("t1.lmdb"));
 	assert_int_equal(dict_commit(d), 0);
