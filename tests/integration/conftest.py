@@ -118,6 +118,10 @@ def _swaks_supports(feature):
 
 # name: (what is missing, Debian package, check)
 DEPENDENCIES = {
+    # Not a package: accounts, chroot and privilege drops need root, as
+    # the installed system has it; .ci/run runs the suite as root.
+    "root": ("root privileges (run the suite as root, as .ci/run does)",
+             None, lambda: os.geteuid() == 0),
     "openssl": ("the openssl command", "openssl", _which("openssl")),
     "swaks": ("swaks", "swaks", _which("swaks")),
     "swaks_tls": ("swaks TLS support", "libnet-ssleay-perl",
@@ -182,6 +186,8 @@ def dependency_problem(name):
     what, package, check = DEPENDENCIES[name]
     if check():
         return None
+    if package is None:
+        return "this test needs %s" % what
     return "missing %s: install %s (make deps)" % (what, package)
 
 

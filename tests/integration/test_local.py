@@ -23,8 +23,7 @@ import pytest
 from conftest import bin_path, free_port, run_cmd, wait_for
 
 pytestmark = [pytest.mark.needs("useradd"),
-              pytest.mark.skipif(os.geteuid() != 0,
-                                 reason="local delivery needs root")]
+              pytest.mark.needs("root")]
 
 HOST = "mail.test.invalid"
 

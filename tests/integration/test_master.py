@@ -250,7 +250,7 @@ def test_stop_leaves_no_process_and_no_pid_file(instance):
     assert procs_mentioning(instance.confdir) == []
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
+@pytest.mark.needs("root")
 def test_children_run_as_mail_owner_and_chrooted_when_asked(instance):
     port = free_port()
     instance.write_config(services=[

@@ -62,8 +62,7 @@ def test_pickup_queues_maildrop_file_and_logs_uid_and_sender(instance):
     assert wait_for(lambda: listing(instance, "maildrop") == [])
 
 
-@pytest.mark.skipif(os.geteuid() != 0,
-                    reason="giving a file another owner needs root")
+@pytest.mark.needs("root")
 def test_pickup_sets_aside_and_logs_a_file_with_the_wrong_owner(instance):
     configure(instance, [PICKUP, CLEANUP])
     drop(instance, args=("-f", "mallory@example.com", "u@example.com"))

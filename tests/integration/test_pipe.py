@@ -13,8 +13,7 @@ import pytest
 
 from conftest import free_port, wait_for, wait_smtp
 
-pytestmark = pytest.mark.skipif(os.geteuid() != 0,
-                                reason="pipe needs root to switch users")
+pytestmark = pytest.mark.needs("root")
 
 SCRIPT = """#!/bin/sh
 out=%(out)s

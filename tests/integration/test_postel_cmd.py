@@ -87,7 +87,7 @@ def test_start_fg_runs_in_the_foreground_and_stops_on_ctrl_c(instance):
     assert "daemon started" in instance.read_log()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="owners need root")
+@pytest.mark.needs("root")
 def test_check_creates_queue_folders_with_documented_owners_and_modes(instance):
     instance.write_config(services=[])
     instance.set_permissions()
@@ -207,7 +207,7 @@ def test_start_reports_an_endpoint_that_cannot_be_opened(instance):
     assert instance.master_pid() is None
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="accounts need root")
+@pytest.mark.needs("root")
 def test_set_permissions_creates_accounts_and_setgid_bits(instance, workdir):
     bindir = os.path.join(workdir, "bin")
     os.mkdir(bindir)

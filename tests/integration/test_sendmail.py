@@ -279,7 +279,7 @@ def default_config():
 
 
 @pytest.mark.needs("runuser")
-@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")
+@pytest.mark.needs("root")
 @pytest.mark.skipif(SAN, reason="sanitizers do not run in setgid programs")
 def test_sendmail_as_ordinary_user_goes_through_setgid_postdrop(
         instance, default_config):

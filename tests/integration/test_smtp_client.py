@@ -581,7 +581,7 @@ def test_smtp_client_never_sends_control_characters(env, dns):
         ["RCPT TO:<ok@ctl.test>"]
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="chroot needs root")
+@pytest.mark.needs("root")
 def test_smtp_client_works_chrooted(instance, workdir, dns):
     e = Env(instance, workdir, dns, chroot="y")
     try:

@@ -16,8 +16,7 @@ import pytest
 from conftest import free_port, wait_for, wait_smtp
 
 pytestmark = [pytest.mark.needs("useradd"),
-              pytest.mark.skipif(os.geteuid() != 0,
-                                 reason="virtual delivery needs root")]
+              pytest.mark.needs("root")]
 
 
 @pytest.fixture
