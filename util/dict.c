@@ -48,6 +48,7 @@ static const struct dict_type dict_types[] = {
 	{ "unix", 1, 0, dict_unix_open, NULL },
 	/* proxymap's own table folds the key (the flags travel along). */
 	{ "proxy", 0, 0, dict_proxy_open, NULL },
+	{ "socketmap", 1, 0, dict_socketmap_open, NULL },
 };
 
 static const struct dict_type *

@@ -5,8 +5,10 @@
  * name.lmdb, util/dict_lmdb.c), texthash: (a text
  * file of "key value" lines read into memory), inline:{ k=v, { k = v v } },
  * static:value, regexp: (regexp_table(5)), pcre: (pcre_table(5)),
- * cidr: (cidr_table(5)) and
- * unix:passwd.byname.  "proxy:type:name" reads type:name through the
+ * cidr: (cidr_table(5)), unix:passwd.byname, socketmap:inet:host:port:name
+ * and socketmap:unix:/path:name (a server asked over Sendmail's socketmap
+ * protocol, util/dict_socketmap.c).  "proxy:type:name" reads type:name
+ * through the
  * proxymap(8) service (util/dict_proxy.c), for chrooted daemons; the
  * table must be listed in proxy_read_maps.  man/man5/postel-tables.5
  * documents every syntax.
@@ -133,6 +135,12 @@ void dict_proxy_configure(const char *queue_dir, const char *service);
  * The skeleton and commands call it once after reading main.cf.
  */
 void dict_lmdb_configure(size_t map_size);
+
+/*
+ * socketmap_timeout: the bound on one socketmap: lookup in seconds
+ * (100 until called).  Called where dict_proxy_configure is.
+ */
+void dict_socketmap_configure(long long timeout_s);
 
 /*
  * Search a list of tables ("hash:/a, regexp:/b" as in alias_maps), first

@@ -749,6 +749,9 @@ static const struct param_def param_defs[] = {
 	  "Implicit TLS (port 465, usually set with -o in master.cf)." },
 	{ "smtpd_use_tls", PARAM_BOOL, "no", 0, 0,
 	  "Obsolete: when smtpd_tls_security_level is empty, yes means may." },
+	{ "socketmap_timeout", PARAM_TIME, "100s", 1, 86400,
+	  "Postel: time limit of one socketmap: table lookup (connect, "
+	  "request and reply), Postfix's fixed value by default." },
 	{ "soft_bounce", PARAM_BOOL, "no", 0, 0,
 	  "Turn every permanent failure into a temporary one (for testing)." },
 	{ "spf_enable", PARAM_BOOL, "yes", 0, 0,
