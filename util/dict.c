@@ -49,6 +49,7 @@ static const struct dict_type dict_types[] = {
 	/* proxymap's own table folds the key (the flags travel along). */
 	{ "proxy", 0, 0, dict_proxy_open, NULL },
 	{ "socketmap", 1, 0, dict_socketmap_open, NULL },
+	{ "tcp", 1, 0, dict_tcp_open, NULL },
 };
 
 static const struct dict_type *

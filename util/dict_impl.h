@@ -61,6 +61,7 @@ DICT *dict_pcre_open_buffer(const char *name, const char *text, size_t len,
 DICT *dict_unix_open(const char *name, int flags, VSTR *why);
 DICT *dict_proxy_open(const char *name, int flags, VSTR *why);
 DICT *dict_socketmap_open(const char *name, int flags, VSTR *why);
+DICT *dict_tcp_open(const char *name, int flags, VSTR *why);
 
 /*
  * In-memory table (util/dict_mem.c) behind texthash: and inline:.

@@ -177,6 +177,7 @@ DEPENDENCIES = {
     "useradd": ("useradd and userdel", "passwd",
                 lambda: _which("useradd")() and _which("userdel")()),
     "readelf": ("readelf", "binutils", _which("readelf")),
+    "postsrsd": ("postsrsd", "postsrsd", _path("/usr/sbin/postsrsd")),
 }
 
 
