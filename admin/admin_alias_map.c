@@ -531,10 +531,7 @@ admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind)
 	if ((cfg = cfg_open(cfg_confdir_from_env(opt_c), why)) == NULL)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
 	/* proxy: tables reach the running system's proxymap. */
-	dict_proxy_configure(cfg_get_str(cfg, "queue_directory"),
-			     cfg_get_str(cfg, "proxymap_service_name"));
-	dict_lmdb_configure((size_t)cfg_get_size(cfg, "lmdb_map_size"));
-	dict_socketmap_configure(cfg_get_time(cfg, "socketmap_timeout"));
+	dict_configure(cfg);
 	if (*cfg_get_str(cfg, "default_database_type"))
 		o.def_type = cfg_get_str(cfg, "default_database_type");
 

@@ -7,7 +7,8 @@
  *
  * Invariants: no crash; a request that decodes names a table within
  * PROXY_TABLE_MAX that is not itself proxy:, flags within
- * PROXY_FLAGS_ALLOWED, a key exactly when it is a lookup, and encodes
+ * PROXY_FLAGS_ALLOWED, a key exactly when it is not an open, a value
+ * exactly when it is an update, and encodes
  * back to a frame that decodes to the same request; a reply that decodes
  * has a known status and round-trips the same way.
  *
@@ -42,14 +43,16 @@ check_request(const ATTR *in, VSTR *why)
 	if (req.table == NULL || strlen(req.table) > PROXY_TABLE_MAX
 	    || strncmp(req.table, "proxy:", 6) == 0
 	    || (req.flags & ~PROXY_FLAGS_ALLOWED) != 0
-	    || (strcmp(req.request, PROXY_REQ_LOOKUP) == 0)
-		   != (req.key != NULL))
+	    || (strcmp(req.request, PROXY_REQ_OPEN) != 0) != (req.key != NULL)
+	    || (strcmp(req.request, PROXY_REQ_UPDATE) == 0)
+		   != (req.value != NULL))
 		abort();
 	out = attr_alloc();
 	proxy_request_encode(&req, out);
 	if (proxy_request_decode(out, &back, why) < 0
 	    || !same(req.request, back.request) || !same(req.table, back.table)
-	    || req.flags != back.flags || !same(req.key, back.key))
+	    || req.flags != back.flags || !same(req.key, back.key)
+	    || !same(req.value, back.value))
 		abort();
 	attr_free(out);
 }

@@ -1,21 +1,35 @@
 /*
- * proxymap - read-only table lookups for daemons that cannot open the
- * table themselves (chrooted smtpd and the password database).
+ * proxymap - table lookups for daemons that cannot open the table
+ * themselves (chrooted smtpd and the password database), and, as the
+ * proxywrite service, updates of the tables Postel itself writes.
  *
- * Runs unchrooted as mail_owner (master.cf: proxymap unix - - n - - ...).
- * A client ("proxy:type:name", util/dict_proxy.c) sends one request frame
- * per connection (util/proxy_proto.h): open checks that the table may be
- * and can be opened, lookup answers one key.  Only tables that
- * proxy_read_maps names as "proxy:type:name" are served; any other
- * request is refused (DENY) with a warning that says how to approve it,
- * as Postfix's proxymap does.  Requests never write.
+ * Runs unchrooted as mail_owner (master.cf: proxymap unix - - n - - and
+ * proxywrite unix - - n - 1 proxymap).  A client ("proxy:type:name",
+ * util/dict_proxy.c) keeps its connection and sends request after request
+ * on it (util/proxy_proto.h); proxymap answers until the client closes,
+ * or lets it go after ipc_idle without a request so that an idle client
+ * does not hold a process (the client then connects again).  open checks
+ * that the table may be and can be opened, lookup answers one key.
  *
- * Tables stay open between requests (at most PROXYMAP_TABLES_MAX, keyed
- * by name and flags); a file-backed table that was rebuilt is reopened
- * before the next lookup.
+ * Read-only service (any name but proxywrite_service_name): only tables
+ * that proxy_read_maps names as "proxy:type:name" are served, and update
+ * and delete are refused.  proxywrite: only tables that proxy_write_maps
+ * names are served, for lookups too, and update and delete open the table
+ * for writing, change it and publish the change (dict_commit) before they
+ * answer, so the next lookup anywhere sees it; master.cf runs one
+ * proxywrite process, so writers never race.  Any other request is
+ * refused (DENY) with a warning that says how to approve the table, as
+ * Postfix's proxymap does.
+ *
+ * Tables stay open between requests and clients (at most
+ * PROXYMAP_TABLES_MAX, keyed by name and flags), so a database table
+ * (pgsql:, ldap:, socketmap:, ...) keeps its server connection for the
+ * life of the process; only a file-backed table that was rebuilt is
+ * reopened, before the next lookup.
  *
  * Errors: a malformed request gets BAD and a warning; a table that cannot
- * be opened or read gets RETRY (the client defers) and a warning.
+ * be opened, read or written gets RETRY (the client defers) and a
+ * warning.
  *
  * SPDX-License-Identifier: ISC
  */
@@ -39,7 +53,9 @@ struct proxymap_table {
 };
 
 struct proxymap {
-	char		    **allowed; /* proxy_read_maps, "proxy:" removed */
+	bool		      write;   /* the proxywrite service */
+	const char	     *list;    /* proxy_read_maps or proxy_write_maps */
+	char		    **allowed; /* that list, "proxy:" removed */
 	size_t		      nallowed;
 	struct proxymap_table tables[PROXYMAP_TABLES_MAX];
 	size_t		      ntables;
@@ -112,6 +128,45 @@ proxymap_table(struct proxymap *pm, const struct proxy_request *req)
 	return t->dict;
 }
 
+/* Change the table for an update or delete; a PROXY_STAT_*. */
+static int
+proxymap_write(struct proxymap *pm, const struct proxy_request *req,
+	       VSTR *reason)
+{
+	DICT *d;
+	int   flags;
+	int   ret;
+
+	vstr_reset(pm->why);
+	/*
+	 * The client checked for a duplicate already (postelmap's rules);
+	 * an update replaces unless it asked to keep the old value.
+	 */
+	flags = req->flags | DICT_FLAG_WRITE;
+	if (!(flags & DICT_FLAG_DUP_IGNORE))
+		flags |= DICT_FLAG_DUP_REPLACE;
+	if ((d = dict_open(req->table, flags, pm->why)) == NULL) {
+		msg_warn("%s", VSTR_STR(pm->why));
+		vstr_strcpy(reason, VSTR_STR(pm->why));
+		return PROXY_STAT_RETRY;
+	}
+	if (strcmp(req->request, PROXY_REQ_UPDATE) == 0)
+		ret = dict_update(d, req->key, req->value);
+	else
+		ret = dict_delete(d, req->key);
+	if (ret < 0 || dict_commit(d) < 0) {
+		vstr_sprintf(reason, "table %s: %s of \"%s\" failed: %m",
+			     req->table, req->request, req->key);
+		msg_warn("%s", VSTR_STR(reason));
+		dict_discard(d);
+		return PROXY_STAT_RETRY;
+	}
+	dict_close(d);
+	return ret == 0 && strcmp(req->request, PROXY_REQ_DELETE) == 0
+		   ? PROXY_STAT_NOKEY
+		   : PROXY_STAT_OK;
+}
+
 static void
 proxymap_request(struct skel_ctx *ctx, const void *arg, const ATTR *in,
 		 ATTR *out)
@@ -122,23 +177,41 @@ proxymap_request(struct skel_ctx *ctx, const void *arg, const ATTR *in,
 	VSTR		    *reason = vstr_alloc(64);
 	const char	    *value;
 	DICT		    *d;
+	bool		     writing;
 
 	(void)arg;
 	if (proxy_request_decode(in, &req, pm->why) < 0) {
 		msg_warn("bad request: %s", VSTR_STR(pm->why));
 		rep.status = PROXY_STAT_BAD;
 		rep.reason = VSTR_STR(pm->why);
-	} else if (!proxymap_allowed(pm, req.table)) {
+		goto reply;
+	}
+	writing = strcmp(req.request, PROXY_REQ_UPDATE) == 0
+		  || strcmp(req.request, PROXY_REQ_DELETE) == 0;
+	if (!proxymap_allowed(pm, req.table)) {
 		msg_warn("request for unapproved table: \"%s\"", req.table);
-		msg_warn("to approve this table for read-only access, list "
-			 "proxy:%s in main.cf:proxy_read_maps",
-			 req.table);
-		vstr_sprintf(reason,
-			     "table %s is not listed in "
-			     "proxy_read_maps",
-			     req.table);
+		msg_warn("to approve this table for %s access, list "
+			 "proxy:%s in main.cf:%s",
+			 pm->write ? "read-write" : "read-only", req.table,
+			 pm->list);
+		vstr_sprintf(reason, "table %s is not listed in %s", req.table,
+			     pm->list);
 		rep.status = PROXY_STAT_DENY;
 		rep.reason = VSTR_STR(reason);
+	} else if (writing && !pm->write) {
+		msg_warn("%s request for table \"%s\" on the read-only %s "
+			 "service",
+			 req.request, req.table, ctx->service);
+		vstr_sprintf(reason,
+			     "%s is read-only: tables are written through "
+			     "proxywrite",
+			     ctx->service);
+		rep.status = PROXY_STAT_DENY;
+		rep.reason = VSTR_STR(reason);
+	} else if (writing) {
+		rep.status = proxymap_write(pm, &req, reason);
+		if (rep.status == PROXY_STAT_RETRY)
+			rep.reason = VSTR_STR(reason);
 	} else if ((d = proxymap_table(pm, &req)) == NULL) {
 		msg_warn("%s", VSTR_STR(pm->why));
 		vstr_strcpy(reason, VSTR_STR(pm->why));
@@ -159,6 +232,7 @@ proxymap_request(struct skel_ctx *ctx, const void *arg, const ATTR *in,
 			rep.reason = VSTR_STR(reason);
 		}
 	}
+reply:
 	proxy_reply_encode(&rep, out);
 	vstr_free(reason);
 }
@@ -170,17 +244,25 @@ proxymap_pre_jail(struct skel_ctx *ctx)
 
 	pm->item = vstr_alloc(64);
 	pm->why = vstr_alloc(64);
-	if (dict_list_split(cfg_get_str(ctx->cfg, "proxy_read_maps"),
-			    proxymap_allow, pm, pm->why)
+	pm->write = strcmp(ctx->service,
+			   cfg_get_str(ctx->cfg, "proxywrite_service_name"))
+		    == 0;
+	pm->list = pm->write ? "proxy_write_maps" : "proxy_read_maps";
+	if (dict_list_split(cfg_get_str(ctx->cfg, pm->list), proxymap_allow, pm,
+			    pm->why)
 	    < 0)
-		msg_fatal("proxy_read_maps: %s", VSTR_STR(pm->why));
+		msg_fatal("%s: %s", pm->list, VSTR_STR(pm->why));
 	ctx->app = pm;
 }
 
 static void
 proxymap_service(struct skel_ctx *ctx, int fd)
 {
-	skel_serve_frames(ctx, fd, proxymap_request, NULL);
+	long long idle = cfg_get_time(ctx->cfg, "ipc_idle");
+
+	skel_serve_frames_idle(ctx, fd, proxymap_request, NULL,
+			       idle > 0 && idle < 86400 ? (int)idle * 1000
+							: 5000);
 }
 
 static void

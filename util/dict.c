@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "util/cfg.h"
 #include "util/dict.h"
 #include "util/dict_impl.h"
 #include "util/msg.h"
@@ -62,6 +63,18 @@ dict_type_find(const char *type, size_t len)
 		    && strncmp(dict_types[i].type, type, len) == 0)
 			return &dict_types[i];
 	return NULL;
+}
+
+void
+dict_configure(const CFG *cfg)
+{
+	dict_proxy_configure(cfg_get_str(cfg, "queue_directory"),
+			     cfg_get_str(cfg, "proxymap_service_name"));
+	dict_proxy_configure_write(cfg_get_str(cfg, "proxywrite_service_name"),
+				   cfg_get_time(cfg, "ipc_idle"),
+				   cfg_get_time(cfg, "ipc_ttl"));
+	dict_socketmap_configure(cfg_get_time(cfg, "socketmap_timeout"));
+	dict_lmdb_configure((size_t)cfg_get_size(cfg, "lmdb_map_size"));
 }
 
 DICT *
@@ -144,9 +157,12 @@ dict_open(const char *spec, int flags, VSTR *why)
 		errno = EINVAL;
 		return NULL;
 	}
+	/* proxy: writes go to proxywrite, which checks the table. */
 	if ((flags & (DICT_FLAG_CREATE | DICT_FLAG_WRITE))
 	    && strcmp(t->type, "hash") != 0 && strcmp(t->type, "btree") != 0
-	    && strcmp(t->type, "lmdb") != 0) {
+	    && strcmp(t->type, "lmdb") != 0
+	    && !(strcmp(t->type, "proxy") == 0
+		 && !(flags & DICT_FLAG_CREATE))) {
 		vstr_sprintf(why, "table \"%s\": %s tables cannot be written",
 			     spec, t->type);
 		errno = EINVAL;

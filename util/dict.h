@@ -125,23 +125,28 @@ int dict_changed(const DICT *d);
 /*
  * Where proxy: tables find proxymap: queue_dir (absolute) for processes
  * whose working directory is not the queue folder, and the master.cf
- * service name (proxymap_service_name; NULL: "proxymap").  The skeleton
- * and commands call it once after reading main.cf.
+ * service name (proxymap_service_name; NULL: "proxymap").  dict_configure
+ * calls it; tests may call it directly.
  */
 void dict_proxy_configure(const char *queue_dir, const char *service);
 
 /*
  * The initial map size of lmdb: tables (lmdb_map_size; 0: Postfix's
  * default, 16 MiB); a full map is doubled on demand (util/dict_lmdb.c).
- * The skeleton and commands call it once after reading main.cf.
+ * dict_configure calls it.
  */
 void dict_lmdb_configure(size_t map_size);
 
 /*
- * socketmap_timeout: the bound on one socketmap: lookup in seconds
- * (100 until called).  Called where dict_proxy_configure is.
+ * Settings from main.cf for the tables that talk to services and servers
+ * or need sizes: queue_directory, proxymap_service_name,
+ * proxywrite_service_name, ipc_idle and ipc_ttl (proxy:),
+ * socketmap_timeout (socketmap:), lmdb_map_size (lmdb:).  The skeleton
+ * and commands call it once after reading main.cf; until then built-in
+ * defaults (Postfix's) apply.
  */
-void dict_socketmap_configure(long long timeout_s);
+typedef struct CFG CFG;
+void		   dict_configure(const CFG *cfg);
 
 /*
  * Search a list of tables ("hash:/a, regexp:/b" as in alias_maps), first

@@ -61,6 +61,10 @@ DICT *dict_pcre_open_buffer(const char *name, const char *text, size_t len,
 DICT *dict_unix_open(const char *name, int flags, VSTR *why);
 DICT *dict_proxy_open(const char *name, int flags, VSTR *why);
 DICT *dict_socketmap_open(const char *name, int flags, VSTR *why);
+/* dict_configure's settings for proxy: writes and socketmap:. */
+void  dict_proxy_configure_write(const char *service, long long idle_s,
+				 long long ttl_s);
+void  dict_socketmap_configure(long long timeout_s);
 DICT *dict_tcp_open(const char *name, int flags, VSTR *why);
 
 /*

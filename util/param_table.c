@@ -253,8 +253,15 @@ static const struct param_def param_defs[] = {
 	  "Starting parallel deliveries to one destination." },
 	{ "invalid_hostname_reject_code", PARAM_INT, "501", 400, 599,
 	  "SMTP reply code of reject_invalid_helo_hostname." },
+	{ "ipc_idle", PARAM_TIME, "5s", 1, 86400,
+	  "Time after which a client closes an idle internal connection "
+	  "(proxy: tables); proxymap lets a client go after this long "
+	  "without a request." },
 	{ "ipc_timeout", PARAM_TIME, "3600s", 1, LLONG_MAX,
 	  "Time limit for one internal request or reply." },
+	{ "ipc_ttl", PARAM_TIME, "1000s", 1, 86400,
+	  "Time after which a client closes an active internal connection "
+	  "(proxy: tables), so that the server process can retire." },
 	{ "line_length_limit", PARAM_INT, "2048", 1, LLONG_MAX,
 	  "Longest input line stored before it is broken up." },
 	{ "lmdb_map_size", PARAM_SIZE, "16777216", 8192, LLONG_MAX,
@@ -419,8 +426,15 @@ static const struct param_def param_defs[] = {
 	  0, 0,
 	  "Tables that proxymap may open for read-only lookups: only the "
 	  "proxy:type:name entries listed here." },
+	{ "proxy_write_maps", PARAM_STR, "", 0, 0,
+	  "Tables that the proxywrite service may open for reading and "
+	  "updating: only the proxy:type:name entries listed here.  Postfix "
+	  "lists its caches; Postel updates none of them yet." },
 	{ "proxymap_service_name", PARAM_STR, "proxymap", 0, 0,
 	  "Name of the proxymap service in master.cf." },
+	{ "proxywrite_service_name", PARAM_STR, "proxywrite", 0, 0,
+	  "Name of the proxywrite service in master.cf (proxymap run for "
+	  "table updates)." },
 	{ "qmgr_message_active_limit", PARAM_INT, "20000", 1, LLONG_MAX,
 	  "Messages qmgr holds in the active queue." },
 	{ "qmgr_message_recipient_limit", PARAM_INT, "20000", 1, LLONG_MAX,

@@ -32,47 +32,68 @@ proxy_table_ok(const char *table)
 	return !(colon - table == 5 && strncmp(table, "proxy", 5) == 0);
 }
 
-static bool
-proxy_is_lookup(const char *request)
+/* What a request carries beside request, table and flags. */
+struct proxy_shape {
+	const char *request;
+	bool	    key;
+	bool	    value;
+};
+
+static const struct proxy_shape proxy_shapes[] = {
+	{ PROXY_REQ_OPEN, false, false },
+	{ PROXY_REQ_LOOKUP, true, false },
+	{ PROXY_REQ_UPDATE, true, true },
+	{ PROXY_REQ_DELETE, true, false },
+};
+
+static const struct proxy_shape *
+proxy_shape(const char *request)
 {
-	return strcmp(request, PROXY_REQ_LOOKUP) == 0;
+	for (size_t i = 0; i < sizeof(proxy_shapes) / sizeof(proxy_shapes[0]);
+	     i++)
+		if (strcmp(request, proxy_shapes[i].request) == 0)
+			return &proxy_shapes[i];
+	return NULL;
 }
 
 void
 proxy_request_encode(const struct proxy_request *req, ATTR *out)
 {
-	bool lookup;
+	const struct proxy_shape *shape;
 
 	if (req->request == NULL || !proxy_table_ok(req->table)
 	    || (req->flags & ~PROXY_FLAGS_ALLOWED) != 0)
 		msg_panic("proxy_request_encode: bad request");
-	lookup = proxy_is_lookup(req->request);
-	if (!lookup && strcmp(req->request, PROXY_REQ_OPEN) != 0)
+	if ((shape = proxy_shape(req->request)) == NULL)
 		msg_panic("proxy_request_encode: unknown request %s",
 			  req->request);
-	if (lookup != (req->key != NULL)
-	    || (lookup && strlen(req->key) > DICT_KEY_MAX))
+	if (shape->key != (req->key != NULL)
+	    || (req->key && strlen(req->key) > DICT_KEY_MAX))
 		msg_panic("proxy_request_encode: bad key");
+	if (shape->value != (req->value != NULL)
+	    || (req->value && strlen(req->value) > PROXY_VALUE_MAX))
+		msg_panic("proxy_request_encode: bad value");
 	attr_reset(out);
 	attr_put_str(out, "request", req->request);
 	attr_put_str(out, "table", req->table);
 	attr_put_int(out, "flags", req->flags);
-	if (lookup)
+	if (req->key)
 		attr_put_str(out, "key", req->key);
+	if (req->value)
+		attr_put_str(out, "value", req->value);
 }
 
 int
 proxy_request_decode(const ATTR *in, struct proxy_request *req, VSTR *why)
 {
-	long long flags;
-	size_t	  expect = 3;
+	const struct proxy_shape *shape;
+	long long		  flags;
+	size_t			  expect = 3;
 
 	memset(req, 0, sizeof(*req));
 	if ((req->request = attr_get_str(in, "request")) == NULL)
 		return proxy_fail(why, "missing request");
-	if (proxy_is_lookup(req->request))
-		expect = 4;
-	else if (strcmp(req->request, PROXY_REQ_OPEN) != 0)
+	if ((shape = proxy_shape(req->request)) == NULL)
 		return proxy_fail(why, "unknown request");
 	req->table = attr_get_str(in, "table");
 	if (!proxy_table_ok(req->table))
@@ -81,11 +102,19 @@ proxy_request_decode(const ATTR *in, struct proxy_request *req, VSTR *why)
 	    || (flags & ~(long long)PROXY_FLAGS_ALLOWED) != 0)
 		return proxy_fail(why, "missing or disallowed flags");
 	req->flags = (int)flags;
-	if (expect == 4) {
+	if (shape->key) {
 		if ((req->key = attr_get_str(in, "key")) == NULL)
-			return proxy_fail(why, "lookup without a key");
+			return proxy_fail(why, "request without a key");
 		if (strlen(req->key) > DICT_KEY_MAX)
 			return proxy_fail(why, "lookup key too long");
+		expect++;
+	}
+	if (shape->value) {
+		if ((req->value = attr_get_str(in, "value")) == NULL)
+			return proxy_fail(why, "update without a value");
+		if (strlen(req->value) > PROXY_VALUE_MAX)
+			return proxy_fail(why, "value too long");
+		expect++;
 	}
 	if (attr_count(in) != expect)
 		return proxy_fail(why, "unexpected attributes");

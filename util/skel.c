@@ -253,10 +253,7 @@ skel_setup(struct skel_ctx *ctx, struct skel_priv *priv, int argc, char **argv,
 		     ctx->standalone	? MAILLOG_STDERR_ONLY
 		     : priv->log_stderr ? MAILLOG_STDERR
 					: 0);
-	dict_proxy_configure(cfg_get_str(ctx->cfg, "queue_directory"),
-			     cfg_get_str(ctx->cfg, "proxymap_service_name"));
-	dict_lmdb_configure((size_t)cfg_get_size(ctx->cfg, "lmdb_map_size"));
-	dict_socketmap_configure(cfg_get_time(ctx->cfg, "socketmap_timeout"));
+	dict_configure(ctx->cfg);
 	if (!ops->unlimited) {
 		priv->max_use = cfg_get_int(ctx->cfg, "max_use");
 		priv->max_idle = cfg_get_time(ctx->cfg, "max_idle");

@@ -105,6 +105,13 @@ typedef void (*skel_frame_fn)(struct skel_ctx *ctx, const void *arg,
 			      const ATTR *in, ATTR *out);
 void skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle,
 		       const void *arg);
+/*
+ * The same with timeout_ms (instead of ipc_timeout) as the longest wait
+ * for the next request: a client silent that long is let go, quietly
+ * (proxymap, whose clients keep their connection).
+ */
+void skel_serve_frames_idle(struct skel_ctx *ctx, int fd, skel_frame_fn handle,
+			    const void *arg, int timeout_ms);
 
 /* Multi: the client on fd is finished; unwatches and closes fd. */
 void skel_multi_disconnect(struct skel_ctx *ctx, int fd);

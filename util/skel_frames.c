@@ -27,7 +27,16 @@ skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle,
 		  const void *arg)
 {
 	long long secs = cfg_get_time(ctx->cfg, "ipc_timeout");
-	int timeout_ms = secs > 0 && secs < 86400 ? (int)secs * 1000 : 3600000;
+
+	skel_serve_frames_idle(ctx, fd, handle, arg,
+			       secs > 0 && secs < 86400 ? (int)secs * 1000
+							: 3600000);
+}
+
+void
+skel_serve_frames_idle(struct skel_ctx *ctx, int fd, skel_frame_fn handle,
+		       const void *arg, int timeout_ms)
+{
 	ATTR	   *in = attr_alloc(), *out = attr_alloc();
 	VSTR	   *why = vstr_alloc(64);
 	IPC_STREAM *ipc;
@@ -45,8 +54,12 @@ skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle,
 			break;
 		}
 	}
-	/* errno 0: the client closed between frames, as it should. */
-	if (errno != 0 && VSTR_LEN(why) > 0)
+	/*
+	 * errno 0: the client closed between frames, as it should;
+	 * ETIMEDOUT with nothing read: it was idle for timeout_ms.
+	 */
+	if (errno != 0 && VSTR_LEN(why) > 0
+	    && !(errno == ETIMEDOUT && ipc_stream_buffered(ipc) == 0))
 		msg_warn("%s: read request: %s", ctx->service, VSTR_STR(why));
 	ipc_stream_close(ipc);
 out:

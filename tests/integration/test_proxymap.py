@@ -1,12 +1,23 @@
 # proxymap(8) and the chrooted smtpd of the shipped master.cf: local users
 # found through proxy:unix:passwd.byname from inside the chroot, tables not
-# listed in proxy_read_maps refused, and smtpd's root is the queue.
+# listed in proxy_read_maps refused, and smtpd's root is the queue.  Then
+# the client's kept connection (many requests on one, made again when
+# proxymap let it go), database tables (socketmap:, against the test's
+# socketmap server, which counts connections) kept open by proxymap, and
+# the proxywrite service with proxy_write_maps.
 # SPDX-License-Identifier: ISC
 import os
+import pwd
 import secrets
 import smtplib
+import subprocess
+import time
 
-from conftest import REPO, free_port, proc_children, run_cmd, wait_for
+import pytest
+
+from conftest import (REPO, bin_path, free_port, proc_children, run_cmd,
+                      wait_for)
+from socketmap_peer import SocketmapServer
 
 
 def shipped_lines(*names):
@@ -160,3 +171,223 @@ def test_postel_check_warns_when_proxy_tables_have_no_proxymap(instance):
     r = instance.postel("check")
     assert r.returncode == 0, r.stderr
     assert "proxymap" not in r.stderr, r.stderr
+
+
+# -- kept connections, proxywrite, database tables kept open ---------------
+
+def start_proxymap(instance, workdir, proxymap_args="", maxproc="-", **main):
+    """An instance running only the shipped proxymap and proxywrite lines
+    (proxymap's maxproc and -o options as given)."""
+    proxymap, proxywrite = shipped_lines(("proxymap", "unix"),
+                                         ("proxywrite", "unix"))
+    words = proxymap.split()
+    words[6] = maxproc
+    proxymap = " ".join(words) + (" " + proxymap_args if proxymap_args
+                                  else "")
+    settings = {"mydestination": "mx.test",
+                "maillog_file": os.path.join(workdir, "maillog")}
+    settings.update(main)
+    instance.write_config(main=settings, services=[
+        "postlog unix-dgram n - n - 1 postlogd", proxymap, proxywrite,
+        "cleanup unix - - n - 0 cleanup"])
+    instance.start()
+
+
+@pytest.fixture(scope="module")
+def sockmap():
+    server = SocketmapServer({"users": {
+        "u%d@x.test" % i: "mailbox%d" % i for i in range(20)} | {
+        "temp@x.test": ("TEMP", "database is down")}})
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def counted(sockmap):
+    sockmap.reset_counts()
+    return sockmap
+
+
+def postelmap(instance, *args, input=None):
+    return run_cmd(["postelmap", "-c", instance.confdir] + list(args),
+                   input=input)
+
+
+def test_proxy_client_keeps_its_connection_to_proxymap(instance, workdir,
+                                                       counted):
+    # Each proxymap process serves one client connection and exits: the
+    # socketmap server sees one connection only if every request of the
+    # client travelled on the same one.
+    spec = "proxy:" + counted.spec("users")
+    start_proxymap(instance, workdir, proxymap_args="-o max_use=1",
+                   proxy_read_maps=spec)
+    keys = ["u%d@x.test" % i for i in range(20)] + ["nobody@x.test"]
+    r = postelmap(instance, "-q", "-", spec,
+                  input="".join(k + "\n" for k in keys))
+    assert r.returncode == 0, (r.stderr, maillog(workdir))
+    assert r.stdout.count("\tmailbox") == 20, r.stdout
+    assert len(counted.requests) == 21
+    assert counted.connections == 1, counted.connections
+
+
+def test_proxymap_keeps_database_tables_open_across_clients(instance,
+                                                            workdir, counted):
+    spec = "proxy:" + counted.spec("users")
+    start_proxymap(instance, workdir, maxproc="1", proxy_read_maps=spec)
+    for i in range(4):
+        r = postelmap(instance, "-q", "u%d@x.test" % i, spec)
+        assert r.stdout == "mailbox%d\n" % i, (r.stderr, maillog(workdir))
+    # One proxymap process, one socketmap connection for all four clients.
+    assert len(counted.requests) == 4
+    assert counted.connections == 1, counted.connections
+
+
+def test_proxy_client_reconnects_when_proxymap_let_it_go(instance, workdir,
+                                                         counted):
+    # proxymap lets a client go after 1 s of silence; the client (ipc_idle
+    # 60s from main.cf) still holds the connection and must notice it is
+    # gone, connect again and send the request once more.
+    spec = "proxy:" + counted.spec("users")
+    start_proxymap(instance, workdir, proxymap_args="-o ipc_idle=1s",
+                   proxy_read_maps=spec, ipc_idle="60s")
+    p = subprocess.Popen([bin_path("postelmap"), "-c", instance.confdir,
+                          "-q", "-", spec], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        p.stdin.write("u1@x.test\n")
+        p.stdin.flush()
+        assert wait_for(lambda: len(counted.requests) == 1, 10)
+        time.sleep(2.5)
+        p.stdin.write("u2@x.test\n")
+        p.stdin.close()
+        p.wait(30)
+        out, err = p.stdout.read(), p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, (err, maillog(workdir))
+    assert out == "u1@x.test\tmailbox1\nu2@x.test\tmailbox2\n", (out, err)
+    # Quietly: an idle client is not an error.
+    assert "read request" not in maillog(workdir), maillog(workdir)
+
+
+def test_proxy_table_error_is_retry_never_not_found(instance, workdir,
+                                                    counted):
+    spec = "proxy:" + counted.spec("users")
+    start_proxymap(instance, workdir, proxy_read_maps=spec)
+    r = postelmap(instance, "-q", "temp@x.test", spec)
+    assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
+    assert "lookup failed" in r.stderr, r.stderr
+    assert wait_for(lambda: "TEMP database is down" in maillog(workdir), 10)
+
+
+def chown_to_mail_owner(*paths):
+    if os.geteuid() != 0:
+        return
+    pw = pwd.getpwnam("postel")
+    for p in paths:
+        os.chown(p, pw.pw_uid, pw.pw_gid)
+
+
+def make_btree(instance, workdir, name, text):
+    folder = os.path.join(workdir, "tables")
+    os.makedirs(folder, exist_ok=True)
+    src = os.path.join(folder, name)
+    with open(src, "w") as f:
+        f.write(text)
+    r = postelmap(instance, "btree:" + src)
+    assert r.returncode == 0, r.stderr
+    chown_to_mail_owner(folder, src + ".db")
+    return "btree:" + src
+
+
+def test_shipped_master_cf_runs_one_proxywrite_process():
+    (line,) = shipped_lines(("proxywrite", "unix"))
+    assert line.split() == ["proxywrite", "unix", "-", "-", "n", "-", "1",
+                            "proxymap"], line
+
+
+def test_proxywrite_updates_and_deletes_listed_tables(instance, workdir):
+    instance.write_config(main={"mydestination": "mx.test"}, services=[])
+    if os.geteuid() == 0:
+        instance.set_permissions()  # mail_owner exists before chown
+    table = make_btree(instance, workdir, "cache", "old value\n")
+    start_proxymap(instance, workdir, proxy_write_maps="proxy:" + table,
+                   proxy_read_maps="proxy:" + table)
+    r = postelmap(instance, "-i", "proxy:" + table,
+                  input="new@x.test fresh\nold replaced\n")
+    assert r.returncode == 0, (r.stderr, maillog(workdir))
+    # postelmap's rules hold through proxy: a duplicate keeps its value.
+    assert 'duplicate entry: "old"' in r.stderr, r.stderr
+    # The change is published: the table itself says so at once.
+    r = postelmap(instance, "-q", "new@x.test", table)
+    assert r.stdout == "fresh\n", (r.stdout, r.stderr)
+    r = postelmap(instance, "-q", "old", table)
+    assert r.stdout == "value\n", (r.stdout, r.stderr)
+    r = postelmap(instance, "-i", "-r", "proxy:" + table,
+                  input="old replaced\n")
+    assert r.returncode == 0, (r.stderr, maillog(workdir))
+    r = postelmap(instance, "-q", "old", table)
+    assert r.stdout == "replaced\n", (r.stdout, r.stderr)
+    r = postelmap(instance, "-i", "-w", "proxy:" + table,
+                  input="old ignored\n")
+    assert r.returncode == 0, (r.stderr, maillog(workdir))
+    r = postelmap(instance, "-q", "old", table)
+    assert r.stdout == "replaced\n", (r.stdout, r.stderr)
+    r = postelmap(instance, "-d", "new@x.test", "proxy:" + table)
+    assert r.returncode == 0, (r.stderr, maillog(workdir))
+    r = postelmap(instance, "-q", "new@x.test", table)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    r = postelmap(instance, "-d", "new@x.test", "proxy:" + table)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+
+
+def test_proxywrite_refuses_tables_not_in_proxy_write_maps(instance,
+                                                           workdir):
+    instance.write_config(main={"mydestination": "mx.test"}, services=[])
+    if os.geteuid() == 0:
+        instance.set_permissions()
+    listed = make_btree(instance, workdir, "listed", "k v\n")
+    other = make_btree(instance, workdir, "other", "k v\n")
+    # Readable through proxymap is not writable through proxywrite.
+    start_proxymap(instance, workdir, proxy_write_maps="proxy:" + listed,
+                   proxy_read_maps="proxy:%s proxy:%s" % (listed, other))
+    r = postelmap(instance, "-i", "proxy:" + other, input="k changed\n")
+    assert r.returncode != 0, r.stdout
+    assert "not listed in proxy_write_maps" in r.stderr, r.stderr
+    assert wait_for(lambda: "to approve this table for read-write access, "
+                    "list proxy:%s in main.cf:proxy_write_maps" % other
+                    in maillog(workdir), 10), maillog(workdir)
+    r = postelmap(instance, "-q", "k", other)
+    assert r.stdout == "v\n"
+
+
+def frame(pairs):
+    def ns(b):
+        return b"%d:%s," % (len(b), b)
+    return ns(b"".join(ns(k) + ns(v) for k, v in pairs))
+
+
+def test_read_only_proxymap_refuses_updates_on_its_socket(instance, workdir):
+    # A compromised chrooted daemon talking to proxymap directly cannot
+    # write, even to a table proxymap serves for reading.
+    instance.write_config(main={"mydestination": "mx.test"}, services=[])
+    if os.geteuid() == 0:
+        instance.set_permissions()
+    table = make_btree(instance, workdir, "ro", "k v\n")
+    start_proxymap(instance, workdir, proxy_read_maps="proxy:" + table,
+                   proxy_write_maps="proxy:" + table)
+    s = instance.connect_unix_when_listening("proxymap")
+    try:
+        s.sendall(frame([(b"request", b"update"),
+                         (b"table", table.encode()), (b"flags", b"0"),
+                         (b"key", b"k"), (b"value", b"evil")]))
+        reply = s.recv(4096)
+    finally:
+        s.close()
+    assert b"6:status,1:4," in reply, reply
+    assert b"read-only" in reply, reply
+    r = postelmap(instance, "-q", "k", table)
+    assert r.stdout == "v\n"

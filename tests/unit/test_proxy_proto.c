@@ -30,7 +30,7 @@ test_proxy_proto_request_round_trip(void **state)
 {
 	ATTR		    *out = attr_alloc(), *in = attr_alloc();
 	struct proxy_request req = { PROXY_REQ_LOOKUP, "unix:passwd.byname",
-				     DICT_FLAG_FOLD, "Alice" };
+				     DICT_FLAG_FOLD, "Alice", NULL };
 	struct proxy_request got;
 
 	(void)state;
@@ -43,7 +43,7 @@ test_proxy_proto_request_round_trip(void **state)
 	assert_string_equal(got.key, "Alice");
 
 	req = (struct proxy_request){ PROXY_REQ_OPEN, "hash:/etc/aliases", 0,
-				      NULL };
+				      NULL, NULL };
 	proxy_request_encode(&req, out);
 	wire(out, in);
 	assert_int_equal(proxy_request_decode(in, &got, NULL), 0);
@@ -72,7 +72,7 @@ test_proxy_proto_request_rejects_bad_frames(void **state)
 
 	(void)state;
 	expect_bad_request(a, "missing request");
-	attr_put_str(a, "request", "update");
+	attr_put_str(a, "request", "put");
 	expect_bad_request(a, "unknown request");
 	attr_put_str(a, "request", "lookup");
 	attr_put_str(a, "table", "proxy:unix:passwd.byname");
@@ -104,8 +104,50 @@ test_proxy_proto_request_rejects_bad_frames(void **state)
 	attr_del(a, "extra");
 	attr_put_str(a, "request", "open");
 	expect_bad_request(a, "unexpected");
+	/* update needs a value; lookup and delete must not have one. */
+	attr_put_str(a, "request", "update");
+	expect_bad_request(a, "without a value");
+	attr_put_str(a, "value", "v");
+	assert_int_equal(proxy_request_decode(a, &(struct proxy_request){ 0 },
+					      NULL),
+			 0);
+	attr_put_str(a, "request", "delete");
+	expect_bad_request(a, "unexpected");
+	attr_put_str(a, "request", "lookup");
+	expect_bad_request(a, "unexpected");
+	attr_del(a, "key");
+	attr_put_str(a, "request", "delete");
+	expect_bad_request(a, "without a key");
 	vstr_free(big);
 	attr_free(a);
+}
+
+static void
+test_proxy_proto_write_requests_round_trip(void **state)
+{
+	ATTR		    *out = attr_alloc(), *in = attr_alloc();
+	struct proxy_request req = { PROXY_REQ_UPDATE, "btree:/var/cache", 0,
+				     "1.2.3.4", "PASS 1700000000" };
+	struct proxy_request got;
+
+	(void)state;
+	proxy_request_encode(&req, out);
+	wire(out, in);
+	assert_int_equal(proxy_request_decode(in, &got, NULL), 0);
+	assert_string_equal(got.request, "update");
+	assert_string_equal(got.key, "1.2.3.4");
+	assert_string_equal(got.value, "PASS 1700000000");
+
+	req = (struct proxy_request){ PROXY_REQ_DELETE, "btree:/var/cache", 0,
+				      "1.2.3.4", NULL };
+	proxy_request_encode(&req, out);
+	wire(out, in);
+	assert_int_equal(proxy_request_decode(in, &got, NULL), 0);
+	assert_string_equal(got.request, "delete");
+	assert_string_equal(got.key, "1.2.3.4");
+	assert_null(got.value);
+	attr_free(out);
+	attr_free(in);
 }
 
 static void
@@ -161,13 +203,23 @@ test_proxy_proto_encoder_refuses_nested_and_write_requests(void **state)
 {
 	ATTR		    *a = attr_alloc();
 	struct proxy_request nested = { PROXY_REQ_OPEN, "proxy:hash:/x", 0,
-					NULL };
+					NULL, NULL };
 	struct proxy_request write = { PROXY_REQ_OPEN, "hash:/x",
-				       DICT_FLAG_WRITE, NULL };
+				       DICT_FLAG_WRITE, NULL, NULL };
 
 	(void)state;
 	EXPECT_FATAL(proxy_request_encode(&nested, a), "bad request");
 	EXPECT_FATAL(proxy_request_encode(&write, a), "bad request");
+	EXPECT_FATAL(proxy_request_encode(&(struct proxy_request){ PROXY_REQ_UPDATE,
+								   "hash:/x", 0,
+								   "k", NULL },
+					  a),
+		     "bad value");
+	EXPECT_FATAL(proxy_request_encode(&(struct proxy_request){ PROXY_REQ_LOOKUP,
+								   "hash:/x", 0,
+								   "k", "v" },
+					  a),
+		     "bad value");
 	attr_free(a);
 }
 
@@ -177,6 +229,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_proxy_proto_request_round_trip),
 		cmocka_unit_test(test_proxy_proto_request_rejects_bad_frames),
+		cmocka_unit_test(test_proxy_proto_write_requests_round_trip),
 		cmocka_unit_test(test_proxy_proto_reply_round_trip),
 		cmocka_unit_test(test_proxy_proto_reply_rejects_bad_frames),
 		cmocka_unit_test(
