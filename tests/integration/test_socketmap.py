@@ -217,7 +217,7 @@ def env_sink():
     ctl.stop()
 
 
-def start_mta(instance, workdir, sink, **main):
+def start_mta(instance, workdir, sink, chroot="n", **main):
     port = free_port()
     settings = {"myhostname": "mx.test", "mydomain": "test",
                 "mydestination": "", "mynetworks": "127.0.0.1/32",
@@ -229,8 +229,8 @@ def start_mta(instance, workdir, sink, **main):
     settings.update(main)
     instance.write_config(main=settings, services=[
         "postlog unix-dgram n - n - 1 postlogd",
-        "127.0.0.1:%d inet n - n - - smtpd" % port,
-        "cleanup unix n - n - 0 cleanup",
+        "127.0.0.1:%d inet n - %s - - smtpd" % (port, chroot),
+        "cleanup unix n - %s - 0 cleanup" % chroot,
         "qmgr unix n - n 300 1 qmgr",
         "smtp unix - - n - - smtp",
         "relay unix - - n - - smtp",
@@ -288,3 +288,27 @@ def test_socketmap_temp_error_defers_never_not_found(instance, workdir,
     assert code == 451, (code, msg, maillog(inst))
     assert wait_for(lambda: "TEMP database is down" in maillog(inst), 10), \
         maillog(inst)
+
+
+@pytest.mark.needs("aiosmtpd")
+def test_socketmap_through_proxymap_for_a_chrooted_smtpd(instance, workdir,
+                                                         server, env_sink):
+    # As a site with chrooted daemons runs it: proxy:socketmap:..., approved
+    # by the default proxy_read_maps (it lists $virtual_alias_maps); smtpd
+    # and cleanup, chrooted, reach the server only through proxymap.
+    env_sink.envelopes.clear()
+    spec = "proxy:" + server.spec("virtual")
+    inst = start_mta(instance, workdir, env_sink, chroot="y",
+                     virtual_alias_domains="alias.test",
+                     virtual_alias_maps=spec)
+    with smtplib.SMTP("127.0.0.1", inst.smtp_port, timeout=30) as s:
+        s.ehlo("client.test")
+        s.mail("sender@example.org")
+        code, msg = s.rcpt("temp@alias.test")
+        assert code == 451, (code, msg, maillog(inst))
+        s.rset()
+        s.sendmail("sender@example.org", ["two@alias.test"],
+                   b"Subject: through proxymap\r\n\r\nbody\r\n")
+    assert wait_for(lambda: env_sink.envelopes, 30), maillog(inst)
+    _, rcpts, _ = env_sink.envelopes[0]
+    assert sorted(rcpts) == ["bob@dest.test", "carol@dest.test"], rcpts
