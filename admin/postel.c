@@ -84,14 +84,17 @@ postel_running(struct postel *p)
 
 /*
  * proxy: tables (the default local_recipient_maps has one) need the
- * proxymap service; an older master.cf may lack it.
+ * proxymap service, and tables listed in proxy_write_maps the proxywrite
+ * service; an older master.cf may lack them.
  */
 static void
-postel_check_proxymap(struct postel *p, const MASTERCF *mcf)
+postel_check_proxy_service(struct postel *p, const MASTERCF *mcf,
+			   const char *list, const char *svc_param,
+			   const char *line)
 {
-	const char *svc = cfg_get_str(p->cfg, "proxymap_service_name");
+	const char *svc = cfg_get_str(p->cfg, svc_param);
 
-	if (strstr(cfg_get_str(p->cfg, "proxy_read_maps"), "proxy:") == NULL)
+	if (strstr(cfg_get_str(p->cfg, list), "proxy:") == NULL)
 		return;
 	for (size_t i = 0; i < mastercf_count(mcf); i++) {
 		const struct mastercf_service *e = mastercf_at(mcf, i);
@@ -100,9 +103,20 @@ postel_check_proxymap(struct postel *p, const MASTERCF *mcf)
 			return;
 	}
 	msg_warn("master.cf has no %s unix service, but main.cf uses proxy: "
-		 "tables (see proxy_read_maps): their lookups will fail; add "
-		 "\"%s unix - - n - - proxymap\"",
-		 svc, svc);
+		 "tables (see %s): their lookups will fail; add "
+		 "\"%s unix %s\"",
+		 svc, list, svc, line);
+}
+
+static void
+postel_check_proxymap(struct postel *p, const MASTERCF *mcf)
+{
+	postel_check_proxy_service(p, mcf, "proxy_read_maps",
+				   "proxymap_service_name",
+				   "- - n - - proxymap");
+	postel_check_proxy_service(p, mcf, "proxy_write_maps",
+				   "proxywrite_service_name",
+				   "- - n - 1 proxymap");
 }
 
 static void

@@ -391,3 +391,21 @@ def test_read_only_proxymap_refuses_updates_on_its_socket(instance, workdir):
     assert b"read-only" in reply, reply
     r = postelmap(instance, "-q", "k", table)
     assert r.stdout == "v\n"
+
+
+def test_postel_check_warns_when_proxy_write_maps_has_no_proxywrite(
+        instance):
+    instance.write_config(main={"mydestination": "mx.test",
+                                "proxy_write_maps": "proxy:btree:/x/cache"},
+                          services=["cleanup unix - - n - 0 cleanup",
+                                    "proxymap unix - - n - - proxymap"])
+    r = instance.postel("check")
+    assert r.returncode == 0, r.stderr
+    assert "master.cf has no proxywrite unix service" in r.stderr, r.stderr
+    assert "proxy_write_maps" in r.stderr, r.stderr
+    instance.write_config(services=["cleanup unix - - n - 0 cleanup",
+                                    "proxymap unix - - n - - proxymap",
+                                    "proxywrite unix - - n - 1 proxymap"])
+    r = instance.postel("check")
+    assert r.returncode == 0, r.stderr
+    assert "proxy" not in r.stderr, r.stderr
