@@ -53,6 +53,10 @@ CPPFLAGS	+= -I. -D_GNU_SOURCE -DPOSTEL_PREFIX='"$(PREFIX)"'
 ALL_CFLAGS	:= -std=c17 $(WARN) $(HARDEN) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS	:= -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD) $(LDFLAGS)
 LIBS		:= $(PKG_LIBS) -lopendkim -lspf2 -lopendmarc -ldb -lpcre2-8 -llmdb -lsasl2 -lcrypto -lssl
+# sqlite: and pgsql: tables (libpq's header lives in its own folder).
+LIBS		+= -lsqlite3 -lpq
+PQ_CFLAGS	:= -I/usr/include/postgresql
+CPPFLAGS	+= $(PQ_CFLAGS)
 
 # Rebuild everything when the flavour (SAN) or flags change.
 FLAVOUR		:= $(B)/.flavour
@@ -151,7 +155,7 @@ check: format-check all $(TESTS) $(TEST_SERVICES)
 # libFuzzer: util/ compiled again with clang and coverage instrumentation.
 FUZZ_CC		:= clang
 FUZZ_FLAGS	:= -std=c17 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
-		   -I. -D_GNU_SOURCE $(PKG_CFLAGS)
+		   -I. -D_GNU_SOURCE $(PKG_CFLAGS) $(PQ_CFLAGS)
 FUZZ_SRC	:= $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS	:= $(FUZZ_SRC:fuzz/%.c=$(B)/fuzz/%)
 FUZZ_UTIL_OBJ	:= $(UTIL_SRC:%.c=$(B)/fuzz/obj/%.o)

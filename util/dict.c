@@ -47,6 +47,8 @@ static const struct dict_type dict_types[] = {
 	{ "cidr", 0, 1, dict_cidr_open, dict_cidr_open_buffer },
 	{ "pcre", 0, 1, dict_pcre_open, dict_pcre_open_buffer },
 	{ "unix", 1, 0, dict_unix_open, NULL },
+	{ "sqlite", 1, 0, dict_sqlite_open, NULL },
+	{ "pgsql", 1, 0, dict_pgsql_open, NULL },
 	/* proxymap's own table folds the key (the flags travel along). */
 	{ "proxy", 0, 0, dict_proxy_open, NULL },
 	{ "socketmap", 1, 0, dict_socketmap_open, NULL },
