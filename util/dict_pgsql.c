@@ -103,9 +103,14 @@ dict_pgsql_err(DICT_PGSQL *dp, const char *msg, VSTR *buf)
 {
 	size_t len = strlen(msg);
 
+	size_t i;
+
 	while (len > 0 && isspace((unsigned char)msg[len - 1]))
 		len--;
-	vstr_memcpy(buf, msg, len);
+	/* One log line: libpq's messages span several. */
+	vstr_reset(buf);
+	for (i = 0; i < len; i++)
+		vstr_addch(buf, msg[i] == '\n' ? ' ' : msg[i]);
 	(void)dp;
 	return VSTR_STR(buf);
 }
@@ -119,7 +124,7 @@ dict_pgsql_disconnect(DICT_PGSQL *dp)
 	}
 }
 
-/* Connect to one host; 0, or -1 with the reason appended to dp->errors. */
+/* Connect to one host; 0, or -1 (warned, its name added to dp->errors). */
 static int
 dict_pgsql_connect_host(DICT_PGSQL *dp, struct pgsql_host *h)
 {
@@ -153,12 +158,14 @@ dict_pgsql_connect_host(DICT_PGSQL *dp, struct pgsql_host *h)
 	if (dp->conn != NULL && PQstatus(dp->conn) == CONNECTION_OK)
 		return 0;
 	msg = vstr_alloc(64);
-	vstr_sprintf_append(dp->errors, "%s%s: %s",
-			    VSTR_LEN(dp->errors) ? "; " : "", h->text,
-			    dp->conn
-				? dict_pgsql_err(dp, PQerrorMessage(dp->conn),
-						 msg)
-				: "out of memory");
+	/* Each failure is logged: a dead host behind a live one is news. */
+	msg_warn("%s: connect to %s: %s; skipped for %lds", dp->dict.spec,
+		 h->text,
+		 dp->conn ? dict_pgsql_err(dp, PQerrorMessage(dp->conn), msg)
+			  : "out of memory",
+		 dp->retry_interval);
+	vstr_sprintf_append(dp->errors, "%s%s",
+			    VSTR_LEN(dp->errors) ? ", " : "", h->text);
 	vstr_free(msg);
 	dict_pgsql_disconnect(dp);
 	return -1;
@@ -201,7 +208,7 @@ dict_pgsql_connect(DICT_PGSQL *dp, time_t now)
 			 "retry_interval=%lds ago",
 			 dp->dict.spec, dp->retry_interval);
 	else
-		msg_warn("%s: cannot connect to any server: %s", dp->dict.spec,
+		msg_warn("%s: no server answered (tried %s)", dp->dict.spec,
 			 VSTR_STR(dp->errors));
 	errno = EAGAIN;
 	return -1;

@@ -178,6 +178,8 @@ DEPENDENCIES = {
                 lambda: _which("useradd")() and _which("userdel")()),
     "readelf": ("readelf", "binutils", _which("readelf")),
     "postsrsd": ("postsrsd", "postsrsd", _path("/usr/sbin/postsrsd")),
+    "postgresql": ("PostgreSQL's initdb and pg_ctl", "postgresql",
+                   lambda: bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))),
 }
 
 
