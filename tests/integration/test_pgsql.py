@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import free_port, run_cmd, wait_for, wait_smtp
+from conftest import bin_path, free_port, run_cmd, wait_for, wait_smtp
 from pgsql_peer import PgsqlPeer
 
 pytestmark = pytest.mark.needs("postgresql", "runuser", "useradd")
@@ -272,3 +272,25 @@ def test_pgsql_down_is_451_and_deferral_then_delivery(pg, instance,
     assert len(maildir_files(base, "bob")) == 1
     assert "status=bounced" not in instance.read_log()
     assert deferred_ids(instance) == []
+
+
+def test_pgsql_connection_reused_and_closed_after_idle_interval(pg, workdir):
+    # The result is the server process of the connection that answered.
+    cf = write_cf(workdir, pg, "pid",
+                  "SELECT pg_backend_pid()::text WHERE '%s' <> ''",
+                  "idle_interval = 1\n")
+    p = subprocess.Popen([bin_path("postelmap"), "-q", "-", "pgsql:" + cf],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    p.stdin.write("a@x\nb@x\n")
+    p.stdin.flush()
+    time.sleep(2.5)
+    p.stdin.write("c@x\n")
+    p.stdin.close()
+    out = p.stdout.read()
+    err = p.stderr.read()
+    assert p.wait(timeout=30) == 0, err
+    pids = [line.split("\t")[1] for line in out.splitlines()]
+    assert len(pids) == 3, out
+    assert pids[0] == pids[1], "the connection was not reused"
+    assert pids[2] != pids[1], "the idle connection was not closed"
