@@ -109,8 +109,12 @@ dict_pgsql_err(DICT_PGSQL *dp, const char *msg, VSTR *buf)
 		len--;
 	/* One log line: libpq's messages span several. */
 	vstr_reset(buf);
-	for (i = 0; i < len; i++)
-		vstr_addch(buf, msg[i] == '\n' ? ' ' : msg[i]);
+	for (i = 0; i < len; i++) {
+		if (!isspace((unsigned char)msg[i]))
+			vstr_addch(buf, msg[i]);
+		else if (VSTR_LEN(buf) > 0 && VSTR_END(buf)[-1] != ' ')
+			vstr_addch(buf, ' ');
+	}
 	(void)dp;
 	return VSTR_STR(buf);
 }
