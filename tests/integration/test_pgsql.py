@@ -294,3 +294,27 @@ def test_pgsql_connection_reused_and_closed_after_idle_interval(pg, workdir):
     assert len(pids) == 3, out
     assert pids[0] == pids[1], "the connection was not reused"
     assert pids[2] != pids[1], "the idle connection was not closed"
+
+
+def test_pgsql_lost_connection_is_reopened_once(pg, workdir):
+    cf = write_cf(workdir, pg, "pid",
+                  "SELECT pg_backend_pid()::text WHERE '%s' <> ''")
+    p = subprocess.Popen([bin_path("postelmap"), "-q", "-", "pgsql:" + cf],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        p.stdin.write("a@x\n")
+        p.stdin.flush()
+        time.sleep(0.5)
+        # The server restarts under the open connection.
+        pg.stop()
+    finally:
+        pg.start()
+    p.stdin.write("b@x\n")
+    p.stdin.close()
+    out = p.stdout.read()
+    err = p.stderr.read()
+    assert p.wait(timeout=30) == 0, err
+    pids = [line.split("\t")[1] for line in out.splitlines()]
+    assert len(pids) == 2 and pids[0] != pids[1], (out, err)
+    assert "lost connection" in err and "reconnecting" in err, err
