@@ -398,10 +398,6 @@ dict_query_result(const struct dict_query_conf *qc, VSTR *out, size_t *count,
 	/* pgsql_table(5): an empty result is skipped. */
 	if (len == 0)
 		return 0;
-	if (qc->expansion_limit > 0 && *count >= (size_t)qc->expansion_limit) {
-		errno = EFBIG;
-		return -1;
-	}
 	if (start > 0)
 		vstr_addch(out, ',');
 	for (p = fmt; *p; p++) {
@@ -432,6 +428,12 @@ dict_query_result(const struct dict_query_conf *qc, VSTR *out, size_t *count,
 		}
 		vstr_memcat(out, part, plen);
 		p++;
+	}
+	/* Only a value that would be returned counts against the limit. */
+	if (qc->expansion_limit > 0 && *count >= (size_t)qc->expansion_limit) {
+		vstr_truncate(out, start);
+		errno = EFBIG;
+		return -1;
 	}
 	*count += 1;
 	return 1;

@@ -431,6 +431,18 @@ test_dict_query_expansion_limit(void **state)
 	assert_int_equal(errno, EFBIG);
 	assert_string_equal(VSTR_STR(out), "a,b");
 	dict_query_conf_free(&qc);
+
+	/* Skipped values do not count: the limit is on what is returned. */
+	conf_from("query = q\nexpansion_limit = 1\nresult_format = %d\n", &qc);
+	vstr_reset(out);
+	count = 0;
+	assert_int_equal(dict_query_result(&qc, out, &count, "k", "a@b", 3), 1);
+	assert_int_equal(dict_query_result(&qc, out, &count, "k", "c", 1), 0);
+	assert_int_equal(dict_query_result(&qc, out, &count, "k", "", 0), 0);
+	assert_int_equal(dict_query_result(&qc, out, &count, "k", "d@e", 3),
+			 -1);
+	assert_string_equal(VSTR_STR(out), "b");
+	dict_query_conf_free(&qc);
 	vstr_free(out);
 }
 
