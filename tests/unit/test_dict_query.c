@@ -28,11 +28,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[256];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return harness_rmtree(tmpdir);
 }
 
 /* Write text to tmpdir/name; the path is the caller's. */
