@@ -20,7 +20,8 @@ import pytest
 from conftest import bin_path, free_port, run_cmd, wait_for, wait_smtp
 from pgsql_peer import PgsqlPeer
 
-pytestmark = pytest.mark.needs("postgresql", "runuser", "useradd")
+# The server runs as an account the test makes: root is needed.
+pytestmark = pytest.mark.needs("root", "postgresql", "runuser", "useradd")
 
 MAIL_OWNER = "postel"
 

@@ -167,7 +167,7 @@ BODY = (b"From: s@example.org\r\nSubject: lite\r\n"
         b"Date: Mon, 07 Dec 2026 10:00:00 +0000\r\n\r\nvia SQLite\r\n")
 
 
-@pytest.mark.needs("useradd")
+@pytest.mark.needs("root", "useradd")
 def test_sqlite_virtual_delivery(instance, workdir, vaccount):
     os.chmod(workdir, 0o755)
     db = make_db(workdir)
