@@ -271,7 +271,10 @@ smtpd_pre_jail(struct skel_ctx *ctx)
 	debug_peer_init(ctx->cfg);
 	if ((app.check = smtpd_check_create(ctx->cfg, why)) == NULL)
 		msg_fatal_status(78, "%s", VSTR_STR(why));
-	/* Cyrus loads its plugins and reads its config before the chroot. */
+	/*
+	 * Cyrus loads its plugins and reads its config before the chroot;
+	 * Dovecot's socket is reached later, relative to the queue.
+	 */
 	if (smtpd_sasl_init(ctx->cfg, why) < 0)
 		msg_fatal_status(78, "%s", VSTR_STR(why));
 	smtpd_spf_init(&app, ctx->cfg, why);

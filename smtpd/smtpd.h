@@ -250,10 +250,10 @@ typedef struct SMTPD_STATE {
 	VSTR		     *tls_info; /* "TLSv1.3 with cipher ..." or NULL */
 	struct smtpd_tls_cert tls_cert; /* strings NULL before TLS */
 	/* SASL (smtpd_sasl.c) */
-	struct SASL_SERVER *sasl;	 /* Cyrus connection, made on demand */
-	VSTR		   *sasl_method; /* empty until AUTH succeeded */
-	VSTR		   *sasl_username;
-	int		    auth_failures;
+	struct SASL_SRV *sasl;	      /* backend exchange, made on demand */
+	VSTR		*sasl_method; /* empty until AUTH succeeded */
+	VSTR		*sasl_username;
+	int		 auth_failures;
 	/* Transaction */
 	ADDR_SMTP	  *mail;	 /* parsed MAIL FROM */
 	ADDR_SMTP	  *rcpt_scratch; /* parsed RCPT TO */
@@ -339,7 +339,7 @@ bool smtpd_mail_inbound(const SMTPD_STATE *st);
 
 /* smtpd_sasl.c */
 void smtpd_sasl_params_load(struct smtpd_sasl_params *par, const CFG *cfg);
-/* pre_jail: load the Cyrus plugins when AUTH is enabled; -1 (why). */
+/* pre_jail: set up smtpd_sasl_type's backend when AUTH is enabled. */
 int smtpd_sasl_init(const CFG *cfg, VSTR *why);
 /* EHLO: append the "250-AUTH ..." line when AUTH is offered. */
 void smtpd_sasl_ehlo(SMTPD_STATE *st);
@@ -347,7 +347,7 @@ int  smtpd_sasl_can_auth(SMTPD_STATE *st, const char *args);
 int  smtpd_sasl_auth(SMTPD_STATE *st, const char *args);
 /* The authenticated login, or NULL. */
 const char *smtpd_sasl_user(const SMTPD_STATE *st);
-/* Release the Cyrus connection and forget the login. */
+/* Release the backend exchange and forget the login. */
 void smtpd_sasl_reset(SMTPD_STATE *st);
 
 /* smtpd_tls.c */

@@ -3,9 +3,13 @@
  *
  * AUTH is offered in the EHLO reply when smtpd_sasl_auth_enable is on,
  * the client is not in smtpd_sasl_exceptions_networks and, with
- * smtpd_tls_auth_only, TLS is up.  Each AUTH gets a fresh Cyrus
- * connection (util/sasl_cyrus.c) with the plain or the TLS security
- * options, so a failed attempt leaves nothing behind.  The wire format
+ * smtpd_tls_auth_only, TLS is up, and the backend (smtpd_sasl_type:
+ * Cyrus or Dovecot, through util/sasl.h's sasl_srv_*) lists at least
+ * one mechanism for the session's security options; when it cannot (the
+ * Dovecot socket is unreachable) EHLO leaves AUTH out and logs why, and
+ * an AUTH command tries again and gets 454 4.7.0.  Each AUTH gets a fresh
+ * exchange with the plain or the TLS security options, so a failed
+ * attempt leaves nothing behind.  The wire format
  * (base64, "*" to cancel) is util/sasl_proto.c's.
  *
  * Failures are logged the way fail2ban's postfix-sasl filter expects
@@ -47,31 +51,18 @@ smtpd_sasl_params_load(struct smtpd_sasl_params *par, const CFG *cfg)
 int
 smtpd_sasl_init(const CFG *cfg, VSTR *why)
 {
-	const char *type = cfg_get_str(cfg, "smtpd_sasl_type");
-	unsigned    flags;
+	struct sasl_srv_conf conf = {
+		.type = cfg_get_str(cfg, "smtpd_sasl_type"),
+		.path = cfg_get_str(cfg, "smtpd_sasl_path"),
+		.cyrus_config_path = cfg_get_str(cfg, "cyrus_sasl_config_path"),
+		.security = cfg_get_str(cfg, "smtpd_sasl_security_options"),
+		.tls_security = cfg_get_str(cfg,
+					    "smtpd_sasl_tls_security_options"),
+	};
 
 	if (!cfg_get_bool(cfg, "smtpd_sasl_auth_enable"))
 		return 0;
-	if (strcasecmp(type, "cyrus") != 0) {
-		vstr_sprintf(why,
-			     "unsupported smtpd_sasl_type \"%s\" "
-			     "(only cyrus)",
-			     type);
-		return -1;
-	}
-	if (sasl_cyrus_security_parse(cfg_get_str(cfg,
-						  "smtpd_sasl_security_options"),
-				      &flags, why)
-		< 0
-	    || sasl_cyrus_security_parse(
-		   cfg_get_str(cfg, "smtpd_sasl_tls_security_options"), &flags,
-		   why)
-		   < 0)
-		return -1;
-	return sasl_cyrus_server_init(cfg_get_str(cfg, "smtpd_sasl_path"),
-				      cfg_get_str(cfg,
-						  "cyrus_sasl_config_path"),
-				      why);
+	return sasl_srv_init(&conf, why);
 }
 
 const char *
@@ -85,7 +76,7 @@ smtpd_sasl_user(const SMTPD_STATE *st)
 void
 smtpd_sasl_reset(SMTPD_STATE *st)
 {
-	st->sasl = sasl_cyrus_server_free(st->sasl);
+	st->sasl = sasl_srv_free(st->sasl);
 	if (st->sasl_method)
 		vstr_reset(st->sasl_method);
 	if (st->sasl_username)
@@ -103,35 +94,44 @@ smtpd_sasl_enabled(const SMTPD_STATE *st)
 		    && smtpd_peer_match_list(p->exceptions, st->peer.addr));
 }
 
-/* A fresh Cyrus connection for this session's TLS state, or NULL. */
-static SASL_SERVER *
+/* A fresh backend exchange for this session's TLS state, or NULL. */
+static SASL_SRV *
 smtpd_sasl_open(SMTPD_STATE *st, VSTR *why)
 {
 	const struct smtpd_sasl_params *p = &st->par->sasl;
+	struct sasl_srv_info		info = {
+			   .service = p->service,
+			   .hostname = st->par->myhostname,
+			   .realm = p->realm,
+			   .security = st->tls ? p->tls_security : p->security,
+			   .client_addr = st->peer.addr,
+			   .client_port = st->peer.port,
+			   .server_addr = st->peer.server_addr,
+			   .server_port = st->peer.server_port,
+			   .tls = st->tls,
+			   .client_cert_verified = st->tls && st->tls_cert.trusted,
+	};
 
-	return sasl_cyrus_server_create(p->service, st->par->myhostname,
-					p->realm,
-					st->tls ? p->tls_security : p->security,
-					why);
+	return sasl_srv_create(&info, why);
 }
 
 void
 smtpd_sasl_ehlo(SMTPD_STATE *st)
 {
-	VSTR	    *why;
-	const char  *mechs;
-	SASL_SERVER *s;
+	VSTR	   *why;
+	const char *mechs;
+	SASL_SRV   *s;
 
 	if (!smtpd_sasl_enabled(st) || (st->par->sasl.tls_only && !st->tls))
 		return;
 	why = vstr_alloc(64);
 	if ((s = smtpd_sasl_open(st, why)) == NULL
-	    || (mechs = sasl_cyrus_server_mechs(s, why)) == NULL)
+	    || (mechs = sasl_srv_mechs(s, why)) == NULL)
 		msg_warn("%s[%s]: AUTH not offered: %s", st->peer.name,
 			 st->peer.addr, VSTR_STR(why));
 	else
 		smtpd_reply(st, "250-AUTH %s", mechs);
-	sasl_cyrus_server_free(s);
+	sasl_srv_free(s);
 	vstr_free(why);
 }
 
@@ -279,9 +279,9 @@ smtpd_sasl_auth(SMTPD_STATE *st, const char *args)
 		smtpd_reply_raw(st, VSTR_STR(why), VSTR_LEN(why));
 		goto out;
 	}
-	st->sasl = sasl_cyrus_server_free(st->sasl);
+	st->sasl = sasl_srv_free(st->sasl);
 	if ((st->sasl = smtpd_sasl_open(st, why)) == NULL
-	    || (mechs = sasl_cyrus_server_mechs(st->sasl, why)) == NULL) {
+	    || (mechs = sasl_srv_mechs(st->sasl, why)) == NULL) {
 		msg_warn("%s[%s]: AUTH: %s", st->peer.name, st->peer.addr,
 			 VSTR_STR(why));
 		smtpd_reply(st, "454 4.7.0 Temporary authentication failure");
@@ -292,8 +292,8 @@ smtpd_sasl_auth(SMTPD_STATE *st, const char *args)
 				"mechanism");
 		goto out;
 	}
-	step = sasl_cyrus_server_start(st->sasl, VSTR_STR(mech), VSTR_STR(in),
-				       VSTR_LEN(in), has_in, out, why);
+	step = sasl_srv_start(st->sasl, VSTR_STR(mech), VSTR_STR(in),
+			      VSTR_LEN(in), has_in, out, why);
 	while (step == SASL_STEP_CONTINUE) {
 		status = smtpd_sasl_challenge(st, out, in);
 		explicit_bzero(VSTR_STR(st->line), VSTR_LEN(st->line));
@@ -302,8 +302,8 @@ smtpd_sasl_auth(SMTPD_STATE *st, const char *args)
 			smtpd_sasl_count_failure(st);
 			goto out;
 		}
-		step = sasl_cyrus_server_step(st->sasl, VSTR_STR(in),
-					      VSTR_LEN(in), out, why);
+		step = sasl_srv_step(st->sasl, VSTR_STR(in), VSTR_LEN(in), out,
+				     why);
 	}
 
 	/*
@@ -322,8 +322,16 @@ smtpd_sasl_auth(SMTPD_STATE *st, const char *args)
 					 "challenge");
 		}
 	}
+	if (step == SASL_STEP_TEMP) {
+		/* Not the client's fault: no failure counted, no delay. */
+		msg_warn("%s[%s]: SASL %s authentication aborted: %s",
+			 st->peer.name, st->peer.addr, VSTR_STR(mech),
+			 VSTR_STR(why));
+		smtpd_reply(st, "454 4.7.0 Temporary authentication failure");
+		goto out;
+	}
 	if (step == SASL_STEP_FAIL
-	    || (user = sasl_cyrus_server_username(st->sasl)) == NULL
+	    || (user = sasl_srv_username(st->sasl)) == NULL
 	    || !smtpd_sasl_printable(user)) {
 		if (step != SASL_STEP_FAIL)
 			vstr_strcpy(why, "unusable user name");
@@ -340,7 +348,7 @@ smtpd_sasl_auth(SMTPD_STATE *st, const char *args)
 	smtpd_reply(st, "235 2.7.0 Authentication successful");
 	ret = 0;
 out:
-	st->sasl = sasl_cyrus_server_free(st->sasl);
+	st->sasl = sasl_srv_free(st->sasl);
 	/* The AUTH line and the decoded responses may hold a password. */
 	explicit_bzero(VSTR_STR(st->line), VSTR_LEN(st->line));
 	explicit_bzero(VSTR_STR(in), VSTR_LEN(in));

@@ -1,7 +1,11 @@
 /*
  * sasl - SASL authentication for smtpd (server) and smtp (client).
  *
- * Two halves.  sasl_cyrus.c is the only file that includes Cyrus
+ * smtpd talks to its backend through sasl_srv.c only (sasl_srv_*):
+ * smtpd_sasl_type picks Cyrus (sasl_cyrus.c, the default) or Dovecot's
+ * auth server (sasl_dovecot.c, util/sasl_dovecot.h).
+ *
+ * Cyrus and the wire format.  sasl_cyrus.c is the only file that includes Cyrus
  * libsasl2's headers (STYLE.md 14): it initialises the library, runs one
  * server or client exchange and maps smtpd/smtp_sasl_security_options
  * words to Cyrus properties.  sasl_proto.c is pure code with no library:
@@ -17,13 +21,15 @@
  * and wait for the peer's answer) or SASL_STEP_FAIL.  A server failure's
  * `why` is Cyrus's generic text ("authentication failure"), fit for the
  * 535 reply and the log; Cyrus's detail goes to the log through its own
- * log callback.  `out` receives raw bytes (not base64).
+ * log callback.  `out` receives raw bytes (not base64).  SASL_STEP_TEMP
+ * (Dovecot only) is a failure that is not the client's: smtpd answers
+ * 454 4.7.0.
  *
  * Errors: 0 / -1 with a reason in `why`; pointer / NULL.  Nothing here
  * dies but the allocators.
  *
- * Ownership: SASL_SERVER and SASL_CLIENT are the caller's, released
- * with the sasl_cyrus_*_free functions (they return NULL).  Returned
+ * Ownership: SASL_SRV, SASL_CYRUS_SERVER and SASL_CLIENT are the
+ * caller's, released with their *_free functions (they return NULL).  Returned
  * const char * are borrowed from the object until its next call or its
  * free.  The password given to sasl_cyrus_client_create is copied and
  * wiped on free.
@@ -42,30 +48,69 @@ enum sasl_step {
 	SASL_STEP_DONE,
 	SASL_STEP_CONTINUE,
 	SASL_STEP_FAIL,
+	SASL_STEP_TEMP, /* the backend is unreachable or said "try later" */
 };
+
+/*
+ * The server side as smtpd sees it (sasl_srv.c): one small interface
+ * in front of the backend that smtpd_sasl_type names, so smtpd_sasl.c
+ * holds no backend code and neither backend knows the other.
+ */
+struct sasl_srv_conf {
+	const char *type;	       /* smtpd_sasl_type: cyrus | dovecot */
+	const char *path;	       /* smtpd_sasl_path */
+	const char *cyrus_config_path; /* cyrus_sasl_config_path */
+	const char *security;	       /* smtpd_sasl_security_options */
+	const char *tls_security;      /* smtpd_sasl_tls_security_options */
+};
+
+/* What a backend may learn about the session an exchange belongs to. */
+struct sasl_srv_info {
+	const char *service;  /* smtpd_sasl_service */
+	const char *hostname; /* myhostname */
+	const char *realm;    /* smtpd_sasl_local_domain, may be "" */
+	const char *security; /* the options for this session's TLS state */
+	const char *client_addr, *client_port;
+	const char *server_addr, *server_port;
+	bool	    tls;		  /* the session is encrypted */
+	bool	    client_cert_verified; /* ... with a verified cert */
+};
+
+typedef struct SASL_SRV SASL_SRV;
+
+/* Once per process, before the chroot: choose and set up the backend. */
+int	       sasl_srv_init(const struct sasl_srv_conf *conf, VSTR *why);
+SASL_SRV      *sasl_srv_create(const struct sasl_srv_info *info, VSTR *why);
+SASL_SRV      *sasl_srv_free(SASL_SRV *s);
+const char    *sasl_srv_mechs(SASL_SRV *s, VSTR *why);
+enum sasl_step sasl_srv_start(SASL_SRV *s, const char *mech, const void *in,
+			      size_t inlen, bool has_in, VSTR *out, VSTR *why);
+enum sasl_step
+sasl_srv_step(SASL_SRV *s, const void *in, size_t inlen, VSTR *out, VSTR *why);
+const char *sasl_srv_username(SASL_SRV *s);
 
 /* Security option words -> Cyrus SASL_SEC_* bits; -1 (why) on a bad word. */
 int sasl_cyrus_security_parse(const char *words, unsigned *flags, VSTR *why);
 
-/* Server (smtpd). */
-typedef struct SASL_SERVER SASL_SERVER;
+/* Cyrus server (smtpd, through sasl_srv.c). */
+typedef struct SASL_CYRUS_SERVER SASL_CYRUS_SERVER;
 
 /* app: smtpd_sasl_path; config_path: cyrus_sasl_config_path ("" none). */
 int sasl_cyrus_server_init(const char *app, const char *config_path, VSTR *why);
 /* service "smtp", realm may be "", sec: smtpd_sasl_*security_options. */
-SASL_SERVER		 *
+SASL_CYRUS_SERVER *
 sasl_cyrus_server_create(const char *service, const char *hostname,
-				      const char *realm, const char *sec, VSTR *why);
-SASL_SERVER *sasl_cyrus_server_free(SASL_SERVER *s);
+			 const char *realm, const char *sec, VSTR *why);
+SASL_CYRUS_SERVER *sasl_cyrus_server_free(SASL_CYRUS_SERVER *s);
 /* Space-separated mechanism names; NULL (why) when there are none. */
-const char *sasl_cyrus_server_mechs(SASL_SERVER *s, VSTR *why);
+const char *sasl_cyrus_server_mechs(SASL_CYRUS_SERVER *s, VSTR *why);
 enum sasl_step
-sasl_cyrus_server_start(SASL_SERVER *s, const char *mech, const void *in,
+sasl_cyrus_server_start(SASL_CYRUS_SERVER *s, const char *mech, const void *in,
 			size_t inlen, bool has_in, VSTR *out, VSTR *why);
-enum sasl_step sasl_cyrus_server_step(SASL_SERVER *s, const void *in,
+enum sasl_step sasl_cyrus_server_step(SASL_CYRUS_SERVER *s, const void *in,
 				      size_t inlen, VSTR *out, VSTR *why);
 /* After DONE: the authenticated user name. */
-const char *sasl_cyrus_server_username(SASL_SERVER *s);
+const char *sasl_cyrus_server_username(SASL_CYRUS_SERVER *s);
 
 /* Client (smtp). */
 typedef struct SASL_CLIENT SASL_CLIENT;

@@ -40,7 +40,7 @@ static char *sasl_cyrus_conf_path;
 static bool  sasl_cyrus_server_ready;
 static bool  sasl_cyrus_client_ready;
 
-struct SASL_SERVER {
+struct SASL_CYRUS_SERVER {
 	sasl_conn_t *conn;
 	VSTR	    *mechs;
 };
@@ -179,13 +179,13 @@ sasl_cyrus_server_init(const char *app, const char *config_path, VSTR *why)
 	return 0;
 }
 
-SASL_SERVER *
+SASL_CYRUS_SERVER *
 sasl_cyrus_server_create(const char *service, const char *hostname,
 			 const char *realm, const char *sec, VSTR *why)
 {
-	SASL_SERVER *s;
-	sasl_conn_t *conn = NULL;
-	int	     rc;
+	SASL_CYRUS_SERVER *s;
+	sasl_conn_t	  *conn = NULL;
+	int		   rc;
 
 	if (!sasl_cyrus_server_ready) {
 		vstr_strcpy(why, "SASL server library not initialized");
@@ -207,8 +207,8 @@ sasl_cyrus_server_create(const char *service, const char *hostname,
 	return s;
 }
 
-SASL_SERVER *
-sasl_cyrus_server_free(SASL_SERVER *s)
+SASL_CYRUS_SERVER *
+sasl_cyrus_server_free(SASL_CYRUS_SERVER *s)
 {
 	if (s == NULL)
 		return NULL;
@@ -219,7 +219,7 @@ sasl_cyrus_server_free(SASL_SERVER *s)
 }
 
 const char *
-sasl_cyrus_server_mechs(SASL_SERVER *s, VSTR *why)
+sasl_cyrus_server_mechs(SASL_CYRUS_SERVER *s, VSTR *why)
 {
 	const char *list;
 	unsigned    len;
@@ -236,8 +236,8 @@ sasl_cyrus_server_mechs(SASL_SERVER *s, VSTR *why)
 }
 
 static enum sasl_step
-sasl_cyrus_server_result(SASL_SERVER *s, int rc, const char *data, unsigned len,
-			 VSTR *out, VSTR *why)
+sasl_cyrus_server_result(SASL_CYRUS_SERVER *s, int rc, const char *data,
+			 unsigned len, VSTR *out, VSTR *why)
 {
 	vstr_reset(out);
 	if (rc != SASL_OK && rc != SASL_CONTINUE) {
@@ -256,7 +256,7 @@ sasl_cyrus_server_result(SASL_SERVER *s, int rc, const char *data, unsigned len,
 }
 
 enum sasl_step
-sasl_cyrus_server_start(SASL_SERVER *s, const char *mech, const void *in,
+sasl_cyrus_server_start(SASL_CYRUS_SERVER *s, const char *mech, const void *in,
 			size_t inlen, bool has_in, VSTR *out, VSTR *why)
 {
 	const char *data = NULL;
@@ -273,8 +273,8 @@ sasl_cyrus_server_start(SASL_SERVER *s, const char *mech, const void *in,
 }
 
 enum sasl_step
-sasl_cyrus_server_step(SASL_SERVER *s, const void *in, size_t inlen, VSTR *out,
-		       VSTR *why)
+sasl_cyrus_server_step(SASL_CYRUS_SERVER *s, const void *in, size_t inlen,
+		       VSTR *out, VSTR *why)
 {
 	const char *data = NULL;
 	unsigned    len = 0;
@@ -289,7 +289,7 @@ sasl_cyrus_server_step(SASL_SERVER *s, const void *in, size_t inlen, VSTR *out,
 }
 
 const char *
-sasl_cyrus_server_username(SASL_SERVER *s)
+sasl_cyrus_server_username(SASL_CYRUS_SERVER *s)
 {
 	const void *user = NULL;
 

@@ -175,7 +175,13 @@ setup(void **state)
 		"sasldb_path: %s/sasldb2\nmech_list: PLAIN LOGIN\n",
 		sasl_dir);
 	fclose(fp);
-	if (sasl_cyrus_server_init("smtpd", sasl_dir, why) < 0) {
+	if (sasl_srv_init(&(struct sasl_srv_conf){ .type = "cyrus",
+						   .path = "smtpd",
+						   .cyrus_config_path = sasl_dir,
+						   .security = "",
+						   .tls_security = "" },
+			  why)
+	    < 0) {
 		fprintf(stderr, "%s\n", VSTR_STR(why));
 		return -1;
 	}
