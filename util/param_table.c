@@ -702,8 +702,9 @@ static const struct param_def param_defs[] = {
 	{ "smtpd_sasl_local_domain", PARAM_STR, "", 0, 0,
 	  "Realm appended to SASL user names." },
 	{ "smtpd_sasl_path", PARAM_STR, "smtpd", 0, 0,
-	  "Cyrus SASL application name of the SMTP server (selects "
-	  "smtpd.conf)." },
+	  "Cyrus: SASL application name (selects smtpd.conf); Dovecot: "
+	  "the auth socket, relative to queue_directory, or "
+	  "inet:host:port." },
 	{ "smtpd_sasl_security_options", PARAM_STR, "noanonymous", 0, 0,
 	  "SASL mechanism properties the SMTP server refuses." },
 	{ "smtpd_sasl_service", PARAM_STR, "smtp", 0, 0,
@@ -711,7 +712,7 @@ static const struct param_def param_defs[] = {
 	{ "smtpd_sasl_tls_security_options", PARAM_STR,
 	  "$smtpd_sasl_security_options", 0, 0, "The same, inside TLS." },
 	{ "smtpd_sasl_type", PARAM_STR, "cyrus", 0, 0,
-	  "SASL implementation of the SMTP server." },
+	  "SASL implementation of the SMTP server: cyrus or dovecot." },
 	{ "smtpd_sender_login_maps", PARAM_STR, "", 0, 0,
 	  "Tables of the SASL logins that own each sender address." },
 	{ "smtpd_sender_restrictions", PARAM_STR, "", 0, 0,
