@@ -200,9 +200,10 @@ class Dovecot:
         return subprocess.run([tool_path("doveadm"), "-c", self.conf]
                               + list(args), capture_output=True, timeout=30)
 
-    def fetch(self, user, what="text", search="ALL"):
-        """doveadm fetch's output for user ("" when it fails)."""
-        r = self.doveadm("fetch", "-u", user, what, search)
+    def fetch(self, user, what="text", *search):
+        """doveadm fetch's output for user ("" when it fails); the search
+        query words (default ALL)."""
+        r = self.doveadm("fetch", "-u", user, what, *(search or ("ALL",)))
         return r.stdout.decode(errors="replace")
 
     def maildir_messages(self, user):

@@ -1,24 +1,26 @@
 """LMTP delivery through the smtp client in LMTP mode (master.cf service
-"lmtp") to unix: next hops: first into an aiosmtpd LMTP server on a unix
-socket (per-recipient replies after DATA, connection reuse), then into a
-real Dovecot LMTP server that the test starts with its own config
-(Debian dovecot-core + dovecot-lmtpd; skipped when not installed).
+"lmtp"): first into an aiosmtpd LMTP server on a unix socket
+(per-recipient replies after DATA, connection reuse), then into a real
+Dovecot LMTP server (Debian dovecot-core + dovecot-lmtpd, started once for
+the module by tests/integration/dovecot_peer.py) the ways a Dovecot site
+hands mail over: transport_maps, mailbox_transport = lmtp:unix:...,
+lmtp:inet:..., fallback_transport, local_transport and virtual_transport;
+with a recipient over its Dovecot quota next to one that is not.
 
 SPDX-License-Identifier: ISC
 """
 import asyncio
 import os
-import pwd
 import re
-import secrets
 import smtplib
-import subprocess
+import shutil
+import tempfile
 import threading
-import time
 
 import pytest
 
 from conftest import free_port, wait_for, wait_smtp
+from dovecot_peer import Dovecot
 
 pytestmark = pytest.mark.needs("aiosmtpd")
 
@@ -115,111 +117,179 @@ def test_lmtp_unix_nexthop_per_recipient_replies(instance, workdir):
         sink.stop()
 
 
-DOVECOT_CONF = """
-base_dir = %(w)s/run
-state_dir = %(w)s/state
-log_path = %(w)s/dovecot.log
-protocols = lmtp
-auth_username_format = %%n
-ssl = no
-first_valid_uid = %(uid)d
-last_valid_uid = %(uid)d
-mail_location = maildir:~/Maildir
-mail_plugins = quota
-passdb {
-  driver = passwd-file
-  args = %(w)s/users
-}
-userdb {
-  driver = passwd-file
-  args = %(w)s/users
-}
-service lmtp {
-  unix_listener %(w)s/lmtp.sock {
-    mode = 0666
-  }
-}
-service anvil {
-  chroot =
-}
-service stats {
-  unix_listener stats-writer {
-    mode = 0666
-  }
-}
-plugin {
-  quota = maildir:User quota
-}
-"""
+# ---------------------------------------------------------------------------
+# A real Dovecot, once for the module: LMTP on a unix socket and on a
+# 127.0.0.1 port; tiny's quota is 1 KiB.
+
+DOVECOT_USERS = {"alice": ("x", None), "bob": ("x", None),
+                 "carol": ("x", None), "dave": ("x", None),
+                 "tiny": ("x", "1")}
 
 
-@pytest.mark.needs("dovecot", "dovecot_lmtp", "useradd")
-@pytest.mark.skipif(os.geteuid() != 0, reason="dovecot's users need root")
-def test_lmtp_into_dovecot_fetch_and_bounces(instance, workdir):
-    os.chmod(workdir, 0o755)
-    w = os.path.join(workdir, "dovecot")
-    os.makedirs(w)
-    name = "pd%s" % secrets.token_hex(3)
-    subprocess.run(["useradd", "-M", "-d", "/nonexistent", "-U", name],
-                   check=True, capture_output=True)
-    proc = None
+@pytest.fixture(scope="module")
+def dovecot():
+    from conftest import require
+    require("dovecot", "dovecot_lmtp", "useradd")
+    folder = tempfile.mkdtemp(prefix="postel-dovecot-")
+    os.chmod(folder, 0o755)
+    d = None
     try:
-        pw = pwd.getpwnam(name)
-        homes = os.path.join(w, "homes")
-        os.makedirs(homes)
-        for u in ("alice", "tiny"):
-            os.makedirs(os.path.join(homes, u))
-            os.chown(os.path.join(homes, u), pw.pw_uid, pw.pw_gid)
-        with open(os.path.join(w, "users"), "w") as f:
-            f.write("alice:{PLAIN}x:%d:%d::%s/alice::\n"
-                    % (pw.pw_uid, pw.pw_gid, homes))
-            f.write("tiny:{PLAIN}x:%d:%d::%s/tiny::"
-                    "userdb_quota_rule=*:storage=1\n"
-                    % (pw.pw_uid, pw.pw_gid, homes))
-        conf = os.path.join(w, "dovecot.conf")
-        with open(conf, "w") as f:
-            f.write(DOVECOT_CONF % {"w": w, "uid": pw.pw_uid})
-        proc = subprocess.Popen(["dovecot", "-F", "-c", conf],
-                                stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
-        sock = os.path.join(w, "lmtp.sock")
-        assert wait_for(lambda: os.path.exists(sock), 10), \
-            proc.stderr.read1(4096) if proc.poll() is not None else "no socket"
-        port = free_port()
-        start_mta(instance, port, "unix:" + sock)
-        big = BODY + b"x" * 4000 + b"\r\n"
-        with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
-            s.sendmail("alice@lmtp.test", ["alice@lmtp.test"], BODY)
-            s.sendmail("alice@lmtp.test", ["tiny@lmtp.test",
-                                           "nobody-here@lmtp.test"], big)
-        log = instance.read_log
-        rx = re.compile(r"to=<alice@lmtp\.test>.*status=sent")
-        assert wait_for(lambda: rx.search(log()), 20), log()
-        rx = re.compile(r"to=<tiny@lmtp\.test>.*dsn=5\.2\.2, status=bounced")
-        assert wait_for(lambda: rx.search(log()), 20), log()
-        rx = re.compile(r"to=<nobody-here@lmtp\.test>.*dsn=5\.1\.1, "
-                        r"status=bounced")
-        assert wait_for(lambda: rx.search(log()), 20), log()
-
-        def fetch():
-            r = subprocess.run(["doveadm", "-c", conf, "fetch", "-u",
-                                "alice", "text", "ALL"],
-                               capture_output=True, timeout=20)
-            return r.stdout.decode(errors="replace")
-
-        # The message, then the bounce for tiny and nobody-here, both
-        # delivered back to alice (the sender) through LMTP.
-        assert wait_for(lambda: "hello lmtp" in fetch()
-                        and "Undelivered Mail" in fetch(), 30), \
-            fetch() + log()
-        out = fetch()
-        assert "tiny@lmtp.test" in out and "nobody-here@lmtp.test" in out
+        d = Dovecot(os.path.join(folder, "dovecot"), DOVECOT_USERS,
+                    lmtp_socket=os.path.join(folder, "dovecot", "lmtp.sock"),
+                    lmtp_port=free_port())
+        yield d
     finally:
-        if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-        subprocess.run(["userdel", "-f", name], capture_output=True)
+        if d is not None:
+            d.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def start_site(instance, dovecot, main):
+    """smtpd, qmgr, local and the lmtp client; queue/private/dovecot-lmtp
+    leads to Dovecot's LMTP socket, as on a Debian Dovecot site where
+    Dovecot's listener sits in Postfix's queue."""
+    port = free_port()
+    settings = {"myhostname": "mx.test", "mydomain": "test",
+                "mydestination": "mx.test", "local_recipient_maps": "",
+                "alias_maps": "",
+                "minimal_backoff_time": "300s", "queue_run_delay": "300s"}
+    settings.update(main)
+    instance.write_config(main=settings, services=[
+        "127.0.0.1:%d inet n - y - - smtpd" % port,
+        "qmgr unix n - n 300 1 qmgr",
+        "cleanup unix n - n - 0 cleanup",
+        "local unix - n n - - local",
+        "lmtp unix - - n - - smtp",
+        "bounce unix - - n - 0 bounce",
+        "defer unix - - n - 0 bounce",
+        "trace unix - - n - 0 bounce",
+    ])
+    instance.set_permissions()
+    os.symlink(dovecot.lmtp_socket, instance.unix_path("dovecot-lmtp"))
+    instance.start(foreground=True)
+    wait_smtp(instance, port)
+    return port
+
+
+def message(token, size=0):
+    return (b"From: sender@example.org\r\nSubject: " + token.encode()
+            + b"\r\nMessage-ID: <" + token.encode() + b"@example.org>\r\n"
+            b"\r\nhello " + token.encode() + b"\r\n"
+            + b"x" * size + (b"\r\n" if size else b""))
+
+
+def in_maildir(dovecot, user, token):
+    return any(token.encode() in m for m in dovecot.maildir_messages(user))
+
+
+def sent_line(instance, rcpt):
+    rx = re.compile(r"to=<%s>.*status=sent.*" % re.escape(rcpt))
+    found = wait_for(lambda: rx.search(instance.read_log()), 30)
+    assert found, instance.read_log()
+    return found.group(0)
+
+
+def test_lmtp_mailbox_transport_unix_into_dovecot_maildir(instance, dovecot):
+    port = start_site(instance, dovecot, {
+        "mailbox_transport": "lmtp:unix:private/dovecot-lmtp"})
+    token = "mbt-%s" % os.urandom(4).hex()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.sendmail("sender@example.org", ["alice@mx.test"], message(token))
+    line = sent_line(instance, "alice@mx.test")
+    assert "private/dovecot-lmtp" in line, line
+    assert wait_for(lambda: in_maildir(dovecot, "alice", token), 10)
+    # Dovecot indexes it: doveadm sees the message too.
+    assert token in dovecot.fetch("alice", "hdr", "SUBJECT", token)
+
+
+def test_lmtp_mailbox_transport_inet_into_dovecot(instance, dovecot):
+    port = start_site(instance, dovecot, {
+        "mailbox_transport": "lmtp:inet:127.0.0.1:%d" % dovecot.lmtp_port})
+    token = "inet-%s" % os.urandom(4).hex()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.sendmail("sender@example.org", ["bob@mx.test"], message(token))
+    line = sent_line(instance, "bob@mx.test")
+    assert "relay=127.0.0.1[127.0.0.1]:%d" % dovecot.lmtp_port in line, line
+    assert wait_for(lambda: in_maildir(dovecot, "bob", token), 10)
+
+
+def test_lmtp_fallback_transport_takes_unknown_users(instance, dovecot):
+    # carol has no system account: local hands her to fallback_transport.
+    port = start_site(instance, dovecot, {
+        "fallback_transport": "lmtp:unix:private/dovecot-lmtp"})
+    token = "fb-%s" % os.urandom(4).hex()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.sendmail("sender@example.org", ["carol@mx.test"], message(token))
+    sent_line(instance, "carol@mx.test")
+    assert wait_for(lambda: in_maildir(dovecot, "carol", token), 10)
+
+
+def test_lmtp_local_transport_quota_bounces_one_delivers_other(instance,
+                                                                dovecot):
+    # Both recipients in one LMTP transaction; Dovecot answers each after
+    # DATA: dave's copy is saved, tiny's is over quota (552 5.2.2).
+    port = start_site(instance, dovecot, {
+        "local_transport": "lmtp:unix:private/dovecot-lmtp"})
+    token = "quota-%s" % os.urandom(4).hex()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.sendmail("dave@mx.test", ["dave@mx.test", "tiny@mx.test"],
+                   message(token, 6000))
+    log = instance.read_log
+    rx = re.compile(r"to=<tiny@mx\.test>.*dsn=5\.2\.2, status=bounced "
+                    r"\(.*Quota exceeded \(mailbox for user is full\)")
+    assert wait_for(lambda: rx.search(log()), 30), log()
+    sent_line(instance, "dave@mx.test")
+    assert wait_for(lambda: in_maildir(dovecot, "dave", token), 10)
+    assert not in_maildir(dovecot, "tiny", token)
+    # The DSN goes back to dave through LMTP as well, with Dovecot's text.
+    assert wait_for(lambda: any(
+        b"Undelivered Mail" in m and b"Quota exceeded" in m
+        and token.encode() in m
+        for m in dovecot.maildir_messages("dave")), 30), log()
+
+
+def test_lmtp_virtual_transport_into_dovecot(instance, dovecot):
+    port = start_site(instance, dovecot, {
+        "virtual_mailbox_domains": "virt.test",
+        "virtual_mailbox_maps": "inline:{ bob@virt.test=bob/ }",
+        "virtual_transport": "lmtp:unix:private/dovecot-lmtp"})
+    token = "virt-%s" % os.urandom(4).hex()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.sendmail("sender@example.org", ["bob@virt.test"], message(token))
+        # Not in virtual_mailbox_maps: refused at RCPT, never reaches LMTP.
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            s.sendmail("sender@example.org", ["nobody@virt.test"],
+                       message(token))
+    sent_line(instance, "bob@virt.test")
+    assert wait_for(lambda: in_maildir(dovecot, "bob", token), 10)
+
+
+def test_lmtp_into_dovecot_fetch_and_bounces(instance, workdir, dovecot):
+    # transport_maps to Dovecot's socket by absolute path.
+    port = free_port()
+    start_mta(instance, port, "unix:" + dovecot.lmtp_socket)
+    big = BODY + b"x" * 4000 + b"\r\n"
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.sendmail("alice@lmtp.test", ["alice@lmtp.test"], BODY)
+        s.sendmail("alice@lmtp.test", ["tiny@lmtp.test",
+                                       "nobody-here@lmtp.test"], big)
+    log = instance.read_log
+    rx = re.compile(r"to=<alice@lmtp\.test>.*status=sent")
+    assert wait_for(lambda: rx.search(log()), 20), log()
+    rx = re.compile(r"to=<tiny@lmtp\.test>.*dsn=5\.2\.2, status=bounced")
+    assert wait_for(lambda: rx.search(log()), 20), log()
+    rx = re.compile(r"to=<nobody-here@lmtp\.test>.*dsn=5\.1\.1, "
+                    r"status=bounced")
+    assert wait_for(lambda: rx.search(log()), 20), log()
+
+    def fetch():
+        return dovecot.fetch("alice", "text", "ALL")
+
+    # The message, then the bounce for tiny and nobody-here, both
+    # delivered back to alice (the sender) through LMTP.
+    assert wait_for(lambda: "hello lmtp" in fetch()
+                    and "Undelivered Mail" in fetch()
+                    and "nobody-here@lmtp.test" in fetch(), 30), \
+        fetch() + log()
+    out = fetch()
+    assert "tiny@lmtp.test" in out and "nobody-here@lmtp.test" in out
