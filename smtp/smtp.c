@@ -342,29 +342,30 @@ static void
 smtp_conf_bind(struct smtp_conf *c, const CFG *cfg)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
+	const char   *name4 = smtp_param(c->lmtp, "smtp_bind_address");
+	const char   *name6 = smtp_param(c->lmtp, "smtp_bind_address6");
 
-	c->bind_address = cfg_get_str(cfg, "smtp_bind_address");
-	c->bind_address6 = cfg_get_str(cfg, "smtp_bind_address6");
+	c->bind_address = cfg_get_str(cfg, name4);
+	c->bind_address6 = cfg_get_str(cfg, name6);
 	if (*c->bind_address && inet_pton(AF_INET, c->bind_address, buf) != 1)
-		msg_fatal_status(78,
-				 "smtp_bind_address: \"%s\" is not an "
-				 "IPv4 address",
+		msg_fatal_status(78, "%s: \"%s\" is not an IPv4 address", name4,
 				 c->bind_address);
 	if (*c->bind_address6
 	    && inet_pton(AF_INET6, c->bind_address6, buf) != 1)
-		msg_fatal_status(78,
-				 "smtp_bind_address6: \"%s\" is not an "
-				 "IPv6 address",
+		msg_fatal_status(78, "%s: \"%s\" is not an IPv6 address", name6,
 				 c->bind_address6);
 }
 
 static int
-smtp_conf_time(const CFG *cfg, const char *name)
+smtp_conf_time(const CFG *cfg, bool lmtp, const char *name)
 {
-	long long val = cfg_get_time(cfg, name);
+	long long val = cfg_get_time(cfg, smtp_param(lmtp, name));
 
 	return val > 86400 ? 86400 : (int)val;
 }
+
+/* The name of an smtp_X parameter for this client (smtp_param.c). */
+#define P(name) smtp_param(c->lmtp, (name))
 
 static void
 smtp_pre_jail(struct skel_ctx *ctx)
@@ -379,39 +380,46 @@ smtp_pre_jail(struct skel_ctx *ctx)
 	st->cfg = ctx->cfg;
 	c->lmtp = strcmp(ctx->service, "lmtp") == 0;
 	c->default_port = c->lmtp ? 24 : 25;
-	c->helo_name = cfg_get_str(cfg, "smtp_helo_name");
-	c->connect_timeout = smtp_conf_time(cfg, "smtp_connect_timeout");
-	c->helo_timeout = smtp_conf_time(cfg, "smtp_helo_timeout");
-	c->mail_timeout = smtp_conf_time(cfg, "smtp_mail_timeout");
-	c->rcpt_timeout = smtp_conf_time(cfg, "smtp_rcpt_timeout");
-	c->data_init_timeout = smtp_conf_time(cfg, "smtp_data_init_timeout");
-	c->data_xfer_timeout = smtp_conf_time(cfg, "smtp_data_xfer_timeout");
-	c->data_done_timeout = smtp_conf_time(cfg, "smtp_data_done_timeout");
-	c->quit_timeout = smtp_conf_time(cfg, "smtp_quit_timeout");
-	c->mx_address_limit = (int)cfg_get_int(cfg, "smtp_mx_address_limit");
-	c->mx_session_limit = (int)cfg_get_int(cfg, "smtp_mx_session_limit");
-	c->skip_5xx_greeting = cfg_get_bool(cfg, "smtp_skip_5xx_greeting");
-	c->never_send_ehlo = cfg_get_bool(cfg, "smtp_never_send_ehlo");
-	c->always_send_ehlo = cfg_get_bool(cfg, "smtp_always_send_ehlo");
-	c->send_xforward = cfg_get_bool(cfg, "smtp_send_xforward_command");
+	c->helo_name = cfg_get_str(cfg, P("smtp_helo_name"));
+	c->connect_timeout = smtp_conf_time(cfg, c->lmtp,
+					    "smtp_connect_timeout");
+	c->helo_timeout = smtp_conf_time(cfg, c->lmtp, "smtp_helo_timeout");
+	c->mail_timeout = smtp_conf_time(cfg, c->lmtp, "smtp_mail_timeout");
+	c->rcpt_timeout = smtp_conf_time(cfg, c->lmtp, "smtp_rcpt_timeout");
+	c->data_init_timeout = smtp_conf_time(cfg, c->lmtp,
+					      "smtp_data_init_timeout");
+	c->data_xfer_timeout = smtp_conf_time(cfg, c->lmtp,
+					      "smtp_data_xfer_timeout");
+	c->data_done_timeout = smtp_conf_time(cfg, c->lmtp,
+					      "smtp_data_done_timeout");
+	c->quit_timeout = smtp_conf_time(cfg, c->lmtp, "smtp_quit_timeout");
+	c->mx_address_limit = (int)cfg_get_int(cfg, P("smtp_mx_address_limit"));
+	c->mx_session_limit = (int)cfg_get_int(cfg, P("smtp_mx_session_limit"));
+	c->skip_5xx_greeting = cfg_get_bool(cfg, P("smtp_skip_5xx_greeting"));
+	/* LMTP always sends LHLO: these two have no twin. */
+	if (!c->lmtp) {
+		c->never_send_ehlo = cfg_get_bool(cfg, "smtp_never_send_ehlo");
+		c->always_send_ehlo = cfg_get_bool(cfg,
+						   "smtp_always_send_ehlo");
+	}
+	c->send_xforward = cfg_get_bool(cfg, P("smtp_send_xforward_command"));
 	smtp_conf_bind(c, cfg);
-	c->line_length_limit = (int)cfg_get_int(cfg, "smtp_line_length_limit");
+	c->line_length_limit = (int)cfg_get_int(cfg,
+						P("smtp_line_length_limit"));
 	c->cache_time_limit =
-	    smtp_conf_time(cfg, "smtp_connection_cache_time_limit");
+	    smtp_conf_time(cfg, c->lmtp, "smtp_connection_cache_time_limit");
 	c->reuse_time_limit =
-	    smtp_conf_time(cfg, "smtp_connection_reuse_time_limit");
+	    smtp_conf_time(cfg, c->lmtp, "smtp_connection_reuse_time_limit");
 
-	list = mystrdup(cfg_get_str(cfg, "smtp_host_lookup"));
+	list = mystrdup(cfg_get_str(cfg, P("smtp_host_lookup")));
 	for (cp = list; (tok = str_token(&cp, STR_SEP_LIST)) != NULL;) {
 		if (strcasecmp(tok, "dns") == 0)
 			c->use_dns = true;
 		else if (strcasecmp(tok, "native") == 0)
 			c->use_native = true;
 		else
-			msg_fatal_status(78,
-					 "smtp_host_lookup: unknown "
-					 "method \"%s\"",
-					 tok);
+			msg_fatal_status(78, "%s: unknown method \"%s\"",
+					 P("smtp_host_lookup"), tok);
 	}
 	myfree(list);
 	if (!c->use_dns && !c->use_native)
@@ -434,7 +442,7 @@ smtp_pre_jail(struct skel_ctx *ctx)
 	myfree(list);
 	if (!c->ipv4 && !c->ipv6)
 		c->ipv4 = c->ipv6 = true;
-	cp = (char *)cfg_get_str(cfg, "smtp_address_preference");
+	cp = (char *)cfg_get_str(cfg, P("smtp_address_preference"));
 	c->prefer_ipv6 = strcasecmp(cp, "ipv6") == 0;
 	c->prefer_ipv4 = strcasecmp(cp, "ipv4") == 0;
 

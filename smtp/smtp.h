@@ -326,6 +326,17 @@ int smtp_generic_addr(SMTP_STATE *st, const char *addr, VSTR *out);
 /* Rewrite the address fields of a header section in place; 0 / -1. */
 int smtp_generic_header(SMTP_STATE *st, VSTR *hdr);
 
+/* smtp_param.c */
+/* One smtp_X parameter and its lmtp_X twin (Postfix's names). */
+struct smtp_param_twin {
+	const char *smtp;
+	const char *lmtp;
+};
+/* Every twin, ended by { NULL, NULL }. */
+extern const struct smtp_param_twin smtp_param_twins[];
+/* name (an smtp_X the client reads), or its lmtp_X twin when lmtp. */
+const char *smtp_param(bool lmtp, const char *name);
+
 /* smtp_log.c */
 /* Postfix delay format: "0", "0.05", "1.2", "31". */
 void smtp_log_delay(VSTR *out, double secs);

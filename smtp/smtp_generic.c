@@ -39,10 +39,13 @@ struct smtp_generic {
 	VSTR	   *ifaces;
 };
 
+/* The name of an smtp_X parameter for this client (smtp_param.c). */
+#define P(name) smtp_param(st->conf.lmtp, (name))
+
 void
 smtp_generic_init(SMTP_STATE *st, const CFG *cfg)
 {
-	const char	    *text = cfg_get_str(cfg, "smtp_generic_maps");
+	const char	    *text = cfg_get_str(cfg, P("smtp_generic_maps"));
 	struct smtp_generic *g;
 	VSTR		    *why;
 
@@ -51,7 +54,8 @@ smtp_generic_init(SMTP_STATE *st, const CFG *cfg)
 	g = mycalloc(1, sizeof(*g));
 	why = vstr_alloc(64);
 	if ((g->maps = dict_list_open(text, DICT_FLAG_FOLD, why)) == NULL)
-		msg_fatal_status(78, "smtp_generic_maps: %s", VSTR_STR(why));
+		msg_fatal_status(78, "%s: %s", P("smtp_generic_maps"),
+				 VSTR_STR(why));
 	vstr_free(why);
 	g->delims = cfg_get_str(cfg, "recipient_delimiter");
 	g->myorigin = cfg_get_str(cfg, "myorigin");

@@ -182,8 +182,8 @@ smtp_proto_helo(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 	}
 	if (strcmp(verb, "HELO") != 0)
 		smtp_proto_features(s);
-	/* STARTTLS (smtp_tls.c, which repeats EHLO), then SASL AUTH. */
-	if (!c->lmtp && smtp_tls_starttls(st, s, d) != SMTP_STEP_OK)
+	/* STARTTLS (smtp_tls.c, which repeats EHLO/LHLO), then SASL AUTH. */
+	if (smtp_tls_starttls(st, s, d) != SMTP_STEP_OK)
 		return SMTP_STEP_NEXT;
 	if (smtp_sasl_auth(st, s, d) != SMTP_STEP_OK)
 		return SMTP_STEP_NEXT;

@@ -45,6 +45,9 @@ struct smtp_sasl {
 	const char *filter; /* smtp_sasl_mechanism_filter */
 };
 
+/* The name of an smtp_X parameter for this client (smtp_param.c). */
+#define P(name) smtp_param(st->conf.lmtp, (name))
+
 void
 smtp_sasl_init(SMTP_STATE *st, const CFG *cfg)
 {
@@ -54,28 +57,29 @@ smtp_sasl_init(SMTP_STATE *st, const CFG *cfg)
 	VSTR		 *why;
 	unsigned	  flags;
 
-	if (!cfg_get_bool(cfg, "smtp_sasl_auth_enable"))
+	if (!cfg_get_bool(cfg, P("smtp_sasl_auth_enable")))
 		return;
 	why = vstr_alloc(64);
-	type = cfg_get_str(cfg, "smtp_sasl_type");
+	type = cfg_get_str(cfg, P("smtp_sasl_type"));
 	if (strcasecmp(type, "cyrus") != 0)
-		msg_fatal_status(78,
-				 "unsupported smtp_sasl_type \"%s\" "
-				 "(only cyrus)",
-				 type);
+		msg_fatal_status(78, "unsupported %s \"%s\" (only cyrus)",
+				 P("smtp_sasl_type"), type);
 	sa = mycalloc(1, sizeof(*sa));
-	sa->security = cfg_get_str(cfg, "smtp_sasl_security_options");
-	sa->tls_security = cfg_get_str(cfg, "smtp_sasl_tls_security_options");
-	sa->filter = cfg_get_str(cfg, "smtp_sasl_mechanism_filter");
+	sa->security = cfg_get_str(cfg, P("smtp_sasl_security_options"));
+	sa->tls_security = cfg_get_str(cfg,
+				       P("smtp_sasl_tls_security_options"));
+	sa->filter = cfg_get_str(cfg, P("smtp_sasl_mechanism_filter"));
 	if (sasl_cyrus_security_parse(sa->security, &flags, why) < 0
 	    || sasl_cyrus_security_parse(sa->tls_security, &flags, why) < 0)
-		msg_fatal_status(78, "smtp_sasl_*security_options: %s",
+		msg_fatal_status(78, "%s: %s",
+				 st->conf.lmtp ? "lmtp_sasl_*security_options"
+					       : "smtp_sasl_*security_options",
 				 VSTR_STR(why));
-	maps = cfg_get_str(cfg, "smtp_sasl_password_maps");
+	maps = cfg_get_str(cfg, P("smtp_sasl_password_maps"));
 	if (strspn(maps, " \t\r\n,") != strlen(maps)
 	    && (sa->passwords = dict_list_open(maps, DICT_FLAG_FOLD, why))
 		   == NULL)
-		msg_fatal_status(78, "smtp_sasl_password_maps: %s",
+		msg_fatal_status(78, "%s: %s", P("smtp_sasl_password_maps"),
 				 VSTR_STR(why));
 	if (sasl_cyrus_client_init(why) < 0)
 		msg_fatal_status(78, "%s", VSTR_STR(why));
@@ -202,9 +206,8 @@ smtp_sasl_auth(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 	if ((rc = smtp_sasl_lookup(sa, s, &cred)) <= 0) {
 		if (rc < 0) {
 			smtp_rcpt_all(d, false, DELIVER_DEFERRED, "4.3.0", s,
-				      NULL,
-				      "smtp_sasl_password_maps lookup "
-				      "error for %s",
+				      NULL, "%s lookup error for %s",
+				      P("smtp_sasl_password_maps"),
 				      VSTR_STR(s->namaddr));
 			return SMTP_STEP_NEXT;
 		}

@@ -82,46 +82,57 @@ struct smtp_tls_policy {
 	size_t nnames;
 };
 
+/* The name of an smtp_X parameter for this client (smtp_param.c). */
+#define P(name) smtp_param(st->conf.lmtp, (name))
+
 void
 smtp_tls_init(SMTP_STATE *st, const CFG *cfg)
 {
 	struct smtp_tls *t = mycalloc(1, sizeof(*t));
-	/* smtp_use_tls / smtp_enforce_tls when the level is empty. */
-	const char *level = cfg_compat_tls_level(cfg, CFG_COMPAT_SMTP, true);
-	const char *maps = cfg_get_str(cfg, "smtp_tls_policy_maps");
+	/*
+	 * smtp_use_tls / smtp_enforce_tls when the level is empty; LMTP has
+	 * only lmtp_tls_security_level.
+	 */
+	const char *level = st->conf.lmtp
+				? cfg_get_str(cfg, P("smtp_tls_security_level"))
+				: cfg_compat_tls_level(cfg, CFG_COMPAT_SMTP,
+						       true);
+	const char *maps = cfg_get_str(cfg, P("smtp_tls_policy_maps"));
 	struct tls_client_opts o;
 	VSTR		      *why = vstr_alloc(100);
 
 	if ((t->level = tls_level_parse(level)) < 0)
 		msg_fatal_status(78,
-				 "bad smtp_tls_security_level value: "
-				 "\"%s\" (none, may, encrypt, dane, verify, "
-				 "secure)",
-				 level);
+				 "bad %s value: \"%s\" (none, may, encrypt, "
+				 "dane, verify, secure)",
+				 P("smtp_tls_security_level"), level);
 	if (*maps
 	    && (t->policy = dict_list_open(maps, DICT_FLAG_FOLD, why)) == NULL)
-		msg_fatal_status(78, "smtp_tls_policy_maps: %s", VSTR_STR(why));
-	t->servername = cfg_get_str(cfg, "smtp_tls_servername");
-	t->wrappermode = cfg_get_bool(cfg, "smtp_tls_wrappermode");
+		msg_fatal_status(78, "%s: %s", P("smtp_tls_policy_maps"),
+				 VSTR_STR(why));
+	t->servername = cfg_get_str(cfg, P("smtp_tls_servername"));
+	/* LMTP has STARTTLS only: smtp_tls_wrappermode has no twin. */
+	t->wrappermode = !st->conf.lmtp
+			 && cfg_get_bool(cfg, "smtp_tls_wrappermode");
 	memset(&o, 0, sizeof(o));
-	o.CAfile = cfg_get_str(cfg, "smtp_tls_CAfile");
-	o.CApath = cfg_get_str(cfg, "smtp_tls_CApath");
-	o.cert_file = cfg_get_str(cfg, "smtp_tls_cert_file");
-	o.key_file = cfg_get_str(cfg, "smtp_tls_key_file");
-	o.protocols = cfg_get_str(cfg, "smtp_tls_protocols");
-	o.ciphers = cfg_get_str(cfg, "smtp_tls_ciphers");
-	o.cache_timeout = (long)cfg_get_time(cfg,
-					     "smtp_tls_session_cache_timeout");
-	o.loglevel = (int)cfg_get_int(cfg, "smtp_tls_loglevel");
-	t->note_offer = cfg_get_bool(cfg, "smtp_tls_note_starttls_offer");
+	o.CAfile = cfg_get_str(cfg, P("smtp_tls_CAfile"));
+	o.CApath = cfg_get_str(cfg, P("smtp_tls_CApath"));
+	o.cert_file = cfg_get_str(cfg, P("smtp_tls_cert_file"));
+	o.key_file = cfg_get_str(cfg, P("smtp_tls_key_file"));
+	o.protocols = cfg_get_str(cfg, P("smtp_tls_protocols"));
+	o.ciphers = cfg_get_str(cfg, P("smtp_tls_ciphers"));
+	o.cache_timeout = (long)
+	    cfg_get_time(cfg, P("smtp_tls_session_cache_timeout"));
+	o.loglevel = (int)cfg_get_int(cfg, P("smtp_tls_loglevel"));
+	t->note_offer = cfg_get_bool(cfg, P("smtp_tls_note_starttls_offer"));
 	t->ctx_why = vstr_alloc(100);
 	t->mctx_why = vstr_alloc(100);
 	/* Only make the context when some destination may use TLS. */
 	if ((t->level != TLS_LEV_NONE || t->policy || t->wrappermode)
 	    && (t->ctx = tls_client_ctx(&o, t->ctx_why)) == NULL)
 		msg_warn("cannot set up client TLS: %s", VSTR_STR(t->ctx_why));
-	o.protocols = cfg_get_str(cfg, "smtp_tls_mandatory_protocols");
-	o.ciphers = cfg_get_str(cfg, "smtp_tls_mandatory_ciphers");
+	o.protocols = cfg_get_str(cfg, P("smtp_tls_mandatory_protocols"));
+	o.ciphers = cfg_get_str(cfg, P("smtp_tls_mandatory_ciphers"));
 	if ((t->level >= TLS_LEV_ENCRYPT || t->policy || t->wrappermode)
 	    && (t->mctx = tls_client_ctx(&o, t->mctx_why)) == NULL) {
 		if (t->level >= TLS_LEV_ENCRYPT)
@@ -499,7 +510,7 @@ handshake:
 	if (wrapper)
 		goto out_policy;
 	/* RFC 3207 4.2: ask again, the answer may differ inside TLS. */
-	smtp_session_queue(s, "EHLO %s", c->helo_name);
+	smtp_session_queue(s, "%s %s", c->lmtp ? "LHLO" : "EHLO", c->helo_name);
 	if (smtp_session_flush(s, c->helo_timeout) < 0
 	    || smtp_session_read(s, c->helo_timeout) < 0) {
 		s->broken = true;

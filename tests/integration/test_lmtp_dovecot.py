@@ -21,6 +21,7 @@ import pytest
 
 from conftest import free_port, wait_for, wait_smtp
 from dovecot_peer import Dovecot
+from tlscerts import CA
 
 pytestmark = pytest.mark.needs("aiosmtpd")
 
@@ -129,14 +130,19 @@ DOVECOT_USERS = {"alice": ("x", None), "bob": ("x", None),
 @pytest.fixture(scope="module")
 def dovecot():
     from conftest import require
-    require("dovecot", "dovecot_lmtp", "useradd")
+    require("dovecot", "dovecot_lmtp", "useradd", "openssl")
     folder = tempfile.mkdtemp(prefix="postel-dovecot-")
     os.chmod(folder, 0o755)
     d = None
     try:
+        # STARTTLS offered with a certificate for "localhost" from a test
+        # CA; clients that do not ask for TLS deliver in plain text.
+        ca = CA(os.path.join(folder, "ca"))
+        key, cert, _ = ca.issue("lmtp", ["localhost"])
         d = Dovecot(os.path.join(folder, "dovecot"), DOVECOT_USERS,
                     lmtp_socket=os.path.join(folder, "dovecot", "lmtp.sock"),
-                    lmtp_port=free_port())
+                    lmtp_port=free_port(), ssl=(key, cert))
+        d.ca = ca
         yield d
     finally:
         if d is not None:
@@ -293,3 +299,57 @@ def test_lmtp_into_dovecot_fetch_and_bounces(instance, workdir, dovecot):
         fetch() + log()
     out = fetch()
     assert "tiny@lmtp.test" in out and "nobody-here@lmtp.test" in out
+
+
+def test_lmtp_starttls_encrypt_into_dovecot(instance, dovecot):
+    # lmtp_tls_security_level, not smtp_tls_security_level, rules the LMTP
+    # client: encrypt over the unix socket (no name to verify there).
+    port = start_site(instance, dovecot, {
+        "mailbox_transport": "lmtp:unix:private/dovecot-lmtp",
+        "smtp_tls_security_level": "none",
+        "lmtp_tls_security_level": "encrypt",
+        "lmtp_tls_loglevel": "1"})
+    token = "tls-%s" % os.urandom(4).hex()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.sendmail("sender@example.org", ["alice@mx.test"], message(token))
+    sent_line(instance, "alice@mx.test")
+    log = instance.read_log()
+    assert re.search(r"TLS connection established to "
+                     r"private/dovecot-lmtp\[unix\]", log), log
+    assert wait_for(lambda: in_maildir(dovecot, "alice", token), 10)
+
+
+def test_lmtp_starttls_verify_against_test_ca(instance, dovecot):
+    port = start_site(instance, dovecot, {
+        "mailbox_transport": "lmtp:inet:localhost:%d" % dovecot.lmtp_port,
+        "lmtp_host_lookup": "native",
+        "lmtp_tls_security_level": "verify",
+        "lmtp_tls_CAfile": dovecot.ca.cert,
+        "lmtp_tls_loglevel": "1"})
+    token = "verify-%s" % os.urandom(4).hex()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.sendmail("sender@example.org", ["bob@mx.test"], message(token))
+    sent_line(instance, "bob@mx.test")
+    log = instance.read_log()
+    assert re.search(r"Verified TLS connection established to "
+                     r"localhost\[127\.0\.0\.1\]:%d" % dovecot.lmtp_port,
+                     log), log
+    assert wait_for(lambda: in_maildir(dovecot, "bob", token), 10)
+
+
+def test_lmtp_starttls_verify_fails_without_the_ca(instance, dovecot):
+    # The same without lmtp_tls_CAfile: not verified, so deferred.  The
+    # smtp_ twin given the CA does not count for LMTP.
+    port = start_site(instance, dovecot, {
+        "mailbox_transport": "lmtp:inet:localhost:%d" % dovecot.lmtp_port,
+        "lmtp_host_lookup": "native",
+        "lmtp_tls_security_level": "verify",
+        "smtp_tls_CAfile": dovecot.ca.cert})
+    token = "noca-%s" % os.urandom(4).hex()
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+        s.sendmail("sender@example.org", ["carol@mx.test"], message(token))
+    rx = re.compile(r"to=<carol@mx\.test>.*status=deferred.*"
+                    r"Server certificate not verified")
+    assert wait_for(lambda: rx.search(instance.read_log()), 30), \
+        instance.read_log()
+    assert not in_maildir(dovecot, "carol", token)
