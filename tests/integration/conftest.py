@@ -147,6 +147,8 @@ DEPENDENCIES = {
                           "lib10_quota_plugin.so")()),
     "dovecot_lmtp": ("dovecot's LMTP server", "dovecot-lmtpd",
                      _path("/usr/lib/dovecot/lmtp")),
+    "dovecot_lda": ("dovecot's delivery agent dovecot-lda", "dovecot-core",
+                    _path("/usr/lib/dovecot/dovecot-lda")),
     "pflogsumm": ("pflogsumm", "pflogsumm", _which("pflogsumm")),
     "pflogsumm_date_calc": ("Perl Date::Calc, which pflogsumm needs",
                             "libdate-calc-perl", _perl_module("Date::Calc")),

@@ -74,7 +74,8 @@ class Dovecot:
     """A running Dovecot.  users: {name: (password, quota rule or None)}."""
 
     def __init__(self, folder, users, auth_socket=None, auth_owner="postel",
-                 lmtp_socket=None, lmtp_port=None, ssl=None):
+                 lmtp_socket=None, lmtp_port=None, ssl=None,
+                 account_user=None, extra_conf=""):
         self.folder = folder
         self.conf = os.path.join(folder, "dovecot.conf")
         self.auth_socket = auth_socket
@@ -84,19 +85,27 @@ class Dovecot:
         os.makedirs(folder, exist_ok=True)
         os.chmod(folder, 0o755)
         self.account = "pd%s" % secrets.token_hex(3)
-        subprocess.run([tool_path("useradd"), "-M", "-d", "/nonexistent",
-                        "-U", self.account], check=True, capture_output=True)
+        self.homes = os.path.join(folder, "homes")
+        # Its home is its Dovecot home too: dovecot-lda started by local(8)
+        # without -d takes the user and home from the account.
+        subprocess.run([tool_path("useradd"), "-M", "-d",
+                        self.home(self.account), "-U", self.account],
+                       check=True, capture_output=True)
+        if account_user is not None:
+            # The account itself as a mail user, for dovecot-lda run by
+            # local(8) as that system user.
+            users = dict(users)
+            users[self.account] = account_user
         try:
-            self._configure(users, auth_owner, ssl)
+            self._configure(users, auth_owner, ssl, extra_conf)
             self.start()
         except BaseException:
             self.stop()
             raise
 
-    def _configure(self, users, auth_owner, ssl):
+    def _configure(self, users, auth_owner, ssl, extra_conf):
         pw = pwd.getpwnam(self.account)
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
-        self.homes = os.path.join(self.folder, "homes")
         os.makedirs(self.homes, exist_ok=True)
         os.chmod(self.homes, 0o755)
         lines = []
@@ -129,7 +138,12 @@ class Dovecot:
         with open(self.conf, "w") as f:
             f.write(CONF % {"w": self.folder, "uid": self.uid, "ssl": ssl_conf,
                             "auth": auth, "lmtp": lmtp})
+            f.write(extra_conf)
         os.chmod(self.conf, 0o644)
+        # dovecot-lda runs as the mail user and logs here too.
+        log = os.path.join(self.folder, "dovecot.log")
+        open(log, "a").close()
+        os.chmod(log, 0o666)
 
     def home(self, name):
         return os.path.join(self.homes, name)
