@@ -75,7 +75,7 @@ class Dovecot:
 
     def __init__(self, folder, users, auth_socket=None, auth_owner="postel",
                  lmtp_socket=None, lmtp_port=None, ssl=None,
-                 account_user=None, extra_conf=""):
+                 account_user=None, extra_conf="", lmtp_owner=None):
         self.folder = folder
         self.conf = os.path.join(folder, "dovecot.conf")
         self.auth_socket = auth_socket
@@ -97,13 +97,13 @@ class Dovecot:
             users = dict(users)
             users[self.account] = account_user
         try:
-            self._configure(users, auth_owner, ssl, extra_conf)
+            self._configure(users, auth_owner, ssl, extra_conf, lmtp_owner)
             self.start()
         except BaseException:
             self.stop()
             raise
 
-    def _configure(self, users, auth_owner, ssl, extra_conf):
+    def _configure(self, users, auth_owner, ssl, extra_conf, lmtp_owner):
         pw = pwd.getpwnam(self.account)
         self.uid, self.gid = pw.pw_uid, pw.pw_gid
         os.makedirs(self.homes, exist_ok=True)
@@ -124,7 +124,12 @@ class Dovecot:
                     "    user = %s\n    group = %s\n  }\n"
                     % (self.auth_socket, auth_owner, auth_owner))
         lmtp = ""
-        if self.lmtp_socket:
+        if self.lmtp_socket and lmtp_owner:
+            # In the MTA's queue, for its mail_owner only (Debian's way).
+            lmtp += ("  unix_listener %s {\n    mode = 0600\n"
+                     "    user = %s\n    group = %s\n  }\n"
+                     % (self.lmtp_socket, lmtp_owner, lmtp_owner))
+        elif self.lmtp_socket:
             lmtp += ("  unix_listener %s {\n    mode = 0666\n  }\n"
                      % self.lmtp_socket)
         if self.lmtp_port:

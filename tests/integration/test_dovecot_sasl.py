@@ -1,15 +1,20 @@
+# A Dovecot site as postel-dovecot(7) walks through it.
+#
 # smtpd_sasl_type = dovecot: a submission-style smtpd, chrooted (master.cf
 # chroot column y), authenticates through a real Dovecot's auth socket at
 # queue_directory/private/auth, reached inside the chroot as
 # "private/auth" the way Debian's Postfix does.  Logins succeed and fail
 # as Dovecot's passwd-file says, with smtplib and swaks; relaying needs
 # the login; Dovecot stopped gives 454 and a log line naming the socket.
+# Local mail goes to Dovecot's LMTP listener at private/dovecot-lmtp
+# (mailbox_transport), owned by mail_owner as the auth socket is.
 #
 # One Dovecot and one Postel instance per module (Dovecot is heavy).
 #
 # SPDX-License-Identifier: ISC
 import base64
 import os
+import re
 import shutil
 import smtplib
 import subprocess
@@ -46,6 +51,8 @@ class Site:
             "smtpd_sasl_auth_enable": "yes",
             "smtpd_sasl_type": "dovecot",
             "smtpd_sasl_path": "private/auth",
+            "alias_maps": "",
+            "mailbox_transport": "lmtp:unix:private/dovecot-lmtp",
         }
         main.update(smtpd_main or {})
         self.instance.write_config(main=main, services=[
@@ -55,11 +62,19 @@ class Site:
             "-o smtpd_relay_restrictions=permit_sasl_authenticated,reject"
             % self.port,
             "cleanup unix - - n - 0 cleanup",
+            "qmgr unix n - n 300 1 qmgr",
+            "local unix - n n - - local",
+            "lmtp unix - - n - - smtp",
+            "bounce unix - - n - 0 bounce",
+            "defer unix - - n - 0 bounce",
+            "trace unix - - n - 0 bounce",
         ])
         # The queue folders first: Dovecot's listener goes into private/.
         self.instance.set_permissions()
         self.auth_socket = os.path.join(self.instance.queue, "private",
                                         "auth")
+        self.lmtp_socket = os.path.join(self.instance.queue, "private",
+                                        "dovecot-lmtp")
 
     def start(self):
         self.instance.start()
@@ -84,7 +99,8 @@ def site():
     dovecot = None
     try:
         dovecot = Dovecot(os.path.join(workdir, "dovecot"), USERS,
-                          auth_socket=s.auth_socket)
+                          auth_socket=s.auth_socket,
+                          lmtp_socket=s.lmtp_socket, lmtp_owner="postel")
         s.dovecot = dovecot
         s.start()
         yield s
@@ -168,6 +184,20 @@ def test_dovecot_sasl_relay_only_after_auth(site):
         s.sendmail("bob@mx.test", ["carol@remote.test"],
                    b"Subject: t\r\n\r\nhi\r\n")
     assert wait_for(lambda: "sasl_username=bob" in site.log()), site.log()
+
+
+def test_dovecot_site_submission_to_local_user_lands_in_dovecot(site):
+    # alice submits on 587 after AUTH; bob's copy goes local ->
+    # mailbox_transport -> Dovecot LMTP -> bob's Maildir.
+    token = "site-%s" % os.urandom(4).hex()
+    with site.smtp() as s:
+        s.login("alice", USERS["alice"][0])
+        s.sendmail("alice@mx.test", ["bob@mx.test"],
+                   ("Subject: %s\r\n\r\nhi bob\r\n" % token).encode())
+    rx = re.compile(r"to=<bob@mx\.test>.*relay=private/dovecot-lmtp\[unix\]"
+                    r".*status=sent")
+    assert wait_for(lambda: rx.search(site.log()), 30), site.log()
+    assert token in site.dovecot.fetch("bob", "hdr", "SUBJECT", token)
 
 
 def test_dovecot_sasl_login_with_initial_response_by_hand(site):
