@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import smtplib
+import ssl
 import subprocess
 import tempfile
 
@@ -24,10 +25,11 @@ import pytest
 
 from conftest import Instance, free_port, wait_for, wait_smtp
 from dovecot_peer import Dovecot
+from tlscerts import CA
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Requiring AUTH"),
-    pytest.mark.needs("dovecot", "useradd")]
+    pytest.mark.needs("dovecot", "dovecot_lmtp", "useradd", "openssl")]
 
 USERS = {"alice": ("s3cret-Pw", None), "bob": ("b0b-pass", None)}
 
@@ -37,6 +39,8 @@ class Site:
 
     def __init__(self, workdir, smtpd_main=None):
         self.instance = Instance(workdir)
+        self.ca = CA(os.path.join(workdir, "ca"))
+        key, cert, _ = self.ca.issue("mx", ["mx.test"])
         self.port = free_port()
         self.maillog = os.path.join(workdir, "maillog")
         main = {
@@ -53,6 +57,12 @@ class Site:
             "smtpd_sasl_path": "private/auth",
             "alias_maps": "",
             "mailbox_transport": "lmtp:unix:private/dovecot-lmtp",
+            # STARTTLS, asking for client certificates from the test CA.
+            "smtpd_tls_security_level": "may",
+            "smtpd_tls_cert_file": cert,
+            "smtpd_tls_key_file": key,
+            "smtpd_tls_ask_ccert": "yes",
+            "smtpd_tls_CAfile": self.ca.cert,
         }
         main.update(smtpd_main or {})
         self.instance.write_config(main=main, services=[
@@ -98,9 +108,11 @@ def site():
     s = Site(workdir)
     dovecot = None
     try:
+        # auth_debug: Dovecot logs each AUTH request's fields.
         dovecot = Dovecot(os.path.join(workdir, "dovecot"), USERS,
                           auth_socket=s.auth_socket,
-                          lmtp_socket=s.lmtp_socket, lmtp_owner="postel")
+                          lmtp_socket=s.lmtp_socket, lmtp_owner="postel",
+                          extra_conf="auth_debug = yes\n")
         s.dovecot = dovecot
         s.start()
         yield s
@@ -198,6 +210,60 @@ def test_dovecot_site_submission_to_local_user_lands_in_dovecot(site):
                     r".*status=sent")
     assert wait_for(lambda: rx.search(site.log()), 30), site.log()
     assert token in site.dovecot.fetch("bob", "hdr", "SUBJECT", token)
+
+
+def auth_requests(site):
+    """The AUTH lines Dovecot's auth_debug logged, as field lists."""
+    return [line.split("client in: ", 1)[1].split("\t")
+            for line in site.dovecot.log().splitlines()
+            if "client in: AUTH\t" in line]
+
+
+def new_auth_request(site, before):
+    assert wait_for(lambda: len(auth_requests(site)) > before, 10), \
+        site.dovecot.log()
+    return auth_requests(site)[before]
+
+
+def test_dovecot_sasl_request_names_the_session(site):
+    before = len(auth_requests(site))
+    with site.smtp() as s:
+        s.login("alice", USERS["alice"][0])
+        lport = s.sock.getpeername()[1]
+        rport = s.sock.getsockname()[1]
+    fields = new_auth_request(site, before)
+    assert fields[2] == "PLAIN"
+    for want in ("service=smtp", "nologin", "lip=127.0.0.1",
+                 "rip=127.0.0.1", "lport=%d" % lport, "rport=%d" % rport):
+        assert want in fields, fields
+    # Plain text: neither secured nor a certificate.
+    assert "secured" not in fields and "valid-client-cert" not in fields
+
+
+def test_dovecot_sasl_under_tls_is_secured(site):
+    ctx = ssl.create_default_context(cafile=site.ca.cert)
+    ctx.check_hostname = False
+    before = len(auth_requests(site))
+    with site.smtp() as s:
+        s.ehlo("client.test")
+        assert s.starttls(context=ctx)[0] == 220
+        s.login("alice", USERS["alice"][0])
+    fields = new_auth_request(site, before)
+    assert "secured" in fields and "valid-client-cert" not in fields, fields
+
+
+def test_dovecot_sasl_verified_client_cert_is_passed_on(site):
+    key, cert, _ = site.ca.issue("client", ["client.test"])
+    ctx = ssl.create_default_context(cafile=site.ca.cert)
+    ctx.check_hostname = False
+    ctx.load_cert_chain(cert, key)
+    before = len(auth_requests(site))
+    with site.smtp() as s:
+        s.ehlo("client.test")
+        assert s.starttls(context=ctx)[0] == 220
+        s.login("bob", USERS["bob"][0])
+    fields = new_auth_request(site, before)
+    assert "secured" in fields and "valid-client-cert" in fields, fields
 
 
 def test_dovecot_sasl_login_with_initial_response_by_hand(site):
