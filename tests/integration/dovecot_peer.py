@@ -7,8 +7,8 @@
 # Listeners, each optional: the auth client socket (smtpd_sasl_type =
 # dovecot) at a path the caller names, usually an instance's
 # queue_directory/private/auth, owned by mail_owner as Debian sets it up
-# for Postfix; LMTP on a unix socket and/or 127.0.0.1:port, with STARTTLS
-# when a certificate is given.
+# for Postfix, and/or on 127.0.0.1:port; LMTP on a unix socket and/or
+# 127.0.0.1:port, with STARTTLS when a certificate is given.
 #
 # Dovecot refuses to run its mail processes as root, hence the account;
 # the master runs as root like Debian's.  stop() terminates the master
@@ -75,12 +75,14 @@ class Dovecot:
 
     def __init__(self, folder, users, auth_socket=None, auth_owner="postel",
                  lmtp_socket=None, lmtp_port=None, ssl=None,
-                 account_user=None, extra_conf="", lmtp_owner=None):
+                 account_user=None, extra_conf="", lmtp_owner=None,
+                 auth_port=None):
         self.folder = folder
         self.conf = os.path.join(folder, "dovecot.conf")
         self.auth_socket = auth_socket
         self.lmtp_socket = lmtp_socket
         self.lmtp_port = lmtp_port
+        self.auth_port = auth_port
         self.proc = None
         os.makedirs(folder, exist_ok=True)
         os.chmod(folder, 0o755)
@@ -123,6 +125,9 @@ class Dovecot:
             auth = ("  unix_listener %s {\n    mode = 0660\n"
                     "    user = %s\n    group = %s\n  }\n"
                     % (self.auth_socket, auth_owner, auth_owner))
+        if self.auth_port:
+            auth += ("  inet_listener auth-inet {\n    address = 127.0.0.1\n"
+                     "    port = %d\n  }\n" % self.auth_port)
         lmtp = ""
         if self.lmtp_socket and lmtp_owner:
             # In the MTA's queue, for its mail_owner only (Debian's way).

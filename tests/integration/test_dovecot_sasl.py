@@ -42,6 +42,8 @@ class Site:
         self.ca = CA(os.path.join(workdir, "ca"))
         key, cert, _ = self.ca.issue("mx", ["mx.test"])
         self.port = free_port()
+        self.inet_port = free_port()
+        self.auth_port = free_port()
         self.maillog = os.path.join(workdir, "maillog")
         main = {
             "myhostname": "mx.test",
@@ -71,6 +73,10 @@ class Site:
             "127.0.0.1:%d inet n - y - - smtpd "
             "-o smtpd_relay_restrictions=permit_sasl_authenticated,reject"
             % self.port,
+            # The same, asking Dovecot over TCP.
+            "127.0.0.1:%d inet n - y - - smtpd "
+            "-o smtpd_sasl_path=inet:127.0.0.1:%d"
+            % (self.inet_port, self.auth_port),
             "cleanup unix - - n - 0 cleanup",
             "qmgr unix n - n 300 1 qmgr",
             "local unix - n n - - local",
@@ -112,6 +118,7 @@ def site():
         dovecot = Dovecot(os.path.join(workdir, "dovecot"), USERS,
                           auth_socket=s.auth_socket,
                           lmtp_socket=s.lmtp_socket, lmtp_owner="postel",
+                          auth_port=s.auth_port,
                           extra_conf="auth_debug = yes\n")
         s.dovecot = dovecot
         s.start()
@@ -174,6 +181,15 @@ def test_dovecot_sasl_wrong_password_is_535(site, mech):
         assert b"5.7.8" in e.value.smtp_error
     assert wait_for(lambda: "SASL %s authentication failed" % mech
                     in site.log()), site.log()
+
+
+def test_dovecot_sasl_over_inet_host_port(site):
+    with smtplib.SMTP("127.0.0.1", site.inet_port, timeout=30) as s:
+        assert auth_mechs(s) == {"PLAIN", "LOGIN"}
+        s.user, s.password = "bob", "wrong"
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            s.auth("LOGIN", s.auth_login)
+        s.login("bob", USERS["bob"][0])
 
 
 def test_dovecot_sasl_unknown_user_is_535(site):
