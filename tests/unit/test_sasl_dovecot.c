@@ -1,14 +1,22 @@
 /*
  * Unit tests for util/sasl_dovecot_proto.c: Dovecot auth protocol reply
  * lines, the escaping of AUTH values, and the mechanism filter under the
- * smtpd_sasl_*security_options words.  The exchanges against a real
- * Dovecot are in tests/integration/test_dovecot_sasl.py.
+ * smtpd_sasl_*security_options words; and for util/sasl_dovecot.c against
+ * a scripted fake auth server in a child process (the requests it sends,
+ * OK/CONT/FAIL, temp, stale replies for other ids, a broken line and a
+ * closed connection, and the reconnection after them).  The exchanges
+ * against a real Dovecot are in tests/integration/test_dovecot_sasl.py.
  *
  * SPDX-License-Identifier: ISC
  */
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/unit/harness.h"
+#include "util/ipc.h"
 #include "util/sasl.h"
 #include "util/sasl_dovecot.h"
 #include "util/vstr.h"
@@ -206,6 +214,233 @@ test_sasl_dovecot_security_filter(void **state)
 	vstr_free(why);
 }
 
+/*
+ * The fake server's script: one answer per AUTH or CONT line it reads,
+ * "{id}" standing for that line's request id; "CLOSE" drops the
+ * connection (the client then connects again).
+ */
+static const char *const fake_script[] = {
+	"OK\t{id}\tuser=alice",
+	"CONT\t{id}\tVXNlcm5hbWU6",
+	"OK\t999\tuser=stale\nCONT\t{id}\tUGFzc3dvcmQ6",
+	"FAIL\t{id}\tuser=bob\treason=bad password",
+	"FAIL\t{id}\ttemp\treason=db down",
+	"OK\tnot-a-number",
+	"OK\t{id}\tuser=bob\tresp=Zm9v",
+	"CLOSE",
+	"OK\t{id}\tuser=carol",
+};
+
+static const char fake_greeting[] =
+    "VERSION\t1\t2\nMECH\tPLAIN\tplaintext\n"
+    "MECH\tSCRAM-SHA-1\tmutual-auth\tdictionary\n"
+    "MECH\tEXTERNAL\tprivate\nMECH\tANONYMOUS\tanonymous\n"
+    "SPID\t1\nCUID\t1\nCOOKIE\t0123abcd\nDONE\n";
+
+static void
+fake_write(int fd, const char *s)
+{
+	if (write_full(fd, s, strlen(s), 5000) < 0)
+		_exit(2);
+}
+
+/* The child: serve the script, copying every line read to log_fd. */
+static void __attribute__((noreturn)) fake_server(int lfd, int log_fd)
+{
+	size_t step = 0;
+
+	for (int conn = 0; conn < 8; conn++) {
+		int    fd = ipc_accept(lfd);
+		char   buf[4096];
+		size_t len = 0;
+
+		if (fd < 0)
+			_exit(1);
+		(void)fd_set_nonblock(fd, false);
+		for (;;) {
+			char   *nl;
+			ssize_t n;
+
+			while ((nl = memchr(buf, '\n', len)) == NULL) {
+				n = read(fd, buf + len, sizeof(buf) - 1 - len);
+				if (n <= 0)
+					goto next;
+				len += (size_t)n;
+			}
+			*nl = 0;
+			fake_write(log_fd, buf);
+			fake_write(log_fd, "\n");
+			if (strncmp(buf, "CPID\t", 5) == 0) {
+				fake_write(fd, fake_greeting);
+			} else if ((strncmp(buf, "AUTH\t", 5) == 0
+				    || strncmp(buf, "CONT\t", 5) == 0)
+				   && step < sizeof(fake_script)
+						 / sizeof(fake_script[0])) {
+				const char *ans = fake_script[step++];
+				char	    id[16];
+				char	    out[512];
+				const char *at = strstr(ans, "{id}");
+
+				snprintf(id, sizeof(id), "%lu",
+					 strtoul(buf + 5, NULL, 10));
+				if (strcmp(ans, "CLOSE") == 0)
+					goto next;
+				if (at)
+					snprintf(out, sizeof(out), "%.*s%s%s\n",
+						 (int)(at - ans), ans, id,
+						 at + 4);
+				else
+					snprintf(out, sizeof(out), "%s\n", ans);
+				fake_write(fd, out);
+			}
+			len -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, len);
+		}
+next:
+		close(fd);
+	}
+	_exit(0);
+}
+
+static SASL_DOVECOT_SERVER *
+fake_session(const char *sec, bool tls, bool cert)
+{
+	struct sasl_srv_info info = {
+		.service = "smtp",
+		.security = sec,
+		.client_addr = "198.51.100.7",
+		.client_port = "4242",
+		.server_addr = "192.0.2.1",
+		.server_port = "587",
+		.tls = tls,
+		.client_cert_verified = cert,
+	};
+	VSTR		    *why = vstr_alloc(16);
+	SASL_DOVECOT_SERVER *s = sasl_dovecot_server_create(&info, why);
+
+	assert_non_null(s);
+	vstr_free(why);
+	return s;
+}
+
+static void
+test_sasl_dovecot_exchanges_with_a_fake_server(void **state)
+{
+	char		     dir[] = "/tmp/test_sasl_dovecot.XXXXXX";
+	char		     path[256];
+	int		     logp[2];
+	int		     lfd;
+	pid_t		     pid;
+	VSTR		    *why = vstr_alloc(16);
+	VSTR		    *out = vstr_alloc(16);
+	SASL_DOVECOT_SERVER *s;
+	char		     log[8192];
+	ssize_t		     n;
+	size_t		     got = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/auth", dir);
+	assert_true((lfd = ipc_listen_unix(path, 0600, 8)) >= 0);
+	assert_int_equal(pipe(logp), 0);
+	if ((pid = fork()) == 0) {
+		close(logp[0]);
+		fake_server(lfd, logp[1]);
+	}
+	assert_true(pid > 0);
+	close(lfd);
+	close(logp[1]);
+	assert_int_equal(sasl_dovecot_server_init(path, why), 0);
+
+	/* Mechanisms as listed, less private and the security options'. */
+	s = fake_session("noanonymous", false, false);
+	assert_string_equal(sasl_dovecot_server_mechs(s, why),
+			    "PLAIN SCRAM-SHA-1");
+	s = sasl_dovecot_server_free(s);
+	s = fake_session("noplaintext, noanonymous", true, true);
+	assert_string_equal(sasl_dovecot_server_mechs(s, why), "SCRAM-SHA-1");
+	/* Not offered: refused without asking. */
+	assert_int_equal(sasl_dovecot_server_start(s, "PLAIN", "", 0, false,
+						   out, why),
+			 SASL_STEP_FAIL);
+	s = sasl_dovecot_server_free(s);
+
+	/* 1: PLAIN with an initial response, under TLS with a cert. */
+	s = fake_session("noanonymous", true, true);
+	assert_int_equal(sasl_dovecot_server_start(s, "PLAIN", "\0a\0b", 4,
+						   true, out, why),
+			 SASL_STEP_DONE);
+	assert_string_equal(sasl_dovecot_server_username(s), "alice");
+	s = sasl_dovecot_server_free(s);
+
+	/* 2-4: no initial response: two CONT rounds (a stale OK for another
+	 * id skipped), then FAIL. */
+	s = fake_session("noanonymous", false, false);
+	assert_int_equal(sasl_dovecot_server_start(s, "PLAIN", "", 0, false,
+						   out, why),
+			 SASL_STEP_CONTINUE);
+	assert_string_equal(VSTR_STR(out), "Username:");
+	assert_int_equal(sasl_dovecot_server_step(s, "bob", 3, out, why),
+			 SASL_STEP_CONTINUE);
+	assert_string_equal(VSTR_STR(out), "Password:");
+	assert_int_equal(sasl_dovecot_server_step(s, "pw", 2, out, why),
+			 SASL_STEP_FAIL);
+	assert_string_equal(VSTR_STR(why), "bad password");
+	assert_null(sasl_dovecot_server_username(s));
+	/* 5: temp. */
+	assert_int_equal(sasl_dovecot_server_start(s, "PLAIN", "x", 1, true,
+						   out, why),
+			 SASL_STEP_TEMP);
+	assert_string_equal(VSTR_STR(why), "db down");
+	/* 6: a broken line: temporary, and the connection is dropped... */
+	assert_int_equal(sasl_dovecot_server_start(s, "PLAIN", "x", 1, true,
+						   out, why),
+			 SASL_STEP_TEMP);
+	assert_non_null(strstr(VSTR_STR(why), "bad OK id"));
+	/* ... 7: so this one connects again; OK with final data. */
+	assert_int_equal(sasl_dovecot_server_start(s, "PLAIN", "x", 1, true,
+						   out, why),
+			 SASL_STEP_DONE);
+	assert_string_equal(VSTR_STR(out), "foo");
+	assert_string_equal(sasl_dovecot_server_username(s), "bob");
+	/* 8: the server closes instead of answering. */
+	assert_int_equal(sasl_dovecot_server_start(s, "PLAIN", "x", 1, true,
+						   out, why),
+			 SASL_STEP_TEMP);
+	assert_non_null(strstr(VSTR_STR(why), "closed the connection"));
+	/* 9: and again a new connection. */
+	assert_int_equal(sasl_dovecot_server_start(s, "PLAIN", "x", 1, true,
+						   out, why),
+			 SASL_STEP_DONE);
+	assert_string_equal(sasl_dovecot_server_username(s), "carol");
+	s = sasl_dovecot_server_free(s);
+
+	/* What the server read. */
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	while ((n = read(logp[0], log + got, sizeof(log) - 1 - got)) > 0)
+		got += (size_t)n;
+	log[got] = 0;
+	close(logp[0]);
+	assert_true(strncmp(log, "VERSION\t1\t2\nCPID\t", 15) == 0);
+	assert_non_null(strstr(log,
+			       "\tPLAIN\tservice=smtp\tnologin\t"
+			       "lip=192.0.2.1\trip=198.51.100.7\tlport=587\t"
+			       "rport=4242\tsecured\tvalid-client-cert\t"
+			       "resp=AGEAYg==\n"));
+	/* No initial response: no resp=, no TLS: neither flag. */
+	assert_non_null(strstr(log, "\trport=4242\n"));
+	assert_non_null(strstr(log, "\tYm9i\n"));
+	assert_non_null(strstr(log, "\tcHc=\n"));
+	/* Three handshakes: the first, after the bad line, after CLOSE. */
+	assert_non_null(
+	    strstr(strstr(strstr(log, "CPID") + 1, "CPID") + 1, "CPID"));
+	unlink(path);
+	rmdir(dir);
+	vstr_free(why);
+	vstr_free(out);
+}
+
 int
 main(void)
 {
@@ -215,6 +450,8 @@ main(void)
 		cmocka_unit_test(test_sasl_dovecot_ok_cont_fail),
 		cmocka_unit_test(test_sasl_dovecot_escape_values),
 		cmocka_unit_test(test_sasl_dovecot_security_filter),
+		cmocka_unit_test(
+		    test_sasl_dovecot_exchanges_with_a_fake_server),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
