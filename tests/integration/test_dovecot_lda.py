@@ -18,7 +18,7 @@ from dovecot_peer import Dovecot
 
 LDA = "/usr/lib/dovecot/dovecot-lda"
 
-pytestmark = pytest.mark.needs("dovecot", "dovecot_lda", "useradd")
+pytestmark = pytest.mark.needs("root", "dovecot", "dovecot_lda", "useradd")
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,8 @@ from tlscerts import CA
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore:Requiring AUTH"),
-    pytest.mark.needs("dovecot", "dovecot_lmtp", "useradd", "openssl")]
+    pytest.mark.needs("root", "dovecot", "dovecot_lmtp", "useradd",
+                      "openssl")]
 
 USERS = {"alice": ("s3cret-Pw", None), "bob": ("b0b-pass", None)}
 

@@ -130,7 +130,7 @@ DOVECOT_USERS = {"alice": ("x", None), "bob": ("x", None),
 @pytest.fixture(scope="module")
 def dovecot():
     from conftest import require
-    require("dovecot", "dovecot_lmtp", "useradd", "openssl")
+    require("root", "dovecot", "dovecot_lmtp", "useradd", "openssl")
     folder = tempfile.mkdtemp(prefix="postel-dovecot-")
     os.chmod(folder, 0o755)
     d = None
