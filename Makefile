@@ -57,6 +57,8 @@ LIBS		:= $(PKG_LIBS) -lopendkim -lspf2 -lopendmarc -ldb -lpcre2-8 -llmdb -lsasl2
 LIBS		+= -lsqlite3 -lpq
 PQ_CFLAGS	:= -I/usr/include/postgresql
 CPPFLAGS	+= $(PQ_CFLAGS)
+# ldap: tables (OpenLDAP's libldap and its liblber).
+LIBS		+= -lldap -llber
 
 # Rebuild everything when the flavour (SAN) or flags change.
 FLAVOUR		:= $(B)/.flavour

@@ -53,6 +53,7 @@ static const struct dict_type dict_types[] = {
 	{ "proxy", 0, 0, dict_proxy_open, NULL },
 	{ "socketmap", 1, 0, dict_socketmap_open, NULL },
 	{ "tcp", 1, 0, dict_tcp_open, NULL },
+	{ "ldap", 1, 0, dict_ldap_open, NULL },
 };
 
 static const struct dict_type *

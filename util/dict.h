@@ -8,8 +8,8 @@
  * cidr: (cidr_table(5)), unix:passwd.byname, socketmap:inet:host:port:name
  * and socketmap:unix:/path:name (a server asked over Sendmail's socketmap
  * protocol, util/dict_socketmap.c), tcp:host:port (Postfix's tcp_table(5)
- * protocol, util/dict_tcp.c).  "proxy:type:name" reads type:name
- * through the
+ * protocol, util/dict_tcp.c), ldap:file.cf (ldap_table(5)).
+ * "proxy:type:name" reads type:name through the
  * proxymap(8) service (util/dict_proxy.c), for chrooted daemons; the
  * table must be listed in proxy_read_maps.  man/man5/postel-tables.5
  * documents every syntax.

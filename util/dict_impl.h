@@ -68,6 +68,7 @@ void  dict_socketmap_configure(long long timeout_s);
 DICT *dict_tcp_open(const char *name, int flags, VSTR *why);
 DICT *dict_sqlite_open(const char *name, int flags, VSTR *why);
 DICT *dict_pgsql_open(const char *name, int flags, VSTR *why);
+DICT *dict_ldap_open(const char *name, int flags, VSTR *why);
 
 /*
  * In-memory table (util/dict_mem.c) behind texthash: and inline:.
