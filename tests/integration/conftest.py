@@ -182,6 +182,9 @@ DEPENDENCIES = {
     "postsrsd": ("postsrsd", "postsrsd", _path("/usr/sbin/postsrsd")),
     "postgresql": ("PostgreSQL's initdb and pg_ctl", "postgresql",
                    lambda: bool(glob.glob("/usr/lib/postgresql/*/bin/initdb"))),
+    "slapd": ("slapd and slapadd", "slapd",
+              lambda: _which("slapd")() and _which("slapadd")()),
+    "ldap_utils": ("ldapsearch", "ldap-utils", _which("ldapsearch")),
 }
 
 

@@ -1,0 +1,398 @@
+# ldap: tables (util/dict_ldap.c) against a real slapd started by the
+# module (ldap_peer.py): virtual_alias_maps with group expansion through
+# special_result_attribute delivering into Maildirs, smtpd_sender_login_maps
+# with reject_sender_login_mismatch, LDAP filter metacharacters in keys,
+# slapd stopped (451 at RCPT) and back, bind_dn/bind_pw, failover over
+# server_host, and postelmap -q / -q -.
+#
+# SPDX-License-Identifier: ISC
+import os
+import pwd
+import re
+import shutil
+import smtplib
+import tempfile
+
+import pytest
+
+from conftest import free_port, run_cmd, wait_for, wait_smtp
+from ldap_peer import READER_DN, READER_PW, SUFFIX, Slapd
+
+pytestmark = [pytest.mark.needs("slapd", "ldap_utils")]
+
+LDIF = """\
+dn: uid=alice,ou=people,%(s)s
+objectClass: inetOrgPerson
+objectClass: postelMailObject
+uid: alice
+cn: Alice
+sn: A
+mailacceptinggeneralid: alice@example.test
+maildrop: alice@mbox.test
+
+dn: uid=bob,ou=people,%(s)s
+objectClass: inetOrgPerson
+objectClass: postelMailObject
+uid: bob
+cn: Bob
+sn: B
+mailacceptinggeneralid: bob@example.test
+maildrop: bob@mbox.test
+
+dn: uid=star,ou=people,%(s)s
+objectClass: inetOrgPerson
+objectClass: postelMailObject
+uid: star
+cn: Star
+sn: S
+mailacceptinggeneralid: st*r@example.test
+maildrop: star@mbox.test
+
+dn: uid=o\\,brien,ou=people,%(s)s
+objectClass: inetOrgPerson
+objectClass: postelMailObject
+uid: o,brien
+cn: OBrien
+sn: O
+mailacceptinggeneralid: o,brien@example.test
+maildrop: obrien@mbox.test
+
+dn: cn=staff,ou=groups,%(s)s
+objectClass: groupOfNames
+objectClass: postelMailObject
+cn: staff
+mailacceptinggeneralid: staff@example.test
+member: uid=alice,ou=people,%(s)s
+member: uid=bob,ou=people,%(s)s
+
+dn: uid=carol,ou=private,%(s)s
+objectClass: inetOrgPerson
+objectClass: postelMailObject
+uid: carol
+cn: Carol
+sn: C
+mailacceptinggeneralid: carol@example.test
+maildrop: carol@mbox.test
+
+""" % {"s": SUFFIX}
+
+
+@pytest.fixture(scope="module")
+def slapd():
+    folder = tempfile.mkdtemp(prefix="postel-slapd-")
+    os.chmod(folder, 0o755)
+    server = Slapd(folder, LDIF)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+def write_cf(workdir, name, slapd, **extra):
+    """An ldap_table(5) file: the module's slapd, search_base the suffix,
+    and the given parameters (Postfix's defaults for the rest)."""
+    settings = {"server_host": slapd.url, "search_base": SUFFIX}
+    settings.update(extra)
+    path = os.path.join(workdir, name)
+    with open(path, "w") as f:
+        for key, value in settings.items():
+            f.write("%s = %s\n" % (key, value))
+    os.chmod(path, 0o644)
+    return path
+
+
+def query(spec, key):
+    return run_cmd(["postelmap", "-q", key, spec])
+
+
+# ---------------------------------------------------------------------------
+# postelmap -q
+
+def test_ldap_postelmap_query_and_group_expansion(slapd, workdir):
+    cf = write_cf(workdir, "aliases.cf", slapd,
+                  special_result_attribute="member")
+    spec = "ldap:" + cf
+    r = query(spec, "alice@example.test")
+    assert (r.returncode, r.stdout) == (0, "alice@mbox.test\n"), r.stderr
+    # Keys fold to lower case, as Postfix's ldap: tables do.
+    r = query(spec, "ALICE@Example.TEST")
+    assert (r.returncode, r.stdout) == (0, "alice@mbox.test\n"), r.stderr
+    r = query(spec, "staff@example.test")
+    assert (r.returncode, r.stdout) == (
+        0, "alice@mbox.test,bob@mbox.test\n"), r.stderr
+    r = query(spec, "nobody@example.test")
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+    r = run_cmd(["postelmap", "-q", "-", spec],
+                input="alice@example.test\nnobody@example.test\n"
+                "staff@example.test\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("alice@example.test\talice@mbox.test\n"
+                        "staff@example.test\talice@mbox.test,bob@mbox.test\n")
+
+
+def test_ldap_leaf_terminal_and_result_format(slapd, workdir):
+    # A leaf attribute comes from the members, not from the group entry
+    # (it has a special attribute), which holds staff@example.test.
+    cf = write_cf(workdir, "leaf.cf", slapd,
+                  special_result_attribute="member",
+                  leaf_result_attribute="mailacceptinggeneralid",
+                  result_format="<%s>")
+    r = query("ldap:" + cf, "staff@example.test")
+    assert r.stdout == ("<alice@mbox.test>,<alice@example.test>,"
+                        "<bob@mbox.test>,<bob@example.test>\n"), r.stderr
+    # An entry with a terminal attribute gives only that.
+    cf = write_cf(workdir, "terminal.cf", slapd,
+                  special_result_attribute="member",
+                  terminal_result_attribute="uid")
+    r = query("ldap:" + cf, "alice@example.test")
+    assert r.stdout == "alice\n", r.stderr
+    r = query("ldap:" + cf, "staff@example.test")
+    assert r.stdout == "alice,bob\n", r.stderr
+
+
+def test_ldap_filter_metacharacters_find_nothing(slapd, workdir):
+    spec = "ldap:" + write_cf(workdir, "aliases.cf", slapd)
+    # Unescaped, each of these would match alice, bob or every entry.
+    for key in ("*", "*@example.test", "a*@example.test",
+                "alice@example.test)(mailacceptinggeneralid=*",
+                "*)(|(uid=*", "\\2a@example.test", "(alice@example.test)"):
+        r = query(spec, key)
+        assert (r.returncode, r.stdout) == (1, ""), (key, r.stdout, r.stderr)
+    # An address that really holds a metacharacter is found as itself.
+    r = query(spec, "st*r@example.test")
+    assert (r.returncode, r.stdout) == (0, "star@mbox.test\n"), r.stderr
+    r = query(spec, "st*@example.test")
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+
+
+def test_ldap_search_base_value_escaped_as_dn(slapd, workdir):
+    # uid=%u in search_base: the key's local part is one RDN value, so a
+    # comma in it is escaped (RFC 4514) instead of making a broken DN.
+    spec = "ldap:" + write_cf(workdir, "dn.cf", slapd,
+                              search_base="uid=%u,ou=people," + SUFFIX,
+                              scope="base",
+                              query_filter="(objectclass=*)")
+    r = query(spec, "alice@example.test")
+    assert (r.returncode, r.stdout) == (0, "alice@mbox.test\n"), r.stderr
+    r = query(spec, "o,brien@example.test")
+    assert (r.returncode, r.stdout) == (0, "obrien@mbox.test\n"), r.stderr
+    for key in ("a,,b@example.test", "=x+y=@example.test",
+                "alice,ou=private@example.test"):
+        r = query(spec, key)
+        assert (r.returncode, r.stdout) == (1, ""), (key, r.stderr)
+
+
+def test_ldap_bind_dn_and_bind_pw(slapd, workdir):
+    anon = write_cf(workdir, "anon.cf", slapd)
+    r = query("ldap:" + anon, "carol@example.test")
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+    bound = write_cf(workdir, "bound.cf", slapd, bind_dn=READER_DN,
+                     bind_pw=READER_PW, version="3")
+    r = query("ldap:" + bound, "carol@example.test")
+    assert (r.returncode, r.stdout) == (0, "carol@mbox.test\n"), r.stderr
+    wrong = write_cf(workdir, "wrong.cf", slapd, bind_dn=READER_DN,
+                     bind_pw="not-the-password")
+    r = query("ldap:" + wrong, "carol@example.test")
+    assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
+    assert "Invalid credentials" in r.stderr
+
+
+def test_ldap_failover_and_ldapi(slapd, workdir):
+    dead = "ldap://127.0.0.1:%d" % free_port()
+    cf = write_cf(workdir, "failover.cf", slapd,
+                  server_host="%s, %s" % (dead, slapd.url))
+    r = query("ldap:" + cf, "alice@example.test")
+    assert (r.returncode, r.stdout) == (0, "alice@mbox.test\n"), r.stderr
+    assert dead in r.stderr
+    cf = write_cf(workdir, "ldapi.cf", slapd, server_host=slapd.ldapi_url)
+    r = query("ldap:" + cf, "bob@example.test")
+    assert (r.returncode, r.stdout) == (0, "bob@mbox.test\n"), r.stderr
+    cf = write_cf(workdir, "down.cf", slapd, server_host=dead)
+    r = query("ldap:" + cf, "alice@example.test")
+    assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
+    assert "no LDAP server answered" in r.stderr
+
+
+@pytest.mark.parametrize("setting,message", [
+    ("bind = sasl", "bind = sasl is not supported"),
+    ("cache = yes", "unknown parameter \"cache\""),
+    ("scope = subtree", "scope = \"subtree\""),
+    ("start_tls = yes", "start_tls = yes needs version = 3"),
+    ("server_host = http://x", "not an ldap://"),
+    ("query_filter = (mail=%x)", "query_filter"),
+])
+def test_ldap_bad_settings_fail_the_open(workdir, setting, message):
+    path = os.path.join(workdir, "bad.cf")
+    with open(path, "w") as f:
+        f.write("server_host = ldap://127.0.0.1:9\n%s\n" % setting)
+    r = query("ldap:" + path, "alice@example.test")
+    assert r.returncode != 0 and r.returncode != 1, r
+    assert message in r.stderr and path in r.stderr, r.stderr
+
+
+# ---------------------------------------------------------------------------
+# Mail through an instance.
+
+def mail_owner_ids():
+    """uid/gid virtual(8) writes the Maildirs as."""
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("nobody")
+        return pw.pw_uid, pw.pw_gid
+    return os.getuid(), os.getgid()
+
+
+def start_virtual(instance, workdir, main):
+    """An instance: smtpd (chrooted), cleanup, qmgr and virtual(8) with
+    mbox.test's Maildirs under workdir/vmail; returns (port, base)."""
+    uid, gid = mail_owner_ids()
+    base = os.path.join(workdir, "vmail")
+    os.makedirs(os.path.join(base, "mbox.test"))
+    os.chown(os.path.join(base, "mbox.test"), uid, gid)
+    port = free_port()
+    settings = {
+        "myhostname": "mx.test.invalid", "mydestination": "",
+        "maillog_file": os.path.join(workdir, "maillog"),
+        "virtual_mailbox_domains": "mbox.test",
+        "virtual_mailbox_maps": "inline:{ alice@mbox.test=mbox.test/alice/,"
+                                " bob@mbox.test=mbox.test/bob/ }",
+        "virtual_uid_maps": "static:%d" % uid,
+        "virtual_gid_maps": "static:%d" % gid,
+        "virtual_minimum_uid": "1",
+        "virtual_mailbox_base": base,
+        "virtual_alias_domains": "example.test",
+        "smtpd_error_sleep_time": "0",
+        "minimal_backoff_time": "300s", "queue_run_delay": "300s",
+    }
+    settings.update(main)
+    instance.write_config(main=settings, services=[
+        "postlog unix-dgram n - n - 1 postlogd",
+        "127.0.0.1:%d inet n - y - - smtpd" % port,
+        "qmgr unix n - n 300 1 qmgr",
+        "cleanup unix n - y - 0 cleanup",
+        "virtual unix - n n - - virtual",
+        "bounce unix - - n - 0 bounce",
+        "defer unix - - n - 0 bounce",
+        "trace unix - - n - 0 bounce",
+    ])
+    instance.start()
+    wait_smtp(instance, port)
+    return port, base
+
+
+def maillog(workdir):
+    try:
+        with open(os.path.join(workdir, "maillog"), errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
+def maildir_messages(base, user):
+    new = os.path.join(base, "mbox.test", user, "new")
+    if not os.path.isdir(new):
+        return []
+    return [open(os.path.join(new, n), "rb").read()
+            for n in sorted(os.listdir(new))]
+
+
+def test_ldap_virtual_alias_maps_group_delivers_to_mailboxes(
+        slapd, instance, workdir):
+    cf = write_cf(workdir, "aliases.cf", slapd,
+                  special_result_attribute="member")
+    port, base = start_virtual(instance, workdir, {
+        "virtual_alias_maps": "ldap:" + cf})
+    with smtplib.SMTP("127.0.0.1", port, timeout=20) as s:
+        s.sendmail("s@example.org", ["staff@example.test"],
+                   b"Subject: to staff\r\n\r\nstaff body\r\n")
+        s.sendmail("s@example.org", ["bob@example.test"],
+                   b"Subject: to bob\r\n\r\nbob body\r\n")
+        code, text = s.rcpt("nobody@example.test") if s.mail(
+            "s@example.org")[0] == 250 else (0, b"")
+        assert code == 550, text
+    assert wait_for(lambda: len(maildir_messages(base, "alice")) == 1
+                    and len(maildir_messages(base, "bob")) == 2, 30), \
+        maillog(workdir)
+    assert b"staff body" in maildir_messages(base, "alice")[0]
+    bodies = b"".join(maildir_messages(base, "bob"))
+    assert b"staff body" in bodies and b"bob body" in bodies
+    log = maillog(workdir)
+    assert re.search(r"to=<alice@mbox\.test>, orig_to=<staff@example\.test>"
+                     r".*status=sent", log), log
+
+
+def test_ldap_metacharacter_recipient_is_unknown(slapd, instance, workdir):
+    cf = write_cf(workdir, "aliases.cf", slapd)
+    port, base = start_virtual(instance, workdir, {
+        "virtual_alias_maps": "ldap:" + cf})
+    with smtplib.SMTP("127.0.0.1", port, timeout=20) as s:
+        s.ehlo("client.test")
+        assert s.mail("s@example.org")[0] == 250
+        for rcpt in ("*@example.test", "a*@example.test"):
+            code, text = s.rcpt(rcpt)
+            assert code == 550, (rcpt, text)
+        code, text = s.rcpt("alice@example.test")
+        assert code == 250, text
+
+
+def test_ldap_server_down_is_451_at_rcpt_then_recovers(
+        slapd, instance, workdir):
+    cf = write_cf(workdir, "aliases.cf", slapd)
+    port, base = start_virtual(instance, workdir, {
+        "virtual_alias_maps": "ldap:" + cf})
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+        s.ehlo("client.test")
+        assert s.mail("s@example.org")[0] == 250
+        code, text = s.rcpt("alice@example.test")
+        assert code == 250, text
+        slapd.stop()
+        try:
+            code, text = s.rcpt("bob@example.test")
+            assert code == 451, text
+            assert b"4.3.0" in text
+        finally:
+            slapd.start()
+        # The same smtpd reconnects once slapd is back.
+        code, text = s.rcpt("bob@example.test")
+        assert code == 250, text
+        # A kept connection the server closed is made again at once,
+        # without a temporary failure.
+        slapd.stop()
+        slapd.start()
+        code, text = s.rcpt("alice@example.test")
+        assert code == 250, text
+    assert "no LDAP server answered" in maillog(workdir)
+
+
+def test_ldap_sender_login_maps(slapd, instance, workdir):
+    from test_sasl import PASSWORD, USER, SaslServer
+    cf = write_cf(workdir, "logins.cf", slapd, result_attribute="uid")
+    srv = SaslServer(instance, workdir, main={
+        "smtpd_sender_login_maps": "ldap:" + cf,
+        "smtpd_sender_restrictions": "reject_sender_login_mismatch",
+    })
+    with srv.smtp() as s:
+        s.login(USER, PASSWORD)
+        s.mail("alice@example.test")
+        code, text = s.rcpt("someone@remote.test")
+        assert code == 250, text
+        s.rset()
+        s.mail("bob@example.test")
+        code, text = s.rcpt("someone@remote.test")
+        assert code == 553, text
+        assert b"not owned by user alice" in text
+        s.rset()
+        s.mail("*@example.test")
+        code, text = s.rcpt("someone@remote.test")
+        assert code == 553, text
+    with srv.smtp() as s:
+        s.ehlo("client.test")
+        s.mail("alice@example.test")
+        code, text = s.rcpt("someone@mx.test")
+        assert code == 553, text
+        assert b"not logged in" in text
+        s.rset()
+        # Unescaped, "*" would name alice and bob as its owners.
+        s.mail("*@example.test")
+        code, text = s.rcpt("someone@mx.test")
+        assert code == 250, text
