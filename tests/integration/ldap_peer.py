@@ -43,12 +43,17 @@ objectclass ( 1.3.6.1.4.1.4203.666.11.99.3 NAME 'postelMailObject'
 
 
 class Slapd:
-    """slapd in workdir, ldap://127.0.0.1:port and ldapi in workdir."""
+    """slapd in workdir, ldap://127.0.0.1:port and ldapi in workdir; with
+    tls=(key, cert, ca) files also STARTTLS on that port and ldaps on
+    ldaps_url (names: localhost)."""
 
-    def __init__(self, workdir, ldif):
+    def __init__(self, workdir, ldif, tls=None):
         self.workdir = workdir
         self.port = free_port()
         self.url = "ldap://127.0.0.1:%d" % self.port
+        self.ldaps_url = None
+        if tls:
+            self.ldaps_url = "ldaps://localhost:%d" % free_port()
         self.sock = os.path.join(workdir, "ldapi")
         self.ldapi_url = "ldapi://" + urllib.parse.quote(self.sock, safe="")
         self.proc = None
@@ -68,6 +73,7 @@ class Slapd:
                 "moduleload back_mdb\n"
                 # Postfix's ldap_table(5) default is LDAPv2.
                 "allow bind_v2\n"
+                "%(tls)s"
                 "database mdb\n"
                 "maxsize 10485760\n"
                 "suffix \"%(suffix)s\"\n"
@@ -82,7 +88,10 @@ class Slapd:
                 "  by * none\n"
                 "access to * by * read\n"
                 % {"dir": workdir, "suffix": SUFFIX, "root": ROOT_DN,
-                   "rootpw": ROOT_PW, "reader": READER_DN})
+                   "rootpw": ROOT_PW, "reader": READER_DN,
+                   "tls": "" if not tls else
+                   "TLSCertificateKeyFile %s\nTLSCertificateFile %s\n"
+                   "TLSCACertificateFile %s\n" % tls})
         ldif_path = os.path.join(workdir, "data.ldif")
         with open(ldif_path, "w") as f:
             f.write(self.base_ldif() + ldif)
@@ -109,9 +118,11 @@ class Slapd:
         self.log = open(self.log_path, "a")
         # -d 0: stay in the foreground (so the fixture owns the process)
         # and log nothing but errors.
+        urls = "%s/ %s" % (self.url, self.ldapi_url)
+        if self.ldaps_url:
+            urls += " " + self.ldaps_url.replace("localhost", "127.0.0.1")
         self.proc = subprocess.Popen(
-            [SLAPD, "-f", self.conf, "-h",
-             "%s/ %s" % (self.url, self.ldapi_url), "-d", "0"],
+            [SLAPD, "-f", self.conf, "-h", urls, "-d", "0"],
             stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         assert wait_for(self.answers, timeout=20), \
             "slapd did not start: " + self.read_log()

@@ -11,12 +11,14 @@ import pwd
 import re
 import shutil
 import smtplib
+import socket
 import tempfile
 
 import pytest
 
 from conftest import free_port, run_cmd, wait_for, wait_smtp
 from ldap_peer import READER_DN, READER_PW, SUFFIX, Slapd
+from tlscerts import CA
 
 pytestmark = [pytest.mark.needs("slapd", "ldap_utils")]
 
@@ -81,7 +83,13 @@ maildrop: carol@mbox.test
 def slapd():
     folder = tempfile.mkdtemp(prefix="postel-slapd-")
     os.chmod(folder, 0o755)
-    server = Slapd(folder, LDIF)
+    ca = CA(os.path.join(folder, "ca"))
+    # libldap checks a server named "localhost" against this host's own
+    # name (its ldap_pvt_tls_check_hostname), so the certificate has both.
+    names = ["localhost"] + sorted({socket.gethostname(), socket.getfqdn()})
+    key, cert, _ = ca.issue("slapd", names)
+    server = Slapd(folder, LDIF, tls=(key, cert, ca.cert))
+    server.ca = ca.cert
     try:
         server.start()
         yield server
@@ -212,6 +220,38 @@ def test_ldap_failover_and_ldapi(slapd, workdir):
     r = query("ldap:" + cf, "alice@example.test")
     assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
     assert "no LDAP server answered" in r.stderr
+
+
+def test_ldap_start_tls_and_ldaps(slapd, workdir):
+    other = CA(os.path.join(workdir, "other-ca"), name="Other CA")
+    tls = {"version": "3", "tls_ca_cert_file": slapd.ca,
+           "tls_require_cert": "yes"}
+    host = slapd.url.replace("127.0.0.1", "localhost")
+    cf = write_cf(workdir, "starttls.cf", slapd, server_host=host,
+                  start_tls="yes", **tls)
+    r = query("ldap:" + cf, "alice@example.test")
+    assert (r.returncode, r.stdout) == (0, "alice@mbox.test\n"), r.stderr
+    cf = write_cf(workdir, "ldaps.cf", slapd, server_host=slapd.ldaps_url,
+                  **tls)
+    r = query("ldap:" + cf, "bob@example.test")
+    assert (r.returncode, r.stdout) == (0, "bob@mbox.test\n"), r.stderr
+    # A certificate from another CA is refused when it must verify...
+    tls["tls_ca_cert_file"] = other.cert
+    cf = write_cf(workdir, "wrongca.cf", slapd, server_host=host,
+                  start_tls="yes", **tls)
+    r = query("ldap:" + cf, "alice@example.test")
+    assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
+    assert "STARTTLS" in r.stderr
+    cf = write_cf(workdir, "wrongca-ldaps.cf", slapd,
+                  server_host=slapd.ldaps_url, **tls)
+    r = query("ldap:" + cf, "alice@example.test")
+    assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
+    # ... and accepted with tls_require_cert = no.
+    tls["tls_require_cert"] = "no"
+    cf = write_cf(workdir, "noverify.cf", slapd, server_host=host,
+                  start_tls="yes", **tls)
+    r = query("ldap:" + cf, "alice@example.test")
+    assert (r.returncode, r.stdout) == (0, "alice@mbox.test\n"), r.stderr
 
 
 @pytest.mark.parametrize("setting,message", [
