@@ -54,8 +54,14 @@
 #define LDAP_DEF_RECURSION 1000
 
 #define LDAP_MAX_SERVERS 64 /* server_host items */
-#define LDAP_MAX_ATTRS	 64 /* attribute names over all four lists */
-#define LDAP_ALL_FILTER	 "(objectclass=*)"
+/*
+ * recursion_limit's ceiling keeps the C stack of dict_ldap_follow small;
+ * the search count bounds one lookup however the groups nest.
+ */
+#define LDAP_MAX_RECURSION 1000
+#define LDAP_MAX_SEARCHES  100000
+#define LDAP_MAX_ATTRS	   64 /* attribute names over all four lists */
+#define LDAP_ALL_FILTER	   "(objectclass=*)"
 
 /* The four attribute lists, in the order they sit in attrs[]. */
 enum ldap_attr_kind {
@@ -96,6 +102,8 @@ typedef struct DICT_LDAP {
 	VSTR		      *result;
 	size_t		       count;
 	VSTR		      *why;
+	const char	     **path;	 /* DNs being expanded, per depth */
+	long		       searches; /* in this lookup */
 } DICT_LDAP;
 
 /*
@@ -387,6 +395,12 @@ dict_ldap_search(DICT_LDAP *dl, const char *base, int scope, const char *filter,
 	int	       ret;
 
 	*lrc = LDAP_SUCCESS;
+	if (++dl->searches > LDAP_MAX_SEARCHES) {
+		msg_warn("%s: lookup of \"%s\": more than %d searches",
+			 dict_spec(&dl->dict), key, LDAP_MAX_SEARCHES);
+		errno = EFBIG;
+		return -1;
+	}
 	rc = ldap_search_ext_s(dl->ld, base, scope, filter, dl->attrs, 0, NULL,
 			       NULL, &tv, (int)dl->size_limit, &res);
 	if (rc == LDAP_NO_SUCH_OBJECT) {
@@ -473,7 +487,17 @@ dict_ldap_follow(DICT_LDAP *dl, const struct berval *v, const char *key,
 	LDAPURLDesc *lud = NULL;
 	char	    *ref = mystrndup(v->bv_val, v->bv_len);
 	int	     ret;
+	long	     i;
 
+	/* A group that contains itself (through others) is read once. */
+	for (i = 0; i <= depth; i++)
+		if (strcasecmp(dl->path[i], ref) == 0) {
+			msg_warn("%s: lookup of \"%s\": %s contains itself; "
+				 "skipped",
+				 dict_spec(&dl->dict), key, ref);
+			myfree(ref);
+			return 0;
+		}
 	if (depth >= dl->recursion_limit) {
 		msg_warn("%s: lookup of \"%s\": %s is deeper than "
 			 "recursion_limit=%ld",
@@ -482,6 +506,7 @@ dict_ldap_follow(DICT_LDAP *dl, const struct berval *v, const char *key,
 		errno = ELOOP;
 		return -1;
 	}
+	dl->path[depth + 1] = ref;
 	if (ldap_is_ldap_url(ref)) {
 		/* Only the URL's DN, scope and filter count: the search stays
 		 * on this table's connection. */
@@ -519,6 +544,7 @@ dict_ldap_entries(DICT_LDAP *dl, LDAPMessage *res, const char *key, long depth,
 {
 	LDAPMessage    *e;
 	struct berval **vals;
+	char	       *dn;
 	size_t		from[LA_KINDS];
 	size_t		to[LA_KINDS];
 	size_t		i;
@@ -543,6 +569,12 @@ dict_ldap_entries(DICT_LDAP *dl, LDAPMessage *res, const char *key, long depth,
 		    && !dict_ldap_has(dl, e, from[LA_SPECIAL], to[LA_SPECIAL]))
 			rc = dict_ldap_values(dl, e, key, from[LA_LEAF],
 					      to[LA_LEAF]);
+		if (rc != 0 || dl->nkind[LA_SPECIAL] == 0)
+			continue;
+		/* Deeper entries are named by the DN that led to them. */
+		dn = depth == 0 ? ldap_get_dn(dl->ld, e) : NULL;
+		if (depth == 0)
+			dl->path[0] = dn != NULL ? dn : "";
 		for (i = from[LA_SPECIAL]; i < to[LA_SPECIAL] && rc == 0; i++) {
 			vals = ldap_get_values_len(dl->ld, e, dl->attrs[i]);
 			for (j = 0; vals != NULL && vals[j] != NULL && rc == 0;
@@ -551,6 +583,7 @@ dict_ldap_entries(DICT_LDAP *dl, LDAPMessage *res, const char *key, long depth,
 						      lrc);
 			ldap_value_free_len(vals);
 		}
+		ldap_memfree(dn);
 	}
 	return rc;
 }
@@ -563,6 +596,9 @@ dict_ldap_lookup(DICT *d, const char *key, const char **value)
 	int	   lrc;
 	int	   rc;
 
+	/* An empty key names nothing; do not ask for it. */
+	if (*key == 0)
+		return 0;
 	switch (dict_query_domain_ok(&dl->qc, key)) {
 	case 0:
 		return 0;
@@ -595,6 +631,7 @@ dict_ldap_lookup(DICT *d, const char *key, const char **value)
 		}
 		vstr_reset(dl->result);
 		dl->count = 0;
+		dl->searches = 0;
 		rc = dict_ldap_search(dl, VSTR_STR(dl->base), dl->scope,
 				      VSTR_STR(dl->filter), key, 0, &lrc);
 		if (rc == 0 || !dict_ldap_conn_error(lrc))
@@ -631,6 +668,7 @@ dict_ldap_close(DICT *d)
 	for (i = 0; dl->attrs[i] != NULL; i++)
 		myfree(dl->attrs[i]);
 	myfree(dl->search_base);
+	myfree(dl->path);
 	myfree(dl->bind_dn);
 	if (dl->bind_pw != NULL) {
 		explicit_bzero(dl->bind_pw, strlen(dl->bind_pw));
@@ -691,8 +729,9 @@ dict_ldap_tls_setup(DICT_LDAP *dl, const char *ca_file, VSTR *why)
 		return -1;
 	}
 	/*
-	 * ldap_get_option took a reference on the context; the template
-	 * handle keeps its own, released at close.
+	 * ldap_get_option took a reference on the context for us, which
+	 * libldap has no public call to drop: one context per opened table
+	 * stays allocated until the process exits.
 	 */
 	return 0;
 }
@@ -773,8 +812,8 @@ dict_ldap_configure(DICT_LDAP *dl, DICT_CF *cf, VSTR *why)
 	dl->deref = (int)val;
 	if (dict_cf_bool(cf, "chase_referrals", 0, &dl->chase_referrals, why)
 		< 0
-	    || dict_cf_int(cf, "recursion_limit", LDAP_DEF_RECURSION, 1, 100000,
-			   &dl->recursion_limit, why)
+	    || dict_cf_int(cf, "recursion_limit", LDAP_DEF_RECURSION, 1,
+			   LDAP_MAX_RECURSION, &dl->recursion_limit, why)
 		   < 0
 	    || dict_cf_int(cf, "size_limit", dl->qc.expansion_limit, 0, 1000000,
 			   &dl->size_limit, why)
@@ -792,6 +831,7 @@ dict_ldap_configure(DICT_LDAP *dl, DICT_CF *cf, VSTR *why)
 				 "terminal_result_attribute are all empty");
 		return -1;
 	}
+	dl->path = mycalloc((size_t)dl->recursion_limit + 2, sizeof(char *));
 	if (dict_ldap_tls_setup(dl, dict_cf_str(cf, "tls_ca_cert_file", ""),
 				why)
 	    < 0)

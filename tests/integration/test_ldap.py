@@ -67,6 +67,15 @@ mailacceptinggeneralid: staff@example.test
 member: uid=alice,ou=people,%(s)s
 member: uid=bob,ou=people,%(s)s
 
+dn: cn=loop,ou=groups,%(s)s
+objectClass: groupOfNames
+objectClass: postelMailObject
+cn: loop
+mailacceptinggeneralid: loop@example.test
+member: cn=loop,ou=groups,%(s)s
+member: cn=staff,ou=groups,%(s)s
+member: uid=gone,ou=people,%(s)s
+
 dn: uid=carol,ou=private,%(s)s
 objectClass: inetOrgPerson
 objectClass: postelMailObject
@@ -157,6 +166,26 @@ def test_ldap_leaf_terminal_and_result_format(slapd, workdir):
     assert r.stdout == "alice\n", r.stderr
     r = query("ldap:" + cf, "staff@example.test")
     assert r.stdout == "alice,bob\n", r.stderr
+
+
+def test_ldap_nested_groups_loops_and_recursion_limit(slapd, workdir):
+    # loop holds itself (skipped with a warning), the staff group and a
+    # member that no longer exists (skipped).
+    spec = "ldap:" + write_cf(workdir, "nested.cf", slapd,
+                              special_result_attribute="member")
+    r = query(spec, "loop@example.test")
+    assert (r.returncode, r.stdout) == (
+        0, "alice@mbox.test,bob@mbox.test\n"), r.stderr
+    assert "contains itself" in r.stderr
+    spec = "ldap:" + write_cf(workdir, "shallow.cf", slapd,
+                              special_result_attribute="member",
+                              recursion_limit="1")
+    r = query(spec, "staff@example.test")
+    assert (r.returncode, r.stdout) == (
+        0, "alice@mbox.test,bob@mbox.test\n"), r.stderr
+    r = query(spec, "loop@example.test")
+    assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
+    assert "recursion_limit=1" in r.stderr
 
 
 def test_ldap_filter_metacharacters_find_nothing(slapd, workdir):
