@@ -13,6 +13,7 @@ import shutil
 import smtplib
 import socket
 import tempfile
+import time
 
 import pytest
 
@@ -186,6 +187,60 @@ def test_ldap_nested_groups_loops_and_recursion_limit(slapd, workdir):
     r = query(spec, "loop@example.test")
     assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
     assert "recursion_limit=1" in r.stderr
+
+
+def test_ldap_domain_scope_port_and_limits(slapd, workdir):
+    port = slapd.url.rsplit(":", 1)[1]
+    # domain: only keys in example.test are searched, although the filter
+    # would find alice for any domain.
+    spec = "ldap:" + write_cf(
+        workdir, "domain.cf", slapd, server_host="127.0.0.1",
+        server_port=port, domain="example.test",
+        query_filter="(mailacceptinggeneralid=%u@example.test)")
+    r = query(spec, "alice@example.test")
+    assert (r.returncode, r.stdout) == (0, "alice@mbox.test\n"), r.stderr
+    r = query(spec, "alice@other.test")
+    assert (r.returncode, r.stdout) == (1, ""), r.stderr
+    # scope = one sees the entries right below search_base only.
+    spec = "ldap:" + write_cf(workdir, "one.cf", slapd, scope="one",
+                              search_base="ou=people," + SUFFIX)
+    assert query(spec, "alice@example.test").stdout == "alice@mbox.test\n"
+    spec = "ldap:" + write_cf(workdir, "one-top.cf", slapd, scope="one")
+    assert query(spec, "alice@example.test").returncode == 1
+    # expansion_limit counts results, size_limit entries: past either the
+    # lookup fails rather than giving part of the answer.
+    spec = "ldap:" + write_cf(workdir, "explimit.cf", slapd,
+                              special_result_attribute="member",
+                              expansion_limit="1")
+    assert query(spec, "alice@example.test").stdout == "alice@mbox.test\n"
+    r = query(spec, "staff@example.test")
+    assert r.returncode == 75 and "expansion_limit=1" in r.stderr, r
+    spec = "ldap:" + write_cf(
+        workdir, "sizelimit.cf", slapd, size_limit="1",
+        query_filter="(|(mailacceptinggeneralid=%s)(uid=bob))")
+    r = query(spec, "alice@example.test")
+    assert r.returncode == 75 and "size_limit=1" in r.stderr, r
+
+
+def test_ldap_timeout_on_a_server_that_never_answers(workdir):
+    # A listener that accepts connections (the kernel's backlog) and
+    # never reads: the bind times out after timeout seconds.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    try:
+        path = os.path.join(workdir, "silent.cf")
+        with open(path, "w") as f:
+            f.write("server_host = ldap://127.0.0.1:%d\ntimeout = 1\n"
+                    % silent.getsockname()[1])
+        start = time.monotonic()
+        r = query("ldap:" + path, "alice@example.test")
+        took = time.monotonic() - start
+    finally:
+        silent.close()
+    assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
+    assert "no LDAP server answered" in r.stderr
+    assert 0.9 < took < 10, took
 
 
 def test_ldap_filter_metacharacters_find_nothing(slapd, workdir):
