@@ -366,7 +366,7 @@ def mail_owner_ids():
     return os.getuid(), os.getgid()
 
 
-def start_virtual(instance, workdir, main):
+def start_virtual(instance, workdir, main, extra_services=()):
     """An instance: smtpd (chrooted), cleanup, qmgr and virtual(8) with
     mbox.test's Maildirs under workdir/vmail; returns (port, base)."""
     uid, gid = mail_owner_ids()
@@ -398,7 +398,7 @@ def start_virtual(instance, workdir, main):
         "bounce unix - - n - 0 bounce",
         "defer unix - - n - 0 bounce",
         "trace unix - - n - 0 bounce",
-    ])
+    ] + list(extra_services))
     instance.start()
     wait_smtp(instance, port)
     return port, base
@@ -486,6 +486,34 @@ def test_ldap_server_down_is_451_at_rcpt_then_recovers(
         code, text = s.rcpt("alice@example.test")
         assert code == 250, text
     assert "no LDAP server answered" in maillog(workdir)
+
+
+def test_ldap_through_proxymap(slapd, instance, workdir):
+    # proxy:ldap: the chrooted smtpd and cleanup ask proxymap, which holds
+    # the LDAP connection; its failures reach smtpd as 451.
+    cf = write_cf(workdir, "aliases.cf", slapd,
+                  special_result_attribute="member")
+    port, base = start_virtual(
+        instance, workdir, {"virtual_alias_maps": "proxy:ldap:" + cf},
+        extra_services=["proxymap unix - - n - - proxymap"])
+    with smtplib.SMTP("127.0.0.1", port, timeout=60) as s:
+        s.sendmail("s@example.org", ["staff@example.test"],
+                   b"Subject: via proxymap\r\n\r\nproxied\r\n")
+        assert s.mail("s@example.org")[0] == 250
+        code, text = s.rcpt("*@example.test")
+        assert code == 550, text
+        slapd.stop()
+        try:
+            code, text = s.rcpt("alice@example.test")
+            assert code == 451, text
+        finally:
+            slapd.start()
+        code, text = s.rcpt("alice@example.test")
+        assert code == 250, text
+    assert wait_for(lambda: len(maildir_messages(base, "alice")) == 1
+                    and len(maildir_messages(base, "bob")) == 1, 30), \
+        maillog(workdir)
+    assert b"proxied" in maildir_messages(base, "bob")[0]
 
 
 def test_ldap_sender_login_maps(slapd, instance, workdir):
