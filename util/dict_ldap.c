@@ -729,9 +729,8 @@ dict_ldap_tls_setup(DICT_LDAP *dl, const char *ca_file, VSTR *why)
 		return -1;
 	}
 	/*
-	 * ldap_get_option took a reference on the context for us, which
-	 * libldap has no public call to drop: one context per opened table
-	 * stays allocated until the process exits.
+	 * Connections share the context (each handle takes its own
+	 * reference); the template handle keeps it alive until close.
 	 */
 	return 0;
 }
