@@ -20,7 +20,10 @@
  * found").  The connection is made lazily at the first lookup, so a
  * table opens while the directory is down; everything libldap reads from
  * files (ldap.conf, tls_ca_cert_file) is read at open, before a daemon's
- * chroot.
+ * chroot.  Host names are resolved, and ldapi:// sockets reached, when
+ * connecting: inside the chroot (proxy:ldap: avoids that).  A group that
+ * contains itself is not read again; recursion_limit and a count of
+ * searches bound the rest.
  *
  * Errors: open fails with why naming the file and parameter.  Lookups:
  * 1 found (value borrowed until the next call), 0 not found (also when
