@@ -66,6 +66,15 @@
 #define LDAP_MAX_ATTRS	   64 /* attribute names over all four lists */
 #define LDAP_ALL_FILTER	   "(objectclass=*)"
 
+/*
+ * ldap_get_option(LDAP_OPT_X_TLS_CTX) hands back a reference to the TLS
+ * context that only libldap's ldap_pvt_tls_ctx_free drops.  libldap
+ * exports it but does not install its header (ldap_pvt.h), so it is
+ * declared here; weak, so that a libldap without it still links (the
+ * context then outlives the table).
+ */
+extern void ldap_pvt_tls_ctx_free(void *ctx) __attribute__((weak));
+
 /* The four attribute lists, in the order they sit in attrs[]. */
 enum ldap_attr_kind {
 	LA_TERMINAL,
@@ -97,8 +106,7 @@ typedef struct DICT_LDAP {
 	long		       size_limit;
 	char		      *attrs[LDAP_MAX_ATTRS + 1]; /* NULL-terminated */
 	size_t		       nkind[LA_KINDS];
-	LDAP		      *tls_tmpl; /* holds the TLS context */
-	void		      *tls_ctx;	 /* borrowed from tls_tmpl */
+	void		      *tls_ctx; /* our reference */
 	LDAP		      *ld;
 	VSTR		      *filter;
 	VSTR		      *base;
@@ -662,8 +670,8 @@ dict_ldap_close(DICT *d)
 	size_t	   i;
 
 	dict_ldap_drop(dl);
-	if (dl->tls_tmpl != NULL)
-		ldap_unbind_ext_s(dl->tls_tmpl, NULL, NULL);
+	if (dl->tls_ctx != NULL && ldap_pvt_tls_ctx_free != NULL)
+		ldap_pvt_tls_ctx_free(dl->tls_ctx);
 	dict_query_conf_free(&dl->qc);
 	for (i = 0; i < dl->nservers; i++)
 		myfree(dl->servers[i]);
@@ -690,8 +698,10 @@ dict_ldap_close(DICT *d)
 static int
 dict_ldap_tls_setup(DICT_LDAP *dl, const char *ca_file, VSTR *why)
 {
+	LDAP  *tmpl = NULL;
 	int    need = dl->start_tls;
 	int    zero = 0;
+	int    ok;
 	size_t i;
 
 	for (i = 0; i < dl->nservers; i++)
@@ -706,35 +716,27 @@ dict_ldap_tls_setup(DICT_LDAP *dl, const char *ca_file, VSTR *why)
 		}
 		return 0;
 	}
-	if (ldap_initialize(&dl->tls_tmpl, NULL) != LDAP_SUCCESS) {
-		vstr_strcpy(why, "cannot make an LDAP handle for TLS");
-		return -1;
-	}
-	if ((*ca_file
-	     && ldap_set_option(dl->tls_tmpl, LDAP_OPT_X_TLS_CACERTFILE,
-				ca_file)
-		    != LDAP_OPT_SUCCESS)
-	    || ldap_set_option(dl->tls_tmpl, LDAP_OPT_X_TLS_REQUIRE_CERT,
-			       &dl->require_cert)
-		   != LDAP_OPT_SUCCESS
-	    || ldap_set_option(dl->tls_tmpl, LDAP_OPT_X_TLS_NEWCTX, &zero)
-		   != LDAP_OPT_SUCCESS
-	    || ldap_get_option(dl->tls_tmpl, LDAP_OPT_X_TLS_CTX, &dl->tls_ctx)
-		   != LDAP_OPT_SUCCESS
-	    || dl->tls_ctx == NULL) {
+	/* A handle that only makes the context; we keep a reference. */
+	ok = ldap_initialize(&tmpl, NULL) == LDAP_SUCCESS
+	     && (*ca_file == 0
+		 || ldap_set_option(tmpl, LDAP_OPT_X_TLS_CACERTFILE, ca_file)
+			== LDAP_OPT_SUCCESS)
+	     && ldap_set_option(tmpl, LDAP_OPT_X_TLS_REQUIRE_CERT,
+				&dl->require_cert)
+		    == LDAP_OPT_SUCCESS
+	     && ldap_set_option(tmpl, LDAP_OPT_X_TLS_NEWCTX, &zero)
+		    == LDAP_OPT_SUCCESS
+	     && ldap_get_option(tmpl, LDAP_OPT_X_TLS_CTX, &dl->tls_ctx)
+		    == LDAP_OPT_SUCCESS
+	     && dl->tls_ctx != NULL;
+	if (tmpl != NULL)
+		ldap_unbind_ext_s(tmpl, NULL, NULL);
+	if (!ok) {
 		vstr_sprintf(why, "cannot set up TLS%s%s",
-			     *ca_file ? " with "
-					"tls_ca_"
-					"cert_"
-					"file "
-				      : "",
+			     *ca_file ? " with tls_ca_cert_file " : "",
 			     ca_file);
 		return -1;
 	}
-	/*
-	 * Connections share the context (each handle takes its own
-	 * reference); the template handle keeps it alive until close.
-	 */
 	return 0;
 }
 
