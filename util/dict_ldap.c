@@ -692,6 +692,33 @@ dict_ldap_close(DICT *d)
 }
 
 /*
+ * A new handle starts without the TLS file settings of ldap.conf
+ * (TLS_CACERT, TLS_CACERTDIR, or LDAPTLS_* in the environment); copy them
+ * so that an empty tls_ca_cert_file means libldap's usual CAs.  1 or 0.
+ */
+static int
+dict_ldap_tls_default_ca(LDAP *ld)
+{
+	static const int opts[] = { LDAP_OPT_X_TLS_CACERTFILE,
+				    LDAP_OPT_X_TLS_CACERTDIR };
+	char		*val;
+	int		 ok = 1;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(opts) / sizeof(opts[0]) && ok; i++) {
+		val = NULL;
+		if (ldap_get_option(NULL, opts[i], &val) != LDAP_OPT_SUCCESS)
+			return 0;
+		if (val != NULL) {
+			ok = ldap_set_option(ld, opts[i], val)
+			     == LDAP_OPT_SUCCESS;
+			ldap_memfree(val);
+		}
+	}
+	return ok;
+}
+
+/*
  * The TLS context for start_tls and ldaps:// servers, made now so that
  * tls_ca_cert_file is read before a chroot; each connection shares it.
  */
@@ -719,8 +746,9 @@ dict_ldap_tls_setup(DICT_LDAP *dl, const char *ca_file, VSTR *why)
 	/* A handle that only makes the context; we keep a reference. */
 	ok = ldap_initialize(&tmpl, NULL) == LDAP_SUCCESS
 	     && (*ca_file == 0
-		 || ldap_set_option(tmpl, LDAP_OPT_X_TLS_CACERTFILE, ca_file)
-			== LDAP_OPT_SUCCESS)
+		     ? dict_ldap_tls_default_ca(tmpl)
+		     : ldap_set_option(tmpl, LDAP_OPT_X_TLS_CACERTFILE, ca_file)
+			   == LDAP_OPT_SUCCESS)
 	     && ldap_set_option(tmpl, LDAP_OPT_X_TLS_REQUIRE_CERT,
 				&dl->require_cert)
 		    == LDAP_OPT_SUCCESS

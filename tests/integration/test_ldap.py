@@ -330,6 +330,16 @@ def test_ldap_start_tls_and_ldaps(slapd, workdir):
                   server_host=slapd.ldaps_url, **tls)
     r = query("ldap:" + cf, "alice@example.test")
     assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
+    # Without tls_ca_cert_file the CAs of ldap.conf (here LDAPTLS_CACERT,
+    # its environment form) verify the server.
+    cf = write_cf(workdir, "defaultca.cf", slapd, server_host=host,
+                  start_tls="yes", version="3", tls_require_cert="yes")
+    r = run_cmd(["postelmap", "-q", "alice@example.test", "ldap:" + cf],
+                env=dict(os.environ, LDAPTLS_CACERT=slapd.ca))
+    assert (r.returncode, r.stdout) == (0, "alice@mbox.test\n"), r.stderr
+    r = run_cmd(["postelmap", "-q", "alice@example.test", "ldap:" + cf],
+                env=dict(os.environ, LDAPTLS_CACERT=other.cert))
+    assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
     # ... and accepted with tls_require_cert = no.
     tls["tls_require_cert"] = "no"
     cf = write_cf(workdir, "noverify.cf", slapd, server_host=host,
