@@ -60,6 +60,12 @@ sn: O
 mailacceptinggeneralid: o,brien@example.test
 maildrop: obrien@mbox.test
 
+dn: uid=al,ou=people,%(s)s
+objectClass: alias
+objectClass: extensibleObject
+uid: al
+aliasedObjectName: uid=alice,ou=people,%(s)s
+
 dn: cn=staff,ou=groups,%(s)s
 objectClass: groupOfNames
 objectClass: postelMailObject
@@ -220,6 +226,20 @@ def test_ldap_domain_scope_port_and_limits(slapd, workdir):
         query_filter="(|(mailacceptinggeneralid=%s)(uid=bob))")
     r = query(spec, "alice@example.test")
     assert r.returncode == 75 and "size_limit=1" in r.stderr, r
+
+
+@pytest.mark.parametrize("deref,found", [("0", False), ("1", False),
+                                         ("2", True), ("3", True)])
+def test_ldap_dereference(slapd, workdir, deref, found):
+    # search_base names an alias entry for alice: only dereferencing when
+    # finding the base (2, 3) reaches alice's maildrop.
+    spec = "ldap:" + write_cf(workdir, "deref.cf", slapd,
+                              search_base="uid=al,ou=people," + SUFFIX,
+                              scope="base", query_filter="(objectclass=*)",
+                              dereference=deref)
+    r = query(spec, "x@example.test")
+    assert (r.returncode, r.stdout) == (
+        (0, "alice@mbox.test\n") if found else (1, "")), r.stderr
 
 
 def test_ldap_timeout_on_a_server_that_never_answers(workdir):
