@@ -414,6 +414,13 @@ dict_ldap_search(DICT_LDAP *dl, const char *base, int scope, const char *filter,
 	}
 	rc = ldap_search_ext_s(dl->ld, base, scope, filter, dl->attrs, 0, NULL,
 			       NULL, &tv, (int)dl->size_limit, &res);
+	/*
+	 * LDAPv2 servers report a referral inside the subtree this way; the
+	 * entries that came are the answer, as LDAPv3's continuation
+	 * references are skipped when referrals are not chased.
+	 */
+	if (rc == LDAP_PARTIAL_RESULTS)
+		rc = LDAP_SUCCESS;
 	if (rc == LDAP_NO_SUCH_OBJECT) {
 		/* A base that does not exist (ou=%d for another domain, a
 		 * group member that was removed) holds nothing. */

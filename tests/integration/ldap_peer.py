@@ -94,7 +94,8 @@ class Slapd:
                    "TLSCACertificateFile %s\n" % tls})
         ldif_path = os.path.join(workdir, "data.ldif")
         with open(ldif_path, "w") as f:
-            f.write(self.base_ldif() + ldif)
+            # @URL@ in the LDIF (a referral's ref) is this server.
+            f.write(self.base_ldif() + ldif.replace("@URL@", self.url))
         r = subprocess.run([SLAPADD, "-f", self.conf, "-l", ldif_path],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, "slapadd: " + r.stderr

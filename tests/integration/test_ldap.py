@@ -66,6 +66,12 @@ objectClass: extensibleObject
 uid: al
 aliasedObjectName: uid=alice,ou=people,%(s)s
 
+dn: ou=elsewhere,%(s)s
+objectClass: referral
+objectClass: extensibleObject
+ou: elsewhere
+ref: @URL@/ou=people,%(s)s
+
 dn: cn=staff,ou=groups,%(s)s
 objectClass: groupOfNames
 objectClass: postelMailObject
@@ -240,6 +246,28 @@ def test_ldap_dereference(slapd, workdir, deref, found):
     r = query(spec, "x@example.test")
     assert (r.returncode, r.stdout) == (
         (0, "alice@mbox.test\n") if found else (1, "")), r.stderr
+
+
+def test_ldap_chase_referrals(slapd, workdir):
+    # ou=elsewhere is a referral to ou=people: followed only when asked,
+    # and not followed it is a table error rather than "not found".
+    settings = {"search_base": "ou=elsewhere," + SUFFIX, "version": "3"}
+    spec = "ldap:" + write_cf(workdir, "chase.cf", slapd,
+                              chase_referrals="yes", **settings)
+    r = query(spec, "alice@example.test")
+    assert (r.returncode, r.stdout) == (0, "alice@mbox.test\n"), r.stderr
+    spec = "ldap:" + write_cf(workdir, "nochase.cf", slapd, **settings)
+    r = query(spec, "alice@example.test")
+    assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
+    assert "Referral" in r.stderr
+    # A referral inside the searched subtree is skipped (LDAPv2 servers
+    # answer "partial results", LDAPv3 ones a continuation reference).
+    for version in ("2", "3"):
+        spec = "ldap:" + write_cf(workdir, "sub%s.cf" % version, slapd,
+                                  version=version)
+        r = query(spec, "alice@example.test")
+        assert (r.returncode, r.stdout) == (0, "alice@mbox.test\n"), \
+            (version, r.stderr)
 
 
 def test_ldap_timeout_on_a_server_that_never_answers(workdir):
