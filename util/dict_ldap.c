@@ -611,6 +611,7 @@ dict_ldap_lookup(DICT *d, const char *key, const char **value)
 {
 	DICT_LDAP *dl = (DICT_LDAP *)d;
 	int	   fresh = 0;
+	int	   saved;
 	int	   lrc;
 	int	   rc;
 
@@ -656,8 +657,10 @@ dict_ldap_lookup(DICT *d, const char *key, const char **value)
 			break;
 		/* The server went away: next time start with the next one,
 		 * and try that now once if this connection was an old one
-		 * (servers close idle connections). */
+		 * (servers close idle connections), so at most twice. */
+		saved = errno;
 		dict_ldap_drop(dl);
+		errno = saved;
 		dl->next = (dl->cur + 1) % dl->nservers;
 		if (fresh)
 			break;
