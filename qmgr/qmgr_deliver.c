@@ -62,7 +62,7 @@ qmgr_deliver_delay(char *buf, size_t len, double v)
 }
 
 /* Postfix-format line for a result qmgr decided itself. */
-static void
+void
 qmgr_deliver_log(const QMGR_MESSAGE *m, const struct qmgr_rcpt *r,
 		 const struct deliver_status *st)
 {

@@ -258,6 +258,12 @@ def test_pgsql_down_is_451_and_deferral_then_delivery(pg, instance,
         assert wait_for(lambda: deferred_ids(instance), 30), \
             instance.read_log()
         assert "table pgsql:" in instance.read_log()
+        # ...and logs it as every deferral is logged.
+        rx = re.compile(r"to=<bob@pg\.test>, orig_to=<boss@pg\.test>, "
+                        r"relay=none, .*dsn=4\.3\.0, "
+                        r"status=deferred \(address resolver failure\)")
+        assert wait_for(lambda: rx.search(instance.read_log()), 10), \
+            instance.read_log()
         assert "status=bounced" not in instance.read_log()
         assert maildir_files(base, "bob") == []
     finally:
