@@ -222,6 +222,27 @@ dict_conn_connect(DICT_CONN *c, long long deadline, VSTR *why)
 }
 
 /*
+ * Append what a refused reply began with, non-printable bytes as \xNN,
+ * so a warning shows what the server (or whatever answered) sent.
+ */
+static void
+dict_conn_excerpt(VSTR *out, const char *data, size_t len)
+{
+	size_t i, show = len < 32 ? len : 32;
+
+	vstr_sprintf_append(out, " (%zu bytes read, beginning \"", len);
+	for (i = 0; i < show; i++) {
+		unsigned char ch = (unsigned char)data[i];
+
+		if (ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\')
+			vstr_addch(out, ch);
+		else
+			vstr_sprintf_append(out, "\\x%02x", ch);
+	}
+	vstr_strcat(out, show < len ? "\"...)" : "\")");
+}
+
+/*
  * Read one reply.  -1 with *nothing set when the server closed or reset
  * the connection before sending a byte (a dead kept connection).
  */
@@ -268,6 +289,8 @@ dict_conn_read(DICT_CONN *c, DICT_CONN_FRAMING framing, VSTR *reply,
 
 			vstr_sprintf(tmp, "%s: malformed reply: %s", c->name,
 				     VSTR_STR(why));
+			dict_conn_excerpt(tmp, VSTR_STR(reply),
+					  VSTR_LEN(reply));
 			vstr_strcpy(why, VSTR_STR(tmp));
 			vstr_free(tmp);
 			errno = EPROTO;

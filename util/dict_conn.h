@@ -21,7 +21,9 @@
  * Errors: dict_conn_create returns NULL with why for a malformed
  * endpoint.  dict_conn_call returns -1 with errno (ETIMEDOUT,
  * ECONNREFUSED, ECONNRESET, EPROTO for a malformed or oversized reply or
- * bytes after it, ...) and why naming the endpoint; it does not log.
+ * bytes after it, ...) and why naming the endpoint (for a reply that
+ * does not frame, also how many bytes came and how they began); it does
+ * not log.
  *
  * Ownership: DICT_CONN is the caller's (dict_conn_free returns NULL);
  * dict_conn_name is borrowed from it.

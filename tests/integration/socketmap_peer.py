@@ -9,6 +9,9 @@
 #   maps[name][key] = ("SLEEP", s, value)  answer after s seconds
 #   maps[name][key] = ("DROP",)      close the connection, no reply
 #   maps[name][key] = ("RAW", bytes) send these bytes as the reply
+#   maps[name][key] = ("CHUNKS", n, bytes)  send them n bytes a write, the
+#                                    first 64 pieces 10 ms apart, so the
+#                                    client reads the reply in pieces
 #   close_after = N                  close each connection after N replies
 # SPDX-License-Identifier: ISC
 import os
@@ -90,6 +93,17 @@ class SocketmapServer:
         return rest[:n], rest[n + 1:]
 
     @staticmethod
+    def _send_chunks(conn, n, data):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for piece in range(64):
+            chunk = data[piece * n:(piece + 1) * n]
+            if not chunk:
+                return
+            conn.sendall(chunk)
+            time.sleep(0.01)
+        conn.sendall(data[64 * n:])
+
+    @staticmethod
     def netstring(data):
         return b"%d:%s," % (len(data), data)
 
@@ -113,6 +127,10 @@ class SocketmapServer:
                     return
                 elif value[0] == "RAW":
                     conn.sendall(value[1])
+                    answered += 1
+                    continue
+                elif value[0] == "CHUNKS":
+                    self._send_chunks(conn, value[1], value[2])
                     answered += 1
                     continue
                 elif value[0] == "SLEEP":

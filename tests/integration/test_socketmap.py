@@ -33,6 +33,11 @@ MAPS = {
         "big@alias.test": ("RAW", SocketmapServer.netstring(
             b"OK " + b"x" * 100001)),
         "junk@alias.test": ("RAW", b"7:MAYBE x,"),
+        "noise@alias.test": ("RAW", b"\x01OK no length,"),
+        "bigpieces@alias.test": ("CHUNKS", 1, SocketmapServer.netstring(
+            b"OK " + b"x" * 100001)),
+        "pieces@alias.test": ("CHUNKS", 1, SocketmapServer.netstring(
+            b"OK bob@dest.test")),
         "Two words": "a value with spaces",
     },
     "other": {"alias@alias.test": "other-map-answer"},
@@ -183,6 +188,28 @@ def test_socketmap_reply_size_is_bounded(instance, server):
     r = query(instance, "junk@alias.test", server.spec("virtual"))
     assert r.returncode == 75, (r.returncode, r.stderr)
     assert "malformed reply" in r.stderr and "MAYBE x" in r.stderr, r.stderr
+
+
+def test_socketmap_reply_read_in_pieces(instance, server):
+    # A reply that reaches the client a byte at a time is put together
+    # before it is judged: the length is checked as its digits arrive.
+    write_main(instance)
+    r = query(instance, "pieces@alias.test", server.spec("virtual"))
+    assert r.returncode == 0 and r.stdout == "bob@dest.test\n", r.stderr
+    r = query(instance, "bigpieces@alias.test", server.spec("virtual"))
+    assert r.returncode == 75, (r.returncode, r.stderr)
+    assert "longer than the limit" in r.stderr, r.stderr
+
+
+def test_socketmap_unframed_reply_is_shown(instance, server):
+    # Bytes that are no netstring at all: the warning says what came, so
+    # the sender can be told apart (server, stray peer, wrong port).
+    write_main(instance)
+    r = query(instance, "noise@alias.test", server.spec("virtual"))
+    assert r.returncode == 75, (r.returncode, r.stderr)
+    # One 14-byte write, normally read whole; its first byte at least.
+    assert "does not start with a length (" in r.stderr, r.stderr
+    assert 'bytes read, beginning "\\x01' in r.stderr, r.stderr
 
 
 def test_socketmap_bad_specs_are_refused(instance):
