@@ -66,6 +66,14 @@ void  dict_proxy_configure_write(const char *service, long long idle_s,
 				 long long ttl_s);
 void  dict_socketmap_configure(long long timeout_s);
 DICT *dict_tcp_open(const char *name, int flags, VSTR *why);
+/*
+ * The tcp: table's reply line (without its newline): 2 (found, value set
+ * to the %XX-decoded text), 5 (not found) or 4 (temporary error), with
+ * text/tlen the rest of the line after the code; -1 malformed (a bad
+ * status, a broken %-sequence or an encoded NUL).  Pure, for fuzzing.
+ */
+int dict_tcp_reply(const char *line, size_t len, VSTR *value, const char **text,
+		   size_t *tlen);
 DICT *dict_sqlite_open(const char *name, int flags, VSTR *why);
 DICT *dict_pgsql_open(const char *name, int flags, VSTR *why);
 DICT *dict_ldap_open(const char *name, int flags, VSTR *why);

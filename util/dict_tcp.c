@@ -115,13 +115,36 @@ dict_tcp_decode(VSTR *out, const char *s, size_t len)
 	return 0;
 }
 
+/*
+ * One reply line without its newline (util/dict_impl.h).  Whatever the
+ * line holds, the status is judged from at most its first four bytes and
+ * the value is decoded within len.
+ */
+int
+dict_tcp_reply(const char *line, size_t len, VSTR *value, const char **text,
+	       size_t *tlen)
+{
+	int code;
+
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (len < 3 || memchr("245", line[0], 3) == NULL || line[1] != '0'
+	    || line[2] != '0' || (len > 3 && line[3] != ' '))
+		return -1;
+	code = line[0] - '0';
+	*text = line + (len > 3 ? 4 : 3);
+	*tlen = len - (len > 3 ? 4 : 3);
+	if (code == 2 && dict_tcp_decode(value, *text, *tlen) < 0)
+		return -1;
+	return code;
+}
+
 static int
 dict_tcp_lookup(DICT *d, const char *key, const char **value)
 {
 	DICT_TCP   *dt = (DICT_TCP *)d;
-	const char *line;
+	const char *text;
 	size_t	    len;
-	int	    code;
 
 	vstr_strcpy(dt->req, "get ");
 	dict_tcp_encode(dt->req, key);
@@ -136,31 +159,23 @@ dict_tcp_lookup(DICT *d, const char *key, const char **value)
 		errno = saved;
 		return -1;
 	}
-	line = VSTR_STR(dt->reply);
-	len = VSTR_LEN(dt->reply) - 1; /* the newline */
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	if (len < 3 || memchr("245", line[0], 3) == NULL || line[1] != '0'
-	    || line[2] != '0' || (len > 3 && line[3] != ' '))
-		goto malformed;
-	code = line[0] - '0';
-	line += len > 3 ? 4 : 3;
-	len -= len > 3 ? 4 : 3;
-	if (code == 5)
+	/* The framing leaves exactly one line with its newline. */
+	switch (dict_tcp_reply(VSTR_STR(dt->reply), VSTR_LEN(dt->reply) - 1,
+			       dt->value, &text, &len)) {
+	case 2:
+		*value = VSTR_STR(dt->value);
+		return 1;
+	case 5:
 		return 0;
-	if (code == 4) {
+	case 4:
 		msg_warn("%s: lookup of \"%s\": tcp server %s error: 400 %.*s",
 			 d->spec, key, dict_conn_name(dt->conn),
-			 (int)(len > 200 ? 200 : len), line);
+			 (int)(len > 200 ? 200 : len), text);
 		errno = EAGAIN;
 		return -1;
+	default:
+		break;
 	}
-	if (dict_tcp_decode(dt->value, line, len) < 0)
-		goto malformed;
-	*value = VSTR_STR(dt->value);
-	return 1;
-
-malformed:
 	len = VSTR_LEN(dt->reply) - 1;
 	msg_warn("%s: lookup of \"%s\": tcp server %s: malformed reply: "
 		 "\"%.*s\"",
