@@ -8,8 +8,10 @@
  *
  * hosts lists servers as host, host:port, [v6addr]:port, a unix socket
  * directory (/path, /path:port), each optionally prefixed by the ignored
- * "inet:" or "unix:", or a postgresql:// URI.  They are tried in random
- * order; a server that cannot be reached is skipped for retry_interval
+ * "inet:" or "unix:", or a postgresql:// URI.  As in Postfix, the unix
+ * socket folders are tried first, in random order, then the other servers
+ * (TCP and URIs), in random order; a server that cannot be reached is
+ * skipped for retry_interval
  * seconds.  One connection is kept open and reused; it is closed when it
  * has been idle for more than idle_interval seconds (checked at the next
  * lookup), and a connection found lost during a lookup is reopened once
@@ -55,6 +57,7 @@ struct pgsql_host {
 	char  *host; /* name, address, socket folder or URI */
 	char  *port; /* NULL: libpq's default */
 	int    uri;
+	int    local; /* a unix socket folder: tried before TCP */
 	time_t retry_at; /* skipped until then after a failure */
 };
 
@@ -175,24 +178,45 @@ dict_pgsql_connect_host(DICT_PGSQL *dp, struct pgsql_host *h)
 	return -1;
 }
 
-/* Connect to a usable host in random order; 0 or -1 (warned). */
-static int
-dict_pgsql_connect(DICT_PGSQL *dp, time_t now)
+/* Shuffle order[0..n-1] in place (Fisher-Yates). */
+static void
+dict_pgsql_shuffle(size_t *order, size_t n)
 {
-	size_t order[DICT_PGSQL_HOSTS_MAX];
 	size_t i;
 	size_t j;
 	size_t tmp;
-	int    tried = 0;
 
-	for (i = 0; i < dp->nhosts; i++)
-		order[i] = i;
-	for (i = dp->nhosts; i > 1; i--) {
+	for (i = n; i > 1; i--) {
 		j = arc4random_uniform((uint32_t)i);
 		tmp = order[i - 1];
 		order[i - 1] = order[j];
 		order[j] = tmp;
 	}
+}
+
+/*
+ * Connect to a usable host; 0 or -1 (warned).  Unix socket folders first,
+ * then the rest, each group in random order: Postfix's documented order,
+ * which also lets an admin (and a test) know which server is tried first.
+ */
+static int
+dict_pgsql_connect(DICT_PGSQL *dp, time_t now)
+{
+	size_t order[DICT_PGSQL_HOSTS_MAX];
+	size_t nlocal = 0;
+	size_t n = 0;
+	size_t i;
+	int    tried = 0;
+
+	for (i = 0; i < dp->nhosts; i++)
+		if (dp->hosts[i].local)
+			order[n++] = i;
+	nlocal = n;
+	for (i = 0; i < dp->nhosts; i++)
+		if (!dp->hosts[i].local)
+			order[n++] = i;
+	dict_pgsql_shuffle(order, nlocal);
+	dict_pgsql_shuffle(order + nlocal, n - nlocal);
 	vstr_reset(dp->errors);
 	for (i = 0; i < dp->nhosts; i++) {
 		struct pgsql_host *h = &dp->hosts[order[i]];
@@ -382,7 +406,11 @@ dict_pgsql_add_host(DICT_PGSQL *dp, const char *path, const char *item,
 	h->text = mystrdup(item);
 	copy = mystrdup(item);
 	host = copy;
-	/* pgsql_table(5): the prefixes are accepted and ignored. */
+	/*
+	 * pgsql_table(5): the prefixes are accepted; what libpq is given
+	 * (a folder or a host) decides the transport, and only the order
+	 * of tries follows it.
+	 */
 	if (str_has_prefix(host, "unix:") || str_has_prefix(host, "inet:"))
 		host += 5;
 	if (str_has_prefix(host, "postgresql://")
@@ -407,6 +435,8 @@ dict_pgsql_add_host(DICT_PGSQL *dp, const char *path, const char *item,
 	if (*host == 0)
 		goto bad;
 	h->host = mystrdup(host);
+	/* libpq: a host that begins with a slash is a socket folder. */
+	h->local = !h->uri && *host == '/';
 	myfree(copy);
 	dp->nhosts++;
 	return 0;
