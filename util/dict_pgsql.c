@@ -57,7 +57,7 @@ struct pgsql_host {
 	char  *host; /* name, address, socket folder or URI */
 	char  *port; /* NULL: libpq's default */
 	int    uri;
-	int    local; /* a unix socket folder: tried before TCP */
+	int    local;	 /* a unix socket folder: tried before TCP */
 	time_t retry_at; /* skipped until then after a failure */
 };
 
