@@ -441,9 +441,15 @@ main(int argc, char **argv)
 	if (st.trigger) {
 		vstr_sprintf(trig, "public/%s",
 			     cfg_get_str(cfg, "qmgr_service_name"));
-		if (ipc_trigger(VSTR_STR(trig), st.trigger, 1000) < 0
-		    && msg_verbose)
-			msg_info("wake up qmgr: %m");
+		/*
+		 * Not fatal (the change is made; qmgr's next periodic scan
+		 * finds it), but said: otherwise a released message that sits
+		 * for queue_run_delay looks lost.
+		 */
+		if (ipc_trigger(VSTR_STR(trig), st.trigger, 1000) < 0)
+			msg_warn("cannot wake up qmgr (%s): %m; the change "
+				 "takes effect at its next queue scan",
+				 VSTR_STR(trig));
 	}
 	myfree(ops);
 	vstr_free(why);

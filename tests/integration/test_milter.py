@@ -132,8 +132,29 @@ class Site:
 
     def relayed(self, count=1, timeout=30):
         assert wait_for(lambda: len(self.sink.messages) >= count, timeout), \
-            self.log()
+            self.log() + self.queue_state()
         return self.sink.messages[count - 1]
+
+    def queue_state(self):
+        """Where each queue file is, with its mtime (a deferred file's
+        next attempt), for a failure message: a message that was never
+        relayed shows whether qmgr took it."""
+        now = time.time()
+        lines = ["queue at %.3f:" % now]
+        for queue in ("maildrop", "incoming", "active", "deferred", "hold",
+                      "corrupt"):
+            base = os.path.join(self.instance.queue, queue)
+            for root, _, names in os.walk(base):
+                for n in names:
+                    path = os.path.join(root, n)
+                    try:
+                        st = os.lstat(path)
+                    except OSError:
+                        continue
+                    lines.append("  %s mtime=%.3f (now%+.3f) uid=%d" % (
+                        os.path.relpath(path, self.instance.queue),
+                        st.st_mtime, st.st_mtime - now, st.st_uid))
+        return "\n".join(lines) + "\n"
 
     def log(self):
         try:
