@@ -418,11 +418,18 @@ map_dump(const struct map_opts *o, char **specs, int count)
 		for (ret = dict_first(d, &key, &value); ret > 0;
 		     ret = dict_next(d, &key, &value))
 			map_print(o, key, value);
-		if (ret < 0)
-			msg_fatal_status(errno == EOPNOTSUPP ? EX_USAGE
+		if (ret < 0) {
+			int  saved = errno;
+			char spec[512];
+
+			/* Closed before the exit, which must not leave it open. */
+			snprintf(spec, sizeof(spec), "%s", dict_spec(d));
+			dict_close(d);
+			errno = saved;
+			msg_fatal_status(saved == EOPNOTSUPP ? EX_USAGE
 							     : EX_TEMPFAIL,
-					 "%s: cannot list the table: %m",
-					 dict_spec(d));
+					 "%s: cannot list the table: %m", spec);
+		}
 		dict_close(d);
 	}
 	if (fflush(stdout) != 0)
