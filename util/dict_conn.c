@@ -154,43 +154,15 @@ dict_conn_wait(int fd, short events, long long deadline)
 static int
 dict_conn_inet(DICT_CONN *c, long long deadline, VSTR *why)
 {
-	struct addrinfo	 hints = { .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res, *ai;
-	int		 err, fd = -1, saved = ECONNREFUSED;
+	int gai = 0;
+	int fd;
 
-	if ((err = getaddrinfo(c->host, c->port, &hints, &res)) != 0) {
+	fd = ipc_connect_inet(c->host, c->port, dict_conn_left(deadline), &gai);
+	if (fd < 0 && gai != 0) {
 		vstr_sprintf(why, "%s: cannot resolve: %s", c->name,
-			     gai_strerror(err));
+			     gai_strerror(gai));
 		errno = EHOSTUNREACH;
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		int	  soerr = 0;
-		socklen_t elen = sizeof(soerr);
-
-		fd = socket(ai->ai_family,
-			    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			    ai->ai_protocol);
-		if (fd < 0) {
-			saved = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno == EINPROGRESS
-		    && dict_conn_wait(fd, POLLOUT, deadline) == 0
-		    && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) == 0
-		    && soerr == 0)
-			break;
-		saved = soerr ? soerr : errno;
-		(void)close(fd);
-		fd = -1;
-		if (dict_conn_left(deadline) == 0)
-			break;
-	}
-	freeaddrinfo(res);
-	if (fd < 0) {
-		errno = saved;
+	} else if (fd < 0) {
 		vstr_sprintf(why, "connect to %s: %m", c->name);
 	}
 	return fd;

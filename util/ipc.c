@@ -350,6 +350,78 @@ ipc_connect_unix(const char *path, int timeout_ms)
 	return ipc_connect_unix_mode(path, ipc_deadline(timeout_ms), false);
 }
 
+/* One non-blocking connect to ai, waiting until deadline: fd or -1. */
+static int
+ipc_connect_addr(const struct addrinfo *ai, long long deadline)
+{
+	int	  err = 0;
+	socklen_t elen = sizeof(err);
+	int	  fd;
+
+	fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    ai->ai_protocol);
+	if (fd < 0)
+		return -1;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	/* An interrupted connect goes on in the background, as EINPROGRESS. */
+	if (errno != EINPROGRESS && errno != EINTR)
+		goto fail;
+	if (ipc_wait(fd, POLLOUT, deadline) < 0)
+		goto fail;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+		goto fail;
+	if (err != 0) {
+		errno = err;
+		goto fail;
+	}
+	return fd;
+
+fail:
+	ipc_close_keep_errno(fd);
+	return -1;
+}
+
+int
+ipc_connect_inet(const char *host, const char *port, int timeout_ms,
+		 int *gai_error)
+{
+	struct addrinfo	 hints;
+	struct addrinfo *res;
+	struct addrinfo *ai;
+	long long	 deadline = ipc_deadline(timeout_ms);
+	int		 fd = -1;
+	int		 err;
+	int		 saved = ECONNREFUSED;
+
+	if (gai_error != NULL)
+		*gai_error = 0;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_family = AF_UNSPEC;
+	if ((err = getaddrinfo(host, port, &hints, &res)) != 0) {
+		if (gai_error != NULL)
+			*gai_error = err;
+		/* EAI_SYSTEM: errno says what went wrong; keep it. */
+		if (err != EAI_SYSTEM || errno == 0)
+			errno = EHOSTUNREACH;
+		return -1;
+	}
+	/* Each address in turn, all within the one deadline. */
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if ((fd = ipc_connect_addr(ai, deadline)) >= 0)
+			break;
+		saved = errno;
+		if (deadline >= 0 && ipc_now_ms() >= deadline)
+			break;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		errno = saved;
+	return fd;
+}
+
 static int
 ipc_bind_inet(const struct addrinfo *ai, int backlog, int v6only)
 {

@@ -670,23 +670,12 @@ malformed:
 
 /* ----------------------------------------------------------------- I/O */
 
-static long long
-milter_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int
 milter_connect_inet(const char *hostport, int timeout_ms, VSTR *why)
 {
-	struct addrinfo hints, *res = NULL, *ai;
-	char	       *host, *port;
-	const char     *colon;
-	long long	deadline = milter_now_ms() + timeout_ms;
-	int		fd = -1, err;
+	char	   *host, *port;
+	const char *colon;
+	int	    fd, err, gai = 0;
 
 	/* host:port, host may be [v6] */
 	colon = strrchr(hostport, ':');
@@ -703,58 +692,19 @@ milter_connect_inet(const char *hostport, int timeout_ms, VSTR *why)
 		myfree(host);
 		host = h;
 	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_family = AF_UNSPEC;
-	if ((err = getaddrinfo(*host ? host : "localhost", port, &hints, &res))
-	    != 0) {
-		vstr_sprintf(why, "%s: %s", hostport, gai_strerror(err));
-		myfree(host);
-		myfree(port);
+	fd = ipc_connect_inet(*host ? host : "localhost", port,
+			      timeout_ms < 0 ? 0 : timeout_ms, &gai);
+	if (fd < 0 && gai != 0) {
+		vstr_sprintf(why, "%s: %s", hostport, gai_strerror(gai));
 		errno = EHOSTUNREACH;
-		return -1;
-	}
-	myfree(host);
-	myfree(port);
-	for (ai = res; ai; ai = ai->ai_next) {
-		struct pollfd pfd;
-		int	      soerr = 0;
-		socklen_t     slen = sizeof(soerr);
-		long long     left;
-
-		fd = socket(ai->ai_family,
-			    SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-		if (fd < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno != EINPROGRESS) {
-			err = errno;
-			close(fd);
-			fd = -1;
-			errno = err;
-			continue;
-		}
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		left = deadline - milter_now_ms();
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
-			close(fd);
-			fd = -1;
-			errno = ETIMEDOUT;
-			break;
-		}
-		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) == 0
-		    && soerr == 0)
-			break;
-		close(fd);
-		fd = -1;
-		errno = soerr ? soerr : ECONNREFUSED;
-	}
-	freeaddrinfo(res);
-	if (fd < 0)
+	} else if (fd < 0) {
 		vstr_sprintf(why, "connect to %s: %s", hostport,
 			     strerror(errno));
+	}
+	err = errno;
+	myfree(host);
+	myfree(port);
+	errno = err;
 	return fd;
 }
 

@@ -356,40 +356,17 @@ policy_wait(int fd, short events, long long deadline)
 static int
 policy_connect_inet(POLICY *p, long long deadline, VSTR *why)
 {
-	struct addrinfo	 hints = { .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res, *ai;
-	int		 err, fd = -1;
+	long long left = deadline - policy_now_ms();
+	int	  ms = left <= 0 ? 0 : left > INT_MAX ? INT_MAX : (int)left;
+	int	  gai = 0;
+	int	  fd;
 
-	if ((err = getaddrinfo(p->host, p->port, &hints, &res)) != 0) {
+	fd = ipc_connect_inet(p->host, p->port, ms, &gai);
+	if (fd < 0 && gai != 0)
 		vstr_sprintf(why, "cannot resolve %s: %s", p->name,
-			     gai_strerror(err));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		int	  soerr = 0;
-		socklen_t elen = sizeof(soerr);
-
-		fd = socket(ai->ai_family,
-			    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			    ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno == EINPROGRESS
-		    && policy_wait(fd, POLLOUT, deadline) == 0
-		    && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) == 0
-		    && soerr == 0)
-			break;
-		if (soerr)
-			errno = soerr;
+			     gai_strerror(gai));
+	else if (fd < 0)
 		vstr_sprintf(why, "connect to %s: %m", p->name);
-		(void)close(fd);
-		fd = -1;
-		if (policy_now_ms() >= deadline)
-			break;
-	}
-	freeaddrinfo(res);
 	return fd;
 }
 

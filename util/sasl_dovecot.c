@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -160,43 +159,10 @@ sasl_dovecot_wait(short events, long long deadline)
 static int
 sasl_dovecot_connect_inet(long long deadline)
 {
-	struct addrinfo	 hints = { .ai_socktype = SOCK_STREAM,
-				   .ai_flags = AI_NUMERICSERV };
-	struct addrinfo *res, *ai;
-	int		 err, fd = -1;
+	long long left = deadline - sasl_dovecot_now_ms();
 
-	if ((err = getaddrinfo(sasl_dovecot_conn.host, sasl_dovecot_conn.port,
-			       &hints, &res))
-	    != 0) {
-		errno = err == EAI_SYSTEM ? errno : EHOSTUNREACH;
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		int	  soerr = 0;
-		socklen_t elen = sizeof(soerr);
-
-		fd = socket(ai->ai_family,
-			    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			    ai->ai_protocol);
-		if (fd < 0)
-			continue;
-		sasl_dovecot_conn.fd = fd;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		if (errno == EINPROGRESS
-		    && sasl_dovecot_wait(POLLOUT, deadline) == 0
-		    && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) == 0
-		    && soerr == 0)
-			break;
-		if (soerr)
-			errno = soerr;
-		err = errno;
-		(void)close(fd);
-		sasl_dovecot_conn.fd = fd = -1;
-		errno = err;
-	}
-	freeaddrinfo(res);
-	return fd;
+	return ipc_connect_inet(sasl_dovecot_conn.host, sasl_dovecot_conn.port,
+				left <= 0 ? 0 : (int)left, NULL);
 }
 
 /* Read one line (without LF) into line: 0, or -1 with why. */

@@ -682,6 +682,80 @@ test_ipc_listen_inet_loopback(void **state)
 	assert_int_equal(ipc_listen_inet("192.0.2.1", "0", 4), -1);
 }
 
+/*
+ * ipc_connect_inet: a listening port answers with a non-blocking,
+ * close-on-exec descriptor; a bound port nobody listens on refuses; a
+ * name that cannot resolve says so with the getaddrinfo code.  No
+ * timeout case: nothing local makes a TCP connect hang deterministically
+ * (a full listen backlog does not, on Linux), and no test may reach out.
+ */
+static void
+test_ipc_connect_inet(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t		len = sizeof(ss);
+	char			port[16];
+	int			lfd;
+	int			fd;
+	int			afd;
+	int			gai = -1;
+	char			c = 0;
+
+	(void)state;
+	lfd = ipc_listen_inet("127.0.0.1", "0", 4);
+	assert_true(lfd >= 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
+	snprintf(port, sizeof(port), "%d",
+		 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	fd = ipc_connect_inet("127.0.0.1", port, 1000, &gai);
+	assert_true(fd >= 0);
+	assert_int_equal(gai, 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	afd = ipc_accept(lfd);
+	assert_true(afd >= 0);
+	assert_int_equal(write_full(fd, "x", 1, 1000), 1);
+	assert_int_equal(read_full(afd, &c, 1, 1000), 1);
+	assert_int_equal(c, 'x');
+	close(afd);
+	close(fd);
+	/* A name from the hosts file; gai_error may be NULL. */
+	fd = ipc_connect_inet("localhost", port, 1000, NULL);
+	assert_true(fd >= 0);
+	close(fd);
+	close(lfd);
+
+	/* Bound but not listening: the port stays ours, and refuses. */
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	memset(&ss, 0, sizeof(ss));
+	((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+	((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&ss,
+			      sizeof(struct sockaddr_in)),
+			 0);
+	len = sizeof(ss);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
+	snprintf(port, sizeof(port), "%d",
+		 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	gai = -1;
+	assert_int_equal(ipc_connect_inet("127.0.0.1", port, 1000, &gai), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+	assert_int_equal(gai, 0);
+	close(lfd);
+
+	/*
+	 * Resolver failure without asking DNS: a service name that does
+	 * not exist fails in the services file.
+	 */
+	gai = 0;
+	assert_int_equal(ipc_connect_inet("127.0.0.1", "no-such-service-x",
+					  1000, &gai),
+			 -1);
+	assert_int_equal(errno, EHOSTUNREACH);
+	assert_true(gai != 0);
+}
+
 /* A passed descriptor works, and a frame after it arrives whole. */
 static void
 test_ipc_fds_pass_then_frame(void **state)
@@ -740,6 +814,7 @@ main(void)
 		cmocka_unit_test(test_ipc_listen_unix_refuses_non_socket),
 		cmocka_unit_test(test_ipc_trigger_socket_and_fifo),
 		cmocka_unit_test(test_ipc_listen_inet_loopback),
+		cmocka_unit_test(test_ipc_connect_inet),
 		cmocka_unit_test(test_ipc_fds_pass_then_frame),
 	};
 
