@@ -294,6 +294,24 @@ ipc_listen_unix(const char *path, int mode, int backlog)
 	return fd;
 }
 
+/* Wait for a connect in progress to end: 0, or -1 with its error. */
+static int
+ipc_connect_finish(int fd, long long deadline)
+{
+	int	  err = 0;
+	socklen_t elen = sizeof(err);
+
+	if (ipc_wait(fd, POLLOUT, deadline) < 0)
+		return -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+		return -1;
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
+}
+
 /* Connect; the socket stays non-blocking when `nonblock` says so. */
 static int
 ipc_connect_unix_mode(const char *path, long long deadline, bool nonblock)
@@ -312,18 +330,8 @@ ipc_connect_unix_mode(const char *path, long long deadline, bool nonblock)
 		if (errno == EINTR)
 			continue;
 		if (errno == EINPROGRESS) {
-			int	  err = 0;
-			socklen_t elen = sizeof(err);
-
-			if (ipc_wait(fd, POLLOUT, deadline) < 0)
+			if (ipc_connect_finish(fd, deadline) < 0)
 				goto fail;
-			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen)
-			    < 0)
-				goto fail;
-			if (err != 0) {
-				errno = err;
-				goto fail;
-			}
 			break;
 		}
 		if (errno != EAGAIN)
@@ -354,9 +362,7 @@ ipc_connect_unix(const char *path, int timeout_ms)
 static int
 ipc_connect_addr(const struct addrinfo *ai, long long deadline)
 {
-	int	  err = 0;
-	socklen_t elen = sizeof(err);
-	int	  fd;
+	int fd;
 
 	fd = socket(ai->ai_family,
 		    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -366,19 +372,9 @@ ipc_connect_addr(const struct addrinfo *ai, long long deadline)
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 		return fd;
 	/* An interrupted connect goes on in the background, as EINPROGRESS. */
-	if (errno != EINPROGRESS && errno != EINTR)
-		goto fail;
-	if (ipc_wait(fd, POLLOUT, deadline) < 0)
-		goto fail;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
-		goto fail;
-	if (err != 0) {
-		errno = err;
-		goto fail;
-	}
-	return fd;
-
-fail:
+	if ((errno == EINPROGRESS || errno == EINTR)
+	    && ipc_connect_finish(fd, deadline) == 0)
+		return fd;
 	ipc_close_keep_errno(fd);
 	return -1;
 }

@@ -67,9 +67,10 @@ int ipc_connect_unix(const char *path, int timeout_ms);
 int ipc_listen_inet(const char *host, const char *port, int backlog);
 /*
  * Resolve host and port (a number or service name) and connect to each
- * address in turn until one answers, all within the one timeout.  The
- * descriptor returned is non-blocking and close-on-exec.  -1 with errno
- * ETIMEDOUT when the time ran out, else the last address's connect error;
+ * address in turn until one answers, all within the one timeout (no
+ * address is tried once it is up).  The descriptor returned is
+ * non-blocking and close-on-exec.  -1 with errno ETIMEDOUT when the time
+ * ran out waiting for an address, else the last address's connect error;
  * when the name does not resolve, EHOSTUNREACH (or the system's errno
  * for EAI_SYSTEM) and *gai_error (may be NULL) the getaddrinfo() code for
  * gai_strerror(); *gai_error is 0 otherwise.

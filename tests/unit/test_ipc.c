@@ -634,6 +634,20 @@ test_ipc_trigger_socket_and_fifo(void **state)
 	assert_int_equal(errno, EINVAL);
 }
 
+/* lfd has a connection from cfd waiting; a byte gets across. */
+static void
+assert_accepted_and_talks(int lfd, int cfd)
+{
+	char c = 0;
+	int  fd = ipc_accept(lfd);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write_full(cfd, "x", 1, 1000), 1);
+	assert_int_equal(read_full(fd, &c, 1, 1000), 1);
+	assert_int_equal(c, 'x');
+	close(fd);
+}
+
 static void
 test_ipc_listen_inet_loopback(void **state)
 {
@@ -641,9 +655,7 @@ test_ipc_listen_inet_loopback(void **state)
 	socklen_t		len = sizeof(ss);
 	char			port[16];
 	int			lfd;
-	int			fd;
 	int			cfd;
-	char			c = 0;
 
 	(void)state;
 	lfd = ipc_listen_inet("127.0.0.1", "0", 4);
@@ -654,12 +666,7 @@ test_ipc_listen_inet_loopback(void **state)
 		 ntohs(((struct sockaddr_in *)&ss)->sin_port));
 	cfd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_int_equal(connect(cfd, (struct sockaddr *)&ss, len), 0);
-	fd = ipc_accept(lfd);
-	assert_true(fd >= 0);
-	assert_int_equal(write_full(cfd, "x", 1, 1000), 1);
-	assert_int_equal(read_full(fd, &c, 1, 1000), 1);
-	assert_int_equal(c, 'x');
-	close(fd);
+	assert_accepted_and_talks(lfd, cfd);
 	close(cfd);
 	/* The same port again fails (EADDRINUSE), SO_REUSEADDR or not. */
 	assert_int_equal(ipc_listen_inet("127.0.0.1", port, 4), -1);
@@ -682,6 +689,17 @@ test_ipc_listen_inet_loopback(void **state)
 	assert_int_equal(ipc_listen_inet("192.0.2.1", "0", 4), -1);
 }
 
+/* The port an IPv4 socket is bound to, as text. */
+static void
+inet_port(int fd, char *buf, size_t size)
+{
+	struct sockaddr_in sin;
+	socklen_t	   len = sizeof(sin);
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	snprintf(buf, size, "%d", ntohs(sin.sin_port));
+}
+
 /*
  * ipc_connect_inet: a listening port answers with a non-blocking,
  * close-on-exec descriptor; a bound port nobody listens on refuses; a
@@ -692,32 +710,22 @@ test_ipc_listen_inet_loopback(void **state)
 static void
 test_ipc_connect_inet(void **state)
 {
-	struct sockaddr_storage ss;
-	socklen_t		len = sizeof(ss);
-	char			port[16];
-	int			lfd;
-	int			fd;
-	int			afd;
-	int			gai = -1;
-	char			c = 0;
+	struct sockaddr_in ss;
+	char		   port[16];
+	int		   lfd;
+	int		   fd;
+	int		   gai = -1;
 
 	(void)state;
 	lfd = ipc_listen_inet("127.0.0.1", "0", 4);
 	assert_true(lfd >= 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
-	snprintf(port, sizeof(port), "%d",
-		 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	inet_port(lfd, port, sizeof(port));
 	fd = ipc_connect_inet("127.0.0.1", port, 1000, &gai);
 	assert_true(fd >= 0);
 	assert_int_equal(gai, 0);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
 	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
-	afd = ipc_accept(lfd);
-	assert_true(afd >= 0);
-	assert_int_equal(write_full(fd, "x", 1, 1000), 1);
-	assert_int_equal(read_full(afd, &c, 1, 1000), 1);
-	assert_int_equal(c, 'x');
-	close(afd);
+	assert_accepted_and_talks(lfd, fd);
 	close(fd);
 	/* A name from the hosts file; gai_error may be NULL. */
 	fd = ipc_connect_inet("localhost", port, 1000, NULL);
@@ -729,15 +737,10 @@ test_ipc_connect_inet(void **state)
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(lfd >= 0);
 	memset(&ss, 0, sizeof(ss));
-	((struct sockaddr_in *)&ss)->sin_family = AF_INET;
-	((struct sockaddr_in *)&ss)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&ss,
-			      sizeof(struct sockaddr_in)),
-			 0);
-	len = sizeof(ss);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
-	snprintf(port, sizeof(port), "%d",
-		 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	ss.sin_family = AF_INET;
+	ss.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&ss, sizeof(ss)), 0);
+	inet_port(lfd, port, sizeof(port));
 	gai = -1;
 	assert_int_equal(ipc_connect_inet("127.0.0.1", port, 1000, &gai), -1);
 	assert_int_equal(errno, ECONNREFUSED);
