@@ -148,6 +148,21 @@ enum sasl_proto_resp {
 	SASL_RESP_BAD,	  /* not base64 */
 };
 
+/*
+ * The words of smtpd_sasl_security_options and its kin, with the bit each
+ * backend gives a word (bit 0: accepted, sets nothing).  Sets *bits; -1
+ * with why naming the unknown word (and `context`, e.g. " for
+ * smtpd_sasl_type dovecot", appended; may be "").
+ */
+struct sasl_sec_word {
+	const char *name;
+	unsigned    bit;
+};
+
+int sasl_proto_security_parse(const char		 *words,
+			      const struct sasl_sec_word *table, size_t n,
+			      const char *context, unsigned *bits, VSTR *why);
+
 /* One client response line (no CRLF). */
 enum sasl_proto_resp
 sasl_proto_decode_response(const char *line, size_t len, VSTR *out);

@@ -57,42 +57,20 @@ struct SASL_CLIENT {
 int
 sasl_cyrus_security_parse(const char *words, unsigned *flags, VSTR *why)
 {
-	static const struct {
-		const char *name;
-		unsigned    bit;
-	} opts[] = {
+	/* noauthenticated is Postfix's, for its smtp client; Cyrus has no bit. */
+	static const struct sasl_sec_word opts[] = {
 		{ "noplaintext", SASL_SEC_NOPLAINTEXT },
 		{ "noactive", SASL_SEC_NOACTIVE },
 		{ "nodictionary", SASL_SEC_NODICTIONARY },
 		{ "noanonymous", SASL_SEC_NOANONYMOUS },
 		{ "forward_secrecy", SASL_SEC_FORWARD_SECRECY },
 		{ "mutual_auth", SASL_SEC_MUTUAL_AUTH },
+		{ "noauthenticated", 0 },
 	};
-	char *copy = mystrdup(words);
-	char *cp = copy;
-	char *word;
-	int   ret = 0;
 
-	*flags = 0;
-	while ((word = str_token(&cp, STR_SEP_LIST)) != NULL) {
-		size_t i;
-
-		for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-			if (strcasecmp(word, opts[i].name) == 0)
-				break;
-		if (i < sizeof(opts) / sizeof(opts[0])) {
-			*flags |= opts[i].bit;
-		} else if (strcasecmp(word, "noauthenticated") != 0) {
-			vstr_sprintf(why,
-				     "unknown SASL security option "
-				     "\"%s\"",
-				     word);
-			ret = -1;
-			break;
-		}
-	}
-	myfree(copy);
-	return ret;
+	return sasl_proto_security_parse(words, opts,
+					 sizeof(opts) / sizeof(opts[0]), "",
+					 flags, why);
 }
 
 static int

@@ -345,10 +345,7 @@ sasl_dovecot_proto_parse(const char *line, size_t len,
 int
 sasl_dovecot_security_parse(const char *words, unsigned *sec, VSTR *why)
 {
-	static const struct {
-		const char *name;
-		unsigned    bit;
-	} opts[] = {
+	static const struct sasl_sec_word opts[] = {
 		{ "noplaintext", SASL_DOVECOT_SEC_NOPLAINTEXT },
 		{ "noactive", SASL_DOVECOT_SEC_NOACTIVE },
 		{ "nodictionary", SASL_DOVECOT_SEC_NODICTIONARY },
@@ -356,30 +353,11 @@ sasl_dovecot_security_parse(const char *words, unsigned *sec, VSTR *why)
 		{ "forward_secrecy", SASL_DOVECOT_SEC_FORWARD_SECRECY },
 		{ "mutual_auth", SASL_DOVECOT_SEC_MUTUAL_AUTH },
 	};
-	char *copy = mystrdup(words);
-	char *cp = copy;
-	char *word;
-	int   ret = 0;
 
-	*sec = 0;
-	while ((word = str_token(&cp, STR_SEP_LIST)) != NULL) {
-		size_t i;
-
-		for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
-			if (strcasecmp(word, opts[i].name) == 0)
-				break;
-		if (i == sizeof(opts) / sizeof(opts[0])) {
-			vstr_sprintf(why,
-				     "unknown SASL security option \"%s\" "
-				     "for smtpd_sasl_type dovecot",
-				     word);
-			ret = -1;
-			break;
-		}
-		*sec |= opts[i].bit;
-	}
-	myfree(copy);
-	return ret;
+	return sasl_proto_security_parse(words, opts,
+					 sizeof(opts) / sizeof(opts[0]),
+					 " for smtpd_sasl_type dovecot", sec,
+					 why);
 }
 
 bool

@@ -15,8 +15,11 @@
 #include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
+#include "util/mymalloc.h"
 #include "util/sasl.h"
+#include "util/strutil.h"
 #include "util/vstr.h"
 
 static const char sasl_b64_chars[] =
@@ -157,4 +160,34 @@ sasl_proto_decode_response(const char *line, size_t len, VSTR *out)
 		return SASL_RESP_BAD;
 	}
 	return SASL_RESP_OK;
+}
+
+int
+sasl_proto_security_parse(const char *words, const struct sasl_sec_word *table,
+			  size_t n, const char *context, unsigned *bits,
+			  VSTR *why)
+{
+	char *copy = mystrdup(words);
+	char *cp = copy;
+	char *word;
+	int   ret = 0;
+
+	*bits = 0;
+	while ((word = str_token(&cp, STR_SEP_LIST)) != NULL) {
+		size_t i;
+
+		for (i = 0; i < n; i++)
+			if (strcasecmp(word, table[i].name) == 0)
+				break;
+		if (i == n) {
+			vstr_sprintf(why,
+				     "unknown SASL security option \"%s\"%s",
+				     word, context);
+			ret = -1;
+			break;
+		}
+		*bits |= table[i].bit;
+	}
+	myfree(copy);
+	return ret;
 }
