@@ -268,6 +268,19 @@ def stage_commands(workdir, names):
     return folder
 
 
+def close_listener(sock):
+    """Close a listening socket that a thread may be blocked in accept()
+    on.  close() alone leaves that accept() waiting on the old socket, so
+    the port keeps listening for the rest of the run and the thread may
+    later answer somebody else's connection; shutdown() first wakes it
+    with an error and frees the port."""
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
 def free_port(host="127.0.0.1"):
     """A TCP port that was free a moment ago on host."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -19,6 +19,8 @@ import socket
 import threading
 import time
 
+from conftest import close_listener
+
 
 class SocketmapServer:
     def __init__(self, maps, path=None):
@@ -52,11 +54,7 @@ class SocketmapServer:
 
     def stop(self):
         self.stopping = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
+        close_listener(self.sock)
         for c in list(self.clients):
             try:
                 c.close()

@@ -18,7 +18,8 @@ import time
 
 import pytest
 
-from conftest import bin_path, free_port, missing_module, wait_for
+from conftest import (bin_path, close_listener, free_port, missing_module,
+                      wait_for)
 
 try:
     from aiosmtpd.controller import Controller
@@ -522,7 +523,7 @@ class Garbage:
 
     def close(self):
         self.stop_flag = True
-        self.sock.close()
+        close_listener(self.sock)
 
 
 @pytest.mark.parametrize("kind", ["down", "hung", "garbage"])

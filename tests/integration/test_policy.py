@@ -40,8 +40,8 @@ import uuid
 
 import pytest
 
-from conftest import (Instance, bin_path, free_port, missing_module,
-                      wait_for, wait_smtp)
+from conftest import (Instance, bin_path, close_listener, free_port,
+                      missing_module, wait_for, wait_smtp)
 from dnsserver import DNSServer
 from test_sasl import PASSWORD, USER, make_sasldb
 from tlscerts import CA, der, spki_der
@@ -159,7 +159,7 @@ class PolicyServer:
 
     def close(self):
         self.stop = True
-        self.sock.close()
+        close_listener(self.sock)
 
 
 def policyd_spf_root():
@@ -218,7 +218,7 @@ class SpawnListener:
             self.children.append(p)
 
     def close(self):
-        self.sock.close()
+        close_listener(self.sock)
         for p in self.children:
             p.kill()
             p.wait()

@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from conftest import ContentSink, free_port, missing_module, run_cmd, wait_for
+from conftest import (ContentSink, close_listener, free_port, missing_module,
+                      run_cmd, wait_for)
 
 try:
     from aiosmtpd.controller import Controller
@@ -65,7 +66,7 @@ class TcpTableServer:
             conn.close()
 
     def stop(self):
-        self.sock.close()
+        close_listener(self.sock)
 
 
 @pytest.fixture(scope="module")
