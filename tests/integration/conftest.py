@@ -268,6 +268,16 @@ def stage_commands(workdir, names):
     return folder
 
 
+def maillog(inst):
+    """What postlogd wrote so far to inst.maillog (the test's
+    maillog_file), or "" before its first line."""
+    try:
+        with open(inst.maillog) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def close_listener(sock):
     """Close a listening socket that a thread may be blocked in accept()
     on.  close() alone leaves that accept() waiting on the old socket, so

@@ -13,7 +13,8 @@ import smtplib
 
 import pytest
 
-from conftest import ContentSink, free_port, missing_module, run_cmd, wait_for
+from conftest import (ContentSink, free_port, maillog, missing_module, run_cmd,
+                      wait_for)
 from socketmap_peer import SocketmapServer
 
 try:
@@ -270,14 +271,6 @@ def start_mta(instance, workdir, sink, chroot="n", **main):
     instance.smtp_port = port
     instance.maillog = os.path.join(workdir, "maillog")
     return instance
-
-
-def maillog(inst):
-    try:
-        with open(inst.maillog) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 
 
 @pytest.mark.needs("aiosmtpd")

@@ -17,8 +17,8 @@ import time
 
 import pytest
 
-from conftest import (ContentSink, close_listener, free_port, missing_module,
-                      run_cmd, wait_for)
+from conftest import (ContentSink, close_listener, free_port, maillog,
+                      missing_module, run_cmd, wait_for)
 
 try:
     from aiosmtpd.controller import Controller
@@ -246,14 +246,6 @@ def start_srs_mta(instance, workdir, sink, postsrsd):
     instance.smtp_port = port
     instance.maillog = os.path.join(workdir, "maillog")
     return instance
-
-
-def maillog(inst):
-    try:
-        with open(inst.maillog) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
 
 
 @pytest.mark.needs("postsrsd", "aiosmtpd")
