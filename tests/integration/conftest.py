@@ -291,11 +291,23 @@ def close_listener(sock):
     sock.close()
 
 
+_ports_given = set()
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port that was free a moment ago on host."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A TCP port that was free a moment ago on host and that this run has
+    not handed out before. The kernel may offer the same ephemeral port to
+    two binds in a row once the first socket is closed, so a test asking
+    for two ports could get one port twice (master.cf then holds a
+    duplicate service)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("free_port: no unused port in 200 tries")
 
 
 @pytest.fixture
