@@ -124,12 +124,6 @@ master_start_services(struct master *m, const MASTERCF *mcf)
 		const struct mastercf_service *e = mastercf_at(mcf, i);
 		struct master_serv	      *serv;
 
-		if (e->type == MASTERCF_PASS) {
-			msg_warn("master.cf line %d: service %s: type pass is "
-				 "not supported; skipped",
-				 e->line, e->name);
-			continue;
-		}
 		if (master_service_disabled(m->cfg, e))
 			continue;
 		serv = master_service_create(m, e);

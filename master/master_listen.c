@@ -5,8 +5,10 @@
  * port may be a name from /etc/services ("smtp").  Without a host, one
  * listener per inet_interfaces address: "all" (one dual-stack socket, or
  * the one wildcard of inet_protocols), "loopback-only", or a list.
- * unix, unix-dgram, fifo: queue_directory/private/NAME, or public/NAME
- * when master.cf says private=n.  Every listener is non-blocking (children
+ * unix, pass, unix-dgram, fifo: queue_directory/private/NAME, or
+ * public/NAME when master.cf says private=n (a pass service's socket is
+ * a stream socket like unix's: what travels on it is the skeleton's
+ * business, util/pass_proto.h).  Every listener is non-blocking (children
  * race for connections and the loser must not block) and close-on-exec
  * (a child gets only its own service's descriptors, dup'ed to 3, 5...).
  *
@@ -327,7 +329,7 @@ master_listen_become_root(struct master_listen_ids *ids)
 }
 
 /*
- * unix, unix-dgram, fifo: created as mail_owner (see the file header),
+ * unix, pass, unix-dgram, fifo: created as mail_owner (see the file header),
  * by their bare name from inside their folder: root opens the folder (a
  * folder of the root-owned queue_directory), so mail_owner needs no
  * access to the folders above the queue (a clone under /root).
@@ -361,6 +363,7 @@ master_listen_local(struct master *m, struct master_serv *serv, VSTR *why)
 		goto back;
 	switch (serv->type) {
 	case MASTERCF_UNIX:
+	case MASTERCF_PASS:
 		fd = ipc_listen_unix(name, 0666, MASTER_BACKLOG);
 		if (fd < 0) {
 			vstr_sprintf(why, "listen on %s: %s", serv->path,
@@ -400,6 +403,7 @@ master_listen_open(struct master *m, struct master_serv *serv, VSTR *why)
 		ret = master_listen_inet(m, serv, why);
 		break;
 	case MASTERCF_UNIX:
+	case MASTERCF_PASS:
 	case MASTERCF_FIFO:
 	case MASTERCF_UNIX_DGRAM:
 		ret = master_listen_local(m, serv, why);

@@ -55,7 +55,7 @@ master_reload_find(struct master *m, const char *name, enum mastercf_type type)
 static bool
 master_reload_wanted(const CFG *cfg, const struct mastercf_service *e)
 {
-	return e->type != MASTERCF_PASS && !master_service_disabled(cfg, e);
+	return !master_service_disabled(cfg, e);
 }
 
 /* Stop services that are no longer in master.cf. */

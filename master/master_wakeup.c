@@ -76,10 +76,12 @@ master_wakeup_start(struct master_serv *serv)
 {
 	if (serv->wakeup <= 0)
 		return;
-	if (serv->type == MASTERCF_INET) {
-		msg_warn("service %s/inet: wakeup is not supported for inet "
+	/* A pass service takes descriptors, not trigger bytes. */
+	if (serv->type == MASTERCF_INET || serv->type == MASTERCF_PASS) {
+		msg_warn("service %s/%s: wakeup is not supported for %s "
 			 "services; ignored",
-			 serv->name);
+			 serv->name, mastercf_type_name(serv->type),
+			 mastercf_type_name(serv->type));
 		return;
 	}
 	/*
