@@ -8,7 +8,11 @@
  *
  * skel_single_main	one client at a time (smtpd, smtp, local, cleanup):
  *			blocking accept on the listener(s), ops->service()
- *			runs the whole conversation and returns.
+ *			runs the whole conversation and returns.  For a
+ *			master.cf `pass` service the accepted connection is
+ *			a hand-off (util/pass_proto.h): the skeleton serves
+ *			the client descriptor it carries, with
+ *			ctx->pass_info holding its info attributes.
  * skel_multi_main	many clients in one process (qmgr, which reads the
  *			trigger bytes of its clients itself and runs its
  *			timers in the same loop): ops->accept() registers
@@ -56,6 +60,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "util/attr.h"
 #include "util/cfg.h"
 #include "util/events.h"
 #include "util/mastercf.h"
@@ -75,6 +80,9 @@ struct skel_ctx {
 	uid_t		   queue_owner; /* owns queue files: mail_owner, or
 					 * our own uid when not run as root */
 	long long	   use_count;	/* clients/requests served so far */
+	ATTR		  *pass_info;	/* single, type pass: the hand-off's
+					 * info (util/pass_proto.h) while
+					 * ops->service runs; else NULL */
 	struct skel_priv  *priv;	/* skeleton internals */
 };
 
@@ -100,7 +108,6 @@ int skel_trigger_main(int argc, char **argv, const struct skel_ops *ops);
  * closes or ipc_timeout passes; handle fills the reply for each request
  * and gets arg back as it was passed.
  */
-typedef struct ATTR ATTR;
 typedef void (*skel_frame_fn)(struct skel_ctx *ctx, const void *arg,
 			      const ATTR *in, ATTR *out);
 void skel_serve_frames(struct skel_ctx *ctx, int fd, skel_frame_fn handle,
