@@ -326,8 +326,8 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	VSTR		       *sport = vstr_alloc(16);
 	bool			debug;
 
-	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) < 0
-	    || (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+	/* A pass service's hand-off may say who the client is. */
+	if (smtpd_peer_sockaddr(fd, ctx->pass_info, true, &ss, &sslen) < 0) {
 		/* Stand-alone (-S) or a local socket: a local client. */
 		vstr_strcpy(name, "localhost");
 		vstr_strcpy(addr, "127.0.0.1");
@@ -345,9 +345,7 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	peer.addr = VSTR_STR(addr);
 	peer.port = VSTR_STR(port);
 	peer.server_addr = peer.server_port = NULL;
-	sslen = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0
-	    && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6)
+	if (smtpd_peer_sockaddr(fd, ctx->pass_info, false, &ss, &sslen) == 0
 	    && smtpd_peer_lookup((struct sockaddr *)&ss, sslen, NULL, saddr,
 				 sport)
 		   == 0) {

@@ -37,6 +37,7 @@
 #include "smtpd/smtpd_check.h"
 #include "smtpd/smtpd_spf.h"
 #include "util/addr.h"
+#include "util/attr.h"
 #include "util/cfg.h"
 #include "util/cleanup_client.h"
 #include "util/milter.h"
@@ -396,6 +397,8 @@ void smtpd_log_io_error(SMTPD_STATE *st);
 /* smtpd_peer.c */
 int  smtpd_peer_lookup(const struct sockaddr *sa, socklen_t salen, VSTR *name,
 		       VSTR *addr, VSTR *port);
+int  smtpd_peer_sockaddr(int fd, const ATTR *info, bool client,
+			 struct sockaddr_storage *ss, socklen_t *sslen);
 bool smtpd_peer_match_list(const char *list, const char *addr);
 
 #endif

@@ -10,6 +10,14 @@
  * wait (smtpd.c lowers them in pre_jail).  Returns 0, or -1 when the
  * socket address cannot even be printed.
  *
+ * smtpd_peer_sockaddr() gives the socket address of the client (or of
+ * the server end): the hand-off's client_addr/client_port (server_addr/
+ * server_port) when a pass service got them in its info
+ * (util/pass_proto.h), else getpeername() (getsockname()) of the
+ * descriptor.  An address without a port takes the descriptor's port; a
+ * value that is not a numeric address or port is logged and ignored.
+ * 0, or -1 when there is no IPv4/IPv6 address (a local socket).
+ *
  * smtpd_peer_match_list() matches an address against a Postfix network
  * list (util/peer_list.h): "1.2.3.4", "1.2.3.0/24", "[::1]",
  * "[2001:db8::]/32", "::1/128", "!pattern" to exclude; separators are
@@ -27,6 +35,7 @@
 #include <sys/socket.h>
 
 #include "smtpd/smtpd.h"
+#include "util/attr.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/peer_list.h"
@@ -95,6 +104,79 @@ smtpd_peer_lookup(const struct sockaddr *sa, socklen_t salen, VSTR *name,
 	    && smtpd_peer_name_ok(host)
 	    && smtpd_peer_forward_ok(host, VSTR_STR(addr)))
 		vstr_strcpy(name, host);
+	return 0;
+}
+
+/* A decimal port 0..65535 without sign or junk. */
+static bool
+smtpd_peer_port_ok(const char *port)
+{
+	size_t len = strspn(port, "0123456789");
+
+	return len > 0 && len <= 5 && port[len] == 0 && atol(port) <= 65535;
+}
+
+/* A value from the hand-off, made safe for the log. */
+static void
+smtpd_peer_printable(VSTR *out, const char *value)
+{
+	vstr_reset(out);
+	for (const char *p = value; *p && VSTR_LEN(out) < 100; p++)
+		vstr_addch(out, isprint((unsigned char)*p) ? *p : '?');
+}
+
+int
+smtpd_peer_sockaddr(int fd, const ATTR *info, bool client,
+		    struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	const char	*aname = client ? "client_addr" : "server_addr";
+	const char	*pname = client ? "client_port" : "server_port";
+	const char	*addr = info ? attr_get_str(info, aname) : NULL;
+	const char	*port = info ? attr_get_str(info, pname) : NULL;
+	char		 own_port[NI_MAXSERV];
+	struct addrinfo	 hints;
+	struct addrinfo *res = NULL;
+	bool		 inet;
+	int		 r;
+
+	*sslen = sizeof(*ss);
+	r = client ? getpeername(fd, (struct sockaddr *)ss, sslen)
+		   : getsockname(fd, (struct sockaddr *)ss, sslen);
+	inet = r == 0
+	       && (ss->ss_family == AF_INET || ss->ss_family == AF_INET6);
+	if (addr == NULL)
+		return inet ? 0 : -1;
+	if (port == NULL) {
+		port = "0";
+		if (inet
+		    && getnameinfo((struct sockaddr *)ss, *sslen, NULL, 0,
+				   own_port, sizeof(own_port), NI_NUMERICSERV)
+			   == 0)
+			port = own_port;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	if (!smtpd_peer_port_ok(port)
+	    || getaddrinfo(addr, port, &hints, &res) != 0
+	    || res->ai_addrlen > sizeof(*ss)) {
+		VSTR *a = vstr_alloc(64);
+		VSTR *p = vstr_alloc(16);
+
+		smtpd_peer_printable(a, addr);
+		smtpd_peer_printable(p, port);
+		msg_warn("pass service hand-off: bad %s \"%s\" or %s \"%s\": "
+			 "using the connection's",
+			 aname, VSTR_STR(a), pname, VSTR_STR(p));
+		vstr_free(a);
+		vstr_free(p);
+		if (res)
+			freeaddrinfo(res);
+		return inet ? 0 : -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = res->ai_addrlen;
+	freeaddrinfo(res);
 	return 0;
 }
 
