@@ -1,7 +1,8 @@
 /*
  * Unit tests for master's logic without its main(): service entries to
  * child argv, endpoints, master_service_disable, the children's
- * environment, and spawning on demand through a real event loop.
+ * environment, and spawning on demand through a real event loop (unix and
+ * pass services).
  *
  * SPDX-License-Identifier: ISC
  */
@@ -210,9 +211,12 @@ test_master_children_get_only_imported_environment(void **state)
 	cfg_free(cfg);
 }
 
-/* A real spawn through the event loop (no SIGCHLD handling here). */
+/*
+ * A real spawn through the event loop (no SIGCHLD handling here) for a
+ * service of the given type (a stream socket in private/).
+ */
 static void
-test_master_spawns_one_child_per_waiting_client(void **state)
+spawn_one_child_per_waiting_client(const char *type)
 {
 	struct fixture	    f;
 	struct master_serv *serv;
@@ -223,8 +227,8 @@ test_master_spawns_one_child_per_waiting_client(void **state)
 	struct passwd	   *pw = NULL;
 	struct stat	    st;
 	int		    client;
+	char		    entry[128];
 
-	(void)state;
 	assert_non_null(mkdtemp(queue));
 	snprintf(path, sizeof(path), "%s/private", queue);
 	assert_int_equal(mkdir(path, 0700), 0);
@@ -241,8 +245,10 @@ test_master_spawns_one_child_per_waiting_client(void **state)
 			 queue);
 	}
 	/* true stands in for a daemon that never reports "busy". */
-	fixture_init(&f, maincf, "svc unix - - n - 2 /bin/true\n");
+	snprintf(entry, sizeof(entry), "svc %s - - n - 2 /bin/true\n", type);
+	fixture_init(&f, maincf, entry);
 	serv = master_service_create(&f.m, mastercf_at(f.mcf, 0));
+	assert_string_equal(serv->argv[6], type); /* -t TYPE */
 	f.m.services = serv;
 	assert_int_equal(master_service_start(serv), 0);
 	assert_int_equal(lstat(serv->path, &st), 0);
@@ -274,6 +280,21 @@ test_master_spawns_one_child_per_waiting_client(void **state)
 	rmdir(queue);
 }
 
+static void
+test_master_spawns_one_child_per_waiting_client(void **state)
+{
+	(void)state;
+	spawn_one_child_per_waiting_client("unix");
+}
+
+/* A pass service is a unix stream listener as far as master goes. */
+static void
+test_master_pass_service_listens_and_spawns_like_unix(void **state)
+{
+	(void)state;
+	spawn_one_child_per_waiting_client("pass");
+}
+
 int
 main(void)
 {
@@ -290,6 +311,8 @@ main(void)
 		    test_master_children_get_only_imported_environment),
 		cmocka_unit_test(
 		    test_master_spawns_one_child_per_waiting_client),
+		cmocka_unit_test(
+		    test_master_pass_service_listens_and_spawns_like_unix),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
