@@ -186,6 +186,16 @@ pass_recv(int conn, int *client_fd, ATTR *info, int timeout_ms, VSTR *why)
 		return pass_fail(why, EPROTO, "descriptor received",
 				 "not a stream socket");
 	}
+	/*
+	 * An event-driven sender had it non-blocking; the service gets it
+	 * as accept() would have given it.  (The flag is shared with the
+	 * sender's copy, which the sender no longer uses.)
+	 */
+	if (fd_set_nonblock(fd, false) < 0) {
+		err = errno;
+		close(fd);
+		return pass_fail(why, err, "descriptor received", NULL);
+	}
 	if (ipc_recv(conn, info, PASS_INFO_MAX, pass_left_ms(deadline), why)
 	    < 0) {
 		VSTR *tmp;

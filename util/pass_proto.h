@@ -33,7 +33,8 @@
  * Ownership: pass_send leaves client_fd open (the caller closes its copy;
  * the client connection lives on in the receiver's copy).  pass_recv
  * leaves conn open; on success *client_fd is a new close-on-exec
- * descriptor that is the caller's, and info holds the frame (reset first);
+ * descriptor in blocking mode (as accept() gives one) that is the
+ * caller's, and info holds the frame (reset first);
  * on failure nothing is left open and *client_fd is -1.
  *
  * SPDX-License-Identifier: ISC

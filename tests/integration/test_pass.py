@@ -161,6 +161,8 @@ class PassMta:
                                           source_address=(source, 0))
         accepted, _ = self.front.accept()
         with accepted:
+            # As postscreen, an event loop, has it.
+            accepted.setblocking(False)
             s = self.hand_off_socket()
             socket.send_fds(s, [b"M"], [accepted.fileno()])
             s.sendall(frame(info or {}))

@@ -103,6 +103,8 @@ test_pass_proto_descriptor_and_info_arrive(void **state)
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, client), 0);
+	/* as an event-driven sender has it */
+	assert_int_equal(fd_set_nonblock(client[1], true), 0);
 	attr_put_str(info, "client_addr", "192.0.2.7");
 	attr_put_str(info, "client_port", "4711");
 	attr_put_str(info, "postscreen", "pass-new");
@@ -118,6 +120,7 @@ test_pass_proto_descriptor_and_info_arrive(void **state)
 	assert_string_equal(attr_get_str(got, "postscreen"), "pass-new");
 	assert_int_equal(attr_count(got), 3);
 	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_false(fcntl(fd, F_GETFL) & O_NONBLOCK);
 	/* It is the client: both directions work. */
 	assert_int_equal(write(fd, "220 hi\r\n", 8), 8);
 	assert_int_equal(read(client[0], buf, sizeof(buf)), 8);
