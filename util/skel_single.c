@@ -119,5 +119,6 @@ skel_single_main(int argc, char **argv, const struct skel_ops *ops)
 			break;
 		skel_report(&ctx, MASTER_STAT_AVAIL);
 	}
+	attr_free(info);
 	skel_exit(&ctx, 0);
 }
