@@ -125,7 +125,9 @@ class PassMta:
             "defer unix - - n - 0 bounce",
             "trace unix - - n - 0 bounce",
         ])
-        instance.start()
+        # Foreground: the daemons' stderr (sanitizer reports with make
+        # SAN=1) lands in master.log, which close() checks.
+        instance.start(foreground=True)
         self.path = instance.unix_path("smtpd")
         # The front door: the test accepts clients here itself.
         self.front = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -137,6 +139,9 @@ class PassMta:
 
     def close(self):
         close_listener(self.front)
+        log = self.instance.read_log()
+        assert "AddressSanitizer" not in log, log
+        assert "runtime error:" not in log, log
 
     def hand_off_socket(self):
         """A connection to the pass service, once master listens there."""
