@@ -506,7 +506,8 @@ def test_qmgr_dead_destination_cools_off(qmgr_instance):
     ok = write_queue_file(inst.queue, "a@example.org", ["u@alive.example"])
     trigger(inst)
     assert wait_for(lambda: len(queue_ids(inst.queue, "deferred")) == 10, 15), inst.read_log()
-    assert "%s: removed" % ok in inst.read_log()
+    assert wait_for(lambda: "%s: removed" % ok in inst.read_log(), 15), \
+        inst.read_log()
     tried = [r for r in read_results(inst.results) if r["nexthop"] == "dead.example"]
     # one window of failures kills it: the rest are deferred unseen
     assert 2 <= len(tried) <= 4
