@@ -260,7 +260,8 @@ def test_filter_action_in_access_map_routes_only_that_message(
     send(ports["smtp"], "broken@example.com")
     assert wait_for(lambda: len(sink.messages) == 3, 30), mta.read_log()
     assert not header(sink.messages[2]["data"], b"X-Filtered")
-    assert "bad FILTER action" in mta.read_log()
+    assert wait_for(lambda: "bad FILTER action" in mta.read_log(), 15), \
+        mta.read_log()
 
 
 def test_filter_action_in_header_and_body_checks_routes_only_those(
@@ -285,7 +286,8 @@ def test_filter_action_in_header_and_body_checks_routes_only_those(
     assert not header(by_rcpt["two@example.com"], b"X-Filtered")
     # A FILTER without transport:nexthop is logged and ignored.
     assert not header(by_rcpt["three@example.com"], b"X-Filtered")
-    assert 'bad FILTER action "no-transport-here"' in mta.read_log()
+    assert wait_for(lambda: 'bad FILTER action "no-transport-here"' in mta.read_log(), 15), \
+        mta.read_log()
     # The re-injected copy passed the same header_checks without looping
     # (no_header_body_checks on the re-injection listener).
     assert len(content_filter.received) == 1

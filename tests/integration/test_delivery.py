@@ -87,7 +87,8 @@ def test_delivery_relays_to_relayhost(mta, sink):
     assert rcpts == ["x@example.com", "y@example.net"]
     assert all(m[0] == "a@example.org" for m in sink.messages)
     assert b"body line" in sink.messages[0][2]
-    assert "status=sent" in mta.read_log()
+    assert wait_for(lambda: "status=sent" in mta.read_log(), 15), \
+        mta.read_log()
 
 
 def test_delivery_5xx_returns_dsn_to_sender(mta, sink):
@@ -120,7 +121,8 @@ def test_delivery_4xx_defers_then_flush(mta, sink):
     trigger(mta)
     deferred = os.path.join(mta.queue, "deferred", qid[9], qid)
     assert wait_for(lambda: os.path.exists(deferred), 20), mta.read_log()
-    assert "status=deferred" in mta.read_log()
+    assert wait_for(lambda: "status=deferred" in mta.read_log(), 15), \
+        mta.read_log()
 
     # The reason is visible to the admin, in mailq layout and as JSON.
     reason = "451 4.3.0 <defer1@example.com>: try again later"

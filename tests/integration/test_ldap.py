@@ -543,7 +543,8 @@ def test_ldap_server_down_is_451_at_rcpt_then_recovers(
         slapd.start()
         code, text = s.rcpt("alice@example.test")
         assert code == 250, text
-    assert "no LDAP server answered" in maillog(workdir)
+    assert wait_for(lambda: "no LDAP server answered" in maillog(workdir), 15), \
+        maillog(workdir)
 
 
 def test_ldap_through_proxymap(slapd, instance, workdir):

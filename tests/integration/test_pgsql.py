@@ -257,7 +257,8 @@ def test_pgsql_down_is_451_and_deferral_then_delivery(pg, instance,
         # recipient is deferred and the message moves to deferred/.
         assert wait_for(lambda: deferred_ids(instance), 30), \
             instance.read_log()
-        assert "table pgsql:" in instance.read_log()
+        assert wait_for(lambda: "table pgsql:" in instance.read_log(), 15), \
+            instance.read_log()
         # ...and logs it as every deferral is logged.
         rx = re.compile(r"to=<bob@pg\.test>, orig_to=<boss@pg\.test>, "
                         r"relay=none, .*dsn=4\.3\.0, "

@@ -84,7 +84,8 @@ def test_start_fg_runs_in_the_foreground_and_stops_on_ctrl_c(instance):
     assert instance.fg.wait(timeout=15) == 0
     assert not os.path.exists(instance.pid_file)
     assert not proc_alive(child)
-    assert "daemon started" in instance.read_log()
+    assert wait_for(lambda: "daemon started" in instance.read_log(), 15), \
+        instance.read_log()
 
 
 @pytest.mark.needs("root")

@@ -399,7 +399,8 @@ def test_qmgr_bounce_returns_dsn_to_sender(bounce_instance):
     rows = read_results(inst.results)
     assert sorted((r["rcpt"], r["action"]) for r in rows if r["qid"] == qid) == \
         [("bad@example.com", "bounced"), ("good@example.com", "sent")]
-    assert "from=<>" in inst.read_log()
+    assert wait_for(lambda: "from=<>" in inst.read_log(), 15), \
+        inst.read_log()
 
 
 def test_qmgr_expires_after_maximal_queue_lifetime(bounce_instance):

@@ -74,7 +74,8 @@ def test_sender_dependent_relayhost_picks_the_relay_by_sender(instance,
     assert got_special == ["a@sub.example", "boss+x@corp.example",
                            "boss@corp.example"]
     assert got_default == ["clerk@corp.example", "other@sub.example"]
-    assert "relay=127.0.0.1[127.0.0.1]:%d" % special.port in mta.read_log()
+    assert wait_for(lambda: "relay=127.0.0.1[127.0.0.1]:%d" % special.port in mta.read_log(), 15), \
+        mta.read_log()
 
 
 def test_relocated_recipient_bounces_with_5_1_6(instance, sinks):
