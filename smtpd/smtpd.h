@@ -233,17 +233,18 @@ typedef struct SMTPD_STATE {
 	/* I/O (smtpd_io.c) */
 	VSTR	   *in; /* bytes read, not yet consumed */
 	size_t	    in_pos;
-	VSTR	   *out;       /* replies not yet sent */
-	VSTR	   *line;      /* the current command line */
-	bool	    io_error;  /* lost or timed out: stop */
-	bool	    timed_out; /* the client went silent */
-	const char *where;     /* "CONNECT", "DATA", ... for logs */
+	VSTR	   *out;	/* replies not yet sent */
+	VSTR	   *line;	/* the current command line */
+	bool	    io_error;	/* lost or timed out: stop */
+	bool	    timed_out;	/* the client went silent */
+	bool	    reply_open; /* st->out ends in a "NNN-" line */
+	const char *where;	/* "CONNECT", "DATA", ... for logs */
 	/* Session */
 	VSTR		     *helo; /* empty before HELO/EHLO */
 	bool		      esmtp;
 	const char	     *protocol; /* "SMTP" / "ESMTP" */
-	int		      errors;	/* error replies so far */
-	long long	      junk;	/* NOOP, RSET, VRFY, ETRN */
+	int		      errors;	/* since the last message */
+	long long	      junk;	/* HELO, EHLO, NOOP, RSET, VRFY, ETRN */
 	int		      count_ok[SMTPD_V_COUNT];
 	int		      count_all[SMTPD_V_COUNT];
 	VSTR		     *connect_reject; /* client rejected at CONNECT */
@@ -291,6 +292,9 @@ typedef struct SMTPD_STATE {
 	VSTR			 *reply;
 	struct smtpd_check_result check;
 } SMTPD_STATE;
+
+/* st->where while the message content arrives (Postfix's name). */
+#define SMTPD_AFTER_DATA "DATA content"
 
 /* smtpd_cmd.c */
 SMTPD_STATE *smtpd_state_create(const struct smtpd_params *par,

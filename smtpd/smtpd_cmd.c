@@ -8,6 +8,14 @@
  * error and junk-command limits, and stops on QUIT, a lost client or a
  * timeout.  Only smtpd_state_set() changes st->stage.
  *
+ * Error accounting is Postfix's: a command that fails (any 4xx or 5xx
+ * reply, an unknown command, a line too long) adds one error after its
+ * reply; a junk command (HELO, EHLO, RSET, NOOP, VRFY, ETRN) adds one
+ * more once more than smtpd_junk_command_limit of them came before it; a
+ * message accepted with 250 forgives both counts (smtpd_data.c).  From
+ * smtpd_soft_error_limit errors on every reply is delayed (smtpd_io.c);
+ * at smtpd_hard_error_limit the client gets 421 and is disconnected.
+ *
  * Reply texts and enhanced status codes follow Postfix's smtpd.
  *
  * Errors: protocol errors are replies; nothing here dies but allocators.
@@ -331,6 +339,7 @@ smtpd_cmd_hello(SMTPD_STATE *st, const char *args, bool esmtp)
 		while (last > VSTR_STR(st->out) && last[-1] != '\n')
 			last--;
 		last[3] = ' ';
+		st->reply_open = false;
 	} else {
 		smtpd_reply(st, "250 CHUNKING");
 	}
@@ -765,8 +774,8 @@ smtpd_cmd_etrn(SMTPD_STATE *st, const char *args)
 }
 
 static const struct smtpd_verb smtpd_verbs[] = {
-	{ "HELO", smtpd_cmd_can_helo, smtpd_cmd_helo, 0, SMTPD_V_HELO },
-	{ "EHLO", smtpd_cmd_can_helo, smtpd_cmd_ehlo, 0, SMTPD_V_EHLO },
+	{ "HELO", smtpd_cmd_can_helo, smtpd_cmd_helo, CMD_JUNK, SMTPD_V_HELO },
+	{ "EHLO", smtpd_cmd_can_helo, smtpd_cmd_ehlo, CMD_JUNK, SMTPD_V_EHLO },
 	{ "MAIL", smtpd_cmd_can_mail, smtpd_cmd_mail, CMD_PIPELINE_OK,
 	  SMTPD_V_MAIL },
 	{ "RCPT", smtpd_cmd_can_rcpt, smtpd_cmd_rcpt, CMD_PIPELINE_OK,
@@ -854,13 +863,18 @@ smtpd_cmd_dispatch(SMTPD_STATE *st)
 			return -1;
 		}
 	}
-	if ((v->flags & CMD_JUNK) && st->junk++ >= st->par->junk_limit)
-		st->errors++;
 	st->count_all[v->id]++;
 	if ((ret = v->can(st, args)) == 0)
 		ret = v->run(st, args);
 	if (ret == 0)
 		st->count_ok[v->id]++;
+	/*
+	 * Postfix's rule, off by one as there: the junk commands after the
+	 * first smtpd_junk_command_limit + 1 cost an error each, on top of
+	 * the one a failed junk command costs anyway (the caller's).
+	 */
+	if ((v->flags & CMD_JUNK) && st->junk++ > st->par->junk_limit)
+		st->errors++;
 	return ret;
 }
 
@@ -900,14 +914,6 @@ smtpd_session(SMTPD_STATE *st)
 			st->errors++;
 		} else if (smtpd_cmd_dispatch(st) < 0) {
 			st->errors++;
-		} else {
-			continue;
-		}
-		/* Tarpit persistent offenders before they see the reply. */
-		if (st->errors >= st->par->soft_error_limit
-		    && st->par->error_sleep > 0 && !st->io_error) {
-			if (smtpd_io_flush(st) == 0 && st->hooks->sleep)
-				st->hooks->sleep(st->par->error_sleep);
 		}
 	}
 	if (st->io_error)

@@ -16,7 +16,8 @@
  * holds at most one read plus its filtered copy, whatever the message
  * size.  A message over message_size_limit or with a forbidden bare
  * newline is read to its end and refused; cleanup is told to drop it.
- * The 250 reply is cleanup's own, sent only after its durable commit.
+ * The 250 reply is cleanup's own, sent only after its durable commit;
+ * it also resets the session's error and junk-command counts (Postfix).
  *
  * Errors: replies to the client; a lost or silent client sets
  * st->io_error and drops the message.
@@ -389,6 +390,9 @@ smtpd_data_end(SMTPD_STATE *st)
 		if (res.reply[0] == '2') {
 			ok = true;
 			smtpd_data_log_client(st, res.queue_id);
+			/* Postfix forgives a client that delivers mail. */
+			st->errors = 0;
+			st->junk = 0;
 		} else {
 			smtpd_log_reject(st, "END-OF-MESSAGE", res.reply, NULL);
 		}
@@ -410,8 +414,8 @@ smtpd_do_data(SMTPD_STATE *st)
 		smtpd_reply(st, "451 4.3.0 Error: queue file write error");
 		return -1;
 	}
-	st->where = "DATA";
 	smtpd_reply(st, "354 End data with <CR><LF>.<CR><LF>");
+	st->where = SMTPD_AFTER_DATA;
 	while (!end) {
 		size_t n;
 
@@ -420,6 +424,9 @@ smtpd_do_data(SMTPD_STATE *st)
 
 			if (ret <= 0) {
 				st->io_error = true;
+				/* "(N bytes)" in the lost connection line */
+				st->content_size += (long long)VSTR_LEN(
+				    st->content);
 				smtpd_data_abort(st);
 				return -1;
 			}

@@ -9,6 +9,12 @@
  * input (RFC 2920: the server may hold replies until its input is empty),
  * and by the loop before it ends.
  *
+ * Postfix's tarpit lives here too: once the session's error count has
+ * reached smtpd_soft_error_limit, every reply (whatever its code; a reply
+ * of several lines once) waits smtpd_error_sleep_time before it is
+ * queued, and what was queued before goes out first, so the client sees
+ * each reply only after its own delay.
+ *
  * The buffer never holds more than par->line_limit plus one read: a line
  * longer than the limit is skipped up to its LF and reported as
  * SMTPD_LINE_TOO_LONG, after which the session carries on.  A line ends in
@@ -155,6 +161,24 @@ smtpd_reply_end(SMTPD_STATE *st, size_t start)
 		msg_info("> %s[%s]: %.*s", st->peer.name, st->peer.addr,
 			 (int)len, line);
 	vstr_memcat(st->out, "\r\n", 2);
+	st->reply_open = len > 3 && line[3] == '-';
+}
+
+/*
+ * Called before a reply starts (not before the further lines of one):
+ * the smtpd_soft_error_limit delay.  The errors are counted after each
+ * command's reply, so the reply that makes the count reach the limit is
+ * not delayed yet, the next one is.
+ */
+static void
+smtpd_reply_delay(SMTPD_STATE *st)
+{
+	if (st->reply_open || st->errors < st->par->soft_error_limit
+	    || st->par->error_sleep <= 0 || st->io_error
+	    || st->hooks->sleep == NULL)
+		return;
+	if (smtpd_io_flush(st) == 0)
+		st->hooks->sleep(st->par->error_sleep);
 }
 
 /* $client_address and friends in smtpd_reject_footer, as Postfix has them. */
@@ -277,14 +301,21 @@ smtpd_reply_footer(SMTPD_STATE *st, size_t start)
 	vstr_free(prefix);
 }
 
-/* Append one reply line (without CRLF). */
-void
-smtpd_reply_raw(SMTPD_STATE *st, const char *line, size_t len)
+static void
+smtpd_reply_text(SMTPD_STATE *st, const char *line, size_t len)
 {
 	size_t start = VSTR_LEN(st->out);
 
 	vstr_memcat(st->out, line, len);
 	smtpd_reply_footer(st, start);
+}
+
+/* Append one reply line (without CRLF). */
+void
+smtpd_reply_raw(SMTPD_STATE *st, const char *line, size_t len)
+{
+	smtpd_reply_delay(st);
+	smtpd_reply_text(st, line, len);
 }
 
 /*
@@ -297,6 +328,7 @@ smtpd_reply_lines(SMTPD_STATE *st, const char *text, size_t len)
 	const char *end = text + len;
 	const char *nl;
 
+	smtpd_reply_delay(st);
 	while ((nl = memmem(text, (size_t)(end - text), "\r\n", 2)) != NULL) {
 		size_t start = VSTR_LEN(st->out);
 
@@ -308,19 +340,22 @@ smtpd_reply_lines(SMTPD_STATE *st, const char *text, size_t len)
 	if (end - text > 3 && text[3] == '-') {
 		size_t start = VSTR_LEN(st->out);
 
-		smtpd_reply_raw(st, text, (size_t)(end - text));
+		smtpd_reply_text(st, text, (size_t)(end - text));
 		VSTR_STR(st->out)[start + 3] = ' ';
+		st->reply_open = false;
 		return;
 	}
-	smtpd_reply_raw(st, text, (size_t)(end - text));
+	smtpd_reply_text(st, text, (size_t)(end - text));
 }
 
 void
 smtpd_reply(SMTPD_STATE *st, const char *fmt, ...)
 {
-	size_t	start = VSTR_LEN(st->out);
+	size_t	start;
 	va_list ap;
 
+	smtpd_reply_delay(st);
+	start = VSTR_LEN(st->out);
 	va_start(ap, fmt);
 	vstr_vsprintf_append(st->out, fmt, ap);
 	va_end(ap);

@@ -13,9 +13,12 @@
  * (base64, "*" to cancel) is util/sasl_proto.c's.
  *
  * Failures are logged the way fail2ban's postfix-sasl filter expects
- * ("warning: name[addr]: SASL PLAIN authentication failed: ..."), delayed
- * by smtpd_error_sleep_time, and after smtpd_sasl_auth_failure_limit of
- * them the session ends with 421.  A success sets the sasl_method and
+ * ("warning: name[addr]: SASL PLAIN authentication failed: ...").  As in
+ * Postfix a failed AUTH is one more session error (smtpd_cmd.c), so
+ * from smtpd_soft_error_limit errors on every reply, challenges
+ * included, waits smtpd_error_sleep_time; Postel's own
+ * smtpd_sasl_auth_failure_limit ends the session with 421 after that
+ * many failures, whatever the error count.  A success sets the sasl_method and
  * sasl_username that the policy checks (permit_sasl_authenticated,
  * reject_sender_login_mismatch), the cleanup request and the client=
  * log line use.
@@ -254,9 +257,6 @@ smtpd_sasl_failed(SMTPD_STATE *st, const char *mech, const char *why)
 {
 	msg_warn("%s[%s]: SASL %s authentication failed: %s", st->peer.name,
 		 st->peer.addr, mech, why);
-	/* Slow down password guessing before the answer goes out. */
-	if (st->par->error_sleep > 0 && st->hooks->sleep)
-		st->hooks->sleep(st->par->error_sleep);
 	smtpd_reply(st, "535 5.7.8 Error: authentication failed: %s", why);
 	smtpd_sasl_count_failure(st);
 }

@@ -29,7 +29,8 @@ struct fake {
 	VSTR	   *out;
 	int	    writes;
 	int	    sleeps;
-	VSTR	   *content; /* of the last message */
+	bool	    mark_sleeps; /* each sleep writes "<sleep>" to out */
+	VSTR	   *content;	 /* of the last message */
 	VSTR	   *sender;
 	int	    nrcpt;
 	int	    flags;
@@ -93,8 +94,11 @@ static void
 fake_sleep_count(int seconds)
 {
 	(void)seconds;
-	if (fake_current)
+	if (fake_current) {
 		fake_current->sleeps++;
+		if (fake_current->mark_sleeps)
+			vstr_strcat(fake_current->out, "<sleep>");
+	}
 }
 
 static int

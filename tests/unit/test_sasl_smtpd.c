@@ -118,7 +118,7 @@ test_sasl_smtpd_login_cancel_and_garbage(void **state)
 }
 
 static void
-test_sasl_smtpd_failures_sleep_then_disconnect(void **state)
+test_sasl_smtpd_failures_disconnect_after_the_limit(void **state)
 {
 	struct smtpd_params par;
 	struct fake	    f;
@@ -134,7 +134,39 @@ test_sasl_smtpd_failures_sleep_then_disconnect(void **state)
 			    "authentications\r\n"));
 	/* The session ended: NOOP was never answered. */
 	assert_false(has(&f, "250 2.0.0 Ok"));
-	assert_int_equal(f.sleeps, 2);
+	/* Two errors, below smtpd_soft_error_limit: no delay (Postfix). */
+	assert_int_equal(f.sleeps, 0);
+	fake_done(&f);
+}
+
+/* A failed AUTH is a session error like any other (Postfix). */
+static void
+test_sasl_smtpd_failures_count_as_errors(void **state)
+{
+	struct smtpd_params par;
+	struct fake	    f;
+	static const char   in[] = "EHLO c.test\r\nAUTH PLAIN AGFsaWNlAHB3\r\n"
+				   "AUTH LOGIN\r\n*\r\n"
+				   "AUTH PLAIN AGFsaWNlAHB3\r\nNOOP\r\n";
+
+	(void)state;
+	sasl_params(&par, true, false);
+	par.sasl.failure_limit = 10;
+	par.soft_error_limit = 1;
+	par.hard_error_limit = 3;
+	fake_init(&f, in, sizeof(in) - 1);
+	f.mark_sleeps = true;
+	fake_session(&f, &par, "127.0.0.1");
+	/* From the first failure on every reply waits, challenges too. */
+	assert_true(has(&f, "250 CHUNKING\r\n535 5.7.8 Error: "
+			    "authentication failed: "));
+	assert_true(has(&f, "<sleep>334 VXNlcm5hbWU6\r\n"
+			    "<sleep>501 5.7.0 Authentication aborted\r\n"
+			    "<sleep>535 5.7.8 Error: authentication failed: "));
+	assert_true(has(&f, "\r\n<sleep>421 4.7.0 mx.test Error: too many "
+			    "errors\r\n"));
+	assert_false(has(&f, "250 2.0.0 Ok"));
+	assert_int_equal(f.sleeps, 4);
 	fake_done(&f);
 }
 
@@ -213,7 +245,8 @@ main(void)
 		    test_sasl_smtpd_offers_mechanisms_and_checks_sequence),
 		cmocka_unit_test(test_sasl_smtpd_login_cancel_and_garbage),
 		cmocka_unit_test(
-		    test_sasl_smtpd_failures_sleep_then_disconnect),
+		    test_sasl_smtpd_failures_disconnect_after_the_limit),
+		cmocka_unit_test(test_sasl_smtpd_failures_count_as_errors),
 		cmocka_unit_test(test_sasl_smtpd_cancels_count_to_the_limit),
 	};
 

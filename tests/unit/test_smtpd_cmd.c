@@ -159,6 +159,15 @@ test_smtpd_cmd_line_at_limit_accepted(void **state)
 	fake_done(&f);
 }
 
+/* Run with every sleep of the tarpit marked "<sleep>" in the replies. */
+static void
+run_marked(struct fake *f, const struct smtpd_params *par, const char *in)
+{
+	fake_init(f, in, strlen(in));
+	f->mark_sleeps = true;
+	fake_session(f, par, "127.0.0.1");
+}
+
 static void
 test_smtpd_cmd_hard_error_limit(void **state)
 {
@@ -169,18 +178,55 @@ test_smtpd_cmd_hard_error_limit(void **state)
 	fake_params(&par);
 	par.hard_error_limit = 3;
 	par.soft_error_limit = 2;
-	RUN(&f, &par, "X1\r\nX2\r\nX3\r\nNOOP\r\n");
+	run_marked(&f, &par, "X1\r\nX2\r\nX3\r\nNOOP\r\n");
+	/* From the second error on every reply waits, the 421 too. */
 	expect_out(&f, "220 mx.test ESMTP Postel\r\n"
 		       "502 5.5.2 Error: command not recognized\r\n"
 		       "502 5.5.2 Error: command not recognized\r\n"
-		       "502 5.5.2 Error: command not recognized\r\n"
-		       "421 4.7.0 mx.test Error: too many errors\r\n");
+		       "<sleep>502 5.5.2 Error: command not recognized\r\n"
+		       "<sleep>421 4.7.0 mx.test Error: too many errors\r\n");
 	assert_int_equal(f.sleeps, 2);
 	assert_non_null(strstr(VSTR_STR(logged),
 			       "too many errors after "
 			       "UNKNOWN from client.test[127.0.0.1]"));
 	assert_non_null(strstr(VSTR_STR(logged), "unknown=0/3 "
 						 "commands=0/3\n"));
+	fake_done(&f);
+}
+
+static void
+test_smtpd_cmd_soft_limit_delays_every_reply_once(void **state)
+{
+	struct smtpd_params par;
+	struct fake	    f;
+
+	(void)state;
+	fake_params(&par);
+	par.soft_error_limit = 1;
+	run_marked(&f, &par, "X1\r\nNOOP\r\nEHLO c\r\nQUIT\r\n");
+	/* 2xx replies too; the EHLO reply's lines wait once. */
+	expect_out(&f, "220 mx.test ESMTP Postel\r\n"
+		       "502 5.5.2 Error: command not recognized\r\n"
+		       "<sleep>250 2.0.0 Ok\r\n"
+		       "<sleep>250-mx.test\r\n250-PIPELINING\r\n"
+		       "250-SIZE 10240000\r\n250-VRFY\r\n250-ETRN\r\n"
+		       "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n"
+		       "250-DSN\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n"
+		       "<sleep>221 2.0.0 Bye\r\n");
+	assert_int_equal(f.sleeps, 3);
+	fake_done(&f);
+	/* Without the CHUNKING line the EHLO reply still waits once. */
+	par.ehlo_discard = SMTPD_EHLO_CHUNKING;
+	run_marked(&f, &par, "X1\r\nEHLO c\r\nNOOP\r\n");
+	assert_non_null(strstr(VSTR_STR(f.out), "<sleep>250-mx.test\r\n"));
+	assert_non_null(strstr(VSTR_STR(f.out), "250 SMTPUTF8\r\n"
+						"<sleep>250 2.0.0 Ok\r\n"));
+	assert_int_equal(f.sleeps, 2);
+	fake_done(&f);
+	/* smtpd_error_sleep_time = 0: no tarpit at all. */
+	par.error_sleep = 0;
+	run_marked(&f, &par, "X1\r\nX2\r\nNOOP\r\n");
+	assert_int_equal(f.sleeps, 0);
 	fake_done(&f);
 }
 
@@ -194,10 +240,90 @@ test_smtpd_cmd_junk_limit(void **state)
 	fake_params(&par);
 	par.junk_limit = 2;
 	par.hard_error_limit = 2;
-	RUN(&f, &par, "NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n");
+	/*
+	 * HELO and EHLO are junk as well.  As in Postfix, limit + 1 junk
+	 * commands are free; the 4th and 5th cost an error each.
+	 */
+	RUN(&f, &par, "EHLO c\r\nHELO c\r\nRSET\r\nNOOP\r\nVRFY u\r\nNOOP\r\n");
 	assert_non_null(strstr(VSTR_STR(f.out),
-			       "250 2.0.0 Ok\r\n250 2.0.0 "
-			       "Ok\r\n250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n421 "));
+			       "250 CHUNKING\r\n250 mx.test\r\n"
+			       "250 2.0.0 Ok\r\n250 2.0.0 Ok\r\n"
+			       "252 2.0.0 u\r\n"
+			       "421 4.7.0 mx.test Error: too many errors\r\n"));
+	assert_int_equal(f.in_pos, f.in_len);
+	assert_non_null(strstr(VSTR_STR(logged),
+			       "too many errors after VRFY from "
+			       "client.test[127.0.0.1]\n"));
+	assert_non_null(strstr(VSTR_STR(logged),
+			       "disconnect from client.test[127.0.0.1] "
+			       "helo=1 ehlo=1 rset=1 noop=1 vrfy=1 "
+			       "commands=5\n"));
+	fake_done(&f);
+}
+
+static void
+test_smtpd_cmd_delivered_message_forgives_errors(void **state)
+{
+	struct smtpd_params par;
+	struct fake	    f;
+	static const char   refused[] =
+	    "X1\r\nX2\r\nEHLO c\r\nMAIL FROM:<a@c.test>\r\n"
+	    "RCPT TO:<u@mx.test>\r\nDATA\r\nx\r\n.\r\nNOOP\r\n";
+
+	(void)state;
+	fake_params(&par);
+	par.soft_error_limit = 2;
+	par.hard_error_limit = 3;
+	par.junk_limit = 0;
+	/*
+	 * Without the reset X3 and X4 would be errors 3 and 4 (421 at
+	 * once), and the NOOP, a second junk command, one more.
+	 */
+	run_marked(&f, &par,
+		   "X1\r\nX2\r\nEHLO c\r\nMAIL FROM:<a@c.test>\r\n"
+		   "RCPT TO:<u@mx.test>\r\nDATA\r\nx\r\n.\r\n"
+		   "X3\r\nX4\r\nNOOP\r\nQUIT\r\n");
+	assert_non_null(strstr(VSTR_STR(f.out),
+			       "502 5.5.2 Error: command not recognized\r\n"
+			       "<sleep>250-mx.test\r\n"));
+	assert_non_null(strstr(VSTR_STR(f.out),
+			       "<sleep>250 2.1.0 Ok\r\n"
+			       "<sleep>250 2.1.5 Ok\r\n"
+			       "<sleep>354 End data with <CR><LF>.<CR><LF>\r\n"
+			       "250 2.0.0 Ok: queued as FAKE1\r\n"
+			       "502 5.5.2 Error: command not recognized\r\n"
+			       "502 5.5.2 Error: command not recognized\r\n"
+			       "<sleep>250 2.0.0 Ok\r\n"
+			       "<sleep>221 2.0.0 Bye\r\n"));
+	assert_null(strstr(VSTR_STR(f.out), "421"));
+	fake_done(&f);
+	/* A refused message forgives nothing: it is error 3. */
+	fake_init(&f, refused, sizeof(refused) - 1);
+	f.finish_reply = "550 5.7.1 no thanks";
+	fake_session(&f, &par, "127.0.0.1");
+	assert_non_null(strstr(VSTR_STR(f.out),
+			       "550 5.7.1 no thanks\r\n"
+			       "421 4.7.0 mx.test Error: too many errors\r\n"));
+	fake_done(&f);
+}
+
+static void
+test_smtpd_cmd_disconnect_line_postfix_order(void **state)
+{
+	struct smtpd_params par;
+	struct fake	    f;
+
+	(void)state;
+	fake_params(&par);
+	/* The client leaves after its message: no "lost connection". */
+	RUN(&f, &par,
+	    "EHLO c\r\nMAIL FROM:<a@c.test>\r\nAUTH PLAIN\r\n"
+	    "RCPT TO:<u@mx.test>\r\nDATA\r\nx\r\n.\r\n");
+	assert_non_null(strstr(VSTR_STR(logged),
+			       "disconnect from client.test[127.0.0.1] "
+			       "ehlo=1 auth=0/1 mail=1 rcpt=1 data=1 "
+			       "commands=4/5\n"));
+	assert_null(strstr(VSTR_STR(logged), "lost connection"));
 	fake_done(&f);
 }
 
@@ -278,8 +404,8 @@ test_smtpd_cmd_timeout_and_lost_connection(void **state)
 	    "EHLO c\r\nMAIL FROM:<a@c.test>\r\nRCPT TO:<u@mx.test>\r\n"
 	    "DATA\r\nSubject: x\r\n");
 	assert_non_null(strstr(VSTR_STR(logged),
-			       "lost connection after DATA "
-			       "from client.test[127.0.0.1]"));
+			       "lost connection after DATA (12 bytes) "
+			       "from client.test[127.0.0.1]\n"));
 	assert_int_equal(f.aborts, 1);
 	assert_int_equal(f.queued, 0);
 	fake_done(&f);
@@ -503,8 +629,17 @@ main(void)
 		    test_smtpd_cmd_line_at_limit_accepted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_smtpd_cmd_hard_error_limit,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_smtpd_cmd_soft_limit_delays_every_reply_once, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_smtpd_cmd_junk_limit,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_smtpd_cmd_delivered_message_forgives_errors, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_smtpd_cmd_disconnect_line_postfix_order, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_smtpd_cmd_sequence_errors,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
