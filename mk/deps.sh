@@ -37,6 +37,8 @@ set -eu
 #     postsrsd answers the SRS lookups in the tests
 #   readelf checks the hardening flags (binutils); runuser, useradd and
 #     userdel run and make test users (util-linux, passwd)
+#   fail2ban: fail2ban-regex and the shipped postfix filter, run against
+#     Postel's maillog (the daemon is never started by the tests)
 PKGS="
 build-essential binutils clang pkg-config make
 libssl-dev openssl
@@ -57,6 +59,7 @@ libpq-dev postgresql libldap-dev slapd ldap-utils postsrsd
 testssl.sh bsdextrautils bind9-dnsutils procps
 swaks libnet-ssleay-perl
 util-linux passwd
+fail2ban
 "
 
 missing=""

@@ -707,8 +707,8 @@ static const struct param_def param_defs[] = {
 	  "Obsolete: when smtpd_tls_security_level is empty, yes means "
 	  "encrypt." },
 	{ "smtpd_error_sleep_time", PARAM_TIME, "1s", 0, 60,
-	  "Delay before an error reply once smtpd_soft_error_limit is "
-	  "reached." },
+	  "Delay before every reply once the client has made "
+	  "smtpd_soft_error_limit errors." },
 	{ "smtpd_etrn_restrictions", PARAM_STR, "", 0, 0,
 	  "Checks applied to the ETRN command." },
 	{ "smtpd_forbid_bare_newline", PARAM_STR, "normalize", 0, 0,
@@ -719,14 +719,16 @@ static const struct param_def param_defs[] = {
 	{ "smtpd_forbid_unauth_pipelining", PARAM_BOOL, "yes", 0, 0,
 	  "Disconnect clients that pipeline commands they may not pipeline." },
 	{ "smtpd_hard_error_limit", PARAM_INT, "20", 1, LLONG_MAX,
-	  "Errors after which the SMTP server disconnects." },
+	  "Errors (without delivering mail) after which the SMTP server "
+	  "answers 421 and disconnects." },
 	{ "smtpd_helo_required", PARAM_BOOL, "no", 0, 0,
 	  "Require HELO or EHLO before MAIL FROM." },
 	{ "smtpd_helo_restrictions", PARAM_STR, "", 0, 0,
 	  "Checks applied to the HELO/EHLO name." },
 	{ "smtpd_junk_command_limit", PARAM_INT, "100", 1, LLONG_MAX,
-	  "NOOP, VRFY, ETRN and RSET commands allowed per session before "
-	  "they count as errors." },
+	  "HELO, EHLO, NOOP, VRFY, ETRN and RSET commands allowed (plus "
+	  "one, as in Postfix) before each further one counts as an "
+	  "error." },
 	{ "smtpd_mail_auth_role", PARAM_STR, "auto", 0, 0,
 	  "Postel: which mail authentication a message from this SMTP "
 	  "server gets: auto (outbound, DKIM-signed, for SASL-authenticated "
@@ -802,8 +804,8 @@ static const struct param_def param_defs[] = {
 	{ "smtpd_sender_restrictions", PARAM_STR, "", 0, 0,
 	  "Checks applied to MAIL FROM." },
 	{ "smtpd_soft_error_limit", PARAM_INT, "10", 1, LLONG_MAX,
-	  "Errors after which replies are delayed by "
-	  "smtpd_error_sleep_time." },
+	  "Errors (without delivering mail) from which on every reply is "
+	  "delayed by smtpd_error_sleep_time." },
 	{ "smtpd_starttls_timeout", PARAM_TIME, "300s", 1, LLONG_MAX,
 	  "Time limit of the TLS handshake in the SMTP server." },
 	{ "smtpd_timeout", PARAM_TIME, "300s", 1, LLONG_MAX,

@@ -185,6 +185,10 @@ DEPENDENCIES = {
     "slapd": ("slapd and slapadd", "slapd",
               lambda: _which("slapd")() and _which("slapadd")()),
     "ldap_utils": ("ldapsearch", "ldap-utils", _which("ldapsearch")),
+    "fail2ban_regex": ("fail2ban-regex and its shipped postfix filter",
+                       "fail2ban",
+                       lambda: _which("fail2ban-regex")() and _path(
+                           "/etc/fail2ban/filter.d/postfix.conf")()),
 }
 
 

@@ -240,13 +240,19 @@ def test_sasl_failures_end_the_session_after_the_limit(instance, workdir):
     assert srv.wait_log("too many failed authentications")
 
 
-def test_sasl_failed_auth_is_delayed(instance, workdir):
+def test_sasl_failed_auth_counts_toward_the_error_delay(instance, workdir):
+    # As in Postfix a failed AUTH is a session error: once the count
+    # reaches smtpd_soft_error_limit every reply waits.
     import time
     srv = SaslServer(instance, workdir,
-                     main={"smtpd_error_sleep_time": "1s"})
+                     main={"smtpd_error_sleep_time": "1s",
+                           "smtpd_soft_error_limit": "1"})
     with srv.smtp() as s:
         s.ehlo("client.test")
         bad = base64.b64encode(b"\0alice\0nope").decode()
+        t0 = time.monotonic()
+        assert s.docmd("AUTH PLAIN " + bad)[0] == 535
+        assert time.monotonic() - t0 < 0.9
         t0 = time.monotonic()
         assert s.docmd("AUTH PLAIN " + bad)[0] == 535
         assert time.monotonic() - t0 >= 0.9
