@@ -14,11 +14,11 @@
  *
  * Failures are logged the way fail2ban's postfix-sasl filter expects
  * ("warning: name[addr]: SASL PLAIN authentication failed: ...").  As in
- * Postfix a failed AUTH is one more session error (smtpd_cmd.c), so
- * from smtpd_soft_error_limit errors on every reply, challenges
- * included, waits smtpd_error_sleep_time; Postel's own
- * smtpd_sasl_auth_failure_limit ends the session with 421 after that
- * many failures, whatever the error count.  A success sets the sasl_method and
+ * Postfix a failed AUTH is one more session error (smtpd_cmd.c), so from
+ * smtpd_soft_error_limit errors on every reply, challenges included,
+ * waits smtpd_error_sleep_time; Postel's own smtpd_sasl_auth_failure_limit
+ * ends the session with 421 after that many failures, whatever the error
+ * count.  A success sets the sasl_method and
  * sasl_username that the policy checks (permit_sasl_authenticated,
  * reject_sender_login_mismatch), the cleanup request and the client=
  * log line use.
