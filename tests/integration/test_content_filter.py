@@ -206,6 +206,9 @@ def test_content_filter_adds_header_and_keeps_original_client(
     top = msg["data"][msg["data"].index(b"Received:"):]
     first = top.split(b"\r\nReceived:", 1)[0]
     assert ORIG.encode() in first and b"client.test.invalid" in first, first
+    # Both deliveries logged (postlogd writes asynchronously).
+    assert wait_for(lambda: mta.read_log().count("status=sent") >= 2, 15), \
+        mta.read_log()
     log = mta.read_log()
     m = re.search(r"(\w+): client=\S+\[127\.0\.0\.1\], orig_queue_id=(\w+), "
                   r"orig_client=\S+\[127\.0\.0\.2\]", log)
