@@ -205,6 +205,9 @@ static const struct param_def param_defs[] = {
 	  "/etc/resolv.conf." },
 	{ "dns_timeout", PARAM_TIME, "5s", 1, 300,
 	  "Postel: how long to wait for each DNS reply." },
+	{ "dnsblog_service_name", PARAM_STR, "dnsblog", 0, 0,
+	  "Name of the dnsblog service in master.cf that postscreen asks "
+	  "for DNS allow/denylist lookups (private/$dnsblog_service_name)." },
 	{ "double_bounce_sender", PARAM_STR, "double-bounce", 0, 0,
 	  "Sender of bounces about bounces; mail to it is discarded." },
 	{ "duplicate_filter_limit", PARAM_INT, "1000", 0, 0,
@@ -484,6 +487,15 @@ static const struct param_def param_defs[] = {
 	{ "postlog_service_name", PARAM_STR, "postlog", 0, 0,
 	  "Name of the postlogd service in master.cf; with maillog_file set, "
 	  "programs log to its socket public/$postlog_service_name." },
+	{ "postscreen_dnsbl_reply_map", PARAM_STR, "", 0, 0,
+	  "Table from a postscreen_dnsbl_sites domain (which may hold a "
+	  "secret) to the name that postscreen's rejection shows instead." },
+	{ "postscreen_dnsbl_sites", PARAM_STR, "", 0, 0,
+	  "DNS allow/denylist domains that postscreen asks about each client, "
+	  "as domain[=filter][*weight] entries." },
+	{ "postscreen_dnsbl_timeout", PARAM_TIME, "10s", 1, 3600,
+	  "How long postscreen waits for the dnsblog replies of one client; "
+	  "replies still missing then count 0." },
 	{ "process_id_directory", PARAM_STR, "pid", 0, 0,
 	  "Folder under queue_directory holding pid files." },
 	{ "propagate_unmatched_extensions", PARAM_STR, "canonical, virtual", 0,
