@@ -89,7 +89,8 @@ TEST_SRC	:= $(wildcard tests/unit/test_*.c)
 TESTS		:= $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 TEST_HARNESS	:= $(B)/obj/tests/unit/harness.o
 
-# Test-only daemons (tests/services/<name>.c) -> build/tests/services/<name>
+# Test-only daemons (tests/services/<name>.c) -> build/tests/services/<name>;
+# tests/services/<name>.objs lists daemon objects to link, as for unit tests.
 SVC_SRC		:= $(wildcard tests/services/*.c)
 TEST_SERVICES	:= $(SVC_SRC:tests/services/%.c=$(B)/tests/services/%)
 
@@ -132,7 +133,8 @@ $(B)/tests/%: $(B)/obj/tests/unit/%.o $(TEST_HARNESS) $(LIBPOSTEL) \
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBPOSTEL) $(LIBS) -lcmocka
 
-$(B)/tests/services/%: $(B)/obj/tests/services/%.o $(LIBPOSTEL)
+$(B)/tests/services/%: $(B)/obj/tests/services/%.o $(LIBPOSTEL) \
+		$$(addprefix $(B)/obj/,$$(shell cat tests/services/$$*.objs 2>/dev/null))
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LIBPOSTEL) $(LIBS)
 

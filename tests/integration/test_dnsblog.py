@@ -6,15 +6,19 @@
 # checks the replies and Postfix's "addr A listed by domain D as R" log
 # lines.  A listed IPv4 and IPv6 address, an unlisted one, a DNS server
 # that fails or never answers (bounded by dns_timeout), and malformed
-# requests.
+# requests.  Then postscreen's DNSBL client (postscreen/postscreen_dnsbl.c,
+# driven by tests/services/psc_dnsbl_probe until postscreen calls it)
+# against that dnsblog: filters, weights, allow lists, the reply map, a
+# missing dnsblog and postscreen_dnsbl_timeout.
 # SPDX-License-Identifier: ISC
 import os
 import re
+import subprocess
 import time
 
 import pytest
 
-from conftest import REPO, free_port, maillog, wait_for
+from conftest import REPO, free_port, maillog, service_path, wait_for
 from dnsserver import DNSServer
 
 pytestmark = pytest.mark.needs("dnslib")
@@ -208,3 +212,79 @@ def test_dnsblog_malformed_requests_get_no_reply(instance, workdir, dns):
     # None of that was looked up, and the service still works.
     assert not [q for q in dns.queries if "not-an-address" in q[0]]
     assert ask(instance, "zen.example", "127.0.0.2")["result"] == "127.0.0.4"
+
+
+def probe(instance, *addrs):
+    """postscreen's DNSBL client (tests/services/psc_dnsbl_probe) against
+    the instance's dnsblog: {addr: (score, site, reply name)}."""
+    r = subprocess.run([service_path("psc_dnsbl_probe"), "-c",
+                        instance.confdir] + list(addrs),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    out = {}
+    for line in r.stdout.splitlines():
+        addr, score, site, name = line.split(" ")
+        out[addr] = (int(score), site, name)
+    assert sorted(out) == sorted(addrs), r.stdout
+    return out, r.stderr
+
+
+def test_postscreen_dnsbl_client_scores_through_dnsblog(instance, workdir,
+                                                         dns):
+    # zen lists 127.0.0.2 and 127.0.0.3; bl lists 127.0.0.2 with a code
+    # its filter accepts and 127.0.0.3 with one it refuses; wl allow-lists
+    # 127.0.0.9.
+    dns.add("2.0.0.127.secret.zen.example", "A", "127.0.0.4")
+    dns.add("3.0.0.127.secret.zen.example", "A", "127.0.0.4")
+    dns.add("2.0.0.127.bl.example", "A", "127.0.0.3")
+    dns.add("2.0.0.127.bl.example", "A", "127.0.0.5")
+    dns.add("3.0.0.127.bl.example", "A", "127.0.0.200")
+    dns.add("9.0.0.127.wl.example", "A", "127.0.9.2")
+    dns.add("9.0.0.127.secret.zen.example", "A", "127.0.0.2")
+    start(instance, workdir, dns.address,
+          postscreen_dnsbl_sites="secret.zen.example*2, "
+          "bl.example=127.0.0.[2..11]*3 bl.example=127.0.0.5, "
+          "wl.example=127.0.[0..255].[1;2;3]*-5",
+          postscreen_dnsbl_reply_map="inline:{ "
+          "secret.zen.example=zen.example }")
+    out, err = probe(instance, "127.0.0.2", "127.0.0.3", "127.0.0.9",
+                     "127.0.0.5")
+    assert out["127.0.0.2"] == (6, "bl.example", "bl.example"), err
+    assert out["127.0.0.3"] == (2, "secret.zen.example", "zen.example"), err
+    assert out["127.0.0.9"] == (-3, "secret.zen.example", "zen.example"), err
+    assert out["127.0.0.5"] == (0, "-", "-"), err
+    # dnsblog was asked once per distinct domain and client.
+    assert dns.queries.count(("2.0.0.127.bl.example", "A")) == 1
+    assert logged(instance, "addr 127.0.0.9 listed by domain wl.example "
+                  "as 127.0.9.2"), maillog(instance)
+    assert "warning" not in err
+
+
+def test_postscreen_dnsbl_client_without_dnsblog_counts_zero(instance,
+                                                              workdir, dns):
+    dns.add("2.0.0.127.zen.example", "A", "127.0.0.4")
+    instance.maillog = os.path.join(workdir, "maillog")
+    instance.write_config(main={
+        "maillog_file": instance.maillog, "dns_nameservers": dns.address,
+        "postscreen_dnsbl_sites": "zen.example*3",
+        "postscreen_dnsbl_timeout": "2s"},
+        services=["postlog unix-dgram n - n - 1 postlogd"])
+    instance.start()
+    out, err = probe(instance, "127.0.0.2")
+    assert out["127.0.0.2"] == (0, "-", "-")
+    assert "warning: connect to private/dnsblog service" in err, err
+
+
+def test_postscreen_dnsbl_client_timeout_keeps_partial_score(
+        instance, workdir, dns):
+    dns.add("2.0.0.127.zen.example", "A", "127.0.0.4")
+    dns.never_answer("2.0.0.127.slow.example")
+    # dnsblog's own DNS wait (3s) outlasts postscreen's (1s).
+    start(instance, workdir, dns.address, dns_timeout="3s",
+          postscreen_dnsbl_sites="zen.example*3 slow.example*4",
+          postscreen_dnsbl_timeout="1s")
+    started = time.monotonic()
+    out, err = probe(instance, "127.0.0.2")
+    assert out["127.0.0.2"] == (3, "zen.example", "zen.example"), err
+    assert "warning: dnsblog reply timeout 1s for slow.example" in err, err
+    assert time.monotonic() - started < 10
