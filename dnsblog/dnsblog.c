@@ -5,7 +5,8 @@
  * dnsblog_service_name).  postscreen opens one connection per list
  * domain and client and sends one frame {domain, addr, id}; dnsblog asks
  * for the A records of the reversed address under the domain (IPv4
- * octets reversed, IPv6 as nibbles: util/dns), answers one frame
+ * octets reversed, IPv6 as nibbles: util/dns; an IPv4-mapped IPv6
+ * address as its IPv4 form), answers one frame
  * {domain, addr, id, result, ttl} with the records as space-separated
  * dotted quads ("" when not listed or when the lookup failed) and the
  * smallest TTL among them (-1 without records) and closes.  Each
@@ -25,7 +26,9 @@
  *
  * SPDX-License-Identifier: ISC
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "util/attr.h"
@@ -48,6 +51,23 @@ struct dnsblog {
 	VSTR	  *why;
 	long long  ttl; /* of the last lookup's records, -1: none */
 };
+
+/*
+ * The name to ask for: an IPv4-mapped IPv6 address (::ffff:192.0.2.7, as
+ * a dual-stack listener sees IPv4 clients) is listed under its IPv4 form.
+ * 0, or -1 when addr is not an IP address.
+ */
+static int
+dnsblog_query_name(VSTR *query, const char *addr, const char *domain)
+{
+	struct in6_addr a6;
+	char		v4[INET_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_V4MAPPED(&a6)
+	    && inet_ntop(AF_INET, &a6.s6_addr[12], v4, sizeof(v4)) != NULL)
+		return dns_reverse_name(query, v4, domain);
+	return dns_reverse_name(query, addr, domain);
+}
 
 /* Fill result with the A records for addr under domain; logs as it goes. */
 static void
@@ -120,7 +140,7 @@ dnsblog_service(struct skel_ctx *ctx, int fd)
 			 ctx->service, domain);
 		goto close;
 	}
-	if (dns_reverse_name(db->query, addr, domain) < 0) {
+	if (dnsblog_query_name(db->query, addr, domain) < 0) {
 		msg_warn("%s: malformed request: bad address \"%s\"",
 			 ctx->service, addr);
 		goto close;

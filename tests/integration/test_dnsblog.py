@@ -126,6 +126,13 @@ def test_dnsblog_answers_listed_ipv4_address_and_logs_each_record(
     for rec in ("127.0.0.4", "127.0.0.10"):
         line = "addr 127.0.0.2 listed by domain zen.example as %s" % rec
         assert logged(instance, line), maillog(instance)
+    # An IPv4-mapped address is asked for in its IPv4 form and echoed
+    # as sent.
+    reply = ask(instance, "zen.example", "::ffff:127.0.0.2")
+    assert reply["addr"] == "::ffff:127.0.0.2"
+    assert sorted(reply["result"].split(" ")) == ["127.0.0.10", "127.0.0.4"]
+    assert not [q for q in dns.queries if "ip6" in q[0] or
+                q[0].startswith("2.0.0.0.0.0")]
     assert re.search(r"postel/dnsblog\[\d+\]: addr 127\.0\.0\.2 listed by "
                      r"domain zen\.example as 127\.0\.0\.4$",
                      maillog(instance), re.M), maillog(instance)
