@@ -21,6 +21,7 @@
  * SPDX-License-Identifier: ISC
  */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -394,30 +395,54 @@ psc_dnsbl_cancel(PSC_DNSBL *d, struct psc_dnsbl_req *r)
 	psc_dnsbl_req_free(r);
 }
 
+/*
+ * A configuration error: release what create() holds so far, then die.
+ * The message is copied first because why goes with the rest (a test's
+ * fatal hook leaves msg_fatal by longjmp, so nothing may be left behind);
+ * a reason longer than the buffer is cut, which only shortens the log.
+ */
+static _Noreturn void
+psc_dnsbl_config_fatal(const char *param, VSTR *why, DNSBL *sites)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s", VSTR_STR(why));
+	vstr_free(why);
+	dnsbl_free(sites);
+	msg_fatal("%s: %s", param, msg);
+}
+
 PSC_DNSBL *
 psc_dnsbl_create(const CFG *cfg, EVENTS *ev)
 {
-	PSC_DNSBL  *d = mycalloc(1, sizeof(*d));
 	const char *map = cfg_get_str(cfg, "postscreen_dnsbl_reply_map");
 	long long   secs = cfg_get_time(cfg, "postscreen_dnsbl_timeout");
+	VSTR	   *why = vstr_alloc(64);
+	DNSBL	   *sites;
+	DICT	   *reply_map = NULL;
+	PSC_DNSBL  *d;
 	size_t	    n;
 
+	/* Everything that can fail comes before d exists. */
+	sites = dnsbl_parse(cfg_get_str(cfg, "postscreen_dnsbl_sites"), why);
+	if (sites == NULL)
+		psc_dnsbl_config_fatal("postscreen_dnsbl_sites", why, NULL);
+	if (map != NULL && *map != 0
+	    && (reply_map = dict_open(map, DICT_FLAG_FOLD, why)) == NULL)
+		psc_dnsbl_config_fatal("postscreen_dnsbl_reply_map", why,
+				       sites);
+	d = mycalloc(1, sizeof(*d));
 	d->ev = ev;
-	d->why = vstr_alloc(64);
+	d->why = why;
+	d->sites = sites;
+	d->reply_map = reply_map;
 	d->name = vstr_alloc(64);
 	d->in = attr_alloc();
-	d->sites = dnsbl_parse(cfg_get_str(cfg, "postscreen_dnsbl_sites"),
-			       d->why);
-	if (d->sites == NULL)
-		msg_fatal("postscreen_dnsbl_sites: %s", VSTR_STR(d->why));
 	d->timeout_s = (int)(secs > 0 && secs <= 3600 ? secs : 10);
 	d->timeout_ms = d->timeout_s * 1000;
 	vstr_sprintf(d->name, "private/%s",
 		     cfg_get_str(cfg, "dnsblog_service_name"));
 	d->path = mystrdup(VSTR_STR(d->name));
-	if (map != NULL && *map != 0
-	    && (d->reply_map = dict_open(map, DICT_FLAG_FOLD, d->why)) == NULL)
-		msg_fatal("postscreen_dnsbl_reply_map: %s", VSTR_STR(d->why));
 	n = dnsbl_domain_count(d->sites);
 	d->reply_names = mycalloc(n ? n : 1, sizeof(*d->reply_names));
 	for (size_t i = 0; i < n; i++) {
