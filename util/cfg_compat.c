@@ -32,6 +32,11 @@ static const struct cfg_compat_legacy {
 	const char *name;
 	const char *modern;
 } cfg_compat_legacy[] = {
+	{ "postscreen_blacklist_action", "postscreen_denylist_action" },
+	{ "postscreen_dnsbl_whitelist_threshold",
+	  "postscreen_dnsbl_allowlist_threshold" },
+	{ "postscreen_whitelist_interfaces",
+	  "postscreen_allowlist_interfaces" },
 	{ "smtp_enforce_tls", "smtp_tls_security_level" },
 	{ "smtp_tls_enforce_peername", "smtp_tls_security_level" },
 	{ "smtp_use_tls", "smtp_tls_security_level" },
@@ -262,4 +267,24 @@ cfg_compat_tls_level(const CFG *cfg, enum cfg_compat_side side, bool warn)
 		vstr_free(origin);
 	}
 	return level;
+}
+
+const char *
+cfg_compat_renamed(const CFG *cfg, const char *modern, const char *legacy,
+		   bool warn)
+{
+	VSTR *origin;
+
+	if (cfg_get_raw(cfg, modern) != NULL
+	    || cfg_get_raw(cfg, legacy) == NULL)
+		return modern;
+	if (warn) {
+		origin = vstr_alloc(64);
+		cfg_compat_origin(cfg, legacy, origin);
+		msg_warn("%sobsolete parameter %s=%s: use %s instead",
+			 VSTR_STR(origin), legacy, cfg_get_raw(cfg, legacy),
+			 modern);
+		vstr_free(origin);
+	}
+	return legacy;
 }

@@ -17,7 +17,11 @@
  * Legacy names: smtpd_use_tls / smtpd_enforce_tls and smtp_use_tls /
  * smtp_enforce_tls (with smtp_tls_enforce_peername) still select the TLS
  * level when *_tls_security_level is empty, as in Postfix; each setting of
- * one gets a warning that names *_tls_security_level.
+ * one gets a warning that names *_tls_security_level.  Postfix 3.6's
+ * renamed postscreen parameters (postscreen_blacklist_action,
+ * postscreen_whitelist_interfaces, postscreen_dnsbl_whitelist_threshold)
+ * are warned about the same way, and postscreen reads the old name when
+ * the new one is not set (cfg_compat_renamed).
  *
  * Errors: warnings only (msg_warn); nothing fails.
  * Ownership: returned strings are borrowed from the CFG or static.
@@ -58,5 +62,14 @@ enum cfg_compat_side {
  */
 const char *
 cfg_compat_tls_level(const CFG *cfg, enum cfg_compat_side side, bool warn);
+
+/*
+ * Which name of a renamed parameter to read: modern when it is set or
+ * legacy is not, else legacy, with a warning naming the modern name when
+ * warn is true.  Returns one of its two arguments; read it with the typed
+ * getter.
+ */
+const char *cfg_compat_renamed(const CFG *cfg, const char *modern,
+			       const char *legacy, bool warn);
 
 #endif

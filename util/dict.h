@@ -35,7 +35,8 @@
  * Berkeley DB tables: readers never see a half-built file because builders
  * (DICT_FLAG_CREATE, and DICT_FLAG_WRITE updates) write a temporary file
  * and rename it over name.db in dict_commit() (or dict_close()); until then
- * nothing is visible.  dict_changed() lets long-running readers notice a
+ * nothing is visible.  The exception is DICT_FLAG_SYNC_UPDATE, for a
+ * cache that a single process updates in place record by record.  dict_changed() lets long-running readers notice a
  * rebuild.  Readers keep the file they opened.
  *
  * SPDX-License-Identifier: ISC
@@ -62,6 +63,12 @@ typedef struct DICT DICT;
 				 * silently; with neither DUP flag an update
 				 * of an existing key warns "duplicate entry"
 				 * and keeps the old value (postmap rules) */
+#define DICT_FLAG_SYNC_UPDATE \
+	(1 << 6) /* with WRITE, hash/btree: update name.db
+				 * in place (created when missing), each
+				 * change synced to disk at once; for a cache
+				 * that one process owns (postscreen_cache_map)
+				 * and keeps open after a chroot */
 
 #define DICT_KEY_MAX 4096 /* longer lookup keys fail (ENAMETOOLONG) */
 

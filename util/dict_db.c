@@ -9,7 +9,11 @@
  * Concurrency: a published name.db is never modified in place.  Builders
  * (DICT_FLAG_CREATE: empty table; DICT_FLAG_WRITE: the old contents copied
  * first) write name.db.tmp.PID and dict_commit() renames it over name.db
- * after fsync, keeping the old file's mode and owner.  Builders hold an
+ * after fsync, keeping the old file's mode and owner.  The one exception:
+ * DICT_FLAG_SYNC_UPDATE writers (a cache owned by one process, such as
+ * postscreen's) open name.db itself read-write, creating it when missing,
+ * and sync it after every change; they take no lock, so there must be no
+ * second writer.  Builders hold an
  * exclusive flock on the old name.db from open to close, so concurrent
  * builders serialise and a foreign tool that updates in place (and locks)
  * is kept out; readers take a shared flock while opening, so they never
@@ -49,7 +53,8 @@ typedef struct DICT_DB {
 	int   lock_fd; /* builder's lock on the old file */
 	int   failed;  /* a write failed: never publish */
 	int   committed;
-	dev_t dev; /* file opened, for dict_changed */
+	int   inplace; /* DICT_FLAG_SYNC_UPDATE: name.db itself */
+	dev_t dev;     /* file opened, for dict_changed */
 	ino_t ino;
 	VSTR *key;
 	VSTR *val;
@@ -110,6 +115,22 @@ db_lookup(DICT *d, const char *key, const char **value)
 	return 0;
 }
 
+/* An in-place writer's change is on disk before the caller goes on. */
+static int
+db_sync_inplace(DICT_DB *dd)
+{
+	int ret;
+
+	if (!dd->inplace)
+		return 0;
+	if ((ret = dd->db->sync(dd->db, 0)) != 0) {
+		msg_warn("%s: sync: %s", dd->dict.spec, db_strerror(ret));
+		errno = db_errno(ret);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 db_update(DICT *d, const char *key, const char *value)
 {
@@ -119,7 +140,7 @@ db_update(DICT *d, const char *key, const char *value)
 	int	 ret;
 	int	 nul = !!(d->flags & DICT_FLAG_NUL);
 
-	if (dd->db == NULL || dd->tmp == NULL) {
+	if (dd->db == NULL || (dd->tmp == NULL && !dd->inplace)) {
 		errno = EROFS;
 		return -1;
 	}
@@ -144,7 +165,7 @@ db_update(DICT *d, const char *key, const char *value)
 		errno = db_errno(ret);
 		return -1;
 	}
-	return 0;
+	return db_sync_inplace(dd);
 }
 
 static int
@@ -156,7 +177,7 @@ db_delete(DICT *d, const char *key)
 	int	 ret;
 	int	 found = 0;
 
-	if (dd->db == NULL || dd->tmp == NULL) {
+	if (dd->db == NULL || (dd->tmp == NULL && !dd->inplace)) {
 		errno = EROFS;
 		return -1;
 	}
@@ -175,6 +196,8 @@ db_delete(DICT *d, const char *key)
 			return -1;
 		}
 	}
+	if (found && db_sync_inplace(dd) < 0)
+		return -1;
 	return found;
 }
 
@@ -462,6 +485,23 @@ dict_db_open(const char *type, const char *name, int flags, VSTR *why)
 	/* Builder. */
 	dd->dict.update = db_update;
 	dd->dict.del = db_delete;
+	if ((flags & DICT_FLAG_SYNC_UPDATE) && !(flags & DICT_FLAG_CREATE)) {
+		dd->inplace = 1;
+		dd->db = db_open_file(dd->path, dbtype, DB_CREATE, why);
+		if (dd->db == NULL) {
+			vstr_sprintf(path, "%s:%s: %s", type, name,
+				     VSTR_STR(why));
+			vstr_strcpy(why, VSTR_STR(path));
+			vstr_free(path);
+			return db_open_fail(dd);
+		}
+		if (dd->db->fd(dd->db, &dbfd) == 0 && fstat(dbfd, &dbst) == 0) {
+			dd->dev = dbst.st_dev;
+			dd->ino = dbst.st_ino;
+		}
+		vstr_free(path);
+		return &dd->dict;
+	}
 	dd->lock_fd = dict_file_lock(dd->path, LOCK_EX);
 	if (dd->lock_fd < 0 && errno != ENOENT) {
 		vstr_sprintf(why, "%s:%s: lock %s: %m", type, name, dd->path);

@@ -118,6 +118,9 @@ static const struct param_def param_defs[] = {
 	{ "daemon_timeout", PARAM_TIME, "18000s", 1, LLONG_MAX,
 	  "How long a daemon may work on one client or trigger before its "
 	  "watchdog ends it with a fatal error." },
+	{ "data_directory", PARAM_STR, "/var/lib/postel", 0, 0,
+	  "Folder for files Postel daemons write and keep (postscreen's "
+	  "cache), outside the queue." },
 	{ "debug_peer_level", PARAM_INT, "2", 0, 10,
 	  "How much more verbose smtpd and smtp log while talking to a host "
 	  "in debug_peer_list." },
@@ -487,15 +490,120 @@ static const struct param_def param_defs[] = {
 	{ "postlog_service_name", PARAM_STR, "postlog", 0, 0,
 	  "Name of the postlogd service in master.cf; with maillog_file set, "
 	  "programs log to its socket public/$postlog_service_name." },
+	{ "postscreen_access_list", PARAM_STR, "permit_mynetworks", 0, 0,
+	  "Permanent allow/deny list of postscreen: permit_mynetworks "
+	  "and type:table (cidr:) entries answering permit, reject or "
+	  "dunno." },
+	{ "postscreen_allowlist_interfaces", PARAM_STR, "static:all", 0, 0,
+	  "Server addresses where postscreen may hand a client to smtpd "
+	  "(static:all, or a network list); elsewhere ALLOWLIST VETO." },
+	{ "postscreen_bare_newline_action", PARAM_STR, "ignore", 0, 0,
+	  "What postscreen does with a client that sends a bare "
+	  "newline: ignore, enforce or drop." },
+	{ "postscreen_bare_newline_enable", PARAM_BOOL, "no", 0, 0,
+	  "Run postscreen's bare newline test (a command line ending in "
+	  "LF alone) in its own SMTP engine." },
+	{ "postscreen_bare_newline_ttl", PARAM_TIME, "30d", 1, LLONG_MAX,
+	  "How long a passed bare newline test stays valid in "
+	  "postscreen's cache." },
+	{ "postscreen_blacklist_action", PARAM_STR, "ignore", 0, 0,
+	  "Old name of postscreen_denylist_action (used with a warning "
+	  "when the new name is not set)." },
+	{ "postscreen_cache_cleanup_interval", PARAM_TIME, "12h", 0, 0,
+	  "How often postscreen removes expired entries from its cache "
+	  "(0: never)." },
+	{ "postscreen_cache_map", PARAM_STR,
+	  "btree:$data_directory/postscreen_cache", 0, 0,
+	  "Table where postscreen keeps the test results of clients "
+	  "(btree:, lmdb:, or proxy: through proxywrite); empty: no "
+	  "cache." },
+	{ "postscreen_cache_retention_time", PARAM_TIME, "7d", 0, 0,
+	  "How long postscreen keeps a cache entry after all of its "
+	  "tests expired." },
+	{ "postscreen_client_connection_count_limit", PARAM_INT,
+	  "$smtpd_client_connection_count_limit", 0, 0,
+	  "Connections one client (IPv6: one "
+	  "postscreen_client_ipv6_prefix_length network) may have open "
+	  "with postscreen; 0: no limit." },
+	{ "postscreen_client_ipv6_prefix_length", PARAM_INT, "64", 0, 128,
+	  "IPv6 prefix length under which postscreen counts a client's "
+	  "connections." },
+	{ "postscreen_command_count_limit", PARAM_INT, "20", 1, LLONG_MAX,
+	  "Commands a client may send to postscreen's own SMTP engine "
+	  "in one session." },
+	{ "postscreen_command_time_limit", PARAM_TIME, "300s", 1, LLONG_MAX,
+	  "Time limit for one command line in postscreen's own SMTP "
+	  "engine." },
+	{ "postscreen_denylist_action", PARAM_STR, "ignore", 0, 0,
+	  "What postscreen does with a client that "
+	  "postscreen_access_list rejects: ignore, enforce or drop." },
+	{ "postscreen_dnsbl_action", PARAM_STR, "ignore", 0, 0,
+	  "What postscreen does with a client whose DNSBL score reaches "
+	  "postscreen_dnsbl_threshold: ignore, enforce or drop." },
+	{ "postscreen_dnsbl_allowlist_threshold", PARAM_INT, "0", 0, 0,
+	  "A negative DNSBL score at or below which postscreen skips "
+	  "its other tests (PASS NEW at once); 0: off." },
 	{ "postscreen_dnsbl_reply_map", PARAM_STR, "", 0, 0,
 	  "Table from a postscreen_dnsbl_sites domain (which may hold a "
 	  "secret) to the name that postscreen's rejection shows instead." },
 	{ "postscreen_dnsbl_sites", PARAM_STR, "", 0, 0,
 	  "DNS allow/denylist domains that postscreen asks about each client, "
 	  "as domain[=filter][*weight] entries." },
+	{ "postscreen_dnsbl_threshold", PARAM_INT, "1", 0, 0,
+	  "DNSBL score at which postscreen counts a client as listed." },
 	{ "postscreen_dnsbl_timeout", PARAM_TIME, "10s", 1, 3600,
 	  "How long postscreen waits for the dnsblog replies of one client; "
 	  "replies still missing then count 0." },
+	{ "postscreen_dnsbl_ttl", PARAM_TIME, "1h", 1, LLONG_MAX,
+	  "How long a passed DNSBL test stays valid in postscreen's "
+	  "cache (Postfix 2.8 to 3.0 semantics: dnsblog reports no "
+	  "TTL)." },
+	{ "postscreen_dnsbl_whitelist_threshold", PARAM_INT, "0", 0, 0,
+	  "Old name of postscreen_dnsbl_allowlist_threshold (used with "
+	  "a warning when the new name is not set)." },
+	{ "postscreen_forbidden_commands", PARAM_STR, "CONNECT GET POST", 0, 0,
+	  "Commands that fail postscreen's non-SMTP command test "
+	  "(besides header-like lines such as \"Host:\")." },
+	{ "postscreen_greet_action", PARAM_STR, "ignore", 0, 0,
+	  "What postscreen does with a client that talks before its "
+	  "turn: ignore, enforce or drop." },
+	{ "postscreen_greet_banner", PARAM_STR, "$smtpd_banner", 0, 0,
+	  "Text of the first half of the greeting (220-TEXT) that "
+	  "postscreen sends before its greet wait; empty: none." },
+	{ "postscreen_greet_ttl", PARAM_TIME, "1d", 1, LLONG_MAX,
+	  "How long a passed pregreet test stays valid in postscreen's "
+	  "cache." },
+	{ "postscreen_greet_wait", PARAM_TIME, "6s", 1, LLONG_MAX,
+	  "How long postscreen waits for a client to talk out of turn "
+	  "before it lets it pass the pregreet test." },
+	{ "postscreen_non_smtp_command_action", PARAM_STR, "drop", 0, 0,
+	  "What postscreen does with a client that sends a non-SMTP "
+	  "command: ignore, enforce or drop." },
+	{ "postscreen_non_smtp_command_enable", PARAM_BOOL, "no", 0, 0,
+	  "Run postscreen's non-SMTP command test "
+	  "(postscreen_forbidden_commands, header-like lines)." },
+	{ "postscreen_non_smtp_command_ttl", PARAM_TIME, "30d", 1, LLONG_MAX,
+	  "How long a passed non-SMTP command test stays valid in "
+	  "postscreen's cache." },
+	{ "postscreen_pipelining_action", PARAM_STR, "enforce", 0, 0,
+	  "What postscreen does with a client that pipelines without "
+	  "permission: ignore, enforce or drop." },
+	{ "postscreen_pipelining_enable", PARAM_BOOL, "no", 0, 0,
+	  "Run postscreen's pipelining test (a client sends more "
+	  "commands before a reply; PIPELINING is not announced)." },
+	{ "postscreen_pipelining_ttl", PARAM_TIME, "30d", 1, LLONG_MAX,
+	  "How long a passed pipelining test stays valid in "
+	  "postscreen's cache." },
+	{ "postscreen_post_queue_limit", PARAM_INT, "$default_process_limit", 1,
+	  LLONG_MAX,
+	  "Clients postscreen may hold while they wait to be handed to "
+	  "a busy smtpd; more get 421." },
+	{ "postscreen_pre_queue_limit", PARAM_INT, "$default_process_limit", 1,
+	  LLONG_MAX,
+	  "Clients postscreen may test at the same time; more get 421." },
+	{ "postscreen_whitelist_interfaces", PARAM_STR, "static:all", 0, 0,
+	  "Old name of postscreen_allowlist_interfaces (used with a "
+	  "warning when the new name is not set)." },
 	{ "process_id_directory", PARAM_STR, "pid", 0, 0,
 	  "Folder under queue_directory holding pid files." },
 	{ "propagate_unmatched_extensions", PARAM_STR, "canonical, virtual", 0,
@@ -704,6 +812,9 @@ static const struct param_def param_defs[] = {
 	  "Clients (address list) that may use XFORWARD; empty: none." },
 	{ "smtpd_banner", PARAM_STR, "$myhostname ESMTP $mail_name", 0, 0,
 	  "Text after the 220 code of the SMTP greeting." },
+	{ "smtpd_client_connection_count_limit", PARAM_INT, "50", 0, 0,
+	  "Connections one client may have open with an SMTP service at "
+	  "once (postscreen reads it as its default)." },
 	{ "smtpd_client_restrictions", PARAM_STR, "", 0, 0,
 	  "Checks applied to the client address and name." },
 	{ "smtpd_data_restrictions", PARAM_STR, "", 0, 0,
@@ -815,6 +926,9 @@ static const struct param_def param_defs[] = {
 	  "Tables of the SASL logins that own each sender address." },
 	{ "smtpd_sender_restrictions", PARAM_STR, "", 0, 0,
 	  "Checks applied to MAIL FROM." },
+	{ "smtpd_service_name", PARAM_STR, "smtpd", 0, 0,
+	  "Name of the master.cf pass service where postscreen hands "
+	  "clients to smtpd." },
 	{ "smtpd_soft_error_limit", PARAM_INT, "10", 1, LLONG_MAX,
 	  "Errors (without delivering mail) from which on every reply is "
 	  "delayed by smtpd_error_sleep_time." },

@@ -1,0 +1,240 @@
+# postscreen in front of smtpd: pregreet, access list, cache, limits, the
+# small SMTP engine and its deep tests, against raw sockets and smtplib,
+# with the real smtpd behind it (master.cf pass service).
+# SPDX-License-Identifier: ISC
+import os
+import re
+import resource
+import smtplib
+import socket
+import time
+
+import pytest
+
+from conftest import free_port, wait_for
+
+
+def raw_connect(port, source="127.0.0.1", timeout=20):
+    return socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                    source_address=(source, 0))
+
+
+def read_until(sock, predicate, timeout=20):
+    """Bytes from sock until predicate(data) holds or the peer closes."""
+    sock.settimeout(timeout)
+    data = b""
+    while not predicate(data):
+        try:
+            chunk = sock.recv(4096)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def reply_complete(data):
+    """A whole SMTP reply (its last line has a space after the code)."""
+    lines = data.split(b"\r\n")
+    return any(len(l) >= 4 and l[3:4] == b" " for l in lines[:-1])
+
+
+def read_reply(sock, timeout=20):
+    return read_until(sock, reply_complete, timeout).decode(errors="replace")
+
+
+def cmd(sock, text):
+    sock.sendall(text.encode() + b"\r\n")
+    return read_reply(sock)
+
+
+class Screen:
+    """An instance with postscreen on 127.0.0.1:port, smtpd behind it as
+    the pass service "smtpd", cleanup and postlogd."""
+
+    def __init__(self, instance, workdir, main=None, smtpd=True):
+        self.instance = instance
+        self.port = free_port()
+        self.maillog = os.path.join(workdir, "maillog")
+        settings = {
+            "myhostname": "mx.test",
+            "mydomain": "test",
+            "mydestination": "mx.test",
+            "local_recipient_maps": "",
+            "maillog_file": self.maillog,
+            "smtpd_error_sleep_time": "0",
+            "data_directory": os.path.join(workdir, "data"),
+            "mynetworks": "127.0.0.99/32",
+            "postscreen_greet_wait": "1s",
+            "smtpd_banner": "$myhostname ESMTP test",
+        }
+        os.makedirs(settings["data_directory"], exist_ok=True)
+        settings.update(main or {})
+        services = [
+            "postlog unix-dgram n - n - 1 postlogd",
+            "127.0.0.1:%d inet n - n - 1 postscreen" % self.port,
+            "cleanup unix - - n - 0 cleanup",
+        ]
+        if smtpd:
+            services.append("smtpd pass - - n - - smtpd")
+        instance.write_config(main=settings, services=services)
+        instance.start()
+
+    def _read(self):
+        try:
+            with open(self.maillog, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, timeout=10):
+        """The first match of regex pattern in the maillog (polled)."""
+        found = wait_for(lambda: re.search(pattern, self._read(), re.M),
+                         timeout=timeout)
+        assert found, "no %r in maillog:\n%s" % (pattern, self._read())
+        return found
+
+    def connect(self, source="127.0.0.1"):
+        return raw_connect(self.port, source)
+
+
+@pytest.fixture
+def screen(instance, workdir):
+    return Screen(instance, workdir)
+
+
+def addr_port(sock):
+    return "[%s]:%d" % sock.getsockname()
+
+
+# --- pregreet ------------------------------------------------------------
+
+def test_pregreet_client_is_logged_and_refused_at_rcpt_under_enforce(
+        instance, workdir):
+    s = Screen(instance, workdir, main={"postscreen_greet_action": "enforce"})
+    c = s.connect()
+    who = addr_port(c)
+    first = read_until(c, lambda d: b"\r\n" in d)
+    assert first == b"220-mx.test ESMTP test\r\n"
+    c.sendall(b"EHLO zombie.test\r\n")
+    s.wait_log(r"PREGREET 18 after [0-9.]+ from %s: EHLO zombie\.test\\r\\n$"
+               % re.escape(who))
+    # postscreen completes the greeting and answers the EHLO itself.
+    rest = read_reply(c)
+    assert "220 mx.test ESMTP test" in rest
+    ehlo = read_reply(c) if "250 " not in rest else rest
+    assert "250" in ehlo
+    assert cmd(c, "MAIL FROM:<bot@zombie.test>").startswith("250 2.1.0")
+    r = cmd(c, "RCPT TO:<victim@mx.test>")
+    assert r.startswith("550 5.5.1 Protocol error"), r
+    s.wait_log(r"NOQUEUE: reject: RCPT from %s: 550 5\.5\.1 Protocol error; "
+               r"from=<bot@zombie\.test>, to=<victim@mx\.test>, proto=ESMTP, "
+               r"helo=<zombie\.test>" % re.escape(who))
+    assert cmd(c, "QUIT").startswith("221")
+    s.wait_log(r"DISCONNECT %s" % re.escape(who))
+    c.close()
+    assert "PASS NEW %s" % who not in s._read()
+
+
+def test_pregreet_client_is_dropped_with_521_under_drop(instance, workdir):
+    s = Screen(instance, workdir, main={"postscreen_greet_action": "drop"})
+    c = s.connect()
+    who = addr_port(c)
+    read_until(c, lambda d: b"\r\n" in d)
+    c.sendall(b"HELO x\r\n")
+    data = read_until(c, lambda d: False)
+    assert data.endswith(b"521 5.5.1 Protocol error\r\n"), data
+    s.wait_log(r"PREGREET 8 after [0-9.]+ from %s: HELO x\\r\\n$"
+               % re.escape(who))
+    s.wait_log(r"DISCONNECT %s" % re.escape(who))
+    c.close()
+
+
+def test_client_that_hangs_up_in_the_greet_wait_is_logged(screen):
+    c = screen.connect()
+    who = addr_port(c)
+    read_until(c, lambda d: b"\r\n" in d)
+    c.close()
+    screen.wait_log(r"HANGUP after [0-9.]+ from %s in tests before SMTP "
+                    r"handshake" % re.escape(who))
+    screen.wait_log(r"DISCONNECT %s" % re.escape(who))
+
+
+# --- access list ---------------------------------------------------------
+
+def test_access_list_denylist_enforce_refuses_with_550_5_3_2(instance,
+                                                            workdir):
+    cidr = os.path.join(workdir, "access.cidr")
+    with open(cidr, "w") as f:
+        f.write("127.0.0.7/32 reject\n127.0.0.0/8 dunno\n")
+    s = Screen(instance, workdir, main={
+        "postscreen_access_list": "permit_mynetworks, cidr:" + cidr,
+        "postscreen_denylist_action": "enforce"})
+    c = s.connect("127.0.0.7")
+    who = addr_port(c)
+    s.wait_log(r"DENYLISTED %s$" % re.escape(who))
+    read_until(c, lambda d: b"220 " in d)
+    cmd(c, "HELO bad.test")
+    cmd(c, "MAIL FROM:<a@bad.test>")
+    r = cmd(c, "RCPT TO:<b@mx.test>")
+    assert r.startswith("550 5.3.2 Service currently unavailable"), r
+    s.wait_log(r"NOQUEUE: reject: RCPT from %s: 550 5\.3\.2 Service "
+               r"currently unavailable; from=<a@bad\.test>, to=<b@mx\.test>, "
+               r"proto=SMTP, helo=<bad\.test>" % re.escape(who))
+    c.close()
+
+
+def test_access_list_denylist_drop_and_old_blacklist_name(instance, workdir):
+    cidr = os.path.join(workdir, "access.cidr")
+    with open(cidr, "w") as f:
+        f.write("127.0.0.7/32 REJECT\n")
+    s = Screen(instance, workdir, main={
+        "postscreen_access_list": "cidr:" + cidr,
+        "postscreen_blacklist_action": "drop"})
+    c = s.connect("127.0.0.7")
+    data = read_until(c, lambda d: False)
+    assert data == b"521 5.3.2 Service currently unavailable\r\n", data
+    s.wait_log(r"DENYLISTED %s$" % re.escape(addr_port(c)))
+    s.wait_log(r"warning: .*obsolete parameter postscreen_blacklist_action="
+               r"drop: use postscreen_denylist_action instead")
+    c.close()
+
+
+# --- limits --------------------------------------------------------------
+
+def test_client_connection_count_limit_refuses_the_next_connection(
+        instance, workdir):
+    s = Screen(instance, workdir, main={
+        "postscreen_client_connection_count_limit": "2",
+        "postscreen_greet_wait": "30s"})
+    held = [s.connect("127.0.0.5") for _ in range(2)]
+    for h in held:
+        assert read_until(h, lambda d: b"\r\n" in d).startswith(b"220-")
+    c = s.connect("127.0.0.5")
+    data = read_until(c, lambda d: False)
+    assert data == b"421 4.7.0 Error: too many connections\r\n", data
+    s.wait_log(r"NOQUEUE: reject: CONNECT from %s: too many connections"
+               % re.escape(addr_port(c)))
+    # Another address is not affected.
+    other = s.connect("127.0.0.6")
+    assert read_until(other, lambda d: b"\r\n" in d).startswith(b"220-")
+    for x in held + [c, other]:
+        x.close()
+
+
+def test_pre_queue_limit_refuses_with_all_screening_ports_busy(instance,
+                                                              workdir):
+    s = Screen(instance, workdir, main={
+        "postscreen_pre_queue_limit": "3",
+        "postscreen_greet_wait": "30s"})
+    held = [s.connect("127.0.0.%d" % (10 + i)) for i in range(3)]
+    for h in held:
+        assert read_until(h, lambda d: b"\r\n" in d).startswith(b"220-")
+    c = s.connect("127.0.0.20")
+    data = read_until(c, lambda d: False)
+    assert data == b"421 4.3.2 All screening ports are busy\r\n", data
+    s.wait_log(r"reject: connect from %s: all screening ports busy"
+               % re.escape(addr_port(c)))
+    for x in held + [c]:
+        x.close()
