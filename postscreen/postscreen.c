@@ -45,6 +45,8 @@
 #include "util/mymalloc.h"
 #include "util/pass_proto.h"
 #include "util/peer_list.h"
+#include "util/safe_file.h"
+#include "util/user.h"
 
 /* Replies waiting for a slow reader beyond this end the session. */
 #define PSC_OUT_MAX 8192
@@ -632,6 +634,41 @@ psc_accept(struct skel_ctx *ctx, int fd)
 		psc_conclude(state);
 }
 
+/*
+ * The cache holds what clients sent us: as in Postfix, root opens it
+ * as mail_owner, so the file it creates belongs to mail_owner, in a
+ * folder (data_directory) that is created for mail_owner when missing.
+ */
+static PSC_CACHE *
+psc_open_cache(const CFG *cfg, const char *spec, VSTR *why)
+{
+	PSC_CACHE  *cache;
+	const char *name = strchr(spec, ':');
+	const char *slash;
+	char	   *folder;
+	uid_t	    uid;
+	gid_t	    gid;
+
+	if (geteuid() != 0 || strncmp(spec, "proxy:", 6) == 0 || name == NULL)
+		return psc_cache_open(spec, why);
+	if (user_lookup(cfg_get_str(cfg, "mail_owner"), &uid, &gid) < 0)
+		msg_fatal("mail_owner %s: unknown user",
+			  cfg_get_str(cfg, "mail_owner"));
+	if ((slash = strrchr(name + 1, '/')) != NULL && slash > name + 1) {
+		folder = mystrndup(name + 1, (size_t)(slash - name - 1));
+		if (access(folder, F_OK) < 0
+		    && mkdir_owned(folder, 0700, uid, gid) < 0)
+			msg_warn("cannot create %s: %m", folder);
+		myfree(folder);
+	}
+	if (setegid(gid) < 0 || seteuid(uid) < 0)
+		msg_fatal("cannot set effective user to mail_owner: %m");
+	cache = psc_cache_open(spec, why);
+	if (seteuid(0) < 0 || setegid(0) < 0)
+		msg_fatal("cannot restore the effective user: %m");
+	return cache;
+}
+
 /* Read every parameter; everything that can fail fails here. */
 static void
 psc_pre_jail(struct skel_ctx *ctx)
@@ -725,7 +762,7 @@ psc_pre_jail(struct skel_ctx *ctx)
 	psc->cache_interval_ms =
 	    cfg_get_time(cfg, "postscreen_cache_cleanup_interval") * 1000;
 	value = cfg_get_str(cfg, "postscreen_cache_map");
-	if (*value && (psc->cache = psc_cache_open(value, why)) == NULL)
+	if (*value && (psc->cache = psc_open_cache(cfg, value, why)) == NULL)
 		msg_fatal("postscreen_cache_map: %s", VSTR_STR(why));
 	vstr_free(why);
 }

@@ -69,7 +69,6 @@ class Screen:
             "postscreen_greet_wait": "1s",
             "smtpd_banner": "$myhostname ESMTP test",
         }
-        os.makedirs(settings["data_directory"], exist_ok=True)
         settings.update(main or {})
         services = [
             "postlog unix-dgram n - n - 1 postlogd",
@@ -238,3 +237,175 @@ def test_pre_queue_limit_refuses_with_all_screening_ports_busy(instance,
                % re.escape(addr_port(c)))
     for x in held + [c]:
         x.close()
+
+
+# --- hand-off to smtpd and the cache -------------------------------------
+
+class FakeSmtpd:
+    """A stand-in for the pass service at spool/private/smtpd: takes each
+    handed-over descriptor (SCM_RIGHTS) and its info frame, greets the
+    client with "220 fake" and closes.  With serve=False it never accepts
+    (a busy smtpd whose listen queue fills up)."""
+
+    def __init__(self, instance, backlog=16, serve=True):
+        import threading
+        self.path = instance.unix_path("smtpd")
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o666)
+        self.sock.listen(backlog)
+        self.infos = []
+        self.thread = None
+        if serve:
+            self.thread = threading.Thread(target=self.run, daemon=True)
+            self.thread.start()
+
+    def run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(10)
+                try:
+                    _, fds, _, _ = socket.recv_fds(conn, 1, 4)
+                    info = b""
+                    while True:
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            break
+                        info += chunk
+                except OSError:
+                    continue
+            self.infos.append(info)
+            for fd in fds:
+                with socket.socket(fileno=fd) as client:
+                    client.sendall(b"220 fake.test ESMTP\r\n")
+
+    def close(self):
+        from conftest import close_listener
+        close_listener(self.sock)
+        if self.thread:
+            self.thread.join(timeout=10)
+
+
+def greeting(sock):
+    """The whole greeting a client sees, teaser and final line."""
+    return read_until(sock, lambda d: re.search(rb"(^|\n)220 [^\n]*\r\n", d)
+                      is not None).decode()
+
+
+def test_clean_client_passes_new_then_old_without_greet_wait(instance,
+                                                            workdir):
+    s = Screen(instance, workdir, smtpd=False, main={
+        "postscreen_greet_wait": "2s"})
+    fake = FakeSmtpd(instance)
+    try:
+        c = s.connect("127.0.0.3")
+        who = addr_port(c)
+        start = time.monotonic()
+        text = greeting(c)
+        first = time.monotonic() - start
+        assert text == "220-mx.test ESMTP test\r\n220 fake.test ESMTP\r\n"
+        assert first >= 1.9, first
+        s.wait_log(r"PASS NEW %s$" % re.escape(who))
+        c.close()
+        assert wait_for(lambda: fake.infos)
+        assert b"pass-new" in fake.infos[0]
+        assert b"127.0.0.3" in fake.infos[0]
+
+        c = s.connect("127.0.0.3")
+        who = addr_port(c)
+        start = time.monotonic()
+        text = greeting(c)
+        second = time.monotonic() - start
+        # Handed over at once: no teaser, no greet wait.
+        assert text == "220 fake.test ESMTP\r\n"
+        assert second < 1.0, second
+        s.wait_log(r"PASS OLD %s$" % re.escape(who))
+        c.close()
+        assert wait_for(lambda: len(fake.infos) == 2)
+        assert b"pass-old" in fake.infos[1]
+        # The default cache: btree:$data_directory/postscreen_cache, made
+        # (with its folder) for mail_owner.
+        db = os.path.join(workdir, "data", "postscreen_cache.db")
+        assert os.path.exists(db)
+        assert os.stat(db).st_uid == os.stat(
+            os.path.join(instance.queue, "private")).st_uid
+    finally:
+        fake.close()
+
+
+def test_cache_in_lmdb_remembers_the_client(instance, workdir):
+    s = Screen(instance, workdir, smtpd=False, main={
+        "postscreen_cache_map":
+            "lmdb:" + os.path.join(workdir, "data", "psc_cache")})
+    fake = FakeSmtpd(instance)
+    try:
+        c = s.connect("127.0.0.4")
+        greeting(c)
+        s.wait_log(r"PASS NEW %s$" % re.escape(addr_port(c)))
+        c.close()
+        assert os.path.exists(os.path.join(workdir, "data",
+                                           "psc_cache.lmdb"))
+        c = s.connect("127.0.0.4")
+        assert greeting(c) == "220 fake.test ESMTP\r\n"
+        s.wait_log(r"PASS OLD %s$" % re.escape(addr_port(c)))
+        c.close()
+    finally:
+        fake.close()
+
+
+def test_cache_cleanup_drops_expired_entries(instance, workdir):
+    s = Screen(instance, workdir, smtpd=False, main={
+        "postscreen_cache_map":
+            "btree:" + os.path.join(workdir, "data", "psc_cache"),
+        "postscreen_greet_ttl": "1s",
+        "postscreen_cache_retention_time": "1s",
+        "postscreen_cache_cleanup_interval": "1s"})
+    fake = FakeSmtpd(instance)
+    try:
+        c = s.connect("127.0.0.8")
+        greeting(c)
+        s.wait_log(r"PASS NEW %s$" % re.escape(addr_port(c)))
+        c.close()
+        s.wait_log(r"cache btree:\S+psc_cache full cleanup: retained=\d+ "
+                   r"dropped=1 entries", timeout=15)
+        # Forgotten: tested again, and new again.
+        c = s.connect("127.0.0.8")
+        assert greeting(c).startswith("220-")
+        s.wait_log(r"PASS NEW %s$" % re.escape(addr_port(c)))
+        c.close()
+    finally:
+        fake.close()
+
+
+def test_post_queue_limit_when_smtpd_does_not_take_clients(instance,
+                                                          workdir):
+    s = Screen(instance, workdir, smtpd=False, main={
+        "postscreen_post_queue_limit": "1",
+        "postscreen_access_list": "permit_mynetworks",
+        "mynetworks": "127.0.0.0/8"})
+    # A smtpd that never accepts: one connection fits its listen queue
+    # (backlog 0 holds one), the next waits in postscreen's post queue.
+    busy = FakeSmtpd(instance, backlog=0, serve=False)
+    try:
+        first = s.connect("127.0.0.30")
+        s.wait_log(r"ALLOWLISTED %s$" % re.escape(addr_port(first)))
+        second = s.connect("127.0.0.31")
+        s.wait_log(r"ALLOWLISTED %s$" % re.escape(addr_port(second)))
+        time.sleep(0.3)
+        third = s.connect("127.0.0.32")
+        data = read_until(third, lambda d: False)
+        assert data == b"421 4.3.2 All server ports are busy\r\n", data
+        s.wait_log(r"NOQUEUE: reject: CONNECT from %s: all server ports busy"
+                   % re.escape(addr_port(third)))
+        for x in (first, second, third):
+            x.close()
+    finally:
+        busy.close()
