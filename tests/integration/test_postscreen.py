@@ -409,3 +409,163 @@ def test_post_queue_limit_when_smtpd_does_not_take_clients(instance,
             x.close()
     finally:
         busy.close()
+
+
+# --- the SMTP engine and the deep protocol tests ------------------------
+
+def deep_screen(instance, workdir, **main):
+    settings = {"postscreen_greet_banner": ""}
+    settings.update(main)
+    s = Screen(instance, workdir, smtpd=False, main=settings)
+    s.fake = FakeSmtpd(instance)
+    return s
+
+
+def test_deep_tests_passed_get_450_then_pass_old(instance, workdir):
+    s = deep_screen(instance, workdir,
+                    postscreen_pipelining_enable="yes",
+                    postscreen_non_smtp_command_enable="yes",
+                    postscreen_bare_newline_enable="yes")
+    try:
+        c = s.connect("127.0.0.40")
+        who = addr_port(c)
+        # No teaser: the whole greeting comes after the greet wait.
+        assert greeting(c) == "220 mx.test ESMTP test\r\n"
+        ehlo = cmd(c, "EHLO good.test")
+        assert "250-mx.test" in ehlo and "PIPELINING" not in ehlo, ehlo
+        assert cmd(c, "MAIL FROM:<a@good.test>").startswith("250")
+        r = cmd(c, "RCPT TO:<b@mx.test>")
+        assert r.startswith("450 4.3.2 Service currently unavailable"), r
+        s.wait_log(r"NOQUEUE: reject: RCPT from %s: 450 4\.3\.2 Service "
+                   r"currently unavailable; from=<a@good\.test>, "
+                   r"to=<b@mx\.test>, proto=ESMTP, helo=<good\.test>"
+                   % re.escape(who))
+        assert cmd(c, "QUIT").startswith("221 2.0.0")
+        c.close()
+        s.wait_log(r"PASS NEW %s$" % re.escape(who))
+        s.wait_log(r"DISCONNECT %s$" % re.escape(who))
+        # Came back: every test still valid, straight to smtpd.
+        c = s.connect("127.0.0.40")
+        assert greeting(c) == "220 fake.test ESMTP\r\n"
+        s.wait_log(r"PASS OLD %s$" % re.escape(addr_port(c)))
+        c.close()
+    finally:
+        s.fake.close()
+
+
+def test_pipelining_without_permission_is_logged_and_enforced(instance,
+                                                              workdir):
+    s = deep_screen(instance, workdir, postscreen_pipelining_enable="yes")
+    try:
+        c = s.connect("127.0.0.41")
+        who = addr_port(c)
+        greeting(c)
+        c.sendall(b"EHLO pipe.test\r\nMAIL FROM:<a@pipe.test>\r\n")
+        s.wait_log(r"COMMAND PIPELINING from %s after EHLO: MAIL "
+                   r"FROM:<a@pipe\.test>\\r\\n$" % re.escape(who))
+        read_until(c, lambda d: b"250 2.1.0" in d)
+        r = cmd(c, "RCPT TO:<b@mx.test>")
+        assert r.startswith("550 5.5.1 Protocol error"), r
+        c.close()
+        s.wait_log(r"HANGUP after [0-9.]+ from %s in tests after SMTP "
+                   r"handshake" % re.escape(who))
+        assert "PASS NEW %s" % who not in s._read()
+    finally:
+        s.fake.close()
+
+
+def test_non_smtp_command_is_dropped(instance, workdir):
+    s = deep_screen(instance, workdir,
+                    postscreen_non_smtp_command_enable="yes")
+    try:
+        c = s.connect("127.0.0.42")
+        who = addr_port(c)
+        greeting(c)
+        c.sendall(b"GET / HTTP/1.0\r\n")
+        data = read_until(c, lambda d: False)
+        assert data == b"521 5.7.0 Error: I can break rules, too. " \
+                       b"Goodbye.\r\n", data
+        s.wait_log(r"NON-SMTP COMMAND from %s after CONNECT: GET / "
+                   r"HTTP/1\.0\\r\\n$" % re.escape(who))
+        s.wait_log(r"DISCONNECT %s$" % re.escape(who))
+        c.close()
+    finally:
+        s.fake.close()
+
+
+def test_bare_newline_is_logged_and_enforced(instance, workdir):
+    s = deep_screen(instance, workdir,
+                    postscreen_bare_newline_enable="yes",
+                    postscreen_bare_newline_action="enforce")
+    try:
+        c = s.connect("127.0.0.43")
+        who = addr_port(c)
+        greeting(c)
+        c.sendall(b"HELO lf.test\n")
+        assert read_reply(c).startswith("250 mx.test")
+        s.wait_log(r"BARE NEWLINE from %s after HELO$" % re.escape(who))
+        cmd(c, "MAIL FROM:<a@lf.test>")
+        assert cmd(c, "RCPT TO:<b@mx.test>").startswith("550 5.5.1")
+        s.wait_log(r"NOQUEUE: reject: RCPT from %s: 550 5\.5\.1 Protocol "
+                   r"error; from=<a@lf\.test>, to=<b@mx\.test>, proto=SMTP, "
+                   r"helo=<lf\.test>" % re.escape(who))
+        c.close()
+    finally:
+        s.fake.close()
+
+
+def test_command_count_and_time_limits(instance, workdir):
+    s = deep_screen(instance, workdir,
+                    postscreen_greet_action="enforce",
+                    postscreen_command_count_limit="3",
+                    postscreen_command_time_limit="1s")
+    try:
+        c = s.connect("127.0.0.44")
+        who = addr_port(c)
+        c.sendall(b"NOOP\r\n")
+        # The greeting, then the answer to the NOOP sent early.
+        data = read_until(c, lambda d: b"250 2.0.0" in d)
+        assert data.startswith(b"220 mx.test"), data
+        assert cmd(c, "NOOP").startswith("250")
+        assert cmd(c, "NOOP").startswith("250")
+        r = cmd(c, "NOOP")
+        assert r.startswith("421 4.7.0 mx.test Error: too many commands"), r
+        s.wait_log(r"COMMAND COUNT LIMIT from %s after NOOP$"
+                   % re.escape(who))
+        c.close()
+
+        c = s.connect("127.0.0.45")
+        who = addr_port(c)
+        c.sendall(b"EHLO slow.test\r\n")
+        read_until(c, lambda d: b"250 DSN\r\n" in d)
+        start = time.monotonic()
+        r = read_reply(c, timeout=10)
+        assert r.startswith("421 4.4.2 mx.test Error: timeout exceeded"), r
+        assert time.monotonic() - start < 5
+        s.wait_log(r"COMMAND TIME LIMIT from %s after EHLO$"
+                   % re.escape(who))
+        c.close()
+    finally:
+        s.fake.close()
+
+
+def test_allowlist_interfaces_veto_and_old_whitelist_name(instance,
+                                                         workdir):
+    s = deep_screen(instance, workdir,
+                    postscreen_whitelist_interfaces="127.0.0.2")
+    try:
+        c = s.connect("127.0.0.46")
+        who = addr_port(c)
+        s.wait_log(r"ALLOWLIST VETO %s$" % re.escape(who))
+        # Tested, but answered by postscreen: never handed over.
+        assert greeting(c) == "220 mx.test ESMTP test\r\n"
+        cmd(c, "HELO backup.test")
+        cmd(c, "MAIL FROM:<a@backup.test>")
+        assert cmd(c, "RCPT TO:<b@mx.test>").startswith("450 4.3.2")
+        c.close()
+        assert s.fake.infos == []
+        s.wait_log(r"warning: .*obsolete parameter "
+                   r"postscreen_whitelist_interfaces=127\.0\.0\.2: use "
+                   r"postscreen_allowlist_interfaces instead")
+    finally:
+        s.fake.close()
