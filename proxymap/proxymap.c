@@ -16,7 +16,9 @@
  * and delete are refused.  proxywrite: only tables that proxy_write_maps
  * names are served, for lookups too, and update and delete open the table
  * for writing, change it and publish the change (dict_commit) before they
- * answer, so the next lookup anywhere sees it; master.cf runs one
+ * answer, so the next lookup anywhere sees it (a file table that does not
+ * exist yet is created empty first, as for postscreen_cache_map); master.cf
+ * runs one
  * proxywrite process, so writers never race.  Any other request is
  * refused (DENY) with a warning that says how to approve the table, as
  * Postfix's proxymap does.
@@ -33,6 +35,7 @@
  *
  * SPDX-License-Identifier: ISC
  */
+#include <errno.h>
 #include <string.h>
 
 #include "util/attr.h"
@@ -89,6 +92,24 @@ proxymap_allowed(const struct proxymap *pm, const char *table)
 	return false;
 }
 
+/* Create an empty table (a file that does not exist yet): 0 / -1. */
+static int
+proxymap_create(const char *table, VSTR *why)
+{
+	DICT *d = dict_open(table, DICT_FLAG_CREATE, why);
+
+	if (d == NULL)
+		return -1;
+	if (dict_commit(d) < 0) {
+		vstr_sprintf(why, "%s: cannot create: %m", table);
+		dict_discard(d);
+		return -1;
+	}
+	dict_close(d);
+	msg_info("%s: created an empty table", table);
+	return 0;
+}
+
 /* The open table for a request, opening (or reopening) it; NULL + why. */
 static DICT *
 proxymap_table(struct proxymap *pm, const struct proxy_request *req)
@@ -116,8 +137,12 @@ proxymap_table(struct proxymap *pm, const struct proxy_request *req)
 	}
 	if (t->dict == NULL) {
 		vstr_reset(pm->why);
-		if ((t->dict = dict_open(req->table, req->flags, pm->why))
-		    == NULL)
+		t->dict = dict_open(req->table, req->flags, pm->why);
+		/* proxywrite tables (a cache) may start out missing. */
+		if (t->dict == NULL && errno == ENOENT && pm->write
+		    && proxymap_create(req->table, pm->why) == 0)
+			t->dict = dict_open(req->table, req->flags, pm->why);
+		if (t->dict == NULL)
 			return NULL;
 		if (t->name == NULL) {
 			t->name = mystrdup(req->table);

@@ -53,7 +53,7 @@ class Screen:
     """An instance with postscreen on 127.0.0.1:port, smtpd behind it as
     the pass service "smtpd", cleanup and postlogd."""
 
-    def __init__(self, instance, workdir, main=None, smtpd=True):
+    def __init__(self, instance, workdir, main=None, smtpd=True, extra=()):
         self.instance = instance
         self.port = free_port()
         self.maillog = os.path.join(workdir, "maillog")
@@ -77,6 +77,7 @@ class Screen:
         ]
         if smtpd:
             services.append("smtpd pass - - n - - smtpd")
+        services.extend(extra)
         instance.write_config(main=settings, services=services)
         instance.start()
 
@@ -569,3 +570,66 @@ def test_allowlist_interfaces_veto_and_old_whitelist_name(instance,
                    r"postscreen_allowlist_interfaces instead")
     finally:
         s.fake.close()
+
+
+def test_cache_through_proxywrite(instance, workdir):
+    cache = "proxy:btree:" + os.path.join(workdir, "data", "psc_cache")
+    os.makedirs(os.path.join(workdir, "data"))
+    # The folder is root's: proxywrite runs as root (unpriv n) and
+    # creates the missing table itself.
+    s = Screen(instance, workdir, smtpd=False, main={
+        "postscreen_cache_map": cache,
+        "proxy_write_maps": cache},
+        extra=["proxywrite unix - n n - 1 proxymap"])
+    fake = FakeSmtpd(instance)
+    try:
+        c = s.connect("127.0.0.50")
+        greeting(c)
+        s.wait_log(r"PASS NEW %s$" % re.escape(addr_port(c)))
+        c.close()
+        assert wait_for(lambda: os.path.exists(
+            os.path.join(workdir, "data", "psc_cache.db")))
+        c = s.connect("127.0.0.50")
+        assert greeting(c) == "220 fake.test ESMTP\r\n"
+        s.wait_log(r"PASS OLD %s$" % re.escape(addr_port(c)))
+        c.close()
+    finally:
+        fake.close()
+
+
+# --- many idle clients, one process --------------------------------------
+
+def test_500_idle_clients_held_by_one_process_while_mail_goes_through(
+        instance, workdir):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 2048:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    s = Screen(instance, workdir, main={
+        "postscreen_greet_wait": "60s",
+        "postscreen_pre_queue_limit": "1000",
+        "postscreen_client_connection_count_limit": "50",
+        "mynetworks": "127.0.0.99/32"})
+    held = []
+    try:
+        for i in range(500):
+            held.append(s.connect("127.0.0.%d" % (100 + i % 25)))
+        for h in held:
+            assert read_until(h, lambda d: b"\r\n" in d, timeout=30) \
+                == b"220-mx.test ESMTP test\r\n"
+        pids = [p for p in instance.children()
+                if b"postscreen" in open("/proc/%d/cmdline" % p, "rb").read()]
+        assert len(pids) == 1, pids
+        assert len(os.listdir("/proc/%d/fd" % pids[0])) >= 500
+        # Meanwhile a client in mynetworks is allow-listed and its mail
+        # goes through smtpd.
+        smtp = smtplib.SMTP(timeout=30, source_address=("127.0.0.99", 0))
+        code, banner = smtp.connect("127.0.0.1", s.port)
+        assert code == 220 and b"mx.test" in banner
+        smtp.sendmail("a@client.test", ["postmaster@mx.test"],
+                      b"Subject: through\r\n\r\nbody\r\n")
+        smtp.quit()
+        s.wait_log(r"ALLOWLISTED \[127\.0\.0\.99\]:\d+$")
+        s.wait_log(r"from=<a@client\.test>")
+    finally:
+        for h in held:
+            h.close()
