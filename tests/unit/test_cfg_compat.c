@@ -196,6 +196,42 @@ test_cfg_compat_tls_level_follows_postfix(void **state)
 			    "none");
 }
 
+static void
+test_cfg_compat_renamed_reads_the_old_name_with_a_warning(void **state)
+{
+	CFG *cfg;
+
+	(void)state;
+	cfg = parse("postscreen_blacklist_action = drop\n");
+	warnings[0] = 0;
+	msg_output_add(capture);
+	assert_string_equal(cfg_compat_renamed(cfg,
+					       "postscreen_denylist_action",
+					       "postscreen_blacklist_action",
+					       true),
+			    "postscreen_blacklist_action");
+	msg_output_reset();
+	assert_non_null(strstr(warnings,
+			       "main.cf, line 1: obsolete parameter "
+			       "postscreen_blacklist_action=drop: use "
+			       "postscreen_denylist_action instead"));
+	cfg_free(cfg);
+
+	/* The new name, when set, wins without a word. */
+	cfg = parse("postscreen_blacklist_action = drop\n"
+		    "postscreen_denylist_action = enforce\n");
+	warnings[0] = 0;
+	msg_output_add(capture);
+	assert_string_equal(cfg_compat_renamed(cfg,
+					       "postscreen_denylist_action",
+					       "postscreen_blacklist_action",
+					       true),
+			    "postscreen_denylist_action");
+	msg_output_reset();
+	assert_string_equal(warnings, "");
+	cfg_free(cfg);
+}
+
 int
 main(void)
 {
@@ -205,6 +241,8 @@ main(void)
 		cmocka_unit_test(
 		    test_cfg_compat_legacy_names_warn_but_are_not_unused),
 		cmocka_unit_test(test_cfg_compat_tls_level_follows_postfix),
+		cmocka_unit_test(
+		    test_cfg_compat_renamed_reads_the_old_name_with_a_warning),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -374,6 +374,42 @@ test_dict_db_list_first_match_wins(void **state)
 	vstr_free(why);
 }
 
+/* A cache owner's table: changed in place, visible at once, no temp. */
+static void
+test_dict_db_sync_update_writes_in_place(void **state)
+{
+	char	   *spec = tspec("btree", "cache");
+	char	   *path = tpath("cache.db");
+	VSTR	   *why = vstr_alloc(64);
+	DICT	   *w;
+	DICT	   *r;
+	struct stat st;
+
+	(void)state;
+	w = dict_open(spec,
+		      DICT_FLAG_WRITE | DICT_FLAG_SYNC_UPDATE
+			  | DICT_FLAG_DUP_REPLACE,
+		      why);
+	assert_non_null(w);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(dict_update(w, "k1", "v1"), 0);
+	assert_int_equal(dict_update(w, "k1", "v2"), 0);
+	harness_dict_expect(w, "k1", "v2");
+	r = dict_open(spec, 0, why);
+	assert_non_null(r);
+	harness_dict_expect(r, "k1", "v2");
+	dict_close(r);
+	assert_int_equal(dict_delete(w, "k1"), 1);
+	r = dict_open(spec, 0, why);
+	harness_dict_expect(r, "k1", NULL);
+	dict_close(r);
+	assert_int_equal(dict_changed(w), 0);
+	dict_close(w);
+	vstr_free(why);
+	myfree(spec);
+	myfree(path);
+}
+
 int
 main(void)
 {
@@ -387,6 +423,7 @@ main(void)
 		cmocka_unit_test(test_dict_db_open_errors_name_the_table),
 		cmocka_unit_test(test_dict_db_long_key_fails_cleanly),
 		cmocka_unit_test(test_dict_db_list_first_match_wins),
+		cmocka_unit_test(test_dict_db_sync_update_writes_in_place),
 	};
 
 	msg_set_progname("test_dict_db");
