@@ -291,10 +291,16 @@ class Postfix(Mta):
 class Postel(Mta):
     name = "postel"
 
-    def __init__(self, top, port, sink_port, build, dkim=None):
+    def __init__(self, top, port, sink_port, build, dkim=None,
+                 postscreen=False):
         # dkim: None (unsigned), "rsa" or "ed25519": one signature each.
+        # postscreen: postscreen(8) takes the port and hands each client
+        # to smtpd through the pass service.
         self.dkim = dkim
+        self.postscreen = postscreen
         self.name = "postel+" + dkim if dkim else "postel"
+        if postscreen:
+            self.name = "postel+postscreen"
         super().__init__(top, port, sink_port)
         self.build = build
 
@@ -324,10 +330,21 @@ class Postel(Mta):
         })
         if self.dkim:
             main.update(self.dkim_settings())
+        if self.postscreen:
+            # smtp-source's 127.0.0.1 is in mynetworks: without an access
+            # list it is tested (one greet wait, in the warm-up), cached,
+            # and handed over as PASS OLD from then on.
+            main.update({"postscreen_access_list": "",
+                         "postscreen_greet_wait": "1s",
+                         "data_directory": os.path.join(self.top,
+                                                        self.name + "-data")})
         write_cf(os.path.join(self.conf, "main.cf"), main)
         # conf/master.cf's services a relay uses, chroot off.
-        services = [
-            "127.0.0.1:%d inet n - n - - smtpd" % self.port,
+        front = ["127.0.0.1:%d inet n - n - - smtpd" % self.port]
+        if self.postscreen:
+            front = ["127.0.0.1:%d inet n - n - 1 postscreen" % self.port,
+                     "smtpd pass - - n - - smtpd"]
+        services = front + [
             "cleanup unix n - n - 0 cleanup",
             "qmgr unix n - n 300 1 qmgr",
             "bounce unix - - n - 0 bounce",
@@ -693,6 +710,27 @@ def report(results, args, deb, load_start):
                 round(signed["cpu_ms_per_msg"] - base["cpu_ms_per_msg"], 3)))
             out.append("  %-22s %12s %12s" % (
                 "messages signed", "", signed["dkim_signed"]))
+    # postscreen: the plain Postel run next to the one behind postscreen.
+    for rcpts in (1, 5) if args.postscreen else ():
+        base, ps = by.get(("postel", rcpts)), \
+            by.get(("postel+postscreen", rcpts))
+        if not base or not ps:
+            continue
+        out.append("")
+        out.append("%d recipient(s)/message  %12s %12s %8s" % (
+            rcpts, "smtpd", "postscreen", "ratio"))
+        for label, key, _ in rows[:3] + [("MTA CPU ms/msg",
+                                         "cpu_ms_per_msg", False)]:
+            out.append("  %-22s %12s %12s %8s" % (
+                label, base[key], ps[key], ratio(ps[key], base[key])))
+        # smtp-source opens one connection per message: the postscreen
+        # process's own CPU time per connection is its cost (the MTA
+        # totals above move with the machine's load as much as with it).
+        ps_cpu = ps["cpu_by_daemon"].get("postscreen")
+        out.append("  %-22s %12s %12s" % (
+            "postscreen CPU ms/conn", "",
+            round(1000 * ps_cpu / ps["messages"], 3)
+            if ps_cpu is not None else "?"))
     return "\n".join(out)
 
 
@@ -709,6 +747,9 @@ def main():
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary folder (logs, queues)")
     ap.add_argument("--json", default=os.path.join(HERE, "results.json"))
+    ap.add_argument("--postscreen", action="store_true",
+                    help="also run Postel with postscreen in front of "
+                    "smtpd")
     ap.add_argument("--dkim", default="",
                     help="also run Postel signing every message, once per "
                     "algorithm listed: rsa (RSA-2048), ed25519")
@@ -739,6 +780,10 @@ def main():
                 results += bench_mta(Postel(top, free_port(), free_port(),
                                             os.path.abspath(args.build),
                                             dkim=alg), args)
+            if args.postscreen:
+                results += bench_mta(Postel(top, free_port(), free_port(),
+                                            os.path.abspath(args.build),
+                                            postscreen=True), args)
     finally:
         if args.keep:
             log("kept %s" % top)
