@@ -466,9 +466,9 @@ psc_start(PSC *psc)
 	psc->dnsbl = psc_dnsbl_create(psc->cfg, psc->ev);
 	if (psc_dnsbl_enabled(psc->dnsbl))
 		psc->enabled |= PSC_TODO(PSC_TEST_DNSBL);
+	/* The first cleanup at once, as Postfix's postscreen does. */
 	if (psc->cache != NULL && psc->cache_interval_ms > 0)
-		events_timer(psc->ev, psc_cleanup_timer, psc,
-			     psc->cache_interval_ms);
+		events_timer(psc->ev, psc_cleanup_timer, psc, 0);
 }
 
 static void

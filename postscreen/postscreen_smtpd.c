@@ -100,11 +100,11 @@ psc_smtpd_deep(PSC_STATE *state, const PSC_LINE *line, const char *verb)
 			return -1;
 	}
 	if (psc_due(state, PSC_TEST_NSMTP) && line->non_smtp) {
+		/* The command as sent, without its line ending (Postfix). */
 		text = vstr_alloc(128);
 		psc_line_escape(text, line->verb,
-				line->consumed
-				    - (size_t)(line->verb
-					       - VSTR_STR(state->in)),
+				(size_t)(line->arg + line->arg_len
+					 - line->verb),
 				PSC_SHOW_MAX);
 		msg_info("NON-SMTP COMMAND from [%s]:%s after %s: %s",
 			 state->addr, state->port, psc_after(state),

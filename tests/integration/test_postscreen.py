@@ -487,7 +487,7 @@ def test_non_smtp_command_is_dropped(instance, workdir):
         assert data == b"521 5.7.0 Error: I can break rules, too. " \
                        b"Goodbye.\r\n", data
         s.wait_log(r"NON-SMTP COMMAND from %s after CONNECT: GET / "
-                   r"HTTP/1\.0\\r\\n$" % re.escape(who))
+                   r"HTTP/1\.0$" % re.escape(who))
         s.wait_log(r"DISCONNECT %s$" % re.escape(who))
         c.close()
     finally:
