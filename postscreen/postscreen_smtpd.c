@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "postscreen/postscreen.h"
@@ -89,6 +90,7 @@ psc_smtpd_deep(PSC_STATE *state, const PSC_LINE *line, const char *verb)
 {
 	PSC  *psc = state->psc;
 	VSTR *text;
+	char  peek[PSC_SHOW_MAX];
 
 	if (psc_due(state, PSC_TEST_BARLF) && line->bare_newline) {
 		psc_delta(psc->tmp, state->start_ms);
@@ -116,17 +118,32 @@ psc_smtpd_deep(PSC_STATE *state, const PSC_LINE *line, const char *verb)
 		    < 0)
 			return -1;
 	}
-	if (psc_due(state, PSC_TEST_PIPEL) && line->pending > 0) {
-		text = vstr_alloc(128);
-		psc_line_escape(text, VSTR_STR(state->in) + line->consumed,
-				line->pending, PSC_SHOW_MAX);
-		msg_info("COMMAND PIPELINING from [%s]:%s after %s: %s",
-			 state->addr, state->port, verb, VSTR_STR(text));
-		vstr_free(text);
-		if (psc_deep_fail(state, PSC_TEST_PIPEL, psc->pipel_action,
-				  "521 5.5.1 Protocol error\r\n")
-		    < 0)
-			return -1;
+	/*
+	 * Pipelining: more bytes after this command, already read or still
+	 * in the socket, before we replied to it.
+	 */
+	if (psc_due(state, PSC_TEST_PIPEL)) {
+		const char *more = VSTR_STR(state->in) + line->consumed;
+		ssize_t	    n = (ssize_t)line->pending;
+
+		if (n == 0) {
+			n = recv(state->fd, peek, sizeof(peek),
+				 MSG_PEEK | MSG_DONTWAIT);
+			more = peek;
+		}
+		if (n > 0) {
+			text = vstr_alloc(128);
+			psc_line_escape(text, more, (size_t)n, PSC_SHOW_MAX);
+			msg_info("COMMAND PIPELINING from [%s]:%s after %s: %s",
+				 state->addr, state->port, verb,
+				 VSTR_STR(text));
+			vstr_free(text);
+			if (psc_deep_fail(state, PSC_TEST_PIPEL,
+					  psc->pipel_action,
+					  "521 5.5.1 Protocol error\r\n")
+			    < 0)
+				return -1;
+		}
 	}
 	return 0;
 }
