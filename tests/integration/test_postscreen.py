@@ -342,6 +342,37 @@ def test_clean_client_passes_new_then_old_without_greet_wait(instance,
         fake.close()
 
 
+def test_clean_client_is_handed_to_smtpd_and_comes_back_without_delay(
+        instance, workdir):
+    s = Screen(instance, workdir, main={"postscreen_greet_wait": "2s"})
+    c = s.connect("127.0.0.9")
+    who = addr_port(c)
+    start = time.monotonic()
+    text = greeting(c)
+    first = time.monotonic() - start
+    # postscreen's 220- line, then smtpd's own 220 line.
+    assert text == "220-mx.test ESMTP test\r\n220 mx.test ESMTP test\r\n"
+    assert first >= 1.9, first
+    assert cmd(c, "EHLO clean.test").startswith("250-mx.test")
+    assert cmd(c, "QUIT").startswith("221")
+    c.close()
+    s.wait_log(r"PASS NEW %s$" % re.escape(who))
+    s.wait_log(r"smtpd\[\d+\]: connect from \S*\[127\.0\.0\.9\]$")
+
+    smtp = smtplib.SMTP(timeout=30, source_address=("127.0.0.9", 0))
+    start = time.monotonic()
+    code, banner = smtp.connect("127.0.0.1", s.port)
+    second = time.monotonic() - start
+    assert code == 220 and banner == b"mx.test ESMTP test"
+    assert second < 1.0, second
+    smtp.sendmail("a@clean.test", ["postmaster@mx.test"],
+                  b"Subject: cached\r\n\r\nbody\r\n")
+    port = smtp.sock.getsockname()[1]
+    smtp.quit()
+    s.wait_log(r"PASS OLD \[127\.0\.0\.9\]:%d$" % port)
+    s.wait_log(r"disconnect from \S*\[127\.0\.0\.9\] .*data=1")
+
+
 def test_cache_in_lmdb_remembers_the_client(instance, workdir):
     s = Screen(instance, workdir, smtpd=False, main={
         "postscreen_cache_map":
@@ -629,7 +660,96 @@ def test_500_idle_clients_held_by_one_process_while_mail_goes_through(
                       b"Subject: through\r\n\r\nbody\r\n")
         smtp.quit()
         s.wait_log(r"ALLOWLISTED \[127\.0\.0\.99\]:\d+$")
-        s.wait_log(r"from=<a@client\.test>")
+        s.wait_log(r"smtpd\[\d+\]: \w+: client=\S*\[127\.0\.0\.99\]$")
+        s.wait_log(r"disconnect from \S*\[127\.0\.0\.99\] .*data=1")
     finally:
         for h in held:
             h.close()
+
+
+# --- DNSBL and DNSWL through dnsblog --------------------------------------
+
+def dnsbl_screen(instance, workdir, dns, **main):
+    settings = {"dns_nameservers": dns.address, "dns_timeout": "1s",
+                "dns_attempts": "1"}
+    settings.update(main)
+    return Screen(instance, workdir, main=settings,
+                  extra=["dnsblog unix - - n - 0 dnsblog"])
+
+
+@pytest.fixture
+def dns():
+    from dnsserver import DNSServer
+    with DNSServer() as server:
+        yield server
+
+
+@pytest.mark.needs("dnslib")
+def test_dnsbl_listed_client_is_refused_with_the_reply_map_name(
+        instance, workdir, dns):
+    dns.add("2.0.0.127.zen.example", "A", "127.0.0.4")
+    dns.add("2.0.0.127.other.example", "A", "127.0.0.2")
+    s = dnsbl_screen(instance, workdir, dns,
+                     postscreen_dnsbl_sites="zen.example=127.0.0.[2..11]*2 "
+                                            "other.example",
+                     postscreen_dnsbl_threshold="3",
+                     postscreen_dnsbl_action="enforce",
+                     postscreen_dnsbl_reply_map="inline:{ zen.example="
+                                                "zen.spamhaus.example }")
+    c = s.connect("127.0.0.2")
+    who = addr_port(c)
+    greeting(c)
+    s.wait_log(r"DNSBL rank 3 for %s$" % re.escape(who))
+    cmd(c, "EHLO listed.test")
+    cmd(c, "MAIL FROM:<spam@listed.test>")
+    r = cmd(c, "RCPT TO:<victim@mx.test>")
+    assert r.startswith("550 5.7.1 Service unavailable; client [127.0.0.2] "
+                        "blocked using zen.spamhaus.example"), r
+    s.wait_log(r"NOQUEUE: reject: RCPT from %s: 550 5\.7\.1 Service "
+               r"unavailable; client \[127\.0\.0\.2\] blocked using "
+               r"zen\.spamhaus\.example; from=<spam@listed\.test>, "
+               r"to=<victim@mx\.test>, proto=ESMTP, helo=<listed\.test>"
+               % re.escape(who))
+    c.close()
+    # Below the threshold: not listed, passes.
+    c = s.connect("127.0.0.3")
+    greeting(c)
+    s.wait_log(r"PASS NEW %s$" % re.escape(addr_port(c)))
+    c.close()
+
+
+@pytest.mark.needs("dnslib")
+def test_dnsbl_drop_disconnects_with_521(instance, workdir, dns):
+    dns.add("2.0.0.127.zen.example", "A", "127.0.0.2")
+    s = dnsbl_screen(instance, workdir, dns,
+                     postscreen_dnsbl_sites="zen.example",
+                     postscreen_dnsbl_action="drop")
+    c = s.connect("127.0.0.2")
+    data = read_until(c, lambda d: False).decode()
+    assert data.endswith("521 5.7.1 Service unavailable; client "
+                         "[127.0.0.2] blocked using zen.example\r\n"), data
+    s.wait_log(r"DNSBL rank 1 for %s$" % re.escape(addr_port(c)))
+    s.wait_log(r"DISCONNECT %s$" % re.escape(addr_port(c)))
+    c.close()
+
+
+@pytest.mark.needs("dnslib")
+def test_dnswl_allowlisted_client_skips_the_greet_wait(instance, workdir,
+                                                      dns):
+    dns.add("5.0.0.127.list.dnswl.example", "A", "127.0.10.1")
+    s = dnsbl_screen(instance, workdir, dns,
+                     postscreen_greet_wait="6s",
+                     postscreen_dnsbl_sites="zen.example "
+                                            "list.dnswl.example=127.0.[0..255]"
+                                            ".[1..3]*-5",
+                     postscreen_dnsbl_allowlist_threshold="-1",
+                     postscreen_dnsbl_action="enforce")
+    c = s.connect("127.0.0.5")
+    who = addr_port(c)
+    start = time.monotonic()
+    text = greeting(c)
+    elapsed = time.monotonic() - start
+    assert text == "220-mx.test ESMTP test\r\n220 mx.test ESMTP test\r\n", text
+    assert elapsed < 4, elapsed
+    s.wait_log(r"PASS NEW %s$" % re.escape(who))
+    c.close()
