@@ -753,3 +753,66 @@ def test_dnswl_allowlisted_client_skips_the_greet_wait(instance, workdir,
     assert elapsed < 4, elapsed
     s.wait_log(r"PASS NEW %s$" % re.escape(who))
     c.close()
+
+
+# --- fail2ban ------------------------------------------------------------
+
+@pytest.mark.needs("fail2ban_regex", "dnslib")
+def test_fail2ban_postfix_filter_matches_postscreen_lines(instance, workdir,
+                                                          dns):
+    from test_fail2ban import FILTER, fail2ban_regex
+    dns.add("6.0.0.127.zen.example", "A", "127.0.0.2")
+    s = dnsbl_screen(instance, workdir, dns,
+                     syslog_name="postfix",
+                     postscreen_greet_action="enforce",
+                     postscreen_dnsbl_sites="zen.example",
+                     postscreen_dnsbl_action="enforce",
+                     postscreen_command_count_limit="3",
+                     postscreen_command_time_limit="1s")
+    c = s.connect("127.0.0.2")          # PREGREET
+    c.sendall(b"EHLO early.test\r\n")
+    s.wait_log(r"PREGREET \d+ after \S+ from \[127\.0\.0\.2\]")
+    c.close()
+    c = s.connect("127.0.0.3")          # HANGUP
+    read_until(c, lambda d: b"\r\n" in d)
+    c.close()
+    s.wait_log(r"HANGUP after \S+ from \[127\.0\.0\.3\]")
+    c = s.connect("127.0.0.4")          # COMMAND COUNT LIMIT
+    c.sendall(b"NOOP\r\nNOOP\r\nNOOP\r\nNOOP\r\n")
+    s.wait_log(r"COMMAND COUNT LIMIT from \[127\.0\.0\.4\]")
+    c.close()
+    c = s.connect("127.0.0.5")          # COMMAND TIME LIMIT
+    c.sendall(b"NOOP\r\n")
+    s.wait_log(r"COMMAND TIME LIMIT from \[127\.0\.0\.5\]")
+    c.close()
+    c = s.connect("127.0.0.6")          # DNSBL reject at RCPT
+    greeting(c)
+    cmd(c, "EHLO listed.test")
+    cmd(c, "MAIL FROM:<a@listed.test>")
+    assert cmd(c, "RCPT TO:<b@mx.test>").startswith("550 5.7.1")
+    c.close()
+    s.wait_log(r"NOQUEUE: reject: RCPT from \[127\.0\.0\.6\]")
+
+    want = {"PREGREET": "127.0.0.2", "HANGUP": "127.0.0.3",
+            "COMMAND COUNT LIMIT": "127.0.0.4",
+            "COMMAND TIME LIMIT": "127.0.0.5",
+            "NOQUEUE: reject: RCPT": "127.0.0.6"}
+    lines = {}
+    for text, addr in want.items():
+        found = [ln for ln in s._read().splitlines()
+                 if "postfix/postscreen[" in ln and text in ln
+                 and "[%s]" % addr in ln]
+        assert len(found) == 1, (text, found, s._read())
+        lines[text] = found[0]
+    path = os.path.join(workdir, "postscreen.log")
+    with open(path, "w") as f:
+        f.write("".join(ln + "\n" for ln in lines.values()))
+    ddos = ("PREGREET", "HANGUP", "COMMAND COUNT LIMIT", "COMMAND TIME LIMIT")
+    modes = {FILTER: ("NOQUEUE: reject: RCPT",),
+             FILTER + "[mode=ddos]": ddos,
+             FILTER + "[mode=aggressive]": ddos + ("NOQUEUE: reject: RCPT",)}
+    results = fail2ban_regex(path, list(modes))
+    for (filt, names), (counts, matches) in zip(modes.items(), results):
+        assert counts == (5, 0, len(names), 5 - len(names)), \
+            (filt, counts, matches)
+        assert matches == sorted((want[n], lines[n]) for n in names), filt
