@@ -72,6 +72,7 @@ UTIL_OBJ	:= $(UTIL_SRC:%.c=$(B)/obj/%.o)
 LIBPOSTEL	:= $(B)/libpostel.a
 
 DAEMON_DIRS	:= master smtpd cleanup qmgr smtp bounce local pickup postlogd \
+		   anvil \
 		   proxymap dnsblog \
 		   error discard \
 		   pipe virtual
