@@ -348,10 +348,12 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	VSTR		       *saddr = vstr_alloc(64);
 	VSTR		       *sport = vstr_alloc(16);
 	bool			debug;
+	bool			remote = true;
 
 	/* A pass service's hand-off may say who the client is. */
 	if (smtpd_peer_sockaddr(fd, ctx->pass_info, true, &ss, &sslen) < 0) {
 		/* Stand-alone (-S) or a local socket: a local client. */
+		remote = false;
 		vstr_strcpy(name, "localhost");
 		vstr_strcpy(addr, "127.0.0.1");
 		vstr_strcpy(port, "0");
@@ -384,7 +386,8 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 		hooks.tls_start = NULL;
 	if (app->spf == NULL)
 		hooks.spf = NULL;
-	if (app->anvil == NULL)
+	/* As Postfix: stand-alone and local clients are not counted. */
+	if (app->anvil == NULL || ctx->standalone || !remote)
 		hooks.anvil = NULL;
 	/* debug_peer_list: verbose for this client only. */
 	debug = debug_peer_check(peer.name, peer.addr);
