@@ -267,17 +267,17 @@ typedef struct SMTPD_STATE {
 	bool	    reply_open; /* st->out ends in a "NNN-" line */
 	const char *where;	/* "CONNECT", "DATA", ... for logs */
 	/* Session */
-	VSTR	   *helo; /* empty before HELO/EHLO */
-	bool	    esmtp;
-	const char *protocol; /* "SMTP" / "ESMTP" */
-	int	    errors;   /* since the last message */
-	long long   junk;     /* HELO, EHLO, NOOP, RSET, VRFY, ETRN */
-	int	    count_ok[SMTPD_V_COUNT];
-	int	    count_all[SMTPD_V_COUNT];
-	VSTR	   *connect_reject; /* client rejected at CONNECT */
-	VSTR *anvil_ident; /* counted by anvil as this; NULL: not counted */
-	bool  tls;	   /* TLS is up (set by smtpd_tls.c) */
-	VSTR *tls_info;	   /* "TLSv1.3 with cipher ..." or NULL */
+	VSTR		     *helo; /* empty before HELO/EHLO */
+	bool		      esmtp;
+	const char	     *protocol; /* "SMTP" / "ESMTP" */
+	int		      errors;	/* since the last message */
+	long long	      junk;	/* HELO, EHLO, NOOP, RSET, VRFY, ETRN */
+	int		      count_ok[SMTPD_V_COUNT];
+	int		      count_all[SMTPD_V_COUNT];
+	VSTR		     *connect_reject; /* client rejected at CONNECT */
+	VSTR		     *anvil_ident;    /* NULL: not counted */
+	bool		      tls;	/* TLS is up (set by smtpd_tls.c) */
+	VSTR		     *tls_info; /* "TLSv1.3 with cipher ..." or NULL */
 	struct smtpd_tls_cert tls_cert; /* strings NULL before TLS */
 	/* SASL (smtpd_sasl.c) */
 	struct SASL_SRV *sasl;	      /* backend exchange, made on demand */
