@@ -73,6 +73,7 @@ LIBPOSTEL	:= $(B)/libpostel.a
 
 DAEMON_DIRS	:= master smtpd cleanup qmgr smtp bounce local pickup postlogd \
 		   postscreen \
+		   anvil \
 		   proxymap dnsblog \
 		   error discard \
 		   pipe virtual

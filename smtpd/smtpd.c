@@ -24,6 +24,7 @@
 
 #include "smtpd/smtpd.h"
 #include "smtpd/smtpd_check.h"
+#include "util/anvil_client.h"
 #include "util/cleanup_client.h"
 #include "util/debug_peer.h"
 #include "util/dns.h"
@@ -37,17 +38,20 @@
 #define SMTPD_DNS_TIMEOUT 3
 #define SMTPD_DNS_TRIES	  2
 #define SMTPD_RES_OPTIONS "timeout:3 attempts:2"
+/* Longest wait for anvil's answer: past it the client goes unlimited. */
+#define SMTPD_ANVIL_TIMEOUT_MS 3000
 
 struct smtpd_app {
 	struct smtpd_params par;
 	SMTPD_CHECK	   *check;
 	const CFG	   *cfg;
-	const char *exclusions; /* smtpd_forbid_bare_newline_exclusions */
-	bool	    peername_lookup;
-	TLS_CTX	   *tls;	/* NULL: no TLS */
-	const char *tls_digest; /* smtpd_tls_fingerprint_digest */
-	SMTPD_SPF  *spf;	/* NULL: spf_enable = no */
-	DNS	   *spf_dns;
+	const char   *exclusions; /* smtpd_forbid_bare_newline_exclusions */
+	bool	      peername_lookup;
+	TLS_CTX	     *tls;	  /* NULL: no TLS */
+	const char   *tls_digest; /* smtpd_tls_fingerprint_digest */
+	SMTPD_SPF    *spf;	  /* NULL: spf_enable = no */
+	DNS	     *spf_dns;
+	ANVIL_CLIENT *anvil; /* NULL: no client limits */
 };
 
 /* hooks->read/write context: the socket, and TLS once it is up. */
@@ -190,6 +194,15 @@ smtpd_spf_init(struct smtpd_app *app, const CFG *cfg, VSTR *why)
 		msg_fatal_status(78, "%s", VSTR_STR(why));
 }
 
+static int
+smtpd_hook_anvil(void *ctx, enum anvil_req req, const char *ident,
+		 struct anvil_reply *rp, VSTR *why)
+{
+	struct smtpd_app *app = ctx;
+
+	return anvil_client_request(app->anvil, req, ident, rp, why);
+}
+
 static const struct smtpd_hooks smtpd_real_hooks = {
 	.read = smtpd_sock_read,
 	.write = smtpd_sock_write,
@@ -203,6 +216,7 @@ static const struct smtpd_hooks smtpd_real_hooks = {
 	.cleanup_flags = cleanup_add_flags,
 	.tls_start = smtpd_hook_tls_start,
 	.spf = smtpd_hook_spf,
+	.anvil = smtpd_hook_anvil,
 };
 
 /*
@@ -264,6 +278,14 @@ smtpd_pre_jail(struct skel_ctx *ctx)
 	VSTR		       *why = vstr_alloc(100);
 
 	smtpd_params_load(&app.par, ctx->cfg);
+	smtpd_anvil_params_load(&app.par.anvil, ctx->cfg, ctx->service);
+	if (app.par.anvil.enabled) {
+		/* Connected on first use, inside the chroot. */
+		vstr_sprintf(why, "private/%s",
+			     cfg_get_str(ctx->cfg, "anvil_service_name"));
+		app.anvil = anvil_client_create(VSTR_STR(why),
+						SMTPD_ANVIL_TIMEOUT_MS);
+	}
 	app.cfg = ctx->cfg;
 	app.exclusions = cfg_get_str(ctx->cfg,
 				     "smtpd_forbid_bare_newline_exclusions");
@@ -305,6 +327,7 @@ smtpd_pre_exit(struct skel_ctx *ctx)
 		app->tls = tls_ctx_free(app->tls);
 		app->spf = smtpd_spf_free(app->spf);
 		app->spf_dns = dns_close(app->spf_dns);
+		app->anvil = anvil_client_free(app->anvil);
 	}
 }
 
@@ -325,10 +348,12 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	VSTR		       *saddr = vstr_alloc(64);
 	VSTR		       *sport = vstr_alloc(16);
 	bool			debug;
+	bool			remote = true;
 
 	/* A pass service's hand-off may say who the client is. */
 	if (smtpd_peer_sockaddr(fd, ctx->pass_info, true, &ss, &sslen) < 0) {
 		/* Stand-alone (-S) or a local socket: a local client. */
+		remote = false;
 		vstr_strcpy(name, "localhost");
 		vstr_strcpy(addr, "127.0.0.1");
 		vstr_strcpy(port, "0");
@@ -361,6 +386,9 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 		hooks.tls_start = NULL;
 	if (app->spf == NULL)
 		hooks.spf = NULL;
+	/* As Postfix: stand-alone and local clients are not counted. */
+	if (app->anvil == NULL || ctx->standalone || !remote)
+		hooks.anvil = NULL;
 	/* debug_peer_list: verbose for this client only. */
 	debug = debug_peer_check(peer.name, peer.addr);
 	st = smtpd_state_create(&app->par, &hooks, &conn, app, &peer);

@@ -14,7 +14,8 @@
  * session loop; smtpd_data.c DATA, BDAT and the dot/bare-newline filter;
  * smtpd_log.c Postfix-format log lines; smtpd_peer.c reverse lookup and
  * address list matching; smtpd_sasl.c the AUTH command (util/sasl.h);
- * smtpd_milter.c the smtpd_milters conversation (util/milter.h).
+ * smtpd_milter.c the smtpd_milters conversation (util/milter.h);
+ * smtpd_anvil.c the client connection and rate limits (anvil(8)).
  *
  * Errors: I/O failures (timeout, lost connection) end the session and are
  * logged by the loop; protocol errors are replies.  Nothing here dies but
@@ -37,6 +38,7 @@
 #include "smtpd/smtpd_check.h"
 #include "smtpd/smtpd_spf.h"
 #include "util/addr.h"
+#include "util/anvil_proto.h"
 #include "util/attr.h"
 #include "util/cfg.h"
 #include "util/cleanup_client.h"
@@ -84,6 +86,23 @@ struct smtpd_tls_cert {
 #define SMTPD_TLS_MAY	  1
 #define SMTPD_TLS_ENCRYPT 2
 
+/*
+ * Client connection and rate limits (smtpd_anvil.c); a limit of 0 is
+ * off.  enabled: some limit is set, so clients are counted by anvil(8).
+ */
+struct smtpd_anvil_params {
+	bool	    enabled;
+	const char *service;	     /* master.cf service name, for the ident */
+	const char *exceptions;	     /* smtpd_client_event_limit_exceptions */
+	int	    v6_prefix;	     /* smtpd_client_ipv6_prefix_length */
+	long long   count_limit;     /* ..._connection_count_limit */
+	long long   rate_limit;	     /* ..._connection_rate_limit */
+	long long   message_limit;   /* ..._message_rate_limit */
+	long long   recipient_limit; /* ..._recipient_rate_limit */
+	long long   newtls_limit;    /* ..._new_tls_session_rate_limit */
+	long long   auth_limit;	     /* ..._auth_rate_limit */
+};
+
 /* Parameters a session reads, fetched once per process. */
 struct smtpd_params {
 	const char *myhostname;
@@ -116,8 +135,9 @@ struct smtpd_params {
 	size_t		   nmilters;
 	const char	  *milter_daemon_name; /* milter_macro_daemon_name */
 	const char	  *milter_macro_v;     /* milter_macro_v */
-	struct smtpd_sasl_params sasl;	       /* smtpd_sasl.c */
-	struct smtpd_tls_params	 tls;	       /* smtpd_tls.c */
+	struct smtpd_sasl_params  sasl;	       /* smtpd_sasl.c */
+	struct smtpd_tls_params	  tls;	       /* smtpd_tls.c */
+	struct smtpd_anvil_params anvil;       /* smtpd_anvil.c */
 };
 
 /* smtpd_mail_auth_role = auto: decided per client (smtpd_mail_auth_flags). */
@@ -165,6 +185,13 @@ struct smtpd_hooks {
 	/* SPF at MAIL FROM (smtpd_spf.c): as smtpd_spf_check; NULL: off. */
 	int (*spf)(void *ctx, const struct smtpd_spf_query *q,
 		   struct smtpd_spf_outcome *o);
+	/*
+	 * One anvil(8) request for ident (util/anvil_client.h): 0 with the
+	 * reply, or -1 with why when anvil cannot be reached.  NULL: no
+	 * anvil, no limits.
+	 */
+	int (*anvil)(void *ctx, enum anvil_req req, const char *ident,
+		     struct anvil_reply *rp, VSTR *why);
 };
 
 /* The client's identity. */
@@ -248,6 +275,7 @@ typedef struct SMTPD_STATE {
 	int		      count_ok[SMTPD_V_COUNT];
 	int		      count_all[SMTPD_V_COUNT];
 	VSTR		     *connect_reject; /* client rejected at CONNECT */
+	VSTR		     *anvil_ident;    /* NULL: not counted */
 	bool		      tls;	/* TLS is up (set by smtpd_tls.c) */
 	VSTR		     *tls_info; /* "TLSv1.3 with cipher ..." or NULL */
 	struct smtpd_tls_cert tls_cert; /* strings NULL before TLS */
@@ -391,6 +419,19 @@ int  smtpd_milter_unknown(SMTPD_STATE *st, const char *line);
 void smtpd_milter_handoff(SMTPD_STATE *st, struct cleanup_req *req);
 void smtpd_milter_abort(SMTPD_STATE *st);
 void smtpd_milter_free(SMTPD_STATE *st);
+
+/* smtpd_anvil.c: each 0 to go on, or -1 after the refusing reply. */
+void smtpd_anvil_params_load(struct smtpd_anvil_params *par, const CFG *cfg,
+			     const char *service);
+int  smtpd_anvil_connect(SMTPD_STATE *st);
+int  smtpd_anvil_mail(SMTPD_STATE *st);
+int  smtpd_anvil_rcpt(SMTPD_STATE *st);
+int  smtpd_anvil_auth(SMTPD_STATE *st);
+/* STARTTLS: refuse when the next new session would be over the limit. */
+int smtpd_anvil_starttls(SMTPD_STATE *st);
+/* After a handshake (STARTTLS or wrapper mode): count it. */
+int  smtpd_anvil_newtls(SMTPD_STATE *st);
+void smtpd_anvil_disconnect(SMTPD_STATE *st);
 
 /* smtpd_log.c */
 void smtpd_log_reject(SMTPD_STATE *st, const char *where, const char *reply,

@@ -478,7 +478,7 @@ smtpd_cmd_mail(SMTPD_STATE *st, const char *args)
 		smtpd_reply(st, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return -1;
 	}
-	if (smtpd_cmd_connect_rejected(st) < 0)
+	if (smtpd_anvil_mail(st) < 0 || smtpd_cmd_connect_rejected(st) < 0)
 		return -1;
 	if (addr_parse_smtp(st->mail, ADDR_CMD_MAIL, rest, strlen(rest),
 			    smtpd_cmd_addr_opts(st))
@@ -545,7 +545,7 @@ smtpd_cmd_rcpt(SMTPD_STATE *st, const char *args)
 		smtpd_reply(st, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return -1;
 	}
-	if (smtpd_cmd_connect_rejected(st) < 0)
+	if (smtpd_anvil_rcpt(st) < 0 || smtpd_cmd_connect_rejected(st) < 0)
 		return -1;
 	if ((long long)st->nrcpt >= st->par->recipient_limit) {
 		smtpd_reply(st, "452 4.5.3 Error: too many recipients");
@@ -884,8 +884,10 @@ smtpd_session(SMTPD_STATE *st)
 	enum smtpd_line_status status;
 
 	st->where = "CONNECT";
-	/* Port 465: TLS comes before the greeting. */
-	if (smtpd_tls_wrapper(st) < 0) {
+	/* Over a connection limit (anvil), or port 465's TLS failed. */
+	if (smtpd_anvil_connect(st) < 0 || smtpd_tls_wrapper(st) < 0) {
+		smtpd_io_flush(st);
+		smtpd_anvil_disconnect(st);
 		smtpd_log_disconnect(st);
 		return;
 	}
@@ -920,6 +922,7 @@ smtpd_session(SMTPD_STATE *st)
 		smtpd_log_io_error(st);
 	smtpd_reset_transaction(st);
 	smtpd_io_flush(st);
+	smtpd_anvil_disconnect(st);
 	smtpd_log_disconnect(st);
 }
 
@@ -974,6 +977,7 @@ smtpd_state_free(SMTPD_STATE *st)
 	vstr_free(st->line);
 	vstr_free(st->helo);
 	vstr_free(st->connect_reject);
+	vstr_free(st->anvil_ident);
 	addr_smtp_free(st->mail);
 	addr_smtp_free(st->rcpt_scratch);
 	vstr_free(st->sender);

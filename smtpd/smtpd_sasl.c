@@ -275,6 +275,8 @@ smtpd_sasl_auth(SMTPD_STATE *st, const char *args)
 	int	       status;
 	int	       ret = -1;
 
+	if (smtpd_anvil_auth(st) < 0)
+		goto out;
 	if (sasl_proto_parse_auth(args, mech, in, &has_in, why) < 0) {
 		smtpd_reply_raw(st, VSTR_STR(why), VSTR_LEN(why));
 		goto out;

@@ -132,13 +132,15 @@ int
 smtpd_tls_starttls(SMTPD_STATE *st, const char *args)
 {
 	(void)args;
+	if (smtpd_anvil_starttls(st) < 0)
+		return -1;
 	smtpd_reply(st, "220 2.0.0 Ready to start TLS");
 	if (smtpd_io_flush(st) < 0)
 		return -1;
 	/* CVE-2011-0411: nothing sent before the handshake is a command. */
 	if (smtpd_io_avail(st) > 0)
 		smtpd_io_consume(st, smtpd_io_avail(st));
-	if (smtpd_tls_handshake(st) < 0) {
+	if (smtpd_tls_handshake(st) < 0 || smtpd_anvil_newtls(st) < 0) {
 		smtpd_state_set(st, SMTPD_ST_QUIT);
 		return -1;
 	}
@@ -163,5 +165,7 @@ smtpd_tls_wrapper(SMTPD_STATE *st)
 			 st->peer.name, st->peer.addr);
 		return -1;
 	}
-	return smtpd_tls_handshake(st);
+	if (smtpd_tls_handshake(st) < 0)
+		return -1;
+	return smtpd_anvil_newtls(st);
 }

@@ -58,6 +58,14 @@ static const struct param_def param_defs[] = {
 	{ "always_bcc", PARAM_STR, "", 0, 0,
 	  "Address that receives a blind copy of every new message "
 	  "(NOTIFY=NEVER: no DSN to the sender about it)." },
+	{ "anvil_rate_time_unit", PARAM_TIME, "60s", 1, LLONG_MAX,
+	  "The time unit over which anvil counts client connection, "
+	  "message, recipient, new TLS session and AUTH rates." },
+	{ "anvil_service_name", PARAM_STR, "anvil", 0, 0,
+	  "The master.cf name of the anvil service (private/NAME) that "
+	  "smtpd asks for its client counts." },
+	{ "anvil_status_update_time", PARAM_TIME, "600s", 1, LLONG_MAX,
+	  "How often anvil logs the peak counts and rates it saw." },
 	{ "append_at_myorigin", PARAM_BOOL, "yes", 0, 0,
 	  "Append @$myorigin to addresses without a domain." },
 	{ "append_dot_mydomain", PARAM_BOOL, "no", 0, 0,
@@ -812,9 +820,31 @@ static const struct param_def param_defs[] = {
 	  "Clients (address list) that may use XFORWARD; empty: none." },
 	{ "smtpd_banner", PARAM_STR, "$myhostname ESMTP $mail_name", 0, 0,
 	  "Text after the 220 code of the SMTP greeting." },
-	{ "smtpd_client_connection_count_limit", PARAM_INT, "50", 0, 0,
-	  "Connections one client may have open with an SMTP service at "
-	  "once (postscreen reads it as its default)." },
+	{ "smtpd_client_auth_rate_limit", PARAM_INT, "0", 0, LLONG_MAX,
+	  "AUTH commands one client may send per anvil_rate_time_unit "
+	  "(0: no limit)." },
+	{ "smtpd_client_connection_count_limit", PARAM_INT, "50", 0, LLONG_MAX,
+	  "Connections one client may hold open at once to this service "
+	  "(0: no limit)." },
+	{ "smtpd_client_connection_rate_limit", PARAM_INT, "0", 0, LLONG_MAX,
+	  "Connections one client may make per anvil_rate_time_unit "
+	  "(0: no limit)." },
+	{ "smtpd_client_event_limit_exceptions", PARAM_STR, "$mynetworks", 0, 0,
+	  "Clients (address list) exempt from the smtpd_client_*_limit "
+	  "connection and rate limits." },
+	{ "smtpd_client_ipv6_prefix_length", PARAM_INT, "84", 0, 128,
+	  "IPv6 clients are counted per network of this prefix length by "
+	  "the smtpd_client_*_limit limits." },
+	{ "smtpd_client_message_rate_limit", PARAM_INT, "0", 0, LLONG_MAX,
+	  "MAIL FROM commands one client may send per anvil_rate_time_unit "
+	  "(0: no limit)." },
+	{ "smtpd_client_new_tls_session_rate_limit", PARAM_INT, "0", 0,
+	  LLONG_MAX,
+	  "New TLS sessions (STARTTLS) one client may start per "
+	  "anvil_rate_time_unit (0: no limit)." },
+	{ "smtpd_client_recipient_rate_limit", PARAM_INT, "0", 0, LLONG_MAX,
+	  "RCPT TO commands one client may send per anvil_rate_time_unit "
+	  "(0: no limit)." },
 	{ "smtpd_client_restrictions", PARAM_STR, "", 0, 0,
 	  "Checks applied to the client address and name." },
 	{ "smtpd_data_restrictions", PARAM_STR, "", 0, 0,
