@@ -145,16 +145,41 @@ def write_cf(path, main):
 class Mta:
     name = None
 
-    def __init__(self, top, port, sink_port):
+    def __init__(self, top, port, sink_port, postscreen=None):
+        # postscreen: None (smtpd listens on port), or a dict of main.cf
+        # settings for postscreen, which then listens on port and hands
+        # the clients that pass to smtpd through the `pass` service.
+        self.postscreen = postscreen
+        if postscreen is not None:
+            self.name += "+postscreen"
         self.top = os.path.join(top, self.name)
         self.conf = os.path.join(self.top, "etc")
         self.queue = os.path.join(self.top, "spool")
+        self.data = os.path.join(self.top, "data")
         self.maillog = os.path.join(self.top, "maillog")
         self.port = port
         self.sink_port = sink_port
         self.proc = None
+        self.extra_main = {}     # more main.cf settings, set before setup()
+        self.start_prefix = []   # argv run in front of the master command
         os.makedirs(self.conf)
         os.chmod(self.top, 0o755)
+
+    def front_services(self):
+        """The master.cf lines for the SMTP port (and what postscreen needs)."""
+        if self.postscreen is None:
+            return ["127.0.0.1:%d inet n - n - - smtpd" % self.port]
+        return ["127.0.0.1:%d inet n - n - 1 postscreen" % self.port,
+                "smtpd pass - - n - - smtpd",
+                "dnsblog unix - - n - 0 dnsblog"]
+
+    def main_settings(self, main):
+        """main.cf with the postscreen settings and extra_main added."""
+        if self.postscreen is not None:
+            main.update({k: v.replace("$TOP", self.top)
+                         for k, v in self.postscreen.items()})
+        main.update(self.extra_main)
+        return main
 
     def root_pid(self):
         return self.proc.pid
@@ -200,7 +225,7 @@ class Postfix(Mta):
     name = "postfix"
 
     def setup(self):
-        data = os.path.join(self.top, "data")
+        data = self.data
         main = dict(COMMON_MAIN)
         main.update({
             "compatibility_level": "3.6",
@@ -219,10 +244,9 @@ class Postfix(Mta):
                                   "LANG=C LD_LIBRARY_PATH=" + PF_LIB,
             "biff": "no",
         })
-        write_cf(os.path.join(self.conf, "main.cf"), main)
+        write_cf(os.path.join(self.conf, "main.cf"), self.main_settings(main))
         # Debian's master.cf minus the pipe examples, chroot off.
-        services = [
-            "127.0.0.1:%d inet n - n - - smtpd" % self.port,
+        services = self.front_services() + [
             "pickup unix n - n 60 1 pickup",
             "cleanup unix n - n - 0 cleanup",
             "qmgr unix n - n 300 1 qmgr",
@@ -277,6 +301,7 @@ class Postfix(Mta):
         env["MAIL_CONFIG"] = self.conf
         self.errlog = open(os.path.join(self.top, "master.stderr"), "w")
         self.proc = subprocess.Popen(
+            self.start_prefix +
             [os.path.join(PF_DAEMONS, "master"), "-d", "-c", self.conf],
             env=env, stdin=subprocess.DEVNULL, stdout=self.errlog,
             stderr=self.errlog)
@@ -292,16 +317,11 @@ class Postel(Mta):
     name = "postel"
 
     def __init__(self, top, port, sink_port, build, dkim=None,
-                 postscreen=False):
+                 postscreen=None):
         # dkim: None (unsigned), "rsa" or "ed25519": one signature each.
-        # postscreen: postscreen(8) takes the port and hands each client
-        # to smtpd through the pass service.
         self.dkim = dkim
-        self.postscreen = postscreen
         self.name = "postel+" + dkim if dkim else "postel"
-        if postscreen:
-            self.name = "postel+postscreen"
-        super().__init__(top, port, sink_port)
+        super().__init__(top, port, sink_port, postscreen)
         self.build = build
 
     def dkim_settings(self):
@@ -330,21 +350,9 @@ class Postel(Mta):
         })
         if self.dkim:
             main.update(self.dkim_settings())
-        if self.postscreen:
-            # smtp-source's 127.0.0.1 is in mynetworks: without an access
-            # list it is tested (one greet wait, in the warm-up), cached,
-            # and handed over as PASS OLD from then on.
-            main.update({"postscreen_access_list": "",
-                         "postscreen_greet_wait": "1s",
-                         "data_directory": os.path.join(self.top,
-                                                        self.name + "-data")})
-        write_cf(os.path.join(self.conf, "main.cf"), main)
+        write_cf(os.path.join(self.conf, "main.cf"), self.main_settings(main))
         # conf/master.cf's services a relay uses, chroot off.
-        front = ["127.0.0.1:%d inet n - n - - smtpd" % self.port]
-        if self.postscreen:
-            front = ["127.0.0.1:%d inet n - n - 1 postscreen" % self.port,
-                     "smtpd pass - - n - - smtpd"]
-        services = front + [
+        services = self.front_services() + [
             "cleanup unix n - n - 0 cleanup",
             "qmgr unix n - n 300 1 qmgr",
             "bounce unix - - n - 0 bounce",
@@ -360,6 +368,10 @@ class Postel(Mta):
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
             f.write("\n".join(services) + "\n")
         self.postel("set-permissions")
+        # A folder for postscreen's cache, owned by the mail owner.
+        os.mkdir(self.data, 0o700)
+        owner = pwd.getpwnam("postel")
+        os.chown(self.data, owner.pw_uid, owner.pw_gid)
         if self.dkim:
             # cleanup reads the key as mail_owner (postel-auth(7)).
             owner = pwd.getpwnam("postel")
@@ -377,6 +389,7 @@ class Postel(Mta):
     def start(self):
         self.errlog = open(os.path.join(self.top, "master.stderr"), "w")
         self.proc = subprocess.Popen(
+            self.start_prefix +
             [os.path.join(self.build, "bin", "postel"), "-c", self.conf,
              "start-fg"],
             stdin=subprocess.DEVNULL, stdout=self.errlog, stderr=self.errlog)
@@ -710,27 +723,6 @@ def report(results, args, deb, load_start):
                 round(signed["cpu_ms_per_msg"] - base["cpu_ms_per_msg"], 3)))
             out.append("  %-22s %12s %12s" % (
                 "messages signed", "", signed["dkim_signed"]))
-    # postscreen: the plain Postel run next to the one behind postscreen.
-    for rcpts in (1, 5) if args.postscreen else ():
-        base, ps = by.get(("postel", rcpts)), \
-            by.get(("postel+postscreen", rcpts))
-        if not base or not ps:
-            continue
-        out.append("")
-        out.append("%d recipient(s)/message  %12s %12s %8s" % (
-            rcpts, "smtpd", "postscreen", "ratio"))
-        for label, key, _ in rows[:3] + [("MTA CPU ms/msg",
-                                         "cpu_ms_per_msg", False)]:
-            out.append("  %-22s %12s %12s %8s" % (
-                label, base[key], ps[key], ratio(ps[key], base[key])))
-        # smtp-source opens one connection per message: the postscreen
-        # process's own CPU time per connection is its cost (the MTA
-        # totals above move with the machine's load as much as with it).
-        ps_cpu = ps["cpu_by_daemon"].get("postscreen")
-        out.append("  %-22s %12s %12s" % (
-            "postscreen CPU ms/conn", "",
-            round(1000 * ps_cpu / ps["messages"], 3)
-            if ps_cpu is not None else "?"))
     return "\n".join(out)
 
 
@@ -747,9 +739,6 @@ def main():
     ap.add_argument("--keep", action="store_true",
                     help="keep the temporary folder (logs, queues)")
     ap.add_argument("--json", default=os.path.join(HERE, "results.json"))
-    ap.add_argument("--postscreen", action="store_true",
-                    help="also run Postel with postscreen in front of "
-                    "smtpd")
     ap.add_argument("--dkim", default="",
                     help="also run Postel signing every message, once per "
                     "algorithm listed: rsa (RSA-2048), ed25519")
@@ -780,10 +769,6 @@ def main():
                 results += bench_mta(Postel(top, free_port(), free_port(),
                                             os.path.abspath(args.build),
                                             dkim=alg), args)
-            if args.postscreen:
-                results += bench_mta(Postel(top, free_port(), free_port(),
-                                            os.path.abspath(args.build),
-                                            postscreen=True), args)
     finally:
         if args.keep:
             log("kept %s" % top)
