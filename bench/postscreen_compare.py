@@ -24,6 +24,7 @@ The scenario, one client at a time (each its own loopback address):
 
   clean      127.0.0.2  waits for the banner, sends a mail     PASS NEW
   clean      127.0.0.2  again, sends a mail                    PASS OLD
+  twice      127.0.0.9  two connections at once, two mails     PASS NEW, PASS OLD
   pregreet   127.0.0.3  EHLO before the banner, then MAIL/RCPT PREGREET, 550 5.5.1
   dnsbl      127.0.0.4  listed in bl.test, MAIL/RCPT           DNSBL rank 2, 550 5.7.1
   allowlist  127.0.0.5  listed in wl.test (weight -2), mail    PASS NEW
@@ -231,6 +232,21 @@ def step_pregreet(port, src="127.0.0.3"):
     return c
 
 
+def step_concurrent(port, src="127.0.0.9"):
+    """A new client opens a second connection while its first is still
+    in the greet wait: Postfix tests both (it looks at the cache only for
+    a client's sole connection)."""
+    c1 = Client(src, port)
+    time.sleep(0.2)
+    c2 = Client(src, port)
+    banner(c1)
+    banner(c2)
+    session(c1)
+    session(c2)
+    c1.transcript += c2.transcript
+    return c1
+
+
 def step_hangup(port, src="127.0.0.8"):
     c = Client(src, port)
     time.sleep(0.5)                 # inside the greet wait
@@ -243,6 +259,8 @@ STEPS = [
      lambda p: step_clean(p), True),
     ("clean client again (PASS OLD, mail relayed)",
      lambda p: step_clean(p), True),
+    ("new client, two connections at once (PASS NEW, PASS OLD)",
+     step_concurrent, True),
     ("pregreet client (PREGREET, 550 5.5.1 at RCPT)",
      step_pregreet, False),
     ("DNSBL-listed client (DNSBL rank, 550 5.7.1 at RCPT)",
