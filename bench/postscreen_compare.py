@@ -150,7 +150,8 @@ class Client:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=15,
                                              source_address=(src, 0))
         self.buf = b""
-        self.transcript = []     # (what was sent, [reply lines])
+        self.t0 = time.monotonic()
+        self.transcript = []     # (what was sent, [reply lines], seconds)
 
     def line(self):
         while b"\n" not in self.buf:
@@ -172,7 +173,7 @@ class Client:
                     break
         except (EOFError, OSError) as e:
             lines.append("(%s)" % e)
-        self.transcript.append((sent, lines))
+        self.transcript.append((sent, lines, time.monotonic() - self.t0))
         return lines
 
     def send(self, text):
@@ -386,7 +387,7 @@ def run_mta(which, args, top, resolv):
                 c = fn(mta.port)
                 transcript = c.transcript
             except OSError as e:
-                transcript = [("(connect)", ["(%s)" % e])]
+                transcript = [("(connect)", ["(%s)" % e], 0)]
             took = time.monotonic() - t0
             if relays:
                 deadline = time.monotonic() + 15
@@ -398,6 +399,7 @@ def run_mta(which, args, top, resolv):
                 "seconds": took,
                 "relayed": sink.count - before,
                 "transcript": transcript,
+                "engine": not relays,
                 "lines": [normalise(x, mta) for x in lines],
             })
     finally:
@@ -415,14 +417,23 @@ def compared(step, notes=False):
 
 
 def replies(step):
-    """What is compared of the transcript: every reply's code, and the
-    whole last line of a rejection (4xx/5xx)."""
+    """What is compared of the transcript: every reply's code, the whole
+    last line of a rejection (4xx/5xx), whether the banner came at once
+    or after the greet wait, and, where postscreen's own SMTP engine
+    answered (no mail relayed), the EHLO keywords it offered."""
     out = []
-    for sent, lines in step["transcript"]:
+    for sent, lines, secs in step["transcript"]:
         c = code(lines)
         last = lines[-1] if lines else ""
-        out.append("%s -> %s" % (sent.split(":")[0],
-                                 last if c[:1] in ("4", "5") else c))
+        text = "%s -> %s" % (sent.split(":")[0],
+                             last if c[:1] in ("4", "5") else c)
+        if sent.startswith("(connect)") and c:
+            text += " (%s)" % ("at once" if secs < 1.0 else
+                               "after the greet wait")
+        out.append(text)
+        if step["engine"] and "EHLO" in sent and c == "250":
+            ehlo = [x[4:] for x in lines if x[:3] == "250"]
+            out.append("   EHLO keywords: %s" % " ".join(ehlo[1:]))
     return out
 
 
@@ -433,7 +444,7 @@ def show(which, res, all_lines):
         print("-- step %d: %s (%.1f s, %d relayed)" % (
             n, step["title"], step["seconds"], step["relayed"]))
         if all_lines:
-            for sent, lines in step["transcript"]:
+            for sent, lines, _secs in step["transcript"]:
                 print("   >>> %s" % sent)
                 for text in lines:
                     print("   <<< %s" % text)
