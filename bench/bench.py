@@ -830,8 +830,11 @@ def postscreen_report(by):
             continue
         cf = pf[1]["cpu_ms_per_msg"] - pf[0]["cpu_ms_per_msg"]
         ce = pe[1]["cpu_ms_per_msg"] - pe[0]["cpu_ms_per_msg"]
-        out.append("  %d rcpt: postscreen cost per connection, "
-                   "Postel/Postfix: %s" % (rcpts, ratio(ce, cf)))
+        of = pf[1]["cpu_by_daemon"].get("postscreen", 0)
+        oe = pe[1]["cpu_by_daemon"].get("postscreen", 0)
+        out.append("  %d rcpt, Postel/Postfix: postscreen cost per "
+                   "connection %s, postscreen's own CPU %s"
+                   % (rcpts, ratio(ce, cf) if cf > 0 else "n/a", ratio(oe, of)))
     return out
 
 

@@ -57,7 +57,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -492,10 +491,11 @@ def main():
     if os.geteuid() != 0:
         sys.exit("postscreen_compare.py: must run as root")
     want = ["postfix", "postel"] if args.mta == "both" else [args.mta]
-    if "postel" in want and not os.path.exists(
-            os.path.join(args.build, "libexec", "postscreen")):
-        sys.exit("postscreen_compare.py: no postscreen in %s/libexec "
-                 "(run make)" % args.build)
+    for prog in ("postscreen", "dnsblog"):
+        if "postel" in want and not os.path.exists(
+                os.path.join(args.build, "libexec", prog)):
+            sys.exit("postscreen_compare.py: no %s in %s/libexec "
+                     "(run make)" % (prog, args.build))
     if "postfix" in want:
         log("Postfix from %s" % bench.fetch_postfix())
         bench.ensure_accounts()
