@@ -23,10 +23,12 @@ one DKIM signature per message (a fresh RSA-2048 or Ed25519 key, signing
 table static:), and the report puts the cost per message next to the
 unsigned Postel run.
 
-With --postscreen each MTA also runs with postscreen in front of smtpd
-(an empty postscreen_access_list, so every connection goes through the
-postscreen cache: PASS OLD after the warm-up), and the report puts the
-extra CPU per connection next to each MTA's plain run.
+With --postscreen each MTA also has postscreen in front of smtpd on a
+second port (an empty postscreen_access_list, so every connection goes
+through the postscreen cache: PASS OLD after the warm-up); after the
+two phases above, rounds of the same workload alternate between the
+plain port and the postscreen port, and the report puts the extra CPU
+per connection next to the plain figures.
 
 Usage: /usr/bin/python3 bench/bench.py [--quick] [--messages N] [--build DIR]
        [--only postel|postfix] [--dkim rsa,ed25519] [--postscreen]
@@ -74,6 +76,7 @@ BENCH_POSTSCREEN = {
     "postscreen_greet_wait": "1s",
     "postscreen_cache_map": "btree:$TOP/data/postscreen_cache",
 }
+PS_ROUNDS = 4                # plain/postscreen rounds per phase
 
 
 def log(text):
@@ -162,12 +165,14 @@ def write_cf(path, main):
 class Mta:
     name = None
 
-    def __init__(self, top, port, sink_port, postscreen=None):
+    def __init__(self, top, port, sink_port, postscreen=None, ps_port=None):
         # postscreen: None (smtpd listens on port), or a dict of main.cf
-        # settings for postscreen, which then listens on port and hands
-        # the clients that pass to smtpd through the `pass` service.
+        # settings for postscreen, which hands the clients that pass to
+        # smtpd through the `pass` service.  postscreen listens on ps_port,
+        # next to smtpd on port; without ps_port it takes port itself.
         self.postscreen = postscreen
-        if postscreen is not None:
+        self.ps_port = ps_port
+        if postscreen is not None and ps_port is None:
             self.name += "+postscreen"
         self.top = os.path.join(top, self.name)
         self.conf = os.path.join(self.top, "etc")
@@ -184,10 +189,14 @@ class Mta:
 
     def front_services(self):
         """The master.cf lines for the SMTP port (and what postscreen needs)."""
+        smtpd = "127.0.0.1:%d inet n - n - - smtpd" % self.port
         if self.postscreen is None:
-            return ["127.0.0.1:%d inet n - n - - smtpd" % self.port]
-        lines = ["127.0.0.1:%d inet n - n - 1 postscreen" % self.port,
+            return [smtpd]
+        lines = ["127.0.0.1:%d inet n - n - 1 postscreen"
+                 % (self.ps_port or self.port),
                  "smtpd pass - - n - - smtpd"]
+        if self.ps_port:
+            lines.insert(0, smtpd)
         if self.postscreen.get("postscreen_dnsbl_sites"):
             lines.append("dnsblog unix - - n - 0 dnsblog")
         return lines
@@ -336,11 +345,11 @@ class Postel(Mta):
     name = "postel"
 
     def __init__(self, top, port, sink_port, build, dkim=None,
-                 postscreen=None):
+                 postscreen=None, ps_port=None):
         # dkim: None (unsigned), "rsa" or "ed25519": one signature each.
         self.dkim = dkim
         self.name = "postel+" + dkim if dkim else "postel"
-        super().__init__(top, port, sink_port, postscreen)
+        super().__init__(top, port, sink_port, postscreen, ps_port)
         self.build = build
 
     def dkim_settings(self):
@@ -586,8 +595,9 @@ class Sink:
             self.proc.wait()
 
 
-def run_phase(mta, sink, messages, rcpts, sessions, size):
-    """One smtp-source run against mta; returns the figures."""
+def run_phase(mta, sink, messages, rcpts, sessions, size, port=None):
+    """One smtp-source run against mta (its port unless another is
+    given); returns the figures."""
     base = sink.count
     sink.expect(base + messages)
     sampler = Sampler(mta.root_pid())
@@ -597,7 +607,7 @@ def run_phase(mta, sink, messages, rcpts, sessions, size):
             "-m", str(messages), "-l", str(size), "-f", SENDER, "-t", RCPT]
     if rcpts > 1:
         argv += ["-r", str(rcpts)]
-    argv.append("127.0.0.1:%d" % mta.port)
+    argv.append("127.0.0.1:%d" % (port or mta.port))
     t0 = time.monotonic()
     src = subprocess.run(argv, env=pf_env(), capture_output=True, text=True,
                          timeout=PHASE_TIMEOUT)
@@ -665,6 +675,8 @@ def bench_mta(mta, args):
             log(json.dumps(r))
             results.append(r)
             time.sleep(2)
+        if mta.ps_port:
+            results += postscreen_rounds(mta, sink, args)
     finally:
         mta.stop()
         sink.stop()
@@ -676,6 +688,9 @@ def bench_mta(mta, args):
     except OSError:
         pass
     expected = WARMUP + sum(args.messages * r for r in (1, 5))
+    if mta.ps_port:
+        expected += WARMUP + 2 * sum(ps_round_size(args) * PS_ROUNDS * r
+                                     for r in (1, 5))
     signed = 0
     if getattr(mta, "dkim", None):
         # Proof that the signing runs signed: one log line per signature.
@@ -699,7 +714,8 @@ def bench_mta(mta, args):
         log("%s: %d CONNECT, %d PASS NEW, %d PASS OLD lines "
             "(%d connections measured, %d in the warm-up)"
             % (mta.name, passes["CONNECT"], passes["PASS NEW"],
-               passes["PASS OLD"], 2 * args.messages, WARMUP))
+               passes["PASS OLD"], 2 * ps_round_size(args) * PS_ROUNDS,
+               WARMUP))
     for r in results:
         r["postscreen"] = mta.postscreen is not None
         r["ps_connect"] = passes["CONNECT"]
@@ -712,6 +728,66 @@ def bench_mta(mta, args):
     log("%s: %d of %d status=sent lines in its log" % (mta.name, sent,
                                                        expected))
     return results
+
+
+def ps_round_size(args):
+    return max(1, args.messages // PS_ROUNDS)
+
+
+def postscreen_rounds(mta, sink, args):
+    """The same workload on the plain port and on the postscreen port of
+    one instance, in alternating rounds (plain first, then postscreen
+    first, ...), so that other load on the machine falls on both sides
+    alike.  Returns one summed result per side and recipient count."""
+    log("%s: warming postscreen's cache on port %d" % (mta.name, mta.ps_port))
+    run_phase(mta, sink, WARMUP, 1, 4, args.size, port=mta.ps_port)
+    time.sleep(1)
+    per = ps_round_size(args)
+    out = []
+    for rcpts in (1, 5):
+        log("%s: %d rounds of %d messages, %d recipient(s), on the plain "
+            "and the postscreen port in turn" % (mta.name, PS_ROUNDS, per,
+                                                 rcpts))
+        runs = {"plain": [], "postscreen": []}
+        load = os.getloadavg()[0]
+        for n in range(PS_ROUNDS):
+            order = [("plain", mta.port), ("postscreen", mta.ps_port)]
+            if n % 2:
+                order.reverse()
+            for side, port in order:
+                runs[side].append(run_phase(mta, sink, per, rcpts,
+                                            args.sessions, args.size,
+                                            port=port))
+                time.sleep(1)
+        for side, rs in runs.items():
+            msgs = sum(r["messages"] for r in rs)
+            acc = sum(r["accept_seconds"] for r in rs)
+            dl = [r["delivered_seconds"] for r in rs]
+            cpu = sum(r["cpu_seconds"] for r in rs)
+            own = sum(r["cpu_by_daemon"].get("postscreen", 0) for r in rs)
+            res = {
+                "mta": "%s:alt-%s" % (mta.name, side),
+                "rounds": len(rs), "messages": msgs, "recipients": rcpts,
+                "sessions": args.sessions, "size": args.size,
+                "source_rc": max(r["source_rc"] for r in rs),
+                "accept_seconds": round(acc, 3),
+                "accepted_per_s": round(msgs / acc, 1),
+                "sink_messages": sum(r["sink_messages"] for r in rs),
+                "delivered_seconds": None if None in dl else round(sum(dl), 3),
+                "delivered_per_s": None if None in dl else
+                round(msgs / sum(dl), 1),
+                "cpu_seconds": round(cpu, 2),
+                "cpu_ms_per_msg": round(1000 * cpu / msgs, 3),
+                "postscreen_cpu_seconds": round(own, 2),
+                "peak_pss_mb": max(r["peak_pss_mb"] for r in rs),
+                "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
+                "loadavg_before": load,
+                "loadavg_after": os.getloadavg()[0],
+                "per_round_cpu_ms_per_msg": [r["cpu_ms_per_msg"] for r in rs],
+            }
+            log(json.dumps(res))
+            out.append(res)
+    return out
 
 
 def ratio(a, b):
@@ -768,21 +844,23 @@ def report(results, args, deb, load_start):
 
 
 def postscreen_report(by):
-    """Each MTA with postscreen next to its own plain run: the CPU a
-    connection costs more (smtp-source makes one connection a message)."""
+    """Each MTA's postscreen port next to its plain port (alternating
+    rounds on one instance): the CPU a connection costs more (smtp-source
+    makes one connection per message)."""
     out = []
     for rcpts in (1, 5):
         cols = []
         for mta in ("postfix", "postel"):
-            plain, ps = by.get((mta, rcpts)), \
-                by.get((mta + "+postscreen", rcpts))
+            plain, ps = by.get((mta + ":alt-plain", rcpts)), \
+                by.get((mta + ":alt-postscreen", rcpts))
             if plain and ps:
                 cols.append((mta, plain, ps))
         if not cols:
             continue
         out.append("")
-        out.append("postscreen, %d recipient(s)/message, one connection "
-                   "per message" % rcpts)
+        out.append("postscreen, %d recipient(s)/message, %d connections "
+                   "each side in %d alternating rounds" % (
+                       rcpts, cols[0][1]["messages"], cols[0][1]["rounds"]))
         head = "  %-26s" % ""
         for mta, _, _ in cols:
             head += " %9s %11s %6s" % (mta.capitalize(), "+postscreen",
@@ -811,30 +889,30 @@ def postscreen_report(by):
         out.append(text)
         text = "  %-26s" % "postscreen's own ms/conn"
         for _, plain, ps in cols:
-            own = ps["cpu_by_daemon"].get("postscreen", 0)
             text += " %9s %11s %6s" % (
-                "", round(1000 * own / ps["messages"], 3), "")
-        out.append(text)
-        text = "  %-26s" % "CONNECT/PASS NEW/PASS OLD"
-        for _, plain, ps in cols:
-            text += " %9s %11s %6s" % (
-                "", "%d/%d/%d" % (ps["ps_connect"], ps["pass_new"],
-                                  ps["pass_old"]), "")
+                "", round(1000 * ps["postscreen_cpu_seconds"] /
+                          ps["messages"], 3), "")
         out.append(text)
     for rcpts in (1, 5):
-        pf = [by.get(("postfix", rcpts)),
-              by.get(("postfix+postscreen", rcpts))]
-        pe = [by.get(("postel", rcpts)),
-              by.get(("postel+postscreen", rcpts))]
+        pf = [by.get(("postfix:alt-plain", rcpts)),
+              by.get(("postfix:alt-postscreen", rcpts))]
+        pe = [by.get(("postel:alt-plain", rcpts)),
+              by.get(("postel:alt-postscreen", rcpts))]
         if None in pf + pe:
             continue
         cf = pf[1]["cpu_ms_per_msg"] - pf[0]["cpu_ms_per_msg"]
         ce = pe[1]["cpu_ms_per_msg"] - pe[0]["cpu_ms_per_msg"]
-        of = pf[1]["cpu_by_daemon"].get("postscreen", 0)
-        oe = pe[1]["cpu_by_daemon"].get("postscreen", 0)
         out.append("  %d rcpt, Postel/Postfix: postscreen cost per "
                    "connection %s, postscreen's own CPU %s"
-                   % (rcpts, ratio(ce, cf) if cf > 0 else "n/a", ratio(oe, of)))
+                   % (rcpts, ratio(ce, cf) if cf > 0 else "n/a",
+                      ratio(pe[1]["postscreen_cpu_seconds"],
+                            pf[1]["postscreen_cpu_seconds"])))
+    counts = sorted({(r["mta"].split(":")[0], r["ps_connect"], r["pass_new"],
+                      r["pass_old"]) for r in by.values()
+                     if r.get("postscreen")})
+    for mta, c, pn, po in counts:
+        out.append("  %s: postscreen logged %d CONNECT, %d PASS NEW, %d "
+                   "PASS OLD (warm-up included)" % (mta, c, pn, po))
     return out
 
 
@@ -879,20 +957,16 @@ def main():
     os.chmod(top, 0o755)
     results = []
     try:
+        ps = BENCH_POSTSCREEN if args.postscreen else None
         if args.only != "postel":
-            results += bench_mta(Postfix(top, free_port(), free_port()), args)
-            if args.postscreen:
-                results += bench_mta(Postfix(top, free_port(), free_port(),
-                                             postscreen=BENCH_POSTSCREEN),
-                                     args)
+            results += bench_mta(Postfix(top, free_port(), free_port(),
+                                         postscreen=ps,
+                                         ps_port=ps and free_port()), args)
         if args.only != "postfix":
             results += bench_mta(Postel(top, free_port(), free_port(),
-                                        os.path.abspath(args.build)), args)
-            if args.postscreen:
-                results += bench_mta(Postel(top, free_port(), free_port(),
-                                            os.path.abspath(args.build),
-                                            postscreen=BENCH_POSTSCREEN),
-                                     args)
+                                        os.path.abspath(args.build),
+                                        postscreen=ps,
+                                        ps_port=ps and free_port()), args)
             for alg in args.dkim:
                 results += bench_mta(Postel(top, free_port(), free_port(),
                                             os.path.abspath(args.build),
