@@ -76,7 +76,7 @@ BENCH_POSTSCREEN = {
     "postscreen_greet_wait": "1s",
     "postscreen_cache_map": "btree:$TOP/data/postscreen_cache",
 }
-PS_ROUNDS = 4                # plain/postscreen rounds per phase
+PS_ROUNDS = 8                # plain/postscreen rounds per phase
 
 
 def log(text):
@@ -880,6 +880,9 @@ def postscreen_report(by):
         out.append(row("delivered msgs/s", lambda r: r["delivered_per_s"]))
         out.append(row("MTA CPU ms/connection",
                        lambda r: r["cpu_ms_per_msg"]))
+        out.append(row("  range over the rounds", lambda r: "%s-%s" % (
+            min(r["per_round_cpu_ms_per_msg"]),
+            max(r["per_round_cpu_ms_per_msg"])), False))
         out.append(row("peak PSS MiB", lambda r: r["peak_pss_mb"]))
         text = "  %-26s" % "postscreen cost ms/conn"
         for _, plain, ps in cols:
