@@ -20,7 +20,9 @@ Postfix's master runs under `unshare -m` with a resolv.conf naming
 127.0.53.1 bind-mounted over /etc/resolv.conf inside that private mount
 namespace: the system's file and every other process are untouched.
 
-The scenario, one client at a time (each its own loopback address):
+Two groups of steps, each on its own pair of instances, one client at
+a time (each its own loopback address).  "early" (PS_MAIN: DNSBL sites,
+cidr access list, deep tests off):
 
   clean      127.0.0.2  waits for the banner, sends a mail     PASS NEW
   clean      127.0.0.2  again, sends a mail                    PASS OLD
@@ -32,12 +34,24 @@ The scenario, one client at a time (each its own loopback address):
   deny       127.0.0.7  postscreen_access_list reject          DENYLISTED, 550 5.3.2
   hangup     127.0.0.8  hangs up during the greet wait         HANGUP
 
+"deep" (PS_DEEP: the pipelining, non-SMTP command and bare newline tests
+on, empty access list, no DNSBL):
+
+  clean      127.0.0.2  EHLO, MAIL, RCPT                       450 4.3.2, PASS NEW
+  clean      127.0.0.2  again, sends a mail                    PASS OLD
+  pipelining 127.0.0.3  EHLO and MAIL in one write             COMMAND PIPELINING, 550
+  http       127.0.0.4  GET / HTTP/1.0                         NON-SMTP COMMAND, 521
+  bare LF    127.0.0.5  EHLO ending in a bare LF               BARE NEWLINE, 550
+  hangup     127.0.0.8  hangs up during the greet wait         HANGUP
+
 After each client the log is read until it has been quiet for a moment;
 the lines of postscreen and dnsblog are printed with ports, times and
 paths normalised ("postfix/postscreen[123]: CONNECT from [127.0.0.2]:
 40512 to ..." becomes "postscreen: CONNECT from [127.0.0.2]:PORT to
-[127.0.0.1]:PORT").  The SMTP reply codes each client got, and the full
-text of every rejection, are compared too.
+[127.0.0.1]:PORT").  Also compared: the SMTP reply codes each client
+got, the full text of every rejection, whether the banner came at once
+or after the greet wait, and the EHLO keywords of postscreen's own SMTP
+engine.
 
 Usage (as root, after make; Postfix is fetched into bench/.cache as
 bench.py does):
@@ -45,9 +59,10 @@ bench.py does):
     /usr/bin/python3 bench/postscreen_compare.py --mta postfix|postel|both
 
 With --mta both the two MTAs' lines are compared step by step and the
-script exits 1 on the first step that differs, printing the difference;
-0 when every step gave the same lines.  --all-lines also prints the
-other daemons' lines (smtpd, cleanup, qmgr, smtp), never compared.
+script exits 1 when a step differs, printing every difference; 0 when
+every step gave the same lines.  --group early|deep runs one group.
+--all-lines also prints the SMTP dialogue and the other daemons' lines
+(smtpd, cleanup, qmgr, smtp), never compared.
 
 SPDX-License-Identifier: ISC
 """
@@ -94,6 +109,21 @@ PS_MAIN = {
     "postscreen_cache_map": "btree:$TOP/data/postscreen_cache",
 }
 ACCESS_CIDR = "127.0.0.6 permit\n127.0.0.7 reject\n"
+
+# The second group: the deep protocol tests, on an instance of their own
+# (with them on, a new client is not handed to smtpd after the greet
+# wait: it talks to postscreen's engine and must come back).
+PS_DEEP = {
+    "postscreen_greet_wait": "2s",
+    "postscreen_greet_action": "enforce",
+    "postscreen_access_list": "",
+    "postscreen_pipelining_enable": "yes",
+    "postscreen_non_smtp_command_enable": "yes",
+    "postscreen_non_smtp_command_action": "drop",
+    "postscreen_bare_newline_enable": "yes",
+    "postscreen_bare_newline_action": "enforce",
+    "postscreen_cache_map": "btree:$TOP/data/postscreen_cache",
+}
 
 
 def log(text):
@@ -247,6 +277,51 @@ def step_concurrent(port, src="127.0.0.9"):
     return c1
 
 
+def step_deep_clean(port, src="127.0.0.2"):
+    """A new client that passes the deep tests: postscreen's engine
+    answers, RCPT gets 450 (come back later), PASS NEW."""
+    c = Client(src, port)
+    banner(c)
+    session(c, mail=False)
+    return c
+
+
+def step_pipelining(port, src="127.0.0.3"):
+    """EHLO and MAIL in one write after the banner (no PIPELINING was
+    offered)."""
+    c = Client(src, port)
+    banner(c)
+    c.send("EHLO %s\r\nMAIL FROM:<%s>" % (HELO, SENDER))
+    c.reply("EHLO " + HELO)
+    c.reply("MAIL FROM:<%s>" % SENDER)
+    c.cmd("RCPT TO:<%s>" % RCPT)
+    c.cmd("QUIT")
+    c.close()
+    return c
+
+
+def step_non_smtp(port, src="127.0.0.4"):
+    """An HTTP request after the banner (non_smtp_command_action drop)."""
+    c = Client(src, port)
+    banner(c)
+    c.cmd("GET / HTTP/1.0")
+    c.close()
+    return c
+
+
+def step_bare_newline(port, src="127.0.0.5"):
+    """A command ended by a bare LF, then MAIL and RCPT."""
+    c = Client(src, port)
+    banner(c)
+    c.sock.sendall(("EHLO %s\n" % HELO).encode())
+    c.reply("EHLO %s (bare LF)" % HELO)
+    c.cmd("MAIL FROM:<%s>" % SENDER)
+    c.cmd("RCPT TO:<%s>" % RCPT)
+    c.cmd("QUIT")
+    c.close()
+    return c
+
+
 def step_hangup(port, src="127.0.0.8"):
     c = Client(src, port)
     time.sleep(0.5)                 # inside the greet wait
@@ -254,7 +329,7 @@ def step_hangup(port, src="127.0.0.8"):
     return c
 
 
-STEPS = [
+EARLY_STEPS = [
     ("clean client, first time (PASS NEW, mail relayed)",
      lambda p: step_clean(p), True),
     ("clean client again (PASS OLD, mail relayed)",
@@ -274,6 +349,24 @@ STEPS = [
     ("client hangs up in the greet wait (HANGUP)",
      step_hangup, False),
 ]
+
+DEEP_STEPS = [
+    ("new client, deep tests passed (PASS NEW, 450 at RCPT)",
+     step_deep_clean, False),
+    ("the same client again (PASS OLD, mail relayed)",
+     lambda p: step_clean(p), True),
+    ("pipelining client (COMMAND PIPELINING, refused at RCPT)",
+     step_pipelining, False),
+    ("HTTP request (NON-SMTP COMMAND, 521, dropped)",
+     step_non_smtp, False),
+    ("bare newline (BARE NEWLINE, refused at RCPT)",
+     step_bare_newline, False),
+    ("client hangs up in the greet wait (HANGUP)",
+     step_hangup, False),
+]
+
+# (name, main.cf settings, steps)
+GROUPS = [("early", PS_MAIN, EARLY_STEPS), ("deep", PS_DEEP, DEEP_STEPS)]
 
 
 # ---------------------------------------------------------------------------
@@ -343,10 +436,10 @@ def listening(port):
 # ---------------------------------------------------------------------------
 # One MTA through the scenario.
 
-def make_mta(which, top, build, resolv):
+def make_mta(which, top, build, resolv, settings):
     port, sink_port = bench.free_port(), bench.free_port()
     if which == "postfix":
-        mta = bench.Postfix(top, port, sink_port, postscreen=PS_MAIN)
+        mta = bench.Postfix(top, port, sink_port, postscreen=settings)
         # Postfix's resolver reads /etc/resolv.conf only: a private mount
         # namespace where that file names the loopback DNS server.
         mta.start_prefix = ["unshare", "-m", "--propagation", "private",
@@ -354,14 +447,15 @@ def make_mta(which, top, build, resolv):
                             'mount --bind "$0" /etc/resolv.conf && exec "$@"',
                             resolv]
     else:
-        mta = bench.Postel(top, port, sink_port, build, postscreen=PS_MAIN)
+        mta = bench.Postel(top, port, sink_port, build, postscreen=settings)
         mta.extra_main = {"dns_nameservers": "%s:53" % DNS_HOST}
     mta.extra_main["mynetworks"] = "127.0.0.0/8"
     return mta
 
 
-def run_mta(which, args, top, resolv):
-    mta = make_mta(which, top, os.path.abspath(args.build), resolv)
+def run_mta(which, args, top, resolv, settings, steps):
+    mta = make_mta(which, top, os.path.abspath(args.build), resolv,
+                   settings)
     mta.setup()
     with open(os.path.join(mta.conf, "postscreen_access.cidr"), "w") as f:
         f.write(ACCESS_CIDR)
@@ -379,7 +473,7 @@ def run_mta(which, args, top, resolv):
             raise RuntimeError("%s did not start: %s" % (
                 which, open(mta.errlog.name).read()[-2000:]))
         startup = reader.settle(quiet=0.5, limit=5)
-        for title, fn, relays in STEPS:
+        for title, fn, relays in steps:
             before = sink.count
             t0 = time.monotonic()
             try:
@@ -487,6 +581,8 @@ def main():
                     help="keep the temporary folder (configs, logs)")
     ap.add_argument("--all-lines", action="store_true",
                     help="also print smtpd, cleanup, qmgr... lines")
+    ap.add_argument("--group", choices=("early", "deep", "all"),
+                    default="all", help="which group of steps (default all)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("postscreen_compare.py: must run as root")
@@ -507,30 +603,42 @@ def main():
     os.chmod(resolv, 0o644)
     dns = start_dns(DNS_HOST)
     runs = {}
+    groups = [g for g in GROUPS if args.group in ("all", g[0])]
     try:
-        for which in want:
-            log("%s: %d steps" % (which, len(STEPS)))
-            runs[which] = run_mta(which, args, top, resolv)
-            show(which, runs[which], args.all_lines)
+        for group, settings, steps in groups:
+            gtop = os.path.join(top, group)
+            os.mkdir(gtop)
+            os.chmod(gtop, 0o755)
+            for which in want:
+                log("%s, %s tests: %d steps" % (which, group, len(steps)))
+                runs[(group, which)] = run_mta(which, args, gtop, resolv,
+                                               settings, steps)
+                show("%s, %s tests" % (which, group), runs[(group, which)],
+                     args.all_lines)
     finally:
         dns.stop()
         if args.keep:
             log("kept %s" % top)
         else:
             shutil.rmtree(top, ignore_errors=True)
-    if len(runs) == 2:
-        diff, notes = compare(runs["postfix"], runs["postel"])
-        print("=" * 72)
-        if notes:
-            print("Notes (not compared: cache clean-up lines are logged "
-                  "when postscreen starts):")
-            print(notes)
-        if diff:
-            print("DIFFERENT (postfix -, postel +):")
-            print(diff)
-            sys.exit(1)
-        print("SAME: every step gave the same postscreen/dnsblog lines "
-              "and SMTP replies")
+    if len(want) == 2:
+        failed = False
+        for group, _settings, _steps in groups:
+            diff, notes = compare(runs[(group, "postfix")],
+                                  runs[(group, "postel")])
+            print("=" * 72)
+            if notes:
+                print("%s tests, notes (not compared: cache clean-up lines "
+                      "are logged when postscreen starts):" % group)
+                print(notes)
+            if diff:
+                print("%s tests: DIFFERENT (postfix -, postel +):" % group)
+                print(diff)
+                failed = True
+            else:
+                print("%s tests: SAME: every step gave the same postscreen/"
+                      "dnsblog lines and SMTP replies" % group)
+        sys.exit(1 if failed else 0)
 
 
 if __name__ == "__main__":
