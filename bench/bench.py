@@ -765,6 +765,10 @@ def postscreen_rounds(mta, sink, args):
             dl = [r["delivered_seconds"] for r in rs]
             cpu = sum(r["cpu_seconds"] for r in rs)
             own = sum(r["cpu_by_daemon"].get("postscreen", 0) for r in rs)
+            by_daemon = {}
+            for r in rs:
+                for k, v in r["cpu_by_daemon"].items():
+                    by_daemon[k] = round(by_daemon.get(k, 0) + v, 2)
             res = {
                 "mta": "%s:alt-%s" % (mta.name, side),
                 "rounds": len(rs), "messages": msgs, "recipients": rcpts,
@@ -779,6 +783,8 @@ def postscreen_rounds(mta, sink, args):
                 "cpu_seconds": round(cpu, 2),
                 "cpu_ms_per_msg": round(1000 * cpu / msgs, 3),
                 "postscreen_cpu_seconds": round(own, 2),
+                "cpu_by_daemon": dict(sorted(by_daemon.items(),
+                                             key=lambda kv: -kv[1])),
                 "peak_pss_mb": max(r["peak_pss_mb"] for r in rs),
                 "peak_rss_mb": max(r["peak_rss_mb"] for r in rs),
                 "loadavg_before": load,
