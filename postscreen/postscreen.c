@@ -387,7 +387,8 @@ psc_conclude(PSC_STATE *state)
 	unsigned todo;
 	unsigned passed;
 
-	if (state->flags & PSC_MASK_FAIL)
+	/* A client that failed a test, or is deny-listed, has not passed. */
+	if (state->flags & (PSC_MASK_FAIL | PSC_FLAG_DNLIST_FAIL))
 		state->flags &= ~PSC_MASK_PASS;
 	todo = state->flags & PSC_MASK_TODO;
 	passed = (state->flags & PSC_MASK_PASS) >> 8;

@@ -183,6 +183,10 @@ def test_access_list_denylist_enforce_refuses_with_550_5_3_2(instance,
                r"currently unavailable; from=<a@bad\.test>, to=<b@mx\.test>, "
                r"proto=SMTP, helo=<bad\.test>" % re.escape(who))
     c.close()
+    # A refused client has not passed: no PASS line, as with Postfix.
+    s.wait_log(r"DISCONNECT %s$" % re.escape(who))
+    assert not re.search(r"PASS \w+ %s$" % re.escape(who), s._read(), re.M), \
+        s._read()
 
 
 def test_access_list_denylist_drop_and_old_blacklist_name(instance, workdir):
