@@ -94,8 +94,15 @@ psc_smtpd_deep(PSC_STATE *state, const PSC_LINE *line, const char *verb)
 
 	if (psc_due(state, PSC_TEST_BARLF) && line->bare_newline) {
 		psc_delta(psc->tmp, state->start_ms);
+		/* The whole command, as Postfix names it ("EHLO name"). */
+		text = vstr_alloc(128);
+		psc_line_escape(text, line->verb,
+				(size_t)(line->arg + line->arg_len
+					 - line->verb),
+				PSC_SHOW_MAX);
 		msg_info("BARE NEWLINE from [%s]:%s after %s", state->addr,
-			 state->port, verb);
+			 state->port, VSTR_LEN(text) ? VSTR_STR(text) : verb);
+		vstr_free(text);
 		if (psc_deep_fail(state, PSC_TEST_BARLF, psc->barlf_action,
 				  "521 5.5.1 Protocol error\r\n")
 		    < 0)

@@ -539,7 +539,7 @@ def test_bare_newline_is_logged_and_enforced(instance, workdir):
         greeting(c)
         c.sendall(b"HELO lf.test\n")
         assert read_reply(c).startswith("250 mx.test")
-        s.wait_log(r"BARE NEWLINE from %s after HELO$" % re.escape(who))
+        s.wait_log(r"BARE NEWLINE from %s after HELO lf\.test$" % re.escape(who))
         cmd(c, "MAIL FROM:<a@lf.test>")
         assert cmd(c, "RCPT TO:<b@mx.test>").startswith("550 5.5.1")
         s.wait_log(r"NOQUEUE: reject: RCPT from %s: 550 5\.5\.1 Protocol "
