@@ -129,55 +129,46 @@ smtpd_anvil_rate(SMTPD_STATE *st, enum anvil_req req, long long limit,
 	return rp.rate > limit ? -1 : 0;
 }
 
-int
-smtpd_anvil_mail(SMTPD_STATE *st)
+/*
+ * A MAIL, RCPT or AUTH over its rate limit: Postfix's warning ("WHAT rate
+ * limit exceeded: ...") and 450 reply ("Error: TOO_MUCH from ADDR").
+ */
+static int
+smtpd_anvil_event(SMTPD_STATE *st, enum anvil_req req, long long limit,
+		  const char *what, const char *too_much)
 {
 	long long rate;
 
-	if (smtpd_anvil_rate(st, ANVIL_REQ_MESSAGE,
-			     st->par->anvil.message_limit, &rate)
-	    == 0)
+	if (smtpd_anvil_rate(st, req, limit, &rate) == 0)
 		return 0;
-	msg_warn("Message delivery request rate limit exceeded: %lld from "
-		 "%s[%s] for service %s",
-		 rate, st->peer.name, st->peer.addr, st->par->anvil.service);
-	smtpd_reply(st, "450 4.7.1 Error: too much mail from %s",
-		    st->peer.addr);
+	msg_warn("%s rate limit exceeded: %lld from %s[%s] for service %s",
+		 what, rate, st->peer.name, st->peer.addr,
+		 st->par->anvil.service);
+	smtpd_reply(st, "450 4.7.1 Error: %s from %s", too_much, st->peer.addr);
 	return -1;
+}
+
+int
+smtpd_anvil_mail(SMTPD_STATE *st)
+{
+	return smtpd_anvil_event(st, ANVIL_REQ_MESSAGE,
+				 st->par->anvil.message_limit,
+				 "Message delivery request", "too much mail");
 }
 
 int
 smtpd_anvil_rcpt(SMTPD_STATE *st)
 {
-	long long rate;
-
-	if (smtpd_anvil_rate(st, ANVIL_REQ_RECIPIENT,
-			     st->par->anvil.recipient_limit, &rate)
-	    == 0)
-		return 0;
-	msg_warn("Recipient address rate limit exceeded: %lld from %s[%s] "
-		 "for service %s",
-		 rate, st->peer.name, st->peer.addr, st->par->anvil.service);
-	smtpd_reply(st, "450 4.7.1 Error: too many recipients from %s",
-		    st->peer.addr);
-	return -1;
+	return smtpd_anvil_event(st, ANVIL_REQ_RECIPIENT,
+				 st->par->anvil.recipient_limit,
+				 "Recipient address", "too many recipients");
 }
 
 int
 smtpd_anvil_auth(SMTPD_STATE *st)
 {
-	long long rate;
-
-	if (smtpd_anvil_rate(st, ANVIL_REQ_AUTH, st->par->anvil.auth_limit,
-			     &rate)
-	    == 0)
-		return 0;
-	msg_warn("AUTH command rate limit exceeded: %lld from %s[%s] for "
-		 "service %s",
-		 rate, st->peer.name, st->peer.addr, st->par->anvil.service);
-	smtpd_reply(st, "450 4.7.1 Error: too many AUTH commands from %s",
-		    st->peer.addr);
-	return -1;
+	return smtpd_anvil_event(st, ANVIL_REQ_AUTH, st->par->anvil.auth_limit,
+				 "AUTH command", "too many AUTH commands");
 }
 
 int
