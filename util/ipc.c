@@ -52,14 +52,14 @@ ipc_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static long long
+long long
 ipc_deadline(int timeout_ms)
 {
 	return timeout_ms < 0 ? -1 : ipc_now_ms() + timeout_ms;
 }
 
 /* The timeout left until deadline, for calls that take one. */
-static int
+int
 ipc_left_ms(long long deadline)
 {
 	long long left;

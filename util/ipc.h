@@ -45,6 +45,13 @@
 
 #define IPC_WAIT_FOREVER (-1)
 
+/*
+ * A deadline for a sequence of calls sharing one timeout_ms (-1: none),
+ * and the timeout left of it for the next call (0 once it has passed).
+ */
+long long ipc_deadline(int timeout_ms);
+int	  ipc_left_ms(long long deadline);
+
 /* One-byte trigger requests (as Postfix's qmgr/pickup/flush triggers). */
 #define IPC_TRIGGER_WAKEUP	  'W' /* something new: look (pickup, qmgr) */
 #define IPC_TRIGGER_SCAN_INCOMING 'I' /* qmgr: scan incoming/ now */

@@ -15,33 +15,6 @@
 #include "util/ipc.h"
 #include "util/pass_proto.h"
 
-static long long
-pass_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static long long
-pass_deadline(int timeout_ms)
-{
-	return timeout_ms < 0 ? -1 : pass_now_ms() + timeout_ms;
-}
-
-/* What is left of the deadline for an ipc_* call (never negative). */
-static int
-pass_left_ms(long long deadline)
-{
-	long long left;
-
-	if (deadline < 0)
-		return IPC_WAIT_FOREVER;
-	left = deadline - pass_now_ms();
-	return left > 0 ? (int)left : 0;
-}
-
 /* -1 with errno err and why "step: detail" (detail NULL: strerror). */
 static int
 pass_fail(VSTR *why, int err, const char *step, const char *detail)
@@ -84,7 +57,7 @@ pass_connect(const char *path, long long deadline, VSTR *why)
 			int	      n;
 
 			do
-				n = poll(&pfd, 1, pass_left_ms(deadline));
+				n = poll(&pfd, 1, ipc_left_ms(deadline));
 			while (n < 0 && errno == EINTR);
 			if (n == 0)
 				err = ETIMEDOUT;
@@ -117,7 +90,7 @@ int
 pass_send(const char *path, int client_fd, const ATTR *info, int timeout_ms,
 	  VSTR *why)
 {
-	long long deadline = pass_deadline(timeout_ms);
+	long long deadline = ipc_deadline(timeout_ms);
 	ATTR	 *empty = NULL;
 	int	  fd;
 	int	  ret = -1;
@@ -125,7 +98,7 @@ pass_send(const char *path, int client_fd, const ATTR *info, int timeout_ms,
 
 	if ((fd = pass_connect(path, deadline, why)) < 0)
 		return -1;
-	if (ipc_send_fds(fd, &client_fd, 1, pass_left_ms(deadline)) < 0) {
+	if (ipc_send_fds(fd, &client_fd, 1, ipc_left_ms(deadline)) < 0) {
 		err = errno;
 		if (why)
 			vstr_sprintf(why, "send descriptor to %s: %s", path,
@@ -134,7 +107,7 @@ pass_send(const char *path, int client_fd, const ATTR *info, int timeout_ms,
 	}
 	if (info == NULL)
 		info = empty = attr_alloc();
-	if (ipc_send(fd, info, pass_left_ms(deadline)) < 0) {
+	if (ipc_send(fd, info, ipc_left_ms(deadline)) < 0) {
 		err = errno;
 		if (why)
 			vstr_sprintf(why, "send info to %s: %s", path,
@@ -164,14 +137,14 @@ pass_fd_ok(int fd)
 int
 pass_recv(int conn, int *client_fd, ATTR *info, int timeout_ms, VSTR *why)
 {
-	long long deadline = pass_deadline(timeout_ms);
+	long long deadline = ipc_deadline(timeout_ms);
 	int	  fd = -1;
 	size_t	  n = 0;
 	int	  err;
 
 	*client_fd = -1;
 	attr_reset(info);
-	if (ipc_recv_fds(conn, &fd, 1, &n, pass_left_ms(deadline)) < 0) {
+	if (ipc_recv_fds(conn, &fd, 1, &n, ipc_left_ms(deadline)) < 0) {
 		err = errno;
 		return pass_fail(why, err, "no descriptor received",
 				 err == ECONNRESET ? "connection closed"
@@ -196,7 +169,7 @@ pass_recv(int conn, int *client_fd, ATTR *info, int timeout_ms, VSTR *why)
 		close(fd);
 		return pass_fail(why, err, "descriptor received", NULL);
 	}
-	if (ipc_recv(conn, info, PASS_INFO_MAX, pass_left_ms(deadline), why)
+	if (ipc_recv(conn, info, PASS_INFO_MAX, ipc_left_ms(deadline), why)
 	    < 0) {
 		VSTR *tmp;
 
