@@ -39,6 +39,9 @@ set -eu
 #     userdel run and make test users (util-linux, passwd)
 #   fail2ban: fail2ban-regex and the shipped postfix filter, run against
 #     Postel's maillog (the daemon is never started by the tests)
+#   haproxy: the PROXY protocol tests put Debian's haproxy (send-proxy,
+#     send-proxy-v2) in front of smtpd and postscreen; each test module
+#     runs its own instance from a temporary haproxy.cfg
 PKGS="
 build-essential binutils clang pkg-config make
 libssl-dev openssl
@@ -60,6 +63,7 @@ testssl.sh bsdextrautils bind9-dnsutils procps
 swaks libnet-ssleay-perl
 util-linux passwd
 fail2ban
+haproxy
 "
 
 missing=""
