@@ -7,6 +7,16 @@
  * Postfix's postscreen(8) does.  man/man8/postscreen.8 describes the
  * behaviour, the parameters and the log lines.
  *
+ * Behind a load balancer (postscreen_upstream_proxy_protocol = haproxy)
+ * a session starts by reading the PROXY header (util/haproxy.h) within
+ * postscreen_upstream_proxy_timeout, taking no byte after it; the
+ * addresses it names are the client's and ours for everything below
+ * (CONNECT, limits, access list, cache, DNSBL, pregreet, the hand-off to
+ * smtpd).  A missing or bad header is logged as "warning: haproxy read:
+ * ..." and the connection closed, as by Postfix; a version 2 LOCAL
+ * header (the proxy's own health check) leaves the connection's own
+ * addresses in place.
+ *
  * A session: CONNECT is logged; the per-client and queue limits may
  * refuse it with 421; postscreen_access_list may allow-list it (handed
  * over at once) or deny-list it; a client whose cached test results are
@@ -152,6 +162,8 @@ psc_delta(VSTR *out, long long since_ms)
 }
 
 static void psc_event(EVENTS *ev, int fd, int what, void *context);
+static void psc_haproxy_read(PSC_STATE *state);
+static void psc_haproxy_timer(EVENTS *ev, void *context);
 
 /* Watch the client for what the session waits for. */
 void
@@ -229,7 +241,9 @@ psc_event(EVENTS *ev, int fd, int what, void *context)
 				psc_hangup(state);
 			return;
 		}
-		if (state->in_smtpd)
+		if (state->haproxy != NULL)
+			psc_haproxy_read(state);
+		else if (state->in_smtpd)
 			psc_smtpd_read(state);
 		else
 			psc_early_read(state);
@@ -276,6 +290,8 @@ psc_free(PSC_STATE *state)
 	psc_early_cancel(state);
 	psc_smtpd_cancel(state);
 	events_timer_cancel(psc->ev, psc_post_retry, state);
+	events_timer_cancel(psc->ev, psc_haproxy_timer, state);
+	state->haproxy = haproxy_free(state->haproxy);
 	if (state->in_post_queue)
 		psc->post_count--;
 	else
@@ -459,6 +475,7 @@ psc_allowed_interface(const PSC *psc, const char *saddr)
 }
 
 static void psc_cleanup_timer(EVENTS *ev, void *context);
+static void psc_screen(PSC_STATE *state);
 
 static void
 psc_start(PSC *psc)
@@ -494,10 +511,6 @@ psc_accept(struct skel_ctx *ctx, int fd)
 	PSC_STATE	       *state;
 	struct sockaddr_storage ss;
 	socklen_t		len;
-	time_t			now = time(NULL);
-	time_t			cached[PSC_TEST_COUNT];
-	unsigned		todo;
-	int			t;
 
 	if (psc->ev == NULL)
 		psc_start(psc);
@@ -531,6 +544,78 @@ psc_accept(struct skel_ctx *ctx, int fd)
 	} else {
 		psc_endpoint(&ss, len, &state->saddr, &state->sport);
 	}
+	if (psc->upstream_haproxy) {
+		state->haproxy = haproxy_alloc();
+		events_timer(psc->ev, psc_haproxy_timer, state,
+			     psc->upstream_timeout_ms);
+		psc_watch(state, true);
+		return;
+	}
+	psc_screen(state);
+}
+
+/* The PROXY header did not come in time. */
+static void
+psc_haproxy_timer(EVENTS *ev, void *context)
+{
+	PSC_STATE *state = context;
+
+	(void)ev;
+	msg_warn("haproxy read: time limit exceeded");
+	psc_free(state);
+}
+
+/* Bytes of the PROXY header, or the end of the connection. */
+static void
+psc_haproxy_read(PSC_STATE *state)
+{
+	PSC			    *psc = state->psc;
+	const struct haproxy_result *res;
+
+	switch (haproxy_recv(state->haproxy, state->fd, psc->tmp)) {
+	case HAPROXY_MORE:
+		return;
+	case HAPROXY_BAD:
+		msg_warn("haproxy read: %s", VSTR_STR(psc->tmp));
+		psc_free(state);
+		return;
+	case HAPROXY_DONE:
+		break;
+	}
+	res = haproxy_result(state->haproxy);
+	if (res->local && res->version == 1) {
+		/* As Postfix: it would bypass address-based access control. */
+		msg_warn("haproxy read: PROXY UNKNOWN refused: the client's "
+			 "address is needed for access control");
+		psc_free(state);
+		return;
+	}
+	if (!res->local) {
+		myfree(state->addr);
+		myfree(state->port);
+		myfree(state->saddr);
+		myfree(state->sport);
+		state->addr = mystrdup(res->client.addr);
+		state->port = mystrdup(res->client.port);
+		state->saddr = mystrdup(res->server.addr);
+		state->sport = mystrdup(res->server.port);
+	}
+	state->haproxy = haproxy_free(state->haproxy);
+	events_timer_cancel(psc->ev, psc_haproxy_timer, state);
+	psc_watch(state, false);
+	psc_screen(state);
+}
+
+/* The client's addresses are known: limits, lists, cache and tests. */
+static void
+psc_screen(PSC_STATE *state)
+{
+	PSC	*psc = state->psc;
+	time_t	 now = time(NULL);
+	time_t	 cached[PSC_TEST_COUNT];
+	unsigned todo;
+	int	 t;
+
 	msg_info("CONNECT from [%s]:%s to [%s]:%s", state->addr, state->port,
 		 state->saddr, state->sport);
 
@@ -755,6 +840,15 @@ psc_pre_jail(struct skel_ctx *ctx)
 	value = cfg_get_str(cfg, name);
 	if (strcasecmp(value, "static:all") != 0)
 		psc->allow_if = mystrdup(value);
+
+	value = cfg_get_str(cfg, "postscreen_upstream_proxy_protocol");
+	if (*value && strcmp(value, "haproxy") != 0)
+		msg_fatal("unsupported postscreen_upstream_proxy_protocol "
+			  "value: \"%s\" (empty or haproxy)",
+			  value);
+	psc->upstream_haproxy = *value != 0;
+	psc->upstream_timeout_ms =
+	    cfg_get_time(cfg, "postscreen_upstream_proxy_timeout") * 1000;
 
 	psc->acl = psc_acl_open(cfg,
 				cfg_get_str(cfg, "postscreen_access_list"));

@@ -23,6 +23,7 @@
 #include "postscreen/postscreen_dnsbl.h"
 #include "util/cfg.h"
 #include "util/events.h"
+#include "util/haproxy.h"
 #include "util/skel.h"
 #include "util/vstr.h"
 
@@ -84,6 +85,9 @@ typedef struct PSC {
 	PSC_ACL	       *acl;
 	PSC_CACHE      *cache;
 	PSC_DNSBL      *dnsbl;
+	/* postscreen_upstream_proxy_protocol = haproxy: its header first. */
+	bool	  upstream_haproxy;
+	long long upstream_timeout_ms;
 	/* Counters. */
 	int	   check_count; /* clients being tested */
 	int	   post_count;	/* clients waiting for smtpd */
@@ -109,6 +113,8 @@ typedef struct PSC_STATE {
 	VSTR	   *in;	       /* bytes from the client (SMTP engine) */
 	VSTR	   *out;       /* replies not yet written */
 	bool	    want_read;
+	/* The PROXY header still to come (upstream_haproxy), or NULL. */
+	HAPROXY *haproxy;
 	/* Early tests. */
 	bool		      greet_over; /* the greet wait has passed */
 	bool		      pregr_done; /* the client talked early */

@@ -7,6 +7,15 @@
  * lookup and a session (smtpd_cmd.c) whose hooks are the real socket,
  * the policy engine and the cleanup client.
  *
+ * Behind a load balancer (smtpd_upstream_proxy_protocol = haproxy) the
+ * PROXY header comes first, before the greeting: the client and server
+ * addresses it names are the ones everything sees (logs, anvil, access
+ * maps, DNSBL, Received, XFORWARD, milters, policy), the client name is
+ * looked up for that address, and a connection without a valid header
+ * is closed without a greeting.  Behind postscreen (a pass service) the
+ * setting is ignored with a warning: postscreen read the header and
+ * handed the addresses over, as with Postfix.
+ *
  * Errors: configuration problems are fatal at start-up; everything that
  * goes wrong with a client ends that client's session only.
  *
@@ -51,7 +60,9 @@ struct smtpd_app {
 	const char   *tls_digest; /* smtpd_tls_fingerprint_digest */
 	SMTPD_SPF    *spf;	  /* NULL: spf_enable = no */
 	DNS	     *spf_dns;
-	ANVIL_CLIENT *anvil; /* NULL: no client limits */
+	ANVIL_CLIENT *anvil;		/* NULL: no client limits */
+	bool	      upstream_haproxy; /* smtpd_upstream_proxy_protocol */
+	int	      upstream_timeout_ms;
 };
 
 /* hooks->read/write context: the socket, and TLS once it is up. */
@@ -271,6 +282,24 @@ smtpd_tls_init(struct smtpd_app *app, const CFG *cfg)
 	vstr_free(why);
 }
 
+/* smtpd_upstream_proxy_protocol: empty, or haproxy (Postfix's names). */
+static void
+smtpd_upstream_init(struct smtpd_app *app, const CFG *cfg)
+{
+	const char *proto = cfg_get_str(cfg, "smtpd_upstream_proxy_protocol");
+
+	if (*proto == 0)
+		return;
+	if (strcmp(proto, "haproxy") != 0)
+		msg_fatal_status(78,
+				 "unsupported smtpd_upstream_proxy_protocol "
+				 "value: \"%s\" (empty or haproxy)",
+				 proto);
+	app->upstream_haproxy = true;
+	app->upstream_timeout_ms =
+	    (int)cfg_get_time(cfg, "smtpd_upstream_proxy_timeout") * 1000;
+}
+
 static void
 smtpd_pre_jail(struct skel_ctx *ctx)
 {
@@ -290,6 +319,7 @@ smtpd_pre_jail(struct skel_ctx *ctx)
 	app.exclusions = cfg_get_str(ctx->cfg,
 				     "smtpd_forbid_bare_newline_exclusions");
 	app.peername_lookup = cfg_get_bool(ctx->cfg, "smtpd_peername_lookup");
+	smtpd_upstream_init(&app, ctx->cfg);
 	debug_peer_init(ctx->cfg);
 	if ((app.check = smtpd_check_create(ctx->cfg, why)) == NULL)
 		msg_fatal_status(78, "%s", VSTR_STR(why));
@@ -337,6 +367,9 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	struct smtpd_app       *app = ctx->app;
 	struct sockaddr_storage ss;
 	socklen_t		sslen = sizeof(ss);
+	struct sockaddr_storage dss;
+	socklen_t		dsslen = sizeof(dss);
+	int			proxied = 0;
 	struct smtpd_peer	peer;
 	struct smtpd_hooks	hooks = smtpd_real_hooks;
 	struct smtpd_conn	conn = { .fd = fd };
@@ -350,8 +383,33 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	bool			debug;
 	bool			remote = true;
 
+	/*
+	 * A load balancer in front names the client first (haproxy.h):
+	 * proxied 1, and ss/dss hold the client's and our end's addresses.
+	 */
+	if (app->upstream_haproxy && ctx->pass_info != NULL)
+		msg_warn("ignoring non-empty smtpd_upstream_proxy_protocol "
+			 "setting behind postscreen");
+	else if (app->upstream_haproxy && !ctx->standalone
+		 && (proxied = smtpd_peer_haproxy(fd, app->upstream_timeout_ms,
+						  &ss, &sslen, &dss, &dsslen))
+			< 0) {
+		/* As Postfix: no greeting, we do not know who this is. */
+		msg_info("connect from unknown[unknown]");
+		msg_info("disconnect from unknown[unknown] commands=0/0");
+		goto out;
+	}
 	/* A pass service's hand-off may say who the client is. */
-	if (smtpd_peer_sockaddr(fd, ctx->pass_info, true, &ss, &sslen) < 0) {
+	if (proxied > 0) {
+		if (smtpd_peer_lookup((struct sockaddr *)&ss, sslen,
+				      app->peername_lookup ? name : NULL, addr,
+				      port)
+		    < 0) {
+			msg_warn("cannot print the client's address: closing");
+			goto out;
+		}
+	} else if (smtpd_peer_sockaddr(fd, ctx->pass_info, true, &ss, &sslen)
+		   < 0) {
 		/* Stand-alone (-S) or a local socket: a local client. */
 		remote = false;
 		vstr_strcpy(name, "localhost");
@@ -370,7 +428,13 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	peer.addr = VSTR_STR(addr);
 	peer.port = VSTR_STR(port);
 	peer.server_addr = peer.server_port = NULL;
-	if (smtpd_peer_sockaddr(fd, ctx->pass_info, false, &ss, &sslen) == 0
+	if (proxied > 0) {
+		ss = dss;
+		sslen = dsslen;
+	}
+	if ((proxied > 0
+	     || smtpd_peer_sockaddr(fd, ctx->pass_info, false, &ss, &sslen)
+		    == 0)
 	    && smtpd_peer_lookup((struct sockaddr *)&ss, sslen, NULL, saddr,
 				 sport)
 		   == 0) {

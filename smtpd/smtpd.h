@@ -444,6 +444,9 @@ int  smtpd_peer_lookup(const struct sockaddr *sa, socklen_t salen, VSTR *name,
 		       VSTR *addr, VSTR *port);
 int  smtpd_peer_sockaddr(int fd, const ATTR *info, bool client,
 			 struct sockaddr_storage *ss, socklen_t *sslen);
+int  smtpd_peer_haproxy(int fd, int timeout_ms, struct sockaddr_storage *client,
+			socklen_t *clen, struct sockaddr_storage *server,
+			socklen_t *slen);
 bool smtpd_peer_match_list(const char *list, const char *addr);
 
 #endif

@@ -18,6 +18,16 @@
  * value that is not a numeric address or port is logged and ignored.
  * 0, or -1 when there is no IPv4/IPv6 address (a local socket).
  *
+ * smtpd_peer_haproxy() reads the PROXY protocol header that a load
+ * balancer sends first (smtpd_upstream_proxy_protocol = haproxy,
+ * util/haproxy.h) within timeout_ms, taking no byte of SMTP after it.
+ * 1: the client and server socket addresses are the header's; 0: the
+ * header is a version 2 LOCAL (the proxy's own health check), and the
+ * connection's own addresses apply, as in Postfix; -1: no usable header
+ * (missing, malformed, a time-out, or a version 1 UNKNOWN, which Postfix
+ * refuses too: it would bypass address-based access control), logged as
+ * "warning: haproxy read: ...": the caller hangs up.
+ *
  * smtpd_peer_match_list() matches an address against a Postfix network
  * list (util/peer_list.h): "1.2.3.4", "1.2.3.0/24", "[::1]",
  * "[2001:db8::]/32", "::1/128", "!pattern" to exclude; separators are
@@ -36,6 +46,7 @@
 
 #include "smtpd/smtpd.h"
 #include "util/attr.h"
+#include "util/haproxy.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/peer_list.h"
@@ -178,6 +189,35 @@ smtpd_peer_sockaddr(int fd, const ATTR *info, bool client,
 	*sslen = res->ai_addrlen;
 	freeaddrinfo(res);
 	return 0;
+}
+
+int
+smtpd_peer_haproxy(int fd, int timeout_ms, struct sockaddr_storage *client,
+		   socklen_t *clen, struct sockaddr_storage *server,
+		   socklen_t *slen)
+{
+	HAPROXY			    *hp = haproxy_alloc();
+	VSTR			    *why = vstr_alloc(100);
+	const struct haproxy_result *res;
+	int			     ret = -1;
+
+	if (haproxy_recv_wait(hp, fd, timeout_ms, why) < 0) {
+		msg_warn("haproxy read: %s", VSTR_STR(why));
+	} else if ((res = haproxy_result(hp))->local && res->version == 1) {
+		msg_warn("haproxy read: PROXY UNKNOWN refused: the client's "
+			 "address is needed for access control");
+	} else if (res->local) {
+		ret = 0;
+	} else {
+		memcpy(client, &res->client.sa, res->client.salen);
+		*clen = res->client.salen;
+		memcpy(server, &res->server.sa, res->server.salen);
+		*slen = res->server.salen;
+		ret = 1;
+	}
+	vstr_free(why);
+	haproxy_free(hp);
+	return ret;
 }
 
 bool

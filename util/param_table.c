@@ -609,6 +609,12 @@ static const struct param_def param_defs[] = {
 	{ "postscreen_pre_queue_limit", PARAM_INT, "$default_process_limit", 1,
 	  LLONG_MAX,
 	  "Clients postscreen may test at the same time; more get 421." },
+	{ "postscreen_upstream_proxy_protocol", PARAM_STR, "", 0, 0,
+	  "The protocol of a proxy in front of postscreen that names the "
+	  "client: empty (none) or haproxy (PROXY protocol v1 and v2)." },
+	{ "postscreen_upstream_proxy_timeout", PARAM_TIME, "5s", 1, 3600,
+	  "Time limit for postscreen to receive the proxy header "
+	  "(postscreen_upstream_proxy_protocol)." },
 	{ "postscreen_whitelist_interfaces", PARAM_STR, "static:all", 0, 0,
 	  "Old name of postscreen_allowlist_interfaces (used with a "
 	  "warning when the new name is not set)." },
@@ -1004,6 +1010,13 @@ static const struct param_def param_defs[] = {
 	  "Lifetime of cached TLS sessions of the SMTP server." },
 	{ "smtpd_tls_wrappermode", PARAM_BOOL, "no", 0, 0,
 	  "Implicit TLS (port 465, usually set with -o in master.cf)." },
+	{ "smtpd_upstream_proxy_protocol", PARAM_STR, "", 0, 0,
+	  "The protocol of a proxy in front of smtpd that names the client: "
+	  "empty (none) or haproxy (PROXY protocol v1 and v2); ignored "
+	  "behind postscreen." },
+	{ "smtpd_upstream_proxy_timeout", PARAM_TIME, "5s", 1, 3600,
+	  "Time limit for smtpd to receive the proxy header "
+	  "(smtpd_upstream_proxy_protocol)." },
 	{ "smtpd_use_tls", PARAM_BOOL, "no", 0, 0,
 	  "Obsolete: when smtpd_tls_security_level is empty, yes means may." },
 	{ "socketmap_timeout", PARAM_TIME, "100s", 1, 86400,
