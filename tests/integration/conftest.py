@@ -189,6 +189,7 @@ DEPENDENCIES = {
                        "fail2ban",
                        lambda: _which("fail2ban-regex")() and _path(
                            "/etc/fail2ban/filter.d/postfix.conf")()),
+    "haproxy": ("haproxy", "haproxy", _which("haproxy")),
 }
 
 
