@@ -282,6 +282,26 @@ def test_haproxy_access_map_sees_the_proxied_client(haproxy, instance,
     s.quit()
 
 
+def test_haproxy_anvil_counts_the_proxied_client(haproxy, instance,
+                                                workdir):
+    mta = Mta(instance, workdir, main={
+        "smtpd_client_connection_rate_limit": "1"})
+    s = through(haproxy.v2)
+    s.quit()
+    # All come from haproxy's 127.0.0.1: only 127.0.0.42 is over its limit.
+    s = smtplib.SMTP(timeout=20, source_address=(CLIENT, 0))
+    code, msg = s.connect(PROXY_ADDR, haproxy.v1)
+    assert code == 421, msg
+    assert msg == b"4.7.0 mx.test Error: too many connections from " \
+        b"127.0.0.42", msg
+    s.close()
+    mta.wait_log(r"warning: Connection rate limit exceeded: 2 from "
+                 r"unknown\[127\.0\.0\.42\] for service ")
+    s = through(haproxy.v2, source=OTHER)
+    assert s.ehlo("client.test")[0] == 250
+    s.quit()
+
+
 def test_haproxy_direct_connection_without_header_is_dropped(
         haproxy, instance, workdir):
     mta = Mta(instance, workdir)
