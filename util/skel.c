@@ -290,6 +290,9 @@ skel_exit(struct skel_ctx *ctx, int status)
 {
 	if (ctx->priv->ops->pre_exit)
 		ctx->priv->ops->pre_exit(ctx);
+	/* After pre_exit: its timers and watches may still be cancelled. */
+	if (ctx->events != NULL)
+		ctx->events = events_free(ctx->events);
 	ctx->cfg = cfg_free(ctx->cfg);
 	exit(status);
 }

@@ -153,6 +153,5 @@ skel_multi_main(int argc, char **argv, const struct skel_ops *ops)
 				     (long)(priv.max_idle * 1000));
 	}
 	events_run(ctx.events);
-	ctx.events = events_free(ctx.events);
-	skel_exit(&ctx, 0);
+	skel_exit(&ctx, 0); /* pre_exit runs while the events still exist */
 }
