@@ -59,6 +59,8 @@ PQ_CFLAGS	:= -I/usr/include/postgresql
 CPPFLAGS	+= $(PQ_CFLAGS)
 # ldap: tables (OpenLDAP's libldap and its liblber).
 LIBS		+= -lldap -llber
+# TLS-RPT: gzip of the reports (zlib), https: rua POSTs (libcurl).
+LIBS		+= -lz -lcurl
 
 # Rebuild everything when the flavour (SAN) or flags change.
 FLAVOUR		:= $(B)/.flavour

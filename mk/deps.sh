@@ -37,6 +37,8 @@ set -eu
 #     postsrsd answers the SRS lookups in the tests
 #   readelf checks the hardening flags (binutils); runuser, useradd and
 #     userdel run and make test users (util-linux, passwd)
+#   TLS-RPT: zlib1g-dev (gzip of the reports), libcurl4-openssl-dev (https:
+#     rua POSTs)
 #   fail2ban: fail2ban-regex and the shipped postfix filter, run against
 #     Postel's maillog (the daemon is never started by the tests)
 #   haproxy: the PROXY protocol tests put Debian's haproxy (send-proxy,
@@ -64,6 +66,7 @@ swaks libnet-ssleay-perl
 util-linux passwd
 fail2ban
 haproxy
+zlib1g-dev libcurl4-openssl-dev
 "
 
 missing=""

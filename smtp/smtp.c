@@ -454,6 +454,7 @@ smtp_pre_jail(struct skel_ctx *ctx)
 	smtp_sasl_init(st, cfg);
 	debug_peer_init(cfg);
 	smtp_tls_init(st, cfg);
+	smtp_tlsrpt_init(st, cfg);
 	smtp_generic_init(st, cfg);
 	ctx->app = st;
 }
@@ -471,6 +472,7 @@ smtp_pre_exit(struct skel_ctx *ctx)
 	dns_reply_free(st->dns_reply2);
 	smtp_sasl_free(st);
 	smtp_tls_free(st);
+	smtp_tlsrpt_free(st);
 	smtp_generic_free(st);
 	myfree(st);
 	ctx->app = NULL;

@@ -117,6 +117,7 @@ typedef struct SMTP_STATE {
 	struct smtp_sasl    *sasl;    /* smtp_sasl.c; NULL: no AUTH */
 	struct smtp_tls	    *tls;     /* smtp_tls.c */
 	struct smtp_generic *generic; /* smtp_generic.c; NULL: no maps */
+	struct smtp_tlsrpt  *tlsrpt;  /* smtp_tlsrpt.c */
 } SMTP_STATE;
 
 /* Per-recipient result during one delivery. */
@@ -303,6 +304,21 @@ enum smtp_step
 smtp_tls_wrapper(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d);
 /* Parse EHLO capabilities from s->reply (smtp_proto.c). */
 void smtp_proto_features(SMTP_SESSION *s);
+
+/* smtp_tlsrpt.c */
+/* pre_jail: smtp_tls_report_enable. */
+void smtp_tlsrpt_init(SMTP_STATE *st, const CFG *cfg);
+void smtp_tlsrpt_free(SMTP_STATE *st);
+/* Record one TLS session attempt of this delivery for TLS-RPT.
+ * policy_type "sts", "tlsa" or "no-policy-found"; policy_text the
+ * policy (sts: the policy file's lines; tlsa: one "U S M hex" per
+ * line; NULL otherwise); result_type NULL for success, else an
+ * RFC 8460 result type ("starttls-not-supported", ...); detail
+ * free text or NULL.  Does nothing when smtp_tls_report_enable=no. */
+void smtp_tlsrpt_note(SMTP_STATE *st, SMTP_SESSION *s,
+		      const char *policy_domain, const char *policy_type,
+		      const char *policy_text, const char *result_type,
+		      const char *detail);
 
 /* smtp_sasl.c */
 /* pre_jail: smtp_sasl_* settings and tables; bad settings are fatal. */

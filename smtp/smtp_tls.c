@@ -28,6 +28,12 @@
  * A session that cannot meet its level is given up and its recipients
  * deferred (4.7.4 not offered, 4.7.5 handshake or verification) with a
  * reason that names the cause; other MX hosts are then tried.
+ * TLS-RPT (smtp_tlsrpt.c): each attempt is noted once, under "tlsa"
+ * (usable DANE records; tlsa-invalid when none is usable, dnssec-invalid
+ * when the lookup failed) or "no-policy-found" (any other level but
+ * none), as success once the certificate passed its level's check, or
+ * as starttls-not-supported, validation-failure (handshake) or the
+ * verification failure (util/tlsrpt: tlsrpt_result_from_verdict).
  *
  * Errors: bad settings are fatal in pre_jail; everything else is a
  * recipient result.
@@ -47,6 +53,7 @@
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/strutil.h"
+#include "util/tlsrpt.h"
 #include "util/tls.h"
 
 #define SMTP_TLS_MATCH_MAX  16	 /* names in one match= list */
@@ -80,6 +87,16 @@ struct smtp_tls_policy {
 	int    level;
 	char  *names[SMTP_TLS_MATCH_MAX]; /* match=, owned */
 	size_t nnames;
+};
+
+/*
+ * TLS-RPT (smtp_tlsrpt.c): the policy a session is reported under, set
+ * once the policy is known; type NULL once reported (or not reported).
+ */
+struct smtp_tls_rpt {
+	const char *type; /* "tlsa", "no-policy-found", NULL */
+	VSTR	   *text; /* tlsa: "U S M hex" lines */
+	VSTR	   *domain;
 };
 
 /* The name of an smtp_X parameter for this client (smtp_param.c). */
@@ -366,6 +383,40 @@ smtp_tls_dane(SMTP_STATE *st, SMTP_SESSION *s, struct tls_tlsa *recs,
 	return n > 0 ? TLS_LEV_DANE : TLS_LEV_ENCRYPT;
 }
 
+/* The TLSA records as RFC 8460 policy-string lines ("3 1 1 ab12..."). */
+static void
+smtp_tls_rpt_tlsa(VSTR *out, const DNS_REPLY *tlsa, bool usable_only)
+{
+	vstr_reset(out);
+	for (size_t i = 0; i < tlsa->count; i++) {
+		const DNS_RR	    *rr = tlsa->rr + i;
+		const unsigned char *d = (const unsigned char *)VSTR_STR(rr->data);
+
+		if (rr->type != DNS_TYPE_TLSA
+		    || (usable_only && rr->usage != 2 && rr->usage != 3))
+			continue;
+		if (VSTR_LEN(out))
+			vstr_addch(out, '\n');
+		vstr_sprintf_append(out, "%d %d %d ", rr->usage, rr->selector,
+				    rr->mtype);
+		for (size_t j = 0; j < VSTR_LEN(rr->data); j++)
+			vstr_sprintf_append(out, "%02x", d[j]);
+	}
+}
+
+/* Report the outcome of session s once (result NULL: success). */
+static void
+smtp_tls_rpt(SMTP_STATE *st, SMTP_SESSION *s, struct smtp_tls_rpt *r,
+	     const char *result, const char *detail)
+{
+	if (r->type == NULL)
+		return;
+	smtp_tlsrpt_note(st, s, VSTR_STR(r->domain), r->type,
+			 VSTR_LEN(r->text) ? VSTR_STR(r->text) : NULL, result,
+			 detail);
+	r->type = NULL;
+}
+
 /*
  * TLS for session s as its policy wants: after EHLO with STARTTLS, or
  * (wrapper) right after connecting, where TLS is always mandatory.
@@ -386,9 +437,11 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	VSTR		       *key = vstr_alloc(100);
 	enum smtp_step		ret = SMTP_STEP_OK;
 	int			level;
+	struct smtp_tls_rpt	rpt = { NULL, vstr_alloc(64), vstr_alloc(64) };
 
 	if (t == NULL || s->tls)
 		goto out;
+	smtp_tls_domain(VSTR_STR(s->nexthop), rpt.domain);
 	if (smtp_tls_policy(st, s, &p, why) < 0) {
 		ret = smtp_tls_defer(s, d, "4.3.0", VSTR_STR(why));
 		goto out;
@@ -397,10 +450,28 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	if (level == TLS_LEV_DANE) {
 		recs = mycalloc(DNS_RR_MAX, sizeof(*recs));
 		if ((level = smtp_tls_dane(st, s, recs, &nrecs, why)) < 0) {
+			rpt.type = "tlsa";
+			smtp_tls_rpt(st, s, &rpt, "dnssec-invalid",
+				     VSTR_STR(why));
 			ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
 			goto out_policy;
 		}
+		/* Records, none usable: a TLSA policy that failed. */
+		if (level == TLS_LEV_ENCRYPT) {
+			rpt.type = "tlsa";
+			smtp_tls_rpt_tlsa(rpt.text, t->tlsa, false);
+			smtp_tls_rpt(st, s, &rpt, "tlsa-invalid",
+				     "no usable TLSA record");
+		} else if (level == TLS_LEV_DANE) {
+			rpt.type = "tlsa";
+			smtp_tls_rpt_tlsa(rpt.text, t->tlsa, true);
+		}
 	}
+	if (level != TLS_LEV_NONE && level != TLS_LEV_DANE
+	    && p.level != TLS_LEV_DANE)
+		rpt.type = "no-policy-found";
+	else if (p.level == TLS_LEV_DANE && level == TLS_LEV_MAY)
+		rpt.type = "no-policy-found";
 	if (wrapper && level < TLS_LEV_ENCRYPT)
 		level = TLS_LEV_ENCRYPT;
 	vstr_sprintf(key, "%s:%d", VSTR_STR(s->addr), s->port);
@@ -412,6 +483,7 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	    || (level == TLS_LEV_MAY && smtp_tls_plain_only(t, VSTR_STR(key))))
 		goto out_policy;
 	if (!wrapper && !(s->features & SMTP_FEATURE_STARTTLS)) {
+		smtp_tls_rpt(st, s, &rpt, "starttls-not-supported", NULL);
 		if (level == TLS_LEV_MAY)
 			goto out_policy;
 		vstr_sprintf(why,
@@ -447,6 +519,8 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		goto out_policy;
 	}
 	if (s->reply->code / 100 != 2) {
+		smtp_tls_rpt(st, s, &rpt, "starttls-not-supported",
+			     VSTR_STR(s->reply->text));
 		if (level == TLS_LEV_MAY)
 			goto out_policy;
 		vstr_sprintf(why,
@@ -486,6 +560,7 @@ handshake:
 		vstr_sprintf(text, "Cannot start TLS: %s with %s",
 			     VSTR_STR(why), VSTR_STR(s->namaddr));
 		msg_info("%s", VSTR_STR(text));
+		smtp_tls_rpt(st, s, &rpt, "validation-failure", VSTR_STR(why));
 		if (level == TLS_LEV_MAY) {
 			vstr_sprintf(key, "%s:%d", VSTR_STR(s->addr), s->port);
 			smtp_tls_plain_add(t, VSTR_STR(key));
@@ -504,9 +579,13 @@ handshake:
 			     tls_trust_why(s->tlss), VSTR_STR(s->namaddr),
 			     tls_level_name(level));
 		msg_info("%s", VSTR_STR(why));
+		smtp_tls_rpt(st, s, &rpt,
+			     tlsrpt_result_from_verdict(tls_trust_why(s->tlss)),
+			     tls_trust_why(s->tlss));
 		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
 		goto out_policy;
 	}
+	smtp_tls_rpt(st, s, &rpt, NULL, NULL);
 	if (wrapper)
 		goto out_policy;
 	/* RFC 3207 4.2: ask again, the answer may differ inside TLS. */
@@ -536,6 +615,8 @@ handshake:
 out_policy:
 	smtp_tls_policy_free(&p);
 out:
+	vstr_free(rpt.text);
+	vstr_free(rpt.domain);
 	myfree(recs);
 	vstr_free(why);
 	vstr_free(key);

@@ -809,6 +809,22 @@ static const struct param_def param_defs[] = {
 	  "Tables with a TLS policy per next-hop destination." },
 	{ "smtp_tls_protocols", PARAM_STR, ">=TLSv1", 0, 0,
 	  "TLS versions for opportunistic TLS in the SMTP client." },
+	{ "smtp_tls_report_CAfile", PARAM_STR, "", 0, 0,
+	  "Postel: trust anchors (PEM file) for the certificates of https: "
+	  "TLS-RPT report receivers; empty: the system's store." },
+	{ "smtp_tls_report_contact", PARAM_STR, "postmaster@$mydomain", 0, 0,
+	  "Postel: the contact-info of the TLS-RPT reports (RFC 8460)." },
+	{ "smtp_tls_report_enable", PARAM_BOOL, "no", 0, 0,
+	  "Postel: record TLS session outcomes and send daily TLS-RPT "
+	  "reports (RFC 8460) through the tlsrpt service." },
+	{ "smtp_tls_report_organization", PARAM_STR, "$myhostname", 0, 0,
+	  "Postel: the organization-name of the TLS-RPT reports." },
+	{ "smtp_tls_report_sender", PARAM_STR, "postmaster@$mydomain", 0, 0,
+	  "Postel: envelope sender and From: of mailed TLS-RPT reports "
+	  "(DKIM-signed by cleanup for its domain when configured)." },
+	{ "smtp_tls_report_submitter", PARAM_STR, "$myhostname", 0, 0,
+	  "Postel: the TLS-Report-Submitter of the TLS-RPT reports: the "
+	  "domain name of the reporting MTA." },
 	{ "smtp_tls_security_level", PARAM_STR, "", 0, 0,
 	  "Default TLS level of the SMTP client: none, may, encrypt, dane, "
 	  "verify, secure (empty: none)." },
