@@ -76,6 +76,7 @@ LIBPOSTEL	:= $(B)/libpostel.a
 DAEMON_DIRS	:= master smtpd cleanup qmgr smtp bounce local pickup postlogd \
 		   postscreen \
 		   anvil \
+		   tlsrpt \
 		   proxymap dnsblog \
 		   error discard \
 		   pipe virtual

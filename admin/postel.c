@@ -14,6 +14,10 @@
  *   reload		SIGHUP to master
  *   status		exit 0 when master runs, 1 when not
  *   flush		ask qmgr to retry every deferred message now
+ *   tls-report show	print the pending TLS-RPT reports as JSON (asks the
+ *			tlsrpt service; the current UTC day included)
+ *   tls-report send	make the tlsrpt service send every pending report
+ *			now, the current day included, and print what it did
  *   set-permissions	create mail_owner and setgid_group when missing (as
  *			root), repair the queue, set the setgid bits of
  *			postdrop and postelqueue
@@ -33,6 +37,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -42,6 +47,7 @@
 
 #include "admin/admin_dkim.h"
 #include "admin/admin_queue.h"
+#include "util/attr.h"
 #include "util/cfg.h"
 #include "util/cfg_compat.h"
 #include "util/ipc.h"
@@ -69,7 +75,7 @@ postel_usage(void)
 	msg_fatal_status(EX_USAGE,
 			 "usage: postel [-c confdir] [-v] "
 			 "start|start-fg|stop|reload|status|check|flush|"
-			 "set-permissions");
+			 "set-permissions|tls-report show|tls-report send");
 }
 
 static pid_t
@@ -323,6 +329,43 @@ postel_flush(struct postel *p)
 	return 0;
 }
 
+/* The tlsrpt service's socket: root (or mail_owner) may reach private/. */
+#define POSTEL_TLSRPT_WAIT_MS 600000 /* a send may take long */
+
+static int
+postel_tls_report(struct postel *p, const char *what)
+{
+	ATTR	   *req = attr_alloc();
+	ATTR	   *rep = attr_alloc();
+	VSTR	   *path = vstr_alloc(100);
+	VSTR	   *why = vstr_alloc(100);
+	const char *text;
+	long long   status = 1;
+
+	if (strcmp(what, "show") != 0 && strcmp(what, "send") != 0)
+		postel_usage();
+	postel_need_running(p);
+	vstr_sprintf(path, "%s/private/tlsrpt",
+		     cfg_get_str(p->cfg, "queue_directory"));
+	attr_put_str(req, "request", what);
+	if (ipc_call(VSTR_STR(path), req, rep, POSTEL_TLSRPT_WAIT_MS, why) < 0)
+		msg_fatal_status(EX_UNAVAILABLE, "cannot reach %s: %s",
+				 VSTR_STR(path), VSTR_STR(why));
+	text = attr_get_str(rep, "text");
+	if (attr_get_int(rep, "status", &status) < 0 || text == NULL)
+		msg_fatal_status(EX_PROTOCOL, "%s: malformed reply",
+				 VSTR_STR(path));
+	if (status != 0)
+		msg_error("%s", text);
+	else
+		fputs(text, stdout);
+	attr_free(req);
+	attr_free(rep);
+	vstr_free(path);
+	vstr_free(why);
+	return status == 0 ? 0 : EX_UNAVAILABLE;
+}
+
 /* Run a program (no shell) and wait for it; its exit status or -1. */
 static int
 postel_run(char *const argv[])
@@ -464,7 +507,8 @@ main(int argc, char **argv)
 			postel_usage();
 		}
 	}
-	if (argc - optind != 1)
+	if (argc - optind != 1
+	    && !(argc - optind == 2 && strcmp(argv[optind], "tls-report") == 0))
 		postel_usage();
 	cmd = argv[optind];
 	p.confdir = cfg_confdir_from_env(opt_c);
@@ -491,6 +535,8 @@ main(int argc, char **argv)
 		ret = postel_status(&p);
 	} else if (strcmp(cmd, "flush") == 0) {
 		ret = postel_flush(&p);
+	} else if (strcmp(cmd, "tls-report") == 0) {
+		ret = postel_tls_report(&p, argv[optind + 1]);
 	} else if (strcmp(cmd, "set-permissions") == 0) {
 		ret = postel_set_permissions(&p);
 	} else {
