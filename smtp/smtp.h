@@ -315,10 +315,10 @@ void smtp_tlsrpt_free(SMTP_STATE *st);
  * line; NULL otherwise); result_type NULL for success, else an
  * RFC 8460 result type ("starttls-not-supported", ...); detail
  * free text or NULL.  Does nothing when smtp_tls_report_enable=no. */
-void smtp_tlsrpt_note(SMTP_STATE *st, SMTP_SESSION *s,
-		      const char *policy_domain, const char *policy_type,
-		      const char *policy_text, const char *result_type,
-		      const char *detail);
+void
+smtp_tlsrpt_note(SMTP_STATE *st, SMTP_SESSION *s, const char *policy_domain,
+		 const char *policy_type, const char *policy_text,
+		 const char *result_type, const char *detail);
 
 /* smtp_sasl.c */
 /* pre_jail: smtp_sasl_* settings and tables; bad settings are fatal. */

@@ -390,7 +390,8 @@ smtp_tls_rpt_tlsa(VSTR *out, const DNS_REPLY *tlsa, bool usable_only)
 	vstr_reset(out);
 	for (size_t i = 0; i < tlsa->count; i++) {
 		const DNS_RR	    *rr = tlsa->rr + i;
-		const unsigned char *d = (const unsigned char *)VSTR_STR(rr->data);
+		const unsigned char *d = (const unsigned char *)VSTR_STR(
+		    rr->data);
 
 		if (rr->type != DNS_TYPE_TLSA
 		    || (usable_only && rr->usage != 2 && rr->usage != 3))

@@ -31,8 +31,8 @@
 #define SMTP_TLSRPT_TIMEOUT_MS 250 /* connect + write, in all */
 
 struct smtp_tlsrpt {
-	bool enable; /* smtp_tls_report_enable */
-	bool warned; /* the service was unreachable once */
+	bool  enable; /* smtp_tls_report_enable */
+	bool  warned; /* the service was unreachable once */
 	VSTR *why;
 };
 
@@ -71,7 +71,8 @@ smtp_tlsrpt_local_ip(int fd, char *buf, size_t len)
 		a = &((struct sockaddr_in *)&ss)->sin_addr;
 	else if (ss.ss_family == AF_INET6)
 		a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-	if (a == NULL || inet_ntop(ss.ss_family, a, buf, (socklen_t)len) == NULL)
+	if (a == NULL
+	    || inet_ntop(ss.ss_family, a, buf, (socklen_t)len) == NULL)
 		buf[0] = 0;
 }
 
@@ -99,7 +100,8 @@ smtp_tlsrpt_note(SMTP_STATE *st, SMTP_SESSION *s, const char *policy_domain,
 	n.receiving_ip = VSTR_STR(s->addr);
 	if (msg_verbose)
 		msg_info("TLS-RPT: %s %s %s: %s", policy_domain, policy_type,
-			 VSTR_STR(s->host), result_type ? result_type : "success");
+			 VSTR_STR(s->host),
+			 result_type ? result_type : "success");
 	if (tlsrpt_client_note(SMTP_TLSRPT_SERVICE, &n, SMTP_TLSRPT_TIMEOUT_MS,
 			       r->why)
 	    < 0) {

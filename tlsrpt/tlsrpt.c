@@ -146,8 +146,8 @@ tlsrpt_show(struct tlsrpt_app *app, VSTR *out)
 				    json);
 		if (i)
 			vstr_strcat(out, ",\n");
-		while (VSTR_LEN(json) && VSTR_STR(json)[VSTR_LEN(json) - 1]
-						 == '\n')
+		while (VSTR_LEN(json)
+		       && VSTR_STR(json)[VSTR_LEN(json) - 1] == '\n')
 			vstr_truncate(json, VSTR_LEN(json) - 1);
 		vstr_memcat(out, VSTR_STR(json), VSTR_LEN(json));
 	}
@@ -186,7 +186,8 @@ tlsrpt_serve(struct tlsrpt_conn *c)
 		tlsrpt_store_add(app->store, day, &n);
 		return 0;
 	}
-	if (req == NULL || (strcmp(req, "show") != 0 && strcmp(req, "send") != 0)) {
+	if (req == NULL
+	    || (strcmp(req, "show") != 0 && strcmp(req, "send") != 0)) {
 		msg_warn("TLS-RPT: unknown request \"%s\"", req ? req : "");
 		return -1;
 	}
@@ -290,17 +291,18 @@ tlsrpt_post_jail(struct skel_ctx *ctx)
 		msg_fatal("unexpected command-line argument: %s", ctx->argv[0]);
 	app->cfg = ctx->cfg;
 	app->enable = cfg_get_bool(ctx->cfg, "smtp_tls_report_enable");
-	app->conf.organization =
-	    cfg_get_str(ctx->cfg, "smtp_tls_report_organization");
+	app->conf.organization = cfg_get_str(ctx->cfg,
+					     "smtp_tls_report_organization");
 	app->conf.contact = cfg_get_str(ctx->cfg, "smtp_tls_report_contact");
-	app->conf.submitter =
-	    cfg_get_str(ctx->cfg, "smtp_tls_report_submitter");
+	app->conf.submitter = cfg_get_str(ctx->cfg,
+					  "smtp_tls_report_submitter");
 	app->conf.sender = cfg_get_str(ctx->cfg, "smtp_tls_report_sender");
 	app->conf.cafile = cfg_get_str(ctx->cfg, "smtp_tls_report_CAfile");
 	app->conf.myhostname = cfg_get_str(ctx->cfg, "myhostname");
 	app->rep = attr_alloc();
 	app->why = vstr_alloc(100);
-	vstr_sprintf(path, "%s/tlsrpt", cfg_get_str(ctx->cfg, "data_directory"));
+	vstr_sprintf(path, "%s/tlsrpt",
+		     cfg_get_str(ctx->cfg, "data_directory"));
 	if (app->enable) {
 		if ((app->dns = dns_open(ctx->cfg)) == NULL)
 			msg_fatal("cannot set up the resolver (see the "

@@ -73,8 +73,7 @@ tlsrpt_day_start(const char *day)
 	struct tm tm;
 
 	memset(&tm, 0, sizeof(tm));
-	if (sscanf(day, "%d-%d-%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday)
-	    != 3)
+	if (sscanf(day, "%d-%d-%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday) != 3)
 		return 0;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
@@ -107,7 +106,8 @@ tlsrpt_lookup(DNS *dns, const char *domain, TLSRPT_RUA *rua, VSTR *why)
 		/* RFC 8460 3: other records are ignored; exactly one. */
 		for (size_t i = 0; i < reply->count; i++)
 			if (reply->rr[i].type == DNS_TYPE_TXT
-			    && tlsrpt_txt_is_tlsrpt(VSTR_STR(reply->rr[i].data))) {
+			    && tlsrpt_txt_is_tlsrpt(
+				VSTR_STR(reply->rr[i].data))) {
 				rec = VSTR_STR(reply->rr[i].data);
 				nrec++;
 			}
@@ -258,7 +258,8 @@ tlsrpt_resolve(DNS *dns, const char *uri, struct curl_slist *list)
 				vstr_addch(entry, ',');
 			if (types[t] == DNS_TYPE_AAAA)
 				vstr_sprintf_append(entry, "[%s]",
-						    VSTR_STR(reply->rr[i].data));
+						    VSTR_STR(
+							reply->rr[i].data));
 			else
 				vstr_strcat(entry, VSTR_STR(reply->rr[i].data));
 		}
@@ -339,13 +340,13 @@ tlsrpt_send_group(TLSRPT_STORE *st, const CFG *cfg, DNS *dns,
 		  const struct tlsrpt_conf *conf, const struct tlsrpt_group *g,
 		  VSTR *log)
 {
-	TLSRPT_RUA	 rua = { 0 };
-	VSTR		*why = vstr_alloc(100);
-	VSTR		*id = vstr_alloc(100);
+	TLSRPT_RUA	  rua = { 0 };
+	VSTR		 *why = vstr_alloc(100);
+	VSTR		 *id = vstr_alloc(100);
 	struct tlsrpt_out o;
-	long long	 now = (long long)time(NULL);
-	int		 found;
-	int		 sent = 0;
+	long long	  now = (long long)time(NULL);
+	int		  found;
+	int		  sent = 0;
 
 	if ((found = tlsrpt_lookup(dns, g->domain, &rua, why)) <= 0) {
 		msg_info("TLS-RPT: report for %s on %s: %s%s", g->domain,

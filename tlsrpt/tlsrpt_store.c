@@ -175,7 +175,8 @@ tlsrpt_fail_get(struct tlsrpt_entry *e, const char *result, const char *sip,
 	}
 	if (e->nfail == e->capfail) {
 		e->capfail = e->capfail ? e->capfail * 2 : 4;
-		e->fail = myrealloc_array(e->fail, e->capfail, sizeof(*e->fail));
+		e->fail = myrealloc_array(e->fail, e->capfail,
+					  sizeof(*e->fail));
 	}
 	f = e->fail + e->nfail++;
 	memset(f, 0, sizeof(*f));
@@ -231,10 +232,10 @@ tlsrpt_entry_encode(const struct tlsrpt_entry *e, ATTR *a, VSTR *name)
 	for (size_t i = 0; i < e->nfail; i++) {
 		const struct tlsrpt_fail *f = e->fail + i;
 
-#define PUT_F(field, fn, val)                        \
-	do {                                         \
+#define PUT_F(field, fn, val) \
+	do { \
 		vstr_sprintf(name, "f%zu_%s", i, field); \
-		fn(a, VSTR_STR(name), val);          \
+		fn(a, VSTR_STR(name), val); \
 	} while (0)
 		PUT_F("result", attr_put_str, f->result);
 		PUT_F("sip", attr_put_str, f->sip);
@@ -273,7 +274,8 @@ tlsrpt_entry_decode(TLSRPT_STORE *st, const ATTR *a, VSTR *name, VSTR *why)
 		long long   count;
 
 #define GET_F(field) \
-	(vstr_sprintf(name, "f%lld_%s", i, field), attr_get_str(a, VSTR_STR(name)))
+	(vstr_sprintf(name, "f%lld_%s", i, field), \
+	 attr_get_str(a, VSTR_STR(name)))
 		r = GET_F("result");
 		sip = GET_F("sip");
 		rip = GET_F("rip");
@@ -481,7 +483,8 @@ tlsrpt_store_report(const TLSRPT_STORE *st, const struct tlsrpt_group *g,
 			continue;
 		for (size_t j = 0; j < e->nfail; j++)
 			failed += e->fail[j].count;
-		vstr_strcat(json, first ? "\n  {\"policy\": " : ",\n  {\"policy\": ");
+		vstr_strcat(json,
+			    first ? "\n  {\"policy\": " : ",\n  {\"policy\": ");
 		first = false;
 		tlsrpt_json_policy(json, e);
 		vstr_sprintf_append(json,
@@ -510,7 +513,8 @@ tlsrpt_store_report(const TLSRPT_STORE *st, const struct tlsrpt_group *g,
 					    ", \"failed-session-count\": %lld",
 					    f->count);
 			if (*f->detail) {
-				vstr_strcat(json, ", \"failure-reason-code\": ");
+				vstr_strcat(json,
+					    ", \"failure-reason-code\": ");
 				tlsrpt_json_str(json, f->detail);
 			}
 			vstr_strcat(json, "}");

@@ -18,7 +18,7 @@
 /* out = the gzip member of in[0..len-1]. */
 int gzip_compress(const void *in, size_t len, VSTR *out, VSTR *why);
 /* out = the data of the gzip member in[0..len-1], at most max bytes. */
-int gzip_uncompress(const void *in, size_t len, size_t max, VSTR *out,
-		    VSTR *why);
+int
+gzip_uncompress(const void *in, size_t len, size_t max, VSTR *out, VSTR *why);
 
 #endif

@@ -12,22 +12,16 @@
 #include "util/mymalloc.h"
 #include "util/tlsrpt.h"
 
-#define TLSRPT_VERSION	   "v=TLSRPTv1"
+#define TLSRPT_VERSION	    "v=TLSRPTv1"
 #define TLSRPT_EXT_NAME_MAX 32
 
 static const char *const tlsrpt_results[] = {
-	"starttls-not-supported",
-	"certificate-host-mismatch",
-	"certificate-expired",
-	"certificate-not-trusted",
-	"validation-failure",
-	"tlsa-invalid",
-	"dnssec-invalid",
-	"dane-required",
-	"sts-policy-fetch-error",
-	"sts-policy-invalid",
-	"sts-webpki-invalid",
-	NULL,
+	"starttls-not-supported", "certificate-host-mismatch",
+	"certificate-expired",	  "certificate-not-trusted",
+	"validation-failure",	  "tlsa-invalid",
+	"dnssec-invalid",	  "dane-required",
+	"sts-policy-fetch-error", "sts-policy-invalid",
+	"sts-webpki-invalid",	  NULL,
 };
 
 static const char *const tlsrpt_policy_types[] = {
@@ -125,8 +119,7 @@ tlsrpt_parse_rua(TLSRPT_RUA *rua, const char *p, size_t len, VSTR *why)
 		stop = p;
 		while (stop > start && tlsrpt_wsp(stop[-1]))
 			stop--;
-		if (tlsrpt_add_uri(rua, start, (size_t)(stop - start), why)
-		    < 0)
+		if (tlsrpt_add_uri(rua, start, (size_t)(stop - start), why) < 0)
 			return -1;
 		if (p == end)
 			return 0;

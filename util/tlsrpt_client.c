@@ -43,7 +43,8 @@ tlsrpt_sane(const char *s, size_t max, bool lines)
 	for (; *s; s++, n++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (n >= max || c == 0x7f || (c < 0x20 && !(lines && c == '\n')))
+		if (n >= max || c == 0x7f
+		    || (c < 0x20 && !(lines && c == '\n')))
 			return false;
 	}
 	return true;
@@ -73,7 +74,8 @@ tlsrpt_note_decode(const ATTR *a, struct tlsrpt_note *n, VSTR *why)
 		vstr_strcpy(why, "missing or bad domain");
 		return -1;
 	}
-	if (n->policy_type == NULL || !tlsrpt_policy_type_valid(n->policy_type)) {
+	if (n->policy_type == NULL
+	    || !tlsrpt_policy_type_valid(n->policy_type)) {
 		vstr_strcpy(why, "missing or bad policy_type");
 		return -1;
 	}

@@ -27,7 +27,7 @@
 #include "util/attr.h"
 #include "util/vstr.h"
 
-#define TLSRPT_NOTE_MAX	      (64 * 1024) /* bytes of one note frame */
+#define TLSRPT_NOTE_MAX	       (64 * 1024) /* bytes of one note frame */
 #define TLSRPT_POLICY_TEXT_MAX (60 * 1024)
 
 struct tlsrpt_note {
