@@ -240,7 +240,7 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         self.server.posts.append((self.path, self.headers.get(
             "Content-Type"), self.rfile.read(n)))
-        self.send_response(201)
+        self.send_response(self.server.status)
         self.send_header("Content-Length", "0")
         self.end_headers()
 
@@ -252,6 +252,7 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
 def https_receiver(pki):
     srv = http.server.HTTPServer((HTTPS, 0), _Receiver)
     srv.posts = []
+    srv.status = 201
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pki["web"][1], pki["web"][0])
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
@@ -284,6 +285,32 @@ def test_tlsrpt_https_rua_gets_the_gzip_report(site, https_receiver, dns):
                            "policy-domain": "https.test",
                            "mx-host": ["mx1.https.test"]}
     assert p["summary"]["total-successful-session-count"] == 1
+
+
+def test_tlsrpt_failed_send_is_kept_and_retried(site, https_receiver, dns):
+    s = site()
+    port = pick_port([MX])
+    start_sink(s.env, MX, port, s.pki["ee"])
+    add_mx(dns, "https.test", "mx1.https.test", MX)
+    dns.add("reports.test", "A", HTTPS)
+    dns.add("_smtp._tls.https.test", "TXT",
+            "v=TLSRPTv1; rua=https://reports.test:%d/r"
+            % https_receiver.server_address[1])
+    assert s.deliver("https.test", port, "u@https.test")["action"] == "sent"
+    https_receiver.status = 503
+    out = s.tls_report("send")
+    assert ": failed (HTTP status 503)" in out, out
+
+    def pending():
+        return [r for r in json.loads(s.tls_report("show"))
+                if r["policies"][0]["policy"]["policy-domain"]
+                == "https.test"]
+    assert len(pending()) == 1
+    https_receiver.status = 200
+    out = s.tls_report("send")
+    assert ": sent (HTTP status 200)" in out, out
+    assert len(https_receiver.posts) == 2
+    assert pending() == []
 
 
 def test_tlsrpt_starttls_not_offered_is_a_no_policy_failure(site, dns):
@@ -327,3 +354,52 @@ def test_tlsrpt_service_down_warns_once_and_delivers(site, dns):
     assert wait_for(lambda: "TLS-RPT: connect to private/tlsrpt"
                     in log_text(s.env))
     assert log_text(s.env).count("TLS-RPT: connect to private/tlsrpt") == 1
+
+
+def test_tlsrpt_mailed_report_is_dkim_signed_for_the_sender_domain(
+        instance, workdir, dns, pki):
+    import pwd
+    from test_dkim_sign import dnsfunc, genkey, verify_all
+    import dkim
+    keydir = os.path.join(workdir, "dkim")
+    os.makedirs(keydir, mode=0o755)
+    key, txt = genkey(keydir, "rpt", "RSA")
+    dns.add("rpt._domainkey.client.test", "TXT", txt)
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam(instance.main.get("mail_owner", "postel"))
+        except KeyError:
+            instance.set_permissions()
+            owner = pwd.getpwnam(instance.main.get("mail_owner", "postel"))
+        os.chown(key, owner.pw_uid, owner.pw_gid)
+    os.chmod(key, 0o600)
+    with open(os.path.join(workdir, "signing"), "w") as f:
+        f.write("client.test rpt\n")
+    with open(os.path.join(workdir, "keys"), "w") as f:
+        f.write("rpt client.test:rpt:%s\n" % key)
+    s = Site(instance, workdir, dns, pki,
+             dkim_signing_table="texthash:" + os.path.join(workdir,
+                                                            "signing"),
+             dkim_key_table="texthash:" + os.path.join(workdir, "keys"))
+    try:
+        port = pick_port([MX])
+        start_sink(s.env, MX, port, pki["ee"])
+        add_mx(dns, "remote.test", "mx1.remote.test", MX)
+        dns.add("_smtp._tls.remote.test", "TXT",
+                "v=TLSRPTv1; rua=mailto:tlsrpt@reports.test")
+        assert s.deliver("remote.test", port, "u@remote.test")["action"] \
+            == "sent"
+        assert wait_for(lambda: remote_reports(s.tls_report("show")),
+                        timeout=10)
+        assert "sent" in s.tls_report("send")
+        assert wait_for(lambda: s.report_sink.messages, timeout=30), \
+            log_text(s.env)
+        content = s.report_sink.messages[0][2]
+        assert verify_all(content, dns), content[:2000]
+        tags = dkim.util.parse_tag_value(
+            [v for n, v in dkim.DKIM(content).headers
+             if n.lower() == b"dkim-signature"][0])
+        assert tags[b"d"] == b"client.test"
+        assert tags[b"s"] == b"rpt"
+    finally:
+        s.close()
