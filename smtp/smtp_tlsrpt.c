@@ -1,9 +1,9 @@
 /*
  * smtp_tlsrpt - record TLS session attempts for TLS-RPT (RFC 8460).
  *
- * With smtp_tls_report_enable = yes, every TLS session attempt under a
- * DANE policy ("tlsa"), an MTA-STS policy ("sts") or no policy
- * ("no-policy-found") is sent as one note to the tlsrpt service
+ * With smtp_tls_report_enable = yes (SMTP only, not LMTP), every TLS
+ * session attempt under a DANE policy ("tlsa"), an MTA-STS policy ("sts")
+ * or no policy ("no-policy-found") is sent as one note to the tlsrpt service
  * (private/tlsrpt, util/tlsrpt_client.h), which counts and reports.  The
  * note is fire and forget with a short bounded wait: the delivery never
  * waits for the service, never fails because of it, and a service that
@@ -41,7 +41,9 @@ smtp_tlsrpt_init(SMTP_STATE *st, const CFG *cfg)
 {
 	struct smtp_tlsrpt *r = mycalloc(1, sizeof(*r));
 
-	r->enable = cfg_get_bool(cfg, "smtp_tls_report_enable");
+	/* RFC 8460 reports on SMTP to MX hosts; LMTP has no twin. */
+	r->enable = !st->conf.lmtp
+		    && cfg_get_bool(cfg, "smtp_tls_report_enable");
 	r->why = vstr_alloc(100);
 	st->tlsrpt = r;
 }

@@ -19,7 +19,9 @@ from conftest import REPO, free_port, run_cmd, wait_for, wait_smtp
 SMTP_DIR = os.path.join(REPO, "smtp")
 # smtp_X names with no LMTP twin, read only when the service is not lmtp.
 SMTP_ONLY = {"smtp_never_send_ehlo", "smtp_always_send_ehlo",
-             "smtp_tls_wrappermode"}
+             "smtp_tls_wrappermode",
+             # TLS-RPT reports on SMTP to MX hosts, never on LMTP.
+             "smtp_tls_report_enable"}
 COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 
 
