@@ -59,6 +59,8 @@ PQ_CFLAGS	:= -I/usr/include/postgresql
 CPPFLAGS	+= $(PQ_CFLAGS)
 # ldap: tables (OpenLDAP's libldap and its liblber).
 LIBS		+= -lldap -llber
+# MTA-STS policy fetches (mtasts).
+LIBS		+= -lcurl
 
 # Rebuild everything when the flavour (SAN) or flags change.
 FLAVOUR		:= $(B)/.flavour
@@ -76,7 +78,8 @@ DAEMON_DIRS	:= master smtpd cleanup qmgr smtp bounce local pickup postlogd \
 		   anvil \
 		   proxymap dnsblog \
 		   error discard \
-		   pipe virtual
+		   pipe virtual \
+		   mtasts
 DAEMONS		:= $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/$(d).c),$(d)))
 CMD_SRC		:= $(wildcard admin/*.c sendmail/*.c)
 # admin/admin_*.c, sendmail/sendmail_*.c and sendmail/postdrop_*.c are
