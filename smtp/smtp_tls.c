@@ -128,12 +128,14 @@ smtp_tls_init(SMTP_STATE *st, const CFG *cfg)
 	t->ctx_why = vstr_alloc(100);
 	t->mctx_why = vstr_alloc(100);
 	/* Only make the context when some destination may use TLS. */
-	if ((t->level != TLS_LEV_NONE || t->policy || t->wrappermode)
+	if ((t->level != TLS_LEV_NONE || t->policy || t->wrappermode
+	     || st->sts_enable)
 	    && (t->ctx = tls_client_ctx(&o, t->ctx_why)) == NULL)
 		msg_warn("cannot set up client TLS: %s", VSTR_STR(t->ctx_why));
 	o.protocols = cfg_get_str(cfg, P("smtp_tls_mandatory_protocols"));
 	o.ciphers = cfg_get_str(cfg, P("smtp_tls_mandatory_ciphers"));
-	if ((t->level >= TLS_LEV_ENCRYPT || t->policy || t->wrappermode)
+	if ((t->level >= TLS_LEV_ENCRYPT || t->policy || t->wrappermode
+	     || st->sts_enable)
 	    && (t->mctx = tls_client_ctx(&o, t->mctx_why)) == NULL) {
 		if (t->level >= TLS_LEV_ENCRYPT)
 			msg_fatal_status(78,
@@ -296,13 +298,88 @@ smtp_tls_retry_plain(SMTP_STATE *st)
 	return again;
 }
 
-/* Defer everything pending on this session. */
+/*
+ * Defer everything pending on this session; under an enforced MTA-STS
+ * policy the reason says so.
+ */
 static enum smtp_step
 smtp_tls_defer(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *dsn,
 	       const char *text)
 {
-	smtp_rcpt_all(d, false, DELIVER_DEFERRED, dsn, s, NULL, "%s", text);
+	if (d->sts != NULL && d->sts->enforce)
+		smtp_rcpt_all(d, false, DELIVER_DEFERRED, dsn, s, NULL,
+			      "MTA-STS policy for %s: %s",
+			      VSTR_STR(d->sts->domain), text);
+	else
+		smtp_rcpt_all(d, false, DELIVER_DEFERRED, dsn, s, NULL, "%s",
+			      text);
 	return SMTP_STEP_NEXT;
+}
+
+/* testing mode: what enforce would have refused, logged. */
+static void
+smtp_tls_sts_testing(const struct smtp_sts *sts, SMTP_SESSION *s,
+		     SMTP_DELIVERY *d, const char *text)
+{
+	msg_info("%s: MTA-STS policy for %s (testing): %s (host %s); "
+		 "delivering anyway",
+		 d->req->queue_id, VSTR_STR(sts->domain), text,
+		 VSTR_STR(s->namaddr));
+}
+
+bool
+smtp_tls_dane_usable(SMTP_STATE *st, const char *nexthop, const char *mx_host,
+		     int port, bool mx_ad)
+{
+	struct smtp_tls *t = st->tls;
+	const char	*value = NULL;
+	VSTR		*domain;
+	VSTR		*qname;
+	VSTR		*why;
+	int		 level;
+	int		 ret = 0;
+	bool		 usable = false;
+
+	if (t == NULL || st->dns == NULL || !mx_ad)
+		return false;
+	level = t->level;
+	domain = vstr_alloc(64);
+	smtp_tls_domain(nexthop, domain);
+	if (t->policy) {
+		ret = dict_list_lookup(t->policy, nexthop, &value);
+		if (ret == 0)
+			ret = dict_list_lookup(t->policy, VSTR_STR(domain),
+					       &value);
+	}
+	if (ret > 0 && value) {
+		char *copy = mystrdup(value);
+		char *cp = copy;
+		char *word = str_token(&cp, " \t");
+
+		level = word ? tls_level_parse(word) : -1;
+		myfree(copy);
+	}
+	vstr_free(domain);
+	if (level != TLS_LEV_DANE)
+		return false;
+	qname = vstr_alloc(64);
+	why = vstr_alloc(64);
+	vstr_sprintf(qname, "_%d._tcp.%s", port, mx_host);
+	if (dns_lookup(st->dns, VSTR_STR(qname), DNS_TYPE_TLSA, t->tlsa, why)
+		== DNS_OK
+	    && t->tlsa->ad) {
+		for (size_t i = 0; i < t->tlsa->count; i++) {
+			const DNS_RR *rr = t->tlsa->rr + i;
+
+			if (rr->type == DNS_TYPE_TLSA
+			    && (rr->usage == 2 || rr->usage == 3)
+			    && rr->selector <= 1 && rr->mtype <= 2)
+				usable = true;
+		}
+	}
+	vstr_free(qname);
+	vstr_free(why);
+	return usable;
 }
 
 /*
@@ -385,6 +462,7 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	VSTR		       *why = vstr_alloc(100);
 	VSTR		       *key = vstr_alloc(100);
 	enum smtp_step		ret = SMTP_STEP_OK;
+	const struct smtp_sts  *sts;
 	int			level;
 
 	if (t == NULL || s->tls)
@@ -403,6 +481,16 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	}
 	if (wrapper && level < TLS_LEV_ENCRYPT)
 		level = TLS_LEV_ENCRYPT;
+	/*
+	 * MTA-STS where this host has no usable DANE records: enforce needs
+	 * a certificate that chains to a trusted root and names the MX host.
+	 */
+	sts = level != TLS_LEV_DANE ? d->sts : NULL;
+	if (sts != NULL && sts->enforce && level < TLS_LEV_VERIFY) {
+		level = TLS_LEV_VERIFY;
+		smtp_tls_policy_free(&p);
+		smtp_tls_add_name(&p, VSTR_STR(s->host));
+	}
 	vstr_sprintf(key, "%s:%d", VSTR_STR(s->addr), s->port);
 	if (level == TLS_LEV_NONE && !wrapper && t->note_offer
 	    && (s->features & SMTP_FEATURE_STARTTLS))
@@ -412,6 +500,9 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	    || (level == TLS_LEV_MAY && smtp_tls_plain_only(t, VSTR_STR(key))))
 		goto out_policy;
 	if (!wrapper && !(s->features & SMTP_FEATURE_STARTTLS)) {
+		if (sts != NULL && !sts->enforce)
+			smtp_tls_sts_testing(sts, s, d,
+					     "STARTTLS was not offered");
 		if (level == TLS_LEV_MAY)
 			goto out_policy;
 		vstr_sprintf(why,
@@ -507,6 +598,19 @@ handshake:
 		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
 		goto out_policy;
 	}
+	if (sts != NULL && !sts->enforce
+	    && tls_trust(s->tlss) != TLS_TRUST_VERIFIED) {
+		vstr_sprintf(why, "server certificate not verified: %s",
+			     tls_trust_why(s->tlss));
+		smtp_tls_sts_testing(sts, s, d, VSTR_STR(why));
+	}
+	/*
+	 * TLS-RPT meeting point: an MTA-STS session (sts != NULL) ends here
+	 * as a success (enforce, or testing and verified) or, above, as a
+	 * failure (starttls-not-supported, certificate-host-mismatch, ...).
+	 */
+	if (sts != NULL && sts->enforce)
+		s->tls_verified = SMTP_TLS_VERIFIED_STS;
 	if (wrapper)
 		goto out_policy;
 	/* RFC 3207 4.2: ask again, the answer may differ inside TLS. */
