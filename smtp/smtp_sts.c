@@ -16,9 +16,10 @@
  * session then needs STARTTLS and a certificate that chains to
  * smtp_tls_CAfile/CApath and names the MX host (smtp_tls.c raises the
  * level to verify), and a failure defers with "MTA-STS policy for
- * DOMAIN: ..." (smtp_sts_reason).  testing: nothing changes for the
- * mail; a host the policy does not name and a session that would have
- * failed are logged ("MTA-STS policy for DOMAIN (testing): ...").
+ * DOMAIN: ...").  testing: the mail goes as without a policy, except
+ * that TLS is at least opportunistic (level may) so that the policy can
+ * be checked; a host the policy does not name and a session that would
+ * have failed are logged ("MTA-STS policy for DOMAIN (testing): ...").
  * mode none: as without a policy.
  *
  * Errors: none leave this file; problems with mtasts are logged and the

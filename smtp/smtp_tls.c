@@ -25,6 +25,11 @@
  * session at level none is logged ("Host offered STARTTLS: [host]").
  * With smtp_tls_wrappermode the handshake comes first (implicit TLS,
  * port 465) at level encrypt or the level of the policy if higher.
+ * MTA-STS (smtp_sts.c): under an enforced policy a host without usable
+ * DANE records gets at least level verify with the MX host as the name
+ * to match, and every deferral names the policy ("MTA-STS policy for
+ * DOMAIN: ..."); under testing it gets at least may, and what enforce
+ * would have refused is logged.
  * A session that cannot meet its level is given up and its recipients
  * deferred (4.7.4 not offered, 4.7.5 handshake or verification) with a
  * reason that names the cause; other MX hosts are then tried.
@@ -491,6 +496,9 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		smtp_tls_policy_free(&p);
 		smtp_tls_add_name(&p, VSTR_STR(s->host));
 	}
+	/* testing: opportunistic TLS at least, so the policy is checked. */
+	if (sts != NULL && !sts->enforce && level < TLS_LEV_MAY)
+		level = TLS_LEV_MAY;
 	vstr_sprintf(key, "%s:%d", VSTR_STR(s->addr), s->port);
 	if (level == TLS_LEV_NONE && !wrapper && t->note_offer
 	    && (s->features & SMTP_FEATURE_STARTTLS))

@@ -205,3 +205,232 @@ def test_mta_sts_enforce_matching_mx_delivers_over_tls(senv, dns, nginx, pki):
         log_text(env)
     assert "Verified TLS connection established to mx1.remote.test" \
         in log_text(env)
+
+
+def test_mta_sts_enforce_mx_not_in_policy_defers(senv, dns, nginx, pki):
+    env = senv()
+    nginx.serve(policy(mx=("mx9.remote.test", "*.other.test")))
+    publish(dns)
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, pki["mx1"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "deferred", res
+    assert res["dsn"] == "4.7.5"
+    assert res["reply"].startswith("MTA-STS policy for remote.test: no MX "
+                                   "host matches the policy"), res
+    assert "mx9.remote.test, *.other.test" in res["reply"]
+    assert sink.messages == []
+    assert wait_for(lambda: "MX host mx1.remote.test does not match the "
+                    "policy: not used" in log_text(env))
+
+
+def test_mta_sts_enforce_skips_unlisted_mx_for_listed_one(senv, dns, nginx,
+                                                          pki):
+    # Two MX hosts, the better one not in the policy: only mx2 is tried.
+    env = senv()
+    nginx.serve(policy(mx=("mx2.remote.test",)))
+    publish(dns)
+    port = pick_port([MX1, MX2])
+    sink1 = start_sink(env, MX1, port, pki["mx1"])
+    sink2 = start_sink(env, MX2, port, pki["mx2"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    dns.add("remote.test", "MX", (20, "mx2.remote.test"))
+    dns.add("mx2.remote.test", "A", MX2)
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "sent", res
+    assert res["relay"] == "mx2.remote.test[%s]:%d" % (MX2, port)
+    assert sink1.messages == [] and sink2.tls == [True]
+
+
+def test_mta_sts_enforce_certificate_for_another_name_defers(senv, dns, nginx,
+                                                             pki):
+    env = senv()
+    nginx.serve(policy())
+    publish(dns)
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, pki["wrong"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "deferred", res
+    assert res["dsn"] == "4.7.5"
+    assert res["reply"].startswith("MTA-STS policy for remote.test: "
+                                   "Server certificate not verified"), res
+    assert sink.messages == []
+
+
+def test_mta_sts_enforce_requires_starttls(senv, dns, nginx, pki):
+    env = senv()
+    nginx.serve(policy())
+    publish(dns)
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, starttls=False)
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "deferred", res
+    assert res["dsn"] == "4.7.4"
+    assert res["reply"].startswith("MTA-STS policy for remote.test: TLS is "
+                                   "required, but was not offered"), res
+    assert sink.messages == []
+
+
+def test_mta_sts_testing_delivers_and_logs_the_failure(senv, dns, nginx, pki):
+    env = senv()
+    nginx.serve(policy(mode="testing", mx=("mx9.remote.test",)))
+    publish(dns)
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, pki["wrong"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "sent", res
+    assert sink.tls == [True]
+    assert wait_for(lambda: "MTA-STS policy for remote.test (testing): MX "
+                    "host mx1.remote.test does not match the policy: used "
+                    "anyway" in log_text(env)), log_text(env)
+    assert wait_for(lambda: "MTA-STS policy for remote.test (testing): "
+                    "server certificate not verified" in log_text(env)), \
+        log_text(env)
+
+
+def test_mta_sts_mode_none_is_no_policy(senv, dns, nginx, pki):
+    env = senv()
+    nginx.serve(policy(mode="none", mx=()))
+    publish(dns)
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, starttls=False)
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "sent", res
+    assert sink.tls == [False]
+    assert wait_for(lambda: "MTA-STS policy id 1 fetched: mode none"
+                    in log_text(env))
+
+
+def test_mta_sts_unchanged_id_is_not_fetched_again(senv, dns, nginx, pki):
+    env = senv()
+    nginx.serve(policy())
+    publish(dns, "a1")
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, pki["mx1"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    before = nginx.gets()
+    for _ in range(3):
+        res = deliver(env, "remote.test", port, "u@remote.test")
+        assert res["action"] == "sent", res
+    assert nginx.gets() == before + 1
+    assert dns.queries.count(("_mta-sts.remote.test", "TXT")) >= 3
+    # A new id: fetched once more.
+    publish(dns, "a2")
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "sent", res
+    assert nginx.gets() == before + 2
+    assert len(sink.messages) == 4
+
+
+def test_mta_sts_cached_policy_applies_while_nginx_is_down(senv, dns, nginx,
+                                                           pki, instance):
+    env = senv()
+    nginx.serve(policy())
+    publish(dns, "c1")
+    port = pick_port([MX1, MX2])
+    sink1 = start_sink(env, MX1, port, pki["mx1"])
+    sink2 = start_sink(env, MX2, port, pki["mx2"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    assert deliver(env, "remote.test", port, "u@remote.test")["action"] \
+        == "sent"
+    # The MX moves to a host the policy does not name, the id changes,
+    # and the policy server is gone: the cached policy still applies.
+    nginx.stop()
+    try:
+        dns.records["remote.test"] = [("MX", (10, "mx2.remote.test"), 300)]
+        dns.add("mx2.remote.test", "A", MX2)
+        publish(dns, "c2")
+        res = deliver(env, "remote.test", port, "u@remote.test")
+        assert res["action"] == "deferred", res
+        assert res["reply"].startswith("MTA-STS policy for remote.test: no "
+                                       "MX host matches"), res
+        assert wait_for(lambda: "MTA-STS policy fetch from "
+                        "mta-sts.remote.test failed" in log_text(env))
+        assert "the cached policy still applies" in log_text(env)
+        # The cache is durable: the same after a restart of Postel.
+        instance.stop()
+        instance.start()
+        res = deliver(env, "remote.test", port, "u@remote.test")
+        assert res["action"] == "deferred", res
+        assert "MTA-STS policy for remote.test" in res["reply"]
+        assert sink2.messages == [] and len(sink1.messages) == 1
+    finally:
+        nginx.start()
+
+
+def test_mta_sts_without_mtasts_delivers_as_without_policy(senv, dns, nginx,
+                                                           pki):
+    env = senv(services=())
+    nginx.serve(policy(mx=("mx9.remote.test",)))
+    publish(dns)
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, pki["mx1"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "sent", res
+    assert len(sink.messages) == 1
+    assert wait_for(lambda: "MTA-STS policy of remote.test unavailable "
+                    "(mtasts:" in log_text(env)), log_text(env)
+
+
+def test_mta_sts_disabled_asks_nothing(senv, dns, nginx, pki):
+    env = senv(smtp_mta_sts_enable="no")
+    nginx.serve(policy(mx=("mx9.remote.test",)))
+    publish(dns)
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, pki["mx1"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "sent", res
+    assert len(sink.messages) == 1
+    assert ("_mta-sts.remote.test", "TXT") not in dns.queries
+
+
+def test_mta_sts_literal_next_hop_has_no_policy(senv, dns, nginx, pki):
+    env = senv()
+    nginx.serve(policy(mx=("mx9.remote.test",)))
+    publish(dns)
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, pki["mx1"])
+    dns.add("mx1.remote.test", "A", MX1)
+    qid = env.queue(["u@remote.test"])
+    res = env.send("[mx1.remote.test]:%d" % port, [qid])[qid]["u@remote.test"]
+    assert res["action"] == "sent", res
+    assert len(sink.messages) == 1
+    assert ("_mta-sts.remote.test", "TXT") not in dns.queries
+
+
+def test_mta_sts_dane_wins(senv, dns, nginx, pki):
+    # Validated MX and TLSA records: DANE applies, MTA-STS is not asked.
+    env = senv(smtp_tls_security_level="dane")
+    nginx.serve(policy(mx=("mx9.remote.test",)))
+    publish(dns)
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, pki["mx1"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    dns.add("_%d._tcp.mx1.remote.test" % port, "TLSA",
+            (3, 1, 1, tlsa_sha256(spki_der(pki["mx1"][1]))))
+    dns.ad = True
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "sent", res
+    assert sink.tls == [True]
+    assert ("_mta-sts.remote.test", "TXT") not in dns.queries
+
+
+def test_mta_sts_bad_policy_file_is_no_policy(senv, dns, nginx, pki):
+    env = senv()
+    nginx.serve("version: STSv1\nmode: enforce\nmax_age: 100\n")
+    publish(dns)
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, pki["mx1"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "sent", res
+    assert len(sink.messages) == 1
+    assert wait_for(lambda: "no mx pattern (sts-policy-invalid)"
+                    in log_text(env)), log_text(env)
