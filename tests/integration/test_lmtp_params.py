@@ -19,7 +19,9 @@ from conftest import REPO, free_port, run_cmd, wait_for, wait_smtp
 SMTP_DIR = os.path.join(REPO, "smtp")
 # smtp_X names with no LMTP twin, read only when the service is not lmtp.
 SMTP_ONLY = {"smtp_never_send_ehlo", "smtp_always_send_ehlo",
-             "smtp_tls_wrappermode"}
+             "smtp_tls_wrappermode",
+             # MTA-STS protects MX delivery: LMTP never applies it.
+             "smtp_mta_sts_enable", "smtp_mta_sts_fetch_timeout"}
 COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 
 
