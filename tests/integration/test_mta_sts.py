@@ -434,3 +434,65 @@ def test_mta_sts_bad_policy_file_is_no_policy(senv, dns, nginx, pki):
     assert len(sink.messages) == 1
     assert wait_for(lambda: "no mx pattern (sts-policy-invalid)"
                     in log_text(env)), log_text(env)
+
+
+def test_postel_tls_policy_shows_dane_and_mta_sts_state(senv, dns, nginx, pki,
+                                                        instance):
+    env = senv()
+    nginx.serve(policy(mx=("mx1.remote.test", "*.backup.test")))
+    publish(dns, "p7")
+    port = pick_port([MX1])
+    start_sink(env, MX1, port, pki["mx1"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    dns.add("remote.test", "MX", (20, "mx2.remote.test"))
+    assert deliver(env, "remote.test", port, "u@remote.test")["action"] \
+        == "sent"
+    r = instance.postel("tls-policy", "remote.test")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    for want in ("domain: remote.test",
+                 "mx_dnssec_validated: no",
+                 "mx: 10 mx1.remote.test",
+                 "mx: 20 mx2.remote.test",
+                 "tls_level: none (from smtp_tls_security_level)",
+                 "dane: not used at this level",
+                 "smtp_mta_sts_enable: yes",
+                 'sts_txt: _mta-sts.remote.test: "v=STSv1; id=p7;"',
+                 "sts_id: p7",
+                 "sts_source: mtasts",
+                 "sts_policy_id: p7",
+                 "sts_mode: enforce",
+                 "sts_mx: mx1.remote.test *.backup.test",
+                 "sts_max_age: 86400",
+                 "sts_match: mx1.remote.test matches",
+                 "sts_match: mx2.remote.test does not match"):
+        assert want in lines, (want, r.stdout)
+    assert any(l.startswith("sts_expires: 20") for l in lines), r.stdout
+    assert lines[-1].startswith("verdict: MTA-STS enforce"), r.stdout
+    # At level dane with validated records DANE is the verdict.
+    dns.add("_25._tcp.mx1.remote.test", "TLSA",
+            (3, 1, 1, tlsa_sha256(spki_der(pki["mx1"][1]))))
+    dns.ad = True
+    instance.write_config(main={"smtp_tls_security_level": "dane"})
+    r = instance.postel("tls-policy", "remote.test")
+    assert r.returncode == 0, r.stderr
+    assert "tls_level: dane (from smtp_tls_security_level)" in r.stdout
+    assert "tlsa: _25._tcp.mx1.remote.test: 1 usable, DNSSEC-validated" \
+        in r.stdout
+    assert "tlsa: _25._tcp.mx2.remote.test: none" in r.stdout
+    assert r.stdout.splitlines()[-1].startswith("verdict: DANE"), r.stdout
+
+
+def test_postel_tls_policy_fails_clearly(senv, dns, instance):
+    senv()
+    dns.servfail("broken.test")
+    r = instance.postel("tls-policy", "broken.test")
+    assert r.returncode == 75, (r.returncode, r.stdout, r.stderr)
+    assert "broken.test: MX lookup failed" in r.stderr
+    r = instance.postel("tls-policy", "nowhere.test")
+    assert r.returncode == 68, (r.returncode, r.stdout, r.stderr)
+    assert "nowhere.test: no MX and no address records" in r.stderr
+    r = instance.postel("tls-policy", "bad domain")
+    assert r.returncode == 64
+    r = instance.postel("tls-policy")
+    assert r.returncode == 64
