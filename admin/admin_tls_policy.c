@@ -66,8 +66,8 @@ admin_tls_mx(struct admin_tls *a, const char *domain)
 	if (ds == DNS_OK) {
 		a->mx_ad = a->reply->ad;
 		printf("mx_dnssec_validated: %s\n", a->mx_ad ? "yes" : "no");
-		for (size_t i = 0; i < a->reply->count && a->nmx < ADMIN_TLS_MX_MAX;
-		     i++) {
+		for (size_t i = 0;
+		     i < a->reply->count && a->nmx < ADMIN_TLS_MX_MAX; i++) {
 			const DNS_RR *rr = &a->reply->rr[i];
 
 			if (rr->type != DNS_TYPE_MX || VSTR_LEN(rr->data) == 0)
@@ -109,8 +109,8 @@ admin_tls_level(struct admin_tls *a, const char *domain, VSTR *source)
 	int	    level;
 	int	    ret;
 
-	level = tls_level_parse(cfg_compat_tls_level(a->cfg, CFG_COMPAT_SMTP,
-						     false));
+	level = tls_level_parse(
+	    cfg_compat_tls_level(a->cfg, CFG_COMPAT_SMTP, false));
 	vstr_strcpy(source, "smtp_tls_security_level");
 	if (*maps == 0)
 		return level;
@@ -149,8 +149,8 @@ admin_tls_dane(struct admin_tls *a, int port)
 		ds = dns_lookup(a->dns, VSTR_STR(qname), DNS_TYPE_TLSA,
 				a->reply, a->why);
 		if (ds == DNS_TEMPFAIL) {
-			printf("tlsa: %s: lookup failed: %s\n",
-			       VSTR_STR(qname), VSTR_STR(a->why));
+			printf("tlsa: %s: lookup failed: %s\n", VSTR_STR(qname),
+			       VSTR_STR(a->why));
 			a->status = EX_TEMPFAIL;
 			continue;
 		}
@@ -190,11 +190,10 @@ admin_tls_sts_policy(struct admin_tls *a, const char *domain,
 	ATTR		      *req = attr_alloc();
 	ATTR		      *rep = attr_alloc();
 	VSTR		      *path = vstr_alloc(64);
-	long long	       wait = cfg_get_time(a->cfg,
-						   "smtp_mta_sts_fetch_timeout");
-	const char	      *value;
-	DICT		      *d;
-	int		       ret = 0;
+	long long   wait = cfg_get_time(a->cfg, "smtp_mta_sts_fetch_timeout");
+	const char *value;
+	DICT	   *d;
+	int	    ret = 0;
 
 	memset(&rp, 0, sizeof(rp));
 	mta_sts_request_encode(&rq, req);
@@ -219,10 +218,8 @@ admin_tls_sts_policy(struct admin_tls *a, const char *domain,
 		goto out;
 	}
 	printf("sts_source: %s (mtasts did not answer: %s)\n",
-	       cfg_get_str(a->cfg, "smtp_mta_sts_cache_map"),
-	       VSTR_STR(a->why));
-	d = dict_open(cfg_get_str(a->cfg, "smtp_mta_sts_cache_map"), 0,
-		      a->why);
+	       cfg_get_str(a->cfg, "smtp_mta_sts_cache_map"), VSTR_STR(a->why));
+	d = dict_open(cfg_get_str(a->cfg, "smtp_mta_sts_cache_map"), 0, a->why);
 	if (d == NULL) {
 		printf("sts_policy: none (cache: %s)\n", VSTR_STR(a->why));
 		goto out;
@@ -358,11 +355,11 @@ admin_tls_policy(const CFG *cfg, const char *arg)
 	       VSTR_STR(source));
 	if (level == TLS_LEV_DANE)
 		dane = admin_tls_dane(&a, (int)port);
-	printf("dane: %s\n",
-	       dane			 ? "usable: DANE applies"
-	       : level == TLS_LEV_DANE ? "not usable (validated MX and TLSA "
-					 "records are needed)"
-				       : "not used at this level");
+	printf("dane: %s\n", dane ? "usable: DANE applies"
+			     : level == TLS_LEV_DANE
+				 ? "not usable (validated MX and TLSA "
+				   "records are needed)"
+				 : "not used at this level");
 	sts_on = cfg_get_bool(cfg, "smtp_mta_sts_enable");
 	printf("smtp_mta_sts_enable: %s\n", sts_on ? "yes" : "no");
 	mode = admin_tls_sts(&a, VSTR_STR(domain));

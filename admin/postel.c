@@ -470,10 +470,8 @@ main(int argc, char **argv)
 	}
 	/* Only tls-policy takes an argument. */
 	if (argc - optind < 1 || argc - optind > 2
-	    || (argc - optind == 2
-		&& strcmp(argv[optind], "tls-policy") != 0)
-	    || (argc - optind == 1
-		&& strcmp(argv[optind], "tls-policy") == 0))
+	    || (argc - optind == 2 && strcmp(argv[optind], "tls-policy") != 0)
+	    || (argc - optind == 1 && strcmp(argv[optind], "tls-policy") == 0))
 		postel_usage();
 	cmd = argv[optind];
 	p.confdir = cfg_confdir_from_env(opt_c);

@@ -75,11 +75,11 @@
 #include "util/strutil.h"
 #include "util/vstr.h"
 
-#define MTASTS_FETCH_MAX    16	    /* concurrent HTTPS fetches */
-#define MTASTS_CACHE_MAX    10000   /* domains in the cache */
-#define MTASTS_REFRESH_SCAN 3600    /* seconds between cache walks */
+#define MTASTS_FETCH_MAX	16    /* concurrent HTTPS fetches */
+#define MTASTS_CACHE_MAX	10000 /* domains in the cache */
+#define MTASTS_REFRESH_SCAN	3600  /* seconds between cache walks */
 #define MTASTS_REPLY_TIMEOUT_MS 10000
-#define MTASTS_FRAME_MAX    4096
+#define MTASTS_FRAME_MAX	4096
 
 struct mtasts_conn;
 
@@ -125,8 +125,8 @@ struct mtasts_conn {
 
 /* The outcome of a look at DNS and the cache for one domain. */
 struct mtasts_state {
-	int			   txt;	  /* 1 record, 0 none, -1 tempfail */
-	VSTR			  *id;	  /* TXT id when txt == 1 */
+	int			   txt; /* 1 record, 0 none, -1 tempfail */
+	VSTR			  *id;	/* TXT id when txt == 1 */
 	VSTR			  *txt_why;
 	bool			   cached; /* entry holds a cache record */
 	struct mta_sts_cache_entry entry;
@@ -159,11 +159,11 @@ mtasts_state_free(struct mtasts_state *st)
 static int
 mtasts_txt(struct mtasts_app *app, const char *domain, VSTR *id, VSTR *why)
 {
-	VSTR		*qname = vstr_alloc(64);
-	const char	*txt[DNS_RR_MAX];
-	size_t		 len[DNS_RR_MAX];
-	size_t		 n = 0;
-	enum dns_status	 ds;
+	VSTR	       *qname = vstr_alloc(64);
+	const char     *txt[DNS_RR_MAX];
+	size_t		len[DNS_RR_MAX];
+	size_t		n = 0;
+	enum dns_status ds;
 
 	vstr_sprintf(qname, "_mta-sts.%s", domain);
 	ds = dns_lookup(app->dns, VSTR_STR(qname), DNS_TYPE_TXT, app->reply,
@@ -194,7 +194,8 @@ mtasts_cache_read(struct mtasts_app *app, const char *domain,
 	const char *value;
 
 	st->cached = false;
-	if (app->cache != NULL && dict_lookup(app->cache, domain, &value) == 1) {
+	if (app->cache != NULL
+	    && dict_lookup(app->cache, domain, &value) == 1) {
 		if (mta_sts_cache_decode(value, &st->entry, app->why) == 0)
 			st->cached = true;
 		else
@@ -286,7 +287,7 @@ mtasts_answer(struct mtasts_conn *c, const struct mta_sts_reply *rp)
 
 /* Reply from a cache entry, with the failure of a refresh if any. */
 static void
-mtasts_reply_entry(struct mta_sts_reply *rp,
+mtasts_reply_entry(struct mta_sts_reply		    *rp,
 		   const struct mta_sts_cache_entry *e, const char *failure,
 		   const char *detail)
 {
@@ -340,9 +341,8 @@ mtasts_resolve(struct mtasts_app *app, const char *host, VSTR *out, VSTR *why)
 			if (rr->type != types[t])
 				continue;
 			vstr_sprintf_append(out,
-					    rr->type == DNS_TYPE_AAAA
-						? "%s[%s]"
-						: "%s%s",
+					    rr->type == DNS_TYPE_AAAA ? "%s[%s]"
+								      : "%s%s",
 					    naddr ? "," : "",
 					    VSTR_STR(rr->data));
 			naddr++;
@@ -411,8 +411,7 @@ mtasts_fetch_start(struct mtasts_app *app, const char *domain, const char *id,
 	vstr_sprintf(host, "mta-sts.%s", domain);
 	if (mtasts_resolve(app, VSTR_STR(host), res, why) < 0)
 		goto fail;
-	vstr_sprintf(url, "https://%s/.well-known/mta-sts.txt",
-		     VSTR_STR(host));
+	vstr_sprintf(url, "https://%s/.well-known/mta-sts.txt", VSTR_STR(host));
 	if ((e = curl_easy_init()) == NULL) {
 		vstr_strcpy(why, "curl_easy_init failed");
 		goto fail;
@@ -670,13 +669,13 @@ mtasts_serve(struct mtasts_conn *c)
 	mtasts_cache_read(app, VSTR_STR(domain), &st);
 	fresh = st.cached && st.entry.expires > now;
 	if (msg_verbose)
-		msg_info("%s: txt=%d (%s) cached=%d fresh=%d",
-			 VSTR_STR(domain), st.txt,
+		msg_info("%s: txt=%d (%s) cached=%d fresh=%d", VSTR_STR(domain),
+			 st.txt,
 			 st.txt == 1 ? VSTR_STR(st.id) : VSTR_STR(st.txt_why),
 			 st.cached, fresh);
 	if (fresh
-	    && (st.txt != 1 || strcmp(VSTR_STR(st.id), VSTR_STR(st.entry.id))
-				   == 0)) {
+	    && (st.txt != 1
+		|| strcmp(VSTR_STR(st.id), VSTR_STR(st.entry.id)) == 0)) {
 		mtasts_reply_entry(&rp, &st.entry, "", "");
 		goto answer;
 	}
@@ -908,9 +907,8 @@ static void
 mtasts_post_jail(struct skel_ctx *ctx)
 {
 	struct mtasts_app *app = ctx->app;
-	const char	  *spec = cfg_get_str(ctx->cfg,
-					      "smtp_mta_sts_cache_map");
-	VSTR		  *why = vstr_alloc(64);
+	const char *spec = cfg_get_str(ctx->cfg, "smtp_mta_sts_cache_map");
+	VSTR	   *why = vstr_alloc(64);
 
 	/* Opened as mail_owner, so the files it creates are ours. */
 	if ((app->cache = dict_open(spec,

@@ -102,10 +102,15 @@ typedef struct SMTP_SESSION {
 	bool	    broken;	/* I/O failed: no QUIT, no reuse */
 	bool	    tls;	/* TLS is up (set by smtp_tls.c) */
 	TLS_SESS   *tlss;	/* the TLS session when tls */
-	enum smtp_tls_verified { SMTP_TLS_VERIFIED_NONE, SMTP_TLS_VERIFIED_DANE,
-				 SMTP_TLS_VERIFIED_STS } tls_verified;
 	time_t	    created;
 	bool	    debug_peer; /* debug_peer_list raised msg_verbose */
+
+	/* How the certificate was verified (issue 14: DANE, MTA-STS). */
+	enum smtp_tls_verified {
+		SMTP_TLS_VERIFIED_NONE,
+		SMTP_TLS_VERIFIED_DANE,
+		SMTP_TLS_VERIFIED_STS
+	} tls_verified;
 } SMTP_SESSION;
 
 /* Process state, ctx->app. */
@@ -120,9 +125,11 @@ typedef struct SMTP_STATE {
 	struct smtp_sasl    *sasl;    /* smtp_sasl.c; NULL: no AUTH */
 	struct smtp_tls	    *tls;     /* smtp_tls.c */
 	struct smtp_generic *generic; /* smtp_generic.c; NULL: no maps */
-	bool		     sts_enable;  /* smtp_mta_sts_enable (SMTP only) */
-	int		     sts_wait_ms; /* longest wait for mtasts */
-	const char	    *relayhost;	  /* no MTA-STS for it */
+
+	/* smtp_sts.c */
+	bool	    sts_enable;	 /* smtp_mta_sts_enable (SMTP only) */
+	int	    sts_wait_ms; /* longest wait for mtasts */
+	const char *relayhost;	 /* no MTA-STS for it */
 } SMTP_STATE;
 
 /* Per-recipient result during one delivery. */
@@ -148,6 +155,7 @@ typedef struct SMTP_DELIVERY {
 	double t_start;	      /* request received */
 	double t_conn;	      /* session ready (after EHLO) */
 	int    conn_use;      /* use count of the session (1 = new) */
+
 	struct smtp_sts *sts; /* MTA-STS policy applied, or NULL */
 } SMTP_DELIVERY;
 

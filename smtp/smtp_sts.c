@@ -46,8 +46,7 @@ smtp_sts_init(SMTP_STATE *st, const CFG *cfg)
 	/* LMTP goes to a local store: there is no MX to protect. */
 	st->sts_enable = !st->conf.lmtp
 			 && cfg_get_bool(cfg, "smtp_mta_sts_enable");
-	st->sts_wait_ms = (int)(cfg_get_time(cfg,
-					     "smtp_mta_sts_fetch_timeout")
+	st->sts_wait_ms = (int)(cfg_get_time(cfg, "smtp_mta_sts_fetch_timeout")
 				+ 5)
 			  * 1000;
 	st->relayhost = cfg_get_str(cfg, "relayhost");
@@ -173,8 +172,7 @@ smtp_sts_filter(const struct smtp_sts *sts, const SMTP_DELIVERY *d,
 				 "does not match the policy%s",
 				 d->req->queue_id, VSTR_STR(sts->domain),
 				 sts->enforce ? "" : " (testing)", host,
-				 sts->enforce ? ": not used"
-					      : ": used anyway");
+				 sts->enforce ? ": not used" : ": used anyway");
 		/*
 		 * TLS-RPT meeting point: an mx-mismatch is reported as
 		 * validation-failure for this host.

@@ -125,10 +125,9 @@ mta_sts_txt_parse(const char *txt, size_t len, VSTR *id, VSTR *why)
 							 "32 characters");
 			for (size_t i = start + 3; i < end; i++)
 				if (!mta_sts_alnum(txt[i]))
-					return mta_sts_fail(why,
-							    "id is not "
-							    "letters and "
-							    "digits");
+					return mta_sts_fail(why, "id is not "
+								 "letters and "
+								 "digits");
 			if (id)
 				vstr_memcpy(id, txt + start + 3,
 					    end - start - 3);
@@ -327,12 +326,12 @@ mta_sts_policy_line(const char *line, size_t len, MTA_STS_POLICY *p,
 		    && k[i] != '.')
 			return mta_sts_fail(why, "malformed policy key");
 #define KEY(name) (klen == sizeof(name) - 1 && memcmp(k, name, klen) == 0)
-#define ONCE(bit, name)                                                   \
-	do {                                                              \
-		if (*seen & (bit))                                        \
-			return mta_sts_fail(why, "\"" name "\" appears "  \
-						 "more than once");       \
-		*seen |= (bit);                                           \
+#define ONCE(bit, name) \
+	do { \
+		if (*seen & (bit)) \
+			return mta_sts_fail(why, "\"" name "\" appears " \
+						 "more than once"); \
+		*seen |= (bit); \
 	} while (0)
 	if (KEY("version")) {
 		ONCE(1, "version");
@@ -361,8 +360,7 @@ mta_sts_policy_line(const char *line, size_t len, MTA_STS_POLICY *p,
 }
 
 int
-mta_sts_policy_parse(const char *text, size_t len, MTA_STS_POLICY *p,
-		     VSTR *why)
+mta_sts_policy_parse(const char *text, size_t len, MTA_STS_POLICY *p, VSTR *why)
 {
 	unsigned seen = 0;
 	size_t	 pos = 0;
@@ -469,8 +467,7 @@ mta_sts_cache_time(const char *v, long long *out)
 }
 
 int
-mta_sts_cache_decode(const char *text, struct mta_sts_cache_entry *e,
-		     VSTR *why)
+mta_sts_cache_decode(const char *text, struct mta_sts_cache_entry *e, VSTR *why)
 {
 	char	*copy = mystrdup(text);
 	char	*cp = copy;

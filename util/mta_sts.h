@@ -92,8 +92,8 @@ void mta_sts_policy_copy(MTA_STS_POLICY *dst, const MTA_STS_POLICY *src);
 /* The policy as a policy file (LF lines, mx in order) into out. */
 void mta_sts_policy_text(const MTA_STS_POLICY *p, VSTR *out);
 /* The mx patterns joined with sep into out. */
-void mta_sts_policy_mx_list(const MTA_STS_POLICY *p, const char *sep,
-			    VSTR *out);
+void
+mta_sts_policy_mx_list(const MTA_STS_POLICY *p, const char *sep, VSTR *out);
 /* Set p's mx from a list of patterns separated by ',' or blanks; 0/-1. */
 int mta_sts_policy_mx_parse(MTA_STS_POLICY *p, const char *list, VSTR *why);
 
@@ -106,7 +106,7 @@ bool mta_sts_policy_match(const MTA_STS_POLICY *p, const char *host);
 
 /* A cached policy with its bookkeeping. */
 struct mta_sts_cache_entry {
-	VSTR	      *id; /* the TXT id it was fetched under */
+	VSTR	      *id;	/* the TXT id it was fetched under */
 	long long      fetched; /* time() of the fetch */
 	long long      expires; /* fetched + max_age */
 	long long      checked; /* last TXT check (refresh timer) */

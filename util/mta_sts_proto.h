@@ -52,7 +52,7 @@ struct mta_sts_reply {
 	int	       status; /* MTA_STS_STAT_* */
 	const char    *id;     /* POLICY */
 	long long      fetched, expires;
-	MTA_STS_POLICY policy; /* POLICY */
+	MTA_STS_POLICY policy;	/* POLICY */
 	const char    *failure; /* "" or an RFC 8460 result type */
 	const char    *detail;
 };
@@ -61,8 +61,8 @@ struct mta_sts_reply {
 bool mta_sts_domain_ok(const char *domain);
 
 void mta_sts_request_encode(const struct mta_sts_request *rq, ATTR *out);
-int  mta_sts_request_decode(const ATTR *in, struct mta_sts_request *rq,
-			    VSTR *why);
+int
+mta_sts_request_decode(const ATTR *in, struct mta_sts_request *rq, VSTR *why);
 void mta_sts_reply_encode(const struct mta_sts_reply *rp, ATTR *out);
 /* rp->policy is freed first (it must be zeroed or valid). */
 int mta_sts_reply_decode(const ATTR *in, struct mta_sts_reply *rp, VSTR *why);

@@ -40,8 +40,9 @@ test_mta_sts_txt_record(void **state)
 	assert_int_equal(txt("v=STSv1; id=", id), -1);
 	assert_int_equal(txt("v=STSv1; id=a-b", id), -1);
 	assert_int_equal(txt("v=STSv1; id=1; id=2", id), -1);
-	assert_int_equal(
-	    txt("v=STSv1; id=123456789012345678901234567890123", id), -1);
+	assert_int_equal(txt("v=STSv1; id=123456789012345678901234567890123",
+			     id),
+			 -1);
 	assert_int_equal(txt("v=STSv1; id=1 x", id), -1);
 	assert_int_equal(txt("v=STSv1; id=1; =x", id), -1);
 	assert_int_equal(txt("v=STSv1; id=1; a=b=c", id), -1);
@@ -227,9 +228,10 @@ test_mta_sts_cache_round_trip(void **state)
 	e.checked = 150;
 	e.policy.mode = MTA_STS_MODE_TESTING;
 	e.policy.max_age = 100;
-	assert_int_equal(
-	    mta_sts_policy_mx_parse(&e.policy, "a.example, *.b.example", NULL),
-	    0);
+	assert_int_equal(mta_sts_policy_mx_parse(&e.policy,
+						 "a.example, *.b.example",
+						 NULL),
+			 0);
 	mta_sts_cache_encode(&e, text);
 	assert_string_equal(VSTR_STR(text),
 			    "id=abc123 fetched=100 expires=200 checked=150 "
@@ -247,11 +249,10 @@ test_mta_sts_cache_round_trip(void **state)
 				 "mode=enforce max_age=1 mx=a.b extra=1",
 				 &back, NULL),
 	    -1);
-	assert_int_equal(
-	    mta_sts_cache_decode("id=a fetched=1 expires=2 checked=1 "
-				 "mode=enforce max_age=1 mx= ",
-				 &back, NULL),
-	    -1);
+	assert_int_equal(mta_sts_cache_decode("id=a fetched=1 expires=2 checked=1 "
+					      "mode=enforce max_age=1 mx= ",
+					      &back, NULL),
+			 -1);
 	mta_sts_policy_free(&e.policy);
 	mta_sts_policy_free(&back.policy);
 	vstr_free(e.id);
@@ -273,12 +274,12 @@ wire(const ATTR *a, ATTR *back)
 static void
 test_mta_sts_proto_round_trip(void **state)
 {
-	ATTR			*a = attr_alloc();
-	ATTR			*b = attr_alloc();
-	struct mta_sts_reply	 rp;
-	struct mta_sts_reply	 back;
-	struct mta_sts_request	 rq;
-	VSTR			*why = vstr_alloc(10);
+	ATTR		      *a = attr_alloc();
+	ATTR		      *b = attr_alloc();
+	struct mta_sts_reply   rp;
+	struct mta_sts_reply   back;
+	struct mta_sts_request rq;
+	VSTR		      *why = vstr_alloc(10);
 
 	(void)state;
 	mta_sts_request_encode(&(struct mta_sts_request){ .domain = "Ex.Org" },
