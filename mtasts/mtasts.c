@@ -48,8 +48,9 @@
  * but not stored.
  *
  * Errors: a malformed request frame disconnects its client; a bad
- * request gets status FAIL.  A cache that cannot be opened (its folder
- * missing, say) is logged at start-up and mtasts works on without one,
+ * request gets status FAIL.  The cache's folder is made for mail_owner
+ * when missing (as postscreen does).  A cache that cannot be opened is
+ * logged at start-up and mtasts works on without one,
  * fetching every policy it is asked for; a failing cache update is
  * logged and the policy still answered.
  *
@@ -72,7 +73,9 @@
 #include "util/mta_sts_proto.h"
 #include "util/mymalloc.h"
 #include "util/skel.h"
+#include "util/safe_file.h"
 #include "util/strutil.h"
+#include "util/user.h"
 #include "util/vstr.h"
 
 #define MTASTS_FETCH_MAX	16    /* concurrent HTTPS fetches */
@@ -879,6 +882,33 @@ mtasts_accept(struct skel_ctx *ctx, int fd)
 	}
 }
 
+/*
+ * As postscreen does for its cache: the cache's folder (data_directory
+ * by default) is created for mail_owner when it is missing, while we
+ * are still root; the table itself is opened after the drop.
+ */
+static void
+mtasts_cache_folder(const CFG *cfg)
+{
+	const char *spec = cfg_get_str(cfg, "smtp_mta_sts_cache_map");
+	const char *name = strchr(spec, ':');
+	const char *slash;
+	char	   *folder;
+	uid_t	    uid;
+	gid_t	    gid;
+
+	if (geteuid() != 0 || name == NULL || strncmp(spec, "proxy:", 6) == 0
+	    || (slash = strrchr(name + 1, '/')) == NULL || slash == name + 1)
+		return;
+	if (user_lookup(cfg_get_str(cfg, "mail_owner"), &uid, &gid) < 0)
+		msg_fatal("mail_owner %s: unknown user",
+			  cfg_get_str(cfg, "mail_owner"));
+	folder = mystrndup(name + 1, (size_t)(slash - name - 1));
+	if (access(folder, F_OK) < 0 && mkdir_owned(folder, 0700, uid, gid) < 0)
+		msg_warn("cannot create %s: %m", folder);
+	myfree(folder);
+}
+
 static void
 mtasts_pre_jail(struct skel_ctx *ctx)
 {
@@ -888,6 +918,7 @@ mtasts_pre_jail(struct skel_ctx *ctx)
 		msg_fatal("unexpected command-line argument: %s", ctx->argv[0]);
 	if ((app->dns = dns_open(ctx->cfg)) == NULL)
 		msg_fatal_status(78, "bad dns_nameservers setting");
+	mtasts_cache_folder(ctx->cfg);
 	app->reply = dns_reply_alloc();
 	app->timeout = cfg_get_time(ctx->cfg, "smtp_mta_sts_fetch_timeout");
 	app->CAfile = cfg_get_str(ctx->cfg, "smtp_mta_sts_CAfile");

@@ -169,9 +169,8 @@ def start_sink(env, host, port, cert=None, starttls=True):
 @pytest.fixture
 def senv(instance, workdir, dns, pki):
     envs = []
+    # mtasts makes the folder of its cache for mail_owner.
     data = os.path.join(workdir, "data")
-    os.makedirs(data, exist_ok=True)
-    os.chmod(data, 0o777)
 
     def make(services=(MTASTS,), **main):
         conf = {"smtp_tls_CAfile": pki["ca"].cert, "smtp_tls_loglevel": "1",
