@@ -351,8 +351,14 @@ def test_mta_sts_cached_policy_applies_while_nginx_is_down(senv, dns, nginx,
         assert wait_for(lambda: "MTA-STS policy fetch from "
                         "mta-sts.remote.test failed" in log_text(env))
         assert "the cached policy still applies" in log_text(env)
-        # The cache is durable: the same after a restart of Postel.
+        # With Postel stopped, `postel tls-policy` reads the cache itself.
         instance.stop()
+        r = instance.postel("tls-policy", "remote.test")
+        assert r.returncode == 0, r.stderr
+        assert "(mtasts did not answer:" in r.stdout, r.stdout
+        assert "sts_policy_id: c1" in r.stdout, r.stdout
+        assert "sts_match: mx2.remote.test does not match" in r.stdout
+        # The cache is durable: the same after a restart of Postel.
         instance.start()
         res = deliver(env, "remote.test", port, "u@remote.test")
         assert res["action"] == "deferred", res
