@@ -270,6 +270,23 @@ mtasts_cache_store(struct mtasts_app *app, const char *domain,
 		app->ncached++;
 }
 
+/* Make sure the refresh timer runs by time `at` (seconds). */
+static void
+mtasts_refresh_at(struct mtasts_app *app, long long at)
+{
+	long long delay = at - (long long)time(NULL);
+	long	  left;
+
+	if (!app->started)
+		return;
+	if (delay < 1)
+		delay = 1;
+	left = events_timer_left(app->ctx->events, mtasts_refresh, app);
+	if (left < 0 || delay * 1000 < left)
+		events_timer(app->ctx->events, mtasts_refresh, app,
+			     delay * 1000);
+}
+
 /* Answer one client (and free it when it went away meanwhile). */
 static void
 mtasts_answer(struct mtasts_conn *c, const struct mta_sts_reply *rp)
@@ -498,8 +515,9 @@ mtasts_fetch_done(struct mtasts_app *app, struct mtasts_fetch *f,
 	if (result != CURLE_OK) {
 		failure = "sts-policy-fetch-error";
 		vstr_sprintf(app->why, "%s",
-			     f->too_big ? "policy larger than 64 KiB"
-					: curl_easy_strerror(result));
+			     f->too_big || result == CURLE_FILESIZE_EXCEEDED
+				 ? "policy larger than 64 KiB"
+				 : curl_easy_strerror(result));
 	} else if (code != 200) {
 		failure = "sts-policy-fetch-error";
 		vstr_sprintf(app->why, "HTTP status %ld", code);
@@ -528,6 +546,8 @@ mtasts_fetch_done(struct mtasts_app *app, struct mtasts_fetch *f,
 			 f->domain, VSTR_STR(f->id),
 			 mta_sts_mode_name(policy.mode), policy.max_age);
 		mtasts_cache_store(app, f->domain, &st.entry, is_new);
+		mtasts_refresh_at(app, st.entry.expires
+					   - st.entry.policy.max_age / 4);
 	} else {
 		msg_warn("%s: MTA-STS policy fetch from mta-sts.%s failed: "
 			 "%s (%s)%s",

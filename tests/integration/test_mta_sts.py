@@ -52,7 +52,7 @@ http {
     fastcgi_temp_path %(t)s/fastcgi;
     uwsgi_temp_path %(t)s/uwsgi;
     scgi_temp_path %(t)s/scgi;
-    types { text/plain txt; }
+    types { text/plain txt; text/html html; }
     default_type application/octet-stream;
     server {
         listen %(ip)s:443 ssl;
@@ -60,7 +60,13 @@ http {
         ssl_certificate %(cert)s;
         ssl_certificate_key %(key)s;
         root %(d)s/www;
-        location /redirect/ { return 302 /.well-known/mta-sts.txt; }
+        # Files beside the policy make nginx misbehave on purpose.
+        location = /.well-known/mta-sts.txt {
+            if (-f $document_root/redirect) {
+                return 302 https://mta-sts.remote.test/policy.txt;
+            }
+            try_files /policy.html /.well-known/mta-sts.txt =404;
+        }
     }
 }
 """ % {"d": folder, "t": tmp, "ip": WEB, "cert": cert[1], "key": cert[0]})
@@ -98,7 +104,16 @@ http {
             return ""
 
     def serve(self, text):
+        for name in ("redirect", "policy.html", "policy.txt"):
+            try:
+                os.unlink(os.path.join(self.folder, "www", name))
+            except FileNotFoundError:
+                pass
         with open(os.path.join(self.www, "mta-sts.txt"), "w") as f:
+            f.write(text)
+
+    def touch(self, name, text=""):
+        with open(os.path.join(self.folder, "www", name), "w") as f:
             f.write(text)
 
     def gets(self):
@@ -501,3 +516,56 @@ def test_postel_tls_policy_fails_clearly(senv, dns, instance):
     assert r.returncode == 64
     r = instance.postel("tls-policy")
     assert r.returncode == 64
+
+
+@pytest.mark.parametrize("trouble,reason", [
+    ("redirect", "HTTP status 302"),
+    ("html", "Content-Type is text/html, not text/plain"),
+    ("missing", "HTTP status 404"),
+    ("big", "policy larger than 64 KiB"),
+])
+def test_mta_sts_fetch_rules(senv, dns, nginx, pki, trouble, reason):
+    # Each would be an enforce policy naming another MX: refused, so the
+    # mail goes as without a policy and the log says why.
+    env = senv()
+    nginx.serve(policy(mx=("mx9.remote.test",)))
+    if trouble == "redirect":
+        nginx.touch("redirect")
+        nginx.touch("policy.txt", policy(mx=("mx9.remote.test",)))
+    elif trouble == "html":
+        nginx.touch("policy.html", policy(mx=("mx9.remote.test",)))
+    elif trouble == "missing":
+        os.unlink(os.path.join(nginx.www, "mta-sts.txt"))
+    else:
+        nginx.serve(policy(mx=("mx9.remote.test",))
+                    + "x: %s\n" % ("y" * 900) * 80)
+    publish(dns)
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, pki["mx1"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "sent", res
+    assert len(sink.messages) == 1
+    assert wait_for(lambda: "MTA-STS policy fetch from mta-sts.remote.test "
+                    "failed: %s (sts-policy-fetch-error)" % reason
+                    in log_text(env)), log_text(env)
+    if trouble == "redirect":
+        with open(nginx.access) as f:
+            assert "GET /policy.txt" not in f.read()
+
+
+def test_mta_sts_policy_is_refreshed_before_it_expires(senv, dns, nginx, pki):
+    env = senv()
+    nginx.serve(policy(max_age=8))
+    publish(dns, "r1")
+    port = pick_port([MX1])
+    start_sink(env, MX1, port, pki["mx1"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    before = nginx.gets()
+    assert deliver(env, "remote.test", port, "u@remote.test")["action"] \
+        == "sent"
+    assert nginx.gets() == before + 1
+    # A quarter of max_age before expiry, without any delivery.
+    assert wait_for(lambda: nginx.gets() >= before + 2, timeout=20)
+    assert wait_for(lambda: "remote.test: refreshing the MTA-STS policy "
+                    "before it expires" in log_text(env))
