@@ -59,7 +59,8 @@ PQ_CFLAGS	:= -I/usr/include/postgresql
 CPPFLAGS	+= $(PQ_CFLAGS)
 # ldap: tables (OpenLDAP's libldap and its liblber).
 LIBS		+= -lldap -llber
-# TLS-RPT: gzip of the reports (zlib), https: rua POSTs (libcurl).
+# TLS-RPT: gzip of the reports (zlib); libcurl: https: rua POSTs
+# (tlsrpt) and MTA-STS policy fetches (mtasts).
 LIBS		+= -lz -lcurl
 
 # Rebuild everything when the flavour (SAN) or flags change.
@@ -79,7 +80,8 @@ DAEMON_DIRS	:= master smtpd cleanup qmgr smtp bounce local pickup postlogd \
 		   tlsrpt \
 		   proxymap dnsblog \
 		   error discard \
-		   pipe virtual
+		   pipe virtual \
+		   mtasts
 DAEMONS		:= $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/$(d).c),$(d)))
 CMD_SRC		:= $(wildcard admin/*.c sendmail/*.c)
 # admin/admin_*.c, sendmail/sendmail_*.c and sendmail/postdrop_*.c are

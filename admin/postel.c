@@ -21,6 +21,9 @@
  *   set-permissions	create mail_owner and setgid_group when missing (as
  *			root), repair the queue, set the setgid bits of
  *			postdrop and postelqueue
+ *   tls-policy DOMAIN[:PORT]
+ *			the DANE and MTA-STS policy the SMTP client would
+ *			apply to DOMAIN, and why (admin/admin_tls_policy.h)
  *
  * Errors: diagnostics name the file or parameter at fault; exit codes
  * follow sysexits.h (EX_CONFIG for a bad configuration, EX_NOUSER for a
@@ -47,6 +50,7 @@
 
 #include "admin/admin_dkim.h"
 #include "admin/admin_queue.h"
+#include "admin/admin_tls_policy.h"
 #include "util/attr.h"
 #include "util/cfg.h"
 #include "util/cfg_compat.h"
@@ -75,7 +79,8 @@ postel_usage(void)
 	msg_fatal_status(EX_USAGE,
 			 "usage: postel [-c confdir] [-v] "
 			 "start|start-fg|stop|reload|status|check|flush|"
-			 "set-permissions|tls-report show|tls-report send");
+			 "set-permissions|tls-report show|tls-report send|"
+			 "tls-policy DOMAIN[:PORT]");
 }
 
 static pid_t
@@ -507,8 +512,13 @@ main(int argc, char **argv)
 			postel_usage();
 		}
 	}
-	if (argc - optind != 1
-	    && !(argc - optind == 2 && strcmp(argv[optind], "tls-report") == 0))
+	/* tls-report and tls-policy take one argument, and need it. */
+	if (argc - optind < 1 || argc - optind > 2
+	    || (argc - optind == 2 && strcmp(argv[optind], "tls-report") != 0
+		&& strcmp(argv[optind], "tls-policy") != 0)
+	    || (argc - optind == 1
+		&& (strcmp(argv[optind], "tls-report") == 0
+		    || strcmp(argv[optind], "tls-policy") == 0)))
 		postel_usage();
 	cmd = argv[optind];
 	p.confdir = cfg_confdir_from_env(opt_c);
@@ -539,6 +549,8 @@ main(int argc, char **argv)
 		ret = postel_tls_report(&p, argv[optind + 1]);
 	} else if (strcmp(cmd, "set-permissions") == 0) {
 		ret = postel_set_permissions(&p);
+	} else if (strcmp(cmd, "tls-policy") == 0) {
+		ret = admin_tls_policy(p.cfg, argv[optind + 1]);
 	} else {
 		msg_error("unknown command: %s", cmd);
 		postel_usage();

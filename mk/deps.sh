@@ -44,6 +44,8 @@ set -eu
 #   haproxy: the PROXY protocol tests put Debian's haproxy (send-proxy,
 #     send-proxy-v2) in front of smtpd and postscreen; each test module
 #     runs its own instance from a temporary haproxy.cfg
+#   MTA-STS: libcurl fetches policies (libcurl4-openssl-dev); the tests
+#     serve them with nginx run from its own folder
 PKGS="
 build-essential binutils clang pkg-config make
 libssl-dev openssl
@@ -66,7 +68,7 @@ swaks libnet-ssleay-perl
 util-linux passwd
 fail2ban
 haproxy
-zlib1g-dev libcurl4-openssl-dev
+zlib1g-dev libcurl4-openssl-dev nginx
 "
 
 missing=""

@@ -71,6 +71,16 @@ smtp_deliver_servers(SMTP_STATE *st, SMTP_DELIVERY *d, SMTP_SESSION **keep)
 			      dsn, NULL, NULL, "%s", VSTR_STR(why));
 		goto out;
 	}
+	/* MTA-STS where DANE does not win (st->dns_reply holds the MX). */
+	if (st->sts_enable && !no_mx && addrs.n > 0
+	    && !smtp_tls_dane_usable(st, req->nexthop, addrs.v[0].host, port,
+				     st->dns_reply->ad))
+		d->sts = smtp_sts_lookup(st, d, VSTR_STR(host), no_mx);
+	if (d->sts && smtp_sts_filter(st, d->sts, d, &addrs, why) < 0) {
+		smtp_rcpt_all(d, false, DELIVER_DEFERRED, "4.7.5", NULL, NULL,
+			      "%s", VSTR_STR(why));
+		goto out;
+	}
 	for (size_t a = 0; a < addrs.n && d->npending > 0; a++) {
 		SMTP_SESSION *s;
 		int	      fd;
@@ -217,6 +227,7 @@ report:
 	if (d->qfd >= 0)
 		close(d->qfd);
 	d->qfd = -1;
+	d->sts = smtp_sts_free(d->sts);
 	vstr_free(path);
 }
 
@@ -453,6 +464,7 @@ smtp_pre_jail(struct skel_ctx *ctx)
 	/* Cyrus loads its plugins and the tables open before the chroot. */
 	smtp_sasl_init(st, cfg);
 	debug_peer_init(cfg);
+	smtp_sts_init(st, cfg);
 	smtp_tls_init(st, cfg);
 	smtp_tlsrpt_init(st, cfg);
 	smtp_generic_init(st, cfg);

@@ -35,6 +35,7 @@
 #include "util/cfg.h"
 #include "util/deliver_proto.h"
 #include "util/dns.h"
+#include "util/mta_sts.h"
 #include "util/tls.h"
 #include "util/vstr.h"
 
@@ -103,6 +104,13 @@ typedef struct SMTP_SESSION {
 	TLS_SESS   *tlss;	/* the TLS session when tls */
 	time_t	    created;
 	bool	    debug_peer; /* debug_peer_list raised msg_verbose */
+
+	/* How the certificate was verified (issue 14: DANE, MTA-STS). */
+	enum smtp_tls_verified {
+		SMTP_TLS_VERIFIED_NONE,
+		SMTP_TLS_VERIFIED_DANE,
+		SMTP_TLS_VERIFIED_STS
+	} tls_verified;
 } SMTP_SESSION;
 
 /* Process state, ctx->app. */
@@ -118,6 +126,11 @@ typedef struct SMTP_STATE {
 	struct smtp_tls	    *tls;     /* smtp_tls.c */
 	struct smtp_generic *generic; /* smtp_generic.c; NULL: no maps */
 	struct smtp_tlsrpt  *tlsrpt;  /* smtp_tlsrpt.c */
+
+	/* smtp_sts.c */
+	bool	    sts_enable;	 /* smtp_mta_sts_enable (SMTP only) */
+	int	    sts_wait_ms; /* longest wait for mtasts */
+	const char *relayhost;	 /* no MTA-STS for it */
 } SMTP_STATE;
 
 /* Per-recipient result during one delivery. */
@@ -143,6 +156,8 @@ typedef struct SMTP_DELIVERY {
 	double t_start;	      /* request received */
 	double t_conn;	      /* session ready (after EHLO) */
 	int    conn_use;      /* use count of the session (1 = new) */
+
+	struct smtp_sts *sts; /* MTA-STS policy applied, or NULL */
 } SMTP_DELIVERY;
 
 /* Results of protocol steps. */
@@ -319,6 +334,46 @@ void
 smtp_tlsrpt_note(SMTP_STATE *st, SMTP_SESSION *s, const char *policy_domain,
 		 const char *policy_type, const char *policy_text,
 		 const char *result_type, const char *detail);
+/*
+ * The same for an attempt that never got a session (s NULL above): an
+ * MX host the MTA-STS policy does not list (mx_host), or a policy that
+ * could not be fetched (mx_host NULL).
+ */
+void smtp_tlsrpt_note_mx(SMTP_STATE *st, const char *mx_host,
+			 const char *policy_domain, const char *policy_type,
+			 const char *policy_text, const char *result_type,
+			 const char *detail);
+/*
+ * True when DANE wins over MTA-STS for nexthop (RFC 8461 2): its TLS
+ * level is dane, the MX answer was validated (mx_ad) and mx_host has
+ * DNSSEC-validated TLSA records (_port._tcp.mx_host).
+ */
+bool smtp_tls_dane_usable(SMTP_STATE *st, const char *nexthop,
+			  const char *mx_host, int port, bool mx_ad);
+
+/* smtp_sts.c: MTA-STS (RFC 8461) */
+struct smtp_sts {
+	VSTR	      *domain; /* the policy domain, lower case */
+	VSTR	      *id;
+	MTA_STS_POLICY policy;
+	bool	       enforce; /* mode enforce (or REQUIRETLS) */
+};
+
+/* pre_jail: smtp_mta_sts_enable and the wait for mtasts. */
+void smtp_sts_init(SMTP_STATE *st, const CFG *cfg);
+/*
+ * The policy to apply for a next hop whose host part is domain, or NULL
+ * (not applicable, no policy, mode none, mtasts unavailable: logged).
+ */
+struct smtp_sts *smtp_sts_lookup(SMTP_STATE *st, const SMTP_DELIVERY *d,
+				 const char *domain, bool no_mx);
+struct smtp_sts *smtp_sts_free(struct smtp_sts *sts);
+/*
+ * enforce: drop the addresses of MX hosts that the policy does not name;
+ * testing: log them.  0, or -1 (why) when none is left.
+ */
+int smtp_sts_filter(SMTP_STATE *st, const struct smtp_sts *sts,
+		    const SMTP_DELIVERY *d, SMTP_ADDRS *addrs, VSTR *why);
 
 /* smtp_sasl.c */
 /* pre_jail: smtp_sasl_* settings and tables; bad settings are fatal. */

@@ -25,6 +25,11 @@
  * session at level none is logged ("Host offered STARTTLS: [host]").
  * With smtp_tls_wrappermode the handshake comes first (implicit TLS,
  * port 465) at level encrypt or the level of the policy if higher.
+ * MTA-STS (smtp_sts.c): under an enforced policy a host without usable
+ * DANE records gets at least level verify with the MX host as the name
+ * to match, and every deferral names the policy ("MTA-STS policy for
+ * DOMAIN: ..."); under testing it gets at least may, and what enforce
+ * would have refused is logged.
  * A session that cannot meet its level is given up and its recipients
  * deferred (4.7.4 not offered, 4.7.5 handshake or verification) with a
  * reason that names the cause; other MX hosts are then tried.
@@ -145,12 +150,14 @@ smtp_tls_init(SMTP_STATE *st, const CFG *cfg)
 	t->ctx_why = vstr_alloc(100);
 	t->mctx_why = vstr_alloc(100);
 	/* Only make the context when some destination may use TLS. */
-	if ((t->level != TLS_LEV_NONE || t->policy || t->wrappermode)
+	if ((t->level != TLS_LEV_NONE || t->policy || t->wrappermode
+	     || st->sts_enable)
 	    && (t->ctx = tls_client_ctx(&o, t->ctx_why)) == NULL)
 		msg_warn("cannot set up client TLS: %s", VSTR_STR(t->ctx_why));
 	o.protocols = cfg_get_str(cfg, P("smtp_tls_mandatory_protocols"));
 	o.ciphers = cfg_get_str(cfg, P("smtp_tls_mandatory_ciphers"));
-	if ((t->level >= TLS_LEV_ENCRYPT || t->policy || t->wrappermode)
+	if ((t->level >= TLS_LEV_ENCRYPT || t->policy || t->wrappermode
+	     || st->sts_enable)
 	    && (t->mctx = tls_client_ctx(&o, t->mctx_why)) == NULL) {
 		if (t->level >= TLS_LEV_ENCRYPT)
 			msg_fatal_status(78,
@@ -313,13 +320,88 @@ smtp_tls_retry_plain(SMTP_STATE *st)
 	return again;
 }
 
-/* Defer everything pending on this session. */
+/*
+ * Defer everything pending on this session; under an enforced MTA-STS
+ * policy the reason says so.
+ */
 static enum smtp_step
 smtp_tls_defer(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *dsn,
 	       const char *text)
 {
-	smtp_rcpt_all(d, false, DELIVER_DEFERRED, dsn, s, NULL, "%s", text);
+	if (d->sts != NULL && d->sts->enforce)
+		smtp_rcpt_all(d, false, DELIVER_DEFERRED, dsn, s, NULL,
+			      "MTA-STS policy for %s: %s",
+			      VSTR_STR(d->sts->domain), text);
+	else
+		smtp_rcpt_all(d, false, DELIVER_DEFERRED, dsn, s, NULL, "%s",
+			      text);
 	return SMTP_STEP_NEXT;
+}
+
+/* testing mode: what enforce would have refused, logged. */
+static void
+smtp_tls_sts_testing(const struct smtp_sts *sts, SMTP_SESSION *s,
+		     SMTP_DELIVERY *d, const char *text)
+{
+	msg_info("%s: MTA-STS policy for %s (testing): %s (host %s); "
+		 "delivering anyway",
+		 d->req->queue_id, VSTR_STR(sts->domain), text,
+		 VSTR_STR(s->namaddr));
+}
+
+bool
+smtp_tls_dane_usable(SMTP_STATE *st, const char *nexthop, const char *mx_host,
+		     int port, bool mx_ad)
+{
+	struct smtp_tls *t = st->tls;
+	const char	*value = NULL;
+	VSTR		*domain;
+	VSTR		*qname;
+	VSTR		*why;
+	int		 level;
+	int		 ret = 0;
+	bool		 usable = false;
+
+	if (t == NULL || st->dns == NULL || !mx_ad)
+		return false;
+	level = t->level;
+	domain = vstr_alloc(64);
+	smtp_tls_domain(nexthop, domain);
+	if (t->policy) {
+		ret = dict_list_lookup(t->policy, nexthop, &value);
+		if (ret == 0)
+			ret = dict_list_lookup(t->policy, VSTR_STR(domain),
+					       &value);
+	}
+	if (ret > 0 && value) {
+		char *copy = mystrdup(value);
+		char *cp = copy;
+		char *word = str_token(&cp, " \t");
+
+		level = word ? tls_level_parse(word) : -1;
+		myfree(copy);
+	}
+	vstr_free(domain);
+	if (level != TLS_LEV_DANE)
+		return false;
+	qname = vstr_alloc(64);
+	why = vstr_alloc(64);
+	vstr_sprintf(qname, "_%d._tcp.%s", port, mx_host);
+	if (dns_lookup(st->dns, VSTR_STR(qname), DNS_TYPE_TLSA, t->tlsa, why)
+		== DNS_OK
+	    && t->tlsa->ad) {
+		for (size_t i = 0; i < t->tlsa->count; i++) {
+			const DNS_RR *rr = t->tlsa->rr + i;
+
+			if (rr->type == DNS_TYPE_TLSA
+			    && (rr->usage == 2 || rr->usage == 3)
+			    && rr->selector <= 1 && rr->mtype <= 2)
+				usable = true;
+		}
+	}
+	vstr_free(qname);
+	vstr_free(why);
+	return usable;
 }
 
 /*
@@ -437,6 +519,7 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	VSTR		       *why = vstr_alloc(100);
 	VSTR		       *key = vstr_alloc(100);
 	enum smtp_step		ret = SMTP_STEP_OK;
+	const struct smtp_sts  *sts;
 	int			level;
 	struct smtp_tls_rpt	rpt = { NULL, vstr_alloc(64), vstr_alloc(64) };
 
@@ -475,6 +558,24 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		rpt.type = "no-policy-found";
 	if (wrapper && level < TLS_LEV_ENCRYPT)
 		level = TLS_LEV_ENCRYPT;
+	/*
+	 * MTA-STS where this host has no usable DANE records: enforce needs
+	 * a certificate that chains to a trusted root and names the MX host.
+	 */
+	sts = level != TLS_LEV_DANE ? d->sts : NULL;
+	if (sts != NULL && sts->enforce && level < TLS_LEV_VERIFY) {
+		level = TLS_LEV_VERIFY;
+		smtp_tls_policy_free(&p);
+		smtp_tls_add_name(&p, VSTR_STR(s->host));
+	}
+	/* testing: opportunistic TLS at least, so the policy is checked. */
+	if (sts != NULL && !sts->enforce && level < TLS_LEV_MAY)
+		level = TLS_LEV_MAY;
+	/* TLS-RPT: this session is reported under the MTA-STS policy. */
+	if (sts != NULL) {
+		rpt.type = "sts";
+		mta_sts_policy_text(&sts->policy, rpt.text);
+	}
 	vstr_sprintf(key, "%s:%d", VSTR_STR(s->addr), s->port);
 	if (level == TLS_LEV_NONE && !wrapper && t->note_offer
 	    && (s->features & SMTP_FEATURE_STARTTLS))
@@ -485,6 +586,9 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		goto out_policy;
 	if (!wrapper && !(s->features & SMTP_FEATURE_STARTTLS)) {
 		smtp_tls_rpt(st, s, &rpt, "starttls-not-supported", NULL);
+		if (sts != NULL && !sts->enforce)
+			smtp_tls_sts_testing(sts, s, d,
+					     "STARTTLS was not offered");
 		if (level == TLS_LEV_MAY)
 			goto out_policy;
 		vstr_sprintf(why,
@@ -586,7 +690,19 @@ handshake:
 		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
 		goto out_policy;
 	}
+	if (sts != NULL && !sts->enforce
+	    && tls_trust(s->tlss) != TLS_TRUST_VERIFIED) {
+		vstr_sprintf(why, "server certificate not verified: %s",
+			     tls_trust_why(s->tlss));
+		smtp_tls_sts_testing(sts, s, d, VSTR_STR(why));
+		smtp_tls_rpt(st, s, &rpt,
+			     tlsrpt_result_from_verdict(tls_trust_why(s->tlss)),
+			     tls_trust_why(s->tlss));
+	}
+	/* A session that failed nothing above is a success for TLS-RPT. */
 	smtp_tls_rpt(st, s, &rpt, NULL, NULL);
+	if (sts != NULL && sts->enforce)
+		s->tls_verified = SMTP_TLS_VERIFIED_STS;
 	if (wrapper)
 		goto out_policy;
 	/* RFC 3207 4.2: ask again, the answer may differ inside TLS. */

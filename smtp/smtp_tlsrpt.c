@@ -78,10 +78,12 @@ smtp_tlsrpt_local_ip(int fd, char *buf, size_t len)
 		buf[0] = 0;
 }
 
-void
-smtp_tlsrpt_note(SMTP_STATE *st, SMTP_SESSION *s, const char *policy_domain,
-		 const char *policy_type, const char *policy_text,
-		 const char *result_type, const char *detail)
+/* One note; s may be NULL (no session yet), mx_host NULL or "". */
+static void
+smtp_tlsrpt_send(SMTP_STATE *st, SMTP_SESSION *s, const char *mx_host,
+		 const char *policy_domain, const char *policy_type,
+		 const char *policy_text, const char *result_type,
+		 const char *detail)
 {
 	struct smtp_tlsrpt *r = st->tlsrpt;
 	struct tlsrpt_note  n;
@@ -90,20 +92,19 @@ smtp_tlsrpt_note(SMTP_STATE *st, SMTP_SESSION *s, const char *policy_domain,
 	if (r == NULL || !r->enable || policy_domain == NULL
 	    || *policy_domain == 0)
 		return;
-	smtp_tlsrpt_local_ip(s->fd, local, sizeof(local));
+	smtp_tlsrpt_local_ip(s != NULL ? s->fd : -1, local, sizeof(local));
 	memset(&n, 0, sizeof(n));
 	n.domain = policy_domain;
 	n.policy_type = policy_type;
 	n.policy_text = policy_text;
 	n.result = result_type;
 	n.detail = detail;
-	n.mx_host = VSTR_STR(s->host);
+	n.mx_host = mx_host != NULL ? mx_host : "";
 	n.sending_ip = local;
-	n.receiving_ip = VSTR_STR(s->addr);
+	n.receiving_ip = s != NULL ? VSTR_STR(s->addr) : "";
 	if (msg_verbose)
 		msg_info("TLS-RPT: %s %s %s: %s", policy_domain, policy_type,
-			 VSTR_STR(s->host),
-			 result_type ? result_type : "success");
+			 n.mx_host, result_type ? result_type : "success");
 	if (tlsrpt_client_note(SMTP_TLSRPT_SERVICE, &n, SMTP_TLSRPT_TIMEOUT_MS,
 			       r->why)
 	    < 0) {
@@ -113,4 +114,24 @@ smtp_tlsrpt_note(SMTP_STATE *st, SMTP_SESSION *s, const char *policy_domain,
 				 VSTR_STR(r->why));
 		r->warned = true;
 	}
+}
+
+void
+smtp_tlsrpt_note(SMTP_STATE *st, SMTP_SESSION *s, const char *policy_domain,
+		 const char *policy_type, const char *policy_text,
+		 const char *result_type, const char *detail)
+{
+	smtp_tlsrpt_send(st, s, s != NULL ? VSTR_STR(s->host) : NULL,
+			 policy_domain, policy_type, policy_text, result_type,
+			 detail);
+}
+
+void
+smtp_tlsrpt_note_mx(SMTP_STATE *st, const char *mx_host,
+		    const char *policy_domain, const char *policy_type,
+		    const char *policy_text, const char *result_type,
+		    const char *detail)
+{
+	smtp_tlsrpt_send(st, NULL, mx_host, policy_domain, policy_type,
+			 policy_text, result_type, detail);
 }

@@ -757,6 +757,22 @@ static const struct param_def param_defs[] = {
 	  "Longest line sent to a server before it is folded (0 = none)." },
 	{ "smtp_mail_timeout", PARAM_TIME, "300s", 1, LLONG_MAX,
 	  "Time limit for the reply to MAIL FROM." },
+	{ "smtp_mta_sts_CAfile", PARAM_STR, "", 0, 0,
+	  "Postel: CA certificates (PEM file) that MTA-STS policy fetches "
+	  "trust; empty: the system's store." },
+	{ "smtp_mta_sts_CApath", PARAM_STR, "", 0, 0,
+	  "Postel: folder of hashed CA certificates that MTA-STS policy "
+	  "fetches trust; empty: the system's store." },
+	{ "smtp_mta_sts_cache_map", PARAM_STR,
+	  "btree:$data_directory/mta_sts_cache", 0, 0,
+	  "Postel: where mtasts(8) keeps the MTA-STS policies it fetched "
+	  "(a writable btree:, hash: or lmdb: table)." },
+	{ "smtp_mta_sts_enable", PARAM_BOOL, "yes", 0, 0,
+	  "Postel: apply the MTA-STS policies (RFC 8461) of next-hop "
+	  "domains that have no usable DANE policy." },
+	{ "smtp_mta_sts_fetch_timeout", PARAM_TIME, "10s", 1, 300,
+	  "Postel: time limit for one MTA-STS policy fetch over HTTPS "
+	  "(connection and transfer)." },
 	{ "smtp_mx_address_limit", PARAM_INT, "5", 0, 0,
 	  "Addresses tried per delivery across all MX hosts (0 = none)." },
 	{ "smtp_mx_session_limit", PARAM_INT, "2", 0, 0,

@@ -123,6 +123,7 @@ DEPENDENCIES = {
     "root": ("root privileges (run the suite as root, as .ci/run does)",
              None, lambda: os.geteuid() == 0),
     "openssl": ("the openssl command", "openssl", _which("openssl")),
+    "nginx": ("nginx", "nginx", _which("nginx")),
     "swaks": ("swaks", "swaks", _which("swaks")),
     "swaks_tls": ("swaks TLS support", "libnet-ssleay-perl",
                   lambda: _swaks_supports("TLS")),

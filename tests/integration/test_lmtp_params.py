@@ -21,7 +21,9 @@ SMTP_DIR = os.path.join(REPO, "smtp")
 SMTP_ONLY = {"smtp_never_send_ehlo", "smtp_always_send_ehlo",
              "smtp_tls_wrappermode",
              # TLS-RPT reports on SMTP to MX hosts, never on LMTP.
-             "smtp_tls_report_enable"}
+             "smtp_tls_report_enable",
+             # MTA-STS protects MX delivery: LMTP never applies it.
+             "smtp_mta_sts_enable", "smtp_mta_sts_fetch_timeout"}
 COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
 
 
