@@ -27,6 +27,7 @@
 #include "util/dict_alias_parse.h"
 #include "util/dict_src.h"
 #include "util/lline.h"
+#include "util/map_files.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/vstr.h"
@@ -47,6 +48,7 @@ struct map_opts {
 	const char	   *key;      /* -q / -d */
 	const char	   *def_type; /* default_database_type */
 	int		    flags;    /* DICT_FLAG_* */
+	bool		    files;    /* -F: values are files, stored base64 */
 };
 
 static void
@@ -56,7 +58,7 @@ map_usage(enum admin_map_kind kind)
 		msg_fatal_status(EX_USAGE,
 				 "usage: newaliases [-c config_dir] [-v]");
 	msg_fatal_status(EX_USAGE,
-			 "usage: %s [-Nfinrvw] [-c config_dir] "
+			 "usage: %s [-FNfinrvw] [-c config_dir] "
 			 "[-q key | -d key | -s] [type:]file ...",
 			 kind == ADMIN_MAP_ALIAS ? "postelalias" : "postelmap");
 }
@@ -145,6 +147,7 @@ map_load(const struct map_opts *o, DICT *d, const char *name, const char *text,
 	VSTR	   *line = vstr_alloc(256);
 	VSTR	   *akey = vstr_alloc(64);
 	VSTR	   *aval = vstr_alloc(256);
+	VSTR	   *b64 = vstr_alloc(256);
 	VSTR	   *why = map_why_buf();
 	const char *old;
 	char	   *key;
@@ -173,6 +176,15 @@ map_load(const struct map_opts *o, DICT *d, const char *name, const char *text,
 			}
 			key = VSTR_STR(akey);
 			value = VSTR_STR(aval);
+		}
+		/* -F: the files' contents, base64, instead of their names. */
+		if (o->files) {
+			if (map_files_encode(value, b64, why) < 0) {
+				dict_discard(d);
+				msg_fatal_status(EX_DATAERR, "%s:%d: %s", name,
+						 lineno, VSTR_STR(why));
+			}
+			value = VSTR_STR(b64);
 		}
 		if (!(o->flags & DICT_DUP_FLAGS)) {
 			ret = dict_lookup(d, key, &old);
@@ -204,6 +216,8 @@ map_load(const struct map_opts *o, DICT *d, const char *name, const char *text,
 	vstr_free(line);
 	vstr_free(akey);
 	vstr_free(aval);
+	explicit_bzero(VSTR_STR(b64), VSTR_LEN(b64));
+	vstr_free(b64);
 	return count;
 }
 
@@ -296,11 +310,34 @@ map_build(const struct map_opts *o, const char *spec)
 	return 0;
 }
 
+/* -F: the decoded value (the files' contents), or NULL (a warning). */
+static char *
+map_files_value(const char *key, const char *value)
+{
+	VSTR *out = vstr_alloc(4096);
+
+	if (map_files_decode(value, out, map_why_buf()) < 0) {
+		msg_warn("table entry \"%s\": %s", key, VSTR_STR(map_why));
+		vstr_free(out);
+		return NULL;
+	}
+	return vstr_export(out);
+}
+
 static void
 map_print(const struct map_opts *o, const char *key, const char *value)
 {
 	const char *p;
 
+	if (o->kind == ADMIN_MAP_POSTMAP && o->files) {
+		char *text = map_files_value(key, value);
+
+		if (text) {
+			printf("%s\t%s\n", key, text);
+			myfree(text);
+		}
+		return;
+	}
 	if (o->kind == ADMIN_MAP_POSTMAP) {
 		printf("%s\t%s\n", key, value);
 		return;
@@ -341,7 +378,15 @@ map_query(const struct map_opts *o, char **specs, int count)
 						 "%s: table "
 						 "lookup problem",
 						 dict_spec(dicts[i]));
-			if (ret > 0) {
+			if (ret > 0 && o->files) {
+				char *text = map_files_value(o->key, value);
+
+				/* As postmap -Fq: the contents, then a newline. */
+				if (text)
+					printf("%s\n", text);
+				myfree(text);
+				found = text != NULL;
+			} else if (ret > 0) {
 				printf("%s\n", value);
 				found = 1;
 			}
@@ -474,7 +519,8 @@ map_collect(const char *item, size_t len, void *ctx)
 int
 admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind)
 {
-	struct map_opts	 o = { kind, OP_BUILD, NULL, "hash", DICT_FLAG_FOLD };
+	struct map_opts	 o = { kind,   OP_BUILD,       NULL,
+			       "hash", DICT_FLAG_FOLD, false };
 	const char	*opt_c = NULL;
 	const char	*progname;
 	struct spec_list sl = { NULL, 0 };
@@ -492,7 +538,8 @@ admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind)
 	msg_set_progname(progname);
 	while ((ch = getopt(argc, argv,
 			    kind == ADMIN_MAP_NEWALIASES ? "c:v"
-							 : "c:d:fiNnq:rsvw"))
+			    : kind == ADMIN_MAP_ALIAS	 ? "c:d:fiNnq:rsvw"
+							 : "c:d:FfiNnq:rsvw"))
 	       != -1) {
 		switch (ch) {
 		case 'c':
@@ -510,6 +557,9 @@ admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind)
 			if (o.op != OP_BUILD)
 				map_usage(kind);
 			o.op = ch == 's' ? OP_DUMP : OP_INCREMENTAL;
+			break;
+		case 'F':
+			o.files = true;
 			break;
 		case 'f':
 			o.flags &= ~DICT_FLAG_FOLD;

@@ -39,6 +39,7 @@
  * none), as success once the certificate passed its level's check, or
  * as starttls-not-supported, validation-failure (handshake) or the
  * verification failure (util/tlsrpt: tlsrpt_result_from_verdict).
+ * SNI (smtp_tls_servername): see smtp_tls_sni() below.
  *
  * Errors: bad settings are fatal in pre_jail; everything else is a
  * recipient result.
@@ -501,6 +502,32 @@ smtp_tls_rpt(SMTP_STATE *st, SMTP_SESSION *s, struct smtp_tls_rpt *r,
 }
 
 /*
+ * smtp_tls_servername: "hostname" the MX host, "nexthop" the next-hop
+ * domain (brackets and port removed), another value itself, empty none.
+ * An IP address is never sent (RFC 6066 3).  The name, or NULL.
+ */
+static const char *
+smtp_tls_sni(const struct smtp_tls *t, const SMTP_SESSION *s, VSTR *buf)
+{
+	const char *name;
+
+	if (*t->servername == 0)
+		return NULL;
+	if (strcasecmp(t->servername, "hostname") == 0) {
+		vstr_strcpy(buf, VSTR_STR(s->host));
+	} else if (strcasecmp(t->servername, "nexthop") == 0) {
+		smtp_tls_domain(VSTR_STR(s->nexthop), buf);
+	} else {
+		vstr_strcpy(buf, t->servername);
+	}
+	name = VSTR_STR(buf);
+	if (*name == 0 || strspn(name, "0123456789.") == strlen(name)
+	    || strchr(name, ':') != NULL)
+		return NULL;
+	return name;
+}
+
+/*
  * TLS for session s as its policy wants: after EHLO with STARTTLS, or
  * (wrapper) right after connecting, where TLS is always mandatory.
  */
@@ -518,6 +545,7 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	VSTR		       *ctx_why;
 	VSTR		       *why = vstr_alloc(100);
 	VSTR		       *key = vstr_alloc(100);
+	VSTR		       *sni = vstr_alloc(64);
 	enum smtp_step		ret = SMTP_STEP_OK;
 	const struct smtp_sts  *sts;
 	int			level;
@@ -641,11 +669,7 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 handshake:
 	memset(&cs, 0, sizeof(cs));
 	cs.level = level;
-	cs.sni = NULL;
-	if (strcasecmp(t->servername, "hostname") == 0)
-		cs.sni = VSTR_STR(s->host);
-	else if (*t->servername && strcasecmp(t->servername, "nexthop") != 0)
-		cs.sni = t->servername;
+	cs.sni = smtp_tls_sni(t, s, sni);
 	if (level == TLS_LEV_DANE && cs.sni == NULL)
 		cs.sni = VSTR_STR(s->host);
 	cs.match = (const char *const *)p.names;
@@ -737,6 +761,7 @@ out:
 	myfree(recs);
 	vstr_free(why);
 	vstr_free(key);
+	vstr_free(sni);
 	return ret;
 }
 

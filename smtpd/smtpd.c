@@ -36,8 +36,10 @@
 #include "util/anvil_client.h"
 #include "util/cleanup_client.h"
 #include "util/debug_peer.h"
+#include "util/dict.h"
 #include "util/dns.h"
 #include "util/ipc.h"
+#include "util/map_files.h"
 #include "util/msg.h"
 #include "util/skel.h"
 #include "util/tls.h"
@@ -58,6 +60,7 @@ struct smtpd_app {
 	bool	      peername_lookup;
 	TLS_CTX	     *tls;	  /* NULL: no TLS */
 	const char   *tls_digest; /* smtpd_tls_fingerprint_digest */
+	DICT_LIST    *sni_maps;	  /* tls_server_sni_maps, or NULL */
 	SMTPD_SPF    *spf;	  /* NULL: spf_enable = no */
 	DNS	     *spf_dns;
 	ANVIL_CLIENT *anvil;		/* NULL: no client limits */
@@ -231,6 +234,27 @@ static const struct smtpd_hooks smtpd_real_hooks = {
 };
 
 /*
+ * tls_server_sni_maps: one key, its value built by "postelmap -F" (the
+ * base64 of the PEM files), decoded for util/tls.
+ */
+static int
+smtpd_sni_lookup(void *ctx, const char *key, VSTR *pem, VSTR *why)
+{
+	struct smtpd_app *app = ctx;
+	const char	 *value;
+	int		  ret;
+
+	if ((ret = dict_list_lookup(app->sni_maps, key, &value)) < 0) {
+		vstr_sprintf(why, "tls_server_sni_maps lookup of \"%s\" failed",
+			     key);
+		return -1;
+	}
+	if (ret == 0)
+		return 0;
+	return map_files_decode(value, pem, why) < 0 ? -1 : 1;
+}
+
+/*
  * Read the certificates before the chroot.  A broken setup is fatal in
  * wrapper mode (nothing could be served); otherwise the server warns and
  * carries on without STARTTLS, so "encrypt" then refuses mail with 530
@@ -270,6 +294,17 @@ smtpd_tls_init(struct smtpd_app *app, const CFG *cfg)
 	o.cache_timeout = (long)cfg_get_time(cfg,
 					     "smtpd_tls_session_cache_timeout");
 	why = vstr_alloc(100);
+	/* The tables are opened now, before the chroot, like every map. */
+	if (*cfg_get_str(cfg, "tls_server_sni_maps")) {
+		if ((app->sni_maps =
+			 dict_list_open(cfg_get_str(cfg, "tls_server_sni_maps"),
+					DICT_FLAG_FOLD, why))
+		    == NULL)
+			msg_fatal_status(78, "tls_server_sni_maps: %s",
+					 VSTR_STR(why));
+		o.sni_lookup = smtpd_sni_lookup;
+		o.sni_ctx = app;
+	}
 	if ((app->tls = tls_server_ctx(&o, why)) == NULL) {
 		if (tp->wrappermode)
 			msg_fatal_status(78,
@@ -355,6 +390,7 @@ smtpd_pre_exit(struct skel_ctx *ctx)
 	if (app) {
 		app->check = smtpd_check_free(app->check);
 		app->tls = tls_ctx_free(app->tls);
+		app->sni_maps = dict_list_close(app->sni_maps);
 		app->spf = smtpd_spf_free(app->spf);
 		app->spf_dns = dns_close(app->spf_dns);
 		app->anvil = anvil_client_free(app->anvil);

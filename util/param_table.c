@@ -1073,6 +1073,9 @@ static const struct param_def param_defs[] = {
 	  "Syslog facility of log lines." },
 	{ "syslog_name", PARAM_STR, "postel", 0, 0,
 	  "Prefix of log lines, as in postel/smtpd[pid]." },
+	{ "tls_server_sni_maps", PARAM_STR, "", 0, 0,
+	  "Tables mapping the SNI name a client sends to the SMTP server's "
+	  "keys and certificate chains (build with postelmap -F)." },
 	{ "trace_service_name", PARAM_STR, "trace", 0, 0,
 	  "Name of the trace service in master.cf." },
 	{ "transport_maps", PARAM_STR, "", 0, 0,

@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +26,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -35,6 +37,9 @@
 #include "util/tls.h"
 
 #define TLS_CACHE_MAX 16   /* client sessions remembered */
+#define TLS_SNI_CACHE 16   /* SNI names whose chains are kept parsed */
+#define TLS_SNI_PAIRS 4	   /* keys (RSA, ECDSA, ...) in one SNI value */
+#define TLS_SNI_MAX   255  /* longest SNI host name */
 #define TLS_CLOSE_MS  1000 /* wait for close_notify to go out */
 
 /*
@@ -53,6 +58,24 @@ struct tls_cache_ent {
 	SSL_SESSION *sess;
 };
 
+/* One private key with its certificate and issuers. */
+struct tls_pair {
+	EVP_PKEY *key;
+	X509	 *cert;
+	STACK_OF(X509) * chain;
+};
+
+/* The parsed value of an SNI table entry. */
+struct tls_chain {
+	struct tls_pair pair[TLS_SNI_PAIRS];
+	size_t		npair;
+};
+
+struct tls_sni_ent {
+	char		 *name; /* the SNI name as sent, lower case */
+	struct tls_chain *chain;
+};
+
 struct TLS_CTX {
 	SSL_CTX		    *ssl;
 	bool		     server;
@@ -60,6 +83,10 @@ struct TLS_CTX {
 	int		     loglevel; /* see tls.h */
 	struct tls_cache_ent cache[TLS_CACHE_MAX];
 	size_t		     cache_next;
+	tls_sni_lookup_fn    sni_lookup; /* NULL: SNI is not looked at */
+	void		    *sni_ctx;
+	struct tls_sni_ent   sni[TLS_SNI_CACHE];
+	size_t		     sni_next;
 };
 
 struct TLS_SESS {
@@ -72,6 +99,8 @@ struct TLS_SESS {
 	VSTR	      *peer_cn;
 	VSTR	      *issuer_cn;
 	bool	       dane;
+	const char    *peer; /* server: "name[addr]", for the SNI callback */
+	char	      *sni;  /* server: the SNI name that chose the chain */
 };
 
 static const struct {
@@ -319,6 +348,261 @@ tls_verify_any(int ok, X509_STORE_CTX *store)
 	return 1;
 }
 
+static struct tls_chain *
+tls_chain_free(struct tls_chain *c)
+{
+	if (c == NULL)
+		return NULL;
+	for (size_t i = 0; i < c->npair; i++) {
+		EVP_PKEY_free(c->pair[i].key);
+		X509_free(c->pair[i].cert);
+		sk_X509_pop_free(c->pair[i].chain, X509_free);
+	}
+	myfree(c);
+	return NULL;
+}
+
+/*
+ * PEM text -> key/chain pairs: each private key comes first, then its
+ * leaf certificate, then the issuers.  NULL with why when malformed.
+ */
+static struct tls_chain *
+tls_chain_parse(const char *pem, size_t len, VSTR *why)
+{
+	struct tls_chain *c = mycalloc(1, sizeof(*c));
+	struct tls_pair	 *p = NULL;
+	BIO		 *bio;
+	char		 *name = NULL, *header = NULL;
+	unsigned char	 *data = NULL;
+	long		  dlen;
+
+	if (len > INT_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+		vstr_strcpy(why, "cannot read the PEM text");
+		return tls_chain_free(c);
+	}
+	while (PEM_read_bio(bio, &name, &header, &data, &dlen) == 1) {
+		const unsigned char *dp = data;
+		bool is_key = strstr(name, "PRIVATE KEY") != NULL;
+
+		if (is_key) {
+			if (p != NULL && p->cert == NULL) {
+				vstr_strcpy(why, "private key without "
+						 "certificate");
+				break;
+			}
+			if (c->npair == TLS_SNI_PAIRS) {
+				vstr_sprintf(why, "more than %d keys",
+					     TLS_SNI_PAIRS);
+				break;
+			}
+			p = c->pair + c->npair++;
+			if ((p->key = d2i_AutoPrivateKey(NULL, &dp, dlen))
+			    == NULL) {
+				vstr_strcpy(why, "bad private key");
+				break;
+			}
+		} else if (strcmp(name, "CERTIFICATE") == 0
+			   || strcmp(name, "TRUSTED CERTIFICATE") == 0) {
+			X509 *x;
+
+			if (p == NULL) {
+				vstr_strcpy(why, "key not first");
+				break;
+			}
+			if ((x = d2i_X509(NULL, &dp, dlen)) == NULL) {
+				vstr_strcpy(why, "bad certificate");
+				break;
+			}
+			if (p->cert == NULL) {
+				p->cert = x;
+			} else {
+				if (p->chain == NULL)
+					p->chain = sk_X509_new_null();
+				if (p->chain == NULL
+				    || !sk_X509_push(p->chain, x)) {
+					X509_free(x);
+					vstr_strcpy(why, "out of memory");
+					break;
+				}
+			}
+		}
+		/* Other PEM objects (parameters, CRLs) are skipped. */
+		OPENSSL_free(name);
+		OPENSSL_free(header);
+		OPENSSL_free(data);
+		name = header = NULL;
+		data = NULL;
+	}
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(data);
+	BIO_free(bio);
+	ERR_clear_error();
+	if (VSTR_LEN(why) == 0 && c->npair == 0)
+		vstr_strcpy(why, "no private key");
+	if (VSTR_LEN(why) == 0 && p->cert == NULL)
+		vstr_strcpy(why, "private key without certificate");
+	for (size_t i = 0; VSTR_LEN(why) == 0 && i < c->npair; i++)
+		if (X509_check_private_key(c->pair[i].cert, c->pair[i].key)
+		    != 1)
+			vstr_strcpy(why, "private key does not match the "
+					 "certificate");
+	ERR_clear_error();
+	return VSTR_LEN(why) ? tls_chain_free(c) : c;
+}
+
+int
+tls_chain_check(const char *pem, size_t len, VSTR *why)
+{
+	struct tls_chain *c;
+
+	vstr_reset(why);
+	if ((c = tls_chain_parse(pem, len, why)) == NULL)
+		return -1;
+	tls_chain_free(c);
+	return 0;
+}
+
+/* A syntactically valid host name (letters, digits, '-', '.'). */
+static bool
+tls_sni_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > TLS_SNI_MAX || name[0] == '.'
+	    || strstr(name, "..") != NULL)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z')
+		    && !(*p >= '0' && *p <= '9') && *p != '-' && *p != '.')
+			return false;
+	return true;
+}
+
+/*
+ * The chain for name (lower case): the cache, or the table under the name
+ * and then each parent domain with a leading dot.  1 found, 0 none, -1
+ * error (why).
+ */
+static int
+tls_sni_find(TLS_CTX *ctx, const char *name, struct tls_chain **out, VSTR *why)
+{
+	struct tls_sni_ent *e;
+	VSTR		   *pem = vstr_alloc(4096);
+	VSTR		   *key = vstr_alloc(64);
+	const char	   *dot;
+	int		    ret;
+
+	for (size_t i = 0; i < TLS_SNI_CACHE; i++)
+		if (ctx->sni[i].name && strcmp(ctx->sni[i].name, name) == 0) {
+			*out = ctx->sni[i].chain;
+			vstr_free(pem);
+			vstr_free(key);
+			return 1;
+		}
+	vstr_strcpy(key, name);
+	dot = name;
+	while ((ret = ctx->sni_lookup(ctx->sni_ctx, VSTR_STR(key), pem, why))
+	       == 0) {
+		if ((dot = strchr(dot + 1, '.')) == NULL || dot[1] == 0)
+			break;
+		vstr_strcpy(key, dot);
+	}
+	if (ret > 0) {
+		VSTR		 *cwhy = vstr_alloc(64);
+		struct tls_chain *c = tls_chain_parse(VSTR_STR(pem),
+						      VSTR_LEN(pem), cwhy);
+
+		if (c == NULL) {
+			vstr_sprintf(why,
+				     "malformed key and certificate chain "
+				     "for SNI key \"%s\": %s",
+				     VSTR_STR(key), VSTR_STR(cwhy));
+			ret = -1;
+		} else {
+			e = ctx->sni + ctx->sni_next;
+			ctx->sni_next = (ctx->sni_next + 1) % TLS_SNI_CACHE;
+			myfree(e->name);
+			tls_chain_free(e->chain);
+			e->name = mystrdup(name);
+			e->chain = c;
+			*out = c;
+		}
+		vstr_free(cwhy);
+	}
+	explicit_bzero(VSTR_STR(pem), VSTR_LEN(pem));
+	vstr_free(pem);
+	vstr_free(key);
+	return ret;
+}
+
+/* OpenSSL's servername callback: choose the session's certificates. */
+static int
+tls_sni_callback(SSL *ssl, int *alert, void *arg)
+{
+	TLS_CTX	   *ctx = arg;
+	TLS_SESS   *s = SSL_get_app_data(ssl);
+	const char *sent = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	const char *peer = s && s->peer ? s->peer : "client";
+	struct tls_chain *c = NULL;
+	VSTR		 *why;
+	char		 *name;
+	size_t		  len;
+	int		  ret;
+
+	if (sent == NULL || *sent == 0 || s == NULL)
+		return SSL_TLSEXT_ERR_NOACK;
+	if (!tls_sni_valid(sent)) {
+		msg_info("TLS SNI from %s is not a host name: \"%.64s\"; "
+			 "using the default certificate",
+			 peer, sent);
+		return SSL_TLSEXT_ERR_NOACK;
+	}
+	name = mystrdup(sent);
+	for (char *p = name; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	if ((len = strlen(name)) > 1 && name[len - 1] == '.')
+		name[len - 1] = 0;
+	why = vstr_alloc(64);
+	ret = tls_sni_find(ctx, name, &c, why);
+	if (ret < 0) {
+		msg_warn("TLS SNI %s from %s: %s; aborting the TLS handshake",
+			 name, peer, VSTR_STR(why));
+		*alert = SSL_AD_INTERNAL_ERROR;
+		myfree(name);
+		vstr_free(why);
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
+	vstr_free(why);
+	if (ret == 0) {
+		msg_info("TLS SNI %s from %s not matched, using the default "
+			 "certificate",
+			 name, peer);
+		myfree(name);
+		return SSL_TLSEXT_ERR_NOACK;
+	}
+	SSL_certs_clear(ssl);
+	for (size_t i = 0; i < c->npair; i++) {
+		struct tls_pair *p = c->pair + i;
+
+		if (SSL_use_cert_and_key(ssl, p->cert, p->key, p->chain, 1)
+		    != 1) {
+			msg_warn("TLS SNI %s from %s: cannot use the "
+				 "certificate chain; aborting the TLS "
+				 "handshake",
+				 name, peer);
+			ERR_clear_error();
+			*alert = SSL_AD_INTERNAL_ERROR;
+			myfree(name);
+			return SSL_TLSEXT_ERR_ALERT_FATAL;
+		}
+	}
+	myfree(s->sni);
+	s->sni = name;
+	return SSL_TLSEXT_ERR_OK;
+}
+
 TLS_CTX *
 tls_server_ctx(const struct tls_server_opts *o, VSTR *why)
 {
@@ -377,6 +661,13 @@ tls_server_ctx(const struct tls_server_opts *o, VSTR *why)
 	SSL_CTX_set_session_cache_mode(ctx->ssl, SSL_SESS_CACHE_SERVER);
 	SSL_CTX_set_timeout(ctx->ssl,
 			    o->cache_timeout > 0 ? o->cache_timeout : 3600);
+	if (o->sni_lookup != NULL) {
+		ctx->sni_lookup = o->sni_lookup;
+		ctx->sni_ctx = o->sni_ctx;
+		SSL_CTX_set_tlsext_servername_callback(ctx->ssl,
+						       tls_sni_callback);
+		SSL_CTX_set_tlsext_servername_arg(ctx->ssl, ctx);
+	}
 	return ctx;
 }
 
@@ -427,6 +718,10 @@ tls_ctx_free(TLS_CTX *ctx)
 		myfree(ctx->cache[i].key);
 		if (ctx->cache[i].sess)
 			SSL_SESSION_free(ctx->cache[i].sess);
+	}
+	for (size_t i = 0; i < TLS_SNI_CACHE; i++) {
+		myfree(ctx->sni[i].name);
+		tls_chain_free(ctx->sni[i].chain);
 	}
 	if (ctx->ssl)
 		SSL_CTX_free(ctx->ssl);
@@ -548,6 +843,7 @@ tls_sess_new(TLS_CTX *ctx, int fd, VSTR *why)
 		tls_errors(why);
 		return tls_sess_free(s);
 	}
+	SSL_set_app_data(s->ssl, s);
 	return s;
 }
 
@@ -642,6 +938,7 @@ tls_server_start(TLS_CTX *ctx, int fd, int timeout_ms, const char *peer,
 
 	if ((s = tls_sess_new(ctx, fd, why)) == NULL)
 		return NULL;
+	s->peer = peer;
 	if (ctx->loglevel >= 2)
 		msg_info("setting up TLS connection from %s", peer);
 	if (tls_handshake(s, true, timeout_ms, why) < 0)
@@ -657,18 +954,20 @@ tls_server_start(TLS_CTX *ctx, int fd, int timeout_ms, const char *peer,
 	if (VSTR_LEN(s->peer_cn) > 0)
 		msg_info("%s TLS connection established from %s: %s with "
 			 "cipher %s (%d/%d bits) client cert CN=\"%s\" "
-			 "issuer CN=\"%s\"%s",
+			 "issuer CN=\"%s\"%s%s%s",
 			 s->trust == TLS_TRUST_CHAIN ? "Trusted" : "Untrusted",
 			 peer, tls_protocol(s), tls_cipher(s),
 			 tls_bits(s, NULL), tls_alg_bits(s),
 			 VSTR_STR(s->peer_cn), VSTR_STR(s->issuer_cn),
-			 tls_reused(s) ? " (reused session)" : "");
+			 tls_reused(s) ? " (reused session)" : "",
+			 s->sni ? " server-name " : "", s->sni ? s->sni : "");
 	else
 		msg_info("Anonymous TLS connection established from %s: %s "
-			 "with cipher %s (%d/%d bits)%s",
+			 "with cipher %s (%d/%d bits)%s%s%s",
 			 peer, tls_protocol(s), tls_cipher(s),
 			 tls_bits(s, NULL), tls_alg_bits(s),
-			 tls_reused(s) ? " (reused session)" : "");
+			 tls_reused(s) ? " (reused session)" : "",
+			 s->sni ? " server-name " : "", s->sni ? s->sni : "");
 	return s;
 }
 
@@ -877,6 +1176,7 @@ tls_sess_free(TLS_SESS *s)
 	}
 	ERR_clear_error();
 	myfree(s->cache_key);
+	myfree(s->sni);
 	vstr_free(s->trust_why);
 	vstr_free(s->peer_cn);
 	vstr_free(s->issuer_cn);
@@ -936,6 +1236,12 @@ bool
 tls_dane_used(const TLS_SESS *s)
 {
 	return s->dane;
+}
+
+const char *
+tls_sni_name(const TLS_SESS *s)
+{
+	return s->sni ? s->sni : "";
 }
 
 bool

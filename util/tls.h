@@ -25,6 +25,16 @@
  * names and verification result after it.  Postfix's packet dumps of
  * levels 3 and 4 are not made: those levels log as 2.
  *
+ * SNI (server): with a lookup function in the options, the name a client
+ * sends is looked up as is and then as each parent domain with a leading
+ * dot (a.b.example -> .b.example -> .example), as Postfix's
+ * tls_server_sni_maps; a match replaces the default certificates of that
+ * session by the keys and chains of the value (parsed chains are cached
+ * per name, a few at a time).  No match, no SNI or a name that is not a
+ * host name: the default certificate.  A failed lookup or a malformed
+ * value is logged and ends the handshake with a fatal alert (Postfix
+ * does the same).
+ *
  * Client verification follows the smtp_tls_security_level names: the
  * chain is checked against the CA file/path (or DANE TLSA records) and
  * the certificate names against tls_client_opts.match; the result is in
@@ -73,16 +83,27 @@ const char *tls_level_name(int level);
  */
 int tls_protocols_parse(const char *spec, int *min, int *max, VSTR *why);
 
+/*
+ * SNI (tls_server_sni_maps): one table lookup of key, a name or ".parent"
+ * domain.  1 with the PEM keys and certificate chains (private key
+ * first) in pem, 0 when the table has no entry, -1 when the lookup or the
+ * value's decoding failed (why).
+ */
+typedef int (*tls_sni_lookup_fn)(void *ctx, const char *key, VSTR *pem,
+				 VSTR *why);
+
 struct tls_server_opts {
-	const char *cert_file, *key_file; /* one key and chain */
-	const char *chain_files;     /* list: key + chain per file (wins) */
-	const char *protocols;	     /* smtpd_tls_protocols */
-	const char *ciphers;	     /* grade */
-	const char *exclude;	     /* smtpd_tls_exclude_ciphers */
-	const char *CAfile, *CApath; /* for client certificates */
-	bool	    ask_ccert;
-	long	    cache_timeout; /* session lifetime, seconds */
-	int	    loglevel;	   /* smtpd_tls_loglevel */
+	const char	 *cert_file, *key_file; /* one key and chain */
+	const char	 *chain_files; /* list: key + chain per file (wins) */
+	const char	 *protocols;   /* smtpd_tls_protocols */
+	const char	 *ciphers;     /* grade */
+	const char	 *exclude;     /* smtpd_tls_exclude_ciphers */
+	const char	 *CAfile, *CApath; /* for client certificates */
+	bool		  ask_ccert;
+	long		  cache_timeout; /* session lifetime, seconds */
+	int		  loglevel;	 /* smtpd_tls_loglevel */
+	tls_sni_lookup_fn sni_lookup;	 /* NULL: no SNI processing */
+	void		 *sni_ctx;
 };
 
 struct tls_client_opts {
@@ -149,6 +170,14 @@ const char *tls_trust_why(const TLS_SESS *s);
 const char *tls_peer_cn(const TLS_SESS *s);
 const char *tls_issuer_cn(const TLS_SESS *s);
 bool	    tls_dane_used(const TLS_SESS *s);
+/* Server: the SNI name whose certificate was chosen, "" when none. */
+const char *tls_sni_name(const TLS_SESS *s);
+
+/*
+ * Check the text of an SNI table value: one or more PEM private keys,
+ * each followed by its certificate chain (leaf first).  0, or -1 (why).
+ */
+int tls_chain_check(const char *pem, size_t len, VSTR *why);
 
 /*
  * Fingerprints as Postfix prints them: the digest (by OpenSSL name:
