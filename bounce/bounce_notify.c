@@ -22,7 +22,10 @@
  * one is dropped instead of looping.  Recipients whose NOTIFY excludes
  * the kind of notification are left out.  The bounce and trace logs are
  * removed once the notification is committed; the defer log stays (it
- * holds the delay reasons that postelqueue shows).
+ * holds the delay reasons that postelqueue shows).  A message received
+ * with REQUIRETLS (A requiretls=yes) gets notifications that return only
+ * its header section and are themselves queued with REQUIRETLS (RFC 8689
+ * 4.3).
  *
  * Errors: 0, or -1 with why (the queue file cannot be read, cleanup
  * failed): the log is kept, and qmgr asks again later.
@@ -57,6 +60,7 @@ struct bounce_msg {
 	VSTR	 *envid;
 	bool	  has_envid;
 	int	  ret;
+	bool	  requiretls; /* A requiretls=yes: RFC 8689 4.3 */
 	long long arrival;
 	VSTR	 *content; /* at most size_limit + 1 bytes */
 	VSTR	 *done;	   /* "\n"-separated done recipients */
@@ -235,6 +239,10 @@ bounce_read_message(const char *path, size_t limit, struct bounce_msg *m,
 				     ? ADDR_RET_HDRS
 				     : ADDR_RET_FULL;
 			break;
+		case REC_TYPE_ATTR:
+			if (strcmp(VSTR_STR(data), "requiretls=yes") == 0)
+				m->requiretls = true;
+			break;
 		case REC_TYPE_DONE:
 			vstr_memcat(m->done, VSTR_STR(data), VSTR_LEN(data));
 			vstr_addch(m->done, '\n');
@@ -299,7 +307,8 @@ bounce_is_double_bounce_sender(const BOUNCE_CONF *conf, const char *sender)
 /* Inject one notification; 0 and the new queue ID, or -1 + why. */
 static int
 bounce_inject(const BOUNCE_CONF *conf, const char *env_sender, const char *to,
-	      const VSTR *text, char *new_qid, size_t qidlen, VSTR *why)
+	      bool requiretls, const VSTR *text, char *new_qid, size_t qidlen,
+	      VSTR *why)
 {
 	struct cleanup_rcpt rcpt = { .addr = to };
 	struct cleanup_req  req = {
@@ -308,6 +317,7 @@ bounce_inject(const BOUNCE_CONF *conf, const char *env_sender, const char *to,
 		 .sender = env_sender,
 		 .ret = ADDR_RET_NONE,
 		 .body_type = ADDR_BODY_8BITMIME,
+		 .requiretls = requiretls,
 		 .rcpts = &rcpt,
 		 .nrcpt = 1,
 	};
@@ -338,8 +348,8 @@ bounce_send(const BOUNCE_CONF *conf, struct dsn_request *dr,
 	vstr_sprintf(boundary, "%s.%lld/%s", qid, dr->now, conf->myhostname);
 	dr->boundary = VSTR_STR(boundary);
 	dsn_build(text, dr);
-	ret = bounce_inject(conf, env_sender, dr->to, text, new_qid,
-			    sizeof(new_qid), why);
+	ret = bounce_inject(conf, env_sender, dr->to, dr->requiretls, text,
+			    new_qid, sizeof(new_qid), why);
 	if (ret == 0)
 		msg_info("%s: %s %s notification: %s", qid, who,
 			 dr->kind == DSN_KIND_FAILED	? "non-delivery"
@@ -369,7 +379,12 @@ bounce_notify(const BOUNCE_CONF *conf, int kind, const char *qid,
 		.envid = m->has_envid ? VSTR_STR(m->envid) : NULL,
 		.arrival = m->arrival,
 		.now = (long long)time(NULL),
-		.ret = m->ret,
+		/*
+		 * RFC 8689 4.3: a REQUIRETLS message comes back as if RET=HDRS
+		 * (never its body), and the notice itself requires TLS.
+		 */
+		.ret = m->requiretls ? ADDR_RET_HDRS : m->ret,
+		.requiretls = m->requiretls,
 		.content = VSTR_STR(m->content),
 		.content_len = VSTR_LEN(m->content),
 		.size_limit = conf->size_limit,

@@ -407,6 +407,9 @@ cleanup_write_envelope(CLEANUP_STATE *st)
 		cleanup_put_attr(st, "body_type", v == 2 ? "8BITMIME" : "7BIT");
 	if (attr_get_int(e, "smtputf8", &v) == 0 && v != 0)
 		cleanup_put_attr(st, "smtputf8", "yes");
+	/* RFC 8689: the message must leave only over verified TLS. */
+	if (attr_get_int(e, "requiretls", &v) == 0 && v != 0)
+		cleanup_put_attr(st, "requiretls", "yes");
 	for (i = 0; i < st->nrcpt; i++) {
 		const struct cleanup_out_rcpt *r = &st->rcpts[i];
 

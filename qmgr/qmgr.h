@@ -68,6 +68,7 @@ struct QMGR_MESSAGE {
 	int	  ret;
 	int	  body_type;
 	bool	  smtputf8;
+	bool	  requiretls; /* A requiretls=yes (RFC 8689) */
 	long long arrival_sec, arrival_usec;
 	long long size;
 	long long content_offset;

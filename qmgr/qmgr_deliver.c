@@ -443,6 +443,7 @@ qmgr_deliver_start(QMGR *q, QMGR_ENTRY *e)
 	req.envid = m->envid;
 	req.ret = m->ret;
 	req.smtputf8 = m->smtputf8;
+	req.requiretls = m->requiretls;
 	req.body_type = m->body_type;
 	req.arrival_sec = m->arrival_sec;
 	req.arrival_usec = m->arrival_usec;

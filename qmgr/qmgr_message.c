@@ -83,6 +83,8 @@ qmgr_message_attr(QMGR_MESSAGE *m, const char *text)
 				   : ADDR_BODY_7BIT;
 	} else if (strncmp(text, "smtputf8=", 9) == 0) {
 		m->smtputf8 = strcasecmp(val, "yes") == 0;
+	} else if (strncmp(text, "requiretls=", 11) == 0) {
+		m->requiretls = strcasecmp(val, "yes") == 0;
 	}
 }
 

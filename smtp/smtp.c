@@ -171,6 +171,7 @@ smtp_deliver(SMTP_STATE *st, SMTP_DELIVERY *d, struct deliver_status *out)
 		goto report;
 	}
 	d->need_smtputf8 = smtp_proto_need_utf8(req, d->qfd);
+	d->tls_required_no = smtp_proto_tls_required_no(req, d->qfd);
 	if (smtp_addr_unsafe(req->sender))
 		smtp_rcpt_all(d, true, DELIVER_BOUNCED, "5.1.7", NULL, NULL,
 			      "bad sender address syntax");
@@ -209,7 +210,11 @@ report:
 	for (size_t i = 0; i < req->nrcpt; i++) {
 		struct smtp_rcpt *rc = &d->rcpt[i];
 
-		if (!rc->final) {
+		/* A REQUIRETLS refusal that no later server changed bounces. */
+		if (!rc->final && rc->action == DELIVER_BOUNCED
+		    && strcmp(rc->dsn, "5.7.30") == 0) {
+			rc->final = true;
+		} else if (!rc->final) {
 			rc->final = true;
 			rc->action = DELIVER_DEFERRED;
 			rc->dsn[0] = '4';

@@ -80,6 +80,7 @@ struct smtp_conf {
 #define SMTP_FEATURE_STARTTLS	(1 << 6)
 #define SMTP_FEATURE_AUTH	(1 << 7)
 #define SMTP_FEATURE_XFORWARD	(1 << 8)
+#define SMTP_FEATURE_REQUIRETLS (1 << 9) /* RFC 8689, offered inside TLS */
 
 /* One connection to one server address. */
 typedef struct SMTP_SESSION {
@@ -153,6 +154,7 @@ typedef struct SMTP_DELIVERY {
 	size_t			      npending; /* entries not final */
 	int			      qfd;	/* queue file */
 	bool   need_smtputf8; /* UTF-8 in envelope or headers */
+	bool   tls_required_no; /* the message has "TLS-Required: No" */
 	double t_start;	      /* request received */
 	double t_conn;	      /* session ready (after EHLO) */
 	int    conn_use;      /* use count of the session (1 = new) */
@@ -285,6 +287,17 @@ smtp_proto_stuff(struct smtp_data *sd, VSTR *out, const char *p, size_t len);
 void smtp_proto_stuff_end(struct smtp_data *sd, VSTR *out);
 /* Does the message need SMTPUTF8 (non-ASCII envelope or header)? */
 bool smtp_proto_need_utf8(const struct deliver_request *req, int qfd);
+/*
+ * Does the header section carry "TLS-Required: No" (RFC 8689 5)?  Always
+ * false for a REQUIRETLS message, where the field is ignored.
+ */
+bool smtp_proto_tls_required_no(const struct deliver_request *req, int qfd);
+/*
+ * RFC 8689 4.2.1: may this REQUIRETLS message go over session s (TLS,
+ * certificate verified by DANE or MTA-STS, REQUIRETLS offered)?  True, or
+ * false with the reason in why.
+ */
+bool smtp_proto_requiretls_ok(const SMTP_SESSION *s, VSTR *why);
 
 /* smtp_xforward.c */
 /* EHLO: which XFORWARD attributes the server offers (s->reply). */

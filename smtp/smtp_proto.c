@@ -18,7 +18,9 @@
  * a lost connection leaves every unfinished recipient pending.
  *
  * The STARTTLS and AUTH seams (a later issue) are after the EHLO reply
- * in smtp_proto_helo().
+ * in smtp_proto_helo().  A REQUIRETLS message (RFC 8689) is sent only on
+ * a session that passes smtp_proto_requiretls_ok(), with REQUIRETLS in
+ * MAIL FROM; otherwise its recipients get a pending 5.7.30 bounce.
  *
  * Errors: reported as recipient results and the returned enum smtp_step;
  * nothing here logs except verbose traces.
@@ -108,6 +110,8 @@ smtp_proto_features(SMTP_SESSION *s)
 		s->features |= SMTP_FEATURE_STARTTLS;
 	if (smtp_reply_ehlo_find(r, "AUTH"))
 		s->features |= SMTP_FEATURE_AUTH;
+	if (smtp_reply_ehlo_find(r, "REQUIRETLS"))
+		s->features |= SMTP_FEATURE_REQUIRETLS;
 	smtp_xforward_features(s);
 	if ((val = smtp_reply_ehlo_find(r, "SIZE")) != NULL) {
 		s->features |= SMTP_FEATURE_SIZE;
@@ -269,6 +273,72 @@ done:
 	return need;
 }
 
+bool
+smtp_proto_tls_required_no(const struct deliver_request *req, int qfd)
+{
+	REC_CONTENT *rc;
+	VSTR	    *data;
+	VSTR	    *line;
+	int	     type;
+	bool	     found = false, done = false;
+	size_t	     scanned = 0;
+
+	if (req->requiretls)
+		return false;
+	rc = rec_content_create(qfd, req->content_offset);
+	data = vstr_alloc(REC_CONT_CHUNK);
+	line = vstr_alloc(256);
+	while (!done && scanned < SMTP_HEADER_SCAN_MAX
+	       && rec_content_get(rc, &type, data, REC_LEN_MAX) > 0) {
+		for (size_t i = 0; !done && i < VSTR_LEN(data); i++) {
+			char	    ch = VSTR_STR(data)[i];
+			const char *v;
+
+			if (ch != '\n') {
+				if (ch != '\r' && VSTR_LEN(line) < 256)
+					vstr_addch(line, ch);
+				continue;
+			}
+			/* The empty line ends the header section. */
+			if (VSTR_LEN(line) == 0) {
+				done = true;
+				break;
+			}
+			v = VSTR_STR(line);
+			if (strncasecmp(v, "TLS-Required:", 13) == 0) {
+				v += 13 + strspn(v + 13, " \t");
+				found = strncasecmp(v, "No", 2) == 0
+					&& v[2 + strspn(v + 2, " \t")] == 0;
+				done = true;
+			}
+			vstr_reset(line);
+		}
+		scanned += VSTR_LEN(data);
+	}
+	rec_content_free(rc);
+	vstr_free(data);
+	vstr_free(line);
+	return found;
+}
+
+bool
+smtp_proto_requiretls_ok(const SMTP_SESSION *s, VSTR *why)
+{
+	if (!s->tls)
+		vstr_sprintf(why, "no TLS with host %s", VSTR_STR(s->namaddr));
+	else if (s->tls_verified == SMTP_TLS_VERIFIED_NONE)
+		vstr_sprintf(why,
+			     "the certificate of host %s was not verified "
+			     "by DANE or MTA-STS",
+			     VSTR_STR(s->namaddr));
+	else if (!(s->features & SMTP_FEATURE_REQUIRETLS))
+		vstr_sprintf(why, "host %s does not offer REQUIRETLS",
+			     VSTR_STR(s->namaddr));
+	else
+		return true;
+	return false;
+}
+
 static void
 smtp_proto_mail(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *sender,
 		VSTR *tmp)
@@ -284,6 +354,9 @@ smtp_proto_mail(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *sender,
 		vstr_strcat(cmd, " BODY=8BITMIME");
 	if ((s->features & SMTP_FEATURE_SMTPUTF8) && req->smtputf8)
 		vstr_strcat(cmd, " SMTPUTF8");
+	/* smtp_proto_xfer checked that the server offers it. */
+	if (req->requiretls)
+		vstr_strcat(cmd, " REQUIRETLS");
 	if (s->features & SMTP_FEATURE_DSN) {
 		if (req->ret == ADDR_RET_FULL)
 			vstr_strcat(cmd, " RET=FULL");
@@ -703,6 +776,25 @@ smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 			      "host %s",
 			      VSTR_STR(s->namaddr));
 		return SMTP_STEP_OK;
+	}
+	/*
+	 * RFC 8689 4.2.1: not over this session.  The recipients bounce with
+	 * 5.7.30 unless another server of the next hop does better (the
+	 * result stays pending; smtp.c makes it final).
+	 */
+	if (req->requiretls) {
+		VSTR *rwhy = vstr_alloc(100);
+
+		if (!smtp_proto_requiretls_ok(s, rwhy)) {
+			smtp_rcpt_all(d, false, DELIVER_BOUNCED, "5.7.30", s,
+				      NULL,
+				      "REQUIRETLS support required, but "
+				      "the message cannot be sent: %s",
+				      VSTR_STR(rwhy));
+			vstr_free(rwhy);
+			return SMTP_STEP_OK;
+		}
+		vstr_free(rwhy);
 	}
 	if (s->size_limit > 0 && req->message_size > s->size_limit) {
 		smtp_rcpt_all(d, true, DELIVER_BOUNCED, "5.3.4", s, NULL,

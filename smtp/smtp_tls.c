@@ -41,6 +41,14 @@
  * verification failure (util/tlsrpt: tlsrpt_result_from_verdict).
  * SNI (smtp_tls_servername): see smtp_tls_sni() below.
  *
+ * RFC 8689: a REQUIRETLS message raises the level to at least encrypt,
+ * and its TLS policy failures become 5.7.30 bounces (still tried with the
+ * next server; smtp_proto.c checks DANE/MTA-STS verification and the
+ * server's REQUIRETLS before MAIL).  session->tls_verified records a
+ * DANE-verified certificate.  "TLS-Required: No" in a message without
+ * REQUIRETLS turns failures of a DANE policy (records found) into
+ * opportunistic TLS, logged.
+ *
  * Errors: bad settings are fatal in pre_jail; everything else is a
  * recipient result.
  *
@@ -323,13 +331,20 @@ smtp_tls_retry_plain(SMTP_STATE *st)
 
 /*
  * Defer everything pending on this session; under an enforced MTA-STS
- * policy the reason says so.
+ * policy the reason says so.  For a REQUIRETLS message a TLS policy
+ * failure (4.7.x) is a 5.7.30 bounce instead (RFC 8689 5), still tried
+ * with the next server; other failures stay deferrals.
  */
 static enum smtp_step
 smtp_tls_defer(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *dsn,
 	       const char *text)
 {
-	if (d->sts != NULL && d->sts->enforce)
+	if (d->req->requiretls && strncmp(dsn, "4.7.", 4) == 0)
+		smtp_rcpt_all(d, false, DELIVER_BOUNCED, "5.7.30", s, NULL,
+			      "REQUIRETLS support required, but the message "
+			      "cannot be sent: %s",
+			      text);
+	else if (d->sts != NULL && d->sts->enforce)
 		smtp_rcpt_all(d, false, DELIVER_DEFERRED, dsn, s, NULL,
 			      "MTA-STS policy for %s: %s",
 			      VSTR_STR(d->sts->domain), text);
@@ -403,6 +418,23 @@ smtp_tls_dane_usable(SMTP_STATE *st, const char *nexthop, const char *mx_host,
 	vstr_free(qname);
 	vstr_free(why);
 	return usable;
+}
+
+/*
+ * "TLS-Required: No" (RFC 8689 5) in a message without REQUIRETLS: a
+ * failure of the recipient's DANE policy does not stop the delivery.
+ * True (after logging why) when that applies to this failure.
+ */
+static bool
+smtp_tls_relaxed(const SMTP_DELIVERY *d, const SMTP_SESSION *s, bool dane,
+		 const char *text)
+{
+	if (!dane || !d->tls_required_no || d->req->requiretls)
+		return false;
+	msg_info("%s: TLS-Required: No: delivering to %s despite the DANE "
+		 "policy failure: %s",
+		 d->req->queue_id, VSTR_STR(s->namaddr), text);
+	return true;
 }
 
 /*
@@ -550,6 +582,7 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	const struct smtp_sts  *sts;
 	int			level;
 	struct smtp_tls_rpt	rpt = { NULL, vstr_alloc(64), vstr_alloc(64) };
+	bool			dane = false; /* DANE made TLS mandatory */
 
 	if (t == NULL || s->tls)
 		goto out;
@@ -565,8 +598,16 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 			rpt.type = "tlsa";
 			smtp_tls_rpt(st, s, &rpt, "dnssec-invalid",
 				     VSTR_STR(why));
-			ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
-			goto out_policy;
+			/* A DNS failure: deferred, even under REQUIRETLS. */
+			if (smtp_tls_relaxed(d, s, true, VSTR_STR(why))) {
+				level = TLS_LEV_MAY;
+			} else {
+				smtp_rcpt_all(d, false, DELIVER_DEFERRED,
+					      "4.7.5", s, NULL, "%s",
+					      VSTR_STR(why));
+				ret = SMTP_STEP_NEXT;
+				goto out_policy;
+			}
 		}
 		/* Records, none usable: a TLSA policy that failed. */
 		if (level == TLS_LEV_ENCRYPT) {
@@ -578,6 +619,8 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 			rpt.type = "tlsa";
 			smtp_tls_rpt_tlsa(rpt.text, t->tlsa, true);
 		}
+		/* Records were found: their failures may be relaxed. */
+		dane = level >= TLS_LEV_ENCRYPT;
 	}
 	if (level != TLS_LEV_NONE && level != TLS_LEV_DANE
 	    && p.level != TLS_LEV_DANE)
@@ -604,13 +647,18 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		rpt.type = "sts";
 		mta_sts_policy_text(&sts->policy, rpt.text);
 	}
+	/* RFC 8689 4.2.1: a REQUIRETLS message never goes in plain text. */
+	if (d->req->requiretls && level < TLS_LEV_ENCRYPT)
+		level = TLS_LEV_ENCRYPT;
 	vstr_sprintf(key, "%s:%d", VSTR_STR(s->addr), s->port);
 	if (level == TLS_LEV_NONE && !wrapper && t->note_offer
 	    && (s->features & SMTP_FEATURE_STARTTLS))
 		msg_info("Host offered STARTTLS: [%s]", VSTR_STR(s->host));
 	/* Opportunistic TLS that failed before: plain text (as Postfix). */
 	if (level == TLS_LEV_NONE
-	    || (level == TLS_LEV_MAY && smtp_tls_plain_only(t, VSTR_STR(key))))
+	    || ((level == TLS_LEV_MAY
+		 || (dane && d->tls_required_no && !d->req->requiretls))
+		&& smtp_tls_plain_only(t, VSTR_STR(key))))
 		goto out_policy;
 	if (!wrapper && !(s->features & SMTP_FEATURE_STARTTLS)) {
 		smtp_tls_rpt(st, s, &rpt, "starttls-not-supported", NULL);
@@ -623,11 +671,18 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 			     "TLS is required, but was not offered by "
 			     "host %s",
 			     VSTR_STR(s->namaddr));
+		if (smtp_tls_relaxed(d, s, dane, VSTR_STR(why)))
+			goto out_policy;
 		ret = smtp_tls_defer(s, d, "4.7.4", VSTR_STR(why));
 		goto out_policy;
 	}
 	ctx = level >= TLS_LEV_ENCRYPT ? t->mctx : t->ctx;
 	ctx_why = level >= TLS_LEV_ENCRYPT ? t->mctx_why : t->ctx_why;
+	/* REQUIRETLS raised the level: any context the client has will do. */
+	if (ctx == NULL && d->req->requiretls) {
+		ctx = t->ctx ? t->ctx : t->mctx;
+		ctx_why = t->ctx ? t->ctx_why : t->mctx_why;
+	}
 	if (ctx == NULL) {
 		if (level == TLS_LEV_MAY)
 			goto out_policy;
@@ -690,7 +745,8 @@ handshake:
 			     VSTR_STR(why), VSTR_STR(s->namaddr));
 		msg_info("%s", VSTR_STR(text));
 		smtp_tls_rpt(st, s, &rpt, "validation-failure", VSTR_STR(why));
-		if (level == TLS_LEV_MAY) {
+		if (level == TLS_LEV_MAY
+		    || smtp_tls_relaxed(d, s, dane, VSTR_STR(text))) {
 			vstr_sprintf(key, "%s:%d", VSTR_STR(s->addr), s->port);
 			smtp_tls_plain_add(t, VSTR_STR(key));
 			t->retry_plain = true;
@@ -700,6 +756,11 @@ handshake:
 		goto out_policy;
 	}
 	s->tls = true;
+	/* What REQUIRETLS (RFC 8689 4.2.1) accepts; MTA-STS sets _STS. */
+	s->tls_verified = level == TLS_LEV_DANE && tls_dane_used(s->tlss)
+				  && tls_trust(s->tlss) == TLS_TRUST_VERIFIED
+			      ? SMTP_TLS_VERIFIED_DANE
+			      : SMTP_TLS_VERIFIED_NONE;
 	if ((level == TLS_LEV_DANE || level >= TLS_LEV_VERIFY)
 	    && tls_trust(s->tlss) != TLS_TRUST_VERIFIED) {
 		vstr_sprintf(why,
@@ -711,8 +772,11 @@ handshake:
 		smtp_tls_rpt(st, s, &rpt,
 			     tlsrpt_result_from_verdict(tls_trust_why(s->tlss)),
 			     tls_trust_why(s->tlss));
-		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
-		goto out_policy;
+		if (!smtp_tls_relaxed(d, s, level == TLS_LEV_DANE,
+				      VSTR_STR(why))) {
+			ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
+			goto out_policy;
+		}
 	}
 	if (sts != NULL && !sts->enforce
 	    && tls_trust(s->tlss) != TLS_TRUST_VERIFIED) {

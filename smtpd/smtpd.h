@@ -153,6 +153,7 @@ struct smtpd_params {
 #define SMTPD_EHLO_DSN	      (1 << 6)
 #define SMTPD_EHLO_SMTPUTF8   (1 << 7)
 #define SMTPD_EHLO_CHUNKING   (1 << 8)
+#define SMTPD_EHLO_REQUIRETLS (1 << 9)
 
 /*
  * What a session needs from the world.  read: > 0 bytes, 0 end of file,

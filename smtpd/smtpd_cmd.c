@@ -328,6 +328,9 @@ smtpd_cmd_hello(SMTPD_STATE *st, const char *args, bool esmtp)
 	EHLO_LINE(SMTPD_EHLO_8BITMIME, "250-8BITMIME");
 	EHLO_LINE(SMTPD_EHLO_DSN, "250-DSN");
 	EHLO_LINE(SMTPD_EHLO_SMTPUTF8, "250-SMTPUTF8");
+	/* RFC 8689: offered only inside TLS (EHLO after STARTTLS). */
+	if (st->tls)
+		EHLO_LINE(SMTPD_EHLO_REQUIRETLS, "250-REQUIRETLS");
 	smtpd_tls_ehlo(st);
 	smtpd_sasl_ehlo(st);
 	smtpd_xforward_ehlo(st);
@@ -376,6 +379,9 @@ smtpd_cmd_addr_opts(SMTPD_STATE *st)
 		opts |= ADDR_OPT_DSN;
 	if (!(off & SMTPD_EHLO_SMTPUTF8))
 		opts |= ADDR_OPT_SMTPUTF8;
+	/* Parsed on plain sessions too, to refuse it with 530 5.7.10. */
+	if (!(off & SMTPD_EHLO_REQUIRETLS))
+		opts |= ADDR_OPT_REQUIRETLS;
 	return opts;
 }
 
@@ -489,6 +495,15 @@ smtpd_cmd_mail(SMTPD_STATE *st, const char *args)
 	/* ${sender} in a pipe command's argv must never look like an option. */
 	if (!st->par->allow_min_user && addr_min_user(st->mail->addr)) {
 		smtpd_reply(st, "501 5.1.7 Bad sender address syntax");
+		return -1;
+	}
+	/*
+	 * RFC 8689 4.1: REQUIRETLS only on a session that is itself over TLS
+	 * (5.7.10 "Encryption needed", RFC 5248).
+	 */
+	if (st->mail->requiretls && !st->tls) {
+		smtpd_reply(st, "530 5.7.10 REQUIRETLS needs a TLS session: "
+				"issue STARTTLS first");
 		return -1;
 	}
 	if (st->mail->size_given && st->par->size_limit > 0
@@ -1020,6 +1035,7 @@ smtpd_params_discard(const char *list)
 		{ "dsn", SMTPD_EHLO_DSN },
 		{ "smtputf8", SMTPD_EHLO_SMTPUTF8 },
 		{ "chunking", SMTPD_EHLO_CHUNKING },
+		{ "requiretls", SMTPD_EHLO_REQUIRETLS },
 	};
 	char *copy = mystrdup(list);
 	char *cp = copy;

@@ -250,6 +250,7 @@ smtpd_data_begin(SMTPD_STATE *st, bool dots)
 	req.ret = st->mail->ret;
 	req.body_type = st->mail->body;
 	req.smtputf8 = st->mail->smtputf8;
+	req.requiretls = st->mail->requiretls;
 	req.declared_size = st->mail->size_given ? (long long)st->mail->size
 						 : 0;
 	req.client_name = st->peer.name;

@@ -757,6 +757,13 @@ addr_param_one(ADDR_SMTP *res, enum addr_cmd cmd, int opts, const char *name,
 		res->smtputf8 = true;
 		return 0;
 	}
+	if (cmd == ADDR_CMD_MAIL && strcmp(name, "REQUIRETLS") == 0
+	    && (opts & ADDR_OPT_REQUIRETLS)) {
+		if (has_value || res->requiretls)
+			return addr_bad_param(res, name);
+		res->requiretls = true;
+		return 0;
+	}
 	if (cmd == ADDR_CMD_MAIL && strcmp(name, "AUTH") == 0
 	    && (opts & ADDR_OPT_AUTH)) {
 		if (!has_value || res->auth_given)
@@ -898,6 +905,7 @@ addr_smtp_reset(ADDR_SMTP *res)
 	vstr_reset(res->orcpt_type);
 	vstr_reset(res->orcpt_addr);
 	res->smtputf8 = false;
+	res->requiretls = false;
 	res->auth_given = false;
 	vstr_reset(res->auth);
 	res->param_count = 0;

@@ -93,6 +93,7 @@ enum addr_cmd {
 #define ADDR_OPT_8BITMIME   (1 << 2) /* accept BODY=8BITMIME */
 #define ADDR_OPT_DSN	    (1 << 3) /* RET ENVID NOTIFY ORCPT */
 #define ADDR_OPT_AUTH	    (1 << 4) /* accept AUTH= */
+#define ADDR_OPT_REQUIRETLS (1 << 5) /* accept REQUIRETLS (RFC 8689) */
 
 #define ADDR_BODY_NONE	   0
 #define ADDR_BODY_7BIT	   1
@@ -125,6 +126,7 @@ typedef struct ADDR_SMTP {
 	VSTR		  *orcpt_type; /* e.g. "rfc822" */
 	VSTR		  *orcpt_addr; /* xtext-decoded */
 	bool		   smtputf8;
+	bool		   requiretls; /* MAIL ... REQUIRETLS (RFC 8689) */
 	bool		   auth_given;
 	VSTR		  *auth; /* xtext-decoded, "<>" kept as is */
 	/* Every parameter as sent (keyword upper-cased, value raw). */

@@ -73,6 +73,7 @@ cleanup_envelope_frame(ATTR *a, const struct cleanup_req *req)
 	attr_put_int(a, "ret", req->ret);
 	attr_put_int(a, "body_type", req->body_type);
 	attr_put_int(a, "smtputf8", req->smtputf8);
+	attr_put_int(a, "requiretls", req->requiretls);
 	attr_put_int(a, "declared_size", req->declared_size);
 	cleanup_put_opt(a, "client_name", req->client_name);
 	cleanup_put_opt(a, "client_addr", req->client_addr);

@@ -53,6 +53,7 @@ struct cleanup_req {
 	int	    ret;       /* ADDR_RET_* */
 	int	    body_type; /* ADDR_BODY_* */
 	bool	    smtputf8;
+	bool	    requiretls;	   /* MAIL FROM ... REQUIRETLS (RFC 8689) */
 	long long   declared_size; /* SIZE=, 0 = none */
 	const char *client_name, *client_addr, *client_port; /* NULL: local */
 	const char *helo, *protocol; /* "SMTP", "ESMTP", ... or NULL */

@@ -162,6 +162,8 @@ deliver_request_encode(const struct deliver_request *req, ATTR *out)
 		attr_put_str(out, "envid", req->envid);
 	attr_put_int(out, "ret", req->ret);
 	attr_put_int(out, "smtputf8", req->smtputf8 ? 1 : 0);
+	if (req->requiretls)
+		attr_put_int(out, "requiretls", 1);
 	attr_put_int(out, "body_type", req->body_type);
 	attr_put_int(out, "arrival_sec", req->arrival_sec);
 	attr_put_int(out, "arrival_usec", req->arrival_usec);
@@ -268,6 +270,11 @@ deliver_request_decode(const ATTR *in, struct deliver_request *req, VSTR *why)
 	if (deliver_get_int(in, "smtputf8", 0, 1, &v, why) < 0)
 		return -1;
 	req->smtputf8 = v != 0;
+	/* Optional (RFC 8689 REQUIRETLS): absent means 0. */
+	if (attr_get_str(in, "requiretls") != NULL
+	    && deliver_get_int(in, "requiretls", 0, 1, &v, why) < 0)
+		return -1;
+	req->requiretls = attr_get_str(in, "requiretls") != NULL && v != 0;
 	if (deliver_get_int(in, "body_type", ADDR_BODY_NONE, ADDR_BODY_8BITMIME,
 			    &v, why)
 	    < 0)

@@ -11,7 +11,8 @@
  * Request frame (every integer is decimal text):
  *
  *	request=deliver queue_name=active queue_id=Q transport=T
- *	nexthop=N sender=S [envid=E] ret=R smtputf8=0|1 body_type=B
+ *	nexthop=N sender=S [envid=E] ret=R smtputf8=0|1 [requiretls=0|1]
+ *	body_type=B
  *	arrival_sec=A arrival_usec=U message_size=M content_offset=C
  *	qmgr_time=Q [client_name=H] [client_addr=I] nrcpt=K
  *	then for each recipient i = 0 .. K-1:
@@ -83,7 +84,8 @@ struct deliver_request {
 	const char *envid;     /* or NULL */
 	int	    ret;       /* ADDR_RET_* */
 	bool	    smtputf8;
-	int	    body_type; /* ADDR_BODY_* */
+	bool requiretls; /* MAIL FROM ... REQUIRETLS, from the queue file */
+	int  body_type;	 /* ADDR_BODY_* */
 	long long   arrival_sec, arrival_usec;
 	long long   message_size;
 	long long   content_offset; /* from the S record */

@@ -69,6 +69,7 @@ struct dsn_request {
 	long long     now;		/* Date: of the notification */
 	long long     will_retry_until; /* delayed: seconds, 0 = omit */
 	int	      ret;		/* ADDR_RET_* */
+	bool	      requiretls;	/* the notice is sent with REQUIRETLS */
 	bool	      postmaster_copy;	/* for the postmaster: headers only */
 	const char   *content;		/* original message, CRLF, or NULL */
 	size_t	      content_len;

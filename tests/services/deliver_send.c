@@ -136,6 +136,7 @@ main(int argc, char **argv)
 {
 	bool	    utf8 = false;
 	bool	    eight = false;
+	bool	    requiretls = false;
 	int	    wait_ms = 0;
 	const char *queue = "active";
 	const char *transport = "smtp";
@@ -145,9 +146,11 @@ main(int argc, char **argv)
 	ATTR	   *a = attr_alloc();
 	VSTR	   *why = vstr_alloc(100);
 
-	while ((ch = getopt(argc, argv, "U8w:q:T:")) != -1) {
+	while ((ch = getopt(argc, argv, "U8Rw:q:T:")) != -1) {
 		if (ch == 'U')
 			utf8 = true;
+		else if (ch == 'R')
+			requiretls = true;
 		else if (ch == '8')
 			eight = true;
 		else if (ch == 'w')
@@ -161,7 +164,7 @@ main(int argc, char **argv)
 	}
 	if (argc - optind < 4) {
 		fprintf(stderr,
-			"usage: deliver_send [-U] [-8] [-w MS] [-q QUEUE] "
+			"usage: deliver_send [-U] [-8] [-R] [-w MS] [-q QUEUE] "
 			"[-T TRANSPORT] SOCKET QUEUE_DIR NEXTHOP ID...\n");
 		return 1;
 	}
@@ -187,6 +190,7 @@ main(int argc, char **argv)
 		req.transport = transport;
 		req.nexthop = argv[optind + 2];
 		req.smtputf8 = utf8;
+		req.requiretls = requiretls;
 		req.body_type = eight ? ADDR_BODY_8BITMIME : ADDR_BODY_NONE;
 		req.qmgr_time = (long long)time(NULL);
 		if (req.sender == NULL)

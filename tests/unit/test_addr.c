@@ -329,6 +329,40 @@ test_addr_smtp_params_decoded(void **state)
 	addr_smtp_free(res);
 }
 
+/* RFC 8689: REQUIRETLS takes no value, once, only when offered. */
+static void
+test_addr_smtp_requiretls_param(void **state)
+{
+	ADDR_SMTP  *res = addr_smtp_alloc();
+	const char *ok = "<u@x> requiretls SMTPUTF8";
+	const char *val = "<u@x> REQUIRETLS=YES";
+	const char *twice = "<u@x> REQUIRETLS REQUIRETLS";
+	int	    opts = ALL | ADDR_OPT_REQUIRETLS;
+
+	(void)state;
+	assert_int_equal(addr_parse_smtp(res, MAIL, ok, strlen(ok), opts), 0);
+	assert_true(res->requiretls);
+	assert_string_equal(VSTR_STR(res->param_name[0]), "REQUIRETLS");
+	assert_int_equal(addr_parse_smtp(res, MAIL, "<u@x>", 5, opts), 0);
+	assert_false(res->requiretls);
+	assert_int_equal(addr_parse_smtp(res, MAIL, val, strlen(val), opts),
+			 -1);
+	assert_int_equal(res->code, 501);
+	assert_int_equal(addr_parse_smtp(res, MAIL, twice, strlen(twice), opts),
+			 -1);
+	assert_int_equal(res->code, 501);
+	/* Not offered: an unknown parameter. */
+	assert_int_equal(addr_parse_smtp(res, MAIL, ok, strlen(ok), ALL), -1);
+	assert_int_equal(res->code, 555);
+	assert_false(res->requiretls);
+	/* Never a RCPT parameter. */
+	assert_int_equal(addr_parse_smtp(res, RCPT, "<u@x> REQUIRETLS", 16,
+					 opts),
+			 -1);
+	assert_int_equal(res->code, 555);
+	addr_smtp_free(res);
+}
+
 static void
 test_addr_smtp_route_reported(void **state)
 {
@@ -625,6 +659,7 @@ main(void)
 		cmocka_unit_test(test_addr_smtp_invalid_paths_get_replies),
 		cmocka_unit_test(test_addr_smtp_length_limits),
 		cmocka_unit_test(test_addr_smtp_params_decoded),
+		cmocka_unit_test(test_addr_smtp_requiretls_param),
 		cmocka_unit_test(test_addr_smtp_route_reported),
 		cmocka_unit_test(test_addr_header_lists),
 		cmocka_unit_test(test_addr_header_list_is_bounded),

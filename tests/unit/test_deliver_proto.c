@@ -75,6 +75,7 @@ test_deliver_proto_request_round_trip(void **state)
 	assert_string_equal(got.client_addr, "192.0.2.1");
 	assert_int_equal(got.ret, ADDR_RET_HDRS);
 	assert_true(got.smtputf8);
+	assert_false(got.requiretls); /* absent from the frame: 0 */
 	assert_int_equal(got.body_type, ADDR_BODY_8BITMIME);
 	assert_int_equal(got.arrival_sec, 1700000000);
 	assert_int_equal(got.arrival_usec, 42);
@@ -93,6 +94,17 @@ test_deliver_proto_request_round_trip(void **state)
 	deliver_request_release(&got);
 	assert_null(got.rcpts);
 	deliver_request_release(&got); /* twice is harmless */
+	/* requiretls (RFC 8689) travels when set. */
+	req.requiretls = true;
+	attr_free(a);
+	attr_free(b);
+	a = attr_alloc();
+	b = attr_alloc();
+	assert_int_equal(deliver_request_encode(&req, a), 0);
+	test_wire(a, b);
+	assert_int_equal(deliver_request_decode(b, &got, why), 0);
+	assert_true(got.requiretls);
+	deliver_request_release(&got);
 	attr_free(a);
 	attr_free(b);
 	vstr_free(why);
