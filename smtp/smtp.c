@@ -150,6 +150,8 @@ smtp_deliver(SMTP_STATE *st, SMTP_DELIVERY *d, struct deliver_status *out)
 	d->npending = req->nrcpt;
 	d->t_conn = 0;
 	d->conn_use = 0;
+	d->tls_required_no = false;
+	d->requiretls = req->requiretls && !st->conf.lmtp;
 	/* Every recipient starts with a reason, in case nothing is tried. */
 	smtp_rcpt_all(d, false, DELIVER_DEFERRED, "4.4.1", NULL, NULL,
 		      "no server of %s could be tried", req->nexthop);

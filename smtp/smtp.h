@@ -155,6 +155,9 @@ typedef struct SMTP_DELIVERY {
 	int			      qfd;	/* queue file */
 	bool   need_smtputf8; /* UTF-8 in envelope or headers */
 	bool   tls_required_no; /* the message has "TLS-Required: No" */
+	/* REQUIRETLS applies: req->requiretls, and SMTP (not LMTP, which
+	 * is final delivery, not relay). */
+	bool requiretls;
 	double t_start;	      /* request received */
 	double t_conn;	      /* session ready (after EHLO) */
 	int    conn_use;      /* use count of the session (1 = new) */

@@ -354,8 +354,8 @@ smtp_proto_mail(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *sender,
 		vstr_strcat(cmd, " BODY=8BITMIME");
 	if ((s->features & SMTP_FEATURE_SMTPUTF8) && req->smtputf8)
 		vstr_strcat(cmd, " SMTPUTF8");
-	/* smtp_proto_xfer checked that the server offers it. */
-	if (req->requiretls)
+	/* smtp_proto_xfer checked that an SMTP server offers it. */
+	if (req->requiretls && (s->features & SMTP_FEATURE_REQUIRETLS))
 		vstr_strcat(cmd, " REQUIRETLS");
 	if (s->features & SMTP_FEATURE_DSN) {
 		if (req->ret == ADDR_RET_FULL)
@@ -782,7 +782,7 @@ smtp_proto_xfer(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d)
 	 * 5.7.30 unless another server of the next hop does better (the
 	 * result stays pending; smtp.c makes it final).
 	 */
-	if (req->requiretls) {
+	if (d->requiretls) {
 		VSTR *rwhy = vstr_alloc(100);
 
 		if (!smtp_proto_requiretls_ok(s, rwhy)) {

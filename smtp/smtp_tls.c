@@ -339,7 +339,7 @@ static enum smtp_step
 smtp_tls_defer(SMTP_SESSION *s, SMTP_DELIVERY *d, const char *dsn,
 	       const char *text)
 {
-	if (d->req->requiretls && strncmp(dsn, "4.7.", 4) == 0)
+	if (d->requiretls && strncmp(dsn, "4.7.", 4) == 0)
 		smtp_rcpt_all(d, false, DELIVER_BOUNCED, "5.7.30", s, NULL,
 			      "REQUIRETLS support required, but the message "
 			      "cannot be sent: %s",
@@ -648,7 +648,7 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 		mta_sts_policy_text(&sts->policy, rpt.text);
 	}
 	/* RFC 8689 4.2.1: a REQUIRETLS message never goes in plain text. */
-	if (d->req->requiretls && level < TLS_LEV_ENCRYPT)
+	if (d->requiretls && level < TLS_LEV_ENCRYPT)
 		level = TLS_LEV_ENCRYPT;
 	vstr_sprintf(key, "%s:%d", VSTR_STR(s->addr), s->port);
 	if (level == TLS_LEV_NONE && !wrapper && t->note_offer
@@ -679,7 +679,7 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 	ctx = level >= TLS_LEV_ENCRYPT ? t->mctx : t->ctx;
 	ctx_why = level >= TLS_LEV_ENCRYPT ? t->mctx_why : t->ctx_why;
 	/* REQUIRETLS raised the level: any context the client has will do. */
-	if (ctx == NULL && d->req->requiretls) {
+	if (ctx == NULL && d->requiretls) {
 		ctx = t->ctx ? t->ctx : t->mctx;
 		ctx_why = t->ctx ? t->ctx_why : t->mctx_why;
 	}

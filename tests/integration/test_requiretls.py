@@ -368,3 +368,40 @@ def test_requiretls_end_to_end_bounce_headers_only(instance, workdir, dns,
     finally:
         for c in controllers:
             c.stop()
+
+
+def test_requiretls_lmtp_is_final_delivery(instance, workdir, dns):
+    # LMTP hands the message to its mailbox: no relay, no 5.7.30.
+    import asyncio
+    import threading
+    from aiosmtpd.lmtp import LMTP
+    from test_smtp_client import Env
+
+    seen = []
+
+    class Handler:
+        async def handle_DATA(self, srv, session, envelope):
+            seen.append(list(envelope.rcpt_tos))
+            return "\r\n".join("250 2.0.0 <%s> ok" % r
+                               for r in envelope.rcpt_tos)
+
+    port = free_port()
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(loop.create_server(
+        lambda: LMTP(Handler()), "127.0.0.1", port))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    env = Env(instance, workdir, dns,
+              services=["lmtp unix - - n - - smtp"])
+    try:
+        qid = env.queue(["u@lmtp.test"])
+        res = env.send("inet:127.0.0.1:%d" % port, [qid],
+                       opts=["-R", "-T", "lmtp"],
+                       service="lmtp")[qid]["u@lmtp.test"]
+        assert res["action"] == "sent", res
+        assert seen == [["u@lmtp.test"]]
+    finally:
+        env.close()
+        loop.call_soon_threadsafe(server.close)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
