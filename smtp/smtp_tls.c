@@ -715,6 +715,8 @@ smtp_tls_session(SMTP_STATE *st, SMTP_SESSION *s, SMTP_DELIVERY *d,
 			     "TLS is required, but host %s refused to "
 			     "start TLS: %s",
 			     VSTR_STR(s->namaddr), VSTR_STR(s->reply->text));
+		if (smtp_tls_relaxed(d, s, dane, VSTR_STR(why)))
+			goto out_policy;
 		ret = smtp_tls_defer(s, d, "4.7.5", VSTR_STR(why));
 		goto out_policy;
 	}

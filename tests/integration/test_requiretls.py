@@ -239,6 +239,21 @@ def test_tls_required_no_delivers_through_dane_failure(renv, dns, pki):
                     % (qid, RT1) in log_text(env)), log_text(env)
 
 
+def test_tls_required_no_delivers_when_starttls_missing(renv, dns, pki):
+    env = renv()
+    port = pick_port([RT1])
+    sink = start_rt_sink(env.controllers, RT1, port, cert=None)
+    dane_mx(dns, "rt.test", "mx1.rt.test", RT1, port, pki["mx"])
+    _, res = send(env, "rt.test", port, "u@rt.test", requiretls=False)
+    assert res["action"] == "deferred" and res["dsn"] == "4.7.4", res
+    qid, res = send(env, "rt.test", port, "u@rt.test", requiretls=False,
+                    body=NO_HEADER)
+    assert res["action"] == "sent", res
+    assert sink.tls == [False]
+    assert wait_for(lambda: "%s: TLS-Required: No: delivering to" % qid
+                    in log_text(env)), log_text(env)
+
+
 def test_tls_required_no_ignored_for_requiretls(renv, dns, pki):
     env = renv()
     port = pick_port([RT1])
