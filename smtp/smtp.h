@@ -153,14 +153,14 @@ typedef struct SMTP_DELIVERY {
 	struct smtp_rcpt	     *rcpt;	/* req->nrcpt entries */
 	size_t			      npending; /* entries not final */
 	int			      qfd;	/* queue file */
-	bool   need_smtputf8; /* UTF-8 in envelope or headers */
-	bool   tls_required_no; /* the message has "TLS-Required: No" */
+	bool need_smtputf8;   /* UTF-8 in envelope or headers */
+	bool tls_required_no; /* the message has "TLS-Required: No" */
 	/* REQUIRETLS applies: req->requiretls, and SMTP (not LMTP, which
 	 * is final delivery, not relay). */
-	bool requiretls;
-	double t_start;	      /* request received */
-	double t_conn;	      /* session ready (after EHLO) */
-	int    conn_use;      /* use count of the session (1 = new) */
+	bool   requiretls;
+	double t_start;	 /* request received */
+	double t_conn;	 /* session ready (after EHLO) */
+	int    conn_use; /* use count of the session (1 = new) */
 
 	struct smtp_sts *sts; /* MTA-STS policy applied, or NULL */
 } SMTP_DELIVERY;

@@ -145,11 +145,10 @@ smtp_sts_lookup(SMTP_STATE *st, const SMTP_DELIVERY *d, const char *domain,
 	sts->id = vstr_alloc(40);
 	vstr_strcpy(sts->id, rp.id);
 	mta_sts_policy_copy(&sts->policy, &rp.policy);
-	/*
-	 * RFC 8689 4.2.1: a REQUIRETLS message enforces a testing policy
-	 * (to do once the requiretls field lands: "|| d->req->requiretls").
-	 */
-	sts->enforce = rp.policy.mode == MTA_STS_MODE_ENFORCE;
+	/* RFC 8689 4.2.1: a REQUIRETLS message enforces a testing policy. */
+	sts->enforce = rp.policy.mode == MTA_STS_MODE_ENFORCE
+		       || (rp.policy.mode == MTA_STS_MODE_TESTING
+			   && d->requiretls);
 	if (msg_verbose)
 		msg_info("%s: MTA-STS policy of %s: id %s, mode %s", qid,
 			 domain, rp.id, mta_sts_mode_name(rp.policy.mode));
