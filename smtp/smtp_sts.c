@@ -149,6 +149,17 @@ smtp_sts_lookup(SMTP_STATE *st, const SMTP_DELIVERY *d, const char *domain,
 	sts->enforce = rp.policy.mode == MTA_STS_MODE_ENFORCE
 		       || (rp.policy.mode == MTA_STS_MODE_TESTING
 			   && d->requiretls);
+	/*
+	 * RFC 8689 5: "TLS-Required: No" (in a message without REQUIRETLS)
+	 * asks that the policy not stop delivery: failures are logged and
+	 * reported as under testing, and the mail goes.
+	 */
+	if (sts->enforce && d->tls_required_no && !d->requiretls) {
+		msg_info("%s: MTA-STS policy of %s: not enforced for this "
+			 "message (TLS-Required: No)",
+			 qid, domain);
+		sts->enforce = false;
+	}
 	if (msg_verbose)
 		msg_info("%s: MTA-STS policy of %s: id %s, mode %s", qid,
 			 domain, rp.id, mta_sts_mode_name(rp.policy.mode));

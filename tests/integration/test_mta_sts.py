@@ -659,3 +659,54 @@ def test_mta_sts_sessions_are_in_the_tls_report(senv, dns, nginx, pki,
                                     "total-failure-session-count": 1}
     [f] = test_mode["failure-details"]
     assert f["result-type"] == "certificate-host-mismatch", f
+
+
+def test_mta_sts_tls_required_no_is_not_stopped_by_enforce(senv, dns, nginx,
+                                                           pki):
+    # RFC 8689 5: a message with "TLS-Required: No" goes even when the
+    # enforce policy fails (here: a certificate for another name); the
+    # same message without the header is deferred.
+    env = senv()
+    nginx.serve(policy())
+    publish(dns, "trn1")
+    port = pick_port([MX1])
+    sink = start_sink(env, MX1, port, pki["wrong"])
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    res = deliver(env, "remote.test", port, "u@remote.test")
+    assert res["action"] == "deferred", res
+    body = ("From: sender@client.test\nTo: u@remote.test\nSubject: t\n"
+            "TLS-Required: No\n\nhello\n")
+    qid = env.queue(["u@remote.test"], body=body)
+    res = env.send("remote.test:%d" % port, [qid])[qid]["u@remote.test"]
+    assert res["action"] == "sent", res
+    assert sink.tls == [True]
+    assert wait_for(lambda: "%s: MTA-STS policy of remote.test: not "
+                    "enforced for this message (TLS-Required: No)" % qid
+                    in log_text(env)), log_text(env)
+
+
+def test_mta_sts_requiretls_goes_under_a_testing_policy(senv, dns, nginx,
+                                                        pki):
+    # RFC 8689 4.2.1: a REQUIRETLS message treats a testing policy as
+    # enforce: delivered with REQUIRETLS to a listed MX host whose
+    # certificate is valid; bounced 5.7.30 when it is not.
+    from test_requiretls import start_rt_sink
+    env = senv()
+    nginx.serve(policy(mode="testing"))
+    publish(dns, "rt1")
+    add_mx(dns, "remote.test", "mx1.remote.test", MX1)
+    port = pick_port([MX1])
+    sink = start_rt_sink(env.controllers, MX1, port, pki["mx1"])
+    qid = env.queue(["u@remote.test"])
+    res = env.send("remote.test:%d" % port, [qid],
+                   opts=["-R"])[qid]["u@remote.test"]
+    assert res["action"] == "sent", res
+    assert sink.requiretls == [True]
+    port2 = pick_port([MX1])
+    wrong = start_rt_sink(env.controllers, MX1, port2, pki["wrong"])
+    qid = env.queue(["v@remote.test"])
+    res = env.send("remote.test:%d" % port2, [qid],
+                   opts=["-R"])[qid]["v@remote.test"]
+    assert res["action"] == "bounced", res
+    assert res["dsn"] == "5.7.30", res
+    assert wrong.messages == []
