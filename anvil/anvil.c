@@ -25,17 +25,15 @@
  *
  * SPDX-License-Identifier: ISC
  */
-#include <errno.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "anvil/anvil_table.h"
 #include "util/anvil_proto.h"
 #include "util/attr.h"
-#include "util/ipc.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/skel.h"
+#include "util/skel_conn.h"
 #include "util/vstr.h"
 
 /* Longest wait for a client to take a reply (they are a few bytes). */
@@ -50,14 +48,6 @@ struct anvil_app {
 	bool	     started;	  /* timers are set */
 	ATTR	    *rep;
 	VSTR	    *why;
-};
-
-struct anvil_conn {
-	struct skel_ctx *ctx;
-	int		 fd;	 /* the skeleton's */
-	IPC_STREAM	*stream; /* on a dup of fd */
-	ANVIL_OWNER	*owner;
-	ATTR		*req;
 };
 
 static void
@@ -85,84 +75,51 @@ anvil_expire(EVENTS *ev, void *context)
 	events_timer(ev, anvil_expire, app, app->unit * 1000);
 }
 
+/* The connection is closing: give back what its smtpd still held. */
 static void
-anvil_conn_close(struct anvil_conn *c)
+anvil_conn_close(SKEL_CONN *conn)
 {
-	struct anvil_app *app = c->ctx->app;
+	struct anvil_app *app = skel_conn_ctx(conn)->app;
 
-	anvil_owner_free(app->table, c->owner, time(NULL));
-	c->stream = ipc_stream_close(c->stream);
-	skel_multi_disconnect(c->ctx, c->fd);
-	attr_free(c->req);
-	myfree(c);
+	anvil_owner_free(app->table, skel_conn_user(conn), time(NULL));
 }
 
-/* One request frame in c->req: answer it.  0, or -1 to disconnect. */
+/* One request frame: answer it.  0, or -1 to disconnect. */
 static int
-anvil_serve(struct anvil_conn *c)
+anvil_serve(SKEL_CONN *conn, const ATTR *req)
 {
-	struct anvil_app    *app = c->ctx->app;
+	struct anvil_app    *app = skel_conn_ctx(conn)->app;
 	struct anvil_request rq;
 	struct anvil_reply   rp = { .status = ANVIL_STAT_FAIL };
 	time_t		     now = time(NULL);
 
-	if (anvil_request_decode(c->req, &rq, app->why) < 0) {
+	if (anvil_request_decode(req, &rq, app->why) < 0) {
 		msg_warn("bad request: %s; ignored", VSTR_STR(app->why));
 		anvil_reply_encode(ANVIL_REQ_DISCONNECT, &rp, app->rep);
 	} else {
 		anvil_table_expire(app->table, now);
-		anvil_table_request(app->table, c->owner, &rq, now, &rp);
+		anvil_table_request(app->table, skel_conn_user(conn), &rq, now,
+				    &rp);
 		if (msg_verbose)
 			msg_info("%s %s: count=%lld rate=%lld",
 				 anvil_req_name(rq.req), rq.ident, rp.count,
 				 rp.rate);
 		anvil_reply_encode(rq.req, &rp, app->rep);
 	}
-	if (ipc_stream_send(c->stream, app->rep, ANVIL_REPLY_TIMEOUT_MS) < 0) {
-		msg_warn("write reply: %m");
-		return -1;
-	}
-	return 0;
+	return skel_conn_reply(conn, app->rep);
 }
 
-static void
-anvil_conn_event(EVENTS *ev, int fd, int what, void *context)
-{
-	struct anvil_conn *c = context;
-	struct anvil_app  *app = c->ctx->app;
-	ssize_t		   n;
-	int		   got;
-
-	(void)ev;
-	(void)fd;
-	(void)what;
-	n = ipc_stream_fill(c->stream);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n < 0)
-		msg_warn("read request: %m");
-	if (n <= 0) {
-		anvil_conn_close(c);
-		return;
-	}
-	while ((got = ipc_stream_next(c->stream, c->req, app->why)) == 1)
-		if (anvil_serve(c) < 0) {
-			anvil_conn_close(c);
-			return;
-		}
-	if (got < 0) {
-		msg_warn("malformed request frame: %s; disconnecting",
-			 VSTR_STR(app->why));
-		anvil_conn_close(c);
-	}
-}
+static const struct skel_conn_ops anvil_conn_ops = {
+	.serve = anvil_serve,
+	.close = anvil_conn_close,
+	.frame_max = ANVIL_FRAME_MAX,
+	.reply_timeout_ms = ANVIL_REPLY_TIMEOUT_MS,
+};
 
 static void
 anvil_accept(struct skel_ctx *ctx, int fd)
 {
-	struct anvil_app  *app = ctx->app;
-	struct anvil_conn *c;
-	int		   dfd;
+	struct anvil_app *app = ctx->app;
 
 	if (!app->started) {
 		app->started = true;
@@ -170,25 +127,8 @@ anvil_accept(struct skel_ctx *ctx, int fd)
 			     app->status_time * 1000);
 		events_timer(ctx->events, anvil_expire, app, app->unit * 1000);
 	}
-	/* The skeleton closes fd; the stream closes its own copy. */
-	if (fd_set_nonblock(fd, true) < 0 || (dfd = dup(fd)) < 0) {
-		msg_warn("client: %m");
-		skel_multi_disconnect(ctx, fd);
-		return;
-	}
-	(void)fd_set_cloexec(dfd, true);
-	c = mycalloc(1, sizeof(*c));
-	c->ctx = ctx;
-	c->fd = fd;
-	c->stream = ipc_stream_open(dfd);
-	ipc_stream_set_max(c->stream, ANVIL_FRAME_MAX);
-	c->owner = anvil_owner_create(app->table);
-	c->req = attr_alloc();
-	if (events_watch(ctx->events, fd, EVENTS_READ, anvil_conn_event, c)
-	    < 0) {
-		msg_warn("client: %m");
-		anvil_conn_close(c);
-	}
+	(void)skel_conn_open(ctx, fd, &anvil_conn_ops,
+			     anvil_owner_create(app->table));
 }
 
 static void

@@ -57,7 +57,6 @@
  * SPDX-License-Identifier: ISC
  */
 #include <curl/curl.h>
-#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -67,12 +66,12 @@
 #include "util/attr.h"
 #include "util/dict.h"
 #include "util/dns.h"
-#include "util/ipc.h"
 #include "util/msg.h"
 #include "util/mta_sts.h"
 #include "util/mta_sts_proto.h"
 #include "util/mymalloc.h"
 #include "util/skel.h"
+#include "util/skel_conn.h"
 #include "util/safe_file.h"
 #include "util/strutil.h"
 #include "util/user.h"
@@ -84,8 +83,6 @@
 #define MTASTS_REPLY_TIMEOUT_MS 10000
 #define MTASTS_FRAME_MAX	4096
 
-struct mtasts_conn;
-
 /* One HTTPS fetch in progress. */
 struct mtasts_fetch {
 	struct mtasts_fetch *next;
@@ -95,7 +92,7 @@ struct mtasts_fetch {
 	CURL		    *easy;
 	struct curl_slist   *resolve;
 	bool		     too_big;
-	struct mtasts_conn **waiting; /* clients to answer */
+	SKEL_CONN	   **waiting; /* clients to answer */
 	size_t		     nwaiting;
 };
 
@@ -117,15 +114,6 @@ struct mtasts_app {
 	VSTR		    *buf;
 };
 
-struct mtasts_conn {
-	struct skel_ctx *ctx;
-	int		 fd;
-	IPC_STREAM	*stream;
-	ATTR		*req;
-	bool		 busy; /* waiting for a fetch */
-	bool		 gone; /* closed while busy: free when answered */
-};
-
 /* The outcome of a look at DNS and the cache for one domain. */
 struct mtasts_state {
 	int			   txt; /* 1 record, 0 none, -1 tempfail */
@@ -137,7 +125,6 @@ struct mtasts_state {
 
 static struct mtasts_app *mtasts_app;
 
-static void mtasts_conn_close(struct mtasts_conn *c);
 static void mtasts_refresh(EVENTS *ev, void *context);
 
 static void
@@ -287,22 +274,14 @@ mtasts_refresh_at(struct mtasts_app *app, long long at)
 			     delay * 1000);
 }
 
-/* Answer one client (and free it when it went away meanwhile). */
+/* Answer one waiting client (a failed write closes it). */
 static void
-mtasts_answer(struct mtasts_conn *c, const struct mta_sts_reply *rp)
+mtasts_answer(SKEL_CONN *c, const struct mta_sts_reply *rp)
 {
 	struct mtasts_app *app = mtasts_app;
 
-	c->busy = false;
-	if (c->gone) {
-		mtasts_conn_close(c);
-		return;
-	}
 	mta_sts_reply_encode(rp, app->rep);
-	if (ipc_stream_send(c->stream, app->rep, MTASTS_REPLY_TIMEOUT_MS) < 0) {
-		msg_warn("write reply: %m");
-		mtasts_conn_close(c);
-	}
+	(void)skel_conn_reply(c, app->rep);
 }
 
 /* Reply from a cache entry, with the failure of a refresh if any. */
@@ -507,6 +486,8 @@ mtasts_fetch_done(struct mtasts_app *app, struct mtasts_fetch *f,
 	long		     code = 0;
 	char		    *type = NULL;
 	long long	     now = (long long)time(NULL);
+	SKEL_CONN	   **waiting;
+	size_t		     nwaiting;
 
 	memset(&policy, 0, sizeof(policy));
 	vstr_reset(app->why);
@@ -563,10 +544,17 @@ mtasts_fetch_done(struct mtasts_app *app, struct mtasts_fetch *f,
 		rp = (struct mta_sts_reply){ .status = MTA_STS_STAT_NONE,
 					     .failure = failure,
 					     .detail = VSTR_STR(app->why) };
-	/* Answering may free connections, never the fetch. */
-	for (size_t i = 0; i < f->nwaiting; i++)
-		mtasts_answer(f->waiting[i], &rp);
+	/*
+	 * Answering may close connections, whose close hook looks for them
+	 * in f->waiting: take the list out first.  Never frees the fetch.
+	 */
+	waiting = f->waiting;
+	nwaiting = f->nwaiting;
+	f->waiting = NULL;
 	f->nwaiting = 0;
+	for (size_t i = 0; i < nwaiting; i++)
+		mtasts_answer(waiting[i], &rp);
+	myfree(waiting);
 	mta_sts_policy_free(&policy);
 	mtasts_state_free(&st);
 	mtasts_fetch_free(app, f);
@@ -663,9 +651,9 @@ mtasts_curl_timer(CURLM *multi, long timeout_ms, void *userp)
  * 0, or -1 to disconnect.
  */
 static int
-mtasts_serve(struct mtasts_conn *c)
+mtasts_serve(SKEL_CONN *c, const ATTR *req)
 {
-	struct mtasts_app     *app = c->ctx->app;
+	struct mtasts_app     *app = skel_conn_ctx(c)->app;
 	struct mta_sts_request rq;
 	struct mta_sts_reply   rp;
 	struct mtasts_state    st;
@@ -674,13 +662,12 @@ mtasts_serve(struct mtasts_conn *c)
 	long long	       now = (long long)time(NULL);
 	bool		       fresh;
 
-	if (mta_sts_request_decode(c->req, &rq, app->why) < 0) {
+	if (mta_sts_request_decode(req, &rq, app->why) < 0) {
 		msg_warn("bad request: %s", VSTR_STR(app->why));
 		rp = (struct mta_sts_reply){ .status = MTA_STS_STAT_FAIL,
 					     .detail = "bad request" };
 		mta_sts_reply_encode(&rp, app->rep);
-		return ipc_stream_send(c->stream, app->rep,
-				       MTASTS_REPLY_TIMEOUT_MS);
+		return skel_conn_reply(c, app->rep);
 	}
 	domain = vstr_alloc(64);
 	vstr_strcpy(domain, rq.domain);
@@ -730,7 +717,7 @@ mtasts_serve(struct mtasts_conn *c)
 	f->waiting = myrealloc(f->waiting,
 			       (f->nwaiting + 1) * sizeof(*f->waiting));
 	f->waiting[f->nwaiting++] = c;
-	c->busy = true;
+	skel_conn_later(c);
 	mtasts_state_free(&st);
 	vstr_free(domain);
 	return 0;
@@ -739,59 +726,31 @@ answer:
 	mta_sts_reply_encode(&rp, app->rep);
 	mtasts_state_free(&st);
 	vstr_free(domain);
-	return ipc_stream_send(c->stream, app->rep, MTASTS_REPLY_TIMEOUT_MS);
+	return skel_conn_reply(c, app->rep);
 }
 
+/* A client is gone: it no longer waits for a fetch. */
 static void
-mtasts_conn_close(struct mtasts_conn *c)
+mtasts_conn_close(SKEL_CONN *c)
 {
-	if (c->stream) {
-		c->stream = ipc_stream_close(c->stream);
-		skel_multi_disconnect(c->ctx, c->fd);
-	}
-	/* A fetch still holds it: free it when the fetch answers. */
-	if (c->busy) {
-		c->gone = true;
+	struct mtasts_app *app = skel_conn_ctx(c)->app;
+
+	if (!skel_conn_waiting(c))
 		return;
-	}
-	attr_free(c->req);
-	myfree(c);
+	for (struct mtasts_fetch *f = app->fetches; f; f = f->next)
+		for (size_t i = 0; i < f->nwaiting; i++)
+			if (f->waiting[i] == c) {
+				f->waiting[i] = f->waiting[--f->nwaiting];
+				return;
+			}
 }
 
-static void
-mtasts_conn_event(EVENTS *ev, int fd, int what, void *context)
-{
-	struct mtasts_conn *c = context;
-	struct mtasts_app  *app = c->ctx->app;
-	ssize_t		    n;
-	int		    got = 0;
-
-	(void)ev;
-	(void)fd;
-	(void)what;
-	n = ipc_stream_fill(c->stream);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n < 0)
-		msg_warn("read request: %m");
-	if (n <= 0) {
-		mtasts_conn_close(c);
-		return;
-	}
-	/* One request at a time: the next waits for the answer. */
-	while (!c->busy
-	       && (got = ipc_stream_next(c->stream, c->req, app->why)) == 1)
-		if (mtasts_serve(c) < 0) {
-			msg_warn("write reply: %m");
-			mtasts_conn_close(c);
-			return;
-		}
-	if (!c->busy && got < 0) {
-		msg_warn("malformed request frame: %s; disconnecting",
-			 VSTR_STR(app->why));
-		mtasts_conn_close(c);
-	}
-}
+static const struct skel_conn_ops mtasts_conn_ops = {
+	.serve = mtasts_serve,
+	.close = mtasts_conn_close,
+	.frame_max = MTASTS_FRAME_MAX,
+	.reply_timeout_ms = MTASTS_REPLY_TIMEOUT_MS,
+};
 
 /*
  * Refresh policies before they expire: refetch those with less than a
@@ -868,9 +827,7 @@ mtasts_refresh(EVENTS *ev, void *context)
 static void
 mtasts_accept(struct skel_ctx *ctx, int fd)
 {
-	struct mtasts_app  *app = ctx->app;
-	struct mtasts_conn *c;
-	int		    dfd;
+	struct mtasts_app *app = ctx->app;
 
 	if (!app->started) {
 		app->started = true;
@@ -883,23 +840,7 @@ mtasts_accept(struct skel_ctx *ctx, int fd)
 		curl_multi_setopt(app->multi, CURLMOPT_TIMERDATA, app);
 		events_timer(ctx->events, mtasts_refresh, app, 1000);
 	}
-	if (fd_set_nonblock(fd, true) < 0 || (dfd = dup(fd)) < 0) {
-		msg_warn("client: %m");
-		skel_multi_disconnect(ctx, fd);
-		return;
-	}
-	(void)fd_set_cloexec(dfd, true);
-	c = mycalloc(1, sizeof(*c));
-	c->ctx = ctx;
-	c->fd = fd;
-	c->stream = ipc_stream_open(dfd);
-	ipc_stream_set_max(c->stream, MTASTS_FRAME_MAX);
-	c->req = attr_alloc();
-	if (events_watch(ctx->events, fd, EVENTS_READ, mtasts_conn_event, c)
-	    < 0) {
-		msg_warn("client: %m");
-		mtasts_conn_close(c);
-	}
+	(void)skel_conn_open(ctx, fd, &mtasts_conn_ops, NULL);
 }
 
 /*

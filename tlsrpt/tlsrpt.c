@@ -43,11 +43,11 @@
 
 #include "tlsrpt/tlsrpt.h"
 #include "util/attr.h"
-#include "util/ipc.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/safe_file.h"
 #include "util/skel.h"
+#include "util/skel_conn.h"
 #include "util/tlsrpt.h"
 #include "util/tlsrpt_client.h"
 #include "util/vstr.h"
@@ -65,13 +65,6 @@ struct tlsrpt_app {
 	bool		   started;
 	ATTR		  *rep;
 	VSTR		  *why;
-};
-
-struct tlsrpt_conn {
-	struct skel_ctx *ctx;
-	int		 fd;
-	IPC_STREAM	*stream;
-	ATTR		*req;
 };
 
 static void
@@ -156,21 +149,12 @@ tlsrpt_show(struct tlsrpt_app *app, VSTR *out)
 	myfree(g);
 }
 
-static void
-tlsrpt_conn_close(struct tlsrpt_conn *c)
-{
-	c->stream = ipc_stream_close(c->stream);
-	skel_multi_disconnect(c->ctx, c->fd);
-	attr_free(c->req);
-	myfree(c);
-}
-
-/* One request in c->req.  0, or -1 to disconnect. */
+/* One request frame.  0, or -1 to disconnect. */
 static int
-tlsrpt_serve(struct tlsrpt_conn *c)
+tlsrpt_serve(SKEL_CONN *conn, const ATTR *rq)
 {
-	struct tlsrpt_app *app = c->ctx->app;
-	const char	  *req = attr_get_str(c->req, "request");
+	struct tlsrpt_app *app = skel_conn_ctx(conn)->app;
+	const char	  *req = attr_get_str(rq, "request");
 	struct tlsrpt_note n;
 	VSTR		  *text;
 	char		   day[11];
@@ -178,7 +162,7 @@ tlsrpt_serve(struct tlsrpt_conn *c)
 	if (req != NULL && strcmp(req, "note") == 0) {
 		if (!app->enable)
 			return 0;
-		if (tlsrpt_note_decode(c->req, &n, app->why) < 0) {
+		if (tlsrpt_note_decode(rq, &n, app->why) < 0) {
 			msg_warn("TLS-RPT: bad note: %s", VSTR_STR(app->why));
 			return -1;
 		}
@@ -203,57 +187,28 @@ tlsrpt_serve(struct tlsrpt_conn *c)
 		attr_put_int(app->rep, "status", 0);
 		attr_put_str(app->rep, "text", VSTR_STR(text));
 	} else {
-		tlsrpt_send_all(app->store, c->ctx->cfg, app->dns, &app->conf,
+		tlsrpt_send_all(app->store, app->cfg, app->dns, &app->conf,
 				NULL, text);
 		tlsrpt_save(app);
 		attr_put_int(app->rep, "status", 0);
 		attr_put_str(app->rep, "text", VSTR_STR(text));
 	}
 	vstr_free(text);
-	if (ipc_stream_send(c->stream, app->rep, TLSRPT_REPLY_TIMEOUT_MS) < 0) {
-		msg_warn("TLS-RPT: write reply: %m");
-		return -1;
-	}
-	return 0;
+	return skel_conn_reply(conn, app->rep);
 }
 
-static void
-tlsrpt_conn_event(EVENTS *ev, int fd, int what, void *context)
-{
-	struct tlsrpt_conn *c = context;
-	struct tlsrpt_app  *app = c->ctx->app;
-	ssize_t		    n;
-	int		    got;
-
-	(void)ev;
-	(void)fd;
-	(void)what;
-	n = ipc_stream_fill(c->stream);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n < 0)
-		msg_warn("TLS-RPT: read request: %m");
-	while ((got = ipc_stream_next(c->stream, c->req, app->why)) == 1)
-		if (tlsrpt_serve(c) < 0) {
-			tlsrpt_conn_close(c);
-			return;
-		}
-	if (got < 0) {
-		msg_warn("TLS-RPT: malformed request frame: %s",
-			 VSTR_STR(app->why));
-		tlsrpt_conn_close(c);
-		return;
-	}
-	if (n <= 0)
-		tlsrpt_conn_close(c);
-}
+static const struct skel_conn_ops tlsrpt_conn_ops = {
+	.serve = tlsrpt_serve,
+	.frame_max = TLSRPT_NOTE_MAX,
+	.reply_timeout_ms = TLSRPT_REPLY_TIMEOUT_MS,
+	.prefix = "TLS-RPT: ",
+	.terse = true,
+};
 
 static void
 tlsrpt_accept(struct skel_ctx *ctx, int fd)
 {
-	struct tlsrpt_app  *app = ctx->app;
-	struct tlsrpt_conn *c;
-	int		    dfd;
+	struct tlsrpt_app *app = ctx->app;
 
 	if (!app->started) {
 		app->started = true;
@@ -261,23 +216,7 @@ tlsrpt_accept(struct skel_ctx *ctx, int fd)
 		events_timer(ctx->events, tlsrpt_daily, app,
 			     tlsrpt_daily_wait());
 	}
-	if (fd_set_nonblock(fd, true) < 0 || (dfd = dup(fd)) < 0) {
-		msg_warn("TLS-RPT: client: %m");
-		skel_multi_disconnect(ctx, fd);
-		return;
-	}
-	(void)fd_set_cloexec(dfd, true);
-	c = mycalloc(1, sizeof(*c));
-	c->ctx = ctx;
-	c->fd = fd;
-	c->stream = ipc_stream_open(dfd);
-	ipc_stream_set_max(c->stream, TLSRPT_NOTE_MAX);
-	c->req = attr_alloc();
-	if (events_watch(ctx->events, fd, EVENTS_READ, tlsrpt_conn_event, c)
-	    < 0) {
-		msg_warn("TLS-RPT: client: %m");
-		tlsrpt_conn_close(c);
-	}
+	(void)skel_conn_open(ctx, fd, &tlsrpt_conn_ops, NULL);
 }
 
 static void
