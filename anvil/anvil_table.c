@@ -316,6 +316,27 @@ anvil_event_entry(ANVIL_TABLE *t, ANVIL_OWNER *o, const char *ident, time_t now)
 	return e;
 }
 
+/* The rate counter of event req in e, and the peak it feeds. */
+static long long *
+anvil_event_count(struct anvil_entry *e, enum anvil_req req,
+		  enum anvil_peak *which)
+{
+	switch (req) {
+	case ANVIL_REQ_MESSAGE:
+		*which = PEAK_MESSAGE;
+		return &e->message;
+	case ANVIL_REQ_RECIPIENT:
+		*which = PEAK_RECIPIENT;
+		return &e->recipient;
+	case ANVIL_REQ_NEWTLS:
+		*which = PEAK_NEWTLS;
+		return &e->newtls;
+	default: /* ANVIL_REQ_AUTH */
+		*which = PEAK_AUTH;
+		return &e->auth;
+	}
+}
+
 void
 anvil_table_request(ANVIL_TABLE *t, ANVIL_OWNER *o,
 		    const struct anvil_request *rq, time_t now,
@@ -344,25 +365,18 @@ anvil_table_request(ANVIL_TABLE *t, ANVIL_OWNER *o,
 			}
 		break;
 	case ANVIL_REQ_MESSAGE:
-		e = anvil_event_entry(t, o, rq->ident, now);
-		rp->rate = anvil_incr(t, e, &e->message, now);
-		anvil_peak(t, PEAK_MESSAGE, e->message, e, now);
-		break;
 	case ANVIL_REQ_RECIPIENT:
-		e = anvil_event_entry(t, o, rq->ident, now);
-		rp->rate = anvil_incr(t, e, &e->recipient, now);
-		anvil_peak(t, PEAK_RECIPIENT, e->recipient, e, now);
-		break;
 	case ANVIL_REQ_NEWTLS:
+	case ANVIL_REQ_AUTH: {
+		enum anvil_peak which;
+		long long      *count;
+
 		e = anvil_event_entry(t, o, rq->ident, now);
-		rp->rate = anvil_incr(t, e, &e->newtls, now);
-		anvil_peak(t, PEAK_NEWTLS, e->newtls, e, now);
+		count = anvil_event_count(e, rq->req, &which);
+		rp->rate = anvil_incr(t, e, count, now);
+		anvil_peak(t, which, *count, e, now);
 		break;
-	case ANVIL_REQ_AUTH:
-		e = anvil_event_entry(t, o, rq->ident, now);
-		rp->rate = anvil_incr(t, e, &e->auth, now);
-		anvil_peak(t, PEAK_AUTH, e->auth, e, now);
-		break;
+	}
 	case ANVIL_REQ_NEWTLS_REPORT:
 		/* A check only: stale numbers are reported as zero. */
 		if ((e = anvil_find(t, rq->ident)) != NULL
