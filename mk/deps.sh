@@ -46,6 +46,12 @@ set -eu
 #     runs its own instance from a temporary haproxy.cfg
 #   MTA-STS: libcurl fetches policies (libcurl4-openssl-dev); the tests
 #     serve them with nginx run from its own folder
+#   metrics: the HTTP endpoint is libmicrohttpd (libmicrohttpd-dev); the
+#     tests parse it with python3-prometheus-client and scrape it with a
+#     prometheus server run from a temporary folder
+#   the Debian package: `make deb` needs debhelper (dpkg-dev and fakeroot
+#     come with build-essential's and debhelper's dependencies); its test
+#     runs lintian on the result
 PKGS="
 build-essential binutils clang pkg-config make
 libssl-dev openssl
@@ -69,6 +75,8 @@ util-linux passwd
 fail2ban
 haproxy
 zlib1g-dev libcurl4-openssl-dev nginx
+libmicrohttpd-dev prometheus python3-prometheus-client
+debhelper dpkg-dev fakeroot lintian
 "
 
 missing=""
