@@ -34,6 +34,7 @@
 #include "util/ipc.h"
 #include "util/milter.h"
 #include "util/rec.h"
+#include "util/srs.h"
 #include "util/vstr.h"
 
 #define CLEANUP_HEADER_COUNT_MAX 1000	     /* fields per message header */
@@ -78,6 +79,7 @@ typedef struct CLEANUP_CONF {
 	bool	    mime_scan;		 /* follow MIME structure in the body */
 	bool	    mime_report_nesting; /* reject nesting past the limit */
 	const char *always_bcc;		 /* "" = none */
+	SRS	   *srs; /* srs_domain set: recipients reversed */
 	DICT_LIST  *sender_bcc;
 	DICT_LIST  *recipient_bcc;
 	/* verification and policy of inbound mail (cleanup_authres.c) */

@@ -117,6 +117,7 @@ cleanup_conf_load(const CFG *cfg)
 	c->mime_scan = !cfg_get_bool(cfg, "disable_mime_input_processing")
 		       && (c->mime_report_nesting || c->body_checks);
 	c->always_bcc = cfg_get_str(cfg, "always_bcc");
+	c->srs = srs_open(cfg); /* before the chroot: a root-only file */
 	c->sender_bcc = cleanup_open_maps(cfg, "sender_bcc_maps");
 	c->recipient_bcc = cleanup_open_maps(cfg, "recipient_bcc_maps");
 	if (c->header_size_limit < 1)
@@ -133,6 +134,7 @@ CLEANUP_CONF *
 cleanup_conf_free(CLEANUP_CONF *c)
 {
 	if (c) {
+		c->srs = srs_free(c->srs);
 		dict_list_close(c->canonical);
 		dict_list_close(c->sender_canonical);
 		dict_list_close(c->recipient_canonical);

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "cleanup/cleanup.h"
 #include "util/msg.h"
@@ -153,6 +154,37 @@ cleanup_route_rcpt(const CLEANUP_CONF *conf, char **addr)
 	vstr_free(v);
 }
 
+/*
+ * A recipient that is a good SRS address at srs_domain (a bounce coming
+ * back to mail we forwarded) becomes the address it encodes, before any
+ * other rewriting, as postsrsd does through recipient_canonical_maps.  A
+ * bad one stays as it is (smtpd refuses it at RCPT; mail submitted
+ * locally then bounces as an unknown user).  The result is in out, or
+ * addr itself.
+ */
+static const char *
+cleanup_srs_rcpt(CLEANUP_STATE *st, const char *addr, VSTR *out)
+{
+	const SRS  *srs = st->conf->srs;
+	const char *at = strrchr(addr, '@');
+	VSTR	   *why;
+	int	    rc;
+
+	if (srs == NULL || at == NULL
+	    || strcasecmp(at + 1, srs_domain(srs)) != 0 || !srs_is_srs(addr))
+		return addr;
+	why = vstr_alloc(64);
+	rc = srs_reverse(srs, addr, time(NULL), out, why);
+	if (rc > 0)
+		msg_info("%s: srs: <%s> reversed to <%s>", VSTR_STR(st->qid),
+			 addr, VSTR_STR(out));
+	else if (rc < 0)
+		msg_info("%s: srs: <%s> not reversed: %s", VSTR_STR(st->qid),
+			 addr, VSTR_STR(why));
+	vstr_free(why);
+	return rc > 0 ? VSTR_STR(out) : addr;
+}
+
 int
 cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr, const char *orcpt,
 		 int notify)
@@ -163,8 +195,11 @@ cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr, const char *orcpt,
 	size_t			 n, i, j;
 	int			 ret;
 	struct cleanup_out_rcpt *r;
+	VSTR			*srs = vstr_alloc(64);
 
-	if ((ret = cleanup_rewrite(conf, addr, CLEANUP_REWRITE_RCPT, rw)) < 0) {
+	if ((ret = cleanup_rewrite(conf, cleanup_srs_rcpt(st, addr, srs),
+				   CLEANUP_REWRITE_RCPT, rw))
+	    < 0) {
 		cleanup_fail(st, CLEANUP_TEMPFAIL,
 			     "451 4.3.0 Error: canonical table lookup failure");
 	} else if ((ret = cleanup_bcc_lookup(st, conf->recipient_bcc,
@@ -216,6 +251,7 @@ cleanup_add_rcpt(CLEANUP_STATE *st, const char *addr, const char *orcpt,
 	}
 	vstr_free(rw);
 	vstr_free(why);
+	vstr_free(srs);
 	return ret < 0 ? -1 : 0;
 }
 

@@ -87,6 +87,8 @@ local_post_jail(struct skel_ctx *ctx)
 	    && (st->aliases = dict_list_open(maps, DICT_FLAG_FOLD, why))
 		   == NULL)
 		msg_fatal("alias_maps: %s", VSTR_STR(why));
+	st->mydestination = cfg_get_str(ctx->cfg, "mydestination");
+	st->srs = srs_open(ctx->cfg);
 	if (geteuid() != 0)
 		msg_warn("not running as root: deliveries to other users "
 			 "will be deferred");
@@ -131,6 +133,7 @@ local_pre_exit(struct skel_ctx *ctx)
 
 	if (st) {
 		dict_list_close(st->aliases);
+		st->srs = srs_free(st->srs);
 		myfree(st);
 		ctx->app = NULL;
 	}

@@ -24,6 +24,7 @@
 #include "util/cfg.h"
 #include "util/deliver_proto.h"
 #include "util/dict.h"
+#include "util/srs.h"
 #include "util/vstr.h"
 
 #define LOCAL_EXPAND_MAX 1000 /* members of one recipient's tree */
@@ -55,6 +56,8 @@ typedef struct LOCAL_STATE {
 	const char *mailbox_transport; /* "transport[:nexthop]" or "" */
 	const char *fallback_transport;
 	const char *service; /* our own master.cf service name */
+	const char *mydestination;
+	SRS	   *srs; /* srs_domain set: forwarding rewrites senders */
 } LOCAL_STATE;
 
 /* One message: the content read once, LF line ends. */

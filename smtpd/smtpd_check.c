@@ -516,6 +516,8 @@ smtpd_check_create(const CFG *cfg, VSTR *why)
 	c->unknown_host_code = (int)cfg_get_int(cfg,
 						"unknown_hostname_reject_code");
 	c->rbl_code = (int)cfg_get_int(cfg, "maps_rbl_reject_code");
+	/* Before the chroot: the secret file is usually root's. */
+	c->srs = srs_open(cfg);
 	return c;
 }
 
@@ -524,6 +526,7 @@ smtpd_check_free(SMTPD_CHECK *c)
 {
 	if (c == NULL)
 		return NULL;
+	c->srs = srs_free(c->srs);
 	chk_restr_list_free(&c->client);
 	chk_restr_list_free(&c->helo);
 	chk_restr_list_free(&c->sender);
@@ -1386,6 +1389,40 @@ chk_delayed(struct chk_ctx *x)
 	return rc;
 }
 
+/*
+ * A recipient at srs_domain whose local part is an SRS address must carry
+ * a hash made with one of our secrets and a timestamp within srs_max_age
+ * (550 5.1.1 otherwise: the address does not exist, and accepting a
+ * forged one would make us a relay).  A good one is marked so that the
+ * unlisted-recipient check lets it pass: cleanup rewrites it to the
+ * original sender (docs/SRS.md).
+ */
+static int
+chk_srs(struct chk_ctx *x)
+{
+	VSTR *out, *why;
+	int   rc, ret = CHK_DUNNO;
+
+	if (strcasecmp(VSTR_STR(x->rcpt->domain), srs_domain(x->c->srs)) != 0
+	    || !srs_is_srs(VSTR_STR(x->rcpt->local)))
+		return CHK_DUNNO;
+	out = vstr_alloc(64);
+	why = vstr_alloc(64);
+	vstr_sprintf(out, "%s@%s", VSTR_STR(x->rcpt->local),
+		     VSTR_STR(x->rcpt->domain));
+	rc = srs_reverse(x->c->srs, VSTR_STR(out), time(NULL), out, why);
+	if (rc > 0)
+		x->srs_valid = true;
+	else if (rc < 0) {
+		vstr_sprintf(out, "invalid SRS address (%s)", VSTR_STR(why));
+		ret = smtpd_check_reject(x, CLASS_RCPT, 550, "5.1.1",
+					 VSTR_STR(out));
+	}
+	vstr_free(out);
+	vstr_free(why);
+	return ret;
+}
+
 int
 smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
 	    const struct smtpd_check_facts *f, struct smtpd_check_result *res)
@@ -1440,6 +1477,8 @@ smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
 		break;
 	case SMTPD_CHECK_RCPT:
 	case SMTPD_CHECK_VRFY:
+		if (c->srs && x.rcpt && (rc = chk_srs(&x)) != CHK_DUNNO)
+			break;
 		if (c->delay_reject) {
 			rc = chk_delayed(&x);
 			if (rc != CHK_DUNNO && rc != CHK_OK)
@@ -1449,7 +1488,7 @@ smtpd_check(SMTPD_CHECK *c, enum smtpd_check_stage stage,
 		if (rc == CHK_DUNNO || rc == CHK_OK)
 			rc = chk_eval_class(&x, CLASS_RCPT, &c->rcpt);
 		if (rc != CHK_REJECT && rc != CHK_ERROR && x.rcpt
-		    && c->reject_unlisted_rcpt && !x.discard)
+		    && c->reject_unlisted_rcpt && !x.discard && !x.srs_valid)
 			rc = smtpd_check_addr_unlisted(&x, CLASS_RCPT, x.rcpt);
 		break;
 	case SMTPD_CHECK_DATA:

@@ -22,6 +22,7 @@
 #include "util/dns.h"
 #include "util/own_addr.h"
 #include "util/policy.h"
+#include "util/srs.h"
 #include "util/vstr.h"
 
 #define CHK_DUNNO  0
@@ -170,6 +171,7 @@ struct SMTPD_CHECK {
 	bool			memo_hold;
 	bool			memo_discard;
 	VSTR		       *memo_filter;
+	SRS		       *srs; /* srs_domain set: RCPT checks SRS */
 };
 
 /* Per-call state. */
@@ -188,6 +190,7 @@ struct chk_ctx {
 	VSTR		      *defer_if_permit; /* reply, or empty */
 	VSTR		      *defer_if_reject;
 	VSTR		      *filter; /* res->filter, or a scratch one */
+	bool		       srs_valid; /* rcpt is a good SRS address */
 };
 
 /* Where a domain is delivered (smtpd_check_addr_class). */

@@ -99,6 +99,9 @@ static const struct param_def param_defs[] = {
 	{ "canonical_maps", PARAM_STR, "", 0, 0,
 	  "Tables that rewrite sender and recipient addresses (envelope and"
 	  " headers)." },
+	{ "capture_directory", PARAM_STR, "$data_directory/capture", 0, 0,
+	  "Postel: the Maildir where the capture delivery agent keeps every "
+	  "message handed to it (staging and test set-ups)." },
 	{ "cleanup_service_name", PARAM_STR, "cleanup", 0, 0,
 	  "Name of the cleanup service in master.cf." },
 	{ "command_directory", PARAM_STR, POSTEL_PREFIX "/sbin", 0, 0,
@@ -1060,6 +1063,19 @@ static const struct param_def param_defs[] = {
 	  "Postel: check SPF (RFC 7208, libspf2) for inbound SMTP mail at "
 	  "MAIL FROM and add a Received-SPF header; the reject_spf_* "
 	  "restrictions act on the result." },
+	{ "srs_domain", PARAM_STR, "", 0, 0,
+	  "Postel: the domain of Sender Rewriting Scheme addresses (as "
+	  "postsrsd's SRS_DOMAIN); empty: SRS is off." },
+	{ "srs_exclude_domains", PARAM_STR, "", 0, 0,
+	  "Postel: sender domains that forwarding never rewrites with SRS "
+	  "(\"example.com\", or \".example.com\" for subdomains)." },
+	{ "srs_hash_length", PARAM_INT, "4", 1, 27,
+	  "Postel: characters of the SRS hash (postsrsd's default 4)." },
+	{ "srs_max_age", PARAM_TIME, "21d", 86400, 8640000,
+	  "Postel: how long an SRS address stays valid (whole days)." },
+	{ "srs_secret_file", PARAM_STR, "", 0, 0,
+	  "Postel: file of SRS secrets, one per line; the first signs, "
+	  "every one verifies (as postsrsd's secret file)." },
 	{ "strict_mailbox_ownership", PARAM_BOOL, "yes", 0, 0,
 	  "Defer delivery to an existing mailbox file (local and virtual) "
 	  "that is not owned by the recipient, with a warning." },
