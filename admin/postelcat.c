@@ -21,6 +21,14 @@
  * or envelope (for scripts and tests).  The header ends at the first empty
  * line, which is shown only with the whole content (-h and -b).
  *
+ * A file that starts with a header field instead of a queue file's size
+ * record is a delivered message, as the capture agent (capture(8)) or
+ * local delivery wrote it into a Maildir: its leading Return-Path and
+ * X-Original-To fields are the envelope ("sender:" and one "recipient:"
+ * each, in the ENVELOPE RECORDS section), and the whole file is the
+ * content, split into header and body at the first empty line, with the
+ * same sections and options.  -q is for queue IDs only.
+ *
  * Errors: a file that cannot be opened or is malformed is reported with
  * the reason (rec_reader_why) and the exit status is 1; the other files
  * are still shown.  Bad options: EX_USAGE.
@@ -32,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -277,6 +286,104 @@ postelcat_show(const struct postelcat *p, int fd, const char *name)
 	return ret < 0 ? -1 : 0;
 }
 
+/*
+ * Does the file start with a header field name and ":" (a delivered
+ * message) rather than a record type byte and a binary length?
+ */
+static bool
+postelcat_is_message(int fd)
+{
+	char	buf[128];
+	ssize_t n = pread(fd, buf, sizeof(buf), 0);
+
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] == ':')
+			return i > 0;
+		if (buf[i] < 33 || buf[i] > 126)
+			return false;
+	}
+	return false;
+}
+
+/* "Return-Path: <a@b>" -> "a@b" for the envelope view. */
+static void
+postelcat_message_envelope(const char *line, size_t len)
+{
+	static const char rp[] = "Return-Path:", xo[] = "X-Original-To:";
+	const char	 *v;
+	size_t		  vlen;
+
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	if (len >= sizeof(rp) - 1 && strncasecmp(line, rp, sizeof(rp) - 1) == 0) {
+		v = line + sizeof(rp) - 1;
+		vlen = len - (sizeof(rp) - 1);
+		while (vlen > 0 && (*v == ' ' || *v == '\t'))
+			v++, vlen--;
+		if (vlen >= 2 && v[0] == '<' && v[vlen - 1] == '>')
+			v++, vlen -= 2;
+		printf("sender: %.*s\n", (int)vlen, v);
+	} else {
+		v = line + sizeof(xo) - 1;
+		vlen = len - (sizeof(xo) - 1);
+		while (vlen > 0 && (*v == ' ' || *v == '\t'))
+			v++, vlen--;
+		printf("recipient: %.*s\n", (int)vlen, v);
+	}
+}
+
+/* Show a delivered message (see the top); 0, or -1 with the reason logged. */
+static int
+postelcat_show_message(const struct postelcat *p, int fd, const char *name)
+{
+	struct postelcat_content pc = { .bol = true, .raw = p->raw };
+	bool   show_env = (p->sections & PC_ENV) && !p->raw;
+	FILE  *fp;
+	char  *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int    c, ret = 0;
+
+	if ((fp = fdopen(dup(fd), "r")) == NULL) {
+		msg_error("%s: %m", name);
+		return -1;
+	}
+	pc.show_header = (p->sections & PC_HEADER) != 0;
+	pc.show_body = (p->sections & PC_BODY) != 0;
+	if (show_env) {
+		printf("*** ENVELOPE RECORDS %s ***\n", name);
+		while ((n = getline(&line, &cap, fp)) > 0
+		       && (strncasecmp(line, "Return-Path:", 12) == 0
+			   || strncasecmp(line, "X-Original-To:", 14) == 0))
+			postelcat_message_envelope(line, (size_t)n);
+		rewind(fp);
+	}
+	if (pc.show_header || pc.show_body) {
+		if (!p->raw)
+			printf("*** %s %s ***\n",
+			       pc.show_header && pc.show_body
+				   ? "MESSAGE CONTENTS"
+			       : pc.show_header ? "PRIMARY MESSAGE HEADER"
+						: "MESSAGE BODY",
+			       name);
+		while ((c = getc(fp)) != EOF)
+			postelcat_byte(&pc, c);
+		if (pc.pend_cr)
+			postelcat_put(&pc, '\r');
+	}
+	if (ferror(fp)) {
+		msg_error("%s: read error: %m", name);
+		ret = -1;
+	}
+	if (!p->raw)
+		printf("*** MESSAGE FILE END %s ***\n", name);
+	free(line);
+	fclose(fp);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		msg_fatal_status(EX_IOERR, "write standard output: %m");
+	return ret;
+}
+
 /* Find a queue ID in the queue folders; fd or -1 (errno ENOENT). */
 static int
 postelcat_find(const CFG *cfg, const char *id, VSTR *path)
@@ -382,7 +489,10 @@ main(int argc, char **argv)
 			status = 1;
 			continue;
 		}
-		if (postelcat_show(&p, fd, argv[i]) < 0)
+		if ((!by_id && postelcat_is_message(fd)
+			 ? postelcat_show_message(&p, fd, argv[i])
+			 : postelcat_show(&p, fd, argv[i]))
+		    < 0)
 			status = 1;
 		close(fd);
 	}

@@ -265,7 +265,8 @@ srs_forward(const SRS *srs, const char *sender, time_t now, VSTR *out,
 	int	    tag, rc = 1;
 	long long   day;
 
-	if (at == NULL || at == sender || at[1] == 0
+	/* A "=" in the domain could not be told from the separators. */
+	if (at == NULL || at == sender || at[1] == 0 || strchr(at + 1, '=')
 	    || strcasecmp(at + 1, srs->domain) == 0 || srs->nsecrets == 0)
 		return 0;
 	local = vstr_alloc(64);
