@@ -315,7 +315,8 @@ postelcat_message_envelope(const char *line, size_t len)
 
 	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 		len--;
-	if (len >= sizeof(rp) - 1 && strncasecmp(line, rp, sizeof(rp) - 1) == 0) {
+	if (len >= sizeof(rp) - 1
+	    && strncasecmp(line, rp, sizeof(rp) - 1) == 0) {
 		v = line + sizeof(rp) - 1;
 		vlen = len - (sizeof(rp) - 1);
 		while (vlen > 0 && (*v == ' ' || *v == '\t'))
@@ -337,12 +338,12 @@ static int
 postelcat_show_message(const struct postelcat *p, int fd, const char *name)
 {
 	struct postelcat_content pc = { .bol = true, .raw = p->raw };
-	bool   show_env = (p->sections & PC_ENV) && !p->raw;
-	FILE  *fp;
-	char  *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int    c, ret = 0;
+	bool			 show_env = (p->sections & PC_ENV) && !p->raw;
+	FILE			*fp;
+	char			*line = NULL;
+	size_t			 cap = 0;
+	ssize_t			 n;
+	int			 c, ret = 0;
 
 	if ((fp = fdopen(dup(fd), "r")) == NULL) {
 		msg_error("%s: %m", name);

@@ -42,8 +42,8 @@
 #include "util/user.h"
 
 typedef struct CAPTURE_STATE {
-	const char	   *dir;	/* capture_directory */
-	VSTR		   *text;	/* result of the current request */
+	const char	   *dir;  /* capture_directory */
+	VSTR		   *text; /* result of the current request */
 	char		    dsn[DELIVER_DSN_MAX];
 	enum deliver_action action;
 } CAPTURE_STATE;
@@ -102,8 +102,8 @@ static void
 capture_write(CAPTURE_STATE *st, const struct deliver_request *req,
 	      const VSTR *content)
 {
-	VSTR	   *out = vstr_alloc(VSTR_LEN(content) + 256);
-	VSTR	   *why = vstr_alloc(64);
+	VSTR *out = vstr_alloc(VSTR_LEN(content) + 256);
+	VSTR *why = vstr_alloc(64);
 
 	vstr_sprintf(out, "Return-Path: <%s>\n", req->sender);
 	for (size_t i = 0; i < req->nrcpt; i++)
@@ -117,8 +117,8 @@ capture_write(CAPTURE_STATE *st, const struct deliver_request *req,
 		st->action = DELIVER_DEFERRED;
 		snprintf(st->dsn, sizeof(st->dsn), "4.3.0");
 		vstr_sprintf(st->text, "cannot capture: %s", VSTR_STR(why));
-		msg_warn("%s: capture_directory %s: %s", req->queue_id,
-			 st->dir, VSTR_STR(why));
+		msg_warn("%s: capture_directory %s: %s", req->queue_id, st->dir,
+			 VSTR_STR(why));
 	} else {
 		st->action = DELIVER_SENT;
 		snprintf(st->dsn, sizeof(st->dsn), "2.0.0");

@@ -96,9 +96,11 @@ local_forward(LOCAL_STATE *st, struct local_msg *m, const char *rcpt,
 	 * somebody else's mail in our name is not what .forward asks for.
 	 */
 	req.origin = "local";
-	req.sender = local_forward_sender(
-	    st, m->req->queue_id,
-	    VSTR_LEN(r->owner) ? VSTR_STR(r->owner) : m->sender, rcpts, n, srs);
+	req.sender = local_forward_sender(st, m->req->queue_id,
+					  VSTR_LEN(r->owner)
+					      ? VSTR_STR(r->owner)
+					      : m->sender,
+					  rcpts, n, srs);
 	req.ret = m->req->ret;
 	req.body_type = m->req->body_type;
 	req.smtputf8 = m->req->smtputf8;

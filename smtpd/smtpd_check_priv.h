@@ -189,7 +189,7 @@ struct chk_ctx {
 	enum smtpd_check_stage stage;
 	VSTR		      *defer_if_permit; /* reply, or empty */
 	VSTR		      *defer_if_reject;
-	VSTR		      *filter; /* res->filter, or a scratch one */
+	VSTR		      *filter;	  /* res->filter, or a scratch one */
 	bool		       srs_valid; /* rcpt is a good SRS address */
 };
 

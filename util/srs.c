@@ -19,7 +19,7 @@
 #include "util/srs.h"
 #include "util/strutil.h"
 
-#define SRS_DAY	      86400
+#define SRS_DAY	       86400
 #define SRS_STAMP_BITS 5
 #define SRS_STAMP_MOD  1024 /* two base32 digits */
 
@@ -28,11 +28,11 @@ static const char srs_base64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				 "abcdefghijklmnopqrstuvwxyz0123456789+/";
 
 struct SRS {
-	char  *domain;
-	char **secrets;
-	size_t nsecrets;
-	char  *exclude; /* srs_exclude_domains, as given */
-	int    hash_length;
+	char	 *domain;
+	char	**secrets;
+	size_t	  nsecrets;
+	char	 *exclude; /* srs_exclude_domains, as given */
+	int	  hash_length;
 	long long max_days;
 };
 
@@ -80,11 +80,11 @@ srs_add_secret(SRS *srs, const char *secret, size_t len)
 int
 srs_load_secrets(SRS *srs, const char *path, VSTR *why)
 {
-	VSTR   *buf = vstr_alloc(256);
-	char	chunk[4096];
-	ssize_t n;
-	int	fd, rc = 0;
-	size_t	before = srs->nsecrets;
+	VSTR	   *buf = vstr_alloc(256);
+	char	    chunk[4096];
+	ssize_t	    n;
+	int	    fd, rc = 0;
+	size_t	    before = srs->nsecrets;
 	const char *p, *end, *nl;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
@@ -172,11 +172,11 @@ srs_domain_listed(const char *list, const char *domain)
 			return false;
 		if (memchr(cp, ':', len) != NULL)
 			; /* a type:table entry: not ours to open */
-		else if (*cp == '.' ? len < dlen
-					  && strncasecmp(domain + dlen - len,
-							 cp, len) == 0
-				    : len == dlen
-					  && strncasecmp(domain, cp, len) == 0)
+		else if (*cp == '.'
+			     ? len < dlen
+				   && strncasecmp(domain + dlen - len, cp, len)
+					  == 0
+			     : len == dlen && strncasecmp(domain, cp, len) == 0)
 			return true;
 		cp += len;
 	}
@@ -280,8 +280,10 @@ srs_forward(const SRS *srs, const char *sender, time_t now, VSTR *out,
 		const char *eq1 = strchr(h, '=');
 		const char *eq2 = eq1 ? strchr(eq1 + 1, '=') : NULL;
 
-		if (eq1 == NULL || eq2 == NULL || eq2 == eq1 + 1
-		    || eq2[1] == 0) {
+		/* The rest is an SRS0 address's tail: it starts with its
+		 * separator. */
+		if (eq1 == NULL || eq2 == NULL || eq2 == eq1 + 1 || eq2[1] == 0
+		    || strchr("=+-", eq2[1]) == NULL) {
 			vstr_sprintf(why, "malformed SRS1 address %s", sender);
 			rc = -1;
 			goto out;
@@ -335,8 +337,7 @@ srs_stamp_ok(const SRS *srs, const char *stamp, time_t now)
 }
 
 int
-srs_reverse(const SRS *srs, const char *addr, time_t now, VSTR *out,
-	    VSTR *why)
+srs_reverse(const SRS *srs, const char *addr, time_t now, VSTR *out, VSTR *why)
 {
 	const char *at = strrchr(addr, '@');
 	VSTR	   *local = vstr_alloc(64), *f[4];
@@ -366,8 +367,8 @@ srs_reverse(const SRS *srs, const char *addr, time_t now, VSTR *out,
 		const char *parts[] = { VSTR_STR(f[1]), VSTR_STR(f[2]),
 					VSTR_STR(f[3]) };
 
-		if (VSTR_LEN(f[1]) != 2 || !srs_stamp_ok(srs, VSTR_STR(f[1]),
-							 now)) {
+		if (VSTR_LEN(f[1]) != 2
+		    || !srs_stamp_ok(srs, VSTR_STR(f[1]), now)) {
 			vstr_strcpy(why, VSTR_LEN(f[1]) == 2
 					     ? "SRS address has expired"
 					     : "bad SRS timestamp");
@@ -382,6 +383,10 @@ srs_reverse(const SRS *srs, const char *addr, time_t now, VSTR *out,
 	} else {
 		const char *parts[] = { VSTR_STR(f[1]), VSTR_STR(f[2]) };
 
+		if (strchr("=+-", VSTR_STR(f[2])[0]) == NULL) {
+			vstr_strcpy(why, "malformed SRS1 address");
+			goto out;
+		}
 		if (!srs_hash_ok(srs, VSTR_STR(f[0]), VSTR_LEN(f[0]), parts,
 				 2)) {
 			vstr_strcpy(why, "bad SRS hash");

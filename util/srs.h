@@ -61,7 +61,7 @@ void srs_add_secret(SRS *srs, const char *secret, size_t len);
  * Read secrets from path, one per line (CR/LF stripped, empty lines
  * skipped).  0, or -1 with why (cannot open, read error, no secret).
  */
-int  srs_load_secrets(SRS *srs, const char *path, VSTR *why);
+int srs_load_secrets(SRS *srs, const char *path, VSTR *why);
 /* Domains never rewritten: "example.com" or ".example.com" (subdomains). */
 void srs_set_exclude(SRS *srs, const char *list);
 
@@ -70,18 +70,18 @@ SRS *srs_open(const CFG *cfg);
 
 const char *srs_domain(const SRS *srs);
 /* Is domain listed in srs_exclude_domains? */
-bool	    srs_excluded(const SRS *srs, const char *domain);
+bool srs_excluded(const SRS *srs, const char *domain);
 /*
  * Is domain in a Postfix list of plain names ("example.com") and
  * ".example.com" patterns (its subdomains)?  Table entries are skipped.
  */
-bool	    srs_domain_listed(const char *list, const char *domain);
+bool srs_domain_listed(const char *list, const char *domain);
 /* Does the local part of addr start with SRS0 or SRS1 and a separator? */
-bool	    srs_is_srs(const char *addr);
+bool srs_is_srs(const char *addr);
 
 int srs_forward(const SRS *srs, const char *sender, time_t now, VSTR *out,
 		VSTR *why);
-int srs_reverse(const SRS *srs, const char *addr, time_t now, VSTR *out,
-		VSTR *why);
+int
+srs_reverse(const SRS *srs, const char *addr, time_t now, VSTR *out, VSTR *why);
 
 #endif

@@ -16,9 +16,9 @@
 #include "util/srs.h"
 
 /* postsrsd -s FILE -d srs.test with "tops3cr3t" in FILE, at this time. */
-#define NOW	((time_t)1796681547)
-#define SECRET	"tops3cr3t"
-#define DAY	86400
+#define NOW    ((time_t)1796681547)
+#define SECRET "tops3cr3t"
+#define DAY    86400
 
 static SRS *
 srs_new(void)
@@ -94,6 +94,10 @@ test_srs_forward_leaves_own_domain_and_bad_addresses(void **state)
 	assert_int_equal(srs_forward(srs, "SRS1=abc@x.test", NOW, out, why),
 			 -1);
 	assert_non_null(strstr(VSTR_STR(why), "malformed SRS1"));
+	/* The tail of an SRS1 address starts with a separator. */
+	assert_int_equal(srs_forward(srs, "SRS1=wAZV=fwd1.test=abc=d@x.test",
+				     NOW, out, why),
+			 -1);
 	vstr_free(out);
 	vstr_free(why);
 	srs_free(srs);
@@ -135,7 +139,8 @@ test_srs_reverse_refuses_forged_hash_and_expired_stamp(void **state)
 			 -1);
 	assert_string_equal(buf, "bad SRS hash");
 	/* The same address changed in its user part. */
-	assert_int_equal(reverse(srs, "SRS0=up8J=J2=origin.test=mallory@srs.test",
+	assert_int_equal(reverse(srs,
+				 "SRS0=up8J=J2=origin.test=mallory@srs.test",
 				 NOW, buf, sizeof(buf)),
 			 -1);
 	/* 21 days later it still holds, 22 days later it has expired. */
@@ -167,6 +172,7 @@ test_srs_reverse_rejects_malformed_and_ignores_plain(void **state)
 		"SRS1=wAZV@x",
 		"SRS1=wAZV=fwd1.test@x",
 		"SRS1==fwd1.test==abcd@x",
+		"SRS1=wAZV=fwd1.test=abcd=XY=orig.test=joe@x",
 	};
 	SRS *srs = srs_new();
 	char buf[256];
