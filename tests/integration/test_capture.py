@@ -9,19 +9,14 @@ SPDX-License-Identifier: ISC
 """
 import os
 import pwd
-import re
 import smtplib
 import subprocess
 
 import pytest
 
-from conftest import (ContentSink, bin_path, free_port, missing_module,
-                      run_cmd, wait_for)
-
-try:
-    from aiosmtpd.controller import Controller
-except ImportError:
-    raise missing_module("aiosmtpd") from None
+from conftest import ContentSink, bin_path, free_port, run_cmd, wait_for
+from mail_peers import (delivery_line, relay_services, smtp_answers,
+                        smtp_sink)
 
 pytestmark = [pytest.mark.needs("aiosmtpd"), pytest.mark.needs("root")]
 
@@ -33,13 +28,8 @@ HOST = "mx.capture.test"
 @pytest.fixture(scope="module")
 def sink():
     """The next hop that mail would go to without capture."""
-    handler = ContentSink()
-    port = free_port(SINK_ADDR)
-    ctl = Controller(handler, hostname=SINK_ADDR, port=port)
-    ctl.start()
-    handler.port = port
-    yield handler
-    ctl.stop()
+    with smtp_sink(ContentSink(), SINK_ADDR) as handler:
+        yield handler
 
 
 class Capture:
@@ -72,30 +62,13 @@ class Capture:
                "minimal_backoff_time": "300s", "queue_run_delay": "300s",
                "maillog_file": ""}
         cfg.update(main)
-        self.inst.write_config(main=cfg, services=[
-            "%s:%d inet n - n - - smtpd" % (SMTPD_ADDR, self.port),
-            "proxymap unix - - n - - proxymap",
-            "qmgr unix n - n 300 1 qmgr",
-            "cleanup unix n - n - 0 cleanup",
-            "local unix - n n - - local",
-            "smtp unix - - n - - smtp",
-            "capture unix - n n - - capture",
-            "bounce unix - - n - 0 bounce",
-            "defer unix - - n - 0 bounce",
-            "trace unix - - n - 0 bounce",
-        ])
+        self.inst.write_config(main=cfg, services=relay_services(
+            SMTPD_ADDR, self.port, "capture unix - n n - - capture"))
 
     def start(self, **main):
         self.config(**main)
         self.inst.start(foreground=True)
-
-        def up():
-            try:
-                smtplib.SMTP(SMTPD_ADDR, self.port, timeout=2).quit()
-                return True
-            except OSError:
-                return False
-        assert wait_for(up, 10), self.inst.read_log()
+        assert smtp_answers(SMTPD_ADDR, self.port), self.inst.read_log()
 
     def send(self, rcpts, subject, sender="alice@origin.test"):
         body = ("From: %s\r\nTo: %s\r\nSubject: %s\r\n"
@@ -107,10 +80,10 @@ class Capture:
     def log(self):
         return self.inst.read_log()
 
-    def wait_status(self, rcpt, status="sent", timeout=20):
-        pat = re.compile(r"to=<%s>.*status=%s" % (re.escape(rcpt), status))
-        assert wait_for(lambda: pat.search(self.log()), timeout), self.log()
-        return [l for l in self.log().splitlines() if pat.search(l)][-1]
+    def wait_status(self, rcpt, status="sent"):
+        line = delivery_line(self.log, rcpt, status)
+        assert line, self.log()
+        return line
 
     def captured(self):
         new = os.path.join(self.dir, "new")

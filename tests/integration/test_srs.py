@@ -18,21 +18,15 @@ import hashlib
 import hmac
 import os
 import re
-import signal
 import smtplib
 import socket
-import subprocess
 import time
 import urllib.parse
 
 import pytest
 
-from conftest import free_port, missing_module, run_cmd, wait_for
-
-try:
-    from aiosmtpd.controller import Controller
-except ImportError:
-    raise missing_module("aiosmtpd") from None
+import mail_peers
+from conftest import free_port, run_cmd, wait_for
 
 pytestmark = [pytest.mark.needs("aiosmtpd"), pytest.mark.needs("root")]
 
@@ -63,30 +57,12 @@ def srs0(secret, user, host, days_ago=0):
                                     stamp, host, user, SRS_DOMAIN)
 
 
-class EnvelopeSink:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                              envelope.original_content or envelope.content))
-        return "250 2.0.0 Ok"
-
-    def to(self, rcpt):
-        return [m for m in self.messages if rcpt in m[1]]
-
-
 @pytest.fixture(scope="module")
 def sink():
-    """Every other domain's MX (relayhost); aiosmtpd gives the null
-    sender as "<>"."""
-    handler = EnvelopeSink()
-    port = free_port(SINK_ADDR)
-    ctl = Controller(handler, hostname=SINK_ADDR, port=port)
-    ctl.start()
-    handler.port = port
-    yield handler
-    ctl.stop()
+    """Every other domain's MX (relayhost)."""
+    with mail_peers.smtp_sink(mail_peers.EnvelopeSink(),
+                              SINK_ADDR) as handler:
+        yield handler
 
 
 @pytest.fixture(scope="module")
@@ -99,31 +75,10 @@ def secret_file(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def postsrsd(tmp_path_factory, secret_file):
-    d = tmp_path_factory.mktemp("postsrsd")
-    fwd, rev = free_port(PSRS_ADDR), free_port(PSRS_ADDR)
-    proc = subprocess.Popen(
-        ["/usr/sbin/postsrsd", "-s", secret_file, "-d", SRS_DOMAIN,
-         "-l", PSRS_ADDR, "-4", "-f", str(fwd), "-r", str(rev), "-t", "60"],
-        cwd=str(d), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True)
-
-    def listening():
-        try:
-            socket.create_connection((PSRS_ADDR, rev), 1).close()
-            return True
-        except OSError:
-            return proc.poll() is not None
-    try:
-        assert wait_for(listening, 10) and proc.poll() is None, \
-            proc.stdout.read()
-        yield {"forward": fwd, "reverse": rev}
-    finally:
-        # postsrsd forks a child per connection: end its whole group.
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        proc.wait(10)
+    with mail_peers.postsrsd(secret_file, SRS_DOMAIN,
+                             tmp_path_factory.mktemp("postsrsd"),
+                             PSRS_ADDR) as ports:
+        yield ports
 
 
 def tcp_table_get(port, key):
@@ -163,26 +118,11 @@ class Forwarder:
             "srs_secret_file": secret_file,
             "srs_exclude_domains": "excluded.test",
             "minimal_backoff_time": "300s", "queue_run_delay": "300s",
-            "maillog_file": ""}, services=[
-            "%s:%d inet n - n - - smtpd" % (SMTPD_ADDR, self.port),
-            "proxymap unix - - n - - proxymap",
-            "qmgr unix n - n 300 1 qmgr",
-            "cleanup unix n - n - 0 cleanup",
-            "local unix - n n - - local",
-            "smtp unix - - n - - smtp",
-            "bounce unix - - n - 0 bounce",
-            "defer unix - - n - 0 bounce",
-            "trace unix - - n - 0 bounce",
-        ])
+            "maillog_file": ""},
+            services=mail_peers.relay_services(SMTPD_ADDR, self.port))
         instance.start(foreground=True)
-
-        def up():
-            try:
-                smtplib.SMTP(SMTPD_ADDR, self.port, timeout=2).quit()
-                return True
-            except OSError:
-                return False
-        assert wait_for(up, 10), instance.read_log()
+        assert mail_peers.smtp_answers(SMTPD_ADDR, self.port), \
+            instance.read_log()
 
     def smtp(self):
         return smtplib.SMTP(SMTPD_ADDR, self.port, timeout=10)
@@ -203,11 +143,13 @@ class Forwarder:
 
     def wait_sink(self, rcpt, subject, timeout=20):
         def find():
-            return [m for m in self.sink.to(rcpt)
-                    if ("Subject: %s\r\n" % subject).encode() in m[2]]
+            return [e for e in self.sink.to(rcpt)
+                    if ("Subject: %s\r\n" % subject).encode()
+                    in e.original_content]
         found = wait_for(find, timeout)
         assert found, self.inst.read_log()
-        return found[0]
+        e = found[0]
+        return e.mail_from, e.rcpt_tos, e.original_content
 
 
 @pytest.fixture

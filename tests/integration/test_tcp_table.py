@@ -8,15 +8,14 @@
 # turned back to the original sender through recipient_canonical_maps.
 # SPDX-License-Identifier: ISC
 import os
-import signal
 import smtplib
 import socket
-import subprocess
 import threading
 import time
 
 import pytest
 
+import mail_peers
 from conftest import (ContentSink, close_listener, free_port, maillog,
                       missing_module, run_cmd, wait_for)
 
@@ -151,32 +150,9 @@ def postsrsd(tmp_path_factory):
     secret = d / "postsrsd.secret"
     secret.write_bytes(os.urandom(24).hex().encode() + b"\n")
     os.chmod(secret, 0o600)
-    fwd, rev = free_port(), free_port()
-    proc = subprocess.Popen(
-        ["/usr/sbin/postsrsd", "-s", str(secret), "-d", SRS_DOMAIN,
-         "-l", "127.0.0.1", "-4", "-f", str(fwd), "-r", str(rev),
-         "-t", "60"],
-        cwd=str(d), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, start_new_session=True)
-
-    def listening():
-        try:
-            socket.create_connection(("127.0.0.1", rev), 1).close()
-            return True
-        except OSError:
-            return proc.poll() is not None
-    try:
-        assert wait_for(listening, 10) and proc.poll() is None, \
-            proc.stdout.read()
-        yield {"forward": "tcp:127.0.0.1:%d" % fwd,
-               "reverse": "tcp:127.0.0.1:%d" % rev}
-    finally:
-        # postsrsd forks a child per connection: end its whole group.
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        proc.wait(10)
+    with mail_peers.postsrsd(secret, SRS_DOMAIN, d) as ports:
+        yield {"forward": "tcp:127.0.0.1:%d" % ports["forward"],
+               "reverse": "tcp:127.0.0.1:%d" % ports["reverse"]}
 
 
 @pytest.mark.needs("postsrsd")
