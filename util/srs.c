@@ -147,8 +147,16 @@ srs_open(const CFG *cfg)
 	srs = srs_create(domain, (int)cfg_get_int(cfg, "srs_hash_length"),
 			 cfg_get_time(cfg, "srs_max_age"));
 	why = vstr_alloc(64);
-	if (srs_load_secrets(srs, file, why) < 0)
-		msg_fatal("srs_secret_file: %s", VSTR_STR(why));
+	if (srs_load_secrets(srs, file, why) < 0) {
+		/* Released first: a fatal hook may carry on (tests). */
+		char text[1024];
+
+		/* A longer reason is cut: it only names the file. */
+		snprintf(text, sizeof(text), "%.1000s", VSTR_STR(why));
+		srs_free(srs);
+		vstr_free(why);
+		msg_fatal("srs_secret_file: %s", text);
+	}
 	vstr_free(why);
 	srs_set_exclude(srs, cfg_get_str(cfg, "srs_exclude_domains"));
 	return srs;
