@@ -21,7 +21,8 @@
  * then drops to mail_owner itself with util/user.c's user_jail (the same
  * checked drop the skeleton does, which leaves "n" services root) before
  * any request is served; every file it writes is mail_owner's.  Started by
- * an unprivileged user it runs as that user.
+ * an unprivileged user it runs as that user (and makes the folders as
+ * that user).
  *
  * Errors: a capture_directory that cannot be created or a failed drop is
  * fatal at start; per request as above.
@@ -71,6 +72,7 @@ capture_post_jail(struct skel_ctx *ctx)
 	uid_t	       uid;
 	gid_t	       gid;
 	VSTR	      *why;
+	bool	       made;
 
 	st->dir = cfg_get_str(ctx->cfg, "capture_directory");
 	st->text = vstr_alloc(128);
@@ -78,17 +80,15 @@ capture_post_jail(struct skel_ctx *ctx)
 		msg_fatal("capture_directory \"%s\" is not an absolute path",
 			  st->dir);
 	ctx->app = st;
+	capture_mkparents(st->dir);
+	if (!(made = mkdir(st->dir, 0700) == 0) && errno != EEXIST)
+		msg_fatal("capture_directory: mkdir %s: %m", st->dir);
 	if (geteuid() != 0)
 		return;
 	if (user_lookup(owner, &uid, &gid) < 0)
 		msg_fatal("mail_owner %s: unknown user", owner);
-	capture_mkparents(st->dir);
-	if (mkdir(st->dir, 0700) == 0) {
-		if (chown(st->dir, uid, gid) < 0)
-			msg_fatal("chown %s: %m", st->dir);
-	} else if (errno != EEXIST) {
-		msg_fatal("capture_directory: mkdir %s: %m", st->dir);
-	}
+	if (made && chown(st->dir, uid, gid) < 0)
+		msg_fatal("chown %s: %m", st->dir);
 	why = vstr_alloc(64);
 	if (user_jail(NULL, uid, gid, why) < 0)
 		msg_fatal("cannot drop privileges to %s: %s", owner,

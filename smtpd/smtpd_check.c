@@ -1400,17 +1400,18 @@ chk_delayed(struct chk_ctx *x)
 static int
 chk_srs(struct chk_ctx *x)
 {
-	VSTR *out, *why;
+	VSTR *addr, *out, *why;
 	int   rc, ret = CHK_DUNNO;
 
 	if (strcasecmp(VSTR_STR(x->rcpt->domain), srs_domain(x->c->srs)) != 0
 	    || !srs_is_srs(VSTR_STR(x->rcpt->local)))
 		return CHK_DUNNO;
+	addr = vstr_alloc(64);
 	out = vstr_alloc(64);
 	why = vstr_alloc(64);
-	vstr_sprintf(out, "%s@%s", VSTR_STR(x->rcpt->local),
+	vstr_sprintf(addr, "%s@%s", VSTR_STR(x->rcpt->local),
 		     VSTR_STR(x->rcpt->domain));
-	rc = srs_reverse(x->c->srs, VSTR_STR(out), time(NULL), out, why);
+	rc = srs_reverse(x->c->srs, VSTR_STR(addr), time(NULL), out, why);
 	if (rc > 0)
 		x->srs_valid = true;
 	else if (rc < 0) {
@@ -1418,6 +1419,7 @@ chk_srs(struct chk_ctx *x)
 		ret = smtpd_check_reject(x, CLASS_RCPT, 550, "5.1.1",
 					 VSTR_STR(out));
 	}
+	vstr_free(addr);
 	vstr_free(out);
 	vstr_free(why);
 	return ret;
