@@ -23,6 +23,7 @@
 #include "util/cfg.h"
 #include "util/deliver_proto.h"
 #include "util/dict.h"
+#include "util/domain_list.h"
 #include "util/events.h"
 #include "util/ipc.h"
 #include "util/own_addr.h"
@@ -35,7 +36,6 @@ typedef struct QMGR_MESSAGE   QMGR_MESSAGE;
 typedef struct QMGR_TRANSPORT QMGR_TRANSPORT;
 typedef struct QMGR_QUEUE     QMGR_QUEUE;
 typedef struct QMGR_ENTRY     QMGR_ENTRY;
-struct qmgr_dlist;
 
 /* Recipient states while the message is in memory. */
 enum qmgr_rcpt_state {
@@ -155,14 +155,14 @@ struct QMGR {
 	long long delay_warning_time;
 	bool	  soft_bounce;
 	/* Resolver */
-	DICT_LIST	  *transport_maps;
-	struct qmgr_dlist *mydestination;
-	struct qmgr_dlist *relay_domains;
-	struct qmgr_dlist *virtual_alias_domains;
-	struct qmgr_dlist *virtual_mailbox_domains;
-	DICT_LIST *sender_relay_maps; /* sender_dependent_relayhost_maps */
-	DICT_LIST *relocated_maps;
-	OWN_ADDR  *own_addr; /* [ip] literals that are local */
+	DICT_LIST   *transport_maps;
+	DOMAIN_LIST *mydestination;
+	DOMAIN_LIST *relay_domains;
+	DOMAIN_LIST *virtual_alias_domains;
+	DOMAIN_LIST *virtual_mailbox_domains;
+	DICT_LIST   *sender_relay_maps; /* sender_dependent_relayhost_maps */
+	DICT_LIST   *relocated_maps;
+	OWN_ADDR    *own_addr; /* [ip] literals that are local */
 	/* State */
 	QMGR_MESSAGE   *messages; /* active list */
 	long long	nmessages;
@@ -198,11 +198,6 @@ int  qmgr_resolve(QMGR *q, const char *addr, struct qmgr_resolved *res);
 int qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
 		      struct qmgr_resolved *res);
 int qmgr_resolve_split(const char *spec, VSTR *transport, VSTR *nexthop);
-struct qmgr_dlist *
-qmgr_dlist_open(const char *text, bool parent_match, VSTR *why);
-struct qmgr_dlist *qmgr_dlist_free(struct qmgr_dlist *l);
-/* 1 match, 0 no match, -1 table error. */
-int qmgr_dlist_match(struct qmgr_dlist *l, const char *domain);
 
 /* qmgr_sched.c */
 QMGR_TRANSPORT *qmgr_transport_find(QMGR *q, const char *name);
