@@ -59,7 +59,7 @@
 #include "util/skel.h"
 #include "util/strutil.h"
 
-#define FLUSH_TRIGGER_MS 1000 /* bound on one trigger to qmgr */
+#define FLUSH_TRIGGER_MS 1000  /* bound on one trigger to qmgr */
 #define FLUSH_PEEK_MS	 10000 /* first byte of a request */
 
 struct flush_app {
@@ -72,9 +72,9 @@ struct flush_app {
 
 /* The queue IDs of one log, sorted and without duplicates. */
 struct flush_ids {
-	char  **ids;
-	size_t	n;
-	size_t	cap;
+	char **ids;
+	size_t n;
+	size_t cap;
 };
 
 /* 1 eligible, 0 not, -1 a table failed. */

@@ -29,8 +29,8 @@
 #include "util/vstr.h"
 
 #define FLUSH_DIR	  "flush"
-#define FLUSH_NAME_MAX	  255		 /* a file name */
-#define FLUSH_LOG_MAX	  (1024 * 1024)	 /* bytes of one log read at once */
+#define FLUSH_NAME_MAX	  255		     /* a file name */
+#define FLUSH_LOG_MAX	  (1024 * 1024)	     /* bytes of one log read at once */
 #define FLUSH_HASH_DIGITS "0123456789ABCDEF" /* the hashed subfolders */
 
 /* site -> NAME; 0 / -1. */
@@ -39,7 +39,6 @@ int flush_log_name(const char *site, VSTR *name);
 void flush_log_path(const char *name, VSTR *path);
 
 typedef void (*flush_log_fn)(void *ctx, const char *queue_id);
-size_t flush_log_parse(const char *buf, size_t len, flush_log_fn fn,
-		       void *ctx);
+size_t flush_log_parse(const char *buf, size_t len, flush_log_fn fn, void *ctx);
 
 #endif

@@ -72,10 +72,11 @@ struct QMGR_MESSAGE {
 	long long arrival_sec, arrival_usec;
 	long long size;
 	long long content_offset;
-	long long total_rcpt;	 /* from S: R plus D */
-	long long qmgr_time;	 /* when it entered active */
-	long long prev_attempt;	 /* last deferral (deferred file atime) */
-	struct qmgr_rcpt *rcpts; /* pending (R) recipients only */
+	long long total_rcpt;	       /* from S: R plus D */
+	long long qmgr_time;	       /* when it entered active */
+	long long prev_attempt;	       /* last deferral (deferred file atime) */
+	struct qmgr_rcpt *rcpts;       /* pending (R) recipients only */
+	VSTR		 *flush_sites; /* fast flush sites added, "a\nb\n" */
 	size_t		  nrcpt;
 	size_t		  busy; /* entries in flight or queued */
 	size_t		  nbounced;
@@ -163,6 +164,9 @@ struct QMGR {
 	DICT_LIST   *sender_relay_maps; /* sender_dependent_relayhost_maps */
 	DICT_LIST   *relocated_maps;
 	OWN_ADDR    *own_addr; /* [ip] literals that are local */
+	/* Fast flush (qmgr_flush.c) */
+	DOMAIN_LIST *flush_domains;	/* fast_flush_domains */
+	long long    flush_pause_until; /* no requests before (a failure) */
 	/* State */
 	QMGR_MESSAGE   *messages; /* active list */
 	long long	nmessages;
@@ -198,6 +202,12 @@ int  qmgr_resolve(QMGR *q, const char *addr, struct qmgr_resolved *res);
 int qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
 		      struct qmgr_resolved *res);
 int qmgr_resolve_split(const char *spec, VSTR *transport, VSTR *nexthop);
+
+/* qmgr_flush.c */
+int  qmgr_flush_init(QMGR *q, VSTR *why);
+void qmgr_flush_free(QMGR *q);
+/* addr was deferred: add m to its domain's fast flush log if eligible. */
+void qmgr_flush_add(QMGR_MESSAGE *m, const char *addr);
 
 /* qmgr_sched.c */
 QMGR_TRANSPORT *qmgr_transport_find(QMGR *q, const char *name);

@@ -45,8 +45,8 @@
 #define FLUSH_ADD_TIMEOUT_MS  1000
 #define FLUSH_SEND_TIMEOUT_MS 30000
 
-int flush_add(const CFG *cfg, const char *site, const char *queue_id,
-	      VSTR *why);
+int
+flush_add(const CFG *cfg, const char *site, const char *queue_id, VSTR *why);
 int flush_send_site(const CFG *cfg, const char *site, VSTR *why);
 int flush_send_file(const CFG *cfg, const char *queue_id, VSTR *why);
 int flush_refresh(const CFG *cfg, VSTR *why);
@@ -56,8 +56,8 @@ int flush_purge(const CFG *cfg, VSTR *why);
  * The same on an explicit socket path, with a timeout in milliseconds;
  * req carries "request" and its arguments.
  */
-int flush_call(const char *sock_path, const ATTR *req, int timeout_ms,
-	       VSTR *why);
+int
+flush_call(const char *sock_path, const ATTR *req, int timeout_ms, VSTR *why);
 
 /*
  * Make a deferred queue file due now: its mtime (the next attempt time,
