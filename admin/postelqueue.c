@@ -12,7 +12,8 @@
  * the last entry for it in the message's defer log.
  *
  * -f asks qmgr to forget dead destinations and retry all deferred mail
- * now.  -i makes the named deferred message due now: a deferred file's
+ * now, after asking the fast flush service to purge its logs (a warning
+ * when it cannot).  -i makes the named deferred message due now: a deferred file's
  * mtime is its next attempt time (docs/QMGR.md), so it sets it to now,
  * without moving the file, and asks qmgr to scan deferred/.  -s asks the
  * fast flush service (flush(8)) to do the same for the messages it logged
@@ -464,10 +465,14 @@ main(int argc, char **argv)
 	if ((cfg = cfg_open(confdir, why)) == NULL)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
 	maillog_init(cfg, "postelqueue", MAILLOG_STDERR);
-	if (mode == 'f')
+	if (mode == 'f') {
+		/* As postqueue -f: the fast flush logs are purged too. */
+		if (flush_purge(cfg, why) != FLUSH_STAT_OK)
+			msg_warn("cannot purge the fast flush logs: %s",
+				 VSTR_STR(why));
 		pq_trigger(cfg, (const char[]){ IPC_TRIGGER_FLUSH_DEAD,
 						IPC_TRIGGER_SCAN_ALL, 0 });
-	else if (mode == 'i')
+	} else if (mode == 'i')
 		pq_flush_id(cfg, arg);
 	else if (mode == 's')
 		pq_flush_site(cfg, arg);
