@@ -59,7 +59,7 @@ flush_call(const char *sock_path, const ATTR *req, int timeout_ms, VSTR *why)
 
 /* One request with up to two string arguments. */
 static int
-flush_request(const CFG *cfg, const char *request, const char *site,
+flush_request(const char *request, const CFG *cfg, const char *site,
 	      const char *queue_id, int timeout_ms, VSTR *why)
 {
 	ATTR *req = attr_alloc();
@@ -81,35 +81,35 @@ flush_request(const CFG *cfg, const char *request, const char *site,
 int
 flush_add(const CFG *cfg, const char *site, const char *queue_id, VSTR *why)
 {
-	return flush_request(cfg, "add", site, queue_id, FLUSH_ADD_TIMEOUT_MS,
+	return flush_request("add", cfg, site, queue_id, FLUSH_ADD_TIMEOUT_MS,
 			     why);
 }
 
 int
 flush_send_site(const CFG *cfg, const char *site, VSTR *why)
 {
-	return flush_request(cfg, "send_site", site, NULL,
+	return flush_request("send_site", cfg, site, NULL,
 			     FLUSH_SEND_TIMEOUT_MS, why);
 }
 
 int
 flush_send_file(const CFG *cfg, const char *queue_id, VSTR *why)
 {
-	return flush_request(cfg, "send_file", NULL, queue_id,
+	return flush_request("send_file", cfg, NULL, queue_id,
 			     FLUSH_SEND_TIMEOUT_MS, why);
 }
 
 int
 flush_refresh(const CFG *cfg, VSTR *why)
 {
-	return flush_request(cfg, "refresh", NULL, NULL, FLUSH_SEND_TIMEOUT_MS,
+	return flush_request("refresh", cfg, NULL, NULL, FLUSH_SEND_TIMEOUT_MS,
 			     why);
 }
 
 int
 flush_purge(const CFG *cfg, VSTR *why)
 {
-	return flush_request(cfg, "purge", NULL, NULL, FLUSH_SEND_TIMEOUT_MS,
+	return flush_request("purge", cfg, NULL, NULL, FLUSH_SEND_TIMEOUT_MS,
 			     why);
 }
 
