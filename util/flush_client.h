@@ -42,7 +42,7 @@
 #define FLUSH_STAT_DENY 4    /* destination not eligible */
 
 /* How long a client waits: add is on qmgr's delivery path. */
-#define FLUSH_ADD_TIMEOUT_MS  1000
+#define FLUSH_ADD_TIMEOUT_MS  3000
 #define FLUSH_SEND_TIMEOUT_MS 30000
 
 int

@@ -53,6 +53,7 @@ class Mta:
             # Only a flush may retry: the backoff is long.
             "minimal_backoff_time": "300s", "queue_run_delay": "300s",
             "smtp_connect_timeout": "2s", "smtpd_error_sleep_time": "0",
+            "local_recipient_maps": "",
         }
         settings.update(main or {})
         services = [
