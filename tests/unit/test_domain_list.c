@@ -11,17 +11,6 @@
 #include "util/domain_list.h"
 #include "util/vstr.h"
 
-static CFG *
-parse(const char *text)
-{
-	VSTR *why = vstr_alloc(64);
-	CFG  *cfg = cfg_open_buffer(NULL, "main.cf", text, strlen(text), why);
-
-	assert_non_null(cfg);
-	vstr_free(why);
-	return cfg;
-}
-
 static void
 test_domain_list_names_and_patterns(void **state)
 {
@@ -77,8 +66,8 @@ test_domain_list_bad_table_is_an_error(void **state)
 static void
 test_domain_list_open_param_follows_pdms(void **state)
 {
-	CFG	    *cfg = parse("relay_domains = example.com\n"
-					 "fast_flush_domains = $relay_domains\n");
+	CFG	    *cfg = harness_cfg("relay_domains = example.com\n"
+					       "fast_flush_domains = $relay_domains\n");
 	DOMAIN_LIST *l;
 
 	(void)state;
@@ -89,8 +78,8 @@ test_domain_list_open_param_follows_pdms(void **state)
 	assert_int_equal(domain_list_match(l, "mx.example.com"), 1);
 	domain_list_free(l);
 	cfg_free(cfg);
-	cfg = parse("fast_flush_domains = example.com\n"
-		    "parent_domain_matches_subdomains = relay_domains\n");
+	cfg = harness_cfg("fast_flush_domains = example.com\n"
+			  "parent_domain_matches_subdomains = relay_domains\n");
 	l = domain_list_open_param(cfg, "fast_flush_domains", NULL);
 	assert_int_equal(domain_list_match(l, "example.com"), 1);
 	assert_int_equal(domain_list_match(l, "mx.example.com"), 0);
