@@ -762,9 +762,9 @@ smtpd_cmd_vrfy(SMTPD_STATE *st, const char *args)
  * ETRN (RFC 1985) through the fast flush service, with Postfix's replies:
  * 250 when the flush service took the request, 459 for a destination not
  * in fast_flush_domains, 458 when the service failed, cannot be reached
- * or is missing (stand-alone smtpd).  As Postfix, one leading character
- * that is not a letter or digit ('@', '#') is dropped from the argument,
- * which must then be a host name or an address literal.
+ * or is missing (stand-alone smtpd).  As Postfix, one leading '@' or '#'
+ * is dropped from the argument, which must then be a host name or an
+ * address literal (else 501, without an enhanced code, as Postfix).
  */
 
 static bool
@@ -810,10 +810,10 @@ smtpd_cmd_can_etrn(SMTPD_STATE *st, const char *args)
 		smtpd_reply(st, "500 5.5.2 Syntax: ETRN domain");
 		return -1;
 	}
-	if (!isalnum((unsigned char)*args))
+	if (*args == '@' || *args == '#')
 		args++;
 	if (!smtpd_cmd_etrn_site_ok(args)) {
-		smtpd_reply(st, "501 5.5.2 Error: invalid parameter syntax");
+		smtpd_reply(st, "501 Error: invalid parameter syntax");
 		return -1;
 	}
 	return smtpd_cmd_connect_rejected(st);
@@ -822,7 +822,7 @@ smtpd_cmd_can_etrn(SMTPD_STATE *st, const char *args)
 static int
 smtpd_cmd_etrn(SMTPD_STATE *st, const char *args)
 {
-	if (!isalnum((unsigned char)*args))
+	if (*args == '@' || *args == '#')
 		args++;
 	if (smtpd_policy(st, SMTPD_CHECK_ETRN, "ETRN", args) < 0)
 		return -1;
