@@ -82,7 +82,8 @@ DAEMON_DIRS	:= master smtpd cleanup qmgr smtp bounce local pickup postlogd \
 		   error discard \
 		   pipe virtual \
 		   mtasts \
-		   capture
+		   capture \
+		   flush
 DAEMONS		:= $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/$(d).c),$(d)))
 CMD_SRC		:= $(wildcard admin/*.c sendmail/*.c)
 # admin/admin_*.c, sendmail/sendmail_*.c and sendmail/postdrop_*.c are

@@ -33,7 +33,7 @@ static const struct admin_dir admin_dirs[] = {
 	{ "hold", 0700, ADMIN_MAIL },	    { "corrupt", 0700, ADMIN_MAIL },
 	{ "bounce", 0700, ADMIN_MAIL },	    { "defer", 0700, ADMIN_MAIL },
 	{ "trace", 0700, ADMIN_MAIL },	    { "private", 0700, ADMIN_MAIL },
-	{ "public", 0710, ADMIN_SETGID },
+	{ "public", 0710, ADMIN_SETGID },   { "flush", 0700, ADMIN_MAIL },
 };
 
 #define ADMIN_NDIRS (sizeof(admin_dirs) / sizeof(admin_dirs[0]))

@@ -13,7 +13,8 @@
  *			gone (bounded)
  *   reload		SIGHUP to master
  *   status		exit 0 when master runs, 1 when not
- *   flush		ask qmgr to retry every deferred message now
+ *   flush		ask qmgr to retry every deferred message now (and
+ *			flush(8) to purge its logs)
  *   tls-report show	print the pending TLS-RPT reports as JSON (asks the
  *			tlsrpt service; the current UTC day included)
  *   tls-report send	make the tlsrpt service send every pending report
@@ -53,6 +54,7 @@
 #include "admin/admin_tls_policy.h"
 #include "util/attr.h"
 #include "util/cfg.h"
+#include "util/flush_client.h"
 #include "util/cfg_compat.h"
 #include "util/ipc.h"
 #include "util/maillog.h"
@@ -323,6 +325,10 @@ postel_flush(struct postel *p)
 	VSTR		 *path = vstr_alloc(100);
 
 	postel_need_running(p);
+	/* As postfix flush (postqueue -f): purge the fast flush logs too. */
+	if (flush_purge(p->cfg, path) != FLUSH_STAT_OK)
+		msg_warn("cannot purge the fast flush logs: %s",
+			 VSTR_STR(path));
 	vstr_sprintf(path, "%s/public/%s",
 		     cfg_get_str(p->cfg, "queue_directory"),
 		     cfg_get_str(p->cfg, "qmgr_service_name"));

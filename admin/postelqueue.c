@@ -12,10 +12,12 @@
  * the last entry for it in the message's defer log.
  *
  * -f asks qmgr to forget dead destinations and retry all deferred mail
- * now.  -i and -s make the named deferred message, or every deferred
- * message with a pending recipient at the site, due now: a deferred
- * file's mtime is its next attempt time (docs/QMGR.md), so they set it to
- * now, without moving the file, and ask qmgr to scan deferred/.
+ * now, after asking the fast flush service to purge its logs (a warning
+ * when it cannot).  -i makes the named deferred message due now: a deferred file's
+ * mtime is its next attempt time (docs/QMGR.md), so it sets it to now,
+ * without moving the file, and asks qmgr to scan deferred/.  -s asks the
+ * fast flush service (flush(8)) to do the same for the messages it logged
+ * as deferred for the site, which must be listed in fast_flush_domains.
  *
  * The configuration folder follows sendmail_conf_dir(): installed setgid,
  * a non-default folder from a non-root user must be listed in
@@ -43,6 +45,7 @@
 #include "util/sendmail_conf.h"
 #include "util/bounce_client.h"
 #include "util/cfg.h"
+#include "util/flush_client.h"
 #include "util/ipc.h"
 #include "util/maillog.h"
 #include "util/msg.h"
@@ -352,18 +355,6 @@ pq_trigger(const CFG *cfg, const char *bytes)
 	vstr_free(path);
 }
 
-/* Make one deferred file due now: mtime = now, atime kept. */
-static int
-pq_make_due(const char *path)
-{
-	const struct timespec ts[2] = {
-		{ .tv_nsec = UTIME_OMIT },
-		{ .tv_nsec = UTIME_NOW },
-	};
-
-	return utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW);
-}
-
 /* -i: the deferred message queue_id is due now. */
 static void
 pq_flush_id(const CFG *cfg, const char *qid)
@@ -376,7 +367,7 @@ pq_flush_id(const CFG *cfg, const char *qid)
 		msg_fatal_status(EX_USAGE, "%s: not a queue ID", qid);
 	vstr_sprintf(path, "%s/deferred/%s/%s", top, qid_hash_dir(qid, hash),
 		     qid);
-	if (pq_make_due(VSTR_STR(path)) < 0) {
+	if (flush_make_due(VSTR_STR(path)) < 0) {
 		if (errno == ENOENT)
 			msg_fatal_status(EX_NOINPUT,
 					 "%s: no such message in the "
@@ -390,64 +381,36 @@ pq_flush_id(const CFG *cfg, const char *qid)
 	vstr_free(path);
 }
 
-/* Does m have a pending recipient at site (domain, case-insensitive)? */
-static bool
-pq_has_site(const struct pq_msg *m, const char *site)
-{
-	for (size_t i = 0; i < m->nrcpt; i++) {
-		const char *at = strrchr(m->rcpt[i], '@');
-
-		if (at && strcasecmp(at + 1, site) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* -s: every deferred message with a pending recipient at site is due. */
+/*
+ * -s: ask the fast flush service to deliver the mail deferred for site,
+ * as postqueue -s does; errors and exit codes are postqueue's.
+ */
 static void
 pq_flush_site(const CFG *cfg, const char *site)
 {
-	static const char hash_digits[] =
-	    "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz";
-	const char   *top = cfg_get_str(cfg, "queue_directory");
-	struct pq_msg m = { .sender = vstr_alloc(64) };
-	VSTR	     *path = vstr_alloc(100);
-	VSTR	     *why = vstr_alloc(100);
-	long long     count = 0;
+	VSTR *why = vstr_alloc(100);
+	int   status = flush_send_site(cfg, site, why);
 
-	for (const char *h = hash_digits; *h; h++) {
-		struct dirent *de;
-		DIR	      *dir;
-
-		vstr_sprintf(path, "%s/deferred/%c", top, *h);
-		if ((dir = opendir(VSTR_STR(path))) == NULL)
-			continue;
-		while ((de = readdir(dir)) != NULL) {
-			int fd;
-
-			if (!qid_valid(de->d_name))
-				continue;
-			vstr_sprintf(path, "%s/deferred/%c/%s", top, *h,
-				     de->d_name);
-			if ((fd = safe_open_read(VSTR_STR(path))) < 0)
-				continue;
-			pq_msg_reset(&m);
-			if (pq_read(fd, &m, why) == 0 && pq_has_site(&m, site)
-			    && pq_make_due(VSTR_STR(path)) == 0)
-				count++;
-			close(fd);
-		}
-		closedir(dir);
+	switch (status) {
+	case FLUSH_STAT_OK:
+		break;
+	case FLUSH_STAT_BAD:
+		msg_fatal_status(EX_USAGE, "Invalid request: \"%s\"", site);
+	case FLUSH_STAT_FAIL:
+		msg_fatal_status(EX_UNAVAILABLE,
+				 "Cannot flush mail queue - mail system is "
+				 "down (%s)",
+				 VSTR_STR(why));
+	case FLUSH_STAT_DENY:
+		msg_fatal_status(EX_UNAVAILABLE,
+				 "Flush service is not configured for "
+				 "destination \"%s\"",
+				 site);
+	default:
+		msg_fatal_status(EX_SOFTWARE,
+				 "Unknown flush server reply status %d",
+				 status);
 	}
-	if (count > 0)
-		pq_trigger(cfg, (const char[]){ IPC_TRIGGER_SCAN_DEFERRED, 0 });
-	msg_info("%lld deferred message%s for %s scheduled for delivery", count,
-		 count == 1 ? "" : "s", site);
-	pq_msg_reset(&m);
-	myfree(m.rcpt);
-	myfree(m.reason);
-	vstr_free(m.sender);
-	vstr_free(path);
 	vstr_free(why);
 }
 
@@ -502,10 +465,14 @@ main(int argc, char **argv)
 	if ((cfg = cfg_open(confdir, why)) == NULL)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
 	maillog_init(cfg, "postelqueue", MAILLOG_STDERR);
-	if (mode == 'f')
+	if (mode == 'f') {
+		/* As postqueue -f: the fast flush logs are purged too. */
+		if (flush_purge(cfg, why) != FLUSH_STAT_OK)
+			msg_warn("cannot purge the fast flush logs: %s",
+				 VSTR_STR(why));
 		pq_trigger(cfg, (const char[]){ IPC_TRIGGER_FLUSH_DEAD,
 						IPC_TRIGGER_SCAN_ALL, 0 });
-	else if (mode == 'i')
+	} else if (mode == 'i')
 		pq_flush_id(cfg, arg);
 	else if (mode == 's')
 		pq_flush_site(cfg, arg);

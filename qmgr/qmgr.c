@@ -94,6 +94,8 @@ qmgr_pre_jail(struct skel_ctx *ctx)
 	/* Tables are opened before the chroot, as Postfix does. */
 	if (qmgr_resolve_init(q, q->why) < 0)
 		msg_fatal("%s", VSTR_STR(q->why));
+	if (qmgr_flush_init(q, q->why) < 0)
+		msg_fatal("fast_flush_domains: %s", VSTR_STR(q->why));
 }
 
 static void
@@ -235,6 +237,7 @@ qmgr_pre_exit(struct skel_ctx *ctx)
 	}
 	qmgr_sched_free(q);
 	qmgr_resolve_free(q);
+	qmgr_flush_free(q);
 	vstr_free(q->why);
 	myfree(app);
 	ctx->app = NULL;

@@ -23,6 +23,7 @@
 #include "util/cfg.h"
 #include "util/deliver_proto.h"
 #include "util/dict.h"
+#include "util/domain_list.h"
 #include "util/events.h"
 #include "util/ipc.h"
 #include "util/own_addr.h"
@@ -35,7 +36,6 @@ typedef struct QMGR_MESSAGE   QMGR_MESSAGE;
 typedef struct QMGR_TRANSPORT QMGR_TRANSPORT;
 typedef struct QMGR_QUEUE     QMGR_QUEUE;
 typedef struct QMGR_ENTRY     QMGR_ENTRY;
-struct qmgr_dlist;
 
 /* Recipient states while the message is in memory. */
 enum qmgr_rcpt_state {
@@ -72,10 +72,11 @@ struct QMGR_MESSAGE {
 	long long arrival_sec, arrival_usec;
 	long long size;
 	long long content_offset;
-	long long total_rcpt;	 /* from S: R plus D */
-	long long qmgr_time;	 /* when it entered active */
-	long long prev_attempt;	 /* last deferral (deferred file atime) */
-	struct qmgr_rcpt *rcpts; /* pending (R) recipients only */
+	long long total_rcpt;	       /* from S: R plus D */
+	long long qmgr_time;	       /* when it entered active */
+	long long prev_attempt;	       /* last deferral (deferred file atime) */
+	struct qmgr_rcpt *rcpts;       /* pending (R) recipients only */
+	VSTR		 *flush_sites; /* fast flush sites added, "a\nb\n" */
 	size_t		  nrcpt;
 	size_t		  busy; /* entries in flight or queued */
 	size_t		  nbounced;
@@ -155,14 +156,17 @@ struct QMGR {
 	long long delay_warning_time;
 	bool	  soft_bounce;
 	/* Resolver */
-	DICT_LIST	  *transport_maps;
-	struct qmgr_dlist *mydestination;
-	struct qmgr_dlist *relay_domains;
-	struct qmgr_dlist *virtual_alias_domains;
-	struct qmgr_dlist *virtual_mailbox_domains;
-	DICT_LIST *sender_relay_maps; /* sender_dependent_relayhost_maps */
-	DICT_LIST *relocated_maps;
-	OWN_ADDR  *own_addr; /* [ip] literals that are local */
+	DICT_LIST   *transport_maps;
+	DOMAIN_LIST *mydestination;
+	DOMAIN_LIST *relay_domains;
+	DOMAIN_LIST *virtual_alias_domains;
+	DOMAIN_LIST *virtual_mailbox_domains;
+	DICT_LIST   *sender_relay_maps; /* sender_dependent_relayhost_maps */
+	DICT_LIST   *relocated_maps;
+	OWN_ADDR    *own_addr; /* [ip] literals that are local */
+	/* Fast flush (qmgr_flush.c) */
+	DOMAIN_LIST *flush_domains;	/* fast_flush_domains */
+	long long    flush_pause_until; /* no requests before (a failure) */
 	/* State */
 	QMGR_MESSAGE   *messages; /* active list */
 	long long	nmessages;
@@ -198,11 +202,12 @@ int  qmgr_resolve(QMGR *q, const char *addr, struct qmgr_resolved *res);
 int qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
 		      struct qmgr_resolved *res);
 int qmgr_resolve_split(const char *spec, VSTR *transport, VSTR *nexthop);
-struct qmgr_dlist *
-qmgr_dlist_open(const char *text, bool parent_match, VSTR *why);
-struct qmgr_dlist *qmgr_dlist_free(struct qmgr_dlist *l);
-/* 1 match, 0 no match, -1 table error. */
-int qmgr_dlist_match(struct qmgr_dlist *l, const char *domain);
+
+/* qmgr_flush.c */
+int  qmgr_flush_init(QMGR *q, VSTR *why);
+void qmgr_flush_free(QMGR *q);
+/* addr was deferred: add m to its domain's fast flush log if eligible. */
+void qmgr_flush_add(QMGR_MESSAGE *m, const char *addr);
 
 /* qmgr_sched.c */
 QMGR_TRANSPORT *qmgr_transport_find(QMGR *q, const char *name);

@@ -47,6 +47,8 @@ qmgr_bounce_log(QMGR_MESSAGE *m, const char *service, const struct qmgr_rcpt *r,
 	    < 0)
 		msg_warn("%s: %s service: append %s: %s", m->queue_id, service,
 			 r->addr, VSTR_STR(why));
+	else if (strcmp(service, "defer") == 0)
+		qmgr_flush_add(m, r->addr);
 	vstr_free(why);
 	return ret;
 }

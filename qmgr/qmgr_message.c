@@ -293,6 +293,7 @@ qmgr_message_free(QMGR_MESSAGE *m)
 	myfree(m->client_name);
 	myfree(m->client_addr);
 	myfree(m->filter);
+	vstr_free(m->flush_sites);
 	myfree(m);
 }
 

@@ -25,10 +25,10 @@
  *     NEW".
  * A next hop "[host]:port" or "[ip]" tells smtp to skip the MX lookup.
  *
- * Domain lists (mydestination, relay_domains, virtual_*_domains) hold
- * domain names, ".domain" patterns for subdomains and type:table lookups;
- * a list named in parent_domain_matches_subdomains also matches the
- * subdomains of a plain domain name (relay_domains by default).
+ * Domain lists (mydestination, relay_domains, virtual_*_domains) are
+ * util/domain_list.h lists: a list named in
+ * parent_domain_matches_subdomains also matches the subdomains of a plain
+ * domain name (relay_domains by default).
  *
  * Errors: qmgr_resolve returns -1 when a table cannot be read (the
  * recipient is deferred).  Ownership: the resolved VSTRs are the caller's.
@@ -46,134 +46,6 @@
 #include "util/mymalloc.h"
 #include "util/strutil.h"
 
-struct qmgr_dlist {
-	char **names; /* lower case, plain or ".domain" */
-	size_t nnames;
-	DICT **tables;
-	size_t ntables;
-	bool   parent_match;
-};
-
-struct qmgr_dlist_build {
-	struct qmgr_dlist *l;
-	VSTR		  *item;
-	VSTR		  *why;
-	int		   error;
-};
-
-static void
-qmgr_dlist_item(const char *item, size_t len, void *ctx)
-{
-	struct qmgr_dlist_build *b = ctx;
-	struct qmgr_dlist	*l = b->l;
-	const char		*s;
-	DICT			*d;
-
-	vstr_memcpy(b->item, item, len);
-	s = VSTR_STR(b->item);
-	if (*s == 0 || b->error)
-		return;
-	if (strchr(s, ':') != NULL && *s != '[') {
-		if ((d = dict_open(s, DICT_FLAG_FOLD, b->why)) == NULL) {
-			b->error = -1;
-			return;
-		}
-		l->tables = myrealloc(l->tables,
-				      (l->ntables + 1) * sizeof(*l->tables));
-		l->tables[l->ntables++] = d;
-		return;
-	}
-	l->names = myrealloc(l->names, (l->nnames + 1) * sizeof(*l->names));
-	l->names[l->nnames] = mystrdup(s);
-	str_lower(l->names[l->nnames]);
-	l->nnames++;
-}
-
-struct qmgr_dlist *
-qmgr_dlist_open(const char *text, bool parent_match, VSTR *why)
-{
-	struct qmgr_dlist      *l = mycalloc(1, sizeof(*l));
-	VSTR		       *own_why = why ? NULL : vstr_alloc(64);
-	struct qmgr_dlist_build b = { .l = l, .why = why ? why : own_why };
-
-	l->parent_match = parent_match;
-	b.item = vstr_alloc(64);
-	if (dict_list_split(text, qmgr_dlist_item, &b, b.why) < 0)
-		b.error = -1;
-	vstr_free(b.item);
-	vstr_free(own_why);
-	if (b.error < 0)
-		return qmgr_dlist_free(l);
-	return l;
-}
-
-struct qmgr_dlist *
-qmgr_dlist_free(struct qmgr_dlist *l)
-{
-	size_t i;
-
-	if (l == NULL)
-		return NULL;
-	for (i = 0; i < l->nnames; i++)
-		myfree(l->names[i]);
-	for (i = 0; i < l->ntables; i++)
-		dict_close(l->tables[i]);
-	myfree(l->names);
-	myfree(l->tables);
-	myfree(l);
-	return NULL;
-}
-
-/* Does one name match domain (which is lower case)? */
-static bool
-qmgr_dlist_name(const struct qmgr_dlist *l, const char *name,
-		const char *domain)
-{
-	size_t dlen = strlen(domain);
-	size_t nlen;
-
-	if (*name == '.') {
-		nlen = strlen(name);
-		return dlen > nlen && strcmp(domain + dlen - nlen, name) == 0;
-	}
-	if (strcmp(name, domain) == 0)
-		return true;
-	if (!l->parent_match)
-		return false;
-	nlen = strlen(name);
-	return dlen > nlen && domain[dlen - nlen - 1] == '.'
-	       && strcmp(domain + dlen - nlen, name) == 0;
-}
-
-int
-qmgr_dlist_match(struct qmgr_dlist *l, const char *domain)
-{
-	const char *val;
-	const char *cp;
-	size_t	    i;
-	int	    rc;
-
-	if (l == NULL || *domain == 0)
-		return 0;
-	for (i = 0; i < l->nnames; i++)
-		if (qmgr_dlist_name(l, l->names[i], domain))
-			return 1;
-	for (i = 0; i < l->ntables; i++) {
-		/* The domain itself, then parents (".parent" keys too). */
-		if ((rc = dict_lookup(l->tables[i], domain, &val)) != 0)
-			return rc;
-		for (cp = strchr(domain, '.'); cp; cp = strchr(cp + 1, '.')) {
-			if ((rc = dict_lookup(l->tables[i], cp, &val)) != 0)
-				return rc;
-			if (l->parent_match
-			    && (rc = dict_lookup(l->tables[i], cp + 1, &val))
-				   != 0)
-				return rc;
-		}
-	}
-	return 0;
-}
-
 /* "transport:nexthop" -> both halves (either may come out empty). */
 int
 qmgr_resolve_split(const char *spec, VSTR *transport, VSTR *nexthop)
@@ -188,20 +60,6 @@ qmgr_resolve_split(const char *spec, VSTR *transport, VSTR *nexthop)
 	vstr_memcpy(transport, spec, (size_t)(colon - spec));
 	vstr_strcpy(nexthop, colon + 1);
 	return 0;
-}
-
-static bool
-qmgr_param_listed(const QMGR *q, const char *list, const char *name)
-{
-	char *copy = mystrdup(cfg_get_str(q->cfg, list));
-	char *cp = copy;
-	char *tok;
-	bool  found = false;
-
-	while (!found && (tok = str_token(&cp, STR_SEP_LIST)) != NULL)
-		found = strcmp(tok, name) == 0;
-	myfree(copy);
-	return found;
 }
 
 /* The tables that depend on the sender or override the class. */
@@ -232,26 +90,21 @@ qmgr_resolve_init(QMGR *q, VSTR *why)
 	    && (q->transport_maps = dict_list_open(tm, DICT_FLAG_FOLD, why))
 		   == NULL)
 		return -1;
-	if ((q->mydestination = qmgr_dlist_open(
-		 cfg_get_str(q->cfg, "mydestination"),
-		 qmgr_param_listed(q, "parent_domain_matches_subdomains",
-				   "mydestination"),
-		 why))
+	if ((q->mydestination = domain_list_open_param(q->cfg, "mydestination",
+						       why))
 		== NULL
-	    || (q->relay_domains = qmgr_dlist_open(
-		    cfg_get_str(q->cfg, "relay_domains"),
-		    qmgr_param_listed(q, "parent_domain_matches_subdomains",
-				      "relay_domains"),
-		    why))
+	    || (q->relay_domains = domain_list_open_param(q->cfg,
+							  "relay_domains", why))
 		   == NULL
 	    || (q->virtual_alias_domains =
-		    qmgr_dlist_open(cfg_get_str(q->cfg, "virtual_alias_domains"),
-				    false, why))
+		    domain_list_open(cfg_get_str(q->cfg,
+						 "virtual_alias_domains"),
+				     false, why))
 		   == NULL
 	    || (q->virtual_mailbox_domains =
-		    qmgr_dlist_open(cfg_get_str(q->cfg,
-						"virtual_mailbox_domains"),
-				    false, why))
+		    domain_list_open(cfg_get_str(q->cfg,
+						 "virtual_mailbox_domains"),
+				     false, why))
 		   == NULL)
 		return -1;
 	q->own_addr = own_addr_open(q->cfg);
@@ -262,10 +115,10 @@ void
 qmgr_resolve_free(QMGR *q)
 {
 	q->transport_maps = dict_list_close(q->transport_maps);
-	q->mydestination = qmgr_dlist_free(q->mydestination);
-	q->relay_domains = qmgr_dlist_free(q->relay_domains);
-	q->virtual_alias_domains = qmgr_dlist_free(q->virtual_alias_domains);
-	q->virtual_mailbox_domains = qmgr_dlist_free(
+	q->mydestination = domain_list_free(q->mydestination);
+	q->relay_domains = domain_list_free(q->relay_domains);
+	q->virtual_alias_domains = domain_list_free(q->virtual_alias_domains);
+	q->virtual_mailbox_domains = domain_list_free(
 	    q->virtual_mailbox_domains);
 	q->sender_relay_maps = dict_list_close(q->sender_relay_maps);
 	q->relocated_maps = dict_list_close(q->relocated_maps);
@@ -380,7 +233,7 @@ qmgr_resolve_local(QMGR *q, const char *domain)
 		return 1;
 	if (*domain == '[')
 		return own_addr_literal(q->own_addr, domain) ? 1 : 0;
-	return qmgr_dlist_match(q->mydestination, domain);
+	return domain_list_match(q->mydestination, domain);
 }
 
 /* transport_maps: 1 found (value in *val), 0 not, -1 table error. */
@@ -445,8 +298,8 @@ qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
 				    cfg_get_str(q->cfg, "myhostname"));
 	} else if (rc < 0) {
 		goto out;
-	} else if ((rc = qmgr_dlist_match(q->virtual_alias_domains,
-					  VSTR_STR(domain)))
+	} else if ((rc = domain_list_match(q->virtual_alias_domains,
+					   VSTR_STR(domain)))
 		   != 0) {
 		if (rc < 0)
 			goto out;
@@ -454,8 +307,8 @@ qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
 			    cfg_get_str(q->cfg, "error_service_name"));
 		vstr_strcpy(res->nexthop, "5.1.1 User unknown in virtual "
 					  "alias table");
-	} else if ((rc = qmgr_dlist_match(q->virtual_mailbox_domains,
-					  VSTR_STR(domain)))
+	} else if ((rc = domain_list_match(q->virtual_mailbox_domains,
+					   VSTR_STR(domain)))
 		   != 0) {
 		if (rc < 0)
 			goto out;
@@ -464,7 +317,7 @@ qmgr_resolve_from(QMGR *q, const char *sender, const char *addr,
 		if (VSTR_LEN(res->nexthop) == 0)
 			vstr_strcpy(res->nexthop, VSTR_STR(domain));
 	} else {
-		if ((rc = qmgr_dlist_match(q->relay_domains, VSTR_STR(domain)))
+		if ((rc = domain_list_match(q->relay_domains, VSTR_STR(domain)))
 		    < 0)
 			goto out;
 		qmgr_resolve_split(cfg_get_str(q->cfg,

@@ -38,6 +38,7 @@
 #include "util/debug_peer.h"
 #include "util/dict.h"
 #include "util/dns.h"
+#include "util/flush_client.h"
 #include "util/ipc.h"
 #include "util/map_files.h"
 #include "util/msg.h"
@@ -217,6 +218,19 @@ smtpd_hook_anvil(void *ctx, enum anvil_req req, const char *ident,
 	return anvil_client_request(app->anvil, req, ident, rp, why);
 }
 
+static int
+smtpd_hook_flush(void *ctx, const char *site)
+{
+	struct smtpd_app *app = ctx;
+	VSTR		 *why = vstr_alloc(64);
+	int		  ret;
+
+	if ((ret = flush_send_site(app->cfg, site, why)) == FLUSH_STAT_FAIL)
+		msg_warn("ETRN %.100s: %s", site, VSTR_STR(why));
+	vstr_free(why);
+	return ret;
+}
+
 static const struct smtpd_hooks smtpd_real_hooks = {
 	.read = smtpd_sock_read,
 	.write = smtpd_sock_write,
@@ -231,6 +245,7 @@ static const struct smtpd_hooks smtpd_real_hooks = {
 	.tls_start = smtpd_hook_tls_start,
 	.spf = smtpd_hook_spf,
 	.anvil = smtpd_hook_anvil,
+	.flush = smtpd_hook_flush,
 };
 
 /*
@@ -489,6 +504,9 @@ smtpd_service(struct skel_ctx *ctx, int fd)
 	/* As Postfix: stand-alone and local clients are not counted. */
 	if (app->anvil == NULL || ctx->standalone || !remote)
 		hooks.anvil = NULL;
+	/* As Postfix: no ETRN in stand-alone ("sendmail -bs") mode. */
+	if (ctx->standalone)
+		hooks.flush = NULL;
 	/* debug_peer_list: verbose for this client only. */
 	debug = debug_peer_check(peer.name, peer.addr);
 	st = smtpd_state_create(&app->par, &hooks, &conn, app, &peer);

@@ -193,6 +193,12 @@ struct smtpd_hooks {
 	 */
 	int (*anvil)(void *ctx, enum anvil_req req, const char *ident,
 		     struct anvil_reply *rp, VSTR *why);
+	/*
+	 * ETRN: ask the fast flush service (util/flush_client.h) to deliver
+	 * the mail queued for site; a FLUSH_STAT_* value.  NULL: no flush
+	 * service (458).
+	 */
+	int (*flush)(void *ctx, const char *site);
 };
 
 /* The client's identity. */

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "smtpd/smtpd.h"
+#include "util/flush_client.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/queue_space.h"
@@ -757,7 +758,41 @@ smtpd_cmd_vrfy(SMTPD_STATE *st, const char *args)
 	return 0;
 }
 
-/* ETRN: there is no flush service yet (DESIGN.md; see smtpd(8)). */
+/*
+ * ETRN (RFC 1985) through the fast flush service, with Postfix's replies:
+ * 250 when the flush service took the request, 459 for a destination not
+ * in fast_flush_domains, 458 when the service failed, cannot be reached
+ * or is missing (stand-alone smtpd).  As Postfix, one leading '@' or '#'
+ * is dropped from the argument, which must then be a host name or an
+ * address literal (else 501, without an enhanced code, as Postfix).
+ */
+
+static bool
+smtpd_cmd_etrn_site_ok(const char *site)
+{
+	size_t len = strlen(site);
+	size_t label = 0;
+
+	if (len == 0 || len > 255)
+		return false;
+	if (*site == '[')
+		return len > 2 && site[len - 1] == ']'
+		       && strcspn(site + 1, "[] \t") == len - 2;
+	for (const char *p = site; *p; p++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return false;
+			label = 0;
+		} else if (isalnum((unsigned char)*p)
+			   || (*p == '-' && label > 0)) {
+			if (++label > 63)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return label > 0 && site[len - 1] != '-';
+}
 
 static int
 smtpd_cmd_can_etrn(SMTPD_STATE *st, const char *args)
@@ -771,8 +806,14 @@ smtpd_cmd_can_etrn(SMTPD_STATE *st, const char *args)
 			    "503 5.5.1 Error: MAIL transaction in progress");
 		return -1;
 	}
-	if (*args == 0) {
+	if (*args == 0 || strpbrk(args, " \t") != NULL) {
 		smtpd_reply(st, "500 5.5.2 Syntax: ETRN domain");
+		return -1;
+	}
+	if (*args == '@' || *args == '#')
+		args++;
+	if (!smtpd_cmd_etrn_site_ok(args)) {
+		smtpd_reply(st, "501 Error: invalid parameter syntax");
 		return -1;
 	}
 	return smtpd_cmd_connect_rejected(st);
@@ -781,11 +822,35 @@ smtpd_cmd_can_etrn(SMTPD_STATE *st, const char *args)
 static int
 smtpd_cmd_etrn(SMTPD_STATE *st, const char *args)
 {
-	(void)args;
-	if (smtpd_policy(st, SMTPD_CHECK_ETRN, "ETRN", NULL) < 0)
+	if (*args == '@' || *args == '#')
+		args++;
+	if (smtpd_policy(st, SMTPD_CHECK_ETRN, "ETRN", args) < 0)
 		return -1;
-	smtpd_reply(st, "458 Unable to queue messages");
-	return -1;
+	if (st->hooks->flush == NULL) {
+		msg_warn("ETRN %.100s from %s[%s]: no fast flush service here",
+			 args, st->peer.name, st->peer.addr);
+		smtpd_reply(st, "458 Unable to queue messages");
+		return -1;
+	}
+	switch (st->hooks->flush(st->ctx, args)) {
+	case FLUSH_STAT_OK:
+		smtpd_reply(st, "250 Queuing started");
+		return 0;
+	case FLUSH_STAT_DENY:
+		msg_warn("reject: ETRN %.100s... from %s[%s]", args,
+			 st->peer.name, st->peer.addr);
+		smtpd_reply(st, "459 <%s>: service unavailable", args);
+		return -1;
+	case FLUSH_STAT_BAD:
+		msg_warn("bad ETRN %.100s... from %s[%s]", args, st->peer.name,
+			 st->peer.addr);
+		smtpd_reply(st, "458 Unable to queue messages");
+		return -1;
+	default:
+		msg_warn("unable to talk to fast flush service");
+		smtpd_reply(st, "458 Unable to queue messages");
+		return -1;
+	}
 }
 
 static const struct smtpd_verb smtpd_verbs[] = {

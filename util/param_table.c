@@ -235,6 +235,17 @@ static const struct param_def param_defs[] = {
 	  "the commands they run." },
 	{ "fallback_transport", PARAM_STR, "", 0, 0,
 	  "Transport for local recipients that have no account." },
+	{ "fast_flush_domains", PARAM_STR, "$relay_domains", 0, 0,
+	  "Destinations whose deferred mail the flush service logs per "
+	  "destination, so that ETRN and postelqueue -s can deliver it." },
+	{ "fast_flush_purge_time", PARAM_TIME, "7d", 1, LLONG_MAX,
+	  "After how long the flush service deletes an empty per-destination "
+	  "logfile that was not updated." },
+	{ "fast_flush_refresh_time", PARAM_TIME, "12h", 1, LLONG_MAX,
+	  "After how long the flush service refreshes a non-empty "
+	  "per-destination logfile that was not read." },
+	{ "flush_service_name", PARAM_STR, "flush", 0, 0,
+	  "Name of the fast flush service in master.cf (public/NAME)." },
 	{ "forward_expansion_filter", PARAM_STR,
 	  "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyz"
 	  "ABCDEFGHIJKLMNOPQRSTUVWXYZ",

@@ -61,9 +61,12 @@ def mta(instance, sink):
         main={"relayhost": "[127.0.0.1]:%d" % sink.port,
               "myhostname": "mta.test.invalid", "mydestination": "",
               "minimal_backoff_time": "300s", "queue_run_delay": "300s",
-              "smtp_connect_timeout": "5s"},
+              "smtp_connect_timeout": "5s",
+              # postelqueue -s asks the fast flush service (flush(8)).
+              "fast_flush_domains": "two.example"},
         services=[
             "qmgr unix n - n 300 1 qmgr",
+            "flush unix n - n 1000 0 flush",
             "cleanup unix n - n - 0 cleanup",
             "smtp unix - - n - - smtp",
             "bounce unix - - n - 0 bounce",

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "tests/unit/harness.h"
+#include "util/cfg.h"
 
 jmp_buf harness_jmp;
 char	harness_fatal_text[4096];
@@ -37,6 +38,18 @@ harness_dict_expect(DICT *d, const char *key, const char *want)
 		fail_msg("key \"%s\": expected \"%s\", got ret %d", key, want,
 			 ret);
 	assert_string_equal(value, want);
+}
+
+CFG *
+harness_cfg(const char *text)
+{
+	VSTR *why = vstr_alloc(64);
+	CFG  *cfg = cfg_open_buffer(NULL, "main.cf", text, strlen(text), why);
+
+	if (cfg == NULL)
+		fail_msg("main.cf: %s", VSTR_STR(why));
+	vstr_free(why);
+	return cfg;
 }
 
 int

@@ -5,7 +5,8 @@
  * or msg_panic whose message contains text.  The hook longjmps out of the
  * failing call, so leaks in that path are expected and tolerated.
  *
- * harness_dict_expect asserts what a table lookup answers;
+ * harness_dict_expect asserts what a table lookup answers; harness_cfg
+ * parses main.cf text;
  * harness_rmtree removes a test's temporary folder.
  *
  * SPDX-License-Identifier: ISC
@@ -31,6 +32,10 @@ void harness_fatal_hook(enum msg_level level, const char *text);
 
 /* dict_lookup(d, key) finds want, or nothing when want is NULL. */
 void harness_dict_expect(DICT *d, const char *key, const char *want);
+
+/* A CFG parsed from main.cf text (asserts that it parses). */
+struct CFG;
+struct CFG *harness_cfg(const char *text);
 
 /* rm -rf dir (a mkdtemp folder of the test); 0 or -1. */
 int harness_rmtree(const char *dir);

@@ -220,31 +220,6 @@ test_qmgr_resolve_transport_param_nexthop(void **state)
 }
 
 static void
-test_qmgr_resolve_domain_list(void **state)
-{
-	VSTR		  *why = vstr_alloc(10);
-	struct qmgr_dlist *l =
-	    qmgr_dlist_open("a.example, .b.example inline:{ c.example=ok }",
-			    false, why);
-	struct qmgr_dlist *p = qmgr_dlist_open("a.example", true, why);
-
-	(void)state;
-	assert_non_null(l);
-	assert_int_equal(qmgr_dlist_match(l, "a.example"), 1);
-	assert_int_equal(qmgr_dlist_match(l, "x.a.example"), 0);
-	assert_int_equal(qmgr_dlist_match(l, "x.b.example"), 1);
-	assert_int_equal(qmgr_dlist_match(l, "b.example"), 0);
-	assert_int_equal(qmgr_dlist_match(l, "c.example"), 1);
-	assert_int_equal(qmgr_dlist_match(l, ""), 0);
-	assert_int_equal(qmgr_dlist_match(p, "x.a.example"), 1);
-	assert_int_equal(qmgr_dlist_match(p, "xa.example"), 0);
-	qmgr_dlist_free(l);
-	qmgr_dlist_free(p);
-	assert_null(qmgr_dlist_open("nosuchtype:/x", false, why));
-	vstr_free(why);
-}
-
-static void
 test_qmgr_resolve_split(void **state)
 {
 	VSTR *t = vstr_alloc(10);
@@ -276,7 +251,6 @@ main(void)
 		cmocka_unit_test(test_qmgr_resolve_relocated),
 		cmocka_unit_test(test_qmgr_resolve_transport_maps),
 		cmocka_unit_test(test_qmgr_resolve_transport_param_nexthop),
-		cmocka_unit_test(test_qmgr_resolve_domain_list),
 		cmocka_unit_test(test_qmgr_resolve_split),
 	};
 

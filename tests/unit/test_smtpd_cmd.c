@@ -4,9 +4,12 @@
  *
  * SPDX-License-Identifier: ISC
  */
+#include <strings.h>
+
 #include "tests/unit/harness.h"
 #include "tests/unit/smtpd_fake.h"
 
+#include "util/flush_client.h"
 #include "util/msg.h"
 
 static VSTR *logged;
@@ -614,6 +617,109 @@ test_smtpd_cmd_multiline_end_of_data_reply(void **state)
 	}
 }
 
+/* The flush hook: the reply status follows the site's first label. */
+static int
+etrn_flush(void *ctx, const char *site)
+{
+	struct fake *f = ctx;
+
+	vstr_sprintf_append(f->req, "[%s]", site);
+	if (strncasecmp(site, "ok.", 3) == 0)
+		return FLUSH_STAT_OK;
+	if (strncmp(site, "deny.", 5) == 0)
+		return FLUSH_STAT_DENY;
+	if (strncmp(site, "bad.", 4) == 0)
+		return FLUSH_STAT_BAD;
+	return FLUSH_STAT_FAIL;
+}
+
+static void
+etrn_session(struct fake *f, const char *in, bool with_flush)
+{
+	struct smtpd_params par;
+	struct smtpd_hooks  hooks = fake_hooks;
+	struct smtpd_peer   peer = { .name = "client.test",
+				     .addr = "127.0.0.1",
+				     .port = "1025" };
+	SMTPD_STATE	   *st;
+
+	fake_params(&par);
+	fake_init(f, in, strlen(in));
+	if (with_flush)
+		hooks.flush = etrn_flush;
+	fake_current = f;
+	st = smtpd_state_create(&par, &hooks, f, f, &peer);
+	smtpd_session(st);
+	smtpd_state_free(st);
+	fake_current = NULL;
+}
+
+static void
+test_smtpd_cmd_etrn_replies(void **state)
+{
+	struct fake f;
+
+	(void)state;
+	etrn_session(&f,
+		     "ETRN ok.test\r\n"
+		     "EHLO c.test\r\n"
+		     "ETRN\r\n"
+		     "ETRN a b\r\n"
+		     "ETRN ok.test\r\n"
+		     "ETRN @ok.test\r\n"
+		     "ETRN #OK.test\r\n"
+		     "ETRN deny.test\r\n"
+		     "ETRN bad.test\r\n"
+		     "ETRN down.test\r\n"
+		     "ETRN [192.0.2.1]\r\n"
+		     "ETRN bad..test\r\n"
+		     "ETRN -x.test\r\n"
+		     "ETRN x-.test\r\n"
+		     "ETRN [192.0.2.1\r\n"
+		     "ETRN a_b.test\r\n"
+		     "MAIL FROM:<a@c.test>\r\n"
+		     "ETRN ok.test\r\n"
+		     "QUIT\r\n",
+		     true);
+	assert_non_null(strstr(VSTR_STR(f.out),
+			       "503 5.5.1 Error: send HELO/EHLO first\r\n"));
+	const char *after_ehlo = strstr(VSTR_STR(f.out), "250 CHUNKING\r\n");
+
+	assert_non_null(after_ehlo);
+	assert_string_equal(after_ehlo + strlen("250 CHUNKING\r\n"),
+			    "500 5.5.2 Syntax: ETRN domain\r\n"
+			    "500 5.5.2 Syntax: ETRN domain\r\n"
+			    "250 Queuing started\r\n"
+			    "250 Queuing started\r\n"
+			    "250 Queuing started\r\n"
+			    "459 <deny.test>: service unavailable\r\n"
+			    "458 Unable to queue messages\r\n"
+			    "458 Unable to queue messages\r\n"
+			    "458 Unable to queue messages\r\n"
+			    "501 Error: invalid parameter syntax\r\n"
+			    "501 Error: invalid parameter syntax\r\n"
+			    "501 Error: invalid parameter syntax\r\n"
+			    "501 Error: invalid parameter syntax\r\n"
+			    "501 Error: invalid parameter syntax\r\n"
+			    "250 2.1.0 Ok\r\n"
+			    "503 5.5.1 Error: MAIL transaction in progress\r\n"
+			    "221 2.0.0 Bye\r\n");
+	/* What reached the service: '@' and '#' dropped, case kept. */
+	assert_string_equal(VSTR_STR(f.req),
+			    "[ok.test][ok.test][OK.test][deny.test][bad.test]"
+			    "[down.test][[192.0.2.1]]");
+	assert_non_null(strstr(VSTR_STR(logged), "reject: ETRN deny.test"));
+	assert_non_null(strstr(VSTR_STR(logged), "bad ETRN bad.test"));
+	fake_done(&f);
+	/* No flush service (stand-alone smtpd): 458 and a warning. */
+	vstr_reset(logged);
+	etrn_session(&f, "HELO c.test\r\nETRN ok.test\r\nQUIT\r\n", false);
+	assert_non_null(
+	    strstr(VSTR_STR(f.out), "\r\n458 Unable to queue messages\r\n"));
+	assert_non_null(strstr(VSTR_STR(logged), "no fast flush service"));
+	fake_done(&f);
+}
+
 int
 main(void)
 {
@@ -664,6 +770,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_smtpd_cmd_multiline_end_of_data_reply, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_smtpd_cmd_etrn_replies,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
