@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "smtpd/smtpd.h"
+#include "util/metrics.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/queue_space.h"
@@ -899,6 +900,7 @@ smtpd_session(SMTPD_STATE *st)
 	enum smtpd_line_status status;
 
 	st->where = "CONNECT";
+	metrics_smtpd_connection();
 	/* Over a connection limit (anvil), or port 465's TLS failed. */
 	if (smtpd_anvil_connect(st) < 0 || smtpd_tls_wrapper(st) < 0) {
 		smtpd_io_flush(st);
