@@ -609,7 +609,7 @@ metrics_render_series(VSTR *out, const struct metrics_fam *f,
 		vstr_sprintf_append(out, "%s_bucket{%s%sle=\"", f->name,
 				    c->labels, sep);
 		if (b < f->nbounds)
-			vstr_sprintf_append(out, "%g", f->bounds[b]);
+			vstr_sprintf_append(out, "%.15g", f->bounds[b]);
 		else
 			vstr_strcat(out, "+Inf");
 		vstr_sprintf_append(out, "\"} %llu\n", (unsigned long long)cum);
