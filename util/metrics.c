@@ -107,11 +107,30 @@ static const struct metrics_fam metrics_fams[METRICS_NFAMILIES] = {
 static struct metrics_head *metrics_map;
 static size_t		    metrics_map_len;
 
+size_t
+metrics_image_size(unsigned nslots)
+{
+	return sizeof(struct metrics_head)
+	       + (size_t)nslots * sizeof(struct metrics_slot);
+}
+
+void
+metrics_image_init(void *buf, unsigned nslots)
+{
+	struct metrics_head *h = buf;
+
+	memcpy(h->magic, METRICS_MAGIC, sizeof(h->magic));
+	h->version = METRICS_VERSION;
+	h->nslots = nslots;
+	h->slot_size = sizeof(struct metrics_slot);
+	h->labels_max = METRICS_LABELS_MAX;
+	atomic_store(&h->overflow, 0);
+}
+
 static size_t
 metrics_file_size(void)
 {
-	return sizeof(struct metrics_head)
-	       + (size_t)METRICS_SLOTS * sizeof(struct metrics_slot);
+	return metrics_image_size(METRICS_SLOTS);
 }
 
 static struct metrics_slot *
@@ -138,6 +157,8 @@ metrics_create(const char *path, uid_t uid, gid_t gid, VSTR *why)
 	VSTR		   *tmp = vstr_alloc(100);
 	int		    fd;
 
+	memset(&head, 0, sizeof(head));
+	metrics_image_init(&head, METRICS_SLOTS);
 	vstr_sprintf(tmp, "%s.new", path);
 	(void)unlink(VSTR_STR(tmp));
 	fd = open(VSTR_STR(tmp), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -147,12 +168,6 @@ metrics_create(const char *path, uid_t uid, gid_t gid, VSTR *why)
 		vstr_free(tmp);
 		return -1;
 	}
-	memset(&head, 0, sizeof(head));
-	memcpy(head.magic, METRICS_MAGIC, sizeof(head.magic));
-	head.version = METRICS_VERSION;
-	head.nslots = METRICS_SLOTS;
-	head.slot_size = sizeof(struct metrics_slot);
-	head.labels_max = METRICS_LABELS_MAX;
 	if (ftruncate(fd, (off_t)metrics_file_size()) < 0
 	    || pwrite(fd, &head, sizeof(head), 0) != (ssize_t)sizeof(head)
 	    || (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)

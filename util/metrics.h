@@ -119,6 +119,14 @@ void metrics_processes(const char *service, long long count);
 int metrics_render(const void *image, size_t len, VSTR *out, size_t *skipped);
 
 /*
+ * The bytes an image of nslots slots takes, and the header of an empty
+ * one written into buf (which must hold that many zeroed bytes): for
+ * metrics_create, the tests and the fuzz target.
+ */
+size_t metrics_image_size(unsigned nslots);
+void   metrics_image_init(void *buf, unsigned nslots);
+
+/*
  * Write label text for name=value pairs (nlabels pairs in kv) to out,
  * escaped as the text format wants.  0, or -1 when it would not fit in
  * METRICS_LABELS_MAX.  Exposed for the tests.
