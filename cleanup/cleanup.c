@@ -53,8 +53,8 @@ cleanup_finish_message(CLEANUP_STATE *st)
 	if (cleanup_queue_commit(st) < 0)
 		return;
 	metrics_received(st->origin && strcmp(st->origin, "smtpd") == 0
-				 ? "smtp"
-				 : "local",
+			     ? "smtp"
+			     : "local",
 			 st->size);
 	vstr_sprintf(st->reply, "250 2.0.0 Ok: queued as %s",
 		     VSTR_STR(st->qid));

@@ -112,20 +112,21 @@ metrics_scan_queue(const char *queue, bool hashed,
 static void
 metrics_queues(VSTR *out)
 {
-	static const char *const queues[] = { "incoming", "active", "deferred",
-					      "hold", "corrupt" };
+	static const char *const  queues[] = { "incoming", "active", "deferred",
+					       "hold", "corrupt" };
 	struct metrics_queue_stat qs[5];
 	struct timeval		  now;
 
 	gettimeofday(&now, NULL);
 	for (size_t i = 0; i < 5; i++)
-		metrics_scan_queue(queues[i], strcmp(queues[i], "deferred") == 0,
-				   &qs[i]);
+		metrics_scan_queue(queues[i],
+				   strcmp(queues[i], "deferred") == 0, &qs[i]);
 	vstr_strcat(out, "# HELP postel_queue_messages Messages in each queue "
 			 "folder at the time of the scrape.\n"
 			 "# TYPE postel_queue_messages gauge\n");
 	for (size_t i = 0; i < 5; i++)
-		vstr_sprintf_append(out, "postel_queue_messages{queue=\"%s\"} %llu\n",
+		vstr_sprintf_append(out,
+				    "postel_queue_messages{queue=\"%s\"} %llu\n",
 				    queues[i], qs[i].count);
 	vstr_strcat(out,
 		    "# HELP postel_queue_oldest_age_seconds Age of the oldest "
@@ -133,11 +134,10 @@ metrics_queues(VSTR *out)
 		    "time), 0 when it is empty.\n"
 		    "# TYPE postel_queue_oldest_age_seconds gauge\n");
 	for (size_t i = 0; i < 5; i++) {
-		double age = qs[i].oldest > 0
-				     ? (double)now.tv_sec
-					       + (double)now.tv_usec / 1e6
-					       - qs[i].oldest
-				     : 0;
+		double age = qs[i].oldest > 0 ? (double)now.tv_sec
+						    + (double)now.tv_usec / 1e6
+						    - qs[i].oldest
+					      : 0;
 
 		vstr_sprintf_append(out,
 				    "postel_queue_oldest_age_seconds{queue=\"%s\"} "
@@ -168,9 +168,8 @@ metrics_reply(struct MHD_Connection *conn, unsigned int status,
 
 static enum MHD_Result
 metrics_answer(void *cls, struct MHD_Connection *conn, const char *url,
-	       const char *method, const char *version,
-	       const char *upload_data, size_t *upload_data_size,
-	       void **con_cls)
+	       const char *method, const char *version, const char *upload_data,
+	       size_t *upload_data_size, void **con_cls)
 {
 	static const char text[] = "text/plain; charset=utf-8";
 	const void	 *image;
@@ -279,7 +278,7 @@ metrics_accept(struct skel_ctx *ctx, int fd)
 	}
 	/* MHD owns fd from here on, and closes it even on failure. */
 	if (MHD_add_connection(app->mhd, fd, (struct sockaddr *)&ss, sslen)
-		    != MHD_YES
+		!= MHD_YES
 	    && app->started == before)
 		skel_multi_release(ctx);
 	metrics_pump(app);
@@ -288,20 +287,24 @@ metrics_accept(struct skel_ctx *ctx, int fd)
 static void
 metrics_post_jail(struct skel_ctx *ctx)
 {
-	struct metrics_app	     *app = mycalloc(1, sizeof(*app));
+	struct metrics_app	   *app = mycalloc(1, sizeof(*app));
 	const union MHD_DaemonInfo *info;
 
 	app->ctx = ctx;
 	ctx->app = app;
-	app->mhd = MHD_start_daemon(
-		MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL | MHD_USE_ERROR_LOG,
-		0, NULL, NULL, metrics_answer, app, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)METRICS_CONN_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)METRICS_CONN_TIMEOUT,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)METRICS_CONN_MEMORY,
-		MHD_OPTION_NOTIFY_CONNECTION, metrics_notify, app,
-		MHD_OPTION_EXTERNAL_LOGGER, metrics_mhd_log, app,
-		MHD_OPTION_END);
+	app->mhd = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL
+					| MHD_USE_ERROR_LOG,
+				    0, NULL, NULL, metrics_answer, app,
+				    MHD_OPTION_CONNECTION_LIMIT,
+				    (unsigned int)METRICS_CONN_LIMIT,
+				    MHD_OPTION_CONNECTION_TIMEOUT,
+				    (unsigned int)METRICS_CONN_TIMEOUT,
+				    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+				    (size_t)METRICS_CONN_MEMORY,
+				    MHD_OPTION_NOTIFY_CONNECTION,
+				    metrics_notify, app,
+				    MHD_OPTION_EXTERNAL_LOGGER, metrics_mhd_log,
+				    app, MHD_OPTION_END);
 	if (app->mhd == NULL)
 		msg_fatal("libmicrohttpd: cannot start");
 	info = MHD_get_daemon_info(app->mhd, MHD_DAEMON_INFO_EPOLL_FD);
@@ -352,8 +355,8 @@ main(int argc, char **argv)
 {
 	return skel_multi_main(argc, argv,
 			       &(const struct skel_ops){
-				       .post_jail = metrics_post_jail,
-				       .accept = metrics_accept_first,
-				       .pre_exit = metrics_pre_exit,
+				   .post_jail = metrics_post_jail,
+				   .accept = metrics_accept_first,
+				   .pre_exit = metrics_pre_exit,
 			       });
 }

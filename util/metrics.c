@@ -24,10 +24,14 @@
 
 #define METRICS_MAGIC	  "PSTLMTR1"
 #define METRICS_VERSION	  1
-#define METRICS_SLOTS_MAX 65536 /* a reader's bound on an image's claim */
+#define METRICS_SLOTS_MAX 65536	 /* a reader's bound on an image's claim */
 #define METRICS_SPIN	  100000 /* waits for a slot being filled in */
 
-enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY };
+enum {
+	SLOT_EMPTY,
+	SLOT_FILLING,
+	SLOT_READY
+};
 
 struct metrics_head {
 	char		 magic[8];
@@ -46,10 +50,10 @@ struct metrics_slot {
 };
 
 /* Histogram bounds; the last bucket (+Inf) is implicit. */
-static const double delay_bounds[] = { 0.1, 0.5, 1,    5,     10,   30,
-				       60,  300, 900,  3600, 14400, 86400 };
-static const double size_bounds[] = { 1024,    4096,	16384,
-				      65536,   262144,	1048576,
+static const double delay_bounds[] = { 0.1, 0.5, 1,   5,    10,	   30,
+				       60,  300, 900, 3600, 14400, 86400 };
+static const double size_bounds[] = { 1024,    4096,	 16384,
+				      65536,   262144,	 1048576,
 				      4194304, 16777216, 67108864 };
 
 struct metrics_fam {
@@ -64,44 +68,57 @@ struct metrics_fam {
 
 #define NB(a) (sizeof(a) / sizeof((a)[0]))
 
+#define COUNTER(fam, n, h, ...) \
+	[fam] = { .name = n, \
+		  .type = "counter", \
+		  .help = h, \
+		  .labels = { __VA_ARGS__ } }
+
 static const struct metrics_fam metrics_fams[METRICS_NFAMILIES] = {
-	[METRICS_SMTPD_CONNECTIONS] = {
-		"postel_smtpd_connections_total", "counter",
-		"SMTP client connections that smtpd accepted.",
-		{ NULL } },
-	[METRICS_SMTPD_REJECTS] = {
-		"postel_smtpd_rejects_total", "counter",
+	COUNTER(METRICS_SMTPD_CONNECTIONS, "postel_smtpd_connections_total",
+		"SMTP client connections that smtpd accepted.", NULL),
+	COUNTER(METRICS_SMTPD_REJECTS, "postel_smtpd_rejects_total",
 		"4xx and 5xx replies that smtpd logged as reject, by the "
 		"stage of the SMTP dialogue and the reply code.",
-		{ "stage", "code", NULL } },
-	[METRICS_MESSAGES_RECEIVED] = {
-		"postel_messages_received_total", "counter",
-		"Messages that cleanup committed to the incoming queue, by "
-		"origin (smtp: from smtpd; local: sendmail and pickup).",
-		{ "origin", NULL } },
-	[METRICS_DELIVERIES] = {
-		"postel_deliveries_total", "counter",
+		"stage", "code", NULL),
+	COUNTER(METRICS_MESSAGES_RECEIVED, "postel_messages_received_total",
+		"Messages that cleanup committed to the queue, by origin "
+		"(smtp: from smtpd; local: all others).",
+		"origin", NULL),
+	COUNTER(METRICS_DELIVERIES, "postel_deliveries_total",
 		"Recipient delivery attempts, by transport and the status "
 		"logged (sent, deferred, bounced).",
-		{ "transport", "status", NULL } },
-	[METRICS_TLS_SESSIONS] = {
-		"postel_tls_sessions_total", "counter",
+		"transport", "status", NULL),
+	COUNTER(METRICS_TLS_SESSIONS, "postel_tls_sessions_total",
 		"Completed TLS handshakes: in for smtpd, out for the smtp "
 		"and lmtp clients, by protocol version.",
-		{ "direction", "protocol", NULL } },
+		"direction", "protocol", NULL),
 	[METRICS_DELIVERY_DELAY] = {
-		"postel_delivery_delay_seconds", "histogram",
-		"Time from arrival to a successful delivery, per recipient, "
-		"by transport.",
-		{ "transport", NULL }, delay_bounds, NB(delay_bounds), 1000 },
+		.name = "postel_delivery_delay_seconds",
+		.type = "histogram",
+		.help = "Time from arrival to a successful delivery, per "
+			"recipient, by transport.",
+		.labels = { "transport", NULL },
+		.bounds = delay_bounds,
+		.nbounds = NB(delay_bounds),
+		.scale = 1000,
+	},
 	[METRICS_MESSAGE_SIZE] = {
-		"postel_message_size_bytes", "histogram",
-		"Size of the messages cleanup committed.",
-		{ NULL }, size_bounds, NB(size_bounds), 1 },
+		.name = "postel_message_size_bytes",
+		.type = "histogram",
+		.help = "Size of the messages cleanup committed.",
+		.labels = { NULL },
+		.bounds = size_bounds,
+		.nbounds = NB(size_bounds),
+		.scale = 1,
+	},
 	[METRICS_PROCESSES] = {
-		"postel_processes", "gauge",
-		"Processes master is running now, by master.cf service.",
-		{ "service", NULL } },
+		.name = "postel_processes",
+		.type = "gauge",
+		.help = "Processes master is running now, by master.cf "
+			"service.",
+		.labels = { "service", NULL },
+	},
 };
 
 static struct metrics_head *metrics_map;
@@ -298,14 +315,13 @@ metrics_find(enum metrics_family family, const char *labels)
 	h = metrics_hash(family, labels);
 	for (uint32_t i = 0; i < METRICS_SLOTS; i++) {
 		struct metrics_slot *s = &slots[(h + i) % METRICS_SLOTS];
-		uint32_t state = atomic_load_explicit(&s->state,
-						      memory_order_acquire);
+		uint32_t	     state = atomic_load_explicit(&s->state,
+								  memory_order_acquire);
 
 		if (state == SLOT_EMPTY) {
 			if (atomic_compare_exchange_strong_explicit(
-				    &s->state, &state, SLOT_FILLING,
-				    memory_order_acquire,
-				    memory_order_acquire)) {
+				&s->state, &state, SLOT_FILLING,
+				memory_order_acquire, memory_order_acquire)) {
 				s->family = (uint32_t)family;
 				memcpy(s->labels, labels, len + 1);
 				atomic_store_explicit(&s->state, SLOT_READY,
@@ -419,14 +435,10 @@ metrics_stage(const char *where)
 	static const struct {
 		const char *where, *stage;
 	} map[] = {
-		{ "CONNECT", "connect" },
-		{ "HELO", "helo" },
-		{ "EHLO", "helo" },
-		{ "MAIL", "mail" },
-		{ "RCPT", "rcpt" },
-		{ "DATA", "data" },
-		{ "BDAT", "data" },
-		{ "END-OF-MESSAGE", "end_of_data" },
+		{ "CONNECT", "connect" }, { "HELO", "helo" },
+		{ "EHLO", "helo" },	  { "MAIL", "mail" },
+		{ "RCPT", "rcpt" },	  { "DATA", "data" },
+		{ "BDAT", "data" },	  { "END-OF-MESSAGE", "end_of_data" },
 		{ "AUTH", "auth" },
 	};
 
@@ -499,7 +511,7 @@ metrics_delivery(const char *transport, enum deliver_action action,
 				  (const char *const[]){ "transport",
 							 transport },
 				  1))
-		       != NULL)
+		   != NULL)
 		metrics_observe(METRICS_DELIVERY_DELAY, key, delay);
 	vstr_free(buf);
 }
@@ -696,7 +708,8 @@ metrics_render(const void *image, size_t len, VSTR *out, size_t *skipped)
 			if (c->family != (uint32_t)fam)
 				continue;
 			/* A duplicate (a writer died mid-claim): merge. */
-			if (i + 1 < n && metrics_copy_cmp(c, &copies[i + 1]) == 0) {
+			if (i + 1 < n
+			    && metrics_copy_cmp(c, &copies[i + 1]) == 0) {
 				for (size_t v = 0; v < METRICS_VALUES; v++)
 					copies[i + 1].v[v] += c->v[v];
 				continue;
@@ -713,16 +726,16 @@ metrics_render(const void *image, size_t len, VSTR *out, size_t *skipped)
 			written++;
 		}
 	}
-	vstr_sprintf_append(out,
-			    "# HELP postel_metrics_overflow_total Events not "
-			    "counted because the metrics table was full or a "
-			    "label set too long.\n"
-			    "# TYPE postel_metrics_overflow_total counter\n"
-			    "postel_metrics_overflow_total %llu\n",
-			    (unsigned long long)(atomic_load_explicit(
-							 &h->overflow,
-							 memory_order_relaxed)
-						 + bad));
+	vstr_sprintf_append(
+	    out,
+	    "# HELP postel_metrics_overflow_total Events not "
+	    "counted because the metrics table was full or a "
+	    "label set too long.\n"
+	    "# TYPE postel_metrics_overflow_total counter\n"
+	    "postel_metrics_overflow_total %llu\n",
+	    (unsigned long long)(atomic_load_explicit(&h->overflow,
+						      memory_order_relaxed)
+				 + bad));
 	myfree(copies);
 	if (skipped)
 		*skipped = bad;

@@ -143,7 +143,7 @@ void metrics_add(enum metrics_family family, const char *labels, size_t idx,
 void metrics_gauge_set(enum metrics_family family, const char *labels,
 		       long long value);
 /* Count value into a histogram family's bucket and sum. */
-void metrics_observe(enum metrics_family family, const char *labels,
-		     double value);
+void
+metrics_observe(enum metrics_family family, const char *labels, double value);
 
 #endif

@@ -173,24 +173,25 @@ test_metrics_labels_are_escaped_and_bounded(void **state)
 
 	(void)state;
 	assert_int_equal(metrics_labels(out,
-					 (const char *const[]){
-						 "transport", "a\"b\\c\nd" },
-					 1),
+					(const char *const[]){ "transport",
+							       "a\"b\\c\nd" },
+					1),
 			 0);
 	assert_string_equal(VSTR_STR(out), "transport=\"a\\\"b\\\\c\\nd\"");
 	metrics_delivery("a\"b\\c\nd", DELIVER_SENT, 0);
 	memset(longval, 'x', sizeof(longval) - 1);
 	longval[sizeof(longval) - 1] = 0;
 	assert_int_equal(metrics_labels(out,
-					 (const char *const[]){ "transport",
-								longval },
-					 1),
+					(const char *const[]){ "transport",
+							       longval },
+					1),
 			 -1);
 	/* Too long for the table: counted as overflow, not truncated. */
 	metrics_delivery(longval, DELIVER_SENT, 0);
 	text = render(NULL);
-	assert_line(text, "postel_deliveries_total{transport=\"a\\\"b\\\\c\\nd\","
-			  "status=\"sent\"} 1");
+	assert_line(text,
+		    "postel_deliveries_total{transport=\"a\\\"b\\\\c\\nd\","
+		    "status=\"sent\"} 1");
 	assert_null(strstr(text, "xxxxxxxx"));
 	assert_line(text, "postel_metrics_overflow_total 2");
 	myfree(text);
@@ -221,11 +222,14 @@ test_metrics_full_table_counts_overflow(void **state)
 static void
 test_metrics_processes_add_atomically(void **state)
 {
-	enum { NPROC = 4, NADD = 20000 };
-	char   name[32];
-	char  *text;
-	pid_t  pids[NPROC];
-	int    status;
+	enum {
+		NPROC = 4,
+		NADD = 20000
+	};
+	char  name[32];
+	char *text;
+	pid_t pids[NPROC];
+	int   status;
 
 	(void)state;
 	for (int p = 0; p < NPROC; p++) {
@@ -233,8 +237,7 @@ test_metrics_processes_add_atomically(void **state)
 			for (int i = 0; i < NADD; i++) {
 				metrics_smtpd_connection();
 				/* Distinct keys race for slots too. */
-				snprintf(name, sizeof(name), "svc%d",
-					 i % 64);
+				snprintf(name, sizeof(name), "svc%d", i % 64);
 				metrics_tls("out", name);
 			}
 			_exit(0);
@@ -376,7 +379,8 @@ test_metrics_render_skips_damaged_slots(void **state)
 	assert_int_equal(skipped, 4);
 	assert_non_null(strstr(VSTR_STR(out), "service=\"good\"} 1\n"));
 	assert_null(strstr(VSTR_STR(out), "bad"));
-	assert_non_null(strstr(VSTR_STR(out), "postel_metrics_overflow_total 4\n"));
+	assert_non_null(
+	    strstr(VSTR_STR(out), "postel_metrics_overflow_total 4\n"));
 	myfree(img);
 	vstr_free(out);
 }
@@ -386,30 +390,27 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(
-			test_metrics_events_render_as_prometheus_text, setup,
-			teardown),
+		    test_metrics_events_render_as_prometheus_text, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
-			test_metrics_rejects_count_only_known_stages_and_codes,
-			setup, teardown),
+		    test_metrics_rejects_count_only_known_stages_and_codes,
+		    setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_metrics_labels_are_escaped_and_bounded, setup,
-			teardown),
+		    test_metrics_labels_are_escaped_and_bounded, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
-			test_metrics_full_table_counts_overflow, setup,
-			teardown),
+		    test_metrics_full_table_counts_overflow, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_metrics_processes_add_atomically, setup, teardown),
+		    test_metrics_processes_add_atomically, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_metrics_counters_survive_a_new_mapping, setup,
-			teardown),
+		    test_metrics_counters_survive_a_new_mapping, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(
-			test_metrics_attach_refuses_wrong_files, setup,
-			teardown),
+		    test_metrics_attach_refuses_wrong_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_metrics_render_checks_the_header, setup, teardown),
+		    test_metrics_render_checks_the_header, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_metrics_render_skips_damaged_slots, setup,
-			teardown),
+		    test_metrics_render_skips_damaged_slots, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
