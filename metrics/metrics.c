@@ -292,19 +292,19 @@ metrics_post_jail(struct skel_ctx *ctx)
 
 	app->ctx = ctx;
 	ctx->app = app;
+	/* The logger first, so that MHD reports nothing on stderr. */
 	app->mhd = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_EPOLL
 					| MHD_USE_ERROR_LOG,
 				    0, NULL, NULL, metrics_answer, app,
-				    MHD_OPTION_CONNECTION_LIMIT,
+				    MHD_OPTION_EXTERNAL_LOGGER, metrics_mhd_log,
+				    app, MHD_OPTION_CONNECTION_LIMIT,
 				    (unsigned int)METRICS_CONN_LIMIT,
 				    MHD_OPTION_CONNECTION_TIMEOUT,
 				    (unsigned int)METRICS_CONN_TIMEOUT,
 				    MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 				    (size_t)METRICS_CONN_MEMORY,
 				    MHD_OPTION_NOTIFY_CONNECTION,
-				    metrics_notify, app,
-				    MHD_OPTION_EXTERNAL_LOGGER, metrics_mhd_log,
-				    app, MHD_OPTION_END);
+				    metrics_notify, app, MHD_OPTION_END);
 	if (app->mhd == NULL)
 		msg_fatal("libmicrohttpd: cannot start");
 	info = MHD_get_daemon_info(app->mhd, MHD_DAEMON_INFO_EPOLL_FD);
