@@ -91,7 +91,7 @@ metrics_scan_queue(const char *queue, bool hashed,
 {
 	DIR	      *dp;
 	struct dirent *de;
-	char	       path[64];
+	VSTR	      *path;
 
 	memset(qs, 0, sizeof(*qs));
 	if (!hashed) {
@@ -100,12 +100,14 @@ metrics_scan_queue(const char *queue, bool hashed,
 	}
 	if ((dp = opendir(queue)) == NULL)
 		return;
+	path = vstr_alloc(32);
 	while ((de = readdir(dp)) != NULL) {
 		if (strlen(de->d_name) != QID_HASH_LEN || de->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", queue, de->d_name);
-		metrics_scan_dir(path, qs);
+		vstr_sprintf(path, "%s/%s", queue, de->d_name);
+		metrics_scan_dir(VSTR_STR(path), qs);
 	}
+	vstr_free(path);
 	closedir(dp);
 }
 

@@ -411,16 +411,35 @@ metrics_labels(VSTR *out, const char *const *kv, size_t nlabels)
 	return VSTR_LEN(out) < METRICS_LABELS_MAX ? 0 : -1;
 }
 
-/* Build the label text and hand it to fn's family; overflow if too long. */
-static const char *
-metrics_key(VSTR *buf, const char *const *kv, size_t n)
+enum metrics_op {
+	METRICS_OP_ADD,
+	METRICS_OP_SET,
+	METRICS_OP_OBSERVE
+};
+
+/*
+ * One event on the series of family with the n label pairs in kv: add
+ * one, set a gauge to value, or count value into a histogram.  A label
+ * set too long for the table is counted as overflow.
+ */
+static void
+metrics_labelled(enum metrics_family family, enum metrics_op op, double value,
+		 const char *const *kv, size_t n)
 {
-	if (metrics_labels(buf, kv, n) < 0) {
-		if (metrics_map != NULL)
-			metrics_overflow();
-		return NULL;
-	}
-	return VSTR_STR(buf);
+	VSTR *buf;
+
+	if (metrics_map == NULL)
+		return;
+	buf = vstr_alloc(64);
+	if (metrics_labels(buf, kv, n) < 0)
+		metrics_overflow();
+	else if (op == METRICS_OP_ADD)
+		metrics_add(family, VSTR_STR(buf), 0, 1);
+	else if (op == METRICS_OP_SET)
+		metrics_gauge_set(family, VSTR_STR(buf), (long long)value);
+	else
+		metrics_observe(family, VSTR_STR(buf), value);
+	vstr_free(buf);
 }
 
 void
@@ -453,8 +472,6 @@ metrics_smtpd_reject(const char *where, const char *reply)
 {
 	const char *stage;
 	char	    code[4];
-	VSTR	   *buf;
-	const char *key;
 
 	if (metrics_map == NULL || (stage = metrics_stage(where)) == NULL)
 		return;
@@ -463,30 +480,18 @@ metrics_smtpd_reject(const char *where, const char *reply)
 		return;
 	memcpy(code, reply, 3);
 	code[3] = 0;
-	buf = vstr_alloc(64);
-	key = metrics_key(buf,
-			  (const char *const[]){ "stage", stage, "code", code },
-			  2);
-	if (key)
-		metrics_add(METRICS_SMTPD_REJECTS, key, 0, 1);
-	vstr_free(buf);
+	metrics_labelled(METRICS_SMTPD_REJECTS, METRICS_OP_ADD, 0,
+			 (const char *const[]){ "stage", stage, "code", code },
+			 2);
 }
 
 void
 metrics_received(const char *origin, long long size)
 {
-	VSTR	   *buf;
-	const char *key;
-
-	if (metrics_map == NULL)
-		return;
-	buf = vstr_alloc(32);
-	key = metrics_key(buf, (const char *const[]){ "origin", origin }, 1);
-	if (key)
-		metrics_add(METRICS_MESSAGES_RECEIVED, key, 0, 1);
+	metrics_labelled(METRICS_MESSAGES_RECEIVED, METRICS_OP_ADD, 0,
+			 (const char *const[]){ "origin", origin }, 1);
 	metrics_observe(METRICS_MESSAGE_SIZE, "",
 			size > 0 ? (double)size : 0.0);
-	vstr_free(buf);
 }
 
 void
@@ -494,59 +499,35 @@ metrics_delivery(const char *transport, enum deliver_action action,
 		 double delay)
 {
 	const char *status = deliver_action_name(action);
-	VSTR	   *buf;
-	const char *key;
 
-	if (metrics_map == NULL || status == NULL)
+	if (status == NULL)
 		return;
-	buf = vstr_alloc(64);
-	key = metrics_key(buf,
-			  (const char *const[]){ "transport", transport,
-						 "status", status },
-			  2);
-	if (key)
-		metrics_add(METRICS_DELIVERIES, key, 0, 1);
-	if (action == DELIVER_SENT
-	    && (key = metrics_key(buf,
-				  (const char *const[]){ "transport",
-							 transport },
-				  1))
-		   != NULL)
-		metrics_observe(METRICS_DELIVERY_DELAY, key, delay);
-	vstr_free(buf);
+	metrics_labelled(METRICS_DELIVERIES, METRICS_OP_ADD, 0,
+			 (const char *const[]){ "transport", transport,
+						"status", status },
+			 2);
+	if (action == DELIVER_SENT)
+		metrics_labelled(METRICS_DELIVERY_DELAY, METRICS_OP_OBSERVE,
+				 delay,
+				 (const char *const[]){ "transport",
+							transport },
+				 1);
 }
 
 void
 metrics_tls(const char *direction, const char *protocol)
 {
-	VSTR	   *buf;
-	const char *key;
-
-	if (metrics_map == NULL)
-		return;
-	buf = vstr_alloc(64);
-	key = metrics_key(buf,
-			  (const char *const[]){ "direction", direction,
-						 "protocol", protocol },
-			  2);
-	if (key)
-		metrics_add(METRICS_TLS_SESSIONS, key, 0, 1);
-	vstr_free(buf);
+	metrics_labelled(METRICS_TLS_SESSIONS, METRICS_OP_ADD, 0,
+			 (const char *const[]){ "direction", direction,
+						"protocol", protocol },
+			 2);
 }
 
 void
 metrics_processes(const char *service, long long count)
 {
-	VSTR	   *buf;
-	const char *key;
-
-	if (metrics_map == NULL)
-		return;
-	buf = vstr_alloc(64);
-	key = metrics_key(buf, (const char *const[]){ "service", service }, 1);
-	if (key)
-		metrics_gauge_set(METRICS_PROCESSES, key, count);
-	vstr_free(buf);
+	metrics_labelled(METRICS_PROCESSES, METRICS_OP_SET, (double)count,
+			 (const char *const[]){ "service", service }, 1);
 }
 
 /* ---- the reader: the image is untrusted ---- */
