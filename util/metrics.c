@@ -644,15 +644,17 @@ metrics_render(const void *image, size_t len, VSTR *out, size_t *skipped)
 
 	if (skipped)
 		*skipped = 0;
-	if (image == NULL || len < sizeof(*h)
-	    || memcmp(h->magic, METRICS_MAGIC, sizeof(h->magic)) != 0
+	if (image == NULL || len < sizeof(*h))
+		return -1;
+	/* Read once: another process may write the image meanwhile. */
+	nslots = *(const volatile uint32_t *)&h->nslots;
+	if (memcmp(h->magic, METRICS_MAGIC, sizeof(h->magic)) != 0
 	    || h->version != METRICS_VERSION
 	    || h->slot_size != sizeof(struct metrics_slot)
-	    || h->labels_max != METRICS_LABELS_MAX || h->nslots == 0
-	    || h->nslots > METRICS_SLOTS_MAX
-	    || (len - sizeof(*h)) / sizeof(struct metrics_slot) < h->nslots)
+	    || h->labels_max != METRICS_LABELS_MAX || nslots == 0
+	    || nslots > METRICS_SLOTS_MAX
+	    || (len - sizeof(*h)) / sizeof(struct metrics_slot) < nslots)
 		return -1;
-	nslots = h->nslots;
 	slots = metrics_slots(h);
 	copies = mymalloc_array(nslots, sizeof(*copies));
 	for (uint32_t i = 0; i < nslots; i++) {
