@@ -62,6 +62,8 @@ LIBS		+= -lldap -llber
 # TLS-RPT: gzip of the reports (zlib); libcurl: https: rua POSTs
 # (tlsrpt) and MTA-STS policy fetches (mtasts).
 LIBS		+= -lz -lcurl
+# libmicrohttpd: the metrics service's HTTP endpoint.
+LIBS		+= -lmicrohttpd
 
 # Rebuild everything when the flavour (SAN) or flags change.
 FLAVOUR		:= $(B)/.flavour
@@ -83,7 +85,8 @@ DAEMON_DIRS	:= master smtpd cleanup qmgr smtp bounce local pickup postlogd \
 		   pipe virtual \
 		   mtasts \
 		   capture \
-		   flush
+		   flush \
+		   metrics
 DAEMONS		:= $(foreach d,$(DAEMON_DIRS),$(if $(wildcard $(d)/$(d).c),$(d)))
 CMD_SRC		:= $(wildcard admin/*.c sendmail/*.c)
 # admin/admin_*.c, sendmail/sendmail_*.c and sendmail/postdrop_*.c are

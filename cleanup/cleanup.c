@@ -22,6 +22,7 @@
 
 #include "cleanup/cleanup.h"
 #include "util/ipc.h"
+#include "util/metrics.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/skel.h"
@@ -51,6 +52,10 @@ cleanup_finish_message(CLEANUP_STATE *st)
 	cleanup_queue_extracted(st);
 	if (cleanup_queue_commit(st) < 0)
 		return;
+	metrics_received(st->origin && strcmp(st->origin, "smtpd") == 0
+			     ? "smtp"
+			     : "local",
+			 st->size);
 	vstr_sprintf(st->reply, "250 2.0.0 Ok: queued as %s",
 		     VSTR_STR(st->qid));
 	if (st->hold)

@@ -36,8 +36,10 @@
 
 #include "master/master.h"
 #include "util/maillog.h"
+#include "util/metrics.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
+#include "util/user.h"
 
 #define MASTER_READY_WAIT_MS 30000
 
@@ -176,6 +178,37 @@ master_stop(struct master *m)
 	}
 }
 
+/*
+ * A fresh metrics table for this run (util/metrics.h), mail_owner's when
+ * we are root.  Without data_directory (a developer's instance) metrics
+ * are off, which the log says once.
+ */
+static void
+master_metrics_start(const CFG *cfg)
+{
+	const char *dir = cfg_get_str(cfg, "data_directory");
+	char	   *path;
+	VSTR	   *why;
+	struct stat st;
+	uid_t	    uid = (uid_t)-1;
+	gid_t	    gid = (gid_t)-1;
+
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		msg_info("data_directory %s: no such folder: metrics are off",
+			 dir);
+		return;
+	}
+	if (geteuid() == 0
+	    && user_lookup(cfg_get_str(cfg, "mail_owner"), &uid, &gid) < 0)
+		uid = (uid_t)-1;
+	path = metrics_path(cfg);
+	why = vstr_alloc(100);
+	if (metrics_create(path, uid, gid, why) < 0)
+		msg_warn("metrics are off: %s", VSTR_STR(why));
+	vstr_free(why);
+	myfree(path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -248,6 +281,7 @@ main(int argc, char **argv)
 			  VSTR_STR(m.pid_path));
 	}
 
+	master_metrics_start(m.cfg);
 	signal(SIGPIPE, SIG_IGN);
 	m.events = events_alloc();
 	if (events_signal(m.events, SIGCHLD, master_signal_event, &m) < 0

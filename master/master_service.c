@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "master/master.h"
+#include "util/metrics.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/strutil.h"
@@ -151,6 +152,7 @@ master_service_retire(struct master_serv *serv)
 		serv->status_fd[0] = serv->status_fd[1] = -1;
 	}
 	serv->total = serv->avail = 0;
+	metrics_processes(serv->name, 0);
 	serv->throttled = false;
 	serv->fails = 0;
 }

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "master/master.h"
+#include "util/metrics.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/strutil.h"
@@ -177,6 +178,7 @@ master_spawn_one(struct master_serv *serv)
 	m->nprocs++;
 	serv->total++;
 	serv->avail++;
+	metrics_processes(serv->name, serv->total);
 	if (msg_verbose)
 		msg_info("service %s: spawned %s pid %ld", serv->name,
 			 serv->command, (long)pid);
@@ -279,6 +281,7 @@ master_spawn_exited(struct master *m, struct master_proc *proc, int status)
 	if (serv == NULL)
 		return;
 	serv->total--;
+	metrics_processes(serv->name, serv->total);
 	if (proc->avail)
 		serv->avail--;
 	/* Also a clean exit at once, without serving: it would spin. */

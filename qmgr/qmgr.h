@@ -229,9 +229,10 @@ void
 qmgr_deliver_defer_entry(QMGR_ENTRY *e, const char *dsn, const char *reason);
 void qmgr_deliver_results(QMGR_ENTRY *e, const struct deliver_status *st);
 /* The maillog line (to=, relay=, delays=, status=) for a result qmgr
- * decided itself, without a delivery agent. */
+ * decided itself, without a delivery agent, counted in the metrics
+ * under transport (the one resolved, or "none"). */
 void qmgr_deliver_log(const QMGR_MESSAGE *m, const struct qmgr_rcpt *r,
-		      const struct deliver_status *st);
+		      const struct deliver_status *st, const char *transport);
 void qmgr_deliver_close_idle(QMGR_QUEUE *queue);
 
 /* qmgr_defer.c: the end of an attempt */

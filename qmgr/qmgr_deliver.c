@@ -33,6 +33,7 @@
 #include <sys/time.h>
 
 #include "qmgr/qmgr.h"
+#include "util/metrics.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/rec.h"
@@ -64,7 +65,7 @@ qmgr_deliver_delay(char *buf, size_t len, double v)
 /* Postfix-format line for a result qmgr decided itself. */
 void
 qmgr_deliver_log(const QMGR_MESSAGE *m, const struct qmgr_rcpt *r,
-		 const struct deliver_status *st)
+		 const struct deliver_status *st, const char *transport)
 {
 	double now = qmgr_deliver_clock();
 	double arrival = (double)m->arrival_sec + (double)m->arrival_usec / 1e6;
@@ -82,6 +83,7 @@ qmgr_deliver_log(const QMGR_MESSAGE *m, const struct qmgr_rcpt *r,
 		 orig ? r->orig : "", orig ? ">" : "",
 		 st->relay ? st->relay : "none", total, da, db, st->dsn,
 		 deliver_action_name(st->action), st->reply);
+	metrics_delivery(transport, st->action, now - arrival);
 }
 
 /* Letters, digits, '-', '_' and '.', not starting with '.'. */
@@ -175,7 +177,8 @@ qmgr_deliver_defer_entry(QMGR_ENTRY *e, const char *dsn, const char *reason)
 
 	deliver_status_set(&st, DELIVER_DEFERRED, dsn, reason, "none");
 	for (i = 0; i < e->n; i++) {
-		qmgr_deliver_log(m, m->rcpts + e->idx[i], &st);
+		qmgr_deliver_log(m, m->rcpts + e->idx[i], &st,
+				 e->queue->transport->name);
 		qmgr_deliver_one(m, m->rcpts + e->idx[i], &st);
 	}
 	qmgr_defer_entry_done(e);

@@ -346,7 +346,7 @@ qmgr_message_schedule(QMGR_MESSAGE *m)
 			deliver_status_set(&st, DELIVER_DEFERRED, "4.3.0",
 					   "address resolver failure", "none");
 			r->state = QMGR_RCPT_DEFERRED;
-			qmgr_deliver_log(m, r, &st);
+			qmgr_deliver_log(m, r, &st, "none");
 			(void)qmgr_bounce_log(m, "defer", r, &st);
 			continue;
 		}

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "smtp/smtp.h"
+#include "util/metrics.h"
 #include "util/msg.h"
 
 void
@@ -84,4 +85,5 @@ smtp_log_delivery(const SMTP_DELIVERY *d, size_t i, double t_end)
 			    VSTR_STR(res->log));
 	msg_info("%s", VSTR_STR(line));
 	vstr_free(line);
+	metrics_delivery(req->transport, res->action, t_end - arrival);
 }

@@ -36,6 +36,7 @@
 
 #include "smtpd/smtpd.h"
 #include "util/flush_client.h"
+#include "util/metrics.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/queue_space.h"
@@ -964,6 +965,7 @@ smtpd_session(SMTPD_STATE *st)
 	enum smtpd_line_status status;
 
 	st->where = "CONNECT";
+	metrics_smtpd_connection();
 	/* Over a connection limit (anvil), or port 465's TLS failed. */
 	if (smtpd_anvil_connect(st) < 0 || smtpd_tls_wrapper(st) < 0) {
 		smtpd_io_flush(st);

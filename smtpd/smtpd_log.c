@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "smtpd/smtpd.h"
+#include "util/metrics.h"
 #include "util/msg.h"
 #include "util/vstr.h"
 
@@ -32,6 +33,7 @@ smtpd_log_reject(SMTPD_STATE *st, const char *where, const char *reply,
 	VSTR *line = vstr_alloc(256);
 	bool in_mail = st->stage >= SMTPD_ST_MAIL && st->stage <= SMTPD_ST_BDAT;
 
+	metrics_smtpd_reject(where, reply);
 	vstr_sprintf(line, "NOQUEUE: reject: %s from %s[%s]: %s;", where,
 		     st->peer.name, st->peer.addr, reply);
 	if (in_mail || VSTR_LEN(st->sender) > 0 || strcmp(where, "MAIL") == 0)

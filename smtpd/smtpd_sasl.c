@@ -33,6 +33,7 @@
 #include <strings.h>
 
 #include "smtpd/smtpd.h"
+#include "util/metrics.h"
 #include "util/msg.h"
 #include "util/sasl.h"
 #include "util/vstr.h"
@@ -258,6 +259,7 @@ smtpd_sasl_failed(SMTPD_STATE *st, const char *mech, const char *why)
 	msg_warn("%s[%s]: SASL %s authentication failed: %s", st->peer.name,
 		 st->peer.addr, mech, why);
 	smtpd_reply(st, "535 5.7.8 Error: authentication failed: %s", why);
+	metrics_smtpd_reject("AUTH", "535");
 	smtpd_sasl_count_failure(st);
 }
 

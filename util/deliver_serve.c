@@ -9,6 +9,7 @@
 #include "util/deliver_serve.h"
 #include "util/dsn_log.h"
 #include "util/mbox.h"
+#include "util/metrics.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 
@@ -67,6 +68,8 @@ deliver_serve_rcpts(struct skel_ctx *ctx, const struct deliver_serve_ops *ops,
 		sts[i].relay = relay;
 		t.done = dsn_log_now();
 		dsn_log_delivery(req.queue_id, &req.rcpts[i], &sts[i], &t);
+		metrics_delivery(req.transport, sts[i].action,
+				 t.done - t.arrival);
 	}
 	deliver_reply_encode(sts, req.nrcpt, out);
 	for (size_t i = 0; i < req.nrcpt; i++)

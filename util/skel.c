@@ -21,6 +21,7 @@
 #include "util/ipc.h"
 #include "util/maillog.h"
 #include "util/master_proto.h"
+#include "util/metrics.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/skel_priv.h"
@@ -275,6 +276,8 @@ skel_setup(struct skel_ctx *ctx, struct skel_priv *priv, int argc, char **argv,
 		msg_fatal("chdir %s: %m",
 			  cfg_get_str(ctx->cfg, "queue_directory"));
 	skel_signals_default();
+	/* Mapped before the chroot and the drop of privileges. */
+	metrics_path_attach(ctx->cfg);
 	if (ops->pre_jail)
 		ops->pre_jail(ctx);
 	skel_jail(ctx, priv);

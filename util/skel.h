@@ -122,5 +122,11 @@ void skel_serve_frames_idle(struct skel_ctx *ctx, int fd, skel_frame_fn handle,
 
 /* Multi: the client on fd is finished; unwatches and closes fd. */
 void skel_multi_disconnect(struct skel_ctx *ctx, int fd);
+/*
+ * Multi: a client is finished whose descriptor the daemon handed to
+ * code that watches and closes it itself (the metrics service gives its
+ * clients to libmicrohttpd); only the count of clients changes.
+ */
+void skel_multi_release(struct skel_ctx *ctx);
 
 #endif

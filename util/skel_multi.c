@@ -65,12 +65,18 @@ skel_multi_accept(EVENTS *ev, int lfd, int what, void *context)
 void
 skel_multi_disconnect(struct skel_ctx *ctx, int fd)
 {
-	struct skel_priv *priv = ctx->priv;
-
 	events_unwatch(ctx->events, fd);
 	close(fd);
+	skel_multi_release(ctx);
+}
+
+void
+skel_multi_release(struct skel_ctx *ctx)
+{
+	struct skel_priv *priv = ctx->priv;
+
 	if (priv->clients <= 0)
-		msg_panic("skel_multi_disconnect: no client is connected");
+		msg_panic("skel_multi_release: no client is connected");
 	if (--priv->clients > 0)
 		return;
 	if (priv->draining) {

@@ -31,6 +31,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "util/metrics.h"
 #include "util/msg.h"
 #include "util/mymalloc.h"
 #include "util/strutil.h"
@@ -943,6 +944,7 @@ tls_server_start(TLS_CTX *ctx, int fd, int timeout_ms, const char *peer,
 		msg_info("setting up TLS connection from %s", peer);
 	if (tls_handshake(s, true, timeout_ms, why) < 0)
 		return tls_sess_free(s);
+	metrics_tls("in", tls_protocol(s));
 	tls_peer_names(s);
 	if (VSTR_LEN(s->peer_cn) > 0
 	    && SSL_get_verify_result(s->ssl) == X509_V_OK)
@@ -1084,6 +1086,7 @@ tls_client_start(TLS_CTX *ctx, int fd, const struct tls_client_start *cs,
 			 cs->peer ? cs->peer : "server");
 	if (tls_handshake(s, false, timeout_ms, why) < 0)
 		return tls_sess_free(s);
+	metrics_tls("out", tls_protocol(s));
 	tls_peer_names(s);
 	tls_client_verdict(s, cs);
 	if (ctx->loglevel >= 2)

@@ -191,6 +191,11 @@ DEPENDENCIES = {
                        lambda: _which("fail2ban-regex")() and _path(
                            "/etc/fail2ban/filter.d/postfix.conf")()),
     "haproxy": ("haproxy", "haproxy", _which("haproxy")),
+    "prometheus_client": ("the Python module prometheus_client",
+                          "python3-prometheus-client",
+                          _py_module("prometheus_client.parser")),
+    "prometheus": ("the prometheus server", "prometheus",
+                   _path("/usr/bin/prometheus")),
 }
 
 
