@@ -38,6 +38,23 @@ admin_map_msg_key(struct admin_map_msg *st, const char *text, size_t len)
 		st->stop = true;
 }
 
+/* A header field: folded lines joined with "\n", as Postfix's keys are. */
+static void
+admin_map_msg_field_key(struct admin_map_msg *st, const struct header_field *f)
+{
+	size_t i;
+
+	if (st->stop)
+		return;
+	vstr_reset(st->key);
+	for (i = 0; i < f->len; i++)
+		if (!(f->text[i] == '\r' && i + 1 < f->len
+		      && f->text[i + 1] == '\n'))
+			vstr_addch(st->key, f->text[i]);
+	if (st->fn(st->ctx, VSTR_STR(st->key), VSTR_LEN(st->key)) < 0)
+		st->stop = true;
+}
+
 /* A field of the primary header. */
 static int
 admin_map_msg_field(void *ctx, const struct header_field *f)
@@ -47,7 +64,7 @@ admin_map_msg_field(void *ctx, const struct header_field *f)
 	if (st->mime != NULL)
 		cleanup_mime_primary_field(st->mime, f);
 	if (st->flags & ADMIN_MAP_MSG_HEADER)
-		admin_map_msg_key(st, f->text, f->len);
+		admin_map_msg_field_key(st, f);
 	return st->stop ? -1 : 0;
 }
 
@@ -60,7 +77,7 @@ admin_map_msg_mime_field(void *ctx, enum cleanup_mime_class cls,
 
 	(void)cls;
 	if (st->flags & ADMIN_MAP_MSG_HEADER)
-		admin_map_msg_key(st, f->text, f->len);
+		admin_map_msg_field_key(st, f);
 }
 
 /* A body line without its line ending. */
