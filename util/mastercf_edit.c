@@ -257,7 +257,6 @@ mastercf_edit_render_option(const struct mastercf_edit_item *it, VSTR *out)
 void
 mastercf_edit_render(const struct mastercf_edit *e, VSTR *out)
 {
-	bool   first_line = true;
 	size_t i;
 	int    f;
 
@@ -270,13 +269,13 @@ mastercf_edit_render(const struct mastercf_edit *e, VSTR *out)
 	for (i = 0; i < e->count; i++) {
 		const struct mastercf_edit_item *it = &e->item[i];
 
-		if (it->word == NULL)
-			first_line = false;
-		vstr_strcat(out, first_line ? " " : "\n  ");
-		if (it->word != NULL)
+		if (it->word != NULL) {
+			vstr_addch(out, ' ');
 			vstr_strcat(out, it->word);
-		else
+		} else {
+			vstr_strcat(out, "\n  ");
 			mastercf_edit_render_option(it, out);
+		}
 	}
 }
 

@@ -13,7 +13,8 @@
  *
  * mastercf_edit_render() writes the entry back in master.cf layout: the
  * fields and the command words up to the first -o on one line, then each
- * -o (and each later word) on a continuation line indented by two spaces.
+ * -o on a continuation line indented by two spaces, followed by the plain
+ * words that came after it.
  * A value with white space, braces or nothing in it is written in the
  * "-o { name = value }" form.
  *

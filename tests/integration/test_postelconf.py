@@ -442,7 +442,7 @@ def test_F_edits_fields_with_validation(workdir):
     assert ("submission inet n - n - - smtpd\n"
             "  -o syslog_name=postel/submission\n"
             "  -o { smtpd_client_restrictions = permit_sasl_authenticated, "
-            "reject }\n  -D\n") in text
+            "reject } -D\n") in text
     assert conf(workdir, "-F", "submission/inet/command").stdout == (
         "submission/inet/command = smtpd -D\n")
     # rename a service
