@@ -286,7 +286,8 @@ static void
 map_fix_new_file(const struct map_opts *o, const char *dbpath,
 		 const struct stat *src)
 {
-	mode_t mode = o->own_perm ? 0644 : (mode_t)(0600 | (src->st_mode & 0044));
+	mode_t mode = o->own_perm ? 0644
+				  : (mode_t)(0600 | (src->st_mode & 0044));
 
 	if (chmod(dbpath, mode) < 0)
 		msg_warn("chmod %s: %m", dbpath);
@@ -316,7 +317,8 @@ static void
 map_as_root(const char *name)
 {
 	if (seteuid(0) < 0 || setegid(0) < 0)
-		msg_fatal_status(EX_OSERR, "%s: cannot get root privileges back: %m",
+		msg_fatal_status(EX_OSERR,
+				 "%s: cannot get root privileges back: %m",
 				 name);
 }
 
@@ -425,7 +427,8 @@ map_msg_lookup(void *ctx, const char *key, size_t len)
 		if (ret < 0 && errno == ENAMETOOLONG)
 			return 0; /* dict_lookup warned; as no match */
 		if (ret < 0)
-			msg_fatal_status(EX_TEMPFAIL, "%s: table lookup problem",
+			msg_fatal_status(EX_TEMPFAIL,
+					 "%s: table lookup problem",
 					 dict_spec(q->dicts[i]));
 		if (ret > 0) {
 			printf("%s\t%s\n", key, value);
@@ -627,11 +630,12 @@ admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind)
 		   : kind == ADMIN_MAP_ALIAS ? "postelalias"
 					     : "newaliases";
 	msg_set_progname(progname);
-	while ((ch = getopt(argc, argv,
-			    kind == ADMIN_MAP_NEWALIASES ? "c:v"
-			    : kind == ADMIN_MAP_ALIAS	 ? "c:d:fiNnopq:rsuvw"
-							 : "bc:d:FfhimNnopq:rsuUvw"))
-	       != -1) {
+	while (
+	    (ch = getopt(argc, argv,
+			 kind == ADMIN_MAP_NEWALIASES ? "c:v"
+			 : kind == ADMIN_MAP_ALIAS    ? "c:d:fiNnopq:rsuvw"
+						   : "bc:d:FfhimNnopq:rsuUvw"))
+	    != -1) {
 		switch (ch) {
 		case 'c':
 			opt_c = optarg;

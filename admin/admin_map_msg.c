@@ -171,8 +171,7 @@ admin_map_msg_keys(FILE *in, int flags, size_t header_limit,
 		vstr_memcpy(line, buf, len);
 		vstr_addch(line, '\n');
 		if (!in_header) {
-			admin_map_msg_body(&st, VSTR_STR(line),
-					   VSTR_LEN(line));
+			admin_map_msg_body(&st, VSTR_STR(line), VSTR_LEN(line));
 			continue;
 		}
 		r = header_parser_line(hp, VSTR_STR(line), VSTR_LEN(line));
@@ -194,8 +193,7 @@ admin_map_msg_keys(FILE *in, int flags, size_t header_limit,
 		if (st.mime != NULL)
 			cleanup_mime_body_begin(st.mime, r == HEADER_END_EMPTY);
 		if (r == HEADER_END_BODY)
-			admin_map_msg_body(&st, VSTR_STR(line),
-					   VSTR_LEN(line));
+			admin_map_msg_body(&st, VSTR_STR(line), VSTR_LEN(line));
 	}
 	if (ret == 0 && ferror(in)) {
 		vstr_sprintf(why, "read standard input: %s", strerror(errno));

@@ -51,7 +51,6 @@
 static VSTR *conf_why;
 static VSTR *conf_msg; /* bad_usage() text */
 
-
 /* Which file or table an invocation is about. */
 enum conf_target {
 	TARGET_MAIN,	  /* main.cf (-p) */
@@ -62,15 +61,15 @@ enum conf_target {
 };
 
 struct conf_opts {
-	const char *confdir;
-	bool	    value_only;	   /* -h */
-	bool	    expand;	   /* -x */
-	bool	    edit;	   /* -e */
-	bool	    remove;	   /* -X */
-	bool	    master;	   /* -M */
-	bool	    show_set;	   /* -n */
-	bool	    show_defaults; /* -d */
-	bool	    comment;	   /* -# */
+	const char	*confdir;
+	bool		 value_only;	/* -h */
+	bool		 expand;	/* -x */
+	bool		 edit;		/* -e */
+	bool		 remove;	/* -X */
+	bool		 master;	/* -M */
+	bool		 show_set;	/* -n */
+	bool		 show_defaults; /* -d */
+	bool		 comment;	/* -# */
 	enum conf_target target;
 };
 
@@ -656,8 +655,7 @@ split_service_key(const char *key, size_t len, VSTR *name,
 }
 
 static void master_print(const struct conf_opts *opts, const CFG *cfg,
-			 const char *path,
-			 const struct mastercf_service *svc);
+			 const char *path, const struct mastercf_service *svc);
 
 static int
 master_show(const struct conf_opts *opts, char **args, int nargs)
@@ -816,8 +814,7 @@ expand_known(const struct conf_opts *opts, const CFG *cfg, const char *what,
 }
 
 static void
-print_setting(const struct conf_opts *opts, const char *key,
-	      const char *value)
+print_setting(const struct conf_opts *opts, const char *key, const char *value)
 {
 	if (opts->value_only)
 		printf("%s\n", value);
@@ -848,8 +845,7 @@ patterns_parse(struct conf_patterns *p, char **args, int nargs)
 				  "service/type/name patterns; to edit, "
 				  "give only name=value arguments",
 				  args[i]);
-		if (mastercf_arg_parse(args[i], true, &p->arg[i], conf_why)
-		    < 0)
+		if (mastercf_arg_parse(args[i], true, &p->arg[i], conf_why) < 0)
 			bad_usage("%s", VSTR_STR(conf_why));
 	}
 }
@@ -903,7 +899,7 @@ master_items_show(const struct conf_opts *opts, char **args, int nargs)
 	patterns_parse(&pat, args, nargs);
 	for (i = 0; i < mastercf_count(m); i++) {
 		const struct mastercf_service *svc = mastercf_at(m, i);
-		const char *type = mastercf_type_name(svc->type);
+		const char	    *type = mastercf_type_name(svc->type);
 		struct mastercf_edit e;
 
 		service_words(VSTR_STR(path), svc, &e);
@@ -924,16 +920,14 @@ master_items_show(const struct conf_opts *opts, char **args, int nargs)
 							   buf));
 			}
 		}
-		for (j = 0; opts->target == TARGET_PARAMS && j < e.count;
-		     j++) {
+		for (j = 0; opts->target == TARGET_PARAMS && j < e.count; j++) {
 			const struct mastercf_edit_item *it = &e.item[j];
 
 			/* Only the last of duplicates counts, once. */
 			if (it->word != NULL
 			    || mastercf_edit_get_param(&e, it->name)
 				   != it->value
-			    || !patterns_match(&pat, svc->name, type,
-					       it->name))
+			    || !patterns_match(&pat, svc->name, type, it->name))
 				continue;
 			vstr_sprintf(key, "%s/%s/%s", svc->name, type,
 				     it->name);
@@ -1017,13 +1011,12 @@ master_item_edit(const struct conf_opts *opts, struct conf_file *file,
 		(void)mastercf_edit_del_param(&e, a.name);
 	} else if (opts->target == TARGET_FIELDS) {
 		if (mastercf_edit_set_field(&e, f, a.value, conf_why) < 0)
-			msg_fatal_status(EX_USAGE, "%s:%ld: %s: %s",
-					 file->path, at + 1, VSTR_STR(key),
+			msg_fatal_status(EX_USAGE, "%s:%ld: %s: %s", file->path,
+					 at + 1, VSTR_STR(key),
 					 VSTR_STR(conf_why));
-	} else if (mastercf_edit_set_param(&e, a.name, a.value, conf_why)
-		   < 0) {
-		msg_fatal_status(EX_USAGE, "%s:%ld: %s: %s", file->path,
-				 at + 1, VSTR_STR(key), VSTR_STR(conf_why));
+	} else if (mastercf_edit_set_param(&e, a.name, a.value, conf_why) < 0) {
+		msg_fatal_status(EX_USAGE, "%s:%ld: %s: %s", file->path, at + 1,
+				 VSTR_STR(key), VSTR_STR(conf_why));
 	}
 	vstr_reset(text);
 	mastercf_edit_render(&e, text);
@@ -1058,7 +1051,8 @@ master_items_edit(const struct conf_opts *opts, char **args, int nargs)
 	if ((m = mastercf_open_buffer(file.path, VSTR_STR(file.data),
 				      VSTR_LEN(file.data), cfg, conf_why))
 	    == NULL)
-		msg_fatal_status(EX_CONFIG, "%s (after the edit; %s not changed)",
+		msg_fatal_status(EX_CONFIG,
+				 "%s (after the edit; %s not changed)",
 				 VSTR_STR(conf_why), file.path);
 	mastercf_free(m);
 	conf_write(file.path, file.data, file.mode);
@@ -1181,10 +1175,10 @@ main(int argc, char **argv)
 	bool   editing;
 	int    ntargets = 0;
 	enum conf_target target;
-	CFG   *cfg;
-	int    ch;
-	int    i;
-	int    ret;
+	CFG		*cfg;
+	int		 ch;
+	int		 i;
+	int		 ret;
 
 	msg_set_progname("postelconf");
 	msg_stderr_enable(true);
@@ -1269,7 +1263,8 @@ main(int argc, char **argv)
 		return ret;
 	case TARGET_FIELDS:
 	case TARGET_PARAMS:
-		if (opts.comment || (opts.remove && opts.target != TARGET_PARAMS))
+		if (opts.comment
+		    || (opts.remove && opts.target != TARGET_PARAMS))
 			bad_usage("-%s does not go with -F; edit fields "
 				  "with -F service/type/field=value",
 				  opts.comment ? "#" : "X");

@@ -55,8 +55,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (size == 0)
 			(void)fgetc(in);
-		(void)admin_map_msg_keys(in, flags, 200, 3, fuzz_key, &st,
-					 why);
+		(void)admin_map_msg_keys(in, flags, 200, 3, fuzz_key, &st, why);
 		fclose(in);
 	}
 	vstr_free(why);

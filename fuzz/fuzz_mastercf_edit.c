@@ -71,11 +71,10 @@ fuzz_round_trip(const struct mastercf_edit *e, bool ok, VSTR *why)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char		    *text = mystrndup((const char *)data, size);
-	char		    *nl = strchr(text, '\n');
-	char		    *first = mystrndup(text, nl ? (size_t)(nl - text)
-							 : strlen(text));
-	VSTR		    *why = vstr_alloc(64);
+	char *text = mystrndup((const char *)data, size);
+	char *nl = strchr(text, '\n');
+	char *first = mystrndup(text, nl ? (size_t)(nl - text) : strlen(text));
+	VSTR *why = vstr_alloc(64);
 	struct mastercf_arg  a;
 	struct mastercf_edit e;
 	MASTERCF	    *m;

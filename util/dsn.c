@@ -116,8 +116,8 @@ dsn_template_for(enum dsn_kind kind)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(dsn_template_table) / sizeof(*dsn_template_table);
-	     i++)
+	for (i = 0;
+	     i < sizeof(dsn_template_table) / sizeof(*dsn_template_table); i++)
 		if (dsn_template_table[i].kind == kind)
 			return &dsn_template_table[i];
 	return &dsn_template_table[0];
@@ -338,13 +338,13 @@ dsn_return_full(const struct dsn_request *req)
 void
 dsn_build(VSTR *out, const struct dsn_request *req)
 {
-	VSTR	   *human = vstr_alloc(1024);
-	VSTR	   *status = vstr_alloc(1024);
-	VSTR	   *hdr = vstr_alloc(256);
-	const char *part = NULL;
-	size_t	    part_len = 0;
-	bool	    full = false, part8, human8;
-	const char *b = req->boundary;
+	VSTR			  *human = vstr_alloc(1024);
+	VSTR			  *status = vstr_alloc(1024);
+	VSTR			  *hdr = vstr_alloc(256);
+	const char		  *part = NULL;
+	size_t			   part_len = 0;
+	bool			   full = false, part8, human8;
+	const char		  *b = req->boundary;
 	const struct dsn_template *tmpl;
 	size_t			   from_len;
 
@@ -376,9 +376,9 @@ dsn_build(VSTR *out, const struct dsn_request *req)
 			    tmpl->from + from_len);
 	dsn_field(out, "From", VSTR_STR(hdr));
 	dsn_field(out, "To", req->to);
-	dsn_field(out, "Subject", req->postmaster_copy
-					  ? tmpl->postmaster_subject
-					  : tmpl->subject);
+	dsn_field(out, "Subject",
+		  req->postmaster_copy ? tmpl->postmaster_subject
+				       : tmpl->subject);
 	vstr_reset(hdr);
 	dsn_format_date(hdr, req->now);
 	dsn_field(out, "Date", VSTR_STR(hdr));

@@ -17,7 +17,7 @@
 #include "util/vstr.h"
 
 static const char *const mastercf_edit_names[MASTERCF_EDIT_FIELDS] = {
-	"service", "type",	    "private", "unprivileged",
+	"service", "type",   "private",	      "unprivileged",
 	"chroot",  "wakeup", "process_limit", "command",
 };
 
@@ -239,10 +239,22 @@ mastercf_edit_free(struct mastercf_edit *e)
 	e->count = 0;
 }
 
+/*
+ * "-o { name = value }" for a value that is empty or holds white space;
+ * any other value is one word "name=value" (braces in it are harmless
+ * there: only a word that starts with '{' is a group).
+ */
 static bool
 mastercf_edit_needs_braces(const char *value)
 {
-	return *value == 0 || value[strcspn(value, " \t{}")] != 0;
+	const char *cp;
+
+	if (*value == 0)
+		return true;
+	for (cp = value; *cp; cp++)
+		if (isspace((unsigned char)*cp))
+			return true;
+	return false;
 }
 
 void
@@ -342,8 +354,7 @@ mastercf_edit_number_ok(const char *value, bool query)
 }
 
 static int
-mastercf_edit_set_command(struct mastercf_edit *e, const char *value,
-			  VSTR *why)
+mastercf_edit_set_command(struct mastercf_edit *e, const char *value, VSTR *why)
 {
 	struct mastercf_edit parsed;
 	VSTR		    *line = vstr_alloc(64);

@@ -15,7 +15,7 @@
  * fields and the command words up to the first -o on one line, then each
  * -o on a continuation line indented by two spaces, followed by the plain
  * words that came after it.
- * A value with white space, braces or nothing in it is written in the
+ * A value with white space or nothing in it is written in the
  * "-o { name = value }" form.
  *
  * Field names are Postfix's: service, type, private, unprivileged, chroot,
@@ -38,7 +38,7 @@
 
 #include "util/vstr.h"
 
-#define MASTERCF_EDIT_FIELDS 8 /* seven fixed fields plus the command */
+#define MASTERCF_EDIT_FIELDS  8 /* seven fixed fields plus the command */
 #define MASTERCF_EDIT_COMMAND 7
 
 struct mastercf_edit_item {
@@ -57,8 +57,8 @@ int  mastercf_edit_parse(const char *line, struct mastercf_edit *e, VSTR *why);
 void mastercf_edit_free(struct mastercf_edit *e);
 void mastercf_edit_render(const struct mastercf_edit *e, VSTR *out);
 /* Append one -o item as "-o name=value" or "-o { name = value }". */
-void mastercf_edit_render_option(const struct mastercf_edit_item *it,
-				 VSTR *out);
+void
+mastercf_edit_render_option(const struct mastercf_edit_item *it, VSTR *out);
 
 /* Field number for a Postfix field name, or -1. */
 int	    mastercf_edit_field_index(const char *name);
@@ -70,8 +70,8 @@ int mastercf_edit_set_field(struct mastercf_edit *e, int index,
 			    const char *value, VSTR *why);
 
 /* The value of the last -o name, or NULL. Borrowed from e. */
-const char *mastercf_edit_get_param(const struct mastercf_edit *e,
-				    const char *name);
+const char *
+mastercf_edit_get_param(const struct mastercf_edit *e, const char *name);
 /* Set -o name=value: the last one is replaced, earlier ones go; a new one
  * goes after the last -o (or right after the command name).  -1 with why for a bad name/value. */
 int mastercf_edit_set_param(struct mastercf_edit *e, const char *name,

@@ -70,10 +70,10 @@ test_parse_fields_options_and_words(void **state)
 static void
 test_render_reads_back(void **state)
 {
-	struct mastercf_edit e;
-	VSTR		    *why = vstr_alloc(64);
-	MASTERCF	    *m;
-	char		    *text;
+	struct mastercf_edit	       e;
+	VSTR			      *why = vstr_alloc(64);
+	MASTERCF		      *m;
+	char			      *text;
 	const struct mastercf_service *s;
 
 	(void)state;
@@ -102,8 +102,7 @@ test_parse_errors(void **state)
 	VSTR		    *why = vstr_alloc(64);
 
 	(void)state;
-	assert_int_equal(mastercf_edit_parse("smtp inet n - n -", &e, why),
-			 -1);
+	assert_int_equal(mastercf_edit_parse("smtp inet n - n -", &e, why), -1);
 	assert_string_equal(VSTR_STR(why),
 			    "missing process_limit field (need 8 fields)");
 	assert_int_equal(mastercf_edit_parse("a unix - - - - -", &e, why), -1);
@@ -191,7 +190,8 @@ test_set_fields(void **state)
 	assert_string_equal(text, "s fifo - - y 300? 0 new\n  -o a=1 -v x");
 	myfree(text);
 	assert_int_equal(mastercf_edit_set_field(&e, 2, "yes", why), -1);
-	assert_string_equal(VSTR_STR(why), "bad private value \"yes\" (y, n, -)");
+	assert_string_equal(VSTR_STR(why),
+			    "bad private value \"yes\" (y, n, -)");
 	assert_int_equal(mastercf_edit_set_field(&e, 5, "?", why), -1);
 	assert_int_equal(mastercf_edit_set_field(&e, 6, "10?", why), -1);
 	assert_int_equal(mastercf_edit_set_field(&e, 6, "99999999999", why),
@@ -217,8 +217,8 @@ test_arg_parse(void **state)
 	VSTR		   *why = vstr_alloc(64);
 
 	(void)state;
-	assert_int_equal(mastercf_arg_parse(" smtp/inet/chroot = y ", false,
-					    &a, why),
+	assert_int_equal(mastercf_arg_parse(" smtp/inet/chroot = y ", false, &a,
+					    why),
 			 0);
 	assert_string_equal(a.service, "smtp");
 	assert_string_equal(a.type, "inet");
