@@ -66,7 +66,6 @@ struct conf_opts {
 	bool		 expand;	/* -x */
 	bool		 edit;		/* -e */
 	bool		 remove;	/* -X */
-	bool		 master;	/* -M */
 	bool		 show_set;	/* -n */
 	bool		 show_defaults; /* -d */
 	bool		 comment;	/* -# */
@@ -516,7 +515,6 @@ conf_comment(struct conf_file *file, const char *key, int nwords)
 {
 	bool  *hit = mycalloc(file->count + 1, sizeof(*hit));
 	VSTR  *out = vstr_alloc(VSTR_LEN(file->data) + 256);
-	VSTR  *k = vstr_alloc(64);
 	size_t found = 0;
 	size_t i;
 
@@ -534,7 +532,6 @@ conf_comment(struct conf_file *file, const char *key, int nwords)
 	conf_file_split(file);
 	myfree(hit);
 	vstr_free(out);
-	vstr_free(k);
 	return found;
 }
 
