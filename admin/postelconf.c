@@ -535,20 +535,6 @@ conf_comment(struct conf_file *file, const char *key, int nwords)
 	return found;
 }
 
-static bool
-valid_param_name(const char *name, size_t len)
-{
-	size_t i;
-
-	if (len == 0)
-		return false;
-	for (i = 0; i < len; i++)
-		if (!isalnum((unsigned char)name[i]) && name[i] != '_'
-		    && name[i] != '-' && name[i] != '.')
-			return false;
-	return true;
-}
-
 /* Parse the edited main.cf before writing it: never write a broken file. */
 static void
 check_main_text(const struct conf_file *file)
@@ -584,7 +570,8 @@ edit_main(const struct conf_opts *opts, char **args, int nargs)
 		char	   *value;
 
 		if (opts->comment) {
-			if (eq != NULL || !valid_param_name(arg, strlen(arg)))
+			if (eq != NULL
+			    || !mastercf_edit_name_ok(arg, strlen(arg)))
 				bad_usage("bad parameter name: \"%s\"", arg);
 			if (conf_comment(&file, arg, 1) == 0)
 				msg_warn("%s: %s is not set there", file.path,
@@ -592,7 +579,8 @@ edit_main(const struct conf_opts *opts, char **args, int nargs)
 			continue;
 		}
 		if (opts->remove) {
-			if (eq != NULL || !valid_param_name(arg, strlen(arg)))
+			if (eq != NULL
+			    || !mastercf_edit_name_ok(arg, strlen(arg)))
 				bad_usage("bad parameter name: "
 					  "\"%s\"",
 					  arg);
@@ -604,7 +592,7 @@ edit_main(const struct conf_opts *opts, char **args, int nargs)
 		name = mystrndup(arg, (size_t)(eq - arg));
 		str_trim(name);
 		name_len = strlen(name);
-		if (!valid_param_name(name, name_len))
+		if (!mastercf_edit_name_ok(name, name_len))
 			bad_usage("bad parameter name in \"%s\"", arg);
 		value = mystrdup(eq + 1);
 		if (strchr(value, '\n') != NULL)

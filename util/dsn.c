@@ -52,56 +52,45 @@ dsn_format_date(VSTR *out, long long t)
  * The text has LF line ends; $mail_name and $myhostname are replaced
  * when a notification is built.
  */
+#define DSN_TEMPLATE_START \
+	"This is the $mail_name mail system at host $myhostname.\n" \
+	"\n"
+#define DSN_TEMPLATE_END \
+	"\n" \
+	"For help, write to the postmaster of this site and\n" \
+	"quote this report.  You may remove your own text from\n" \
+	"the returned message.\n" \
+	"\n" \
+	"                   The $mail_name mail system\n"
+
 static const struct dsn_template dsn_template_table[] = {
 	{ "failure_template", DSN_KIND_FAILED, "us-ascii",
 	  "MAILER-DAEMON (Mail Delivery System)",
 	  "Undelivered Mail Returned to Sender",
 	  "Postmaster Copy: Undelivered Mail Returned to Sender",
-	  "This is the $mail_name mail system at host $myhostname.\n"
-	  "\n"
+	  DSN_TEMPLATE_START
 	  "Your message could not be delivered to one or more\n"
 	  "of its recipients; the reasons are listed below.\n"
 	  "This is a permanent error: the message will not be\n"
-	  "tried again for these recipients.\n"
-	  "\n"
-	  "For help, write to the postmaster of this site and\n"
-	  "quote this report.  You may remove your own text from\n"
-	  "the returned message.\n"
-	  "\n"
-	  "                   The $mail_name mail system\n" },
+	  "tried again for these recipients.\n" DSN_TEMPLATE_END },
 	{ "delay_template", DSN_KIND_DELAYED, "us-ascii",
 	  "MAILER-DAEMON (Mail Delivery System)",
 	  "Delayed Mail (still being retried)",
 	  "Postmaster Copy: Delayed Mail (still being retried)",
-	  "This is the $mail_name mail system at host $myhostname.\n"
-	  "\n"
+	  DSN_TEMPLATE_START
 	  "Your message has not yet been delivered to one or\n"
 	  "more of its recipients; the reasons are listed\n"
 	  "below.  This is only a warning: the mail system\n"
 	  "keeps trying, until the Will-Retry-Until time in\n"
 	  "the delivery report.  You do not need to send the\n"
-	  "message again.\n"
-	  "\n"
-	  "For help, write to the postmaster of this site and\n"
-	  "quote this report.  You may remove your own text from\n"
-	  "the returned message.\n"
-	  "\n"
-	  "                   The $mail_name mail system\n" },
+	  "message again.\n" DSN_TEMPLATE_END },
 	{ "success_template", DSN_KIND_SUCCESS, "us-ascii",
 	  "MAILER-DAEMON (Mail Delivery System)",
 	  "Successful Mail Delivery Report",
 	  "Postmaster Copy: Successful Mail Delivery Report",
-	  "This is the $mail_name mail system at host $myhostname.\n"
-	  "\n"
-	  "Your message was delivered to the recipients\n"
-	  "listed below, as you asked in a delivery status\n"
-	  "request.\n"
-	  "\n"
-	  "For help, write to the postmaster of this site and\n"
-	  "quote this report.  You may remove your own text from\n"
-	  "the returned message.\n"
-	  "\n"
-	  "                   The $mail_name mail system\n" },
+	  DSN_TEMPLATE_START "Your message was delivered to the recipients\n"
+			     "listed below, as you asked in a delivery status\n"
+			     "request.\n" DSN_TEMPLATE_END },
 };
 
 const struct dsn_template *

@@ -83,7 +83,7 @@ mastercf_edit_unbrace(const char *word)
 	return text;
 }
 
-static bool
+bool
 mastercf_edit_name_ok(const char *name, size_t len)
 {
 	size_t i;
@@ -95,6 +95,18 @@ mastercf_edit_name_ok(const char *name, size_t len)
 		    && name[i] != '-' && name[i] != '.')
 			return false;
 	return true;
+}
+
+/* Remove item `at`. */
+static void
+mastercf_edit_drop(struct mastercf_edit *e, size_t at)
+{
+	myfree(e->item[at].word);
+	myfree(e->item[at].name);
+	myfree(e->item[at].value);
+	memmove(e->item + at, e->item + at + 1,
+		(e->count - at - 1) * sizeof(*e->item));
+	e->count--;
 }
 
 static struct mastercf_edit_item *
@@ -538,13 +550,8 @@ mastercf_edit_set_param(struct mastercf_edit *e, const char *name,
 	/* Earlier duplicates go, so that the entry says it once. */
 	for (i = (size_t)last; i-- > 0;)
 		if (e->item[i].word == NULL
-		    && strcmp(e->item[i].name, name) == 0) {
-			myfree(e->item[i].name);
-			myfree(e->item[i].value);
-			memmove(e->item + i, e->item + i + 1,
-				(e->count - i - 1) * sizeof(*e->item));
-			e->count--;
-		}
+		    && strcmp(e->item[i].name, name) == 0)
+			mastercf_edit_drop(e, i);
 	return 0;
 }
 
@@ -557,11 +564,7 @@ mastercf_edit_del_param(struct mastercf_edit *e, const char *name)
 	while (i < e->count) {
 		if (e->item[i].word == NULL
 		    && strcmp(e->item[i].name, name) == 0) {
-			myfree(e->item[i].name);
-			myfree(e->item[i].value);
-			memmove(e->item + i, e->item + i + 1,
-				(e->count - i - 1) * sizeof(*e->item));
-			e->count--;
+			mastercf_edit_drop(e, i);
 			removed++;
 			continue;
 		}

@@ -60,6 +60,9 @@ void mastercf_edit_render(const struct mastercf_edit *e, VSTR *out);
 void
 mastercf_edit_render_option(const struct mastercf_edit_item *it, VSTR *out);
 
+/* A parameter name: letters, digits, '_', '-', '.'; at least one. */
+bool mastercf_edit_name_ok(const char *name, size_t len);
+
 /* Field number for a Postfix field name, or -1. */
 int	    mastercf_edit_field_index(const char *name);
 const char *mastercf_edit_field_name(int index);
