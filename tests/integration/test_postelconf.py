@@ -506,6 +506,14 @@ def test_t_prints_the_texts_bounce_uses(workdir):
     assert r.stdout == ""
     assert "verify_template: unknown template" in r.stderr
     assert conf(workdir, "-t", "-e", "x=y").returncode == 64
+    # bounce has no template file support: -t says so, and shows what
+    # bounce really sends
+    make_conf(workdir, main=MAIN_CF + "bounce_template_file = /etc/x.cf\n")
+    r = conf(workdir, "-t", "success_template")
+    assert r.returncode == 0
+    assert "bounce_template_file is not supported; the bounce service " \
+        "uses the built-in texts shown here" in r.stderr
+    assert r.stdout.startswith("success_template = <<EOF\n")
 
 
 def test_t_text_is_the_text_of_a_real_bounce(instance):
