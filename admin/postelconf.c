@@ -49,7 +49,8 @@
  * so that leak checkers stay quiet when msg_fatal ends the process.
  */
 static VSTR *conf_why;
-static VSTR *conf_msg; /* bad_usage() text */
+static VSTR *conf_msg;	  /* bad_usage() text */
+static VSTR *conf_master; /* path of master.cf, for open_master() */
 
 /* Which file or table an invocation is about. */
 enum conf_target {
@@ -639,29 +640,22 @@ split_service_key(const char *key, size_t len, VSTR *name,
 	vstr_memcpy(name, key, (size_t)(slash - key));
 }
 
-static void master_print(const struct conf_opts *opts, const CFG *cfg,
-			 const char *path, const struct mastercf_service *svc);
+static MASTERCF *open_master(const char *confdir, const CFG *cfg);
+static void	 master_print(const struct conf_opts *opts, const CFG *cfg,
+			      const char *path, const struct mastercf_service *svc);
 
 static int
 master_show(const struct conf_opts *opts, char **args, int nargs)
 {
-	VSTR	 *path = vstr_alloc(256);
-	VSTR	 *why = conf_why;
-	VSTR	 *name = vstr_alloc(64);
 	CFG	 *cfg = open_main(opts->confdir);
-	MASTERCF *m;
+	MASTERCF *m = open_master(opts->confdir, cfg);
+	VSTR	 *name = vstr_alloc(64);
 	size_t	  i;
 	int	  a;
 
-	vstr_sprintf(path, "%s/master.cf", opts->confdir);
-	if ((m = mastercf_open(VSTR_STR(path), cfg, why)) == NULL)
-		msg_fatal_status(strncmp(VSTR_STR(why), "open ", 5) == 0
-				     ? EX_IOERR
-				     : EX_CONFIG,
-				 "%s", VSTR_STR(why));
 	if (nargs == 0) {
 		for (i = 0; i < mastercf_count(m); i++)
-			master_print(opts, cfg, VSTR_STR(path),
+			master_print(opts, cfg, VSTR_STR(conf_master),
 				     mastercf_at(m, i));
 	}
 	for (a = 0; a < nargs; a++) {
@@ -670,16 +664,15 @@ master_show(const struct conf_opts *opts, char **args, int nargs)
 
 		split_service_key(args[a], strlen(args[a]), name, &type);
 		if ((svc = mastercf_find(m, VSTR_STR(name), type)) != NULL)
-			master_print(opts, cfg, VSTR_STR(path), svc);
+			master_print(opts, cfg, VSTR_STR(conf_master), svc);
 		else
 			msg_warn("%s: no such service in %s", args[a],
-				 VSTR_STR(path));
+				 VSTR_STR(conf_master));
 	}
 	if (fflush(stdout) != 0 || ferror(stdout))
 		msg_fatal_status(EX_IOERR, "write standard output: %m");
 	mastercf_free(m);
 	cfg_free(cfg);
-	vstr_free(path);
 	vstr_free(name);
 	return EX_OK;
 }
@@ -761,13 +754,13 @@ master_edit(const struct conf_opts *opts, char **args, int nargs)
 
 /* The configuration in effect and master.cf, or a fatal error. */
 static MASTERCF *
-open_master(const char *confdir, const CFG *cfg, VSTR *path)
+open_master(const char *confdir, const CFG *cfg)
 {
 	VSTR	 *why = conf_why;
 	MASTERCF *m;
 
-	vstr_sprintf(path, "%s/master.cf", confdir);
-	if ((m = mastercf_open(VSTR_STR(path), cfg, why)) == NULL)
+	vstr_sprintf(conf_master, "%s/master.cf", confdir);
+	if ((m = mastercf_open(VSTR_STR(conf_master), cfg, why)) == NULL)
 		msg_fatal_status(strncmp(VSTR_STR(why), "open ", 5) == 0
 				     ? EX_IOERR
 				     : EX_CONFIG,
@@ -870,24 +863,27 @@ patterns_free(struct conf_patterns *p, const char *path)
 static int
 master_items_show(const struct conf_opts *opts, char **args, int nargs)
 {
-	VSTR		    *path = vstr_alloc(256);
-	VSTR		    *key = vstr_alloc(128);
-	VSTR		    *value = vstr_alloc(128);
-	VSTR		    *buf = vstr_alloc(128);
 	CFG		    *cfg = open_main(opts->confdir);
-	MASTERCF	    *m = open_master(opts->confdir, cfg, path);
+	MASTERCF	    *m = open_master(opts->confdir, cfg);
+	const char	    *path = VSTR_STR(conf_master);
+	VSTR		    *key;
+	VSTR		    *value;
+	VSTR		    *buf;
 	struct conf_patterns pat;
 	size_t		     i;
 	size_t		     j;
 	int		     f;
 
 	patterns_parse(&pat, args, nargs);
+	key = vstr_alloc(128);
+	value = vstr_alloc(128);
+	buf = vstr_alloc(128);
 	for (i = 0; i < mastercf_count(m); i++) {
 		const struct mastercf_service *svc = mastercf_at(m, i);
 		const char	    *type = mastercf_type_name(svc->type);
 		struct mastercf_edit e;
 
-		service_words(VSTR_STR(path), svc, &e);
+		service_words(path, svc, &e);
 		if (opts->target == TARGET_FIELDS) {
 			for (f = 0; f < MASTERCF_EDIT_FIELDS; f++) {
 				const char *fname = mastercf_edit_field_name(f);
@@ -924,10 +920,9 @@ master_items_show(const struct conf_opts *opts, char **args, int nargs)
 	}
 	if (fflush(stdout) != 0 || ferror(stdout))
 		msg_fatal_status(EX_IOERR, "write standard output: %m");
-	patterns_free(&pat, VSTR_STR(path));
+	patterns_free(&pat, path);
 	mastercf_free(m);
 	cfg_free(cfg);
-	vstr_free(path);
 	vstr_free(key);
 	vstr_free(value);
 	vstr_free(buf);
@@ -1169,6 +1164,7 @@ main(int argc, char **argv)
 	msg_stderr_enable(true);
 	conf_why = vstr_alloc(128);
 	conf_msg = vstr_alloc(128);
+	conf_master = vstr_alloc(128);
 	opts.target = TARGET_MAIN;
 	while ((ch = getopt(argc, argv, "#c:dehno:pxFMPtX")) != -1) {
 		switch (ch) {
