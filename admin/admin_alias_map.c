@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "admin/admin_alias_map.h"
+#include "admin/admin_map_msg.h"
 #include "util/cfg.h"
 #include "util/dict.h"
 #include "util/dict_alias_parse.h"
@@ -49,6 +51,12 @@ struct map_opts {
 	const char	   *def_type; /* default_database_type */
 	int		    flags;    /* DICT_FLAG_* */
 	bool		    files;    /* -F: values are files, stored base64 */
+	int		    msg;      /* -b, -h, -m: ADMIN_MAP_MSG_* */
+	bool		    as_root;  /* -o: keep root privileges */
+	bool		    own_perm; /* -p: default permissions, not the
+				       * source's */
+	size_t		    header_limit;  /* header_size_limit */
+	long long	    nesting_limit; /* mime_nesting_limit */
 };
 
 static void
@@ -57,10 +65,14 @@ map_usage(enum admin_map_kind kind)
 	if (kind == ADMIN_MAP_NEWALIASES)
 		msg_fatal_status(EX_USAGE,
 				 "usage: newaliases [-c config_dir] [-v]");
+	if (kind == ADMIN_MAP_ALIAS)
+		msg_fatal_status(EX_USAGE,
+				 "usage: postelalias [-Nfinoprvw] "
+				 "[-c config_dir] [-q key | -d key | -s] "
+				 "[type:]file ...");
 	msg_fatal_status(EX_USAGE,
-			 "usage: %s [-FNfinrvw] [-c config_dir] "
-			 "[-q key | -d key | -s] [type:]file ...",
-			 kind == ADMIN_MAP_ALIAS ? "postelalias" : "postelmap");
+			 "usage: postelmap [-FNbfhimnoprvw] [-c config_dir] "
+			 "[-q key | -d key | -s] [type:]file ...");
 }
 
 /* "type:file" as given, or the default type prefixed. */
@@ -266,14 +278,48 @@ map_read_stream(int fd, const char *name, VSTR *buf)
 	}
 }
 
-/* New table files get the source's group/other read bits and owner. */
+/*
+ * New table files get the source's group/other read bits, or with -p the
+ * default mode 0644.  They belong to whoever built them (see map_as_owner).
+ */
 static void
-map_fix_new_file(const char *dbpath, const struct stat *src)
+map_fix_new_file(const struct map_opts *o, const char *dbpath,
+		 const struct stat *src)
 {
-	if (chmod(dbpath, (mode_t)(0600 | (src->st_mode & 0044))) < 0)
+	mode_t mode = o->own_perm ? 0644
+				  : (mode_t)(0600 | (src->st_mode & 0044));
+
+	if (chmod(dbpath, mode) < 0)
 		msg_warn("chmod %s: %m", dbpath);
-	if (geteuid() == 0 && chown(dbpath, src->st_uid, src->st_gid) < 0)
-		msg_warn("chown %s: %m", dbpath);
+}
+
+/*
+ * As postmap does, root builds a table from a source file that another
+ * user owns with that user's privileges (effective IDs, restored after),
+ * so that root never writes where the user controls the path; -o keeps
+ * root.  Returns whether privileges were dropped.
+ */
+static bool
+map_as_owner(const struct map_opts *o, const char *name, const struct stat *src)
+{
+	if (o->as_root || geteuid() != 0 || src->st_uid == 0)
+		return false;
+	if (setgroups(0, NULL) < 0 || setegid(src->st_gid) < 0
+	    || seteuid(src->st_uid) < 0)
+		msg_fatal_status(EX_OSERR,
+				 "%s: cannot take the owner's privileges "
+				 "(uid %ld gid %ld): %m",
+				 name, (long)src->st_uid, (long)src->st_gid);
+	return true;
+}
+
+static void
+map_as_root(const char *name)
+{
+	if (seteuid(0) < 0 || setegid(0) < 0)
+		msg_fatal_status(EX_OSERR,
+				 "%s: cannot get root privileges back: %m",
+				 name);
 }
 
 static int
@@ -286,13 +332,15 @@ map_build(const struct map_opts *o, const char *spec)
 	struct stat src;
 	struct stat st;
 	int	    existed;
+	bool	    dropped;
 	DICT	   *d;
 
+	if (stat(name, &src) < 0)
+		msg_fatal_status(EX_NOINPUT, "stat %s: %m", name);
+	dropped = map_as_owner(o, name, &src);
 	if (dict_src_read_file(name, buf, why) < 0)
 		msg_fatal_status(errno == ENOENT ? EX_NOINPUT : EX_IOERR, "%s",
 				 VSTR_STR(why));
-	if (stat(name, &src) < 0)
-		msg_fatal_status(EX_NOINPUT, "stat %s: %m", name);
 	vstr_sprintf(dbpath, "%s.%s", name,
 		     strncmp(spec, "lmdb:", 5) == 0 ? "lmdb" : "db");
 	existed = stat(VSTR_STR(dbpath), &st) == 0;
@@ -304,7 +352,9 @@ map_build(const struct map_opts *o, const char *spec)
 	dict_close(d);
 	map_signals(0);
 	if (!existed)
-		map_fix_new_file(VSTR_STR(dbpath), &src);
+		map_fix_new_file(o, VSTR_STR(dbpath), &src);
+	if (dropped)
+		map_as_root(name);
 	vstr_free(buf);
 	vstr_free(dbpath);
 	return 0;
@@ -356,6 +406,39 @@ map_print(const struct map_opts *o, const char *key, const char *value)
 	printf("\": %s\n", value);
 }
 
+/* -b/-h/-m: look up the keys a message yields, print "key<TAB>value". */
+struct map_msg_query {
+	DICT **dicts;
+	int    count;
+	int    found;
+};
+
+static int
+map_msg_lookup(void *ctx, const char *key, size_t len)
+{
+	struct map_msg_query *q = ctx;
+	const char	     *value;
+	int		      i;
+	int		      ret;
+
+	(void)len;
+	for (i = 0; i < q->count; i++) {
+		ret = dict_lookup(q->dicts[i], key, &value);
+		if (ret < 0 && errno == ENAMETOOLONG)
+			return 0; /* dict_lookup warned; as no match */
+		if (ret < 0)
+			msg_fatal_status(EX_TEMPFAIL,
+					 "%s: table lookup problem",
+					 dict_spec(q->dicts[i]));
+		if (ret > 0) {
+			printf("%s\t%s\n", key, value);
+			q->found = 1;
+			break;
+		}
+	}
+	return 0;
+}
+
 static int
 map_query(const struct map_opts *o, char **specs, int count)
 {
@@ -370,7 +453,16 @@ map_query(const struct map_opts *o, char **specs, int count)
 
 	for (i = 0; i < count; i++)
 		dicts[i] = map_open(specs[i], o->flags);
-	if (strcmp(o->key, "-") != 0) {
+	if (o->msg != 0) {
+		struct map_msg_query q = { dicts, count, 0 };
+
+		if (admin_map_msg_keys(stdin, o->msg, o->header_limit,
+				       o->nesting_limit, map_msg_lookup, &q,
+				       map_why_buf())
+		    < 0)
+			msg_fatal_status(EX_DATAERR, "%s", VSTR_STR(map_why));
+		found = q.found;
+	} else if (strcmp(o->key, "-") != 0) {
 		for (i = 0; i < count && !found; i++) {
 			ret = dict_lookup(dicts[i], o->key, &value);
 			if (ret < 0)
@@ -519,8 +611,10 @@ map_collect(const char *item, size_t len, void *ctx)
 int
 admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind)
 {
-	struct map_opts	 o = { kind,   OP_BUILD,       NULL,
-			       "hash", DICT_FLAG_FOLD, false };
+	struct map_opts	 o = { .kind = kind,
+			       .op = OP_BUILD,
+			       .def_type = "hash",
+			       .flags = DICT_FLAG_FOLD };
 	const char	*opt_c = NULL;
 	const char	*progname;
 	struct spec_list sl = { NULL, 0 };
@@ -536,11 +630,12 @@ admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind)
 		   : kind == ADMIN_MAP_ALIAS ? "postelalias"
 					     : "newaliases";
 	msg_set_progname(progname);
-	while ((ch = getopt(argc, argv,
-			    kind == ADMIN_MAP_NEWALIASES ? "c:v"
-			    : kind == ADMIN_MAP_ALIAS	 ? "c:d:fiNnq:rsvw"
-							 : "c:d:FfiNnq:rsvw"))
-	       != -1) {
+	while (
+	    (ch = getopt(argc, argv,
+			 kind == ADMIN_MAP_NEWALIASES ? "c:v"
+			 : kind == ADMIN_MAP_ALIAS    ? "c:d:fiNnopq:rsuvw"
+						   : "bc:d:FfhimNnopq:rsuUvw"))
+	    != -1) {
 		switch (ch) {
 		case 'c':
 			opt_c = optarg;
@@ -561,6 +656,36 @@ admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind)
 		case 'F':
 			o.files = true;
 			break;
+		case 'b':
+			o.msg |= ADMIN_MAP_MSG_BODY;
+			break;
+		case 'h':
+			o.msg |= ADMIN_MAP_MSG_HEADER;
+			break;
+		case 'm':
+			o.msg |= ADMIN_MAP_MSG_MIME;
+			break;
+		case 'o':
+			o.as_root = true;
+			break;
+		case 'p':
+			o.own_perm = true;
+			break;
+		case 'u':
+			/* Refused: accepting it would change nothing. */
+			msg_fatal_status(EX_USAGE,
+					 "-u is not supported: Postel's tables "
+					 "have no UTF-8 mode to turn off (no "
+					 "smtputf8_enable); keys and values are "
+					 "stored as bytes and folded to lower "
+					 "case in ASCII only");
+		case 'U':
+			msg_fatal_status(EX_USAGE,
+					 "-U is not supported: Postel's tables "
+					 "have no UTF-8 mode (no "
+					 "smtputf8_enable) that -b or -h "
+					 "queries could turn on; keys are "
+					 "compared as bytes");
 		case 'f':
 			o.flags &= ~DICT_FLAG_FOLD;
 			break;
@@ -585,8 +710,19 @@ admin_alias_map_main(int argc, char **argv, enum admin_map_kind kind)
 			map_usage(kind);
 		}
 	}
+	if (o.msg != 0 && (o.op != OP_QUERY || strcmp(o.key, "-") != 0))
+		msg_fatal_status(EX_USAGE, "-b, -h and -m work only with "
+					   "\"-q -\" (the message on standard "
+					   "input)");
+	if (o.msg == ADMIN_MAP_MSG_MIME)
+		msg_fatal_status(EX_USAGE, "-m needs -b or -h: it changes "
+					   "how they read the message");
+	if (o.files && o.msg != 0)
+		msg_fatal_status(EX_USAGE, "-F does not go with -b or -h");
 	if ((cfg = cfg_open(cfg_confdir_from_env(opt_c), why)) == NULL)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
+	o.header_limit = (size_t)cfg_get_size(cfg, "header_size_limit");
+	o.nesting_limit = cfg_get_int(cfg, "mime_nesting_limit");
 	/* proxy: tables reach the running system's proxymap. */
 	dict_configure(cfg);
 	if (*cfg_get_str(cfg, "default_database_type"))

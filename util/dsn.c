@@ -46,17 +46,96 @@ dsn_format_date(VSTR *out, long long t)
 			    tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/*
+ * The human-readable texts, one per kind, in the form of Postfix's
+ * bounce templates so that postelconf -t can print exactly what is used.
+ * The text has LF line ends; $mail_name and $myhostname are replaced
+ * when a notification is built.
+ */
+#define DSN_TEMPLATE_START \
+	"This is the $mail_name mail system at host $myhostname.\n" \
+	"\n"
+#define DSN_TEMPLATE_END \
+	"\n" \
+	"For help, write to the postmaster of this site and\n" \
+	"quote this report.  You may remove your own text from\n" \
+	"the returned message.\n" \
+	"\n" \
+	"                   The $mail_name mail system\n"
+
+static const struct dsn_template dsn_template_table[] = {
+	{ "failure_template", DSN_KIND_FAILED, "us-ascii",
+	  "MAILER-DAEMON (Mail Delivery System)",
+	  "Undelivered Mail Returned to Sender",
+	  "Postmaster Copy: Undelivered Mail Returned to Sender",
+	  DSN_TEMPLATE_START
+	  "Your message could not be delivered to one or more\n"
+	  "of its recipients; the reasons are listed below.\n"
+	  "This is a permanent error: the message will not be\n"
+	  "tried again for these recipients.\n" DSN_TEMPLATE_END },
+	{ "delay_template", DSN_KIND_DELAYED, "us-ascii",
+	  "MAILER-DAEMON (Mail Delivery System)",
+	  "Delayed Mail (still being retried)",
+	  "Postmaster Copy: Delayed Mail (still being retried)",
+	  DSN_TEMPLATE_START
+	  "Your message has not yet been delivered to one or\n"
+	  "more of its recipients; the reasons are listed\n"
+	  "below.  This is only a warning: the mail system\n"
+	  "keeps trying, until the Will-Retry-Until time in\n"
+	  "the delivery report.  You do not need to send the\n"
+	  "message again.\n" DSN_TEMPLATE_END },
+	{ "success_template", DSN_KIND_SUCCESS, "us-ascii",
+	  "MAILER-DAEMON (Mail Delivery System)",
+	  "Successful Mail Delivery Report",
+	  "Postmaster Copy: Successful Mail Delivery Report",
+	  DSN_TEMPLATE_START "Your message was delivered to the recipients\n"
+			     "listed below, as you asked in a delivery status\n"
+			     "request.\n" DSN_TEMPLATE_END },
+};
+
+const struct dsn_template *
+dsn_templates(size_t *count)
+{
+	*count = sizeof(dsn_template_table) / sizeof(dsn_template_table[0]);
+	return dsn_template_table;
+}
+
+static const struct dsn_template *
+dsn_template_for(enum dsn_kind kind)
+{
+	size_t i;
+
+	for (i = 0;
+	     i < sizeof(dsn_template_table) / sizeof(*dsn_template_table); i++)
+		if (dsn_template_table[i].kind == kind)
+			return &dsn_template_table[i];
+	return &dsn_template_table[0];
+}
+
 const char *
 dsn_subject(enum dsn_kind kind)
 {
-	switch (kind) {
-	case DSN_KIND_DELAYED:
-		return "Delayed Mail (still being retried)";
-	case DSN_KIND_SUCCESS:
-		return "Successful Mail Delivery Report";
-	case DSN_KIND_FAILED:
-	default:
-		return "Undelivered Mail Returned to Sender";
+	return dsn_template_for(kind)->subject;
+}
+
+void
+dsn_template_expand(const char *text, const char *mail_name,
+		    const char *myhostname, bool crlf, VSTR *out)
+{
+	const char *cp;
+
+	for (cp = text; *cp; cp++) {
+		if (strncmp(cp, "$mail_name", 10) == 0) {
+			vstr_strcat(out, mail_name);
+			cp += 9;
+		} else if (strncmp(cp, "$myhostname", 11) == 0) {
+			vstr_strcat(out, myhostname);
+			cp += 10;
+		} else if (*cp == '\n' && crlf) {
+			vstr_strcat(out, "\r\n");
+		} else {
+			vstr_addch(out, *cp);
+		}
 	}
 }
 
@@ -149,44 +228,8 @@ dsn_human_part(VSTR *out, const struct dsn_request *req)
 {
 	size_t i;
 
-	vstr_sprintf_append(out,
-			    "This is the %s mail system at host %s.\r\n"
-			    "\r\n",
-			    req->mail_name, req->myhostname);
-	switch (req->kind) {
-	case DSN_KIND_FAILED:
-		vstr_strcat(out,
-			    "Your message could not be delivered to one or more\r\n"
-			    "of its recipients; the reasons are listed below.\r\n"
-			    "This is a permanent error: the message will not be\r\n"
-			    "tried again for these recipients.\r\n");
-		break;
-	case DSN_KIND_DELAYED:
-		vstr_strcat(out,
-			    "Your message has not yet been delivered to one or\r\n"
-			    "more of its recipients; the reasons are listed\r\n"
-			    "below.  This is only a warning: the mail system\r\n"
-			    "keeps trying");
-		if (req->will_retry_until > 0) {
-			vstr_strcat(out, " until\r\n");
-			dsn_format_date(out, req->will_retry_until);
-		}
-		vstr_strcat(out,
-			    ".  You do not need to send\r\nthe message again.\r\n");
-		break;
-	case DSN_KIND_SUCCESS:
-		vstr_strcat(out,
-			    "Your message was delivered to the recipients\r\n"
-			    "listed below, as you asked in a delivery status\r\n"
-			    "request.\r\n");
-		break;
-	}
-	vstr_strcat(out,
-		    "\r\nFor help, write to the postmaster of this site and\r\n"
-		    "quote this report.  You may remove your own text from\r\n"
-		    "the returned message.\r\n\r\n");
-	vstr_sprintf_append(out, "                   The %s mail system\r\n",
-			    req->mail_name);
+	dsn_template_expand(dsn_template_for(req->kind)->text, req->mail_name,
+			    req->myhostname, true, out);
 	for (i = 0; i < req->nrcpt; i++) {
 		const struct dsn_rcpt *r = &req->rcpts[i];
 
@@ -284,13 +327,15 @@ dsn_return_full(const struct dsn_request *req)
 void
 dsn_build(VSTR *out, const struct dsn_request *req)
 {
-	VSTR	   *human = vstr_alloc(1024);
-	VSTR	   *status = vstr_alloc(1024);
-	VSTR	   *hdr = vstr_alloc(256);
-	const char *part = NULL;
-	size_t	    part_len = 0;
-	bool	    full = false, part8, human8;
-	const char *b = req->boundary;
+	VSTR			  *human = vstr_alloc(1024);
+	VSTR			  *status = vstr_alloc(1024);
+	VSTR			  *hdr = vstr_alloc(256);
+	const char		  *part = NULL;
+	size_t			   part_len = 0;
+	bool			   full = false, part8, human8;
+	const char		  *b = req->boundary;
+	const struct dsn_template *tmpl;
+	size_t			   from_len;
 
 	dsn_human_part(human, req);
 	dsn_status_part(status, req);
@@ -312,15 +357,17 @@ dsn_build(VSTR *out, const struct dsn_request *req)
 		 || dsn_has_8bit(VSTR_STR(status), VSTR_LEN(status));
 
 	/* Header of the notification itself. */
-	vstr_sprintf(hdr, "MAILER-DAEMON@%s (Mail Delivery System)",
-		     req->myhostname);
+	tmpl = dsn_template_for(req->kind);
+	/* The template's local part, qualified with myhostname. */
+	from_len = strcspn(tmpl->from, " ");
+	vstr_memcpy(hdr, tmpl->from, from_len);
+	vstr_sprintf_append(hdr, "@%s%s", req->myhostname,
+			    tmpl->from + from_len);
 	dsn_field(out, "From", VSTR_STR(hdr));
 	dsn_field(out, "To", req->to);
-	vstr_reset(hdr);
-	if (req->postmaster_copy)
-		vstr_strcpy(hdr, "Postmaster Copy: ");
-	vstr_strcat(hdr, dsn_subject(req->kind));
-	dsn_field(out, "Subject", VSTR_STR(hdr));
+	dsn_field(out, "Subject",
+		  req->postmaster_copy ? tmpl->postmaster_subject
+				       : tmpl->subject);
 	vstr_reset(hdr);
 	dsn_format_date(hdr, req->now);
 	dsn_field(out, "Date", VSTR_STR(hdr));

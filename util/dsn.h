@@ -87,4 +87,25 @@ void dsn_format_date(VSTR *out, long long t);
 /* The Subject: text for a kind. */
 const char *dsn_subject(enum dsn_kind kind);
 
+/*
+ * The fixed texts of the notifications, in the shape of Postfix's bounce
+ * templates (postelconf -t prints them).  `from` is qualified with
+ * @myhostname after its first word; `text` has LF line ends and the
+ * variables $mail_name and $myhostname.  The table is static.
+ */
+struct dsn_template {
+	const char   *name; /* "failure_template" ... */
+	enum dsn_kind kind;
+	const char   *charset;
+	const char   *from;
+	const char   *subject;
+	const char   *postmaster_subject;
+	const char   *text;
+};
+
+const struct dsn_template *dsn_templates(size_t *count);
+/* Append text with the variables replaced, LF as CRLF when crlf. */
+void dsn_template_expand(const char *text, const char *mail_name,
+			 const char *myhostname, bool crlf, VSTR *out);
+
 #endif

@@ -4,6 +4,7 @@
 #
 # SPDX-License-Identifier: ISC
 import os
+import pwd
 import stat
 import subprocess
 
@@ -240,3 +241,147 @@ def test_newaliases_rebuilds_alias_database(workdir):
                        env=env, timeout=30)
     assert r.returncode == 0, r.stderr
     assert os.path.exists(a1 + ".db")
+
+
+# -- -b, -h, -m: keys from a message on standard input ------------------------
+
+CHECKS = r"""/^Subject: .*spam/           REJECT subject
+/^X-Folded: a\n\tb$/         WARN folded header
+/^Content-Type: application\/x-evil/   REJECT evil part
+/^body line two$/            DISCARD body
+/^--outer$/                  WARN boundary
+"""
+
+MESSAGE = ("Subject: buy spam\r\n"
+           "X-Folded: a\r\n"
+           "\tb\r\n"
+           "Content-Type: multipart/mixed; boundary=\"outer\"\r\n"
+           "\r\n"
+           "body line one\r\n"
+           "body line two\r\n"
+           "--outer\r\n"
+           "Content-Type: application/x-evil\r\n"
+           "\r\n"
+           "body line two\r\n"
+           "--outer--\r\n")
+
+
+@pytest.fixture
+def checks(workdir):
+    path = os.path.join(workdir, "checks")
+    write(path, CHECKS)
+    return "pcre:" + path
+
+
+def test_h_b_m_query_a_message_as_header_and_body_checks_would(workdir, checks):
+    expect = {
+        # primary header only, folded lines joined with a newline
+        "-h": "Subject: buy spam\tREJECT subject\n"
+              "X-Folded: a\n\tb\tWARN folded header\n",
+        # every line after the header, MIME headers included
+        "-b": "body line two\tDISCARD body\n"
+              "--outer\tWARN boundary\n"
+              "Content-Type: application/x-evil\tREJECT evil part\n"
+              "body line two\tDISCARD body\n",
+        # MIME: part headers are headers ...
+        "-hm": "Subject: buy spam\tREJECT subject\n"
+               "X-Folded: a\n\tb\tWARN folded header\n"
+               "Content-Type: application/x-evil\tREJECT evil part\n",
+        # ... and not body
+        "-bm": "body line two\tDISCARD body\n"
+               "--outer\tWARN boundary\n"
+               "body line two\tDISCARD body\n",
+        "-bhm": "Subject: buy spam\tREJECT subject\n"
+                "X-Folded: a\n\tb\tWARN folded header\n"
+                "body line two\tDISCARD body\n"
+                "--outer\tWARN boundary\n"
+                "Content-Type: application/x-evil\tREJECT evil part\n"
+                "body line two\tDISCARD body\n",
+    }
+    for flags, out in expect.items():
+        r = cmd(workdir, "postelmap", flags, "-q", "-", checks, input=MESSAGE)
+        assert r.returncode == 0, (flags, r.stderr)
+        assert r.stdout == out, flags
+        assert r.stderr == "", flags
+    # nothing matches: exit status 1, no output
+    r = cmd(workdir, "postelmap", "-h", "-q", "-", checks,
+            input="From: a@example.org\n\nbody line two\n")
+    assert (r.returncode, r.stdout) == (1, "")
+    # the first table that has the key answers
+    other = os.path.join(workdir, "first")
+    write(other, "/^Subject:/ HOLD first\n")
+    r = cmd(workdir, "postelmap", "-h", "-q", "-", "pcre:" + other, checks,
+            input=MESSAGE)
+    assert r.stdout == ("Subject: buy spam\tHOLD first\n"
+                        "X-Folded: a\n\tb\tWARN folded header\n")
+
+
+def test_h_b_m_need_q_dash_and_each_other(workdir, checks):
+    for args, message in [
+            (["-b", "-q", "key"], 'work only with "-q -"'),
+            (["-h", checks.split(":", 1)[1]], 'work only with "-q -"'),
+            (["-m", "-q", "-"], "-m needs -b or -h"),
+            (["-F", "-b", "-q", "-"], "-F does not go with -b or -h")]:
+        r = cmd(workdir, "postelmap", *args, checks, input=MESSAGE)
+        assert r.returncode == 64, (args, r.stderr)
+        assert message in r.stderr, (args, r.stderr)
+
+
+def test_u_and_U_are_refused_with_the_reason(workdir, mapfile):
+    for name in ("postelmap", "postelalias"):
+        r = cmd(workdir, name, "-u", mapfile)
+        assert r.returncode == 64
+        assert "-u is not supported: Postel's tables have no UTF-8 mode" \
+            in r.stderr
+        assert not os.path.exists(mapfile + ".db")
+    r = cmd(workdir, "postelmap", "-U", "-h", "-q", "-", mapfile, input="")
+    assert r.returncode == 64
+    assert "-U is not supported" in r.stderr
+    r = cmd(workdir, "postelalias", "-U", mapfile)
+    assert r.returncode == 64
+    assert "invalid option" in r.stderr or "usage:" in r.stderr
+
+
+# -- -o and -p: owner and permissions of a new table --------------------------
+
+@pytest.mark.needs("root")
+def test_o_and_p_choose_owner_and_mode(workdir):
+    nobody = pwd.getpwnam("nobody")
+    tables = os.path.join(workdir, "tables")
+    os.makedirs(tables)
+    os.chown(tables, nobody.pw_uid, nobody.pw_gid)
+    src = os.path.join(tables, "access")
+    write(src, "spammer@example.com REJECT\n")
+    os.chown(src, nobody.pw_uid, nobody.pw_gid)
+    os.chmod(src, 0o600)
+    db = src + ".db"
+    for name, make in (("postelmap", "hash:" + src),
+                       ("postelalias", "hash:" + src)):
+        if name == "postelalias":
+            write(src, "spammer: root\n")
+            os.chmod(src, 0o640)
+        # default: built with the source owner's privileges, its mode bits
+        r = cmd(workdir, name, make)
+        assert r.returncode == 0, r.stderr
+        st = os.stat(db)
+        assert (st.st_uid, st.st_gid) == (nobody.pw_uid, nobody.pw_gid)
+        assert stat.S_IMODE(st.st_mode) == (0o600 if name == "postelmap"
+                                            else 0o640)
+        os.unlink(db)
+        # -o: root stays root; -p: mode 0644 instead of the source's
+        r = cmd(workdir, name, "-o", "-p", make)
+        assert r.returncode == 0, r.stderr
+        st = os.stat(db)
+        assert (st.st_uid, st.st_gid) == (0, 0)
+        assert stat.S_IMODE(st.st_mode) == 0o644
+        os.unlink(db)
+    # without -o the source owner's rights count: a folder that nobody may
+    # not write stops the build, as it would stop nobody
+    os.chown(tables, 0, 0)
+    os.chmod(tables, 0o755)
+    r = cmd(workdir, "postelmap", "hash:" + src)
+    assert r.returncode != 0
+    assert not os.path.exists(db)
+    r = cmd(workdir, "postelmap", "-o", "hash:" + src)
+    assert r.returncode == 0, r.stderr
+    assert os.stat(db).st_uid == 0
