@@ -191,6 +191,12 @@ DEPENDENCIES = {
                        lambda: _which("fail2ban-regex")() and _path(
                            "/etc/fail2ban/filter.d/postfix.conf")()),
     "haproxy": ("haproxy", "haproxy", _which("haproxy")),
+    # make deb: dpkg-buildpackage (dpkg-dev) runs debhelper's dh; the
+    # package is checked with lintian.
+    "dpkg_dev": ("dpkg-buildpackage", "dpkg-dev",
+                 _which("dpkg-buildpackage")),
+    "debhelper": ("debhelper's dh", "debhelper", _which("dh")),
+    "lintian": ("lintian", "lintian", _which("lintian")),
 }
 
 
