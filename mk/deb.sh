@@ -32,10 +32,15 @@ else
 fi
 
 cd "$OUT/src"
+# The copy is built by its own make, which must not inherit this one's
+# command-line variables, which make exports (`make clean` there would
+# remove DEB_DIR; B and SAN would change the build).
+unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES DEB_DIR B SAN
 # -b: binary only (the package is native, the tree is its source);
 # no signature; no debug-symbol package.
-DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-} noddebs" \
-    dpkg-buildpackage -b -us -uc -j2
+DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }noddebs
+export DEB_BUILD_OPTIONS
+dpkg-buildpackage -b -us -uc -j2
 cd "$OUT"
 rm -rf src
 deb=postel_${VERSION}_$(dpkg-architecture -qDEB_HOST_ARCH).deb
