@@ -40,6 +40,23 @@ def makefile_list(name):
     return r.stdout.split()
 
 
+def test_changelog_must_name_the_version_file_release(workdir):
+    """VERSION is the one place; a changelog naming another release stops
+    the build before anything is copied."""
+    r = subprocess.run(["sh", "mk/deb.sh", workdir, "9.9.9"], cwd=REPO,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "VERSION says 9.9.9 but debian/changelog's top entry is" \
+        in r.stderr
+    assert os.listdir(workdir) == []
+    with open(os.path.join(REPO, "VERSION")) as f:
+        version = f.read().strip()
+    r = subprocess.run(["dpkg-parsechangelog", "-l", "debian/changelog",
+                        "-S", "Version"], cwd=REPO, capture_output=True,
+                       text=True, check=True)
+    assert r.stdout.strip() == version
+
+
 @pytest.fixture(scope="module")
 def deb():
     """Build the package once into a temporary DEB_DIR; yields a dict
@@ -197,6 +214,9 @@ def test_maintainer_scripts(deb):
                  "deb-systemd-helper", "update-rc.d postel",
                  "invoke-rc.d --skip-systemd-native postel"):
         assert word in postinst, word
+    with open(os.path.join(ctl, "prerm")) as f:
+        prerm = f.read()
+    assert "/usr/sbin/postel stop" in prerm
     with open(os.path.join(ctl, "postrm")) as f:
         postrm = f.read()
     assert "rm -rf /var/spool/postel /var/lib/postel /etc/postel" in postrm
