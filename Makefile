@@ -8,7 +8,8 @@
 #   make fuzz-smoke   every fuzz target for FUZZ_SECONDS (30) each
 #   make format-check list the C files that differ from .clang-format
 #   make run          a throw-away instance under run/ (see README.md)
-#   make install      PREFIX=/usr/local DESTDIR=
+#   make install      PREFIX=/usr/local DESTDIR= (DAEMON_DIR, MANDIR too)
+#   make deb          the Debian package build-deb/postel_$(VERSION)_amd64.deb
 #
 # Layout conventions the rules rely on:
 #   util/*.c                    -> build/libpostel.a
@@ -22,6 +23,14 @@
 
 PREFIX		?= /usr/local
 DESTDIR		?=
+# Where the daemons go (the daemon_directory default) and the man pages.
+# The Debian package sets DAEMON_DIR=/usr/lib/postel, as Debian's Postfix
+# puts its daemons under /usr/lib/postfix.
+DAEMON_DIR	?= $(PREFIX)/libexec/postel
+MANDIR		?= $(PREFIX)/share/man
+# The release, in this one place: mail_version, debian/changelog (its top
+# entry is checked against it by `make deb`) and the .deb file name.
+VERSION		:= $(shell cat VERSION)
 SAN		?= 0
 CC		?= cc
 PYTHON		?= /usr/bin/python3
@@ -49,7 +58,9 @@ OPT		:= -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 SANLD		:= -fsanitize=address,undefined
 endif
 CFLAGS		?=
-CPPFLAGS	+= -I. -D_GNU_SOURCE -DPOSTEL_PREFIX='"$(PREFIX)"'
+CPPFLAGS	+= -I. -D_GNU_SOURCE -DPOSTEL_PREFIX='"$(PREFIX)"' \
+		   -DPOSTEL_DAEMON_DIR='"$(DAEMON_DIR)"' \
+		   -DPOSTEL_VERSION='"$(VERSION)"'
 ALL_CFLAGS	:= -std=c17 $(WARN) $(HARDEN) $(OPT) $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS	:= -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(SANLD) $(LDFLAGS)
 LIBS		:= $(PKG_LIBS) -lopendkim -lspf2 -lopendmarc -ldb -lpcre2-8 -llmdb -lsasl2 -lcrypto -lssl
@@ -110,7 +121,7 @@ BIN_TARGETS	:= $(CMDS:%=$(B)/bin/%)
 LIBEXEC_TARGETS	:= $(DAEMONS:%=$(B)/libexec/%)
 
 .PHONY: all deps check unit integration fuzz fuzz-smoke run install clean \
-	format format-check
+	format format-check deb
 all: $(LIBPOSTEL) $(BIN_TARGETS) $(LIBEXEC_TARGETS) links
 
 $(B)/obj/%.o: %.c
@@ -197,7 +208,15 @@ run: all
 	@sh mk/run.sh
 
 install: all
-	@sh mk/install.sh "$(DESTDIR)" "$(PREFIX)" "$(B)"
+	@sh mk/install.sh "$(DESTDIR)" "$(PREFIX)" "$(B)" "$(DAEMON_DIR)" \
+	    "$(MANDIR)"
+
+# The Debian package, built by dpkg-buildpackage (debhelper) from a copy
+# of the tracked files under DEB_DIR, so the checkout stays clean; the
+# .deb lands in DEB_DIR.  mk/deb.sh checks debian/changelog against VERSION.
+DEB_DIR		?= build-deb
+deb:
+	@sh mk/deb.sh "$(DEB_DIR)" "$(VERSION)"
 
 # Every C file of the tree, for format and format-check.
 FORMAT_SRC	:= $(sort $(wildcard util/*.[ch] admin/*.[ch] sendmail/*.[ch] \
@@ -217,6 +236,6 @@ format-check:
 	    "(clang-format --dry-run FILE shows how)"; exit 1; }
 
 clean:
-	rm -rf $(B) run
+	rm -rf $(B) run $(DEB_DIR)
 
 -include $(shell find $(B)/obj $(B)/fuzz/obj -name '*.d' 2>/dev/null)

@@ -212,7 +212,8 @@ postel_start(struct postel *p)
 	postel_check(p);
 	postel_refuse_running(p);
 	postel_master_argv(p, argv, false, prog);
-	msg_info("starting the Postel mail system");
+	msg_info("starting the Postel mail system (version %s)",
+		 cfg_get_str(p->cfg, "mail_version"));
 	if ((pid = fork()) < 0)
 		msg_fatal("fork: %m");
 	if (pid == 0) {

@@ -1,6 +1,8 @@
 #!/bin/sh
 # make install: copy commands, daemons, man pages and default configuration.
-# Usage: mk/install.sh DESTDIR PREFIX BUILD
+# Usage: mk/install.sh DESTDIR PREFIX BUILD [DAEMON_DIR [MANDIR]]
+# DAEMON_DIR defaults to PREFIX/libexec/postel, MANDIR to PREFIX/share/man
+# (the Debian package passes /usr/lib/postel and /usr/share/man).
 # Existing configuration files are never overwritten; the shipped version is
 # installed next to them as NAME.dist so an admin can compare.
 # SPDX-License-Identifier: ISC
@@ -11,8 +13,8 @@ PREFIX=$2
 B=$3
 SBIN=$D$PREFIX/sbin
 BIN=$D$PREFIX/bin
-LIBEXEC=$D$PREFIX/libexec/postel
-MAN=$D$PREFIX/share/man
+LIBEXEC=$D${4:-$PREFIX/libexec/postel}
+MAN=$D${5:-$PREFIX/share/man}
 ETC=$D/etc/postel
 
 install -d -m 755 "$SBIN" "$BIN" "$LIBEXEC" "$ETC" \
@@ -29,7 +31,7 @@ for f in "$B"/bin/*; do
 done
 # The traditional user-facing names also live in bin/, as on every Unix.
 for name in mailq newaliases; do
-	[ -e "$SBIN/$name" ] && ln -sf "$PREFIX/sbin/$name" "$BIN/$name"
+	[ -e "$SBIN/$name" ] && ln -sf "../sbin/$name" "$BIN/$name"
 done
 for f in "$B"/libexec/*; do
 	[ -e "$f" ] || continue
@@ -41,9 +43,19 @@ for sec in 1 5 7 8; do
 		install -m 644 "$f" "$MAN/man$sec/$(basename "$f")"
 	done
 done
+# The systemd unit and the logrotate file name the commands by their
+# installed path; the shipped copies say /usr/local/sbin.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 for f in conf/*; do
 	[ -f "$f" ] || continue
 	name=$(basename "$f")
+	case $name in
+	postel.service | postel.logrotate)
+		sed "s|/usr/local/sbin/|$PREFIX/sbin/|g" "$f" >"$tmp/$name"
+		f=$tmp/$name
+		;;
+	esac
 	if [ -e "$ETC/$name" ]; then
 		install -m 644 "$f" "$ETC/$name.dist"
 		echo "install: kept existing $ETC/$name (new version in $name.dist)"

@@ -30,6 +30,15 @@
 #ifndef POSTEL_PREFIX
 #define POSTEL_PREFIX "/usr/local"
 #endif
+/* Where the daemons are installed (make DAEMON_DIR=..., the Debian
+ * package uses /usr/lib/postel); the default of daemon_directory. */
+#ifndef POSTEL_DAEMON_DIR
+#define POSTEL_DAEMON_DIR POSTEL_PREFIX "/libexec/postel"
+#endif
+/* The release, from the VERSION file; the default of mail_version. */
+#ifndef POSTEL_VERSION
+#define POSTEL_VERSION "unknown"
+#endif
 
 enum param_type {
 	PARAM_STR,

@@ -124,7 +124,7 @@ static const struct param_def param_defs[] = {
 	{ "cyrus_sasl_config_path", PARAM_STR, "", 0, 0,
 	  "Folder where Cyrus SASL looks for its application configuration "
 	  "(empty: the library default)." },
-	{ "daemon_directory", PARAM_STR, POSTEL_PREFIX "/libexec/postel", 0, 0,
+	{ "daemon_directory", PARAM_STR, POSTEL_DAEMON_DIR, 0, 0,
 	  "Where the Postel daemons (master, smtpd, ...) are installed." },
 	{ "daemon_timeout", PARAM_TIME, "18000s", 1, LLONG_MAX,
 	  "How long a daemon may work on one client or trigger before its "
@@ -398,6 +398,9 @@ static const struct param_def param_defs[] = {
 	  "Unprivileged account that owns the queue and runs the daemons." },
 	{ "mail_spool_directory", PARAM_STR, "/var/mail", 0, 0,
 	  "Folder of UNIX-style mailboxes; with a trailing slash, Maildirs." },
+	{ "mail_version", PARAM_STR, POSTEL_VERSION, 0, 0,
+	  "The release of Postel (the VERSION file at build time); logged "
+	  "by postel start.  Informational: setting it changes nothing else." },
 	{ "mailbox_command", PARAM_STR, "", 0, 0,
 	  "Command run by local to deliver to a user's mailbox instead of "
 	  "writing it." },

@@ -196,6 +196,12 @@ DEPENDENCIES = {
                           _py_module("prometheus_client.parser")),
     "prometheus": ("the prometheus server", "prometheus",
                    _path("/usr/bin/prometheus")),
+    # make deb: dpkg-buildpackage (dpkg-dev) runs debhelper's dh; the
+    # package is checked with lintian.
+    "dpkg_dev": ("dpkg-buildpackage", "dpkg-dev",
+                 _which("dpkg-buildpackage")),
+    "debhelper": ("debhelper's dh", "debhelper", _which("dh")),
+    "lintian": ("lintian", "lintian", _which("lintian")),
 }
 
 

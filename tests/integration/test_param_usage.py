@@ -43,7 +43,9 @@ GETTER_TYPE = {"str": None, "text": None, "int": "PARAM_INT",
 def c_sources():
     for top, dirs, files in os.walk(REPO):
         rel = os.path.relpath(top, REPO)
-        if rel.split(os.sep)[0] in SKIP_DIRS:
+        first = rel.split(os.sep)[0]
+        # build-*/ (other build flavours, make deb's copy of the tree).
+        if first in SKIP_DIRS or first.startswith("build-"):
             dirs[:] = []
             continue
         for name in files:
