@@ -33,9 +33,11 @@
  *
  *	-d	unlink the file and its bounce/defer/trace logs
  *	-h	incoming/ or deferred/ -> hold/
- *	-H	hold/ -> deferred/X/ with the retry time now, then wake qmgr
- *	-r	deferred/ or hold/ -> incoming/, then wake qmgr (unlike
- *		postsuper the message is not run through cleanup again)
+ *	-H	hold/ -> deferred/X/ with the retry time now, then ask qmgr
+ *		to scan deferred/ for due files
+ *	-r	deferred/ or hold/ -> incoming/, then ask qmgr to scan
+ *		incoming/ (unlike postsuper the message is not run through
+ *		cleanup again; other deferred mail keeps its retry time)
  *	-e	set the queue file's owner execute bit (also in active/: a
  *		mode change, not a move, that survives qmgr's renames); qmgr
  *		returns the message to its sender as "message is
@@ -90,7 +92,8 @@ struct ps_state {
 	int	   restrict_to; /* PS_* or 0 for no restriction */
 	long	   count[128];
 	int	   status;
-	int	   trigger; /* qmgr trigger byte to send, or 0 */
+	bool	   wake_incoming; /* qmgr triggers to send */
+	bool	   wake_deferred;
 	bool	   chown;   /* run by root: new folders go to mail_owner */
 	bool	   dry_run;
 	uid_t	   uid;
@@ -235,7 +238,7 @@ ps_release(struct ps_state *st, const char *id, const char *path)
 		return -1;
 	msg_info("%s: released from hold", id);
 	st->count['H']++;
-	st->trigger = st->trigger ? st->trigger : IPC_TRIGGER_SCAN_DEFERRED;
+	st->wake_deferred = true;
 	return 0;
 }
 
@@ -275,7 +278,7 @@ ps_apply(struct ps_state *st, int op, const char *id, int folder,
 		if (rename(path, to) < 0)
 			return -1;
 		msg_info("%s: requeued", id);
-		st->trigger = IPC_TRIGGER_SCAN_ALL;
+		st->wake_incoming = true;
 		break;
 	case 'e':
 	case 'f':
@@ -607,19 +610,22 @@ main(int argc, char **argv)
 	ps_report(&st, 'f', "Forced to expire", "Would force to expire");
 	ps_report(&st, 'H', "Released from hold", "Would release from hold");
 	ps_report(&st, 'r', "Requeued", "Would requeue");
-	if (st.trigger && !st.dry_run) {
-		vstr_sprintf(trig, "public/%s",
-			     cfg_get_str(cfg, "qmgr_service_name"));
-		/*
-		 * Not fatal (the change is made; qmgr's next periodic scan
-		 * finds it), but said: otherwise a released message that sits
-		 * for queue_run_delay looks lost.
-		 */
-		if (ipc_trigger(VSTR_STR(trig), st.trigger, 1000) < 0)
-			msg_warn("cannot wake up qmgr (%s): %m; the change "
-				 "takes effect at its next queue scan",
-				 VSTR_STR(trig));
-	}
+	vstr_sprintf(trig, "public/%s", cfg_get_str(cfg, "qmgr_service_name"));
+	/*
+	 * Not fatal (the change is made; qmgr's next periodic scan finds
+	 * it), but said: otherwise a released message that sits for
+	 * queue_run_delay looks lost.
+	 */
+	if (((st.wake_incoming
+	      && ipc_trigger(VSTR_STR(trig), IPC_TRIGGER_SCAN_INCOMING, 1000)
+		     < 0)
+	     || (st.wake_deferred
+		 && ipc_trigger(VSTR_STR(trig), IPC_TRIGGER_SCAN_DEFERRED,
+				1000)
+			< 0)))
+		msg_warn("cannot wake up qmgr (%s): %m; the change takes "
+			 "effect at its next queue scan",
+			 VSTR_STR(trig));
 	admin_env_free(st.env);
 	admin_sel_free(&st.sel);
 	myfree(ops);
