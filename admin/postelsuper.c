@@ -94,7 +94,7 @@ struct ps_state {
 	int	   status;
 	bool	   wake_incoming; /* qmgr triggers to send */
 	bool	   wake_deferred;
-	bool	   chown;   /* run by root: new folders go to mail_owner */
+	bool	   chown; /* run by root: new folders go to mail_owner */
 	bool	   dry_run;
 	uid_t	   uid;
 	gid_t	   gid;
@@ -620,8 +620,7 @@ main(int argc, char **argv)
 	      && ipc_trigger(VSTR_STR(trig), IPC_TRIGGER_SCAN_INCOMING, 1000)
 		     < 0)
 	     || (st.wake_deferred
-		 && ipc_trigger(VSTR_STR(trig), IPC_TRIGGER_SCAN_DEFERRED,
-				1000)
+		 && ipc_trigger(VSTR_STR(trig), IPC_TRIGGER_SCAN_DEFERRED, 1000)
 			< 0)))
 		msg_warn("cannot wake up qmgr (%s): %m; the change takes "
 			 "effect at its next queue scan",
