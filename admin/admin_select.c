@@ -388,13 +388,16 @@ admin_walk(const char *dirpath,
 {
 	static const char hash_digits[] =
 	    "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz";
-	const char *base = strrchr(dirpath, '/');
+	size_t	    len = strlen(dirpath);
 	VSTR	   *sub;
 	struct stat st;
 	int	    ret = 0;
 
-	base = base ? base + 1 : dirpath;
-	if (strcmp(base, "deferred") != 0)
+	/* Is the last name of dirpath (trailing slashes aside) "deferred"? */
+	while (len > 1 && dirpath[len - 1] == '/')
+		len--;
+	if (len < 8 || strncmp(dirpath + len - 8, "deferred", 8) != 0
+	    || (len > 8 && dirpath[len - 9] != '/'))
 		return admin_walk_flat(dirpath, fn, ctx);
 	/* The folder itself must be readable; its missing hashes are empty. */
 	if (stat(dirpath, &st) < 0)
@@ -403,7 +406,7 @@ admin_walk(const char *dirpath,
 		return -1;
 	sub = vstr_alloc(100);
 	for (const char *h = hash_digits; *h && ret == 0; h++) {
-		vstr_sprintf(sub, "%s/%c", dirpath, *h);
+		vstr_sprintf(sub, "%.*s/%c", (int)len, dirpath, *h);
 		ret = admin_walk_flat(VSTR_STR(sub), fn, ctx);
 	}
 	vstr_free(sub);

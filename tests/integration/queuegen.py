@@ -70,8 +70,11 @@ def xtext(text):
 class QueueGen:
     """Writes messages into one instance's queue_directory."""
 
-    def __init__(self, queue):
+    def __init__(self, queue, owned=True):
+        """owned=False: leave files to the user running this (a bench run
+        as root with no daemon reading the queue) and skip the retry time."""
         self.queue = queue
+        self.owned = owned
         # Queue folders belong to mail_owner (postel set-permissions).
         st = os.stat(os.path.join(queue, "incoming"))
         self.uid, self.gid = st.st_uid, st.st_gid
@@ -103,12 +106,13 @@ class QueueGen:
             ino = os.fstat(fd).st_ino
         finally:
             os.close(fd)
-        os.chown(tmp, self.uid, self.gid)
+        if self.owned:
+            os.chown(tmp, self.uid, self.gid)
         qid = queue_id(sec, self.usec, ino)
         assert hash_dir(qid) == hashc
         path = os.path.join(base, qid)
         os.rename(tmp, path)
-        if folder == "deferred":
+        if folder == "deferred" and self.owned:
             os.utime(path, (int(time.time()), FAR_FUTURE))
         if reason is not None:
             self.defer_log(qid, rcpts, reason)
@@ -122,7 +126,8 @@ class QueueGen:
         path = os.path.join(d, qid)
         with open(path, "a") as f:
             f.write(lines)
-        os.chown(path, self.uid, self.gid)
+        if self.owned:
+            os.chown(path, self.uid, self.gid)
 
 
 def list_queue(queue, folder):

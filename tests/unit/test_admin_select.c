@@ -208,6 +208,12 @@ test_admin_select_walk_sorted_and_hashed(void **state)
 	assert_int_equal(w.n, 2);
 	assert_string_equal(w.names[0], "1/4Hb2Xc0001z8");
 	assert_string_equal(w.names[1], "2/4Hb2Xc0002z9");
+	/* the same with a trailing slash */
+	w.n = 0;
+	snprintf(dir, sizeof(dir), "%s/deferred//", top);
+	assert_int_equal(admin_walk(dir, walk_fn, &w), 0);
+	assert_int_equal(w.n, 2);
+	assert_string_equal(w.names[1], "2/4Hb2Xc0002z9");
 	/* a missing folder is empty */
 	snprintf(dir, sizeof(dir), "%s/incoming", top);
 	w.n = 0;
