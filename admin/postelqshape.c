@@ -36,7 +36,7 @@
  * SPDX-License-Identifier: ISC
  */
 #include <errno.h>
-#include <stdint.h>
+#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,61 +71,51 @@ struct qs {
 	long long tick; /* minutes */
 	long long width;
 	/* state */
-	long long      now;
-	const char    *dirpath;
-	ADMIN_ENV     *env;
-	struct qs_row *rows; /* open-addressed hash table */
-	size_t	       size; /* slots, a power of two */
-	size_t	       used;
-	long long     *total;
+	long long	now;
+	const char     *dirpath;
+	ADMIN_ENV      *env;
+	void	       *rows; /* tsearch tree of struct qs_row, by name */
+	size_t		used;
+	struct qs_row **order; /* qs_collect: the rows to print */
+	size_t		nrows;
+	long long      *total;
 };
 
-static uint64_t
-qs_hash(const char *s)
+static int
+qs_row_name_cmp(const void *a, const void *b)
 {
-	uint64_t h = 14695981039346656037ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
+	return strcmp(((const struct qs_row *)a)->name,
+		      ((const struct qs_row *)b)->name);
 }
 
 /* The row of name, made when new (*created set). */
 static struct qs_row *
 qs_row(struct qs *q, const char *name, bool *created)
 {
-	size_t i;
+	struct qs_row	key = { .name = (char *)name };
+	struct qs_row **found = tfind(&key, &q->rows, qs_row_name_cmp);
+	struct qs_row  *row;
 
-	if (2 * (q->used + 1) > q->size) {
-		struct qs_row *old = q->rows;
-		size_t	       osize = q->size;
+	if ((*created = found == NULL)) {
+		row = mycalloc(1, sizeof(*row));
+		row->name = mystrdup(name);
+		row->count = mycalloc((size_t)q->nbuckets + 1,
+				      sizeof(long long));
+		if ((found = tsearch(row, &q->rows, qs_row_name_cmp)) == NULL)
+			msg_fatal("out of memory");
+		q->used++;
+	}
+	return *found;
+}
 
-		q->size = osize ? 2 * osize : 256;
-		q->rows = mycalloc(q->size, sizeof(*q->rows));
-		for (size_t j = 0; j < osize; j++) {
-			if (old[j].name == NULL)
-				continue;
-			for (i = qs_hash(old[j].name) & (q->size - 1);
-			     q->rows[i].name; i = (i + 1) & (q->size - 1))
-				;
-			q->rows[i] = old[j];
-		}
-		myfree(old);
-	}
-	for (i = qs_hash(name) & (q->size - 1); q->rows[i].name;
-	     i = (i + 1) & (q->size - 1)) {
-		if (strcmp(q->rows[i].name, name) == 0) {
-			*created = false;
-			return q->rows + i;
-		}
-	}
-	q->rows[i].name = mystrdup(name);
-	q->rows[i].count = mycalloc((size_t)q->nbuckets + 1, sizeof(long long));
-	q->used++;
-	*created = true;
-	return q->rows + i;
+static void
+qs_row_free(void *node)
+{
+	struct qs_row *row = node;
+
+	myfree(row->name);
+	myfree(row->count);
+	myfree(row);
 }
 
 /* Bucket 1..nbuckets of a message that arrived at arrival. */
@@ -267,6 +257,20 @@ qs_row_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* twalk_r callback: each row once, but parents with few subdomains. */
+static void
+qs_collect(const void *node, VISIT which, void *ctx)
+{
+	struct qs     *q = ctx;
+	struct qs_row *r = *(struct qs_row *const *)node;
+
+	if (which != postorder && which != leaf)
+		return;
+	if (*r->name == '.' && r->sub < q->min_sub)
+		return;
+	q->order[q->nrows++] = r;
+}
+
 static void
 qs_print_row(const char *name, char **cells, const int *cw, long long n,
 	     long long dw)
@@ -321,16 +325,10 @@ qs_print(struct qs *q)
 	if (dw < QS_DOMAIN_WIDTH)
 		dw = QS_DOMAIN_WIDTH;
 	qs_print_row("", heads, cw, n, dw);
-	for (size_t i = 0; i < q->size; i++) {
-		struct qs_row *r = q->rows + i;
-
-		if (r->name == NULL)
-			continue;
-		/* Parent rows with too few subdomains are not shown. */
-		if (*r->name == '.' && r->sub < q->min_sub)
-			continue;
-		order[nrows++] = r;
-	}
+	q->order = order;
+	q->nrows = 0;
+	twalk_r(q->rows, qs_collect, q);
+	nrows = q->nrows;
 	qsort(order, nrows, sizeof(*order), qs_row_cmp);
 	for (size_t i = 0; i <= nrows; i++) {
 		const struct qs_row *r = i == 0 ? &total : order[i - 1];
@@ -448,11 +446,7 @@ main(int argc, char **argv)
 	qs_print(&q);
 	if (fflush(stdout) != 0)
 		msg_fatal_status(EX_IOERR, "write standard output: %m");
-	for (size_t i = 0; i < q.size; i++) {
-		myfree(q.rows[i].name);
-		myfree(q.rows[i].count);
-	}
-	myfree(q.rows);
+	tdestroy(q.rows, qs_row_free);
 	myfree(q.total);
 	admin_env_free(q.env);
 	vstr_free(why);
