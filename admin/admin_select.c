@@ -4,7 +4,10 @@
  *
  * SPDX-License-Identifier: ISC
  */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
 #include <dirent.h>
+#include <pcre2.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -39,8 +42,11 @@ admin_sel_free(ADMIN_SEL *sel)
 {
 	myfree(sel->rcpt_domain);
 	myfree(sel->sender);
-	if (sel->have_reason)
-		regfree(&sel->reason);
+	if (sel->have_reason) {
+		pcre2_match_data_free(sel->reason_match);
+		pcre2_match_context_free(sel->reason_mctx);
+		pcre2_code_free(sel->reason);
+	}
 	memset(sel, 0, sizeof(*sel));
 }
 
@@ -76,9 +82,11 @@ admin_sel_domain(const char *value, VSTR *why)
 int
 admin_sel_option(ADMIN_SEL *sel, const char *name, const char *value, VSTR *why)
 {
-	long long secs;
-	char	  err[200];
-	int	  rc;
+	long long   secs;
+	char	    err[200];
+	int	    rc;
+	PCRE2_SIZE  erroff;
+	pcre2_code *code;
 
 	if (strcmp(name, "recipient-domain") == 0) {
 		if (sel->rcpt_domain)
@@ -115,13 +123,25 @@ admin_sel_option(ADMIN_SEL *sel, const char *name, const char *value, VSTR *why)
 	} else if (strcmp(name, "reason") == 0) {
 		if (sel->have_reason)
 			goto twice;
-		rc = regcomp(&sel->reason, value,
-			     REG_EXTENDED | REG_ICASE | REG_NOSUB);
-		if (rc != 0) {
-			regerror(rc, &sel->reason, err, sizeof(err));
-			vstr_sprintf(why, "--reason \"%s\": %s", value, err);
+		if (strlen(value) > ADMIN_SEL_REGEX_MAX) {
+			vstr_sprintf(why, "--reason: longer than %d bytes",
+				     ADMIN_SEL_REGEX_MAX);
 			return -1;
 		}
+		code = pcre2_compile((PCRE2_SPTR)value, PCRE2_ZERO_TERMINATED,
+				     PCRE2_CASELESS, &rc, &erroff, NULL);
+		if (code == NULL) {
+			pcre2_get_error_message(rc, (PCRE2_UCHAR *)err,
+						sizeof(err));
+			vstr_sprintf(why, "--reason \"%s\": %s at offset %zu",
+				     value, err, (size_t)erroff);
+			return -1;
+		}
+		sel->reason = code;
+		sel->reason_match = pcre2_match_data_create_from_pattern(code,
+									 NULL);
+		sel->reason_mctx = pcre2_match_context_create(NULL);
+		pcre2_set_match_limit(sel->reason_mctx, ADMIN_SEL_MATCH_LIMIT);
 		sel->have_reason = true;
 	} else {
 		vstr_sprintf(why, "unknown selector --%s", name);
@@ -193,9 +213,13 @@ admin_sel_match(const ADMIN_SEL *sel, const ADMIN_ENV *env)
 	}
 	if (sel->have_reason) {
 		for (i = 0; i < env->nrcpt; i++)
+			/* A match that hits the limit is no match. */
 			if (env->reason[i]
-			    && regexec(&sel->reason, env->reason[i], 0, NULL, 0)
-				   == 0)
+			    && pcre2_match(sel->reason,
+					   (PCRE2_SPTR)env->reason[i],
+					   strlen(env->reason[i]), 0, 0,
+					   sel->reason_match, sel->reason_mctx)
+				   >= 0)
 				break;
 		if (i == env->nrcpt)
 			return false;

@@ -14,8 +14,10 @@
  *	--older-than DURATION	arrived more than DURATION ago
  *	--younger-than DURATION	arrived less than DURATION ago
  *	--reason REGEX		a pending recipient's latest delay reason
- *				(from the defer log) matches REGEX, a POSIX
- *				extended regular expression, case-insensitive
+ *				(from the defer log) matches REGEX, a PCRE2
+ *				(Perl-compatible) regular expression,
+ *				case-insensitive, at most 1024 bytes, each
+ *				match bounded by ADMIN_SEL_MATCH_LIMIT
  *
  * A DURATION uses Postfix's time units: a number with s (seconds), m
  * (minutes), h (hours), d (days) or w (weeks); a bare number is seconds.
@@ -49,14 +51,15 @@
 #ifndef ADMIN_ADMIN_SELECT_H
 #define ADMIN_ADMIN_SELECT_H
 
-#include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "util/vstr.h"
 
-#define ADMIN_WALK_BATCH   65536 /* names read, sorted and handled at once */
-#define ADMIN_ENV_TEXT_MAX 4096	 /* envelope record bound */
+#define ADMIN_WALK_BATCH      65536 /* names read, sorted and handled at once */
+#define ADMIN_ENV_TEXT_MAX    4096  /* envelope record bound */
+#define ADMIN_SEL_REGEX_MAX   1024  /* --reason length bound */
+#define ADMIN_SEL_MATCH_LIMIT 1000000 /* PCRE2 match limit per reason */
 
 typedef struct admin_sel {
 	char	 *rcpt_domain; /* lowercase, or NULL */
@@ -65,8 +68,10 @@ typedef struct admin_sel {
 	long long older_than; /* seconds, or -1 */
 	long long younger_than;
 	bool	  have_reason;
-	regex_t	  reason;
-	long long now; /* reference time */
+	void	 *reason;	/* pcre2_code */
+	void	 *reason_match; /* pcre2_match_data */
+	void	 *reason_mctx;	/* pcre2_match_context */
+	long long now;		/* reference time */
 } ADMIN_SEL;
 
 typedef struct admin_env {
