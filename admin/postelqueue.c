@@ -35,6 +35,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin/admin_select.h"
 #include "util/sendmail_conf.h"
 #include "util/bounce_client.h"
 #include "util/cfg.h"
@@ -55,112 +57,15 @@
 #include "util/safe_file.h"
 #include "util/vstr.h"
 
-#define PQ_TEXT_MAX 4096 /* envelope record bound */
-
-/* One message's listing data. */
-struct pq_msg {
-	const char *queue;
-	const char *id;
-	long long   arrival;
-	long long   size;
-	VSTR	   *sender;
-	size_t	    nrcpt;
-	size_t	    cap;
-	char	  **rcpt;
-	char	  **reason; /* delay reason per recipient or NULL */
-};
-
 struct pq_totals {
-	long long bytes;
-	long long count;
-	bool	  json;
+	long long   bytes;
+	long long   count;
+	bool	    json;
+	const char *top;
+	const char *queue;
+	ADMIN_SEL  *sel;
+	ADMIN_ENV  *env;
 };
-
-static void
-pq_msg_reset(struct pq_msg *m)
-{
-	for (size_t i = 0; i < m->nrcpt; i++) {
-		myfree(m->rcpt[i]);
-		myfree(m->reason[i]);
-	}
-	m->nrcpt = 0;
-	vstr_reset(m->sender);
-	m->arrival = m->size = 0;
-}
-
-/* Read the envelope of fd into m; 0, or -1 with why. */
-static int
-pq_read(int fd, struct pq_msg *m, VSTR *why)
-{
-	REC_READER     *r = rec_reader_create(fd, 0);
-	VSTR	       *data = vstr_alloc(256);
-	struct rec_size size;
-	int		type;
-	int		ret;
-
-	while ((ret = rec_get(r, &type, data, PQ_TEXT_MAX)) > 0) {
-		if (type == REC_TYPE_SIZE) {
-			if (rec_size_parse(VSTR_STR(data), VSTR_LEN(data),
-					   &size)
-			    == 0)
-				m->size = size.message_size;
-		} else if (type == REC_TYPE_TIME) {
-			m->arrival = strtoll(VSTR_STR(data), NULL, 10);
-		} else if (type == REC_TYPE_FROM) {
-			vstr_strcpy(m->sender, VSTR_STR(data));
-		} else if (type == REC_TYPE_RCPT) {
-			if (m->nrcpt == m->cap) {
-				m->cap = m->cap ? 2 * m->cap : 8;
-				m->rcpt = myrealloc_array(m->rcpt, m->cap,
-							  sizeof(*m->rcpt));
-				m->reason = myrealloc_array(m->reason, m->cap,
-							    sizeof(*m->reason));
-			}
-			m->reason[m->nrcpt] = NULL;
-			m->rcpt[m->nrcpt++] = mystrdup(VSTR_STR(data));
-		} else if (type == REC_TYPE_MESG) {
-			break;
-		}
-	}
-	if (ret < 0)
-		vstr_strcpy(why, rec_reader_why(r));
-	rec_reader_free(r);
-	vstr_free(data);
-	return ret < 0 ? -1 : 0;
-}
-
-/* bounce_log_read callback: the latest reason of each pending recipient. */
-static void
-pq_reason(void *ctx, const char *rcpt, const char *dsn, const char *reason)
-{
-	struct pq_msg *m = ctx;
-
-	(void)dsn;
-	for (size_t i = 0; i < m->nrcpt; i++) {
-		if (strcmp(m->rcpt[i], rcpt) == 0) {
-			myfree(m->reason[i]);
-			m->reason[i] = mystrdup(reason);
-		}
-	}
-}
-
-/* Attach the delay reasons from the message's defer log, if any. */
-static void
-pq_reasons(const char *top, struct pq_msg *m)
-{
-	VSTR *rel = vstr_alloc(64);
-	VSTR *path = vstr_alloc(100);
-	VSTR *why = vstr_alloc(64);
-
-	if (m->nrcpt > 0 && bounce_log_path(rel, "defer", m->id) == 0) {
-		vstr_sprintf(path, "%s/%s", top, VSTR_STR(rel));
-		if (bounce_log_read(VSTR_STR(path), pq_reason, m, why) < 0)
-			msg_warn("%s: %s", VSTR_STR(path), VSTR_STR(why));
-	}
-	vstr_free(rel);
-	vstr_free(path);
-	vstr_free(why);
-}
 
 static void
 pq_json_str(const char *s)
@@ -180,23 +85,24 @@ pq_json_str(const char *s)
 }
 
 static void
-pq_print(const struct pq_msg *m, struct pq_totals *t)
+pq_print(const char *id, const ADMIN_ENV *m, struct pq_totals *t)
 {
 	char	  tbuf[64];
 	time_t	  when = (time_t)m->arrival;
 	struct tm tm;
-	int	  mark = strcmp(m->queue, "active") == 0 ? '*'
-			 : strcmp(m->queue, "hold") == 0 ? '!'
+	int	  mark = strcmp(t->queue, "active") == 0 ? '*'
+			 : strcmp(t->queue, "hold") == 0 ? '!'
 							 : ' ';
 
 	if (t->json) {
 		printf("{\"queue_name\": ");
-		pq_json_str(m->queue);
+		pq_json_str(t->queue);
 		printf(", \"queue_id\": ");
-		pq_json_str(m->id);
+		pq_json_str(id);
 		printf(", \"arrival_time\": %lld, \"message_size\": %lld, "
-		       "\"forced_expire\": false, \"sender\": ",
-		       m->arrival, m->size);
+		       "\"forced_expire\": %s, \"sender\": ",
+		       m->arrival, m->size,
+		       m->forced_expire ? "true" : "false");
 		pq_json_str(VSTR_STR(m->sender));
 		printf(", \"recipients\": [");
 		for (size_t i = 0; i < m->nrcpt; i++) {
@@ -218,8 +124,8 @@ pq_print(const struct pq_msg *m, struct pq_totals *t)
 	if (localtime_r(&when, &tm) == NULL
 	    || strftime(tbuf, sizeof(tbuf), "%a %b %e %H:%M:%S", &tm) == 0)
 		tbuf[0] = 0;
-	printf("%s%c%*s %8lld %-20s %s\n", m->id, mark,
-	       (int)(QID_MAXLEN - 1 - strlen(m->id)), "", m->size, tbuf,
+	printf("%s%c%*s %8lld %-20s %s\n", id, mark,
+	       (int)(QID_MAXLEN - 1 - strlen(id)), "", m->size, tbuf,
 	       VSTR_LEN(m->sender) ? VSTR_STR(m->sender) : "MAILER-DAEMON");
 	/* As mailq: a "(reason)" line before each run of recipients. */
 	for (size_t i = 0; i < m->nrcpt; i++) {
@@ -232,98 +138,56 @@ pq_print(const struct pq_msg *m, struct pq_totals *t)
 	putchar('\n');
 }
 
-static int
-pq_name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* List one folder (not recursive); missing folders are empty. */
+/* admin_walk callback: list one message if it is selected. */
 static void
-pq_folder(const char *top, const char *queue, const char *dirpath,
-	  struct pq_totals *t)
+pq_one(void *ctx, const char *dirpath, const char *id)
 {
-	struct pq_msg  m = { .queue = queue };
-	VSTR	      *path = vstr_alloc(100);
-	VSTR	      *why = vstr_alloc(100);
-	struct dirent *de;
-	char	     **names = NULL;
-	size_t	       count = 0;
-	size_t	       cap = 0;
-	DIR	      *dir;
-	int	       fd;
+	struct pq_totals *t = ctx;
+	VSTR		 *path = vstr_alloc(100);
+	VSTR		 *why = vstr_alloc(100);
+	int		  fd;
 
-	if ((dir = opendir(dirpath)) == NULL) {
-		if (errno == ENOENT)
-			goto out;
-		msg_fatal_status(errno == EACCES ? EX_NOPERM : EX_UNAVAILABLE,
-				 "cannot read queue folder %s: %m", dirpath);
-	}
-	while ((de = readdir(dir)) != NULL) {
-		if (!qid_valid(de->d_name))
-			continue;
-		if (count == cap) {
-			cap = cap ? 2 * cap : 64;
-			names = myrealloc_array(names, cap, sizeof(*names));
-		}
-		names[count++] = mystrdup(de->d_name);
-	}
-	closedir(dir);
-	if (count > 1)
-		qsort(names, count, sizeof(*names), pq_name_cmp);
-	m.sender = vstr_alloc(64);
-	for (size_t i = 0; i < count; i++) {
-		vstr_sprintf(path, "%s/%s", dirpath, names[i]);
-		pq_msg_reset(&m);
-		m.id = names[i];
-		if ((fd = safe_open_read(VSTR_STR(path))) < 0) {
-			if (errno != ENOENT)
-				msg_warn("%s: %m", VSTR_STR(path));
+	vstr_sprintf(path, "%s/%s", dirpath, id);
+	if ((fd = admin_env_open(VSTR_STR(path))) < 0) {
+		if (errno != ENOENT)
+			msg_warn("%s: %m", VSTR_STR(path));
+	} else {
+		if (admin_env_read(fd, t->env, why) < 0) {
+			msg_warn("%s: malformed queue file: %s", VSTR_STR(path),
+				 VSTR_STR(why));
 		} else {
-			if (pq_read(fd, &m, why) < 0)
-				msg_warn("%s: malformed queue file: %s",
-					 VSTR_STR(path), VSTR_STR(why));
-			else {
-				pq_reasons(top, &m);
-				pq_print(&m, t);
-				t->bytes += m.size;
+			admin_env_reasons(t->top, id, t->env);
+			if (admin_sel_match(t->sel, t->env)) {
+				pq_print(id, t->env, t);
+				t->bytes += t->env->size;
 				t->count++;
 			}
-			close(fd);
 		}
-		myfree(names[i]);
+		close(fd);
 	}
-	pq_msg_reset(&m);
-	myfree(m.rcpt);
-	myfree(m.reason);
-	vstr_free(m.sender);
-	myfree(names);
-out:
 	vstr_free(path);
 	vstr_free(why);
 }
 
 static void
-pq_list(const CFG *cfg, bool json)
+pq_list(const CFG *cfg, bool json, ADMIN_SEL *sel)
 {
 	static const char *const queues[] = {
 		"maildrop", "incoming", "active", "deferred", "hold",
 	};
-	static const char hash_digits[] =
-	    "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz";
-	const char	*top = cfg_get_str(cfg, "queue_directory");
-	struct pq_totals t = { .json = json };
+	struct pq_totals t = { .json = json, .sel = sel };
 	VSTR		*dir = vstr_alloc(100);
 
+	t.top = cfg_get_str(cfg, "queue_directory");
+	t.env = admin_env_alloc();
 	for (size_t i = 0; i < sizeof(queues) / sizeof(queues[0]); i++) {
-		vstr_sprintf(dir, "%s/%s", top, queues[i]);
-		pq_folder(top, queues[i], VSTR_STR(dir), &t);
-		if (strcmp(queues[i], "deferred") != 0)
-			continue;
-		for (const char *h = hash_digits; *h; h++) {
-			vstr_sprintf(dir, "%s/deferred/%c", top, *h);
-			pq_folder(top, queues[i], VSTR_STR(dir), &t);
-		}
+		vstr_sprintf(dir, "%s/%s", t.top, queues[i]);
+		t.queue = queues[i];
+		if (admin_walk(VSTR_STR(dir), pq_one, &t) < 0)
+			msg_fatal_status(errno == EACCES ? EX_NOPERM
+							 : EX_UNAVAILABLE,
+					 "cannot read queue folder %s: %m",
+					 VSTR_STR(dir));
 	}
 	if (!json) {
 		if (t.count == 0)
@@ -335,6 +199,7 @@ pq_list(const CFG *cfg, bool json)
 	}
 	if (fflush(stdout) != 0)
 		msg_fatal_status(EX_IOERR, "write standard output: %m");
+	admin_env_free(t.env);
 	vstr_free(dir);
 }
 
@@ -417,25 +282,44 @@ pq_flush_site(const CFG *cfg, const char *site)
 static _Noreturn void
 pq_usage(void)
 {
-	msg_fatal_status(EX_USAGE, "usage: postelqueue [-c confdir] [-v] "
-				   "-p | -j | -f | -i queue_id | -s site");
+	msg_fatal_status(EX_USAGE,
+			 "usage: postelqueue [-c confdir] [-v] "
+			 "-p | -j [--recipient-domain D] [--sender ADDR|@D] "
+			 "[--older-than T] [--younger-than T] [--reason RE] "
+			 "| -f | -i queue_id | -s site");
 }
 
 int
 main(int argc, char **argv)
 {
-	const char *opt_c = NULL;
-	char	   *confdir;
-	CFG	   *cfg;
-	VSTR	   *why;
-	const char *arg = NULL;
-	int	    mode = 0;
-	int	    ch;
+	const char   *opt_c = NULL;
+	char	     *confdir;
+	CFG	     *cfg;
+	VSTR	     *why;
+	const char   *arg = NULL;
+	ADMIN_SEL     sel;
+	int	      mode = 0;
+	int	      ch;
+	int	      li;
+	struct option longopts[6];
 
 	sendmail_conf_std_fds();
 	msg_set_progname("postelqueue");
-	while ((ch = getopt(argc, argv, "c:fi:js:pv")) != -1) {
+	admin_sel_init(&sel, (long long)time(NULL));
+	why = vstr_alloc(100);
+	for (li = 0; admin_sel_names[li]; li++)
+		longopts[li] = (struct option){ admin_sel_names[li],
+						required_argument, NULL, 0 };
+	longopts[li] = (struct option){ 0 };
+	while ((ch = getopt_long(argc, argv, "c:fi:js:pv", longopts, &li))
+	       != -1) {
 		switch (ch) {
+		case 0:
+			if (admin_sel_option(&sel, longopts[li].name, optarg,
+					     why)
+			    < 0)
+				msg_fatal_status(EX_USAGE, "%s", VSTR_STR(why));
+			break;
 		case 'c':
 			opt_c = optarg;
 			break;
@@ -458,10 +342,11 @@ main(int argc, char **argv)
 	}
 	if (mode == 0 || optind != argc)
 		pq_usage();
+	if (admin_sel_active(&sel) && mode != 'p' && mode != 'j')
+		msg_fatal_status(EX_USAGE, "selectors go with -p or -j only");
 	confdir = sendmail_conf_dir(opt_c);
 	if (sendmail_conf_privileged())
 		sendmail_conf_clean_env();
-	why = vstr_alloc(100);
 	if ((cfg = cfg_open(confdir, why)) == NULL)
 		msg_fatal_status(EX_CONFIG, "%s", VSTR_STR(why));
 	maillog_init(cfg, "postelqueue", MAILLOG_STDERR);
@@ -477,7 +362,8 @@ main(int argc, char **argv)
 	else if (mode == 's')
 		pq_flush_site(cfg, arg);
 	else
-		pq_list(cfg, mode == 'j');
+		pq_list(cfg, mode == 'j', &sel);
+	admin_sel_free(&sel);
 	cfg_free(cfg);
 	vstr_free(why);
 	myfree(confdir);

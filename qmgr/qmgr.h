@@ -75,6 +75,7 @@ struct QMGR_MESSAGE {
 	long long total_rcpt;	       /* from S: R plus D */
 	long long qmgr_time;	       /* when it entered active */
 	long long prev_attempt;	       /* last deferral (deferred file atime) */
+	bool	  force_expire;	       /* owner execute bit: postelsuper -e */
 	struct qmgr_rcpt *rcpts;       /* pending (R) recipients only */
 	VSTR		 *flush_sites; /* fast flush sites added, "a\nb\n" */
 	size_t		  nrcpt;

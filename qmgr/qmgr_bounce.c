@@ -8,7 +8,8 @@
  * message whose recipients are still deferred after maximal_queue_lifetime
  * (bounce_queue_lifetime for a bounce, sender <>) is expired: every
  * deferred recipient is logged as failed (its last 4.X.Y reason turned
- * into 5.X.Y), marked done and returned to the sender.  A delay warning
+ * into 5.X.Y), marked done and returned to the sender; so is a message
+ * postelsuper -e marked (qmgr_message_force_expire).  A delay warning
  * (delay_warning_time, 0 = never) is sent once, at the first deferral at
  * or after that age: a message "was warned" when its previous deferral
  * (the deferred file's atime, set by qmgr_queue_move_deferred) already
@@ -89,7 +90,7 @@ qmgr_bounce_expired(const QMGR_MESSAGE *m, long long now)
 	const QMGR *q = m->qmgr;
 	long long lifetime = *m->sender ? q->max_lifetime : q->bounce_lifetime;
 
-	return now - m->arrival_sec >= lifetime;
+	return m->force_expire || now - m->arrival_sec >= lifetime;
 }
 
 int

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "qmgr/qmgr.h"
@@ -239,6 +240,7 @@ qmgr_message_load(QMGR *q, const char *queue_id, bool *corrupt)
 {
 	QMGR_MESSAGE *m;
 	char	      path[QMGR_PATH_MAX];
+	struct stat   st;
 
 	*corrupt = false;
 	snprintf(path, sizeof(path), "active/%s", queue_id);
@@ -256,6 +258,9 @@ qmgr_message_load(QMGR *q, const char *queue_id, bool *corrupt)
 		qmgr_message_free(m);
 		return NULL;
 	}
+	/* postelsuper -e marks a message with the owner execute bit. */
+	if (fstat(m->fd, &st) == 0 && (st.st_mode & S_IXUSR))
+		m->force_expire = true;
 	msg_info("%s: from=<%s>, size=%lld, nrcpt=%lld (queue active)",
 		 queue_id, m->sender, m->size, m->total_rcpt);
 	qmgr_message_link(q, m);
@@ -315,6 +320,27 @@ qmgr_message_filter_route(const char *filter, const char *addr,
 }
 
 /*
+ * postelsuper -e: no delivery; every pending recipient is deferred with
+ * "message is administratively expired", which qmgr_defer_message_done
+ * turns into a bounce to the sender (qmgr_bounce_expired is true).
+ */
+static void
+qmgr_message_force_expire(QMGR_MESSAGE *m)
+{
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		struct qmgr_rcpt *r = m->rcpts + i;
+
+		if (r->state != QMGR_RCPT_TODO)
+			continue;
+		r->state = QMGR_RCPT_DEFERRED;
+		memcpy(r->dsn, "4.7.0", sizeof("4.7.0"));
+		myfree(r->reason);
+		r->reason = mystrdup("message is administratively expired");
+	}
+	qmgr_defer_message_done(m);
+}
+
+/*
  * Resolve every pending recipient and put them into entries, grouped by
  * (transport, next hop), at most the transport's recipient limit each.
  * A resolver failure (a table could not be read) defers the recipient.
@@ -332,6 +358,10 @@ qmgr_message_schedule(QMGR_MESSAGE *m)
 	QMGR_ENTRY	     *e;
 	struct deliver_status st;
 
+	if (m->force_expire) {
+		qmgr_message_force_expire(m);
+		return;
+	}
 	res.transport = vstr_alloc(32);
 	res.nexthop = vstr_alloc(64);
 	open_entries = mycalloc(m->nrcpt ? m->nrcpt : 1, sizeof(*open_entries));

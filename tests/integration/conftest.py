@@ -123,6 +123,8 @@ DEPENDENCIES = {
     "root": ("root privileges (run the suite as root, as .ci/run does)",
              None, lambda: os.geteuid() == 0),
     "openssl": ("the openssl command", "openssl", _which("openssl")),
+    "gnu_time": ("GNU time (/usr/bin/time -f %M: peak memory)", "time",
+                 _path("/usr/bin/time")),
     "nginx": ("nginx", "nginx", _which("nginx")),
     "swaks": ("swaks", "swaks", _which("swaks")),
     "swaks_tls": ("swaks TLS support", "libnet-ssleay-perl",
