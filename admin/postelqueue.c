@@ -30,7 +30,6 @@
  *
  * SPDX-License-Identifier: ISC
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <strings.h>
 #include <sys/stat.h>
