@@ -1,5 +1,7 @@
 # The Debian package on a Debian 12 host where Postfix is installed: it
-# replaces Postfix, runs, delivers `mail root` through /usr/sbin/sendmail
+# replaces Postfix, makes main.cf and master.cf (not conffiles) that an
+# admin's edits survive a reinstall, runs, delivers `mail root` through
+# /usr/sbin/sendmail
 # to root's mailbox, and `apt purge` leaves no process and no file behind
 # except what Debian policy keeps.
 #
@@ -126,6 +128,43 @@ def test_postel_replaces_postfix_delivers_and_purges_clean():
     st = os.stat("/usr/sbin/postdrop")
     assert st.st_mode & 0o7777 == 0o2755
     assert os.path.exists("/etc/aliases.db")
+
+    # main.cf and master.cf: made from the templates, not conffiles, and
+    # main.cf names the host's mail name (Debian policy 10.7.3: postinst
+    # edits no conffile).
+    conffiles = sh("dpkg-query", "-W", "-f=${Conffiles}", "postel").stdout
+    assert "/etc/postel/aliases" in conffiles
+    assert "/etc/postel/main.cf" not in conffiles
+    assert "/etc/postel/master.cf" not in conffiles
+    with open("/etc/mailname") as f:
+        mailname = f.readline().strip()
+    with open("/etc/postel/main.cf") as f:
+        main_cf = f.read()
+    assert "myhostname = %s\n" % mailname in main_cf
+    with open("/usr/share/postel/master.cf.dist") as f, \
+            open("/etc/postel/master.cf") as g:
+        assert f.read() == g.read()
+    # An admin's edits survive reinstalling (an upgrade to the same
+    # version runs postinst configure with the old version as for any
+    # upgrade), and nothing asks.
+    with open("/etc/postel/main.cf", "a") as f:
+        f.write("# kept by the admin\nmessage_size_limit = 20480000\n")
+    with open("/etc/postel/master.cf", "a") as f:
+        f.write("# master.cf kept by the admin\n")
+    sh("dpkg", "-i", deb)
+    assert status("postel") == "install ok installed"
+    with open("/etc/postel/main.cf") as f:
+        text = f.read()
+    assert text == main_cf + \
+        "# kept by the admin\nmessage_size_limit = 20480000\n"
+    with open("/etc/postel/master.cf") as f:
+        assert f.read().endswith("# master.cf kept by the admin\n")
+    assert sh("postelconf", "-h", "message_size_limit").stdout.strip() \
+        == "20480000"
+    assert not glob.glob("/etc/postel/*.dpkg-*")
+    st = os.stat("/var/lib/postel")
+    assert st.st_mode & 0o7777 == 0o700
+    assert st.st_uid == int(sh("id", "-u", "postel").stdout)
 
     if systemd_is_init():
         sh("systemctl", "start", "postel")
