@@ -105,6 +105,10 @@ def test_postel_replaces_postfix_delivers_and_purges_clean():
     deb = the_deb()
     assert os.geteuid() == 0, "must run as root"
     sh("apt-get", "update", "-q")
+    # From a host without Postel: an earlier run's configuration (kept
+    # by a removal that was not a purge) would be kept, as it should.
+    if status("postel") != "not-installed":
+        sh("apt-get", "purge", "-y", "-q", "postel")
     # A host with Postfix (Debian's default answers: Internet Site,
     # mailname from the host name) and the bsd-mailx client.
     sh("apt-get", "install", "-y", "-q", "postfix", "bsd-mailx")
@@ -136,11 +140,18 @@ def test_postel_replaces_postfix_delivers_and_purges_clean():
     assert "/etc/postel/aliases" in conffiles
     assert "/etc/postel/main.cf" not in conffiles
     assert "/etc/postel/master.cf" not in conffiles
-    with open("/etc/mailname") as f:
-        mailname = f.readline().strip()
+    mailname = ""
+    if os.path.exists("/etc/mailname"):
+        with open("/etc/mailname") as f:
+            mailname = f.readline().strip()
     with open("/etc/postel/main.cf") as f:
         main_cf = f.read()
-    assert "myhostname = %s\n" % mailname in main_cf
+    if "." in mailname:
+        assert "myhostname = %s\n" % mailname in main_cf
+    else:
+        # No fully qualified mail name: the template as shipped.
+        with open("/usr/share/postel/main.cf.dist") as f:
+            assert main_cf == f.read()
     with open("/usr/share/postel/master.cf.dist") as f, \
             open("/etc/postel/master.cf") as g:
         assert f.read() == g.read()
@@ -159,8 +170,8 @@ def test_postel_replaces_postfix_delivers_and_purges_clean():
         "# kept by the admin\nmessage_size_limit = 20480000\n"
     with open("/etc/postel/master.cf") as f:
         assert f.read().endswith("# master.cf kept by the admin\n")
-    assert sh("postelconf", "-h", "message_size_limit").stdout.strip() \
-        == "20480000"
+    r = sh("/usr/sbin/postelconf", "-h", "message_size_limit")
+    assert r.stdout.strip() == "20480000"
     assert not glob.glob("/etc/postel/*.dpkg-*")
     st = os.stat("/var/lib/postel")
     assert st.st_mode & 0o7777 == 0o700
@@ -172,9 +183,9 @@ def test_postel_replaces_postfix_delivers_and_purges_clean():
             == "active"
     else:
         # Without systemd the init script started it through invoke-rc.d.
-        if sh("postel", "status", check=False).returncode != 0:
-            sh("postel", "start")
-    assert sh("postel", "status", check=False).returncode == 0
+        if sh("/usr/sbin/postel", "status", check=False).returncode != 0:
+            sh("/usr/sbin/postel", "start")
+    assert sh("/usr/sbin/postel", "status", check=False).returncode == 0
     assert any(exe == "/usr/lib/postel/master" for _, exe in mta_processes())
 
     before = os.path.getsize(MAILBOX) if os.path.exists(MAILBOX) else 0
