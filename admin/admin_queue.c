@@ -155,6 +155,26 @@ out:
 	return ret;
 }
 
+/*
+ * data_directory holds what the daemons keep as mail_owner (the metrics
+ * table, the postscreen, MTA-STS and TLS-RPT caches), so it is theirs and
+ * nobody else's, as Postfix's postfix-script makes $data_directory.
+ */
+static int
+admin_queue_data_dir(const CFG *cfg, const struct admin_ids *ids, VSTR *why)
+{
+	const char *dir = cfg_get_str(cfg, "data_directory");
+
+	if (*dir != '/') {
+		vstr_sprintf(why,
+			     "data_directory must be an absolute path: "
+			     "%s",
+			     dir);
+		return -1;
+	}
+	return admin_queue_dir(dir, 0700, ids->owner_uid, ids->owner_gid, why);
+}
+
 int
 admin_queue_setup(const CFG *cfg, VSTR *why)
 {
@@ -202,6 +222,8 @@ admin_queue_setup(const CFG *cfg, VSTR *why)
 	    < 0)
 		goto out;
 	if (geteuid() == 0 && admin_queue_chroot_files(queue, why) < 0)
+		goto out;
+	if (admin_queue_data_dir(cfg, &ids, why) < 0)
 		goto out;
 	ret = 0;
 out:

@@ -15,6 +15,8 @@
  *			chrooted daemons read (localtime, services,
  *			resolv.conf, hosts, nsswitch.conf, host.conf);
  *			only when run as root
+ *   data_directory	mail_owner 0700 (the metrics table and the
+ *			daemons' caches live there)
  *
  * Run by someone other than root, everything belongs to that user (and
  * their primary group).  Each change is logged ("created", "fixed").  A

@@ -37,10 +37,17 @@ cd "$OUT/src"
 # remove DEB_DIR; B and SAN would change the build).
 unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES DEB_DIR B SAN
 # -b: binary only (the package is native, the tree is its source);
-# no signature; no debug-symbol package.
-DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }noddebs
+# no signature; no debug-symbol package; no test run at build time
+# (nocheck: the suite is make check's); two compile jobs unless the
+# caller's DEB_BUILD_OPTIONS names another parallel=N.
+case " ${DEB_BUILD_OPTIONS:-} " in
+*" parallel="*) ;;
+*) DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-} parallel=2" ;;
+esac
+DEB_BUILD_OPTIONS="$DEB_BUILD_OPTIONS nocheck noddebs"
+DEB_BUILD_OPTIONS=${DEB_BUILD_OPTIONS# }
 export DEB_BUILD_OPTIONS
-dpkg-buildpackage -b -us -uc -j2
+dpkg-buildpackage -b -us -uc
 cd "$OUT"
 rm -rf src
 deb=postel_${VERSION}_$(dpkg-architecture -qDEB_HOST_ARCH).deb

@@ -3,7 +3,9 @@
 # Usage: mk/install.sh DESTDIR PREFIX BUILD [DAEMON_DIR [MANDIR]]
 # DAEMON_DIR defaults to PREFIX/libexec/postel, MANDIR to PREFIX/share/man
 # (the Debian package passes /usr/lib/postel and /usr/share/man).
-# Existing configuration files are never overwritten; the shipped version is
+# Only configuration files go to /etc/postel; the other files of conf/ (the
+# Grafana dashboard) are data, installed in PREFIX/share/postel.  Existing
+# configuration files are never overwritten; the shipped version is
 # installed next to them as NAME.dist so an admin can compare.
 # SPDX-License-Identifier: ISC
 set -eu
@@ -16,8 +18,9 @@ BIN=$D$PREFIX/bin
 LIBEXEC=$D${4:-$PREFIX/libexec/postel}
 MAN=$D${5:-$PREFIX/share/man}
 ETC=$D/etc/postel
+SHARE=$D$PREFIX/share/postel
 
-install -d -m 755 "$SBIN" "$BIN" "$LIBEXEC" "$ETC" \
+install -d -m 755 "$SBIN" "$BIN" "$LIBEXEC" "$ETC" "$SHARE" \
 	"$MAN/man1" "$MAN/man5" "$MAN/man7" "$MAN/man8"
 
 for f in "$B"/bin/*; do
@@ -51,9 +54,14 @@ for f in conf/*; do
 	[ -f "$f" ] || continue
 	name=$(basename "$f")
 	case $name in
+	main.cf | master.cf | aliases) ;;
 	postel.service | postel.logrotate)
 		sed "s|/usr/local/sbin/|$PREFIX/sbin/|g" "$f" >"$tmp/$name"
 		f=$tmp/$name
+		;;
+	*)
+		install -m 644 "$f" "$SHARE/$name"
+		continue
 		;;
 	esac
 	if [ -e "$ETC/$name" ]; then

@@ -1,5 +1,7 @@
 # The Debian package on a Debian 12 host where Postfix is installed: it
-# replaces Postfix, runs, delivers `mail root` through /usr/sbin/sendmail
+# replaces Postfix, makes main.cf and master.cf (not conffiles) that an
+# admin's edits survive a reinstall, runs, delivers `mail root` through
+# /usr/sbin/sendmail
 # to root's mailbox, and `apt purge` leaves no process and no file behind
 # except what Debian policy keeps.
 #
@@ -103,6 +105,10 @@ def test_postel_replaces_postfix_delivers_and_purges_clean():
     deb = the_deb()
     assert os.geteuid() == 0, "must run as root"
     sh("apt-get", "update", "-q")
+    # From a host without Postel: an earlier run's configuration (kept
+    # by a removal that was not a purge) would be kept, as it should.
+    if status("postel") != "not-installed":
+        sh("apt-get", "purge", "-y", "-q", "postel")
     # A host with Postfix (Debian's default answers: Internet Site,
     # mailname from the host name) and the bsd-mailx client.
     sh("apt-get", "install", "-y", "-q", "postfix", "bsd-mailx")
@@ -127,15 +133,59 @@ def test_postel_replaces_postfix_delivers_and_purges_clean():
     assert st.st_mode & 0o7777 == 0o2755
     assert os.path.exists("/etc/aliases.db")
 
+    # main.cf and master.cf: made from the templates, not conffiles, and
+    # main.cf names the host's mail name (Debian policy 10.7.3: postinst
+    # edits no conffile).
+    conffiles = sh("dpkg-query", "-W", "-f=${Conffiles}", "postel").stdout
+    assert "/etc/postel/aliases" in conffiles
+    assert "/etc/postel/main.cf" not in conffiles
+    assert "/etc/postel/master.cf" not in conffiles
+    mailname = ""
+    if os.path.exists("/etc/mailname"):
+        with open("/etc/mailname") as f:
+            mailname = f.readline().strip()
+    with open("/etc/postel/main.cf") as f:
+        main_cf = f.read()
+    if "." in mailname:
+        assert "myhostname = %s\n" % mailname in main_cf
+    else:
+        # No fully qualified mail name: the template as shipped.
+        with open("/usr/share/postel/main.cf.dist") as f:
+            assert main_cf == f.read()
+    with open("/usr/share/postel/master.cf.dist") as f, \
+            open("/etc/postel/master.cf") as g:
+        assert f.read() == g.read()
+    # An admin's edits survive reinstalling (an upgrade to the same
+    # version runs postinst configure with the old version as for any
+    # upgrade), and nothing asks.
+    with open("/etc/postel/main.cf", "a") as f:
+        f.write("# kept by the admin\nmessage_size_limit = 20480000\n")
+    with open("/etc/postel/master.cf", "a") as f:
+        f.write("# master.cf kept by the admin\n")
+    sh("dpkg", "-i", deb)
+    assert status("postel") == "install ok installed"
+    with open("/etc/postel/main.cf") as f:
+        text = f.read()
+    assert text == main_cf + \
+        "# kept by the admin\nmessage_size_limit = 20480000\n"
+    with open("/etc/postel/master.cf") as f:
+        assert f.read().endswith("# master.cf kept by the admin\n")
+    r = sh("/usr/sbin/postelconf", "-h", "message_size_limit")
+    assert r.stdout.strip() == "20480000"
+    assert not glob.glob("/etc/postel/*.dpkg-*")
+    st = os.stat("/var/lib/postel")
+    assert st.st_mode & 0o7777 == 0o700
+    assert st.st_uid == int(sh("id", "-u", "postel").stdout)
+
     if systemd_is_init():
         sh("systemctl", "start", "postel")
         assert sh("systemctl", "is-active", "postel").stdout.strip() \
             == "active"
     else:
         # Without systemd the init script started it through invoke-rc.d.
-        if sh("postel", "status", check=False).returncode != 0:
-            sh("postel", "start")
-    assert sh("postel", "status", check=False).returncode == 0
+        if sh("/usr/sbin/postel", "status", check=False).returncode != 0:
+            sh("/usr/sbin/postel", "start")
+    assert sh("/usr/sbin/postel", "status", check=False).returncode == 0
     assert any(exe == "/usr/lib/postel/master" for _, exe in mta_processes())
 
     before = os.path.getsize(MAILBOX) if os.path.exists(MAILBOX) else 0

@@ -435,6 +435,8 @@ class Instance:
         os.makedirs(self.confdir, exist_ok=True)
         self.main = {
             "queue_directory": self.queue,
+            # postel check makes it (mail_owner, 0700); never the host's.
+            "data_directory": os.path.join(workdir, "data"),
             "daemon_directory": LIBEXEC,
             "command_directory": BIN,
             "inet_interfaces": "127.0.0.1",

@@ -4,7 +4,8 @@
 # mail-transport-agent relations, every program `make install` installs
 # (the lists come from the Makefile, so a new daemon or command is
 # checked without a change here), the Debian layout compiled into the
-# defaults, the conffiles, the systemd unit, the init script, the
+# defaults, the conffiles (main.cf and master.cf are not: they ship as
+# templates in /usr/share/postel), the systemd unit, the init script, the
 # logrotate file and the maintainer scripts.
 #
 # Installing the package changes the system; that check is
@@ -155,8 +156,14 @@ def test_programs_where_debian_mtas_put_them(deb):
 
 def test_compiled_defaults_follow_the_debian_layout(deb):
     data = deb["data"]
+    # postinst makes /etc/postel/main.cf and master.cf from the templates.
+    conf = os.path.join(deb["dir"], "etc")
+    os.makedirs(conf, exist_ok=True)
+    for name in ("main.cf", "master.cf"):
+        shutil.copy(os.path.join(data, "usr/share/postel", name + ".dist"),
+                    os.path.join(conf, name))
     r = subprocess.run([os.path.join(data, "usr/sbin/postelconf"),
-                        "-c", os.path.join(data, "etc/postel"),
+                        "-c", conf,
                         "daemon_directory", "command_directory",
                         "queue_directory", "data_directory", "mail_version",
                         "mail_owner", "setgid_group"],
@@ -176,11 +183,31 @@ def test_compiled_defaults_follow_the_debian_layout(deb):
 def test_conffiles_unit_init_script_and_logrotate(deb):
     with open(os.path.join(deb["control"], "conffiles")) as f:
         conffiles = f.read().split()
-    for name in ("/etc/postel/main.cf", "/etc/postel/master.cf",
-                 "/etc/postel/aliases", "/etc/logrotate.d/postel",
-                 "/etc/init.d/postel"):
-        assert name in conffiles, name
+    assert sorted(conffiles) == ["/etc/init.d/postel",
+                                 "/etc/logrotate.d/postel",
+                                 "/etc/postel/aliases"]
     files = deb["files"]
+    # main.cf and master.cf are the admin's, not conffiles (postinst sets
+    # myhostname in main.cf): the package ships templates, equal to the
+    # tree's, and postinst makes the files only when they are missing.
+    assert not [n for n in files if n.startswith("/etc/postel/")
+                and n not in ("/etc/postel/", "/etc/postel/aliases")]
+    for name in ("main.cf", "master.cf"):
+        mode, _ = files["/usr/share/postel/%s.dist" % name]
+        assert mode.startswith("-rw-r--r--"), (name, mode)
+        with open(os.path.join(REPO, "conf", name)) as f, \
+                open(os.path.join(deb["data"], "usr/share/postel",
+                                  name + ".dist")) as g:
+            assert f.read() == g.read(), name
+    with open(os.path.join(deb["control"], "postinst")) as f:
+        postinst = f.read()
+    for line in ("if [ ! -e /etc/postel/main.cf ]; then",
+                 "cp /usr/share/postel/main.cf.dist /etc/postel/main.cf",
+                 "if [ ! -e /etc/postel/master.cf ]; then",
+                 "cp /usr/share/postel/master.cf.dist /etc/postel/master.cf"):
+        assert line in postinst, line
+    # Data, not configuration: the Grafana dashboard.
+    assert "/usr/share/postel/grafana-postel.json" in files
     assert "/etc/postel/postel.service" not in files
     with open(os.path.join(deb["data"], "lib/systemd/system/postel.service")) as f:
         unit = f.read().splitlines()

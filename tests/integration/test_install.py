@@ -1,5 +1,6 @@
 # make install: commands, daemons, man pages and configuration land under
-# DESTDIR/PREFIX, and an admin's existing configuration is never overwritten.
+# DESTDIR/PREFIX (configuration in /etc/postel, the other files of conf/
+# in PREFIX/share/postel), and an admin's existing configuration is never overwritten.
 # SPDX-License-Identifier: ISC
 import os
 import subprocess
@@ -24,6 +25,13 @@ def test_install_honours_destdir_and_keeps_existing_config(workdir):
     main_cf = os.path.join(workdir, "etc/postel/main.cf")
     with open(os.path.join(REPO, "conf/main.cf")) as f:
         assert open(main_cf).read() == f.read()
+    # Only configuration goes to /etc/postel; the dashboard is data.
+    assert sorted(os.listdir(os.path.join(workdir, "etc/postel"))) == [
+        "aliases", "main.cf", "master.cf", "postel.logrotate",
+        "postel.service"]
+    dash = os.path.join(workdir, "usr/share/postel/grafana-postel.json")
+    with open(os.path.join(REPO, "conf/grafana-postel.json")) as f:
+        assert open(dash).read() == f.read()
 
     with open(main_cf, "a") as f:
         f.write("myhostname = kept.example\n")

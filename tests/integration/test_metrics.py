@@ -6,7 +6,8 @@ on 127.0.1.1, qmgr, cleanup, smtp relaying to an aiosmtpd sink on
 scraped and parsed with Debian's python3-prometheus-client before and
 after a run of messages, and every counter must move by exactly the
 traffic sent; a real prometheus server scrapes it; slow scrapers do not
-stop mail; counters survive the death of an smtpd process; the Grafana
+stop mail; counters survive the death of an smtpd process; postel start
+makes the missing data_directory that holds the counters; the Grafana
 dashboard names only metrics that a scrape has.
 
 SPDX-License-Identifier: ISC
@@ -65,8 +66,8 @@ class Sink:
 class Mta:
     def __init__(self, workdir):
         self.inst = Instance(workdir)
+        # Missing on purpose: postel start-fg (its check) must make it.
         self.data = os.path.join(workdir, "data")
-        os.makedirs(self.data)
         ca = CA(os.path.join(workdir, "ca"))
         key, cert, _ = ca.issue("mx", ["mx.metrics.test"])
         self.ca = ca.cert
@@ -235,6 +236,41 @@ def test_metrics_counters_change_by_exactly_the_traffic_sent(mta):
     assert delta(before, after, "postel_message_size_bytes_bucket",
                  le="1024") == 8
     assert value(after, "postel_metrics_overflow_total") == 0
+
+
+def test_metrics_data_directory_made_by_postel_start(mta):
+    """data_directory did not exist: postel's check made it for
+    mail_owner (the owner of the queue's private folder), mode 0700, as
+    Postfix does, and master made the metrics table in it."""
+    st = os.stat(mta.data)
+    private = os.stat(os.path.join(mta.inst.queue, "private"))
+    assert oct(st.st_mode & 0o7777) == oct(0o700)
+    assert (st.st_uid, st.st_gid) == (private.st_uid, private.st_gid)
+    shm = os.stat(os.path.join(mta.data, "metrics.shm"))
+    assert shm.st_uid == private.st_uid
+
+
+def test_postel_check_makes_and_repairs_data_directory(instance):
+    """postel check alone (no master) makes a missing data_directory and
+    repairs its mode, saying so; a relative one is refused."""
+    data = os.path.join(instance.workdir, "lib")
+    instance.write_config(main={"data_directory": data})
+    r = instance.postel("check")
+    assert r.returncode == 0, r.stderr
+    assert "created %s (mode 0700" % data in r.stderr
+    private = os.stat(os.path.join(instance.queue, "private"))
+    st = os.stat(data)
+    assert oct(st.st_mode & 0o7777) == oct(0o700)
+    assert (st.st_uid, st.st_gid) == (private.st_uid, private.st_gid)
+    os.chmod(data, 0o755)
+    r = instance.postel("check")
+    assert r.returncode == 0, r.stderr
+    assert "fixed %s: mode 0755" % data in r.stderr
+    assert os.stat(data).st_mode & 0o7777 == 0o700
+    instance.write_config(main={"data_directory": "lib"})
+    r = instance.postel("check")
+    assert r.returncode != 0
+    assert "data_directory must be an absolute path: lib" in r.stderr
 
 
 def test_metrics_tls_sessions_in_and_out_are_counted(mta):

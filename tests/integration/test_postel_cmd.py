@@ -144,11 +144,12 @@ def test_check_names_the_bad_parameter_and_master_cf_line(instance):
 
 
 def test_check_and_start_warn_about_a_misspelled_parameter(instance):
-    # main.cf: the six Instance settings, then the misspelled name.
+    # main.cf: the Instance settings, then the misspelled name.
     instance.write_config(main={"mesage_size_limit": "1"},
                           services=["echo unix - - n - - " + ECHO])
-    warning = ("postel: warning: %s/main.cf, line 7: unused parameter: "
-               "mesage_size_limit=1" % instance.confdir)
+    line = list(instance.main).index("mesage_size_limit") + 1
+    warning = ("postel: warning: %s/main.cf, line %d: unused parameter: "
+               "mesage_size_limit=1" % (instance.confdir, line))
     r = instance.postel("check")
     assert r.returncode == 0, r.stderr
     assert warning in r.stderr
@@ -156,8 +157,8 @@ def test_check_and_start_warn_about_a_misspelled_parameter(instance):
     assert warning in r.stderr
     r = run_cmd(["postelconf", "-c", instance.confdir, "-n"])
     assert r.returncode == 0, r.stderr
-    assert ("postelconf: warning: %s/main.cf, line 7: unused parameter: "
-            "mesage_size_limit=1" % instance.confdir) in r.stderr
+    assert ("postelconf: warning: %s/main.cf, line %d: unused parameter: "
+            "mesage_size_limit=1" % (instance.confdir, line)) in r.stderr
     assert "mesage_size_limit = 1" in r.stdout
 
 
